@@ -1,0 +1,14 @@
+"""Packaging for xend: the Xen Management API daemon and the xm command line."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="xend",
+    version="0.1.0",
+    description="A host daemon serving the Xen Management API (draft 0.2) with real VMs",
+    packages=find_packages(include=["xen", "xen.*"]),
+    python_requires=">=3.11",
+    install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp"],
+    extras_require={"test": ["pytest", "xenapi", "hypothesis"]},
+    entry_points={"console_scripts": ["xend = xen.xend.main:main", "xm = xen.xm.main:main"]},
+)

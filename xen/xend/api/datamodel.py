@@ -1,0 +1,606 @@
+"""The Xen Management API, draft 0.2, as data: the one source of truth.
+
+Every class, field, enum, bound pair, extra message and error code of the spec
+is declared here once. The dispatch table, type checks, getters and setters,
+constructors, records, the DTD, to_XML and the API reference are all derived
+from these declarations; nothing about a class is written anywhere else.
+
+Reading guide:
+  * ``Field(name, type, qual, desc)``: ``name`` as the spec prints it
+    (``name/label``); its wire name replaces "/" by "_" (``name_label``).
+  * ``RO_RUN`` fields are computed by the daemon, ``RO_INS`` are given at
+    creation and never change, ``RW`` can be set at any time.
+  * ``required=True`` marks a constructor field the client must supply; the
+    others default to ``default`` (or the type's empty value).
+  * ``Message``: an extra RPC with its parameters, result, and, for VM
+    operations, the lifecycle operation that decides which power states allow it.
+  * Beyond the draft (marked ``extension=True``): fields and messages the
+    later Xen-API made standard and that real clients use. The draft's own
+    declarations are never changed by them.
+"""
+
+import dataclasses
+from typing import Optional
+
+from .types import Bool, DateTime, Enum, Float, Int, Map, Ref, Set, String
+
+API_VERSION = "0.2"
+
+RO_RUN = "RO_run"
+RO_INS = "RO_ins"
+RW = "RW"
+
+# --------------------------------------------------------------------------
+# Enumerations (§2.3.3), values spelled exactly as the spec.
+
+vm_power_state = Enum("vm_power_state", [
+    ("Halted", "Halted"),
+    ("Paused", "Paused"),
+    ("Running", "Running"),
+    ("Suspended", "Suspended"),
+    ("ShuttingDown", "Shutting Down"),
+    ("Unknown", "Some other unknown state"),
+])
+
+on_normal_exit = Enum("on_normal_exit", [
+    ("destroy", "destroy the VM state"),
+    ("restart", "restart the VM"),
+])
+
+on_crash_behaviour = Enum("on_crash_behaviour", [
+    ("destroy", "destroy the VM state"),
+    ("coredump_and_destroy", "record a coredump and then destroy the VM state"),
+    ("restart", "restart the VM"),
+    ("coredump_and_restart", "record a coredump and then restart the VM"),
+    ("preserve", "leave the crashed VM as-is"),
+    ("rename_restart", "rename the crashed VM and start a new copy"),
+])
+
+bios_boot_option = Enum("bios_boot_option", [
+    ("floppy", "boot from emulated floppy"),
+    ("HD", "boot from emulated HD"),
+    ("CDROM", "boot from emulated CDROM"),
+])
+
+boot_type = Enum("boot_type", [
+    ("bios", "boot an HVM guest using an emulated BIOS"),
+    ("grub", "boot from inside the machine using grub"),
+    ("kernel_external", "boot from an external kernel"),
+    ("kernel_internal", "boot from a kernel inside the guest filesystem"),
+])
+
+cpu_feature = Enum("cpu_feature", [
+    ("FPU", "Onboard FPU"),
+    ("VME", "Virtual Mode Extensions"),
+    ("DE", "Debugging Extensions"),
+    ("PSE", "Page Size Extensions"),
+    ("TSC", "Time Stamp Counter"),
+    ("MSR", "Model-Specific Registers, RDMSR, WRMSR"),
+    ("PAE", "Physical Address Extensions"),
+    ("MCE", "Machine Check Architecture"),
+    ("CX8", "CMPXCHG8 instruction"),
+    ("APIC", "Onboard APIC"),
+    ("SEP", "SYSENTER/SYSEXIT"),
+    ("MTRR", "Memory Type Range Registers"),
+    ("PGE", "Page Global Enable"),
+    ("MCA", "Machine Check Architecture"),
+    ("CMOV", "CMOV instruction (FCMOVCC and FCOMI too if FPU present)"),
+    ("PAT", "Page Attribute Table"),
+    ("PSE36", "36-bit PSEs"),
+    ("PN", "Processor serial number"),
+    ("CLFLSH", "Supports the CLFLUSH instruction"),
+    ("DTES", "Debug Trace Store"),
+    ("ACPI", "ACPI via MSR"),
+    ("MMX", "Multimedia Extensions"),
+    ("FXSR", "FXSAVE and FXRSTOR instructions (fast save and restore)"),
+    ("XMM", "Streaming SIMD Extensions"),
+    ("XMM2", "Streaming SIMD Extensions-2"),
+    ("SELFSNOOP", "CPU self snoop"),
+    ("HT", "Hyper-Threading"),
+    ("ACC", "Automatic clock control"),
+    ("IA64", "IA-64 processor"),
+    ("SYSCALL", "SYSCALL/SYSRET"),
+    ("MP", "MP Capable."),
+    ("NX", "Execute Disable"),
+    ("MMXEXT", "AMD MMX extensions"),
+    ("LM", "Long Mode (x86-64)"),
+    ("3DNOWEXT", "AMD 3DNow! extensions"),
+    ("3DNOW", "3DNow!"),
+    ("RECOVERY", "CPU in recovery mode"),
+    ("LONGRUN", "Longrun power control"),
+    ("LRTI", "LongRun table interface"),
+    ("CXMMX", "Cyrix MMX extensions"),
+    ("K6_MTRR", "AMD K6 nonstandard MTRRs"),
+    ("CYRIX_ARR", "Cyrix ARRs (= MTRRs)"),
+    ("CENTAUR_MCR", "Centaur MCRs (= MTRRs)"),
+    ("K8", "Opteron, Athlon64"),
+    ("K7", "Athlon"),
+    ("P3", "P3"),
+    ("P4", "P4"),
+    ("CONSTANT_TSC", "TSC ticks at a constant rate"),
+    ("FXSAVE_LEAK", "FXSAVE leaks FOP/FIP/FOP"),
+    ("XMM3", "Streaming SIMD Extensions-3"),
+    ("MWAIT", "Monitor/Mwait support"),
+    ("DSCPL", "CPL Qualified Debug Store"),
+    ("EST", "Enhanced SpeedStep"),
+    ("TM2", "Thermal Monitor 2"),
+    ("CID", "Context ID"),
+    ("CX16", "CMPXCHG16B"),
+    ("XTPR", "Send Task Priority Messages"),
+    ("XSTORE", "on-CPU RNG present (xstore insn)"),
+    ("XSTORE_EN", "on-CPU RNG enabled"),
+    ("XCRYPT", "on-CPU crypto (xcrypt insn)"),
+    ("XCRYPT_EN", "on-CPU crypto enabled"),
+    ("LAHF_LM", "LAHF/SAHF in long mode"),
+    ("CMP_LEGACY", "If yes HyperThreading not valid"),
+])
+
+vdi_type = Enum("vdi_type", [
+    ("system", "a disk that may be replaced on upgrade"),
+    ("user", "a disk that is always preserved on upgrade"),
+    ("ephemeral", "a disk that may be reformatted on upgrade"),
+])
+
+vbd_mode = Enum("vbd_mode", [
+    ("RO", "disk is mounted read-only"),
+    ("RW", "disk is mounted read-write"),
+])
+
+driver_type = Enum("driver_type", [
+    ("ioemu", "use hardware emulation"),
+    ("paravirtualised", "use paravirtualised driver"),
+])
+
+# Beyond the draft: the task states clients of the later Xen-API rely on.
+task_status_type = Enum("task_status_type", [
+    ("pending", "the task is running or waiting to run"),
+    ("success", "the task finished and its result is available"),
+    ("failure", "the task finished with an error, see error_info"),
+    ("cancelling", "cancellation was asked for and is in progress"),
+    ("cancelled", "the task was cancelled"),
+])
+
+ENUMS = {e.name: e for e in (
+    vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
+    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type)}
+
+
+# --------------------------------------------------------------------------
+# Declarations.
+
+_NO_DEFAULT = object()
+
+
+@dataclasses.dataclass
+class Field:
+    name: str                       # as printed in the spec, e.g. "name/label"
+    type: object
+    qual: str                       # RO_RUN | RO_INS | RW
+    desc: str
+    required: bool = False          # must be given to the constructor
+    default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
+    extension: bool = False         # beyond the 0.2 draft
+
+    @property
+    def wire(self):
+        """The field's name in RPC names and records: "name/label" -> "name_label"."""
+        return self.name.replace("/", "_")
+
+    def default_value(self):
+        if self.default is _NO_DEFAULT:
+            return self.type.default()
+        return self.default() if callable(self.default) else self.default
+
+
+@dataclasses.dataclass
+class Param:
+    name: str
+    type: object
+    desc: str = ""
+    nullable: bool = False            # a Ref parameter that may be the null ref
+
+
+@dataclasses.dataclass
+class Message:
+    """An RPC beyond the field accessors and class RPCs of §1.1-§1.2."""
+    name: str
+    params: list                      # [Param], without the session
+    result: Optional[object]          # a type, or None for void
+    desc: str
+    session: bool = True              # needs a session (only login does not)
+    lifecycle: Optional[str] = None   # VM lifecycle operation checked before the call
+    root_only: bool = False
+    asynchronous: bool = True         # has an Async. form
+    extension: bool = False
+
+
+@dataclasses.dataclass
+class Class:
+    name: str
+    desc: str
+    fields: list
+    messages: list = dataclasses.field(default_factory=list)
+    creatable: bool = True            # has a constructor usable by clients
+    deletable: bool = True
+    list_rpc: bool = False            # has the spec's "list" RPC (§2.6.2, §2.7.2, ...)
+    lifecycle: bool = False           # its delete is the lifecycle table's "delete" operation
+
+    def field(self, wire):
+        return self._fields_by_wire.get(wire)
+
+    def __post_init__(self):
+        self._fields_by_wire = {f.wire: f for f in self.fields}
+
+
+def uuid_field():
+    return Field("uuid", String, RO_RUN, "unique identifier/object reference")
+
+
+def name_fields():
+    return [Field("name/label", String, RW, "a human-readable name"),
+            Field("name/description", String, RW,
+                  "a notes field containing human-readable description")]
+
+
+def _vm_op(name, params, desc, result=None, lifecycle=None):
+    return Message(name, [Param("vm", Ref("VM"), "the VM")] + params, result, desc,
+                   lifecycle=lifecycle or name)
+
+
+# --------------------------------------------------------------------------
+# Classes (§2.1, §2.4-§2.14).
+
+SESSION = Class("session", "a session", [
+    uuid_field(),
+    Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True),
+    Field("originator", String, RO_RUN, "the client's name given at login", extension=True),
+    Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True),
+], messages=[
+    Message("login_with_password",
+            [Param("uname", String, "Username for login."),
+             Param("pwd", String, "Password for login."),
+             Param("version", String, "API version the client speaks (optional)"),
+             Param("originator", String, "the client's name (optional)")],
+            Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
+            session=False, asynchronous=False),
+    Message("logout", [], None, "Log out of a session", asynchronous=False),
+], creatable=False, deletable=False)
+
+TASK = Class("task", "a longrunning asynchronous task", [
+    uuid_field(),
+    Field("name/label", String, RO_RUN, "the method the task runs", extension=True),
+    Field("name/description", String, RO_RUN, "a description of the task", extension=True),
+    Field("status", task_status_type, RO_RUN, "current status", extension=True),
+    Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True),
+    Field("ETA", DateTime, RO_RUN, "estimated time of completion", extension=True),
+    Field("created", DateTime, RO_RUN, "time the task was created", extension=True),
+    Field("finished", DateTime, RO_RUN, "time the task finished", extension=True),
+    Field("result", String, RO_RUN, "the result, XML-RPC encoded, once finished", extension=True),
+    Field("error_info", Set(String), RO_RUN, "the error code and parameters on failure",
+          extension=True),
+    Field("user", String, RO_RUN, "short name of the user who owns the task", extension=True),
+], messages=[
+    Message("get_status", [Param("task", Ref("task"), "The ID of the RPC call to poll")], String,
+            "Poll a running asynchronous RPC invocation and query its status (an XML string)",
+            asynchronous=False),
+    Message("get_all_tasks", [], Set(Ref("task")),
+            "List all asynchronous RPC calls currently executing", asynchronous=False),
+    Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop",
+            asynchronous=False, extension=True),
+], creatable=False)
+
+VM = Class("VM", "a virtual machine (or 'guest')", [
+    uuid_field(),
+    Field("power_state", vm_power_state, RO_RUN, "Current power state of the machine",
+          default="Halted"),
+    *name_fields(),
+    Field("user_version", Int, RW, "a user version number for this machine", default=1),
+    Field("is_a_template", Bool, RW,
+          "true if this is a template. Template VMs can never be started, they are used only "
+          "for cloning other VMs"),
+    Field("resident_on", Ref("host"), RO_RUN, "the host the VM is currently resident on"),
+    Field("memory/static_max", Int, RO_INS, "Statically-set (i.e. absolute) maximum",
+          default=256 * 2 ** 20),
+    Field("memory/dynamic_max", Int, RW, "Dynamic maximum", default=256 * 2 ** 20),
+    Field("memory/actual", Int, RO_RUN, "Guest's actual usage"),
+    Field("memory/dynamic_min", Int, RW, "Dynamic minimum", default=256 * 2 ** 20),
+    Field("memory/static_min", Int, RO_INS, "Statically-set (i.e. absolute) minimum",
+          default=16 * 2 ** 20),
+    Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
+    Field("VCPUs/params", String, RW, "string-encoded parameters passed to selected VCPU policy"),
+    Field("VCPUs/number", Int, RO_RUN, "Current number of VCPUs"),
+    Field("VCPUs/utilisation", Map(Int, Float), RO_RUN,
+          "Utilisation for all of guest's current VCPUs"),
+    Field("VCPUs/features/required", Set(cpu_feature), RO_INS,
+          "CPU features the guest demands the host supports"),
+    Field("VCPUs/features/can_use", Set(cpu_feature), RO_INS,
+          "CPU features the guest can use if available"),
+    Field("VCPUs/features/force_on", Set(cpu_feature), RW,
+          "CPU features to expose to the guest above the bare minimum"),
+    Field("VCPUs/features/force_off", Set(cpu_feature), RW, "CPU features to hide to the guest"),
+    Field("actions/after_shutdown", on_normal_exit, RW,
+          "action to take after the guest has shutdown itself", default="destroy"),
+    Field("actions/after_reboot", on_normal_exit, RW,
+          "action to take after the guest has rebooted itself", default="restart"),
+    Field("actions/after_suspend", on_normal_exit, RW,
+          "action to take after the guest has suspended itself", default="destroy"),
+    Field("actions/after_crash", on_crash_behaviour, RW, "action to take if the guest crashes",
+          default="destroy"),
+    Field("VIFs", Set(Ref("VIF")), RW, "virtual network interfaces"),
+    Field("VBDs", Set(Ref("VBD")), RW, "virtual block devices"),
+    Field("TPM/instance", Int, RO_INS, "included for TPM support"),
+    Field("TPM/backend", Int, RO_INS, "included for TPM support"),
+    Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso"),
+    Field("bios/boot", bios_boot_option, RW, "default device to boot the guest from",
+          default="HD"),
+    Field("platform/std_VGA", Bool, RW, "emulate standard VGA instead of cirrus logic"),
+    Field("platform/serial", String, RW, "redirect serial port to pty"),
+    Field("platform/localtime", Bool, RW, "set RTC to local time"),
+    Field("platform/clock_offset", Bool, RW, "timeshift applied to guest's clock"),
+    Field("platform/enable_audio", Bool, RW, "emulate audio"),
+    Field("builder", String, RW, "domain builder to use"),
+    Field("boot_method", boot_type, RW, "select how this machine should boot",
+          default="kernel_external"),
+    Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz"),
+    Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img"),
+    Field("kernel/args", String, RW, "extra kernel command-line arguments"),
+    Field("grub/cmdline", String, RW, "grub command-line"),
+    Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
+    Field("tools_version", Map(String, String), RO_RUN,
+          "versions of installed paravirtualised drivers"),
+], messages=[
+    _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
+           "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
+    _vm_op("start", [Param("start_paused", Bool,
+                           "Instantiate VM in paused state if set to true.")],
+           "Start the specified VM (Halted only)."),
+    _vm_op("pause", [], "Pause the specified VM (Running only)."),
+    _vm_op("unpause", [], "Resume the specified VM (Paused only)."),
+    _vm_op("clean_shutdown", [], "Attempt to cleanly shutdown the specified VM."),
+    _vm_op("clean_reboot", [], "Attempt to cleanly reboot the specified VM."),
+    _vm_op("hard_shutdown", [], "Stop the VM without attempting a clean shutdown."),
+    _vm_op("hard_reboot", [], "Reset the VM without attempting a clean shutdown."),
+    _vm_op("suspend", [Param("live", Bool, "If set to true, perform a live hibernate; "
+                             "otherwise suspend the VM before commencing hibernate")],
+           "Suspend the specified VM to disk."),
+    _vm_op("resume", [Param("start_paused", Bool,
+                            "Unhibernate VM in paused state if set to true.")],
+           "Awaken the specified VM and resume it."),
+], list_rpc=True, lifecycle=True)
+
+HOST = Class("host", "a physical host", [
+    uuid_field(),
+    *name_fields(),
+    Field("software_version", Map(String, String), RO_RUN, "version strings"),
+    Field("resident_VMs", Set(Ref("VM")), RO_RUN, "list of VMs currently resident on host"),
+    Field("host_CPUs", Set(Ref("host_cpu")), RO_RUN, "The physical CPUs on this host"),
+    Field("enabled", Bool, RO_RUN, "false while the host refuses new VM starts",
+          default=True, extension=True),
+], messages=[
+    Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
+            "Puts the host into a state in which no new VMs can be started.", root_only=True),
+    Message("enable", [Param("host", Ref("host"), "The Host to enable")], None,
+            "Puts the host into a state in which new VMs can be started.", root_only=True),
+    Message("shutdown", [Param("host", Ref("host"), "The Host to shutdown")], None,
+            "Shutdown the host (only when disabled and no VM runs).", root_only=True),
+    Message("reboot", [Param("host", Ref("host"), "The Host to reboot")], None,
+            "Reboot the host (only when disabled and no VM runs).", root_only=True),
+], creatable=False, deletable=False, list_rpc=True)
+
+HOST_CPU = Class("host_cpu", "a physical CPU", [
+    uuid_field(),
+    Field("host", Ref("host"), RO_INS, "the host the CPU is in", required=True),
+    Field("number", Int, RO_INS, "the number of the physical CPU within the host",
+          required=True),
+    Field("features", Set(cpu_feature), RO_INS, "the features supported by the CPU"),
+    Field("utilisation", Float, RO_RUN, "the current CPU utilisation"),
+], creatable=False, deletable=False)
+
+NETWORK = Class("network", "a virtual network", [
+    uuid_field(),
+    *name_fields(),
+    Field("VIFs", Set(Ref("VIF")), RW, "list of connected vifs"),
+    Field("NIC", String, RW, "ethernet device to use to access this network"),
+    Field("VLAN", String, RW, "VLAN tag to use to access this network"),
+    Field("default_gateway", String, RW, "default gateway IP address"),
+    Field("default_netmask", String, RW, "default netmask"),
+], list_rpc=True)
+
+VIF = Class("VIF", "a virtual network interface", [
+    uuid_field(),
+    Field("name", String, RW, "human-readable name of the interface"),
+    Field("type", driver_type, RW, "interface type", default="paravirtualised"),
+    Field("device", String, RW, "name of network device as exposed to guest e.g. eth0"),
+    Field("network", Ref("network"), RW, "virtual network to which this vif is connected",
+          required=True),
+    Field("VM", Ref("VM"), RW, "virtual machine to which this vif is connected", required=True),
+    Field("MAC", String, RW, "ethernet MAC address of virtual interface, as exposed to guest"),
+    Field("MTU", Int, RW, "MTU in octets", default=1500),
+    Field("network_read_kbs", Float, RO_RUN, "Incoming network bandwidth"),
+    Field("network_write_kbs", Float, RO_RUN, "Outgoing network bandwidth"),
+    Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
+    Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+])
+
+SR = Class("SR", "a storage repository", [
+    uuid_field(),
+    *name_fields(),
+    Field("VDIs", Set(Ref("VDI")), RW, "managed virtual disks"),
+    Field("virtual_allocation", Int, RO_RUN,
+          "sum of virtual_sizes of all VDIs in this storage repository (in bytes)"),
+    Field("physical_utilisation", Int, RO_RUN,
+          "physical space currently utilised on this storage repository (in bytes)"),
+    Field("physical_size", Int, RO_INS, "total physical size of the repository (in bytes)"),
+    Field("type", String, RO_INS, "type of the storage repository", default="dir"),
+    Field("location", String, RO_INS,
+          "a string that uniquely determines the location of the storage repository"),
+], messages=[
+    Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
+                      Param("loc", String, "where the new storage repository will be located"),
+                      Param("name", String, "The name of the new storage repository")],
+            Ref("SR"), "Take an exact copy of the Storage Repository"),
+], list_rpc=True)
+
+VDI = Class("VDI", "a virtual disk image", [
+    uuid_field(),
+    *name_fields(),
+    Field("SR", Ref("SR"), RW, "storage repository in which the VDI resides", required=True),
+    Field("VBDs", Set(Ref("VBD")), RW, "list of vbds that refer to this disk"),
+    Field("virtual_size", Int, RW,
+          "size of disk as presented to the guest (in multiples of sector_size field)",
+          required=True),
+    Field("physical_utilisation", Int, RO_RUN,
+          "amount of physical space that the disk image is currently taking up on the storage "
+          "repository (in bytes)"),
+    Field("sector_size", Int, RO_INS, "sector size of VDI (in bytes)", default=512),
+    Field("type", vdi_type, RO_INS, "type of the VDI", default="user"),
+    Field("parent", Ref("VDI"), RO_INS, "parent disk (e.g. in the case of copy on write)"),
+    Field("children", Set(Ref("VDI")), RO_INS,
+          "child disks (e.g. in the case of copy on write)"),
+    Field("sharable", Bool, RW, "true if this disk may be shared"),
+    Field("read_only", Bool, RW, "true if this disk may ONLY be mounted read-only"),
+], messages=[
+    Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
+            "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
+])
+
+VBD = Class("VBD", "a virtual block device", [
+    uuid_field(),
+    Field("VM", Ref("VM"), RW, "the virtual machine", required=True),
+    Field("VDI", Ref("VDI"), RW, "the virtual disk", required=True),
+    Field("device", String, RW, "device seen by the guest e.g. hda1"),
+    Field("mode", vbd_mode, RW, "the mode the disk should be mounted with", default="RW"),
+    Field("driver", driver_type, RW, "the style of driver", default="paravirtualised"),
+    Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
+    Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+])
+
+USER = Class("user", "a user of the system", [
+    uuid_field(),
+    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True),
+    Field("fullname", String, RW, "full name"),
+], messages=[
+    Message("set_password", [Param("user", Ref("user"), "the user"),
+                             Param("password", String, "the new password")], None,
+            "Set the user's password (root only; stored as a scrypt hash, never readable)",
+            root_only=True, asynchronous=False, extension=True),
+])
+
+CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
+                               USER)}
+
+# The classes whose objects live in the persistent store (sessions and tasks are the
+# daemon's own runtime objects).
+STORED_CLASSES = ("VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user")
+
+
+# --------------------------------------------------------------------------
+# Bound fields (§2.2). Each pair is (one side: a Ref field, many side: a Set
+# field). Only the Ref side is stored; the Set side is the store's reverse
+# index of it, so the two can never disagree.
+#
+# on_delete says what deleting the *target* of the Ref does to the objects
+# pointing at it:
+#   "refuse"  - the delete fails with OPERATION_NOT_ALLOWED naming the holders
+#   "cascade" - the holders are deleted in the same transaction
+#   "clear"   - the holders' Ref becomes null
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    ref_class: str       # class holding the Ref field
+    ref_field: str       # its wire name
+    set_class: str       # class holding the Set field
+    set_field: str       # its wire name
+    on_delete: str       # what deleting the Set side's object does (see above)
+    relationship: str    # as printed in §2.2
+
+
+BINDINGS = [
+    Binding("VBD", "VDI", "VDI", "VBDs", "refuse", "many-to-one"),
+    Binding("VDI", "parent", "VDI", "children", "refuse", "one-to-many"),
+    Binding("VBD", "VM", "VM", "VBDs", "cascade", "one-to-many"),
+    Binding("VIF", "VM", "VM", "VIFs", "cascade", "one-to-many"),
+    Binding("VIF", "network", "network", "VIFs", "refuse", "one-to-many"),
+    Binding("VDI", "SR", "SR", "VDIs", "refuse", "many-to-one"),
+    Binding("VM", "resident_on", "host", "resident_VMs", "refuse", "many-to-one"),
+    Binding("host_cpu", "host", "host", "host_CPUs", "cascade", "many-to-one"),
+]
+
+
+def binding_of_set(cls, wire):
+    """The Binding whose Set side is cls.wire, or None."""
+    return _BY_SET.get((cls, wire))
+
+
+def binding_of_ref(cls, wire):
+    """The Binding whose Ref side is cls.wire, or None."""
+    return _BY_REF.get((cls, wire))
+
+
+_BY_SET = {(b.set_class, b.set_field): b for b in BINDINGS}
+_BY_REF = {(b.ref_class, b.ref_field): b for b in BINDINGS}
+
+
+# --------------------------------------------------------------------------
+# Error codes (name -> parameter names). Every Failure the server sends uses one
+# of these; errors.py checks the parameter count against this table.
+
+ERRORS = {
+    "SESSION_AUTHENTICATION_FAILED": ["user", "msg"],
+    "SESSION_INVALID": ["handle"],
+    "SESSION_NOT_REGISTERED": ["handle"],
+    "HANDLE_INVALID": ["class", "handle"],
+    "UUID_INVALID": ["class", "uuid"],
+    "MESSAGE_METHOD_UNKNOWN": ["method"],
+    "MESSAGE_PARAMETER_COUNT_MISMATCH": ["method", "expected", "received"],
+    "FIELD_TYPE_ERROR": ["field"],
+    "FIELD_MISSING": ["field"],
+    "FIELD_UNKNOWN": ["field"],
+    "FIELD_READ_ONLY": ["field"],
+    "INVALID_VALUE": ["field", "value"],
+    "VALUE_NOT_SUPPORTED": ["field", "value", "reason"],
+    "MAP_DUPLICATE_KEY": ["type", "param", "uuid", "key"],
+    "VM_BAD_POWER_STATE": ["vm", "expected", "actual"],
+    "VM_IS_TEMPLATE": ["vm"],
+    "OPERATION_NOT_ALLOWED": ["reason"],
+    "OTHER_OPERATION_IN_PROGRESS": ["class", "object"],
+    "OBJECT_IN_USE": ["class", "object", "holder_class", "holders"],
+    "PERMISSION_DENIED": ["msg"],
+    "NOT_IMPLEMENTED": ["function"],
+    "HOST_DISABLED": ["host"],
+    "HOST_NOT_DISABLED": ["host"],
+    "HOST_HAS_RESIDENT_VMS": ["host", "vms"],
+    "HOST_POWER_COMMAND_UNSET": ["host", "operation"],
+    "TASK_CANCELLED": ["task"],
+    "TOO_MANY_PENDING_TASKS": [],
+    "EVENTS_LOST": [],
+    "EVENT_SUBSCRIPTION_PARSE_FAILURE": ["subscription"],
+    "EVENT_FROM_TOKEN_PARSE_FAILURE": ["token"],
+    "VDI_IN_USE": ["vdi", "operation"],
+    "VM_STATE_FILE_MISSING": ["path"],
+    "VM_STATE_FILE_CORRUPT": ["path"],
+    "VM_SHUTDOWN_TIMEOUT": ["vm", "timeout"],
+    "SR_FULL": ["requested", "maximum"],
+    "INTERNAL_ERROR": ["message"],
+}
+
+ERROR_DOCS = {
+    "FIELD_MISSING": "a constructor record lacks a required field",
+    "FIELD_UNKNOWN": "a constructor record names a field the class does not have",
+    "FIELD_READ_ONLY": "a write (set/add_to/remove_from/constructor) names a read-only field",
+    "OBJECT_IN_USE": "a delete would leave other objects pointing at a missing one",
+    "VM_STATE_FILE_MISSING": "resume found no saved state; the VM stays Suspended",
+    "VM_STATE_FILE_CORRUPT": "resume could not read the saved state; the VM stays Suspended",
+    "VM_SHUTDOWN_TIMEOUT": "the guest did not shut down or reboot in time; it keeps running",
+    "HOST_DISABLED": "the host is disabled and refuses new starts and resumes",
+    "HOST_NOT_DISABLED": "host shutdown/reboot asked for while the host is enabled",
+    "HOST_HAS_RESIDENT_VMS": "host shutdown/reboot asked for while VMs are resident on it",
+    "HOST_POWER_COMMAND_UNSET": "host shutdown/reboot asked for but no power command is configured",
+}
+
+
+def all_fields():
+    """Yield (Class, Field) for every field of every class."""
+    for c in CLASSES.values():
+        for f in c.fields:
+            yield c, f

@@ -1,0 +1,160 @@
+"""Dispatch: from (method name, params, peer) to a reply struct.
+
+Dispatch knows sessions and types, nothing of what a call means. In order it:
+resolves the method name (aliases of the spec's own examples included),
+checks the session, the parameter count, each parameter's type and refs,
+root-only methods, and the VM lifecycle table; then calls the handler and puts
+its result in wire form. Every outcome is a Status struct; an unexpected
+exception is logged with its traceback and answered INTERNAL_ERROR without one.
+"""
+
+import dataclasses
+import logging
+import re
+
+from . import datamodel, lifecycle
+from .codec import failure, success
+from .errors import ApiError
+from .values import check_value
+from ..backend.base import BackendError
+
+log = logging.getLogger("xend.dispatch")
+
+
+@dataclasses.dataclass
+class Call:
+    """What a handler knows about the call it serves."""
+    app: object
+    method: str
+    session: object = None          # sessions.Session, None for login
+    peer: object = None
+
+    @property
+    def user(self):
+        return self.session.user if self.session else ""
+
+    @property
+    def is_root(self):
+        return bool(self.session and self.session.is_root)
+
+
+_ACCESSOR = re.compile(r"^(get|set|add_to|remove_from)_?(.+)$")
+_WRITE = re.compile(r"^(set|add_to|remove_from)_(.+)$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+class Dispatcher:
+    """Answers calls from the method table built by methods.build()."""
+
+    def __init__(self, app, table):
+        self.app = app
+        self.table = table
+        self._classes = {c.lower(): c for c in datamodel.CLASSES}
+        self._aliases = {}
+
+    # -- names ----------------------------------------------------------------
+
+    def resolve(self, name):
+        """The Method for a wire name or one of the spec's spellings, or None."""
+        m = self.table.get(name)
+        if m is not None:
+            return m
+        if name in self._aliases:
+            return self.table.get(self._aliases[name])
+        canonical = self._canonical(name)
+        if canonical is not None and canonical in self.table:
+            if len(self._aliases) < 10000:
+                self._aliases[name] = canonical
+            return self.table[canonical]
+        return None
+
+    def _canonical(self, name):
+        """Map the spec's example spellings onto wire names.
+
+        ``Session.do_login_with_password`` / ``Session.Login_with_password`` ->
+        ``session.login_with_password``; ``VM.do_list`` -> ``VM.list``;
+        ``VM.getname_label`` -> ``VM.get_name_label``; ``Task.GetStatus`` ->
+        ``task.get_status``.
+        """
+        cls, _, msg = name.partition(".")
+        cls = self._classes.get(cls.lower())
+        if cls is None or not msg:
+            return None
+        if msg.startswith("do_"):
+            msg = msg[3:]
+        if msg[:1].isupper():
+            msg = _CAMEL.sub(r"_\1", msg).lower() if "_" not in msg else msg[0].lower() + msg[1:]
+        candidate = "%s.%s" % (cls, msg)
+        if candidate in self.table:
+            return candidate
+        m = _ACCESSOR.match(msg)
+        if m:
+            return "%s.%s_%s" % (cls, m.group(1), m.group(2))
+        return None
+
+    # -- calls ---------------------------------------------------------------
+
+    def dispatch(self, name, params, peer):
+        """Answer one call; always returns a Status struct."""
+        try:
+            method = self.resolve(name)
+            if method is None:
+                raise self._unknown(name)
+            call = Call(self.app, method.name, peer=peer)
+            args = list(params)
+            if method.session:
+                if not args:
+                    raise ApiError("SESSION_INVALID", "")
+                call.session = self.app.sessions.check(args.pop(0))
+            args = self.check_args(method, args)
+            if method.root_only and not call.is_root:
+                raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)
+            if method.lifecycle:
+                self.check_lifecycle(method, args)
+            value = method.impl(call, *args)
+            if method.result is not None:
+                value = method.result.to_wire(value)
+            log.debug("%s by %s: Success", method.name, call.user or "-")
+            return success(value)
+        except ApiError as e:
+            log.info("%s: %s", name[:200], " ".join(e.description)[:500])
+            return failure(e.description)
+        except BackendError as e:
+            err = ApiError(e.code, *e.params)
+            log.info("%s: %s", name[:200], " ".join(err.description)[:500])
+            return failure(err.description)
+        except Exception as e:   # a bug: log it whole, tell the client only its kind
+            log.exception("internal error in %s", name[:200])
+            return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])])
+
+    def _unknown(self, name):
+        cls, _, msg = name.partition(".")
+        c = datamodel.CLASSES.get(self._classes.get(cls.lower(), ""))
+        m = _WRITE.match(msg)
+        if c is not None and m and c.field(m.group(2)) is not None:
+            f = c.field(m.group(2))
+            if f.qual != datamodel.RW:
+                return ApiError("FIELD_READ_ONLY", f.wire)
+        return ApiError("MESSAGE_METHOD_UNKNOWN", name[:200])
+
+    def check_args(self, method, args):
+        """Check the count and type of each argument; returns the converted values."""
+        low = method.min_params if method.min_params is not None else method.arity
+        if not low <= len(args) <= method.arity:
+            raise ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method.name,
+                           method.arity, len(args))
+        return [check_value(p.type, a, p.name, self.app.store, allow_null=p.nullable)
+                for p, a in zip(method.params, args)]
+
+    def check_lifecycle(self, method, args):
+        """VM_IS_TEMPLATE / VM_BAD_POWER_STATE before anything is done."""
+        vm = args[0]
+        op = lifecycle.table_op(method.lifecycle, bool(args[1]) if len(args) > 1
+                                and isinstance(args[1], bool) else False)
+        rec = self.app.store.get("VM", vm)
+        if rec.get("is_a_template") and op not in lifecycle.TEMPLATE_OPS:
+            raise ApiError("VM_IS_TEMPLATE", vm)
+        state = rec.get("power_state", lifecycle.HALTED)
+        if lifecycle.transition(state, op) is None:
+            raise ApiError("VM_BAD_POWER_STATE", vm,
+                           ",".join(lifecycle.allowed_states(op)), state)

@@ -1,0 +1,39 @@
+"""API errors: the one exception type handlers raise to produce a Failure reply.
+
+A Failure on the wire is ``{Status: "Failure", ErrorDescription: [code, p1, ...]}``
+(spec §1.3.1). Codes and their parameter lists are declared in the datamodel;
+raising an undeclared code, or one with the wrong number of parameters, is a
+programming error caught by the test-suite, never something a client sees.
+"""
+
+from . import datamodel
+
+
+class ApiError(Exception):
+    """Raise to answer the current call with a Failure."""
+
+    def __init__(self, code, *params):
+        expected = datamodel.ERRORS.get(code)
+        if expected is None or len(expected) != len(params):
+            # An undeclared code is a bug here, not the client's fault.
+            params = ("%s%r is not a declared error" % (code, params),)
+            code = "INTERNAL_ERROR"
+        super().__init__(code, *params)
+        self.code = code
+        self.params = [str(p) for p in params]
+
+    @property
+    def description(self):
+        """The ErrorDescription array: the code, then its parameters as strings."""
+        return [self.code] + self.params
+
+    def __str__(self):
+        return " ".join(self.description)
+
+
+def handle_invalid(cls, ref):
+    return ApiError("HANDLE_INVALID", cls, ref)
+
+
+def not_allowed(reason, *args):
+    return ApiError("OPERATION_NOT_ALLOWED", reason % args if args else reason)

@@ -1,0 +1,284 @@
+"""The generic behaviour every class gets from the datamodel (spec §1.1, §1.2).
+
+``ClassHandler`` implements get/set/add_to/remove_from for fields, the
+constructor, delete, the lookups and records, once, for any class. A class
+with behaviour of its own subclasses it and overrides the hooks:
+
+  * ``computed``: RO_run fields worked out at read time (name -> method name);
+  * ``validate(txn, ref, old, new)``: refuse a write before it is committed;
+  * ``before_delete(call, txn, ref)``: refuse or prepare a delete;
+  * ``visible(call, ref)``: hide objects the caller may not see (sessions, tasks);
+  * ``may_write(call, ref)``: refuse writes the caller may not make.
+
+How a field is kept follows from the datamodel alone: ``uuid`` is the ref;
+the Set side of a bound pair is the store's reverse index of its Ref side;
+fields named in ``computed`` are worked out on read; every other field is a
+stored value.
+"""
+
+import uuid as uuidlib
+
+from .. import datamodel
+from ..errors import ApiError
+from ..types import NULL_REF, Map, Ref
+from ..values import check_value
+
+
+def new_ref():
+    """A fresh object reference (refs are UUIDs, DESIGN.md)."""
+    return str(uuidlib.uuid4())
+
+
+class ClassHandler:
+    """Generic RPCs of one class; see the module docstring for the hooks."""
+
+    cls_name = None
+    computed = {}            # wire name -> name of a method (ref, record) -> value
+    hides_objects = False    # True where visible() filters get_all
+
+    def __init__(self, app):
+        self.app = app
+        self.store = app.store
+        self.cls = datamodel.CLASSES[self.cls_name]
+        self._layout = [(f, self._source(f)) for f in self.cls.fields]
+        self.stored_fields = [f for f, src in self._layout if src == "stored"]
+
+    def _source(self, f):
+        if f.wire == "uuid":
+            return "uuid"
+        if datamodel.binding_of_set(self.cls.name, f.wire):
+            return "bound"
+        if f.wire in self.computed:
+            return "computed"
+        return "stored"
+
+    # -- hooks -------------------------------------------------------------
+
+    def validate(self, txn, ref, old, new):
+        """Refuse a create (old is None) or update by raising ApiError."""
+
+    def before_delete(self, call, txn, ref):
+        """Refuse or prepare the delete of ``ref`` by raising ApiError."""
+
+    def visible(self, call, ref):
+        return True
+
+    def may_write(self, call, ref):
+        """Raise PERMISSION_DENIED where ``call``'s user may not change ``ref``."""
+
+    # -- reads ---------------------------------------------------------------
+
+    def read(self, ref, wire):
+        """The value of one field of ``ref``, as a Python value."""
+        field = self.cls.field(wire)
+        if wire == "uuid":
+            return ref
+        b = datamodel.binding_of_set(self.cls.name, wire)
+        if b:
+            return self.store.referrers(b.ref_class, b.ref_field, ref)
+        if wire in self.computed:
+            return getattr(self, self.computed[wire])(ref, self.store.get(self.cls.name, ref))
+        return self.store.get(self.cls.name, ref).get(wire, field.default_value())
+
+    def wire_record(self, ref):
+        """The whole record of ``ref`` in wire form."""
+        rec = self.store.get(self.cls.name, ref)
+        out = {}
+        for f, src in self._layout:
+            if src == "stored":
+                v = rec.get(f.wire, f.default_value())
+            elif src == "uuid":
+                v = ref
+            elif src == "bound":
+                b = datamodel.binding_of_set(self.cls.name, f.wire)
+                v = self.store.referrers(b.ref_class, b.ref_field, ref)
+            else:
+                v = getattr(self, self.computed[f.wire])(ref, rec)
+            out[f.wire] = f.type.to_wire(v)
+        return out
+
+    def python_record(self, ref):
+        """The whole record of ``ref`` as Python values (for to_XML)."""
+        return {f.wire: self.read(ref, f.wire) for f in self.cls.fields}
+
+    def all_refs(self, call):
+        refs = self.store.refs(self.cls.name)
+        if self.hides_objects:
+            refs = [r for r in refs if self.visible(call, r)]
+        return refs
+
+    def require_visible(self, call, ref):
+        if self.hides_objects and not self.visible(call, ref):
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+
+    # -- generic RPCs: reads ---------------------------------------------------
+
+    def get_field(self, call, wire, ref):
+        self.require_visible(call, ref)
+        return self.read(ref, wire)
+
+    def get_all(self, call):
+        return self.all_refs(call)
+
+    def get_by_uuid(self, call, uuid):
+        if self.store.class_of(uuid) != self.cls.name or (
+                self.hides_objects and not self.visible(call, uuid)):
+            raise ApiError("UUID_INVALID", self.cls.name, uuid)
+        return uuid
+
+    def get_by_field(self, call, wire, value):
+        refs = self.store.lookup(self.cls.name, wire, value)
+        if self.hides_objects:
+            refs = [r for r in refs if self.visible(call, r)]
+        return refs
+
+    def get_record(self, call, ref):
+        self.require_visible(call, ref)
+        return self.wire_record(ref)
+
+    def get_all_records(self, call):
+        return {ref: self.wire_record(ref) for ref in self.all_refs(call)}
+
+    def to_xml(self, call, ref):
+        from .. import xmlrepr
+        self.require_visible(call, ref)
+        return xmlrepr.object_to_xml(self.cls, ref, self.python_record(ref))
+
+    # -- generic RPCs: writes ----------------------------------------------------
+
+    def set_field(self, call, wire, ref, value):
+        self.may_write(call, ref)
+        with self.store.transaction() as txn:
+            self.update(txn, ref, {wire: value})
+
+    def add_to(self, call, wire, ref, *item):
+        """add_to_<wire>: a Set element (idempotent) or a Map pair (overwrites the key)."""
+        self.may_write(call, ref)
+        field = self.cls.field(wire)
+        with self.store.transaction() as txn:
+            b = datamodel.binding_of_set(self.cls.name, wire)
+            if b:
+                # Adding x to the Set side is pointing x's Ref field at us.
+                self.app.handlers[b.ref_class].update(txn, item[0], {b.ref_field: ref})
+                return
+            current = txn.get(self.cls.name, ref).get(wire, field.default_value())
+            if isinstance(field.type, Map):
+                new = dict(current)
+                new[item[0]] = item[1]
+            else:
+                new = list(current) + ([item[0]] if item[0] not in current else [])
+            self.update(txn, ref, {wire: new})
+
+    def remove_from(self, call, wire, ref, item):
+        """remove_from_<wire>: absent elements and keys are ignored."""
+        self.may_write(call, ref)
+        field = self.cls.field(wire)
+        with self.store.transaction() as txn:
+            b = datamodel.binding_of_set(self.cls.name, wire)
+            if b:
+                holder = txn.get(b.ref_class, item)
+                if holder is None or holder.get(b.ref_field) != ref:
+                    return
+                self.app.handlers[b.ref_class].update(txn, item, {b.ref_field: NULL_REF})
+                return
+            current = txn.get(self.cls.name, ref).get(wire, field.default_value())
+            if isinstance(field.type, Map):
+                new = {k: v for k, v in current.items() if k != item}
+            else:
+                new = [x for x in current if x != item]
+            self.update(txn, ref, {wire: new})
+
+    def update(self, txn, ref, changes):
+        """Apply ``changes`` (wire name -> Python value) to ``ref`` inside ``txn``."""
+        old = txn.get(self.cls.name, ref)
+        if old is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+        for wire, value in changes.items():
+            field = self.cls.field(wire)
+            if field.required and isinstance(field.type, Ref) and value == NULL_REF:
+                raise ApiError("OPERATION_NOT_ALLOWED",
+                               "%s.%s is required; delete the %s or point it at another %s"
+                               % (self.cls.name, wire, self.cls.name, field.type.cls))
+        new = dict(old)
+        new.update(changes)
+        self.validate(txn, ref, old, new)
+        txn.update(self.cls.name, ref, changes)
+
+    def create(self, call, record):
+        """The constructor (§1.2): a record of RW and RO_ins fields; returns the new ref."""
+        if not self.cls.creatable:
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "%s objects are made by the daemon, not by clients" % self.cls.name)
+        self.may_write(call, None)
+        stored, bound = self.record_from_wire(record)
+        ref = new_ref()
+        with self.store.transaction() as txn:
+            self.insert(txn, ref, stored, bound)
+        return ref
+
+    def record_from_wire(self, record):
+        """Check a constructor record; returns (stored fields, bound Set fields)."""
+        if not isinstance(record, dict):
+            raise ApiError("FIELD_TYPE_ERROR", "record")
+        for key in record:
+            field = self.cls.field(key)
+            if field is None:
+                raise ApiError("FIELD_UNKNOWN", "%s" % key)
+            if field.qual == datamodel.RO_RUN:
+                raise ApiError("FIELD_READ_ONLY", key)
+        stored, bound = {}, {}
+        for f, src in self._layout:
+            if f.qual == datamodel.RO_RUN:
+                if src == "stored":
+                    stored[f.wire] = f.default_value()
+                continue
+            if f.wire in record:
+                value = check_value(f.type, record[f.wire], f.wire, self.store,
+                                    allow_null=not f.required)
+            elif f.required:
+                raise ApiError("FIELD_MISSING", f.wire)
+            else:
+                value = f.default_value()
+            (bound if src == "bound" else stored)[f.wire] = value
+        return stored, bound
+
+    def insert(self, txn, ref, stored, bound=None, private=None):
+        """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members."""
+        self.validate(txn, ref, None, stored)
+        txn.create(self.cls.name, ref, stored, private)
+        for wire, members in (bound or {}).items():
+            b = datamodel.binding_of_set(self.cls.name, wire)
+            for m in members:
+                self.app.handlers[b.ref_class].update(txn, m, {b.ref_field: ref})
+
+    def delete(self, call, ref):
+        """delete/destroy (§1.2), with the bound-field rules of the datamodel."""
+        if not self.cls.deletable:
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "%s objects are the daemon's own and cannot be deleted"
+                           % self.cls.name)
+        self.may_write(call, ref)
+        with self.store.transaction() as txn:
+            self.remove(call, txn, ref)
+
+    def remove(self, call, txn, ref):
+        """Delete ``ref`` inside ``txn``: refuse, cascade or clear what points at it."""
+        self.before_delete(call, txn, ref)
+        for b in datamodel.BINDINGS:
+            if b.set_class != self.cls.name:
+                continue
+            holders = txn.referrers(b.ref_class, b.ref_field, ref)
+            if b.ref_class == self.cls.name:
+                holders = [h for h in holders if h != ref]
+            if not holders:
+                continue
+            if b.on_delete == "refuse":
+                raise ApiError("OBJECT_IN_USE", self.cls.name, ref, b.ref_class,
+                               ",".join(holders))
+            for h in holders:
+                if b.on_delete == "cascade":
+                    self.app.handlers[b.ref_class].remove(call, txn, h)
+                else:
+                    txn.update(b.ref_class, h, {b.ref_field: NULL_REF})
+        txn.delete(self.cls.name, ref)
+

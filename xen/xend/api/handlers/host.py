@@ -1,0 +1,58 @@
+"""host (§2.7) and host_cpu (§2.8): the machine the daemon runs on."""
+
+import shlex
+import subprocess
+
+from ... import hostinfo
+from ..errors import ApiError
+from .base import ClassHandler
+
+
+class HostHandler(ClassHandler):
+    cls_name = "host"
+    computed = {"software_version": "_software_version"}
+
+    def _software_version(self, ref, rec):
+        return self.app.software_version()
+
+    def disable(self, call, host):
+        with self.store.transaction() as txn:
+            self.update(txn, host, {"enabled": False})
+
+    def enable(self, call, host):
+        with self.store.transaction() as txn:
+            self.update(txn, host, {"enabled": True})
+
+    def shutdown(self, call, host):
+        self._power(host, "shutdown")
+
+    def reboot(self, call, host):
+        self._power(host, "reboot")
+
+    def _power(self, host, operation):
+        if self.store.get("host", host).get("enabled", True):
+            raise ApiError("HOST_NOT_DISABLED", host)
+        resident = self.store.referrers("VM", "resident_on", host)
+        if resident:
+            raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
+        command = self.app.config.get("host_%s_command" % operation, "")
+        if not command:
+            raise ApiError("HOST_POWER_COMMAND_UNSET", host, operation)
+        # The configured command is an argv written by root, split without a shell.
+        subprocess.Popen(shlex.split(command), start_new_session=True)
+
+
+class HostCpuHandler(ClassHandler):
+    cls_name = "host_cpu"
+    computed = {"utilisation": "_utilisation"}
+
+    def _utilisation(self, ref, rec):
+        loads = self.app.cpu_utilisation()
+        n = rec.get("number", 0)
+        return loads[n] if 0 <= n < len(loads) else 0.0
+
+
+def cpu_records(host_ref):
+    """The host_cpu records of this machine, from /proc/cpuinfo."""
+    return [{"host": host_ref, "number": c.number, "features": c.features}
+            for c in hostinfo.read_cpus()]

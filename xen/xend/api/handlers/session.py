@@ -1,0 +1,22 @@
+"""session (§2.4): login, logout; each caller sees only its own session (root sees all)."""
+
+from .base import ClassHandler
+from .. import xmltime
+
+
+class SessionHandler(ClassHandler):
+    cls_name = "session"
+    hides_objects = True
+    computed = {"last_active": "_last_active"}
+
+    def visible(self, call, ref):
+        return call.is_root or ref == call.session.ref
+
+    def _last_active(self, ref, rec):
+        return xmltime.stamp(self.app.sessions.last_active(ref))
+
+    def login_with_password(self, call, uname, pwd, version="", originator=""):
+        return self.app.sessions.login(uname, pwd, originator, call.peer)
+
+    def logout(self, call):
+        self.app.sessions.logout(call.session.ref)

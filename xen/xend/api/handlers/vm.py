@@ -1,0 +1,97 @@
+"""VM (§2.6): the lifecycle RPCs (through the domain owner) and clone."""
+
+from .. import lifecycle
+from ..errors import ApiError
+from .base import ClassHandler, new_ref
+
+# Fields a clone does not copy from its original.
+_NOT_CLONED = ("name_label", "power_state", "resident_on")
+
+
+class VMHandler(ClassHandler):
+    cls_name = "VM"
+    computed = {
+        "memory_actual": "_memory_actual",
+        "VCPUs_number": "_vcpus_number",
+        "VCPUs_utilisation": "_vcpus_utilisation",
+        "tools_version": "_tools_version",
+    }
+
+    def _running(self, rec):
+        return rec.get("power_state") in (lifecycle.RUNNING, lifecycle.PAUSED,
+                                          lifecycle.SHUTTING_DOWN)
+
+    def _memory_actual(self, ref, rec):
+        return rec.get("memory_dynamic_max", 0) if self._running(rec) else 0
+
+    def _vcpus_number(self, ref, rec):
+        return 1 if self._running(rec) else 0
+
+    def _vcpus_utilisation(self, ref, rec):
+        return {"0": 0.0} if self._running(rec) else {}
+
+    def _tools_version(self, ref, rec):
+        return {}
+
+    def validate(self, txn, ref, old, new):
+        order = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
+                 "memory_static_max"]
+        values = [new.get(f, 0) for f in order]
+        for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
+            if va > vb:
+                raise ApiError("INVALID_VALUE", a,
+                               "%d (must not exceed %s = %d)" % (va, b, vb))
+        if values[0] < 0:
+            raise ApiError("INVALID_VALUE", order[0], str(values[0]))
+
+    # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
+    #    under the VM's lock) ---------------------------------------------------
+
+    def start(self, call, vm, start_paused):
+        self.app.domains.start(vm, start_paused)
+
+    def pause(self, call, vm):
+        self.app.domains.pause(vm)
+
+    def unpause(self, call, vm):
+        self.app.domains.unpause(vm)
+
+    def clean_shutdown(self, call, vm):
+        self.app.domains.clean_shutdown(vm)
+
+    def clean_reboot(self, call, vm):
+        self.app.domains.clean_reboot(vm)
+
+    def hard_shutdown(self, call, vm):
+        self.app.domains.hard_shutdown(vm)
+
+    def hard_reboot(self, call, vm):
+        self.app.domains.hard_reboot(vm)
+
+    def suspend(self, call, vm, live):
+        self.app.domains.suspend(vm, live)
+
+    def resume(self, call, vm, start_paused):
+        self.app.domains.resume(vm, start_paused)
+
+    def clone(self, call, vm, new_name):
+        """A Halted copy; disks are snapshots of the original's (sharable or
+        read-only disks are shared, as they may be), VIFs are copied with fresh MACs."""
+        new = new_ref()
+        vdi_h, vbd_h, vif_h = (self.app.handlers[c] for c in ("VDI", "VBD", "VIF"))
+
+        def work():
+            with self.store.transaction() as txn:
+                rec = {k: v for k, v in txn.get("VM", vm).items() if k not in _NOT_CLONED}
+                rec.update(name_label=new_name, power_state=lifecycle.HALTED, resident_on="")
+                self.insert(txn, new, rec)
+                for vbd in txn.referrers("VBD", "VM", vm):
+                    vbd_rec = dict(txn.get("VBD", vbd), VM=new)
+                    vdi_rec = txn.get("VDI", vbd_rec["VDI"])
+                    if not (vdi_rec.get("sharable") or vdi_rec.get("read_only")):
+                        vbd_rec["VDI"] = vdi_h.snapshot_in(txn, vbd_rec["VDI"])
+                    vbd_h.insert(txn, new_ref(), vbd_rec)
+                for vif in txn.referrers("VIF", "VM", vm):
+                    vif_h.insert(txn, new_ref(), dict(txn.get("VIF", vif), VM=new, MAC=""))
+        self.app.domains.run(vm, "clone", work)
+        return new

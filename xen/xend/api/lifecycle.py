@@ -1,0 +1,73 @@
+"""The VM lifecycle (spec §1.7) as one table.
+
+Each row says: in power state ``state``, operation ``op`` is allowed; while it
+runs the VM shows ``transient`` (None: no change while it runs); when it
+succeeds the VM is in ``final``. A (state, op) pair that is not in the table is
+refused with VM_BAD_POWER_STATE before anything is done. Dispatch consults this
+table for every VM operation, the domain owner follows it to change states,
+and the CLI prints it in its help, so there is nowhere else to look.
+
+``start`` and ``resume`` take a start_paused flag; the table spells the two
+outcomes as separate operations (``start_paused``, ``resume_paused``) so each
+row has exactly one final state.
+"""
+
+import collections
+
+Transition = collections.namedtuple("Transition", "transient final")
+
+HALTED, PAUSED, RUNNING, SUSPENDED, SHUTTING_DOWN, UNKNOWN = (
+    "Halted", "Paused", "Running", "Suspended", "ShuttingDown", "Unknown")
+
+# (state, operation) -> Transition(transient, final)
+TABLE = {
+    (HALTED, "start"): Transition(None, RUNNING),
+    (HALTED, "start_paused"): Transition(None, PAUSED),
+    (HALTED, "clone"): Transition(None, HALTED),
+    (HALTED, "delete"): Transition(None, HALTED),
+    (RUNNING, "pause"): Transition(None, PAUSED),
+    (PAUSED, "unpause"): Transition(None, RUNNING),
+    (RUNNING, "clean_shutdown"): Transition(SHUTTING_DOWN, HALTED),
+    (RUNNING, "clean_reboot"): Transition(SHUTTING_DOWN, RUNNING),
+    (RUNNING, "hard_shutdown"): Transition(None, HALTED),
+    (PAUSED, "hard_shutdown"): Transition(None, HALTED),
+    (SHUTTING_DOWN, "hard_shutdown"): Transition(None, HALTED),
+    (SUSPENDED, "hard_shutdown"): Transition(None, HALTED),    # discards the saved state
+    (UNKNOWN, "hard_shutdown"): Transition(None, HALTED),
+    (RUNNING, "hard_reboot"): Transition(None, RUNNING),
+    (PAUSED, "hard_reboot"): Transition(None, RUNNING),
+    (RUNNING, "suspend"): Transition(None, SUSPENDED),
+    (PAUSED, "suspend"): Transition(None, SUSPENDED),
+    (SUSPENDED, "resume"): Transition(None, RUNNING),
+    (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
+}
+
+# Operations a template may undergo; every other one fails with VM_IS_TEMPLATE.
+TEMPLATE_OPS = frozenset(["clone", "delete"])
+
+# Operations that make a VM run, refused while the host is disabled.
+STARTING_OPS = frozenset(["start", "start_paused", "resume", "resume_paused"])
+
+
+def table_op(op, start_paused=False):
+    """The table's name for an API operation and its start_paused flag."""
+    return op + "_paused" if start_paused and op in ("start", "resume") else op
+
+
+def allowed_states(op):
+    """The power states in which ``op`` is allowed, in table order."""
+    return [state for (state, o) in TABLE if o == op]
+
+
+def transition(state, op):
+    """The Transition for ``op`` in ``state``, or None when the table forbids it."""
+    return TABLE.get((state, op))
+
+
+def describe():
+    """The table as text lines, for help output and docs."""
+    lines = []
+    for (state, op), t in TABLE.items():
+        via = " (shows %s meanwhile)" % t.transient if t.transient else ""
+        lines.append("%-14s %-15s -> %s%s" % (state, op, t.final, via))
+    return lines

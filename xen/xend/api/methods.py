@@ -1,0 +1,130 @@
+"""The method table: every RPC name the server answers, derived from the datamodel.
+
+For each class: get_<f> for every field; set_<f> for RW fields that are not
+Sets or Maps; add_to_<f>/remove_from_<f> for RW Sets and Maps; create; delete
+(and destroy); get_all; get_by_uuid; get_by_name_label where the class has
+name/label; get_by_short_name where it has short_name; get_record;
+get_all_records; to_XML; list where the spec gives one; and the extra messages
+declared in the datamodel, implemented by the class handler's method of the
+same name. A declared message without an implementation stops the daemon at
+start, so the datamodel and the handlers cannot drift apart.
+"""
+
+import dataclasses
+from typing import Callable, Optional
+
+from . import datamodel
+from .datamodel import Param
+from .types import Map, Ref, Set, String, Struct, is_collection
+
+
+@dataclasses.dataclass
+class Method:
+    name: str                       # "VM.get_name_label"
+    cls: str
+    params: list                    # [Param] after the session
+    result: Optional[object]        # a type (to_wire applied), or None for void
+    impl: Callable                  # impl(call, *checked_args) -> Python value
+    session: bool = True
+    lifecycle: Optional[str] = None  # VM lifecycle operation: first param is the VM
+    root_only: bool = False
+    asynchronous: bool = True
+    min_params: Optional[int] = None  # fewer accepted (login's optional version/originator)
+    desc: str = ""
+
+    @property
+    def arity(self):
+        return len(self.params)
+
+
+def _this(cls):
+    return Param("self", Ref(cls), "reference to the object")
+
+
+def build(handlers):
+    """All methods, keyed by wire name, for the given class handlers."""
+    table = {}
+
+    def add(m):
+        # A message the datamodel declares wins over a generated accessor of the same
+        # name: task.get_status is the spec's XML status (§2.5), not the field getter.
+        if m.name not in table:
+            table[m.name] = m
+
+    for cls in datamodel.CLASSES.values():
+        h = handlers[cls.name]
+        n = cls.name
+        for msg in cls.messages:
+            impl = getattr(h, msg.name, None)
+            if impl is None:
+                raise RuntimeError("datamodel declares %s.%s but %s has no %s()"
+                                   % (n, msg.name, type(h).__name__, msg.name))
+            add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
+                       session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
+                       asynchronous=msg.asynchronous and n not in ("session", "task"),
+                       min_params=2 if msg.name == "login_with_password" else None,
+                       desc=msg.desc))
+        for f in cls.fields:
+            add(Method("%s.get_%s" % (n, f.wire), n, [_this(n)], f.type,
+                       _bind(h.get_field, f.wire), asynchronous=False,
+                       desc="Get the %s field of the given %s." % (f.name, n)))
+            if f.qual != datamodel.RW:
+                continue
+            if not is_collection(f.type):
+                add(Method("%s.set_%s" % (n, f.wire), n,
+                           [_this(n), Param("value", f.type, nullable=not f.required)],
+                           None, _bind(h.set_field, f.wire),
+                           desc="Set the %s field of the given %s." % (f.name, n)))
+            elif isinstance(f.type, Set):
+                for verb, impl in (("add_to", h.add_to), ("remove_from", h.remove_from)):
+                    add(Method("%s.%s_%s" % (n, verb, f.wire), n,
+                               [_this(n), Param("value", f.type.item)], None,
+                               _bind(impl, f.wire),
+                               desc="%s the %s set of the given %s."
+                               % ("Add an element to" if verb == "add_to"
+                                  else "Remove an element from", f.name, n)))
+            else:  # Map
+                add(Method("%s.add_to_%s" % (n, f.wire), n,
+                           [_this(n), Param("key", f.type.key), Param("value", f.type.value)],
+                           None, _bind(h.add_to, f.wire),
+                           desc="Add a key/value pair to the %s map of the given %s."
+                           % (f.name, n)))
+                add(Method("%s.remove_from_%s" % (n, f.wire), n,
+                           [_this(n), Param("key", f.type.key)], None,
+                           _bind(h.remove_from, f.wire),
+                           desc="Remove a key from the %s map of the given %s." % (f.name, n)))
+
+        record = Struct("%s record" % n)
+        add(Method(n + ".create", n, [Param("args", record, "the new object's fields")],
+                   Ref(n), h.create, desc="Create a new %s." % n))
+        for verb in ("delete", "destroy"):
+            add(Method("%s.%s" % (n, verb), n, [_this(n)], None, h.delete,
+                       lifecycle="delete" if cls.lifecycle else None,
+                       desc="Delete the given %s." % n))
+        add(Method(n + ".get_all", n, [], Set(Ref(n)), h.get_all, asynchronous=False,
+                   desc="All %s objects." % n))
+        if cls.list_rpc:
+            add(Method(n + ".list", n, [], Set(Ref(n)), h.get_all, asynchronous=False,
+                       desc="Return a list of all the %s objects known to the system." % n))
+        add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid,
+                   asynchronous=False, desc="The %s with the given UUID." % n))
+        for wire in ("name_label", "short_name"):
+            if cls.field(wire):
+                add(Method("%s.get_by_%s" % (n, wire), n, [Param("label", String)],
+                           Set(Ref(n)), _bind(h.get_by_field, wire), asynchronous=False,
+                           desc="The %s objects whose %s is the given string." % (n, wire)))
+        add(Method(n + ".get_record", n, [_this(n)], record, h.get_record,
+                   asynchronous=False, desc="All fields of the given %s." % n))
+        add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records,
+                   asynchronous=False, desc="Every %s, keyed by reference." % n))
+        add(Method(n + ".to_XML", n, [_this(n)], String, h.to_xml, asynchronous=False,
+                   desc="The given %s as an XML string (§2.15)." % n))
+    return table
+
+
+def _bind(fn, wire):
+    """fn with the field's wire name bound after ``call``: impl(call, *a) -> fn(call, wire, *a)."""
+    def impl(call, *args):
+        return fn(call, wire, *args)
+    impl.__name__ = "%s[%s]" % (fn.__name__, wire)
+    return impl

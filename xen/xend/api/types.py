@@ -1,0 +1,268 @@
+"""The API's type algebra (spec §2.3) and the conversions it implies.
+
+Every field and parameter in the datamodel has one of these types. A type knows
+three things: how to check and normalise a value arriving on the wire
+(``from_wire``), how to present a stored value on the wire (``to_wire``), and
+its name as printed in the spec (``spec_name``). Nothing else in the server
+converts values by hand.
+
+Wire rules (DESIGN.md): 64-bit Int travels as a decimal string (XML-RPC <int>
+is 32-bit) and either form is accepted on input; a null Ref is "" and
+"OpaqueRef:NULL" is accepted for it; enums are the spec's strings.
+"""
+
+import datetime
+
+INT64_MIN = -(2 ** 63)
+INT64_MAX = 2 ** 63 - 1
+NULL_REF = ""
+NULL_REF_ALIASES = ("", "OpaqueRef:NULL")
+
+
+class TypeMismatch(Exception):
+    """A value does not have the expected type; ``bad_value`` says it is the right type
+    but outside the allowed values (an enum member, an int range)."""
+
+    def __init__(self, bad_value=False, value=None):
+        super().__init__(value)
+        self.bad_value = bad_value
+        self.value = value
+
+
+class Type:
+    """Base of all types."""
+
+    def from_wire(self, v):
+        raise NotImplementedError
+
+    def to_wire(self, v):
+        return v
+
+    def default(self):
+        raise NotImplementedError
+
+    def spec_name(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return self.spec_name()
+
+
+class _String(Type):
+    def from_wire(self, v):
+        if not isinstance(v, str):
+            raise TypeMismatch()
+        return v
+
+    def default(self):
+        return ""
+
+    def spec_name(self):
+        return "string"
+
+
+class _Int(Type):
+    def from_wire(self, v):
+        if isinstance(v, bool):
+            raise TypeMismatch()
+        if isinstance(v, str):
+            s = v.strip()
+            if not s or not s.lstrip("-").isdigit() or len(s) > 20:
+                raise TypeMismatch()
+            v = int(s)
+        if not isinstance(v, int):
+            raise TypeMismatch()
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise TypeMismatch(bad_value=True, value=v)
+        return v
+
+    def to_wire(self, v):
+        return str(v)
+
+    def default(self):
+        return 0
+
+    def spec_name(self):
+        return "int"
+
+
+class _Float(Type):
+    def from_wire(self, v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeMismatch()
+        v = float(v)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise TypeMismatch(bad_value=True, value=v)
+        return v
+
+    def to_wire(self, v):
+        return float(v)
+
+    def default(self):
+        return 0.0
+
+    def spec_name(self):
+        return "float"
+
+
+class _Bool(Type):
+    def from_wire(self, v):
+        if not isinstance(v, bool):
+            raise TypeMismatch()
+        return v
+
+    def default(self):
+        return False
+
+    def spec_name(self):
+        return "bool"
+
+
+class _DateTime(Type):
+    """Stored as an ISO-8601 UTC string; sent as XML-RPC dateTime.iso8601."""
+
+    def from_wire(self, v):
+        if hasattr(v, "value") and isinstance(getattr(v, "value"), str):  # xmlrpc DateTime
+            v = v.value
+        if isinstance(v, datetime.datetime):
+            return v.strftime("%Y%m%dT%H:%M:%SZ")
+        if not isinstance(v, str):
+            raise TypeMismatch()
+        return v
+
+    def to_wire(self, v):
+        import xmlrpc.client
+        return xmlrpc.client.DateTime(v.rstrip("Z")) if v else ""
+
+    def default(self):
+        return ""
+
+    def spec_name(self):
+        return "datetime"
+
+
+String = _String()
+Int = _Int()
+Float = _Float()
+Bool = _Bool()
+DateTime = _DateTime()
+
+
+class Enum(Type):
+    """An enumeration of §2.3.3; ``values`` maps each value to its description."""
+
+    def __init__(self, name, values):
+        self.name = name
+        self.values = dict(values)
+
+    def from_wire(self, v):
+        if not isinstance(v, str):
+            raise TypeMismatch()
+        if v not in self.values:
+            raise TypeMismatch(bad_value=True, value=v)
+        return v
+
+    def default(self):
+        return next(iter(self.values))
+
+    def spec_name(self):
+        return self.name
+
+
+class Ref(Type):
+    """A reference to an object of class ``cls``: its UUID, or "" for none.
+
+    from_wire only normalises; whether the object exists is dispatch's check,
+    because only it can see the store.
+    """
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def from_wire(self, v):
+        if not isinstance(v, str):
+            raise TypeMismatch()
+        return NULL_REF if v in NULL_REF_ALIASES else v
+
+    def default(self):
+        return NULL_REF
+
+    def spec_name(self):
+        return "%s ref" % self.cls
+
+
+class Set(Type):
+    """An unordered collection without duplicates, an XML-RPC array on the wire."""
+
+    def __init__(self, item):
+        self.item = item
+
+    def from_wire(self, v):
+        if not isinstance(v, (list, tuple)):
+            raise TypeMismatch()
+        out = []
+        for x in v:
+            x = self.item.from_wire(x)
+            if x not in out:
+                out.append(x)
+        return out
+
+    def to_wire(self, v):
+        return [self.item.to_wire(x) for x in v]
+
+    def default(self):
+        return []
+
+    def spec_name(self):
+        return "(%s) Set" % self.item.spec_name()
+
+
+class Map(Type):
+    """A table of keys to values, an XML-RPC struct (keys always strings) on the wire."""
+
+    def __init__(self, key, value):
+        self.key = key
+        self.value = value
+
+    def from_wire(self, v):
+        if not isinstance(v, dict):
+            raise TypeMismatch()
+        return {self.key_from_wire(k): self.value.from_wire(x) for k, x in v.items()}
+
+    def key_from_wire(self, k):
+        # Struct member names are strings on the wire, whatever the key type.
+        if self.key is Int and isinstance(k, str):
+            return str(Int.from_wire(k))
+        return self.key.from_wire(k)
+
+    def to_wire(self, v):
+        return {str(k): self.value.to_wire(x) for k, x in v.items()}
+
+    def default(self):
+        return {}
+
+    def spec_name(self):
+        return "(%s -> %s) Map" % (self.key.spec_name(), self.value.spec_name())
+
+
+def is_collection(t):
+    """True for Set and Map: the types that get add_to/remove_from instead of set."""
+    return isinstance(t, (Set, Map))
+
+
+class Struct(Type):
+    """A result the handler has already put in wire form (records, record maps)."""
+
+    def __init__(self, desc):
+        self.desc = desc
+
+    def from_wire(self, v):
+        if not isinstance(v, dict):
+            raise TypeMismatch()
+        return v
+
+    def default(self):
+        return {}
+
+    def spec_name(self):
+        return self.desc

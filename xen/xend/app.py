@@ -1,0 +1,184 @@
+"""The daemon's state owner: builds the store, handlers, dispatcher and backend
+from a configuration and brings the host's own objects up to date at start.
+
+Listeners (server.py) only ever call ``Xend.dispatcher.dispatch``.
+"""
+
+import logging
+import os
+import shutil
+import threading
+import uuid as uuidlib
+
+from . import hostinfo
+from .api import datamodel, methods
+from .api.dispatch import Dispatcher
+from .api.handlers.base import ClassHandler
+from .api.handlers.host import HostCpuHandler, HostHandler, cpu_records
+from .api.handlers.network import NetworkHandler, VIFHandler
+from .api.handlers.session import SessionHandler
+from .api.handlers.storage import SRHandler, VBDHandler, VDIHandler
+from .api.handlers.task import TaskHandler
+from .api.handlers.user import UserHandler
+from .api.handlers.vm import VMHandler
+from .api.sessions import ROOT, Sessions
+from .backend.base import DiskSpec, NicSpec
+from .domains import Domains
+from .store import Store
+
+log = logging.getLogger("xend")
+
+VERSION = "0.1.0"
+
+HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
+            NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler)
+
+# A fixed namespace so that host_cpu refs are the same at every start on the same host.
+_CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
+
+
+def _index_plan():
+    """What the store must index: every bound Ref field, and the lookup fields."""
+    reverse = [(b.ref_class, b.ref_field) for b in datamodel.BINDINGS]
+    lookup = [(c.name, w) for c in datamodel.CLASSES.values()
+              for w in ("name_label", "short_name") if c.field(w)]
+    return reverse, lookup
+
+
+def choose_backend(name):
+    """The backend name to use: ``auto`` picks qemu wherever QEMU is installed."""
+    if name != "auto":
+        return name
+    if os.path.exists("/proc/xen/capabilities"):
+        with open("/proc/xen/capabilities") as f:
+            if "control_d" in f.read():
+                return "xen"
+    return "qemu" if shutil.which("qemu-system-x86_64") else "sim"
+
+
+def make_backend(name, state_dir):
+    """Construct the named backend."""
+    if name == "sim":
+        from .backend.sim import SimBackend
+        log.warning("using the simulated backend: guests are not real")
+        return SimBackend(state_dir)
+    if name == "qemu":
+        from .backend.qemu import QemuBackend
+        return QemuBackend()
+    raise ValueError("backend %r is not available" % name)
+
+
+class Xend:
+    """Everything the daemon owns, built from a configuration dict (config.load)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.state_dir = config["state_dir"]
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.state_dir, 0o700)
+        reverse, lookup = _index_plan()
+        self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
+                           reverse_fields=reverse, lookup_fields=lookup,
+                           volatile=("session", "task"))
+        self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
+                                 failure_delay=config["login_failure_delay"],
+                                 auth=config["auth"])
+        self.handlers = {h.cls_name: h(self) for h in HANDLERS}
+        missing = set(datamodel.CLASSES) - set(self.handlers)
+        for name in missing:   # classes with only generic behaviour
+            self.handlers[name] = type(name + "Handler", (ClassHandler,),
+                                       {"cls_name": name})(self)
+        self.dispatcher = Dispatcher(self, methods.build(self.handlers))
+        self.backend_name = choose_backend(config["backend"])
+        self.backend = make_backend(self.backend_name, self.state_dir)
+        self.domains = Domains(self, self.backend)
+        self.host_ref = self._ensure_host()
+        self._ensure_root_user()
+        self._cpu_load = hostinfo.cpu_utilisation()
+        self._stop = threading.Event()
+        self.domains.reattach_all()
+        self._sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
+        self._sampler.start()
+        log.info("xend %s ready: state in %s, backend %s", VERSION, self.state_dir,
+                 self.backend_name)
+
+    # -- the host's own objects -----------------------------------------------
+
+    def _ensure_host(self):
+        hosts = self.store.refs("host")
+        with self.store.transaction() as txn:
+            if hosts:
+                ref = hosts[0]
+            else:
+                ref = str(uuidlib.uuid4())
+                txn.create("host", ref, {"name_label": hostinfo.host_facts()["hostname"],
+                                         "name_description": "", "enabled": True})
+            wanted = {str(uuidlib.uuid5(_CPU_NAMESPACE, "%s/%d" % (ref, r["number"]))): r
+                      for r in cpu_records(ref)}
+            for cpu in self.store.refs("host_cpu"):
+                if cpu not in wanted:
+                    txn.delete("host_cpu", cpu)
+            for cpu, rec in wanted.items():
+                if self.store.get("host_cpu", cpu) != rec:
+                    if self.store.get("host_cpu", cpu) is None:
+                        txn.create("host_cpu", cpu, rec)
+                    else:
+                        txn.update("host_cpu", cpu, rec)
+        return ref
+
+    def _ensure_root_user(self):
+        if not self.store.lookup("user", "short_name", ROOT):
+            with self.store.transaction() as txn:
+                txn.create("user", str(uuidlib.uuid4()),
+                           {"short_name": ROOT, "fullname": "Administrator"})
+
+    # -- facts the handlers read ------------------------------------------------
+
+    def software_version(self):
+        extra = {"xend": VERSION, "backend": self.backend_name}
+        qemu = hostinfo.qemu_version()
+        if qemu:
+            extra["qemu"] = qemu
+        return hostinfo.software_version(extra)
+
+    def cpu_utilisation(self):
+        return self._cpu_load
+
+    def disks_of(self, vm):
+        """The VM's VBDs as the backend sees them."""
+        out = []
+        for vbd in self.store.referrers("VBD", "VM", vm):
+            rec = self.store.get("VBD", vbd)
+            vdi = self.store.get("VDI", rec["VDI"]) or {}
+            out.append(DiskSpec(vbd=vbd, path=self.store.private(rec["VDI"]).get("path", ""),
+                                format=self.store.private(rec["VDI"]).get("format", "qcow2"),
+                                device=rec.get("device", ""),
+                                mode="RO" if vdi.get("read_only") else rec.get("mode", "RW"),
+                                driver=rec.get("driver", "paravirtualised")))
+        return out
+
+    def nics_of(self, vm):
+        """The VM's VIFs as the backend sees them."""
+        out = []
+        for vif in self.store.referrers("VIF", "VM", vm):
+            rec = self.store.get("VIF", vif)
+            out.append(NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
+                               driver=rec.get("type", "paravirtualised")))
+        return out
+
+    # -- background work ---------------------------------------------------------
+
+    def _sample(self):
+        interval = self.config["sampler_interval"]
+        while not self._stop.wait(interval):
+            try:
+                self._cpu_load = hostinfo.cpu_utilisation()
+                self.sessions.expire_idle()
+            except Exception:   # the sampler must outlive a bad sample
+                log.exception("sampler")
+
+    def close(self):
+        """Stop background work and close the store; guests keep running."""
+        self._stop.set()
+        self.backend.close()
+        self.store.close()

@@ -1,0 +1,94 @@
+"""The simulated backend: the backend contract with no hypervisor behind it.
+
+Like libvirt's test:///default, it is for fast tests and for hosts with no
+hypervisor; it is never chosen automatically where QEMU is installed, and the
+daemon logs that it is in use. Its "guests" are entries in a JSON file in the
+state directory, so that they outlive a daemon restart as real guests do.
+Suspend writes a small state file, so resume can tell a missing one.
+"""
+
+import json
+import os
+import threading
+
+from .base import Backend, BackendError
+
+
+class SimBackend(Backend):
+    name = "sim"
+
+    def __init__(self, state_dir, on_guest_event=None):
+        super().__init__(on_guest_event)
+        self._path = os.path.join(state_dir, "sim-domains.json")
+        self._lock = threading.Lock()
+        try:
+            with open(self._path) as f:
+                self._domains = json.load(f)
+        except (FileNotFoundError, ValueError):
+            self._domains = {}
+
+    def _save(self):
+        tmp = self._path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self._domains, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._path)
+
+    def _set(self, uuid, state):
+        with self._lock:
+            if state is None:
+                self._domains.pop(uuid, None)
+            else:
+                self._domains[uuid] = state
+            self._save()
+
+    def _require(self, uuid):
+        if uuid not in self._domains:
+            raise BackendError("INTERNAL_ERROR", "sim: no domain %s" % uuid)
+
+    def start(self, spec, paused):
+        self._set(spec.uuid, "Paused" if paused else "Running")
+        return {"sim": True}
+
+    def pause(self, uuid):
+        self._require(uuid)
+        self._set(uuid, "Paused")
+
+    def unpause(self, uuid):
+        self._require(uuid)
+        self._set(uuid, "Running")
+
+    def clean_shutdown(self, uuid, timeout):
+        self.hard_shutdown(uuid)
+
+    def hard_shutdown(self, uuid):
+        self._set(uuid, None)
+
+    def clean_reboot(self, uuid, timeout):
+        self._require(uuid)
+
+    def hard_reboot(self, uuid):
+        self._require(uuid)
+        self._set(uuid, "Running")
+
+    def suspend(self, uuid, live, state_file):
+        self._require(uuid)
+        with open(state_file, "w") as f:
+            json.dump({"sim-domain": uuid}, f)
+        self._set(uuid, None)
+
+    def resume(self, spec, state_file, paused):
+        try:
+            with open(state_file) as f:
+                saved = json.load(f)
+        except FileNotFoundError:
+            raise BackendError("VM_STATE_FILE_MISSING", state_file) from None
+        except ValueError:
+            raise BackendError("VM_STATE_FILE_CORRUPT", state_file) from None
+        if saved.get("sim-domain") != spec.uuid:
+            raise BackendError("VM_STATE_FILE_CORRUPT", state_file)
+        return self.start(spec, paused)
+
+    def reattach(self, uuid, private):
+        return self._domains.get(uuid)

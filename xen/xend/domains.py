@@ -1,0 +1,212 @@
+"""The domain owner: the only code that changes a VM's power state.
+
+It follows the lifecycle table (api/lifecycle.py) for every operation: under
+the VM's own lock it re-reads the power state, looks the transition up, shows
+the transient state if the row has one, asks the backend to do the work, and
+commits the final state (with resident_on and the backend's private data) in
+one store transaction. A backend failure restores the state it started from.
+Guest-initiated shutdowns, reboots and crashes arrive from the backend and are
+applied through actions/* the same way.
+"""
+
+import logging
+import os
+import threading
+
+from .api import lifecycle
+from .api.errors import ApiError
+from .api.types import NULL_REF
+from .backend.base import (GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN,
+                           GUEST_SUSPEND, BackendError, DomainSpec)
+
+log = logging.getLogger("xend.domains")
+
+RUNNING_STATES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
+
+
+class Domains:
+    """Runs VM operations through the lifecycle table and a backend."""
+
+    def __init__(self, app, backend):
+        self.app = app
+        self.store = app.store
+        self.backend = backend
+        self._busy = set()
+        self._busy_lock = threading.Lock()
+        backend.on_guest_event = self.guest_event
+
+    # -- the one way to run an operation ---------------------------------------
+
+    def run(self, vm, op, work, start_paused=False):
+        """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None."""
+        table_op = lifecycle.table_op(op, start_paused)
+        with self._claim(vm):
+            rec = self.store.get("VM", vm)
+            state = rec.get("power_state", lifecycle.HALTED)
+            t = lifecycle.transition(state, table_op)
+            if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
+                raise ApiError("VM_IS_TEMPLATE", vm)
+            if t is None:
+                raise ApiError("VM_BAD_POWER_STATE", vm,
+                               ",".join(lifecycle.allowed_states(table_op)), state)
+            if table_op in lifecycle.STARTING_OPS and not self._host_enabled():
+                raise ApiError("HOST_DISABLED", self.app.host_ref)
+            if t.transient:
+                self._set_state(vm, t.transient)
+            try:
+                private = work()
+            except BaseException:
+                self._set_state(vm, state)
+                raise
+            self._set_state(vm, t.final, private)
+
+    def _claim(self, vm):
+        domains = self
+
+        class Claim:
+            def __enter__(self):
+                with domains._busy_lock:
+                    if vm in domains._busy:
+                        raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
+                    domains._busy.add(vm)
+
+            def __exit__(self, *exc):
+                with domains._busy_lock:
+                    domains._busy.discard(vm)
+        return Claim()
+
+    def _host_enabled(self):
+        return self.store.get("host", self.app.host_ref).get("enabled", True)
+
+    def _set_state(self, vm, state, private=None):
+        resident = self.app.host_ref if state in RUNNING_STATES else NULL_REF
+        with self.store.transaction() as txn:
+            if txn.get("VM", vm) is None:
+                return
+            txn.update("VM", vm, {"power_state": state, "resident_on": resident})
+            if private is not None:
+                txn.set_private("VM", vm, private)
+
+    # -- operations -------------------------------------------------------------
+
+    def spec(self, vm):
+        """What the backend needs to build ``vm``."""
+        return DomainSpec(uuid=vm, record=self.app.handlers["VM"].wire_record(vm),
+                          disks=self.app.disks_of(vm), nics=self.app.nics_of(vm),
+                          state_dir=self.vm_dir(vm))
+
+    def vm_dir(self, vm):
+        path = os.path.join(self.app.state_dir, "vms", vm)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
+
+    def suspend_file(self, vm):
+        return os.path.join(self.vm_dir(vm), "suspend.state")
+
+    def start(self, vm, paused):
+        self.run(vm, "start", lambda: self.backend.start(self.spec(vm), paused), paused)
+
+    def pause(self, vm):
+        self.run(vm, "pause", lambda: self.backend.pause(vm))
+
+    def unpause(self, vm):
+        self.run(vm, "unpause", lambda: self.backend.unpause(vm))
+
+    def clean_shutdown(self, vm):
+        timeout = self.app.config.get("shutdown_timeout", 60)
+        self.run(vm, "clean_shutdown", lambda: self._stopped(
+            self.backend.clean_shutdown(vm, timeout)))
+
+    def hard_shutdown(self, vm):
+        state = self.store.get("VM", vm).get("power_state")
+        if state == lifecycle.SUSPENDED:
+            self.run(vm, "hard_shutdown", lambda: self._discard_suspend(vm))
+        else:
+            self.run(vm, "hard_shutdown", lambda: self._stopped(self.backend.hard_shutdown(vm)))
+
+    def clean_reboot(self, vm):
+        timeout = self.app.config.get("shutdown_timeout", 60)
+        self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout))
+
+    def hard_reboot(self, vm):
+        self.run(vm, "hard_reboot", lambda: self.backend.hard_reboot(vm))
+
+    def suspend(self, vm, live):
+        self.run(vm, "suspend", lambda: self._stopped(
+            self.backend.suspend(vm, live, self.suspend_file(vm))))
+
+    def resume(self, vm, paused):
+        def work():
+            path = self.suspend_file(vm)
+            private = self.backend.resume(self.spec(vm), path, paused)
+            os.unlink(path)
+            return private
+        self.run(vm, "resume", work, paused)
+
+    @staticmethod
+    def _stopped(_):
+        return {}   # a stopped guest has no backend state to remember
+
+    def _discard_suspend(self, vm):
+        try:
+            os.unlink(self.suspend_file(vm))
+        except FileNotFoundError:
+            pass
+        return {}
+
+    # -- what the guest does on its own -------------------------------------
+
+    def guest_event(self, vm, kind):
+        """Apply actions/* after the guest shut down, rebooted, crashed or died."""
+        rec = self.store.get("VM", vm)
+        if rec is None:
+            return
+        log.info("VM %s: guest %s", vm, kind)
+        action = {
+            GUEST_SHUTDOWN: rec.get("actions_after_shutdown", "destroy"),
+            GUEST_REBOOT: rec.get("actions_after_reboot", "restart"),
+            GUEST_SUSPEND: rec.get("actions_after_suspend", "destroy"),
+            GUEST_CRASH: rec.get("actions_after_crash", "destroy"),
+            GUEST_DIED: rec.get("actions_after_crash", "destroy"),
+        }[kind]
+        if action == "preserve":
+            return
+        if kind != GUEST_DIED and kind != GUEST_REBOOT:
+            try:
+                self.backend.hard_shutdown(vm)
+            except BackendError:
+                pass
+        self._set_state(vm, lifecycle.HALTED, {})
+        if action.endswith("restart") and kind != GUEST_REBOOT:
+            self._restart(vm)
+        elif kind == GUEST_REBOOT and action == "destroy":
+            try:
+                self.backend.hard_shutdown(vm)
+            except BackendError:
+                pass
+        elif kind == GUEST_REBOOT:
+            self._set_state(vm, lifecycle.RUNNING, None)
+
+    def _restart(self, vm):
+        try:
+            self.start(vm, False)
+        except (ApiError, BackendError) as e:
+            log.warning("VM %s: restart after guest exit failed: %s", vm, e)
+
+    # -- after a daemon restart -------------------------------------------------
+
+    def reattach_all(self):
+        """Find every guest the store says is running; reconcile the ones that are gone."""
+        for vm, rec in self.store.records("VM"):
+            if rec.get("power_state") not in RUNNING_STATES:
+                continue
+            try:
+                state = self.backend.reattach(vm, self.store.private(vm))
+            except BackendError as e:
+                log.warning("VM %s: reattach failed: %s", vm, e)
+                state = None
+            if state is None:
+                log.info("VM %s: guest gone while the daemon was down; now Halted", vm)
+                self._set_state(vm, lifecycle.HALTED, {})
+            elif state != rec.get("power_state"):
+                self._set_state(vm, state, None)
