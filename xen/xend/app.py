@@ -13,7 +13,7 @@ import uuid as uuidlib
 from . import hostinfo
 from .api import datamodel, methods
 from .api.dispatch import Dispatcher
-from .api.handlers.base import ClassHandler
+from .api.handlers.event import EventHandler
 from .api.handlers.host import HostCpuHandler, HostHandler, cpu_records
 from .api.handlers.network import NetworkHandler, VIFHandler
 from .api.handlers.session import SessionHandler
@@ -24,14 +24,17 @@ from .api.handlers.vm import VMHandler
 from .api.sessions import ROOT, Sessions
 from .backend.base import DiskSpec, NicSpec
 from .domains import Domains
+from .events import EventLog
 from .store import Store
+from .tasks import Tasks
 
 log = logging.getLogger("xend")
 
 VERSION = "0.1.0"
 
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
-            NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler)
+            NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
+            EventHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
@@ -56,12 +59,12 @@ def choose_backend(name):
     return "qemu" if shutil.which("qemu-system-x86_64") else "sim"
 
 
-def make_backend(name, state_dir):
+def make_backend(name, config):
     """Construct the named backend."""
     if name == "sim":
         from .backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
-        return SimBackend(state_dir)
+        return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
     if name == "qemu":
         from .backend.qemu import QemuBackend
         return QemuBackend()
@@ -84,17 +87,18 @@ class Xend:
                                  failure_delay=config["login_failure_delay"],
                                  auth=config["auth"])
         self.handlers = {h.cls_name: h(self) for h in HANDLERS}
-        missing = set(datamodel.CLASSES) - set(self.handlers)
-        for name in missing:   # classes with only generic behaviour
-            self.handlers[name] = type(name + "Handler", (ClassHandler,),
-                                       {"cls_name": name})(self)
+        self.events = EventLog(self, capacity=config["event_log_size"])
+        self.tasks = Tasks(self, workers=config["task_workers"],
+                           max_pending=config["max_pending_tasks"],
+                           max_age=config["task_max_age"],
+                           max_finished=config["task_max_finished"])
         self.dispatcher = Dispatcher(self, methods.build(self.handlers))
         self.backend_name = choose_backend(config["backend"])
-        self.backend = make_backend(self.backend_name, self.state_dir)
+        self.backend = make_backend(self.backend_name, config)
         self.domains = Domains(self, self.backend)
+        self._cpu_load = hostinfo.cpu_utilisation()
         self.host_ref = self._ensure_host()
         self._ensure_root_user()
-        self._cpu_load = hostinfo.cpu_utilisation()
         self._stop = threading.Event()
         self.domains.reattach_all()
         self._sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
@@ -174,11 +178,13 @@ class Xend:
             try:
                 self._cpu_load = hostinfo.cpu_utilisation()
                 self.sessions.expire_idle()
+                self.tasks.collect()
             except Exception:   # the sampler must outlive a bad sample
                 log.exception("sampler")
 
     def close(self):
         """Stop background work and close the store; guests keep running."""
         self._stop.set()
+        self.tasks.close()
         self.backend.close()
         self.store.close()

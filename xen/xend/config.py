@@ -25,6 +25,12 @@ DEFAULTS = {
     "host_shutdown_command": "",           # argv run by host.shutdown, e.g. "systemctl poweroff"
     "host_reboot_command": "",
     "sampler_interval": 2.0,               # seconds between metric samples
+    "task_workers": 4,                     # threads running Async calls
+    "max_pending_tasks": 200,              # more queued or running tasks -> TOO_MANY_PENDING_TASKS
+    "task_max_age": 3600.0,                # seconds a finished task is kept
+    "task_max_finished": 1000,             # finished tasks kept at most
+    "event_log_size": 20000,               # events kept for event.from / event.next
+    "sim_op_seconds": 0.0,                 # sim backend: how long each operation takes
     "max_request_bytes": 8 * 2 ** 20,      # largest request body accepted
     "request_timeout": 30.0,               # seconds to read one request's headers and body
     "keepalive_timeout": 300.0,            # seconds an idle keep-alive connection is kept

@@ -22,7 +22,7 @@ Reading guide:
 import dataclasses
 from typing import Optional
 
-from .types import Bool, DateTime, Enum, Float, Int, Map, Ref, Set, String
+from .types import Bool, DateTime, Enum, Float, Int, Map, Ref, Set, String, Struct
 
 API_VERSION = "0.2"
 
@@ -224,6 +224,8 @@ class Class:
     deletable: bool = True
     list_rpc: bool = False            # has the spec's "list" RPC (§2.6.2, §2.7.2, ...)
     lifecycle: bool = False           # its delete is the lifecycle table's "delete" operation
+    objects: bool = True              # has objects, so gets the generic RPCs of §1.1-§1.2
+    extension: bool = False
 
     def field(self, wire):
         return self._fields_by_wire.get(wire)
@@ -287,6 +289,11 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "List all asynchronous RPC calls currently executing", asynchronous=False),
     Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop",
             asynchronous=False, extension=True),
+    Message("get_status_struct", [Param("task", Ref("task"), "The ID of the RPC call to poll")],
+            Struct("task_status"),
+            "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
+            "the finished call's complete Status struct once Progress is 100 "
+            "(Async.Task.GetStatus)", asynchronous=False, extension=True),
 ], creatable=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
@@ -486,8 +493,30 @@ USER = Class("user", "a user of the system", [
             root_only=True, asynchronous=False, extension=True),
 ])
 
+EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
+    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
+            None, "Subscribe this session to events of the given classes (for event.next)",
+            asynchronous=False),
+    Message("unregister", [Param("classes", Set(String))], None,
+            "Remove subscriptions made with register", asynchronous=False),
+    Message("next", [], Set(Struct("event record")),
+            "Block until events arrive for the registered classes; returns them",
+            asynchronous=False),
+    Message("from", [Param("classes", Set(String), "class names, \"*\", or class/ref"),
+                     Param("token", String, "\"\" for from the start, else a returned token"),
+                     Param("timeout", Float, "seconds to wait for an event")],
+            Struct("event batch"),
+            "Events since token: {events, valid_ref_counts, token}", asynchronous=False),
+], creatable=False, deletable=False, objects=False, extension=True)
+
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
-                               USER)}
+                               USER, EVENT)}
+
+# The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
+ALIASES = {
+    "Async.Task.GetStatus": "task.get_status_struct",
+    "Async.Task.GetAllTasks": "task.get_all_tasks",
+}
 
 # The classes whose objects live in the persistent store (sessions and tasks are the
 # daemon's own runtime objects).

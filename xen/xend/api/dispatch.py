@@ -59,6 +59,8 @@ class Dispatcher:
         m = self.table.get(name)
         if m is not None:
             return m
+        if name in datamodel.ALIASES:
+            return self.table.get(datamodel.ALIASES[name])
         if name in self._aliases:
             return self.table.get(self._aliases[name])
         canonical = self._canonical(name)
@@ -95,10 +97,14 @@ class Dispatcher:
     # -- calls ---------------------------------------------------------------
 
     def dispatch(self, name, params, peer):
-        """Answer one call; always returns a Status struct."""
+        """Answer one call; always returns a Status struct.
+
+        ``Async.X`` is checked exactly as ``X`` would be, then handed to the task
+        manager, which answers with the new task's ref (§1.4.3)."""
         try:
-            method = self.resolve(name)
-            if method is None:
+            asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
+            method = self.resolve(name[len("Async."):] if asynchronous else name)
+            if method is None or (asynchronous and not method.asynchronous):
                 raise self._unknown(name)
             call = Call(self.app, method.name, peer=peer)
             args = list(params)
@@ -111,6 +117,8 @@ class Dispatcher:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)
             if method.lifecycle:
                 self.check_lifecycle(method, args)
+            if asynchronous:
+                return success(self.app.tasks.submit(call, method, args))
             value = method.impl(call, *args)
             if method.result is not None:
                 value = method.result.to_wire(value)

@@ -64,6 +64,8 @@ def build(handlers):
                        asynchronous=msg.asynchronous and n not in ("session", "task"),
                        min_params=2 if msg.name == "login_with_password" else None,
                        desc=msg.desc))
+        if not cls.objects:
+            continue
         for f in cls.fields:
             add(Method("%s.get_%s" % (n, f.wire), n, [_this(n)], f.type,
                        _bind(h.get_field, f.wire), asynchronous=False,

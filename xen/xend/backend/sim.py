@@ -5,20 +5,27 @@ hypervisor; it is never chosen automatically where QEMU is installed, and the
 daemon logs that it is in use. Its "guests" are entries in a JSON file in the
 state directory, so that they outlive a daemon restart as real guests do.
 Suspend writes a small state file, so resume can tell a missing one.
+
+``op_seconds`` makes every operation take that long, in ten steps that report
+progress and offer a safe point for cancellation: long operations to test
+tasks against, without a hypervisor.
 """
 
 import json
 import os
 import threading
+import time
 
+from .. import progress
 from .base import Backend, BackendError
 
 
 class SimBackend(Backend):
     name = "sim"
 
-    def __init__(self, state_dir, on_guest_event=None):
+    def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0):
         super().__init__(on_guest_event)
+        self.op_seconds = op_seconds
         self._path = os.path.join(state_dir, "sim-domains.json")
         self._lock = threading.Lock()
         try:
@@ -36,12 +43,19 @@ class SimBackend(Backend):
         os.replace(tmp, self._path)
 
     def _set(self, uuid, state):
+        self._work()
         with self._lock:
             if state is None:
                 self._domains.pop(uuid, None)
             else:
                 self._domains[uuid] = state
             self._save()
+
+    def _work(self):
+        for step in range(10 if self.op_seconds else 0):
+            progress.checkpoint()
+            time.sleep(self.op_seconds / 10)
+            progress.report(0.9 * (step + 1) / 10)
 
     def _require(self, uuid):
         if uuid not in self._domains:
@@ -67,6 +81,7 @@ class SimBackend(Backend):
 
     def clean_reboot(self, uuid, timeout):
         self._require(uuid)
+        self._work()
 
     def hard_reboot(self, uuid):
         self._require(uuid)

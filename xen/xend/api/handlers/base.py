@@ -63,6 +63,10 @@ class ClassHandler:
     def visible(self, call, ref):
         return True
 
+    def owner_of(self, record):
+        """The user an object belongs to, for classes that hide objects; None: everyone's."""
+        return None
+
     def may_write(self, call, ref):
         """Raise PERMISSION_DENIED where ``call``'s user may not change ``ref``."""
 

@@ -12,6 +12,9 @@ class SessionHandler(ClassHandler):
     def visible(self, call, ref):
         return call.is_root or ref == call.session.ref
 
+    def owner_of(self, record):
+        return record.get("this_user")
+
     def _last_active(self, ref, rec):
         return xmltime.stamp(self.app.sessions.last_active(ref))
 
@@ -20,3 +23,4 @@ class SessionHandler(ClassHandler):
 
     def logout(self, call):
         self.app.sessions.logout(call.session.ref)
+        self.app.events.forget(call.session.ref)

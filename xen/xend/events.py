@@ -1,0 +1,219 @@
+"""Events, as in the later Xen-API: event.register/unregister/next and event.from.
+
+Every committed change in the store becomes exactly one event, in commit
+order, appended to one shared, bounded log. Subscribers never get a queue of
+their own: each holds a cursor (an event id) into the log, so a writer's cost
+does not grow with the number of subscribers, and a slow or vanished one
+blocks nobody. A subscriber whose cursor has fallen out of the log gets
+EVENTS_LOST and starts again.
+
+Tokens are "EPOCH:ID": EPOCH changes at every daemon start, so a token from
+an earlier run is recognised and answered with EVENTS_LOST, not misread.
+"""
+
+import secrets
+import threading
+import time
+
+from .api import datamodel, xmltime
+from .api.errors import ApiError
+
+
+class Subscription:
+    """A parsed set of subscriptions: class names, "*", or "class/ref"."""
+
+    def __init__(self, specs):
+        self.all = False
+        self.classes = set()
+        self.objects = set()
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec):
+        if spec == "*":
+            self.all = True
+            return
+        cls, slash, ref = spec.partition("/")
+        name = _class_name(cls)
+        if name is None or (slash and not ref):
+            raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", spec)
+        (self.objects.add((name, ref)) if ref else self.classes.add(name))
+
+    def remove(self, spec):
+        if spec == "*":
+            self.all = False
+            return
+        cls, _, ref = spec.partition("/")
+        name = _class_name(cls)
+        if name is None:
+            raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", spec)
+        (self.objects.discard((name, ref)) if ref else self.classes.discard(name))
+
+    def matches(self, cls, ref):
+        return self.all or cls in self.classes or (cls, ref) in self.objects
+
+    def class_names(self):
+        """The classes this subscription can see at all."""
+        if self.all:
+            return [c for c, k in datamodel.CLASSES.items() if k.objects]
+        return sorted(self.classes | {c for c, _ in self.objects})
+
+
+_LOWER = {c.lower(): c for c, k in datamodel.CLASSES.items() if k.objects}
+
+
+def _class_name(name):
+    return _LOWER.get(name.lower())
+
+
+class EventLog:
+    """The shared, bounded log of committed changes and the waiters on it."""
+
+    def __init__(self, app, capacity=20000):
+        self.app = app
+        self.capacity = capacity
+        self.epoch = secrets.token_hex(4)
+        self._events = []          # event dicts, ids consecutive
+        self._first = 1            # id of self._events[0]
+        self._next_id = 1
+        self._cond = threading.Condition()
+        self._registered = {}      # session ref -> [Subscription, cursor]
+        app.store.add_listener(self._on_commit)
+
+    # -- writing (called by the store under its write lock) ---------------------
+
+    def _on_commit(self, changes):
+        now = xmltime.stamp(time.time())
+        batch = []
+        for op, cls, ref, record in changes:
+            if not datamodel.CLASSES[cls].objects:
+                continue
+            handler = self.app.handlers[cls]
+            ev = {"id": 0, "timestamp": now, "class": cls.lower(), "operation": op,
+                  "ref": ref, "obj_uuid": ref, "_cls": cls, "_owner": handler.owner_of(record)}
+            if op != "del":
+                ev["snapshot"] = handler.wire_record(ref)
+            batch.append(ev)
+        if not batch:
+            return
+        with self._cond:
+            for ev in batch:
+                ev["id"] = self._next_id
+                self._next_id += 1
+                self._events.append(ev)
+            if len(self._events) > 2 * self.capacity:
+                drop = len(self._events) - self.capacity
+                del self._events[:drop]
+                self._first += drop
+            self._cond.notify_all()
+
+    # -- reading ---------------------------------------------------------------
+
+    def last_id(self):
+        return self._next_id - 1
+
+    def token(self, event_id):
+        return "%s:%d" % (self.epoch, event_id)
+
+    def parse_token(self, token):
+        """The event id a token names; EVENTS_LOST for another run's token."""
+        epoch, sep, num = token.partition(":")
+        if not sep or not num.isdigit():
+            raise ApiError("EVENT_FROM_TOKEN_PARSE_FAILURE", token)
+        if epoch != self.epoch:
+            raise ApiError("EVENTS_LOST")
+        return int(num)
+
+    def _since(self, cursor, sub, call):
+        """Events after ``cursor`` the subscription and the caller may see."""
+        if cursor + 1 < self._first:
+            raise ApiError("EVENTS_LOST")
+        start = cursor + 1 - self._first
+        return [_public(ev) for ev in self._events[start:]
+                if sub.matches(ev["_cls"], ev["ref"]) and _may_see(call, ev)]
+
+    def wait_since(self, cursor, sub, call, timeout):
+        """Block up to ``timeout`` for visible events after ``cursor``; (events, new cursor)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                events = self._since(cursor, sub, call)
+                last = self.last_id()
+                remaining = deadline - time.monotonic()
+                if events or remaining <= 0:
+                    return events, last
+                cursor = last
+                self._cond.wait(remaining)
+
+    # -- event.from ---------------------------------------------------------------
+
+    def event_from(self, call, classes, token, timeout):
+        sub = Subscription(classes)
+        timeout = min(max(timeout, 0.0), 3600.0)
+        if token == "":
+            with self._cond:
+                cursor = self.last_id()
+                events = self._current_objects(call, sub)
+        else:
+            events, cursor = self.wait_since(self.parse_token(token), sub, call, timeout)
+        counts = {c.lower(): len(self.app.handlers[c].all_refs(call))
+                  for c in sub.class_names()}
+        return {"events": events, "valid_ref_counts": counts, "token": self.token(cursor)}
+
+    def _current_objects(self, call, sub):
+        """An "add" for every existing object the subscription covers."""
+        now = xmltime.stamp(time.time())
+        out = []
+        for cls in sub.class_names():
+            h = self.app.handlers[cls]
+            for ref in h.all_refs(call):
+                if sub.matches(cls, ref):
+                    out.append({"id": self.last_id(), "timestamp": now,
+                                "class": cls.lower(), "operation": "add", "ref": ref,
+                                "obj_uuid": ref, "snapshot": h.wire_record(ref)})
+        return out
+
+    # -- event.register / unregister / next ------------------------------------------
+
+    def register(self, session, classes):
+        with self._cond:
+            entry = self._registered.setdefault(session, [Subscription([]), self.last_id()])
+            for c in classes:
+                entry[0].add(c)
+
+    def unregister(self, session, classes):
+        with self._cond:
+            entry = self._registered.get(session)
+            if entry:
+                for c in classes:
+                    entry[0].remove(c)
+
+    def next(self, call, poll=1.0):
+        """Block until registered events arrive; returns them."""
+        session = call.session.ref
+        while True:
+            entry = self._registered.get(session)
+            if entry is None:
+                raise ApiError("SESSION_NOT_REGISTERED", session)
+            sub, cursor = entry
+            try:
+                events, last = self.wait_since(cursor, sub, call, poll)
+            except ApiError:
+                entry[1] = self.last_id()   # start afresh after EVENTS_LOST
+                raise
+            entry[1] = last
+            if events:
+                return events
+            self.app.sessions.check(session)   # a logged-out waiter stops waiting
+
+    def forget(self, session):
+        with self._cond:
+            self._registered.pop(session, None)
+
+
+def _may_see(call, ev):
+    return ev["_owner"] is None or call.is_root or ev["_owner"] == call.user
+
+
+def _public(ev):
+    return {k: v for k, v in ev.items() if not k.startswith("_")}

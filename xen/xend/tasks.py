@@ -1,0 +1,164 @@
+"""Asynchronous calls (spec §1.4.3): tasks, a bounded worker pool, and their collection.
+
+Dispatch has already checked an ``Async.`` call as it would a synchronous one
+when it hands it here; ``submit`` makes the task object and queues the call.
+Task records live in the store as a volatile class, so they have getters,
+records and events like every other object, and every change is an event.
+A task belongs to the user who made it (§1.4.3 note 3), not to the session.
+"""
+
+import concurrent.futures
+import logging
+import threading
+import time
+import xmlrpc.client
+
+from . import progress
+from .api import xmltime
+from .api.codec import failure, success
+from .api.errors import ApiError
+from .api.handlers.base import new_ref
+from .backend.base import BackendError
+
+log = logging.getLogger("xend.tasks")
+
+PENDING, SUCCESS, FAILURE, CANCELLING, CANCELLED = (
+    "pending", "success", "failure", "cancelling", "cancelled")
+FINISHED = (SUCCESS, FAILURE, CANCELLED)
+
+
+class Tasks:
+    """Runs Async calls and keeps their task objects."""
+
+    def __init__(self, app, workers=4, max_pending=200, max_age=3600.0, max_finished=1000):
+        self.app = app
+        self.store = app.store
+        self.max_pending = max_pending
+        self.max_age = max_age
+        self.max_finished = max_finished
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="task")
+        self._trackers = {}      # task ref -> progress.Tracker, while it runs or waits
+        self._replies = {}       # task ref -> the finished call's Status struct
+        self._started = {}       # task ref -> monotonic start time
+        self._lock = threading.Lock()
+
+    # -- submitting ---------------------------------------------------------
+
+    def submit(self, call, method, args):
+        """Queue ``method.impl(call, *args)``; returns the new task's ref."""
+        with self._lock:
+            if len(self._trackers) >= self.max_pending:
+                raise ApiError("TOO_MANY_PENDING_TASKS")
+            ref = new_ref()
+            tracker = progress.Tracker(lambda f, ref=ref: self._progress(ref, f))
+            self._trackers[ref] = tracker
+        now = xmltime.stamp(time.time())
+        with self.store.transaction() as txn:
+            txn.create("task", ref, {
+                "name_label": "Async." + method.name, "name_description": "",
+                "status": PENDING, "progress": 0.0, "ETA": "", "created": now,
+                "finished": "", "result": "", "error_info": [], "user": call.user})
+        self._pool.submit(self._run, ref, tracker, call, method, args)
+        return ref
+
+    def _run(self, ref, tracker, call, method, args):
+        self._started[ref] = time.monotonic()
+        progress.install(tracker)
+        try:
+            if tracker.cancel_requested:
+                raise progress.Cancelled()
+            value = method.impl(call, *args)
+            if method.result is not None:
+                value = method.result.to_wire(value)
+            self._finish(ref, SUCCESS, success(value))
+        except progress.Cancelled:
+            self._finish(ref, CANCELLED, failure(["TASK_CANCELLED", ref]))
+        except (ApiError, BackendError) as e:
+            err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
+            self._finish(ref, FAILURE, failure(err.description))
+        except Exception as e:   # a bug in the operation: log it, never send a traceback
+            log.exception("task %s (%s) failed", ref, method.name)
+            self._finish(ref, FAILURE, failure(["INTERNAL_ERROR", type(e).__name__]))
+        finally:
+            progress.install(None)
+
+    def _progress(self, ref, fraction):
+        started = self._started.get(ref, time.monotonic())
+        elapsed = time.monotonic() - started
+        eta = time.time() + elapsed * (1 - fraction) / fraction if fraction > 0 else 0
+        self._update(ref, {"progress": round(fraction, 4), "ETA": xmltime.stamp(eta)})
+
+    def _finish(self, ref, status, reply):
+        self._replies[ref] = reply
+        result = ""
+        if reply["Status"] == "Success":
+            v = reply["Value"]
+            result = v if isinstance(v, str) else xmlrpc.client.dumps((v,))
+        now = xmltime.stamp(time.time())
+        self._update(ref, {"status": status, "progress": 1.0, "ETA": now, "finished": now,
+                           "result": result, "error_info": reply.get("ErrorDescription", [])})
+        with self._lock:
+            self._trackers.pop(ref, None)
+            self._started.pop(ref, None)
+
+    def _update(self, ref, changes):
+        with self.store.transaction() as txn:
+            if txn.exists(ref):
+                txn.update("task", ref, changes)
+
+    # -- what clients ask of tasks ---------------------------------------------
+
+    def cancel(self, ref):
+        """Cancel a pending task; OPERATION_NOT_ALLOWED where it cannot be stopped now."""
+        tracker = self._trackers.get(ref)
+        if tracker is None:
+            raise ApiError("OPERATION_NOT_ALLOWED", "task %s has already finished" % ref)
+        if not tracker.request_cancel():
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "task %s is in a stage that cannot be cancelled" % ref)
+        self._update(ref, {"status": CANCELLING})
+
+    def destroy(self, ref):
+        """Forget a finished task."""
+        if ref in self._trackers:
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "task %s is still running; cancel it first" % ref)
+        self._replies.pop(ref, None)
+        with self.store.transaction() as txn:
+            if txn.exists(ref):
+                txn.delete("task", ref)
+
+    def status_struct(self, ref):
+        """§1.4.3's task_status: {Progress: 0-100, ETA, Result}."""
+        rec = self.store.get("task", ref)
+        done = rec["status"] in FINISHED
+        eta = rec.get("ETA") or xmltime.stamp(time.time())
+        return {"Progress": 100 if done else min(int(rec["progress"] * 100), 99),
+                "ETA": xmlrpc.client.DateTime(eta.rstrip("Z")),
+                "Result": self._replies.get(ref, "") if done else ""}
+
+    def running(self):
+        return [r for r in self._trackers]
+
+    def collect(self):
+        """Forget finished tasks older than max_age, and the oldest beyond max_finished."""
+        finished = [(r, rec) for r, rec in self.store.records("task")
+                    if rec.get("status") in FINISHED]
+        cutoff = xmltime.stamp(time.time() - self.max_age)
+        old = [r for r, rec in finished if rec.get("finished", "") < cutoff]
+        excess = len(finished) - len(old) - self.max_finished
+        if excess > 0:
+            keep = [r for r, _ in finished if r not in set(old)]
+            old += keep[:excess]
+        for r in old:
+            self.destroy(r)
+        return len(old)
+
+    def close(self):
+        """Cancel what can be cancelled and wait for the rest to finish."""
+        for ref in list(self._trackers):
+            try:
+                self.cancel(ref)
+            except ApiError:
+                pass
+        self._pool.shutdown(wait=True, cancel_futures=False)
