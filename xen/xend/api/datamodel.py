@@ -210,7 +210,6 @@ class Message:
     session: bool = True              # needs a session (only login does not)
     lifecycle: Optional[str] = None   # VM lifecycle operation checked before the call
     root_only: bool = False
-    asynchronous: bool = True         # has an Async. form
     extension: bool = False
 
 
@@ -225,6 +224,7 @@ class Class:
     list_rpc: bool = False            # has the spec's "list" RPC (§2.6.2, §2.7.2, ...)
     lifecycle: bool = False           # its delete is the lifecycle table's "delete" operation
     objects: bool = True              # has objects, so gets the generic RPCs of §1.1-§1.2
+    asynchronous: bool = True         # its RPCs have Async. forms (§1.4.3: not session, task)
     extension: bool = False
 
     def field(self, wire):
@@ -264,9 +264,9 @@ SESSION = Class("session", "a session", [
              Param("version", String, "API version the client speaks (optional)"),
              Param("originator", String, "the client's name (optional)")],
             Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
-            session=False, asynchronous=False),
-    Message("logout", [], None, "Log out of a session", asynchronous=False),
-], creatable=False, deletable=False)
+            session=False),
+    Message("logout", [], None, "Log out of a session"),
+], creatable=False, deletable=False, asynchronous=False)
 
 TASK = Class("task", "a longrunning asynchronous task", [
     uuid_field(),
@@ -283,18 +283,16 @@ TASK = Class("task", "a longrunning asynchronous task", [
     Field("user", String, RO_RUN, "short name of the user who owns the task", extension=True),
 ], messages=[
     Message("get_status", [Param("task", Ref("task"), "The ID of the RPC call to poll")], String,
-            "Poll a running asynchronous RPC invocation and query its status (an XML string)",
-            asynchronous=False),
+            "Poll a running asynchronous RPC invocation and query its status (an XML string)"),
     Message("get_all_tasks", [], Set(Ref("task")),
-            "List all asynchronous RPC calls currently executing", asynchronous=False),
-    Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop",
-            asynchronous=False, extension=True),
+            "List all asynchronous RPC calls currently executing"),
+    Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop", extension=True),
     Message("get_status_struct", [Param("task", Ref("task"), "The ID of the RPC call to poll")],
             Struct("task_status"),
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
             "the finished call's complete Status struct once Progress is 100 "
-            "(Async.Task.GetStatus)", asynchronous=False, extension=True),
-], creatable=False)
+            "(Async.Task.GetStatus)", extension=True),
+], creatable=False, asynchronous=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
     uuid_field(),
@@ -490,24 +488,22 @@ USER = Class("user", "a user of the system", [
     Message("set_password", [Param("user", Ref("user"), "the user"),
                              Param("password", String, "the new password")], None,
             "Set the user's password (root only; stored as a scrypt hash, never readable)",
-            root_only=True, asynchronous=False, extension=True),
+            root_only=True, extension=True),
 ])
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
-            None, "Subscribe this session to events of the given classes (for event.next)",
-            asynchronous=False),
+            None, "Subscribe this session to events of the given classes (for event.next)"),
     Message("unregister", [Param("classes", Set(String))], None,
-            "Remove subscriptions made with register", asynchronous=False),
+            "Remove subscriptions made with register"),
     Message("next", [], Set(Struct("event record")),
-            "Block until events arrive for the registered classes; returns them",
-            asynchronous=False),
+            "Block until events arrive for the registered classes; returns them"),
     Message("from", [Param("classes", Set(String), "class names, \"*\", or class/ref"),
                      Param("token", String, "\"\" for from the start, else a returned token"),
                      Param("timeout", Float, "seconds to wait for an event")],
             Struct("event batch"),
-            "Events since token: {events, valid_ref_counts, token}", asynchronous=False),
-], creatable=False, deletable=False, objects=False, extension=True)
+            "Events since token: {events, valid_ref_counts, token}"),
+], creatable=False, deletable=False, objects=False, asynchronous=False, extension=True)
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, EVENT)}

@@ -104,7 +104,7 @@ class Dispatcher:
         try:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
             method = self.resolve(name[len("Async."):] if asynchronous else name)
-            if method is None or (asynchronous and not method.asynchronous):
+            if method is None or (asynchronous and not datamodel.CLASSES[method.cls].asynchronous):
                 raise self._unknown(name)
             call = Call(self.app, method.name, peer=peer)
             args = list(params)

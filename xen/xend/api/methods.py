@@ -28,7 +28,6 @@ class Method:
     session: bool = True
     lifecycle: Optional[str] = None  # VM lifecycle operation: first param is the VM
     root_only: bool = False
-    asynchronous: bool = True
     min_params: Optional[int] = None  # fewer accepted (login's optional version/originator)
     desc: str = ""
 
@@ -61,14 +60,13 @@ def build(handlers):
                                    % (n, msg.name, type(h).__name__, msg.name))
             add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
                        session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
-                       asynchronous=msg.asynchronous and n not in ("session", "task"),
                        min_params=2 if msg.name == "login_with_password" else None,
                        desc=msg.desc))
         if not cls.objects:
             continue
         for f in cls.fields:
             add(Method("%s.get_%s" % (n, f.wire), n, [_this(n)], f.type,
-                       _bind(h.get_field, f.wire), asynchronous=False,
+                       _bind(h.get_field, f.wire),
                        desc="Get the %s field of the given %s." % (f.name, n)))
             if f.qual != datamodel.RW:
                 continue
@@ -103,23 +101,20 @@ def build(handlers):
             add(Method("%s.%s" % (n, verb), n, [_this(n)], None, h.delete,
                        lifecycle="delete" if cls.lifecycle else None,
                        desc="Delete the given %s." % n))
-        add(Method(n + ".get_all", n, [], Set(Ref(n)), h.get_all, asynchronous=False,
+        add(Method(n + ".get_all", n, [], Set(Ref(n)), h.get_all,
                    desc="All %s objects." % n))
         if cls.list_rpc:
-            add(Method(n + ".list", n, [], Set(Ref(n)), h.get_all, asynchronous=False,
+            add(Method(n + ".list", n, [], Set(Ref(n)), h.get_all,
                        desc="Return a list of all the %s objects known to the system." % n))
-        add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid,
-                   asynchronous=False, desc="The %s with the given UUID." % n))
+        add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid, desc="The %s with the given UUID." % n))
         for wire in ("name_label", "short_name"):
             if cls.field(wire):
                 add(Method("%s.get_by_%s" % (n, wire), n, [Param("label", String)],
-                           Set(Ref(n)), _bind(h.get_by_field, wire), asynchronous=False,
+                           Set(Ref(n)), _bind(h.get_by_field, wire),
                            desc="The %s objects whose %s is the given string." % (n, wire)))
-        add(Method(n + ".get_record", n, [_this(n)], record, h.get_record,
-                   asynchronous=False, desc="All fields of the given %s." % n))
-        add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records,
-                   asynchronous=False, desc="Every %s, keyed by reference." % n))
-        add(Method(n + ".to_XML", n, [_this(n)], String, h.to_xml, asynchronous=False,
+        add(Method(n + ".get_record", n, [_this(n)], record, h.get_record, desc="All fields of the given %s." % n))
+        add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records, desc="Every %s, keyed by reference." % n))
+        add(Method(n + ".to_XML", n, [_this(n)], String, h.to_xml,
                    desc="The given %s as an XML string (§2.15)." % n))
     return table
 
