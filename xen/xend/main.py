@@ -63,6 +63,7 @@ def serve(cfg, reload_config=None):
     """Run the daemon in this process until SIGTERM or SIGINT; SIGHUP re-reads the
     configuration through ``reload_config()`` and rebuilds the listeners, keeping
     guests, sessions and tasks."""
+    os.umask(0o077)   # every file the daemon makes is root's alone
     setup_logging(cfg)
     lock = lock_state_dir(cfg["state_dir"])
     app = Xend(cfg)
