@@ -9,9 +9,11 @@ Guest-initiated shutdowns, reboots and crashes arrive from the backend and are
 applied through actions/* the same way.
 """
 
+import contextlib
 import logging
 import os
 import threading
+import time
 
 from .api import lifecycle
 from .api.errors import ApiError
@@ -22,6 +24,40 @@ from .backend.base import (GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN
 log = logging.getLogger("xend.domains")
 
 RUNNING_STATES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
+
+# What the guest did -> the actions/* field that says what follows.
+GUEST_ACTION_FIELD = {
+    GUEST_SHUTDOWN: "actions_after_shutdown",
+    GUEST_REBOOT: "actions_after_reboot",
+    GUEST_SUSPEND: "actions_after_suspend",
+    GUEST_CRASH: "actions_after_crash",
+    GUEST_DIED: "actions_after_crash",
+}
+
+# (what the guest did, action) -> the steps that carry the action out, in order.
+# A guest shutdown has already ended the hypervisor process; a guest reboot has
+# already reset the machine in place; a crashed guest is stopped but alive (so
+# it can be dumped); a guest that died left nothing behind.
+GUEST_ACTIONS = {
+    (GUEST_SHUTDOWN, "destroy"): ("halt",),
+    (GUEST_SHUTDOWN, "restart"): ("halt", "start"),
+    (GUEST_REBOOT, "restart"): (),
+    (GUEST_REBOOT, "destroy"): ("kill", "halt"),
+    (GUEST_SUSPEND, "destroy"): ("kill", "halt"),
+    (GUEST_SUSPEND, "restart"): ("reset",),
+    (GUEST_CRASH, "destroy"): ("kill", "halt"),
+    (GUEST_CRASH, "coredump_and_destroy"): ("dump", "kill", "halt"),
+    (GUEST_CRASH, "restart"): ("kill", "halt", "start"),
+    (GUEST_CRASH, "coredump_and_restart"): ("dump", "kill", "halt", "start"),
+    (GUEST_CRASH, "preserve"): ("paused",),
+    (GUEST_CRASH, "rename_restart"): ("rename",),
+    (GUEST_DIED, "destroy"): ("halt",),
+    (GUEST_DIED, "coredump_and_destroy"): ("halt",),
+    (GUEST_DIED, "restart"): ("halt", "start"),
+    (GUEST_DIED, "coredump_and_restart"): ("halt", "start"),
+    (GUEST_DIED, "preserve"): ("halt",),
+    (GUEST_DIED, "rename_restart"): ("halt", "start"),
+}
 
 
 class Domains:
@@ -60,20 +96,23 @@ class Domains:
                 raise
             self._set_state(vm, t.final, private)
 
-    def _claim(self, vm):
-        domains = self
-
-        class Claim:
-            def __enter__(self):
-                with domains._busy_lock:
-                    if vm in domains._busy:
-                        raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
-                    domains._busy.add(vm)
-
-            def __exit__(self, *exc):
-                with domains._busy_lock:
-                    domains._busy.discard(vm)
-        return Claim()
+    @contextlib.contextmanager
+    def _claim(self, vm, wait=False):
+        """Hold ``vm`` for one operation: OTHER_OPERATION_IN_PROGRESS if it is busy,
+        or, with ``wait`` (guest events, which must never be lost), wait for it."""
+        while True:
+            with self._busy_lock:
+                if vm not in self._busy:
+                    self._busy.add(vm)
+                    break
+                if not wait:
+                    raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(vm)
 
     def _host_enabled(self):
         return self.store.get("host", self.app.host_ref).get("enabled", True)
@@ -157,41 +196,52 @@ class Domains:
     # -- what the guest does on its own -------------------------------------
 
     def guest_event(self, vm, kind):
-        """Apply actions/* after the guest shut down, rebooted, crashed or died."""
+        """Apply actions/* after the guest shut down, rebooted, suspended, crashed or died."""
         rec = self.store.get("VM", vm)
         if rec is None:
             return
-        log.info("VM %s: guest %s", vm, kind)
-        action = {
-            GUEST_SHUTDOWN: rec.get("actions_after_shutdown", "destroy"),
-            GUEST_REBOOT: rec.get("actions_after_reboot", "restart"),
-            GUEST_SUSPEND: rec.get("actions_after_suspend", "destroy"),
-            GUEST_CRASH: rec.get("actions_after_crash", "destroy"),
-            GUEST_DIED: rec.get("actions_after_crash", "destroy"),
-        }[kind]
-        if action == "preserve":
-            return
-        if kind != GUEST_DIED and kind != GUEST_REBOOT:
-            try:
-                self.backend.hard_shutdown(vm)
-            except BackendError:
-                pass
-        self._set_state(vm, lifecycle.HALTED, {})
-        if action.endswith("restart") and kind != GUEST_REBOOT:
-            self._restart(vm)
-        elif kind == GUEST_REBOOT and action == "destroy":
-            try:
-                self.backend.hard_shutdown(vm)
-            except BackendError:
-                pass
-        elif kind == GUEST_REBOOT:
-            self._set_state(vm, lifecycle.RUNNING, None)
+        action = rec.get(GUEST_ACTION_FIELD[kind], "destroy")
+        steps = GUEST_ACTIONS.get((kind, action), ("kill", "halt"))
+        log.info("VM %s: guest %s; actions say %s: %s", vm, kind, action, ", ".join(steps))
+        with self._claim(vm, wait=True):
+            for step in steps:
+                try:
+                    getattr(self, "_step_" + step)(vm)
+                except (ApiError, BackendError) as e:
+                    log.warning("VM %s: %s after guest %s failed: %s", vm, step, kind, e)
+                    break
 
-    def _restart(self, vm):
-        try:
-            self.start(vm, False)
-        except (ApiError, BackendError) as e:
-            log.warning("VM %s: restart after guest exit failed: %s", vm, e)
+    def _step_kill(self, vm):
+        self.backend.hard_shutdown(vm)
+
+    def _step_halt(self, vm):
+        self._set_state(vm, lifecycle.HALTED, {})
+
+    def _step_paused(self, vm):
+        self._set_state(vm, lifecycle.PAUSED, None)
+
+    def _step_reset(self, vm):
+        self.backend.hard_reboot(vm)
+
+    def _step_dump(self, vm):
+        path = os.path.join(self.vm_dir(vm), "core.%d" % int(time.time()))
+        self.backend.dump_core(vm, path)
+        log.info("VM %s: core dumped to %s", vm, path)
+
+    def _step_start(self, vm):
+        private = self.backend.start(self.spec(vm), False)
+        self._set_state(vm, lifecycle.RUNNING, private)
+
+    def _step_rename(self, vm):
+        """Keep the crashed guest, renamed, and start a copy of it under the old name."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        rec = self.store.get("VM", vm)
+        copy = self.app.handlers["VM"].copy_record(vm, rec.get("name_label", ""))
+        with self.store.transaction() as txn:
+            txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
+                                  "power_state": lifecycle.PAUSED})
+        private = self.backend.start(self.spec(copy), False)
+        self._set_state(copy, lifecycle.RUNNING, private)
 
     # -- after a daemon restart -------------------------------------------------
 

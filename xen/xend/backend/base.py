@@ -111,6 +111,11 @@ class Backend(abc.ABC):
     def reattach(self, uuid: str, private: dict) -> Optional[str]:
         """After a daemon restart: find the guest again; return its power state, None if gone."""
 
+    def dump_core(self, uuid: str, path: str) -> None:
+        """Write the guest's memory to ``path`` (actions/after_crash coredump_*)."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "actions/after_crash", "coredump",
+                           "the %s backend cannot dump guest memory" % self.name)
+
     def metrics(self, uuid: str) -> dict:
         """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional."""
         return {}

@@ -1,5 +1,6 @@
 """VM (§2.6): the lifecycle RPCs (through the domain owner) and clone."""
 
+from ... import progress
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
@@ -75,23 +76,29 @@ class VMHandler(ClassHandler):
         self.app.domains.resume(vm, start_paused)
 
     def clone(self, call, vm, new_name):
-        """A Halted copy; disks are snapshots of the original's (sharable or
-        read-only disks are shared, as they may be), VIFs are copied with fresh MACs."""
+        """A Halted copy whose disks are snapshots of the original's (sharable and
+        read-only disks are shared, as they may be) and whose VIFs get fresh MACs."""
+        result = []
+        self.app.domains.run(vm, "clone", lambda: result.append(
+            self.copy_record(vm, new_name, snapshot_disks=True)))
+        return result[0]
+
+    def copy_record(self, vm, new_name, snapshot_disks=False):
+        """A new Halted VM like ``vm``, with its own VBDs and VIFs; returns its ref."""
         new = new_ref()
         vdi_h, vbd_h, vif_h = (self.app.handlers[c] for c in ("VDI", "VBD", "VIF"))
-
-        def work():
-            with self.store.transaction() as txn:
-                rec = {k: v for k, v in txn.get("VM", vm).items() if k not in _NOT_CLONED}
-                rec.update(name_label=new_name, power_state=lifecycle.HALTED, resident_on="")
-                self.insert(txn, new, rec)
-                for vbd in txn.referrers("VBD", "VM", vm):
-                    vbd_rec = dict(txn.get("VBD", vbd), VM=new)
-                    vdi_rec = txn.get("VDI", vbd_rec["VDI"])
-                    if not (vdi_rec.get("sharable") or vdi_rec.get("read_only")):
-                        vbd_rec["VDI"] = vdi_h.snapshot_in(txn, vbd_rec["VDI"])
-                    vbd_h.insert(txn, new_ref(), vbd_rec)
-                for vif in txn.referrers("VIF", "VM", vm):
-                    vif_h.insert(txn, new_ref(), dict(txn.get("VIF", vif), VM=new, MAC=""))
-        self.app.domains.run(vm, "clone", work)
+        with self.store.transaction() as txn:
+            rec = {k: v for k, v in txn.get("VM", vm).items() if k not in _NOT_CLONED}
+            rec.update(name_label=new_name, power_state=lifecycle.HALTED, resident_on="")
+            self.insert(txn, new, rec)
+            vbds = txn.referrers("VBD", "VM", vm)
+            for i, vbd in enumerate(vbds):
+                vbd_rec = dict(txn.get("VBD", vbd), VM=new)
+                vdi_rec = txn.get("VDI", vbd_rec["VDI"])
+                if snapshot_disks and not (vdi_rec.get("sharable") or vdi_rec.get("read_only")):
+                    vbd_rec["VDI"] = vdi_h.snapshot_in(txn, vbd_rec["VDI"])
+                vbd_h.insert(txn, new_ref(), vbd_rec)
+                progress.report(0.9 * (i + 1) / len(vbds))
+            for vif in txn.referrers("VIF", "VM", vm):
+                vif_h.insert(txn, new_ref(), dict(txn.get("VIF", vif), VM=new, MAC=""))
         return new
