@@ -99,6 +99,7 @@ class Xend:
         self._cpu_load = hostinfo.cpu_utilisation()
         self.host_ref = self._ensure_host()
         self._ensure_root_user()
+        self._ensure_default_sr()
         self._stop = threading.Event()
         self.domains.reattach_all()
         self._sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
@@ -135,6 +136,13 @@ class Xend:
             with self.store.transaction() as txn:
                 txn.create("user", str(uuidlib.uuid4()),
                            {"short_name": ROOT, "fullname": "Administrator"})
+
+    def _ensure_default_sr(self):
+        if not self.store.count("SR"):
+            self.handlers["SR"].make(str(uuidlib.uuid4()), {
+                "name_label": "Local storage", "name_description": "qcow2 images in "
+                "the state directory", "type": "dir",
+                "location": os.path.join(self.state_dir, "sr", "default")})
 
     # -- facts the handlers read ------------------------------------------------
 

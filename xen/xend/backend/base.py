@@ -66,6 +66,9 @@ class Backend(abc.ABC):
     """One hypervisor. Methods block until the operation is complete on it."""
 
     name = "abstract"
+    # True where running guests hold their disk images open, so a snapshot of an
+    # attached disk must go through snapshot_disk().
+    holds_disks = True
 
     def __init__(self, on_guest_event: Optional[Callable[[str, str], None]] = None):
         # on_guest_event(vm_uuid, GUEST_*) is called from the backend's own threads.
@@ -110,6 +113,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def reattach(self, uuid: str, private: dict) -> Optional[str]:
         """After a daemon restart: find the guest again; return its power state, None if gone."""
+
+    def snapshot_disk(self, uuid: str, vbd: str, new_leaf: str) -> None:
+        """Switch the running guest's disk ``vbd`` to a new overlay ``new_leaf`` (created
+        by the hypervisor on top of the current image, which is frozen from then on)."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VDI", vbd,
+                           "the %s backend cannot snapshot a disk in use" % self.name)
 
     def dump_core(self, uuid: str, path: str) -> None:
         """Write the guest's memory to ``path`` (actions/after_crash coredump_*)."""

@@ -22,6 +22,7 @@ from .base import Backend, BackendError
 
 class SimBackend(Backend):
     name = "sim"
+    holds_disks = False   # simulated guests never open their images
 
     def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0):
         super().__init__(on_guest_event)
@@ -104,6 +105,11 @@ class SimBackend(Backend):
         if saved.get("sim-domain") != spec.uuid:
             raise BackendError("VM_STATE_FILE_CORRUPT", state_file)
         return self.start(spec, paused)
+
+    def dump_core(self, uuid, path):
+        self._require(uuid)
+        with open(path, "w") as f:
+            f.write("simulated core of %s\n" % uuid)
 
     def reattach(self, uuid, private):
         return self._domains.get(uuid)

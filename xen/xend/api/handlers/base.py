@@ -243,6 +243,8 @@ class ClassHandler:
                 raise ApiError("FIELD_MISSING", f.wire)
             else:
                 value = f.default_value()
+            if src == "computed":
+                continue   # measured by the daemon (SR.physical_size), not kept as given
             (bound if src == "bound" else stored)[f.wire] = value
         return stored, bound
 

@@ -1,45 +1,107 @@
-"""SR (§2.11), VDI (§2.12) and VBD (§2.13): records and their copy-on-write relations."""
+"""SR (§2.11), VDI (§2.12) and VBD (§2.13): records over real image files.
 
+File work (storage.py) happens before the records are committed, and is undone
+if the commit fails, so a Failure never leaves an orphaned image and a Success
+never names a missing one.
+"""
+
+import os
+import shutil
+
+from ... import progress, storage
+from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
+_LIVE = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
 
 
 class SRHandler(ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
-                "physical_utilisation": "_physical_utilisation"}
+                "physical_utilisation": "_physical_utilisation",
+                "physical_size": "_physical_size"}
 
-    def _vdis(self, ref):
-        return [self.store.get("VDI", v) for v in self.store.referrers("VDI", "SR", ref)]
+    def _driver(self, rec):
+        return storage.driver(rec.get("type", "dir"))
 
     def _virtual_allocation(self, ref, rec):
-        return sum(v.get("virtual_size", 0) * v.get("sector_size", 512) for v in self._vdis(ref))
+        return sum(v.get("virtual_size", 0) * v.get("sector_size", 512)
+                   for v in (self.store.get("VDI", x)
+                             for x in self.store.referrers("VDI", "SR", ref)))
 
     def _physical_utilisation(self, ref, rec):
-        return 0
+        return self._driver(rec).physical_utilisation(rec["location"])
+
+    def _physical_size(self, ref, rec):
+        return self._driver(rec).physical_size(rec["location"])
+
+    def create(self, call, record):
+        stored, bound = self.record_from_wire(record)
+        ref = new_ref()
+        return self.make(ref, stored, bound)
+
+    def make(self, ref, stored, bound=None):
+        """Create the SR ``ref`` and its directory; used by create and at first start."""
+        d = storage.driver(stored.get("type") or "dir")
+        stored["type"] = d.type
+        stored["location"] = storage.check_location(
+            stored.get("location") or os.path.join(self.app.state_dir, "sr", ref))
+        for other, rec in self.store.records("SR"):
+            if rec.get("location") == stored["location"]:
+                raise ApiError("INVALID_VALUE", "location",
+                               "%s (used by SR %s)" % (stored["location"], other))
+        existed = os.path.exists(stored["location"])
+        d.attach(stored["location"])
+        try:
+            with self.store.transaction() as txn:
+                self.insert(txn, ref, stored, bound)
+        except BaseException:
+            if not existed:
+                d.detach(stored["location"])
+            raise
+        return ref
+
+    def delete(self, call, ref):
+        rec = self.store.get("SR", ref)
+        super().delete(call, ref)
+        self._driver(rec).detach(rec["location"])
 
     def clone(self, call, sr, loc, name):
-        """A new SR of the same type at ``loc`` holding a copy of every VDI, with the
-        parent/child chains between them preserved."""
+        """A new SR of the same type at ``loc`` with a copy of every VDI, backing
+        chains and parent/child links preserved."""
+        rec = self.store.get("SR", sr)
+        loc = storage.check_location(loc, "loc")
+        if os.path.exists(loc):
+            raise ApiError("INVALID_VALUE", "loc", "%s (already exists)" % loc)
+        d = self._driver(rec)
+        vdis = self.store.referrers("VDI", "SR", sr)
+        leaves = {v: self.store.private(v)["path"] for v in vdis}
+        progress.report(0.1)
+        with progress.uncancellable():
+            paths = d.clone(rec["location"], loc, list(leaves.values()))
+        progress.report(0.8)
         new = new_ref()
         vdi_h = self.app.handlers["VDI"]
-        with self.store.transaction() as txn:
-            rec = dict(txn.get("SR", sr), location=loc, name_label=name)
-            self.insert(txn, new, rec)
-            copies = {}
-            pending = txn.referrers("VDI", "SR", sr)
-            while pending:   # parents before children, so each parent ref exists
-                ready = [v for v in pending
-                         if txn.get("VDI", v).get("parent") not in pending]
-                for v in ready:
-                    vrec = dict(txn.get("VDI", v), SR=new)
-                    vrec["parent"] = copies.get(vrec.get("parent"), "")
-                    copies[v] = new_ref()
-                    vdi_h.insert(txn, copies[v], vrec)
-                pending = [v for v in pending if v not in copies]
+        try:
+            with self.store.transaction() as txn:
+                self.insert(txn, new, dict(rec, location=loc, name_label=name))
+                copies = {}
+                pending = list(vdis)
+                while pending:   # parents before children, so each parent ref exists
+                    for v in [v for v in pending if txn.get("VDI", v).get("parent")
+                              not in pending]:
+                        vrec = dict(txn.get("VDI", v), SR=new)
+                        vrec["parent"] = copies.get(vrec.get("parent"), "")
+                        copies[v] = new_ref()
+                        vdi_h.insert(txn, copies[v], vrec,
+                                     private=dict(self.store.private(v), path=paths[leaves[v]]))
+                        pending.remove(v)
+        except BaseException:
+            shutil.rmtree(loc, ignore_errors=True)
+            raise
         return new
 
 
@@ -48,25 +110,117 @@ class VDIHandler(ClassHandler):
     computed = {"physical_utilisation": "_physical_utilisation"}
 
     def _physical_utilisation(self, ref, rec):
-        return 0
+        return storage.DirSR.allocated(self.store.private(ref).get("path", ""))
+
+    def _sr(self, vdi_rec):
+        sr = self.store.get("SR", vdi_rec["SR"])
+        return sr, storage.driver(sr.get("type", "dir"))
 
     def validate(self, txn, ref, old, new):
         if new.get("virtual_size", 0) < 0:
             raise ApiError("INVALID_VALUE", "virtual_size", str(new["virtual_size"]))
         if new.get("sector_size", 512) <= 0:
             raise ApiError("INVALID_VALUE", "sector_size", str(new["sector_size"]))
+        if old is not None and old.get("SR") != new.get("SR"):
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
+
+    def create(self, call, record):
+        stored, bound = self.record_from_wire(record)
+        if stored.get("parent"):
+            raise ApiError("INVALID_VALUE", "parent",
+                           "%s (parents are made by VDI.snapshot)" % stored["parent"])
+        ref = new_ref()
+        sr, d = self._sr(stored)
+        self.validate(None, ref, None, stored)
+        path = d.create(sr["location"], ref, stored["virtual_size"] * stored["sector_size"])
+        try:
+            with self.store.transaction() as txn:
+                self.insert(txn, ref, stored, bound, private={"path": path, "format": "qcow2"})
+        except BaseException:
+            d.delete(path)
+            raise
+        return ref
+
+    def set_field(self, call, wire, ref, value):
+        if wire == "virtual_size":
+            return self._resize(ref, value)
+        return super().set_field(call, wire, ref, value)
+
+    def _resize(self, ref, sectors):
+        rec = self.store.get("VDI", ref)
+        if sectors < rec["virtual_size"]:
+            raise ApiError("INVALID_VALUE", "virtual_size",
+                           "%d (shrinking from %d is not supported)" % (sectors,
+                                                                         rec["virtual_size"]))
+        if self.live_users(ref):
+            raise ApiError("VDI_IN_USE", ref, "resize")
+        _, d = self._sr(rec)
+        d.resize(self.store.private(ref)["path"], sectors * rec["sector_size"])
+        with self.store.transaction() as txn:
+            self.update(txn, ref, {"virtual_size": sectors})
+
+    def live_users(self, ref):
+        """(VM, VBD) pairs of running, paused or stopping VMs that use ``ref``."""
+        out = []
+        for vbd in self.store.referrers("VBD", "VDI", ref):
+            vm = self.store.get("VBD", vbd)["VM"]
+            if self.store.get("VM", vm).get("power_state") in _LIVE:
+                out.append((vm, vbd))
+        return out
+
+    def delete(self, call, ref):
+        rec = self.store.get("VDI", ref)
+        path = self.store.private(ref).get("path")
+        super().delete(call, ref)
+        sr, d = self._sr(rec)
+        if path:
+            d.delete(path)
+        d.collect(sr["location"], [self.store.private(v)["path"]
+                                   for v in self.store.referrers("VDI", "SR", rec["SR"])])
+
+    # -- snapshots -------------------------------------------------------------
 
     def snapshot(self, call, vdi):
-        with self.store.transaction() as txn:
-            return self.snapshot_in(txn, vdi)
+        made = self.snapshot_files(vdi)
+        try:
+            with self.store.transaction() as txn:
+                self.commit_snapshot(txn, made)
+        except BaseException:
+            self.undo_snapshot(made)
+            raise
+        return made["ref"]
 
-    def snapshot_in(self, txn, vdi):
-        """Make a snapshot of ``vdi`` inside ``txn``; returns the new VDI's ref."""
-        ref = new_ref()
-        rec = {k: v for k, v in txn.get("VDI", vdi).items() if k not in _NOT_SNAPSHOTTED}
-        rec["parent"] = vdi
-        self.insert(txn, ref, rec)
-        return ref
+    def snapshot_files(self, vdi):
+        """Do a snapshot's file work; returns what commit_snapshot records."""
+        rec = self.store.get("VDI", vdi)
+        sr, d = self._sr(rec)
+        leaf = self.store.private(vdi)["path"]
+        users = self.live_users(vdi)
+        backend = self.app.backend
+        with progress.uncancellable():
+            if users and backend.holds_disks:
+                vm, vbd = users[0]
+                new_leaf = d.new_leaf_path(sr["location"], vdi)
+                backend.snapshot_disk(vm, vbd, new_leaf)
+                base, leaf = leaf, new_leaf
+            else:
+                base = d.freeze(sr["location"], leaf)
+            snap = new_ref()
+            snap_path = d.snapshot_of(sr["location"], base, snap)
+        snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
+        snap_rec["parent"] = vdi
+        return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf,
+                "private": {"path": snap_path, "format": "qcow2"}}
+
+    def commit_snapshot(self, txn, made):
+        """Record a snapshot made by snapshot_files inside ``txn``."""
+        txn.set_private("VDI", made["vdi"], dict(txn.private(made["vdi"]), path=made["leaf"]))
+        self.insert(txn, made["ref"], made["record"], private=made["private"])
+
+    def undo_snapshot(self, made):
+        """Remove a snapshot's own image after its records failed to commit."""
+        storage.driver("dir").delete(made["private"]["path"])
 
 
 class VBDHandler(ClassHandler):
@@ -75,3 +229,13 @@ class VBDHandler(ClassHandler):
 
     def _zero(self, ref, rec):
         return 0.0
+
+    def validate(self, txn, ref, old, new):
+        vdi = txn.get("VDI", new["VDI"])
+        if vdi.get("read_only") and new.get("mode") == "RW":
+            raise ApiError("INVALID_VALUE", "mode",
+                           "RW (VDI %s is read-only: attach it RO)" % new["VDI"])
+        vm = txn.get("VM", new["VM"])
+        if vm.get("power_state") in _LIVE and (old is None or old != new):
+            raise ApiError("VM_BAD_POWER_STATE", new["VM"], lifecycle.HALTED,
+                           vm.get("power_state"))

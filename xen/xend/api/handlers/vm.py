@@ -84,21 +84,33 @@ class VMHandler(ClassHandler):
         return result[0]
 
     def copy_record(self, vm, new_name, snapshot_disks=False):
-        """A new Halted VM like ``vm``, with its own VBDs and VIFs; returns its ref."""
+        """A new Halted VM like ``vm``, with its own VBDs and VIFs; returns its ref.
+        With ``snapshot_disks`` each private disk is a snapshot of the original's."""
         new = new_ref()
         vdi_h, vbd_h, vif_h = (self.app.handlers[c] for c in ("VDI", "VBD", "VIF"))
-        with self.store.transaction() as txn:
-            rec = {k: v for k, v in txn.get("VM", vm).items() if k not in _NOT_CLONED}
-            rec.update(name_label=new_name, power_state=lifecycle.HALTED, resident_on="")
-            self.insert(txn, new, rec)
-            vbds = txn.referrers("VBD", "VM", vm)
+        snaps = {}
+        try:
+            vbds = self.store.referrers("VBD", "VM", vm)
             for i, vbd in enumerate(vbds):
-                vbd_rec = dict(txn.get("VBD", vbd), VM=new)
-                vdi_rec = txn.get("VDI", vbd_rec["VDI"])
+                vdi = self.store.get("VBD", vbd)["VDI"]
+                vdi_rec = self.store.get("VDI", vdi)
                 if snapshot_disks and not (vdi_rec.get("sharable") or vdi_rec.get("read_only")):
-                    vbd_rec["VDI"] = vdi_h.snapshot_in(txn, vbd_rec["VDI"])
-                vbd_h.insert(txn, new_ref(), vbd_rec)
+                    snaps[vbd] = vdi_h.snapshot_files(vdi)
                 progress.report(0.9 * (i + 1) / len(vbds))
-            for vif in txn.referrers("VIF", "VM", vm):
-                vif_h.insert(txn, new_ref(), dict(txn.get("VIF", vif), VM=new, MAC=""))
+            with self.store.transaction() as txn:
+                rec = {k: v for k, v in txn.get("VM", vm).items() if k not in _NOT_CLONED}
+                rec.update(name_label=new_name, power_state=lifecycle.HALTED, resident_on="")
+                self.insert(txn, new, rec)
+                for vbd in vbds:
+                    vbd_rec = dict(txn.get("VBD", vbd), VM=new)
+                    if vbd in snaps:
+                        vdi_h.commit_snapshot(txn, snaps[vbd])
+                        vbd_rec["VDI"] = snaps[vbd]["ref"]
+                    vbd_h.insert(txn, new_ref(), vbd_rec)
+                for vif in txn.referrers("VIF", "VM", vm):
+                    vif_h.insert(txn, new_ref(), dict(txn.get("VIF", vif), VM=new, MAC=""))
+        except BaseException:
+            for made in snaps.values():
+                vdi_h.undo_snapshot(made)
+            raise
         return new
