@@ -41,10 +41,9 @@ _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
 
 
 def _index_plan():
-    """What the store must index: every bound Ref field, and the lookup fields."""
+    """What the store must index: every bound Ref field, and the indexed fields."""
     reverse = [(b.ref_class, b.ref_field) for b in datamodel.BINDINGS]
-    lookup = [(c.name, w) for c in datamodel.CLASSES.values()
-              for w in ("name_label", "short_name") if c.field(w)]
+    lookup = [(c.name, f.wire) for c, f in datamodel.all_fields() if f.indexed]
     return reverse, lookup
 
 

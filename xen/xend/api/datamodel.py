@@ -180,6 +180,7 @@ class Field:
     required: bool = False          # must be given to the constructor
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
     extension: bool = False         # beyond the 0.2 draft
+    indexed: bool = False           # the store keeps a value -> refs index of it
 
     @property
     def wire(self):
@@ -239,7 +240,7 @@ def uuid_field():
 
 
 def name_fields():
-    return [Field("name/label", String, RW, "a human-readable name"),
+    return [Field("name/label", String, RW, "a human-readable name", indexed=True),
             Field("name/description", String, RW,
                   "a notes field containing human-readable description")]
 
@@ -419,7 +420,8 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("network", Ref("network"), RW, "virtual network to which this vif is connected",
           required=True),
     Field("VM", Ref("VM"), RW, "virtual machine to which this vif is connected", required=True),
-    Field("MAC", String, RW, "ethernet MAC address of virtual interface, as exposed to guest"),
+    Field("MAC", String, RW, "ethernet MAC address of virtual interface, as exposed to guest",
+          indexed=True),
     Field("MTU", Int, RW, "MTU in octets", default=1500),
     Field("network_read_kbs", Float, RO_RUN, "Incoming network bandwidth"),
     Field("network_write_kbs", Float, RO_RUN, "Outgoing network bandwidth"),
@@ -482,7 +484,7 @@ VBD = Class("VBD", "a virtual block device", [
 
 USER = Class("user", "a user of the system", [
     uuid_field(),
-    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True),
+    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True, indexed=True),
     Field("fullname", String, RW, "full name"),
 ], messages=[
     Message("set_password", [Param("user", Ref("user"), "the user"),

@@ -55,7 +55,8 @@ class ClassHandler:
     # -- hooks -------------------------------------------------------------
 
     def validate(self, txn, ref, old, new):
-        """Refuse a create (old is None) or update by raising ApiError."""
+        """Refuse a create (old is None) or update by raising ApiError; may normalise
+        ``new`` in place (a generated MAC, a lower-cased address)."""
 
     def before_delete(self, call, txn, ref):
         """Refuse or prepare the delete of ``ref`` by raising ApiError."""
@@ -206,7 +207,7 @@ class ClassHandler:
         new = dict(old)
         new.update(changes)
         self.validate(txn, ref, old, new)
-        txn.update(self.cls.name, ref, changes)
+        txn.update(self.cls.name, ref, new)
 
     def create(self, call, record):
         """The constructor (§1.2): a record of RW and RO_ins fields; returns the new ref."""
