@@ -8,7 +8,7 @@ setup(
     description="A host daemon serving the Xen Management API (draft 0.2) with real VMs",
     packages=find_packages(include=["xen", "xen.*"]),
     python_requires=">=3.11",
-    install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp"],
+    install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis"]},
     entry_points={"console_scripts": ["xend = xen.xend.main:main", "xm = xen.xm.main:main"]},
 )

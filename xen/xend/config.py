@@ -14,6 +14,9 @@ DEFAULTS = {
     "state_dir": "/var/lib/xend",
     "socket": "/var/run/xend/xen-api.sock",
     "listen": "127.0.0.1:4464",            # "none" turns the TCP listener off
+    "tls_listen": "none",                  # HTTPS ADDR:PORT, e.g. "0.0.0.0:4465"
+    "tls_cert": "",                        # PEM certificate; "" makes a self-signed one
+    "tls_key": "",                         # PEM private key of tls_cert
     "backend": "auto",                     # auto | qemu | sim
     "log_file": "",                        # "" logs to stderr
     "log_level": "info",

@@ -31,6 +31,8 @@ def build_parser():
         s.add_argument("--state-dir", dest="state_dir", help="state directory")
         s.add_argument("--socket", help="Unix socket path ('none' turns it off)")
         s.add_argument("--listen", help="TCP ADDR:PORT ('none' turns it off)")
+        s.add_argument("--tls-listen", dest="tls_listen",
+                       help="HTTPS ADDR:PORT ('none', the default, turns it off)")
         s.add_argument("--backend", choices=["auto", "qemu", "sim"], help="hypervisor backend")
         s.add_argument("--log-file", dest="log_file", help="log file (default stderr)")
         s.add_argument("--log-level", dest="log_level",
@@ -154,8 +156,9 @@ def stop_daemon(cfg, timeout=30.0):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     overrides = {k: getattr(args, k, None) for k in
-                 ("state_dir", "socket", "listen", "backend", "log_file", "log_level",
-                  "pid_file")}
+                 ("state_dir", "socket", "listen", "tls_listen", "backend", "log_file",
+                  "log_level", "pid_file")}
+
     def load():
         return configmod.load(args.config, overrides)
     try:

@@ -1,4 +1,4 @@
-"""Listeners (spec §1.4.1): HTTP/1.1 over a Unix socket and over TCP, XML-RPC at / and /RPC2.
+"""Listeners (spec §1.4.1): HTTP/1.1 over a Unix socket, TCP and TLS; XML-RPC at / and /RPC2.
 
 Each listener is a threaded HTTP server; a listener is one entry in the list
 ``listeners_from_config`` returns, so HTTPS is one more entry. The HTTP layer
@@ -15,6 +15,7 @@ import socketserver
 import struct
 import threading
 
+from . import tls
 from .api import codec, xmlrepr
 from .api.sessions import Peer
 
@@ -140,6 +141,35 @@ class TCPListener(socketserver.ThreadingMixIn, http.server.HTTPServer):
         return "http://%s:%d/" % (host, port)
 
 
+class TLSListener(TCPListener):
+    """HTTPS: HTTP over TLS 1.2+ on TCP. The handshake runs in the connection's own
+    thread, under the request timeout, so a silent client cannot stall accept()."""
+
+    kind = "tls"
+
+    def __init__(self, app, host, port, context):
+        self.context = context
+        super().__init__(app, host, port)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        return self.context.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False), addr
+
+    def finish_request(self, request, client_address):
+        request.settimeout(self.app.config["request_timeout"])
+        try:
+            request.do_handshake()
+        except (OSError, ValueError) as e:
+            log.debug("TLS handshake with %s failed: %s", client_address[0], e)
+            return
+        super().finish_request(request, client_address)
+
+    def describe(self):
+        host, port = self.server_address[:2]
+        return "https://%s:%d/" % (host, port)
+
+
 def _remove_stale_socket(path):
     """Remove a socket left by a killed daemon; refuse if a live one answers on it."""
     if not os.path.exists(path):
@@ -175,6 +205,12 @@ def listeners_from_config(app):
     tcp = parse_listen(app.config["listen"])
     if tcp:
         out.append(TCPListener(app, *tcp))
+    tls_addr = parse_listen(app.config["tls_listen"])
+    if tls_addr:
+        cert, key = app.config["tls_cert"], app.config["tls_key"]
+        if not cert:
+            cert, key = tls.ensure_self_signed(app.state_dir)
+        out.append(TLSListener(app, *tls_addr, tls.server_context(cert, key)))
     return out
 
 

@@ -1,0 +1,76 @@
+"""TLS for the HTTPS listener (spec §1.4.1): the server context and a first-start certificate.
+
+With no certificate configured, the daemon makes a self-signed one (EC P-256,
+ten years, the host's name and loopback addresses as subject alternative
+names) in its state directory, key mode 0600, and logs its SHA-256
+fingerprint so that clients can pin it.
+"""
+
+import datetime
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+
+log = logging.getLogger("xend.tls")
+
+CERT_NAME = "xend-cert.pem"
+KEY_NAME = "xend-key.pem"
+
+
+def fingerprint(cert_path):
+    """The certificate's SHA-256 fingerprint as colon-separated hex."""
+    import hashlib
+    with open(cert_path) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def ensure_self_signed(state_dir):
+    """Paths of the daemon's own certificate and key, made on first use."""
+    cert = os.path.join(state_dir, CERT_NAME)
+    key = os.path.join(state_dir, KEY_NAME)
+    if os.path.exists(cert) and os.path.exists(key):
+        return cert, key
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    host = socket.gethostname()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "xend")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    alt = x509.SubjectAlternativeName([
+        x509.DNSName(host), x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1"))])
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=3650))
+                   .add_extension(alt, critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .sign(private, hashes.SHA256()))
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    fd = os.open(cert, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    log.info("generated a self-signed certificate %s, SHA-256 fingerprint %s",
+             cert, fingerprint(cert))
+    return cert, key
+
+
+def server_context(cert, key):
+    """A server-side context: TLS 1.2 or later, the given certificate and key."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
