@@ -66,7 +66,7 @@ def make_backend(name, config):
         return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
     if name == "qemu":
         from .backend.qemu import QemuBackend
-        return QemuBackend()
+        return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"])
     raise ValueError("backend %r is not available" % name)
 
 
@@ -173,8 +173,10 @@ class Xend:
         out = []
         for vif in self.store.referrers("VIF", "VM", vm):
             rec = self.store.get("VIF", vif)
+            net = self.store.get("network", rec["network"]) or {}
             out.append(NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                               driver=rec.get("type", "paravirtualised")))
+                               driver=rec.get("type", "paravirtualised"),
+                               bridge=net.get("NIC", "")))
         return out
 
     # -- background work ---------------------------------------------------------

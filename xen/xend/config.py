@@ -18,6 +18,8 @@ DEFAULTS = {
     "tls_cert": "",                        # PEM certificate; "" makes a self-signed one
     "tls_key": "",                         # PEM private key of tls_cert
     "backend": "auto",                     # auto | qemu | sim
+    "accel": "auto",                       # qemu: auto (KVM where usable) | kvm | tcg
+    "qemu_binary": "qemu-system-x86_64",
     "log_file": "",                        # "" logs to stderr
     "log_level": "info",
     "pid_file": "/var/run/xend/xend.pid",

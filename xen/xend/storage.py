@@ -48,6 +48,20 @@ def _qemu_img(*args):
     return out.stdout
 
 
+def create_image(path, size, backing=None):
+    """A qcow2 image of ``size`` bytes, or a copy-on-write child of ``backing``."""
+    argv = ["create", "-q", "-f", "qcow2"]
+    if backing:
+        argv += ["-b", backing, "-F", "qcow2"]
+    _qemu_img(*argv + [path] + ([str(size)] if size is not None else []))
+
+
+def backing_of(path):
+    """The image ``path`` is a copy-on-write child of, or ""."""
+    info = json.loads(_qemu_img("info", "-U", "--output=json", path))
+    return info.get("full-backing-filename") or info.get("backing-filename") or ""
+
+
 class DirSR:
     """type "dir": a directory of qcow2 images."""
 
@@ -86,12 +100,12 @@ class DirSR:
     def create(self, location, vdi, size):
         """A new empty image of ``size`` bytes; returns its path."""
         path = os.path.join(location, "%s.qcow2" % vdi)
-        _qemu_img("create", "-q", "-f", "qcow2", path, str(size))
+        create_image(path, size)
         return path
 
     @staticmethod
     def overlay(path, backing):
-        _qemu_img("create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", path)
+        create_image(path, None, backing)
 
     def freeze(self, location, leaf):
         """Halted case of a snapshot: move ``leaf``'s image to a new base and put a
@@ -148,7 +162,7 @@ class DirSR:
                 if entry.is_file(follow_symlinks=False):
                     shutil.copyfile(entry.path, os.path.join(new_location, entry.name))
             for entry in os.scandir(new_location):
-                backing = self._backing(entry.path)
+                backing = backing_of(entry.path)
                 if backing and os.path.dirname(backing) == location:
                     _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
                               os.path.join(new_location, os.path.basename(backing)),
@@ -157,11 +171,6 @@ class DirSR:
             shutil.rmtree(new_location, ignore_errors=True)
             raise
         return {leaf: os.path.join(new_location, os.path.basename(leaf)) for leaf in leaves}
-
-    @staticmethod
-    def _backing(path):
-        info = json.loads(_qemu_img("info", "-U", "--output=json", path))
-        return info.get("full-backing-filename") or info.get("backing-filename")
 
 
 SR_TYPES = {DirSR.type: DirSR()}

@@ -314,6 +314,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           default=16 * 2 ** 20),
     Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
     Field("VCPUs/params", String, RW, "string-encoded parameters passed to selected VCPU policy"),
+    Field("VCPUs/max", Int, RW, "number of VCPUs the VM is started with", default=1,
+          extension=True),
     Field("VCPUs/number", Int, RO_RUN, "Current number of VCPUs"),
     Field("VCPUs/utilisation", Map(Int, Float), RO_RUN,
           "Utilisation for all of guest's current VCPUs"),

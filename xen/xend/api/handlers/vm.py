@@ -26,7 +26,7 @@ class VMHandler(ClassHandler):
         return rec.get("memory_dynamic_max", 0) if self._running(rec) else 0
 
     def _vcpus_number(self, ref, rec):
-        return 1 if self._running(rec) else 0
+        return rec.get("VCPUs_max", 1) if self._running(rec) else 0
 
     def _vcpus_utilisation(self, ref, rec):
         return {"0": 0.0} if self._running(rec) else {}
@@ -44,6 +44,8 @@ class VMHandler(ClassHandler):
                                "%d (must not exceed %s = %d)" % (va, b, vb))
         if values[0] < 0:
             raise ApiError("INVALID_VALUE", order[0], str(values[0]))
+        if not 1 <= new.get("VCPUs_max", 1) <= 255:
+            raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
 
     # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
     #    under the VM's lock) ---------------------------------------------------

@@ -1,0 +1,226 @@
+"""The VM record -> QEMU command line mapping (pure: no QEMU is started)."""
+
+import json
+import uuid
+
+import pytest
+
+from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
+from xen.xend.backend.qemu import choose_accel
+from xen.xend.backend.qemu_argv import build_argv, safe_path, tap_name
+
+VM = "4a1c2a55-6d7e-4c38-9d0e-2f1a7b3c9e01"
+
+
+def spec(disks=(), nics=(), **record):
+    fields = {"name_label": "web", "memory_static_max": str(256 << 20)}
+    fields.update(record)
+    return DomainSpec(uuid=VM, record=fields, disks=list(disks), nics=list(nics),
+                      state_dir="/tmp/x")
+
+
+def argv(**kw):
+    return build_argv(spec(**kw), "qemu-system-x86_64", "tcg")
+
+
+def value(args, flag):
+    """The argument after the only occurrence of ``flag``."""
+    assert args.count(flag) == 1, (flag, args)
+    return args[args.index(flag) + 1]
+
+
+def values(args, flag):
+    return [args[i + 1] for i, a in enumerate(args) if a == flag]
+
+
+def devices(args):
+    return [json.loads(d) if d.startswith("{") else d for d in values(args, "-device")]
+
+
+def disk(driver="paravirtualised", mode="RW", device="xvda", fmt="qcow2"):
+    return DiskSpec(vbd=str(uuid.uuid4()), path="/images/a.qcow2", format=fmt,
+                    device=device, mode=mode, driver=driver)
+
+
+def test_identity_memory_cpus_and_fixed_devices():
+    args = argv(VCPUs_max="2", memory_static_max=str((256 << 20) + 1))
+    assert value(args, "-uuid") == VM
+    assert value(args, "-name") == "guest=web,debug-threads=on"
+    assert value(args, "-m") == "257"          # rounded up to whole MiB
+    assert value(args, "-smp") == "2"
+    assert value(args, "-machine") == "pc,accel=tcg"
+    assert "-S" in args
+    assert "virtio-balloon-pci,id=balloon0" in devices(args)
+    assert "pvpanic" in devices(args)
+    assert value(args, "-action") == "panic=pause"
+    assert "-no-shutdown" not in args
+
+
+def test_defaults_one_vcpu_and_name_commas_are_escaped():
+    args = argv(name_label="a,b")
+    assert value(args, "-smp") == "1"
+    assert value(argv(), "-smp") == "1"     # absent: one vCPU
+    assert value(args, "-name") == "guest=a,,b,debug-threads=on"
+
+
+def test_invalid_uuid_and_memory_are_refused():
+    with pytest.raises(BackendError) as err:
+        build_argv(DomainSpec(uuid="nope", record={"memory_static_max": "1"}), "q", "tcg")
+    assert err.value.code == "UUID_INVALID"
+    with pytest.raises(BackendError) as err:
+        argv(memory_static_max="100")
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[0] == "memory/static_max"
+
+
+def test_kernel_external_boot():
+    args = argv(boot_method="kernel_external", kernel_kernel="/boot/vmlinuz",
+                kernel_initrd="/boot/initrd.img", kernel_args="console=ttyS0 root=/dev/vda")
+    assert value(args, "-kernel") == "/boot/vmlinuz"
+    assert value(args, "-initrd") == "/boot/initrd.img"
+    assert value(args, "-append") == "console=ttyS0 root=/dev/vda"
+
+
+def test_kernel_external_needs_a_kernel():
+    with pytest.raises(BackendError) as err:
+        argv(boot_method="kernel_external")
+    assert err.value.code == "INVALID_VALUE"
+
+
+@pytest.mark.parametrize("choice,order", [("floppy", "a"), ("HD", "c"), ("CDROM", "d")])
+def test_bios_boot_order(choice, order):
+    assert value(argv(boot_method="bios", bios_boot=choice), "-boot") == "order=" + order
+
+
+@pytest.mark.parametrize("method", ["kernel_internal", "grub"])
+def test_boot_from_disk(method):
+    assert value(argv(boot_method=method), "-boot") == "order=c"
+
+
+def test_bios_cdrom_is_a_read_only_ide_cd():
+    args = argv(boot_method="bios", bios_boot="CDROM", bios_cdrom="/isos/x.iso")
+    node = json.loads(value(args, "-blockdev"))
+    assert node["read-only"] is True and node["file"]["filename"] == "/isos/x.iso"
+    assert {"driver": "ide-cd", "drive": "cdrom0", "bus": "ide.1", "unit": 0,
+            "id": "cdrom0"} in devices(args)
+
+
+def test_platform_flags():
+    args = argv(platform_std_VGA=True, platform_localtime="true", platform_serial="pty")
+    assert value(args, "-vga") == "std"
+    assert value(args, "-rtc") == "base=localtime"
+    chardevs = values(args, "-chardev")
+    assert "pty,id=serial0,logfile=console.log,logappend=on" in chardevs
+    assert value(args, "-serial") == "chardev:serial0"
+    args = argv(platform_std_VGA=False, platform_localtime=False)
+    assert value(args, "-vga") == "cirrus"
+    assert value(args, "-rtc") == "base=utc"
+    assert "null,id=serial0,logfile=console.log,logappend=on" in values(args, "-chardev")
+
+
+def test_unknown_serial_is_not_supported():
+    with pytest.raises(BackendError) as err:
+        argv(platform_serial="tcp:1.2.3.4:5")
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["platform/serial", "tcp:1.2.3.4:5"]
+
+
+def test_audio():
+    args = argv(platform_enable_audio=True)
+    assert "AC97,audiodev=audio0" in devices(args)
+    with pytest.raises(BackendError) as err:
+        build_argv(spec(platform_enable_audio=True), "q", "tcg", audio_ok=False)
+    assert err.value.params[:2] == ["platform/enable_audio", "true"]
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+
+
+def test_cpu_features():
+    args = argv(VCPUs_features_force_on=["XMM2", "XMM3"], VCPUs_features_force_off=["NX"])
+    assert value(args, "-cpu") == "qemu64,+sse2,+pni,-nx"
+
+
+def test_cpu_feature_without_cpuid_flag_is_not_supported():
+    with pytest.raises(BackendError) as err:
+        argv(VCPUs_features_force_on=["K8"])
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["VCPUs/features_force_on", "K8"]
+
+
+def test_disks_virtio_ide_and_read_only():
+    pv, emu, ro = disk(), disk("ioemu", device="hdb"), disk(mode="RO", fmt="raw")
+    args = argv(disks=[pv, emu, ro])
+    nodes = [json.loads(b) for b in values(args, "-blockdev")]
+    assert [n["node-name"] for n in nodes] == ["vbd0", "vbd1", "vbd2"]
+    assert [n["read-only"] for n in nodes] == [False, False, True]
+    assert nodes[2]["driver"] == "raw" and nodes[0]["driver"] == "qcow2"
+    devs = [d for d in devices(args) if isinstance(d, dict)]
+    assert devs[0] == {"driver": "virtio-blk-pci", "drive": "vbd0", "id": "vbd-" + pv.vbd}
+    assert devs[1] == {"driver": "ide-hd", "drive": "vbd1", "id": "vbd-" + emu.vbd,
+                       "bus": "ide.0", "unit": 1}
+    assert devs[2]["driver"] == "virtio-blk-pci"
+
+
+def test_ide_disks_fill_free_slots_around_the_cdrom():
+    disks = [disk("ioemu", device="sda"), disk("ioemu", device="hda"), disk("ioemu", device="x")]
+    args = argv(disks=disks, bios_cdrom="/isos/x.iso")
+    slots = [(d["bus"], d["unit"]) for d in devices(args)
+             if isinstance(d, dict) and d["driver"] == "ide-hd"]
+    assert slots == [("ide.0", 1), ("ide.0", 0), ("ide.1", 1)]
+    with pytest.raises(BackendError) as err:
+        argv(disks=disks + [disk("ioemu", device="y")], bios_cdrom="/isos/x.iso")
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+
+
+def test_read_only_ide_disk_is_not_supported():
+    with pytest.raises(BackendError) as err:
+        argv(disks=[disk("ioemu", mode="RO")])
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["VBD/mode", "RO"]
+
+
+def test_nics_hub_and_bridge():
+    plain = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:01", mtu=1500, driver="ioemu")
+    bridged = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:02", mtu=9000,
+                      driver="paravirtualised", bridge="xenbr0")
+    args = argv(nics=[plain, bridged])
+    assert values(args, "-netdev") == [
+        "hubport,id=net0,hubid=0",
+        f"tap,id=net1,ifname={tap_name(bridged.vif)},script=no,downscript=no"]
+    devs = [d for d in devices(args) if isinstance(d, dict)]
+    assert devs[0] == {"driver": "e1000", "netdev": "net0", "mac": plain.mac,
+                       "id": "vif-" + plain.vif}
+    assert devs[1] == {"driver": "virtio-net-pci", "netdev": "net1", "mac": bridged.mac,
+                       "id": "vif-" + bridged.vif, "host_mtu": 9000}
+    assert len(tap_name(bridged.vif)) <= 15
+
+
+def test_incoming_and_machine_type():
+    args = build_argv(spec(), "qemu-system-x86_64", "kvm", machine="pc-i440fx-7.2",
+                      incoming=True)
+    assert value(args, "-incoming") == "defer"
+    assert value(args, "-machine") == "pc-i440fx-7.2,accel=kvm"
+
+
+@pytest.mark.parametrize("path", ["relative/file", "/tmp/a b", "/tmp/a;rm -rf /",
+                                  "/tmp/$(x)", "/tmp/a|b", "/tmp/a\nb", "/tmp/'q'", ""])
+def test_unsafe_state_paths_are_refused(path):
+    with pytest.raises(BackendError) as err:
+        safe_path(path, "state_file")
+    assert err.value.code == "INVALID_VALUE"
+
+
+def test_safe_state_path_is_accepted():
+    assert safe_path("/var/lib/xend/vms/ab-12/suspend.state", "f") == \
+        "/var/lib/xend/vms/ab-12/suspend.state"
+
+
+def test_accel_choice(monkeypatch):
+    from xen.xend.backend import qemu
+    assert choose_accel("tcg") == "tcg"
+    assert choose_accel("kvm") == "kvm"
+    monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
+    assert choose_accel("auto") == "tcg"
+    monkeypatch.setattr(qemu, "kvm_usable", lambda: True)
+    assert choose_accel("auto") == "kvm"
+    with pytest.raises(ValueError):
+        choose_accel("xen")

@@ -1,0 +1,357 @@
+"""QemuBackend lifecycle on real QEMU processes whose VMs have no OS."""
+
+import os
+import signal
+import subprocess
+import uuid
+
+import pytest
+
+from qemutest import qemu_pids, requires_qemu
+from xen.xend import storage
+from xen.xend.backend.base import BackendError
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+
+def test_start_running_and_paused(backend, vms, events):
+    running, paused = vms.spec(), vms.spec()
+    private = backend.start(running, paused=False)
+    backend.start(paused, paused=True)
+    assert backend.power_state(running.uuid) == "Running"
+    assert backend.power_state(paused.uuid) == "Paused"
+    assert qemu_pids(running.uuid) == [private["pid"]]
+    with open(f"/proc/{private['pid']}/cmdline", "rb") as f:
+        args = f.read().split(b"\0")
+    assert args[args.index(b"-name") + 1] == b"guest=%s,debug-threads=on" % running.record[
+        "name_label"].encode()
+    # Its own session: a signal to the daemon's process group never reaches it.
+    assert os.getsid(private["pid"]) == private["pid"] != os.getsid(0)
+    assert os.path.isfile(os.path.join(running.state_dir, "qemu.log"))
+    assert os.path.isfile(os.path.join(running.state_dir, "console.log"))
+    assert events.of(running.uuid) == []
+
+
+def test_private_state_is_json(backend, vms):
+    import json
+    spec = vms.spec(disks=[vms.disk(backend)])
+    private = backend.start(spec, paused=True)
+    assert json.loads(json.dumps(private)) == private
+    assert {"pid", "starttime", "qmp_socket", "state_dir", "disks"} <= set(private)
+
+
+def test_pause_unpause(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=False)
+    backend.pause(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Paused"
+    backend.unpause(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_unpause_a_paused_start(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=True)
+    backend.unpause(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_hard_shutdown_ends_and_reaps_the_process(backend, vms, events):
+    spec = vms.spec()
+    pid = backend.start(spec, paused=False)["pid"]
+    backend.hard_shutdown(spec.uuid)
+    assert qemu_pids(spec.uuid) == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)     # already reaped: no zombie left
+    assert backend.power_state(spec.uuid) is None
+    backend.hard_shutdown(spec.uuid)    # idempotent
+    assert events.of(spec.uuid) == []
+
+
+def test_operations_on_a_halted_vm_fail(backend, vms):
+    spec = vms.spec()
+    with pytest.raises(BackendError) as err:
+        backend.pause(spec.uuid)
+    assert err.value.code == "VM_BAD_POWER_STATE"
+    assert err.value.params == [spec.uuid, "Running", "Halted"]
+
+
+def test_starting_twice_is_refused(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=True)
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=True)
+    assert err.value.code == "VM_BAD_POWER_STATE"
+    assert len(qemu_pids(spec.uuid)) == 1
+
+
+def test_start_failure_raises_and_leaves_no_process(backend, vms, events, tmp_path):
+    missing = vms.disk(backend)
+    os.unlink(missing.path)
+    spec = vms.spec(disks=[missing])
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=False)
+    assert err.value.code == "INTERNAL_ERROR"
+    assert missing.path in err.value.params[0]     # QEMU's own complaint
+    assert qemu_pids(spec.uuid) == []
+    assert backend.power_state(spec.uuid) is None
+    assert events.of(spec.uuid) == []
+
+
+def test_hard_reboot_keeps_the_process(backend, vms):
+    spec = vms.spec()
+    pid = backend.start(spec, paused=False)["pid"]
+    backend.hard_reboot(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Running"
+    assert qemu_pids(spec.uuid) == [pid]
+
+
+def test_hard_reboot_of_a_paused_vm_stays_paused(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=True)
+    backend.hard_reboot(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Paused"
+
+
+def test_clean_shutdown_times_out_and_leaves_the_vm_running(backend, vms, events):
+    spec = vms.spec()
+    pid = backend.start(spec, paused=False)["pid"]
+    with pytest.raises(BackendError) as err:
+        backend.clean_shutdown(spec.uuid, 0.5)    # no OS: nobody presses the button
+    assert err.value.code == "VM_SHUTDOWN_TIMEOUT"
+    assert err.value.params == [spec.uuid, "0.5"]
+    assert backend.power_state(spec.uuid) == "Running"
+    assert qemu_pids(spec.uuid) == [pid]
+    assert events.of(spec.uuid) == []
+
+
+def test_clean_reboot_times_out_without_an_os(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=False)
+    with pytest.raises(BackendError) as err:
+        backend.clean_reboot(spec.uuid, 0.5)
+    assert err.value.code == "VM_SHUTDOWN_TIMEOUT"
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_suspend_resume_round_trip(backend, vms, events, live):
+    spec = vms.spec(disks=[vms.disk(backend)])
+    backend.start(spec, paused=False)
+    state = os.path.join(spec.state_dir, "suspend.state")
+    backend.suspend(spec.uuid, live, state)
+    assert qemu_pids(spec.uuid) == []
+    assert backend.power_state(spec.uuid) is None
+    assert os.path.getsize(state) > 0
+    assert os.stat(state).st_mode & 0o777 == 0o600
+    private = backend.resume(spec, state, paused=False)
+    assert backend.power_state(spec.uuid) == "Running"
+    assert qemu_pids(spec.uuid) == [private["pid"]]
+    assert events.of(spec.uuid) == []
+
+
+def test_suspend_a_paused_vm_and_resume_paused(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=True)
+    state = os.path.join(spec.state_dir, "suspend.state")
+    backend.suspend(spec.uuid, False, state)
+    backend.resume(spec, state, paused=True)
+    assert backend.power_state(spec.uuid) == "Paused"
+    backend.unpause(spec.uuid)
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_suspend_refuses_an_unsafe_path(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=False)
+    with pytest.raises(BackendError) as err:
+        backend.suspend(spec.uuid, False, spec.state_dir + "/a b; touch x")
+    assert err.value.code == "INVALID_VALUE"
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_resume_from_a_missing_state_file(backend, vms):
+    spec = vms.spec()
+    missing = os.path.join(str(vms.tmp), "nothing.state")
+    with pytest.raises(BackendError) as err:
+        backend.resume(spec, missing, paused=False)
+    assert err.value.code == "VM_STATE_FILE_MISSING"
+    assert err.value.params == [missing]
+    assert not os.path.exists(os.path.join(spec.state_dir, "qemu.log"))   # QEMU never ran
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_resume_from_a_corrupt_state_file(backend, vms, events, damage):
+    spec = vms.spec()
+    state = os.path.join(spec.state_dir, "suspend.state")
+    if damage == "garbage":
+        os.makedirs(spec.state_dir)
+        with open(state, "wb") as f:
+            f.write(b"this is not a migration stream\n" * 100)
+    else:
+        backend.start(spec, paused=False)
+        backend.suspend(spec.uuid, False, state)
+        os.truncate(state, os.path.getsize(state) // 2)
+    with pytest.raises(BackendError) as err:
+        backend.resume(spec, state, paused=False)
+    assert err.value.code == "VM_STATE_FILE_CORRUPT"
+    assert err.value.params == [state]
+    assert qemu_pids(spec.uuid) == []
+    assert backend.power_state(spec.uuid) is None
+    assert events.of(spec.uuid) == []
+
+
+def test_reattach_from_a_new_backend(backend_factory, vms, events):
+    first = backend_factory()
+    running, paused = vms.spec(disks=[vms.disk(first)]), vms.spec()
+    p_running = first.start(running, paused=False)
+    p_paused = first.start(paused, paused=True)
+    first.close()                        # the daemon goes away...
+    assert qemu_pids(running.uuid) == [p_running["pid"]]   # ...its guests do not
+
+    second = backend_factory()
+    assert second.reattach(running.uuid, p_running) == "Running"
+    assert second.reattach(paused.uuid, p_paused) == "Paused"
+    assert second.reattach(running.uuid, p_running) == "Running"   # already attached
+    second.pause(running.uuid)
+    assert second.power_state(running.uuid) == "Paused"
+    assert set(second.metrics(running.uuid)["vbd"]) == {running.disks[0].vbd}
+
+    # The reattached process is not our child: its exit is still noticed.
+    os.kill(p_paused["pid"], signal.SIGKILL)
+    assert events.wait(paused.uuid, "died")
+    second.hard_shutdown(running.uuid)
+    assert qemu_pids(running.uuid) == []
+
+
+def test_reattach_to_a_gone_or_different_process(backend_factory, vms):
+    first, second = backend_factory(), backend_factory()
+    spec = vms.spec()
+    private = first.start(spec, paused=True)
+    # The pid runs another VM, or is a different process (pid reused).
+    assert second.reattach(vms.spec().uuid, private) is None
+    assert second.reattach(spec.uuid, dict(private, starttime=private["starttime"] - 1)) is None
+    first.hard_shutdown(spec.uuid)
+    assert second.reattach(spec.uuid, private) is None                # process gone
+    assert second.reattach(spec.uuid, {"pid": 2 ** 22 + 1}) is None   # no such pid
+    assert second.reattach(spec.uuid, {}) is None
+
+
+def test_unexpected_exit_is_reported_as_died(backend, vms, events):
+    spec = vms.spec()
+    pid = backend.start(spec, paused=False)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert events.wait(spec.uuid, "died")
+    assert events.of(spec.uuid) == ["died"]
+    assert backend.power_state(spec.uuid) is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)     # reaped by the backend
+
+
+def test_metrics(backend, vms):
+    disk = vms.disk(backend)
+    ide = vms.disk(backend, name="ide", driver="ioemu", device="hda")
+    spec = vms.spec(disks=[disk, ide], VCPUs_max=2, memory_dynamic_max=str(32 << 20))
+    backend.start(spec, paused=False)
+    m = backend.metrics(spec.uuid)
+    assert len(m["cpu_seconds"]) == 2
+    assert all(s >= 0 for s in m["cpu_seconds"])
+    assert m["memory_rss"] > 0
+    assert m["memory_actual"] > 0
+    assert set(m["vbd"]) == {disk.vbd, ide.vbd}
+    assert set(m["vbd"][disk.vbd]) == {"rd_bytes", "wr_bytes", "rd_operations", "wr_operations"}
+    assert m["vif"] == {}
+
+
+def test_metrics_of_a_halted_vm_fail(backend, vms):
+    with pytest.raises(BackendError) as err:
+        backend.metrics(vms.spec().uuid)
+    assert err.value.code == "VM_BAD_POWER_STATE"
+
+
+def test_dump_core(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=True)
+    core = os.path.join(str(vms.tmp), "core.elf")
+    backend.dump_core(spec.uuid, core)
+    with open(core, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    assert os.stat(core).st_mode & 0o777 == 0o600
+
+
+def test_audio_and_platform_options_start(backend, vms):
+    spec = vms.spec(platform_enable_audio=True, platform_std_VGA=True,
+                    platform_localtime=True, platform_serial="pty",
+                    VCPUs_features_force_on=["XMM2"])
+    backend.start(spec, paused=False)
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_nic_without_bridge(backend, vms):
+    spec = vms.spec(nics=[vms.nic(), vms.nic(driver="ioemu")])
+    backend.start(spec, paused=False)
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+@pytest.fixture
+def bridge():
+    """A bridge with no host interface in it (nothing can leave the machine)."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        pytest.skip("tap devices need root and /dev/net/tun")
+    name = "xtbr" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    yield name
+    subprocess.run(["ip", "link", "del", name], check=True)
+
+
+def test_nic_on_a_bridge(backend, vms, bridge):
+    from xen.xend.backend.qemu_argv import tap_name
+    nic = vms.nic(bridge=bridge, mtu=1400)
+    spec = vms.spec(nics=[nic])
+    backend.start(spec, paused=False)
+    tap = tap_name(nic.vif)
+    master = os.path.basename(os.readlink(f"/sys/class/net/{tap}/master"))
+    assert master == bridge
+    with open(f"/sys/class/net/{tap}/mtu") as f:
+        assert f.read().strip() == "1400"
+    assert set(backend.metrics(spec.uuid)["vif"]) == {nic.vif}
+    backend.hard_shutdown(spec.uuid)
+    assert not os.path.exists(f"/sys/class/net/{tap}")   # the tap went with QEMU
+
+
+def test_failed_suspend_leaves_the_vm_running(backend, vms):
+    spec = vms.spec()
+    backend.start(spec, paused=False)
+    with pytest.raises(BackendError) as err:
+        backend.suspend(spec.uuid, False, os.path.join(str(vms.tmp), "no", "such", "dir"))
+    assert err.value.code == "INTERNAL_ERROR"
+    assert backend.power_state(spec.uuid) == "Running"
+
+
+def test_state_dir_longer_than_a_socket_path(backend_factory, vms):
+    first = backend_factory()
+    spec = vms.spec()
+    spec.state_dir = os.path.join(str(vms.tmp), "d" * 60, "e" * 60)
+    assert len(os.path.join(spec.state_dir, "qmp.sock")) > 108
+    private = first.start(spec, paused=False)
+    assert first.power_state(spec.uuid) == "Running"
+    first.close()
+    assert backend_factory().reattach(spec.uuid, private) == "Running"
+
+
+def test_snapshot_of_a_disk_in_use(backend, vms):
+    disk = vms.disk(backend)
+    spec = vms.spec(disks=[disk])
+    backend.start(spec, paused=False)
+    first, second = str(vms.tmp / "s1.qcow2"), str(vms.tmp / "s2.qcow2")
+    backend.snapshot_disk(spec.uuid, disk.vbd, first)
+    backend.snapshot_disk(spec.uuid, disk.vbd, second)
+    assert storage.backing_of(first) == disk.path
+    assert storage.backing_of(second) == first
+    # QEMU now holds the newest overlay open for writing.
+    locked = subprocess.run(["qemu-img", "info", second], capture_output=True, text=True)
+    assert locked.returncode != 0 and "lock" in locked.stderr
+    assert set(backend.metrics(spec.uuid)["vbd"]) == {disk.vbd}
+    with pytest.raises(BackendError) as err:
+        backend.snapshot_disk(spec.uuid, str(uuid.uuid4()), str(vms.tmp / "s3.qcow2"))
+    assert err.value.code == "HANDLE_INVALID"

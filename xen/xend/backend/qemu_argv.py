@@ -1,0 +1,307 @@
+"""Translate a DomainSpec into a qemu-system-x86_64 command line.
+
+Pure functions: nothing here starts a process or talks QMP. ``build_argv`` is
+the single place where VM record fields become QEMU arguments; the table in
+its docstring and docs/qemu-mapping.md describe the same mapping.
+"""
+
+import json
+import os
+import re
+import stat
+import uuid as uuidlib
+
+from xen.xend.backend.base import BackendError
+
+# Files QEMU creates in the guest's state dir (QEMU runs with that dir as cwd).
+QMP_SOCKET = "qmp.sock"
+CONSOLE_LOG = "console.log"
+QEMU_LOG = "qemu.log"
+
+MIB = 1024 * 1024
+
+# cpu_feature names of the API -> QEMU CPUID flag names. Features with no
+# CPUID bit of their own (Linux's synthetic flags such as K8 or CONSTANT_TSC)
+# are absent and rejected with VALUE_NOT_SUPPORTED.
+CPU_FEATURES = {
+    "FPU": "fpu", "VME": "vme", "DE": "de", "PSE": "pse", "TSC": "tsc",
+    "MSR": "msr", "PAE": "pae", "MCE": "mce", "CX8": "cx8", "APIC": "apic",
+    "SEP": "sep", "MTRR": "mtrr", "PGE": "pge", "MCA": "mca", "CMOV": "cmov",
+    "PAT": "pat", "PSE36": "pse36", "PN": "pn", "CLFLSH": "clflush",
+    "DTES": "ds", "ACPI": "acpi", "MMX": "mmx", "FXSR": "fxsr", "XMM": "sse",
+    "XMM2": "sse2", "SELFSNOOP": "ss", "HT": "ht", "ACC": "tm", "IA64": "ia64",
+    "SYSCALL": "syscall", "NX": "nx", "MMXEXT": "mmxext", "LM": "lm",
+    "3DNOWEXT": "3dnowext", "3DNOW": "3dnow", "XMM3": "pni", "MWAIT": "monitor",
+    "DSCPL": "ds-cpl", "EST": "est", "TM2": "tm2", "CID": "cid", "CX16": "cx16",
+    "XTPR": "xtpr", "XSTORE": "xstore", "XSTORE_EN": "xstore-en",
+    "XCRYPT": "xcrypt", "XCRYPT_EN": "xcrypt-en", "LAHF_LM": "lahf-lm",
+    "CMP_LEGACY": "cmp-legacy",
+}
+
+BIOS_BOOT = {"floppy": "a", "HD": "c", "CDROM": "d"}
+
+# PIIX IDE: two buses with two units each; hdX names pick a fixed slot.
+IDE_SLOTS = {"hda": (0, 0), "hdb": (0, 1), "hdc": (1, 0), "hdd": (1, 1)}
+
+# Characters allowed in a path that ends up inside the exec: migration URI,
+# which QEMU hands to /bin/sh.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+=@%-]*$")
+
+
+def safe_path(path, field):
+    """Return ``path`` if it may appear in a shell word unquoted; else BackendError."""
+    if not isinstance(path, str) or not _SAFE_PATH.match(path):
+        raise BackendError("INVALID_VALUE", field, path)
+    return path
+
+
+def truthy(value):
+    """A record bool, which may arrive as a real bool or as a wire string."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _int(record, key, default=None):
+    value = record.get(key, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BackendError("INVALID_VALUE", key, value)
+    return number
+
+
+def _opt(value):
+    """Escape a value for QEMU's key=value option syntax (commas are doubled)."""
+    return str(value).replace(",", ",,")
+
+
+def _memory_mib(record):
+    size = _int(record, "memory_static_max", 0)
+    if size < MIB:
+        raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", size,
+                           "must be at least 1 MiB")
+    return -(-size // MIB)
+
+
+def _cpu_model(record):
+    flags = []
+    for key, sign in (("VCPUs_features_force_on", "+"), ("VCPUs_features_force_off", "-")):
+        for feature in record.get(key) or []:
+            qemu_flag = CPU_FEATURES.get(feature)
+            if qemu_flag is None:
+                raise BackendError("VALUE_NOT_SUPPORTED", key.replace("_", "/", 1), feature,
+                                   "QEMU has no CPUID flag for this feature")
+            flags.append(sign + qemu_flag)
+    # qemu64 is the baseline both TCG and KVM provide, so saved guests stay portable.
+    return ",".join(["qemu64"] + flags)
+
+
+def _serial(record):
+    mode = str(record.get("platform_serial") or "").strip()
+    log = f"logfile={CONSOLE_LOG},logappend=on"
+    if mode in ("", "none", "null"):
+        backend = "null"
+    elif mode == "pty":
+        backend = "pty"
+    else:
+        raise BackendError("VALUE_NOT_SUPPORTED", "platform/serial", mode,
+                           "only pty or none are supported")
+    # The console is always logged, whatever else it is connected to.
+    return ["-chardev", f"{backend},id=serial0,{log}", "-serial", "chardev:serial0"]
+
+
+def _boot(record):
+    """Boot arguments, and whether they include the emulated CD-ROM drive."""
+    method = record.get("boot_method") or "bios"
+    args, cdrom = [], False
+    if method == "kernel_external":
+        kernel = record.get("kernel_kernel") or ""
+        if not kernel:
+            raise BackendError("INVALID_VALUE", "kernel/kernel", kernel)
+        args += ["-kernel", os.path.abspath(kernel)]
+        if record.get("kernel_initrd"):
+            args += ["-initrd", os.path.abspath(record["kernel_initrd"])]
+        if record.get("kernel_args"):
+            args += ["-append", record["kernel_args"]]
+    elif method == "bios":
+        choice = record.get("bios_boot") or "HD"
+        if choice not in BIOS_BOOT:
+            raise BackendError("INVALID_VALUE", "bios/boot", choice)
+        args += ["-boot", "order=" + BIOS_BOOT[choice]]
+        if record.get("bios_cdrom"):
+            args += _cdrom(record["bios_cdrom"])
+            cdrom = True
+    elif method in ("kernel_internal", "grub"):
+        # The bootloader lives on the guest's own disk.
+        args += ["-boot", "order=c"]
+    else:
+        raise BackendError("INVALID_VALUE", "boot_method", method)
+    return args, cdrom
+
+
+def _cdrom(path):
+    path = os.path.abspath(path)
+    is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+    node = {"driver": "raw", "node-name": "cdrom0", "read-only": True,
+            "file": {"driver": "host_cdrom" if is_block else "file", "filename": path}}
+    device = {"driver": "ide-cd", "drive": "cdrom0", "bus": "ide.1", "unit": 0, "id": "cdrom0"}
+    return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
+
+
+def disk_node(index):
+    """The block node name of the index-th disk (node names are capped at 31 chars)."""
+    return f"vbd{index}"
+
+
+def _disks(disks, cdrom_in_use):
+    args = []
+    taken = {(1, 0)} if cdrom_in_use else set()
+    named = {IDE_SLOTS[d.device] for d in disks
+             if d.driver != "paravirtualised" and d.device in IDE_SLOTS}
+    taken |= named
+    for index, disk in enumerate(disks):
+        node = disk_node(index)
+        readonly = disk.mode == "RO"
+        if disk.format not in ("qcow2", "raw"):
+            raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
+                               "only qcow2 and raw images are supported")
+        path = os.path.abspath(disk.path)
+        is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+        blockdev = {"driver": disk.format, "node-name": node, "read-only": readonly,
+                    "file": {"driver": "host_device" if is_block else "file",
+                             "filename": path}}
+        device_id = "vbd-" + disk.vbd
+        if disk.driver == "paravirtualised":
+            device = {"driver": "virtio-blk-pci", "drive": node, "id": device_id}
+        elif disk.driver == "ioemu":
+            if readonly:
+                raise BackendError("VALUE_NOT_SUPPORTED", "VBD/mode", "RO",
+                                   "QEMU's emulated IDE disks cannot be read-only; "
+                                   "use the paravirtualised driver")
+            slot = IDE_SLOTS.get(disk.device)
+            if slot is None:
+                free = [s for s in sorted(IDE_SLOTS.values()) if s not in taken]
+                if not free:
+                    raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
+                                       "no free IDE slot (at most 4 emulated devices)")
+                slot = free[0]
+                taken.add(slot)
+            device = {"driver": "ide-hd", "drive": node, "id": device_id,
+                      "bus": f"ide.{slot[0]}", "unit": slot[1]}
+        else:
+            raise BackendError("INVALID_VALUE", "VBD/driver", disk.driver)
+        args += ["-blockdev", json.dumps(blockdev), "-device", json.dumps(device)]
+    return args
+
+
+def tap_name(vif_uuid):
+    """The host tap device name of a bridged VIF (IFNAMSIZ allows 15 characters)."""
+    return "xv" + vif_uuid.replace("-", "")[:13]
+
+
+def _nics(nics):
+    args = []
+    for index, nic in enumerate(nics):
+        netdev = f"net{index}"
+        if nic.bridge:
+            # QEMU creates the tap and the kernel deletes it when QEMU exits;
+            # the backend enslaves it to the bridge once QEMU is up.
+            args += ["-netdev", f"tap,id={netdev},ifname={tap_name(nic.vif)},"
+                                "script=no,downscript=no"]
+        else:
+            # A hub of its own: the NIC exists but reaches nothing.
+            args += ["-netdev", f"hubport,id={netdev},hubid={index}"]
+        if nic.driver == "paravirtualised":
+            device = {"driver": "virtio-net-pci", "netdev": netdev, "mac": nic.mac,
+                      "id": "vif-" + nic.vif}
+            if nic.mtu and int(nic.mtu) != 1500:
+                device["host_mtu"] = int(nic.mtu)
+        elif nic.driver == "ioemu":
+            device = {"driver": "e1000", "netdev": netdev, "mac": nic.mac,
+                      "id": "vif-" + nic.vif}
+        else:
+            raise BackendError("INVALID_VALUE", "VIF/driver", nic.driver)
+        args += ["-device", json.dumps(device)]
+    return args
+
+
+def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True):
+    """Return the QEMU argv for ``spec``; QEMU must run with cwd = spec.state_dir.
+
+    The guest always starts stopped (``-S``); the backend lets it run over QMP.
+    ``incoming`` adds ``-incoming defer`` for resume. ``audio_ok`` says whether
+    this QEMU build has the AC97 device.
+
+    ======================================  ================================================
+    VM record field (wire name)             QEMU argument
+    ======================================  ================================================
+    uuid                                    ``-uuid UUID``
+    name_label                              ``-name guest=NAME,debug-threads=on``
+    memory_static_max (bytes)               ``-m MiB`` (rounded up)
+    memory_dynamic_max (bytes)              QMP ``balloon`` target after start (backend)
+    VCPUs_max (absent: 1)                   ``-smp N``
+    VCPUs_features_force_on / _off          ``-cpu qemu64,+flag / -flag`` (CPU_FEATURES)
+    boot_method = kernel_external           ``-kernel``, ``-initrd``, ``-append`` from
+                                            kernel_kernel, kernel_initrd, kernel_args
+    boot_method = bios                      ``-boot order=a|c|d`` from bios_boot
+                                            (floppy|HD|CDROM); bios_cdrom -> ide-cd
+                                            on ide.1 unit 0
+    boot_method = kernel_internal / grub    ``-boot order=c``
+    platform_std_VGA                        ``-vga std`` (true) or ``-vga cirrus``
+    platform_serial (pty | "" | none)       ``-chardev pty|null,logfile=console.log``
+                                            + ``-serial chardev:serial0``
+    platform_localtime                      ``-rtc base=localtime`` (else ``base=utc``)
+    platform_enable_audio                   ``-device AC97`` on ``-audiodev none``
+    DomainSpec.disks                        ``-blockdev`` qcow2/raw + virtio-blk-pci
+                                            (paravirtualised) or ide-hd (ioemu);
+                                            mode RO -> read-only node
+    DomainSpec.nics                         ``-netdev hubport`` or ``tap`` (bridge set)
+                                            + virtio-net-pci / e1000 with the MAC
+    (always)                                ``-machine MACHINE,accel=ACCEL``,
+                                            ``-device virtio-balloon-pci``,
+                                            ``-device pvpanic -action panic=pause``,
+                                            ``-qmp`` on qmp.sock, stderr -> qemu.log
+    ======================================  ================================================
+    """
+    record = spec.record
+    try:
+        vm_uuid = str(uuidlib.UUID(spec.uuid))
+    except (ValueError, TypeError, AttributeError):
+        raise BackendError("UUID_INVALID", "VM", spec.uuid)
+    vcpus = max(_int(record, "VCPUs_max", 1), 1)
+    name = record.get("name_label") or vm_uuid
+
+    argv = [
+        qemu_binary,
+        "-machine", f"{machine},accel={accel}",
+        "-cpu", _cpu_model(record),
+        "-m", str(_memory_mib(record)),
+        "-smp", str(vcpus),
+        "-uuid", vm_uuid,
+        "-name", f"guest={_opt(name)},debug-threads=on",
+        "-nodefaults", "-no-user-config",
+        "-display", "none",
+        "-vga", "std" if truthy(record.get("platform_std_VGA")) else "cirrus",
+        "-rtc", "base=localtime" if truthy(record.get("platform_localtime")) else "base=utc",
+        "-chardev", f"socket,id=qmp,path={QMP_SOCKET},server=on,wait=off",
+        "-mon", "chardev=qmp,mode=control",
+        "-device", "virtio-balloon-pci,id=balloon0",
+        # A panicking guest stops and stays: the daemon may dump it before deciding.
+        "-device", "pvpanic", "-action", "panic=pause",
+        "-msg", "timestamp=on",
+        "-S",
+    ]
+    argv += _serial(record)
+    if truthy(record.get("platform_enable_audio")):
+        if not audio_ok:
+            raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
+                               "this QEMU build has no AC97 device")
+        argv += ["-audiodev", "none,id=audio0", "-device", "AC97,audiodev=audio0"]
+    boot, cdrom = _boot(record)
+    argv += boot
+    argv += _disks(spec.disks, cdrom_in_use=cdrom)
+    argv += _nics(spec.nics)
+    if incoming:
+        argv += ["-incoming", "defer"]
+    return argv

@@ -1,0 +1,169 @@
+"""QMP plumbing for the QEMU backend: one asyncio loop thread and thin QMP sessions.
+
+Design. ``qemu.qmp`` is asyncio-only while the ``Backend`` contract is
+synchronous and called from the daemon's threads. The backend therefore owns
+one event loop running forever in a daemon thread (``LoopThread``); every QMP
+session, every process-exit watcher (a pidfd registered with the loop) and
+every lifecycle operation is a coroutine on that loop, and the synchronous
+methods submit them with ``run_coroutine_threadsafe`` and block on the result.
+One loop serves any number of guests without a thread per guest, and since
+per-guest state is only ever touched on the loop thread it needs no locks.
+
+``Monitor`` wraps one ``QMPClient``: it connects over a Unix socket (also when
+the path is longer than ``sun_path`` allows), hands every event to a plain
+callback *in the order QEMU sent them*, and reduces qemu.qmp's exceptions to
+two: ``CommandFailed`` (QEMU answered with an error) and ``MonitorGone``
+(no connection: QEMU is not answering yet, or has gone).
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+
+from qemu.qmp import ConnectError, EventListener, ExecuteError, QMPClient, Runstate
+
+log = logging.getLogger("xend.backend.qmp")
+
+# Longest Unix socket path connect() takes directly (sun_path is 108 bytes).
+_SUN_PATH_MAX = 100
+
+
+class CommandFailed(Exception):
+    """QEMU rejected a QMP command; ``desc`` is QEMU's own message."""
+
+    def __init__(self, command, desc):
+        super().__init__(f"{command}: {desc}")
+        self.command = command
+        self.desc = desc
+
+
+class MonitorGone(Exception):
+    """The QMP connection is closed (QEMU exited or hung up)."""
+
+
+class LoopThread:
+    """An asyncio event loop running in its own daemon thread."""
+
+    def __init__(self, name):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def in_loop_thread(self):
+        """True when called from the loop's own thread."""
+        return threading.current_thread() is self._thread
+
+    def run(self, coro):
+        """Run ``coro`` on the loop and return its result (blocks the caller)."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("blocking call from the QMP loop thread would deadlock")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self):
+        """Stop the loop and wait for its thread; pending coroutines are dropped."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class _CallbackListener(EventListener):
+    """Delivers each event to a callback from qemu.qmp's reader, keeping QEMU's order.
+
+    ``accept`` is the library's documented extension point; returning False
+    keeps the event out of the listener's queue, which nobody reads.
+    """
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def accept(self, event):
+        try:
+            self._callback(event)
+        except Exception:  # a bad handler must not kill the QMP reader
+            log.exception("QMP event handler failed on %s", event.get("event"))
+        return False
+
+
+async def _open_unix(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+            await loop.sock_connect(sock, path)
+        else:
+            # Reach a socket in a deep directory through a short /proc alias.
+            dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+            try:
+                await loop.sock_connect(
+                    sock, f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
+            finally:
+                os.close(dirfd)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Monitor:
+    """One QMP session with one QEMU process; use only on the loop thread."""
+
+    def __init__(self, name, on_event):
+        self._client = QMPClient(name)
+        # The built-in all-events listener would keep every event forever;
+        # events are consumed by our callback listener instead.
+        self._client.events.event_filter = lambda event: False
+        self._client.register_listener(_CallbackListener(on_event))
+
+    async def connect(self, path):
+        """Connect and negotiate; MonitorGone if QEMU is not (or no longer) answering."""
+        try:
+            sock = await _open_unix(path)
+            await self._client.connect(sock)
+        except (OSError, ConnectError) as err:
+            raise MonitorGone(f"connect {path}: {err}") from err
+
+    async def execute(self, command, arguments=None):
+        """Run one QMP command and return its ``return`` value."""
+        if self._client.runstate != Runstate.RUNNING:
+            raise MonitorGone(command)
+        try:
+            return await self._client.execute(command, arguments)
+        except ExecuteError as err:
+            raise CommandFailed(command, str(err)) from None
+        except (OSError, EOFError, asyncio.IncompleteReadError) as err:
+            raise MonitorGone(command) from err
+        except Exception as err:
+            # ExecInterruptedError, StateError, ...: the session ended under us.
+            if self._client.runstate != Runstate.RUNNING:
+                raise MonitorGone(command) from err
+            raise
+
+    async def wait_hangup(self, timeout):
+        """Wait up to ``timeout`` seconds for QEMU to close the connection.
+
+        Once it has, every event QEMU sent before exiting has been delivered.
+        """
+        try:
+            await asyncio.wait_for(self._until_not_running(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("QMP connection still open after QEMU exited")
+
+    async def _until_not_running(self):
+        while self._client.runstate == Runstate.RUNNING:
+            await self._client.runstate_changed()
+
+    async def close(self):
+        """Disconnect; never raises (a hang-up by QEMU is the normal way to end)."""
+        try:
+            await self._client.disconnect()
+        except Exception as err:  # EOFError after quit, OSError, ...
+            log.debug("QMP disconnect: %r", err)
