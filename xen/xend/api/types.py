@@ -12,11 +12,13 @@ is 32-bit) and either form is accepted on input; a null Ref is "" and
 """
 
 import datetime
+import re
 
 INT64_MIN = -(2 ** 63)
 INT64_MAX = 2 ** 63 - 1
 NULL_REF = ""
 NULL_REF_ALIASES = ("", "OpaqueRef:NULL")
+_DECIMAL = re.compile(r"\A-?[0-9]{1,20}\Z")   # ASCII digits only: int() also takes "²"
 
 
 class TypeMismatch(Exception):
@@ -66,10 +68,9 @@ class _Int(Type):
         if isinstance(v, bool):
             raise TypeMismatch()
         if isinstance(v, str):
-            s = v.strip()
-            if not s or not s.lstrip("-").isdigit() or len(s) > 20:
+            if not _DECIMAL.match(v):
                 raise TypeMismatch()
-            v = int(s)
+            v = int(v)
         if not isinstance(v, int):
             raise TypeMismatch()
         if not INT64_MIN <= v <= INT64_MAX:

@@ -116,18 +116,31 @@ def object_to_xml(cls, ref, record):
 
 
 def dtd_text():
-    """The DTD of every class's to_XML output, generated from the datamodel."""
+    """The DTD of every class's to_XML output, generated from the datamodel.
+
+    Five class names are also the names of Ref fields of other classes (VBD.VM,
+    VBD.VDI, VDI.SR, VIF.network, host_cpu.host). A DTD declares each element
+    once, so those five take mixed content: text as a field, children as an
+    object. Every other object element has its exact sequence of fields.
+    """
+    classes = [c for c in datamodel.CLASSES.values() if c.fields]
+    fields = {}
+    for cls in classes:
+        for f in cls.fields:
+            fields.setdefault(f.wire, []).append("%s.%s: %s" % (cls.name, f.name,
+                                                                f.type.spec_name()))
     lines = ["<!-- Xen Management API %s: to_XML document type, generated from the "
              "datamodel. -->" % datamodel.API_VERSION]
-    children = {}
-    for cls in datamodel.CLASSES.values():
-        lines.append("<!ELEMENT %s (%s)>" % (cls.name, ", ".join(f.wire for f in cls.fields)))
-        for f in cls.fields:
-            children.setdefault(f.wire, []).append("%s.%s: %s" % (cls.name, f.name,
-                                                                  f.type.spec_name()))
-    for wire, uses in children.items():
-        lines.append("<!-- %s -->" % "; ".join(uses))
-        lines.append("<!ELEMENT %s (#PCDATA)>" % wire)
+    for cls in classes:
+        children = [f.wire for f in cls.fields]
+        if cls.name in fields:
+            lines.append("<!ELEMENT %s (#PCDATA | %s)*>" % (cls.name, " | ".join(children)))
+        else:
+            lines.append("<!ELEMENT %s (%s)>" % (cls.name, ", ".join(children)))
+    for wire, uses in fields.items():
+        lines.append("<!-- %s -->" % "; ".join(uses).replace("--", "- -"))
+        if wire not in datamodel.CLASSES:
+            lines.append("<!ELEMENT %s (#PCDATA)>" % wire)
     return "\n".join(lines) + "\n"
 
 

@@ -246,8 +246,16 @@ class ClassHandler:
                 value = f.default_value()
             if src == "computed":
                 continue   # measured by the daemon (SR.physical_size), not kept as given
+            if src == "bound" and value and not self._members_settable(f.wire):
+                raise ApiError("FIELD_READ_ONLY", f.wire)
             (bound if src == "bound" else stored)[f.wire] = value
         return stored, bound
+
+    def _members_settable(self, wire):
+        """Whether a Set side may be given at creation: only where its members' Ref
+        field is RW (VDI.children follows VDI.parent, which only snapshots set)."""
+        b = datamodel.binding_of_set(self.cls.name, wire)
+        return datamodel.CLASSES[b.ref_class].field(b.ref_field).qual == datamodel.RW
 
     def insert(self, txn, ref, stored, bound=None, private=None):
         """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members."""

@@ -1,0 +1,1 @@
+"""The Xen Management API: datamodel, wire codec, dispatch, sessions and class handlers."""
