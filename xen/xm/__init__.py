@@ -1,0 +1,5 @@
+"""xm: the classic Xen command line, a client of the Xen Management API only.
+
+It talks XML-RPC to xend and never imports the daemon's internals; from
+xen.xend it uses only the datamodel and the lifecycle table, which are data.
+"""

@@ -1,0 +1,264 @@
+"""xm create/new with config files: xm/xl syntax and to_XML, well- and malformed."""
+
+import os
+
+import pytest
+
+from xen.xm import config
+from xmtools import Xm, snapshot
+
+MIB = 1024 * 1024
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_no_sr_yet_creates_a_dir_sr(fresh_daemon, tmp_path):
+    xm = Xm(fresh_daemon.socket)
+    root = fresh_daemon.sdk_unix().xenapi
+    for sr in root.SR.get_all():           # the daemon makes one at first start
+        root.SR.destroy(sr)
+    img = tmp_path / "first.img"
+    img.write_bytes(b"\0" * 1000)
+    xm("new", write(tmp_path, "first.cfg", "name = 'first'\ndisk = ['file:%s,xvda,w']\n" % img))
+    srs = root.SR.get_all()
+    assert len(srs) == 1 and root.SR.get_type(srs[0]) == "dir"
+    vdi = root.SR.get_VDIs(srs[0])[0]
+    assert root.VDI.get_name_label(vdi) == str(img)
+    assert int(root.VDI.get_virtual_size(vdi)) == 2            # 1000 bytes: two sectors
+
+
+def test_full_xm_config(xm, root, tmp_path):
+    img = tmp_path / "full.img"
+    img.write_bytes(b"\0" * (3 * MIB))
+    cfg = write(tmp_path, "full.cfg", """\
+# a classic xm configuration
+name = "full"
+memory = 128
+maxmem = 256
+vcpus = 2
+kernel = "/boot/vmlinuz"
+ramdisk = '/boot/initrd.img'
+root = "/dev/xvda1 ro"
+extra = "console=hvc0"
+disk = [ 'file:%s,xvda,w',
+         'file:/srv/install.iso,hdc:cdrom,r', ]   # the CD-ROM is bios/cdrom
+vif = [ 'mac=00:16:3E:12:34:56,bridge=fullbr', '' ]
+on_poweroff = 'destroy'; on_reboot = 'restart'
+on_crash = 'coredump-restart'
+vnc = 1
+""" % img)
+    p = xm.run("create", cfg)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("Started VM full (")
+    assert "vcpus = 2 is ignored" in p.stderr
+    assert "vnc is not a setting xm knows" in p.stderr
+    vm = root.VM.get_by_name_label("full")[0]
+    rec = root.VM.get_record(vm)
+    assert rec["power_state"] == "Running"
+    assert int(rec["memory_static_max"]) == 256 * MIB
+    assert int(rec["memory_dynamic_max"]) == int(rec["memory_dynamic_min"]) == 128 * MIB
+    assert rec["kernel_kernel"] == "/boot/vmlinuz"
+    assert rec["kernel_initrd"] == "/boot/initrd.img"
+    assert rec["kernel_args"] == "root=/dev/xvda1 ro console=hvc0"
+    assert rec["boot_method"] == "kernel_external"
+    assert rec["bios_cdrom"] == "/srv/install.iso"
+    assert (rec["actions_after_shutdown"], rec["actions_after_reboot"],
+            rec["actions_after_crash"]) == ("destroy", "restart", "coredump_and_restart")
+    vbds = rec["VBDs"]
+    assert len(vbds) == 1
+    vbd = root.VBD.get_record(vbds[0])
+    assert (vbd["device"], vbd["mode"]) == ("xvda", "RW")
+    vdi = root.VDI.get_record(vbd["VDI"])
+    assert vdi["name_label"] == str(img)
+    assert int(vdi["virtual_size"]) * int(vdi["sector_size"]) == 3 * MIB
+    vifs = sorted((root.VIF.get_record(v) for v in rec["VIFs"]), key=lambda r: r["device"])
+    assert [v["device"] for v in vifs] == ["eth0", "eth1"]
+    assert vifs[0]["MAC"] == "00:16:3e:12:34:56"
+    assert len(vifs[1]["MAC"]) == 17 and vifs[1]["MAC"] != vifs[0]["MAC"]  # the server's
+    net0 = root.network.get_record(vifs[0]["network"])
+    assert (net0["name_label"], net0["NIC"]) == ("fullbr", "fullbr")
+    assert root.network.get_name_label(vifs[1]["network"]) == "xenbr0"
+
+
+def test_existing_network_sr_and_vdi_are_reused(xm, root, tmp_path):
+    net = xm("network-new", "lan", "--nic", "eth7").strip()
+    img = tmp_path / "shared.img"
+    img.write_bytes(b"\0" * 512)
+    text = "name = '%s'\ndisk = 'file:" + str(img) + ",xvda,w!'\nvif = ['bridge=eth7']\n"
+    xm("new", write(tmp_path, "r1.cfg", text % "reuse1"))
+    before = snapshot(root)
+    xm("new", write(tmp_path, "r2.cfg", text % "reuse2"))
+    after = snapshot(root)
+    assert len(after["VM"]) == len(before["VM"]) + 1
+    assert after["VDI"] == before["VDI"] and after["network"] == before["network"]
+    assert after["SR"] == before["SR"]
+    vms = [root.VM.get_by_name_label(n)[0] for n in ("reuse1", "reuse2")]
+    vdis = {root.VBD.get_VDI(root.VM.get_VBDs(vm)[0]) for vm in vms}
+    assert len(vdis) == 1 and root.VDI.get_sharable(vdis.pop()) is True
+    assert {root.VIF.get_network(root.VM.get_VIFs(vm)[0]) for vm in vms} == {net}
+
+
+def test_hvm_style_config(xm, root, tmp_path):
+    xm("new", write(tmp_path, "hvm.cfg", 'name = "hvm"\nbuilder = "hvm"\nmemory = 8\n'
+                    'boot = "dc"\ncdrom = "/srv/x.iso"\nlocaltime = 1\nstdvga = 1\n'
+                    'on_crash = "preserve"\n'))
+    rec = root.VM.get_record(root.VM.get_by_name_label("hvm")[0])
+    assert (rec["boot_method"], rec["bios_boot"], rec["bios_cdrom"]) == ("bios", "CDROM",
+                                                                         "/srv/x.iso")
+    assert rec["platform_localtime"] is True and rec["platform_std_VGA"] is True
+    assert rec["builder"] == "hvm" and rec["actions_after_crash"] == "preserve"
+    # 8 MiB is below the API's default static minimum, which follows it down.
+    assert int(rec["memory_static_min"]) == int(rec["memory_dynamic_min"]) == 8 * MIB
+    assert rec["power_state"] == "Halted"
+
+
+def test_create_from_to_xml(xm, root, tmp_path):
+    src = root.VM.create({"name_label": "xml-src", "memory_static_max": str(512 * MIB),
+                          "memory_dynamic_max": str(300 * MIB),
+                          "memory_dynamic_min": str(200 * MIB),
+                          "kernel_args": "quiet, splash (x)", "actions_after_crash": "restart",
+                          "VCPUs_features_force_on": ["PAE", "NX"]})
+    net = root.network.create({"name_label": "xml-net"})
+    root.VIF.create({"VM": src, "network": net, "MAC": "00:16:3e:00:00:99"})
+    text = root.VM.to_XML(src).replace(">xml-src<", ">xml-copy<")
+    p = xm.run("create", write(tmp_path, "vm.xml", text))
+    assert p.returncode == 0, p.stderr
+    assert "<VIFs> names objects of the server the XML came from" in p.stderr
+    copy = root.VM.get_by_name_label("xml-copy")[0]
+    rec, orig = root.VM.get_record(copy), root.VM.get_record(src)
+    assert rec["power_state"] == "Running" and rec["VIFs"] == []
+    for field in ("memory_static_max", "memory_dynamic_max", "memory_dynamic_min",
+                  "kernel_args", "actions_after_crash", "boot_method"):
+        assert rec[field] == orig[field], field
+    assert sorted(rec["VCPUs_features_force_on"]) == ["NX", "PAE"]
+
+
+MALFORMED = [
+    ("noname.cfg", "memory = 64\n", "the VM needs a name"),
+    ("syntax.cfg", 'name = "x"\nmemory = 12 34\n', "syntax.cfg:2: unexpected"),
+    ("unquoted.cfg", "name = vm\n", 'unquoted.cfg:1: the value of name must be quoted'),
+    ("unterminated.cfg", 'name = "vm\n', "unterminated.cfg:1: unterminated string"),
+    ("unclosed.cfg", 'name = "x"\ndisk = [ "file:/a,xvda,w",\n', "not closed with ']'"),
+    ("python.cfg", 'import os\nos.system("touch %(marker)s")\n', "python.cfg:1: expected '='"),
+    ("call.cfg", 'name = __import__("os").system("touch %(marker)s")\n',
+     "the value of name must be quoted"),
+    ("phy.cfg", 'name = "x"\ndisk = ["phy:/dev/sda,xvda,w"]\n', "only file: images"),
+    ("mode.cfg", 'name = "x"\ndisk = ["file:%(img)s,xvda,rw"]\n', "the mode w, w! or r"),
+    ("nodisk.cfg", 'name = "x"\ndisk = ["file:/no/such.img,xvda,w"]\n',
+     "disk /no/such.img: No such file"),
+    ("twodev.cfg", 'name = "x"\ndisk = ["file:%(img)s,xvda,w", "file:%(img)s,xvda,r"]\n',
+     "two disks use the device xvda"),
+    ("mac.cfg", 'name = "x"\nvif = ["mac=00:16:3e:zz:00:01"]\n', "bad MAC address"),
+    ("vifkv.cfg", 'name = "x"\nvif = ["bridge"]\n', "'bridge' is not key=value"),
+    ("crash.cfg", 'name = "x"\non_crash = "explode"\n', "on_crash = 'explode' is not one of"),
+    ("poweroff.cfg", 'name = "x"\non_poweroff = "preserve"\n', "is not one of destroy, restart"),
+    ("maxmem.cfg", 'name = "x"\nmemory = 256\nmaxmem = 128\n', "maxmem = 128 is below memory"),
+    ("memory.cfg", 'name = "x"\nmemory = "lots"\n', "memory must be a whole number"),
+    ("boot.cfg", 'name = "x"\nboot = "n"\n', "boot = 'n': the first letter"),
+    ("disklist.cfg", 'name = "x"\ndisk = [1, 2]\n', "disk must be a list of quoted strings"),
+    ("empty.cfg", "", "the VM needs a name"),
+    ("bad.xml", "<VM><name_label>x</name_label", "not well-formed XML"),
+    ("root.xml", "<host><name_label>x</name_label></host>", "the root element is <host>"),
+    ("field.xml", "<VM><name_label>x</name_label><colour>red</colour></VM>",
+     "<colour> is not a field of VM"),
+    ("int.xml", "<VM><name_label>x</name_label><user_version>one</user_version></VM>",
+     "<user_version> must be a whole number"),
+    ("enum.xml", "<VM><name_label>x</name_label><bios_boot>USB</bios_boot></VM>",
+     "<bios_boot> must be one of"),
+    ("doctype.xml", '<!DOCTYPE VM [<!ENTITY e "x">]><VM><name_label>&e;</name_label></VM>',
+     "document type declarations are not accepted"),
+]
+
+
+@pytest.mark.parametrize("filename,text,message", MALFORMED,
+                         ids=[m[0] for m in MALFORMED])
+def test_malformed_config_is_a_clear_error_and_creates_nothing(
+        xm, root, tmp_path, filename, text, message):
+    img = tmp_path / "ok.img"
+    img.write_bytes(b"\0" * 512)
+    marker = tmp_path / "executed"
+    path = write(tmp_path, filename, text % {"img": img, "marker": marker}
+                 if "%(" in text else text)
+    before = snapshot(root)
+    err = xm.fails("create", path)
+    assert err.startswith("Error: "), err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert snapshot(root) == before
+    assert not marker.exists()
+
+
+def test_missing_config_file(xm):
+    for cmd in ("create", "new"):
+        assert xm.fails(cmd, "/no/such/file.cfg").strip() == \
+            "Error: cannot read /no/such/file.cfg: No such file or directory"
+
+
+def test_name_clash_creates_nothing(xm, root, tmp_path):
+    xm("new", write(tmp_path, "clash.cfg", 'name = "clash"\nvif = ["bridge=clashbr"]\n'))
+    before = snapshot(root)
+    err = xm.fails("create", str(tmp_path / "clash.cfg"))
+    assert "a VM named 'clash' already exists" in err
+    assert snapshot(root) == before
+
+
+def test_failed_start_rolls_everything_back(xm, root, tmp_path):
+    """A server-side failure after objects were made: all of them are deleted again."""
+    img = tmp_path / "rb.img"
+    img.write_bytes(b"\0" * 4096)
+    cfg = write(tmp_path, "rb.cfg", "name = 'rollback'\ndisk = ['file:%s,xvda,w']\n"
+                "vif = ['bridge=rollbackbr']\n" % img)
+    host = root.host.get_all()[0]
+    before = snapshot(root)
+    root.host.disable(host)
+    try:
+        err = xm.fails("create", cfg)
+    finally:
+        root.host.enable(host)
+    assert err.strip().startswith("Error: HOST_DISABLED: host "), err
+    assert snapshot(root) == before
+    xm("create", cfg)                                          # and it works once fixed
+    assert root.VM.get_power_state(root.VM.get_by_name_label("rollback")[0]) == "Running"
+
+
+# -- the parser on its own ------------------------------------------------------------
+
+def test_parser_reads_python_like_literals_as_data():
+    settings = config.parse_settings(r"""
+# comment
+name = 'a\'b\\c'     # trailing comment
+memory = 0x40; vcpus = 2
+ratio = 1.5
+disk = [
+    "file:/x,xvda,w",   # one
+    'file:/y,xvdb,r',   # two
+]
+extra = "x=\"1\"\t"
+empty = []
+""")
+    assert settings == {"name": "a'b\\c", "memory": 64, "vcpus": 2, "ratio": 1.5,
+                        "disk": ["file:/x,xvda,w", "file:/y,xvdb,r"], "extra": 'x="1"\t',
+                        "empty": []}
+
+
+def test_parser_errors_name_the_line():
+    with pytest.raises(config.ConfigError) as e:
+        config.parse_settings('name = "a"\n\nmemory = [1,, 2]\n', "f.cfg")
+    assert str(e.value) == "f.cfg:3: expected a value for memory"
+
+
+def test_vif_and_disk_specs():
+    vif = config.parse_vif("mac=00:16:3E:AA:BB:CC, bridge=br0, type=ioemu, vifname=v0, "
+                           "mtu=9000, script=vif-bridge")
+    assert vif.bridge == "br0" and vif.ignored == ["script"]
+    assert vif.record == {"MAC": "00:16:3e:aa:bb:cc", "type": "ioemu", "name": "v0",
+                          "MTU": 9000}
+    disk = config.parse_disk("tap:aio:/srv/a.img,ioemu:hda,r")
+    assert (disk.path, disk.device, disk.mode, disk.driver) == ("/srv/a.img", "hda", "RO",
+                                                                "ioemu")
+    assert config.parse_disk("file:/srv/cd.iso,hdc:cdrom,r") == "/srv/cd.iso"
+    assert os.path.isabs(config.parse_disk("file:rel.img,xvda,w").path)

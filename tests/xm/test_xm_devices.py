@@ -1,0 +1,103 @@
+"""xm's device, network and storage commands against the real daemon."""
+
+import json
+
+from xmtools import table
+
+MIB = 1024 * 1024
+
+
+def make_vm(root, name):
+    return root.VM.create({"name_label": name})
+
+
+def test_sr_create_and_list(xm, root):
+    sr = xm("sr-create", "store1", "dir", "/srv/store1").strip()
+    assert root.SR.get_record(sr)["location"] == "/srv/store1"
+    rows = {r["UUID"]: r for r in table(xm("sr-list"))}
+    assert rows[sr]["Name"] == "store1" and rows[sr]["Type"] == "dir"
+    assert rows[sr]["VDIs"] == "0"
+    records = json.loads(xm("sr-list", "--json"))
+    mine = [r for r in records if r["uuid"] == sr][0]
+    assert mine["type"] == "dir" and mine["virtual_allocation"] == 0
+
+
+def test_vdi_create_list_snapshot(xm, root):
+    sr = xm("sr-create", "store2", "dir", "/srv/store2").strip()
+    vdi = xm("vdi-create", "store2", "data", "1G").strip()
+    rec = root.VDI.get_record(vdi)
+    assert rec["SR"] == sr and int(rec["sector_size"]) == 512
+    assert int(rec["virtual_size"]) == 2 * 1024 * 1024                 # 1 GiB in sectors
+    odd = xm("vdi-create", sr, "odd", "1000B").strip()
+    assert int(root.VDI.get_virtual_size(odd)) == 2                      # rounded up
+    snap = xm("vdi-snapshot", vdi).strip()
+    assert root.VDI.get_parent(snap) == vdi and root.VDI.get_SR(snap) == sr
+    rows = {r["UUID"]: r for r in table(xm("vdi-list", "store2"))}
+    assert set(rows) == {vdi, odd, snap}
+    assert rows[vdi]["Size"] == "1G" and rows[vdi]["Parent"] == "-"
+    assert rows[snap]["Parent"] == vdi
+    records = json.loads(xm("vdi-list", "--json", "store2"))
+    assert {r["uuid"]: r["virtual_size"] for r in records}[vdi] == 2 * 1024 * 1024
+    assert xm("vdi-list", "--json") and vdi in xm("vdi-list")
+    assert "there is no SR named 'nope'" in xm.fails("vdi-create", "nope", "d", "1G")
+    assert "give a number and a unit" in xm.fails("vdi-create", "store2", "d", "1024")
+    assert "must be above zero" in xm.fails("vdi-create", "store2", "d", "0M")
+
+
+def test_block_attach_list_detach(xm, root):
+    vm = make_vm(root, "blk")
+    sr = root.SR.create({"name_label": "blk-sr", "type": "dir", "location": "/srv/b"})
+    vdi = root.VDI.create({"SR": sr, "name_label": "blk-disk", "virtual_size": "2048"})
+    vbd = xm("block-attach", "blk", "blk-disk", "xvdb", "r").strip()
+    rec = root.VBD.get_record(vbd)
+    assert (rec["VM"], rec["VDI"], rec["device"], rec["mode"]) == (vm, vdi, "xvdb", "RO")
+    emu = xm("block-attach", "blk", vdi, "ioemu:hdc", "w").strip()
+    assert root.VBD.get_driver(emu) == "ioemu" and root.VBD.get_mode(emu) == "RW"
+    rows = table(xm("block-list", "blk"))
+    assert [(r["Vdev"], r["Mode"], r["VDI"]) for r in rows] == [("hdc", "RW", "blk-disk"),
+                                                                ("xvdb", "RO", "blk-disk")]
+    assert {r["uuid"] for r in json.loads(xm("block-list", "--json", "blk"))} == {vbd, emu}
+    assert "blk already has a disk on xvdb" in xm.fails("block-attach", "blk", vdi, "xvdb", "w")
+    assert "the mode must be w" in xm.fails("block-attach", "blk", vdi, "xvdc", "x")
+    assert "not a disk device name" in xm.fails("block-attach", "blk", vdi, "hdd:cdrom", "r")
+    xm("block-detach", "blk", "xvdb")
+    xm("block-detach", "blk", emu)
+    assert root.VM.get_VBDs(vm) == []
+    assert vdi in root.VDI.get_all()                                    # the disk stays
+    assert xm.fails("block-detach", "blk", "xvdb").strip() == "Error: blk has no disk xvdb"
+
+
+def test_network_new_attach_list_detach_del(xm, root):
+    vm = make_vm(root, "nic")
+    net = xm("network-new", "backnet", "--nic", "eth3").strip()
+    assert root.network.get_record(net)["NIC"] == "eth3"
+    assert "already exists" in xm.fails("network-new", "backnet")
+    first = xm("network-attach", "nic", "backnet").strip()
+    second = xm("network-attach", "nic", "eth3", "mac=00:16:3E:0A:0B:0C", "mtu=9000").strip()
+    assert root.VIF.get_device(first) == "eth0" and root.VIF.get_device(second) == "eth1"
+    assert len(root.VIF.get_MAC(first)) == 17                          # picked by the server
+    assert root.VIF.get_MAC(second) == "00:16:3e:0a:0b:0c"
+    rows = table(xm("network-list", "nic"))
+    assert [(r["Device"], r["Network"]) for r in rows] == [("eth0", "backnet"),
+                                                           ("eth1", "backnet")]
+    assert rows[1]["MTU"] == "9000"
+    vifs = json.loads(xm("network-list", "--json", "nic"))
+    assert {v["uuid"]: v["MTU"] for v in vifs} == {first: 1500, second: 9000}
+    assert "not bridge" in xm.fails("network-attach", "nic", "backnet", "bridge=x")
+    assert "not ip" in xm.fails("network-attach", "nic", "backnet", "ip=1.2.3.4")
+    assert "bad MAC address" in xm.fails("network-attach", "nic", "backnet", "mac=1")
+    assert "there is no network named 'nonet'" in xm.fails("network-attach", "nic", "nonet")
+    err = xm.fails("network-del", "backnet")
+    assert err.startswith("Error: OBJECT_IN_USE: network backnet is in use by VIF "), err
+    xm("network-detach", "nic", "00:16:3e:0a:0b:0c")
+    xm("network-detach", "nic", first)
+    assert root.VM.get_VIFs(vm) == []
+    assert "nic has no network interface" in xm.fails("network-detach", "nic", first)
+    xm("network-del", "backnet")
+    assert net not in root.network.get_all()
+    assert "there is no network named 'backnet'" in xm.fails("network-del", "backnet")
+
+
+def test_attach_to_a_missing_vm(xm):
+    assert xm.fails("block-list", "ghost").strip() == "Error: there is no VM named 'ghost'"
+    assert "there is no VM named 'ghost'" in xm.fails("network-attach", "ghost", "x")

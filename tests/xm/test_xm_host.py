@@ -1,0 +1,296 @@
+"""xm's host, user, task and event commands; help, usage errors, connection errors."""
+
+import json
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import xmlrpc.server
+
+import pytest
+
+from tests.conftest import Daemon, free_port, scratch_dir
+from xen.xm import commands, main
+from xen.xm.client import DEFAULT_SOCKET
+from xmtools import ROOT, Xm, table
+
+
+def test_info(xm, root):
+    out = xm("info")
+    pairs = dict((k.strip(), v.strip()) for k, _, v in
+                 (line.partition(" : ") for line in out.splitlines()))
+    host = root.host.get_all()[0]
+    assert pairs["uuid"] == host and pairs["host"] == root.host.get_name_label(host)
+    assert pairs["nr_cpus"] == str(len(root.host_cpu.get_all()))
+    assert pairs["software_version/xend"]
+    hosts = json.loads(xm("info", "--json"))
+    assert len(hosts) == 1 and hosts[0]["host"]["uuid"] == host
+    assert len(hosts[0]["cpus"]) == len(root.host_cpu.get_all())
+    numbers = [c["number"] for c in hosts[0]["cpus"]]
+    assert numbers == sorted(numbers)
+
+
+def test_users_passwords_and_tcp_logins(xm, root, daemon):
+    user = xm("user-add", "carol", "--fullname", "Carol C").strip()
+    assert root.user.get_record(user)["fullname"] == "Carol C"
+    assert "INVALID_VALUE" in xm.fails("user-add", "carol")
+    xm("passwd", "carol", env={"XEND_NEW_PASSWORD": "first pw"})
+    tcp = ["--uri", daemon.url, "--user", "carol"]
+    xm("list", *tcp, env={"XEND_PASSWORD": "first pw"}, socket=False)
+    err = xm.fails("list", *tcp, env={"XEND_PASSWORD": "wrong"}, socket=False)
+    assert err.strip().startswith("Error: SESSION_AUTHENTICATION_FAILED: cannot log in as carol")
+    # Without XEND_PASSWORD the password is asked for (read from stdin without a terminal).
+    p = xm.run("list", *tcp, input="first pw\n", socket=False)
+    assert p.returncode == 0 and "Password for carol at %s: " % daemon.url in p.stderr
+    err = xm.fails("user-add", "dave", *tcp, env={"XEND_PASSWORD": "first pw"}, socket=False)
+    assert err.strip() == "Error: PERMISSION_DENIED: permission denied: only root may change users"
+    err = xm.fails("passwd", "carol", input="one\ntwo\n")
+    assert "the passwords do not match; the password is unchanged" in err
+    xm("list", *tcp, env={"XEND_PASSWORD": "first pw"}, socket=False)
+    p = xm.run("passwd", "carol", input="second pw\nsecond pw\n")
+    assert p.returncode == 0, p.stderr
+    assert "Retype the new password" in p.stderr
+    xm("list", *tcp, env={"XEND_PASSWORD": "second pw"}, socket=False)
+    assert "no password was given" in xm.fails("passwd", "carol")
+    assert "there is no user named 'nobody'" in xm.fails("passwd", "nobody")
+
+
+def test_task_list(xm, root):
+    vm = root.VM.create({"name_label": "task-src"})
+    task = root.Async.VM.clone(vm, "task-copy")
+    deadline = time.monotonic() + 10
+    while root.task.get_status_struct(task)["Progress"] != 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    tasks = {t["uuid"]: t for t in json.loads(xm("task-list", "--json"))}
+    assert tasks[task]["status"] == "success" and tasks[task]["name_label"] == "Async.VM.clone"
+    assert tasks[task]["progress"] == 1.0
+    rows = {r["UUID"]: r for r in table(xm("task-list"))}
+    assert rows[task]["Status"] == "success" and rows[task]["Progress"] == "100%"
+
+
+def _monitor(xm, *args):
+    """Run "xm event-monitor -n 1 vm ARGS" while renaming a VM until it reports."""
+    vm_name = "watched"
+    root_vm = xm.root.VM.create({"name_label": vm_name})
+    cmd = [sys.executable, "-m", "xen.xm", "--socket", xm.socket, "event-monitor", "-n", "1",
+           "vm"] + list(args)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 20
+        i = 0
+        # The monitor may register after the first change: keep changing until it has one.
+        while proc.poll() is None and time.monotonic() < deadline:
+            i += 1
+            xm.root.VM.set_name_description(root_vm, "change %d" % i)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        xm.root.VM.destroy(root_vm)
+    assert proc.returncode == 0, err
+    return root_vm, out
+
+
+@pytest.fixture
+def watch_xm(xm, root):
+    xm.root = root
+    return xm
+
+
+def test_event_monitor(watch_xm):
+    vm, out = _monitor(watch_xm)
+    fields = out.split()
+    assert len(out.splitlines()) == 1
+    assert fields[1:5] == ["vm", "mod", vm, "watched"]
+
+
+def test_event_monitor_json(watch_xm):
+    vm, out = _monitor(watch_xm, "--json")
+    event = json.loads(out)
+    assert (event["class"], event["operation"], event["ref"]) == ("vm", "mod", vm)
+    assert event["snapshot"]["name_description"].startswith("change ")
+    assert isinstance(event["snapshot"]["memory_static_max"], int)
+
+
+class _StubHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
+    rpc_paths = ("/", "/RPC2")
+    disable_nagle_algorithm = False          # TCP_NODELAY fails on a Unix socket
+
+    def address_string(self):
+        return "stub"
+
+    def log_message(self, *args):
+        pass
+
+
+class StubXend(socketserver.ThreadingMixIn, socketserver.UnixStreamServer,
+               xmlrpc.server.SimpleXMLRPCDispatcher):
+    """A server that lets anyone log in and knows no other method: an older xend."""
+
+    daemon_threads = True
+    logRequests = False
+
+    def __init__(self, path):
+        xmlrpc.server.SimpleXMLRPCDispatcher.__init__(self)
+        socketserver.UnixStreamServer.__init__(self, path, _StubHandler)
+
+    def _dispatch(self, method, params):
+        if method.startswith("session."):
+            return {"Status": "Success", "Value": "stub-session" if "login" in method else ""}
+        return {"Status": "Failure", "ErrorDescription": ["MESSAGE_METHOD_UNKNOWN", method]}
+
+
+def test_event_monitor_on_a_server_without_events():
+    path = os.path.join(scratch_dir(), "stub.sock")
+    server = StubXend(path)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        err = Xm(path).fails("event-monitor")
+        assert err.strip() == ("Error: event-monitor is not supported by this server "
+                               "(it has no event.register)")
+        err = Xm(path).fails("list")
+        assert err.strip() == ("Error: MESSAGE_METHOD_UNKNOWN: this server has no method "
+                               "VM.get_all_records")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- help and usage ----------------------------------------------------------------------
+
+def test_help_lists_every_command(xm):
+    out = xm("help")
+    for name in commands.COMMANDS:
+        assert "\n  %s " % name in out
+    assert xm("--help") == out
+    p = xm.run()
+    assert p.returncode == 1 and p.stdout == out
+
+
+def test_command_help_includes_the_lifecycle_table(xm):
+    out = xm("help", "start")
+    assert out.startswith("usage: xm start [-h] [-p]")
+    assert "Halted         start           -> Running" in out
+    assert "Halted         start_paused    -> Paused" in out
+    assert xm("start", "--help") == out
+    assert "Running        clean_shutdown  -> Halted (shows ShuttingDown meanwhile)" in \
+        xm("shutdown", "--help")
+    assert "--json" in xm("help", "list") and "CONFIG is an xm/xl" in xm("help", "create")
+
+
+def test_every_command_has_help():
+    for name, cmd in commands.COMMANDS.items():
+        text = main.command_parser(cmd).format_help()
+        assert text.startswith("usage: xm " + name) and cmd.summary[1:] in text
+
+
+def test_usage_errors_exit_1(xm):
+    assert xm.fails("frobnicate").strip() == \
+        "Error: there is no command 'frobnicate'; run \"xm help\""
+    assert "there is no command 'frobnicate'" in xm.fails("help", "frobnicate")
+    err = xm.fails("start")
+    assert "xm start: error: the following arguments are required: VM" in err
+    assert "unrecognized arguments: extra" in xm.fails("pause", "vm", "extra")
+    err = xm.fails("list", "--uri", "http://127.0.0.1:1/")
+    assert "--socket and --uri cannot be used together" in err
+    assert "not a positive whole number" in xm.fails("event-monitor", "-n", "0")
+    env = {"XEND_PASSWORD": "x"}
+    assert xm.fails("list", "--uri", "ftp://host/", env=env, socket=False).strip() == \
+        "Error: the URI must be http://HOST:PORT/ or https://HOST:PORT/, not ftp://host/"
+    err = xm.fails("list", "--uri", "https://127.0.0.1:1/", "--cacert", "/no/cert.pem",
+                   env=env, socket=False)
+    assert err.strip() == \
+        "Error: cannot use the certificate /no/cert.pem: No such file or directory"
+
+
+def test_connection_options_may_follow_the_command(xm, daemon):
+    p = Xm("/nonexistent.sock").run("list", "--json", "--socket", daemon.socket)
+    assert p.returncode == 0 and isinstance(json.loads(p.stdout), list)
+    p = xm.run("list", socket=False, env={"XEND_SOCKET": daemon.socket})
+    assert p.returncode == 0 and p.stdout.startswith("Name")
+
+
+# -- xend not running ----------------------------------------------------------------------
+
+def test_daemon_not_running_is_one_line_and_exit_2(tmp_path):
+    missing = str(tmp_path / "xen-api.sock")
+    err = Xm(missing).fails("list", code=2)
+    assert err == "xm: cannot connect to xend at %s: is it running?\n" % missing
+    stale = socket.socket(socket.AF_UNIX)       # a socket file nobody listens on
+    stale.bind(missing)
+    stale.close()
+    assert Xm(missing).fails("create", "/dev/null", code=2) == err
+    url = "http://127.0.0.1:%d/" % free_port()
+    err = Xm("").fails("list", "--uri", url, env={"XEND_PASSWORD": "x"}, socket=False, code=2)
+    assert err == "xm: cannot connect to xend at %s: is it running?\n" % url
+
+
+def test_default_socket(tmp_path):
+    if os.path.exists(DEFAULT_SOCKET):
+        pytest.skip("a daemon may be using the default socket")
+    err = Xm("").fails("info", socket=False, code=2)
+    assert err == "xm: cannot connect to xend at %s: is it running?\n" % DEFAULT_SOCKET
+
+
+# -- bash completion -----------------------------------------------------------------------
+
+def test_bash_completion(xm, root, tmp_path):
+    """tools/completion/xm.bash completes commands, options and VM names from the daemon."""
+    root.VM.create({"name_label": "comp-one"})
+    root.VM.create({"name_label": "comp two"})
+    wrapper = tmp_path / "xm"
+    wrapper.write_text('#!/bin/sh\nexec "%s" -m xen.xm "$@"\n' % sys.executable)
+    wrapper.chmod(0o755)
+    script = os.path.join(ROOT, "tools", "completion", "xm.bash")
+    probe = """
+source "$1"
+complete_line() {
+    COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=()
+    _xm 2>/dev/null
+    printf '%s|' "${COMPREPLY[@]}"; echo
+}
+complete_line xm unp
+complete_line xm shutdown -
+complete_line xm --socket "$XM_SOCKET" start comp
+complete_line xm help vdi-
+"""
+    env = dict(os.environ, PATH="%s:%s" % (tmp_path, os.environ["PATH"]), PYTHONPATH=ROOT,
+               XM_SOCKET=xm.socket)
+    env.pop("XEND_SOCKET", None)
+    out = subprocess.run(["bash", "-c", probe, "probe", script], env=env, cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert out[0] == "unpause|"
+    options = set(out[1].strip("|").split("|"))
+    assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--wait"}
+    assert out[2] == "comp two|comp-one|"
+    assert out[3] == "vdi-list|vdi-create|vdi-snapshot|"
+
+
+# -- HTTPS -----------------------------------------------------------------------------------
+
+def test_https_with_the_daemons_own_certificate(tmp_path):
+    port = free_port()
+    daemon = Daemon(extra_config='tls_listen = "127.0.0.1:%d"\n' % port).start()
+    try:
+        root = daemon.sdk_unix().xenapi
+        root.user.set_password(root.user.get_by_short_name("root")[0], "root pw")
+        url = "https://127.0.0.1:%d/" % port
+        cert = os.path.join(daemon.state_dir, "xend-cert.pem")
+        env = {"XEND_PASSWORD": "root pw"}
+        p = Xm("").run("info", "--json", "--uri", url, "--cacert", cert, env=env, socket=False)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)[0]["host"]["uuid"] == root.host.get_all()[0]
+        # Without it the self-signed certificate is not trusted: one line, exit 2.
+        err = Xm("").fails("info", "--uri", url, env=env, socket=False, code=2)
+        assert err.startswith("xm: cannot talk to xend at %s: " % url)
+        assert "certificate verify failed" in err and len(err.splitlines()) == 1
+    finally:
+        daemon.cleanup()

@@ -1,0 +1,28 @@
+"""What xm depends on: only the API's pure-data modules, and an install that ships them."""
+
+import subprocess
+import sys
+
+import pytest
+from setuptools import find_packages
+
+from xmtools import ROOT
+
+
+def test_xm_imports_no_daemon_internals():
+    probe = ("import sys, xen.xm.main; "
+             "print(' '.join(sorted(m for m in sys.modules if m.startswith('xen.xend'))))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    # datamodel and lifecycle are data; types is what datamodel's declarations are made of.
+    assert set(out) <= {"xen.xend", "xen.xend.api", "xen.xend.api.datamodel",
+                        "xen.xend.api.lifecycle", "xen.xend.api.types"}
+
+
+@pytest.mark.xfail(reason="BUG: xen/xend/api/ has no __init__.py, so setup.py's find_packages() "
+                          "leaves xen.xend.api (and its handlers) out of a non-editable install; "
+                          "xm imports xen.xend.api.datamodel and xend needs the whole package",
+                   strict=True)
+def test_an_install_ships_the_api_package_xm_imports():
+    packages = find_packages(where=ROOT, include=["xen", "xen.*"])
+    assert {"xen.xm", "xen.xm.commands", "xen.xend.api"} <= set(packages)

@@ -1,0 +1,169 @@
+"""xm's VM commands against the real daemon: list, create/new, the lifecycle, settings."""
+
+import json
+
+from xmtools import table
+
+MIB = 1024 * 1024
+
+
+def new_vm(xm, tmp_path, name, extra=""):
+    """A Halted VM made with "xm new"; returns its UUID."""
+    cfg = tmp_path / (name + ".cfg")
+    cfg.write_text('name = "%s"\nmemory = 64\n%s' % (name, extra))
+    out = xm("new", str(cfg))
+    assert out.startswith("Created VM %s (" % name)
+    return out.strip().rsplit("(", 1)[1].rstrip(")")
+
+
+def row(xm, name):
+    """The "xm list" row of one VM."""
+    rows = table(xm("list", name))
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_list_columns_ids_and_states(xm, root, tmp_path):
+    for name in ("ls-a", "ls-b", "ls-c"):
+        new_vm(xm, tmp_path, name)
+    xm("start", "ls-b")
+    xm("start", "--paused", "ls-c")
+    out = xm("list", "ls-a", "ls-b", "ls-c")
+    assert out.splitlines()[0].split() == ["Name", "ID", "Mem", "VCPUs", "State", "Time(s)"]
+    rows = {r["Name"]: r for r in table(out)}
+    assert rows["ls-a"]["ID"] == "-" and rows["ls-a"]["State"] == "------"
+    assert rows["ls-a"]["Mem"] == "64"
+    assert rows["ls-b"]["State"] in ("r-----", "-b----")
+    assert rows["ls-c"]["State"] == "--p---"
+    assert {rows["ls-b"]["ID"], rows["ls-c"]["ID"]} == {"1", "2"}
+
+
+def test_list_json_and_long(xm, root, tmp_path):
+    uuid = new_vm(xm, tmp_path, "ls-json")
+    records = json.loads(xm("list", "--json"))
+    mine = [r for r in records if r["uuid"] == uuid]
+    assert mine and mine[0]["name_label"] == "ls-json"
+    assert mine[0]["memory_dynamic_max"] == 64 * MIB          # a number, not a string
+    assert mine[0]["power_state"] == "Halted"
+    fields = {}
+    for line in xm("list", "--long", "ls-json").splitlines():
+        key, _, value = line.partition(" : ")
+        fields[key.strip(" :")] = value
+    assert fields["uuid"] == uuid and fields["name_label"] == "ls-json"
+    assert fields["memory_dynamic_max"] == str(64 * MIB)
+
+
+def test_list_of_a_missing_vm_is_an_error(xm):
+    err = xm.fails("list", "no-such-vm")
+    assert err.strip() == "Error: there is no VM named 'no-such-vm'"
+
+
+def test_ambiguous_name_lists_the_uuids(xm, root):
+    refs = [root.VM.create({"name_label": "twin"}) for _ in range(2)]
+    err = xm.fails("start", "twin")
+    assert "2 VMs are named 'twin'" in err
+    for ref in refs:
+        assert ref in err
+    xm("start", refs[0])                                       # a UUID always works
+    assert root.VM.get_power_state(refs[0]) == "Running"
+
+
+def test_lifecycle(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "life")
+    xm("start", "life")
+    assert root.VM.get_power_state(vm) == "Running"
+    xm("pause", "life")
+    assert row(xm, "life")["State"] == "--p---"
+    xm("unpause", "life")
+    xm("reboot", "life")
+    assert root.VM.get_power_state(vm) == "Running"
+    xm("suspend", "life")
+    assert root.VM.get_power_state(vm) == "Suspended"
+    assert row(xm, "life")["State"] == "---s--" and row(xm, "life")["ID"] == "-"
+    xm("resume", "-p", "life")
+    assert root.VM.get_power_state(vm) == "Paused"
+    xm("destroy", "life")
+    assert root.VM.get_power_state(vm) == "Halted"
+    xm("start", "-p", "life")
+    xm("unpause", "life")
+    xm("shutdown", "-w", "life")
+    assert root.VM.get_power_state(vm) == "Halted"
+    xm("start", "life")
+    xm("shutdown", "life")
+    assert root.VM.get_power_state(vm) == "Halted"
+    xm("delete", "life")
+    assert vm not in root.VM.get_all()
+
+
+def test_bad_power_state_is_a_sentence_and_exit_1(xm, root, tmp_path):
+    new_vm(xm, tmp_path, "bps")
+    xm("start", "bps")
+    err = xm.fails("delete", "bps")
+    assert err.strip() == "Error: VM_BAD_POWER_STATE: bps is Running; this needs Halted"
+    err = xm.fails("unpause", "bps")
+    assert err.strip() == "Error: VM_BAD_POWER_STATE: bps is Running; this needs Paused"
+    xm("destroy", "bps")
+    err = xm.fails("destroy", "bps")
+    assert "bps is Halted; this needs Running or Paused or" in err
+
+
+def test_template_cannot_start(xm, root):
+    vm = root.VM.create({"name_label": "tmpl", "is_a_template": True})
+    err = xm.fails("start", "tmpl")
+    assert err.strip().startswith("Error: VM_IS_TEMPLATE: tmpl is a template")
+    assert root.VM.get_power_state(vm) == "Halted"
+
+
+def test_clone_and_rename(xm, root, tmp_path):
+    disk = tmp_path / "clone.img"
+    disk.write_bytes(b"\0" * 4096)
+    vm = new_vm(xm, tmp_path, "orig", "disk = ['file:%s,xvda,w']\n" % disk)
+    new = xm("clone", "orig", "copy").strip()
+    assert new in root.VM.get_all() and new != vm
+    assert root.VM.get_name_label(new) == "copy"
+    vdi = root.VBD.get_VDI(root.VM.get_VBDs(new)[0])
+    assert root.VDI.get_parent(vdi) == root.VBD.get_VDI(root.VM.get_VBDs(vm)[0])
+    err = xm.fails("clone", "orig", "copy")
+    assert "a VM named 'copy' already exists" in err
+    xm("rename", "copy", "copy2")
+    assert root.VM.get_name_label(new) == "copy2"
+    assert "a VM named 'orig' already exists" in xm.fails("rename", "copy2", "orig")
+    xm("start", "orig")
+    assert "orig is Running; this needs Halted" in xm.fails("clone", "orig", "copy3")
+
+
+def test_clone_gives_vifs_fresh_macs(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "macs", "vif = ['mac=00:16:3e:01:02:03,bridge=clonebr']\n")
+    new = xm("clone", "macs", "macs-copy").strip()
+    mac = root.VIF.get_MAC(root.VM.get_VIFs(new)[0])
+    assert mac and mac != root.VIF.get_MAC(root.VM.get_VIFs(vm)[0])
+
+
+def test_mem_set(xm, root, tmp_path):
+    cfg = tmp_path / "mem.cfg"
+    cfg.write_text('name = "mem"\nmemory = 256\nmaxmem = 512\n')
+    xm("new", str(cfg))
+    vm = root.VM.get_by_name_label("mem")[0]
+    xm("mem-set", "mem", "400")
+    assert int(root.VM.get_memory_dynamic_max(vm)) == 400 * MIB
+    assert int(root.VM.get_memory_dynamic_min(vm)) == 256 * MIB
+    xm("mem-set", "mem", "128")                                # below dynamic_min: both move
+    assert int(root.VM.get_memory_dynamic_max(vm)) == 128 * MIB
+    assert int(root.VM.get_memory_dynamic_min(vm)) == 128 * MIB
+    err = xm.fails("mem-set", "mem", "1024")
+    assert err.startswith("Error: INVALID_VALUE: memory_dynamic_max cannot be %d" % (1024 * MIB))
+    assert int(root.VM.get_memory_dynamic_max(vm)) == 128 * MIB
+    assert "is not a positive whole number" in xm.fails("mem-set", "mem", "-5")
+
+
+def test_vcpu_list(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "cpus")
+    assert [r for r in json.loads(xm("vcpu-list", "--json", "cpus"))] == []
+    xm("start", "cpus")
+    rows = json.loads(xm("vcpu-list", "--json", "cpus"))
+    assert rows and rows[0]["uuid"] == vm and rows[0]["vcpu"] == 0
+    assert rows[0]["state"] in ("r--", "-b-")
+    text = table(xm("vcpu-list", "cpus"))
+    assert text[0]["Name"] == "cpus" and text[0]["VCPU"] == "0"
+    xm("pause", "cpus")
+    assert json.loads(xm("vcpu-list", "--json", "cpus"))[0]["state"] == "-p-"

@@ -1,0 +1,54 @@
+"""Helpers for the xm tests: run the real ``xm`` as a subprocess, read its tables."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Xm:
+    """Runs ``python -m xen.xm --socket SOCKET ...`` and checks its exit status."""
+
+    def __init__(self, socket):
+        self.socket = socket
+
+    def run(self, *args, env=None, input=None, socket=True):
+        """The CompletedProcess of one xm run (text mode, no terminal)."""
+        full_env = dict(os.environ)
+        for name in ("XEND_SOCKET", "XEND_PASSWORD", "XEND_NEW_PASSWORD"):
+            full_env.pop(name, None)
+        full_env.update(env or {})
+        cmd = [sys.executable, "-m", "xen.xm"] + (["--socket", self.socket] if socket else [])
+        # A session of its own: no controlling terminal, so getpass reads stdin.
+        return subprocess.run(cmd + list(args), cwd=ROOT, env=full_env, input=input or "",
+                              capture_output=True, text=True, timeout=60,
+                              start_new_session=True)
+
+    def __call__(self, *args, **kwargs):
+        """Run xm, require success, return its stdout."""
+        p = self.run(*args, **kwargs)
+        assert p.returncode == 0, "xm %s -> %d\n%s%s" % (" ".join(args), p.returncode,
+                                                         p.stdout, p.stderr)
+        assert "Traceback" not in p.stderr, p.stderr
+        return p.stdout
+
+    def fails(self, *args, code=1, **kwargs):
+        """Run xm, require exit status ``code`` and no traceback; return its stderr."""
+        p = self.run(*args, **kwargs)
+        assert p.returncode == code, "xm %s -> %d, not %d\n%s%s" % (
+            " ".join(args), p.returncode, code, p.stdout, p.stderr)
+        assert "Traceback" not in p.stderr + p.stdout, p.stderr
+        return p.stderr
+
+
+def table(text):
+    """An xm table as a list of dicts keyed by its header row."""
+    lines = [line.split() for line in text.strip().splitlines()]
+    return [dict(zip(lines[0], row)) for row in lines[1:]]
+
+
+def snapshot(root):
+    """The refs of every object xm can create, to show that a failed command made none."""
+    return {cls: sorted(getattr(root, cls).get_all())
+            for cls in ("VM", "VBD", "VIF", "VDI", "SR", "network", "user")}

@@ -1,0 +1,265 @@
+"""xm's side of the wire: XML-RPC to xend over its Unix socket or HTTP(S).
+
+``Client`` holds one session and turns every reply into a value or an
+exception: ``Failure`` for an API error (the server's code and parameters),
+``ConnectError`` when xend cannot be reached or does not answer as the API
+says. It also finds objects by name or UUID and remembers which name the user
+gave for each ref, so that errors can show names instead of UUIDs. Nothing
+here knows any xm command.
+"""
+
+import http.client
+import socket
+import ssl
+import time
+import uuid as uuidlib
+import xml.parsers.expat
+import xmlrpc.client
+
+from xen.xend.api import datamodel
+
+DEFAULT_SOCKET = "/var/run/xend/xen-api.sock"
+
+# Sentences for the error codes a user of xm meets; the parameter names are the
+# datamodel's. Codes without one are shown as "name=value" pairs.
+SENTENCES = {
+    "VM_BAD_POWER_STATE": "{vm} is {actual}; this needs {expected}",
+    "VM_IS_TEMPLATE": "{vm} is a template; templates can only be cloned or deleted",
+    "HANDLE_INVALID": "there is no {class} {handle}",
+    "UUID_INVALID": "there is no {class} with UUID {uuid}",
+    "SESSION_AUTHENTICATION_FAILED": "cannot log in as {user}: {msg}",
+    "SESSION_INVALID": "the session is no longer valid (expired or logged out)",
+    "MESSAGE_METHOD_UNKNOWN": "this server has no method {method}",
+    "MESSAGE_PARAMETER_COUNT_MISMATCH": "{method} takes {expected} parameters, not {received}",
+    "FIELD_TYPE_ERROR": "{field} has the wrong type",
+    "FIELD_MISSING": "{field} is required",
+    "FIELD_UNKNOWN": "there is no field {field}",
+    "FIELD_READ_ONLY": "{field} is read-only",
+    "INVALID_VALUE": "{field} cannot be {value}",
+    "VALUE_NOT_SUPPORTED": "{field} = {value} is not supported: {reason}",
+    "OPERATION_NOT_ALLOWED": "{reason}",
+    "OTHER_OPERATION_IN_PROGRESS": "another operation is in progress on {class} {object}",
+    "OBJECT_IN_USE": "{class} {object} is in use by {holder_class} {holders}",
+    "PERMISSION_DENIED": "permission denied: {msg}",
+    "NOT_IMPLEMENTED": "{function} is not implemented by this server",
+    "HOST_DISABLED": "host {host} is disabled and starts no VMs",
+    "TASK_CANCELLED": "the operation was cancelled (task {task})",
+    "TOO_MANY_PENDING_TASKS": "the server is busy: too many operations are pending",
+    "VM_SHUTDOWN_TIMEOUT": "{vm} did not shut down within {timeout} seconds; it keeps running",
+    "VM_STATE_FILE_MISSING": "the saved state {path} is missing; the VM stays Suspended",
+    "VM_STATE_FILE_CORRUPT": "the saved state {path} cannot be read; the VM stays Suspended",
+    "SR_FULL": "the SR is full: {requested} bytes asked for, {maximum} available",
+    "INTERNAL_ERROR": "internal error in xend: {message}",
+}
+
+
+class XmError(Exception):
+    """A problem xm finds itself (an unknown name, a bad argument): printed as "Error: ..."."""
+
+
+class ConnectError(Exception):
+    """xend cannot be reached, or what answers does not speak the API."""
+
+
+class Failure(Exception):
+    """A Failure reply: the error code and its parameters, as the server sent them."""
+
+    def __init__(self, description):
+        description = list(description) or ["UNKNOWN_ERROR"]
+        self.code = str(description[0])
+        self.params = [str(p) for p in description[1:]]
+        super().__init__(" ".join([self.code] + self.params))
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix socket; the host name only fills the Host header."""
+
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.socket_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """An xmlrpc.client transport that posts to a Unix socket, keeping the connection alive."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def make_connection(self, host):
+        if self._connection[1] is None:
+            self._connection = host, _UnixConnection(self.path)
+        return self._connection[1]
+
+
+def _wire_args(value):
+    """Python's marshaller cannot send ints beyond 32 bits; the API's Int is 64-bit and
+    accepted as a decimal string, so every int goes as one (bools stay bools)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _wire_args(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_wire_args(v) for v in value]
+    return value
+
+
+def looks_like_uuid(text):
+    """True if ``text`` is spelled like a UUID (refs are UUIDs on this API)."""
+    try:
+        return str(uuidlib.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+class Client:
+    """One logged-in session with xend."""
+
+    def __init__(self, socket_path=None, uri=None, cacert=None):
+        if uri:
+            self.where = uri
+            try:
+                # A self-signed certificate (xend makes one) is trusted by naming it.
+                context = ssl.create_default_context(cafile=cacert) if cacert else None
+            except OSError as e:          # ssl.SSLError included
+                raise XmError("cannot use the certificate %s: %s"
+                              % (cacert, getattr(e, "strerror", None) or e))
+            try:
+                self._proxy = xmlrpc.client.ServerProxy(uri, context=context)
+            except OSError:
+                raise XmError("the URI must be http://HOST:PORT/ or https://HOST:PORT/, not %s"
+                              % uri)
+        else:
+            self.where = socket_path or DEFAULT_SOCKET
+            self._proxy = xmlrpc.client.ServerProxy("http://localhost/",
+                                                    transport=UnixTransport(self.where))
+        self._session = None
+        self._labels = {}     # ref -> the name the user gave for it
+
+    # -- calls ---------------------------------------------------------------
+
+    def login(self, user, password):
+        """Open the session every later call uses."""
+        self._session = self._invoke("session.login_with_password",
+                                     (user, password, datamodel.API_VERSION, "xm"))
+
+    def logout(self):
+        """Close the session; errors are ignored, since xm is exiting anyway."""
+        if self._session is None:
+            return
+        try:
+            self._invoke("session.logout", (self._session,))
+        except (Failure, ConnectError):
+            pass
+        self._session = None
+
+    def call(self, method, *args):
+        """Call ``method`` with the session and ``args``; returns its Value or raises."""
+        return self._invoke(method, (self._session,) + args)
+
+    def long_call(self, method, *args):
+        """Run a long operation (start, shutdown -w, suspend, resume, clone).
+
+        Every long operation goes through here, so running them as ``Async.``
+        calls followed by task polling with a progress bar changes only this
+        function. For now the call is synchronous.
+        """
+        return self.call(method, *args)
+
+    def _invoke(self, method, params):
+        try:
+            reply = getattr(self._proxy, method)(*_wire_args(params))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ConnectError("cannot connect to xend at %s: is it running?" % self.where)
+        except PermissionError:
+            raise ConnectError("cannot connect to xend at %s: permission denied" % self.where)
+        except socket.gaierror as e:
+            raise ConnectError("cannot connect to xend at %s: %s" % (self.where, e.strerror))
+        except OSError as e:
+            raise ConnectError("cannot talk to xend at %s: %s" % (self.where, e.strerror or e))
+        except xmlrpc.client.ProtocolError as e:
+            raise ConnectError("xend at %s answered HTTP %d %s"
+                               % (self.where, e.errcode, e.errmsg))
+        except xmlrpc.client.Fault as e:
+            raise ConnectError("xend at %s refused the request: %s"
+                               % (self.where, e.faultString))
+        except (http.client.HTTPException, xmlrpc.client.ResponseError,
+                xml.parsers.expat.ExpatError) as e:
+            raise ConnectError("%s does not answer XML-RPC: %s" % (self.where, e))
+        if not isinstance(reply, dict) or reply.get("Status") not in ("Success", "Failure"):
+            raise ConnectError("%s answered %s without a Status: not the Xen API"
+                               % (self.where, method))
+        if reply["Status"] == "Success":
+            return reply.get("Value", "")
+        raise Failure(reply.get("ErrorDescription") or [])
+
+    # -- finding objects -------------------------------------------------------
+
+    def resolve(self, cls, ident):
+        """The ref of the ``cls`` object named ``ident``: a UUID, or a name that only
+        one object has (name_label; short_name for users)."""
+        if looks_like_uuid(ident):
+            try:
+                return self.call(cls + ".get_by_uuid", ident.lower())
+            except Failure as f:
+                if f.code != "UUID_INVALID":
+                    raise
+        lookup = "get_by_short_name" if cls == "user" else "get_by_name_label"
+        refs = self.call("%s.%s" % (cls, lookup), ident)
+        if not refs:
+            raise XmError("there is no %s named '%s'" % (cls, ident))
+        if len(refs) > 1:
+            raise XmError("%d %ss are named '%s': %s; give a UUID instead"
+                          % (len(refs), cls, ident, ", ".join(sorted(refs))))
+        self.remember(refs[0], ident)
+        return refs[0]
+
+    def remember(self, ref, label):
+        """Show ``label`` instead of ``ref`` in error messages."""
+        if label:
+            self._labels[ref] = label
+
+    def label(self, ref):
+        """The name the user gave for ``ref``, else the ref itself."""
+        return self._labels.get(ref, ref)
+
+    def wait_for_power_state(self, vm, state, timeout, interval=0.5):
+        """Poll until ``vm`` is in ``state``; XmError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.call("VM.get_power_state", vm)
+            if current == state:
+                return
+            if time.monotonic() >= deadline:
+                raise XmError("%s is still %s after %d seconds"
+                              % (self.label(vm), current, timeout))
+            time.sleep(interval)
+
+    # -- messages ----------------------------------------------------------------
+
+    def explain(self, failure):
+        """A Failure as one readable line: its code, then a sentence from its parameters."""
+        params = [self.label(p) for p in failure.params]
+        names = datamodel.ERRORS.get(failure.code)
+        if names is not None and len(names) == len(params):
+            values = dict(zip(names, params))
+            if failure.code == "VM_BAD_POWER_STATE":
+                values["expected"] = " or ".join(values["expected"].split(","))
+            sentence = SENTENCES.get(failure.code)
+            if sentence:
+                return "%s: %s" % (failure.code, sentence.format(**values))
+            text = ", ".join("%s=%s" % item for item in values.items())
+        else:
+            text = ", ".join(params)
+        return "%s: %s" % (failure.code, text) if text else failure.code

@@ -1,0 +1,115 @@
+"""A VM's disks (VBDs) and network interfaces (VIFs): list, attach, detach."""
+
+from .. import config, provision
+from ..client import XmError
+from ..output import decode, print_json, print_table
+from . import arg, command
+from .vm import VM_ARG
+
+_MODES = {"w": "RW", "rw": "RW", "r": "RO", "ro": "RO"}
+_NOUNS = {"VBD": "disk", "VIF": "network interface"}
+
+
+def _devices(client, vm, cls):
+    """[(ref, decoded record)] of the VM's VBDs or VIFs, sorted by device name."""
+    refs = client.call("VM.get_%ss" % cls, vm)
+    out = [(ref, decode(cls, client.call(cls + ".get_record", ref))) for ref in refs]
+    return sorted(out, key=lambda item: (item[1].get("device", ""), item[0]))
+
+
+def _find(client, vm, cls, ident, key):
+    """The ref of the VM's VBD/VIF whose UUID or ``key`` field is ``ident``."""
+    for ref, rec in _devices(client, vm, cls):
+        if ident.lower() in (ref, str(rec.get(key, "")).lower()):
+            return ref
+    raise XmError("%s has no %s %s" % (client.label(vm), _NOUNS[cls], ident))
+
+
+@command("block-list", "list a VM's disks", "Devices", args=[VM_ARG], json=True)
+def block_list(client, opts):
+    vbds = _devices(client, client.resolve("VM", opts.vm), "VBD")
+    if opts.json:
+        print_json([rec for _, rec in vbds])
+        return
+    names = {rec["VDI"]: client.call("VDI.get_name_label", rec["VDI"]) for _, rec in vbds}
+    print_table(("Vdev", "Mode", "Driver", "VDI", "UUID"),
+                [(rec.get("device", ""), rec.get("mode", ""), rec.get("driver", ""),
+                  names[rec["VDI"]], ref) for ref, rec in vbds])
+
+
+@command("block-attach", "give a VM a disk", "Devices", args=[
+    VM_ARG,
+    arg("vdi", metavar="VDI", help="the virtual disk's name or UUID"),
+    arg("device", metavar="DEVICE", help="as the guest sees it: xvdb, hdb, ioemu:hdb"),
+    arg("mode", metavar="MODE", help="w (read-write) or r (read-only)"),
+], details="Prints the new VBD's UUID.")
+def block_attach(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    vdi = client.resolve("VDI", opts.vdi)
+    parsed = config.parse_device(opts.device)
+    if parsed is None or parsed[2]:
+        raise XmError("%s is not a disk device name like xvdb, hdb or ioemu:hdb" % opts.device)
+    if opts.mode.lower() not in _MODES:
+        raise XmError("the mode must be w (read-write) or r (read-only), not %s" % opts.mode)
+    device, driver, _ = parsed
+    if any(rec.get("device") == device for _, rec in _devices(client, vm, "VBD")):
+        raise XmError("%s already has a disk on %s" % (client.label(vm), device))
+    print(client.call("VBD.create", {"VM": vm, "VDI": vdi, "device": device,
+                                     "mode": _MODES[opts.mode.lower()], "driver": driver}))
+
+
+@command("block-detach", "take a disk away from a VM (the VDI stays)", "Devices", args=[
+    VM_ARG, arg("vbd", metavar="DEVICE|VBD", help="the device name or the VBD's UUID"),
+])
+def block_detach(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    client.call("VBD.delete", _find(client, vm, "VBD", opts.vbd, "device"))
+
+
+@command("network-list", "list a VM's network interfaces", "Devices", args=[VM_ARG],
+         json=True)
+def network_list(client, opts):
+    vifs = _devices(client, client.resolve("VM", opts.vm), "VIF")
+    if opts.json:
+        print_json([rec for _, rec in vifs])
+        return
+    names = {rec["network"]: client.call("network.get_name_label", rec["network"])
+             for _, rec in vifs}
+    print_table(("Device", "MAC", "Network", "MTU", "Type", "UUID"),
+                [(rec.get("device", ""), rec.get("MAC", ""), names[rec["network"]],
+                  rec.get("MTU", ""), rec.get("type", ""), ref) for ref, rec in vifs],
+                right=(3,))
+
+
+@command("network-attach", "give a VM a network interface", "Devices", args=[
+    VM_ARG,
+    arg("network", metavar="NETWORK", help="the network's name, NIC or UUID"),
+    arg("settings", metavar="KEY=VALUE", nargs="*",
+        help="mac=00:16:3e:..., mtu=..., type=ioemu|netfront, vifname=..."),
+], details="""\
+The interface is the VM's next free ethN; without mac= the server gives it
+an unused address. Prints the new VIF's UUID.""")
+def network_attach(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    network = provision.find_network(client, opts.network)
+    if network is None:
+        raise XmError("there is no network named '%s'" % opts.network)
+    vif = config.parse_vif(",".join(opts.settings), "network-attach")
+    unknown = list(vif.ignored)
+    if any(s.startswith("bridge=") for s in opts.settings):
+        unknown.append("bridge")     # the network is the NETWORK argument
+    if unknown:
+        raise XmError("network-attach takes mac=, mtu=, type= and vifname=, not %s"
+                      % ", ".join(unknown))
+    taken = {rec.get("device") for _, rec in _devices(client, vm, "VIF")}
+    vif.record["device"] = next("eth%d" % i for i in range(len(taken) + 1)
+                                if "eth%d" % i not in taken)
+    print(client.call("VIF.create", provision.vif_record(vm, network, vif)))
+
+
+@command("network-detach", "take a network interface away from a VM", "Devices", args=[
+    VM_ARG, arg("vif", metavar="MAC|VIF", help="the interface's MAC address or UUID"),
+])
+def network_detach(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    client.call("VIF.delete", _find(client, vm, "VIF", opts.vif, "MAC"))

@@ -1,0 +1,209 @@
+"""VM commands: listing, creating from a config file, the lifecycle, and settings."""
+
+import sys
+
+from .. import config, provision
+from ..output import (MIB, decode, domain_ids, has_domain, print_json, print_pairs,
+                      print_table, vm_state)
+from . import all_records, arg, command, lifecycle_help, positive
+
+VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
+
+# How long "shutdown -w" waits for Halted after the shutdown call has returned.
+SHUTDOWN_WAIT = 300
+
+CONFIG_HELP = """\
+CONFIG is an xm/xl configuration file, read as data (never executed):
+
+  name = "vm1"                       memory = 256      # MiB
+  maxmem = 512                       vcpus = 2
+  kernel = "/boot/vmlinuz"           ramdisk = "/boot/initrd.img"
+  root = "/dev/xvda1 ro"             extra = "console=hvc0"
+  disk = ['file:/srv/vm1.img,xvda,w', 'file:/srv/cd.iso,hdc:cdrom,r']
+  vif = ['mac=00:16:3e:00:00:01,bridge=xenbr0']
+  on_poweroff = "destroy"            on_reboot = "restart"
+  on_crash = "restart"               boot = "c"        cdrom = "/srv/cd.iso"
+
+or a VM's to_XML output. A file: disk becomes a VDI named after the file in
+the first SR (an SR of type "dir" is made if there is none); a VDI of that
+name already in the SR is reused. The API cannot adopt an image file, so a new
+VDI is an empty disk as large as the file. A vif joins the network whose name
+or NIC is its bridge (made if absent; xenbr0 when none is given). If anything
+fails, nothing is left behind."""
+
+
+def vm_records(client, names):
+    """[(ref, decoded record)] of the named VMs in the order given, or of all VMs by name."""
+    if not names:
+        return all_records(client, "VM")
+    refs = dict.fromkeys(client.resolve("VM", n) for n in names)
+    return [(ref, decode("VM", client.call("VM.get_record", ref))) for ref in refs]
+
+
+@command("list", "list VMs", "VMs", json=True, args=[
+    arg("vms", metavar="VM", nargs="*", help="only these VMs (names or UUIDs)"),
+    arg("-l", "--long", action="store_true", help="print every field of each VM"),
+], details="""\
+Columns: Name; ID, a small number for each VM that exists on the hypervisor
+(Running, Paused, ShuttingDown, Unknown), "-" for Halted and Suspended VMs;
+Mem, in MiB (the current allocation, or dynamic_max when the VM is not
+running); VCPUs; State, as xm shows it (r running, b blocked/idle, p paused,
+s shut down or suspended, d dying/shutting down); Time(s), CPU time, which
+this API does not report ("-"). --json prints the full records.""")
+def list_vms(client, opts):
+    records = vm_records(client, opts.vms)
+    if opts.json:
+        print_json([rec for _, rec in records])
+        return
+    if opts.long:
+        for i, (_, rec) in enumerate(records):
+            if i:
+                print()
+            print_pairs(list(rec.items()))
+        return
+    ids = domain_ids(records)
+    rows = []
+    for ref, rec in records:
+        memory = rec.get("memory_actual", 0) if has_domain(rec) else 0
+        rows.append((rec.get("name_label", ""), ids[ref],
+                     (memory or rec.get("memory_dynamic_max", 0)) // MIB,
+                     rec.get("VCPUs_number", 0), vm_state(rec), "-"))
+    print_table(("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"), rows, right=(1, 2, 3, 5))
+
+
+def _provision(client, path, start):
+    cfg = config.load(path)
+    for warning in cfg.warnings:
+        print("xm: warning: %s" % warning, file=sys.stderr)
+    vm = provision.create(client, cfg, start)
+    print("%s VM %s (%s)" % ("Started" if start else "Created", cfg.name, vm))
+
+
+@command("create", "create a VM from a config file and start it", "VMs",
+         args=[arg("config", metavar="CONFIG", help="an xm config file or a VM's to_XML")],
+         details=CONFIG_HELP)
+def create(client, opts):
+    _provision(client, opts.config, start=True)
+
+
+@command("new", "create a VM from a config file, Halted", "VMs",
+         args=[arg("config", metavar="CONFIG", help="an xm config file or a VM's to_XML")],
+         details=CONFIG_HELP)
+def new(client, opts):
+    _provision(client, opts.config, start=False)
+
+
+@command("delete", "delete a Halted VM (its disks stay)", "VMs", args=[VM_ARG],
+         details=lifecycle_help("delete"))
+def delete(client, opts):
+    client.call("VM.delete", client.resolve("VM", opts.vm))
+
+
+@command("start", "start a Halted VM", "VMs", args=[
+    VM_ARG, arg("-p", "--paused", action="store_true", help="leave it Paused"),
+], details=lifecycle_help("start", "start_paused"))
+def start(client, opts):
+    client.long_call("VM.start", client.resolve("VM", opts.vm), opts.paused)
+
+
+@command("pause", "pause a Running VM", "VMs", args=[VM_ARG], details=lifecycle_help("pause"))
+def pause(client, opts):
+    client.call("VM.pause", client.resolve("VM", opts.vm))
+
+
+@command("unpause", "let a Paused VM run again", "VMs", args=[VM_ARG],
+         details=lifecycle_help("unpause"))
+def unpause(client, opts):
+    client.call("VM.unpause", client.resolve("VM", opts.vm))
+
+
+@command("shutdown", "ask a VM's guest to shut down", "VMs", args=[
+    VM_ARG, arg("-w", "--wait", action="store_true", help="wait until the VM is Halted"),
+], details=lifecycle_help("clean_shutdown"))
+def shutdown(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    if opts.wait:
+        client.long_call("VM.clean_shutdown", vm)
+        client.wait_for_power_state(vm, "Halted", SHUTDOWN_WAIT)
+    else:
+        client.call("VM.clean_shutdown", vm)
+
+
+@command("reboot", "ask a VM's guest to reboot", "VMs", args=[VM_ARG],
+         details=lifecycle_help("clean_reboot"))
+def reboot(client, opts):
+    client.call("VM.clean_reboot", client.resolve("VM", opts.vm))
+
+
+@command("destroy", "stop a VM at once, without asking its guest", "VMs", args=[VM_ARG],
+         details=lifecycle_help("hard_shutdown"))
+def destroy(client, opts):
+    client.call("VM.hard_shutdown", client.resolve("VM", opts.vm))
+
+
+@command("suspend", "save a VM's state to disk and stop it", "VMs", args=[VM_ARG],
+         details=lifecycle_help("suspend"))
+def suspend(client, opts):
+    client.long_call("VM.suspend", client.resolve("VM", opts.vm), False)
+
+
+@command("resume", "bring a Suspended VM back", "VMs", args=[
+    VM_ARG, arg("-p", "--paused", action="store_true", help="leave it Paused"),
+], details=lifecycle_help("resume", "resume_paused"))
+def resume(client, opts):
+    client.long_call("VM.resume", client.resolve("VM", opts.vm), opts.paused)
+
+
+@command("clone", "copy a Halted VM (its disks are snapshotted)", "VMs", args=[
+    VM_ARG, arg("name", metavar="NEWNAME", help="the copy's name"),
+], details=lifecycle_help("clone") + "\n\nPrints the new VM's UUID.")
+def clone(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    provision.ensure_name_free(client, opts.name)
+    print(client.long_call("VM.clone", vm, opts.name))
+
+
+@command("rename", "give a VM a new name", "VMs", args=[
+    VM_ARG, arg("name", metavar="NEWNAME", help="the new name"),
+])
+def rename(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    provision.ensure_name_free(client, opts.name)
+    client.call("VM.set_name_label", vm, opts.name)
+
+
+@command("mem-set", "set a VM's memory target", "VMs", args=[
+    VM_ARG, arg("mib", metavar="MiB", type=positive, help="the new target, in MiB"),
+], details="""\
+Sets memory/dynamic_max, and lowers memory/dynamic_min to it when it is above.
+The target must stay between memory/static_min and memory/static_max.""")
+def mem_set(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    target = opts.mib * MIB
+    if int(client.call("VM.get_memory_dynamic_min", vm)) > target:
+        client.call("VM.set_memory_dynamic_min", vm, target)
+    client.call("VM.set_memory_dynamic_max", vm, target)
+
+
+@command("vcpu-list", "list the virtual CPUs of VMs", "VMs", json=True, args=[
+    arg("vms", metavar="VM", nargs="*", help="only these VMs (names or UUIDs)"),
+], details="""\
+One line per vCPU of each VM on the hypervisor: its number, its state (r
+running, b blocked/idle, p paused) and its current utilisation.""")
+def vcpu_list(client, opts):
+    records = vm_records(client, opts.vms)
+    ids = domain_ids(records)
+    rows = []
+    for ref, rec in records:
+        for vcpu, use in sorted(rec.get("VCPUs_utilisation", {}).items(),
+                                key=lambda item: int(item[0])):
+            state = {"Paused": "-p-"}.get(rec.get("power_state"),
+                                          "r--" if use > 0 else "-b-")
+            rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": ids[ref],
+                         "vcpu": int(vcpu), "state": state, "utilisation": use})
+    if opts.json:
+        print_json(rows)
+        return
+    print_table(("Name", "ID", "VCPU", "State", "Util(%)"),
+                [(r["name"], r["id"], r["vcpu"], r["state"], "%.1f" % (100 * r["utilisation"]))
+                 for r in rows], right=(1, 2, 4))

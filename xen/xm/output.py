@@ -1,0 +1,123 @@
+"""How xm shows things: aligned tables, "key : value" records, JSON, sizes and states.
+
+Records arrive in wire form (64-bit Ints as decimal strings, dateTimes as
+xmlrpc objects); ``decode`` turns them into plain values using the
+datamodel's field types, so that JSON output has real numbers.
+"""
+
+import json
+import xmlrpc.client
+
+from xen.xend.api import datamodel
+
+MIB = 1024 * 1024
+
+# VM power state -> xm's six state flags (r)unning (b)locked (p)aused (s)hutdown
+# (c)rashed (d)ying. A Running VM shows "r" only while its vCPUs are busy, as in
+# xm, where an idle guest is "blocked". A Suspended VM has shut down to disk.
+# ShuttingDown is on its way out. Unknown has no xm letter.
+_STATE_FLAGS = {
+    "Halted": "------",
+    "Paused": "--p---",
+    "Suspended": "---s--",
+    "ShuttingDown": "-----d",
+    "Unknown": "?-----",
+}
+
+
+def _decode_value(t, value):
+    if isinstance(value, xmlrpc.client.DateTime):
+        return value.value
+    if t is datamodel.Int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    if isinstance(t, datamodel.Set) and isinstance(value, list):
+        return [_decode_value(t.item, v) for v in value]
+    if isinstance(t, datamodel.Map) and isinstance(value, dict):
+        return {k: _decode_value(t.value, v) for k, v in value.items()}
+    return value
+
+
+def decode(cls, record):
+    """A wire record of class ``cls`` with its values as plain Python values."""
+    fields = datamodel.CLASSES[cls]
+    out = {}
+    for key, value in record.items():
+        field = fields.field(key)
+        out[key] = _decode_value(field.type if field else None, value)
+    return out
+
+
+def print_json(value, one_line=False):
+    """Machine-readable output: one JSON document (on one line for streams of them)."""
+    # default=str: a dateTime inside a value decode() does not know still prints.
+    print(json.dumps(value, indent=None if one_line else 2, sort_keys=True, default=str),
+          flush=one_line)
+
+
+def print_table(headers, rows, right=()):
+    """Rows under headers, columns padded to their widest cell; columns whose
+    index is in ``right`` are right-aligned (numbers)."""
+    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for row in cells:
+        line = [c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths))]
+        print("  ".join(line).rstrip())
+
+
+def format_value(value):
+    """One value on one line: Sets joined by commas, Maps as k=v pairs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join("%s=%s" % (k, format_value(v)) for k, v in sorted(value.items()))
+    return str(value)
+
+
+def print_pairs(pairs):
+    """(key, value) pairs as xm prints records: "key   : value"."""
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        print(("%s : %s" % (key.ljust(width), format_value(value))).rstrip())
+
+
+def human_size(nbytes):
+    """Bytes as a short size with a binary unit: 512M, 1.5G."""
+    size = float(nbytes)
+    for unit in ("B", "K", "M", "G", "T"):
+        if size < 1024 or unit == "T":
+            break
+        size /= 1024
+    text = ("%.1f" % size).rstrip("0").rstrip(".")
+    return text + unit
+
+
+def vm_state(record):
+    """A VM's state in xm's six-flag style."""
+    power = record.get("power_state", "Unknown")
+    if power == "Running":
+        busy = any(float(u) > 0 for u in record.get("VCPUs_utilisation", {}).values())
+        return "r-----" if busy else "-b----"
+    return _STATE_FLAGS.get(power, _STATE_FLAGS["Unknown"])
+
+
+def has_domain(record):
+    """True while a VM exists on the hypervisor (it gets an ID in listings)."""
+    return record.get("power_state") in ("Running", "Paused", "ShuttingDown", "Unknown")
+
+
+def domain_ids(records):
+    """Per-listing IDs: 1, 2, ... for VMs with a domain, in listing order; "-" for others."""
+    ids, n = {}, 0
+    for ref, rec in records:
+        if has_domain(rec):
+            n += 1
+            ids[ref] = n
+        else:
+            ids[ref] = "-"
+    return ids
