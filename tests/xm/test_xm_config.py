@@ -54,10 +54,10 @@ vnc = 1
     p = xm.run("create", cfg)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("Started VM full (")
-    assert "vcpus = 2 is ignored" in p.stderr
     assert "vnc is not a setting xm knows" in p.stderr
     vm = root.VM.get_by_name_label("full")[0]
     rec = root.VM.get_record(vm)
+    assert rec["VCPUs_max"] == "2" and rec["VCPUs_number"] == "2"
     assert rec["power_state"] == "Running"
     assert int(rec["memory_static_max"]) == 256 * MIB
     assert int(rec["memory_dynamic_max"]) == int(rec["memory_dynamic_min"]) == 128 * MIB

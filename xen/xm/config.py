@@ -254,7 +254,7 @@ _SIMPLE = {
     "serial": ("platform_serial", _text),
     "localtime": ("platform_localtime", _flag),
     "stdvga": ("platform_std_VGA", _flag),
-    "vcpus": ("VCPUs_number", _whole),
+    "vcpus": ("VCPUs_max", _whole),
     "uuid": ("uuid", _text),
     "on_poweroff": ("actions_after_shutdown", _action("actions_after_shutdown")),
     "on_reboot": ("actions_after_reboot", _action("actions_after_reboot")),
