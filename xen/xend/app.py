@@ -7,7 +7,6 @@ Listeners (server.py) only ever call ``Xend.dispatcher.dispatch``.
 import logging
 import os
 import shutil
-import threading
 import uuid as uuidlib
 
 from . import hostinfo
@@ -25,6 +24,7 @@ from .api.sessions import ROOT, Sessions
 from .backend.base import DiskSpec, NicSpec
 from .domains import Domains
 from .events import EventLog
+from .metrics import Sampler
 from .store import Store
 from .tasks import Tasks
 
@@ -95,14 +95,12 @@ class Xend:
         self.backend_name = choose_backend(config["backend"])
         self.backend = make_backend(self.backend_name, config)
         self.domains = Domains(self, self.backend)
-        self._cpu_load = hostinfo.cpu_utilisation()
+        self.sampler = Sampler(self, config["sampler_interval"])
         self.host_ref = self._ensure_host()
         self._ensure_root_user()
         self._ensure_default_sr()
-        self._stop = threading.Event()
         self.domains.reattach_all()
-        self._sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
-        self._sampler.start()
+        self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect))
         log.info("xend %s ready: state in %s, backend %s", VERSION, self.state_dir,
                  self.backend_name)
 
@@ -153,7 +151,7 @@ class Xend:
         return hostinfo.software_version(extra)
 
     def cpu_utilisation(self):
-        return self._cpu_load
+        return self.sampler.host_cpus
 
     def disks_of(self, vm):
         """The VM's VBDs as the backend sees them."""
@@ -179,21 +177,9 @@ class Xend:
                                bridge=net.get("NIC", "")))
         return out
 
-    # -- background work ---------------------------------------------------------
-
-    def _sample(self):
-        interval = self.config["sampler_interval"]
-        while not self._stop.wait(interval):
-            try:
-                self._cpu_load = hostinfo.cpu_utilisation()
-                self.sessions.expire_idle()
-                self.tasks.collect()
-            except Exception:   # the sampler must outlive a bad sample
-                log.exception("sampler")
-
     def close(self):
         """Stop background work and close the store; guests keep running."""
-        self._stop.set()
+        self.sampler.stop()
         self.tasks.close()
         self.backend.close()
         self.store.close()

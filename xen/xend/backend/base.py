@@ -120,6 +120,9 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VDI", vbd,
                            "the %s backend cannot snapshot a disk in use" % self.name)
 
+    def set_memory_target(self, uuid: str, target: int) -> None:
+        """Move the guest's balloon to ``target`` bytes; backends without one ignore it."""
+
     def dump_core(self, uuid: str, path: str) -> None:
         """Write the guest's memory to ``path`` (actions/after_crash coredump_*)."""
         raise BackendError("VALUE_NOT_SUPPORTED", "actions/after_crash", "coredump",

@@ -40,11 +40,15 @@ class NetworkHandler(ClassHandler):
 
 class VIFHandler(ClassHandler):
     cls_name = "VIF"
-    computed = {f: "_zero" for f in ("network_read_kbs", "network_write_kbs",
-                                     "IO_bandwidth_incoming_kbs", "IO_bandwidth_outgoing_kbs")}
+    # The guest's view: what it receives is read/incoming, what it sends is write/outgoing.
+    computed = {"network_read_kbs": "_rx_kbs", "network_write_kbs": "_tx_kbs",
+                "IO_bandwidth_incoming_kbs": "_rx_kbs", "IO_bandwidth_outgoing_kbs": "_tx_kbs"}
 
-    def _zero(self, ref, rec):
-        return 0.0
+    def _rx_kbs(self, ref, rec):
+        return self.app.sampler.device_rates(rec["VM"], "vif", ref)[0]
+
+    def _tx_kbs(self, ref, rec):
+        return self.app.sampler.device_rates(rec["VM"], "vif", ref)[1]
 
     def validate(self, txn, ref, old, new):
         mac = new.get("MAC", "").lower()

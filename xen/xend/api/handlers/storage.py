@@ -225,10 +225,13 @@ class VDIHandler(ClassHandler):
 
 class VBDHandler(ClassHandler):
     cls_name = "VBD"
-    computed = {"IO_bandwidth_incoming_kbs": "_zero", "IO_bandwidth_outgoing_kbs": "_zero"}
+    computed = {"IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
 
-    def _zero(self, ref, rec):
-        return 0.0
+    def _read_kbs(self, ref, rec):
+        return self.app.sampler.device_rates(rec["VM"], "vbd", ref)[0]
+
+    def _write_kbs(self, ref, rec):
+        return self.app.sampler.device_rates(rec["VM"], "vbd", ref)[1]
 
     def validate(self, txn, ref, old, new):
         vdi = txn.get("VDI", new["VDI"])

@@ -23,16 +23,28 @@ class VMHandler(ClassHandler):
                                           lifecycle.SHUTTING_DOWN)
 
     def _memory_actual(self, ref, rec):
-        return rec.get("memory_dynamic_max", 0) if self._running(rec) else 0
+        if not self._running(rec):
+            return 0
+        return self.app.sampler.vm(ref).get("memory_actual") or rec.get("memory_dynamic_max", 0)
 
     def _vcpus_number(self, ref, rec):
         return rec.get("VCPUs_max", 1) if self._running(rec) else 0
 
     def _vcpus_utilisation(self, ref, rec):
-        return {"0": 0.0} if self._running(rec) else {}
+        if not self._running(rec):
+            return {}
+        return self.app.sampler.vm(ref).get("vcpus") or {
+            str(i): 0.0 for i in range(rec.get("VCPUs_max", 1))}
 
     def _tools_version(self, ref, rec):
         return {}
+
+    def set_field(self, call, wire, ref, value):
+        super().set_field(call, wire, ref, value)
+        rec = self.store.get("VM", ref)
+        if wire in ("memory_dynamic_max", "memory_dynamic_min") and self._running(rec):
+            # The balloon follows dynamic_max: the guest gets what it may grow to.
+            self.app.backend.set_memory_target(ref, rec["memory_dynamic_max"])
 
     def validate(self, txn, ref, old, new):
         order = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max",

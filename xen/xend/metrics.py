@@ -1,0 +1,95 @@
+"""The sampler: live figures for RO_run fields, computed off the request path.
+
+Every ``interval`` seconds one thread reads the host's CPU load and, for each
+guest resident on the host, the backend's counters (vCPU seconds, memory,
+disk and network bytes), and turns counter deltas into rates. Reads of RO_run
+fields only look at the last sample: they never wait on QMP or on this thread.
+"""
+
+import logging
+import threading
+import time
+
+from . import hostinfo
+
+log = logging.getLogger("xend.metrics")
+
+
+def _rate(new, old, dt, key):
+    """kB/s between two counter samples (0 after a counter reset)."""
+    delta = new.get(key, 0) - old.get(key, 0)
+    return max(delta, 0) / 1024.0 / dt if dt > 0 else 0.0
+
+
+class Sampler:
+    """Keeps the latest figures of the host and of every running guest."""
+
+    def __init__(self, app, interval):
+        self.app = app
+        self.interval = interval
+        self.host_cpus = hostinfo.cpu_utilisation()
+        self._vms = {}          # vm -> derived figures
+        self._raw = {}          # vm -> (monotonic time, raw counters)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self, extra_work=()):
+        """Sample in a thread; ``extra_work`` are callables run after each sample."""
+        def loop():
+            while not self._stop.wait(self.interval):
+                for fn in (self.sample,) + tuple(extra_work):
+                    try:
+                        fn()
+                    except Exception:   # one bad sample must not stop sampling
+                        log.exception("sampler: %s", getattr(fn, "__name__", fn))
+        self._thread = threading.Thread(target=loop, name="sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def sample(self):
+        """Take one sample of the host and every resident guest."""
+        self.host_cpus = hostinfo.cpu_utilisation()
+        resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
+        for vm in list(self._raw):
+            if vm not in resident:
+                self._raw.pop(vm, None)
+                self._vms.pop(vm, None)
+        for vm in resident:
+            try:
+                raw = self.app.backend.metrics(vm)
+            except Exception as e:   # a guest that just stopped, a busy monitor
+                log.debug("metrics of %s: %s", vm, e)
+                continue
+            now = time.monotonic()
+            before = self._raw.get(vm)
+            self._raw[vm] = (now, raw)
+            if before is not None:
+                self._vms[vm] = self._derive(raw, before[1], now - before[0])
+            else:
+                self._vms[vm] = self._derive(raw, raw, 0.0)
+
+    @staticmethod
+    def _derive(raw, old, dt):
+        cpu_new, cpu_old = raw.get("cpu_seconds", []), old.get("cpu_seconds", [])
+        vcpus = {str(i): (min(max((c - (cpu_old[i] if i < len(cpu_old) else c)) / dt, 0.0), 1.0)
+                          if dt > 0 else 0.0) for i, c in enumerate(cpu_new)}
+        return {
+            "memory_actual": raw.get("memory_actual") or raw.get("memory_rss", 0),
+            "vcpus": vcpus,
+            "vbd": {vbd: (_rate(c, old.get("vbd", {}).get(vbd, c), dt, "rd_bytes"),
+                          _rate(c, old.get("vbd", {}).get(vbd, c), dt, "wr_bytes"))
+                    for vbd, c in raw.get("vbd", {}).items()},
+            "vif": {vif: (_rate(c, old.get("vif", {}).get(vif, c), dt, "rx_bytes"),
+                          _rate(c, old.get("vif", {}).get(vif, c), dt, "tx_bytes"))
+                    for vif, c in raw.get("vif", {}).items()},
+        }
+
+    def vm(self, vm):
+        """The last figures of ``vm`` ({} before its first sample)."""
+        return self._vms.get(vm, {})
+
+    def device_rates(self, vm, kind, device):
+        """(incoming, outgoing) kB/s of one VBD or VIF of ``vm``."""
+        return self._vms.get(vm, {}).get(kind, {}).get(device, (0.0, 0.0))
