@@ -6,6 +6,7 @@ knows requests and peers; it hands the body to the codec and the decoded call
 to dispatch, and never looks inside either.
 """
 
+import base64
 import errno
 import http.server
 import logging
@@ -15,7 +16,7 @@ import socketserver
 import struct
 import threading
 
-from . import tls
+from . import prometheus, tls
 from .api import codec, xmlrepr
 from .api.sessions import Peer
 
@@ -63,7 +64,29 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/xen-api.dtd":
             return self._send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd")
+        if self.path == "/metrics":
+            if not self._may_scrape():
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="xend"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            return self._send(200, prometheus.render(self.server.app).encode("utf-8"),
+                              "text/plain; version=0.0.4")
         self._send(404, b"not found\n", "text/plain")
+
+    def _may_scrape(self):
+        """The Unix socket (root only by its mode), or HTTP Basic credentials of a user."""
+        if self.server.kind == "unix":
+            return True
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return self.server.app.sessions.check_credentials(user, password)
 
     def _send(self, status, body, ctype, close=False):
         self.send_response(status)

@@ -11,6 +11,7 @@ exception is logged with its traceback and answered INTERNAL_ERROR without one.
 import dataclasses
 import logging
 import re
+import time
 
 from . import datamodel, lifecycle
 from .codec import failure, success
@@ -51,6 +52,7 @@ class Dispatcher:
         self.table = table
         self._classes = {c.lower(): c for c in datamodel.CLASSES}
         self._aliases = {}
+        self.stats = {}   # method -> [calls, failures, seconds], for GET /metrics
 
     # -- names ----------------------------------------------------------------
 
@@ -101,6 +103,18 @@ class Dispatcher:
 
         ``Async.X`` is checked exactly as ``X`` would be, then handed to the task
         manager, which answers with the new task's ref (§1.4.3)."""
+        started = time.monotonic()
+        reply = self._dispatch(name, params, peer)
+        method = self.resolve(name[len("Async."):] if name.startswith("Async.") else name)
+        key = ("Async." if name.startswith("Async.") else "") + method.name if method \
+            else "(unknown)"
+        entry = self.stats.setdefault(key, [0, 0, 0.0])
+        entry[0] += 1
+        entry[1] += reply["Status"] != "Success"
+        entry[2] += time.monotonic() - started
+        return reply
+
+    def _dispatch(self, name, params, peer):
         try:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
             method = self.resolve(name[len("Async."):] if asynchronous else name)

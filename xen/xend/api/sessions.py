@@ -108,6 +108,13 @@ class Sessions:
         log.debug("session opened for %s from %s", user, peer.transport)
         return ref
 
+    def check_credentials(self, uname, pwd):
+        """True if ``uname``/``pwd`` would log in (for HTTP Basic on /metrics)."""
+        if self._authenticate(uname, pwd):
+            return True
+        time.sleep(self.failure_delay)
+        return False
+
     def _authenticate(self, uname, pwd):
         if self.auth == "pam":
             from . import pam
