@@ -11,6 +11,7 @@ Tokens are "EPOCH:ID": EPOCH changes at every daemon start, so a token from
 an earlier run is recognised and answered with EVENTS_LOST, not misread.
 """
 
+import re
 import secrets
 import threading
 import time
@@ -59,6 +60,7 @@ class Subscription:
         return sorted(self.classes | {c for c, _ in self.objects})
 
 
+_ID = re.compile(r"\A[0-9]{1,19}\Z")
 _LOWER = {c.lower(): c for c, k in datamodel.CLASSES.items() if k.objects}
 
 
@@ -85,15 +87,15 @@ class EventLog:
     def _on_commit(self, changes):
         now = xmltime.stamp(time.time())
         batch = []
-        for op, cls, ref, record in changes:
-            if not datamodel.CLASSES[cls].objects:
-                continue
-            handler = self.app.handlers[cls]
-            ev = {"id": 0, "timestamp": now, "class": cls.lower(), "operation": op,
-                  "ref": ref, "obj_uuid": ref, "_cls": cls, "_owner": handler.owner_of(record)}
-            if op != "del":
-                ev["snapshot"] = handler.wire_record(ref)
-            batch.append(ev)
+        direct = {ref for _, _, ref, _, _ in changes}
+        for op, cls, ref, record, old in changes:
+            if datamodel.CLASSES[cls].objects:
+                batch.append(self._event(now, op, cls, ref, record))
+        # The other side of a bound pair changed too: VBD.create changes VM.VBDs.
+        for cls, ref in _bound_owners(changes):
+            if ref not in direct and self.app.store.get(cls, ref) is not None:
+                direct.add(ref)
+                batch.append(self._event(now, "mod", cls, ref, self.app.store.get(cls, ref)))
         if not batch:
             return
         with self._cond:
@@ -107,6 +109,14 @@ class EventLog:
                 self._first += drop
             self._cond.notify_all()
 
+    def _event(self, now, op, cls, ref, record):
+        handler = self.app.handlers[cls]
+        ev = {"id": 0, "timestamp": now, "class": cls.lower(), "operation": op, "ref": ref,
+              "obj_uuid": ref, "_cls": cls, "_owner": handler.owner_of(ref, record)}
+        if op != "del":
+            ev["snapshot"] = handler.wire_record(ref, record)
+        return ev
+
     # -- reading ---------------------------------------------------------------
 
     def last_id(self):
@@ -118,7 +128,7 @@ class EventLog:
     def parse_token(self, token):
         """The event id a token names; EVENTS_LOST for another run's token."""
         epoch, sep, num = token.partition(":")
-        if not sep or not num.isdigit():
+        if not sep or not _ID.match(num):
             raise ApiError("EVENT_FROM_TOKEN_PARSE_FAILURE", token)
         if epoch != self.epoch:
             raise ApiError("EVENTS_LOST")
@@ -151,7 +161,7 @@ class EventLog:
         sub = Subscription(classes)
         timeout = min(max(timeout, 0.0), 3600.0)
         if token == "":
-            with self._cond:
+            with self.app.store.locked():   # the snapshot and its token: one point in time
                 cursor = self.last_id()
                 events = self._current_objects(call, sub)
         else:
@@ -166,16 +176,17 @@ class EventLog:
         out = []
         for cls in sub.class_names():
             h = self.app.handlers[cls]
-            for ref in h.all_refs(call):
+            for ref, rec in h.visible_records(call):
                 if sub.matches(cls, ref):
                     out.append({"id": self.last_id(), "timestamp": now,
                                 "class": cls.lower(), "operation": "add", "ref": ref,
-                                "obj_uuid": ref, "snapshot": h.wire_record(ref)})
+                                "obj_uuid": ref, "snapshot": h.wire_record(ref, rec)})
         return out
 
     # -- event.register / unregister / next ------------------------------------------
 
     def register(self, session, classes):
+        Subscription(classes)   # parse first: a malformed subscription registers nothing
         with self._cond:
             entry = self._registered.setdefault(session, [Subscription([]), self.last_id()])
             for c in classes:
@@ -211,8 +222,24 @@ class EventLog:
             self._registered.pop(session, None)
 
 
+def _bound_owners(changes):
+    """(class, ref) of every object whose bound Set field a change altered, in order."""
+    out = []
+    for op, cls, ref, record, old in changes:
+        for b in datamodel.BINDINGS:
+            if b.ref_class != cls:
+                continue
+            before = (old or {}).get(b.ref_field, "") if op != "add" else ""
+            after = record.get(b.ref_field, "") if op != "del" else ""
+            if before != after:
+                out += [(b.set_class, t) for t in (before, after) if t]
+    return out
+
+
 def _may_see(call, ev):
-    return ev["_owner"] is None or call.is_root or ev["_owner"] == call.user
+    owner = ev["_owner"]
+    return owner is None or call.is_root or owner in (
+        "user:" + call.user, "session:" + call.session.ref)
 
 
 def _public(ev):

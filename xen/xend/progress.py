@@ -1,10 +1,13 @@
 """Progress and cancellation for whatever operation the current thread runs.
 
 An operation (a VM start, a clone, a disk copy) reports how far it is with
-``report(fraction)`` and offers safe points with ``checkpoint()``; around a
-stage that cannot be stopped half-way it holds ``uncancellable()``. When the
-operation runs as an API task these reach the task; when it runs synchronously
-they cost nothing. No layer needs to know which.
+``report(fraction)``. Once it has begun it cannot be cancelled, except inside
+a ``cancellable()`` region, which it opens around work that can stop cleanly
+(waiting, copying in steps) and in which it offers safe points with
+``checkpoint()``; the region's end is a safe point too. A cancel asked outside
+such a region is refused, so an accepted cancel is always honoured. When the
+operation runs as an API task these reach the task; when it runs
+synchronously they cost nothing. No layer needs to know which.
 """
 
 import contextlib
@@ -24,7 +27,7 @@ class Tracker:
         self._on_progress = on_progress
         self.fraction = 0.0
         self.cancel_requested = False
-        self.cancellable = True
+        self.cancellable = True          # while queued; begin() ends that
         self._lock = threading.Lock()
 
     def report(self, fraction):
@@ -35,12 +38,19 @@ class Tracker:
             self._on_progress(fraction)
 
     def request_cancel(self):
-        """True if the cancel will be honoured at the next safe point."""
+        """True if the cancel will be honoured (queued, or in a cancellable region)."""
         with self._lock:
             if not self.cancellable:
                 return False
             self.cancel_requested = True
             return True
+
+    def begin(self):
+        """The operation starts: Cancelled if it was cancelled while queued."""
+        with self._lock:
+            if self.cancel_requested:
+                raise Cancelled()
+            self.cancellable = False
 
 
 def install(tracker):
@@ -67,17 +77,20 @@ def checkpoint():
 
 
 @contextlib.contextmanager
-def uncancellable():
-    """A stage that must finish once begun; a cancel asked meanwhile is refused."""
+def cancellable():
+    """Work that may stop at its checkpoints; on leaving it, a cancel asked
+    meanwhile is honoured (Cancelled) and later ones are refused."""
     t = current()
     if t is None:
         yield
         return
-    checkpoint()
     with t._lock:
-        t.cancellable = False
+        t.cancellable = True
     try:
         yield
     finally:
         with t._lock:
-            t.cancellable = True
+            t.cancellable = False
+            requested = t.cancel_requested
+    if requested:
+        raise Cancelled()

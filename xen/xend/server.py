@@ -32,8 +32,13 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "xend"
     sys_version = ""
 
+    # Buffer each reply (headers and body) and send it in one write at the end of the
+    # request; TCP_NODELAY then sends it at once instead of waiting for a delayed ACK.
+    wbufsize = -1
+
     def setup(self):
         self.timeout = self.server.app.config["keepalive_timeout"]
+        self.disable_nagle_algorithm = self.server.kind != "unix"   # no TCP on AF_UNIX
         super().setup()
 
     def do_POST(self):

@@ -110,13 +110,18 @@ class Store:
 
     # -- writes ----------------------------------------------------------
 
+    def locked(self):
+        """Hold off every writer (for a snapshot that must match one point in commit order)."""
+        return self._lock
+
     def transaction(self):
         """A Transaction; use as ``with store.transaction() as t:``. Commits on exit."""
         return Transaction(self)
 
     def add_listener(self, fn):
         """Call ``fn(changes)`` after every commit, in commit order, under the write lock.
-        ``changes`` is a list of (op, cls, ref, record) with op in add|mod|del."""
+        ``changes`` is a list of (op, cls, ref, record, old record) with op in
+        add|mod|del (old record None for add)."""
         self._listeners.append(fn)
 
     def _commit(self, changes):
@@ -136,12 +141,13 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        events = []
         for op, cls, ref, rec, priv in changes:
+            events.append((op, cls, ref, rec, self._tables[cls].get(ref)))
             if op == "del":
                 self._remove(cls, ref)
             else:
                 self._apply(cls, ref, rec, priv)
-        events = [(op, cls, ref, rec) for op, cls, ref, rec, priv in changes]
         for fn in self._listeners:
             fn(events)
 

@@ -65,8 +65,7 @@ class Tasks:
         self._started[ref] = time.monotonic()
         progress.install(tracker)
         try:
-            if tracker.cancel_requested:
-                raise progress.Cancelled()
+            tracker.begin()
             value = method.impl(call, *args)
             if method.result is not None:
                 value = method.result.to_wire(value)
@@ -132,7 +131,7 @@ class Tasks:
         """§1.4.3's task_status: {Progress: 0-100, ETA, Result}."""
         rec = self.store.get("task", ref)
         done = rec["status"] in FINISHED
-        eta = rec.get("ETA") or xmltime.stamp(time.time())
+        eta = rec.get("ETA") or xmltime.stamp(time.time())   # no estimate yet: now
         return {"Progress": 100 if done else min(int(rec["progress"] * 100), 99),
                 "ETA": xmlrpc.client.DateTime(eta.rstrip("Z")),
                 "Result": self._replies.get(ref, "") if done else ""}

@@ -271,7 +271,8 @@ SESSION = Class("session", "a session", [
 
 TASK = Class("task", "a longrunning asynchronous task", [
     uuid_field(),
-    Field("name/label", String, RO_RUN, "the method the task runs", extension=True),
+    Field("name/label", String, RO_RUN, "the method the task runs", extension=True,
+          indexed=True),
     Field("name/description", String, RO_RUN, "a description of the task", extension=True),
     Field("status", task_status_type, RO_RUN, "current status", extension=True),
     Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True),

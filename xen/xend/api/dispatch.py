@@ -119,7 +119,7 @@ class Dispatcher:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
             method = self.resolve(name[len("Async."):] if asynchronous else name)
             if method is None or (asynchronous and not datamodel.CLASSES[method.cls].asynchronous):
-                raise self._unknown(name)
+                raise self._unknown(name[len("Async."):] if asynchronous else name, name)
             call = Call(self.app, method.name, peer=peer)
             args = list(params)
             if method.session:
@@ -149,7 +149,8 @@ class Dispatcher:
             log.exception("internal error in %s", name[:200])
             return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])])
 
-    def _unknown(self, name):
+    def _unknown(self, name, as_called):
+        """FIELD_READ_ONLY for a write to an RO field, else MESSAGE_METHOD_UNKNOWN."""
         cls, _, msg = name.partition(".")
         c = datamodel.CLASSES.get(self._classes.get(cls.lower(), ""))
         m = _WRITE.match(msg)
@@ -157,7 +158,7 @@ class Dispatcher:
             f = c.field(m.group(2))
             if f.qual != datamodel.RW:
                 return ApiError("FIELD_READ_ONLY", f.wire)
-        return ApiError("MESSAGE_METHOD_UNKNOWN", name[:200])
+        return ApiError("MESSAGE_METHOD_UNKNOWN", as_called[:200])
 
     def check_args(self, method, args):
         """Check the count and type of each argument; returns the converted values."""

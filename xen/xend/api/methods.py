@@ -72,13 +72,13 @@ def build(handlers):
                 continue
             if not is_collection(f.type):
                 add(Method("%s.set_%s" % (n, f.wire), n,
-                           [_this(n), Param("value", f.type, nullable=not f.required)],
+                           [_this(n), Param(f.wire, f.type, nullable=not f.required)],
                            None, _bind(h.set_field, f.wire),
                            desc="Set the %s field of the given %s." % (f.name, n)))
             elif isinstance(f.type, Set):
                 for verb, impl in (("add_to", h.add_to), ("remove_from", h.remove_from)):
                     add(Method("%s.%s_%s" % (n, verb, f.wire), n,
-                               [_this(n), Param("value", f.type.item)], None,
+                               [_this(n), Param(f.wire, f.type.item)], None,
                                _bind(impl, f.wire),
                                desc="%s the %s set of the given %s."
                                % ("Add an element to" if verb == "add_to"

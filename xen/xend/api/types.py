@@ -13,11 +13,13 @@ is 32-bit) and either form is accepted on input; a null Ref is "" and
 
 import datetime
 import re
+import xmlrpc.client
 
 INT64_MIN = -(2 ** 63)
 INT64_MAX = 2 ** 63 - 1
 NULL_REF = ""
 NULL_REF_ALIASES = ("", "OpaqueRef:NULL")
+EPOCH = "19700101T00:00:00Z"
 _DECIMAL = re.compile(r"\A-?[0-9]{1,20}\Z")   # ASCII digits only: int() also takes "²"
 
 
@@ -132,8 +134,8 @@ class _DateTime(Type):
         return v
 
     def to_wire(self, v):
-        import xmlrpc.client
-        return xmlrpc.client.DateTime(v.rstrip("Z")) if v else ""
+        # Unset times go out as the epoch: typed clients cannot parse "" as a DateTime.
+        return xmlrpc.client.DateTime((v or EPOCH).rstrip("Z"))
 
     def default(self):
         return ""

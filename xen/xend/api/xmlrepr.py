@@ -90,7 +90,10 @@ def decode_set(text):
 def decode_map(text):
     """Invert encode_value for a Map of strings to strings."""
     out = {}
-    for i, pair in enumerate(_split(text, ")")[:-1]):
+    pairs = _split(text, ")")
+    if pairs[-1] != "":
+        raise ValueError("malformed map: %r" % text)
+    for i, pair in enumerate(pairs[:-1]):
         pair = pair if i == 0 else pair[2:] if pair.startswith(", ") else None
         if pair is None or not pair.startswith("("):
             raise ValueError("malformed map: %r" % text)

@@ -53,10 +53,12 @@ class SimBackend(Backend):
             self._save()
 
     def _work(self):
-        for step in range(10 if self.op_seconds else 0):
-            progress.checkpoint()
-            time.sleep(self.op_seconds / 10)
-            progress.report(0.9 * (step + 1) / 10)
+        # Simulated work may stop between its steps; the state change after it may not.
+        with progress.cancellable():
+            for step in range(10 if self.op_seconds else 0):
+                progress.checkpoint()
+                time.sleep(self.op_seconds / 10)
+                progress.report(0.9 * (step + 1) / 10)
 
     def _require(self, uuid):
         if uuid not in self._domains:

@@ -64,8 +64,9 @@ class ClassHandler:
     def visible(self, call, ref):
         return True
 
-    def owner_of(self, record):
-        """The user an object belongs to, for classes that hide objects; None: everyone's."""
+    def owner_of(self, ref, record):
+        """Who may see ``ref``'s events, for classes that hide objects: "user:NAME" or
+        "session:REF"; None where everyone may."""
         return None
 
     def may_write(self, call, ref):
@@ -85,9 +86,12 @@ class ClassHandler:
             return getattr(self, self.computed[wire])(ref, self.store.get(self.cls.name, ref))
         return self.store.get(self.cls.name, ref).get(wire, field.default_value())
 
-    def wire_record(self, ref):
-        """The whole record of ``ref`` in wire form."""
-        rec = self.store.get(self.cls.name, ref)
+    def wire_record(self, ref, rec=None):
+        """The whole record of ``ref`` (whose stored record is ``rec``, if the caller
+        holds it) in wire form."""
+        rec = rec if rec is not None else self.store.get(self.cls.name, ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         out = {}
         for f, src in self._layout:
             if src == "stored":
@@ -111,6 +115,13 @@ class ClassHandler:
         if self.hides_objects:
             refs = [r for r in refs if self.visible(call, r)]
         return refs
+
+    def visible_records(self, call):
+        """(ref, stored record) of every object the caller may see, one snapshot."""
+        pairs = self.store.records(self.cls.name)
+        if self.hides_objects:
+            pairs = [(r, rec) for r, rec in pairs if self.visible(call, r)]
+        return pairs
 
     def require_visible(self, call, ref):
         if self.hides_objects and not self.visible(call, ref):
@@ -142,7 +153,7 @@ class ClassHandler:
         return self.wire_record(ref)
 
     def get_all_records(self, call):
-        return {ref: self.wire_record(ref) for ref in self.all_refs(call)}
+        return {ref: self.wire_record(ref, rec) for ref, rec in self.visible_records(call)}
 
     def to_xml(self, call, ref):
         from .. import xmlrepr

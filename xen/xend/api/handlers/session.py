@@ -12,8 +12,8 @@ class SessionHandler(ClassHandler):
     def visible(self, call, ref):
         return call.is_root or ref == call.session.ref
 
-    def owner_of(self, record):
-        return record.get("this_user")
+    def owner_of(self, ref, record):
+        return "session:" + ref
 
     def _last_active(self, ref, rec):
         return xmltime.stamp(self.app.sessions.last_active(ref))

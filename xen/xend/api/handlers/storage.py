@@ -16,6 +16,8 @@ from .base import ClassHandler, new_ref
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
 _LIVE = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
+MAX_VDI_BYTES = 2 ** 56      # 64 PiB: well inside what qcow2 and QEMU accept
+MAX_SECTOR_SIZE = 2 ** 16
 
 
 class SRHandler(ClassHandler):
@@ -80,8 +82,7 @@ class SRHandler(ClassHandler):
         vdis = self.store.referrers("VDI", "SR", sr)
         leaves = {v: self.store.private(v)["path"] for v in vdis}
         progress.report(0.1)
-        with progress.uncancellable():
-            paths = d.clone(rec["location"], loc, list(leaves.values()))
+        paths = d.clone(rec["location"], loc, list(leaves.values()))
         progress.report(0.8)
         new = new_ref()
         vdi_h = self.app.handlers["VDI"]
@@ -117,10 +118,12 @@ class VDIHandler(ClassHandler):
         return sr, storage.driver(sr.get("type", "dir"))
 
     def validate(self, txn, ref, old, new):
-        if new.get("virtual_size", 0) < 0:
-            raise ApiError("INVALID_VALUE", "virtual_size", str(new["virtual_size"]))
-        if new.get("sector_size", 512) <= 0:
+        if not 0 < new.get("sector_size", 512) <= MAX_SECTOR_SIZE:
             raise ApiError("INVALID_VALUE", "sector_size", str(new["sector_size"]))
+        size = new.get("virtual_size", 0) * new.get("sector_size", 512)
+        if not 0 <= size <= MAX_VDI_BYTES:
+            raise ApiError("INVALID_VALUE", "virtual_size",
+                           "%d (a VDI holds 0 to %d bytes)" % (new["virtual_size"], MAX_VDI_BYTES))
         if old is not None and old.get("SR") != new.get("SR"):
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
@@ -155,6 +158,7 @@ class VDIHandler(ClassHandler):
                                                                          rec["virtual_size"]))
         if self.live_users(ref):
             raise ApiError("VDI_IN_USE", ref, "resize")
+        self.validate(None, ref, rec, dict(rec, virtual_size=sectors))
         _, d = self._sr(rec)
         d.resize(self.store.private(ref)["path"], sectors * rec["sector_size"])
         with self.store.transaction() as txn:
@@ -198,16 +202,15 @@ class VDIHandler(ClassHandler):
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)
         backend = self.app.backend
-        with progress.uncancellable():
-            if users and backend.holds_disks:
-                vm, vbd = users[0]
-                new_leaf = d.new_leaf_path(sr["location"], vdi)
-                backend.snapshot_disk(vm, vbd, new_leaf)
-                base, leaf = leaf, new_leaf
-            else:
-                base = d.freeze(sr["location"], leaf)
-            snap = new_ref()
-            snap_path = d.snapshot_of(sr["location"], base, snap)
+        if users and backend.holds_disks:
+            vm, vbd = users[0]
+            new_leaf = d.new_leaf_path(sr["location"], vdi)
+            backend.snapshot_disk(vm, vbd, new_leaf)
+            base, leaf = leaf, new_leaf
+        else:
+            base = d.freeze(sr["location"], leaf)
+        snap = new_ref()
+        snap_path = d.snapshot_of(sr["location"], base, snap)
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
         return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf,

@@ -9,10 +9,11 @@ class TaskHandler(ClassHandler):
     hides_objects = True
 
     def visible(self, call, ref):
-        return call.is_root or self.store.get("task", ref).get("user") == call.user
+        rec = self.store.get("task", ref)   # None for an instant while a task is made
+        return rec is not None and (call.is_root or rec.get("user") == call.user)
 
-    def owner_of(self, record):
-        return record.get("user")
+    def owner_of(self, ref, record):
+        return "user:" + record.get("user", "")
 
     def get_status(self, call, task):
         """§2.5: the task as an XML string (its to_XML), ETA included."""

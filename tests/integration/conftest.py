@@ -1,0 +1,107 @@
+"""Fixtures of the integration tests: clients of the module's daemon over both transports.
+
+The ``daemon`` and ``root`` fixtures come from tests/conftest.py (one daemon per module).
+"""
+
+import pytest
+
+from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root
+
+
+@pytest.fixture(scope="module")
+def daemon(daemon_class):
+    """A sim-backend daemon shared by a test module (as tests/conftest.py's), torn down with
+    SIGKILL: a graceful stop waits on each listener's poll interval, ~1 s per daemon, and is
+    itself exercised by test_api_persistence.py's restarts."""
+    d = daemon_class().start()
+    yield d
+    d.kill9()
+    d.cleanup()
+
+
+@pytest.fixture
+def fresh_daemon(daemon_class):
+    """A daemon of the test's own, for tests that restart or kill it (SIGKILL teardown)."""
+    d = daemon_class().start()
+    yield d
+    d.kill9()
+    d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def root_tcp(daemon, root):
+    """The SDK, logged in as root over TCP (root's password set first; over TCP root
+    needs one)."""
+    root_ref = root.user.get_by_short_name("root")[0]
+    root.user.set_password(root_ref, ROOT_PASSWORD)
+    s = daemon.sdk_tcp("root", ROOT_PASSWORD)
+    yield s.xenapi
+    try:
+        s.xenapi.session.logout()
+    except Exception:
+        pass
+
+
+@pytest.fixture(scope="module", params=["unix", "tcp"])
+def api(request, root, root_tcp):
+    """The SDK as root over the Unix socket, then over TCP."""
+    return root if request.param == "unix" else root_tcp
+
+
+@pytest.fixture(scope="module")
+def raw(daemon, root):
+    """Plain xmlrpc.client over the Unix socket, logged in as root."""
+    r = raw_unix_root(daemon)
+    yield r
+    r.call("session.logout", r.session)
+
+
+@pytest.fixture(scope="module")
+def raw_tcp(daemon, root_tcp):
+    """Plain xmlrpc.client over TCP, logged in as root with its password."""
+    from xapi_helpers import tcp_proxy
+    r = Raw(tcp_proxy(daemon))
+    r.login("root", ROOT_PASSWORD)
+    yield r
+    r.call("session.logout", r.session)
+
+
+@pytest.fixture(scope="module")
+def dtd_text(daemon):
+    return fetch_dtd_text(daemon)
+
+
+@pytest.fixture(scope="module")
+def dtd(dtd_text):
+    return parse_dtd(dtd_text)
+
+
+@pytest.fixture(scope="module")
+def host(root):
+    return root.host.get_all()[0]
+
+
+@pytest.fixture(scope="session")
+def daemon_class(pytestconfig):
+    """tests/conftest.py's Daemon class (both conftest modules are named "conftest", so it
+    is found through pytest's plugin manager rather than imported)."""
+    for plugin in pytestconfig.pluginmanager.get_plugins():
+        cls = getattr(plugin, "Daemon", None)
+        if isinstance(cls, type) and hasattr(plugin, "free_port"):
+            return cls
+    raise RuntimeError("tests/conftest.py's Daemon not found")
+
+
+@pytest.fixture(scope="module")
+def make_daemon(daemon_class):
+    """Start extra daemons (e.g. with their own configuration) for one module."""
+    made = []
+
+    def make(**kwargs):
+        d = daemon_class(**kwargs)
+        made.append(d)
+        return d.start()
+    yield make
+    for d in made:
+        d.kill9()
+        d.cleanup()

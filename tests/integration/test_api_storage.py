@@ -1,0 +1,127 @@
+"""SR (§2.11), VDI (§2.12): snapshots and SR.clone, with their parent chains."""
+
+import os
+
+import pytest
+
+from xapi_helpers import failure, new_sr, new_vbd, new_vdi, new_vm, unique
+
+
+@pytest.fixture(scope="module")
+def api(root):
+    return root
+
+
+def test_snapshot_copies_the_vdi_with_parent_set(api):
+    sr = new_sr(api)
+    vdi = new_vdi(api, sr, virtual_size="8192", sector_size="4096", type="system",
+                  sharable=True, name_description="the disk")
+    new_vbd(api, new_vm(api), vdi, mode="RO")
+    snap = api.VDI.snapshot(vdi)
+    a, b = api.VDI.get_record(vdi), api.VDI.get_record(snap)
+    assert snap != vdi
+    assert b["parent"] == vdi and a["children"] == [snap]
+    assert b["SR"] == sr and snap in api.SR.get_VDIs(sr)
+    for k in ("name_label", "name_description", "virtual_size", "sector_size", "type",
+              "sharable", "read_only"):
+        assert b[k] == a[k], k
+    assert b["VBDs"] == [] and len(a["VBDs"]) == 1
+    assert b["children"] == []
+
+
+def test_snapshots_chain(api):
+    sr = new_sr(api)
+    v = new_vdi(api, sr)
+    s1 = api.VDI.snapshot(v)
+    s2 = api.VDI.snapshot(s1)
+    s3 = api.VDI.snapshot(v)
+    assert api.VDI.get_parent(s2) == s1 and api.VDI.get_parent(s1) == v
+    assert sorted(api.VDI.get_children(v)) == sorted([s1, s3])
+    assert sorted(api.SR.get_VDIs(sr)) == sorted([v, s1, s2, s3])
+
+
+def test_virtual_allocation_sums_the_vdis(api):
+    sr = new_sr(api)
+    assert api.SR.get_virtual_allocation(sr) == "0"
+    new_vdi(api, sr, virtual_size="100", sector_size="512")
+    new_vdi(api, sr, virtual_size="10", sector_size="4096")
+    assert api.SR.get_virtual_allocation(sr) == str(100 * 512 + 10 * 4096)
+
+
+def test_sr_clone_copies_vdis_and_their_parent_chains(api, daemon):
+    sr = new_sr(api, name_description="original")
+    a = new_vdi(api, sr, name_label="A", virtual_size="1024")
+    b = api.VDI.snapshot(a)
+    api.VDI.set_name_label(b, "B")
+    c = api.VDI.snapshot(b)
+    api.VDI.set_name_label(c, "C")
+    d = new_vdi(api, sr, name_label="D", virtual_size="2048", sharable=True)
+    e = api.VDI.snapshot(a)
+    api.VDI.set_name_label(e, "E")
+    new_vbd(api, new_vm(api), d)
+    before = {v: api.VDI.get_record(v) for v in (a, b, c, d, e)}
+    loc = os.path.join(daemon.dir, unique("clone-loc"))
+    new = api.SR.clone(sr, loc, "the copy")
+    assert new != sr
+    rec = api.SR.get_record(new)
+    assert rec["name_label"] == "the copy"
+    assert rec["location"] == loc
+    assert rec["type"] == api.SR.get_type(sr)
+    assert rec["name_description"] == "original"
+    copies = {api.VDI.get_name_label(v): v for v in rec["VDIs"]}
+    assert sorted(copies) == ["A", "B", "C", "D", "E"]
+    assert not set(copies.values()) & {a, b, c, d, e}
+    parent = {name: api.VDI.get_parent(v) for name, v in copies.items()}
+    assert parent == {"A": "", "B": copies["A"], "C": copies["B"], "D": "", "E": copies["A"]}
+    assert sorted(api.VDI.get_children(copies["A"])) == sorted([copies["B"], copies["E"]])
+    assert api.VDI.get_children(copies["B"]) == [copies["C"]]
+    for name, v in copies.items():
+        r = api.VDI.get_record(v)
+        assert r["SR"] == new and r["VBDs"] == []
+        orig = before[{"A": a, "B": b, "C": c, "D": d, "E": e}[name]]
+        for k in ("virtual_size", "sector_size", "type", "sharable", "read_only"):
+            assert r[k] == orig[k], (name, k)
+    # the original is untouched
+    assert sorted(api.SR.get_VDIs(sr)) == sorted([a, b, c, d, e])
+    for v, r in before.items():
+        now = api.VDI.get_record(v)
+        assert {k: now[k] for k in ("SR", "parent", "children", "VBDs")} == \
+            {k: r[k] for k in ("SR", "parent", "children", "VBDs")}
+    assert os.path.isdir(loc)
+
+
+def test_sr_clone_of_an_empty_sr(api, daemon):
+    sr = new_sr(api)
+    new = api.SR.clone(sr, os.path.join(daemon.dir, unique("empty-clone")), "empty copy")
+    assert api.SR.get_VDIs(new) == []
+    assert api.SR.get_name_label(new) == "empty copy"
+
+
+def test_sr_clone_refuses_bad_locations(api, daemon):
+    sr = new_sr(api)
+    n = len(api.SR.get_all())
+    assert failure(api.SR.clone, sr, "relative/path", "x")[0] == "INVALID_VALUE"
+    assert failure(api.SR.clone, sr, daemon.dir, "x")[0] == "INVALID_VALUE"   # exists
+    assert len(api.SR.get_all()) == n
+
+
+def test_vdi_grows_and_refuses_to_shrink(api):
+    vdi = new_vdi(api, new_sr(api), virtual_size="2048")
+    api.VDI.set_virtual_size(vdi, "4096")
+    assert api.VDI.get_virtual_size(vdi) == "4096"
+    assert failure(api.VDI.set_virtual_size, vdi, "1024")[0] == "INVALID_VALUE"
+    assert api.VDI.get_virtual_size(vdi) == "4096"
+    assert failure(api.VDI.set_virtual_size, vdi, "-1")[0] == "INVALID_VALUE"
+
+
+def test_deleting_vdis_and_the_sr(api):
+    sr = new_sr(api)
+    location = api.SR.get_location(sr)
+    v = new_vdi(api, sr)
+    s = api.VDI.snapshot(v)
+    api.VDI.delete(s)
+    api.VDI.delete(v)
+    assert api.SR.get_VDIs(sr) == []
+    api.SR.delete(sr)
+    assert sr not in api.SR.get_all()
+    assert not os.path.exists(location)

@@ -1,0 +1,228 @@
+"""The VM lifecycle through the table (api/lifecycle.py) on the sim backend: every
+operation from every reachable state, allowed or refused with VM_BAD_POWER_STATE; and clone."""
+
+import pytest
+
+from xapi_helpers import (failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm,
+                          unique)
+from xen.xend.api import lifecycle
+
+
+@pytest.fixture(scope="module")
+def api(root):
+    return root
+
+
+def vm_in(api, state):
+    """A fresh VM in ``state``."""
+    vm = new_vm(api)
+    if state == "Running":
+        api.VM.start(vm, False)
+    elif state == "Paused":
+        api.VM.start(vm, True)
+    elif state == "Suspended":
+        api.VM.start(vm, False)
+        api.VM.suspend(vm, False)
+    assert api.VM.get_power_state(vm) == state
+    return vm
+
+
+# (API call, its table operation, arguments after the VM)
+OPERATIONS = [
+    ("start", "start", (False,)),
+    ("start", "start_paused", (True,)),
+    ("pause", "pause", ()),
+    ("unpause", "unpause", ()),
+    ("clean_shutdown", "clean_shutdown", ()),
+    ("hard_shutdown", "hard_shutdown", ()),
+    ("clean_reboot", "clean_reboot", ()),
+    ("hard_reboot", "hard_reboot", ()),
+    ("suspend", "suspend", (False,)),
+    ("suspend", "suspend", (True,)),
+    ("resume", "resume", (False,)),
+    ("resume", "resume_paused", (True,)),
+    ("clone", "clone", ("a clone",)),
+]
+STATES = ["Halted", "Running", "Paused", "Suspended"]
+RESIDENT = {"Running", "Paused"}
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("call, op, args", OPERATIONS,
+                         ids=["%s%s" % (o[1], "-live" if o[2] == (True,) and o[0] == "suspend"
+                                        else "") for o in OPERATIONS])
+def test_operation_in_state(api, host, state, call, op, args):
+    vm = vm_in(api, state)
+    t = lifecycle.transition(state, op)
+    fn = getattr(api.VM, call)
+    vms_before = len(api.VM.get_all())
+    if t is None:
+        d = failure(fn, vm, *args)
+        assert d == ["VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)), state]
+        assert api.VM.get_power_state(vm) == state          # nothing happened
+        assert (api.VM.get_resident_on(vm) == host) == (state in RESIDENT)
+        assert len(api.VM.get_all()) == vms_before
+    else:
+        result = fn(vm, *args)
+        if call == "clone":
+            assert api.VM.get_power_state(result) == "Halted"
+            assert api.VM.get_name_label(result) == "a clone"
+            assert api.VM.get_power_state(vm) == state
+            assert len(api.VM.get_all()) == vms_before + 1
+        else:
+            assert result == ""
+            assert api.VM.get_power_state(vm) == t.final
+            final = t.final
+            assert (api.VM.get_resident_on(vm) == host) == (final in RESIDENT)
+            assert (vm in api.host.get_resident_VMs(host)) == (final in RESIDENT)
+    if api.VM.get_power_state(vm) != "Halted":
+        api.VM.hard_shutdown(vm)
+
+
+def test_the_full_cycle_as_the_spec_draws_it(api, host):
+    vm = new_vm(api)
+    states = [api.VM.get_power_state(vm)]
+    for call, args in [("start", (False,)), ("pause", ()), ("unpause", ()),
+                       ("suspend", (True,)), ("resume", (True,)), ("unpause", ()),
+                       ("clean_reboot", ()), ("hard_reboot", ()), ("pause", ()),
+                       ("hard_reboot", ()), ("clean_shutdown", ()), ("start", (True,)),
+                       ("suspend", (False,)), ("hard_shutdown", ())]:
+        assert getattr(api.VM, call)(vm, *args) == ""
+        states.append(api.VM.get_power_state(vm))
+    assert states == ["Halted", "Running", "Paused", "Running", "Suspended", "Paused",
+                      "Running", "Running", "Running", "Paused", "Running", "Halted",
+                      "Paused", "Suspended", "Halted"]
+    assert api.VM.get_resident_on(vm) == ""
+
+
+def test_runtime_fields_follow_the_power_state(api):
+    vm = new_vm(api, memory_dynamic_max=str(2 ** 28), memory_dynamic_min=str(2 ** 27))
+    assert api.VM.get_memory_actual(vm) == "0"
+    assert api.VM.get_VCPUs_number(vm) == "0"
+    api.VM.start(vm, False)
+    assert int(api.VM.get_memory_actual(vm)) > 0
+    assert int(api.VM.get_VCPUs_number(vm)) >= 1
+    assert isinstance(api.VM.get_VCPUs_utilisation(vm), dict)
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_memory_actual(vm) == "0"
+
+
+def test_suspend_and_resume_paused_keep_residency_right(api, host):
+    vm = vm_in(api, "Running")
+    api.VM.suspend(vm, True)
+    assert api.VM.get_resident_on(vm) == ""
+    assert vm not in api.host.get_resident_VMs(host)
+    api.VM.resume(vm, True)
+    assert api.VM.get_power_state(vm) == "Paused"
+    assert api.VM.get_resident_on(vm) == host
+    api.VM.unpause(vm)
+    assert api.VM.get_power_state(vm) == "Running"
+    api.VM.hard_shutdown(vm)
+
+
+def test_hard_shutdown_of_a_suspended_vm_discards_it(api):
+    vm = vm_in(api, "Suspended")
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert failure(api.VM.resume, vm, False)[0] == "VM_BAD_POWER_STATE"
+    api.VM.start(vm, False)            # and it starts afresh
+    assert api.VM.get_power_state(vm) == "Running"
+    api.VM.hard_shutdown(vm)
+
+
+def test_templates_never_start(api):
+    vm = new_vm(api, is_a_template=True)
+    for call, args in [("start", (False,)), ("start", (True,))]:
+        assert failure(getattr(api.VM, call), vm, *args) == ["VM_IS_TEMPLATE", vm]
+    assert api.VM.get_power_state(vm) == "Halted"
+
+
+def test_lifecycle_over_tcp(root_tcp, host):
+    api = root_tcp
+    vm = new_vm(api)
+    api.VM.start(vm, False)
+    assert api.VM.get_power_state(vm) == "Running"
+    assert api.VM.get_resident_on(vm) == host
+    api.VM.pause(vm)
+    assert failure(api.VM.pause, vm) == ["VM_BAD_POWER_STATE", vm, "Running", "Paused"]
+    api.VM.unpause(vm)
+    api.VM.clean_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+
+
+# -- clone --------------------------------------------------------------------------------------
+
+def test_clone_has_its_own_vbds_on_snapshots_of_the_disks(api):
+    sr = new_sr(api)
+    disks = [new_vdi(api, sr, virtual_size="4096", name_description="disk %d" % i)
+             for i in range(2)]
+    vm = new_vm(api, name_description="the original", memory_static_max=str(2 ** 33))
+    vbds = [new_vbd(api, vm, d, device="xvd" + "ab"[i], mode="RW") for i, d in
+            enumerate(disks)]
+    net = new_network(api)
+    vif = new_vif(api, vm, net, MAC="00:16:3e:11:22:33", MTU=1400)
+    name = unique("clone")
+    clone = api.VM.clone(vm, name)
+    assert clone != vm
+    rec, orig = api.VM.get_record(clone), api.VM.get_record(vm)
+    assert rec["name_label"] == name
+    assert rec["power_state"] == "Halted" and rec["resident_on"] == ""
+    assert rec["name_description"] == "the original"
+    assert rec["memory_static_max"] == str(2 ** 33)
+    # its own VBDs ...
+    assert len(rec["VBDs"]) == 2 and not set(rec["VBDs"]) & set(vbds)
+    assert sorted(orig["VBDs"]) == sorted(vbds)
+    for vbd in rec["VBDs"]:
+        assert api.VBD.get_VM(vbd) == clone
+    # ... on VDIs that are snapshots of the original's, in the same SR
+    by_device = {api.VBD.get_device(v): api.VBD.get_VDI(v) for v in rec["VBDs"]}
+    for i, original_vdi in enumerate(disks):
+        snap = by_device["xvd" + "ab"[i]]
+        assert snap != original_vdi
+        assert api.VDI.get_parent(snap) == original_vdi
+        assert snap in api.VDI.get_children(original_vdi)
+        assert api.VDI.get_SR(snap) == sr
+        assert api.VDI.get_virtual_size(snap) == "4096"
+        assert api.VDI.get_name_description(snap) == "disk %d" % i
+        assert api.VDI.get_VBDs(original_vdi) == [vbds[i]]
+    # VIFs are copied onto the same network
+    assert len(rec["VIFs"]) == 1 and rec["VIFs"][0] != vif
+    assert api.VIF.get_network(rec["VIFs"][0]) == net
+    assert api.VIF.get_MTU(rec["VIFs"][0]) == "1400"
+    assert sorted(api.network.get_VIFs(net)) == sorted([vif, rec["VIFs"][0]])
+
+
+def test_clone_shares_sharable_disks(api):
+    sr = new_sr(api)
+    shared = new_vdi(api, sr, sharable=True)
+    vm = new_vm(api)
+    new_vbd(api, vm, shared)
+    clone = api.VM.clone(vm, unique())
+    (vbd,) = api.VM.get_VBDs(clone)
+    assert api.VBD.get_VDI(vbd) == shared
+    assert api.VDI.get_children(shared) == []
+
+
+@pytest.mark.parametrize("state", ["Running", "Paused", "Suspended"])
+def test_clone_only_when_halted(api, state):
+    vm = new_vm(api)
+    new_vbd(api, vm, new_vdi(api, new_sr(api)))
+    {"Running": lambda: api.VM.start(vm, False), "Paused": lambda: api.VM.start(vm, True),
+     "Suspended": lambda: (api.VM.start(vm, False), api.VM.suspend(vm, False))}[state]()
+    assert api.VM.get_power_state(vm) == state
+    vms = len(api.VM.get_all())
+    vdis = len(api.VDI.get_all())
+    assert failure(api.VM.clone, vm, "nope") == ["VM_BAD_POWER_STATE", vm, "Halted", state]
+    assert len(api.VM.get_all()) == vms and len(api.VDI.get_all()) == vdis
+    api.VM.hard_shutdown(vm)
+
+
+def test_clone_of_a_template_and_clone_starts(api):
+    tmpl = new_vm(api, is_a_template=True)
+    clone = api.VM.clone(tmpl, unique())
+    assert clone in api.VM.get_all()
+    api.VM.set_is_a_template(clone, False)
+    api.VM.start(clone, False)
+    assert api.VM.get_power_state(clone) == "Running"
+    assert api.VM.get_power_state(tmpl) == "Halted"
+    api.VM.hard_shutdown(clone)

@@ -1,0 +1,138 @@
+"""Helpers shared by the task and event tests (imported as ``tests.tasks.taskutil``)."""
+
+import threading
+import time
+import urllib.request
+import xmlrpc.client
+
+import XenAPI
+
+FINISHED = ("success", "failure", "cancelled")
+
+
+def event_from(x, classes, token, timeout):
+    """event.from through the SDK ("from" is a Python keyword)."""
+    return getattr(x.event, "from")(classes, token, float(timeout))
+
+
+def details(fn, *args):
+    """The ErrorDescription of a call that must fail with an API Failure."""
+    try:
+        value = fn(*args)
+    except XenAPI.Failure as e:
+        return e.details
+    raise AssertionError("call succeeded with %r; a Failure was expected" % (value,))
+
+
+def wait_until(pred, timeout=20.0, interval=0.02, what="condition"):
+    """Poll ``pred`` until it returns something truthy; that value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def wait_task(x, task, timeout=20.0):
+    """The task's record once it has finished."""
+    def done():
+        rec = x.task.get_record(task)
+        return rec if rec["status"] in FINISHED else None
+    return wait_until(done, timeout, what="task %s to finish" % task)
+
+
+def wait_no_running_tasks(x, timeout=20.0):
+    """Wait until get_all_tasks (the caller's executing tasks) is empty."""
+    wait_until(lambda: not x.task.get_all_tasks(), timeout, what="tasks to finish")
+
+
+def make_user(root, name, password):
+    """Create a user as root and give it a password; returns its ref."""
+    ref = root.user.create({"short_name": name, "fullname": name.title()})
+    root.user.set_password(ref, password)
+    return ref
+
+
+def raw_login(daemon, user, password):
+    """A plain xmlrpc.client proxy over TCP and a session handle (no SDK)."""
+    proxy = xmlrpc.client.ServerProxy(daemon.url)
+    reply = proxy.session.login_with_password(user, password)
+    assert reply["Status"] == "Success", reply
+    return proxy, reply["Value"]
+
+
+def served_dtd(daemon):
+    """The DTD text served at GET /xen-api.dtd."""
+    with urllib.request.urlopen(daemon.url + "xen-api.dtd", timeout=10) as r:
+        assert r.status == 200
+        return r.read().decode("utf-8")
+
+
+class Watcher:
+    """Follows event.from for some classes from the moment it is made."""
+
+    def __init__(self, x, classes):
+        self.x = x
+        self.classes = classes
+        self.token = event_from(x, classes, "", 0)["token"]
+
+    def collect(self, until, timeout=20.0, poll=1.0):
+        """Events since the last call until ``until(events_so_far)`` is true."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while not until(got):
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out; events so far: %r" % (
+                    [(e["class"], e["operation"], e["ref"]) for e in got],))
+            batch = event_from(self.x, self.classes, self.token, poll)
+            self.token = batch["token"]
+            got.extend(batch["events"])
+        return got
+
+    def drain(self, wait=0.3):
+        """Whatever arrives within ``wait`` seconds."""
+        batch = event_from(self.x, self.classes, self.token, wait)
+        self.token = batch["token"]
+        return batch["events"]
+
+
+class Subscribers:
+    """``n`` threads, each with its own SDK session (Sessions are not thread-safe) and
+    Watcher, collecting events concurrently from the moment the constructor returns."""
+
+    def __init__(self, daemon, classes, n, until, timeout=30.0):
+        self.results = [None] * n
+        self.errors = []
+        ready = threading.Barrier(n + 1)
+
+        def run(i):
+            s = daemon.sdk_unix()
+            try:
+                w = Watcher(s.xenapi, classes)
+                ready.wait(10)
+                self.results[i] = w.collect(until, timeout) + w.drain(0.3)
+            except Exception as e:      # reported by join()
+                self.errors.append(e)
+                ready.abort()
+            finally:
+                try:
+                    s.xenapi.session.logout()
+                except Exception:
+                    pass
+
+        self.threads = [threading.Thread(target=run, args=(i,), daemon=True)
+                        for i in range(n)]
+        for t in self.threads:
+            t.start()
+        ready.wait(10)
+
+    def join(self, timeout=40.0):
+        """Every subscriber's events, once each has finished."""
+        for t in self.threads:
+            t.join(timeout)
+        assert not self.errors, self.errors
+        assert all(r is not None for r in self.results), "a subscriber did not finish"
+        return self.results
