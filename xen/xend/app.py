@@ -150,6 +150,12 @@ class Xend:
             extra["qemu"] = qemu
         return hostinfo.software_version(extra)
 
+    def host_features(self):
+        """The cpu_feature values every CPU of this host has."""
+        cpus = [self.store.get("host_cpu", c) for c in
+                self.store.referrers("host_cpu", "host", self.host_ref)]
+        return set.intersection(*(set(c.get("features", [])) for c in cpus)) if cpus else set()
+
     def cpu_utilisation(self):
         return self.sampler.host_cpus
 

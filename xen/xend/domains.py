@@ -15,6 +15,7 @@ import os
 import threading
 import time
 
+from . import progress
 from .api import lifecycle
 from .api.errors import ApiError
 from .api.types import NULL_REF
@@ -85,15 +86,17 @@ class Domains:
             if t is None:
                 raise ApiError("VM_BAD_POWER_STATE", vm,
                                ",".join(lifecycle.allowed_states(table_op)), state)
-            if table_op in lifecycle.STARTING_OPS and not self._host_enabled():
-                raise ApiError("HOST_DISABLED", self.app.host_ref)
+            if table_op in lifecycle.STARTING_OPS:
+                self._check_host_can_run(vm, rec)
             if t.transient:
                 self._set_state(vm, t.transient)
+            progress.report(0.05)
             try:
                 private = work()
             except BaseException:
                 self._set_state(vm, state)
                 raise
+            progress.report(0.95)
             self._set_state(vm, t.final, private)
 
     @contextlib.contextmanager
@@ -114,8 +117,14 @@ class Domains:
             with self._busy_lock:
                 self._busy.discard(vm)
 
-    def _host_enabled(self):
-        return self.store.get("host", self.app.host_ref).get("enabled", True)
+    def _check_host_can_run(self, vm, rec):
+        """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
+        if not self.store.get("host", self.app.host_ref).get("enabled", True):
+            raise ApiError("HOST_DISABLED", self.app.host_ref)
+        missing = sorted(set(rec.get("VCPUs_features_required", [])) - self.app.host_features())
+        if missing:
+            raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
+                           "the host's CPUs lack these features")
 
     def _set_state(self, vm, state, private=None):
         resident = self.app.host_ref if state in RUNNING_STATES else NULL_REF

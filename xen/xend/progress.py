@@ -69,6 +69,13 @@ def report(fraction):
         t.report(fraction)
 
 
+def reporter():
+    """``report`` bound to this thread's operation, to call from another thread
+    (a backend's event loop); a no-op where no task runs."""
+    t = current()
+    return t.report if t is not None else (lambda fraction: None)
+
+
 def checkpoint():
     """A safe point: raise Cancelled if the operation's task was cancelled."""
     t = current()

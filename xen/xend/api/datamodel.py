@@ -349,7 +349,7 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("platform/enable_audio", Bool, RW, "emulate audio"),
     Field("builder", String, RW, "domain builder to use"),
     Field("boot_method", boot_type, RW, "select how this machine should boot",
-          default="kernel_external"),
+          default="bios"),
     Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz"),
     Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img"),
     Field("kernel/args", String, RW, "extra kernel command-line arguments"),

@@ -120,6 +120,10 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VDI", vbd,
                            "the %s backend cannot snapshot a disk in use" % self.name)
 
+    def validate_record(self, record: dict) -> None:
+        """Raise BackendError for VM field values this hypervisor cannot honour, so that
+        they are refused when set, not when the VM starts."""
+
     def set_memory_target(self, uuid: str, target: int) -> None:
         """Move the guest's balloon to ``target`` bytes; backends without one ignore it."""
 

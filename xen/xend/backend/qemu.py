@@ -50,10 +50,11 @@ import subprocess
 import threading
 import uuid as uuidlib
 
+from xen.xend import progress
 from xen.xend.backend import base
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu_argv import (
-    QEMU_LOG, QMP_SOCKET, build_argv, disk_node, safe_path, tap_name, truthy)
+    QEMU_LOG, QMP_SOCKET, build_argv, disk_node, safe_path, tap_name, truthy, validate_record)
 from xen.xend.backend.qmp import CommandFailed, LoopThread, Monitor, MonitorGone
 
 log = logging.getLogger("xend.backend.qemu")
@@ -240,7 +241,7 @@ class QemuBackend(base.Backend):
         Without ``live`` the guest is stopped first. ``state_file`` must be an
         absolute path of plain characters (it is part of an ``exec:`` URI).
         """
-        self._loop.run(self._suspend(uuid, bool(live), state_file))
+        self._loop.run(self._suspend(uuid, bool(live), state_file, progress.reporter()))
 
     def resume(self, spec, state_file, paused):
         """Start a new QEMU with the devices of ``spec`` and load ``state_file`` into it.
@@ -281,6 +282,11 @@ class QemuBackend(base.Backend):
         self._loop = None
 
     # ------------------------------------------------------------- extra API
+
+    def validate_record(self, record):
+        """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see qemu_argv)."""
+        validate_record(record, audio_ok=not truthy(record.get("platform_enable_audio"))
+                        or self._audio_supported())
 
     def power_state(self, uuid):
         """"Running" or "Paused" for a guest this backend runs, None otherwise."""
@@ -580,7 +586,7 @@ class QemuBackend(base.Backend):
         if status in _NEEDS_RESET:
             await self._qmp(dom, "cont")
 
-    async def _suspend(self, uuid, live, state_file):
+    async def _suspend(self, uuid, live, state_file, report):
         path = safe_path(state_file, "state_file")
         dom = self._get(uuid, "Running")
         was_running = (await self._qmp(dom, "query-status"))["status"] == "running"
@@ -598,6 +604,9 @@ class QemuBackend(base.Backend):
                 if info.get("status") in ("failed", "cancelled"):
                     raise BackendError("INTERNAL_ERROR",
                                        "suspend failed: " + info.get("error-desc", info["status"]))
+                ram = info.get("ram", {})
+                if ram.get("total"):
+                    report(0.1 + 0.8 * min(ram.get("transferred", 0) / ram["total"], 1.0))
                 await asyncio.sleep(POLL)
             counters = await self._counters(dom)
             machine = await self._machine_type(dom)

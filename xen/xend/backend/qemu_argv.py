@@ -226,6 +226,19 @@ def _nics(nics):
     return args
 
 
+def validate_record(record, audio_ok):
+    """Refuse, at create/set time, VM field values this QEMU cannot honour.
+
+    Paths (kernel, initrd, cdrom) are checked at start: the files may come later.
+    """
+    _memory_mib(record)
+    _cpu_model(record)
+    _serial(record)
+    if truthy(record.get("platform_enable_audio")) and not audio_ok:
+        raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
+                           "this QEMU build has no AC97 device")
+
+
 def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True):
     """Return the QEMU argv for ``spec``; QEMU must run with cwd = spec.state_dir.
 
@@ -292,11 +305,9 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-msg", "timestamp=on",
         "-S",
     ]
+    validate_record(record, audio_ok)
     argv += _serial(record)
     if truthy(record.get("platform_enable_audio")):
-        if not audio_ok:
-            raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
-                               "this QEMU build has no AC97 device")
         argv += ["-audiodev", "none,id=audio0", "-device", "AC97,audiodev=audio0"]
     boot, cdrom = _boot(record)
     argv += boot

@@ -58,6 +58,7 @@ class VMHandler(ClassHandler):
             raise ApiError("INVALID_VALUE", order[0], str(values[0]))
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
+        self.app.backend.validate_record(new)
 
     # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
     #    under the VM's lock) ---------------------------------------------------
