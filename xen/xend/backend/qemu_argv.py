@@ -90,7 +90,7 @@ def _cpu_model(record):
         for feature in record.get(key) or []:
             qemu_flag = CPU_FEATURES.get(feature)
             if qemu_flag is None:
-                raise BackendError("VALUE_NOT_SUPPORTED", key.replace("_", "/", 1), feature,
+                raise BackendError("VALUE_NOT_SUPPORTED", key.replace("_", "/"), feature,
                                    "QEMU has no CPUID flag for this feature")
             flags.append(sign + qemu_flag)
     # qemu64 is the baseline both TCG and KVM provide, so saved guests stay portable.
