@@ -143,7 +143,7 @@ def test_cpu_feature_without_cpuid_flag_is_not_supported():
     with pytest.raises(BackendError) as err:
         argv(VCPUs_features_force_on=["K8"])
     assert err.value.code == "VALUE_NOT_SUPPORTED"
-    assert err.value.params[:2] == ["VCPUs/features_force_on", "K8"]
+    assert err.value.params[:2] == ["VCPUs/features/force_on", "K8"]
 
 
 def test_disks_virtio_ide_and_read_only():
