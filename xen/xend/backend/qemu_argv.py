@@ -86,11 +86,12 @@ def _memory_mib(record):
 
 def _cpu_model(record):
     flags = []
-    for key, sign in (("VCPUs_features_force_on", "+"), ("VCPUs_features_force_off", "-")):
+    for key, sign, name in (("VCPUs_features_force_on", "+", "VCPUs/features/force_on"),
+                            ("VCPUs_features_force_off", "-", "VCPUs/features/force_off")):
         for feature in record.get(key) or []:
             qemu_flag = CPU_FEATURES.get(feature)
             if qemu_flag is None:
-                raise BackendError("VALUE_NOT_SUPPORTED", key.replace("_", "/"), feature,
+                raise BackendError("VALUE_NOT_SUPPORTED", name, feature,
                                    "QEMU has no CPUID flag for this feature")
             flags.append(sign + qemu_flag)
     # qemu64 is the baseline both TCG and KVM provide, so saved guests stay portable.
