@@ -12,6 +12,8 @@ for bytes from the network:
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
+from . import marshal
+
 MAX_DEPTH = 64   # nesting of arrays/structs accepted in a request
 
 
@@ -52,8 +54,7 @@ def _depth(body):
 
 def encode_reply(value):
     """Serialise one reply value (the Status struct) as a methodResponse."""
-    return xmlrpc.client.dumps((value,), methodresponse=True, allow_none=False,
-                               encoding="utf-8").encode("utf-8")
+    return marshal.response(value)
 
 
 def encode_fault(code, message):

@@ -181,11 +181,11 @@ class Field:
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
     extension: bool = False         # beyond the 0.2 draft
     indexed: bool = False           # the store keeps a value -> refs index of it
+    # The field's name in RPC names and records: "name/label" -> "name_label".
+    wire: str = dataclasses.field(init=False)
 
-    @property
-    def wire(self):
-        """The field's name in RPC names and records: "name/label" -> "name_label"."""
-        return self.name.replace("/", "_")
+    def __post_init__(self):
+        self.wire = self.name.replace("/", "_")
 
     def default_value(self):
         if self.default is _NO_DEFAULT:

@@ -20,7 +20,7 @@ import uuid as uuidlib
 
 from .. import datamodel
 from ..errors import ApiError
-from ..types import NULL_REF, Map, Ref
+from ..types import NULL_REF, Map, Ref, Type
 from ..values import check_value
 
 
@@ -41,7 +41,21 @@ class ClassHandler:
         self.store = app.store
         self.cls = datamodel.CLASSES[self.cls_name]
         self._layout = [(f, self._source(f)) for f in self.cls.fields]
-        self.stored_fields = [f for f, src in self._layout if src == "stored"]
+        # wire_record runs for every object of get_all_records and every event: one
+        # precomputed step per field, with no conversion where the wire form is the value.
+        self._plan = [(f.wire, src, self._plan_arg(f, src),
+                       None if type(f.type).to_wire is Type.to_wire else f.type.to_wire)
+                      for f, src in self._layout]
+
+    def _plan_arg(self, f, src):
+        if src == "stored":
+            # Shared between records: safe, as collections are copied by their to_wire.
+            return f.default_value()
+        if src == "bound":
+            return datamodel.binding_of_set(self.cls.name, f.wire)
+        if src == "computed":
+            return getattr(self, self.computed[f.wire])
+        return None
 
     def _source(self, f):
         if f.wire == "uuid":
@@ -93,17 +107,16 @@ class ClassHandler:
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         out = {}
-        for f, src in self._layout:
+        for wire, src, arg, to_wire in self._plan:
             if src == "stored":
-                v = rec.get(f.wire, f.default_value())
+                v = rec.get(wire, arg)
             elif src == "uuid":
                 v = ref
             elif src == "bound":
-                b = datamodel.binding_of_set(self.cls.name, f.wire)
-                v = self.store.referrers(b.ref_class, b.ref_field, ref)
+                v = self.store.referrers(arg.ref_class, arg.ref_field, ref)
             else:
-                v = getattr(self, self.computed[f.wire])(ref, rec)
-            out[f.wire] = f.type.to_wire(v)
+                v = arg(ref, rec)
+            out[wire] = to_wire(v) if to_wire is not None else v
         return out
 
     def python_record(self, ref):
