@@ -38,14 +38,14 @@ def scratch_dir():
 class Daemon:
     """One xend process on its own state dir, socket and TCP port."""
 
-    def __init__(self, backend="sim", extra_config=""):
+    def __init__(self, backend="sim", extra_config="", log_level="debug"):
         self.dir = scratch_dir()
         self.state_dir = os.path.join(self.dir, "state")
         self.socket = os.path.join(self.dir, "run", "xen-api.sock")
         self.port = free_port()
         self.config = os.path.join(self.dir, "xend.toml")
         with open(self.config, "w") as f:
-            f.write('login_failure_delay = 0.05\nlog_level = "debug"\n' + extra_config)
+            f.write('login_failure_delay = 0.05\nlog_level = "%s"\n' % log_level + extra_config)
         self.log = os.path.join(self.dir, "xend.log")
         self.backend = backend
         self.proc = None
