@@ -91,6 +91,7 @@ case "$(sed -n 's/.*xend\.test=\([a-z0-9]*\).*/\1/p' /proc/cmdline)" in
     poweroff) poweroff -f ;;
     s3) echo mem > /sys/power/state ;;
     burn) ( while :; do :; done ) & ;;
+    write) ( while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; done ) & ;;
 esac
 # wait returns early when the INT trap fires; loop so init never exits.
 while :; do sleep 3600 & wait $!; done

@@ -78,16 +78,8 @@ class Domains:
         """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None."""
         table_op = lifecycle.table_op(op, start_paused)
         with self._claim(vm):
-            rec = self.store.get("VM", vm)
-            state = rec.get("power_state", lifecycle.HALTED)
-            t = lifecycle.transition(state, table_op)
-            if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
-                raise ApiError("VM_IS_TEMPLATE", vm)
-            if t is None:
-                raise ApiError("VM_BAD_POWER_STATE", vm,
-                               ",".join(lifecycle.allowed_states(table_op)), state)
-            if table_op in lifecycle.STARTING_OPS:
-                self._check_host_can_run(vm, rec)
+            state = self.store.get("VM", vm).get("power_state", lifecycle.HALTED)
+            t = self.check(vm, table_op)
             if t.transient:
                 self._set_state(vm, t.transient)
             progress.report(0.05)
@@ -98,6 +90,23 @@ class Domains:
                 raise
             progress.report(0.95)
             self._set_state(vm, t.final, private)
+
+    def check(self, vm, table_op):
+        """The Transition ``table_op`` would make, or the error that forbids it:
+        VM_IS_TEMPLATE, VM_BAD_POWER_STATE, HOST_DISABLED, unmet required features.
+        Dispatch calls it before a call (so Async calls fail at once), run() again
+        under the VM's claim."""
+        rec = self.store.get("VM", vm)
+        state = rec.get("power_state", lifecycle.HALTED)
+        if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
+            raise ApiError("VM_IS_TEMPLATE", vm)
+        t = lifecycle.transition(state, table_op)
+        if t is None:
+            raise ApiError("VM_BAD_POWER_STATE", vm,
+                           ",".join(lifecycle.allowed_states(table_op)), state)
+        if table_op in lifecycle.STARTING_OPS:
+            self._check_host_can_run(vm, rec)
+        return t
 
     @contextlib.contextmanager
     def _claim(self, vm, wait=False):
@@ -128,6 +137,8 @@ class Domains:
 
     def _set_state(self, vm, state, private=None):
         resident = self.app.host_ref if state in RUNNING_STATES else NULL_REF
+        if not resident or private is not None:
+            self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
         with self.store.transaction() as txn:
             if txn.get("VM", vm) is None:
                 return

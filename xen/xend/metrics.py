@@ -86,6 +86,11 @@ class Sampler:
                     for vif, c in raw.get("vif", {}).items()},
         }
 
+    def forget(self, vm):
+        """Drop ``vm``'s figures (it stopped or started afresh)."""
+        self._raw.pop(vm, None)
+        self._vms.pop(vm, None)
+
     def vm(self, vm):
         """The last figures of ``vm`` ({} before its first sample)."""
         return self._vms.get(vm, {})

@@ -170,14 +170,8 @@ class Dispatcher:
                 for p, a in zip(method.params, args)]
 
     def check_lifecycle(self, method, args):
-        """VM_IS_TEMPLATE / VM_BAD_POWER_STATE before anything is done."""
-        vm = args[0]
-        op = lifecycle.table_op(method.lifecycle, bool(args[1]) if len(args) > 1
-                                and isinstance(args[1], bool) else False)
-        rec = self.app.store.get("VM", vm)
-        if rec.get("is_a_template") and op not in lifecycle.TEMPLATE_OPS:
-            raise ApiError("VM_IS_TEMPLATE", vm)
-        state = rec.get("power_state", lifecycle.HALTED)
-        if lifecycle.transition(state, op) is None:
-            raise ApiError("VM_BAD_POWER_STATE", vm,
-                           ",".join(lifecycle.allowed_states(op)), state)
+        """The domain owner's checks (VM_IS_TEMPLATE, VM_BAD_POWER_STATE, ...) before
+        anything is done."""
+        start_paused = len(args) > 1 and args[1] is True and method.lifecycle in (
+            "start", "resume")
+        self.app.domains.check(args[0], lifecycle.table_op(method.lifecycle, start_paused))

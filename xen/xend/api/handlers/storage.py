@@ -231,6 +231,7 @@ class VBDHandler(ClassHandler):
     computed = {"IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
 
     def _read_kbs(self, ref, rec):
+        # The sampler forgets a guest when it stops, so a halted VM's disks read 0.
         return self.app.sampler.device_rates(rec["VM"], "vbd", ref)[0]
 
     def _write_kbs(self, ref, rec):

@@ -5,6 +5,10 @@ from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
 
+# The memory fields, each at most the next (§2.6.1; docs/api.md).
+MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
+                "memory_static_max")
+
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
 
@@ -47,15 +51,20 @@ class VMHandler(ClassHandler):
             self.app.backend.set_memory_target(ref, rec["memory_dynamic_max"])
 
     def validate(self, txn, ref, old, new):
-        order = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
-                 "memory_static_max"]
-        values = [new.get(f, 0) for f in order]
-        for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
-            if va > vb:
-                raise ApiError("INVALID_VALUE", a,
-                               "%d (must not exceed %s = %d)" % (va, b, vb))
+        values = [new.get(f, 0) for f in MEMORY_ORDER]
         if values[0] < 0:
-            raise ApiError("INVALID_VALUE", order[0], str(values[0]))
+            raise ApiError("INVALID_VALUE", MEMORY_ORDER[0], str(values[0]))
+        for i in range(len(MEMORY_ORDER) - 1):
+            lo, hi = MEMORY_ORDER[i], MEMORY_ORDER[i + 1]
+            if new.get(lo, 0) > new.get(hi, 0):
+                # Name the field the caller wrote: raising dynamic_min past dynamic_max
+                # is dynamic_min's error, lowering dynamic_max under it is dynamic_max's.
+                if old is not None and old.get(hi) != new.get(hi) and \
+                        old.get(lo) == new.get(lo):
+                    raise ApiError("INVALID_VALUE", hi, "%d (must be at least %s = %d)"
+                                   % (new[hi], lo, new[lo]))
+                raise ApiError("INVALID_VALUE", lo, "%d (must not exceed %s = %d)"
+                               % (new[lo], hi, new[hi]))
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
         self.app.backend.validate_record(new)

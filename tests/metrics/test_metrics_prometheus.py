@@ -1,0 +1,205 @@
+"""GET /metrics: valid Prometheus text (prometheus_client's parser), figures that agree with
+the API, and who may scrape (the Unix socket; HTTP Basic of an API user over TCP)."""
+
+import os
+import time
+
+import pytest
+
+from metricshelp import (MIB, attach_disk, make_user, metrics_unix, new_disk, new_no_os_vm,
+                         new_vm, parse, samples, scrape_tcp, scrape_unix, unique)
+
+FAMILIES = {
+    "xend_host_cpu_utilisation": "gauge",
+    "xend_vms": "gauge",
+    "xend_vm_memory_actual_bytes": "gauge",
+    "xend_vm_vcpu_utilisation": "gauge",
+    "xend_vbd_kbs": "gauge",
+    "xend_vif_kbs": "gauge",
+    "xend_tasks": "gauge",
+    "xend_api_calls": "counter",            # samples xend_api_calls_total
+    "xend_api_failures": "counter",
+    "xend_api_call_seconds": "counter",
+}
+
+
+# -- who may scrape --------------------------------------------------------------------------
+
+def test_unix_socket_needs_no_credentials(sim_daemon):
+    status, headers, body = scrape_unix(sim_daemon)
+    assert status == 200, (status, body)
+    assert headers["Content-Type"].startswith("text/plain")
+    assert "version=0.0.4" in headers["Content-Type"]
+    parse(body)
+
+
+def test_tcp_without_credentials_is_401(sim_daemon):
+    status, headers, body = scrape_tcp(sim_daemon)
+    assert status == 401
+    assert headers.get("WWW-Authenticate", "").startswith("Basic")
+    assert "xend_" not in body
+
+
+@pytest.mark.parametrize("authorization", [
+    "Bearer abc", "Basic", "Basic !!!notbase64", "Basic " + "bm9jb2xvbg==",   # "nocolon"
+])
+def test_tcp_with_malformed_credentials_is_401(sim_daemon, authorization):
+    status, _, body = scrape_tcp(sim_daemon, authorization=authorization)
+    assert status == 401 and "xend_" not in body
+
+
+def test_tcp_with_a_users_basic_credentials_is_200(sim_daemon, sim_api):
+    _, name, password = make_user(sim_api)
+    status, headers, body = scrape_tcp(sim_daemon, name, password)
+    assert status == 200, (status, body)
+    assert "version=0.0.4" in headers["Content-Type"]
+    assert set(FAMILIES) <= set(parse(body))
+    status, _, body = scrape_tcp(sim_daemon, name, password + "x")
+    assert status == 401 and "xend_" not in body
+    status, _, _ = scrape_tcp(sim_daemon, unique("nobody"), password)
+    assert status == 401
+
+
+def test_tcp_basic_password_may_hold_colons(sim_daemon, sim_api):
+    # RFC 7617: the user-id ends at the first colon; the password may contain more.
+    _, name, password = make_user(sim_api, password="pw:with:colons")
+    assert scrape_tcp(sim_daemon, name, password)[0] == 200
+
+
+def test_tcp_with_roots_password_is_200(sim_daemon, sim_api):
+    root = sim_api.user.get_by_short_name("root")[0]
+    sim_api.user.set_password(root, "metrics root pw")
+    assert scrape_tcp(sim_daemon, "root", "metrics root pw")[0] == 200
+    assert scrape_tcp(sim_daemon, "root", "")[0] == 401
+
+
+# -- the exposition --------------------------------------------------------------------------
+
+def test_every_family_is_there_with_its_type(sim_daemon):
+    families = metrics_unix(sim_daemon)
+    for name, kind in FAMILIES.items():
+        assert name in families, name
+        assert families[name].type == kind, (name, families[name].type)
+
+
+def test_host_cpu_utilisation_has_one_fraction_per_cpu(sim_daemon):
+    cpus = samples(metrics_unix(sim_daemon), "xend_host_cpu_utilisation")
+    assert sorted(int(labels["cpu"]) for labels, _ in cpus) == list(range(os.cpu_count()))
+    assert all(0.0 <= value <= 1.0 for _, value in cpus), cpus
+
+
+def _vms_by_state(families):
+    return {labels["power_state"]: value for labels, value in samples(families, "xend_vms")}
+
+
+def test_vms_by_power_state_agree_with_the_vm_records(sim_daemon, sim_api):
+    api = sim_api
+    made = {state: [new_vm(api) for _ in range(n)]
+            for state, n in (("Running", 2), ("Paused", 1), ("Suspended", 3), ("Halted", 1))}
+    for vm in made["Running"]:
+        api.VM.start(vm, False)
+    for vm in made["Paused"]:
+        api.VM.start(vm, True)
+    for vm in made["Suspended"]:
+        api.VM.start(vm, False)
+        api.VM.suspend(vm, False)
+    records = api.VM.get_all_records()
+    expected = {}
+    for rec in records.values():
+        expected[rec["power_state"]] = expected.get(rec["power_state"], 0) + 1
+    assert _vms_by_state(metrics_unix(sim_daemon)) == expected
+    assert sum(expected.values()) == len(records)
+    assert expected["Suspended"] >= 3 and expected["Paused"] >= 1 and expected["Running"] >= 2
+
+
+def test_only_resident_vms_have_per_vm_figures(sim_daemon, sim_api):
+    api = sim_api
+    running, halted, suspended = new_vm(api), new_vm(api), new_vm(api)
+    api.VM.start(running, False)
+    api.VM.start(suspended, False)
+    api.VM.suspend(suspended, False)
+    time.sleep(0.6)
+    families = metrics_unix(sim_daemon)
+    vms = {labels["vm"] for labels, _ in samples(families, "xend_vm_memory_actual_bytes")}
+    assert running in vms
+    assert halted not in vms and suspended not in vms
+    assert vms == set(api.host.get_resident_VMs(api.host.get_all()[0]))
+
+
+def test_label_values_are_escaped(sim_daemon, sim_api):
+    name = 'quote " backslash \\ newline \n end'
+    vm = new_vm(sim_api, name_label=name)
+    sim_api.VM.start(vm, False)
+    families = metrics_unix(sim_daemon)
+    mine = [labels for labels, _ in samples(families, "xend_vm_memory_actual_bytes")
+            if labels["vm"] == vm]
+    assert mine and mine[0]["name"] == name, mine
+
+
+def test_api_call_counters_count_calls_and_failures(sim_daemon, sim_api):
+    def counter(families, sample, method):
+        return sum(v for labels, v in samples(families, sample) if labels["method"] == method)
+
+    before = metrics_unix(sim_daemon)
+    for _ in range(5):
+        sim_api.VM.get_all()
+    for _ in range(3):
+        try:
+            sim_api.VM.get_name_label("no-such-vm")
+        except Exception:
+            pass
+    after = metrics_unix(sim_daemon)
+    assert counter(after, "xend_api_calls_total", "VM.get_all") - \
+        counter(before, "xend_api_calls_total", "VM.get_all") == 5
+    assert counter(after, "xend_api_failures_total", "VM.get_all") == \
+        counter(before, "xend_api_failures_total", "VM.get_all")
+    assert counter(after, "xend_api_failures_total", "VM.get_name_label") - \
+        counter(before, "xend_api_failures_total", "VM.get_name_label") == 3
+    assert counter(after, "xend_api_call_seconds_total", "VM.get_all") >= \
+        counter(before, "xend_api_call_seconds_total", "VM.get_all")
+
+
+# -- live figures of a real guest ------------------------------------------------------------
+
+def _agree(daemon, api, vm, tries=10):
+    """xend_vm_memory_actual_bytes of ``vm`` equals VM.get_memory_actual; both come from the
+    sampler's last sample, so they may differ only when a sample lands between the reads."""
+    seen = []
+    for _ in range(tries):
+        families = metrics_unix(daemon)
+        actual = int(api.VM.get_memory_actual(vm))
+        mine = [v for labels, v in samples(families, "xend_vm_memory_actual_bytes")
+                if labels["vm"] == vm]
+        assert len(mine) == 1, mine
+        if mine[0] == actual:
+            return families
+        seen.append((mine[0], actual))
+        time.sleep(0.1)
+    raise AssertionError("never agreed: %s" % seen)
+
+
+@pytest.mark.qemu
+def test_a_running_guests_figures_agree_with_the_api(qemu_daemon, qemu_api):
+    api = qemu_api
+    vm = new_no_os_vm(api, VCPUs_max="2")
+    vbd = attach_disk(api, vm, new_disk(api))
+    api.VM.start(vm, False)
+    time.sleep(1.2)                                     # two samples
+    families = _agree(qemu_daemon, api, vm)
+    assert 0 < int(api.VM.get_memory_actual(vm)) <= 64 * MIB
+    vcpus = {labels["vcpu"]: v for labels, v in samples(families, "xend_vm_vcpu_utilisation")
+             if labels["vm"] == vm}
+    assert sorted(vcpus) == sorted(api.VM.get_VCPUs_utilisation(vm)) == ["0", "1"]
+    assert all(0.0 <= v <= 1.0 for v in vcpus.values()), vcpus
+    disk = sorted(labels["direction"] for labels, _ in samples(families, "xend_vbd_kbs")
+                  if labels["vm"] == vm and labels["device"] == vbd)
+    assert disk == ["in", "out"]
+    assert _vms_by_state(families).get("Running", 0) == \
+        sum(1 for r in api.VM.get_all_records().values() if r["power_state"] == "Running")
+
+    api.VM.pause(vm)
+    _agree(qemu_daemon, api, vm)
+    api.VM.hard_shutdown(vm)
+    families = metrics_unix(qemu_daemon)
+    assert vm not in {labels["vm"] for labels, _ in
+                      samples(families, "xend_vm_memory_actual_bytes")}

@@ -1,0 +1,197 @@
+"""Live RO_run fields of VMs on the QEMU backend (sampler every 0.5 s): VCPUs/number,
+VCPUs/utilisation, memory/actual following the balloon, VBD IO bandwidth.
+
+Guests are the tiny Linux guest of tests/guest/build.py (TCG); at most two boot at once.
+CPU figures are compared with each other (a burning guest against an idle one), memory
+with the balloon target it was given; no absolute CPU thresholds.
+"""
+
+import time
+
+import pytest
+
+from metricshelp import (MIB, attach_disk, failure, guest_builder, memory, new_disk,
+                         new_no_os_vm, new_tiny_vm, wait_ready, wait_until)
+
+pytestmark = pytest.mark.qemu
+
+
+def _utilisation(api, vm):
+    u = api.VM.get_VCPUs_utilisation(vm)
+    assert all(0.0 <= v <= 1.0 for v in u.values()), u
+    return u
+
+
+# -- VCPUs/number ----------------------------------------------------------------------------
+
+def test_vcpus_number_is_vcpus_max_while_running_and_0_when_not(qemu_api):
+    api = qemu_api
+    vm = new_no_os_vm(api, VCPUs_max="2")
+    assert int(api.VM.get_VCPUs_number(vm)) == 0
+    assert api.VM.get_VCPUs_utilisation(vm) == {}
+    api.VM.start(vm, False)
+    assert int(api.VM.get_VCPUs_number(vm)) == 2
+    assert int(api.VM.get_record(vm)["VCPUs_number"]) == 2
+    time.sleep(1.2)                                         # two samples
+    assert sorted(_utilisation(api, vm)) == ["0", "1"]
+    api.VM.pause(vm)
+    assert int(api.VM.get_VCPUs_number(vm)) == 2
+    api.VM.unpause(vm)
+    api.VM.suspend(vm, False)
+    assert int(api.VM.get_VCPUs_number(vm)) == 0
+    assert api.VM.get_VCPUs_utilisation(vm) == {}
+    api.VM.resume(vm, False)
+    assert int(api.VM.get_VCPUs_number(vm)) == 2
+    api.VM.hard_shutdown(vm)
+    assert int(api.VM.get_VCPUs_number(vm)) == 0
+    assert int(api.VM.get_record(vm)["VCPUs_number"]) == 0
+    assert api.VM.get_VCPUs_utilisation(vm) == {}
+    assert int(api.VM.get_memory_actual(vm)) == 0
+
+
+# -- VCPUs/utilisation -------------------------------------------------------------------------
+
+def test_a_burning_guest_shows_more_vcpu_utilisation_than_an_idle_one(qemu_daemon, qemu_api,
+                                                                      tiny_guest):
+    api = qemu_api
+    idle = new_tiny_vm(api, tiny_guest)
+    burn = new_tiny_vm(api, tiny_guest, mode="burn")
+    api.VM.start(idle, False)
+    api.VM.start(burn, False)
+    wait_ready(qemu_daemon, idle)
+    wait_ready(qemu_daemon, burn)
+    time.sleep(1.0)                     # let the boot's own CPU time leave the samples
+    reads = {idle: [], burn: []}
+    for _ in range(6):                  # six reads over ~3 s: several samples of each
+        for vm, values in reads.items():
+            u = _utilisation(api, vm)
+            assert sorted(u) == ["0"], u
+            values.append(u["0"])
+        time.sleep(0.5)
+    idle_mean = sum(reads[idle]) / len(reads[idle])
+    burn_mean = sum(reads[burn]) / len(reads[burn])
+    assert burn_mean > idle_mean + 0.2, {"idle": reads[idle], "burn": reads[burn]}
+
+
+# -- memory/actual and the balloon -------------------------------------------------------------
+
+def test_memory_actual_follows_the_balloon_target(qemu_daemon, qemu_api, tiny_guest):
+    api = qemu_api
+    full = 128 * MIB
+    vm = new_tiny_vm(api, tiny_guest, **memory(full, full, 64 * MIB))
+    api.VM.start(vm, False)
+    wait_ready(qemu_daemon, vm)         # the balloon driver is loaded by now
+    # Without a target below static_max the guest keeps all of its memory.
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) == full, 10,
+               "memory_actual to be the full 128 MiB")
+
+    api.VM.set_memory_dynamic_max(vm, str(96 * MIB))
+    assert int(api.VM.get_memory_dynamic_max(vm)) == 96 * MIB
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) < full, 15,
+               "memory_actual to fall after dynamic_max was lowered")
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) <= 96 * MIB, 15,
+               "memory_actual to reach the new dynamic_max")
+
+    # A refused setter does not move the balloon.
+    err = failure(api.VM.set_memory_dynamic_max, vm, str(2 * full))
+    assert err[0] == "INVALID_VALUE", err
+    time.sleep(1.2)
+    assert int(api.VM.get_memory_actual(vm)) <= 96 * MIB
+
+    api.VM.set_memory_dynamic_max(vm, str(full))
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) == full, 15,
+               "memory_actual to grow back after dynamic_max was raised")
+
+
+def test_a_guest_started_with_dynamic_max_below_static_max_is_ballooned(qemu_daemon, qemu_api,
+                                                                         tiny_guest):
+    api = qemu_api
+    vm = new_tiny_vm(api, tiny_guest, **memory(128 * MIB, 96 * MIB, 64 * MIB))
+    api.VM.start(vm, False)
+    wait_ready(qemu_daemon, vm)
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) <= 96 * MIB, 15,
+               "memory_actual to settle at dynamic_max")
+    assert int(api.VM.get_memory_actual(vm)) > 0
+
+
+# -- VBD IO_bandwidth --------------------------------------------------------------------------
+
+def test_a_guest_reading_its_disk_shows_incoming_kbs(qemu_daemon, qemu_api, tiny_guest):
+    """The tiny guest reads /dev/vda while it boots (the kernel's partition scan, then 1 MiB
+    by /init before it says ready)."""
+    api = qemu_api
+    vm = new_tiny_vm(api, tiny_guest)
+    vbd = attach_disk(api, vm, new_disk(api))
+    assert float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) == 0.0
+    api.VM.start(vm, False)
+    seen = []
+
+    def read_seen():
+        seen.append((float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)),
+                     float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd))))
+        return seen[-1][0] > 0.0
+    wait_until(read_seen, 60, "VBD incoming_kbs > 0 while the guest reads its disk",
+               interval=0.05)
+    wait_ready(qemu_daemon, vm)
+    assert all(rd >= 0.0 and wr >= 0.0 for rd, wr in seen), seen
+    # Once the reads are over, the rate falls back to 0 within a few samples.
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) == 0.0, 10,
+               "VBD incoming_kbs back to 0 after the boot's reads")
+    api.VM.hard_shutdown(vm)
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) == 0.0, 3,
+               "VBD incoming_kbs of a halted VM to be 0")
+
+
+def test_vbd_bandwidth_of_a_halted_vm_is_0_at_once(qemu_api, tiny_guest):
+    api = qemu_api
+    vm = new_tiny_vm(api, tiny_guest)
+    vbd = attach_disk(api, vm, new_disk(api))
+    api.VM.start(vm, False)
+    # Polled every 20 ms: the rate is seen within 20 ms of the sample that made it, and
+    # the next sample is 0.5 s later, long after hard_shutdown (~15 ms) has returned.
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) > 0.0, 60,
+               "VBD incoming_kbs > 0 while the guest reads its disk", interval=0.02)
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_VCPUs_utilisation(vm) == {}
+    assert int(api.VM.get_memory_actual(vm)) == 0
+    assert float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) == 0.0
+    assert float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) == 0.0
+
+
+def test_vcpus_utilisation_after_a_quick_restart_has_the_new_vcpus(make_daemon):
+    # A long sampling interval, and the moment of a sample seen through memory_actual: before
+    # its first sample a running VM answers memory/dynamic_max (48 MiB), after it what the
+    # balloon reports (the whole 64 MiB: a no-OS guest has no balloon driver to give any back).
+    d = make_daemon("qemu", sampler=3.0)
+    api = d.api
+    vm = new_no_os_vm(api, VCPUs_max="2", **memory(64 * MIB, 48 * MIB, 32 * MIB))
+    api.VM.start(vm, False)
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) != 48 * MIB, 10,
+               "the first sample of the VM", interval=0.02)
+    assert sorted(api.VM.get_VCPUs_utilisation(vm)) == ["0", "1"]
+    # Well inside one interval (~0.1 s of 3 s):
+    api.VM.hard_shutdown(vm)
+    api.VM.set_VCPUs_max(vm, "1")
+    api.VM.start(vm, False)
+    assert int(api.VM.get_VCPUs_number(vm)) == 1
+    assert sorted(api.VM.get_VCPUs_utilisation(vm)) == ["0"]
+
+
+def _has_write_mode():
+    try:
+        return "write)" in guest_builder().INIT
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _has_write_mode(), reason=(
+    "the tiny guest (tests/guest/build.py) has no mode that writes to a disk: its /init only "
+    "reads /dev/vda; add e.g. a 'xend.test=write' mode looping dd to /dev/vda with conv=fsync"))
+def test_a_guest_writing_its_disk_shows_outgoing_kbs(qemu_daemon, qemu_api, tiny_guest):
+    api = qemu_api
+    vm = new_tiny_vm(api, tiny_guest, mode="write")
+    vbd = attach_disk(api, vm, new_disk(api))
+    api.VM.start(vm, False)
+    wait_ready(qemu_daemon, vm)
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) > 0.0, 20,
+               "VBD outgoing_kbs > 0 while the guest writes its disk", interval=0.1)
