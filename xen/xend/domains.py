@@ -24,7 +24,13 @@ from .backend.base import (GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN
 
 log = logging.getLogger("xend.domains")
 
-RUNNING_STATES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
+# States in which the guest exists on the hypervisor (and is resident on the host).
+RUNNING_STATES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN,
+                  lifecycle.UNKNOWN)
+
+# Operations that may overtake another one on the same VM: hard_shutdown ends a guest
+# that a clean shutdown or reboot is still waiting for (the table's ShuttingDown row).
+PREEMPTS = {"hard_shutdown": ("clean_shutdown", "clean_reboot")}
 
 # What the guest did -> the actions/* field that says what follows.
 GUEST_ACTION_FIELD = {
@@ -68,7 +74,8 @@ class Domains:
         self.app = app
         self.store = app.store
         self.backend = backend
-        self._busy = set()
+        self._busy = {}            # vm -> the operation holding it
+        self._preempted = set()    # VMs whose operation another one overtook
         self._busy_lock = threading.Lock()
         backend.on_guest_event = self.guest_event
 
@@ -77,7 +84,7 @@ class Domains:
     def run(self, vm, op, work, start_paused=False):
         """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None."""
         table_op = lifecycle.table_op(op, start_paused)
-        with self._claim(vm):
+        with self._claim(vm, table_op):
             state = self.store.get("VM", vm).get("power_state", lifecycle.HALTED)
             t = self.check(vm, table_op)
             if t.transient:
@@ -86,10 +93,12 @@ class Domains:
             try:
                 private = work()
             except BaseException:
-                self._set_state(vm, state)
+                if vm not in self._preempted:
+                    self._set_state(vm, state)
                 raise
             progress.report(0.95)
-            self._set_state(vm, t.final, private)
+            if vm not in self._preempted:   # else the overtaking operation set the state
+                self._set_state(vm, t.final, private)
 
     def check(self, vm, table_op):
         """The Transition ``table_op`` would make, or the error that forbids it:
@@ -109,13 +118,20 @@ class Domains:
         return t
 
     @contextlib.contextmanager
-    def _claim(self, vm, wait=False):
-        """Hold ``vm`` for one operation: OTHER_OPERATION_IN_PROGRESS if it is busy,
-        or, with ``wait`` (guest events, which must never be lost), wait for it."""
+    def _claim(self, vm, op, wait=False):
+        """Hold ``vm`` for ``op``: OTHER_OPERATION_IN_PROGRESS if it is busy, unless ``op``
+        may preempt the running one (PREEMPTS); with ``wait`` (guest events, which must
+        never be lost), wait for it instead."""
+        owned = False
         while True:
             with self._busy_lock:
-                if vm not in self._busy:
-                    self._busy.add(vm)
+                current = self._busy.get(vm)
+                if current is None:
+                    self._busy[vm] = op
+                    owned = True
+                    break
+                if current in PREEMPTS.get(op, ()):
+                    self._preempted.add(vm)
                     break
                 if not wait:
                     raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
@@ -123,8 +139,10 @@ class Domains:
         try:
             yield
         finally:
-            with self._busy_lock:
-                self._busy.discard(vm)
+            if owned:
+                with self._busy_lock:
+                    self._busy.pop(vm, None)
+                    self._preempted.discard(vm)
 
     def _check_host_can_run(self, vm, rec):
         """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
@@ -223,7 +241,7 @@ class Domains:
         action = rec.get(GUEST_ACTION_FIELD[kind], "destroy")
         steps = GUEST_ACTIONS.get((kind, action), ("kill", "halt"))
         log.info("VM %s: guest %s; actions say %s: %s", vm, kind, action, ", ".join(steps))
-        with self._claim(vm, wait=True):
+        with self._claim(vm, "guest " + kind, wait=True):
             for step in steps:
                 try:
                     getattr(self, "_step_" + step)(vm)
@@ -256,7 +274,9 @@ class Domains:
         """Keep the crashed guest, renamed, and start a copy of it under the old name."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
         rec = self.store.get("VM", vm)
-        copy = self.app.handlers["VM"].copy_record(vm, rec.get("name_label", ""))
+        # The kept guest still holds its disks: the copy runs on snapshots of them.
+        copy = self.app.handlers["VM"].copy_record(vm, rec.get("name_label", ""),
+                                                   snapshot_disks=True)
         with self.store.transaction() as txn:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
                                   "power_state": lifecycle.PAUSED})
@@ -274,7 +294,7 @@ class Domains:
                 state = self.backend.reattach(vm, self.store.private(vm))
             except BackendError as e:
                 log.warning("VM %s: reattach failed: %s", vm, e)
-                state = None
+                state = lifecycle.UNKNOWN
             if state is None:
                 log.info("VM %s: guest gone while the daemon was down; now Halted", vm)
                 self._set_state(vm, lifecycle.HALTED, {})

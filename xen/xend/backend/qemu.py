@@ -71,11 +71,10 @@ POLL = 0.02               # query-migrate / query-status polling period
 # a guest reboot: no OS can boot and reboot again in so little CPU time.
 FIRMWARE_RESET_CPU = 0.5
 SUSPEND_INFO = "suspend.json"
+MIGRATION_MAGIC = b"QEVM"   # the first bytes of every QEMU migration stream
 
 # Ctrl-Alt-Del is what a guest without an agent understands as "please reboot".
 _CTRL_ALT_DEL = {"keys": [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]}
-# QEMU run states that only a reset leaves.
-_NEEDS_RESET = ("guest-panicked", "internal-error", "shutdown")
 
 
 def kvm_usable():
@@ -583,7 +582,9 @@ class QemuBackend(base.Backend):
         dom = self._get(uuid, "Running")
         status = (await self._qmp(dom, "query-status"))["status"]
         await self._qmp(dom, "system_reset")
-        if status in _NEEDS_RESET:
+        if status != "running":
+            # The lifecycle table ends every hard reboot Running: paused or crashed
+            # guests are set going after the reset.
             await self._qmp(dom, "cont")
 
     async def _suspend(self, uuid, live, state_file, report):
@@ -633,6 +634,10 @@ class QemuBackend(base.Backend):
         path = safe_path(state_file, "state_file")
         if not os.path.isfile(path):
             raise BackendError("VM_STATE_FILE_MISSING", path)
+        with open(path, "rb") as f:
+            # QEMU waits for ever on a stream that ends before its header: check it here.
+            if f.read(4) != MIGRATION_MAGIC:
+                raise BackendError("VM_STATE_FILE_CORRUPT", path)
         info = {}
         if spec.state_dir:
             try:
@@ -672,6 +677,8 @@ class QemuBackend(base.Backend):
             dom = await self._find(uuid, private)
             if dom is None:
                 return None
+        if dom.monitor is None:
+            return "Unknown"
         try:
             return power_state_of((await self._qmp(dom, "query-status"))["status"])
         except BackendError:
@@ -706,9 +713,10 @@ class QemuBackend(base.Backend):
         except BackendError:
             if dom.exited.is_set():
                 return None
-            # Alive but unreachable: forget it rather than hold a half-attached guest.
-            self._forget(dom)
-            raise
+            # Alive but its monitor does not answer: the guest is Unknown, and kept, so
+            # that hard_shutdown can still end it (through the pidfd).
+            log.warning("QEMU of %s (pid %d) is alive but its monitor does not answer",
+                        uuid, pid)
         dom.expect_exit = False
         return dom
 
@@ -750,6 +758,8 @@ class QemuBackend(base.Backend):
         dom = self._domains.get(uuid)
         if dom is None:
             return None
+        if dom.monitor is None:
+            return "Unknown"
         try:
             return power_state_of((await self._qmp(dom, "query-status"))["status"])
         except BackendError:

@@ -1,0 +1,172 @@
+"""The tiny Linux guest (tests/guest/build.py) through the API: clean shutdown and reboot,
+and what the guest does on its own (power off, reboot, panic) under each actions/* value.
+
+The guest prints "xend-test: ready" on its serial console once it listens for the power
+button and Ctrl-Alt-Del, then obeys ``xend.test=MODE`` (poweroff, reboot, panic). A test
+that expects a restart drops the mode from kernel_args right after the start, so the new
+boot (which reads the VM record again) is an ordinary one. One guest boots at a time,
+except in rename_restart, where the crashed one is already stopped when the copy boots.
+"""
+
+import os
+
+import pytest
+
+from qemuapi import (EVENT_WAIT, attach_disk, console, new_disk, new_tiny_vm, qemu_pids,
+                     requires_qemu, the_pid, tiny_args, vm_dir, wait_ready, wait_state,
+                     wait_until)
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+
+def test_clean_reboot_suspend_resume_then_clean_shutdown(api, qemu_daemon, tiny_guest):
+    vm = new_tiny_vm(api, tiny_guest)
+    api.VM.start(vm, False)
+    pid = the_pid(vm)
+    wait_ready(qemu_daemon, vm)
+
+    api.VM.clean_reboot(vm)
+    assert api.VM.get_power_state(vm) == "Running"
+    assert qemu_pids(vm) == [pid]                         # rebooted in place
+    assert "ctrl-alt-del, rebooting" in console(qemu_daemon, vm)
+    wait_ready(qemu_daemon, vm, count=2)                  # and came up again
+    assert api.VM.get_power_state(vm) == "Running"
+
+    # Suspended and resumed, it is the same running OS: it still answers the power button.
+    api.VM.suspend(vm, False)
+    assert qemu_pids(vm) == []
+    api.VM.resume(vm, False)
+    assert qemu_pids(vm) not in ([], [pid])
+
+    api.VM.clean_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert "power button, powering off" in console(qemu_daemon, vm)
+    assert console(qemu_daemon, vm).count("xend-test: ready") == 2     # no boot since
+    assert qemu_pids(vm) == []
+    assert api.VM.get_resident_on(vm) == ""
+
+
+# -- the guest powers off by itself -------------------------------------------------------
+
+def test_guest_poweroff_destroy(api, qemu_daemon, tiny_guest):
+    vm = new_tiny_vm(api, tiny_guest, "poweroff", actions_after_shutdown="destroy")
+    api.VM.start(vm, False)
+    wait_state(api, vm, "Halted", EVENT_WAIT)
+    assert qemu_pids(vm) == []
+    assert console(qemu_daemon, vm).count("xend-test: ready") == 1
+
+
+def test_guest_poweroff_restart(api, qemu_daemon, tiny_guest):
+    vm = new_tiny_vm(api, tiny_guest, "poweroff", actions_after_shutdown="restart")
+    api.VM.start(vm, False)
+    first = the_pid(vm)
+    api.VM.set_kernel_args(vm, tiny_args(tiny_guest))     # the next boot stays up
+    wait_until(lambda: qemu_pids(vm) not in ([], [first]), EVENT_WAIT,
+               "a new QEMU after the guest powered off")
+    wait_state(api, vm, "Running")
+    wait_ready(qemu_daemon, vm, count=2)
+    assert api.VM.get_power_state(vm) == "Running"
+    assert len(qemu_pids(vm)) == 1
+
+
+# -- the guest reboots by itself ----------------------------------------------------------
+
+def test_guest_reboot_restart(api, qemu_daemon, tiny_guest):
+    vm = new_tiny_vm(api, tiny_guest, "reboot", actions_after_reboot="restart")
+    api.VM.start(vm, False)
+    pid = the_pid(vm)
+    wait_ready(qemu_daemon, vm, count=2)                  # rebooted once, came up again
+    assert api.VM.get_power_state(vm) == "Running"
+    assert qemu_pids(vm) == [pid]
+
+
+def test_guest_reboot_destroy(api, qemu_daemon, tiny_guest):
+    vm = new_tiny_vm(api, tiny_guest, "reboot", actions_after_reboot="destroy")
+    api.VM.start(vm, False)
+    wait_state(api, vm, "Halted", EVENT_WAIT)
+    assert qemu_pids(vm) == []
+    assert console(qemu_daemon, vm).count("xend-test: ready") == 1
+
+
+# -- the guest panics (pvpanic) ------------------------------------------------------------
+
+def _crash(api, tiny_guest, action, disk=False, **fields):
+    """Start a guest that panics once it is up; its restarts boot normally."""
+    vm = new_tiny_vm(api, tiny_guest, "panic", actions_after_crash=action, **fields)
+    if disk:
+        attach_disk(api, vm, new_disk(api))
+    api.VM.start(vm, False)
+    pid = the_pid(vm)
+    api.VM.set_kernel_args(vm, tiny_args(tiny_guest))     # a restart boots normally
+    return vm, pid
+
+
+def test_crash_destroy(api, tiny_guest):
+    vm, _ = _crash(api, tiny_guest, "destroy")
+    wait_state(api, vm, "Halted", EVENT_WAIT)
+    assert qemu_pids(vm) == []
+
+
+def test_crash_coredump_and_destroy(api, qemu_daemon, tiny_guest):
+    vm, _ = _crash(api, tiny_guest, "coredump_and_destroy")
+    wait_state(api, vm, "Halted", EVENT_WAIT)
+    assert qemu_pids(vm) == []
+    cores = [n for n in os.listdir(vm_dir(qemu_daemon, vm)) if n.startswith("core")]
+    assert len(cores) == 1, os.listdir(vm_dir(qemu_daemon, vm))
+    path = os.path.join(vm_dir(qemu_daemon, vm), cores[0])
+    with open(path, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    assert os.path.getsize(path) >= 128 << 20             # all of the guest's memory
+    assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_crash_preserve(api, qemu_daemon, tiny_guest):
+    vm, pid = _crash(api, tiny_guest, "preserve")
+    wait_state(api, vm, "Paused", EVENT_WAIT)
+    assert qemu_pids(vm) == [pid]                         # kept, stopped, for inspection
+    assert api.VM.get_resident_on(vm) != ""
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert qemu_pids(vm) == []
+
+
+@pytest.mark.parametrize("action", ["restart", "coredump_and_restart"])
+def test_crash_restart(api, qemu_daemon, tiny_guest, action):
+    vm, pid = _crash(api, tiny_guest, action)
+    wait_until(lambda: qemu_pids(vm) not in ([], [pid]), EVENT_WAIT,
+               "a new QEMU after the crash")
+    wait_state(api, vm, "Running")
+    cores = [n for n in os.listdir(vm_dir(qemu_daemon, vm)) if n.startswith("core")]
+    assert len(cores) == (1 if action.startswith("coredump") else 0)
+    wait_ready(qemu_daemon, vm, count=2)
+    assert api.VM.get_power_state(vm) == "Running"
+
+
+def _rename_restart(api, qemu_daemon, tiny_guest, name, disk=False):
+    vm, pid = _crash(api, tiny_guest, "rename_restart", disk=disk, name=name)
+    wait_until(lambda: api.VM.get_name_label(vm) != name, EVENT_WAIT, "the crashed VM renamed")
+    renamed = api.VM.get_name_label(vm)
+    assert renamed.startswith(name + "-crashed-")
+    assert api.VM.get_power_state(vm) == "Paused"
+    assert qemu_pids(vm) == [pid]                         # the crashed guest, kept
+    copies = wait_until(lambda: api.VM.get_by_name_label(name), EVENT_WAIT,
+                        "a new VM named %r" % name)
+    assert len(copies) == 1 and copies[0] != vm
+    return vm, copies[0]
+
+
+def test_crash_rename_restart(api, qemu_daemon, tiny_guest):
+    name = "rr-" + os.urandom(3).hex()
+    vm, copy = _rename_restart(api, qemu_daemon, tiny_guest, name)
+    wait_state(api, copy, "Running")
+    assert len(qemu_pids(copy)) == 1
+    wait_ready(qemu_daemon, copy)
+    assert api.VM.get_power_state(vm) == "Paused"
+
+
+def test_crash_rename_restart_with_a_disk(api, qemu_daemon, tiny_guest):
+    name = "rrd-" + os.urandom(3).hex()
+    vm, copy = _rename_restart(api, qemu_daemon, tiny_guest, name, disk=True)
+    # The copy is made and started in one go (start returns once QEMU runs): no boot to wait for.
+    wait_state(api, copy, "Running", 5)
+    assert len(qemu_pids(copy)) == 1

@@ -1,0 +1,133 @@
+"""The daemon and its QEMU processes stay in agreement: a QEMU killed from outside is
+reconciled through actions/after_crash, and guests survive daemon restarts (kill -9 or
+a normal stop) while the ones that died meanwhile come back Halted."""
+
+import os
+import signal
+
+import pytest
+
+from qemuapi import (EVENT_WAIT, assert_executes, new_no_os_vm, qemu_pids, requires_qemu,
+                     suspend_file, the_pid, vcpu_ticks, wait_state, wait_until)
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+# after_crash -> (power state once the killed QEMU is noticed, a new QEMU runs)
+# A process that vanished left nothing to dump or keep: domains.GUEST_ACTIONS (died).
+DIED = {
+    "destroy": ("Halted", False),
+    "coredump_and_destroy": ("Halted", False),
+    "preserve": ("Halted", False),
+    "restart": ("Running", True),
+    "coredump_and_restart": ("Running", True),
+    "rename_restart": ("Running", True),
+}
+
+
+KILL_CASES = [(action, False) for action in DIED] + [("destroy", True), ("restart", True)]
+
+
+@pytest.mark.parametrize("action, paused", KILL_CASES,
+                         ids=["%s-%s" % (a, "paused" if p else "running") for a, p in KILL_CASES])
+def test_qemu_killed_from_outside(api, qemu_daemon, action, paused):
+    name = "killed-" + os.urandom(3).hex()
+    vm = new_no_os_vm(api, name=name, actions_after_crash=action)
+    api.VM.start(vm, paused)
+    pid = the_pid(vm)
+    os.kill(pid, signal.SIGKILL)
+    state, restarted = DIED[action]
+    if restarted:
+        wait_until(lambda: qemu_pids(vm) not in ([], [pid]), EVENT_WAIT,
+                   "a new QEMU for %s" % vm)
+        wait_state(api, vm, state)
+        assert_executes(the_pid(vm), 0)
+    else:
+        wait_state(api, vm, state, EVENT_WAIT)
+        assert qemu_pids(vm) == []
+        assert api.VM.get_resident_on(vm) == ""
+    assert api.VM.get_name_label(vm) == name                # nothing renamed
+    assert api.VM.get_by_name_label(name) == [vm]           # nothing copied
+    assert not [n for n in os.listdir(os.path.join(qemu_daemon.state_dir, "vms", vm))
+                if n.startswith("core")]                     # nothing to dump
+    # The VM is an ordinary one afterwards.
+    if state == "Halted":
+        api.VM.start(vm, False)
+    api.VM.hard_shutdown(vm)
+    assert qemu_pids(vm) == []
+
+
+def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
+    d = make_daemon()
+    api = d.api
+    running = new_no_os_vm(api, name="running")
+    paused = new_no_os_vm(api, name="paused")
+    doomed = new_no_os_vm(api, name="doomed", actions_after_crash="restart")
+    suspended = new_no_os_vm(api, name="suspended")
+    api.VM.start(running, False)
+    api.VM.start(paused, True)
+    api.VM.start(doomed, False)
+    api.VM.start(suspended, False)
+    api.VM.suspend(suspended, False)
+    pids = {vm: the_pid(vm) for vm in (running, paused, doomed)}
+
+    d.kill9()
+    for vm, pid in pids.items():
+        assert qemu_pids(vm) == [pid]                       # guests outlive the daemon
+    os.kill(pids[doomed], signal.SIGKILL)
+    wait_until(lambda: qemu_pids(doomed) == [], 10, "the doomed QEMU to die")
+
+    d.start()
+    api = d.relogin()
+    assert api.VM.get_power_state(running) == "Running"
+    assert api.VM.get_power_state(paused) == "Paused"
+    assert api.VM.get_power_state(suspended) == "Suspended"
+    # Died while nobody watched: Halted, not restarted (after_crash is for crashes seen).
+    assert api.VM.get_power_state(doomed) == "Halted"
+    assert api.VM.get_resident_on(doomed) == ""
+    assert qemu_pids(doomed) == []
+    assert qemu_pids(running) == [pids[running]]            # the same processes
+    assert qemu_pids(paused) == [pids[paused]]
+    host = api.host.get_all()[0]
+    assert set(api.host.get_resident_VMs(host)) == {running, paused}
+
+    # The new daemon drives the guests it found again...
+    api.VM.pause(running)
+    api.VM.unpause(running)
+    ticks = vcpu_ticks(pids[paused])
+    api.VM.unpause(paused)
+    assert_executes(pids[paused], ticks)
+    assert api.VM.get_power_state(paused) == "Running"
+    api.VM.resume(suspended, False)
+    assert api.VM.get_power_state(suspended) == "Running"
+    assert not os.path.exists(suspend_file(d, suspended))
+    api.VM.start(doomed, False)
+    # ...and watches them: a kill is noticed as for its own children.
+    os.kill(pids[running], signal.SIGKILL)
+    wait_state(api, running, "Halted", EVENT_WAIT)
+    for vm in (paused, suspended, doomed):
+        api.VM.hard_shutdown(vm)
+        assert qemu_pids(vm) == []
+
+
+def test_normal_stop_and_start_leave_guests_running(make_daemon):
+    d = make_daemon()
+    api = d.api
+    running = new_no_os_vm(api)
+    paused = new_no_os_vm(api)
+    api.VM.start(running, False)
+    api.VM.start(paused, True)
+    pids = {vm: the_pid(vm) for vm in (running, paused)}
+
+    d.stop()
+    for vm, pid in pids.items():
+        assert qemu_pids(vm) == [pid]
+    d.start()
+    api = d.relogin()
+    assert api.VM.get_power_state(running) == "Running"
+    assert api.VM.get_power_state(paused) == "Paused"
+    for vm, pid in pids.items():
+        assert qemu_pids(vm) == [pid]
+    api.VM.unpause(paused)
+    api.VM.hard_shutdown(running)
+    api.VM.hard_shutdown(paused)
+    assert qemu_pids(running) == qemu_pids(paused) == []

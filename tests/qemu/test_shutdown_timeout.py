@@ -1,0 +1,115 @@
+"""clean_shutdown and clean_reboot of a guest that does not answer (no OS), on a daemon
+with ``shutdown_timeout = 2``; and the ShuttingDown state such a call shows meanwhile."""
+
+import threading
+import time
+
+import pytest
+import XenAPI
+
+from qemuapi import (assert_executes, failure, halt_all, new_no_os_vm, qemu_pids,
+                     requires_qemu, retire, the_pid, wait_until)
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+TIMEOUT = 2
+
+
+@pytest.fixture(scope="module")
+def daemon2(daemon_class):
+    """A daemon of this module's own, with shutdown_timeout = 2."""
+    d = daemon_class(backend="qemu", extra_config="shutdown_timeout = %d\n" % TIMEOUT).start()
+    d.api = d.sdk_unix().xenapi
+    yield d
+    problems = retire(d, d.api)
+    assert not problems, problems
+
+
+@pytest.fixture
+def d(daemon2):
+    yield daemon2
+    problems = halt_all(daemon2.api, daemon2)
+    assert not problems, problems
+
+
+def _timeout_error(details, vm):
+    assert details[:2] == ["VM_SHUTDOWN_TIMEOUT", vm], details
+    assert float(details[2]) == TIMEOUT, details
+
+
+def test_clean_shutdown_without_an_os_times_out_and_the_vm_keeps_running(d):
+    api = d.api
+    vm = new_no_os_vm(api)
+    api.VM.start(vm, False)
+    pid = the_pid(vm)
+    began = time.monotonic()
+    _timeout_error(failure(api.VM.clean_shutdown, vm), vm)
+    assert time.monotonic() - began >= TIMEOUT
+    assert api.VM.get_power_state(vm) == "Running"
+    assert qemu_pids(vm) == [pid]                 # never a silent hard kill
+    # Still an ordinary running VM.
+    api.VM.pause(vm)
+    api.VM.unpause(vm)
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert qemu_pids(vm) == []
+
+
+def test_clean_reboot_without_an_os_times_out_and_the_vm_keeps_running(d):
+    api = d.api
+    vm = new_no_os_vm(api)
+    api.VM.start(vm, False)
+    pid = the_pid(vm)
+    _timeout_error(failure(api.VM.clean_reboot, vm), vm)
+    assert api.VM.get_power_state(vm) == "Running"
+    assert qemu_pids(vm) == [pid]
+    api.VM.hard_reboot(vm)
+    assert_executes(pid, 0)
+    api.VM.hard_shutdown(vm)
+
+
+def _in_thread(d, call, vm):
+    """Run VM.<call>(vm) on a Session of its own in a thread; returns (thread, outcome)."""
+    outcome = {}
+
+    def run():
+        session = d.sdk_unix()
+        try:
+            outcome["value"] = getattr(session.xenapi.VM, call)(vm)
+        except XenAPI.Failure as e:
+            outcome["failure"] = e.details
+        finally:
+            session.xenapi.session.logout()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_clean_shutdown_shows_shutting_down_meanwhile(d):
+    api = d.api
+    vm = new_no_os_vm(api)
+    api.VM.start(vm, False)
+    thread, outcome = _in_thread(d, "clean_shutdown", vm)
+    wait_until(lambda: api.VM.get_power_state(vm) == "ShuttingDown", TIMEOUT,
+               "ShuttingDown while clean_shutdown waits")
+    assert len(qemu_pids(vm)) == 1
+    thread.join(30)
+    _timeout_error(outcome["failure"], vm)
+    assert api.VM.get_power_state(vm) == "Running"
+
+
+def test_hard_shutdown_while_shutting_down(d):
+    api = d.api
+    vm = new_no_os_vm(api)
+    api.VM.start(vm, False)
+    thread, outcome = _in_thread(d, "clean_shutdown", vm)
+    try:
+        wait_until(lambda: api.VM.get_power_state(vm) == "ShuttingDown", TIMEOUT,
+                   "ShuttingDown while clean_shutdown waits")
+        api.VM.hard_shutdown(vm)
+        assert api.VM.get_power_state(vm) == "Halted"
+        assert qemu_pids(vm) == []
+    finally:
+        thread.join(30)
+    # The clean shutdown that was overtaken must not bring the VM back.
+    assert api.VM.get_power_state(vm) == "Halted"
