@@ -2,7 +2,7 @@
 
 import json
 
-from xmtools import table
+from xmtools import ROOT, table
 
 MIB = 1024 * 1024
 
@@ -167,3 +167,33 @@ def test_vcpu_list(xm, root, tmp_path):
     assert text[0]["Name"] == "cpus" and text[0]["VCPU"] == "0"
     xm("pause", "cpus")
     assert json.loads(xm("vcpu-list", "--json", "cpus"))[0]["state"] == "-p-"
+
+
+def test_long_operations_run_as_tasks_with_a_progress_bar_on_a_terminal(xm, root):
+    """On a terminal, start shows the task's progress reaching 100%; the task is
+    cleaned up afterwards, and the VM ends Running."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    vm = root.VM.create({"name_label": "bar-vm"})
+    before = set(root.task.get_all())
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "xen.xm", "--socket", xm.socket, "start",
+                             "bar-vm"], cwd=ROOT, stdin=secondary, stdout=secondary,
+                            stderr=secondary, start_new_session=True)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(60) == 0, out
+    os.close(primary)
+    assert b"100%" in out and b"VM.start" in out, out
+    assert root.VM.get_power_state(vm) == "Running"
+    assert set(root.task.get_all()) == before

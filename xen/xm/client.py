@@ -10,6 +10,7 @@ here knows any xm command.
 
 import http.client
 import socket
+import sys
 import ssl
 import time
 import uuid as uuidlib
@@ -169,13 +170,28 @@ class Client:
         return self._invoke(method, (self._session,) + args)
 
     def long_call(self, method, *args):
-        """Run a long operation (start, shutdown -w, suspend, resume, clone).
-
-        Every long operation goes through here, so running them as ``Async.``
-        calls followed by task polling with a progress bar changes only this
-        function. For now the call is synchronous.
-        """
-        return self.call(method, *args)
+        """Run a long operation (start, shutdown -w, suspend, resume, clone) as an
+        ``Async.`` call and follow its task: a progress bar on a terminal, nothing
+        otherwise. Returns the call's value, or raises its Failure."""
+        task = self.call("Async." + method, *args)
+        bar = sys.stderr.isatty()
+        try:
+            while True:
+                rec = self.call("task.get_record", task)
+                if bar:
+                    _draw_bar(method, float(rec["progress"]))
+                if rec["status"] not in ("pending", "cancelling"):
+                    break
+                time.sleep(0.1)
+        finally:
+            if bar:
+                sys.stderr.write("\n")
+        try:
+            if rec["status"] == "success":
+                return _decode_result(rec["result"])
+            raise Failure(rec["error_info"] or ["INTERNAL_ERROR", "task failed"])
+        finally:
+            self.call("task.destroy", task)
 
     def _invoke(self, method, params):
         try:
@@ -263,3 +279,18 @@ class Client:
         else:
             text = ", ".join(params)
         return "%s: %s" % (failure.code, text) if text else failure.code
+
+
+def _draw_bar(label, fraction, width=30):
+    """One line of progress, redrawn in place."""
+    done = int(width * min(max(fraction, 0.0), 1.0))
+    sys.stderr.write("\r%-16s [%s%s] %3d%%" % (label[:16], "#" * done, "." * (width - done),
+                                               int(fraction * 100)))
+    sys.stderr.flush()
+
+
+def _decode_result(result):
+    """A task's result: a plain string (refs, "" for void), or an XML-RPC <value>."""
+    if result.startswith("<?xml") or result.startswith("<params>"):
+        return xmlrpc.client.loads(result)[0][0]
+    return result
