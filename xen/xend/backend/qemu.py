@@ -201,7 +201,7 @@ class QemuBackend(base.Backend):
 
     def start(self, spec, paused):
         """Start QEMU for ``spec``; the guest runs unless ``paused``. Returns private state."""
-        return self._loop.run(self._start(spec, paused))
+        return self._loop.run(self._start(spec, paused, progress.reporter()))
 
     def pause(self, uuid):
         """Stop the vCPUs (QMP ``stop``)."""
@@ -249,7 +249,7 @@ class QemuBackend(base.Backend):
         started); VM_STATE_FILE_CORRUPT [path] if QEMU cannot load it (no
         process is left behind). Returns private state like start().
         """
-        return self._loop.run(self._resume(spec, state_file, paused))
+        return self._loop.run(self._resume(spec, state_file, paused, progress.reporter()))
 
     def reattach(self, uuid, private):
         """Find the QEMU process described by ``private`` again.
@@ -514,8 +514,9 @@ class QemuBackend(base.Backend):
 
     # --- operations
 
-    async def _start(self, spec, paused):
+    async def _start(self, spec, paused, report):
         dom = await self._launch(spec)
+        report(0.6)   # spawned, monitor connected
         try:
             await self._balloon_to_dynamic_max(dom, spec.record)
             if not paused:
@@ -630,7 +631,7 @@ class QemuBackend(base.Backend):
         qom = await self._qmp(dom, "qom-get", {"path": "/machine", "property": "type"})
         return qom[:-len("-machine")] if qom.endswith("-machine") else qom
 
-    async def _resume(self, spec, state_file, paused):
+    async def _resume(self, spec, state_file, paused, report):
         path = safe_path(state_file, "state_file")
         if not os.path.isfile(path):
             raise BackendError("VM_STATE_FILE_MISSING", path)
@@ -649,9 +650,11 @@ class QemuBackend(base.Backend):
             info = {}
         dom = await self._launch(spec, incoming=True, machine=info.get("machine", "pc"))
         dom.carry = info.get("carry", {})
+        report(0.3)
         try:
             await self._qmp(dom, "migrate-incoming", {"uri": f"exec:cat {path}"})
             await self._wait_incoming(dom)
+            report(0.9)
             if not paused:
                 await self._qmp(dom, "cont")
         except BackendError:

@@ -209,6 +209,7 @@ class VDIHandler(ClassHandler):
             base, leaf = leaf, new_leaf
         else:
             base = d.freeze(sr["location"], leaf)
+        progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
         snap = new_ref()
         snap_path = d.snapshot_of(sr["location"], base, snap)
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
