@@ -17,7 +17,7 @@ RUN_ARGS ?=
 $(VENV)/.stamp: setup.py
 	@$(MAKE) --no-print-directory debs
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip wheel
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -44,10 +44,29 @@ test-fast: $(VENV)/.stamp
 bench: $(VENV)/.stamp
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
+# What a distro package holds: the Python package with the xend and xm scripts (no
+# dependencies: the distro provides them), the systemd unit, the example config (never
+# over /etc/xen/xend.toml itself), the man pages and xm's bash completion.
+# DEB_PYTHON_INSTALL_LAYOUT=deb_system makes Debian's own Python honour PREFIX
+# (PREFIX/bin, PREFIX/lib/python3/dist-packages) instead of adding /usr/local; other
+# Pythons ignore it. The build is offline when PYTHON has the wheel package (as a distro
+# build does); otherwise pip fetches setuptools and wheel into an isolated build.
 install:
-	$(PYTHON) -m pip install --no-deps --no-build-isolation --root="$(if $(DESTDIR),$(DESTDIR),/)" --prefix="$(PREFIX)" .
+	isolation=--no-build-isolation; $(PYTHON) -c 'import wheel' 2>/dev/null || isolation=; \
+	DEB_PYTHON_INSTALL_LAYOUT=deb_system $(PYTHON) -m pip install --quiet --no-deps \
+	  $$isolation --no-warn-script-location --root="$(if $(DESTDIR),$(DESTDIR),/)" \
+	  --prefix="$(PREFIX)" .
 	install -D -m 0644 tools/examples/xend.toml "$(DESTDIR)/etc/xen/xend.toml.example"
-	install -D -m 0644 tools/xend.service "$(DESTDIR)$(PREFIX)/lib/systemd/system/xend.service"
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/lib/systemd/system"
+	sed 's|^ExecStart=/usr/bin/xend |ExecStart=$(PREFIX)/bin/xend |' tools/xend.service \
+	  > "$(DESTDIR)$(PREFIX)/lib/systemd/system/xend.service"
+	chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/xend.service"
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/share/man/man8" "$(DESTDIR)$(PREFIX)/share/man/man1"
+	gzip -9n < tools/man/xend.8 > "$(DESTDIR)$(PREFIX)/share/man/man8/xend.8.gz"
+	gzip -9n < tools/man/xm.1 > "$(DESTDIR)$(PREFIX)/share/man/man1/xm.1.gz"
+	chmod 0644 "$(DESTDIR)$(PREFIX)/share/man/man8/xend.8.gz" "$(DESTDIR)$(PREFIX)/share/man/man1/xm.1.gz"
+	install -D -m 0644 tools/completion/xm.bash \
+	  "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xm"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

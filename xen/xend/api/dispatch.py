@@ -39,6 +39,18 @@ class Call:
         return bool(self.session and self.session.is_root)
 
 
+def _loggable(description):
+    """An error description safe for the log: session refs are credentials, so any
+    parameter that names a session (SESSION_INVALID's, a session HANDLE_INVALID's)
+    is blanked."""
+    code, params = description[0], list(description[1:])
+    if code in ("SESSION_INVALID", "SESSION_NOT_REGISTERED"):
+        params = ["(session)"] * len(params)
+    elif code in ("HANDLE_INVALID", "UUID_INVALID") and params[:1] == ["session"]:
+        params = ["session", "(session)"]
+    return [code] + params
+
+
 _ACCESSOR = re.compile(r"^(get|set|add_to|remove_from)_?(.+)$")
 _WRITE = re.compile(r"^(set|add_to|remove_from)_(.+)$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -132,18 +144,16 @@ class Dispatcher:
             if method.lifecycle:
                 self.check_lifecycle(method, args)
             if asynchronous:
-                return success(self.app.tasks.submit(call, method, args))
-            value = method.impl(call, *args)
-            if method.result is not None:
-                value = method.result.to_wire(value)
-            log.debug("%s by %s: Success", method.name, call.user or "-")
+                value = self.app.tasks.submit(call, method, args)
+            else:
+                value = method.impl(call, *args)
+                if method.result is not None:
+                    value = method.result.to_wire(value)
+            log.debug("%s by %s: Success", name[:200], call.user or "-")
             return success(value)
-        except ApiError as e:
-            log.info("%s: %s", name[:200], " ".join(e.description)[:500])
-            return failure(e.description)
-        except BackendError as e:
-            err = ApiError(e.code, *e.params)
-            log.info("%s: %s", name[:200], " ".join(err.description)[:500])
+        except (ApiError, BackendError) as e:
+            err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
+            log.info("%s: %s", name[:200], " ".join(_loggable(err.description))[:500])
             return failure(err.description)
         except Exception as e:   # a bug: log it whole, tell the client only its kind
             log.exception("internal error in %s", name[:200])

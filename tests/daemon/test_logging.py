@@ -1,0 +1,93 @@
+"""What a detached daemon writes to its log at level debug: one line per API call,
+failures with their error code, and never a password or a session ref."""
+
+import re
+
+import pytest
+
+from daemontools import DetachedXend
+
+PASSWORD = "Tr0ub4dor-and-3"
+WRONG_PASSWORD = "not-the-Passw0rd"
+
+
+@pytest.fixture(scope="module")
+def run():
+    """A daemon that served logins and calls, stopped; yields (log text, what was used)."""
+    d = DetachedXend()
+    try:
+        d.start()
+        root_session = d.sdk()
+        root = root_session.xenapi
+        user = root.user.create({"short_name": "alice", "fullname": "Alice"})
+        root.user.set_password(user, PASSWORD)
+        raw = d.raw_tcp()
+        alice = raw.session.login_with_password("alice", PASSWORD)["Value"]
+        failed = raw.session.login_with_password("alice", WRONG_PASSWORD)
+        vm = root.VM.create({"name_label": "logged", "memory_static_max": "268435456"})
+        root.VM.start(vm, False)
+        raw.VM.get_all(alice)
+        missing = raw.VM.get_record(alice, "00000000-0000-0000-0000-000000000000")
+        raw.session.logout(alice)
+        used = {"sessions": [root_session._session, alice], "failed": failed,
+                "missing": missing}
+        d.stop()
+        yield d.log_text(), used
+    finally:
+        d.cleanup()
+
+
+def test_no_password_or_session_ref_is_logged(run):
+    log, used = run
+    assert PASSWORD not in log and WRONG_PASSWORD not in log
+    for ref in used["sessions"]:
+        assert ref not in log
+
+
+def test_each_call_has_one_debug_line(run):
+    log, _ = run
+    calls = re.findall(r" DEBUG xend\.dispatch: (\S+) by (\S+): Success$", log, re.M)
+    # Two logins went through (root's and alice's); the failed one is an info line.
+    assert calls == [("session.login_with_password", "-"), ("user.create", "root"),
+                     ("user.set_password", "root"), ("session.login_with_password", "-"),
+                     ("VM.create", "root"), ("VM.start", "root"), ("VM.get_all", "alice"),
+                     ("session.logout", "alice")]
+
+
+def test_failures_are_logged_at_info_with_their_code(run):
+    log, used = run
+    assert used["failed"]["ErrorDescription"][0] == "SESSION_AUTHENTICATION_FAILED"
+    assert used["missing"]["ErrorDescription"][0] == "HANDLE_INVALID"
+    assert re.search(r" INFO xend\.dispatch: session\.login_with_password: "
+                     r"SESSION_AUTHENTICATION_FAILED alice", log)
+    assert re.search(r" INFO xend\.dispatch: VM\.get_record: HANDLE_INVALID VM ", log)
+
+
+def test_session_refs_in_errors_are_not_logged():
+    d = DetachedXend()
+    try:
+        d.start()
+        root_session = d.sdk()
+        raw = d.raw_tcp()
+        user = root_session.xenapi.user.create({"short_name": "bob", "fullname": "Bob"})
+        root_session.xenapi.user.set_password(user, PASSWORD)
+        bob = raw.session.login_with_password("bob", PASSWORD)["Value"]
+        raw.session.get_record(bob, root_session._session)   # HANDLE_INVALID for bob
+        raw.session.logout(bob)
+        raw.VM.get_all(bob)                                  # SESSION_INVALID
+        log = d.log_text()
+        assert root_session._session not in log and bob not in log
+    finally:
+        d.cleanup()
+
+
+def test_async_calls_are_logged():
+    d = DetachedXend()
+    try:
+        d.start()
+        x = d.sdk().xenapi
+        vm = x.VM.create({"name_label": "async", "memory_static_max": "268435456"})
+        x.Async.VM.start(vm, False)
+        assert re.search(r" DEBUG xend\.dispatch: Async\.VM\.start by root", d.log_text())
+    finally:
+        d.cleanup()
