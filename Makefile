@@ -35,11 +35,15 @@ debs:
 run: $(VENV)/.stamp
 	$(VENV)/bin/xend start --foreground $(RUN_ARGS)
 
+# Fast tiers first, the ones that boot real guests last.
+TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
+              tests/metrics tests/backend tests/qemu
+
 test: $(VENV)/.stamp
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(TEST_TIERS)
 
 test-fast: $(VENV)/.stamp
-	$(PY) -m pytest -q -m "not qemu" tests
+	$(PY) -m pytest -q -m "not qemu" $(TEST_TIERS)
 
 bench: $(VENV)/.stamp
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
