@@ -680,6 +680,10 @@ class QemuBackend(base.Backend):
             dom = await self._find(uuid, private)
             if dom is None:
                 return None
+        return await self._state_of(dom)
+
+    async def _state_of(self, dom):
+        """A known guest's power state: Unknown without a monitor, None once it exited."""
         if dom.monitor is None:
             return "Unknown"
         try:
@@ -761,10 +765,8 @@ class QemuBackend(base.Backend):
         dom = self._domains.get(uuid)
         if dom is None:
             return None
-        if dom.monitor is None:
-            return "Unknown"
         try:
-            return power_state_of((await self._qmp(dom, "query-status"))["status"])
+            return await self._state_of(dom)
         except BackendError:
             return None
 
