@@ -269,7 +269,8 @@ complete_line xm help vdi-
                          capture_output=True, text=True, timeout=60).stdout.splitlines()
     assert out[0] == "unpause|"
     options = set(out[1].strip("|").split("|"))
-    assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--wait"}
+    assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--fingerprint",
+                       "--wait"}
     assert out[2] == "comp two|comp-one|"
     assert out[3] == "vdi-list|vdi-create|vdi-snapshot|"
 
@@ -292,5 +293,16 @@ def test_https_with_the_daemons_own_certificate(tmp_path):
         err = Xm("").fails("info", "--uri", url, env=env, socket=False, code=2)
         assert err.startswith("xm: cannot talk to xend at %s: " % url)
         assert "certificate verify failed" in err and len(err.splitlines()) == 1
+        # Pinning the fingerprint xend logged trusts exactly that certificate.
+        from xen.xend import tls
+        pin = tls.fingerprint(cert)
+        p = Xm("").run("info", "--json", "--uri", url, "--fingerprint", pin, env=env,
+                       socket=False)
+        assert p.returncode == 0, p.stderr
+        assert pin in daemon.log_text()
+        wrong = "00" + pin[2:]
+        err = Xm("").fails("info", "--uri", url, "--fingerprint", wrong, env=env,
+                           socket=False, code=2)
+        assert "fingerprint" in err and len(err.splitlines()) == 1
     finally:
         daemon.cleanup()

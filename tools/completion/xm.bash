@@ -10,7 +10,7 @@ _xm_connection_args() {
     local i
     for ((i = 1; i < ${#COMP_WORDS[@]} - 1; i++)); do
         case "${COMP_WORDS[i]}" in
-            --socket|--uri|--user|--cacert) printf '%s\n%s\n' "${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}" ;;
+            --socket|--uri|--user|--cacert|--fingerprint) printf '%s\n%s\n' "${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}" ;;
         esac
     done
 }
@@ -38,7 +38,7 @@ _xm() {
     # Find the command and which positional argument is being completed.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            --socket|--uri|--user|--cacert|--nic|--fullname|-n|--count) ((i++)) ;;
+            --socket|--uri|--user|--cacert|--fingerprint|--nic|--fullname|-n|--count) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$cmd" ]]; then cmd="${COMP_WORDS[i]}"; else ((arg++)); fi ;;
         esac
@@ -51,7 +51,7 @@ _xm() {
 
     if [[ -z "$cmd" ]]; then
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W "--socket --uri --user --cacert --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "--socket --uri --user --cacert --fingerprint --help" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "$(_xm_commands)" -- "$cur"))
         fi
@@ -59,7 +59,7 @@ _xm() {
     fi
 
     if [[ "$cur" == -* ]]; then
-        local opts="--help --socket --uri --user --cacert"
+        local opts="--help --socket --uri --user --cacert --fingerprint"
         case "$cmd" in
             list) opts+=" --json --long" ;;
             vcpu-list|block-list|network-list|sr-list|vdi-list|info|task-list) opts+=" --json" ;;

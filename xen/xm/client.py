@@ -8,6 +8,7 @@ gave for each ref, so that errors can show names instead of UUIDs. Nothing
 here knows any xm command.
 """
 
+import hashlib
 import http.client
 import socket
 import sys
@@ -124,20 +125,55 @@ def looks_like_uuid(text):
         return False
 
 
+class PinnedTransport(xmlrpc.client.SafeTransport):
+    """HTTPS that trusts exactly one certificate, named by its SHA-256 fingerprint."""
+
+    def __init__(self, fingerprint):
+        super().__init__()
+        self.fingerprint = fingerprint.replace(":", "").lower()
+
+    def make_connection(self, host):
+        if self._connection and host == self._connection[0]:
+            return self._connection[1]
+        chost, self._extra_headers, _ = self.get_host_info(host)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE    # the fingerprint check below replaces it
+        self._connection = host, _PinnedConnection(chost, self.fingerprint, context=context)
+        return self._connection[1]
+
+
+class _PinnedConnection(http.client.HTTPSConnection):
+    def __init__(self, host, fingerprint, **kw):
+        super().__init__(host, **kw)
+        self.fingerprint = fingerprint
+
+    def connect(self):
+        super().connect()
+        der = self.sock.getpeercert(binary_form=True)
+        if hashlib.sha256(der).hexdigest() != self.fingerprint:
+            self.close()
+            raise ssl.SSLError("the server's certificate does not have the fingerprint "
+                               "given with --fingerprint")
+
+
 class Client:
     """One logged-in session with xend."""
 
-    def __init__(self, socket_path=None, uri=None, cacert=None):
+    def __init__(self, socket_path=None, uri=None, cacert=None, fingerprint=None):
         if uri:
             self.where = uri
             try:
-                # A self-signed certificate (xend makes one) is trusted by naming it.
+                # A self-signed certificate (xend makes one) is trusted by naming it,
+                # or by pinning its SHA-256 fingerprint (which xend logs when it makes it).
                 context = ssl.create_default_context(cafile=cacert) if cacert else None
             except OSError as e:          # ssl.SSLError included
                 raise XmError("cannot use the certificate %s: %s"
                               % (cacert, getattr(e, "strerror", None) or e))
+            transport = PinnedTransport(fingerprint) if fingerprint else None
             try:
-                self._proxy = xmlrpc.client.ServerProxy(uri, context=context)
+                self._proxy = xmlrpc.client.ServerProxy(uri, context=context,
+                                                        transport=transport)
             except OSError:
                 raise XmError("the URI must be http://HOST:PORT/ or https://HOST:PORT/, not %s"
                               % uri)

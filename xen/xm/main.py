@@ -1,6 +1,7 @@
 """xm: the classic Xen command line, as a client of the Xen Management API only.
 
-    xm [--socket PATH | --uri URL [--cacert FILE]] [--user NAME] COMMAND [ARGS...]
+    xm [--socket PATH | --uri URL [--cacert FILE | --fingerprint SHA256]] [--user NAME]
+       COMMAND [ARGS...]
 
 The command line is read in two steps: first the connection options and the
 command's name, then the command's own arguments with a parser built from its
@@ -48,6 +49,9 @@ def _connection_options(parser, default):
     group.add_argument("--cacert", metavar="FILE", default=default,
                        help="with an https:// URL, trust the certificate(s) in FILE, such as "
                             "xend's self-signed xend-cert.pem")
+    group.add_argument("--fingerprint", metavar="SHA256", default=default,
+                       help="with an https:// URL, trust exactly the certificate with this "
+                            "SHA-256 fingerprint (xend logs it when it makes one)")
 
 
 def _main_parser():
@@ -92,7 +96,10 @@ def overview():
               "                  comes from $XEND_PASSWORD or is asked for",
               "  --user NAME     the user to log in as (default root)",
               "  --cacert FILE   trust the certificate in FILE for https:// (such as",
-              "                  xend's self-signed STATE_DIR/xend-cert.pem)", "",
+              "                  xend's self-signed STATE_DIR/xend-cert.pem)",
+              "  --fingerprint SHA256",
+              "                  trust exactly the certificate with this SHA-256 fingerprint",
+              "", 
               'Run "xm help COMMAND" for a command\'s arguments. Listings take --json.',
               "Exit status: 0 done, 1 the operation failed, 2 xend cannot be reached."]
     return "\n".join(lines)
@@ -125,14 +132,14 @@ def run(argv):
         return EXIT_FAILED if first.command is None and not first.help else 0
     cmd = _command(first.command)
     opts = command_parser(cmd).parse_args(first.args)
-    for name in ("socket", "uri", "user", "cacert"):
+    for name in ("socket", "uri", "user", "cacert", "fingerprint"):
         if not hasattr(opts, name):
             setattr(opts, name, getattr(first, name))
     if opts.socket and opts.uri:
         raise UsageError(command_parser(cmd), "--socket and --uri cannot be used together")
     user = opts.user or "root"
     client = Client(socket_path=opts.socket or os.environ.get("XEND_SOCKET"), uri=opts.uri,
-                    cacert=opts.cacert)
+                    cacert=opts.cacert, fingerprint=opts.fingerprint)
     try:
         client.login(user, _password(opts.uri, user))
         cmd.func(client, opts)
