@@ -8,39 +8,12 @@ configuration file, the state dir, the socket and the pid file.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 import xmlrpc.client
 
-import XenAPI
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def scratch_dir():
-    """A fresh directory whose path has no "_"."""
-    path = os.path.join("/tmp", "xenddaemon-" + uuid.uuid4().hex)
-    os.makedirs(path, mode=0o700)
-    return path
-
-
-def answers(port):
-    """True if something accepts TCP connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
+from helpers import ROOT, free_port, scratch_dir, sdk_unix
 
 
 class DetachedXend:
@@ -96,10 +69,7 @@ class DetachedXend:
 
     def sdk(self):
         """The XenAPI SDK logged in as root over the Unix socket."""
-        s = XenAPI.Session("http://%s/" % self.socket.replace("/", "_"),
-                           transport=XenAPI.UDSTransport())
-        s.xenapi.login_with_password("root", "")
-        return s
+        return sdk_unix(self.socket)
 
     def raw_tcp(self, port=None):
         """A plain xmlrpc.client proxy on the TCP listener."""

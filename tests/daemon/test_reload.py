@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from daemontools import ROOT, answers, free_port
+from helpers import ROOT, answers, free_port
 
 
 def _user_session(xend, port=None):

@@ -16,3 +16,10 @@ def test_make_test_runs_every_test_directory():
                and any(n.startswith("test_") and n.endswith(".py")
                        for n in os.listdir(os.path.join(ROOT, "tests", d)))}
     assert present == listed
+
+
+def test_test_module_names_are_unique():
+    """Test directories have no __init__.py, so two modules of one name collide."""
+    names = [n for _, _, files in os.walk(os.path.join(ROOT, "tests")) for n in files
+             if n.startswith("test_") and n.endswith(".py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

@@ -5,6 +5,7 @@ documents each one. An unknown key or a value of the wrong type in the file is
 an error at start, not a silent default.
 """
 
+import ipaddress
 import os
 import tomllib
 
@@ -25,7 +26,12 @@ DEFAULTS = {
     "pid_file": "/var/run/xend/xend.pid",
     "auth": "password",                    # password | pam
     "session_idle_timeout": 86400,         # seconds
-    "login_failure_delay": 1.0,            # seconds before a failed login is answered
+    "session_max_lifetime": 604800,        # seconds a session lives at most; 0: no limit
+    "max_sessions_per_user": 500,          # beyond: the user's least recently used closes
+    "login_failure_delay": 1.0,            # seconds before a first failed login is answered
+    "login_failure_delay_max": 8.0,        # the delay doubles per failure up to this
+    "login_lockout_failures": 10,          # failures that lock an address or user; 0: never
+    "login_lockout_seconds": 300.0,        # how long a lockout lasts
     "shutdown_timeout": 60,                # seconds a clean shutdown/reboot may take
     "host_shutdown_command": "",           # argv run by host.shutdown, e.g. "systemctl poweroff"
     "host_reboot_command": "",
@@ -39,6 +45,53 @@ DEFAULTS = {
     "max_request_bytes": 8 * 2 ** 20,      # largest request body accepted
     "request_timeout": 30.0,               # seconds to read one request's headers and body
     "keepalive_timeout": 300.0,            # seconds an idle keep-alive connection is kept
+    "allow": ["127.0.0.0/8", "::1/128"],   # networks that may connect to the TCP listener
+    "tls_allow": ["0.0.0.0/0", "::/0"],    # networks that may connect to the TLS listener
+    "max_connections": 256,                # open connections per listener
+    "max_connections_per_client": 64,      # open connections per client address (TCP, TLS)
+    "path_roots": [],                      # directories VM and SR paths must be under; []: any
+}
+
+# Checks beyond the type, for keys whose every value of the right type is not
+# sensible: each returns an error message, or None when the value is fine.
+_POSITIVE = "must be greater than 0"
+_NOT_NEGATIVE = "must not be negative"
+
+
+def _networks(value):
+    for item in value:
+        try:
+            if not isinstance(item, str):   # ip_network(5) would mean 0.0.0.5
+                raise TypeError(item)
+            ipaddress.ip_network(item, strict=False)
+        except (TypeError, ValueError):
+            return "has %r, not an address or network (CIDR, e.g. 192.0.2.0/24)" % (item,)
+    return None
+
+
+def _roots(value):
+    for item in value:
+        if not isinstance(item, str) or not os.path.isabs(item) or not item.isprintable():
+            return "has %r, not an absolute path" % (item,)
+    return None
+
+
+_RULES = {
+    "allow": _networks,
+    "tls_allow": _networks,
+    "path_roots": _roots,
+    "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
+    "request_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "max_connections": lambda v: None if v > 0 else _POSITIVE,
+    "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,
+    "session_idle_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "session_max_lifetime": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "max_sessions_per_user": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "login_failure_delay": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "login_failure_delay_max": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "login_lockout_failures": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "login_lockout_seconds": lambda v: None if v > 0 else _POSITIVE,
 }
 
 
@@ -77,4 +130,7 @@ def _checked(values, where):
             values[key] = value
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
             raise ConfigError("%s: %s must be a %s" % (where, key, want.__name__))
+        problem = _RULES[key](value) if key in _RULES else None
+        if problem:
+            raise ConfigError("%s: %s %s" % (where, key, problem))
     return values

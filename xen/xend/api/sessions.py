@@ -11,7 +11,19 @@ Who may log in:
   * everyone else is checked against the scrypt hash kept in the ``user``
     object's private data (never in a field, a record, to_XML or a log), or
     against PAM when the config says ``auth = "pam"``.
-A failed login is answered only after a fixed delay.
+
+Password guessing is throttled (limits.LoginThrottle) per source address and
+per user: each failure is answered after a delay that doubles with every
+consecutive failure, and after ``login_lockout_failures`` of them the address or
+user is locked out for ``login_lockout_seconds``: its logins are refused at once,
+without looking at the password, so a lockout costs the daemon nothing.
+
+A session ends when it is logged out, when its user is deleted, after
+``session_idle_timeout`` seconds without a call, after ``session_max_lifetime``
+seconds whatever its use, or when its user opens more than
+``max_sessions_per_user`` sessions: then the user's least recently used one is
+closed, so a client that leaks sessions evicts its own old ones instead of
+locking its user out.
 """
 
 import dataclasses
@@ -23,6 +35,8 @@ import threading
 import time
 import uuid
 
+from .. import config as configmod
+from ..limits import LoginThrottle
 from .errors import ApiError
 
 log = logging.getLogger("xend.sessions")
@@ -68,20 +82,37 @@ class Session:
     ref: str
     user: str
     last_active: float
+    created: float
 
     @property
     def is_root(self):
         return self.user == ROOT
 
 
+# Longest user name looked up or counted: user short_names have at most 64
+# characters and system accounts (PAM) at most 256; longer ones are refused unread
+# so that a client cannot make the throttle keep megabyte-long keys.
+MAX_USER_NAME = 256
+
+
 class Sessions:
-    """Logins, the per-call session check, logouts and expiry."""
+    """Logins, the per-call session check, logouts and expiry.
+
+    ``app.config`` supplies the limits beyond the constructor's arguments:
+    session_max_lifetime, max_sessions_per_user, login_failure_delay_max,
+    login_lockout_failures and login_lockout_seconds (see config.DEFAULTS).
+    """
 
     def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password"):
+        limits = dict(configmod.DEFAULTS, **app.config)
         self.app = app
         self.idle_timeout = idle_timeout
-        self.failure_delay = failure_delay
+        self.max_lifetime = limits["session_max_lifetime"]     # 0: no limit
+        self.max_per_user = limits["max_sessions_per_user"]    # 0: no limit
         self.auth = auth
+        self.throttle = LoginThrottle(failure_delay, limits["login_failure_delay_max"],
+                                      limits["login_lockout_failures"],
+                                      limits["login_lockout_seconds"])
         self._live = {}
         self._lock = threading.Lock()
 
@@ -91,29 +122,75 @@ class Sessions:
         """Authenticate and open a session; returns its ref."""
         if peer.transport == "unix" and peer.uid == 0:
             user = ROOT
-        elif self._authenticate(uname, pwd):
-            user = uname
         else:
-            log.info("login failed for user %r from %s %s", uname, peer.transport,
-                     peer.address or peer.uid)
-            time.sleep(self.failure_delay)
-            raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
-                           "Authentication failure")
+            self._authenticate_throttled(uname, pwd, peer)
+            user = uname
         ref = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
         now = time.time()
         with self.app.store.transaction() as txn:
             txn.create("session", ref, {"this_user": user, "originator": originator})
         with self._lock:
-            self._live[ref] = Session(ref, user, now)
+            self._live[ref] = Session(ref, user, now, now)
+            evict = self._over_cap(user)
+        for old in evict:
+            log.info("session limit (%d) reached for %s: closed its least recently used "
+                     "session", self.max_per_user, user)
+            self.logout(old)
+        if self.auth == "password" and user != ROOT and \
+                not self.app.store.lookup("user", "short_name", user):
+            # The user was deleted while this login checked the password. Their other
+            # sessions were revoked after the delete committed; this one was made too
+            # late for that, so it revokes itself.
+            self.logout(ref)
+            raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
         log.debug("session opened for %s from %s", user, peer.transport)
         return ref
 
-    def check_credentials(self, uname, pwd):
-        """True if ``uname``/``pwd`` would log in (for HTTP Basic on /metrics)."""
-        if self._authenticate(uname, pwd):
-            return True
-        time.sleep(self.failure_delay)
-        return False
+    def _over_cap(self, user):
+        """Refs of ``user``'s sessions beyond the cap, least recently used first
+        (called with the lock held, after the new session was added)."""
+        if not self.max_per_user:
+            return []
+        mine = sorted((s for s in self._live.values() if s.user == user),
+                      key=lambda s: s.last_active)
+        return [s.ref for s in mine[:max(0, len(mine) - self.max_per_user)]]
+
+    def _authenticate_throttled(self, uname, pwd, peer):
+        """Check a password login against the throttle and the password; raise
+        SESSION_AUTHENTICATION_FAILED unless it may log in."""
+        # A Unix peer is known by its uid (its pid would let it start afresh per process).
+        source = "unix uid %d" % peer.uid if peer.transport == "unix" else \
+            "%s %s" % (peer.transport, peer.address)
+        shown = uname if len(uname) <= 64 else uname[:61] + "..."
+        keys = [("address", source)]
+        if len(uname) <= MAX_USER_NAME:
+            keys.append(("user", uname))
+        locked = self.throttle.locked(keys)
+        if locked:
+            log.info("login refused for user %r from %s: locked out (%s)", shown, source,
+                     ", ".join(kind for kind, _ in locked))
+            raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
+                           "too many failures; try again later")
+        if len(uname) <= MAX_USER_NAME and self._authenticate(uname, pwd):
+            self.throttle.succeeded(keys)
+            return
+        delay, newly_locked = self.throttle.failed(keys)
+        log.info("login failed for user %r from %s", shown, source)
+        for kind, value in newly_locked:
+            log.warning("login lockout: %s %r locked out for %ds after %d failures", kind,
+                        value if len(value) <= 64 else value[:61] + "...",
+                        self.throttle.lockout_seconds, self.throttle.lockout_failures)
+        time.sleep(delay)
+        raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
+
+    def check_credentials(self, uname, pwd, peer):
+        """True if ``uname``/``pwd`` would log in (for HTTP Basic on /metrics); throttled
+        like a login."""
+        try:
+            self._authenticate_throttled(uname, pwd, peer)
+        except ApiError:
+            return False
+        return True
 
     def _authenticate(self, uname, pwd):
         if self.auth == "pam":
@@ -126,12 +203,15 @@ class Sessions:
         return bool(stored) and ok
 
     def logout(self, ref):
-        """Close the session ``ref``."""
+        """Close the session ``ref`` (and drop its event registration, if any)."""
         with self._lock:
             self._live.pop(ref, None)
         with self.app.store.transaction() as txn:
             if txn.exists(ref):
                 txn.delete("session", ref)
+        events = getattr(self.app, "events", None)
+        if events is not None:
+            events.forget(ref)
 
     def revoke_user(self, user):
         """Close every session of ``user`` (their account was deleted)."""
@@ -142,13 +222,17 @@ class Sessions:
 
     # -- the per-call check ------------------------------------------------
 
+    def _expired(self, s, now):
+        return now - s.last_active > self.idle_timeout or (
+            self.max_lifetime and now - s.created > self.max_lifetime)
+
     def check(self, ref):
         """The live Session for ``ref``; SESSION_INVALID if there is none or it expired."""
         s = self._live.get(ref) if isinstance(ref, str) else None
         now = time.time()
         if s is None:
             raise ApiError("SESSION_INVALID", ref if isinstance(ref, str) else "")
-        if now - s.last_active > self.idle_timeout:
+        if self._expired(s, now):
             self.logout(ref)
             raise ApiError("SESSION_INVALID", ref)
         s.last_active = now
@@ -159,10 +243,11 @@ class Sessions:
         return s.last_active if s else 0.0
 
     def expire_idle(self):
-        """Close sessions idle for longer than the timeout; returns how many."""
+        """Close sessions idle for too long or older than their lifetime; returns how many.
+        (Run periodically by the sampler, so expired sessions do not linger unused.)"""
         now = time.time()
         with self._lock:
-            stale = [r for r, s in self._live.items() if now - s.last_active > self.idle_timeout]
+            stale = [r for r, s in self._live.items() if self._expired(s, now)]
         for ref in stale:
             self.logout(ref)
         return len(stale)

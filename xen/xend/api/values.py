@@ -4,10 +4,13 @@ Used by dispatch for call parameters and by the constructor for record
 fields, so a value is judged the same way wherever it arrives.
 """
 
+import os
+
 from .errors import ApiError
 from .types import NULL_REF, Ref, Set, TypeMismatch
 
 MAX_STRING = 1 << 20   # longest string accepted in any value, in characters
+MAX_PATH = 4096        # longest file path accepted (Linux's PATH_MAX)
 
 
 def check_value(t, value, name, store, allow_null=True):
@@ -53,3 +56,43 @@ def _show(value):
     """A value as an error parameter: a string, cut short."""
     s = str(value)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+def check_path(value, field, roots=()):
+    """A file path that QEMU or the daemon will open, checked; returns it normalised.
+
+    ``""`` means "no file" and is returned as it is. Any other value must be a
+    string of at most MAX_PATH characters that is absolute (QEMU runs in the VM's
+    own directory, where a relative path would mean something else), printable
+    (no NUL, newline or other control or separator character that could split or
+    disguise it in an argv, a log line or a QMP command) and without "." or ".."
+    components (a checked path says where it leads). With ``roots`` (config
+    ``path_roots``), it must lie under one of them both as written and with the
+    symbolic links that exist now resolved, so that a link inside a root cannot
+    lead out of it. Anything else is INVALID_VALUE [field, value]
+    (FIELD_TYPE_ERROR [field] for a non-string).
+
+    Files may be created after the check; the check is only as good as the
+    roots are closed: make them directories only root can write to.
+    """
+    if not isinstance(value, str):
+        raise ApiError("FIELD_TYPE_ERROR", field)
+    if value == "":
+        return value
+    # Shown escaped when unprintable: the value goes into a log line too.
+    bad = ApiError("INVALID_VALUE", field, _show(value if value.isprintable() else ascii(value)))
+    if len(value) > MAX_PATH or not value.startswith("/") or not value.isprintable():
+        raise bad
+    if any(part in (".", "..") for part in value.split("/")):
+        raise bad
+    path = "/" + os.path.normpath(value).lstrip("/")   # POSIX keeps a leading "//"
+    if roots and not any(_under(path, os.path.normpath(r)) and
+                         _under(os.path.realpath(path), os.path.realpath(r)) for r in roots):
+        raise ApiError("INVALID_VALUE", field,
+                       _show("%s (not under %s)" % (value, ", ".join(roots))))
+    return path
+
+
+def _under(path, root):
+    """True if ``path`` is ``root`` or inside it (both normalised)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")

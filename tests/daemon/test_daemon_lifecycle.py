@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 
-from daemontools import ROOT, DetachedXend, answers
+from daemontools import DetachedXend
+from helpers import ROOT, answers
 
 
 def _proc_status(pid):

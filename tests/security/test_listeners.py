@@ -1,0 +1,355 @@
+"""The edge: allow-lists, connection caps, the body limit, slow clients, and TLS."""
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+import warnings
+import xmlrpc.client
+
+import pytest
+import XenAPI
+
+from secutil import (body_of, connect, exchange, post, proxy, read_until_closed,
+                     set_password, status_of, tls_context_for, wait_for_tls)
+
+CALL = xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode()
+PASSWORD = "listener-tests pw"
+
+
+def answers(daemon, source="127.0.0.1"):
+    """True if ``daemon``'s TCP listener answers an XML-RPC call from ``source``."""
+    reply = getattr(proxy(daemon, source), "session.login_with_password")("nobody", "x")
+    return reply["Status"] == "Failure"
+
+
+def refused_at_once(port, source="127.0.0.1"):
+    """True if a connection from ``source`` is closed by the server without a byte."""
+    with connect(port, source) as s:
+        data, seconds = read_until_closed(s, limit=5)
+    return data == b"" and seconds < 2
+
+
+# -- allow-lists ---------------------------------------------------------------------------
+
+
+def test_tcp_admits_only_loopback_by_default(make_daemon):
+    d = make_daemon()
+    assert answers(d, "127.0.0.1") and answers(d, "127.9.9.9")
+    from xen.xend import config
+    assert config.DEFAULTS["allow"] == ["127.0.0.0/8", "::1/128"]
+    assert config.DEFAULTS["tls_allow"] == ["0.0.0.0/0", "::/0"]
+
+
+def test_tcp_allow_list_refuses_others_at_once_and_logs(make_daemon):
+    d = make_daemon('allow = ["127.0.0.2/32", "10.0.0.0/8"]\n')
+    assert answers(d, "127.0.0.2")
+    assert refused_at_once(d.port, "127.0.0.1")
+    assert refused_at_once(d.port, "127.0.0.3")
+    assert answers(d, "127.0.0.2"), "refusals must not harm the listener"
+    log = d.log_text()
+    assert "tcp: refused a connection from 127.0.0.1: not in the allow-list" in log
+
+
+def test_refusal_log_lines_are_rate_limited(make_daemon):
+    d = make_daemon('allow = ["127.0.0.2/32"]\n')
+    for _ in range(30):
+        assert refused_at_once(d.port, "127.0.0.1")
+    assert d.log_text().count("not in the allow-list") == 1
+
+
+def test_tls_allow_list(make_daemon, free_port):
+    port = free_port()
+    d = make_daemon('tls_listen = "127.0.0.1:%d"\ntls_allow = ["127.0.0.1", "127.0.0.5"]\n'
+                    % port)
+    wait_for_tls(d, port)
+    ctx = tls_context_for(d)
+    with connect(port, "127.0.0.5") as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") \
+            as s:
+        s.sendall(post(CALL))
+        assert status_of(s.recv(65536)) == 200
+    with connect(port, "127.0.0.6") as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    assert "tls: refused a connection from 127.0.0.6: not in the allow-list" in d.log_text()
+
+
+# -- connection caps -------------------------------------------------------------------------
+
+
+def test_connection_cap_says_503_then_closes(make_daemon):
+    d = make_daemon("max_connections = 3\n")
+    held = [connect(d.port) for _ in range(3)]
+    try:
+        time.sleep(0.3)   # let the accepting thread count them
+        with connect(d.port) as extra:
+            data, _ = read_until_closed(extra, limit=5)
+        assert status_of(data) == 503
+        held.pop().close()
+        time.sleep(0.3)
+        assert answers(d)
+    finally:
+        for s in held:
+            s.close()
+    assert "tcp: refused a connection from 127.0.0.1: too many connections (3)" in d.log_text()
+
+
+def test_per_client_cap_leaves_room_for_others(make_daemon):
+    d = make_daemon("max_connections_per_client = 2\n")
+    held = [connect(d.port, "127.0.0.1") for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        with connect(d.port, "127.0.0.1") as extra:
+            assert status_of(read_until_closed(extra, limit=5)[0]) == 503
+        assert answers(d, "127.0.0.2")
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.3)
+    assert answers(d, "127.0.0.1")
+
+
+def test_unix_socket_is_capped_too(make_daemon):
+    d = make_daemon("max_connections = 2\n")
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d.socket)
+            held.append(s)
+        time.sleep(0.3)
+        extra = socket.socket(socket.AF_UNIX)
+        extra.connect(d.socket)
+        with extra:
+            assert status_of(read_until_closed(extra, limit=5)[0]) == 503
+    finally:
+        for s in held:
+            s.close()
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(make_daemon):
+    """A daemon with a 2000-byte body limit and one-second request timeouts."""
+    return make_daemon("max_request_bytes = 2000\nrequest_timeout = 1.0\n"
+                       "keepalive_timeout = 2.0\n")
+
+
+def test_body_over_the_limit_is_413_and_closed(small):
+    response = exchange(small.port, post(b"x" * 2001))
+    assert status_of(response) == 413
+    assert b"connection: close" in response.lower()
+
+
+@pytest.mark.parametrize("length", [b"99999999999", b"9" * 5000])
+def test_body_over_the_limit_is_refused_before_it_is_sent(small, length):
+    """The limit is judged on Content-Length: 413 comes back while the client has sent
+    only headers, so a huge declared body costs the daemon nothing."""
+    with connect(small.port) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n" % length)
+        data, _ = read_until_closed(s, limit=5)
+    assert status_of(data) == 413
+    assert "Traceback" not in small.log_text()
+
+
+def test_body_at_the_limit_is_read(small):
+    call = xmlrpc.client.dumps(("nobody", "p" * 1000), "session.login_with_password").encode()
+    body = call + b" " * (2000 - len(call))
+    response = exchange(small.port, post(body))
+    assert status_of(response) == 200
+    assert xmlrpc.client.loads(body_of(response))[0][0]["Status"] == "Failure"
+
+
+@pytest.mark.parametrize("headers", [
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"Content-Length: +5\r\n\r\nhello",
+    b"Content-Length: -1\r\n\r\n",
+    b"Content-Length: 1_0\r\n\r\n0123456789",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    b"\r\n",
+])
+def test_bodies_without_one_plain_length_are_411(small, headers):
+    response = exchange(small.port, b"POST / HTTP/1.1\r\nHost: x\r\n" + headers)
+    assert status_of(response) == 411
+
+
+# -- slow clients ---------------------------------------------------------------------------
+
+
+def trickle(sock, data, gap):
+    """Send ``data`` a byte at a time, ``gap`` seconds apart, until the server closes."""
+    for i in range(len(data)):
+        try:
+            sock.sendall(data[i:i + 1])
+        except OSError:
+            return
+        time.sleep(gap)
+
+
+def test_silent_new_connection_is_closed_after_request_timeout(small):
+    with connect(small.port) as s:
+        data, seconds = read_until_closed(s, limit=10)
+    assert data == b"" and 0.8 < seconds < 4
+
+
+@pytest.mark.parametrize("stage", ["request line", "headers", "body"])
+def test_trickled_request_is_cut_off_after_request_timeout(small, stage):
+    """Each byte comes well within the timeout; the request as a whole does not."""
+    full = post(xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode())
+    head_len = full.index(b"\r\n\r\n") + 4
+    prefix = {"request line": b"", "headers": full[:20], "body": full[:head_len]}[stage]
+    with connect(small.port) as s:
+        s.sendall(prefix)
+        started = time.monotonic()
+        sender = threading.Thread(target=trickle, args=(s, full[len(prefix):], 0.2),
+                                  daemon=True)
+        sender.start()
+        data, _ = read_until_closed(s, limit=10)
+        seconds = time.monotonic() - started
+    assert seconds < 4, "a slow loris held the connection for %.1f s" % seconds
+    assert status_of(data) in (None, 408)
+
+
+def test_idle_keep_alive_connection_is_closed_after_keepalive_timeout(small):
+    with connect(small.port) as s:
+        s.sendall(post(CALL))
+        first = b""
+        while b"</methodResponse>" not in first:
+            first += s.recv(65536)
+        data, seconds = read_until_closed(s, limit=10)
+    assert data == b"" and 1.5 < seconds < 5
+
+
+def test_slow_loris_does_not_starve_other_clients(small):
+    """While many trickling clients are connected, a normal call is answered at once."""
+    lorises = [connect(small.port) for _ in range(20)]
+    try:
+        for s in lorises:
+            s.sendall(b"POST / HT")
+        started = time.monotonic()
+        assert answers(small)
+        assert time.monotonic() - started < 1
+    finally:
+        for s in lorises:
+            s.close()
+
+
+def test_client_that_never_reads_its_reply_is_dropped(make_daemon):
+    """A reply the client does not take is abandoned after request_timeout: the thread
+    writing it is not held forever by a full socket buffer. (With one connection per
+    client allowed, a second connection is admitted only once that thread has ended.)"""
+    d = make_daemon("request_timeout = 1.0\nmax_connections_per_client = 1\n")
+    s = d.sdk_unix()
+    for i in range(300):   # records enough to fill the socket buffers many times over
+        s.xenapi.network.create({"name_label": "n%03d" % i + "x" * 2000,
+                                 "name_description": "d" * 2000})
+    call = xmlrpc.client.dumps((s._session,), "network.get_all_records").encode()
+    with connect(d.port) as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(post(call) * 20)   # twenty pipelined calls; no reply is ever read
+        time.sleep(0.5)
+        assert refused_at_once_or_busy(d.port)
+        deadline = time.monotonic() + 10
+        while not answers_quietly(d) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert answers_quietly(d), "the stuck writer still holds its slot"
+    s.xenapi.session.logout()
+    assert "Traceback" not in d.log_text()
+
+
+def refused_at_once_or_busy(port):
+    with connect(port) as s:
+        data, _ = read_until_closed(s, limit=5)
+    return status_of(data) == 503
+
+
+def answers_quietly(daemon):
+    """answers(), False where the connection is refused instead."""
+    try:
+        return answers(daemon)
+    except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException):
+        return False
+
+
+# -- TLS -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_daemon(make_daemon, free_port):
+    port = free_port()
+    d = make_daemon('tls_listen = "127.0.0.1:%d"\nrequest_timeout = 1.0\n' % port)
+    wait_for_tls(d, port)
+    d.tls_port = port
+    set_password(d, "root", PASSWORD)
+    return d
+
+
+def test_sdk_over_tls_with_ignore_ssl(tls_daemon):
+    s = XenAPI.Session("https://127.0.0.1:%d/" % tls_daemon.tls_port, ignore_ssl=True)
+    s.xenapi.login_with_password("root", PASSWORD)
+    assert s.xenapi.host.get_all()
+    s.xenapi.session.logout()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_sdk_over_tls_verifying_the_generated_certificate(tls_daemon, host):
+    transport = xmlrpc.client.SafeTransport(context=tls_context_for(tls_daemon))
+    s = XenAPI.Session("https://%s:%d/" % (host, tls_daemon.tls_port), transport=transport)
+    s.xenapi.login_with_password("root", PASSWORD)
+    assert s.xenapi.host.get_all()
+    s.xenapi.session.logout()
+
+
+def test_tls_without_trusting_the_certificate_fails(tls_daemon):
+    s = XenAPI.Session("https://127.0.0.1:%d/" % tls_daemon.tls_port)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        s.xenapi.login_with_password("root", PASSWORD)
+
+
+def test_tls_refuses_versions_before_1_2(tls_daemon):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # which is the point
+        try:
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        except (ValueError, ssl.SSLError):
+            pytest.skip("this OpenSSL cannot even offer TLS 1.1")
+    with connect(tls_daemon.tls_port) as raw:
+        with pytest.raises((ssl.SSLError, OSError)):
+            ctx.wrap_socket(raw)
+
+
+def test_plain_http_and_garbage_on_the_tls_port_are_closed(tls_daemon):
+    for payload in (post(CALL), b"\x16\x03\x01\x00\x05hello", b"\x00" * 1000):
+        exchange(tls_daemon.tls_port, payload, limit=5)
+    s = XenAPI.Session("https://127.0.0.1:%d/" % tls_daemon.tls_port, ignore_ssl=True)
+    s.xenapi.login_with_password("root", PASSWORD)
+    s.xenapi.session.logout()
+
+
+def test_trickled_tls_handshake_is_cut_off(tls_daemon):
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
+    with connect(tls_daemon.tls_port) as s:
+        started = time.monotonic()
+        threading.Thread(target=trickle, args=(s, hello, 0.2), daemon=True).start()
+        read_until_closed(s, limit=10)
+        assert time.monotonic() - started < 4
+
+
+def test_stop_does_not_wait_for_idle_keep_alive_clients(make_daemon):
+    """An idle client holding its connection open must not hold up SIGTERM (nor a reload):
+    closing a listener does not wait for its connections' threads."""
+    d = make_daemon()
+    with connect(d.port) as s:
+        s.sendall(post(CALL))
+        reply = b""
+        while b"</methodResponse>" not in reply:
+            reply += s.recv(65536)
+        started = time.monotonic()
+        d.stop()
+        assert time.monotonic() - started < 10

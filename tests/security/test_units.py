@@ -1,0 +1,211 @@
+"""Unit tests of the hardening pieces: config checks, check_path, the login throttle,
+the log gate and connection admission."""
+
+import os
+
+import pytest
+
+from xen.xend import config
+from xen.xend.api.errors import ApiError
+from xen.xend.api.values import check_path
+from xen.xend.limits import LogGate, LoginThrottle
+from xen.xend.server import Admission
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+# -- configuration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [
+    {"allow": ["10.0.0.0/8", "192.0.2.7", "::1", "fe80::/10"]},
+    {"tls_allow": []},
+    {"path_roots": ["/srv/images", "/"]},
+    {"session_max_lifetime": 0, "max_sessions_per_user": 0, "login_lockout_failures": 0},
+])
+def test_config_accepts(values):
+    assert config._checked(dict(values), "test") == values
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"allow": ["10.0.0.0/33"]}, "allow has '10.0.0.0/33'"),
+    ({"allow": ["example.org"]}, "not an address or network"),
+    ({"allow": "127.0.0.1"}, "allow must be a list"),
+    ({"tls_allow": [5]}, "not an address or network"),
+    ({"path_roots": ["relative/dir"]}, "not an absolute path"),
+    ({"max_connections": 0}, "max_connections must be greater than 0"),
+    ({"request_timeout": 0}, "request_timeout must be greater than 0"),
+    ({"login_lockout_failures": -1}, "must not be negative"),
+    ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
+])
+def test_config_refuses(values, message):
+    with pytest.raises(config.ConfigError) as e:
+        config._checked(values, "test")
+    assert message in str(e.value)
+
+
+def test_every_new_key_is_documented_in_the_example_config():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "examples", "xend.toml")
+    with open(path) as f:
+        text = f.read()
+    for key in ("allow", "tls_allow", "max_connections", "max_connections_per_client",
+                "path_roots", "session_max_lifetime", "max_sessions_per_user",
+                "login_failure_delay_max", "login_lockout_failures", "login_lockout_seconds"):
+        assert "\n%s = " % key in text, key
+
+
+# -- check_path ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("", ""),
+    ("/boot/vmlinuz", "/boot/vmlinuz"),
+    ("//boot//vmlinuz/", "/boot/vmlinuz"),
+    ("/srv/iso/debian 12.iso", "/srv/iso/debian 12.iso"),
+])
+def test_check_path_accepts_and_normalises(value, expected):
+    assert check_path(value, "kernel_kernel") == expected
+
+
+@pytest.mark.parametrize("value", [
+    "vmlinuz", "./vmlinuz", "~/vmlinuz", "/boot/../etc/shadow", "/boot/./vmlinuz",
+    "/boot/\nvmlinuz", "/boot/vm\x00linuz", "/boot/\x1b[2Jvm", "/boot/\u2028x", "/a" * 3000,
+])
+def test_check_path_refuses(value):
+    with pytest.raises(ApiError) as e:
+        check_path(value, "kernel_kernel")
+    assert e.value.code == "INVALID_VALUE" and e.value.params[0] == "kernel_kernel"
+    assert e.value.params[1].isprintable()
+
+
+@pytest.mark.parametrize("value", [5, None, ["/boot/x"], b"/boot/x"])
+def test_check_path_refuses_non_strings(value):
+    with pytest.raises(ApiError) as e:
+        check_path(value, "bios_cdrom")
+    assert e.value.description == ["FIELD_TYPE_ERROR", "bios_cdrom"]
+
+
+def test_check_path_keeps_paths_under_the_roots(tmp_path):
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    os.symlink("/etc", str(root / "escape"))
+    roots = [str(root)]
+    assert check_path(str(root / "sub" / "k"), "kernel_kernel", roots) == str(root / "sub" / "k")
+    assert check_path(str(root), "kernel_kernel", roots) == str(root)
+    for outside in (str(tmp_path / "images-other" / "k"), "/etc/shadow",
+                    str(root / "escape" / "shadow")):
+        with pytest.raises(ApiError) as e:
+            check_path(outside, "kernel_kernel", roots)
+        assert e.value.code == "INVALID_VALUE"
+
+
+# -- the login throttle ------------------------------------------------------------------------
+
+
+def throttle(clock, failures=3, seconds=60.0):
+    return LoginThrottle(0.5, 4.0, failures, seconds, clock=clock)
+
+
+def test_delay_doubles_per_failure_up_to_the_cap():
+    t = throttle(Clock(), failures=0)
+    delays = [t.failed([("user", "a")])[0] for _ in range(6)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_the_worse_key_sets_the_delay():
+    t = throttle(Clock(), failures=0)
+    for _ in range(3):
+        t.failed([("address", "x")])
+    assert t.failed([("address", "x"), ("user", "fresh")])[0] == 4.0
+
+
+def test_lockout_after_n_failures_and_its_end():
+    clock = Clock()
+    t = throttle(clock)
+    keys = [("address", "x"), ("user", "a")]
+    assert t.failed(keys)[1] == [] and t.failed(keys)[1] == []
+    assert t.failed(keys)[1] == keys                # the third locks both
+    assert t.locked(keys) == keys
+    assert t.locked([("user", "b")]) == []
+    clock.now += 59
+    assert t.locked(keys) == keys
+    clock.now += 1
+    assert t.locked(keys) == []                     # lockout_seconds after the last failure
+    assert t.failed(keys)[0] == 0.5                 # and the count starts again
+
+
+def test_success_resets_only_its_keys():
+    t = throttle(Clock())
+    for _ in range(2):
+        t.failed([("address", "x"), ("user", "a")])
+    t.succeeded([("address", "x"), ("user", "a")])
+    t.failed([("address", "x"), ("user", "a")])
+    assert t.locked([("address", "x"), ("user", "a")]) == []
+
+
+def test_zero_failures_never_locks():
+    t = throttle(Clock(), failures=0)
+    for _ in range(100):
+        t.failed([("user", "a")])
+    assert t.locked([("user", "a")]) == []
+
+
+def test_throttle_table_is_bounded(monkeypatch):
+    from xen.xend import limits
+    monkeypatch.setattr(limits, "MAX_ENTRIES", 50)
+    t = throttle(Clock())
+    for i in range(500):
+        t.failed([("user", "u%d" % i)])
+    assert len(t._failures) <= 50
+
+
+# -- the log gate --------------------------------------------------------------------------------
+
+
+def test_log_gate_lets_one_line_through_per_interval_and_counts_the_rest():
+    clock = Clock()
+    gate = LogGate(60, clock=clock)
+    assert gate.allow("refused") == 0
+    assert [gate.allow("refused") for _ in range(5)] == [None] * 5
+    assert gate.allow("other") == 0
+    clock.now += 60
+    assert gate.allow("refused") == 5
+
+
+# -- admission -------------------------------------------------------------------------------------
+
+
+def test_admission_allow_list():
+    a = Admission(["127.0.0.0/8", "2001:db8::/32"], 10, 10)
+    assert a.enter("127.1.2.3") is None
+    assert a.enter("::ffff:127.0.0.1") is None      # IPv4 on a dual-stack socket
+    assert a.enter("2001:db8::5") is None
+    assert a.enter("10.0.0.1") == "not in the allow-list"
+    assert a.enter("not an address") == "not in the allow-list"
+    assert a.open == 3
+
+
+def test_admission_caps_and_release():
+    a = Admission(None, 3, 2)
+    assert a.enter("192.0.2.1") is None and a.enter("192.0.2.1") is None
+    assert a.enter("192.0.2.1").startswith("too many connections from one client")
+    assert a.enter("192.0.2.2") is None
+    assert a.enter("192.0.2.3").startswith("too many connections (3)")
+    a.leave("192.0.2.1")
+    assert a.enter("192.0.2.1") is None
+    for _ in range(2):
+        a.leave("192.0.2.1")
+    a.leave("192.0.2.2")
+    assert a.open == 0 and a._per_client == {}
+
+
+def test_unix_peers_count_against_the_listener_only():
+    a = Admission(None, 2, 1)
+    assert a.enter(None) is None and a.enter(None) is None
+    assert a.enter(None).startswith("too many connections (2)")
