@@ -14,8 +14,8 @@ import socket
 import pytest
 from lxml import etree
 
-from xapi_helpers import (code_of, dtd_errors, failure, new_network, new_sr, new_vdi, new_vm,
-                          random_mac, unique, wait_for)
+from helpers import failure, new_vm, unique, wait_until
+from xapi_helpers import code_of, dtd_errors, new_network, new_sr, new_vdi, random_mac
 from xen.xend.api import datamodel
 from xen.xend.api.types import Bool, Enum, Int, Map, Ref, Set, String
 
@@ -141,7 +141,7 @@ def existing(api, cls):
 def finished_task(api):
     vm = new_vm(api)
     task = api.Async.VM.clone(vm, unique("clone"))
-    wait_for(lambda: api.task.get_record(task)["status"] != "pending", what="task")
+    wait_until(lambda: api.task.get_record(task)["status"] != "pending", what="task")
     return task
 
 
@@ -256,7 +256,7 @@ def test_task_getters(api):
     vm = new_vm(api)
     name = unique("clone")
     task = api.Async.VM.clone(vm, name)
-    wait_for(lambda: api.task.get_record(task)["status"] != "pending", what="task")
+    wait_until(lambda: api.task.get_record(task)["status"] != "pending", what="task")
     rec = api.task.get_record(task)
     assert rec["status"] == "success", rec
     assert api.task.get_name_label(task) == "Async.VM.clone"
@@ -285,6 +285,10 @@ def setter_value(api, cls, f, current):
         ("network", "NIC"): "eth7", ("network", "VLAN"): "100",
         ("network", "default_gateway"): "192.168.7.1",
         ("network", "default_netmask"): "255.255.0.0",
+        # Paths QEMU opens must be absolute (values.check_path).
+        ("VM", "kernel_kernel"): "/srv/set \u00e9 <&>/vmlinuz",
+        ("VM", "kernel_initrd"): "/srv/set \u00e9 <&>/initrd",
+        ("VM", "bios_cdrom"): "/srv/set \u00e9 <&>/cd.iso",
     }
     if (cls, f.wire) in special:
         return special[(cls, f.wire)]

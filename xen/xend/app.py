@@ -7,6 +7,7 @@ Listeners (server.py) only ever call ``Xend.dispatcher.dispatch``.
 import logging
 import os
 import shutil
+import threading
 import uuid as uuidlib
 
 from . import hostinfo
@@ -96,6 +97,8 @@ class Xend:
         self.backend = make_backend(self.backend_name, config)
         self.domains = Domains(self, self.backend)
         self.sampler = Sampler(self, config["sampler_interval"])
+        self._sr_locks = {}
+        self._sr_locks_lock = threading.Lock()
         self.host_ref = self._ensure_host()
         self._ensure_root_user()
         self._ensure_default_sr()
@@ -140,6 +143,11 @@ class Xend:
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
+
+    def sr_lock(self, sr):
+        """The lock that serialises image-file work in one SR."""
+        with self._sr_locks_lock:
+            return self._sr_locks.setdefault(sr, threading.Lock())
 
     # -- facts the handlers read ------------------------------------------------
 

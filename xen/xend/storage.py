@@ -23,17 +23,17 @@ import subprocess
 import uuid as uuidlib
 
 from .api.errors import ApiError
+from .api.values import check_path
 
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
 
 
-def check_location(path, field="location"):
-    """An SR location or image path must be absolute and printable."""
-    if not isinstance(path, str) or not path.startswith("/") or not path.isprintable() \
-            or "\n" in path or "/../" in path + "/":
-        raise ApiError("INVALID_VALUE", field, str(path)[:80])
-    return os.path.normpath(path)
+def check_location(path, field, roots):
+    """An SR location: a checked absolute path (values.check_path), never empty."""
+    if path == "":
+        raise ApiError("INVALID_VALUE", field, "(empty)")
+    return check_path(path, field, roots)
 
 
 def _qemu_img(*args):
@@ -147,8 +147,10 @@ class DirSR:
         """Remove base images no leaf in ``leaves`` depends on any more."""
         used = set()
         for leaf in leaves:
-            if os.path.exists(leaf):
+            try:
                 used.update(os.path.realpath(i["filename"]) for i in self.info(leaf))
+            except ApiError:
+                continue   # the leaf went away meanwhile (its VDI was deleted)
         for entry in os.scandir(location):
             if entry.name.startswith(BASE_PREFIX) and os.path.realpath(entry.path) not in used:
                 os.unlink(entry.path)

@@ -23,4 +23,3 @@ class SessionHandler(ClassHandler):
 
     def logout(self, call):
         self.app.sessions.logout(call.session.ref)
-        self.app.events.forget(call.session.ref)

@@ -29,6 +29,20 @@ class SRHandler(ClassHandler):
     def _driver(self, rec):
         return storage.driver(rec.get("type", "dir"))
 
+    def _roots(self):
+        """Where SRs may live: path_roots, and always the daemon's own sr directory."""
+        roots = self.app.config["path_roots"]
+        return list(roots) + [os.path.join(self.app.state_dir, "sr")] if roots else []
+
+    def may_write(self, call, ref):
+        # An SR makes root-owned directories and files wherever it points: root's call.
+        if not call.is_root:
+            raise ApiError("PERMISSION_DENIED", "only root may create, change or delete SRs")
+
+    def clone(self, call, sr, loc, name):
+        self.may_write(call, sr)
+        return self._clone(sr, loc, name)
+
     def _virtual_allocation(self, ref, rec):
         return sum(v.get("virtual_size", 0) * v.get("sector_size", 512)
                    for v in (self.store.get("VDI", x)
@@ -41,6 +55,7 @@ class SRHandler(ClassHandler):
         return self._driver(rec).physical_size(rec["location"])
 
     def create(self, call, record):
+        self.may_write(call, None)
         stored, bound = self.record_from_wire(record)
         ref = new_ref()
         return self.make(ref, stored, bound)
@@ -50,7 +65,8 @@ class SRHandler(ClassHandler):
         d = storage.driver(stored.get("type") or "dir")
         stored["type"] = d.type
         stored["location"] = storage.check_location(
-            stored.get("location") or os.path.join(self.app.state_dir, "sr", ref))
+            stored.get("location") or os.path.join(self.app.state_dir, "sr", ref), "location",
+            self._roots())
         for other, rec in self.store.records("SR"):
             if rec.get("location") == stored["location"]:
                 raise ApiError("INVALID_VALUE", "location",
@@ -71,11 +87,11 @@ class SRHandler(ClassHandler):
         super().delete(call, ref)
         self._driver(rec).detach(rec["location"])
 
-    def clone(self, call, sr, loc, name):
+    def _clone(self, sr, loc, name):
         """A new SR of the same type at ``loc`` with a copy of every VDI, backing
         chains and parent/child links preserved."""
         rec = self.store.get("SR", sr)
-        loc = storage.check_location(loc, "loc")
+        loc = storage.check_location(loc, "loc", self._roots())
         if os.path.exists(loc):
             raise ApiError("INVALID_VALUE", "loc", "%s (already exists)" % loc)
         d = self._driver(rec)
@@ -175,13 +191,16 @@ class VDIHandler(ClassHandler):
 
     def delete(self, call, ref):
         rec = self.store.get("VDI", ref)
-        path = self.store.private(ref).get("path")
-        super().delete(call, ref)
+        if rec is None:   # deleted meanwhile by another call
+            raise ApiError("HANDLE_INVALID", "VDI", ref)
         sr, d = self._sr(rec)
-        if path:
-            d.delete(path)
-        d.collect(sr["location"], [self.store.private(v)["path"]
-                                   for v in self.store.referrers("VDI", "SR", rec["SR"])])
+        with self.app.sr_lock(rec["SR"]):
+            path = self.store.private(ref).get("path")
+            super().delete(call, ref)
+            if path:
+                d.delete(path)
+            d.collect(sr["location"], [self.store.private(v).get("path", "") for v in
+                                       self.store.referrers("VDI", "SR", rec["SR"])])
 
     # -- snapshots -------------------------------------------------------------
 
@@ -198,6 +217,14 @@ class VDIHandler(ClassHandler):
     def snapshot_files(self, vdi):
         """Do a snapshot's file work; returns what commit_snapshot records."""
         rec = self.store.get("VDI", vdi)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", "VDI", vdi)
+        # One image operation at a time per SR: two snapshots of one VDI, or a collect
+        # during a freeze, would otherwise each see the other's half-made files.
+        with self.app.sr_lock(rec["SR"]):
+            return self._snapshot_files(vdi, rec)
+
+    def _snapshot_files(self, vdi, rec):
         sr, d = self._sr(rec)
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)

@@ -31,7 +31,10 @@ class UserHandler(ClassHandler):
             raise ApiError("OPERATION_NOT_ALLOWED", "the root user cannot be deleted")
 
     def delete(self, call, ref):
-        name = self.store.get("user", ref).get("short_name")
+        rec = self.store.get("user", ref)
+        if rec is None:   # deleted meanwhile by another call
+            raise ApiError("HANDLE_INVALID", "user", ref)
+        name = rec.get("short_name")
         super().delete(call, ref)
         self.app.sessions.revoke_user(name)
 

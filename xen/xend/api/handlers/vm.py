@@ -3,11 +3,15 @@
 from ... import progress
 from .. import lifecycle
 from ..errors import ApiError
+from ..values import check_path
 from .base import ClassHandler, new_ref
 
 # The memory fields, each at most the next (§2.6.1; docs/api.md).
 MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
                 "memory_static_max")
+
+# Fields naming files on the host that the hypervisor opens.
+PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
 
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
@@ -67,6 +71,9 @@ class VMHandler(ClassHandler):
                                % (new[lo], hi, new[hi]))
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
+        for f in PATH_FIELDS:   # files QEMU will open: absolute, plain, under path_roots
+            if new.get(f, "") != (old or {}).get(f, ""):
+                new[f] = check_path(new.get(f, ""), f, self.app.config["path_roots"])
         self.app.backend.validate_record(new)
 
     # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
