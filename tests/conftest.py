@@ -1,17 +1,15 @@
 """Fixtures shared by the whole suite: a real xend daemon started as a subprocess.
 
-Socket paths never contain "_": the XenAPI SDK turns "_" in the host part of
-its URL into "/" when it opens a Unix socket.
+Socket paths never contain "_" (see helpers.scratch_dir). Plain helper functions are in
+tests/helpers.py; a tier's conftest keeps only what is specific to that tier.
 """
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 import xmlrpc.client
 
 import pytest
@@ -21,18 +19,9 @@ sys.path.insert(0, ROOT)
 
 import XenAPI  # noqa: E402  (the official SDK, from PyPI)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def scratch_dir():
-    """A fresh directory whose path has no "_" (see the module docstring)."""
-    path = os.path.join("/tmp", "xendtest-" + uuid.uuid4().hex)
-    os.makedirs(path, mode=0o700)
-    return path
+# free_port is also looked up by name on this module (tests/security/conftest.py).
+from helpers import (answers, build_tiny_guest, free_port, halt_all,  # noqa: E402
+                     scratch_dir, sdk_unix, skip_without_qemu)
 
 
 class Daemon:
@@ -49,6 +38,7 @@ class Daemon:
         self.log = os.path.join(self.dir, "xend.log")
         self.backend = backend
         self.proc = None
+        self.api = None         # root's SDK proxy, once relogin() was called
 
     @property
     def url(self):
@@ -65,17 +55,10 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("xend exited: %s" % self.proc.stderr.read().decode())
-            if os.path.exists(self.socket) and self._answers():
+            if os.path.exists(self.socket) and answers(self.port):
                 return self
             time.sleep(0.05)
         raise RuntimeError("xend did not come up")
-
-    def _answers(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -96,18 +79,22 @@ class Daemon:
         self.stop()
         return self.start()
 
-    def cleanup(self):
-        self.stop()
+    def cleanup(self, sig=signal.SIGTERM):
+        """Stop the daemon with ``sig`` and remove its files."""
+        self.stop(sig)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- clients -------------------------------------------------------------
 
     def sdk_unix(self, user="root", password=""):
         """A logged-in XenAPI SDK session over the Unix socket."""
-        s = XenAPI.Session("http://%s/" % self.socket.replace("/", "_"),
-                           transport=XenAPI.UDSTransport())
-        s.xenapi.login_with_password(user, password)
-        return s
+        return sdk_unix(self.socket, user, password)
+
+    def relogin(self):
+        """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
+        becomes ``.api`` and is returned."""
+        self.api = self.sdk_unix().xenapi
+        return self.api
 
     def sdk_tcp(self, user, password):
         """A logged-in XenAPI SDK session over TCP."""
@@ -124,20 +111,34 @@ class Daemon:
             return f.read()
 
 
+@pytest.fixture(scope="session")
+def daemon_class():
+    """The Daemon class, for tier conftests: every conftest module is named "conftest", so
+    ``from conftest import Daemon`` would not find this one."""
+    return Daemon
+
+
+@pytest.fixture(scope="session")
+def daemon_stop_signal():
+    """How ``daemon`` and ``fresh_daemon`` stop their daemon at teardown: gracefully here;
+    a tier's conftest may override it."""
+    return signal.SIGTERM
+
+
 @pytest.fixture(scope="module")
-def daemon():
+def daemon(daemon_stop_signal):
     """A sim-backend daemon shared by a test module."""
     d = Daemon().start()
     yield d
-    d.cleanup()
+    d.cleanup(daemon_stop_signal)
 
 
 @pytest.fixture
-def fresh_daemon():
+def fresh_daemon(daemon_stop_signal):
     """A daemon of the test's own, for tests that restart or kill it."""
     d = Daemon().start()
     yield d
-    d.cleanup()
+    d.cleanup(daemon_stop_signal)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +147,30 @@ def root(daemon):
     s = daemon.sdk_unix()
     yield s.xenapi
     s.xenapi.session.logout()
+
+
+@pytest.fixture(scope="session")
+def tiny_guest(tmp_path_factory):
+    """The tiny Linux guest of tests/guest/build.py (built once, cached): {"kernel",
+    "initrd", "cmdline"}, its files pinned in a directory of the session's own."""
+    skip_without_qemu()
+    return build_tiny_guest(str(tmp_path_factory.mktemp("tiny-guest")))
+
+
+@pytest.fixture(autouse=True)
+def _no_guest_outlives_its_test(request):
+    """After each test that used a tier's shared ``sim_daemon`` or ``qemu_daemon`` (metrics,
+    qemu): every VM of it that is not Halted is hard_shutdown and every host enabled again,
+    so the next test starts from a quiet host; a QEMU left after that is SIGKILLed and
+    reported as an error of the test."""
+    yield
+    problems = []
+    for name in ("sim_daemon", "qemu_daemon"):
+        if name not in request.fixturenames:
+            continue
+        d = request.getfixturevalue(name)
+        problems += halt_all(d)
+        for host in d.api.host.get_all():
+            if not d.api.host.get_enabled(host):
+                d.api.host.enable(host)
+    assert not problems, problems

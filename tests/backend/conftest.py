@@ -5,18 +5,17 @@ fixture; at teardown any such process still alive is ended by its pid, so no
 test leaves a guest behind even when it fails half-way.
 """
 
-import importlib.util
 import os
 import signal
 import uuid
 
 import pytest
 
-from qemutest import QEMU, Events, qemu_pids, wait_until
+from helpers import qemu_pids, tiny_args
+from qemutest import Events, wait_until
 from xen.xend import storage
 from xen.xend.backend.base import DiskSpec, DomainSpec, NicSpec
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.fixture
 def events():
@@ -94,30 +93,14 @@ def vms(tmp_path, backend_factory):
     made.cleanup()
 
 
-def _load_guest_builder():
-    spec = importlib.util.spec_from_file_location(
-        "xend_test_guest_build", os.path.join(HERE, "..", "guest", "build.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def tiny_guest():
-    """The tiny Linux guest (tests/guest/build.py), built once and cached."""
-    if QEMU is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
-    return _load_guest_builder().build()
-
-
 @pytest.fixture
 def linux_spec(vms, tiny_guest):
     """Make a spec that boots the tiny guest with ``xend.test=MODE`` (or no mode)."""
     def make(mode="", disks=(), **record):
-        args = tiny_guest["cmdline"] + (f" xend.test={mode}" if mode else "")
         fields = {"memory_static_max": str(128 << 20), "memory_dynamic_max": str(128 << 20),
                   "boot_method": "kernel_external", "kernel_kernel": tiny_guest["kernel"],
-                  "kernel_initrd": tiny_guest["initrd"], "kernel_args": args}
+                  "kernel_initrd": tiny_guest["initrd"],
+                  "kernel_args": tiny_args(tiny_guest, mode)}
         fields.update(record)
         return vms.spec(disks=disks, **fields)
     return make

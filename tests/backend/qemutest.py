@@ -1,19 +1,9 @@
 """Helpers for the QEMU backend tests (imported by conftest.py and the test modules)."""
 
-import os
-import shutil
 import threading
 import time
 
-import pytest
-
-QEMU = shutil.which("qemu-system-x86_64")
-
-requires_qemu = pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed")
-
-# Upper bounds for waiting on a booting TCG guest; reaching one is a failure.
-BOOT_WAIT = 90
-EVENT_WAIT = 60
+from helpers import BOOT_WAIT, EVENT_WAIT, console_text
 
 
 class Events:
@@ -39,25 +29,6 @@ class Events:
             return self._cond.wait_for(lambda: (vm, kind) in self.seen, timeout)
 
 
-def qemu_pids(vm):
-    """Pids of live QEMU processes started for ``vm`` (found by -uuid)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except OSError:
-            continue
-        if not zombie and any(a == b"-uuid" and b == vm.encode()
-                              for a, b in zip(args, args[1:])):
-            pids.append(int(entry))
-    return pids
-
-
 def wait_until(predicate, timeout):
     """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
     deadline = time.monotonic() + timeout
@@ -70,11 +41,7 @@ def wait_until(predicate, timeout):
 
 def console(spec):
     """The guest's serial console so far."""
-    try:
-        with open(os.path.join(spec.state_dir, "console.log"), errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+    return console_text(spec.state_dir)
 
 
 def wait_console(spec, text, count=1, timeout=BOOT_WAIT):

@@ -10,12 +10,12 @@ import signal
 
 import pytest
 
-from qemutest import console, qemu_pids, requires_qemu, wait_console, wait_until
+from helpers import READY, qemu_pids, requires_qemu
+from qemutest import console, wait_console, wait_until
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
-READY = "xend-test: ready"
 WAIT = 90   # seconds: an upper bound, never an expectation
 
 

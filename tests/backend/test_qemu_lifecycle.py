@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from qemutest import qemu_pids, requires_qemu
+from helpers import qemu_pids, requires_qemu
 from xen.xend import storage
 from xen.xend.backend.base import BackendError
 

@@ -1,31 +1,21 @@
 """Fixtures of the integration tests: clients of the module's daemon over both transports.
 
-The ``daemon`` and ``root`` fixtures come from tests/conftest.py (one daemon per module).
+The ``daemon``, ``fresh_daemon`` and ``root`` fixtures come from tests/conftest.py (one
+daemon per module); here they are torn down with SIGKILL (see ``daemon_stop_signal``).
 """
+
+import signal
 
 import pytest
 
-from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root
+from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
 
 
-@pytest.fixture(scope="module")
-def daemon(daemon_class):
-    """A sim-backend daemon shared by a test module (as tests/conftest.py's), torn down with
-    SIGKILL: a graceful stop waits on each listener's poll interval, ~1 s per daemon, and is
-    itself exercised by test_api_persistence.py's restarts."""
-    d = daemon_class().start()
-    yield d
-    d.kill9()
-    d.cleanup()
-
-
-@pytest.fixture
-def fresh_daemon(daemon_class):
-    """A daemon of the test's own, for tests that restart or kill it (SIGKILL teardown)."""
-    d = daemon_class().start()
-    yield d
-    d.kill9()
-    d.cleanup()
+@pytest.fixture(scope="session")
+def daemon_stop_signal():
+    """SIGKILL: a graceful stop waits on each listener's poll interval, ~1 s per daemon, and
+    is itself exercised by test_api_persistence.py's restarts."""
+    return signal.SIGKILL
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +49,6 @@ def raw(daemon, root):
 @pytest.fixture(scope="module")
 def raw_tcp(daemon, root_tcp):
     """Plain xmlrpc.client over TCP, logged in as root with its password."""
-    from xapi_helpers import tcp_proxy
     r = Raw(tcp_proxy(daemon))
     r.login("root", ROOT_PASSWORD)
     yield r
@@ -81,19 +70,8 @@ def host(root):
     return root.host.get_all()[0]
 
 
-@pytest.fixture(scope="session")
-def daemon_class(pytestconfig):
-    """tests/conftest.py's Daemon class (both conftest modules are named "conftest", so it
-    is found through pytest's plugin manager rather than imported)."""
-    for plugin in pytestconfig.pluginmanager.get_plugins():
-        cls = getattr(plugin, "Daemon", None)
-        if isinstance(cls, type) and hasattr(plugin, "free_port"):
-            return cls
-    raise RuntimeError("tests/conftest.py's Daemon not found")
-
-
 @pytest.fixture(scope="module")
-def make_daemon(daemon_class):
+def make_daemon(daemon_class, daemon_stop_signal):
     """Start extra daemons (e.g. with their own configuration) for one module."""
     made = []
 
@@ -103,5 +81,4 @@ def make_daemon(daemon_class):
         return d.start()
     yield make
     for d in made:
-        d.kill9()
-        d.cleanup()
+        d.cleanup(daemon_stop_signal)

@@ -3,8 +3,8 @@
 import pytest
 import XenAPI
 
-from xapi_helpers import (failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm,
-                          unique)
+from helpers import failure, new_vm, unique
+from xapi_helpers import new_network, new_sr, new_vbd, new_vdi, new_vif
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 
 import pytest
 
-from xapi_helpers import Raw, tcp_proxy, unique, unix_proxy, wait_for
+from helpers import unique, wait_until
+from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -354,11 +355,11 @@ def test_other_operation_in_progress(slow):
     vm = slow.ok("VM.create", {"name_label": "busy"})
     task = slow.ok("Async.VM.start", vm, False)
     # wait until the start is inside the backend (it reports progress from there)
-    wait_for(lambda: slow.ok("task.get_progress", task) > 0, what="start in progress")
+    wait_until(lambda: slow.ok("task.get_progress", task) > 0, what="start in progress")
     d = slow.fail("VM.clone", vm, "meanwhile")
     assert d == ["OTHER_OPERATION_IN_PROGRESS", "VM", vm]
     d = slow.fail("VM.start", vm, False)
     assert d == ["OTHER_OPERATION_IN_PROGRESS", "VM", vm]
-    wait_for(lambda: slow.ok("task.get_record", task)["status"] != "pending", what="task")
+    wait_until(lambda: slow.ok("task.get_record", task)["status"] != "pending", what="task")
     assert slow.ok("task.get_record", task)["status"] == "success"
     assert slow.ok("VM.get_power_state", vm) == "Running"

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from xapi_helpers import failure, new_vm
+from helpers import failure, new_vm
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from xapi_helpers import (ROOT_PASSWORD, Raw, failure, make_user, tcp_proxy, unique,
-                          unix_proxy)
+from helpers import failure, make_user, unique
+from xapi_helpers import ROOT_PASSWORD, Raw, tcp_proxy, unix_proxy
 
 LOGIN = "session.login_with_password"
 

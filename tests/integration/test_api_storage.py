@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from xapi_helpers import failure, new_sr, new_vbd, new_vdi, new_vm, unique
+from helpers import failure, new_vm, unique
+from xapi_helpers import new_sr, new_vbd, new_vdi
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,9 @@ operation from every reachable state, allowed or refused with VM_BAD_POWER_STATE
 
 import pytest
 
-from xapi_helpers import (failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm,
-                          unique)
+from helpers import (LIFECYCLE_OPERATIONS, LIFECYCLE_STATES, RESIDENT_STATES, failure, new_vm,
+                     operation_id, unique, vm_in)
+from xapi_helpers import new_network, new_sr, new_vbd, new_vdi, new_vif
 from xen.xend.api import lifecycle
 
 
@@ -13,44 +14,9 @@ def api(root):
     return root
 
 
-def vm_in(api, state):
-    """A fresh VM in ``state``."""
-    vm = new_vm(api)
-    if state == "Running":
-        api.VM.start(vm, False)
-    elif state == "Paused":
-        api.VM.start(vm, True)
-    elif state == "Suspended":
-        api.VM.start(vm, False)
-        api.VM.suspend(vm, False)
-    assert api.VM.get_power_state(vm) == state
-    return vm
-
-
-# (API call, its table operation, arguments after the VM)
-OPERATIONS = [
-    ("start", "start", (False,)),
-    ("start", "start_paused", (True,)),
-    ("pause", "pause", ()),
-    ("unpause", "unpause", ()),
-    ("clean_shutdown", "clean_shutdown", ()),
-    ("hard_shutdown", "hard_shutdown", ()),
-    ("clean_reboot", "clean_reboot", ()),
-    ("hard_reboot", "hard_reboot", ()),
-    ("suspend", "suspend", (False,)),
-    ("suspend", "suspend", (True,)),
-    ("resume", "resume", (False,)),
-    ("resume", "resume_paused", (True,)),
-    ("clone", "clone", ("a clone",)),
-]
-STATES = ["Halted", "Running", "Paused", "Suspended"]
-RESIDENT = {"Running", "Paused"}
-
-
-@pytest.mark.parametrize("state", STATES)
-@pytest.mark.parametrize("call, op, args", OPERATIONS,
-                         ids=["%s%s" % (o[1], "-live" if o[2] == (True,) and o[0] == "suspend"
-                                        else "") for o in OPERATIONS])
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+@pytest.mark.parametrize("call, op, args", LIFECYCLE_OPERATIONS,
+                         ids=[operation_id(*o) for o in LIFECYCLE_OPERATIONS])
 def test_operation_in_state(api, host, state, call, op, args):
     vm = vm_in(api, state)
     t = lifecycle.transition(state, op)
@@ -60,7 +26,7 @@ def test_operation_in_state(api, host, state, call, op, args):
         d = failure(fn, vm, *args)
         assert d == ["VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)), state]
         assert api.VM.get_power_state(vm) == state          # nothing happened
-        assert (api.VM.get_resident_on(vm) == host) == (state in RESIDENT)
+        assert (api.VM.get_resident_on(vm) == host) == (state in RESIDENT_STATES)
         assert len(api.VM.get_all()) == vms_before
     else:
         result = fn(vm, *args)
@@ -73,8 +39,8 @@ def test_operation_in_state(api, host, state, call, op, args):
             assert result == ""
             assert api.VM.get_power_state(vm) == t.final
             final = t.final
-            assert (api.VM.get_resident_on(vm) == host) == (final in RESIDENT)
-            assert (vm in api.host.get_resident_VMs(host)) == (final in RESIDENT)
+            assert (api.VM.get_resident_on(vm) == host) == (final in RESIDENT_STATES)
+            assert (vm in api.host.get_resident_VMs(host)) == (final in RESIDENT_STATES)
     if api.VM.get_power_state(vm) != "Halted":
         api.VM.hard_shutdown(vm)
 

@@ -8,7 +8,8 @@ import xmlrpc.client
 import pytest
 from lxml import etree
 
-from xapi_helpers import Raw, check_status_struct, dtd_errors, unique, unix_proxy
+from helpers import unique
+from xapi_helpers import Raw, check_status_struct, dtd_errors, unix_proxy
 
 BIG = 2 ** 40
 

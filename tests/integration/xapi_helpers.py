@@ -1,14 +1,15 @@
-"""Helpers shared by the integration tests (fixtures live in conftest.py)."""
+"""Helpers of the integration tests: raw XML-RPC, the DTD, sim-backend objects (fixtures
+live in conftest.py; what other tiers use too is in tests/helpers.py)."""
 
 import http.client
 import io
 import re
-import time
-import uuid
 import xmlrpc.client
 
 import XenAPI
 from lxml import etree
+
+from helpers import create, failure, unique
 
 ROOT_PASSWORD = "r00t-pw for tests"
 
@@ -17,20 +18,6 @@ def random_mac():
     """A locally administered unicast MAC, upper case (the daemon keeps MACs lower case)."""
     import random
     return ":".join(["02"] + ["%02X" % random.randrange(256) for _ in range(5)])
-
-
-def unique(prefix="t"):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-
-
-def failure(fn, *args):
-    """Call an SDK method that must fail; returns its ErrorDescription list."""
-    try:
-        value = fn(*args)
-    except XenAPI.Failure as e:
-        assert all(isinstance(x, str) for x in e.details), e.details
-        return e.details
-    raise AssertionError("expected a Failure, got Success %r" % (value,))
 
 
 def code_of(fn, *args):
@@ -131,59 +118,24 @@ def dtd_errors(dtd, xml_text):
     return str(dtd.error_log.filter_from_errors())
 
 
-def wait_for(predicate, timeout=20.0, what="condition"):
-    """Poll until predicate() is true (a deadline against hangs, not a timing assert)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.02)
-
-
-def make_user(api, name=None, password="pw-" + uuid.uuid4().hex[:6], fullname="A User"):
-    name = name or unique("u")
-    ref = api.user.create({"short_name": name, "fullname": fullname})
-    api.user.set_password(ref, password)
-    return ref, name, password
-
-
 # -- object factories (SDK or raw-free: plain SDK xenapi proxies) ---------------------------
-
-def new_vm(api, **fields):
-    rec = {"name_label": unique("vm")}
-    rec.update(fields)
-    return api.VM.create(rec)
-
 
 def new_sr(api, **fields):
     """An SR (type dir); without a location the daemon puts it in its state dir."""
-    rec = {"name_label": unique("sr")}
-    rec.update(fields)
-    return api.SR.create(rec)
+    return create(api.SR, {"name_label": unique("sr")}, fields)
 
 
 def new_vdi(api, sr, **fields):
-    rec = {"name_label": unique("vdi"), "SR": sr, "virtual_size": "2048"}
-    rec.update(fields)
-    return api.VDI.create(rec)
+    return create(api.VDI, {"name_label": unique("vdi"), "SR": sr, "virtual_size": "2048"}, fields)
 
 
 def new_vbd(api, vm, vdi, **fields):
-    rec = {"VM": vm, "VDI": vdi, "device": "xvda"}
-    rec.update(fields)
-    return api.VBD.create(rec)
+    return create(api.VBD, {"VM": vm, "VDI": vdi, "device": "xvda"}, fields)
 
 
 def new_network(api, **fields):
-    rec = {"name_label": unique("net")}
-    rec.update(fields)
-    return api.network.create(rec)
+    return create(api.network, {"name_label": unique("net")}, fields)
 
 
 def new_vif(api, vm, network, **fields):
-    rec = {"VM": vm, "network": network, "device": "eth0"}
-    rec.update(fields)
-    return api.VIF.create(rec)
+    return create(api.VIF, {"VM": vm, "network": network, "device": "eth0"}, fields)

@@ -8,66 +8,26 @@
 * ``make_daemon(backend, extra_config)``: daemons of a test's own (restarts, other config).
 * After each test that used a shared daemon, every VM of it that is not Halted is
   hard_shutdown and the host is enabled again, so tests start from a quiet host; a QEMU
-  process left behind after that is SIGKILLed and reported as an error of the test.
-* ``tiny_guest``: the tiny Linux guest of tests/guest/build.py (built once, cached).
+  process left behind after that is SIGKILLed and reported as an error of the test
+  (tests/conftest.py's ``_no_guest_outlives_its_test``).
+* ``tiny_guest`` (tests/conftest.py): the tiny Linux guest of tests/guest/build.py.
 
 Tests here boot at most two guests at a time: booting is CPU-bound under TCG.
 """
 
 import pytest
 
-from metricshelp import QEMU, guest_builder, halt_all, kill_qemus_under
-
-@pytest.fixture(scope="session")
-def daemon_class(pytestconfig):
-    """tests/conftest.py's Daemon class (every conftest module is named "conftest", so it
-    is found through pytest's plugin manager rather than imported)."""
-    for plugin in pytestconfig.pluginmanager.get_plugins():
-        cls = getattr(plugin, "Daemon", None)
-        if isinstance(cls, type) and hasattr(plugin, "free_port"):
-            return cls
-    raise RuntimeError("tests/conftest.py's Daemon not found")
+from helpers import Fleet, serve, skip_without_qemu
 
 
-def _retire(d):
-    """Halt the daemon's guests through the API, kill it, kill any QEMU it left; remove
-    its files. Returns the problems met."""
-    problems = []
-    api = getattr(d, "api", None)
-    if api is not None and d.proc is not None:
-        try:
-            problems += halt_all(api)
-        except Exception as e:   # the daemon may be what broke
-            problems.append("halting the guests failed: %r" % (e,))
-    d.kill9()
-    killed = kill_qemus_under(d.dir)
-    if killed:
-        problems.append("QEMU processes outlived the daemon: %s" % killed)
-    d.cleanup()
-    return problems
-
-
-def _start(daemon_class, backend, extra_config, sampler=0.5, made=None):
-    d = daemon_class(backend=backend,
-                     extra_config="sampler_interval = %r\n" % float(sampler) + extra_config)
-    if made is not None:
-        made.append(d)
-    d.start()
-
-    def relogin():
-        d.api = d.sdk_unix().xenapi
-        return d.api
-    d.relogin = relogin
-    relogin()
-    return d
+def _config(extra_config="", sampler=0.5):
+    """A daemon's configuration: the sampler's interval, then ``extra_config``."""
+    return "sampler_interval = %r\n" % float(sampler) + extra_config
 
 
 @pytest.fixture(scope="session")
 def sim_daemon(daemon_class):
-    d = _start(daemon_class, "sim", "")
-    yield d
-    problems = _retire(d)
-    assert not problems, problems
+    yield from serve(daemon_class, backend="sim", extra_config=_config())
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +42,9 @@ def sim_host(sim_api):
 
 @pytest.fixture(scope="session")
 def qemu_daemon(daemon_class):
-    if QEMU is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
-    d = _start(daemon_class, "qemu", "shutdown_timeout = 5\n")
-    yield d
-    problems = _retire(d)
-    assert not problems, problems
+    skip_without_qemu()
+    yield from serve(daemon_class, backend="qemu",
+                     extra_config=_config("shutdown_timeout = 5\n"))
 
 
 @pytest.fixture(scope="session")
@@ -100,45 +57,16 @@ def qemu_host(qemu_api):
     return qemu_api.host.get_all()[0]
 
 
-@pytest.fixture(autouse=True)
-def _quiet_host_after_each_test(request):
-    yield
-    problems = []
-    for name in ("sim_daemon", "qemu_daemon"):
-        if name not in request.fixturenames:
-            continue
-        d = request.getfixturevalue(name)
-        api = d.api
-        problems += halt_all(api)
-        for host in api.host.get_all():
-            if not api.host.get_enabled(host):
-                api.host.enable(host)
-        killed = kill_qemus_under(d.state_dir)
-        if killed:
-            problems.append("QEMU processes left after hard_shutdown of every VM: %s" % killed)
-    assert not problems, problems
-
-
 @pytest.fixture
 def make_daemon(daemon_class):
     """Start daemons of the test's own: ``make_daemon(backend="sim", extra_config="",
     sampler=0.5)`` returns a started Daemon with ``.api`` (root's SDK proxy) and
     ``.relogin()``."""
-    made = []
+    fleet = Fleet(daemon_class)
 
     def make(backend="sim", extra_config="", sampler=0.5):
-        if backend == "qemu" and QEMU is None:
-            pytest.skip("qemu-system-x86_64 is not installed")
-        return _start(daemon_class, backend, extra_config, sampler, made)
+        if backend == "qemu":
+            skip_without_qemu()
+        return fleet.start(backend=backend, extra_config=_config(extra_config, sampler))
     yield make
-    problems = []
-    for d in made:
-        problems += _retire(d)
-    assert not problems, problems
-
-
-@pytest.fixture(scope="session")
-def tiny_guest():
-    if QEMU is None:
-        pytest.skip("qemu-system-x86_64 is not installed")
-    return guest_builder().build()
+    fleet.retire()

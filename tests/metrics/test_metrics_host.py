@@ -13,7 +13,7 @@ import uuid
 import pytest
 import XenAPI
 
-from metricshelp import QEMU, failure, make_user, new_vm, wait_until
+from helpers import QEMU, failure, make_user, new_vm, wait_until
 
 
 def test_name_label_defaults_to_the_hostname(sim_api, sim_host):

@@ -5,7 +5,7 @@ import multiprocessing
 import os
 import time
 
-from metricshelp import wait_until
+from helpers import wait_until
 from xen.xend import hostinfo
 
 

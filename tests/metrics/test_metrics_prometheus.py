@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from metricshelp import (MIB, attach_disk, make_user, metrics_unix, new_disk, new_no_os_vm,
-                         new_vm, parse, samples, scrape_tcp, scrape_unix, unique)
+from helpers import MIB, attach_disk, make_user, new_disk, new_no_os_vm, new_vm, unique
+from metricshelp import metrics_unix, parse, samples, scrape_tcp, scrape_unix
 
 FAMILIES = {
     "xend_host_cpu_utilisation": "gauge",

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from metricshelp import (MIB, attach_disk, failure, guest_builder, memory, new_disk,
-                         new_no_os_vm, new_tiny_vm, wait_ready, wait_until)
+from helpers import (MIB, attach_disk, failure, guest_builder, memory, new_disk, new_no_os_vm,
+                     new_tiny_vm, wait_ready, wait_until)
 
 pytestmark = pytest.mark.qemu
 

@@ -8,13 +8,12 @@ them out: ``<SR location>/<VDI uuid>.qcow2`` for a VDI made by VDI.create or a s
 import json
 import os
 import signal
-import threading
 
 import pytest
-import XenAPI
 
-from qemuapi import (attach_disk, cmdline, failure, new_disk, new_no_os_vm, qemu_img_chain,
-                     qemu_pids, requires_qemu, suspend_file, the_pid, vm_in)
+from helpers import (attach_disk, failure, new_disk, new_no_os_vm, qemu_pids, requires_qemu,
+                     vm_in)
+from qemuapi import call_in_thread, cmdline, qemu_img_chain, suspend_file, the_pid
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -153,18 +152,7 @@ def _resume_within(d, vm, seconds):
     """VM.resume(vm, False) on a Session of its own, given ``seconds`` to answer. If it
     has not answered by then, the VM's QEMU is killed (which ends the wait inside the
     daemon) and the reply is returned with "late" set."""
-    outcome = {}
-
-    def run():
-        session = d.sdk_unix()
-        try:
-            outcome["value"] = session.xenapi.VM.resume(vm, False)
-        except XenAPI.Failure as e:
-            outcome["failure"] = e.details
-        finally:
-            session.xenapi.session.logout()
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, outcome = call_in_thread(d, "resume", vm, False)
     thread.join(seconds)
     if thread.is_alive():
         outcome["late"] = True

@@ -12,9 +12,9 @@ import os
 
 import pytest
 
-from qemuapi import (EVENT_WAIT, attach_disk, console, new_disk, new_tiny_vm, qemu_pids,
-                     requires_qemu, the_pid, tiny_args, vm_dir, wait_ready, wait_state,
-                     wait_until)
+from helpers import (EVENT_WAIT, attach_disk, console, new_disk, new_tiny_vm, qemu_pids,
+                     requires_qemu, tiny_args, vm_dir, wait_ready, wait_until)
+from qemuapi import the_pid, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 

@@ -14,52 +14,31 @@ import time
 
 import pytest
 
-from qemuapi import (assert_executes, cmdline, failure, new_no_os_vm, qemu_pids,
-                     requires_qemu, suspend_file, the_pid, vcpu_ticks, vm_in)
+from helpers import (LIFECYCLE_OPERATIONS, LIFECYCLE_STATES, RESIDENT_STATES, failure,
+                     new_no_os_vm, operation_id, qemu_pids, requires_qemu, vm_in)
+from qemuapi import assert_executes, cmdline, suspend_file, the_pid, vcpu_ticks
 from xen.xend.api import lifecycle
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
-STATES = ["Halted", "Running", "Paused", "Suspended"]
-LIVE = ("Running", "Paused")
-
-# (API call, the table's operation, arguments after the VM)
-OPERATIONS = [
-    ("start", "start", (False,)),
-    ("start", "start_paused", (True,)),
-    ("pause", "pause", ()),
-    ("unpause", "unpause", ()),
-    ("clean_shutdown", "clean_shutdown", ()),
-    ("clean_reboot", "clean_reboot", ()),
-    ("hard_shutdown", "hard_shutdown", ()),
-    ("hard_reboot", "hard_reboot", ()),
-    ("suspend", "suspend", (False,)),
-    ("suspend", "suspend", (True,)),
-    ("resume", "resume", (False,)),
-    ("resume", "resume_paused", (True,)),
-    ("clone", "clone", ("a clone",)),
-    ("destroy", "delete", ()),
-]
-
-
-def _id(call, op, args):
-    return op + ("-live" if call == "suspend" and args == (True,) else "")
+# The table's operations as the API calls them, delete (VM.destroy) included.
+OPERATIONS = LIFECYCLE_OPERATIONS + [("destroy", "delete", ())]
 
 
 def _cases():
-    for state in STATES:
+    for state in LIFECYCLE_STATES:
         for call, op, args in OPERATIONS:
             allowed = lifecycle.transition(state, op) is not None
             if allowed and call in ("clean_shutdown", "clean_reboot"):
                 continue   # needs a guest OS: test_guest.py / test_shutdown_timeout.py
             yield pytest.param(state, call, op, args,
-                               id="%s-%s" % (state, _id(call, op, args)))
+                               id="%s-%s" % (state, operation_id(call, op, args)))
 
 
 def test_every_table_row_is_tried():
     """The parametrisation below and test_guest.py / test_shutdown_timeout.py together
     cover every row of the table (rows from states only reachable mid-operation included)."""
-    tried = {(s, op) for s in STATES for _, op, _ in OPERATIONS}
+    tried = {(s, op) for s in LIFECYCLE_STATES for _, op, _ in OPERATIONS}
     elsewhere = {("Running", "clean_shutdown"), ("Running", "clean_reboot"),
                  ("ShuttingDown", "hard_shutdown"),   # test_shutdown_timeout.py
                  ("Unknown", "hard_shutdown")}        # unreachable with this backend
@@ -70,7 +49,7 @@ def test_every_table_row_is_tried():
 def test_operation_in_state(api, host, qemu_daemon, state, call, op, args):
     vm = vm_in(api, state, lambda: new_no_os_vm(api))
     pids = qemu_pids(vm)
-    assert len(pids) == (1 if state in LIVE else 0)
+    assert len(pids) == (1 if state in RESIDENT_STATES else 0)
     if state == "Suspended":
         assert os.path.isfile(suspend_file(qemu_daemon, vm))
     ticks = vcpu_ticks(pids[0]) if pids else 0
@@ -83,7 +62,7 @@ def test_operation_in_state(api, host, qemu_daemon, state, call, op, args):
             "VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)), state]
         assert api.VM.get_power_state(vm) == state          # nothing happened
         assert qemu_pids(vm) == pids
-        assert (api.VM.get_resident_on(vm) == host) == (state in LIVE)
+        assert (api.VM.get_resident_on(vm) == host) == (state in RESIDENT_STATES)
         assert set(api.VM.get_all()) == vms_before
         return
 
@@ -104,10 +83,10 @@ def test_operation_in_state(api, host, qemu_daemon, state, call, op, args):
 
     assert result == ""
     assert api.VM.get_power_state(vm) == t.final
-    assert (api.VM.get_resident_on(vm) == host) == (t.final in LIVE)
-    assert (vm in api.host.get_resident_VMs(host)) == (t.final in LIVE)
+    assert (api.VM.get_resident_on(vm) == host) == (t.final in RESIDENT_STATES)
+    assert (vm in api.host.get_resident_VMs(host)) == (t.final in RESIDENT_STATES)
     now = qemu_pids(vm)
-    assert len(now) == (1 if t.final in LIVE else 0), now
+    assert len(now) == (1 if t.final in RESIDENT_STATES else 0), now
     assert os.path.exists(suspend_file(qemu_daemon, vm)) == (t.final == "Suspended")
     if op in ("pause", "unpause", "hard_reboot"):
         assert now == pids                                  # the same QEMU carries on

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from qemuapi import (EVENT_WAIT, assert_executes, new_no_os_vm, qemu_pids, requires_qemu,
-                     suspend_file, the_pid, vcpu_ticks, wait_state, wait_until)
+from helpers import EVENT_WAIT, new_no_os_vm, qemu_pids, requires_qemu, wait_until
+from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 

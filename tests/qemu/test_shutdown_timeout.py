@@ -1,14 +1,13 @@
 """clean_shutdown and clean_reboot of a guest that does not answer (no OS), on a daemon
 with ``shutdown_timeout = 2``; and the ShuttingDown state such a call shows meanwhile."""
 
-import threading
 import time
 
 import pytest
-import XenAPI
 
-from qemuapi import (assert_executes, failure, halt_all, new_no_os_vm, qemu_pids,
-                     requires_qemu, retire, the_pid, wait_until)
+from helpers import (failure, halt_all, new_no_os_vm, qemu_pids, requires_qemu, serve,
+                     wait_until)
+from qemuapi import assert_executes, call_in_thread, the_pid
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -18,17 +17,14 @@ TIMEOUT = 2
 @pytest.fixture(scope="module")
 def daemon2(daemon_class):
     """A daemon of this module's own, with shutdown_timeout = 2."""
-    d = daemon_class(backend="qemu", extra_config="shutdown_timeout = %d\n" % TIMEOUT).start()
-    d.api = d.sdk_unix().xenapi
-    yield d
-    problems = retire(d, d.api)
-    assert not problems, problems
+    yield from serve(daemon_class, backend="qemu",
+                     extra_config="shutdown_timeout = %d\n" % TIMEOUT)
 
 
 @pytest.fixture
 def d(daemon2):
     yield daemon2
-    problems = halt_all(daemon2.api, daemon2)
+    problems = halt_all(daemon2)
     assert not problems, problems
 
 
@@ -68,28 +64,11 @@ def test_clean_reboot_without_an_os_times_out_and_the_vm_keeps_running(d):
     api.VM.hard_shutdown(vm)
 
 
-def _in_thread(d, call, vm):
-    """Run VM.<call>(vm) on a Session of its own in a thread; returns (thread, outcome)."""
-    outcome = {}
-
-    def run():
-        session = d.sdk_unix()
-        try:
-            outcome["value"] = getattr(session.xenapi.VM, call)(vm)
-        except XenAPI.Failure as e:
-            outcome["failure"] = e.details
-        finally:
-            session.xenapi.session.logout()
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
 def test_clean_shutdown_shows_shutting_down_meanwhile(d):
     api = d.api
     vm = new_no_os_vm(api)
     api.VM.start(vm, False)
-    thread, outcome = _in_thread(d, "clean_shutdown", vm)
+    thread, outcome = call_in_thread(d, "clean_shutdown", vm)
     wait_until(lambda: api.VM.get_power_state(vm) == "ShuttingDown", TIMEOUT,
                "ShuttingDown while clean_shutdown waits")
     assert len(qemu_pids(vm)) == 1
@@ -102,7 +81,7 @@ def test_hard_shutdown_while_shutting_down(d):
     api = d.api
     vm = new_no_os_vm(api)
     api.VM.start(vm, False)
-    thread, outcome = _in_thread(d, "clean_shutdown", vm)
+    thread, outcome = call_in_thread(d, "clean_shutdown", vm)
     try:
         wait_until(lambda: api.VM.get_power_state(vm) == "ShuttingDown", TIMEOUT,
                    "ShuttingDown while clean_shutdown waits")

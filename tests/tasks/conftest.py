@@ -2,18 +2,11 @@
 
 import pytest
 
-from tests.conftest import Daemon
-
-
-def _daemon(extra):
-    d = Daemon(extra_config=extra).start()
-    return d
-
 
 @pytest.fixture(scope="module")
-def slow_daemon():
+def slow_daemon(daemon_class):
     """Every simulated VM operation takes 1 s, in ten cancellable, progress-reporting steps."""
-    d = _daemon("sim_op_seconds = 1.0\n")
+    d = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
     yield d
     d.cleanup()
 

@@ -1,11 +1,12 @@
-"""Helpers shared by the task and event tests (imported as ``tests.tasks.taskutil``)."""
+"""Helpers shared by the task and event tests (imported as ``tests.tasks.taskutil``; what
+other tiers use too is in tests/helpers.py)."""
 
 import threading
 import time
 import urllib.request
 import xmlrpc.client
 
-import XenAPI
+from helpers import wait_until
 
 FINISHED = ("success", "failure", "cancelled")
 
@@ -13,27 +14,6 @@ FINISHED = ("success", "failure", "cancelled")
 def event_from(x, classes, token, timeout):
     """event.from through the SDK ("from" is a Python keyword)."""
     return getattr(x.event, "from")(classes, token, float(timeout))
-
-
-def details(fn, *args):
-    """The ErrorDescription of a call that must fail with an API Failure."""
-    try:
-        value = fn(*args)
-    except XenAPI.Failure as e:
-        return e.details
-    raise AssertionError("call succeeded with %r; a Failure was expected" % (value,))
-
-
-def wait_until(pred, timeout=20.0, interval=0.02, what="condition"):
-    """Poll ``pred`` until it returns something truthy; that value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(interval)
 
 
 def wait_task(x, task, timeout=20.0):
@@ -47,13 +27,6 @@ def wait_task(x, task, timeout=20.0):
 def wait_no_running_tasks(x, timeout=20.0):
     """Wait until get_all_tasks (the caller's executing tasks) is empty."""
     wait_until(lambda: not x.task.get_all_tasks(), timeout, what="tasks to finish")
-
-
-def make_user(root, name, password):
-    """Create a user as root and give it a password; returns its ref."""
-    ref = root.user.create({"short_name": name, "fullname": name.title()})
-    root.user.set_password(ref, password)
-    return ref
 
 
 def raw_login(daemon, user, password):

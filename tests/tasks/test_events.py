@@ -10,9 +10,9 @@ import xmlrpc.client
 
 import pytest
 
+from helpers import failure, make_user, wait_until
 from tests.conftest import Daemon
-from tests.tasks.taskutil import (Subscribers, Watcher, details, event_from, make_user,
-                                  wait_task, wait_until)
+from tests.tasks.taskutil import Subscribers, Watcher, event_from, wait_task
 
 
 def _key(e):
@@ -238,9 +238,9 @@ def test_subscription_forms(daemon, root):
 def test_malformed_subscription(daemon, root, bad):
     token = event_from(root, ["vm"], "", 0)["token"]
     for tok in ("", token):
-        assert details(event_from, root, ["vm", bad], tok, 0) == [
+        assert failure(event_from, root, ["vm", bad], tok, 0) == [
             "EVENT_SUBSCRIPTION_PARSE_FAILURE", bad]
-    assert details(root.event.register, [bad]) == ["EVENT_SUBSCRIPTION_PARSE_FAILURE", bad]
+    assert failure(root.event.register, [bad]) == ["EVENT_SUBSCRIPTION_PARSE_FAILURE", bad]
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -250,14 +250,14 @@ def test_malformed_subscription(daemon, root, bad):
 def test_malformed_token(daemon, root, bad):
     epoch = event_from(root, ["vm"], "", 0)["token"].split(":")[0]
     token = bad.replace("EPOCH", epoch)
-    assert details(event_from, root, ["vm"], token, 0) == [
+    assert failure(event_from, root, ["vm"], token, 0) == [
         "EVENT_FROM_TOKEN_PARSE_FAILURE", token]
 
 
 def test_token_with_a_non_ascii_digit(daemon, root):
     epoch = event_from(root, ["vm"], "", 0)["token"].split(":")[0]
     token = epoch + ":\u00b2"
-    assert details(event_from, root, ["vm"], token, 0) == [
+    assert failure(event_from, root, ["vm"], token, 0) == [
         "EVENT_FROM_TOKEN_PARSE_FAILURE", token]
 
 
@@ -266,8 +266,8 @@ def test_token_from_before_a_restart_is_events_lost(fresh_daemon):
     x.VM.create({"name_label": "survivor"})
     token = event_from(x, ["vm"], "", 0)["token"]
     fresh_daemon.restart()
-    assert details(event_from, x, ["vm"], token, 0) == ["EVENTS_LOST"]
-    assert details(event_from, x, ["*"], token, 0) == ["EVENTS_LOST"]
+    assert failure(event_from, x, ["vm"], token, 0) == ["EVENTS_LOST"]
+    assert failure(event_from, x, ["*"], token, 0) == ["EVENTS_LOST"]
     again = event_from(x, ["vm"], "", 0)
     assert [e["snapshot"]["name_label"] for e in again["events"]] == ["survivor"]
     assert again["token"] != token
@@ -278,7 +278,7 @@ def test_token_from_before_a_restart_is_events_lost(fresh_daemon):
 def test_next_without_register_is_session_not_registered(daemon):
     s = daemon.sdk_unix()
     try:
-        assert details(s.xenapi.event.next) == ["SESSION_NOT_REGISTERED", s._session]
+        assert failure(s.xenapi.event.next) == ["SESSION_NOT_REGISTERED", s._session]
     finally:
         s.xenapi.session.logout()
 
@@ -378,7 +378,7 @@ def test_next_after_overflow_is_events_lost_then_resumes(small_log):
         x.event.register(["vm"])
         for i in range(160):
             x.VM.set_name_label(vm, "o%d" % i)
-        assert details(x.event.next) == ["EVENTS_LOST"]
+        assert failure(x.event.next) == ["EVENTS_LOST"]
         # it starts again from now on
         x.VM.set_name_label(vm, "fresh")
         got = x.event.next()
@@ -396,7 +396,7 @@ def test_from_after_overflow_is_events_lost(small_log):
         x.VM.set_name_label(vm, "f%d" % i)
         if i == 120:        # 39 changes from the end: inside any log of 50
             recent = event_from(x, ["vm"], "", 0)["token"]
-    assert details(event_from, x, ["vm"], token, 0) == ["EVENTS_LOST"]
+    assert failure(event_from, x, ["vm"], token, 0) == ["EVENTS_LOST"]
     # a token that has not fallen behind still works
     got = event_from(x, ["vm"], recent, 0)["events"]
     assert [e["snapshot"]["name_label"] for e in got] == ["f%d" % i for i in range(121, 160)]

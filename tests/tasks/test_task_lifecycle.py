@@ -9,7 +9,8 @@ import xmlrpc.client
 
 import pytest
 
-from tests.tasks.taskutil import details, wait_task, wait_until
+from helpers import failure, wait_until
+from tests.tasks.taskutil import wait_task
 
 
 def _new_vm(x, name="vm"):
@@ -63,7 +64,7 @@ def test_async_start_of_a_running_vm_fails_at_once_without_a_task(daemon, root):
     vm = _new_vm(root, "already-running")
     root.VM.start(vm, False)
     before = set(root.task.get_all())
-    assert details(root.Async.VM.start, vm, False) == [
+    assert failure(root.Async.VM.start, vm, False) == [
         "VM_BAD_POWER_STATE", vm, "Halted", "Running"]
     assert set(root.task.get_all()) == before
     assert root.VM.get_power_state(vm) == "Running"
@@ -94,9 +95,9 @@ def test_async_call_failing_dispatch_checks_fails_like_sync_and_makes_no_task(
             fn = getattr(fn, part)
         return fn
 
-    sync_err = details(rpc(method), *args)
+    sync_err = failure(rpc(method), *args)
     assert sync_err[0] == code, sync_err
-    async_err = details(rpc("Async." + method), *args)
+    async_err = failure(rpc("Async." + method), *args)
     if code == "MESSAGE_METHOD_UNKNOWN":
         assert async_err == ["MESSAGE_METHOD_UNKNOWN", "Async." + method]
     else:
@@ -120,7 +121,7 @@ def test_session_task_and_event_calls_have_no_async_form(daemon, root, method, a
     fn = root
     for part in method.split("."):
         fn = getattr(fn, part)
-    assert details(fn, *args) == ["MESSAGE_METHOD_UNKNOWN", method]
+    assert failure(fn, *args) == ["MESSAGE_METHOD_UNKNOWN", method]
     assert set(root.task.get_all()) == before
     root.session.get_uuid(root.session.get_all()[0])   # the session is still fine
 
@@ -173,16 +174,16 @@ def test_destroy_of_a_finished_task_removes_it(daemon, root):
     root.task.destroy(task)
     assert task not in root.task.get_all()
     assert task not in root.task.get_all_records()
-    assert details(root.task.get_record, task)[:1] == ["HANDLE_INVALID"]
-    assert details(root.task.get_status, task)[:1] == ["HANDLE_INVALID"]
-    assert details(root.Async.Task.GetStatus, task)[:1] == ["HANDLE_INVALID"]
-    assert details(root.task.destroy, task)[:1] == ["HANDLE_INVALID"]
+    assert failure(root.task.get_record, task)[:1] == ["HANDLE_INVALID"]
+    assert failure(root.task.get_status, task)[:1] == ["HANDLE_INVALID"]
+    assert failure(root.Async.Task.GetStatus, task)[:1] == ["HANDLE_INVALID"]
+    assert failure(root.task.destroy, task)[:1] == ["HANDLE_INVALID"]
 
 
 def test_task_objects_are_made_by_the_daemon(daemon, root):
-    assert details(root.task.create, {"name_label": "mine"})[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(root.task.create, {"name_label": "mine"})[0] == "OPERATION_NOT_ALLOWED"
     vm = _new_vm(root, "ro-fields")
     task = root.Async.VM.set_name_label(vm, "x")
     wait_task(root, task)
-    assert details(root.task.set_status, task, "pending")[0] == "FIELD_READ_ONLY"
+    assert failure(root.task.set_status, task, "pending")[0] == "FIELD_READ_ONLY"
     assert root.task.get_status_struct(task)["Progress"] == 100

@@ -7,9 +7,9 @@ import time
 import pytest
 import XenAPI
 
+from helpers import failure, wait_until
 from tests.conftest import Daemon
-from tests.tasks.taskutil import (Watcher, details, wait_no_running_tasks, wait_task,
-                                  wait_until)
+from tests.tasks.taskutil import Watcher, wait_no_running_tasks, wait_task
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_third_pending_task_is_refused_and_nothing_starts(pool):
     # one worker: t2 waits behind t1
     rec2 = x.task.get_record(t2)
     assert rec2["status"] == "pending" and rec2["progress"] == 0.0
-    assert details(x.Async.VM.start, vms[2], False) == ["TOO_MANY_PENDING_TASKS"]
+    assert failure(x.Async.VM.start, vms[2], False) == ["TOO_MANY_PENDING_TASKS"]
     assert set(x.task.get_all()) == {t1, t2}
     assert set(x.task.get_all_tasks()) == {t1, t2}
     # synchronous calls are not limited
@@ -126,7 +126,7 @@ def test_finished_tasks_are_collected_after_task_max_age(collecting):
     wait_until(lambda: not set(tasks) & set(x.task.get_all()), timeout=15,
                what="finished tasks to be collected")
     for t in tasks:
-        assert details(x.task.get_record, t) == ["HANDLE_INVALID", "task", t]
+        assert failure(x.task.get_record, t) == ["HANDLE_INVALID", "task", t]
     events = watcher.collect(lambda evs: {t for t in tasks} <= {
         e["ref"] for e in evs if e["operation"] == "del"})
     assert all("snapshot" not in e for e in events if e["operation"] == "del")

@@ -12,8 +12,8 @@ import pytest
 import XenAPI
 from lxml import etree
 
-from tests.tasks.taskutil import (FINISHED, Watcher, details, make_user, raw_login, served_dtd,
-                                  wait_task, wait_until)
+from helpers import failure, make_user, wait_until
+from tests.tasks.taskutil import FINISHED, Watcher, raw_login, served_dtd, wait_task
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_cancel_or_destroy_of_a_finished_task(slow_root):
     vm = x.VM.create({"name_label": "finished"})
     task = x.Async.VM.set_name_label(vm, "finished2")
     assert wait_task(x, task)["status"] == "success"
-    assert details(x.task.cancel, task)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(x.task.cancel, task)[0] == "OPERATION_NOT_ALLOWED"
     assert x.task.get_status(task)     # still there, unchanged
     assert x.task.get_record(task)["status"] == "success"
     x.task.destroy(task)
@@ -228,7 +228,7 @@ def test_destroy_of_a_running_task_is_refused(slow_root):
     x = slow_root
     vm = x.VM.create({"name_label": "running"})
     task = x.Async.VM.start(vm, False)
-    err = details(x.task.destroy, task)
+    err = failure(x.task.destroy, task)
     assert err[0] == "OPERATION_NOT_ALLOWED"
     assert task in x.task.get_all()
     assert wait_task(x, task)["status"] == "success"
@@ -244,7 +244,7 @@ def test_cancel_of_a_cancelled_task_is_refused(slow_root):
     _running_progress(x, task)
     x.task.cancel(task)
     assert wait_task(x, task)["status"] == "cancelled"
-    assert details(x.task.cancel, task)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(x.task.cancel, task)[0] == "OPERATION_NOT_ALLOWED"
     x.task.destroy(task)
     assert x.VM.get_power_state(vm) == "Halted"
 

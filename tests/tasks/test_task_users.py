@@ -3,13 +3,13 @@ their own, in RPCs and in events; root sees all. Users log in over TCP with pass
 
 import pytest
 
-from tests.tasks.taskutil import (Watcher, details, event_from, make_user, wait_task,
-                                  wait_until)
+from helpers import failure, make_user, wait_until
+from tests.tasks.taskutil import Watcher, event_from, wait_task
 
 
 @pytest.fixture(scope="module")
 def users(slow_daemon, slow_root):
-    refs = {name: make_user(slow_root, name, name + "-pw") for name in ("alice", "bob")}
+    refs = {name: make_user(slow_root, name, name + "-pw")[0] for name in ("alice", "bob")}
     sessions = {name: slow_daemon.sdk_tcp(name, name + "-pw") for name in refs}
     yield {name: (refs[name], sessions[name].xenapi) for name in refs}
     for s in sessions.values():
@@ -78,7 +78,7 @@ def test_another_users_task_is_handle_invalid(slow_root, users, call):
     vb = b.VM.create({"name_label": "bob-" + call})
     tb = b.Async.VM.set_name_label(vb, "bob-" + call + "2")
     wait_task(b, tb)
-    assert details(getattr(a.task, call), tb) == ["HANDLE_INVALID", "task", tb]
+    assert failure(getattr(a.task, call), tb) == ["HANDLE_INVALID", "task", tb]
     assert b.task.get_record(tb)["status"] == "success"      # untouched
 
 
@@ -88,8 +88,8 @@ def test_another_users_task_is_hidden_from_lookups(users):
     vb = b.VM.create({"name_label": "bob-lookup"})
     tb = b.Async.VM.set_name_label(vb, "bob-lookup2")
     wait_task(b, tb)
-    assert details(a.task.get_by_uuid, tb) == ["UUID_INVALID", "task", tb]
-    assert details(a.Async.Task.GetStatus, tb) == ["HANDLE_INVALID", "task", tb]
+    assert failure(a.task.get_by_uuid, tb) == ["UUID_INVALID", "task", tb]
+    assert failure(a.Async.Task.GetStatus, tb) == ["HANDLE_INVALID", "task", tb]
     assert b.task.get_by_uuid(tb) == tb
 
 
@@ -111,7 +111,7 @@ def test_get_by_name_label_finds_only_the_callers_tasks(slow_root, users):
 def test_root_only_call_is_refused_at_once_without_a_task(users):
     ref, a = users["alice"]
     before = a.task.get_all()
-    assert details(a.Async.user.set_password, ref, "new-pw")[0] == "PERMISSION_DENIED"
+    assert failure(a.Async.user.set_password, ref, "new-pw")[0] == "PERMISSION_DENIED"
     assert a.task.get_all() == before
 
 

@@ -4,10 +4,9 @@ import os
 
 import pytest
 
+from helpers import MIB
 from xen.xm import config
 from xmtools import Xm, snapshot
-
-MIB = 1024 * 1024
 
 
 def write(tmp_path, name, text):

@@ -4,8 +4,6 @@ import json
 
 from xmtools import table
 
-MIB = 1024 * 1024
-
 
 def make_vm(root, name):
     return root.VM.create({"name_label": name})

@@ -12,10 +12,11 @@ import xmlrpc.server
 
 import pytest
 
-from tests.conftest import Daemon, free_port, scratch_dir
+from helpers import ROOT, free_port, scratch_dir
+from tests.conftest import Daemon
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
-from xmtools import ROOT, Xm, table
+from xmtools import Xm, table
 
 
 def test_info(xm, root):

@@ -2,9 +2,8 @@
 
 import json
 
-from xmtools import ROOT, table
-
-MIB = 1024 * 1024
+from helpers import MIB, ROOT
+from xmtools import table
 
 
 def new_vm(xm, tmp_path, name, extra=""):
