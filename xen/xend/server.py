@@ -202,6 +202,9 @@ class RequestHandler(http.server.BaseHTTPRequestHandler):
     def peer(self):
         return self.server.peer_of(self)
 
+    def log_request(self, code="-", size="-"):
+        """No access line: dispatch logs one line per API call already."""
+
     def log_message(self, fmt, *args):
         log.debug("%s: " + fmt, self.server.kind, *args)
 
