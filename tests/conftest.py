@@ -16,6 +16,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# tests/ itself, so that helpers imports the same way under pytest and from bench/.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import XenAPI  # noqa: E402  (the official SDK, from PyPI)
 
