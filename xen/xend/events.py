@@ -31,24 +31,21 @@ class Subscription:
             self.add(spec)
 
     def add(self, spec):
+        self._change(spec, True)
+
+    def remove(self, spec):
+        self._change(spec, False)
+
+    def _change(self, spec, on):
         if spec == "*":
-            self.all = True
+            self.all = on
             return
         cls, slash, ref = spec.partition("/")
         name = _class_name(cls)
         if name is None or (slash and not ref):
             raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", spec)
-        (self.objects.add((name, ref)) if ref else self.classes.add(name))
-
-    def remove(self, spec):
-        if spec == "*":
-            self.all = False
-            return
-        cls, _, ref = spec.partition("/")
-        name = _class_name(cls)
-        if name is None:
-            raise ApiError("EVENT_SUBSCRIPTION_PARSE_FAILURE", spec)
-        (self.objects.discard((name, ref)) if ref else self.classes.discard(name))
+        target, item = (self.objects, (name, ref)) if ref else (self.classes, name)
+        target.add(item) if on else target.discard(item)
 
     def matches(self, cls, ref):
         return self.all or cls in self.classes or (cls, ref) in self.objects
