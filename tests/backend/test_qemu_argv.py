@@ -218,9 +218,9 @@ def test_accel_choice(monkeypatch):
     from xen.xend.backend import qemu
     assert choose_accel("tcg") == "tcg"
     assert choose_accel("kvm") == "kvm"
-    monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
+    monkeypatch.setattr(qemu.hostinfo, "has_kvm", lambda: False)
     assert choose_accel("auto") == "tcg"
-    monkeypatch.setattr(qemu, "kvm_usable", lambda: True)
+    monkeypatch.setattr(qemu.hostinfo, "has_kvm", lambda: True)
     assert choose_accel("auto") == "kvm"
     with pytest.raises(ValueError):
         choose_accel("xen")

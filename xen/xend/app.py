@@ -82,7 +82,8 @@ class Xend:
         reverse, lookup = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
                            reverse_fields=reverse, lookup_fields=lookup,
-                           volatile=("session", "task"))
+                           volatile=[c for c in datamodel.CLASSES
+                                     if c not in datamodel.STORED_CLASSES])
         self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
                                  failure_delay=config["login_failure_delay"],
                                  auth=config["auth"])

@@ -30,10 +30,3 @@ class ApiError(Exception):
     def __str__(self):
         return " ".join(self.description)
 
-
-def handle_invalid(cls, ref):
-    return ApiError("HANDLE_INVALID", cls, ref)
-
-
-def not_allowed(reason, *args):
-    return ApiError("OPERATION_NOT_ALLOWED", reason % args if args else reason)

@@ -50,7 +50,7 @@ import subprocess
 import threading
 import uuid as uuidlib
 
-from xen.xend import progress
+from xen.xend import hostinfo, progress
 from xen.xend.backend import base
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu_argv import (
@@ -77,27 +77,10 @@ MIGRATION_MAGIC = b"QEVM"   # the first bytes of every QEMU migration stream
 _CTRL_ALT_DEL = {"keys": [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]}
 
 
-def kvm_usable():
-    """True when /dev/kvm opens and the CPU advertises vmx or svm."""
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
-    except OSError:
-        return False
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split(":", 1)[1].split()
-                    return "vmx" in flags or "svm" in flags
-    except OSError:
-        pass
-    return False
-
-
 def choose_accel(accel):
     """Resolve "tcg" | "kvm" | "auto" to the accelerator QEMU gets."""
     if accel == "auto":
-        return "kvm" if kvm_usable() else "tcg"
+        return "kvm" if hostinfo.has_kvm() else "tcg"
     if accel in ("tcg", "kvm"):
         return accel
     raise ValueError(f"accel must be tcg, kvm or auto, not {accel!r}")
