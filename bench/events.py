@@ -12,6 +12,10 @@ both taken with time.perf_counter() in this process. It can be negative: the
 event is committed before the reply is sent, so a waiter may get it first.
 As a baseline, measured in the same run: the round trip of VM.get_name_label.
 
+With BENCH_EVENT_INVENTORY=N (e.g. 10000) the daemon first holds N more halted VMs,
+so the figures show delivery at a host inventory's scale: subscribers still watch the
+whole VM class.
+
 Run: .venv/bin/python bench/events.py   (no asserts on time)
 """
 
@@ -27,6 +31,7 @@ from tests.conftest import Daemon  # noqa: E402
 
 CHANGES = int(os.environ.get("BENCH_EVENT_CHANGES", "1000"))
 WARMUP = 50
+INVENTORY = int(os.environ.get("BENCH_EVENT_INVENTORY", "0"))
 SUBSCRIBERS = (1, 50)
 BASELINE_CALLS = 1000
 WAIT_PER_CHANGE = 10.0      # seconds a change may take to reach every subscriber
@@ -53,7 +58,9 @@ class Subscriber(threading.Thread):
         self.vm = vm
         self.board = board
         self.arrivals = {}          # change index -> perf_counter at arrival
-        self.token = event_from(self.x, ["vm"], "", 0)["token"]
+        # A token from a one-object subscription: "" on the whole class would first send
+        # every VM of the inventory. Tokens are positions in one log, good for any classes.
+        self.token = event_from(self.x, ["vm/" + vm], "", 0)["token"]
         self.error = None
 
     def run(self):
@@ -168,16 +175,31 @@ def ms(v):
     return "%8.3f" % (v * 1000.0)
 
 
+def fill(daemon, count, workers=4):
+    """Create ``count`` halted VMs from ``workers`` sessions."""
+    def work(n):
+        x = daemon.sdk_unix().xenapi
+        for i in range(n):
+            x.VM.create({"name_label": "inventory"})
+    threads = [threading.Thread(target=work, args=(count // workers + (k < count % workers),))
+               for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main():
     d = Daemon().start()
     try:
         session = d.sdk_unix()
         x = session.xenapi
         vm = x.VM.create({"name_label": "bench-events"})
+        fill(d, INVENTORY)
         rtts = baseline(x, vm)
         rtt50, rtt99 = percentile(rtts, 50), percentile(rtts, 99)
-        print("xend event latency (sim backend, SDK over the Unix socket, %d cores)"
-              % os.cpu_count())
+        print("xend event latency (sim backend, SDK over the Unix socket, %d cores, %d VMs)"
+              % (os.cpu_count(), INVENTORY + 1))
         print("baseline VM.get_name_label round trip over %d calls: p50 %s ms  p99 %s ms"
               % (len(rtts), ms(rtt50).strip(), ms(rtt99).strip()))
         print()
