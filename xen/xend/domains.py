@@ -24,9 +24,6 @@ from .backend.base import (GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN
 
 log = logging.getLogger("xend.domains")
 
-# States in which the guest exists on the hypervisor (and is resident on the host).
-RUNNING_STATES = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN,
-                  lifecycle.UNKNOWN)
 
 # Operations that may overtake another one on the same VM: hard_shutdown ends a guest
 # that a clean shutdown or reboot is still waiting for (the table's ShuttingDown row).
@@ -154,7 +151,7 @@ class Domains:
                            "the host's CPUs lack these features")
 
     def _set_state(self, vm, state, private=None):
-        resident = self.app.host_ref if state in RUNNING_STATES else NULL_REF
+        resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
         with self.store.transaction() as txn:
@@ -288,7 +285,7 @@ class Domains:
     def reattach_all(self):
         """Find every guest the store says is running; reconcile the ones that are gone."""
         for vm, rec in self.store.records("VM"):
-            if rec.get("power_state") not in RUNNING_STATES:
+            if rec.get("power_state") not in lifecycle.LIVE_STATES:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

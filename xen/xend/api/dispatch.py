@@ -116,10 +116,7 @@ class Dispatcher:
         ``Async.X`` is checked exactly as ``X`` would be, then handed to the task
         manager, which answers with the new task's ref (§1.4.3)."""
         started = time.monotonic()
-        reply = self._dispatch(name, params, peer)
-        method = self.resolve(name[len("Async."):] if name.startswith("Async.") else name)
-        key = ("Async." if name.startswith("Async.") else "") + method.name if method \
-            else "(unknown)"
+        reply, key = self._dispatch(name, params, peer)
         entry = self.stats.setdefault(key, [0, 0, 0.0])
         entry[0] += 1
         entry[1] += reply["Status"] != "Success"
@@ -127,9 +124,13 @@ class Dispatcher:
         return reply
 
     def _dispatch(self, name, params, peer):
+        """(reply, the method's name for the call counters)."""
+        key = "(unknown)"
         try:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
             method = self.resolve(name[len("Async."):] if asynchronous else name)
+            if method is not None:
+                key = ("Async." if asynchronous else "") + method.name
             if method is None or (asynchronous and not datamodel.CLASSES[method.cls].asynchronous):
                 raise self._unknown(name[len("Async."):] if asynchronous else name, name)
             call = Call(self.app, method.name, peer=peer)
@@ -150,14 +151,14 @@ class Dispatcher:
                 if method.result is not None:
                     value = method.result.to_wire(value)
             log.debug("%s by %s: Success", name[:200], call.user or "-")
-            return success(value)
+            return success(value), key
         except (ApiError, BackendError) as e:
             err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
             log.info("%s: %s", name[:200], " ".join(_loggable(err.description))[:500])
-            return failure(err.description)
+            return failure(err.description), key
         except Exception as e:   # a bug: log it whole, tell the client only its kind
             log.exception("internal error in %s", name[:200])
-            return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])])
+            return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])]), key
 
     def _unknown(self, name, as_called):
         """FIELD_READ_ONLY for a write to an RO field, else MESSAGE_METHOD_UNKNOWN."""

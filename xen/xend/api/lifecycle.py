@@ -42,6 +42,9 @@ TABLE = {
     (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
 }
 
+# States in which the guest exists on the hypervisor, resident on the host.
+LIVE_STATES = (RUNNING, PAUSED, SHUTTING_DOWN, UNKNOWN)
+
 # Operations a template may undergo; every other one fails with VM_IS_TEMPLATE.
 TEMPLATE_OPS = frozenset(["clone", "delete"])
 

@@ -46,6 +46,7 @@ class ClassHandler:
         self._plan = [(f.wire, src, self._plan_arg(f, src),
                        None if type(f.type).to_wire is Type.to_wire else f.type.to_wire)
                       for f, src in self._layout]
+        self._steps = {step[0]: step for step in self._plan}
 
     def _plan_arg(self, f, src):
         if src == "stored":
@@ -90,15 +91,21 @@ class ClassHandler:
 
     def read(self, ref, wire):
         """The value of one field of ``ref``, as a Python value."""
-        field = self.cls.field(wire)
-        if wire == "uuid":
+        rec = self.store.get(self.cls.name, ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+        return self._value(self._steps[wire], ref, rec)
+
+    def _value(self, step, ref, rec):
+        """One field's Python value, by the step the plan made for it."""
+        wire, src, arg, _ = step
+        if src == "stored":
+            return rec.get(wire, arg)
+        if src == "uuid":
             return ref
-        b = datamodel.binding_of_set(self.cls.name, wire)
-        if b:
-            return self.store.referrers(b.ref_class, b.ref_field, ref)
-        if wire in self.computed:
-            return getattr(self, self.computed[wire])(ref, self.store.get(self.cls.name, ref))
-        return self.store.get(self.cls.name, ref).get(wire, field.default_value())
+        if src == "bound":
+            return self.store.referrers(arg.ref_class, arg.ref_field, ref)
+        return arg(ref, rec)
 
     def wire_record(self, ref, rec=None):
         """The whole record of ``ref`` (whose stored record is ``rec``, if the caller
@@ -107,16 +114,9 @@ class ClassHandler:
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         out = {}
-        for wire, src, arg, to_wire in self._plan:
-            if src == "stored":
-                v = rec.get(wire, arg)
-            elif src == "uuid":
-                v = ref
-            elif src == "bound":
-                v = self.store.referrers(arg.ref_class, arg.ref_field, ref)
-            else:
-                v = arg(ref, rec)
-            out[wire] = to_wire(v) if to_wire is not None else v
+        for step in self._plan:
+            v = self._value(step, ref, rec)
+            out[step[0]] = step[3](v) if step[3] is not None else v
         return out
 
     def python_record(self, ref):

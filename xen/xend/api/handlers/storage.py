@@ -15,7 +15,6 @@ from .base import ClassHandler, new_ref
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
-_LIVE = (lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SHUTTING_DOWN)
 MAX_VDI_BYTES = 2 ** 56      # 64 PiB: well inside what qcow2 and QEMU accept
 MAX_SECTOR_SIZE = 2 ** 16
 
@@ -185,7 +184,7 @@ class VDIHandler(ClassHandler):
         out = []
         for vbd in self.store.referrers("VBD", "VDI", ref):
             vm = self.store.get("VBD", vbd)["VM"]
-            if self.store.get("VM", vm).get("power_state") in _LIVE:
+            if self.store.get("VM", vm).get("power_state") in lifecycle.LIVE_STATES:
                 out.append((vm, vbd))
         return out
 
@@ -271,6 +270,6 @@ class VBDHandler(ClassHandler):
             raise ApiError("INVALID_VALUE", "mode",
                            "RW (VDI %s is read-only: attach it RO)" % new["VDI"])
         vm = txn.get("VM", new["VM"])
-        if vm.get("power_state") in _LIVE and (old is None or old != new):
+        if vm.get("power_state") in lifecycle.LIVE_STATES and (old is None or old != new):
             raise ApiError("VM_BAD_POWER_STATE", new["VM"], lifecycle.HALTED,
                            vm.get("power_state"))

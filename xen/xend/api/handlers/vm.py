@@ -27,8 +27,7 @@ class VMHandler(ClassHandler):
     }
 
     def _running(self, rec):
-        return rec.get("power_state") in (lifecycle.RUNNING, lifecycle.PAUSED,
-                                          lifecycle.SHUTTING_DOWN)
+        return rec.get("power_state") in lifecycle.LIVE_STATES
 
     def _memory_actual(self, ref, rec):
         if not self._running(rec):
