@@ -81,7 +81,10 @@ class Domains:
     def run(self, vm, op, work, start_paused=False):
         """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None."""
         table_op = lifecycle.table_op(op, start_paused)
-        with self._claim(vm, table_op):
+        with self._claim(vm, table_op) as overtaking:
+            # An overtaken operation leaves the state to the one that overtook it.
+            def owns_state():
+                return overtaking or vm not in self._preempted
             state = self.store.get("VM", vm).get("power_state", lifecycle.HALTED)
             t = self.check(vm, table_op)
             if t.transient:
@@ -90,11 +93,11 @@ class Domains:
             try:
                 private = work()
             except BaseException:
-                if vm not in self._preempted:
+                if owns_state():
                     self._set_state(vm, state)
                 raise
             progress.report(0.95)
-            if vm not in self._preempted:   # else the overtaking operation set the state
+            if owns_state():
                 self._set_state(vm, t.final, private)
 
     def check(self, vm, table_op):
@@ -118,7 +121,7 @@ class Domains:
     def _claim(self, vm, op, wait=False):
         """Hold ``vm`` for ``op``: OTHER_OPERATION_IN_PROGRESS if it is busy, unless ``op``
         may preempt the running one (PREEMPTS); with ``wait`` (guest events, which must
-        never be lost), wait for it instead."""
+        never be lost), wait for it instead. Yields True when ``op`` overtook another."""
         owned = False
         while True:
             with self._busy_lock:
@@ -134,7 +137,7 @@ class Domains:
                     raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
             time.sleep(0.05)
         try:
-            yield
+            yield not owned
         finally:
             if owned:
                 with self._busy_lock:
