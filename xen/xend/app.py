@@ -68,6 +68,9 @@ def make_backend(name, config):
     if name == "qemu":
         from .backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"])
+    if name == "xen":
+        from .backend.xen import XenBackend
+        return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])
     raise ValueError("backend %r is not available" % name)
 
 
@@ -153,7 +156,8 @@ class Xend:
     # -- facts the handlers read ------------------------------------------------
 
     def software_version(self):
-        extra = {"xend": VERSION, "backend": self.backend_name}
+        extra = {"xend": VERSION, "backend": self.backend_name,
+                 **self.backend.software_version()}
         qemu = hostinfo.qemu_version()
         if qemu:
             extra["qemu"] = qemu

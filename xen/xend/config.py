@@ -18,9 +18,11 @@ DEFAULTS = {
     "tls_listen": "none",                  # HTTPS ADDR:PORT, e.g. "0.0.0.0:4465"
     "tls_cert": "",                        # PEM certificate; "" makes a self-signed one
     "tls_key": "",                         # PEM private key of tls_cert
-    "backend": "auto",                     # auto | qemu | sim
+    "backend": "auto",                     # auto | xen | qemu | sim
     "accel": "auto",                       # qemu: auto (KVM where usable) | kvm | tcg
     "qemu_binary": "qemu-system-x86_64",
+    "xen_xl": "xl",                        # xen: the xl binary
+    "xen_pvh_cpuid": "",                   # xen: xl cpuid= for PVH guests, e.g. "host,rdtscp=0"
     "log_file": "",                        # "" logs to stderr
     "log_level": "info",
     "pid_file": "/var/run/xend/xend.pid",

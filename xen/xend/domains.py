@@ -300,3 +300,4 @@ class Domains:
                 self._set_state(vm, lifecycle.HALTED, {})
             elif state != rec.get("power_state"):
                 self._set_state(vm, state, None)
+        self.backend.watch_guests()

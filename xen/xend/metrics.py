@@ -77,6 +77,7 @@ class Sampler:
                           if dt > 0 else 0.0) for i, c in enumerate(cpu_new)}
         return {
             "memory_actual": raw.get("memory_actual") or raw.get("memory_rss", 0),
+            "tools_version": raw.get("tools_version", {}),
             "vcpus": vcpus,
             "vbd": {vbd: (_rate(c, old.get("vbd", {}).get(vbd, c), dt, "rd_bytes"),
                           _rate(c, old.get("vbd", {}).get(vbd, c), dt, "wr_bytes"))

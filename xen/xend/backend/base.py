@@ -132,6 +132,14 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "actions/after_crash", "coredump",
                            "the %s backend cannot dump guest memory" % self.name)
 
+    def watch_guests(self) -> None:
+        """Called once the daemon has reattached its guests: begin watching for what
+        guests do on their own (backends that watch from the start ignore it)."""
+
+    def software_version(self) -> dict:
+        """Extra host.software_version entries naming the hypervisor's version."""
+        return {}
+
     def metrics(self, uuid: str) -> dict:
         """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional."""
         return {}

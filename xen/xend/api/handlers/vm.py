@@ -44,7 +44,10 @@ class VMHandler(ClassHandler):
             str(i): 0.0 for i in range(rec.get("VCPUs_max", 1))}
 
     def _tools_version(self, ref, rec):
-        return {}
+        # What a guest agent reports (backends without one report nothing).
+        if not self._running(rec):
+            return {}
+        return self.app.sampler.vm(ref).get("tools_version", {})
 
     def set_field(self, call, wire, ref, value):
         super().set_field(call, wire, ref, value)

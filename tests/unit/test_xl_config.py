@@ -1,0 +1,93 @@
+"""The VM-record -> xl configuration mapping of the xen backend, and its readers of
+xl's listings (pure functions; the nested Xen tier runs them against real xl)."""
+
+import pytest
+
+from xen.xend.backend import xl_config
+from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
+
+UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
+MIB = 2 ** 20
+
+
+def record(**fields):
+    base = {"name_label": "web one", "memory_static_max": 256 * MIB,
+            "memory_dynamic_max": 128 * MIB, "VCPUs_max": 2,
+            "boot_method": "kernel_external", "kernel_kernel": "/boot/vmlinuz",
+            "kernel_initrd": "/boot/initrd.img", "kernel_args": "console=hvc0 xend.test=1"}
+    base.update(fields)
+    return base
+
+
+def settings(text):
+    return dict(line.split(" = ", 1) for line in text.splitlines())
+
+
+def spec(rec, disks=(), nics=()):
+    return DomainSpec(uuid=UUID, record=rec, disks=list(disks), nics=list(nics))
+
+
+def test_a_pv_guest_with_a_disk_and_a_nic():
+    disk = DiskSpec(vbd="b", path="/srv/sr/d,1.img", format="raw", device="xvda", mode="RW",
+                    driver="paravirtualised")
+    nic = NicSpec(vif="v", mac="aa:00:00:00:00:01", mtu=9000, driver="paravirtualised",
+                  bridge="xenbr0")
+    name = xl_config.domain_name(record(), UUID)
+    got = settings(xl_config.build_config(spec(record(), [disk], [nic]), name))
+    assert got == {
+        "name": '"web-one-0a1b2c3d"', "uuid": '"%s"' % UUID, "type": '"pv"',
+        "maxmem": "256", "memory": "128", "vcpus": "2", "maxvcpus": "2",
+        "on_poweroff": '"preserve"', "on_reboot": '"preserve"', "on_crash": '"preserve"',
+        "kernel": '"/boot/vmlinuz"', "ramdisk": '"/boot/initrd.img"',
+        "cmdline": '"console=hvc0 xend.test=1"',
+        "disk": '["format=raw,vdev=xvda,access=rw,target=/srv/sr/d,1.img"]',
+        "vif": '["mac=aa:00:00:00:00:01,bridge=xenbr0,mtu=9000"]',
+    }
+
+
+def test_domain_type_from_builder_and_boot_method():
+    assert xl_config.domain_type(record(builder="")) == "pv"
+    assert xl_config.domain_type(record(builder="Linux")) == "pv"
+    assert xl_config.domain_type(record(builder="pvh")) == "pvh"
+    assert xl_config.domain_type(record(builder="", boot_method="bios")) == "hvm"
+    with pytest.raises(BackendError) as e:
+        xl_config.domain_type(record(builder="solaris"))
+    assert e.value.code == "VALUE_NOT_SUPPORTED" and e.value.params[0] == "builder"
+
+
+def test_refusals_name_the_field():
+    cases = [
+        (record(builder="pv", boot_method="bios"), {}, "boot_method"),
+        (record(builder="hvm", boot_method="bios"), {}, "builder"),   # no device model
+        (record(memory_static_max=8 * MIB, memory_dynamic_max=8 * MIB), {}, "memory/static_max"),
+        (record(kernel_args='say "hi"'), {}, "kernel/args"),
+    ]
+    for rec, kw, field in cases:
+        with pytest.raises(BackendError) as e:
+            xl_config.build_config(spec(rec), "n", **kw)
+        assert e.value.code == "VALUE_NOT_SUPPORTED" and e.value.params[0] == field, rec
+    with pytest.raises(BackendError) as e:
+        xl_config.build_config(spec(record(kernel_kernel="")), "n")
+    assert (e.value.code, e.value.params[0]) == ("INVALID_VALUE", "kernel/kernel")
+
+
+def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
+    disk = DiskSpec(vbd="b", path="/i.qcow2", format="qcow2", device="hda", mode="RO",
+                    driver="ioemu")
+    with pytest.raises(BackendError) as e:
+        xl_config.build_config(spec(record(), [disk]), "n")
+    assert e.value.params[:2] == ["VDI", "/i.qcow2"]
+    hvm = record(builder="hvm", boot_method="bios", bios_boot="CDROM",
+                 platform_std_VGA="true", platform_serial="pty")
+    nic = NicSpec(vif="v", mac="aa:00:00:00:00:02", mtu=1500, driver="ioemu")
+    got = settings(xl_config.build_config(spec(hvm, [disk], [nic]), "n", qdisk_ok=True,
+                                          device_model_ok=True))
+    assert got["type"] == '"hvm"' and got["boot"] == '"d"' and got["stdvga"] == "1"
+    assert got["serial"] == '"pty"' and "kernel" not in got
+    assert got["disk"] == '["format=qcow2,vdev=hda,access=ro,backendtype=qdisk,target=/i.qcow2"]'
+    assert got["vif"] == '["mac=aa:00:00:00:00:02,model=e1000"]'
+
+
+def test_domain_names_are_safe_for_xl():
+    assert xl_config.domain_name({"name_label": "a/b c;d"}, UUID) == "a-b-c-d-0a1b2c3d"
+    assert xl_config.domain_name({"name_label": ""}, UUID) == UUID

@@ -1,0 +1,574 @@
+"""The Xen backend: guests are Xen domains, for a daemon running in dom0.
+
+Domains are built and driven with ``xl`` (a generated configuration file per
+guest, in its state dir; see xl_config.py for the mapping) and watched through
+xenstore with pyxs, a pure-Python xenstore client: Debian packages it
+(python3-pyxs), it speaks the xenstored socket protocol directly, and its
+watches run on a thread of its own, so no C library or Xen Python binding is
+needed in dom0.
+
+Every domain is created with ``on_* = preserve``: when a guest powers off,
+reboots or crashes on its own, its domain stays, shut down with a reason code.
+A watch on ``@releaseDomain`` (which xenstored fires whenever a domain shuts
+down or goes away) wakes a checker that lists the domains (``xl list -v``),
+finishes what the guest asked for (a power-off is destroyed, a reboot is
+rebuilt from the same configuration, a crash is left for a core dump) and
+reports the event to the domain owner, which applies actions/*. Shutdowns the
+backend asked for itself are left to the operation that asked.
+
+Only domains whose uuid belongs to a VM this daemon started are ever touched:
+every command names a domain by the domid the backend recorded for that VM.
+Other domains are logged once, at start, and left alone. Domains outlive the
+daemon; ``reattach`` finds them again by uuid.
+"""
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+from .. import progress
+from . import base, xl_config
+from .base import BackendError
+
+log = logging.getLogger("xend.backend.xen")
+
+MIB = 1024 * 1024
+# Under nested emulation `xl create` takes 7-14 s; a save of a big guest, minutes.
+XL_TIMEOUT = 180.0
+SAVE_TIMEOUT = 600.0
+LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
+RECHECK_INTERVAL = 5.0      # a check even without a watch event (a lost watch)
+POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
+CONFIG_FILE = "xl.cfg"
+DEVICE_MODELS = ("/usr/lib/xen-4.17/bin/qemu-system-i386", "/usr/bin/qemu-system-i386",
+                 "/usr/bin/qemu-system-xen")
+
+
+class _Domain:
+    """What the backend knows of one guest's domain."""
+
+    def __init__(self, uuid, name, state_dir, domid, disks=None, nics=None):
+        self.uuid = uuid
+        self.name = name
+        self.state_dir = state_dir
+        self.domid = domid
+        self.disks = dict(disks or {})     # VBD uuid -> vdev
+        self.nics = dict(nics or {})       # VIF uuid -> MAC
+        # Serialises the xl commands that change this domain.
+        self.lock = threading.RLock()
+        # Set while an operation of ours is taking the domain down: the checker
+        # leaves a shutdown it sees then to that operation.
+        self.expected = False
+        self.handling = False
+        # Set once a crash or suspend the guest did has been reported: the domain
+        # stays, shut down, for the actions to deal with; it is not news again.
+        self.kept = False
+
+    @property
+    def config(self):
+        return os.path.join(self.state_dir, CONFIG_FILE)
+
+    def private(self):
+        return {"name": self.name, "state_dir": self.state_dir, "domid": self.domid,
+                "disks": dict(self.disks), "nics": dict(self.nics)}
+
+
+class XenBackend(base.Backend):
+    """Runs guests as Xen domains through xl; see the module docstring."""
+
+    name = "xen"
+
+    def __init__(self, on_guest_event=None, xl="xl", pvh_cpuid="", xenstore=None):
+        super().__init__(on_guest_event)
+        self.xl = shutil.which(xl) or xl
+        self.pvh_cpuid = pvh_cpuid
+        self.device_model = next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), "")
+        self._domains = {}
+        self._lock = threading.Lock()
+        self._listing = (0.0, {})
+        self._dirty = threading.Event()
+        self._closed = threading.Event()
+        self._xs = xenstore if xenstore is not None else _xenstore_client()
+        self.info = xl_config.parse_info(self._xl("info"))
+        log.info("xen backend: Xen %s, %s, device model %s", self.xen_version(), self.xl,
+                 self.device_model or "none (no HVM, no qcow2)")
+
+    # ------------------------------------------------------------------ contract
+
+    def start(self, spec, paused):
+        """``xl create`` the guest paused, then unpause it unless ``paused``."""
+        name = xl_config.domain_name(spec.record, spec.uuid)
+        text = xl_config.build_config(spec, name, qdisk_ok=bool(self.device_model),
+                                      device_model_ok=bool(self.device_model),
+                                      pvh_cpuid=self.pvh_cpuid)
+        dom = _Domain(spec.uuid, name, spec.state_dir, None,
+                      {d.vbd: d.device for d in spec.disks},
+                      {n.vif: n.mac for n in spec.nics})
+        _write_private(dom.config, text)
+        with dom.lock:
+            self._create(dom, ["create", "-p", dom.config])
+            progress.report(0.8)
+            if not paused:
+                self._xl("unpause", str(dom.domid))
+        return dom.private()
+
+    def pause(self, uuid):
+        """``xl pause``."""
+        dom = self._get(uuid, "Running")
+        with dom.lock:
+            self._xl("pause", str(dom.domid))
+
+    def unpause(self, uuid):
+        """``xl unpause``."""
+        dom = self._get(uuid, "Paused")
+        with dom.lock:
+            self._xl("unpause", str(dom.domid))
+
+    def clean_shutdown(self, uuid, timeout):
+        """``xl shutdown`` (PV control node, or ACPI for HVM) and wait for the guest to
+        power off; VM_SHUTDOWN_TIMEOUT [uuid, timeout] leaves it running."""
+        dom = self._get(uuid, "Running")
+        self._ask_and_wait(dom, ["shutdown", "-F"], timeout)
+        with dom.lock:
+            self._destroy(dom)
+
+    def hard_shutdown(self, uuid):
+        """``xl destroy``; no-op when the domain is already gone."""
+        dom = self._domains.get(uuid)
+        if dom is None:
+            return
+        dom.expected = True
+        with dom.lock:
+            self._destroy(dom)
+
+    def clean_reboot(self, uuid, timeout):
+        """``xl reboot`` and wait for the guest to shut down for its reboot; then build
+        the domain again from its configuration (Xen reboots a domain by rebuilding it)."""
+        dom = self._get(uuid, "Running")
+        self._ask_and_wait(dom, ["reboot", "-F"], timeout)
+        with dom.lock:
+            self._rebuild(dom)
+
+    def hard_reboot(self, uuid):
+        """Destroy the domain and build it again from its configuration."""
+        dom = self._get(uuid, "Running")
+        dom.expected = True
+        with dom.lock:
+            self._rebuild(dom)
+
+    def suspend(self, uuid, live, state_file):
+        """``xl save`` into ``state_file``; xl destroys the domain once it is saved.
+        (xl always stops the guest while it copies its memory: ``live`` changes nothing.)"""
+        dom = self._get(uuid, "Running")
+        dom.expected = True
+        with dom.lock:
+            try:
+                self._xl("save", str(dom.domid), state_file, timeout=SAVE_TIMEOUT)
+            except BackendError:
+                dom.expected = False
+                _unlink(state_file)
+                raise
+            self._forget(dom)
+
+    def resume(self, spec, state_file, paused):
+        """``xl restore -p`` from ``state_file`` (its own saved configuration), then
+        unpause unless ``paused``."""
+        if not os.path.exists(state_file):
+            raise BackendError("VM_STATE_FILE_MISSING", state_file)
+        name = xl_config.domain_name(spec.record, spec.uuid)
+        dom = _Domain(spec.uuid, name, spec.state_dir, None,
+                      {d.vbd: d.device for d in spec.disks},
+                      {n.vif: n.mac for n in spec.nics})
+        with dom.lock:
+            try:
+                self._create(dom, ["restore", "-p", state_file])
+            except BackendError as e:
+                log.warning("restore of %s failed: %s", spec.uuid, e)
+                raise BackendError("VM_STATE_FILE_CORRUPT", state_file) from None
+            if not paused:
+                self._xl("unpause", str(dom.domid))
+        return dom.private()
+
+    def reattach(self, uuid, private):
+        """Find the domain with this VM's uuid again: "Running" or "Paused", or None
+        when it is gone. One that shut down meanwhile is handled like a guest event."""
+        entry = self._list(max_age=0).get(uuid)
+        if entry is None:
+            return None
+        dom = _Domain(uuid, private.get("name") or entry["name"],
+                      private.get("state_dir") or "", entry["domid"],
+                      private.get("disks"), private.get("nics"))
+        with self._lock:
+            self._domains[uuid] = dom
+        state = xl_config.power_state(entry)
+        if state is None:
+            self._dirty.set()     # the checker applies what the guest did
+            return "Running"
+        return state
+
+    def watch_guests(self):
+        """Log the domains this daemon did not create, then start watching its own."""
+        with self._lock:
+            ours = set(self._domains)
+        for uuid, entry in self._list(max_age=0).items():
+            if uuid not in ours and entry["domid"] != 0:
+                log.info("domain %d (%s, %s) was not created by xend: left alone",
+                         entry["domid"], entry["name"], uuid)
+        threading.Thread(target=self._check_loop, name="xend-xen-check", daemon=True).start()
+        threading.Thread(target=self._watch_loop, name="xend-xen-watch", daemon=True).start()
+
+    def close(self):
+        """Stop watching; the domains keep running."""
+        self._closed.set()
+        self._dirty.set()
+
+    # ------------------------------------------------------------- extra API
+
+    def validate_record(self, record):
+        """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
+        xl_config.validate_record(record)
+
+    def set_memory_target(self, uuid, target):
+        """Write the balloon target (KiB) to the domain's xenstore ``memory/target``."""
+        dom = self._get(uuid, "Running")
+        self._xs.write(b"/local/domain/%d/memory/target" % dom.domid,
+                       str(int(target) // 1024).encode())
+
+    def dump_core(self, uuid, path):
+        """``xl dump-core`` of the domain (a crashed one is kept for this)."""
+        dom = self._get(uuid, "Running")
+        with dom.lock:
+            self._xl("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
+
+    def attach_disk(self, uuid, disk):
+        """``xl block-attach`` a VBD to the running domain."""
+        dom = self._get(uuid, "Running")
+        line = xl_config.disk_line(disk, self._type_of(dom), bool(self.device_model))
+        with dom.lock:
+            self._xl("block-attach", str(dom.domid), line)
+            dom.disks[disk.vbd] = disk.device
+
+    def detach_disk(self, uuid, vbd):
+        """``xl block-detach`` a VBD; the guest must let go of it."""
+        dom = self._get(uuid, "Running")
+        with dom.lock:
+            if vbd in dom.disks:
+                self._xl("block-detach", str(dom.domid), dom.disks[vbd])
+                del dom.disks[vbd]
+
+    def attach_nic(self, uuid, nic):
+        """``xl network-attach`` a VIF to the running domain."""
+        dom = self._get(uuid, "Running")
+        with dom.lock:
+            self._xl("network-attach", str(dom.domid),
+                     *xl_config.nic_line(nic, self._type_of(dom)).split(","))
+            dom.nics[nic.vif] = nic.mac
+
+    def detach_nic(self, uuid, vif):
+        """``xl network-detach`` a VIF by its MAC."""
+        dom = self._get(uuid, "Running")
+        with dom.lock:
+            if vif in dom.nics:
+                self._xl("network-detach", str(dom.domid), dom.nics[vif])
+                del dom.nics[vif]
+
+    def metrics(self, uuid):
+        """Counters of a running domain, from xl's listings, blkback and netback.
+
+        ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
+        wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
+        "tools_version": {...}}``
+        """
+        dom = self._domains.get(uuid)
+        if dom is None or dom.domid is None:
+            return {}
+        listing = self._list(max_age=LIST_MAX_AGE)
+        entry = listing.get(uuid)
+        if entry is None:
+            return {}
+        return {"cpu_seconds": self._vcpu_times().get(entry["domid"], []),
+                "memory_actual": entry["mem_mib"] * MIB,
+                "vbd": self._vbd_counters(dom),
+                "vif": self._vif_counters(dom),
+                "tools_version": self.tools_version(dom)}
+
+    def software_version(self):
+        """What the host runs, for host.software_version."""
+        return {"xen": self.xen_version()}
+
+    def xen_version(self):
+        return "%s.%s%s" % (self.info.get("xen_major", "?"), self.info.get("xen_minor", "?"),
+                            self.info.get("xen_extra", ""))
+
+    def tools_version(self, dom):
+        """The guest agent's version from xenstore ``attr/PVAddons`` ({} without one)."""
+        base_path = b"/local/domain/%d/attr/PVAddons/" % dom.domid
+        out = {}
+        for key, node in (("major", b"MajorVersion"), ("minor", b"MinorVersion"),
+                          ("micro", b"MicroVersion"), ("build", b"BuildVersion")):
+            value = self._xs_read(base_path + node)
+            if value is not None:
+                out[key] = value
+        return out
+
+    # ------------------------------------------------------------ internals
+
+    def _xl(self, *args, timeout=XL_TIMEOUT):
+        """Run xl; its stdout, or BackendError with the end of its stderr."""
+        try:
+            done = subprocess.run([self.xl, *args], capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BackendError("INTERNAL_ERROR", "xl %s: no answer in %d s"
+                               % (args[0], timeout)) from None
+        except OSError as e:
+            raise BackendError("INTERNAL_ERROR", "xl: %s" % e) from None
+        if done.returncode != 0:
+            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise BackendError("INTERNAL_ERROR", "xl %s: %s" % (args[0], tail))
+        return done.stdout
+
+    def _list(self, max_age):
+        """``xl list -v`` by uuid, reused while younger than ``max_age`` seconds."""
+        taken, listing = self._listing
+        if time.monotonic() - taken > max_age:
+            listing = xl_config.parse_list_verbose(self._xl("list", "-v"))
+            self._listing = (time.monotonic(), listing)
+        return listing
+
+    def _vcpu_times(self):
+        return xl_config.parse_vcpu_list(self._xl("vcpu-list"))
+
+    def _get(self, uuid, expected):
+        dom = self._domains.get(uuid)
+        if dom is None:
+            raise BackendError("VM_BAD_POWER_STATE", uuid, expected, "Halted")
+        return dom
+
+    def _type_of(self, dom):
+        try:
+            with open(dom.config) as f:
+                return "hvm" if 'type = "hvm"' in f.read() else "pv"
+        except OSError:
+            return "pv"
+
+    def _create(self, dom, args):
+        """Run ``xl create``/``restore`` for ``dom`` and record its domid; on failure
+        no domain of that uuid is left behind."""
+        dom.expected = True
+        try:
+            self._xl(*args)
+            entry = self._list(max_age=0).get(dom.uuid)
+            if entry is None:
+                raise BackendError("INTERNAL_ERROR", "xl %s left no domain" % args[0])
+        except BackendError:
+            leftover = self._list(max_age=0).get(dom.uuid)
+            if leftover is not None:
+                self._xl("destroy", str(leftover["domid"]))
+            raise
+        dom.domid = entry["domid"]
+        dom.kept = False
+        with self._lock:
+            self._domains[dom.uuid] = dom
+        dom.expected = False
+
+    def _destroy(self, dom):
+        """``xl destroy`` the domain (tolerating one already gone) and forget it."""
+        dom.expected = True
+        if dom.uuid in self._list(max_age=0):
+            try:
+                self._xl("destroy", str(dom.domid))
+            except BackendError:
+                if dom.uuid in self._list(max_age=0):
+                    dom.expected = False
+                    raise
+        self._forget(dom)
+
+    def _rebuild(self, dom):
+        """Destroy the domain and create it again, running, from its configuration."""
+        self._destroy(dom)
+        self._create(dom, ["create", dom.config])
+
+    def _forget(self, dom):
+        with self._lock:
+            if self._domains.get(dom.uuid) is dom:
+                del self._domains[dom.uuid]
+        self._listing = (0.0, {})
+
+    def _ask_and_wait(self, dom, command, timeout):
+        """Send a shutdown/reboot request and wait until the domain has shut down (or
+        gone: a hard_shutdown may overtake us). VM_SHUTDOWN_TIMEOUT otherwise."""
+        dom.expected = True
+        try:
+            with dom.lock:
+                self._xl(*command, str(dom.domid))
+            deadline = time.monotonic() + float(timeout)
+            while True:
+                entry = self._list(max_age=0).get(dom.uuid)
+                if entry is None or entry["domid"] != dom.domid or \
+                        xl_config.power_state(entry) is None:
+                    return
+                if time.monotonic() >= deadline:
+                    raise BackendError("VM_SHUTDOWN_TIMEOUT", dom.uuid, timeout)
+                time.sleep(POLL_INTERVAL)
+        except BackendError:
+            dom.expected = False
+            self._dirty.set()   # a shutdown that comes late is then the guest's own
+            raise
+
+    # -- what guests do on their own ---------------------------------------
+
+    def _watch_loop(self):
+        """Turn every ``@releaseDomain`` watch event into a check."""
+        try:
+            monitor = self._xs.monitor()
+            monitor.watch(b"@releaseDomain", b"xend")
+            for _ in monitor.wait():
+                if self._closed.is_set():
+                    return
+                self._dirty.set()
+        except Exception:    # the checker's periodic pass keeps working without it
+            log.exception("xenstore watch failed; falling back to polling")
+
+    def _check_loop(self):
+        while not self._closed.is_set():
+            self._dirty.wait(RECHECK_INTERVAL)
+            self._dirty.clear()
+            if self._closed.is_set():
+                return
+            try:
+                self._check()
+            except Exception:   # xl hiccups must not end the checker
+                log.exception("checking domains failed")
+
+    def _check(self):
+        """Hand every domain of ours that shut down or vanished to a handler thread."""
+        listing = self._list(max_age=0)
+        with self._lock:
+            ours = dict(self._domains)
+        for uuid, dom in ours.items():
+            entry = listing.get(uuid)
+            changed = entry is None or (xl_config.power_state(entry) is None
+                                        and not dom.kept)
+            if changed and not dom.expected and not dom.handling:
+                dom.handling = True
+                threading.Thread(target=self._handle, args=(dom,), daemon=True,
+                                 name="xend-xen-guest").start()
+
+    def _handle(self, dom):
+        """Finish what the guest did to its domain and report it (one domain)."""
+        try:
+            with dom.lock:
+                if dom.expected or self._domains.get(dom.uuid) is not dom:
+                    return
+                entry = self._list(max_age=0).get(dom.uuid)
+                if entry is not None and (xl_config.power_state(entry) is not None
+                                          or dom.kept):
+                    return
+                kind = self._finish(dom, entry)
+            log.info("guest %s: %s", dom.uuid, kind)
+            self.on_guest_event(dom.uuid, kind)
+        except Exception:
+            log.exception("handling a guest event of %s failed", dom.uuid)
+        finally:
+            dom.handling = False
+
+    def _finish(self, dom, entry):
+        if entry is None:
+            self._forget(dom)
+            return base.GUEST_DIED
+        reason = entry["reason"]
+        if "c" in entry["state"] or reason in (xl_config.SHUTDOWN_CRASH,
+                                               xl_config.SHUTDOWN_WATCHDOG):
+            dom.kept = True                  # kept, so that it can be dumped
+            return base.GUEST_CRASH
+        if reason in (xl_config.SHUTDOWN_REBOOT, xl_config.SHUTDOWN_SOFT_RESET):
+            self._rebuild(dom)               # the reboot the guest asked for
+            return base.GUEST_REBOOT
+        if reason == xl_config.SHUTDOWN_SUSPEND:
+            dom.kept = True
+            return base.GUEST_SUSPEND
+        self._destroy(dom)
+        return base.GUEST_SHUTDOWN
+
+    # -- counters --------------------------------------------------------------
+
+    def _backend_devices(self, kind, domid):
+        """{devid: xenstore backend dir} of one device kind (vbd, qdisk, vif)."""
+        root = b"/local/domain/0/backend/%s/%d" % (kind, domid)
+        try:
+            return {d.decode(): root + b"/" + d for d in self._xs.list(root)}
+        except Exception:   # no devices of that kind
+            return {}
+
+    def _vbd_counters(self, dom):
+        vdev_of = {}
+        for devid, path in self._backend_devices(b"vbd", dom.domid).items():
+            vdev = self._xs_read(path + b"/dev")
+            if vdev is not None:
+                vdev_of[vdev] = devid
+        out = {}
+        for vbd, vdev in dom.disks.items():
+            devid = vdev_of.get(vdev)
+            stats = "/sys/bus/xen-backend/devices/vbd-%d-%s/statistics/" % (dom.domid, devid)
+            if devid is not None and os.path.isdir(stats):
+                out[vbd] = {"rd_bytes": _read_int(stats + "rd_sect") * 512,
+                            "wr_bytes": _read_int(stats + "wr_sect") * 512}
+        return out
+
+    def _vif_counters(self, dom):
+        devid_of = {}
+        for devid, path in self._backend_devices(b"vif", dom.domid).items():
+            mac = self._xs_read(path + b"/mac")
+            if mac is not None:
+                devid_of[mac.lower()] = devid
+        out = {}
+        for vif, mac in dom.nics.items():
+            devid = devid_of.get(mac.lower())
+            stats = "/sys/class/net/vif%d.%s/statistics/" % (dom.domid, devid)
+            if devid is not None and os.path.isdir(stats):
+                # dom0's vif receives what the guest sends.
+                out[vif] = {"rx_bytes": _read_int(stats + "tx_bytes"),
+                            "tx_bytes": _read_int(stats + "rx_bytes")}
+        return out
+
+    def _xs_read(self, path):
+        try:
+            return self._xs.read(path).decode()
+        except Exception:   # absent node
+            return None
+
+
+def _xenstore_client():
+    try:
+        from pyxs import Client
+    except ImportError:
+        raise BackendError("INTERNAL_ERROR", "the xen backend needs pyxs "
+                           "(Debian: python3-pyxs)") from None
+    client = Client()
+    client.connect()
+    return client
+
+
+def _write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0

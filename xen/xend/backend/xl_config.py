@@ -1,0 +1,232 @@
+"""Translate a DomainSpec into an xl domain configuration, and read xl's listings.
+
+Pure functions: nothing here runs xl or talks to xenstore. ``build_config`` is
+the single place where VM record fields become xl settings; docs/xen-mapping.md
+describes the same mapping.
+
+Guest-initiated power-off, reboot and crash are left to the daemon: every
+``on_*`` setting is ``preserve``, so a domain that shuts down stays in place,
+with its shutdown reason, until the backend has seen it and the domain owner
+has applied actions/* (which are RW and may change while the guest runs; xl
+reads its own on_* only once, at create).
+"""
+
+import re
+
+from .base import BackendError
+from .qemu_argv import truthy
+
+MIB = 1024 * 1024
+
+# Domain types: the VM's builder, lower-cased; an empty builder picks from boot_method.
+BUILDERS = {"linux": "pv", "pv": "pv", "pvh": "pvh", "hvm": "hvm"}
+
+# Shutdown reason codes of the hypervisor (xl list -v, "Reason-Code" column).
+SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH, \
+    SHUTDOWN_WATCHDOG, SHUTDOWN_SOFT_RESET = range(6)
+
+# Characters xl's config parser takes inside a double-quoted string as they are.
+_PLAIN = re.compile(r'^[^"\\\n\r\x00]*$')
+# A name xl accepts for a domain (and we can show in `xl list`).
+_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _quote(value, field):
+    value = str(value)
+    if not _PLAIN.match(value):
+        raise BackendError("VALUE_NOT_SUPPORTED", field, value,
+                           "xl configuration strings cannot hold quotes, "
+                           "backslashes or line breaks")
+    return '"%s"' % value
+
+
+def domain_type(record):
+    """"pv", "pvh" or "hvm" for a VM record; VALUE_NOT_SUPPORTED for other builders."""
+    builder = str(record.get("builder") or "").strip().lower()
+    if builder:
+        if builder not in BUILDERS:
+            raise BackendError("VALUE_NOT_SUPPORTED", "builder", builder,
+                               "the xen backend builds: " + ", ".join(sorted(BUILDERS)))
+        return BUILDERS[builder]
+    return "pv" if record.get("boot_method") == "kernel_external" else "hvm"
+
+
+def validate_record(record):
+    """Refuse VM field values that no Xen host could honour (builder, boot method)."""
+    kind = domain_type(record)
+    method = record.get("boot_method") or "bios"
+    if kind in ("pv", "pvh") and method not in ("kernel_external", "grub",
+                                                 "kernel_internal"):
+        raise BackendError("VALUE_NOT_SUPPORTED", "boot_method", method,
+                           "a %s domain boots kernel_external, grub or kernel_internal"
+                           % kind.upper())
+
+
+def domain_name(record, uuid):
+    """The xl name of a VM's domain: its name_label made safe, with the uuid's first
+    block so that two VMs with one label never clash."""
+    label = _NAME.sub("-", str(record.get("name_label") or ""))[:40].strip("-")
+    return "%s-%s" % (label, uuid[:8]) if label else uuid
+
+
+def disk_line(disk, kind, qdisk_ok):
+    """One xl ``disk`` entry for a DiskSpec (target= last: the path may hold commas)."""
+    fmt = disk.format if disk.format in ("raw", "qcow2") else "raw"
+    parts = ["format=" + fmt, "vdev=" + disk.device, "access=" + disk.mode.lower()]
+    if fmt == "qcow2":
+        # blkback serves raw images only; qcow2 needs QEMU's qdisk in dom0.
+        if not qdisk_ok:
+            raise BackendError("VALUE_NOT_SUPPORTED", "VDI", disk.path,
+                               "qcow2 images need the Xen device model (qemu-system-xen) "
+                               "in dom0")
+        parts.append("backendtype=qdisk")
+    if kind == "hvm" and disk.driver == "ioemu" and not disk.device.startswith("hd"):
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
+                           "an emulated (ioemu) disk of an HVM guest is named hda-hdd")
+    parts.append("target=" + disk.path)
+    return ",".join(parts)
+
+
+def nic_line(nic, kind):
+    """One xl ``vif`` entry for a NicSpec."""
+    parts = ["mac=" + nic.mac]
+    if nic.bridge:
+        parts.append("bridge=" + nic.bridge)
+    if nic.mtu and int(nic.mtu) != 1500:
+        parts.append("mtu=%d" % int(nic.mtu))
+    if kind == "hvm":
+        parts.append("model=e1000" if nic.driver == "ioemu" else "type=vif")
+    return ",".join(parts)
+
+
+def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""):
+    """The xl configuration text of ``spec``.
+
+    ============================  =========================================
+    VM field                      xl setting
+    ============================  =========================================
+    uuid, (name_label)            ``uuid``, ``name`` (see domain_name)
+    builder / boot_method         ``type`` = pv | pvh | hvm (domain_type)
+    memory/static_max             ``maxmem`` (MiB, rounded up)
+    memory/dynamic_max            ``memory`` (MiB): the initial balloon target
+    VCPUs/max                     ``vcpus`` and ``maxvcpus``
+    kernel/kernel, initrd, args   ``kernel``, ``ramdisk``, ``cmdline``
+    boot_method grub/internal     ``bootloader = "pygrub"`` (PV)
+    bios/boot (HVM)               ``boot`` = a | c | d
+    platform/std_VGA (HVM)        ``stdvga``
+    platform/localtime (HVM)      ``localtime``
+    platform/serial (HVM)         ``serial`` = "pty" when "pty"
+    VBDs                          ``disk`` (disk_line)
+    VIFs                          ``vif`` (nic_line)
+    actions/*                     ``on_* = "preserve"``: applied by the daemon
+    ============================  =========================================
+    """
+    record = spec.record
+    kind = domain_type(record)
+    validate_record(record)
+    if kind == "hvm" and not device_model_ok:
+        raise BackendError("VALUE_NOT_SUPPORTED", "builder", "hvm",
+                           "HVM guests need the Xen device model (qemu-system-xen) in dom0")
+    static_max = int(record.get("memory_static_max") or 0)
+    if static_max < 16 * MIB:
+        raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", static_max,
+                           "a Xen domain needs at least 16 MiB")
+    dynamic_max = int(record.get("memory_dynamic_max") or static_max)
+    vcpus = int(record.get("VCPUs_max") or 1)
+    lines = [
+        ("name", _quote(name, "name_label")),
+        ("uuid", _quote(spec.uuid, "uuid")),
+        ("type", _quote(kind, "builder")),
+        ("maxmem", str(-(-static_max // MIB))),
+        ("memory", str(-(-min(dynamic_max, static_max) // MIB))),
+        ("vcpus", str(vcpus)),
+        ("maxvcpus", str(vcpus)),
+        ("on_poweroff", '"preserve"'),
+        ("on_reboot", '"preserve"'),
+        ("on_crash", '"preserve"'),
+    ]
+    method = record.get("boot_method") or "bios"
+    if kind in ("pv", "pvh"):
+        if method == "kernel_external":
+            kernel = record.get("kernel_kernel") or ""
+            if not kernel:
+                raise BackendError("INVALID_VALUE", "kernel/kernel", "")
+            lines.append(("kernel", _quote(kernel, "kernel/kernel")))
+            if record.get("kernel_initrd"):
+                lines.append(("ramdisk", _quote(record["kernel_initrd"], "kernel/initrd")))
+            if record.get("kernel_args"):
+                lines.append(("cmdline", _quote(record["kernel_args"], "kernel/args")))
+        else:
+            lines.append(("bootloader", '"pygrub"'))
+        if kind == "pvh" and pvh_cpuid:
+            lines.append(("cpuid", _quote(pvh_cpuid, "xen_pvh_cpuid")))
+    else:
+        boot = {"floppy": "a", "HD": "c", "CDROM": "d"}.get(record.get("bios_boot"), "c")
+        lines.append(("boot", _quote(boot, "bios/boot")))
+        lines.append(("stdvga", "1" if truthy(record.get("platform_std_VGA")) else "0"))
+        lines.append(("localtime", "1" if truthy(record.get("platform_localtime")) else "0"))
+        if str(record.get("platform_serial") or "") == "pty":
+            lines.append(("serial", '"pty"'))
+    disks = [_quote(disk_line(d, kind, qdisk_ok), "VBD") for d in spec.disks]
+    nics = [_quote(nic_line(n, kind), "VIF") for n in spec.nics]
+    lines.append(("disk", "[%s]" % ", ".join(disks)))
+    lines.append(("vif", "[%s]" % ", ".join(nics)))
+    return "".join("%s = %s\n" % pair for pair in lines)
+
+
+# -- what xl prints ------------------------------------------------------------
+
+
+def parse_list_verbose(text):
+    """Domains from ``xl list -v``: {uuid: {"domid", "name", "mem_mib", "state",
+    "reason"}}; ``state`` is xl's six flags ("r-----"), ``reason`` the shutdown
+    reason code or None while the domain is not shut down."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        # Name ID Mem VCPUs State Time(s) UUID Reason-Code Security-Label
+        if len(cols) < 8 or not cols[1].isdigit():
+            continue
+        reason = cols[7]
+        out[cols[6]] = {"domid": int(cols[1]), "name": cols[0], "mem_mib": int(cols[2]),
+                        "vcpus": int(cols[3]), "state": cols[4],
+                        "reason": int(reason, 16) if reason != "-" else None}
+    return out
+
+
+def parse_vcpu_list(text):
+    """vCPU times from ``xl vcpu-list``: {domid: [seconds per vCPU, by vCPU number]}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        # Name ID VCPU CPU State Time(s) Affinity...
+        if len(cols) < 6 or not cols[1].isdigit() or not cols[2].isdigit():
+            continue
+        try:
+            seconds = float(cols[5])
+        except ValueError:
+            continue
+        times = out.setdefault(int(cols[1]), [])
+        vcpu = int(cols[2])
+        times.extend([0.0] * (vcpu + 1 - len(times)))
+        times[vcpu] = seconds
+    return out
+
+
+def parse_info(text):
+    """``xl info`` as a dict of its ``key : value`` lines."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def power_state(entry):
+    """The API power state of a listed domain: Paused, Running, or None once it has
+    shut down (or is dying)."""
+    flags = entry["state"]
+    if "s" in flags or "c" in flags or "d" in flags:
+        return None
+    return "Paused" if "p" in flags else "Running"
