@@ -7,6 +7,16 @@ whether an operation is allowed, only how to carry it out on its hypervisor.
 A backend knows nothing about XML-RPC, sessions or the object store. It receives
 a ``DomainSpec``: the VM's API record (wire field names) plus the devices the
 daemon resolved for it, and reports back only power states and guest events.
+
+Devices of a resident guest change through four calls (hot-plug): attach_disk,
+detach_disk, attach_nic and detach_nic. The daemon calls them only while it
+holds the VM for the change, attach on a Running or Paused guest, detach on a
+Running one (a paused guest cannot let go of a device), and it commits the
+VBD or VIF record only after attach returns, or deletes it after detach
+returns. So each call is all or nothing: on failure it raises BackendError
+and leaves the guest and the host as they were. What the guest holds always
+matches the records, and the next start or resume builds the guest from the
+records, hot-plugged devices included.
 """
 
 import abc
@@ -41,7 +51,10 @@ class NicSpec:
     mac: str
     mtu: int
     driver: str           # "ioemu" | "paravirtualised"
-    bridge: str = ""      # host bridge, empty for an unconnected NIC
+    # The Linux bridge the NIC is a port of. Where Backend.uses_bridges, the daemon
+    # has made sure it exists (its own bridge of a private or VLAN network, or the
+    # host bridge the network names) before start, resume or attach_nic.
+    bridge: str = ""
 
 
 @dataclasses.dataclass
@@ -69,6 +82,11 @@ class Backend(abc.ABC):
     # True where running guests hold their disk images open, so a snapshot of an
     # attached disk must go through snapshot_disk().
     holds_disks = True
+    # True where guests' NICs are ports of Linux bridges on this host (see NicSpec.bridge).
+    uses_bridges = True
+    # Seconds a guest has to release a device in detach_disk/detach_nic; the daemon
+    # sets it from its configuration (shutdown_timeout).
+    unplug_timeout = 30.0
 
     def __init__(self, on_guest_event: Optional[Callable[[str, str], None]] = None):
         # on_guest_event(vm_uuid, GUEST_*) is called from the backend's own threads.
@@ -120,6 +138,46 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VDI", vbd,
                            "the %s backend cannot snapshot a disk in use" % self.name)
 
+    def attach_disk(self, uuid: str, disk: DiskSpec) -> Optional[dict]:
+        """Hot-plug ``disk`` into the resident guest ``uuid`` (Running or Paused).
+
+        All or nothing: on failure nothing of the disk is left in the guest or
+        on the host. VALUE_NOT_SUPPORTED [field, value, reason] where this
+        hypervisor cannot hot-plug such a disk (e.g. "VBD/driver", "ioemu").
+        Returns None, or the guest's private state if it changed (the daemon
+        stores it with the VBD record, as it stores start()'s).
+        """
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                           "the %s backend cannot hot-plug disks" % self.name)
+
+    def detach_disk(self, uuid: str, vbd: str) -> Optional[dict]:
+        """Unplug VBD ``vbd`` from the Running guest ``uuid``: ask the guest to
+        release it, wait for that (at most ``unplug_timeout`` seconds), then free
+        the host's side of it (the open image).
+
+        DEVICE_DETACH_TIMEOUT [VBD, vbd, timeout] if the guest has not released
+        it in time: the guest keeps the disk (and the request; should it release
+        the disk later, the backend frees the host's side then). Detaching a disk
+        the guest no longer has is not an error, so a retry after a timeout
+        succeeds once the guest let go. VALUE_NOT_SUPPORTED where the disk cannot
+        be unplugged at all. Returns like attach_disk.
+        """
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD", vbd,
+                           "the %s backend cannot hot-unplug disks" % self.name)
+
+    def attach_nic(self, uuid: str, nic: NicSpec) -> Optional[dict]:
+        """Hot-plug ``nic`` into the resident guest ``uuid``, as attach_disk does
+        a disk; ``nic.bridge`` exists (Backend.uses_bridges)."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF", nic.vif,
+                           "the %s backend cannot hot-plug network interfaces" % self.name)
+
+    def detach_nic(self, uuid: str, vif: str) -> Optional[dict]:
+        """Unplug VIF ``vif`` from the Running guest ``uuid``, as detach_disk does
+        a disk (DEVICE_DETACH_TIMEOUT [VIF, vif, timeout]); its host side (a tap)
+        is removed once the guest released it."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF", vif,
+                           "the %s backend cannot hot-unplug network interfaces" % self.name)
+
     def validate_record(self, record: dict) -> None:
         """Raise BackendError for VM field values this hypervisor cannot honour, so that
         they are refused when set, not when the VM starts."""
@@ -141,7 +199,10 @@ class Backend(abc.ABC):
         return {}
 
     def metrics(self, uuid: str) -> dict:
-        """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional."""
+        """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional.
+
+        ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
+        what the guest received), cumulative across suspend/resume."""
         return {}
 
     def close(self) -> None:

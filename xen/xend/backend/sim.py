@@ -5,6 +5,10 @@ hypervisor; it is never chosen automatically where QEMU is installed, and the
 daemon logs that it is in use. Its "guests" are entries in a JSON file in the
 state directory, so that they outlive a daemon restart as real guests do.
 Suspend writes a small state file, so resume can tell a missing one.
+Hot-plug is bookkeeping: each guest's set of device ids, kept in memory (after
+a daemon restart a detach finds nothing to do, which the contract allows). It
+refuses what QEMU refuses, an emulated (ioemu) disk, so the daemon's handling
+of a refused hot-plug can be tested without a hypervisor.
 
 ``op_seconds`` makes every operation take that long, in ten steps that report
 progress and offer a safe point for cancellation: long operations to test
@@ -23,6 +27,7 @@ from .base import Backend, BackendError
 class SimBackend(Backend):
     name = "sim"
     holds_disks = False   # simulated guests never open their images
+    uses_bridges = False  # nor do they need a bridge for a NIC
 
     def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0):
         super().__init__(on_guest_event)
@@ -34,6 +39,7 @@ class SimBackend(Backend):
                 self._domains = json.load(f)
         except (FileNotFoundError, ValueError):
             self._domains = {}
+        self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
 
     def _save(self):
         tmp = self._path + ".tmp"
@@ -48,6 +54,7 @@ class SimBackend(Backend):
         with self._lock:
             if state is None:
                 self._domains.pop(uuid, None)
+                self._devices.pop(uuid, None)
             else:
                 self._domains[uuid] = state
             self._save()
@@ -66,6 +73,9 @@ class SimBackend(Backend):
 
     def start(self, spec, paused):
         self._set(spec.uuid, "Paused" if paused else "Running")
+        with self._lock:
+            self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
+                "vif-" + n.vif for n in spec.nics}
         return {"sim": True}
 
     def pause(self, uuid):
@@ -107,6 +117,40 @@ class SimBackend(Backend):
         if saved.get("sim-domain") != spec.uuid:
             raise BackendError("VM_STATE_FILE_CORRUPT", state_file)
         return self.start(spec, paused)
+
+    def attach_disk(self, uuid, disk):
+        """Record the disk as plugged; refuse an emulated one, as QEMU does."""
+        if disk.driver == "ioemu":
+            raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", "ioemu",
+                               "the simulated guest, like QEMU, cannot hot-plug an IDE disk")
+        self._plug(uuid, "vbd-" + disk.vbd)
+
+    def detach_disk(self, uuid, vbd):
+        """Record the disk as unplugged."""
+        self._unplug(uuid, "vbd-" + vbd)
+
+    def attach_nic(self, uuid, nic):
+        """Record the NIC as plugged."""
+        self._plug(uuid, "vif-" + nic.vif)
+
+    def detach_nic(self, uuid, vif):
+        """Record the NIC as unplugged."""
+        self._unplug(uuid, "vif-" + vif)
+
+    def _plug(self, uuid, dev):
+        self._require(uuid)
+        self._work()
+        with self._lock:
+            held = self._devices.setdefault(uuid, set())
+            if dev in held:
+                raise BackendError("INTERNAL_ERROR", "sim: %s is attached already" % dev)
+            held.add(dev)
+
+    def _unplug(self, uuid, dev):
+        self._require(uuid)
+        self._work()
+        with self._lock:
+            self._devices.get(uuid, set()).discard(dev)
 
     def dump_core(self, uuid, path):
         self._require(uuid)
