@@ -22,7 +22,6 @@ from .api.handlers.task import TaskHandler
 from .api.handlers.user import UserHandler
 from .api.handlers.vm import VMHandler
 from .api.sessions import ROOT, Sessions
-from .backend.base import DiskSpec, NicSpec
 from .domains import Domains
 from .events import EventLog
 from .metrics import Sampler
@@ -173,28 +172,18 @@ class Xend:
         return self.sampler.host_cpus
 
     def disks_of(self, vm):
-        """The VM's VBDs as the backend sees them."""
-        out = []
-        for vbd in self.store.referrers("VBD", "VM", vm):
-            rec = self.store.get("VBD", vbd)
-            vdi = self.store.get("VDI", rec["VDI"]) or {}
-            out.append(DiskSpec(vbd=vbd, path=self.store.private(rec["VDI"]).get("path", ""),
-                                format=self.store.private(rec["VDI"]).get("format", "qcow2"),
-                                device=rec.get("device", ""),
-                                mode="RO" if vdi.get("read_only") else rec.get("mode", "RW"),
-                                driver=rec.get("driver", "paravirtualised")))
-        return out
+        """The VM's VBDs as the backend sees them (VDI_IN_USE where a disk may not be
+        attached now: storage.VBDHandler.disk_spec)."""
+        vbds = self.handlers["VBD"]
+        return [vbds.disk_spec(vbd, self.store.get("VBD", vbd))
+                for vbd in self.store.referrers("VBD", "VM", vm)]
 
     def nics_of(self, vm):
-        """The VM's VIFs as the backend sees them."""
-        out = []
-        for vif in self.store.referrers("VIF", "VM", vm):
-            rec = self.store.get("VIF", vif)
-            net = self.store.get("network", rec["network"]) or {}
-            out.append(NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                               driver=rec.get("type", "paravirtualised"),
-                               bridge=net.get("NIC", "")))
-        return out
+        """The VM's VIFs as the backend sees them, their bridges made where the daemon
+        owns them (network.VIFHandler.nic_spec)."""
+        vifs = self.handlers["VIF"]
+        return [vifs.nic_spec(vif, self.store.get("VIF", vif))
+                for vif in self.store.referrers("VIF", "VM", vm)]
 
     def close(self):
         """Stop background work and close the store; guests keep running."""

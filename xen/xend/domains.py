@@ -75,6 +75,8 @@ class Domains:
         self._preempted = set()    # VMs whose operation another one overtook
         self._busy_lock = threading.Lock()
         backend.on_guest_event = self.guest_event
+        # A guest gets as long to let go of an unplugged device as to shut down.
+        backend.unplug_timeout = app.config.get("shutdown_timeout", backend.unplug_timeout)
 
     # -- the one way to run an operation ---------------------------------------
 
@@ -99,6 +101,14 @@ class Domains:
             progress.report(0.95)
             if owns_state():
                 self._set_state(vm, t.final, private)
+
+    def change_devices(self, vm, work):
+        """Run ``work(power_state)``, which adds or removes a VBD or VIF of ``vm`` (and
+        hot-plugs or unplugs it on a resident guest), while holding ``vm`` as a
+        lifecycle operation does: nothing starts, stops or suspends it meanwhile.
+        OTHER_OPERATION_IN_PROGRESS if an operation holds it. Returns work's result."""
+        with self._claim(vm, "device change"):
+            return work(self.store.get("VM", vm).get("power_state", lifecycle.HALTED))
 
     def check(self, vm, table_op):
         """The Transition ``table_op`` would make, or the error that forbids it:

@@ -610,6 +610,7 @@ ERRORS = {
     "VM_STATE_FILE_MISSING": ["path"],
     "VM_STATE_FILE_CORRUPT": ["path"],
     "VM_SHUTDOWN_TIMEOUT": ["vm", "timeout"],
+    "DEVICE_DETACH_TIMEOUT": ["class", "ref", "timeout"],
     "SR_FULL": ["requested", "maximum"],
     "INTERNAL_ERROR": ["message"],
 }
@@ -622,6 +623,8 @@ ERROR_DOCS = {
     "VM_STATE_FILE_MISSING": "resume found no saved state; the VM stays Suspended",
     "VM_STATE_FILE_CORRUPT": "resume could not read the saved state; the VM stays Suspended",
     "VM_SHUTDOWN_TIMEOUT": "the guest did not shut down or reboot in time; it keeps running",
+    "DEVICE_DETACH_TIMEOUT": "the guest did not release the VBD or VIF in time; it keeps "
+                             "the device, and the record stays",
     "HOST_DISABLED": "the host is disabled and refuses new starts and resumes",
     "HOST_NOT_DISABLED": "host shutdown/reboot asked for while the host is enabled",
     "HOST_HAS_RESIDENT_VMS": "host shutdown/reboot asked for while VMs are resident on it",

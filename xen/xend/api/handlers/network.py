@@ -1,11 +1,35 @@
-"""network (§2.9) and VIF (§2.10): checked addresses and generated MACs."""
+"""network (§2.9) and VIF (§2.10): checked addresses, generated MACs, the Linux
+bridge of each network, and VIFs hot-plugged into resident VMs.
+
+A network's ``NIC`` says where its VIFs go (docs/api.md, "Networks"):
+
+* empty: a private network. The daemon makes it a bridge of its own
+  (``netdev.bridge_name``), connected to no host interface, when a VIF first
+  needs it, and removes it with the network;
+* a host bridge, without ``VLAN``: the VIFs are ports of that bridge, which the
+  administrator owns (the daemon never enslaves a host interface itself);
+* a host interface (a bridge or a NIC) with ``VLAN``: the daemon makes a bridge
+  of its own connected through an 802.1Q device on that interface, so the
+  guests' frames leave tagged.
+
+``VLAN`` on a private network changes nothing: its bridge already is a segment
+of its own, and a tag used only inside it would separate nothing.
+"""
 
 import ipaddress
+import logging
 import random
 import re
 
+from ... import netdev
+from ...backend.base import NicSpec
+from .. import lifecycle
 from ..errors import ApiError
-from .base import ClassHandler
+from .base import ClassHandler, new_ref
+from .storage import HOLDING_STATES
+from .vm import plug, unplug
+
+log = logging.getLogger("xend.network")
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
@@ -19,7 +43,59 @@ def _ifname(field, value):
 class NetworkHandler(ClassHandler):
     cls_name = "network"
 
+    def bridge(self, net):
+        """The bridge VIFs on ``net`` are ports of. Where the backend uses bridges,
+        the daemon's own is made if missing, and a host bridge must exist:
+        VALUE_NOT_SUPPORTED [field, value, why] otherwise."""
+        rec = self.store.get("network", net)
+        nic, vlan = rec.get("NIC", ""), rec.get("VLAN", "")
+        uses_bridges = self.app.backend.uses_bridges
+        if nic and not vlan:
+            if uses_bridges:
+                try:
+                    netdev.require_bridge(nic)
+                except netdev.NetdevError as e:
+                    raise ApiError("VALUE_NOT_SUPPORTED", "network/NIC", nic, str(e)) from None
+            return nic
+        name = netdev.bridge_name(net)
+        if uses_bridges:
+            try:
+                netdev.ensure_bridge(name, (netdev.vlan_name(net), nic, int(vlan)) if nic
+                                     else None)
+            except netdev.NetdevError as e:
+                field, value = ("network/VLAN", vlan) if nic else ("network", net)
+                raise ApiError("VALUE_NOT_SUPPORTED", field, value, str(e)) from None
+        return name
+
+    def set_field(self, call, wire, ref, value):
+        super().set_field(call, wire, ref, value)
+        if wire in ("NIC", "VLAN"):
+            self._remove_bridge(ref)     # made again, the new way, when next needed
+
+    def delete(self, call, ref):
+        super().delete(call, ref)
+        self._remove_bridge(ref)
+
+    def _remove_bridge(self, net):
+        if not self.app.backend.uses_bridges:
+            return
+        try:
+            netdev.remove_bridge(netdev.bridge_name(net), netdev.vlan_name(net))
+        except netdev.NetdevError as e:
+            # The record has changed already; a bridge left over is only untidy.
+            log.warning("network %s: cannot remove its bridge: %s", net, e)
+
     def validate(self, txn, ref, old, new):
+        if old is not None and (old.get("NIC"), old.get("VLAN")) != (new.get("NIC"),
+                                                                      new.get("VLAN")):
+            users = [v for v in txn.referrers("VIF", "network", ref)
+                     if txn.get("VM", txn.get("VIF", v)["VM"]).get("power_state")
+                     in HOLDING_STATES]
+            if users:
+                raise ApiError("OPERATION_NOT_ALLOWED",
+                               "NIC and VLAN of network %s change only while no VM using it "
+                               "is running, paused or suspended (VIFs %s)"
+                               % (ref, ",".join(users)))
         _ifname("NIC", new.get("NIC", ""))
         vlan = new.get("VLAN", "")
         if vlan and not (vlan.isdigit() and 1 <= int(vlan) <= 4094):
@@ -50,7 +126,40 @@ class VIFHandler(ClassHandler):
     def _tx_kbs(self, ref, rec):
         return self.app.sampler.device_rates(rec["VM"], "vif", ref)[1]
 
+    def nic_spec(self, ref, rec):
+        """The NicSpec of VIF ``ref`` (record ``rec``), its bridge made if the daemon
+        owns it (NetworkHandler.bridge)."""
+        return NicSpec(vif=ref, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
+                       driver=rec.get("type", "paravirtualised"),
+                       bridge=self.app.handlers["network"].bridge(rec["network"]))
+
+    def create(self, call, record):
+        """A VIF of a halted VM is a record; one of a Running or Paused VM is hot-plugged
+        first and recorded once the guest has it."""
+        self.may_write(call, None)
+        stored, bound = self.record_from_wire(record)
+        ref = new_ref()
+        backend = self.app.backend
+        return self.app.domains.change_devices(stored["VM"], lambda state: plug(
+            self, ref, stored, bound, state, self.nic_spec, backend.attach_nic,
+            backend.detach_nic))
+
+    def delete(self, call, ref):
+        """Deleting a VIF of a Running VM unplugs it from the guest first."""
+        rec = self.store.get("VIF", ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", "VIF", ref)
+        self.may_write(call, ref)
+        self.app.domains.change_devices(rec["VM"], lambda state: unplug(
+            self, call, ref, rec["VM"], state, self.app.backend.detach_nic))
+
     def validate(self, txn, ref, old, new):
+        if old is not None and old != new:
+            # A plugged VIF is changed by deleting it and making another.
+            for vm in {old["VM"], new["VM"]}:
+                state = txn.get("VM", vm).get("power_state")
+                if state in HOLDING_STATES:
+                    raise ApiError("VM_BAD_POWER_STATE", vm, lifecycle.HALTED, state)
         mac = new.get("MAC", "").lower()
         if not mac:
             mac = self._fresh_mac(txn)

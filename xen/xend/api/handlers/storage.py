@@ -2,16 +2,22 @@
 
 File work (storage.py) happens before the records are committed, and is undone
 if the commit fails, so a Failure never leaves an orphaned image and a Success
-never names a missing one.
+never names a missing one. In the same way a VBD of a resident VM is hot-plugged
+before its record is committed, and unplugged before its record is deleted.
 """
 
 import os
 import shutil
 
 from ... import progress, storage
+from ...backend.base import DiskSpec
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
+from .vm import plug, unplug
+
+# States in which a VM holds its disks: resident, or saved to resume with them.
+HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
@@ -269,7 +275,54 @@ class VBDHandler(ClassHandler):
         if vdi.get("read_only") and new.get("mode") == "RW":
             raise ApiError("INVALID_VALUE", "mode",
                            "RW (VDI %s is read-only: attach it RO)" % new["VDI"])
-        vm = txn.get("VM", new["VM"])
-        if vm.get("power_state") in lifecycle.LIVE_STATES and (old is None or old != new):
-            raise ApiError("VM_BAD_POWER_STATE", new["VM"], lifecycle.HALTED,
-                           vm.get("power_state"))
+        if old is not None and old != new:
+            # An attached disk is changed by deleting its VBD and making another.
+            for vm in {old["VM"], new["VM"]}:
+                state = txn.get("VM", vm).get("power_state")
+                if state in HOLDING_STATES:
+                    raise ApiError("VM_BAD_POWER_STATE", vm, lifecycle.HALTED, state)
+
+    def disk_spec(self, ref, rec):
+        """The DiskSpec that attaches VBD ``ref`` (record ``rec``) to its VM, which is
+        starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
+        elsewhere too (to a resident or suspended VM, or twice to this one), unless it
+        is sharable or read-only and every one of those attachments is read-only:
+        dir SRs hold qcow2 images, which only one guest at a time may write."""
+        vdi = self.store.get("VDI", rec["VDI"]) or {}
+
+        def mode_of(vbd_rec):
+            return "RO" if vdi.get("read_only") else vbd_rec.get("mode", "RW")
+        shared = vdi.get("sharable") or vdi.get("read_only")
+        for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
+            orec = self.store.get("VBD", other)
+            if other == ref or orec is None or (
+                    orec["VM"] != rec["VM"] and self.store.get("VM", orec["VM"]).get(
+                        "power_state") not in HOLDING_STATES):
+                continue
+            if not shared or "RW" in (mode_of(rec), mode_of(orec)):
+                raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
+        private = self.store.private(rec["VDI"])
+        return DiskSpec(vbd=ref, path=private.get("path", ""),
+                        format=private.get("format", "qcow2"), device=rec.get("device", ""),
+                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
+
+    def create(self, call, record):
+        """A VBD of a halted VM is a record; one of a Running or Paused VM is hot-plugged
+        first and recorded once the guest has it."""
+        self.may_write(call, None)
+        stored, bound = self.record_from_wire(record)
+        ref = new_ref()
+        backend = self.app.backend
+        return self.app.domains.change_devices(stored["VM"], lambda state: plug(
+            self, ref, stored, bound, state, self.disk_spec, backend.attach_disk,
+            backend.detach_disk))
+
+    def delete(self, call, ref):
+        """Deleting a VBD of a Running VM unplugs it from the guest first."""
+        rec = self.store.get("VBD", ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", "VBD", ref)
+        self.may_write(call, ref)
+        self.app.domains.change_devices(rec["VM"], lambda state: unplug(
+            self, call, ref, rec["VM"], state, self.app.backend.detach_disk))
+
