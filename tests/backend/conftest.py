@@ -7,12 +7,13 @@ test leaves a guest behind even when it fails half-way.
 
 import os
 import signal
+import subprocess
 import uuid
 
 import pytest
 
 from helpers import qemu_pids, tiny_args
-from qemutest import Events, wait_until
+from qemutest import Events, skip_without_taps, wait_until
 from xen.xend import storage
 from xen.xend.backend.base import DiskSpec, DomainSpec, NicSpec
 
@@ -91,6 +92,17 @@ def vms(tmp_path, backend_factory):
     made = Vms(tmp_path)
     yield made
     made.cleanup()
+
+
+@pytest.fixture
+def bridge():
+    """A bridge with no host interface in it (nothing can leave the machine)."""
+    skip_without_taps()
+    name = "xtbr" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    yield name
+    subprocess.run(["ip", "link", "del", name], check=True)
 
 
 @pytest.fixture

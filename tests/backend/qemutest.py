@@ -1,7 +1,10 @@
 """Helpers for the QEMU backend tests (imported by conftest.py and the test modules)."""
 
+import os
 import threading
 import time
+
+import pytest
 
 from helpers import BOOT_WAIT, EVENT_WAIT, console_text
 
@@ -47,3 +50,9 @@ def console(spec):
 def wait_console(spec, text, count=1, timeout=BOOT_WAIT):
     """Wait until ``text`` appears ``count`` times on the guest's console."""
     return wait_until(lambda: console(spec).count(text) >= count, timeout)
+
+
+def skip_without_taps():
+    """Skip where tap devices and bridges cannot be made (they need root and a tun device)."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        pytest.skip("bridges and tap devices need root and /dev/net/tun")

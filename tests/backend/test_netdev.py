@@ -3,13 +3,18 @@ when making them fails (nothing). Every interface made here has a name of the te
 own and is removed again."""
 
 import os
+import shutil
 import subprocess
+import sys
+import textwrap
 import uuid
 
 import pytest
 
 from qemutest import skip_without_taps
 from xen.xend import netdev
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +94,37 @@ def test_vlan_bridge():
     finally:
         netdev.remove_bridge(bridge, vlan)
         subprocess.run(["ip", "link", "del", uplink], check=True)
+
+
+# A QEMU backend whose process may not administer the network: the start fails with
+# a Failure that says why, and leaves no QEMU behind.
+_UNPRIVILEGED = textwrap.dedent("""
+    import sys, uuid
+    from xen.xend.backend.base import BackendError, DomainSpec, NicSpec
+    from xen.xend.backend.qemu import QemuBackend
+    backend = QemuBackend(accel="tcg")
+    nic = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:01", mtu=1500,
+                  driver="paravirtualised", bridge=sys.argv[1])
+    spec = DomainSpec(uuid=str(uuid.uuid4()), nics=[nic], state_dir=sys.argv[2],
+                      record={"memory_static_max": str(64 << 20), "boot_method": "bios"})
+    try:
+        backend.start(spec, paused=True)
+        print("started")
+    except BackendError as e:
+        print(e.code, *e.params, sep="|")
+    backend.close()
+""")
+
+
+def test_without_the_right_to_make_taps(bridge, tmp_path):
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    out = subprocess.run(
+        ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", sys.executable,
+         "-c", _UNPRIVILEGED, bridge, str(tmp_path / "vm")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    code, field, _, why = out.stdout.strip().split("|")
+    assert (code, field) == ("VALUE_NOT_SUPPORTED", "VIF")
+    assert "Operation not permitted" in why and "need root" in why
+    assert os.listdir("/sys/class/net/%s/brif" % bridge) == []

@@ -7,7 +7,7 @@ import pytest
 
 from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
 from xen.xend.backend.qemu import choose_accel
-from xen.xend.backend.qemu_argv import build_argv, safe_path, tap_name
+from xen.xend.backend.qemu_argv import assign_slots, build_argv, disk_node, free_slot, safe_path
 
 VM = "4a1c2a55-6d7e-4c38-9d0e-2f1a7b3c9e01"
 
@@ -50,7 +50,7 @@ def test_identity_memory_cpus_and_fixed_devices():
     assert value(args, "-smp") == "2"
     assert value(args, "-machine") == "pc,accel=tcg"
     assert "-S" in args
-    assert "virtio-balloon-pci,id=balloon0" in devices(args)
+    assert "virtio-balloon-pci,id=balloon0,addr=03.0" in devices(args)
     assert "pvpanic" in devices(args)
     assert value(args, "-action") == "panic=pause"
     assert "-no-shutdown" not in args
@@ -127,7 +127,7 @@ def test_unknown_serial_is_not_supported():
 
 def test_audio():
     args = argv(platform_enable_audio=True)
-    assert "AC97,audiodev=audio0" in devices(args)
+    assert "AC97,audiodev=audio0,addr=04.0" in devices(args)
     with pytest.raises(BackendError) as err:
         build_argv(spec(platform_enable_audio=True), "q", "tcg", audio_ok=False)
     assert err.value.params[:2] == ["platform/enable_audio", "true"]
@@ -150,14 +150,16 @@ def test_disks_virtio_ide_and_read_only():
     pv, emu, ro = disk(), disk("ioemu", device="hdb"), disk(mode="RO", fmt="raw")
     args = argv(disks=[pv, emu, ro])
     nodes = [json.loads(b) for b in values(args, "-blockdev")]
-    assert [n["node-name"] for n in nodes] == ["vbd0", "vbd1", "vbd2"]
+    assert [n["node-name"] for n in nodes] == [disk_node(d.vbd) for d in (pv, emu, ro)]
+    assert all(len(n["node-name"]) <= 31 for n in nodes)
     assert [n["read-only"] for n in nodes] == [False, False, True]
     assert nodes[2]["driver"] == "raw" and nodes[0]["driver"] == "qcow2"
     devs = [d for d in devices(args) if isinstance(d, dict)]
-    assert devs[0] == {"driver": "virtio-blk-pci", "drive": "vbd0", "id": "vbd-" + pv.vbd}
-    assert devs[1] == {"driver": "ide-hd", "drive": "vbd1", "id": "vbd-" + emu.vbd,
+    assert devs[0] == {"driver": "virtio-blk-pci", "drive": disk_node(pv.vbd),
+                       "id": "vbd-" + pv.vbd, "addr": "05.0"}
+    assert devs[1] == {"driver": "ide-hd", "drive": disk_node(emu.vbd), "id": "vbd-" + emu.vbd,
                        "bus": "ide.0", "unit": 1}
-    assert devs[2]["driver"] == "virtio-blk-pci"
+    assert devs[2]["driver"] == "virtio-blk-pci" and devs[2]["addr"] == "06.0"
 
 
 def test_ide_disks_fill_free_slots_around_the_cdrom():
@@ -178,20 +180,50 @@ def test_read_only_ide_disk_is_not_supported():
     assert err.value.params[:2] == ["VBD/mode", "RO"]
 
 
-def test_nics_hub_and_bridge():
-    plain = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:01", mtu=1500, driver="ioemu")
-    bridged = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:02", mtu=9000,
-                      driver="paravirtualised", bridge="xenbr0")
-    args = argv(nics=[plain, bridged])
-    assert values(args, "-netdev") == [
-        "hubport,id=net0,hubid=0",
-        f"tap,id=net1,ifname={tap_name(bridged.vif)},script=no,downscript=no"]
+def nic(**kw):
+    args = {"vif": str(uuid.uuid4()), "mac": "52:54:00:00:00:01", "mtu": 1500,
+            "driver": "paravirtualised", "bridge": "xenbr0"}
+    args.update(kw)
+    return NicSpec(**args)
+
+
+def test_nics_are_taps_the_daemon_made():
+    emu, pv = nic(driver="ioemu"), nic(mac="52:54:00:00:00:02", mtu=9000)
+    args = build_argv(spec(nics=[emu, pv]), "qemu-system-x86_64", "tcg",
+                      tap_fds={emu.vif: 7, pv.vif: 9})
+    assert values(args, "-netdev") == [f"tap,id=net-{emu.vif},fd=7", f"tap,id=net-{pv.vif},fd=9"]
     devs = [d for d in devices(args) if isinstance(d, dict)]
-    assert devs[0] == {"driver": "e1000", "netdev": "net0", "mac": plain.mac,
-                       "id": "vif-" + plain.vif}
-    assert devs[1] == {"driver": "virtio-net-pci", "netdev": "net1", "mac": bridged.mac,
-                       "id": "vif-" + bridged.vif, "host_mtu": 9000}
-    assert len(tap_name(bridged.vif)) <= 15
+    assert devs[0] == {"driver": "e1000", "netdev": "net-" + emu.vif, "mac": emu.mac,
+                       "id": "vif-" + emu.vif, "addr": "05.0"}
+    assert devs[1] == {"driver": "virtio-net-pci", "netdev": "net-" + pv.vif, "mac": pv.mac,
+                       "id": "vif-" + pv.vif, "addr": "06.0", "host_mtu": 9000}
+    with pytest.raises(BackendError) as err:
+        argv(nics=[emu])                   # no tap for it
+    assert err.value.code == "INTERNAL_ERROR"
+
+
+def test_slots_are_kept_across_a_saved_state():
+    a, b, ide = disk(), disk(), disk("ioemu", device="hda")
+    n = nic()
+    first = assign_slots([a, ide, b], [n])
+    assert first == {"vbd-" + a.vbd: 5, "vbd-" + b.vbd: 6, "vif-" + n.vif: 7}
+    # b was unplugged and c hot-plugged at the free slot: a resume keeps every slot.
+    c = disk()
+    saved = {"vbd-" + a.vbd: 5, "vif-" + n.vif: 7, "vbd-" + c.vbd: 6}
+    assert assign_slots([a, c], [n], saved) == saved
+    args = build_argv(spec(disks=[a, c], nics=[n]), "q", "tcg", slots=saved,
+                      tap_fds={n.vif: 5})
+    addrs = {d["id"]: d["addr"] for d in devices(args) if isinstance(d, dict) and "id" in d
+             and "addr" in d}
+    assert addrs == {"vbd-" + a.vbd: "05.0", "vbd-" + c.vbd: "06.0", "vif-" + n.vif: "07.0"}
+
+
+def test_pci_slots_run_out():
+    slots = assign_slots([disk() for _ in range(27)], [])
+    assert sorted(slots.values()) == list(range(5, 32))
+    with pytest.raises(BackendError) as err:
+        free_slot(slots)
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
 
 
 def test_incoming_and_machine_type():

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from helpers import qemu_pids, requires_qemu
-from xen.xend import storage
+from xen.xend import netdev, storage
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -37,7 +37,7 @@ def test_private_state_is_json(backend, vms):
     spec = vms.spec(disks=[vms.disk(backend)])
     private = backend.start(spec, paused=True)
     assert json.loads(json.dumps(private)) == private
-    assert {"pid", "starttime", "qmp_socket", "state_dir", "disks"} <= set(private)
+    assert {"pid", "starttime", "qmp_socket", "state_dir"} <= set(private)
 
 
 def test_pause_unpause(backend, vms):
@@ -287,36 +287,47 @@ def test_audio_and_platform_options_start(backend, vms):
     assert backend.power_state(spec.uuid) == "Running"
 
 
-def test_nic_without_bridge(backend, vms):
-    spec = vms.spec(nics=[vms.nic(), vms.nic(driver="ioemu")])
+def test_a_nic_needs_a_bridge(backend, vms):
+    spec = vms.spec(nics=[vms.nic()])
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=False)
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["VIF", spec.nics[0].vif]
+    assert qemu_pids(spec.uuid) == []
+
+
+def test_nics_on_a_bridge(backend, vms, bridge):
+    pv, emu = vms.nic(bridge=bridge, mtu=1400), vms.nic(bridge=bridge, driver="ioemu")
+    spec = vms.spec(nics=[pv, emu])
     backend.start(spec, paused=False)
-    assert backend.power_state(spec.uuid) == "Running"
-
-
-@pytest.fixture
-def bridge():
-    """A bridge with no host interface in it (nothing can leave the machine)."""
-    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-        pytest.skip("tap devices need root and /dev/net/tun")
-    name = "xtbr" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-    yield name
-    subprocess.run(["ip", "link", "del", name], check=True)
-
-
-def test_nic_on_a_bridge(backend, vms, bridge):
-    from xen.xend.backend.qemu_argv import tap_name
-    nic = vms.nic(bridge=bridge, mtu=1400)
-    spec = vms.spec(nics=[nic])
-    backend.start(spec, paused=False)
-    tap = tap_name(nic.vif)
-    master = os.path.basename(os.readlink(f"/sys/class/net/{tap}/master"))
-    assert master == bridge
-    with open(f"/sys/class/net/{tap}/mtu") as f:
-        assert f.read().strip() == "1400"
-    assert set(backend.metrics(spec.uuid)["vif"]) == {nic.vif}
+    for nic, mtu in ((pv, "1400"), (emu, "1500")):
+        tap = netdev.tap_name(nic.vif)
+        assert netdev.master_of(tap) == bridge
+        with open(f"/sys/class/net/{tap}/mtu") as f:
+            assert f.read().strip() == mtu
+        with open(f"/sys/class/net/{tap}/address") as f:
+            assert f.read().strip() == "fe:" + nic.mac.split(":", 1)[1]
+    assert set(backend.metrics(spec.uuid)["vif"]) == {pv.vif, emu.vif}
     backend.hard_shutdown(spec.uuid)
-    assert not os.path.exists(f"/sys/class/net/{tap}")   # the tap went with QEMU
+    for nic in (pv, emu):
+        assert not netdev.exists(netdev.tap_name(nic.vif))   # the taps went with QEMU
+
+
+def test_a_failed_start_leaves_no_tap(backend, vms, bridge):
+    nic = vms.nic(bridge=bridge)
+    # QEMU starts with the tap and exits: it finds no kernel.
+    spec = vms.spec(nics=[nic], boot_method="kernel_external",
+                    kernel_kernel=str(vms.tmp / "no-such-kernel"))
+    with pytest.raises(BackendError):
+        backend.start(spec, paused=False)
+    assert not netdev.exists(netdev.tap_name(nic.vif))
+    other = vms.nic(bridge="xtnobridge0")                 # the second tap cannot be made
+    spec = vms.spec(nics=[vms.nic(bridge=bridge), other])
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=False)
+    assert err.value.params[:2] == ["VIF", other.vif]
+    assert not any(netdev.exists(netdev.tap_name(n.vif)) for n in spec.nics)
+    assert qemu_pids(spec.uuid) == []
 
 
 def test_failed_suspend_leaves_the_vm_running(backend, vms):

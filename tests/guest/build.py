@@ -14,10 +14,16 @@ prints ``xend-test: ready`` on the serial console and then:
 * reboots (``reboot -f``) on ctrl-alt-del, which the kernel hands to init as
   SIGINT because /init turns the kernel's own C-A-D handling off,
 * reads a little of /dev/vda, if there is one, before saying ready,
+* reports its block and network devices on the console, as
+  ``xend-test: devices: vda eth0:1500 ...`` (disks, then NICs with their
+  MTU), once at ready and again whenever the set changes (hot-plug),
+* with ``xend.ip=ADDR/PREFIX`` on the kernel command line, gives eth0 that
+  address and brings it up before saying ready,
 * obeys ``xend.test=MODE`` on the kernel command line, once ready:
   ``panic`` panics (sysrq c), ``reboot`` reboots (so it reboots on every
   boot), ``poweroff`` powers off, ``s3`` suspends to RAM, ``burn`` keeps
-  one CPU busy.
+  one CPU busy, ``ping`` pings ``xend.peer=ADDR`` once a second for ever,
+  saying ``xend-test: ping ADDR ok`` at the first reply.
 
 Usage: ``build.py`` prints the JSON ``{"kernel": PATH, "initrd": PATH,
 "cmdline": ARGS}``; ``build()`` returns the same dict. Needs root and apt.
@@ -84,14 +90,41 @@ if [ -n "$button" ]; then
 fi
 # Some disk reads, so block counters have something to count.
 [ -b /dev/vda ] && dd if=/dev/vda of=/dev/null bs=64k count=16 2>/dev/null
+arg() { sed -n "s/.*xend\.$1=\([0-9a-z./]*\).*/\1/p" /proc/cmdline; }
+ip=$(arg ip)
+if [ -n "$ip" ]; then
+    ip addr add "$ip" dev eth0 && ip link set eth0 up
+fi
+# Shell builtins only (globs, read), but for sleep: cheap enough to poll under TCG.
+devices() {
+    now=""
+    for d in /sys/block/vd* /sys/block/sd*; do [ -e "$d" ] && now="$now ${d##*/}"; done
+    for n in /sys/class/net/eth*; do [ -e "$n" ] && read m < "$n/mtu" && now="$now ${n##*/}:$m"; done
+    echo "$now"
+}
+last=$(devices)
+echo "xend-test: devices:$last"
+( while :; do
+    sleep 0.5
+    now=$(devices)
+    [ "$now" != "$last" ] && echo "xend-test: devices:$now" && last="$now"
+  done ) &
 echo "xend-test: ready"
-case "$(sed -n 's/.*xend\.test=\([a-z0-9]*\).*/\1/p' /proc/cmdline)" in
+case "$(arg test)" in
     panic) echo c > /proc/sysrq-trigger ;;
     reboot) reboot -f ;;
     poweroff) poweroff -f ;;
     s3) echo mem > /sys/power/state ;;
     burn) ( while :; do :; done ) & ;;
     write) ( while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; done ) & ;;
+    ping) peer=$(arg peer)
+          ( said=""
+            while :; do
+                if ping -c 1 -W 2 "$peer" >/dev/null 2>&1 && [ -z "$said" ]; then
+                    echo "xend-test: ping $peer ok"; said=1
+                fi
+                sleep 1
+            done ) & ;;
 esac
 # wait returns early when the INT trap fires; loop so init never exits.
 while :; do sleep 3600 & wait $!; done

@@ -35,11 +35,23 @@ as events: the exit caused by hard_shutdown/suspend, the power-off awaited by
 clean_shutdown and the reset awaited by clean_reboot. If such a wait times
 out, a later guest power-off or reset is reported as an event as usual.
 
+Devices. Disks and NICs sit at fixed PCI slots (qemu_argv.assign_slots),
+kept in ``suspend.json`` for resume. NICs are tap devices the backend makes
+(xen.xend.netdev) and hands to QEMU as file descriptors: QEMU holds the only
+one, so a tap disappears with its QEMU. Hot-plug is ``blockdev-add`` +
+``device_add`` (a disk) or ``getfd`` + ``netdev_add`` + ``device_add`` (a
+NIC), undone step by step if a later step fails. Unplug is ``device_del``;
+the guest answers, QEMU sends DEVICE_DELETED, and only then does the backend
+``blockdev-del`` / ``netdev_del`` (which closes the tap). What a process holds
+is read back from QMP (query-pci, query-block) when a guest is found again
+after a daemon restart, so it is never stale.
+
 Beyond the Backend contract: power_state, set_memory_target, create_disk and
 disk_info (qemu-img). docs/qemu-mapping.md lists every VM field's QEMU argument.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -50,11 +62,12 @@ import subprocess
 import threading
 import uuid as uuidlib
 
-from xen.xend import hostinfo, progress
+from xen.xend import hostinfo, netdev, progress
 from xen.xend.backend import base
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu_argv import (
-    QEMU_LOG, QMP_SOCKET, build_argv, disk_node, safe_path, tap_name, truthy, validate_record)
+    QEMU_LOG, QMP_SOCKET, assign_slots, build_argv, device_id, disk_args, disk_node,
+    free_slot, is_pci, netdev_id, nic_device, safe_path, truthy, validate_record)
 from xen.xend.backend.qmp import CommandFailed, LoopThread, Monitor, MonitorGone
 
 log = logging.getLogger("xend.backend.qemu")
@@ -151,14 +164,15 @@ class _Domain:
         self.last_reset_cpu = None    # vCPU seconds at the last RESET
         self.disks = {}               # VBD uuid -> its top block node (changes on snapshot)
         self.taps = {}                # VIF uuid -> tap device
+        self.slots = {}               # device id -> PCI slot, of disks and NICs
+        self.unplugs = {}             # device id -> futures of detach calls waiting for it
         self.carry = {}               # counters of earlier processes (before a suspend)
 
     def private(self):
-        """The JSON-serialisable state reattach() needs."""
+        """The JSON-serialisable state reattach() needs (devices are read back from QMP)."""
         return {"pid": self.pid, "starttime": _proc_starttime(self.pid),
                 "qmp_socket": os.path.join(self.state_dir, QMP_SOCKET),
-                "state_dir": self.state_dir, "disks": dict(self.disks),
-                "taps": dict(self.taps), "carry": self.carry}
+                "state_dir": self.state_dir, "carry": self.carry}
 
 
 class QemuBackend(base.Backend):
@@ -184,7 +198,8 @@ class QemuBackend(base.Backend):
 
     def start(self, spec, paused):
         """Start QEMU for ``spec``; the guest runs unless ``paused``. Returns private state."""
-        return self._loop.run(self._start(spec, paused, progress.reporter()))
+        with self._taps(spec.nics) as taps:
+            return self._loop.run(self._start(spec, paused, taps, progress.reporter()))
 
     def pause(self, uuid):
         """Stop the vCPUs (QMP ``stop``)."""
@@ -232,7 +247,11 @@ class QemuBackend(base.Backend):
         started); VM_STATE_FILE_CORRUPT [path] if QEMU cannot load it (no
         process is left behind). Returns private state like start().
         """
-        return self._loop.run(self._resume(spec, state_file, paused, progress.reporter()))
+        path = safe_path(state_file, "state_file")
+        if not os.path.isfile(path):
+            raise BackendError("VM_STATE_FILE_MISSING", path)
+        with self._taps(spec.nics) as taps:
+            return self._loop.run(self._resume(spec, path, paused, taps, progress.reporter()))
 
     def reattach(self, uuid, private):
         """Find the QEMU process described by ``private`` again.
@@ -247,10 +266,30 @@ class QemuBackend(base.Backend):
         ``{"cpu_seconds": [float per vCPU], "memory_rss": bytes,
         "memory_actual": bytes (when the balloon reports it),
         "vbd": {vbd_uuid: {rd_bytes, wr_bytes, rd_operations, wr_operations}},
-        "vif": {vif_uuid: {rx_bytes, tx_bytes}} (bridged VIFs, guest's view)}``.
+        "vif": {vif_uuid: {rx_bytes, tx_bytes}} (tap counters, guest's view)}``.
         Counters are cumulative across suspend/resume.
         """
         return self._loop.run(self._metrics(uuid))
+
+    def attach_disk(self, uuid, disk):
+        """``blockdev-add`` + ``device_add`` a virtio disk at a free PCI slot; the
+        node is deleted again if device_add fails. QEMU cannot hot-plug IDE:
+        VALUE_NOT_SUPPORTED [VBD/driver, ioemu, reason] for an ioemu disk."""
+        self._loop.run(self._attach_disk(uuid, disk))
+
+    def detach_disk(self, uuid, vbd):
+        """``device_del``, wait for DEVICE_DELETED, ``blockdev-del`` (see Backend)."""
+        self._loop.run(self._detach(uuid, "vbd", vbd))
+
+    def attach_nic(self, uuid, nic):
+        """Make the VIF's tap, pass it over QMP (``getfd``), ``netdev_add`` +
+        ``device_add`` at a free PCI slot; each step undone if a later one fails."""
+        with self._taps([nic]) as taps:
+            self._loop.run(self._attach_nic(uuid, nic, taps[nic.vif]))
+
+    def detach_nic(self, uuid, vif):
+        """``device_del``, wait for DEVICE_DELETED, ``netdev_del`` (which ends the tap)."""
+        self._loop.run(self._detach(uuid, "vif", vif))
 
     def close(self):
         """Drop QMP connections and threads; the guests keep running."""
@@ -309,6 +348,26 @@ class QemuBackend(base.Backend):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @contextlib.contextmanager
+    def _taps(self, nics):
+        """Make the NICs' taps; yields {VIF uuid: fd}. Our descriptors are closed on
+        the way out: by then QEMU holds its own, or the taps go away with ours."""
+        fds = {}
+        try:
+            for nic in nics:
+                if not nic.bridge:
+                    raise BackendError("VALUE_NOT_SUPPORTED", "VIF", nic.vif,
+                                       "the qemu backend needs a bridge for every NIC")
+                try:
+                    fds[nic.vif] = netdev.open_tap(netdev.tap_name(nic.vif), nic.bridge,
+                                                   nic.mtu or 1500, nic.mac)
+                except netdev.NetdevError as e:
+                    raise BackendError("VALUE_NOT_SUPPORTED", "VIF", nic.vif, str(e)) from None
+            yield fds
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
     def _get(self, uuid, expected):
         dom = self._domains.get(uuid)
         if dom is None:
@@ -337,17 +396,20 @@ class QemuBackend(base.Backend):
 
     # --- process lifetime
 
-    async def _launch(self, spec, incoming=False, machine="pc"):
-        """Spawn QEMU for ``spec`` (stopped, -S) and connect QMP; returns the _Domain."""
+    async def _launch(self, spec, taps, incoming=False, machine="pc", slots=None):
+        """Spawn QEMU for ``spec`` (stopped, -S) with the tap descriptors ``taps`` and
+        connect QMP; ``slots`` are the PCI slots of a saved state. Returns the _Domain."""
         if spec.uuid in self._domains:
             raise BackendError("VM_BAD_POWER_STATE", spec.uuid, "Halted", "Running")
         if not spec.state_dir:
             raise BackendError("INTERNAL_ERROR", "the QEMU backend needs a state_dir")
         state_dir = os.path.abspath(spec.state_dir)
         wants_audio = truthy(spec.record.get("platform_enable_audio"))
+        slots = assign_slots(spec.disks, spec.nics, slots)
         argv = build_argv(spec, self.qemu_binary, self.accel, machine=machine,
                           incoming=incoming,
-                          audio_ok=self._audio_supported() if wants_audio else True)
+                          audio_ok=self._audio_supported() if wants_audio else True,
+                          slots=slots, tap_fds=taps)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         try:
             os.unlink(os.path.join(state_dir, QMP_SOCKET))
@@ -357,20 +419,21 @@ class QemuBackend(base.Backend):
         try:
             with open(os.path.join(state_dir, QEMU_LOG), "ab") as out:
                 popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True)
+                                         stdout=out, stderr=out, start_new_session=True,
+                                         pass_fds=list(taps.values()))
         except OSError as err:
             raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
         dom = _Domain(spec.uuid, state_dir, popen.pid, popen)
         # A start that fails is reported by raising, not as a "died" event;
         # the caller clears this once the guest is fully up.
         dom.expect_exit = True
-        dom.disks = {d.vbd: disk_node(i) for i, d in enumerate(spec.disks)}
-        dom.taps = {n.vif: tap_name(n.vif) for n in spec.nics if n.bridge}
+        dom.disks = {d.vbd: disk_node(d.vbd) for d in spec.disks}
+        dom.taps = {n.vif: netdev.tap_name(n.vif) for n in spec.nics}
+        dom.slots = slots
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
             await self._connect(dom, START_TIMEOUT)
-            await self._plug_taps(dom, spec.nics)
         except BaseException:
             await self._kill(dom)
             raise
@@ -401,6 +464,11 @@ class QemuBackend(base.Backend):
         for waiter in dom.reset_waiters:
             if not waiter.done():
                 waiter.set_result(False)
+        for waiters in dom.unplugs.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(
+                        BackendError("VM_BAD_POWER_STATE", dom.uuid, "Running", "Halted"))
         if not dom.expect_exit:
             if not dom.guest_shutdown:
                 log.warning("QEMU of %s exited unexpectedly: %s", dom.uuid,
@@ -449,6 +517,8 @@ class QemuBackend(base.Backend):
             self._notify(dom.uuid, base.GUEST_CRASH)
         elif name == "SUSPEND":
             self._notify(dom.uuid, base.GUEST_SUSPEND)
+        elif name == "DEVICE_DELETED" and data.get("device"):
+            self._spawn_task(self._device_gone(dom, data["device"]))
 
     @staticmethod
     def _vcpu_seconds(dom):
@@ -459,25 +529,6 @@ class QemuBackend(base.Backend):
             except OSError:
                 pass
         return total
-
-    async def _plug_taps(self, dom, nics):
-        for nic in nics:
-            if not nic.bridge:
-                continue
-            tap = dom.taps[nic.vif]
-            await self._ip("link", "set", "dev", tap, "master", nic.bridge)
-            if nic.mtu:
-                await self._ip("link", "set", "dev", tap, "mtu", str(int(nic.mtu)))
-            await self._ip("link", "set", "dev", tap, "up")
-
-    async def _ip(self, *args):
-        proc = await asyncio.create_subprocess_exec(
-            "ip", *args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise BackendError("INTERNAL_ERROR",
-                               f"ip {' '.join(args)}: {err.decode(errors='replace').strip()}")
 
     async def _kill(self, dom):
         """Make QEMU exit: ``quit``, then SIGKILL through the pidfd if it lingers."""
@@ -497,8 +548,8 @@ class QemuBackend(base.Backend):
 
     # --- operations
 
-    async def _start(self, spec, paused, report):
-        dom = await self._launch(spec)
+    async def _start(self, spec, paused, taps, report):
+        dom = await self._launch(spec, taps)
         report(0.6)   # spawned, monitor connected
         try:
             await self._balloon_to_dynamic_max(dom, spec.record)
@@ -605,7 +656,8 @@ class QemuBackend(base.Backend):
             raise
         # What resume needs besides the devices, which the daemon supplies again.
         with open(os.path.join(dom.state_dir, SUSPEND_INFO), "w") as f:
-            json.dump({"state_file": path, "machine": machine, "carry": counters}, f)
+            json.dump({"state_file": path, "machine": machine, "carry": counters,
+                       "slots": dom.slots}, f)
         await self._kill(dom)
 
     async def _machine_type(self, dom):
@@ -614,10 +666,7 @@ class QemuBackend(base.Backend):
         qom = await self._qmp(dom, "qom-get", {"path": "/machine", "property": "type"})
         return qom[:-len("-machine")] if qom.endswith("-machine") else qom
 
-    async def _resume(self, spec, state_file, paused, report):
-        path = safe_path(state_file, "state_file")
-        if not os.path.isfile(path):
-            raise BackendError("VM_STATE_FILE_MISSING", path)
+    async def _resume(self, spec, path, paused, taps, report):
         with open(path, "rb") as f:
             # QEMU waits for ever on a stream that ends before its header: check it here.
             if f.read(4) != MIGRATION_MAGIC:
@@ -631,7 +680,8 @@ class QemuBackend(base.Backend):
                 pass
         if info.get("state_file") != path:
             info = {}
-        dom = await self._launch(spec, incoming=True, machine=info.get("machine", "pc"))
+        dom = await self._launch(spec, taps, incoming=True, machine=info.get("machine", "pc"),
+                                 slots=info.get("slots"))
         dom.carry = info.get("carry", {})
         report(0.3)
         try:
@@ -640,8 +690,10 @@ class QemuBackend(base.Backend):
             report(0.9)
             if not paused:
                 await self._qmp(dom, "cont")
-        except BackendError:
-            exited = dom.exited.is_set()
+        except BackendError as err:
+            # QEMU hangs up, then exits, when it cannot load the stream: its monitor
+            # may be gone before the exit is seen.
+            exited = dom.exited.is_set() or err.code == "VM_BAD_POWER_STATE"
             await self._kill(dom)
             if exited:
                 raise BackendError("VM_STATE_FILE_CORRUPT", path) from None
@@ -692,14 +744,13 @@ class QemuBackend(base.Backend):
             os.close(pidfd)
             return None
         dom = _Domain(uuid, private["state_dir"], pid)
-        dom.disks = dict(private.get("disks") or {})
-        dom.taps = dict(private.get("taps") or {})
         dom.carry = private.get("carry") or {}
         dom.expect_exit = True  # until attached, an exit means "gone", not "died"
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
         try:
             await self._connect(dom, START_TIMEOUT)
+            await self._learn_devices(dom)
         except BackendError:
             if dom.exited.is_set():
                 return None
@@ -709,6 +760,20 @@ class QemuBackend(base.Backend):
                         uuid, pid)
         dom.expect_exit = False
         return dom
+
+    async def _learn_devices(self, dom):
+        """Read the guest's disks, NICs and their slots back from QEMU itself."""
+        for bus in await self._qmp(dom, "query-pci"):
+            for dev in bus.get("devices", []):
+                kind, _, ref = dev.get("qdev_id", "").partition("-")
+                if kind in ("vbd", "vif") and ref:
+                    dom.slots[dev["qdev_id"]] = dev["slot"]
+                    if kind == "vif":
+                        dom.taps[ref] = netdev.tap_name(ref)
+        for blk in await self._qmp(dom, "query-block"):
+            vbd = _vbd_of_qdev(blk.get("qdev", ""))
+            if vbd and blk.get("inserted"):
+                dom.disks[vbd] = blk["inserted"]["node-name"]
 
     @staticmethod
     def _runs_uuid(pid, uuid):
@@ -743,6 +808,113 @@ class QemuBackend(base.Backend):
             "node-name": node, "snapshot-file": os.path.abspath(new_leaf),
             "snapshot-node-name": overlay, "format": "qcow2", "mode": "absolute-paths"})
         dom.disks[vbd] = overlay
+
+    # --- hot-plug
+
+    async def _attach_disk(self, uuid, disk):
+        dom = self._get(uuid, "Running")
+        if not is_pci(disk):
+            raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", disk.driver,
+                               "QEMU cannot hot-plug an emulated IDE disk: use the "
+                               "paravirtualised driver, or attach it while the VM is halted")
+        if disk.vbd in dom.disks:
+            raise BackendError("INTERNAL_ERROR", f"VBD {disk.vbd} is attached already")
+        blockdev, device = disk_args(disk, self._reserve_slot(dom, "vbd", disk.vbd))
+        try:
+            await self._qmp(dom, "blockdev-add", blockdev)
+            try:
+                await self._qmp(dom, "device_add", device)
+            except BaseException:
+                await self._quietly(dom, "blockdev-del", {"node-name": blockdev["node-name"]})
+                raise
+        except BaseException:
+            del dom.slots[device["id"]]
+            raise
+        dom.disks[disk.vbd] = blockdev["node-name"]
+
+    @staticmethod
+    def _reserve_slot(dom, kind, ref):
+        # Taken at once, so that a second hot-plug meanwhile picks another slot.
+        slot = dom.slots[device_id(kind, ref)] = free_slot(dom.slots)
+        return slot
+
+    async def _attach_nic(self, uuid, nic, tap_fd):
+        dom = self._get(uuid, "Running")
+        if nic.vif in dom.taps:
+            raise BackendError("INTERNAL_ERROR", f"VIF {nic.vif} is attached already")
+        device = nic_device(nic, self._reserve_slot(dom, "vif", nic.vif))
+        try:
+            await self._plug_nic(dom, nic, tap_fd, device)
+        except BaseException:
+            del dom.slots[device["id"]]
+            raise
+        dom.taps[nic.vif] = netdev.tap_name(nic.vif)
+
+    async def _plug_nic(self, dom, nic, tap_fd, device):
+        fdname = "tap-" + nic.vif
+        try:
+            await dom.monitor.pass_fd(tap_fd, fdname)
+        except MonitorGone:
+            raise BackendError("VM_BAD_POWER_STATE", dom.uuid, "Running", "Halted") from None
+        except CommandFailed as err:
+            raise BackendError("INTERNAL_ERROR", str(err)) from None
+        try:
+            await self._qmp(dom, "netdev_add", {"type": "tap", "id": netdev_id(nic.vif),
+                                                "fd": fdname})
+        except BaseException:
+            await self._quietly(dom, "closefd", {"fdname": fdname})
+            raise
+        try:
+            await self._qmp(dom, "device_add", device)
+        except BaseException:
+            await self._quietly(dom, "netdev_del", {"id": netdev_id(nic.vif)})
+            raise
+
+    async def _detach(self, uuid, kind, ref):
+        dom = self._get(uuid, "Running")
+        dev = device_id(kind, ref)
+        if dev not in dom.slots:
+            if kind == "vbd" and ref in dom.disks:
+                raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", "ioemu",
+                                   "QEMU cannot unplug an emulated IDE disk: "
+                                   "detach it while the VM is halted")
+            return   # the guest has let go of it already
+        waiter = asyncio.get_running_loop().create_future()
+        dom.unplugs.setdefault(dev, []).append(waiter)
+        try:
+            # Asking again while an earlier request is pending is harmless: the
+            # guest is told once more.
+            await self._qmp(dom, "device_del", {"id": dev})
+            await asyncio.wait_for(waiter, self.unplug_timeout)
+        except asyncio.TimeoutError:
+            raise BackendError("DEVICE_DETACH_TIMEOUT", kind.upper(), ref,
+                               self.unplug_timeout) from None
+        finally:
+            waiting = dom.unplugs.get(dev, [])
+            if waiter in waiting:
+                waiting.remove(waiter)
+
+    async def _device_gone(self, dom, dev):
+        """QEMU removed device ``dev`` (DEVICE_DELETED): free its host side, then
+        wake the detach calls waiting for it, if any are still waiting."""
+        kind, _, ref = dev.partition("-")
+        if kind == "vbd" and dom.disks.pop(ref, None) is not None:
+            # A snapshot's overlays go with the device; the node we added stays ours.
+            await self._quietly(dom, "blockdev-del", {"node-name": disk_node(ref)})
+        elif kind == "vif" and dom.taps.pop(ref, None) is not None:
+            await self._quietly(dom, "netdev_del", {"id": netdev_id(ref)})
+        dom.slots.pop(dev, None)
+        for waiter in dom.unplugs.pop(dev, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _quietly(self, dom, command, arguments):
+        """An undo step that may fail without hiding the error being handled."""
+        try:
+            await self._qmp(dom, command, arguments)
+        except BackendError as err:
+            log.warning("QEMU of %s: %s %s failed: %s", dom.uuid, command, arguments,
+                        " ".join(err.params))
 
     async def _power_state(self, uuid):
         dom = self._domains.get(uuid)
@@ -789,7 +961,14 @@ class QemuBackend(base.Backend):
             vbd[vbd_uuid] = {key: entry["stats"][key] + before.get(key, 0)
                              for key in ("rd_bytes", "wr_bytes", "rd_operations",
                                          "wr_operations")}
-        return {"cpu_seconds": cpu_seconds, "vbd": vbd}
+        carry_vif = dom.carry.get("vif", {})
+        vif = {}
+        for vif_uuid, tap in dom.taps.items():
+            counts = netdev.tap_counters(tap)
+            if counts is not None:
+                before = carry_vif.get(vif_uuid, {})
+                vif[vif_uuid] = {key: n + before.get(key, 0) for key, n in counts.items()}
+        return {"cpu_seconds": cpu_seconds, "vbd": vbd, "vif": vif}
 
     async def _metrics(self, uuid):
         dom = self._get(uuid, "Running")
@@ -802,13 +981,4 @@ class QemuBackend(base.Backend):
             pass  # no balloon device active yet
         except MonitorGone:
             raise BackendError("VM_BAD_POWER_STATE", uuid, "Running", "Halted") from None
-        result["vif"] = {}
-        for vif, tap in dom.taps.items():
-            stats = f"/sys/class/net/{tap}/statistics/"
-            try:
-                with open(stats + "rx_bytes") as rx, open(stats + "tx_bytes") as tx:
-                    # The host receives what the guest transmits, and vice versa.
-                    result["vif"][vif] = {"rx_bytes": int(tx.read()), "tx_bytes": int(rx.read())}
-            except OSError:
-                pass
         return result

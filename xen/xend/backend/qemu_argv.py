@@ -150,80 +150,132 @@ def _cdrom(path):
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
 
-def disk_node(index):
-    """The block node name of the index-th disk (node names are capped at 31 chars)."""
-    return f"vbd{index}"
+# PCI slots on the pc machine's root bus: 0 host bridge, 1 PIIX3, 2 VGA, then ours.
+# Every device gets an explicit slot and keeps it for the process's life and across
+# suspend/resume: a saved state only loads into devices at the slots it was saved
+# from, and hot-plug and unplug would otherwise shift the slots the next QEMU picks.
+BALLOON_SLOT = 3
+AUDIO_SLOT = 4
+DEVICE_SLOTS = range(5, 32)     # disks and NICs
 
 
-def _disks(disks, cdrom_in_use):
+def disk_node(vbd):
+    """The block node name of VBD ``vbd`` (node names are capped at 31 characters)."""
+    return "vbd-" + vbd.replace("-", "")[:27]
+
+
+def netdev_id(vif):
+    """The QEMU netdev id of VIF ``vif``."""
+    return "net-" + vif
+
+
+def device_id(kind, ref):
+    """The QEMU device id of a VBD or VIF: ``vbd-UUID`` or ``vif-UUID``."""
+    return f"{kind}-{ref}"
+
+
+def is_pci(disk):
+    """Whether ``disk`` is a PCI device (virtio) rather than an IDE one."""
+    return disk.driver == "paravirtualised"
+
+
+def free_slot(slots):
+    """The lowest device slot not in ``slots`` (device id -> slot)."""
+    used = set(slots.values())
+    for slot in DEVICE_SLOTS:
+        if slot not in used:
+            return slot
+    raise BackendError("VALUE_NOT_SUPPORTED", "VM", "devices",
+                       f"no free PCI slot: at most {len(DEVICE_SLOTS)} virtio disks and NICs")
+
+
+def assign_slots(disks, nics, previous=None):
+    """{device id: PCI slot} for the PCI disks and every NIC: the slot in ``previous``
+    where it has one (resume), else the lowest free one, in order."""
+    wanted = [device_id("vbd", d.vbd) for d in disks if is_pci(d)]
+    wanted += [device_id("vif", n.vif) for n in nics]
+    slots = {d: previous[d] for d in wanted if previous and d in previous}
+    for dev in wanted:
+        if dev not in slots:
+            slots[dev] = free_slot(slots)
+    return slots
+
+
+def _addr(slot):
+    return "%02x.0" % slot
+
+
+def disk_args(disk, slot=None, ide_slot=None):
+    """(blockdev, device) QMP/JSON objects of ``disk``: a virtio disk at PCI ``slot``,
+    or an IDE disk at ``ide_slot`` = (bus, unit)."""
+    node = disk_node(disk.vbd)
+    readonly = disk.mode == "RO"
+    if disk.format not in ("qcow2", "raw"):
+        raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
+                           "only qcow2 and raw images are supported")
+    path = os.path.abspath(disk.path)
+    is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+    blockdev = {"driver": disk.format, "node-name": node, "read-only": readonly,
+                "file": {"driver": "host_device" if is_block else "file", "filename": path}}
+    dev_id = device_id("vbd", disk.vbd)
+    if disk.driver == "paravirtualised":
+        device = {"driver": "virtio-blk-pci", "drive": node, "id": dev_id, "addr": _addr(slot)}
+    elif disk.driver == "ioemu":
+        if readonly:
+            raise BackendError("VALUE_NOT_SUPPORTED", "VBD/mode", "RO",
+                               "QEMU's emulated IDE disks cannot be read-only; "
+                               "use the paravirtualised driver")
+        device = {"driver": "ide-hd", "drive": node, "id": dev_id,
+                  "bus": f"ide.{ide_slot[0]}", "unit": ide_slot[1]}
+    else:
+        raise BackendError("INVALID_VALUE", "VBD/driver", disk.driver)
+    return blockdev, device
+
+
+def _disks(disks, slots, cdrom_in_use):
     args = []
     taken = {(1, 0)} if cdrom_in_use else set()
-    named = {IDE_SLOTS[d.device] for d in disks
-             if d.driver != "paravirtualised" and d.device in IDE_SLOTS}
-    taken |= named
-    for index, disk in enumerate(disks):
-        node = disk_node(index)
-        readonly = disk.mode == "RO"
-        if disk.format not in ("qcow2", "raw"):
-            raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
-                               "only qcow2 and raw images are supported")
-        path = os.path.abspath(disk.path)
-        is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
-        blockdev = {"driver": disk.format, "node-name": node, "read-only": readonly,
-                    "file": {"driver": "host_device" if is_block else "file",
-                             "filename": path}}
-        device_id = "vbd-" + disk.vbd
-        if disk.driver == "paravirtualised":
-            device = {"driver": "virtio-blk-pci", "drive": node, "id": device_id}
-        elif disk.driver == "ioemu":
-            if readonly:
-                raise BackendError("VALUE_NOT_SUPPORTED", "VBD/mode", "RO",
-                                   "QEMU's emulated IDE disks cannot be read-only; "
-                                   "use the paravirtualised driver")
-            slot = IDE_SLOTS.get(disk.device)
-            if slot is None:
+    taken |= {IDE_SLOTS[d.device] for d in disks if not is_pci(d) and d.device in IDE_SLOTS}
+    for disk in disks:
+        ide_slot = None
+        if disk.driver == "ioemu":
+            ide_slot = IDE_SLOTS.get(disk.device)
+            if ide_slot is None:
                 free = [s for s in sorted(IDE_SLOTS.values()) if s not in taken]
                 if not free:
                     raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
                                        "no free IDE slot (at most 4 emulated devices)")
-                slot = free[0]
-                taken.add(slot)
-            device = {"driver": "ide-hd", "drive": node, "id": device_id,
-                      "bus": f"ide.{slot[0]}", "unit": slot[1]}
-        else:
-            raise BackendError("INVALID_VALUE", "VBD/driver", disk.driver)
+                ide_slot = free[0]
+                taken.add(ide_slot)
+        blockdev, device = disk_args(disk, slots.get(device_id("vbd", disk.vbd)), ide_slot)
         args += ["-blockdev", json.dumps(blockdev), "-device", json.dumps(device)]
     return args
 
 
-def tap_name(vif_uuid):
-    """The host tap device name of a bridged VIF (IFNAMSIZ allows 15 characters)."""
-    return "xv" + vif_uuid.replace("-", "")[:13]
+def nic_device(nic, slot):
+    """The device object of ``nic`` at PCI ``slot``, on netdev ``netdev_id(nic.vif)``."""
+    if nic.driver == "paravirtualised":
+        device = {"driver": "virtio-net-pci"}
+        if nic.mtu and int(nic.mtu) != 1500:
+            device["host_mtu"] = int(nic.mtu)
+    elif nic.driver == "ioemu":
+        device = {"driver": "e1000"}
+    else:
+        raise BackendError("INVALID_VALUE", "VIF/driver", nic.driver)
+    device.update({"netdev": netdev_id(nic.vif), "mac": nic.mac,
+                   "id": device_id("vif", nic.vif), "addr": _addr(slot)})
+    return device
 
 
-def _nics(nics):
+def _nics(nics, slots, tap_fds):
     args = []
-    for index, nic in enumerate(nics):
-        netdev = f"net{index}"
-        if nic.bridge:
-            # QEMU creates the tap and the kernel deletes it when QEMU exits;
-            # the backend enslaves it to the bridge once QEMU is up.
-            args += ["-netdev", f"tap,id={netdev},ifname={tap_name(nic.vif)},"
-                                "script=no,downscript=no"]
-        else:
-            # A hub of its own: the NIC exists but reaches nothing.
-            args += ["-netdev", f"hubport,id={netdev},hubid={index}"]
-        if nic.driver == "paravirtualised":
-            device = {"driver": "virtio-net-pci", "netdev": netdev, "mac": nic.mac,
-                      "id": "vif-" + nic.vif}
-            if nic.mtu and int(nic.mtu) != 1500:
-                device["host_mtu"] = int(nic.mtu)
-        elif nic.driver == "ioemu":
-            device = {"driver": "e1000", "netdev": netdev, "mac": nic.mac,
-                      "id": "vif-" + nic.vif}
-        else:
-            raise BackendError("INVALID_VALUE", "VIF/driver", nic.driver)
-        args += ["-device", json.dumps(device)]
+    for nic in nics:
+        fd = tap_fds.get(nic.vif)
+        if fd is None:
+            raise BackendError("INTERNAL_ERROR", f"no tap device for VIF {nic.vif}")
+        # The daemon made the tap and hands it over: QEMU neither creates nor configures it.
+        args += ["-netdev", f"tap,id={netdev_id(nic.vif)},fd={fd}",
+                 "-device", json.dumps(nic_device(nic, slots[device_id("vif", nic.vif)]))]
     return args
 
 
@@ -240,12 +292,15 @@ def validate_record(record, audio_ok):
                            "this QEMU build has no AC97 device")
 
 
-def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True):
+def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True,
+               slots=None, tap_fds=None):
     """Return the QEMU argv for ``spec``; QEMU must run with cwd = spec.state_dir.
 
     The guest always starts stopped (``-S``); the backend lets it run over QMP.
     ``incoming`` adds ``-incoming defer`` for resume. ``audio_ok`` says whether
-    this QEMU build has the AC97 device.
+    this QEMU build has the AC97 device. ``slots`` (device id -> PCI slot) places
+    the disks and NICs (``assign_slots`` when not given); ``tap_fds`` (VIF uuid ->
+    file descriptor QEMU inherits) are the NICs' tap devices.
 
     ======================================  ================================================
     VM record field (wire name)             QEMU argument
@@ -270,10 +325,10 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     DomainSpec.disks                        ``-blockdev`` qcow2/raw + virtio-blk-pci
                                             (paravirtualised) or ide-hd (ioemu);
                                             mode RO -> read-only node
-    DomainSpec.nics                         ``-netdev hubport`` or ``tap`` (bridge set)
+    DomainSpec.nics                         ``-netdev tap,fd=N`` (the daemon's tap)
                                             + virtio-net-pci / e1000 with the MAC
     (always)                                ``-machine MACHINE,accel=ACCEL``,
-                                            ``-device virtio-balloon-pci``,
+                                            ``-device virtio-balloon-pci`` (slot 3),
                                             ``-device pvpanic -action panic=pause``,
                                             ``-qmp`` on qmp.sock, stderr -> qemu.log
     ======================================  ================================================
@@ -300,7 +355,7 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-rtc", "base=localtime" if truthy(record.get("platform_localtime")) else "base=utc",
         "-chardev", f"socket,id=qmp,path={QMP_SOCKET},server=on,wait=off",
         "-mon", "chardev=qmp,mode=control",
-        "-device", "virtio-balloon-pci,id=balloon0",
+        "-device", f"virtio-balloon-pci,id=balloon0,addr={_addr(BALLOON_SLOT)}",
         # A panicking guest stops and stays: the daemon may dump it before deciding.
         "-device", "pvpanic", "-action", "panic=pause",
         "-msg", "timestamp=on",
@@ -309,11 +364,14 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     validate_record(record, audio_ok)
     argv += _serial(record)
     if truthy(record.get("platform_enable_audio")):
-        argv += ["-audiodev", "none,id=audio0", "-device", "AC97,audiodev=audio0"]
+        argv += ["-audiodev", "none,id=audio0",
+                 "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]
     boot, cdrom = _boot(record)
     argv += boot
-    argv += _disks(spec.disks, cdrom_in_use=cdrom)
-    argv += _nics(spec.nics)
+    if slots is None:
+        slots = assign_slots(spec.disks, spec.nics)
+    argv += _disks(spec.disks, slots, cdrom_in_use=cdrom)
+    argv += _nics(spec.nics, slots, tap_fds or {})
     if incoming:
         argv += ["-incoming", "defer"]
     return argv

@@ -147,6 +147,17 @@ class Monitor:
                 raise MonitorGone(command) from err
             raise
 
+    async def pass_fd(self, fd, name):
+        """Hand QEMU a copy of descriptor ``fd`` under ``name`` (SCM_RIGHTS + ``getfd``),
+        for a later command to take (``netdev_add ... fd=NAME``)."""
+        if self._client.runstate != Runstate.RUNNING:
+            raise MonitorGone("getfd")
+        try:
+            self._client.send_fd_scm(fd)
+        except OSError as err:
+            raise MonitorGone("getfd") from err
+        await self.execute("getfd", {"fdname": name})
+
     async def wait_hangup(self, timeout):
         """Wait up to ``timeout`` seconds for QEMU to close the connection.
 
