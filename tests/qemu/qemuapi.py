@@ -2,20 +2,23 @@
 
 Everything a test learns about a guest it learns either through the API or from the
 host, the way an administrator would: ``/proc`` for the QEMU process (found by its
-``-uuid``) and its vCPU threads, the guest's serial console log and ``qemu-img`` for
-images. Of the daemon's own modules the tests import only the lifecycle table, to check
+``-uuid``), its vCPU threads and open files, the guest's serial console log,
+``qemu-img`` for images, and ``/sys/class/net`` for the bridges and taps named as
+docs/api.md says. Of the daemon's own modules the tests import only the lifecycle table, to check
 the daemon against it. VMs, waiting, failures and the cleanup of guests are in
 tests/helpers.py (the metrics tier uses them too).
 """
 
 import json
 import os
+import re
 import subprocess
 import threading
 
+import pytest
 import XenAPI
 
-from helpers import STATE_WAIT, qemu_pids, vm_dir, wait_until
+from helpers import BOOT_WAIT, STATE_WAIT, console, qemu_pids, vm_dir, wait_until
 
 
 # -- QEMU processes, seen from the host --------------------------------------------------
@@ -95,3 +98,76 @@ def call_in_thread(daemon, call, *args):
     thread = threading.Thread(target=run)
     thread.start()
     return thread, outcome
+
+
+def open_files(pid):
+    """Paths of the files process ``pid`` has open."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.add(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return out
+
+
+def devices_seen(daemon, vm):
+    """The tiny guest's last report of its devices, e.g. ["vda", "eth0:1500"]."""
+    reports = re.findall(r"xend-test: devices:(.*)", console(daemon, vm))
+    return reports[-1].split() if reports else None
+
+
+def wait_devices(daemon, vm, expected, timeout=BOOT_WAIT):
+    """Wait until the tiny guest reports exactly the devices ``expected``."""
+    wait_until(lambda: devices_seen(daemon, vm) == expected, timeout,
+               "the guest to report devices %s (it reports %s)"
+               % (expected, devices_seen(daemon, vm)))
+
+
+# -- bridges and taps, named as docs/api.md says -----------------------------------------
+
+def skip_without_taps():
+    """Skip where bridges and tap devices cannot be made."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        pytest.skip("bridges and tap devices need root and /dev/net/tun")
+
+
+def private_bridge(net):
+    """The bridge the daemon makes for network ``net``."""
+    return "xenbr-" + net.replace("-", "")[:9]
+
+
+def vlan_device(net):
+    """The 802.1Q device of a VLAN network's bridge."""
+    return "xvlan-" + net.replace("-", "")[:9]
+
+
+def tap(vif):
+    """The tap device of VIF ``vif``."""
+    return "xvif" + vif.replace("-", "")[:11]
+
+
+def link_exists(name):
+    return os.path.exists("/sys/class/net/" + name)
+
+
+def master(name):
+    """The bridge interface ``name`` is a port of ("" if none), as `ip link show` says."""
+    out = subprocess.run(["ip", "-j", "link", "show", "dev", name], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)[0].get("master", "")
+
+
+def ports(bridge):
+    """The interfaces in ``bridge``."""
+    return sorted(os.listdir("/sys/class/net/%s/brif" % bridge))
+
+
+def forget_networks(daemon):
+    """Delete every VM and network of ``daemon`` (its VMs are halted), so that the
+    daemon removes the bridges it made for them."""
+    api = daemon.api
+    for vm in api.VM.get_all():
+        api.VM.destroy(vm)
+    for net in api.network.get_all():
+        api.network.destroy(net)

@@ -13,7 +13,8 @@ import pytest
 
 from helpers import (attach_disk, failure, new_disk, new_no_os_vm, qemu_pids, requires_qemu,
                      vm_in)
-from qemuapi import call_in_thread, cmdline, qemu_img_chain, suspend_file, the_pid
+from qemuapi import (call_in_thread, cmdline, qemu_img_chain, skip_without_taps,
+                     suspend_file, the_pid)
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -34,6 +35,7 @@ def _devices(pid, option):
 
 
 def _vm_with_disk_and_nic(api):
+    skip_without_taps()
     vm = new_no_os_vm(api)
     vdi = new_disk(api)
     vbd = attach_disk(api, vm, vdi)
