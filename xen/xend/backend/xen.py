@@ -244,36 +244,46 @@ class XenBackend(base.Backend):
             self._xl("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
 
     def attach_disk(self, uuid, disk):
-        """``xl block-attach`` a VBD to the running domain."""
+        """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
         dom = self._get(uuid, "Running")
         line = xl_config.disk_line(disk, self._type_of(dom), bool(self.device_model))
         with dom.lock:
             self._xl("block-attach", str(dom.domid), line)
             dom.disks[disk.vbd] = disk.device
+        return dom.private()
 
     def detach_disk(self, uuid, vbd):
-        """``xl block-detach`` a VBD; the guest must let go of it."""
+        """``xl block-detach`` a VBD; DEVICE_DETACH_TIMEOUT while the guest keeps it."""
         dom = self._get(uuid, "Running")
         with dom.lock:
-            if vbd in dom.disks:
-                self._xl("block-detach", str(dom.domid), dom.disks[vbd])
+            vdev = dom.disks.get(vbd)
+            if vdev is not None:
+                self._unplug(dom, "VBD", vbd, ["block-detach", str(dom.domid), vdev],
+                             lambda: vdev in self._backend_values(b"vbd", dom.domid, b"dev"))
                 del dom.disks[vbd]
+        return dom.private()
 
     def attach_nic(self, uuid, nic):
-        """``xl network-attach`` a VIF to the running domain."""
+        """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
         dom = self._get(uuid, "Running")
         with dom.lock:
             self._xl("network-attach", str(dom.domid),
                      *xl_config.nic_line(nic, self._type_of(dom)).split(","))
             dom.nics[nic.vif] = nic.mac
+        return dom.private()
 
     def detach_nic(self, uuid, vif):
-        """``xl network-detach`` a VIF by its MAC."""
+        """``xl network-detach`` a VIF by its MAC; DEVICE_DETACH_TIMEOUT while the guest
+        keeps it."""
         dom = self._get(uuid, "Running")
         with dom.lock:
-            if vif in dom.nics:
-                self._xl("network-detach", str(dom.domid), dom.nics[vif])
+            mac = dom.nics.get(vif)
+            if mac is not None:
+                self._unplug(dom, "VIF", vif, ["network-detach", str(dom.domid), mac],
+                             lambda: mac.lower() in self._backend_values(b"vif", dom.domid,
+                                                                         b"mac"))
                 del dom.nics[vif]
+        return dom.private()
 
     def metrics(self, uuid):
         """Counters of a running domain, from xl's listings, blkback and netback.
@@ -494,6 +504,16 @@ class XenBackend(base.Backend):
         self._destroy(dom)
         return base.GUEST_SHUTDOWN
 
+    def _unplug(self, dom, cls, ref, command, still_there):
+        """Run an xl detach; if it fails while the device is still there, the guest has
+        not let go of it in time (libxl gives up after its own timeout)."""
+        try:
+            self._xl(*command, timeout=self.unplug_timeout + XL_TIMEOUT)
+        except BackendError:
+            if still_there():
+                raise BackendError("DEVICE_DETACH_TIMEOUT", cls, ref,
+                                   self.unplug_timeout) from None
+
     # -- counters --------------------------------------------------------------
 
     def _backend_devices(self, kind, domid):
@@ -504,12 +524,17 @@ class XenBackend(base.Backend):
         except Exception:   # no devices of that kind
             return {}
 
+    def _backend_values(self, kind, domid, key):
+        """{value of ``key``: devid} over the backend dirs of one device kind."""
+        out = {}
+        for devid, path in self._backend_devices(kind, domid).items():
+            value = self._xs_read(path + b"/" + key)
+            if value is not None:
+                out[value.lower()] = devid
+        return out
+
     def _vbd_counters(self, dom):
-        vdev_of = {}
-        for devid, path in self._backend_devices(b"vbd", dom.domid).items():
-            vdev = self._xs_read(path + b"/dev")
-            if vdev is not None:
-                vdev_of[vdev] = devid
+        vdev_of = self._backend_values(b"vbd", dom.domid, b"dev")
         out = {}
         for vbd, vdev in dom.disks.items():
             devid = vdev_of.get(vdev)
@@ -520,11 +545,7 @@ class XenBackend(base.Backend):
         return out
 
     def _vif_counters(self, dom):
-        devid_of = {}
-        for devid, path in self._backend_devices(b"vif", dom.domid).items():
-            mac = self._xs_read(path + b"/mac")
-            if mac is not None:
-                devid_of[mac.lower()] = devid
+        devid_of = self._backend_values(b"vif", dom.domid, b"mac")
         out = {}
         for vif, mac in dom.nics.items():
             devid = devid_of.get(mac.lower())
