@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from helpers import qemu_pids, requires_qemu
+from helpers import BOOT_WAIT, qemu_pids, requires_qemu
 from qemutest import console, wait_console, wait_until
 from xen.xend import netdev
 from xen.xend.backend.base import BackendError
@@ -47,6 +47,7 @@ def wait_devices(spec, expected):
 
 def test_disk_and_nic_plugged_survive_suspend_and_resume_then_unplug(
         backend, vms, linux_spec, bridge):
+    backend.unplug_timeout = BOOT_WAIT     # a guest under TCG on a loaded host is slow
     first = vms.disk(backend, "first")
     spec = linux_spec(disks=[first])
     backend.start(spec, paused=False)

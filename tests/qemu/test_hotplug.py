@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from helpers import (attach_disk, failure, new_disk, new_no_os_vm, new_tiny_vm, qemu_pids,
-                     requires_qemu, unique, wait_ready)
+from helpers import (BOOT_WAIT, attach_disk, failure, new_disk, new_no_os_vm, new_tiny_vm,
+                     qemu_pids, requires_qemu, unique, wait_ready)
 from qemuapi import (link_exists, master, open_files, private_bridge, skip_without_taps, tap,
                      the_pid, wait_devices)
 
@@ -24,7 +24,8 @@ def _image(api, vdi):
 
 def test_plug_survive_suspend_and_restart_then_unplug(make_daemon, tiny_guest):
     skip_without_taps()
-    d = make_daemon()
+    # Time enough for a guest under TCG on a loaded host to answer an unplug.
+    d = make_daemon(extra_config="shutdown_timeout = %d\n" % BOOT_WAIT)
     api = d.api
     vm = new_tiny_vm(api, tiny_guest)
     api.VM.start(vm, False)

@@ -134,10 +134,13 @@ class Writer(threading.Thread):
         self.vifs[ref] = {"VM": vm, "network": net}
 
     def move_vif(self):
-        """A bound change from either side: the VIF's Ref, or the VM's Set."""
+        """A bound change from either side: the VIF's Ref, or the VM's Set (of halted VMs:
+        a plugged VIF is not changed)."""
         vif = self.rng.choice(list(self.vifs))
+        if self.vms[self.vifs[vif]["VM"]]["power_state"] != "Halted":
+            return
         if self.rng.random() < 0.5:
-            vm = self.rng.choice(list(self.vms))
+            vm = self.halted_vm()
             self.call(("field", "VIF", vif, "VM", self.vifs[vif]["VM"], vm),
                       self.api.VM.add_to_VIFs, vm, vif)
             self.vifs[vif]["VM"] = vm
