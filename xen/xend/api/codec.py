@@ -16,6 +16,8 @@ for bytes from the network:
     characters, lone surrogates) never reach the client as such.
 """
 
+import base64
+import decimal
 import re
 import xmlrpc.client
 from xml.parsers import expat
@@ -26,10 +28,13 @@ MAX_DEPTH = 64   # nesting of arrays/structs accepted in a request
 
 # Characters that XML 1.0 does not allow in a document, even as references: the
 # C0 controls but tab, newline and carriage return (single bytes in UTF-8, never
-# part of a longer sequence), and U+FFFE and U+FFFF.
-_CONTROLS = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
+# part of a longer sequence), and U+FFFE and U+FFFF (EF BF BE, EF BF BF).
 _NOT_XML = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 _REPLACEMENT = "\ufffd".encode("utf-8")
+# Every byte but those that begin a character XML does not allow: what a quick scan
+# deletes, so that anything left means a closer look.
+_SUSPECT = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20)) + b"\xef"
+_INNOCENT = bytes(b for b in range(256) if b not in _SUSPECT)
 
 
 class WireError(Exception):
@@ -40,59 +45,172 @@ class _Refused(WireError):
     """Raised from inside the parser's callbacks to stop it at once."""
 
 
+def _boolean(text):
+    if text == "0":
+        return False
+    if text == "1":
+        return True
+    raise ValueError("bad boolean value")
+
+
+def _base64(text):
+    return xmlrpc.client.Binary(base64.decodebytes(text.encode("ascii")))
+
+
+# The typed values of XML-RPC (and xmlrpc.client's extensions), by element: the
+# function that makes the value from the element's text.
+_SCALARS = {
+    "string": str, "name": str,   # a struct member's name is a string value too
+    "int": int, "i4": int, "i8": int, "i1": int, "i2": int, "biginteger": int,
+    "double": float, "float": float, "bigdecimal": decimal.Decimal,
+    "boolean": _boolean, "base64": _base64, "dateTime.iso8601": xmlrpc.client.DateTime,
+}
+# Elements that may appear inside a <value>; any other one there is an error.
+_IN_VALUE = frozenset(_SCALARS) | {"nil", "array", "struct", "value", "params", "fault",
+                                   "methodName"}
+
+
+class _CallReader:
+    """Turns expat's events for one methodCall into its method name and params.
+
+    Values are built bottom-up on one stack: a scalar's element pushes its value,
+    an array or struct replaces everything pushed since it opened with itself.
+    Elements are known by their local name (a namespace prefix is ignored)."""
+
+    __slots__ = ("values", "marks", "text", "in_value", "method", "fault")
+
+    def __init__(self):
+        self.values = []       # finished values, innermost last
+        self.marks = []        # where each open array/struct's values begin in ``values``
+        self.text = []         # character data of the element being read
+        self.in_value = False  # inside a <value> with no type element (yet): a string
+        self.method = None
+        self.fault = False
+
+    def start(self, tag, attrs):
+        if ":" in tag:
+            tag = tag.rpartition(":")[2]
+        if tag == "array" or tag == "struct":
+            self.marks.append(len(self.values))
+            if len(self.marks) > MAX_DEPTH:
+                raise _Refused("request nested too deeply")
+        elif self.in_value and tag not in _IN_VALUE:
+            raise WireError("unknown element in a value")
+        self.text = []
+        self.in_value = tag == "value"
+
+    def data(self, text):
+        self.text.append(text)
+
+    def end(self, tag):
+        if ":" in tag:
+            tag = tag.rpartition(":")[2]
+        convert = _SCALARS.get(tag)
+        if convert is not None:
+            self.values.append(convert("".join(self.text)))
+        elif tag == "value":
+            if self.in_value:   # no type element: a string (XML-RPC spec)
+                self.values.append("".join(self.text))
+        elif tag == "array":
+            mark = self.marks.pop()
+            self.values[mark:] = [self.values[mark:]]
+            self.in_value = False
+        elif tag == "struct":
+            mark = self.marks.pop()
+            items = self.values[mark:]
+            if len(items) % 2:
+                raise WireError("a struct member lacks its name or value")
+            self.values[mark:] = [dict(zip(items[::2], items[1::2]))]
+            self.in_value = False
+        elif tag == "nil":
+            self.values.append(None)
+            self.in_value = False
+        elif tag == "methodName":
+            self.method = "".join(self.text)
+        elif tag == "fault":
+            self.fault = True
+
+
+# A call exactly as xmlrpc.client writes one whose params are strings and booleans,
+# which is what the XenAPI SDK sends for nearly every call: a session, refs, names,
+# flags. Its strings hold no markup, references, CRs or characters XML refuses (C0
+# controls here; U+FFFE and U+FFFF and invalid UTF-8 are checked after the match).
+_PLAIN_CALL = re.compile(
+    rb"<\?xml version='1\.0'\?>\n<methodCall>\n<methodName>([A-Za-z0-9_.]{1,200})"
+    rb"</methodName>\n<params>\n((?:<param>\n<value><(?:string>[^<>&\r\x00-\x08\x0b\x0c"
+    rb"\x0e-\x1f]*</string|boolean>[01]</boolean)></value>\n</param>\n)*)</params>\n"
+    rb"</methodCall>\n")
+_PLAIN_PARAM = re.compile(rb"<value><(?:string>([^<]*)</string|boolean>([01])</boolean)>")
+
+
+def _decode_plain(body):
+    """(method, params) of a call in the plain form above, read without expat (whose
+    calls into Python for each element cost more than the rest of such a call's
+    decoding); None for any other body, which expat reads. The result is what expat
+    would make of the same bytes (tests/unit/test_codec.py checks it)."""
+    match = _PLAIN_CALL.fullmatch(body)
+    if match is None or b"\xef\xbf" in body:   # U+FFFE, U+FFFF: let expat judge
+        return None
+    try:
+        params = tuple(flag == b"1" if flag else text.decode("utf-8")
+                       for text, flag in _PLAIN_PARAM.findall(match.group(2)))
+    except UnicodeDecodeError:
+        return None
+    return match.group(1).decode("ascii"), params
+
+
 def decode_call(body):
     """Parse a methodCall; returns (method name, params tuple)."""
     if not isinstance(body, (bytes, bytearray)):
         raise WireError("request body must be bytes")
-    target = xmlrpc.client.Unmarshaller(use_builtin_types=False)
-    target.xml(None, None)   # expat hands over str already: nothing left to decode
+    plain = _decode_plain(body)
+    return plain if plain is not None else _decode_xml(body)
+
+
+def _decode_xml(body):
+    """(method, params) of any methodCall, read with expat; WireError if it is none."""
+    reader = _CallReader()
     parser = expat.ParserCreate()
-    depth = [0]
-
-    def start(tag, attrs):
-        if tag.rpartition(":")[2] in ("array", "struct"):   # the unmarshaller drops prefixes
-            depth[0] += 1
-            if depth[0] > MAX_DEPTH:
-                raise _Refused("request nested too deeply")
-        target.start(tag, attrs)
-
-    def end(tag):
-        if tag.rpartition(":")[2] in ("array", "struct"):
-            depth[0] -= 1
-        target.end(tag)
+    parser.buffer_text = True   # an element's text in one event, not one per line or entity
 
     def refuse_dtd(*_):
         raise _Refused("document type declarations are not accepted")
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = target.data
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.data
     parser.StartDoctypeDeclHandler = refuse_dtd
     parser.EntityDeclHandler = refuse_dtd
     parser.ExternalEntityRefHandler = refuse_dtd
     try:
-        parser.Parse(bytes(body), True)
-        params, method = target.close(), target.getmethodname()
+        parser.Parse(body, True)
     except WireError:
         raise
     except Exception as e:   # whatever fails on hostile bytes, they were not a call
         raise WireError("malformed XML-RPC request: %s" % e.__class__.__name__) from None
-    if not isinstance(method, str) or not method:
+    if reader.fault:
+        raise WireError("a fault is not a call")
+    if not isinstance(reader.method, str) or not reader.method:
         raise WireError("request has no methodName")
-    return method, params
+    return reader.method, tuple(reader.values)
 
 
-def encode_reply(value):
-    """Serialise one reply value (the Status struct) as a methodResponse.
+def encode_reply(value, sink=None):
+    """Serialise one reply value (the Status struct) as a methodResponse, as bytes.
 
-    Raises TypeError or OverflowError for a value XML-RPC cannot carry (a handler's
-    bug: None, an int beyond 32 bits); the listener answers those INTERNAL_ERROR."""
-    try:
-        return _well_formed(marshal.response(value))
-    except UnicodeEncodeError:
-        # A lone surrogate (from a file name, say) cannot be UTF-8: the slow, rare path.
-        return _well_formed(xmlrpc.client.dumps((value,), methodresponse=True)
-                            .encode("utf-8", "replace"))
+    With a ``sink``, a large reply is handed over in pieces as it is written:
+    ``sink(piece)`` for each but the last, which is returned; the pieces joined are
+    the reply. Raises TypeError or OverflowError for a value XML-RPC cannot carry (a
+    handler's bug: None, an int beyond 32 bits), possibly after some pieces went to
+    the sink."""
+    if sink is not None:
+        return _well_formed(marshal.response(value, lambda piece: sink(_well_formed(piece))))
+    pieces = []
+    # In pieces even here: checking and joining a few hundred kilobytes at a time is
+    # faster than one pass over tens of megabytes.
+    last = marshal.response(value, lambda piece: pieces.append(_well_formed(piece)))
+    pieces.append(_well_formed(last))
+    return b"".join(pieces)
 
 
 def encode_fault(code, message):
@@ -108,10 +226,10 @@ def _well_formed(data):
     The marshaller escapes only ``& < >``: a control character in some string (a
     backend's message, a file name) would make the whole reply unreadable for the
     client. Markup never holds such characters, so replacing them in the
-    serialised bytes changes only string contents. The test is a C-speed scan;
-    the replacement runs only when there is something to replace."""
-    if len(data.translate(None, _CONTROLS)) != len(data) or b"\xef\xbf\xbe" in data \
-            or b"\xef\xbf\xbf" in data:
+    serialised bytes changes only string contents. The test is a C-speed scan
+    (any other text with EF bytes gets a second look); the replacement runs only
+    when there is something to replace."""
+    if data.translate(None, _INNOCENT) and _NOT_XML.search(data):
         data = _NOT_XML.sub(_REPLACEMENT, data)
     return data
 

@@ -5,13 +5,34 @@ xmlrpc.client.DateTime (dispatch has already put 64-bit ints in strings), so a
 small writer with one branch per type does what xmlrpc.client.dumps does, in
 a fraction of the time: get_all_records of 10,000 VMs is millions of values.
 The output is the same XML-RPC; the test-suite decodes it with xmlrpc.client.
+
+The XML is as small as XML-RPC allows, since every element costs a client's
+parser a call into Python: strings are untyped ``<value>``s, there is no
+whitespace between elements. A large reply is written in pieces of about
+PIECE_BYTES, handed to a sink as they are made, so that the listener sends the
+first records while the last are still being written, and the client parses
+while the server writes.
 """
 
 import xmlrpc.client
 
+PIECE_BYTES = 256 * 1024
+
 _HEAD = "<?xml version='1.0'?>\n<methodResponse><params><param>"
 _TAIL = "</param></params></methodResponse>\n"
 _INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
+# Whole struct members' endings, for values written inline.
+_TRUE = "<value><boolean>1</boolean></value></member>"
+_FALSE = "<value><boolean>0</boolean></value></member>"
+_EMPTY = {list: "<value><array><data></data></array></value></member>",
+          tuple: "<value><array><data></data></array></value></member>",
+          dict: "<value><struct></struct></value></member>"}
+
+# A struct member's opening up to its value, by member name: records repeat the same
+# few dozen names, so each is escaped and assembled once. Bounded, as member names
+# also come from clients (map keys) and refs (get_all_records).
+_MEMBERS = {}
+_MAX_MEMBERS = 4096
 
 
 def _escape(s):
@@ -24,47 +45,116 @@ def _escape(s):
     return s
 
 
+def _member(name):
+    """``<member><name>NAME</name>`` for a member name (a str, as dispatch makes them)."""
+    text = _MEMBERS.get(name)
+    if text is None:
+        if type(name) is not str:
+            raise TypeError("struct member names must be strings")
+        text = "<member><name>%s</name>" % _escape(name)
+        if len(_MEMBERS) < _MAX_MEMBERS:
+            _MEMBERS[name] = text
+    return text
+
+
+class _Pieces(list):
+    """The writer's text, a list of str; with a ``sink``, turned into UTF-8 pieces of
+    about PIECE_BYTES as it grows, each handed to the sink at once. The list object
+    stays the same throughout (writers hold its ``append``)."""
+
+    __slots__ = ("sink", "done", "size")
+
+    def __init__(self, sink):
+        super().__init__()
+        self.sink = sink
+        self.done = []     # text joined already, not yet handed over
+        self.size = 0      # its characters
+
+    def check(self):
+        """Hand over a piece if enough text has gathered (called between values)."""
+        if self.sink is not None and len(self) > 1024:
+            text = "".join(self)
+            self.clear()
+            self.done.append(text)
+            self.size += len(text)
+            if self.size >= PIECE_BYTES:
+                self.sink(_encode("".join(self.done)))
+                self.done.clear()
+                self.size = 0
+
+    def rest(self):
+        """The text not handed over."""
+        return "".join(self.done) + "".join(self)
+
+
+def _encode(text):
+    # A lone surrogate (from a file name, say) cannot be UTF-8: it becomes "?".
+    return text.encode("utf-8", "replace")
+
+
 def _value(v, out):
     """Append the <value> of ``v`` to ``out``."""
+    append = out.append
     t = type(v)
     if t is str:
         # A <value> without a type is a string (XML-RPC spec); it is the commonest value,
         # and the shorter form halves the elements a client must parse.
-        out.append("<value>")
-        out.append(_escape(v))
-        out.append("</value>")
+        if "&" in v or "<" in v or ">" in v:
+            v = _escape(v)
+        append("<value>%s</value>" % v)
     elif t is dict:
-        out.append("<value><struct>")
+        append("<value><struct>")
+        members = _MEMBERS
         for k, x in v.items():
-            out.append("<member><name>")
-            out.append(_escape(k))
-            out.append("</name>")
-            _value(x, out)
-            out.append("</member>")
-        out.append("</struct></value>")
+            member = members.get(k) or _member(k)
+            t = type(x)
+            # Inline, the commonest members: strings, booleans, empty collections.
+            if t is str:
+                if "&" in x or "<" in x or ">" in x:
+                    x = _escape(x)
+                append("%s<value>%s</value></member>" % (member, x))
+            elif t is bool:
+                append(member + (_TRUE if x else _FALSE))
+            elif not x and t in _EMPTY:
+                append(member + _EMPTY[t])
+            else:
+                append(member)
+                _value(x, out)
+                append("</member>")
+        append("</struct></value>")
+        out.check()
     elif t is list or t is tuple:
-        out.append("<value><array><data>")
+        append("<value><array><data>")
         for x in v:
-            _value(x, out)
-        out.append("</data></array></value>")
+            if type(x) is str:
+                if "&" in x or "<" in x or ">" in x:
+                    x = _escape(x)
+                append("<value>%s</value>" % x)
+            else:
+                _value(x, out)
+        append("</data></array></value>")
     elif t is bool:
-        out.append("<value><boolean>1</boolean></value>" if v
-                   else "<value><boolean>0</boolean></value>")
+        append("<value><boolean>1</boolean></value>" if v
+               else "<value><boolean>0</boolean></value>")
     elif t is int:
         if not _INT_MIN <= v <= _INT_MAX:
             raise OverflowError("int exceeds XML-RPC limits")
-        out.append("<value><int>%d</int></value>" % v)
+        append("<value><int>%d</int></value>" % v)
     elif t is float:
-        out.append("<value><double>%s</double></value>" % repr(v))
+        append("<value><double>%s</double></value>" % repr(v))
     elif t is xmlrpc.client.DateTime:
-        out.append("<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % v.value)
+        append("<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % v.value)
     else:
         raise TypeError("cannot marshal %s" % t.__name__)
 
 
-def response(value):
-    """A methodResponse holding ``value``, as UTF-8 bytes."""
-    out = [_HEAD]
+def response(value, sink=None):
+    """A methodResponse holding ``value``, as UTF-8 bytes.
+
+    With a ``sink``, pieces of the reply are handed to ``sink(piece)`` as they are
+    written, and what is returned is the rest."""
+    out = _Pieces(sink)
+    out.append(_HEAD)
     _value(value, out)
     out.append(_TAIL)
-    return "".join(out).encode("utf-8")
+    return _encode(out.rest())

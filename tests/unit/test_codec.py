@@ -1,0 +1,179 @@
+"""The wire codec against xmlrpc.client, the reference both sides of the wire agree on:
+calls decode as xmlrpc.client reads them (the plain fast path as the expat reader does),
+and replies, whole or in pieces, read back as the values written."""
+
+import math
+import xmlrpc.client
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xen.xend.api import codec, marshal
+
+PROPERTY = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+methods = st.text("abcxyzABCXYZ019_.", min_size=1, max_size=30)
+# Any text, control characters, lone surrogates and markup included: what xmlrpc.client
+# makes of them (references, which the fast path leaves to expat) is part of the test.
+texts = st.text(st.characters(), max_size=40)
+plain_params = st.lists(st.one_of(texts, st.booleans()), max_size=5)
+
+
+def reference_decode(body):
+    """What xmlrpc.client makes of a call: (method, params), or None if it refuses it."""
+    try:
+        params, method = xmlrpc.client.loads(body, use_builtin_types=False)
+    except Exception:
+        return None
+    return method, params
+
+
+def both(body):
+    """decode_call's and the expat reader's answers (None for a WireError)."""
+    out = []
+    for decode in (codec.decode_call, codec._decode_xml):
+        try:
+            out.append(decode(body))
+        except codec.WireError:
+            out.append(None)
+    return out
+
+
+@PROPERTY
+@given(methods, plain_params)
+def test_plain_calls_decode_as_expat_reads_them(method, params):
+    body = xmlrpc.client.dumps(tuple(params), method).encode("utf-8", "xmlcharrefreplace")
+    fast, slow = both(body)
+    assert fast == slow
+    if codec._decode_plain(body) is not None:
+        assert fast == (method, tuple(params))
+
+
+def test_the_sdks_calls_take_the_fast_path():
+    body = xmlrpc.client.dumps(("OpaqueRef:1", "vm", False, True), "VM.start").encode()
+    assert codec._decode_plain(body) == ("VM.start", ("OpaqueRef:1", "vm", False, True))
+    assert codec._decode_plain(xmlrpc.client.dumps((), "host.get_all").encode()) == \
+        ("host.get_all", ())
+
+
+@pytest.mark.parametrize("text", ["a&b", "<x>", "a\rb", "\x01", "\ufffe", "\uffff",
+                                  "\ud800", "]]>"])
+def test_strings_the_fast_path_leaves_to_expat(text):
+    body = xmlrpc.client.dumps((text,), "VM.x").encode("utf-8", "xmlcharrefreplace")
+    assert codec._decode_plain(body) is None
+    fast, slow = both(body)
+    assert fast == slow
+
+
+@PROPERTY
+@given(st.data())
+def test_damaged_plain_calls_decode_as_expat_reads_them(data):
+    body = bytearray(xmlrpc.client.dumps(tuple(data.draw(plain_params)), data.draw(methods))
+                     .encode("utf-8", "xmlcharrefreplace"))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(body)))
+        body[at:at + data.draw(st.integers(0, 3))] = data.draw(st.binary(max_size=3))
+    fast, slow = both(bytes(body))
+    assert fast == slow
+
+
+values = st.recursive(
+    st.one_of(texts, st.booleans(), st.integers(-2 ** 31, 2 ** 31 - 1),
+              st.floats(allow_nan=False, allow_infinity=False), st.none(),
+              st.binary(max_size=10).map(xmlrpc.client.Binary),
+              st.sampled_from(["20240101T10:11:12"]).map(xmlrpc.client.DateTime)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(texts, inner, max_size=4)),
+    max_leaves=12)
+
+
+@PROPERTY
+@given(methods, st.lists(values, max_size=4))
+def test_any_call_decodes_as_xmlrpc_client_reads_it(method, params):
+    body = xmlrpc.client.dumps(tuple(params), method, allow_none=True) \
+        .encode("utf-8", "xmlcharrefreplace")
+    fast, slow = both(body)
+    assert fast == slow == reference_decode(body)
+
+
+@pytest.mark.parametrize("body", [
+    b"<methodCall><methodName>x</methodName><params><param><value><struct><member>"
+    b"<value>1</value></member></struct></value></param></params></methodCall>",
+    b"<methodCall><methodName>x</methodName><params><param><value><foo>1</foo></value>"
+    b"</param></params></methodCall>",
+    b"<methodCall><methodName>x</methodName><params><param><value><boolean>2</boolean>"
+    b"</value></param></params></methodCall>",
+    b"<methodCall><methodName>x</methodName><fault><value><struct></struct></value>"
+    b"</fault></methodCall>",
+    b"<methodCall><params/></methodCall>",
+])
+def test_malformed_calls_are_wire_errors(body):
+    with pytest.raises(codec.WireError):
+        codec.decode_call(body)
+
+
+def test_namespaced_elements_are_read_by_their_local_name():
+    body = (b"<methodCall xmlns:x='urn:x'><x:methodName>m</x:methodName><params><param>"
+            b"<x:value><x:int>7</x:int></x:value></param></params></methodCall>")
+    assert codec.decode_call(body) == ("m", (7,))
+
+
+# -- replies -----------------------------------------------------------------------------------
+
+reply_values = st.recursive(
+    st.one_of(texts, st.booleans(), st.integers(-2 ** 31, 2 ** 31 - 1),
+              st.floats(allow_nan=False)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner),
+                            st.dictionaries(texts, inner, max_size=4)),
+    max_leaves=20)
+
+
+def readable(value):
+    """``value`` as a client reads it back: characters XML cannot carry replaced, tuples
+    as lists."""
+    if isinstance(value, str):
+        return "".join("\n" if c == "\r" else "?" if 0xd800 <= ord(c) < 0xe000
+                       else "\ufffd" if c in "\ufffe\uffff" or (ord(c) < 32 and c not in "\t\n")
+                       else c for c in value.replace("\r\n", "\n"))
+    if isinstance(value, (list, tuple)):
+        return [readable(v) for v in value]
+    if isinstance(value, dict):
+        return {readable(k): readable(v) for k, v in value.items()}
+    return value
+
+
+def same(a, b):
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@PROPERTY
+@given(reply_values)
+def test_replies_read_back_as_written(value):
+    read = xmlrpc.client.loads(codec.encode_reply(value))[0][0]
+    assert same(readable(value), read)
+
+
+def test_a_large_reply_in_pieces_is_the_whole_reply(monkeypatch):
+    monkeypatch.setattr(marshal, "PIECE_BYTES", 1000)
+    value = codec.success({"ref%d" % i: {"name": "vm%d" % i, "on": i % 2 == 0, "n": i,
+                                         "set": ["a", "b\x01"], "map": {}}
+                           for i in range(2000)})
+    pieces = []
+    last = codec.encode_reply(value, pieces.append)
+    assert len(pieces) > 1
+    assert b"".join(pieces) + last == codec.encode_reply(value)
+    assert xmlrpc.client.loads(b"".join(pieces) + last)[0][0] == readable(value)
+
+
+@pytest.mark.parametrize("value", [None, 2 ** 31, {1: "x"}, object()])
+def test_values_xml_rpc_cannot_carry_are_refused(value):
+    with pytest.raises((TypeError, OverflowError)):
+        codec.encode_reply(codec.success([value]))
