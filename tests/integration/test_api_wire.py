@@ -3,6 +3,7 @@ Status structs, void as "", 64-bit ints as decimal strings, null refs, no faults
 errors, the XML-RPC paths and the served DTD."""
 
 import http.client
+import socket
 import xmlrpc.client
 
 import pytest
@@ -248,6 +249,80 @@ def test_sdk_without_trailing_slash_posts_to_rpc2(daemon, root_tcp):
         assert isinstance(s.xenapi.VM.get_all(), list)
     finally:
         s.xenapi.session.logout()
+
+
+def exchange_raw(daemon, data, replies):
+    """Send ``data`` on one TCP connection; read ``replies`` HTTP responses from it."""
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+        s.sendall(data)
+        out = []
+        with s.makefile("rb") as f:
+            for _ in range(replies):
+                response = http.client.HTTPResponse(_Readable(f))
+                response.begin()
+                out.append((response, response.read()))
+        return out
+
+
+class _Readable:
+    """A socket stand-in for http.client that hands out one shared file, which no
+    response may close, so that several responses are read from one connection."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def makefile(self, mode):
+        return self
+
+    def close(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def call_bytes(method, *args, version=b"HTTP/1.1", headers=b""):
+    body = xmlrpc.client.dumps(args, method).encode()
+    return (b"POST / %s\r\nHost: x\r\nContent-Type: text/xml\r\n%sContent-Length: %d\r\n"
+            b"\r\n" % (version, headers, len(body)) + body)
+
+
+def test_pipelined_calls_on_one_connection_are_answered_in_order(daemon, raw_tcp):
+    labels = [unique("pipe") for _ in range(3)]
+    vms = [new_vm(raw_tcp, name_label=label) for label in labels]
+    data = b"".join(call_bytes("VM.get_name_label", raw_tcp.session, vm) for vm in vms)
+    replies = exchange_raw(daemon, data, 3)
+    assert [xmlrpc.client.loads(body)[0][0]["Value"] for _, body in replies] == labels
+
+
+def test_http_1_0_gets_a_whole_reply_and_a_closed_connection(daemon, raw_tcp):
+    (response, body), = exchange_raw(daemon, call_bytes(
+        "VM.get_all", raw_tcp.session, version=b"HTTP/1.0"), 1)
+    assert response.getheader("Content-Length") == str(len(body))
+    assert response.getheader("Connection") == "close"
+    assert xmlrpc.client.loads(body)[0][0]["Status"] == "Success"
+
+
+def test_expect_100_continue(daemon, raw_tcp):
+    status, reply = post(daemon, "/", xmlrpc.client.dumps((raw_tcp.session,), "VM.get_all")
+                         .encode(), {"Expect": "100-continue"})
+    assert status == 200 and xmlrpc.client.loads(reply)[0][0]["Status"] == "Success"
+
+
+def test_a_large_reply_comes_in_chunks_and_reads_whole(daemon, raw, raw_tcp):
+    """A reply over a few hundred kilobytes is sent while it is written (chunked); the
+    SDK's xmlrpc.client reads it like any other, and the connection carries on."""
+    names = {unique("chunk") + "n" * 3000 for _ in range(300)}
+    for name in names:
+        raw.ok("network.create", {"name_label": name})
+    data = call_bytes("network.get_all_records", raw_tcp.session) + \
+        call_bytes("VM.get_all", raw_tcp.session)
+    (big, body), (_, after) = exchange_raw(daemon, data, 2)
+    assert big.getheader("Transfer-Encoding") == "chunked"
+    records = xmlrpc.client.loads(body)[0][0]["Value"]
+    assert names <= {r["name_label"] for r in records.values()}
+    assert xmlrpc.client.loads(after)[0][0]["Status"] == "Success"
+    assert names <= {r["name_label"] for r in raw.ok("network.get_all_records").values()}
 
 
 def test_malformed_request_is_an_xml_rpc_fault_not_a_crash(daemon, raw_tcp):

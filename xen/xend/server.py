@@ -1,6 +1,7 @@
 """Listeners (spec §1.4.1): HTTP/1.1 over a Unix socket, TCP and TLS; XML-RPC at / and /RPC2.
 
-Each listener is a threaded HTTP server; a listener is one entry in the list
+Each listener is a threaded server (a thread per connection) whose requests are
+read by httpio, xend's own HTTP/1.1 reader; a listener is one entry in the list
 ``listeners_from_config`` returns, so HTTPS is one more entry. The HTTP layer
 knows requests and peers; it hands the body to the codec and the decoded call
 to dispatch, and never looks inside either.
@@ -22,14 +23,13 @@ Every byte from the network is treated as hostile (docs/security.md):
     holds a thread for that long and no longer;
   * a body is at most ``max_request_bytes`` (413 and close), needs a
     Content-Length (411), and whatever it holds is answered with an XML-RPC
-    reply, a fault, or an HTTP error; an unexpected error is logged with its
-    traceback and never sent to the client.
+    reply, a fault, or an HTTP error; the request line and headers have limits
+    of their own (httpio); an unexpected error is logged with its traceback and
+    never sent to the client.
 """
 
 import base64
 import errno
-import http.server
-import io
 import ipaddress
 import logging
 import os
@@ -38,9 +38,8 @@ import socketserver
 import struct
 import sys
 import threading
-import time
 
-from . import prometheus, tls
+from . import httpio, prometheus, tls
 from .api import codec, xmlrepr
 from .api.sessions import Peer
 from .limits import LogGate
@@ -56,160 +55,91 @@ _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
          % (len(_BUSY_BODY), _BUSY_BODY))
 
 
-class _DeadlineIO(io.RawIOBase):
-    """A connection's byte stream in which every read and write ends by ``deadline``
-    (time.monotonic()), however the bytes trickle in: a socket timeout alone bounds
-    each recv, so a client sending a byte a minute would never time out."""
+class ConnectionHandler(socketserver.BaseRequestHandler):
+    """One connection: its requests in turn (keep-alive), one XML-RPC call per POST."""
 
-    def __init__(self, sock):
-        self._sock = sock
-        self.deadline = time.monotonic()
+    def handle(self):
+        server = self.server
+        config = server.app.config
+        if server.kind != "unix":   # no TCP on AF_UNIX
+            # Replies are written whole (or in large chunks): TCP_NODELAY sends a
+            # reply's last segment at once instead of after the client's delayed ACK.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        conn = httpio.Connection(self.request, config["request_timeout"],
+                                 config["keepalive_timeout"], config["max_request_bytes"])
+        peer = server.peer_of(self.request, self.client_address)   # fixed for the connection
+        while True:
+            try:
+                request = conn.next_request()
+            except httpio.HttpError as e:
+                conn.send_error(e.status, e.message)
+                return
+            except TimeoutError:
+                conn.send_error(408, "the request did not arrive in time")
+                return
+            if request is None:
+                return
+            if not self._answer(conn, request, peer) or not request.keep_alive:
+                return
 
-    def readable(self):
+    def _answer(self, conn, request, peer):
+        """Answer one request; False if the connection cannot carry another."""
+        app = self.server.app
+        close = not request.keep_alive   # said in the reply
+        if request.method == "POST":
+            if request.target.split("?")[0] not in RPC_PATHS:
+                conn.send(404, b"not found\n", "text/plain", close)
+                return True
+            return _call(app, conn, request, peer)
+        if request.target == "/xen-api.dtd":
+            conn.send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd", close)
+        elif request.target == "/metrics":
+            if self._may_scrape(request, peer):
+                conn.send(200, prometheus.render(app).encode("utf-8"),
+                          "text/plain; version=0.0.4", close)
+            else:
+                conn.send(401, b"", "text/plain", close,
+                          extra=b'WWW-Authenticate: Basic realm="xend"\r\n')
+        else:
+            conn.send(404, b"not found\n", "text/plain", close)
         return True
 
-    def writable(self):
-        return True
-
-    def _arm(self):
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        self._sock.settimeout(remaining)
-
-    def readinto(self, buf):
-        self._arm()
-        return self._sock.recv_into(buf)
-
-    def write(self, data):
-        self._arm()
-        return self._sock.send(data)
-
-
-class RequestHandler(http.server.BaseHTTPRequestHandler):
-    """One HTTP connection; keep-alive, one XML-RPC call per POST."""
-
-    protocol_version = "HTTP/1.1"
-    # What an unparseable request line is taken to be: the stock HTTP/0.9 would send
-    # its error page without a status line, which no client can tell from data.
-    default_request_version = "HTTP/1.1"
-    server_version = "xend"
-    sys_version = ""
-
-    def setup(self):
-        # StreamRequestHandler.setup's plain socket files, with deadlines instead.
-        config = self.server.app.config
-        self.request_timeout = config["request_timeout"]
-        self.idle_timeout = config["keepalive_timeout"]
-        self.next_wait = self.request_timeout     # a new connection must begin promptly
-        self.connection = self.request
-        if self.server.kind != "unix":            # no TCP on AF_UNIX
-            # Replies go out in one write at the end of a request (the buffered writer
-            # below); TCP_NODELAY then sends it at once instead of after a delayed ACK.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self.stream = _DeadlineIO(self.connection)
-        self.rfile = io.BufferedReader(self.stream)
-        self.wfile = io.BufferedWriter(self.stream)
-
-    def handle_one_request(self):
-        """Wait (bounded) for a request to begin, then read and answer it under one deadline."""
-        self.stream.deadline = time.monotonic() + self.next_wait
-        try:
-            if not self.rfile.peek(1):
-                self.close_connection = True       # the client closed
-                return
-        except TimeoutError:
-            self.close_connection = True           # idle for too long
-            return
-        self.next_wait = self.idle_timeout
-        self.stream.deadline = time.monotonic() + self.request_timeout
-        super().handle_one_request()
-
-    def send_response(self, code, message=None):
-        # Every reply starts here: the client gets request_timeout to take it, counted
-        # from now, however long the call itself took (event.next, a clean shutdown).
-        self.stream.deadline = time.monotonic() + self.request_timeout
-        super().send_response(code, message)
-
-    def do_POST(self):
-        if self.path.split("?")[0] not in RPC_PATHS:
-            return self._send(404, b"not found\n", "text/plain", close=True)
-        if "Transfer-Encoding" in self.headers:
-            return self._send(411, b"Content-Length required\n", "text/plain", close=True)
-        lengths = self.headers.get_all("Content-Length") or []
-        text = lengths[0].strip() if len(set(lengths)) == 1 else ""
-        if not (text.isascii() and text.isdigit()):   # int() would take "+1", "1_0", "١"
-            return self._send(411, b"Content-Length required\n", "text/plain", close=True)
-        # Compared as text first: int() refuses numbers of over 4300 digits with an error.
-        if len(text) > 18 or int(text) > self.server.app.config["max_request_bytes"]:
-            return self._send(413, b"request body too large\n", "text/plain", close=True)
-        length = int(text)
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self.close_connection = True
-            return
-        try:
-            method, params = codec.decode_call(body)
-        except codec.WireError as e:
-            return self._send(200, codec.encode_fault(-32700, str(e)), "text/xml")
-        reply = self.server.app.dispatcher.dispatch(method, params, self.peer())
-        try:
-            data = codec.encode_reply(reply)
-        except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
-            log.exception("internal error: the reply to %s cannot be encoded", method[:200])
-            data = codec.encode_reply(codec.failure(
-                ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]]))
-        self._send(200, data, "text/xml")
-
-    def do_GET(self):
-        if self.path == "/xen-api.dtd":
-            return self._send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd")
-        if self.path == "/metrics":
-            if not self._may_scrape():
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="xend"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            return self._send(200, prometheus.render(self.server.app).encode("utf-8"),
-                              "text/plain; version=0.0.4")
-        self._send(404, b"not found\n", "text/plain")
-
-    def _may_scrape(self):
+    def _may_scrape(self, request, peer):
         """The Unix socket (root only by its mode), or HTTP Basic credentials of a user
         (throttled like logins)."""
         if self.server.kind == "unix":
             return True
-        auth = self.headers.get("Authorization", "")
+        auth = request.header("authorization") or ""
         if not auth.startswith("Basic "):
             return False
         try:
             user, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
-        return self.server.app.sessions.check_credentials(user, password, self.peer())
+        return self.server.app.sessions.check_credentials(user, password, peer)
 
-    def _send(self, status, body, ctype, close=False):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
 
-    def peer(self):
-        return self.server.peer_of(self)
-
-    def log_request(self, code="-", size="-"):
-        """No access line: dispatch logs one line per API call already."""
-
-    def log_message(self, fmt, *args):
-        log.debug("%s: " + fmt, self.server.kind, *args)
-
-    def address_string(self):
-        return self.server.kind
+def _call(app, conn, request, peer):
+    """Answer a POSTed XML-RPC call: the call's Status struct, or a fault if the body
+    is not a call. A large reply is sent while it is being written. False if the
+    connection cannot carry another request."""
+    try:
+        method, params = codec.decode_call(request.body)
+    except codec.WireError as e:
+        conn.send(200, codec.encode_fault(-32700, str(e)), "text/xml", not request.keep_alive)
+        return True
+    reply = app.dispatcher.dispatch(method, params, peer)
+    stream = conn.stream(request, 200, "text/xml")
+    try:
+        stream.finish(codec.encode_reply(reply, stream))
+    except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
+        log.exception("internal error: the reply to %s cannot be encoded", method[:200])
+        if stream.started:   # the client has part of a reply: end the connection
+            return False
+        conn.send(200, codec.encode_reply(codec.failure(
+            ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]])), "text/xml",
+                  not request.keep_alive)
+    return True
 
 
 class Admission:
@@ -345,13 +275,14 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
         _remove_stale_socket(path)
         old = os.umask(0o177)
         try:
-            super().__init__(path, RequestHandler)
+            super().__init__(path, ConnectionHandler)
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
 
-    def peer_of(self, handler):
-        creds = handler.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+    def peer_of(self, sock, client_address):
+        """Who is connected: the peer's uid and pid, from the kernel."""
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                               struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
         return Peer("unix", uid=uid, address="pid %d" % pid)
@@ -367,23 +298,25 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
         return "unix:%s" % self.path
 
 
-class TCPListener(_Guarded, socketserver.ThreadingMixIn, http.server.HTTPServer):
+class TCPListener(_Guarded, socketserver.ThreadingMixIn, socketserver.TCPServer):
     """HTTP over TCP, for the networks in ``allow`` (loopback by default)."""
 
     kind = "tcp"
     allow_key = "allow"
+    allow_reuse_address = True   # a restart binds again at once, past TIME_WAIT
 
     def __init__(self, app, host, port):
         self.setup_admission(app)
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), RequestHandler)
+        super().__init__((host, port), ConnectionHandler)
 
     def client_of(self, client_address):
         return client_address[0]
 
-    def peer_of(self, handler):
-        return Peer(self.kind, address=handler.client_address[0])
+    def peer_of(self, sock, client_address):
+        """Who is connected: the peer's address."""
+        return Peer(self.kind, address=client_address[0])
 
     def describe(self):
         host, port = self.server_address[:2]
