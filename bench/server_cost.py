@@ -1,0 +1,137 @@
+"""What one call costs the server, without a client: CPU time per call, in process.
+
+N requests are written, pipelined, to one connection: a socket pair whose far
+end a child process feeds and drains. The near end is served in this process,
+in this thread, by the daemon's own connection handler (xen/xend/server.py, sim
+backend, state in a scratch directory) and, as the baseline of the same run, by
+Python's SimpleXMLRPCRequestHandler (keep-alive) answering a trivial function.
+The figure is this thread's CPU time (time.thread_time) per call: what the
+server's code costs, however busy other work keeps the machine's cores.
+With --profile, cProfile's view of our calls follows: where the time goes.
+
+    .venv/bin/python bench/server_cost.py [--calls 5000] [--profile]
+"""
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import socket
+import sys
+import threading
+import time
+import xmlrpc.client
+import xmlrpc.server
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.conftest import scratch_dir  # noqa: E402
+from xen.xend import config as configmod  # noqa: E402
+from xen.xend import server  # noqa: E402
+from xen.xend.api.sessions import Peer  # noqa: E402
+from xen.xend.app import Xend  # noqa: E402
+
+ROOT = Peer("unix", uid=0, address="pid 1")
+
+
+def request(body):
+    return (b"POST / HTTP/1.1\r\nHost: _var_run_xend_xen-api.sock\r\nAccept-Encoding: gzip\r\n"
+            b"User-Agent: xmlrpc.client (xenapi)\r\nContent-Type: text/xml\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def serve(handle, data, calls, profile=None):
+    """CPU seconds per call of ``handle(sock)`` answering ``calls`` copies of ``data``."""
+    near, far = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:   # the client: write every request, read every reply
+        near.close()
+
+        def feed():
+            for _ in range(calls):
+                far.sendall(data)
+            far.shutdown(socket.SHUT_WR)
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        replies = 0
+        while True:
+            chunk = far.recv(1 << 20)
+            if not chunk:
+                break
+            replies += chunk.count(b"</methodResponse>")
+        feeder.join()
+        os._exit(0 if replies == calls else 1)
+    far.close()
+    if profile is not None:
+        profile.enable()
+    started = time.thread_time()
+    handle(near)
+    spent = time.thread_time() - started
+    if profile is not None:
+        profile.disable()
+    near.close()
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError("the server's replies did not all arrive")
+    return spent / calls
+
+
+class _KeepAliveHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = False   # a socket pair has no Nagle to disable
+
+
+def baseline(calls):
+    """SimpleXMLRPCServer's handler answering echo("x") on one keep-alive connection."""
+    rpc = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), _KeepAliveHandler,
+                                           logRequests=False, bind_and_activate=False)
+    rpc.register_function(lambda x: x, "echo")
+    body = xmlrpc.client.dumps(("x",), "echo").encode()
+    return serve(lambda sock: _KeepAliveHandler(sock, ("127.0.0.1", 0), rpc),
+                 request(body), calls)
+
+
+class _Listener:
+    """What the connection handler asks of its listener."""
+    kind = "unix"
+
+    def __init__(self, app):
+        self.app = app
+
+    def peer_of(self, sock, client_address):
+        return ROOT
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=5000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    config = configmod.load(None, {"state_dir": os.path.join(scratch_dir(), "state"),
+                                   "backend": "sim", "socket": "none", "listen": "none"})
+    app = Xend(config)
+    try:
+        session = app.sessions.login("root", "", "", ROOT)
+        vm = app.dispatcher.dispatch("VM.create", (session, {"name_label": "bench"}),
+                                     ROOT)["Value"]
+        listener = _Listener(app)
+        base = baseline(args.calls)
+        print("%-44s %10s  %s" % ("call", "CPU/call", "ratio"))
+        print("%-44s %8.1f us  1.00x" % ("baseline SimpleXMLRPCServer handler, echo",
+                                         base * 1e6))
+        profile = cProfile.Profile() if args.profile else None
+        for method in ("VM.get_name_label", "VM.get_record"):
+            body = xmlrpc.client.dumps((session, vm), method).encode()
+            ours = serve(lambda sock: server.ConnectionHandler(sock, ("", 0), listener),
+                         request(body), args.calls, profile)
+            print("%-44s %8.1f us  %.2fx" % (method, ours * 1e6, ours / base))
+        if profile is not None:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    finally:
+        app.close()
+
+
+if __name__ == "__main__":
+    main()
