@@ -1,5 +1,6 @@
 """xend start (detached) / status / stop / restart, as an administrator runs them."""
 
+import ctypes
 import os
 import signal
 import socket
@@ -122,6 +123,19 @@ def test_a_killed_daemon_leaves_a_pid_file_that_does_not_block(xend):
     assert s.returncode == 1 and "pid file" in s.stdout
     xend.start()
     assert xend.xend("status").returncode == 0
+
+
+def test_a_sigterm_taken_by_any_thread_stops_the_daemon(fresh_daemon):
+    # kill(1) names the process, and the kernel hands the signal to any thread of it that
+    # does not block it: here, on purpose, to one that is not the main thread.
+    pid = fresh_daemon.proc.pid
+    others = sorted(int(t) for t in os.listdir("/proc/%d/task" % pid) if int(t) != pid)
+    assert others, "the daemon runs no thread but its main one"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.tgkill(pid, others[0], signal.SIGTERM) == 0, os.strerror(ctypes.get_errno())
+    # A deadline against a hang, not a timing: the daemon used to wait for ever.
+    assert fresh_daemon.proc.wait(30) == 0
+    assert "stopped" in fresh_daemon.log_text()
 
 
 def test_stop_and_restart_leave_guests_running(xend):

@@ -268,6 +268,44 @@ def _listen_error(cfg, e):
         cfg["socket"], cfg["listen"], cfg["tls_listen"], e)
 
 
+class _Signals:
+    """SIGTERM, SIGINT and SIGHUP in the order they came, for the main thread to wait on.
+
+    The kernel hands a signal sent to the process to any one of its threads. Python runs
+    the handler in the main thread, but only when that thread runs Python code again: a
+    main thread asleep on a lock (``queue.get()``) would sleep through a signal taken by a
+    listener's thread, and the daemon would never stop. Python's C-level handler also
+    writes to the wakeup fd, whichever thread it runs on: the main thread waits on that
+    pipe instead, and the handler has run by the time it checks the queue again."""
+
+    def __init__(self):
+        self._queue = queue.SimpleQueue()    # put() is called from the signal handler
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        self._old = {sig: signal.signal(sig, lambda signum, _frame: self._queue.put(signum))
+                     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+
+    def next(self):
+        """The next signal, waiting for it."""
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            select.select([self._wake_r], [], [])
+            try:
+                os.read(self._wake_r, 512)
+            except BlockingIOError:
+                pass
+
+    def close(self):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._old_wakeup)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
 def serve(cfg, reload_config=None, ready=None):
     """Run the daemon in this process until SIGTERM or SIGINT.
 
@@ -287,9 +325,7 @@ def serve(cfg, reload_config=None, ready=None):
     except LockBusy as e:
         raise SystemExit("xend: another xend (pid %s) is running on %s"
                          % (e.pid or "?", cfg["state_dir"]))
-    signals = queue.SimpleQueue()       # its put() may be called from a signal handler
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: signals.put(signum))
+    signals = _Signals()
     try:
         app = Xend(cfg)
     except Exception as e:   # the process boundary: a message for the admin, the rest logged
@@ -308,7 +344,7 @@ def serve(cfg, reload_config=None, ready=None):
         ready()
     try:
         reloads = 0
-        while signals.get() == signal.SIGHUP:
+        while signals.next() == signal.SIGHUP:
             reloads += 1
             servers = _reload(app, servers, reload_config, reloads)
     finally:
@@ -319,6 +355,7 @@ def serve(cfg, reload_config=None, ready=None):
         app.close()
         log.info("stopped")
         state_lock.release()
+        signals.close()
 
 
 def _reload(app, servers, reload_config, serial):
