@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PREFIX ?= /usr/local
 DESTDIR ?=
 # Debian packages the daemon and the real-VM tests use (installed only as root).
-DEBS   := python3-venv qemu-system-x86 qemu-utils
+DEBS   := python3-venv qemu-system-x86 qemu-utils debootstrap cpio
 
 RUN_ARGS ?=
 
@@ -37,7 +37,7 @@ run: $(VENV)/.stamp
 
 # Fast tiers first, the ones that boot real guests last.
 TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
-              tests/metrics tests/backend tests/qemu
+              tests/metrics tests/backend tests/qemu tests/xen
 
 test: $(VENV)/.stamp
 	$(PY) -m pytest -q $(TEST_TIERS)
