@@ -1,8 +1,12 @@
 """QemuBackend lifecycle on real QEMU processes whose VMs have no OS."""
 
+import asyncio
+import gc
+import logging
 import os
 import signal
 import subprocess
+import threading
 import uuid
 
 import pytest
@@ -222,6 +226,32 @@ def test_reattach_from_a_new_backend(backend_factory, vms, events):
     assert events.wait(paused.uuid, "died")
     second.hard_shutdown(running.uuid)
     assert qemu_pids(running.uuid) == []
+
+
+def test_close_while_a_guest_exit_is_being_handled_leaves_nothing_pending(
+        backend_factory, vms, monkeypatch, caplog):
+    # close() comes while the backend still waits for the QMP hang-up of a guest whose
+    # QEMU is gone (held there on purpose): that handling is cut short, yet no task of
+    # the backend or of qemu.qmp may be destroyed pending, nor an error left unread.
+    from xen.xend.backend import qmp
+    hang_up = qmp.Monitor.wait_hangup
+    holding = threading.Event()
+
+    async def held_hang_up(monitor, timeout):
+        holding.set()
+        await asyncio.sleep(3600)
+        await hang_up(monitor, timeout)
+    monkeypatch.setattr(qmp.Monitor, "wait_hangup", held_hang_up)
+    backend = backend_factory()
+    spec = vms.spec()
+    pid = backend.start(spec, paused=True)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert holding.wait(30), "the backend did not notice the exit of QEMU"
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    backend.close()
+    del backend
+    gc.collect()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 def test_reattach_to_a_gone_or_different_process(backend_factory, vms):

@@ -459,8 +459,10 @@ class QemuBackend(base.Backend):
         if self._domains.get(dom.uuid) is dom:
             del self._domains[dom.uuid]
         if dom.monitor is not None:
-            await dom.monitor.wait_hangup(HANGUP_WAIT)
-            await dom.monitor.close()
+            try:
+                await dom.monitor.wait_hangup(HANGUP_WAIT)
+            finally:    # also when close() cancels us: the monitor is ours to end
+                await dom.monitor.close()
         for waiter in dom.reset_waiters:
             if not waiter.done():
                 waiter.set_result(False)
@@ -790,8 +792,13 @@ class QemuBackend(base.Backend):
             del self._domains[dom.uuid]
 
     async def _detach_all(self):
-        for task in list(self._tasks):
+        # Cancel our tasks (reaping a guest that exited, freeing an unplugged device) and
+        # wait until they have unwound: a reaping cancelled half-way still disconnects
+        # its monitor, and nothing is left pending when the loop stops.
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for dom in list(self._domains.values()):
             self._forget(dom)
             if dom.monitor is not None:

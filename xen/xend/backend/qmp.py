@@ -55,6 +55,14 @@ class LoopThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
+    @staticmethod
+    async def _cancel_the_rest():
+        me = asyncio.current_task()
+        rest = [task for task in asyncio.all_tasks() if task is not me]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     def in_loop_thread(self):
         """True when called from the loop's own thread."""
         return threading.current_thread() is self._thread
@@ -67,7 +75,9 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self):
-        """Stop the loop and wait for its thread; pending coroutines are dropped."""
+        """Stop the loop and wait for its thread. Tasks still pending are cancelled and
+        run to their end first: none is destroyed pending."""
+        self.run(self._cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
@@ -173,7 +183,19 @@ class Monitor:
             await self._client.runstate_changed()
 
     async def close(self):
-        """Disconnect; never raises (a hang-up by QEMU is the normal way to end)."""
+        """Disconnect; never raises (a hang-up by QEMU is the normal way to end).
+
+        The disconnect is finished even when the caller is cancelled meanwhile (the
+        CancelledError comes after it): only a finished disconnect leaves none of
+        qemu.qmp's tasks pending, and collects the reader's EOFError."""
+        done = asyncio.ensure_future(self._disconnect())
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            await asyncio.wait([done])
+            raise
+
+    async def _disconnect(self):
         try:
             await self._client.disconnect()
         except Exception as err:  # EOFError after quit, OSError, ...
