@@ -87,7 +87,7 @@ def test_existing_network_sr_and_vdi_are_reused(xm, root, tmp_path):
     net = xm("network-new", "lan", "--nic", "eth7").strip()
     img = tmp_path / "shared.img"
     img.write_bytes(b"\0" * 512)
-    text = "name = '%s'\ndisk = 'file:" + str(img) + ",xvda,w!'\nvif = ['bridge=eth7']\n"
+    text = "name = '%s'\ndisk = 'file:" + str(img) + ",xvda,w'\nvif = ['bridge=eth7']\n"
     xm("new", write(tmp_path, "r1.cfg", text % "reuse1"))
     before = snapshot(root)
     xm("new", write(tmp_path, "r2.cfg", text % "reuse2"))
@@ -97,8 +97,34 @@ def test_existing_network_sr_and_vdi_are_reused(xm, root, tmp_path):
     assert after["SR"] == before["SR"]
     vms = [root.VM.get_by_name_label(n)[0] for n in ("reuse1", "reuse2")]
     vdis = {root.VBD.get_VDI(root.VM.get_VBDs(vm)[0]) for vm in vms}
-    assert len(vdis) == 1 and root.VDI.get_sharable(vdis.pop()) is True
+    assert len(vdis) == 1
     assert {root.VIF.get_network(root.VM.get_VIFs(vm)[0]) for vm in vms} == {net}
+
+
+def test_w_bang_is_read_write_and_not_shared(xm, root, tmp_path):
+    """Classic xm's w! let two running VMs write one disk; the server refuses that, so
+    xm attaches a w! disk read-write like w, and says so."""
+    img = tmp_path / "wbang.img"
+    img.write_bytes(b"\0" * 4096)
+    text = "name = '%s'\ndisk = ['file:" + str(img) + ",xvda,w!']\n"
+    first = xm.run("create", write(tmp_path, "wb1.cfg", text % "wbang1"))
+    assert first.returncode == 0, first.stderr
+    assert "mode w! is attached read-write like w, not shared" in first.stderr
+    vm = root.VM.get_by_name_label("wbang1")[0]
+    vbd = root.VM.get_VBDs(vm)[0]
+    assert root.VBD.get_mode(vbd) == "RW"
+    vdi = root.VBD.get_VDI(vbd)
+    assert root.VDI.get_sharable(vdi) is False
+    # A second VM writing the same disk while the first runs: refused, nothing made.
+    cfg = write(tmp_path, "wb2.cfg", text % "wbang2")
+    before = snapshot(root)
+    err = xm.fails("create", cfg)
+    assert "VDI_IN_USE" in err and vdi in err, err
+    assert snapshot(root) == before
+    # Once the first is halted, the second may have it.
+    root.VM.hard_shutdown(vm)
+    xm("create", cfg)
+    assert root.VM.get_power_state(root.VM.get_by_name_label("wbang2")[0]) == "Running"
 
 
 def test_hvm_style_config(xm, root, tmp_path):
@@ -261,3 +287,6 @@ def test_vif_and_disk_specs():
                                                                 "ioemu")
     assert config.parse_disk("file:/srv/cd.iso,hdc:cdrom,r") == "/srv/cd.iso"
     assert os.path.isabs(config.parse_disk("file:rel.img,xvda,w").path)
+    shared = config.parse_disk("file:/srv/s.img,xvdb,w!")
+    assert (shared.mode, shared.write_shared) == ("RW", True)
+    assert config.parse_disk("file:/srv/s.img,xvdb,w").write_shared is False

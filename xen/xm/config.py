@@ -40,7 +40,7 @@ class Disk:
     device: str
     mode: str            # vbd_mode: RW or RO
     driver: str          # driver_type
-    sharable: bool       # "w!": writable by several VMs at once
+    write_shared: bool = False   # "w!" was asked for: attached like "w" (see MODES)
 
 
 @dataclasses.dataclass
@@ -293,6 +293,11 @@ def from_settings(settings, filename="<config>"):
             record["bios_cdrom"] = disk
         else:
             config.disks.append(disk)
+            if disk.write_shared:
+                warnings.append("%s: disk '%s': mode w! is attached read-write like w, not "
+                                "shared: the server refuses to start a VM with a disk that "
+                                "another running or suspended VM writes (VDI_IN_USE)"
+                                % (filename, spec))
     for spec in _strings(settings.get("vif", []), "vif", filename):
         vif = parse_vif(spec, filename)
         vif.record["device"] = "eth%d" % len(config.vifs)
@@ -379,13 +384,15 @@ def parse_disk(spec, filename="<config>"):
     path = os.path.abspath(path)
     if cdrom:
         return path
-    return Disk(path, device, MODES[mode][0], driver, MODES[mode][1])
+    return Disk(path, device, MODES[mode], driver, write_shared=mode == "w!")
 
 
 _DEVICE = re.compile(r"^(ioemu:)?([a-z]+[0-9]*[a-z]?[0-9]*)(:cdrom)?$")
 
-# xm's disk modes -> (vbd_mode, whether the VDI is sharable).
-MODES = {"w": ("RW", False), "w!": ("RW", True), "r": ("RO", False)}
+# xm's disk modes -> vbd_mode. Classic xm's "w!" let several running VMs write one
+# disk; the server never does (two writers would corrupt a qcow2 image: VDI_IN_USE), so
+# "w!" is read-write like "w", with a warning, and its VDI is not made sharable.
+MODES = {"w": "RW", "w!": "RW", "r": "RO"}
 
 
 def parse_device(text):

@@ -89,7 +89,7 @@ def create(client, config, start):
                 vdis[disk.path] = vdi or undo.create("VDI", {
                     "name_label": disk.path, "name_description": "created by xm",
                     "SR": sr, "virtual_size": -(-size // SECTOR), "sector_size": SECTOR,
-                    "sharable": disk.sharable})
+                    "sharable": False})
         vm = undo.create("VM", config.record)
         client.remember(vm, config.name)
         for disk, _, _ in disks:
