@@ -91,3 +91,33 @@ def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
 def test_domain_names_are_safe_for_xl():
     assert xl_config.domain_name({"name_label": "a/b c;d"}, UUID) == "a-b-c-d-0a1b2c3d"
     assert xl_config.domain_name({"name_label": ""}, UUID) == UUID
+
+
+# Captured from xl 4.17 in the nested test host (tabs and all).
+XL_LIST_V = (
+    "Name                                        ID   Mem VCPUs\tState\tTime(s)   UUID"
+    "                            Reason-Code\tSecurity Label\n"
+    "Domain-0                                     0  1024     2     r-----      85.2 "
+    "00000000-0000-0000-0000-000000000000        -                -\n"
+    "web-one-0a1b2c3d                             3   128     1     ---s--       2.5 "
+    "0a1b2c3d-0000-4000-8000-00000000abcd        1                -\n"
+    "made by hand                                 4   128     1     --p---       0.1 "
+    "11111111-0000-4000-8000-000000000001        -                -\n")
+
+XL_VCPU_LIST = (
+    "Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n"
+    "Domain-0                             0     0    0   r--      50.6  all / all\n"
+    "Domain-0                             0     1    1   -b-      35.1  all / all\n"
+    "web-one-0a1b2c3d                     3     1    -   --p       0.0  all / all\n"
+    "web-one-0a1b2c3d                     3     0    1   -b-       2.4  all / all\n")
+
+
+def test_reading_xl_list_v_and_vcpu_list():
+    got = xl_config.parse_list_verbose(XL_LIST_V)
+    assert got[UUID] == {"domid": 3, "name": "web-one-0a1b2c3d", "mem_mib": 128, "vcpus": 1,
+                         "state": "---s--", "reason": xl_config.SHUTDOWN_REBOOT}
+    assert xl_config.power_state(got[UUID]) is None
+    hand = got["11111111-0000-4000-8000-000000000001"]
+    assert hand["name"] == "made by hand" and xl_config.power_state(hand) == "Paused"
+    assert xl_config.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
+    assert xl_config.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}

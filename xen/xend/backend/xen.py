@@ -43,8 +43,9 @@ LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
 RECHECK_INTERVAL = 5.0      # a check even without a watch event (a lost watch)
 POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
 CONFIG_FILE = "xl.cfg"
-DEVICE_MODELS = ("/usr/lib/xen-4.17/bin/qemu-system-i386", "/usr/bin/qemu-system-i386",
-                 "/usr/bin/qemu-system-xen")
+# Where distributions put the Xen device model (Debian's qemu-system-xen: libexec).
+DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386",
+                 "/usr/bin/qemu-system-i386")
 
 
 class _Domain:

@@ -178,19 +178,20 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
 
 
 def parse_list_verbose(text):
-    """Domains from ``xl list -v``: {uuid: {"domid", "name", "mem_mib", "state",
+    """Domains from ``xl list -v``: {uuid: {"domid", "name", "mem_mib", "vcpus", "state",
     "reason"}}; ``state`` is xl's six flags ("r-----"), ``reason`` the shutdown
     reason code or None while the domain is not shut down."""
     out = {}
     for line in text.splitlines()[1:]:
+        # Name ID Mem VCPUs State Time(s) UUID Reason-Code Security-Label, read from the
+        # right: a name made by hand may hold spaces.
         cols = line.split()
-        # Name ID Mem VCPUs State Time(s) UUID Reason-Code Security-Label
-        if len(cols) < 8 or not cols[1].isdigit():
+        if len(cols) < 9 or not cols[-8].isdigit():
             continue
-        reason = cols[7]
-        out[cols[6]] = {"domid": int(cols[1]), "name": cols[0], "mem_mib": int(cols[2]),
-                        "vcpus": int(cols[3]), "state": cols[4],
-                        "reason": int(reason, 16) if reason != "-" else None}
+        domid, mem, vcpus, state, _, uuid, reason, _ = cols[-8:]
+        out[uuid] = {"domid": int(domid), "name": " ".join(cols[:-8]), "mem_mib": int(mem),
+                     "vcpus": int(vcpus), "state": state,
+                     "reason": int(reason, 16) if reason != "-" else None}
     return out
 
 
