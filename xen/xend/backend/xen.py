@@ -195,7 +195,8 @@ class XenBackend(base.Backend):
 
     def reattach(self, uuid, private):
         """Find the domain with this VM's uuid again: "Running" or "Paused", or None
-        when it is gone. One that shut down meanwhile is handled like a guest event."""
+        when it is gone. One that shut down meanwhile is Paused until the checker has
+        handled it like a guest event."""
         entry = self._list(max_age=0).get(uuid)
         if entry is None:
             return None
@@ -206,8 +207,10 @@ class XenBackend(base.Backend):
             self._domains[uuid] = dom
         state = xl_config.power_state(entry)
         if state is None:
-            self._dirty.set()     # the checker applies what the guest did
-            return "Running"
+            # Shut down or crashed meanwhile: not running; the checker reports what the
+            # guest did once watch_guests() starts it, and actions/* follow.
+            self._dirty.set()
+            return "Paused"
         return state
 
     def watch_guests(self):
