@@ -91,6 +91,9 @@ def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
 def test_domain_names_are_safe_for_xl():
     assert xl_config.domain_name({"name_label": "a/b c;d"}, UUID) == "a-b-c-d-0a1b2c3d"
     assert xl_config.domain_name({"name_label": ""}, UUID) == UUID
+    # Two VMs whose uuids begin alike: the second gets the whole uuid.
+    assert xl_config.domain_name({"name_label": "web"}, UUID, {"web-0a1b2c3d"}) == \
+        "web-" + UUID
 
 
 # Captured from xl 4.17 in the nested test host (tabs and all).

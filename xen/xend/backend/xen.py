@@ -101,7 +101,8 @@ class XenBackend(base.Backend):
 
     def start(self, spec, paused):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
-        name = xl_config.domain_name(spec.record, spec.uuid)
+        taken = {e["name"] for e in self._list(max_age=0).values()}
+        name = xl_config.domain_name(spec.record, spec.uuid, taken)
         text = xl_config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
                                       pvh_cpuid=self.pvh_cpuid)
@@ -179,8 +180,8 @@ class XenBackend(base.Backend):
         unpause unless ``paused``."""
         if not os.path.exists(state_file):
             raise BackendError("VM_STATE_FILE_MISSING", state_file)
-        name = xl_config.domain_name(spec.record, spec.uuid)
-        dom = _Domain(spec.uuid, name, spec.state_dir, None,
+        # The domain keeps the name saved in the file; _create reads it back.
+        dom = _Domain(spec.uuid, "", spec.state_dir, None,
                       {d.vbd: d.device for d in spec.disks},
                       {n.vif: n.mac for n in spec.nics})
         with dom.lock:
@@ -383,7 +384,7 @@ class XenBackend(base.Backend):
             if leftover is not None:
                 self._xl("destroy", str(leftover["domid"]))
             raise
-        dom.domid = entry["domid"]
+        dom.domid, dom.name = entry["domid"], entry["name"]
         dom.kept = False
         with self._lock:
             self._domains[dom.uuid] = dom

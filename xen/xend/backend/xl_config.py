@@ -62,11 +62,15 @@ def validate_record(record):
                            % kind.upper())
 
 
-def domain_name(record, uuid):
+def domain_name(record, uuid, taken=()):
     """The xl name of a VM's domain: its name_label made safe, with the uuid's first
-    block so that two VMs with one label never clash."""
+    block so that two VMs with one label stay apart; with the whole uuid if that
+    name is ``taken`` (xl refuses a second domain of one name)."""
     label = _NAME.sub("-", str(record.get("name_label") or ""))[:40].strip("-")
-    return "%s-%s" % (label, uuid[:8]) if label else uuid
+    if not label:
+        return uuid
+    name = "%s-%s" % (label, uuid[:8])
+    return name if name not in taken else "%s-%s" % (label, uuid)
 
 
 def disk_line(disk, kind, qdisk_ok):
