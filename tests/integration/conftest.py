@@ -1,21 +1,12 @@
 """Fixtures of the integration tests: clients of the module's daemon over both transports.
 
 The ``daemon``, ``fresh_daemon`` and ``root`` fixtures come from tests/conftest.py (one
-daemon per module); here they are torn down with SIGKILL (see ``daemon_stop_signal``).
+daemon per module, torn down with SIGKILL: see ``daemon_stop_signal`` there).
 """
-
-import signal
 
 import pytest
 
 from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
-
-
-@pytest.fixture(scope="session")
-def daemon_stop_signal():
-    """SIGKILL: a graceful stop waits on each listener's poll interval, ~1 s per daemon, and
-    is itself exercised by test_api_persistence.py's restarts."""
-    return signal.SIGKILL
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Daemons configured for the task and event tests (the shared ones are in tests/conftest.py)."""
 
+import signal
+
 import pytest
 
 
@@ -8,7 +10,7 @@ def slow_daemon(daemon_class):
     """Every simulated VM operation takes 1 s, in ten cancellable, progress-reporting steps."""
     d = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
     yield d
-    d.cleanup()
+    d.cleanup(signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 Every committed change is exactly one event, in commit order; subscribers hold tokens.
 """
 
+import signal
 import socket
 import threading
 import time
@@ -367,7 +368,7 @@ class _TimeoutTransport(xmlrpc.client.Transport):
 def small_log():
     d = Daemon(extra_config="event_log_size = 50\n").start()
     yield d
-    d.cleanup()
+    d.cleanup(signal.SIGKILL)
 
 
 def test_next_after_overflow_is_events_lost_then_resumes(small_log):
@@ -435,4 +436,4 @@ def test_from_empty_token_while_objects_are_deleted():
         stop.set()
         if t is not None:
             t.join(10)
-        d.cleanup()
+        d.cleanup(signal.SIGKILL)

@@ -1,6 +1,7 @@
 """The task pool's limits and the collection of finished tasks (docs/api.md; config.py:
 task_workers, max_pending_tasks, task_max_age, task_max_finished)."""
 
+import signal
 import threading
 import time
 
@@ -19,7 +20,7 @@ def pool():
                             "sim_op_seconds = 1.0\n").start()
     s = d.sdk_unix()
     yield d, s.xenapi
-    d.cleanup()
+    d.cleanup(signal.SIGKILL)
 
 
 def test_third_pending_task_is_refused_and_nothing_starts(pool):
@@ -113,7 +114,7 @@ def collecting():
                             "sim_op_seconds = 2.0\n").start()
     s = d.sdk_unix()
     yield d, s.xenapi
-    d.cleanup()
+    d.cleanup(signal.SIGKILL)
 
 
 def test_finished_tasks_are_collected_after_task_max_age(collecting):
@@ -156,4 +157,4 @@ def test_finished_tasks_beyond_task_max_finished_are_collected_oldest_first():
         time.sleep(0.5)                      # a few more rounds change nothing
         assert x.task.get_all() == tasks[-2:]
     finally:
-        d.cleanup()
+        d.cleanup(signal.SIGKILL)
