@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 
@@ -36,4 +37,4 @@ def test_pam_accepts_the_account_password_and_refuses_others(account):
         assert e.value.details[:2] == ["SESSION_AUTHENTICATION_FAILED", name]
         assert password not in d.log_text()
     finally:
-        d.cleanup()
+        d.cleanup(signal.SIGKILL)
