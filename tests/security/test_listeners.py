@@ -267,7 +267,7 @@ def test_client_that_never_reads_its_reply_is_dropped(make_daemon):
         stuck.sendall(post(call) * 20)   # twenty pipelined calls; no reply is ever read
         time.sleep(0.5)
         assert refused_at_once_or_busy(d.port)
-        deadline = time.monotonic() + 30   # generous: a loaded CI machine is slow
+        deadline = time.monotonic() + 90   # generous: a loaded machine is slow
         while not answers_quietly(d) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert answers_quietly(d), "the stuck writer still holds its slot"
