@@ -1,6 +1,7 @@
 """The nested Xen host itself (tests/xen/xenhost.py): Xen and dom0 work, the daemon's
-dependencies are there, and the PV test guest boots with a disk and a NIC, goes away on
-its own when told to, and can use a qcow2 disk through the device model (qdisk).
+dependencies are there, and the PV test guest boots with a NIC on xenbr0, a raw disk
+(blkback) and a qcow2 disk (served by the Xen device model, qdisk), and goes away on its
+own when told to.
 
 The guests here are made by hand with ``xl``, not through the daemon.
 """
@@ -11,13 +12,15 @@ import xenhost
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
-# (name, mode, disk specification or None, qcow2 image?)
-GUESTS = [
-    ("smoke-idle", "", "/var/lib/xend-tests/smoke-idle.img,raw,xvda,w", False),
-    ("smoke-poweroff", "poweroff", None, False),
-    ("smoke-qdisk", "", "format=qcow2,vdev=xvda,access=rw,backendtype=qdisk,"
-                        "target=/var/lib/xend-tests/smoke-qdisk.qcow2", True),
-]
+RAW = xenhost.HAND_MADE + "/smoke-idle.img"
+QCOW2 = xenhost.HAND_MADE + "/smoke-idle.qcow2"
+# name -> (mode, disks, vifs)
+GUESTS = {
+    "smoke-idle": ("", [RAW + ",raw,xvda,w",
+                        "format=qcow2,vdev=xvdb,access=rw,backendtype=qdisk,target=" + QCOW2],
+                   ["bridge=" + xenhost.BRIDGE]),
+    "smoke-poweroff": ("poweroff", [], []),
+}
 
 
 def _info(host):
@@ -59,21 +62,16 @@ def test_the_daemon_can_reach_qemu_img_and_the_bridge(xen_host):
 @pytest.fixture(scope="module")
 def smoke_guests(xen_host):
     """The GUESTS, each created by ``xl create`` at once, in the background (xl builds one
-    domain at a time, the boots overlap). {name: directory of its create's rc and output}."""
-    xen_host.check("mkdir -p %s" % xenhost.HAND_MADE)
-    for name, mode, disk, qcow2 in GUESTS:
-        if disk and qcow2:
-            xen_host.check("qemu-img create -q -f qcow2 %s/%s.qcow2 64M"
-                           % (xenhost.HAND_MADE, name))
-        elif disk:
-            xen_host.check("truncate -s 64M %s/%s.img" % (xenhost.HAND_MADE, name))
-        vifs = () if qcow2 else ("bridge=" + xenhost.BRIDGE,)
-        config = xen_host.guest_config(name, mode, disks=[disk] if disk else [], vifs=vifs)
+    domain at a time, the boots overlap); destroyed at the end."""
+    xen_host.check("mkdir -p %s && truncate -s 64M %s && qemu-img create -q -f qcow2 %s 64M"
+                   % (xenhost.HAND_MADE, RAW, QCOW2))
+    for name, (mode, disks, vifs) in GUESTS.items():
+        config = xen_host.guest_config(name, mode, disks=disks, vifs=vifs)
         xen_host.write_file("%s/%s.cfg" % (xenhost.HAND_MADE, name), config)
         xen_host.check("cd %s && (xl create %s.cfg >%s.create 2>&1; echo $? >%s.rc) "
                        ">/dev/null 2>&1 </dev/null &" % ((xenhost.HAND_MADE,) + (name,) * 3))
     yield
-    for name, _, _, _ in GUESTS:
+    for name in GUESTS:
         xen_host.run("xl destroy %s" % name)
 
 
@@ -92,15 +90,19 @@ def _device_states(host, kind, name):
     return [line.split()[column] for line in lines]
 
 
-def test_pv_guest_with_a_disk_and_a_vif_comes_up_and_is_destroyed(xen_host, smoke_guests):
+def test_pv_guest_with_disks_and_a_vif_comes_up_and_is_destroyed(xen_host, smoke_guests):
     name = "smoke-idle"
     _created(xen_host, name)
     domid = xen_host.domid(name)
     console = xen_host.wait_guest_ready(name)
     assert "xend-test: ready domid=%d mode= disk=xvda" % domid in console
-    assert _device_states(xen_host, "block", name) == ["4"]       # connected
+    assert _device_states(xen_host, "block", name) == ["4", "4"]      # both connected
     assert _device_states(xen_host, "network", name) == ["4"]
     assert "vif%d.0" % domid in xen_host.check("ls /sys/class/net/%s/brif" % xenhost.BRIDGE)
+    # The raw disk is blkback's, the qcow2 one the device model's, started for it by xl.
+    backends = xen_host.check("xenstore-list /local/domain/0/backend").split()
+    assert {"vbd", "qdisk", "vif"} <= set(backends), backends
+    assert xen_host.run("pgrep -f 'xen-qemu-system-i386 -xen-domid %d '" % domid)[0] == 0
     # What the guest wrote into xenstore, as a guest agent would.
     pv = xen_host.check("xenstore-ls /local/domain/%d/attr/PVAddons" % domid)
     assert [line.split() for line in pv.splitlines()] == [
@@ -109,6 +111,7 @@ def test_pv_guest_with_a_disk_and_a_vif_comes_up_and_is_destroyed(xen_host, smok
     xen_host.check("xl destroy %s" % name)
     assert xen_host.domid(name) is None
     assert "vif%d.0" % domid not in xen_host.check("ls /sys/class/net")
+    assert xen_host.run("pgrep -f 'xen-qemu-system-i386 -xen-domid %d '" % domid)[0] != 0
 
 
 def test_guest_in_poweroff_mode_goes_away_on_its_own(xen_host, smoke_guests):
@@ -117,18 +120,3 @@ def test_guest_in_poweroff_mode_goes_away_on_its_own(xen_host, smoke_guests):
     xen_host.wait_for("! xl domid %s" % name, timeout=240, interval=2,
                       what="%s to power off" % name)
     assert "xend-test: ready" in xen_host.guest_console(name)
-
-
-def test_pv_guest_with_a_qcow2_disk_through_qdisk(xen_host, smoke_guests):
-    """Needs Debian's qemu-system-xen in dom0: xl starts it as the guest's disk backend."""
-    name = "smoke-qdisk"
-    _created(xen_host, name)
-    domid = xen_host.domid(name)
-    console = xen_host.wait_guest_ready(name)
-    assert "xend-test: ready domid=%d mode= disk=xvda" % domid in console
-    assert _device_states(xen_host, "block", name) == ["4"]
-    backends = xen_host.check("xenstore-list /local/domain/0/backend").split()
-    assert "qdisk" in backends, backends
-    assert xen_host.run("pgrep -f 'xen-qemu-system-i386.*-xen-domid %d'" % domid)[0] == 0
-    xen_host.check("xl destroy %s" % name)
-    assert xen_host.domid(name) is None

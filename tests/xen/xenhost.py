@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xmlrpc.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The repository this file belongs to (CI runs from a checkout at any path).
@@ -171,8 +172,8 @@ while :; do sleep 3600 & wait $!; done
 # (attr/PVAddons/{Major,Minor,Micro}Version = 1, 0, 0, relative to its domain's path), and
 # then prints "xend-test: ready domid=N mode=M disk=xvda|none" on its console (hvc0).
 # A clean shutdown request (control/shutdown = poweroff) makes the kernel run
-# /sbin/poweroff; a reboot request arrives as ctrl-alt-del, which /init turns into
-# SIGINT for itself and answers with a reboot.
+# /sbin/poweroff, which says "xend-test: powering off"; a reboot request makes it run
+# /sbin/reboot, which says "xend-test: reboot requested" (so does /init on ctrl-alt-del).
 GUEST_INIT = r"""#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/sbin:/bin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
@@ -182,7 +183,9 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /etc/modules); do insmod "/lib/modules/$m" 2>/dev/null; done
 mount -t xenfs xenfs /proc/xen 2>/dev/null
 echo 0 > /proc/sys/kernel/ctrl-alt-del
-trap 'echo "xend-test: reboot requested"; reboot -f' INT
+# Each last word is followed by a second's pause: the domain goes away with the reboot or
+# power-off, and xenconsoled needs a moment to copy the console ring to its log.
+trap 'echo "xend-test: reboot requested"; sleep 1; busybox reboot -f' INT
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 writer() {
     while :; do dd if=/dev/zero of=/dev/xvda bs=64k seek=16 count=16 conv=fsync 2>/dev/null; done
@@ -191,21 +194,23 @@ pinger() {
     while :; do ping -q -s 1000 -i 0.2 "$1" >/dev/null 2>&1; sleep 1; done
 }
 mode=$(arg xend.test)
-# blkfront finds its disks asynchronously: give xvda a moment to appear.
-i=0; while [ ! -b /dev/xvda ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done
+# blkfront finds its disks asynchronously: give xvda a moment to appear, if it has one.
+if xenstore-list device/vbd >/dev/null 2>&1; then
+    i=0; while [ ! -b /dev/xvda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+fi
 xenstore-write attr/PVAddons/MajorVersion 1 attr/PVAddons/MinorVersion 0 \
     attr/PVAddons/MicroVersion 0 || echo "xend-test: xenstore-write failed"
 disk=none; [ -b /dev/xvda ] && disk=xvda
 echo "xend-test: ready domid=$(xenstore-read domid) mode=$mode disk=$disk"
 for m in $(echo "$mode" | tr , ' '); do
     case "$m" in
-    poweroff) poweroff -f ;;
+    poweroff) busybox poweroff -f ;;
     reboot)
         if [ $disk = xvda ] && head -c 512 /dev/xvda | grep -q xend-test-rebooted; then
             echo "xend-test: rebooted before, staying up"
         else
             [ $disk = xvda ] && echo xend-test-rebooted | dd of=/dev/xvda conv=fsync 2>/dev/null
-            echo "xend-test: rebooting"; reboot -f
+            echo "xend-test: rebooting"; sleep 1; busybox reboot -f
         fi ;;
     panic) echo c > /proc/sysrq-trigger ;;
     write) writer & ;;
@@ -220,7 +225,17 @@ done
 while :; do sleep 3600 & wait $!; done
 """
 
-GUEST_POWEROFF = "#!/bin/sh\necho 'xend-test: powering off'\nexec /bin/busybox poweroff -f\n"
+# What the kernel runs when asked to power off or reboot (with no console of its own).
+GUEST_POWEROFF = """#!/bin/sh
+echo 'xend-test: powering off' >/dev/console
+sleep 1
+exec /bin/busybox poweroff -f
+"""
+GUEST_REBOOT = """#!/bin/sh
+echo 'xend-test: reboot requested' >/dev/console
+sleep 1
+exec /bin/busybox reboot -f
+"""
 
 
 def _log(msg):
@@ -387,6 +402,7 @@ def _guest_initramfs(root, busybox, modules):
     entries.append(("bin/sh", 0o120777, b"busybox", (0, 0)))
     entries.append(("init", 0o100755, GUEST_INIT.encode(), (0, 0)))
     entries.append(("sbin/poweroff", 0o100755, GUEST_POWEROFF.encode(), (0, 0)))
+    entries.append(("sbin/reboot", 0o100755, GUEST_REBOOT.encode(), (0, 0)))
     # The xenstore client dispatches on its name; its libraries as ldd finds them in dom0.
     with open(os.path.join(root, "usr/bin/xenstore"), "rb") as f:
         entries.append(("usr/bin/xenstore", 0o100755, f.read(), (0, 0)))
@@ -533,6 +549,21 @@ def cache_key():
     return "xen%s-%s" % (XEN, h.hexdigest()[:16])
 
 
+def _prune(keep):
+    """Remove cached builds (about 120 MB each) unused for a day, and beyond the three
+    most recently used. Not simply every other one: checkouts of other versions of this
+    recipe on the same machine share the cache and would rebuild in turn."""
+    entries = []
+    for name in os.listdir(CACHE_DIR):
+        path = os.path.join(CACHE_DIR, name)
+        if name.startswith("xen") and name != keep and os.path.isdir(path):
+            entries.append((os.path.getmtime(path), path))
+    entries.sort(reverse=True)
+    for i, (mtime, path) in enumerate(entries):
+        if i >= 2 or time.time() - mtime > 86400:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class Image(dict):
     """A built host: {"dir", "xen", "vmlinuz", "dom0_initrd", "guest_kernel",
     "guest_initrd", "manifest"}; the guest_* paths are the host's copies, its paths in
@@ -541,8 +572,9 @@ class Image(dict):
 
 GUEST_KERNEL = GUEST_DIR + "/vmlinuz"
 GUEST_INITRD = GUEST_DIR + "/initrd.gz"
-# The guest's kernel arguments besides xend.test= (its console is hvc0).
-GUEST_CMDLINE = "console=hvc0"
+# The guest's kernel arguments besides xend.test= (its console is hvc0). A quiet console
+# boots in two thirds of the time under TCG.
+GUEST_CMDLINE = "console=hvc0 quiet mitigations=off"
 
 
 def _image(directory):
@@ -572,6 +604,7 @@ def build(log=_log):
     target = os.path.join(CACHE_DIR, key)
     img = _image(target)
     if img:
+        os.utime(target)        # in use: see _prune
         return img
     # One build at a time per cache; whoever waited finds the other's result.
     with open(os.path.join(CACHE_DIR, ".lock"), "w") as lock:
@@ -593,10 +626,7 @@ def build(log=_log):
             os.rename(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        # Older builds are dead weight (~150 MB each).
-        for name in os.listdir(CACHE_DIR):
-            if name.startswith("xen") and name != key:
-                shutil.rmtree(os.path.join(CACHE_DIR, name), ignore_errors=True)
+        _prune(key)
         log("built %s in %.0f s" % (key, time.monotonic() - t0))
     return _image(target)
 
@@ -676,6 +706,9 @@ DAEMON_CONFIG = "/etc/xen/xend-test.toml"
 DAEMON_LOG = "/var/log/xend.log"
 DAEMON_OUT = "/var/log/xend.out"
 DAEMON_STATE = "/var/lib/xend"
+# Bytecode of the shared (read-only) repository: compiling it under TCG takes longer than
+# importing it, so a restarted daemon reuses what the first start compiled.
+PYCACHE = "/var/cache/xend-pyc"
 # Files of the guests tests make by hand with xl (outside the daemon's state).
 HAND_MADE = "/var/lib/xend-tests"
 ROOT_PASSWORD = "xend-xen-tier"
@@ -901,12 +934,12 @@ class XenHost:
             "memory = %d" % memory_mb, "vcpus = 1", "disk = " + strings(disks),
             "vif = " + strings(vifs), extra, ""])
 
-    def xl_create(self, name, config, timeout=300):
-        """``xl create`` the configuration text ``config`` (saved as
+    def xl_create(self, name, config, paused=False, timeout=300):
+        """``xl create`` (``-p``: paused) the configuration text ``config`` (saved as
         ``HAND_MADE/NAME.cfg``) and return the new domain's id."""
         path = "%s/%s.cfg" % (HAND_MADE, name)
         self.write_file(path, config)
-        self.check("xl create %s" % path, timeout=timeout)
+        self.check("xl create %s%s" % ("-p " if paused else "", path), timeout=timeout)
         return self.domid(name)
 
     def domid(self, name):
@@ -914,13 +947,27 @@ class XenHost:
         rc, out, _ = self.run("xl domid %s" % name)
         return int(out) if rc == 0 else None
 
+    def domains(self):
+        """Every domain, from ``xl list -v``: {uuid: {"name", "domid", "state",
+        "reason"}}; ``state`` is xl's six flags (r b p s c d, "-" for unset)."""
+        out = {}
+        for line in self.check("xl list -v").splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 8:
+                out[f[6]] = {"name": f[0], "domid": int(f[1]), "state": f[4], "reason": f[7]}
+        return out
+
+    def domain(self, uuid):
+        """The domain of VM ``uuid`` (see ``domains``), None if it has none."""
+        return self.domains().get(uuid)
+
     def wait_guest_ready(self, name, count=1, timeout=240):
         """Wait until the test guest ``name`` said it is ready ``count`` times on its
         console (a reboot says it again); the console text."""
         return self.wait_for("test $(grep -c 'xend-test: ready' "
                              "/var/log/xen/console/guest-%s.log 2>/dev/null) -ge %d && "
                              "cat /var/log/xen/console/guest-%s.log" % (name, count, name),
-                             timeout=timeout, interval=2,
+                             timeout=timeout, interval=1,
                              what="%s to say it is ready" % name)
 
     # -- the daemon in dom0 --------------------------------------------------------------
@@ -946,25 +993,16 @@ class XenHost:
         if extra_config is not None or self.daemon_config is None:
             self.daemon_config = self.daemon_config_text(extra_config or "")
         self.write_file(DAEMON_CONFIG, self.daemon_config)
+        # A simple command put in the background, so that $! is the daemon itself (setsid
+        # does not fork: the job is no process group leader) and nothing holds our pipes.
         out = self.check(
-            "cd %s && PYTHONPATH=%s PYTHONDONTWRITEBYTECODE=1 setsid python3 -m xen.xend start "
-            "--foreground --config %s >>%s 2>&1 </dev/null & echo $!"
-            % (REPO_IN_DOM0, REPO_IN_DOM0, DAEMON_CONFIG, DAEMON_OUT))
+            "cd %s || exit 1; PYTHONPATH=%s PYTHONPYCACHEPREFIX=%s setsid python3 -m xen.xend "
+            "start --foreground --config %s >>%s 2>&1 </dev/null & echo $!"
+            % (REPO_IN_DOM0, REPO_IN_DOM0, PYCACHE, DAEMON_CONFIG, DAEMON_OUT))
         self.daemon_pid = int(out.split()[-1])
         deadline = time.monotonic() + timeout
-        while True:
-            rc, out, err = self.run(SET_ROOT_PASSWORD % (ROOT_PASSWORD,), timeout=60)
-            if rc == 0:
-                break
-            if self.run("kill -0 %d" % self.daemon_pid)[0] != 0:
-                raise XenHostError("the daemon exited in dom0:\n%s\n%s" % (
-                    self.run("tail -c 3000 %s" % DAEMON_OUT)[1], self.daemon_log_tail()))
-            if time.monotonic() > deadline:
-                raise XenHostError("the daemon did not answer in %ss: %s\n%s"
-                                   % (timeout, err[-1000:], self.daemon_log_tail()))
-            time.sleep(1)
-        # The forwarded port, as the host's clients will use it.
-        import xmlrpc.client
+        # Wait through the forwarded port, as the host's clients will use it; root's
+        # password is kept in the daemon's state, so only a first start sets it.
         while True:
             try:
                 proxy = xmlrpc.client.ServerProxy(self.api_url)
@@ -972,11 +1010,18 @@ class XenHost:
                 if reply.get("Status") == "Success":
                     proxy.session.logout(reply["Value"])
                     return self.daemon_pid
+                if reply.get("ErrorDescription", [""])[0] == "SESSION_AUTHENTICATION_FAILED":
+                    self.check(SET_ROOT_PASSWORD % (ROOT_PASSWORD,))
+                    continue
+                raise XenHostError("the daemon refused root's login: %r" % (reply,))
             except (OSError, xmlrpc.client.Error):
-                pass
+                pass      # not listening yet (QEMU accepts and then drops the connection)
+            if self.run("kill -0 %d" % self.daemon_pid)[0] != 0:
+                raise XenHostError("the daemon exited in dom0:\n%s" % self.daemon_log_tail())
             if time.monotonic() > deadline:
-                raise XenHostError("the daemon does not answer on %s" % self.api_url)
-            time.sleep(1)
+                raise XenHostError("the daemon does not answer on %s after %ss:\n%s"
+                                   % (self.api_url, timeout, self.daemon_log_tail()))
+            time.sleep(0.5)
 
     def daemon_running(self):
         """True if the daemon started last is alive in dom0."""

@@ -1,0 +1,374 @@
+"""The xen backend through the API: xend runs in dom0 of the nested Xen host with
+``backend = "xen"`` and the tests drive it with the official XenAPI SDK over the forwarded
+port, the way a management tool would. What Xen did is checked in dom0 (``xl list -v``,
+the guests' consoles as xenconsoled logs them, sysfs).
+
+The guest is the PV test guest of tests/xen/xenhost.py (GUEST_INIT says what each
+``xend.test=`` mode does). Booting costs 20-40 s under TCG, so VMs are shared: ``vm_a``
+(idle, one VDI and one VIF on the network whose NIC is xenbr0) goes through the lifecycle
+operations in the order this file lists them, ``vm_io`` (writing its disk and pinging dom0)
+serves the IO rates and then the reattach test, which runs last because it restarts the
+daemon. Each test first brings its VM into the state it needs, so it also runs alone.
+"""
+
+import time
+
+import pytest
+import XenAPI
+
+import xenhost
+from helpers import memory, unique, wait_until
+
+pytestmark = [pytest.mark.xen, pytest.mark.qemu]
+
+MIB = 1 << 20
+BOOT_WAIT = 300        # xl create plus a guest boot, on a busy 2-core machine under TCG
+STATE_WAIT = 180
+METRICS_WAIT = 60
+GUEST_IP = "192.168.254.10"
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def host(xen_daemon):
+    return xen_daemon
+
+
+@pytest.fixture(scope="module")
+def api(host):
+    """root's SDK proxy over the forwarded port; every VM it made is halted at the end."""
+    session = host.session()
+    yield session.xenapi
+    # The reattach test restarts the daemon: clean up through a session of now.
+    x = host.session().xenapi
+    for vm, rec in x.VM.get_all_records().items():
+        if rec["power_state"] != "Halted":
+            try:
+                x.VM.hard_shutdown(vm)
+            except XenAPI.Failure:
+                pass
+
+
+@pytest.fixture(scope="module")
+def network(api):
+    """A network on dom0's bridge xenbr0."""
+    return api.network.create({"name_label": unique("xenbr"), "NIC": xenhost.BRIDGE})
+
+
+def new_guest(api, mode="", network=None, disk=True, kernel_args="", **fields):
+    """A VM booting the PV test guest (128 MiB) in ``mode``, with a 64 MiB VDI as xvda
+    and a VIF on ``network`` if given."""
+    args = xenhost.GUEST_CMDLINE + (" xend.test=" + mode if mode else "") + kernel_args
+    rec = dict({"name_label": unique("xen-" + (mode.replace(",", "-") or "idle")),
+                "boot_method": "kernel_external", "kernel_kernel": xenhost.GUEST_KERNEL,
+                "kernel_initrd": xenhost.GUEST_INITRD, "kernel_args": args},
+               **memory(128 * MIB))
+    rec.update(fields)
+    vm = api.VM.create(rec)
+    if disk:
+        vdi = api.VDI.create({"name_label": unique("disk"), "SR": api.SR.get_all()[0],
+                              "virtual_size": str(64 * MIB // 512), "sharable": False,
+                              "read_only": False})
+        api.VBD.create({"VM": vm, "VDI": vdi, "device": "xvda", "mode": "RW",
+                        "driver": "paravirtualised"})
+    if network:
+        api.VIF.create({"VM": vm, "network": network, "device": "eth0", "MAC": ""})
+    return vm
+
+
+@pytest.fixture(scope="module")
+def vm_a(api, network):
+    return new_guest(api, network=network)
+
+
+@pytest.fixture(scope="module")
+def vm_io(api, network):
+    """Reboots once on its own (the mark on its disk keeps the second boot up), then
+    writes its disk and pings dom0 for good."""
+    return new_guest(api, "reboot,write,net", network=network, actions_after_reboot="restart",
+                     kernel_args=" xend.ip=%s xend.peer=%s" % (GUEST_IP, xenhost.BRIDGE_ADDRESS))
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def power(api, vm):
+    return api.VM.get_power_state(vm)
+
+
+def wait_power(api, vm, state, timeout=STATE_WAIT):
+    wait_until(lambda: power(api, vm) == state, timeout, "%s to be %s" % (vm, state),
+               interval=1)
+
+
+def the_domain(host, vm):
+    """The VM's domain (xenhost.XenHost.domains); AssertionError if it has none."""
+    dom = host.domain(vm)
+    assert dom is not None, "no domain for %s in xl list: %s" % (vm, host.domains())
+    return dom
+
+
+def no_domain(host, vm, timeout=STATE_WAIT):
+    """Wait until no domain of VM ``vm`` is left."""
+    wait_until(lambda: host.domain(vm) is None, timeout, "the domain of %s to go" % vm,
+               interval=1)
+
+
+def ready_count(host, vm):
+    """How many times the VM's guest has said it is ready (its boots, across domids)."""
+    dom = host.domain(vm)
+    return host.guest_console(dom["name"]).count("xend-test: ready") if dom else 0
+
+
+def wait_ready(host, vm, count=1):
+    """Wait until the guest has said it is ready ``count`` times; its console."""
+    name = the_domain(host, vm)["name"]
+    return host.wait_guest_ready(name, count=count, timeout=BOOT_WAIT)
+
+
+def settled(api, host, vm):
+    """Start ``vm_io`` if it is not running and wait until its guest is past its own
+    reboot; its console."""
+    ensure(api, host, vm, "Running")
+    wait_until(lambda: _last_word(host, vm) == "rebooted before, staying up",
+               BOOT_WAIT, "%s to settle after its reboot" % vm, interval=2)
+    return host.guest_console(the_domain(host, vm)["name"])
+
+
+def _last_word(host, vm):
+    dom = host.domain(vm)
+    words = [line.split("xend-test: ", 1)[1].strip() for line in
+             (host.guest_console(dom["name"]) if dom else "").splitlines()
+             if "xend-test: " in line]
+    return words[-1] if words else None
+
+
+def ensure(api, host, vm, state):
+    """Bring ``vm`` into ``state`` ("Halted", or "Running" with its guest booted)."""
+    now = power(api, vm)
+    if state == "Halted" and now != "Halted":
+        api.VM.hard_shutdown(vm)
+    elif state == "Running":
+        if now == "Paused":
+            api.VM.unpause(vm)
+        elif now == "Suspended":
+            api.VM.resume(vm, False)
+        elif now == "Halted":
+            api.VM.start(vm, False)
+        wait_ready(host, vm, max(1, ready_count(host, vm)))
+    assert power(api, vm) == state
+
+
+# -- the lifecycle on one PV guest with a disk and a NIC ----------------------------------
+
+def test_start_paused_then_unpause(api, host, vm_a):
+    ensure(api, host, vm_a, "Halted")
+    api.VM.start(vm_a, True)
+    assert power(api, vm_a) == "Paused"
+    dom = the_domain(host, vm_a)
+    assert "p" in dom["state"], dom
+    api.VM.unpause(vm_a)
+    assert power(api, vm_a) == "Running"
+    assert "p" not in the_domain(host, vm_a)["state"]
+    console = wait_ready(host, vm_a)
+    # The guest has its disk, and its NIC is a port of xenbr0.
+    assert "xend-test: ready domid=%d mode= disk=xvda" % dom["domid"] in console
+    assert host.check("ls /sys/class/net/%s/brif" % xenhost.BRIDGE).split().count(
+        "vif%d.0" % dom["domid"]) == 1
+    assert api.VM.get_resident_on(vm_a) == api.host.get_all()[0]
+
+
+def test_pause_and_unpause(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    domid = the_domain(host, vm_a)["domid"]
+    api.VM.pause(vm_a)
+    assert power(api, vm_a) == "Paused"
+    assert "p" in the_domain(host, vm_a)["state"]
+    api.VM.unpause(vm_a)
+    assert power(api, vm_a) == "Running"
+    dom = the_domain(host, vm_a)
+    assert "p" not in dom["state"] and dom["domid"] == domid
+
+
+def test_metrics_from_xen_and_xenstore(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+
+    def sampled():
+        rec = api.VM.get_record(vm_a)
+        return rec if int(rec["memory_actual"]) > 0 and rec["VCPUs_utilisation"] \
+            and rec["tools_version"] else None
+    rec = wait_until(sampled, METRICS_WAIT, "memory, vCPU and tools figures", interval=2)
+    # xl reports the domain's allocation in MiB: 128 MiB, give or take Xen's rounding.
+    assert 100 * MIB <= int(rec["memory_actual"]) <= 130 * MIB, rec["memory_actual"]
+    assert set(rec["VCPUs_utilisation"]) == {"0"}
+    assert all(0.0 <= u <= 1.0 for u in rec["VCPUs_utilisation"].values())
+    assert int(rec["VCPUs_number"]) == 1
+    # What the guest wrote into attr/PVAddons, as a guest agent would.
+    assert rec["tools_version"] == {"major": "1", "minor": "0", "micro": "0"}
+    versions = api.host.get_software_version(api.host.get_all()[0])
+    assert versions["xen"].startswith("4.17"), versions
+
+
+def test_suspend_and_resume(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    boots = ready_count(host, vm_a)
+    old = the_domain(host, vm_a)
+    api.VM.suspend(vm_a, False)
+    assert power(api, vm_a) == "Suspended"
+    assert host.domain(vm_a) is None
+    api.VM.resume(vm_a, False)
+    assert power(api, vm_a) == "Running"
+    new = the_domain(host, vm_a)
+    assert new["domid"] != old["domid"] and "p" not in new["state"]
+    # Restored, not rebooted: the guest has not booted again.
+    time.sleep(5)
+    assert ready_count(host, vm_a) == boots
+    assert power(api, vm_a) == "Running"
+
+
+def test_hard_reboot(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    boots = ready_count(host, vm_a)
+    old = the_domain(host, vm_a)
+    api.VM.hard_reboot(vm_a)
+    assert power(api, vm_a) == "Running"
+    new = the_domain(host, vm_a)
+    assert new["domid"] != old["domid"]
+    console = wait_ready(host, vm_a, boots + 1)
+    assert "xend-test: ready domid=%d" % new["domid"] in console
+
+
+def test_clean_reboot(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    boots = ready_count(host, vm_a)
+    old = the_domain(host, vm_a)
+    api.VM.clean_reboot(vm_a)
+    assert power(api, vm_a) == "Running"
+    new = the_domain(host, vm_a)
+    assert new["domid"] != old["domid"]
+    console = wait_ready(host, vm_a, boots + 1)
+    # The guest was asked (ctrl-alt-del through xenstore), not reset.
+    assert "xend-test: reboot requested" in console
+    assert "xend-test: ready domid=%d" % new["domid"] in console
+
+
+def test_clean_shutdown(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    name = the_domain(host, vm_a)["name"]
+    api.VM.clean_shutdown(vm_a)
+    assert power(api, vm_a) == "Halted"
+    assert host.domain(vm_a) is None
+    assert api.VM.get_resident_on(vm_a) == ""
+    # The guest was asked (control/shutdown in xenstore), not destroyed.
+    assert "xend-test: powering off" in host.guest_console(name)
+
+
+def test_hard_shutdown(api, host, vm_a):
+    ensure(api, host, vm_a, "Halted")
+    api.VM.start(vm_a, False)
+    assert power(api, vm_a) == "Running"
+    the_domain(host, vm_a)
+    api.VM.hard_shutdown(vm_a)      # at once, booted or not
+    assert power(api, vm_a) == "Halted"
+    assert host.domain(vm_a) is None
+
+
+# -- what guests do on their own --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def event_vms(api, host):
+    """Two guests started one after the other (their boots overlap), each doing something on
+    its own: {"poweroff", "panic": VM}."""
+    vms = {"poweroff": new_guest(api, "poweroff", disk=False, actions_after_shutdown="destroy"),
+           "panic": new_guest(api, "panic", disk=False, actions_after_crash="destroy")}
+    for vm in vms.values():
+        api.VM.start(vm, False)
+    return vms
+
+
+def test_guest_powers_off(api, host, event_vms):
+    vm = event_vms["poweroff"]
+    wait_power(api, vm, "Halted", BOOT_WAIT)
+    no_domain(host, vm)
+
+
+def test_guest_crash_with_after_crash_destroy(api, host, event_vms):
+    vm = event_vms["panic"]
+    wait_power(api, vm, "Halted", BOOT_WAIT)
+    no_domain(host, vm)
+
+
+def test_guest_reboot_stays_running_in_a_new_domain(api, host, vm_io):
+    """``vm_io``'s first boot marks its disk and reboots; actions_after_reboot=restart."""
+    ensure(api, host, vm_io, "Halted")
+    api.VM.start(vm_io, False)
+    first = the_domain(host, vm_io)["domid"]
+    console = settled(api, host, vm_io)
+    domids = [int(line.split("domid=")[1].split()[0]) for line in console.splitlines()
+              if "xend-test: ready" in line]
+    assert domids == [first, domids[1]] and domids[1] != first, console
+    assert "xend-test: rebooting" in console
+    assert power(api, vm_io) == "Running"
+    assert the_domain(host, vm_io)["domid"] == domids[1]
+
+
+# -- IO figures -------------------------------------------------------------------------
+
+def test_vif_rates(api, host, vm_io):
+    settled(api, host, vm_io)
+    vif = api.VM.get_VIFs(vm_io)[0]
+    # The guest pings dom0's address on the bridge, and is answered.
+    wait_until(lambda: float(api.VIF.get_network_read_kbs(vif)) > 0
+               and float(api.VIF.get_network_write_kbs(vif)) > 0, METRICS_WAIT,
+               "the VIF's rates to move", interval=2)
+    assert host.run("busybox ping -c 1 -W 5 %s" % GUEST_IP)[0] == 0
+
+
+# VDIs are qcow2 images, which Xen serves through the device model (qdisk); the backend
+# reads blkback's counters only, so a qdisk disk's rates stay 0 (docs/xen-mapping.md).
+@pytest.mark.xfail(reason="the xen backend has no IO counters for qdisk-served (qcow2) disks "
+                          "yet", strict=False)
+def test_vbd_write_rate(api, host, vm_io):
+    settled(api, host, vm_io)
+    vbd = api.VM.get_VBDs(vm_io)[0]
+    # The guest writes its disk all the time.
+    # A shorter wait than for the other figures while this one is a known gap (xfail).
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) > 0, 30,
+               "the VBD's write rate to move", interval=2)
+
+
+# -- the daemon restarts; domains stay ---------------------------------------------------
+
+def test_reattach_after_kill9_leaves_handmade_domains_alone(api, host, vm_io):
+    settled(api, host, vm_io)
+    before = the_domain(host, vm_io)
+    # A domain made by hand, not by the daemon.
+    hand = unique("handmade")
+    # Paused: it never boots, so it costs no CPU time.
+    host.xl_create(hand, host.guest_config(hand, vifs=()), paused=True)
+    try:
+        (hand_uuid, hand_dom), = [(u, d) for u, d in host.domains().items()
+                                  if d["name"] == hand]
+
+        host.restart_daemon()              # kill -9, then start on the same state
+        x = host.session().xenapi
+        assert x.VM.get_power_state(vm_io) == "Running"
+        assert the_domain(host, vm_io)["domid"] == before["domid"]
+        assert vm_io in x.host.get_resident_VMs(x.host.get_all()[0])
+        # The new daemon drives the domain it found again.
+        x.VM.pause(vm_io)
+        assert "p" in the_domain(host, vm_io)["state"]
+        x.VM.unpause(vm_io)
+        x.VM.clean_shutdown(vm_io)
+        assert x.VM.get_power_state(vm_io) == "Halted"
+        assert host.domain(vm_io) is None
+
+        # The hand-made domain is nobody's VM, and was left as it was throughout.
+        assert hand_uuid not in x.VM.get_all()
+        assert not x.VM.get_by_name_label(hand)
+        time.sleep(6)     # one more pass of the backend's periodic check (5 s)
+        now = host.domain(hand_uuid)
+        assert now is not None and now["domid"] == hand_dom["domid"], now
+        assert now["state"] == hand_dom["state"], now
+    finally:
+        host.run("xl destroy %s" % hand)
