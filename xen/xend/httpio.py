@@ -248,8 +248,10 @@ class Connection:
             view = view[sent:]
 
     def _head(self, status, content_type, length, close=False, extra=b""):
-        """A reply's status line and headers; ``length`` None for a chunked body."""
-        return b"HTTP/1.1 %d %s\r\nServer: xend\r\nDate: %s\r\nContent-Type: %s\r\n%s%s%s\r\n" \
+        """A reply's status line and headers; ``length`` None for a chunked body. No
+        Server header: a client parses every header line, and a peer need not be told
+        what answers."""
+        return b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n%s%s%s\r\n" \
             % (status, REASONS[status].encode("ascii"), _CLOCK.date(),
                content_type.encode("ascii"), b"Transfer-Encoding: chunked\r\n" if length is None
                else b"Content-Length: %d\r\n" % length, extra,
