@@ -325,7 +325,7 @@ def test_vif_rates(api, host, vm_io):
 
 
 # VDIs are qcow2 images, which Xen serves through the device model (qdisk); the backend
-# reads blkback's counters only, so a qdisk disk's rates stay 0 (docs/xen-mapping.md).
+# reads blkback's counters only, so a qdisk disk's rates stay 0 (docs/vm-mapping.md).
 @pytest.mark.xfail(reason="the xen backend has no IO counters for qdisk-served (qcow2) disks "
                           "yet", strict=False)
 def test_vbd_write_rate(api, host, vm_io):

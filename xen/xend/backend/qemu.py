@@ -47,7 +47,7 @@ is read back from QMP (query-pci, query-block) when a guest is found again
 after a daemon restart, so it is never stale.
 
 Beyond the Backend contract: power_state, set_memory_target, create_disk and
-disk_info (qemu-img). docs/qemu-mapping.md lists every VM field's QEMU argument.
+disk_info (qemu-img). docs/vm-mapping.md lists every VM field's QEMU argument.
 """
 
 import asyncio

@@ -2,7 +2,7 @@
 
 Pure functions: nothing here starts a process or talks QMP. ``build_argv`` is
 the single place where VM record fields become QEMU arguments; the table in
-its docstring and docs/qemu-mapping.md describe the same mapping.
+its docstring and docs/vm-mapping.md describe the same mapping.
 """
 
 import json

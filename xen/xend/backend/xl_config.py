@@ -1,7 +1,7 @@
 """Translate a DomainSpec into an xl domain configuration, and read xl's listings.
 
 Pure functions: nothing here runs xl or talks to xenstore. ``build_config`` is
-the single place where VM record fields become xl settings; docs/xen-mapping.md
+the single place where VM record fields become xl settings; docs/vm-mapping.md
 describes the same mapping.
 
 Guest-initiated power-off, reboot and crash are left to the daemon: every
