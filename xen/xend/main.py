@@ -10,6 +10,7 @@ taken for xend, and ``stop`` knows the daemon is gone when its locks are free
 
 import argparse
 import fcntl
+import gc
 import logging
 import os
 import queue
@@ -46,6 +47,11 @@ RELOADABLE = ("socket", "listen", "tls_listen", "tls_cert", "tls_key", "allow", 
 PATH_KEYS = ("state_dir", "socket", "pid_file", "log_file", "tls_cert", "tls_key")
 
 COMMANDS = ("start", "stop", "status", "restart", "reload")
+
+# Container allocations between young collections (Python's default is 700): a large
+# reply allocates about 100,000 (get_all_records of 10,000 VMs), and each collection
+# walks everything young, again and again as it ages, for little garbage.
+GC_YOUNG_THRESHOLD = 10000
 
 
 def build_parser():
@@ -340,6 +346,7 @@ def serve(cfg, reload_config=None, ready=None):
         app.close()
         state_lock.release()
         raise SystemExit("xend: %s" % _listen_error(cfg, e))
+    _settle_heap()
     if ready:
         ready()
     try:
@@ -356,6 +363,24 @@ def serve(cfg, reload_config=None, ready=None):
         log.info("stopped")
         state_lock.release()
         signals.close()
+
+
+def _settle_heap():
+    """Once the daemon is built (the store loaded): move every object alive now out of
+    the cyclic collector's sight, and collect the young generation less often.
+
+    The store's records live as long as the daemon; without this every full collection
+    walks all of them, and collections come every 700 allocations: building all the
+    records of 10,000 VMs at once spent 52 ms of 166 in the collector, 8 ms of 123 with
+    this (in process, docs/performance.md). Start-up's garbage is collected first, so
+    that none is frozen with the rest. Frozen objects are still freed when nothing
+    refers to them; only a cycle among them would be kept. A reload rebuilds the
+    listeners, not the store, so it freezes nothing more. Objects made later (VMs
+    created while the daemon runs) are collected as usual: only the threshold helps
+    with those."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _reload(app, servers, reload_config, serial):
