@@ -221,7 +221,9 @@ class CallGate:
     is how a stopping daemon lets in-flight calls finish before it closes the
     store. A call that arrives after ``close()`` (on a kept-alive connection)
     is held until the process exits, which drops its connection unanswered:
-    it never runs against a closed store."""
+    it never runs against a closed store. (A reply is written after its call has
+    left the gate, and the records of a get_all_records are built as it is
+    written: they only read the store's memory, which closing leaves in place.)"""
 
     def __init__(self, dispatcher):
         self._dispatcher = dispatcher

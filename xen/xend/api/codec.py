@@ -23,6 +23,7 @@ import xmlrpc.client
 from xml.parsers import expat
 
 from . import marshal
+from .marshal import Abandon, Members   # noqa: F401 (the codec's API: lazy structs)
 
 MAX_DEPTH = 64   # nesting of arrays/structs accepted in a request
 
@@ -201,8 +202,8 @@ def encode_reply(value, sink=None):
     With a ``sink``, a large reply is handed over in pieces as it is written:
     ``sink(piece)`` for each but the last, which is returned; the pieces joined are
     the reply. Raises TypeError or OverflowError for a value XML-RPC cannot carry (a
-    handler's bug: None, an int beyond 32 bits), possibly after some pieces went to
-    the sink."""
+    handler's bug: None, an int beyond 32 bits), and ``Abandon`` where a ``Members``
+    struct gave up, possibly after some pieces went to the sink."""
     if sink is not None:
         return _well_formed(marshal.response(value, lambda piece: sink(_well_formed(piece))))
     pieces = []

@@ -6,6 +6,12 @@ checks the session, the parameter count, each parameter's type and refs,
 root-only methods, and the VM lifecycle table; then calls the handler and puts
 its result in wire form. Every outcome is a Status struct; an unexpected
 exception is logged with its traceback and answered INTERNAL_ERROR without one.
+
+A map handed back as (key, value) pairs rather than a dict (get_all_records)
+is put in wire form pair by pair as the reply is written (``codec.Members``).
+An error while making a pair is judged as it would have been here, and the
+reply is given up (``codec.Abandon``) for that failure: the listener sends it
+if nothing of the reply is out yet, and otherwise ends the connection.
 """
 
 import dataclasses
@@ -14,8 +20,9 @@ import re
 import time
 
 from . import datamodel, lifecycle
-from .codec import failure, success
+from .codec import Abandon, Members, failure, success
 from .errors import ApiError
+from .types import Map
 from .values import check_value
 from ..backend.base import BackendError
 
@@ -148,17 +155,47 @@ class Dispatcher:
                 value = self.app.tasks.submit(call, method, args)
             else:
                 value = method.impl(call, *args)
-                if method.result is not None:
+                if isinstance(method.result, Map) and type(value) is not dict:
+                    value = Members(self._as_written(
+                        name, key, method.result.wire_pairs(value)))
+                elif method.result is not None:
                     value = method.result.to_wire(value)
             log.debug("%s by %s: Success", name[:200], call.user or "-")
             return success(value), key
-        except (ApiError, BackendError) as e:
+        except Exception as e:
+            return self._failure(name, e), key
+
+    def _failure(self, name, e):
+        """The failure reply for ``e``, raised while answering ``name``; logged. Called
+        in the ``except`` block that caught it."""
+        if isinstance(e, (ApiError, BackendError)):
             err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
             log.info("%s: %s", name[:200], " ".join(_loggable(err.description))[:500])
-            return failure(err.description), key
-        except Exception as e:   # a bug: log it whole, tell the client only its kind
-            log.exception("internal error in %s", name[:200])
-            return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])]), key
+            return failure(err.description)
+        # A bug: log it whole, tell the client only its kind.
+        log.exception("internal error in %s", name[:200])
+        return failure(["INTERNAL_ERROR", "%s in %s" % (type(e).__name__, name[:200])])
+
+    def _as_written(self, name, key, pairs):
+        """``pairs``, each made as the reply's writer asks for it. The time spent making
+        them counts as the call's; an error becomes Abandon(the failure it would have
+        been had the pairs been made in dispatch), counted as a failed call."""
+        entry = self.stats.setdefault(key, [0, 0, 0.0])
+        pairs = iter(pairs)
+        clock = time.monotonic
+        try:
+            while True:
+                started = clock()
+                try:
+                    pair = next(pairs)
+                except StopIteration:
+                    return
+                finally:
+                    entry[2] += clock() - started
+                yield pair
+        except Exception as e:
+            entry[1] += 1
+            raise Abandon(self._failure(name, e)) from None
 
     def _unknown(self, name, as_called):
         """FIELD_READ_ONLY for a write to an RO field, else MESSAGE_METHOD_UNKNOWN."""

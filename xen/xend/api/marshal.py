@@ -12,6 +12,11 @@ whitespace between elements. A large reply is written in pieces of about
 PIECE_BYTES, handed to a sink as they are made, so that the listener sends the
 first records while the last are still being written, and the client parses
 while the server writes.
+
+A struct may also be given as ``Members``, pairs made as they are written (a
+generator): the first pieces leave before the last members exist. What makes
+them may raise ``Abandon`` to give the reply up; whoever sends it decides what
+the client gets (pieces may be out already).
 """
 
 import xmlrpc.client
@@ -33,6 +38,25 @@ _EMPTY = {list: "<value><array><data></data></array></value></member>",
 # also come from clients (map keys) and refs (get_all_records).
 _MEMBERS = {}
 _MAX_MEMBERS = 4096
+
+
+class Members:
+    """A struct given as (name, value) pairs, made as they are written; written once.
+    The XML is the same as for a dict of the same pairs in the same order."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+
+class Abandon(Exception):
+    """Raised by what makes ``Members`` to give up the reply; ``reply`` is the value to
+    answer with instead, if nothing of this reply has been sent."""
+
+    def __init__(self, reply):
+        super().__init__(reply)
+        self.reply = reply
 
 
 def _escape(s):
@@ -102,10 +126,10 @@ def _value(v, out):
         if "&" in v or "<" in v or ">" in v:
             v = _escape(v)
         append("<value>%s</value>" % v)
-    elif t is dict:
+    elif t is dict or t is Members:
         append("<value><struct>")
         members = _MEMBERS
-        for k, x in v.items():
+        for k, x in (v.items() if t is dict else v.pairs):
             member = members.get(k) or _member(k)
             t = type(x)
             # Inline, the commonest members: strings, booleans, empty collections.

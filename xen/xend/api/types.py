@@ -239,7 +239,16 @@ class Map(Type):
         return self.key.from_wire(k)
 
     def to_wire(self, v):
-        return {str(k): self.value.to_wire(x) for k, x in v.items()}
+        # A dict, or (key, value) pairs: get_all_records makes its records one by one.
+        items = v.items() if type(v) is dict else v
+        return {str(k): self.value.to_wire(x) for k, x in items}
+
+    def wire_pairs(self, pairs):
+        """The (key, value) pairs of a map in wire form, each made when it is asked for
+        (a map written to the wire as it is made); the same as to_wire's, in order."""
+        to_wire = self.value.to_wire
+        for k, x in pairs:
+            yield str(k), to_wire(x)
 
     def default(self):
         return {}

@@ -166,7 +166,12 @@ class ClassHandler:
         return self.wire_record(ref)
 
     def get_all_records(self, call):
-        return {ref: self.wire_record(ref, rec) for ref, rec in self.visible_records(call)}
+        """(ref, record) pairs of every object the caller may see, each record built when
+        it is asked for: dispatch hands them to the reply as it is written, so the first
+        records reach the client before the last are built. Which objects, and their
+        stored fields, are one snapshot taken now; bound and computed fields are read as
+        each record is built (as for any record, a moment later than the snapshot)."""
+        return ((ref, self.wire_record(ref, rec)) for ref, rec in self.visible_records(call))
 
     def to_xml(self, call, ref):
         from .. import xmlrepr
