@@ -124,3 +124,39 @@ def test_reading_xl_list_v_and_vcpu_list():
     assert hand["name"] == "made by hand" and xl_config.power_state(hand) == "Paused"
     assert xl_config.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
     assert xl_config.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}
+
+
+# The shape of the Xen device model's (QEMU 7.2's) query-blockstats reply for a PV
+# guest's qcow2 disk, trimmed: the guest's I/O is counted on the top node.
+BLOCKSTATS = [{"device": "", "node-name": "xvda-qcow2", "qdev": "/machine/unattached/device[2]",
+               "stats": {"rd_bytes": 12288, "wr_bytes": 425721856, "wr_operations": 9744},
+               "parent": {"node-name": "#block074", "stats": {"rd_bytes": 0, "wr_bytes": 0}}},
+              {"device": "", "node-name": "XVDB-raw", "stats": {"rd_bytes": 7}},
+              {"device": "", "qdev": "nameless", "stats": {"rd_bytes": 1}}]
+
+
+def test_reading_the_device_models_block_statistics():
+    assert xl_config.parse_blockstats(BLOCKSTATS) == {
+        "xvda": {"rd_bytes": 12288, "wr_bytes": 425721856},
+        "xvdb": {"rd_bytes": 7, "wr_bytes": 0}}
+    assert xl_config.parse_blockstats(None) == {}
+
+
+# From xenpm 4.17 (two CPUs, trimmed to the lines that matter and one C-state line).
+XENPM_CPUIDLE = """\
+All C-state information:
+cpu id               : 0
+total C-states       : 2
+idle time(ms)        : 81234
+C0                   : transition [                   0]
+                       residency  [                1200 ms]
+
+cpu id               : 1
+total C-states       : 2
+idle time(ms)        : 99
+"""
+
+
+def test_reading_xenpm_idle_times():
+    assert xl_config.parse_cpuidle(XENPM_CPUIDLE) == {0: 81.234, 1: 0.099}
+    assert xl_config.parse_cpuidle("xenpm: no such command\n") == {}

@@ -209,6 +209,24 @@ def test_metrics_from_xen_and_xenstore(api, host, vm_a):
     assert versions["xen"].startswith("4.17"), versions
 
 
+def test_host_cpus_are_xens_physical_cpus(api, host, vm_a):
+    """host_cpu counts Xen's physical CPUs (``xl info``), not dom0's vCPUs, and their
+    utilisation comes from Xen's idle counters (xenpm), not from dom0's /proc/stat."""
+    ensure(api, host, vm_a, "Running")
+    info = dict((k.strip(), v.strip()) for k, _, v in
+                (line.partition(":") for line in host.check("xl info").splitlines()))
+    cpus = api.host_cpu.get_all_records()
+    assert sorted(int(c["number"]) for c in cpus.values()) == list(range(int(info["nr_cpus"])))
+    idle = host.check("xenpm get-cpuidle-states")
+    assert idle.count("idle time(ms)") == int(info["nr_cpus"]), idle
+
+    def loads():
+        values = [float(api.host_cpu.get_utilisation(c)) for c in cpus]
+        return values if any(v > 0 for v in values) else None
+    values = wait_until(loads, METRICS_WAIT, "the host CPUs' utilisation to move", interval=2)
+    assert all(0.0 <= v <= 1.0 for v in values), values
+
+
 def test_suspend_and_resume(api, host, vm_a):
     ensure(api, host, vm_a, "Running")
     boots = ready_count(host, vm_a)
@@ -324,16 +342,13 @@ def test_vif_rates(api, host, vm_io):
     assert host.run("busybox ping -c 1 -W 5 %s" % GUEST_IP)[0] == 0
 
 
-# VDIs are qcow2 images, which Xen serves through the device model (qdisk); the backend
-# reads blkback's counters only, so a qdisk disk's rates stay 0 (docs/vm-mapping.md).
-@pytest.mark.xfail(reason="the xen backend has no IO counters for qdisk-served (qcow2) disks "
-                          "yet", strict=False)
 def test_vbd_write_rate(api, host, vm_io):
+    """VDIs are qcow2 images, which the device model's qdisk serves: the rate comes
+    from its block statistics (QMP), not from blkback."""
     settled(api, host, vm_io)
     vbd = api.VM.get_VBDs(vm_io)[0]
     # The guest writes its disk all the time.
-    # A shorter wait than for the other figures while this one is a known gap (xfail).
-    wait_until(lambda: float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) > 0, 30,
+    wait_until(lambda: float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) > 0, METRICS_WAIT,
                "the VBD's write rate to move", interval=2)
 
 

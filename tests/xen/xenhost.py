@@ -93,6 +93,9 @@ DOM0_PACKAGES = [
     # Xen's device model: the qdisk backend (qcow2 disks for PV guests) and HVM guests.
     "qemu-system-xen",
 ]
+# Python packages the daemon needs that Debian does not package: pure Python, installed
+# from PyPI into dom0's /usr/local at the versions this checkout's virtualenv has.
+DOM0_PIP = ["qemu.qmp"]
 
 # Kernel modules dom0 loads at boot, in this order (their dependencies come along).
 DOM0_MODULES = [
@@ -285,6 +288,12 @@ def _madison(packages):
     return _run(["apt-cache", "madison"] + list(packages))
 
 
+def _pip_pins():
+    """DOM0_PIP pinned to the versions installed here: ["name==version", ...]."""
+    from importlib import metadata
+    return ["%s==%s" % (name, metadata.version(name)) for name in DOM0_PIP]
+
+
 def _key_inputs():
     """The versions apt offers of every package the image is made of (updating apt's lists
     once if it knows none of them)."""
@@ -296,7 +305,7 @@ def _key_inputs():
         if HYPERVISOR_PKG not in text:
             raise XenHostError("apt knows no %s: is a Debian %s mirror configured?"
                                % (HYPERVISOR_PKG, SUITE))
-    return text
+    return text + "\n".join(_pip_pins())
 
 
 def _kernel_package():
@@ -445,6 +454,10 @@ def _build_into(staging, log):
     log("debootstrap from %s (about a minute)" % url)
     _run(argv)
     log("debootstrap done after %.0f s" % (time.monotonic() - t0))
+    python = os.path.basename(glob.glob(os.path.join(root, "usr/lib/python3.[0-9]*"))[0])
+    _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
+          "--target", os.path.join(root, "usr/local/lib", python, "dist-packages")]
+         + _pip_pins())
 
     # The hypervisor of the tools' own version, if apt still offers it.
     tools = _installed_version(root, "xen-utils-%s" % XEN)

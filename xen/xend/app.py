@@ -122,7 +122,7 @@ class Xend:
                 txn.create("host", ref, {"name_label": hostinfo.host_facts()["hostname"],
                                          "name_description": "", "enabled": True})
             wanted = {str(uuidlib.uuid5(_CPU_NAMESPACE, "%s/%d" % (ref, r["number"]))): r
-                      for r in cpu_records(ref)}
+                      for r in cpu_records(ref, self.backend.host_cpus())}
             for cpu in self.store.refs("host_cpu"):
                 if cpu not in wanted:
                     txn.delete("host_cpu", cpu)

@@ -27,7 +27,8 @@ class Sampler:
     def __init__(self, app, interval):
         self.app = app
         self.interval = interval
-        self.host_cpus = hostinfo.cpu_utilisation()
+        self._idle = None       # (monotonic time, backend's idle seconds per CPU)
+        self.host_cpus = self._host_cpus()
         self._vms = {}          # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
         self._stop = threading.Event()
@@ -48,9 +49,22 @@ class Sampler:
     def stop(self):
         self._stop.set()
 
+    def _host_cpus(self):
+        """Utilisation per host CPU: 1 - idle share since the last sample where the
+        backend counts the physical CPUs' idle time (Xen), else psutil's view."""
+        idle = self.app.backend.host_cpu_idle()
+        if idle is None:
+            return hostinfo.cpu_utilisation()
+        now, (then, before) = time.monotonic(), self._idle or (None, None)
+        self._idle = (now, idle)
+        if then is None or now <= then or len(before) != len(idle):
+            return [0.0] * len(idle)
+        return [min(max(1.0 - (new - old) / (now - then), 0.0), 1.0)
+                for new, old in zip(idle, before)]
+
     def sample(self):
         """Take one sample of the host and every resident guest."""
-        self.host_cpus = hostinfo.cpu_utilisation()
+        self.host_cpus = self._host_cpus()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
         for vm in list(self._raw):
             if vm not in resident:

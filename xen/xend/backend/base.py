@@ -194,6 +194,16 @@ class Backend(abc.ABC):
         """Called once the daemon has reattached its guests: begin watching for what
         guests do on their own (backends that watch from the start ignore it)."""
 
+    def host_cpus(self) -> list | None:
+        """The host's physical CPUs (``hostinfo.CpuInfo``) where the daemon's own
+        /proc/cpuinfo does not list them (a Xen dom0 sees its own vCPUs); None: it does."""
+        return None
+
+    def host_cpu_idle(self) -> list | None:
+        """Cumulative idle seconds per physical CPU where ``host_cpus`` is not None, for
+        host_cpu/utilisation; None: psutil's view of the daemon's machine is right."""
+        return None
+
     def software_version(self) -> dict:
         """Extra host.software_version entries naming the hypervisor's version."""
         return {}

@@ -22,6 +22,8 @@ Other domains are logged once, at start, and left alone. Domains outlive the
 daemon; ``reattach`` finds them again by uuid.
 """
 
+import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -29,7 +31,9 @@ import subprocess
 import threading
 import time
 
-from .. import progress
+from qemu.qmp import QMPClient, QMPError
+
+from .. import hostinfo, progress
 from . import base, xl_config
 from .base import BackendError
 
@@ -43,6 +47,10 @@ LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
 RECHECK_INTERVAL = 5.0      # a check even without a watch event (a lost watch)
 POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
 CONFIG_FILE = "xl.cfg"
+# The device model's second QMP socket, which libxl opens for statistics readers
+# (xentop); libxl keeps the first one, which takes one client at a time, for itself.
+QMP_STATS_SOCKET = "/var/run/xen/qmp-libxenstat-%d"
+QMP_STATS_TIMEOUT = 2.0
 # Where distributions put the Xen device model (Debian's qemu-system-xen: libexec).
 DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386",
                  "/usr/bin/qemu-system-i386")
@@ -85,6 +93,7 @@ class XenBackend(base.Backend):
     def __init__(self, on_guest_event=None, xl="xl", pvh_cpuid="", xenstore=None):
         super().__init__(on_guest_event)
         self.xl = shutil.which(xl) or xl
+        self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self.xl), "xenpm")
         self.pvh_cpuid = pvh_cpuid
         self.device_model = next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), "")
         self._domains = {}
@@ -309,6 +318,28 @@ class XenBackend(base.Backend):
                 "vbd": self._vbd_counters(dom),
                 "vif": self._vif_counters(dom),
                 "tools_version": self.tools_version(dom)}
+
+    def host_cpus(self):
+        """Xen's physical CPUs: as many as ``xl info`` counts, at its ``cpu_mhz``; the
+        model and flags are what dom0's vCPUs report of the same processor."""
+        try:
+            count = int(self.info.get("nr_cpus", ""))
+        except ValueError:
+            return None
+        model = (hostinfo.read_cpus() or [hostinfo.CpuInfo(0)])[0]
+        mhz = float(self.info.get("cpu_mhz") or model.mhz or 0)
+        return [dataclasses.replace(model, number=n, mhz=mhz) for n in range(count)]
+
+    def host_cpu_idle(self):
+        """Idle seconds per physical CPU, from Xen's C-state statistics (xenpm); None
+        where xenpm reports none."""
+        try:
+            idle = xl_config.parse_cpuidle(subprocess.run(
+                [self.xenpm, "get-cpuidle-states"], capture_output=True, text=True,
+                timeout=10, check=False).stdout)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return [idle.get(n, 0.0) for n in range(max(idle) + 1)] if idle else None
 
     def software_version(self):
         """What the host runs, for host.software_version."""
@@ -539,7 +570,11 @@ class XenBackend(base.Backend):
         return out
 
     def _vbd_counters(self, dom):
+        """Bytes read and written per VBD: blkback's sysfs counters for the disks it
+        serves (raw images), the device model's block statistics for the disks QEMU's
+        qdisk serves (qcow2 images)."""
         vdev_of = self._backend_values(b"vbd", dom.domid, b"dev")
+        qdisk = None
         out = {}
         for vbd, vdev in dom.disks.items():
             devid = vdev_of.get(vdev)
@@ -547,7 +582,26 @@ class XenBackend(base.Backend):
             if devid is not None and os.path.isdir(stats):
                 out[vbd] = {"rd_bytes": _read_int(stats + "rd_sect") * 512,
                             "wr_bytes": _read_int(stats + "wr_sect") * 512}
+                continue
+            if qdisk is None:      # one query for all of the domain's qdisk disks
+                qdisk = self._qdisk_counters(dom.domid)
+            if vdev in qdisk:
+                out[vbd] = qdisk[vdev]
         return out
+
+    @staticmethod
+    def _qdisk_counters(domid):
+        """{vdev: counters} from the domain's device model; {} without one."""
+        path = QMP_STATS_SOCKET % domid
+        if not os.path.exists(path):
+            return {}
+        try:
+            reply = asyncio.run(asyncio.wait_for(_qmp_query(path, "query-blockstats"),
+                                                 QMP_STATS_TIMEOUT))
+        except (OSError, QMPError, asyncio.TimeoutError) as e:
+            log.debug("domain %d: no block statistics from its device model: %s", domid, e)
+            return {}
+        return xl_config.parse_blockstats(reply)
 
     def _vif_counters(self, dom):
         devid_of = self._backend_values(b"vif", dom.domid, b"mac")
@@ -590,6 +644,16 @@ def _unlink(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+async def _qmp_query(path, command):
+    """One QMP command on a fresh connection to the monitor socket ``path``."""
+    client = QMPClient("xend-stats")
+    try:
+        await client.connect(path)
+        return await client.execute(command)
+    finally:
+        await client.disconnect()
 
 
 def _read_int(path):

@@ -218,6 +218,38 @@ def parse_vcpu_list(text):
     return out
 
 
+def parse_blockstats(reply):
+    """Byte counters from the device model's QMP ``query-blockstats`` reply:
+    {vdev: {"rd_bytes", "wr_bytes"}}. The qdisk backend names each disk's top block
+    node ``<vdev>-<format>`` (xvda-qcow2), and the guest's I/O is counted there."""
+    out = {}
+    for entry in reply or ():
+        node = entry.get("node-name") or ""
+        vdev, sep, _ = node.rpartition("-")
+        stats = entry.get("stats") or {}
+        if sep and vdev:
+            out[vdev.lower()] = {"rd_bytes": int(stats.get("rd_bytes", 0)),
+                                 "wr_bytes": int(stats.get("wr_bytes", 0))}
+    return out
+
+
+def parse_cpuidle(text):
+    """Idle seconds per physical CPU from ``xenpm get-cpuidle-states``:
+    {cpu number: seconds}, from each CPU's ``cpu id`` and ``idle time(ms)`` lines."""
+    out = {}
+    cpu = None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            continue
+        if key == "cpu id" and value.isdigit():
+            cpu = int(value)
+        elif key == "idle time(ms)" and cpu is not None and value.isdigit():
+            out[cpu] = int(value) / 1000.0
+    return out
+
+
 def parse_info(text):
     """``xl info`` as a dict of its ``key : value`` lines."""
     out = {}

@@ -52,7 +52,8 @@ class HostCpuHandler(ClassHandler):
         return loads[n] if 0 <= n < len(loads) else 0.0
 
 
-def cpu_records(host_ref):
-    """The host_cpu records of this machine, from /proc/cpuinfo."""
+def cpu_records(host_ref, cpus=None):
+    """The host_cpu records of this machine: of ``cpus`` (hostinfo.CpuInfo, the
+    backend's view of the physical CPUs) or else of /proc/cpuinfo."""
     return [{"host": host_ref, "number": c.number, "features": c.features}
-            for c in hostinfo.read_cpus()]
+            for c in (cpus if cpus is not None else hostinfo.read_cpus())]

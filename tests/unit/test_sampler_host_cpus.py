@@ -1,0 +1,37 @@
+"""host_cpu/utilisation where the backend counts the physical CPUs' idle time (Xen:
+dom0's own /proc/stat would describe dom0's vCPUs, not the host's CPUs)."""
+
+import types
+
+from xen.xend import metrics
+
+
+class IdleBackend:
+    """Reports cumulative idle seconds per CPU, as set by the test."""
+
+    def __init__(self):
+        self.idle = [0.0, 0.0]
+
+    def host_cpu_idle(self):
+        return list(self.idle)
+
+
+def test_utilisation_is_the_busy_share_of_each_cpu_since_the_last_sample(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(metrics.time, "monotonic", lambda: now[0])
+    backend = IdleBackend()
+    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    assert s.host_cpus == [0.0, 0.0]          # no interval yet
+    now[0] += 2.0
+    backend.idle = [0.5, 2.0]                 # CPU 0 busy 1.5 s of 2, CPU 1 idle
+    assert s._host_cpus() == [0.75, 0.0]
+    now[0] += 2.0
+    backend.idle = [0.5, 2.0 + 2.5]           # clocks drift: never below 0 or above 1
+    assert s._host_cpus() == [1.0, 0.0]
+
+
+def test_without_idle_counters_the_daemons_own_view_counts(monkeypatch):
+    monkeypatch.setattr(metrics.hostinfo, "cpu_utilisation", lambda: [0.25])
+    backend = types.SimpleNamespace(host_cpu_idle=lambda: None)
+    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    assert s._host_cpus() == [0.25]
