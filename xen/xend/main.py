@@ -373,8 +373,8 @@ def _settle_heap():
 
     The store's records live as long as the daemon; without this every full collection
     walks all of them, and collections come every 700 allocations: building all the
-    records of 10,000 VMs at once spent 52 ms of 166 in the collector, 8 ms of 123 with
-    this (in process, docs/performance.md). Start-up's garbage is collected first, so
+    records of 10,000 VMs at once spent a third of its time in the collector, under a
+    tenth with this (docs/performance.md). Start-up's garbage is collected first, so
     that none is frozen with the rest. Frozen objects are still freed when nothing
     refers to them; only a cycle among them would be kept. A reload rebuilds the
     listeners, not the store, so it freezes nothing more. Objects made later (VMs
