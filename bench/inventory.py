@@ -30,6 +30,7 @@ import gc
 import io
 import logging
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -146,7 +147,8 @@ def in_process(vms, runs=7):
     from xen.xend.api.sessions import Peer
     from xen.xend.app import Xend
     logging.basicConfig(level=logging.ERROR)
-    app = Xend(configmod.load(None, {"state_dir": os.path.join(scratch_dir(), "state"),
+    scratch = scratch_dir()
+    app = Xend(configmod.load(None, {"state_dir": os.path.join(scratch, "state"),
                                      "backend": "sim", "socket": "none", "listen": "none"}))
     try:
         root = Peer("unix", uid=0, address="pid 1")
@@ -218,6 +220,7 @@ def in_process(vms, runs=7):
         gc.callbacks.remove(watch)
     finally:
         app.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main():
