@@ -5,7 +5,6 @@ Each DetachedXend has a scratch directory of its own whose path has no "_"
 configuration file, the state dir, the socket and the pid file.
 """
 
-import fcntl
 import os
 import shutil
 import signal
@@ -15,6 +14,7 @@ import time
 import xmlrpc.client
 
 from helpers import ROOT, free_port, scratch_dir, sdk_unix
+from xen.xend.main import lock_holder
 
 
 class DetachedXend:
@@ -87,7 +87,7 @@ class DetachedXend:
         pid written in a file that is locked is SIGKILLed. A stale pid file's pid, which
         may be anybody's by now, is never used."""
         for path in (os.path.join(self.state_dir, "xend.lock"), self.pid_file):
-            pid = _lock_holder(path)
+            pid = lock_holder(path)
             if pid is None:
                 continue
             try:
@@ -95,30 +95,6 @@ class DetachedXend:
             except ProcessLookupError:
                 pass
             deadline = time.monotonic() + 20
-            while _lock_holder(path) is not None and time.monotonic() < deadline:
+            while lock_holder(path) is not None and time.monotonic() < deadline:
                 time.sleep(0.02)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _lock_holder(path):
-    """The pid in the lock file ``path`` while a process holds its flock, else None."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return None         # nobody holds it (our shared lock goes with the fd)
-        except BlockingIOError:
-            pass
-        deadline = time.monotonic() + 1     # the holder writes its pid right after locking
-        while True:
-            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            if text.isdigit() and int(text) > 0:
-                return int(text)
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.02)
-    finally:
-        os.close(fd)
