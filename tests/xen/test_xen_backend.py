@@ -5,7 +5,8 @@ the guests' consoles as xenconsoled logs them, sysfs).
 
 The guest is the PV test guest of tests/xen/xenhost.py (GUEST_INIT says what each
 ``xend.test=`` mode does). Booting costs 20-40 s under TCG, so VMs are shared: ``vm_a``
-(idle, one VDI and one VIF on the network whose NIC is xenbr0) goes through the lifecycle
+(idle, a qcow2 VDI as xvda, a raw VDI of a "file" SR as xvdb and one VIF on the network
+whose NIC is xenbr0) goes through the lifecycle
 operations in the order this file lists them, ``vm_io`` (writing its disk and pinging dom0)
 serves the IO rates and then the reattach test, which runs last because it restarts the
 daemon. Each test first brings its VM into the state it needs, so it also runs alone.
@@ -79,7 +80,15 @@ def new_guest(api, mode="", network=None, disk=True, kernel_args="", **fields):
 
 @pytest.fixture(scope="module")
 def vm_a(api, network):
-    return new_guest(api, network=network)
+    """The idle guest, with a second disk: a raw image of a "file" SR, which xl hands to
+    blkback (the qcow2 xvda goes to the device model's qdisk)."""
+    vm = new_guest(api, network=network)
+    sr = api.SR.create({"name_label": unique("raw"), "type": "file"})
+    vdi = api.VDI.create({"name_label": unique("raw-disk"), "SR": sr,
+                          "virtual_size": str(16 * MIB // 512)})
+    api.VBD.create({"VM": vm, "VDI": vdi, "device": "xvdb", "mode": "RW",
+                    "driver": "paravirtualised"})
+    return vm
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +185,22 @@ def test_start_paused_then_unpause(api, host, vm_a):
     assert host.check("ls /sys/class/net/%s/brif" % xenhost.BRIDGE).split().count(
         "vif%d.0" % dom["domid"]) == 1
     assert api.VM.get_resident_on(vm_a) == api.host.get_all()[0]
+
+
+def backend_devices(host, kind, domid):
+    """{vdev: device id} of the domain's disks under dom0's xenstore backend/KIND."""
+    where = "/local/domain/0/backend/%s/%d" % (kind, domid)
+    rc, out, _ = host.run("xenstore-list %s" % where)
+    ids = out.split() if rc == 0 else []
+    return {host.check("xenstore-read %s/%s/dev" % (where, i)).strip(): i for i in ids}
+
+
+def test_raw_disk_of_a_file_sr_is_served_by_blkback(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    domid = the_domain(host, vm_a)["domid"]
+    assert "xvdb" in backend_devices(host, "vbd", domid)
+    assert "xvdb" not in backend_devices(host, "qdisk", domid)
+    assert "xvda" in backend_devices(host, "qdisk", domid)   # the qcow2 disk, for contrast
 
 
 def test_pause_and_unpause(api, host, vm_a):
@@ -343,8 +368,8 @@ def test_vif_rates(api, host, vm_io):
 
 
 def test_vbd_write_rate(api, host, vm_io):
-    """VDIs are qcow2 images, which the device model's qdisk serves: the rate comes
-    from its block statistics (QMP), not from blkback."""
+    """vm_io's VDI is a qcow2 image (a dir SR), which the device model's qdisk serves: the
+    rate comes from its block statistics (QMP), not from blkback."""
     settled(api, host, vm_io)
     vbd = api.VM.get_VBDs(vm_io)[0]
     # The guest writes its disk all the time.

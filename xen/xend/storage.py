@@ -1,9 +1,13 @@
 """Storage repositories on real files: the SR types behind SR, VDI and snapshot RPCs.
 
 An SR type is a small class with the operations below; ``SR_TYPES`` names
-them. The default, ``dir``, is a directory of qcow2 images:
+them. Both types are a directory with one image file per VDI, whose path the
+VDI's private data holds with its ``format``; what is common to them (the
+directory, its figures, deleting, copying for SR.clone) is ``ImageDirSR``.
 
-  * a VDI is one qcow2 file, its *leaf*; the VDI's private data holds its path;
+The default, ``dir``, is a directory of qcow2 images:
+
+  * a VDI is one qcow2 file, its *leaf*;
   * a snapshot freezes the VDI's current image as a read-only *base* file and
     puts both the VDI and the snapshot on new overlays of it, so each writes to
     its own leaf and shares every unchanged block. When the VDI is attached to a
@@ -11,6 +15,14 @@ them. The default, ``dir``, is a directory of qcow2 images:
     (blockdev-snapshot-sync) and its old leaf becomes the base in place;
   * a base is kept while any leaf's backing chain uses it and removed when none
     does (``collect``).
+
+``file`` is a directory of sparse raw images, which Xen serves through blkback
+(qcow2 needs its device model) and which need no qemu-img:
+
+  * a VDI is one sparse file; growing it extends the file with a hole;
+  * raw has no backing chain, so a snapshot is a full copy that keeps the holes.
+    A guest writing to the image would make that copy inconsistent, so a VDI in
+    use by a running guest cannot be snapshotted (``live_snapshots`` is False).
 
 Every operation that makes files removes them again if it fails half-way.
 Paths never pass through a shell.
@@ -22,6 +34,7 @@ import shutil
 import subprocess
 import uuid as uuidlib
 
+from . import progress
 from .api.errors import ApiError
 from .api.values import check_path
 
@@ -62,10 +75,42 @@ def backing_of(path):
     return info.get("full-backing-filename") or info.get("backing-filename") or ""
 
 
-class DirSR:
-    """type "dir": a directory of qcow2 images."""
+def allocated(path):
+    """Bytes the image takes on disk (a sparse file's holes take none)."""
+    try:
+        return os.stat(path).st_blocks * 512
+    except OSError:
+        return 0
 
-    type = "dir"
+
+def copy_sparse(src, dst):
+    """Copy ``src`` to a new file ``dst``, keeping holes (a raw image is mostly holes);
+    a partial ``dst`` is removed if the copy fails."""
+    try:
+        out = subprocess.run(["cp", "--sparse=always", "--no-dereference", "--", src, dst],
+                             capture_output=True, text=True)
+    except BaseException:
+        _unlink(dst)
+        raise
+    if out.returncode != 0:
+        _unlink(dst)
+        raise ApiError("INTERNAL_ERROR", "cp %s: %s" % (src, out.stderr.strip()[-300:]))
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class ImageDirSR:
+    """What both SR types share: a directory with one image file per VDI. A type adds
+    ``make_image(path, size)``, ``resize(path, size)`` and ``snapshot(location, leaf,
+    snap)`` (of a VDI no running guest uses)."""
+
+    type = format = None
+    live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
 
     def attach(self, location):
         """Make the SR's directory (0700) if needed."""
@@ -89,19 +134,49 @@ class DirSR:
                 total += entry.stat(follow_symlinks=False).st_blocks * 512
         return total
 
-    @staticmethod
-    def allocated(path):
-        """Bytes the image takes on disk."""
-        try:
-            return os.stat(path).st_blocks * 512
-        except OSError:
-            return 0
+    def image_path(self, location, name):
+        return os.path.join(location, "%s.%s" % (name, self.format))
 
     def create(self, location, vdi, size):
         """A new empty image of ``size`` bytes; returns its path."""
-        path = os.path.join(location, "%s.qcow2" % vdi)
-        create_image(path, size)
+        path = self.image_path(location, vdi)
+        self.make_image(path, size)
         return path
+
+    @staticmethod
+    def delete(path):
+        _unlink(path)
+
+    def collect(self, location, leaves):
+        """Remove files no VDI needs any more (none but dir's bases)."""
+
+    def clone(self, location, new_location, leaves):
+        """Copy every image of the SR to ``new_location`` (then ``relink`` the copies);
+        returns {old leaf path: new leaf path}."""
+        os.makedirs(new_location, mode=0o700, exist_ok=False)
+        try:
+            for entry in os.scandir(location):
+                if entry.is_file(follow_symlinks=False):
+                    copy_sparse(entry.path, os.path.join(new_location, entry.name))
+            self.relink(location, new_location)
+        except BaseException:
+            shutil.rmtree(new_location, ignore_errors=True)
+            raise
+        return {leaf: os.path.join(new_location, os.path.basename(leaf)) for leaf in leaves}
+
+    def relink(self, location, new_location):
+        """Point links between copied images at the copies (raw images have none)."""
+
+
+class DirSR(ImageDirSR):
+    """type "dir": a directory of qcow2 images."""
+
+    type = "dir"
+    format = "qcow2"
+    live_snapshots = True    # the hypervisor moves the guest to a new overlay
+
+    def make_image(self, path, size):
+        create_image(path, size)
 
     @staticmethod
     def overlay(path, backing):
@@ -119,13 +194,19 @@ class DirSR:
             raise
         return base
 
+    def snapshot(self, location, leaf, snap):
+        """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path."""
+        base = self.freeze(location, leaf)
+        progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
+        return self.snapshot_of(location, base, snap)
+
     def new_leaf_path(self, location, vdi):
         """A fresh leaf name for ``vdi`` (a running guest moves to it on snapshot)."""
         return os.path.join(location, "%s.%s.qcow2" % (vdi, uuidlib.uuid4().hex[:8]))
 
     def snapshot_of(self, location, base, snap):
         """The snapshot's own overlay on ``base``; returns its path."""
-        path = os.path.join(location, "%s.qcow2" % snap)
+        path = self.image_path(location, snap)
         self.overlay(path, base)
         return path
 
@@ -136,12 +217,6 @@ class DirSR:
 
     def resize(self, path, size):
         _qemu_img("resize", "-q", path, str(size))
-
-    def delete(self, path):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
     def collect(self, location, leaves):
         """Remove base images no leaf in ``leaves`` depends on any more."""
@@ -155,27 +230,47 @@ class DirSR:
             if entry.name.startswith(BASE_PREFIX) and os.path.realpath(entry.path) not in used:
                 os.unlink(entry.path)
 
-    def clone(self, location, new_location, leaves):
-        """Copy every image of the SR to ``new_location``, each backing link repointed
-        to the copy; returns {old leaf path: new leaf path}."""
-        os.makedirs(new_location, mode=0o700, exist_ok=False)
+    def relink(self, location, new_location):
+        """Repoint each copy's backing link from the original SR to the copy there."""
+        for entry in os.scandir(new_location):
+            backing = backing_of(entry.path)
+            if backing and os.path.dirname(backing) == location:
+                _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
+                          os.path.join(new_location, os.path.basename(backing)),
+                          entry.path)
+
+
+class FileSR(ImageDirSR):
+    """type "file": a directory of sparse raw images."""
+
+    type = "file"
+    format = "raw"
+
+    def make_image(self, path, size):
+        # O_EXCL: never truncate an image that is there already.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         try:
-            for entry in os.scandir(location):
-                if entry.is_file(follow_symlinks=False):
-                    shutil.copyfile(entry.path, os.path.join(new_location, entry.name))
-            for entry in os.scandir(new_location):
-                backing = backing_of(entry.path)
-                if backing and os.path.dirname(backing) == location:
-                    _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
-                              os.path.join(new_location, os.path.basename(backing)),
-                              entry.path)
+            self.resize(path, size)
         except BaseException:
-            shutil.rmtree(new_location, ignore_errors=True)
+            _unlink(path)
             raise
-        return {leaf: os.path.join(new_location, os.path.basename(leaf)) for leaf in leaves}
+
+    def snapshot(self, location, leaf, snap):
+        """A full sparse copy of ``leaf`` (not in use); returns the copy's path."""
+        path = self.image_path(location, snap)
+        copy_sparse(leaf, path)
+        return path
+
+    def resize(self, path, size):
+        """Grow the image with a hole (shrinking is refused before this)."""
+        try:
+            os.truncate(path, size)
+        except OSError as e:   # e.g. EFBIG: beyond what the SR's file system holds
+            raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size,
+                           e.strerror) from None
 
 
-SR_TYPES = {DirSR.type: DirSR()}
+SR_TYPES = {d.type: d for d in (DirSR(), FileSR())}
 
 
 def driver(sr_type):

@@ -132,7 +132,7 @@ class VDIHandler(ClassHandler):
     computed = {"physical_utilisation": "_physical_utilisation"}
 
     def _physical_utilisation(self, ref, rec):
-        return storage.DirSR.allocated(self.store.private(ref).get("path", ""))
+        return storage.allocated(self.store.private(ref).get("path", ""))
 
     def _sr(self, vdi_rec):
         sr = self.store.get("SR", vdi_rec["SR"])
@@ -160,7 +160,7 @@ class VDIHandler(ClassHandler):
         path = d.create(sr["location"], ref, stored["virtual_size"] * stored["sector_size"])
         try:
             with self.store.transaction() as txn:
-                self.insert(txn, ref, stored, bound, private={"path": path, "format": "qcow2"})
+                self.insert(txn, ref, stored, bound, private={"path": path, "format": d.format})
         except BaseException:
             d.delete(path)
             raise
@@ -234,20 +234,25 @@ class VDIHandler(ClassHandler):
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)
         backend = self.app.backend
+        snap = new_ref()
+        if users and not d.live_snapshots:
+            # Refused whatever the backend: a copy taken while a guest writes is torn.
+            raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", d.type,
+                           "a %s image cannot be snapshotted while in use (by VM %s); "
+                           "shut the VM down first" % (d.format, users[0][0]))
         if users and backend.holds_disks:
             vm, vbd = users[0]
             new_leaf = d.new_leaf_path(sr["location"], vdi)
             backend.snapshot_disk(vm, vbd, new_leaf)
-            base, leaf = leaf, new_leaf
+            progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
+            snap_path = d.snapshot_of(sr["location"], leaf, snap)
+            leaf = new_leaf
         else:
-            base = d.freeze(sr["location"], leaf)
-        progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
-        snap = new_ref()
-        snap_path = d.snapshot_of(sr["location"], base, snap)
+            snap_path = d.snapshot(sr["location"], leaf, snap)
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
         return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf,
-                "private": {"path": snap_path, "format": "qcow2"}}
+                "private": {"path": snap_path, "format": d.format}}
 
     def commit_snapshot(self, txn, made):
         """Record a snapshot made by snapshot_files inside ``txn``."""
@@ -256,7 +261,7 @@ class VDIHandler(ClassHandler):
 
     def undo_snapshot(self, made):
         """Remove a snapshot's own image after its records failed to commit."""
-        storage.driver("dir").delete(made["private"]["path"])
+        storage.ImageDirSR.delete(made["private"]["path"])
 
 
 class VBDHandler(ClassHandler):
@@ -287,7 +292,7 @@ class VBDHandler(ClassHandler):
         starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
         elsewhere too (to a resident or suspended VM, or twice to this one), unless it
         is sharable or read-only and every one of those attachments is read-only:
-        dir SRs hold qcow2 images, which only one guest at a time may write."""
+        SRs hold qcow2 and raw images, which only one guest at a time may write."""
         vdi = self.store.get("VDI", rec["VDI"]) or {}
 
         def mode_of(vbd_rec):
