@@ -173,16 +173,16 @@ class Xend:
 
     def disks_of(self, vm):
         """The VM's VBDs as the backend sees them (VDI_IN_USE where a disk may not be
-        attached now: storage.VBDHandler.disk_spec)."""
+        attached now: storage.VBDHandler.spec)."""
         vbds = self.handlers["VBD"]
-        return [vbds.disk_spec(vbd, self.store.get("VBD", vbd))
+        return [vbds.spec(vbd, self.store.get("VBD", vbd))
                 for vbd in self.store.referrers("VBD", "VM", vm)]
 
     def nics_of(self, vm):
         """The VM's VIFs as the backend sees them, their bridges made where the daemon
-        owns them (network.VIFHandler.nic_spec)."""
+        owns them (network.VIFHandler.spec)."""
         vifs = self.handlers["VIF"]
-        return [vifs.nic_spec(vif, self.store.get("VIF", vif))
+        return [vifs.spec(vif, self.store.get("VIF", vif))
                 for vif in self.store.referrers("VIF", "VM", vm)]
 
     def close(self):

@@ -25,9 +25,9 @@ from ... import netdev
 from ...backend.base import NicSpec
 from .. import lifecycle
 from ..errors import ApiError
-from .base import ClassHandler, new_ref
+from .base import ClassHandler
 from .storage import HOLDING_STATES
-from .vm import plug, unplug
+from .devices import DeviceHandler
 
 log = logging.getLogger("xend.network")
 
@@ -114,8 +114,9 @@ class NetworkHandler(ClassHandler):
                 raise ApiError("INVALID_VALUE", "default_netmask", netmask) from None
 
 
-class VIFHandler(ClassHandler):
+class VIFHandler(DeviceHandler):
     cls_name = "VIF"
+    attach, detach = "attach_nic", "detach_nic"
     # The guest's view: what it receives is read/incoming, what it sends is write/outgoing.
     computed = {"network_read_kbs": "_rx_kbs", "network_write_kbs": "_tx_kbs",
                 "IO_bandwidth_incoming_kbs": "_rx_kbs", "IO_bandwidth_outgoing_kbs": "_tx_kbs"}
@@ -126,32 +127,12 @@ class VIFHandler(ClassHandler):
     def _tx_kbs(self, ref, rec):
         return self.app.sampler.device_rates(rec["VM"], "vif", ref)[1]
 
-    def nic_spec(self, ref, rec):
+    def spec(self, ref, rec):
         """The NicSpec of VIF ``ref`` (record ``rec``), its bridge made if the daemon
         owns it (NetworkHandler.bridge)."""
         return NicSpec(vif=ref, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
                        driver=rec.get("type", "paravirtualised"),
                        bridge=self.app.handlers["network"].bridge(rec["network"]))
-
-    def create(self, call, record):
-        """A VIF of a halted VM is a record; one of a Running or Paused VM is hot-plugged
-        first and recorded once the guest has it."""
-        self.may_write(call, None)
-        stored, bound = self.record_from_wire(record)
-        ref = new_ref()
-        backend = self.app.backend
-        return self.app.domains.change_devices(stored["VM"], lambda state: plug(
-            self, ref, stored, bound, state, self.nic_spec, backend.attach_nic,
-            backend.detach_nic))
-
-    def delete(self, call, ref):
-        """Deleting a VIF of a Running VM unplugs it from the guest first."""
-        rec = self.store.get("VIF", ref)
-        if rec is None:
-            raise ApiError("HANDLE_INVALID", "VIF", ref)
-        self.may_write(call, ref)
-        self.app.domains.change_devices(rec["VM"], lambda state: unplug(
-            self, call, ref, rec["VM"], state, self.app.backend.detach_nic))
 
     def validate(self, txn, ref, old, new):
         if old is not None and old != new:

@@ -14,7 +14,7 @@ from ...backend.base import DiskSpec
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
-from .vm import plug, unplug
+from .devices import DeviceHandler
 
 # States in which a VM holds its disks: resident, or saved to resume with them.
 HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
@@ -264,8 +264,9 @@ class VDIHandler(ClassHandler):
         storage.ImageDirSR.delete(made["private"]["path"])
 
 
-class VBDHandler(ClassHandler):
+class VBDHandler(DeviceHandler):
     cls_name = "VBD"
+    attach, detach = "attach_disk", "detach_disk"
     computed = {"IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
 
     def _read_kbs(self, ref, rec):
@@ -287,7 +288,7 @@ class VBDHandler(ClassHandler):
                 if state in HOLDING_STATES:
                     raise ApiError("VM_BAD_POWER_STATE", vm, lifecycle.HALTED, state)
 
-    def disk_spec(self, ref, rec):
+    def spec(self, ref, rec):
         """The DiskSpec that attaches VBD ``ref`` (record ``rec``) to its VM, which is
         starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
         elsewhere too (to a resident or suspended VM, or twice to this one), unless it
@@ -310,24 +311,4 @@ class VBDHandler(ClassHandler):
         return DiskSpec(vbd=ref, path=private.get("path", ""),
                         format=private.get("format", "qcow2"), device=rec.get("device", ""),
                         mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
-
-    def create(self, call, record):
-        """A VBD of a halted VM is a record; one of a Running or Paused VM is hot-plugged
-        first and recorded once the guest has it."""
-        self.may_write(call, None)
-        stored, bound = self.record_from_wire(record)
-        ref = new_ref()
-        backend = self.app.backend
-        return self.app.domains.change_devices(stored["VM"], lambda state: plug(
-            self, ref, stored, bound, state, self.disk_spec, backend.attach_disk,
-            backend.detach_disk))
-
-    def delete(self, call, ref):
-        """Deleting a VBD of a Running VM unplugs it from the guest first."""
-        rec = self.store.get("VBD", ref)
-        if rec is None:
-            raise ApiError("HANDLE_INVALID", "VBD", ref)
-        self.may_write(call, ref)
-        self.app.domains.change_devices(rec["VM"], lambda state: unplug(
-            self, call, ref, rec["VM"], state, self.app.backend.detach_disk))
 

@@ -1,5 +1,4 @@
-"""VM (§2.6): the lifecycle RPCs (through the domain owner) and clone; the plugging
-and unplugging of a VM's devices, which the VBD and VIF handlers share."""
+"""VM (§2.6): the lifecycle RPCs (through the domain owner) and clone."""
 
 from ... import progress
 from .. import lifecycle
@@ -16,13 +15,6 @@ PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
 
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
-
-# VM power states in which a VBD or VIF may be created or deleted: on a halted VM
-# as a record, on a resident one by hot-plug (unplug needs a running guest, which
-# answers the request). A suspended VM's devices are frozen in its saved state.
-PLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING, lifecycle.PAUSED)
-UNPLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING)
-
 
 class VMHandler(ClassHandler):
     cls_name = "VM"
@@ -154,47 +146,3 @@ class VMHandler(ClassHandler):
                 vdi_h.undo_snapshot(made)
             raise
         return new
-
-
-def plug(handler, ref, stored, bound, state, spec_of, attach, detach):
-    """Create VBD or VIF ``ref`` of a VM in ``state``: the record alone on a halted
-    VM; on a resident one, ``attach(vm, spec_of(ref, stored))`` first and the record
-    (with the backend's new private state, if any) only once that succeeded; should
-    the commit fail, ``detach(vm, ref)`` takes the device out again."""
-    vm = stored["VM"]
-    if state not in PLUG_STATES:
-        raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(PLUG_STATES), state)
-    if state != lifecycle.HALTED:
-        with handler.store.transaction() as txn:
-            # Refuse before touching the guest; normalises ``stored`` (a VIF's new MAC).
-            handler.validate(txn, ref, None, stored)
-        private = attach(vm, spec_of(ref, stored))
-        try:
-            with handler.store.transaction() as txn:
-                handler.insert(txn, ref, stored, bound)
-                if private is not None:
-                    txn.set_private("VM", vm, private)
-        except BaseException:
-            detach(vm, ref)
-            raise
-        return ref
-    with handler.store.transaction() as txn:
-        handler.insert(txn, ref, stored, bound)
-    return ref
-
-
-def unplug(handler, call, ref, vm, state, detach):
-    """Delete VBD or VIF ``ref`` of ``vm``, a VM in ``state``; on a Running VM only
-    once ``detach(vm, ref)`` took it out of the guest."""
-    rec = handler.store.get(handler.cls_name, ref)
-    if rec is None or rec["VM"] != vm:      # deleted or moved while we waited for the VM
-        raise ApiError("HANDLE_INVALID", handler.cls_name, ref)
-    if state not in UNPLUG_STATES:
-        raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(UNPLUG_STATES), state)
-    private = None
-    if state == lifecycle.RUNNING:
-        private = detach(vm, ref)
-    with handler.store.transaction() as txn:
-        handler.remove(call, txn, ref)
-        if private is not None:
-            txn.set_private("VM", vm, private)

@@ -1,0 +1,85 @@
+"""The devices of a VM (VBD, VIF): what creating and deleting one means, which is the
+same for both classes: on a halted VM a record; on a resident one a hot-plug into the
+guest (or out of it), with the record changed only once the guest has it."""
+
+from .. import lifecycle
+from ..errors import ApiError
+from .base import ClassHandler, new_ref
+
+# VM power states in which a VBD or VIF may be created or deleted: on a halted VM
+# as a record, on a resident one by hot-plug (unplug needs a running guest, which
+# answers the request). A suspended VM's devices are frozen in its saved state.
+PLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING, lifecycle.PAUSED)
+UNPLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING)
+
+
+class DeviceHandler(ClassHandler):
+    """A class of VM devices. Subclasses name the backend's methods that plug and
+    unplug one (``attach``, ``detach``) and say what the backend is given (``spec``)."""
+
+    attach = detach = None
+
+    def spec(self, ref, rec):
+        """The backend's description (DiskSpec, NicSpec) of device ``ref``."""
+        raise NotImplementedError
+
+    def create(self, call, record):
+        """A device of a halted VM is a record; one of a Running or Paused VM is
+        hot-plugged first and recorded once the guest has it."""
+        self.may_write(call, None)
+        stored, bound = self.record_from_wire(record)
+        ref = new_ref()
+        return self.app.domains.change_devices(
+            stored["VM"], lambda state: self._plug(ref, stored, bound, state))
+
+    def delete(self, call, ref):
+        """Deleting a device of a Running VM unplugs it from the guest first."""
+        rec = self.store.get(self.cls_name, ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", self.cls_name, ref)
+        self.may_write(call, ref)
+        self.app.domains.change_devices(
+            rec["VM"], lambda state: self._unplug(call, ref, rec["VM"], state))
+
+    def _plug(self, ref, stored, bound, state):
+        """Create device ``ref`` of a VM in ``state``: the record alone on a halted VM;
+        on a resident one the backend's ``attach`` first and the record (with the
+        backend's new private state, if any) only once that succeeded; should the
+        commit fail, ``detach`` takes the device out again."""
+        vm = stored["VM"]
+        if state not in PLUG_STATES:
+            raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(PLUG_STATES), state)
+        if state != lifecycle.HALTED:
+            with self.store.transaction() as txn:
+                # Refuse before touching the guest; normalises ``stored`` (a VIF's MAC).
+                self.validate(txn, ref, None, stored)
+            backend = self.app.backend
+            private = getattr(backend, self.attach)(vm, self.spec(ref, stored))
+            try:
+                with self.store.transaction() as txn:
+                    self.insert(txn, ref, stored, bound)
+                    if private is not None:
+                        txn.set_private("VM", vm, private)
+            except BaseException:
+                getattr(backend, self.detach)(vm, ref)
+                raise
+            return ref
+        with self.store.transaction() as txn:
+            self.insert(txn, ref, stored, bound)
+        return ref
+
+    def _unplug(self, call, ref, vm, state):
+        """Delete device ``ref`` of ``vm``, a VM in ``state``; on a Running VM only once
+        the backend's ``detach`` took it out of the guest."""
+        rec = self.store.get(self.cls_name, ref)
+        if rec is None or rec["VM"] != vm:   # deleted or moved while we waited for the VM
+            raise ApiError("HANDLE_INVALID", self.cls_name, ref)
+        if state not in UNPLUG_STATES:
+            raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(UNPLUG_STATES), state)
+        private = None
+        if state == lifecycle.RUNNING:
+            private = getattr(self.app.backend, self.detach)(vm, ref)
+        with self.store.transaction() as txn:
+            self.remove(call, txn, ref)
+            if private is not None:
+                txn.set_private("VM", vm, private)
