@@ -269,30 +269,29 @@ def test_suspend_and_resume(api, host, vm_a):
     assert power(api, vm_a) == "Running"
 
 
-def test_hard_reboot(api, host, vm_a):
-    ensure(api, host, vm_a, "Running")
-    boots = ready_count(host, vm_a)
-    old = the_domain(host, vm_a)
-    api.VM.hard_reboot(vm_a)
-    assert power(api, vm_a) == "Running"
-    new = the_domain(host, vm_a)
+def reboot(api, host, vm, operation):
+    """``operation`` (VM.hard_reboot or VM.clean_reboot) on running ``vm``: it is
+    Running when the call returns, in a new domain whose guest boots; the console."""
+    ensure(api, host, vm, "Running")
+    boots = ready_count(host, vm)
+    old = the_domain(host, vm)
+    operation(vm)
+    assert power(api, vm) == "Running"
+    new = the_domain(host, vm)
     assert new["domid"] != old["domid"]
-    console = wait_ready(host, vm_a, boots + 1)
+    console = wait_ready(host, vm, boots + 1)
     assert "xend-test: ready domid=%d" % new["domid"] in console
+    return console
+
+
+def test_hard_reboot(api, host, vm_a):
+    reboot(api, host, vm_a, api.VM.hard_reboot)
 
 
 def test_clean_reboot(api, host, vm_a):
-    ensure(api, host, vm_a, "Running")
-    boots = ready_count(host, vm_a)
-    old = the_domain(host, vm_a)
-    api.VM.clean_reboot(vm_a)
-    assert power(api, vm_a) == "Running"
-    new = the_domain(host, vm_a)
-    assert new["domid"] != old["domid"]
-    console = wait_ready(host, vm_a, boots + 1)
+    console = reboot(api, host, vm_a, api.VM.clean_reboot)
     # The guest was asked (ctrl-alt-del through xenstore), not reset.
     assert "xend-test: reboot requested" in console
-    assert "xend-test: ready domid=%d" % new["domid"] in console
 
 
 def test_clean_shutdown(api, host, vm_a):
