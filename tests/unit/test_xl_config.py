@@ -160,3 +160,16 @@ idle time(ms)        : 99
 def test_reading_xenpm_idle_times():
     assert xl_config.parse_cpuidle(XENPM_CPUIDLE) == {0: 81.234, 1: 0.099}
     assert xl_config.parse_cpuidle("xenpm: no such command\n") == {}
+
+
+def test_pvh_and_hvm_need_a_hypervisor_with_hvm_capability():
+    """A processor without hardware virtualisation gives Xen PV domains only (xl info
+    virt_caps without hvm): PVH and HVM guests are refused before xl is asked."""
+    for builder, boot in (("pvh", "kernel_external"), ("hvm", "bios")):
+        with pytest.raises(BackendError) as e:
+            xl_config.build_config(spec(record(builder=builder, boot_method=boot)), "n",
+                                   device_model_ok=True, hvm_capable=False)
+        assert e.value.code == "VALUE_NOT_SUPPORTED"
+        assert e.value.params[:2] == ["builder", builder]
+    got = settings(xl_config.build_config(spec(record()), "n", hvm_capable=False))
+    assert got["type"] == '"pv"'

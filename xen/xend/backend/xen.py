@@ -114,7 +114,7 @@ class XenBackend(base.Backend):
         name = xl_config.domain_name(spec.record, spec.uuid, taken)
         text = xl_config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
-                                      pvh_cpuid=self.pvh_cpuid)
+                                      pvh_cpuid=self.pvh_cpuid, hvm_capable=self.hvm_capable)
         dom = _Domain(spec.uuid, name, spec.state_dir, None,
                       {d.vbd: d.device for d in spec.disks},
                       {n.vif: n.mac for n in spec.nics})
@@ -344,6 +344,11 @@ class XenBackend(base.Backend):
     def software_version(self):
         """What the host runs, for host.software_version."""
         return {"xen": self.xen_version()}
+
+    @property
+    def hvm_capable(self):
+        """Whether Xen can run HVM containers (PVH and HVM domains) on this processor."""
+        return "hvm" in self.info.get("virt_caps", "").split()
 
     def xen_version(self):
         return "%s.%s%s" % (self.info.get("xen_major", "?"), self.info.get("xen_minor", "?"),

@@ -103,8 +103,10 @@ def nic_line(nic, kind):
     return ",".join(parts)
 
 
-def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""):
-    """The xl configuration text of ``spec``.
+def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid="",
+                 hvm_capable=True):
+    """The xl configuration text of ``spec``. ``hvm_capable``: the hypervisor can run
+    HVM containers (``xl info`` virt_caps has ``hvm``), which PVH and HVM domains are.
 
     ============================  =========================================
     VM field                      xl setting
@@ -128,6 +130,10 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
     record = spec.record
     kind = domain_type(record)
     validate_record(record)
+    if kind in ("pvh", "hvm") and not hvm_capable:
+        raise BackendError("VALUE_NOT_SUPPORTED", "builder", kind,
+                           "this Xen host runs PV domains only: its processor gives Xen no "
+                           "hardware virtualisation (xl info virt_caps has no hvm)")
     if kind == "hvm" and not device_model_ok:
         raise BackendError("VALUE_NOT_SUPPORTED", "builder", "hvm",
                            "HVM guests need the Xen device model (qemu-system-xen) in dom0")
