@@ -38,7 +38,7 @@ def test_async_start_returns_a_task_that_succeeds(daemon, root):
     assert rec["finished"].value >= rec["created"].value
     assert root.VM.get_power_state(vm) == "Running"
     assert root.VM.get_resident_on(vm) in root.host.get_all()
-    wait_until(lambda: task not in root.task.get_all_tasks(), timeout=5,
+    wait_until(lambda: task not in root.task.get_all_tasks(), timeout=30,
                what="the finished task to leave get_all_tasks")
 
     # §1.4.3: at Progress 100, Result is the finished call's whole Status struct.

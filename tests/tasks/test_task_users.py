@@ -53,7 +53,7 @@ def test_each_user_sees_only_their_own_tasks(slow_daemon, slow_root, users):
     assert slow_root.task.get_record(ta)["user"] == "alice"
     assert slow_root.task.get_record(tb)["user"] == "bob"
     wait_until(lambda: a.task.get_all_tasks() == [] and b.task.get_all_tasks() == [],
-               timeout=5, what="finished tasks to leave get_all_tasks")
+               timeout=30, what="finished tasks to leave get_all_tasks")
     assert a.task.get_all() == [ta] and b.task.get_all() == [tb]
 
 
