@@ -84,7 +84,7 @@ def test_tls_allow_list(make_daemon, free_port):
 # -- connection caps -------------------------------------------------------------------------
 
 
-def answers_soon(d, host="127.0.0.1", timeout=10.0):
+def answers_soon(d, host="127.0.0.1", timeout=30.0):
     """Whether the daemon answers ``host`` within ``timeout``: a closed connection's thread
     notices the close on its next read, which a loaded machine may take a while to reach."""
     deadline = time.monotonic() + timeout
@@ -273,10 +273,13 @@ def test_client_that_never_reads_its_reply_is_dropped(make_daemon):
         stuck.sendall(post(call) * 20)   # twenty pipelined calls; no reply is ever read
         time.sleep(0.5)
         assert refused_at_once_or_busy(d.port)
-        deadline = time.monotonic() + 90   # generous: a loaded machine is slow
-        while not answers_quietly(d) and time.monotonic() < deadline:
+        # Generous: a loaded machine is slow. Asked once more after a success, the
+        # daemon might refuse: the one slot is held until the answering connection's
+        # thread sees that it closed.
+        deadline = time.monotonic() + 90
+        while not answers_quietly(d):
+            assert time.monotonic() < deadline, "the stuck writer still holds its slot"
             time.sleep(0.2)
-        assert answers_quietly(d), "the stuck writer still holds its slot"
     s.xenapi.session.logout()
     assert "Traceback" not in d.log_text()
 
