@@ -340,3 +340,46 @@ def test_a_stream_is_started_once_its_second_piece_is_sent():
         assert not stream.started
         stream(b"second")
         assert stream.started
+
+
+class CountingSocket(socket.socket):
+    """A socket that counts its setsockopt calls."""
+
+    def setsockopt(self, *args):
+        self.setsockopt_calls = getattr(self, "setsockopt_calls", 0) + 1
+        return super().setsockopt(*args)
+
+
+def test_keep_alive_requests_need_no_new_kernel_timeouts():
+    """Once a connection's read and write timeouts are set, further requests and replies
+    within the same bounds cost no setsockopt: a call is one recv and one send."""
+    a, client = socket.socketpair()
+    server = CountingSocket(fileno=a.detach())
+    with server, client:
+        conn = httpio.Connection(server, request_timeout=30.0, keepalive_timeout=300.0,
+                                 max_body=1000)
+        counts = []
+        for _ in range(5):
+            client.sendall(post())
+            assert conn.next_request().body == BODY
+            conn.send(200, b"ok", "text/plain")
+            read_reply(client)
+            counts.append(getattr(server, "setsockopt_calls", 0))
+        assert counts[-1] == counts[1] <= 3, counts
+
+
+def test_a_kernel_timeout_short_of_the_deadline_does_not_end_the_request():
+    """The kernel's timeout is set rounded down (1 s for a 1.9 s deadline): a body that
+    arrives after it, but before the deadline, is read."""
+    server, client = socket.socketpair()
+    with server, client:
+        conn = httpio.Connection(server, request_timeout=1.9, keepalive_timeout=1.9,
+                                 max_body=1000)
+        whole = post()
+        client.sendall(whole[:-5])
+        later = threading.Timer(1.4, client.sendall, (whole[-5:],))
+        later.start()
+        try:
+            assert conn.next_request().body == BODY
+        finally:
+            later.join()

@@ -42,6 +42,9 @@ _RECV = 65536           # bytes asked of the socket per read
 _SEND = 262144          # bytes handed to the socket per write, each under the deadline
 _SMALL = 65536          # replies up to this size go out in one write, head and body together
 _TIMEVAL = struct.Struct("@ll")
+# Kernel timeouts are set a little short of a deadline, rounded down to this step, so
+# that the next request's deadline (a little later) needs no new one (Connection._arm).
+_ARM_STEP = 1.0
 
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _REQUEST_LINE = re.compile(rb"(%s) ([^\x00-\x20\x7f]+) ([^\x00-\x20\x7f]+)" % _TOKEN)
@@ -121,31 +124,47 @@ class Connection:
         # release a chance of a thread switch when many connections are busy. TLS keeps
         # Python's timeouts, which its reads and writes are built on.
         self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket)
+        self._armed = {}   # option -> the kernel timeout in force (s); none: unbounded
         if self._kernel_timeouts:
             sock.settimeout(None)
 
     def _arm(self, deadline, option):
-        """Bound the next read (SO_RCVTIMEO) or write (SO_SNDTIMEO) by ``deadline``."""
+        """Bound the next read (SO_RCVTIMEO) or write (SO_SNDTIMEO) by ``deadline``.
+
+        The kernel's timeout is per call and relative. One in force that ends no later
+        than the deadline is kept; otherwise a new one is set, rounded down to _ARM_STEP,
+        so that the next request's deadline, a moment later, keeps it too: a keep-alive
+        call then costs no setsockopt. A timeout that falls short of the deadline
+        makes ``_bounded`` try again."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("deadline passed")
-        if self._kernel_timeouts:
+        if not self._kernel_timeouts:
+            self.sock.settimeout(remaining)
+        elif self._armed.get(option, remaining + 1) > remaining:
+            if remaining > _ARM_STEP:
+                remaining -= remaining % _ARM_STEP
             seconds = int(remaining)   # a zero timeval would mean no timeout: at least 1 us
             self.sock.setsockopt(socket.SOL_SOCKET, option, _TIMEVAL.pack(
                 seconds, max(1, int((remaining - seconds) * 1e6))))
-        else:
-            self.sock.settimeout(remaining)
+            self._armed[option] = remaining
+
+    def _bounded(self, deadline, option, io, *args):
+        """``io(*args)`` (a read or write of the socket) within ``deadline``;
+        TimeoutError once it has passed."""
+        while True:
+            self._arm(deadline, option)
+            try:
+                return io(*args)
+            except BlockingIOError:   # the kernel's timeout, perhaps short of the deadline
+                pass
 
     # -- reading ---------------------------------------------------------------------
 
     def _fill(self, deadline):
         """Read more bytes into the buffer before ``deadline``; False once the peer
         has closed its side. TimeoutError when the deadline passes."""
-        self._arm(deadline, socket.SO_RCVTIMEO)
-        try:
-            data = self.sock.recv(_RECV)
-        except BlockingIOError:   # the kernel's timeout
-            raise TimeoutError("deadline passed") from None
+        data = self._bounded(deadline, socket.SO_RCVTIMEO, self.sock.recv, _RECV)
         if not data:
             return False
         self._buf += data
@@ -225,11 +244,7 @@ class Connection:
         buf.clear()
         view = memoryview(body)
         while have < length:
-            self._arm(deadline, socket.SO_RCVTIMEO)
-            try:
-                got = self.sock.recv_into(view[have:])
-            except BlockingIOError:
-                raise TimeoutError("deadline passed") from None
+            got = self._bounded(deadline, socket.SO_RCVTIMEO, self.sock.recv_into, view[have:])
             if not got:
                 return None
             have += got
@@ -240,11 +255,7 @@ class Connection:
     def _write(self, data, deadline):
         view = memoryview(data)
         while view:
-            self._arm(deadline, socket.SO_SNDTIMEO)
-            try:
-                sent = self.sock.send(view[:_SEND])
-            except BlockingIOError:
-                raise TimeoutError("deadline passed") from None
+            sent = self._bounded(deadline, socket.SO_SNDTIMEO, self.sock.send, view[:_SEND])
             view = view[sent:]
 
     def _head(self, status, content_type, length, close=False, extra=b""):
