@@ -309,10 +309,17 @@ def test_hard_shutdown(api, host, vm_a):
     ensure(api, host, vm_a, "Halted")
     api.VM.start(vm_a, False)
     assert power(api, vm_a) == "Running"
-    the_domain(host, vm_a)
+    domid = the_domain(host, vm_a)["domid"]
+    # The qcow2 disk brought the domain its device model (qdisk) in dom0.
+    # (i38[6]: the pattern must not match the shell that runs pgrep.)
+    device_model = "pgrep -f 'xen-qemu-system-i38[6] -xen-domid %d '" % domid
+    assert host.run(device_model)[0] == 0
     api.VM.hard_shutdown(vm_a)      # at once, booted or not
     assert power(api, vm_a) == "Halted"
     assert host.domain(vm_a) is None
+    # Nothing of the domain is left in dom0: no device model, no vif.
+    host.wait_for("! " + device_model, timeout=30, what="the device model to exit")
+    assert "vif%d." % domid not in host.check("ls /sys/class/net")
 
 
 # -- what guests do on their own --------------------------------------------------------
