@@ -27,12 +27,10 @@ import xmlrpc.server
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.conftest import scratch_dir  # noqa: E402
+from helpers import ROOT_PEER as ROOT, InProcessListener  # noqa: E402
 from xen.xend import config as configmod  # noqa: E402
 from xen.xend import server  # noqa: E402
-from xen.xend.api.sessions import Peer  # noqa: E402
 from xen.xend.app import Xend  # noqa: E402
-
-ROOT = Peer("unix", uid=0, address="pid 1")
 
 
 def request(body):
@@ -92,17 +90,6 @@ def baseline(calls):
                  request(body), calls)
 
 
-class _Listener:
-    """What the connection handler asks of its listener."""
-    kind = "unix"
-
-    def __init__(self, app):
-        self.app = app
-
-    def peer_of(self, sock, client_address):
-        return ROOT
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
@@ -116,7 +103,7 @@ def main():
         session = app.sessions.login("root", "", "", ROOT)
         vm = app.dispatcher.dispatch("VM.create", (session, {"name_label": "bench"}),
                                      ROOT)["Value"]
-        listener = _Listener(app)
+        listener = InProcessListener(app)
         base = baseline(args.calls)
         print("%-44s %10s  %s" % ("call", "CPU/call", "ratio"))
         print("%-44s %8.1f us  1.00x" % ("baseline SimpleXMLRPCServer handler, echo",

@@ -19,11 +19,11 @@ from xen.xend import server
 from xen.xend.api import codec, datamodel, marshal
 from xen.xend.api.errors import ApiError
 from xen.xend.api.handlers.vm import VMHandler
-from xen.xend.api.sessions import Peer
 from xen.xend.app import Xend
 from xen.xend.tasks import FINISHED
 
-ROOT = Peer("unix", uid=0, address="pid 1")
+from helpers import ROOT_PEER as ROOT, InProcessListener
+
 VMS = 60   # enough records for the writer to hand over several pieces between them
 
 
@@ -170,17 +170,6 @@ def test_an_api_error_while_making_a_record_is_that_failure(app, monkeypatch):
                              "ErrorDescription": ["HANDLE_INVALID", "VM", "gone"]}
 
 
-class _Listener:
-    """What the connection handler asks of its listener."""
-    kind = "unix"
-
-    def __init__(self, app):
-        self.app = app
-
-    def peer_of(self, sock, client_address):
-        return ROOT
-
-
 def exchange(app, requests):
     """Serve ``requests`` (bytes) on one connection with the daemon's own handler; the
     client's socket, to read the replies from, and the serving thread."""
@@ -190,7 +179,7 @@ def exchange(app, requests):
 
     def serve():
         try:
-            server.ConnectionHandler(near, ("", 0), _Listener(app))
+            server.ConnectionHandler(near, ("", 0), InProcessListener(app))
         finally:
             near.close()
     t = threading.Thread(target=serve)
