@@ -55,10 +55,12 @@ bench: $(VENV)/.stamp
 # (PREFIX/bin, PREFIX/lib/python3/dist-packages) instead of adding /usr/local; other
 # Pythons ignore it. The build is offline when PYTHON has the wheel package (as a distro
 # build does); otherwise pip fetches setuptools and wheel into an isolated build.
+# --ignore-installed: a PYTHON that already has xend (the dev venv) keeps its own copy;
+# without it pip would uninstall that copy before writing the one under DESTDIR.
 install:
 	isolation=--no-build-isolation; $(PYTHON) -c 'import wheel' 2>/dev/null || isolation=; \
 	DEB_PYTHON_INSTALL_LAYOUT=deb_system $(PYTHON) -m pip install --quiet --no-deps \
-	  $$isolation --no-warn-script-location --root="$(if $(DESTDIR),$(DESTDIR),/)" \
+	  --ignore-installed $$isolation --no-warn-script-location --root="$(if $(DESTDIR),$(DESTDIR),/)" \
 	  --prefix="$(PREFIX)" .
 	install -D -m 0644 tools/examples/xend.toml "$(DESTDIR)/etc/xen/xend.toml.example"
 	install -d -m 0755 "$(DESTDIR)$(PREFIX)/lib/systemd/system"

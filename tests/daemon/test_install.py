@@ -75,6 +75,16 @@ def test_every_file_is_in_place(destdir):
         assert "complete -F _xm xm" in f.read()
 
 
+def test_installing_keeps_the_installing_pythons_own_xend(destdir):
+    """make run after make test: the dev virtualenv that ran make install still
+    has its xend and xm (pip would otherwise uninstall them first)."""
+    r = subprocess.run([sys.executable, "-m", "pip", "show", "-f", "xend"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for script in ("xend", "xm"):
+        assert os.access(os.path.join(os.path.dirname(sys.executable), script), os.X_OK)
+
+
 def test_the_installed_scripts_run(destdir):
     env = dict(os.environ, PYTHONPATH=_site_packages(destdir))
     out = subprocess.run([os.path.join(destdir, "usr/bin/xend"), "--version"], env=env,
