@@ -4,6 +4,7 @@ the API, and who may scrape (the Unix socket; HTTP Basic of an API user over TCP
 import os
 import time
 
+import psutil
 import pytest
 
 from helpers import MIB, attach_disk, make_user, new_disk, new_no_os_vm, new_vm, unique
@@ -11,7 +12,10 @@ from metricshelp import metrics_unix, parse, samples, scrape_tcp, scrape_unix
 
 FAMILIES = {
     "xend_host_cpu_utilisation": "gauge",
+    "xend_host_memory_total_bytes": "gauge",
+    "xend_host_memory_free_bytes": "gauge",
     "xend_vms": "gauge",
+    "xend_vm_power_state": "gauge",
     "xend_vm_memory_actual_bytes": "gauge",
     "xend_vm_vcpu_utilisation": "gauge",
     "xend_vbd_kbs": "gauge",
@@ -88,6 +92,53 @@ def test_host_cpu_utilisation_has_one_fraction_per_cpu(sim_daemon):
     assert all(0.0 <= value <= 1.0 for _, value in cpus), cpus
 
 
+def _agreeing(read_both, what, tries=20):
+    """The first (scraped, api) pair ``read_both()`` returns that agree. Both sides come
+    from the sampler's last sample, so they differ only when a sample lands between the
+    two reads; a few tries see them agree."""
+    seen = []
+    for _ in range(tries):
+        scraped, api = read_both()
+        if scraped == api:
+            return scraped
+        seen.append((scraped, api))
+        time.sleep(0.1)
+    raise AssertionError("%s never agreed: %s" % (what, seen[-3:]))
+
+
+def test_host_cpu_utilisation_agrees_with_host_cpu_records(sim_daemon, sim_api):
+    def read_both():
+        scraped = {int(labels["cpu"]): v for labels, v in
+                   samples(metrics_unix(sim_daemon), "xend_host_cpu_utilisation")}
+        api = {int(r["number"]): float(r["utilisation"])
+               for r in sim_api.host_cpu.get_all_records().values()}
+        return scraped, api
+    _agreeing(read_both, "host CPU utilisation")
+
+
+def test_host_memory_is_the_machines(sim_daemon):
+    families = metrics_unix(sim_daemon)
+    [(_, total)] = samples(families, "xend_host_memory_total_bytes")
+    [(_, free)] = samples(families, "xend_host_memory_free_bytes")
+    assert total == psutil.virtual_memory().total
+    assert 0 < free <= total
+
+
+def test_task_counts_agree_with_the_task_records(sim_daemon, sim_api):
+    api = sim_api
+    vm = new_vm(api)
+    api.task.get_record(api.Async.VM.start(vm, False))   # at least one task exists
+
+    def read_both():
+        scraped = {labels["status"]: v for labels, v in
+                   samples(metrics_unix(sim_daemon), "xend_tasks")}
+        made = {}
+        for rec in api.task.get_all_records().values():   # root sees every user's tasks
+            made[rec["status"]] = made.get(rec["status"], 0) + 1
+        return scraped, made
+    assert sum(_agreeing(read_both, "task counts").values()) >= 1
+
+
 def _vms_by_state(families):
     return {labels["power_state"]: value for labels, value in samples(families, "xend_vms")}
 
@@ -107,8 +158,12 @@ def test_vms_by_power_state_agree_with_the_vm_records(sim_daemon, sim_api):
     expected = {}
     for rec in records.values():
         expected[rec["power_state"]] = expected.get(rec["power_state"], 0) + 1
-    assert _vms_by_state(metrics_unix(sim_daemon)) == expected
+    families = metrics_unix(sim_daemon)
+    assert _vms_by_state(families) == expected
     assert sum(expected.values()) == len(records)
+    each = {labels["vm"]: (labels["power_state"], value)
+            for labels, value in samples(families, "xend_vm_power_state")}
+    assert each == {vm: (rec["power_state"], 1.0) for vm, rec in records.items()}
     assert expected["Suspended"] >= 3 and expected["Paused"] >= 1 and expected["Running"] >= 2
 
 
@@ -161,21 +216,38 @@ def test_api_call_counters_count_calls_and_failures(sim_daemon, sim_api):
 
 # -- live figures of a real guest ------------------------------------------------------------
 
-def _agree(daemon, api, vm, tries=10):
-    """xend_vm_memory_actual_bytes of ``vm`` equals VM.get_memory_actual; both come from the
-    sampler's last sample, so they may differ only when a sample lands between the reads."""
-    seen = []
-    for _ in range(tries):
-        families = metrics_unix(daemon)
-        actual = int(api.VM.get_memory_actual(vm))
-        mine = [v for labels, v in samples(families, "xend_vm_memory_actual_bytes")
-                if labels["vm"] == vm]
-        assert len(mine) == 1, mine
-        if mine[0] == actual:
-            return families
-        seen.append((mine[0], actual))
-        time.sleep(0.1)
-    raise AssertionError("never agreed: %s" % seen)
+def _figures(families, vm):
+    """What GET /metrics says of ``vm``: memory, vCPU loads, and each device's rates."""
+    def mine(name):
+        return [(labels, v) for labels, v in samples(families, name) if labels["vm"] == vm]
+    return {"memory": [v for _, v in mine("xend_vm_memory_actual_bytes")],
+            "vcpus": {labels["vcpu"]: v for labels, v in mine("xend_vm_vcpu_utilisation")},
+            "devices": {(labels["device"], labels["direction"]): v
+                        for kind in ("vbd", "vif") for labels, v in mine("xend_%s_kbs" % kind)}}
+
+
+def _api_figures(api, vm):
+    """The same figures read through the API's RO_run fields."""
+    devices = {}
+    for cls, refs in (("VBD", api.VM.get_VBDs(vm)), ("VIF", api.VM.get_VIFs(vm))):
+        for ref in refs:
+            rec = getattr(api, cls).get_record(ref)
+            devices[(ref, "in")] = float(rec["IO_bandwidth_incoming_kbs"])
+            devices[(ref, "out")] = float(rec["IO_bandwidth_outgoing_kbs"])
+    return {"memory": [float(api.VM.get_memory_actual(vm))],
+            "vcpus": {k: float(v) for k, v in api.VM.get_VCPUs_utilisation(vm).items()},
+            "devices": devices}
+
+
+def _agree(daemon, api, vm):
+    """Every per-VM figure of ``vm`` on GET /metrics equals the API's; the families."""
+    last = {}
+
+    def read_both():
+        last["families"] = metrics_unix(daemon)
+        return _figures(last["families"], vm), _api_figures(api, vm)
+    _agreeing(read_both, "figures of %s" % vm)
+    return last["families"]
 
 
 @pytest.mark.qemu
@@ -183,23 +255,29 @@ def test_a_running_guests_figures_agree_with_the_api(qemu_daemon, qemu_api):
     api = qemu_api
     vm = new_no_os_vm(api, VCPUs_max="2")
     vbd = attach_disk(api, vm, new_disk(api))
-    api.VM.start(vm, False)
-    time.sleep(1.2)                                     # two samples
-    families = _agree(qemu_daemon, api, vm)
-    assert 0 < int(api.VM.get_memory_actual(vm)) <= 64 * MIB
-    vcpus = {labels["vcpu"]: v for labels, v in samples(families, "xend_vm_vcpu_utilisation")
-             if labels["vm"] == vm}
-    assert sorted(vcpus) == sorted(api.VM.get_VCPUs_utilisation(vm)) == ["0", "1"]
-    assert all(0.0 <= v <= 1.0 for v in vcpus.values()), vcpus
-    disk = sorted(labels["direction"] for labels, _ in samples(families, "xend_vbd_kbs")
-                  if labels["vm"] == vm and labels["device"] == vbd)
-    assert disk == ["in", "out"]
-    assert _vms_by_state(families).get("Running", 0) == \
-        sum(1 for r in api.VM.get_all_records().values() if r["power_state"] == "Running")
+    net = api.network.create({"name_label": unique("metrics")})
+    vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": ""})
+    try:
+        api.VM.start(vm, False)
+        time.sleep(1.2)                                     # two samples
+        families = _agree(qemu_daemon, api, vm)
+        assert 0 < int(api.VM.get_memory_actual(vm)) <= 64 * MIB
+        figures = _figures(families, vm)
+        assert sorted(figures["vcpus"]) == ["0", "1"]
+        assert all(0.0 <= v <= 1.0 for v in figures["vcpus"].values()), figures
+        assert sorted(figures["devices"]) == sorted(
+            (dev, way) for dev in (vbd, vif) for way in ("in", "out"))
+        assert _vms_by_state(families).get("Running", 0) == \
+            sum(1 for r in api.VM.get_all_records().values() if r["power_state"] == "Running")
 
-    api.VM.pause(vm)
-    _agree(qemu_daemon, api, vm)
-    api.VM.hard_shutdown(vm)
-    families = metrics_unix(qemu_daemon)
-    assert vm not in {labels["vm"] for labels, _ in
-                      samples(families, "xend_vm_memory_actual_bytes")}
+        api.VM.pause(vm)
+        _agree(qemu_daemon, api, vm)
+        api.VM.hard_shutdown(vm)
+        families = metrics_unix(qemu_daemon)
+        assert vm not in {labels["vm"] for labels, _ in
+                          samples(families, "xend_vm_memory_actual_bytes")}
+    finally:
+        if api.VM.get_power_state(vm) != "Halted":
+            api.VM.hard_shutdown(vm)
+        api.VIF.destroy(vif)
+        api.network.destroy(net)

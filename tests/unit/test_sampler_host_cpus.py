@@ -1,5 +1,6 @@
-"""host_cpu/utilisation where the backend counts the physical CPUs' idle time (Xen:
-dom0's own /proc/stat would describe dom0's vCPUs, not the host's CPUs)."""
+"""host_cpu/utilisation and the host's memory where the backend counts the physical CPUs'
+idle time and the hypervisor's memory (Xen: dom0's own /proc would describe dom0's vCPUs
+and memory, not the host's)."""
 
 import types
 
@@ -14,6 +15,9 @@ class IdleBackend:
 
     def host_cpu_idle(self):
         return list(self.idle)
+
+    def host_memory(self):
+        return None
 
 
 def test_utilisation_is_the_busy_share_of_each_cpu_since_the_last_sample(monkeypatch):
@@ -32,6 +36,16 @@ def test_utilisation_is_the_busy_share_of_each_cpu_since_the_last_sample(monkeyp
 
 def test_without_idle_counters_the_daemons_own_view_counts(monkeypatch):
     monkeypatch.setattr(metrics.hostinfo, "cpu_utilisation", lambda: [0.25])
-    backend = types.SimpleNamespace(host_cpu_idle=lambda: None)
+    backend = types.SimpleNamespace(host_cpu_idle=lambda: None, host_memory=lambda: None)
     s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
     assert s._host_cpus() == [0.25]
+
+
+def test_host_memory_is_the_backends_where_it_has_a_figure(monkeypatch):
+    monkeypatch.setattr(metrics.hostinfo, "memory", lambda: (8 << 30, 3 << 30))
+    figure = [None]
+    backend = types.SimpleNamespace(host_cpu_idle=lambda: None, host_memory=lambda: figure[0])
+    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    assert s.host_memory == (8 << 30, 3 << 30)      # the daemon's machine
+    figure[0] = (64 << 30, 60 << 30)                # the hypervisor's, once it answers
+    assert s._host_memory() == (64 << 30, 60 << 30)

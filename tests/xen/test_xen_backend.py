@@ -12,13 +12,15 @@ serves the IO rates and then the reattach test, which runs last because it resta
 daemon. Each test first brings its VM into the state it needs, so it also runs alone.
 """
 
+import base64
 import time
+import urllib.request
 
 import pytest
 import XenAPI
 
 import xenhost
-from helpers import memory, unique, wait_until
+from helpers import make_user, memory, unique, wait_until
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
@@ -234,9 +236,23 @@ def test_metrics_from_xen_and_xenstore(api, host, vm_a):
     assert versions["xen"].startswith("4.17"), versions
 
 
+def scrape_metrics(host, api):
+    """{sample name: value} of GET /metrics over the forwarded port, as a new user."""
+    from prometheus_client.parser import text_string_to_metric_families
+    _, name, password = make_user(api)
+    token = base64.b64encode(("%s:%s" % (name, password)).encode()).decode()
+    request = urllib.request.Request(host.api_url + "metrics",
+                                     headers={"Authorization": "Basic " + token})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        text = reply.read().decode()
+    return {s.name: s.value for fam in text_string_to_metric_families(text)
+            for s in fam.samples if not s.labels}
+
+
 def test_host_cpus_are_xens_physical_cpus(api, host, vm_a):
     """host_cpu counts Xen's physical CPUs (``xl info``), not dom0's vCPUs, and their
-    utilisation comes from Xen's idle counters (xenpm), not from dom0's /proc/stat."""
+    utilisation comes from Xen's idle counters (xenpm), not from dom0's /proc/stat; the
+    host's memory on GET /metrics is Xen's, not dom0's."""
     ensure(api, host, vm_a, "Running")
     info = dict((k.strip(), v.strip()) for k, _, v in
                 (line.partition(":") for line in host.check("xl info").splitlines()))
@@ -250,6 +266,10 @@ def test_host_cpus_are_xens_physical_cpus(api, host, vm_a):
         return values if any(v > 0 for v in values) else None
     values = wait_until(loads, METRICS_WAIT, "the host CPUs' utilisation to move", interval=2)
     assert all(0.0 <= v <= 1.0 for v in values), values
+
+    figures = scrape_metrics(host, api)
+    assert figures["xend_host_memory_total_bytes"] == int(info["total_memory"]) * MIB
+    assert 0 < figures["xend_host_memory_free_bytes"] < figures["xend_host_memory_total_bytes"]
 
 
 def test_suspend_and_resume(api, host, vm_a):

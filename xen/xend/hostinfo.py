@@ -207,6 +207,12 @@ def read_cpus(cpuinfo_text: str | None = None) -> list[CpuInfo]:
     return cpus
 
 
+def memory() -> tuple[int, int]:
+    """(total, available) bytes of the machine's memory."""
+    vm = psutil.virtual_memory()
+    return vm.total, vm.available
+
+
 def cpu_utilisation() -> list[float]:
     """Return each logical CPU's utilisation as a fraction in [0.0, 1.0].
 

@@ -29,6 +29,7 @@ class Sampler:
         self.interval = interval
         self._idle = None       # (monotonic time, backend's idle seconds per CPU)
         self.host_cpus = self._host_cpus()
+        self.host_memory = self._host_memory()
         self._vms = {}          # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
         self._stop = threading.Event()
@@ -62,9 +63,14 @@ class Sampler:
         return [min(max(1.0 - (new - old) / (now - then), 0.0), 1.0)
                 for new, old in zip(idle, before)]
 
+    def _host_memory(self):
+        """(total, free) bytes: the hypervisor's figure where the backend has one."""
+        return self.app.backend.host_memory() or hostinfo.memory()
+
     def sample(self):
         """Take one sample of the host and every resident guest."""
         self.host_cpus = self._host_cpus()
+        self.host_memory = self._host_memory()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
         for vm in list(self._raw):
             if vm not in resident:

@@ -37,10 +37,21 @@ def render(app):
     for i, load in enumerate(sampler.host_cpus):
         out.sample("xend_host_cpu_utilisation", {"cpu": i}, load)
 
+    total, free = sampler.host_memory
+    out.family("xend_host_memory_total_bytes", "gauge", "The host's memory.")
+    out.sample("xend_host_memory_total_bytes", {}, total)
+    out.family("xend_host_memory_free_bytes", "gauge", "The host's memory not in use.")
+    out.sample("xend_host_memory_free_bytes", {}, free)
+
     out.family("xend_vms", "gauge", "VMs known to the daemon, by power state.")
+    out.family("xend_vm_power_state", "gauge",
+               "1 for each VM, labelled with its power state (an info metric).")
     states = {}
-    for _, rec in store.records("VM"):
-        states[rec.get("power_state", "Halted")] = states.get(rec.get("power_state"), 0) + 1
+    for vm, rec in store.records("VM"):
+        state = rec.get("power_state", "Halted")
+        states[state] = states.get(state, 0) + 1
+        out.sample("xend_vm_power_state",
+                   {"vm": vm, "name": rec.get("name_label", ""), "power_state": state}, 1)
     for state, count in sorted(states.items()):
         out.sample("xend_vms", {"power_state": state}, count)
 

@@ -204,6 +204,11 @@ class Backend(abc.ABC):
         host_cpu/utilisation; None: psutil's view of the daemon's machine is right."""
         return None
 
+    def host_memory(self) -> tuple | None:
+        """(total, free) bytes of the hypervisor's memory where the daemon's machine is
+        not the whole host (a Xen dom0); None: psutil's view is right."""
+        return None
+
     def software_version(self) -> dict:
         """Extra host.software_version entries naming the hypervisor's version."""
         return {}

@@ -341,6 +341,15 @@ class XenBackend(base.Backend):
             return None
         return [idle.get(n, 0.0) for n in range(max(idle) + 1)] if idle else None
 
+    def host_memory(self):
+        """(total, free) bytes of Xen's memory, from a fresh ``xl info``; None when xl
+        does not answer (psutil's view of dom0 then stands in)."""
+        try:
+            info = xl_config.parse_info(self._xl("info"))
+            return int(info["total_memory"]) * MIB, int(info["free_memory"]) * MIB
+        except (BackendError, KeyError, ValueError):
+            return None
+
     def software_version(self):
         """What the host runs, for host.software_version."""
         return {"xen": self.xen_version()}
