@@ -47,12 +47,17 @@ def _index_plan():
     return reverse, lookup
 
 
+# Lists "control_d" in Xen's control domain (dom0), where guests belong to Xen.
+XEN_CAPABILITIES = "/proc/xen/capabilities"
+
+
 def choose_backend(name):
-    """The backend name to use: ``auto`` picks qemu wherever QEMU is installed."""
+    """The backend name to use: ``auto`` picks xen in a Xen dom0, else qemu wherever
+    QEMU is installed, else sim."""
     if name != "auto":
         return name
-    if os.path.exists("/proc/xen/capabilities"):
-        with open("/proc/xen/capabilities") as f:
+    if os.path.exists(XEN_CAPABILITIES):
+        with open(XEN_CAPABILITIES) as f:
             if "control_d" in f.read():
                 return "xen"
     return "qemu" if shutil.which("qemu-system-x86_64") else "sim"
