@@ -1,6 +1,7 @@
 """xm's VM commands against the real daemon: list, create/new, the lifecycle, settings."""
 
 import json
+import signal
 
 from helpers import MIB, ROOT
 from xmtools import table
@@ -168,31 +169,74 @@ def test_vcpu_list(xm, root, tmp_path):
     assert json.loads(xm("vcpu-list", "--json", "cpus"))[0]["state"] == "-p-"
 
 
-def test_long_operations_run_as_tasks_with_a_progress_bar_on_a_terminal(xm, root):
-    """On a terminal, start shows the task's progress reaching 100%; the task is
-    cleaned up afterwards, and the VM ends Running."""
+def run_with_a_terminal(xm, args, terminal):
+    """Run xm with ``terminal`` ("stdout" or "stderr") on a pty and the other stream on a
+    pipe: (exit status, what the terminal showed, what the pipe got)."""
     import os
     import pty
     import subprocess
     import sys
-    vm = root.VM.create({"name_label": "bar-vm"})
-    before = set(root.task.get_all())
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "xen.xm", "--socket", xm.socket, "start",
-                             "bar-vm"], cwd=ROOT, stdin=secondary, stdout=secondary,
-                            stderr=secondary, start_new_session=True)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, terminal: secondary}
+    proc = subprocess.Popen([sys.executable, "-m", "xen.xm", "--socket", xm.socket] + args,
+                            cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True,
+                            **streams)
     os.close(secondary)
-    out = b""
+    shown = b""
     while True:
         try:
             chunk = os.read(primary, 4096)
-        except OSError:
+        except OSError:       # EIO: every writer of the pty has exited
             break
         if not chunk:
             break
-        out += chunk
-    assert proc.wait(60) == 0, out
+        shown += chunk
     os.close(primary)
-    assert b"100%" in out and b"VM.start" in out, out
+    piped = (proc.stderr if terminal == "stdout" else proc.stdout).read()
+    return proc.wait(60), shown.decode(), piped.decode()
+
+
+def test_long_operations_show_a_progress_bar_when_stdout_is_a_terminal(xm, root):
+    """With stdout on a terminal, start draws the task's progress bar there, reaching 100%,
+    and stderr stays empty; the task is cleaned up afterwards, and the VM ends Running."""
+    vm = root.VM.create({"name_label": "bar-vm"})
+    before = set(root.task.get_all())
+    status, shown, stderr = run_with_a_terminal(xm, ["start", "bar-vm"], "stdout")
+    assert status == 0, shown + stderr
+    assert "100%" in shown and "VM.start" in shown and shown.endswith("\n"), shown
+    assert stderr == ""
     assert root.VM.get_power_state(vm) == "Running"
     assert set(root.task.get_all()) == before
+
+
+def test_no_progress_bar_when_only_stderr_is_a_terminal(xm, root):
+    """stdout piped (a script reading xm's output) and stderr on a terminal: no bar; a
+    quick operation prints nothing at all, and clone's stdout is the UUID alone."""
+    root.VM.create({"name_label": "nobar-vm"})
+    status, shown, stdout = run_with_a_terminal(xm, ["start", "nobar-vm"], "stderr")
+    assert (status, shown, stdout) == (0, "", "")
+    root.VM.create({"name_label": "nobar-src"})
+    status, shown, stdout = run_with_a_terminal(xm, ["clone", "nobar-src", "nobar-copy"],
+                                                "stderr")
+    assert (status, shown) == (0, "")
+    assert stdout.strip() == root.VM.get_uuid(root.VM.get_by_name_label("nobar-copy")[0])
+
+
+def test_slow_operation_without_a_terminal_prints_plain_progress_lines(daemon_class):
+    """Without a terminal, an operation that takes a while (the sim backend's start takes
+    sim_op_seconds) reports plain lines on stderr, a 10% step each, then "done"; stdout
+    stays empty, for scripts that read it."""
+    import re
+    from xmtools import Xm
+    slow = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
+    try:
+        slow.relogin().VM.create({"name_label": "slow-vm"})
+        p = Xm(slow.socket).run("start", "slow-vm")
+        assert p.returncode == 0 and p.stdout == "", p.stderr
+        lines = p.stderr.splitlines()
+        assert lines[-1] == "VM.start: done", p.stderr
+        steps = [int(re.fullmatch(r"VM\.start: (\d+)%", line).group(1)) for line in lines[:-1]]
+        assert steps and steps == sorted(set(steps)), p.stderr
+        assert all(step % 10 == 0 for step in steps), p.stderr
+    finally:
+        slow.cleanup(signal.SIGKILL)

@@ -207,21 +207,22 @@ class Client:
 
     def long_call(self, method, *args):
         """Run a long operation (start, shutdown -w, suspend, resume, clone) as an
-        ``Async.`` call and follow its task: a progress bar on a terminal, nothing
-        otherwise. Returns the call's value, or raises its Failure."""
+        ``Async.`` call and follow its task's progress: a bar on stdout when stdout is
+        a terminal, else plain lines on stderr once it has taken PLAIN_AFTER seconds
+        (see ``_ProgressLines``). Returns the call's value, or raises its Failure."""
         task = self.call("Async." + method, *args)
-        bar = sys.stderr.isatty()
+        shown = _ProgressBar(method) if sys.stdout.isatty() else _ProgressLines(method)
+        rec = None
         try:
             while True:
                 rec = self.call("task.get_record", task)
-                if bar:
-                    _draw_bar(method, float(rec["progress"]))
-                if rec["status"] not in ("pending", "cancelling"):
+                pending = rec["status"] in ("pending", "cancelling")
+                shown.update(float(rec["progress"]), pending)
+                if not pending:
                     break
                 time.sleep(0.1)
         finally:
-            if bar:
-                sys.stderr.write("\n")
+            shown.finish(rec is not None and rec["status"] == "success")
         try:
             if rec["status"] == "success":
                 return _decode_result(rec["result"])
@@ -317,12 +318,61 @@ class Client:
         return "%s: %s" % (failure.code, text) if text else failure.code
 
 
-def _draw_bar(label, fraction, width=30):
-    """One line of progress, redrawn in place."""
-    done = int(width * min(max(fraction, 0.0), 1.0))
-    sys.stderr.write("\r%-16s [%s%s] %3d%%" % (label[:16], "#" * done, "." * (width - done),
-                                               int(fraction * 100)))
-    sys.stderr.flush()
+class _ProgressBar:
+    """A task's progress for a person at a terminal: one line on stdout, redrawn in
+    place, ended by a newline so that what follows (clone's UUID, an error) starts
+    a line of its own."""
+
+    WIDTH = 30
+
+    def __init__(self, label):
+        self.label = label
+
+    def update(self, fraction, pending):
+        """Redraw the bar at ``fraction`` (0.0 to 1.0)."""
+        fraction = min(max(fraction, 0.0), 1.0)
+        done = int(self.WIDTH * fraction)
+        sys.stdout.write("\r%-16s [%s%s] %3d%%" % (self.label[:16], "#" * done,
+                                                   "." * (self.WIDTH - done),
+                                                   int(fraction * 100)))
+        sys.stdout.flush()
+
+    def finish(self, ok):
+        """End the bar's line."""
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
+class _ProgressLines:
+    """A task's progress for scripts and logs: plain lines on stderr, never stdout,
+    which stays the command's output (clone's UUID; a --json document, should a
+    listing ever become long). An operation done within PLAIN_AFTER seconds prints
+    nothing, as classic xm did, so a script's log and an error path stay one line;
+    a longer one prints "VM.start: 40%" at each 10% step it reaches and
+    "VM.start: done" when it succeeds (a failure's "Error:" line is its last)."""
+
+    PLAIN_AFTER = 0.5   # seconds
+
+    def __init__(self, label):
+        self.label = label
+        self.started = time.monotonic()
+        self.step = None      # the last 10% step printed; None: nothing printed yet
+
+    def update(self, fraction, pending):
+        """Print a line if a pending operation reached a new 10% step."""
+        if not pending or time.monotonic() - self.started < self.PLAIN_AFTER:
+            return
+        step = int(min(max(fraction, 0.0), 1.0) * 10)
+        if step != self.step:
+            self.step = step
+            sys.stderr.write("%s: %d%%\n" % (self.label, step * 10))
+            sys.stderr.flush()
+
+    def finish(self, ok):
+        """Close the lines that were printed with "done" on success."""
+        if ok and self.step is not None:
+            sys.stderr.write("%s: done\n" % self.label)
+            sys.stderr.flush()
 
 
 def _decode_result(result):
