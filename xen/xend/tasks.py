@@ -85,7 +85,9 @@ class Tasks:
         started = self._started.get(ref, time.monotonic())
         elapsed = time.monotonic() - started
         eta = time.time() + elapsed * (1 - fraction) / fraction if fraction > 0 else 0
-        self._update(ref, {"progress": round(fraction, 4), "ETA": xmltime.stamp(eta)})
+        # A backend thread may report after the task finished: never overwrite the end.
+        self._update(ref, {"progress": round(fraction, 4), "ETA": xmltime.stamp(eta)},
+                     only_from=(PENDING, CANCELLING))
 
     def _finish(self, ref, status, reply):
         self._replies[ref] = reply
@@ -100,9 +102,14 @@ class Tasks:
             self._trackers.pop(ref, None)
             self._started.pop(ref, None)
 
-    def _update(self, ref, changes):
+    def _update(self, ref, changes, only_from=None):
+        """Apply ``changes`` to the task, if it still exists and, when ``only_from`` is
+        given, its status is one of those: checked and written in one transaction, so
+        a conditional change never lands on top of _finish's."""
         with self.store.transaction() as txn:
-            if txn.exists(ref):
+            if not txn.exists(ref):
+                return
+            if only_from is None or txn.get("task", ref).get("status") in only_from:
                 txn.update("task", ref, changes)
 
     # -- what clients ask of tasks ---------------------------------------------
@@ -115,7 +122,9 @@ class Tasks:
         if not tracker.request_cancel():
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is in a stage that cannot be cancelled" % ref)
-        self._update(ref, {"status": CANCELLING})
+        # The worker may have finished since request_cancel: a finished task stays finished
+        # (an unconditional write would leave it "cancelling" for ever).
+        self._update(ref, {"status": CANCELLING}, only_from=(PENDING,))
 
     def destroy(self, ref):
         """Forget a finished task."""

@@ -1,0 +1,88 @@
+"""Tasks (xen/xend/tasks.py) in process: a cancel racing the worker's end, made to happen.
+
+The Tasks object runs on a memory-only store with one worker; the operation is a plain
+function that waits inside a cancellable region until the test lets it go.
+"""
+
+import threading
+import types
+
+import pytest
+
+from xen.xend import progress
+from xen.xend.store import Store
+from xen.xend.tasks import CANCELLED, CANCELLING, Tasks
+
+from helpers import wait_until
+
+CALL = types.SimpleNamespace(user="root", is_root=True)
+
+
+@pytest.fixture
+def tasks():
+    t = Tasks(types.SimpleNamespace(store=Store(None, ["task"])), workers=1, max_finished=0)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def blocked(tasks):
+    """A submitted task parked in a cancellable region: (ref, release event)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def impl(call):
+        with progress.cancellable():    # its end is the safe point that honours a cancel
+            entered.set()
+            release.wait(20)
+
+    method = types.SimpleNamespace(name="thing.wait", impl=impl, result=None)
+    ref = tasks.submit(CALL, method, [])
+    assert entered.wait(20)
+    yield ref, release
+    release.set()
+
+
+def _status(tasks, ref):
+    return tasks.store.get("task", ref)["status"]
+
+
+def test_a_cancel_shows_cancelling_until_the_safe_point(tasks, blocked):
+    ref, release = blocked
+    tasks.cancel(ref)
+    assert _status(tasks, ref) == CANCELLING
+    assert tasks.status_struct(ref)["Progress"] < 100
+    release.set()
+    wait_until(lambda: _status(tasks, ref) == CANCELLED, what="the task to end cancelled")
+
+
+def test_a_worker_finishing_inside_cancel_leaves_the_task_finished(tasks, blocked, monkeypatch):
+    """The worker ends between request_cancel and cancel's status write: that write must
+    not turn the finished task back into "cancelling" (which would never end)."""
+    ref, release = blocked
+    tracker = tasks._trackers[ref]
+    accept = tracker.request_cancel
+
+    def accept_then_let_the_worker_finish():
+        accepted = accept()
+        release.set()
+        wait_until(lambda: ref not in tasks._trackers, what="the worker's _finish")
+        return accepted
+    monkeypatch.setattr(tracker, "request_cancel", accept_then_let_the_worker_finish)
+
+    tasks.cancel(ref)
+    assert _status(tasks, ref) == CANCELLED
+    status = tasks.status_struct(ref)
+    assert status["Progress"] == 100
+    assert status["Result"] == {"Status": "Failure", "ErrorDescription": ["TASK_CANCELLED", ref]}
+    assert tasks.collect() == 1          # finished, so collected (max_finished=0)
+    assert tasks.store.get("task", ref) is None
+
+
+def test_a_late_progress_report_never_rewrites_a_finished_task(tasks, blocked):
+    ref, release = blocked
+    report = tasks._trackers[ref].report    # what a backend thread holds (progress.reporter)
+    release.set()
+    wait_until(lambda: ref not in tasks._trackers, what="the task to finish")
+    report(0.5)
+    rec = tasks.store.get("task", ref)
+    assert (rec["status"], rec["progress"]) == ("success", 1.0)
