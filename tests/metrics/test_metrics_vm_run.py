@@ -6,14 +6,22 @@ CPU figures are compared with each other (a burning guest against an idle one), 
 with the balloon target it was given; no absolute CPU thresholds.
 """
 
+import os
 import time
 
 import pytest
 
 from helpers import (MIB, attach_disk, failure, guest_builder, memory, new_disk, new_no_os_vm,
-                     new_tiny_vm, wait_ready, wait_until)
+                     new_tiny_vm, qemu_pids, wait_ready, wait_until)
 
 pytestmark = pytest.mark.qemu
+
+
+def _rss(vm):
+    """The resident memory of the VM's QEMU process, in bytes."""
+    (pid,) = qemu_pids(vm)
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _utilisation(api, vm):
@@ -26,7 +34,8 @@ def _utilisation(api, vm):
 
 def test_vcpus_number_is_vcpus_max_while_running_and_0_when_not(qemu_api):
     api = qemu_api
-    vm = new_no_os_vm(api, VCPUs_max="2")
+    # 256 MiB, so that the process's resident memory is well below the RAM it was given.
+    vm = new_no_os_vm(api, VCPUs_max="2", **memory(256 * MIB))
     assert int(api.VM.get_VCPUs_number(vm)) == 0
     assert api.VM.get_VCPUs_utilisation(vm) == {}
     api.VM.start(vm, False)
@@ -34,6 +43,11 @@ def test_vcpus_number_is_vcpus_max_while_running_and_0_when_not(qemu_api):
     assert int(api.VM.get_record(vm)["VCPUs_number"]) == 2
     time.sleep(1.2)                                         # two samples
     assert sorted(_utilisation(api, vm)) == ["0", "1"]
+    # No OS, so no balloon driver: memory/actual is the QEMU process's RSS, not the
+    # balloon device's figure (which would be the whole 256 MiB).
+    actual = int(api.VM.get_memory_actual(vm))
+    assert 0 < actual < 128 * MIB, actual
+    assert abs(actual - _rss(vm)) < 16 * MIB, (actual, _rss(vm))
     api.VM.pause(vm)
     assert int(api.VM.get_VCPUs_number(vm)) == 2
     api.VM.unpause(vm)
@@ -160,8 +174,8 @@ def test_vbd_bandwidth_of_a_halted_vm_is_0_at_once(qemu_api, tiny_guest):
 
 def test_vcpus_utilisation_after_a_quick_restart_has_the_new_vcpus(make_daemon):
     # A long sampling interval, and the moment of a sample seen through memory_actual: before
-    # its first sample a running VM answers memory/dynamic_max (48 MiB), after it what the
-    # balloon reports (the whole 64 MiB: a no-OS guest has no balloon driver to give any back).
+    # its first sample a running VM answers memory/dynamic_max (48 MiB), after it the QEMU
+    # process's RSS (a no-OS guest has no balloon driver to report a figure of its own).
     d = make_daemon("qemu", sampler=3.0)
     api = d.api
     vm = new_no_os_vm(api, VCPUs_max="2", **memory(64 * MIB, 48 * MIB, 32 * MIB))
