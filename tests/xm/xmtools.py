@@ -42,6 +42,16 @@ class Xm:
         return p.stderr
 
 
+    def error_line(self, *args, code=1, **kwargs):
+        """Run xm, require exit status ``code``, nothing on stdout and a single line on
+        stderr (so no traceback either); return that line."""
+        p = self.run(*args, **kwargs)
+        assert (p.returncode, p.stdout) == (code, ""), "xm %s -> %d\n%s%s" % (
+            " ".join(args), p.returncode, p.stdout, p.stderr)
+        assert p.stderr.endswith("\n") and p.stderr.count("\n") == 1, p.stderr
+        return p.stderr[:-1]
+
+
 def table(text):
     """An xm table as a list of dicts keyed by its header row."""
     lines = [line.split() for line in text.strip().splitlines()]

@@ -303,12 +303,14 @@ class Client:
 
     def explain(self, failure):
         """A Failure as one readable line: its code, then a sentence from its parameters."""
-        params = [self.label(p) for p in failure.params]
+        params = [_printable(self.label(p)) for p in failure.params]
         names = datamodel.ERRORS.get(failure.code)
         if names is not None and len(names) == len(params):
             values = dict(zip(names, params))
             if failure.code == "VM_BAD_POWER_STATE":
                 values["expected"] = " or ".join(values["expected"].split(","))
+            if failure.code == "INVALID_VALUE" and values["value"] == "":
+                values["value"] = "empty"
             sentence = SENTENCES.get(failure.code)
             if sentence:
                 return "%s: %s" % (failure.code, sentence.format(**values))
@@ -373,6 +375,13 @@ class _ProgressLines:
         if ok and self.step is not None:
             sys.stderr.write("%s: done\n" % self.label)
             sys.stderr.flush()
+
+
+def _printable(text):
+    """``text`` as it may appear in a one-line message: a value the server echoes back
+    (a name with a newline, an escape sequence) is quoted with its control characters
+    escaped, so it can neither split the error line nor drive the terminal."""
+    return text if text.isprintable() else repr(text)
 
 
 def _decode_result(result):
