@@ -139,6 +139,28 @@ def test_cpu_features():
     assert value(args, "-cpu") == "qemu64,+sse2,+pni,-nx"
 
 
+def test_an_empty_can_use_restricts_nothing():
+    assert value(argv(VCPUs_features_can_use=[]), "-cpu") == "qemu64"
+
+
+def test_can_use_turns_off_the_qemu64_flags_outside_it():
+    args = argv(VCPUs_features_can_use=["FPU", "XMM", "LM", "K8", "MWAIT"],
+                VCPUs_features_required=["XMM2"], VCPUs_features_force_on=["NX"],
+                VCPUs_features_force_off=["PAE"])
+    model, *flags = value(args, "-cpu").split(",")
+    assert model == "qemu64"
+    off = {f[1:] for f in flags if f.startswith("-")}
+    # Kept: can_use (fpu, sse, lm), required (sse2) and force_on (nx).
+    assert off.isdisjoint({"fpu", "sse", "lm", "sse2", "nx"}), flags
+    # Every other qemu64 flag is off, once; force_off's is off as asked.
+    assert off == {"de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic", "sep", "mtrr",
+                   "pge", "mca", "cmov", "pat", "pse36", "clflush", "mmx", "fxsr", "pni",
+                   "cx16", "syscall", "lahf-lm"}, flags
+    assert flags.count("-pae") == 1 and "+nx" in flags
+    # can_use does not add flags qemu64 lacks (monitor), nor refuse ones with no CPUID bit (K8).
+    assert not any(f.endswith("monitor") for f in flags)
+
+
 def test_cpu_feature_without_cpuid_flag_is_not_supported():
     with pytest.raises(BackendError) as err:
         argv(VCPUs_features_force_on=["K8"])

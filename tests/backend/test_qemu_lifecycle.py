@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import signal
@@ -37,7 +38,6 @@ def test_start_running_and_paused(backend, vms, events):
 
 
 def test_private_state_is_json(backend, vms):
-    import json
     spec = vms.spec(disks=[vms.disk(backend)])
     private = backend.start(spec, paused=True)
     assert json.loads(json.dumps(private)) == private
@@ -397,3 +397,19 @@ def test_snapshot_of_a_disk_in_use(backend, vms):
     with pytest.raises(BackendError) as err:
         backend.snapshot_disk(spec.uuid, str(uuid.uuid4()), str(vms.tmp / "s3.qcow2"))
     assert err.value.code == "HANDLE_INVALID"
+
+
+def test_qemu64_features_are_the_flags_of_this_qemus_model():
+    """QEMU64_FEATURES (what a non-empty can_use may turn off) matches the binary's qemu64."""
+    from xen.xend.backend.qemu_argv import CPU_FEATURES, QEMU64_FEATURES
+    commands = [{"execute": "qmp_capabilities"},
+                {"execute": "query-cpu-model-expansion",
+                 "arguments": {"type": "full", "model": {"name": "qemu64"}}},
+                {"execute": "quit"}]
+    out = subprocess.run(["qemu-system-x86_64", "-machine", "none,accel=tcg", "-nodefaults",
+                          "-display", "none", "-qmp", "stdio"],
+                         input="".join(json.dumps(c) + "\n" for c in commands),
+                         capture_output=True, text=True, timeout=30).stdout
+    (props,) = [json.loads(line)["return"]["model"]["props"] for line in out.splitlines()
+                if '"model"' in line]
+    assert QEMU64_FEATURES == {f for f, flag in CPU_FEATURES.items() if props.get(flag) is True}

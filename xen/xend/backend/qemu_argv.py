@@ -38,6 +38,15 @@ CPU_FEATURES = {
     "CMP_LEGACY": "cmp-legacy",
 }
 
+# The cpu_feature names of the flags the qemu64 model turns on: QEMU 7.2's model
+# definition, as query-cpu-model-expansion reports it. A non-empty
+# VCPUs/features/can_use turns off those of them the VM may not use.
+QEMU64_FEATURES = frozenset({
+    "FPU", "DE", "PSE", "TSC", "MSR", "PAE", "MCE", "CX8", "APIC", "SEP", "MTRR", "PGE",
+    "MCA", "CMOV", "PAT", "PSE36", "CLFLSH", "MMX", "FXSR", "XMM", "XMM2", "XMM3", "CX16",
+    "SYSCALL", "NX", "LM", "LAHF_LM",
+})
+
 BIOS_BOOT = {"floppy": "a", "HD": "c", "CDROM": "d"}
 
 # PIIX IDE: two buses with two units each; hdX names pick a fixed slot.
@@ -85,7 +94,14 @@ def _memory_mib(record):
 
 
 def _cpu_model(record):
-    flags = []
+    """The ``-cpu`` option: qemu64, shaped by VCPUs/features/force_on, force_off and can_use.
+
+    force_on adds ``+flag``, force_off ``-flag``. A non-empty can_use is the set the
+    guest may use: every qemu64 flag outside can_use, required and force_on is turned
+    off as well. An empty can_use restricts nothing. can_use names with no CPUID flag
+    have nothing to restrict and are ignored.
+    """
+    flags, off = [], set()
     for key, sign, name in (("VCPUs_features_force_on", "+", "VCPUs/features/force_on"),
                             ("VCPUs_features_force_off", "-", "VCPUs/features/force_off")):
         for feature in record.get(key) or []:
@@ -94,6 +110,15 @@ def _cpu_model(record):
                 raise BackendError("VALUE_NOT_SUPPORTED", name, feature,
                                    "QEMU has no CPUID flag for this feature")
             flags.append(sign + qemu_flag)
+            if sign == "-":
+                off.add(feature)
+    can_use = set(record.get("VCPUs_features_can_use") or [])
+    if can_use:
+        allowed = (can_use | set(record.get("VCPUs_features_required") or [])
+                   | set(record.get("VCPUs_features_force_on") or []))
+        # In CPU_FEATURES order, so the same record always gives the same argv.
+        flags += ["-" + qemu_flag for feature, qemu_flag in CPU_FEATURES.items()
+                  if feature in QEMU64_FEATURES and feature not in allowed | off]
     # qemu64 is the baseline both TCG and KVM provide, so saved guests stay portable.
     return ",".join(["qemu64"] + flags)
 
@@ -311,6 +336,8 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     memory_dynamic_max (bytes)              QMP ``balloon`` target after start (backend)
     VCPUs_max (absent: 1)                   ``-smp N``
     VCPUs_features_force_on / _off          ``-cpu qemu64,+flag / -flag`` (CPU_FEATURES)
+    VCPUs_features_can_use (non-empty)      ``-flag`` for each QEMU64_FEATURES flag not in
+                                            can_use, required or force_on
     boot_method = kernel_external           ``-kernel``, ``-initrd``, ``-append`` from
                                             kernel_kernel, kernel_initrd, kernel_args
     boot_method = bios                      ``-boot order=a|c|d`` from bios_boot
