@@ -1,0 +1,109 @@
+"""File paths that reach QEMU or the disk (issue 8 §4), checked end to end: a daemon with
+``path_roots`` refuses a relative path, a path with control characters and a path
+outside its roots in every VM path field (create and set) and in SR.create and SR.clone,
+with INVALID_VALUE naming the field, and nothing changes: no object, no field, no
+directory. values.check_path's own cases are in test_units.py."""
+
+import os
+
+import pytest
+import XenAPI
+
+from secutil import unexpected_tracebacks
+
+PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    """(the configured root, a directory beside it that is not a root)."""
+    base = tmp_path_factory.mktemp("paths")
+    inside, outside = base / "images", base / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "vmlinuz").write_bytes(b"")
+    (outside / "vmlinuz").write_bytes(b"")
+    # A link inside the root that leads out of it: refused like the path it leads to.
+    (inside / "escape").symlink_to(outside)
+    return str(inside), str(outside)
+
+
+@pytest.fixture(scope="module")
+def daemon(make_daemon, roots):
+    return make_daemon('path_roots = ["%s"]\n' % roots[0])
+
+
+@pytest.fixture(scope="module")
+def api(daemon):
+    return daemon.relogin()
+
+
+def bad_paths(roots):
+    """(path, how the error shows it) for each kind of path the daemon must refuse. (No
+    ESC or NUL: XML 1.0 cannot carry them, and the wire refuses them before any field.)"""
+    inside, outside = roots
+    return [("vmlinuz", "vmlinuz"),
+            ("./vmlinuz", "./vmlinuz"),
+            (inside + "/vm\nlinuz", ascii(inside + "/vm\nlinuz")),
+            (inside + "/vm\tlinuz", ascii(inside + "/vm\tlinuz")),
+            (inside + "/vm\u2028linuz", ascii(inside + "/vm\u2028linuz")),
+            (inside + "/../elsewhere/vmlinuz", inside + "/../elsewhere/vmlinuz"),
+            (outside + "/vmlinuz", "%s/vmlinuz (not under %s)" % (outside, inside)),
+            (inside + "/escape/vmlinuz", "%s/escape/vmlinuz (not under %s)" % (inside, inside))]
+
+
+def cut(text):
+    """``text`` as an error parameter shows it: at most 80 characters (values._show)."""
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def refused(call, *args):
+    """The ErrorDescription of a call that must fail."""
+    with pytest.raises(XenAPI.Failure) as e:
+        call(*args)
+    return e.value.details
+
+
+@pytest.mark.parametrize("field", PATH_FIELDS)
+def test_vm_path_fields_refuse_bad_paths_on_create_and_set(api, roots, field):
+    good = roots[0] + "/vmlinuz"
+    vm = api.VM.create({"name_label": "paths-" + field, field: good})
+    assert getattr(api.VM, "get_" + field)(vm) == good
+    setter = getattr(api.VM, "set_" + field)
+    for path, shown in bad_paths(roots):
+        before = sorted(api.VM.get_all())
+        details = refused(api.VM.create, {"name_label": "bad", field: path})
+        assert details == ["INVALID_VALUE", field, cut(shown)], path
+        assert sorted(api.VM.get_all()) == before
+        details = refused(setter, vm, path)
+        assert details == ["INVALID_VALUE", field, cut(shown)], path
+        assert getattr(api.VM, "get_" + field)(vm) == good
+    setter(vm, "")        # "" means no file, and is always allowed
+    assert getattr(api.VM, "get_" + field)(vm) == ""
+
+
+def test_sr_create_and_clone_refuse_bad_locations(api, roots):
+    inside, outside = roots
+    before = sorted(api.SR.get_all())
+    for path, _ in bad_paths(roots):
+        target = path.replace("vmlinuz", "new-sr")
+        details = refused(api.SR.create, {"name_label": "bad-sr", "type": "dir",
+                                          "location": target})
+        assert details[:2] == ["INVALID_VALUE", "location"], (target, details)
+        details = refused(api.SR.clone, before[0], target, "bad-clone")
+        assert details[:2] == ["INVALID_VALUE", "loc"], (target, details)
+        assert not os.path.lexists(os.path.join(outside, "new-sr")), target
+    # SR.create takes "" as "in the daemon's own directory"; a clone needs a place.
+    assert refused(api.SR.clone, before[0], "", "bad-clone")[:2] == ["INVALID_VALUE", "loc"]
+    assert sorted(api.SR.get_all()) == before
+    assert sorted(os.listdir(inside)) == ["escape", "vmlinuz"]
+    assert os.listdir(outside) == ["vmlinuz"]
+    # Under the root, the same call works: the refusals above were about the paths.
+    sr = api.SR.create({"name_label": "good-sr", "type": "dir",
+                        "location": inside + "/new-sr"})
+    assert api.SR.get_location(sr) == inside + "/new-sr" and os.path.isdir(inside + "/new-sr")
+
+
+def test_no_traceback(daemon, api):
+    assert api.VM.get_all() is not None
+    assert not unexpected_tracebacks(daemon.log_text())
