@@ -5,6 +5,7 @@ safe point for cancellation that reports progress.
 """
 
 import io
+import os
 import re
 import xmlrpc.client
 
@@ -12,7 +13,8 @@ import pytest
 import XenAPI
 from lxml import etree
 
-from helpers import failure, make_user, wait_until
+from helpers import (MIB, attach_disk, failure, make_user, new_disk, unique,
+                     wait_until)
 from tests.tasks.taskutil import FINISHED, Watcher, raw_login, served_dtd, wait_task
 
 
@@ -132,30 +134,80 @@ def test_unset_task_datetimes_are_still_datetimes(slow_root):
 
 # -- progress -------------------------------------------------------------------------------------
 
-def test_progress_is_monotonic_and_reaches_one_exactly_once(slow_root):
-    x = slow_root
-    vm = x.VM.create({"name_label": "progress-vm"})
+def _task_events(x, start):
+    """Call ``start()``, which returns a new task, and follow that task's events until it
+    has finished: (task, its events)."""
     watcher = Watcher(x, ["task"])
-    task = x.Async.VM.start(vm, False)
+    task = start()
     events = watcher.collect(lambda evs: any(
         e["ref"] == task and e["operation"] == "mod" and
         e["snapshot"]["status"] in FINISHED for e in evs))
     mine = [e for e in events if e["ref"] == task]
+    assert [e for e in watcher.drain(0.2) if e["ref"] == task] == []
+    return task, mine
+
+
+def _assert_progress(mine, stages):
+    """The task's events: added pending at 0, monotonic, at least ``stages`` distinct
+    figures strictly between 0 and 1, each with an ETA, then 1.0 exactly once, at success.
+    Returns the progress figures."""
     assert mine[0]["operation"] == "add"
     assert mine[0]["snapshot"]["status"] == "pending"
     assert mine[0]["snapshot"]["progress"] == 0.0
     progress = [e["snapshot"]["progress"] for e in mine]
     assert all(0.0 <= p <= 1.0 for p in progress), progress
     assert progress == sorted(progress), progress
-    assert len(set(progress)) >= 5, progress          # it moved in steps while running
+    assert len({p for p in progress if 0.0 < p < 1.0}) >= stages, progress
     assert progress.count(1.0) == 1, progress
     assert progress[-1] == 1.0
     assert mine[-1]["snapshot"]["status"] == "success"
     assert all(e["snapshot"]["status"] == "pending" for e in mine[:-1])
-    # ETA is a DateTime once progress is reported
-    assert all(isinstance(e["snapshot"]["ETA"], xmlrpc.client.DateTime)
-               for e in mine[1:])
-    assert watcher.drain(0.2) == []
+    # An estimate with every figure reported (unset, a DateTime travels as the epoch).
+    for e in mine[1:]:
+        eta = e["snapshot"]["ETA"]
+        assert isinstance(eta, xmlrpc.client.DateTime) and not eta.value.startswith("1970"), e
+    return progress
+
+
+def test_progress_is_monotonic_and_reaches_one_exactly_once(slow_root):
+    x = slow_root
+    vm = x.VM.create({"name_label": "progress-vm"})
+    _, mine = _task_events(x, lambda: x.Async.VM.start(vm, False))
+    _assert_progress(mine, stages=5)          # it moved in steps while running
+
+
+@pytest.mark.parametrize("disks", [0, 2])
+def test_clone_progress(slow_root, disks):
+    """A clone's stages: claiming the VM, each disk's snapshot, the records' commit (a
+    stage of its own even without disks), the new VM's state."""
+    x = slow_root
+    vm = x.VM.create({"name_label": "clone-src"})
+    for i in range(disks):
+        attach_disk(x, vm, new_disk(x, size=MIB), device="xvd" + "ab"[i])
+    task, mine = _task_events(x, lambda: x.Async.VM.clone(vm, "a clone"))
+    _assert_progress(mine, stages=3 + disks)
+    clone = x.task.get_result(task)          # the new VM's ref
+    assert x.VM.get_name_label(clone) == "a clone"
+    assert len(x.VM.get_VBDs(clone)) == disks
+
+
+def test_vdi_snapshot_progress(slow_root):
+    x = slow_root
+    vdi = new_disk(x, size=MIB)
+    _, mine = _task_events(x, lambda: x.Async.VDI.snapshot(vdi))
+    _assert_progress(mine, stages=1)          # frozen, then the snapshot's overlay
+    assert len(x.VDI.get_all_records()) >= 2
+
+
+def test_sr_clone_progress(slow_daemon, slow_root):
+    x = slow_root
+    sr = x.SR.create({"name_label": unique("sr"),
+                      "location": os.path.join(slow_daemon.dir, unique("sr"))})
+    new_disk(x, sr=sr, size=MIB)
+    loc = os.path.join(slow_daemon.dir, unique("copy"))
+    _, mine = _task_events(x, lambda: x.Async.SR.clone(sr, loc, "copy"))
+    _assert_progress(mine, stages=2)          # copying the images, then the records
+    assert len(x.SR.get_VDIs(x.SR.get_by_name_label("copy")[0])) == 1
 
 
 def test_progress_polled_with_get_record(slow_root):
