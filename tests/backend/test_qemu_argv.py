@@ -7,7 +7,8 @@ import pytest
 
 from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
 from xen.xend.backend.qemu import choose_accel
-from xen.xend.backend.qemu_argv import assign_slots, build_argv, disk_node, free_slot, safe_path
+from xen.xend.backend.qemu_argv import (assign_slots, build_argv, disk_node, free_slot, safe_path,
+                                       validate_record)
 
 VM = "4a1c2a55-6d7e-4c38-9d0e-2f1a7b3c9e01"
 
@@ -94,7 +95,21 @@ def test_bios_boot_order(choice, order):
 
 @pytest.mark.parametrize("method", ["kernel_internal", "grub"])
 def test_boot_from_disk(method):
-    assert value(argv(boot_method=method), "-boot") == "order=c"
+    assert value(argv(boot_method=method, disks=[disk()]), "-boot") == "order=c"
+
+
+@pytest.mark.parametrize("method", ["kernel_internal", "grub"])
+def test_boot_from_disk_without_a_disk_is_not_supported(method):
+    with pytest.raises(BackendError) as err:
+        argv(boot_method=method)
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["boot_method", method]
+    assert "no disk to boot from" in err.value.params[2]
+
+
+def test_bios_without_a_disk_is_allowed():
+    # SeaBIOS may boot a CD-ROM, or idle with nothing to boot: not an error.
+    assert value(argv(boot_method="bios", bios_boot="HD"), "-boot") == "order=c"
 
 
 def test_bios_cdrom_is_a_read_only_ide_cd():
@@ -123,6 +138,19 @@ def test_unknown_serial_is_not_supported():
         argv(platform_serial="tcp:1.2.3.4:5")
     assert err.value.code == "VALUE_NOT_SUPPORTED"
     assert err.value.params[:2] == ["platform/serial", "tcp:1.2.3.4:5"]
+
+
+@pytest.mark.parametrize("value", [True, "true"])
+def test_clock_offset_true_is_not_supported(value):
+    with pytest.raises(BackendError) as err:
+        validate_record({"memory_static_max": str(64 << 20), "platform_clock_offset": value},
+                        audio_ok=True)
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+    assert err.value.params[:2] == ["platform/clock_offset", "true"]
+
+
+def test_clock_offset_false_is_accepted():
+    assert value(argv(platform_clock_offset=False), "-rtc") == "base=utc"
 
 
 def test_audio():

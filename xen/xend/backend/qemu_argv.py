@@ -137,8 +137,12 @@ def _serial(record):
     return ["-chardev", f"{backend},id=serial0,{log}", "-serial", "chardev:serial0"]
 
 
-def _boot(record):
-    """Boot arguments, and whether they include the emulated CD-ROM drive."""
+def _boot(record, disks):
+    """Boot arguments, and whether they include the emulated CD-ROM drive.
+
+    kernel_internal and grub need a disk (a VBD): their boot loader lives on it.
+    bios needs nothing: it may boot a CD-ROM, or idle with nothing to boot.
+    """
     method = record.get("boot_method") or "bios"
     args, cdrom = [], False
     if method == "kernel_external":
@@ -159,7 +163,12 @@ def _boot(record):
             args += _cdrom(record["bios_cdrom"])
             cdrom = True
     elif method in ("kernel_internal", "grub"):
-        # The bootloader lives on the guest's own disk.
+        # The bootloader lives on the guest's own disk; without one SeaBIOS would find
+        # nothing and the VM would sit "Running" doing nothing.
+        if not disks:
+            raise BackendError("VALUE_NOT_SUPPORTED", "boot_method", method,
+                               "the VM has no disk to boot from: attach a VBD holding "
+                               "a boot loader, or boot kernel_external or bios")
         args += ["-boot", "order=c"]
     else:
         raise BackendError("INVALID_VALUE", "boot_method", method)
@@ -315,6 +324,12 @@ def validate_record(record, audio_ok):
     if truthy(record.get("platform_enable_audio")) and not audio_ok:
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
                            "this QEMU build has no AC97 device")
+    if truthy(record.get("platform_clock_offset")):
+        # A bool with no amount: QEMU's only shift (-rtc base=DATE or an offset from
+        # UTC) needs a value the record cannot carry, so true cannot be honoured.
+        raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
+                           "the record holds no offset to shift the guest's clock by; "
+                           "use platform/localtime for a clock in local time")
 
 
 def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True,
@@ -343,12 +358,13 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     boot_method = bios                      ``-boot order=a|c|d`` from bios_boot
                                             (floppy|HD|CDROM); bios_cdrom -> ide-cd
                                             on ide.1 unit 0
-    boot_method = kernel_internal / grub    ``-boot order=c``
+    boot_method = kernel_internal / grub    ``-boot order=c``; no disk -> VALUE_NOT_SUPPORTED
     platform_std_VGA                        ``-vga std`` (true) or ``-vga cirrus``
     platform_serial (pty | "" | none)       ``-chardev pty|null,logfile=console.log``
                                             + ``-serial chardev:serial0``
     platform_localtime                      ``-rtc base=localtime`` (else ``base=utc``)
     platform_enable_audio                   ``-device AC97`` on ``-audiodev none``
+    platform_clock_offset                   false: nothing; true -> VALUE_NOT_SUPPORTED
     DomainSpec.disks                        ``-blockdev`` qcow2/raw + virtio-blk-pci
                                             (paravirtualised) or ide-hd (ioemu);
                                             mode RO -> read-only node
@@ -393,7 +409,7 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     if truthy(record.get("platform_enable_audio")):
         argv += ["-audiodev", "none,id=audio0",
                  "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]
-    boot, cdrom = _boot(record)
+    boot, cdrom = _boot(record, spec.disks)
     argv += boot
     if slots is None:
         slots = assign_slots(spec.disks, spec.nics)

@@ -1,0 +1,50 @@
+"""Values the QEMU backend cannot honour, refused through the API with VALUE_NOT_SUPPORTED:
+at create and set (the VM keeps what it had), or at start for what only the VM's devices
+decide (no QEMU process is left). No guest boots here.
+"""
+
+import pytest
+
+from helpers import MIB, failure, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+
+def _vm_names(api):
+    return {api.VM.get_name_label(vm) for vm in api.VM.get_all()}
+
+
+def test_set_refuses_what_qemu_cannot_honour_and_the_vm_is_unchanged(api):
+    vm = new_no_os_vm(api)
+    before = api.VM.get_record(vm)
+
+    d = failure(api.VM.set_platform_serial, vm, "tcp:127.0.0.1:4555")
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "platform/serial", "tcp:127.0.0.1:4555"], d
+    d = failure(api.VM.set_platform_clock_offset, vm, True)
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "platform/clock_offset", "true"], d
+    assert "offset" in d[3], d
+
+    after = api.VM.get_record(vm)
+    assert after == before
+    assert after["platform_serial"] == before["platform_serial"]
+    assert after["platform_clock_offset"] is False
+    api.VM.set_platform_clock_offset(vm, False)     # false means nothing: accepted
+
+
+def test_create_refuses_memory_under_1_mib_and_makes_no_vm(api):
+    name = unique("tiny-mem")
+    d = failure(lambda: new_no_os_vm(api, name, **memory(MIB // 2, static_min=MIB // 4)))
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "memory/static_max", str(MIB // 2)], d
+    d = failure(lambda: new_no_os_vm(api, name, platform_clock_offset=True))
+    assert d[:2] == ["VALUE_NOT_SUPPORTED", "platform/clock_offset"], d
+    assert name not in _vm_names(api)
+
+
+@pytest.mark.parametrize("method", ["kernel_internal", "grub"])
+def test_booting_from_a_disk_the_vm_lacks_is_refused_at_start(api, method):
+    vm = new_no_os_vm(api, boot_method=method)
+    d = failure(api.VM.start, vm, False)
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "boot_method", method], d
+    assert "no disk to boot from" in d[3], d
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert qemu_pids(vm) == []
