@@ -35,6 +35,7 @@ import logging
 import os
 import socket
 import socketserver
+import stat
 import struct
 import sys
 import threading
@@ -276,8 +277,7 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
     def __init__(self, app, path):
         self.setup_admission(app)
         self.path = path
-        parent = os.path.dirname(path)
-        os.makedirs(parent, mode=0o700, exist_ok=True)
+        socket_directory(os.path.dirname(path))
         _remove_stale_socket(path)
         old = os.umask(0o177)
         try:
@@ -359,6 +359,27 @@ class TLSListener(TCPListener):
     def describe(self):
         host, port = self.server_address[:2]
         return "https://%s:%d/" % (host, port)
+
+
+def socket_directory(parent):
+    """Make the Unix socket's directory 0700 when it is the daemon's own: one it creates
+    now, or one named for it (the default /var/run/xend, left 0755 by an older package or
+    an administrator's mkdir). Any other directory (a shared one such as /tmp) is left
+    alone with a warning if others may enter it: the socket's own 0600 still guards it."""
+    created = not os.path.lexists(parent)
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    st = os.lstat(parent)
+    if not st.st_mode & 0o077:
+        return
+    own = (created or "xend" in os.path.basename(parent.rstrip("/"))) and \
+        stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+    if own:
+        os.chmod(parent, 0o700)
+        log.info("socket directory %s was mode %04o: made it 0700", parent,
+                 stat.S_IMODE(st.st_mode))
+    else:
+        log.warning("socket directory %s is mode %04o and not xend's own: left as it is; "
+                    "the socket itself is 0600", parent, stat.S_IMODE(st.st_mode))
 
 
 def _remove_stale_socket(path):

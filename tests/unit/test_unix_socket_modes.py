@@ -1,0 +1,63 @@
+"""The Unix listener's file modes (server.UnixListener): the socket 0600, its directory 0700
+when the directory is xend's own, whatever the umask or an earlier mkdir left."""
+
+import logging
+import os
+import stat
+import types
+
+import pytest
+
+from xen.xend import config as configmod
+from xen.xend import server
+
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.fixture
+def listen(monkeypatch):
+    """listen(path): a UnixListener on ``path``, closed at the test's end."""
+    made = []
+    monkeypatch.setattr(os, "umask", os.umask)   # restored however a test changes it
+
+    def start(path):
+        app = types.SimpleNamespace(config=dict(configmod.DEFAULTS))
+        made.append(server.UnixListener(app, str(path)))
+        return made[-1]
+    yield start
+    for listener in made:
+        listener.server_close()
+
+
+def test_a_directory_it_creates_is_0700_and_the_socket_0600(tmp_path, listen):
+    old = os.umask(0)     # a permissive umask must not loosen either
+    try:
+        sock = tmp_path / "run" / "xend" / "xen-api.sock"
+        listen(sock)
+    finally:
+        os.umask(old)
+    assert stat.S_ISSOCK(os.lstat(sock).st_mode)
+    assert _mode(sock) == 0o600
+    assert _mode(sock.parent) == 0o700
+
+
+def test_its_own_directory_made_0755_beforehand_becomes_0700(tmp_path, listen):
+    own = tmp_path / "xend"           # as /var/run/xend left by an older package
+    own.mkdir()
+    os.chmod(own, 0o755)
+    listen(own / "xen-api.sock")
+    assert _mode(own) == 0o700
+    assert _mode(own / "xen-api.sock") == 0o600
+
+
+def test_a_shared_directory_is_left_alone_with_a_warning(tmp_path, listen, caplog):
+    shared = tmp_path / "shared"      # as /tmp: chmod 0700 would lock everyone else out
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    with caplog.at_level(logging.WARNING, logger="xend.server"):
+        listen(shared / "xen-api.sock")
+    assert _mode(shared) == 0o755
+    assert _mode(shared / "xen-api.sock") == 0o600
+    assert any("not xend's own" in r.getMessage() for r in caplog.records)
