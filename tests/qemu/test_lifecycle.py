@@ -9,6 +9,7 @@ and are tried where they are allowed in test_guest.py and test_shutdown_timeout.
 """
 
 import os
+import signal
 import subprocess
 import time
 
@@ -41,7 +42,7 @@ def test_every_table_row_is_tried():
     tried = {(s, op) for s in LIFECYCLE_STATES for _, op, _ in OPERATIONS}
     elsewhere = {("Running", "clean_shutdown"), ("Running", "clean_reboot"),
                  ("ShuttingDown", "hard_shutdown"),   # test_shutdown_timeout.py
-                 ("Unknown", "hard_shutdown")}        # unreachable with this backend
+                 ("Unknown", "hard_shutdown")}        # test_a_hung_qemu_is_unknown_...
     assert set(lifecycle.TABLE) <= tried | elsewhere
 
 
@@ -99,6 +100,44 @@ def test_operation_in_state(api, host, qemu_daemon, state, call, op, args):
         assert_executes(now[0], ticks)                      # paused since its start: POST runs now
     if op == "hard_reboot":
         assert_executes(now[0], vcpu_ticks(now[0]), 5)      # SeaBIOS's POST again
+
+
+@pytest.fixture
+def stopped_pids():
+    """Processes a test SIGSTOPs; each is let go on again (SIGCONT) at teardown."""
+    pids = []
+    yield pids
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_hung_qemu_is_unknown_until_hard_shutdown(make_daemon, stopped_pids):
+    """A QEMU whose monitor does not answer when the daemon starts (here: stopped with
+    SIGSTOP) is Unknown; the table lets only hard_shutdown through, which ends it."""
+    d = make_daemon()
+    vm = new_no_os_vm(d.api)
+    d.api.VM.start(vm, False)
+    pid = the_pid(vm)
+    d.stop()
+    stopped_pids.append(pid)
+    os.kill(pid, signal.SIGSTOP)
+    d.start()
+    api = d.relogin()
+    assert api.VM.get_power_state(vm) == "Unknown"
+    assert api.VM.get_resident_on(vm) == api.host.get_all()[0]
+    for call, op, args in OPERATIONS:
+        if lifecycle.transition("Unknown", op) is None:
+            assert failure(getattr(api.VM, call), vm, *args) == [
+                "VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)),
+                "Unknown"], op
+    assert qemu_pids(vm) == [pid]
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert api.VM.get_resident_on(vm) == ""
+    assert qemu_pids(vm) == []
 
 
 def test_start_and_unpause_run_the_vcpus_that_pause_stops(api):

@@ -74,6 +74,9 @@ from xen.xend.backend.qmp import CommandFailed, LoopThread, Monitor, MonitorGone
 log = logging.getLogger("xend.backend.qemu")
 
 START_TIMEOUT = 30.0      # spawn -> QMP greeting
+# A process found again after a daemon restart has long been up: its monitor greets at
+# once unless QEMU is hung (or stopped), and the daemon's start waits on each in turn.
+REATTACH_TIMEOUT = 5.0
 QMP_TIMEOUT = 30.0        # any one QMP command (a stopped or hung QEMU never answers)
 QUIT_GRACE = 10.0         # `quit` -> exit, before SIGKILL
 HANGUP_WAIT = 2.0         # exit -> QMP EOF, to collect the last events
@@ -541,18 +544,24 @@ class QemuBackend(base.Backend):
     async def _kill(self, dom):
         """Make QEMU exit: ``quit``, then SIGKILL through the pidfd if it lingers."""
         dom.expect_exit = True
-        if not dom.exited.is_set() and dom.monitor is not None:
+        if dom.exited.is_set():
+            return
+        if dom.monitor is not None:
             try:
                 await asyncio.wait_for(dom.monitor.execute("quit"), QUIT_GRACE)
             except (MonitorGone, CommandFailed, asyncio.TimeoutError):
                 pass
-        try:
-            await asyncio.wait_for(dom.exited.wait(), QUIT_GRACE)
-        except asyncio.TimeoutError:
-            log.warning("QEMU of %s ignored quit; killing it", dom.uuid)
-            if dom.pidfd is not None:
-                signal.pidfd_send_signal(dom.pidfd, signal.SIGKILL)
-            await dom.exited.wait()
+            try:
+                await asyncio.wait_for(dom.exited.wait(), QUIT_GRACE)
+                return
+            except asyncio.TimeoutError:
+                log.warning("QEMU of %s ignored quit; killing it", dom.uuid)
+        else:
+            # No monitor (an Unknown guest, whose QEMU never greeted): nothing to ask.
+            log.warning("QEMU of %s has no monitor; killing it", dom.uuid)
+        if dom.pidfd is not None:
+            signal.pidfd_send_signal(dom.pidfd, signal.SIGKILL)
+        await dom.exited.wait()
 
     # --- operations
 
@@ -757,7 +766,7 @@ class QemuBackend(base.Backend):
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
         try:
-            await self._connect(dom, START_TIMEOUT)
+            await self._connect(dom, REATTACH_TIMEOUT)
             await self._learn_devices(dom)
         except BackendError:
             if dom.exited.is_set():
