@@ -1,8 +1,11 @@
 """The edge: allow-lists, connection caps, the body limit, slow clients, and TLS."""
 
+import hashlib
 import http.client
+import os
 import socket
 import ssl
+import stat
 import threading
 import time
 import warnings
@@ -13,6 +16,8 @@ import XenAPI
 
 from secutil import (body_of, connect, exchange, post, proxy, read_until_closed,
                      set_password, status_of, tls_context_for, wait_for_tls)
+
+from xen.xend import tls
 
 CALL = xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode()
 PASSWORD = "listener-tests pw"
@@ -383,6 +388,61 @@ def test_trickled_tls_handshake_is_cut_off(tls_daemon):
         threading.Thread(target=trickle, args=(s, hello, 0.2), daemon=True).start()
         read_until_closed(s, limit=10)
         assert time.monotonic() - started < 4
+
+
+def test_generated_key_is_private_and_its_fingerprint_logged(tls_daemon):
+    """The self-signed pair made on first start: key (and certificate) mode 0600, and the
+    SHA-256 fingerprint in the log is the one a client sees on the wire."""
+    for name in (tls.KEY_NAME, tls.CERT_NAME):
+        mode = os.stat(os.path.join(tls_daemon.state_dir, name)).st_mode
+        assert stat.S_IMODE(mode) == 0o600, (name, oct(mode))
+    seen = served_fingerprint(tls_daemon.tls_port)
+    assert "SHA-256 fingerprint %s" % seen in tls_daemon.log_text()
+
+
+def served_fingerprint(port):
+    """The SHA-256 fingerprint (colon-separated hex, as xend logs it) of the certificate
+    the server on ``port`` presents."""
+    with connect(port) as raw, ssl._create_unverified_context().wrap_socket(raw) as s:
+        digest = hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def test_configured_certificate_and_key_are_served(make_daemon, free_port, tmp_path):
+    """tls_cert and tls_key from the config are what the listener presents (no pair is
+    generated), and a client that trusts exactly that certificate logs in."""
+    cert, key = tls.ensure_self_signed(str(tmp_path))   # an administrator's own pair
+    port = free_port()
+    d = make_daemon('tls_listen = "127.0.0.1:%d"\ntls_cert = "%s"\ntls_key = "%s"\n'
+                    % (port, cert, key))
+    wait_for_tls(d, port)
+    assert served_fingerprint(port) == tls.fingerprint(cert)
+    assert not os.path.exists(os.path.join(d.state_dir, tls.CERT_NAME))
+    set_password(d, "root", PASSWORD)
+    transport = xmlrpc.client.SafeTransport(context=ssl.create_default_context(cafile=cert))
+    session = XenAPI.Session("https://127.0.0.1:%d/" % port, transport=transport)
+    session.xenapi.login_with_password("root", PASSWORD)
+    session.xenapi.session.logout()
+
+
+def test_half_configured_or_unreadable_pair_is_refused_at_start(daemon_class, free_port,
+                                                                 tmp_path):
+    """A certificate without its key, or a key file that is not there, stops xend at start
+    with a message naming tls_key (and the file), not a bare errno at listen time."""
+    cert, _ = tls.ensure_self_signed(str(tmp_path))
+    missing = str(tmp_path / "no-such-key.pem")
+    port = free_port()
+    for extra, expected in [
+            ('tls_cert = "%s"\n' % cert, "tls_cert is set but tls_key is not"),
+            ('tls_cert = "%s"\ntls_key = "%s"\n' % (cert, missing),
+             "tls_key = '%s' cannot be read: No such file or directory" % missing)]:
+        d = daemon_class(extra_config='tls_listen = "127.0.0.1:%d"\n' % port + extra)
+        try:
+            with pytest.raises(RuntimeError) as e:
+                d.start()
+            assert expected in str(e.value), str(e.value)
+        finally:
+            d.cleanup()
 
 
 def test_stop_does_not_wait_for_idle_keep_alive_clients(make_daemon):

@@ -64,6 +64,44 @@ def test_every_key_is_documented_in_the_example_config():
         assert example[key] == default, key
 
 
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """Two certificate/key pairs made as xend makes its own: {"a": (cert, key), "b": ...}."""
+    from xen.xend import tls
+    return {name: tls.ensure_self_signed(str(tmp_path_factory.mktemp("pair-" + name)))
+            for name in ("a", "b")}
+
+
+@pytest.mark.parametrize("cert,key,message", [
+    ("a.cert", "", "test: tls_cert is set but tls_key is not"),
+    ("", "a.key", "test: tls_key is set but tls_cert is not"),
+])
+def test_tls_pair_is_both_or_neither(pairs, cert, key, message):
+    files = {"a.cert": pairs["a"][0], "a.key": pairs["a"][1], "": ""}
+    with pytest.raises(config.ConfigError) as e:
+        config._check_tls_pair({"tls_cert": files[cert], "tls_key": files[key]}, "test")
+    assert str(e.value).startswith(message)
+
+
+@pytest.mark.parametrize("cert,key,message", [
+    ("a.cert", "missing", "tls_key = '{key}' cannot be read: No such file or directory"),
+    ("missing", "a.key", "tls_cert = '{cert}' cannot be read: No such file or directory"),
+    ("a.cert", "dir", "tls_key = '{key}' cannot be read: Is a directory"),
+    ("a.cert", "b.key", "cannot be used: the private key is not the certificate's"),
+    ("a.key", "a.key", "cannot be used: the certificate file holds no PEM certificate"),
+    ("a.cert", "a.cert", "cannot be used: the key file holds no PEM private key"),
+])
+def test_tls_files_are_checked_before_listening(pairs, tmp_path, cert, key, message):
+    files = {"a.cert": pairs["a"][0], "a.key": pairs["a"][1], "b.key": pairs["b"][1],
+             "missing": str(tmp_path / "missing.pem"), "dir": str(tmp_path)}
+    cfg = {"tls_listen": "127.0.0.1:4465", "tls_cert": files[cert], "tls_key": files[key]}
+    with pytest.raises(config.ConfigError) as e:
+        config.check_tls_files(cfg)
+    assert message.format(cert=files[cert], key=files[key]) in str(e.value)
+    config.check_tls_files(dict(cfg, tls_listen="none"))     # no listener, nothing read
+    config.check_tls_files(dict(cfg, tls_cert=pairs["a"][0], tls_key=pairs["a"][1]))
+
+
 # -- check_path ------------------------------------------------------------------------------
 
 

@@ -118,8 +118,44 @@ def load(path=None, overrides=None):
         raise ConfigError("%s: %s" % (path, e)) from None
     cfg.update(_checked({k: v for k, v in (overrides or {}).items() if v is not None},
                         "command line"))
+    _check_tls_pair(cfg, path)
     cfg["config_file"] = path
     return cfg
+
+
+def _check_tls_pair(cfg, where):
+    # One without the other would otherwise surface at the first TLS handshake set-up
+    # as a bare "No such file or directory" that names neither key nor file.
+    for have, missing in (("tls_cert", "tls_key"), ("tls_key", "tls_cert")):
+        if cfg[have] and not cfg[missing]:
+            raise ConfigError("%s: %s is set but %s is not: give both (a PEM certificate "
+                              "and its private key), or neither for a self-signed pair "
+                              "made in state_dir" % (where, have, missing))
+
+
+def check_tls_files(cfg):
+    """Check, before the daemon listens, that a configured tls_cert and tls_key are
+    readable files that make a certificate and its private key; ConfigError naming
+    the key and the file otherwise. Does nothing when the TLS listener is off or no
+    pair is configured (the daemon then makes its own). ``cfg`` is load()'s result
+    with its paths made absolute."""
+    if cfg["tls_listen"] == "none" or not cfg["tls_cert"]:
+        return
+    for key in ("tls_cert", "tls_key"):
+        path = cfg[key]
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise ConfigError("%s = %r cannot be read: %s" % (key, path, e.strerror or e)) \
+                from None
+        if not os.path.isfile(path):
+            raise ConfigError("%s = %r is not a file" % (key, path))
+    from . import tls
+    problem = tls.pair_problem(cfg["tls_cert"], cfg["tls_key"])
+    if problem:
+        raise ConfigError("tls_cert = %r and tls_key = %r cannot be used: %s"
+                          % (cfg["tls_cert"], cfg["tls_key"], problem))
 
 
 def _checked(values, where):

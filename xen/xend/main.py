@@ -632,6 +632,10 @@ def effective_config(args, cwd, detached):
             cfg[key] = os.path.join(cwd, cfg[key])
     if detached and not cfg["log_file"]:
         cfg["log_file"] = os.path.join(cfg["state_dir"], "xend.log")
+    if args.command in ("start", "restart", "reload"):
+        # Only where the listeners are (re)built: stop and status must work even if
+        # a certificate went missing under a running daemon.
+        configmod.check_tls_files(cfg)
     return cfg
 
 

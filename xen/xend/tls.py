@@ -68,9 +68,41 @@ def ensure_self_signed(state_dir):
     return cert, key
 
 
+def pair_problem(cert, key):
+    """Why ``cert`` and ``key`` cannot serve TLS, in words (no PEM certificate, no
+    PEM private key, an encrypted key, a key that is not the certificate's), or None
+    when they can."""
+    try:
+        with open(cert, "rb") as f:
+            cert_text = f.read()
+        with open(key, "rb") as f:
+            key_text = f.read()
+    except OSError as e:
+        return e.strerror or str(e)
+    if b"-----BEGIN CERTIFICATE-----" not in cert_text:
+        return "the certificate file holds no PEM certificate"
+    if b"PRIVATE KEY-----" not in key_text:
+        return "the key file holds no PEM private key"
+    if b"ENCRYPTED" in key_text:
+        return "the private key is encrypted; xend needs it without a passphrase"
+    try:
+        server_context(cert, key)
+    except ssl.SSLError as e:
+        if e.reason == "KEY_VALUES_MISMATCH":
+            return "the private key is not the certificate's"
+        return e.reason or str(e)
+    return None
+
+
+def _no_passphrase():
+    # Without a callback OpenSSL would ask for an encrypted key's passphrase on the
+    # terminal, holding a daemon (or its reload) forever.
+    raise ssl.SSLError("the private key is encrypted; xend needs it without a passphrase")
+
+
 def server_context(cert, key):
     """A server-side context: TLS 1.2 or later, the given certificate and key."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert, key, password=_no_passphrase)
     return ctx
