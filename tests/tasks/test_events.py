@@ -405,6 +405,49 @@ def test_from_after_overflow_is_events_lost(small_log):
     assert vm in [e["ref"] for e in event_from(x, ["vm"], "", 0)["events"]]
 
 
+def _abandoned_next(daemon, session):
+    """Ask for event.next of ``session`` on a raw connection, then vanish: close it without
+    reading the reply the daemon is blocked on."""
+    body = xmlrpc.client.dumps((session,), "event.next").encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(daemon.socket)
+    conn.sendall(b"POST / HTTP/1.1\r\nHost: xend\r\nContent-Type: text/xml\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    conn.close()
+
+
+def test_stalled_and_vanished_subscribers_block_no_writer_and_no_follower(small_log):
+    """One session registered but never calling event.next (its place falls out of the
+    log), one that vanished mid-next: every write is still acknowledged and a subscriber
+    that keeps up receives every change, in order."""
+    sessions = [small_log.sdk_unix() for _ in range(4)]
+    x, writer = sessions[0].xenapi, sessions[1].xenapi
+    stalled, vanished = sessions[2:]
+    try:
+        vm = x.VM.create({"name_label": "watched"})
+        stalled.xenapi.event.register(["*"])
+        vanished.xenapi.event.register(["*"])
+        _abandoned_next(small_log, vanished._session)
+        token = event_from(x, ["vm"], "", 0)["token"]
+        names = ["n%d" % i for i in range(160)]     # over three times the log of 50
+        seen = []
+        for start in range(0, len(names), 20):      # 20 at a time: the follower keeps up
+            chunk = names[start:start + 20]
+            writes = threading.Thread(target=lambda: [writer.VM.set_name_label(vm, n)
+                                                      for n in chunk], daemon=True)
+            writes.start()
+            writes.join(60)     # a deadline against a hang, not a timing assertion
+            assert not writes.is_alive(), "a write blocked after %s" % seen[-1:]
+            batch = event_from(x, ["vm"], token, 0)
+            token = batch["token"]
+            seen += [e["snapshot"]["name_label"] for e in batch["events"] if e["ref"] == vm]
+        assert seen == names
+        assert failure(stalled.xenapi.event.next) == ["EVENTS_LOST"]
+    finally:
+        for s in sessions:
+            s.xenapi.session.logout()
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 
 def test_from_empty_token_while_objects_are_deleted():
