@@ -19,6 +19,7 @@ import pytest
 import XenAPI
 
 from helpers import BOOT_WAIT, STATE_WAIT, console, qemu_pids, vm_dir, wait_until
+from tests.tasks.taskutil import FINISHED, Watcher
 
 
 # -- QEMU processes, seen from the host --------------------------------------------------
@@ -80,6 +81,31 @@ def wait_state(api, vm, state, timeout=STATE_WAIT):
     """Wait until ``vm``'s power state is ``state``."""
     wait_until(lambda: api.VM.get_power_state(vm) == state, timeout,
                "VM %s to be %s (it is %s)" % (vm, state, api.VM.get_power_state(vm)))
+
+
+def vm_events_until(watcher, vm, done, timeout=STATE_WAIT):
+    """The snapshots of ``vm`` in the events ``watcher`` (a tests.tasks Watcher of "vm")
+    reports, collected until ``done(snapshots)`` is true."""
+    def mine(events):
+        return [e["snapshot"] for e in events if e["ref"] == vm and e["operation"] == "mod"]
+    return mine(watcher.collect(lambda events: done(mine(events)), timeout))
+
+
+def through_a_task(api, call, *args, timeout=BOOT_WAIT):
+    """Run ``VM.<call>(*args)`` as a task (``Async``) and follow that task's events until
+    it has finished. Asserts it succeeded, its progress never went back and reached 1.0
+    exactly once, at the end; returns the progress figures in event order."""
+    watcher = Watcher(api, ["task"])
+    task = getattr(api.Async.VM, call)(*args)
+    events = watcher.collect(lambda evs: any(
+        e["ref"] == task and e["operation"] == "mod"
+        and e["snapshot"]["status"] in FINISHED for e in evs), timeout)
+    mine = [e["snapshot"] for e in events if e["ref"] == task]
+    assert mine[-1]["status"] == "success", mine[-1]
+    progress = [float(rec["progress"]) for rec in mine]
+    assert progress == sorted(progress), (call, progress)
+    assert progress.count(1.0) == 1 and progress[-1] == 1.0, (call, progress)
+    return progress
 
 
 def call_in_thread(daemon, call, *args):

@@ -8,7 +8,9 @@ import signal
 import pytest
 
 from helpers import EVENT_WAIT, new_no_os_vm, qemu_pids, requires_qemu, wait_until
-from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, wait_state
+from qemuapi import (assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until,
+                     wait_state)
+from tests.tasks.taskutil import Watcher
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -34,8 +36,13 @@ def test_qemu_killed_from_outside(api, qemu_daemon, action, paused):
     vm = new_no_os_vm(api, name=name, actions_after_crash=action)
     api.VM.start(vm, paused)
     pid = the_pid(vm)
+    watcher = Watcher(api, ["vm"])
     os.kill(pid, signal.SIGKILL)
     state, restarted = DIED[action]
+    # The reconciliation is reported as an event of the VM: Halted, or the restart.
+    vm_events_until(watcher, vm, lambda snaps: any(
+        s["power_state"] == state and (not restarted or s["resident_on"]) for s in snaps),
+        EVENT_WAIT)
     if restarted:
         wait_until(lambda: qemu_pids(vm) not in ([], [pid]), EVENT_WAIT,
                    "a new QEMU for %s" % vm)
