@@ -8,10 +8,15 @@ paused, the test checks every acknowledged fact against the daemon, accepts eith
 outcome of each call in doubt (adopting the one it finds), and checks the integrity
 of the whole store: every Ref points at an object of the right class or is "", both
 sides of every bound pair agree, every VDI's image file exists, and every VM the
-model says is running is Running.
+model says is running is Running. A sentinel guest started before the first kill and
+never touched stays Running throughout, and the sim backend's own record of its guests
+(STATE_DIR/sim-domains.json, what a hypervisor would report) matches the store: every
+VM the store calls Running or Paused is a guest in that state, and no other guest is
+left (none under a VM the store calls Halted, none for a VM it does not have).
 """
 
 import http.client
+import json
 import os
 import random
 import sqlite3
@@ -249,6 +254,20 @@ def check_integrity(world, daemon):
         assert paths.get(vdi) and os.path.exists(paths[vdi]), ("VDI without its image", vdi)
 
 
+def check_guests(world, daemon, sentinel):
+    """At least one guest is Running (the sentinel, at the least), and the backend's
+    guests are exactly the store's live VMs, each in the store's state."""
+    assert world["VM"][sentinel]["power_state"] == "Running", world["VM"][sentinel]
+    with open(os.path.join(daemon.state_dir, "sim-domains.json")) as f:
+        guests = json.load(f)       # uuid -> "Running" | "Paused", replaced atomically
+    live = {rec["uuid"]: rec["power_state"] for rec in world["VM"].values()
+            if rec["power_state"] in ("Running", "Paused")}
+    assert guests == live, ("backend and store disagree",
+                            {u: (guests.get(u), live.get(u)) for u in set(guests) | set(live)
+                             if guests.get(u) != live.get(u)})
+    return sum(state == "Running" for state in guests.values())
+
+
 def reconcile(w, world):
     """Check ``w``'s acknowledged facts, settle its call in doubt from what exists."""
     by_label = {c: {r["name_label"]: ref for ref, r in world[c].items()}
@@ -319,7 +338,10 @@ def test_kill_9_while_clients_write(daemon_class):
     try:
         root = d.sdk_unix()
         d.sr = root.xenapi.SR.get_all()[0]
+        sentinel = root.xenapi.VM.create({"name_label": "sentinel"})
+        root.xenapi.VM.start(sentinel, False)
         root.xenapi.session.logout()
+        fewest_running = None
         go, stop = threading.Event(), threading.Event()
         writers = [Writer(d, n, go, stop) for n in range(WRITERS)]
         for w in writers:
@@ -340,6 +362,8 @@ def test_kill_9_while_clients_write(daemon_class):
             finally:
                 s.xenapi.session.logout()
             check_integrity(world, d)
+            running = check_guests(world, d, sentinel)
+            fewest_running = running if fewest_running is None else min(fewest_running, running)
             for w in writers:
                 reconcile(w, world)
         stop.set()
@@ -349,8 +373,9 @@ def test_kill_9_while_clients_write(daemon_class):
         assert acked > KILLS * 10, "too few writes to mean anything: %d" % acked
         running = sum(r["power_state"] == "Running" for w in writers for r in w.vms.values())
         print("%d kills, %d acknowledged writes, %d calls cut off (%d of them committed), "
-              "%d guests running at the end" % (KILLS, acked, sum(w.in_doubt for w in writers),
-                                                sum(w.committed for w in writers), running))
+              "%d guests running at the end, %d at the fewest" % (
+                  KILLS, acked, sum(w.in_doubt for w in writers),
+                  sum(w.committed for w in writers), running, fewest_running))
     finally:
         d.kill9()
         d.cleanup()
