@@ -28,6 +28,7 @@ Every operation that makes files removes them again if it fails half-way.
 Paths never pass through a shell.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -83,9 +84,26 @@ def allocated(path):
         return 0
 
 
+def free_bytes(path):
+    """Bytes an unprivileged writer may still allocate on ``path``'s file system."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def check_room(path, requested):
+    """SR_FULL [requested, maximum] unless ``path``'s file system (that of its nearest
+    existing ancestor) has ``requested`` bytes free. Images are thin-provisioned: only
+    copies of data already written (a raw snapshot, SR.clone) are checked."""
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    free = free_bytes(path)
+    if requested > free:
+        raise ApiError("SR_FULL", str(requested), str(free))
+
+
 def copy_sparse(src, dst):
     """Copy ``src`` to a new file ``dst``, keeping holes (a raw image is mostly holes);
-    a partial ``dst`` is removed if the copy fails."""
+    a partial ``dst`` is removed if the copy fails (SR_FULL if the file system filled)."""
     try:
         out = subprocess.run(["cp", "--sparse=always", "--no-dereference", "--", src, dst],
                              capture_output=True, text=True)
@@ -94,6 +112,8 @@ def copy_sparse(src, dst):
         raise
     if out.returncode != 0:
         _unlink(dst)
+        if os.strerror(errno.ENOSPC) in out.stderr:   # filled by another writer meanwhile
+            raise ApiError("SR_FULL", str(allocated(src)), str(free_bytes(os.path.dirname(dst))))
         raise ApiError("INTERNAL_ERROR", "cp %s: %s" % (src, out.stderr.strip()[-300:]))
 
 
@@ -153,6 +173,7 @@ class ImageDirSR:
     def clone(self, location, new_location, leaves):
         """Copy every image of the SR to ``new_location`` (then ``relink`` the copies);
         returns {old leaf path: new leaf path}."""
+        check_room(new_location, self.physical_utilisation(location))
         os.makedirs(new_location, mode=0o700, exist_ok=False)
         try:
             for entry in os.scandir(location):
@@ -258,6 +279,7 @@ class FileSR(ImageDirSR):
     def snapshot(self, location, leaf, snap):
         """A full sparse copy of ``leaf`` (not in use); returns the copy's path."""
         path = self.image_path(location, snap)
+        check_room(location, allocated(leaf))
         copy_sparse(leaf, path)
         return path
 

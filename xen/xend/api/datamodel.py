@@ -589,14 +589,12 @@ ERRORS = {
     "FIELD_READ_ONLY": ["field"],
     "INVALID_VALUE": ["field", "value"],
     "VALUE_NOT_SUPPORTED": ["field", "value", "reason"],
-    "MAP_DUPLICATE_KEY": ["type", "param", "uuid", "key"],
     "VM_BAD_POWER_STATE": ["vm", "expected", "actual"],
     "VM_IS_TEMPLATE": ["vm"],
     "OPERATION_NOT_ALLOWED": ["reason"],
     "OTHER_OPERATION_IN_PROGRESS": ["class", "object"],
     "OBJECT_IN_USE": ["class", "object", "holder_class", "holders"],
     "PERMISSION_DENIED": ["msg"],
-    "NOT_IMPLEMENTED": ["function"],
     "HOST_DISABLED": ["host"],
     "HOST_NOT_DISABLED": ["host"],
     "HOST_HAS_RESIDENT_VMS": ["host", "vms"],
@@ -629,6 +627,9 @@ ERROR_DOCS = {
     "HOST_NOT_DISABLED": "host shutdown/reboot asked for while the host is enabled",
     "HOST_HAS_RESIDENT_VMS": "host shutdown/reboot asked for while VMs are resident on it",
     "HOST_POWER_COMMAND_UNSET": "host shutdown/reboot asked for but no power command is configured",
+    "SR_FULL": "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
+               "more bytes than the file system has free; images are thin-provisioned, "
+               "so VDI.create and resizing never ask for room",
 }
 
 
