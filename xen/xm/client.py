@@ -43,7 +43,6 @@ SENTENCES = {
     "OTHER_OPERATION_IN_PROGRESS": "another operation is in progress on {class} {object}",
     "OBJECT_IN_USE": "{class} {object} is in use by {holder_class} {holders}",
     "PERMISSION_DENIED": "permission denied: {msg}",
-    "NOT_IMPLEMENTED": "{function} is not implemented by this server",
     "HOST_DISABLED": "host {host} is disabled and starts no VMs",
     "TASK_CANCELLED": "the operation was cancelled (task {task})",
     "TOO_MANY_PENDING_TASKS": "the server is busy: too many operations are pending",
