@@ -16,7 +16,7 @@ import time
 import pytest
 
 from helpers import (LIFECYCLE_OPERATIONS, LIFECYCLE_STATES, RESIDENT_STATES, failure,
-                     new_no_os_vm, operation_id, qemu_pids, requires_qemu, vm_in)
+                     new_no_os_vm, operation_id, qemu_pids, requires_qemu, vm_in, wait_until)
 from qemuapi import assert_executes, cmdline, suspend_file, the_pid, vcpu_ticks
 from xen.xend.api import lifecycle
 
@@ -114,30 +114,44 @@ def stopped_pids():
             pass
 
 
-def test_a_hung_qemu_is_unknown_until_hard_shutdown(make_daemon, stopped_pids):
+def test_a_hung_qemu_is_unknown_until_hard_shutdown_or_it_answers(make_daemon, stopped_pids):
     """A QEMU whose monitor does not answer when the daemon starts (here: stopped with
-    SIGSTOP) is Unknown; the table lets only hard_shutdown through, which ends it."""
-    d = make_daemon()
-    vm = new_no_os_vm(d.api)
-    d.api.VM.start(vm, False)
-    pid = the_pid(vm)
+    SIGSTOP) is Unknown; the table lets only hard_shutdown through, which ends it. One
+    that answers again later (SIGCONT) gets its real state back."""
+    d = make_daemon(extra_config="shutdown_timeout = 5\nreattach_timeout = 1.0\n")
+    hung, slow = new_no_os_vm(d.api), new_no_os_vm(d.api)
+    pids = {}
+    for vm in (hung, slow):
+        d.api.VM.start(vm, False)
+        pids[vm] = the_pid(vm)
     d.stop()
-    stopped_pids.append(pid)
-    os.kill(pid, signal.SIGSTOP)
+    for vm in (hung, slow):
+        stopped_pids.append(pids[vm])
+        os.kill(pids[vm], signal.SIGSTOP)
     d.start()
     api = d.relogin()
-    assert api.VM.get_power_state(vm) == "Unknown"
-    assert api.VM.get_resident_on(vm) == api.host.get_all()[0]
+    for vm in (hung, slow):
+        assert api.VM.get_power_state(vm) == "Unknown"
+        assert api.VM.get_resident_on(vm) == api.host.get_all()[0]
     for call, op, args in OPERATIONS:
         if lifecycle.transition("Unknown", op) is None:
-            assert failure(getattr(api.VM, call), vm, *args) == [
-                "VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)),
+            assert failure(getattr(api.VM, call), hung, *args) == [
+                "VM_BAD_POWER_STATE", hung, ",".join(lifecycle.allowed_states(op)),
                 "Unknown"], op
-    assert qemu_pids(vm) == [pid]
-    api.VM.hard_shutdown(vm)
-    assert api.VM.get_power_state(vm) == "Halted"
-    assert api.VM.get_resident_on(vm) == ""
-    assert qemu_pids(vm) == []
+    assert qemu_pids(hung) == [pids[hung]]
+    api.VM.hard_shutdown(hung)
+    assert api.VM.get_power_state(hung) == "Halted"
+    assert api.VM.get_resident_on(hung) == ""
+    assert qemu_pids(hung) == []
+
+    os.kill(pids[slow], signal.SIGCONT)
+    wait_until(lambda: api.VM.get_power_state(slow) == "Running", 30,
+               "the guest that answers again to be Running")
+    assert qemu_pids(slow) == [pids[slow]]
+    api.VM.pause(slow)                  # its monitor is the daemon's again
+    assert api.VM.get_power_state(slow) == "Paused"
+    api.VM.hard_shutdown(slow)
+    assert qemu_pids(slow) == []
 
 
 def test_start_and_unpause_run_the_vcpus_that_pause_stops(api):

@@ -71,7 +71,8 @@ def make_backend(name, config):
         return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
     if name == "qemu":
         from .backend.qemu import QemuBackend
-        return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"])
+        return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
+                           reattach_timeout=config["reattach_timeout"])
     if name == "xen":
         from .backend.xen import XenBackend
         return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])
@@ -111,7 +112,8 @@ class Xend:
         self._ensure_root_user()
         self._ensure_default_sr()
         self.domains.reattach_all()
-        self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect))
+        self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
+                                       self.domains.recheck_unknown))
         log.info("xend %s ready: state in %s, backend %s", VERSION, self.state_dir,
                  self.backend_name)
 

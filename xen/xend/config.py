@@ -21,6 +21,7 @@ DEFAULTS = {
     "backend": "auto",                     # auto | xen | qemu | sim
     "accel": "auto",                       # qemu: auto (KVM where usable) | kvm | tcg
     "qemu_binary": "qemu-system-x86_64",
+    "reattach_timeout": 5.0,               # qemu: seconds a found guest's monitor may take
     "xen_xl": "xl",                        # xen: the xl binary
     "xen_pvh_cpuid": "",                   # xen: xl cpuid= for PVH guests, e.g. "host,rdtscp=0"
     "log_file": "",                        # "" logs to stderr
@@ -84,6 +85,7 @@ _RULES = {
     "path_roots": _roots,
     "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
     "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
     "max_connections": lambda v: None if v > 0 else _POSITIVE,
     "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,

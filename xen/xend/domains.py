@@ -311,3 +311,23 @@ class Domains:
             elif state != rec.get("power_state"):
                 self._set_state(vm, state, None)
         self.backend.watch_guests()
+
+    def recheck_unknown(self):
+        """Ask the backend again about resident guests that are Unknown (their monitor did
+        not answer at reattach): one that was only stopped or busy gets its real state
+        back instead of waiting for a hard_shutdown. Run by the sampler; a VM that an
+        operation holds is left to it."""
+        for vm in self.store.referrers("VM", "resident_on", self.app.host_ref):
+            if (self.store.get("VM", vm) or {}).get("power_state") != lifecycle.UNKNOWN:
+                continue
+            try:
+                with self._claim(vm, "recheck"):
+                    state = self.backend.reattach(vm, self.store.private(vm))
+                    if state is None:
+                        log.info("VM %s: its Unknown guest is gone; now Halted", vm)
+                        self._set_state(vm, lifecycle.HALTED, {})
+                    elif state != lifecycle.UNKNOWN:
+                        log.info("VM %s: Unknown guest answers again; now %s", vm, state)
+                        self._set_state(vm, state, None)
+            except (ApiError, BackendError) as e:   # busy, or the backend could not tell
+                log.debug("VM %s: recheck: %s", vm, e)

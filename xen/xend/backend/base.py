@@ -130,7 +130,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def reattach(self, uuid: str, private: dict) -> Optional[str]:
-        """After a daemon restart: find the guest again; return its power state, None if gone."""
+        """After a daemon restart: find the guest again; return its power state, None if gone.
+        Asked again, now and then, about a guest it called Unknown: the answer may change."""
 
     def snapshot_disk(self, uuid: str, vbd: str, new_leaf: str) -> None:
         """Switch the running guest's disk ``vbd`` to a new overlay ``new_leaf`` (created

@@ -74,9 +74,9 @@ from xen.xend.backend.qmp import CommandFailed, LoopThread, Monitor, MonitorGone
 log = logging.getLogger("xend.backend.qemu")
 
 START_TIMEOUT = 30.0      # spawn -> QMP greeting
-# A process found again after a daemon restart has long been up: its monitor greets at
-# once unless QEMU is hung (or stopped), and the daemon's start waits on each in turn.
-REATTACH_TIMEOUT = 5.0
+# An Unknown guest's monitor is tried again each sample, briefly: a QEMU that was only
+# stopped or busy comes back, and the sampler is not held up long by one that is hung.
+RECHECK_TIMEOUT = 0.5
 QMP_TIMEOUT = 30.0        # any one QMP command (a stopped or hung QEMU never answers)
 QUIT_GRACE = 10.0         # `quit` -> exit, before SIGKILL
 HANGUP_WAIT = 2.0         # exit -> QMP EOF, to collect the last events
@@ -186,8 +186,13 @@ class QemuBackend(base.Backend):
 
     name = "qemu"
 
-    def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64"):
+    def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
+                 reattach_timeout=5.0):
         super().__init__(on_guest_event)
+        # A process found again after a daemon restart has long been up: its monitor
+        # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
+        # on each in turn.
+        self.reattach_timeout = reattach_timeout
         self.accel = choose_accel(accel)
         self.qemu_binary = shutil.which(qemu_binary) or qemu_binary
         self._audio = None
@@ -735,9 +740,15 @@ class QemuBackend(base.Backend):
         return await self._state_of(dom)
 
     async def _state_of(self, dom):
-        """A known guest's power state: Unknown without a monitor, None once it exited."""
+        """A known guest's power state: Unknown while its monitor does not answer (tried
+        again here, briefly), None once it exited."""
         if dom.monitor is None:
-            return "Unknown"
+            try:
+                await self._connect(dom, RECHECK_TIMEOUT)
+                await self._learn_devices(dom)
+            except BackendError:
+                return None if dom.exited.is_set() else "Unknown"
+            log.info("QEMU of %s answers its monitor again", dom.uuid)
         try:
             return power_state_of((await self._qmp(dom, "query-status"))["status"])
         except BackendError:
@@ -766,7 +777,7 @@ class QemuBackend(base.Backend):
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
         try:
-            await self._connect(dom, REATTACH_TIMEOUT)
+            await self._connect(dom, self.reattach_timeout)
             await self._learn_devices(dom)
         except BackendError:
             if dom.exited.is_set():
