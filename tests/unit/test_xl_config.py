@@ -173,3 +173,23 @@ def test_pvh_and_hvm_need_a_hypervisor_with_hvm_capability():
         assert e.value.params[:2] == ["builder", builder]
     got = settings(xl_config.build_config(spec(record()), "n", hvm_capable=False))
     assert got["type"] == '"pv"'
+
+
+@pytest.mark.parametrize("field, name", [
+    ("VCPUs_features_force_on", "VCPUs/features/force_on"),
+    ("VCPUs_features_force_off", "VCPUs/features/force_off"),
+    ("VCPUs_features_can_use", "VCPUs/features/can_use"),
+])
+def test_cpu_feature_sets_are_refused_not_ignored(field, name):
+    xl_config.validate_record(record(**{field: []}))        # empty asks for nothing
+    with pytest.raises(BackendError) as e:
+        xl_config.validate_record(record(**{field: ["XMM3", "NX"]}))
+    assert e.value.code == "VALUE_NOT_SUPPORTED" and list(e.value.params[:2]) == [name, "XMM3,NX"]
+
+
+@pytest.mark.parametrize("value", [True, "true"])
+def test_clock_offset_true_is_refused(value):
+    xl_config.validate_record(record(platform_clock_offset=False))
+    with pytest.raises(BackendError) as e:
+        xl_config.validate_record(record(platform_clock_offset=value))
+    assert list(e.value.params[:2]) == ["platform/clock_offset", "true"]

@@ -51,8 +51,26 @@ def domain_type(record):
     return "pv" if record.get("boot_method") == "kernel_external" else "hvm"
 
 
+# Fields the xen backend does not apply (the xl configuration gets no cpuid line and no
+# clock shift): a value that asks for something is refused, never silently dropped.
+_NOT_APPLIED = (
+    ("VCPUs_features_force_on", "VCPUs/features/force_on"),
+    ("VCPUs_features_force_off", "VCPUs/features/force_off"),
+    ("VCPUs_features_can_use", "VCPUs/features/can_use"),
+)
+
+
 def validate_record(record):
-    """Refuse VM field values that no Xen host could honour (builder, boot method)."""
+    """Refuse VM field values that no Xen host could honour (builder, boot method) or
+    that the xen backend does not apply (CPU feature sets, clock_offset)."""
+    for key, name in _NOT_APPLIED:
+        if record.get(key):
+            raise BackendError("VALUE_NOT_SUPPORTED", name, ",".join(record[key]),
+                               "the xen backend does not shape the guest's CPUID")
+    if str(record.get("platform_clock_offset", "")).strip().lower() in ("true", "1"):
+        raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
+                           "the spec's bool carries no amount to shift the clock by; "
+                           "platform/localtime gives a clock in local time")
     kind = domain_type(record)
     method = record.get("boot_method") or "bios"
     if kind in ("pv", "pvh") and method not in ("kernel_external", "grub",
