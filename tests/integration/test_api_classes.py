@@ -402,27 +402,6 @@ def test_add_to_and_remove_from_refused_on_read_only_collections(api, cls, field
         "FIELD_READ_ONLY", field]
 
 
-def test_rw_map_fields(api):
-    """add_to on a Map overwrites the key, remove_from drops it. The 0.2 classes have no RW
-    Map field (the rule itself is covered in tests/unit/test_generic_handler.py); any RW
-    Map a later datamodel declares is exercised here."""
-    rw_maps = [(c.name, f.wire) for c, f in datamodel.all_fields()
-               if c.name in CREATABLE and f.qual == datamodel.RW and isinstance(f.type, Map)
-               and f.type.key is String and f.type.value is String]
-    if not rw_maps:
-        pytest.skip("no RW (string -> string) Map field in the datamodel")
-    for cls, field in rw_maps:
-        ref = object_of(api, cls)
-        proxy = getattr(api, cls)
-        getattr(proxy, "add_to_" + field)(ref, "k", "v1")
-        getattr(proxy, "add_to_" + field)(ref, "k", "v2")
-        getattr(proxy, "add_to_" + field)(ref, "j", "w")
-        assert getattr(proxy, "get_" + field)(ref) == {"k": "v2", "j": "w"}
-        getattr(proxy, "remove_from_" + field)(ref, "k")
-        getattr(proxy, "remove_from_" + field)(ref, "absent")
-        assert getattr(proxy, "get_" + field)(ref) == {"j": "w"}
-
-
 # -- lookups and records -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cls", ALL)
