@@ -240,6 +240,24 @@ def test_permission_denied_deleting_users_and_host_power(user, r):
     assert r.ok("host.get_enabled", host) is True
 
 
+def test_only_root_changes_the_host_and_networks(user, r):
+    host = r.ok("host.get_all")[0]
+    name = r.ok("host.get_name_label", host)
+    assert user.fail("host.set_name_label", host, "pwned")[0] == "PERMISSION_DENIED"
+    assert r.ok("host.get_name_label", host) == name
+    networks = set(r.ok("network.get_all"))
+    assert user.fail("network.create", {"name_label": unique("net")})[0] == "PERMISSION_DENIED"
+    assert set(r.ok("network.get_all")) == networks
+    net = r.ok("network.create", {"name_label": unique("roots")})
+    assert user.fail("network.set_name_label", net, "mine")[0] == "PERMISSION_DENIED"
+    assert user.fail("network.destroy", net)[0] == "PERMISSION_DENIED"
+    # What users may do with them: read them, and plug their own VMs into a network.
+    assert user.ok("host.get_name_label", host) == name
+    vm = user.ok("VM.create", {"name_label": unique("vm")})
+    vif = user.ok("VIF.create", {"VM": vm, "network": net, "device": "eth0", "MAC": ""})
+    assert user.ok("network.get_VIFs", net) == [vif]
+
+
 def test_a_user_may_change_their_own_fullname_only(user, r):
     assert user.ok("user.set_fullname", user.ref, "Alice A.") == ""
     assert r.ok("user.get_fullname", user.ref) == "Alice A."

@@ -84,8 +84,15 @@ class ClassHandler:
         "session:REF"; None where everyone may."""
         return None
 
+    # Classes whose objects are the host's own (its hardware, its bridges, its storage):
+    # only root creates, changes or deletes them.
+    root_writes = False
+
     def may_write(self, call, ref):
         """Raise PERMISSION_DENIED where ``call``'s user may not change ``ref``."""
+        if self.root_writes and not call.is_root:
+            raise ApiError("PERMISSION_DENIED", "only root may create, change or delete "
+                           "%s objects" % self.cls.name)
 
     # -- reads ---------------------------------------------------------------
 
