@@ -2,6 +2,7 @@
 failures with their error code, and never a password or a session ref."""
 
 import re
+import socket
 
 import pytest
 
@@ -9,6 +10,7 @@ from daemontools import DetachedXend
 
 PASSWORD = "Tr0ub4dor-and-3"
 WRONG_PASSWORD = "not-the-Passw0rd"
+FORGED = "2026-01-01 00:00:00,000 CRITICAL xend: FORGED"
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,10 @@ def run():
         root.VM.start(vm, False)
         raw.VM.get_all(alice)
         missing = raw.VM.get_record(alice, "00000000-0000-0000-0000-000000000000")
+        # Client strings that try to start log lines of their own.
+        raw.session.login_with_password("mallory\n" + FORGED, "x")
+        getattr(raw, "VM.nosuch\n" + FORGED)(alice)
+        raw.VM.get_record(alice, "bad\r\n" + FORGED)
         raw.session.logout(alice)
         used = {"sessions": [root_session._session, alice], "failed": failed,
                 "missing": missing}
@@ -35,6 +41,13 @@ def run():
         yield d.log_text(), used
     finally:
         d.cleanup()
+
+
+def test_client_strings_cannot_start_a_log_line(run):
+    text, _ = run
+    assert FORGED in text                           # logged, but escaped inside a line
+    assert not any(line.startswith(FORGED) for line in text.splitlines())
+    assert "mallory\\n" + FORGED in text
 
 
 def test_no_password_or_session_ref_is_logged(run):
@@ -90,4 +103,26 @@ def test_async_calls_are_logged():
         x.Async.VM.start(vm, False)
         assert re.search(r" DEBUG xend\.dispatch: Async\.VM\.start by root", d.log_text())
     finally:
+        d.cleanup()
+
+
+def test_ready_is_logged_only_once_every_listener_is_bound(run):
+    lines = run[0].splitlines()
+    ready = [i for i, line in enumerate(lines) if line.endswith(" ready")]
+    listening = [i for i, line in enumerate(lines) if " listening on " in line]
+    assert len(ready) == 1 and len(listening) == 2 and max(listening) < ready[0], lines[:12]
+
+
+def test_a_start_that_cannot_listen_never_says_ready():
+    d = DetachedXend()
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", d.port))       # the TCP port is someone else's
+        holder.listen()
+        r = d.xend("start")
+        assert r.returncode != 0
+        assert "cannot listen" in r.stderr
+        assert not any(line.endswith(" ready") for line in d.log_text().splitlines())
+    finally:
+        holder.close()
         d.cleanup()

@@ -3,6 +3,7 @@ when the directory is xend's own, whatever the umask or an earlier mkdir left.""
 
 import logging
 import os
+import socket
 import stat
 import types
 
@@ -61,3 +62,23 @@ def test_a_shared_directory_is_left_alone_with_a_warning(tmp_path, listen, caplo
     assert _mode(shared) == 0o755
     assert _mode(shared / "xen-api.sock") == 0o600
     assert any("not xend's own" in r.getMessage() for r in caplog.records)
+
+
+def test_a_file_at_the_socket_path_is_never_removed(tmp_path, listen):
+    """A mistyped ``socket`` setting naming a real file: refused, the file untouched."""
+    victim = tmp_path / "xend.toml"
+    victim.write_text("important\n")
+    with pytest.raises(RuntimeError, match="not a socket"):
+        listen(victim)
+    assert victim.read_text() == "important\n"
+
+
+def test_a_socket_left_by_a_killed_daemon_is_replaced(tmp_path, listen):
+    path = tmp_path / "xen-api.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))        # bound, never listening, as after a kill -9
+    stale.close()
+    listen(path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.connect(str(path))     # the new listener answers on it
+    probe.close()

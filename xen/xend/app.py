@@ -114,7 +114,7 @@ class Xend:
         self.domains.reattach_all()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
                                        self.domains.recheck_unknown))
-        log.info("xend %s ready: state in %s, backend %s", VERSION, self.state_dir,
+        log.info("xend %s: state loaded from %s, backend %s", VERSION, self.state_dir,
                  self.backend_name)
 
     # -- the host's own objects -----------------------------------------------

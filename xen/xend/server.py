@@ -383,14 +383,19 @@ def socket_directory(parent):
 
 
 def _remove_stale_socket(path):
-    """Remove a socket left by a killed daemon; refuse if a live one answers on it."""
-    if not os.path.exists(path):
+    """Remove a socket left by a killed daemon; refuse if a live one answers on it, and
+    never remove anything that is not a socket (a mistyped ``socket`` setting must not
+    delete the file it names)."""
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise RuntimeError("%s exists and is not a socket: not replacing it" % path)
+    except FileNotFoundError:
         return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
     except OSError as e:
-        if e.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+        if e.errno not in (errno.ECONNREFUSED, errno.ENOENT):
             raise
         os.unlink(path)
         return
