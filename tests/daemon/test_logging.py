@@ -106,14 +106,14 @@ def test_async_calls_are_logged():
         d.cleanup()
 
 
-def test_ready_is_logged_only_once_every_listener_is_bound(run):
+def test_serving_is_logged_only_once_every_listener_is_bound(run):
     lines = run[0].splitlines()
-    ready = [i for i, line in enumerate(lines) if line.endswith(" ready")]
+    ready = [i for i, line in enumerate(lines) if line.endswith(" serving")]
     listening = [i for i, line in enumerate(lines) if " listening on " in line]
     assert len(ready) == 1 and len(listening) == 2 and max(listening) < ready[0], lines[:12]
 
 
-def test_a_start_that_cannot_listen_never_says_ready():
+def test_a_start_that_cannot_listen_never_says_serving():
     d = DetachedXend()
     holder = socket.socket()
     try:
@@ -122,7 +122,7 @@ def test_a_start_that_cannot_listen_never_says_ready():
         r = d.xend("start")
         assert r.returncode != 0
         assert "cannot listen" in r.stderr
-        assert not any(line.endswith(" ready") for line in d.log_text().splitlines())
+        assert not any(line.endswith(" serving") for line in d.log_text().splitlines())
     finally:
         holder.close()
         d.cleanup()

@@ -365,7 +365,7 @@ def serve(cfg, reload_config=None, ready=None):
         state_lock.release()
         raise SystemExit("xend: %s" % _listen_error(cfg, e))
     _settle_heap()
-    log.info("xend %s ready", VERSION)   # only now: every listener is bound
+    log.info("xend %s serving", VERSION)   # only now: every listener is bound
     if ready:
         ready()
     try:
