@@ -3,6 +3,7 @@ calls decode as xmlrpc.client reads them (the plain fast path as the expat reade
 and replies, whole or in pieces, read back as the values written."""
 
 import math
+import re
 import xmlrpc.client
 
 import pytest
@@ -112,6 +113,74 @@ def test_any_call_decodes_as_xmlrpc_client_reads_it(method, params):
 def test_malformed_calls_are_wire_errors(body):
     with pytest.raises(codec.WireError):
         codec.decode_call(body)
+
+
+def call(*params, method=b"m"):
+    """A methodCall body with ``params``, each the inside of a <param> (bytes)."""
+    return (b"<methodCall><methodName>%s</methodName><params>%s</params></methodCall>"
+            % (method, b"".join(b"<param>%s</param>" % p for p in params)))
+
+
+@pytest.mark.parametrize("body, params", [
+    (call(b"<value>alice</value>", b"<value>pw</value>"), ("alice", "pw")),
+    (call(b"<value></value>", b"<value/>", b"<value> x\n</value>"), ("", "", " x\n")),
+    (call(b"<value>a</value>", b"<value><int>1</int></value>", b"<value>b</value>",
+          b"<value><boolean>1</boolean></value>"), ("a", 1, "b", True)),
+    (call(b"<value><struct><member><name>k</name><value>v</value></member>"
+          b"<member><name>n</name><value><i4>2</i4></value></member>"
+          b"<member><name>e</name><value></value></member></struct></value>",
+          b"<value>after</value>"), ({"k": "v", "n": 2, "e": ""}, "after")),
+    (call(b"<value><array><data><value>a</value><value><string>b</string></value>"
+          b"<value>c</value><value><array><data><value>d</value></data></array></value>"
+          b"</data></array></value>", b"<value>e</value>"), (["a", "b", "c", ["d"]], "e")),
+])
+def test_untyped_values_are_strings(body, params):
+    # <value>foo</value> is a string (XML-RPC spec; the API spec's own examples use it).
+    assert codec.decode_call(body) == ("m", params)
+    assert reference_decode(body) == ("m", params)
+
+
+@settings(PROPERTY, max_examples=100)
+@given(methods, st.lists(values, max_size=4))
+def test_calls_with_untyped_strings_decode_as_xmlrpc_client_reads_them(method, params):
+    body = xmlrpc.client.dumps(tuple(params), method, allow_none=True) \
+        .encode("utf-8", "xmlcharrefreplace")
+    # The untyped form of every string, as marshal writes its replies.
+    body = re.sub(rb"<value><string>([^<]*)</string></value>", rb"<value>\1</value>", body)
+    assert both(body)[0] == reference_decode(body)
+
+
+@pytest.mark.parametrize("body", [
+    # a methodName in a value: it used to replace the method called
+    call(b"<value><methodName>session.logout</methodName></value>"),
+    call(b"<value><struct><methodName>x</methodName></struct></value>"),
+    call(b"<value><array><data><methodName>x</methodName></data></array></value>"),
+    call(b"<methodName>x</methodName>"),
+    # a second methodName, or one after the params
+    b"<methodCall><methodName>VM.get_all</methodName><methodName>session.logout"
+    b"</methodName><params></params></methodCall>",
+    b"<methodCall><params></params><methodName>m</methodName></methodCall>",
+    b"<methodCall><params><param><value>x</value></param></params><methodName>m"
+    b"</methodName></methodCall>",
+    # not directly under a root methodCall
+    b"<methodCall><params><methodName>m</methodName></params></methodCall>",
+    b"<call><methodName>m</methodName><params></params></call>",
+    b"<methodCall><methodCall><methodName>m</methodName></methodCall></methodCall>",
+    b"<methodCall><methodName>m</methodName><params><methodCall/></params></methodCall>",
+    # a methodName holding more than text
+    b"<methodCall><methodName>m<b/></methodName><params></params></methodCall>",
+    b"<methodCall><methodName><value>m</value></methodName></methodCall>",
+])
+def test_a_method_name_anywhere_but_first_in_the_call_is_a_wire_error(body):
+    for decode in (codec.decode_call, codec._decode_xml):
+        with pytest.raises(codec.WireError, match="methodName|methodCall|in a value"):
+            decode(body)
+
+
+def test_whitespace_and_comments_may_precede_the_method_name():
+    body = (b"<?xml version='1.0'?>\n<!-- c --><methodCall>\n  <!-- c -->\n  <methodName>"
+            b"m</methodName>\n  <params/>\n</methodCall>\n")
+    assert codec.decode_call(body) == ("m", ())
 
 
 def test_namespaced_elements_are_read_by_their_local_name():

@@ -67,8 +67,10 @@ _SCALARS = {
     "boolean": _boolean, "base64": _base64, "dateTime.iso8601": xmlrpc.client.DateTime,
 }
 # Elements that may appear inside a <value>; any other one there is an error.
-_IN_VALUE = frozenset(_SCALARS) | {"nil", "array", "struct", "value", "params", "fault",
-                                   "methodName"}
+_IN_VALUE = frozenset(_SCALARS) | {"nil", "array", "struct", "value", "params", "fault"}
+# The call's head, by element: the element opened just before it. The methodCall is
+# the root (nothing before it), its methodName its first child.
+_HEAD = {"methodCall": "", "methodName": "methodCall"}
 
 
 class _CallReader:
@@ -76,15 +78,24 @@ class _CallReader:
 
     Values are built bottom-up on one stack: a scalar's element pushes its value,
     an array or struct replaces everything pushed since it opened with itself.
-    Elements are known by their local name (a namespace prefix is ignored)."""
+    Elements are known by their local name (a namespace prefix is ignored).
 
-    __slots__ = ("values", "marks", "text", "in_value", "method", "fault")
+    The method name is taken only from the one place XML-RPC puts it: a
+    <methodName> holding only text, the first child of the root <methodCall>.
+    A name anywhere else (in a value, a second one) would let a body show one
+    method to a reader (a proxy, a log) and have another one run."""
+
+    __slots__ = ("values", "marks", "text", "last", "method", "fault")
 
     def __init__(self):
         self.values = []       # finished values, innermost last
         self.marks = []        # where each open array/struct's values begin in ``values``
         self.text = []         # character data of the element being read
-        self.in_value = False  # inside a <value> with no type element (yet): a string
+        # The element opened last; None once a value has ended, "" before the root.
+        # It is "value" inside a <value> with no type element (yet): a string. It also
+        # tells whether a methodCall or a methodName opens where XML-RPC puts it, so
+        # placing them costs the other elements no bookkeeping of their own.
+        self.last = ""
         self.method = None
         self.fault = False
 
@@ -95,10 +106,12 @@ class _CallReader:
             self.marks.append(len(self.values))
             if len(self.marks) > MAX_DEPTH:
                 raise _Refused("request nested too deeply")
-        elif self.in_value and tag not in _IN_VALUE:
+        elif self.last == "value" and tag not in _IN_VALUE:
             raise WireError("unknown element in a value")
+        elif tag in _HEAD and self.last != _HEAD[tag]:
+            raise WireError("%s is not where XML-RPC puts it" % tag)
         self.text = []
-        self.in_value = tag == "value"
+        self.last = tag
 
     def data(self, text):
         self.text.append(text)
@@ -110,23 +123,26 @@ class _CallReader:
         if convert is not None:
             self.values.append(convert("".join(self.text)))
         elif tag == "value":
-            if self.in_value:   # no type element: a string (XML-RPC spec)
+            if self.last == "value":   # no type element: a string (XML-RPC spec)
                 self.values.append("".join(self.text))
+                self.last = None   # the next element is the value's sibling
         elif tag == "array":
             mark = self.marks.pop()
             self.values[mark:] = [self.values[mark:]]
-            self.in_value = False
+            self.last = None
         elif tag == "struct":
             mark = self.marks.pop()
             items = self.values[mark:]
             if len(items) % 2:
                 raise WireError("a struct member lacks its name or value")
             self.values[mark:] = [dict(zip(items[::2], items[1::2]))]
-            self.in_value = False
+            self.last = None
         elif tag == "nil":
             self.values.append(None)
-            self.in_value = False
+            self.last = None
         elif tag == "methodName":
+            if self.last != "methodName":   # an element opened inside it
+                raise WireError("methodName holds only text")
             self.method = "".join(self.text)
         elif tag == "fault":
             self.fault = True
