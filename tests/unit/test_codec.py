@@ -183,6 +183,48 @@ def test_whitespace_and_comments_may_precede_the_method_name():
     assert codec.decode_call(body) == ("m", ())
 
 
+def scalar(element, text):
+    return call(b"<value><%s>%s</%s></value>" % (element, text.encode(), element))
+
+
+@pytest.mark.parametrize("element", [b"int", b"i4", b"i8", b"biginteger"])
+@pytest.mark.parametrize("text, value", [("7", 7), ("+7", 7), ("-7", -7), ("007", 7),
+                                         ("-0", 0), (str(2 ** 40), 2 ** 40)])
+def test_integers_in_xml_rpc_form_are_read(element, text, value):
+    assert codec.decode_call(scalar(element, text)) == ("m", (value,))
+
+
+# What Python's int() and float() take and XML-RPC does not: digit separators, other
+# scripts' digits (Arabic-Indic, fullwidth), whitespace, other bases and spellings.
+@pytest.mark.parametrize("element", [b"int", b"i4", b"i8", b"biginteger"])
+@pytest.mark.parametrize("text", ["1_0", "\u0661\u0662", "\uff11", " 5", "5 ", "\n5\n", "",
+                                  "+", "-", "+-1", "0x10", "1e3", "1.0", "five"])
+def test_integers_python_reads_but_xml_rpc_does_not_are_wire_errors(element, text):
+    with pytest.raises(codec.WireError, match="integer"):
+        codec.decode_call(scalar(element, text))
+
+
+@pytest.mark.parametrize("text, value", [("1.5", 1.5), ("-1.5", -1.5), ("+2", 2.0), ("5.", 5.0),
+                                         (".5", 0.5), ("1e+16", 1e16), ("-2.5E-3", -2.5e-3),
+                                         ("5e-324", 5e-324)])
+def test_doubles_in_xml_rpc_form_are_read(text, value):
+    assert codec.decode_call(scalar(b"double", text)) == ("m", (value,))
+
+
+def test_doubles_keep_the_spellings_xmlrpc_client_writes_for_nan_and_inf():
+    # Read as floats, for the types layer to refuse as values (INVALID_VALUE, not a fault).
+    got = codec.decode_call(xmlrpc.client.dumps((math.inf, -math.inf, math.nan), "m").encode())
+    assert got[1][:2] == (math.inf, -math.inf) and math.isnan(got[1][2])
+
+
+@pytest.mark.parametrize("element", [b"double", b"bigdecimal"])
+@pytest.mark.parametrize("text", ["1_0.5", "\u0661.5", "1.\u0665", " 1.5", "1.5 ", "", ".", "e5",
+                                  "1e", "0x1p3", "1.5.5", "--1", "infinit", "1,5"])
+def test_doubles_python_reads_but_xml_rpc_does_not_are_wire_errors(element, text):
+    with pytest.raises(codec.WireError, match="double"):
+        codec.decode_call(scalar(element, text))
+
+
 def test_namespaced_elements_are_read_by_their_local_name():
     body = (b"<methodCall xmlns:x='urn:x'><x:methodName>m</x:methodName><params><param>"
             b"<x:value><x:int>7</x:int></x:value></param></params></methodCall>")
