@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from helpers import unique
-from xapi_helpers import Raw, check_status_struct, dtd_errors, unix_proxy
+from xapi_helpers import ROOT_PASSWORD, Raw, check_status_struct, dtd_errors, unix_proxy
 
 BIG = 2 ** 40
 
@@ -331,6 +331,49 @@ def test_malformed_request_is_an_xml_rpc_fault_not_a_crash(daemon, raw_tcp):
     with pytest.raises(xmlrpc.client.Fault):
         xmlrpc.client.loads(reply)
     assert raw_tcp.ok("VM.get_all") is not None     # still serving
+
+
+def test_untyped_string_values_are_accepted(daemon, raw_tcp):
+    """<value>foo</value> is a string (XML-RPC spec), in params and struct members alike,
+    as the 0.2 spec's own examples write it."""
+    login = ("<?xml version='1.0'?><methodCall><methodName>session.login_with_password"
+             "</methodName><params><param><value>root</value></param><param><value>%s"
+             "</value></param></params></methodCall>" % ROOT_PASSWORD).encode()
+    status, reply = post(daemon, "/", login)
+    assert status == 200
+    (result,), _ = xmlrpc.client.loads(reply)
+    assert result["Status"] == "Success", result
+    session, label = result["Value"], unique("bare")
+    create = ("<methodCall><methodName>VM.create</methodName><params><param><value>%s"
+              "</value></param><param><value><struct><member><name>name_label</name><value>%s"
+              "</value></member><member><name>name_description</name><value></value>"
+              "</member><member><name>user_version</name><value><int>3</int></value>"
+              "</member></struct></value></param></params></methodCall>"
+              % (session, label)).encode()
+    (result,), _ = xmlrpc.client.loads(post(daemon, "/", create)[1])
+    assert result["Status"] == "Success", result
+    vm = result["Value"]
+    assert raw_tcp.ok("VM.get_name_label", vm) == label
+    assert raw_tcp.ok("VM.get_user_version", vm) == "3"
+    assert raw_tcp.call("session.logout", session)["Status"] == "Success"
+
+
+@pytest.mark.parametrize("head, param", [
+    ("<methodName>VM.get_all</methodName><methodName>session.logout</methodName>", ""),
+    ("<methodName>VM.get_all</methodName>",
+     "<param><value><struct><methodName>session.logout</methodName></struct></value></param>"),
+], ids=["two names", "a name in a struct"])
+def test_a_method_name_but_the_first_is_a_fault_not_the_method_called(daemon, raw_tcp, head,
+                                                                       param):
+    # Either used to replace the first: these bodies logged the session out.
+    body = ("<methodCall>%s<params><param><value>%s</value></param>%s</params></methodCall>"
+            % (head, raw_tcp.session, param)).encode()
+    status, reply = post(daemon, "/", body)
+    assert status == 200
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        xmlrpc.client.loads(reply)
+    assert e.value.faultCode == -32700 and "methodName" in e.value.faultString
+    assert raw_tcp.ok("VM.get_all") is not None     # the session still stands
 
 
 def test_entity_declarations_are_refused(daemon, raw_tcp):
