@@ -376,6 +376,15 @@ def test_a_method_name_but_the_first_is_a_fault_not_the_method_called(daemon, ra
     assert raw_tcp.ok("VM.get_all") is not None     # the session still stands
 
 
+@pytest.mark.parametrize("args, expected", [((), 2), (("root",), 2),
+                                            (("root", "", "1.0", "orig", "x"), 4)])
+def test_login_count_mismatch_names_the_bound_missed(raw, args, expected):
+    """login takes 2 to 4: too few expects 2, too many 4 (docs/api.md, Wire)."""
+    assert raw.call("session.login_with_password", *args)["ErrorDescription"] == [
+        "MESSAGE_PARAMETER_COUNT_MISMATCH", "session.login_with_password", str(expected),
+        str(len(args))]
+
+
 def test_entity_declarations_are_refused(daemon, raw_tcp):
     body = ("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e 'boom'>]><methodCall>"
             "<methodName>VM.get_all</methodName><params><param><value><string>%s"

@@ -212,8 +212,11 @@ class Dispatcher:
         """Check the count and type of each argument; returns the converted values."""
         low = method.min_params if method.min_params is not None else method.arity
         if not low <= len(args) <= method.arity:
+            # With optional trailing parameters (login's version, originator) the count
+            # expected is the bound that was missed: the least when too few were given.
+            expected = low if len(args) < low else method.arity
             raise ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method.name,
-                           method.arity, len(args))
+                           expected, len(args))
         return [check_value(p.type, a, p.name, self.app.store, allow_null=p.nullable)
                 for p, a in zip(method.params, args)]
 
