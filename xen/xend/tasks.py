@@ -16,6 +16,7 @@ import xmlrpc.client
 from . import progress
 from .api import xmltime
 from .api.codec import failure, success
+from .api.dispatch import loggable
 from .api.errors import ApiError
 from .api.handlers.base import new_ref
 from .backend.base import BackendError
@@ -74,6 +75,9 @@ class Tasks:
             self._finish(ref, CANCELLED, failure(["TASK_CANCELLED", ref]))
         except (ApiError, BackendError) as e:
             err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
+            # As dispatch logs a synchronous call's failure: nobody may ever ask the task.
+            log.info("Async.%s (task %s): %s", method.name, ref,
+                     " ".join(loggable(err.description))[:500])
             self._finish(ref, FAILURE, failure(err.description))
         except Exception as e:   # a bug in the operation: log it, never send a traceback
             log.exception("task %s (%s) failed", ref, method.name)

@@ -46,7 +46,7 @@ class Call:
         return bool(self.session and self.session.is_root)
 
 
-def _loggable(description):
+def loggable(description):
     """An error description safe for the log: session refs are credentials, so any
     parameter that names a session (SESSION_INVALID's, a session HANDLE_INVALID's)
     is blanked."""
@@ -170,7 +170,7 @@ class Dispatcher:
         in the ``except`` block that caught it."""
         if isinstance(e, (ApiError, BackendError)):
             err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
-            log.info("%s: %s", name[:200], " ".join(_loggable(err.description))[:500])
+            log.info("%s: %s", name[:200], " ".join(loggable(err.description))[:500])
             return failure(err.description)
         # A bug: log it whole, tell the client only its kind.
         log.exception("internal error in %s", name[:200])
