@@ -212,6 +212,37 @@ def test_usage_errors_exit_1(xm):
         "Error: cannot use the certificate /no/cert.pem: No such file or directory"
 
 
+def test_help_usage_line_is_the_documented_synopsis(xm):
+    """xm --help's usage line names every connection option docs/xm.md's synopsis does."""
+    with open(os.path.join(ROOT, "docs", "xm.md")) as f:
+        synopsis = next(line for line in f if line.startswith("xm ["))
+    out = xm("--help")
+    usage = " ".join(out[:out.index("\n\n")].split())
+    assert usage == "usage: " + " ".join(synopsis.split())
+    assert "--fingerprint SHA256" in usage
+
+
+@pytest.mark.parametrize("option, value", [("--fingerprint", "ab" * 32), ("--cacert", "c.pem")])
+def test_certificate_options_need_an_https_uri(xm, daemon, option, value):
+    """Refused in one line before connecting: over http:// the fingerprint used to make xm
+    try TLS on a plain port (WRONG_VERSION_NUMBER), and a CA file was ignored; on the Unix
+    socket (where no password is asked for either) both meant nothing."""
+    url = "http://127.0.0.1:%d/" % daemon.port
+    line = Xm("").error_line("list", "--uri", url, option, value, socket=False,
+                             env={"XEND_PASSWORD": "x"})
+    assert line == "Error: %s needs an https:// URI (--uri https://HOST:PORT/), not %s" % (
+        option, url)
+    assert xm.error_line("list", option, value) == (
+        "Error: %s needs an https:// URI (--uri https://HOST:PORT/), not the Unix socket"
+        % option)
+
+
+def test_cacert_and_fingerprint_cannot_be_used_together(xm):
+    line = Xm("").error_line("list", "--uri", "https://127.0.0.1:1/", "--cacert", "c.pem",
+                             "--fingerprint", "ab", socket=False)
+    assert line == "Error: --cacert and --fingerprint cannot be used together"
+
+
 def test_connection_options_may_follow_the_command(xm, daemon):
     p = Xm("/nonexistent.sock").run("list", "--json", "--socket", daemon.socket)
     assert p.returncode == 0 and isinstance(json.loads(p.stdout), list)

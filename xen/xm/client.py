@@ -14,6 +14,7 @@ import socket
 import sys
 import ssl
 import time
+import urllib.parse
 import uuid as uuidlib
 import xml.parsers.expat
 import xmlrpc.client
@@ -160,6 +161,15 @@ class Client:
     """One logged-in session with xend."""
 
     def __init__(self, socket_path=None, uri=None, cacert=None, fingerprint=None):
+        trust = "--fingerprint" if fingerprint else "--cacert" if cacert else None
+        if trust and not (uri and urllib.parse.urlsplit(uri).scheme == "https"):
+            # Said before connecting: over http:// the pinned transport would try TLS on a
+            # plain port (WRONG_VERSION_NUMBER), a CA file would be ignored, and the Unix
+            # socket has no certificate to check.
+            raise XmError("%s needs an https:// URI (--uri https://HOST:PORT/), not %s"
+                          % (trust, uri or "the Unix socket"))
+        if cacert and fingerprint:
+            raise XmError("--cacert and --fingerprint cannot be used together")
         if uri:
             self.where = uri
             try:

@@ -79,8 +79,8 @@ def command_parser(cmd):
 
 def overview():
     """The text of "xm help": every command by group, and the connection options."""
-    lines = ["usage: xm [--socket PATH | --uri URL [--cacert FILE]] [--user NAME] COMMAND "
-             "[ARGS...]", "",
+    lines = ["usage: xm [--socket PATH | --uri URL [--cacert FILE | --fingerprint SHA256]]",
+             "          [--user NAME] COMMAND [ARGS...]", "",
              "The classic Xen command line, talking to xend through the Xen Management API."]
     width = max(len(name) for name in commands.COMMANDS) + 2
     for group in commands.GROUPS:
