@@ -1,6 +1,7 @@
 """QemuBackend lifecycle on real QEMU processes whose VMs have no OS."""
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -100,6 +101,23 @@ def test_start_failure_raises_and_leaves_no_process(backend, vms, events, tmp_pa
     assert qemu_pids(spec.uuid) == []
     assert backend.power_state(spec.uuid) is None
     assert events.of(spec.uuid) == []
+
+
+def test_a_failed_start_quotes_only_its_own_qemu_output(backend, vms):
+    """qemu.log keeps every attempt; the error of the second quotes the second alone."""
+    first, second = vms.disk(backend, "first"), vms.disk(backend, "second")
+    os.unlink(first.path)
+    os.unlink(second.path)
+    spec = vms.spec(disks=[first])
+    with pytest.raises(BackendError):
+        backend.start(spec, paused=True)
+    with pytest.raises(BackendError) as err:
+        backend.start(dataclasses.replace(spec, disks=[second]), paused=True)
+    message = err.value.params[0]
+    assert second.path in message and first.path not in message, message
+    assert message.count("Could not open") == 1, message
+    with open(os.path.join(spec.state_dir, "qemu.log")) as f:
+        assert first.path in f.read()      # the admin's log still has both
 
 
 def test_hard_reboot_keeps_the_process(backend, vms):

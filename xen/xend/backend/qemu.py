@@ -129,12 +129,19 @@ def _vbd_of_qdev(qdev):
     return None
 
 
-def _log_tail(state_dir, lines=3):
+def _log_tail(state_dir, start=0, lines=3):
+    """The last ``lines`` lines qemu.log got from offset ``start`` on, joined with " | ".
+
+    qemu.log keeps every attempt's output for the admin; an error quotes only what
+    the QEMU it is about wrote (from the log's size before that QEMU was spawned).
+    """
     try:
-        with open(os.path.join(state_dir, QEMU_LOG), errors="replace") as f:
-            return " | ".join(f.read().strip().splitlines()[-lines:])
+        with open(os.path.join(state_dir, QEMU_LOG), "rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
     except OSError:
         return ""
+    return " | ".join(text.strip().splitlines()[-lines:])
 
 
 def _create_private_file(path):
@@ -173,6 +180,7 @@ class _Domain:
         self.carry = {}               # counters of earlier processes (before a suspend)
         self.balloon_driver = False   # the guest's balloon driver has reported (see _metrics)
         self.reset_at = 0             # wall-clock second of the last machine reset
+        self.log_start = 0            # qemu.log's size when this process was spawned
 
     def private(self):
         """The JSON-serialisable state reattach() needs (devices are read back from QMP)."""
@@ -429,12 +437,14 @@ class QemuBackend(base.Backend):
         log.debug("starting %s", argv)
         try:
             with open(os.path.join(state_dir, QEMU_LOG), "ab") as out:
+                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
                 popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=out, start_new_session=True,
                                          pass_fds=list(taps.values()))
         except OSError as err:
             raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
         dom = _Domain(spec.uuid, state_dir, popen.pid, popen)
+        dom.log_start = log_start
         # A start that fails is reported by raising, not as a "died" event;
         # the caller clears this once the guest is fully up.
         dom.expect_exit = True
@@ -485,7 +495,7 @@ class QemuBackend(base.Backend):
         if not dom.expect_exit:
             if not dom.guest_shutdown:
                 log.warning("QEMU of %s exited unexpectedly: %s", dom.uuid,
-                            _log_tail(dom.state_dir))
+                            _log_tail(dom.state_dir, dom.log_start))
                 self._notify(dom.uuid, base.GUEST_DIED)
             elif not dom.quiet_shutdown:
                 self._notify(dom.uuid, base.GUEST_SHUTDOWN)
@@ -507,7 +517,8 @@ class QemuBackend(base.Backend):
                 if loop.time() >= deadline:
                     raise BackendError("INTERNAL_ERROR", f"no QMP from QEMU: {err!r}")
             await asyncio.sleep(POLL)
-        raise BackendError("INTERNAL_ERROR", f"QEMU exited: {_log_tail(dom.state_dir)}")
+        raise BackendError("INTERNAL_ERROR",
+                           f"QEMU exited: {_log_tail(dom.state_dir, dom.log_start)}")
 
     def _on_event(self, dom, event):
         name = event["event"]
