@@ -103,6 +103,21 @@ def test_start_failure_raises_and_leaves_no_process(backend, vms, events, tmp_pa
     assert events.of(spec.uuid) == []
 
 
+@pytest.mark.parametrize("field, record", [
+    ("kernel/kernel", {"boot_method": "kernel_external", "kernel_kernel": "/nonexistent/k2"}),
+    ("bios/cdrom", {"boot_method": "bios", "bios_cdrom": "/nonexistent/x.iso"}),
+    ("memory/static_max", {"memory_static_max": str(1 << 50)}),    # 1 PiB
+])
+def test_start_refuses_what_qemu_would_fail_on_before_spawning_it(backend, vms, field,
+                                                                  record):
+    spec = vms.spec(**record)
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=True)
+    assert [err.value.code, err.value.params[0]] == ["VALUE_NOT_SUPPORTED", field]
+    assert not os.path.exists(os.path.join(spec.state_dir, "qemu.log"))   # never spawned
+    assert qemu_pids(spec.uuid) == []
+
+
 def test_a_failed_start_quotes_only_its_own_qemu_output(backend, vms):
     """qemu.log keeps every attempt; the error of the second quotes the second alone."""
     first, second = vms.disk(backend, "first"), vms.disk(backend, "second")

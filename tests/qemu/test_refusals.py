@@ -48,3 +48,21 @@ def test_booting_from_a_disk_the_vm_lacks_is_refused_at_start(api, method):
     assert "no disk to boot from" in d[3], d
     assert api.VM.get_power_state(vm) == "Halted"
     assert qemu_pids(vm) == []
+
+
+def test_start_refuses_more_memory_than_the_host_has(api):
+    """QEMU would fail to reserve it ("cannot set up guest memory"): refused before it runs."""
+    vm = new_no_os_vm(api, **memory(1 << 50))     # 1 PiB
+    d = failure(api.VM.start, vm, False)
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "memory/static_max", str(1 << 50)], d
+    assert "host's memory" in d[3], d
+    assert api.VM.get_power_state(vm) == "Halted"
+    assert qemu_pids(vm) == []
+
+
+def test_start_refuses_a_kernel_that_is_not_there(api):
+    vm = new_no_os_vm(api, boot_method="kernel_external", kernel_kernel="/nonexistent/k2")
+    d = failure(api.VM.start, vm, False)
+    assert d == ["VALUE_NOT_SUPPORTED", "kernel/kernel", "/nonexistent/k2",
+                 "no such file on the host"], d
+    assert api.VM.get_power_state(vm) == "Halted"

@@ -67,8 +67,9 @@ from xen.xend import hostinfo, netdev, progress
 from xen.xend.backend import base
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu_argv import (
-    QEMU_LOG, QMP_SOCKET, assign_slots, build_argv, device_id, disk_args, disk_node,
-    free_slot, is_pci, netdev_id, nic_device, safe_path, truthy, validate_record)
+    QEMU_LOG, QMP_SOCKET, assign_slots, boot_files, build_argv, check_host_files,
+    check_memory_fits, device_id, disk_args, disk_node, free_slot, is_pci, netdev_id,
+    nic_device, safe_path, truthy, validate_record)
 from xen.xend.backend.qmp import CommandFailed, LoopThread, Monitor, MonitorGone
 
 log = logging.getLogger("xend.backend.qemu")
@@ -216,7 +217,11 @@ class QemuBackend(base.Backend):
     # ------------------------------------------------------------------ contract
 
     def start(self, spec, paused):
-        """Start QEMU for ``spec``; the guest runs unless ``paused``. Returns private state."""
+        """Start QEMU for ``spec``; the guest runs unless ``paused``. Returns private state.
+
+        VALUE_NOT_SUPPORTED, before QEMU runs, for a boot file that is not there or a
+        memory/static_max beyond the host's memory (see _check_can_start)."""
+        self._check_can_start(spec)
         with self._taps(spec.nics) as taps:
             return self._loop.run(self._start(spec, paused, taps, progress.reporter()))
 
@@ -269,6 +274,7 @@ class QemuBackend(base.Backend):
         path = safe_path(state_file, "state_file")
         if not os.path.isfile(path):
             raise BackendError("VM_STATE_FILE_MISSING", path)
+        self._check_can_start(spec)     # the new QEMU opens the kernel and cdrom again
         with self._taps(spec.nics) as taps:
             return self._loop.run(self._resume(spec, path, paused, taps, progress.reporter()))
 
@@ -405,6 +411,12 @@ class QemuBackend(base.Backend):
 
     async def _command(self, uuid, expected, command, arguments=None):
         return await self._qmp(self._get(uuid, expected), command, arguments)
+
+    @staticmethod
+    def _check_can_start(spec):
+        # What QEMU would only fail on after spawning, with an error that names no field.
+        check_host_files(boot_files(spec.record))
+        check_memory_fits(spec.record, hostinfo.memory()[0])
 
     def _audio_supported(self):
         if self._audio is None:

@@ -184,6 +184,62 @@ def _cdrom(path):
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
 
+def boot_files(record):
+    """The host files QEMU opens to boot ``record``: (API field, path, whether a block
+    device will do) for kernel/kernel and kernel/initrd (kernel_external) or
+    bios/cdrom (bios), where set."""
+    method = record.get("boot_method") or "bios"
+    if method == "kernel_external":
+        files = [("kernel/kernel", record.get("kernel_kernel"), False),
+                 ("kernel/initrd", record.get("kernel_initrd"), False)]
+    elif method == "bios":
+        files = [("bios/cdrom", record.get("bios_cdrom"), True)]
+    else:
+        files = []
+    return [f for f in files if f[1]]
+
+
+def check_host_files(files):
+    """VALUE_NOT_SUPPORTED [field, path, reason] for the first of ``files`` (as
+    boot_files gives them) that is not there as a readable regular file (or block
+    device, where one will do).
+
+    Called at start, before the hypervisor runs: VM.create and set accept a path
+    whose file comes later, and without this check the hypervisor's own failure
+    would come back as INTERNAL_ERROR.
+    """
+    for field, path, block_ok in files:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            reason = "no such file on the host"
+        except OSError as err:
+            reason = err.strerror
+        else:
+            if not (stat.S_ISREG(st.st_mode) or (block_ok and stat.S_ISBLK(st.st_mode))):
+                reason = ("not a regular file or block device" if block_ok
+                          else "not a regular file")
+            elif not os.access(path, os.R_OK):
+                reason = "not readable by the daemon"
+            else:
+                continue
+        raise BackendError("VALUE_NOT_SUPPORTED", field, path, reason)
+
+
+def check_memory_fits(record, host_total):
+    """VALUE_NOT_SUPPORTED [memory/static_max, value, reason] when memory/static_max
+    exceeds ``host_total``, the host's memory in bytes (0: unknown, nothing checked).
+
+    The bound is the host's total, not what is free now: QEMU reserves the guest's RAM
+    at start but the kernel only backs the pages the guest touches, so a guest may be
+    started while memory is in use; one larger than the whole host never fits.
+    """
+    size = _int(record, "memory_static_max", 0)
+    if host_total and size > host_total:
+        raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", str(size),
+                           "more than the host's memory (%d bytes)" % host_total)
+
+
 # PCI slots on the pc machine's root bus: 0 host bridge, 1 PIIX3, 2 VGA, then ours.
 # Every device gets an explicit slot and keeps it for the process's life and across
 # suspend/resume: a saved state only loads into devices at the slots it was saved
@@ -316,7 +372,8 @@ def _nics(nics, slots, tap_fds):
 def validate_record(record, audio_ok):
     """Refuse, at create/set time, VM field values this QEMU cannot honour.
 
-    Paths (kernel, initrd, cdrom) are checked at start: the files may come later.
+    Paths (kernel, initrd, cdrom) are checked at start (check_host_files): the files
+    may come later.
     """
     _memory_mib(record)
     _cpu_model(record)

@@ -110,6 +110,7 @@ class XenBackend(base.Backend):
 
     def start(self, spec, paused):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
+        xl_config.check_can_start(spec.record, self.info)
         taken = {e["name"] for e in self._list(max_age=0).values()}
         name = xl_config.domain_name(spec.record, spec.uuid, taken)
         text = xl_config.build_config(spec, name, qdisk_ok=bool(self.device_model),

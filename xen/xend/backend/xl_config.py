@@ -14,7 +14,7 @@ reads its own on_* only once, at create).
 import re
 
 from .base import BackendError
-from .qemu_argv import truthy
+from .qemu_argv import check_host_files, check_memory_fits, truthy
 
 MIB = 1024 * 1024
 
@@ -200,6 +200,30 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
     lines.append(("disk", "[%s]" % ", ".join(disks)))
     lines.append(("vif", "[%s]" % ", ".join(nics)))
     return "".join("%s = %s\n" % pair for pair in lines)
+
+
+def boot_files(record):
+    """The dom0 files xl opens to build ``record``: (API field, path, False) for
+    kernel/kernel and kernel/initrd of a PV or PVH kernel_external guest, where set
+    (an HVM guest's firmware, and pygrub, find their own)."""
+    if domain_type(record) == "hvm" or record.get("boot_method") != "kernel_external":
+        return []
+    return [(field, record.get(key), False)
+            for field, key in (("kernel/kernel", "kernel_kernel"),
+                               ("kernel/initrd", "kernel_initrd")) if record.get(key)]
+
+
+def check_can_start(record, info):
+    """Refuse before ``xl create`` what xl would only fail on, with errors naming the
+    field: VALUE_NOT_SUPPORTED for a kernel or initrd that is not a readable file in
+    dom0, or a memory/static_max beyond Xen's total memory (``info``: parse_info of
+    ``xl info``; its total_memory is in MiB)."""
+    check_host_files(boot_files(record))
+    try:
+        total = int(info.get("total_memory", 0)) * MIB
+    except ValueError:
+        total = 0
+    check_memory_fits(record, total)
 
 
 # -- what xl prints ------------------------------------------------------------
