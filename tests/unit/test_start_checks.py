@@ -1,0 +1,95 @@
+"""What the backends refuse at start, before the hypervisor runs, with an error naming the
+field: boot files that are not there (qemu_argv.check_host_files; xl_config.boot_files
+for Xen) and a memory/static_max beyond the host's memory (check_memory_fits)."""
+
+import os
+import stat
+
+import pytest
+
+from xen.xend.backend import xl_config
+from xen.xend.backend.base import BackendError
+from xen.xend.backend.qemu_argv import boot_files, check_host_files, check_memory_fits
+
+GIB = 1 << 30
+
+
+def _refusal(fn, *args):
+    with pytest.raises(BackendError) as err:
+        fn(*args)
+    return [err.value.code] + [str(p) for p in err.value.params]
+
+
+@pytest.fixture
+def kernel(tmp_path):
+    path = tmp_path / "vmlinuz"
+    path.write_bytes(b"kernel")
+    return str(path)
+
+
+def test_qemu_boot_files_follow_the_boot_method(kernel):
+    assert boot_files({"boot_method": "kernel_external", "kernel_kernel": kernel,
+                       "kernel_initrd": "/i"}) == [("kernel/kernel", kernel, False),
+                                                   ("kernel/initrd", "/i", False)]
+    assert boot_files({"boot_method": "bios", "bios_cdrom": "/x.iso",
+                       "kernel_kernel": "/k"}) == [("bios/cdrom", "/x.iso", True)]
+    assert boot_files({"boot_method": "grub", "kernel_kernel": "/k", "bios_cdrom": "/c"}) == []
+    assert boot_files({"boot_method": "kernel_external", "kernel_kernel": kernel}) == \
+        [("kernel/kernel", kernel, False)]
+
+
+def test_a_missing_boot_file_is_named_with_its_field(kernel, tmp_path):
+    missing = str(tmp_path / "k2")
+    check_host_files([("kernel/kernel", kernel, False)])      # there: nothing to say
+    assert _refusal(check_host_files, [("kernel/kernel", kernel, False),
+                                       ("kernel/initrd", missing, False)]) == \
+        ["VALUE_NOT_SUPPORTED", "kernel/initrd", missing, "no such file on the host"]
+
+
+def test_a_directory_is_not_a_boot_file(tmp_path):
+    assert _refusal(check_host_files, [("kernel/kernel", str(tmp_path), False)]) == \
+        ["VALUE_NOT_SUPPORTED", "kernel/kernel", str(tmp_path), "not a regular file"]
+    assert _refusal(check_host_files, [("bios/cdrom", str(tmp_path), True)])[3] == \
+        "not a regular file or block device"
+
+
+def test_a_cdrom_may_be_a_block_device_a_kernel_may_not():
+    devices = [os.path.join("/dev", n) for n in sorted(os.listdir("/dev"))]
+    block = next((d for d in devices if stat.S_ISBLK(os.stat(d).st_mode)
+                  and os.access(d, os.R_OK)), None)
+    if block is None:
+        pytest.skip("no readable block device here")
+    check_host_files([("bios/cdrom", block, True)])
+    assert _refusal(check_host_files, [("kernel/kernel", block, False)])[1] == "kernel/kernel"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_boot_file_is_refused(kernel):
+    os.chmod(kernel, 0)
+    assert _refusal(check_host_files, [("kernel/kernel", kernel, False)])[3] == \
+        "not readable by the daemon"
+
+
+def test_memory_beyond_the_host_total_is_refused():
+    check_memory_fits({"memory_static_max": str(24 * GIB)}, 24 * GIB)   # all of it: may fit
+    check_memory_fits({"memory_static_max": str(1 << 50)}, 0)           # total unknown
+    assert _refusal(check_memory_fits, {"memory_static_max": str(40 * GIB)}, 24 * GIB) == \
+        ["VALUE_NOT_SUPPORTED", "memory/static_max", str(40 * GIB),
+         "more than the host's memory (%d bytes)" % (24 * GIB)]
+
+
+def test_xen_checks_the_kernel_of_pv_guests_and_xens_total_memory(kernel, tmp_path):
+    info = {"total_memory": "2048"}     # MiB, as xl info says it
+    pv = {"builder": "pv", "boot_method": "kernel_external", "kernel_kernel": kernel,
+          "memory_static_max": str(GIB)}
+    xl_config.check_can_start(pv, info)
+    missing = str(tmp_path / "k2")
+    assert _refusal(xl_config.check_can_start, dict(pv, kernel_kernel=missing), info) == \
+        ["VALUE_NOT_SUPPORTED", "kernel/kernel", missing, "no such file on the host"]
+    assert _refusal(xl_config.check_can_start, dict(pv, memory_static_max=str(3 * GIB)),
+                    info)[:3] == ["VALUE_NOT_SUPPORTED", "memory/static_max", str(3 * GIB)]
+    # xl never opens an HVM guest's kernel field, nor a cdrom (it passes none).
+    xl_config.check_can_start({"builder": "hvm", "boot_method": "kernel_external",
+                               "kernel_kernel": missing, "bios_cdrom": missing,
+                               "memory_static_max": str(GIB)}, info)
+    xl_config.check_can_start(dict(pv, memory_static_max=str(3 * GIB)), {})  # unknown total
