@@ -1,11 +1,13 @@
 """xend reload (and SIGHUP): a new configuration, the same guests and sessions."""
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import xmlrpc.client
 
 from helpers import ROOT, answers, free_port
 
@@ -42,6 +44,31 @@ def test_reload_moves_the_listener_and_keeps_sessions_and_guests(xend):
     assert reply["Status"] == "Success" and vm in reply["Value"]
     assert root.xenapi.VM.get_power_state(vm) == "Running"
     assert "configuration reloaded" in xend.log_text()
+
+
+def test_a_reload_ends_connections_made_under_the_old_rules(xend):
+    """A reload that narrows the allow-list must not leave an excluded client connected:
+    its open keep-alive connection ends, while sessions (a connection's, or the SDK's over
+    the rebuilt socket) live on."""
+    xend.start()
+    root, alice = _user_session(xend)
+    conn = http.client.HTTPConnection("127.0.0.1", xend.port, timeout=10)
+
+    def get_all():
+        conn.request("POST", "/", xmlrpc.client.dumps((alice,), "VM.get_all"))
+        reply = conn.getresponse()
+        return xmlrpc.client.loads(reply.read())[0][0]
+    assert get_all()["Status"] == "Success"
+    with open(xend.config, "a") as f:
+        f.write('allow = ["192.0.2.0/24"]\n')
+    r = xend.xend("reload")
+    assert r.returncode == 0 and "reloaded" in r.stdout, r.stdout + r.stderr
+    try:
+        reply = get_all()
+    except (http.client.HTTPException, OSError):
+        reply = None                            # the daemon ended the connection
+    assert reply is None, "a connection the new allow-list excludes was served: %r" % reply
+    root.xenapi.VM.get_all()                    # the SDK reconnects over the Unix socket
 
 
 def test_sighup_reloads_like_systemd_does(xend):

@@ -97,8 +97,8 @@ def answers_soon(d, host="127.0.0.1", timeout=30.0):
         try:
             if answers(d, host):
                 return True
-        except xmlrpc.client.ProtocolError:   # 503: the slot is not free yet
-            pass
+        except (xmlrpc.client.ProtocolError, OSError):   # a 503, or closed before the
+            pass                                          # request went: no slot yet
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
@@ -154,6 +154,22 @@ def test_per_client_cap_leaves_room_for_others(make_daemon):
     # The held connections' threads notice the close on their next read: give a loaded
     # machine time for that, then the address has room again.
     assert answers_soon(d, "127.0.0.1")
+
+
+def test_an_abandoned_event_wait_frees_its_slot(make_daemon):
+    """A client that starts a long event.from and goes away must not keep its connection's
+    slot until an event comes (up to an hour): the wait notices the hang-up."""
+    d = make_daemon("max_connections_per_client = 1\n")
+    root = d.sdk_unix()
+    token = getattr(root.xenapi.event, "from")(["VM"], "", 0.0)["token"]
+    call = post(xmlrpc.client.dumps((root._session, ["VM"], token, 600.0), "event.from")
+                .encode())
+    # From an address of its own (the daemon's readiness probe came from 127.0.0.1). The
+    # request stays in the kernel's buffer after the close: the daemon reads it and
+    # starts waiting whenever its thread gets to it, for a client that is gone.
+    with connect(d.port, "127.0.0.2") as s:
+        s.sendall(call)
+    assert answers_soon(d, "127.0.0.2", timeout=15)
 
 
 def test_unix_socket_is_capped_too(make_daemon):

@@ -57,6 +57,10 @@ class Subscription:
         return sorted(self.classes | {c for c, _ in self.objects})
 
 
+# How often a waiting event.from or event.next looks whether its client hung up: an
+# abandoned wait frees its connection's slot within this many seconds.
+HANGUP_CHECK = 1.0
+
 _ID = re.compile(r"\A[0-9]{1,19}\Z")
 _LOWER = {c.lower(): c for c, k in datamodel.CLASSES.items() if k.objects}
 
@@ -153,17 +157,23 @@ class EventLog:
         return out
 
     def wait_since(self, cursor, sub, call, timeout):
-        """Block up to ``timeout`` for visible events after ``cursor``; (events, new cursor)."""
+        """Block up to ``timeout`` for visible events after ``cursor``; (events, new cursor).
+        Returns early, with none, once the caller's client has hung up."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 events = self._since(cursor, sub, call)
                 last = self.last_id()
                 remaining = deadline - time.monotonic()
-                if events or remaining <= 0:
+                if events or remaining <= 0 or self._hung_up(call):
                     return events, last
                 cursor = last
-                self._cond.wait(remaining)
+                self._cond.wait(min(remaining, HANGUP_CHECK))
+
+    @staticmethod
+    def _hung_up(call):
+        peer = getattr(call, "peer", None)
+        return peer is not None and peer.gone()
 
     # -- event.from ---------------------------------------------------------------
 
@@ -223,7 +233,7 @@ class EventLog:
                 entry[1] = self.last_id()   # start afresh after EVENTS_LOST
                 raise
             entry[1] = last
-            if events:
+            if events or self._hung_up(call):
                 return events
             self.app.sessions.check(session)   # a logged-out waiter stops waiting
 

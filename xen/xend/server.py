@@ -30,6 +30,7 @@ Every byte from the network is treated as hostile (docs/security.md):
 
 import base64
 import errno
+import functools
 import ipaddress
 import logging
 import os
@@ -223,6 +224,8 @@ class _Guarded:
                                    config["max_connections"],
                                    config["max_connections_per_client"])
         self._log_gate = LogGate()
+        self._open = set()          # sockets of the connections being served
+        self._open_lock = threading.Lock()
 
     def client_of(self, client_address):
         """The address connections are counted and allowed by; None for none."""
@@ -253,10 +256,28 @@ class _Guarded:
             raise
 
     def process_request_thread(self, request, client_address):
+        with self._open_lock:
+            self._open.add(request)
         try:
             super().process_request_thread(request, client_address)
         finally:
+            with self._open_lock:
+                self._open.discard(request)
             self.admission.leave(self.client_of(client_address))
+
+    def end_connections(self):
+        """Let every open connection end after the request it is answering: reading is
+        shut, so an idle keep-alive connection sees EOF at once, and a busy one once its
+        reply is written. A closed or reloaded listener then admits nobody through a
+        connection it accepted under the old rules (clients reconnect, and keep their
+        sessions)."""
+        with self._open_lock:
+            connections = list(self._open)
+        for sock in connections:
+            try:   # beneath TLS: the reply in flight must still be written
+                socket.socket.shutdown(sock, socket.SHUT_RD)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         """socketserver prints tracebacks to stderr; log instead, and a traceback only
@@ -291,7 +312,8 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                               struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
-        return Peer("unix", uid=uid, address="pid %d" % pid)
+        return Peer("unix", uid=uid, address="pid %d" % pid,
+                    hung_up=functools.partial(_hung_up, sock))
 
     def server_close(self):
         super().server_close()
@@ -322,7 +344,8 @@ class TCPListener(_Guarded, socketserver.ThreadingMixIn, socketserver.TCPServer)
 
     def peer_of(self, sock, client_address):
         """Who is connected: the peer's address."""
-        return Peer(self.kind, address=client_address[0])
+        return Peer(self.kind, address=client_address[0],
+                    hung_up=functools.partial(_hung_up, sock))
 
     def describe(self):
         host, port = self.server_address[:2]
@@ -380,6 +403,18 @@ def socket_directory(parent):
     else:
         log.warning("socket directory %s is mode %04o and not xend's own: left as it is; "
                     "the socket itself is 0600", parent, stat.S_IMODE(st.st_mode))
+
+
+def _hung_up(sock):
+    """Whether the client closed its end: EOF is all the kernel holds for us. Bytes of
+    a next request (or, on TLS, of a record) mean it is still there. Peeks at the raw
+    socket, beneath any TLS layer, and never blocks."""
+    try:
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _remove_stale_socket(path):
@@ -445,7 +480,9 @@ class Servers:
             log.info("listening on %s", listener.describe())
 
     def close(self):
-        """Stop accepting and close every listening socket."""
+        """Stop accepting, close every listening socket, and end the open connections
+        once their replies are written (see end_connections)."""
         for listener in self.listeners:
             listener.shutdown()
             listener.server_close()
+            listener.end_connections()

@@ -75,6 +75,13 @@ class Peer:
     transport: str            # "unix" | "tcp" | "tls"
     uid: int = -1             # SO_PEERCRED uid on the Unix socket, else -1
     address: str = ""
+    # () -> True once the client has closed its end: a long wait (event.from, event.next)
+    # stops then instead of holding the connection's slot for a reader that is gone.
+    hung_up: object = dataclasses.field(default=None, compare=False, repr=False)
+
+    def gone(self):
+        """Whether the client has hung up (False where that cannot be told)."""
+        return bool(self.hung_up and self.hung_up())
 
 
 @dataclasses.dataclass
