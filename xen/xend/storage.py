@@ -42,6 +42,12 @@ from .api.values import check_path
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
 
+# The largest VDI, in bytes, an SR type makes unless a type says less: 64 PiB.
+MAX_VDI_BYTES = 2 ** 56
+# The largest qcow2 image qemu-img 7.2 creates with its default 64 KiB clusters (its L1
+# table's limit): 2 PiB, found by bisecting ``qemu-img create -f qcow2``.
+MAX_QCOW2_BYTES = 2 ** 51
+
 
 def check_location(path, field, roots):
     """An SR location: a checked absolute path (values.check_path), never empty."""
@@ -50,7 +56,9 @@ def check_location(path, field, roots):
     return check_path(path, field, roots)
 
 
-def _qemu_img(*args):
+def _qemu_img(*args, size=None):
+    """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
+    error when qemu-img finds it too large for the format."""
     try:
         out = subprocess.run([shutil.which(QEMU_IMG) or QEMU_IMG] + list(args),
                              capture_output=True, text=True, timeout=120)
@@ -58,7 +66,11 @@ def _qemu_img(*args):
         raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", "dir",
                            "qemu-img is not installed") from None
     if out.returncode != 0:
-        raise ApiError("INTERNAL_ERROR", "qemu-img %s: %s" % (args[0], out.stderr.strip()[-300:]))
+        message = out.stderr.strip()[-300:]
+        if size is not None and "too large" in message:
+            # The caller's size, not a fault of ours: say so, naming the field.
+            raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size, message)
+        raise ApiError("INTERNAL_ERROR", "qemu-img %s: %s" % (args[0], message))
     return out.stdout
 
 
@@ -67,7 +79,7 @@ def create_image(path, size, backing=None):
     argv = ["create", "-q", "-f", "qcow2"]
     if backing:
         argv += ["-b", backing, "-F", "qcow2"]
-    _qemu_img(*argv + [path] + ([str(size)] if size is not None else []))
+    _qemu_img(*argv + [path] + ([str(size)] if size is not None else []), size=size)
 
 
 def backing_of(path):
@@ -131,6 +143,7 @@ class ImageDirSR:
 
     type = format = None
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
+    max_size = MAX_VDI_BYTES  # bytes; the SR's file system may hold less (EFBIG)
 
     def attach(self, location):
         """Make the SR's directory (0700) if needed."""
@@ -195,6 +208,7 @@ class DirSR(ImageDirSR):
     type = "dir"
     format = "qcow2"
     live_snapshots = True    # the hypervisor moves the guest to a new overlay
+    max_size = MAX_QCOW2_BYTES
 
     def make_image(self, path, size):
         create_image(path, size)
@@ -237,7 +251,7 @@ class DirSR(ImageDirSR):
         return json.loads(_qemu_img("info", "-U", "--output=json", "--backing-chain", path))
 
     def resize(self, path, size):
-        _qemu_img("resize", "-q", path, str(size))
+        _qemu_img("resize", "-q", path, str(size), size=size)
 
     def collect(self, location, leaves):
         """Remove base images no leaf in ``leaves`` depends on any more."""

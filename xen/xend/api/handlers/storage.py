@@ -21,7 +21,6 @@ HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
-MAX_VDI_BYTES = 2 ** 56      # 64 PiB: well inside what qcow2 and QEMU accept
 MAX_SECTOR_SIZE = 2 ** 16
 
 
@@ -139,10 +138,17 @@ class VDIHandler(ClassHandler):
     def validate(self, txn, ref, old, new):
         if not 0 < new.get("sector_size", 512) <= MAX_SECTOR_SIZE:
             raise ApiError("INVALID_VALUE", "sector_size", str(new["sector_size"]))
-        size = new.get("virtual_size", 0) * new.get("sector_size", 512)
-        if not 0 <= size <= MAX_VDI_BYTES:
+        sector = new.get("sector_size", 512)
+        size = new.get("virtual_size", 0) * sector
+        sr = (txn or self.store).get("SR", new.get("SR", ""))
+        sr_type = sr.get("type", "dir") if sr else "dir"
+        limit = storage.driver(sr_type).max_size
+        if not 0 <= size <= limit:
+            # virtual_size counts sectors: the bound too, with bytes for the reader.
             raise ApiError("INVALID_VALUE", "virtual_size",
-                           "%d (a VDI holds 0 to %d bytes)" % (new["virtual_size"], MAX_VDI_BYTES))
+                           "%d sectors of %d bytes (a VDI in a %s SR holds 0 to %d sectors, "
+                           "%d bytes)" % (new["virtual_size"], sector, sr_type,
+                                          limit // sector, limit))
         if old is not None and old.get("SR") != new.get("SR"):
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
