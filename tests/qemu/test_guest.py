@@ -180,6 +180,25 @@ def test_crash_rename_restart(api, qemu_daemon, tiny_guest):
     assert api.VM.get_power_state(vm) == "Paused"
 
 
+def test_a_guest_that_crashes_at_every_boot_is_not_copied_for_ever(api, qemu_daemon, tiny_guest):
+    """restart_min_interval: the copy rename_restart made crashes as soon as it is up, so
+    it is kept (Paused) instead of renamed and copied again, and again."""
+    name = "loop-" + os.urandom(3).hex()
+    vm = new_tiny_vm(api, tiny_guest, "panic", name=name, actions_after_crash="rename_restart")
+    api.VM.start(vm, False)
+
+    def the_copy():
+        found = api.VM.get_by_name_label(name)
+        return found[0] if found and found[0] != vm else None
+    copy = wait_until(the_copy, EVENT_WAIT, "the crashed guest's copy")
+    wait_state(api, copy, "Paused", EVENT_WAIT)     # it crashed too, and was kept
+    assert api.VM.get_name_label(copy) == name      # not renamed, and no third VM
+    assert sorted(r["name_label"].startswith(name) for r in api.VM.get_all_records().values()
+                  if r["name_label"].startswith(name)) == [True, True]
+    for guest in (vm, copy):
+        api.VM.hard_shutdown(guest)
+
+
 def test_crash_rename_restart_with_a_disk(api, qemu_daemon, tiny_guest):
     name = "rrd-" + os.urandom(3).hex()
     vm, copy = _rename_restart(api, qemu_daemon, tiny_guest, name, disk=True)

@@ -36,6 +36,7 @@ DEFAULTS = {
     "login_lockout_failures": 10,          # failures that lock an address or user; 0: never
     "login_lockout_seconds": 300.0,        # how long a lockout lasts
     "shutdown_timeout": 60,                # seconds a clean shutdown/reboot may take
+    "restart_min_interval": 60,            # seconds between restarts actions/* may make
     "host_shutdown_command": "",           # argv run by host.shutdown, e.g. "systemctl poweroff"
     "host_reboot_command": "",
     "sampler_interval": 2.0,               # seconds between metric samples
@@ -86,6 +87,7 @@ _RULES = {
     "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
     "max_connections": lambda v: None if v > 0 else _POSITIVE,
     "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,

@@ -63,6 +63,10 @@ GUEST_ACTIONS = {
     (GUEST_DIED, "rename_restart"): ("halt", "start"),
 }
 
+# The steps that bring a guest back, and what each becomes when it comes too soon after
+# the last restart (restart_min_interval): the crashed guest is kept, or stays Halted.
+RESTART_STEPS = {"start": None, "rename": "paused"}
+
 
 class Domains:
     """Runs VM operations through the lifecycle table and a backend."""
@@ -74,6 +78,7 @@ class Domains:
         self._busy = {}            # vm -> the operation holding it
         self._preempted = set()    # VMs whose operation another one overtook
         self._busy_lock = threading.Lock()
+        self._restarted = {}       # vm -> monotonic time an actions/* restart started it
         backend.on_guest_event = self.guest_event
         # A guest gets as long to let go of an unplugged device as to shut down.
         backend.unplug_timeout = app.config.get("shutdown_timeout", backend.unplug_timeout)
@@ -249,7 +254,7 @@ class Domains:
         if rec is None:
             return
         action = rec.get(GUEST_ACTION_FIELD[kind], "destroy")
-        steps = GUEST_ACTIONS.get((kind, action), ("kill", "halt"))
+        steps = self._rate_limited(vm, action, GUEST_ACTIONS.get((kind, action), ("kill", "halt")))
         log.info("VM %s: guest %s; actions say %s: %s", vm, kind, action, ", ".join(steps))
         with self._claim(vm, "guest " + kind, wait=True):
             for step in steps:
@@ -258,6 +263,21 @@ class Domains:
                 except (ApiError, BackendError) as e:
                     log.warning("VM %s: %s after guest %s failed: %s", vm, step, kind, e)
                     break
+
+    def _rate_limited(self, vm, action, steps):
+        """``steps``, without a restart that would come within restart_min_interval of
+        the last one this VM (or the guest it was copied from) had."""
+        interval = self.app.config.get("restart_min_interval", 0)
+        last = self._restarted.get(vm)
+        if last is not None and time.monotonic() - last >= interval:
+            del self._restarted[vm]             # kept only while it can matter
+            last = None
+        if not interval or last is None or not any(step in RESTART_STEPS for step in steps):
+            return steps
+        log.warning("VM %s: restarted less than %s s ago and down again: not restarting "
+                    "it (actions %s; restart_min_interval)", vm, interval, action)
+        return tuple(RESTART_STEPS.get(step, step) for step in steps
+                     if RESTART_STEPS.get(step, step) is not None)
 
     def _step_kill(self, vm):
         self.backend.hard_shutdown(vm)
@@ -277,6 +297,7 @@ class Domains:
         log.info("VM %s: core dumped to %s", vm, path)
 
     def _step_start(self, vm):
+        self._restarted[vm] = time.monotonic()
         private = self.backend.start(self.spec(vm), False)
         self._set_state(vm, lifecycle.RUNNING, private)
 
@@ -290,6 +311,7 @@ class Domains:
         with self.store.transaction() as txn:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
                                   "power_state": lifecycle.PAUSED})
+        self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
         private = self.backend.start(self.spec(copy), False)
         self._set_state(copy, lifecycle.RUNNING, private)
 
