@@ -63,9 +63,9 @@ def test_a_cdrom_may_be_a_block_device_a_kernel_may_not():
     assert _refusal(check_host_files, [("kernel/kernel", block, False)])[1] == "kernel/kernel"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_boot_file_is_refused(kernel):
-    os.chmod(kernel, 0)
+def test_an_unreadable_boot_file_is_refused(kernel, monkeypatch):
+    # The suite runs as root, who reads every file: the kernel's answer is what counts.
+    monkeypatch.setattr(os, "access", lambda path, mode: path != kernel)
     assert _refusal(check_host_files, [("kernel/kernel", kernel, False)])[3] == \
         "not readable by the daemon"
 
