@@ -223,6 +223,33 @@ def test_missing_config_file(xm):
             "Error: cannot read /no/such/file.cfg: No such file or directory"
 
 
+def test_file_disk_reuses_the_original_vdi_not_a_snapshot_or_clone(xm, root, tmp_path):
+    """Snapshots and clones copy a VDI's name, the file's path: the disk line still means
+    the VDI made from the file (the one without a parent), on every create."""
+    img = tmp_path / "orig.img"
+    img.write_bytes(b"\0" * 4096)
+    text = "name = '%s'\ndisk = ['file:" + str(img) + ",xvda,w']\n"
+    xm("new", write(tmp_path, "o0.cfg", text % "orig0"))
+    original = root.VBD.get_VDI(root.VM.get_VBDs(root.VM.get_by_name_label("orig0")[0])[0])
+    snaps = [xm("vdi-snapshot", original).strip() for _ in range(2)]
+    xm("clone", "orig0", "orig0-copy")
+    assert len(root.VDI.get_by_name_label(str(img))) == 4
+    for i in range(1, 4):
+        xm("create", write(tmp_path, "o%d.cfg" % i, text % ("orig%d" % i)))
+        vm = root.VM.get_by_name_label("orig%d" % i)[0]
+        assert root.VBD.get_VDI(root.VM.get_VBDs(vm)[0]) == original
+        xm("destroy", "orig%d" % i)
+    # Two VDIs named after the file and neither a snapshot: xm cannot tell which, so it
+    # refuses, naming both, and makes nothing.
+    other = root.VDI.create({"name_label": str(img), "SR": root.VDI.get_SR(original),
+                             "virtual_size": "8", "sector_size": "512"})
+    before = snapshot(root)
+    line = xm.error_line("create", write(tmp_path, "o9.cfg", text % "orig9"))
+    assert line.startswith("Error: disk %s: " % img), line
+    assert original in line and other in line and not any(s in line for s in snaps)
+    assert snapshot(root) == before
+
+
 def test_name_clash_creates_nothing(xm, root, tmp_path):
     xm("new", write(tmp_path, "clash.cfg", 'name = "clash"\nvif = ["bridge=clashbr"]\n'))
     before = snapshot(root)

@@ -12,6 +12,9 @@ from .client import ConnectError, Failure, XmError
 
 SECTOR = 512
 
+# How the API spells "no object" in a Ref field such as VDI.parent.
+NULL_REFS = ("", "OpaqueRef:NULL")
+
 # The SR made when there is none; an empty location lets the server choose where.
 DEFAULT_SR = {"name_label": "Local storage", "name_description": "created by xm",
               "type": "dir", "location": ""}
@@ -105,17 +108,35 @@ def create(client, config, start):
     return vm
 
 
+def file_vdi(client, sr, path):
+    """The VDI in ``sr`` that xm made for the image file ``path``, or None.
+
+    xm names that VDI after the file, but VDI.snapshot and VM.clone copy the name to
+    snapshots whose parent is the VDI, and get_by_name_label lists them in no fixed
+    order: the file's VDI is the one without a parent. Two such VDIs (one made by hand
+    with the file's name, say) cannot be told apart, so that is an error naming both
+    rather than a guess."""
+    refs = [v for v in client.call("VDI.get_by_name_label", path)
+            if client.call("VDI.get_SR", v) == sr]
+    originals = sorted(v for v in refs if client.call("VDI.get_parent", v) in NULL_REFS)
+    if len(originals) > 1:
+        raise XmError("disk %s: %d VDIs in SR %s are named after this file and none is a "
+                      "snapshot: %s; rename or delete all but one"
+                      % (path, len(originals), sr, ", ".join(originals)))
+    return originals[0] if originals else None
+
+
 def _plan_disks(client, disks):
     """The SR new VDIs go to (None: none exists yet) and, per disk, (disk, the VDI
-    named after its file if the SR has one already, else None; the size in bytes)."""
+    made from its file if the SR has one already (see file_vdi), else None; the size
+    in bytes)."""
     srs = client.call("SR.get_all")
     sr = srs[0] if srs else None
     plan = []
     for disk in disks:
-        existing = [v for v in client.call("VDI.get_by_name_label", disk.path)
-                    if client.call("VDI.get_SR", v) == sr] if sr else []
+        existing = file_vdi(client, sr, disk.path) if sr else None
         if existing:
-            plan.append((disk, existing[0], 0))
+            plan.append((disk, existing, 0))
             continue
         try:
             size = os.stat(disk.path).st_size
