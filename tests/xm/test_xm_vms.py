@@ -2,6 +2,7 @@
 
 import json
 import signal
+import time
 
 from helpers import MIB, ROOT
 from xmtools import table
@@ -14,6 +15,14 @@ def new_vm(xm, tmp_path, name, extra=""):
     out = xm("new", str(cfg))
     assert out.startswith("Created VM %s (" % name)
     return out.strip().rsplit("(", 1)[1].rstrip(")")
+
+
+def wait_for_state(root, vm, state, timeout=10):
+    """Poll until ``vm`` is in ``state`` (AssertionError after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while root.VM.get_power_state(vm) != state:
+        assert time.monotonic() < deadline, "%s is not %s" % (vm, state)
+        time.sleep(0.05)
 
 
 def row(xm, name):
@@ -75,7 +84,7 @@ def test_lifecycle(xm, root, tmp_path):
     xm("pause", "life")
     assert row(xm, "life")["State"] == "--p---"
     xm("unpause", "life")
-    xm("reboot", "life")
+    xm("reboot", "-w", "life")
     assert root.VM.get_power_state(vm) == "Running"
     xm("suspend", "life")
     assert root.VM.get_power_state(vm) == "Suspended"
@@ -89,8 +98,8 @@ def test_lifecycle(xm, root, tmp_path):
     xm("shutdown", "-w", "life")
     assert root.VM.get_power_state(vm) == "Halted"
     xm("start", "life")
-    xm("shutdown", "life")
-    assert root.VM.get_power_state(vm) == "Halted"
+    xm("shutdown", "life")                # returns at once: the shutdown goes on
+    wait_for_state(root, vm, "Halted")
     xm("delete", "life")
     assert vm not in root.VM.get_all()
 
@@ -238,5 +247,34 @@ def test_slow_operation_without_a_terminal_prints_plain_progress_lines(daemon_cl
         steps = [int(re.fullmatch(r"VM\.start: (\d+)%", line).group(1)) for line in lines[:-1]]
         assert steps and steps == sorted(set(steps)), p.stderr
         assert all(step % 10 == 0 for step in steps), p.stderr
+    finally:
+        slow.cleanup(signal.SIGKILL)
+
+
+def test_shutdown_and_reboot_return_at_once_without_w(daemon_class):
+    """As in classic xm, shutdown and reboot only ask (Async): on a daemon whose every
+    operation takes a second, xm returns while the operation's task is still pending,
+    and the VM gets to Halted, or back to Running, afterwards. -w waits (test_lifecycle)."""
+    from xmtools import Xm
+    slow = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
+    try:
+        sdk = slow.relogin()
+        vms = [sdk.VM.create({"name_label": name}) for name in ("ask-down", "ask-boot")]
+        for task in [sdk.Async.VM.start(vm, False) for vm in vms]:
+            while sdk.task.get_record(task)["status"] == "pending":
+                time.sleep(0.05)
+        xm = Xm(slow.socket)
+        assert xm("shutdown", "ask-down") == ""
+        assert sdk.VM.get_power_state(vms[0]) in ("Running", "ShuttingDown")
+        assert xm("reboot", "ask-boot") == ""
+        pending = {rec["name_label"] for rec in sdk.task.get_all_records().values()
+                   if rec["status"] == "pending"}
+        assert {"Async.VM.clean_shutdown", "Async.VM.clean_reboot"} <= pending
+        wait_for_state(sdk, vms[0], "Halted")
+        while any(rec["status"] == "pending" for rec in sdk.task.get_all_records().values()):
+            time.sleep(0.05)
+        assert sdk.VM.get_power_state(vms[1]) == "Running"
+        # The Async call is checked like the plain one: a wrong state is still an error.
+        assert "ask-down is Halted" in xm.error_line("shutdown", "ask-down")
     finally:
         slow.cleanup(signal.SIGKILL)

@@ -65,7 +65,7 @@ _xm() {
             vcpu-list|block-list|network-list|sr-list|vdi-list|info|task-list) opts+=" --json" ;;
             event-monitor) opts+=" --json --count" ;;
             start|resume) opts+=" --paused" ;;
-            shutdown) opts+=" --wait" ;;
+            shutdown|reboot) opts+=" --wait" ;;
             network-new) opts+=" --nic" ;;
             user-add) opts+=" --fullname" ;;
         esac

@@ -118,22 +118,36 @@ def unpause(client, opts):
     client.call("VM.unpause", client.resolve("VM", opts.vm))
 
 
+def _ask_guest(client, method, vm):
+    """Start ``method`` (a clean shutdown or reboot) and return without waiting for it,
+    as classic xm did without -w: the guest may take up to xend's shutdown_timeout.
+    The Async call is checked as the plain one would be, so a VM in the wrong state is
+    still an error here; its task finishes on the server, which collects it later."""
+    client.call("Async." + method, vm)
+
+
 @command("shutdown", "ask a VM's guest to shut down", "VMs", args=[
     VM_ARG, arg("-w", "--wait", action="store_true", help="wait until the VM is Halted"),
-], details=lifecycle_help("clean_shutdown"))
+], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_shutdown"))
 def shutdown(client, opts):
     vm = client.resolve("VM", opts.vm)
     if opts.wait:
         client.long_call("VM.clean_shutdown", vm)
         client.wait_for_power_state(vm, "Halted", SHUTDOWN_WAIT)
     else:
-        client.call("VM.clean_shutdown", vm)
+        _ask_guest(client, "VM.clean_shutdown", vm)
 
 
-@command("reboot", "ask a VM's guest to reboot", "VMs", args=[VM_ARG],
-         details=lifecycle_help("clean_reboot"))
+@command("reboot", "ask a VM's guest to reboot", "VMs", args=[
+    VM_ARG, arg("-w", "--wait", action="store_true",
+                help="wait until the VM has rebooted (is Running again)"),
+], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_reboot"))
 def reboot(client, opts):
-    client.call("VM.clean_reboot", client.resolve("VM", opts.vm))
+    vm = client.resolve("VM", opts.vm)
+    if opts.wait:
+        client.long_call("VM.clean_reboot", vm)
+    else:
+        _ask_guest(client, "VM.clean_reboot", vm)
 
 
 @command("destroy", "stop a VM at once, without asking its guest", "VMs", args=[VM_ARG],
