@@ -164,6 +164,28 @@ def test_failure_of_a_second_operation_on_a_busy_vm(slow_daemon, slow_root):
     x.VM.hard_shutdown(vm)
 
 
+def test_two_vms_started_at_once_cannot_both_get_a_disk_only_one_may_write(
+        slow_daemon, slow_root):
+    """Both are Halted when the calls arrive; the second start to look at the disk sees
+    that the first, still starting, holds it: VDI_IN_USE, not the hypervisor's failure."""
+    x = slow_root
+    vdi = x.VDI.create({"name_label": "one writer", "SR": x.SR.get_all()[0],
+                        "virtual_size": "2048", "sharable": False, "read_only": False})
+    vms = [_new_vm(x, "writer") for _ in range(2)]
+    for vm in vms:
+        x.VBD.create({"VM": vm, "VDI": vdi, "device": "xvda", "mode": "RW",
+                      "driver": "paravirtualised"})
+    tasks = [x.Async.VM.start(vm, False) for vm in vms]
+    recs = [wait_task(x, t) for t in tasks]
+    assert sorted(r["status"] for r in recs) == ["failure", "success"], recs
+    failed = next(r for r in recs if r["status"] == "failure")
+    assert failed["error_info"] == ["VDI_IN_USE", vdi, "attach"]
+    assert sorted(x.VM.get_power_state(vm) for vm in vms) == ["Halted", "Running"]
+    for vm in vms:
+        if x.VM.get_power_state(vm) == "Running":
+            x.VM.hard_shutdown(vm)
+
+
 # -- destroy --------------------------------------------------------------------------------------
 
 def test_destroy_of_a_finished_task_removes_it(daemon, root):

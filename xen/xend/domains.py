@@ -79,6 +79,8 @@ class Domains:
         self._preempted = set()    # VMs whose operation another one overtook
         self._busy_lock = threading.Lock()
         self._restarted = {}       # vm -> monotonic time an actions/* restart started it
+        self._starting = set()     # VMs being started: they hold their disks already
+        self._disks_lock = threading.Lock()
         backend.on_guest_event = self.guest_event
         # A guest gets as long to let go of an unplugged device as to shut down.
         backend.unplug_timeout = app.config.get("shutdown_timeout", backend.unplug_timeout)
@@ -172,12 +174,34 @@ class Domains:
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
-        with self.store.transaction() as txn:
-            if txn.get("VM", vm) is None:
-                return
-            txn.update("VM", vm, {"power_state": state, "resident_on": resident})
-            if private is not None:
-                txn.set_private("VM", vm, private)
+        try:
+            with self.store.transaction() as txn:
+                if txn.get("VM", vm) is None:
+                    return
+                txn.update("VM", vm, {"power_state": state, "resident_on": resident})
+                if private is not None:
+                    txn.set_private("VM", vm, private)
+        finally:
+            self._starting.discard(vm)    # its power state says whether it holds disks now
+
+    def is_starting(self, vm):
+        """Whether ``vm`` is being started: it holds its disks, though still Halted."""
+        return vm in self._starting
+
+    @contextlib.contextmanager
+    def _starting_with_disks(self, vm):
+        """The spec that starts ``vm``, made under one lock with every other start's: its
+        disks are checked for other users (VDI_IN_USE) and, until the VM's power state is
+        set, it counts as their user. Two VMs started at once cannot both get a disk
+        only one may write (the second would otherwise fail in the hypervisor)."""
+        with self._disks_lock:
+            spec = self.spec(vm)
+            self._starting.add(vm)
+        try:
+            yield spec
+        except BaseException:
+            self._starting.discard(vm)
+            raise
 
     # -- operations -------------------------------------------------------------
 
@@ -196,7 +220,11 @@ class Domains:
         return os.path.join(self.vm_dir(vm), "suspend.state")
 
     def start(self, vm, paused):
-        self.run(vm, "start", lambda: self.backend.start(self.spec(vm), paused), paused)
+        self.run(vm, "start", lambda: self._start(vm, paused), paused)
+
+    def _start(self, vm, paused):
+        with self._starting_with_disks(vm) as spec:
+            return self.backend.start(spec, paused)
 
     def pause(self, vm):
         self.run(vm, "pause", lambda: self.backend.pause(vm))
@@ -298,8 +326,7 @@ class Domains:
 
     def _step_start(self, vm):
         self._restarted[vm] = time.monotonic()
-        private = self.backend.start(self.spec(vm), False)
-        self._set_state(vm, lifecycle.RUNNING, private)
+        self._set_state(vm, lifecycle.RUNNING, self._start(vm, False))
 
     def _step_rename(self, vm):
         """Keep the crashed guest, renamed, and start a copy of it under the old name."""
@@ -312,8 +339,7 @@ class Domains:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
                                   "power_state": lifecycle.PAUSED})
         self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
-        private = self.backend.start(self.spec(copy), False)
-        self._set_state(copy, lifecycle.RUNNING, private)
+        self._set_state(copy, lifecycle.RUNNING, self._start(copy, False))
 
     # -- after a daemon restart -------------------------------------------------
 

@@ -295,9 +295,10 @@ class VBDHandler(DeviceHandler):
     def spec(self, ref, rec):
         """The DiskSpec that attaches VBD ``ref`` (record ``rec``) to its VM, which is
         starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
-        elsewhere too (to a resident or suspended VM, or twice to this one), unless it
-        is sharable or read-only and every one of those attachments is read-only:
-        SRs hold qcow2 and raw images, which only one guest at a time may write."""
+        elsewhere too (to a resident, suspended or starting VM, or twice to this one),
+        unless it is sharable or read-only and every one of those attachments is
+        read-only: SRs hold qcow2 and raw images, which only one guest at a time may
+        write."""
         vdi = self.store.get("VDI", rec["VDI"]) or {}
 
         def mode_of(vbd_rec):
@@ -307,7 +308,8 @@ class VBDHandler(DeviceHandler):
             orec = self.store.get("VBD", other)
             if other == ref or orec is None or (
                     orec["VM"] != rec["VM"] and self.store.get("VM", orec["VM"]).get(
-                        "power_state") not in HOLDING_STATES):
+                        "power_state") not in HOLDING_STATES
+                    and not self.app.domains.is_starting(orec["VM"])):
                 continue
             if not shared or "RW" in (mode_of(rec), mode_of(orec)):
                 raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
