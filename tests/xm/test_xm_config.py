@@ -250,6 +250,24 @@ def test_file_disk_reuses_the_original_vdi_not_a_snapshot_or_clone(xm, root, tmp
     assert snapshot(root) == before
 
 
+def test_qcow2_disk_is_sized_by_its_virtual_size(xm, root, tmp_path):
+    """A tap:qcow2: image's VDI is as large as the disk the image holds, not the file."""
+    import subprocess
+    img = tmp_path / "d.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(img), "20M"], check=True)
+    assert img.stat().st_size < MIB
+    xm("new", write(tmp_path, "q.cfg", "name = 'qcow'\ndisk = ['tap:qcow2:%s,xvda,w']\n" % img))
+    vdi = root.VBD.get_VDI(root.VM.get_VBDs(root.VM.get_by_name_label("qcow")[0])[0])
+    assert int(root.VDI.get_virtual_size(vdi)) * int(root.VDI.get_sector_size(vdi)) == 20 * MIB
+    raw = tmp_path / "raw.img"
+    raw.write_bytes(b"\0" * 4096)
+    before = snapshot(root)
+    line = xm.error_line("new", write(tmp_path, "q2.cfg",
+                                      "name = 'notq'\ndisk = ['tap:qcow2:%s,xvda,w']\n" % raw))
+    assert line == "Error: disk %s: not a qcow2 image (no QFI\\xfb magic)" % raw, line
+    assert snapshot(root) == before
+
+
 def test_name_clash_creates_nothing(xm, root, tmp_path):
     xm("new", write(tmp_path, "clash.cfg", 'name = "clash"\nvif = ["bridge=clashbr"]\n'))
     before = snapshot(root)
@@ -314,6 +332,8 @@ def test_vif_and_disk_specs():
                                                                 "ioemu")
     assert config.parse_disk("file:/srv/cd.iso,hdc:cdrom,r") == "/srv/cd.iso"
     assert os.path.isabs(config.parse_disk("file:rel.img,xvda,w").path)
+    assert config.parse_disk("tap:qcow2:/srv/q.qcow2,xvda,w").format == "qcow2"
+    assert config.parse_disk("tap:aio:/srv/a.img,xvda,w").format == "raw"
     shared = config.parse_disk("file:/srv/s.img,xvdb,w!")
     assert (shared.mode, shared.write_shared) == ("RW", True)
     assert config.parse_disk("file:/srv/s.img,xvdb,w").write_shared is False

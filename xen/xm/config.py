@@ -41,6 +41,7 @@ class Disk:
     mode: str            # vbd_mode: RW or RO
     driver: str          # driver_type
     write_shared: bool = False   # "w!" was asked for: attached like "w" (see MODES)
+    format: str = "raw"          # "qcow2" for tap:qcow2:, whose disk is smaller than its file
 
 
 @dataclasses.dataclass
@@ -369,8 +370,11 @@ def parse_disk(spec, filename="<config>"):
         raise ConfigError("%s: disk '%s' is not 'file:PATH,DEVICE,MODE'" % (filename, spec))
     target, device, mode = parts
     kind, _, path = target.partition(":")
+    image_format = "raw"
     if kind in ("tap", "tap2"):          # tap:aio:/path, tap:qcow2:/path: an image file too
-        path = path.partition(":")[2]
+        subtype, _, path = path.partition(":")
+        if subtype == "qcow2":
+            image_format = "qcow2"
     elif kind != "file":
         raise ConfigError("%s: disk '%s': only file: images are supported, not %s:"
                           % (filename, spec, kind))
@@ -384,7 +388,8 @@ def parse_disk(spec, filename="<config>"):
     path = os.path.abspath(path)
     if cdrom:
         return path
-    return Disk(path, device, MODES[mode], driver, write_shared=mode == "w!")
+    return Disk(path, device, MODES[mode], driver, write_shared=mode == "w!",
+                format=image_format)
 
 
 _DEVICE = re.compile(r"^(ioemu:)?([a-z]+[0-9]*[a-z]?[0-9]*)(:cdrom)?$")

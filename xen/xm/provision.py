@@ -7,6 +7,7 @@ call fails, whatever was created is deleted again, newest first, so a failed
 """
 
 import os
+import struct
 
 from .client import ConnectError, Failure, XmError
 
@@ -138,10 +139,29 @@ def _plan_disks(client, disks):
         if existing:
             plan.append((disk, existing, 0))
             continue
-        try:
-            size = os.stat(disk.path).st_size
-        except OSError as e:
-            raise XmError("disk %s: %s; xm sizes a new VDI from its file"
-                          % (disk.path, e.strerror))
-        plan.append((disk, None, size))
+        plan.append((disk, None, image_size(disk)))
     return sr, plan
+
+
+# The start of a qcow2 (or qcow) header, big-endian (the qcow2 spec, "Header"): the
+# magic; version, backing file offset and length, cluster bits; the disk's size in bytes.
+QCOW_MAGIC = b"QFI\xfb"
+_QCOW_SIZE = struct.Struct(">4s20xQ")
+
+
+def image_size(disk):
+    """The size in bytes of the disk a config's image file holds: the file's size for
+    a raw image, the virtual size in its header for a qcow2 one. xm reads the file
+    itself: the config, and so the file, are on the machine xm runs on, which need not
+    be xend's (nor have qemu-img)."""
+    try:
+        if disk.format != "qcow2":   # tap:aio: or file:, a raw image
+            return os.stat(disk.path).st_size
+        with open(disk.path, "rb") as f:
+            header = f.read(_QCOW_SIZE.size)
+    except OSError as e:
+        raise XmError("disk %s: %s; xm sizes a new VDI from its file"
+                      % (disk.path, e.strerror))
+    if len(header) < _QCOW_SIZE.size or not header.startswith(QCOW_MAGIC):
+        raise XmError("disk %s: not a qcow2 image (no QFI\\xfb magic)" % disk.path)
+    return _QCOW_SIZE.unpack(header)[1]

@@ -27,10 +27,11 @@ CONFIG is an xm/xl configuration file, read as data (never executed):
 or a VM's to_XML output. A file: disk becomes a VDI named after the file in
 the first SR (an SR of type "dir" is made if there is none); the VDI of that
 name already in the SR is reused (not its snapshots or clones, whose parent it
-is; two VDIs of that name without a parent are an error). The API cannot adopt an image file, so a new
-VDI is an empty disk as large as the file. A vif joins the network whose name
-or NIC is its bridge (made if absent; xenbr0 when none is given). If anything
-fails, nothing is left behind."""
+is; two VDIs of that name without a parent are an error). The API cannot adopt
+an image file, so a new VDI is an empty disk as large as the file's disk (a
+tap:qcow2: image's virtual size, from its header). A vif joins the network
+whose name or NIC is its bridge (made if absent; xenbr0 when none is given).
+If anything fails, nothing is left behind."""
 
 
 def vm_records(client, names):
