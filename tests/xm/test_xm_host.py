@@ -73,9 +73,8 @@ def test_task_list(xm, root):
     assert rows[task]["Status"] == "success" and rows[task]["Progress"] == "100%"
 
 
-def _monitor(xm, *args):
-    """Run "xm event-monitor -n 1 vm ARGS" while renaming a VM until it reports."""
-    vm_name = "watched"
+def _monitor(xm, *args, vm_name="watched"):
+    """Run "xm event-monitor -n 1 vm ARGS" while changing a VM until it reports."""
     root_vm = xm.root.VM.create({"name_label": vm_name})
     cmd = [sys.executable, "-m", "xen.xm", "--socket", xm.socket, "event-monitor", "-n", "1",
            "vm"] + list(args)
@@ -118,6 +117,51 @@ def test_event_monitor_json(watch_xm):
     assert (event["class"], event["operation"], event["ref"]) == ("vm", "mod", vm)
     assert event["snapshot"]["name_description"].startswith("change ")
     assert isinstance(event["snapshot"]["memory_static_max"], int)
+
+
+# A name that would split a line and clear the screen if printed raw (\x9b is the 8-bit
+# CSI; XML-RPC cannot carry \x1b).
+BAD_NAME = "new\nline\x9b2J"
+SHOWN = "'new\\nline\\x9b2J'"      # as xm shows it: quoted, escaped, one line
+
+
+def test_control_characters_from_the_server_are_escaped(xm, root):
+    """Every human-readable listing shows a name with control characters escaped on
+    its one line; --json keeps it exact."""
+    vm = root.VM.create({"name_label": "plain"})
+    sr = root.SR.create({"name_label": "sr\tx", "type": "dir", "location": ""})
+    vdi = root.VDI.create({"name_label": BAD_NAME, "SR": sr, "virtual_size": "1",
+                           "sector_size": "512"})
+    host = root.host.get_all()[0]
+    host_name = root.host.get_name_label(host)
+    try:
+        xm("rename", "plain", BAD_NAME)
+        out = xm("list", vm)
+        assert len(out.splitlines()) == 2 and table(out)[0]["Name"] == SHOWN, out
+        pairs = [line.partition(" :") for line in xm("list", "--long", vm).splitlines()]
+        assert all(sep for _, sep, _ in pairs)      # every line is "key : value"
+        assert [value for key, _, value in pairs if key.strip() == "name_label"] == [
+            " " + SHOWN]
+        assert json.loads(xm("list", "--json", vm))[0]["name_label"] == BAD_NAME
+        out = xm("vdi-list", sr)
+        assert len(out.splitlines()) == 2, out
+        assert table(out)[0]["Name"] == SHOWN and table(out)[0]["SR"] == "'sr\\tx'"
+        assert [r["Name"] for r in table(xm("sr-list")) if r["UUID"] == sr] == ["'sr\\tx'"]
+        root.host.set_name_label(host, BAD_NAME)
+        assert "\nhost   " not in xm("info") and xm("info").startswith("host ")
+        assert ": %s\n" % SHOWN in xm("info")
+        assert xm.error_line("list", BAD_NAME + "x") == (
+            "Error: there is no VM named 'new\\nline\\x9b2Jx'")
+    finally:
+        root.host.set_name_label(host, host_name)
+        root.VDI.destroy(vdi)
+        root.SR.destroy(sr)
+        root.VM.destroy(vm)
+
+
+def test_event_monitor_escapes_names(watch_xm):
+    vm, out = _monitor(watch_xm, vm_name=BAD_NAME)
+    assert len(out.splitlines()) == 1 and out.split()[1:5] == ["vm", "mod", vm, SHOWN]
 
 
 class _StubHandler(xmlrpc.server.SimpleXMLRPCRequestHandler):

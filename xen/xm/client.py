@@ -21,6 +21,8 @@ import xmlrpc.client
 
 from xen.xend.api import datamodel
 
+from .output import printable
+
 DEFAULT_SOCKET = "/var/run/xend/xen-api.sock"
 
 # Sentences for the error codes a user of xm meets; the parameter names are the
@@ -312,7 +314,7 @@ class Client:
 
     def explain(self, failure):
         """A Failure as one readable line: its code, then a sentence from its parameters."""
-        params = [_printable(self.label(p)) for p in failure.params]
+        params = [printable(self.label(p)) for p in failure.params]
         names = datamodel.ERRORS.get(failure.code)
         if names is not None and len(names) == len(params):
             values = dict(zip(names, params))
@@ -384,13 +386,6 @@ class _ProgressLines:
         if ok and self.step is not None:
             sys.stderr.write("%s: done\n" % self.label)
             sys.stderr.flush()
-
-
-def _printable(text):
-    """``text`` as it may appear in a one-line message: a value the server echoes back
-    (a name with a newline, an escape sequence) is quoted with its control characters
-    escaped, so it can neither split the error line nor drive the terminal."""
-    return text if text.isprintable() else repr(text)
 
 
 def _decode_result(result):

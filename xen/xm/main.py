@@ -17,6 +17,7 @@ import sys
 
 from . import commands
 from .client import DEFAULT_SOCKET, Client, ConnectError, Failure, XmError
+from .output import escape_line
 
 EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -155,13 +156,14 @@ def main(argv=None):
     """The xm console script: never a traceback, always an exit status."""
     try:
         return run(sys.argv[1:] if argv is None else argv)
+    # Messages may quote what the user typed or the server said: one line each, always.
     except UsageError as e:
         e.parser.print_usage(sys.stderr)
-        print("%s: error: %s" % (e.parser.prog, e), file=sys.stderr)
+        print("%s: error: %s" % (e.parser.prog, escape_line(e)), file=sys.stderr)
     except XmError as e:
-        print("Error: %s" % e, file=sys.stderr)
+        print("Error: %s" % escape_line(e), file=sys.stderr)
     except ConnectError as e:
-        print("xm: %s" % e, file=sys.stderr)
+        print("xm: %s" % escape_line(e), file=sys.stderr)
         return EXIT_UNREACHABLE
     except KeyboardInterrupt:
         print(file=sys.stderr)

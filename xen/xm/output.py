@@ -50,6 +50,21 @@ def decode(cls, record):
     return out
 
 
+def printable(text):
+    """``text`` as it may appear in a line of xm's output: a server string with a control
+    character (a name with a newline, an escape sequence) is quoted with its control
+    characters escaped, 'eve\\nroot', so it can neither split a line or a table row nor
+    drive the terminal; anything else is unchanged."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
+def escape_line(text):
+    """A whole message made safe to print as one line: its control characters escaped
+    in place (no quotes added, as it is not one value)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def print_json(value, one_line=False):
     """Machine-readable output: one JSON document (on one line for streams of them)."""
     # default=str: a dateTime inside a value decode() does not know still prints.
@@ -60,7 +75,7 @@ def print_json(value, one_line=False):
 def print_table(headers, rows, right=()):
     """Rows under headers, columns padded to their widest cell; columns whose
     index is in ``right`` are right-aligned (numbers)."""
-    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
+    cells = [list(map(str, headers))] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for row in cells:
         line = [c.rjust(w) if i in right else c.ljust(w)
@@ -69,14 +84,16 @@ def print_table(headers, rows, right=()):
 
 
 def format_value(value):
-    """One value on one line: Sets joined by commas, Maps as k=v pairs."""
+    """One value on one line: Sets joined by commas, Maps as k=v pairs, strings with
+    control characters escaped (see printable)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return ", ".join(format_value(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join("%s=%s" % (k, format_value(v)) for k, v in sorted(value.items()))
-    return str(value)
+        return ", ".join("%s=%s" % (printable(k), format_value(v))
+                         for k, v in sorted(value.items()))
+    return printable(value)
 
 
 def print_pairs(pairs):

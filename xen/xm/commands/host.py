@@ -120,7 +120,7 @@ def _print_event(event, as_json):
         return
     snapshot = event.get("snapshot") or {}
     name = snapshot.get("name_label") or snapshot.get("short_name") or ""
-    line = "%s %-9s %-4s %s %s" % (format_value(event.get("timestamp", "")),
-                                   event.get("class", ""), event.get("operation", ""),
-                                   event.get("ref", ""), name)
+    line = "%s %-9s %-4s %s %s" % tuple(format_value(v) for v in (
+        event.get("timestamp", ""), event.get("class", ""), event.get("operation", ""),
+        event.get("ref", ""), name))
     print(line.rstrip(), flush=True)

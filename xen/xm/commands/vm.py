@@ -3,8 +3,8 @@
 import sys
 
 from .. import config, provision
-from ..output import (MIB, decode, domain_ids, has_domain, print_json, print_pairs,
-                      print_table, vm_state)
+from ..output import (MIB, decode, domain_ids, escape_line, has_domain, print_json,
+                      print_pairs, print_table, printable, vm_state)
 from . import all_records, arg, command, lifecycle_help, positive
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
@@ -76,9 +76,9 @@ def list_vms(client, opts):
 def _provision(client, path, start):
     cfg = config.load(path)
     for warning in cfg.warnings:
-        print("xm: warning: %s" % warning, file=sys.stderr)
+        print("xm: warning: %s" % escape_line(warning), file=sys.stderr)
     vm = provision.create(client, cfg, start)
-    print("%s VM %s (%s)" % ("Started" if start else "Created", cfg.name, vm))
+    print("%s VM %s (%s)" % ("Started" if start else "Created", printable(cfg.name), vm))
 
 
 @command("create", "create a VM from a config file and start it", "VMs",
