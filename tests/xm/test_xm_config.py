@@ -179,7 +179,10 @@ MALFORMED = [
      "two disks use the device xvda"),
     ("mac.cfg", 'name = "x"\nvif = ["mac=00:16:3e:zz:00:01"]\n', "bad MAC address"),
     ("vifkv.cfg", 'name = "x"\nvif = ["bridge"]\n', "'bridge' is not key=value"),
-    ("crash.cfg", 'name = "x"\non_crash = "explode"\n', "on_crash = 'explode' is not one of"),
+    # The spellings a config file uses, not the API's coredump_and_destroy.
+    ("crash.cfg", 'name = "x"\non_crash = "explode"\n',
+     "on_crash = 'explode' is not one of coredump-destroy, coredump-restart, destroy, "
+     "preserve, rename-restart, restart"),
     ("poweroff.cfg", 'name = "x"\non_poweroff = "preserve"\n', "is not one of destroy, restart"),
     ("maxmem.cfg", 'name = "x"\nmemory = 256\nmaxmem = 128\n', "maxmem = 128 is below memory"),
     ("memory.cfg", 'name = "x"\nmemory = "lots"\n', "memory must be a whole number"),
@@ -337,3 +340,23 @@ def test_vif_and_disk_specs():
     shared = config.parse_disk("file:/srv/s.img,xvdb,w!")
     assert (shared.mode, shared.write_shared) == ("RW", True)
     assert config.parse_disk("file:/srv/s.img,xvdb,w").write_shared is False
+
+
+def test_docs_say_which_field_each_setting_sets():
+    """docs/xm.md's table of settings names the VM field each one-field setting sets
+    (vcpus sets VCPUs/max, the count a VM starts with; it is not ignored), and xm.1
+    says the same of vcpus."""
+    from helpers import ROOT
+    from xen.xend.api import datamodel
+    with open(os.path.join(ROOT, "docs", "xm.md")) as f:
+        rows = [line.split(" | ") for line in f if line.startswith("| `")]
+    for key, (wire, _) in config._SIMPLE.items():
+        field = datamodel.CLASSES["VM"].field(wire)
+        if field.qual == datamodel.RO_RUN:
+            continue                                   # ignored, with a warning
+        cells = [row[1] for row in rows if "`%s`" % key in row[0]]
+        assert cells and "`%s`" % field.name in cells[0], (key, field.name, cells)
+    with open(os.path.join(ROOT, "tools", "man", "xm.1")) as f:
+        man = f.read()
+    entry = man.split(".B vcpus\n", 1)[1].split(".TP", 1)[0]
+    assert "VCPUs/max" in entry and "gnored" not in entry, entry

@@ -238,8 +238,11 @@ def _action(field):
         value = _text(filename, key, value)
         action = _ACTION_ALIASES.get(value, value)
         if action not in enum.values:
+            # Listed as a config file spells them (API spellings are accepted too).
+            spellings = {api: xm for xm, api in _ACTION_ALIASES.items()}
             raise ConfigError("%s: %s = '%s' is not one of %s" % (
-                filename, key, value, ", ".join(sorted(enum.values))))
+                filename, key, value,
+                ", ".join(sorted(spellings.get(v, v) for v in enum.values))))
         return action
     return convert
 
