@@ -123,11 +123,13 @@ def test_a_vlan_network(api, host_bridge):
     assert not link_exists(bridge) and not link_exists(vlan)
 
 
-def test_a_failed_start_leaves_no_tap(api, qemu_daemon, tiny_guest):
+def test_a_failed_start_leaves_no_tap(api, qemu_daemon, tiny_guest, tmp_path):
     net = api.network.create({"name_label": unique("fail")})
-    vm = new_tiny_vm(api, tiny_guest, kernel_kernel=tiny_guest["kernel"] + ".missing")
+    garbage = tmp_path / "not-a-kernel"       # there and readable: QEMU itself refuses it
+    garbage.write_bytes(b"\0" * 4096)
+    vm = new_tiny_vm(api, tiny_guest, kernel_kernel=str(garbage))
     vif = _vif(api, vm, net)
-    d = failure(api.VM.start, vm, False)        # QEMU had the tap, then found no kernel
+    d = failure(api.VM.start, vm, False)        # QEMU had the tap, then could not boot
     assert d[0] == "INTERNAL_ERROR" and "kernel" in d[1], d
     assert api.VM.get_power_state(vm) == "Halted" and qemu_pids(vm) == []
     assert not link_exists(tap(vif))
