@@ -146,10 +146,9 @@ def test_control_characters_from_the_server_are_escaped(xm, root):
         out = xm("vdi-list", sr)
         assert len(out.splitlines()) == 2, out
         assert table(out)[0]["Name"] == SHOWN and table(out)[0]["SR"] == "'sr\\tx'"
-        assert [r["Name"] for r in table(xm("sr-list")) if r["UUID"] == sr] == ["'sr\\tx'"]
         root.host.set_name_label(host, BAD_NAME)
-        assert "\nhost   " not in xm("info") and xm("info").startswith("host ")
-        assert ": %s\n" % SHOWN in xm("info")
+        info = xm("info")
+        assert info.startswith("host ") and info.splitlines()[0].endswith(": " + SHOWN)
         assert xm.error_line("list", BAD_NAME + "x") == (
             "Error: there is no VM named 'new\\nline\\x9b2Jx'")
     finally:
