@@ -116,6 +116,33 @@ def test_lifecycle_over_tcp(root_tcp, host):
     assert api.VM.get_power_state(vm) == "Halted"
 
 
+@pytest.mark.parametrize("action, state", [("restart", "Running"), ("destroy", "Halted")])
+def test_clean_shutdown_ends_with_the_poweroff_action(api, action, state):
+    """§2.6.2: "Once shutdown has been completed perform poweroff action"."""
+    vm = new_vm(api, actions_after_shutdown=action)
+    api.VM.start(vm, False)
+    api.VM.clean_shutdown(vm)
+    assert api.VM.get_power_state(vm) == state
+    if state == "Halted":
+        api.VM.start(vm, False)
+    api.VM.hard_shutdown(vm)
+    assert api.VM.get_power_state(vm) == "Halted"      # hard_shutdown never restarts it
+
+
+@pytest.mark.parametrize("action, state", [("restart", "Running"), ("destroy", "Halted")])
+def test_clean_reboot_ends_with_the_reboot_action(api, action, state):
+    """§2.6.2: "Once shutdown has been completed perform reboot action"."""
+    vm = new_vm(api, actions_after_reboot=action)
+    api.VM.start(vm, False)
+    api.VM.clean_reboot(vm)
+    assert api.VM.get_power_state(vm) == state
+    if state == "Halted":
+        api.VM.start(vm, False)
+    api.VM.hard_reboot(vm)
+    assert api.VM.get_power_state(vm) == "Running"     # hard_reboot never destroys it
+    api.VM.hard_shutdown(vm)
+
+
 # -- clone --------------------------------------------------------------------------------------
 
 def test_clone_has_its_own_vbds_on_snapshots_of_the_disks(api):

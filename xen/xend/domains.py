@@ -63,6 +63,13 @@ GUEST_ACTIONS = {
     (GUEST_DIED, "rename_restart"): ("halt", "start"),
 }
 
+# §2.6.2: a clean shutdown or reboot asked through the API ends as the guest's own would,
+# with its actions/*. Only one action per call makes a difference: the one that does not
+# leave the VM where the table's transition did (restart after a shutdown, destroy after
+# a reboot). Hard operations never consult actions/* (docs/api.md says why).
+API_ACTIONS = {"clean_shutdown": (GUEST_SHUTDOWN, "restart", lifecycle.HALTED),
+               "clean_reboot": (GUEST_REBOOT, "destroy", lifecycle.RUNNING)}
+
 # The steps that bring a guest back, and what each becomes when it comes too soon after
 # the last restart (restart_min_interval): the crashed guest is kept, or stays Halted.
 RESTART_STEPS = {"start": None, "rename": "paused"}
@@ -236,6 +243,7 @@ class Domains:
         timeout = self.app.config.get("shutdown_timeout", 60)
         self.run(vm, "clean_shutdown", lambda: self._stopped(
             self.backend.clean_shutdown(vm, timeout)))
+        self._follow_actions(vm, "clean_shutdown")
 
     def hard_shutdown(self, vm):
         state = self.store.get("VM", vm).get("power_state")
@@ -247,6 +255,14 @@ class Domains:
     def clean_reboot(self, vm):
         timeout = self.app.config.get("shutdown_timeout", 60)
         self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout))
+        self._follow_actions(vm, "clean_reboot")
+
+    def _follow_actions(self, vm, op):
+        """After ``op`` (API_ACTIONS) succeeded: apply the VM's action where it differs
+        from what the operation left, as after the guest's own shutdown or reboot."""
+        kind, differing, left_in = API_ACTIONS[op]
+        if (self.store.get("VM", vm) or {}).get(GUEST_ACTION_FIELD[kind]) == differing:
+            self._apply_actions(vm, kind, "%s asked" % op, only_in=left_in)
 
     def hard_reboot(self, vm):
         self.run(vm, "hard_reboot", lambda: self.backend.hard_reboot(vm))
@@ -278,13 +294,23 @@ class Domains:
 
     def guest_event(self, vm, kind):
         """Apply actions/* after the guest shut down, rebooted, suspended, crashed or died."""
+        self._apply_actions(vm, kind, "guest " + kind)
+
+    def _apply_actions(self, vm, kind, cause, only_in=None):
+        """Carry out the VM's actions/* for ``kind`` (what the guest did); with
+        ``only_in``, only if the VM is still in that power state once held (an operation
+        that came first decides instead)."""
         rec = self.store.get("VM", vm)
         if rec is None:
             return
         action = rec.get(GUEST_ACTION_FIELD[kind], "destroy")
-        steps = self._rate_limited(vm, action, GUEST_ACTIONS.get((kind, action), ("kill", "halt")))
-        log.info("VM %s: guest %s; actions say %s: %s", vm, kind, action, ", ".join(steps))
-        with self._claim(vm, "guest " + kind, wait=True):
+        with self._claim(vm, cause, wait=True):
+            if only_in is not None and \
+                    (self.store.get("VM", vm) or {}).get("power_state") != only_in:
+                return
+            steps = self._rate_limited(vm, action,
+                                       GUEST_ACTIONS.get((kind, action), ("kill", "halt")))
+            log.info("VM %s: %s; actions say %s: %s", vm, cause, action, ", ".join(steps))
             for step in steps:
                 try:
                     getattr(self, "_step_" + step)(vm)
