@@ -49,6 +49,15 @@ class VMHandler(ClassHandler):
         return self.app.sampler.vm(ref).get("tools_version", {})
 
     def set_field(self, call, wire, ref, value):
+        if wire == "is_a_template" and value:
+            # Held like a lifecycle operation, so no start slips in between validate's
+            # power-state check and the commit (a started template could never stop).
+            self.app.domains.change_devices(
+                ref, lambda state: self._set_field(call, wire, ref, value))
+            return
+        self._set_field(call, wire, ref, value)
+
+    def _set_field(self, call, wire, ref, value):
         super().set_field(call, wire, ref, value)
         rec = self.store.get("VM", ref)
         if wire in ("memory_dynamic_max", "memory_dynamic_min") and self._running(rec):
@@ -56,6 +65,12 @@ class VMHandler(ClassHandler):
             self.app.backend.set_memory_target(ref, rec["memory_dynamic_max"])
 
     def validate(self, txn, ref, old, new):
+        state = new.get("power_state", lifecycle.HALTED)
+        if new.get("is_a_template") and not (old or {}).get("is_a_template") and \
+                state != lifecycle.HALTED:
+            # A template is never started (§2.6.1), so it could never be stopped either:
+            # only a Halted VM becomes one.
+            raise ApiError("VM_BAD_POWER_STATE", ref, lifecycle.HALTED, state)
         values = [new.get(f, 0) for f in MEMORY_ORDER]
         if values[0] < 0:
             raise ApiError("INVALID_VALUE", MEMORY_ORDER[0], str(values[0]))
