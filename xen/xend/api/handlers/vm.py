@@ -48,6 +48,37 @@ class VMHandler(ClassHandler):
             return {}
         return self.app.sampler.vm(ref).get("tools_version", {})
 
+    def record_from_wire(self, record):
+        """The constructor's record, with omitted memory fields defaulted from the given
+        ones (docs/api.md, "VM lifecycle"): an omitted dynamic_max is static_max if given,
+        else its default raised to any larger field given below it; an omitted static_max
+        is dynamic_max; an omitted dynamic_min or static_min is its default moved just
+        enough to fit between the fields below and above it. Given fields out of order
+        are refused naming one of them, so an error never names a field the caller did
+        not send."""
+        stored, bound = super().record_from_wire(record)
+        given = {f: stored[f] for f in MEMORY_ORDER if f in record}
+        for f, v in given.items():
+            if v < 0:
+                raise ApiError("INVALID_VALUE", f, str(v))
+        for i, lo in enumerate(MEMORY_ORDER):
+            for hi in MEMORY_ORDER[i + 1:]:
+                if lo in given and hi in given and given[lo] > given[hi]:
+                    raise ApiError("INVALID_VALUE", lo, "%d (must not exceed %s = %d)"
+                                   % (given[lo], hi, given[hi]))
+        smin, dmin, dmax, smax = MEMORY_ORDER
+        if dmax not in given:
+            stored[dmax] = given[smax] if smax in given else max(
+                [stored[dmax]] + [given[f] for f in (smin, dmin) if f in given])
+        if smax not in given:
+            stored[smax] = stored[dmax]
+        if dmin not in given:
+            # Not dynamic_max itself: the balloon may still go down to the default.
+            stored[dmin] = min(max(stored[dmin], given.get(smin, 0)), stored[dmax])
+        if smin not in given:
+            stored[smin] = min(stored[smin], stored[dmin])
+        return stored, bound
+
     def set_field(self, call, wire, ref, value):
         if wire == "is_a_template" and value:
             # Held like a lifecycle operation, so no start slips in between validate's
