@@ -5,11 +5,17 @@ daemon would drop or could not honour, and memory defaults that follow the given
 import pytest
 
 from helpers import MIB, failure, new_vm, unique, vm_in
+from xapi_helpers import new_sr, new_vbd, new_vdi
 
 
 @pytest.fixture(scope="module")
 def api(root):
     return root
+
+
+@pytest.fixture(scope="module")
+def sr(api):
+    return new_sr(api)
 
 
 # -- VM.is_a_template: only a Halted VM becomes a template (§2.6.1) -------------------------
@@ -39,6 +45,57 @@ def test_a_template_may_be_created_halted(api):
     vm = new_vm(api, is_a_template=True)
     assert api.VM.get_is_a_template(vm) is True
     assert api.VM.get_power_state(vm) == "Halted"
+
+
+# -- VDI.read_only and VDI.sharable against the VMs that hold the VDI ------------------------
+
+@pytest.mark.parametrize("state", ["Running", "Paused", "Suspended"])
+def test_read_only_is_refused_while_a_holding_vm_writes_the_vdi(api, sr, state):
+    vdi = new_vdi(api, sr)
+    vm = new_vm(api)
+    new_vbd(api, vm, vdi, mode="RW")
+    vm_in(api, state, make=lambda: vm)
+    assert failure(api.VDI.set_read_only, vdi, True) == ["VDI_IN_USE", vdi, "set_read_only"]
+    assert api.VDI.get_read_only(vdi) is False
+    api.VM.hard_shutdown(vm)
+    api.VDI.set_read_only(vdi, True)     # halted: the next start attaches it read-only
+    assert api.VDI.get_read_only(vdi) is True
+
+
+def test_read_only_is_allowed_where_every_holder_reads_it(api, sr):
+    vdi = new_vdi(api, sr)
+    vm = new_vm(api)
+    new_vbd(api, vm, vdi, mode="RO")
+    api.VM.start(vm, False)
+    api.VDI.set_read_only(vdi, True)
+    api.VDI.set_read_only(vdi, False)    # the guest has it RO either way
+    api.VM.hard_shutdown(vm)
+
+
+def test_writable_again_is_refused_where_a_holder_was_attached_ro_by_read_only(api, sr):
+    # The VBD says RW, but the guest got it RO because the VDI was read-only: making the
+    # VDI writable would report a mode the guest does not have.
+    vdi = new_vdi(api, sr)
+    vm = new_vm(api)
+    new_vbd(api, vm, vdi, mode="RW")
+    api.VDI.set_read_only(vdi, True)
+    api.VM.start(vm, False)
+    assert failure(api.VDI.set_read_only, vdi, False) == ["VDI_IN_USE", vdi, "set_read_only"]
+    api.VM.hard_shutdown(vm)
+    api.VDI.set_read_only(vdi, False)
+
+
+def test_unsharing_is_refused_while_two_vms_hold_the_vdi(api, sr):
+    vdi = new_vdi(api, sr, sharable=True)
+    vms = [new_vm(api) for _ in range(2)]
+    for vm in vms:
+        new_vbd(api, vm, vdi, mode="RO")
+        api.VM.start(vm, False)
+    assert failure(api.VDI.set_sharable, vdi, False) == ["VDI_IN_USE", vdi, "set_sharable"]
+    assert api.VDI.get_sharable(vdi) is True
+    api.VM.hard_shutdown(vms[1])
+    api.VDI.set_sharable(vdi, False)     # one holder left: nothing is shared any more
+    api.VM.hard_shutdown(vms[0])
 
 
 # -- VM.create: omitted memory fields follow the given ones -------------------------------------

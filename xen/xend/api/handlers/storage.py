@@ -152,6 +152,34 @@ class VDIHandler(ClassHandler):
         if old is not None and old.get("SR") != new.get("SR"):
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
+        if old is not None:
+            self._check_holders_agree(txn, ref, old, new)
+
+    def _check_holders_agree(self, txn, ref, old, new):
+        """VDI_IN_USE where a change of read_only or sharable contradicts how VMs that
+        hold the VDI (resident, suspended or starting) have it attached: a guest that
+        writes it, or one that reads it as read-only, keeps doing so whatever the record
+        says, and two holders of a VDI that stops being shareable would both have it."""
+        ro_changed = bool(old.get("read_only")) != bool(new.get("read_only"))
+        unshared = (old.get("sharable") or old.get("read_only")) and not (
+            new.get("sharable") or new.get("read_only"))
+        if not (ro_changed or unshared):
+            return
+        txn = txn or self.store
+        holders = []
+        for vbd in txn.referrers("VBD", "VDI", ref):
+            vbd_rec = txn.get("VBD", vbd)
+            vm = vbd_rec["VM"]
+            if txn.get("VM", vm).get("power_state") in HOLDING_STATES or \
+                    self.app.domains.is_starting(vm):
+                holders.append(vbd_rec)
+        op = "set_read_only" if ro_changed else "set_sharable"
+        # The VBD's own mode: RW is what the guest has where the VDI was writable, and
+        # what it would be said to have once the VDI is writable again.
+        if ro_changed and any(h.get("mode", "RW") == "RW" for h in holders):
+            raise ApiError("VDI_IN_USE", ref, op)
+        if unshared and len(holders) > 1:
+            raise ApiError("VDI_IN_USE", ref, op)
 
     def create(self, call, record):
         stored, bound = self.record_from_wire(record)
