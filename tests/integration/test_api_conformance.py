@@ -98,6 +98,22 @@ def test_unsharing_is_refused_while_two_vms_hold_the_vdi(api, sr):
     api.VM.hard_shutdown(vms[0])
 
 
+# -- VDI.sector_size: 512 or 4096 ---------------------------------------------------------------
+
+@pytest.mark.parametrize("sector", ["512", "4096"])
+def test_standard_sector_sizes_are_accepted(api, sr, sector):
+    assert api.VDI.get_sector_size(new_vdi(api, sr, sector_size=sector)) == sector
+
+
+@pytest.mark.parametrize("sector", ["1000", "1", "1024", "8192", "0", "-512"])
+def test_other_sector_sizes_are_invalid(api, sr, sector):
+    n = len(api.SR.get_VDIs(sr))
+    d = failure(api.VDI.create, {"SR": sr, "name_label": unique("vdi"), "virtual_size": "8",
+                                 "sector_size": sector})
+    assert d[:2] == ["INVALID_VALUE", "sector_size"]
+    assert len(api.SR.get_VDIs(sr)) == n
+
+
 # -- VM.create: omitted memory fields follow the given ones -------------------------------------
 
 FIELDS = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max", "memory_static_max")

@@ -321,7 +321,7 @@ def test_odd_digit_strings_are_field_type_errors(r, value):
     assert r.ok("VM.get_user_version", vm) == "1"
 
 
-@pytest.mark.parametrize("size, sector", [(str(2 ** 62), "512"), (str(2 ** 50), str(2 ** 20))])
+@pytest.mark.parametrize("size, sector", [(str(2 ** 62), "512"), (str(2 ** 50), "4096")])
 def test_oversized_vdi_is_invalid_value(r, size, sector):
     sr = r.ok("SR.create", {"name_label": unique()})
     d = r.fail("VDI.create", {"SR": sr, "virtual_size": size, "sector_size": sector})

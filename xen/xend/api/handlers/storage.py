@@ -21,7 +21,10 @@ HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
-MAX_SECTOR_SIZE = 2 ** 16
+
+# The sector sizes a VDI may have: the logical block sizes QEMU and Xen's blkback
+# present to a guest. Any other would make a disk that is no whole number of them.
+SECTOR_SIZES = (512, 4096)
 
 
 class SRHandler(ClassHandler):
@@ -136,8 +139,8 @@ class VDIHandler(ClassHandler):
         return sr, storage.driver(sr.get("type", "dir"))
 
     def validate(self, txn, ref, old, new):
-        if not 0 < new.get("sector_size", 512) <= MAX_SECTOR_SIZE:
-            raise ApiError("INVALID_VALUE", "sector_size", str(new["sector_size"]))
+        if new.get("sector_size", 512) not in SECTOR_SIZES:
+            raise ApiError("INVALID_VALUE", "sector_size", "%s (512 or 4096)" % new["sector_size"])
         sector = new.get("sector_size", 512)
         size = new.get("virtual_size", 0) * sector
         sr = (txn or self.store).get("SR", new.get("SR", ""))
