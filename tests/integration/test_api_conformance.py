@@ -98,6 +98,17 @@ def test_unsharing_is_refused_while_two_vms_hold_the_vdi(api, sr):
     api.VM.hard_shutdown(vms[0])
 
 
+# -- SR.create: physical_size is measured, not given --------------------------------------------
+
+def test_sr_create_refuses_a_physical_size(api):
+    n = len(api.SR.get_all())
+    for value in ("1000", "0"):
+        d = failure(api.SR.create, {"name_label": unique("sr"), "physical_size": value})
+        assert d[:3] == ["VALUE_NOT_SUPPORTED", "physical_size", value]
+    assert len(api.SR.get_all()) == n
+    assert int(api.SR.get_physical_size(new_sr(api))) > 0   # without it: measured
+
+
 # -- VDI.sector_size: 512 or 4096 ---------------------------------------------------------------
 
 @pytest.mark.parametrize("sector", ["512", "4096"])

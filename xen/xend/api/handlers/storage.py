@@ -62,6 +62,12 @@ class SRHandler(ClassHandler):
     def create(self, call, record):
         self.may_write(call, None)
         stored, bound = self.record_from_wire(record)
+        if "physical_size" in record:
+            # The daemon measures it (statvfs of the location) and would drop the value:
+            # refused, so no caller believes its figure was kept.
+            raise ApiError("VALUE_NOT_SUPPORTED", "physical_size", str(record["physical_size"]),
+                           "an SR's physical_size is the size of the file system its "
+                           "location is on, measured by the daemon; omit it")
         ref = new_ref()
         return self.make(ref, stored, bound)
 
