@@ -116,31 +116,30 @@ def test_lifecycle_over_tcp(root_tcp, host):
     assert api.VM.get_power_state(vm) == "Halted"
 
 
-@pytest.mark.parametrize("action, state", [("restart", "Running"), ("destroy", "Halted")])
-def test_clean_shutdown_ends_with_the_poweroff_action(api, action, state):
-    """§2.6.2: "Once shutdown has been completed perform poweroff action"."""
-    vm = new_vm(api, actions_after_shutdown=action)
+# (clean operation, its action field, the action and the state it leaves, the hard operation)
+ACTION_CASES = [
+    ("clean_shutdown", "actions_after_shutdown", "restart", "Running", "hard_shutdown"),
+    ("clean_shutdown", "actions_after_shutdown", "destroy", "Halted", "hard_shutdown"),
+    ("clean_reboot", "actions_after_reboot", "restart", "Running", "hard_reboot"),
+    ("clean_reboot", "actions_after_reboot", "destroy", "Halted", "hard_reboot"),
+]
+
+
+@pytest.mark.parametrize("clean, field, action, state, hard", ACTION_CASES)
+def test_clean_shutdown_and_reboot_end_with_the_vms_action(api, clean, field, action, state,
+                                                           hard):
+    """§2.6.2: "Once shutdown has been completed perform poweroff action" (reboot action
+    for a reboot); the hard operations never consult actions/*."""
+    vm = new_vm(api, **{field: action})
     api.VM.start(vm, False)
-    api.VM.clean_shutdown(vm)
+    getattr(api.VM, clean)(vm)
     assert api.VM.get_power_state(vm) == state
     if state == "Halted":
         api.VM.start(vm, False)
-    api.VM.hard_shutdown(vm)
-    assert api.VM.get_power_state(vm) == "Halted"      # hard_shutdown never restarts it
-
-
-@pytest.mark.parametrize("action, state", [("restart", "Running"), ("destroy", "Halted")])
-def test_clean_reboot_ends_with_the_reboot_action(api, action, state):
-    """§2.6.2: "Once shutdown has been completed perform reboot action"."""
-    vm = new_vm(api, actions_after_reboot=action)
-    api.VM.start(vm, False)
-    api.VM.clean_reboot(vm)
-    assert api.VM.get_power_state(vm) == state
-    if state == "Halted":
-        api.VM.start(vm, False)
-    api.VM.hard_reboot(vm)
-    assert api.VM.get_power_state(vm) == "Running"     # hard_reboot never destroys it
-    api.VM.hard_shutdown(vm)
+    getattr(api.VM, hard)(vm)
+    assert api.VM.get_power_state(vm) == ("Halted" if hard == "hard_shutdown" else "Running")
+    if api.VM.get_power_state(vm) == "Running":
+        api.VM.hard_shutdown(vm)
 
 
 # -- clone --------------------------------------------------------------------------------------
