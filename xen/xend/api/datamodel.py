@@ -226,6 +226,9 @@ class Class:
     lifecycle: bool = False           # its delete is the lifecycle table's "delete" operation
     objects: bool = True              # has objects, so gets the generic RPCs of §1.1-§1.2
     asynchronous: bool = True         # its RPCs have Async. forms (§1.4.3: not session, task)
+    # Its objects are the host's own (the machine, its bridges, its storage): only root
+    # creates, changes or deletes them; every user reads them.
+    root_writes: bool = False
     extension: bool = False
 
     def field(self, wire):
@@ -394,7 +397,7 @@ HOST = Class("host", "a physical host", [
             "Shutdown the host (only when disabled and no VM runs).", root_only=True),
     Message("reboot", [Param("host", Ref("host"), "The Host to reboot")], None,
             "Reboot the host (only when disabled and no VM runs).", root_only=True),
-], creatable=False, deletable=False, list_rpc=True)
+], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
     uuid_field(),
@@ -413,7 +416,7 @@ NETWORK = Class("network", "a virtual network", [
     Field("VLAN", String, RW, "VLAN tag to use to access this network"),
     Field("default_gateway", String, RW, "default gateway IP address"),
     Field("default_netmask", String, RW, "default netmask"),
-], list_rpc=True)
+], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
     uuid_field(),
@@ -449,7 +452,7 @@ SR = Class("SR", "a storage repository", [
                       Param("loc", String, "where the new storage repository will be located"),
                       Param("name", String, "The name of the new storage repository")],
             Ref("SR"), "Take an exact copy of the Storage Repository"),
-], list_rpc=True)
+], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
     uuid_field(),

@@ -67,7 +67,7 @@ def validate_record(record):
         if record.get(key):
             raise BackendError("VALUE_NOT_SUPPORTED", name, ",".join(record[key]),
                                "the xen backend does not shape the guest's CPUID")
-    if str(record.get("platform_clock_offset", "")).strip().lower() in ("true", "1"):
+    if truthy(record.get("platform_clock_offset")):
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
                            "the spec's bool carries no amount to shift the clock by; "
                            "platform/localtime gives a clock in local time")

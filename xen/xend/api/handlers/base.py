@@ -84,13 +84,10 @@ class ClassHandler:
         "session:REF"; None where everyone may."""
         return None
 
-    # Classes whose objects are the host's own (its hardware, its bridges, its storage):
-    # only root creates, changes or deletes them.
-    root_writes = False
-
     def may_write(self, call, ref):
-        """Raise PERMISSION_DENIED where ``call``'s user may not change ``ref``."""
-        if self.root_writes and not call.is_root:
+        """Raise PERMISSION_DENIED where ``call``'s user may not change ``ref``
+        (datamodel: a class whose writes are root's)."""
+        if self.cls.root_writes and not call.is_root:
             raise ApiError("PERMISSION_DENIED", "only root may create, change or delete "
                            "%s objects" % self.cls.name)
 
@@ -281,7 +278,12 @@ class ClassHandler:
             else:
                 value = f.default_value()
             if src == "computed":
-                continue   # measured by the daemon (SR.physical_size), not kept as given
+                if f.wire in record:
+                    # Measured by the daemon (SR.physical_size), never kept as given:
+                    # refused, so no caller believes its figure was kept.
+                    raise ApiError("VALUE_NOT_SUPPORTED", f.wire, str(record[f.wire]),
+                                   "%s is measured by the daemon; omit it" % f.name)
+                continue
             if src == "bound" and value and not self._members_settable(f.wire):
                 raise ApiError("FIELD_READ_ONLY", f.wire)
             (bound if src == "bound" else stored)[f.wire] = value

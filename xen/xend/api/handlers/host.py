@@ -10,7 +10,6 @@ from .base import ClassHandler
 
 class HostHandler(ClassHandler):
     cls_name = "host"
-    root_writes = True      # the machine every user shares
     computed = {"software_version": "_software_version"}
 
     def _software_version(self, ref, rec):

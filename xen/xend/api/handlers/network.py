@@ -42,7 +42,6 @@ def _ifname(field, value):
 
 class NetworkHandler(ClassHandler):
     cls_name = "network"
-    root_writes = True      # a network is a bridge (and VLAN device) on the host
 
     def bridge(self, net):
         """The bridge VIFs on ``net`` are ports of. Where the backend uses bridges,

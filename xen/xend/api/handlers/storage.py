@@ -19,6 +19,15 @@ from .devices import DeviceHandler
 # States in which a VM holds its disks: resident, or saved to resume with them.
 HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
 
+
+def holds_disks(app, reader, vm):
+    """Whether ``vm`` holds its disks: resident, suspended with them, or being started
+    (still Halted, its disks already promised to it). ``reader``: the store or a
+    transaction."""
+    return (reader.get("VM", vm).get("power_state") in HOLDING_STATES
+            or app.domains.is_starting(vm))
+
+
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
 
@@ -41,8 +50,6 @@ class SRHandler(ClassHandler):
         roots = self.app.config["path_roots"]
         return list(roots) + [os.path.join(self.app.state_dir, "sr")] if roots else []
 
-    # An SR makes root-owned directories and files wherever it points: root's call.
-    root_writes = True
 
     def clone(self, call, sr, loc, name):
         self.may_write(call, sr)
@@ -62,12 +69,6 @@ class SRHandler(ClassHandler):
     def create(self, call, record):
         self.may_write(call, None)
         stored, bound = self.record_from_wire(record)
-        if "physical_size" in record:
-            # The daemon measures it (statvfs of the location) and would drop the value:
-            # refused, so no caller believes its figure was kept.
-            raise ApiError("VALUE_NOT_SUPPORTED", "physical_size", str(record["physical_size"]),
-                           "an SR's physical_size is the size of the file system its "
-                           "location is on, measured by the daemon; omit it")
         ref = new_ref()
         return self.make(ref, stored, bound)
 
@@ -175,13 +176,8 @@ class VDIHandler(ClassHandler):
         if not (ro_changed or unshared):
             return
         txn = txn or self.store
-        holders = []
-        for vbd in txn.referrers("VBD", "VDI", ref):
-            vbd_rec = txn.get("VBD", vbd)
-            vm = vbd_rec["VM"]
-            if txn.get("VM", vm).get("power_state") in HOLDING_STATES or \
-                    self.app.domains.is_starting(vm):
-                holders.append(vbd_rec)
+        holders = [v for v in (txn.get("VBD", vbd) for vbd in txn.referrers("VBD", "VDI", ref))
+                   if holds_disks(self.app, txn, v["VM"])]
         op = "set_read_only" if ro_changed else "set_sharable"
         # The VBD's own mode: RW is what the guest has where the VDI was writable, and
         # what it would be said to have once the VDI is writable again.
@@ -344,9 +340,7 @@ class VBDHandler(DeviceHandler):
         for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
             orec = self.store.get("VBD", other)
             if other == ref or orec is None or (
-                    orec["VM"] != rec["VM"] and self.store.get("VM", orec["VM"]).get(
-                        "power_state") not in HOLDING_STATES
-                    and not self.app.domains.is_starting(orec["VM"])):
+                    orec["VM"] != rec["VM"] and not holds_disks(self.app, self.store, orec["VM"])):
                 continue
             if not shared or "RW" in (mode_of(rec), mode_of(orec)):
                 raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
