@@ -12,7 +12,8 @@ model says is running is Running. A sentinel guest started before the first kill
 never touched stays Running throughout, and the sim backend's own record of its guests
 (STATE_DIR/sim-domains.json, what a hypervisor would report) matches the store: every
 VM the store calls Running or Paused is a guest in that state, and no other guest is
-left (none under a VM the store calls Halted, none for a VM it does not have).
+left (none under a VM the store calls Halted, none for a VM it does not have), but for
+the known gap of docs/security.md: a guest left by a start the kill cut off.
 """
 
 import http.client
@@ -254,18 +255,30 @@ def check_integrity(world, daemon):
         assert paths.get(vdi) and os.path.exists(paths[vdi]), ("VDI without its image", vdi)
 
 
-def check_guests(world, daemon, sentinel):
+def check_guests(world, daemon, sentinel, cut_off_starts, orphans):
     """At least one guest is Running (the sentinel, at the least), and the backend's
-    guests are exactly the store's live VMs, each in the store's state."""
+    guests are exactly the store's live VMs, each in the store's state.
+
+    The one exception is the gap docs/security.md lists: a start the kill cut off after
+    the hypervisor started the guest but before the store committed it leaves a guest
+    the store calls Halted. Such a guest is allowed for a VM whose start was cut off
+    (``cut_off_starts``, uuids), and stays allowed (``orphans``, updated here) until the
+    VM's next start makes backend and store agree again."""
     assert world["VM"][sentinel]["power_state"] == "Running", world["VM"][sentinel]
     with open(os.path.join(daemon.state_dir, "sim-domains.json")) as f:
         guests = json.load(f)       # uuid -> "Running" | "Paused", replaced atomically
+    halted = {rec["uuid"] for rec in world["VM"].values() if rec["power_state"] == "Halted"}
     live = {rec["uuid"]: rec["power_state"] for rec in world["VM"].values()
             if rec["power_state"] in ("Running", "Paused")}
-    assert guests == live, ("backend and store disagree",
-                            {u: (guests.get(u), live.get(u)) for u in set(guests) | set(live)
-                             if guests.get(u) != live.get(u)})
-    return sum(state == "Running" for state in guests.values())
+    disagree = {u: (guests.get(u), live.get(u)) for u in set(guests) | set(live)
+                if guests.get(u) != live.get(u)}
+    orphans &= set(disagree)        # agreeing again: no longer an orphan
+    # (An orphan's VM may be deleted later: its guest then stays the backend's alone.)
+    orphans |= {u for u, (guest, state) in disagree.items()
+                if state is None and (u in halted and u in cut_off_starts or u in orphans)}
+    assert set(disagree) == orphans, ("backend and store disagree",
+                                      {u: disagree[u] for u in set(disagree) - orphans})
+    return sum(state == "Running" for u, state in guests.items() if u in live)
 
 
 def reconcile(w, world):
@@ -342,6 +355,7 @@ def test_kill_9_while_clients_write(daemon_class):
         root.xenapi.VM.start(sentinel, False)
         root.xenapi.session.logout()
         fewest_running = None
+        orphans = set()     # uuids of guests a cut-off start left behind (see check_guests)
         go, stop = threading.Event(), threading.Event()
         writers = [Writer(d, n, go, stop) for n in range(WRITERS)]
         for w in writers:
@@ -362,7 +376,11 @@ def test_kill_9_while_clients_write(daemon_class):
             finally:
                 s.xenapi.session.logout()
             check_integrity(world, d)
-            running = check_guests(world, d, sentinel)
+            cut_off_starts = {world["VM"][w.doubt[2]]["uuid"] for w in writers
+                              if w.doubt and w.doubt[:2] == ("field", "VM")
+                              and w.doubt[3:] == ("power_state", "Halted", "Running")
+                              and w.doubt[2] in world["VM"]}
+            running = check_guests(world, d, sentinel, cut_off_starts, orphans)
             fewest_running = running if fewest_running is None else min(fewest_running, running)
             for w in writers:
                 reconcile(w, world)
