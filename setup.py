@@ -10,5 +10,5 @@ setup(
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client"]},
-    entry_points={"console_scripts": ["xend = xen.xend.main:main", "xm = xen.xm.main:main"]},
+    entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

@@ -142,10 +142,10 @@ def in_process(vms, runs=7):
     """get_all_records of ``vms`` VMs (2 VBDs, 1 VIF each) answered in this process by
     the daemon's dispatch and codec, the reply written to nowhere. Prints the best of
     ``runs`` with the default collector, then with xend's settings."""
-    from xen.xend import config as configmod
+    from xen.xend.daemon import config as configmod
     from xen.xend.api import codec
     from xen.xend.api.sessions import Peer
-    from xen.xend.app import Xend
+    from xen.xend.daemon.app import Xend
     logging.basicConfig(level=logging.ERROR)
     scratch = scratch_dir()
     app = Xend(configmod.load(None, {"state_dir": os.path.join(scratch, "state"),

@@ -2,7 +2,7 @@
 
 N requests are written, pipelined, to one connection: a socket pair whose far
 end a child process feeds and drains. The near end is served in this process,
-in this thread, by the daemon's own connection handler (xen/xend/server.py, sim
+in this thread, by the daemon's own connection handler (xen/xend/transport/listeners.py, sim
 backend, state in a scratch directory) and, as the baseline of the same run, by
 Python's SimpleXMLRPCRequestHandler (keep-alive) answering a trivial function.
 The figure is this thread's CPU time (time.thread_time) per call: what the
@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.conftest import scratch_dir  # noqa: E402
 from helpers import ROOT_PEER as ROOT, InProcessListener  # noqa: E402
-from xen.xend import config as configmod  # noqa: E402
-from xen.xend import server  # noqa: E402
-from xen.xend.app import Xend  # noqa: E402
+from xen.xend.daemon import config as configmod  # noqa: E402
+from xen.xend.transport import listeners as server  # noqa: E402
+from xen.xend.daemon.app import Xend  # noqa: E402
 
 
 def request(body):

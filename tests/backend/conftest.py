@@ -14,7 +14,7 @@ import pytest
 
 from helpers import qemu_pids, tiny_args
 from qemutest import Events, skip_without_taps, wait_until
-from xen.xend import storage
+from xen.xend.host import srdrivers
 from xen.xend.backend.base import DiskSpec, DomainSpec, NicSpec
 
 
@@ -65,7 +65,7 @@ class Vms:
     def disk(self, backend, name="disk", size=16 << 20, **kw):
         """A fresh qcow2 image attached as a paravirtualised RW disk unless overridden."""
         path = str(self.tmp / f"{name}.qcow2")
-        storage.create_image(path, size)
+        srdrivers.create_image(path, size)
         args = {"vbd": str(uuid.uuid4()), "path": path, "format": "qcow2",
                 "device": "xvda", "mode": "RW", "driver": "paravirtualised"}
         args.update(kw)

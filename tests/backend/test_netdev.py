@@ -1,4 +1,4 @@
-"""xen.xend.netdev on the real host: bridges, VLAN devices and taps, and what is left
+"""xen.xend.host.netdev on the real host: bridges, VLAN devices and taps, and what is left
 when making them fails (nothing). Every interface made here has a name of the test's
 own and is removed again."""
 
@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from qemutest import skip_without_taps
-from xen.xend import netdev
+from xen.xend.host import netdev
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

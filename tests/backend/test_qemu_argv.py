@@ -300,9 +300,9 @@ def test_accel_choice(monkeypatch):
     from xen.xend.backend import qemu
     assert choose_accel("tcg") == "tcg"
     assert choose_accel("kvm") == "kvm"
-    monkeypatch.setattr(qemu.hostinfo, "has_kvm", lambda: False)
+    monkeypatch.setattr(qemu.facts, "has_kvm", lambda: False)
     assert choose_accel("auto") == "tcg"
-    monkeypatch.setattr(qemu.hostinfo, "has_kvm", lambda: True)
+    monkeypatch.setattr(qemu.facts, "has_kvm", lambda: True)
     assert choose_accel("auto") == "kvm"
     with pytest.raises(ValueError):
         choose_accel("xen")

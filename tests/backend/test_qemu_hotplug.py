@@ -15,7 +15,7 @@ import pytest
 
 from helpers import BOOT_WAIT, qemu_pids, requires_qemu
 from qemutest import console, wait_console, wait_until
-from xen.xend import netdev
+from xen.xend.host import netdev
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from helpers import qemu_pids, requires_qemu
-from xen.xend import netdev, storage
+from xen.xend.host import netdev, srdrivers
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -421,8 +421,8 @@ def test_snapshot_of_a_disk_in_use(backend, vms):
     first, second = str(vms.tmp / "s1.qcow2"), str(vms.tmp / "s2.qcow2")
     backend.snapshot_disk(spec.uuid, disk.vbd, first)
     backend.snapshot_disk(spec.uuid, disk.vbd, second)
-    assert storage.backing_of(first) == disk.path
-    assert storage.backing_of(second) == first
+    assert srdrivers.backing_of(first) == disk.path
+    assert srdrivers.backing_of(second) == first
     # QEMU now holds the newest overlay open for writing.
     locked = subprocess.run(["qemu-img", "info", second], capture_output=True, text=True)
     assert locked.returncode != 0 and "lock" in locked.stderr

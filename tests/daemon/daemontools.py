@@ -14,7 +14,7 @@ import time
 import xmlrpc.client
 
 from helpers import ROOT, free_port, scratch_dir, sdk_unix
-from xen.xend.main import lock_holder
+from xen.xend.daemon.locks import lock_holder
 
 
 class DetachedXend:

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import failure, new_vm, unique
 from xapi_helpers import new_sr, new_vbd, new_vdi
-from xen.xend import storage
+from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
 
 
@@ -134,7 +134,7 @@ def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
     """qcow2 images end at 2 PiB here (qemu-img 7.2, 64 KiB clusters): the largest is made,
     one sector more is refused before qemu-img runs, with value and bound in sectors."""
     sr = new_sr(api)
-    biggest = storage.MAX_QCOW2_BYTES // 512
+    biggest = srdrivers.MAX_QCOW2_BYTES // 512
     vdi = new_vdi(api, sr, virtual_size=str(biggest))
     assert api.VDI.get_virtual_size(vdi) == str(biggest)
     api.VDI.destroy(vdi)
@@ -143,7 +143,7 @@ def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
                                  "virtual_size": str(too_big)})
     assert d == ["INVALID_VALUE", "virtual_size",
                  "%d sectors of 512 bytes (a VDI in a dir SR holds 0 to %d sectors, %d bytes)"
-                 % (too_big, biggest, storage.MAX_QCOW2_BYTES)], d
+                 % (too_big, biggest, srdrivers.MAX_QCOW2_BYTES)], d
     assert api.SR.get_VDIs(sr) == []
     vdi = new_vdi(api, sr)
     assert failure(api.VDI.set_virtual_size, vdi, str(biggest + 1))[:2] == \
@@ -153,8 +153,8 @@ def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
 def test_qemu_img_finding_a_size_too_large_is_the_callers_error(tmp_path):
     """Should the bound ever exceed what qemu-img takes, its refusal names virtual_size."""
     with pytest.raises(ApiError) as err:
-        storage.create_image(str(tmp_path / "x.qcow2"), 2 * storage.MAX_QCOW2_BYTES)
+        srdrivers.create_image(str(tmp_path / "x.qcow2"), 2 * srdrivers.MAX_QCOW2_BYTES)
     d = err.value.description
     assert d[:3] == ["VALUE_NOT_SUPPORTED", "virtual_size",
-                     "%d bytes" % (2 * storage.MAX_QCOW2_BYTES)], d
+                     "%d bytes" % (2 * srdrivers.MAX_QCOW2_BYTES)], d
     assert "too large" in d[3]

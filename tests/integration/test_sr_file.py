@@ -11,9 +11,10 @@ import pytest
 
 from helpers import failure, new_vm, unique
 from xapi_helpers import new_sr, new_vbd, new_vdi
-from xen.xend import config, storage
+from xen.xend.daemon import config
+from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
-from xen.xend.app import Xend
+from xen.xend.daemon.app import Xend
 from xen.xend.backend import xl_config
 from xen.xend.backend.base import DomainSpec
 from xen.xend.backend.qemu_argv import build_argv
@@ -201,11 +202,11 @@ def failing_cp(monkeypatch, after):
         with open(argv[-1], "wb") as f:
             f.write(b"partial")
         return subprocess.CompletedProcess(argv, 1, "", "cp: No space left on device")
-    monkeypatch.setattr(storage.subprocess, "run", run)
+    monkeypatch.setattr(srdrivers.subprocess, "run", run)
 
 
 def test_a_failed_copy_leaves_no_files(tmp_path, monkeypatch):
-    d = storage.driver("file")
+    d = srdrivers.driver("file")
     loc = str(tmp_path / "sr")
     d.attach(loc)
     leaves = [d.create(loc, name, MIB) for name in ("a", "b")]

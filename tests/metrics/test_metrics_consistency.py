@@ -5,7 +5,7 @@ import pytest
 
 from helpers import MIB, failure, memory, new_no_os_vm, new_vm, unique
 from metricshelp import spec_or_wire
-from xen.xend import hostinfo
+from xen.xend.host import facts
 
 ORDER = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max", "memory_static_max"]
 
@@ -86,13 +86,13 @@ def test_memory_static_fields_have_no_setters(sim_api):
 
 def _host_features():
     """The cpu_feature values every CPU of this host has (from /proc/cpuinfo)."""
-    cpus = hostinfo.read_cpus()
+    cpus = facts.read_cpus()
     return set.intersection(*(set(c.features) for c in cpus))
 
 
 def _missing_feature():
     """A cpu_feature value no CPU of this host has (the enum is CPU_FEATURES' values)."""
-    present = set().union(*(set(c.features) for c in hostinfo.read_cpus()))
+    present = set().union(*(set(c.features) for c in facts.read_cpus()))
     for feature in ("IA64", "LONGRUN", "CYRIX_ARR", "3DNOW", "XSTORE", "K7"):
         if feature not in present:
             return feature

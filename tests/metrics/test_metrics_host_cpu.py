@@ -6,7 +6,7 @@ import os
 import time
 
 from helpers import wait_until
-from xen.xend import hostinfo
+from xen.xend.host import facts
 
 
 def _cpuinfo_flags():
@@ -43,7 +43,7 @@ def test_one_host_cpu_per_cpu_the_os_reports(sim_api, sim_host):
 def test_features_are_the_cpuinfo_flags_through_the_cpu_features_table(sim_api):
     flags = _cpuinfo_flags()
     for number, (ref, rec) in _by_number(sim_api).items():
-        expected = {hostinfo.CPU_FEATURES[f] for f in flags[number] if f in hostinfo.CPU_FEATURES}
+        expected = {facts.CPU_FEATURES[f] for f in flags[number] if f in facts.CPU_FEATURES}
         features = sim_api.host_cpu.get_features(ref)
         assert len(features) == len(set(features)), features
         assert set(features) == expected, (number, set(features) ^ expected)

@@ -17,7 +17,7 @@ import XenAPI
 from secutil import (body_of, connect, exchange, post, proxy, read_until_closed,
                      set_password, status_of, tls_context_for, wait_for_tls)
 
-from xen.xend import tls
+from xen.xend.transport import tls
 
 CALL = xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode()
 PASSWORD = "listener-tests pw"
@@ -48,7 +48,7 @@ def refused_at_once(port, source="127.0.0.1"):
 def test_tcp_admits_only_loopback_by_default(make_daemon):
     d = make_daemon()
     assert answers(d, "127.0.0.1") and answers(d, "127.9.9.9")
-    from xen.xend import config
+    from xen.xend.daemon import config
     assert config.DEFAULTS["allow"] == ["127.0.0.0/8", "::1/128"]
     assert config.DEFAULTS["tls_allow"] == ["0.0.0.0/0", "::/0"]
 

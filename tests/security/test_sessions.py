@@ -10,11 +10,11 @@ import XenAPI
 from helpers import wait_until
 from secutil import proxy, set_password
 
-from xen.xend import config
+from xen.xend.daemon import config
 from xen.xend.api import datamodel
 from xen.xend.api.errors import ApiError
 from xen.xend.api.sessions import Peer, Sessions, hash_password
-from xen.xend.store import Store
+from xen.xend.state.store import Store
 
 CAP = 3
 

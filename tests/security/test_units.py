@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from xen.xend import config
+from xen.xend.daemon import config
 from xen.xend.api.errors import ApiError
 from xen.xend.api.values import check_path
-from xen.xend.limits import LogGate, LoginThrottle
-from xen.xend.server import Admission
+from xen.xend.api.limits import LogGate, LoginThrottle
+from xen.xend.transport.listeners import Admission
 
 
 class Clock:
@@ -67,7 +67,7 @@ def test_every_key_is_documented_in_the_example_config():
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     """Two certificate/key pairs made as xend makes its own: {"a": (cert, key), "b": ...}."""
-    from xen.xend import tls
+    from xen.xend.transport import tls
     return {name: tls.ensure_self_signed(str(tmp_path_factory.mktemp("pair-" + name)))
             for name in ("a", "b")}
 
@@ -199,7 +199,7 @@ def test_zero_failures_never_locks():
 
 
 def test_throttle_table_is_bounded(monkeypatch):
-    from xen.xend import limits
+    from xen.xend.api import limits
     monkeypatch.setattr(limits, "MAX_ENTRIES", 50)
     t = throttle(Clock())
     for i in range(500):

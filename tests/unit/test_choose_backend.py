@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from xen.xend import app
+from xen.xend.daemon import app
 
 
 @pytest.fixture

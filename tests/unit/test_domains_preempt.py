@@ -4,9 +4,9 @@ returns the VM is Halted, and the overtaken call, finishing later, never changes
 import threading
 import types
 
-from xen.xend import domains
+from xen.xend.state import domains
 from xen.xend.backend.sim import SimBackend
-from xen.xend.store import Store
+from xen.xend.state.store import Store
 
 
 class WaitingBackend(SimBackend):

@@ -16,7 +16,7 @@ from xen.xend.api.handlers.base import ClassHandler
 from xen.xend.api.methods import Method
 from xen.xend.api.sessions import Peer
 from xen.xend.api.types import Int, Map, Set, String
-from xen.xend.store import Store
+from xen.xend.state.store import Store
 
 THING = Class("thing", "a test class", [
     Field("uuid", String, RO_RUN, "ref"),

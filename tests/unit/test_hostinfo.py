@@ -1,4 +1,4 @@
-"""Tests for xen.xend.hostinfo: host CPU, memory and version facts."""
+"""Tests for xen.xend.host.facts: host CPU, memory and version facts."""
 
 import os
 import stat
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from xen.xend import hostinfo
+from xen.xend.host import facts as hostinfo
 
 # The cpu_feature enum, copied from §2.3.3 of the spec rather than imported
 # from the datamodel so that this test stands on its own.

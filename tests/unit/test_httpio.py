@@ -1,4 +1,4 @@
-"""The listeners' HTTP/1.1 reader and writer (xen/xend/httpio.py), on socket pairs:
+"""The listeners' HTTP/1.1 reader and writer (xen/xend/transport/httpio.py), on socket pairs:
 keep-alive and pipelining, the limits and the status each breach gets, the deadlines,
 and replies whole, streamed in chunks, or whole again for HTTP/1.0."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from xen.xend import httpio
+from xen.xend.transport import httpio
 
 BODY = b"<methodCall><methodName>x</methodName></methodCall>"
 

@@ -4,7 +4,7 @@ and memory, not the host's)."""
 
 import types
 
-from xen.xend import metrics
+from xen.xend.state import sampler
 
 
 class IdleBackend:
@@ -22,9 +22,9 @@ class IdleBackend:
 
 def test_utilisation_is_the_busy_share_of_each_cpu_since_the_last_sample(monkeypatch):
     now = [100.0]
-    monkeypatch.setattr(metrics.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(sampler.time, "monotonic", lambda: now[0])
     backend = IdleBackend()
-    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    s = sampler.Sampler(types.SimpleNamespace(backend=backend), interval=2)
     assert s.host_cpus == [0.0, 0.0]          # no interval yet
     now[0] += 2.0
     backend.idle = [0.5, 2.0]                 # CPU 0 busy 1.5 s of 2, CPU 1 idle
@@ -35,17 +35,17 @@ def test_utilisation_is_the_busy_share_of_each_cpu_since_the_last_sample(monkeyp
 
 
 def test_without_idle_counters_the_daemons_own_view_counts(monkeypatch):
-    monkeypatch.setattr(metrics.hostinfo, "cpu_utilisation", lambda: [0.25])
+    monkeypatch.setattr(sampler.facts, "cpu_utilisation", lambda: [0.25])
     backend = types.SimpleNamespace(host_cpu_idle=lambda: None, host_memory=lambda: None)
-    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    s = sampler.Sampler(types.SimpleNamespace(backend=backend), interval=2)
     assert s._host_cpus() == [0.25]
 
 
 def test_host_memory_is_the_backends_where_it_has_a_figure(monkeypatch):
-    monkeypatch.setattr(metrics.hostinfo, "memory", lambda: (8 << 30, 3 << 30))
+    monkeypatch.setattr(sampler.facts, "memory", lambda: (8 << 30, 3 << 30))
     figure = [None]
     backend = types.SimpleNamespace(host_cpu_idle=lambda: None, host_memory=lambda: figure[0])
-    s = metrics.Sampler(types.SimpleNamespace(backend=backend), interval=2)
+    s = sampler.Sampler(types.SimpleNamespace(backend=backend), interval=2)
     assert s.host_memory == (8 << 30, 3 << 30)      # the daemon's machine
     figure[0] = (64 << 30, 60 << 30)                # the hypervisor's, once it answers
     assert s._host_memory() == (64 << 30, 60 << 30)

@@ -5,10 +5,10 @@ import types
 
 import pytest
 
-from xen.xend import config as configmod
+from xen.xend.daemon import config as configmod
 from xen.xend.api.errors import ApiError
 from xen.xend.api.sessions import Peer, Sessions, hash_password
-from xen.xend.store import Store
+from xen.xend.state.store import Store
 
 from helpers import ROOT_PEER
 

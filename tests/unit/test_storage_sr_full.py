@@ -1,7 +1,7 @@
-"""SR_FULL [requested, maximum] (storage.py): a copy of written image data that the SR's
+"""SR_FULL [requested, maximum] (srdrivers.py): a copy of written image data that the SR's
 file system has no room for is refused before it starts, and leaves nothing behind.
 
-The file system's free space is what ``storage.free_bytes`` says; the tests make it small.
+The file system's free space is what ``srdrivers.free_bytes`` says; the tests make it small.
 (cp's ENOSPC during a copy, when room went meanwhile: tests/integration/test_sr_file.py.)
 """
 
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from xen.xend import storage
+from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
 
 WRITTEN = 64 * 1024
@@ -19,7 +19,7 @@ WRITTEN = 64 * 1024
 def sr(tmp_path):
     """A file SR's directory holding one raw image with WRITTEN bytes of data: (dir, leaf)."""
     location = tmp_path / "sr"
-    d = storage.driver("file")
+    d = srdrivers.driver("file")
     d.attach(str(location))
     leaf = d.create(str(location), "vdi", 1 << 20)
     with open(leaf, "r+b") as f:
@@ -29,23 +29,23 @@ def sr(tmp_path):
 
 
 def _room(monkeypatch, free):
-    monkeypatch.setattr(storage, "free_bytes", lambda path: free)
+    monkeypatch.setattr(srdrivers, "free_bytes", lambda path: free)
 
 
 def test_a_raw_snapshot_without_room_is_sr_full(sr, monkeypatch):
     location, leaf = sr
     _room(monkeypatch, WRITTEN - 1)
     with pytest.raises(ApiError) as e:
-        storage.driver("file").snapshot(location, leaf, "snap")
-    assert e.value.description == ["SR_FULL", str(storage.allocated(leaf)), str(WRITTEN - 1)]
-    assert storage.allocated(leaf) >= WRITTEN
+        srdrivers.driver("file").snapshot(location, leaf, "snap")
+    assert e.value.description == ["SR_FULL", str(srdrivers.allocated(leaf)), str(WRITTEN - 1)]
+    assert srdrivers.allocated(leaf) >= WRITTEN
     assert sorted(os.listdir(location)) == ["vdi.raw"]
 
 
 def test_a_raw_snapshot_with_room_is_made(sr, monkeypatch):
     location, leaf = sr
     _room(monkeypatch, 1 << 30)
-    path = storage.driver("file").snapshot(location, leaf, "snap")
+    path = srdrivers.driver("file").snapshot(location, leaf, "snap")
     with open(path, "rb") as f:
         assert f.read(WRITTEN) == b"\xab" * WRITTEN
 
@@ -55,7 +55,7 @@ def test_an_sr_clone_without_room_is_sr_full_and_makes_no_directory(sr, tmp_path
     _room(monkeypatch, 1024)
     target = tmp_path / "copy"
     with pytest.raises(ApiError) as e:
-        storage.driver("file").clone(location, str(target), [leaf])
+        srdrivers.driver("file").clone(location, str(target), [leaf])
     assert e.value.code == "SR_FULL"
     assert int(e.value.description[1]) >= WRITTEN
     assert not target.exists()

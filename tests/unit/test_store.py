@@ -1,4 +1,4 @@
-"""The object store (xen/xend/store.py) on a real SQLite file in a temporary directory."""
+"""The object store (xen/xend/state/store.py) on a real SQLite file in a temporary directory."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from xen.xend.store import Store
+from xen.xend.state.store import Store
 
 CLASSES = ["VM", "VBD", "VDI", "session"]
 REVERSE = [("VBD", "VM"), ("VBD", "VDI")]

@@ -14,13 +14,13 @@ import xmlrpc.client
 
 import pytest
 
-from xen.xend import config as configmod
-from xen.xend import server
+from xen.xend.daemon import config as configmod
+from xen.xend.transport import listeners as server
 from xen.xend.api import codec, datamodel, marshal
 from xen.xend.api.errors import ApiError
 from xen.xend.api.handlers.vm import VMHandler
-from xen.xend.app import Xend
-from xen.xend.tasks import FINISHED
+from xen.xend.daemon.app import Xend
+from xen.xend.api.tasks import FINISHED
 
 from helpers import ROOT_PEER as ROOT, InProcessListener
 

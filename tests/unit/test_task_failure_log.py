@@ -1,5 +1,5 @@
 """A failed Async call is logged like a failed synchronous one: one info line with its
-error code and parameters, session refs blanked (xen/xend/tasks.py)."""
+error code and parameters, session refs blanked (xen/xend/api/tasks.py)."""
 
 import logging
 import types
@@ -9,8 +9,8 @@ import pytest
 from helpers import wait_until
 from xen.xend.api.errors import ApiError
 from xen.xend.backend.base import BackendError
-from xen.xend.store import Store
-from xen.xend.tasks import FAILURE, Tasks
+from xen.xend.state.store import Store
+from xen.xend.api.tasks import FAILURE, Tasks
 
 CALL = types.SimpleNamespace(user="root", is_root=True)
 

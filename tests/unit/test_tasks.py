@@ -1,4 +1,4 @@
-"""Tasks (xen/xend/tasks.py) in process: a cancel racing the worker's end, made to happen.
+"""Tasks (xen/xend/api/tasks.py) in process: a cancel racing the worker's end, made to happen.
 
 The Tasks object runs on a memory-only store with one worker; the operation is a plain
 function that waits inside a cancellable region until the test lets it go.
@@ -9,9 +9,9 @@ import types
 
 import pytest
 
-from xen.xend import progress
-from xen.xend.store import Store
-from xen.xend.tasks import CANCELLED, CANCELLING, Tasks
+from xen.xend.util import progress
+from xen.xend.state.store import Store
+from xen.xend.api.tasks import CANCELLED, CANCELLING, Tasks
 
 from helpers import wait_until
 

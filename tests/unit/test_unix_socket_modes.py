@@ -1,4 +1,4 @@
-"""The Unix listener's file modes (server.UnixListener): the socket 0600, its directory 0700
+"""The Unix listener's file modes (listeners.UnixListener): the socket 0600, its directory 0700
 when the directory is xend's own, whatever the umask or an earlier mkdir left."""
 
 import logging
@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from xen.xend import config as configmod
-from xen.xend import server
+from xen.xend.daemon import config as configmod
+from xen.xend.transport import listeners
 
 
 def _mode(path):
@@ -25,7 +25,7 @@ def listen(monkeypatch):
 
     def start(path):
         app = types.SimpleNamespace(config=dict(configmod.DEFAULTS))
-        made.append(server.UnixListener(app, str(path)))
+        made.append(listeners.UnixListener(app, str(path)))
         return made[-1]
     yield start
     for listener in made:

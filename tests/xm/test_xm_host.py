@@ -369,7 +369,7 @@ def test_https_with_the_daemons_own_certificate(tmp_path):
         assert err.startswith("xm: cannot talk to xend at %s: " % url)
         assert "certificate verify failed" in err and len(err.splitlines()) == 1
         # Pinning the fingerprint xend logged trusts exactly that certificate.
-        from xen.xend import tls
+        from xen.xend.transport import tls
         pin = tls.fingerprint(cert)
         p = Xm("").run("info", "--json", "--uri", url, "--fingerprint", pin, env=env,
                        socket=False)

@@ -35,8 +35,7 @@ import threading
 import time
 import uuid
 
-from .. import config as configmod
-from ..limits import LoginThrottle
+from .limits import LoginThrottle
 from .errors import ApiError
 
 log = logging.getLogger("xend.sessions")
@@ -107,11 +106,11 @@ class Sessions:
 
     ``app.config`` supplies the limits beyond the constructor's arguments:
     session_max_lifetime, max_sessions_per_user, login_failure_delay_max,
-    login_lockout_failures and login_lockout_seconds (see config.DEFAULTS).
+    login_lockout_failures and login_lockout_seconds (daemon/config.py's DEFAULTS).
     """
 
     def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password"):
-        limits = dict(configmod.DEFAULTS, **app.config)
+        limits = app.config
         self.app = app
         self.idle_timeout = idle_timeout
         self.max_lifetime = limits["session_max_lifetime"]     # 0: no limit

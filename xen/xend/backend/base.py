@@ -1,6 +1,6 @@
 """The contract every hypervisor backend fulfils.
 
-The daemon's domain owner (xen.xend.domains) is the only caller. It has already
+The daemon's domain owner (xen.xend.state.domains) is the only caller. It has already
 checked the lifecycle table before it calls a backend, so a backend never decides
 whether an operation is allowed, only how to carry it out on its hypervisor.
 

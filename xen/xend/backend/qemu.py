@@ -37,7 +37,7 @@ out, a later guest power-off or reset is reported as an event as usual.
 
 Devices. Disks and NICs sit at fixed PCI slots (qemu_argv.assign_slots),
 kept in ``suspend.json`` for resume. NICs are tap devices the backend makes
-(xen.xend.netdev) and hands to QEMU as file descriptors: QEMU holds the only
+(xen.xend.host.netdev) and hands to QEMU as file descriptors: QEMU holds the only
 one, so a tap disappears with its QEMU. Hot-plug is ``blockdev-add`` +
 ``device_add`` (a disk) or ``getfd`` + ``netdev_add`` + ``device_add`` (a
 NIC), undone step by step if a later step fails. Unplug is ``device_del``;
@@ -63,7 +63,8 @@ import threading
 import time
 import uuid as uuidlib
 
-from xen.xend import hostinfo, netdev, progress
+from xen.xend.host import facts, netdev
+from xen.xend.util import progress
 from xen.xend.backend import base
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu_argv import (
@@ -98,7 +99,7 @@ _CTRL_ALT_DEL = {"keys": [{"type": "qcode", "data": k} for k in ("ctrl", "alt", 
 def choose_accel(accel):
     """Resolve "tcg" | "kvm" | "auto" to the accelerator QEMU gets."""
     if accel == "auto":
-        return "kvm" if hostinfo.has_kvm() else "tcg"
+        return "kvm" if facts.has_kvm() else "tcg"
     if accel in ("tcg", "kvm"):
         return accel
     raise ValueError(f"accel must be tcg, kvm or auto, not {accel!r}")
@@ -416,7 +417,7 @@ class QemuBackend(base.Backend):
     def _check_can_start(spec):
         # What QEMU would only fail on after spawning, with an error that names no field.
         check_host_files(boot_files(spec.record))
-        check_memory_fits(spec.record, hostinfo.memory()[0])
+        check_memory_fits(spec.record, facts.memory()[0])
 
     def _audio_supported(self):
         if self._audio is None:

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 
-from .. import progress
+from ..util import progress
 from .base import Backend, BackendError
 
 

@@ -33,7 +33,8 @@ import time
 
 from qemu.qmp import QMPClient, QMPError
 
-from .. import hostinfo, progress
+from ..host import facts
+from ..util import progress
 from . import base, xl_config
 from .base import BackendError
 
@@ -327,7 +328,7 @@ class XenBackend(base.Backend):
             count = int(self.info.get("nr_cpus", ""))
         except ValueError:
             return None
-        model = (hostinfo.read_cpus() or [hostinfo.CpuInfo(0)])[0]
+        model = (facts.read_cpus() or [facts.CpuInfo(0)])[0]
         mhz = float(self.info.get("cpu_mhz") or model.mhz or 0)
         return [dataclasses.replace(model, number=n, mhz=mhz) for n in range(count)]
 

@@ -3,7 +3,7 @@
 import shlex
 import subprocess
 
-from ... import hostinfo
+from ...host import facts
 from ..errors import ApiError
 from .base import ClassHandler
 
@@ -53,7 +53,7 @@ class HostCpuHandler(ClassHandler):
 
 
 def cpu_records(host_ref, cpus=None):
-    """The host_cpu records of this machine: of ``cpus`` (hostinfo.CpuInfo, the
+    """The host_cpu records of this machine: of ``cpus`` (facts.CpuInfo, the
     backend's view of the physical CPUs) or else of /proc/cpuinfo."""
     return [{"host": host_ref, "number": c.number, "features": c.features}
-            for c in (cpus if cpus is not None else hostinfo.read_cpus())]
+            for c in (cpus if cpus is not None else facts.read_cpus())]

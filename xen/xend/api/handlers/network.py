@@ -21,7 +21,7 @@ import logging
 import random
 import re
 
-from ... import netdev
+from ...host import netdev
 from ...backend.base import NicSpec
 from .. import lifecycle
 from ..errors import ApiError

@@ -1,6 +1,6 @@
 """SR (§2.11), VDI (§2.12) and VBD (§2.13): records over real image files.
 
-File work (storage.py) happens before the records are committed, and is undone
+File work (srdrivers.py) happens before the records are committed, and is undone
 if the commit fails, so a Failure never leaves an orphaned image and a Success
 never names a missing one. In the same way a VBD of a resident VM is hot-plugged
 before its record is committed, and unplugged before its record is deleted.
@@ -9,7 +9,8 @@ before its record is committed, and unplugged before its record is deleted.
 import os
 import shutil
 
-from ... import progress, storage
+from ...util import progress
+from ...host import srdrivers
 from ...backend.base import DiskSpec
 from .. import lifecycle
 from ..errors import ApiError
@@ -43,7 +44,7 @@ class SRHandler(ClassHandler):
                 "physical_size": "_physical_size"}
 
     def _driver(self, rec):
-        return storage.driver(rec.get("type", "dir"))
+        return srdrivers.driver(rec.get("type", "dir"))
 
     def _roots(self):
         """Where SRs may live: path_roots, and always the daemon's own sr directory."""
@@ -74,9 +75,9 @@ class SRHandler(ClassHandler):
 
     def make(self, ref, stored, bound=None):
         """Create the SR ``ref`` and its directory; used by create and at first start."""
-        d = storage.driver(stored.get("type") or "dir")
+        d = srdrivers.driver(stored.get("type") or "dir")
         stored["type"] = d.type
-        stored["location"] = storage.check_location(
+        stored["location"] = srdrivers.check_location(
             stored.get("location") or os.path.join(self.app.state_dir, "sr", ref), "location",
             self._roots())
         for other, rec in self.store.records("SR"):
@@ -103,7 +104,7 @@ class SRHandler(ClassHandler):
         """A new SR of the same type at ``loc`` with a copy of every VDI, backing
         chains and parent/child links preserved."""
         rec = self.store.get("SR", sr)
-        loc = storage.check_location(loc, "loc", self._roots())
+        loc = srdrivers.check_location(loc, "loc", self._roots())
         if os.path.exists(loc):
             raise ApiError("INVALID_VALUE", "loc", "%s (already exists)" % loc)
         d = self._driver(rec)
@@ -139,11 +140,11 @@ class VDIHandler(ClassHandler):
     computed = {"physical_utilisation": "_physical_utilisation"}
 
     def _physical_utilisation(self, ref, rec):
-        return storage.allocated(self.store.private(ref).get("path", ""))
+        return srdrivers.allocated(self.store.private(ref).get("path", ""))
 
     def _sr(self, vdi_rec):
         sr = self.store.get("SR", vdi_rec["SR"])
-        return sr, storage.driver(sr.get("type", "dir"))
+        return sr, srdrivers.driver(sr.get("type", "dir"))
 
     def validate(self, txn, ref, old, new):
         if new.get("sector_size", 512) not in SECTOR_SIZES:
@@ -152,7 +153,7 @@ class VDIHandler(ClassHandler):
         size = new.get("virtual_size", 0) * sector
         sr = (txn or self.store).get("SR", new.get("SR", ""))
         sr_type = sr.get("type", "dir") if sr else "dir"
-        limit = storage.driver(sr_type).max_size
+        limit = srdrivers.driver(sr_type).max_size
         if not 0 <= size <= limit:
             # virtual_size counts sectors: the bound too, with bytes for the reader.
             raise ApiError("INVALID_VALUE", "virtual_size",
@@ -298,7 +299,7 @@ class VDIHandler(ClassHandler):
 
     def undo_snapshot(self, made):
         """Remove a snapshot's own image after its records failed to commit."""
-        storage.ImageDirSR.delete(made["private"]["path"])
+        srdrivers.ImageDirSR.delete(made["private"]["path"])
 
 
 class VBDHandler(DeviceHandler):

@@ -1,6 +1,6 @@
 """VM (§2.6): the lifecycle RPCs (through the domain owner) and clone."""
 
-from ... import progress
+from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
 from ..values import check_path

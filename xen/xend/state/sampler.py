@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from . import hostinfo
+from ..host import facts
 
 log = logging.getLogger("xend.metrics")
 
@@ -55,7 +55,7 @@ class Sampler:
         backend counts the physical CPUs' idle time (Xen), else psutil's view."""
         idle = self.app.backend.host_cpu_idle()
         if idle is None:
-            return hostinfo.cpu_utilisation()
+            return facts.cpu_utilisation()
         now, (then, before) = time.monotonic(), self._idle or (None, None)
         self._idle = (now, idle)
         if then is None or now <= then or len(before) != len(idle):
@@ -65,7 +65,7 @@ class Sampler:
 
     def _host_memory(self):
         """(total, free) bytes: the hypervisor's figure where the backend has one."""
-        return self.app.backend.host_memory() or hostinfo.memory()
+        return self.app.backend.host_memory() or facts.memory()
 
     def sample(self):
         """Take one sample of the host and every resident guest."""

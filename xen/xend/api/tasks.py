@@ -13,13 +13,13 @@ import threading
 import time
 import xmlrpc.client
 
-from . import progress
-from .api import xmltime
-from .api.codec import failure, success
-from .api.dispatch import loggable
-from .api.errors import ApiError
-from .api.handlers.base import new_ref
-from .backend.base import BackendError
+from ..util import progress
+from . import xmltime
+from .codec import failure, success
+from .dispatch import loggable
+from .errors import ApiError
+from .handlers.base import new_ref
+from ..backend.base import BackendError
 
 log = logging.getLogger("xend.tasks")
 

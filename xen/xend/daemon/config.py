@@ -155,7 +155,7 @@ def check_tls_files(cfg):
                 from None
         if not os.path.isfile(path):
             raise ConfigError("%s = %r is not a file" % (key, path))
-    from . import tls
+    from ..transport import tls
     problem = tls.pair_problem(cfg["tls_cert"], cfg["tls_key"])
     if problem:
         raise ConfigError("tls_cert = %r and tls_key = %r cannot be used: %s"

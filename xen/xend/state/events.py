@@ -16,8 +16,8 @@ import secrets
 import threading
 import time
 
-from .api import datamodel, xmltime
-from .api.errors import ApiError
+from ..api import datamodel, xmltime
+from ..api.errors import ApiError
 
 
 class Subscription:

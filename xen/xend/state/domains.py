@@ -15,12 +15,13 @@ import os
 import threading
 import time
 
-from . import progress
-from .api import lifecycle
-from .api.errors import ApiError
-from .api.types import NULL_REF
-from .backend.base import (GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN,
-                           GUEST_SUSPEND, BackendError, DomainSpec)
+from ..util import progress
+from ..api import lifecycle
+from ..api.errors import ApiError
+from ..api.types import NULL_REF
+from ..backend.base import (
+    GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError,
+    DomainSpec)
 
 log = logging.getLogger("xend.domains")
 

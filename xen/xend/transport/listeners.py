@@ -42,9 +42,9 @@ import sys
 import threading
 
 from . import httpio, prometheus, tls
-from .api import codec, xmlrepr
-from .api.sessions import Peer
-from .limits import LogGate
+from ..api import codec, xmlrepr
+from ..api.sessions import Peer
+from ..api.limits import LogGate
 
 log = logging.getLogger("xend.server")
 

@@ -10,23 +10,23 @@ import shutil
 import threading
 import uuid as uuidlib
 
-from . import hostinfo
-from .api import datamodel, methods
-from .api.dispatch import Dispatcher
-from .api.handlers.event import EventHandler
-from .api.handlers.host import HostCpuHandler, HostHandler, cpu_records
-from .api.handlers.network import NetworkHandler, VIFHandler
-from .api.handlers.session import SessionHandler
-from .api.handlers.storage import SRHandler, VBDHandler, VDIHandler
-from .api.handlers.task import TaskHandler
-from .api.handlers.user import UserHandler
-from .api.handlers.vm import VMHandler
-from .api.sessions import ROOT, Sessions
-from .domains import Domains
-from .events import EventLog
-from .metrics import Sampler
-from .store import Store
-from .tasks import Tasks
+from ..host import facts as hostinfo
+from ..api import datamodel, methods
+from ..api.dispatch import Dispatcher
+from ..api.handlers.event import EventHandler
+from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
+from ..api.handlers.network import NetworkHandler, VIFHandler
+from ..api.handlers.session import SessionHandler
+from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler
+from ..api.handlers.task import TaskHandler
+from ..api.handlers.user import UserHandler
+from ..api.handlers.vm import VMHandler
+from ..api.sessions import ROOT, Sessions
+from ..state.domains import Domains
+from ..state.events import EventLog
+from ..state.sampler import Sampler
+from ..state.store import Store
+from ..api.tasks import Tasks
 
 log = logging.getLogger("xend")
 
@@ -66,15 +66,15 @@ def choose_backend(name):
 def make_backend(name, config):
     """Construct the named backend."""
     if name == "sim":
-        from .backend.sim import SimBackend
+        from ..backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
         return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
     if name == "qemu":
-        from .backend.qemu import QemuBackend
+        from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
                            reattach_timeout=config["reattach_timeout"])
     if name == "xen":
-        from .backend.xen import XenBackend
+        from ..backend.xen import XenBackend
         return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])
     raise ValueError("backend %r is not available" % name)
 

@@ -35,9 +35,9 @@ import shutil
 import subprocess
 import uuid as uuidlib
 
-from . import progress
-from .api.errors import ApiError
-from .api.values import check_path
+from ..util import progress
+from ..api.errors import ApiError
+from ..api.values import check_path
 
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
