@@ -4,6 +4,7 @@ server raises anywhere in xen/."""
 import ast
 import os
 import re
+import string
 
 import pytest
 
@@ -268,11 +269,18 @@ DESIGN_ERRORS = {
 def test_design_error_codes_declared_with_their_parameter_counts():
     for code, n in DESIGN_ERRORS.items():
         assert code in datamodel.ERRORS, code
-        assert len(datamodel.ERRORS[code]) == n, code
+        assert len(datamodel.ERRORS[code].params) == n, code
 
 
-def test_error_docs_only_for_declared_codes():
-    assert set(datamodel.ERROR_DOCS) <= set(datamodel.ERRORS)
+def test_every_declared_error_has_a_doc_and_a_sentence_over_its_parameters():
+    for code, e in datamodel.ERRORS.items():
+        assert e.code == code
+        assert e.doc.strip() and e.sentence.strip(), code
+        placeholders = {name for _, name, _, _ in string.Formatter().parse(e.sentence)
+                        if name is not None}
+        assert placeholders <= set(e.params), code
+        # Every parameter the doc speaks of is one the code has.
+        assert set(re.findall(r"`([a-z_]+)`", e.doc)) <= set(e.params), code
 
 
 def _python_files():
@@ -323,9 +331,10 @@ def test_every_error_code_raised_in_xen_is_declared():
 
 def test_every_error_code_raised_in_xen_has_the_declared_parameter_count():
     wrong = ["%s:%d %s has %d params, declared %d" % (
-        os.path.relpath(p, XEN_DIR), line, code, n, len(datamodel.ERRORS[code]))
+        os.path.relpath(p, XEN_DIR), line, code, n, len(datamodel.ERRORS[code].params))
         for p, line, code, n in _raised_codes()
-        if code in datamodel.ERRORS and n is not None and n != len(datamodel.ERRORS[code])]
+        if code in datamodel.ERRORS and n is not None
+        and n != len(datamodel.ERRORS[code].params)]
     assert wrong == []
 
 

@@ -575,65 +575,158 @@ _BY_REF = {(b.ref_class, b.ref_field): b for b in BINDINGS}
 
 
 # --------------------------------------------------------------------------
-# Error codes (name -> parameter names). Every Failure the server sends uses one
-# of these; errors.py checks the parameter count against this table.
+# Error codes. Every Failure the server sends is one of these; an entry declares
+# the code, its parameters in wire order, what it means (the API reference) and
+# the one line xm prints for it (a str.format of the parameter names). errors.py
+# checks the parameter count of every ApiError against it.
 
-ERRORS = {
-    "SESSION_AUTHENTICATION_FAILED": ["user", "msg"],
-    "SESSION_INVALID": ["handle"],
-    "SESSION_NOT_REGISTERED": ["handle"],
-    "HANDLE_INVALID": ["class", "handle"],
-    "UUID_INVALID": ["class", "uuid"],
-    "MESSAGE_METHOD_UNKNOWN": ["method"],
-    "MESSAGE_PARAMETER_COUNT_MISMATCH": ["method", "expected", "received"],
-    "FIELD_TYPE_ERROR": ["field"],
-    "FIELD_MISSING": ["field"],
-    "FIELD_UNKNOWN": ["field"],
-    "FIELD_READ_ONLY": ["field"],
-    "INVALID_VALUE": ["field", "value"],
-    "VALUE_NOT_SUPPORTED": ["field", "value", "reason"],
-    "VM_BAD_POWER_STATE": ["vm", "expected", "actual"],
-    "VM_IS_TEMPLATE": ["vm"],
-    "OPERATION_NOT_ALLOWED": ["reason"],
-    "OTHER_OPERATION_IN_PROGRESS": ["class", "object"],
-    "OBJECT_IN_USE": ["class", "object", "holder_class", "holders"],
-    "PERMISSION_DENIED": ["msg"],
-    "HOST_DISABLED": ["host"],
-    "HOST_NOT_DISABLED": ["host"],
-    "HOST_HAS_RESIDENT_VMS": ["host", "vms"],
-    "HOST_POWER_COMMAND_UNSET": ["host", "operation"],
-    "TASK_CANCELLED": ["task"],
-    "TOO_MANY_PENDING_TASKS": [],
-    "EVENTS_LOST": [],
-    "EVENT_SUBSCRIPTION_PARSE_FAILURE": ["subscription"],
-    "EVENT_FROM_TOKEN_PARSE_FAILURE": ["token"],
-    "VDI_IN_USE": ["vdi", "operation"],
-    "VM_STATE_FILE_MISSING": ["path"],
-    "VM_STATE_FILE_CORRUPT": ["path"],
-    "VM_SHUTDOWN_TIMEOUT": ["vm", "timeout"],
-    "DEVICE_DETACH_TIMEOUT": ["class", "ref", "timeout"],
-    "SR_FULL": ["requested", "maximum"],
-    "INTERNAL_ERROR": ["message"],
-}
+@dataclasses.dataclass(frozen=True)
+class Error:
+    code: str
+    params: tuple        # the parameters' names, in the order they travel
+    doc: str             # what it means and what its parameters hold
+    sentence: str        # xm's one-line explanation, e.g. "{vm} is {actual}; ..."
 
-ERROR_DOCS = {
-    "FIELD_MISSING": "a constructor record lacks a required field",
-    "FIELD_UNKNOWN": "a constructor record names a field the class does not have",
-    "FIELD_READ_ONLY": "a write (set/add_to/remove_from/constructor) names a read-only field",
-    "OBJECT_IN_USE": "a delete would leave other objects pointing at a missing one",
-    "VM_STATE_FILE_MISSING": "resume found no saved state; the VM stays Suspended",
-    "VM_STATE_FILE_CORRUPT": "resume could not read the saved state; the VM stays Suspended",
-    "VM_SHUTDOWN_TIMEOUT": "the guest did not shut down or reboot in time; it keeps running",
-    "DEVICE_DETACH_TIMEOUT": "the guest did not release the VBD or VIF in time; it keeps "
-                             "the device, and the record stays",
-    "HOST_DISABLED": "the host is disabled and refuses new starts and resumes",
-    "HOST_NOT_DISABLED": "host shutdown/reboot asked for while the host is enabled",
-    "HOST_HAS_RESIDENT_VMS": "host shutdown/reboot asked for while VMs are resident on it",
-    "HOST_POWER_COMMAND_UNSET": "host shutdown/reboot asked for but no power command is configured",
-    "SR_FULL": "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
-               "more bytes than the file system has free; images are thin-provisioned, "
-               "so VDI.create and resizing never ask for room",
-}
+
+ERRORS = {e.code: e for e in (
+    Error("SESSION_AUTHENTICATION_FAILED", ("user", "msg"),
+          "login_with_password refused the user name `user`; `msg` says why (the same "
+          "\"Authentication failure\" for an unknown user and a wrong password, or a "
+          "lockout after too many failures)",
+          "cannot log in as {user}: {msg}"),
+    Error("SESSION_INVALID", ("handle",),
+          "the session ref `handle` names no live session: never issued, logged out, "
+          "expired, or revoked with its user; empty when the call gave no session",
+          "the session is no longer valid (expired or logged out)"),
+    Error("SESSION_NOT_REGISTERED", ("handle",),
+          "event.next was called by the session `handle`, which has no event.register "
+          "subscription",
+          "the session has not registered for events (event.register)"),
+    Error("HANDLE_INVALID", ("class", "handle"),
+          "`handle` is not a ref of an object of class `class`: no such object (or one "
+          "the caller may not see), an object of another class, or a null ref where one "
+          "is required",
+          "there is no {class} {handle}"),
+    Error("UUID_INVALID", ("class", "uuid"),
+          "get_by_uuid found no object of class `class` with UUID `uuid`",
+          "there is no {class} with UUID {uuid}"),
+    Error("MESSAGE_METHOD_UNKNOWN", ("method",),
+          "the server has no method `method` (nor an Async form of it, where the class "
+          "has none)",
+          "this server has no method {method}"),
+    Error("MESSAGE_PARAMETER_COUNT_MISMATCH", ("method", "expected", "received"),
+          "`method` was called with `received` parameters (the session included in "
+          "neither count) where it takes `expected`; for a method with optional trailing "
+          "parameters `expected` is the bound that was missed",
+          "{method} takes {expected} parameters, not {received}"),
+    Error("FIELD_TYPE_ERROR", ("field",),
+          "the value given for the parameter or field `field` has the wrong type (a "
+          "string for a bool, a constructor record that is not a struct, ...)",
+          "{field} has the wrong type"),
+    Error("FIELD_MISSING", ("field",),
+          "a constructor record lacks the required field `field`",
+          "{field} is required"),
+    Error("FIELD_UNKNOWN", ("field",),
+          "a constructor record names a field `field` the class does not have",
+          "there is no field {field}"),
+    Error("FIELD_READ_ONLY", ("field",),
+          "a write (set/add_to/remove_from/constructor) names the read-only field `field`",
+          "{field} is read-only"),
+    Error("INVALID_VALUE", ("field", "value"),
+          "`value` has the right type for `field` but is not one it may hold (out of "
+          "range, not an enum member, a malformed address or path, a name in use); "
+          "`value` may end with the reason in parentheses",
+          "{field} cannot be {value}"),
+    Error("VALUE_NOT_SUPPORTED", ("field", "value", "reason"),
+          "`field` = `value` is valid in the API but this host or backend cannot do it; "
+          "`reason` says why",
+          "{field} = {value} is not supported: {reason}"),
+    Error("VM_BAD_POWER_STATE", ("vm", "expected", "actual"),
+          "the VM `vm` is `actual`, and the operation needs one of the power states "
+          "`expected` (comma-separated)",
+          "{vm} is {actual}; this needs {expected}"),
+    Error("VM_IS_TEMPLATE", ("vm",),
+          "the VM `vm` is a template, which is never started: only clone and delete "
+          "apply to it",
+          "{vm} is a template; templates can only be cloned or deleted"),
+    Error("OPERATION_NOT_ALLOWED", ("reason",),
+          "the call is refused in the objects' present state; `reason` says why",
+          "{reason}"),
+    Error("OTHER_OPERATION_IN_PROGRESS", ("class", "object"),
+          "another lifecycle operation holds the `class` `object` (a VM) and this one "
+          "cannot wait for it or overtake it",
+          "another operation is in progress on {class} {object}"),
+    Error("OBJECT_IN_USE", ("class", "object", "holder_class", "holders"),
+          "deleting the `class` `object` would leave the `holder_class` objects "
+          "`holders` (comma-separated) pointing at a missing one",
+          "{class} {object} is in use by {holder_class} {holders}"),
+    Error("PERMISSION_DENIED", ("msg",),
+          "the session's user may not make this call (root-only methods, the host's "
+          "own objects, users); `msg` says which rule applies",
+          "permission denied: {msg}"),
+    Error("HOST_DISABLED", ("host",),
+          "the host is disabled and refuses new starts and resumes",
+          "host {host} is disabled and starts no VMs"),
+    Error("HOST_NOT_DISABLED", ("host",),
+          "host shutdown/reboot asked for while the host is enabled",
+          "host {host} must be disabled first (host-disable)"),
+    Error("HOST_HAS_RESIDENT_VMS", ("host", "vms"),
+          "host shutdown/reboot asked for while VMs are resident on it; `vms` lists them "
+          "(comma-separated)",
+          "host {host} still runs VMs: {vms}"),
+    Error("HOST_POWER_COMMAND_UNSET", ("host", "operation"),
+          "host shutdown/reboot asked for but no power command is configured; "
+          "`operation` is \"shutdown\" or \"reboot\"",
+          "host {host} has no {operation} command configured"),
+    Error("TASK_CANCELLED", ("task",),
+          "the asynchronous call of task `task` was cancelled (task.cancel) before it "
+          "finished; this is the task's error_info",
+          "the operation was cancelled (task {task})"),
+    Error("TOO_MANY_PENDING_TASKS", (),
+          "an Async call was refused because the configured number of pending tasks "
+          "(max_pending_tasks) is reached",
+          "the server is busy: too many operations are pending"),
+    Error("EVENTS_LOST", (),
+          "the events the caller asked for are gone: its token or cursor is older than "
+          "the event log's oldest event, or from an earlier run of the daemon; re-read "
+          "the objects and start again from \"\"",
+          "events were lost; read the objects again and start over"),
+    Error("EVENT_SUBSCRIPTION_PARSE_FAILURE", ("subscription",),
+          "an event.register/unregister/from class `subscription` is not \"*\", a class "
+          "name or class/ref",
+          "{subscription} is not an event subscription (a class, class/ref or *)"),
+    Error("EVENT_FROM_TOKEN_PARSE_FAILURE", ("token",),
+          "the event.from `token` is not \"\" nor a token event.from returned",
+          "{token} is not an event token"),
+    Error("VDI_IN_USE", ("vdi", "operation"),
+          "`operation` (attach, resize, set_read_only, set_sharable) is refused because "
+          "VMs hold the VDI `vdi` in a way it contradicts: attached read-write elsewhere, "
+          "running with it, or sharing a disk that would stop being sharable",
+          "VDI {vdi} is in use; {operation} is refused"),
+    Error("VM_STATE_FILE_MISSING", ("path",),
+          "resume found no saved state at `path`; the VM stays Suspended",
+          "the saved state {path} is missing; the VM stays Suspended"),
+    Error("VM_STATE_FILE_CORRUPT", ("path",),
+          "resume could not read the saved state at `path`; the VM stays Suspended",
+          "the saved state {path} cannot be read; the VM stays Suspended"),
+    Error("VM_SHUTDOWN_TIMEOUT", ("vm", "timeout"),
+          "the guest `vm` did not shut down or reboot within `timeout` seconds; it keeps "
+          "running",
+          "{vm} did not shut down within {timeout} seconds; it keeps running"),
+    Error("DEVICE_DETACH_TIMEOUT", ("class", "ref", "timeout"),
+          "the guest did not release the `class` (VBD or VIF) `ref` within `timeout` "
+          "seconds; it keeps the device, and the record stays",
+          "the guest did not release {class} {ref} within {timeout} seconds; it keeps it"),
+    Error("SR_FULL", ("requested", "maximum"),
+          "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
+          "`requested` bytes, more than the `maximum` the file system has free; images "
+          "are thin-provisioned, so VDI.create and resizing never ask for room",
+          "the SR is full: {requested} bytes asked for, {maximum} available"),
+    Error("INTERNAL_ERROR", ("message",),
+          "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
+          "caller's; `message` names it, without a traceback (that goes to the log)",
+          "internal error in xend: {message}"),
+)}
 
 
 def all_fields():

@@ -65,9 +65,8 @@ def markdown():
                                                        "cascade": "deletes the holders",
                                                        "clear": "clears the Ref"}[b.on_delete]))
     out += ["", "## Errors", "", "| code | parameters | meaning |", "|---|---|---|"]
-    for code, params in datamodel.ERRORS.items():
-        out.append("| %s | %s | %s |" % (code, ", ".join(params),
-                                         datamodel.ERROR_DOCS.get(code, "")))
+    for e in datamodel.ERRORS.values():
+        out.append("| %s | %s | %s |" % (e.code, ", ".join(e.params), e.doc))
     out += ["", "## VM lifecycle", "", "```"] + lifecycle.describe() + ["```", ""]
     return "\n".join(out)
 
