@@ -358,3 +358,10 @@ def test_api_error_refuses_undeclared_codes_and_wrong_counts():
     e = ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", 2, 1)
     assert e.description == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", "2", "1"]
     assert all(isinstance(p, str) for p in e.description)
+
+
+def test_optional_parameters_are_trailing():
+    for cls in datamodel.CLASSES.values():
+        for m in cls.messages:
+            flags = [p.optional for p in m.params]
+            assert flags == sorted(flags), "%s.%s" % (cls.name, m.name)

@@ -199,6 +199,7 @@ class Param:
     type: object
     desc: str = ""
     nullable: bool = False            # a Ref parameter that may be the null ref
+    optional: bool = False            # may be left out; only trailing parameters are
 
 
 @dataclasses.dataclass
@@ -265,8 +266,8 @@ SESSION = Class("session", "a session", [
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
              Param("pwd", String, "Password for login."),
-             Param("version", String, "API version the client speaks (optional)"),
-             Param("originator", String, "the client's name (optional)")],
+             Param("version", String, "API version the client speaks", optional=True),
+             Param("originator", String, "the client's name", optional=True)],
             Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
             session=False),
     Message("logout", [], None, "Log out of a session"),

@@ -28,12 +28,16 @@ class Method:
     session: bool = True
     lifecycle: Optional[str] = None  # VM lifecycle operation: first param is the VM
     root_only: bool = False
-    min_params: Optional[int] = None  # fewer accepted (login's optional version/originator)
     desc: str = ""
 
     @property
     def arity(self):
         return len(self.params)
+
+    @property
+    def min_params(self):
+        """The fewest parameters accepted: those not declared optional."""
+        return sum(not p.optional for p in self.params)
 
 
 def _this(cls):
@@ -60,7 +64,6 @@ def build(handlers):
                                    % (n, msg.name, type(h).__name__, msg.name))
             add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
                        session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
-                       min_params=2 if msg.name == "login_with_password" else None,
                        desc=msg.desc))
         if not cls.objects:
             continue

@@ -24,7 +24,9 @@ def _methods_table():
 
 
 def _sig(m):
-    params = ", ".join("%s %s" % (p.type.spec_name(), p.name) for p in m.params)
+    # An optional parameter in brackets: "[string version]".
+    params = ", ".join(("[%s %s]" if p.optional else "%s %s") % (p.type.spec_name(), p.name)
+                       for p in m.params)
     if m.session:
         params = "session_id s" + (", " + params if params else "")
     result = m.result.spec_name() if m.result is not None else "void"
