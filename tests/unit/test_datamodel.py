@@ -12,7 +12,7 @@ from spec_tables import (RO_INS, RO_RUN, RW, SPEC_BINDINGS, SPEC_CLASSES, SPEC_E
                          SPEC_FIELDS, SPEC_LIST_CLASSES, SPEC_MESSAGES)
 from xen.xend.api import datamodel
 from xen.xend.api.errors import ApiError
-from xen.xend.api.types import Enum, Ref, Set
+from xen.xend.api.types import Enum, Ref, Set, is_collection
 
 XEN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "xen")
@@ -251,7 +251,8 @@ def test_creatable_and_deletable_flags():
 
 
 def test_stored_classes():
-    assert set(datamodel.STORED_CLASSES) == set(SPEC_CLASSES) - {"session", "task"}
+    stored = {c.name for c in datamodel.CLASSES.values() if c.stored}
+    assert stored == set(SPEC_CLASSES) - {"session", "task"}
 
 
 # -- error codes -----------------------------------------------------------------------
@@ -365,3 +366,21 @@ def test_optional_parameters_are_trailing():
         for m in cls.messages:
             flags = [p.optional for p in m.params]
             assert flags == sorted(flags), "%s.%s" % (cls.name, m.name)
+
+
+def test_field_roles_are_declared_where_the_daemon_gives_them():
+    def wires(flag):
+        return {(c.name, f.wire) for c, f in datamodel.all_fields() if getattr(f, flag)}
+    assert wires("host_path") == {("VM", "kernel_kernel"), ("VM", "kernel_initrd"),
+                                  ("VM", "bios_cdrom")}
+    assert wires("on_set") == {("VM", "is_a_template"), ("VM", "memory_dynamic_max"),
+                               ("VM", "memory_dynamic_min"), ("network", "NIC"),
+                               ("network", "VLAN"), ("VDI", "virtual_size")}
+    lookups = wires("lookup")
+    assert {("user", "short_name"), ("VM", "name_label"), ("task", "name_label")} <= lookups
+    assert wires("indexed") == lookups | {("VIF", "MAC")}
+    for c, f in datamodel.all_fields():
+        # on_set replaces set_<wire>, which only RW fields that are not Sets or Maps have.
+        assert not (f.on_set and (f.qual != datamodel.RW or is_collection(f.type))), (
+            c.name, f.wire)
+        assert not (f.lookup and f.type is not datamodel.String), (c.name, f.wire)

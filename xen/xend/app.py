@@ -90,8 +90,8 @@ class Xend:
         reverse, lookup = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
                            reverse_fields=reverse, lookup_fields=lookup,
-                           volatile=[c for c in datamodel.CLASSES
-                                     if c not in datamodel.STORED_CLASSES])
+                           volatile=[c.name for c in datamodel.CLASSES.values()
+                                     if not c.stored])
         self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
                                  failure_delay=config["login_failure_delay"],
                                  auth=config["auth"])

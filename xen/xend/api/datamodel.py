@@ -12,6 +12,12 @@ Reading guide:
     creation and never change, ``RW`` can be set at any time.
   * ``required=True`` marks a constructor field the client must supply; the
     others default to ``default`` (or the type's empty value).
+  * What the daemon does with a field follows from its flags: ``lookup``
+    (a get_by_<wire> RPC over a store index), ``indexed`` (the index only),
+    ``host_path`` (a host file the guest is given, checked on every write),
+    ``on_set`` (setting it does more than store it: the class handler's
+    ``set_<wire>`` does the set). A class's ``stored`` says whether its
+    objects survive a restart.
   * ``Message``: an extra RPC with its parameters, result, and, for VM
     operations, the lifecycle operation that decides which power states allow it.
   * Beyond the draft (marked ``extension=True``): fields and messages the
@@ -181,11 +187,19 @@ class Field:
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
     extension: bool = False         # beyond the 0.2 draft
     indexed: bool = False           # the store keeps a value -> refs index of it
+    lookup: bool = False            # <class>.get_by_<wire> finds objects by it (so indexed)
+    # Names a file on the host that the hypervisor opens for the guest: checked as an
+    # absolute path under the configured path_roots whenever it is written.
+    host_path: bool = False
+    # What setting it does beyond storing the value, in words (for the reference); the
+    # class handler's set_<wire>(call, wire, ref, value) does the whole set.
+    on_set: str = ""
     # The field's name in RPC names and records: "name/label" -> "name_label".
     wire: str = dataclasses.field(init=False)
 
     def __post_init__(self):
         self.wire = self.name.replace("/", "_")
+        self.indexed = self.indexed or self.lookup
 
     def default_value(self):
         if self.default is _NO_DEFAULT:
@@ -230,6 +244,9 @@ class Class:
     # Its objects are the host's own (the machine, its bridges, its storage): only root
     # creates, changes or deletes them; every user reads them.
     root_writes: bool = False
+    # Its objects survive a restart in the persistent store; False for the daemon's own
+    # runtime objects (sessions, tasks), which live in memory only.
+    stored: bool = True
     extension: bool = False
 
     def field(self, wire):
@@ -244,7 +261,7 @@ def uuid_field():
 
 
 def name_fields():
-    return [Field("name/label", String, RW, "a human-readable name", indexed=True),
+    return [Field("name/label", String, RW, "a human-readable name", lookup=True),
             Field("name/description", String, RW,
                   "a notes field containing human-readable description")]
 
@@ -271,12 +288,12 @@ SESSION = Class("session", "a session", [
             Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
             session=False),
     Message("logout", [], None, "Log out of a session"),
-], creatable=False, deletable=False, asynchronous=False)
+], creatable=False, deletable=False, asynchronous=False, stored=False)
 
 TASK = Class("task", "a longrunning asynchronous task", [
     uuid_field(),
     Field("name/label", String, RO_RUN, "the method the task runs", extension=True,
-          indexed=True),
+          lookup=True),
     Field("name/description", String, RO_RUN, "a description of the task", extension=True),
     Field("status", task_status_type, RO_RUN, "current status", extension=True),
     Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True),
@@ -298,7 +315,7 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
             "the finished call's complete Status struct once Progress is 100 "
             "(Async.Task.GetStatus)", extension=True),
-], creatable=False, asynchronous=False)
+], creatable=False, asynchronous=False, stored=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
     uuid_field(),
@@ -308,13 +325,16 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("user_version", Int, RW, "a user version number for this machine", default=1),
     Field("is_a_template", Bool, RW,
           "true if this is a template. Template VMs can never be started, they are used only "
-          "for cloning other VMs"),
+          "for cloning other VMs",
+          on_set="to true is held like a lifecycle operation, so no start overtakes it"),
     Field("resident_on", Ref("host"), RO_RUN, "the host the VM is currently resident on"),
     Field("memory/static_max", Int, RO_INS, "Statically-set (i.e. absolute) maximum",
           default=256 * 2 ** 20),
-    Field("memory/dynamic_max", Int, RW, "Dynamic maximum", default=256 * 2 ** 20),
+    Field("memory/dynamic_max", Int, RW, "Dynamic maximum", default=256 * 2 ** 20,
+          on_set="moves a resident guest's balloon target to the new value"),
     Field("memory/actual", Int, RO_RUN, "Guest's actual usage"),
-    Field("memory/dynamic_min", Int, RW, "Dynamic minimum", default=256 * 2 ** 20),
+    Field("memory/dynamic_min", Int, RW, "Dynamic minimum", default=256 * 2 ** 20,
+          on_set="sets a resident guest's balloon target to memory/dynamic_max again"),
     Field("memory/static_min", Int, RO_INS, "Statically-set (i.e. absolute) minimum",
           default=16 * 2 ** 20),
     Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
@@ -343,7 +363,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("VBDs", Set(Ref("VBD")), RW, "virtual block devices"),
     Field("TPM/instance", Int, RO_INS, "included for TPM support"),
     Field("TPM/backend", Int, RO_INS, "included for TPM support"),
-    Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso"),
+    Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso",
+          host_path=True),
     Field("bios/boot", bios_boot_option, RW, "default device to boot the guest from",
           default="HD"),
     Field("platform/std_VGA", Bool, RW, "emulate standard VGA instead of cirrus logic"),
@@ -354,8 +375,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("builder", String, RW, "domain builder to use"),
     Field("boot_method", boot_type, RW, "select how this machine should boot",
           default="bios"),
-    Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz"),
-    Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img"),
+    Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz", host_path=True),
+    Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img",
+          host_path=True),
     Field("kernel/args", String, RW, "extra kernel command-line arguments"),
     Field("grub/cmdline", String, RW, "grub command-line"),
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
@@ -409,12 +431,16 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
     Field("utilisation", Float, RO_RUN, "the current CPU utilisation"),
 ], creatable=False, deletable=False)
 
+_REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "
+             "a VIF next needs it")
+
 NETWORK = Class("network", "a virtual network", [
     uuid_field(),
     *name_fields(),
     Field("VIFs", Set(Ref("VIF")), RW, "list of connected vifs"),
-    Field("NIC", String, RW, "ethernet device to use to access this network"),
-    Field("VLAN", String, RW, "VLAN tag to use to access this network"),
+    Field("NIC", String, RW, "ethernet device to use to access this network",
+          on_set=_REBRIDGE),
+    Field("VLAN", String, RW, "VLAN tag to use to access this network", on_set=_REBRIDGE),
     Field("default_gateway", String, RW, "default gateway IP address"),
     Field("default_netmask", String, RW, "default netmask"),
 ], list_rpc=True, root_writes=True)
@@ -462,7 +488,8 @@ VDI = Class("VDI", "a virtual disk image", [
     Field("VBDs", Set(Ref("VBD")), RW, "list of vbds that refer to this disk"),
     Field("virtual_size", Int, RW,
           "size of disk as presented to the guest (in multiples of sector_size field)",
-          required=True),
+          required=True,
+          on_set="grows the disk image (never shrinks it; not while a resident VM uses it)"),
     Field("physical_utilisation", Int, RO_RUN,
           "amount of physical space that the disk image is currently taking up on the storage "
           "repository (in bytes)"),
@@ -491,7 +518,7 @@ VBD = Class("VBD", "a virtual block device", [
 
 USER = Class("user", "a user of the system", [
     uuid_field(),
-    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True, indexed=True),
+    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True, lookup=True),
     Field("fullname", String, RW, "full name"),
 ], messages=[
     Message("set_password", [Param("user", Ref("user"), "the user"),
@@ -512,7 +539,8 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
                      Param("timeout", Float, "seconds to wait for an event")],
             Struct("event batch"),
             "Events since token: {events, valid_ref_counts, token}"),
-], creatable=False, deletable=False, objects=False, asynchronous=False, extension=True)
+], creatable=False, deletable=False, objects=False, asynchronous=False, stored=False,
+   extension=True)
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, EVENT)}
@@ -522,10 +550,6 @@ ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
 }
-
-# The classes whose objects live in the persistent store (sessions and tasks are the
-# daemon's own runtime objects).
-STORED_CLASSES = ("VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user")
 
 
 # --------------------------------------------------------------------------

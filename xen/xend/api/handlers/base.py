@@ -13,7 +13,9 @@ with behaviour of its own subclasses it and overrides the hooks:
 How a field is kept follows from the datamodel alone: ``uuid`` is the ref;
 the Set side of a bound pair is the store's reverse index of its Ref side;
 fields named in ``computed`` are worked out on read; every other field is a
-stored value.
+stored value. Every write checks the class's ``host_path`` fields; a field
+declared with ``on_set`` is set by the subclass's ``set_<wire>`` (methods.py),
+which does its effect around ``set_field``.
 """
 
 import uuid as uuidlib
@@ -21,7 +23,7 @@ import uuid as uuidlib
 from .. import datamodel
 from ..errors import ApiError
 from ..types import NULL_REF, Map, Ref, Type
-from ..values import check_value
+from ..values import check_path, check_value
 
 
 def new_ref():
@@ -47,6 +49,7 @@ class ClassHandler:
                        None if type(f.type).to_wire is Type.to_wire else f.type.to_wire)
                       for f, src in self._layout]
         self._steps = {step[0]: step for step in self._plan}
+        self._host_paths = [f.wire for f in self.cls.fields if f.host_path]
 
     def _plan_arg(self, f, src):
         if src == "stored":
@@ -239,8 +242,16 @@ class ClassHandler:
                                % (self.cls.name, wire, self.cls.name, field.type.cls))
         new = dict(old)
         new.update(changes)
+        self.check_host_paths(old, new)
         self.validate(txn, ref, old, new)
         txn.update(self.cls.name, ref, new)
+
+    def check_host_paths(self, old, new):
+        """Check each host_path field a write changes, normalising it in ``new``: files
+        the hypervisor will open must be absolute, plain and under path_roots."""
+        for wire in self._host_paths:
+            if new.get(wire, "") != (old or {}).get(wire, ""):
+                new[wire] = check_path(new.get(wire, ""), wire, self.app.config["path_roots"])
 
     def create(self, call, record):
         """The constructor (§1.2): a record of RW and RO_ins fields; returns the new ref."""
@@ -297,6 +308,7 @@ class ClassHandler:
 
     def insert(self, txn, ref, stored, bound=None, private=None):
         """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members."""
+        self.check_host_paths(None, stored)
         self.validate(txn, ref, None, stored)
         txn.create(self.cls.name, ref, stored, private)
         for wire, members in (bound or {}).items():
