@@ -1,8 +1,9 @@
 """The generic behaviour every class gets from the datamodel (spec §1.1, §1.2).
 
 ``ClassHandler`` implements get/set/add_to/remove_from for fields, the
-constructor, delete, the lookups and records, once, for any class. A class
-with behaviour of its own subclasses it and overrides the hooks:
+constructor, delete, the lookups and records, once, for any class: a class
+declared in the datamodel with no behaviour of its own needs nothing else. A
+class with behaviour of its own subclasses it and overrides the hooks:
 
   * ``computed``: RO_run fields worked out at read time (name -> method name);
   * ``validate(txn, ref, old, new)``: refuse a write before it is committed;
@@ -38,7 +39,11 @@ class ClassHandler:
     computed = {}            # wire name -> name of a method (ref, record) -> value
     hides_objects = False    # True where visible() filters get_all
 
-    def __init__(self, app):
+    def __init__(self, app, cls_name=None):
+        """The handler of ``cls_name``; a subclass names its class in ``cls_name`` instead,
+        and a class without behaviour of its own is served by this class alone."""
+        if cls_name is not None:
+            self.cls_name = cls_name
         self.app = app
         self.store = app.store
         self.cls = datamodel.CLASSES[self.cls_name]
