@@ -492,7 +492,7 @@ def test_list(api, cls):
 
 @pytest.mark.parametrize("cls", ALL)
 def test_to_xml_reflects_the_record(api, cls):
-    from xen.xend.api import xmlrepr
+    from xen.xend.api import xmltext
     ref = object_of(api, cls)
     xml = getattr(api, cls).to_XML(ref)
     doc = etree.fromstring(xml.encode("utf-8"))
@@ -505,9 +505,9 @@ def test_to_xml_reflects_the_record(api, cls):
             continue
         v = record[f.wire]
         if isinstance(f.type, Set):
-            want = xmlrepr.encode_value(f.type, [f.type.item.from_wire(x) for x in v])
+            want = xmltext.encode_value(f.type, [f.type.item.from_wire(x) for x in v])
         elif isinstance(f.type, Map):
-            want = xmlrepr.encode_value(f.type, v)
+            want = xmltext.encode_value(f.type, v)
         elif f.type is Bool:
             want = "true" if v else "false"
         elif f.type.spec_name() == "datetime":

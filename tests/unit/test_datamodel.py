@@ -4,6 +4,7 @@ server raises anywhere in xen/."""
 import ast
 import os
 import re
+import string
 
 import pytest
 
@@ -11,7 +12,7 @@ from spec_tables import (RO_INS, RO_RUN, RW, SPEC_BINDINGS, SPEC_CLASSES, SPEC_E
                          SPEC_FIELDS, SPEC_LIST_CLASSES, SPEC_MESSAGES)
 from xen.xend.api import datamodel
 from xen.xend.api.errors import ApiError
-from xen.xend.api.types import Enum, Ref, Set
+from xen.xend.api.types import Enum, Ref, Set, is_collection
 
 XEN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "xen")
@@ -250,7 +251,8 @@ def test_creatable_and_deletable_flags():
 
 
 def test_stored_classes():
-    assert set(datamodel.STORED_CLASSES) == set(SPEC_CLASSES) - {"session", "task"}
+    stored = {c.name for c in datamodel.CLASSES.values() if c.stored}
+    assert stored == set(SPEC_CLASSES) - {"session", "task"}
 
 
 # -- error codes -----------------------------------------------------------------------
@@ -268,11 +270,18 @@ DESIGN_ERRORS = {
 def test_design_error_codes_declared_with_their_parameter_counts():
     for code, n in DESIGN_ERRORS.items():
         assert code in datamodel.ERRORS, code
-        assert len(datamodel.ERRORS[code]) == n, code
+        assert len(datamodel.ERRORS[code].params) == n, code
 
 
-def test_error_docs_only_for_declared_codes():
-    assert set(datamodel.ERROR_DOCS) <= set(datamodel.ERRORS)
+def test_every_declared_error_has_a_doc_and_a_sentence_over_its_parameters():
+    for code, e in datamodel.ERRORS.items():
+        assert e.code == code
+        assert e.doc.strip() and e.sentence.strip(), code
+        placeholders = {name for _, name, _, _ in string.Formatter().parse(e.sentence)
+                        if name is not None}
+        assert placeholders <= set(e.params), code
+        # Every parameter the doc speaks of is one the code has.
+        assert set(re.findall(r"`([a-z_]+)`", e.doc)) <= set(e.params), code
 
 
 def _python_files():
@@ -323,9 +332,10 @@ def test_every_error_code_raised_in_xen_is_declared():
 
 def test_every_error_code_raised_in_xen_has_the_declared_parameter_count():
     wrong = ["%s:%d %s has %d params, declared %d" % (
-        os.path.relpath(p, XEN_DIR), line, code, n, len(datamodel.ERRORS[code]))
+        os.path.relpath(p, XEN_DIR), line, code, n, len(datamodel.ERRORS[code].params))
         for p, line, code, n in _raised_codes()
-        if code in datamodel.ERRORS and n is not None and n != len(datamodel.ERRORS[code])]
+        if code in datamodel.ERRORS and n is not None
+        and n != len(datamodel.ERRORS[code].params)]
     assert wrong == []
 
 
@@ -349,3 +359,28 @@ def test_api_error_refuses_undeclared_codes_and_wrong_counts():
     e = ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", 2, 1)
     assert e.description == ["MESSAGE_PARAMETER_COUNT_MISMATCH", "VM.start", "2", "1"]
     assert all(isinstance(p, str) for p in e.description)
+
+
+def test_optional_parameters_are_trailing():
+    for cls in datamodel.CLASSES.values():
+        for m in cls.messages:
+            flags = [p.optional for p in m.params]
+            assert flags == sorted(flags), "%s.%s" % (cls.name, m.name)
+
+
+def test_field_roles_are_declared_where_the_daemon_gives_them():
+    def wires(flag):
+        return {(c.name, f.wire) for c, f in datamodel.all_fields() if getattr(f, flag)}
+    assert wires("host_path") == {("VM", "kernel_kernel"), ("VM", "kernel_initrd"),
+                                  ("VM", "bios_cdrom")}
+    assert wires("on_set") == {("VM", "is_a_template"), ("VM", "memory_dynamic_max"),
+                               ("VM", "memory_dynamic_min"), ("network", "NIC"),
+                               ("network", "VLAN"), ("VDI", "virtual_size")}
+    lookups = wires("lookup")
+    assert {("user", "short_name"), ("VM", "name_label"), ("task", "name_label")} <= lookups
+    assert wires("indexed") == lookups | {("VIF", "MAC")}
+    for c, f in datamodel.all_fields():
+        # on_set replaces set_<wire>, which only RW fields that are not Sets or Maps have.
+        assert not (f.on_set and (f.qual != datamodel.RW or is_collection(f.type))), (
+            c.name, f.wire)
+        assert not (f.lookup and f.type is not datamodel.String), (c.name, f.wire)

@@ -28,16 +28,12 @@ THING = Class("thing", "a test class", [
 ])
 
 
-class ThingHandler(ClassHandler):
-    cls_name = "thing"
-
-
 @pytest.fixture
 def handler(monkeypatch):
     monkeypatch.setitem(datamodel.CLASSES, "thing", THING)
     store = Store(None, ["thing"], lookup_fields=[("thing", "name_label")])
     app = types.SimpleNamespace(store=store, handlers={})
-    h = ThingHandler(app)
+    h = ClassHandler(app, "thing")     # a plain class: the generic handler is all it needs
     app.handlers["thing"] = h
     return h
 

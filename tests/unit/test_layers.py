@@ -14,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # The API's declarations: pure data and value rules, read by every layer but the backends.
 MODEL = ("xen.xend.api.datamodel", "xen.xend.api.types", "xen.xend.api.errors",
-         "xen.xend.api.lifecycle", "xen.xend.api.values", "xen.xend.api.xmltime")
+         "xen.xend.api.lifecycle", "xen.xend.api.values", "xen.xend.api.xmltime",
+         "xen.xend.api.xmltext")
 
 # Layer -> the module prefixes that make it up; the first that matches a module wins.
 LAYERS = {

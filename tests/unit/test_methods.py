@@ -130,6 +130,9 @@ def test_getters_and_setters_are_bound_to_their_field(table):
                                                              ("name_label", "ref"))
     assert table["VM.set_user_version"].impl(None, "ref", 3) == ("VM", "set_field",
                                                                  ("user_version", "ref", 3))
+    # A field with an effect on set is set by the handler's own setter.
+    assert table["VDI.set_virtual_size"].impl(None, "r", 8) == (
+        "VDI", "set_virtual_size", ("virtual_size", "r", 8))
     assert table["VM.add_to_VBDs"].impl(None, "r", "v") == ("VM", "add_to", ("VBDs", "r", "v"))
     assert table["VM.remove_from_VCPUs_features_force_on"].impl(None, "r", "FPU") == (
         "VM", "remove_from", ("VCPUs_features_force_on", "r", "FPU"))

@@ -6,6 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from xmtools import snapshot
 
+from xen.xend.api import datamodel
+from xen.xm.client import Client, Failure
+
 # (command line, the one line on stderr). "idle" is a Halted VM; "ghost" names nothing.
 CASES = [
     (["pause", "idle"], "Error: VM_BAD_POWER_STATE: idle is Halted; this needs Running"),
@@ -46,3 +49,13 @@ def test_failures_are_one_line_exit_1_and_change_nothing(xm, root):
     assert [(args, line) for (args, _), line in zip(CASES, lines)] == CASES
     assert snapshot(root) == before
     assert root.VM.get_power_state(vm) == "Halted"
+
+
+def test_every_declared_error_reads_as_its_declared_sentence():
+    client = Client(socket_path="/nonexistent/xen-api.sock")   # explain needs no server
+    for code, error in datamodel.ERRORS.items():
+        params = ["p%d" % i for i in range(len(error.params))]
+        assert client.explain(Failure([code] + params)) == "%s: %s" % (
+            code, error.sentence.format(**dict(zip(error.params, params))))
+    # A code this xm does not know still shows its parameters.
+    assert client.explain(Failure(["NEW_CODE", "a", "b"])) == "NEW_CODE: a, b"

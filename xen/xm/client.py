@@ -25,38 +25,6 @@ from .output import printable
 
 DEFAULT_SOCKET = "/var/run/xend/xen-api.sock"
 
-# Sentences for the error codes a user of xm meets; the parameter names are the
-# datamodel's. Codes without one are shown as "name=value" pairs.
-SENTENCES = {
-    "VM_BAD_POWER_STATE": "{vm} is {actual}; this needs {expected}",
-    "VM_IS_TEMPLATE": "{vm} is a template; templates can only be cloned or deleted",
-    "HANDLE_INVALID": "there is no {class} {handle}",
-    "UUID_INVALID": "there is no {class} with UUID {uuid}",
-    "SESSION_AUTHENTICATION_FAILED": "cannot log in as {user}: {msg}",
-    "SESSION_INVALID": "the session is no longer valid (expired or logged out)",
-    "MESSAGE_METHOD_UNKNOWN": "this server has no method {method}",
-    "MESSAGE_PARAMETER_COUNT_MISMATCH": "{method} takes {expected} parameters, not {received}",
-    "FIELD_TYPE_ERROR": "{field} has the wrong type",
-    "FIELD_MISSING": "{field} is required",
-    "FIELD_UNKNOWN": "there is no field {field}",
-    "FIELD_READ_ONLY": "{field} is read-only",
-    "INVALID_VALUE": "{field} cannot be {value}",
-    "VALUE_NOT_SUPPORTED": "{field} = {value} is not supported: {reason}",
-    "OPERATION_NOT_ALLOWED": "{reason}",
-    "OTHER_OPERATION_IN_PROGRESS": "another operation is in progress on {class} {object}",
-    "OBJECT_IN_USE": "{class} {object} is in use by {holder_class} {holders}",
-    "PERMISSION_DENIED": "permission denied: {msg}",
-    "HOST_DISABLED": "host {host} is disabled and starts no VMs",
-    "TASK_CANCELLED": "the operation was cancelled (task {task})",
-    "TOO_MANY_PENDING_TASKS": "the server is busy: too many operations are pending",
-    "VM_SHUTDOWN_TIMEOUT": "{vm} did not shut down within {timeout} seconds; it keeps running",
-    "VM_STATE_FILE_MISSING": "the saved state {path} is missing; the VM stays Suspended",
-    "VM_STATE_FILE_CORRUPT": "the saved state {path} cannot be read; the VM stays Suspended",
-    "SR_FULL": "the SR is full: {requested} bytes asked for, {maximum} available",
-    "INTERNAL_ERROR": "internal error in xend: {message}",
-}
-
-
 class XmError(Exception):
     """A problem xm finds itself (an unknown name, a bad argument): printed as "Error: ..."."""
 
@@ -315,19 +283,16 @@ class Client:
     def explain(self, failure):
         """A Failure as one readable line: its code, then a sentence from its parameters."""
         params = [printable(self.label(p)) for p in failure.params]
-        names = datamodel.ERRORS.get(failure.code)
-        if names is not None and len(names) == len(params):
-            values = dict(zip(names, params))
+        error = datamodel.ERRORS.get(failure.code)
+        if error is not None and len(error.params) == len(params):
+            values = dict(zip(error.params, params))
             if failure.code == "VM_BAD_POWER_STATE":
                 values["expected"] = " or ".join(values["expected"].split(","))
             if failure.code == "INVALID_VALUE" and values["value"] == "":
                 values["value"] = "empty"
-            sentence = SENTENCES.get(failure.code)
-            if sentence:
-                return "%s: %s" % (failure.code, sentence.format(**values))
-            text = ", ".join("%s=%s" % item for item in values.items())
-        else:
-            text = ", ".join(params)
+            return "%s: %s" % (failure.code, error.sentence.format(**values))
+        # A code or a parameter count this xm does not know (a newer server).
+        text = ", ".join(params)
         return "%s: %s" % (failure.code, text) if text else failure.code
 
 

@@ -19,7 +19,8 @@ import os
 import re
 import xml.etree.ElementTree as ElementTree
 
-from xen.xend.api import datamodel
+from xen.xend.api import datamodel, xmltext
+from xen.xend.api.types import TypeMismatch
 
 from .client import XmError
 from .output import MIB
@@ -488,17 +489,18 @@ def _xml_value(field, text, filename):
     """A field's value from its element text (spec §2.15: everything is text)."""
     t = field.type
     if isinstance(t, datamodel.Set) and isinstance(t.item, datamodel.Enum):
-        items = _split_set(text)
+        items = xmltext.decode_set(text)
         bad = [i for i in items if i not in t.item.values]
         if bad:
             raise ConfigError("%s: <%s>: %s not a %s"
                               % (filename, field.wire, ", ".join(bad), t.item.name))
         return items
     if t is datamodel.Int:
-        if not re.match(r"^-?[0-9]+$", text.strip()):
+        try:
+            return t.from_wire(text.strip())
+        except TypeMismatch:
             raise ConfigError("%s: <%s> must be a whole number, not '%s'"
-                              % (filename, field.wire, text))
-        return int(text)
+                              % (filename, field.wire, text)) from None
     if t is datamodel.Bool:
         if text not in ("true", "false"):
             raise ConfigError("%s: <%s> must be true or false" % (filename, field.wire))
@@ -512,28 +514,3 @@ def _xml_value(field, text, filename):
         return text
     raise ConfigError("%s: <%s> (%s) cannot be read from XML by xm"
                       % (filename, field.wire, t.spec_name()))
-
-
-def _split_set(text):
-    """'a, b\\, c' -> ['a', 'b, c']: items are separated by ", "; a backslash escapes."""
-    if not text:
-        return []
-    items, current, escaped = [], [], False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if escaped:
-            current.append(c)
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c == ",":
-            items.append("".join(current))
-            current = []
-            if text[i + 1:i + 2] == " ":
-                i += 1
-        else:
-            current.append(c)
-        i += 1
-    items.append("".join(current))
-    return items

@@ -6,9 +6,9 @@ datamodel's field types, so that JSON output has real numbers.
 """
 
 import json
-import xmlrpc.client
 
 from xen.xend.api import datamodel
+from xen.xend.api.types import TypeMismatch
 
 MIB = 1024 * 1024
 
@@ -26,18 +26,18 @@ _STATE_FLAGS = {
 
 
 def _decode_value(t, value):
-    if isinstance(value, xmlrpc.client.DateTime):
-        return value.value
-    if t is datamodel.Int:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return value
+    """``value`` read as its datamodel type reads it from the wire (types.py); a value
+    that does not fit (a newer server's) is kept as it came. Map keys stay strings."""
     if isinstance(t, datamodel.Set) and isinstance(value, list):
         return [_decode_value(t.item, v) for v in value]
     if isinstance(t, datamodel.Map) and isinstance(value, dict):
         return {k: _decode_value(t.value, v) for k, v in value.items()}
-    return value
+    if t is None:     # a field this xm does not know
+        return value
+    try:
+        return t.from_wire(value)
+    except TypeMismatch:
+        return value
 
 
 def decode(cls, record):

@@ -9,12 +9,11 @@ call fails, whatever was created is deleted again, newest first, so a failed
 import os
 import struct
 
+from xen.xend.api.types import NULL_REF_ALIASES
+
 from .client import ConnectError, Failure, XmError
 
 SECTOR = 512
-
-# How the API spells "no object" in a Ref field such as VDI.parent.
-NULL_REFS = ("", "OpaqueRef:NULL")
 
 # The SR made when there is none; an empty location lets the server choose where.
 DEFAULT_SR = {"name_label": "Local storage", "name_description": "created by xm",
@@ -119,7 +118,7 @@ def file_vdi(client, sr, path):
     rather than a guess."""
     refs = [v for v in client.call("VDI.get_by_name_label", path)
             if client.call("VDI.get_SR", v) == sr]
-    originals = sorted(v for v in refs if client.call("VDI.get_parent", v) in NULL_REFS)
+    originals = sorted(v for v in refs if client.call("VDI.get_parent", v) in NULL_REF_ALIASES)
     if len(originals) > 1:
         raise XmError("disk %s: %d VDIs in SR %s are named after this file and none is a "
                       "snapshot: %s; rename or delete all but one"

@@ -12,6 +12,12 @@ Reading guide:
     creation and never change, ``RW`` can be set at any time.
   * ``required=True`` marks a constructor field the client must supply; the
     others default to ``default`` (or the type's empty value).
+  * What the daemon does with a field follows from its flags: ``lookup``
+    (a get_by_<wire> RPC over a store index), ``indexed`` (the index only),
+    ``host_path`` (a host file the guest is given, checked on every write),
+    ``on_set`` (setting it does more than store it: the class handler's
+    ``set_<wire>`` does the set). A class's ``stored`` says whether its
+    objects survive a restart.
   * ``Message``: an extra RPC with its parameters, result, and, for VM
     operations, the lifecycle operation that decides which power states allow it.
   * Beyond the draft (marked ``extension=True``): fields and messages the
@@ -181,11 +187,19 @@ class Field:
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
     extension: bool = False         # beyond the 0.2 draft
     indexed: bool = False           # the store keeps a value -> refs index of it
+    lookup: bool = False            # <class>.get_by_<wire> finds objects by it (so indexed)
+    # Names a file on the host that the hypervisor opens for the guest: checked as an
+    # absolute path under the configured path_roots whenever it is written.
+    host_path: bool = False
+    # What setting it does beyond storing the value, in words (for the reference); the
+    # class handler's set_<wire>(call, wire, ref, value) does the whole set.
+    on_set: str = ""
     # The field's name in RPC names and records: "name/label" -> "name_label".
     wire: str = dataclasses.field(init=False)
 
     def __post_init__(self):
         self.wire = self.name.replace("/", "_")
+        self.indexed = self.indexed or self.lookup
 
     def default_value(self):
         if self.default is _NO_DEFAULT:
@@ -199,6 +213,7 @@ class Param:
     type: object
     desc: str = ""
     nullable: bool = False            # a Ref parameter that may be the null ref
+    optional: bool = False            # may be left out; only trailing parameters are
 
 
 @dataclasses.dataclass
@@ -229,6 +244,9 @@ class Class:
     # Its objects are the host's own (the machine, its bridges, its storage): only root
     # creates, changes or deletes them; every user reads them.
     root_writes: bool = False
+    # Its objects survive a restart in the persistent store; False for the daemon's own
+    # runtime objects (sessions, tasks), which live in memory only.
+    stored: bool = True
     extension: bool = False
 
     def field(self, wire):
@@ -243,7 +261,7 @@ def uuid_field():
 
 
 def name_fields():
-    return [Field("name/label", String, RW, "a human-readable name", indexed=True),
+    return [Field("name/label", String, RW, "a human-readable name", lookup=True),
             Field("name/description", String, RW,
                   "a notes field containing human-readable description")]
 
@@ -265,17 +283,17 @@ SESSION = Class("session", "a session", [
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
              Param("pwd", String, "Password for login."),
-             Param("version", String, "API version the client speaks (optional)"),
-             Param("originator", String, "the client's name (optional)")],
+             Param("version", String, "API version the client speaks", optional=True),
+             Param("originator", String, "the client's name", optional=True)],
             Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
             session=False),
     Message("logout", [], None, "Log out of a session"),
-], creatable=False, deletable=False, asynchronous=False)
+], creatable=False, deletable=False, asynchronous=False, stored=False)
 
 TASK = Class("task", "a longrunning asynchronous task", [
     uuid_field(),
     Field("name/label", String, RO_RUN, "the method the task runs", extension=True,
-          indexed=True),
+          lookup=True),
     Field("name/description", String, RO_RUN, "a description of the task", extension=True),
     Field("status", task_status_type, RO_RUN, "current status", extension=True),
     Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True),
@@ -297,7 +315,7 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
             "the finished call's complete Status struct once Progress is 100 "
             "(Async.Task.GetStatus)", extension=True),
-], creatable=False, asynchronous=False)
+], creatable=False, asynchronous=False, stored=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
     uuid_field(),
@@ -307,13 +325,16 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("user_version", Int, RW, "a user version number for this machine", default=1),
     Field("is_a_template", Bool, RW,
           "true if this is a template. Template VMs can never be started, they are used only "
-          "for cloning other VMs"),
+          "for cloning other VMs",
+          on_set="to true is held like a lifecycle operation, so no start overtakes it"),
     Field("resident_on", Ref("host"), RO_RUN, "the host the VM is currently resident on"),
     Field("memory/static_max", Int, RO_INS, "Statically-set (i.e. absolute) maximum",
           default=256 * 2 ** 20),
-    Field("memory/dynamic_max", Int, RW, "Dynamic maximum", default=256 * 2 ** 20),
+    Field("memory/dynamic_max", Int, RW, "Dynamic maximum", default=256 * 2 ** 20,
+          on_set="moves a resident guest's balloon target to the new value"),
     Field("memory/actual", Int, RO_RUN, "Guest's actual usage"),
-    Field("memory/dynamic_min", Int, RW, "Dynamic minimum", default=256 * 2 ** 20),
+    Field("memory/dynamic_min", Int, RW, "Dynamic minimum", default=256 * 2 ** 20,
+          on_set="sets a resident guest's balloon target to memory/dynamic_max again"),
     Field("memory/static_min", Int, RO_INS, "Statically-set (i.e. absolute) minimum",
           default=16 * 2 ** 20),
     Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
@@ -342,7 +363,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("VBDs", Set(Ref("VBD")), RW, "virtual block devices"),
     Field("TPM/instance", Int, RO_INS, "included for TPM support"),
     Field("TPM/backend", Int, RO_INS, "included for TPM support"),
-    Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso"),
+    Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso",
+          host_path=True),
     Field("bios/boot", bios_boot_option, RW, "default device to boot the guest from",
           default="HD"),
     Field("platform/std_VGA", Bool, RW, "emulate standard VGA instead of cirrus logic"),
@@ -353,8 +375,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("builder", String, RW, "domain builder to use"),
     Field("boot_method", boot_type, RW, "select how this machine should boot",
           default="bios"),
-    Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz"),
-    Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img"),
+    Field("kernel/kernel", String, RW, "path to kernel e.g. /boot/vmlinuz", host_path=True),
+    Field("kernel/initrd", String, RW, "path to the initrd e.g. /boot/initrd.img",
+          host_path=True),
     Field("kernel/args", String, RW, "extra kernel command-line arguments"),
     Field("grub/cmdline", String, RW, "grub command-line"),
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
@@ -408,12 +431,16 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
     Field("utilisation", Float, RO_RUN, "the current CPU utilisation"),
 ], creatable=False, deletable=False)
 
+_REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "
+             "a VIF next needs it")
+
 NETWORK = Class("network", "a virtual network", [
     uuid_field(),
     *name_fields(),
     Field("VIFs", Set(Ref("VIF")), RW, "list of connected vifs"),
-    Field("NIC", String, RW, "ethernet device to use to access this network"),
-    Field("VLAN", String, RW, "VLAN tag to use to access this network"),
+    Field("NIC", String, RW, "ethernet device to use to access this network",
+          on_set=_REBRIDGE),
+    Field("VLAN", String, RW, "VLAN tag to use to access this network", on_set=_REBRIDGE),
     Field("default_gateway", String, RW, "default gateway IP address"),
     Field("default_netmask", String, RW, "default netmask"),
 ], list_rpc=True, root_writes=True)
@@ -461,7 +488,8 @@ VDI = Class("VDI", "a virtual disk image", [
     Field("VBDs", Set(Ref("VBD")), RW, "list of vbds that refer to this disk"),
     Field("virtual_size", Int, RW,
           "size of disk as presented to the guest (in multiples of sector_size field)",
-          required=True),
+          required=True,
+          on_set="grows the disk image (never shrinks it; not while a resident VM uses it)"),
     Field("physical_utilisation", Int, RO_RUN,
           "amount of physical space that the disk image is currently taking up on the storage "
           "repository (in bytes)"),
@@ -490,7 +518,7 @@ VBD = Class("VBD", "a virtual block device", [
 
 USER = Class("user", "a user of the system", [
     uuid_field(),
-    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True, indexed=True),
+    Field("short_name", String, RO_INS, "short name (e.g. userid)", required=True, lookup=True),
     Field("fullname", String, RW, "full name"),
 ], messages=[
     Message("set_password", [Param("user", Ref("user"), "the user"),
@@ -511,7 +539,8 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
                      Param("timeout", Float, "seconds to wait for an event")],
             Struct("event batch"),
             "Events since token: {events, valid_ref_counts, token}"),
-], creatable=False, deletable=False, objects=False, asynchronous=False, extension=True)
+], creatable=False, deletable=False, objects=False, asynchronous=False, stored=False,
+   extension=True)
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, EVENT)}
@@ -521,10 +550,6 @@ ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
 }
-
-# The classes whose objects live in the persistent store (sessions and tasks are the
-# daemon's own runtime objects).
-STORED_CLASSES = ("VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user")
 
 
 # --------------------------------------------------------------------------
@@ -575,65 +600,158 @@ _BY_REF = {(b.ref_class, b.ref_field): b for b in BINDINGS}
 
 
 # --------------------------------------------------------------------------
-# Error codes (name -> parameter names). Every Failure the server sends uses one
-# of these; errors.py checks the parameter count against this table.
+# Error codes. Every Failure the server sends is one of these; an entry declares
+# the code, its parameters in wire order, what it means (the API reference) and
+# the one line xm prints for it (a str.format of the parameter names). errors.py
+# checks the parameter count of every ApiError against it.
 
-ERRORS = {
-    "SESSION_AUTHENTICATION_FAILED": ["user", "msg"],
-    "SESSION_INVALID": ["handle"],
-    "SESSION_NOT_REGISTERED": ["handle"],
-    "HANDLE_INVALID": ["class", "handle"],
-    "UUID_INVALID": ["class", "uuid"],
-    "MESSAGE_METHOD_UNKNOWN": ["method"],
-    "MESSAGE_PARAMETER_COUNT_MISMATCH": ["method", "expected", "received"],
-    "FIELD_TYPE_ERROR": ["field"],
-    "FIELD_MISSING": ["field"],
-    "FIELD_UNKNOWN": ["field"],
-    "FIELD_READ_ONLY": ["field"],
-    "INVALID_VALUE": ["field", "value"],
-    "VALUE_NOT_SUPPORTED": ["field", "value", "reason"],
-    "VM_BAD_POWER_STATE": ["vm", "expected", "actual"],
-    "VM_IS_TEMPLATE": ["vm"],
-    "OPERATION_NOT_ALLOWED": ["reason"],
-    "OTHER_OPERATION_IN_PROGRESS": ["class", "object"],
-    "OBJECT_IN_USE": ["class", "object", "holder_class", "holders"],
-    "PERMISSION_DENIED": ["msg"],
-    "HOST_DISABLED": ["host"],
-    "HOST_NOT_DISABLED": ["host"],
-    "HOST_HAS_RESIDENT_VMS": ["host", "vms"],
-    "HOST_POWER_COMMAND_UNSET": ["host", "operation"],
-    "TASK_CANCELLED": ["task"],
-    "TOO_MANY_PENDING_TASKS": [],
-    "EVENTS_LOST": [],
-    "EVENT_SUBSCRIPTION_PARSE_FAILURE": ["subscription"],
-    "EVENT_FROM_TOKEN_PARSE_FAILURE": ["token"],
-    "VDI_IN_USE": ["vdi", "operation"],
-    "VM_STATE_FILE_MISSING": ["path"],
-    "VM_STATE_FILE_CORRUPT": ["path"],
-    "VM_SHUTDOWN_TIMEOUT": ["vm", "timeout"],
-    "DEVICE_DETACH_TIMEOUT": ["class", "ref", "timeout"],
-    "SR_FULL": ["requested", "maximum"],
-    "INTERNAL_ERROR": ["message"],
-}
+@dataclasses.dataclass(frozen=True)
+class Error:
+    code: str
+    params: tuple        # the parameters' names, in the order they travel
+    doc: str             # what it means and what its parameters hold
+    sentence: str        # xm's one-line explanation, e.g. "{vm} is {actual}; ..."
 
-ERROR_DOCS = {
-    "FIELD_MISSING": "a constructor record lacks a required field",
-    "FIELD_UNKNOWN": "a constructor record names a field the class does not have",
-    "FIELD_READ_ONLY": "a write (set/add_to/remove_from/constructor) names a read-only field",
-    "OBJECT_IN_USE": "a delete would leave other objects pointing at a missing one",
-    "VM_STATE_FILE_MISSING": "resume found no saved state; the VM stays Suspended",
-    "VM_STATE_FILE_CORRUPT": "resume could not read the saved state; the VM stays Suspended",
-    "VM_SHUTDOWN_TIMEOUT": "the guest did not shut down or reboot in time; it keeps running",
-    "DEVICE_DETACH_TIMEOUT": "the guest did not release the VBD or VIF in time; it keeps "
-                             "the device, and the record stays",
-    "HOST_DISABLED": "the host is disabled and refuses new starts and resumes",
-    "HOST_NOT_DISABLED": "host shutdown/reboot asked for while the host is enabled",
-    "HOST_HAS_RESIDENT_VMS": "host shutdown/reboot asked for while VMs are resident on it",
-    "HOST_POWER_COMMAND_UNSET": "host shutdown/reboot asked for but no power command is configured",
-    "SR_FULL": "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
-               "more bytes than the file system has free; images are thin-provisioned, "
-               "so VDI.create and resizing never ask for room",
-}
+
+ERRORS = {e.code: e for e in (
+    Error("SESSION_AUTHENTICATION_FAILED", ("user", "msg"),
+          "login_with_password refused the user name `user`; `msg` says why (the same "
+          "\"Authentication failure\" for an unknown user and a wrong password, or a "
+          "lockout after too many failures)",
+          "cannot log in as {user}: {msg}"),
+    Error("SESSION_INVALID", ("handle",),
+          "the session ref `handle` names no live session: never issued, logged out, "
+          "expired, or revoked with its user; empty when the call gave no session",
+          "the session is no longer valid (expired or logged out)"),
+    Error("SESSION_NOT_REGISTERED", ("handle",),
+          "event.next was called by the session `handle`, which has no event.register "
+          "subscription",
+          "the session has not registered for events (event.register)"),
+    Error("HANDLE_INVALID", ("class", "handle"),
+          "`handle` is not a ref of an object of class `class`: no such object (or one "
+          "the caller may not see), an object of another class, or a null ref where one "
+          "is required",
+          "there is no {class} {handle}"),
+    Error("UUID_INVALID", ("class", "uuid"),
+          "get_by_uuid found no object of class `class` with UUID `uuid`",
+          "there is no {class} with UUID {uuid}"),
+    Error("MESSAGE_METHOD_UNKNOWN", ("method",),
+          "the server has no method `method` (nor an Async form of it, where the class "
+          "has none)",
+          "this server has no method {method}"),
+    Error("MESSAGE_PARAMETER_COUNT_MISMATCH", ("method", "expected", "received"),
+          "`method` was called with `received` parameters (the session included in "
+          "neither count) where it takes `expected`; for a method with optional trailing "
+          "parameters `expected` is the bound that was missed",
+          "{method} takes {expected} parameters, not {received}"),
+    Error("FIELD_TYPE_ERROR", ("field",),
+          "the value given for the parameter or field `field` has the wrong type (a "
+          "string for a bool, a constructor record that is not a struct, ...)",
+          "{field} has the wrong type"),
+    Error("FIELD_MISSING", ("field",),
+          "a constructor record lacks the required field `field`",
+          "{field} is required"),
+    Error("FIELD_UNKNOWN", ("field",),
+          "a constructor record names a field `field` the class does not have",
+          "there is no field {field}"),
+    Error("FIELD_READ_ONLY", ("field",),
+          "a write (set/add_to/remove_from/constructor) names the read-only field `field`",
+          "{field} is read-only"),
+    Error("INVALID_VALUE", ("field", "value"),
+          "`value` has the right type for `field` but is not one it may hold (out of "
+          "range, not an enum member, a malformed address or path, a name in use); "
+          "`value` may end with the reason in parentheses",
+          "{field} cannot be {value}"),
+    Error("VALUE_NOT_SUPPORTED", ("field", "value", "reason"),
+          "`field` = `value` is valid in the API but this host or backend cannot do it; "
+          "`reason` says why",
+          "{field} = {value} is not supported: {reason}"),
+    Error("VM_BAD_POWER_STATE", ("vm", "expected", "actual"),
+          "the VM `vm` is `actual`, and the operation needs one of the power states "
+          "`expected` (comma-separated)",
+          "{vm} is {actual}; this needs {expected}"),
+    Error("VM_IS_TEMPLATE", ("vm",),
+          "the VM `vm` is a template, which is never started: only clone and delete "
+          "apply to it",
+          "{vm} is a template; templates can only be cloned or deleted"),
+    Error("OPERATION_NOT_ALLOWED", ("reason",),
+          "the call is refused in the objects' present state; `reason` says why",
+          "{reason}"),
+    Error("OTHER_OPERATION_IN_PROGRESS", ("class", "object"),
+          "another lifecycle operation holds the `class` `object` (a VM) and this one "
+          "cannot wait for it or overtake it",
+          "another operation is in progress on {class} {object}"),
+    Error("OBJECT_IN_USE", ("class", "object", "holder_class", "holders"),
+          "deleting the `class` `object` would leave the `holder_class` objects "
+          "`holders` (comma-separated) pointing at a missing one",
+          "{class} {object} is in use by {holder_class} {holders}"),
+    Error("PERMISSION_DENIED", ("msg",),
+          "the session's user may not make this call (root-only methods, the host's "
+          "own objects, users); `msg` says which rule applies",
+          "permission denied: {msg}"),
+    Error("HOST_DISABLED", ("host",),
+          "the host is disabled and refuses new starts and resumes",
+          "host {host} is disabled and starts no VMs"),
+    Error("HOST_NOT_DISABLED", ("host",),
+          "host shutdown/reboot asked for while the host is enabled",
+          "host {host} must be disabled first (host-disable)"),
+    Error("HOST_HAS_RESIDENT_VMS", ("host", "vms"),
+          "host shutdown/reboot asked for while VMs are resident on it; `vms` lists them "
+          "(comma-separated)",
+          "host {host} still runs VMs: {vms}"),
+    Error("HOST_POWER_COMMAND_UNSET", ("host", "operation"),
+          "host shutdown/reboot asked for but no power command is configured; "
+          "`operation` is \"shutdown\" or \"reboot\"",
+          "host {host} has no {operation} command configured"),
+    Error("TASK_CANCELLED", ("task",),
+          "the asynchronous call of task `task` was cancelled (task.cancel) before it "
+          "finished; this is the task's error_info",
+          "the operation was cancelled (task {task})"),
+    Error("TOO_MANY_PENDING_TASKS", (),
+          "an Async call was refused because the configured number of pending tasks "
+          "(max_pending_tasks) is reached",
+          "the server is busy: too many operations are pending"),
+    Error("EVENTS_LOST", (),
+          "the events the caller asked for are gone: its token or cursor is older than "
+          "the event log's oldest event, or from an earlier run of the daemon; re-read "
+          "the objects and start again from \"\"",
+          "events were lost; read the objects again and start over"),
+    Error("EVENT_SUBSCRIPTION_PARSE_FAILURE", ("subscription",),
+          "an event.register/unregister/from class `subscription` is not \"*\", a class "
+          "name or class/ref",
+          "{subscription} is not an event subscription (a class, class/ref or *)"),
+    Error("EVENT_FROM_TOKEN_PARSE_FAILURE", ("token",),
+          "the event.from `token` is not \"\" nor a token event.from returned",
+          "{token} is not an event token"),
+    Error("VDI_IN_USE", ("vdi", "operation"),
+          "`operation` (attach, resize, set_read_only, set_sharable) is refused because "
+          "VMs hold the VDI `vdi` in a way it contradicts: attached read-write elsewhere, "
+          "running with it, or sharing a disk that would stop being sharable",
+          "VDI {vdi} is in use; {operation} is refused"),
+    Error("VM_STATE_FILE_MISSING", ("path",),
+          "resume found no saved state at `path`; the VM stays Suspended",
+          "the saved state {path} is missing; the VM stays Suspended"),
+    Error("VM_STATE_FILE_CORRUPT", ("path",),
+          "resume could not read the saved state at `path`; the VM stays Suspended",
+          "the saved state {path} cannot be read; the VM stays Suspended"),
+    Error("VM_SHUTDOWN_TIMEOUT", ("vm", "timeout"),
+          "the guest `vm` did not shut down or reboot within `timeout` seconds; it keeps "
+          "running",
+          "{vm} did not shut down within {timeout} seconds; it keeps running"),
+    Error("DEVICE_DETACH_TIMEOUT", ("class", "ref", "timeout"),
+          "the guest did not release the `class` (VBD or VIF) `ref` within `timeout` "
+          "seconds; it keeps the device, and the record stays",
+          "the guest did not release {class} {ref} within {timeout} seconds; it keeps it"),
+    Error("SR_FULL", ("requested", "maximum"),
+          "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
+          "`requested` bytes, more than the `maximum` the file system has free; images "
+          "are thin-provisioned, so VDI.create and resizing never ask for room",
+          "the SR is full: {requested} bytes asked for, {maximum} available"),
+    Error("INTERNAL_ERROR", ("message",),
+          "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
+          "caller's; `message` names it, without a traceback (that goes to the log)",
+          "internal error in xend: {message}"),
+)}
 
 
 def all_fields():

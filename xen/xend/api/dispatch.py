@@ -210,7 +210,7 @@ class Dispatcher:
 
     def check_args(self, method, args):
         """Check the count and type of each argument; returns the converted values."""
-        low = method.min_params if method.min_params is not None else method.arity
+        low = method.min_params
         if not low <= len(args) <= method.arity:
             # With optional trailing parameters (login's version, originator) the count
             # expected is the bound that was missed: the least when too few were given.

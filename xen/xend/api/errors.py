@@ -13,8 +13,8 @@ class ApiError(Exception):
     """Raise to answer the current call with a Failure."""
 
     def __init__(self, code, *params):
-        expected = datamodel.ERRORS.get(code)
-        if expected is None or len(expected) != len(params):
+        declared = datamodel.ERRORS.get(code)
+        if declared is None or len(declared.params) != len(params):
             # An undeclared code is a bug here, not the client's fault.
             params = ("%s%r is not a declared error" % (code, params),)
             code = "INTERNAL_ERROR"

@@ -2,12 +2,13 @@
 
 For each class: get_<f> for every field; set_<f> for RW fields that are not
 Sets or Maps; add_to_<f>/remove_from_<f> for RW Sets and Maps; create; delete
-(and destroy); get_all; get_by_uuid; get_by_name_label where the class has
-name/label; get_by_short_name where it has short_name; get_record;
-get_all_records; to_XML; list where the spec gives one; and the extra messages
+(and destroy); get_all; get_by_uuid; get_by_<f> for every lookup field
+(name_label, short_name); get_record; get_all_records; to_XML; list where the
+spec gives one; and the extra messages
 declared in the datamodel, implemented by the class handler's method of the
-same name. A declared message without an implementation stops the daemon at
-start, so the datamodel and the handlers cannot drift apart.
+same name. A field declared with ``on_set`` is set by the handler's
+set_<f>. A declared message or setter without an implementation stops the
+daemon at start, so the datamodel and the handlers cannot drift apart.
 """
 
 import dataclasses
@@ -28,12 +29,16 @@ class Method:
     session: bool = True
     lifecycle: Optional[str] = None  # VM lifecycle operation: first param is the VM
     root_only: bool = False
-    min_params: Optional[int] = None  # fewer accepted (login's optional version/originator)
     desc: str = ""
 
     @property
     def arity(self):
         return len(self.params)
+
+    @property
+    def min_params(self):
+        """The fewest parameters accepted: those not declared optional."""
+        return sum(not p.optional for p in self.params)
 
 
 def _this(cls):
@@ -54,13 +59,9 @@ def build(handlers):
         h = handlers[cls.name]
         n = cls.name
         for msg in cls.messages:
-            impl = getattr(h, msg.name, None)
-            if impl is None:
-                raise RuntimeError("datamodel declares %s.%s but %s has no %s()"
-                                   % (n, msg.name, type(h).__name__, msg.name))
+            impl = _implementation(h, n, msg.name)
             add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
                        session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
-                       min_params=2 if msg.name == "login_with_password" else None,
                        desc=msg.desc))
         if not cls.objects:
             continue
@@ -71,9 +72,10 @@ def build(handlers):
             if f.qual != datamodel.RW:
                 continue
             if not is_collection(f.type):
+                setter = _implementation(h, n, "set_" + f.wire) if f.on_set else h.set_field
                 add(Method("%s.set_%s" % (n, f.wire), n,
                            [_this(n), Param(f.wire, f.type, nullable=not f.required)],
-                           None, _bind(h.set_field, f.wire),
+                           None, _bind(setter, f.wire),
                            desc="Set the %s field of the given %s." % (f.name, n)))
             elif isinstance(f.type, Set):
                 for verb, impl in (("add_to", h.add_to), ("remove_from", h.remove_from)):
@@ -107,16 +109,25 @@ def build(handlers):
             add(Method(n + ".list", n, [], Set(Ref(n)), h.get_all,
                        desc="Return a list of all the %s objects known to the system." % n))
         add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid, desc="The %s with the given UUID." % n))
-        for wire in ("name_label", "short_name"):
-            if cls.field(wire):
-                add(Method("%s.get_by_%s" % (n, wire), n, [Param("label", String)],
-                           Set(Ref(n)), _bind(h.get_by_field, wire),
-                           desc="The %s objects whose %s is the given string." % (n, wire)))
+        for f in cls.fields:
+            if f.lookup:
+                add(Method("%s.get_by_%s" % (n, f.wire), n, [Param("label", String)],
+                           Set(Ref(n)), _bind(h.get_by_field, f.wire),
+                           desc="The %s objects whose %s is the given string." % (n, f.wire)))
         add(Method(n + ".get_record", n, [_this(n)], record, h.get_record, desc="All fields of the given %s." % n))
         add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records, desc="Every %s, keyed by reference." % n))
         add(Method(n + ".to_XML", n, [_this(n)], String, h.to_xml,
                    desc="The given %s as an XML string (§2.15)." % n))
     return table
+
+
+def _implementation(handler, cls, name):
+    """The handler's method ``name``, which the datamodel says ``cls`` has."""
+    impl = getattr(handler, name, None)
+    if impl is None:
+        raise RuntimeError("datamodel declares %s.%s but %s has no %s()"
+                           % (cls, name, type(handler).__name__, name))
+    return impl
 
 
 def _bind(fn, wire):

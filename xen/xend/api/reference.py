@@ -24,7 +24,9 @@ def _methods_table():
 
 
 def _sig(m):
-    params = ", ".join("%s %s" % (p.type.spec_name(), p.name) for p in m.params)
+    # An optional parameter in brackets: "[string version]".
+    params = ", ".join(("[%s %s]" if p.optional else "%s %s") % (p.type.spec_name(), p.name)
+                       for p in m.params)
     if m.session:
         params = "session_id s" + (", " + params if params else "")
     result = m.result.spec_name() if m.result is not None else "void"
@@ -47,6 +49,8 @@ def markdown():
             for f in cls.fields:
                 name = f.name if f.name == f.wire else "%s (`%s`)" % (f.name, f.wire)
                 extra = (" Required in create." if f.required else "") + \
+                    (" A file on the host, checked against path_roots." if f.host_path else "") + \
+                    (" Setting it %s." % f.on_set if f.on_set else "") + \
                     (" *extension*" if f.extension else "")
                 out.append("| %s | %s | %s | %s.%s |" % (f.qual, name, f.type.spec_name(),
                                                         f.desc.rstrip("."), extra))
@@ -65,9 +69,8 @@ def markdown():
                                                        "cascade": "deletes the holders",
                                                        "clear": "clears the Ref"}[b.on_delete]))
     out += ["", "## Errors", "", "| code | parameters | meaning |", "|---|---|---|"]
-    for code, params in datamodel.ERRORS.items():
-        out.append("| %s | %s | %s |" % (code, ", ".join(params),
-                                         datamodel.ERROR_DOCS.get(code, "")))
+    for e in datamodel.ERRORS.values():
+        out.append("| %s | %s | %s |" % (e.code, ", ".join(e.params), e.doc))
     out += ["", "## VM lifecycle", "", "```"] + lifecycle.describe() + ["```", ""]
     return "\n".join(out)
 

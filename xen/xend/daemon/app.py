@@ -13,6 +13,7 @@ import uuid as uuidlib
 from ..host import facts as hostinfo
 from ..api import datamodel, methods
 from ..api.dispatch import Dispatcher
+from ..api.handlers.base import ClassHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
 from ..api.handlers.network import NetworkHandler, VIFHandler
@@ -32,6 +33,7 @@ log = logging.getLogger("xend")
 
 VERSION = "0.1.0"
 
+# The classes with behaviour of their own; every other class gets the generic handler.
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             EventHandler)
@@ -90,12 +92,14 @@ class Xend:
         reverse, lookup = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
                            reverse_fields=reverse, lookup_fields=lookup,
-                           volatile=[c for c in datamodel.CLASSES
-                                     if c not in datamodel.STORED_CLASSES])
+                           volatile=[c.name for c in datamodel.CLASSES.values()
+                                     if not c.stored])
         self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
                                  failure_delay=config["login_failure_delay"],
                                  auth=config["auth"])
-        self.handlers = {h.cls_name: h(self) for h in HANDLERS}
+        own = {h.cls_name: h for h in HANDLERS}
+        self.handlers = {c: own[c](self) if c in own else ClassHandler(self, c)
+                         for c in datamodel.CLASSES}
         self.events = EventLog(self, capacity=config["event_log_size"])
         self.tasks = Tasks(self, workers=config["task_workers"],
                            max_pending=config["max_pending_tasks"],

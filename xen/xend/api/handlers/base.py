@@ -1,8 +1,9 @@
 """The generic behaviour every class gets from the datamodel (spec §1.1, §1.2).
 
 ``ClassHandler`` implements get/set/add_to/remove_from for fields, the
-constructor, delete, the lookups and records, once, for any class. A class
-with behaviour of its own subclasses it and overrides the hooks:
+constructor, delete, the lookups and records, once, for any class: a class
+declared in the datamodel with no behaviour of its own needs nothing else. A
+class with behaviour of its own subclasses it and overrides the hooks:
 
   * ``computed``: RO_run fields worked out at read time (name -> method name);
   * ``validate(txn, ref, old, new)``: refuse a write before it is committed;
@@ -13,7 +14,9 @@ with behaviour of its own subclasses it and overrides the hooks:
 How a field is kept follows from the datamodel alone: ``uuid`` is the ref;
 the Set side of a bound pair is the store's reverse index of its Ref side;
 fields named in ``computed`` are worked out on read; every other field is a
-stored value.
+stored value. Every write checks the class's ``host_path`` fields; a field
+declared with ``on_set`` is set by the subclass's ``set_<wire>`` (methods.py),
+which does its effect around ``set_field``.
 """
 
 import uuid as uuidlib
@@ -21,7 +24,7 @@ import uuid as uuidlib
 from .. import datamodel
 from ..errors import ApiError
 from ..types import NULL_REF, Map, Ref, Type
-from ..values import check_value
+from ..values import check_path, check_value
 
 
 def new_ref():
@@ -36,7 +39,11 @@ class ClassHandler:
     computed = {}            # wire name -> name of a method (ref, record) -> value
     hides_objects = False    # True where visible() filters get_all
 
-    def __init__(self, app):
+    def __init__(self, app, cls_name=None):
+        """The handler of ``cls_name``; a subclass names its class in ``cls_name`` instead,
+        and a class without behaviour of its own is served by this class alone."""
+        if cls_name is not None:
+            self.cls_name = cls_name
         self.app = app
         self.store = app.store
         self.cls = datamodel.CLASSES[self.cls_name]
@@ -47,6 +54,7 @@ class ClassHandler:
                        None if type(f.type).to_wire is Type.to_wire else f.type.to_wire)
                       for f, src in self._layout]
         self._steps = {step[0]: step for step in self._plan}
+        self._host_paths = [f.wire for f in self.cls.fields if f.host_path]
 
     def _plan_arg(self, f, src):
         if src == "stored":
@@ -239,8 +247,16 @@ class ClassHandler:
                                % (self.cls.name, wire, self.cls.name, field.type.cls))
         new = dict(old)
         new.update(changes)
+        self.check_host_paths(old, new)
         self.validate(txn, ref, old, new)
         txn.update(self.cls.name, ref, new)
+
+    def check_host_paths(self, old, new):
+        """Check each host_path field a write changes, normalising it in ``new``: files
+        the hypervisor will open must be absolute, plain and under path_roots."""
+        for wire in self._host_paths:
+            if new.get(wire, "") != (old or {}).get(wire, ""):
+                new[wire] = check_path(new.get(wire, ""), wire, self.app.config["path_roots"])
 
     def create(self, call, record):
         """The constructor (§1.2): a record of RW and RO_ins fields; returns the new ref."""
@@ -297,6 +313,7 @@ class ClassHandler:
 
     def insert(self, txn, ref, stored, bound=None, private=None):
         """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members."""
+        self.check_host_paths(None, stored)
         self.validate(txn, ref, None, stored)
         txn.create(self.cls.name, ref, stored, private)
         for wire, members in (bound or {}).items():

@@ -67,10 +67,11 @@ class NetworkHandler(ClassHandler):
                 raise ApiError("VALUE_NOT_SUPPORTED", field, value, str(e)) from None
         return name
 
-    def set_field(self, call, wire, ref, value):
-        super().set_field(call, wire, ref, value)
-        if wire in ("NIC", "VLAN"):
-            self._remove_bridge(ref)     # made again, the new way, when next needed
+    def set_NIC(self, call, wire, ref, value):
+        self.set_field(call, wire, ref, value)
+        self._remove_bridge(ref)     # made again, the new way, when next needed
+
+    set_VLAN = set_NIC
 
     def delete(self, call, ref):
         super().delete(call, ref)

@@ -204,12 +204,8 @@ class VDIHandler(ClassHandler):
             raise
         return ref
 
-    def set_field(self, call, wire, ref, value):
-        if wire == "virtual_size":
-            return self._resize(ref, value)
-        return super().set_field(call, wire, ref, value)
-
-    def _resize(self, ref, sectors):
+    def set_virtual_size(self, call, wire, ref, sectors):
+        """Grow the image, then record the new size."""
         rec = self.store.get("VDI", ref)
         if sectors < rec["virtual_size"]:
             raise ApiError("INVALID_VALUE", "virtual_size",

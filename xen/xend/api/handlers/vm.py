@@ -3,15 +3,11 @@
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
-from ..values import check_path
 from .base import ClassHandler, new_ref
 
 # The memory fields, each at most the next (§2.6.1; docs/api.md).
 MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
                 "memory_static_max")
-
-# Fields naming files on the host that the hypervisor opens.
-PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
 
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
@@ -79,21 +75,24 @@ class VMHandler(ClassHandler):
             stored[smin] = min(stored[smin], stored[dmin])
         return stored, bound
 
-    def set_field(self, call, wire, ref, value):
-        if wire == "is_a_template" and value:
-            # Held like a lifecycle operation, so no start slips in between validate's
-            # power-state check and the commit (a started template could never stop).
-            self.app.domains.change_devices(
-                ref, lambda state: self._set_field(call, wire, ref, value))
-            return
-        self._set_field(call, wire, ref, value)
+    # -- setters with effects (datamodel: on_set) ----------------------------------
 
-    def _set_field(self, call, wire, ref, value):
-        super().set_field(call, wire, ref, value)
+    def set_is_a_template(self, call, wire, ref, value):
+        if not value:
+            return self.set_field(call, wire, ref, value)
+        # Held like a lifecycle operation, so no start slips in between validate's
+        # power-state check and the commit (a started template could never stop).
+        self.app.domains.change_devices(
+            ref, lambda state: self.set_field(call, wire, ref, value))
+
+    def set_memory_dynamic_max(self, call, wire, ref, value):
+        self.set_field(call, wire, ref, value)
         rec = self.store.get("VM", ref)
-        if wire in ("memory_dynamic_max", "memory_dynamic_min") and self._running(rec):
+        if self._running(rec):
             # The balloon follows dynamic_max: the guest gets what it may grow to.
             self.app.backend.set_memory_target(ref, rec["memory_dynamic_max"])
+
+    set_memory_dynamic_min = set_memory_dynamic_max
 
     def validate(self, txn, ref, old, new):
         state = new.get("power_state", lifecycle.HALTED)
@@ -118,9 +117,6 @@ class VMHandler(ClassHandler):
                                % (new[lo], hi, new[hi]))
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
-        for f in PATH_FIELDS:   # files QEMU will open: absolute, plain, under path_roots
-            if new.get(f, "") != (old or {}).get(f, ""):
-                new[f] = check_path(new.get(f, ""), f, self.app.config["path_roots"])
         self.app.backend.validate_record(new)
 
     # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
