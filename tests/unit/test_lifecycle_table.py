@@ -4,6 +4,7 @@ import pytest
 
 from spec_tables import SPEC_ENUMS, SPEC_MESSAGES
 from xen.xend.api import datamodel, lifecycle
+from xen.xend.api.errors import ApiError
 
 STATES = SPEC_ENUMS["vm_power_state"]
 
@@ -112,3 +113,28 @@ def test_describe_has_one_line_per_row():
         assert len(match) == 1, (state, op)
         assert "-> %s" % final in match[0]
         assert (transient in match[0]) if transient else "meanwhile" not in match[0]
+
+
+ALL_STATES = ["Halted", "Paused", "Running", "Suspended", "ShuttingDown", "Unknown"]
+
+
+@pytest.mark.parametrize("change, states", [
+    ("plug", ["Halted", "Running", "Paused"]), ("unplug", ["Halted", "Running"]),
+    ("edit_device", ["Halted"]), ("make_template", ["Halted"]),
+])
+def test_changes_that_keep_the_power_state(change, states):
+    for state in ALL_STATES:
+        if state in states:
+            lifecycle.require_still("vm1", change, state)
+        else:
+            with pytest.raises(ApiError) as e:
+                lifecycle.require_still("vm1", change, state)
+            assert e.value.description == ["VM_BAD_POWER_STATE", "vm1", ",".join(states), state]
+
+
+def test_a_vm_holds_its_devices_while_resident_or_suspended():
+    assert [s for s in ALL_STATES if lifecycle.holds_devices(s)] == [
+        "Paused", "Running", "Suspended", "ShuttingDown", "Unknown"]
+    # A device record is edited exactly where its VM holds nothing.
+    assert [s for s in ALL_STATES if not lifecycle.holds_devices(s)] == \
+        list(lifecycle.STILL["edit_device"])

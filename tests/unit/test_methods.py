@@ -192,3 +192,33 @@ def test_no_generated_rpcs_for_ro_fields_of_every_declared_field(table):
         if f.qual in (RO_RUN, RO_INS):
             for verb in ("set_", "add_to_", "remove_from_"):
                 assert "%s.%s%s" % (cls.name, verb, f.wire) not in table
+
+
+def test_lifecycle_messages_a_handler_leaves_are_the_domain_owners():
+    """A VM power operation the VM handler does not implement runs the domain owner's
+    method of the same name, with the call's arguments after the session."""
+    class Domains:
+        def __getattr__(self, attr):
+            return lambda *args: ("domains", attr, args)
+
+    class VMWithoutPowerOps(FakeHandler):
+        app = type("App", (), {"domains": Domains()})()
+
+        def __getattr__(self, attr):
+            if attr in ("start", "suspend", "hard_shutdown"):
+                raise AttributeError(attr)
+            return super().__getattr__(attr)
+    handlers = {n: FakeHandler(n) for n in datamodel.CLASSES}
+    handlers["VM"] = VMWithoutPowerOps("VM")
+    table = methods.build(handlers)
+    assert table["VM.start"].impl(None, "vm1", True) == ("domains", "start", ("vm1", True))
+    assert table["VM.suspend"].impl(None, "vm1", False) == ("domains", "suspend", ("vm1", False))
+    assert table["VM.clone"].impl(None, "vm1", "copy") == ("VM", "clone", ("vm1", "copy"))
+
+
+def test_the_vm_handler_leaves_power_operations_to_the_domain_owner():
+    from xen.xend.api.handlers.vm import VMHandler
+    from xen.xend.state.domains import Domains
+    for op in ("start", "pause", "unpause", "clean_shutdown", "clean_reboot",
+               "hard_shutdown", "hard_reboot", "suspend", "resume"):
+        assert not hasattr(VMHandler, op) and hasattr(Domains, op), op

@@ -10,9 +10,16 @@ and the CLI prints it in its help, so there is nowhere else to look.
 ``start`` and ``resume`` take a start_paused flag; the table spells the two
 outcomes as separate operations (``start_paused``, ``resume_paused``) so each
 row has exactly one final state.
+
+Below the table are the rules for changes that keep the power state (a device
+plugged in, a record edited, a VM made a template): in which states each is
+allowed (``STILL``), checked by ``require_still``. Together with the table they
+are every power-state rule of the daemon.
 """
 
 import collections
+
+from .errors import ApiError
 
 Transition = collections.namedtuple("Transition", "transient final")
 
@@ -44,6 +51,37 @@ TABLE = {
 
 # States in which the guest exists on the hypervisor, resident on the host.
 LIVE_STATES = (RUNNING, PAUSED, SHUTTING_DOWN, UNKNOWN)
+
+# States in which a VM holds its disks and NICs: resident, or saved (suspended) with
+# them to resume. A device or a network it uses is then not to be changed under it.
+HOLDING_STATES = LIVE_STATES + (SUSPENDED,)
+
+# Changes that keep the power state -> the states in which each is allowed.
+STILL = {
+    # A VBD or VIF is created on a halted VM as a record, on a resident one by hot-plug;
+    # a suspended VM's devices are frozen in its saved state.
+    "plug": (HALTED, RUNNING, PAUSED),
+    # Unplugging asks the guest to let go: a paused guest cannot answer.
+    "unplug": (HALTED, RUNNING),
+    # A VBD or VIF record is changed (rather than deleted and made anew) only while its
+    # VM holds no device.
+    "edit_device": (HALTED,),
+    # A template is never started (§2.6.1), so it could never be stopped either.
+    "make_template": (HALTED,),
+}
+
+
+def require_still(vm, change, state):
+    """VM_BAD_POWER_STATE [vm, allowed states, state] unless ``change`` (a key of STILL)
+    is allowed while ``vm`` is in ``state``."""
+    if state not in STILL[change]:
+        raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(STILL[change]), state)
+
+
+def holds_devices(state):
+    """Whether a VM in ``state`` holds its disks and NICs."""
+    return state in HOLDING_STATES
+
 
 # Operations a template may undergo; every other one fails with VM_IS_TEMPLATE.
 TEMPLATE_OPS = frozenset(["clone", "delete"])

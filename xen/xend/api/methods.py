@@ -6,7 +6,8 @@ Sets or Maps; add_to_<f>/remove_from_<f> for RW Sets and Maps; create; delete
 (name_label, short_name); get_record; get_all_records; to_XML; list where the
 spec gives one; and the extra messages
 declared in the datamodel, implemented by the class handler's method of the
-same name. A field declared with ``on_set`` is set by the handler's
+same name or, for a VM lifecycle operation the handler leaves to the domain
+owner (state/domains.py), by the owner's method of that name. A field declared with ``on_set`` is set by the handler's
 set_<f>. A declared message or setter without an implementation stops the
 daemon at start, so the datamodel and the handlers cannot drift apart.
 """
@@ -14,6 +15,7 @@ daemon at start, so the datamodel and the handlers cannot drift apart.
 import dataclasses
 from typing import Callable, Optional
 
+from ..state.domains import Domains
 from . import datamodel
 from .datamodel import Param
 from .types import Map, Ref, Set, String, Struct, is_collection
@@ -59,7 +61,7 @@ def build(handlers):
         h = handlers[cls.name]
         n = cls.name
         for msg in cls.messages:
-            impl = _implementation(h, n, msg.name)
+            impl = _implementation(h, n, msg.name, msg.lifecycle)
             add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
                        session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
                        desc=msg.desc))
@@ -121,12 +123,24 @@ def build(handlers):
     return table
 
 
-def _implementation(handler, cls, name):
-    """The handler's method ``name``, which the datamodel says ``cls`` has."""
+def _implementation(handler, cls, name, lifecycle=None):
+    """The handler's method ``name``, which the datamodel says ``cls`` has; for a
+    ``lifecycle`` operation the handler does not implement, the domain owner's."""
     impl = getattr(handler, name, None)
+    if impl is None and lifecycle and hasattr(Domains, name):
+        impl = _domain_operation(handler.app, name)
     if impl is None:
         raise RuntimeError("datamodel declares %s.%s but %s has no %s()"
                            % (cls, name, type(handler).__name__, name))
+    return impl
+
+
+def _domain_operation(app, name):
+    """Lifecycle message ``name`` as the domain owner's method of that name, given the
+    call's arguments (the VM first). Looked up per call: the owner is made after the
+    method table."""
+    def impl(call, *args):
+        return getattr(app.domains, name)(*args)
     return impl
 
 

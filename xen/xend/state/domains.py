@@ -117,11 +117,12 @@ class Domains:
             if owns_state():
                 self._set_state(vm, t.final, private)
 
-    def change_devices(self, vm, work):
-        """Run ``work(power_state)``, which adds or removes a VBD or VIF of ``vm`` (and
-        hot-plugs or unplugs it on a resident guest), while holding ``vm`` as a
-        lifecycle operation does: nothing starts, stops or suspends it meanwhile.
-        OTHER_OPERATION_IN_PROGRESS if an operation holds it. Returns work's result."""
+    def run_held(self, vm, work):
+        """Run ``work(power_state)``, a change that keeps the power state (a VBD or VIF
+        plugged or unplugged, the VM made a template: lifecycle.STILL), while holding
+        ``vm`` as a lifecycle operation does: nothing starts, stops or suspends it
+        meanwhile. OTHER_OPERATION_IN_PROGRESS if an operation holds it. Returns work's
+        result."""
         with self._claim(vm, "device change"):
             return work(self.store.get("VM", vm).get("power_state", lifecycle.HALTED))
 

@@ -6,13 +6,6 @@ from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
 
-# VM power states in which a VBD or VIF may be created or deleted: on a halted VM
-# as a record, on a resident one by hot-plug (unplug needs a running guest, which
-# answers the request). A suspended VM's devices are frozen in its saved state.
-PLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING, lifecycle.PAUSED)
-UNPLUG_STATES = (lifecycle.HALTED, lifecycle.RUNNING)
-
-
 class DeviceHandler(ClassHandler):
     """A class of VM devices. Subclasses name the backend's methods that plug and
     unplug one (``attach``, ``detach``) and say what the backend is given (``spec``)."""
@@ -29,7 +22,7 @@ class DeviceHandler(ClassHandler):
         self.may_write(call, None)
         stored, bound = self.record_from_wire(record)
         ref = new_ref()
-        return self.app.domains.change_devices(
+        return self.app.domains.run_held(
             stored["VM"], lambda state: self._plug(ref, stored, bound, state))
 
     def delete(self, call, ref):
@@ -38,7 +31,7 @@ class DeviceHandler(ClassHandler):
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls_name, ref)
         self.may_write(call, ref)
-        self.app.domains.change_devices(
+        self.app.domains.run_held(
             rec["VM"], lambda state: self._unplug(call, ref, rec["VM"], state))
 
     def _plug(self, ref, stored, bound, state):
@@ -47,8 +40,7 @@ class DeviceHandler(ClassHandler):
         backend's new private state, if any) only once that succeeded; should the
         commit fail, ``detach`` takes the device out again."""
         vm = stored["VM"]
-        if state not in PLUG_STATES:
-            raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(PLUG_STATES), state)
+        lifecycle.require_still(vm, "plug", state)
         if state != lifecycle.HALTED:
             with self.store.transaction() as txn:
                 # Refuse before touching the guest; normalises ``stored`` (a VIF's MAC).
@@ -74,8 +66,7 @@ class DeviceHandler(ClassHandler):
         rec = self.store.get(self.cls_name, ref)
         if rec is None or rec["VM"] != vm:   # deleted or moved while we waited for the VM
             raise ApiError("HANDLE_INVALID", self.cls_name, ref)
-        if state not in UNPLUG_STATES:
-            raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(UNPLUG_STATES), state)
+        lifecycle.require_still(vm, "unplug", state)
         private = None
         if state == lifecycle.RUNNING:
             private = getattr(self.app.backend, self.detach)(vm, ref)

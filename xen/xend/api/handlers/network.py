@@ -26,7 +26,6 @@ from ...backend.base import NicSpec
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler
-from .storage import HOLDING_STATES
 from .devices import DeviceHandler
 
 log = logging.getLogger("xend.network")
@@ -90,8 +89,8 @@ class NetworkHandler(ClassHandler):
         if old is not None and (old.get("NIC"), old.get("VLAN")) != (new.get("NIC"),
                                                                       new.get("VLAN")):
             users = [v for v in txn.referrers("VIF", "network", ref)
-                     if txn.get("VM", txn.get("VIF", v)["VM"]).get("power_state")
-                     in HOLDING_STATES]
+                     if lifecycle.holds_devices(
+                         txn.get("VM", txn.get("VIF", v)["VM"]).get("power_state"))]
             if users:
                 raise ApiError("OPERATION_NOT_ALLOWED",
                                "NIC and VLAN of network %s change only while no VM using it "
@@ -139,9 +138,7 @@ class VIFHandler(DeviceHandler):
         if old is not None and old != new:
             # A plugged VIF is changed by deleting it and making another.
             for vm in {old["VM"], new["VM"]}:
-                state = txn.get("VM", vm).get("power_state")
-                if state in HOLDING_STATES:
-                    raise ApiError("VM_BAD_POWER_STATE", vm, lifecycle.HALTED, state)
+                lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
         mac = new.get("MAC", "").lower()
         if not mac:
             mac = self._fresh_mac(txn)

@@ -17,15 +17,11 @@ from ..errors import ApiError
 from .base import ClassHandler, new_ref
 from .devices import DeviceHandler
 
-# States in which a VM holds its disks: resident, or saved to resume with them.
-HOLDING_STATES = lifecycle.LIVE_STATES + (lifecycle.SUSPENDED,)
-
-
 def holds_disks(app, reader, vm):
     """Whether ``vm`` holds its disks: resident, suspended with them, or being started
     (still Halted, its disks already promised to it). ``reader``: the store or a
     transaction."""
-    return (reader.get("VM", vm).get("power_state") in HOLDING_STATES
+    return (lifecycle.holds_devices(reader.get("VM", vm).get("power_state"))
             or app.domains.is_starting(vm))
 
 
@@ -318,9 +314,7 @@ class VBDHandler(DeviceHandler):
         if old is not None and old != new:
             # An attached disk is changed by deleting its VBD and making another.
             for vm in {old["VM"], new["VM"]}:
-                state = txn.get("VM", vm).get("power_state")
-                if state in HOLDING_STATES:
-                    raise ApiError("VM_BAD_POWER_STATE", vm, lifecycle.HALTED, state)
+                lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
 
     def spec(self, ref, rec):
         """The DiskSpec that attaches VBD ``ref`` (record ``rec``) to its VM, which is

@@ -1,4 +1,5 @@
-"""VM (§2.6): the lifecycle RPCs (through the domain owner) and clone."""
+"""VM (§2.6): its constructor's memory defaults, its checks, setters with effects and
+clone. The other lifecycle RPCs are the domain owner's own (methods.py binds them)."""
 
 from ...util import progress
 from .. import lifecycle
@@ -82,7 +83,7 @@ class VMHandler(ClassHandler):
             return self.set_field(call, wire, ref, value)
         # Held like a lifecycle operation, so no start slips in between validate's
         # power-state check and the commit (a started template could never stop).
-        self.app.domains.change_devices(
+        self.app.domains.run_held(
             ref, lambda state: self.set_field(call, wire, ref, value))
 
     def set_memory_dynamic_max(self, call, wire, ref, value):
@@ -95,12 +96,8 @@ class VMHandler(ClassHandler):
     set_memory_dynamic_min = set_memory_dynamic_max
 
     def validate(self, txn, ref, old, new):
-        state = new.get("power_state", lifecycle.HALTED)
-        if new.get("is_a_template") and not (old or {}).get("is_a_template") and \
-                state != lifecycle.HALTED:
-            # A template is never started (§2.6.1), so it could never be stopped either:
-            # only a Halted VM becomes one.
-            raise ApiError("VM_BAD_POWER_STATE", ref, lifecycle.HALTED, state)
+        if new.get("is_a_template") and not (old or {}).get("is_a_template"):
+            lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED))
         values = [new.get(f, 0) for f in MEMORY_ORDER]
         if values[0] < 0:
             raise ApiError("INVALID_VALUE", MEMORY_ORDER[0], str(values[0]))
@@ -118,36 +115,6 @@ class VMHandler(ClassHandler):
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
         self.app.backend.validate_record(new)
-
-    # -- lifecycle (dispatch has checked the table already; the domain owner re-checks
-    #    under the VM's lock) ---------------------------------------------------
-
-    def start(self, call, vm, start_paused):
-        self.app.domains.start(vm, start_paused)
-
-    def pause(self, call, vm):
-        self.app.domains.pause(vm)
-
-    def unpause(self, call, vm):
-        self.app.domains.unpause(vm)
-
-    def clean_shutdown(self, call, vm):
-        self.app.domains.clean_shutdown(vm)
-
-    def clean_reboot(self, call, vm):
-        self.app.domains.clean_reboot(vm)
-
-    def hard_shutdown(self, call, vm):
-        self.app.domains.hard_shutdown(vm)
-
-    def hard_reboot(self, call, vm):
-        self.app.domains.hard_reboot(vm)
-
-    def suspend(self, call, vm, live):
-        self.app.domains.suspend(vm, live)
-
-    def resume(self, call, vm, start_paused):
-        self.app.domains.resume(vm, start_paused)
 
     def clone(self, call, vm, new_name):
         """A Halted copy whose disks are snapshots of the original's (sharable and
