@@ -24,7 +24,7 @@ xend's median (above 1: xend is faster).
 Without libvirt it prints "libvirt: not installed, no baseline". To get the baseline:
 ``apt-get install -y libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 libvirt-daemon-system``, then start ``virtlogd -d`` and ``libvirtd -d`` by hand (no
-systemd here); see /work/shared/notes/qemu.md.
+systemd here); see ../shared/notes/qemu.md (relative to the repository).
 
 Run: .venv/bin/python bench/lifecycle.py [ROUNDS]   (no asserts on time;
 BENCH_LIFECYCLE_ROUNDS also sets the rounds, default 10)

@@ -47,6 +47,8 @@ import tempfile
 import time
 import xmlrpc.client
 
+from bootwatch import BootWatch
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The repository this file belongs to (CI runs from a checkout at any path).
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -807,8 +809,12 @@ class XenHost:
             "-netdev", "user,id=n0," + fwd, "-device", "virtio-net-pci,netdev=n0",
         ]
 
-    def boot(self, timeout=300):
-        """Start QEMU and wait until dom0's agent answers and ``xl`` works; ``self``."""
+    def boot(self):
+        """Start QEMU and wait until dom0's agent answers and ``xl`` works; ``self``.
+
+        A boot whose console keeps growing gets more time; one that stays silent fails
+        (bootwatch.BootWatch has the rule). A failure kills QEMU and carries the end of
+        the console, read before the work dir goes."""
         ctl = os.path.join(self.workdir, "ctl")
         os.makedirs(ctl, mode=0o700, exist_ok=True)
         with open(os.path.join(ctl, "agent.py"), "w") as f:
@@ -827,7 +833,7 @@ class XenHost:
             time.sleep(1)
             if self.proc.poll() is None or "forwarding" not in self._qemu_log():
                 break
-        deadline = t0 + timeout
+        watch = BootWatch(t0)
         while True:
             if self.proc.poll() is not None:
                 raise XenHostError("QEMU exited (%s): %s\nconsole:\n%s" % (
@@ -838,10 +844,11 @@ class XenHost:
                     break
             except (OSError, ValueError, XenHostError):
                 pass
-            if time.monotonic() > deadline:
+            failure = watch.verdict(time.monotonic(), self.console_size())
+            if failure:
+                console = self.console_tail()
                 self.close()
-                raise XenHostError("dom0 did not come up in %ss; console:\n%s"
-                                   % (timeout, self.console_tail()))
+                raise XenHostError("dom0 %s; console:\n%s" % (failure, console))
             time.sleep(1)
         self.boot_seconds = time.monotonic() - t0
         return self
@@ -868,6 +875,13 @@ class XenHost:
                 return f.read()
         except OSError:
             return ""
+
+    def console_size(self):
+        """How many bytes the serial console log holds so far (0 before it exists)."""
+        try:
+            return os.path.getsize(self.console_log)
+        except OSError:
+            return 0
 
     def console_tail(self, chars=6000):
         """The end of the serial console log (Xen's and dom0's messages)."""
