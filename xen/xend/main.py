@@ -26,6 +26,7 @@ import daemon
 
 from . import config as configmod
 from .app import VERSION, Xend
+from .files import unlink_if_exists
 from .server import Servers, listeners_from_config, parse_listen
 
 log = logging.getLogger("xend")
@@ -164,10 +165,7 @@ class LockFile:
         if self.fd is None:
             return
         if self.remove:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+            unlink_if_exists(self.path)
         os.close(self.fd)
         self.fd = None
 
