@@ -14,9 +14,9 @@ from xapi_helpers import new_sr, new_vbd, new_vdi
 from xen.xend import config, storage
 from xen.xend.api.errors import ApiError
 from xen.xend.app import Xend
-from xen.xend.backend import xl_config
+from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.base import DomainSpec
-from xen.xend.backend.qemu_argv import build_argv
+from xen.xend.backend.qemu.argv import build_argv
 
 MIB = 1 << 20
 
