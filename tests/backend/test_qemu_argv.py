@@ -5,10 +5,11 @@ import uuid
 
 import pytest
 
+from xen.xend.host import facts
 from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
-from xen.xend.backend.qemu import choose_accel
-from xen.xend.backend.qemu_argv import (assign_slots, build_argv, disk_node, free_slot, safe_path,
-                                       validate_record)
+from xen.xend.backend.qemu.argv import (assign_slots, build_argv, disk_node, free_slot,
+                                       safe_path, validate_record)
+from xen.xend.backend.qemu.backend import choose_accel
 
 VM = "4a1c2a55-6d7e-4c38-9d0e-2f1a7b3c9e01"
 
@@ -297,12 +298,11 @@ def test_safe_state_path_is_accepted():
 
 
 def test_accel_choice(monkeypatch):
-    from xen.xend.backend import qemu
     assert choose_accel("tcg") == "tcg"
     assert choose_accel("kvm") == "kvm"
-    monkeypatch.setattr(qemu.facts, "has_kvm", lambda: False)
+    monkeypatch.setattr(facts, "has_kvm", lambda: False)
     assert choose_accel("auto") == "tcg"
-    monkeypatch.setattr(qemu.facts, "has_kvm", lambda: True)
+    monkeypatch.setattr(facts, "has_kvm", lambda: True)
     assert choose_accel("auto") == "kvm"
     with pytest.raises(ValueError):
         choose_accel("xen")

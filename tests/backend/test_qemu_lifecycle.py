@@ -266,7 +266,7 @@ def test_close_while_a_guest_exit_is_being_handled_leaves_nothing_pending(
     # close() comes while the backend still waits for the QMP hang-up of a guest whose
     # QEMU is gone (held there on purpose): that handling is cut short, yet no task of
     # the backend or of qemu.qmp may be destroyed pending, nor an error left unread.
-    from xen.xend.backend import qmp
+    from xen.xend.backend.qemu import qmp
     hang_up = qmp.Monitor.wait_hangup
     holding = threading.Event()
 
@@ -434,7 +434,7 @@ def test_snapshot_of_a_disk_in_use(backend, vms):
 
 def test_qemu64_features_are_the_flags_of_this_qemus_model():
     """QEMU64_FEATURES (what a non-empty can_use may turn off) matches the binary's qemu64."""
-    from xen.xend.backend.qemu_argv import CPU_FEATURES, QEMU64_FEATURES
+    from xen.xend.backend.qemu.argv import CPU_FEATURES, QEMU64_FEATURES
     commands = [{"execute": "qmp_capabilities"},
                 {"execute": "query-cpu-model-expansion",
                  "arguments": {"type": "full", "model": {"name": "qemu64"}}},

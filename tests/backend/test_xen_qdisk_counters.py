@@ -1,4 +1,4 @@
-"""The Xen backend's qdisk counters (xen.py ``_qdisk_counters``) against a real QEMU.
+"""The Xen backend's qdisk counters (xen/counters.py ``qdisk_counters``) against a real QEMU.
 
 On a Xen host, qcow2 disks are served by the device model's qdisk backend, and their
 byte counters come from its QMP statistics socket. Here a plain QEMU with the same block
@@ -15,7 +15,7 @@ import time
 import pytest
 
 from helpers import QEMU, skip_without_qemu
-from xen.xend.backend import xen
+from xen.xend.backend.xen import counters as xen_counters
 
 DOMID = 7
 
@@ -23,7 +23,7 @@ DOMID = 7
 @pytest.fixture
 def stats_socket(tmp_path, monkeypatch):
     """Where the backend looks for domain DOMID's statistics socket (in tmp_path)."""
-    monkeypatch.setattr(xen, "QMP_STATS_SOCKET", str(tmp_path / "qmp-stats-%d"))
+    monkeypatch.setattr(xen_counters, "QMP_STATS_SOCKET", str(tmp_path / "qmp-stats-%d"))
     return str(tmp_path / ("qmp-stats-%d" % DOMID))
 
 
@@ -42,7 +42,7 @@ def test_counters_of_a_qcow2_disk_come_from_the_device_model(tmp_path, stats_soc
         deadline = time.monotonic() + 60
         counters = {}
         while time.monotonic() < deadline:
-            counters = xen.XenBackend._qdisk_counters(DOMID)
+            counters = xen_counters.qdisk_counters(DOMID)
             if counters.get("xvda", {}).get("rd_bytes"):
                 break
             time.sleep(0.5)
@@ -55,7 +55,7 @@ def test_counters_of_a_qcow2_disk_come_from_the_device_model(tmp_path, stats_soc
 
 
 def test_no_device_model_means_no_counters(stats_socket):
-    assert xen.XenBackend._qdisk_counters(DOMID) == {}
+    assert xen_counters.qdisk_counters(DOMID) == {}
 
 
 def test_a_silent_device_model_costs_the_timeout_and_no_more(stats_socket):
@@ -68,8 +68,8 @@ def test_a_silent_device_model_costs_the_timeout_and_no_more(stats_socket):
     threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
     try:
         started = time.monotonic()
-        assert xen.XenBackend._qdisk_counters(DOMID) == {}
-        assert time.monotonic() - started < xen.QMP_STATS_TIMEOUT + 10
+        assert xen_counters.qdisk_counters(DOMID) == {}
+        assert time.monotonic() - started < xen_counters.QMP_STATS_TIMEOUT + 10
     finally:
         listener.close()
         for conn, _ in held:

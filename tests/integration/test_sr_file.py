@@ -15,9 +15,9 @@ from xen.xend.daemon import config
 from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
 from xen.xend.daemon.app import Xend
-from xen.xend.backend import xl_config
+from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.base import DomainSpec
-from xen.xend.backend.qemu_argv import build_argv
+from xen.xend.backend.qemu.argv import build_argv
 
 MIB = 1 << 20
 

@@ -1,5 +1,5 @@
 """What the backends refuse at start, before the hypervisor runs, with an error naming the
-field: boot files that are not there (qemu_argv.check_host_files; xl_config.boot_files
+field: boot files that are not there (common.check_host_files; xl_config.boot_files
 for Xen) and a memory/static_max beyond the host's memory (check_memory_fits)."""
 
 import os
@@ -7,9 +7,10 @@ import stat
 
 import pytest
 
-from xen.xend.backend import xl_config
+from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.base import BackendError
-from xen.xend.backend.qemu_argv import boot_files, check_host_files, check_memory_fits
+from xen.xend.backend.common import check_host_files, check_memory_fits
+from xen.xend.backend.qemu.argv import boot_files
 
 GIB = 1 << 30
 

@@ -3,7 +3,8 @@ xl's listings (pure functions; the nested Xen tier runs them against real xl).""
 
 import pytest
 
-from xen.xend.backend import xl_config
+from xen.xend.backend.xen import config as xl_config
+from xen.xend.backend.xen import counters, xl
 from xen.xend.backend.base import BackendError, DiskSpec, DomainSpec, NicSpec
 
 UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
@@ -116,14 +117,14 @@ XL_VCPU_LIST = (
 
 
 def test_reading_xl_list_v_and_vcpu_list():
-    got = xl_config.parse_list_verbose(XL_LIST_V)
+    got = xl.parse_list_verbose(XL_LIST_V)
     assert got[UUID] == {"domid": 3, "name": "web-one-0a1b2c3d", "mem_mib": 128, "vcpus": 1,
-                         "state": "---s--", "reason": xl_config.SHUTDOWN_REBOOT}
-    assert xl_config.power_state(got[UUID]) is None
+                         "state": "---s--", "reason": xl.SHUTDOWN_REBOOT}
+    assert xl.power_state(got[UUID]) is None
     hand = got["11111111-0000-4000-8000-000000000001"]
-    assert hand["name"] == "made by hand" and xl_config.power_state(hand) == "Paused"
-    assert xl_config.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
-    assert xl_config.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}
+    assert hand["name"] == "made by hand" and xl.power_state(hand) == "Paused"
+    assert xl.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
+    assert xl.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}
 
 
 # The shape of the Xen device model's (QEMU 7.2's) query-blockstats reply for a PV
@@ -136,10 +137,10 @@ BLOCKSTATS = [{"device": "", "node-name": "xvda-qcow2", "qdev": "/machine/unatta
 
 
 def test_reading_the_device_models_block_statistics():
-    assert xl_config.parse_blockstats(BLOCKSTATS) == {
+    assert counters.parse_blockstats(BLOCKSTATS) == {
         "xvda": {"rd_bytes": 12288, "wr_bytes": 425721856},
         "xvdb": {"rd_bytes": 7, "wr_bytes": 0}}
-    assert xl_config.parse_blockstats(None) == {}
+    assert counters.parse_blockstats(None) == {}
 
 
 # From xenpm 4.17 (two CPUs, trimmed to the lines that matter and one C-state line).
@@ -158,8 +159,8 @@ idle time(ms)        : 99
 
 
 def test_reading_xenpm_idle_times():
-    assert xl_config.parse_cpuidle(XENPM_CPUIDLE) == {0: 81.234, 1: 0.099}
-    assert xl_config.parse_cpuidle("xenpm: no such command\n") == {}
+    assert xl.parse_cpuidle(XENPM_CPUIDLE) == {0: 81.234, 1: 0.099}
+    assert xl.parse_cpuidle("xenpm: no such command\n") == {}
 
 
 def test_pvh_and_hvm_need_a_hypervisor_with_hvm_capability():

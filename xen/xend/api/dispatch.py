@@ -169,7 +169,7 @@ class Dispatcher:
         """The failure reply for ``e``, raised while answering ``name``; logged. Called
         in the ``except`` block that caught it."""
         if isinstance(e, (ApiError, BackendError)):
-            err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
+            err = ApiError.of(e)
             log.info("%s: %s", name[:200], " ".join(loggable(err.description))[:500])
             return failure(err.description)
         # A bug: log it whole, tell the client only its kind.

@@ -30,3 +30,9 @@ class ApiError(Exception):
     def __str__(self):
         return " ".join(self.description)
 
+    @classmethod
+    def of(cls, error):
+        """``error`` (an ApiError, or a backend's BackendError, which carries the same
+        code and parameters) as the ApiError a Failure reply is made from."""
+        return error if isinstance(error, cls) else cls(error.code, *error.params)
+

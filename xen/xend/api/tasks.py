@@ -74,7 +74,7 @@ class Tasks:
         except progress.Cancelled:
             self._finish(ref, CANCELLED, failure(["TASK_CANCELLED", ref]))
         except (ApiError, BackendError) as e:
-            err = e if isinstance(e, ApiError) else ApiError(e.code, *e.params)
+            err = ApiError.of(e)
             # As dispatch logs a synchronous call's failure: nobody may ever ask the task.
             log.info("Async.%s (task %s): %s", method.name, ref,
                      " ".join(loggable(err.description))[:500])

@@ -1,0 +1,15 @@
+"""Hypervisors behind one interface (base.Backend); the daemon picks one in app.py.
+
+==============  ===================================================================
+module          holds
+==============  ===================================================================
+base            the contract: Backend, DomainSpec, DiskSpec, NicSpec, BackendError,
+                the guest events GUEST_*
+common          what backends share: record values, start checks, BIOS boot letters,
+                private files, the lookup of a guest a backend runs
+qemu/           QEMU processes driven over QMP (see qemu/__init__.py for its modules)
+xen/            Xen domains driven with xl and watched through xenstore (see
+                xen/__init__.py)
+sim             the simulated backend, for fast tests and hosts with no hypervisor
+==============  ===================================================================
+"""

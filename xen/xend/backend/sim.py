@@ -22,6 +22,7 @@ import time
 
 from ..util import progress
 from .base import Backend, BackendError
+from .common import create_private_file
 
 
 class SimBackend(Backend):
@@ -102,8 +103,7 @@ class SimBackend(Backend):
 
     def suspend(self, uuid, live, state_file):
         self._require(uuid)
-        with open(state_file, "w") as f:
-            json.dump({"sim-domain": uuid}, f)
+        create_private_file(state_file, json.dumps({"sim-domain": uuid}))
         self._set(uuid, None)
 
     def resume(self, spec, state_file, paused):
@@ -154,8 +154,7 @@ class SimBackend(Backend):
 
     def dump_core(self, uuid, path):
         self._require(uuid)
-        with open(path, "w") as f:
-            f.write("simulated core of %s\n" % uuid)
+        create_private_file(path, "simulated core of %s\n" % uuid)
 
     def reattach(self, uuid, private):
         return self._domains.get(uuid)

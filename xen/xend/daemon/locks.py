@@ -11,6 +11,7 @@ import fcntl
 import os
 import time
 
+from ..util.files import unlink_if_exists
 
 class LockBusy(Exception):
     """The lock is held by another process; ``pid`` is its pid (None if unreadable)."""
@@ -56,10 +57,7 @@ class LockFile:
         if self.fd is None:
             return
         if self.remove:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+            unlink_if_exists(self.path)
         os.close(self.fd)
         self.fd = None
 

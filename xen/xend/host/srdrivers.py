@@ -38,6 +38,7 @@ import uuid as uuidlib
 from ..util import progress
 from ..api.errors import ApiError
 from ..api.values import check_path
+from ..util.files import unlink_if_exists
 
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
@@ -120,20 +121,13 @@ def copy_sparse(src, dst):
         out = subprocess.run(["cp", "--sparse=always", "--no-dereference", "--", src, dst],
                              capture_output=True, text=True)
     except BaseException:
-        _unlink(dst)
+        unlink_if_exists(dst)
         raise
     if out.returncode != 0:
-        _unlink(dst)
+        unlink_if_exists(dst)
         if os.strerror(errno.ENOSPC) in out.stderr:   # filled by another writer meanwhile
             raise ApiError("SR_FULL", str(allocated(src)), str(free_bytes(os.path.dirname(dst))))
         raise ApiError("INTERNAL_ERROR", "cp %s: %s" % (src, out.stderr.strip()[-300:]))
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 class ImageDirSR:
@@ -178,7 +172,7 @@ class ImageDirSR:
 
     @staticmethod
     def delete(path):
-        _unlink(path)
+        unlink_if_exists(path)
 
     def collect(self, location, leaves):
         """Remove files no VDI needs any more (none but dir's bases)."""
@@ -287,7 +281,7 @@ class FileSR(ImageDirSR):
         try:
             self.resize(path, size)
         except BaseException:
-            _unlink(path)
+            unlink_if_exists(path)
             raise
 
     def snapshot(self, location, leaf, snap):

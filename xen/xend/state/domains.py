@@ -22,6 +22,7 @@ from ..api.types import NULL_REF
 from ..backend.base import (
     GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError,
     DomainSpec)
+from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.domains")
 
@@ -286,10 +287,7 @@ class Domains:
         return {}   # a stopped guest has no backend state to remember
 
     def _discard_suspend(self, vm):
-        try:
-            os.unlink(self.suspend_file(vm))
-        except FileNotFoundError:
-            pass
+        unlink_if_exists(self.suspend_file(vm))
         return {}
 
     # -- what the guest does on its own -------------------------------------

@@ -45,6 +45,7 @@ from . import httpio, prometheus, tls
 from ..api import codec, xmlrepr
 from ..api.sessions import Peer
 from ..api.limits import LogGate
+from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.server")
 
@@ -317,10 +318,7 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
 
     def server_close(self):
         super().server_close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        unlink_if_exists(self.path)
 
     def describe(self):
         return "unix:%s" % self.path

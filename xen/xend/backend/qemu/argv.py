@@ -2,7 +2,9 @@
 
 Pure functions: nothing here starts a process or talks QMP. ``build_argv`` is
 the single place where VM record fields become QEMU arguments; the table in
-its docstring and docs/vm-mapping.md describe the same mapping.
+its docstring and docs/vm-mapping.md describe the same mapping. The names QEMU
+knows a guest's devices by (node names, device and netdev ids, PCI slots) are
+made here too, for hot-plug and for reading devices back after a restart.
 """
 
 import json
@@ -11,7 +13,8 @@ import re
 import stat
 import uuid as uuidlib
 
-from xen.xend.backend.base import BackendError
+from ..base import BackendError
+from ..common import BIOS_BOOT, record_int, truthy
 
 # Files QEMU creates in the guest's state dir (QEMU runs with that dir as cwd).
 QMP_SOCKET = "qmp.sock"
@@ -47,8 +50,6 @@ QEMU64_FEATURES = frozenset({
     "SYSCALL", "NX", "LM", "LAHF_LM",
 })
 
-BIOS_BOOT = {"floppy": "a", "HD": "c", "CDROM": "d"}
-
 # PIIX IDE: two buses with two units each; hdX names pick a fixed slot.
 IDE_SLOTS = {"hda": (0, 0), "hdb": (0, 1), "hdc": (1, 0), "hdd": (1, 1)}
 
@@ -64,29 +65,13 @@ def safe_path(path, field):
     return path
 
 
-def truthy(value):
-    """A record bool, which may arrive as a real bool or as a wire string."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
-
-
-def _int(record, key, default=None):
-    value = record.get(key, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BackendError("INVALID_VALUE", key, value)
-    return number
-
-
 def _opt(value):
     """Escape a value for QEMU's key=value option syntax (commas are doubled)."""
     return str(value).replace(",", ",,")
 
 
 def _memory_mib(record):
-    size = _int(record, "memory_static_max", 0)
+    size = record_int(record, "memory_static_max", 0)
     if size < MIB:
         raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", size,
                            "must be at least 1 MiB")
@@ -175,11 +160,15 @@ def _boot(record, disks):
     return args, cdrom
 
 
+def _is_block(path):
+    return os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+
+
 def _cdrom(path):
     path = os.path.abspath(path)
-    is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
     node = {"driver": "raw", "node-name": "cdrom0", "read-only": True,
-            "file": {"driver": "host_cdrom" if is_block else "file", "filename": path}}
+            "file": {"driver": "host_cdrom" if _is_block(path) else "file",
+                     "filename": path}}
     device = {"driver": "ide-cd", "drive": "cdrom0", "bus": "ide.1", "unit": 0, "id": "cdrom0"}
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
@@ -197,47 +186,6 @@ def boot_files(record):
     else:
         files = []
     return [f for f in files if f[1]]
-
-
-def check_host_files(files):
-    """VALUE_NOT_SUPPORTED [field, path, reason] for the first of ``files`` (as
-    boot_files gives them) that is not there as a readable regular file (or block
-    device, where one will do).
-
-    Called at start, before the hypervisor runs: VM.create and set accept a path
-    whose file comes later, and without this check the hypervisor's own failure
-    would come back as INTERNAL_ERROR.
-    """
-    for field, path, block_ok in files:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            reason = "no such file on the host"
-        except OSError as err:
-            reason = err.strerror
-        else:
-            if not (stat.S_ISREG(st.st_mode) or (block_ok and stat.S_ISBLK(st.st_mode))):
-                reason = ("not a regular file or block device" if block_ok
-                          else "not a regular file")
-            elif not os.access(path, os.R_OK):
-                reason = "not readable by the daemon"
-            else:
-                continue
-        raise BackendError("VALUE_NOT_SUPPORTED", field, path, reason)
-
-
-def check_memory_fits(record, host_total):
-    """VALUE_NOT_SUPPORTED [memory/static_max, value, reason] when memory/static_max
-    exceeds ``host_total``, the host's memory in bytes (0: unknown, nothing checked).
-
-    The bound is the host's total, not what is free now: QEMU reserves the guest's RAM
-    at start but the kernel only backs the pages the guest touches, so a guest may be
-    started while memory is in use; one larger than the whole host never fits.
-    """
-    size = _int(record, "memory_static_max", 0)
-    if host_total and size > host_total:
-        raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", str(size),
-                           "more than the host's memory (%d bytes)" % host_total)
 
 
 # PCI slots on the pc machine's root bus: 0 host bridge, 1 PIIX3, 2 VGA, then ours.
@@ -291,6 +239,14 @@ def assign_slots(disks, nics, previous=None):
     return slots
 
 
+def vbd_of_qdev(qdev):
+    """The VBD uuid in a qdev path such as /machine/peripheral/vbd-UUID/virtio-backend."""
+    for part in qdev.split("/"):
+        if part.startswith("vbd-"):
+            return part[len("vbd-"):]
+    return None
+
+
 def _addr(slot):
     return "%02x.0" % slot
 
@@ -304,9 +260,9 @@ def disk_args(disk, slot=None, ide_slot=None):
         raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
                            "only qcow2 and raw images are supported")
     path = os.path.abspath(disk.path)
-    is_block = os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
     blockdev = {"driver": disk.format, "node-name": node, "read-only": readonly,
-                "file": {"driver": "host_device" if is_block else "file", "filename": path}}
+                "file": {"driver": "host_device" if _is_block(path) else "file",
+                         "filename": path}}
     dev_id = device_id("vbd", disk.vbd)
     if disk.driver == "paravirtualised":
         device = {"driver": "virtio-blk-pci", "drive": node, "id": dev_id, "addr": _addr(slot)}
@@ -438,7 +394,7 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         vm_uuid = str(uuidlib.UUID(spec.uuid))
     except (ValueError, TypeError, AttributeError):
         raise BackendError("UUID_INVALID", "VM", spec.uuid)
-    vcpus = max(_int(record, "VCPUs_max", 1), 1)
+    vcpus = max(record_int(record, "VCPUs_max", 1), 1)
     name = record.get("name_label") or vm_uuid
 
     argv = [

@@ -1,11 +1,8 @@
-"""The Xen backend: guests are Xen domains, for a daemon running in dom0.
+"""XenBackend: the Backend contract on Xen, for a daemon running in dom0.
 
-Domains are built and driven with ``xl`` (a generated configuration file per
-guest, in its state dir; see xl_config.py for the mapping) and watched through
-xenstore with pyxs, a pure-Python xenstore client: Debian packages it
-(python3-pyxs), it speaks the xenstored socket protocol directly, and its
-watches run on a thread of its own, so no C library or Xen Python binding is
-needed in dom0.
+Domains are built and driven with ``xl`` (xl.py; a generated configuration file
+per guest, in its state dir: config.py) and watched through xenstore
+(xenstore.py); their counters come from dom0's side of their devices (counters.py).
 
 Every domain is created with ``on_* = preserve``: when a guest powers off,
 reboots or crashes on its own, its domain stays, shut down with a reason code.
@@ -22,36 +19,33 @@ Other domains are logged once, at start, and left alone. Domains outlive the
 daemon; ``reattach`` finds them again by uuid.
 """
 
-import asyncio
 import dataclasses
 import logging
 import os
 import shutil
-import subprocess
 import threading
 import time
 
-from qemu.qmp import QMPClient, QMPError
+from xen.xend.host import facts as hostinfo
+from xen.xend.util import progress
+from xen.xend.util.files import unlink_if_exists
 
-from ..host import facts
-from ..util import progress
-from . import base, xl_config
-from .base import BackendError
+from .. import base
+from ..base import BackendError
+from ..common import create_private_file, running_guest
+from . import config, counters
+from .xenstore import Xenstore
+from .xenstore import connect as connect_xenstore
+from .xl import (SAVE_TIMEOUT, SHUTDOWN_CRASH, SHUTDOWN_REBOOT, SHUTDOWN_SOFT_RESET,
+                 SHUTDOWN_SUSPEND, SHUTDOWN_WATCHDOG, XL_TIMEOUT, Xl, cpu_idle, power_state)
 
 log = logging.getLogger("xend.backend.xen")
 
 MIB = 1024 * 1024
-# Under nested emulation `xl create` takes 7-14 s; a save of a big guest, minutes.
-XL_TIMEOUT = 180.0
-SAVE_TIMEOUT = 600.0
 LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
 RECHECK_INTERVAL = 5.0      # a check even without a watch event (a lost watch)
 POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
 CONFIG_FILE = "xl.cfg"
-# The device model's second QMP socket, which libxl opens for statistics readers
-# (xentop); libxl keeps the first one, which takes one client at a time, for itself.
-QMP_STATS_SOCKET = "/var/run/xen/qmp-libxenstat-%d"
-QMP_STATS_TIMEOUT = 2.0
 # Where distributions put the Xen device model (Debian's qemu-system-xen: libexec).
 DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386",
                  "/usr/bin/qemu-system-i386")
@@ -93,52 +87,53 @@ class XenBackend(base.Backend):
 
     def __init__(self, on_guest_event=None, xl="xl", pvh_cpuid="", xenstore=None):
         super().__init__(on_guest_event)
-        self.xl = shutil.which(xl) or xl
-        self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self.xl), "xenpm")
+        self._xl = Xl(shutil.which(xl) or xl)
+        self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self._xl.path),
+                                                           "xenpm")
         self.pvh_cpuid = pvh_cpuid
         self.device_model = next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), "")
         self._domains = {}
         self._lock = threading.Lock()
-        self._listing = (0.0, {})
         self._dirty = threading.Event()
         self._closed = threading.Event()
-        self._xs = xenstore if xenstore is not None else _xenstore_client()
-        self.info = xl_config.parse_info(self._xl("info"))
-        log.info("xen backend: Xen %s, %s, device model %s", self.xen_version(), self.xl,
-                 self.device_model or "none (no HVM, no qcow2)")
+        self._xs = Xenstore(xenstore if xenstore is not None
+                                      else connect_xenstore())
+        self.info = self._xl.info()
+        log.info("xen backend: Xen %s, %s, device model %s", self.xen_version(),
+                 self._xl.path, self.device_model or "none (no HVM, no qcow2)")
 
     # ------------------------------------------------------------------ contract
 
     def start(self, spec, paused):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
-        xl_config.check_can_start(spec.record, self.info)
-        taken = {e["name"] for e in self._list(max_age=0).values()}
-        name = xl_config.domain_name(spec.record, spec.uuid, taken)
-        text = xl_config.build_config(spec, name, qdisk_ok=bool(self.device_model),
+        config.check_can_start(spec.record, self.info)
+        taken = {e["name"] for e in self._xl.list(max_age=0).values()}
+        name = config.domain_name(spec.record, spec.uuid, taken)
+        text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
                                       pvh_cpuid=self.pvh_cpuid, hvm_capable=self.hvm_capable)
         dom = _Domain(spec.uuid, name, spec.state_dir, None,
                       {d.vbd: d.device for d in spec.disks},
                       {n.vif: n.mac for n in spec.nics})
-        _write_private(dom.config, text)
+        create_private_file(dom.config, text)
         with dom.lock:
             self._create(dom, ["create", "-p", dom.config])
             progress.report(0.8)
             if not paused:
-                self._xl("unpause", str(dom.domid))
+                self._xl.run("unpause", str(dom.domid))
         return dom.private()
 
     def pause(self, uuid):
         """``xl pause``."""
         dom = self._get(uuid, "Running")
         with dom.lock:
-            self._xl("pause", str(dom.domid))
+            self._xl.run("pause", str(dom.domid))
 
     def unpause(self, uuid):
         """``xl unpause``."""
         dom = self._get(uuid, "Paused")
         with dom.lock:
-            self._xl("unpause", str(dom.domid))
+            self._xl.run("unpause", str(dom.domid))
 
     def clean_shutdown(self, uuid, timeout):
         """``xl shutdown`` (PV control node, or ACPI for HVM) and wait for the guest to
@@ -179,10 +174,10 @@ class XenBackend(base.Backend):
         dom.expected = True
         with dom.lock:
             try:
-                self._xl("save", str(dom.domid), state_file, timeout=SAVE_TIMEOUT)
+                self._xl.run("save", str(dom.domid), state_file, timeout=SAVE_TIMEOUT)
             except BackendError:
                 dom.expected = False
-                _unlink(state_file)
+                unlink_if_exists(state_file)
                 raise
             self._forget(dom)
 
@@ -202,14 +197,14 @@ class XenBackend(base.Backend):
                 log.warning("restore of %s failed: %s", spec.uuid, e)
                 raise BackendError("VM_STATE_FILE_CORRUPT", state_file) from None
             if not paused:
-                self._xl("unpause", str(dom.domid))
+                self._xl.run("unpause", str(dom.domid))
         return dom.private()
 
     def reattach(self, uuid, private):
         """Find the domain with this VM's uuid again: "Running" or "Paused", or None
         when it is gone. One that shut down meanwhile is Paused until the checker has
         handled it like a guest event."""
-        entry = self._list(max_age=0).get(uuid)
+        entry = self._xl.list(max_age=0).get(uuid)
         if entry is None:
             return None
         dom = _Domain(uuid, private.get("name") or entry["name"],
@@ -217,7 +212,7 @@ class XenBackend(base.Backend):
                       private.get("disks"), private.get("nics"))
         with self._lock:
             self._domains[uuid] = dom
-        state = xl_config.power_state(entry)
+        state = power_state(entry)
         if state is None:
             # Shut down or crashed meanwhile: not running; the checker reports what the
             # guest did once watch_guests() starts it, and actions/* follow.
@@ -229,12 +224,13 @@ class XenBackend(base.Backend):
         """Log the domains this daemon did not create, then start watching its own."""
         with self._lock:
             ours = set(self._domains)
-        for uuid, entry in self._list(max_age=0).items():
+        for uuid, entry in self._xl.list(max_age=0).items():
             if uuid not in ours and entry["domid"] != 0:
                 log.info("domain %d (%s, %s) was not created by xend: left alone",
                          entry["domid"], entry["name"], uuid)
         threading.Thread(target=self._check_loop, name="xend-xen-check", daemon=True).start()
-        threading.Thread(target=self._watch_loop, name="xend-xen-watch", daemon=True).start()
+        threading.Thread(target=self._xs.watch_released, args=(self._dirty.set, self._closed),
+                         name="xend-xen-watch", daemon=True).start()
 
     def close(self):
         """Stop watching; the domains keep running."""
@@ -245,26 +241,25 @@ class XenBackend(base.Backend):
 
     def validate_record(self, record):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
-        xl_config.validate_record(record)
+        config.validate_record(record)
 
     def set_memory_target(self, uuid, target):
         """Write the balloon target (KiB) to the domain's xenstore ``memory/target``."""
         dom = self._get(uuid, "Running")
-        self._xs.write(b"/local/domain/%d/memory/target" % dom.domid,
-                       str(int(target) // 1024).encode())
+        self._xs.set_memory_target(dom.domid, int(target) // 1024)
 
     def dump_core(self, uuid, path):
         """``xl dump-core`` of the domain (a crashed one is kept for this)."""
         dom = self._get(uuid, "Running")
         with dom.lock:
-            self._xl("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
+            self._xl.run("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
 
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
         dom = self._get(uuid, "Running")
-        line = xl_config.disk_line(disk, self._type_of(dom), bool(self.device_model))
+        line = config.disk_line(disk, self._type_of(dom), bool(self.device_model))
         with dom.lock:
-            self._xl("block-attach", str(dom.domid), line)
+            self._xl.run("block-attach", str(dom.domid), line)
             dom.disks[disk.vbd] = disk.device
         return dom.private()
 
@@ -275,7 +270,7 @@ class XenBackend(base.Backend):
             vdev = dom.disks.get(vbd)
             if vdev is not None:
                 self._unplug(dom, "VBD", vbd, ["block-detach", str(dom.domid), vdev],
-                             lambda: vdev in self._backend_values(b"vbd", dom.domid, b"dev"))
+                             lambda: vdev in self._xs.backend_values(b"vbd", dom.domid, b"dev"))
                 del dom.disks[vbd]
         return dom.private()
 
@@ -283,8 +278,8 @@ class XenBackend(base.Backend):
         """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
         dom = self._get(uuid, "Running")
         with dom.lock:
-            self._xl("network-attach", str(dom.domid),
-                     *xl_config.nic_line(nic, self._type_of(dom)).split(","))
+            self._xl.run("network-attach", str(dom.domid),
+                     *config.nic_line(nic, self._type_of(dom)).split(","))
             dom.nics[nic.vif] = nic.mac
         return dom.private()
 
@@ -296,8 +291,8 @@ class XenBackend(base.Backend):
             mac = dom.nics.get(vif)
             if mac is not None:
                 self._unplug(dom, "VIF", vif, ["network-detach", str(dom.domid), mac],
-                             lambda: mac.lower() in self._backend_values(b"vif", dom.domid,
-                                                                         b"mac"))
+                             lambda: mac.lower() in self._xs.backend_values(b"vif", dom.domid,
+                                                                            b"mac"))
                 del dom.nics[vif]
         return dom.private()
 
@@ -311,15 +306,15 @@ class XenBackend(base.Backend):
         dom = self._domains.get(uuid)
         if dom is None or dom.domid is None:
             return {}
-        listing = self._list(max_age=LIST_MAX_AGE)
+        listing = self._xl.list(max_age=LIST_MAX_AGE)
         entry = listing.get(uuid)
         if entry is None:
             return {}
-        return {"cpu_seconds": self._vcpu_times().get(entry["domid"], []),
+        return {"cpu_seconds": self._xl.vcpu_times().get(entry["domid"], []),
                 "memory_actual": entry["mem_mib"] * MIB,
-                "vbd": self._vbd_counters(dom),
-                "vif": self._vif_counters(dom),
-                "tools_version": self.tools_version(dom)}
+                "vbd": counters.vbd_counters(self._xs, dom.domid, dom.disks),
+                "vif": counters.vif_counters(self._xs, dom.domid, dom.nics),
+                "tools_version": self._xs.tools_version(dom.domid)}
 
     def host_cpus(self):
         """Xen's physical CPUs: as many as ``xl info`` counts, at its ``cpu_mhz``; the
@@ -335,19 +330,14 @@ class XenBackend(base.Backend):
     def host_cpu_idle(self):
         """Idle seconds per physical CPU, from Xen's C-state statistics (xenpm); None
         where xenpm reports none."""
-        try:
-            idle = xl_config.parse_cpuidle(subprocess.run(
-                [self.xenpm, "get-cpuidle-states"], capture_output=True, text=True,
-                timeout=10, check=False).stdout)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+        idle = cpu_idle(self.xenpm)
         return [idle.get(n, 0.0) for n in range(max(idle) + 1)] if idle else None
 
     def host_memory(self):
         """(total, free) bytes of Xen's memory, from a fresh ``xl info``; None when xl
         does not answer (psutil's view of dom0 then stands in)."""
         try:
-            info = xl_config.parse_info(self._xl("info"))
+            info = self._xl.info()
             return int(info["total_memory"]) * MIB, int(info["free_memory"]) * MIB
         except (BackendError, KeyError, ValueError):
             return None
@@ -365,50 +355,10 @@ class XenBackend(base.Backend):
         return "%s.%s%s" % (self.info.get("xen_major", "?"), self.info.get("xen_minor", "?"),
                             self.info.get("xen_extra", ""))
 
-    def tools_version(self, dom):
-        """The guest agent's version from xenstore ``attr/PVAddons`` ({} without one)."""
-        base_path = b"/local/domain/%d/attr/PVAddons/" % dom.domid
-        out = {}
-        for key, node in (("major", b"MajorVersion"), ("minor", b"MinorVersion"),
-                          ("micro", b"MicroVersion"), ("build", b"BuildVersion")):
-            value = self._xs_read(base_path + node)
-            if value is not None:
-                out[key] = value
-        return out
-
     # ------------------------------------------------------------ internals
 
-    def _xl(self, *args, timeout=XL_TIMEOUT):
-        """Run xl; its stdout, or BackendError with the end of its stderr."""
-        try:
-            done = subprocess.run([self.xl, *args], capture_output=True, text=True,
-                                  timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise BackendError("INTERNAL_ERROR", "xl %s: no answer in %d s"
-                               % (args[0], timeout)) from None
-        except OSError as e:
-            raise BackendError("INTERNAL_ERROR", "xl: %s" % e) from None
-        if done.returncode != 0:
-            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise BackendError("INTERNAL_ERROR", "xl %s: %s" % (args[0], tail))
-        return done.stdout
-
-    def _list(self, max_age):
-        """``xl list -v`` by uuid, reused while younger than ``max_age`` seconds."""
-        taken, listing = self._listing
-        if time.monotonic() - taken > max_age:
-            listing = xl_config.parse_list_verbose(self._xl("list", "-v"))
-            self._listing = (time.monotonic(), listing)
-        return listing
-
-    def _vcpu_times(self):
-        return xl_config.parse_vcpu_list(self._xl("vcpu-list"))
-
     def _get(self, uuid, expected):
-        dom = self._domains.get(uuid)
-        if dom is None:
-            raise BackendError("VM_BAD_POWER_STATE", uuid, expected, "Halted")
-        return dom
+        return running_guest(self._domains, uuid, expected)
 
     def _type_of(self, dom):
         try:
@@ -422,14 +372,14 @@ class XenBackend(base.Backend):
         no domain of that uuid is left behind."""
         dom.expected = True
         try:
-            self._xl(*args)
-            entry = self._list(max_age=0).get(dom.uuid)
+            self._xl.run(*args)
+            entry = self._xl.list(max_age=0).get(dom.uuid)
             if entry is None:
                 raise BackendError("INTERNAL_ERROR", "xl %s left no domain" % args[0])
         except BackendError:
-            leftover = self._list(max_age=0).get(dom.uuid)
+            leftover = self._xl.list(max_age=0).get(dom.uuid)
             if leftover is not None:
-                self._xl("destroy", str(leftover["domid"]))
+                self._xl.run("destroy", str(leftover["domid"]))
             raise
         dom.domid, dom.name = entry["domid"], entry["name"]
         dom.kept = False
@@ -440,11 +390,11 @@ class XenBackend(base.Backend):
     def _destroy(self, dom):
         """``xl destroy`` the domain (tolerating one already gone) and forget it."""
         dom.expected = True
-        if dom.uuid in self._list(max_age=0):
+        if dom.uuid in self._xl.list(max_age=0):
             try:
-                self._xl("destroy", str(dom.domid))
+                self._xl.run("destroy", str(dom.domid))
             except BackendError:
-                if dom.uuid in self._list(max_age=0):
+                if dom.uuid in self._xl.list(max_age=0):
                     dom.expected = False
                     raise
         self._forget(dom)
@@ -458,7 +408,7 @@ class XenBackend(base.Backend):
         with self._lock:
             if self._domains.get(dom.uuid) is dom:
                 del self._domains[dom.uuid]
-        self._listing = (0.0, {})
+        self._xl.forget_listing()
 
     def _ask_and_wait(self, dom, command, timeout):
         """Send a shutdown/reboot request and wait until the domain has shut down (or
@@ -466,12 +416,12 @@ class XenBackend(base.Backend):
         dom.expected = True
         try:
             with dom.lock:
-                self._xl(*command, str(dom.domid))
+                self._xl.run(*command, str(dom.domid))
             deadline = time.monotonic() + float(timeout)
             while True:
-                entry = self._list(max_age=0).get(dom.uuid)
+                entry = self._xl.list(max_age=0).get(dom.uuid)
                 if entry is None or entry["domid"] != dom.domid or \
-                        xl_config.power_state(entry) is None:
+                        power_state(entry) is None:
                     return
                 if time.monotonic() >= deadline:
                     raise BackendError("VM_SHUTDOWN_TIMEOUT", dom.uuid, timeout)
@@ -482,18 +432,6 @@ class XenBackend(base.Backend):
             raise
 
     # -- what guests do on their own ---------------------------------------
-
-    def _watch_loop(self):
-        """Turn every ``@releaseDomain`` watch event into a check."""
-        try:
-            monitor = self._xs.monitor()
-            monitor.watch(b"@releaseDomain", b"xend")
-            for _ in monitor.wait():
-                if self._closed.is_set():
-                    return
-                self._dirty.set()
-        except Exception:    # the checker's periodic pass keeps working without it
-            log.exception("xenstore watch failed; falling back to polling")
 
     def _check_loop(self):
         while not self._closed.is_set():
@@ -508,12 +446,12 @@ class XenBackend(base.Backend):
 
     def _check(self):
         """Hand every domain of ours that shut down or vanished to a handler thread."""
-        listing = self._list(max_age=0)
+        listing = self._xl.list(max_age=0)
         with self._lock:
             ours = dict(self._domains)
         for uuid, dom in ours.items():
             entry = listing.get(uuid)
-            changed = entry is None or (xl_config.power_state(entry) is None
+            changed = entry is None or (power_state(entry) is None
                                         and not dom.kept)
             if changed and not dom.expected and not dom.handling:
                 dom.handling = True
@@ -526,8 +464,8 @@ class XenBackend(base.Backend):
             with dom.lock:
                 if dom.expected or self._domains.get(dom.uuid) is not dom:
                     return
-                entry = self._list(max_age=0).get(dom.uuid)
-                if entry is not None and (xl_config.power_state(entry) is not None
+                entry = self._xl.list(max_age=0).get(dom.uuid)
+                if entry is not None and (power_state(entry) is not None
                                           or dom.kept):
                     return
                 kind = self._finish(dom, entry)
@@ -543,14 +481,14 @@ class XenBackend(base.Backend):
             self._forget(dom)
             return base.GUEST_DIED
         reason = entry["reason"]
-        if "c" in entry["state"] or reason in (xl_config.SHUTDOWN_CRASH,
-                                               xl_config.SHUTDOWN_WATCHDOG):
+        if "c" in entry["state"] or reason in (SHUTDOWN_CRASH,
+                                               SHUTDOWN_WATCHDOG):
             dom.kept = True                  # kept, so that it can be dumped
             return base.GUEST_CRASH
-        if reason in (xl_config.SHUTDOWN_REBOOT, xl_config.SHUTDOWN_SOFT_RESET):
+        if reason in (SHUTDOWN_REBOOT, SHUTDOWN_SOFT_RESET):
             self._rebuild(dom)               # the reboot the guest asked for
             return base.GUEST_REBOOT
-        if reason == xl_config.SHUTDOWN_SUSPEND:
+        if reason == SHUTDOWN_SUSPEND:
             dom.kept = True
             return base.GUEST_SUSPEND
         self._destroy(dom)
@@ -560,121 +498,8 @@ class XenBackend(base.Backend):
         """Run an xl detach; if it fails while the device is still there, the guest has
         not let go of it in time (libxl gives up after its own timeout)."""
         try:
-            self._xl(*command, timeout=self.unplug_timeout + XL_TIMEOUT)
+            self._xl.run(*command, timeout=self.unplug_timeout + XL_TIMEOUT)
         except BackendError:
             if still_there():
                 raise BackendError("DEVICE_DETACH_TIMEOUT", cls, ref,
                                    self.unplug_timeout) from None
-
-    # -- counters --------------------------------------------------------------
-
-    def _backend_devices(self, kind, domid):
-        """{devid: xenstore backend dir} of one device kind (vbd, qdisk, vif)."""
-        root = b"/local/domain/0/backend/%s/%d" % (kind, domid)
-        try:
-            return {d.decode(): root + b"/" + d for d in self._xs.list(root)}
-        except Exception:   # no devices of that kind
-            return {}
-
-    def _backend_values(self, kind, domid, key):
-        """{value of ``key``: devid} over the backend dirs of one device kind."""
-        out = {}
-        for devid, path in self._backend_devices(kind, domid).items():
-            value = self._xs_read(path + b"/" + key)
-            if value is not None:
-                out[value.lower()] = devid
-        return out
-
-    def _vbd_counters(self, dom):
-        """Bytes read and written per VBD: blkback's sysfs counters for the disks it
-        serves (raw images), the device model's block statistics for the disks QEMU's
-        qdisk serves (qcow2 images)."""
-        vdev_of = self._backend_values(b"vbd", dom.domid, b"dev")
-        qdisk = None
-        out = {}
-        for vbd, vdev in dom.disks.items():
-            devid = vdev_of.get(vdev)
-            stats = "/sys/bus/xen-backend/devices/vbd-%d-%s/statistics/" % (dom.domid, devid)
-            if devid is not None and os.path.isdir(stats):
-                out[vbd] = {"rd_bytes": _read_int(stats + "rd_sect") * 512,
-                            "wr_bytes": _read_int(stats + "wr_sect") * 512}
-                continue
-            if qdisk is None:      # one query for all of the domain's qdisk disks
-                qdisk = self._qdisk_counters(dom.domid)
-            if vdev in qdisk:
-                out[vbd] = qdisk[vdev]
-        return out
-
-    @staticmethod
-    def _qdisk_counters(domid):
-        """{vdev: counters} from the domain's device model; {} without one."""
-        path = QMP_STATS_SOCKET % domid
-        if not os.path.exists(path):
-            return {}
-        try:
-            reply = asyncio.run(asyncio.wait_for(_qmp_query(path, "query-blockstats"),
-                                                 QMP_STATS_TIMEOUT))
-        except (OSError, QMPError, asyncio.TimeoutError) as e:
-            log.debug("domain %d: no block statistics from its device model: %s", domid, e)
-            return {}
-        return xl_config.parse_blockstats(reply)
-
-    def _vif_counters(self, dom):
-        devid_of = self._backend_values(b"vif", dom.domid, b"mac")
-        out = {}
-        for vif, mac in dom.nics.items():
-            devid = devid_of.get(mac.lower())
-            stats = "/sys/class/net/vif%d.%s/statistics/" % (dom.domid, devid)
-            if devid is not None and os.path.isdir(stats):
-                # dom0's vif receives what the guest sends.
-                out[vif] = {"rx_bytes": _read_int(stats + "tx_bytes"),
-                            "tx_bytes": _read_int(stats + "rx_bytes")}
-        return out
-
-    def _xs_read(self, path):
-        try:
-            return self._xs.read(path).decode()
-        except Exception:   # absent node
-            return None
-
-
-def _xenstore_client():
-    try:
-        from pyxs import Client
-    except ImportError:
-        raise BackendError("INTERNAL_ERROR", "the xen backend needs pyxs "
-                           "(Debian: python3-pyxs)") from None
-    client = Client()
-    client.connect()
-    return client
-
-
-def _write_private(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-async def _qmp_query(path, command):
-    """One QMP command on a fresh connection to the monitor socket ``path``."""
-    client = QMPClient("xend-stats")
-    try:
-        await client.connect(path)
-        return await client.execute(command)
-    finally:
-        await client.disconnect()
-
-
-def _read_int(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0

@@ -1,4 +1,4 @@
-"""QMP plumbing for the QEMU backend: one asyncio loop thread and thin QMP sessions.
+"""QMP plumbing: one asyncio loop thread and thin QMP sessions (no guest knowledge).
 
 Design. ``qemu.qmp`` is asyncio-only while the ``Backend`` contract is
 synchronous and called from the daemon's threads. The backend therefore owns
@@ -141,11 +141,14 @@ class Monitor:
         except (OSError, ConnectError) as err:
             raise MonitorGone(f"connect {path}: {err}") from err
 
-    async def execute(self, command, arguments=None):
-        """Run one QMP command and return its ``return`` value."""
+    async def execute(self, command, arguments=None, fd=None):
+        """Run one QMP command and return its ``return`` value. ``fd``: a descriptor
+        QEMU gets a copy of along with the command (SCM_RIGHTS), for ``getfd``."""
         if self._client.runstate != Runstate.RUNNING:
             raise MonitorGone(command)
         try:
+            if fd is not None:
+                self._client.send_fd_scm(fd)
             return await self._client.execute(command, arguments)
         except ExecuteError as err:
             raise CommandFailed(command, str(err)) from None
@@ -156,17 +159,6 @@ class Monitor:
             if self._client.runstate != Runstate.RUNNING:
                 raise MonitorGone(command) from err
             raise
-
-    async def pass_fd(self, fd, name):
-        """Hand QEMU a copy of descriptor ``fd`` under ``name`` (SCM_RIGHTS + ``getfd``),
-        for a later command to take (``netdev_add ... fd=NAME``)."""
-        if self._client.runstate != Runstate.RUNNING:
-            raise MonitorGone("getfd")
-        try:
-            self._client.send_fd_scm(fd)
-        except OSError as err:
-            raise MonitorGone("getfd") from err
-        await self.execute("getfd", {"fdname": name})
 
     async def wait_hangup(self, timeout):
         """Wait up to ``timeout`` seconds for QEMU to close the connection.

@@ -1,4 +1,4 @@
-"""Translate a DomainSpec into an xl domain configuration, and read xl's listings.
+"""Translate a DomainSpec into an xl domain configuration.
 
 Pure functions: nothing here runs xl or talks to xenstore. ``build_config`` is
 the single place where VM record fields become xl settings; docs/vm-mapping.md
@@ -13,17 +13,13 @@ reads its own on_* only once, at create).
 
 import re
 
-from .base import BackendError
-from .qemu_argv import check_host_files, check_memory_fits, truthy
+from ..base import BackendError
+from ..common import BIOS_BOOT, check_host_files, check_memory_fits, truthy
 
 MIB = 1024 * 1024
 
 # Domain types: the VM's builder, lower-cased; an empty builder picks from boot_method.
 BUILDERS = {"linux": "pv", "pv": "pv", "pvh": "pvh", "hvm": "hvm"}
-
-# Shutdown reason codes of the hypervisor (xl list -v, "Reason-Code" column).
-SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH, \
-    SHUTDOWN_WATCHDOG, SHUTDOWN_SOFT_RESET = range(6)
 
 # Characters xl's config parser takes inside a double-quoted string as they are.
 _PLAIN = re.compile(r'^[^"\\\n\r\x00]*$')
@@ -189,7 +185,7 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         if kind == "pvh" and pvh_cpuid:
             lines.append(("cpuid", _quote(pvh_cpuid, "xen_pvh_cpuid")))
     else:
-        boot = {"floppy": "a", "HD": "c", "CDROM": "d"}.get(record.get("bios_boot"), "c")
+        boot = BIOS_BOOT.get(record.get("bios_boot"), "c")
         lines.append(("boot", _quote(boot, "bios/boot")))
         lines.append(("stdvga", "1" if truthy(record.get("platform_std_VGA")) else "0"))
         lines.append(("localtime", "1" if truthy(record.get("platform_localtime")) else "0"))
@@ -224,94 +220,3 @@ def check_can_start(record, info):
     except ValueError:
         total = 0
     check_memory_fits(record, total)
-
-
-# -- what xl prints ------------------------------------------------------------
-
-
-def parse_list_verbose(text):
-    """Domains from ``xl list -v``: {uuid: {"domid", "name", "mem_mib", "vcpus", "state",
-    "reason"}}; ``state`` is xl's six flags ("r-----"), ``reason`` the shutdown
-    reason code or None while the domain is not shut down."""
-    out = {}
-    for line in text.splitlines()[1:]:
-        # Name ID Mem VCPUs State Time(s) UUID Reason-Code Security-Label, read from the
-        # right: a name made by hand may hold spaces.
-        cols = line.split()
-        if len(cols) < 9 or not cols[-8].isdigit():
-            continue
-        domid, mem, vcpus, state, _, uuid, reason, _ = cols[-8:]
-        out[uuid] = {"domid": int(domid), "name": " ".join(cols[:-8]), "mem_mib": int(mem),
-                     "vcpus": int(vcpus), "state": state,
-                     "reason": int(reason, 16) if reason != "-" else None}
-    return out
-
-
-def parse_vcpu_list(text):
-    """vCPU times from ``xl vcpu-list``: {domid: [seconds per vCPU, by vCPU number]}."""
-    out = {}
-    for line in text.splitlines()[1:]:
-        cols = line.split()
-        # Name ID VCPU CPU State Time(s) Affinity...
-        if len(cols) < 6 or not cols[1].isdigit() or not cols[2].isdigit():
-            continue
-        try:
-            seconds = float(cols[5])
-        except ValueError:
-            continue
-        times = out.setdefault(int(cols[1]), [])
-        vcpu = int(cols[2])
-        times.extend([0.0] * (vcpu + 1 - len(times)))
-        times[vcpu] = seconds
-    return out
-
-
-def parse_blockstats(reply):
-    """Byte counters from the device model's QMP ``query-blockstats`` reply:
-    {vdev: {"rd_bytes", "wr_bytes"}}. The qdisk backend names each disk's top block
-    node ``<vdev>-<format>`` (xvda-qcow2), and the guest's I/O is counted there."""
-    out = {}
-    for entry in reply or ():
-        node = entry.get("node-name") or ""
-        vdev, sep, _ = node.rpartition("-")
-        stats = entry.get("stats") or {}
-        if sep and vdev:
-            out[vdev.lower()] = {"rd_bytes": int(stats.get("rd_bytes", 0)),
-                                 "wr_bytes": int(stats.get("wr_bytes", 0))}
-    return out
-
-
-def parse_cpuidle(text):
-    """Idle seconds per physical CPU from ``xenpm get-cpuidle-states``:
-    {cpu number: seconds}, from each CPU's ``cpu id`` and ``idle time(ms)`` lines."""
-    out = {}
-    cpu = None
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if not sep:
-            continue
-        if key == "cpu id" and value.isdigit():
-            cpu = int(value)
-        elif key == "idle time(ms)" and cpu is not None and value.isdigit():
-            out[cpu] = int(value) / 1000.0
-    return out
-
-
-def parse_info(text):
-    """``xl info`` as a dict of its ``key : value`` lines."""
-    out = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            out[key.strip()] = value.strip()
-    return out
-
-
-def power_state(entry):
-    """The API power state of a listed domain: Paused, Running, or None once it has
-    shut down (or is dying)."""
-    flags = entry["state"]
-    if "s" in flags or "c" in flags or "d" in flags:
-        return None
-    return "Paused" if "p" in flags else "Running"

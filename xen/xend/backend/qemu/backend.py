@@ -1,0 +1,240 @@
+"""QemuBackend: the Backend contract on QEMU, each call run on the QMP loop thread.
+
+The work is done by the package's other modules (see ``__init__``); a method here
+finds the guest, hands the operation to the loop (qmp.LoopThread) and waits for
+it. docs/vm-mapping.md lists every VM field's QEMU argument.
+"""
+
+import logging
+import os
+import shutil
+import subprocess
+
+from xen.xend.host import facts
+from xen.xend.util import progress
+
+from .. import base
+from ..base import BackendError
+from ..common import check_host_files, check_memory_fits, truthy
+from . import counters, hotplug, power, suspend
+from .argv import boot_files, safe_path, validate_record
+from .events import Notifier
+from .process import Processes, open_taps
+from .qmp import LoopThread
+
+log = logging.getLogger("xend.backend.qemu")
+
+
+def choose_accel(accel):
+    """Resolve "tcg" | "kvm" | "auto" to the accelerator QEMU gets."""
+    if accel == "auto":
+        return "kvm" if facts.has_kvm() else "tcg"
+    if accel in ("tcg", "kvm"):
+        return accel
+    raise ValueError(f"accel must be tcg, kvm or auto, not {accel!r}")
+
+
+class QemuBackend(base.Backend):
+    """Runs guests as QEMU processes driven over QMP (one process per guest).
+
+    Beyond the Backend contract: ``power_state``.
+    """
+
+    name = "qemu"
+
+    def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
+                 reattach_timeout=5.0):
+        super().__init__(on_guest_event)
+        self.accel = choose_accel(accel)
+        self.qemu_binary = shutil.which(qemu_binary) or qemu_binary
+        self._audio = None
+        self._notifier = Notifier(lambda uuid, kind: self.on_guest_event(uuid, kind))
+        # A process found again after a daemon restart has long been up: its monitor
+        # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
+        # on each in turn (reattach_timeout).
+        self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
+                                    reattach_timeout)
+        self._loop = LoopThread("xend-qemu-qmp")
+        log.info("qemu backend: %s, accel=%s", self.qemu_binary, self.accel)
+
+    # ------------------------------------------------------------------ contract
+
+    def start(self, spec, paused):
+        """Start QEMU for ``spec``; the guest runs unless ``paused``. Returns private state.
+
+        VALUE_NOT_SUPPORTED, before QEMU runs, for a boot file that is not there or a
+        memory/static_max beyond the host's memory (see _check_can_start)."""
+        self._check_can_start(spec)
+        with open_taps(spec.nics) as taps:
+            return self._loop.run(power.start(self._processes, spec, paused, taps,
+                                              self._audio_ok(spec.record),
+                                              progress.reporter()))
+
+    def pause(self, uuid):
+        """Stop the vCPUs (QMP ``stop``)."""
+        self._on_guest(uuid, "Running", lambda dom: dom.qmp("stop"))
+
+    def unpause(self, uuid):
+        """Run the vCPUs again (QMP ``cont``)."""
+        self._on_guest(uuid, "Paused", lambda dom: dom.qmp("cont"))
+
+    def clean_shutdown(self, uuid, timeout):
+        """Press the ACPI power button and wait for QEMU to exit after the guest's power-off.
+
+        Raises VM_SHUTDOWN_TIMEOUT [uuid, timeout] and leaves the guest running
+        if it has not powered off within ``timeout`` seconds.
+        """
+        self._on_guest(uuid, "Running", power.clean_shutdown, float(timeout))
+
+    def hard_shutdown(self, uuid):
+        """``quit`` QEMU (SIGKILL if it does not exit) and reap it; no-op if already gone."""
+        async def hard_shutdown():
+            dom = self._processes.lookup(uuid)
+            if dom is not None:
+                await self._processes.kill(dom)
+        self._loop.run(hard_shutdown())
+
+    def clean_reboot(self, uuid, timeout):
+        """Send Ctrl-Alt-Del and wait for the guest to reset itself.
+
+        Raises VM_SHUTDOWN_TIMEOUT [uuid, timeout] if no guest reset comes in time.
+        """
+        self._on_guest(uuid, "Running", power.clean_reboot, float(timeout))
+
+    def hard_reboot(self, uuid):
+        """Reset the machine (``system_reset``); a crashed guest is also set running."""
+        self._on_guest(uuid, "Running", power.hard_reboot)
+
+    def suspend(self, uuid, live, state_file):
+        """Migrate the guest's state into ``state_file`` and end the process.
+
+        Without ``live`` the guest is stopped first. ``state_file`` must be an
+        absolute path of plain characters (it is part of an ``exec:`` URI).
+        """
+        path = safe_path(state_file, "state_file")
+        self._on_guest(uuid, "Running", lambda dom: suspend.suspend(
+            self._processes, dom, bool(live), path, progress.reporter()))
+
+    def resume(self, spec, state_file, paused):
+        """Start a new QEMU with the devices of ``spec`` and load ``state_file`` into it.
+
+        VM_STATE_FILE_MISSING [path] if the file does not exist (QEMU is not
+        started); VM_STATE_FILE_CORRUPT [path] if QEMU cannot load it (no
+        process is left behind). Returns private state like start().
+        """
+        path = safe_path(state_file, "state_file")
+        if not os.path.isfile(path):
+            raise BackendError("VM_STATE_FILE_MISSING", path)
+        self._check_can_start(spec)     # the new QEMU opens the kernel and cdrom again
+        with open_taps(spec.nics) as taps:
+            return self._loop.run(suspend.resume(self._processes, spec, path, paused, taps,
+                                                 self._audio_ok(spec.record),
+                                                 progress.reporter()))
+
+    def reattach(self, uuid, private):
+        """Find the QEMU process described by ``private`` again.
+
+        Returns "Running" or "Paused", "Unknown" while its monitor does not answer, or
+        None when that process is gone.
+        """
+        return self._loop.run(self._processes.reattach(uuid, private))
+
+    def metrics(self, uuid):
+        """Counters of a running guest.
+
+        ``{"cpu_seconds": [float per vCPU], "memory_rss": bytes,
+        "memory_actual": bytes (when the balloon reports it),
+        "vbd": {vbd_uuid: {rd_bytes, wr_bytes, rd_operations, wr_operations}},
+        "vif": {vif_uuid: {rx_bytes, tx_bytes}} (tap counters, guest's view)}``.
+        Counters are cumulative across suspend/resume.
+        """
+        return self._on_guest(uuid, "Running", counters.metrics)
+
+    def attach_disk(self, uuid, disk):
+        """``blockdev-add`` + ``device_add`` a virtio disk at a free PCI slot; the
+        node is deleted again if device_add fails. QEMU cannot hot-plug IDE:
+        VALUE_NOT_SUPPORTED [VBD/driver, ioemu, reason] for an ioemu disk."""
+        self._on_guest(uuid, "Running", hotplug.attach_disk, disk)
+
+    def detach_disk(self, uuid, vbd):
+        """``device_del``, wait for DEVICE_DELETED, ``blockdev-del`` (see Backend)."""
+        self._on_guest(uuid, "Running", hotplug.detach, "vbd", vbd, self.unplug_timeout)
+
+    def attach_nic(self, uuid, nic):
+        """Make the VIF's tap, pass it over QMP (``getfd``), ``netdev_add`` +
+        ``device_add`` at a free PCI slot; each step undone if a later one fails."""
+        with open_taps([nic]) as taps:
+            self._on_guest(uuid, "Running", hotplug.attach_nic, nic, taps[nic.vif])
+
+    def detach_nic(self, uuid, vif):
+        """``device_del``, wait for DEVICE_DELETED, ``netdev_del`` (which ends the tap)."""
+        self._on_guest(uuid, "Running", hotplug.detach, "vif", vif, self.unplug_timeout)
+
+    def close(self):
+        """Drop QMP connections and threads; the guests keep running."""
+        if self._loop is None:
+            return
+        # Let pending event callbacks finish first: they may still call the backend.
+        self._notifier.close()
+        self._loop.run(self._processes.close())
+        self._loop.stop()
+        self._loop = None
+
+    def validate_record(self, record):
+        """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py)."""
+        validate_record(record, audio_ok=self._audio_ok(record))
+
+    def dump_core(self, uuid, path):
+        """Write the guest's memory as an ELF core file to ``path`` (absolute)."""
+        path = safe_path(path, "path")
+        self._on_guest(uuid, "Paused", suspend.dump_core, path)
+
+    def snapshot_disk(self, uuid, vbd, new_leaf):
+        """Freeze the running guest's disk ``vbd``: QEMU creates the qcow2 overlay
+        ``new_leaf`` on top of the current image and writes there from now on."""
+        self._on_guest(uuid, "Running", hotplug.snapshot_disk, vbd, new_leaf)
+
+    def set_memory_target(self, uuid, target):
+        """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
+        self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
+
+    # ------------------------------------------------------------- extra API
+
+    def power_state(self, uuid):
+        """"Running" or "Paused" for a guest this backend runs ("Unknown" while its
+        monitor does not answer), None otherwise."""
+        async def power_state():
+            dom = self._processes.lookup(uuid)
+            if dom is None:
+                return None
+            try:
+                return await self._processes.state_of(dom)
+            except BackendError:
+                return None
+        return self._loop.run(power_state())
+
+    # ------------------------------------------------------------ internals
+
+    def _on_guest(self, uuid, expected, operation, *args):
+        """Run ``operation(dom, *args)`` on the loop for the guest of VM ``uuid`` and
+        return its result; VM_BAD_POWER_STATE [uuid, expected, Halted] without one."""
+        async def run():
+            return await operation(self._processes.get(uuid, expected), *args)
+        return self._loop.run(run())
+
+    @staticmethod
+    def _check_can_start(spec):
+        # What QEMU would only fail on after spawning, with an error that names no field.
+        check_host_files(boot_files(spec.record))
+        check_memory_fits(spec.record, facts.memory()[0])
+
+    def _audio_ok(self, record):
+        """Whether this QEMU can give ``record`` the audio it asks for (if any)."""
+        return not truthy(record.get("platform_enable_audio")) or self._audio_supported()
+
+    def _audio_supported(self):
+        if self._audio is None:
+            out = subprocess.run([self.qemu_binary, "-device", "help"],
+                                 capture_output=True, text=True).stdout
+            self._audio = '"AC97"' in out
+        return self._audio

@@ -1,0 +1,344 @@
+"""The lifetime of guests' QEMU processes: launch, watch, exit, kill, and finding
+them again after a daemon restart.
+
+Each guest is a child process of the daemon started with
+``start_new_session=True`` (signals aimed at the daemon, such as a terminal's
+Ctrl-C, never reach a guest) and cwd = the guest's state dir, which holds
+``qmp.sock``, ``console.log`` (the serial console) and ``qemu.log`` (QEMU's
+stdout and stderr). The exit of a process is noticed through a pidfd watched
+by the QMP loop (see qmp.py for the threading design); a pidfd works the same
+for our own children, which are then reaped, and for processes found again
+by ``find`` after a daemon restart, which are no longer our children. The
+pidfd also makes signalling safe from pid reuse.
+
+QEMU runs *without* ``-no-shutdown``: when the guest powers off, QEMU exits by
+itself, so a halted guest never holds memory and the daemon has nothing left to
+clean up. NICs are tap devices made here (xen.xend.host.netdev) and handed to QEMU as
+file descriptors: QEMU holds the only one, so a tap disappears with its QEMU.
+What a process holds is read back from QMP (query-pci, query-block) when it is
+found again, so it is never stale.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+
+from xen.xend.host import netdev
+from xen.xend.util.files import unlink_if_exists
+
+from .. import base
+from ..base import BackendError
+from ..common import running_guest
+from . import events
+from .argv import QEMU_LOG, QMP_SOCKET, assign_slots, build_argv, disk_node, vbd_of_qdev
+from .domain import POLL, Domain, proc_starttime
+from .qmp import Monitor, MonitorGone
+
+log = logging.getLogger("xend.backend.qemu")
+
+START_TIMEOUT = 30.0      # spawn -> QMP greeting
+# An Unknown guest's monitor is tried again each sample, briefly: a QEMU that was only
+# stopped or busy comes back, and the sampler is not held up long by one that is hung.
+RECHECK_TIMEOUT = 0.5
+QUIT_GRACE = 10.0         # `quit` -> exit, before SIGKILL
+HANGUP_WAIT = 2.0         # exit -> QMP EOF, to collect the last events
+
+
+def power_state_of(status):
+    """Map a QMP run state to an API power state."""
+    return "Running" if status == "running" else "Paused"
+
+
+def log_tail(state_dir, start=0, lines=3):
+    """The last ``lines`` lines qemu.log got from offset ``start`` on, joined with " | ".
+
+    qemu.log keeps every attempt's output for the admin; an error quotes only what
+    the QEMU it is about wrote (from the log's size before that QEMU was spawned).
+    """
+    try:
+        with open(os.path.join(state_dir, QEMU_LOG), "rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(text.strip().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def open_taps(nics):
+    """Make the NICs' taps; yields {VIF uuid: fd}. Our descriptors are closed on
+    the way out: by then QEMU holds its own, or the taps go away with ours."""
+    fds = {}
+    try:
+        for nic in nics:
+            if not nic.bridge:
+                raise BackendError("VALUE_NOT_SUPPORTED", "VIF", nic.vif,
+                                   "the qemu backend needs a bridge for every NIC")
+            try:
+                fds[nic.vif] = netdev.open_tap(netdev.tap_name(nic.vif), nic.bridge,
+                                               nic.mtu or 1500, nic.mac)
+            except netdev.NetdevError as e:
+                raise BackendError("VALUE_NOT_SUPPORTED", "VIF", nic.vif, str(e)) from None
+        yield fds
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _runs_uuid(pid, uuid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        args = f.read().split(b"\0")
+    return any(a == b"-uuid" and b == uuid.encode() for a, b in zip(args, args[1:]))
+
+
+class Processes:
+    """The QEMU processes of one backend, by VM uuid. Used on the QMP loop thread only.
+
+    ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
+    long a process found again may take to greet on its monitor.
+    """
+
+    def __init__(self, qemu_binary, accel, notifier, reattach_timeout):
+        self.qemu_binary = qemu_binary
+        self.accel = accel
+        self.notifier = notifier
+        self.reattach_timeout = reattach_timeout
+        self._domains = {}
+        self._tasks = set()
+
+    def get(self, uuid, expected):
+        """The Domain of VM ``uuid``; VM_BAD_POWER_STATE [uuid, expected, Halted] if none."""
+        return running_guest(self._domains, uuid, expected)
+
+    def lookup(self, uuid):
+        """The Domain of VM ``uuid``, None if there is none."""
+        return self._domains.get(uuid)
+
+    def spawn(self, coro):
+        """Run ``coro`` as a task of the backend (cancelled by ``close``)."""
+        # Keep a reference: the loop holds tasks only weakly.
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def launch(self, spec, taps, audio_ok, incoming=False, machine="pc", slots=None):
+        """Spawn QEMU for ``spec`` (stopped, -S) with the tap descriptors ``taps`` and
+        connect QMP; ``slots`` are the PCI slots of a saved state. Returns the Domain,
+        whose ``expect_exit`` the caller clears once the guest is fully up."""
+        if spec.uuid in self._domains:
+            raise BackendError("VM_BAD_POWER_STATE", spec.uuid, "Halted", "Running")
+        if not spec.state_dir:
+            raise BackendError("INTERNAL_ERROR", "the QEMU backend needs a state_dir")
+        state_dir = os.path.abspath(spec.state_dir)
+        slots = assign_slots(spec.disks, spec.nics, slots)
+        argv = build_argv(spec, self.qemu_binary, self.accel, machine=machine,
+                          incoming=incoming, audio_ok=audio_ok, slots=slots, tap_fds=taps)
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        unlink_if_exists(os.path.join(state_dir, QMP_SOCKET))
+        log.debug("starting %s", argv)
+        try:
+            with open(os.path.join(state_dir, QEMU_LOG), "ab") as out:
+                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
+                popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=out, start_new_session=True,
+                                         pass_fds=list(taps.values()))
+        except OSError as err:
+            raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
+        dom = Domain(spec.uuid, state_dir, popen.pid, popen)
+        dom.log_start = log_start
+        # A start that fails is reported by raising, not as a "died" event.
+        dom.expect_exit = True
+        dom.disks = {d.vbd: disk_node(d.vbd) for d in spec.disks}
+        dom.taps = {n.vif: netdev.tap_name(n.vif) for n in spec.nics}
+        dom.slots = slots
+        self._domains[spec.uuid] = dom
+        self._watch(dom, os.pidfd_open(popen.pid))
+        try:
+            await self._connect(dom, START_TIMEOUT)
+        except BaseException:
+            await self.kill(dom)
+            raise
+        return dom
+
+    def _watch(self, dom, pidfd):
+        dom.pidfd = pidfd
+        loop = asyncio.get_running_loop()
+
+        def readable():
+            loop.remove_reader(pidfd)
+            self.spawn(self._exited(dom))
+        loop.add_reader(pidfd, readable)
+
+    async def _exited(self, dom):
+        """The process is gone: reap it, collect its last events, report."""
+        if dom.pidfd is None:
+            return      # close() detached this guest first
+        os.close(dom.pidfd)
+        dom.pidfd = None
+        if dom.popen is not None:
+            dom.popen.wait()
+        if self._domains.get(dom.uuid) is dom:
+            del self._domains[dom.uuid]
+        if dom.monitor is not None:
+            try:
+                await dom.monitor.wait_hangup(HANGUP_WAIT)
+            finally:    # also when close() cancels us: the monitor is ours to end
+                await dom.monitor.close()
+        for waiter in dom.reset_waiters:
+            if not waiter.done():
+                waiter.set_result(False)
+        for waiters in dom.unplugs.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(
+                        BackendError("VM_BAD_POWER_STATE", dom.uuid, "Running", "Halted"))
+        if not dom.expect_exit:
+            if not dom.guest_shutdown:
+                log.warning("QEMU of %s exited unexpectedly: %s", dom.uuid,
+                            log_tail(dom.state_dir, dom.log_start))
+                self.notifier.notify(dom.uuid, base.GUEST_DIED)
+            elif not dom.quiet_shutdown:
+                self.notifier.notify(dom.uuid, base.GUEST_SHUTDOWN)
+        dom.exited.set()
+
+    async def _connect(self, dom, timeout):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        path = os.path.join(dom.state_dir, QMP_SOCKET)
+        while not dom.exited.is_set():
+            monitor = Monitor(f"qemu-{dom.uuid}", lambda event: events.on_qmp_event(
+                dom, event, self.notifier.notify, self.spawn))
+            try:
+                await asyncio.wait_for(monitor.connect(path), max(deadline - loop.time(), 0.1))
+                dom.monitor = monitor
+                cpus = await dom.qmp("query-cpus-fast")
+                dom.vcpu_tids = sorted({cpu["thread-id"] for cpu in cpus})
+                return
+            except (MonitorGone, asyncio.TimeoutError) as err:
+                if loop.time() >= deadline:
+                    raise BackendError("INTERNAL_ERROR", f"no QMP from QEMU: {err!r}")
+            await asyncio.sleep(POLL)
+        raise BackendError("INTERNAL_ERROR",
+                           f"QEMU exited: {log_tail(dom.state_dir, dom.log_start)}")
+
+    async def kill(self, dom):
+        """Make QEMU exit: ``quit``, then SIGKILL through the pidfd if it lingers."""
+        dom.expect_exit = True
+        if dom.exited.is_set():
+            return
+        if dom.monitor is not None:
+            try:
+                await dom.qmp("quit", timeout=QUIT_GRACE)
+            except BackendError:
+                pass
+            try:
+                await asyncio.wait_for(dom.exited.wait(), QUIT_GRACE)
+                return
+            except asyncio.TimeoutError:
+                log.warning("QEMU of %s ignored quit; killing it", dom.uuid)
+        else:
+            # No monitor (an Unknown guest, whose QEMU never greeted): nothing to ask.
+            log.warning("QEMU of %s has no monitor; killing it", dom.uuid)
+        if dom.pidfd is not None:
+            signal.pidfd_send_signal(dom.pidfd, signal.SIGKILL)
+        await dom.exited.wait()
+
+    async def reattach(self, uuid, private):
+        """The power state of the guest of VM ``uuid``, found again from ``private``
+        (Domain.private) if this backend does not know it yet; None if it is gone."""
+        dom = self._domains.get(uuid)
+        if dom is None:
+            dom = await self._find(uuid, private)
+            if dom is None:
+                return None
+        return await self.state_of(dom)
+
+    async def state_of(self, dom):
+        """A known guest's power state: Unknown while its monitor does not answer (tried
+        again here, briefly), None once it exited."""
+        if dom.monitor is None:
+            try:
+                await self._connect(dom, RECHECK_TIMEOUT)
+                await self._learn_devices(dom)
+            except BackendError:
+                return None if dom.exited.is_set() else "Unknown"
+            log.info("QEMU of %s answers its monitor again", dom.uuid)
+        try:
+            return power_state_of((await dom.qmp("query-status"))["status"])
+        except BackendError:
+            if dom.exited.is_set():
+                return None
+            raise
+
+    async def _find(self, uuid, private):
+        try:
+            pid = int(private["pid"])
+            pidfd = os.pidfd_open(pid)
+        except (KeyError, TypeError, ValueError, OSError):
+            return None
+        try:
+            # The pidfd pins the process, so these checks cannot race pid reuse.
+            same = (proc_starttime(pid) == private.get("starttime")
+                    and _runs_uuid(pid, uuid))
+        except OSError:
+            same = False
+        if not same:
+            os.close(pidfd)
+            return None
+        dom = Domain(uuid, private["state_dir"], pid)
+        dom.carry = private.get("carry") or {}
+        dom.expect_exit = True  # until attached, an exit means "gone", not "died"
+        self._domains[uuid] = dom
+        self._watch(dom, pidfd)
+        try:
+            await self._connect(dom, self.reattach_timeout)
+            await self._learn_devices(dom)
+        except BackendError:
+            if dom.exited.is_set():
+                return None
+            # Alive but its monitor does not answer: the guest is Unknown, and kept, so
+            # that hard_shutdown can still end it (through the pidfd).
+            log.warning("QEMU of %s (pid %d) is alive but its monitor does not answer",
+                        uuid, pid)
+        dom.expect_exit = False
+        return dom
+
+    @staticmethod
+    async def _learn_devices(dom):
+        """Read the guest's disks, NICs and their slots back from QEMU itself."""
+        for bus in await dom.qmp("query-pci"):
+            for dev in bus.get("devices", []):
+                kind, _, ref = dev.get("qdev_id", "").partition("-")
+                if kind in ("vbd", "vif") and ref:
+                    dom.slots[dev["qdev_id"]] = dev["slot"]
+                    if kind == "vif":
+                        dom.taps[ref] = netdev.tap_name(ref)
+        for blk in await dom.qmp("query-block"):
+            vbd = vbd_of_qdev(blk.get("qdev", ""))
+            if vbd and blk.get("inserted"):
+                dom.disks[vbd] = blk["inserted"]["node-name"]
+
+    def _forget(self, dom):
+        if dom.pidfd is not None:
+            asyncio.get_running_loop().remove_reader(dom.pidfd)
+            os.close(dom.pidfd)
+            dom.pidfd = None
+        if self._domains.get(dom.uuid) is dom:
+            del self._domains[dom.uuid]
+
+    async def close(self):
+        """Let go of every process (they keep running) and end the backend's tasks."""
+        # Cancel our tasks (reaping a guest that exited, freeing an unplugged device) and
+        # wait until they have unwound: a reaping cancelled half-way still disconnects
+        # its monitor, and nothing is left pending when the loop stops.
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for dom in list(self._domains.values()):
+            self._forget(dom)
+            if dom.monitor is not None:
+                await dom.monitor.close()

@@ -1,0 +1,18 @@
+"""The Xen backend: guests are Xen domains, for a daemon running in dom0.
+
+==========  ========================================================================
+module      holds
+==========  ========================================================================
+backend     XenBackend, the Backend contract; domains created, destroyed and
+            rebuilt, and the checker that finishes what guests did on their own
+xl          running xl (and xenpm), the listing cache, and parsers of their output
+config      the xl configuration built from a DomainSpec, start checks (pure)
+xenstore    reading xenstore (pyxs): device dirs, agent version, balloon target,
+            and the @releaseDomain watch
+counters    disk and NIC byte counters from blkback, qdisk and netback
+==========  ========================================================================
+"""
+
+from .backend import XenBackend
+
+__all__ = ["XenBackend"]

@@ -1,0 +1,146 @@
+"""Running ``xl`` (and ``xenpm``), and reading what they print.
+
+``Xl`` runs the commands and keeps the last ``xl list -v`` for readers that may use
+a slightly stale one (the sampler); the parsers below are pure functions.
+"""
+
+import subprocess
+import time
+
+from ..base import BackendError
+
+# Under nested emulation `xl create` takes 7-14 s; a save of a big guest, minutes.
+XL_TIMEOUT = 180.0
+SAVE_TIMEOUT = 600.0
+
+# Shutdown reason codes of the hypervisor (xl list -v, "Reason-Code" column).
+SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH, \
+    SHUTDOWN_WATCHDOG, SHUTDOWN_SOFT_RESET = range(6)
+
+
+class Xl:
+    """The ``xl`` command at ``path``."""
+
+    def __init__(self, path):
+        self.path = path
+        self._listing = (0.0, {})
+
+    def run(self, *args, timeout=XL_TIMEOUT):
+        """Run xl; its stdout, or BackendError with the end of its stderr."""
+        try:
+            done = subprocess.run([self.path, *args], capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BackendError("INTERNAL_ERROR", "xl %s: no answer in %d s"
+                               % (args[0], timeout)) from None
+        except OSError as e:
+            raise BackendError("INTERNAL_ERROR", "xl: %s" % e) from None
+        if done.returncode != 0:
+            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise BackendError("INTERNAL_ERROR", "xl %s: %s" % (args[0], tail))
+        return done.stdout
+
+    def list(self, max_age):
+        """``xl list -v`` by uuid (parse_list_verbose), reused while younger than
+        ``max_age`` seconds."""
+        taken, listing = self._listing
+        if time.monotonic() - taken > max_age:
+            listing = parse_list_verbose(self.run("list", "-v"))
+            self._listing = (time.monotonic(), listing)
+        return listing
+
+    def forget_listing(self):
+        """Make the next ``list`` ask xl again, whatever its ``max_age``."""
+        self._listing = (0.0, {})
+
+    def vcpu_times(self):
+        """``xl vcpu-list``: {domid: [seconds per vCPU]}."""
+        return parse_vcpu_list(self.run("vcpu-list"))
+
+    def info(self):
+        """``xl info`` as a dict."""
+        return parse_info(self.run("info"))
+
+
+def cpu_idle(xenpm):
+    """Idle seconds per physical CPU from ``xenpm get-cpuidle-states`` (``xenpm``: its
+    path), by CPU number; None where xenpm does not answer."""
+    try:
+        return parse_cpuidle(subprocess.run(
+            [xenpm, "get-cpuidle-states"], capture_output=True, text=True,
+            timeout=10, check=False).stdout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def parse_list_verbose(text):
+    """Domains from ``xl list -v``: {uuid: {"domid", "name", "mem_mib", "vcpus", "state",
+    "reason"}}; ``state`` is xl's six flags ("r-----"), ``reason`` the shutdown
+    reason code or None while the domain is not shut down."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        # Name ID Mem VCPUs State Time(s) UUID Reason-Code Security-Label, read from the
+        # right: a name made by hand may hold spaces.
+        cols = line.split()
+        if len(cols) < 9 or not cols[-8].isdigit():
+            continue
+        domid, mem, vcpus, state, _, uuid, reason, _ = cols[-8:]
+        out[uuid] = {"domid": int(domid), "name": " ".join(cols[:-8]), "mem_mib": int(mem),
+                     "vcpus": int(vcpus), "state": state,
+                     "reason": int(reason, 16) if reason != "-" else None}
+    return out
+
+
+def parse_vcpu_list(text):
+    """vCPU times from ``xl vcpu-list``: {domid: [seconds per vCPU, by vCPU number]}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        # Name ID VCPU CPU State Time(s) Affinity...
+        if len(cols) < 6 or not cols[1].isdigit() or not cols[2].isdigit():
+            continue
+        try:
+            seconds = float(cols[5])
+        except ValueError:
+            continue
+        times = out.setdefault(int(cols[1]), [])
+        vcpu = int(cols[2])
+        times.extend([0.0] * (vcpu + 1 - len(times)))
+        times[vcpu] = seconds
+    return out
+
+
+def parse_cpuidle(text):
+    """Idle seconds per physical CPU from ``xenpm get-cpuidle-states``:
+    {cpu number: seconds}, from each CPU's ``cpu id`` and ``idle time(ms)`` lines."""
+    out = {}
+    cpu = None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            continue
+        if key == "cpu id" and value.isdigit():
+            cpu = int(value)
+        elif key == "idle time(ms)" and cpu is not None and value.isdigit():
+            out[cpu] = int(value) / 1000.0
+    return out
+
+
+def parse_info(text):
+    """``xl info`` as a dict of its ``key : value`` lines."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def power_state(entry):
+    """The API power state of a listed domain: Paused, Running, or None once it has
+    shut down (or is dying)."""
+    flags = entry["state"]
+    if "s" in flags or "c" in flags or "d" in flags:
+        return None
+    return "Paused" if "p" in flags else "Running"
