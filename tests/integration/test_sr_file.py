@@ -233,7 +233,7 @@ def test_vbds_of_a_file_sr_reach_the_backends_as_raw(tmp_path):
         vdi = h["VDI"].create(call, {"name_label": "d", "SR": sr, "virtual_size": "2048"})
         vm = h["VM"].create(call, {"name_label": "vm"})
         h["VBD"].create(call, {"VM": vm, "VDI": vdi, "device": "xvdb", "mode": "RW"})
-        (disk,) = x.disks_of(vm)
+        (disk,) = x.domains.spec(vm).disks
         assert disk.format == "raw" and disk.path.endswith(vdi + ".raw")
         line = xl_config.disk_line(disk, "pv", qdisk_ok=True)
         assert line.startswith("format=raw,vdev=xvdb,") and "backendtype" not in line

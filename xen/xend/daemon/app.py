@@ -182,20 +182,6 @@ class Xend:
     def cpu_utilisation(self):
         return self.sampler.host_cpus
 
-    def disks_of(self, vm):
-        """The VM's VBDs as the backend sees them (VDI_IN_USE where a disk may not be
-        attached now: storage.VBDHandler.spec)."""
-        vbds = self.handlers["VBD"]
-        return [vbds.spec(vbd, self.store.get("VBD", vbd))
-                for vbd in self.store.referrers("VBD", "VM", vm)]
-
-    def nics_of(self, vm):
-        """The VM's VIFs as the backend sees them, their bridges made where the daemon
-        owns them (network.VIFHandler.spec)."""
-        vifs = self.handlers["VIF"]
-        return [vifs.spec(vif, self.store.get("VIF", vif))
-                for vif in self.store.referrers("VIF", "VM", vm)]
-
     def close(self):
         """Stop background work and close the store; guests keep running."""
         self.sampler.stop()

@@ -105,6 +105,23 @@ def ip(*args):
         raise NetdevError("ip %s: %s" % (" ".join(args), out.stderr.strip() or "failed"))
 
 
+def network_bridge(network, nic, vlan):
+    """The bridge the VIFs of ``network`` are ports of: the host bridge its ``nic``
+    names, or (a private network, or a VLAN on ``nic``) the daemon's own."""
+    return nic if nic and not vlan else bridge_name(network)
+
+
+def prepare_network_bridge(network, nic, vlan):
+    """Make sure ``network_bridge`` exists: a host bridge must be there already; the
+    daemon's own is made if missing (with its 802.1Q device for a VLAN). NetdevError
+    if that cannot be."""
+    if nic and not vlan:
+        require_bridge(nic)
+    else:
+        ensure_bridge(bridge_name(network),
+                      (vlan_name(network), nic, int(vlan)) if nic else None)
+
+
 def require_bridge(name):
     """NetdevError unless the host has a bridge ``name`` (one the daemon does not own)."""
     if not exists(name):

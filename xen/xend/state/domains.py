@@ -15,13 +15,14 @@ import os
 import threading
 import time
 
+from ..host import netdev
 from ..util import progress
 from ..api import lifecycle
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
     GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError,
-    DomainSpec)
+    DiskSpec, DomainSpec, NicSpec)
 from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.domains")
@@ -194,16 +195,22 @@ class Domains:
         finally:
             self._starting.discard(vm)    # its power state says whether it holds disks now
 
-    def is_starting(self, vm):
-        """Whether ``vm`` is being started: it holds its disks, though still Halted."""
-        return vm in self._starting
+    # -- who holds which disk ---------------------------------------------------
+
+    def holds_disks(self, reader, vm):
+        """Whether ``vm`` holds its disks: resident, suspended with them, or being started
+        (still Halted, its disks already promised to it). ``reader``: the store or a
+        transaction."""
+        return (lifecycle.holds_devices(reader.get("VM", vm).get("power_state"))
+                or vm in self._starting)
 
     @contextlib.contextmanager
     def _starting_with_disks(self, vm):
         """The spec that starts ``vm``, made under one lock with every other start's: its
-        disks are checked for other users (VDI_IN_USE) and, until the VM's power state is
-        set, it counts as their user. Two VMs started at once cannot both get a disk
-        only one may write (the second would otherwise fail in the hypervisor)."""
+        disks are checked for other users (VDI_IN_USE, disk_spec) and, until the VM's
+        power state is set, it counts as their user. Two VMs started at once cannot both
+        get a disk only one may write (the second would otherwise fail in the
+        hypervisor)."""
         with self._disks_lock:
             spec = self.spec(vm)
             self._starting.add(vm)
@@ -213,13 +220,88 @@ class Domains:
             self._starting.discard(vm)
             raise
 
-    # -- operations -------------------------------------------------------------
+    # -- what the backend is given ------------------------------------------------
 
     def spec(self, vm):
-        """What the backend needs to build ``vm``."""
+        """What the backend needs to build ``vm``: its record and its devices.
+        VDI_IN_USE where one of its disks may not be attached now."""
         return DomainSpec(uuid=vm, record=self.app.handlers["VM"].wire_record(vm),
-                          disks=self.app.disks_of(vm), nics=self.app.nics_of(vm),
+                          disks=[self.disk_spec(vbd, self.store.get("VBD", vbd))
+                                 for vbd in self.store.referrers("VBD", "VM", vm)],
+                          nics=[self.nic_spec(vif, self.store.get("VIF", vif))
+                                for vif in self.store.referrers("VIF", "VM", vm)],
                           state_dir=self.vm_dir(vm))
+
+    def disk_spec(self, vbd, rec):
+        """The DiskSpec that attaches VBD ``vbd`` (record ``rec``) to its VM, which is
+        starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
+        elsewhere too (to a resident, suspended or starting VM, or twice to this one),
+        unless it is sharable or read-only and every one of those attachments is
+        read-only: SRs hold qcow2 and raw images, which only one guest at a time may
+        write."""
+        vdi = self.store.get("VDI", rec["VDI"]) or {}
+
+        def mode_of(vbd_rec):
+            return "RO" if vdi.get("read_only") else vbd_rec.get("mode", "RW")
+        shared = vdi.get("sharable") or vdi.get("read_only")
+        for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
+            orec = self.store.get("VBD", other)
+            if other == vbd or orec is None or (
+                    orec["VM"] != rec["VM"] and not self.holds_disks(self.store, orec["VM"])):
+                continue
+            if not shared or "RW" in (mode_of(rec), mode_of(orec)):
+                raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
+        private = self.store.private(rec["VDI"])
+        return DiskSpec(vbd=vbd, path=private.get("path", ""),
+                        format=private.get("format", "qcow2"), device=rec.get("device", ""),
+                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
+
+    def nic_spec(self, vif, rec):
+        """The NicSpec of VIF ``vif`` (record ``rec``): a port of its network's bridge,
+        which make_bridges makes exist."""
+        net = self.store.get("network", rec["network"])
+        return NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
+                       driver=rec.get("type", "paravirtualised"),
+                       bridge=netdev.network_bridge(rec["network"], net.get("NIC", ""),
+                                                    net.get("VLAN", "")))
+
+    def make_bridges(self, vifs):
+        """Make sure the bridges of the networks of ``vifs`` (VIF records) exist, where the
+        backend's NICs are bridge ports: the daemon's own is made if missing, a host
+        bridge must be there. VALUE_NOT_SUPPORTED [field, value, why] otherwise."""
+        if not self.backend.uses_bridges:
+            return
+        for network in dict.fromkeys(rec["network"] for rec in vifs):
+            net = self.store.get("network", network)
+            nic, vlan = net.get("NIC", ""), net.get("VLAN", "")
+            try:
+                netdev.prepare_network_bridge(network, nic, vlan)
+            except netdev.NetdevError as e:
+                field, value = (("network/NIC", nic) if nic and not vlan else
+                                ("network/VLAN", vlan) if nic else ("network", network))
+                raise ApiError("VALUE_NOT_SUPPORTED", field, value, str(e)) from None
+
+    def _vifs_of(self, vm):
+        return [self.store.get("VIF", vif) for vif in self.store.referrers("VIF", "VM", vm)]
+
+    # -- devices of a resident guest ----------------------------------------------
+
+    def plug(self, vm, cls, ref, rec):
+        """Hot-plug the VBD or VIF (``cls``) ``ref``, record ``rec``, into the resident
+        guest ``vm``; the backend's new private state, or None."""
+        if cls == "VBD":
+            return self.backend.attach_disk(vm, self.disk_spec(ref, rec))
+        spec = self.nic_spec(ref, rec)
+        self.make_bridges([rec])
+        return self.backend.attach_nic(vm, spec)
+
+    def unplug(self, vm, cls, ref):
+        """Take the VBD or VIF (``cls``) ``ref`` out of the running guest ``vm``; the
+        backend's new private state, or None."""
+        detach = self.backend.detach_disk if cls == "VBD" else self.backend.detach_nic
+        return detach(vm, ref)
+
+    # -- operations -------------------------------------------------------------
 
     def vm_dir(self, vm):
         path = os.path.join(self.app.state_dir, "vms", vm)
@@ -234,6 +316,7 @@ class Domains:
 
     def _start(self, vm, paused):
         with self._starting_with_disks(vm) as spec:
+            self.make_bridges(self._vifs_of(vm))
             return self.backend.start(spec, paused)
 
     def pause(self, vm):
@@ -277,7 +360,9 @@ class Domains:
     def resume(self, vm, paused):
         def work():
             path = self.suspend_file(vm)
-            private = self.backend.resume(self.spec(vm), path, paused)
+            spec = self.spec(vm)
+            self.make_bridges(self._vifs_of(vm))
+            private = self.backend.resume(spec, path, paused)
             os.unlink(path)
             return private
         self.run(vm, "resume", work, paused)

@@ -6,15 +6,10 @@ from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
 
+
 class DeviceHandler(ClassHandler):
-    """A class of VM devices. Subclasses name the backend's methods that plug and
-    unplug one (``attach``, ``detach``) and say what the backend is given (``spec``)."""
-
-    attach = detach = None
-
-    def spec(self, ref, rec):
-        """The backend's description (DiskSpec, NicSpec) of device ``ref``."""
-        raise NotImplementedError
+    """A class of VM devices, plugged into and out of guests by the domain owner
+    (Domains.plug, Domains.unplug)."""
 
     def create(self, call, record):
         """A device of a halted VM is a record; one of a Running or Paused VM is
@@ -36,24 +31,24 @@ class DeviceHandler(ClassHandler):
 
     def _plug(self, ref, stored, bound, state):
         """Create device ``ref`` of a VM in ``state``: the record alone on a halted VM;
-        on a resident one the backend's ``attach`` first and the record (with the
-        backend's new private state, if any) only once that succeeded; should the
-        commit fail, ``detach`` takes the device out again."""
+        on a resident one the hot-plug first and the record (with the backend's new
+        private state, if any) only once that succeeded; should the commit fail, the
+        device is unplugged again."""
         vm = stored["VM"]
         lifecycle.require_still(vm, "plug", state)
         if state != lifecycle.HALTED:
             with self.store.transaction() as txn:
                 # Refuse before touching the guest; normalises ``stored`` (a VIF's MAC).
                 self.validate(txn, ref, None, stored)
-            backend = self.app.backend
-            private = getattr(backend, self.attach)(vm, self.spec(ref, stored))
+            domains = self.app.domains
+            private = domains.plug(vm, self.cls_name, ref, stored)
             try:
                 with self.store.transaction() as txn:
                     self.insert(txn, ref, stored, bound)
                     if private is not None:
                         txn.set_private("VM", vm, private)
             except BaseException:
-                getattr(backend, self.detach)(vm, ref)
+                domains.unplug(vm, self.cls_name, ref)
                 raise
             return ref
         with self.store.transaction() as txn:
@@ -62,14 +57,14 @@ class DeviceHandler(ClassHandler):
 
     def _unplug(self, call, ref, vm, state):
         """Delete device ``ref`` of ``vm``, a VM in ``state``; on a Running VM only once
-        the backend's ``detach`` took it out of the guest."""
+        the domain owner took it out of the guest."""
         rec = self.store.get(self.cls_name, ref)
         if rec is None or rec["VM"] != vm:   # deleted or moved while we waited for the VM
             raise ApiError("HANDLE_INVALID", self.cls_name, ref)
         lifecycle.require_still(vm, "unplug", state)
         private = None
         if state == lifecycle.RUNNING:
-            private = getattr(self.app.backend, self.detach)(vm, ref)
+            private = self.app.domains.unplug(vm, self.cls_name, ref)
         with self.store.transaction() as txn:
             self.remove(call, txn, ref)
             if private is not None:

@@ -22,7 +22,6 @@ import random
 import re
 
 from ...host import netdev
-from ...backend.base import NicSpec
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler
@@ -41,30 +40,6 @@ def _ifname(field, value):
 
 class NetworkHandler(ClassHandler):
     cls_name = "network"
-
-    def bridge(self, net):
-        """The bridge VIFs on ``net`` are ports of. Where the backend uses bridges,
-        the daemon's own is made if missing, and a host bridge must exist:
-        VALUE_NOT_SUPPORTED [field, value, why] otherwise."""
-        rec = self.store.get("network", net)
-        nic, vlan = rec.get("NIC", ""), rec.get("VLAN", "")
-        uses_bridges = self.app.backend.uses_bridges
-        if nic and not vlan:
-            if uses_bridges:
-                try:
-                    netdev.require_bridge(nic)
-                except netdev.NetdevError as e:
-                    raise ApiError("VALUE_NOT_SUPPORTED", "network/NIC", nic, str(e)) from None
-            return nic
-        name = netdev.bridge_name(net)
-        if uses_bridges:
-            try:
-                netdev.ensure_bridge(name, (netdev.vlan_name(net), nic, int(vlan)) if nic
-                                     else None)
-            except netdev.NetdevError as e:
-                field, value = ("network/VLAN", vlan) if nic else ("network", net)
-                raise ApiError("VALUE_NOT_SUPPORTED", field, value, str(e)) from None
-        return name
 
     def set_NIC(self, call, wire, ref, value):
         self.set_field(call, wire, ref, value)
@@ -116,7 +91,6 @@ class NetworkHandler(ClassHandler):
 
 class VIFHandler(DeviceHandler):
     cls_name = "VIF"
-    attach, detach = "attach_nic", "detach_nic"
     # The guest's view: what it receives is read/incoming, what it sends is write/outgoing.
     computed = {"network_read_kbs": "_rx_kbs", "network_write_kbs": "_tx_kbs",
                 "IO_bandwidth_incoming_kbs": "_rx_kbs", "IO_bandwidth_outgoing_kbs": "_tx_kbs"}
@@ -126,13 +100,6 @@ class VIFHandler(DeviceHandler):
 
     def _tx_kbs(self, ref, rec):
         return self.app.sampler.device_rates(rec["VM"], "vif", ref)[1]
-
-    def spec(self, ref, rec):
-        """The NicSpec of VIF ``ref`` (record ``rec``), its bridge made if the daemon
-        owns it (NetworkHandler.bridge)."""
-        return NicSpec(vif=ref, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                       driver=rec.get("type", "paravirtualised"),
-                       bridge=self.app.handlers["network"].bridge(rec["network"]))
 
     def validate(self, txn, ref, old, new):
         if old is not None and old != new:

@@ -11,19 +11,10 @@ import shutil
 
 from ...util import progress
 from ...host import srdrivers
-from ...backend.base import DiskSpec
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
 from .devices import DeviceHandler
-
-def holds_disks(app, reader, vm):
-    """Whether ``vm`` holds its disks: resident, suspended with them, or being started
-    (still Halted, its disks already promised to it). ``reader``: the store or a
-    transaction."""
-    return (lifecycle.holds_devices(reader.get("VM", vm).get("power_state"))
-            or app.domains.is_starting(vm))
-
 
 # VDI fields a snapshot does not copy from its parent.
 _NOT_SNAPSHOTTED = ("parent",)
@@ -174,7 +165,7 @@ class VDIHandler(ClassHandler):
             return
         txn = txn or self.store
         holders = [v for v in (txn.get("VBD", vbd) for vbd in txn.referrers("VBD", "VDI", ref))
-                   if holds_disks(self.app, txn, v["VM"])]
+                   if self.app.domains.holds_disks(txn, v["VM"])]
         op = "set_read_only" if ro_changed else "set_sharable"
         # The VBD's own mode: RW is what the guest has where the VDI was writable, and
         # what it would be said to have once the VDI is writable again.
@@ -296,7 +287,6 @@ class VDIHandler(ClassHandler):
 
 class VBDHandler(DeviceHandler):
     cls_name = "VBD"
-    attach, detach = "attach_disk", "detach_disk"
     computed = {"IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
 
     def _read_kbs(self, ref, rec):
@@ -315,28 +305,4 @@ class VBDHandler(DeviceHandler):
             # An attached disk is changed by deleting its VBD and making another.
             for vm in {old["VM"], new["VM"]}:
                 lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
-
-    def spec(self, ref, rec):
-        """The DiskSpec that attaches VBD ``ref`` (record ``rec``) to its VM, which is
-        starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
-        elsewhere too (to a resident, suspended or starting VM, or twice to this one),
-        unless it is sharable or read-only and every one of those attachments is
-        read-only: SRs hold qcow2 and raw images, which only one guest at a time may
-        write."""
-        vdi = self.store.get("VDI", rec["VDI"]) or {}
-
-        def mode_of(vbd_rec):
-            return "RO" if vdi.get("read_only") else vbd_rec.get("mode", "RW")
-        shared = vdi.get("sharable") or vdi.get("read_only")
-        for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
-            orec = self.store.get("VBD", other)
-            if other == ref or orec is None or (
-                    orec["VM"] != rec["VM"] and not holds_disks(self.app, self.store, orec["VM"])):
-                continue
-            if not shared or "RW" in (mode_of(rec), mode_of(orec)):
-                raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
-        private = self.store.private(rec["VDI"])
-        return DiskSpec(vbd=ref, path=private.get("path", ""),
-                        format=private.get("format", "qcow2"), device=rec.get("device", ""),
-                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
 
