@@ -27,7 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.conftest import Daemon  # noqa: E402
+from tests.harness import Daemon  # noqa: E402
 
 CHANGES = int(os.environ.get("BENCH_EVENT_CHANGES", "1000"))
 WARMUP = 50

@@ -43,7 +43,7 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import XenAPI  # noqa: E402
-from tests.conftest import Daemon, scratch_dir  # noqa: E402
+from tests.harness import Daemon, scratch_dir  # noqa: E402
 
 
 def latency(fn, n=500):

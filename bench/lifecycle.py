@@ -43,7 +43,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.conftest import Daemon  # noqa: E402
+from tests.harness import Daemon, wait_until  # noqa: E402
 
 ROUNDS = int(sys.argv[1] if len(sys.argv) > 1 else
              os.environ.get("BENCH_LIFECYCLE_ROUNDS", "10"))
@@ -82,14 +82,6 @@ def timed(fn, *args):
     t = time.perf_counter()
     fn(*args)
     return time.perf_counter() - t
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 def read(path):
@@ -185,7 +177,8 @@ class Xend:
         seen = read(console).count(READY)
         began = time.perf_counter()
         vm.start(tiny, False)
-        wait_for(lambda: read(console).count(READY) > seen, BOOT_WAIT, "the tiny guest")
+        wait_until(lambda: read(console).count(READY) > seen, BOOT_WAIT, "the tiny guest",
+                   interval=0.01)
         t["boot to ready"] = time.perf_counter() - began
         t["clean_shutdown"] = timed(vm.clean_shutdown, tiny)
         assert vm.get_power_state(tiny) == "Halted"
@@ -312,11 +305,13 @@ class Libvirt:
         seen = read(console).count(READY)
         began = time.perf_counter()
         virsh("start", name)
-        wait_for(lambda: read(console).count(READY) > seen, BOOT_WAIT, "the tiny guest")
+        wait_until(lambda: read(console).count(READY) > seen, BOOT_WAIT, "the tiny guest",
+                   interval=0.01)
         t["boot to ready"] = time.perf_counter() - began
         began = time.perf_counter()
         virsh("shutdown", name)
-        wait_for(lambda: virsh("domstate", name) == "shut off", 120, name + " to shut off")
+        wait_until(lambda: virsh("domstate", name) == "shut off", 120, name + " to shut off",
+                   interval=0.01)
         t["clean_shutdown"] = time.perf_counter() - began
         return t
 

@@ -1,123 +1,51 @@
 """Fixtures shared by the whole suite: a real xend daemon started as a subprocess.
 
-Socket paths never contain "_" (see helpers.scratch_dir). Plain helper functions are in
-tests/helpers.py; a tier's conftest keeps only what is specific to that tier.
+Socket paths never contain "_" (see harness.scratch_dir). The Daemon class and every helper
+are in tests/harness.py; conftest files hold fixtures and pytest hooks only, a tier's
+conftest only what is specific to that tier.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
-import xmlrpc.client
+import uuid
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-# tests/ itself, so that helpers imports the same way under pytest and from bench/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# tests/ itself, so that tests import the harness as ``harness``.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import XenAPI  # noqa: E402  (the official SDK, from PyPI)
-
-# free_port is also looked up by name on this module (tests/security/conftest.py).
-from helpers import (answers, build_tiny_guest, free_port, halt_all,  # noqa: E402
-                     scratch_dir, sdk_unix, skip_without_qemu)
+from harness import (Daemon, Fleet, build_tiny_guest, halt_all,  # noqa: E402
+                     skip_without_qemu, skip_without_taps)
 
 
-class Daemon:
-    """One xend process on its own state dir, socket and TCP port."""
-
-    def __init__(self, backend="sim", extra_config="", log_level="debug"):
-        self.dir = scratch_dir()
-        self.state_dir = os.path.join(self.dir, "state")
-        self.socket = os.path.join(self.dir, "run", "xen-api.sock")
-        self.port = free_port()
-        self.config = os.path.join(self.dir, "xend.toml")
-        with open(self.config, "w") as f:
-            f.write('login_failure_delay = 0.05\nlog_level = "%s"\n' % log_level + extra_config)
-        self.log = os.path.join(self.dir, "xend.log")
-        self.backend = backend
-        self.proc = None
-        self.api = None         # root's SDK proxy, once relogin() was called
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d/" % self.port
-
-    def start(self):
-        cmd = [sys.executable, "-m", "xen.xend", "start", "--foreground",
-               "--config", self.config, "--state-dir", self.state_dir,
-               "--socket", self.socket, "--listen", "127.0.0.1:%d" % self.port,
-               "--backend", self.backend, "--log-file", self.log]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("xend exited: %s" % self.proc.stderr.read().decode())
-            if os.path.exists(self.socket) and answers(self.port):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("xend did not come up")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
-        self.proc = None
-
-    def kill9(self):
-        self.stop(signal.SIGKILL)
-
-    def restart(self):
-        self.stop()
-        return self.start()
-
-    def cleanup(self, sig=signal.SIGTERM):
-        """Stop the daemon with ``sig`` and remove its files."""
-        self.stop(sig)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    # -- clients -------------------------------------------------------------
-
-    def sdk_unix(self, user="root", password=""):
-        """A logged-in XenAPI SDK session over the Unix socket."""
-        return sdk_unix(self.socket, user, password)
-
-    def relogin(self):
-        """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
-        becomes ``.api`` and is returned."""
-        self.api = self.sdk_unix().xenapi
-        return self.api
-
-    def sdk_tcp(self, user, password):
-        """A logged-in XenAPI SDK session over TCP."""
-        s = XenAPI.Session(self.url)
-        s.xenapi.login_with_password(user, password, "1.0", "xend-tests")
-        return s
-
-    def raw_tcp(self):
-        """A plain xmlrpc.client proxy over TCP (no SDK conveniences)."""
-        return xmlrpc.client.ServerProxy(self.url)
-
-    def log_text(self):
-        with open(self.log) as f:
-            return f.read()
+@pytest.fixture
+def daemon_options():
+    """The keyword arguments of ``make_daemon``'s daemons (``Fleet.start``'s: backend,
+    extra_config, login, ...) where a test gives none; a tier's conftest overrides it."""
+    return {}
 
 
-@pytest.fixture(scope="session")
-def daemon_class():
-    """The Daemon class, for tier conftests: every conftest module is named "conftest", so
-    ``from conftest import Daemon`` would not find this one."""
-    return Daemon
+@pytest.fixture
+def make_daemon(daemon_options):
+    """Start daemons of the test's own: ``make_daemon(extra_config="", **options)``
+    returns a started Daemon, logged in as root (``.api``) unless ``login=False``;
+    ``options`` override the tier's ``daemon_options``. A qemu daemon skips where QEMU is
+    absent. At the test's end every one is retired: guests halted, kill -9, files removed.
+    (A module's own daemon: ``with harness.serving(...) as d: yield d``.)"""
+    fleet = Fleet()
+
+    def make(extra_config=None, **options):
+        options = dict(daemon_options, **options)
+        if extra_config is not None:
+            options["extra_config"] = extra_config
+        if options.get("backend") == "qemu":
+            skip_without_qemu()
+        return fleet.start(**options)
+    yield make
+    fleet.retire()
 
 
 @pytest.fixture(scope="session")
@@ -179,3 +107,15 @@ def _no_guest_outlives_its_test(request):
             if not d.api.host.get_enabled(host):
                 d.api.host.enable(host)
     assert not problems, problems
+
+
+@pytest.fixture
+def host_bridge():
+    """A bridge of the host's own, standing for the administrator's: no host interface
+    is in it, so nothing a test guest sends can leave the machine."""
+    skip_without_taps()
+    name = "xtbr" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    yield name
+    subprocess.run(["ip", "link", "del", name], check=True)

@@ -1,45 +1,36 @@
-"""Helpers for the QEMU backend tests (imported by conftest.py and the test modules)."""
+"""Helpers of the QEMU backend tests (imported by conftest.py and the test modules): the
+backend's guest events, the guests' consoles and the specs of a test's VMs."""
 
 import os
+import signal
 import threading
-import time
+import uuid
 
-import pytest
-
-from helpers import BOOT_WAIT, EVENT_WAIT, console_text
+from harness import BOOT_WAIT, EVENT_WAIT, console_text, qemu_pids, wait_until
+from xen.xend.host import srdrivers
+from xen.xend.backend.base import DiskSpec, DomainSpec, NicSpec
 
 
 class Events:
-    """Records on_guest_event calls and lets a test wait for one."""
+    """Records the backend's on_guest_event calls and lets a test wait for one."""
 
     def __init__(self):
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self.seen = []
 
     def __call__(self, vm, kind):
-        with self._cond:
+        with self._lock:
             self.seen.append((vm, kind))
-            self._cond.notify_all()
 
     def of(self, vm):
         """The event kinds reported for ``vm`` so far, in order."""
-        with self._cond:
+        with self._lock:
             return [kind for v, kind in self.seen if v == vm]
 
     def wait(self, vm, kind, timeout=EVENT_WAIT):
-        """Wait until ``kind`` was reported for ``vm``; True if it was."""
-        with self._cond:
-            return self._cond.wait_for(lambda: (vm, kind) in self.seen, timeout)
-
-
-def wait_until(predicate, timeout):
-    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
+        """Wait until ``kind`` was reported for ``vm``."""
+        wait_until(lambda: kind in self.of(vm), timeout,
+                   lambda: "event %r of %s (seen: %s)" % (kind, vm, self.of(vm)))
 
 
 def console(spec):
@@ -49,10 +40,49 @@ def console(spec):
 
 def wait_console(spec, text, count=1, timeout=BOOT_WAIT):
     """Wait until ``text`` appears ``count`` times on the guest's console."""
-    return wait_until(lambda: console(spec).count(text) >= count, timeout)
+    wait_until(lambda: console(spec).count(text) >= count, timeout,
+               "%r x%d on the console of %s" % (text, count, spec.uuid))
 
 
-def skip_without_taps():
-    """Skip where tap devices and bridges cannot be made (they need root and a tun device)."""
-    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-        pytest.skip("bridges and tap devices need root and /dev/net/tun")
+class Vms:
+    """Builds DomainSpecs in a test's tmp dir and remembers them for cleanup."""
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.specs = []
+
+    def spec(self, disks=(), nics=(), **record):
+        """A no-OS VM: 64 MiB, one vCPU, BIOS boot from a disk it does not have."""
+        vm = str(uuid.uuid4())
+        fields = {"name_label": "test-" + vm[:8], "memory_static_max": str(64 << 20),
+                  "memory_dynamic_max": str(64 << 20), "VCPUs_max": 1,
+                  "boot_method": "bios", "bios_boot": "HD"}
+        fields.update(record)
+        spec = DomainSpec(uuid=vm, record=fields, disks=list(disks), nics=list(nics),
+                          state_dir=str(self.tmp / vm[:8]))
+        self.specs.append(spec)
+        return spec
+
+    def disk(self, backend, name="disk", size=16 << 20, **kw):
+        """A fresh qcow2 image attached as a paravirtualised RW disk unless overridden."""
+        path = str(self.tmp / f"{name}.qcow2")
+        srdrivers.create_image(path, size)
+        args = {"vbd": str(uuid.uuid4()), "path": path, "format": "qcow2",
+                "device": "xvda", "mode": "RW", "driver": "paravirtualised"}
+        args.update(kw)
+        return DiskSpec(**args)
+
+    def nic(self, **kw):
+        """A VIF with a locally administered MAC."""
+        args = {"vif": str(uuid.uuid4()), "mac": "52:54:00:%02x:%02x:%02x" % tuple(os.urandom(3)),
+                "mtu": 1500, "driver": "paravirtualised"}
+        args.update(kw)
+        return NicSpec(**args)
+
+    def cleanup(self):
+        """SIGKILL the QEMU of every spec made, and wait until each is gone."""
+        for spec in self.specs:
+            for pid in qemu_pids(spec.uuid):
+                os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not qemu_pids(spec.uuid), 10,
+                       "the QEMU of %s to be gone" % spec.uuid)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from qemutest import skip_without_taps
+from harness import skip_without_taps
 from xen.xend.host import netdev
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from helpers import READY, qemu_pids, requires_qemu
-from qemutest import console, wait_console, wait_until
+from harness import READY, qemu_pids, requires_qemu, wait_until
+from qemutest import console, wait_console
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -22,7 +22,7 @@ WAIT = 90   # seconds: an upper bound, never an expectation
 def test_clean_shutdown(backend, linux_spec, events):
     spec = linux_spec()
     pid = backend.start(spec, paused=False)["pid"]
-    assert wait_console(spec, READY)
+    wait_console(spec, READY)
     backend.clean_shutdown(spec.uuid, WAIT)
     assert "power button, powering off" in console(spec)
     assert qemu_pids(spec.uuid) == []
@@ -39,19 +39,19 @@ def test_guest_poweroff_is_reported_after_the_process_is_gone(backend, linux_spe
     backend.on_guest_event = lambda vm, kind: seen.append((kind, qemu_pids(vm))) or \
         events(vm, kind)
     backend.start(spec, paused=False)
-    assert events.wait(spec.uuid, "shutdown", WAIT)
+    events.wait(spec.uuid, "shutdown", WAIT)
     assert seen == [("shutdown", [])]
 
 
 def test_clean_and_hard_reboot_are_not_reported_as_guest_reboots(backend, linux_spec, events):
     spec = linux_spec()
     pid = backend.start(spec, paused=False)["pid"]
-    assert wait_console(spec, READY)
+    wait_console(spec, READY)
     backend.clean_reboot(spec.uuid, WAIT)
-    assert wait_console(spec, READY, count=2)
+    wait_console(spec, READY, count=2)
     assert "ctrl-alt-del, rebooting" in console(spec)
     backend.hard_reboot(spec.uuid)
-    assert wait_console(spec, READY, count=3)
+    wait_console(spec, READY, count=3)
     assert qemu_pids(spec.uuid) == [pid]
     assert backend.power_state(spec.uuid) == "Running"
     # Neither the resets asked for nor SeaBIOS's follow-up resets are guest reboots.
@@ -61,7 +61,7 @@ def test_clean_and_hard_reboot_are_not_reported_as_guest_reboots(backend, linux_
 def test_guest_reboot_is_reported_once_per_reboot(backend, linux_spec, events):
     spec = linux_spec("reboot")          # reboots as soon as it is up, every time
     backend.start(spec, paused=False)
-    assert wait_console(spec, READY, count=3)
+    wait_console(spec, READY, count=3)
     backend.hard_shutdown(spec.uuid)
     boots = console(spec).count(READY)
     # Each boot but perhaps the last (cut short by hard_shutdown) rebooted once.
@@ -72,7 +72,7 @@ def test_guest_reboot_is_reported_once_per_reboot(backend, linux_spec, events):
 def test_guest_crash_leaves_a_paused_process_to_dump(backend, linux_spec, events, tmp_path):
     spec = linux_spec("panic")
     pid = backend.start(spec, paused=False)["pid"]
-    assert events.wait(spec.uuid, "crash", WAIT)
+    events.wait(spec.uuid, "crash", WAIT)
     assert qemu_pids(spec.uuid) == [pid]
     assert backend.power_state(spec.uuid) == "Paused"
     core = str(tmp_path / "crash.core")
@@ -83,13 +83,13 @@ def test_guest_crash_leaves_a_paused_process_to_dump(backend, linux_spec, events
     # A hard reboot brings the crashed guest back (coredump_and_restart).
     backend.hard_reboot(spec.uuid)
     assert backend.power_state(spec.uuid) == "Running"
-    assert wait_console(spec, READY, count=2)
+    wait_console(spec, READY, count=2)
 
 
 def test_guest_suspend_to_ram_is_reported(backend, linux_spec, events):
     spec = linux_spec("s3")
     backend.start(spec, paused=False)
-    assert events.wait(spec.uuid, "suspend", WAIT)
+    events.wait(spec.uuid, "suspend", WAIT)
     assert events.of(spec.uuid) == ["suspend"]
 
 
@@ -97,17 +97,18 @@ def test_metrics_and_suspend_resume_of_a_booted_guest(backend, vms, linux_spec, 
     disk = vms.disk(backend)
     spec = linux_spec("burn", disks=[disk], VCPUs_max=2)
     backend.start(spec, paused=False)
-    assert wait_console(spec, READY)
+    wait_console(spec, READY)
 
     first = backend.metrics(spec.uuid)
     assert len(first["cpu_seconds"]) == 2
     assert first["vbd"][disk.vbd]["rd_bytes"] >= 1 << 20   # /init read 1 MiB of it
     assert first["vbd"][disk.vbd]["rd_operations"] > 0
-    assert wait_until(lambda: sum(backend.metrics(spec.uuid)["cpu_seconds"])
-                      > sum(first["cpu_seconds"]), WAIT)
+    wait_until(lambda: sum(backend.metrics(spec.uuid)["cpu_seconds"])
+               > sum(first["cpu_seconds"]), WAIT, "the guest's CPU time to grow")
 
     backend.set_memory_target(spec.uuid, 96 << 20)
-    assert wait_until(lambda: backend.metrics(spec.uuid)["memory_actual"] == 96 << 20, WAIT)
+    wait_until(lambda: backend.metrics(spec.uuid)["memory_actual"] == 96 << 20, WAIT,
+               "the balloon to reach 96 MiB")
 
     before = backend.metrics(spec.uuid)
     state = os.path.join(spec.state_dir, "suspend.state")
@@ -131,7 +132,7 @@ def test_reattached_guest_still_shuts_down_cleanly(backend_factory, linux_spec, 
     first.close()
     second = backend_factory()
     assert second.reattach(spec.uuid, private) == "Running"
-    assert wait_console(spec, READY)
+    wait_console(spec, READY)
     second.clean_shutdown(spec.uuid, WAIT)
     assert qemu_pids(spec.uuid) == []
     assert events.of(spec.uuid) == []
@@ -140,7 +141,7 @@ def test_reattached_guest_still_shuts_down_cleanly(backend_factory, linux_spec, 
 def test_clean_shutdown_timeout_then_a_late_poweroff(backend, linux_spec, events):
     spec = linux_spec()
     pid = backend.start(spec, paused=False)["pid"]
-    assert wait_console(spec, READY)
+    wait_console(spec, READY)
     os.kill(pid, signal.SIGSTOP)         # a hung QEMU acts on nothing
     try:
         with pytest.raises(BackendError) as err:
@@ -151,5 +152,5 @@ def test_clean_shutdown_timeout_then_a_late_poweroff(backend, linux_spec, events
         os.kill(pid, signal.SIGCONT)
     # The button press is still delivered; nobody waits for it any more, so
     # the power-off that follows is a guest event.
-    assert events.wait(spec.uuid, "shutdown", WAIT)
+    events.wait(spec.uuid, "shutdown", WAIT)
     assert qemu_pids(spec.uuid) == []

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from helpers import BOOT_WAIT, qemu_pids, requires_qemu
-from qemutest import console, wait_console, wait_until
+from harness import BOOT_WAIT, qemu_pids, requires_qemu, wait_until
+from qemutest import console, wait_console
 from xen.xend.host import netdev
 from xen.xend.backend.base import BackendError
 
@@ -41,8 +41,9 @@ def devices_seen(spec):
 
 
 def wait_devices(spec, expected):
-    assert wait_until(lambda: devices_seen(spec) == expected, WAIT), \
-        "the guest reports %s, expected %s" % (devices_seen(spec), expected)
+    """Wait until the guest reports exactly the devices ``expected``."""
+    wait_until(lambda: devices_seen(spec) == expected, WAIT,
+               lambda: "the guest to report %s (it reports %s)" % (expected, devices_seen(spec)))
 
 
 def test_disk_and_nic_plugged_survive_suspend_and_resume_then_unplug(
@@ -51,7 +52,7 @@ def test_disk_and_nic_plugged_survive_suspend_and_resume_then_unplug(
     first = vms.disk(backend, "first")
     spec = linux_spec(disks=[first])
     backend.start(spec, paused=False)
-    assert wait_console(spec, "xend-test: ready")
+    wait_console(spec, "xend-test: ready")
     wait_devices(spec, ["vda"])
 
     disk = vms.disk(backend, "plugged")

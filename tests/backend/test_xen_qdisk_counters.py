@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import QEMU, skip_without_qemu
+from harness import QEMU, skip_without_qemu, wait_until
 from xen.xend.backend.xen import counters as xen_counters
 
 DOMID = 7
@@ -39,13 +39,10 @@ def test_counters_of_a_qcow2_disk_come_from_the_device_model(tmp_path, stats_soc
          "-device", "virtio-blk-pci,drive=xvda-qcow2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        counters = {}
-        while time.monotonic() < deadline:
+        def counted():
             counters = xen_counters.qdisk_counters(DOMID)
-            if counters.get("xvda", {}).get("rd_bytes"):
-                break
-            time.sleep(0.5)
+            return counters if counters.get("xvda", {}).get("rd_bytes") else None
+        counters = wait_until(counted, 60, "xvda's read counter to move", interval=0.5)
         assert set(counters) == {"xvda"}, counters
         assert counters["xvda"]["rd_bytes"] >= 512, counters
         assert counters["xvda"]["wr_bytes"] == 0, counters

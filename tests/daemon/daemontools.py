@@ -10,10 +10,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import xmlrpc.client
 
-from helpers import ROOT, free_port, scratch_dir, sdk_unix
+from harness import ROOT, STATE_WAIT, free_port, scratch_dir, sdk_unix, wait_until
 from xen.xend.daemon.locks import lock_holder
 
 
@@ -86,15 +85,16 @@ class DetachedXend:
         daemon holds an flock on its lock file and its pid file while it lives, and the
         pid written in a file that is locked is SIGKILLed. A stale pid file's pid, which
         may be anybody's by now, is never used."""
-        for path in (os.path.join(self.state_dir, "xend.lock"), self.pid_file):
-            pid = lock_holder(path)
-            if pid is None:
-                continue
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + 20
-            while lock_holder(path) is not None and time.monotonic() < deadline:
-                time.sleep(0.02)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            for path in (os.path.join(self.state_dir, "xend.lock"), self.pid_file):
+                pid = lock_holder(path)
+                if pid is None:
+                    continue
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                wait_until(lambda: lock_holder(path) is None, STATE_WAIT,
+                           "the killed daemon to release %s" % path, interval=0.02)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -11,7 +11,7 @@ import threading
 import time
 
 from daemontools import DetachedXend
-from helpers import ROOT, answers
+from harness import ROOT, STATE_WAIT, answers, wait_until
 
 
 def _proc_status(pid):
@@ -116,9 +116,8 @@ def test_a_port_in_use_is_reported_not_silent(xend):
 def test_a_killed_daemon_leaves_a_pid_file_that_does_not_block(xend):
     xend.start()
     os.kill(xend.pid(), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while xend.xend("status").returncode == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: xend.xend("status").returncode != 0, STATE_WAIT,
+               "xend status to see the daemon dead")
     s = xend.xend("status")
     assert s.returncode == 1 and "pid file" in s.stdout
     xend.start()

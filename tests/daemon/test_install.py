@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, scratch_dir
+from harness import ROOT, scratch_dir
 
 MAN_PAGES = ("tools/man/xend.8", "tools/man/xm.1")
 

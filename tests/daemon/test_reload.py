@@ -6,10 +6,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import xmlrpc.client
 
-from helpers import ROOT, answers, free_port
+from harness import ROOT, STATE_WAIT, answers, free_port, wait_until
 
 
 def _user_session(xend, port=None):
@@ -77,10 +76,7 @@ def test_sighup_reloads_like_systemd_does(xend):
     new_port = free_port()
     xend.write_config(listen="127.0.0.1:%d" % new_port)
     os.kill(xend.pid(), signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while not answers(new_port):
-        assert time.monotonic() < deadline, "the new port never answered"
-        time.sleep(0.05)
+    wait_until(lambda: answers(new_port), STATE_WAIT, "the new port to answer")
     root.xenapi.VM.get_all()
 
 
@@ -96,10 +92,8 @@ def test_a_bad_config_is_refused_and_the_daemon_goes_on(xend):
     root.xenapi.VM.get_all()
     # Sent straight to the daemon (no check by the command first), it refuses too.
     os.kill(xend.pid(), signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "reload refused" not in xend.log_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: "reload refused" in xend.log_text(), STATE_WAIT,
+               "the refused reload in the log")
     assert answers(xend.port)
     root.xenapi.VM.get_all()
     xend.write_config()

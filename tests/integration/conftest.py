@@ -60,16 +60,3 @@ def dtd(dtd_text):
 def host(root):
     return root.host.get_all()[0]
 
-
-@pytest.fixture(scope="module")
-def make_daemon(daemon_class, daemon_stop_signal):
-    """Start extra daemons (e.g. with their own configuration) for one module."""
-    made = []
-
-    def make(**kwargs):
-        d = daemon_class(**kwargs)
-        made.append(d)
-        return d.start()
-    yield make
-    for d in made:
-        d.cleanup(daemon_stop_signal)

@@ -3,8 +3,7 @@
 import pytest
 import XenAPI
 
-from helpers import failure, new_vm, unique
-from xapi_helpers import new_network, new_sr, new_vbd, new_vdi, new_vif
+from harness import failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
 
 
 @pytest.fixture(scope="module")

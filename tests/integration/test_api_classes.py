@@ -14,8 +14,9 @@ import socket
 import pytest
 from lxml import etree
 
-from helpers import failure, new_vm, unique, wait_until
-from xapi_helpers import code_of, dtd_errors, new_network, new_sr, new_vdi, random_mac
+from harness import (STATE_WAIT, failure, new_network, new_sr, new_vdi, new_vm, unique,
+                     wait_until)
+from xapi_helpers import code_of, dtd_errors, random_mac
 from xen.xend.api import datamodel
 from xen.xend.api.types import Bool, Enum, Int, Map, Ref, Set, String
 
@@ -142,7 +143,7 @@ def existing(api, cls):
 def finished_task(api):
     vm = new_vm(api)
     task = api.Async.VM.clone(vm, unique("clone"))
-    wait_until(lambda: api.task.get_record(task)["status"] != "pending", what="task")
+    wait_until(lambda: api.task.get_record(task)["status"] != "pending", STATE_WAIT, "task")
     return task
 
 
@@ -257,7 +258,7 @@ def test_task_getters(api):
     vm = new_vm(api)
     name = unique("clone")
     task = api.Async.VM.clone(vm, name)
-    wait_until(lambda: api.task.get_record(task)["status"] != "pending", what="task")
+    wait_until(lambda: api.task.get_record(task)["status"] != "pending", STATE_WAIT, "task")
     rec = api.task.get_record(task)
     assert rec["status"] == "success", rec
     assert api.task.get_name_label(task) == "Async.VM.clone"

@@ -4,8 +4,7 @@ daemon would drop or could not honour, and memory defaults that follow the given
 
 import pytest
 
-from helpers import MIB, failure, new_vm, unique, vm_in
-from xapi_helpers import new_sr, new_vbd, new_vdi
+from harness import MIB, failure, new_sr, new_vbd, new_vdi, new_vm, unique, vm_in
 
 
 @pytest.fixture(scope="module")

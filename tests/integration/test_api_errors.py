@@ -3,7 +3,7 @@
 
 import pytest
 
-from helpers import unique, wait_until
+from harness import STATE_WAIT, serving, unique, wait_until
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -361,23 +361,23 @@ def test_internal_error_never_carries_a_traceback(r, daemon, method, args):
 # -- OTHER_OPERATION_IN_PROGRESS -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def slow(make_daemon):
+def slow():
     """A daemon whose sim operations take a second, so one can be caught in flight."""
-    d = make_daemon(extra_config="sim_op_seconds = 1.0\n")
-    s = Raw(unix_proxy(d))
-    s.login("root", "")
-    return s
+    with serving(login=False, extra_config="sim_op_seconds = 1.0\n") as d:
+        s = Raw(unix_proxy(d))
+        s.login("root", "")
+        yield s
 
 
 def test_other_operation_in_progress(slow):
     vm = slow.ok("VM.create", {"name_label": "busy"})
     task = slow.ok("Async.VM.start", vm, False)
     # wait until the start is inside the backend (it reports progress from there)
-    wait_until(lambda: slow.ok("task.get_progress", task) > 0, what="start in progress")
+    wait_until(lambda: slow.ok("task.get_progress", task) > 0, STATE_WAIT, "start in progress")
     d = slow.fail("VM.clone", vm, "meanwhile")
     assert d == ["OTHER_OPERATION_IN_PROGRESS", "VM", vm]
     d = slow.fail("VM.start", vm, False)
     assert d == ["OTHER_OPERATION_IN_PROGRESS", "VM", vm]
-    wait_until(lambda: slow.ok("task.get_record", task)["status"] != "pending", what="task")
+    wait_until(lambda: slow.ok("task.get_record", task)["status"] != "pending", STATE_WAIT, "task")
     assert slow.ok("task.get_record", task)["status"] == "success"
     assert slow.ok("VM.get_power_state", vm) == "Running"

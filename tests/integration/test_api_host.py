@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from helpers import failure, new_vm
+from harness import failure, new_vm
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,8 @@
 """Objects are persistent (DESIGN.md): every object, field and bound link is the same after
 a restart and after kill -9; VM power states survive (the sim backend keeps its guests)."""
 
-from helpers import make_user, new_vm, unique
-from xapi_helpers import (Raw, new_network, new_sr, new_vbd, new_vdi, new_vif, tcp_proxy,
-                          unix_proxy)
+from harness import make_user, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
+from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
 STORED = ["VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user"]
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from helpers import failure, make_user, unique
+from harness import failure, make_user, unique
 from xapi_helpers import ROOT_PASSWORD, Raw, tcp_proxy, unix_proxy
 
 LOGIN = "session.login_with_password"

@@ -4,8 +4,7 @@ import os
 
 import pytest
 
-from helpers import failure, new_vm, unique
-from xapi_helpers import new_sr, new_vbd, new_vdi
+from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
 from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
 

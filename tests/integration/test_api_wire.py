@@ -9,7 +9,7 @@ import xmlrpc.client
 import pytest
 from lxml import etree
 
-from helpers import unique
+from harness import unique
 from xapi_helpers import ROOT_PASSWORD, Raw, check_status_struct, dtd_errors, unix_proxy
 
 BIG = 2 ** 40

@@ -6,7 +6,7 @@ import re
 import XenAPI
 import pytest
 
-from helpers import ROOT
+from harness import ROOT
 
 
 def readme_api_blocks():

@@ -9,8 +9,7 @@ import types
 
 import pytest
 
-from helpers import failure, new_vm, unique
-from xapi_helpers import new_sr, new_vbd, new_vdi
+from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
 from xen.xend.daemon import config
 from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
@@ -181,7 +180,7 @@ def test_too_large_a_vdi_is_refused_and_leaves_no_file(api, daemon):
                                     "virtual_size": sectors})[:2] == \
         ["VALUE_NOT_SUPPORTED", "virtual_size"]
     assert images(api, sr) == [] and api.SR.get_VDIs(sr) == []
-    vdi = new_vdi(api, sr)
+    vdi = new_vdi(api, sr, virtual_size="2048")
     assert failure(api.VDI.set_virtual_size, vdi, sectors)[0] == "VALUE_NOT_SUPPORTED"
     assert api.VDI.get_virtual_size(vdi) == "2048"
     assert os.stat(path_of(api, vdi)).st_size == 2048 * 512

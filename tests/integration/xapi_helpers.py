@@ -1,5 +1,5 @@
-"""Helpers of the integration tests: raw XML-RPC, the DTD, sim-backend objects (fixtures
-live in conftest.py; what other tiers use too is in tests/helpers.py)."""
+"""Helpers of the integration tests: raw XML-RPC and the DTD (fixtures live in conftest.py;
+what other tiers use too, from daemons to object factories, is in tests/harness.py)."""
 
 import http.client
 import io
@@ -9,7 +9,7 @@ import xmlrpc.client
 import XenAPI
 from lxml import etree
 
-from helpers import create, failure, unique
+from harness import failure
 
 ROOT_PASSWORD = "r00t-pw for tests"
 
@@ -116,26 +116,3 @@ def dtd_errors(dtd, xml_text):
     if dtd.validate(doc):
         return None
     return str(dtd.error_log.filter_from_errors())
-
-
-# -- object factories (SDK or raw-free: plain SDK xenapi proxies) ---------------------------
-
-def new_sr(api, **fields):
-    """An SR (type dir); without a location the daemon puts it in its state dir."""
-    return create(api.SR, {"name_label": unique("sr")}, fields)
-
-
-def new_vdi(api, sr, **fields):
-    return create(api.VDI, {"name_label": unique("vdi"), "SR": sr, "virtual_size": "2048"}, fields)
-
-
-def new_vbd(api, vm, vdi, **fields):
-    return create(api.VBD, {"VM": vm, "VDI": vdi, "device": "xvda"}, fields)
-
-
-def new_network(api, **fields):
-    return create(api.network, {"name_label": unique("net")}, fields)
-
-
-def new_vif(api, vm, network, **fields):
-    return create(api.VIF, {"VM": vm, "network": network, "device": "eth0"}, fields)

@@ -5,7 +5,8 @@
   rules, GET /metrics bookkeeping. Runs wherever Python does.
 * ``qemu_daemon`` / ``qemu_api`` / ``qemu_host``: one qemu-backend daemon shared by the
   tier (sampler every 0.5 s); skipped only where QEMU is absent.
-* ``make_daemon(backend, extra_config)``: daemons of a test's own (restarts, other config).
+* ``make_daemon(extra_config, backend=...)`` (tests/conftest.py): daemons of a test's own
+  (restarts, other config); their extra_config replaces SAMPLER_CONFIG.
 * After each test that used a shared daemon, every VM of it that is not Halted is
   hard_shutdown and the host is enabled again, so tests start from a quiet host; a QEMU
   process left behind after that is SIGKILLed and reported as an error of the test
@@ -17,17 +18,14 @@ Tests here boot at most two guests at a time: booting is CPU-bound under TCG.
 
 import pytest
 
-from helpers import Fleet, serve, skip_without_qemu
-
-
-def _config(extra_config="", sampler=0.5):
-    """A daemon's configuration: the sampler's interval, then ``extra_config``."""
-    return "sampler_interval = %r\n" % float(sampler) + extra_config
+from harness import serving, skip_without_qemu
+from metricshelp import SAMPLER_CONFIG
 
 
 @pytest.fixture(scope="session")
-def sim_daemon(daemon_class):
-    yield from serve(daemon_class, backend="sim", extra_config=_config())
+def sim_daemon():
+    with serving(backend="sim", extra_config=SAMPLER_CONFIG) as d:
+        yield d
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +39,10 @@ def sim_host(sim_api):
 
 
 @pytest.fixture(scope="session")
-def qemu_daemon(daemon_class):
+def qemu_daemon():
     skip_without_qemu()
-    yield from serve(daemon_class, backend="qemu",
-                     extra_config=_config("shutdown_timeout = 5\n"))
+    with serving(backend="qemu", extra_config=SAMPLER_CONFIG + "shutdown_timeout = 5\n") as d:
+        yield d
 
 
 @pytest.fixture(scope="session")
@@ -58,15 +56,6 @@ def qemu_host(qemu_api):
 
 
 @pytest.fixture
-def make_daemon(daemon_class):
-    """Start daemons of the test's own: ``make_daemon(backend="sim", extra_config="",
-    sampler=0.5)`` returns a started Daemon with ``.api`` (root's SDK proxy) and
-    ``.relogin()``."""
-    fleet = Fleet(daemon_class)
-
-    def make(backend="sim", extra_config="", sampler=0.5):
-        if backend == "qemu":
-            skip_without_qemu()
-        return fleet.start(backend=backend, extra_config=_config(extra_config, sampler))
-    yield make
-    fleet.retire()
+def daemon_options():
+    """``make_daemon``'s daemons sample every 0.5 s, as the shared ones do."""
+    return {"extra_config": SAMPLER_CONFIG}

@@ -1,5 +1,5 @@
 """Helpers of the metrics tier: the spec's field names and GET /metrics (what the other
-tiers use too, from VMs to waiting, is in tests/helpers.py).
+tiers use too, from VMs to waiting, is in tests/harness.py).
 
 Everything a test learns it learns through the official XenAPI SDK, GET /metrics, or from
 the host the way an administrator would (/proc, the guest's serial console log). The only
@@ -10,6 +10,10 @@ daemon module imported is hostinfo, whose CPU_FEATURES table is the documented m
 import base64
 import http.client
 import socket
+
+
+# The tier's daemons sample every 0.5 s.
+SAMPLER_CONFIG = "sampler_interval = 0.5\n"
 
 
 def spec_or_wire(name):

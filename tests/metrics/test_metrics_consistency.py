@@ -3,7 +3,7 @@ force_on/force_off features the QEMU backend cannot set."""
 
 import pytest
 
-from helpers import MIB, failure, memory, new_no_os_vm, new_vm, unique
+from harness import MIB, failure, memory, new_no_os_vm, new_vm, unique
 from metricshelp import spec_or_wire
 from xen.xend.host import facts
 

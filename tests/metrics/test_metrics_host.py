@@ -13,7 +13,8 @@ import uuid
 import pytest
 import XenAPI
 
-from helpers import QEMU, failure, make_user, new_vm, wait_until
+from harness import QEMU, failure, make_user, new_vm, wait_until
+from metricshelp import SAMPLER_CONFIG
 
 
 def test_name_label_defaults_to_the_hostname(sim_api, sim_host):
@@ -150,9 +151,8 @@ def test_power_rpcs_run_the_configured_commands(make_daemon):
     # Harmless commands: each touches a file of its own. Never anything that powers off.
     stamp = "/tmp/xendtest-" + uuid.uuid4().hex
     marks = {op: "%s-%s" % (stamp, op) for op in ("shutdown", "reboot")}
-    d = make_daemon("sim", 'host_shutdown_command = "touch %s"\n'
-                           'host_reboot_command = "touch %s"\n'
-                    % (marks["shutdown"], marks["reboot"]))
+    d = make_daemon(SAMPLER_CONFIG + 'host_shutdown_command = "touch %s"\n'
+                    'host_reboot_command = "touch %s"\n' % (marks["shutdown"], marks["reboot"]))
     api = d.api
     host = api.host.get_all()[0]
     try:

@@ -5,7 +5,7 @@ import multiprocessing
 import os
 import time
 
-from helpers import wait_until
+from harness import wait_until
 from xen.xend.host import facts
 
 
@@ -80,7 +80,7 @@ def test_utilisation_rises_while_a_cpu_is_kept_busy(sim_api):
 
 
 def test_refs_are_stable_across_a_daemon_restart(make_daemon):
-    d = make_daemon("sim")
+    d = make_daemon()
     host = d.api.host.get_all()[0]
     before = {ref: (rec["number"], sorted(rec["features"]), rec["host"])
               for ref, rec in d.api.host_cpu.get_all_records().items()}

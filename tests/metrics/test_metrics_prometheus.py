@@ -7,7 +7,7 @@ import time
 import psutil
 import pytest
 
-from helpers import MIB, attach_disk, make_user, new_disk, new_no_os_vm, new_vm, unique
+from harness import MIB, make_user, new_no_os_vm, new_vbd, new_vdi, new_vm, unique
 from metricshelp import metrics_unix, parse, samples, scrape_tcp, scrape_unix
 
 FAMILIES = {
@@ -254,7 +254,7 @@ def _agree(daemon, api, vm):
 def test_a_running_guests_figures_agree_with_the_api(qemu_daemon, qemu_api):
     api = qemu_api
     vm = new_no_os_vm(api, VCPUs_max="2")
-    vbd = attach_disk(api, vm, new_disk(api))
+    vbd = new_vbd(api, vm, new_vdi(api))
     net = api.network.create({"name_label": unique("metrics")})
     vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": ""})
     try:

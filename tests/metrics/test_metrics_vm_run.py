@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from helpers import (MIB, attach_disk, failure, guest_builder, memory, new_disk, new_no_os_vm,
-                     new_tiny_vm, qemu_pids, wait_ready, wait_until)
+from harness import (MIB, failure, guest_builder, memory, new_no_os_vm, new_tiny_vm, new_vbd,
+                     new_vdi, qemu_pids, wait_ready, wait_until)
 
 pytestmark = pytest.mark.qemu
 
@@ -135,7 +135,7 @@ def test_a_guest_reading_its_disk_shows_incoming_kbs(qemu_daemon, qemu_api, tiny
     by /init before it says ready)."""
     api = qemu_api
     vm = new_tiny_vm(api, tiny_guest)
-    vbd = attach_disk(api, vm, new_disk(api))
+    vbd = new_vbd(api, vm, new_vdi(api))
     assert float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)) == 0.0
     api.VM.start(vm, False)
     seen = []
@@ -159,7 +159,7 @@ def test_a_guest_reading_its_disk_shows_incoming_kbs(qemu_daemon, qemu_api, tiny
 def test_vbd_bandwidth_of_a_halted_vm_is_0_at_once(qemu_api, tiny_guest):
     api = qemu_api
     vm = new_tiny_vm(api, tiny_guest)
-    vbd = attach_disk(api, vm, new_disk(api))
+    vbd = new_vbd(api, vm, new_vdi(api))
     api.VM.start(vm, False)
     # Polled every 20 ms: the rate is seen within 20 ms of the sample that made it, and
     # the next sample is 0.5 s later, long after hard_shutdown (~15 ms) has returned.
@@ -176,7 +176,7 @@ def test_vcpus_utilisation_after_a_quick_restart_has_the_new_vcpus(make_daemon):
     # A long sampling interval, and the moment of a sample seen through memory_actual: before
     # its first sample a running VM answers memory/dynamic_max (48 MiB), after it the QEMU
     # process's RSS (a no-OS guest has no balloon driver to report a figure of its own).
-    d = make_daemon("qemu", sampler=3.0)
+    d = make_daemon("sampler_interval = 3.0\n", backend="qemu")
     api = d.api
     vm = new_no_os_vm(api, VCPUs_max="2", **memory(64 * MIB, 48 * MIB, 32 * MIB))
     api.VM.start(vm, False)
@@ -204,7 +204,7 @@ def _has_write_mode():
 def test_a_guest_writing_its_disk_shows_outgoing_kbs(qemu_daemon, qemu_api, tiny_guest):
     api = qemu_api
     vm = new_tiny_vm(api, tiny_guest, mode="write")
-    vbd = attach_disk(api, vm, new_disk(api))
+    vbd = new_vbd(api, vm, new_vdi(api))
     api.VM.start(vm, False)
     wait_ready(qemu_daemon, vm)
     wait_until(lambda: float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd)) > 0.0, 20,

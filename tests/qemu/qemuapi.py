@@ -6,7 +6,7 @@ host, the way an administrator would: ``/proc`` for the QEMU process (found by i
 ``qemu-img`` for images, and ``/sys/class/net`` for the bridges and taps named as
 docs/api.md says. Of the daemon's own modules the tests import only the lifecycle table, to check
 the daemon against it. VMs, waiting, failures and the cleanup of guests are in
-tests/helpers.py (the metrics tier uses them too).
+tests/harness.py (the metrics tier uses them too).
 """
 
 import json
@@ -15,11 +15,10 @@ import re
 import subprocess
 import threading
 
-import pytest
 import XenAPI
 
-from helpers import BOOT_WAIT, STATE_WAIT, console, qemu_pids, vm_dir, wait_until
-from tests.tasks.taskutil import FINISHED, Watcher
+from harness import (BOOT_WAIT, FINISHED, STATE_WAIT, Watcher, console, qemu_pids, vm_dir,
+                     wait_until)
 
 
 # -- QEMU processes, seen from the host --------------------------------------------------
@@ -152,12 +151,6 @@ def wait_devices(daemon, vm, expected, timeout=BOOT_WAIT):
 
 # -- bridges and taps, named as docs/api.md says -----------------------------------------
 
-def skip_without_taps():
-    """Skip where bridges and tap devices cannot be made."""
-    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-        pytest.skip("bridges and tap devices need root and /dev/net/tun")
-
-
 def private_bridge(net):
     """The bridge the daemon makes for network ``net``."""
     return "xenbr-" + net.replace("-", "")[:9]
@@ -187,13 +180,3 @@ def master(name):
 def ports(bridge):
     """The interfaces in ``bridge``."""
     return sorted(os.listdir("/sys/class/net/%s/brif" % bridge))
-
-
-def forget_networks(daemon):
-    """Delete every VM and network of ``daemon`` (its VMs are halted), so that the
-    daemon removes the bridges it made for them."""
-    api = daemon.api
-    for vm in api.VM.get_all():
-        api.VM.destroy(vm)
-    for net in api.network.get_all():
-        api.network.destroy(net)

@@ -11,10 +11,9 @@ import signal
 
 import pytest
 
-from helpers import (attach_disk, failure, new_disk, new_no_os_vm, qemu_pids, requires_qemu,
-                     vm_in)
-from qemuapi import (call_in_thread, cmdline, qemu_img_chain, skip_without_taps,
-                     suspend_file, the_pid)
+from harness import (failure, new_no_os_vm, new_vbd, new_vdi, qemu_pids, requires_qemu,
+                     skip_without_taps, vm_in)
+from qemuapi import call_in_thread, cmdline, qemu_img_chain, suspend_file, the_pid
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -37,8 +36,8 @@ def _devices(pid, option):
 def _vm_with_disk_and_nic(api):
     skip_without_taps()
     vm = new_no_os_vm(api)
-    vdi = new_disk(api)
-    vbd = attach_disk(api, vm, vdi)
+    vdi = new_vdi(api)
+    vbd = new_vbd(api, vm, vdi)
     net = api.network.create({"name_label": "net-" + os.urandom(3).hex()})
     vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": ""})
     return vm, vdi, vbd, vif
@@ -70,8 +69,8 @@ def test_vm_with_a_disk_and_a_nic_starts(api):
 
 def test_snapshot_of_a_disk_in_use(api):
     vm = new_no_os_vm(api)
-    vdi = new_disk(api)
-    attach_disk(api, vm, vdi)
+    vdi = new_vdi(api)
+    new_vbd(api, vm, vdi)
     api.VM.start(vm, False)
     pid = the_pid(vm)
     old_leaf = _image(api, vdi)

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from helpers import (EVENT_WAIT, attach_disk, console, new_disk, new_tiny_vm, qemu_pids,
+from harness import (EVENT_WAIT, console, new_tiny_vm, new_vbd, new_vdi, qemu_pids,
                      requires_qemu, tiny_args, vm_dir, wait_ready, wait_until)
 from qemuapi import the_pid, through_a_task, wait_state
 
@@ -110,7 +110,7 @@ def _crash(api, tiny_guest, action, disk=False, **fields):
     """Start a guest that panics once it is up; its restarts boot normally."""
     vm = new_tiny_vm(api, tiny_guest, "panic", actions_after_crash=action, **fields)
     if disk:
-        attach_disk(api, vm, new_disk(api))
+        new_vbd(api, vm, new_vdi(api))
     api.VM.start(vm, False)
     pid = the_pid(vm)
     api.VM.set_kernel_args(vm, tiny_args(tiny_guest))     # a restart boots normally

@@ -10,10 +10,9 @@ import os
 
 import pytest
 
-from helpers import (BOOT_WAIT, attach_disk, failure, new_disk, new_no_os_vm, new_tiny_vm,
-                     qemu_pids, requires_qemu, unique, wait_ready)
-from qemuapi import (link_exists, master, open_files, private_bridge, skip_without_taps, tap,
-                     the_pid, wait_devices)
+from harness import (BOOT_WAIT, failure, new_no_os_vm, new_tiny_vm, new_vbd, new_vdi, qemu_pids,
+                     requires_qemu, skip_without_taps, unique, wait_ready)
+from qemuapi import link_exists, master, open_files, private_bridge, tap, the_pid, wait_devices
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -35,8 +34,8 @@ def test_plug_survive_suspend_and_restart_then_unplug(make_daemon, tiny_guest):
     net = api.network.create({"name_label": unique("net")})
     vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": "",
                           "MTU": "1400"})
-    vdi = new_disk(api)
-    vbd = attach_disk(api, vm, vdi)
+    vdi = new_vdi(api)
+    vbd = new_vbd(api, vm, vdi)
     wait_devices(d, vm, ["vda", "eth0:1400"])
     assert api.VM.get_VBDs(vm) == [vbd] and api.VM.get_VIFs(vm) == [vif]
     assert _image(api, vdi) in open_files(the_pid(vm))
@@ -67,23 +66,23 @@ def test_refused_hotplugs_leave_nothing(api):
     pid = the_pid(vm)
 
     # QEMU cannot hot-plug an emulated IDE disk.
-    vdi = new_disk(api)
+    vdi = new_vdi(api)
     d = failure(api.VBD.create, {"VM": vm, "VDI": vdi, "device": "hdb", "mode": "RW",
                                  "driver": "ioemu"})
     assert d[:3] == ["VALUE_NOT_SUPPORTED", "VBD/driver", "ioemu"] and "IDE" in d[3], d
     # The checks that apply at start apply here too: a read-only VDI is attached RO...
-    ro = new_disk(api, read_only=True)
-    assert failure(attach_disk, api, vm, ro)[0] == "INVALID_VALUE"
+    ro = new_vdi(api, read_only=True)
+    assert failure(new_vbd, api, vm, ro)[0] == "INVALID_VALUE"
     # ...and a VDI another resident VM writes to cannot be attached.
     other = new_no_os_vm(api)
-    attach_disk(api, other, vdi)
+    new_vbd(api, other, vdi)
     api.VM.start(other, False)
-    assert failure(attach_disk, api, vm, vdi) == ["VDI_IN_USE", vdi, "attach"]
+    assert failure(new_vbd, api, vm, vdi) == ["VDI_IN_USE", vdi, "attach"]
     assert api.VM.get_VBDs(vm) == [] and len(api.VDI.get_VBDs(vdi)) == 1
     assert _image(api, vdi) not in open_files(pid)
     # A halted VM using it cannot start, either.
     third = new_no_os_vm(api)
-    attach_disk(api, third, vdi)
+    new_vbd(api, third, vdi)
     assert failure(api.VM.start, third, False) == ["VDI_IN_USE", vdi, "attach"]
     assert api.VM.get_power_state(third) == "Halted" and qemu_pids(third) == []
 
@@ -92,8 +91,8 @@ def test_paused_and_uncooperative_guests(api):
     """A paused guest cannot answer an unplug; a guest with no OS never does."""
     vm = new_no_os_vm(api)
     api.VM.start(vm, True)
-    vdi = new_disk(api)
-    vbd = attach_disk(api, vm, vdi)           # plugging needs nothing from the guest
+    vdi = new_vdi(api)
+    vbd = new_vbd(api, vm, vdi)           # plugging needs nothing from the guest
     assert _image(api, vdi) in open_files(the_pid(vm))
     assert failure(api.VBD.destroy, vbd) == ["VM_BAD_POWER_STATE", vm, "Halted,Running",
                                              "Paused"]
@@ -110,14 +109,14 @@ def test_paused_and_uncooperative_guests(api):
 def test_no_device_changes_while_suspended(api):
     skip_without_taps()
     vm = new_no_os_vm(api)
-    vdi = new_disk(api)
-    vbd = attach_disk(api, vm, vdi)
+    vdi = new_vdi(api)
+    vbd = new_vbd(api, vm, vdi)
     net = api.network.create({"name_label": unique("net")})
     vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": ""})
     api.VM.start(vm, False)
     api.VM.suspend(vm, False)
     # The saved state holds these devices: the VM resumes with exactly them.
-    for call in (lambda: attach_disk(api, vm, new_disk(api)),
+    for call in (lambda: new_vbd(api, vm, new_vdi(api)),
                  lambda: api.VIF.create({"VM": vm, "network": net, "MAC": ""}),
                  lambda: api.VBD.destroy(vbd), lambda: api.VIF.destroy(vif),
                  lambda: api.VIF.set_MTU(vif, "1400")):

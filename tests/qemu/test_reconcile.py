@@ -7,10 +7,9 @@ import signal
 
 import pytest
 
-from helpers import EVENT_WAIT, new_no_os_vm, qemu_pids, requires_qemu, wait_until
+from harness import EVENT_WAIT, Watcher, new_no_os_vm, qemu_pids, requires_qemu, wait_until
 from qemuapi import (assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until,
                      wait_state)
-from tests.tasks.taskutil import Watcher
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 

@@ -10,8 +10,9 @@ import http.client
 import os
 import socket
 import ssl
-import time
 import xmlrpc.client
+
+from harness import wait_until
 
 LOGIN = "session.login_with_password"
 
@@ -50,10 +51,8 @@ def proxy(daemon, source="127.0.0.1"):
 
 
 def login(daemon, user, password, source="127.0.0.1"):
-    """One login over TCP from ``source``: (reply struct, seconds it took)."""
-    started = time.monotonic()
-    reply = getattr(proxy(daemon, source), LOGIN)(user, password)
-    return reply, time.monotonic() - started
+    """One login over TCP from ``source``: its reply struct."""
+    return getattr(proxy(daemon, source), LOGIN)(user, password)
 
 
 def connect(port, source="127.0.0.1", host="127.0.0.1"):
@@ -62,24 +61,22 @@ def connect(port, source="127.0.0.1", host="127.0.0.1"):
 
 
 def read_until_closed(sock, limit=30.0):
-    """Everything the server sends until it closes the connection: (bytes, seconds).
-    Raises AssertionError if it is still open after ``limit`` seconds."""
-    started = time.monotonic()
+    """Everything the server sends until it closes the connection. Raises AssertionError
+    if it is still open after ``limit`` seconds (a bound against hangs)."""
     sock.settimeout(0.2)
-    data = b""
-    while time.monotonic() - started < limit:
+    data = bytearray()
+
+    def closed():
         try:
             chunk = sock.recv(65536)
         except socket.timeout:
-            continue
+            return False
         except (ConnectionResetError, ssl.SSLError, OSError):
-            break
-        if not chunk:
-            break
-        data += chunk
-    else:
-        raise AssertionError("connection still open after %.0f s" % limit)
-    return data, time.monotonic() - started
+            return True
+        data.extend(chunk)
+        return not chunk
+    wait_until(closed, limit, "the server to close the connection", interval=0)
+    return bytes(data)
 
 
 def exchange(port, payload, limit=30.0, source="127.0.0.1"):
@@ -91,7 +88,7 @@ def exchange(port, payload, limit=30.0, source="127.0.0.1"):
             s.shutdown(socket.SHUT_WR)
         except OSError:
             pass   # the server may close early (413, 411): what it said still counts
-        return read_until_closed(s, limit)[0]
+        return read_until_closed(s, limit)
 
 
 def post(body, path=b"/", extra_headers=b""):
@@ -114,16 +111,16 @@ def body_of(response):
 def wait_for_tls(daemon, port, limit=20.0):
     """Wait until ``daemon`` serves TLS on ``port``: the TCP listener answers first,
     and the certificate may still be in the making."""
-    deadline = time.monotonic() + limit
     ctx = ssl._create_unverified_context()
-    while time.monotonic() < deadline:
+
+    def serves_tls():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as raw, \
                     ctx.wrap_socket(raw):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError("no TLS on port %d" % port)
+            return False
+    wait_until(serves_tls, limit, "TLS on port %d" % port)
 
 
 def tls_context_for(daemon):

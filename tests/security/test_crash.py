@@ -27,6 +27,7 @@ import xmlrpc.client
 
 import XenAPI
 
+from harness import Daemon
 from xen.xend.api import datamodel
 from xen.xend.api.types import Ref, Set
 
@@ -345,8 +346,8 @@ def reconcile(w, world):
                                     mine ^ set(table))
 
 
-def test_kill_9_while_clients_write(daemon_class):
-    d = daemon_class()
+def test_kill_9_while_clients_write():
+    d = Daemon()
     d.start()
     try:
         root = d.sdk_unix()

@@ -7,6 +7,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
+from harness import serving
 from secutil import body_of, exchange, post, status_of, unexpected_tracebacks
 
 from xen.xend.api import codec, datamodel, reference
@@ -17,8 +18,9 @@ TABLE = reference._methods_table()
 
 
 @pytest.fixture(scope="module")
-def daemon(make_daemon):
-    return make_daemon()
+def daemon():
+    with serving(login=False) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import xmlrpc.client
 import pytest
 import XenAPI
 
+from harness import Daemon, free_port, serving, wait_until
 from secutil import (body_of, connect, exchange, post, proxy, read_until_closed,
                      set_password, status_of, tls_context_for, wait_for_tls)
 
@@ -36,10 +37,10 @@ def answers(daemon, source="127.0.0.1"):
 
 def refused_at_once(port, source="127.0.0.1"):
     """True if a connection from ``source`` is closed by the server without a byte."""
+    # An admitted connection would stay open for request_timeout (30 s): longer than the
+    # limit, past which read_until_closed fails.
     with connect(port, source) as s:
-        data, seconds = read_until_closed(s, limit=REFUSAL_LIMIT)
-    # An admitted connection would stay open for request_timeout (30 s).
-    return data == b"" and seconds < REFUSAL_LIMIT
+        return read_until_closed(s, limit=REFUSAL_LIMIT) == b""
 
 
 # -- allow-lists ---------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def test_refusal_log_lines_are_rate_limited(make_daemon):
     assert d.log_text().count("not in the allow-list") == 1
 
 
-def test_tls_allow_list(make_daemon, free_port):
+def test_tls_allow_list(make_daemon):
     port = free_port()
     d = make_daemon('tls_listen = "127.0.0.1:%d"\ntls_allow = ["127.0.0.1", "127.0.0.5"]\n'
                     % port)
@@ -90,18 +91,10 @@ def test_tls_allow_list(make_daemon, free_port):
 
 
 def answers_soon(d, host="127.0.0.1", timeout=30.0):
-    """Whether the daemon answers ``host`` within ``timeout``: a closed connection's thread
-    notices the close on its next read, which a loaded machine may take a while to reach."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if answers(d, host):
-                return True
-        except (xmlrpc.client.ProtocolError, OSError):   # a 503, or closed before the
-            pass                                          # request went: no slot yet
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
+    """Wait until the daemon answers ``host``: a closed connection's thread notices the
+    close on its next read, which a loaded machine may take a while to reach."""
+    wait_until(lambda: answers_quietly(d, host), timeout,
+               "the daemon to answer %s (a slot to be free)" % host, interval=0.2)
 
 
 def admitted(port, source="127.0.0.1", timeout=30.0):
@@ -109,21 +102,25 @@ def admitted(port, source="127.0.0.1", timeout=30.0):
     a request on it). Retried while the daemon is full: a connection that was closed
     just before, such as the readiness probe of Daemon.start, counts until its thread
     has noticed the close."""
-    deadline = time.monotonic() + timeout
-    while True:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
-                                          source_address=(source, 0))
-        try:
-            conn.request("GET", "/xen-api.dtd")
-            reply = conn.getresponse()
-            reply.read()
-            if reply.status == 200:
-                return conn
-        except (OSError, http.client.HTTPException):
-            pass
-        conn.close()
-        assert time.monotonic() < deadline, "no connection admitted from %s" % source
-        time.sleep(0.2)
+    return wait_until(lambda: admitted_once(port, source), timeout,
+                      "a connection admitted from %s" % source, interval=0.2)
+
+
+def admitted_once(port, source):
+    """A connection from ``source`` on which the daemon answered a request; None if it
+    did not."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", "/xen-api.dtd")
+        reply = conn.getresponse()
+        reply.read()
+        if reply.status == 200:
+            return conn
+    except (OSError, http.client.HTTPException):
+        pass
+    conn.close()
+    return None
 
 
 def test_connection_cap_says_503_then_closes(make_daemon):
@@ -131,10 +128,10 @@ def test_connection_cap_says_503_then_closes(make_daemon):
     held = [admitted(d.port) for _ in range(3)]
     try:
         with connect(d.port) as extra:
-            data, _ = read_until_closed(extra, limit=REFUSAL_LIMIT)
+            data = read_until_closed(extra, limit=REFUSAL_LIMIT)
         assert status_of(data) == 503
         held.pop().close()
-        assert answers_soon(d)
+        answers_soon(d)
     finally:
         for s in held:
             s.close()
@@ -146,14 +143,14 @@ def test_per_client_cap_leaves_room_for_others(make_daemon):
     held = [admitted(d.port, "127.0.0.1") for _ in range(2)]
     try:
         with connect(d.port, "127.0.0.1") as extra:
-            assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)[0]) == 503
+            assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)) == 503
         assert answers(d, "127.0.0.2")
     finally:
         for s in held:
             s.close()
     # The held connections' threads notice the close on their next read: give a loaded
     # machine time for that, then the address has room again.
-    assert answers_soon(d, "127.0.0.1")
+    answers_soon(d, "127.0.0.1")
 
 
 def test_an_abandoned_event_wait_frees_its_slot(make_daemon):
@@ -169,7 +166,7 @@ def test_an_abandoned_event_wait_frees_its_slot(make_daemon):
     # starts waiting whenever its thread gets to it, for a client that is gone.
     with connect(d.port, "127.0.0.2") as s:
         s.sendall(call)
-    assert answers_soon(d, "127.0.0.2", timeout=15)
+    answers_soon(d, "127.0.0.2", timeout=15)
 
 
 def test_unix_socket_is_capped_too(make_daemon):
@@ -184,7 +181,7 @@ def test_unix_socket_is_capped_too(make_daemon):
         extra = socket.socket(socket.AF_UNIX)
         extra.connect(d.socket)
         with extra:
-            assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)[0]) == 503
+            assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)) == 503
     finally:
         for s in held:
             s.close()
@@ -194,10 +191,11 @@ def test_unix_socket_is_capped_too(make_daemon):
 
 
 @pytest.fixture(scope="module")
-def small(make_daemon):
+def small():
     """A daemon with a 2000-byte body limit and one-second request timeouts."""
-    return make_daemon("max_request_bytes = 2000\nrequest_timeout = 1.0\n"
-                       "keepalive_timeout = 2.0\n")
+    with serving(login=False, extra_config="max_request_bytes = 2000\nrequest_timeout = 1.0\n"
+                 "keepalive_timeout = 2.0\n") as d:
+        yield d
 
 
 def test_body_over_the_limit_is_413_and_closed(small):
@@ -212,7 +210,7 @@ def test_body_over_the_limit_is_refused_before_it_is_sent(small, length):
     only headers, so a huge declared body costs the daemon nothing."""
     with connect(small.port) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n" % length)
-        data, _ = read_until_closed(s, limit=REFUSAL_LIMIT)
+        data = read_until_closed(s, limit=REFUSAL_LIMIT)
     assert status_of(data) == 413
     assert "Traceback" not in small.log_text()
 
@@ -241,20 +239,25 @@ def test_bodies_without_one_plain_length_are_411(small, headers):
 # -- slow clients ---------------------------------------------------------------------------
 
 
-def trickle(sock, data, gap):
-    """Send ``data`` a byte at a time, ``gap`` seconds apart, until the server closes."""
+def trickle(sock, data, gap, sent=None):
+    """Send ``data`` a byte at a time, ``gap`` seconds apart, until the server closes;
+    each byte sent is appended to ``sent`` (if given)."""
     for i in range(len(data)):
         try:
             sock.sendall(data[i:i + 1])
         except OSError:
             return
+        if sent is not None:
+            sent.append(data[i:i + 1])
         time.sleep(gap)
 
 
 def test_silent_new_connection_is_closed_after_request_timeout(small):
+    """Closed, without a byte, long before the read gives up (when exactly: httpio's unit
+    tests, on a clock of their own)."""
     with connect(small.port) as s:
-        data, seconds = read_until_closed(s, limit=10)
-    assert data == b"" and 0.8 < seconds < 4
+        data = read_until_closed(s, limit=30)
+    assert data == b""
 
 
 @pytest.mark.parametrize("stage", ["request line", "headers", "body"])
@@ -263,16 +266,15 @@ def test_trickled_request_is_cut_off_after_request_timeout(small, stage):
     full = post(xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode())
     head_len = full.index(b"\r\n\r\n") + 4
     prefix = {"request line": b"", "headers": full[:20], "body": full[:head_len]}[stage]
+    rest = full[len(prefix):]
+    sent = []
     with connect(small.port) as s:
         s.sendall(prefix)
-        started = time.monotonic()
-        sender = threading.Thread(target=trickle, args=(s, full[len(prefix):], 0.2),
-                                  daemon=True)
+        sender = threading.Thread(target=trickle, args=(s, rest, 0.2, sent), daemon=True)
         sender.start()
-        data, _ = read_until_closed(s, limit=10)
-        seconds = time.monotonic() - started
-    assert seconds < 4, "a slow loris held the connection for %.1f s" % seconds
+        data = read_until_closed(s, limit=30)
     assert status_of(data) in (None, 408)
+    assert len(sent) < len(rest), "the connection was held until the request was whole"
 
 
 def test_idle_keep_alive_connection_is_closed_after_keepalive_timeout(small):
@@ -281,22 +283,36 @@ def test_idle_keep_alive_connection_is_closed_after_keepalive_timeout(small):
         first = b""
         while b"</methodResponse>" not in first:
             first += s.recv(65536)
-        data, seconds = read_until_closed(s, limit=10)
-    assert data == b"" and 1.5 < seconds < 5
+        data = read_until_closed(s, limit=30)
+    assert data == b""
 
 
-def test_slow_loris_does_not_starve_other_clients(small):
-    """While many trickling clients are connected, a normal call is answered at once."""
-    lorises = [connect(small.port) for _ in range(20)]
+def test_slow_loris_does_not_starve_other_clients(make_daemon):
+    """While many trickling clients are connected (each may take request_timeout, 30 s),
+    a normal call is answered, before any of them is let go."""
+    d = make_daemon("request_timeout = 30\n")
+    lorises = [connect(d.port) for _ in range(20)]
     try:
         for s in lorises:
             s.sendall(b"POST / HT")
-        started = time.monotonic()
-        assert answers(small)
-        assert time.monotonic() - started < 1
+        assert answers(d)
+        assert all(still_open(s) for s in lorises)
     finally:
         for s in lorises:
             s.close()
+
+
+def still_open(sock):
+    """Whether the server has neither closed ``sock`` nor sent anything on it (asked
+    without waiting)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def test_client_that_never_reads_its_reply_is_dropped(make_daemon):
@@ -317,24 +333,22 @@ def test_client_that_never_reads_its_reply_is_dropped(make_daemon):
         # Generous: a loaded machine is slow. Asked once more after a success, the
         # daemon might refuse: the one slot is held until the answering connection's
         # thread sees that it closed.
-        deadline = time.monotonic() + 90
-        while not answers_quietly(d):
-            assert time.monotonic() < deadline, "the stuck writer still holds its slot"
-            time.sleep(0.2)
+        answers_soon(d, timeout=90)
     s.xenapi.session.logout()
     assert "Traceback" not in d.log_text()
 
 
 def refused_at_once_or_busy(port):
     with connect(port) as s:
-        data, _ = read_until_closed(s, limit=REFUSAL_LIMIT)
+        data = read_until_closed(s, limit=REFUSAL_LIMIT)
     return status_of(data) == 503
 
 
-def answers_quietly(daemon):
-    """answers(), False where the connection is refused instead."""
+def answers_quietly(daemon, source="127.0.0.1"):
+    """answers(), False where the connection is refused instead (a 503, or closed before
+    the request went: no slot yet)."""
     try:
-        return answers(daemon)
+        return answers(daemon, source)
     except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException):
         return False
 
@@ -343,13 +357,14 @@ def answers_quietly(daemon):
 
 
 @pytest.fixture(scope="module")
-def tls_daemon(make_daemon, free_port):
+def tls_daemon():
     port = free_port()
-    d = make_daemon('tls_listen = "127.0.0.1:%d"\nrequest_timeout = 1.0\n' % port)
-    wait_for_tls(d, port)
-    d.tls_port = port
-    set_password(d, "root", PASSWORD)
-    return d
+    with serving(login=False,
+                 extra_config='tls_listen = "127.0.0.1:%d"\nrequest_timeout = 1.0\n' % port) as d:
+        wait_for_tls(d, port)
+        d.tls_port = port
+        set_password(d, "root", PASSWORD)
+        yield d
 
 
 def test_sdk_over_tls_with_ignore_ssl(tls_daemon):
@@ -400,10 +415,10 @@ def test_plain_http_and_garbage_on_the_tls_port_are_closed(tls_daemon):
 def test_trickled_tls_handshake_is_cut_off(tls_daemon):
     hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40
     with connect(tls_daemon.tls_port) as s:
-        started = time.monotonic()
-        threading.Thread(target=trickle, args=(s, hello, 0.2), daemon=True).start()
-        read_until_closed(s, limit=10)
-        assert time.monotonic() - started < 4
+        sent = []
+        threading.Thread(target=trickle, args=(s, hello, 0.2, sent), daemon=True).start()
+        read_until_closed(s, limit=30)
+    assert len(sent) < len(hello), "the connection was held until the hello was whole"
 
 
 def test_generated_key_is_private_and_its_fingerprint_logged(tls_daemon):
@@ -424,7 +439,7 @@ def served_fingerprint(port):
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-def test_configured_certificate_and_key_are_served(make_daemon, free_port, tmp_path):
+def test_configured_certificate_and_key_are_served(make_daemon, tmp_path):
     """tls_cert and tls_key from the config are what the listener presents (no pair is
     generated), and a client that trusts exactly that certificate logs in."""
     cert, key = tls.ensure_self_signed(str(tmp_path))   # an administrator's own pair
@@ -441,8 +456,7 @@ def test_configured_certificate_and_key_are_served(make_daemon, free_port, tmp_p
     session.xenapi.session.logout()
 
 
-def test_half_configured_or_unreadable_pair_is_refused_at_start(daemon_class, free_port,
-                                                                 tmp_path):
+def test_half_configured_or_unreadable_pair_is_refused_at_start(tmp_path):
     """A certificate without its key, or a key file that is not there, stops xend at start
     with a message naming tls_key (and the file), not a bare errno at listen time."""
     cert, _ = tls.ensure_self_signed(str(tmp_path))
@@ -452,7 +466,7 @@ def test_half_configured_or_unreadable_pair_is_refused_at_start(daemon_class, fr
             ('tls_cert = "%s"\n' % cert, "tls_cert is set but tls_key is not"),
             ('tls_cert = "%s"\ntls_key = "%s"\n' % (cert, missing),
              "tls_key = '%s' cannot be read: No such file or directory" % missing)]:
-        d = daemon_class(extra_config='tls_listen = "127.0.0.1:%d"\n' % port + extra)
+        d = Daemon(extra_config='tls_listen = "127.0.0.1:%d"\n' % port + extra)
         try:
             with pytest.raises(RuntimeError) as e:
                 d.start()

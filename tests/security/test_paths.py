@@ -9,6 +9,7 @@ import os
 import pytest
 import XenAPI
 
+from harness import serving
 from secutil import unexpected_tracebacks
 
 PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
@@ -29,8 +30,9 @@ def roots(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def daemon(make_daemon, roots):
-    return make_daemon('path_roots = ["%s"]\n' % roots[0])
+def daemon(roots):
+    with serving(login=False, extra_config='path_roots = ["%s"]\n' % roots[0]) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,17 @@
 the log gate and connection admission."""
 
 import os
+import types
 
 import pytest
 
 from xen.xend.daemon import config
 from xen.xend.api.errors import ApiError
+from xen.xend.api.sessions import Peer, Sessions, hash_password
 from xen.xend.api.values import check_path
 from xen.xend.api.limits import LogGate, LoginThrottle
 from xen.xend.transport.listeners import Admission
+from xen.xend.state.store import Store
 
 
 class Clock:
@@ -196,6 +199,92 @@ def test_zero_failures_never_locks():
     for _ in range(100):
         t.failed([("user", "a")])
     assert t.locked([("user", "a")]) == []
+
+
+# -- the login throttle in Sessions.login, on the throttle's clock and sleep ------------------
+
+REMOTE = Peer("tcp", address="127.0.0.1")
+TOO_MANY = "too many failures; try again later"
+
+
+def throttled_sessions(clock, slept, failures=0, **limits):
+    """Sessions with user alice (password "alice-pw"), delays of 0.05 s doubling up to
+    0.4 s, a lockout after ``failures`` for 2 s, other ``limits`` of config.DEFAULTS;
+    its waits are appended to ``slept``, and ``clock`` is its time, wall clock included."""
+    store = Store(None, ["session", "user"], lookup_fields=[("user", "short_name")])
+    with store.transaction() as txn:
+        txn.create("user", "u-alice", {"short_name": "alice", "fullname": "Alice"},
+                   private={"password": hash_password("alice-pw")})
+    limits = dict(limits, login_failure_delay_max=0.4, login_lockout_failures=failures,
+                  login_lockout_seconds=2.0)
+    app = types.SimpleNamespace(config=dict(config.DEFAULTS, **limits), store=store)
+    return Sessions(app, idle_timeout=2, failure_delay=0.05, clock=clock,
+                    sleep=slept.append, wall_clock=clock)
+
+
+def refusal(sessions, password):
+    """The reason a login of alice with ``password`` is refused."""
+    with pytest.raises(ApiError) as e:
+        sessions.login("alice", password, "", REMOTE)
+    assert e.value.description[:2] == ["SESSION_AUTHENTICATION_FAILED", "alice"]
+    return e.value.description[2]
+
+
+def test_each_failed_login_waits_twice_as_long_up_to_the_cap():
+    slept = []
+    sessions = throttled_sessions(Clock(), slept, failures=0)
+    for _ in range(5):
+        assert refusal(sessions, "wrong") == "Authentication failure"
+    assert slept == [0.05, 0.1, 0.2, 0.4, 0.4]
+
+
+def test_a_locked_out_login_neither_checks_the_password_nor_waits(monkeypatch):
+    slept = []
+    sessions = throttled_sessions(Clock(), slept, failures=4)
+    for _ in range(4):
+        refusal(sessions, "wrong")
+    checked = []
+    monkeypatch.setattr(sessions, "_authenticate", lambda *args: checked.append(args))
+    del slept[:]
+    assert refusal(sessions, "alice-pw") == TOO_MANY
+    assert (checked, slept) == ([], [])
+
+
+def test_a_login_lockout_ends_after_its_time():
+    clock = Clock()
+    sessions = throttled_sessions(clock, [], failures=4)
+    for _ in range(4):
+        refusal(sessions, "wrong")
+    clock.now += 1.9
+    assert refusal(sessions, "alice-pw") == TOO_MANY
+    clock.now += 0.1
+    assert sessions.login("alice", "alice-pw", "", REMOTE) in sessions.app.store.refs("session")
+
+
+def test_an_idle_session_expires_after_the_idle_timeout():
+    clock = Clock()
+    sessions = throttled_sessions(clock, [])
+    ref = sessions.login("alice", "alice-pw", "", REMOTE)
+    clock.now += 2
+    sessions.check(ref)
+    clock.now += 2.5
+    with pytest.raises(ApiError) as e:
+        sessions.check(ref)
+    assert e.value.description == ["SESSION_INVALID", ref]
+
+
+def test_a_busy_session_ends_at_its_lifetime():
+    clock = Clock()
+    sessions = throttled_sessions(clock, [], session_max_lifetime=4)
+    ref = sessions.login("alice", "alice-pw", "", REMOTE)
+    used = 0
+    with pytest.raises(ApiError) as e:
+        while True:
+            clock.now += 0.5
+            sessions.check(ref)
+            used += 1
+    assert e.value.description == ["SESSION_INVALID", ref]
+    assert used == 8     # at 0.5 s, 1 s, ... 4 s; refused at 4.5 s
 
 
 def test_throttle_table_is_bounded(monkeypatch):

@@ -1,16 +1,15 @@
 """Daemons configured for the task and event tests (the shared ones are in tests/conftest.py)."""
 
-import signal
-
 import pytest
+
+from harness import serving
 
 
 @pytest.fixture(scope="module")
-def slow_daemon(daemon_class):
+def slow_daemon():
     """Every simulated VM operation takes 1 s, in ten cancellable, progress-reporting steps."""
-    d = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
-    yield d
-    d.cleanup(signal.SIGKILL)
+    with serving(login=False, extra_config="sim_op_seconds = 1.0\n") as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

@@ -1,32 +1,24 @@
-"""Helpers shared by the task and event tests (imported as ``tests.tasks.taskutil``; what
-other tiers use too is in tests/helpers.py)."""
+"""Helpers of the task and event tests (imported as ``taskutil``; what other
+tiers use too, event watchers included, is in tests/harness.py)."""
 
 import threading
-import time
 import urllib.request
 import xmlrpc.client
 
-from helpers import wait_until
-
-FINISHED = ("success", "failure", "cancelled")
+from harness import FINISHED, STATE_WAIT, Watcher, wait_until
 
 
-def event_from(x, classes, token, timeout):
-    """event.from through the SDK ("from" is a Python keyword)."""
-    return getattr(x.event, "from")(classes, token, float(timeout))
-
-
-def wait_task(x, task, timeout=20.0):
+def wait_task(x, task, timeout=STATE_WAIT):
     """The task's record once it has finished."""
     def done():
         rec = x.task.get_record(task)
         return rec if rec["status"] in FINISHED else None
-    return wait_until(done, timeout, what="task %s to finish" % task)
+    return wait_until(done, timeout, "task %s to finish" % task)
 
 
-def wait_no_running_tasks(x, timeout=20.0):
+def wait_no_running_tasks(x, timeout=STATE_WAIT):
     """Wait until get_all_tasks (the caller's executing tasks) is empty."""
-    wait_until(lambda: not x.task.get_all_tasks(), timeout, what="tasks to finish")
+    wait_until(lambda: not x.task.get_all_tasks(), timeout, "tasks to finish")
 
 
 def raw_login(daemon, user, password):
@@ -42,34 +34,6 @@ def served_dtd(daemon):
     with urllib.request.urlopen(daemon.url + "xen-api.dtd", timeout=10) as r:
         assert r.status == 200
         return r.read().decode("utf-8")
-
-
-class Watcher:
-    """Follows event.from for some classes from the moment it is made."""
-
-    def __init__(self, x, classes):
-        self.x = x
-        self.classes = classes
-        self.token = event_from(x, classes, "", 0)["token"]
-
-    def collect(self, until, timeout=20.0, poll=1.0):
-        """Events since the last call until ``until(events_so_far)`` is true."""
-        got = []
-        deadline = time.monotonic() + timeout
-        while not until(got):
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out; events so far: %r" % (
-                    [(e["class"], e["operation"], e["ref"]) for e in got],))
-            batch = event_from(self.x, self.classes, self.token, poll)
-            self.token = batch["token"]
-            got.extend(batch["events"])
-        return got
-
-    def drain(self, wait=0.3):
-        """Whatever arrives within ``wait`` seconds."""
-        batch = event_from(self.x, self.classes, self.token, wait)
-        self.token = batch["token"]
-        return batch["events"]
 
 
 class Subscribers:

@@ -9,8 +9,8 @@ import xmlrpc.client
 
 import pytest
 
-from helpers import failure, wait_until
-from tests.tasks.taskutil import wait_task
+from harness import failure, wait_until
+from taskutil import wait_task
 
 
 def _new_vm(x, name="vm"):
@@ -38,8 +38,8 @@ def test_async_start_returns_a_task_that_succeeds(daemon, root):
     assert rec["finished"].value >= rec["created"].value
     assert root.VM.get_power_state(vm) == "Running"
     assert root.VM.get_resident_on(vm) in root.host.get_all()
-    wait_until(lambda: task not in root.task.get_all_tasks(), timeout=30,
-               what="the finished task to leave get_all_tasks")
+    wait_until(lambda: task not in root.task.get_all_tasks(), 30,
+               "the finished task to leave get_all_tasks")
 
     # §1.4.3: at Progress 100, Result is the finished call's whole Status struct.
     status = root.Async.Task.GetStatus(task)

@@ -8,9 +8,8 @@ import time
 import pytest
 import XenAPI
 
-from helpers import failure, wait_until
-from tests.conftest import Daemon
-from tests.tasks.taskutil import Watcher, wait_no_running_tasks, wait_task
+from harness import Daemon, Watcher, failure, wait_until
+from taskutil import wait_no_running_tasks, wait_task
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +123,8 @@ def test_finished_tasks_are_collected_after_task_max_age(collecting):
     tasks = [x.Async.VM.set_name_label(vm, "n%d" % i) for i in range(3)]
     for t in tasks:
         assert wait_task(x, t)["status"] == "success"
-    wait_until(lambda: not set(tasks) & set(x.task.get_all()), timeout=15,
-               what="finished tasks to be collected")
+    wait_until(lambda: not set(tasks) & set(x.task.get_all()), 15,
+               "finished tasks to be collected")
     for t in tasks:
         assert failure(x.task.get_record, t) == ["HANDLE_INVALID", "task", t]
     events = watcher.collect(lambda evs: {t for t in tasks} <= {
@@ -141,7 +140,7 @@ def test_a_running_task_is_not_collected(collecting):
     assert task in x.task.get_all()
     assert x.task.get_record(task)["status"] == "pending"
     assert wait_task(x, task)["status"] == "success"
-    wait_until(lambda: task not in x.task.get_all(), timeout=15, what="collection")
+    wait_until(lambda: task not in x.task.get_all(), 15, "collection")
 
 
 def test_finished_tasks_beyond_task_max_finished_are_collected_oldest_first():
@@ -153,7 +152,7 @@ def test_finished_tasks_beyond_task_max_finished_are_collected_oldest_first():
         for i in range(5):
             tasks.append(x.Async.VM.set_name_label(vm, "m%d" % i))
             wait_task(x, tasks[-1])
-        wait_until(lambda: len(x.task.get_all()) <= 2, timeout=15, what="collection")
+        wait_until(lambda: len(x.task.get_all()) <= 2, 15, "collection")
         time.sleep(0.5)                      # a few more rounds change nothing
         assert x.task.get_all() == tasks[-2:]
     finally:

@@ -13,9 +13,9 @@ import pytest
 import XenAPI
 from lxml import etree
 
-from helpers import (MIB, attach_disk, failure, make_user, new_disk, unique,
-                     wait_until)
-from tests.tasks.taskutil import FINISHED, Watcher, raw_login, served_dtd, wait_task
+from harness import (FINISHED, MIB, STATE_WAIT, Watcher, failure, make_user, new_vbd, new_vdi,
+                     unique, wait_until)
+from taskutil import raw_login, served_dtd, wait_task
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +70,11 @@ def test_async_task_getstatus_of_a_failed_task_carries_the_failure(raw):
     first = _ok(proxy.Async.VM.start(s, vm, False))
     second = _ok(proxy.Async.VM.start(s, vm, False))
     status = wait_until(lambda: (lambda st: st if st["Progress"] == 100 else None)(
-        _ok(proxy.Async.Task.GetStatus(s, second))), what="second task")
+        _ok(proxy.Async.Task.GetStatus(s, second))), STATE_WAIT, "second task")
     assert status["Result"] == {"Status": "Failure",
                                 "ErrorDescription": ["OTHER_OPERATION_IN_PROGRESS", "VM", vm]}
-    wait_until(lambda: _ok(proxy.Async.Task.GetStatus(s, first))["Progress"] == 100)
+    wait_until(lambda: _ok(proxy.Async.Task.GetStatus(s, first))["Progress"] == 100,
+               STATE_WAIT, "the first task")
 
 
 # -- task.get_status: the draft's XML string ------------------------------------------------------
@@ -183,7 +184,7 @@ def test_clone_progress(slow_root, disks):
     x = slow_root
     vm = x.VM.create({"name_label": "clone-src"})
     for i in range(disks):
-        attach_disk(x, vm, new_disk(x, size=MIB), device="xvd" + "ab"[i])
+        new_vbd(x, vm, new_vdi(x, size=MIB), device="xvd" + "ab"[i])
     task, mine = _task_events(x, lambda: x.Async.VM.clone(vm, "a clone"))
     _assert_progress(mine, stages=3 + disks)
     clone = x.task.get_result(task)          # the new VM's ref
@@ -193,7 +194,7 @@ def test_clone_progress(slow_root, disks):
 
 def test_vdi_snapshot_progress(slow_root):
     x = slow_root
-    vdi = new_disk(x, size=MIB)
+    vdi = new_vdi(x, size=MIB)
     _, mine = _task_events(x, lambda: x.Async.VDI.snapshot(vdi))
     _assert_progress(mine, stages=1)          # frozen, then the snapshot's overlay
     assert len(x.VDI.get_all_records()) >= 2
@@ -203,7 +204,7 @@ def test_sr_clone_progress(slow_daemon, slow_root):
     x = slow_root
     sr = x.SR.create({"name_label": unique("sr"),
                       "location": os.path.join(slow_daemon.dir, unique("sr"))})
-    new_disk(x, sr=sr, size=MIB)
+    new_vdi(x, sr=sr, size=MIB)
     loc = os.path.join(slow_daemon.dir, unique("copy"))
     _, mine = _task_events(x, lambda: x.Async.SR.clone(sr, loc, "copy"))
     _assert_progress(mine, stages=2)          # copying the images, then the records
@@ -231,7 +232,7 @@ def test_progress_polled_with_get_record(slow_root):
 def _running_progress(x, task):
     # 0.05 is reported before the backend's work begins; only a figure above it says the
     # task is inside the work, where a cancel is honoured.
-    wait_until(lambda: x.task.get_progress(task) > 0.05, what="task progress")
+    wait_until(lambda: x.task.get_progress(task) > 0.05, STATE_WAIT, "task progress")
 
 
 @pytest.mark.parametrize("setup, op, args, state", [

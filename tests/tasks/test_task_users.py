@@ -3,8 +3,8 @@ their own, in RPCs and in events; root sees all. Users log in over TCP with pass
 
 import pytest
 
-from helpers import failure, make_user, wait_until
-from tests.tasks.taskutil import Watcher, event_from, wait_task
+from harness import Watcher, event_from, failure, make_user, wait_until
+from taskutil import wait_task
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_each_user_sees_only_their_own_tasks(slow_daemon, slow_root, users):
     assert slow_root.task.get_record(ta)["user"] == "alice"
     assert slow_root.task.get_record(tb)["user"] == "bob"
     wait_until(lambda: a.task.get_all_tasks() == [] and b.task.get_all_tasks() == [],
-               timeout=30, what="finished tasks to leave get_all_tasks")
+               30, "finished tasks to leave get_all_tasks")
     assert a.task.get_all() == [ta] and b.task.get_all() == [tb]
 
 

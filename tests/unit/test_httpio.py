@@ -204,29 +204,61 @@ def test_other_expectations_are_refused():
     assert status_for(post(headers=b"Expect: something\r\n")[:-len(BODY)]) == 417
 
 
-# -- time ------------------------------------------------------------------------------------
+# -- time: on a clock that moves a fixed step at each reading ----------------------------------
 
 
-def test_a_silent_new_connection_ends_after_request_timeout(pair):
-    conn, _ = pair
-    started = time.monotonic()
+class TickingClock:
+    """A clock that moves ``step`` seconds each time it is read; it keeps its readings."""
+
+    def __init__(self, step):
+        self.step = step
+        self.readings = []
+
+    def __call__(self):
+        now = len(self.readings) * self.step
+        self.readings.append(now)
+        return now
+
+
+@pytest.fixture
+def ticking():
+    """(server Connection on a TickingClock of 0.45 s steps, the clock, client socket),
+    with the timeouts of ``pair``."""
+    server, client = socket.socketpair()
+    clock = TickingClock(0.45)
+    yield httpio.Connection(server, 0.5, 1.0, 1000, clock=clock), clock, client
+    server.close()
+    client.close()
+
+
+def idle_wait(conn, clock):
+    """next_request on a connection nothing more arrives on, which must end it: how long
+    it waited, by the clock, (before its last reading, at its last reading)."""
+    first = len(clock.readings)
     assert conn.next_request() is None
-    assert 0.4 < time.monotonic() - started < 2
+    start, *_, before_last, last = clock.readings[first:]
+    return before_last - start, last - start
 
 
-def test_an_idle_keep_alive_connection_ends_after_keepalive_timeout(pair):
-    conn, client = pair
+def test_a_silent_new_connection_ends_after_request_timeout(ticking):
+    conn, clock, _ = ticking
+    before_last, last = idle_wait(conn, clock)
+    assert before_last < 0.5 <= last
+
+
+def test_an_idle_keep_alive_connection_ends_after_keepalive_timeout(ticking):
+    conn, clock, client = ticking
     client.sendall(post())
-    conn.next_request()
-    started = time.monotonic()
-    assert conn.next_request() is None
-    assert 0.9 < time.monotonic() - started < 3
+    assert conn.next_request().body == BODY
+    before_last, last = idle_wait(conn, clock)
+    assert before_last < 1.0 <= last
 
 
 @pytest.mark.parametrize("stage", ["head", "body"])
-def test_a_trickled_request_times_out_as_a_whole(pair, stage):
-    """Each byte comes well within the timeout; the request as a whole does not."""
-    conn, client = pair
+def test_a_trickled_request_times_out_as_a_whole(ticking, stage):
+    """Each byte comes within the timeout (a reading of the clock each); the request as a
+    whole does not."""
+    conn, _, client = ticking
     data = post(b"x" * 200)
     cut = 10 if stage == "head" else data.index(b"\r\n\r\n") + 4
 
@@ -239,21 +271,17 @@ def test_a_trickled_request_times_out_as_a_whole(pair, stage):
             except OSError:
                 return
     threading.Thread(target=trickle, daemon=True).start()
-    started = time.monotonic()
     with pytest.raises(TimeoutError):
         conn.next_request()
-    assert time.monotonic() - started < 2
 
 
 def test_a_client_that_does_not_read_its_reply_times_out():
     server, client = socket.socketpair()
     with server, client:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        conn = httpio.Connection(server, 0.5, 1.0, 1000)
-        started = time.monotonic()
+        conn = httpio.Connection(server, 0.5, 1.0, 1000, clock=TickingClock(0.45))
         with pytest.raises(TimeoutError):
             conn.send(200, b"x" * 10_000_000, "text/plain")
-        assert time.monotonic() - started < 2
 
 
 # -- replies ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from xen.xend.api.errors import ApiError
 from xen.xend.api.sessions import Peer, Sessions, hash_password
 from xen.xend.state.store import Store
 
-from helpers import ROOT_PEER
+from harness import ROOT_PEER
 
 # What the kernel reports for an ordinary user's process on the socket (SO_PEERCRED).
 USER_PEER = Peer("unix", uid=1000, address="pid 4242")

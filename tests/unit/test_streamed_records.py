@@ -22,7 +22,7 @@ from xen.xend.api.handlers.vm import VMHandler
 from xen.xend.daemon.app import Xend
 from xen.xend.api.tasks import FINISHED
 
-from helpers import ROOT_PEER as ROOT, InProcessListener
+from harness import ROOT_PEER as ROOT, InProcessListener
 
 VMS = 60   # enough records for the writer to hand over several pieces between them
 

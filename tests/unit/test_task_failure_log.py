@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from helpers import wait_until
+from harness import STATE_WAIT, wait_until
 from xen.xend.api.errors import ApiError
 from xen.xend.backend.base import BackendError
 from xen.xend.state.store import Store
@@ -27,7 +27,7 @@ def _fail_with(tasks, error):
         raise error
     ref = tasks.submit(CALL, types.SimpleNamespace(name="VM.start", impl=impl, result=None), [])
     wait_until(lambda: tasks.store.get("task", ref)["status"] == FAILURE,
-               what="the task to fail")
+               STATE_WAIT, "the task to fail")
     return ref
 
 

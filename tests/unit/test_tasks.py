@@ -13,7 +13,7 @@ from xen.xend.util import progress
 from xen.xend.state.store import Store
 from xen.xend.api.tasks import CANCELLED, CANCELLING, Tasks
 
-from helpers import wait_until
+from harness import STATE_WAIT, wait_until
 
 CALL = types.SimpleNamespace(user="root", is_root=True)
 
@@ -52,7 +52,7 @@ def test_a_cancel_shows_cancelling_until_the_safe_point(tasks, blocked):
     assert _status(tasks, ref) == CANCELLING
     assert tasks.status_struct(ref)["Progress"] < 100
     release.set()
-    wait_until(lambda: _status(tasks, ref) == CANCELLED, what="the task to end cancelled")
+    wait_until(lambda: _status(tasks, ref) == CANCELLED, STATE_WAIT, "the task to end cancelled")
 
 
 def test_a_worker_finishing_inside_cancel_leaves_the_task_finished(tasks, blocked, monkeypatch):
@@ -65,7 +65,7 @@ def test_a_worker_finishing_inside_cancel_leaves_the_task_finished(tasks, blocke
     def accept_then_let_the_worker_finish():
         accepted = accept()
         release.set()
-        wait_until(lambda: ref not in tasks._trackers, what="the worker's _finish")
+        wait_until(lambda: ref not in tasks._trackers, STATE_WAIT, "the worker's _finish")
         return accepted
     monkeypatch.setattr(tracker, "request_cancel", accept_then_let_the_worker_finish)
 
@@ -82,7 +82,7 @@ def test_a_late_progress_report_never_rewrites_a_finished_task(tasks, blocked):
     ref, release = blocked
     report = tasks._trackers[ref].report    # what a backend thread holds (progress.reporter)
     release.set()
-    wait_until(lambda: ref not in tasks._trackers, what="the task to finish")
+    wait_until(lambda: ref not in tasks._trackers, STATE_WAIT, "the task to finish")
     report(0.5)
     rec = tasks.store.get("task", ref)
     assert (rec["status"], rec["progress"]) == ("success", 1.0)

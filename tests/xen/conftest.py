@@ -43,20 +43,16 @@ def pytest_collection_modifyitems(session, config, items):
         items[i] = item
 
 
-def skip_without_resources():
-    """Skip where the host cannot be booted at all: no QEMU, or too little memory."""
+@pytest.fixture(scope="session")
+def xen_host():
+    """A booted nested Xen host, shared by the whole tier; skipped where it cannot be
+    booted at all: no QEMU, or too little memory."""
     if xenhost.QEMU is None:
         pytest.skip("qemu-system-x86_64 is not installed")
     available = xenhost.mem_available()
     if available < MIN_MEMORY:
         pytest.skip("the nested Xen host needs 4 GB of free memory; MemAvailable is %.1f GB"
                     % (available / 2 ** 30))
-
-
-@pytest.fixture(scope="session")
-def xen_host():
-    """A booted nested Xen host, shared by the whole tier."""
-    skip_without_resources()
     image = xenhost.build()
     host = xenhost.XenHost(image)
     try:

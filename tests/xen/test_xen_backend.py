@@ -20,7 +20,7 @@ import pytest
 import XenAPI
 
 import xenhost
-from helpers import make_user, memory, unique, wait_until
+from harness import make_user, memory, unique, wait_until
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from helpers import MIB
+from harness import MIB
 from xen.xm import config
 from xmtools import Xm, snapshot
 
@@ -346,7 +346,7 @@ def test_docs_say_which_field_each_setting_sets():
     """docs/xm.md's table of settings names the VM field each one-field setting sets
     (vcpus sets VCPUs/max, the count a VM starts with; it is not ignored), and xm.1
     says the same of vcpus."""
-    from helpers import ROOT
+    from harness import ROOT
     from xen.xend.api import datamodel
     with open(os.path.join(ROOT, "docs", "xm.md")) as f:
         rows = [line.split(" | ") for line in f if line.startswith("| `")]

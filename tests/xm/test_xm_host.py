@@ -7,13 +7,11 @@ import socketserver
 import subprocess
 import sys
 import threading
-import time
 import xmlrpc.server
 
 import pytest
 
-from helpers import ROOT, free_port, scratch_dir
-from tests.conftest import Daemon
+from harness import ROOT, STATE_WAIT, Daemon, free_port, scratch_dir, wait_until
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
 from xmtools import Xm, table
@@ -62,10 +60,8 @@ def test_users_passwords_and_tcp_logins(xm, root, daemon):
 def test_task_list(xm, root):
     vm = root.VM.create({"name_label": "task-src"})
     task = root.Async.VM.clone(vm, "task-copy")
-    deadline = time.monotonic() + 10
-    while root.task.get_status_struct(task)["Progress"] != 100:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: root.task.get_status_struct(task)["Progress"] == 100, STATE_WAIT,
+               "the clone to finish")
     tasks = {t["uuid"]: t for t in json.loads(xm("task-list", "--json"))}
     assert tasks[task]["status"] == "success" and tasks[task]["name_label"] == "Async.VM.clone"
     assert tasks[task]["progress"] == 1.0
@@ -81,13 +77,14 @@ def _monitor(xm, *args, vm_name="watched"):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        deadline = time.monotonic() + 20
-        i = 0
+        changes = iter(range(1, 1000))
+
+        def reported():
+            """Change the VM once more; True once the monitor has exited."""
+            xm.root.VM.set_name_description(root_vm, "change %d" % next(changes))
+            return proc.poll() is not None
         # The monitor may register after the first change: keep changing until it has one.
-        while proc.poll() is None and time.monotonic() < deadline:
-            i += 1
-            xm.root.VM.set_name_description(root_vm, "change %d" % i)
-            time.sleep(0.1)
+        wait_until(reported, STATE_WAIT, "xm event-monitor to report a change", interval=0.1)
         out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:

@@ -6,7 +6,7 @@ import sys
 import pytest
 from setuptools import find_packages
 
-from helpers import ROOT
+from harness import ROOT
 
 
 def test_xm_imports_no_daemon_internals():

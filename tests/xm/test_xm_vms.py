@@ -2,9 +2,8 @@
 
 import json
 import signal
-import time
 
-from helpers import MIB, ROOT
+from harness import MIB, ROOT, STATE_WAIT, Daemon, wait_until
 from xmtools import table
 
 
@@ -17,12 +16,10 @@ def new_vm(xm, tmp_path, name, extra=""):
     return out.strip().rsplit("(", 1)[1].rstrip(")")
 
 
-def wait_for_state(root, vm, state, timeout=10):
-    """Poll until ``vm`` is in ``state`` (AssertionError after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while root.VM.get_power_state(vm) != state:
-        assert time.monotonic() < deadline, "%s is not %s" % (vm, state)
-        time.sleep(0.05)
+def wait_for_state(root, vm, state, timeout=STATE_WAIT):
+    """Wait until ``vm`` is in ``state``."""
+    wait_until(lambda: root.VM.get_power_state(vm) == state, timeout,
+               lambda: "%s to be %s (it is %s)" % (vm, state, root.VM.get_power_state(vm)))
 
 
 def row(xm, name):
@@ -231,13 +228,13 @@ def test_no_progress_bar_when_only_stderr_is_a_terminal(xm, root):
     assert stdout.strip() == root.VM.get_uuid(root.VM.get_by_name_label("nobar-copy")[0])
 
 
-def test_slow_operation_without_a_terminal_prints_plain_progress_lines(daemon_class):
+def test_slow_operation_without_a_terminal_prints_plain_progress_lines():
     """Without a terminal, an operation that takes a while (the sim backend's start takes
     sim_op_seconds) reports plain lines on stderr, a 10% step each, then "done"; stdout
     stays empty, for scripts that read it."""
     import re
     from xmtools import Xm
-    slow = daemon_class(extra_config="sim_op_seconds = 1.0\n").start()
+    slow = Daemon(extra_config="sim_op_seconds = 1.0\n").start()
     try:
         slow.relogin().VM.create({"name_label": "slow-vm"})
         p = Xm(slow.socket).run("start", "slow-vm")
@@ -251,19 +248,19 @@ def test_slow_operation_without_a_terminal_prints_plain_progress_lines(daemon_cl
         slow.cleanup(signal.SIGKILL)
 
 
-def test_shutdown_and_reboot_return_at_once_without_w(daemon_class):
+def test_shutdown_and_reboot_return_at_once_without_w():
     """As in classic xm, shutdown and reboot only ask (Async): on a daemon whose every
     operation takes a while, xm returns while the operation's task is still pending, and
     the VM gets to Halted, or back to Running, afterwards. -w waits (test_lifecycle);
     a VM in the wrong state is still an error (test_xm_errors)."""
     from xmtools import Xm
-    slow = daemon_class(extra_config="sim_op_seconds = 0.6\n").start()
+    slow = Daemon(extra_config="sim_op_seconds = 0.6\n").start()
     try:
         sdk = slow.relogin()
         vms = [sdk.VM.create({"name_label": name}) for name in ("ask-down", "ask-boot")]
         for task in [sdk.Async.VM.start(vm, False) for vm in vms]:
-            while sdk.task.get_record(task)["status"] == "pending":
-                time.sleep(0.05)
+            wait_until(lambda: sdk.task.get_record(task)["status"] != "pending", STATE_WAIT,
+                       "the start of %s" % task)
 
         def pending():
             return {rec["name_label"] for rec in sdk.task.get_all_records().values()
@@ -275,8 +272,7 @@ def test_shutdown_and_reboot_return_at_once_without_w(daemon_class):
         assert xm("reboot", "ask-boot") == ""
         assert "Async.VM.clean_reboot" in pending()
         wait_for_state(sdk, vms[0], "Halted")
-        while pending():
-            time.sleep(0.05)
+        wait_until(lambda: not pending(), STATE_WAIT, "the reboot to finish")
         assert sdk.VM.get_power_state(vms[1]) == "Running"
     finally:
         slow.cleanup(signal.SIGKILL)

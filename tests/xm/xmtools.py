@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from helpers import ROOT
+from harness import ROOT
 
 
 class Xm:

@@ -109,7 +109,9 @@ class Sessions:
     login_lockout_failures and login_lockout_seconds (daemon/config.py's DEFAULTS).
     """
 
-    def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password"):
+    def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password",
+                 clock=time.monotonic, sleep=time.sleep, wall_clock=time.time):
+        # Time, replaceable for tests: the throttle's (clock, sleep), the sessions' ages.
         limits = app.config
         self.app = app
         self.idle_timeout = idle_timeout
@@ -118,7 +120,9 @@ class Sessions:
         self.auth = auth
         self.throttle = LoginThrottle(failure_delay, limits["login_failure_delay_max"],
                                       limits["login_lockout_failures"],
-                                      limits["login_lockout_seconds"])
+                                      limits["login_lockout_seconds"], clock=clock)
+        self._sleep = sleep
+        self._wall_clock = wall_clock
         self._live = {}
         self._lock = threading.Lock()
 
@@ -132,7 +136,7 @@ class Sessions:
             self._authenticate_throttled(uname, pwd, peer)
             user = uname
         ref = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
-        now = time.time()
+        now = self._wall_clock()
         with self.app.store.transaction() as txn:
             txn.create("session", ref, {"this_user": user, "originator": originator})
         with self._lock:
@@ -186,7 +190,7 @@ class Sessions:
             log.warning("login lockout: %s %r locked out for %ds after %d failures", kind,
                         value if len(value) <= 64 else value[:61] + "...",
                         self.throttle.lockout_seconds, self.throttle.lockout_failures)
-        time.sleep(delay)
+        self._sleep(delay)
         raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
 
     def check_credentials(self, uname, pwd, peer):
@@ -235,7 +239,7 @@ class Sessions:
     def check(self, ref):
         """The live Session for ``ref``; SESSION_INVALID if there is none or it expired."""
         s = self._live.get(ref) if isinstance(ref, str) else None
-        now = time.time()
+        now = self._wall_clock()
         if s is None:
             raise ApiError("SESSION_INVALID", ref if isinstance(ref, str) else "")
         if self._expired(s, now):
@@ -251,7 +255,7 @@ class Sessions:
     def expire_idle(self):
         """Close sessions idle for too long or older than their lifetime; returns how many.
         (Run periodically by the sampler, so expired sessions do not linger unused.)"""
-        now = time.time()
+        now = self._wall_clock()
         with self._lock:
             stale = [r for r, s in self._live.items() if self._expired(s, now)]
         for ref in stale:

@@ -111,8 +111,10 @@ _CLOCK = _Clock()
 class Connection:
     """Requests read from, and replies written to, one connected socket."""
 
-    def __init__(self, sock, request_timeout, keepalive_timeout, max_body):
+    def __init__(self, sock, request_timeout, keepalive_timeout, max_body,
+                 clock=time.monotonic):
         self.sock = sock
+        self.clock = clock   # the time the deadlines are on (replaceable for tests)
         self.request_timeout = request_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_body = max_body
@@ -136,7 +138,7 @@ class Connection:
         so that the next request's deadline, a moment later, keeps it too: a keep-alive
         call then costs no setsockopt. A timeout that falls short of the deadline
         makes ``_bounded`` try again."""
-        remaining = deadline - time.monotonic()
+        remaining = deadline - self.clock()
         if remaining <= 0:
             raise TimeoutError("deadline passed")
         if not self._kernel_timeouts:
@@ -177,12 +179,12 @@ class Connection:
         buf = self._buf
         if not buf:
             try:
-                if not self._fill(time.monotonic() + self._idle):
+                if not self._fill(self.clock() + self._idle):
                     return None
             except TimeoutError:
                 return None
         self._idle = self.keepalive_timeout
-        deadline = time.monotonic() + self.request_timeout
+        deadline = self.clock() + self.request_timeout
         skipped = 0
         searched = 0
         while True:
@@ -272,7 +274,7 @@ class Connection:
         """Send one whole reply; the client has request_timeout to take it.
         ``extra`` is further header lines, each ending in CRLF."""
         head = self._head(status, content_type, len(body), close, extra)
-        deadline = time.monotonic() + self.request_timeout
+        deadline = self.clock() + self.request_timeout
         if len(body) <= _SMALL:
             self._write(head + body, deadline)
         else:   # a large body is not copied only to put the head before it
@@ -318,7 +320,7 @@ class ReplyStream:
             return self._chunk(piece)
         self._held.append(piece)
         if self._chunked and len(self._held) > 1:
-            self._deadline = time.monotonic() + self._conn.request_timeout
+            self._deadline = self._conn.clock() + self._conn.request_timeout
             self._conn._write(self._conn._head(self._status, self._content_type, None,
                                                self._close), self._deadline)
             self.started = True

@@ -1,19 +1,39 @@
-"""Plain helpers shared by the test tiers (fixtures and the Daemon class are in conftest.py).
+"""The one test harness of every tier (and of bench/): a plain module, imported as ``harness``
+(tests/conftest.py puts tests/ on sys.path; bench/ imports it as ``tests.harness``).
 
-Imported as ``helpers``: pytest puts tests/ on sys.path for tests/conftest.py. What only
-one tier needs stays next to it (xapi_helpers, metricshelp, qemuapi, qemutest, ...).
+It holds:
 
-Everything a test learns here it learns the way a client or an administrator would:
-through the official XenAPI SDK, or from the host (/proc, a guest's serial console log).
+* ``Daemon``: one real xend process on a scratch dir, socket and port, with its clients;
+  ``Fleet`` / ``serving`` / ``retire``: daemons started together and retired together, no
+  guest and no bridge outliving them (a module's or a tier's own daemons; the
+  ``make_daemon`` fixture of tests/conftest.py is a Fleet too);
+* ``wait_until(predicate, timeout, what)``: the one way to wait; it raises an
+  AssertionError naming ``what`` once ``timeout`` passes (a bound against hangs, never a
+  timing assertion), and the waits built on it (``wait_ready``, ...);
+* ``Watcher``: a follower of ``event.from`` (event watchers);
+* object factories made through the API (``new_vm``, ``new_sr``, ``new_vdi``, ``new_vbd``,
+  ``new_network``, ``new_vif``, ``make_user``, ...), one set with one set of defaults;
+* the lifecycle table as the API calls it, guests seen from the host (/proc, console
+  logs), the tiny guest's builder, skips where QEMU or tap devices are missing, and an
+  in-process listener for the connection handler.
+
+What only one tier needs stays next to it (xapi_helpers, metricshelp, qemuapi, qemutest,
+secutil, taskutil, daemontools, xmtools). Everything a test learns here it learns the way
+a client or an administrator would: through the official XenAPI SDK, or from the host
+(/proc, a guest's serial console log).
 """
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
+import xmlrpc.client
 
 import pytest
 import XenAPI
@@ -41,6 +61,12 @@ def skip_without_qemu():
     """Skip the test (or the fixture's users) where QEMU is not installed."""
     if QEMU is None:
         pytest.skip("qemu-system-x86_64 is not installed")
+
+
+def skip_without_taps():
+    """Skip where bridges and tap devices cannot be made (they need root and a tun device)."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        pytest.skip("bridges and tap devices need root and /dev/net/tun")
 
 
 # -- ports, directories, sockets ---------------------------------------------------------
@@ -78,6 +104,97 @@ def sdk_unix(socket_path, user="root", password=""):
     return s
 
 
+# -- the daemon ----------------------------------------------------------------------------
+
+class Daemon:
+    """One xend process on its own state dir, socket and TCP port."""
+
+    def __init__(self, backend="sim", extra_config="", log_level="debug"):
+        self.dir = scratch_dir()
+        self.state_dir = os.path.join(self.dir, "state")
+        self.socket = os.path.join(self.dir, "run", "xen-api.sock")
+        self.port = free_port()
+        self.config = os.path.join(self.dir, "xend.toml")
+        with open(self.config, "w") as f:
+            f.write('login_failure_delay = 0.05\nlog_level = "%s"\n' % log_level + extra_config)
+        self.log = os.path.join(self.dir, "xend.log")
+        self.backend = backend
+        self.proc = None
+        self.api = None         # root's SDK proxy, once relogin() was called
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/" % self.port
+
+    def start(self):
+        """Start the daemon and wait until it answers on its socket and port; RuntimeError
+        with its stderr if it exits instead."""
+        cmd = [sys.executable, "-m", "xen.xend", "start", "--foreground",
+               "--config", self.config, "--state-dir", self.state_dir,
+               "--socket", self.socket, "--listen", "127.0.0.1:%d" % self.port,
+               "--backend", self.backend, "--log-file", self.log]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError("xend exited: %s" % self.proc.stderr.read().decode())
+            return os.path.exists(self.socket) and answers(self.port)
+        wait_until(up, 30, "xend to answer on %s and port %d" % (self.socket, self.port))
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        """Send ``sig`` and reap the daemon (SIGKILL if it is not gone within 30 s)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def kill9(self):
+        self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self, sig=signal.SIGTERM):
+        """Stop the daemon with ``sig`` and remove its files."""
+        self.stop(sig)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- clients -------------------------------------------------------------
+
+    def sdk_unix(self, user="root", password=""):
+        """A logged-in XenAPI SDK session over the Unix socket."""
+        return sdk_unix(self.socket, user, password)
+
+    def relogin(self):
+        """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
+        becomes ``.api`` and is returned."""
+        self.api = self.sdk_unix().xenapi
+        return self.api
+
+    def sdk_tcp(self, user, password):
+        """A logged-in XenAPI SDK session over TCP."""
+        s = XenAPI.Session(self.url)
+        s.xenapi.login_with_password(user, password, "1.0", "xend-tests")
+        return s
+
+    def raw_tcp(self):
+        """A plain xmlrpc.client proxy over TCP (no SDK conveniences)."""
+        return xmlrpc.client.ServerProxy(self.url)
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+
 # -- waiting and failures ----------------------------------------------------------------
 
 def unique(prefix="t"):
@@ -85,16 +202,19 @@ def unique(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
-def wait_until(predicate, timeout=20.0, what="condition", interval=0.05):
-    """Poll ``predicate`` until it is truthy and return that value; AssertionError after
-    ``timeout`` seconds (a deadline against hangs, not a timing assertion)."""
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll ``predicate`` until it is truthy and return that value. Once ``timeout`` seconds
+    have passed, raise an AssertionError saying what was waited for: ``what``, a string or a
+    function giving one (called then, to describe the state reached). The timeout is a
+    bound against hangs, never a timing assertion."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %ss waiting for %s"
+                                 % (timeout, what() if callable(what) else what))
         time.sleep(interval)
 
 
@@ -106,6 +226,47 @@ def failure(fn, *args):
         assert all(isinstance(x, str) for x in e.details), e.details
         return e.details
     raise AssertionError("expected a Failure, got Success %r" % (value,))
+
+
+# -- events ----------------------------------------------------------------------------
+
+# The statuses of a task that has finished.
+FINISHED = ("success", "failure", "cancelled")
+
+
+def event_from(x, classes, token, timeout):
+    """event.from through the SDK proxy ``x`` ("from" is a Python keyword)."""
+    return getattr(x.event, "from")(classes, token, float(timeout))
+
+
+class Watcher:
+    """Follows event.from for some classes from the moment it is made."""
+
+    def __init__(self, x, classes):
+        self.x = x
+        self.classes = classes
+        self.token = event_from(x, classes, "", 0)["token"]
+
+    def collect(self, until, timeout=STATE_WAIT, poll=1.0):
+        """Events since the last call until ``until(events_so_far)`` is true."""
+        got = []
+
+        def done():
+            if until(got):
+                return True
+            batch = event_from(self.x, self.classes, self.token, poll)
+            self.token = batch["token"]
+            got.extend(batch["events"])
+            return until(got)
+        wait_until(done, timeout, lambda: "events; those so far: %r" % (
+            [(e["class"], e["operation"], e["ref"]) for e in got],), interval=0)
+        return got
+
+    def drain(self, wait=0.3):
+        """Whatever arrives within ``wait`` seconds."""
+        batch = event_from(self.x, self.classes, self.token, wait)
+        self.token = batch["token"]
+        return batch["events"]
 
 
 # -- objects made through the API --------------------------------------------------------
@@ -156,17 +317,32 @@ def new_tiny_vm(api, guest, mode="", name=None, **fields):
     return create(api.VM, dict(rec, **memory(TINY_MEMORY)), fields)
 
 
-def new_disk(api, sr=None, size=16 * MIB, **fields):
+def new_sr(api, **fields):
+    """An SR (type dir); without a location the daemon puts it in its state dir."""
+    return create(api.SR, {"name_label": unique("sr")}, fields)
+
+
+def new_vdi(api, sr=None, size=16 * MIB, **fields):
     """A VDI of ``size`` bytes in ``sr`` (the first SR if none is given)."""
-    rec = {"name_label": unique("disk"), "SR": sr or api.SR.get_all()[0],
+    rec = {"name_label": unique("vdi"), "SR": sr or api.SR.get_all()[0],
            "virtual_size": str(size // 512), "sharable": False, "read_only": False}
     return create(api.VDI, rec, fields)
 
 
-def attach_disk(api, vm, vdi, device="xvda", **fields):
+def new_vbd(api, vm, vdi, device="xvda", **fields):
     """A paravirtualised RW VBD of ``vdi`` on ``vm``."""
     rec = {"VM": vm, "VDI": vdi, "device": device, "mode": "RW", "driver": "paravirtualised"}
     return create(api.VBD, rec, fields)
+
+
+def new_network(api, **fields):
+    """A network with a unique name."""
+    return create(api.network, {"name_label": unique("net")}, fields)
+
+
+def new_vif(api, vm, network, device="eth0", **fields):
+    """A VIF of ``vm`` on ``network`` (the daemon picks its MAC)."""
+    return create(api.VIF, {"VM": vm, "network": network, "device": device}, fields)
 
 
 # -- the lifecycle table, as the API calls it --------------------------------------------
@@ -287,37 +463,50 @@ def kill_qemus_under(directory):
 
 def halt_all(daemon, timeout=30):
     """hard_shutdown every VM of the daemon that is not Halted, through ``daemon.api`` (a
-    guest event may hold a VM for a moment: OTHER_OPERATION_IN_PROGRESS is retried), then
+    guest event may hold a VM for a moment: that is retried until ``timeout``), then
     SIGKILL whatever QEMU of this daemon is left. Returns the problems met, [] if none."""
     api = daemon.api
     problems = []
-    deadline = time.monotonic() + timeout
     for vm, rec in api.VM.get_all_records().items():
-        while rec["power_state"] != "Halted":
-            try:
-                api.VM.hard_shutdown(vm)
-            except XenAPI.Failure as e:
-                if e.details[0] == "HANDLE_INVALID":
-                    break
-                if e.details[0] not in ("OTHER_OPERATION_IN_PROGRESS", "VM_BAD_POWER_STATE") \
-                        or time.monotonic() > deadline:
-                    problems.append("hard_shutdown %s: %s" % (vm, e.details))
-                    break
-                time.sleep(0.1)
-            rec = api.VM.get_record(vm)
+        if rec["power_state"] == "Halted":
+            continue
+        try:
+            wait_until(lambda vm=vm: _hard_shutdown(api, vm), timeout, "VM %s to halt" % vm)
+        except XenAPI.Failure as e:
+            problems.append("hard_shutdown %s: %s" % (vm, e.details))
+        except AssertionError as e:
+            problems.append("hard_shutdown %s: %s" % (vm, e))
     killed = kill_qemus_under(daemon.state_dir)
     if killed:
         problems.append("QEMU processes left after hard_shutdown of every VM: %s" % killed)
     return problems
 
 
+def _hard_shutdown(api, vm):
+    """One try at hard_shutdown of ``vm``: True once it is Halted or gone, False while
+    another operation holds it (to be retried); any other Failure is raised."""
+    try:
+        if api.VM.get_power_state(vm) != "Halted":
+            api.VM.hard_shutdown(vm)
+        return api.VM.get_power_state(vm) == "Halted"
+    except XenAPI.Failure as e:
+        if e.details[0] == "HANDLE_INVALID":
+            return True
+        if e.details[0] in ("OTHER_OPERATION_IN_PROGRESS", "VM_BAD_POWER_STATE"):
+            return False
+        raise
+
+
 def retire(daemon):
-    """Halt every guest of ``daemon`` (if it runs and is logged in), kill -9 it, SIGKILL any
-    QEMU left under its directory and remove its files. Returns the problems met."""
+    """Halt every guest of ``daemon`` (if it runs and is logged in), delete a qemu daemon's
+    VMs and networks (so that it removes the bridges it made), kill -9 it, SIGKILL any QEMU
+    left under its directory and remove its files. Returns the problems met."""
     problems = []
     if daemon.api is not None and daemon.proc is not None:
         try:
             problems += halt_all(daemon)
+            if daemon.backend == "qemu":       # only the qemu backend makes bridges
+                forget_networks(daemon)
         except Exception as e:   # the daemon may be the thing that broke
             problems.append("halting the guests failed: %r" % (e,))
     daemon.kill9()
@@ -328,20 +517,31 @@ def retire(daemon):
     return problems
 
 
+def forget_networks(daemon):
+    """Delete every VM and network of ``daemon`` (its VMs are halted), so that the
+    daemon removes the bridges it made for them."""
+    api = daemon.api
+    for vm in api.VM.get_all():
+        api.VM.destroy(vm)
+    for net in api.network.get_all():
+        api.network.destroy(net)
+
+
 class Fleet:
     """The daemons one fixture starts, each logged in as root (``.api``), all retired
     together at the fixture's end."""
 
-    def __init__(self, daemon_class):
-        self.daemon_class = daemon_class
+    def __init__(self):
         self.made = []
 
-    def start(self, **kwargs):
-        """A started, logged-in ``daemon_class(**kwargs)``."""
-        d = self.daemon_class(**kwargs)
+    def start(self, login=True, **kwargs):
+        """A started ``Daemon(**kwargs)``, root logged in (``.api``) if ``login``: a test
+        of connection limits may want no idle connection of root's held open."""
+        d = Daemon(**kwargs)
         self.made.append(d)     # before start(): a daemon that fails to start is cleaned up too
         d.start()
-        d.relogin()
+        if login:
+            d.relogin()
         return d
 
     def retire(self):
@@ -352,12 +552,16 @@ class Fleet:
         assert not problems, problems
 
 
-def serve(daemon_class, **kwargs):
-    """For a fixture to ``yield from``: one Fleet daemon, ``daemon_class(**kwargs)`` started
-    and logged in, retired at the fixture's end."""
-    fleet = Fleet(daemon_class)
-    yield fleet.start(**kwargs)
-    fleet.retire()
+@contextlib.contextmanager
+def serving(**kwargs):
+    """``with serving(**kwargs) as d``: one daemon of a Fleet, ``Fleet.start(**kwargs)``,
+    retired when the block ends (for a module's or a session's own daemon; a test's own
+    come from the ``make_daemon`` fixture)."""
+    fleet = Fleet()
+    try:
+        yield fleet.start(**kwargs)
+    finally:
+        fleet.retire()
 
 
 # -- the tiny guest ------------------------------------------------------------------------
