@@ -54,11 +54,11 @@ def bridge(host_bridge):
 @pytest.fixture
 def linux_spec(vms, tiny_guest):
     """Make a spec that boots the tiny guest with ``xend.test=MODE`` (or no mode)."""
-    def make(mode="", disks=(), **record):
-        fields = {"memory_static_max": str(128 << 20), "memory_dynamic_max": str(128 << 20),
+    def make(mode="", disks=(), **more):
+        fields = {"memory_static_max": 128 << 20, "memory_dynamic_max": 128 << 20,
                   "boot_method": "kernel_external", "kernel_kernel": tiny_guest["kernel"],
                   "kernel_initrd": tiny_guest["initrd"],
                   "kernel_args": tiny_args(tiny_guest, mode)}
-        fields.update(record)
+        fields.update(more)
         return vms.spec(disks=disks, **fields)
     return make

@@ -8,7 +8,7 @@ import uuid
 
 from harness import BOOT_WAIT, EVENT_WAIT, console_text, qemu_pids, wait_until
 from xen.xend.host import srdrivers
-from xen.xend.backend.base import DiskSpec, DomainSpec, NicSpec
+from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
 
 
 class Events:
@@ -51,15 +51,16 @@ class Vms:
         self.tmp = tmp_path
         self.specs = []
 
-    def spec(self, disks=(), nics=(), **record):
-        """A no-OS VM: 64 MiB, one vCPU, BIOS boot from a disk it does not have."""
+    def spec(self, disks=(), nics=(), **fields):
+        """A no-OS VM: 64 MiB, one vCPU, BIOS boot from a disk it does not have;
+        ``fields`` are VMConfig's."""
         vm = str(uuid.uuid4())
-        fields = {"name_label": "test-" + vm[:8], "memory_static_max": str(64 << 20),
-                  "memory_dynamic_max": str(64 << 20), "VCPUs_max": 1,
+        config = {"name_label": "test-" + vm[:8], "memory_static_max": 64 << 20,
+                  "memory_dynamic_max": 64 << 20, "VCPUs_max": 1,
                   "boot_method": "bios", "bios_boot": "HD"}
-        fields.update(record)
-        spec = DomainSpec(uuid=vm, record=fields, disks=list(disks), nics=list(nics),
-                          state_dir=str(self.tmp / vm[:8]))
+        config.update(fields)
+        spec = DomainSpec(uuid=vm, vm=VMConfig(**config), disks=list(disks),
+                          nics=list(nics), state_dir=str(self.tmp / vm[:8]))
         self.specs.append(spec)
         return spec
 

@@ -100,13 +100,14 @@ def test_vlan_bridge():
 # a Failure that says why, and leaves no QEMU behind.
 _UNPRIVILEGED = textwrap.dedent("""
     import sys, uuid
-    from xen.xend.backend.base import BackendError, DomainSpec, NicSpec
+    from xen.xend.backend.base import BackendError
+    from xen.xend.backend.spec import DomainSpec, NicSpec, VMConfig
     from xen.xend.backend.qemu import QemuBackend
     backend = QemuBackend(accel="tcg")
     nic = NicSpec(vif=str(uuid.uuid4()), mac="52:54:00:00:00:01", mtu=1500,
                   driver="paravirtualised", bridge=sys.argv[1])
     spec = DomainSpec(uuid=str(uuid.uuid4()), nics=[nic], state_dir=sys.argv[2],
-                      record={"memory_static_max": str(64 << 20), "boot_method": "bios"})
+                      vm=VMConfig(memory_static_max=64 << 20, boot_method="bios"))
     try:
         backend.start(spec, paused=True)
         print("started")

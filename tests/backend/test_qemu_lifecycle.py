@@ -29,8 +29,7 @@ def test_start_running_and_paused(backend, vms, events):
     assert qemu_pids(running.uuid) == [private["pid"]]
     with open(f"/proc/{private['pid']}/cmdline", "rb") as f:
         args = f.read().split(b"\0")
-    assert args[args.index(b"-name") + 1] == b"guest=%s,debug-threads=on" % running.record[
-        "name_label"].encode()
+    assert args[args.index(b"-name") + 1] == b"guest=%s,debug-threads=on" % running.vm.name_label.encode()
     # Its own session: a signal to the daemon's process group never reaches it.
     assert os.getsid(private["pid"]) == private["pid"] != os.getsid(0)
     assert os.path.isfile(os.path.join(running.state_dir, "qemu.log"))
@@ -103,14 +102,14 @@ def test_start_failure_raises_and_leaves_no_process(backend, vms, events, tmp_pa
     assert events.of(spec.uuid) == []
 
 
-@pytest.mark.parametrize("field, record", [
+@pytest.mark.parametrize("field, fields", [
     ("kernel/kernel", {"boot_method": "kernel_external", "kernel_kernel": "/nonexistent/k2"}),
     ("bios/cdrom", {"boot_method": "bios", "bios_cdrom": "/nonexistent/x.iso"}),
-    ("memory/static_max", {"memory_static_max": str(1 << 50)}),    # 1 PiB
+    ("memory/static_max", {"memory_static_max": 1 << 50}),    # 1 PiB
 ])
 def test_start_refuses_what_qemu_would_fail_on_before_spawning_it(backend, vms, field,
-                                                                  record):
-    spec = vms.spec(**record)
+                                                                  fields):
+    spec = vms.spec(**fields)
     with pytest.raises(BackendError) as err:
         backend.start(spec, paused=True)
     assert [err.value.code, err.value.params[0]] == ["VALUE_NOT_SUPPORTED", field]
@@ -314,7 +313,7 @@ def test_unexpected_exit_is_reported_as_died(backend, vms, events):
 def test_metrics(backend, vms):
     disk = vms.disk(backend)
     ide = vms.disk(backend, name="ide", driver="ioemu", device="hda")
-    spec = vms.spec(disks=[disk, ide], VCPUs_max=2, memory_dynamic_max=str(32 << 20))
+    spec = vms.spec(disks=[disk, ide], VCPUs_max=2, memory_dynamic_max=32 << 20)
     backend.start(spec, paused=False)
     m = backend.metrics(spec.uuid)
     assert len(m["cpu_seconds"]) == 2
@@ -346,7 +345,7 @@ def test_dump_core(backend, vms):
 def test_audio_and_platform_options_start(backend, vms):
     spec = vms.spec(platform_enable_audio=True, platform_std_VGA=True,
                     platform_localtime=True, platform_serial="pty",
-                    VCPUs_features_force_on=["XMM2"])
+                    VCPUs_features_force_on=("XMM2",))
     backend.start(spec, paused=False)
     assert backend.power_state(spec.uuid) == "Running"
 

@@ -15,7 +15,7 @@ from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
 from xen.xend.daemon.app import Xend
 from xen.xend.backend.xen import config as xl_config
-from xen.xend.backend.base import DomainSpec
+from xen.xend.backend.spec import DomainSpec, VMConfig
 from xen.xend.backend.qemu.argv import build_argv
 
 MIB = 1 << 20
@@ -236,7 +236,7 @@ def test_vbds_of_a_file_sr_reach_the_backends_as_raw(tmp_path):
         assert disk.format == "raw" and disk.path.endswith(vdi + ".raw")
         line = xl_config.disk_line(disk, "pv", qdisk_ok=True)
         assert line.startswith("format=raw,vdev=xvdb,") and "backendtype" not in line
-        spec = DomainSpec(uuid=vm, record={"name_label": "vm", "memory_static_max": str(256 * MIB)},
+        spec = DomainSpec(uuid=vm, vm=VMConfig(name_label="vm", memory_static_max=256 * MIB),
                           disks=[disk], nics=[], state_dir=str(tmp_path))
         nodes = [json.loads(a) for a in build_argv(spec, "qemu-system-x86_64", "tcg")
                  if a.startswith("{") and '"node-name"' in a]

@@ -1,7 +1,8 @@
 """What the backends refuse at start, before the hypervisor runs, with an error naming the
-field: boot files that are not there (common.check_host_files; xl_config.boot_files
+field: boot files that are not there (common.check_host_files; config.boot_files
 for Xen) and a memory/static_max beyond the host's memory (check_memory_fits)."""
 
+import dataclasses
 import os
 import stat
 
@@ -11,6 +12,7 @@ from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.common import check_host_files, check_memory_fits
 from xen.xend.backend.qemu.argv import boot_files
+from xen.xend.backend.spec import VMConfig
 
 GIB = 1 << 30
 
@@ -29,13 +31,13 @@ def kernel(tmp_path):
 
 
 def test_qemu_boot_files_follow_the_boot_method(kernel):
-    assert boot_files({"boot_method": "kernel_external", "kernel_kernel": kernel,
-                       "kernel_initrd": "/i"}) == [("kernel/kernel", kernel, False),
+    assert boot_files(VMConfig(**{"boot_method": "kernel_external", "kernel_kernel": kernel,
+                       "kernel_initrd": "/i"})) == [("kernel/kernel", kernel, False),
                                                    ("kernel/initrd", "/i", False)]
-    assert boot_files({"boot_method": "bios", "bios_cdrom": "/x.iso",
-                       "kernel_kernel": "/k"}) == [("bios/cdrom", "/x.iso", True)]
-    assert boot_files({"boot_method": "grub", "kernel_kernel": "/k", "bios_cdrom": "/c"}) == []
-    assert boot_files({"boot_method": "kernel_external", "kernel_kernel": kernel}) == \
+    assert boot_files(VMConfig(**{"boot_method": "bios", "bios_cdrom": "/x.iso",
+                       "kernel_kernel": "/k"})) == [("bios/cdrom", "/x.iso", True)]
+    assert boot_files(VMConfig(**{"boot_method": "grub", "kernel_kernel": "/k", "bios_cdrom": "/c"})) == []
+    assert boot_files(VMConfig(**{"boot_method": "kernel_external", "kernel_kernel": kernel})) == \
         [("kernel/kernel", kernel, False)]
 
 
@@ -72,25 +74,25 @@ def test_an_unreadable_boot_file_is_refused(kernel, monkeypatch):
 
 
 def test_memory_beyond_the_host_total_is_refused():
-    check_memory_fits({"memory_static_max": str(24 * GIB)}, 24 * GIB)   # all of it: may fit
-    check_memory_fits({"memory_static_max": str(1 << 50)}, 0)           # total unknown
-    assert _refusal(check_memory_fits, {"memory_static_max": str(40 * GIB)}, 24 * GIB) == \
+    check_memory_fits(VMConfig(**{"memory_static_max": 24 * GIB}), 24 * GIB)   # all of it: may fit
+    check_memory_fits(VMConfig(**{"memory_static_max": 1 << 50}), 0)           # total unknown
+    assert _refusal(check_memory_fits, VMConfig(**{"memory_static_max": 40 * GIB}), 24 * GIB) == \
         ["VALUE_NOT_SUPPORTED", "memory/static_max", str(40 * GIB),
          "more than the host's memory (%d bytes)" % (24 * GIB)]
 
 
 def test_xen_checks_the_kernel_of_pv_guests_and_xens_total_memory(kernel, tmp_path):
     info = {"total_memory": "2048"}     # MiB, as xl info says it
-    pv = {"builder": "pv", "boot_method": "kernel_external", "kernel_kernel": kernel,
-          "memory_static_max": str(GIB)}
+    pv = VMConfig(**{"builder": "pv", "boot_method": "kernel_external", "kernel_kernel": kernel,
+          "memory_static_max": GIB})
     xl_config.check_can_start(pv, info)
     missing = str(tmp_path / "k2")
-    assert _refusal(xl_config.check_can_start, dict(pv, kernel_kernel=missing), info) == \
+    assert _refusal(xl_config.check_can_start, dataclasses.replace(pv, kernel_kernel=missing), info) == \
         ["VALUE_NOT_SUPPORTED", "kernel/kernel", missing, "no such file on the host"]
-    assert _refusal(xl_config.check_can_start, dict(pv, memory_static_max=str(3 * GIB)),
+    assert _refusal(xl_config.check_can_start, dataclasses.replace(pv, memory_static_max=3 * GIB),
                     info)[:3] == ["VALUE_NOT_SUPPORTED", "memory/static_max", str(3 * GIB)]
     # xl never opens an HVM guest's kernel field, nor a cdrom (it passes none).
-    xl_config.check_can_start({"builder": "hvm", "boot_method": "kernel_external",
+    xl_config.check_can_start(VMConfig(**{"builder": "hvm", "boot_method": "kernel_external",
                                "kernel_kernel": missing, "bios_cdrom": missing,
-                               "memory_static_max": str(GIB)}, info)
-    xl_config.check_can_start(dict(pv, memory_static_max=str(3 * GIB)), {})  # unknown total
+                               "memory_static_max": GIB}), info)
+    xl_config.check_can_start(dataclasses.replace(pv, memory_static_max=3 * GIB), {})  # unknown total

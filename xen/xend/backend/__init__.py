@@ -3,10 +3,11 @@
 ==============  ===================================================================
 module          holds
 ==============  ===================================================================
-base            the contract: Backend, DomainSpec, DiskSpec, NicSpec, BackendError,
-                the guest events GUEST_*
-common          what backends share: record values, start checks, BIOS boot letters,
-                private files, the lookup of a guest a backend runs
+base            the contract: Backend, BackendError, the guest events GUEST_*
+spec            what a backend is given: DomainSpec (VMConfig: the VM fields
+                backends act on, typed), DiskSpec, NicSpec
+common          what backends share: start checks, BIOS boot letters, private
+                files, the lookup of a guest a backend runs
 qemu/           QEMU processes driven over QMP (see qemu/__init__.py for its modules)
 xen/            Xen domains driven with xl and watched through xenstore (see
                 xen/__init__.py)

@@ -1,12 +1,16 @@
 """The contract every hypervisor backend fulfils.
 
-The daemon's domain owner (xen.xend.state.domains) is the only caller. It has already
-checked the lifecycle table before it calls a backend, so a backend never decides
-whether an operation is allowed, only how to carry it out on its hypervisor.
+Every call that builds, changes, checks or stops a guest comes from the daemon's
+domain owner (xen.xend.state.domains). It has already checked the lifecycle table
+before it calls a backend, so a backend never decides whether an operation is
+allowed, only how to carry it out on its hypervisor. The daemon's other callers
+only read facts: the sampler (metrics, host CPUs and memory) and the app
+(software version, host CPUs, close).
 
 A backend knows nothing about XML-RPC, sessions or the object store. It receives
-a ``DomainSpec``: the VM's API record (wire field names) plus the devices the
-daemon resolved for it, and reports back only power states and guest events.
+a ``DomainSpec`` (backend/spec.py): the VM fields it acts on, as typed values,
+plus the devices the domain owner resolved for it, and reports back only power
+states and guest events.
 
 Devices of a resident guest change through four calls (hot-plug): attach_disk,
 detach_disk, attach_nic and detach_nic. The daemon calls them only while it
@@ -20,8 +24,9 @@ records, hot-plugged devices included.
 """
 
 import abc
-import dataclasses
 from typing import Callable, Optional
+
+from .spec import DiskSpec, DomainSpec, NicSpec, VMConfig
 
 
 class BackendError(Exception):
@@ -31,40 +36,6 @@ class BackendError(Exception):
         super().__init__(code, *params)
         self.code = code
         self.params = [str(p) for p in params]
-
-
-@dataclasses.dataclass
-class DiskSpec:
-    """One VBD as the hypervisor sees it."""
-    vbd: str              # VBD uuid, used as the device id
-    path: str             # image file (qcow2 or raw)
-    format: str           # "qcow2" | "raw"
-    device: str           # guest device name, e.g. "hda", "xvda"
-    mode: str             # "RO" | "RW"
-    driver: str           # "ioemu" | "paravirtualised"
-
-
-@dataclasses.dataclass
-class NicSpec:
-    """One VIF as the hypervisor sees it."""
-    vif: str              # VIF uuid
-    mac: str
-    mtu: int
-    driver: str           # "ioemu" | "paravirtualised"
-    # The Linux bridge the NIC is a port of. Where Backend.uses_bridges, the daemon
-    # has made sure it exists (its own bridge of a private or VLAN network, or the
-    # host bridge the network names) before start, resume or attach_nic.
-    bridge: str = ""
-
-
-@dataclasses.dataclass
-class DomainSpec:
-    """Everything a backend needs to build one guest."""
-    uuid: str
-    record: dict                       # the VM's API record, keyed by wire field names
-    disks: list = dataclasses.field(default_factory=list)
-    nics: list = dataclasses.field(default_factory=list)
-    state_dir: str = ""                # a private directory for this guest's files
 
 
 # Guest-initiated events a backend reports through its event callback.
@@ -179,7 +150,7 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VIF", vif,
                            "the %s backend cannot hot-unplug network interfaces" % self.name)
 
-    def validate_record(self, record: dict) -> None:
+    def validate(self, vm: VMConfig) -> None:
         """Raise BackendError for VM field values this hypervisor cannot honour, so that
         they are refused when set, not when the VM starts."""
 

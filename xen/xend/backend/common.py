@@ -1,5 +1,4 @@
-"""What the hypervisor backends share: reading a VM record's wire values, the checks
-made before a guest starts, the BIOS boot letters, the daemon-only files guests'
+"""What the hypervisor backends share: the checks made before a guest starts, the BIOS boot letters, the daemon-only files guests'
 state goes into, and the lookup of a guest a backend runs."""
 
 import os
@@ -9,23 +8,6 @@ from .base import BackendError
 
 # bios/boot -> the firmware's boot device letter (QEMU's -boot order, xl's boot).
 BIOS_BOOT = {"floppy": "a", "HD": "c", "CDROM": "d"}
-
-
-def truthy(value):
-    """A record bool, which may arrive as a real bool or as a wire string."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
-
-
-def record_int(record, key, default=None):
-    """The integer ``record[key]`` (``default`` where absent); INVALID_VALUE otherwise."""
-    value = record.get(key, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BackendError("INVALID_VALUE", key, value)
-    return number
 
 
 def check_host_files(files):
@@ -55,7 +37,7 @@ def check_host_files(files):
         raise BackendError("VALUE_NOT_SUPPORTED", field, path, reason)
 
 
-def check_memory_fits(record, host_total):
+def check_memory_fits(vm, host_total):
     """VALUE_NOT_SUPPORTED [memory/static_max, value, reason] when memory/static_max
     exceeds ``host_total``, the host's memory in bytes (0: unknown, nothing checked).
 
@@ -63,7 +45,7 @@ def check_memory_fits(record, host_total):
     at start but the kernel only backs the pages the guest touches, so a guest may be
     started while memory is in use; one larger than the whole host never fits.
     """
-    size = record_int(record, "memory_static_max", 0)
+    size = vm.memory_static_max
     if host_total and size > host_total:
         raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", str(size),
                            "more than the host's memory (%d bytes)" % host_total)

@@ -21,8 +21,8 @@ from ..api import lifecycle
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
-    GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError,
-    DiskSpec, DomainSpec, NicSpec)
+    GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError)
+from ..backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
 from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.domains")
@@ -223,9 +223,10 @@ class Domains:
     # -- what the backend is given ------------------------------------------------
 
     def spec(self, vm):
-        """What the backend needs to build ``vm``: its record and its devices.
-        VDI_IN_USE where one of its disks may not be attached now."""
-        return DomainSpec(uuid=vm, record=self.app.handlers["VM"].wire_record(vm),
+        """What the backend needs to build ``vm``: the VM fields it acts on and its
+        devices, all from the store. VDI_IN_USE where one of its disks may not be
+        attached now."""
+        return DomainSpec(uuid=vm, vm=VMConfig.from_record(self.store.get("VM", vm)),
                           disks=[self.disk_spec(vbd, self.store.get("VBD", vbd))
                                  for vbd in self.store.referrers("VBD", "VM", vm)],
                           nics=[self.nic_spec(vif, self.store.get("VIF", vif))
@@ -284,7 +285,20 @@ class Domains:
     def _vifs_of(self, vm):
         return [self.store.get("VIF", vif) for vif in self.store.referrers("VIF", "VM", vm)]
 
-    # -- devices of a resident guest ----------------------------------------------
+    def validate(self, record):
+        """BackendError for values of the VM record ``record`` (a VM being created or
+        changed) that the hypervisor cannot honour."""
+        self.backend.validate(VMConfig.from_record(record))
+
+    # -- a resident guest, changed in place ----------------------------------------
+
+    def set_memory_target(self, vm, target):
+        """Move the resident guest ``vm``'s balloon to ``target`` bytes."""
+        self.backend.set_memory_target(vm, target)
+
+    def snapshot_disk(self, vm, vbd, new_leaf):
+        """Switch the resident guest ``vm``'s disk ``vbd`` to the new overlay ``new_leaf``."""
+        self.backend.snapshot_disk(vm, vbd, new_leaf)
 
     def plug(self, vm, cls, ref, rec):
         """Hot-plug the VBD or VIF (``cls``) ``ref``, record ``rec``, into the resident

@@ -254,17 +254,16 @@ class VDIHandler(ClassHandler):
         sr, d = self._sr(rec)
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)
-        backend = self.app.backend
         snap = new_ref()
         if users and not d.live_snapshots:
             # Refused whatever the backend: a copy taken while a guest writes is torn.
             raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", d.type,
                            "a %s image cannot be snapshotted while in use (by VM %s); "
                            "shut the VM down first" % (d.format, users[0][0]))
-        if users and backend.holds_disks:
+        if users and self.app.backend.holds_disks:
             vm, vbd = users[0]
             new_leaf = d.new_leaf_path(sr["location"], vdi)
-            backend.snapshot_disk(vm, vbd, new_leaf)
+            self.app.domains.snapshot_disk(vm, vbd, new_leaf)
             progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
             snap_path = d.snapshot_of(sr["location"], leaf, snap)
             leaf = new_leaf

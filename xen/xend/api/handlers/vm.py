@@ -91,7 +91,7 @@ class VMHandler(ClassHandler):
         rec = self.store.get("VM", ref)
         if self._running(rec):
             # The balloon follows dynamic_max: the guest gets what it may grow to.
-            self.app.backend.set_memory_target(ref, rec["memory_dynamic_max"])
+            self.app.domains.set_memory_target(ref, rec["memory_dynamic_max"])
 
     set_memory_dynamic_min = set_memory_dynamic_max
 
@@ -114,7 +114,7 @@ class VMHandler(ClassHandler):
                                % (new[lo], hi, new[hi]))
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
-        self.app.backend.validate_record(new)
+        self.app.domains.validate(new)
 
     def clone(self, call, vm, new_name):
         """A Halted copy whose disks are snapshots of the original's (sharable and

@@ -1,8 +1,9 @@
 """Translate a DomainSpec into a qemu-system-x86_64 command line.
 
 Pure functions: nothing here starts a process or talks QMP. ``build_argv`` is
-the single place where VM record fields become QEMU arguments; the table in
-its docstring and docs/vm-mapping.md describe the same mapping. The names QEMU
+the single place where VM fields (backend/spec.py's VMConfig) become QEMU
+arguments; docs/vm-mapping.md maps each of them, and tests/unit/test_vm_mapping.py
+keeps that page in step with this module. The names QEMU
 knows a guest's devices by (node names, device and netdev ids, PCI slots) are
 made here too, for hot-plug and for reading devices back after a restart.
 """
@@ -14,7 +15,7 @@ import stat
 import uuid as uuidlib
 
 from ..base import BackendError
-from ..common import BIOS_BOOT, record_int, truthy
+from ..common import BIOS_BOOT
 
 # Files QEMU creates in the guest's state dir (QEMU runs with that dir as cwd).
 QMP_SOCKET = "qmp.sock"
@@ -70,15 +71,15 @@ def _opt(value):
     return str(value).replace(",", ",,")
 
 
-def _memory_mib(record):
-    size = record_int(record, "memory_static_max", 0)
+def _memory_mib(vm):
+    size = vm.memory_static_max
     if size < MIB:
         raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", size,
                            "must be at least 1 MiB")
     return -(-size // MIB)
 
 
-def _cpu_model(record):
+def _cpu_model(vm):
     """The ``-cpu`` option: qemu64, shaped by VCPUs/features/force_on, force_off and can_use.
 
     force_on adds ``+flag``, force_off ``-flag``. A non-empty can_use is the set the
@@ -89,7 +90,7 @@ def _cpu_model(record):
     flags, off = [], set()
     for key, sign, name in (("VCPUs_features_force_on", "+", "VCPUs/features/force_on"),
                             ("VCPUs_features_force_off", "-", "VCPUs/features/force_off")):
-        for feature in record.get(key) or []:
+        for feature in getattr(vm, key):
             qemu_flag = CPU_FEATURES.get(feature)
             if qemu_flag is None:
                 raise BackendError("VALUE_NOT_SUPPORTED", name, feature,
@@ -97,10 +98,9 @@ def _cpu_model(record):
             flags.append(sign + qemu_flag)
             if sign == "-":
                 off.add(feature)
-    can_use = set(record.get("VCPUs_features_can_use") or [])
+    can_use = set(vm.VCPUs_features_can_use)
     if can_use:
-        allowed = (can_use | set(record.get("VCPUs_features_required") or [])
-                   | set(record.get("VCPUs_features_force_on") or []))
+        allowed = can_use | set(vm.VCPUs_features_required) | set(vm.VCPUs_features_force_on)
         # In CPU_FEATURES order, so the same record always gives the same argv.
         flags += ["-" + qemu_flag for feature, qemu_flag in CPU_FEATURES.items()
                   if feature in QEMU64_FEATURES and feature not in allowed | off]
@@ -108,8 +108,8 @@ def _cpu_model(record):
     return ",".join(["qemu64"] + flags)
 
 
-def _serial(record):
-    mode = str(record.get("platform_serial") or "").strip()
+def _serial(vm):
+    mode = vm.platform_serial.strip()
     log = f"logfile={CONSOLE_LOG},logappend=on"
     if mode in ("", "none", "null"):
         backend = "null"
@@ -122,30 +122,30 @@ def _serial(record):
     return ["-chardev", f"{backend},id=serial0,{log}", "-serial", "chardev:serial0"]
 
 
-def _boot(record, disks):
+def _boot(vm, disks):
     """Boot arguments, and whether they include the emulated CD-ROM drive.
 
     kernel_internal and grub need a disk (a VBD): their boot loader lives on it.
     bios needs nothing: it may boot a CD-ROM, or idle with nothing to boot.
     """
-    method = record.get("boot_method") or "bios"
+    method = vm.boot_method
     args, cdrom = [], False
     if method == "kernel_external":
-        kernel = record.get("kernel_kernel") or ""
+        kernel = vm.kernel_kernel
         if not kernel:
             raise BackendError("INVALID_VALUE", "kernel/kernel", kernel)
         args += ["-kernel", os.path.abspath(kernel)]
-        if record.get("kernel_initrd"):
-            args += ["-initrd", os.path.abspath(record["kernel_initrd"])]
-        if record.get("kernel_args"):
-            args += ["-append", record["kernel_args"]]
+        if vm.kernel_initrd:
+            args += ["-initrd", os.path.abspath(vm.kernel_initrd)]
+        if vm.kernel_args:
+            args += ["-append", vm.kernel_args]
     elif method == "bios":
-        choice = record.get("bios_boot") or "HD"
+        choice = vm.bios_boot
         if choice not in BIOS_BOOT:
             raise BackendError("INVALID_VALUE", "bios/boot", choice)
         args += ["-boot", "order=" + BIOS_BOOT[choice]]
-        if record.get("bios_cdrom"):
-            args += _cdrom(record["bios_cdrom"])
+        if vm.bios_cdrom:
+            args += _cdrom(vm.bios_cdrom)
             cdrom = True
     elif method in ("kernel_internal", "grub"):
         # The bootloader lives on the guest's own disk; without one SeaBIOS would find
@@ -173,16 +173,16 @@ def _cdrom(path):
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
 
-def boot_files(record):
-    """The host files QEMU opens to boot ``record``: (API field, path, whether a block
+def boot_files(vm):
+    """The host files QEMU opens to boot ``vm``: (API field, path, whether a block
     device will do) for kernel/kernel and kernel/initrd (kernel_external) or
     bios/cdrom (bios), where set."""
-    method = record.get("boot_method") or "bios"
+    method = vm.boot_method
     if method == "kernel_external":
-        files = [("kernel/kernel", record.get("kernel_kernel"), False),
-                 ("kernel/initrd", record.get("kernel_initrd"), False)]
+        files = [("kernel/kernel", vm.kernel_kernel, False),
+                 ("kernel/initrd", vm.kernel_initrd, False)]
     elif method == "bios":
-        files = [("bios/cdrom", record.get("bios_cdrom"), True)]
+        files = [("bios/cdrom", vm.bios_cdrom, True)]
     else:
         files = []
     return [f for f in files if f[1]]
@@ -325,21 +325,21 @@ def _nics(nics, slots, tap_fds):
     return args
 
 
-def validate_record(record, audio_ok):
+def validate(vm, audio_ok):
     """Refuse, at create/set time, VM field values this QEMU cannot honour.
 
     Paths (kernel, initrd, cdrom) are checked at start (check_host_files): the files
     may come later.
     """
-    _memory_mib(record)
-    _cpu_model(record)
-    _serial(record)
-    if truthy(record.get("platform_enable_audio")) and not audio_ok:
+    _memory_mib(vm)
+    _cpu_model(vm)
+    _serial(vm)
+    if vm.platform_enable_audio and not audio_ok:
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
                            "this QEMU build has no AC97 device")
-    if truthy(record.get("platform_clock_offset")):
+    if vm.platform_clock_offset:
         # A bool with no amount: QEMU's only shift (-rtc base=DATE or an offset from
-        # UTC) needs a value the record cannot carry, so true cannot be honoured.
+        # UTC) needs a value the VM cannot carry, so true cannot be honoured.
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
                            "the record holds no offset to shift the guest's clock by; "
                            "use platform/localtime for a clock in local time")
@@ -355,60 +355,28 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
     the disks and NICs (``assign_slots`` when not given); ``tap_fds`` (VIF uuid ->
     file descriptor QEMU inherits) are the NICs' tap devices.
 
-    ======================================  ================================================
-    VM record field (wire name)             QEMU argument
-    ======================================  ================================================
-    uuid                                    ``-uuid UUID``
-    name_label                              ``-name guest=NAME,debug-threads=on``
-    memory_static_max (bytes)               ``-m MiB`` (rounded up)
-    memory_dynamic_max (bytes)              QMP ``balloon`` target after start (backend)
-    VCPUs_max (absent: 1)                   ``-smp N``
-    VCPUs_features_force_on / _off          ``-cpu qemu64,+flag / -flag`` (CPU_FEATURES)
-    VCPUs_features_can_use (non-empty)      ``-flag`` for each QEMU64_FEATURES flag not in
-                                            can_use, required or force_on
-    boot_method = kernel_external           ``-kernel``, ``-initrd``, ``-append`` from
-                                            kernel_kernel, kernel_initrd, kernel_args
-    boot_method = bios                      ``-boot order=a|c|d`` from bios_boot
-                                            (floppy|HD|CDROM); bios_cdrom -> ide-cd
-                                            on ide.1 unit 0
-    boot_method = kernel_internal / grub    ``-boot order=c``; no disk -> VALUE_NOT_SUPPORTED
-    platform_std_VGA                        ``-vga std`` (true) or ``-vga cirrus``
-    platform_serial (pty | "" | none)       ``-chardev pty|null,logfile=console.log``
-                                            + ``-serial chardev:serial0``
-    platform_localtime                      ``-rtc base=localtime`` (else ``base=utc``)
-    platform_enable_audio                   ``-device AC97`` on ``-audiodev none``
-    platform_clock_offset                   false: nothing; true -> VALUE_NOT_SUPPORTED
-    DomainSpec.disks                        ``-blockdev`` qcow2/raw + virtio-blk-pci
-                                            (paravirtualised) or ide-hd (ioemu);
-                                            mode RO -> read-only node
-    DomainSpec.nics                         ``-netdev tap,fd=N`` (the daemon's tap)
-                                            + virtio-net-pci / e1000 with the MAC
-    (always)                                ``-machine MACHINE,accel=ACCEL``,
-                                            ``-device virtio-balloon-pci`` (slot 3),
-                                            ``-device pvpanic -action panic=pause``,
-                                            ``-qmp`` on qmp.sock, stderr -> qemu.log
-    ======================================  ================================================
+    docs/vm-mapping.md says what each VM field becomes.
     """
-    record = spec.record
+    vm = spec.vm
     try:
         vm_uuid = str(uuidlib.UUID(spec.uuid))
     except (ValueError, TypeError, AttributeError):
         raise BackendError("UUID_INVALID", "VM", spec.uuid)
-    vcpus = max(record_int(record, "VCPUs_max", 1), 1)
-    name = record.get("name_label") or vm_uuid
+    vcpus = max(vm.VCPUs_max, 1)
+    name = vm.name_label or vm_uuid
 
     argv = [
         qemu_binary,
         "-machine", f"{machine},accel={accel}",
-        "-cpu", _cpu_model(record),
-        "-m", str(_memory_mib(record)),
+        "-cpu", _cpu_model(vm),
+        "-m", str(_memory_mib(vm)),
         "-smp", str(vcpus),
         "-uuid", vm_uuid,
         "-name", f"guest={_opt(name)},debug-threads=on",
         "-nodefaults", "-no-user-config",
         "-display", "none",
-        "-vga", "std" if truthy(record.get("platform_std_VGA")) else "cirrus",
-        "-rtc", "base=localtime" if truthy(record.get("platform_localtime")) else "base=utc",
+        "-vga", "std" if vm.platform_std_VGA else "cirrus",
+        "-rtc", "base=localtime" if vm.platform_localtime else "base=utc",
         "-chardev", f"socket,id=qmp,path={QMP_SOCKET},server=on,wait=off",
         "-mon", "chardev=qmp,mode=control",
         "-device", f"virtio-balloon-pci,id=balloon0,addr={_addr(BALLOON_SLOT)}",
@@ -417,12 +385,12 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-msg", "timestamp=on",
         "-S",
     ]
-    validate_record(record, audio_ok)
-    argv += _serial(record)
-    if truthy(record.get("platform_enable_audio")):
+    validate(vm, audio_ok)
+    argv += _serial(vm)
+    if vm.platform_enable_audio:
         argv += ["-audiodev", "none,id=audio0",
                  "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]
-    boot, cdrom = _boot(record, spec.disks)
+    boot, cdrom = _boot(vm, spec.disks)
     argv += boot
     if slots is None:
         slots = assign_slots(spec.disks, spec.nics)

@@ -15,9 +15,9 @@ from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
-from ..common import check_host_files, check_memory_fits, truthy
+from ..common import check_host_files, check_memory_fits
 from . import counters, hotplug, power, suspend
-from .argv import boot_files, safe_path, validate_record
+from .argv import boot_files, safe_path, validate as validate_vm
 from .events import Notifier
 from .process import Processes, open_taps
 from .qmp import LoopThread
@@ -67,7 +67,7 @@ class QemuBackend(base.Backend):
         self._check_can_start(spec)
         with open_taps(spec.nics) as taps:
             return self._loop.run(power.start(self._processes, spec, paused, taps,
-                                              self._audio_ok(spec.record),
+                                              self._audio_ok(spec.vm),
                                               progress.reporter()))
 
     def pause(self, uuid):
@@ -128,7 +128,7 @@ class QemuBackend(base.Backend):
         self._check_can_start(spec)     # the new QEMU opens the kernel and cdrom again
         with open_taps(spec.nics) as taps:
             return self._loop.run(suspend.resume(self._processes, spec, path, paused, taps,
-                                                 self._audio_ok(spec.record),
+                                                 self._audio_ok(spec.vm),
                                                  progress.reporter()))
 
     def reattach(self, uuid, private):
@@ -180,9 +180,9 @@ class QemuBackend(base.Backend):
         self._loop.stop()
         self._loop = None
 
-    def validate_record(self, record):
+    def validate(self, vm):
         """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py)."""
-        validate_record(record, audio_ok=self._audio_ok(record))
+        validate_vm(vm, audio_ok=self._audio_ok(vm))
 
     def dump_core(self, uuid, path):
         """Write the guest's memory as an ELF core file to ``path`` (absolute)."""
@@ -225,12 +225,12 @@ class QemuBackend(base.Backend):
     @staticmethod
     def _check_can_start(spec):
         # What QEMU would only fail on after spawning, with an error that names no field.
-        check_host_files(boot_files(spec.record))
-        check_memory_fits(spec.record, facts.memory()[0])
+        check_host_files(boot_files(spec.vm))
+        check_memory_fits(spec.vm, facts.memory()[0])
 
-    def _audio_ok(self, record):
-        """Whether this QEMU can give ``record`` the audio it asks for (if any)."""
-        return not truthy(record.get("platform_enable_audio")) or self._audio_supported()
+    def _audio_ok(self, vm):
+        """Whether this QEMU can give ``vm`` the audio it asks for (if any)."""
+        return not vm.platform_enable_audio or self._audio_supported()
 
     def _audio_supported(self):
         if self._audio is None:

@@ -20,7 +20,7 @@ async def start(processes, spec, paused, taps, audio_ok, report):
     dom = await processes.launch(spec, taps, audio_ok)
     report(0.6)   # spawned, monitor connected
     try:
-        await _balloon_to_dynamic_max(dom, spec.record)
+        await _balloon_to_dynamic_max(dom, spec.vm)
         if not paused:
             await dom.qmp("cont")
     except BaseException:
@@ -30,9 +30,9 @@ async def start(processes, spec, paused, taps, audio_ok, report):
     return dom.private()
 
 
-async def _balloon_to_dynamic_max(dom, record):
-    static_max = int(record.get("memory_static_max") or 0)
-    dynamic_max = int(record.get("memory_dynamic_max") or static_max)
+async def _balloon_to_dynamic_max(dom, vm):
+    static_max = vm.memory_static_max
+    dynamic_max = vm.memory_dynamic_max or static_max
     if 0 < dynamic_max < static_max:
         await dom.qmp("balloon", {"value": dynamic_max})
 

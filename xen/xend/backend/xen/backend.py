@@ -26,7 +26,7 @@ import shutil
 import threading
 import time
 
-from xen.xend.host import facts as hostinfo
+from xen.xend.host import facts
 from xen.xend.util import progress
 from xen.xend.util.files import unlink_if_exists
 
@@ -106,9 +106,9 @@ class XenBackend(base.Backend):
 
     def start(self, spec, paused):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
-        config.check_can_start(spec.record, self.info)
+        config.check_can_start(spec.vm, self.info)
         taken = {e["name"] for e in self._xl.list(max_age=0).values()}
-        name = config.domain_name(spec.record, spec.uuid, taken)
+        name = config.domain_name(spec.vm, spec.uuid, taken)
         text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
                                       pvh_cpuid=self.pvh_cpuid, hvm_capable=self.hvm_capable)
@@ -239,9 +239,9 @@ class XenBackend(base.Backend):
 
     # ------------------------------------------------------------- extra API
 
-    def validate_record(self, record):
+    def validate(self, vm):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
-        config.validate_record(record)
+        config.validate(vm)
 
     def set_memory_target(self, uuid, target):
         """Write the balloon target (KiB) to the domain's xenstore ``memory/target``."""

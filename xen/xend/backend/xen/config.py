@@ -1,8 +1,9 @@
 """Translate a DomainSpec into an xl domain configuration.
 
 Pure functions: nothing here runs xl or talks to xenstore. ``build_config`` is
-the single place where VM record fields become xl settings; docs/vm-mapping.md
-describes the same mapping.
+the single place where VM fields (backend/spec.py's VMConfig) become xl settings;
+docs/vm-mapping.md maps each of them, and tests/unit/test_vm_mapping.py keeps that
+page in step with this module.
 
 Guest-initiated power-off, reboot and crash are left to the daemon: every
 ``on_*`` setting is ``preserve``, so a domain that shuts down stays in place,
@@ -14,7 +15,7 @@ reads its own on_* only once, at create).
 import re
 
 from ..base import BackendError
-from ..common import BIOS_BOOT, check_host_files, check_memory_fits, truthy
+from ..common import BIOS_BOOT, check_host_files, check_memory_fits
 
 MIB = 1024 * 1024
 
@@ -36,15 +37,15 @@ def _quote(value, field):
     return '"%s"' % value
 
 
-def domain_type(record):
-    """"pv", "pvh" or "hvm" for a VM record; VALUE_NOT_SUPPORTED for other builders."""
-    builder = str(record.get("builder") or "").strip().lower()
+def domain_type(vm):
+    """"pv", "pvh" or "hvm" for a VMConfig; VALUE_NOT_SUPPORTED for other builders."""
+    builder = vm.builder.strip().lower()
     if builder:
         if builder not in BUILDERS:
             raise BackendError("VALUE_NOT_SUPPORTED", "builder", builder,
                                "the xen backend builds: " + ", ".join(sorted(BUILDERS)))
         return BUILDERS[builder]
-    return "pv" if record.get("boot_method") == "kernel_external" else "hvm"
+    return "pv" if vm.boot_method == "kernel_external" else "hvm"
 
 
 # Fields the xen backend does not apply (the xl configuration gets no cpuid line and no
@@ -56,19 +57,19 @@ _NOT_APPLIED = (
 )
 
 
-def validate_record(record):
+def validate(vm):
     """Refuse VM field values that no Xen host could honour (builder, boot method) or
     that the xen backend does not apply (CPU feature sets, clock_offset)."""
     for key, name in _NOT_APPLIED:
-        if record.get(key):
-            raise BackendError("VALUE_NOT_SUPPORTED", name, ",".join(record[key]),
+        if getattr(vm, key):
+            raise BackendError("VALUE_NOT_SUPPORTED", name, ",".join(getattr(vm, key)),
                                "the xen backend does not shape the guest's CPUID")
-    if truthy(record.get("platform_clock_offset")):
+    if vm.platform_clock_offset:
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
                            "the spec's bool carries no amount to shift the clock by; "
                            "platform/localtime gives a clock in local time")
-    kind = domain_type(record)
-    method = record.get("boot_method") or "bios"
+    kind = domain_type(vm)
+    method = vm.boot_method
     if kind in ("pv", "pvh") and method not in ("kernel_external", "grub",
                                                  "kernel_internal"):
         raise BackendError("VALUE_NOT_SUPPORTED", "boot_method", method,
@@ -76,11 +77,11 @@ def validate_record(record):
                            % kind.upper())
 
 
-def domain_name(record, uuid, taken=()):
+def domain_name(vm, uuid, taken=()):
     """The xl name of a VM's domain: its name_label made safe, with the uuid's first
     block so that two VMs with one label stay apart; with the whole uuid if that
     name is ``taken`` (xl refuses a second domain of one name)."""
-    label = _NAME.sub("-", str(record.get("name_label") or ""))[:40].strip("-")
+    label = _NAME.sub("-", vm.name_label)[:40].strip("-")
     if not label:
         return uuid
     name = "%s-%s" % (label, uuid[:8])
@@ -122,28 +123,11 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
     """The xl configuration text of ``spec``. ``hvm_capable``: the hypervisor can run
     HVM containers (``xl info`` virt_caps has ``hvm``), which PVH and HVM domains are.
 
-    ============================  =========================================
-    VM field                      xl setting
-    ============================  =========================================
-    uuid, (name_label)            ``uuid``, ``name`` (see domain_name)
-    builder / boot_method         ``type`` = pv | pvh | hvm (domain_type)
-    memory/static_max             ``maxmem`` (MiB, rounded up)
-    memory/dynamic_max            ``memory`` (MiB): the initial balloon target
-    VCPUs/max                     ``vcpus`` and ``maxvcpus``
-    kernel/kernel, initrd, args   ``kernel``, ``ramdisk``, ``cmdline``
-    boot_method grub/internal     ``bootloader = "pygrub"`` (PV)
-    bios/boot (HVM)               ``boot`` = a | c | d
-    platform/std_VGA (HVM)        ``stdvga``
-    platform/localtime (HVM)      ``localtime``
-    platform/serial (HVM)         ``serial`` = "pty" when "pty"
-    VBDs                          ``disk`` (disk_line)
-    VIFs                          ``vif`` (nic_line)
-    actions/*                     ``on_* = "preserve"``: applied by the daemon
-    ============================  =========================================
+    docs/vm-mapping.md says what each VM field becomes.
     """
-    record = spec.record
-    kind = domain_type(record)
-    validate_record(record)
+    vm = spec.vm
+    kind = domain_type(vm)
+    validate(vm)
     if kind in ("pvh", "hvm") and not hvm_capable:
         raise BackendError("VALUE_NOT_SUPPORTED", "builder", kind,
                            "this Xen host runs PV domains only: its processor gives Xen no "
@@ -151,12 +135,12 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
     if kind == "hvm" and not device_model_ok:
         raise BackendError("VALUE_NOT_SUPPORTED", "builder", "hvm",
                            "HVM guests need the Xen device model (qemu-system-xen) in dom0")
-    static_max = int(record.get("memory_static_max") or 0)
+    static_max = vm.memory_static_max
     if static_max < 16 * MIB:
         raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", static_max,
                            "a Xen domain needs at least 16 MiB")
-    dynamic_max = int(record.get("memory_dynamic_max") or static_max)
-    vcpus = int(record.get("VCPUs_max") or 1)
+    dynamic_max = vm.memory_dynamic_max or static_max
+    vcpus = vm.VCPUs_max or 1
     lines = [
         ("name", _quote(name, "name_label")),
         ("uuid", _quote(spec.uuid, "uuid")),
@@ -169,27 +153,27 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         ("on_reboot", '"preserve"'),
         ("on_crash", '"preserve"'),
     ]
-    method = record.get("boot_method") or "bios"
+    method = vm.boot_method
     if kind in ("pv", "pvh"):
         if method == "kernel_external":
-            kernel = record.get("kernel_kernel") or ""
+            kernel = vm.kernel_kernel
             if not kernel:
                 raise BackendError("INVALID_VALUE", "kernel/kernel", "")
             lines.append(("kernel", _quote(kernel, "kernel/kernel")))
-            if record.get("kernel_initrd"):
-                lines.append(("ramdisk", _quote(record["kernel_initrd"], "kernel/initrd")))
-            if record.get("kernel_args"):
-                lines.append(("cmdline", _quote(record["kernel_args"], "kernel/args")))
+            if vm.kernel_initrd:
+                lines.append(("ramdisk", _quote(vm.kernel_initrd, "kernel/initrd")))
+            if vm.kernel_args:
+                lines.append(("cmdline", _quote(vm.kernel_args, "kernel/args")))
         else:
             lines.append(("bootloader", '"pygrub"'))
         if kind == "pvh" and pvh_cpuid:
             lines.append(("cpuid", _quote(pvh_cpuid, "xen_pvh_cpuid")))
     else:
-        boot = BIOS_BOOT.get(record.get("bios_boot"), "c")
+        boot = BIOS_BOOT.get(vm.bios_boot, "c")
         lines.append(("boot", _quote(boot, "bios/boot")))
-        lines.append(("stdvga", "1" if truthy(record.get("platform_std_VGA")) else "0"))
-        lines.append(("localtime", "1" if truthy(record.get("platform_localtime")) else "0"))
-        if str(record.get("platform_serial") or "") == "pty":
+        lines.append(("stdvga", "1" if vm.platform_std_VGA else "0"))
+        lines.append(("localtime", "1" if vm.platform_localtime else "0"))
+        if vm.platform_serial == "pty":
             lines.append(("serial", '"pty"'))
     disks = [_quote(disk_line(d, kind, qdisk_ok), "VBD") for d in spec.disks]
     nics = [_quote(nic_line(n, kind), "VIF") for n in spec.nics]
@@ -198,25 +182,25 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
     return "".join("%s = %s\n" % pair for pair in lines)
 
 
-def boot_files(record):
-    """The dom0 files xl opens to build ``record``: (API field, path, False) for
+def boot_files(vm):
+    """The dom0 files xl opens to build ``vm``: (API field, path, False) for
     kernel/kernel and kernel/initrd of a PV or PVH kernel_external guest, where set
     (an HVM guest's firmware, and pygrub, find their own)."""
-    if domain_type(record) == "hvm" or record.get("boot_method") != "kernel_external":
+    if domain_type(vm) == "hvm" or vm.boot_method != "kernel_external":
         return []
-    return [(field, record.get(key), False)
-            for field, key in (("kernel/kernel", "kernel_kernel"),
-                               ("kernel/initrd", "kernel_initrd")) if record.get(key)]
+    return [(field, path, False) for field, path in (("kernel/kernel", vm.kernel_kernel),
+                                                     ("kernel/initrd", vm.kernel_initrd))
+            if path]
 
 
-def check_can_start(record, info):
+def check_can_start(vm, info):
     """Refuse before ``xl create`` what xl would only fail on, with errors naming the
     field: VALUE_NOT_SUPPORTED for a kernel or initrd that is not a readable file in
     dom0, or a memory/static_max beyond Xen's total memory (``info``: parse_info of
     ``xl info``; its total_memory is in MiB)."""
-    check_host_files(boot_files(record))
+    check_host_files(boot_files(vm))
     try:
         total = int(info.get("total_memory", 0)) * MIB
     except ValueError:
         total = 0
-    check_memory_fits(record, total)
+    check_memory_fits(vm, total)
