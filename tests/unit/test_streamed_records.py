@@ -1,5 +1,5 @@
 """get_all_records made as the reply is written (handlers/base.py, dispatch.py, marshal.py,
-server.py), in process on a real daemon object (sim backend, no listeners).
+transport/listeners.py), in process on a real daemon object (sim backend, no listeners).
 
 Every class's get_all_records must give the same bytes as when the records were all built
 before the reply was written; an error while a record is made must still give the client

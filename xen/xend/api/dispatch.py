@@ -1,10 +1,13 @@
 """Dispatch: from (method name, params, peer) to a reply struct.
 
-Dispatch knows sessions and types, nothing of what a call means. In order it:
-resolves the method name (aliases of the spec's own examples included),
-checks the session, the parameter count, each parameter's type and refs,
-root-only methods, and the VM lifecycle table; then calls the handler and puts
-its result in wire form. Every outcome is a Status struct; an unexpected
+Dispatch knows what the method table (methods.py, from the datamodel) says of a
+method, and nothing of what the call does. In order it: resolves the method name
+(aliases of the spec's own examples included); checks the session, the parameter
+count, each parameter's type and refs (against the store), that a root-only
+method is called by root, and for a VM lifecycle operation that the lifecycle
+table (lifecycle.py) allows it now, through the domain owner's ``check``; then
+calls the implementation, or for ``Async.`` hands it to the task manager, and
+puts its result in wire form. Every outcome is a Status struct; an unexpected
 exception is logged with its traceback and answered INTERNAL_ERROR without one.
 
 A map handed back as (key, value) pairs rather than a dict (get_all_records)

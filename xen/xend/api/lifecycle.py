@@ -4,8 +4,9 @@ Each row says: in power state ``state``, operation ``op`` is allowed; while it
 runs the VM shows ``transient`` (None: no change while it runs); when it
 succeeds the VM is in ``final``. A (state, op) pair that is not in the table is
 refused with VM_BAD_POWER_STATE before anything is done. Dispatch consults this
-table for every VM operation, the domain owner follows it to change states,
-and the CLI prints it in its help, so there is nowhere else to look.
+table for every VM operation (through the domain owner's ``check``), the domain
+owner (state/domains.py) follows it to change states, and xm's help and the API
+reference print it.
 
 ``start`` and ``resume`` take a start_paused flag; the table spells the two
 outcomes as separate operations (``start_paused``, ``resume_paused``) so each
@@ -14,7 +15,13 @@ row has exactly one final state.
 Below the table are the rules for changes that keep the power state (a device
 plugged in, a record edited, a VM made a template): in which states each is
 allowed (``STILL``), checked by ``require_still``. Together with the table they
-are every power-state rule of the daemon.
+are every rule on what may be done to a VM in which power state.
+
+What a power state means for what VMs share is defined here too (``LIVE_STATES``:
+resident; ``HOLDING_STATES``, ``holds_devices``: holding disks and NICs), and the
+rules built on it stay with the shared thing: a VDI in use (resize, snapshot,
+read_only and sharable in api/handlers/storage.py; attaching it in
+state/domains.py) and a network's NIC and VLAN (api/handlers/network.py).
 """
 
 import collections

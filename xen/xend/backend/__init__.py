@@ -1,4 +1,7 @@
-"""Hypervisors behind one interface (base.Backend); the daemon picks one in app.py.
+"""Hypervisors behind one interface (base.Backend); the daemon picks one in
+daemon/app.py. A backend may import host and util only, not even the API's
+declarations: the domain owner hands it what to build (base.DomainSpec), and it
+answers with values and BackendError.
 
 ==============  ===================================================================
 module          holds

@@ -1,2 +1,5 @@
-"""The daemon process: command line, configuration, building and serving the daemon,
-detaching, reload, locks and log (cli.py says which module holds what)."""
+"""The daemon process, the top layer: command line, configuration, building what
+the daemon owns (``app.Xend``), serving it in this process or detached, reload,
+locks and the log (cli.py says which module holds what). It may import every
+other layer.
+"""

@@ -1,7 +1,16 @@
-"""The daemon's state owner: builds the store, handlers, dispatcher and backend
-from a configuration and brings the host's own objects up to date at start.
+"""``Xend``: everything the daemon owns, built from a configuration (the store,
+sessions, class handlers, event log, tasks, dispatcher, backend, domain owner and
+sampler); at start it brings the host's own objects up to date and reattaches the
+guests that were running.
 
-Listeners (server.py) only ever call ``Xend.dispatcher.dispatch``.
+Lower layers are handed this object rather than importing the layers above them.
+The listeners (transport/listeners.py) read ``config`` and ``state_dir``, answer
+calls through ``dispatcher.dispatch`` (in a serving daemon, serve.CallGate in front
+of the Dispatcher) and check /metrics credentials with
+``sessions.check_credentials``; /metrics (transport/prometheus.py) reads ``store``,
+``sampler``, ``handlers``, ``host_ref`` and ``dispatcher.stats``; the handlers and
+the state owners reach one another through it too (``domains``, ``handlers``,
+``backend``, ``tasks``, ``events``).
 """
 
 import logging

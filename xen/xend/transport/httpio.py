@@ -1,6 +1,6 @@
 """HTTP/1.1 on one connection: requests read under deadlines and limits, replies sent.
 
-The listeners (server.py) read every request with this and nothing else. It reads
+The listeners (listeners.py) read every request with this and nothing else. It reads
 what XML-RPC clients send, a request line, headers and a body of Content-Length
 bytes, with keep-alive and pipelining, straight from the socket into one buffer:
 no line-by-line reads, no header object model (Python's http.server spent more
