@@ -1,6 +1,6 @@
 """Hypervisors behind one interface (base.Backend); the daemon picks one in
 daemon/app.py. A backend may import host and util only, not even the API's
-declarations: the domain owner hands it what to build (base.DomainSpec), and it
+declarations: the domain owner hands it what to build (spec.DomainSpec), and it
 answers with values and BackendError.
 
 ==============  ===================================================================
