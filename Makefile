@@ -12,7 +12,7 @@ DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio
 
 RUN_ARGS ?=
 
-.PHONY: run test test-fast install clean bench debs
+.PHONY: run test test-fast lint install clean bench debs
 
 $(VENV)/.stamp: setup.py
 	@$(MAKE) --no-print-directory debs
@@ -39,11 +39,15 @@ run: $(VENV)/.stamp
 TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
               tests/metrics tests/backend tests/qemu tests/xen
 
-test: $(VENV)/.stamp
+test: lint
 	$(PY) -m pytest -q $(TEST_TIERS)
 
-test-fast: $(VENV)/.stamp
+test-fast: lint
 	$(PY) -m pytest -q -m "not qemu" $(TEST_TIERS)
+
+# ruff.toml holds the rules: pycodestyle, pyflakes and import order, lines of 100.
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check xen tests bench setup.py
 
 bench: $(VENV)/.stamp
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

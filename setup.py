@@ -9,6 +9,6 @@ setup(
     packages=find_packages(include=["xen", "xen.*"]),
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography"],
-    extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client"]},
+    extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

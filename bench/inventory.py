@@ -43,6 +43,7 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import XenAPI  # noqa: E402
+
 from tests.harness import Daemon, scratch_dir  # noqa: E402
 
 
@@ -142,9 +143,9 @@ def in_process(vms, runs=7):
     """get_all_records of ``vms`` VMs (2 VBDs, 1 VIF each) answered in this process by
     the daemon's dispatch and codec, the reply written to nowhere. Prints the best of
     ``runs`` with the default collector, then with xend's settings."""
-    from xen.xend.daemon import config as configmod
     from xen.xend.api import codec
     from xen.xend.api.sessions import Peer
+    from xen.xend.daemon import config as configmod
     from xen.xend.daemon.app import Xend
     logging.basicConfig(level=logging.ERROR)
     scratch = scratch_dir()

@@ -26,10 +26,11 @@ import xmlrpc.server
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.harness import ROOT_PEER as ROOT, InProcessListener, scratch_dir  # noqa: E402
+from tests.harness import ROOT_PEER as ROOT  # noqa: E402
+from tests.harness import InProcessListener, scratch_dir
 from xen.xend.daemon import config as configmod  # noqa: E402
-from xen.xend.transport import listeners as server  # noqa: E402
 from xen.xend.daemon.app import Xend  # noqa: E402
+from xen.xend.transport import listeners as server  # noqa: E402
 
 
 def request(body):

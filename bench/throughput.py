@@ -36,6 +36,7 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import XenAPI  # noqa: E402
+
 from tests.harness import Daemon, free_port, scratch_dir  # noqa: E402
 
 

@@ -17,8 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # tests/ itself, so that tests import the harness as ``harness``.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (Daemon, Fleet, build_tiny_guest, halt_all,  # noqa: E402
-                     skip_without_qemu, skip_without_taps)
+from harness import Daemon, Fleet, build_tiny_guest, halt_all, skip_without_qemu, skip_without_taps  # noqa: E402
 
 
 @pytest.fixture

@@ -611,7 +611,8 @@ ROOT_PEER = Peer("unix", uid=0, address="pid 1")
 
 
 class InProcessListener:
-    """What xen.xend.transport.listeners.ConnectionHandler asks of its listener, for serving a socket
+    """What xen.xend.transport.listeners.ConnectionHandler asks of its listener, for serving a
+    socket
     with the daemon's own handler inside a test or a benchmark: every peer is root."""
 
     kind = "unix"

@@ -6,7 +6,6 @@ test leaves a guest behind even when it fails half-way.
 """
 
 import pytest
-
 from harness import tiny_args
 from qemutest import Events, Vms
 

@@ -7,8 +7,9 @@ import threading
 import uuid
 
 from harness import BOOT_WAIT, EVENT_WAIT, console_text, qemu_pids, wait_until
-from xen.xend.host import srdrivers
+
 from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from xen.xend.host import srdrivers
 
 
 class Events:

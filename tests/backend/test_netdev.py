@@ -10,8 +10,8 @@ import textwrap
 import uuid
 
 import pytest
-
 from harness import skip_without_taps
+
 from xen.xend.host import netdev
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -5,12 +5,18 @@ import uuid
 
 import pytest
 
-from xen.xend.host import facts
 from xen.xend.backend.base import BackendError
-from xen.xend.backend.qemu.argv import (assign_slots, build_argv, disk_node, free_slot,
-                                       safe_path, validate)
-from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from xen.xend.backend.qemu.argv import (
+    assign_slots,
+    build_argv,
+    disk_node,
+    free_slot,
+    safe_path,
+    validate,
+)
 from xen.xend.backend.qemu.backend import choose_accel
+from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from xen.xend.host import facts
 
 VM = "4a1c2a55-6d7e-4c38-9d0e-2f1a7b3c9e01"
 

@@ -9,9 +9,9 @@ import os
 import signal
 
 import pytest
-
 from harness import READY, qemu_pids, requires_qemu, wait_until
 from qemutest import console, wait_console
+
 from xen.xend.backend.base import BackendError
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -12,11 +12,11 @@ import subprocess
 import uuid
 
 import pytest
-
 from harness import BOOT_WAIT, qemu_pids, requires_qemu, wait_until
 from qemutest import console, wait_console
-from xen.xend.host import netdev
+
 from xen.xend.backend.base import BackendError
+from xen.xend.host import netdev
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 

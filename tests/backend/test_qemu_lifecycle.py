@@ -12,10 +12,10 @@ import threading
 import uuid
 
 import pytest
-
 from harness import qemu_pids, requires_qemu
-from xen.xend.host import netdev, srdrivers
+
 from xen.xend.backend.base import BackendError
+from xen.xend.host import netdev, srdrivers
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -29,7 +29,8 @@ def test_start_running_and_paused(backend, vms, events):
     assert qemu_pids(running.uuid) == [private["pid"]]
     with open(f"/proc/{private['pid']}/cmdline", "rb") as f:
         args = f.read().split(b"\0")
-    assert args[args.index(b"-name") + 1] == b"guest=%s,debug-threads=on" % running.vm.name_label.encode()
+    name = running.vm.name_label.encode()
+    assert args[args.index(b"-name") + 1] == b"guest=%s,debug-threads=on" % name
     # Its own session: a signal to the daemon's process group never reaches it.
     assert os.getsid(private["pid"]) == private["pid"] != os.getsid(0)
     assert os.path.isfile(os.path.join(running.state_dir, "qemu.log"))

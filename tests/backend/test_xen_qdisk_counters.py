@@ -13,8 +13,8 @@ import threading
 import time
 
 import pytest
-
 from harness import QEMU, skip_without_qemu, wait_until
+
 from xen.xend.backend.xen import counters as xen_counters
 
 DOMID = 7

@@ -1,7 +1,6 @@
 """Fixtures of the daemon tests: a detached xend of the test's own (see daemontools)."""
 
 import pytest
-
 from daemontools import DetachedXend
 
 

@@ -13,6 +13,7 @@ import sys
 import xmlrpc.client
 
 from harness import ROOT, STATE_WAIT, free_port, scratch_dir, sdk_unix, wait_until
+
 from xen.xend.daemon.locks import lock_holder
 
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from harness import ROOT, scratch_dir
 
 MAN_PAGES = ("tools/man/xend.8", "tools/man/xm.1")
@@ -95,7 +94,8 @@ def test_the_installed_scripts_run(destdir):
                          cwd=destdir, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("xend ")
-    where = subprocess.run([sys.executable, "-c", "import xen.xend.daemon.cli as m; print(m.__file__)"],
+    probe = "import xen.xend.daemon.cli as m; print(m.__file__)"
+    where = subprocess.run([sys.executable, "-c", probe],
                            env=env, cwd=destdir, capture_output=True, text=True, timeout=60)
     assert where.stdout.startswith(destdir)        # the installed copy, not the work tree
     xm = subprocess.run([os.path.join(destdir, "usr/bin/xm"), "help"], env=env, cwd=destdir,

@@ -5,7 +5,6 @@ import re
 import socket
 
 import pytest
-
 from daemontools import DetachedXend
 
 PASSWORD = "Tr0ub4dor-and-3"

@@ -5,7 +5,6 @@ daemon per module, torn down with SIGKILL: see ``daemon_stop_signal`` there).
 """
 
 import pytest
-
 from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
 
 

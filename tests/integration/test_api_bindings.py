@@ -2,7 +2,6 @@
 
 import pytest
 import XenAPI
-
 from harness import failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
 
 

@@ -12,11 +12,10 @@ import os
 import socket
 
 import pytest
+from harness import STATE_WAIT, failure, new_network, new_sr, new_vdi, new_vm, unique, wait_until
 from lxml import etree
-
-from harness import (STATE_WAIT, failure, new_network, new_sr, new_vdi, new_vm, unique,
-                     wait_until)
 from xapi_helpers import code_of, dtd_errors, random_mac
+
 from xen.xend.api import datamodel
 from xen.xend.api.types import Bool, Enum, Int, Map, Ref, Set, String
 

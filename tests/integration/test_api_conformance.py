@@ -3,7 +3,6 @@ state of the objects (a running template, a read-only disk a guest writes), valu
 daemon would drop or could not honour, and memory defaults that follow the given fields."""
 
 import pytest
-
 from harness import MIB, failure, new_sr, new_vbd, new_vdi, new_vm, unique, vm_in
 
 

@@ -2,7 +2,6 @@
 (the SDK retries SESSION_INVALID itself, so it would hide some of these)."""
 
 import pytest
-
 from harness import STATE_WAIT, serving, unique, wait_until
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
 

@@ -4,7 +4,6 @@ import os
 import socket
 
 import pytest
-
 from harness import failure, new_vm
 
 

@@ -5,7 +5,6 @@ import os
 import sqlite3
 
 import pytest
-
 from harness import failure, make_user, unique
 from xapi_helpers import ROOT_PASSWORD, Raw, tcp_proxy, unix_proxy
 

@@ -3,10 +3,10 @@
 import os
 
 import pytest
-
 from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
-from xen.xend.host import srdrivers
+
 from xen.xend.api.errors import ApiError
+from xen.xend.host import srdrivers
 
 
 @pytest.fixture(scope="module")

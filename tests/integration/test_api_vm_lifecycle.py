@@ -2,10 +2,22 @@
 operation from every reachable state, allowed or refused with VM_BAD_POWER_STATE; and clone."""
 
 import pytest
+from harness import (
+    LIFECYCLE_OPERATIONS,
+    LIFECYCLE_STATES,
+    RESIDENT_STATES,
+    failure,
+    new_network,
+    new_sr,
+    new_vbd,
+    new_vdi,
+    new_vif,
+    new_vm,
+    operation_id,
+    unique,
+    vm_in,
+)
 
-from harness import (LIFECYCLE_OPERATIONS, LIFECYCLE_STATES, RESIDENT_STATES, failure,
-                     new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, operation_id,
-                     unique, vm_in)
 from xen.xend.api import lifecycle
 
 

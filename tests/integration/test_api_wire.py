@@ -7,9 +7,8 @@ import socket
 import xmlrpc.client
 
 import pytest
-from lxml import etree
-
 from harness import unique
+from lxml import etree
 from xapi_helpers import ROOT_PASSWORD, Raw, check_status_struct, dtd_errors, unix_proxy
 
 BIG = 2 ** 40

@@ -1,6 +1,5 @@
 """auth = "pam": non-root logins are checked by PAM against a real system account."""
 
-from harness import Daemon
 import os
 import shutil
 import signal
@@ -9,7 +8,7 @@ import uuid
 
 import pytest
 import XenAPI
-
+from harness import Daemon
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"),
                                 reason="needs root and useradd to make a system account")

@@ -3,9 +3,8 @@
 import os
 import re
 
-import XenAPI
 import pytest
-
+import XenAPI
 from harness import ROOT
 
 

@@ -8,15 +8,15 @@ import subprocess
 import types
 
 import pytest
-
 from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
-from xen.xend.daemon import config
-from xen.xend.host import srdrivers
+
 from xen.xend.api.errors import ApiError
-from xen.xend.daemon.app import Xend
-from xen.xend.backend.xen import config as xl_config
-from xen.xend.backend.spec import DomainSpec, VMConfig
 from xen.xend.backend.qemu.argv import build_argv
+from xen.xend.backend.spec import DomainSpec, VMConfig
+from xen.xend.backend.xen import config as xl_config
+from xen.xend.daemon import config
+from xen.xend.daemon.app import Xend
+from xen.xend.host import srdrivers
 
 MIB = 1 << 20
 

@@ -7,9 +7,8 @@ import re
 import xmlrpc.client
 
 import XenAPI
-from lxml import etree
-
 from harness import failure
+from lxml import etree
 
 ROOT_PASSWORD = "r00t-pw for tests"
 

@@ -17,7 +17,6 @@ Tests here boot at most two guests at a time: booting is CPU-bound under TCG.
 """
 
 import pytest
-
 from harness import serving, skip_without_qemu
 from metricshelp import SAMPLER_CONFIG
 

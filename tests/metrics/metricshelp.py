@@ -11,7 +11,6 @@ import base64
 import http.client
 import socket
 
-
 # The tier's daemons sample every 0.5 s.
 SAMPLER_CONFIG = "sampler_interval = 0.5\n"
 

@@ -2,9 +2,9 @@
 force_on/force_off features the QEMU backend cannot set."""
 
 import pytest
-
 from harness import MIB, failure, memory, new_no_os_vm, new_vm, unique
 from metricshelp import spec_or_wire
+
 from xen.xend.host import facts
 
 ORDER = ["memory_static_min", "memory_dynamic_min", "memory_dynamic_max", "memory_static_max"]

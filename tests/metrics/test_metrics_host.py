@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 import XenAPI
-
 from harness import QEMU, failure, make_user, new_vm, wait_until
 from metricshelp import SAMPLER_CONFIG
 

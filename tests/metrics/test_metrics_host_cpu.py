@@ -6,6 +6,7 @@ import os
 import time
 
 from harness import wait_until
+
 from xen.xend.host import facts
 
 

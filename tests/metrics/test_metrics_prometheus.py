@@ -6,7 +6,6 @@ import time
 
 import psutil
 import pytest
-
 from harness import MIB, make_user, new_no_os_vm, new_vbd, new_vdi, new_vm, unique
 from metricshelp import metrics_unix, parse, samples, scrape_tcp, scrape_unix
 

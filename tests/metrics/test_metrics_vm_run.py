@@ -10,9 +10,19 @@ import os
 import time
 
 import pytest
-
-from harness import (MIB, failure, guest_builder, memory, new_no_os_vm, new_tiny_vm, new_vbd,
-                     new_vdi, qemu_pids, wait_ready, wait_until)
+from harness import (
+    MIB,
+    failure,
+    guest_builder,
+    memory,
+    new_no_os_vm,
+    new_tiny_vm,
+    new_vbd,
+    new_vdi,
+    qemu_pids,
+    wait_ready,
+    wait_until,
+)
 
 pytestmark = pytest.mark.qemu
 

@@ -18,7 +18,6 @@ Tests here boot at most two guests at a time: booting is CPU-bound under TCG.
 """
 
 import pytest
-
 from harness import serving, skip_without_qemu
 
 SHARED_CONFIG = 'shutdown_timeout = 5\n'

@@ -16,10 +16,7 @@ import subprocess
 import threading
 
 import XenAPI
-
-from harness import (BOOT_WAIT, FINISHED, STATE_WAIT, Watcher, console, qemu_pids, vm_dir,
-                     wait_until)
-
+from harness import BOOT_WAIT, FINISHED, STATE_WAIT, Watcher, console, qemu_pids, vm_dir, wait_until
 
 # -- QEMU processes, seen from the host --------------------------------------------------
 

@@ -10,9 +10,16 @@ import os
 import signal
 
 import pytest
-
-from harness import (failure, new_no_os_vm, new_vbd, new_vdi, qemu_pids, requires_qemu,
-                     skip_without_taps, vm_in)
+from harness import (
+    failure,
+    new_no_os_vm,
+    new_vbd,
+    new_vdi,
+    qemu_pids,
+    requires_qemu,
+    skip_without_taps,
+    vm_in,
+)
 from qemuapi import call_in_thread, cmdline, qemu_img_chain, suspend_file, the_pid
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -11,9 +11,19 @@ except in rename_restart, where the crashed one is already stopped when the copy
 import os
 
 import pytest
-
-from harness import (EVENT_WAIT, console, new_tiny_vm, new_vbd, new_vdi, qemu_pids,
-                     requires_qemu, tiny_args, vm_dir, wait_ready, wait_until)
+from harness import (
+    EVENT_WAIT,
+    console,
+    new_tiny_vm,
+    new_vbd,
+    new_vdi,
+    qemu_pids,
+    requires_qemu,
+    tiny_args,
+    vm_dir,
+    wait_ready,
+    wait_until,
+)
 from qemuapi import the_pid, through_a_task, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

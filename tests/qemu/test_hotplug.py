@@ -9,9 +9,19 @@ the steps that are refused.
 import os
 
 import pytest
-
-from harness import (BOOT_WAIT, failure, new_no_os_vm, new_tiny_vm, new_vbd, new_vdi, qemu_pids,
-                     requires_qemu, skip_without_taps, unique, wait_ready)
+from harness import (
+    BOOT_WAIT,
+    failure,
+    new_no_os_vm,
+    new_tiny_vm,
+    new_vbd,
+    new_vdi,
+    qemu_pids,
+    requires_qemu,
+    skip_without_taps,
+    unique,
+    wait_ready,
+)
 from qemuapi import link_exists, master, open_files, private_bridge, tap, the_pid, wait_devices
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

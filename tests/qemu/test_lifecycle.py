@@ -14,10 +14,20 @@ import subprocess
 import time
 
 import pytest
-
-from harness import (LIFECYCLE_OPERATIONS, LIFECYCLE_STATES, RESIDENT_STATES, failure,
-                     new_no_os_vm, operation_id, qemu_pids, requires_qemu, vm_in, wait_until)
+from harness import (
+    LIFECYCLE_OPERATIONS,
+    LIFECYCLE_STATES,
+    RESIDENT_STATES,
+    failure,
+    new_no_os_vm,
+    operation_id,
+    qemu_pids,
+    requires_qemu,
+    vm_in,
+    wait_until,
+)
 from qemuapi import assert_executes, cmdline, suspend_file, the_pid, vcpu_ticks
+
 from xen.xend.api import lifecycle
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -10,10 +10,20 @@ import subprocess
 import uuid
 
 import pytest
-
-from harness import (EVENT_WAIT, console, failure, new_no_os_vm, new_tiny_vm, qemu_pids,
-                     requires_qemu, skip_without_taps, tiny_args, unique, wait_ready,
-                     wait_until)
+from harness import (
+    EVENT_WAIT,
+    console,
+    failure,
+    new_no_os_vm,
+    new_tiny_vm,
+    qemu_pids,
+    requires_qemu,
+    skip_without_taps,
+    tiny_args,
+    unique,
+    wait_ready,
+    wait_until,
+)
 from qemuapi import link_exists, master, ports, private_bridge, tap, vlan_device
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -6,10 +6,8 @@ import os
 import signal
 
 import pytest
-
 from harness import EVENT_WAIT, Watcher, new_no_os_vm, qemu_pids, requires_qemu, wait_until
-from qemuapi import (assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until,
-                     wait_state)
+from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 

@@ -4,7 +4,6 @@ decide (no QEMU process is left). No guest boots here.
 """
 
 import pytest
-
 from harness import MIB, failure, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
 
 pytestmark = [pytest.mark.qemu, requires_qemu]

@@ -3,7 +3,6 @@ with ``shutdown_timeout = 2``; and the ShuttingDown state such a call shows mean
 
 
 import pytest
-
 from harness import failure, halt_all, new_no_os_vm, qemu_pids, requires_qemu, serving, wait_until
 from qemuapi import assert_executes, call_in_thread, the_pid
 

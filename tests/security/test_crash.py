@@ -26,8 +26,8 @@ import time
 import xmlrpc.client
 
 import XenAPI
-
 from harness import Daemon
+
 from xen.xend.api import datamodel
 from xen.xend.api.types import Ref, Set
 

@@ -18,10 +18,9 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
+from harness import serving
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from harness import serving
 from secutil import read_until_closed, status_of, unexpected_tracebacks
 
 from xen.xend.api import codec, datamodel, reference

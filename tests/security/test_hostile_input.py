@@ -6,7 +6,6 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
-
 from harness import serving
 from secutil import body_of, exchange, post, status_of, unexpected_tracebacks
 

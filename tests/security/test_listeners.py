@@ -13,10 +13,19 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
-
 from harness import Daemon, free_port, serving, wait_until
-from secutil import (body_of, connect, exchange, post, proxy, read_until_closed,
-                     set_password, status_of, tls_context_for, wait_for_tls)
+from secutil import (
+    body_of,
+    connect,
+    exchange,
+    post,
+    proxy,
+    read_until_closed,
+    set_password,
+    status_of,
+    tls_context_for,
+    wait_for_tls,
+)
 
 from xen.xend.transport import tls
 

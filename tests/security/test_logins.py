@@ -7,7 +7,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from secutil import login, set_password
 
 LOCKOUT = 4

@@ -8,7 +8,6 @@ import os
 
 import pytest
 import XenAPI
-
 from harness import serving
 from secutil import unexpected_tracebacks
 

@@ -6,14 +6,13 @@ import types
 
 import pytest
 import XenAPI
-
 from harness import serving, wait_until
 from secutil import proxy, set_password
 
-from xen.xend.daemon import config
 from xen.xend.api import datamodel
 from xen.xend.api.errors import ApiError
 from xen.xend.api.sessions import Peer, Sessions, hash_password
+from xen.xend.daemon import config
 from xen.xend.state.store import Store
 
 CAP = 3

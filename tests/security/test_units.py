@@ -6,13 +6,13 @@ import types
 
 import pytest
 
-from xen.xend.daemon import config
 from xen.xend.api.errors import ApiError
+from xen.xend.api.limits import LogGate, LoginThrottle
 from xen.xend.api.sessions import Peer, Sessions, hash_password
 from xen.xend.api.values import check_path
-from xen.xend.api.limits import LogGate, LoginThrottle
-from xen.xend.transport.listeners import Admission
+from xen.xend.daemon import config
 from xen.xend.state.store import Store
+from xen.xend.transport.listeners import Admission
 
 
 class Clock:

@@ -1,7 +1,6 @@
 """Daemons configured for the task and event tests (the shared ones are in tests/conftest.py)."""
 
 import pytest
-
 from harness import serving
 
 

@@ -10,7 +10,6 @@ import time
 import xmlrpc.client
 
 import pytest
-
 from harness import STATE_WAIT, Daemon, Watcher, event_from, failure, make_user, wait_until
 from taskutil import Subscribers, wait_task
 

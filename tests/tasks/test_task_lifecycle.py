@@ -8,7 +8,6 @@ import os
 import xmlrpc.client
 
 import pytest
-
 from harness import failure, wait_until
 from taskutil import wait_task
 

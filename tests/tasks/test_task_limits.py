@@ -7,7 +7,6 @@ import time
 
 import pytest
 import XenAPI
-
 from harness import Daemon, Watcher, failure, wait_until
 from taskutil import wait_no_running_tasks, wait_task
 

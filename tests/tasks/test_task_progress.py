@@ -11,10 +11,19 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
+from harness import (
+    FINISHED,
+    MIB,
+    STATE_WAIT,
+    Watcher,
+    failure,
+    make_user,
+    new_vbd,
+    new_vdi,
+    unique,
+    wait_until,
+)
 from lxml import etree
-
-from harness import (FINISHED, MIB, STATE_WAIT, Watcher, failure, make_user, new_vbd, new_vdi,
-                     unique, wait_until)
 from taskutil import raw_login, served_dtd, wait_task
 
 

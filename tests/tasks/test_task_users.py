@@ -2,7 +2,6 @@
 their own, in RPCs and in events; root sees all. Users log in over TCP with passwords."""
 
 import pytest
-
 from harness import Watcher, event_from, failure, make_user, wait_until
 from taskutil import wait_task
 

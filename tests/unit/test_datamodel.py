@@ -7,9 +7,18 @@ import re
 import string
 
 import pytest
+from spec_tables import (
+    RO_INS,
+    RO_RUN,
+    RW,
+    SPEC_BINDINGS,
+    SPEC_CLASSES,
+    SPEC_ENUMS,
+    SPEC_FIELDS,
+    SPEC_LIST_CLASSES,
+    SPEC_MESSAGES,
+)
 
-from spec_tables import (RO_INS, RO_RUN, RW, SPEC_BINDINGS, SPEC_CLASSES, SPEC_ENUMS,
-                         SPEC_FIELDS, SPEC_LIST_CLASSES, SPEC_MESSAGES)
 from xen.xend.api import datamodel
 from xen.xend.api.errors import ApiError
 from xen.xend.api.types import Enum, Ref, Set, is_collection

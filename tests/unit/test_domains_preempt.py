@@ -4,8 +4,8 @@ returns the VM is Halted, and the overtaken call, finishing later, never changes
 import threading
 import types
 
-from xen.xend.state import domains
 from xen.xend.backend.sim import SimBackend
+from xen.xend.state import domains
 from xen.xend.state.store import Store
 
 

@@ -1,8 +1,8 @@
 """The VM lifecycle table (xen/xend/api/lifecycle.py)."""
 
 import pytest
-
 from spec_tables import SPEC_ENUMS, SPEC_MESSAGES
+
 from xen.xend.api import datamodel, lifecycle
 from xen.xend.api.errors import ApiError
 
@@ -109,7 +109,7 @@ def test_describe_has_one_line_per_row():
     lines = lifecycle.describe()
     assert len(lines) == len(EXPECTED)
     for (state, op), (transient, final) in EXPECTED.items():
-        match = [l for l in lines if l.split()[:2] == [state, op]]
+        match = [line for line in lines if line.split()[:2] == [state, op]]
         assert len(match) == 1, (state, op)
         assert "-> %s" % final in match[0]
         assert (transient in match[0]) if transient else "meanwhile" not in match[0]

@@ -2,9 +2,17 @@
 computed from the spec's own field tables (spec_tables.py), not from the datamodel."""
 
 import pytest
+from spec_tables import (
+    RO_INS,
+    RO_RUN,
+    RW,
+    SPEC_CLASSES,
+    SPEC_FIELDS,
+    SPEC_LIST_CLASSES,
+    SPEC_MESSAGES,
+    wire,
+)
 
-from spec_tables import (RO_INS, RO_RUN, RW, SPEC_CLASSES, SPEC_FIELDS, SPEC_LIST_CLASSES,
-                         SPEC_MESSAGES, wire)
 from xen.xend.api import datamodel, methods
 
 

@@ -4,13 +4,12 @@ let in without a password; any other uid is checked like a remote client."""
 import types
 
 import pytest
+from harness import ROOT_PEER
 
-from xen.xend.daemon import config as configmod
 from xen.xend.api.errors import ApiError
 from xen.xend.api.sessions import Peer, Sessions, hash_password
+from xen.xend.daemon import config as configmod
 from xen.xend.state.store import Store
-
-from harness import ROOT_PEER
 
 # What the kernel reports for an ordinary user's process on the socket (SO_PEERCRED).
 USER_PEER = Peer("unix", uid=1000, address="pid 4242")

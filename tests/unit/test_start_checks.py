@@ -8,11 +8,11 @@ import stat
 
 import pytest
 
-from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.common import check_host_files, check_memory_fits
 from xen.xend.backend.qemu.argv import boot_files
 from xen.xend.backend.spec import VMConfig
+from xen.xend.backend.xen import config as xl_config
 
 GIB = 1 << 30
 
@@ -36,7 +36,7 @@ def test_qemu_boot_files_follow_the_boot_method(kernel):
                                                    ("kernel/initrd", "/i", False)]
     assert boot_files(VMConfig(**{"boot_method": "bios", "bios_cdrom": "/x.iso",
                        "kernel_kernel": "/k"})) == [("bios/cdrom", "/x.iso", True)]
-    assert boot_files(VMConfig(**{"boot_method": "grub", "kernel_kernel": "/k", "bios_cdrom": "/c"})) == []
+    assert boot_files(VMConfig(boot_method="grub", kernel_kernel="/k", bios_cdrom="/c")) == []
     assert boot_files(VMConfig(**{"boot_method": "kernel_external", "kernel_kernel": kernel})) == \
         [("kernel/kernel", kernel, False)]
 
@@ -87,7 +87,8 @@ def test_xen_checks_the_kernel_of_pv_guests_and_xens_total_memory(kernel, tmp_pa
           "memory_static_max": GIB})
     xl_config.check_can_start(pv, info)
     missing = str(tmp_path / "k2")
-    assert _refusal(xl_config.check_can_start, dataclasses.replace(pv, kernel_kernel=missing), info) == \
+    no_kernel = dataclasses.replace(pv, kernel_kernel=missing)
+    assert _refusal(xl_config.check_can_start, no_kernel, info) == \
         ["VALUE_NOT_SUPPORTED", "kernel/kernel", missing, "no such file on the host"]
     assert _refusal(xl_config.check_can_start, dataclasses.replace(pv, memory_static_max=3 * GIB),
                     info)[:3] == ["VALUE_NOT_SUPPORTED", "memory/static_max", str(3 * GIB)]
@@ -95,4 +96,5 @@ def test_xen_checks_the_kernel_of_pv_guests_and_xens_total_memory(kernel, tmp_pa
     xl_config.check_can_start(VMConfig(**{"builder": "hvm", "boot_method": "kernel_external",
                                "kernel_kernel": missing, "bios_cdrom": missing,
                                "memory_static_max": GIB}), info)
-    xl_config.check_can_start(dataclasses.replace(pv, memory_static_max=3 * GIB), {})  # unknown total
+    # Xen's total unknown: nothing to check against.
+    xl_config.check_can_start(dataclasses.replace(pv, memory_static_max=3 * GIB), {})

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from xen.xend.host import srdrivers
 from xen.xend.api.errors import ApiError
+from xen.xend.host import srdrivers
 
 WRITTEN = 64 * 1024
 

@@ -13,16 +13,16 @@ import threading
 import xmlrpc.client
 
 import pytest
+from harness import ROOT_PEER as ROOT
+from harness import InProcessListener
 
-from xen.xend.daemon import config as configmod
-from xen.xend.transport import listeners as server
 from xen.xend.api import codec, datamodel, marshal
 from xen.xend.api.errors import ApiError
 from xen.xend.api.handlers.vm import VMHandler
-from xen.xend.daemon.app import Xend
 from xen.xend.api.tasks import FINISHED
-
-from harness import ROOT_PEER as ROOT, InProcessListener
+from xen.xend.daemon import config as configmod
+from xen.xend.daemon.app import Xend
+from xen.xend.transport import listeners as server
 
 VMS = 60   # enough records for the writer to hand over several pieces between them
 

@@ -5,12 +5,12 @@ import logging
 import types
 
 import pytest
-
 from harness import STATE_WAIT, wait_until
+
 from xen.xend.api.errors import ApiError
+from xen.xend.api.tasks import FAILURE, Tasks
 from xen.xend.backend.base import BackendError
 from xen.xend.state.store import Store
-from xen.xend.api.tasks import FAILURE, Tasks
 
 CALL = types.SimpleNamespace(user="root", is_root=True)
 

@@ -8,12 +8,11 @@ import threading
 import types
 
 import pytest
-
-from xen.xend.util import progress
-from xen.xend.state.store import Store
-from xen.xend.api.tasks import CANCELLED, CANCELLING, Tasks
-
 from harness import STATE_WAIT, wait_until
+
+from xen.xend.api.tasks import CANCELLED, CANCELLING, Tasks
+from xen.xend.state.store import Store
+from xen.xend.util import progress
 
 CALL = types.SimpleNamespace(user="root", is_root=True)
 

@@ -3,9 +3,21 @@
 import pytest
 
 from xen.xend.api import datamodel
-from xen.xend.api.types import (INT64_MAX, INT64_MIN, NULL_REF, Bool, Enum, Float, Int, Map,
-                                Ref, Set, String, TypeMismatch, is_collection)
-
+from xen.xend.api.types import (
+    INT64_MAX,
+    INT64_MIN,
+    NULL_REF,
+    Bool,
+    Enum,
+    Float,
+    Int,
+    Map,
+    Ref,
+    Set,
+    String,
+    TypeMismatch,
+    is_collection,
+)
 
 # -- Int -----------------------------------------------------------------------------
 

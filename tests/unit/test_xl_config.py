@@ -3,10 +3,10 @@ xl's listings (pure functions; the nested Xen tier runs them against real xl).""
 
 import pytest
 
-from xen.xend.backend.xen import config as xl_config
-from xen.xend.backend.xen import counters, xl
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from xen.xend.backend.xen import config as xl_config
+from xen.xend.backend.xen import counters, xl
 
 UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 MIB = 2 ** 20

@@ -18,7 +18,6 @@ import urllib.request
 
 import pytest
 import XenAPI
-
 import xenhost
 from harness import make_user, memory, unique, wait_until
 

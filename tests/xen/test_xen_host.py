@@ -5,7 +5,6 @@ tested through the daemon in test_xen_backend.py, which saves the tier two guest
 """
 
 import pytest
-
 import xenhost
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]

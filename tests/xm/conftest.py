@@ -6,7 +6,6 @@ and check state independently of xm.
 """
 
 import pytest
-
 from xmtools import Xm
 
 

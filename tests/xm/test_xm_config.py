@@ -3,10 +3,10 @@
 import os
 
 import pytest
-
 from harness import MIB
-from xen.xm import config
 from xmtools import Xm, snapshot
+
+from xen.xm import config
 
 
 def write(tmp_path, name, text):
@@ -347,6 +347,7 @@ def test_docs_say_which_field_each_setting_sets():
     (vcpus sets VCPUs/max, the count a VM starts with; it is not ignored), and xm.1
     says the same of vcpus."""
     from harness import ROOT
+
     from xen.xend.api import datamodel
     with open(os.path.join(ROOT, "docs", "xm.md")) as f:
         rows = [line.split(" | ") for line in f if line.startswith("| `")]

@@ -10,11 +10,11 @@ import threading
 import xmlrpc.server
 
 import pytest
-
 from harness import ROOT, STATE_WAIT, Daemon, free_port, scratch_dir, wait_until
+from xmtools import Xm, table
+
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
-from xmtools import Xm, table
 
 
 def test_info(xm, root):

@@ -3,10 +3,8 @@
 import subprocess
 import sys
 
-import pytest
-from setuptools import find_packages
-
 from harness import ROOT
+from setuptools import find_packages
 
 
 def test_xm_imports_no_daemon_internals():

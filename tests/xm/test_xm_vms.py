@@ -233,6 +233,7 @@ def test_slow_operation_without_a_terminal_prints_plain_progress_lines():
     sim_op_seconds) reports plain lines on stderr, a 10% step each, then "done"; stdout
     stays empty, for scripts that read it."""
     import re
+
     from xmtools import Xm
     slow = Daemon(extra_config="sim_op_seconds = 1.0\n").start()
     try:

@@ -11,8 +11,8 @@ here knows any xm command.
 import hashlib
 import http.client
 import socket
-import sys
 import ssl
+import sys
 import time
 import urllib.parse
 import uuid as uuidlib

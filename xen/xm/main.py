@@ -100,7 +100,7 @@ def overview():
               "                  xend's self-signed STATE_DIR/xend-cert.pem)",
               "  --fingerprint SHA256",
               "                  trust exactly the certificate with this SHA-256 fingerprint",
-              "", 
+              "",
               'Run "xm help COMMAND" for a command\'s arguments. Listings take --json.',
               "Exit status: 0 done, 1 the operation failed, 2 xend cannot be reached."]
     return "\n".join(lines)

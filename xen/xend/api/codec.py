@@ -23,7 +23,7 @@ import xmlrpc.client
 from xml.parsers import expat
 
 from . import marshal
-from .marshal import Abandon, Members   # noqa: F401 (the codec's API: lazy structs)
+from .marshal import Abandon, Members  # noqa: F401 (the codec's API: lazy structs)
 
 MAX_DEPTH = 64   # nesting of arrays/structs accepted in a request
 

@@ -285,7 +285,8 @@ SESSION = Class("session", "a session", [
              Param("pwd", String, "Password for login."),
              Param("version", String, "API version the client speaks", optional=True),
              Param("originator", String, "the client's name", optional=True)],
-            Ref("session"), "Attempt to authenticate the user, returning a session_id if successful",
+            Ref("session"),
+            "Attempt to authenticate the user, returning a session_id if successful",
             session=False),
     Message("logout", [], None, "Log out of a session"),
 ], creatable=False, deletable=False, asynchronous=False, stored=False)
@@ -309,7 +310,8 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "Poll a running asynchronous RPC invocation and query its status (an XML string)"),
     Message("get_all_tasks", [], Set(Ref("task")),
             "List all asynchronous RPC calls currently executing"),
-    Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop", extension=True),
+    Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop",
+            extension=True),
     Message("get_status_struct", [Param("task", Ref("task"), "The ID of the RPC call to poll")],
             Struct("task_status"),
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "

@@ -22,12 +22,12 @@ import logging
 import re
 import time
 
+from ..backend.base import BackendError
 from . import datamodel, lifecycle
 from .codec import Abandon, Members, failure, success
 from .errors import ApiError
 from .types import Map
 from .values import check_value
-from ..backend.base import BackendError
 
 log = logging.getLogger("xend.dispatch")
 

@@ -7,9 +7,10 @@ Sets or Maps; add_to_<f>/remove_from_<f> for RW Sets and Maps; create; delete
 spec gives one; and the extra messages
 declared in the datamodel, implemented by the class handler's method of the
 same name or, for a VM lifecycle operation the handler leaves to the domain
-owner (state/domains.py), by the owner's method of that name. A field declared with ``on_set`` is set by the handler's
-set_<f>. A declared message or setter without an implementation stops the
-daemon at start, so the datamodel and the handlers cannot drift apart.
+owner (state/domains.py), by the owner's method of that name. A field declared
+with ``on_set`` is set by the handler's set_<f>. A declared message or setter
+without an implementation stops the daemon at start, so the datamodel and the
+handlers cannot drift apart.
 """
 
 import dataclasses
@@ -110,14 +111,17 @@ def build(handlers):
         if cls.list_rpc:
             add(Method(n + ".list", n, [], Set(Ref(n)), h.get_all,
                        desc="Return a list of all the %s objects known to the system." % n))
-        add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid, desc="The %s with the given UUID." % n))
+        add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid,
+                   desc="The %s with the given UUID." % n))
         for f in cls.fields:
             if f.lookup:
                 add(Method("%s.get_by_%s" % (n, f.wire), n, [Param("label", String)],
                            Set(Ref(n)), _bind(h.get_by_field, f.wire),
                            desc="The %s objects whose %s is the given string." % (n, f.wire)))
-        add(Method(n + ".get_record", n, [_this(n)], record, h.get_record, desc="All fields of the given %s." % n))
-        add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records, desc="Every %s, keyed by reference." % n))
+        add(Method(n + ".get_record", n, [_this(n)], record, h.get_record,
+                   desc="All fields of the given %s." % n))
+        add(Method(n + ".get_all_records", n, [], Map(Ref(n), record), h.get_all_records,
+                   desc="Every %s, keyed by reference." % n))
         add(Method(n + ".to_XML", n, [_this(n)], String, h.to_xml,
                    desc="The given %s as an XML string (§2.15)." % n))
     return table

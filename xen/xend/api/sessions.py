@@ -35,8 +35,8 @@ import threading
 import time
 import uuid
 
-from .limits import LoginThrottle
 from .errors import ApiError
+from .limits import LoginThrottle
 
 log = logging.getLogger("xend.sessions")
 

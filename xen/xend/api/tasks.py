@@ -13,13 +13,13 @@ import threading
 import time
 import xmlrpc.client
 
+from ..backend.base import BackendError
 from ..util import progress
 from . import xmltime
 from .codec import failure, success
 from .dispatch import loggable
 from .errors import ApiError
 from .handlers.base import new_ref
-from ..backend.base import BackendError
 
 log = logging.getLogger("xend.tasks")
 

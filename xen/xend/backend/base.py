@@ -77,7 +77,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def clean_shutdown(self, uuid: str, timeout: float) -> None:
-        """Ask the guest to power off and wait; raise BackendError on timeout (guest left running)."""
+        """Ask the guest to power off and wait; BackendError on timeout (guest left running)."""
 
     @abc.abstractmethod
     def hard_shutdown(self, uuid: str) -> None:

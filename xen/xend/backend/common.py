@@ -1,5 +1,6 @@
-"""What the hypervisor backends share: the checks made before a guest starts, the BIOS boot letters, the daemon-only files guests'
-state goes into, and the lookup of a guest a backend runs."""
+"""What the hypervisor backends share: the checks made before a guest starts, the BIOS
+boot letters, the daemon-only files guests' state goes into, and the lookup of a guest a
+backend runs."""
 
 import os
 import stat

@@ -19,7 +19,6 @@ import shutil
 import threading
 import uuid as uuidlib
 
-from ..host import facts as hostinfo
 from ..api import datamodel, methods
 from ..api.dispatch import Dispatcher
 from ..api.handlers.base import ClassHandler
@@ -32,11 +31,12 @@ from ..api.handlers.task import TaskHandler
 from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
 from ..api.sessions import ROOT, Sessions
+from ..api.tasks import Tasks
+from ..host import facts as hostinfo
 from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.store import Store
-from ..api.tasks import Tasks
 
 log = logging.getLogger("xend")
 

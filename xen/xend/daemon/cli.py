@@ -47,7 +47,8 @@ def build_parser():
         s.add_argument("--listen", help="TCP ADDR:PORT ('none' turns it off)")
         s.add_argument("--tls-listen", dest="tls_listen",
                        help="HTTPS ADDR:PORT ('none', the default, turns it off)")
-        s.add_argument("--backend", choices=["auto", "xen", "qemu", "sim"], help="hypervisor backend")
+        s.add_argument("--backend", choices=["auto", "xen", "qemu", "sim"],
+                       help="hypervisor backend")
         s.add_argument("--log-file", dest="log_file",
                        help="log file (default: stderr in the foreground, "
                             "STATE_DIR/xend.log when detached)")

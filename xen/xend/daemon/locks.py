@@ -13,6 +13,7 @@ import time
 
 from ..util.files import unlink_if_exists
 
+
 class LockBusy(Exception):
     """The lock is held by another process; ``pid`` is its pid (None if unreadable)."""
 

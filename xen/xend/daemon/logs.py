@@ -4,7 +4,6 @@ import logging
 import re
 import sys
 
-
 # C0 and C1 control characters (newline and carriage return among them) and DEL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 

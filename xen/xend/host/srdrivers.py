@@ -35,9 +35,9 @@ import shutil
 import subprocess
 import uuid as uuidlib
 
-from ..util import progress
 from ..api.errors import ApiError
 from ..api.values import check_path
+from ..util import progress
 from ..util.files import unlink_if_exists
 
 QEMU_IMG = "qemu-img"

@@ -15,14 +15,20 @@ import os
 import threading
 import time
 
-from ..host import netdev
-from ..util import progress
 from ..api import lifecycle
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
-    GUEST_CRASH, GUEST_DIED, GUEST_REBOOT, GUEST_SHUTDOWN, GUEST_SUSPEND, BackendError)
+    GUEST_CRASH,
+    GUEST_DIED,
+    GUEST_REBOOT,
+    GUEST_SHUTDOWN,
+    GUEST_SUSPEND,
+    BackendError,
+)
 from ..backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from ..host import netdev
+from ..util import progress
 from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.domains")

@@ -63,7 +63,8 @@ class Store:
         db.execute("CREATE TABLE IF NOT EXISTS objects (ref TEXT PRIMARY KEY, class TEXT NOT NULL,"
                    " record TEXT NOT NULL, private TEXT NOT NULL)")
         db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        for ref, cls, record, private in db.execute("SELECT ref, class, record, private FROM objects"):
+        rows = db.execute("SELECT ref, class, record, private FROM objects")
+        for ref, cls, record, private in rows:
             if cls not in self._tables:
                 continue   # a class this version no longer has; kept on disk untouched
             self._apply(cls, ref, json.loads(record), json.loads(private))

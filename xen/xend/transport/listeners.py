@@ -41,11 +41,11 @@ import struct
 import sys
 import threading
 
-from . import httpio, prometheus, tls
 from ..api import codec, xmlrepr
-from ..api.sessions import Peer
 from ..api.limits import LogGate
+from ..api.sessions import Peer
 from ..util.files import unlink_if_exists
+from . import httpio, prometheus, tls
 
 log = logging.getLogger("xend.server")
 

@@ -3,8 +3,18 @@
 import sys
 
 from .. import config, provision
-from ..output import (MIB, decode, domain_ids, escape_line, has_domain, print_json,
-                      print_pairs, print_table, printable, vm_state)
+from ..output import (
+    MIB,
+    decode,
+    domain_ids,
+    escape_line,
+    has_domain,
+    print_json,
+    print_pairs,
+    print_table,
+    printable,
+    vm_state,
+)
 from . import all_records, arg, command, lifecycle_help, positive
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")

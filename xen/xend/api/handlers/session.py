@@ -1,7 +1,7 @@
 """session (§2.4): login, logout; each caller sees only its own session (root sees all)."""
 
-from .base import ClassHandler
 from .. import xmltime
+from .base import ClassHandler
 
 
 class SessionHandler(ClassHandler):

@@ -9,8 +9,8 @@ before its record is committed, and unplugged before its record is deleted.
 import os
 import shutil
 
-from ...util import progress
 from ...host import srdrivers
+from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref

@@ -17,7 +17,8 @@ from .. import base
 from ..base import BackendError
 from ..common import check_host_files, check_memory_fits
 from . import counters, hotplug, power, suspend
-from .argv import boot_files, safe_path, validate as validate_vm
+from .argv import boot_files, safe_path
+from .argv import validate as validate_vm
 from .events import Notifier
 from .process import Processes, open_taps
 from .qmp import LoopThread

@@ -36,8 +36,18 @@ from ..common import create_private_file, running_guest
 from . import config, counters
 from .xenstore import Xenstore
 from .xenstore import connect as connect_xenstore
-from .xl import (SAVE_TIMEOUT, SHUTDOWN_CRASH, SHUTDOWN_REBOOT, SHUTDOWN_SOFT_RESET,
-                 SHUTDOWN_SUSPEND, SHUTDOWN_WATCHDOG, XL_TIMEOUT, Xl, cpu_idle, power_state)
+from .xl import (
+    SAVE_TIMEOUT,
+    SHUTDOWN_CRASH,
+    SHUTDOWN_REBOOT,
+    SHUTDOWN_SOFT_RESET,
+    SHUTDOWN_SUSPEND,
+    SHUTDOWN_WATCHDOG,
+    XL_TIMEOUT,
+    Xl,
+    cpu_idle,
+    power_state,
+)
 
 log = logging.getLogger("xend.backend.xen")
 
