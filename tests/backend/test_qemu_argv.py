@@ -309,3 +309,10 @@ def test_accel_choice(monkeypatch):
     assert choose_accel("auto") == "kvm"
     with pytest.raises(ValueError):
         choose_accel("xen")
+
+
+def test_every_cpu_feature_has_a_qemu_flag_or_is_refused():
+    from xen.xend.api import datamodel
+    from xen.xend.backend.qemu.argv import CPU_FEATURES, NO_CPUID_FLAG
+    assert set(CPU_FEATURES) | NO_CPUID_FLAG == set(datamodel.cpu_feature.values)
+    assert not set(CPU_FEATURES) & NO_CPUID_FLAG

@@ -14,6 +14,7 @@ import re
 import stat
 import uuid as uuidlib
 
+from ...host import facts
 from ..base import BackendError
 from ..common import BIOS_BOOT
 
@@ -24,22 +25,20 @@ QEMU_LOG = "qemu.log"
 
 MIB = 1024 * 1024
 
-# cpu_feature names of the API -> QEMU CPUID flag names. Features with no
-# CPUID bit of their own (Linux's synthetic flags such as K8 or CONSTANT_TSC)
-# are absent and rejected with VALUE_NOT_SUPPORTED.
+# The cpu_feature values with no CPUID bit of their own (Linux's synthetic flags, such as
+# K8 or CONSTANT_TSC): QEMU cannot turn them on or off, so they are refused.
+NO_CPUID_FLAG = frozenset({
+    "CENTAUR_MCR", "CONSTANT_TSC", "CXMMX", "CYRIX_ARR", "FXSAVE_LEAK", "K6_MTRR", "K7", "K8",
+    "LONGRUN", "LRTI", "MP", "P3", "P4", "RECOVERY",
+})
+# Where QEMU's name for a CPUID flag is not Linux's (with "-" for "_").
+QEMU_FLAG_NAMES = {"DTES": "ds", "XSTORE": "xstore", "XSTORE_EN": "xstore-en",
+                   "XCRYPT": "xcrypt", "XCRYPT_EN": "xcrypt-en"}
+# cpu_feature names of the API -> QEMU CPUID flag names, in CPUID order: made from the
+# host's table of Linux's flag names (host/facts.py), so that each flag is named once.
 CPU_FEATURES = {
-    "FPU": "fpu", "VME": "vme", "DE": "de", "PSE": "pse", "TSC": "tsc",
-    "MSR": "msr", "PAE": "pae", "MCE": "mce", "CX8": "cx8", "APIC": "apic",
-    "SEP": "sep", "MTRR": "mtrr", "PGE": "pge", "MCA": "mca", "CMOV": "cmov",
-    "PAT": "pat", "PSE36": "pse36", "PN": "pn", "CLFLSH": "clflush",
-    "DTES": "ds", "ACPI": "acpi", "MMX": "mmx", "FXSR": "fxsr", "XMM": "sse",
-    "XMM2": "sse2", "SELFSNOOP": "ss", "HT": "ht", "ACC": "tm", "IA64": "ia64",
-    "SYSCALL": "syscall", "NX": "nx", "MMXEXT": "mmxext", "LM": "lm",
-    "3DNOWEXT": "3dnowext", "3DNOW": "3dnow", "XMM3": "pni", "MWAIT": "monitor",
-    "DSCPL": "ds-cpl", "EST": "est", "TM2": "tm2", "CID": "cid", "CX16": "cx16",
-    "XTPR": "xtpr", "XSTORE": "xstore", "XSTORE_EN": "xstore-en",
-    "XCRYPT": "xcrypt", "XCRYPT_EN": "xcrypt-en", "LAHF_LM": "lahf-lm",
-    "CMP_LEGACY": "cmp-legacy",
+    feature: QEMU_FLAG_NAMES.get(feature, facts.FEATURE_TO_FLAG[feature].replace("_", "-"))
+    for feature in dict.fromkeys(facts.CPU_FEATURES.values()) if feature not in NO_CPUID_FLAG
 }
 
 # The cpu_feature names of the flags the qemu64 model turns on: QEMU 7.2's model
