@@ -26,7 +26,7 @@ import shutil
 import threading
 import time
 
-from xen.xend.host import facts as hostinfo
+from xen.xend.host import facts
 from xen.xend.util import progress
 from xen.xend.util.files import unlink_if_exists
 
