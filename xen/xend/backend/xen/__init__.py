@@ -3,8 +3,11 @@
 ==========  ========================================================================
 module      holds
 ==========  ========================================================================
-backend     XenBackend, the Backend contract; domains created, destroyed and
-            rebuilt, and the checker that finishes what guests did on their own
+backend     XenBackend, the Backend contract
+domains     Domain, one guest's domain as the backend knows it; Domains, the table
+            of them and the xl commands that create, destroy, rebuild and save them
+watch       GuestWatch, the checker that finishes what guests did on their own
+            (power-off, reboot, crash, suspend) and reports it as guest events
 xl          running xl (and xenpm), the listing cache, and parsers of their output
 config      the xl configuration built from a DomainSpec, start checks (pure)
 xenstore    reading xenstore (pyxs): device dirs, agent version, balloon target,
