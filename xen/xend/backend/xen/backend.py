@@ -2,8 +2,9 @@
 
 Domains are built and driven with ``xl`` (xl.py; a generated configuration file
 per guest, in its state dir: config.py), made and unmade by domains.py, and
-watched for what guests do on their own by watch.py; counters come from dom0's
-side of their devices (counters.py).
+watched for what guests do on their own by watch.py; devices are hot-plugged by
+hotplug.py, counters come from counters.py and host facts from host.py. A method
+here finds the domain and calls on those.
 
 Only domains whose uuid belongs to a VM this daemon started are ever touched:
 every command names a domain by the domid the backend recorded for that VM.
@@ -11,31 +12,23 @@ Other domains are logged once, at start, and left alone. Domains outlive the
 daemon; ``reattach`` finds them again by uuid.
 """
 
-import dataclasses
 import logging
 import os
 import shutil
 
-from xen.xend.host import facts
 from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
 from ..common import create_private_file
-from . import config, counters
+from . import config, counters, host, hotplug
 from .domains import Domain, Domains
 from .watch import GuestWatch
 from .xenstore import Xenstore
 from .xenstore import connect as connect_xenstore
-from .xl import SAVE_TIMEOUT, XL_TIMEOUT, Xl, cpu_idle, power_state
+from .xl import SAVE_TIMEOUT, Xl, power_state
 
 log = logging.getLogger("xend.backend.xen")
-
-MIB = 1024 * 1024
-LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
-# Where distributions put the Xen device model (Debian's qemu-system-xen: libexec).
-DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386",
-                 "/usr/bin/qemu-system-i386")
 
 
 class XenBackend(base.Backend):
@@ -49,14 +42,14 @@ class XenBackend(base.Backend):
         self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self._xl.path),
                                                            "xenpm")
         self.pvh_cpuid = pvh_cpuid
-        self.device_model = next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), "")
+        self.device_model = host.device_model()
         self._domains = Domains(self._xl)
         self._watch = GuestWatch(self._xl, self._domains,
                                  lambda uuid, kind: self.on_guest_event(uuid, kind))
         self._xs = Xenstore(xenstore if xenstore is not None
                                       else connect_xenstore())
         self.info = self._xl.info()
-        log.info("xen backend: Xen %s, %s, device model %s", self.xen_version(),
+        log.info("xen backend: Xen %s, %s, device model %s", host.xen_version(self.info),
                  self._xl.path, self.device_model or "none (no HVM, no qcow2)")
 
     # ------------------------------------------------------------------ contract
@@ -68,7 +61,8 @@ class XenBackend(base.Backend):
         name = config.domain_name(spec.record, spec.uuid, taken)
         text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
-                                      pvh_cpuid=self.pvh_cpuid, hvm_capable=self.hvm_capable)
+                                      pvh_cpuid=self.pvh_cpuid,
+                                      hvm_capable=host.hvm_capable(self.info))
         dom = Domain.of_spec(spec, name)
         create_private_file(dom.config, text)
         with dom.lock:
@@ -175,8 +169,6 @@ class XenBackend(base.Backend):
         """Stop watching; the domains keep running."""
         self._watch.close()
 
-    # ------------------------------------------------------------- extra API
-
     def validate_record(self, record):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
         config.validate_record(record)
@@ -195,119 +187,48 @@ class XenBackend(base.Backend):
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
         dom = self._domains.running(uuid, "Running")
-        line = config.disk_line(disk, self._type_of(dom), bool(self.device_model))
-        with dom.lock:
-            self._xl.run("block-attach", str(dom.domid), line)
-            dom.disks[disk.vbd] = disk.device
+        hotplug.attach_disk(self._xl, dom, disk, bool(self.device_model))
         return dom.private()
 
     def detach_disk(self, uuid, vbd):
         """``xl block-detach`` a VBD; DEVICE_DETACH_TIMEOUT while the guest keeps it."""
         dom = self._domains.running(uuid, "Running")
-        with dom.lock:
-            vdev = dom.disks.get(vbd)
-            if vdev is not None:
-                self._unplug(dom, "VBD", vbd, ["block-detach", str(dom.domid), vdev],
-                             lambda: vdev in self._xs.backend_values(b"vbd", dom.domid, b"dev"))
-                del dom.disks[vbd]
+        hotplug.detach_disk(self._xl, self._xs, dom, vbd, self.unplug_timeout)
         return dom.private()
 
     def attach_nic(self, uuid, nic):
         """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
         dom = self._domains.running(uuid, "Running")
-        with dom.lock:
-            self._xl.run("network-attach", str(dom.domid),
-                     *config.nic_line(nic, self._type_of(dom)).split(","))
-            dom.nics[nic.vif] = nic.mac
+        hotplug.attach_nic(self._xl, dom, nic)
         return dom.private()
 
     def detach_nic(self, uuid, vif):
         """``xl network-detach`` a VIF by its MAC; DEVICE_DETACH_TIMEOUT while the guest
         keeps it."""
         dom = self._domains.running(uuid, "Running")
-        with dom.lock:
-            mac = dom.nics.get(vif)
-            if mac is not None:
-                self._unplug(dom, "VIF", vif, ["network-detach", str(dom.domid), mac],
-                             lambda: mac.lower() in self._xs.backend_values(b"vif", dom.domid,
-                                                                            b"mac"))
-                del dom.nics[vif]
+        hotplug.detach_nic(self._xl, self._xs, dom, vif, self.unplug_timeout)
         return dom.private()
 
     def metrics(self, uuid):
-        """Counters of a running domain, from xl's listings, blkback and netback.
-
-        ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
-        wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
-        "tools_version": {...}}``
-        """
+        """Counters of a running domain (see counters.metrics); {} without one."""
         dom = self._domains.get(uuid)
         if dom is None or dom.domid is None:
             return {}
-        listing = self._xl.list(max_age=LIST_MAX_AGE)
-        entry = listing.get(uuid)
-        if entry is None:
-            return {}
-        return {"cpu_seconds": self._xl.vcpu_times().get(entry["domid"], []),
-                "memory_actual": entry["mem_mib"] * MIB,
-                "vbd": counters.vbd_counters(self._xs, dom.domid, dom.disks),
-                "vif": counters.vif_counters(self._xs, dom.domid, dom.nics),
-                "tools_version": self._xs.tools_version(dom.domid)}
+        return counters.metrics(self._xl, self._xs, dom)
 
     def host_cpus(self):
-        """Xen's physical CPUs: as many as ``xl info`` counts, at its ``cpu_mhz``; the
-        model and flags are what dom0's vCPUs report of the same processor."""
-        try:
-            count = int(self.info.get("nr_cpus", ""))
-        except ValueError:
-            return None
-        model = (facts.read_cpus() or [facts.CpuInfo(0)])[0]
-        mhz = float(self.info.get("cpu_mhz") or model.mhz or 0)
-        return [dataclasses.replace(model, number=n, mhz=mhz) for n in range(count)]
+        """Xen's physical CPUs (see host.cpus)."""
+        return host.cpus(self.info)
 
     def host_cpu_idle(self):
-        """Idle seconds per physical CPU, from Xen's C-state statistics (xenpm); None
-        where xenpm reports none."""
-        idle = cpu_idle(self.xenpm)
-        return [idle.get(n, 0.0) for n in range(max(idle) + 1)] if idle else None
+        """Idle seconds per physical CPU, from xenpm; None where it reports none."""
+        return host.cpu_idle_seconds(self.xenpm)
 
     def host_memory(self):
-        """(total, free) bytes of Xen's memory, from a fresh ``xl info``; None when xl
-        does not answer (psutil's view of dom0 then stands in)."""
-        try:
-            info = self._xl.info()
-            return int(info["total_memory"]) * MIB, int(info["free_memory"]) * MIB
-        except (BackendError, KeyError, ValueError):
-            return None
+        """(total, free) bytes of Xen's memory; None when xl does not answer (psutil's
+        view of dom0 then stands in)."""
+        return host.memory(self._xl)
 
     def software_version(self):
         """What the host runs, for host.software_version."""
-        return {"xen": self.xen_version()}
-
-    @property
-    def hvm_capable(self):
-        """Whether Xen can run HVM containers (PVH and HVM domains) on this processor."""
-        return "hvm" in self.info.get("virt_caps", "").split()
-
-    def xen_version(self):
-        return "%s.%s%s" % (self.info.get("xen_major", "?"), self.info.get("xen_minor", "?"),
-                            self.info.get("xen_extra", ""))
-
-    # ------------------------------------------------------------ internals
-
-    def _type_of(self, dom):
-        try:
-            with open(dom.config) as f:
-                return "hvm" if 'type = "hvm"' in f.read() else "pv"
-        except OSError:
-            return "pv"
-
-    def _unplug(self, dom, cls, ref, command, still_there):
-        """Run an xl detach; if it fails while the device is still there, the guest has
-        not let go of it in time (libxl gives up after its own timeout)."""
-        try:
-            self._xl.run(*command, timeout=self.unplug_timeout + XL_TIMEOUT)
-        except BackendError:
-            if still_there():
-                raise BackendError("DEVICE_DETACH_TIMEOUT", cls, ref,
-                                   self.unplug_timeout) from None
+        return {"xen": host.xen_version(self.info)}
