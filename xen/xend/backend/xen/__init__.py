@@ -3,13 +3,20 @@
 ==========  ========================================================================
 module      holds
 ==========  ========================================================================
-backend     XenBackend, the Backend contract; domains created, destroyed and
-            rebuilt, and the checker that finishes what guests did on their own
+backend     XenBackend, the Backend contract: each call finds the domain and hands
+            the work to the modules below
+domains     Domain, one guest's domain as the backend knows it; Domains, the table
+            of them and the xl commands that create, destroy, rebuild and save them
+watch       GuestWatch, the checker that finishes what guests did on their own
+            (power-off, reboot, crash, suspend) and reports it as guest events
+hotplug     hot-plug and unplug of disks and NICs (xl block-*, network-*)
 xl          running xl (and xenpm), the listing cache, and parsers of their output
 config      the xl configuration built from a DomainSpec, start checks (pure)
 xenstore    reading xenstore (pyxs): device dirs, agent version, balloon target,
             and the @releaseDomain watch
-counters    disk and NIC byte counters from blkback, qdisk and netback
+counters    metrics: vCPU time and memory from xl, disk and NIC byte counters from
+            blkback, qdisk and netback
+host        Xen's version, capabilities, CPUs and memory; the device model's path
 ==========  ========================================================================
 """
 

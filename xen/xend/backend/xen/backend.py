@@ -1,17 +1,10 @@
 """XenBackend: the Backend contract on Xen, for a daemon running in dom0.
 
 Domains are built and driven with ``xl`` (xl.py; a generated configuration file
-per guest, in its state dir: config.py) and watched through xenstore
-(xenstore.py); their counters come from dom0's side of their devices (counters.py).
-
-Every domain is created with ``on_* = preserve``: when a guest powers off,
-reboots or crashes on its own, its domain stays, shut down with a reason code.
-A watch on ``@releaseDomain`` (which xenstored fires whenever a domain shuts
-down or goes away) wakes a checker that lists the domains (``xl list -v``),
-finishes what the guest asked for (a power-off is destroyed, a reboot is
-rebuilt from the same configuration, a crash is left for a core dump) and
-reports the event to the domain owner, which applies actions/*. Shutdowns the
-backend asked for itself are left to the operation that asked.
+per guest, in its state dir: config.py), made and unmade by domains.py, and
+watched for what guests do on their own by watch.py; devices are hot-plugged by
+hotplug.py, counters come from counters.py and host facts from host.py. A method
+here finds the domain and calls on those.
 
 Only domains whose uuid belongs to a VM this daemon started are ever touched:
 every command names a domain by the domid the backend recorded for that VM.
@@ -19,75 +12,23 @@ Other domains are logged once, at start, and left alone. Domains outlive the
 daemon; ``reattach`` finds them again by uuid.
 """
 
-import dataclasses
 import logging
 import os
 import shutil
-import threading
-import time
 
-from xen.xend.host import facts
 from xen.xend.util import progress
-from xen.xend.util.files import unlink_if_exists
 
 from .. import base
 from ..base import BackendError
-from ..common import create_private_file, running_guest
-from . import config, counters
+from ..common import create_private_file
+from . import config, counters, host, hotplug
+from .domains import Domain, Domains
+from .watch import GuestWatch
 from .xenstore import Xenstore
 from .xenstore import connect as connect_xenstore
-from .xl import (
-    SAVE_TIMEOUT,
-    SHUTDOWN_CRASH,
-    SHUTDOWN_REBOOT,
-    SHUTDOWN_SOFT_RESET,
-    SHUTDOWN_SUSPEND,
-    SHUTDOWN_WATCHDOG,
-    XL_TIMEOUT,
-    Xl,
-    cpu_idle,
-    power_state,
-)
+from .xl import SAVE_TIMEOUT, Xl, power_state
 
 log = logging.getLogger("xend.backend.xen")
-
-MIB = 1024 * 1024
-LIST_MAX_AGE = 1.0          # how stale a listing the sampler may reuse (s)
-RECHECK_INTERVAL = 5.0      # a check even without a watch event (a lost watch)
-POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
-CONFIG_FILE = "xl.cfg"
-# Where distributions put the Xen device model (Debian's qemu-system-xen: libexec).
-DEVICE_MODELS = ("/usr/libexec/xen-qemu-system-i386", "/usr/lib/xen/bin/qemu-system-i386",
-                 "/usr/bin/qemu-system-i386")
-
-
-class _Domain:
-    """What the backend knows of one guest's domain."""
-
-    def __init__(self, uuid, name, state_dir, domid, disks=None, nics=None):
-        self.uuid = uuid
-        self.name = name
-        self.state_dir = state_dir
-        self.domid = domid
-        self.disks = dict(disks or {})     # VBD uuid -> vdev
-        self.nics = dict(nics or {})       # VIF uuid -> MAC
-        # Serialises the xl commands that change this domain.
-        self.lock = threading.RLock()
-        # Set while an operation of ours is taking the domain down: the checker
-        # leaves a shutdown it sees then to that operation.
-        self.expected = False
-        self.handling = False
-        # Set once a crash or suspend the guest did has been reported: the domain
-        # stays, shut down, for the actions to deal with; it is not news again.
-        self.kept = False
-
-    @property
-    def config(self):
-        return os.path.join(self.state_dir, CONFIG_FILE)
-
-    def private(self):
-        return {"name": self.name, "state_dir": self.state_dir, "domid": self.domid,
-                "disks": dict(self.disks), "nics": dict(self.nics)}
 
 
 class XenBackend(base.Backend):
@@ -101,15 +42,14 @@ class XenBackend(base.Backend):
         self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self._xl.path),
                                                            "xenpm")
         self.pvh_cpuid = pvh_cpuid
-        self.device_model = next((p for p in DEVICE_MODELS if os.access(p, os.X_OK)), "")
-        self._domains = {}
-        self._lock = threading.Lock()
-        self._dirty = threading.Event()
-        self._closed = threading.Event()
+        self.device_model = host.device_model()
+        self._domains = Domains(self._xl)
+        self._watch = GuestWatch(self._xl, self._domains,
+                                 lambda uuid, kind: self.on_guest_event(uuid, kind))
         self._xs = Xenstore(xenstore if xenstore is not None
                                       else connect_xenstore())
         self.info = self._xl.info()
-        log.info("xen backend: Xen %s, %s, device model %s", self.xen_version(),
+        log.info("xen backend: Xen %s, %s, device model %s", host.xen_version(self.info),
                  self._xl.path, self.device_model or "none (no HVM, no qcow2)")
 
     # ------------------------------------------------------------------ contract
@@ -121,13 +61,12 @@ class XenBackend(base.Backend):
         name = config.domain_name(spec.vm, spec.uuid, taken)
         text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
                                       device_model_ok=bool(self.device_model),
-                                      pvh_cpuid=self.pvh_cpuid, hvm_capable=self.hvm_capable)
-        dom = _Domain(spec.uuid, name, spec.state_dir, None,
-                      {d.vbd: d.device for d in spec.disks},
-                      {n.vif: n.mac for n in spec.nics})
+                                      pvh_cpuid=self.pvh_cpuid,
+                                      hvm_capable=host.hvm_capable(self.info))
+        dom = Domain.of_spec(spec, name)
         create_private_file(dom.config, text)
         with dom.lock:
-            self._create(dom, ["create", "-p", dom.config])
+            self._domains.create(dom, ["create", "-p", dom.config])
             progress.report(0.8)
             if not paused:
                 self._xl.run("unpause", str(dom.domid))
@@ -135,23 +74,23 @@ class XenBackend(base.Backend):
 
     def pause(self, uuid):
         """``xl pause``."""
-        dom = self._get(uuid, "Running")
+        dom = self._domains.running(uuid, "Running")
         with dom.lock:
             self._xl.run("pause", str(dom.domid))
 
     def unpause(self, uuid):
         """``xl unpause``."""
-        dom = self._get(uuid, "Paused")
+        dom = self._domains.running(uuid, "Paused")
         with dom.lock:
             self._xl.run("unpause", str(dom.domid))
 
     def clean_shutdown(self, uuid, timeout):
         """``xl shutdown`` (PV control node, or ACPI for HVM) and wait for the guest to
         power off; VM_SHUTDOWN_TIMEOUT [uuid, timeout] leaves it running."""
-        dom = self._get(uuid, "Running")
-        self._ask_and_wait(dom, ["shutdown", "-F"], timeout)
+        dom = self._domains.running(uuid, "Running")
+        self._domains.ask_and_wait(dom, ["shutdown", "-F"], timeout, self._watch.wake)
         with dom.lock:
-            self._destroy(dom)
+            self._domains.destroy(dom)
 
     def hard_shutdown(self, uuid):
         """``xl destroy``; no-op when the domain is already gone."""
@@ -160,49 +99,38 @@ class XenBackend(base.Backend):
             return
         dom.expected = True
         with dom.lock:
-            self._destroy(dom)
+            self._domains.destroy(dom)
 
     def clean_reboot(self, uuid, timeout):
         """``xl reboot`` and wait for the guest to shut down for its reboot; then build
         the domain again from its configuration (Xen reboots a domain by rebuilding it)."""
-        dom = self._get(uuid, "Running")
-        self._ask_and_wait(dom, ["reboot", "-F"], timeout)
+        dom = self._domains.running(uuid, "Running")
+        self._domains.ask_and_wait(dom, ["reboot", "-F"], timeout, self._watch.wake)
         with dom.lock:
-            self._rebuild(dom)
+            self._domains.rebuild(dom)
 
     def hard_reboot(self, uuid):
         """Destroy the domain and build it again from its configuration."""
-        dom = self._get(uuid, "Running")
+        dom = self._domains.running(uuid, "Running")
         dom.expected = True
         with dom.lock:
-            self._rebuild(dom)
+            self._domains.rebuild(dom)
 
     def suspend(self, uuid, live, state_file):
         """``xl save`` into ``state_file``; xl destroys the domain once it is saved.
         (xl always stops the guest while it copies its memory: ``live`` changes nothing.)"""
-        dom = self._get(uuid, "Running")
-        dom.expected = True
-        with dom.lock:
-            try:
-                self._xl.run("save", str(dom.domid), state_file, timeout=SAVE_TIMEOUT)
-            except BackendError:
-                dom.expected = False
-                unlink_if_exists(state_file)
-                raise
-            self._forget(dom)
+        self._domains.save(self._domains.running(uuid, "Running"), state_file)
 
     def resume(self, spec, state_file, paused):
         """``xl restore -p`` from ``state_file`` (its own saved configuration), then
         unpause unless ``paused``."""
         if not os.path.exists(state_file):
             raise BackendError("VM_STATE_FILE_MISSING", state_file)
-        # The domain keeps the name saved in the file; _create reads it back.
-        dom = _Domain(spec.uuid, "", spec.state_dir, None,
-                      {d.vbd: d.device for d in spec.disks},
-                      {n.vif: n.mac for n in spec.nics})
+        # The domain keeps the name saved in the file; Domains.create reads it back.
+        dom = Domain.of_spec(spec, "")
         with dom.lock:
             try:
-                self._create(dom, ["restore", "-p", state_file])
+                self._domains.create(dom, ["restore", "-p", state_file])
             except BackendError as e:
                 log.warning("restore of %s failed: %s", spec.uuid, e)
                 raise BackendError("VM_STATE_FILE_CORRUPT", state_file) from None
@@ -217,37 +145,29 @@ class XenBackend(base.Backend):
         entry = self._xl.list(max_age=0).get(uuid)
         if entry is None:
             return None
-        dom = _Domain(uuid, private.get("name") or entry["name"],
-                      private.get("state_dir") or "", entry["domid"],
-                      private.get("disks"), private.get("nics"))
-        with self._lock:
-            self._domains[uuid] = dom
+        self._domains.add(Domain(uuid, private.get("name") or entry["name"],
+                                 private.get("state_dir") or "", entry["domid"],
+                                 private.get("disks"), private.get("nics")))
         state = power_state(entry)
         if state is None:
             # Shut down or crashed meanwhile: not running; the checker reports what the
             # guest did once watch_guests() starts it, and actions/* follow.
-            self._dirty.set()
+            self._watch.wake()
             return "Paused"
         return state
 
     def watch_guests(self):
         """Log the domains this daemon did not create, then start watching its own."""
-        with self._lock:
-            ours = set(self._domains)
+        ours = self._domains.all()
         for uuid, entry in self._xl.list(max_age=0).items():
             if uuid not in ours and entry["domid"] != 0:
                 log.info("domain %d (%s, %s) was not created by xend: left alone",
                          entry["domid"], entry["name"], uuid)
-        threading.Thread(target=self._check_loop, name="xend-xen-check", daemon=True).start()
-        threading.Thread(target=self._xs.watch_released, args=(self._dirty.set, self._closed),
-                         name="xend-xen-watch", daemon=True).start()
+        self._watch.start(self._xs)
 
     def close(self):
         """Stop watching; the domains keep running."""
-        self._closed.set()
-        self._dirty.set()
-
-    # ------------------------------------------------------------- extra API
+        self._watch.close()
 
     def validate(self, vm):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
@@ -255,261 +175,60 @@ class XenBackend(base.Backend):
 
     def set_memory_target(self, uuid, target):
         """Write the balloon target (KiB) to the domain's xenstore ``memory/target``."""
-        dom = self._get(uuid, "Running")
+        dom = self._domains.running(uuid, "Running")
         self._xs.set_memory_target(dom.domid, int(target) // 1024)
 
     def dump_core(self, uuid, path):
         """``xl dump-core`` of the domain (a crashed one is kept for this)."""
-        dom = self._get(uuid, "Running")
+        dom = self._domains.running(uuid, "Running")
         with dom.lock:
             self._xl.run("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
 
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
-        dom = self._get(uuid, "Running")
-        line = config.disk_line(disk, self._type_of(dom), bool(self.device_model))
-        with dom.lock:
-            self._xl.run("block-attach", str(dom.domid), line)
-            dom.disks[disk.vbd] = disk.device
+        dom = self._domains.running(uuid, "Running")
+        hotplug.attach_disk(self._xl, dom, disk, bool(self.device_model))
         return dom.private()
 
     def detach_disk(self, uuid, vbd):
         """``xl block-detach`` a VBD; DEVICE_DETACH_TIMEOUT while the guest keeps it."""
-        dom = self._get(uuid, "Running")
-        with dom.lock:
-            vdev = dom.disks.get(vbd)
-            if vdev is not None:
-                self._unplug(dom, "VBD", vbd, ["block-detach", str(dom.domid), vdev],
-                             lambda: vdev in self._xs.backend_values(b"vbd", dom.domid, b"dev"))
-                del dom.disks[vbd]
+        dom = self._domains.running(uuid, "Running")
+        hotplug.detach_disk(self._xl, self._xs, dom, vbd, self.unplug_timeout)
         return dom.private()
 
     def attach_nic(self, uuid, nic):
         """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
-        dom = self._get(uuid, "Running")
-        with dom.lock:
-            self._xl.run("network-attach", str(dom.domid),
-                     *config.nic_line(nic, self._type_of(dom)).split(","))
-            dom.nics[nic.vif] = nic.mac
+        dom = self._domains.running(uuid, "Running")
+        hotplug.attach_nic(self._xl, dom, nic)
         return dom.private()
 
     def detach_nic(self, uuid, vif):
         """``xl network-detach`` a VIF by its MAC; DEVICE_DETACH_TIMEOUT while the guest
         keeps it."""
-        dom = self._get(uuid, "Running")
-        with dom.lock:
-            mac = dom.nics.get(vif)
-            if mac is not None:
-                self._unplug(dom, "VIF", vif, ["network-detach", str(dom.domid), mac],
-                             lambda: mac.lower() in self._xs.backend_values(b"vif", dom.domid,
-                                                                            b"mac"))
-                del dom.nics[vif]
+        dom = self._domains.running(uuid, "Running")
+        hotplug.detach_nic(self._xl, self._xs, dom, vif, self.unplug_timeout)
         return dom.private()
 
     def metrics(self, uuid):
-        """Counters of a running domain, from xl's listings, blkback and netback.
-
-        ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
-        wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
-        "tools_version": {...}}``
-        """
+        """Counters of a running domain (see counters.metrics); {} without one."""
         dom = self._domains.get(uuid)
         if dom is None or dom.domid is None:
             return {}
-        listing = self._xl.list(max_age=LIST_MAX_AGE)
-        entry = listing.get(uuid)
-        if entry is None:
-            return {}
-        return {"cpu_seconds": self._xl.vcpu_times().get(entry["domid"], []),
-                "memory_actual": entry["mem_mib"] * MIB,
-                "vbd": counters.vbd_counters(self._xs, dom.domid, dom.disks),
-                "vif": counters.vif_counters(self._xs, dom.domid, dom.nics),
-                "tools_version": self._xs.tools_version(dom.domid)}
+        return counters.metrics(self._xl, self._xs, dom)
 
     def host_cpus(self):
-        """Xen's physical CPUs: as many as ``xl info`` counts, at its ``cpu_mhz``; the
-        model and flags are what dom0's vCPUs report of the same processor."""
-        try:
-            count = int(self.info.get("nr_cpus", ""))
-        except ValueError:
-            return None
-        model = (facts.read_cpus() or [facts.CpuInfo(0)])[0]
-        mhz = float(self.info.get("cpu_mhz") or model.mhz or 0)
-        return [dataclasses.replace(model, number=n, mhz=mhz) for n in range(count)]
+        """Xen's physical CPUs (see host.cpus)."""
+        return host.cpus(self.info)
 
     def host_cpu_idle(self):
-        """Idle seconds per physical CPU, from Xen's C-state statistics (xenpm); None
-        where xenpm reports none."""
-        idle = cpu_idle(self.xenpm)
-        return [idle.get(n, 0.0) for n in range(max(idle) + 1)] if idle else None
+        """Idle seconds per physical CPU, from xenpm; None where it reports none."""
+        return host.cpu_idle_seconds(self.xenpm)
 
     def host_memory(self):
-        """(total, free) bytes of Xen's memory, from a fresh ``xl info``; None when xl
-        does not answer (psutil's view of dom0 then stands in)."""
-        try:
-            info = self._xl.info()
-            return int(info["total_memory"]) * MIB, int(info["free_memory"]) * MIB
-        except (BackendError, KeyError, ValueError):
-            return None
+        """(total, free) bytes of Xen's memory; None when xl does not answer (psutil's
+        view of dom0 then stands in)."""
+        return host.memory(self._xl)
 
     def software_version(self):
         """What the host runs, for host.software_version."""
-        return {"xen": self.xen_version()}
-
-    @property
-    def hvm_capable(self):
-        """Whether Xen can run HVM containers (PVH and HVM domains) on this processor."""
-        return "hvm" in self.info.get("virt_caps", "").split()
-
-    def xen_version(self):
-        return "%s.%s%s" % (self.info.get("xen_major", "?"), self.info.get("xen_minor", "?"),
-                            self.info.get("xen_extra", ""))
-
-    # ------------------------------------------------------------ internals
-
-    def _get(self, uuid, expected):
-        return running_guest(self._domains, uuid, expected)
-
-    def _type_of(self, dom):
-        try:
-            with open(dom.config) as f:
-                return "hvm" if 'type = "hvm"' in f.read() else "pv"
-        except OSError:
-            return "pv"
-
-    def _create(self, dom, args):
-        """Run ``xl create``/``restore`` for ``dom`` and record its domid; on failure
-        no domain of that uuid is left behind."""
-        dom.expected = True
-        try:
-            self._xl.run(*args)
-            entry = self._xl.list(max_age=0).get(dom.uuid)
-            if entry is None:
-                raise BackendError("INTERNAL_ERROR", "xl %s left no domain" % args[0])
-        except BackendError:
-            leftover = self._xl.list(max_age=0).get(dom.uuid)
-            if leftover is not None:
-                self._xl.run("destroy", str(leftover["domid"]))
-            raise
-        dom.domid, dom.name = entry["domid"], entry["name"]
-        dom.kept = False
-        with self._lock:
-            self._domains[dom.uuid] = dom
-        dom.expected = False
-
-    def _destroy(self, dom):
-        """``xl destroy`` the domain (tolerating one already gone) and forget it."""
-        dom.expected = True
-        if dom.uuid in self._xl.list(max_age=0):
-            try:
-                self._xl.run("destroy", str(dom.domid))
-            except BackendError:
-                if dom.uuid in self._xl.list(max_age=0):
-                    dom.expected = False
-                    raise
-        self._forget(dom)
-
-    def _rebuild(self, dom):
-        """Destroy the domain and create it again, running, from its configuration."""
-        self._destroy(dom)
-        self._create(dom, ["create", dom.config])
-
-    def _forget(self, dom):
-        with self._lock:
-            if self._domains.get(dom.uuid) is dom:
-                del self._domains[dom.uuid]
-        self._xl.forget_listing()
-
-    def _ask_and_wait(self, dom, command, timeout):
-        """Send a shutdown/reboot request and wait until the domain has shut down (or
-        gone: a hard_shutdown may overtake us). VM_SHUTDOWN_TIMEOUT otherwise."""
-        dom.expected = True
-        try:
-            with dom.lock:
-                self._xl.run(*command, str(dom.domid))
-            deadline = time.monotonic() + float(timeout)
-            while True:
-                entry = self._xl.list(max_age=0).get(dom.uuid)
-                if entry is None or entry["domid"] != dom.domid or \
-                        power_state(entry) is None:
-                    return
-                if time.monotonic() >= deadline:
-                    raise BackendError("VM_SHUTDOWN_TIMEOUT", dom.uuid, timeout)
-                time.sleep(POLL_INTERVAL)
-        except BackendError:
-            dom.expected = False
-            self._dirty.set()   # a shutdown that comes late is then the guest's own
-            raise
-
-    # -- what guests do on their own ---------------------------------------
-
-    def _check_loop(self):
-        while not self._closed.is_set():
-            self._dirty.wait(RECHECK_INTERVAL)
-            self._dirty.clear()
-            if self._closed.is_set():
-                return
-            try:
-                self._check()
-            except Exception:   # xl hiccups must not end the checker
-                log.exception("checking domains failed")
-
-    def _check(self):
-        """Hand every domain of ours that shut down or vanished to a handler thread."""
-        listing = self._xl.list(max_age=0)
-        with self._lock:
-            ours = dict(self._domains)
-        for uuid, dom in ours.items():
-            entry = listing.get(uuid)
-            changed = entry is None or (power_state(entry) is None
-                                        and not dom.kept)
-            if changed and not dom.expected and not dom.handling:
-                dom.handling = True
-                threading.Thread(target=self._handle, args=(dom,), daemon=True,
-                                 name="xend-xen-guest").start()
-
-    def _handle(self, dom):
-        """Finish what the guest did to its domain and report it (one domain)."""
-        try:
-            with dom.lock:
-                if dom.expected or self._domains.get(dom.uuid) is not dom:
-                    return
-                entry = self._xl.list(max_age=0).get(dom.uuid)
-                if entry is not None and (power_state(entry) is not None
-                                          or dom.kept):
-                    return
-                kind = self._finish(dom, entry)
-            log.info("guest %s: %s", dom.uuid, kind)
-            self.on_guest_event(dom.uuid, kind)
-        except Exception:
-            log.exception("handling a guest event of %s failed", dom.uuid)
-        finally:
-            dom.handling = False
-
-    def _finish(self, dom, entry):
-        if entry is None:
-            self._forget(dom)
-            return base.GUEST_DIED
-        reason = entry["reason"]
-        if "c" in entry["state"] or reason in (SHUTDOWN_CRASH,
-                                               SHUTDOWN_WATCHDOG):
-            dom.kept = True                  # kept, so that it can be dumped
-            return base.GUEST_CRASH
-        if reason in (SHUTDOWN_REBOOT, SHUTDOWN_SOFT_RESET):
-            self._rebuild(dom)               # the reboot the guest asked for
-            return base.GUEST_REBOOT
-        if reason == SHUTDOWN_SUSPEND:
-            dom.kept = True
-            return base.GUEST_SUSPEND
-        self._destroy(dom)
-        return base.GUEST_SHUTDOWN
-
-    def _unplug(self, dom, cls, ref, command, still_there):
-        """Run an xl detach; if it fails while the device is still there, the guest has
-        not let go of it in time (libxl gives up after its own timeout)."""
-        try:
-            self._xl.run(*command, timeout=self.unplug_timeout + XL_TIMEOUT)
-        except BackendError:
-            if still_there():
-                raise BackendError("DEVICE_DETACH_TIMEOUT", cls, ref,
-                                   self.unplug_timeout) from None
+        return {"xen": host.xen_version(self.info)}

@@ -1,4 +1,5 @@
-"""A running domain's disk and NIC byte counters, from dom0's side of its devices.
+"""A running domain's counters: vCPU time and memory from xl, and its disk and NIC
+byte counters from dom0's side of its devices.
 
 Raw images are served by blkback, whose sysfs statistics count sectors; qcow2
 images by QEMU's qdisk in the device model, asked over its statistics QMP socket.
@@ -11,12 +12,33 @@ import os
 
 from qemu.qmp import QMPClient, QMPError
 
+from .xl import MIB
+
 log = logging.getLogger("xend.backend.xen")
 
 # The device model's second QMP socket, which libxl opens for statistics readers
 # (xentop); libxl keeps the first one, which takes one client at a time, for itself.
 QMP_STATS_SOCKET = "/var/run/xen/qmp-libxenstat-%d"
 QMP_STATS_TIMEOUT = 2.0
+LIST_MAX_AGE = 1.0          # how stale a listing of xl's the sampler may reuse (s)
+
+
+def metrics(xl, xenstore, dom):
+    """Counters of the running Domain ``dom``, from the Xl runner ``xl``'s listings,
+    blkback and netback (over the Xenstore ``xenstore``); {} once it is gone.
+
+    ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
+    wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
+    "tools_version": {...}}``
+    """
+    entry = xl.list(max_age=LIST_MAX_AGE).get(dom.uuid)
+    if entry is None:
+        return {}
+    return {"cpu_seconds": xl.vcpu_times().get(entry["domid"], []),
+            "memory_actual": entry["mem_mib"] * MIB,
+            "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
+            "vif": vif_counters(xenstore, dom.domid, dom.nics),
+            "tools_version": xenstore.tools_version(dom.domid)}
 
 
 def vbd_counters(xenstore, domid, disks):

@@ -12,6 +12,7 @@ from ..base import BackendError
 # Under nested emulation `xl create` takes 7-14 s; a save of a big guest, minutes.
 XL_TIMEOUT = 180.0
 SAVE_TIMEOUT = 600.0
+MIB = 1024 * 1024           # xl counts memory in MiB
 
 # Shutdown reason codes of the hypervisor (xl list -v, "Reason-Code" column).
 SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH, \
