@@ -475,3 +475,22 @@ def test_from_empty_token_while_objects_are_deleted():
         if t is not None:
             t.join(10)
         d.cleanup(signal.SIGKILL)
+
+
+def test_the_log_is_bounded_in_bytes_not_only_in_events():
+    """Rewrites of a large field push old events out by their size, long before the
+    count bound: an old token gets EVENTS_LOST, a recent one still works."""
+    d = Daemon(extra_config="event_log_bytes = 1048576\n").start()
+    try:
+        x = d.sdk_unix().xenapi
+        vm = x.VM.create({"name_label": "big"})
+        token = event_from(x, ["vm"], "", 0)["token"]
+        for i in range(12):     # 12 x 256 KiB: three times the bound
+            x.VM.set_name_description(vm, str(i) * (256 << 10))
+        recent = event_from(x, ["vm"], "", 0)["token"]
+        x.VM.set_name_description(vm, "small")
+        assert failure(event_from, x, ["vm"], token, 0) == ["EVENTS_LOST"]
+        got = event_from(x, ["vm"], recent, 0)["events"]
+        assert [e["snapshot"]["name_description"] for e in got] == ["small"]
+    finally:
+        d.cleanup(signal.SIGKILL)

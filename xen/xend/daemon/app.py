@@ -109,7 +109,8 @@ class Xend:
         own = {h.cls_name: h for h in HANDLERS}
         self.handlers = {c: own[c](self) if c in own else ClassHandler(self, c)
                          for c in datamodel.CLASSES}
-        self.events = EventLog(self, capacity=config["event_log_size"])
+        self.events = EventLog(self, capacity=config["event_log_size"],
+                               max_bytes=config["event_log_bytes"])
         self.tasks = Tasks(self, workers=config["task_workers"],
                            max_pending=config["max_pending_tasks"],
                            max_age=config["task_max_age"],

@@ -45,6 +45,7 @@ DEFAULTS = {
     "task_max_age": 3600.0,                # seconds a finished task is kept
     "task_max_finished": 1000,             # finished tasks kept at most
     "event_log_size": 20000,               # events kept for event.from / event.next
+    "event_log_bytes": 64 * 2 ** 20,       # ... and the bytes of the records they carry
     "sim_op_seconds": 0.0,                 # sim backend: how long each operation takes
     "max_request_bytes": 8 * 2 ** 20,      # largest request body accepted
     "request_timeout": 30.0,               # seconds to read one request's headers and body
@@ -85,6 +86,7 @@ _RULES = {
     "tls_allow": _networks,
     "path_roots": _roots,
     "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
+    "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
     "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,

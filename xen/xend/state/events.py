@@ -1,7 +1,9 @@
 """Events, as in the later Xen-API: event.register/unregister/next and event.from.
 
 Every committed change in the store becomes exactly one event, in commit
-order, appended to one shared, bounded log. Subscribers never get a queue of
+order, appended to one shared log, bounded both in events and in the bytes
+of the records they carry (a client rewriting a megabyte field must not make
+the log hold a copy of every version). Subscribers never get a queue of
 their own: each holds a cursor (an event id) into the log, so a writer's cost
 does not grow with the number of subscribers, and a slow or vanished one
 blocks nobody. A subscriber whose cursor has fallen out of the log gets
@@ -72,11 +74,13 @@ def _class_name(name):
 class EventLog:
     """The shared, bounded log of committed changes and the waiters on it."""
 
-    def __init__(self, app, capacity=20000):
+    def __init__(self, app, capacity=20000, max_bytes=64 * 2 ** 20):
         self.app = app
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.epoch = secrets.token_hex(4)
         self._events = []          # event dicts, ids consecutive
+        self._bytes = 0            # what the events' snapshots hold, about (event_size)
         self._first = 1            # id of self._events[0]
         self._next_id = 1
         self._cond = threading.Condition()
@@ -109,11 +113,23 @@ class EventLog:
                 ev["id"] = self._next_id
                 self._next_id += 1
                 self._events.append(ev)
-            if len(self._events) > 2 * self.capacity:
-                drop = len(self._events) - self.capacity
-                del self._events[:drop]
-                self._first += drop
+                self._bytes += ev["_size"]
+            # Trimmed to half of a bound once it is passed, so that trimming is rare.
+            if len(self._events) > 2 * self.capacity or self._bytes > self.max_bytes:
+                self._trim(len(self._events) - self.capacity, self.max_bytes // 2)
             self._cond.notify_all()
+
+    def _trim(self, count, keep_bytes):
+        """Drop the oldest events: at least ``count``, and more until the rest hold at most
+        ``keep_bytes``. A cursor left before the first kept event gets EVENTS_LOST."""
+        drop, freed = 0, 0
+        while drop < len(self._events) and (
+                drop < count or self._bytes - freed > keep_bytes):
+            freed += self._events[drop]["_size"]
+            drop += 1
+        del self._events[:drop]
+        self._first += drop
+        self._bytes -= freed
 
     def _event(self, now, op, cls, ref, record, snapshot=True):
         handler = self.app.handlers[cls]
@@ -121,6 +137,7 @@ class EventLog:
               "obj_uuid": ref, "_cls": cls, "_owner": handler.owner_of(ref, record)}
         if op != "del" and snapshot:
             ev["snapshot"] = handler.wire_record(ref, record)
+        ev["_size"] = EVENT_OVERHEAD + _size(ev.get("snapshot"))
         return ev
 
     # -- reading ---------------------------------------------------------------
@@ -240,6 +257,22 @@ class EventLog:
     def forget(self, session):
         with self._cond:
             self._registered.pop(session, None)
+
+
+# Bytes an event costs besides its snapshot's strings (its dict and fixed fields).
+EVENT_OVERHEAD = 1000
+
+
+def _size(value):
+    """About how many bytes a wire record's strings take: what grows with what clients
+    write. Containers and small values count a fixed amount each."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_size(k) + _size(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(_size(v) for v in value)
+    return 8
 
 
 def _bound_owners(changes):
