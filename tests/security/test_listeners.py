@@ -413,6 +413,34 @@ def test_tls_refuses_versions_before_1_2(tls_daemon):
             ctx.wrap_socket(raw)
 
 
+def tls12_client(ciphers):
+    """A client context for TLS 1.2 only, offering only ``ciphers`` (OpenSSL names)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers)
+    return ctx
+
+
+# The generated key is EC: the ECDSA suites are the ones its certificate can serve.
+@pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA256",
+                                    "ECDHE-ECDSA-AES256-SHA384"])
+def test_tls_1_2_refuses_cbc_ciphers(tls_daemon, cipher):
+    with connect(tls_daemon.tls_port) as raw:
+        with pytest.raises(ssl.SSLError):
+            tls12_client(cipher).wrap_socket(raw)
+
+
+@pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES128-GCM-SHA256",
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305"])
+def test_tls_1_2_accepts_aead_ciphers(tls_daemon, cipher):
+    with connect(tls_daemon.tls_port) as raw:
+        with tls12_client(cipher).wrap_socket(raw) as s:
+            assert s.version() == "TLSv1.2" and s.cipher()[0] == cipher
+
+
 def test_plain_http_and_garbage_on_the_tls_port_are_closed(tls_daemon):
     for payload in (post(CALL), b"\x16\x03\x01\x00\x05hello", b"\x00" * 1000):
         exchange(tls_daemon.tls_port, payload, limit=REFUSAL_LIMIT)
