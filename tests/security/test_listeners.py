@@ -245,6 +245,16 @@ def test_bodies_without_one_plain_length_are_411(small, headers):
     assert status_of(response) == 411
 
 
+def test_a_request_with_lf_only_line_breaks_is_400(small):
+    """The client keeps its side open, as one waiting for a reply does: the answer is 400,
+    not 408 after request_timeout."""
+    with connect(small.port) as s:
+        s.sendall(post(CALL).replace(b"\r\n", b"\n"))
+        data = read_until_closed(s, limit=30)
+    assert status_of(data) == 400
+    assert "Traceback" not in small.log_text()
+
+
 # -- slow clients ---------------------------------------------------------------------------
 
 
