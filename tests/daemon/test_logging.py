@@ -1,11 +1,14 @@
 """What a detached daemon writes to its log at level debug: one line per API call,
 failures with their error code, and never a password or a session ref."""
 
+import logging
 import re
 import socket
 
 import pytest
 from daemontools import DetachedXend
+
+from xen.xend.daemon.logs import OneLineFormatter
 
 PASSWORD = "Tr0ub4dor-and-3"
 WRONG_PASSWORD = "not-the-Passw0rd"
@@ -31,6 +34,7 @@ def run():
         missing = raw.VM.get_record(alice, "00000000-0000-0000-0000-000000000000")
         # Client strings that try to start log lines of their own.
         raw.session.login_with_password("mallory\n" + FORGED, "x")
+        raw.session.login_with_password("mallory\u2028" + FORGED, "x")
         getattr(raw, "VM.nosuch\n" + FORGED)(alice)
         raw.VM.get_record(alice, "bad\r\n" + FORGED)
         raw.session.logout(alice)
@@ -47,6 +51,19 @@ def test_client_strings_cannot_start_a_log_line(run):
     assert FORGED in text                           # logged, but escaped inside a line
     assert not any(line.startswith(FORGED) for line in text.splitlines())
     assert "mallory\\n" + FORGED in text
+    assert "mallory\\u2028" + FORGED in text
+
+
+# Every character str.splitlines() breaks a line at: the C0 ones, NEL (U+0085), and the
+# line and paragraph separators.
+@pytest.mark.parametrize("brk", ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
+                                 "\u2028", "\u2029"])
+def test_every_line_break_in_a_message_is_escaped(brk):
+    record = logging.LogRecord("xend", logging.INFO, __file__, 1, "login of %s",
+                               ("mallory" + brk + FORGED,), None)
+    line = OneLineFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line.splitlines() == [line]
+    assert line.endswith(ascii(brk)[1:-1] + FORGED)
 
 
 def test_no_password_or_session_ref_is_logged(run):

@@ -142,6 +142,25 @@ def test_non_ints_are_field_type_errors(raw, value):
     assert raw.fail("VM.set_user_version", vm, value)[0] == "FIELD_TYPE_ERROR"
 
 
+@pytest.mark.parametrize("element, text", [
+    ("int", "1" + "0" * 400), ("biginteger", "-" + "9" * 400), ("double", "1" + "0" * 400),
+    ("double", "inf"), ("double", "-Infinity"), ("double", "nan"), ("double", "1e400")])
+def test_out_of_range_floats_are_invalid_value(daemon, raw_tcp, element, text):
+    """A number no double holds, as event.from's timeout, is refused by name like any
+    other value out of range (not an internal error)."""
+    body = ("<?xml version='1.0'?><methodCall><methodName>event.from</methodName><params>"
+            "<param><value><string>%s</string></value></param>"
+            "<param><value><array><data><value>VM</value></data></array></value></param>"
+            "<param><value><string></string></value></param>"
+            "<param><value><%s>%s</%s></value></param></params></methodCall>"
+            % (raw_tcp.session, element, text, element)).encode()
+    status, reply = post(daemon, "/", body)
+    assert status == 200
+    (result,), _ = xmlrpc.client.loads(reply)
+    assert result["Status"] == "Failure"
+    assert result["ErrorDescription"][:2] == ["INVALID_VALUE", "timeout"]
+
+
 def test_raw_xml_of_a_64_bit_int_is_a_string_element(daemon, raw_tcp):
     vm = new_vm(raw_tcp, memory_static_max=str(BIG))
     body = xmlrpc.client.dumps((raw_tcp.session, vm), "VM.get_memory_static_max").encode()

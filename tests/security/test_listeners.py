@@ -245,6 +245,16 @@ def test_bodies_without_one_plain_length_are_411(small, headers):
     assert status_of(response) == 411
 
 
+def test_a_request_with_lf_only_line_breaks_is_400(small):
+    """The client keeps its side open, as one waiting for a reply does: the answer is 400,
+    not 408 after request_timeout."""
+    with connect(small.port) as s:
+        s.sendall(post(CALL).replace(b"\r\n", b"\n"))
+        data = read_until_closed(s, limit=30)
+    assert status_of(data) == 400
+    assert "Traceback" not in small.log_text()
+
+
 # -- slow clients ---------------------------------------------------------------------------
 
 
@@ -411,6 +421,34 @@ def test_tls_refuses_versions_before_1_2(tls_daemon):
     with connect(tls_daemon.tls_port) as raw:
         with pytest.raises((ssl.SSLError, OSError)):
             ctx.wrap_socket(raw)
+
+
+def tls12_client(ciphers):
+    """A client context for TLS 1.2 only, offering only ``ciphers`` (OpenSSL names)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers)
+    return ctx
+
+
+# The generated key is EC: the ECDSA suites are the ones its certificate can serve.
+@pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES128-SHA256",
+                                    "ECDHE-ECDSA-AES256-SHA384"])
+def test_tls_1_2_refuses_cbc_ciphers(tls_daemon, cipher):
+    with connect(tls_daemon.tls_port) as raw:
+        with pytest.raises(ssl.SSLError):
+            tls12_client(cipher).wrap_socket(raw)
+
+
+@pytest.mark.parametrize("cipher", ["ECDHE-ECDSA-AES128-GCM-SHA256",
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305"])
+def test_tls_1_2_accepts_aead_ciphers(tls_daemon, cipher):
+    with connect(tls_daemon.tls_port) as raw:
+        with tls12_client(cipher).wrap_socket(raw) as s:
+            assert s.version() == "TLSv1.2" and s.cipher()[0] == cipher
 
 
 def test_plain_http_and_garbage_on_the_tls_port_are_closed(tls_daemon):

@@ -75,6 +75,13 @@ def pairs(tmp_path_factory):
             for name in ("a", "b")}
 
 
+def test_tls_server_offers_only_aead_ciphers(pairs):
+    from xen.xend.transport import tls
+    ciphers = tls.server_context(*pairs["a"]).get_ciphers()
+    assert {c["protocol"] for c in ciphers} >= {"TLSv1.2", "TLSv1.3"}
+    assert [c["name"] for c in ciphers if not c["aead"]] == []
+
+
 @pytest.mark.parametrize("cert,key,message", [
     ("a.cert", "", "test: tls_cert is set but tls_key is not"),
     ("", "a.key", "test: tls_key is set but tls_cert is not"),

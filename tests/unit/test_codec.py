@@ -4,6 +4,7 @@ and replies, whole or in pieces, read back as the values written."""
 
 import math
 import re
+import sys
 import xmlrpc.client
 
 import pytest
@@ -201,6 +202,13 @@ def test_integers_in_xml_rpc_form_are_read(element, text, value):
                                   "+", "-", "+-1", "0x10", "1e3", "1.0", "five"])
 def test_integers_python_reads_but_xml_rpc_does_not_are_wire_errors(element, text):
     with pytest.raises(codec.WireError, match="integer"):
+        codec.decode_call(scalar(element, text))
+
+
+@pytest.mark.parametrize("element", [b"int", b"biginteger"])
+def test_integers_longer_than_python_reads_are_wire_errors_that_say_so(element):
+    text = "9" * (sys.get_int_max_str_digits() + 1)
+    with pytest.raises(codec.WireError, match="too long"):
         codec.decode_call(scalar(element, text))
 
 

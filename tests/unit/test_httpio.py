@@ -164,6 +164,21 @@ def test_malformed_or_oversized_heads(data, status):
     assert status_for(data) == status
 
 
+@pytest.mark.parametrize("data", [
+    b"POST / HTTP/1.1\nHost: x\nContent-Length: 0\n\n",      # LF-only lines
+    b"POST / HTTP/1.1\r\nHost: x\nContent-Length: 0\r\n",    # one bare LF among CRLFs
+    b"POST / HTTP/1.1\rHost: x\rContent-Length: 0\r\r",      # CR-only lines
+])
+def test_a_line_break_that_is_not_crlf_is_refused_at_once(pair, data):
+    """Such a head never ends in CRLF CRLF: it is 400 as soon as the break arrives, with
+    the connection still open, not a wait for request_timeout."""
+    conn, client = pair
+    client.sendall(data)
+    with pytest.raises(httpio.HttpError) as e:
+        conn.next_request()
+    assert e.value.status == 400
+
+
 def test_limits_are_inclusive():
     line = b"POST /" + b"a" * (httpio.MAX_REQUEST_LINE - 15) + b" HTTP/1.1"
     assert len(line) == httpio.MAX_REQUEST_LINE

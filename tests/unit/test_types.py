@@ -94,7 +94,7 @@ def test_float():
         with pytest.raises(TypeMismatch) as e:
             Float.from_wire(bad)
         assert not e.value.bad_value
-    for bad in (float("nan"), float("inf"), float("-inf")):
+    for bad in (float("nan"), float("inf"), float("-inf"), 10 ** 400, -10 ** 400):
         with pytest.raises(TypeMismatch) as e:
             Float.from_wire(bad)
         assert e.value.bad_value

@@ -72,7 +72,10 @@ def _integer(text):
     # the fast path leaves to expat, and this is twice as fast. isascii() keeps out the
     # digits of other scripts, which isdigit() alone takes.
     if text.isascii() and (text.isdigit() or text[:1] in ("+", "-") and text[1:].isdigit()):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:   # longer than int() converts (sys.get_int_max_str_digits)
+            raise WireError("integer of %d digits is too long to read" % len(text)) from None
     raise WireError("not an XML-RPC integer: %r" % text[:40])
 
 

@@ -93,10 +93,13 @@ class _Float(Type):
     def from_wire(self, v):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise TypeMismatch()
-        v = float(v)
-        if v != v or v in (float("inf"), float("-inf")):
-            raise TypeMismatch(bad_value=True, value=v)
-        return v
+        try:
+            f = float(v)
+        except OverflowError:   # an int beyond the largest double: a number, out of range
+            raise TypeMismatch(bad_value=True, value=v) from None
+        if f != f or f in (float("inf"), float("-inf")):
+            raise TypeMismatch(bad_value=True, value=f)
+        return f
 
     def to_wire(self, v):
         return float(v)

@@ -4,14 +4,17 @@ import logging
 import re
 import sys
 
-# C0 and C1 control characters (newline and carriage return among them) and DEL.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 control characters (newline, carriage return and NEL among them), DEL, and
+# the line and paragraph separators U+2028 and U+2029: every character that a reader
+# splitting lines (Python's splitlines, editors, log viewers) may take for a line break.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class OneLineFormatter(logging.Formatter):
-    """Every message on one line: control characters in it are escaped (\\n, \\x1b...), so
-    that a client's string (a user name, a method name, a ref) can neither forge a log
-    line nor hide one. Only a traceback, which the daemon writes, spans lines."""
+    """Every message on one line: control characters and line separators in it are escaped
+    (\\n, \\x1b, \\u2028...), so that a client's string (a user name, a method name, a
+    ref) can neither forge a log line nor hide one. Only a traceback, which the daemon
+    writes, spans lines."""
 
     def formatMessage(self, record):
         record.message = _CONTROL.sub(

@@ -51,6 +51,8 @@ _REQUEST_LINE = re.compile(rb"(%s) ([^\x00-\x20\x7f]+) ([^\x00-\x20\x7f]+)" % _T
 _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _FIELDS = re.compile(rb"(?:%s:[^\x00\r\n]*\r\n)*" % _TOKEN)
 _FIELD = re.compile(rb"(%s):([^\x00\r\n]*)\r\n" % _TOKEN)   # greedy: linear time
+# A line break that is not CRLF: a CR followed by anything but LF, an LF without its CR.
+_BARE_BREAK = re.compile(rb"\r[^\n]|(?<!\r)\n")
 
 REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -201,6 +203,11 @@ class Connection:
                 raise HttpError(414 if line_end < 0 else 431, "request head too large")
             if end >= 0:
                 break
+            # A client whose lines end in a bare LF (or CR) would never send the CRLF CRLF
+            # that ends a head; it is refused as soon as such a break arrives, not left
+            # waiting for request_timeout. A whole head gets the same 400 from _parse_head.
+            if _BARE_BREAK.search(buf, searched):
+                raise HttpError(400, "a line break that is not CRLF")
             searched = max(0, len(buf) - 3)
             if not self._fill(deadline):
                 if not buf:
