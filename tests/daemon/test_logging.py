@@ -142,3 +142,13 @@ def test_a_start_that_cannot_listen_never_says_serving():
     finally:
         holder.close()
         d.cleanup()
+
+
+@pytest.mark.parametrize("mark", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                                  "\u2067", "\u2068", "\u2069"])
+def test_bidirectional_controls_are_escaped(mark):
+    """A right-to-left override would make a terminal show the line's text reordered."""
+    record = logging.LogRecord("xend", logging.INFO, __file__, 1, "login of %s",
+                               ("admin" + mark + "tneilc",), None)
+    line = OneLineFormatter("%(message)s").format(record)
+    assert line == "login of admin" + ascii(mark)[1:-1] + "tneilc"

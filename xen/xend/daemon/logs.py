@@ -7,7 +7,9 @@ import sys
 # C0 and C1 control characters (newline, carriage return and NEL among them), DEL, and
 # the line and paragraph separators U+2028 and U+2029: every character that a reader
 # splitting lines (Python's splitlines, editors, log viewers) may take for a line break.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Also the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069), which make a terminal show a line's text in another order than it has.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class OneLineFormatter(logging.Formatter):
