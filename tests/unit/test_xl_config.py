@@ -47,6 +47,12 @@ def test_a_pv_guest_with_a_disk_and_a_nic():
     }
 
 
+def test_a_string_setting_ending_in_a_line_break_is_refused():
+    with pytest.raises(BackendError) as e:
+        xl_config.build_config(spec(vm(kernel_args="console=hvc0\n")), "web")
+    assert e.value.params[0] == "kernel/args"
+
+
 def test_domain_type_from_builder_and_boot_method():
     assert xl_config.domain_type(vm(builder="")) == "pv"
     assert xl_config.domain_type(vm(builder="Linux")) == "pv"

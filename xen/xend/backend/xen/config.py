@@ -23,14 +23,15 @@ MIB = 1024 * 1024
 BUILDERS = {"linux": "pv", "pv": "pv", "pvh": "pvh", "hvm": "hvm"}
 
 # Characters xl's config parser takes inside a double-quoted string as they are.
-_PLAIN = re.compile(r'^[^"\\\n\r\x00]*$')
+_PLAIN = re.compile(r'[^"\\\n\r\x00]*')
 # A name xl accepts for a domain (and we can show in `xl list`).
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _quote(value, field):
     value = str(value)
-    if not _PLAIN.match(value):
+    # fullmatch: "$" would let a line break at the end through.
+    if not _PLAIN.fullmatch(value):
         raise BackendError("VALUE_NOT_SUPPORTED", field, value,
                            "xl configuration strings cannot hold quotes, "
                            "backslashes or line breaks")
