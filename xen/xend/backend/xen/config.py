@@ -16,6 +16,7 @@ import re
 
 from ..base import BackendError
 from ..common import BIOS_BOOT, check_host_files, check_memory_fits
+from ..spec import IFNAME, MAC
 
 MIB = 1024 * 1024
 
@@ -36,6 +37,15 @@ def _quote(value, field):
                            "xl configuration strings cannot hold quotes, "
                            "backslashes or line breaks")
     return '"%s"' % value
+
+
+def _spec_value(value, pattern, field):
+    """``value`` if ``pattern`` matches it whole, else INVALID_VALUE [field, value]:
+    a value in a disk or vif spec must not carry a separator that adds keys of its own
+    (xl's disk spec takes ``script=``, ``backend=``, ``format=``, ...)."""
+    if not pattern.fullmatch(value):
+        raise BackendError("INVALID_VALUE", field, value)
+    return value
 
 
 def domain_type(vm):
@@ -109,9 +119,9 @@ def disk_line(disk, kind, qdisk_ok):
 
 def nic_line(nic, kind):
     """One xl ``vif`` entry for a NicSpec."""
-    parts = ["mac=" + nic.mac]
+    parts = ["mac=" + _spec_value(nic.mac, MAC, "VIF/MAC")]
     if nic.bridge:
-        parts.append("bridge=" + nic.bridge)
+        parts.append("bridge=" + _spec_value(nic.bridge, IFNAME, "network/NIC"))
     if nic.mtu and int(nic.mtu) != 1500:
         parts.append("mtu=%d" % int(nic.mtu))
     if kind == "hvm":
