@@ -48,6 +48,9 @@ def test_a_pv_guest_with_a_disk_and_a_nic():
 
 
 @pytest.mark.parametrize("disk,nic,field", [
+    ({"device": "xvda,script=/tmp/x"}, {}, "VBD/device"),
+    ({"device": "xvda,backend=0"}, {}, "VBD/device"),
+    ({"device": ""}, {}, "VBD/device"),                  # xl names every disk
     ({}, {"mac": "aa:00:00:00:00:01,script=/tmp/x"}, "VIF/MAC"),
     ({}, {"bridge": "xenbr0,script=/tmp/x"}, "network/NIC"),
     ({}, {"bridge": "xenbr0\n"}, "network/NIC"),

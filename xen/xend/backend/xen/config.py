@@ -16,7 +16,7 @@ import re
 
 from ..base import BackendError
 from ..common import BIOS_BOOT, check_host_files, check_memory_fits
-from ..spec import IFNAME, MAC
+from ..spec import DISK_DEVICE, IFNAME, MAC
 
 MIB = 1024 * 1024
 
@@ -102,7 +102,8 @@ def domain_name(vm, uuid, taken=()):
 def disk_line(disk, kind, qdisk_ok):
     """One xl ``disk`` entry for a DiskSpec (target= last: the path may hold commas)."""
     fmt = disk.format if disk.format in ("raw", "qcow2") else "raw"
-    parts = ["format=" + fmt, "vdev=" + disk.device, "access=" + disk.mode.lower()]
+    parts = ["format=" + fmt, "vdev=" + _spec_value(disk.device, DISK_DEVICE, "VBD/device"),
+             "access=" + disk.mode.lower()]
     if fmt == "qcow2":
         # blkback serves raw images only; qcow2 needs QEMU's qdisk in dom0.
         if not qdisk_ok:
