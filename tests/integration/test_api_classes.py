@@ -282,7 +282,7 @@ def setter_value(api, cls, f, current):
         ("VM", "memory_dynamic_max"): str(2 ** 34), ("VM", "memory_dynamic_min"): str(2 ** 29),
         ("VM", "user_version"): 42, ("VIF", "MTU"): "1400",
         ("VM", "is_a_template"): True,     # a template: still fine for setters
-        ("VIF", "MAC"): random_mac(), ("VIF", "device"): "eth9",
+        ("VIF", "MAC"): random_mac(), ("VIF", "device"): "eth9", ("VBD", "device"): "xvdc",
         ("network", "NIC"): "eth7", ("network", "VLAN"): "100",
         ("network", "default_gateway"): "192.168.7.1",
         ("network", "default_netmask"): "255.255.0.0",
@@ -569,8 +569,9 @@ def test_class_round_trip_over_tcp(root, root_tcp, cls):
     assert proxy.get_by_uuid(ref) == ref
     rw = [f for f in cls_of(cls).fields if f.qual == datamodel.RW and f.type is String]
     if rw:
-        getattr(proxy, "set_" + rw[0].wire)(ref, "over tcp")
-        assert getattr(root, cls).get_record(ref)[rw[0].wire] == "over tcp"
+        value = setter_value(tcp, cls, rw[0], record[rw[0].wire])
+        getattr(proxy, "set_" + rw[0].wire)(ref, value)
+        assert getattr(root, cls).get_record(ref)[rw[0].wire] == value
         if cls == "host":
             getattr(proxy, "set_" + rw[0].wire)(ref, record[rw[0].wire])
     xml = proxy.to_XML(ref)

@@ -47,6 +47,32 @@ def test_a_pv_guest_with_a_disk_and_a_nic():
     }
 
 
+@pytest.mark.parametrize("disk,nic,field", [
+    ({"device": "xvda,script=/tmp/x"}, {}, "VBD/device"),
+    ({"device": "xvda,backend=0"}, {}, "VBD/device"),
+    ({"device": ""}, {}, "VBD/device"),                  # xl names every disk
+    ({}, {"mac": "aa:00:00:00:00:01,script=/tmp/x"}, "VIF/MAC"),
+    ({}, {"bridge": "xenbr0,script=/tmp/x"}, "network/NIC"),
+    ({}, {"bridge": "xenbr0\n"}, "network/NIC"),
+])
+def test_a_value_that_would_add_keys_to_a_device_spec_is_refused(disk, nic, field):
+    """Whatever the record holds (one stored before the API checked it), a disk or vif
+    entry gets no key of the value's making."""
+    disk = DiskSpec(**dict({"vbd": "b", "path": "/i.raw", "format": "raw", "device": "xvda",
+                            "mode": "RW", "driver": "paravirtualised"}, **disk))
+    nic = NicSpec(**dict({"vif": "v", "mac": "aa:00:00:00:00:01", "mtu": 1500,
+                          "driver": "paravirtualised", "bridge": "xenbr0"}, **nic))
+    with pytest.raises(BackendError) as e:
+        xl_config.build_config(spec(vm(), [disk], [nic]), "web")
+    assert (e.value.code, e.value.params[0]) == ("INVALID_VALUE", field)
+
+
+def test_a_string_setting_ending_in_a_line_break_is_refused():
+    with pytest.raises(BackendError) as e:
+        xl_config.build_config(spec(vm(kernel_args="console=hvc0\n")), "web")
+    assert e.value.params[0] == "kernel/args"
+
+
 def test_domain_type_from_builder_and_boot_method():
     assert xl_config.domain_type(vm(builder="")) == "pv"
     assert xl_config.domain_type(vm(builder="Linux")) == "pv"

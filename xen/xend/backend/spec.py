@@ -12,6 +12,21 @@ it its row in docs/vm-mapping.md.
 """
 
 import dataclasses
+import re
+
+# The values a device's record may give the hypervisor where they become part of an
+# option string (xl's comma-separated disk and vif specs): a comma, "=", a quote or a
+# line break in them would add keys of their own, such as xl's script=, which runs a
+# program in dom0 as root. The API refuses other values when a VBD, VIF or network is
+# made or changed; the builders refuse them too. Each is matched whole (fullmatch).
+#
+# A guest's name for a disk: xvd, hd, sd or vd, letters, an optional partition number
+# (xvda, xvdaa, hda, sdb1, vdc).
+DISK_DEVICE = re.compile(r"(?:xvd|hd|sd|vd)[a-z]{1,3}(?:[1-9][0-9]?)?")
+# A MAC address, in lower case (the API refuses multicast ones too).
+MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+# A Linux interface name: a bridge a VIF is a port of, a host NIC, a guest's NIC name.
+IFNAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +81,7 @@ class DiskSpec:
     vbd: str              # VBD uuid, used as the device id
     path: str             # image file (qcow2 or raw)
     format: str           # "qcow2" | "raw"
-    device: str           # guest device name, e.g. "hda", "xvda"
+    device: str           # guest device name, e.g. "hda", "xvda": DISK_DEVICE, or ""
     mode: str             # "RO" | "RW"
     driver: str           # "ioemu" | "paravirtualised"
 

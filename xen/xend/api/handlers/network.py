@@ -19,8 +19,8 @@ of its own, and a tag used only inside it would separate nothing.
 import ipaddress
 import logging
 import random
-import re
 
+from ...backend.spec import IFNAME, MAC
 from ...host import netdev
 from .. import lifecycle
 from ..errors import ApiError
@@ -29,12 +29,9 @@ from .devices import DeviceHandler
 
 log = logging.getLogger("xend.network")
 
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-
 
 def _ifname(field, value):
-    if value and not _IFNAME.match(value):
+    if value and not IFNAME.fullmatch(value):
         raise ApiError("INVALID_VALUE", field, value)
 
 
@@ -109,7 +106,7 @@ class VIFHandler(DeviceHandler):
         mac = new.get("MAC", "").lower()
         if not mac:
             mac = self._fresh_mac(txn)
-        elif not _MAC.match(mac) or int(mac[:2], 16) & 1:
+        elif not MAC.fullmatch(mac) or int(mac[:2], 16) & 1:
             raise ApiError("INVALID_VALUE", "MAC", "%s (a unicast MAC, xx:xx:xx:xx:xx:xx)" % mac)
         elif any(r != ref for r in self.store.lookup("VIF", "MAC", mac)):
             raise ApiError("INVALID_VALUE", "MAC", "%s (in use by another VIF)" % mac)

@@ -9,6 +9,7 @@ before its record is committed, and unplugged before its record is deleted.
 import os
 import shutil
 
+from ...backend.spec import DISK_DEVICE
 from ...host import srdrivers
 from ...util import progress
 from .. import lifecycle
@@ -296,6 +297,12 @@ class VBDHandler(DeviceHandler):
         return self.app.sampler.device_rates(rec["VM"], "vbd", ref)[1]
 
     def validate(self, txn, ref, old, new):
+        device = new.get("device", "")
+        if device and not DISK_DEVICE.fullmatch(device):
+            # The name reaches xl's disk spec (vdev=), where a comma would add keys.
+            raise ApiError("INVALID_VALUE", "device",
+                           "%s (a guest's disk name: xvd, hd, sd or vd, letters and an "
+                           "optional partition number, such as xvda, hdb or sdb1)" % device)
         vdi = txn.get("VDI", new["VDI"])
         if vdi.get("read_only") and new.get("mode") == "RW":
             raise ApiError("INVALID_VALUE", "mode",

@@ -16,6 +16,7 @@ import re
 
 from ..base import BackendError
 from ..common import BIOS_BOOT, check_host_files, check_memory_fits
+from ..spec import DISK_DEVICE, IFNAME, MAC
 
 MIB = 1024 * 1024
 
@@ -23,18 +24,28 @@ MIB = 1024 * 1024
 BUILDERS = {"linux": "pv", "pv": "pv", "pvh": "pvh", "hvm": "hvm"}
 
 # Characters xl's config parser takes inside a double-quoted string as they are.
-_PLAIN = re.compile(r'^[^"\\\n\r\x00]*$')
+_PLAIN = re.compile(r'[^"\\\n\r\x00]*')
 # A name xl accepts for a domain (and we can show in `xl list`).
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _quote(value, field):
     value = str(value)
-    if not _PLAIN.match(value):
+    # fullmatch: "$" would let a line break at the end through.
+    if not _PLAIN.fullmatch(value):
         raise BackendError("VALUE_NOT_SUPPORTED", field, value,
                            "xl configuration strings cannot hold quotes, "
                            "backslashes or line breaks")
     return '"%s"' % value
+
+
+def _spec_value(value, pattern, field):
+    """``value`` if ``pattern`` matches it whole, else INVALID_VALUE [field, value]:
+    a value in a disk or vif spec must not carry a separator that adds keys of its own
+    (xl's disk spec takes ``script=``, ``backend=``, ``format=``, ...)."""
+    if not pattern.fullmatch(value):
+        raise BackendError("INVALID_VALUE", field, value)
+    return value
 
 
 def domain_type(vm):
@@ -91,7 +102,8 @@ def domain_name(vm, uuid, taken=()):
 def disk_line(disk, kind, qdisk_ok):
     """One xl ``disk`` entry for a DiskSpec (target= last: the path may hold commas)."""
     fmt = disk.format if disk.format in ("raw", "qcow2") else "raw"
-    parts = ["format=" + fmt, "vdev=" + disk.device, "access=" + disk.mode.lower()]
+    parts = ["format=" + fmt, "vdev=" + _spec_value(disk.device, DISK_DEVICE, "VBD/device"),
+             "access=" + disk.mode.lower()]
     if fmt == "qcow2":
         # blkback serves raw images only; qcow2 needs QEMU's qdisk in dom0.
         if not qdisk_ok:
@@ -108,9 +120,9 @@ def disk_line(disk, kind, qdisk_ok):
 
 def nic_line(nic, kind):
     """One xl ``vif`` entry for a NicSpec."""
-    parts = ["mac=" + nic.mac]
+    parts = ["mac=" + _spec_value(nic.mac, MAC, "VIF/MAC")]
     if nic.bridge:
-        parts.append("bridge=" + nic.bridge)
+        parts.append("bridge=" + _spec_value(nic.bridge, IFNAME, "network/NIC"))
     if nic.mtu and int(nic.mtu) != 1500:
         parts.append("mtu=%d" % int(nic.mtu))
     if kind == "hvm":
