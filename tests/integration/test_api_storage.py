@@ -157,3 +157,53 @@ def test_qemu_img_finding_a_size_too_large_is_the_callers_error(tmp_path):
     assert d[:3] == ["VALUE_NOT_SUPPORTED", "virtual_size",
                      "%d bytes" % (2 * srdrivers.MAX_QCOW2_BYTES)], d
     assert "too large" in d[3]
+
+
+def test_two_srs_cannot_share_a_directory(api, daemon):
+    loc = os.path.join(daemon.dir, unique("shared-loc"))
+    sr = new_sr(api, location=loc)
+    alias = os.path.join(daemon.dir, unique("alias"))
+    os.symlink(loc, alias)
+    parent_alias = os.path.join(daemon.dir, unique("parent"))
+    os.symlink(daemon.dir, parent_alias)
+    n = len(api.SR.get_all())
+    for other in (alias, os.path.join(parent_alias, os.path.basename(loc))):
+        err = failure(api.SR.create, {"name_label": unique("sr"), "location": other})
+        assert err[:2] == ["INVALID_VALUE", "location"] and sr in err[2], (other, err)
+    assert len(api.SR.get_all()) == n
+
+
+def test_a_vdi_delete_keeps_a_base_a_chain_it_cannot_read_may_need(api):
+    sr = new_sr(api)
+    location = api.SR.get_location(sr)
+    v = new_vdi(api, sr)
+    s = api.VDI.snapshot(v)   # v's image is now an overlay on a base, as is s's
+
+    def bases():
+        return [n for n in os.listdir(location) if n.startswith(srdrivers.BASE_PREFIX)]
+
+    assert len(bases()) == 1
+    leaf = os.path.join(location, v + ".qcow2")
+    with open(leaf, "r+b") as f:
+        header = f.read(8)
+        f.seek(0)
+        f.write(b"QFI\xfb\x00\x00\x00\x63")   # qcow2 version 99: qemu-img info fails
+    try:
+        api.VDI.delete(s)
+        assert len(bases()) == 1
+    finally:
+        with open(leaf, "r+b") as f:
+            f.write(header)
+    api.VDI.delete(v)
+    assert bases() == []   # once no chain needs it, the base goes
+
+
+def test_a_vdi_delete_removes_only_bases_of_its_own_chain(api):
+    sr = new_sr(api)
+    location = api.SR.get_location(sr)
+    stranger = os.path.join(location, srdrivers.BASE_PREFIX + "not-a-chain-of-this-sr.qcow2")
+    srdrivers.create_image(stranger, 1024 * 1024)
+    v = new_vdi(api, sr)
+    api.VDI.delete(api.VDI.snapshot(v))
+    api.VDI.delete(v)
+    assert os.listdir(location) == [os.path.basename(stranger)]

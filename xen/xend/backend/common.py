@@ -5,6 +5,7 @@ backend runs."""
 import os
 import stat
 
+from ..util.files import open_own
 from .base import BackendError
 
 # bios/boot -> the firmware's boot device letter (QEMU's -boot order, xl's boot).
@@ -60,7 +61,7 @@ def create_private_file(path, text=""):
     private as well: O_TRUNC keeps the mode it had.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        fd = open_own(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as f:
             os.fchmod(fd, 0o600)
             f.write(text)

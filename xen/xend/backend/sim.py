@@ -21,6 +21,7 @@ import threading
 import time
 
 from ..util import progress
+from ..util.files import open_own
 from .base import Backend, BackendError
 from .common import create_private_file
 
@@ -44,7 +45,7 @@ class SimBackend(Backend):
 
     def _save(self):
         tmp = self._path + ".tmp"
-        with open(tmp, "w") as f:
+        with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
             json.dump(self._domains, f)
             f.flush()
             os.fsync(f.fileno())

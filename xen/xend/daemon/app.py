@@ -37,6 +37,7 @@ from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.store import Store
+from ..util.files import private_dir, tighten
 
 log = logging.getLogger("xend")
 
@@ -96,8 +97,8 @@ class Xend:
     def __init__(self, config):
         self.config = config
         self.state_dir = config["state_dir"]
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        os.chmod(self.state_dir, 0o700)
+        private_dir(self.state_dir)
+        self._tighten_own_dirs()
         reverse, lookup = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
                            reverse_fields=reverse, lookup_fields=lookup,
@@ -130,6 +131,16 @@ class Xend:
                                        self.domains.recheck_unknown))
         log.info("xend %s: state loaded from %s, backend %s", VERSION, self.state_dir,
                  self.backend_name)
+
+    def _tighten_own_dirs(self):
+        """Make the directories of SRs and guests in the state dir root's alone (0700),
+        as this version makes them: an older xend, or an admin, may have left them open."""
+        for top in (os.path.join(self.state_dir, "sr"), os.path.join(self.state_dir, "vms")):
+            tighten(top, 0o700)
+            if os.path.isdir(top):
+                for entry in os.scandir(top):
+                    if entry.is_dir(follow_symlinks=False):
+                        tighten(entry.path, 0o700)
 
     # -- the host's own objects -----------------------------------------------
 

@@ -11,7 +11,7 @@ import fcntl
 import os
 import time
 
-from ..util.files import unlink_if_exists
+from ..util.files import open_own, unlink_if_exists
 
 
 class LockBusy(Exception):
@@ -37,7 +37,7 @@ class LockFile:
     def acquire(self):
         """Take the lock and write our pid in the file; LockBusy if another process has it."""
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_own(self.path, os.O_RDWR | os.O_CREAT)
         # A few tries: `xend status` probes with a short shared lock of its own.
         for _ in range(20):
             try:

@@ -1,8 +1,11 @@
 """The daemon's log: one line per message, to a file (reopened on reload) or stderr."""
 
 import logging
+import os
 import re
 import sys
+
+from ..util.files import open_own, tighten
 
 # C0 and C1 control characters (newline, carriage return and NEL among them), DEL, and
 # the line and paragraph separators U+2028 and U+2029: every character that a reader
@@ -24,10 +27,20 @@ class OneLineFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
+class OwnFileHandler(logging.FileHandler):
+    """A log file that is root's alone (0600, a looser one is tightened) and never
+    written through a symlink planted in its place."""
+
+    def _open(self):
+        tighten(self.baseFilename, 0o600)
+        fd = open_own(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(cfg):
     """Send the root logger to the configured file (reopened: SIGHUP serves logrotate)
     or to stderr, at the configured level."""
-    handler = (logging.FileHandler(cfg["log_file"]) if cfg["log_file"]
+    handler = (OwnFileHandler(cfg["log_file"]) if cfg["log_file"]
                else logging.StreamHandler(sys.stderr))
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

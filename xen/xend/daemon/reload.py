@@ -5,6 +5,7 @@ import os
 import socket
 
 from ..transport.listeners import Servers, listeners_from_config, parse_listen
+from ..util.files import open_own
 from . import config as configmod
 from .logs import setup_logging
 
@@ -101,7 +102,7 @@ def _write_reload_status(app, serial, outcome):
     path = reload_status_path(app.config)
     tmp = path + ".tmp"
     try:
-        with open(tmp, "w") as f:
+        with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
             f.write("%d %d %s\n" % (os.getpid(), serial, outcome))
         os.replace(tmp, path)
     except OSError as e:   # only `xend reload` misses it: the daemon goes on

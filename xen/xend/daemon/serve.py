@@ -10,6 +10,7 @@ import socket
 import threading
 
 from ..transport.listeners import Servers, listeners_from_config
+from ..util.files import UnsafeDirectory, private_dir
 from .app import VERSION, Xend
 from .locks import LockBusy, LockFile, state_lock_path
 from .logs import setup_logging
@@ -125,8 +126,12 @@ def serve(cfg, reload_config=None, ready=None):
     every listener accepts connections. A startup failure raises SystemExit with
     a one-line message (its traceback, if any, goes to the log)."""
     os.umask(0o077)   # every file the daemon makes is root's alone
-    # The log may live in the state dir (a detached daemon's default): make it first.
-    os.makedirs(cfg["state_dir"], mode=0o700, exist_ok=True)
+    # The log may live in the state dir (a detached daemon's default): make it first,
+    # or refuse one that another user could plant files in.
+    try:
+        private_dir(cfg["state_dir"])
+    except UnsafeDirectory as e:
+        raise SystemExit("xend: state dir: %s" % e)
     if cfg["log_file"]:
         os.makedirs(os.path.dirname(cfg["log_file"]), mode=0o700, exist_ok=True)
     setup_logging(cfg)
@@ -136,6 +141,8 @@ def serve(cfg, reload_config=None, ready=None):
     except LockBusy as e:
         raise SystemExit("xend: another xend (pid %s) is running on %s"
                          % (e.pid or "?", cfg["state_dir"]))
+    except OSError as e:   # ELOOP: a symlink in its place, never followed
+        raise SystemExit("xend: cannot lock %s: %s" % (state_lock.path, e.strerror or e))
     signals = _Signals()
     try:
         app = Xend(cfg)

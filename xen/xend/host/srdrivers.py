@@ -57,6 +57,17 @@ def check_location(path, field, roots):
     return check_path(path, field, roots)
 
 
+def same_place(a, b):
+    """Whether the paths ``a`` and ``b`` name one directory: the same path once
+    symlinks are resolved, or the same device and inode (a bind mount)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # one of them is not there (yet): not one directory
+        return False
+
+
 def _qemu_img(*args, size=None):
     """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
     error when qemu-img finds it too large for the format."""
@@ -174,8 +185,14 @@ class ImageDirSR:
     def delete(path):
         unlink_if_exists(path)
 
-    def collect(self, location, leaves):
-        """Remove files no VDI needs any more (none but dir's bases)."""
+    def chain(self, location, leaf):
+        """The files of ``location`` that ``leaf``'s image is built on (none but dir's
+        bases), read before ``leaf`` goes: ``collect`` removes no other file."""
+        return set()
+
+    def collect(self, dropped, leaves):
+        """Remove the files of ``dropped`` (a deleted leaf's ``chain``) that no image
+        in ``leaves`` still depends on (none but dir's bases)."""
 
     def clone(self, location, new_location, leaves):
         """Copy every image of the SR to ``new_location`` (then ``relink`` the copies);
@@ -247,17 +264,36 @@ class DirSR(ImageDirSR):
     def resize(self, path, size):
         _qemu_img("resize", "-q", path, str(size), size=size)
 
-    def collect(self, location, leaves):
-        """Remove base images no leaf in ``leaves`` depends on any more."""
+    def _images(self, leaf):
+        """The resolved path of every image ``leaf``'s chain holds, itself included;
+        ApiError when qemu-img cannot read the chain."""
+        return {os.path.realpath(i["filename"]) for i in self.info(leaf)}
+
+    def chain(self, location, leaf):
+        """The bases in ``location`` that ``leaf`` is built on; none when qemu-img
+        cannot read its chain, so that nothing is removed on a guess."""
+        try:
+            images = self._images(leaf)
+        except ApiError:
+            return set()
+        home = os.path.realpath(location)
+        return {i for i in images if os.path.dirname(i) == home
+                and os.path.basename(i).startswith(BASE_PREFIX)}
+
+    def collect(self, dropped, leaves):
+        """Remove the bases in ``dropped`` no image in ``leaves`` depends on any more.
+        A base is removed only when every chain is known not to need it: a leaf whose
+        chain qemu-img cannot read may be built on any of them, and keeps them all."""
         used = set()
         for leaf in leaves:
+            if not os.path.lexists(leaf):
+                continue   # no image, so nothing built on a base
             try:
-                used.update(os.path.realpath(i["filename"]) for i in self.info(leaf))
+                used |= self._images(leaf)
             except ApiError:
-                continue   # the leaf went away meanwhile (its VDI was deleted)
-        for entry in os.scandir(location):
-            if entry.name.startswith(BASE_PREFIX) and os.path.realpath(entry.path) not in used:
-                os.unlink(entry.path)
+                return
+        for base in dropped - used:
+            unlink_if_exists(base)
 
     def relink(self, location, new_location):
         """Repoint each copy's backing link from the original SR to the copy there."""

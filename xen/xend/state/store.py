@@ -23,6 +23,8 @@ import os
 import sqlite3
 import threading
 
+from ..util.files import open_own, tighten
+
 SCHEMA_VERSION = "1"
 
 
@@ -48,14 +50,15 @@ class Store:
     # -- persistence -----------------------------------------------------
 
     def _open(self, path):
-        fresh = not os.path.exists(path)
-        old_umask = os.umask(0o077)   # the database holds password hashes: root only
+        # The database holds password hashes: root's alone, never a planted symlink's target.
+        for own in (path, path + "-wal", path + "-shm"):
+            tighten(own, 0o600)
+        os.close(open_own(path, os.O_RDWR | os.O_CREAT))
+        old_umask = os.umask(0o077)   # for the WAL and shared-memory files SQLite makes
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         finally:
             os.umask(old_umask)
-        if fresh:
-            os.chmod(path, 0o600)
         db = self._db
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")

@@ -13,6 +13,8 @@ import os
 import socket
 import ssl
 
+from ..util.files import open_own
+
 log = logging.getLogger("xend.tls")
 
 CERT_NAME = "xend-cert.pem"
@@ -55,12 +57,12 @@ def ensure_self_signed(state_dir):
                    .add_extension(alt, critical=False)
                    .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                    .sign(private, hashes.SHA256()))
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_own(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(private.private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption()))
-    fd = os.open(cert, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_own(cert, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(certificate.public_bytes(serialization.Encoding.PEM))
     log.info("generated a self-signed certificate %s, SHA-256 fingerprint %s",

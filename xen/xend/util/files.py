@@ -1,6 +1,16 @@
 """File-system helpers that every layer of the daemon uses alike."""
 
 import os
+import stat
+
+# A file the daemon makes in its own directories is opened with these: a symlink
+# planted where the file should be fails the open (ELOOP) instead of being followed.
+_OWN = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeDirectory(Exception):
+    """A directory the daemon keeps its own files in is not the daemon's alone; the
+    message, one line, names the directory and what is wrong with it."""
 
 
 def unlink_if_exists(path):
@@ -9,3 +19,49 @@ def unlink_if_exists(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def open_own(path, flags, mode=0o600):
+    """``os.open`` of a file of the daemon's: never through a symlink, never inherited
+    by a child process; a file it creates gets ``mode`` (0600: root's alone)."""
+    return os.open(path, flags | _OWN, mode)
+
+
+def private_dir(path):
+    """Make the directory ``path`` (mode 0700) if it is missing; one already there must
+    be a directory owned by this process's uid and writable by nobody else, or
+    UnsafeDirectory: another user could plant files, symlinks or sockets in it. Its
+    mode is then made 0700."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except FileExistsError:   # a file by that name: reported below
+        pass
+    except OSError as e:
+        raise UnsafeDirectory("cannot make the directory %s: %s" % (path, e.strerror or e))
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise UnsafeDirectory("%s: %s" % (path, e.strerror or e))
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeDirectory("%s is not a directory" % path)
+    if st.st_uid != os.geteuid():
+        raise UnsafeDirectory("%s is owned by uid %d, not by xend's uid %d"
+                              % (path, st.st_uid, os.geteuid()))
+    if st.st_mode & 0o022:
+        raise UnsafeDirectory("%s is writable by other users (mode %04o)"
+                              % (path, stat.S_IMODE(st.st_mode)))
+    tighten(path, 0o700)
+
+
+def tighten(path, mode):
+    """Give the file or directory ``path``, if it is there, the permission ``mode``
+    when it allows more than that; a symlink there is refused (OSError ELOOP)."""
+    try:
+        fd = open_own(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & ~mode:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)

@@ -69,7 +69,8 @@ class SRHandler(ClassHandler):
             stored.get("location") or os.path.join(self.app.state_dir, "sr", ref), "location",
             self._roots())
         for other, rec in self.store.records("SR"):
-            if rec.get("location") == stored["location"]:
+            # One directory under two names would be two SRs deleting each other's images.
+            if srdrivers.same_place(rec["location"], stored["location"]):
                 raise ApiError("INVALID_VALUE", "location",
                                "%s (used by SR %s)" % (stored["location"], other))
         existed = os.path.exists(stored["location"])
@@ -223,11 +224,12 @@ class VDIHandler(ClassHandler):
         sr, d = self._sr(rec)
         with self.app.sr_lock(rec["SR"]):
             path = self.store.private(ref).get("path")
+            dropped = d.chain(sr["location"], path) if path else set()
             super().delete(call, ref)
             if path:
                 d.delete(path)
-            d.collect(sr["location"], [self.store.private(v).get("path", "") for v in
-                                       self.store.referrers("VDI", "SR", rec["SR"])])
+            d.collect(dropped, [self.store.private(v).get("path", "") for v in
+                                self.store.referrers("VDI", "SR", rec["SR"])])
 
     # -- snapshots -------------------------------------------------------------
 

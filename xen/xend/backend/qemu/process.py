@@ -27,13 +27,21 @@ import signal
 import subprocess
 
 from xen.xend.host import netdev
-from xen.xend.util.files import unlink_if_exists
+from xen.xend.util.files import open_own, tighten, unlink_if_exists
 
 from .. import base
 from ..base import BackendError
 from ..common import running_guest
 from . import events
-from .argv import QEMU_LOG, QMP_SOCKET, assign_slots, build_argv, disk_node, vbd_of_qdev
+from .argv import (
+    CONSOLE_LOG,
+    QEMU_LOG,
+    QMP_SOCKET,
+    assign_slots,
+    build_argv,
+    disk_node,
+    vbd_of_qdev,
+)
 from .domain import POLL, Domain, proc_starttime
 from .qmp import Monitor, MonitorGone
 
@@ -140,7 +148,12 @@ class Processes:
         unlink_if_exists(os.path.join(state_dir, QMP_SOCKET))
         log.debug("starting %s", argv)
         try:
-            with open(os.path.join(state_dir, QEMU_LOG), "ab") as out:
+            # QEMU appends to console.log by name: the daemon makes it a file of its own first.
+            append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            console = os.path.join(state_dir, CONSOLE_LOG)
+            tighten(console, 0o600)
+            os.close(open_own(console, append))
+            with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG), append), "ab") as out:
                 log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
                 popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=out, start_new_session=True,

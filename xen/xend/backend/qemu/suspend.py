@@ -51,9 +51,8 @@ async def suspend(processes, dom, live, path, report):
         if was_running and not dom.exited.is_set():
             await dom.qmp("cont")
         raise
-    with open(os.path.join(dom.state_dir, SUSPEND_INFO), "w") as f:
-        json.dump({"state_file": path, "machine": machine, "carry": carry,
-                   "slots": dom.slots}, f)
+    create_private_file(os.path.join(dom.state_dir, SUSPEND_INFO), json.dumps(
+        {"state_file": path, "machine": machine, "carry": carry, "slots": dom.slots}))
     await processes.kill(dom)
 
 
