@@ -12,6 +12,7 @@ applied through actions/* the same way.
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 
@@ -350,12 +351,24 @@ class Domains:
     # -- operations -------------------------------------------------------------
 
     def vm_dir(self, vm):
-        path = os.path.join(self.app.state_dir, "vms", vm)
+        """The directory of ``vm``'s files (the hypervisor's own, saved state, core
+        dumps), made only by what writes there (_made_vm_dir, the backends), removed
+        with the VM (delete)."""
+        return os.path.join(self.app.state_dir, "vms", vm)
+
+    def _made_vm_dir(self, vm):
+        path = self.vm_dir(vm)
         os.makedirs(path, mode=0o700, exist_ok=True)
         return path
 
     def suspend_file(self, vm):
         return os.path.join(self.vm_dir(vm), "suspend.state")
+
+    def delete(self, vm, remove):
+        """Delete ``vm`` by ``remove()`` (its records' deletion) while holding it, so no
+        operation starts it meanwhile; once it is gone, its directory goes too."""
+        self.run(vm, "delete", remove,
+                 committed=lambda: shutil.rmtree(self.vm_dir(vm), ignore_errors=True))
 
     def start(self, vm, paused):
         self.run(vm, "start", lambda: self._start(vm, paused), paused)
@@ -400,8 +413,10 @@ class Domains:
         self.run(vm, "hard_reboot", lambda: self.backend.hard_reboot(vm))
 
     def suspend(self, vm, live):
-        self.run(vm, "suspend", lambda: self._stopped(
-            self.backend.suspend(vm, live, self.suspend_file(vm))))
+        def work():
+            self._made_vm_dir(vm)
+            return self._stopped(self.backend.suspend(vm, live, self.suspend_file(vm)))
+        self.run(vm, "suspend", work)
 
     def resume(self, vm, paused):
         path = self.suspend_file(vm)
@@ -478,7 +493,7 @@ class Domains:
         self.backend.hard_reboot(vm)
 
     def _step_dump(self, vm):
-        path = os.path.join(self.vm_dir(vm), "core.%d" % int(time.time()))
+        path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
         self.backend.dump_core(vm, path)
         log.info("VM %s: core dumped to %s", vm, path)
 
