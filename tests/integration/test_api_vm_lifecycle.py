@@ -1,6 +1,8 @@
 """The VM lifecycle through the table (api/lifecycle.py) on the sim backend: every
 operation from every reachable state, allowed or refused with VM_BAD_POWER_STATE; and clone."""
 
+import os
+
 import pytest
 from harness import (
     LIFECYCLE_OPERATIONS,
@@ -15,6 +17,7 @@ from harness import (
     new_vm,
     operation_id,
     unique,
+    vm_dir,
     vm_in,
 )
 
@@ -106,6 +109,19 @@ def test_hard_shutdown_of_a_suspended_vm_discards_it(api):
     api.VM.start(vm, False)            # and it starts afresh
     assert api.VM.get_power_state(vm) == "Running"
     api.VM.hard_shutdown(vm)
+
+
+def test_a_vms_directory_is_made_by_what_writes_there_and_goes_with_the_vm(api, daemon):
+    vm = vm_in(api, "Running")
+    assert not os.path.exists(vm_dir(daemon, vm))      # the simulated guest writes nothing
+    api.VM.suspend(vm, False)
+    assert os.listdir(vm_dir(daemon, vm)) == ["suspend.state"]
+    api.VM.resume(vm, False)
+    api.VM.hard_shutdown(vm)
+    with open(os.path.join(vm_dir(daemon, vm), "qemu.log"), "w") as f:
+        f.write("a hypervisor's log\n")
+    api.VM.destroy(vm)
+    assert not os.path.exists(vm_dir(daemon, vm))
 
 
 def test_templates_never_start(api):

@@ -1,5 +1,6 @@
-"""The task pool's limits and the collection of finished tasks (docs/api.md; config.py:
-task_workers, max_pending_tasks, task_max_age, task_max_finished)."""
+"""The task pool's limits, its fairness between users and the collection of finished tasks
+(docs/api.md; config.py: task_workers, max_pending_tasks, max_pending_tasks_per_user,
+task_max_age, task_max_finished)."""
 
 import signal
 import threading
@@ -7,7 +8,7 @@ import time
 
 import pytest
 import XenAPI
-from harness import Daemon, Watcher, failure, wait_until
+from harness import Daemon, Watcher, failure, make_user, wait_until
 from taskutil import wait_no_running_tasks, wait_task
 
 
@@ -102,6 +103,34 @@ def test_cancel_of_a_queued_task(pool):
     assert wait_task(x, t1)["status"] == "success"
     assert x.VM.get_power_state(v1) == "Running"
     assert x.VM.get_power_state(v2) == "Halted"
+
+
+def test_a_user_at_their_pending_cap_neither_blocks_nor_delays_another(make_daemon):
+    """alice fills her share of the queue (max_pending_tasks_per_user) and is refused
+    more; bob is not, and the one worker runs bob's task before alice's last."""
+    d = make_daemon(extra_config="max_pending_tasks_per_user = 3\ntask_workers = 1\n"
+                                 "sim_op_seconds = 0.5\n")
+    x = {}
+    for name in ("alice", "bob"):
+        make_user(d.api, name, name + "-pw")
+        x[name] = d.sdk_tcp(name, name + "-pw").xenapi
+    vms = {name: [x[name].VM.create({"name_label": "%s-%d" % (name, i)}) for i in range(4)]
+           for name in x}
+    watcher = Watcher(d.api, ["task"])
+    alices = [x["alice"].Async.VM.start(vms["alice"][0], False)]
+    wait_until(lambda: x["alice"].task.get_progress(alices[0]) > 0, 30,
+               "alice's first task to hold the worker")
+    alices += [x["alice"].Async.VM.start(vm, False) for vm in vms["alice"][1:3]]
+    assert failure(x["alice"].Async.VM.start, vms["alice"][3], False) == [
+        "TOO_MANY_PENDING_TASKS_OF_USER", "alice", "3"]
+    bobs = x["bob"].Async.VM.start(vms["bob"][0], False)
+
+    def succeeded(events):
+        return [e["ref"] for e in events
+                if e["operation"] == "mod" and e["snapshot"]["status"] == "success"]
+    events = watcher.collect(lambda evs: len(succeeded(evs)) == 4)
+    assert succeeded(events) == [alices[0], alices[1], bobs, alices[2]]
+    assert x["alice"].VM.get_power_state(vms["alice"][3]) == "Halted"
 
 
 # -- collection -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tasks (xen/xend/api/tasks.py) in process: a cancel racing the worker's end, made to happen.
+"""Tasks (xen/xend/api/tasks.py) in process: a cancel racing the worker's end, made to happen;
+the users' queued tasks taken in turn, and each user's pending cap.
 
 The Tasks object runs on a memory-only store with one worker; the operation is a plain
 function that waits inside a cancellable region until the test lets it go.
@@ -10,7 +11,8 @@ import types
 import pytest
 from harness import STATE_WAIT, wait_until
 
-from xen.xend.api.tasks import CANCELLED, CANCELLING, Tasks
+from xen.xend.api.errors import ApiError
+from xen.xend.api.tasks import CANCELLED, CANCELLING, FINISHED, Tasks
 from xen.xend.state.store import Store
 from xen.xend.util import progress
 
@@ -85,3 +87,46 @@ def test_a_late_progress_report_never_rewrites_a_finished_task(tasks, blocked):
     report(0.5)
     rec = tasks.store.get("task", ref)
     assert (rec["status"], rec["progress"]) == ("success", 1.0)
+
+
+def _as(user):
+    return types.SimpleNamespace(user=user, is_root=user == "root")
+
+
+def _recording(ran):
+    """A method whose every call appends its caller's user to ``ran``."""
+    return types.SimpleNamespace(name="thing.note", result=None,
+                                 impl=lambda call: ran.append(call.user))
+
+
+def _all_finished(tasks, refs):
+    wait_until(lambda: all(_status(tasks, r) in FINISHED for r in refs), STATE_WAIT,
+               "the tasks to finish")
+
+
+def test_the_worker_takes_the_users_waiting_tasks_in_turn(tasks, blocked):
+    """alice queued three tasks before bob's one, behind a task that holds the only
+    worker: bob's runs after alice's first, not after all of hers."""
+    ref, release = blocked
+    ran = []
+    refs = [tasks.submit(_as(user), _recording(ran), [])
+            for user in ("alice", "alice", "alice", "bob")]
+    release.set()
+    _all_finished(tasks, refs)
+    assert ran == ["alice", "bob", "alice", "alice"]
+
+
+def test_a_user_at_their_pending_cap_is_refused_and_others_are_not(tasks, blocked):
+    ref, release = blocked                     # root's first pending task
+    tasks.max_pending_per_user = 2
+    ran = []
+    second = tasks.submit(CALL, _recording(ran), [])
+    with pytest.raises(ApiError) as refused:
+        tasks.submit(CALL, _recording(ran), [])
+    assert refused.value.description == ["TOO_MANY_PENDING_TASKS_OF_USER", "root", "2"]
+    alices = tasks.submit(_as("alice"), _recording(ran), [])
+    release.set()
+    _all_finished(tasks, [ref, second, alices])
+    again = tasks.submit(CALL, _recording(ran), [])   # root's tasks are done: room again
+    _all_finished(tasks, [again])
+    assert sorted(ran) == ["alice", "root", "root"]

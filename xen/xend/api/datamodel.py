@@ -713,6 +713,10 @@ ERRORS = {e.code: e for e in (
           "an Async call was refused because the configured number of pending tasks "
           "(max_pending_tasks) is reached",
           "the server is busy: too many operations are pending"),
+    Error("TOO_MANY_PENDING_TASKS_OF_USER", ("user", "limit"),
+          "an Async call was refused because `user` already has `limit` tasks pending "
+          "(max_pending_tasks_per_user): one user cannot fill the task queue for all",
+          "{user} has {limit} operations pending already"),
     Error("EVENTS_LOST", (),
           "the events the caller asked for are gone: its token or cursor is older than "
           "the event log's oldest event, or from an earlier run of the daemon; re-read "

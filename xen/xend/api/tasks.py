@@ -5,9 +5,11 @@ when it hands it here; ``submit`` makes the task object and queues the call.
 Task records live in the store as a volatile class, so they have getters,
 records and events like every other object, and every change is an event.
 A task belongs to the user who made it (§1.4.3 note 3), not to the session.
+The workers take waiting tasks from the users in turn (FairQueue), and each user
+may have only so many pending: one user's long queue never shuts out another's.
 """
 
-import concurrent.futures
+import collections
 import logging
 import threading
 import time
@@ -28,17 +30,61 @@ PENDING, SUCCESS, FAILURE, CANCELLING, CANCELLED = (
 FINISHED = (SUCCESS, FAILURE, CANCELLED)
 
 
+class FairQueue:
+    """Jobs queued per user, taken one user at a time in turn (round-robin): a user
+    with many jobs waiting gets one worker's turn, not all the workers until theirs
+    are done."""
+
+    def __init__(self):
+        self._queues = collections.OrderedDict()   # user -> deque of jobs; in turn order
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put(self, user, job):
+        with self._cond:
+            self._queues.setdefault(user, collections.deque()).append(job)
+            self._cond.notify()
+
+    def get(self):
+        """The next job of the user whose turn it is, waiting for one; None once the
+        queue is closed and empty."""
+        with self._cond:
+            while not self._queues and not self._closed:
+                self._cond.wait()
+            if not self._queues:
+                return None
+            user, jobs = self._queues.popitem(last=False)
+            job = jobs.popleft()
+            if jobs:
+                self._queues[user] = jobs   # the user's next job waits for everyone's turn
+            return job
+
+    def close(self):
+        """Let the workers end once the jobs queued by now are taken."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
 class Tasks:
     """Runs Async calls and keeps their task objects."""
 
-    def __init__(self, app, workers=4, max_pending=200, max_age=3600.0, max_finished=1000):
+    def __init__(self, app, workers=4, max_pending=200, max_pending_per_user=50,
+                 max_age=3600.0, max_finished=1000):
         self.app = app
         self.store = app.store
         self.max_pending = max_pending
+        self.max_pending_per_user = max_pending_per_user
         self.max_age = max_age
         self.max_finished = max_finished
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="task")
+        self._queue = FairQueue()
+        self._workers = [threading.Thread(target=self._work, name="task-%d" % i, daemon=True)
+                         for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
         self._trackers = {}      # task ref -> progress.Tracker, while it runs or waits
+        self._pending = collections.Counter()   # user -> their tasks that run or wait
+        self._user_of = {}       # task ref -> its user, while it runs or waits
         self._replies = {}       # task ref -> the finished call's Status struct
         self._started = {}       # task ref -> monotonic start time
         self._lock = threading.Lock()
@@ -50,17 +96,30 @@ class Tasks:
         with self._lock:
             if len(self._trackers) >= self.max_pending:
                 raise ApiError("TOO_MANY_PENDING_TASKS")
+            if self._pending[call.user] >= self.max_pending_per_user:
+                raise ApiError("TOO_MANY_PENDING_TASKS_OF_USER", call.user,
+                               str(self.max_pending_per_user))
             ref = new_ref()
             tracker = progress.Tracker(lambda f, ref=ref: self._progress(ref, f))
             self._trackers[ref] = tracker
+            self._pending[call.user] += 1
+            self._user_of[ref] = call.user
         now = xmltime.stamp(time.time())
         with self.store.transaction() as txn:
             txn.create("task", ref, {
                 "name_label": "Async." + method.name, "name_description": "",
                 "status": PENDING, "progress": 0.0, "ETA": "", "created": now,
                 "finished": "", "result": "", "error_info": [], "user": call.user})
-        self._pool.submit(self._run, ref, tracker, call, method, args)
+        self._queue.put(call.user, (ref, tracker, call, method, args))
         return ref
+
+    def _work(self):
+        """A worker: run the queued tasks, the users' in turn, until the queue closes."""
+        while (job := self._queue.get()) is not None:
+            try:
+                self._run(*job)
+            except Exception:   # the task's end could not be stored: keep the worker
+                log.exception("task %s: its end was not recorded", job[0])
 
     def _run(self, ref, tracker, call, method, args):
         self._started[ref] = time.monotonic()
@@ -105,6 +164,10 @@ class Tasks:
         with self._lock:
             self._trackers.pop(ref, None)
             self._started.pop(ref, None)
+            user = self._user_of.pop(ref)
+            self._pending[user] -= 1
+            if not self._pending[user]:
+                del self._pending[user]     # kept only for users with tasks pending
 
     def _update(self, ref, changes, only_from=None):
         """Apply ``changes`` to the task, if it still exists and, when ``only_from`` is
@@ -173,4 +236,6 @@ class Tasks:
                 self.cancel(ref)
             except ApiError:
                 pass
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._queue.close()
+        for worker in self._workers:
+            worker.join()

@@ -105,4 +105,4 @@ class DomainSpec:
     vm: VMConfig = dataclasses.field(default_factory=VMConfig)
     disks: list = dataclasses.field(default_factory=list)
     nics: list = dataclasses.field(default_factory=list)
-    state_dir: str = ""                # a private directory for this guest's files
+    state_dir: str = ""     # this guest's private directory: made by a backend that writes there

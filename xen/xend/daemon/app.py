@@ -114,6 +114,7 @@ class Xend:
                                max_bytes=config["event_log_bytes"])
         self.tasks = Tasks(self, workers=config["task_workers"],
                            max_pending=config["max_pending_tasks"],
+                           max_pending_per_user=config["max_pending_tasks_per_user"],
                            max_age=config["task_max_age"],
                            max_finished=config["task_max_finished"])
         self.dispatcher = Dispatcher(self, methods.build(self.handlers))

@@ -42,6 +42,7 @@ DEFAULTS = {
     "sampler_interval": 2.0,               # seconds between metric samples
     "task_workers": 4,                     # threads running Async calls
     "max_pending_tasks": 200,              # more queued or running tasks -> TOO_MANY_PENDING_TASKS
+    "max_pending_tasks_per_user": 50,      # the same, counting one user's tasks only
     "task_max_age": 3600.0,                # seconds a finished task is kept
     "task_max_finished": 1000,             # finished tasks kept at most
     "event_log_size": 20000,               # events kept for event.from / event.next
@@ -92,6 +93,7 @@ _RULES = {
     "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
     "max_connections": lambda v: None if v > 0 else _POSITIVE,
+    "max_pending_tasks_per_user": lambda v: None if v > 0 else _POSITIVE,
     "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,
     "session_idle_timeout": lambda v: None if v > 0 else _POSITIVE,
     "session_max_lifetime": lambda v: None if v >= 0 else _NOT_NEGATIVE,

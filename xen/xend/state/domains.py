@@ -12,6 +12,7 @@ applied through actions/* the same way.
 import contextlib
 import logging
 import os
+import shutil
 import threading
 import time
 
@@ -103,8 +104,10 @@ class Domains:
 
     # -- the one way to run an operation ---------------------------------------
 
-    def run(self, vm, op, work, start_paused=False):
-        """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None."""
+    def run(self, vm, op, work, start_paused=False, committed=None):
+        """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None.
+        ``committed()``, if given, runs once the final state is stored, still holding the
+        VM: what the operation may only discard once it can no longer be rolled back."""
         table_op = lifecycle.table_op(op, start_paused)
         with self._claim(vm, table_op) as overtaking:
             # An overtaken operation leaves the state to the one that overtook it.
@@ -123,7 +126,11 @@ class Domains:
                 raise
             progress.report(0.95)
             if owns_state():
-                self._set_state(vm, t.final, private)
+                self._commit(vm, t.final, private,
+                             made_guest=t.final in lifecycle.LIVE_STATES
+                             and state not in lifecycle.LIVE_STATES)
+            if committed is not None:
+                committed()
 
     def run_held(self, vm, work):
         """Run ``work(power_state)``, a change that keeps the power state (a VBD or VIF
@@ -186,6 +193,26 @@ class Domains:
         if missing:
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
                            "the host's CPUs lack these features")
+
+    def _commit(self, vm, state, private, made_guest):
+        """Store the state an operation ended in. With ``made_guest`` (the operation made
+        the guest: a start or resume), a store that cannot take it (a full disk) gets the
+        guest hard-shut-down before the error goes on: the store keeps its old state, and
+        a guest it does not know of would run unseen, to be started a second time."""
+        try:
+            self._set_state(vm, state, private)
+        except BaseException:
+            if made_guest:
+                self._stop_unrecorded(vm)
+            raise
+
+    def _stop_unrecorded(self, vm):
+        try:
+            self.backend.hard_shutdown(vm)
+            log.warning("VM %s: its new state could not be stored; guest stopped", vm)
+        except BackendError as e:
+            log.error("VM %s: its new state could not be stored, and stopping its guest "
+                      "failed: %s", vm, e)
 
     def _set_state(self, vm, state, private=None):
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
@@ -324,12 +351,24 @@ class Domains:
     # -- operations -------------------------------------------------------------
 
     def vm_dir(self, vm):
-        path = os.path.join(self.app.state_dir, "vms", vm)
+        """The directory of ``vm``'s files (the hypervisor's own, saved state, core
+        dumps), made only by what writes there (_made_vm_dir, the backends), removed
+        with the VM (delete)."""
+        return os.path.join(self.app.state_dir, "vms", vm)
+
+    def _made_vm_dir(self, vm):
+        path = self.vm_dir(vm)
         os.makedirs(path, mode=0o700, exist_ok=True)
         return path
 
     def suspend_file(self, vm):
         return os.path.join(self.vm_dir(vm), "suspend.state")
+
+    def delete(self, vm, remove):
+        """Delete ``vm`` by ``remove()`` (its records' deletion) while holding it, so no
+        operation starts it meanwhile; once it is gone, its directory goes too."""
+        self.run(vm, "delete", remove,
+                 committed=lambda: shutil.rmtree(self.vm_dir(vm), ignore_errors=True))
 
     def start(self, vm, paused):
         self.run(vm, "start", lambda: self._start(vm, paused), paused)
@@ -374,18 +413,21 @@ class Domains:
         self.run(vm, "hard_reboot", lambda: self.backend.hard_reboot(vm))
 
     def suspend(self, vm, live):
-        self.run(vm, "suspend", lambda: self._stopped(
-            self.backend.suspend(vm, live, self.suspend_file(vm))))
+        def work():
+            self._made_vm_dir(vm)
+            return self._stopped(self.backend.suspend(vm, live, self.suspend_file(vm)))
+        self.run(vm, "suspend", work)
 
     def resume(self, vm, paused):
+        path = self.suspend_file(vm)
+
         def work():
-            path = self.suspend_file(vm)
             spec = self.spec(vm)
             self.make_bridges(self._vifs_of(vm))
-            private = self.backend.resume(spec, path, paused)
-            os.unlink(path)
-            return private
-        self.run(vm, "resume", work, paused)
+            return self.backend.resume(spec, path, paused)
+        # The saved state goes only once the VM is stored as resumed: until then a
+        # failure leaves it Suspended, and resumable.
+        self.run(vm, "resume", work, paused, committed=lambda: unlink_if_exists(path))
 
     @staticmethod
     def _stopped(_):
@@ -451,13 +493,13 @@ class Domains:
         self.backend.hard_reboot(vm)
 
     def _step_dump(self, vm):
-        path = os.path.join(self.vm_dir(vm), "core.%d" % int(time.time()))
+        path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
         self.backend.dump_core(vm, path)
         log.info("VM %s: core dumped to %s", vm, path)
 
     def _step_start(self, vm):
         self._restarted[vm] = time.monotonic()
-        self._set_state(vm, lifecycle.RUNNING, self._start(vm, False))
+        self._commit(vm, lifecycle.RUNNING, self._start(vm, False), made_guest=True)
 
     def _step_rename(self, vm):
         """Keep the crashed guest, renamed, and start a copy of it under the old name."""
@@ -470,7 +512,7 @@ class Domains:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
                                   "power_state": lifecycle.PAUSED})
         self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
-        self._set_state(copy, lifecycle.RUNNING, self._start(copy, False))
+        self._commit(copy, lifecycle.RUNNING, self._start(copy, False), made_guest=True)
 
     # -- after a daemon restart -------------------------------------------------
 

@@ -1,6 +1,8 @@
 """VM (§2.6): its constructor's memory defaults, its checks, setters with effects and
 clone. The other lifecycle RPCs are the domain owner's own (methods.py binds them)."""
 
+import functools
+
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
@@ -115,6 +117,11 @@ class VMHandler(ClassHandler):
         if not 1 <= new.get("VCPUs_max", 1) <= 255:
             raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
         self.app.domains.validate(new)
+
+    def delete(self, call, vm):
+        """delete/destroy, through the domain owner: it holds the VM meanwhile and
+        removes the VM's directory after its records."""
+        self.app.domains.delete(vm, functools.partial(super().delete, call, vm))
 
     def clone(self, call, vm, new_name):
         """A Halted copy whose disks are snapshots of the original's (sharable and

@@ -64,6 +64,7 @@ class XenBackend(base.Backend):
                                       pvh_cpuid=self.pvh_cpuid,
                                       hvm_capable=host.hvm_capable(self.info))
         dom = Domain.of_spec(spec, name)
+        os.makedirs(dom.state_dir, mode=0o700, exist_ok=True)
         create_private_file(dom.config, text)
         with dom.lock:
             self._domains.create(dom, ["create", "-p", dom.config])

@@ -1,0 +1,96 @@
+"""An operation that made a guest, but whose new state the store cannot take (a full
+disk), stops that guest before the error goes on: the store keeps the old state, no
+guest runs unseen, and the operation can simply be tried again."""
+
+import os
+import sqlite3
+import types
+
+import pytest
+
+from xen.xend.backend.sim import SimBackend
+from xen.xend.state import domains
+from xen.xend.state.store import Store
+
+
+class FillableDisk:
+    """The store's SQLite connection, on a disk that can be made full: every row
+    written then fails as SQLite's own does."""
+
+    def __init__(self, db):
+        self.db = db
+        self.full = False
+
+    def execute(self, sql, *args):
+        if self.full and sql.startswith("INSERT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+@pytest.fixture
+def owner(tmp_path):
+    store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF"],
+                  reverse_fields=[("VBD", "VM"), ("VIF", "VM")])
+    store._db = FillableDisk(store._db)
+    with store.transaction() as txn:
+        txn.create("host", "h", {"enabled": True})
+        txn.create("VM", "vm1", {"power_state": "Halted", "resident_on": "",
+                                 "actions_after_crash": "restart"})
+    app = types.SimpleNamespace(store=store, host_ref="h", config={},
+                                state_dir=str(tmp_path), host_features=set,
+                                sampler=types.SimpleNamespace(forget=lambda vm: None))
+    owner = domains.Domains(app, SimBackend(str(tmp_path)))
+    yield owner
+    store.close()
+
+
+def power_state(owner):
+    return owner.store.get("VM", "vm1")["power_state"]
+
+
+def guest(owner):
+    return owner.backend.reattach("vm1", {})
+
+
+def test_start_whose_state_cannot_be_stored_stops_the_guest(owner):
+    owner.store._db.full = True
+    with pytest.raises(sqlite3.OperationalError):
+        owner.start("vm1", False)
+    assert guest(owner) is None
+    assert power_state(owner) == "Halted"
+    owner.store._db.full = False
+    owner.start("vm1", False)
+    assert (guest(owner), power_state(owner)) == ("Running", "Running")
+
+
+def test_resume_whose_state_cannot_be_stored_stops_the_guest_and_keeps_it_resumable(owner):
+    owner.start("vm1", False)
+    owner.suspend("vm1", False)
+    owner.store._db.full = True
+    with pytest.raises(sqlite3.OperationalError):
+        owner.resume("vm1", False)
+    assert guest(owner) is None
+    assert power_state(owner) == "Suspended"
+    assert os.path.exists(owner.suspend_file("vm1"))
+    owner.store._db.full = False
+    owner.resume("vm1", False)
+    assert (guest(owner), power_state(owner)) == ("Running", "Running")
+    assert not os.path.exists(owner.suspend_file("vm1"))
+
+
+def test_restart_after_a_crash_whose_state_cannot_be_stored_stops_the_guest(owner, monkeypatch):
+    owner.start("vm1", False)
+    halted = owner._step_halt
+
+    def halt_then_fill(vm):
+        """The crash's Halted is stored; the restart's Running is not."""
+        halted(vm)
+        owner.store._db.full = True
+    monkeypatch.setattr(owner, "_step_halt", halt_then_fill)
+    with pytest.raises(sqlite3.OperationalError):
+        owner.guest_event("vm1", domains.GUEST_CRASH)
+    assert guest(owner) is None
+    assert power_state(owner) == "Halted"
