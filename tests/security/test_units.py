@@ -2,9 +2,11 @@
 the log gate and connection admission."""
 
 import os
+import threading
 import types
 
 import pytest
+from harness import wait_until
 
 from xen.xend.api.errors import ApiError
 from xen.xend.api.limits import LogGate, LoginThrottle
@@ -157,48 +159,71 @@ def throttle(clock, failures=3, seconds=60.0):
     return LoginThrottle(0.5, 4.0, failures, seconds, clock=clock)
 
 
+def guess(t, keys):
+    """One failed attempt against ``keys``: failed()'s (delay, newly locked keys)."""
+    assert t.reserve(keys) == []
+    return t.failed(keys)
+
+
 def test_delay_doubles_per_failure_up_to_the_cap():
     t = throttle(Clock(), failures=0)
-    delays = [t.failed([("user", "a")])[0] for _ in range(6)]
+    delays = [guess(t, [("user", "a")])[0] for _ in range(6)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
 def test_the_worse_key_sets_the_delay():
     t = throttle(Clock(), failures=0)
     for _ in range(3):
-        t.failed([("address", "x")])
-    assert t.failed([("address", "x"), ("user", "fresh")])[0] == 4.0
+        guess(t, [("address", "x")])
+    assert guess(t, [("address", "x"), ("user", "fresh")])[0] == 4.0
 
 
 def test_lockout_after_n_failures_and_its_end():
     clock = Clock()
     t = throttle(clock)
     keys = [("address", "x"), ("user", "a")]
-    assert t.failed(keys)[1] == [] and t.failed(keys)[1] == []
-    assert t.failed(keys)[1] == keys                # the third locks both
-    assert t.locked(keys) == keys
-    assert t.locked([("user", "b")]) == []
+    assert guess(t, keys)[1] == [] and guess(t, keys)[1] == []
+    assert guess(t, keys)[1] == keys                # the third locks both
+    assert t.reserve(keys) == keys                  # refused: nothing reserved
+    assert t.reserve([("user", "b")]) == []
     clock.now += 59
-    assert t.locked(keys) == keys
+    assert t.reserve(keys) == keys
     clock.now += 1
-    assert t.locked(keys) == []                     # lockout_seconds after the last failure
+    assert t.reserve(keys) == []                    # lockout_seconds after the last failure
     assert t.failed(keys)[0] == 0.5                 # and the count starts again
+
+
+def test_attempts_in_flight_count_until_they_end():
+    t = throttle(Clock())
+    keys = [("address", "x"), ("user", "a")]
+    assert guess(t, keys)[1] == []
+    assert t.reserve(keys) == [] and t.reserve(keys) == []
+    assert t.reserve(keys) == keys                  # one failed, two in flight
+    assert t.reserve([("address", "y"), ("user", "a")]) == [("user", "a")]
+    t.succeeded(keys)            # forgets the failure, ends its own reservation only
+    assert t.reserve(keys) == [] and t.reserve(keys) == []
+    assert t.reserve(keys) == keys                  # three in flight
+    for _ in range(3):
+        t.failed(keys)
+    assert t.reserve(keys) == keys                  # three failed, none in flight
+    assert t._pending == {}
 
 
 def test_success_resets_only_its_keys():
     t = throttle(Clock())
     for _ in range(2):
-        t.failed([("address", "x"), ("user", "a")])
+        guess(t, [("address", "x"), ("user", "a")])
+    assert t.reserve([("address", "x"), ("user", "a")]) == []
     t.succeeded([("address", "x"), ("user", "a")])
-    t.failed([("address", "x"), ("user", "a")])
-    assert t.locked([("address", "x"), ("user", "a")]) == []
+    guess(t, [("address", "x"), ("user", "a")])
+    assert t.reserve([("address", "x"), ("user", "a")]) == []
 
 
 def test_zero_failures_never_locks():
     t = throttle(Clock(), failures=0)
     for _ in range(100):
-        t.failed([("user", "a")])
-    assert t.locked([("user", "a")]) == []
+        guess(t, [("user", "a")])
+    assert t.reserve([("user", "a")]) == []
 
 
 # -- the login throttle in Sessions.login, on the throttle's clock and sleep ------------------
@@ -250,6 +275,44 @@ def test_a_locked_out_login_neither_checks_the_password_nor_waits(monkeypatch):
     assert (checked, slept) == ([], [])
 
 
+def test_guesses_sent_at_once_get_no_more_checks_than_the_lockout_allows():
+    """39 wrong guesses at once, then the right password while they are being checked,
+    then 20 more: only ``login_lockout_failures`` passwords are checked, the rest are
+    refused unchecked, the right password included."""
+    sessions = throttled_sessions(Clock(), [], failures=10)
+    checked, refused, answers = [], [], {}
+    done = threading.Event()
+
+    def slow_check(uname, pwd):
+        checked.append(pwd)
+        assert done.wait(30)
+        return pwd == "alice-pw"
+    sessions._authenticate = slow_check
+
+    def guess(i, password):
+        try:
+            answers[i] = sessions.login("alice", password, "", REMOTE)
+        except ApiError as e:
+            answers[i] = e.description[2]
+            refused.append(i)
+
+    def send(positions, password="wrong"):
+        threads = [threading.Thread(target=guess, args=(i, password)) for i in positions]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(checked) + len(refused) >= positions[-1] + 1, 30,
+                   lambda: "%d checked, %d refused" % (len(checked), len(refused)))
+        return threads
+    threads = send(range(39)) + send([39], "alice-pw") + send(range(40, 60))
+    done.set()
+    for t in threads:
+        t.join()
+    assert len(checked) == 10 and "alice-pw" not in checked
+    assert answers[39] == TOO_MANY
+    assert sorted(answers.values()).count("Authentication failure") == 10
+    assert refusal(sessions, "alice-pw") == TOO_MANY     # ten failures: locked out
+
+
 def test_a_login_lockout_ends_after_its_time():
     clock = Clock()
     sessions = throttled_sessions(clock, [], failures=4)
@@ -292,7 +355,7 @@ def test_throttle_table_is_bounded(monkeypatch):
     monkeypatch.setattr(limits, "MAX_ENTRIES", 50)
     t = throttle(Clock())
     for i in range(500):
-        t.failed([("user", "u%d" % i)])
+        guess(t, [("user", "u%d" % i)])
     assert len(t._failures) <= 50
 
 

@@ -16,7 +16,9 @@ Password guessing is throttled (limits.LoginThrottle) per source address and
 per user: each failure is answered after a delay that doubles with every
 consecutive failure, and after ``login_lockout_failures`` of them the address or
 user is locked out for ``login_lockout_seconds``: its logins are refused at once,
-without looking at the password, so a lockout costs the daemon nothing.
+without looking at the password, so a lockout costs the daemon nothing. A login
+reserves its attempt before the password is checked, so logins sent at once are
+counted as they arrive, not as their checks end.
 
 A session ends when it is logged out, when its user is deleted, after
 ``session_idle_timeout`` seconds without a call, after ``session_max_lifetime``
@@ -175,13 +177,19 @@ class Sessions:
         keys = [("address", source)]
         if len(uname) <= MAX_USER_NAME:
             keys.append(("user", uname))
-        locked = self.throttle.locked(keys)
+        # Reserved before the check, so that guesses sent at once cannot all be checked.
+        locked = self.throttle.reserve(keys)
         if locked:
             log.info("login refused for user %r from %s: locked out (%s)", shown, source,
                      ", ".join(kind for kind, _ in locked))
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
                            "too many failures; try again later")
-        if len(uname) <= MAX_USER_NAME and self._authenticate(uname, pwd):
+        try:
+            ok = len(uname) <= MAX_USER_NAME and self._authenticate(uname, pwd)
+        except BaseException:
+            self.throttle.failed(keys)     # a check that broke still counts: no free guess
+            raise
+        if ok:
             self.throttle.succeeded(keys)
             return
         delay, newly_locked = self.throttle.failed(keys)
