@@ -1,6 +1,7 @@
 """Unit tests of the hardening pieces: config checks, check_path, the login throttle,
 the log gate and connection admission."""
 
+import hashlib
 import os
 import threading
 import types
@@ -33,6 +34,7 @@ class Clock:
     {"tls_allow": []},
     {"path_roots": ["/srv/images", "/"]},
     {"session_max_lifetime": 0, "max_sessions_per_user": 0, "login_lockout_failures": 0},
+    {"login_concurrent_checks": 1},
 ])
 def test_config_accepts(values):
     assert config._checked(dict(values), "test") == values
@@ -47,6 +49,7 @@ def test_config_accepts(values):
     ({"max_connections": 0}, "max_connections must be greater than 0"),
     ({"request_timeout": 0}, "request_timeout must be greater than 0"),
     ({"login_lockout_failures": -1}, "must not be negative"),
+    ({"login_concurrent_checks": 0}, "login_concurrent_checks must be greater than 0"),
     ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
 ])
 def test_config_refuses(values, message):
@@ -249,9 +252,14 @@ def throttled_sessions(clock, slept, failures=0, **limits):
 
 def refusal(sessions, password):
     """The reason a login of alice with ``password`` is refused."""
+    return refusal_from(sessions, "alice", REMOTE, password)
+
+
+def refusal_from(sessions, user, peer, password="wrong"):
+    """The reason a login of ``user`` from ``peer`` is refused."""
     with pytest.raises(ApiError) as e:
-        sessions.login("alice", password, "", REMOTE)
-    assert e.value.description[:2] == ["SESSION_AUTHENTICATION_FAILED", "alice"]
+        sessions.login(user, password, "", peer)
+    assert e.value.description[:2] == ["SESSION_AUTHENTICATION_FAILED", user]
     return e.value.description[2]
 
 
@@ -279,7 +287,7 @@ def test_guesses_sent_at_once_get_no_more_checks_than_the_lockout_allows():
     """39 wrong guesses at once, then the right password while they are being checked,
     then 20 more: only ``login_lockout_failures`` passwords are checked, the rest are
     refused unchecked, the right password included."""
-    sessions = throttled_sessions(Clock(), [], failures=10)
+    sessions = throttled_sessions(Clock(), [], failures=10, login_concurrent_checks=60)
     checked, refused, answers = [], [], {}
     done = threading.Event()
 
@@ -311,6 +319,47 @@ def test_guesses_sent_at_once_get_no_more_checks_than_the_lockout_allows():
     assert answers[39] == TOO_MANY
     assert sorted(answers.values()).count("Authentication failure") == 10
     assert refusal(sessions, "alice-pw") == TOO_MANY     # ten failures: locked out
+
+
+def test_no_more_than_login_concurrent_checks_passwords_are_hashed_at_once(monkeypatch):
+    """24 logins at once, each by another user from another address so that no lockout
+    stops them: the hash function never runs more than login_concurrent_checks times
+    at once (each run takes 16 MiB)."""
+    sessions = throttled_sessions(Clock(), [], failures=0, login_concurrent_checks=3)
+    running, most = [], []
+    real = hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        running.append(1)
+        most.append(len(running))
+        try:
+            return real(*args, **kwargs)
+        finally:
+            running.pop()
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    barrier = threading.Barrier(24)
+    answers = []
+
+    def guess(i):
+        barrier.wait(timeout=30)
+        answers.append(refusal_from(sessions, "user%d" % i, Peer("tcp", address="10.0.0.%d" % i)))
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == ["Authentication failure"] * 24 and len(most) == 24
+    assert max(most) <= 3
+
+
+def test_a_login_with_no_turn_to_be_checked_is_refused_and_counted():
+    sessions = throttled_sessions(Clock(), [], failures=2, login_concurrent_checks=1)
+    sessions.check_wait = 0
+    assert sessions._checks.acquire(blocking=False)     # the one turn is taken
+    for _ in range(2):
+        assert refusal(sessions, "alice-pw") == "too many logins at once; try again later"
+    sessions._checks.release()
+    assert refusal(sessions, "alice-pw") == TOO_MANY     # both counted as failures
 
 
 def test_a_login_lockout_ends_after_its_time():

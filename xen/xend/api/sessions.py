@@ -103,12 +103,23 @@ class Session:
 MAX_USER_NAME = 256
 
 
+
+def _short(name):
+    """``name`` cut to 64 characters for the log (a client chooses it, at any length)."""
+    return name if len(name) <= 64 else name[:61] + "..."
+
+
+# Seconds a login waits for one of the login_concurrent_checks turns to check its password.
+CHECK_WAIT = 10.0
+
+
 class Sessions:
     """Logins, the per-call session check, logouts and expiry.
 
     ``app.config`` supplies the limits beyond the constructor's arguments:
     session_max_lifetime, max_sessions_per_user, login_failure_delay_max,
-    login_lockout_failures and login_lockout_seconds (daemon/config.py's DEFAULTS).
+    login_lockout_failures, login_lockout_seconds and login_concurrent_checks
+    (daemon/config.py's DEFAULTS).
     """
 
     def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password",
@@ -123,6 +134,10 @@ class Sessions:
         self.throttle = LoginThrottle(failure_delay, limits["login_failure_delay_max"],
                                       limits["login_lockout_failures"],
                                       limits["login_lockout_seconds"], clock=clock)
+        # Each scrypt check takes 16 MiB outside the GIL: a flood of logins must not
+        # multiply that without bound.
+        self._checks = threading.BoundedSemaphore(limits["login_concurrent_checks"])
+        self.check_wait = CHECK_WAIT
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._live = {}
@@ -173,7 +188,7 @@ class Sessions:
         # A Unix peer is known by its uid (its pid would let it start afresh per process).
         source = "unix uid %d" % peer.uid if peer.transport == "unix" else \
             "%s %s" % (peer.transport, peer.address)
-        shown = uname if len(uname) <= 64 else uname[:61] + "..."
+        shown = _short(uname)
         keys = [("address", source)]
         if len(uname) <= MAX_USER_NAME:
             keys.append(("user", uname))
@@ -185,9 +200,10 @@ class Sessions:
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
                            "too many failures; try again later")
         try:
-            ok = len(uname) <= MAX_USER_NAME and self._authenticate(uname, pwd)
+            ok = len(uname) <= MAX_USER_NAME and self._authenticate_in_turn(uname, pwd)
         except BaseException:
-            self.throttle.failed(keys)     # a check that broke still counts: no free guess
+            # A check that broke or never had its turn still counts: no free guess.
+            self.throttle.failed(keys)
             raise
         if ok:
             self.throttle.succeeded(keys)
@@ -196,7 +212,7 @@ class Sessions:
         log.info("login failed for user %r from %s", shown, source)
         for kind, value in newly_locked:
             log.warning("login lockout: %s %r locked out for %ds after %d failures", kind,
-                        value if len(value) <= 64 else value[:61] + "...",
+                        _short(value),
                         self.throttle.lockout_seconds, self.throttle.lockout_failures)
         self._sleep(delay)
         raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
@@ -209,6 +225,19 @@ class Sessions:
         except ApiError:
             return False
         return True
+
+    def _authenticate_in_turn(self, uname, pwd):
+        """_authenticate, run by at most login_concurrent_checks logins at once; a login
+        that gets no turn within ``check_wait`` seconds is refused."""
+        if not self._checks.acquire(timeout=self.check_wait):
+            log.info("login refused for user %r: %d password checks already running",
+                     _short(uname), self.app.config["login_concurrent_checks"])
+            raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
+                           "too many logins at once; try again later")
+        try:
+            return self._authenticate(uname, pwd)
+        finally:
+            self._checks.release()
 
     def _authenticate(self, uname, pwd):
         if self.auth == "pam":
