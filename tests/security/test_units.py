@@ -355,10 +355,11 @@ def test_no_more_than_login_concurrent_checks_passwords_are_hashed_at_once(monke
 def test_a_login_with_no_turn_to_be_checked_is_refused_and_counted():
     sessions = throttled_sessions(Clock(), [], failures=2, login_concurrent_checks=1)
     sessions.check_wait = 0
-    assert sessions._checks.acquire(blocking=False)     # the one turn is taken
+    busy = threading.Event()
+    sessions._checkers.submit(busy.wait, 30)              # the one checker is taken
     for _ in range(2):
         assert refusal(sessions, "alice-pw") == "too many logins at once; try again later"
-    sessions._checks.release()
+    busy.set()
     assert refusal(sessions, "alice-pw") == TOO_MANY     # both counted as failures
 
 

@@ -28,6 +28,7 @@ closed, so a client that leaks sessions evicts its own old ones instead of
 locking its user out.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import hmac
@@ -109,7 +110,7 @@ def _short(name):
     return name if len(name) <= 64 else name[:61] + "..."
 
 
-# Seconds a login waits for one of the login_concurrent_checks turns to check its password.
+# Seconds a login waits for its password check (queued behind others, then run).
 CHECK_WAIT = 10.0
 
 
@@ -135,8 +136,11 @@ class Sessions:
                                       limits["login_lockout_failures"],
                                       limits["login_lockout_seconds"], clock=clock)
         # Each scrypt check takes 16 MiB outside the GIL: a flood of logins must not
-        # multiply that without bound.
-        self._checks = threading.BoundedSemaphore(limits["login_concurrent_checks"])
+        # multiply that without bound. The checks run on threads of their own because
+        # glibc keeps a freed check's memory in the arena of the thread that ran it:
+        # checked on every connection's thread, a flood would leave 16 MiB per thread.
+        self._checkers = concurrent.futures.ThreadPoolExecutor(
+            limits["login_concurrent_checks"], thread_name_prefix="xend-login")
         self.check_wait = CHECK_WAIT
         self._sleep = sleep
         self._wall_clock = wall_clock
@@ -227,17 +231,17 @@ class Sessions:
         return True
 
     def _authenticate_in_turn(self, uname, pwd):
-        """_authenticate, run by at most login_concurrent_checks logins at once; a login
-        that gets no turn within ``check_wait`` seconds is refused."""
-        if not self._checks.acquire(timeout=self.check_wait):
+        """_authenticate, run on one of login_concurrent_checks threads; a login whose
+        check has not ended within ``check_wait`` seconds is refused."""
+        check = self._checkers.submit(self._authenticate, uname, pwd)
+        try:
+            return check.result(timeout=self.check_wait)
+        except concurrent.futures.TimeoutError:
+            check.cancel()      # one still queued never runs; one running ends unheard
             log.info("login refused for user %r: %d password checks already running",
                      _short(uname), self.app.config["login_concurrent_checks"])
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
-                           "too many logins at once; try again later")
-        try:
-            return self._authenticate(uname, pwd)
-        finally:
-            self._checks.release()
+                           "too many logins at once; try again later") from None
 
     def _authenticate(self, uname, pwd):
         if self.auth == "pam":
