@@ -2,11 +2,14 @@
 address and per user, reset on success."""
 
 import base64
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+import XenAPI
+from harness import failure
 from secutil import login, set_password
 
 LOCKOUT = 4
@@ -42,6 +45,28 @@ def test_lockout_refuses_even_the_right_password(throttled):
     log = throttled.log_text()
     assert "login lockout: user 'alice' locked out" in log
     assert "login lockout: address 'tcp 127.0.0.1' locked out" in log
+
+
+def test_guesses_sent_at_once_are_checked_no_more_than_the_lockout_allows(throttled):
+    """30 SDK clients guess alice's password at the same moment: each password checked
+    and wrong is logged as a failed login, and only LOCKOUT of them may be checked."""
+    clients = 30
+    barrier = threading.Barrier(clients)
+    answers = []
+
+    def guess():
+        session = XenAPI.Session(throttled.url)
+        barrier.wait(timeout=30)
+        answers.append(failure(session.xenapi.login_with_password, "alice", "wrong")[2])
+    threads = [threading.Thread(target=guess) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == clients
+    assert throttled.log_text().count("login failed for user 'alice'") == LOCKOUT
+    assert answers.count("Authentication failure") == LOCKOUT
+    assert fails(login(throttled, "alice", "alice-pw")) == TOO_MANY
 
 
 def test_lockout_ends_after_its_time(throttled):

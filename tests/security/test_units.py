@@ -1,10 +1,13 @@
 """Unit tests of the hardening pieces: config checks, check_path, the login throttle,
 the log gate and connection admission."""
 
+import hashlib
 import os
+import threading
 import types
 
 import pytest
+from harness import wait_until
 
 from xen.xend.api.errors import ApiError
 from xen.xend.api.limits import LogGate, LoginThrottle
@@ -31,6 +34,7 @@ class Clock:
     {"tls_allow": []},
     {"path_roots": ["/srv/images", "/"]},
     {"session_max_lifetime": 0, "max_sessions_per_user": 0, "login_lockout_failures": 0},
+    {"login_concurrent_checks": 1},
 ])
 def test_config_accepts(values):
     assert config._checked(dict(values), "test") == values
@@ -45,6 +49,7 @@ def test_config_accepts(values):
     ({"max_connections": 0}, "max_connections must be greater than 0"),
     ({"request_timeout": 0}, "request_timeout must be greater than 0"),
     ({"login_lockout_failures": -1}, "must not be negative"),
+    ({"login_concurrent_checks": 0}, "login_concurrent_checks must be greater than 0"),
     ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
 ])
 def test_config_refuses(values, message):
@@ -164,48 +169,71 @@ def throttle(clock, failures=3, seconds=60.0):
     return LoginThrottle(0.5, 4.0, failures, seconds, clock=clock)
 
 
+def guess(t, keys):
+    """One failed attempt against ``keys``: failed()'s (delay, newly locked keys)."""
+    assert t.reserve(keys) == []
+    return t.failed(keys)
+
+
 def test_delay_doubles_per_failure_up_to_the_cap():
     t = throttle(Clock(), failures=0)
-    delays = [t.failed([("user", "a")])[0] for _ in range(6)]
+    delays = [guess(t, [("user", "a")])[0] for _ in range(6)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
 def test_the_worse_key_sets_the_delay():
     t = throttle(Clock(), failures=0)
     for _ in range(3):
-        t.failed([("address", "x")])
-    assert t.failed([("address", "x"), ("user", "fresh")])[0] == 4.0
+        guess(t, [("address", "x")])
+    assert guess(t, [("address", "x"), ("user", "fresh")])[0] == 4.0
 
 
 def test_lockout_after_n_failures_and_its_end():
     clock = Clock()
     t = throttle(clock)
     keys = [("address", "x"), ("user", "a")]
-    assert t.failed(keys)[1] == [] and t.failed(keys)[1] == []
-    assert t.failed(keys)[1] == keys                # the third locks both
-    assert t.locked(keys) == keys
-    assert t.locked([("user", "b")]) == []
+    assert guess(t, keys)[1] == [] and guess(t, keys)[1] == []
+    assert guess(t, keys)[1] == keys                # the third locks both
+    assert t.reserve(keys) == keys                  # refused: nothing reserved
+    assert t.reserve([("user", "b")]) == []
     clock.now += 59
-    assert t.locked(keys) == keys
+    assert t.reserve(keys) == keys
     clock.now += 1
-    assert t.locked(keys) == []                     # lockout_seconds after the last failure
+    assert t.reserve(keys) == []                    # lockout_seconds after the last failure
     assert t.failed(keys)[0] == 0.5                 # and the count starts again
+
+
+def test_attempts_in_flight_count_until_they_end():
+    t = throttle(Clock())
+    keys = [("address", "x"), ("user", "a")]
+    assert guess(t, keys)[1] == []
+    assert t.reserve(keys) == [] and t.reserve(keys) == []
+    assert t.reserve(keys) == keys                  # one failed, two in flight
+    assert t.reserve([("address", "y"), ("user", "a")]) == [("user", "a")]
+    t.succeeded(keys)            # forgets the failure, ends its own reservation only
+    assert t.reserve(keys) == [] and t.reserve(keys) == []
+    assert t.reserve(keys) == keys                  # three in flight
+    for _ in range(3):
+        t.failed(keys)
+    assert t.reserve(keys) == keys                  # three failed, none in flight
+    assert t._pending == {}
 
 
 def test_success_resets_only_its_keys():
     t = throttle(Clock())
     for _ in range(2):
-        t.failed([("address", "x"), ("user", "a")])
+        guess(t, [("address", "x"), ("user", "a")])
+    assert t.reserve([("address", "x"), ("user", "a")]) == []
     t.succeeded([("address", "x"), ("user", "a")])
-    t.failed([("address", "x"), ("user", "a")])
-    assert t.locked([("address", "x"), ("user", "a")]) == []
+    guess(t, [("address", "x"), ("user", "a")])
+    assert t.reserve([("address", "x"), ("user", "a")]) == []
 
 
 def test_zero_failures_never_locks():
     t = throttle(Clock(), failures=0)
     for _ in range(100):
-        t.failed([("user", "a")])
-    assert t.locked([("user", "a")]) == []
+        guess(t, [("user", "a")])
+    assert t.reserve([("user", "a")]) == []
 
 
 # -- the login throttle in Sessions.login, on the throttle's clock and sleep ------------------
@@ -231,9 +259,14 @@ def throttled_sessions(clock, slept, failures=0, **limits):
 
 def refusal(sessions, password):
     """The reason a login of alice with ``password`` is refused."""
+    return refusal_from(sessions, "alice", REMOTE, password)
+
+
+def refusal_from(sessions, user, peer, password="wrong"):
+    """The reason a login of ``user`` from ``peer`` is refused."""
     with pytest.raises(ApiError) as e:
-        sessions.login("alice", password, "", REMOTE)
-    assert e.value.description[:2] == ["SESSION_AUTHENTICATION_FAILED", "alice"]
+        sessions.login(user, password, "", peer)
+    assert e.value.description[:2] == ["SESSION_AUTHENTICATION_FAILED", user]
     return e.value.description[2]
 
 
@@ -255,6 +288,86 @@ def test_a_locked_out_login_neither_checks_the_password_nor_waits(monkeypatch):
     del slept[:]
     assert refusal(sessions, "alice-pw") == TOO_MANY
     assert (checked, slept) == ([], [])
+
+
+def test_guesses_sent_at_once_get_no_more_checks_than_the_lockout_allows():
+    """39 wrong guesses at once, then the right password while they are being checked,
+    then 20 more: only ``login_lockout_failures`` passwords are checked, the rest are
+    refused unchecked, the right password included."""
+    sessions = throttled_sessions(Clock(), [], failures=10, login_concurrent_checks=60)
+    checked, refused, answers = [], [], {}
+    done = threading.Event()
+
+    def slow_check(uname, pwd):
+        checked.append(pwd)
+        assert done.wait(30)
+        return pwd == "alice-pw"
+    sessions._authenticate = slow_check
+
+    def guess(i, password):
+        try:
+            answers[i] = sessions.login("alice", password, "", REMOTE)
+        except ApiError as e:
+            answers[i] = e.description[2]
+            refused.append(i)
+
+    def send(positions, password="wrong"):
+        threads = [threading.Thread(target=guess, args=(i, password)) for i in positions]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(checked) + len(refused) >= positions[-1] + 1, 30,
+                   lambda: "%d checked, %d refused" % (len(checked), len(refused)))
+        return threads
+    threads = send(range(39)) + send([39], "alice-pw") + send(range(40, 60))
+    done.set()
+    for t in threads:
+        t.join()
+    assert len(checked) == 10 and "alice-pw" not in checked
+    assert answers[39] == TOO_MANY
+    assert sorted(answers.values()).count("Authentication failure") == 10
+    assert refusal(sessions, "alice-pw") == TOO_MANY     # ten failures: locked out
+
+
+def test_no_more_than_login_concurrent_checks_passwords_are_hashed_at_once(monkeypatch):
+    """24 logins at once, each by another user from another address so that no lockout
+    stops them: the hash function never runs more than login_concurrent_checks times
+    at once (each run takes 16 MiB)."""
+    sessions = throttled_sessions(Clock(), [], failures=0, login_concurrent_checks=3)
+    running, most = [], []
+    real = hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        running.append(1)
+        most.append(len(running))
+        try:
+            return real(*args, **kwargs)
+        finally:
+            running.pop()
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    barrier = threading.Barrier(24)
+    answers = []
+
+    def guess(i):
+        barrier.wait(timeout=30)
+        answers.append(refusal_from(sessions, "user%d" % i, Peer("tcp", address="10.0.0.%d" % i)))
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == ["Authentication failure"] * 24 and len(most) == 24
+    assert max(most) <= 3
+
+
+def test_a_login_with_no_turn_to_be_checked_is_refused_and_counted():
+    sessions = throttled_sessions(Clock(), [], failures=2, login_concurrent_checks=1)
+    sessions.check_wait = 0
+    busy = threading.Event()
+    sessions._checkers.submit(busy.wait, 30)              # the one checker is taken
+    for _ in range(2):
+        assert refusal(sessions, "alice-pw") == "too many logins at once; try again later"
+    busy.set()
+    assert refusal(sessions, "alice-pw") == TOO_MANY     # both counted as failures
 
 
 def test_a_login_lockout_ends_after_its_time():
@@ -299,7 +412,7 @@ def test_throttle_table_is_bounded(monkeypatch):
     monkeypatch.setattr(limits, "MAX_ENTRIES", 50)
     t = throttle(Clock())
     for i in range(500):
-        t.failed([("user", "u%d" % i)])
+        guess(t, [("user", "u%d" % i)])
     assert len(t._failures) <= 50
 
 

@@ -619,7 +619,7 @@ ERRORS = {e.code: e for e in (
     Error("SESSION_AUTHENTICATION_FAILED", ("user", "msg"),
           "login_with_password refused the user name `user`; `msg` says why (the same "
           "\"Authentication failure\" for an unknown user and a wrong password, or a "
-          "lockout after too many failures)",
+          "lockout after too many failures, or too many logins at once)",
           "cannot log in as {user}: {msg}"),
     Error("SESSION_INVALID", ("handle",),
           "the session ref `handle` names no live session: never issued, logged out, "

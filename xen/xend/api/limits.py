@@ -23,6 +23,12 @@ class LoginThrottle:
     failures, so a lockout ends ``lockout_seconds`` after the failure that
     started it; attempts made while locked are refused without being counted,
     so that hammering a locked key does not lengthen its lockout.
+
+    An attempt is reserved (``reserve``) before its password is checked and
+    counts as a failure until it ends (``failed`` or ``succeeded``): otherwise
+    many guesses sent at once would all pass the check for a lockout before the
+    first of them failed. A key with ``lockout_failures`` attempts failed or in
+    flight is refused.
     """
 
     def __init__(self, base_delay, max_delay, lockout_failures, lockout_seconds,
@@ -33,6 +39,9 @@ class LoginThrottle:
         self.lockout_seconds = lockout_seconds
         self._clock = clock
         self._failures = {}    # key -> (count, time of the latest failure), oldest first
+        # key -> attempts reserved and not yet ended; bounded by the connections that
+        # can be checking a password at once, so never trimmed.
+        self._pending = {}
         self._lock = threading.Lock()
 
     def _live(self, key, now):
@@ -42,22 +51,37 @@ class LoginThrottle:
             return None
         return entry
 
-    def locked(self, keys):
-        """The keys among ``keys`` that are locked out now."""
-        if not self.lockout_failures:
-            return []
+    def reserve(self, keys):
+        """Start an attempt against every key, or none: returns the keys among ``keys``
+        that are locked out (failed and in-flight attempts together), and reserves an
+        attempt against each key only when there are none. Every reservation is ended
+        by ``failed`` or ``succeeded``."""
         now = self._clock()
         with self._lock:
-            return [k for k in keys
-                    if (self._live(k, now) or (0, 0))[0] >= self.lockout_failures]
+            if self.lockout_failures:
+                locked = [k for k in keys if (self._live(k, now) or (0, 0))[0]
+                          + self._pending.get(k, 0) >= self.lockout_failures]
+                if locked:
+                    return locked
+            for key in keys:
+                self._pending[key] = self._pending.get(key, 0) + 1
+        return []
+
+    def _end(self, keys):
+        """End the reservation of every key (called with the lock held)."""
+        for key in keys:
+            left = self._pending.pop(key) - 1
+            if left:
+                self._pending[key] = left
 
     def failed(self, keys):
-        """Count a failure against every key; returns (seconds to wait before answering,
-        the keys this failure locked)."""
+        """End a reserved attempt as a failure of every key; returns (seconds to wait
+        before answering, the keys this failure locked)."""
         now = self._clock()
         newly_locked = []
         worst = 0
         with self._lock:
+            self._end(keys)
             for key in keys:
                 count = (self._live(key, now) or (0, 0))[0] + 1
                 self._failures.pop(key, None)
@@ -71,8 +95,9 @@ class LoginThrottle:
         return delay, newly_locked
 
     def succeeded(self, keys):
-        """Forget the failures of every key (a login succeeded)."""
+        """End a reserved attempt as a success: forget the failures of every key."""
         with self._lock:
+            self._end(keys)
             for key in keys:
                 self._failures.pop(key, None)
 

@@ -16,7 +16,9 @@ Password guessing is throttled (limits.LoginThrottle) per source address and
 per user: each failure is answered after a delay that doubles with every
 consecutive failure, and after ``login_lockout_failures`` of them the address or
 user is locked out for ``login_lockout_seconds``: its logins are refused at once,
-without looking at the password, so a lockout costs the daemon nothing.
+without looking at the password, so a lockout costs the daemon nothing. A login
+reserves its attempt before the password is checked, so logins sent at once are
+counted as they arrive, not as their checks end.
 
 A session ends when it is logged out, when its user is deleted, after
 ``session_idle_timeout`` seconds without a call, after ``session_max_lifetime``
@@ -26,6 +28,7 @@ closed, so a client that leaks sessions evicts its own old ones instead of
 locking its user out.
 """
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import hmac
@@ -101,12 +104,23 @@ class Session:
 MAX_USER_NAME = 256
 
 
+
+def _short(name):
+    """``name`` cut to 64 characters for the log (a client chooses it, at any length)."""
+    return name if len(name) <= 64 else name[:61] + "..."
+
+
+# Seconds a login waits for its password check (queued behind others, then run).
+CHECK_WAIT = 10.0
+
+
 class Sessions:
     """Logins, the per-call session check, logouts and expiry.
 
     ``app.config`` supplies the limits beyond the constructor's arguments:
     session_max_lifetime, max_sessions_per_user, login_failure_delay_max,
-    login_lockout_failures and login_lockout_seconds (daemon/config.py's DEFAULTS).
+    login_lockout_failures, login_lockout_seconds and login_concurrent_checks
+    (daemon/config.py's DEFAULTS).
     """
 
     def __init__(self, app, idle_timeout=24 * 3600, failure_delay=1.0, auth="password",
@@ -121,6 +135,13 @@ class Sessions:
         self.throttle = LoginThrottle(failure_delay, limits["login_failure_delay_max"],
                                       limits["login_lockout_failures"],
                                       limits["login_lockout_seconds"], clock=clock)
+        # Each scrypt check takes 16 MiB outside the GIL: a flood of logins must not
+        # multiply that without bound. The checks run on threads of their own because
+        # glibc keeps a freed check's memory in the arena of the thread that ran it:
+        # checked on every connection's thread, a flood would leave 16 MiB per thread.
+        self._checkers = concurrent.futures.ThreadPoolExecutor(
+            limits["login_concurrent_checks"], thread_name_prefix="xend-login")
+        self.check_wait = CHECK_WAIT
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._live = {}
@@ -171,24 +192,31 @@ class Sessions:
         # A Unix peer is known by its uid (its pid would let it start afresh per process).
         source = "unix uid %d" % peer.uid if peer.transport == "unix" else \
             "%s %s" % (peer.transport, peer.address)
-        shown = uname if len(uname) <= 64 else uname[:61] + "..."
+        shown = _short(uname)
         keys = [("address", source)]
         if len(uname) <= MAX_USER_NAME:
             keys.append(("user", uname))
-        locked = self.throttle.locked(keys)
+        # Reserved before the check, so that guesses sent at once cannot all be checked.
+        locked = self.throttle.reserve(keys)
         if locked:
             log.info("login refused for user %r from %s: locked out (%s)", shown, source,
                      ", ".join(kind for kind, _ in locked))
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
                            "too many failures; try again later")
-        if len(uname) <= MAX_USER_NAME and self._authenticate(uname, pwd):
+        try:
+            ok = len(uname) <= MAX_USER_NAME and self._authenticate_in_turn(uname, pwd)
+        except BaseException:
+            # A check that broke or never had its turn still counts: no free guess.
+            self.throttle.failed(keys)
+            raise
+        if ok:
             self.throttle.succeeded(keys)
             return
         delay, newly_locked = self.throttle.failed(keys)
         log.info("login failed for user %r from %s", shown, source)
         for kind, value in newly_locked:
             log.warning("login lockout: %s %r locked out for %ds after %d failures", kind,
-                        value if len(value) <= 64 else value[:61] + "...",
+                        _short(value),
                         self.throttle.lockout_seconds, self.throttle.lockout_failures)
         self._sleep(delay)
         raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
@@ -201,6 +229,19 @@ class Sessions:
         except ApiError:
             return False
         return True
+
+    def _authenticate_in_turn(self, uname, pwd):
+        """_authenticate, run on one of login_concurrent_checks threads; a login whose
+        check has not ended within ``check_wait`` seconds is refused."""
+        check = self._checkers.submit(self._authenticate, uname, pwd)
+        try:
+            return check.result(timeout=self.check_wait)
+        except concurrent.futures.TimeoutError:
+            check.cancel()      # one still queued never runs; one running ends unheard
+            log.info("login refused for user %r: %d password checks already running",
+                     _short(uname), self.app.config["login_concurrent_checks"])
+            raise ApiError("SESSION_AUTHENTICATION_FAILED", uname,
+                           "too many logins at once; try again later") from None
 
     def _authenticate(self, uname, pwd):
         if self.auth == "pam":

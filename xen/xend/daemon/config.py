@@ -35,6 +35,7 @@ DEFAULTS = {
     "login_failure_delay_max": 8.0,        # the delay doubles per failure up to this
     "login_lockout_failures": 10,          # failures that lock an address or user; 0: never
     "login_lockout_seconds": 300.0,        # how long a lockout lasts
+    "login_concurrent_checks": 4,          # passwords checked at once (16 MiB each)
     "shutdown_timeout": 60,                # seconds a clean shutdown/reboot may take
     "restart_min_interval": 60,            # seconds between restarts actions/* may make
     "host_shutdown_command": "",           # argv run by host.shutdown, e.g. "systemctl poweroff"
@@ -102,6 +103,7 @@ _RULES = {
     "login_failure_delay_max": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "login_lockout_failures": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "login_lockout_seconds": lambda v: None if v > 0 else _POSITIVE,
+    "login_concurrent_checks": lambda v: None if v > 0 else _POSITIVE,
 }
 
 
