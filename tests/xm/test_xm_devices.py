@@ -9,9 +9,10 @@ def make_vm(root, name):
     return root.VM.create({"name_label": name})
 
 
-def test_sr_create_and_list(xm, root):
-    sr = xm("sr-create", "store1", "dir", "/srv/store1").strip()
-    assert root.SR.get_record(sr)["location"] == "/srv/store1"
+def test_sr_create_and_list(xm, root, tmp_path):
+    location = str(tmp_path / "store1")
+    sr = xm("sr-create", "store1", "dir", location).strip()
+    assert root.SR.get_record(sr)["location"] == location
     rows = {r["UUID"]: r for r in table(xm("sr-list"))}
     assert rows[sr]["Name"] == "store1" and rows[sr]["Type"] == "dir"
     assert rows[sr]["VDIs"] == "0"
@@ -20,8 +21,8 @@ def test_sr_create_and_list(xm, root):
     assert mine["type"] == "dir" and mine["virtual_allocation"] == 0
 
 
-def test_vdi_create_list_snapshot(xm, root):
-    sr = xm("sr-create", "store2", "dir", "/srv/store2").strip()
+def test_vdi_create_list_snapshot(xm, root, tmp_path):
+    sr = xm("sr-create", "store2", "dir", str(tmp_path / "store2")).strip()
     vdi = xm("vdi-create", "store2", "data", "1G").strip()
     rec = root.VDI.get_record(vdi)
     assert rec["SR"] == sr and int(rec["sector_size"]) == 512
@@ -42,9 +43,9 @@ def test_vdi_create_list_snapshot(xm, root):
     assert "must be above zero" in xm.fails("vdi-create", "store2", "d", "0M")
 
 
-def test_block_attach_list_detach(xm, root):
+def test_block_attach_list_detach(xm, root, tmp_path):
     vm = make_vm(root, "blk")
-    sr = root.SR.create({"name_label": "blk-sr", "type": "dir", "location": "/srv/b"})
+    sr = root.SR.create({"name_label": "blk-sr", "type": "dir", "location": str(tmp_path / "b")})
     vdi = root.VDI.create({"SR": sr, "name_label": "blk-disk", "virtual_size": "2048"})
     vbd = xm("block-attach", "blk", "blk-disk", "xvdb", "r").strip()
     rec = root.VBD.get_record(vbd)
