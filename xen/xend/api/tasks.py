@@ -78,16 +78,17 @@ class Tasks:
         self.max_age = max_age
         self.max_finished = max_finished
         self._queue = FairQueue()
-        self._workers = [threading.Thread(target=self._work, name="task-%d" % i, daemon=True)
-                         for i in range(workers)]
-        for worker in self._workers:
-            worker.start()
         self._trackers = {}      # task ref -> progress.Tracker, while it runs or waits
         self._pending = collections.Counter()   # user -> their tasks that run or wait
         self._user_of = {}       # task ref -> its user, while it runs or waits
         self._replies = {}       # task ref -> the finished call's Status struct
         self._started = {}       # task ref -> monotonic start time
         self._lock = threading.Lock()
+        # Started last: a worker may use everything above as soon as it runs.
+        self._workers = [threading.Thread(target=self._work, name="task-%d" % i, daemon=True)
+                         for i in range(workers)]
+        for worker in self._workers:
+            worker.start()
 
     # -- submitting ---------------------------------------------------------
 
