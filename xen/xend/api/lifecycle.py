@@ -78,6 +78,15 @@ STILL = {
 }
 
 
+def require_transition(vm, state, op):
+    """The Transition ``op`` makes in ``state``; VM_BAD_POWER_STATE [vm, the states that
+    allow it, state] when the table has no such row."""
+    t = transition(state, op)
+    if t is None:
+        raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(allowed_states(op)), state)
+    return t
+
+
 def require_still(vm, change, state):
     """VM_BAD_POWER_STATE [vm, allowed states, state] unless ``change`` (a key of STILL)
     is allowed while ``vm`` is in ``state``."""

@@ -33,15 +33,13 @@ class Method:
     lifecycle: Optional[str] = None  # VM lifecycle operation: first param is the VM
     root_only: bool = False
     desc: str = ""
+    # Worked out once, not at every call dispatch checks.
+    arity: int = dataclasses.field(init=False)       # the most parameters accepted
+    min_params: int = dataclasses.field(init=False)  # the fewest: those not optional
 
-    @property
-    def arity(self):
-        return len(self.params)
-
-    @property
-    def min_params(self):
-        """The fewest parameters accepted: those not declared optional."""
-        return sum(not p.optional for p in self.params)
+    def __post_init__(self):
+        self.arity = len(self.params)
+        self.min_params = sum(not p.optional for p in self.params)
 
 
 def _this(cls):

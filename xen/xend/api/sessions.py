@@ -104,7 +104,6 @@ class Session:
 MAX_USER_NAME = 256
 
 
-
 def _short(name):
     """``name`` cut to 64 characters for the log (a client chooses it, at any length)."""
     return name if len(name) <= 64 else name[:61] + "..."

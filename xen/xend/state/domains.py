@@ -150,10 +150,7 @@ class Domains:
         state = rec.get("power_state", lifecycle.HALTED)
         if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
             raise ApiError("VM_IS_TEMPLATE", vm)
-        t = lifecycle.transition(state, table_op)
-        if t is None:
-            raise ApiError("VM_BAD_POWER_STATE", vm,
-                           ",".join(lifecycle.allowed_states(table_op)), state)
+        t = lifecycle.require_transition(vm, state, table_op)
         if table_op in lifecycle.STARTING_OPS:
             self._check_host_can_run(vm, rec)
         return t
