@@ -106,3 +106,7 @@ class DomainSpec:
     disks: list = dataclasses.field(default_factory=list)
     nics: list = dataclasses.field(default_factory=list)
     state_dir: str = ""     # this guest's private directory: made by a backend that writes there
+    # API field (kernel/kernel, kernel/initrd, bios/cdrom) -> the directories its file
+    # must be opened under (util.guestfiles), for a path a user other than root named;
+    # a field not listed was named by root and is opened unrestricted.
+    host_path_roots: dict = dataclasses.field(default_factory=dict)
