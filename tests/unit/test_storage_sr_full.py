@@ -45,7 +45,7 @@ def test_a_raw_snapshot_without_room_is_sr_full(sr, monkeypatch):
 def test_a_raw_snapshot_with_room_is_made(sr, monkeypatch):
     location, leaf = sr
     _room(monkeypatch, 1 << 30)
-    path = srdrivers.driver("file").snapshot(location, leaf, "snap")
+    path, _ = srdrivers.driver("file").snapshot(location, leaf, "snap")
     with open(path, "rb") as f:
         assert f.read(WRITTEN) == b"\xab" * WRITTEN
 

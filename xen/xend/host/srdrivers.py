@@ -240,11 +240,23 @@ class DirSR(ImageDirSR):
             raise
         return base
 
+    @staticmethod
+    def thaw(leaf, base):
+        """Undo ``freeze``: put ``base`` back at ``leaf`` in place of the overlay made
+        there. Only while nothing can have written to that overlay (its VM held, not
+        running): a snapshot whose records failed to commit leaves the chain as it was."""
+        os.replace(base, leaf)
+
     def snapshot(self, location, leaf, snap):
-        """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path."""
+        """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path
+        and the base ``leaf`` was frozen into (for ``thaw``)."""
         base = self.freeze(location, leaf)
         progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
-        return self.snapshot_of(location, base, snap)
+        try:
+            return self.snapshot_of(location, base, snap), base
+        except BaseException:
+            self.thaw(leaf, base)
+            raise
 
     def new_leaf_path(self, location, vdi):
         """A fresh leaf name for ``vdi`` (a running guest moves to it on snapshot)."""
@@ -321,11 +333,12 @@ class FileSR(ImageDirSR):
             raise
 
     def snapshot(self, location, leaf, snap):
-        """A full sparse copy of ``leaf`` (not in use); returns the copy's path."""
+        """A full sparse copy of ``leaf`` (not in use); returns the copy's path, and
+        None: ``leaf`` itself is left as it was."""
         path = self.image_path(location, snap)
         check_room(location, allocated(leaf))
         copy_sparse(leaf, path)
-        return path
+        return path, None
 
     def resize(self, path, size):
         """Grow the image with a hole (shrinking is refused before this)."""

@@ -269,12 +269,12 @@ class VDIHandler(ClassHandler):
             self.app.domains.snapshot_disk(vm, vbd, new_leaf)
             progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
             snap_path = d.snapshot_of(sr["location"], leaf, snap)
-            leaf = new_leaf
+            leaf, frozen = new_leaf, None
         else:
-            snap_path = d.snapshot(sr["location"], leaf, snap)
+            snap_path, frozen = d.snapshot(sr["location"], leaf, snap)
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
-        return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf,
+        return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf, "frozen": frozen,
                 "private": {"path": snap_path, "format": d.format}}
 
     def commit_snapshot(self, txn, made):
@@ -283,8 +283,13 @@ class VDIHandler(ClassHandler):
         self.insert(txn, made["ref"], made["record"], private=made["private"])
 
     def undo_snapshot(self, made):
-        """Remove a snapshot's own image after its records failed to commit."""
+        """Remove a snapshot's own image after its records failed to commit, and put the
+        original's image back where a halted snapshot froze it. (A running guest's move
+        to a new overlay is not undone: the guest writes there already; the VDI's
+        record keeps naming its old leaf, whose chain the new one is built on.)"""
         srdrivers.ImageDirSR.delete(made["private"]["path"])
+        if made["frozen"]:
+            srdrivers.DirSR.thaw(made["leaf"], made["frozen"])
 
 
 class VBDHandler(DeviceHandler):
