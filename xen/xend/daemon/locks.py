@@ -70,10 +70,13 @@ class LockFile:
 
 
 def lock_holder(path):
-    """The pid in the lock file at ``path`` while a process holds its lock, else None."""
+    """The pid in the lock file at ``path`` while a process holds its lock, else None.
+
+    A symlink (or FIFO) planted at ``path`` is no daemon's lock: it is not followed
+    (another file's lock and digits would be taken for a holder) nor waited on."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except (FileNotFoundError, NotADirectoryError):
+        fd = open_own(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:   # missing, a link (ELOOP), or not ours to read
         return None
     try:
         try:
