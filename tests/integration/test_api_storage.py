@@ -1,6 +1,7 @@
 """SR (§2.11), VDI (§2.12): snapshots and SR.clone, with their parent chains."""
 
 import os
+import subprocess
 
 import pytest
 from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
@@ -171,6 +172,27 @@ def test_two_srs_cannot_share_a_directory(api, daemon):
         err = failure(api.SR.create, {"name_label": unique("sr"), "location": other})
         assert err[:2] == ["INVALID_VALUE", "location"] and sr in err[2], (other, err)
     assert len(api.SR.get_all()) == n
+
+
+@pytest.fixture
+def bind_mount(daemon):
+    """A directory of the test's and a second name for it through a bind mount (the
+    same device and inode under another path, which no symlink resolves to)."""
+    loc = os.path.join(daemon.dir, unique("bound"))
+    other = os.path.join(daemon.dir, unique("mountpoint"))
+    os.makedirs(loc)
+    os.makedirs(other)
+    if subprocess.run(["mount", "--bind", loc, other], capture_output=True).returncode:
+        pytest.skip("bind mounts need root")
+    yield loc, other
+    subprocess.run(["umount", other], check=True)
+
+
+def test_two_srs_cannot_share_a_bind_mounted_directory(api, bind_mount):
+    loc, other = bind_mount
+    sr = new_sr(api, location=loc)
+    err = failure(api.SR.create, {"name_label": unique("sr"), "location": other})
+    assert err[:2] == ["INVALID_VALUE", "location"] and sr in err[2]
 
 
 def test_a_vdi_delete_keeps_a_base_a_chain_it_cannot_read_may_need(api):
