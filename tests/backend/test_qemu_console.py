@@ -6,7 +6,7 @@ import re
 import stat
 
 import pytest
-from harness import READY, qemu_pids, requires_qemu
+from harness import BOOT_WAIT, READY, console_text, qemu_pids, requires_qemu, wait_until
 from qemutest import console, wait_console
 
 from xen.xend.backend.base import BackendError
@@ -55,16 +55,17 @@ def test_a_chatty_guest_fills_console_log_to_its_cap_and_rotates(backend_factory
     spec = linux_spec(kernel_args=args)
     backend.start(spec, paused=False)
     log = os.path.join(spec.state_dir, "console.log")
-    wait_console(spec, "Run /init")        # a late kernel message, long after the cap
+
+    def both():     # the two generations, oldest first
+        return console_text(spec.state_dir, "console.log.1") + console(spec)
+    wait_until(lambda: READY in both(), BOOT_WAIT, "%r on the console" % READY)
     backend.hard_shutdown(spec.uuid)
-    with open(log + ".1", errors="replace") as f:
-        previous = f.read()
     assert os.path.getsize(log) <= cap
     assert os.path.getsize(log + ".1") == cap
     # console.log.1 is the generation just before console.log: the stream carries on.
-    times = stamps(previous + console(spec))
+    times = stamps(both())
     assert len(times) > 2 and times == sorted(times)
-    assert "Linux version" not in previous + console(spec)   # the first lines rotated out
+    assert "Linux version" not in both()      # the first lines have rotated out
 
 
 def test_the_console_is_logged_again_after_a_daemon_restart(backend_factory, linux_spec):
