@@ -395,11 +395,12 @@ def vm_dir(daemon, vm):
     return os.path.join(daemon.state_dir, "vms", vm)
 
 
-def console_text(directory):
+def console_text(directory, name="console.log"):
     """The serial console so far of the guest whose QEMU runs in ``directory`` (its
-    console.log, appended across processes); "" before there is one."""
+    console.log, appended across processes; ``name`` console.log.1 for the generation
+    before); "" before there is one."""
     try:
-        with open(os.path.join(directory, "console.log"), errors="replace") as f:
+        with open(os.path.join(directory, name), errors="replace") as f:
             return f.read()
     except FileNotFoundError:
         return ""

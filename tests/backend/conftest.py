@@ -17,12 +17,13 @@ def events():
 
 @pytest.fixture
 def backend_factory(events):
-    """Make QemuBackend objects (several simulate daemon restarts); all closed at teardown."""
+    """Make QemuBackend objects (several simulate daemon restarts), with QemuBackend's
+    keyword ``options``; all closed at teardown."""
     from xen.xend.backend.qemu import QemuBackend
     made = []
 
-    def make():
-        backend = QemuBackend(events, accel="tcg")
+    def make(**options):
+        backend = QemuBackend(events, accel="tcg", **options)
         made.append(backend)
         return backend
     yield make

@@ -26,8 +26,11 @@ def spec(disks=(), nics=(), **fields):
     return DomainSpec(uuid=VM, vm=vm, disks=list(disks), nics=list(nics), state_dir="/tmp/x")
 
 
+CONSOLE_FD = 4     # the console socket's descriptor, as the process would inherit it
+
+
 def argv(**kw):
-    return build_argv(spec(**kw), "qemu-system-x86_64", "tcg")
+    return build_argv(spec(**kw), "qemu-system-x86_64", "tcg", console_fd=CONSOLE_FD)
 
 
 def value(args, flag):
@@ -127,16 +130,25 @@ def test_bios_cdrom_is_a_read_only_ide_cd():
 
 
 def test_platform_flags():
-    args = argv(platform_std_VGA=True, platform_localtime=True, platform_serial="pty")
+    args = argv(platform_std_VGA=True, platform_localtime=True)
     assert value(args, "-vga") == "std"
     assert value(args, "-rtc") == "base=localtime"
-    chardevs = values(args, "-chardev")
-    assert "pty,id=serial0,logfile=console.log,logappend=on" in chardevs
-    assert value(args, "-serial") == "chardev:serial0"
     args = argv(platform_std_VGA=False, platform_localtime=False)
     assert value(args, "-vga") == "cirrus"
     assert value(args, "-rtc") == "base=utc"
-    assert "null,id=serial0,logfile=console.log,logappend=on" in values(args, "-chardev")
+
+
+@pytest.mark.parametrize("mode", ["pty", "", "none", "null"])
+def test_the_serial_port_is_the_daemons_socket_in_every_mode(mode):
+    # QEMU opens no file for it: it inherits the socket the daemon bound and reads.
+    args = argv(platform_serial=mode)
+    serial = [c for c in values(args, "-chardev") if "id=serial0" in c]
+    assert serial == [f"socket,id=serial0,fd={CONSOLE_FD},server=on,wait=off"]
+    assert value(args, "-serial") == "chardev:serial0"
+    assert not any("logfile" in a for a in args)
+    with pytest.raises(BackendError) as err:
+        build_argv(spec(platform_serial=mode), "q", "tcg")     # no socket given
+    assert err.value.code == "INTERNAL_ERROR"
 
 
 def test_unknown_serial_is_not_supported():
@@ -244,7 +256,7 @@ def nic(**kw):
 def test_nics_are_taps_the_daemon_made():
     emu, pv = nic(driver="ioemu"), nic(mac="52:54:00:00:00:02", mtu=9000)
     args = build_argv(spec(nics=[emu, pv]), "qemu-system-x86_64", "tcg",
-                      tap_fds={emu.vif: 7, pv.vif: 9})
+                      tap_fds={emu.vif: 7, pv.vif: 9}, console_fd=CONSOLE_FD)
     assert values(args, "-netdev") == [f"tap,id=net-{emu.vif},fd=7", f"tap,id=net-{pv.vif},fd=9"]
     devs = [d for d in devices(args) if isinstance(d, dict)]
     assert devs[0] == {"driver": "e1000", "netdev": "net-" + emu.vif, "mac": emu.mac,
@@ -266,7 +278,7 @@ def test_slots_are_kept_across_a_saved_state():
     saved = {"vbd-" + a.vbd: 5, "vif-" + n.vif: 7, "vbd-" + c.vbd: 6}
     assert assign_slots([a, c], [n], saved) == saved
     args = build_argv(spec(disks=[a, c], nics=[n]), "q", "tcg", slots=saved,
-                      tap_fds={n.vif: 5})
+                      tap_fds={n.vif: 5}, console_fd=CONSOLE_FD)
     addrs = {d["id"]: d["addr"] for d in devices(args) if isinstance(d, dict) and "id" in d
              and "addr" in d}
     assert addrs == {"vbd-" + a.vbd: "05.0", "vbd-" + c.vbd: "06.0", "vif-" + n.vif: "07.0"}
@@ -282,7 +294,7 @@ def test_pci_slots_run_out():
 
 def test_incoming_and_machine_type():
     args = build_argv(spec(), "qemu-system-x86_64", "kvm", machine="pc-i440fx-7.2",
-                      incoming=True)
+                      incoming=True, console_fd=CONSOLE_FD)
     assert value(args, "-incoming") == "defer"
     assert value(args, "-machine") == "pc-i440fx-7.2,accel=kvm"
 

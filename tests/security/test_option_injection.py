@@ -154,7 +154,8 @@ def shapes(app, vm):
                       spec, xl_config.domain_name(spec.vm, vm), qdisk_ok=True,
                       device_model_ok=True)),
                   lambda: qemu_shape(build_argv(spec, "qemu-system-x86_64", "tcg",
-                                                tap_fds={n.vif: 3 for n in spec.nics}))):
+                                                tap_fds={n.vif: 3 for n in spec.nics},
+                                                console_fd=4))):
         try:
             out.append(build())
         except BackendError as e:

@@ -22,6 +22,7 @@ DEFAULTS = {
     "accel": "auto",                       # qemu: auto (KVM where usable) | kvm | tcg
     "qemu_binary": "qemu-system-x86_64",
     "reattach_timeout": 5.0,               # qemu: seconds a found guest's monitor may take
+    "console_log_bytes": 2 ** 20,          # qemu: a guest's console.log at most (+ .1)
     "xen_xl": "xl",                        # xen: the xl binary
     "xen_pvh_cpuid": "",                   # xen: xl cpuid= for PVH guests, e.g. "host,rdtscp=0"
     "log_file": "",                        # "" logs to stderr
@@ -91,6 +92,7 @@ _RULES = {
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
     "max_connections": lambda v: None if v > 0 else _POSITIVE,

@@ -7,6 +7,7 @@ backend       QemuBackend, the Backend contract: each call runs on the QMP loop
 domain        Domain, one process as the backend knows it; Domain.qmp, every QMP call
 process       Processes: launch, watch, exit, kill, reattach (find again); the taps
 events        QMP events -> guest events (GUEST_*), and the thread that reports them
+console       the serial console's reader: its bytes to subscribers, console.log capped
 power         start, clean/hard shutdown and reboot
 suspend       suspend and resume (migration streams in state files), core dumps
 hotplug       hot-plug and unplug of disks and NICs, a disk's snapshot overlay

@@ -18,8 +18,11 @@ from ...host import facts
 from ..base import BackendError
 from ..common import BIOS_BOOT
 
-# Files QEMU creates in the guest's state dir (QEMU runs with that dir as cwd).
+# Files in the guest's state dir (QEMU runs with that dir as cwd): QEMU creates the
+# monitor's socket; the daemon binds the console's socket (QEMU inherits it, listening)
+# and writes the console's log (console.py).
 QMP_SOCKET = "qmp.sock"
+CONSOLE_SOCKET = "console.sock"
 CONSOLE_LOG = "console.log"
 QEMU_LOG = "qemu.log"
 
@@ -107,18 +110,20 @@ def _cpu_model(vm):
     return ",".join(["qemu64"] + flags)
 
 
-def _serial(vm):
+def _check_serial(vm):
     mode = vm.platform_serial.strip()
-    log = f"logfile={CONSOLE_LOG},logappend=on"
-    if mode in ("", "none", "null"):
-        backend = "null"
-    elif mode == "pty":
-        backend = "pty"
-    else:
+    if mode not in ("", "none", "null", "pty"):
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/serial", mode,
                            "only pty or none are supported")
-    # The console is always logged, whatever else it is connected to.
-    return ["-chardev", f"{backend},id=serial0,{log}", "-serial", "chardev:serial0"]
+
+
+def _serial(vm, console_fd):
+    """The first serial port: in every platform/serial mode the listening socket the
+    daemon bound (``console_fd``, inherited), which the daemon reads and logs."""
+    if console_fd is None:
+        raise BackendError("INTERNAL_ERROR", "no console socket for the serial port")
+    return ["-chardev", f"socket,id=serial0,fd={console_fd},server=on,wait=off",
+            "-serial", "chardev:serial0"]
 
 
 def _boot(vm, disks):
@@ -332,7 +337,7 @@ def validate(vm, audio_ok):
     """
     _memory_mib(vm)
     _cpu_model(vm)
-    _serial(vm)
+    _check_serial(vm)
     if vm.platform_enable_audio and not audio_ok:
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/enable_audio", "true",
                            "this QEMU build has no AC97 device")
@@ -345,14 +350,15 @@ def validate(vm, audio_ok):
 
 
 def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True,
-               slots=None, tap_fds=None):
+               slots=None, tap_fds=None, console_fd=None):
     """Return the QEMU argv for ``spec``; QEMU must run with cwd = spec.state_dir.
 
     The guest always starts stopped (``-S``); the backend lets it run over QMP.
     ``incoming`` adds ``-incoming defer`` for resume. ``audio_ok`` says whether
     this QEMU build has the AC97 device. ``slots`` (device id -> PCI slot) places
     the disks and NICs (``assign_slots`` when not given); ``tap_fds`` (VIF uuid ->
-    file descriptor QEMU inherits) are the NICs' tap devices.
+    file descriptor QEMU inherits) are the NICs' tap devices; ``console_fd`` (inherited
+    too) is the listening socket of the serial console.
 
     docs/vm-mapping.md says what each VM field becomes.
     """
@@ -385,7 +391,7 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-S",
     ]
     validate(vm, audio_ok)
-    argv += _serial(vm)
+    argv += _serial(vm, console_fd)
     if vm.platform_enable_audio:
         argv += ["-audiodev", "none,id=audio0",
                  "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]

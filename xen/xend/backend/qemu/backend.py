@@ -38,13 +38,14 @@ def choose_accel(accel):
 class QemuBackend(base.Backend):
     """Runs guests as QEMU processes driven over QMP (one process per guest).
 
-    Beyond the Backend contract: ``power_state``.
+    Beyond the Backend contract: ``power_state``. Each guest's serial console is
+    logged to console.log, at most ``console_log_bytes`` (console.py).
     """
 
     name = "qemu"
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
-                 reattach_timeout=5.0):
+                 reattach_timeout=5.0, console_log_bytes=1 << 20):
         super().__init__(on_guest_event)
         self.accel = choose_accel(accel)
         self.qemu_binary = shutil.which(qemu_binary) or qemu_binary
@@ -54,7 +55,7 @@ class QemuBackend(base.Backend):
         # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
-                                    reattach_timeout)
+                                    reattach_timeout, console_log_bytes)
         self._loop = LoopThread("xend-qemu-qmp")
         log.info("qemu backend: %s, accel=%s", self.qemu_binary, self.accel)
 

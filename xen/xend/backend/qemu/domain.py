@@ -37,6 +37,7 @@ class Domain:
         self.popen = popen            # None after reattach: not our child
         self.pidfd = None
         self.monitor = None
+        self.console = None           # console.Console, the reader of the serial console
         self.exited = asyncio.Event()
         self.expect_exit = False      # we made it exit: no event
         self.quiet_shutdown = 0       # clean_shutdown calls waiting for the power-off

@@ -4,17 +4,20 @@ them again after a daemon restart.
 Each guest is a child process of the daemon started with
 ``start_new_session=True`` (signals aimed at the daemon, such as a terminal's
 Ctrl-C, never reach a guest) and cwd = the guest's state dir, which holds
-``qmp.sock``, ``console.log`` (the serial console) and ``qemu.log`` (QEMU's
-stdout and stderr). The exit of a process is noticed through a pidfd watched
-by the QMP loop (see qmp.py for the threading design); a pidfd works the same
-for our own children, which are then reaped, and for processes found again
-by ``find`` after a daemon restart, which are no longer our children. The
-pidfd also makes signalling safe from pid reuse.
+``qmp.sock``, ``console.sock`` (the serial console, bound by the daemon and read
+by console.py), ``console.log`` and ``qemu.log`` (QEMU's stdout and stderr). The
+exit of a process is noticed through a pidfd watched by the QMP loop (see qmp.py
+for the threading design); a pidfd works the same for our own children, which are
+then reaped, and for processes found again by ``find`` after a daemon restart,
+which are no longer our children. The pidfd also makes signalling safe from pid
+reuse.
 
 QEMU runs *without* ``-no-shutdown``: when the guest powers off, QEMU exits by
 itself, so a halted guest never holds memory and the daemon has nothing left to
 clean up. NICs are tap devices made here (xen.xend.host.netdev) and handed to QEMU as
-file descriptors: QEMU holds the only one, so a tap disappears with its QEMU.
+file descriptors: QEMU holds the only one, so a tap disappears with its QEMU. Sockets
+QEMU listens on are bound here too (``bind_socket``) and inherited: QEMU opens no
+file by name for them.
 What a process holds is read back from QMP (query-pci, query-block) when it is
 found again, so it is never stale.
 """
@@ -24,17 +27,18 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 
 from xen.xend.host import netdev
-from xen.xend.util.files import open_own, tighten, unlink_if_exists
+from xen.xend.util.files import open_own, unlink_if_exists
 
 from .. import base
 from ..base import BackendError
 from ..common import running_guest
 from . import events
 from .argv import (
-    CONSOLE_LOG,
+    CONSOLE_SOCKET,
     QEMU_LOG,
     QMP_SOCKET,
     assign_slots,
@@ -42,8 +46,9 @@ from .argv import (
     disk_node,
     vbd_of_qdev,
 )
+from .console import Console, ConsoleLog
 from .domain import POLL, Domain, proc_starttime
-from .qmp import Monitor, MonitorGone
+from .qmp import Monitor, MonitorGone, unix_address
 
 log = logging.getLogger("xend.backend.qemu")
 
@@ -96,6 +101,25 @@ def open_taps(nics):
             os.close(fd)
 
 
+def bind_socket(path):
+    """A Unix socket listening at ``path``, root's (mode 0600), for QEMU to inherit
+    (``-chardev socket,fd=N,server=on``); returns its descriptor, which the caller
+    closes once QEMU has it. Whatever was at ``path`` (a stale socket) is removed."""
+    unlink_if_exists(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        # On Linux bind() gives the socket file the mode of the unbound socket (less the
+        # umask): set before bind, there is no moment when others may connect.
+        os.fchmod(sock.fileno(), 0o600)
+        with unix_address(path) as address:
+            sock.bind(address)
+        sock.listen(1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock.detach()
+
+
 def _runs_uuid(pid, uuid):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         args = f.read().split(b"\0")
@@ -106,14 +130,16 @@ class Processes:
     """The QEMU processes of one backend, by VM uuid. Used on the QMP loop thread only.
 
     ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
-    long a process found again may take to greet on its monitor.
+    long a process found again may take to greet on its monitor; ``console_log_bytes``
+    caps each guest's console.log.
     """
 
-    def __init__(self, qemu_binary, accel, notifier, reattach_timeout):
+    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log_bytes):
         self.qemu_binary = qemu_binary
         self.accel = accel
         self.notifier = notifier
         self.reattach_timeout = reattach_timeout
+        self.console_log_bytes = console_log_bytes
         self._domains = {}
         self._tasks = set()
 
@@ -142,24 +168,18 @@ class Processes:
             raise BackendError("INTERNAL_ERROR", "the QEMU backend needs a state_dir")
         state_dir = os.path.abspath(spec.state_dir)
         slots = assign_slots(spec.disks, spec.nics, slots)
-        argv = build_argv(spec, self.qemu_binary, self.accel, machine=machine,
-                          incoming=incoming, audio_ok=audio_ok, slots=slots, tap_fds=taps)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         unlink_if_exists(os.path.join(state_dir, QMP_SOCKET))
-        log.debug("starting %s", argv)
         try:
-            # QEMU appends to console.log by name: the daemon makes it a file of its own first.
-            append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-            console = os.path.join(state_dir, CONSOLE_LOG)
-            tighten(console, 0o600)
-            os.close(open_own(console, append))
-            with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG), append), "ab") as out:
-                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
-                popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True,
-                                         pass_fds=list(taps.values()))
-        except OSError as err:
-            raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
+            console = self._console(spec.uuid, state_dir)
+        except OSError as err:      # before QEMU runs: a symlink planted there, say
+            raise BackendError("INTERNAL_ERROR", f"cannot open the console log: {err}")
+        try:
+            log_start, popen = self._spawn(spec, state_dir, taps, incoming=incoming,
+                                           audio_ok=audio_ok, machine=machine, slots=slots)
+        except BaseException:
+            await console.close()
+            raise
         dom = Domain(spec.uuid, state_dir, popen.pid, popen)
         dom.log_start = log_start
         # A start that fails is reported by raising, not as a "died" event.
@@ -167,14 +187,49 @@ class Processes:
         dom.disks = {d.vbd: disk_node(d.vbd) for d in spec.disks}
         dom.taps = {n.vif: netdev.tap_name(n.vif) for n in spec.nics}
         dom.slots = slots
+        dom.console = console
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
+            # Before the guest runs (-S), so that none of its output is missed.
+            await console.connect()
             await self._connect(dom, START_TIMEOUT)
+        except OSError as err:
+            await self.kill(dom)
+            raise BackendError("INTERNAL_ERROR", f"no console socket from QEMU: {err}")
         except BaseException:
             await self.kill(dom)
             raise
         return dom
+
+    def _spawn(self, spec, state_dir, taps, **options):
+        """Run QEMU for ``spec`` with its console socket bound here; returns (qemu.log's
+        size before, the Popen). ``options`` go to build_argv."""
+        try:
+            console_fd = bind_socket(os.path.join(state_dir, CONSOLE_SOCKET))
+        except OSError as err:
+            raise BackendError("INTERNAL_ERROR", f"cannot make the console socket: {err}")
+        try:
+            argv = build_argv(spec, self.qemu_binary, self.accel, tap_fds=taps,
+                              console_fd=console_fd, **options)
+            log.debug("starting %s", argv)
+            with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG),
+                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as out:
+                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
+                popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=out, start_new_session=True,
+                                         pass_fds=list(taps.values()) + [console_fd])
+        except OSError as err:
+            raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
+        finally:
+            os.close(console_fd)    # QEMU has its own
+        return log_start, popen
+
+    def _console(self, uuid, state_dir):
+        """The reader of the console socket in ``state_dir``, logging to its console.log
+        (OSError if the log cannot be opened)."""
+        return Console(uuid, os.path.join(state_dir, CONSOLE_SOCKET),
+                       [ConsoleLog(state_dir, self.console_log_bytes)])
 
     def _watch(self, dom, pidfd):
         dom.pidfd = pidfd
@@ -200,6 +255,8 @@ class Processes:
                 await dom.monitor.wait_hangup(HANGUP_WAIT)
             finally:    # also when close() cancels us: the monitor is ours to end
                 await dom.monitor.close()
+        if dom.console is not None:
+            await dom.console.finish(HANGUP_WAIT)
         for waiter in dom.reset_waiters:
             if not waiter.done():
                 waiter.set_result(False)
@@ -306,6 +363,7 @@ class Processes:
         dom.expect_exit = True  # until attached, an exit means "gone", not "died"
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
+        await self._reconnect_console(dom)
         try:
             await self._connect(dom, self.reattach_timeout)
             await self._learn_devices(dom)
@@ -318,6 +376,15 @@ class Processes:
                         uuid, pid)
         dom.expect_exit = False
         return dom
+
+    async def _reconnect_console(self, dom):
+        """Read and log the console of a guest found again; without it (a QEMU that has
+        no console socket) the guest runs on, its serial output unread and dropped."""
+        try:
+            dom.console = self._console(dom.uuid, dom.state_dir)
+            await dom.console.connect()
+        except OSError as err:
+            log.warning("the console of %s is not logged: %s", dom.uuid, err)
 
     @staticmethod
     async def _learn_devices(dom):
@@ -355,3 +422,5 @@ class Processes:
             self._forget(dom)
             if dom.monitor is not None:
                 await dom.monitor.close()
+            if dom.console is not None:
+                await dom.console.close()

@@ -17,6 +17,7 @@ two: ``CommandFailed`` (QEMU answered with an error) and ``MonitorGone``
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -102,21 +103,27 @@ class _CallbackListener(EventListener):
         return False
 
 
-async def _open_unix(path):
+@contextlib.contextmanager
+def unix_address(path):
+    """Yields an address for connect() or bind() of the Unix socket ``path``: the path
+    itself, or for a socket in a deep directory a short /proc alias of it."""
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        yield path
+        return
+    dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{dirfd}/{os.path.basename(path)}"
+    finally:
+        os.close(dirfd)
+
+
+async def open_unix(path):
+    """A non-blocking socket connected to the Unix socket ``path`` (OSError if none)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setblocking(False)
-    loop = asyncio.get_running_loop()
     try:
-        if len(os.fsencode(path)) <= _SUN_PATH_MAX:
-            await loop.sock_connect(sock, path)
-        else:
-            # Reach a socket in a deep directory through a short /proc alias.
-            dirfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
-            try:
-                await loop.sock_connect(
-                    sock, f"/proc/self/fd/{dirfd}/{os.path.basename(path)}")
-            finally:
-                os.close(dirfd)
+        with unix_address(path) as address:
+            await asyncio.get_running_loop().sock_connect(sock, address)
     except BaseException:
         sock.close()
         raise
@@ -136,7 +143,7 @@ class Monitor:
     async def connect(self, path):
         """Connect and negotiate; MonitorGone if QEMU is not (or no longer) answering."""
         try:
-            sock = await _open_unix(path)
+            sock = await open_unix(path)
             await self._client.connect(sock)
         except (OSError, ConnectError) as err:
             raise MonitorGone(f"connect {path}: {err}") from err

@@ -1,0 +1,107 @@
+"""The serial console of QEMU guests: a socket the daemon binds and reads, logged to a
+capped console.log with one earlier generation, console.log.1."""
+
+import os
+import re
+import stat
+
+import pytest
+from harness import BOOT_WAIT, READY, console_text, qemu_pids, requires_qemu, wait_until
+from qemutest import console, wait_console
+
+from xen.xend.backend.base import BackendError
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+
+def open_files(pid):
+    """The paths the descriptors of process ``pid`` point at (one closed meanwhile, such
+    as listdir's own, left out)."""
+    fds, paths = "/proc/%d/fd" % pid, set()
+    for fd in os.listdir(fds):
+        try:
+            paths.add(os.readlink(os.path.join(fds, fd)))
+        except FileNotFoundError:
+            pass
+    return paths
+
+
+def test_boot_output_reaches_console_log_through_the_daemon(backend, linux_spec):
+    spec = linux_spec()
+    pid = backend.start(spec, paused=False)["pid"]
+    wait_console(spec, READY)
+    log = os.path.join(spec.state_dir, "console.log")
+    sock = os.lstat(os.path.join(spec.state_dir, "console.sock"))
+    assert stat.S_ISSOCK(sock.st_mode) and stat.S_IMODE(sock.st_mode) == 0o600
+    # QEMU opens no console file: it writes to the socket it inherited, the daemon logs.
+    assert log not in open_files(pid)
+    assert log in open_files(os.getpid())
+    backend.hard_shutdown(spec.uuid)
+    # The guest has gone: its reader has stopped and closed the log.
+    assert log not in open_files(os.getpid())
+
+
+def stamps(text):
+    """The kernel's printk timestamps in ``text``, in order."""
+    return [float(t) for t in re.findall(r"^\[ *(\d+\.\d+)\]", text, re.M)]
+
+
+def test_a_chatty_guest_fills_console_log_to_its_cap_and_rotates(backend_factory,
+                                                                 linux_spec, tiny_guest):
+    cap = 4096
+    backend = backend_factory(console_log_bytes=cap)
+    # Every kernel message on the console: far more than the cap before the guest is up.
+    args = tiny_guest["cmdline"].replace("quiet", "") + " ignore_loglevel printk.time=1"
+    spec = linux_spec(kernel_args=args)
+    backend.start(spec, paused=False)
+    log = os.path.join(spec.state_dir, "console.log")
+
+    def both():     # the two generations, oldest first
+        return console_text(spec.state_dir, "console.log.1") + console(spec)
+    wait_until(lambda: READY in both(), BOOT_WAIT, "%r on the console" % READY)
+    backend.hard_shutdown(spec.uuid)
+    assert os.path.getsize(log) <= cap
+    assert os.path.getsize(log + ".1") == cap
+    # console.log.1 is the generation just before console.log: the stream carries on.
+    times = stamps(both())
+    assert len(times) > 2 and times == sorted(times)
+    assert "Linux version" not in both()      # the first lines have rotated out
+
+
+def test_the_console_is_logged_again_after_a_daemon_restart(backend_factory, linux_spec):
+    first = backend_factory()
+    spec = linux_spec()
+    private = first.start(spec, paused=True)     # the guest has said nothing yet
+    first.close()
+    second = backend_factory()
+    assert second.reattach(spec.uuid, private) == "Paused"
+    second.unpause(spec.uuid)
+    wait_console(spec, READY)                    # the whole boot, read by the second
+    second.clean_shutdown(spec.uuid, 90)
+    assert "power button, powering off" in console(spec)
+
+
+def test_a_symlink_planted_at_console_log_is_not_followed(backend_factory, linux_spec,
+                                                          tmp_path):
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    spec = linux_spec()
+    os.makedirs(spec.state_dir, exist_ok=True)
+    log = os.path.join(spec.state_dir, "console.log")
+    os.symlink(target, log)
+    backend = backend_factory()
+    with pytest.raises(BackendError) as err:
+        backend.start(spec, paused=False)
+    assert err.value.code == "INTERNAL_ERROR" and "console log" in err.value.params[0]
+    assert qemu_pids(spec.uuid) == []
+    # Planted while the guest runs, before a daemon restart: still not followed.
+    os.unlink(log)
+    private = backend.start(spec, paused=True)
+    backend.close()
+    os.unlink(log)
+    os.symlink(target, log)
+    again = backend_factory()
+    assert again.reattach(spec.uuid, private) == "Paused"
+    again.unpause(spec.uuid)
+    again.hard_shutdown(spec.uuid)
+    assert target.read_text() == "precious\n"
