@@ -29,6 +29,7 @@ def daemon():
 def boot(daemon):
     """The boot directory, with a kernel in it."""
     path = os.path.join(daemon.state_dir, "boot")
+    os.makedirs(path, exist_ok=True)    # test_the_boot_directory_is_made says who makes it
     with open(os.path.join(path, "vmlinuz"), "wb") as f:
         f.write(b"kernel")
     return path
@@ -75,6 +76,12 @@ def refusal(boot, path):
     whatever it leads to."""
     text = "%s (not a regular file under %s)" % (path, boot)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def test_the_boot_directory_is_made_readable_by_all_and_writable_by_root(daemon):
+    st = os.stat(os.path.join(daemon.state_dir, "boot"))
+    assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o755
+    assert st.st_uid == os.geteuid()
 
 
 @pytest.mark.parametrize("field", PATH_FIELDS)

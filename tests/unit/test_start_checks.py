@@ -52,12 +52,10 @@ def under(roots, *fields):
 
 
 def block_device():
+    """A readable block device of this host, or None."""
     devices = [os.path.join("/dev", n) for n in sorted(os.listdir("/dev"))]
-    block = next((d for d in devices if stat.S_ISBLK(os.stat(d).st_mode)
-                  and os.access(d, os.R_OK)), None)
-    if block is None:
-        pytest.skip("no readable block device here")
-    return block
+    return next((d for d in devices if stat.S_ISBLK(os.stat(d).st_mode)
+                 and os.access(d, os.R_OK)), None)
 
 
 def test_a_missing_boot_file_is_named_with_its_field(kernel, tmp_path):
@@ -77,6 +75,8 @@ def test_a_directory_is_not_a_boot_file(tmp_path):
 
 def test_a_cdrom_may_be_a_block_device_a_kernel_may_not():
     block = block_device()
+    if block is None:
+        pytest.skip("no readable block device here")
     check_host_files(ROOTS, [("bios/cdrom", block, True)])
     assert _refusal(check_host_files, ROOTS, [("kernel/kernel", block, False)])[1] == \
         "kernel/kernel"
@@ -93,7 +93,7 @@ def test_under_roots_every_refusal_reads_the_same(kernel, tmp_path):
     (root / "dir").mkdir()
     (root / "to-kernel").symlink_to(root / "vmlinuz")
     (root / "to-shadow").symlink_to("/etc/shadow")
-    (root / "to-block").symlink_to(block_device())
+    (root / "to-block").symlink_to(block_device() or "/dev/null")
     reasons = set()
     for name in ("missing", "dir", "to-kernel", "to-shadow", "to-block"):
         path = str(root / name)
