@@ -1,14 +1,16 @@
-"""File paths that reach QEMU or the disk (issue 8 §4), checked end to end: a daemon with
-``path_roots`` refuses a relative path, a path with control characters and a path
-outside its roots in every VM path field (create and set) and in SR.create and SR.clone,
-with INVALID_VALUE naming the field, and nothing changes: no object, no field, no
-directory. values.check_path's own cases are in test_units.py."""
+"""File paths that reach QEMU or the disk, checked end to end: a daemon with
+``path_roots`` refuses a relative path, a path with control characters and (to a user
+other than root) a path outside its roots in every VM path field (create and set), and
+root's SR.create and SR.clone a location outside them, with INVALID_VALUE naming the
+field, and nothing changes: no object, no field, no directory. values.check_path's own
+cases are in test_units.py; the rule for users' guest files with the default roots is
+test_guest_paths.py's."""
 
 import os
 
 import pytest
 import XenAPI
-from harness import serving
+from harness import make_user, serving
 from secutil import unexpected_tracebacks
 
 PATH_FIELDS = ("kernel_kernel", "kernel_initrd", "bios_cdrom")
@@ -39,7 +41,14 @@ def api(daemon):
     return daemon.relogin()
 
 
-def bad_paths(roots):
+@pytest.fixture(scope="module")
+def user_api(daemon, api):
+    """A user other than root: VM paths outside path_roots are refused to such a user."""
+    _, name, password = make_user(api)
+    return daemon.sdk_tcp(name, password).xenapi
+
+
+def bad_paths(roots, outside_reason="not under"):
     """(path, how the error shows it) for each kind of path the daemon must refuse. (No
     ESC or NUL: XML 1.0 cannot carry them, and the wire refuses them before any field.)"""
     inside, outside = roots
@@ -49,8 +58,9 @@ def bad_paths(roots):
             (inside + "/vm\tlinuz", ascii(inside + "/vm\tlinuz")),
             (inside + "/vm\u2028linuz", ascii(inside + "/vm\u2028linuz")),
             (inside + "/../elsewhere/vmlinuz", inside + "/../elsewhere/vmlinuz"),
-            (outside + "/vmlinuz", "%s/vmlinuz (not under %s)" % (outside, inside)),
-            (inside + "/escape/vmlinuz", "%s/escape/vmlinuz (not under %s)" % (inside, inside))]
+            (outside + "/vmlinuz", "%s/vmlinuz (%s %s)" % (outside, outside_reason, inside)),
+            (inside + "/escape/vmlinuz", "%s/escape/vmlinuz (%s %s)"
+             % (inside, outside_reason, inside))]
 
 
 def cut(text):
@@ -66,12 +76,13 @@ def refused(call, *args):
 
 
 @pytest.mark.parametrize("field", PATH_FIELDS)
-def test_vm_path_fields_refuse_bad_paths_on_create_and_set(api, roots, field):
+def test_vm_path_fields_refuse_bad_paths_on_create_and_set(user_api, roots, field):
+    api = user_api
     good = roots[0] + "/vmlinuz"
     vm = api.VM.create({"name_label": "paths-" + field, field: good})
     assert getattr(api.VM, "get_" + field)(vm) == good
     setter = getattr(api.VM, "set_" + field)
-    for path, shown in bad_paths(roots):
+    for path, shown in bad_paths(roots, "not a regular file under"):
         before = sorted(api.VM.get_all())
         details = refused(api.VM.create, {"name_label": "bad", field: path})
         assert details == ["INVALID_VALUE", field, cut(shown)], path
@@ -81,6 +92,18 @@ def test_vm_path_fields_refuse_bad_paths_on_create_and_set(api, roots, field):
         assert getattr(api.VM, "get_" + field)(vm) == good
     setter(vm, "")        # "" means no file, and is always allowed
     assert getattr(api.VM, "get_" + field)(vm) == ""
+
+
+@pytest.mark.parametrize("field", PATH_FIELDS)
+def test_root_names_vm_paths_outside_path_roots_but_never_malformed_ones(api, roots, field):
+    vm = api.VM.create({"name_label": "root-paths-" + field})
+    setter = getattr(api.VM, "set_" + field)
+    for path, shown in bad_paths(roots):
+        if "(not under" in shown:
+            setter(vm, path)
+            assert getattr(api.VM, "get_" + field)(vm) == path
+        else:
+            assert refused(setter, vm, path) == ["INVALID_VALUE", field, cut(shown)], path
 
 
 def test_sr_create_and_clone_refuse_bad_locations(api, roots):

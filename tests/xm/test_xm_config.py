@@ -33,23 +33,26 @@ def test_no_sr_yet_creates_a_dir_sr(fresh_daemon, tmp_path):
 def test_full_xm_config(xm, root, tmp_path):
     img = tmp_path / "full.img"
     img.write_bytes(b"\0" * (3 * MIB))
+    # The boot files are there: the start opens them (root's, so anywhere).
+    for name in ("vmlinuz", "initrd.img"):
+        (tmp_path / name).write_bytes(b"boot")
     cfg = write(tmp_path, "full.cfg", """\
 # a classic xm configuration
 name = "full"
 memory = 128
 maxmem = 256
 vcpus = 2
-kernel = "/boot/vmlinuz"
-ramdisk = '/boot/initrd.img'
+kernel = "%(dir)s/vmlinuz"
+ramdisk = '%(dir)s/initrd.img'
 root = "/dev/xvda1 ro"
 extra = "console=hvc0"
-disk = [ 'file:%s,xvda,w',
+disk = [ 'file:%(img)s,xvda,w',
          'file:/srv/install.iso,hdc:cdrom,r', ]   # the CD-ROM is bios/cdrom
 vif = [ 'mac=00:16:3E:12:34:56,bridge=fullbr', '' ]
 on_poweroff = 'destroy'; on_reboot = 'restart'
 on_crash = 'coredump-restart'
 vnc = 1
-""" % img)
+""" % {"dir": tmp_path, "img": img})
     p = xm.run("create", cfg)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("Started VM full (")
@@ -60,8 +63,8 @@ vnc = 1
     assert rec["power_state"] == "Running"
     assert int(rec["memory_static_max"]) == 256 * MIB
     assert int(rec["memory_dynamic_max"]) == int(rec["memory_dynamic_min"]) == 128 * MIB
-    assert rec["kernel_kernel"] == "/boot/vmlinuz"
-    assert rec["kernel_initrd"] == "/boot/initrd.img"
+    assert rec["kernel_kernel"] == "%s/vmlinuz" % tmp_path
+    assert rec["kernel_initrd"] == "%s/initrd.img" % tmp_path
     assert rec["kernel_args"] == "root=/dev/xvda1 ro console=hvc0"
     assert rec["boot_method"] == "kernel_external"
     assert rec["bios_cdrom"] == "/srv/install.iso"

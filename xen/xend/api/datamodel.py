@@ -176,6 +176,12 @@ ENUMS = {e.name: e for e in (
 
 _NO_DEFAULT = object()
 
+# The key, in a stored record and never on the wire (no wire name starts with "_"),
+# of the host_path fields whose value root named: those are opened as they are; a
+# path another user named is opened only under that user's roots. It travels with
+# the record (a copy keeps it) and a write by another user takes the field out.
+ROOT_NAMED = "_root_named"
+
 
 @dataclasses.dataclass
 class Field:
@@ -188,8 +194,8 @@ class Field:
     extension: bool = False         # beyond the 0.2 draft
     indexed: bool = False           # the store keeps a value -> refs index of it
     lookup: bool = False            # <class>.get_by_<wire> finds objects by it (so indexed)
-    # Names a file on the host that the hypervisor opens for the guest: checked as an
-    # absolute path under the configured path_roots whenever it is written.
+    # Names a file on the host that the hypervisor opens for the guest: checked whenever
+    # it is written, under the roots of users other than root (ROOT_NAMED).
     host_path: bool = False
     # What setting it does beyond storing the value, in words (for the reference); the
     # class handler's set_<wire>(call, wire, ref, value) does the whole set.

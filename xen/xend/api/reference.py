@@ -49,7 +49,8 @@ def markdown():
             for f in cls.fields:
                 name = f.name if f.name == f.wire else "%s (`%s`)" % (f.name, f.wire)
                 extra = (" Required in create." if f.required else "") + \
-                    (" A file on the host, checked against path_roots." if f.host_path else "") + \
+                    (" A file on the host: root's any, other users' only under their roots "
+                     "(path_roots, or STATE_DIR/boot)." if f.host_path else "") + \
                     (" Setting it %s." % f.on_set if f.on_set else "") + \
                     (" *extension*" if f.extension else "")
                 out.append("| %s | %s | %s | %s.%s |" % (f.qual, name, f.type.spec_name(),

@@ -5,6 +5,7 @@ fields, so a value is judged the same way wherever it arrives.
 """
 
 import os
+import stat
 
 from .errors import ApiError
 from .types import NULL_REF, Ref, Set, TypeMismatch
@@ -58,7 +59,7 @@ def _show(value):
     return s if len(s) <= 80 else s[:77] + "..."
 
 
-def check_path(value, field, roots=()):
+def check_path(value, field, roots=(), guest_file=False):
     """A file path that QEMU or the daemon will open, checked; returns it normalised.
 
     ``""`` means "no file" and is returned as it is. Any other value must be a
@@ -71,6 +72,13 @@ def check_path(value, field, roots=()):
     symbolic links that exist now resolved, so that a link inside a root cannot
     lead out of it. Anything else is INVALID_VALUE [field, value]
     (FIELD_TYPE_ERROR [field] for a non-string).
+
+    With ``guest_file`` (a file a user other than root points a guest at), the path
+    must also be what util.guestfiles opens under ``roots``: reached from its root
+    through no symbolic link, and, if it is there now, a regular file (no block
+    device, FIFO or directory). Such a refusal reads the same whatever the path
+    leads to, and whether it is there at all, so it tells a user nothing about the
+    host's files.
 
     Files may be created after the check; the check is only as good as the
     roots are closed: make them directories only root can write to.
@@ -87,10 +95,27 @@ def check_path(value, field, roots=()):
         raise bad
     path = "/" + os.path.normpath(value).lstrip("/")   # POSIX keeps a leading "//"
     if roots and not any(_under(path, os.path.normpath(r)) and
-                         _under(os.path.realpath(path), os.path.realpath(r)) for r in roots):
-        raise ApiError("INVALID_VALUE", field,
-                       _show("%s (not under %s)" % (value, ", ".join(roots))))
+                         _under(os.path.realpath(path), os.path.realpath(r)) and
+                         (not guest_file or _plain_file(path, os.path.normpath(r)))
+                         for r in roots):
+        raise ApiError("INVALID_VALUE", field, _show("%s (%s %s)" % (
+            value, "not a regular file under" if guest_file else "not under",
+            ", ".join(roots))))
     return path
+
+
+def _plain_file(path, root):
+    """Whether ``path``, under ``root``, is reached from it through no symbolic link
+    and is a regular file or not there (yet)."""
+    real_root = os.path.realpath(root)
+    if os.path.realpath(path) != os.path.join(real_root, os.path.relpath(path, root)):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True     # the file may come later; it is checked again when opened
+    except OSError:
+        return False
 
 
 def _under(path, root):

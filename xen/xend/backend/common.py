@@ -3,40 +3,49 @@ boot letters, the daemon-only files guests' state goes into, and the lookup of a
 backend runs."""
 
 import os
-import stat
 
 from ..util.files import open_own
+from ..util.guestfiles import PathRefused, open_guest_file
 from .base import BackendError
 
 # bios/boot -> the firmware's boot device letter (QEMU's -boot order, xl's boot).
 BIOS_BOOT = {"floppy": "a", "HD": "c", "CDROM": "d"}
 
 
-def check_host_files(files):
+def boot_files(vm):
+    """The host files the daemon-side hypervisor (QEMU, and the simulated one) opens to
+    boot ``vm``: (API field, path, whether a block device will do) for kernel/kernel
+    and kernel/initrd (kernel_external) or bios/cdrom (bios), where set."""
+    method = vm.boot_method
+    if method == "kernel_external":
+        files = [("kernel/kernel", vm.kernel_kernel, False),
+                 ("kernel/initrd", vm.kernel_initrd, False)]
+    elif method == "bios":
+        files = [("bios/cdrom", vm.bios_cdrom, True)]
+    else:
+        files = []
+    return [f for f in files if f[1]]
+
+
+def check_host_files(spec, files):
     """VALUE_NOT_SUPPORTED [field, path, reason] for the first of ``files`` (a backend's
-    boot_files: (API field, path, whether a block device will do)) that is not there as
-    a readable regular file (or block device, where one will do).
+    boot_files of ``spec.vm``: (API field, path, whether a block device will do)) that
+    cannot be opened as the guest's file: opened the way util.guestfiles opens it for
+    the hypervisor (under ``spec.host_path_roots[field]`` where a user other than root
+    named it), then closed.
 
     Called at start, before the hypervisor runs: VM.create and set accept a path
     whose file comes later, and without this check the hypervisor's own failure
-    would come back as INTERNAL_ERROR.
+    would come back as INTERNAL_ERROR. For a path under roots the reason is the
+    same whether the file is missing, is not a regular file or is reached through a
+    symbolic link planted after it was set.
     """
     for field, path, block_ok in files:
+        roots = spec.host_path_roots.get(field)
         try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            reason = "no such file on the host"
-        except OSError as err:
-            reason = err.strerror
-        else:
-            if not (stat.S_ISREG(st.st_mode) or (block_ok and stat.S_ISBLK(st.st_mode))):
-                reason = ("not a regular file or block device" if block_ok
-                          else "not a regular file")
-            elif not os.access(path, os.R_OK):
-                reason = "not readable by the daemon"
-            else:
-                continue
-        raise BackendError("VALUE_NOT_SUPPORTED", field, path, reason)
+            os.close(open_guest_file(path, roots, block_ok=block_ok))
+        except PathRefused as e:
+            raise BackendError("VALUE_NOT_SUPPORTED", field, path, e.reason) from None
 
 
 def check_memory_fits(vm, host_total):

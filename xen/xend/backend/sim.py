@@ -7,7 +7,8 @@ state directory, so that they outlive a daemon restart as real guests do.
 Suspend writes a small state file, so resume can tell a missing one.
 Hot-plug is bookkeeping: each guest's set of device ids, kept in memory (after
 a daemon restart a detach finds nothing to do, which the contract allows). It
-refuses what QEMU refuses, an emulated (ioemu) disk, so the daemon's handling
+refuses what QEMU refuses: at start, boot files QEMU could not be given
+(common.check_host_files), and an emulated (ioemu) disk, so the daemon's handling
 of a refused hot-plug can be tested without a hypervisor.
 
 ``op_seconds`` makes every operation take that long, in ten steps that report
@@ -23,7 +24,7 @@ import time
 from ..util import progress
 from ..util.files import open_own
 from .base import Backend, BackendError
-from .common import create_private_file
+from .common import boot_files, check_host_files, create_private_file
 
 
 class SimBackend(Backend):
@@ -74,6 +75,8 @@ class SimBackend(Backend):
             raise BackendError("INTERNAL_ERROR", "sim: no domain %s" % uuid)
 
     def start(self, spec, paused):
+        # The boot files QEMU would be given, checked as QEMU's start checks them.
+        check_host_files(spec, boot_files(spec.vm))
         self._set(spec.uuid, "Paused" if paused else "Running")
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {

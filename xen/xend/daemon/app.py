@@ -99,6 +99,10 @@ class Xend:
         self.config = config
         self.state_dir = config["state_dir"]
         private_dir(self.state_dir)
+        # Where root puts kernels, initrds and ISO images for users' guests: readable by
+        # all, writable by root only, so no user can plant a file or link in it.
+        self.boot_dir = os.path.join(self.state_dir, "boot")
+        private_dir(self.boot_dir, 0o755)
         self._tighten_own_dirs()
         reverse, lookup = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
@@ -201,6 +205,13 @@ class Xend:
         cpus = [self.store.get("host_cpu", c) for c in
                 self.store.referrers("host_cpu", "host", self.host_ref)]
         return set.intersection(*(set(c.get("features", [])) for c in cpus)) if cpus else set()
+
+    def guest_file_roots(self):
+        """The directories under which a user other than root may point a guest at a
+        host file (kernel/kernel, kernel/initrd, bios/cdrom): ``path_roots`` where it
+        is set, else the boot directory. (No SR type of this daemon holds ISO images:
+        SRs hold disk images, which reach guests through VDIs, never by path.)"""
+        return list(self.config["path_roots"]) or [self.boot_dir]
 
     def cpu_utilisation(self):
         return self.sampler.host_cpus

@@ -57,7 +57,7 @@ DEFAULTS = {
     "tls_allow": ["0.0.0.0/0", "::/0"],    # networks that may connect to the TLS listener
     "max_connections": 256,                # open connections per listener
     "max_connections_per_client": 64,      # open connections per client address (TCP, TLS)
-    "path_roots": [],                      # directories VM and SR paths must be under; []: any
+    "path_roots": [],                      # where SRs and users' VM files lie; docs/security.md
 }
 
 # Checks beyond the type, for keys whose every value of the right type is not

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 
-from ..api import lifecycle
+from ..api import datamodel, lifecycle
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
@@ -256,12 +256,22 @@ class Domains:
         """What the backend needs to build ``vm``: the VM fields it acts on and its
         devices, all from the store. VDI_IN_USE where one of its disks may not be
         attached now."""
-        return DomainSpec(uuid=vm, vm=VMConfig.from_record(self.store.get("VM", vm)),
+        rec = self.store.get("VM", vm)
+        return DomainSpec(uuid=vm, vm=VMConfig.from_record(rec),
                           disks=[self.disk_spec(vbd, self.store.get("VBD", vbd))
                                  for vbd in self.store.referrers("VBD", "VM", vm)],
                           nics=[self.nic_spec(vif, self.store.get("VIF", vif))
                                 for vif in self.store.referrers("VIF", "VM", vm)],
-                          state_dir=self.vm_dir(vm))
+                          state_dir=self.vm_dir(vm),
+                          host_path_roots=self.host_path_roots(rec))
+
+    def host_path_roots(self, rec):
+        """{API field: roots} for each host file of the VM record ``rec`` that a user
+        other than root named: the backend opens it only under those roots (roots as
+        they are now: a path_roots changed since the path was set applies to it)."""
+        named = rec.get(datamodel.ROOT_NAMED, ())
+        return {f.name: self.app.guest_file_roots() for f in datamodel.VM.fields
+                if f.host_path and rec.get(f.wire) and f.wire not in named}
 
     def disk_spec(self, vbd, rec):
         """The DiskSpec that attaches VBD ``vbd`` (record ``rec``) to its VM, which is

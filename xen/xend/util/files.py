@@ -27,13 +27,16 @@ def open_own(path, flags, mode=0o600):
     return os.open(path, flags | _OWN, mode)
 
 
-def private_dir(path):
-    """Make the directory ``path`` (mode 0700) if it is missing; one already there must
-    be a directory owned by this process's uid and writable by nobody else, or
-    UnsafeDirectory: another user could plant files, symlinks or sockets in it. Its
-    mode is then made 0700."""
+def private_dir(path, mode=0o700):
+    """Make the directory ``path`` (with ``mode``: 0700 unless given) if it is missing;
+    one already there must be a directory owned by this process's uid and writable by
+    nobody else, or UnsafeDirectory: another user could plant files, symlinks or
+    sockets in it. Its mode is then made no wider than ``mode``."""
+    made = not os.path.lexists(path)
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
+        if made:
+            os.chmod(path, mode)    # the mode in full, whatever the umask
     except FileExistsError:   # a file by that name: reported below
         pass
     except OSError as e:
@@ -50,7 +53,7 @@ def private_dir(path):
     if st.st_mode & 0o022:
         raise UnsafeDirectory("%s is writable by other users (mode %04o)"
                               % (path, stat.S_IMODE(st.st_mode)))
-    tighten(path, 0o700)
+    tighten(path, mode)
 
 
 def tighten(path, mode):

@@ -14,9 +14,10 @@ class with behaviour of its own subclasses it and overrides the hooks:
 How a field is kept follows from the datamodel alone: ``uuid`` is the ref;
 the Set side of a bound pair is the store's reverse index of its Ref side;
 fields named in ``computed`` are worked out on read; every other field is a
-stored value. Every write checks the class's ``host_path`` fields; a field
-declared with ``on_set`` is set by the subclass's ``set_<wire>`` (methods.py),
-which does its effect around ``set_field``.
+stored value. Every write checks the class's ``host_path`` fields, as the
+writer may name them (check_host_paths); a field declared with ``on_set`` is
+set by the subclass's ``set_<wire>`` (methods.py), which does its effect around
+``set_field``.
 """
 
 import uuid as uuidlib
@@ -195,7 +196,7 @@ class ClassHandler:
     def set_field(self, call, wire, ref, value):
         self.may_write(call, ref)
         with self.store.transaction() as txn:
-            self.update(txn, ref, {wire: value})
+            self.update(txn, ref, {wire: value}, call)
 
     def add_to(self, call, wire, ref, *item):
         """add_to_<wire>: a Set element (idempotent) or a Map pair (overwrites the key)."""
@@ -234,8 +235,9 @@ class ClassHandler:
                 new = [x for x in current if x != item]
             self.update(txn, ref, {wire: new})
 
-    def update(self, txn, ref, changes):
-        """Apply ``changes`` (wire name -> Python value) to ``ref`` inside ``txn``."""
+    def update(self, txn, ref, changes, call=None):
+        """Apply ``changes`` (wire name -> Python value) to ``ref`` inside ``txn``;
+        ``call``: the API call whose user makes them (None: the daemon itself)."""
         old = txn.get(self.cls.name, ref)
         if old is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
@@ -247,16 +249,37 @@ class ClassHandler:
                                % (self.cls.name, wire, self.cls.name, field.type.cls))
         new = dict(old)
         new.update(changes)
-        self.check_host_paths(old, new)
+        self.check_host_paths(old, new, call)
         self.validate(txn, ref, old, new)
         txn.update(self.cls.name, ref, new)
 
-    def check_host_paths(self, old, new):
-        """Check each host_path field a write changes, normalising it in ``new``: files
-        the hypervisor will open must be absolute, plain and under path_roots."""
+    def check_host_paths(self, old, new, call):
+        """Check each host_path field a write changes, normalising it in ``new``, and
+        record in ``new[ROOT_NAMED]`` whether root named it.
+
+        Files the hypervisor will open must be absolute and plain. Root (``call`` of
+        root) may name any such file; another user only a regular file under
+        app.guest_file_roots(), reached without symbolic links (values.check_path).
+        A write by the daemon itself (``call`` None: a copy of a record) keeps who
+        named each path, and checks it as that user's."""
+        if not self._host_paths:
+            return
+        named = set(new.get(datamodel.ROOT_NAMED, ()))
         for wire in self._host_paths:
-            if new.get(wire, "") != (old or {}).get(wire, ""):
-                new[wire] = check_path(new.get(wire, ""), wire, self.app.config["path_roots"])
+            value = new.get(wire, "")
+            if value == (old or {}).get(wire, ""):
+                continue
+            if call is not None:
+                named.discard(wire)
+                if call.is_root and value:
+                    named.add(wire)
+            if wire in named:
+                new[wire] = check_path(value, wire)
+            else:
+                new[wire] = check_path(value, wire, self.app.guest_file_roots(),
+                                       guest_file=True)
+        # Kept even when empty: the store merges an update into the old record's keys.
+        new[datamodel.ROOT_NAMED] = sorted(named)
 
     def create(self, call, record):
         """The constructor (§1.2): a record of RW and RO_ins fields; returns the new ref."""
@@ -267,7 +290,7 @@ class ClassHandler:
         stored, bound = self.record_from_wire(record)
         ref = new_ref()
         with self.store.transaction() as txn:
-            self.insert(txn, ref, stored, bound)
+            self.insert(txn, ref, stored, bound, call=call)
         return ref
 
     def record_from_wire(self, record):
@@ -311,9 +334,10 @@ class ClassHandler:
         b = datamodel.binding_of_set(self.cls.name, wire)
         return datamodel.CLASSES[b.ref_class].field(b.ref_field).qual == datamodel.RW
 
-    def insert(self, txn, ref, stored, bound=None, private=None):
-        """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members."""
-        self.check_host_paths(None, stored)
+    def insert(self, txn, ref, stored, bound=None, private=None, call=None):
+        """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members.
+        ``call``: the API call whose user makes it (None: the daemon itself)."""
+        self.check_host_paths(None, stored, call)
         self.validate(txn, ref, None, stored)
         txn.create(self.cls.name, ref, stored, private)
         for wire, members in (bound or {}).items():

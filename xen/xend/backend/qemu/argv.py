@@ -177,21 +177,6 @@ def _cdrom(path):
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
 
-def boot_files(vm):
-    """The host files QEMU opens to boot ``vm``: (API field, path, whether a block
-    device will do) for kernel/kernel and kernel/initrd (kernel_external) or
-    bios/cdrom (bios), where set."""
-    method = vm.boot_method
-    if method == "kernel_external":
-        files = [("kernel/kernel", vm.kernel_kernel, False),
-                 ("kernel/initrd", vm.kernel_initrd, False)]
-    elif method == "bios":
-        files = [("bios/cdrom", vm.bios_cdrom, True)]
-    else:
-        files = []
-    return [f for f in files if f[1]]
-
-
 # PCI slots on the pc machine's root bus: 0 host bridge, 1 PIIX3, 2 VGA, then ours.
 # Every device gets an explicit slot and keeps it for the process's life and across
 # suspend/resume: a saved state only loads into devices at the slots it was saved

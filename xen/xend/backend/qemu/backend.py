@@ -15,9 +15,9 @@ from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
-from ..common import check_host_files, check_memory_fits
+from ..common import boot_files, check_host_files, check_memory_fits
 from . import counters, hotplug, power, suspend
-from .argv import boot_files, safe_path
+from .argv import safe_path
 from .argv import validate as validate_vm
 from .events import Notifier
 from .process import Processes, open_taps
@@ -227,7 +227,7 @@ class QemuBackend(base.Backend):
     @staticmethod
     def _check_can_start(spec):
         # What QEMU would only fail on after spawning, with an error that names no field.
-        check_host_files(boot_files(spec.vm))
+        check_host_files(spec, boot_files(spec.vm))
         check_memory_fits(spec.vm, facts.memory()[0])
 
     def _audio_ok(self, vm):

@@ -56,7 +56,7 @@ class XenBackend(base.Backend):
 
     def start(self, spec, paused):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
-        config.check_can_start(spec.vm, self.info)
+        config.check_can_start(spec, self.info)
         taken = {e["name"] for e in self._xl.list(max_age=0).values()}
         name = config.domain_name(spec.vm, spec.uuid, taken)
         text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),

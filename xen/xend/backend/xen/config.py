@@ -205,12 +205,19 @@ def boot_files(vm):
             if path]
 
 
-def check_can_start(vm, info):
+def check_can_start(spec, info):
     """Refuse before ``xl create`` what xl would only fail on, with errors naming the
     field: VALUE_NOT_SUPPORTED for a kernel or initrd that is not a readable file in
-    dom0, or a memory/static_max beyond Xen's total memory (``info``: parse_info of
-    ``xl info``; its total_memory is in MiB)."""
-    check_host_files(boot_files(vm))
+    dom0 (under its roots, for a path a user other than root named), or a
+    memory/static_max beyond Xen's total memory (``info``: parse_info of ``xl info``;
+    its total_memory is in MiB)."""
+    vm = spec.vm
+    # xl runs as root and opens the kernel and initrd by name: it cannot be handed a
+    # descriptor, so this check (the file opened under its roots, without following
+    # a link) is all that keeps a user's path inside them. A link planted in a root
+    # between this check and xl's open would still be followed: keep roots writable
+    # by root only.
+    check_host_files(spec, boot_files(vm))
     try:
         total = int(info.get("total_memory", 0)) * MIB
     except ValueError:
