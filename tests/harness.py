@@ -623,3 +623,9 @@ class InProcessListener:
 
     def peer_of(self, sock, client_address):
         return ROOT_PEER
+
+    def answering(self, sock):
+        return True
+
+    def answered(self, sock, peer):
+        pass

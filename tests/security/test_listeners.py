@@ -106,25 +106,30 @@ def answers_soon(d, host="127.0.0.1", timeout=30.0):
                "the daemon to answer %s (a slot to be free)" % host, interval=0.2)
 
 
-def admitted(port, source="127.0.0.1", timeout=30.0):
+def admitted(port, source="127.0.0.1", timeout=30.0, session=None):
     """A keep-alive connection from ``source`` that the daemon has admitted (it answered
-    a request on it). Retried while the daemon is full: a connection that was closed
+    a request on it), authenticated if ``session`` is given (the request was a call
+    made with it). Retried while the daemon is full: a connection that was closed
     just before, such as the readiness probe of Daemon.start, counts until its thread
     has noticed the close."""
-    return wait_until(lambda: admitted_once(port, source), timeout,
+    return wait_until(lambda: admitted_once(port, source, session), timeout,
                       "a connection admitted from %s" % source, interval=0.2)
 
 
-def admitted_once(port, source):
-    """A connection from ``source`` on which the daemon answered a request; None if it
-    did not."""
+def admitted_once(port, source, session=None):
+    """A connection from ``source`` on which the daemon answered a request (a call made
+    with ``session``, if given); None if it did not."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
                                       source_address=(source, 0))
     try:
-        conn.request("GET", "/xen-api.dtd")
+        if session is None:
+            conn.request("GET", "/xen-api.dtd")
+        else:
+            conn.request("POST", "/", xmlrpc.client.dumps((session,), "host.get_all"),
+                         {"Content-Type": "text/xml"})
         reply = conn.getresponse()
-        reply.read()
-        if reply.status == 200:
+        body = reply.read()
+        if reply.status == 200 and (session is None or b"Success" in body):
             return conn
     except (OSError, http.client.HTTPException):
         pass
@@ -133,8 +138,10 @@ def admitted_once(port, source):
 
 
 def test_connection_cap_says_503_then_closes(make_daemon):
+    """Full of authenticated connections, which are never closed to make room."""
     d = make_daemon("max_connections = 3\n")
-    held = [admitted(d.port) for _ in range(3)]
+    session = d.sdk_unix()._session
+    held = [admitted(d.port, session=session) for _ in range(3)]
     try:
         with connect(d.port) as extra:
             data = read_until_closed(extra, limit=REFUSAL_LIMIT)
@@ -148,8 +155,9 @@ def test_connection_cap_says_503_then_closes(make_daemon):
 
 
 def test_per_client_cap_leaves_room_for_others(make_daemon):
-    d = make_daemon("max_connections_per_client = 2\n")
-    held = [admitted(d.port, "127.0.0.1") for _ in range(2)]
+    d = make_daemon("max_connections_per_client = 2\nloopback_is_one_client = false\n")
+    session = d.sdk_unix()._session
+    held = [admitted(d.port, "127.0.0.1", session=session) for _ in range(2)]
     try:
         with connect(d.port, "127.0.0.1") as extra:
             assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)) == 503
@@ -160,6 +168,60 @@ def test_per_client_cap_leaves_room_for_others(make_daemon):
     # The held connections' threads notice the close on their next read: give a loaded
     # machine time for that, then the address has room again.
     answers_soon(d, "127.0.0.1")
+
+
+@pytest.mark.parametrize("one_client", [True, False])
+def test_loopback_addresses_share_one_per_client_cap(make_daemon, one_client):
+    """A local user cannot multiply the per-client cap by its loopback addresses,
+    unless configured so."""
+    d = make_daemon("max_connections_per_client = 2\nloopback_is_one_client = %s\n"
+                    % str(one_client).lower())
+    session = d.sdk_unix()._session
+    held = [admitted(d.port, source, session=session) for source in ("127.0.0.2", "127.0.0.3")]
+    try:
+        with connect(d.port, "127.0.0.4") as extra:
+            if one_client:
+                assert status_of(read_until_closed(extra, limit=REFUSAL_LIMIT)) == 503
+            else:
+                assert still_open(extra)
+    finally:
+        for s in held:
+            s.close()
+
+
+def attackers(port, sources):
+    """Idle connections, one from each of ``sources``, that send nothing."""
+    return [connect(port, source) for source in sources]
+
+
+@pytest.mark.parametrize("kind", ["tcp", "tls"])
+def test_unauthenticated_connections_cannot_keep_out_a_client_with_a_session(
+        make_daemon, kind):
+    """Idle connections with no credentials, from many loopback addresses, fill their
+    share of the slots, and more of them only take each other's; a client with a
+    session still connects and calls, and so does one that logs in."""
+    tls_port = free_port()
+    d = make_daemon("max_connections = 6\nmax_unauthenticated_connections = 3\n"
+                    'tls_listen = "127.0.0.1:%d"\n' % tls_port)
+    wait_for_tls(d, tls_port)
+    set_password(d, "root", PASSWORD)
+    session = d.sdk_unix()._session   # established before the attack
+    port = d.port if kind == "tcp" else tls_port
+    url = "%s://127.0.0.1:%d/" % ("http" if kind == "tcp" else "https", port)
+    held = attackers(port, ["127.0.0.%d" % i for i in range(2, 10)])
+    try:
+        client = xmlrpc.client.ServerProxy(url, context=tls_context_for(d)) if kind == "tls" \
+            else xmlrpc.client.ServerProxy(url)
+        assert client.host.get_all(session)["Status"] == "Success"
+        reply = XenAPI.Session(url, ignore_ssl=True) if kind == "tls" else XenAPI.Session(url)
+        reply.xenapi.login_with_password("root", PASSWORD)
+        assert reply.xenapi.host.get_all()
+        reply.xenapi.session.logout()
+        assert sum(still_open(s) for s in held) <= 3
+    finally:
+        for s in held:
+            s.close()
+    assert "closed an idle unauthenticated connection to admit" in d.log_text()
 
 
 def test_an_abandoned_event_wait_frees_its_slot(make_daemon):
@@ -277,6 +339,34 @@ def test_silent_new_connection_is_closed_after_request_timeout(small):
     with connect(small.port) as s:
         data = read_until_closed(s, limit=30)
     assert data == b""
+
+
+@pytest.fixture(scope="module")
+def first_byte():
+    """A daemon whose new connections must send a byte within 1 s, then have 60 s for a
+    request, on TCP and TLS."""
+    port = free_port()
+    with serving(login=False, extra_config='first_byte_timeout = 1.0\nrequest_timeout = 60.0\n'
+                 'tls_listen = "127.0.0.1:%d"\n' % port) as d:
+        wait_for_tls(d, port)
+        d.tls_port = port
+        yield d
+
+
+@pytest.mark.parametrize("kind", ["tcp", "tls"])
+def test_a_connection_that_sends_nothing_is_closed_after_first_byte_timeout(first_byte, kind):
+    """Closed without a byte, long before request_timeout (60 s) would end it."""
+    with connect(first_byte.port if kind == "tcp" else first_byte.tls_port) as s:
+        assert read_until_closed(s, limit=REFUSAL_LIMIT) == b""
+
+
+def test_after_its_first_byte_a_slow_client_has_request_timeout(first_byte):
+    with connect(first_byte.port) as s:
+        request = post(CALL)
+        s.sendall(request[:1])
+        time.sleep(2.0)   # past first_byte_timeout
+        s.sendall(request[1:])
+        assert status_of(s.recv(65536)) == 200
 
 
 @pytest.mark.parametrize("stage", ["request line", "headers", "body"])

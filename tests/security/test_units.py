@@ -3,6 +3,7 @@ the log gate and connection admission."""
 
 import hashlib
 import os
+import socket
 import threading
 import types
 
@@ -48,6 +49,9 @@ def test_config_accepts(values):
     ({"path_roots": ["relative/dir"]}, "not an absolute path"),
     ({"max_connections": 0}, "max_connections must be greater than 0"),
     ({"request_timeout": 0}, "request_timeout must be greater than 0"),
+    ({"first_byte_timeout": 0}, "first_byte_timeout must be greater than 0"),
+    ({"max_unauthenticated_connections": 0}, "must be greater than 0"),
+    ({"loopback_is_one_client": 1}, "loopback_is_one_client must be a bool"),
     ({"login_lockout_failures": -1}, "must not be negative"),
     ({"login_concurrent_checks": 0}, "login_concurrent_checks must be greater than 0"),
     ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
@@ -270,6 +274,15 @@ def refusal_from(sessions, user, peer, password="wrong"):
     return e.value.description[2]
 
 
+def test_only_a_successful_login_makes_its_connection_authenticated():
+    sessions = throttled_sessions(Clock(), [])
+    peer = Peer("tcp", address="127.0.0.1")
+    refusal_from(sessions, "alice", peer)
+    assert not peer.authenticated
+    sessions.login("alice", "alice-pw", "", peer)
+    assert peer.authenticated
+
+
 def test_each_failed_login_waits_twice_as_long_up_to_the_cap():
     slept = []
     sessions = throttled_sessions(Clock(), slept, failures=0)
@@ -432,31 +445,146 @@ def test_log_gate_lets_one_line_through_per_interval_and_counts_the_rest():
 # -- admission -------------------------------------------------------------------------------------
 
 
-def test_admission_allow_list():
-    a = Admission(["127.0.0.0/8", "2001:db8::/32"], 10, 10)
-    assert a.enter("127.1.2.3") is None
-    assert a.enter("::ffff:127.0.0.1") is None      # IPv4 on a dual-stack socket
-    assert a.enter("2001:db8::5") is None
-    assert a.enter("10.0.0.1") == "not in the allow-list"
-    assert a.enter("not an address") == "not in the allow-list"
+class Connections:
+    """Connected socket pairs for Admission to count: the server's end is what it is
+    handed, the client's end tells whether the server's was shut."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def new(self):
+        server, client = socket.socketpair()
+        self.pairs.append((server, client))
+        return server
+
+    def shut(self, server):
+        """Whether ``server``'s end was shut (its client reads EOF at once)."""
+        client = dict(self.pairs)[server]
+        client.setblocking(False)
+        try:
+            return client.recv(1) == b""
+        except BlockingIOError:
+            return False
+
+    def close(self):
+        for pair in self.pairs:
+            for s in pair:
+                s.close()
+
+
+@pytest.fixture
+def conns():
+    c = Connections()
+    yield c
+    c.close()
+
+
+def admission(allow=None, total=10, per_client=10, unauthenticated=10, loopback_one=True):
+    return Admission(allow, total, per_client, unauthenticated, loopback_one)
+
+
+def test_admission_allow_list(conns):
+    a = admission(["127.0.0.0/8", "2001:db8::/32"], per_client=3)
+    assert a.enter(conns.new(), "127.1.2.3") == (True, None)
+    assert a.enter(conns.new(), "::ffff:127.0.0.1") == (True, None)   # IPv4 on dual stack
+    assert a.enter(conns.new(), "2001:db8::5") == (True, None)
+    assert a.enter(conns.new(), "10.0.0.1") == (False, "not in the allow-list")
+    assert a.enter(conns.new(), "not an address") == (False, "not in the allow-list")
     assert a.open == 3
 
 
-def test_admission_caps_and_release():
-    a = Admission(None, 3, 2)
-    assert a.enter("192.0.2.1") is None and a.enter("192.0.2.1") is None
-    assert a.enter("192.0.2.1").startswith("too many connections from one client")
-    assert a.enter("192.0.2.2") is None
-    assert a.enter("192.0.2.3").startswith("too many connections (3)")
-    a.leave("192.0.2.1")
-    assert a.enter("192.0.2.1") is None
-    for _ in range(2):
-        a.leave("192.0.2.1")
-    a.leave("192.0.2.2")
-    assert a.open == 0 and a._per_client == {}
+def test_admission_caps_and_release(conns):
+    """Authenticated connections are never closed for room: a full cap refuses."""
+    a = admission(total=3, per_client=2)
+    first, second, other = conns.new(), conns.new(), conns.new()
+    assert a.enter(first, "192.0.2.1", True) == (True, None)
+    assert a.enter(second, "192.0.2.1", True) == (True, None)
+    admitted, why = a.enter(conns.new(), "192.0.2.1", True)
+    assert not admitted and why.startswith("too many connections from one client")
+    assert a.enter(other, "192.0.2.2", True) == (True, None)
+    admitted, why = a.enter(conns.new(), "192.0.2.3", True)
+    assert not admitted and why.startswith("too many connections (3)")
+    a.leave(first)
+    assert a.enter(conns.new(), "192.0.2.1", True) == (True, None)
+    for s in a.sockets():
+        a.leave(s)
+    assert a.open == 0 and a._per_client == {} and a._unauthenticated == 0
 
 
-def test_unix_peers_count_against_the_listener_only():
-    a = Admission(None, 2, 1)
-    assert a.enter(None) is None and a.enter(None) is None
-    assert a.enter(None).startswith("too many connections (2)")
+def test_unix_peers_count_against_the_listener_only(conns):
+    a = admission(total=2, per_client=1)
+    assert a.enter(conns.new(), None, True) == a.enter(conns.new(), None, True) == (True, None)
+    admitted, why = a.enter(conns.new(), None, True)
+    assert not admitted and why.startswith("too many connections (2)")
+
+
+def test_a_full_unauthenticated_share_closes_its_oldest_idle_connection(conns):
+    a = admission(total=10, unauthenticated=2)
+    oldest, busy, newer = conns.new(), conns.new(), conns.new()
+    a.enter(busy, "192.0.2.1")
+    a.enter(oldest, "192.0.2.2")
+    assert a.answering(busy)   # being answered: never closed for room
+    admitted, why = a.enter(newer, "192.0.2.3")
+    assert admitted and why == "too many unauthenticated connections (2)"
+    assert conns.shut(oldest) and not conns.shut(busy) and not conns.shut(newer)
+    assert not a.answering(oldest)   # its request, if one came, is not answered
+    a.leave(oldest)                  # its thread ends: nothing more to count
+    assert a.open == 2 and a._unauthenticated == 2
+    a.answered(newer, False)
+    assert a.enter(conns.new(), "192.0.2.4") == (True, why)
+    assert conns.shut(newer)
+
+
+def test_with_every_unauthenticated_connection_busy_a_newcomer_is_refused(conns):
+    a = admission(total=10, unauthenticated=2)
+    for client in ("192.0.2.1", "192.0.2.2"):
+        s = conns.new()
+        a.enter(s, client)
+        a.answering(s)
+    assert a.enter(conns.new(), "192.0.2.3") == \
+        (False, "too many unauthenticated connections (2)")
+    # Room remains for connections authenticated at once (root on the Unix socket).
+    assert a.enter(conns.new(), None, True) == (True, None)
+
+
+def test_authenticated_connections_leave_the_unauthenticated_share(conns):
+    a = admission(total=3, unauthenticated=1)
+    vouched, idle = conns.new(), conns.new()
+    a.enter(vouched, "192.0.2.1")
+    a.answering(vouched)
+    a.answered(vouched, True)
+    assert a.authenticated(vouched) and a._unauthenticated == 0
+    assert a.enter(idle, "192.0.2.2") == (True, None)
+    # Full in all: room is made from the unauthenticated connection only.
+    a.enter(conns.new(), "192.0.2.3", True)
+    assert a.enter(conns.new(), "192.0.2.4") == (True, "too many connections (3)")
+    assert conns.shut(idle) and not conns.shut(vouched)
+
+
+def test_a_full_client_makes_room_from_its_own_connections_only(conns):
+    a = admission(total=10, per_client=2)
+    theirs, mine, my_second = conns.new(), conns.new(), conns.new()
+    a.enter(theirs, "192.0.2.9")
+    a.enter(mine, "192.0.2.1")
+    a.enter(my_second, "192.0.2.1")
+    admitted, why = a.enter(conns.new(), "192.0.2.1")
+    assert admitted and why.startswith("too many connections from one client")
+    assert conns.shut(mine) and not conns.shut(theirs) and not conns.shut(my_second)
+
+
+@pytest.mark.parametrize("client", ["127.0.0.7", "127.255.0.1", "::1", "::ffff:127.0.0.2"])
+def test_loopback_is_one_client(conns, client):
+    a = admission(per_client=1)
+    first = conns.new()
+    a.enter(first, "127.0.0.1", True)
+    admitted, why = a.enter(conns.new(), client, True)
+    assert not admitted and why.startswith("too many connections from one client")
+    assert a.client_of(client) == a.client_of("127.0.0.1")
+
+
+def test_loopback_addresses_are_separate_clients_when_configured(conns):
+    a = admission(per_client=1, loopback_one=False)
+    for client in ("127.0.0.1", "127.0.0.7", "::1"):
+        assert a.enter(conns.new(), client, True) == (True, None)
+    admitted, _ = a.enter(conns.new(), "::ffff:127.0.0.7", True)   # 127.0.0.7 again
+    assert not admitted

@@ -149,6 +149,7 @@ class Dispatcher:
                 if not args:
                     raise ApiError("SESSION_INVALID", "")
                 call.session = self.app.sessions.check(args.pop(0))
+                peer.authenticated = True
             args = self.check_args(method, args)
             if method.root_only and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)

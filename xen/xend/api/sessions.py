@@ -80,6 +80,10 @@ class Peer:
     # () -> True once the client has closed its end: a long wait (event.from, event.next)
     # stops then instead of holding the connection's slot for a reader that is gone.
     hung_up: object = dataclasses.field(default=None, compare=False, repr=False)
+    # Set once a call on the connection carried a valid session or made a login (at
+    # once for root on the Unix socket): the listener then stops counting the
+    # connection as an unauthenticated one, which may be closed to make room.
+    authenticated: bool = dataclasses.field(default=False, compare=False)
 
     def gone(self):
         """Whether the client has hung up (False where that cannot be told)."""
@@ -173,6 +177,7 @@ class Sessions:
             # late for that, so it revokes itself.
             self.logout(ref)
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
+        peer.authenticated = True
         log.debug("session opened for %s from %s", user, peer.transport)
         return ref
 

@@ -57,6 +57,9 @@ DEFAULTS = {
     "tls_allow": ["0.0.0.0/0", "::/0"],    # networks that may connect to the TLS listener
     "max_connections": 256,                # open connections per listener
     "max_connections_per_client": 64,      # open connections per client address (TCP, TLS)
+    "max_unauthenticated_connections": 64,  # of max_connections, open before a login
+    "first_byte_timeout": 10.0,            # seconds a new connection may send nothing
+    "loopback_is_one_client": True,        # 127.0.0.0/8 and ::1 share one per-client cap
     "path_roots": [],                      # where SRs and users' VM files lie; docs/security.md
 }
 
@@ -98,6 +101,8 @@ _RULES = {
     "max_connections": lambda v: None if v > 0 else _POSITIVE,
     "max_pending_tasks_per_user": lambda v: None if v > 0 else _POSITIVE,
     "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,
+    "max_unauthenticated_connections": lambda v: None if v > 0 else _POSITIVE,
+    "first_byte_timeout": lambda v: None if v > 0 else _POSITIVE,
     "session_idle_timeout": lambda v: None if v > 0 else _POSITIVE,
     "session_max_lifetime": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "max_sessions_per_user": lambda v: None if v >= 0 else _NOT_NEGATIVE,

@@ -15,8 +15,10 @@ log = logging.getLogger("xend")
 # rebuilt from them, the request limits are read per request. Every other key is
 # taken at start only.
 RELOADABLE = ("socket", "listen", "tls_listen", "tls_cert", "tls_key", "allow", "tls_allow",
-              "max_connections", "max_connections_per_client", "log_file", "log_level",
-              "max_request_bytes", "request_timeout", "keepalive_timeout")
+              "max_connections", "max_connections_per_client",
+              "max_unauthenticated_connections", "loopback_is_one_client", "log_file",
+              "log_level", "max_request_bytes", "request_timeout", "keepalive_timeout",
+              "first_byte_timeout")
 
 
 def listen_error(cfg, e):

@@ -12,11 +12,14 @@ Every byte from the network is treated as hostile (docs/security.md):
     address must be in the listener's allow-list (``allow`` for TCP,
     ``tls_allow`` for TLS; the Unix socket is guarded by its file mode), and the
     listener must have fewer than ``max_connections`` open, fewer than
-    ``max_connections_per_client`` from that address. Refusals are closed at
+    ``max_unauthenticated_connections`` not yet authenticated, fewer than
+    ``max_connections_per_client`` from that client (Admission says which
+    connection is closed to make room when one is full). Refusals are closed at
     once (a plain-HTTP listener that is full first says 503) and logged, at
     most one line a minute per listener and reason;
-  * time is bounded, not only per read: a new connection must start a request
-    within ``request_timeout`` seconds, an idle keep-alive one within
+  * time is bounded, not only per read: a new connection must send its first
+    byte within ``first_byte_timeout`` seconds (unless authenticated at once)
+    and start a request within ``request_timeout``, an idle keep-alive one within
     ``keepalive_timeout``; from a request's first byte its request line,
     headers and body must all arrive within ``request_timeout``, and so must
     the client take the whole reply. A client that trickles bytes (slow loris)
@@ -34,6 +37,7 @@ import functools
 import ipaddress
 import logging
 import os
+import select
 import socket
 import socketserver
 import stat
@@ -80,9 +84,13 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             except TimeoutError:
                 conn.send_error(408, "the request did not arrive in time")
                 return
-            if request is None:
+            if request is None or not server.answering(self.request):
                 return
-            if not self._answer(conn, request, peer) or not request.keep_alive:
+            try:
+                more = self._answer(conn, request, peer)
+            finally:
+                server.answered(self.request, peer)
+            if not more or not request.keep_alive:
                 return
 
     def _answer(self, conn, request, peer):
@@ -151,20 +159,52 @@ def _call(app, conn, request, peer):
     return True
 
 
-class Admission:
-    """Which connections one listener takes: an allow-list of networks and two caps.
+class _Slot:
+    """One open connection, as its listener's admission counts it."""
 
-    ``enter`` is called in the accepting thread before any byte is read, ``leave``
-    when the connection's thread ends. Unix peers (client None) are counted
-    against the listener's cap only.
+    __slots__ = ("client", "authenticated", "answering")
+
+    def __init__(self, client, authenticated):
+        self.client = client                  # what the per-client cap counts by; None: none
+        self.authenticated = authenticated
+        self.answering = False                # a request of it is being answered
+
+
+class Admission:
+    """Which connections one listener takes, and which it closes to make room.
+
+    A client must be in the allow-list; then three caps bound the connections open at
+    once: ``max_total`` in all, ``max_unauthenticated`` of them unauthenticated, and
+    ``max_per_client`` from one client. A client is its address, an IPv4 client of a
+    dual-stack socket its IPv4 address, and all of loopback (127.0.0.0/8, ::1) one
+    client when ``loopback_is_one_client``: a local user could otherwise open as many
+    connections as it has loopback addresses. Unix peers (client None) count against
+    the first two caps only.
+
+    A connection is unauthenticated until a call on it carried a valid session or made
+    a login (``answered``); root's on the Unix socket is authenticated at once. When a
+    cap is full, the oldest unauthenticated connection that is not being answered
+    (one of the same client's, if the client's cap is full) is closed to make room;
+    only if there is none is the new connection refused. A client with no credentials
+    can thus hold at most ``max_unauthenticated`` connections, each until the next
+    newcomer needs its slot, and never keeps out a client that logs in: the newcomer
+    sends its call at once, before a flood of others could make it the oldest.
+
+    Connections are known by their socket: ``enter`` in the accepting thread before a
+    byte is read, ``answering`` and ``answered`` around each request, ``leave`` when
+    the connection's thread ends.
     """
 
-    def __init__(self, allow, max_total, max_per_client):
+    def __init__(self, allow, max_total, max_per_client, max_unauthenticated,
+                 loopback_is_one_client):
         self.networks = None if allow is None else \
             [ipaddress.ip_network(n, strict=False) for n in allow]
         self.max_total = max_total
         self.max_per_client = max_per_client
-        self._total = 0
+        self.max_unauthenticated = max_unauthenticated
+        self.loopback_is_one_client = loopback_is_one_client
+        self._slots = {}          # socket -> _Slot, oldest first
+        self._unauthenticated = 0
         self._per_client = {}
         self._lock = threading.Lock()
 
@@ -172,39 +212,121 @@ class Admission:
         """True if ``client`` (an address string, None for a Unix peer) may connect."""
         if self.networks is None or client is None:
             return True
-        try:
-            address = ipaddress.ip_address(client)
-        except ValueError:
-            return False
-        # An IPv4 client of a dual-stack IPv6 socket shows as ::ffff:a.b.c.d.
-        address = getattr(address, "ipv4_mapped", None) or address
-        return any(address in n for n in self.networks)
+        address = _address(client)
+        return address is not None and any(address in n for n in self.networks)
 
-    def enter(self, client):
-        """None if the connection is admitted (and counted), else why not."""
+    def client_of(self, client):
+        """What ``client`` (an address string, None for a Unix peer) is counted as by
+        the per-client cap."""
+        address = None if client is None else _address(client)
+        if address is None:
+            return client
+        if self.loopback_is_one_client and address.is_loopback:
+            return "loopback"
+        return str(address)
+
+    def enter(self, sock, client, authenticated=False):
+        """Admit (and count) the connection ``sock`` from ``client``, closing another to
+        make room if need be: (True, None), (True, why one was closed) or
+        (False, why this one is refused)."""
         if not self.allows(client):
-            return "not in the allow-list"
+            return False, "not in the allow-list"
+        key = self.client_of(client)
+        closed = None
         with self._lock:
-            if self._total >= self.max_total:
-                return "too many connections (%d)" % self.max_total
-            if client is not None and self._per_client.get(client, 0) >= self.max_per_client:
-                return "too many connections from one client (%d)" % self.max_per_client
-            self._total += 1
-            if client is not None:
-                self._per_client[client] = self._per_client.get(client, 0) + 1
-        return None
+            while True:
+                full, same_client = self._full(key, authenticated)
+                if full is None:
+                    break
+                victim = next((s for s, slot in self._slots.items() if not slot.authenticated
+                               and not slot.answering and (not same_client
+                                                           or slot.client == key)), None)
+                if victim is None:
+                    return False, full
+                self._drop(victim)
+                try:   # beneath any TLS layer; its thread then reads EOF and ends
+                    socket.socket.shutdown(victim, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                closed = full
+            self._slots[sock] = _Slot(key, authenticated)
+            self._unauthenticated += not authenticated
+            if key is not None:
+                self._per_client[key] = self._per_client.get(key, 0) + 1
+        return True, closed
 
-    def leave(self, client):
+    def _full(self, key, authenticated):
+        """(the cap a new connection would break, whether room must come from its own
+        client), or (None, False) if none is full. Called with the lock held."""
+        if key is not None and self._per_client.get(key, 0) >= self.max_per_client:
+            return "too many connections from one client (%d)" % self.max_per_client, True
+        if len(self._slots) >= self.max_total:
+            return "too many connections (%d)" % self.max_total, False
+        if not authenticated and self._unauthenticated >= self.max_unauthenticated:
+            return "too many unauthenticated connections (%d)" % self.max_unauthenticated, \
+                False
+        return None, False
+
+    def authenticated(self, sock):
+        """Whether the connection ``sock`` is authenticated."""
+        slot = self._slots.get(sock)
+        return bool(slot and slot.authenticated)
+
+    def answering(self, sock):
+        """Mark ``sock`` as being answered (it will not be closed for room); False if
+        it has been closed for room already, and must not be answered."""
         with self._lock:
-            self._total -= 1
-            if client is not None:
-                left = self._per_client.pop(client) - 1
-                if left:
-                    self._per_client[client] = left
+            slot = self._slots.get(sock)
+            if slot is None:
+                return False
+            slot.answering = True
+            return True
+
+    def answered(self, sock, authenticated):
+        """``sock``'s request was answered; ``authenticated`` if its connection now is
+        (it then no longer counts against the unauthenticated cap)."""
+        with self._lock:
+            slot = self._slots.get(sock)
+            if slot is None:
+                return
+            slot.answering = False
+            if authenticated and not slot.authenticated:
+                slot.authenticated = True
+                self._unauthenticated -= 1
+
+    def leave(self, sock):
+        """The connection ``sock`` has ended (a no-op if it was closed for room)."""
+        with self._lock:
+            self._drop(sock)
+
+    def _drop(self, sock):
+        slot = self._slots.pop(sock, None)
+        if slot is None:
+            return
+        self._unauthenticated -= not slot.authenticated
+        if slot.client is not None:
+            left = self._per_client.pop(slot.client) - 1
+            if left:
+                self._per_client[slot.client] = left
+
+    def sockets(self):
+        """The sockets of the open connections."""
+        with self._lock:
+            return list(self._slots)
 
     @property
     def open(self):
-        return self._total
+        return len(self._slots)
+
+
+def _address(client):
+    """``client``'s address as an ip_address (an IPv4 client of a dual-stack IPv6
+    socket, shown as ::ffff:a.b.c.d, as its IPv4 one); None if it is not one."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return None
+    return getattr(address, "ipv4_mapped", None) or address
 
 
 class _Guarded:
@@ -223,48 +345,66 @@ class _Guarded:
         self.app = app
         self.admission = Admission(config[self.allow_key] if self.allow_key else None,
                                    config["max_connections"],
-                                   config["max_connections_per_client"])
+                                   config["max_connections_per_client"],
+                                   config["max_unauthenticated_connections"],
+                                   config["loopback_is_one_client"])
         self._log_gate = LogGate()
-        self._open = set()          # sockets of the connections being served
-        self._open_lock = threading.Lock()
 
     def client_of(self, client_address):
         """The address connections are counted and allowed by; None for none."""
         return None
 
+    def authenticated_at_once(self, sock):
+        """Whether a connection is authenticated before it sends a byte."""
+        return False
+
     def verify_request(self, request, client_address):
         client = self.client_of(client_address)
-        reason = self.admission.enter(client)
-        if reason is None:
+        admitted, reason = self.admission.enter(request, client,
+                                                self.authenticated_at_once(request))
+        if admitted and reason is None:
             return True
-        if self.kind != "tls" and reason.startswith("too many"):
+        if not admitted and self.kind != "tls" and reason.startswith("too many"):
             try:   # never blocks the accepting thread: a full send buffer just drops it
                 request.send(_BUSY, socket.MSG_DONTWAIT)
             except OSError:
                 pass
-        held = self._log_gate.allow(reason)
+        held = self._log_gate.allow("closed for room: " + reason if admitted else reason)
         if held is not None:
-            log.warning("%s: refused a connection from %s: %s%s", self.kind, client or "a local "
-                        "process", reason, " (and %d more since the last such line)" % held
-                        if held else "")
-        return False   # socketserver closes it
+            log.warning("%s: %s a connection from %s: %s%s", self.kind,
+                        "closed an idle unauthenticated connection to admit" if admitted
+                        else "refused", client or "a local process", reason,
+                        " (and %d more since the last such line)" % held if held else "")
+        return admitted   # socketserver closes a refused one
 
     def process_request(self, request, client_address):
         try:
             super().process_request(request, client_address)
         except BaseException:   # no thread to leave for us: leave here
-            self.admission.leave(self.client_of(client_address))
+            self.admission.leave(request)
             raise
 
     def process_request_thread(self, request, client_address):
-        with self._open_lock:
-            self._open.add(request)
+        """Serve the connection in its own thread. One not yet authenticated must send a
+        byte (for TLS, of its handshake) within first_byte_timeout, or is closed: it
+        would otherwise hold its slot for request_timeout while sending nothing."""
         try:
-            super().process_request_thread(request, client_address)
+            if self.admission.authenticated(request) or \
+                    _readable(request, self.app.config["first_byte_timeout"]):
+                super().process_request_thread(request, client_address)   # closes it
+            else:
+                self.shutdown_request(request)
         finally:
-            with self._open_lock:
-                self._open.discard(request)
-            self.admission.leave(self.client_of(client_address))
+            self.admission.leave(request)
+
+    def answering(self, sock):
+        """Called before the connection ``sock`` answers a request: False if it was
+        closed to make room for another, and must not answer."""
+        return self.admission.answering(sock)
+
+    def answered(self, sock, peer):
+        """Called once the connection ``sock`` has answered a request from ``peer``."""
+        self.admission.answered(sock, peer.authenticated)
 
     def end_connections(self):
         """Let every open connection end after the request it is answering: reading is
@@ -272,9 +412,7 @@ class _Guarded:
         reply is written. A closed or reloaded listener then admits nobody through a
         connection it accepted under the old rules (clients reconnect, and keep their
         sessions)."""
-        with self._open_lock:
-            connections = list(self._open)
-        for sock in connections:
+        for sock in self.admission.sockets():
             try:   # beneath TLS: the reply in flight must still be written
                 socket.socket.shutdown(sock, socket.SHUT_RD)
             except OSError:
@@ -308,12 +446,14 @@ class UnixListener(_Guarded, socketserver.ThreadingMixIn, socketserver.UnixStrea
             os.umask(old)
         os.chmod(path, 0o600)
 
+    def authenticated_at_once(self, sock):
+        """Root's connections are: the kernel vouches for the peer's uid."""
+        return _peer_credentials(sock)[1] == 0
+
     def peer_of(self, sock, client_address):
         """Who is connected: the peer's uid and pid, from the kernel."""
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                              struct.calcsize("3i"))
-        pid, uid, gid = struct.unpack("3i", creds)
-        return Peer("unix", uid=uid, address="pid %d" % pid,
+        pid, uid = _peer_credentials(sock)
+        return Peer("unix", uid=uid, address="pid %d" % pid, authenticated=uid == 0,
                     hung_up=functools.partial(_hung_up, sock))
 
     def server_close(self):
@@ -401,6 +541,21 @@ def socket_directory(parent):
     else:
         log.warning("socket directory %s is mode %04o and not xend's own: left as it is; "
                     "the socket itself is 0600", parent, stat.S_IMODE(st.st_mode))
+
+
+def _peer_credentials(sock):
+    """(pid, uid) of the process at the other end of the Unix socket ``sock``."""
+    pid, uid, _gid = struct.unpack("3i", sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid, uid
+
+
+def _readable(sock, timeout):
+    """Whether ``sock`` has a byte to read (or its client's EOF) within ``timeout``
+    seconds; asked of the raw socket, beneath any TLS layer."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 def _hung_up(sock):
