@@ -53,7 +53,15 @@ class SRHandler(ClassHandler):
         return self._driver(rec).physical_utilisation(rec["location"])
 
     def _physical_size(self, ref, rec):
-        return self._driver(rec).physical_size(rec["location"])
+        """The SR's capacity: the bytes SR.create was given, or (none given, 0) the size
+        of the file system the SR is on."""
+        return rec.get("physical_size") or self._driver(rec).physical_size(rec["location"])
+
+    def validate(self, txn, ref, old, new):
+        if new.get("physical_size", 0) < 0:
+            raise ApiError("INVALID_VALUE", "physical_size",
+                           "%d (a capacity in bytes; 0 for the file system's size)"
+                           % new["physical_size"])
 
     def create(self, call, record):
         self.may_write(call, None)
