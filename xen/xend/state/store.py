@@ -15,6 +15,11 @@ means. Two kinds of index are kept, both declared by the caller:
   * lookup indexes (``cls.field -> value -> refs``) for get_by_name_label and
     get_by_short_name, so lookups cost the same at 10 or 10,000 objects.
 
+It also keeps totals (``cls.field -> target -> sum``): per target of a Ref field,
+the sum of a weight its referrers' records give (the bytes an SR's VDIs take),
+kept up to date on every write, so reading one costs the same at any number
+of referrers.
+
 Classes listed as volatile (sessions, tasks) live only in memory.
 """
 
@@ -31,15 +36,18 @@ SCHEMA_VERSION = "1"
 class Store:
     """In-memory records backed by one SQLite file."""
 
-    def __init__(self, path, classes, reverse_fields=(), lookup_fields=(), volatile=()):
+    def __init__(self, path, classes, reverse_fields=(), lookup_fields=(), volatile=(),
+                 totals=None):
         """``classes``: class names; ``reverse_fields``/``lookup_fields``: (class, wire)
-        pairs to index; ``volatile``: classes never written to disk. ``path`` None keeps
+        pairs to index; ``totals``: {(class, Ref field): weight(record) -> number} to
+        sum per target; ``volatile``: classes never written to disk. ``path`` None keeps
         everything in memory (unit tests)."""
         self._tables = {c: {} for c in classes}
         self._private = {}
         self._class_of = {}
         self._reverse = {k: {} for k in reverse_fields}
         self._lookup = {k: {} for k in lookup_fields}
+        self._totals = {k: (weight, {}) for k, weight in (totals or {}).items()}
         self._volatile = frozenset(volatile)
         self._lock = threading.RLock()
         self._listeners = []
@@ -112,6 +120,10 @@ class Store:
         """Refs of ``cls`` whose ``field`` equals ``value`` (an indexed field)."""
         return list(self._lookup[(cls, field)].get(value, ()))
 
+    def total(self, cls, field, target):
+        """The sum of the weights of the ``cls`` records whose ``field`` is ``target``."""
+        return self._totals[(cls, field)][1].get(target, 0)
+
     # -- writes ----------------------------------------------------------
 
     def locked(self):
@@ -170,6 +182,9 @@ class Store:
         for (c, f), index in self._lookup.items():
             if c == cls:
                 index.setdefault(record.get(f), {})[ref] = None
+        for (c, f), (weight, sums) in self._totals.items():
+            if c == cls and record.get(f):
+                sums[record[f]] = sums.get(record[f], 0) + weight(record)
 
     def _remove(self, cls, ref):
         old = self._tables[cls].pop(ref, None)
@@ -180,6 +195,13 @@ class Store:
     def _unindex(self, cls, ref, old):
         if old is None:
             return
+        for (c, f), (weight, sums) in self._totals.items():
+            if c == cls and old.get(f):
+                left = sums[old[f]] - weight(old)
+                if left:
+                    sums[old[f]] = left
+                else:
+                    del sums[old[f]]
         for indexes in (self._reverse, self._lookup):
             for (c, f), index in indexes.items():
                 if c == cls:
@@ -240,6 +262,20 @@ class Transaction:
             if c == cls and op != "del" and rec.get(field) == target:
                 out[r] = None
         return list(out)
+
+    def total(self, cls, field, target):
+        """Like Store.total, seeing this transaction's pending changes."""
+        weight = self._store._totals[(cls, field)][0]
+        out = self._store.total(cls, field, target)
+        for r, (op, c, rec, _) in self._pending.items():
+            if c != cls:
+                continue
+            old = self._store.get(cls, r)
+            if old is not None and old.get(field) == target:
+                out -= weight(old)
+            if op != "del" and rec.get(field) == target:
+                out += weight(rec)
+        return out
 
     def _touch(self, op, cls, ref, record, private):
         if ref not in self._pending:
