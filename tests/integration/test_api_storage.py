@@ -129,10 +129,12 @@ def test_deleting_vdis_and_the_sr(api):
     assert not os.path.exists(location)
 
 
-def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
-    """qcow2 images end at 2 PiB here (qemu-img 7.2, 64 KiB clusters): the largest is made,
-    one sector more is refused before qemu-img runs, with value and bound in sectors."""
-    sr = new_sr(api)
+def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api, other_fs):
+    """qcow2 images end at 2 PiB here (qemu-img 7.2, 64 KiB clusters): the largest is made
+    (in an SR that may promise that much), one sector more is refused before qemu-img
+    runs, with value and bound in sectors."""
+    sr = new_sr(api, location=os.path.join(other_fs, unique("big")),
+                physical_size=str(srdrivers.MAX_QCOW2_BYTES))
     biggest = srdrivers.MAX_QCOW2_BYTES // 512
     vdi = new_vdi(api, sr, virtual_size=str(biggest))
     assert api.VDI.get_virtual_size(vdi) == str(biggest)

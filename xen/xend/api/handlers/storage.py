@@ -25,6 +25,18 @@ _NOT_SNAPSHOTTED = ("parent",)
 SECTOR_SIZES = (512, 4096)
 
 
+def vdi_bytes(rec):
+    """The bytes a VDI's record promises its guests: what its SR's allocation counts."""
+    return rec.get("virtual_size", 0) * rec.get("sector_size", 512)
+
+
+def capacity(sr_rec):
+    """An SR's capacity in bytes: the physical_size SR.create was given, or (none given,
+    or 0) the size of the file system the SR is on."""
+    return (sr_rec.get("physical_size")
+            or srdrivers.driver(sr_rec.get("type", "dir")).physical_size(sr_rec["location"]))
+
+
 class SRHandler(ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
@@ -45,17 +57,13 @@ class SRHandler(ClassHandler):
         return self._clone(sr, loc, name)
 
     def _virtual_allocation(self, ref, rec):
-        return sum(v.get("virtual_size", 0) * v.get("sector_size", 512)
-                   for v in (self.store.get("VDI", x)
-                             for x in self.store.referrers("VDI", "SR", ref)))
+        return self.store.total("VDI", "SR", ref)
 
     def _physical_utilisation(self, ref, rec):
         return self._driver(rec).physical_utilisation(rec["location"])
 
     def _physical_size(self, ref, rec):
-        """The SR's capacity: the bytes SR.create was given, or (none given, 0) the size
-        of the file system the SR is on."""
-        return rec.get("physical_size") or self._driver(rec).physical_size(rec["location"])
+        return capacity(rec)
 
     def validate(self, txn, ref, old, new):
         if new.get("physical_size", 0) < 0:
@@ -162,6 +170,22 @@ class VDIHandler(ClassHandler):
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
         if old is not None:
             self._check_holders_agree(txn, ref, old, new)
+        if sr:
+            # Checked again inside the transaction that commits the VDI, under the
+            # store's write lock: two calls cannot both take the SR's last bytes.
+            self.check_room(txn or self.store, new["SR"], sr,
+                            vdi_bytes(new) - (vdi_bytes(old) if old else 0))
+
+    def check_room(self, view, sr_ref, sr, growth):
+        """SR_FULL [requested, maximum] where ``growth`` more bytes promised by the VDIs of
+        the SR ``sr_ref`` (whose record is ``sr``, as ``view``, the store or a transaction,
+        sees it) would exceed its capacity times sr_overcommit_ratio."""
+        if growth <= 0:
+            return
+        limit = int(capacity(sr) * self.app.config["sr_overcommit_ratio"])
+        room = limit - view.total("VDI", "SR", sr_ref)
+        if growth > room:
+            raise ApiError("SR_FULL", str(growth), str(max(room, 0)))
 
     def _check_holders_agree(self, txn, ref, old, new):
         """VDI_IN_USE where a change of read_only or sharable contradicts how VMs that
@@ -263,6 +287,8 @@ class VDIHandler(ClassHandler):
 
     def _snapshot_files(self, vdi, rec):
         sr, d = self._sr(rec)
+        # Refused before any file work; commit_snapshot checks again.
+        self.check_room(self.store, rec["SR"], sr, vdi_bytes(rec))
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)
         snap = new_ref()

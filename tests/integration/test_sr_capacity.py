@@ -1,0 +1,77 @@
+"""An SR promises no more than it holds: the VDIs of an SR may promise (virtual_allocation)
+at most its physical_size times sr_overcommit_ratio; VDI.create, VDI.set_virtual_size,
+VDI.snapshot, VM.clone and SR.clone beyond it answer SR_FULL [requested, maximum] and leave
+no file or record behind. Other users' calls keep working."""
+
+import os
+
+import pytest
+from harness import MIB, failure, make_user, new_sr, new_vbd, new_vdi, new_vm, tmpfs
+
+
+@pytest.fixture(scope="module")
+def api(root):
+    return root
+
+
+def vdi_record(sr, size):
+    return {"name_label": "v", "SR": sr, "virtual_size": str(size // 512)}
+
+
+@pytest.mark.parametrize("sr_type", ["dir", "file"])
+def test_create_and_resize_beyond_the_capacity_are_sr_full(api, sr_type):
+    sr = new_sr(api, type=sr_type, physical_size=str(10 * MIB))
+    a = new_vdi(api, sr, size=6 * MIB)
+    files = sorted(os.listdir(api.SR.get_location(sr)))
+    assert failure(api.VDI.create, vdi_record(sr, 6 * MIB)) == \
+        ["SR_FULL", str(6 * MIB), str(4 * MIB)]
+    assert api.SR.get_VDIs(sr) == [a]
+    assert sorted(os.listdir(api.SR.get_location(sr))) == files   # no image left behind
+    b = new_vdi(api, sr, size=4 * MIB)                              # exactly full
+    assert api.SR.get_virtual_allocation(sr) == str(10 * MIB)
+    assert failure(api.VDI.set_virtual_size, b, str((4 * MIB + 512) // 512)) == \
+        ["SR_FULL", "512", "0"]
+    assert api.VDI.get_virtual_size(b) == str(4 * MIB // 512)
+    api.VDI.destroy(a)
+    api.VDI.set_virtual_size(b, str(10 * MIB // 512))              # room again
+    assert api.SR.get_virtual_allocation(sr) == str(10 * MIB)
+
+
+def test_snapshots_and_clones_count_against_the_capacity(api):
+    sr = new_sr(api, physical_size=str(10 * MIB))
+    vdi = new_vdi(api, sr, size=6 * MIB)
+    files = sorted(os.listdir(api.SR.get_location(sr)))
+    assert failure(api.VDI.snapshot, vdi) == ["SR_FULL", str(6 * MIB), str(4 * MIB)]
+    vm = new_vm(api)
+    new_vbd(api, vm, vdi)
+    assert failure(api.VM.clone, vm, "copy")[0] == "SR_FULL"
+    assert api.SR.get_VDIs(sr) == [vdi]
+    assert sorted(os.listdir(api.SR.get_location(sr))) == files
+
+
+def test_an_sr_clone_on_a_smaller_file_system_is_sr_full(api, tmp_path):
+    """A clone keeps the SR's capacity; one measured (physical_size 0) is the target's
+    file system's, here too small a tmpfs for what the SR's VDIs promise."""
+    with tmpfs(str(tmp_path / "small"), 4 * MIB) as small:
+        sr = new_sr(api, type="file")
+        new_vdi(api, sr, size=8 * MIB)
+        copy = os.path.join(small, "copy")
+        assert failure(api.SR.clone, sr, copy, "copy") == ["SR_FULL", str(8 * MIB), str(4 * MIB)]
+        assert not os.path.exists(copy)
+
+
+def test_the_overcommit_ratio_scales_the_capacity(make_daemon):
+    api = make_daemon(extra_config="sr_overcommit_ratio = 2.5\n").api
+    sr = new_sr(api, physical_size=str(4 * MIB))
+    new_vdi(api, sr, size=10 * MIB)
+    assert failure(api.VDI.create, vdi_record(sr, 512)) == ["SR_FULL", "512", "0"]
+
+
+def test_one_user_filling_an_sr_leaves_others_working(api, daemon):
+    sr = new_sr(api, physical_size=str(8 * MIB))
+    _, name, password = make_user(api)
+    user = daemon.sdk_tcp(name, password).xenapi
+    new_vdi(user, sr, size=8 * MIB)
+    assert failure(user.VDI.create, vdi_record(sr, MIB))[0] == "SR_FULL"
+    other = new_vdi(api, new_sr(api, physical_size=str(8 * MIB)), size=MIB)
+    assert api.VDI.get_virtual_size(other) == str(MIB // 512)
