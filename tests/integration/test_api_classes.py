@@ -95,7 +95,7 @@ def full_record(api, cls):
                 "type": "dir", "location": sr_location()}
     if cls == "VDI":
         return {"name_label": unique("vdi"), "name_description": "a disk", "SR": new_sr(api),
-                "VBDs": [], "virtual_size": str(2 ** 18), "sector_size": 4096,
+                "VBDs": [], "virtual_size": str(2 ** 14), "sector_size": 4096,
                 "type": "system", "parent": "OpaqueRef:NULL", "children": [],
                 "sharable": True, "read_only": True}
     if cls == "VBD":

@@ -75,3 +75,55 @@ def test_one_user_filling_an_sr_leaves_others_working(api, daemon):
     assert failure(user.VDI.create, vdi_record(sr, MIB))[0] == "SR_FULL"
     other = new_vdi(api, new_sr(api, physical_size=str(8 * MIB)), size=MIB)
     assert api.VDI.get_virtual_size(other) == str(MIB // 512)
+
+
+# -- the reserve on the state directory's file system ------------------------------------
+
+RESERVE = 16 * MIB
+
+
+@pytest.fixture
+def small_state(make_daemon, tmp_path):
+    """A daemon whose state directory is a 64 MiB file system of its own, 16 MiB of it
+    reserved: its root SDK proxy."""
+    with tmpfs(str(tmp_path / "state"), 64 * MIB) as state:
+        yield make_daemon(state_dir=state,
+                          extra_config="state_reserve_bytes = %d\n" % RESERVE).api
+
+
+def test_vdis_on_the_state_file_system_leave_the_reserve(small_state, tmp_path):
+    """What every SR there promises stays within the file system's size less the reserve,
+    whatever an SR's own capacity; an SR elsewhere is not held to it."""
+    api = small_state
+    default = api.SR.get_all()[0]
+    room = 64 * MIB - RESERVE
+    new_vdi(api, default, size=40 * MIB)
+    assert failure(api.VDI.create, vdi_record(default, 10 * MIB)) == \
+        ["SR_FULL", str(10 * MIB), str(room - 40 * MIB)]
+    big = new_sr(api, type="file", physical_size=str(2 ** 40))      # in the state directory
+    assert failure(api.VDI.create, vdi_record(big, 10 * MIB)) == \
+        ["SR_FULL", str(10 * MIB), str(room - 40 * MIB)]
+    small = new_vdi(api, big, size=room - 40 * MIB)                # exactly what is left
+    assert failure(api.VDI.set_virtual_size, small, str(room // 512))[0] == "SR_FULL"
+    elsewhere = new_sr(api, location=str(tmp_path / "elsewhere"))
+    new_vdi(api, elsewhere, size=100 * MIB)
+
+
+def test_a_copy_on_the_state_file_system_leaves_the_reserve(small_state):
+    """A snapshot on a file SR copies the data written: refused where the copy would take
+    free space the reserve keeps, though the SR promises little."""
+    api = small_state
+    sr = new_sr(api, type="file")
+    vdi = new_vdi(api, sr, size=4 * MIB)
+    location = api.SR.get_location(sr)
+    with open(os.path.join(location, vdi + ".raw"), "r+b") as f:
+        f.write(b"\xab" * 4 * MIB)
+    st = os.statvfs(location)
+    filler = os.path.join(location, "..", "filler")
+    with open(filler, "wb") as f:         # free space down to the reserve and 2 MiB
+        f.write(b"\0" * (st.f_bavail * st.f_frsize - RESERVE - 2 * MIB))
+    d = failure(api.VDI.snapshot, vdi)
+    assert d[:2] == ["SR_FULL", str(4 * MIB)] and int(d[2]) < 4 * MIB, d
+    assert api.SR.get_VDIs(sr) == [vdi]
+    os.unlink(filler)
+    assert api.VDI.get_parent(api.VDI.snapshot(vdi)) == vdi

@@ -37,7 +37,7 @@ from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.store import Store
-from ..util.files import private_dir, tighten
+from ..util.files import private_dir, same_file_system, tighten
 
 log = logging.getLogger("xend")
 
@@ -180,6 +180,14 @@ class Xend:
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
+
+    def reserve_for(self, path):
+        """The bytes guest disks must leave free on ``path``'s file system: the
+        state_reserve_bytes kept for the daemon's own database and log on the state
+        directory's file system, none on any other."""
+        if same_file_system(path, self.state_dir):
+            return self.config["state_reserve_bytes"]
+        return 0
 
     def sr_lock(self, sr):
         """The lock that serialises image-file work in one SR."""

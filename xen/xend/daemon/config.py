@@ -58,6 +58,7 @@ DEFAULTS = {
     "max_connections_per_client": 64,      # open connections per client address (TCP, TLS)
     "path_roots": [],                      # directories VM and SR paths must be under; []: any
     "sr_overcommit_ratio": 1.0,            # an SR's VDIs may promise physical_size x this
+    "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
 }
 
 # Checks beyond the type, for keys whose every value of the right type is not
@@ -90,6 +91,7 @@ _RULES = {
     "path_roots": _roots,
     "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
     "sr_overcommit_ratio": lambda v: None if v > 0 else _POSITIVE,
+    "state_reserve_bytes": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,

@@ -39,7 +39,7 @@ import uuid as uuidlib
 from ..api.errors import ApiError
 from ..api.values import check_path
 from ..util import progress
-from ..util.files import unlink_if_exists
+from ..util.files import free_bytes, fs_size, spare_bytes, unlink_if_exists
 
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
@@ -124,21 +124,14 @@ def allocated(path):
         return 0
 
 
-def free_bytes(path):
-    """Bytes an unprivileged writer may still allocate on ``path``'s file system."""
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def check_room(path, requested):
+def check_room(path, requested, reserve=0):
     """SR_FULL [requested, maximum] unless ``path``'s file system (that of its nearest
-    existing ancestor) has ``requested`` bytes free. Images are thin-provisioned: only
-    copies of data already written (a raw snapshot, SR.clone) are checked."""
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    free = free_bytes(path)
-    if requested > free:
-        raise ApiError("SR_FULL", str(requested), str(free))
+    existing ancestor) has ``requested`` bytes free beyond ``reserve`` (the state
+    directory's, where ``path`` is on its file system). Images are thin-provisioned:
+    only copies of data already written (a raw snapshot, SR.clone) are checked."""
+    room = spare_bytes(path, reserve)
+    if requested > room:
+        raise ApiError("SR_FULL", str(requested), str(room))
 
 
 def copy_sparse(src, dst):
@@ -160,7 +153,8 @@ def copy_sparse(src, dst):
 class ImageDirSR:
     """What both SR types share: a directory with one image file per VDI. A type adds
     ``make_image(path, size)``, ``resize(path, size)`` and ``snapshot(location, leaf,
-    snap)`` (of a VDI no running guest uses)."""
+    snap, reserve)`` (of a VDI no running guest uses; ``reserve``: bytes a copy must
+    leave free on the file system)."""
 
     type = format = None
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
@@ -178,8 +172,7 @@ class ImageDirSR:
             pass
 
     def physical_size(self, location):
-        st = os.statvfs(location)
-        return st.f_blocks * st.f_frsize
+        return fs_size(location)
 
     def physical_utilisation(self, location):
         total = 0
@@ -210,10 +203,11 @@ class ImageDirSR:
         """Remove the files of ``dropped`` (a deleted leaf's ``chain``) that no image
         in ``leaves`` still depends on (none but dir's bases)."""
 
-    def clone(self, location, new_location, leaves):
-        """Copy every image of the SR to ``new_location`` (then ``relink`` the copies);
-        returns {old leaf path: new leaf path}."""
-        check_room(new_location, self.physical_utilisation(location))
+    def clone(self, location, new_location, leaves, reserve=0):
+        """Copy every image of the SR to ``new_location`` (then ``relink`` the copies),
+        leaving ``reserve`` bytes free on its file system; returns {old leaf path: new
+        leaf path}."""
+        check_room(new_location, self.physical_utilisation(location), reserve)
         os.makedirs(new_location, mode=0o700, exist_ok=False)
         try:
             for entry in os.scandir(location):
@@ -256,8 +250,9 @@ class DirSR(ImageDirSR):
             raise
         return base
 
-    def snapshot(self, location, leaf, snap):
-        """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path."""
+    def snapshot(self, location, leaf, snap, reserve=0):
+        """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path.
+        Overlays copy no data, so ``reserve`` needs no check here."""
         base = self.freeze(location, leaf)
         progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
         return self.snapshot_of(location, base, snap)
@@ -339,10 +334,11 @@ class FileSR(ImageDirSR):
             unlink_if_exists(path)
             raise
 
-    def snapshot(self, location, leaf, snap):
-        """A full sparse copy of ``leaf`` (not in use); returns the copy's path."""
+    def snapshot(self, location, leaf, snap, reserve=0):
+        """A full sparse copy of ``leaf`` (not in use), leaving ``reserve`` bytes free on
+        the file system; returns the copy's path."""
         path = self.image_path(location, snap)
-        check_room(location, allocated(leaf))
+        check_room(location, allocated(leaf), reserve)
         copy_sparse(leaf, path)
         return path
 

@@ -12,6 +12,7 @@ import shutil
 from ...backend.spec import DISK_DEVICE
 from ...host import srdrivers
 from ...util import progress
+from ...util.files import fs_size, same_file_system
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
@@ -116,7 +117,7 @@ class SRHandler(ClassHandler):
         vdis = self.store.referrers("VDI", "SR", sr)
         leaves = {v: self.store.private(v)["path"] for v in vdis}
         progress.report(0.1)
-        paths = d.clone(rec["location"], loc, list(leaves.values()))
+        paths = d.clone(rec["location"], loc, list(leaves.values()), self.app.reserve_for(loc))
         progress.report(0.8)
         new = new_ref()
         vdi_h = self.app.handlers["VDI"]
@@ -179,11 +180,19 @@ class VDIHandler(ClassHandler):
     def check_room(self, view, sr_ref, sr, growth):
         """SR_FULL [requested, maximum] where ``growth`` more bytes promised by the VDIs of
         the SR ``sr_ref`` (whose record is ``sr``, as ``view``, the store or a transaction,
-        sees it) would exceed its capacity times sr_overcommit_ratio."""
+        sees it) would exceed its capacity times sr_overcommit_ratio, or, for an SR on the
+        state directory's file system, take what the VDIs of every SR there promise
+        beyond that file system's size less state_reserve_bytes."""
         if growth <= 0:
             return
-        limit = int(capacity(sr) * self.app.config["sr_overcommit_ratio"])
-        room = limit - view.total("VDI", "SR", sr_ref)
+        promised = view.total("VDI", "SR", sr_ref)
+        room = int(capacity(sr) * self.app.config["sr_overcommit_ratio"]) - promised
+        state = self.app.state_dir
+        if same_file_system(sr["location"], state):
+            # Guests that write their disks full must never take the daemon's reserve.
+            others = sum(view.total("VDI", "SR", other) for other, rec in self.store.records("SR")
+                         if other != sr_ref and same_file_system(rec["location"], state))
+            room = min(room, fs_size(state) - self.app.reserve_for(state) - promised - others)
         if growth > room:
             raise ApiError("SR_FULL", str(growth), str(max(room, 0)))
 
@@ -305,7 +314,8 @@ class VDIHandler(ClassHandler):
             snap_path = d.snapshot_of(sr["location"], leaf, snap)
             leaf = new_leaf
         else:
-            snap_path = d.snapshot(sr["location"], leaf, snap)
+            snap_path = d.snapshot(sr["location"], leaf, snap,
+                                   self.app.reserve_for(sr["location"]))
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
         return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf,
