@@ -3,6 +3,7 @@ at most its physical_size times sr_overcommit_ratio; VDI.create, VDI.set_virtual
 VDI.snapshot, VM.clone and SR.clone beyond it answer SR_FULL [requested, maximum] and leave
 no file or record behind. Other users' calls keep working."""
 
+import errno
 import os
 
 import pytest
@@ -127,3 +128,43 @@ def test_a_copy_on_the_state_file_system_leaves_the_reserve(small_state):
     assert api.SR.get_VDIs(sr) == [vdi]
     os.unlink(filler)
     assert api.VDI.get_parent(api.VDI.snapshot(vdi)) == vdi
+
+
+# -- a file system that is full all the same -----------------------------------------------
+
+def fill(directory):
+    """Write a file in ``directory`` until its file system has no room left; its path."""
+    path = os.path.join(directory, "filler")
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * MIB)
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+    return path
+
+
+def test_a_full_file_system_is_a_structured_error(make_daemon, tmp_path):
+    """Filled by something else (no reserve kept here): making a qcow2 image in it is
+    SR_FULL, recording anything (an SR, a VDI whose image is elsewhere or sparse)
+    HOST_STATE_FULL; nothing is left behind, and once there is room again the same calls
+    succeed."""
+    with tmpfs(str(tmp_path / "state"), 64 * MIB) as state:
+        api = make_daemon(state_dir=state, extra_config="state_reserve_bytes = 0\n").api
+        qcow2 = api.SR.get_all()[0]
+        raw = new_sr(api, type="file")
+        elsewhere = new_sr(api, type="file", location=str(tmp_path / "elsewhere"))
+        srs = (qcow2, raw, elsewhere)
+        filler = fill(state)
+        assert failure(api.VDI.create, vdi_record(qcow2, 8 * MIB))[:2] == \
+            ["SR_FULL", str(8 * MIB)]
+        for sr in (raw, elsewhere):
+            assert failure(api.VDI.create, vdi_record(sr, 8 * MIB)) == ["HOST_STATE_FULL"]
+        assert failure(api.SR.create, {"name_label": "more"}) == ["HOST_STATE_FULL"]
+        for sr in srs:
+            assert api.SR.get_VDIs(sr) == []
+            assert os.listdir(api.SR.get_location(sr)) == []
+        os.unlink(filler)
+        for sr in srs:
+            new_vdi(api, sr, size=8 * MIB)

@@ -755,6 +755,10 @@ ERRORS = {e.code: e for e in (
           "sr_overcommit_ratio, or a copy of written image data (a snapshot on a file "
           "SR, SR.clone) needs more than its file system has free",
           "the SR is full: {requested} bytes asked for, {maximum} available"),
+    Error("HOST_STATE_FULL", (),
+          "the file system of the daemon's state directory had no room to record the "
+          "change; nothing was changed (images a call made are removed again)",
+          "the daemon's state directory is full; nothing was changed"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",

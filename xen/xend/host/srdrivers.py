@@ -29,6 +29,7 @@ Every operation that makes files removes them again if it fails half-way.
 Paths never pass through a shell.
 """
 
+import contextlib
 import errno
 import json
 import os
@@ -69,9 +70,28 @@ def same_place(a, b):
         return False
 
 
-def _qemu_img(*args, size=None):
+def sr_full(path, requested):
+    """SR_FULL [requested, maximum] for ``requested`` bytes that ``path``'s file system
+    had no room for; maximum: what it has free now."""
+    return ApiError("SR_FULL", str(requested), str(free_bytes(path)))
+
+
+@contextlib.contextmanager
+def full_is_sr_full(path, requested):
+    """Turn the file system running out of room (ENOSPC, EDQUOT) for ``path`` into
+    SR_FULL: the caller's request was too large for what is left, not a fault."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise sr_full(path, requested) from None
+        raise
+
+
+def _qemu_img(*args, size=None, image=None):
     """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
-    error when qemu-img finds it too large for the format."""
+    error when qemu-img finds it too large for the format; ``image``: the file it
+    writes, for SR_FULL when its file system has no room left."""
     try:
         out = subprocess.run([shutil.which(QEMU_IMG) or QEMU_IMG] + list(args),
                              capture_output=True, text=True, timeout=120)
@@ -83,17 +103,25 @@ def _qemu_img(*args, size=None):
         if size is not None and "too large" in message:
             # The caller's size, not a fault of ours: say so, naming the field.
             raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size, message)
+        if image is not None and os.strerror(errno.ENOSPC) in message:
+            raise sr_full(image, size or 0)
         raise ApiError("INTERNAL_ERROR", "qemu-img %s: %s" % (args[0], message))
     return out.stdout
 
 
 def create_image(path, size, backing=None):
     """A qcow2 image of ``size`` bytes, or a copy-on-write child of ``backing``, taking
-    no more blocks than its header and tables need."""
+    no more blocks than its header and tables need; nothing is left at ``path`` if
+    qemu-img fails (a file system that filled half-way)."""
     argv = ["create", "-q", "-f", "qcow2", "-o", "preallocation=off"]
     if backing:
         argv += ["-b", backing, "-F", "qcow2"]
-    _qemu_img(*argv + [path] + ([str(size)] if size is not None else []), size=size)
+    try:
+        _qemu_img(*argv + [path] + ([str(size)] if size is not None else []), size=size,
+                  image=path)
+    except BaseException:
+        unlink_if_exists(path)
+        raise
     dig_holes(path)
 
 
@@ -146,7 +174,7 @@ def copy_sparse(src, dst):
     if out.returncode != 0:
         unlink_if_exists(dst)
         if os.strerror(errno.ENOSPC) in out.stderr:   # filled by another writer meanwhile
-            raise ApiError("SR_FULL", str(allocated(src)), str(free_bytes(os.path.dirname(dst))))
+            raise sr_full(dst, allocated(src))
         raise ApiError("INTERNAL_ERROR", "cp %s: %s" % (src, out.stderr.strip()[-300:]))
 
 
@@ -162,7 +190,8 @@ class ImageDirSR:
 
     def attach(self, location):
         """Make the SR's directory (0700) if needed."""
-        os.makedirs(location, mode=0o700, exist_ok=True)
+        with full_is_sr_full(location, 0):
+            os.makedirs(location, mode=0o700, exist_ok=True)
 
     def detach(self, location):
         """Remove the SR's directory if nothing is left in it."""
@@ -207,8 +236,10 @@ class ImageDirSR:
         """Copy every image of the SR to ``new_location`` (then ``relink`` the copies),
         leaving ``reserve`` bytes free on its file system; returns {old leaf path: new
         leaf path}."""
-        check_room(new_location, self.physical_utilisation(location), reserve)
-        os.makedirs(new_location, mode=0o700, exist_ok=False)
+        needed = self.physical_utilisation(location)
+        check_room(new_location, needed, reserve)
+        with full_is_sr_full(new_location, needed):
+            os.makedirs(new_location, mode=0o700, exist_ok=False)
         try:
             for entry in os.scandir(location):
                 if entry.is_file(follow_symlinks=False):
@@ -275,7 +306,7 @@ class DirSR(ImageDirSR):
     def resize(self, path, size):
         # qemu-img puts a grown L1 table after the image's end: only that part is dug.
         end = os.path.getsize(path)
-        _qemu_img("resize", "-q", path, str(size), size=size)
+        _qemu_img("resize", "-q", path, str(size), size=size, image=path)
         dig_holes(path, end)
 
     def _images(self, leaf):
@@ -316,7 +347,7 @@ class DirSR(ImageDirSR):
             if backing and os.path.dirname(backing) == location:
                 _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
                           os.path.join(new_location, os.path.basename(backing)),
-                          entry.path)
+                          entry.path, image=entry.path)
 
 
 class FileSR(ImageDirSR):
@@ -327,7 +358,8 @@ class FileSR(ImageDirSR):
 
     def make_image(self, path, size):
         # O_EXCL: never truncate an image that is there already.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        with full_is_sr_full(path, size):   # no inode left
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         try:
             self.resize(path, size)
         except BaseException:
@@ -345,7 +377,8 @@ class FileSR(ImageDirSR):
     def resize(self, path, size):
         """Grow the image with a hole (shrinking is refused before this)."""
         try:
-            os.truncate(path, size)
+            with full_is_sr_full(path, size):
+                os.truncate(path, size)
         except OSError as e:   # e.g. EFBIG: beyond what the SR's file system holds
             raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size,
                            e.strerror) from None

@@ -5,6 +5,7 @@ place, a write replaces the whole record, so a reader sees either the old or the
 new one. Writes go through a ``Transaction``; on commit the changed rows are
 written to SQLite in one transaction (WAL, synchronous=FULL) before memory is
 updated and before the caller replies, so a Success reply survives ``kill -9``.
+A commit the file system has no room for changes nothing and is HOST_STATE_FULL.
 
 The store knows records, rows and indexes; it does not know what a field
 means. Two kinds of index are kept, both declared by the caller:
@@ -23,11 +24,13 @@ of referrers.
 Classes listed as volatile (sessions, tasks) live only in memory.
 """
 
+import errno
 import json
 import os
 import sqlite3
 import threading
 
+from ..api.errors import ApiError
 from ..util.files import open_own, tighten
 
 SCHEMA_VERSION = "1"
@@ -154,8 +157,11 @@ class Store:
                         db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
                                    (ref, cls, json.dumps(rec), json.dumps(priv)))
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as e:
+                if db.in_transaction:   # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                if _disk_full(e):
+                    raise ApiError("HOST_STATE_FULL") from None
                 raise
         events = []
         for op, cls, ref, rec, priv in changes:
@@ -210,6 +216,13 @@ class Store:
                         holders.pop(ref, None)
                         if not holders:
                             del index[old.get(f)]
+
+
+def _disk_full(e):
+    """Whether ``e`` says the database's file system had no room for the write."""
+    if isinstance(e, sqlite3.Error):
+        return getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class Transaction:
