@@ -192,7 +192,8 @@ class VDIHandler(ClassHandler):
             # Guests that write their disks full must never take the daemon's reserve.
             others = sum(view.total("VDI", "SR", other) for other, rec in self.store.records("SR")
                          if other != sr_ref and same_file_system(rec["location"], state))
-            room = min(room, fs_size(state) - self.app.reserve_for(state) - promised - others)
+            room = min(room, fs_size(state) - self.app.config["state_reserve_bytes"]
+                       - promised - others)
         if growth > room:
             raise ApiError("SR_FULL", str(growth), str(max(room, 0)))
 
