@@ -86,6 +86,23 @@ def scratch_dir():
     return path
 
 
+@contextlib.contextmanager
+def tmpfs(path, size):
+    """A tmpfs of ``size`` bytes, mode 0700, mounted at ``path`` (made if missing) for the
+    block: a file system of its own, small enough to fill. Skips where mounting is not
+    allowed (tests not run as root)."""
+    os.makedirs(path, exist_ok=True)
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0700" % size,
+                          "tmpfs", path], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("cannot mount a tmpfs: %s" % out.stderr.strip())
+    try:
+        yield path
+    finally:
+        # Lazily: a daemon being retired may still hold a file there.
+        subprocess.run(["umount", "--lazy", path], check=True)
+
+
 def answers(port):
     """True if something accepts TCP connections on 127.0.0.1:port."""
     try:
@@ -109,9 +126,11 @@ def sdk_unix(socket_path, user="root", password=""):
 class Daemon:
     """One xend process on its own state dir, socket and TCP port."""
 
-    def __init__(self, backend="sim", extra_config="", log_level="debug"):
+    def __init__(self, backend="sim", extra_config="", log_level="debug", state_dir=None):
+        """``state_dir``: where the daemon keeps its state; by default a directory of its
+        own files (``.dir``)."""
         self.dir = scratch_dir()
-        self.state_dir = os.path.join(self.dir, "state")
+        self.state_dir = state_dir or os.path.join(self.dir, "state")
         self.socket = os.path.join(self.dir, "run", "xen-api.sock")
         self.port = free_port()
         self.config = os.path.join(self.dir, "xend.toml")

@@ -5,6 +5,7 @@ daemon per module, torn down with SIGKILL: see ``daemon_stop_signal`` there).
 """
 
 import pytest
+from harness import MIB, tmpfs
 from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
 
 
@@ -59,3 +60,11 @@ def dtd(dtd_text):
 def host(root):
     return root.host.get_all()[0]
 
+
+
+@pytest.fixture(scope="module")
+def other_fs(tmp_path_factory):
+    """A directory on a 64 MiB file system of its own (a tmpfs), not the state directory's:
+    an SR there may promise more than the state directory's file system holds."""
+    with tmpfs(str(tmp_path_factory.mktemp("fs")), 64 * MIB) as path:
+        yield path

@@ -90,12 +90,12 @@ def full_record(api, cls):
                 "network": new_network(api), "VM": new_vm(api),
                 "MAC": random_mac(), "MTU": 9000}
     if cls == "SR":
-        # Without physical_size, which the daemon measures and refuses from a caller.
+        # Without physical_size: the SR's capacity is then its file system's size.
         return {"name_label": unique("sr"), "name_description": "an SR", "VDIs": [],
                 "type": "dir", "location": sr_location()}
     if cls == "VDI":
         return {"name_label": unique("vdi"), "name_description": "a disk", "SR": new_sr(api),
-                "VBDs": [], "virtual_size": str(2 ** 32), "sector_size": 4096,
+                "VBDs": [], "virtual_size": str(2 ** 14), "sector_size": 4096,
                 "type": "system", "parent": "OpaqueRef:NULL", "children": [],
                 "sharable": True, "read_only": True}
     if cls == "VBD":
@@ -106,8 +106,8 @@ def full_record(api, cls):
     raise KeyError(cls)
 
 
-# RO_ins fields the daemon measures and refuses from the constructor (SR.physical_size is
-# the size of the SR's filesystem): checked for form only.
+# RO_ins fields the daemon measures where the constructor's record omits them
+# (SR.physical_size is then the size of the SR's filesystem): checked for form only.
 MEASURED = {("SR", "physical_size")}
 
 RO_RUN_AFTER_CREATE = {

@@ -2,6 +2,8 @@
 state of the objects (a running template, a read-only disk a guest writes), values the
 daemon would drop or could not honour, and memory defaults that follow the given fields."""
 
+import os
+
 import pytest
 from harness import MIB, failure, new_sr, new_vbd, new_vdi, new_vm, unique, vm_in
 
@@ -96,15 +98,25 @@ def test_unsharing_is_refused_while_two_vms_hold_the_vdi(api, sr):
     api.VM.hard_shutdown(vms[0])
 
 
-# -- SR.create: physical_size is measured, not given --------------------------------------------
+# -- SR.create: physical_size is the SR's capacity ---------------------------------------------
 
-def test_sr_create_refuses_a_physical_size(api):
+def test_sr_create_takes_physical_size_as_the_capacity(api):
+    """Given: kept and read back as given. Omitted or 0: the SR's file system's size. A
+    negative or non-integer size is refused and makes no SR."""
+    sr = new_sr(api, physical_size=str(5 * 2 ** 40))
+    assert api.SR.get_physical_size(sr) == str(5 * 2 ** 40)
+    assert api.SR.get_record(sr)["physical_size"] == str(5 * 2 ** 40)
+    for fields in ({}, {"physical_size": "0"}):
+        other = new_sr(api, **fields)
+        st = os.statvfs(api.SR.get_location(other))
+        assert int(api.SR.get_physical_size(other)) == st.f_blocks * st.f_frsize
     n = len(api.SR.get_all())
-    for value in ("1000", "0"):
+    d = failure(api.SR.create, {"name_label": unique("sr"), "physical_size": "-1"})
+    assert d[:2] == ["INVALID_VALUE", "physical_size"], d
+    for value in ("1.5", "lots", 1.5):
         d = failure(api.SR.create, {"name_label": unique("sr"), "physical_size": value})
-        assert d[:3] == ["VALUE_NOT_SUPPORTED", "physical_size", value]
+        assert d == ["FIELD_TYPE_ERROR", "physical_size"], d
     assert len(api.SR.get_all()) == n
-    assert int(api.SR.get_physical_size(new_sr(api))) > 0   # without it: measured
 
 
 # -- VDI.sector_size: 512 or 4096 ---------------------------------------------------------------

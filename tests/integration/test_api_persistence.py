@@ -24,7 +24,7 @@ def build_world(api, daemon):
     """A little of everything: chains of disks, VMs in every state, users."""
     w = {}
     sr = new_sr(api, name_description="persisted")
-    base = new_vdi(api, sr, virtual_size=str(2 ** 24), sector_size="4096")
+    base = new_vdi(api, sr, virtual_size=str(2 ** 16), sector_size="4096")
     w["snap"] = api.VDI.snapshot(base)
     net = new_network(api, VLAN="12", default_gateway="10.1.2.3")
     states = {}

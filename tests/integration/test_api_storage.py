@@ -4,7 +4,7 @@ import os
 import subprocess
 
 import pytest
-from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
+from harness import MIB, failure, new_sr, new_vbd, new_vdi, new_vm, unique
 
 from xen.xend.api.errors import ApiError
 from xen.xend.host import srdrivers
@@ -130,10 +130,12 @@ def test_deleting_vdis_and_the_sr(api):
     assert not os.path.exists(location)
 
 
-def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
-    """qcow2 images end at 2 PiB here (qemu-img 7.2, 64 KiB clusters): the largest is made,
-    one sector more is refused before qemu-img runs, with value and bound in sectors."""
-    sr = new_sr(api)
+def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api, other_fs):
+    """qcow2 images end at 2 PiB here (qemu-img 7.2, 64 KiB clusters): the largest is made
+    (in an SR that may promise that much), one sector more is refused before qemu-img
+    runs, with value and bound in sectors."""
+    sr = new_sr(api, location=os.path.join(other_fs, unique("big")),
+                physical_size=str(srdrivers.MAX_QCOW2_BYTES))
     biggest = srdrivers.MAX_QCOW2_BYTES // 512
     vdi = new_vdi(api, sr, virtual_size=str(biggest))
     assert api.VDI.get_virtual_size(vdi) == str(biggest)
@@ -148,6 +150,27 @@ def test_a_dir_sr_vdi_is_bounded_by_what_qemu_img_makes_in_sectors(api):
     vdi = new_vdi(api, sr)
     assert failure(api.VDI.set_virtual_size, vdi, str(biggest + 1))[:2] == \
         ["INVALID_VALUE", "virtual_size"]
+
+
+def test_large_qcow2_images_take_almost_no_blocks(api, other_fs):
+    """Making, growing or snapshotting a 2 PiB VDI takes the SR's file system no more than a
+    small image's worth of blocks: qemu-img's zero-filled L1 table (32 MiB) is left a
+    hole."""
+    biggest = srdrivers.MAX_QCOW2_BYTES
+    location = os.path.join(other_fs, unique("sparse"))
+    sr = new_sr(api, location=location, physical_size=str(3 * biggest))
+
+    def image(vdi):
+        return os.path.join(location, vdi + ".qcow2")
+
+    made = new_vdi(api, sr, size=biggest)
+    grown = new_vdi(api, sr, size=MIB)
+    api.VDI.set_virtual_size(grown, str(biggest // 512))
+    snap = api.VDI.snapshot(made)
+    for vdi in (made, grown, snap):
+        assert os.stat(image(vdi)).st_size > 32 * MIB        # the table is in the file ...
+        assert os.stat(image(vdi)).st_blocks * 512 < MIB      # ... as a hole
+    assert int(api.SR.get_physical_utilisation(sr)) < 4 * MIB
 
 
 def test_qemu_img_finding_a_size_too_large_is_the_callers_error(tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 import types
 
 import pytest
-from harness import failure, new_sr, new_vbd, new_vdi, new_vm, unique
+from harness import failure, new_sr, new_vbd, new_vdi, new_vm, tmpfs, unique
 
 from xen.xend.api.errors import ApiError
 from xen.xend.backend.qemu.argv import build_argv
@@ -163,9 +163,10 @@ def test_sr_clone_copies_every_image(api, daemon):
     assert api.VDI.get_virtual_size(a) == str(8 * MIB // 512)
 
 
-def test_too_large_a_vdi_is_refused_and_leaves_no_file(api, daemon):
-    """ext4 holds files up to 16 TiB, fewer than a VDI may have (2^56 bytes)."""
-    probe = os.path.join(daemon.dir, "probe")
+def test_too_large_a_vdi_is_refused_and_leaves_no_file(make_daemon, tmp_path):
+    """ext4 holds files up to 16 TiB, fewer than a VDI may have (2^56 bytes). The daemon
+    keeps its state on a tmpfs, so that an SR on the disk may promise that much."""
+    probe = os.path.join(str(tmp_path), "probe")
     try:
         with open(probe, "wb") as f:
             f.truncate(2 ** 56)
@@ -174,16 +175,18 @@ def test_too_large_a_vdi_is_refused_and_leaves_no_file(api, daemon):
         pass
     finally:
         os.unlink(probe)
-    sr = file_sr(api)
-    sectors = str(2 ** 56 // 512)
-    assert failure(api.VDI.create, {"name_label": "big", "SR": sr,
-                                    "virtual_size": sectors})[:2] == \
-        ["VALUE_NOT_SUPPORTED", "virtual_size"]
-    assert images(api, sr) == [] and api.SR.get_VDIs(sr) == []
-    vdi = new_vdi(api, sr, virtual_size="2048")
-    assert failure(api.VDI.set_virtual_size, vdi, sectors)[0] == "VALUE_NOT_SUPPORTED"
-    assert api.VDI.get_virtual_size(vdi) == "2048"
-    assert os.stat(path_of(api, vdi)).st_size == 2048 * 512
+    with tmpfs(str(tmp_path / "state"), 16 * MIB) as state:
+        api = make_daemon(state_dir=state).api
+        sr = file_sr(api, location=str(tmp_path / "sr"), physical_size=str(2 ** 57))
+        sectors = str(2 ** 56 // 512)
+        assert failure(api.VDI.create, {"name_label": "big", "SR": sr,
+                                        "virtual_size": sectors})[:2] == \
+            ["VALUE_NOT_SUPPORTED", "virtual_size"]
+        assert images(api, sr) == [] and api.SR.get_VDIs(sr) == []
+        vdi = new_vdi(api, sr, virtual_size="2048")
+        assert failure(api.VDI.set_virtual_size, vdi, sectors)[0] == "VALUE_NOT_SUPPORTED"
+        assert api.VDI.get_virtual_size(vdi) == "2048"
+        assert os.stat(path_of(api, vdi)).st_size == 2048 * 512
 
 
 # -- in process: failures half-way, and the disk specs the backends get ------------------

@@ -174,6 +174,33 @@ def test_lookup_index_follows_create_update_delete(store, db):
         s2.close()
 
 
+def test_totals_follow_create_update_delete_and_pending_changes(db):
+    """VDI bytes summed per SR, as the daemon keeps them: right after each write, across
+    a reopen, and as a transaction sees its own pending changes."""
+    def open_with_totals():
+        return Store(str(db), ["VDI"], totals={("VDI", "SR"): lambda rec: rec["size"]})
+    store = open_with_totals()
+    with store.transaction() as t:
+        t.create("VDI", "a", {"SR": "sr1", "size": 5})
+        t.create("VDI", "b", {"SR": "sr1", "size": 7})
+        t.create("VDI", "c", {"SR": "sr2", "size": 1})
+    assert (store.total("VDI", "SR", "sr1"), store.total("VDI", "SR", "sr2")) == (12, 1)
+    with store.transaction() as t:
+        t.update("VDI", "a", {"size": 9})
+        t.update("VDI", "c", {"SR": "sr1"})
+        assert t.total("VDI", "SR", "sr1") == 17 and t.total("VDI", "SR", "sr2") == 0
+        t.delete("VDI", "b")
+        t.create("VDI", "d", {"SR": "sr2", "size": 3})
+        assert t.total("VDI", "SR", "sr1") == 10 and t.total("VDI", "SR", "sr2") == 3
+        assert store.total("VDI", "SR", "sr1") == 12       # not committed yet
+    assert (store.total("VDI", "SR", "sr1"), store.total("VDI", "SR", "sr2")) == (10, 3)
+    assert store.total("VDI", "SR", "none") == 0
+    store.close()
+    store = open_with_totals()
+    assert (store.total("VDI", "SR", "sr1"), store.total("VDI", "SR", "sr2")) == (10, 3)
+    store.close()
+
+
 def test_transaction_reads_see_pending_changes(store):
     with store.transaction() as t:
         t.create("VM", "vm1", {"name_label": "a"})

@@ -755,10 +755,16 @@ ERRORS = {e.code: e for e in (
           "seconds; it keeps the device, and the record stays",
           "the guest did not release {class} {ref} within {timeout} seconds; it keeps it"),
     Error("SR_FULL", ("requested", "maximum"),
-          "a copy of written image data (a snapshot on a file SR, SR.clone) needs "
-          "`requested` bytes, more than the `maximum` the file system has free; images "
-          "are thin-provisioned, so VDI.create and resizing never ask for room",
+          "the call needs `requested` bytes more than the SR has, and `maximum` are "
+          "left: a VDI.create, resize, snapshot or copy would take the bytes the SR's "
+          "VDIs promise (virtual_allocation) beyond its physical_size times "
+          "sr_overcommit_ratio, or a copy of written image data (a snapshot on a file "
+          "SR, SR.clone) needs more than its file system has free",
           "the SR is full: {requested} bytes asked for, {maximum} available"),
+    Error("HOST_STATE_FULL", (),
+          "the file system of the daemon's state directory had no room to record the "
+          "change; nothing was changed (images a call made are removed again)",
+          "the daemon's state directory is full; nothing was changed"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",

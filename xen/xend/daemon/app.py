@@ -26,7 +26,7 @@ from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
 from ..api.handlers.network import NetworkHandler, VIFHandler
 from ..api.handlers.session import SessionHandler
-from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler
+from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
 from ..api.handlers.task import TaskHandler
 from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
@@ -37,7 +37,7 @@ from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.store import Store
-from ..util.files import private_dir, tighten
+from ..util.files import private_dir, same_file_system, tighten
 
 log = logging.getLogger("xend")
 
@@ -53,10 +53,11 @@ _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
 
 
 def _index_plan():
-    """What the store must index: every bound Ref field, and the indexed fields."""
+    """What the store must index: every bound Ref field, the indexed fields, and the
+    bytes each SR's VDIs promise (so that no allocation check sums every VDI)."""
     reverse = [(b.ref_class, b.ref_field) for b in datamodel.BINDINGS]
     lookup = [(c.name, f.wire) for c, f in datamodel.all_fields() if f.indexed]
-    return reverse, lookup
+    return reverse, lookup, {("VDI", "SR"): vdi_bytes}
 
 
 # Lists "control_d" in Xen's control domain (dom0), where guests belong to Xen.
@@ -104,9 +105,9 @@ class Xend:
         self.boot_dir = os.path.join(self.state_dir, "boot")
         private_dir(self.boot_dir, 0o755)
         self._tighten_own_dirs()
-        reverse, lookup = _index_plan()
+        reverse, lookup, totals = _index_plan()
         self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
-                           reverse_fields=reverse, lookup_fields=lookup,
+                           reverse_fields=reverse, lookup_fields=lookup, totals=totals,
                            volatile=[c.name for c in datamodel.CLASSES.values()
                                      if not c.stored])
         self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
@@ -184,6 +185,14 @@ class Xend:
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
+
+    def reserve_for(self, path):
+        """The bytes guest disks must leave free on ``path``'s file system: the
+        state_reserve_bytes kept for the daemon's own database and log on the state
+        directory's file system, none on any other."""
+        if same_file_system(path, self.state_dir):
+            return self.config["state_reserve_bytes"]
+        return 0
 
     def sr_lock(self, sr):
         """The lock that serialises image-file work in one SR."""

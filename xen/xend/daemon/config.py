@@ -61,6 +61,8 @@ DEFAULTS = {
     "first_byte_timeout": 10.0,            # seconds a new connection may send nothing
     "loopback_is_one_client": True,        # 127.0.0.0/8 and ::1 share one per-client cap
     "path_roots": [],                      # where SRs and users' VM files lie; docs/security.md
+    "sr_overcommit_ratio": 1.0,            # an SR's VDIs may promise physical_size x this
+    "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
 }
 
 # Checks beyond the type, for keys whose every value of the right type is not
@@ -92,6 +94,8 @@ _RULES = {
     "tls_allow": _networks,
     "path_roots": _roots,
     "max_request_bytes": lambda v: None if v > 0 else _POSITIVE,
+    "sr_overcommit_ratio": lambda v: None if v > 0 else _POSITIVE,
+    "state_reserve_bytes": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,

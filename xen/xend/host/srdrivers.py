@@ -7,7 +7,8 @@ directory, its figures, deleting, copying for SR.clone) is ``ImageDirSR``.
 
 The default, ``dir``, is a directory of qcow2 images:
 
-  * a VDI is one qcow2 file, its *leaf*;
+  * a VDI is one qcow2 file, its *leaf*, sparse: no data is preallocated, and the
+    zero-filled tables qemu-img writes are made holes again (``dig_holes``);
   * a snapshot freezes the VDI's current image as a read-only *base* file and
     puts both the VDI and the snapshot on new overlays of it, so each writes to
     its own leaf and shares every unchanged block. When the VDI is attached to a
@@ -28,6 +29,7 @@ Every operation that makes files removes them again if it fails half-way.
 Paths never pass through a shell.
 """
 
+import contextlib
 import errno
 import json
 import os
@@ -38,7 +40,7 @@ import uuid as uuidlib
 from ..api.errors import ApiError
 from ..api.values import check_path
 from ..util import progress
-from ..util.files import unlink_if_exists
+from ..util.files import free_bytes, fs_size, spare_bytes, unlink_if_exists
 
 QEMU_IMG = "qemu-img"
 BASE_PREFIX = ".base-"
@@ -68,9 +70,28 @@ def same_place(a, b):
         return False
 
 
-def _qemu_img(*args, size=None):
+def sr_full(path, requested):
+    """SR_FULL [requested, maximum] for ``requested`` bytes that ``path``'s file system
+    had no room for; maximum: what it has free now."""
+    return ApiError("SR_FULL", str(requested), str(free_bytes(path)))
+
+
+@contextlib.contextmanager
+def full_is_sr_full(path, requested):
+    """Turn the file system running out of room (ENOSPC, EDQUOT) for ``path`` into
+    SR_FULL: the caller's request was too large for what is left, not a fault."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise sr_full(path, requested) from None
+        raise
+
+
+def _qemu_img(*args, size=None, image=None):
     """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
-    error when qemu-img finds it too large for the format."""
+    error when qemu-img finds it too large for the format; ``image``: the file it
+    writes, for SR_FULL when its file system has no room left."""
     try:
         out = subprocess.run([shutil.which(QEMU_IMG) or QEMU_IMG] + list(args),
                              capture_output=True, text=True, timeout=120)
@@ -82,16 +103,39 @@ def _qemu_img(*args, size=None):
         if size is not None and "too large" in message:
             # The caller's size, not a fault of ours: say so, naming the field.
             raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size, message)
+        if image is not None and os.strerror(errno.ENOSPC) in message:
+            raise sr_full(image, size or 0)
         raise ApiError("INTERNAL_ERROR", "qemu-img %s: %s" % (args[0], message))
     return out.stdout
 
 
 def create_image(path, size, backing=None):
-    """A qcow2 image of ``size`` bytes, or a copy-on-write child of ``backing``."""
-    argv = ["create", "-q", "-f", "qcow2"]
+    """A qcow2 image of ``size`` bytes, or a copy-on-write child of ``backing``, taking
+    no more blocks than its header and tables need; nothing is left at ``path`` if
+    qemu-img fails (a file system that filled half-way)."""
+    argv = ["create", "-q", "-f", "qcow2", "-o", "preallocation=off"]
     if backing:
         argv += ["-b", backing, "-F", "qcow2"]
-    _qemu_img(*argv + [path] + ([str(size)] if size is not None else []), size=size)
+    try:
+        _qemu_img(*argv + [path] + ([str(size)] if size is not None else []), size=size,
+                  image=path)
+    except BaseException:
+        unlink_if_exists(path)
+        raise
+    dig_holes(path)
+
+
+def dig_holes(path, offset=0):
+    """Make the blocks of ``path`` from ``offset`` on that hold only zeros holes again.
+    qemu-img writes a qcow2 image's whole L1 table, all zeros until the guest writes,
+    when it makes or grows the image: 32 MiB of the SR's file system for a 2 PiB disk.
+    Best effort: where the file system cannot punch holes the image is still good,
+    only not sparse."""
+    try:
+        subprocess.run(["fallocate", "--dig-holes", "--offset", str(offset), "--", path],
+                       capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 
 def backing_of(path):
@@ -108,21 +152,14 @@ def allocated(path):
         return 0
 
 
-def free_bytes(path):
-    """Bytes an unprivileged writer may still allocate on ``path``'s file system."""
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def check_room(path, requested):
+def check_room(path, requested, reserve=0):
     """SR_FULL [requested, maximum] unless ``path``'s file system (that of its nearest
-    existing ancestor) has ``requested`` bytes free. Images are thin-provisioned: only
-    copies of data already written (a raw snapshot, SR.clone) are checked."""
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    free = free_bytes(path)
-    if requested > free:
-        raise ApiError("SR_FULL", str(requested), str(free))
+    existing ancestor) has ``requested`` bytes free beyond ``reserve`` (the state
+    directory's, where ``path`` is on its file system). Images are thin-provisioned:
+    only copies of data already written (a raw snapshot, SR.clone) are checked."""
+    room = spare_bytes(path, reserve)
+    if requested > room:
+        raise ApiError("SR_FULL", str(requested), str(room))
 
 
 def copy_sparse(src, dst):
@@ -137,14 +174,15 @@ def copy_sparse(src, dst):
     if out.returncode != 0:
         unlink_if_exists(dst)
         if os.strerror(errno.ENOSPC) in out.stderr:   # filled by another writer meanwhile
-            raise ApiError("SR_FULL", str(allocated(src)), str(free_bytes(os.path.dirname(dst))))
+            raise sr_full(dst, allocated(src))
         raise ApiError("INTERNAL_ERROR", "cp %s: %s" % (src, out.stderr.strip()[-300:]))
 
 
 class ImageDirSR:
     """What both SR types share: a directory with one image file per VDI. A type adds
     ``make_image(path, size)``, ``resize(path, size)`` and ``snapshot(location, leaf,
-    snap)`` (of a VDI no running guest uses)."""
+    snap, reserve)`` (of a VDI no running guest uses; ``reserve``: bytes a copy must
+    leave free on the file system)."""
 
     type = format = None
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
@@ -152,7 +190,8 @@ class ImageDirSR:
 
     def attach(self, location):
         """Make the SR's directory (0700) if needed."""
-        os.makedirs(location, mode=0o700, exist_ok=True)
+        with full_is_sr_full(location, 0):
+            os.makedirs(location, mode=0o700, exist_ok=True)
 
     def detach(self, location):
         """Remove the SR's directory if nothing is left in it."""
@@ -162,8 +201,7 @@ class ImageDirSR:
             pass
 
     def physical_size(self, location):
-        st = os.statvfs(location)
-        return st.f_blocks * st.f_frsize
+        return fs_size(location)
 
     def physical_utilisation(self, location):
         total = 0
@@ -194,11 +232,14 @@ class ImageDirSR:
         """Remove the files of ``dropped`` (a deleted leaf's ``chain``) that no image
         in ``leaves`` still depends on (none but dir's bases)."""
 
-    def clone(self, location, new_location, leaves):
-        """Copy every image of the SR to ``new_location`` (then ``relink`` the copies);
-        returns {old leaf path: new leaf path}."""
-        check_room(new_location, self.physical_utilisation(location))
-        os.makedirs(new_location, mode=0o700, exist_ok=False)
+    def clone(self, location, new_location, leaves, reserve=0):
+        """Copy every image of the SR to ``new_location`` (then ``relink`` the copies),
+        leaving ``reserve`` bytes free on its file system; returns {old leaf path: new
+        leaf path}."""
+        needed = self.physical_utilisation(location)
+        check_room(new_location, needed, reserve)
+        with full_is_sr_full(new_location, needed):
+            os.makedirs(new_location, mode=0o700, exist_ok=False)
         try:
             for entry in os.scandir(location):
                 if entry.is_file(follow_symlinks=False):
@@ -247,9 +288,10 @@ class DirSR(ImageDirSR):
         running): a snapshot whose records failed to commit leaves the chain as it was."""
         os.replace(base, leaf)
 
-    def snapshot(self, location, leaf, snap):
+    def snapshot(self, location, leaf, snap, reserve=0):
         """Snapshot ``leaf``, not in use by a running guest; returns the snapshot's path
-        and the base ``leaf`` was frozen into (for ``thaw``)."""
+        and the base ``leaf`` was frozen into (for ``thaw``). Overlays copy no data, so
+        ``reserve`` needs no check here."""
         base = self.freeze(location, leaf)
         progress.report(0.5)   # the image is frozen; the snapshot's overlay follows
         try:
@@ -274,7 +316,10 @@ class DirSR(ImageDirSR):
         return json.loads(_qemu_img("info", "-U", "--output=json", "--backing-chain", path))
 
     def resize(self, path, size):
-        _qemu_img("resize", "-q", path, str(size), size=size)
+        # qemu-img puts a grown L1 table after the image's end: only that part is dug.
+        end = os.path.getsize(path)
+        _qemu_img("resize", "-q", path, str(size), size=size, image=path)
+        dig_holes(path, end)
 
     def _images(self, leaf):
         """The resolved path of every image ``leaf``'s chain holds, itself included;
@@ -314,7 +359,7 @@ class DirSR(ImageDirSR):
             if backing and os.path.dirname(backing) == location:
                 _qemu_img("rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
                           os.path.join(new_location, os.path.basename(backing)),
-                          entry.path)
+                          entry.path, image=entry.path)
 
 
 class FileSR(ImageDirSR):
@@ -325,25 +370,28 @@ class FileSR(ImageDirSR):
 
     def make_image(self, path, size):
         # O_EXCL: never truncate an image that is there already.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        with full_is_sr_full(path, size):   # no inode left
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         try:
             self.resize(path, size)
         except BaseException:
             unlink_if_exists(path)
             raise
 
-    def snapshot(self, location, leaf, snap):
-        """A full sparse copy of ``leaf`` (not in use); returns the copy's path, and
-        None: ``leaf`` itself is left as it was."""
+    def snapshot(self, location, leaf, snap, reserve=0):
+        """A full sparse copy of ``leaf`` (not in use), leaving ``reserve`` bytes free on
+        the file system; returns the copy's path, and None: ``leaf`` itself is left as
+        it was."""
         path = self.image_path(location, snap)
-        check_room(location, allocated(leaf))
+        check_room(location, allocated(leaf), reserve)
         copy_sparse(leaf, path)
         return path, None
 
     def resize(self, path, size):
         """Grow the image with a hole (shrinking is refused before this)."""
         try:
-            os.truncate(path, size)
+            with full_is_sr_full(path, size):
+                os.truncate(path, size)
         except OSError as e:   # e.g. EFBIG: beyond what the SR's file system holds
             raise ApiError("VALUE_NOT_SUPPORTED", "virtual_size", "%d bytes" % size,
                            e.strerror) from None

@@ -5,6 +5,7 @@ place, a write replaces the whole record, so a reader sees either the old or the
 new one. Writes go through a ``Transaction``; on commit the changed rows are
 written to SQLite in one transaction (WAL, synchronous=FULL) before memory is
 updated and before the caller replies, so a Success reply survives ``kill -9``.
+A commit the file system has no room for changes nothing and is HOST_STATE_FULL.
 
 The store knows records, rows and indexes; it does not know what a field
 means. Two kinds of index are kept, both declared by the caller:
@@ -15,14 +16,21 @@ means. Two kinds of index are kept, both declared by the caller:
   * lookup indexes (``cls.field -> value -> refs``) for get_by_name_label and
     get_by_short_name, so lookups cost the same at 10 or 10,000 objects.
 
+It also keeps totals (``cls.field -> target -> sum``): per target of a Ref field,
+the sum of a weight its referrers' records give (the bytes an SR's VDIs take),
+kept up to date on every write, so reading one costs the same at any number
+of referrers.
+
 Classes listed as volatile (sessions, tasks) live only in memory.
 """
 
+import errno
 import json
 import os
 import sqlite3
 import threading
 
+from ..api.errors import ApiError
 from ..util.files import open_own, tighten
 
 SCHEMA_VERSION = "1"
@@ -31,15 +39,18 @@ SCHEMA_VERSION = "1"
 class Store:
     """In-memory records backed by one SQLite file."""
 
-    def __init__(self, path, classes, reverse_fields=(), lookup_fields=(), volatile=()):
+    def __init__(self, path, classes, reverse_fields=(), lookup_fields=(), volatile=(),
+                 totals=None):
         """``classes``: class names; ``reverse_fields``/``lookup_fields``: (class, wire)
-        pairs to index; ``volatile``: classes never written to disk. ``path`` None keeps
+        pairs to index; ``totals``: {(class, Ref field): weight(record) -> number} to
+        sum per target; ``volatile``: classes never written to disk. ``path`` None keeps
         everything in memory (unit tests)."""
         self._tables = {c: {} for c in classes}
         self._private = {}
         self._class_of = {}
         self._reverse = {k: {} for k in reverse_fields}
         self._lookup = {k: {} for k in lookup_fields}
+        self._totals = {k: (weight, {}) for k, weight in (totals or {}).items()}
         self._volatile = frozenset(volatile)
         self._lock = threading.RLock()
         self._listeners = []
@@ -112,6 +123,10 @@ class Store:
         """Refs of ``cls`` whose ``field`` equals ``value`` (an indexed field)."""
         return list(self._lookup[(cls, field)].get(value, ()))
 
+    def total(self, cls, field, target):
+        """The sum of the weights of the ``cls`` records whose ``field`` is ``target``."""
+        return self._totals[(cls, field)][1].get(target, 0)
+
     # -- writes ----------------------------------------------------------
 
     def locked(self):
@@ -142,8 +157,11 @@ class Store:
                         db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
                                    (ref, cls, json.dumps(rec), json.dumps(priv)))
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as e:
+                if db.in_transaction:   # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                if _disk_full(e):
+                    raise ApiError("HOST_STATE_FULL") from None
                 raise
         events = []
         for op, cls, ref, rec, priv in changes:
@@ -170,6 +188,9 @@ class Store:
         for (c, f), index in self._lookup.items():
             if c == cls:
                 index.setdefault(record.get(f), {})[ref] = None
+        for (c, f), (weight, sums) in self._totals.items():
+            if c == cls and record.get(f):
+                sums[record[f]] = sums.get(record[f], 0) + weight(record)
 
     def _remove(self, cls, ref):
         old = self._tables[cls].pop(ref, None)
@@ -180,6 +201,13 @@ class Store:
     def _unindex(self, cls, ref, old):
         if old is None:
             return
+        for (c, f), (weight, sums) in self._totals.items():
+            if c == cls and old.get(f):
+                left = sums[old[f]] - weight(old)
+                if left:
+                    sums[old[f]] = left
+                else:
+                    del sums[old[f]]
         for indexes in (self._reverse, self._lookup):
             for (c, f), index in indexes.items():
                 if c == cls:
@@ -188,6 +216,13 @@ class Store:
                         holders.pop(ref, None)
                         if not holders:
                             del index[old.get(f)]
+
+
+def _disk_full(e):
+    """Whether ``e`` says the database's file system had no room for the write."""
+    if isinstance(e, sqlite3.Error):
+        return getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class Transaction:
@@ -240,6 +275,20 @@ class Transaction:
             if c == cls and op != "del" and rec.get(field) == target:
                 out[r] = None
         return list(out)
+
+    def total(self, cls, field, target):
+        """Like Store.total, seeing this transaction's pending changes."""
+        weight = self._store._totals[(cls, field)][0]
+        out = self._store.total(cls, field, target)
+        for r, (op, c, rec, _) in self._pending.items():
+            if c != cls:
+                continue
+            old = self._store.get(cls, r)
+            if old is not None and old.get(field) == target:
+                out -= weight(old)
+            if op != "del" and rec.get(field) == target:
+                out += weight(rec)
+        return out
 
     def _touch(self, op, cls, ref, record, private):
         if ref not in self._pending:

@@ -68,3 +68,36 @@ def tighten(path, mode):
             os.fchmod(fd, mode)
     finally:
         os.close(fd)
+
+
+def _existing(path):
+    """``path``, or its nearest ancestor that exists (where a directory is to be made)."""
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def free_bytes(path):
+    """Bytes an unprivileged writer may still allocate on ``path``'s file system."""
+    st = os.statvfs(_existing(path))
+    return st.f_bavail * st.f_frsize
+
+
+def fs_size(path):
+    """The size in bytes of ``path``'s file system."""
+    st = os.statvfs(_existing(path))
+    return st.f_blocks * st.f_frsize
+
+
+def same_file_system(a, b):
+    """Whether the paths ``a`` and ``b`` (or, where missing, their nearest existing
+    ancestors) are on one file system."""
+    return os.stat(_existing(a)).st_dev == os.stat(_existing(b)).st_dev
+
+
+def spare_bytes(path, reserve):
+    """Bytes that what the daemon writes on guests' behalf (disk images, console logs)
+    may still take on ``path``'s file system: what is free beyond ``reserve``, the room
+    kept for the daemon's own database and log (state_reserve_bytes on the state
+    directory's file system). Never negative."""
+    return max(0, free_bytes(path) - reserve)

@@ -5,7 +5,8 @@ constructor, delete, the lookups and records, once, for any class: a class
 declared in the datamodel with no behaviour of its own needs nothing else. A
 class with behaviour of its own subclasses it and overrides the hooks:
 
-  * ``computed``: RO_run fields worked out at read time (name -> method name);
+  * ``computed``: fields worked out at read time (name -> method name); an RO_ins
+    one is kept as given at creation, and its method reads it from the record;
   * ``validate(txn, ref, old, new)``: refuse a write before it is committed;
   * ``before_delete(call, txn, ref)``: refuse or prepare a delete;
   * ``visible(call, ref)``: hide objects the caller may not see (sessions, tasks);
@@ -316,13 +317,6 @@ class ClassHandler:
                 raise ApiError("FIELD_MISSING", f.wire)
             else:
                 value = f.default_value()
-            if src == "computed":
-                if f.wire in record:
-                    # Measured by the daemon (SR.physical_size), never kept as given:
-                    # refused, so no caller believes its figure was kept.
-                    raise ApiError("VALUE_NOT_SUPPORTED", f.wire, str(record[f.wire]),
-                                   "%s is measured by the daemon; omit it" % f.name)
-                continue
             if src == "bound" and value and not self._members_settable(f.wire):
                 raise ApiError("FIELD_READ_ONLY", f.wire)
             (bound if src == "bound" else stored)[f.wire] = value

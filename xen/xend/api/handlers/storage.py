@@ -12,6 +12,7 @@ import shutil
 from ...backend.spec import DISK_DEVICE
 from ...host import srdrivers
 from ...util import progress
+from ...util.files import fs_size, same_file_system
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
@@ -23,6 +24,18 @@ _NOT_SNAPSHOTTED = ("parent",)
 # The sector sizes a VDI may have: the logical block sizes QEMU and Xen's blkback
 # present to a guest. Any other would make a disk that is no whole number of them.
 SECTOR_SIZES = (512, 4096)
+
+
+def vdi_bytes(rec):
+    """The bytes a VDI's record promises its guests: what its SR's allocation counts."""
+    return rec.get("virtual_size", 0) * rec.get("sector_size", 512)
+
+
+def capacity(sr_rec):
+    """An SR's capacity in bytes: the physical_size SR.create was given, or (none given,
+    or 0) the size of the file system the SR is on."""
+    return (sr_rec.get("physical_size")
+            or srdrivers.driver(sr_rec.get("type", "dir")).physical_size(sr_rec["location"]))
 
 
 class SRHandler(ClassHandler):
@@ -45,15 +58,19 @@ class SRHandler(ClassHandler):
         return self._clone(sr, loc, name)
 
     def _virtual_allocation(self, ref, rec):
-        return sum(v.get("virtual_size", 0) * v.get("sector_size", 512)
-                   for v in (self.store.get("VDI", x)
-                             for x in self.store.referrers("VDI", "SR", ref)))
+        return self.store.total("VDI", "SR", ref)
 
     def _physical_utilisation(self, ref, rec):
         return self._driver(rec).physical_utilisation(rec["location"])
 
     def _physical_size(self, ref, rec):
-        return self._driver(rec).physical_size(rec["location"])
+        return capacity(rec)
+
+    def validate(self, txn, ref, old, new):
+        if new.get("physical_size", 0) < 0:
+            raise ApiError("INVALID_VALUE", "physical_size",
+                           "%d (a capacity in bytes; 0 for the file system's size)"
+                           % new["physical_size"])
 
     def create(self, call, record):
         self.may_write(call, None)
@@ -100,7 +117,7 @@ class SRHandler(ClassHandler):
         vdis = self.store.referrers("VDI", "SR", sr)
         leaves = {v: self.store.private(v)["path"] for v in vdis}
         progress.report(0.1)
-        paths = d.clone(rec["location"], loc, list(leaves.values()))
+        paths = d.clone(rec["location"], loc, list(leaves.values()), self.app.reserve_for(loc))
         progress.report(0.8)
         new = new_ref()
         vdi_h = self.app.handlers["VDI"]
@@ -154,6 +171,31 @@ class VDIHandler(ClassHandler):
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
         if old is not None:
             self._check_holders_agree(txn, ref, old, new)
+        if sr:
+            # Checked again inside the transaction that commits the VDI, under the
+            # store's write lock: two calls cannot both take the SR's last bytes.
+            self.check_room(txn or self.store, new["SR"], sr,
+                            vdi_bytes(new) - (vdi_bytes(old) if old else 0))
+
+    def check_room(self, view, sr_ref, sr, growth):
+        """SR_FULL [requested, maximum] where ``growth`` more bytes promised by the VDIs of
+        the SR ``sr_ref`` (whose record is ``sr``, as ``view``, the store or a transaction,
+        sees it) would exceed its capacity times sr_overcommit_ratio, or, for an SR on the
+        state directory's file system, take what the VDIs of every SR there promise
+        beyond that file system's size less state_reserve_bytes."""
+        if growth <= 0:
+            return
+        promised = view.total("VDI", "SR", sr_ref)
+        room = int(capacity(sr) * self.app.config["sr_overcommit_ratio"]) - promised
+        state = self.app.state_dir
+        if same_file_system(sr["location"], state):
+            # Guests that write their disks full must never take the daemon's reserve.
+            others = sum(view.total("VDI", "SR", other) for other, rec in self.store.records("SR")
+                         if other != sr_ref and same_file_system(rec["location"], state))
+            room = min(room, fs_size(state) - self.app.config["state_reserve_bytes"]
+                       - promised - others)
+        if growth > room:
+            raise ApiError("SR_FULL", str(growth), str(max(room, 0)))
 
     def _check_holders_agree(self, txn, ref, old, new):
         """VDI_IN_USE where a change of read_only or sharable contradicts how VMs that
@@ -255,6 +297,8 @@ class VDIHandler(ClassHandler):
 
     def _snapshot_files(self, vdi, rec):
         sr, d = self._sr(rec)
+        # Refused before any file work; commit_snapshot checks again.
+        self.check_room(self.store, rec["SR"], sr, vdi_bytes(rec))
         leaf = self.store.private(vdi)["path"]
         users = self.live_users(vdi)
         snap = new_ref()
@@ -271,7 +315,8 @@ class VDIHandler(ClassHandler):
             snap_path = d.snapshot_of(sr["location"], leaf, snap)
             leaf, frozen = new_leaf, None
         else:
-            snap_path, frozen = d.snapshot(sr["location"], leaf, snap)
+            snap_path, frozen = d.snapshot(sr["location"], leaf, snap,
+                                           self.app.reserve_for(sr["location"]))
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
         return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf, "frozen": frozen,
