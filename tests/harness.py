@@ -39,6 +39,7 @@ import pytest
 import XenAPI
 
 from xen.xend.api.sessions import Peer
+from xen.xend.backend.qemu.argv import HostFiles, boot_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -302,6 +303,14 @@ def new_no_os_vm(api, name=None, **fields):
     """A QEMU VM with no OS: SeaBIOS finds nothing to boot and idles. 64 MiB, one vCPU."""
     rec = {"name_label": name or unique("noos"), "boot_method": "bios", "bios_boot": "HD"}
     return create(api.VM, dict(rec, **memory(NO_OS_MEMORY)), fields)
+
+
+def files_by_name(spec):
+    """The HostFiles of ``spec`` for a test of QEMU's command line alone (no QEMU runs):
+    every file is named by its path where the daemon would pass a descriptor."""
+    return HostFiles(qmp_fd=3, console_log="console.log",
+                     disks={d.vbd: [(d.path, d.format, False)] for d in spec.disks},
+                     boot={field: (path, False) for field, path, _ in boot_files(spec.vm)})
 
 
 def tiny_args(guest, mode=""):

@@ -3,9 +3,11 @@ them again after a daemon restart.
 
 Each guest is a child process of the daemon started with
 ``start_new_session=True`` (signals aimed at the daemon, such as a terminal's
-Ctrl-C, never reach a guest) and cwd = the guest's state dir, which holds
+Ctrl-C, never reach a guest), as the backend's unprivileged account where it
+has one, under QEMU's seccomp sandbox. The guest's state dir (root's) holds
 ``qmp.sock``, ``console.log`` (the serial console) and ``qemu.log`` (QEMU's
-stdout and stderr). The exit of a process is noticed through a pidfd watched
+stdout and stderr), all made by the daemon and handed to QEMU as descriptors
+(handover.py): QEMU opens no file by name. The exit of a process is noticed through a pidfd watched
 by the QMP loop (see qmp.py for the threading design); a pidfd works the same
 for our own children, which are then reaped, and for processes found again
 by ``find`` after a daemon restart, which are no longer our children. The
@@ -27,7 +29,7 @@ import signal
 import subprocess
 
 from xen.xend.host import netdev
-from xen.xend.util.files import open_own, tighten, unlink_if_exists
+from xen.xend.util.files import open_own, tighten
 
 from .. import base
 from ..base import BackendError
@@ -37,12 +39,14 @@ from .argv import (
     CONSOLE_LOG,
     QEMU_LOG,
     QMP_SOCKET,
+    HostFiles,
     assign_slots,
     build_argv,
     disk_node,
     vbd_of_qdev,
 )
 from .domain import POLL, Domain, proc_starttime
+from .handover import Handover, disk_tag, listen_unix, open_boot_files, open_disk
 from .qmp import Monitor, MonitorGone
 
 log = logging.getLogger("xend.backend.qemu")
@@ -51,6 +55,7 @@ START_TIMEOUT = 30.0      # spawn -> QMP greeting
 # An Unknown guest's monitor is tried again each sample, briefly: a QEMU that was only
 # stopped or busy comes back, and the sampler is not held up long by one that is hung.
 RECHECK_TIMEOUT = 0.5
+APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 QUIT_GRACE = 10.0         # `quit` -> exit, before SIGKILL
 HANGUP_WAIT = 2.0         # exit -> QMP EOF, to collect the last events
 
@@ -106,11 +111,13 @@ class Processes:
     """The QEMU processes of one backend, by VM uuid. Used on the QMP loop thread only.
 
     ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
-    long a process found again may take to greet on its monitor.
+    long a process found again may take to greet on its monitor; ``account``
+    (host.accounts.Account) is who QEMU runs as, None for the daemon's own user.
     """
 
-    def __init__(self, qemu_binary, accel, notifier, reattach_timeout):
+    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, account=None):
         self.qemu_binary = qemu_binary
+        self.account = account
         self.accel = accel
         self.notifier = notifier
         self.reattach_timeout = reattach_timeout
@@ -142,22 +149,20 @@ class Processes:
             raise BackendError("INTERNAL_ERROR", "the QEMU backend needs a state_dir")
         state_dir = os.path.abspath(spec.state_dir)
         slots = assign_slots(spec.disks, spec.nics, slots)
-        argv = build_argv(spec, self.qemu_binary, self.accel, machine=machine,
-                          incoming=incoming, audio_ok=audio_ok, slots=slots, tap_fds=taps)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        unlink_if_exists(os.path.join(state_dir, QMP_SOCKET))
-        log.debug("starting %s", argv)
         try:
-            # QEMU appends to console.log by name: the daemon makes it a file of its own first.
-            append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-            console = os.path.join(state_dir, CONSOLE_LOG)
-            tighten(console, 0o600)
-            os.close(open_own(console, append))
-            with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG), append), "ab") as out:
-                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
-                popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True,
-                                         pass_fds=list(taps.values()))
+            with Handover() as handed:
+                files = self._hand_over(spec, state_dir, handed)
+                argv = build_argv(spec, self.qemu_binary, self.accel, files, machine=machine,
+                                  incoming=incoming, audio_ok=audio_ok, slots=slots,
+                                  tap_fds=taps)
+                log.debug("starting %s", argv)
+                with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG), APPEND), "ab") as out:
+                    log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
+                    popen = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=out, start_new_session=True,
+                                             pass_fds=list(taps.values()) + handed.fds,
+                                             **self._as_account())
         except OSError as err:
             raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
         dom = Domain(spec.uuid, state_dir, popen.pid, popen)
@@ -175,6 +180,29 @@ class Processes:
             await self.kill(dom)
             raise
         return dom
+
+    @staticmethod
+    def _hand_over(spec, state_dir, handed):
+        """Open what QEMU uses for ``spec`` into ``handed``; the HostFiles naming it."""
+        qmp = handed.pass_fd(listen_unix(os.path.join(state_dir, QMP_SOCKET)))
+        console = os.path.join(state_dir, CONSOLE_LOG)
+        tighten(console, 0o600)
+        console_log = handed.fdset([open_own(console, APPEND)], "console")
+        disks = {}
+        for disk in spec.disks:
+            disks[disk.vbd] = [(handed.fdset(fds, disk_tag(disk.vbd, level)), fmt, block)
+                               for fds, fmt, block, level in open_disk(disk)]
+        return HostFiles(qmp_fd=qmp, console_log=console_log, add_fd=handed.argv,
+                         disks=disks, boot=open_boot_files(spec, handed))
+
+    def _as_account(self):
+        """Popen's arguments that run QEMU as the backend's account: its uid and gid,
+        and only its own supplementary groups (kvm), not the daemon's; no capability
+        survives the change from root."""
+        if self.account is None:
+            return {}
+        return {"user": self.account.uid, "group": self.account.gid,
+                "extra_groups": list(self.account.groups)}
 
     def _watch(self, dom, pidfd):
         dom.pidfd = pidfd
