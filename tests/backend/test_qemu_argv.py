@@ -1,5 +1,6 @@
 """The VM fields -> QEMU command line mapping (pure: no QEMU is started)."""
 
+import grp
 import json
 import os
 import uuid
@@ -299,6 +300,18 @@ def test_accel_choice(monkeypatch):
     assert choose_accel("auto") == "kvm"
     with pytest.raises(ValueError):
         choose_accel("xen")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a device to a group")
+def test_kvm_device_is_given_to_the_kvm_group_as_udev_would(tmp_path):
+    device = tmp_path / "kvm"
+    device.touch()
+    device.chmod(0o600)
+    accounts.prepare_kvm(str(device))
+    st = device.stat()
+    assert st.st_gid == grp.getgrnam("kvm").gr_gid and st.st_mode & 0o777 == 0o660
+    qemu = accounts.ensure_user("xend-qemu")
+    assert accounts.can_read_write(str(device), qemu)
 
 
 def test_auto_accel_is_kvm_only_where_the_qemu_user_may_open_it(monkeypatch, tmp_path):

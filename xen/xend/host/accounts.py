@@ -74,16 +74,21 @@ def ensure_user(name):
 def prepare_kvm(device=KVM_DEVICE):
     """Make ``device`` ``root:kvm 0660`` as Debian's udev does, the kvm group made when
     missing; nothing where there is no device. Only widens: a device already
-    group-accessible to kvm is left as it is."""
+    group-accessible to kvm is left as it is. A failure is logged: QEMU then gets no
+    KVM (choose_accel), nothing else."""
     if not os.path.exists(device):
         return
-    _make(["groupadd", "--system", KVM_GROUP], lambda: _kvm_gid() is not None)
-    st = os.stat(device)
-    kvm = _kvm_gid()
-    if st.st_gid != kvm or stat.S_IMODE(st.st_mode) & 0o060 != 0o060:
-        os.chown(device, -1, kvm)
-        os.chmod(device, stat.S_IMODE(st.st_mode) | 0o060)
-        log.info("made %s root:%s 0660 (what udev does)", device, KVM_GROUP)
+    try:
+        _make(["groupadd", "--system", KVM_GROUP], lambda: _kvm_gid() is not None)
+        st = os.stat(device)
+        kvm = _kvm_gid()
+        if st.st_gid != kvm or stat.S_IMODE(st.st_mode) & 0o060 != 0o060:
+            os.chown(device, -1, kvm)
+            os.chmod(device, stat.S_IMODE(st.st_mode) | 0o060)
+            log.info("made %s root:%s 0660 (what udev does)", device, KVM_GROUP)
+    except (OSError, AccountError) as err:
+        # A read-only /dev (some containers) leaves QEMU on TCG, not the daemon down.
+        log.warning("cannot give %s to the %s group: %s", device, KVM_GROUP, err)
 
 
 def can_read_write(path, account):
