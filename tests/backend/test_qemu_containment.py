@@ -136,3 +136,20 @@ def test_qemu_cannot_open_host_files_by_name(backend, vms, path):
         qmp(backend, spec.uuid, "blockdev-add", {
             "driver": "file", "node-name": "stolen", "filename": path, "read-only": True})
     assert "Permission denied" in err.value.params[0]
+
+
+def test_a_boot_file_a_user_named_is_opened_under_its_roots(backend, vms, tiny_guest,
+                                                            tmp_path):
+    """A kernel outside the roots the domain owner gave, or reached through a link,
+    is refused before QEMU runs: the daemon would otherwise read it for the guest."""
+    root = tmp_path / "kernels"
+    root.mkdir()
+    (root / "vmlinux").symlink_to(tiny_guest["kernel"])
+    for path in (tiny_guest["kernel"], str(root / "vmlinux")):
+        spec = vms.spec(boot_method="kernel_external", kernel_kernel=path)
+        spec.host_path_roots = {"kernel/kernel": [str(root)]}
+        with pytest.raises(BackendError) as err:
+            backend.start(spec, paused=True)
+        assert err.value.code == "VALUE_NOT_SUPPORTED"
+        assert list(err.value.params[:2]) == ["kernel/kernel", path]
+        assert backend.power_state(spec.uuid) is None
