@@ -39,6 +39,8 @@ import pytest
 import XenAPI
 
 from xen.xend.api.sessions import Peer
+from xen.xend.backend.common import boot_files
+from xen.xend.backend.qemu.argv import HostFiles
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -321,6 +323,17 @@ def new_no_os_vm(api, name=None, **fields):
     """A QEMU VM with no OS: SeaBIOS finds nothing to boot and idles. 64 MiB, one vCPU."""
     rec = {"name_label": name or unique("noos"), "boot_method": "bios", "bios_boot": "HD"}
     return create(api.VM, dict(rec, **memory(NO_OS_MEMORY)), fields)
+
+
+CONSOLE_FD = 4   # the console socket's descriptor, as QEMU would inherit it
+
+
+def files_by_name(spec):
+    """The HostFiles of ``spec`` for a test of QEMU's command line alone (no QEMU runs):
+    every file is named by its path where the daemon would pass a descriptor."""
+    return HostFiles(qmp_fd=3, console_fd=CONSOLE_FD,
+                     disks={d.vbd: [(d.path, d.format, False)] for d in spec.disks},
+                     boot={field: (path, False) for field, path, _ in boot_files(spec.vm)})
 
 
 def tiny_args(guest, mode=""):

@@ -120,19 +120,16 @@ def test_start_refuses_what_qemu_would_fail_on_before_spawning_it(backend, vms, 
 
 def test_a_failed_start_quotes_only_its_own_qemu_output(backend, vms):
     """qemu.log keeps every attempt; the error of the second quotes the second alone."""
-    first, second = vms.disk(backend, "first"), vms.disk(backend, "second")
-    os.unlink(first.path)
-    os.unlink(second.path)
-    spec = vms.spec(disks=[first])
+    spec = vms.spec(VCPUs_max=300)          # more than the pc machine takes: QEMU refuses
     with pytest.raises(BackendError):
         backend.start(spec, paused=True)
+    second = dataclasses.replace(spec, vm=dataclasses.replace(spec.vm, VCPUs_max=301))
     with pytest.raises(BackendError) as err:
-        backend.start(dataclasses.replace(spec, disks=[second]), paused=True)
+        backend.start(second, paused=True)
     message = err.value.params[0]
-    assert second.path in message and first.path not in message, message
-    assert message.count("Could not open") == 1, message
+    assert "SMP CPUs 301" in message and "SMP CPUs 300" not in message, message
     with open(os.path.join(spec.state_dir, "qemu.log")) as f:
-        assert first.path in f.read()      # the admin's log still has both
+        assert "SMP CPUs 300" in f.read()   # the admin's log still has both
 
 
 def test_hard_reboot_keeps_the_process(backend, vms):
@@ -195,15 +192,6 @@ def test_suspend_a_paused_vm_and_resume_paused(backend, vms):
     backend.resume(spec, state, paused=True)
     assert backend.power_state(spec.uuid) == "Paused"
     backend.unpause(spec.uuid)
-    assert backend.power_state(spec.uuid) == "Running"
-
-
-def test_suspend_refuses_an_unsafe_path(backend, vms):
-    spec = vms.spec()
-    backend.start(spec, paused=False)
-    with pytest.raises(BackendError) as err:
-        backend.suspend(spec.uuid, False, spec.state_dir + "/a b; touch x")
-    assert err.value.code == "INVALID_VALUE"
     assert backend.power_state(spec.uuid) == "Running"
 
 

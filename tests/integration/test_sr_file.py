@@ -8,7 +8,7 @@ import subprocess
 import types
 
 import pytest
-from harness import failure, new_sr, new_vbd, new_vdi, new_vm, tmpfs, unique
+from harness import failure, files_by_name, new_sr, new_vbd, new_vdi, new_vm, tmpfs, unique
 
 from xen.xend.api.errors import ApiError
 from xen.xend.backend.qemu.argv import build_argv
@@ -241,8 +241,9 @@ def test_vbds_of_a_file_sr_reach_the_backends_as_raw(tmp_path):
         assert line.startswith("format=raw,vdev=xvdb,") and "backendtype" not in line
         spec = DomainSpec(uuid=vm, vm=VMConfig(name_label="vm", memory_static_max=256 * MIB),
                           disks=[disk], nics=[], state_dir=str(tmp_path))
-        args = build_argv(spec, "qemu-system-x86_64", "tcg", console_fd=4)
-        nodes = [json.loads(a) for a in args if a.startswith("{") and '"node-name"' in a]
+        nodes = [json.loads(a) for a in build_argv(spec, "qemu-system-x86_64", "tcg",
+                                                            files_by_name(spec))
+                 if a.startswith("{") and '"node-name"' in a]
         assert [n["driver"] for n in nodes if n["file"]["filename"] == disk.path] == ["raw"]
     finally:
         x.close()

@@ -30,6 +30,20 @@ def _image(api, vdi):
     return os.path.join(api.SR.get_location(sr), "%s.qcow2" % vdi)
 
 
+def _images(pid):
+    """The image files QEMU ``pid`` holds (a disk's whole chain), resolved: it is handed
+    descriptors, so its command line names none."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith(".qcow2"):
+            out.add(os.path.realpath(target))
+    return out
+
+
 def _devices(pid, option):
     """The JSON values of every ``option`` (-blockdev or -device) on QEMU's command line."""
     args = cmdline(pid)
@@ -59,7 +73,7 @@ def test_vm_with_a_disk_and_a_nic_starts(api):
     pid = the_pid(vm)
     blockdevs = _devices(pid, "-blockdev")
     devices = {d.get("id"): d for d in _devices(pid, "-device")}
-    assert [b["file"]["filename"] for b in blockdevs] == [_image(api, vdi)]
+    assert _images(pid) == {os.path.realpath(_image(api, vdi))}
     assert blockdevs[0]["driver"] == "qcow2" and not blockdevs[0]["read-only"]
     disk = devices["vbd-" + vbd]
     assert disk["driver"] == "virtio-blk-pci" and disk["drive"] == blockdevs[0]["node-name"]
@@ -105,8 +119,8 @@ def test_snapshot_of_a_disk_in_use(api):
     api.VM.suspend(vm, True)
     api.VM.resume(vm, False)
     assert api.VM.get_power_state(vm) == "Running"
-    files = [b["file"]["filename"] for b in _devices(the_pid(vm), "-blockdev")]
-    assert [os.path.realpath(f) for f in files] == [os.path.realpath(new_leaf)]
+    # (the chain: the new leaf, over the image the snapshot froze)
+    assert _images(the_pid(vm)) == {os.path.realpath(new_leaf), os.path.realpath(old_leaf)}
     api.VM.hard_shutdown(vm)
     api.VM.start(vm, False)
     assert api.VM.get_power_state(vm) == "Running"
@@ -137,10 +151,9 @@ def test_clone_disks_are_snapshots(api):
     # Both run at once, each on its own leaf.
     api.VM.start(vm, False)
     api.VM.start(clone, False)
-    files = {v: [os.path.realpath(b["file"]["filename"])
-                 for b in _devices(the_pid(v), "-blockdev")] for v in (vm, clone)}
-    assert files[vm] == [os.path.realpath(_image(api, vdi))]
-    assert files[clone] == [os.path.realpath(_image(api, clone_vdi))]
+    files = {v: _images(the_pid(v)) for v in (vm, clone)}
+    assert files[vm] == {os.path.realpath(_image(api, vdi)), base}
+    assert files[clone] == {os.path.realpath(_image(api, clone_vdi)), base}
 
 
 def test_resume_with_the_state_file_missing(api, qemu_daemon):

@@ -15,6 +15,7 @@ import re
 
 import pytest
 from harness import ROOT_PEER as ROOT
+from harness import files_by_name
 
 from xen.xend.api import datamodel, types
 from xen.xend.backend.base import BackendError
@@ -154,8 +155,8 @@ def shapes(app, vm):
                       spec, xl_config.domain_name(spec.vm, vm), qdisk_ok=True,
                       device_model_ok=True)),
                   lambda: qemu_shape(build_argv(spec, "qemu-system-x86_64", "tcg",
-                                                tap_fds={n.vif: 3 for n in spec.nics},
-                                                console_fd=4))):
+                                                files_by_name(spec),
+                                                tap_fds={n.vif: 3 for n in spec.nics}))):
         try:
             out.append(build())
         except BackendError as e:

@@ -86,7 +86,8 @@ def make_backend(name, config):
         from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
                            reattach_timeout=config["reattach_timeout"],
-                           console_log_bytes=config["console_log_bytes"])
+                           console_log_bytes=config["console_log_bytes"],
+                           qemu_user=config["qemu_user"])
     if name == "xen":
         from ..backend.xen import XenBackend
         return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])

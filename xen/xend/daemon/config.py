@@ -7,6 +7,7 @@ an error at start, not a silent default.
 
 import ipaddress
 import os
+import re
 import tomllib
 
 DEFAULT_CONFIG_FILE = "/etc/xen/xend.toml"
@@ -21,6 +22,7 @@ DEFAULTS = {
     "backend": "auto",                     # auto | xen | qemu | sim
     "accel": "auto",                       # qemu: auto (KVM where usable) | kvm | tcg
     "qemu_binary": "qemu-system-x86_64",
+    "qemu_user": "xend-qemu",              # qemu: the system user guests' QEMU runs as
     "reattach_timeout": 5.0,               # qemu: seconds a found guest's monitor may take
     "console_log_bytes": 2 ** 20,          # qemu: a guest's console.log at most (+ .1)
     "xen_xl": "xl",                        # xen: the xl binary
@@ -100,6 +102,8 @@ _RULES = {
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
+    "qemu_user": lambda v: None if re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", v)
+    else "must be a user name (lower-case letters, digits, _ and -)",
     "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
     "max_connections": lambda v: None if v > 0 else _POSITIVE,

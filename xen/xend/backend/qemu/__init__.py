@@ -13,6 +13,7 @@ suspend       suspend and resume (migration streams in state files), core dumps
 hotplug       hot-plug and unplug of disks and NICs, a disk's snapshot overlay
 counters      metrics: vCPU time, memory, disk and NIC counters
 argv          the QEMU command line and device names built from a DomainSpec (pure)
+handover      the files and sockets QEMU is handed as descriptors (it opens none by name)
 qmp           the asyncio loop thread and thin QMP sessions (qemu.qmp), no guest logic
 ============  =====================================================================
 """

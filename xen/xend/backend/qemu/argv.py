@@ -8,19 +8,16 @@ knows a guest's devices by (node names, device and netdev ids, PCI slots) are
 made here too, for hot-plug and for reading devices back after a restart.
 """
 
+import dataclasses
 import json
-import os
-import re
-import stat
 import uuid as uuidlib
 
 from ...host import facts
 from ..base import BackendError
 from ..common import BIOS_BOOT
 
-# Files in the guest's state dir (QEMU runs with that dir as cwd): QEMU creates the
-# monitor's socket; the daemon binds the console's socket (QEMU inherits it, listening)
-# and writes the console's log (console.py).
+# Files of the guest's state dir: the daemon makes them and hands QEMU descriptors
+# (the console's socket too, which the daemon reads and logs: console.py).
 QMP_SOCKET = "qmp.sock"
 CONSOLE_SOCKET = "console.sock"
 CONSOLE_LOG = "console.log"
@@ -55,18 +52,6 @@ QEMU64_FEATURES = frozenset({
 
 # PIIX IDE: two buses with two units each; hdX names pick a fixed slot.
 IDE_SLOTS = {"hda": (0, 0), "hdb": (0, 1), "hdc": (1, 0), "hdd": (1, 1)}
-
-# Characters allowed in a path that ends up inside the exec: migration URI,
-# which QEMU hands to /bin/sh.
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+=@%-]*$")
-
-
-def safe_path(path, field):
-    """Return ``path`` if it may appear in a shell word unquoted; else BackendError."""
-    if not isinstance(path, str) or not _SAFE_PATH.match(path):
-        raise BackendError("INVALID_VALUE", field, path)
-    return path
-
 
 def _opt(value):
     """Escape a value for QEMU's key=value option syntax (commas are doubled)."""
@@ -120,14 +105,13 @@ def _check_serial(vm):
 def _serial(vm, console_fd):
     """The first serial port: in every platform/serial mode the listening socket the
     daemon bound (``console_fd``, inherited), which the daemon reads and logs."""
-    if console_fd is None:
-        raise BackendError("INTERNAL_ERROR", "no console socket for the serial port")
     return ["-chardev", f"socket,id=serial0,fd={console_fd},server=on,wait=off",
             "-serial", "chardev:serial0"]
 
 
-def _boot(vm, disks):
-    """Boot arguments, and whether they include the emulated CD-ROM drive.
+def _boot(vm, disks, boot):
+    """Boot arguments, and whether they include the emulated CD-ROM drive; ``boot`` is
+    HostFiles.boot, the names QEMU reaches the boot files by.
 
     kernel_internal and grub need a disk (a VBD): their boot loader lives on it.
     bios needs nothing: it may boot a CD-ROM, or idle with nothing to boot.
@@ -138,9 +122,9 @@ def _boot(vm, disks):
         kernel = vm.kernel_kernel
         if not kernel:
             raise BackendError("INVALID_VALUE", "kernel/kernel", kernel)
-        args += ["-kernel", os.path.abspath(kernel)]
+        args += ["-kernel", boot["kernel/kernel"][0]]
         if vm.kernel_initrd:
-            args += ["-initrd", os.path.abspath(vm.kernel_initrd)]
+            args += ["-initrd", boot["kernel/initrd"][0]]
         if vm.kernel_args:
             args += ["-append", vm.kernel_args]
     elif method == "bios":
@@ -149,7 +133,7 @@ def _boot(vm, disks):
             raise BackendError("INVALID_VALUE", "bios/boot", choice)
         args += ["-boot", "order=" + BIOS_BOOT[choice]]
         if vm.bios_cdrom:
-            args += _cdrom(vm.bios_cdrom)
+            args += _cdrom(*boot["bios/cdrom"])
             cdrom = True
     elif method in ("kernel_internal", "grub"):
         # The bootloader lives on the guest's own disk; without one SeaBIOS would find
@@ -164,15 +148,9 @@ def _boot(vm, disks):
     return args, cdrom
 
 
-def _is_block(path):
-    return os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
-
-
-def _cdrom(path):
-    path = os.path.abspath(path)
+def _cdrom(name, block):
     node = {"driver": "raw", "node-name": "cdrom0", "read-only": True,
-            "file": {"driver": "host_cdrom" if _is_block(path) else "file",
-                     "filename": path}}
+            "file": {"driver": "host_cdrom" if block else "file", "filename": name}}
     device = {"driver": "ide-cd", "drive": "cdrom0", "bus": "ide.1", "unit": 0, "id": "cdrom0"}
     return ["-blockdev", json.dumps(node), "-device", json.dumps(device)]
 
@@ -189,6 +167,11 @@ DEVICE_SLOTS = range(5, 32)     # disks and NICs
 def disk_node(vbd):
     """The block node name of VBD ``vbd`` (node names are capped at 31 characters)."""
     return "vbd-" + vbd.replace("-", "")[:27]
+
+
+def overlay_node(vbd, level):
+    """The block node name of the snapshot overlay at ``level`` of VBD ``vbd``'s chain."""
+    return f"snap{level}-" + vbd.replace("-", "")[:26 - len(str(level))]
 
 
 def netdev_id(vif):
@@ -240,18 +223,40 @@ def _addr(slot):
     return "%02x.0" % slot
 
 
-def disk_args(disk, slot=None, ide_slot=None):
-    """(blockdev, device) QMP/JSON objects of ``disk``: a virtio disk at PCI ``slot``,
-    or an IDE disk at ``ide_slot`` = (bus, unit)."""
+def image_node(chain, readonly, node_name=None):
+    """The blockdev object of an image chain, [(name, format, is_block)] top first, each
+    name one QEMU opens (an fd set). Every backing image is an explicit read-only node
+    and the last has none: QEMU never opens a backing file by the name in a header."""
+    (name, fmt, block), rest = chain[0], chain[1:]
+    node = {"driver": fmt}
+    if node_name:
+        node["node-name"] = node_name
+    node["read-only"] = readonly
+    node["file"] = {"driver": "host_device" if block else "file", "filename": name}
+    if fmt == "qcow2":
+        node["backing"] = _backing_node(rest) if rest else None
+    return node
+
+
+def _backing_node(chain):
+    """A backing image, read without QEMU's image locks. It is a frozen base other
+    guests may read as well (a clone, the copy of a crashed guest), while the QEMU that
+    froze it by a snapshot still holds its lock for writing: a lock belongs to the open
+    file, which the fd set keeps open after QEMU reopened the image read-only. The top
+    image keeps its lock: no two QEMUs write one image."""
+    node = image_node(chain, True)
+    node["file"]["locking"] = "off"
+    return node
+
+
+def disk_args(disk, chain, slot=None, ide_slot=None):
+    """(blockdev, device) QMP/JSON objects of ``disk``, whose image chain is ``chain``
+    (see image_node): a virtio disk at PCI ``slot``, or an IDE disk at ``ide_slot`` =
+    (bus, unit)."""
     node = disk_node(disk.vbd)
     readonly = disk.mode == "RO"
-    if disk.format not in ("qcow2", "raw"):
-        raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
-                           "only qcow2 and raw images are supported")
-    path = os.path.abspath(disk.path)
-    blockdev = {"driver": disk.format, "node-name": node, "read-only": readonly,
-                "file": {"driver": "host_device" if _is_block(path) else "file",
-                         "filename": path}}
+    check_format(disk)
+    blockdev = image_node(chain, readonly, node)
     dev_id = device_id("vbd", disk.vbd)
     if disk.driver == "paravirtualised":
         device = {"driver": "virtio-blk-pci", "drive": node, "id": dev_id, "addr": _addr(slot)}
@@ -267,7 +272,14 @@ def disk_args(disk, slot=None, ide_slot=None):
     return blockdev, device
 
 
-def _disks(disks, slots, cdrom_in_use):
+def check_format(disk):
+    """VALUE_NOT_SUPPORTED unless ``disk`` is an image format QEMU is given here."""
+    if disk.format not in ("qcow2", "raw"):
+        raise BackendError("VALUE_NOT_SUPPORTED", "VDI/format", disk.format,
+                           "only qcow2 and raw images are supported")
+
+
+def _disks(disks, slots, cdrom_in_use, chains):
     args = []
     taken = {(1, 0)} if cdrom_in_use else set()
     taken |= {IDE_SLOTS[d.device] for d in disks if not is_pci(d) and d.device in IDE_SLOTS}
@@ -282,7 +294,8 @@ def _disks(disks, slots, cdrom_in_use):
                                        "no free IDE slot (at most 4 emulated devices)")
                 ide_slot = free[0]
                 taken.add(ide_slot)
-        blockdev, device = disk_args(disk, slots.get(device_id("vbd", disk.vbd)), ide_slot)
+        blockdev, device = disk_args(disk, chains[disk.vbd],
+                                     slots.get(device_id("vbd", disk.vbd)), ide_slot)
         args += ["-blockdev", json.dumps(blockdev), "-device", json.dumps(device)]
     return args
 
@@ -334,16 +347,34 @@ def validate(vm, audio_ok):
                            "use platform/localtime for a clock in local time")
 
 
-def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=True,
-               slots=None, tap_fds=None, console_fd=None):
-    """Return the QEMU argv for ``spec``; QEMU must run with cwd = spec.state_dir.
+# QEMU's seccomp filter: no obsolete system calls, no setuid or the like, no new
+# processes (nothing is run through a shell: every file comes as a descriptor), no
+# scheduler or affinity changes.
+SANDBOX = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
+
+@dataclasses.dataclass
+class HostFiles:
+    """What the daemon opened for one QEMU (handover.py), as QEMU reaches it: QEMU
+    opens no host file by name."""
+    qmp_fd: int                 # the listening QMP socket
+    console_fd: int             # the listening serial console socket (console.py)
+    # VBD uuid -> its image chain, [(fd set, format, is_block)] top first (image_node)
+    disks: dict = dataclasses.field(default_factory=dict)
+    # API field of a boot file (boot_files) -> (the name QEMU opens, is_block)
+    boot: dict = dataclasses.field(default_factory=dict)
+    add_fd: list = dataclasses.field(default_factory=list)   # the -add-fd arguments
+
+
+def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, audio_ok=True,
+               slots=None, tap_fds=None):
+    """Return the QEMU argv for ``spec``, whose host files are ``files`` (HostFiles).
 
     The guest always starts stopped (``-S``); the backend lets it run over QMP.
     ``incoming`` adds ``-incoming defer`` for resume. ``audio_ok`` says whether
     this QEMU build has the AC97 device. ``slots`` (device id -> PCI slot) places
     the disks and NICs (``assign_slots`` when not given); ``tap_fds`` (VIF uuid ->
-    file descriptor QEMU inherits) are the NICs' tap devices; ``console_fd`` (inherited
-    too) is the listening socket of the serial console.
+    file descriptor QEMU inherits) are the NICs' tap devices.
 
     docs/vm-mapping.md says what each VM field becomes.
     """
@@ -367,7 +398,9 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-display", "none",
         "-vga", "std" if vm.platform_std_VGA else "cirrus",
         "-rtc", "base=localtime" if vm.platform_localtime else "base=utc",
-        "-chardev", f"socket,id=qmp,path={QMP_SOCKET},server=on,wait=off",
+        "-sandbox", SANDBOX,
+        *files.add_fd,
+        "-chardev", f"socket,id=qmp,fd={files.qmp_fd},server=on,wait=off",
         "-mon", "chardev=qmp,mode=control",
         "-device", f"virtio-balloon-pci,id=balloon0,addr={_addr(BALLOON_SLOT)}",
         # A panicking guest stops and stays: the daemon may dump it before deciding.
@@ -376,15 +409,15 @@ def build_argv(spec, qemu_binary, accel, machine="pc", incoming=False, audio_ok=
         "-S",
     ]
     validate(vm, audio_ok)
-    argv += _serial(vm, console_fd)
+    argv += _serial(vm, files.console_fd)
     if vm.platform_enable_audio:
         argv += ["-audiodev", "none,id=audio0",
                  "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]
-    boot, cdrom = _boot(vm, spec.disks)
+    boot, cdrom = _boot(vm, spec.disks, files.boot)
     argv += boot
     if slots is None:
         slots = assign_slots(spec.disks, spec.nics)
-    argv += _disks(spec.disks, slots, cdrom_in_use=cdrom)
+    argv += _disks(spec.disks, slots, cdrom, files.disks)
     argv += _nics(spec.nics, slots, tap_fds or {})
     if incoming:
         argv += ["-incoming", "defer"]

@@ -10,14 +10,13 @@ import os
 import shutil
 import subprocess
 
-from xen.xend.host import facts
+from xen.xend.host import accounts, facts
 from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
 from ..common import boot_files, check_host_files, check_memory_fits
 from . import counters, hotplug, power, suspend
-from .argv import safe_path
 from .argv import validate as validate_vm
 from .events import Notifier
 from .process import Processes, open_taps
@@ -26,10 +25,13 @@ from .qmp import LoopThread
 log = logging.getLogger("xend.backend.qemu")
 
 
-def choose_accel(accel):
-    """Resolve "tcg" | "kvm" | "auto" to the accelerator QEMU gets."""
+def choose_accel(accel, account=None):
+    """Resolve "tcg" | "kvm" | "auto" to the accelerator QEMU gets: "auto" is KVM where
+    the host has it and QEMU, running as ``account`` (None: the daemon's own user), may
+    open /dev/kvm."""
     if accel == "auto":
-        return "kvm" if facts.has_kvm() else "tcg"
+        usable = account is None or accounts.can_read_write(accounts.KVM_DEVICE, account)
+        return "kvm" if facts.has_kvm() and usable else "tcg"
     if accel in ("tcg", "kvm"):
         return accel
     raise ValueError(f"accel must be tcg, kvm or auto, not {accel!r}")
@@ -40,14 +42,22 @@ class QemuBackend(base.Backend):
 
     Beyond the Backend contract: ``power_state``. Each guest's serial console is
     logged to console.log, at most ``console_log_bytes`` (console.py).
+
+    A daemon running as root runs QEMU as ``qemu_user`` (made here when missing, and
+    /dev/kvm opened to it as udev would), so that a guest that escapes into its QEMU
+    holds no privilege; otherwise QEMU runs as the daemon's own user.
     """
 
     name = "qemu"
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
-                 reattach_timeout=5.0, console_log_bytes=1 << 20):
+                 reattach_timeout=5.0, console_log_bytes=1 << 20, qemu_user="xend-qemu"):
         super().__init__(on_guest_event)
-        self.accel = choose_accel(accel)
+        account = None
+        if os.geteuid() == 0:
+            accounts.prepare_kvm()
+            account = accounts.ensure_user(qemu_user)
+        self.accel = choose_accel(accel, account)
         self.qemu_binary = shutil.which(qemu_binary) or qemu_binary
         self._audio = None
         self._notifier = Notifier(lambda uuid, kind: self.on_guest_event(uuid, kind))
@@ -55,9 +65,10 @@ class QemuBackend(base.Backend):
         # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
-                                    reattach_timeout, console_log_bytes)
+                                    reattach_timeout, console_log_bytes, account)
         self._loop = LoopThread("xend-qemu-qmp")
-        log.info("qemu backend: %s, accel=%s", self.qemu_binary, self.accel)
+        log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
+                 account.name if account else "the daemon's user")
 
     # ------------------------------------------------------------------ contract
 
@@ -110,12 +121,11 @@ class QemuBackend(base.Backend):
     def suspend(self, uuid, live, state_file):
         """Migrate the guest's state into ``state_file`` and end the process.
 
-        Without ``live`` the guest is stopped first. ``state_file`` must be an
-        absolute path of plain characters (it is part of an ``exec:`` URI).
+        Without ``live`` the guest is stopped first. The daemon makes ``state_file``
+        and QEMU writes it through the descriptor it is handed.
         """
-        path = safe_path(state_file, "state_file")
         self._on_guest(uuid, "Running", lambda dom: suspend.suspend(
-            self._processes, dom, bool(live), path, progress.reporter()))
+            self._processes, dom, bool(live), state_file, progress.reporter()))
 
     def resume(self, spec, state_file, paused):
         """Start a new QEMU with the devices of ``spec`` and load ``state_file`` into it.
@@ -124,12 +134,12 @@ class QemuBackend(base.Backend):
         started); VM_STATE_FILE_CORRUPT [path] if QEMU cannot load it (no
         process is left behind). Returns private state like start().
         """
-        path = safe_path(state_file, "state_file")
-        if not os.path.isfile(path):
-            raise BackendError("VM_STATE_FILE_MISSING", path)
-        self._check_can_start(spec)     # the new QEMU opens the kernel and cdrom again
+        if not os.path.isfile(state_file):
+            raise BackendError("VM_STATE_FILE_MISSING", state_file)
+        self._check_can_start(spec)     # the new QEMU is handed the kernel and cdrom again
         with open_taps(spec.nics) as taps:
-            return self._loop.run(suspend.resume(self._processes, spec, path, paused, taps,
+            return self._loop.run(suspend.resume(self._processes, spec, state_file, paused,
+                                                 taps,
                                                  self._audio_ok(spec.vm),
                                                  progress.reporter()))
 
@@ -188,7 +198,6 @@ class QemuBackend(base.Backend):
 
     def dump_core(self, uuid, path):
         """Write the guest's memory as an ELF core file to ``path`` (absolute)."""
-        path = safe_path(path, "path")
         self._on_guest(uuid, "Paused", suspend.dump_core, path)
 
     def snapshot_disk(self, uuid, vbd, new_leaf):

@@ -9,13 +9,25 @@ the host's side freed: ``blockdev-del`` / ``netdev_del`` (which closes the tap).
 """
 
 import asyncio
+import json
 import os
-import uuid as uuidlib
 
 from xen.xend.host import netdev
+from xen.xend.util.files import unlink_if_exists
 
 from ..base import BackendError
-from .argv import device_id, disk_args, disk_node, free_slot, is_pci, netdev_id, nic_device
+from .argv import (
+    device_id,
+    disk_args,
+    disk_node,
+    free_slot,
+    image_node,
+    is_pci,
+    netdev_id,
+    nic_device,
+    overlay_node,
+)
+from .handover import closing, disk_tag, open_disk, open_writable, qemu_img
 
 
 async def attach_disk(dom, disk):
@@ -26,8 +38,14 @@ async def attach_disk(dom, disk):
                            "paravirtualised driver, or attach it while the VM is halted")
     if disk.vbd in dom.disks:
         raise BackendError("INTERNAL_ERROR", f"VBD {disk.vbd} is attached already")
-    blockdev, device = disk_args(disk, _reserve_slot(dom, "vbd", disk.vbd))
+    dev = device_id("vbd", disk.vbd)
+    slot = _reserve_slot(dom, "vbd", disk.vbd)
     try:
+        opened = open_disk(disk)
+        with closing([fds for fds, *_ in opened]):
+            chain = [(await add_fdset(dom, fds, disk_tag(disk.vbd, level)), fmt, block)
+                     for fds, fmt, block, level in opened]
+        blockdev, device = disk_args(disk, chain, slot)
         await dom.qmp("blockdev-add", blockdev)
         try:
             await dom.qmp("device_add", device)
@@ -35,9 +53,57 @@ async def attach_disk(dom, disk):
             await dom.qmp("blockdev-del", {"node-name": blockdev["node-name"]}, undo=True)
             raise
     except BaseException:
-        del dom.slots[device["id"]]
+        del dom.slots[dev]
+        await remove_fdsets(dom, disk.vbd)
         raise
     dom.disks[disk.vbd] = blockdev["node-name"]
+
+
+async def add_fdset(dom, fds, tag):
+    """Hand ``fds`` to QEMU over QMP (``add-fd``, SCM_RIGHTS) as one new fd set tagged
+    ``tag``; returns the name QEMU opens it by. Our descriptors stay ours to close."""
+    fdset = None
+    for fd in fds:
+        arguments = {"opaque": tag}
+        if fdset is not None:
+            arguments["fdset-id"] = fdset
+        fdset = (await dom.qmp("add-fd", arguments, fd=fd))["fdset-id"]
+    return f"/dev/fdset/{fdset}"
+
+
+async def disk_fdsets(dom, vbd):
+    """{level: [descriptor numbers in QEMU]} of the fd sets of VBD ``vbd``'s images
+    (handover.disk_tag), and {level: fd set id}."""
+    prefix = disk_tag(vbd, "")
+    fds, ids = {}, {}
+    for fdset in await dom.qmp("query-fdsets", undo=True) or []:
+        for member in fdset["fds"]:
+            tag = member.get("opaque", "")
+            if tag.startswith(prefix) and tag[len(prefix):].isdigit():
+                level = int(tag[len(prefix):])
+                fds.setdefault(level, []).append(member["fd"])
+                ids[level] = fdset["fdset-id"]
+    return fds, ids
+
+
+async def remove_fdsets(dom, vbd):
+    """Give back the fd sets of VBD ``vbd``'s images: QEMU closes its descriptors once
+    no block node uses them."""
+    for fdset in (await disk_fdsets(dom, vbd))[1].values():
+        await dom.qmp("remove-fd", {"fdset-id": fdset}, undo=True)
+
+
+async def _delete_nodes(dom, vbd):
+    """Delete the block nodes of VBD ``vbd`` that we added, its snapshot overlays first
+    (each is the one above the next), and give back their fd sets."""
+    nodes = await dom.qmp("query-named-block-nodes", {"flat": True}, undo=True) or []
+    names = {node["node-name"] for node in nodes}
+    fds, _ = await disk_fdsets(dom, vbd)
+    for level in sorted(fds, reverse=True):
+        if overlay_node(vbd, level) in names:
+            await dom.qmp("blockdev-del", {"node-name": overlay_node(vbd, level)}, undo=True)
+    await dom.qmp("blockdev-del", {"node-name": disk_node(vbd)}, undo=True)
+    await remove_fdsets(dom, vbd)
 
 
 def _reserve_slot(dom, kind, ref):
@@ -104,8 +170,7 @@ async def device_gone(dom, dev):
     wake the detach calls waiting for it, if any are still waiting."""
     kind, _, ref = dev.partition("-")
     if kind == "vbd" and dom.disks.pop(ref, None) is not None:
-        # A snapshot's overlays go with the device; the node we added stays ours.
-        await dom.qmp("blockdev-del", {"node-name": disk_node(ref)}, undo=True)
+        await _delete_nodes(dom, ref)
     elif kind == "vif" and dom.taps.pop(ref, None) is not None:
         await dom.qmp("netdev_del", {"id": netdev_id(ref)}, undo=True)
     dom.slots.pop(dev, None)
@@ -115,13 +180,44 @@ async def device_gone(dom, dev):
 
 
 async def snapshot_disk(dom, vbd, new_leaf):
-    """Switch disk ``vbd`` to the new qcow2 overlay ``new_leaf``, which QEMU creates."""
+    """Switch disk ``vbd`` to a new qcow2 overlay ``new_leaf`` on its current top image.
+
+    The daemon makes the overlay (qemu-img, naming the top image, which it finds
+    through QEMU's descriptor of it) and hands it over opened; QEMU adds it as a node
+    with the current top as backing (``blockdev-snapshot``) and writes there from now on.
+    """
     node = dom.disks.get(vbd)
     if node is None:
         raise BackendError("HANDLE_INVALID", "VBD", vbd)
-    # Node names must be unique in the process and at most 31 characters.
-    overlay = "snap" + uuidlib.uuid4().hex[:16]
-    await dom.qmp("blockdev-snapshot-sync", {
-        "node-name": node, "snapshot-file": os.path.abspath(new_leaf),
-        "snapshot-node-name": overlay, "format": "qcow2", "mode": "absolute-paths"})
+    fds, _ = await disk_fdsets(dom, vbd)
+    if not fds:
+        raise BackendError("INTERNAL_ERROR", f"QEMU holds no image of VBD {vbd}")
+    level = max(fds)
+    top = os.readlink(f"/proc/{dom.pid}/fd/{fds[level][0]}")
+    size = json.loads(qemu_img("info", "-U", "--output=json", "-f", "qcow2", top))
+    new_leaf = os.path.abspath(new_leaf)
+    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", top, "-F", "qcow2", new_leaf,
+             str(size["virtual-size"]))
+    overlay = overlay_node(vbd, level + 1)
+    try:
+        leaf = open_writable(new_leaf)
+        with closing([leaf]):
+            fdset = await add_fdset(dom, leaf, disk_tag(vbd, level + 1))
+        await dom.qmp("blockdev-add", image_node([(fdset, "qcow2", False)], False, overlay))
+        try:
+            await dom.qmp("blockdev-snapshot", {"node": node, "overlay": overlay})
+        except BaseException:
+            await dom.qmp("blockdev-del", {"node-name": overlay}, undo=True)
+            raise
+    except BaseException:
+        await _drop_level(dom, vbd, level + 1)
+        unlink_if_exists(new_leaf)
+        raise
     dom.disks[vbd] = overlay
+
+
+async def _drop_level(dom, vbd, level):
+    """Give back the fd set of level ``level`` of VBD ``vbd``'s chain, if QEMU has it."""
+    fdset = (await disk_fdsets(dom, vbd))[1].get(level)
+    if fdset is not None:
+        await dom.qmp("remove-fd", {"fdset-id": fdset}, undo=True)

@@ -3,21 +3,21 @@ them again after a daemon restart.
 
 Each guest is a child process of the daemon started with
 ``start_new_session=True`` (signals aimed at the daemon, such as a terminal's
-Ctrl-C, never reach a guest) and cwd = the guest's state dir, which holds
-``qmp.sock``, ``console.sock`` (the serial console, bound by the daemon and read
-by console.py), ``console.log`` and ``qemu.log`` (QEMU's stdout and stderr). The
-exit of a process is noticed through a pidfd watched by the QMP loop (see qmp.py
-for the threading design); a pidfd works the same for our own children, which are
-then reaped, and for processes found again by ``find`` after a daemon restart,
-which are no longer our children. The pidfd also makes signalling safe from pid
-reuse.
+Ctrl-C, never reach a guest), as the backend's unprivileged account where it
+has one, under QEMU's seccomp sandbox. The guest's state dir (root's) holds
+``qmp.sock``, ``console.sock`` (the serial console, read by console.py),
+``console.log`` and ``qemu.log`` (QEMU's stdout and stderr), all made by the daemon;
+QEMU gets descriptors (handover.py) and opens no file by name. The exit of a
+process is noticed through a pidfd watched by the QMP loop (see qmp.py for the
+threading design); a pidfd works the same for our own children, which are then
+reaped, and for processes found again by ``find`` after a daemon restart, which
+are no longer our children. The pidfd also makes signalling safe from pid reuse.
 
 QEMU runs *without* ``-no-shutdown``: when the guest powers off, QEMU exits by
 itself, so a halted guest never holds memory and the daemon has nothing left to
 clean up. NICs are tap devices made here (xen.xend.host.netdev) and handed to QEMU as
 file descriptors: QEMU holds the only one, so a tap disappears with its QEMU. Sockets
-QEMU listens on are bound here too (``bind_socket``) and inherited: QEMU opens no
-file by name for them.
+QEMU listens on are bound by the daemon too (handover.listen_unix) and inherited.
 What a process holds is read back from QMP (query-pci, query-block) when it is
 found again, so it is never stale.
 """
@@ -27,11 +27,10 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 
 from xen.xend.host import netdev
-from xen.xend.util.files import open_own, unlink_if_exists
+from xen.xend.util.files import open_own
 
 from .. import base
 from ..base import BackendError
@@ -41,6 +40,7 @@ from .argv import (
     CONSOLE_SOCKET,
     QEMU_LOG,
     QMP_SOCKET,
+    HostFiles,
     assign_slots,
     build_argv,
     disk_node,
@@ -48,7 +48,8 @@ from .argv import (
 )
 from .console import Console, ConsoleLog
 from .domain import POLL, Domain, proc_starttime
-from .qmp import Monitor, MonitorGone, unix_address
+from .handover import Handover, disk_tag, listen_unix, open_boot_files, open_disk
+from .qmp import Monitor, MonitorGone
 
 log = logging.getLogger("xend.backend.qemu")
 
@@ -56,6 +57,7 @@ START_TIMEOUT = 30.0      # spawn -> QMP greeting
 # An Unknown guest's monitor is tried again each sample, briefly: a QEMU that was only
 # stopped or busy comes back, and the sampler is not held up long by one that is hung.
 RECHECK_TIMEOUT = 0.5
+APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 QUIT_GRACE = 10.0         # `quit` -> exit, before SIGKILL
 HANGUP_WAIT = 2.0         # exit -> QMP EOF, to collect the last events
 
@@ -101,24 +103,6 @@ def open_taps(nics):
             os.close(fd)
 
 
-def bind_socket(path):
-    """A Unix socket listening at ``path``, root's (mode 0600), for QEMU to inherit
-    (``-chardev socket,fd=N,server=on``); returns its descriptor, which the caller
-    closes once QEMU has it. Whatever was at ``path`` (a stale socket) is removed."""
-    unlink_if_exists(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        # On Linux bind() gives the socket file the mode of the unbound socket (less the
-        # umask): set before bind, there is no moment when others may connect.
-        os.fchmod(sock.fileno(), 0o600)
-        with unix_address(path) as address:
-            sock.bind(address)
-        sock.listen(1)
-    except BaseException:
-        sock.close()
-        raise
-    return sock.detach()
-
 
 def _runs_uuid(pid, uuid):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -131,11 +115,14 @@ class Processes:
 
     ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
     long a process found again may take to greet on its monitor; ``console_log_bytes``
-    caps each guest's console.log.
+    caps each guest's console.log; ``account`` (host.accounts.Account) is who QEMU
+    runs as, None for the daemon's own user.
     """
 
-    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log_bytes):
+    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log_bytes,
+                 account=None):
         self.qemu_binary = qemu_binary
+        self.account = account
         self.accel = accel
         self.notifier = notifier
         self.reattach_timeout = reattach_timeout
@@ -169,16 +156,28 @@ class Processes:
         state_dir = os.path.abspath(spec.state_dir)
         slots = assign_slots(spec.disks, spec.nics, slots)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        unlink_if_exists(os.path.join(state_dir, QMP_SOCKET))
         try:
             console = self._console(spec.uuid, state_dir)
         except OSError as err:      # before QEMU runs: a symlink planted there, say
             raise BackendError("INTERNAL_ERROR", f"cannot open the console log: {err}")
         try:
-            log_start, popen = self._spawn(spec, state_dir, taps, incoming=incoming,
-                                           audio_ok=audio_ok, machine=machine, slots=slots)
-        except BaseException:
+            with Handover() as handed:
+                files = self._hand_over(spec, state_dir, handed)
+                argv = build_argv(spec, self.qemu_binary, self.accel, files, machine=machine,
+                                  incoming=incoming, audio_ok=audio_ok, slots=slots,
+                                  tap_fds=taps)
+                log.debug("starting %s", argv)
+                with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG), APPEND), "ab") as out:
+                    log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
+                    popen = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=out, start_new_session=True,
+                                             pass_fds=list(taps.values()) + handed.fds,
+                                             **self._as_account())
+        except BaseException as err:
             await console.close()
+            if isinstance(err, OSError):
+                raise BackendError("INTERNAL_ERROR",
+                                   f"cannot run {self.qemu_binary}: {err}") from None
             raise
         dom = Domain(spec.uuid, state_dir, popen.pid, popen)
         dom.log_start = log_start
@@ -202,28 +201,26 @@ class Processes:
             raise
         return dom
 
-    def _spawn(self, spec, state_dir, taps, **options):
-        """Run QEMU for ``spec`` with its console socket bound here; returns (qemu.log's
-        size before, the Popen). ``options`` go to build_argv."""
-        try:
-            console_fd = bind_socket(os.path.join(state_dir, CONSOLE_SOCKET))
-        except OSError as err:
-            raise BackendError("INTERNAL_ERROR", f"cannot make the console socket: {err}")
-        try:
-            argv = build_argv(spec, self.qemu_binary, self.accel, tap_fds=taps,
-                              console_fd=console_fd, **options)
-            log.debug("starting %s", argv)
-            with os.fdopen(open_own(os.path.join(state_dir, QEMU_LOG),
-                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as out:
-                log_start = out.seek(0, os.SEEK_END)   # where this attempt's output begins
-                popen = subprocess.Popen(argv, cwd=state_dir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True,
-                                         pass_fds=list(taps.values()) + [console_fd])
-        except OSError as err:
-            raise BackendError("INTERNAL_ERROR", f"cannot run {self.qemu_binary}: {err}")
-        finally:
-            os.close(console_fd)    # QEMU has its own
-        return log_start, popen
+    @staticmethod
+    def _hand_over(spec, state_dir, handed):
+        """Open what QEMU uses for ``spec`` into ``handed``; the HostFiles naming it."""
+        qmp = handed.pass_fd(listen_unix(os.path.join(state_dir, QMP_SOCKET)))
+        console = handed.pass_fd(listen_unix(os.path.join(state_dir, CONSOLE_SOCKET)))
+        disks = {}
+        for disk in spec.disks:
+            disks[disk.vbd] = [(handed.fdset(fds, disk_tag(disk.vbd, level)), fmt, block)
+                               for fds, fmt, block, level in open_disk(disk)]
+        return HostFiles(qmp_fd=qmp, console_fd=console, add_fd=handed.argv,
+                         disks=disks, boot=open_boot_files(spec, handed))
+
+    def _as_account(self):
+        """Popen's arguments that run QEMU as the backend's account: its uid and gid,
+        and only its own supplementary groups (kvm), not the daemon's; no capability
+        survives the change from root."""
+        if self.account is None:
+            return {}
+        return {"user": self.account.uid, "group": self.account.gid,
+                "extra_groups": list(self.account.groups)}
 
     def _console(self, uuid, state_dir):
         """The reader of the console socket in ``state_dir``, logging to its console.log

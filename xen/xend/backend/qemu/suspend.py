@@ -1,6 +1,10 @@
 """Guest memory into files and back: suspend and resume (QEMU migration streams to
 and from a state file), and core dumps.
 
+The daemon opens every such file and hands QEMU the descriptor (``getfd``): QEMU,
+unprivileged and unable to run a program (its sandbox denies spawning), could
+neither create the file in root's directory nor pipe through ``cat``.
+
 Besides the state file a suspend leaves ``suspend.json`` in the guest's state dir:
 the machine type, the PCI slots and the counters, which the resumed process needs
 and the daemon does not keep (the devices themselves it supplies again).
@@ -10,7 +14,7 @@ import asyncio
 import json
 import os
 
-from xen.xend.util.files import unlink_if_exists
+from xen.xend.util.files import open_own, unlink_if_exists
 
 from ..base import BackendError
 from ..common import create_private_file
@@ -22,17 +26,31 @@ SUSPEND_INFO = "suspend.json"
 MIGRATION_MAGIC = b"QEVM"   # the first bytes of every QEMU migration stream
 
 
+async def _hand_over(dom, name, fd):
+    """Give QEMU a copy of our descriptor ``fd`` as ``name`` (``getfd``); ours is closed."""
+    try:
+        await dom.qmp("getfd", {"fdname": name}, fd=fd)
+    finally:
+        os.close(fd)
+
+
+async def _hand_new_file(dom, name, path):
+    """Create (or empty) the private file ``path`` and hand it to QEMU for writing."""
+    create_private_file(path)
+    await _hand_over(dom, name, open_own(path, os.O_WRONLY))
+
+
 async def suspend(processes, dom, live, path, report):
-    """Save the guest's state into the file ``path`` (a safe_path) and end its QEMU;
+    """Save the guest's state into the file ``path`` and end its QEMU;
     on failure the file is removed and a guest that ran runs on."""
     was_running = (await dom.qmp("query-status"))["status"] == "running"
     if was_running and not live:
         await dom.qmp("stop")
     try:
-        create_private_file(path)
+        await _hand_new_file(dom, "suspend", path)
         # The default bandwidth cap (128 MiB/s) would only slow a save to disk.
         await dom.qmp("migrate-set-parameters", {"max-bandwidth": 1 << 40})
-        await dom.qmp("migrate", {"uri": f"exec:cat > {path}"})
+        await dom.qmp("migrate", {"uri": "fd:suspend"})
         while True:
             info = await dom.qmp("query-migrate")
             if info.get("status") == "completed":
@@ -66,10 +84,20 @@ async def _machine_type(dom):
 async def resume(processes, spec, path, paused, taps, audio_ok, report):
     """Launch QEMU for ``spec`` and load the state file ``path`` into it; returns the
     guest's private state. VM_STATE_FILE_CORRUPT if QEMU cannot load the file."""
-    with open(path, "rb") as f:
-        # QEMU waits for ever on a stream that ends before its header: check it here.
-        if f.read(4) != MIGRATION_MAGIC:
-            raise BackendError("VM_STATE_FILE_CORRUPT", path)
+    try:
+        state = open_own(path, os.O_RDONLY)
+    except OSError:
+        raise BackendError("VM_STATE_FILE_MISSING", path) from None
+    try:
+        return await _resume(processes, spec, path, state, paused, taps, audio_ok, report)
+    finally:
+        os.close(state)
+
+
+async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
+    # QEMU waits for ever on a stream that ends before its header: check it here.
+    if os.pread(state, 4, 0) != MIGRATION_MAGIC:
+        raise BackendError("VM_STATE_FILE_CORRUPT", path)
     info = {}
     if spec.state_dir:
         try:
@@ -84,7 +112,8 @@ async def resume(processes, spec, path, paused, taps, audio_ok, report):
     dom.carry = info.get("carry", {})
     report(0.3)
     try:
-        await dom.qmp("migrate-incoming", {"uri": f"exec:cat {path}"})
+        await dom.qmp("getfd", {"fdname": "incoming"}, fd=state)
+        await dom.qmp("migrate-incoming", {"uri": "fd:incoming"})
         await _wait_incoming(dom)
         report(0.9)
         if not paused:
@@ -111,10 +140,10 @@ async def _wait_incoming(dom):
 
 
 async def dump_core(dom, path):
-    """Write the guest's memory as an ELF core file to ``path`` (a safe_path)."""
-    create_private_file(path)
+    """Write the guest's memory as an ELF core file to ``path``."""
+    await _hand_new_file(dom, "dump", path)
     await dom.qmp("dump-guest-memory",
-                  {"paging": False, "protocol": "file:" + path, "detach": True})
+                  {"paging": False, "protocol": "fd:dump", "detach": True})
     while True:
         status = (await dom.qmp("query-dump"))["status"]
         if status == "completed":
