@@ -49,6 +49,8 @@ def open_guest_file(path, roots=None, *, write=False, block_ok=False):
     if roots is None:
         try:
             fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise PathRefused(path, "no such file on the host") from None
         except OSError as e:
             raise PathRefused(path, e.strerror or str(e)) from None
         return _checked(fd, path, block_ok)
