@@ -48,3 +48,22 @@ def test_symlinks_are_never_followed(tmp_path):
     log.close()
     assert target.read_bytes() == b"precious"
     assert read(tmp_path / "console.log.1") == b"y" * CAP
+
+
+
+def test_nothing_is_written_into_the_state_reserve(tmp_path):
+    """On a small file system of its own, filled by another file down to the reserve."""
+    from harness import tmpfs
+
+    from xen.xend.backend.qemu.console import RESERVE_CHECK
+    mib = 1 << 20
+    with tmpfs(str(tmp_path / "fs"), 4 * mib) as fs:
+        log = ConsoleLog(fs, 1 << 30, reserve=2 * mib)
+        log.write(b"before")
+        with open(os.path.join(fs, "filler"), "wb") as f:
+            f.write(b"f" * (2 * mib))       # now the free room is the reserve, or less
+        log.write(b"x" * RESERVE_CHECK)     # the next look at the room comes after this
+        log.write(b"dropped")
+        log.close()
+        assert read(os.path.join(fs, "console.log")) == b"before" + b"x" * RESERVE_CHECK
+        assert log.dropped == len(b"dropped")

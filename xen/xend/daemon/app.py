@@ -87,6 +87,7 @@ def make_backend(name, config):
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
                            reattach_timeout=config["reattach_timeout"],
                            console_log_bytes=config["console_log_bytes"],
+                           state_reserve_bytes=config["state_reserve_bytes"],
                            qemu_user=config["qemu_user"])
     if name == "xen":
         from ..backend.xen import XenBackend

@@ -41,7 +41,8 @@ class QemuBackend(base.Backend):
     """Runs guests as QEMU processes driven over QMP (one process per guest).
 
     Beyond the Backend contract: ``power_state``. Each guest's serial console is
-    logged to console.log, at most ``console_log_bytes`` (console.py).
+    logged to console.log, at most ``console_log_bytes``, and never into the
+    ``state_reserve_bytes`` kept free on the state directory's file system (console.py).
 
     A daemon running as root runs QEMU as ``qemu_user`` (made here when missing, and
     /dev/kvm opened to it as udev would), so that a guest that escapes into its QEMU
@@ -51,7 +52,8 @@ class QemuBackend(base.Backend):
     name = "qemu"
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
-                 reattach_timeout=5.0, console_log_bytes=1 << 20, qemu_user="xend-qemu"):
+                 reattach_timeout=5.0, console_log_bytes=1 << 20, state_reserve_bytes=0,
+                 qemu_user="xend-qemu"):
         super().__init__(on_guest_event)
         account = None
         if os.geteuid() == 0:
@@ -65,7 +67,8 @@ class QemuBackend(base.Backend):
         # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
-                                    reattach_timeout, console_log_bytes, account)
+                                    reattach_timeout, (console_log_bytes, state_reserve_bytes),
+                                    account)
         self._loop = LoopThread("xend-qemu-qmp")
         log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
                  account.name if account else "the daemon's user")

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 
-from xen.xend.util.files import open_own, tighten
+from xen.xend.util.files import open_own, spare_bytes, tighten
 
 from .argv import CONSOLE_LOG
 from .qmp import open_unix
@@ -23,21 +23,29 @@ from .qmp import open_unix
 log = logging.getLogger("xend.backend.qemu")
 
 READ_SIZE = 64 * 1024
+RESERVE_CHECK = 64 * 1024     # console.log bytes between looks at the file system's room
 
 
 class ConsoleLog:
     """console.log in ``state_dir``, at most ``limit`` bytes: when full it becomes
     console.log.1 (the one earlier generation kept) and a new console.log begins.
 
+    Nothing is written into the ``reserve`` bytes kept free on the file system for the
+    daemon's own database and log (util.files.spare_bytes, looked at every
+    RESERVE_CHECK bytes): while there is no room, output is dropped.
+
     Opened with open_own: a symlink planted at console.log is never followed (OSError
     ELOOP, from the constructor or, after a rotation, from ``write``).
     """
 
-    def __init__(self, state_dir, limit):
+    def __init__(self, state_dir, limit, reserve=0):
         self.path = os.path.join(state_dir, CONSOLE_LOG)
         self.limit = limit
+        self.reserve = reserve
+        self.dropped = 0        # bytes not logged for want of room
         self._fd = None
         self._size = 0
+        self._unchecked = RESERVE_CHECK    # look at the room before the first write
         self._open()
 
     def _open(self):
@@ -47,6 +55,17 @@ class ConsoleLog:
 
     def write(self, data):
         """Append ``data``, starting a new generation whenever the log is full."""
+        if self._unchecked >= RESERVE_CHECK:
+            self._unchecked = 0
+            self._room = spare_bytes(self.path, self.reserve) > RESERVE_CHECK
+            if not self._room:
+                log.warning("%s: no room beyond the state reserve; console output dropped",
+                            self.path)
+        if not self._room:
+            self.dropped += len(data)
+            self._unchecked += len(data)
+            return
+        self._unchecked += len(data)
         view = memoryview(data)
         while view:
             if self._size >= self.limit:

@@ -114,19 +114,20 @@ class Processes:
     """The QEMU processes of one backend, by VM uuid. Used on the QMP loop thread only.
 
     ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
-    long a process found again may take to greet on its monitor; ``console_log_bytes``
-    caps each guest's console.log; ``account`` (host.accounts.Account) is who QEMU
-    runs as, None for the daemon's own user.
+    long a process found again may take to greet on its monitor; ``console_log`` is
+    (the cap of each guest's console.log, the reserve it leaves free: ConsoleLog);
+    ``account`` (host.accounts.Account) is who QEMU runs as, None for the daemon's own
+    user.
     """
 
-    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log_bytes,
+    def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log,
                  account=None):
         self.qemu_binary = qemu_binary
         self.account = account
         self.accel = accel
         self.notifier = notifier
         self.reattach_timeout = reattach_timeout
-        self.console_log_bytes = console_log_bytes
+        self.console_log = console_log
         self._domains = {}
         self._tasks = set()
 
@@ -226,7 +227,7 @@ class Processes:
         """The reader of the console socket in ``state_dir``, logging to its console.log
         (OSError if the log cannot be opened)."""
         return Console(uuid, os.path.join(state_dir, CONSOLE_SOCKET),
-                       [ConsoleLog(state_dir, self.console_log_bytes)])
+                       [ConsoleLog(state_dir, *self.console_log)])
 
     def _watch(self, dom, pidfd):
         dom.pidfd = pidfd
