@@ -166,9 +166,16 @@ task_status_type = Enum("task_status_type", [
     ("cancelled", "the task was cancelled"),
 ])
 
+# Beyond the draft: a guest's graphical console (unset: vnc for a bios boot, none for
+# a kernel of its own, as xm's HVM and PV guests had).
+display_type = Enum("display_type", [
+    ("vnc", "an emulated display, reached as an rfb console through the daemon"),
+    ("none", "no display: the serial console only"),
+])
+
 ENUMS = {e.name: e for e in (
     vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
-    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type)}
+    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type)}
 
 
 # --------------------------------------------------------------------------
@@ -380,6 +387,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("platform/localtime", Bool, RW, "set RTC to local time"),
     Field("platform/clock_offset", Bool, RW, "timeshift applied to guest's clock"),
     Field("platform/enable_audio", Bool, RW, "emulate audio"),
+    Field("platform/display", display_type, RW, "the guest's graphical console; unset: vnc "
+          "for a bios boot, none otherwise", extension=True),
     Field("builder", String, RW, "domain builder to use"),
     Field("boot_method", boot_type, RW, "select how this machine should boot",
           default="bios"),
