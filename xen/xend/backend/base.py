@@ -24,6 +24,7 @@ records, hot-plugged devices included.
 """
 
 import abc
+import socket
 from typing import Callable, Optional
 
 from .spec import DiskSpec, DomainSpec, NicSpec, VMConfig
@@ -161,6 +162,31 @@ class Backend(abc.ABC):
         """Write the guest's memory to ``path`` (actions/after_crash coredump_*)."""
         raise BackendError("VALUE_NOT_SUPPORTED", "actions/after_crash", "coredump",
                            "the %s backend cannot dump guest memory" % self.name)
+
+    def consoles(self, uuid: str) -> list:
+        """The consoles running guest ``uuid`` has now, as protocol names: "vt100" (its
+        first serial port, which every running guest has) and "rfb" (its display, where
+        it has one: VMConfig.platform_display). [] for a guest not running here."""
+        return []
+
+    def open_console(self, uuid: str, protocol: str, writer: bool = True) -> socket.socket:
+        """A connected stream socket to console ``protocol`` of running guest ``uuid``,
+        for the daemon's console proxy to pump to a client; the caller closes it.
+
+        vt100: first the console's recent history (what the guest printed lately, kept
+        by the backend, also while no client watched), then its live output. Bytes
+        written to the socket are typed into the guest while this client is the
+        console's writer: with ``writer`` it becomes the writer, and the previous one
+        is told in its stream and only reads from then on; without, it only reads.
+        Several clients may read one console; one that does not keep up is
+        disconnected, never allowed to hold up the guest or another client.
+        rfb: a fresh RFB connection to the guest's display (RFB itself handles
+        several viewers). The socket reaches EOF when the guest stops.
+
+        VALUE_NOT_SUPPORTED ["console", protocol, reason] when the guest has no such
+        console now."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                           "the %s backend has no %s console" % (self.name, protocol))
 
     def watch_guests(self) -> None:
         """Called once the daemon has reattached its guests: begin watching for what
