@@ -4,11 +4,10 @@ guest runs unseen, and the operation can simply be tried again."""
 
 import os
 import sqlite3
-import types
 
 import pytest
+from ownerkit import make_owner
 
-from xen.xend.backend.sim import SimBackend
 from xen.xend.state import domains
 from xen.xend.state.store import Store
 
@@ -35,15 +34,7 @@ def owner(tmp_path):
     store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF"],
                   reverse_fields=[("VBD", "VM"), ("VIF", "VM")])
     store._db = FillableDisk(store._db)
-    with store.transaction() as txn:
-        txn.create("host", "h", {"enabled": True})
-        txn.create("VM", "vm1", {"power_state": "Halted", "resident_on": "",
-                                 "actions_after_crash": "restart"})
-    app = types.SimpleNamespace(store=store, host_ref="h", config={},
-                                state_dir=str(tmp_path), host_features=set,
-                                sampler=types.SimpleNamespace(forget=lambda vm: None))
-    owner = domains.Domains(app, SimBackend(str(tmp_path)))
-    yield owner
+    yield make_owner(store, tmp_path, {"actions_after_crash": "restart"})
     store.close()
 
 
@@ -85,9 +76,9 @@ def test_restart_after_a_crash_whose_state_cannot_be_stored_stops_the_guest(owne
     owner.start("vm1", False)
     halted = owner._step_halt
 
-    def halt_then_fill(vm):
+    def halt_then_fill(vm, *args):
         """The crash's Halted is stored; the restart's Running is not."""
-        halted(vm)
+        halted(vm, *args)
         owner.store._db.full = True
     monkeypatch.setattr(owner, "_step_halt", halt_then_fill)
     with pytest.raises(sqlite3.OperationalError):

@@ -50,12 +50,12 @@ GUEST_ACTION_FIELD = {
 
 # (what the guest did, action) -> the steps that carry the action out, in order.
 # A guest shutdown has already ended the hypervisor process; a guest reboot has
-# already reset the machine in place; a crashed guest is stopped but alive (so
+# already reset the machine in place (it is only logged); a crashed guest is stopped but alive (so
 # it can be dumped); a guest that died left nothing behind.
 GUEST_ACTIONS = {
     (GUEST_SHUTDOWN, "destroy"): ("halt",),
     (GUEST_SHUTDOWN, "restart"): ("halt", "start"),
-    (GUEST_REBOOT, "restart"): (),
+    (GUEST_REBOOT, "restart"): ("rebooted",),
     (GUEST_REBOOT, "destroy"): ("kill", "halt"),
     (GUEST_SUSPEND, "destroy"): ("kill", "halt"),
     (GUEST_SUSPEND, "restart"): ("reset",),
@@ -79,6 +79,16 @@ GUEST_ACTIONS = {
 # a reboot). Hard operations never consult actions/* (docs/api.md says why).
 API_ACTIONS = {"clean_shutdown": (GUEST_SHUTDOWN, "restart", lifecycle.HALTED),
                "clean_reboot": (GUEST_REBOOT, "destroy", lifecycle.RUNNING)}
+
+# What each operation that starts or stops a guest did, as its log line says (_log_power).
+OP_EVENTS = {"start": "started", "resume": "resumed", "suspend": "suspended",
+             "clean_shutdown": "stopped (clean shutdown)",
+             "hard_shutdown": "stopped (hard shutdown)",
+             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)"}
+
+# What the guest did -> the word its log line uses for a guest stopped after it ("stopped"
+# otherwise).
+GUEST_STOP_EVENTS = {GUEST_CRASH: "crashed", GUEST_DIED: "crashed"}
 
 # The steps that bring a guest back, and what each becomes when it comes too soon after
 # the last restart (restart_min_interval): the crashed guest is kept, or stays Halted.
@@ -128,7 +138,8 @@ class Domains:
             if owns_state():
                 self._commit(vm, t.final, private,
                              made_guest=t.final in lifecycle.LIVE_STATES
-                             and state not in lifecycle.LIVE_STATES)
+                             and state not in lifecycle.LIVE_STATES,
+                             event=OP_EVENTS.get(op))
             if committed is not None:
                 committed()
 
@@ -191,13 +202,14 @@ class Domains:
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
                            "the host's CPUs lack these features")
 
-    def _commit(self, vm, state, private, made_guest):
-        """Store the state an operation ended in. With ``made_guest`` (the operation made
-        the guest: a start or resume), a store that cannot take it (a full disk) gets the
-        guest hard-shut-down before the error goes on: the store keeps its old state, and
-        a guest it does not know of would run unseen, to be started a second time."""
+    def _commit(self, vm, state, private, made_guest, event=None):
+        """Store the state an operation ended in (``event``: see _set_state). With
+        ``made_guest`` (the operation made the guest: a start or resume), a store that
+        cannot take it (a full disk) gets the guest hard-shut-down before the error goes
+        on: the store keeps its old state, and a guest it does not know of would run
+        unseen, to be started a second time."""
         try:
-            self._set_state(vm, state, private)
+            self._set_state(vm, state, private, event)
         except BaseException:
             if made_guest:
                 self._stop_unrecorded(vm)
@@ -211,7 +223,11 @@ class Domains:
             log.error("VM %s: its new state could not be stored, and stopping its guest "
                       "failed: %s", vm, e)
 
-    def _set_state(self, vm, state, private=None):
+    def _set_state(self, vm, state, private=None, event=None):
+        """Store ``vm``'s power state (and the backend's ``private`` data, if given) in one
+        transaction. ``event``: the guest started or stopped, and how (OP_EVENTS): logged
+        once the state is stored, so each transition is logged once and only if it
+        happened."""
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
@@ -224,6 +240,15 @@ class Domains:
                     txn.set_private("VM", vm, private)
         finally:
             self._starting.discard(vm)    # its power state says whether it holds disks now
+        if event:
+            self._log_power(vm, event)
+
+    def _log_power(self, vm, event):
+        """One INFO line in the fixed shape ``VM 'NAME' (UUID): EVENT[ (HOW)]`` that log
+        filters and GET /vm-log rely on: EVENT is started, stopped, crashed, suspended,
+        resumed or rebooted (docs/api.md)."""
+        name = (self.store.get("VM", vm) or {}).get("name_label", "")
+        log.info("VM '%s' (%s): %s", name, vm, event)
 
     # -- who holds which disk ---------------------------------------------------
 
@@ -464,10 +489,11 @@ class Domains:
                 return
             steps = self._rate_limited(vm, action,
                                        GUEST_ACTIONS.get((kind, action), ("kill", "halt")))
-            log.info("VM %s: %s; actions say %s: %s", vm, cause, action, ", ".join(steps))
+            log.debug("VM %s: %s; actions say %s: %s", vm, cause, action, ", ".join(steps))
+            why = "%s; %s %s" % (cause, GUEST_ACTION_FIELD[kind], action)
             for step in steps:
                 try:
-                    getattr(self, "_step_" + step)(vm)
+                    getattr(self, "_step_" + step)(vm, kind, why)
                 except (ApiError, BackendError) as e:
                     log.warning("VM %s: %s after guest %s failed: %s", vm, step, kind, e)
                     break
@@ -487,31 +513,44 @@ class Domains:
         return tuple(RESTART_STEPS.get(step, step) for step in steps
                      if RESTART_STEPS.get(step, step) is not None)
 
-    def _step_kill(self, vm):
+    # Each step gets the VM, what the guest did and why the step runs (for the log line
+    # of a step that starts, stops or reboots the guest).
+
+    def _step_kill(self, vm, kind, why):
         self.backend.hard_shutdown(vm)
 
-    def _step_halt(self, vm):
-        self._set_state(vm, lifecycle.HALTED, {})
+    def _step_halt(self, vm, kind, why):
+        # After an API clean_shutdown the VM is Halted already, and its stop logged.
+        stopped = self.store.get("VM", vm).get("power_state") != lifecycle.HALTED
+        self._set_state(vm, lifecycle.HALTED, {},
+                        stopped and "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
 
-    def _step_paused(self, vm):
-        self._set_state(vm, lifecycle.PAUSED, None)
+    def _step_paused(self, vm, kind, why):
+        self._set_state(vm, lifecycle.PAUSED, None,
+                        "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
 
-    def _step_reset(self, vm):
+    def _step_reset(self, vm, kind, why):
         self.backend.hard_reboot(vm)
+        self._step_rebooted(vm, kind, why)
 
-    def _step_dump(self, vm):
+    def _step_rebooted(self, vm, kind, why):
+        self._log_power(vm, "rebooted (%s)" % why)
+
+    def _step_dump(self, vm, kind, why):
         path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
         self.backend.dump_core(vm, path)
         log.info("VM %s: core dumped to %s", vm, path)
 
-    def _step_start(self, vm):
+    def _step_start(self, vm, kind, why):
         self._restarted[vm] = time.monotonic()
-        self._commit(vm, lifecycle.RUNNING, self._start(vm, False), made_guest=True)
+        self._commit(vm, lifecycle.RUNNING, self._start(vm, False), made_guest=True,
+                     event="started (%s)" % why)
 
-    def _step_rename(self, vm):
+    def _step_rename(self, vm, kind, why):
         """Keep the crashed guest, renamed, and start a copy of it under the old name."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
         rec = self.store.get("VM", vm)
+        self._log_power(vm, "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
         # The kept guest still holds its disks: the copy runs on snapshots of them.
         copy = self.app.handlers["VM"].copy_record(vm, rec.get("name_label", ""),
                                                    snapshot_disks=True)
@@ -519,7 +558,8 @@ class Domains:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
                                   "power_state": lifecycle.PAUSED})
         self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
-        self._commit(copy, lifecycle.RUNNING, self._start(copy, False), made_guest=True)
+        self._commit(copy, lifecycle.RUNNING, self._start(copy, False), made_guest=True,
+                     event="started (%s)" % why)
 
     # -- after a daemon restart -------------------------------------------------
 
@@ -534,8 +574,8 @@ class Domains:
                 log.warning("VM %s: reattach failed: %s", vm, e)
                 state = lifecycle.UNKNOWN
             if state is None:
-                log.info("VM %s: guest gone while the daemon was down; now Halted", vm)
-                self._set_state(vm, lifecycle.HALTED, {})
+                self._set_state(vm, lifecycle.HALTED, {},
+                                "stopped (guest gone while the daemon was down)")
             elif state != rec.get("power_state"):
                 self._set_state(vm, state, None)
         self.backend.watch_guests()
@@ -552,8 +592,8 @@ class Domains:
                 with self._claim(vm, "recheck"):
                     state = self.backend.reattach(vm, self.store.private(vm))
                     if state is None:
-                        log.info("VM %s: its Unknown guest is gone; now Halted", vm)
-                        self._set_state(vm, lifecycle.HALTED, {})
+                        self._set_state(vm, lifecycle.HALTED, {},
+                                        "stopped (its Unknown guest is gone)")
                     elif state != lifecycle.UNKNOWN:
                         log.info("VM %s: Unknown guest answers again; now %s", vm, state)
                         self._set_state(vm, state, None)
