@@ -24,6 +24,7 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 """
 
 import contextlib
+import http.client
 import importlib.util
 import os
 import shutil
@@ -112,6 +113,20 @@ def answers(port):
             return True
     except OSError:
         return False
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over the Unix socket at ``path`` (the daemon's plain HTTP routes)."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.unix_path)
+        self.sock = sock
 
 
 def sdk_unix(socket_path, user="root", password=""):
@@ -210,6 +225,17 @@ class Daemon:
     def raw_tcp(self):
         """A plain xmlrpc.client proxy over TCP (no SDK conveniences)."""
         return xmlrpc.client.ServerProxy(self.url)
+
+    def http_get(self, path, over="tcp"):
+        """(status, Content-Type, body as bytes) of GET ``path`` over "tcp" or "unix"."""
+        conn = (UnixHTTPConnection(self.socket) if over == "unix"
+                else http.client.HTTPConnection("127.0.0.1", self.port, timeout=10))
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Content-Type"), resp.read()
+        finally:
+            conn.close()
 
     def log_text(self):
         with open(self.log) as f:

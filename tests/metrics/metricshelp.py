@@ -9,7 +9,8 @@ daemon module imported is hostinfo, whose CPU_FEATURES table is the documented m
 
 import base64
 import http.client
-import socket
+
+from harness import UnixHTTPConnection
 
 # The tier's daemons sample every 0.5 s.
 SAMPLER_CONFIG = "sampler_interval = 0.5\n"
@@ -23,20 +24,6 @@ def spec_or_wire(name):
 
 # -- GET /metrics --------------------------------------------------------------------------
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over AF_UNIX."""
-
-    def __init__(self, path, timeout=10):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
-
-
 def _get(conn, path, headers):
     try:
         conn.request("GET", path, headers=headers)
@@ -48,7 +35,7 @@ def _get(conn, path, headers):
 
 def scrape_unix(daemon, path="/metrics"):
     """(status, headers, body) of GET ``path`` on the daemon's Unix socket."""
-    return _get(_UnixHTTPConnection(daemon.socket), path, {})
+    return _get(UnixHTTPConnection(daemon.socket), path, {})
 
 
 def scrape_tcp(daemon, user=None, password=None, authorization=None, path="/metrics"):

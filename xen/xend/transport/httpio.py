@@ -55,8 +55,8 @@ _FIELD = re.compile(rb"(%s):([^\x00\r\n]*)\r\n" % _TOKEN)   # greedy: linear tim
 _BARE_BREAK = re.compile(rb"\r[^\n]|(?<!\r)\n")
 
 REASONS = {
-    100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-    408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
+    100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
     414: "URI Too Long", 417: "Expectation Failed", 431: "Request Header Fields Too Large",
     501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }

@@ -1,5 +1,8 @@
 """Listeners (spec §1.4.1): HTTP/1.1 over a Unix socket, TCP and TLS; XML-RPC at / and /RPC2.
 
+What each request is answered with is one table, ``ROUTES``: (method, path) to the
+function that answers it (XML-RPC, the DTD, /metrics, a VM's logs).
+
 Each listener is a threaded server (a thread per connection) whose requests are
 read by httpio, xend's own HTTP/1.1 reader; a listener is one entry in the list
 ``listeners_from_config`` returns, so HTTPS is one more entry. The HTTP layer
@@ -44,16 +47,17 @@ import stat
 import struct
 import sys
 import threading
+import urllib.parse
 
-from ..api import codec, xmlrepr
+from ..api import codec, vmlogs, xmlrepr
+from ..api.dispatch import loggable
+from ..api.errors import ApiError
 from ..api.limits import LogGate
 from ..api.sessions import Peer
 from ..util.files import unlink_if_exists
 from . import httpio, prometheus, tls
 
 log = logging.getLogger("xend.server")
-
-RPC_PATHS = ("/", "/RPC2")
 
 # What a full plain-HTTP listener says before it closes a connection.
 _BUSY_BODY = b"too many connections; retry later\n"
@@ -94,26 +98,14 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
                 return
 
     def _answer(self, conn, request, peer):
-        """Answer one request; False if the connection cannot carry another."""
-        app = self.server.app
-        close = not request.keep_alive   # said in the reply
-        if request.method == "POST":
-            if request.target.split("?")[0] not in RPC_PATHS:
-                conn.send(404, b"not found\n", "text/plain", close)
-                return True
-            return _call(app, conn, request, peer)
-        if request.target == "/xen-api.dtd":
-            conn.send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd", close)
-        elif request.target == "/metrics":
-            if self._may_scrape(request, peer):
-                conn.send(200, prometheus.render(app).encode("utf-8"),
-                          "text/plain; version=0.0.4", close)
-            else:
-                conn.send(401, b"", "text/plain", close,
-                          extra=b'WWW-Authenticate: Basic realm="xend"\r\n')
-        else:
-            conn.send(404, b"not found\n", "text/plain", close)
-        return True
+        """Answer one request by its route; False if the connection cannot carry
+        another."""
+        path, _, query = request.target.partition("?")
+        route = ROUTES.get((request.method, path))
+        if route is None:
+            conn.send(404, b"not found\n", "text/plain", not request.keep_alive)
+            return True
+        return route(self, conn, request, peer, query)
 
     def _may_scrape(self, request, peer):
         """The Unix socket (root only by its mode), or HTTP Basic credentials of a user
@@ -130,10 +122,57 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         return self.server.app.sessions.check_credentials(user, password, peer)
 
 
-def _call(app, conn, request, peer):
-    """Answer a POSTed XML-RPC call: the call's Status struct, or a fault if the body
-    is not a call. A large reply is sent while it is being written. False if the
-    connection cannot carry another request."""
+# -- the routes: each answers one request, (handler, conn, request, peer, query) with
+# the ConnectionHandler and the target's query string, and returns False if the
+# connection cannot carry another request.
+
+def _dtd(handler, conn, request, peer, query):
+    """GET /xen-api.dtd: the DTD of to_XML's documents."""
+    conn.send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd",
+              not request.keep_alive)
+    return True
+
+
+def _metrics(handler, conn, request, peer, query):
+    """GET /metrics (transport/prometheus.py), for root or HTTP Basic credentials."""
+    if handler._may_scrape(request, peer):
+        conn.send(200, prometheus.render(handler.server.app).encode("utf-8"),
+                  "text/plain; version=0.0.4", not request.keep_alive)
+    else:
+        conn.send(401, b"", "text/plain", not request.keep_alive,
+                  extra=b'WWW-Authenticate: Basic realm="xend"\r\n')
+    return True
+
+
+# The HTTP status of each error a route's API call may raise (400 for any other).
+_ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404}
+
+
+def _vm_log(handler, conn, request, peer, query):
+    """GET /vm-log?ref=VM&kind=qemu|console|daemon[&bytes=N]&session_id=SESSION: the
+    last bytes of a VM's log, text/plain (api/vmlogs.py says which and for whom); an
+    error is its status with the one-line ErrorDescription (a session ref blanked)."""
+    params = urllib.parse.parse_qs(query, keep_blank_values=True)
+
+    def param(name, default=None):
+        return params.get(name, [default])[0]
+    try:
+        body = vmlogs.vm_log(handler.server.app, param("session_id", ""), param("ref", ""),
+                             param("kind", ""), param("bytes"))
+    except ApiError as e:
+        conn.send(_ERROR_STATUS.get(e.code, 400),
+                  (" ".join(loggable(e.description)) + "\n").encode("utf-8"),
+                  "text/plain; charset=utf-8", not request.keep_alive)
+        return True
+    peer.authenticated = True
+    conn.send(200, body, "text/plain", not request.keep_alive)
+    return True
+
+
+def _call(handler, conn, request, peer, query):
+    """POST / or /RPC2: answer an XML-RPC call: the call's Status struct, or a fault if
+    the body is not a call. A large reply is sent while it is being written."""
+    app = handler.server.app
     try:
         method, params = codec.decode_call(request.body)
     except codec.WireError as e:
@@ -157,6 +196,16 @@ def _call(app, conn, request, peer):
             ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]])), "text/xml",
                   not request.keep_alive)
     return True
+
+
+# (method, path) -> the route that answers it; any other request is answered 404.
+ROUTES = {
+    ("POST", "/"): _call,
+    ("POST", "/RPC2"): _call,
+    ("GET", "/xen-api.dtd"): _dtd,
+    ("GET", "/metrics"): _metrics,
+    ("GET", "/vm-log"): _vm_log,
+}
 
 
 class _Slot:
