@@ -333,6 +333,9 @@ complete_line xm unp
 complete_line xm shutdown -
 complete_line xm --socket "$XM_SOCKET" start comp
 complete_line xm help vdi-
+complete_line xm log --kind c
+complete_line xm --socket "$XM_SOCKET" log --bytes 10 comp
+complete_line xm log --b
 """
     env = dict(os.environ, PATH="%s:%s" % (tmp_path, os.environ["PATH"]), PYTHONPATH=ROOT,
                XM_SOCKET=xm.socket)
@@ -345,6 +348,7 @@ complete_line xm help vdi-
                        "--wait"}
     assert out[2] == "comp two|comp-one|"
     assert out[3] == "vdi-list|vdi-create|vdi-snapshot|"
+    assert out[4:] == ["console|", "comp two|comp-one|", "--bytes|"]
 
 
 # -- HTTPS -----------------------------------------------------------------------------------

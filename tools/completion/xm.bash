@@ -38,7 +38,8 @@ _xm() {
     # Find the command and which positional argument is being completed.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            --socket|--uri|--user|--cacert|--fingerprint|--nic|--fullname|-n|--count) ((i++)) ;;
+            --socket|--uri|--user|--cacert|--fingerprint|--nic|--fullname|-n|--count|\
+            --kind|--bytes) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$cmd" ]]; then cmd="${COMP_WORDS[i]}"; else ((arg++)); fi ;;
         esac
@@ -46,7 +47,8 @@ _xm() {
 
     case "$prev" in
         --socket|--cacert) compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --uri|--user|--nic|--fullname|-n|--count) return ;;
+        --kind) COMPREPLY=($(compgen -W "qemu console daemon" -- "$cur")); return ;;
+        --uri|--user|--nic|--fullname|-n|--count|--bytes) return ;;
     esac
 
     if [[ -z "$cmd" ]]; then
@@ -68,6 +70,7 @@ _xm() {
             shutdown|reboot) opts+=" --wait" ;;
             network-new) opts+=" --nic" ;;
             user-add) opts+=" --fullname" ;;
+            log) opts+=" --kind --bytes" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
@@ -80,7 +83,7 @@ _xm() {
         create:0|new:0)
             compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
         list:*|vcpu-list:*|delete:0|start:0|pause:0|unpause:0|shutdown:0|reboot:0|\
-        destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|block-list:0|\
+        destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|block-list:0|\
         block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
             COMPREPLY=($(compgen -W "$(_xm_names list)" -- "$cur")) ;;
         block-attach:1|vdi-snapshot:0)

@@ -149,17 +149,21 @@ class Client:
             except OSError as e:          # ssl.SSLError included
                 raise XmError("cannot use the certificate %s: %s"
                               % (cacert, getattr(e, "strerror", None) or e))
-            transport = PinnedTransport(fingerprint) if fingerprint else None
+            parts = urllib.parse.urlsplit(uri)
+            self._transport = (PinnedTransport(fingerprint) if fingerprint
+                               else xmlrpc.client.SafeTransport(context=context)
+                               if parts.scheme == "https" else xmlrpc.client.Transport())
+            self._host = parts.netloc
             try:
-                self._proxy = xmlrpc.client.ServerProxy(uri, context=context,
-                                                        transport=transport)
+                self._proxy = xmlrpc.client.ServerProxy(uri, transport=self._transport)
             except OSError:
                 raise XmError("the URI must be http://HOST:PORT/ or https://HOST:PORT/, not %s"
                               % uri)
         else:
             self.where = socket_path or DEFAULT_SOCKET
+            self._transport, self._host = UnixTransport(self.where), "localhost"
             self._proxy = xmlrpc.client.ServerProxy("http://localhost/",
-                                                    transport=UnixTransport(self.where))
+                                                    transport=self._transport)
         self._session = None
         self._labels = {}     # ref -> the name the user gave for it
 
@@ -208,6 +212,29 @@ class Client:
             raise Failure(rec["error_info"] or ["INTERNAL_ERROR", "task failed"])
         finally:
             self.call("task.destroy", task)
+
+    def get(self, path, **query):
+        """GET ``path`` of xend's plain HTTP routes with ``query`` and the session
+        (``session_id``), on the connection the calls use; the body of a 200, as bytes.
+        A refusal's one-line reason (CODE PARAM...) is raised as its Failure."""
+        target = "%s?%s" % (path, urllib.parse.urlencode(dict(query, session_id=self._session)))
+        try:
+            conn = self._transport.make_connection(self._host)
+            conn.request("GET", target)
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise ConnectError("cannot talk to xend at %s: %s"
+                               % (self.where, getattr(e, "strerror", None) or e))
+        if resp.status == 200:
+            return body
+        code, _, rest = body.decode("utf-8", "replace").strip().partition(" ")
+        declared = datamodel.ERRORS.get(code)
+        if declared is None:
+            raise ConnectError("xend at %s answered HTTP %d to GET %s"
+                               % (self.where, resp.status, path))
+        # Only a declared error's last parameter may hold spaces.
+        raise Failure([code] + (rest.split(" ", len(declared.params) - 1) if rest else []))
 
     def _invoke(self, method, params):
         try:

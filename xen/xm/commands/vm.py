@@ -3,6 +3,7 @@
 import sys
 
 from .. import config, provision
+from ..client import Failure
 from ..output import (
     MIB,
     decode,
@@ -178,6 +179,38 @@ def suspend(client, opts):
 ], details=lifecycle_help("resume", "resume_paused"))
 def resume(client, opts):
     client.long_call("VM.resume", client.resolve("VM", opts.vm), opts.paused)
+
+
+# The logs "xm log" shows, in this order (GET /vm-log's kinds).
+LOG_KINDS = ("qemu", "console", "daemon")
+
+
+@command("log", "show a VM's logs: QEMU's, its console's, the daemon's lines", "VMs", args=[
+    VM_ARG,
+    arg("--kind", choices=LOG_KINDS, help="only this log (default: all three, each headed)"),
+    arg("--bytes", type=positive, metavar="N",
+        help="the last N bytes of each log (default 65536, at most 1048576)"),
+], details="""\
+qemu: the hypervisor process's output; console: the guest's serial console (the
+log and the one before it); daemon: the lines of xend's log that name the VM
+(its starts and stops among them; root only). Control characters are shown
+escaped. A log that cannot be read is reported after the others are shown.""")
+def log(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    query = {"bytes": opts.bytes} if opts.bytes else {}
+    refused = None
+    for kind in (opts.kind,) if opts.kind else LOG_KINDS:
+        if not opts.kind:
+            print("==> %s <==" % kind)
+        try:
+            text = client.get("/vm-log", ref=vm, kind=kind, **query)
+        except Failure as f:
+            refused = refused or f
+            continue
+        for line in text.decode("utf-8", "replace").splitlines():
+            print(escape_line(line.rstrip("\r")))
+    if refused is not None:
+        raise refused
 
 
 @command("clone", "copy a Halted VM (its disks are snapshotted)", "VMs", args=[
