@@ -4,13 +4,11 @@ guest runs unseen, and the operation can simply be tried again."""
 
 import os
 import sqlite3
-import types
 
 import pytest
+from owners import sim_owner
 
-from xen.xend.backend.sim import SimBackend
 from xen.xend.state import domains
-from xen.xend.state.store import Store
 
 
 class FillableDisk:
@@ -32,19 +30,10 @@ class FillableDisk:
 
 @pytest.fixture
 def owner(tmp_path):
-    store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF"],
-                  reverse_fields=[("VBD", "VM"), ("VIF", "VM")])
-    store._db = FillableDisk(store._db)
-    with store.transaction() as txn:
-        txn.create("host", "h", {"enabled": True})
-        txn.create("VM", "vm1", {"power_state": "Halted", "resident_on": "",
-                                 "actions_after_crash": "restart"})
-    app = types.SimpleNamespace(store=store, host_ref="h", config={},
-                                state_dir=str(tmp_path), host_features=set,
-                                sampler=types.SimpleNamespace(forget=lambda vm: None))
-    owner = domains.Domains(app, SimBackend(str(tmp_path)))
+    owner = sim_owner(tmp_path, actions_after_crash="restart")
+    owner.store._db = FillableDisk(owner.store._db)
     yield owner
-    store.close()
+    owner.store.close()
 
 
 def power_state(owner):
