@@ -41,6 +41,7 @@ STOPS = {"hard_shutdown": lambda owner: owner.hard_shutdown("vm1"),
 @pytest.mark.parametrize("stop", sorted(STOPS))
 def test_a_stopped_guest_has_no_consoles(owner, stop):
     owner.start("vm1", False)
+    assert consoles(owner)
     STOPS[stop](owner)
     assert consoles(owner) == {}
 
@@ -62,6 +63,7 @@ def test_a_paused_guest_keeps_its_console(owner):
 @pytest.mark.parametrize("kind", [GUEST_CRASH, GUEST_DIED])
 def test_a_crashed_or_dead_guest_has_no_consoles(owner, kind):
     owner.start("vm1", False)
+    assert consoles(owner)
     owner.guest_event("vm1", kind)
     assert owner.store.get("VM", "vm1")["power_state"] == "Halted"
     assert consoles(owner) == {}
@@ -90,6 +92,7 @@ def test_reattach_keeps_a_running_guests_consoles_and_makes_missing_ones(owner):
 
 def test_reattach_removes_the_consoles_of_a_guest_gone_meanwhile(owner, tmp_path):
     owner.start("vm1", False)
+    assert consoles(owner)
     with open(tmp_path / "sim-domains.json", "w") as f:
         json.dump({}, f)                       # the guest ended while no daemon watched
     owner.backend = SimBackend(str(tmp_path))
