@@ -218,8 +218,8 @@ class Domains:
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
-        protocols = self.backend.consoles(vm) if resident else []
         try:
+            protocols = self.backend.consoles(vm) if resident else []
             with self.store.transaction() as txn:
                 if txn.get("VM", vm) is None:
                     return
