@@ -222,6 +222,10 @@ def objects(rpc, session):
     out["VBD"] = make("VBD", {"VM": out["VM"], "VDI": out["VDI"], "device": "xvda"})
     out["VIF"] = make("VIF", {"VM": out["VM"], "network": out["network"]})
     out["host_cpu"] = call(rpc, "host_cpu.get_all", session)["Value"][0]
+    # Consoles are made by the daemon: those of a running VM of their own.
+    console_vm = make("VM", {"name_label": "fuzz-console-vm"})
+    call(rpc, "VM.start", session, console_vm, False)
+    out["console"] = call(rpc, "VM.get_consoles", session, console_vm)["Value"][0]
     return out
 
 

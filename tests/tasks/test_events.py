@@ -30,7 +30,7 @@ def test_from_empty_token_gives_an_add_for_every_object(daemon, root):
     assert all(e["operation"] == "add" for e in events)
     assert len({(e["class"], e["ref"]) for e in events}) == len(events)   # one each
     for cls in ("VM", "network", "SR", "host", "host_cpu", "user", "session", "task", "VIF",
-                "VDI", "VBD"):
+                "VDI", "VBD", "console"):
         refs = getattr(root, cls).get_all()
         assert sorted(e["ref"] for e in events if e["class"] == cls.lower()) == sorted(refs)
         assert batch["valid_ref_counts"][cls.lower()] == len(refs)
@@ -39,7 +39,8 @@ def test_from_empty_token_gives_an_add_for_every_object(daemon, root):
         assert by_ref[ref]["snapshot"] == getattr(root, cls).get_record(ref)
         assert by_ref[ref]["obj_uuid"] == ref
     assert set(batch["valid_ref_counts"]) == {"session", "task", "vm", "host", "host_cpu",
-                                              "network", "vif", "sr", "vdi", "vbd", "user"}
+                                              "network", "vif", "sr", "vdi", "vbd", "user",
+                                              "console"}
 
 
 def test_from_empty_token_for_some_classes(daemon, root):

@@ -6,7 +6,7 @@ daemon, tests/integration/test_vm_logs.py)."""
 import logging
 
 import pytest
-from ownerkit import make_owner
+from owners import sim_owner
 
 from xen.xend.backend.base import (
     GUEST_CRASH,
@@ -16,16 +16,15 @@ from xen.xend.backend.base import (
     GUEST_SUSPEND,
 )
 from xen.xend.state import domains
-from xen.xend.state.store import Store
 
 PREFIX = "VM 'web1' (vm1): "
 
 
 @pytest.fixture
 def owner(tmp_path):
-    return make_owner(Store(None, ["VM", "host", "VBD", "VIF"],
-                            reverse_fields=[("VBD", "VM"), ("VIF", "VM")]),
-                      tmp_path, {"name_label": "web1"})
+    owner = sim_owner(tmp_path, name_label="web1")
+    yield owner
+    owner.store.close()
 
 
 def power_lines(caplog):

@@ -26,7 +26,7 @@ class WaitingBackend(SimBackend):
 
 
 def test_hard_shutdown_overtaking_clean_shutdown_sets_halted_before_it_returns(tmp_path):
-    store = Store(None, ["VM", "host"])
+    store = Store(None, ["VM", "host", "console"], reverse_fields=[("console", "VM")])
     with store.transaction() as txn:
         txn.create("VM", "vm1", {"power_state": "Running", "resident_on": "h"})
     backend = WaitingBackend(str(tmp_path))

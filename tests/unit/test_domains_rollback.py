@@ -6,10 +6,9 @@ import os
 import sqlite3
 
 import pytest
-from ownerkit import make_owner
+from owners import sim_owner
 
 from xen.xend.state import domains
-from xen.xend.state.store import Store
 
 
 class FillableDisk:
@@ -31,11 +30,10 @@ class FillableDisk:
 
 @pytest.fixture
 def owner(tmp_path):
-    store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF"],
-                  reverse_fields=[("VBD", "VM"), ("VIF", "VM")])
-    store._db = FillableDisk(store._db)
-    yield make_owner(store, tmp_path, {"actions_after_crash": "restart"})
-    store.close()
+    owner = sim_owner(tmp_path, actions_after_crash="restart")
+    owner.store._db = FillableDisk(owner.store._db)
+    yield owner
+    owner.store.close()
 
 
 def power_state(owner):

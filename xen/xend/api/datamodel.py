@@ -173,9 +173,17 @@ display_type = Enum("display_type", [
     ("none", "no display: the serial console only"),
 ])
 
+# Beyond the draft (Xen-API 1.0): how a client speaks to a console.
+console_protocol = Enum("console_protocol", [
+    ("vt100", "a text terminal: the guest's first serial port"),
+    ("rfb", "the Remote FrameBuffer protocol of VNC: the guest's display"),
+    ("rdp", "Microsoft's Remote Desktop Protocol"),
+])
+
 ENUMS = {e.name: e for e in (
     vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
-    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type)}
+    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type,
+    console_protocol)}
 
 
 # --------------------------------------------------------------------------
@@ -376,6 +384,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           default="destroy"),
     Field("VIFs", Set(Ref("VIF")), RW, "virtual network interfaces"),
     Field("VBDs", Set(Ref("VBD")), RW, "virtual block devices"),
+    Field("consoles", Set(Ref("console")), RO_RUN, "the consoles of the running guest",
+          extension=True),
     Field("TPM/instance", Int, RO_INS, "included for TPM support"),
     Field("TPM/backend", Int, RO_INS, "included for TPM support"),
     Field("bios/cdrom", String, RW, "path for emulated CDROM e.g. /dev/cdrom or /foo.iso",
@@ -544,6 +554,17 @@ USER = Class("user", "a user of the system", [
             root_only=True, extension=True),
 ])
 
+# Beyond the draft (Xen-API 1.0): made by the daemon while the VM's guest exists
+# (state/domains.py), one per protocol the backend offers; never by clients.
+CONSOLE = Class("console", "a console of a running guest, reached through the daemon", [
+    uuid_field(),
+    Field("protocol", console_protocol, RO_RUN, "the protocol the console speaks"),
+    Field("location", String, RO_RUN,
+          "the URL a client connects to, on one of the daemon's own listeners"),
+    Field("VM", Ref("VM"), RO_RUN, "the VM whose console this is"),
+    Field("other_config", Map(String, String), RW, "additional configuration"),
+], creatable=False, deletable=False, extension=True)
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -560,7 +581,7 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
    extension=True)
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
-                               USER, EVENT)}
+                               USER, CONSOLE, EVENT)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {
@@ -599,6 +620,7 @@ BINDINGS = [
     Binding("VDI", "SR", "SR", "VDIs", "refuse", "many-to-one"),
     Binding("VM", "resident_on", "host", "resident_VMs", "refuse", "many-to-one"),
     Binding("host_cpu", "host", "host", "host_CPUs", "cascade", "many-to-one"),
+    Binding("console", "VM", "VM", "consoles", "cascade", "one-to-many"),
 ]
 
 

@@ -162,3 +162,7 @@ class SimBackend(Backend):
 
     def reattach(self, uuid, private):
         return self._domains.get(uuid)
+
+    def consoles(self, uuid):
+        """A simulated guest has a serial console and no display."""
+        return ["vt100"] if uuid in self._domains else []

@@ -22,6 +22,7 @@ import uuid as uuidlib
 from ..api import datamodel, methods
 from ..api.dispatch import Dispatcher
 from ..api.handlers.base import ClassHandler
+from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
 from ..api.handlers.network import NetworkHandler, VIFHandler
@@ -46,7 +47,7 @@ VERSION = "0.1.0"
 # The classes with behaviour of their own; every other class gets the generic handler.
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
-            EventHandler)
+            ConsoleHandler, EventHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")

@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 
 from ..api import datamodel, lifecycle
 from ..api.errors import ApiError
@@ -224,20 +225,25 @@ class Domains:
                       "failed: %s", vm, e)
 
     def _set_state(self, vm, state, private=None, event=None):
-        """Store ``vm``'s power state (and the backend's ``private`` data, if given) in one
-        transaction. ``event``: the guest started or stopped, and how (OP_EVENTS): logged
-        once the state is stored, so each transition is logged once and only if it
-        happened."""
+        """Store ``vm``'s power state, where it resides, the backend's private data (if
+        given) and the console records of the guest it now has, in one transaction.
+        ``event``: the guest started or stopped, and how (OP_EVENTS): logged once the
+        state is stored, so each transition is logged once and only if it happened."""
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
         try:
+            protocols = self.backend.consoles(vm) if resident else []
             with self.store.transaction() as txn:
-                if txn.get("VM", vm) is None:
+                rec = txn.get("VM", vm)
+                if rec is None:
                     return
-                txn.update("VM", vm, {"power_state": state, "resident_on": resident})
+                # Unchanged (a guest found again as it was): no write, no event.
+                if (rec.get("power_state"), rec.get("resident_on")) != (state, resident):
+                    txn.update("VM", vm, {"power_state": state, "resident_on": resident})
                 if private is not None:
                     txn.set_private("VM", vm, private)
+                self._sync_consoles(txn, vm, protocols)
         finally:
             self._starting.discard(vm)    # its power state says whether it holds disks now
         if event:
@@ -249,6 +255,23 @@ class Domains:
         resumed or rebooted (docs/api.md)."""
         name = (self.store.get("VM", vm) or {}).get("name_label", "")
         log.info("VM '%s' (%s): %s", name, vm, event)
+
+    @staticmethod
+    def _sync_consoles(txn, vm, protocols):
+        """Make ``vm``'s console records one per protocol in ``protocols`` (what the
+        backend offers for its guest now): those of protocols it no longer offers go,
+        those it keeps keep their ref and other_config, new ones are made."""
+        have = {}
+        for ref in txn.referrers("console", "VM", vm):
+            protocol = txn.get("console", ref)["protocol"]
+            if protocol in protocols:
+                have[protocol] = ref
+            else:
+                txn.delete("console", ref)
+        for protocol in protocols:
+            if protocol not in have:
+                txn.create("console", str(uuid.uuid4()),
+                           {"VM": vm, "protocol": protocol, "other_config": {}})
 
     # -- who holds which disk ---------------------------------------------------
 
@@ -576,7 +599,9 @@ class Domains:
             if state is None:
                 self._set_state(vm, lifecycle.HALTED, {},
                                 "stopped (guest gone while the daemon was down)")
-            elif state != rec.get("power_state"):
+            else:
+                # Also when the state is unchanged: the consoles are the guest's as the
+                # backend found it again.
                 self._set_state(vm, state, None)
         self.backend.watch_guests()
 
