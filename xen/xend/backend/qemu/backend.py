@@ -1,7 +1,7 @@
 """QemuBackend: the Backend contract on QEMU, each call run on the QMP loop thread.
 
 The work is done by the package's other modules (see ``__init__``); a method here
-finds the guest, hands the operation to the loop (qmp.LoopThread) and waits for
+finds the guest, hands the operation to the loop (common.LoopThread) and waits for
 it. docs/vm-mapping.md lists every VM field's QEMU argument.
 """
 
@@ -15,12 +15,11 @@ from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
-from ..common import boot_files, check_host_files, check_memory_fits
+from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from . import counters, hotplug, power, suspend
 from .argv import validate as validate_vm
 from .events import Notifier
 from .process import Processes, open_taps
-from .qmp import LoopThread
 
 log = logging.getLogger("xend.backend.qemu")
 
