@@ -81,7 +81,8 @@ def make_backend(name, config):
     if name == "sim":
         from ..backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
-        return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
+        return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"],
+                          console_history_bytes=config["console_history_bytes"])
     if name == "qemu":
         from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
