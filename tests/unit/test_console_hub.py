@@ -2,7 +2,7 @@
 writer, a client that does not keep up cut off while the others and the log go on."""
 
 import pytest
-from harness import wait_until
+from harness import read_until, wait_until
 
 from xen.xend.backend import consolehub
 from xen.xend.backend.common import LoopThread
@@ -34,18 +34,6 @@ def hub():
     hub.end = lambda: thread.loop.call_soon_threadsafe(hub.close)
     yield hub
     thread.stop()
-
-
-def read_until(sock, expected):
-    """What ``sock`` gives until it ends with ``expected`` (or EOF)."""
-    sock.settimeout(WAIT)
-    got = b""
-    while not got.endswith(expected):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def test_a_client_gets_the_recent_history_then_live_output(hub):

@@ -4,12 +4,11 @@ typed echoed, EOF when the guest stops; no rfb, no console for a guest not runni
 import uuid as uuidlib
 
 import pytest
+from harness import read_until
 
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.sim import SimBackend
 from xen.xend.backend.spec import DomainSpec
-
-WAIT = 10
 
 
 @pytest.fixture
@@ -17,18 +16,6 @@ def sim(tmp_path):
     backend = SimBackend(str(tmp_path))
     yield backend
     backend.close()
-
-
-def read_until(sock, expected):
-    """What ``sock`` gives until it ends with ``expected``, or until EOF."""
-    sock.settimeout(WAIT)
-    got = b""
-    while not got.endswith(expected):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 def started(sim):
