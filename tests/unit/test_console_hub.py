@@ -93,6 +93,8 @@ def test_a_client_that_does_not_read_is_cut_off_and_the_others_go_on(hub, monkey
 def test_close_ends_every_stream_with_what_was_pending(hub):
     clients = [hub.attach(writer=True), hub.attach(writer=False)]
     hub.output(b"bye\r\n")
+    for client in clients:      # input the hub has not read yet does not reset the stream
+        client.sendall(b"exit\r")
     hub.end()
     for client in clients:
         assert read_until(client, b"never") == b"bye\r\n"

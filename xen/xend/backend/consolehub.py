@@ -146,4 +146,12 @@ class ConsoleHub:
         self.clients.remove(client)
         self.loop.remove_reader(client.sock)
         self.loop.remove_writer(client.sock)
+        # Input left unread at close would reset the client's stream (ECONNRESET) and
+        # lose the output it has not read yet: refuse more, discard what came, then end.
+        try:
+            client.sock.shutdown(socket.SHUT_RD)
+            while client.sock.recv(READ_SIZE):
+                pass
+        except OSError:     # BlockingIOError: nothing left; or the client has gone
+            pass
         client.sock.close()
