@@ -240,11 +240,11 @@ def wait_until(predicate, timeout, what, interval=0.05):
 
 
 def read_until(sock, expected, timeout=STATE_WAIT):
-    """What stream socket ``sock`` gives until it ends with ``expected``, or until EOF (a
+    """What stream socket ``sock`` gives until ``expected`` is in it, or until EOF (a
     console's stream); socket.timeout if it is silent for ``timeout`` seconds."""
     sock.settimeout(timeout)
     got = b""
-    while not got.endswith(expected):
+    while expected not in got:
         chunk = sock.recv(65536)
         if not chunk:
             break

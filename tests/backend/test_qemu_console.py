@@ -6,10 +6,21 @@ import re
 import stat
 
 import pytest
-from harness import BOOT_WAIT, READY, console_text, qemu_pids, requires_qemu, wait_until
+from harness import (
+    BOOT_WAIT,
+    READY,
+    STATE_WAIT,
+    console_text,
+    qemu_pids,
+    read_until,
+    requires_qemu,
+    wait_until,
+)
 from qemutest import console, wait_console
 
+from xen.xend.backend import consolehub
 from xen.xend.backend.base import BackendError
+from xen.xend.backend.consolehub import TAKEOVER_NOTICE
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -77,6 +88,8 @@ def test_the_console_is_logged_again_after_a_daemon_restart(backend_factory, lin
     assert second.reattach(spec.uuid, private) == "Paused"
     second.unpause(spec.uuid)
     wait_console(spec, READY)                    # the whole boot, read by the second
+    with second.open_console(spec.uuid, "vt100", writer=False) as client:
+        assert READY.encode() in read_until(client, READY.encode())
     second.clean_shutdown(spec.uuid, 90)
     assert "power button, powering off" in console(spec)
 
@@ -105,3 +118,59 @@ def test_a_symlink_planted_at_console_log_is_not_followed(backend_factory, linux
     again.unpause(spec.uuid)
     again.hard_shutdown(spec.uuid)
     assert target.read_text() == "precious\n"
+
+
+def test_a_console_client_gets_the_boot_from_history_then_live_output(backend, linux_spec):
+    spec = linux_spec()
+    backend.start(spec, paused=False)
+    wait_console(spec, READY)
+    assert backend.consoles(spec.uuid) == ["vt100"]
+    with backend.open_console(spec.uuid, "vt100", writer=False) as client:
+        seen = read_until(client, READY.encode())
+        assert b"xend-test: devices:" in seen and READY.encode() in seen
+        backend.clean_shutdown(spec.uuid, BOOT_WAIT)
+        # Live: what the guest says as it powers off, then EOF once it has gone.
+        assert b"powering off" in read_until(client, b"never", timeout=STATE_WAIT)
+    assert backend.consoles(spec.uuid) == []
+    with pytest.raises(BackendError) as err:
+        backend.open_console(spec.uuid, "vt100")
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+
+
+def shell_spec(linux_spec, tiny_guest):
+    """A tiny guest whose init is a shell on its serial console."""
+    return linux_spec(kernel_args=tiny_guest["cmdline"] + " rdinit=/bin/sh")
+
+
+def test_the_writer_types_into_the_guests_shell_and_a_second_writer_takes_over(
+        backend, linux_spec, tiny_guest):
+    spec = shell_spec(linux_spec, tiny_guest)
+    backend.start(spec, paused=False)
+    with backend.open_console(spec.uuid, "vt100") as first:
+        read_until(first, b"# ", timeout=BOOT_WAIT)           # the shell's prompt
+        first.sendall(b"echo $((6*7))\r")
+        assert b"\r\n42\r\n" in read_until(first, b"\r\n42\r\n")
+        with backend.open_console(spec.uuid, "vt100") as second:
+            assert TAKEOVER_NOTICE in read_until(first, TAKEOVER_NOTICE)
+            second.sendall(b"echo $((7*8))\r")
+            assert b"\r\n56\r\n" in read_until(second, b"\r\n56\r\n")
+    backend.hard_shutdown(spec.uuid)
+
+
+def test_a_client_that_never_reads_holds_up_neither_the_log_nor_others(
+        backend, linux_spec, tiny_guest, monkeypatch):
+    monkeypatch.setattr(consolehub, "MAX_PENDING", 16 * 1024)
+    spec = shell_spec(linux_spec, tiny_guest)
+    backend.start(spec, paused=False)
+    stalled = backend.open_console(spec.uuid, "vt100", writer=False)
+    with backend.open_console(spec.uuid, "vt100") as writer:
+        read_until(writer, b"# ", timeout=BOOT_WAIT)
+        # Far more than the socket buffers of the client that never reads hold.
+        writer.sendall(b"seq 1 100000; echo $((1000*1000))\r")
+        assert b"1000000" in read_until(writer, b"\r\n1000000\r\n", timeout=BOOT_WAIT)
+    assert "\n99999\n100000\n1000000\n" in console(spec)     # the log has it all
+    stalled.settimeout(STATE_WAIT)
+    while stalled.recv(65536):      # what it was sent before it fell behind, then EOF
+        pass
+    stalled.close()
+    backend.hard_shutdown(spec.uuid)

@@ -89,7 +89,8 @@ def make_backend(name, config):
                            reattach_timeout=config["reattach_timeout"],
                            console_log_bytes=config["console_log_bytes"],
                            state_reserve_bytes=config["state_reserve_bytes"],
-                           qemu_user=config["qemu_user"])
+                           qemu_user=config["qemu_user"],
+                           console_history_bytes=config["console_history_bytes"])
     if name == "xen":
         from ..backend.xen import XenBackend
         return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])

@@ -16,6 +16,7 @@ from xen.xend.util import progress
 from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
+from ..consolehub import HISTORY_BYTES
 from . import counters, hotplug, power, suspend
 from .argv import validate as validate_vm
 from .events import Notifier
@@ -41,7 +42,8 @@ class QemuBackend(base.Backend):
 
     Beyond the Backend contract: ``power_state``. Each guest's serial console is
     logged to console.log, at most ``console_log_bytes``, and never into the
-    ``state_reserve_bytes`` kept free on the state directory's file system (console.py).
+    ``state_reserve_bytes`` kept free on the state directory's file system (console.py);
+    its last ``console_history_bytes`` are kept for the clients of its vt100 console.
 
     A daemon running as root runs QEMU as ``qemu_user`` (made here when missing, and
     /dev/kvm opened to it as udev would), so that a guest that escapes into its QEMU
@@ -52,7 +54,7 @@ class QemuBackend(base.Backend):
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
                  reattach_timeout=5.0, console_log_bytes=1 << 20, state_reserve_bytes=0,
-                 qemu_user="xend-qemu"):
+                 qemu_user="xend-qemu", console_history_bytes=HISTORY_BYTES):
         super().__init__(on_guest_event)
         account = None
         if os.geteuid() == 0:
@@ -67,7 +69,7 @@ class QemuBackend(base.Backend):
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
                                     reattach_timeout, (console_log_bytes, state_reserve_bytes),
-                                    account)
+                                    console_history_bytes, account)
         self._loop = LoopThread("xend-qemu-qmp")
         log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
                  account.name if account else "the daemon's user")
@@ -184,6 +186,23 @@ class QemuBackend(base.Backend):
         """``device_del``, wait for DEVICE_DELETED, ``netdev_del`` (which ends the tap)."""
         self._on_guest(uuid, "Running", hotplug.detach, "vif", vif, self.unplug_timeout)
 
+    def consoles(self, uuid):
+        """["vt100"] for a guest running here whose console the daemon reads."""
+        async def consoles():
+            return self._consoles_of(self._processes.lookup(uuid))
+        return self._loop.run(consoles())
+
+    def open_console(self, uuid, protocol, writer=True):
+        """vt100: a new client of the guest's console hub (consolehub.py), whose input
+        is written to the guest's serial port while it is the writer."""
+        async def open_console():
+            dom = self._processes.lookup(uuid)
+            if protocol not in self._consoles_of(dom):
+                raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                                   "VM %s has no %s console now" % (uuid, protocol))
+            return dom.hub.attach(writer)
+        return self._loop.run(open_console())
+
     def close(self):
         """Drop QMP connections and threads; the guests keep running."""
         if self._loop is None:
@@ -234,6 +253,11 @@ class QemuBackend(base.Backend):
         async def run():
             return await operation(self._processes.get(uuid, expected), *args)
         return self._loop.run(run())
+
+    @staticmethod
+    def _consoles_of(dom):
+        """The consoles of guest ``dom`` (None: no guest); on the loop."""
+        return [] if dom is None or dom.hub is None else ["vt100"]
 
     @staticmethod
     def _check_can_start(spec):
