@@ -19,6 +19,7 @@ from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
 from . import counters, hotplug, power, suspend
 from .argv import validate as validate_vm
+from .console import open_rfb
 from .events import Notifier
 from .process import Processes, open_taps
 
@@ -187,19 +188,23 @@ class QemuBackend(base.Backend):
         self._on_guest(uuid, "Running", hotplug.detach, "vif", vif, self.unplug_timeout)
 
     def consoles(self, uuid):
-        """["vt100"] for a guest running here whose console the daemon reads."""
+        """A guest running here: "vt100" where the daemon reads its console, "rfb"
+        where it has a display."""
         async def consoles():
             return self._consoles_of(self._processes.lookup(uuid))
         return self._loop.run(consoles())
 
     def open_console(self, uuid, protocol, writer=True):
         """vt100: a new client of the guest's console hub (consolehub.py), whose input
-        is written to the guest's serial port while it is the writer."""
+        is written to the guest's serial port while it is the writer. rfb: a new client
+        of its VNC server (console.open_rfb)."""
         async def open_console():
             dom = self._processes.lookup(uuid)
             if protocol not in self._consoles_of(dom):
                 raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
                                    "VM %s has no %s console now" % (uuid, protocol))
+            if protocol == "rfb":
+                return await open_rfb(dom)
             return dom.hub.attach(writer)
         return self._loop.run(open_console())
 
@@ -257,7 +262,9 @@ class QemuBackend(base.Backend):
     @staticmethod
     def _consoles_of(dom):
         """The consoles of guest ``dom`` (None: no guest); on the loop."""
-        return [] if dom is None or dom.hub is None else ["vt100"]
+        if dom is None:
+            return []
+        return (["vt100"] if dom.hub is not None else []) + (["rfb"] if dom.display else [])
 
     @staticmethod
     def _check_can_start(spec):

@@ -15,6 +15,7 @@ fails is logged, closed and dropped, and the others go on.
 import asyncio
 import logging
 import os
+import socket
 
 from xen.xend.util.files import open_own, spare_bytes, tighten
 
@@ -26,6 +27,30 @@ log = logging.getLogger("xend.backend.qemu")
 READ_SIZE = 64 * 1024
 INPUT_MAX = 64 * 1024         # typed input waiting for the guest to take it, at most
 RESERVE_CHECK = 64 * 1024     # console.log bytes between looks at the file system's room
+
+
+async def open_rfb(dom):
+    """A new client of guest ``dom``'s display: one end of a socket pair whose other end
+    QEMU's VNC server is handed (``getfd`` + ``add_client``) and serves as an RFB
+    connection, with no authentication of its own: the daemon has checked who connects,
+    and the server listens nowhere else."""
+    ours, qemus = socket.socketpair()
+    dom.rfb_clients += 1
+    fdname = f"rfb-{dom.rfb_clients}"
+    try:
+        await dom.qmp("getfd", {"fdname": fdname}, fd=qemus.fileno())
+        try:
+            await dom.qmp("add_client", {"protocol": "vnc", "fdname": fdname,
+                                         "skipauth": True})
+        except BaseException:
+            await dom.qmp("closefd", {"fdname": fdname}, undo=True)
+            raise
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        qemus.close()       # QEMU holds its own copy
+    return ours
 
 
 class ConsoleLog:

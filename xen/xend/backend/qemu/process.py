@@ -45,6 +45,7 @@ from .argv import (
     assign_slots,
     build_argv,
     disk_node,
+    has_display,
     vbd_of_qdev,
 )
 from .console import Console, ConsoleLog
@@ -191,6 +192,7 @@ class Processes:
         dom.taps = {n.vif: netdev.tap_name(n.vif) for n in spec.nics}
         dom.slots = slots
         dom.console, dom.hub = console, hub
+        dom.display = has_display(spec.vm)
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
@@ -394,7 +396,8 @@ class Processes:
 
     @staticmethod
     async def _learn_devices(dom):
-        """Read the guest's disks, NICs and their slots back from QEMU itself."""
+        """Read the guest's disks, NICs, their slots and its display back from QEMU itself."""
+        dom.display = bool(await dom.qmp("query-vnc-servers"))
         for bus in await dom.qmp("query-pci"):
             for dev in bus.get("devices", []):
                 kind, _, ref = dev.get("qdev_id", "").partition("-")
