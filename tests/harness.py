@@ -265,6 +265,19 @@ def wait_until(predicate, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+def read_until(sock, expected, timeout=STATE_WAIT):
+    """What stream socket ``sock`` gives until ``expected`` is in it, or until EOF (a
+    console's stream); socket.timeout if it is silent for ``timeout`` seconds."""
+    sock.settimeout(timeout)
+    got = b""
+    while expected not in got:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def failure(fn, *args):
     """Call an SDK method that must fail; return its ErrorDescription (a list of strings)."""
     try:

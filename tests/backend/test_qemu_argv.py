@@ -340,3 +340,16 @@ def test_every_cpu_feature_has_a_qemu_flag_or_is_refused():
     from xen.xend.backend.qemu.argv import CPU_FEATURES, NO_CPUID_FLAG
     assert set(CPU_FEATURES) | NO_CPUID_FLAG == set(datamodel.cpu_feature.values)
     assert not set(CPU_FEATURES) & NO_CPUID_FLAG
+
+
+@pytest.mark.parametrize("fields,vnc", [
+    ({}, True),                                             # unset, a bios boot: vnc
+    ({"boot_method": "kernel_external", "kernel_kernel": "/k"}, False),   # unset: none
+    ({"platform_display": "none"}, False),
+    ({"boot_method": "kernel_external", "kernel_kernel": "/k", "platform_display": "vnc"},
+     True),
+])
+def test_a_display_is_a_vnc_server_that_listens_nowhere(fields, vnc):
+    args = argv(**fields)
+    assert value(args, "-display") == "none"                # never a window on the host
+    assert values(args, "-vnc") == (["none"] if vnc else [])

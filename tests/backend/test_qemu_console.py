@@ -4,12 +4,24 @@ capped console.log with one earlier generation, console.log.1."""
 import os
 import re
 import stat
+import struct
 
 import pytest
-from harness import BOOT_WAIT, READY, console_text, qemu_pids, requires_qemu, wait_until
+from harness import (
+    BOOT_WAIT,
+    READY,
+    STATE_WAIT,
+    console_text,
+    qemu_pids,
+    read_until,
+    requires_qemu,
+    wait_until,
+)
 from qemutest import console, wait_console
 
+from xen.xend.backend import consolehub
 from xen.xend.backend.base import BackendError
+from xen.xend.backend.consolehub import TAKEOVER_NOTICE
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -75,8 +87,11 @@ def test_the_console_is_logged_again_after_a_daemon_restart(backend_factory, lin
     first.close()
     second = backend_factory()
     assert second.reattach(spec.uuid, private) == "Paused"
+    assert second.consoles(spec.uuid) == ["vt100"]
     second.unpause(spec.uuid)
     wait_console(spec, READY)                    # the whole boot, read by the second
+    with second.open_console(spec.uuid, "vt100", writer=False) as client:
+        assert READY.encode() in read_until(client, READY.encode())
     second.clean_shutdown(spec.uuid, 90)
     assert "power button, powering off" in console(spec)
 
@@ -105,3 +120,130 @@ def test_a_symlink_planted_at_console_log_is_not_followed(backend_factory, linux
     again.unpause(spec.uuid)
     again.hard_shutdown(spec.uuid)
     assert target.read_text() == "precious\n"
+
+
+def test_a_console_client_gets_the_boot_from_history_then_live_output(backend, linux_spec):
+    spec = linux_spec()
+    backend.start(spec, paused=False)
+    wait_console(spec, READY)
+    assert backend.consoles(spec.uuid) == ["vt100"]
+    with backend.open_console(spec.uuid, "vt100", writer=False) as client:
+        seen = read_until(client, READY.encode())
+        assert b"xend-test: devices:" in seen and READY.encode() in seen
+        backend.clean_shutdown(spec.uuid, BOOT_WAIT)
+        # Live: what the guest says as it powers off, then EOF once it has gone.
+        assert b"powering off" in read_until(client, b"never", timeout=STATE_WAIT)
+    assert backend.consoles(spec.uuid) == []
+    with pytest.raises(BackendError) as err:
+        backend.open_console(spec.uuid, "vt100")
+    assert err.value.code == "VALUE_NOT_SUPPORTED"
+
+
+def shell_spec(linux_spec, tiny_guest):
+    """A tiny guest whose init is a shell on its serial console."""
+    return linux_spec(kernel_args=tiny_guest["cmdline"] + " rdinit=/bin/sh")
+
+
+def test_the_writer_types_into_the_guests_shell_and_a_second_writer_takes_over(
+        backend, linux_spec, tiny_guest):
+    spec = shell_spec(linux_spec, tiny_guest)
+    backend.start(spec, paused=False)
+    with backend.open_console(spec.uuid, "vt100") as first:
+        read_until(first, b"# ", timeout=BOOT_WAIT)           # the shell's prompt
+        first.sendall(b"echo $((6*7))\r")
+        assert b"\r\n42\r\n" in read_until(first, b"\r\n42\r\n")
+        with backend.open_console(spec.uuid, "vt100") as second:
+            assert TAKEOVER_NOTICE in read_until(first, TAKEOVER_NOTICE)
+            second.sendall(b"echo $((7*8))\r")
+            assert b"\r\n56\r\n" in read_until(second, b"\r\n56\r\n")
+    backend.hard_shutdown(spec.uuid)
+
+
+def test_a_client_that_never_reads_holds_up_neither_the_log_nor_others(
+        backend, linux_spec, tiny_guest, monkeypatch):
+    monkeypatch.setattr(consolehub, "MAX_PENDING", 16 * 1024)
+    spec = shell_spec(linux_spec, tiny_guest)
+    backend.start(spec, paused=False)
+    stalled = backend.open_console(spec.uuid, "vt100", writer=False)
+    with backend.open_console(spec.uuid, "vt100") as writer:
+        read_until(writer, b"# ", timeout=BOOT_WAIT)
+        # Far more than the socket buffers of the client that never reads hold.
+        writer.sendall(b"seq 1 100000; echo $((1000*1000))\r")
+        assert b"1000000" in read_until(writer, b"\r\n1000000\r\n", timeout=BOOT_WAIT)
+    assert "\n99999\n100000\n1000000\n" in console(spec)     # the log has it all
+    stalled.settimeout(STATE_WAIT)
+    while stalled.recv(65536):      # what it was sent before it fell behind, then EOF
+        pass
+    stalled.close()
+    backend.hard_shutdown(spec.uuid)
+
+
+def rfb_connect(sock):
+    """The RFB 3.8 handshake with no authentication, through ``sock``; (width, height,
+    bytes per pixel) from the ServerInit."""
+    sock.settimeout(STATE_WAIT)
+    assert receive(sock, 12) == b"RFB 003.008\n"
+    sock.sendall(b"RFB 003.008\n")
+    (count,) = receive(sock, 1)
+    assert 1 in receive(sock, count)                        # security type None
+    sock.sendall(b"\x01")
+    assert receive(sock, 4) == b"\0\0\0\0"                   # SecurityResult: OK
+    sock.sendall(b"\x01")                                   # ClientInit: shared
+    width, height, bits = struct.unpack(">HHB", receive(sock, 5))
+    receive(sock, 15)                                       # the rest of the pixel format
+    (name_length,) = struct.unpack(">I", receive(sock, 4))
+    receive(sock, name_length)
+    return width, height, bits // 8
+
+
+def receive(sock, size):
+    """Exactly ``size`` bytes from ``sock``."""
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "EOF from the RFB server"
+        data += chunk
+    return data
+
+
+def colours(sock, width, height, depth):
+    """The distinct pixel values of a whole-screen FramebufferUpdate (raw encoding)."""
+    sock.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, width, height))
+    kind, _, rects = struct.unpack(">BBH", receive(sock, 4))
+    assert kind == 0                                        # FramebufferUpdate
+    seen = set()
+    for _ in range(rects):
+        _, _, w, h, encoding = struct.unpack(">HHHHi", receive(sock, 12))
+        assert encoding == 0                                # raw: none other was offered
+        pixels = receive(sock, w * h * depth)
+        seen |= {pixels[i:i + depth] for i in range(0, len(pixels), depth)}
+    return seen
+
+
+def test_a_guest_with_a_display_serves_rfb_through_a_socket_it_is_handed(backend_factory,
+                                                                          vms):
+    spec = vms.spec()       # a bios boot: a display unless platform/display says none
+    first = backend_factory()
+    private = first.start(spec, paused=False)
+    assert first.consoles(spec.uuid) == ["vt100", "rfb"]
+    first.close()
+    backend = backend_factory()     # the display is found again after a daemon restart
+    assert backend.reattach(spec.uuid, private) == "Running"
+    assert backend.consoles(spec.uuid) == ["vt100", "rfb"]
+    with backend.open_console(spec.uuid, "rfb") as viewer:
+        width, height, depth = rfb_connect(viewer)
+        assert width > 0 and height > 0 and depth in (1, 2, 4)
+        # The firmware's text on the screen, sooner or later.
+        wait_until(lambda: len(colours(viewer, width, height, depth)) > 1, BOOT_WAIT,
+                   "a screen that is not all one colour")
+    backend.hard_shutdown(spec.uuid)
+
+
+def test_a_guest_without_a_display_has_no_rfb_console(backend, linux_spec):
+    spec = linux_spec()     # a kernel boot: no display unless platform/display says vnc
+    backend.start(spec, paused=False)
+    assert backend.consoles(spec.uuid) == ["vt100"]
+    with pytest.raises(BackendError) as err:
+        backend.open_console(spec.uuid, "rfb")
+    assert err.value.code == "VALUE_NOT_SUPPORTED" and err.value.params[:2] == ["console", "rfb"]
+    backend.hard_shutdown(spec.uuid)

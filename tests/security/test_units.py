@@ -55,6 +55,7 @@ def test_config_accepts(values):
     ({"login_lockout_failures": -1}, "must not be negative"),
     ({"login_concurrent_checks": 0}, "login_concurrent_checks must be greater than 0"),
     ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
+    ({"console_history_bytes": 0}, "console_history_bytes must be greater than 0"),
 ])
 def test_config_refuses(values, message):
     with pytest.raises(config.ConfigError) as e:

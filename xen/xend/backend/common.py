@@ -1,8 +1,10 @@
 """What the hypervisor backends share: the checks made before a guest starts, the BIOS
-boot letters, the daemon-only files guests' state goes into, and the lookup of a guest a
-backend runs."""
+boot letters, the daemon-only files guests' state goes into, the lookup of a guest a
+backend runs, and the asyncio loop thread that serves a backend's guests."""
 
+import asyncio
 import os
+import threading
 
 from ..util.files import open_own
 from ..util.guestfiles import PathRefused, open_guest_file
@@ -85,3 +87,43 @@ def running_guest(domains, uuid, expected):
     if dom is None:
         raise BackendError("VM_BAD_POWER_STATE", uuid, expected, "Halted")
     return dom
+
+
+class LoopThread:
+    """An asyncio event loop running in its own daemon thread."""
+
+    def __init__(self, name):
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @staticmethod
+    async def _cancel_the_rest():
+        me = asyncio.current_task()
+        rest = [task for task in asyncio.all_tasks() if task is not me]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    def in_loop_thread(self):
+        """True when called from the loop's own thread."""
+        return threading.current_thread() is self._thread
+
+    def run(self, coro):
+        """Run ``coro`` on the loop and return its result (blocks the caller)."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("blocking call from the QMP loop thread would deadlock")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self):
+        """Stop the loop and wait for its thread. Tasks still pending are cancelled and
+        run to their end first: none is destroyed pending."""
+        self.run(self._cancel_the_rest())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()

@@ -14,17 +14,46 @@ of a refused hot-plug can be tested without a hypervisor.
 ``op_seconds`` makes every operation take that long, in ten steps that report
 progress and offer a safe point for cancellation: long operations to test
 tasks against, without a hypervisor.
+
+Each guest has a vt100 console (``open_console``), served by a ConsoleHub as a real
+guest's is: the "guest" prints a short banner when it starts and answers each line
+typed with ``echo: LINE``, enough to test the console proxy and ``xm console``
+without a hypervisor. The hubs run on one loop thread of the backend's, made when
+first needed.
 """
 
 import json
 import os
+import re
 import threading
 import time
 
 from ..util import progress
 from ..util.files import open_own
 from .base import Backend, BackendError
-from .common import boot_files, check_host_files, create_private_file
+from .common import LoopThread, boot_files, check_host_files, create_private_file
+from .consolehub import HISTORY_BYTES, ConsoleHub
+
+BANNER = b"xend simulated guest %s\r\n"
+LINE_MAX = 4096         # a line typed is echoed up to this many bytes
+
+
+class EchoGuest:
+    """The simulated guest behind a console: it echoes every line typed into it.
+    Used on the backend's loop thread only."""
+
+    def __init__(self, loop, uuid, history_bytes):
+        self.hub = ConsoleHub(loop, uuid, self.type, history_bytes)
+        self.line = b""
+
+    def type(self, data):
+        """Input from the console's writer: each complete line (ended by CR or LF) is
+        answered; what a client types without end is cut at LINE_MAX."""
+        *lines, rest = re.split(rb"[\r\n]", self.line + data)
+        self.line = rest[:LINE_MAX]
+        for line in lines:
+            if line:
+                self.hub.write(b"echo: " + line[:LINE_MAX] + b"\r\n")
 
 
 class SimBackend(Backend):
@@ -32,9 +61,13 @@ class SimBackend(Backend):
     holds_disks = False   # simulated guests never open their images
     uses_bridges = False  # nor do they need a bridge for a NIC
 
-    def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0):
+    def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0,
+                 console_history_bytes=HISTORY_BYTES):
         super().__init__(on_guest_event)
         self.op_seconds = op_seconds
+        self.console_history_bytes = console_history_bytes
+        self._loop = None     # LoopThread of the consoles, made when the first is
+        self._consoles = {}   # uuid -> EchoGuest, of guests that run
         self._path = os.path.join(state_dir, "sim-domains.json")
         self._lock = threading.Lock()
         try:
@@ -58,6 +91,7 @@ class SimBackend(Backend):
             if state is None:
                 self._domains.pop(uuid, None)
                 self._devices.pop(uuid, None)
+                self._end_console(uuid)
             else:
                 self._domains[uuid] = state
             self._save()
@@ -81,6 +115,8 @@ class SimBackend(Backend):
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
                 "vif-" + n.vif for n in spec.nics}
+            hub = self._console(spec.uuid).hub
+            self._loop.loop.call_soon_threadsafe(hub.write, BANNER % spec.uuid.encode())
         return {"sim": True}
 
     def pause(self, uuid):
@@ -166,3 +202,40 @@ class SimBackend(Backend):
     def consoles(self, uuid):
         """A simulated guest has a serial console and no display."""
         return ["vt100"] if uuid in self._domains else []
+
+    def open_console(self, uuid, protocol, writer=True):
+        """The guest's vt100 console (see the module's doc); it has no other."""
+        if protocol != "vt100":
+            raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                               "a simulated guest has no %s console" % protocol)
+        with self._lock:
+            if uuid not in self._domains:
+                raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                                   "VM %s is not running" % uuid)
+            hub = self._console(uuid).hub
+        return hub.attach(writer)
+
+    def close(self):
+        """End every console's clients' streams and the consoles' loop thread."""
+        with self._lock:
+            for uuid in list(self._consoles):
+                self._end_console(uuid)
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.stop()
+
+    def _console(self, uuid):
+        """The console of running guest ``uuid``, made if it has none yet (a guest found
+        again after a daemon restart gets a new one); called with the lock held."""
+        if uuid not in self._consoles:
+            if self._loop is None:
+                self._loop = LoopThread("xend-sim-consoles")
+            self._consoles[uuid] = EchoGuest(self._loop.loop, uuid,
+                                             self.console_history_bytes)
+        return self._consoles[uuid]
+
+    def _end_console(self, uuid):
+        """The guest has stopped: its console's clients get EOF; called with the lock held."""
+        guest = self._consoles.pop(uuid, None)
+        if guest is not None:
+            self._loop.loop.call_soon_threadsafe(guest.hub.close)

@@ -82,14 +82,16 @@ def make_backend(name, config):
     if name == "sim":
         from ..backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
-        return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"])
+        return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"],
+                          console_history_bytes=config["console_history_bytes"])
     if name == "qemu":
         from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
                            reattach_timeout=config["reattach_timeout"],
                            console_log_bytes=config["console_log_bytes"],
                            state_reserve_bytes=config["state_reserve_bytes"],
-                           qemu_user=config["qemu_user"])
+                           qemu_user=config["qemu_user"],
+                           console_history_bytes=config["console_history_bytes"])
     if name == "xen":
         from ..backend.xen import XenBackend
         return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])

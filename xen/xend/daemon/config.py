@@ -25,6 +25,7 @@ DEFAULTS = {
     "qemu_user": "xend-qemu",              # qemu: the system user guests' QEMU runs as
     "reattach_timeout": 5.0,               # qemu: seconds a found guest's monitor may take
     "console_log_bytes": 2 ** 20,          # qemu: a guest's console.log at most (+ .1)
+    "console_history_bytes": 64 * 2 ** 10,  # a console's recent output shown to a new client
     "xen_xl": "xl",                        # xen: the xl binary
     "xen_pvh_cpuid": "",                   # xen: xl cpuid= for PVH guests, e.g. "host,rdtscp=0"
     "log_file": "",                        # "" logs to stderr
@@ -102,6 +103,7 @@ _RULES = {
     "request_timeout": lambda v: None if v > 0 else _POSITIVE,
     "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
+    "console_history_bytes": lambda v: None if v > 0 else _POSITIVE,
     "qemu_user": lambda v: None if re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", v)
     else "must be a user name (lower-case letters, digits, _ and -)",
     "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,

@@ -366,6 +366,11 @@ class HostFiles:
     add_fd: list = dataclasses.field(default_factory=list)   # the -add-fd arguments
 
 
+def has_display(vm):
+    """Whether ``vm`` has a display (platform/display vnc; unset: for a bios boot)."""
+    return (vm.platform_display or ("vnc" if vm.boot_method == "bios" else "none")) == "vnc"
+
+
 def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, audio_ok=True,
                slots=None, tap_fds=None):
     """Return the QEMU argv for ``spec``, whose host files are ``files`` (HostFiles).
@@ -395,7 +400,10 @@ def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, au
         "-uuid", vm_uuid,
         "-name", f"guest={_opt(name)},debug-threads=on",
         "-nodefaults", "-no-user-config",
+        # No window on the host; a display is a VNC server that listens nowhere, its
+        # clients handed in one by one (QMP add_client): no port is opened for a guest.
         "-display", "none",
+        *(["-vnc", "none"] if has_display(vm) else []),
         "-vga", "std" if vm.platform_std_VGA else "cirrus",
         "-rtc", "base=localtime" if vm.platform_localtime else "base=utc",
         "-sandbox", SANDBOX,

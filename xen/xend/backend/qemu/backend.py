@@ -1,7 +1,7 @@
 """QemuBackend: the Backend contract on QEMU, each call run on the QMP loop thread.
 
 The work is done by the package's other modules (see ``__init__``); a method here
-finds the guest, hands the operation to the loop (qmp.LoopThread) and waits for
+finds the guest, hands the operation to the loop (common.LoopThread) and waits for
 it. docs/vm-mapping.md lists every VM field's QEMU argument.
 """
 
@@ -15,12 +15,13 @@ from xen.xend.util import progress
 
 from .. import base
 from ..base import BackendError
-from ..common import boot_files, check_host_files, check_memory_fits
+from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
+from ..consolehub import HISTORY_BYTES
 from . import counters, hotplug, power, suspend
 from .argv import validate as validate_vm
+from .console import open_rfb
 from .events import Notifier
 from .process import Processes, open_taps
-from .qmp import LoopThread
 
 log = logging.getLogger("xend.backend.qemu")
 
@@ -42,7 +43,8 @@ class QemuBackend(base.Backend):
 
     Beyond the Backend contract: ``power_state``. Each guest's serial console is
     logged to console.log, at most ``console_log_bytes``, and never into the
-    ``state_reserve_bytes`` kept free on the state directory's file system (console.py).
+    ``state_reserve_bytes`` kept free on the state directory's file system (console.py);
+    its last ``console_history_bytes`` are kept for the clients of its vt100 console.
 
     A daemon running as root runs QEMU as ``qemu_user`` (made here when missing, and
     /dev/kvm opened to it as udev would), so that a guest that escapes into its QEMU
@@ -53,7 +55,7 @@ class QemuBackend(base.Backend):
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
                  reattach_timeout=5.0, console_log_bytes=1 << 20, state_reserve_bytes=0,
-                 qemu_user="xend-qemu"):
+                 qemu_user="xend-qemu", console_history_bytes=HISTORY_BYTES):
         super().__init__(on_guest_event)
         account = None
         if os.geteuid() == 0:
@@ -68,7 +70,7 @@ class QemuBackend(base.Backend):
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
                                     reattach_timeout, (console_log_bytes, state_reserve_bytes),
-                                    account)
+                                    console_history_bytes, account)
         self._loop = LoopThread("xend-qemu-qmp")
         log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
                  account.name if account else "the daemon's user")
@@ -185,6 +187,27 @@ class QemuBackend(base.Backend):
         """``device_del``, wait for DEVICE_DELETED, ``netdev_del`` (which ends the tap)."""
         self._on_guest(uuid, "Running", hotplug.detach, "vif", vif, self.unplug_timeout)
 
+    def consoles(self, uuid):
+        """A guest running here: "vt100" where the daemon reads its console, "rfb"
+        where it has a display."""
+        async def consoles():
+            return self._consoles_of(self._processes.lookup(uuid))
+        return self._loop.run(consoles())
+
+    def open_console(self, uuid, protocol, writer=True):
+        """vt100: a new client of the guest's console hub (consolehub.py), whose input
+        is written to the guest's serial port while it is the writer. rfb: a new client
+        of its VNC server (console.open_rfb)."""
+        async def open_console():
+            dom = self._processes.lookup(uuid)
+            if protocol not in self._consoles_of(dom):
+                raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                                   "VM %s has no %s console now" % (uuid, protocol))
+            if protocol == "rfb":
+                return await open_rfb(dom)
+            return dom.hub.attach(writer)
+        return self._loop.run(open_console())
+
     def close(self):
         """Drop QMP connections and threads; the guests keep running."""
         if self._loop is None:
@@ -235,6 +258,13 @@ class QemuBackend(base.Backend):
         async def run():
             return await operation(self._processes.get(uuid, expected), *args)
         return self._loop.run(run())
+
+    @staticmethod
+    def _consoles_of(dom):
+        """The consoles of guest ``dom`` (None: no guest); on the loop."""
+        if dom is None:
+            return []
+        return (["vt100"] if dom.hub is not None else []) + (["rfb"] if dom.display else [])
 
     @staticmethod
     def _check_can_start(spec):

@@ -5,7 +5,8 @@ and QEMU listens on. A ``Console`` connects to it and reads on the QMP loop (see
 qmp.py: no thread of its own) for as long as the guest runs, so that the guest's
 serial output never backs up into the guest, and hands every chunk, in order, to
 its subscribers. The first subscriber is ``ConsoleLog``, console.log with a size
-cap; a live console client subscribes to the same stream.
+cap; the second the console's ConsoleHub (backend/consolehub.py), which serves its
+live clients and types its writer's input into the guest through ``send``.
 
 A subscriber is an object with ``write(data)`` and ``close()``; one whose write
 fails is logged, closed and dropped, and the others go on.
@@ -14,6 +15,7 @@ fails is logged, closed and dropped, and the others go on.
 import asyncio
 import logging
 import os
+import socket
 
 from xen.xend.util.files import open_own, spare_bytes, tighten
 
@@ -23,7 +25,32 @@ from .qmp import open_unix
 log = logging.getLogger("xend.backend.qemu")
 
 READ_SIZE = 64 * 1024
+INPUT_MAX = 64 * 1024         # typed input waiting for the guest to take it, at most
 RESERVE_CHECK = 64 * 1024     # console.log bytes between looks at the file system's room
+
+
+async def open_rfb(dom):
+    """A new client of guest ``dom``'s display: one end of a socket pair whose other end
+    QEMU's VNC server is handed (``getfd`` + ``add_client``) and serves as an RFB
+    connection, with no authentication of its own: the daemon has checked who connects,
+    and the server listens nowhere else."""
+    ours, qemus = socket.socketpair()
+    dom.rfb_clients += 1
+    fdname = f"rfb-{dom.rfb_clients}"
+    try:
+        await dom.qmp("getfd", {"fdname": fdname}, fd=qemus.fileno())
+        try:
+            await dom.qmp("add_client", {"protocol": "vnc", "fdname": fdname,
+                                         "skipauth": True})
+        except BaseException:
+            await dom.qmp("closefd", {"fdname": fdname}, undo=True)
+            raise
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        qemus.close()       # QEMU holds its own copy
+    return ours
 
 
 class ConsoleLog:
@@ -97,18 +124,47 @@ class Console:
         self.path = path
         self.subscribers = list(subscribers)
         self._task = None
+        self._sock = None
+        self._input = bytearray()
 
     async def connect(self):
         """Connect to the socket and start reading; OSError if nobody listens there.
 
         QEMU accepts the connection from its main loop: one made before the guest runs
         is accepted before the guest's first byte."""
-        sock = await open_unix(self.path)
-        self._task = asyncio.ensure_future(self._read(sock))
+        self._sock = await open_unix(self.path)
+        self._task = asyncio.ensure_future(self._read(self._sock))
 
     def subscribe(self, subscriber):
         """Hand ``subscriber`` every chunk from now on."""
         self.subscribers.append(subscriber)
+
+    def send(self, data):
+        """Type ``data`` into the guest's serial port. QEMU takes it as the guest reads;
+        input beyond INPUT_MAX bytes waiting is dropped, so that a client typing into a
+        guest that does not read holds nothing up."""
+        if self._sock is None:
+            return
+        room = INPUT_MAX - len(self._input)
+        if len(data) > room:
+            log.warning("console of %s: the guest does not read; %d bytes of input dropped",
+                        self.name, len(data) - room)
+        self._input += data[:room]
+        self._send_input()
+
+    def _send_input(self):
+        loop = asyncio.get_running_loop()
+        try:
+            del self._input[:self._sock.send(self._input)]
+        except BlockingIOError:
+            pass
+        except OSError as err:      # the guest has gone: so has its input
+            log.warning("console of %s: input lost: %s", self.name, err)
+            self._input.clear()
+        if self._input:
+            loop.add_writer(self._sock, self._send_input)
+        else:
+            loop.remove_writer(self._sock)
 
     async def finish(self, timeout):
         """Wait up to ``timeout`` seconds for QEMU to hang up (the guest has gone: what
@@ -140,6 +196,8 @@ class Console:
         except OSError as err:
             log.warning("console of %s: %s", self.name, err)
         finally:
+            self._sock = None
+            loop.remove_writer(sock)
             sock.close()
 
     def _deliver(self, data):

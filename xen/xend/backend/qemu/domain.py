@@ -38,6 +38,9 @@ class Domain:
         self.pidfd = None
         self.monitor = None
         self.console = None           # console.Console, the reader of the serial console
+        self.hub = None               # consolehub.ConsoleHub, its live clients
+        self.display = False          # a VNC display (argv.has_display), for rfb clients
+        self.rfb_clients = 0          # rfb clients handed in so far, to name their fds
         self.exited = asyncio.Event()
         self.expect_exit = False      # we made it exit: no event
         self.quiet_shutdown = 0       # clean_shutdown calls waiting for the power-off

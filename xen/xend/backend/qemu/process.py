@@ -35,6 +35,7 @@ from xen.xend.util.files import open_own
 from .. import base
 from ..base import BackendError
 from ..common import running_guest
+from ..consolehub import ConsoleHub
 from . import events
 from .argv import (
     CONSOLE_SOCKET,
@@ -44,6 +45,7 @@ from .argv import (
     assign_slots,
     build_argv,
     disk_node,
+    has_display,
     vbd_of_qdev,
 )
 from .console import Console, ConsoleLog
@@ -116,18 +118,20 @@ class Processes:
     ``notifier`` (events.Notifier) gets the guest events; ``reattach_timeout`` is how
     long a process found again may take to greet on its monitor; ``console_log`` is
     (the cap of each guest's console.log, the reserve it leaves free: ConsoleLog);
+    ``history_bytes`` the recent output each console's hub keeps for its clients;
     ``account`` (host.accounts.Account) is who QEMU runs as, None for the daemon's own
     user.
     """
 
     def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log,
-                 account=None):
+                 history_bytes, account=None):
         self.qemu_binary = qemu_binary
         self.account = account
         self.accel = accel
         self.notifier = notifier
         self.reattach_timeout = reattach_timeout
         self.console_log = console_log
+        self.history_bytes = history_bytes
         self._domains = {}
         self._tasks = set()
 
@@ -158,7 +162,7 @@ class Processes:
         slots = assign_slots(spec.disks, spec.nics, slots)
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         try:
-            console = self._console(spec.uuid, state_dir)
+            console, hub = self._console(spec.uuid, state_dir)
         except OSError as err:      # before QEMU runs: a symlink planted there, say
             raise BackendError("INTERNAL_ERROR", f"cannot open the console log: {err}")
         try:
@@ -187,7 +191,8 @@ class Processes:
         dom.disks = {d.vbd: disk_node(d.vbd) for d in spec.disks}
         dom.taps = {n.vif: netdev.tap_name(n.vif) for n in spec.nics}
         dom.slots = slots
-        dom.console = console
+        dom.console, dom.hub = console, hub
+        dom.display = has_display(spec.vm)
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
@@ -225,9 +230,12 @@ class Processes:
 
     def _console(self, uuid, state_dir):
         """The reader of the console socket in ``state_dir``, logging to its console.log
-        (OSError if the log cannot be opened)."""
-        return Console(uuid, os.path.join(state_dir, CONSOLE_SOCKET),
-                       [ConsoleLog(state_dir, *self.console_log)])
+        (OSError if the log cannot be opened), and the hub of its live clients."""
+        console = Console(uuid, os.path.join(state_dir, CONSOLE_SOCKET),
+                          [ConsoleLog(state_dir, *self.console_log)])
+        hub = ConsoleHub(asyncio.get_running_loop(), uuid, console.send, self.history_bytes)
+        console.subscribe(hub)
+        return console, hub
 
     def _watch(self, dom, pidfd):
         dom.pidfd = pidfd
@@ -376,17 +384,20 @@ class Processes:
         return dom
 
     async def _reconnect_console(self, dom):
-        """Read and log the console of a guest found again; without it (a QEMU that has
-        no console socket) the guest runs on, its serial output unread and dropped."""
+        """Read and log the console of a guest found again, and serve its clients (with
+        a new history); without it (a QEMU that has no console socket) the guest runs
+        on, its serial output unread and dropped."""
         try:
-            dom.console = self._console(dom.uuid, dom.state_dir)
+            dom.console, dom.hub = self._console(dom.uuid, dom.state_dir)
             await dom.console.connect()
         except OSError as err:
             log.warning("the console of %s is not logged: %s", dom.uuid, err)
+            dom.hub = None      # nor can a client attach to it
 
     @staticmethod
     async def _learn_devices(dom):
-        """Read the guest's disks, NICs and their slots back from QEMU itself."""
+        """Read the guest's disks, NICs, their slots and its display back from QEMU itself."""
+        dom.display = bool(await dom.qmp("query-vnc-servers"))
         for bus in await dom.qmp("query-pci"):
             for dev in bus.get("devices", []):
                 kind, _, ref = dev.get("qdev_id", "").partition("-")

@@ -2,7 +2,7 @@
 
 Design. ``qemu.qmp`` is asyncio-only while the ``Backend`` contract is
 synchronous and called from the daemon's threads. The backend therefore owns
-one event loop running forever in a daemon thread (``LoopThread``); every QMP
+one event loop running forever in a daemon thread (``common.LoopThread``); every QMP
 session, every process-exit watcher (a pidfd registered with the loop) and
 every lifecycle operation is a coroutine on that loop, and the synchronous
 methods submit them with ``run_coroutine_threadsafe`` and block on the result.
@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 
 from qemu.qmp import ConnectError, EventListener, ExecuteError, QMPClient, Runstate
 
@@ -42,46 +41,6 @@ class CommandFailed(Exception):
 
 class MonitorGone(Exception):
     """The QMP connection is closed (QEMU exited or hung up)."""
-
-
-class LoopThread:
-    """An asyncio event loop running in its own daemon thread."""
-
-    def __init__(self, name):
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self):
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    @staticmethod
-    async def _cancel_the_rest():
-        me = asyncio.current_task()
-        rest = [task for task in asyncio.all_tasks() if task is not me]
-        for task in rest:
-            task.cancel()
-        await asyncio.gather(*rest, return_exceptions=True)
-
-    def in_loop_thread(self):
-        """True when called from the loop's own thread."""
-        return threading.current_thread() is self._thread
-
-    def run(self, coro):
-        """Run ``coro`` on the loop and return its result (blocks the caller)."""
-        if self.in_loop_thread():
-            coro.close()
-            raise RuntimeError("blocking call from the QMP loop thread would deadlock")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def stop(self):
-        """Stop the loop and wait for its thread. Tasks still pending are cancelled and
-        run to their end first: none is destroyed pending."""
-        self.run(self._cancel_the_rest())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
 
 
 class _CallbackListener(EventListener):
