@@ -30,9 +30,11 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 import xmlrpc.client
 
@@ -700,3 +702,44 @@ class InProcessListener:
 
     def answered(self, sock, peer):
         pass
+
+
+# -- the console proxy's clients -----------------------------------------------------------
+
+def console_query(con, session, mode=None):
+    """The query string of a console request for console ``con`` by ``session``."""
+    return urllib.parse.urlencode(dict({"ref": con, "session_id": session},
+                                       **({"mode": mode} if mode else {})))
+
+
+def daemon_socket(daemon, over="unix", tls_port=None):
+    """A client socket to ``daemon``'s listener ``over`` "unix", "tcp" or "tls" (the
+    TLS listener on ``tls_port``, its self-signed certificate not checked)."""
+    if over == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(daemon.socket)
+        return sock
+    sock = socket.create_connection(("127.0.0.1", tls_port if over == "tls" else daemon.port))
+    if over == "tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock)
+    return sock
+
+
+def http_upgrade(sock, head):
+    """Send request ``head`` on ``sock``: (the reply's status, its head, the bytes after
+    it: the start of the stream after a 200 or 101, the reply's body otherwise)."""
+    sock.sendall(head)
+    got = read_until(sock, b"\r\n\r\n")
+    reply, _, rest = got.partition(b"\r\n\r\n")
+    return int(reply.split(b" ", 2)[1]), reply.decode("latin-1"), rest
+
+
+def console_connect(daemon, query, over="unix", tls_port=None):
+    """CONNECT /console?``query``: (status, socket, the bytes after the reply's head)."""
+    sock = daemon_socket(daemon, over, tls_port)
+    status, _, rest = http_upgrade(
+        sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n" % query.encode())
+    return status, sock, rest
