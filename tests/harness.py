@@ -39,6 +39,8 @@ import uuid
 import xmlrpc.client
 
 import pytest
+import wsproto.connection
+import wsproto.events
 import XenAPI
 
 from xen.xend.api.sessions import Peer
@@ -743,3 +745,50 @@ def console_connect(daemon, query, over="unix", tls_port=None):
     status, _, rest = http_upgrade(
         sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n" % query.encode())
     return status, sock, rest
+
+
+class WebSocketClient:
+    """A client of GET /console/ws after its handshake: wsproto's frames on ``sock``,
+    ``rest`` the bytes that came after the reply's head."""
+
+    def __init__(self, sock, rest=b""):
+        self.sock = sock
+        self.ws = wsproto.connection.Connection(wsproto.connection.ConnectionType.CLIENT)
+        self.pending = [rest] if rest else []
+        self.events = []     # what the server sent other than binary messages, in order
+        self.closed = None   # the CloseConnection the server sent, once it has
+
+    def send(self, event):
+        self.sock.sendall(self.ws.send(event))
+
+    def read_until(self, expected, timeout=STATE_WAIT):
+        """The binary messages' bytes until ``expected`` is in them, or until the server
+        closes; the other events it sent (pongs, a close) go to ``self.events``."""
+        self.sock.settimeout(timeout)
+        got = b""
+        while expected not in got and self.closed is None:
+            data = self.pending.pop() if self.pending else self.sock.recv(65536)
+            self.ws.receive_data(data or None)
+            for event in self.ws.events():
+                if isinstance(event, wsproto.events.BytesMessage):
+                    got += event.data
+                else:
+                    self.events.append(event)
+                if isinstance(event, wsproto.events.CloseConnection):
+                    self.closed = event
+        return got
+
+
+def console_websocket(daemon, query, over="unix", tls_port=None, extra=b""):
+    """GET /console/ws?``query`` with a WebSocket upgrade (``extra`` further header
+    lines): (status, the reply's head, a WebSocketClient after a 101; else the reply's
+    body, read to the end)."""
+    sock = daemon_socket(daemon, over, tls_port)
+    status, head, rest = http_upgrade(
+        sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n%s\r\n" % (query.encode(), extra))
+    if status == 101:
+        return status, head, WebSocketClient(sock, rest)
+    with sock:
+        return status, head, rest + read_until(sock, b"never")

@@ -8,11 +8,15 @@ import pytest
 from harness import (
     console_connect,
     console_query,
+    console_websocket,
+    daemon_socket,
     free_port,
+    http_upgrade,
     new_vm,
     read_until,
     serving,
 )
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from xapi_helpers import ROOT_PASSWORD
 
 from xen.xend.backend.consolehub import TAKEOVER_NOTICE
@@ -165,3 +169,58 @@ def test_the_stream_ends_when_the_guest_stops(daemon, api, session, running):
         api.VM.hard_shutdown(vm)
         read_until(sock, b"never")   # returns at EOF; times out if the stream goes on
         assert sock.recv(1) == b""
+
+
+# -- the WebSocket: GET /console/ws -------------------------------------------------------
+
+@pytest.mark.parametrize("over", ["unix", "tls"])
+def test_a_websocket_carries_the_banner_and_the_echo_in_binary_frames(daemon, session, running,
+                                                                    tls_port, over):
+    vm, con = running
+    status, head, client = console_websocket(daemon, console_query(con, session), over,
+                                             tls_port, b"Sec-WebSocket-Protocol: binary\r\n")
+    assert status == 101
+    assert "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head.split("\r\n")
+    assert "Sec-WebSocket-Protocol: binary" in head.split("\r\n")
+    with client.sock:
+        assert client.read_until(b"\r\n") == BANNER % vm.encode()
+        client.send(BytesMessage(data=b"over a web"))
+        client.send(TextMessage(data="socket\r"))   # text frames are typed as their bytes
+        assert client.read_until(b"socket\r\n") == b"echo: over a websocket\r\n"
+        client.send(Ping(payload=b"still there?"))
+        client.send(BytesMessage(data=b"after the ping\r"))
+        client.read_until(b"after the ping\r\n")
+        assert client.events == [Pong(payload=b"still there?")]
+
+
+def test_a_websocket_close_is_answered_and_the_stream_ends(daemon, session, running):
+    vm, con = running
+    status, _, client = console_websocket(daemon, console_query(con, session))
+    with client.sock:
+        client.read_until(b"\r\n")
+        client.send(CloseConnection(code=1000))
+        client.read_until(b"never")
+        assert client.closed.code == 1000 and client.sock.recv(1) == b""
+
+
+def test_a_websocket_ends_with_a_close_frame_when_the_guest_stops(daemon, api, session,
+                                                                 running):
+    vm, con = running
+    status, head, client = console_websocket(daemon, console_query(con, session))
+    assert "Sec-WebSocket-Protocol: binary" not in head   # not offered: not chosen
+    with client.sock:
+        client.read_until(b"\r\n")
+        api.VM.hard_shutdown(vm)
+        client.read_until(b"never")
+        assert client.closed.code == 1000 and client.sock.recv(1) == b""
+
+
+def test_websocket_refusals(daemon, session, running):
+    vm, con = running
+    status, _, body = console_websocket(daemon, console_query(con, "nobody"))
+    assert (status, body.split(b" ")[0]) == (401, b"SESSION_INVALID")
+    with daemon_socket(daemon) as sock:
+        status, _, rest = http_upgrade(sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
+                                       % console_query(con, session).encode())
+        assert (status, rest + read_until(sock, b"never")) == \
+            (400, b"a WebSocket upgrade is required (Upgrade: websocket)\n")

@@ -8,11 +8,17 @@ connection's own thread, until either side ends. Each direction holds at most
 so a client that stops reading only fills its own buffers; the console hub then
 cuts it off (backend/consolehub.py), and never holds up the guest or other clients.
 
-The client's side has a framing: ``Raw`` (CONNECT: the bytes themselves).
+The client's side has a framing: ``Raw`` (CONNECT: the bytes themselves) or
+``WebSocket`` (RFC 6455 binary frames, through wsproto, which does no I/O).
 """
 
 import selectors
 import ssl
+
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import generate_accept_token
 
 BUFFER = 65536   # bytes one direction holds before it stops reading its source
 _RECV = 16384    # bytes asked of a socket per read
@@ -36,6 +42,56 @@ class Raw:
     def close(self):
         """The bytes that end the stream, once the console has ended."""
         return b""
+
+
+class WebSocket:
+    """A WebSocket after its handshake: binary frames both ways (text frames from the
+    client are taken as their UTF-8 bytes), pings answered, a close answered and ended."""
+
+    def __init__(self):
+        self.ws = Connection(ConnectionType.SERVER)
+
+    def receive(self, data):
+        self.ws.receive_data(data)
+        to_console, reply, ended = bytearray(), bytearray(), False
+        for event in self.ws.events():
+            if isinstance(event, BytesMessage):
+                to_console += event.data
+            elif isinstance(event, TextMessage):
+                to_console += event.data.encode("utf-8")
+            elif isinstance(event, Ping):
+                reply += self.ws.send(event.response())
+            elif isinstance(event, CloseConnection):   # also a frame wsproto cannot parse
+                reply += self.ws.send(event.response())
+                ended = True
+                break
+        return bytes(to_console), bytes(reply), ended
+
+    def send(self, data):
+        return self.ws.send(BytesMessage(data=data))
+
+    def close(self):
+        return self.ws.send(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
+
+
+def websocket_handshake(request):
+    """The reply head that accepts ``request``'s WebSocket upgrade; ValueError saying
+    what is missing if it is not one (RFC 6455 §4.2.1). The subprotocol ``binary`` is
+    chosen where the client offers it (noVNC does)."""
+    upgrade = (request.header("upgrade") or "").lower()
+    connection = (request.header("connection") or "").lower().replace(" ", "").split(",")
+    key = request.header("sec-websocket-key")
+    if upgrade != "websocket" or "upgrade" not in connection:
+        raise ValueError("a WebSocket upgrade is required (Upgrade: websocket)")
+    if request.header("sec-websocket-version") != "13":
+        raise ValueError("WebSocket version 13 is required")
+    if not key:
+        raise ValueError("Sec-WebSocket-Key is required")
+    offered = (request.header("sec-websocket-protocol") or "").replace(" ", "").split(",")
+    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: %s\r\n%s\r\n"
+            % (generate_accept_token(key.encode("latin-1")),
+               b"Sec-WebSocket-Protocol: binary\r\n" if "binary" in offered else b""))
 
 
 class _Pump:

@@ -225,6 +225,20 @@ def _console(handler, conn, request, peer, query):
                   consoleproxy.Raw())
 
 
+def _console_ws(handler, conn, request, peer, query):
+    """GET /console/ws?... with Upgrade: websocket: the console's stream in binary
+    WebSocket frames. A request that is not a WebSocket upgrade is answered 400."""
+    try:
+        head = consoleproxy.websocket_handshake(request)
+    except ValueError as e:
+        conn.send_error(400, str(e))
+        return False
+    sock = _open_console(handler, conn, request, peer, query)
+    if sock is None:
+        return False
+    return _proxy(handler, conn, sock, head, consoleproxy.WebSocket())
+
+
 def _call(handler, conn, request, peer, query):
     """POST / or /RPC2: answer an XML-RPC call: the call's Status struct, or a fault if
     the body is not a call. A large reply is sent while it is being written."""
@@ -262,6 +276,7 @@ ROUTES = {
     ("GET", "/metrics"): _metrics,
     ("GET", "/vm-log"): _vm_log,
     ("CONNECT", "/console"): _console,
+    ("GET", "/console/ws"): _console_ws,
 }
 
 
