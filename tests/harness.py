@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -731,30 +732,33 @@ def daemon_socket(daemon, over="unix", tls_port=None):
 
 
 def http_upgrade(sock, head):
-    """Send request ``head`` on ``sock``: (the reply's status, its head, the bytes after
-    it: the start of the stream after a 200 or 101, the reply's body otherwise)."""
+    """Send request ``head`` on ``sock``: (the reply's status, its head), read byte by
+    byte so that the socket is left at what follows: the stream after a 200 or 101, the
+    reply's body otherwise."""
     sock.sendall(head)
-    got = read_until(sock, b"\r\n\r\n")
-    reply, _, rest = got.partition(b"\r\n\r\n")
-    return int(reply.split(b" ", 2)[1]), reply.decode("latin-1"), rest
+    sock.settimeout(STATE_WAIT)
+    reply = b""
+    while not reply.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, "EOF within the reply's head: %r" % reply
+        reply += byte
+    return int(reply.split(b" ", 2)[1]), reply.decode("latin-1")
 
 
 def console_connect(daemon, query, over="unix", tls_port=None):
-    """CONNECT /console?``query``: (status, socket, the bytes after the reply's head)."""
+    """CONNECT /console?``query``: (status, the socket after the reply's head)."""
     sock = daemon_socket(daemon, over, tls_port)
-    status, _, rest = http_upgrade(
+    status, _ = http_upgrade(
         sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n" % query.encode())
-    return status, sock, rest
+    return status, sock
 
 
 class WebSocketClient:
-    """A client of GET /console/ws after its handshake: wsproto's frames on ``sock``,
-    ``rest`` the bytes that came after the reply's head."""
+    """A client of GET /console/ws after its handshake: wsproto's frames on ``sock``."""
 
-    def __init__(self, sock, rest=b""):
+    def __init__(self, sock):
         self.sock = sock
         self.ws = wsproto.connection.Connection(wsproto.connection.ConnectionType.CLIENT)
-        self.pending = [rest] if rest else []
         self.events = []     # what the server sent other than binary messages, in order
         self.closed = None   # the CloseConnection the server sent, once it has
 
@@ -767,8 +771,7 @@ class WebSocketClient:
         self.sock.settimeout(timeout)
         got = b""
         while expected not in got and self.closed is None:
-            data = self.pending.pop() if self.pending else self.sock.recv(65536)
-            self.ws.receive_data(data or None)
+            self.ws.receive_data(self.sock.recv(65536) or None)
             for event in self.ws.events():
                 if isinstance(event, wsproto.events.BytesMessage):
                     got += event.data
@@ -784,11 +787,55 @@ def console_websocket(daemon, query, over="unix", tls_port=None, extra=b""):
     lines): (status, the reply's head, a WebSocketClient after a 101; else the reply's
     body, read to the end)."""
     sock = daemon_socket(daemon, over, tls_port)
-    status, head, rest = http_upgrade(
+    status, head = http_upgrade(
         sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\nUpgrade: websocket\r\n"
         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         b"Sec-WebSocket-Version: 13\r\n%s\r\n" % (query.encode(), extra))
     if status == 101:
-        return status, head, WebSocketClient(sock, rest)
+        return status, head, WebSocketClient(sock)
     with sock:
-        return status, head, rest + read_until(sock, b"never")
+        return status, head, read_until(sock, b"never")
+
+
+# -- RFB (VNC) clients ------------------------------------------------------------------
+
+def rfb_connect(sock):
+    """The RFB 3.8 handshake with no authentication, through ``sock``; (width, height,
+    bytes per pixel) from the ServerInit."""
+    sock.settimeout(STATE_WAIT)
+    assert rfb_receive(sock, 12) == b"RFB 003.008\n"
+    sock.sendall(b"RFB 003.008\n")
+    (count,) = rfb_receive(sock, 1)
+    assert 1 in rfb_receive(sock, count)                        # security type None
+    sock.sendall(b"\x01")
+    assert rfb_receive(sock, 4) == b"\0\0\0\0"                   # SecurityResult: OK
+    sock.sendall(b"\x01")                                   # ClientInit: shared
+    width, height, bits = struct.unpack(">HHB", rfb_receive(sock, 5))
+    rfb_receive(sock, 15)                                       # the rest of the pixel format
+    (name_length,) = struct.unpack(">I", rfb_receive(sock, 4))
+    rfb_receive(sock, name_length)
+    return width, height, bits // 8
+
+
+def rfb_receive(sock, size):
+    """Exactly ``size`` bytes from ``sock``."""
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "EOF from the RFB server"
+        data += chunk
+    return data
+
+
+def rfb_colours(sock, width, height, depth):
+    """The distinct pixel values of a whole-screen FramebufferUpdate (raw encoding)."""
+    sock.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, width, height))
+    kind, _, rects = struct.unpack(">BBH", rfb_receive(sock, 4))
+    assert kind == 0                                        # FramebufferUpdate
+    seen = set()
+    for _ in range(rects):
+        _, _, w, h, encoding = struct.unpack(">HHHHi", rfb_receive(sock, 12))
+        assert encoding == 0                                # raw: none other was offered
+        pixels = rfb_receive(sock, w * h * depth)
+        seen |= {pixels[i:i + depth] for i in range(0, len(pixels), depth)}
+    return seen

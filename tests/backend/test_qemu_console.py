@@ -4,7 +4,6 @@ capped console.log with one earlier generation, console.log.1."""
 import os
 import re
 import stat
-import struct
 
 import pytest
 from harness import (
@@ -15,6 +14,8 @@ from harness import (
     qemu_pids,
     read_until,
     requires_qemu,
+    rfb_colours,
+    rfb_connect,
     wait_until,
 )
 from qemutest import console, wait_console
@@ -178,48 +179,6 @@ def test_a_client_that_never_reads_holds_up_neither_the_log_nor_others(
     backend.hard_shutdown(spec.uuid)
 
 
-def rfb_connect(sock):
-    """The RFB 3.8 handshake with no authentication, through ``sock``; (width, height,
-    bytes per pixel) from the ServerInit."""
-    sock.settimeout(STATE_WAIT)
-    assert receive(sock, 12) == b"RFB 003.008\n"
-    sock.sendall(b"RFB 003.008\n")
-    (count,) = receive(sock, 1)
-    assert 1 in receive(sock, count)                        # security type None
-    sock.sendall(b"\x01")
-    assert receive(sock, 4) == b"\0\0\0\0"                   # SecurityResult: OK
-    sock.sendall(b"\x01")                                   # ClientInit: shared
-    width, height, bits = struct.unpack(">HHB", receive(sock, 5))
-    receive(sock, 15)                                       # the rest of the pixel format
-    (name_length,) = struct.unpack(">I", receive(sock, 4))
-    receive(sock, name_length)
-    return width, height, bits // 8
-
-
-def receive(sock, size):
-    """Exactly ``size`` bytes from ``sock``."""
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, "EOF from the RFB server"
-        data += chunk
-    return data
-
-
-def colours(sock, width, height, depth):
-    """The distinct pixel values of a whole-screen FramebufferUpdate (raw encoding)."""
-    sock.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, width, height))
-    kind, _, rects = struct.unpack(">BBH", receive(sock, 4))
-    assert kind == 0                                        # FramebufferUpdate
-    seen = set()
-    for _ in range(rects):
-        _, _, w, h, encoding = struct.unpack(">HHHHi", receive(sock, 12))
-        assert encoding == 0                                # raw: none other was offered
-        pixels = receive(sock, w * h * depth)
-        seen |= {pixels[i:i + depth] for i in range(0, len(pixels), depth)}
-    return seen
-
-
 def test_a_guest_with_a_display_serves_rfb_through_a_socket_it_is_handed(backend_factory,
                                                                           vms):
     spec = vms.spec()       # a bios boot: a display unless platform/display says none
@@ -234,7 +193,7 @@ def test_a_guest_with_a_display_serves_rfb_through_a_socket_it_is_handed(backend
         width, height, depth = rfb_connect(viewer)
         assert width > 0 and height > 0 and depth in (1, 2, 4)
         # The firmware's text on the screen, sooner or later.
-        wait_until(lambda: len(colours(viewer, width, height, depth)) > 1, BOOT_WAIT,
+        wait_until(lambda: len(rfb_colours(viewer, width, height, depth)) > 1, BOOT_WAIT,
                    "a screen that is not all one colour")
     backend.hard_shutdown(spec.uuid)
 

@@ -61,17 +61,16 @@ def running(api):
 def attached(daemon, session, con, mode=None, over="unix", tls_port=None):
     """(a console stream through CONNECT, asserting the 200; what it gave up to the end
     of its first line: the banner)."""
-    status, sock, rest = console_connect(daemon, console_query(con, session, mode), over,
-                                         tls_port)
+    status, sock = console_connect(daemon, console_query(con, session, mode), over, tls_port)
     assert status == 200
-    return sock, rest if b"\r\n" in rest else rest + read_until(sock, b"\r\n")
+    return sock, read_until(sock, b"\r\n")
 
 
 def refused(daemon, query):
     """(status, body) of a CONNECT that must be refused, the connection then closed."""
-    status, sock, rest = console_connect(daemon, query, "tcp")
+    status, sock = console_connect(daemon, query, "tcp")
     with sock:
-        return status, rest + read_until(sock, b"never")
+        return status, read_until(sock, b"never")
 
 
 @pytest.mark.parametrize("over", ["unix", "tcp", "tls"])
@@ -136,10 +135,10 @@ def test_dump_gives_the_history_then_ends(daemon, session, running):
     with writer:
         writer.sendall(b"before the dump\r")
         read_until(writer, b"echo: before the dump\r\n")
-        status, dump, rest = console_connect(daemon, console_query(con, session, "dump"))
+        status, dump = console_connect(daemon, console_query(con, session, "dump"))
         with dump:
             assert status == 200
-            assert rest + read_until(dump, b"never") == \
+            assert read_until(dump, b"never") == \
                 BANNER % vm.encode() + b"echo: before the dump\r\n"
             assert dump.recv(1) == b""   # ended, while the writer's stream goes on
         writer.sendall(b"after\r")
@@ -220,7 +219,7 @@ def test_websocket_refusals(daemon, session, running):
     status, _, body = console_websocket(daemon, console_query(con, "nobody"))
     assert (status, body.split(b" ")[0]) == (401, b"SESSION_INVALID")
     with daemon_socket(daemon) as sock:
-        status, _, rest = http_upgrade(sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
-                                       % console_query(con, session).encode())
-        assert (status, rest + read_until(sock, b"never")) == \
+        status, _ = http_upgrade(sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
+                                 % console_query(con, session).encode())
+        assert (status, read_until(sock, b"never")) == \
             (400, b"a WebSocket upgrade is required (Upgrade: websocket)\n")
