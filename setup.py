@@ -10,6 +10,7 @@ setup(
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],
-    extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff"]},
+    extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff",
+                             "pexpect"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

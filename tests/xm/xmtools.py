@@ -1,9 +1,11 @@
 """Helpers for the xm tests: run the real ``xm`` as a subprocess, read its tables."""
 
 import os
+import shlex
 import subprocess
 import sys
 
+import pexpect
 from harness import ROOT
 
 
@@ -62,3 +64,43 @@ def snapshot(root):
     """The refs of every object xm can create, to show that a failed command made none."""
     return {cls: sorted(getattr(root, cls).get_all())
             for cls in ("VM", "VBD", "VIF", "VDI", "SR", "network", "user")}
+
+
+class Shell:
+    """bash at a real terminal (a pexpect pseudo-terminal), to run xm where a person
+    would: its commands' output, and the terminal's modes before and after."""
+
+    PROMPT = "[xm-shell]$ "
+
+    def __init__(self, socket):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("XEND_SOCKET", "XEND_PASSWORD", "PROMPT_COMMAND")}
+        self.child = pexpect.spawn("bash", ["--norc", "--noprofile"], cwd=ROOT, env=env,
+                                   encoding="utf-8", timeout=30, dimensions=(24, 200))
+        self.socket = socket
+        # Quoted apart so that the echo of this command is not taken for the prompt; and
+        # no bracketed-paste sequences around commands' output.
+        self.child.sendline("bind 'set enable-bracketed-paste off'; PS1='[xm-''shell]$ '")
+        self.expect_prompt()
+
+    def expect(self, text):
+        """Wait for ``text`` (plain, not a pattern) in the terminal's output."""
+        self.child.expect_exact(text)
+
+    def expect_prompt(self):
+        """Wait until the shell is back at its prompt; the output before it."""
+        self.child.expect_exact(self.PROMPT)
+        return self.child.before
+
+    def xm(self, *args, socket=True):
+        """Start xm with ``args`` (not waiting for it)."""
+        cmd = [sys.executable, "-m", "xen.xm"] + (["--socket", self.socket] if socket else [])
+        self.child.sendline(" ".join(shlex.quote(a) for a in cmd + list(args)))
+
+    def run(self, command):
+        """Run a shell command to its end; its output."""
+        self.child.sendline(command)
+        return self.expect_prompt().split("\n", 1)[1]
+
+    def close(self):
+        self.child.close(force=True)

@@ -10,6 +10,7 @@ here knows any xm command.
 
 import hashlib
 import http.client
+import io
 import socket
 import ssl
 import sys
@@ -228,13 +229,56 @@ class Client:
                                % (self.where, getattr(e, "strerror", None) or e))
         if resp.status == 200:
             return body
+        raise self._refusal("GET", path, resp.status, body)
+
+    def connect_stream(self, path, **query):
+        """CONNECT ``path`` with ``query`` and the session on a new connection, made as
+        the calls' are (Unix socket, or the URI with its TLS trust): after a 200 the
+        connection is a raw byte stream both ways. Returns ``(socket, first)``: the
+        socket, and the stream's first bytes, read along with the reply's head. A
+        refusal is raised as its Failure, as ``get`` does."""
+        target = "%s?%s" % (path, urllib.parse.urlencode(dict(query, session_id=self._session)))
+        try:
+            # A connection of its own (the calls' one closes and reopens on their next
+            # call): once the stream starts it can carry no other request.
+            conn = self._transport.make_connection(self._host)
+            conn.close()
+            conn.connect()
+            sock, conn.sock = conn.sock, None
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ConnectError("cannot connect to xend at %s: is it running?" % self.where)
+        except OSError as e:
+            raise ConnectError("cannot connect to xend at %s: %s"
+                               % (self.where, getattr(e, "strerror", None) or e))
+        try:
+            sock.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                          % (target, self._host)).encode("ascii"))
+            status, headers, rest = _read_head(sock)
+            if status == 200:
+                return sock, rest
+            length = int(headers.get("content-length") or 0)
+            while len(rest) < min(length, HEAD_MAX):
+                chunk = sock.recv(HEAD_MAX)
+                if not chunk:
+                    break
+                rest += chunk
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            sock.close()
+            raise ConnectError("cannot talk to xend at %s: %s"
+                               % (self.where, getattr(e, "strerror", None) or e))
+        sock.close()
+        raise self._refusal("CONNECT", path, status, rest[:length])
+
+    def _refusal(self, method, path, status, body):
+        """The Failure of a plain HTTP route's refusal, whose body is its one-line
+        reason (CODE PARAM...); a ConnectError if the body is not one."""
         code, _, rest = body.decode("utf-8", "replace").strip().partition(" ")
         declared = datamodel.ERRORS.get(code)
         if declared is None:
-            raise ConnectError("xend at %s answered HTTP %d to GET %s"
-                               % (self.where, resp.status, path))
+            return ConnectError("xend at %s answered HTTP %d to %s %s"
+                                % (self.where, status, method, path))
         # Only a declared error's last parameter may hold spaces.
-        raise Failure([code] + (rest.split(" ", len(declared.params) - 1) if rest else []))
+        return Failure([code] + (rest.split(" ", len(declared.params) - 1) if rest else []))
 
     def _invoke(self, method, params):
         try:
@@ -321,6 +365,28 @@ class Client:
         # A code or a parameter count this xm does not know (a newer server).
         text = ", ".join(params)
         return "%s: %s" % (failure.code, text) if text else failure.code
+
+
+HEAD_MAX = 65536    # bytes: the most of a reply's head (or refusal) xm reads
+
+
+def _read_head(sock):
+    """``(status, headers, rest)`` of the HTTP reply on ``sock``: ``rest`` holds the
+    bytes read past the head (the start of its body or stream)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > HEAD_MAX:
+            raise http.client.HTTPException("the reply's head is too long")
+        chunk = sock.recv(HEAD_MAX)
+        if not chunk:
+            raise http.client.HTTPException("the connection closed before a reply")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, _, fields = head.partition(b"\r\n")
+    parts = status_line.decode("latin-1").split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise http.client.HTTPException("not an HTTP reply: %r" % status_line[:80])
+    return int(parts[1]), http.client.parse_headers(io.BytesIO(fields + b"\r\n\r\n")), rest
 
 
 class _ProgressBar:

@@ -65,6 +65,12 @@ def escape_line(text):
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
+def print_escaped(data):
+    """Bytes of a log or console as lines of text, control characters escaped."""
+    for line in data.decode("utf-8", "replace").splitlines():
+        print(escape_line(line.rstrip("\r")))
+
+
 def print_json(value, one_line=False):
     """Machine-readable output: one JSON document (on one line for streams of them)."""
     # default=str: a dateTime inside a value decode() does not know still prints.

@@ -2,14 +2,15 @@
 
 import sys
 
-from .. import config, provision
-from ..client import Failure
+from .. import config, console, provision
+from ..client import Failure, XmError
 from ..output import (
     MIB,
     decode,
     domain_ids,
     escape_line,
     has_domain,
+    print_escaped,
     print_json,
     print_pairs,
     print_table,
@@ -84,19 +85,28 @@ def list_vms(client, opts):
     print_table(("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"), rows, right=(1, 2, 3, 5))
 
 
+CONSOLE_ARG = arg("-c", "--console", action="store_true",
+                  help="attach to the VM's console once it has started (Ctrl-] detaches)")
+
+
 def _provision(client, path, start):
+    """Create (and with ``start``, start) the VM of config file ``path``; its ref."""
     cfg = config.load(path)
     for warning in cfg.warnings:
         print("xm: warning: %s" % escape_line(warning), file=sys.stderr)
     vm = provision.create(client, cfg, start)
     print("%s VM %s (%s)" % ("Started" if start else "Created", printable(cfg.name), vm))
+    return vm
 
 
 @command("create", "create a VM from a config file and start it", "VMs",
-         args=[arg("config", metavar="CONFIG", help="an xm config file or a VM's to_XML")],
+         args=[arg("config", metavar="CONFIG", help="an xm config file or a VM's to_XML"),
+               CONSOLE_ARG],
          details=CONFIG_HELP)
 def create(client, opts):
-    _provision(client, opts.config, start=True)
+    vm = _provision(client, opts.config, start=True)
+    if opts.console:
+        console.attach(client, vm)
 
 
 @command("new", "create a VM from a config file, Halted", "VMs",
@@ -113,10 +123,35 @@ def delete(client, opts):
 
 
 @command("start", "start a Halted VM", "VMs", args=[
-    VM_ARG, arg("-p", "--paused", action="store_true", help="leave it Paused"),
+    VM_ARG, arg("-p", "--paused", action="store_true", help="leave it Paused"), CONSOLE_ARG,
 ], details=lifecycle_help("start", "start_paused"))
 def start(client, opts):
-    client.long_call("VM.start", client.resolve("VM", opts.vm), opts.paused)
+    vm = client.resolve("VM", opts.vm)
+    client.long_call("VM.start", vm, opts.paused)
+    if opts.console:
+        console.attach(client, vm)
+
+
+@command("console", "attach the terminal to a running VM's text console", "VMs", args=[
+    VM_ARG,
+    arg("--read-only", action="store_true", help="watch only: nothing typed reaches the guest"),
+    arg("--dump", action="store_true", help="print the console's recent output and exit"),
+], details="""\
+Shows the console's recent output first, then what the guest prints; what is
+typed goes to the guest (the terminal is in raw mode: Ctrl-C too). Ctrl-]
+detaches and leaves the guest running; the command also ends when the guest
+stops. Another client attaching to type takes the console over (this one is
+told). Without a terminal (a script), stdin's bytes all go to the guest and the
+command runs until the guest stops. --dump prints the recent output with its
+control characters escaped, as "xm log" does, and exits.""")
+def console_(client, opts):
+    if opts.dump and opts.read_only:
+        raise XmError("--dump and --read-only cannot be used together")
+    vm = client.resolve("VM", opts.vm)
+    if opts.dump:
+        print_escaped(console.dump(client, vm))
+    else:
+        console.attach(client, vm, "read" if opts.read_only else "write")
 
 
 @command("pause", "pause a Running VM", "VMs", args=[VM_ARG], details=lifecycle_help("pause"))
@@ -207,8 +242,7 @@ def log(client, opts):
         except Failure as f:
             refused = refused or f
             continue
-        for line in text.decode("utf-8", "replace").splitlines():
-            print(escape_line(line.rstrip("\r")))
+        print_escaped(text)
     if refused is not None:
         raise refused
 
