@@ -165,3 +165,12 @@ def test_console_errors_are_one_line(xm, root):
     assert xm.error_line("console", "no-such-vm") == "Error: there is no VM named 'no-such-vm'"
     assert xm.error_line("console", "--dump", "--read-only", name) == (
         "Error: --dump and --read-only cannot be used together")
+
+
+def test_vncviewer_errors_are_one_line(xm, root, running):
+    vm, name = running
+    assert xm.error_line("vncviewer", name) == "Error: %s has no display" % name
+    halted = unique("off")
+    new_vm(root, name_label=halted)
+    assert xm.error_line("vncviewer", halted) == (
+        "Error: %s is not running (it is Halted)" % halted)

@@ -70,6 +70,7 @@ _xm() {
             resume) opts+=" --paused" ;;
             create) opts+=" --console" ;;
             console) opts+=" --read-only --dump" ;;
+            vncviewer) opts+=" --vncviewer-autopass" ;;
             shutdown|reboot) opts+=" --wait" ;;
             network-new) opts+=" --nic" ;;
             user-add) opts+=" --fullname" ;;
@@ -86,8 +87,8 @@ _xm() {
         create:0|new:0)
             compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
         list:*|vcpu-list:*|delete:0|start:0|pause:0|unpause:0|shutdown:0|reboot:0|\
-        destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|console:0|block-list:0|\
-        block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
+        destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|console:0|vncviewer:0|\
+        block-list:0|block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
             COMPREPLY=($(compgen -W "$(_xm_names list)" -- "$cur")) ;;
         block-attach:1|vdi-snapshot:0)
             COMPREPLY=($(compgen -W "$(_xm_names vdi-list)" -- "$cur")) ;;

@@ -2,7 +2,7 @@
 
 import sys
 
-from .. import config, console, provision
+from .. import config, console, provision, vnc
 from ..client import Failure, XmError
 from ..output import (
     MIB,
@@ -245,6 +245,21 @@ def log(client, opts):
         print_escaped(text)
     if refused is not None:
         raise refused
+
+
+@command("vncviewer", "show a running VM's display in a VNC viewer", "VMs", args=[
+    VM_ARG,
+    arg("--vncviewer-autopass", action="store_true",
+        help="accepted for classic xm's scripts: the display needs no VNC password"),
+], details="""\
+Listens on a free port of 127.0.0.1 and carries each connection to it through
+xend to the VM's display (xend has checked the session, so there is no VNC
+password); only the user running xm may connect. Runs the first VNC viewer
+installed (vncviewer, xtightvncviewer, xvnc4viewer, gvncviewer) against it and
+ends with the viewer; with none installed, prints the address (127.0.0.1:PORT)
+and keeps forwarding until Ctrl-C.""")
+def vncviewer(client, opts):
+    vnc.show(client, client.resolve("VM", opts.vm))
 
 
 @command("clone", "copy a Halted VM (its disks are snapshotted)", "VMs", args=[
