@@ -107,6 +107,7 @@ class _Pump:
         self.client_done = False      # the client has ended (EOF, close frame, error)
         self.console_done = False     # the console has ended (the guest stopped)
         self.selector = selectors.DefaultSelector()
+        self.watched = {}             # socket -> the events the selector waits for
 
     def run(self, first):
         self._from_client(first)
@@ -133,13 +134,15 @@ class _Pump:
     def _select(self, timeout):
         for sock, events in ((self.client, self._client_events()),
                              (self.console, self._console_events())):
-            if sock in self.selector.get_map():
-                if events:
-                    self.selector.modify(sock, events)
-                else:
+            # Told the kernel only when they change: most rounds wait for the same.
+            watched = self.watched.pop(sock, 0)
+            if not events:
+                if watched:
                     self.selector.unregister(sock)
-            elif events:
-                self.selector.register(sock, events)
+                continue
+            if events != watched:
+                (self.selector.modify if watched else self.selector.register)(sock, events)
+            self.watched[sock] = events
         return self.selector.select(timeout)
 
     def _client_events(self):
