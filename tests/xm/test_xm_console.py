@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from harness import ROOT, STATE_WAIT, make_user, new_vm, unique, wait_until
-from xmtools import Shell
+from harness import ROOT, STATE_WAIT, free_port, make_user, new_vm, unique, wait_until
+from xmtools import Shell, Xm
+
+from xen.xend.transport import tls
 
 DETACH = "\x1d"     # Ctrl-]
 
@@ -103,11 +105,37 @@ def test_read_only_watches_what_a_writer_types(shell, xm, running):
     assert "ignored" not in xm("console", "--dump", name)
 
 
-def _script(socket, name):
-    """``xm console NAME`` as a script runs it: stdin and stdout pipes, no terminal."""
-    return subprocess.Popen([sys.executable, "-m", "xen.xm", "--socket", socket, "console",
-                             name], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+def _script(socket, name, *connection, env=None):
+    """``xm console NAME`` as a script runs it: stdin and stdout pipes, no terminal; over
+    ``socket``, or ``connection``'s options when it is None."""
+    where = ["--socket", socket] if socket else list(connection)
+    return subprocess.Popen([sys.executable, "-m", "xen.xm"] + where + ["console", name],
+                            cwd=ROOT, env=dict(os.environ, **(env or {})),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_console_over_tls_with_a_ca_file_or_a_pinned_certificate(make_daemon):
+    port = free_port()
+    daemon = make_daemon(extra_config='tls_listen = "127.0.0.1:%d"\n' % port)
+    root = daemon.api
+    root.user.set_password(root.user.get_by_short_name("root")[0], "root pw")
+    vm = new_vm(root, name_label="tls-vm")
+    root.VM.start(vm, False)
+    cert = os.path.join(daemon.state_dir, "xend-cert.pem")
+    url, env = "https://127.0.0.1:%d/" % port, {"XEND_PASSWORD": "root pw"}
+    xm = Xm(None)
+    assert xm("console", "--dump", "tls-vm", "--uri", url, "--cacert", cert, env=env,
+              socket=False) == "xend simulated guest %s\n" % vm
+    p = _script(None, "tls-vm", "--uri", url, "--fingerprint", tls.fingerprint(cert), env=env)
+    p.stdin.write(b"over tls\n")
+    p.stdin.close()
+    wait_until(lambda: "echo: over tls" in xm("console", "--dump", "tls-vm", "--uri", url,
+                                              "--cacert", cert, env=env, socket=False),
+               STATE_WAIT, "the guest to answer")
+    root.VM.hard_shutdown(vm)
+    assert p.wait(timeout=STATE_WAIT) == 0
+    assert p.stdout.read() == b"xend simulated guest %s\r\necho: over tls\r\n" % vm.encode()
 
 
 def test_without_a_terminal_stdin_goes_to_the_guest_until_it_stops(daemon, xm, root, running):
