@@ -8,7 +8,8 @@ setup(
     description="A host daemon serving the Xen Management API (draft 0.2) with real VMs",
     packages=find_packages(include=["xen", "xen.*"]),
     python_requires=">=3.11",
-    install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography"],
+    install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
+                      "wsproto"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

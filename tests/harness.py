@@ -30,13 +30,17 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 import xmlrpc.client
 
 import pytest
+import wsproto.connection
+import wsproto.events
 import XenAPI
 
 from xen.xend.api.sessions import Peer
@@ -700,3 +704,91 @@ class InProcessListener:
 
     def answered(self, sock, peer):
         pass
+
+
+# -- the console proxy's clients -----------------------------------------------------------
+
+def console_query(con, session, mode=None):
+    """The query string of a console request for console ``con`` by ``session``."""
+    return urllib.parse.urlencode(dict({"ref": con, "session_id": session},
+                                       **({"mode": mode} if mode else {})))
+
+
+def daemon_socket(daemon, over="unix", tls_port=None):
+    """A client socket to ``daemon``'s listener ``over`` "unix", "tcp" or "tls" (the
+    TLS listener on ``tls_port``, its self-signed certificate not checked)."""
+    if over == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(daemon.socket)
+        return sock
+    sock = socket.create_connection(("127.0.0.1", tls_port if over == "tls" else daemon.port))
+    if over == "tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock)
+    return sock
+
+
+def http_upgrade(sock, head):
+    """Send request ``head`` on ``sock``: (the reply's status, its head, the bytes after
+    it: the start of the stream after a 200 or 101, the reply's body otherwise)."""
+    sock.sendall(head)
+    got = read_until(sock, b"\r\n\r\n")
+    reply, _, rest = got.partition(b"\r\n\r\n")
+    return int(reply.split(b" ", 2)[1]), reply.decode("latin-1"), rest
+
+
+def console_connect(daemon, query, over="unix", tls_port=None):
+    """CONNECT /console?``query``: (status, socket, the bytes after the reply's head)."""
+    sock = daemon_socket(daemon, over, tls_port)
+    status, _, rest = http_upgrade(
+        sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n" % query.encode())
+    return status, sock, rest
+
+
+class WebSocketClient:
+    """A client of GET /console/ws after its handshake: wsproto's frames on ``sock``,
+    ``rest`` the bytes that came after the reply's head."""
+
+    def __init__(self, sock, rest=b""):
+        self.sock = sock
+        self.ws = wsproto.connection.Connection(wsproto.connection.ConnectionType.CLIENT)
+        self.pending = [rest] if rest else []
+        self.events = []     # what the server sent other than binary messages, in order
+        self.closed = None   # the CloseConnection the server sent, once it has
+
+    def send(self, event):
+        self.sock.sendall(self.ws.send(event))
+
+    def read_until(self, expected, timeout=STATE_WAIT):
+        """The binary messages' bytes until ``expected`` is in them, or until the server
+        closes; the other events it sent (pongs, a close) go to ``self.events``."""
+        self.sock.settimeout(timeout)
+        got = b""
+        while expected not in got and self.closed is None:
+            data = self.pending.pop() if self.pending else self.sock.recv(65536)
+            self.ws.receive_data(data or None)
+            for event in self.ws.events():
+                if isinstance(event, wsproto.events.BytesMessage):
+                    got += event.data
+                else:
+                    self.events.append(event)
+                if isinstance(event, wsproto.events.CloseConnection):
+                    self.closed = event
+        return got
+
+
+def console_websocket(daemon, query, over="unix", tls_port=None, extra=b""):
+    """GET /console/ws?``query`` with a WebSocket upgrade (``extra`` further header
+    lines): (status, the reply's head, a WebSocketClient after a 101; else the reply's
+    body, read to the end)."""
+    sock = daemon_socket(daemon, over, tls_port)
+    status, head, rest = http_upgrade(
+        sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n%s\r\n" % (query.encode(), extra))
+    if status == 101:
+        return status, head, WebSocketClient(sock, rest)
+    with sock:
+        return status, head, rest + read_until(sock, b"never")

@@ -46,7 +46,7 @@ def opened(app, monkeypatch):
     a socketpair, closed at the test's end."""
     asked, ends = [], []
 
-    def open_console(vm, protocol, writer=True):
+    def open_console(vm, protocol, writer=True, live=True):
         asked.append((vm, protocol, writer))
         ours, theirs = socket.socketpair()
         ends.extend((ours, theirs))
@@ -149,7 +149,7 @@ def test_a_console_gone_with_its_guest_opens_nothing(app, opened):
 def test_the_backends_refusal_is_an_api_error(app, running, monkeypatch):
     _, con = running
 
-    def no_console(vm, protocol, writer=True):
+    def no_console(vm, protocol, writer=True, live=True):
         raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol, "no such console")
     monkeypatch.setattr(app.backend, "open_console", no_console)
     assert error_of(consoles.open_console, app, app.test_session, con) == \

@@ -13,10 +13,11 @@ from .dispatch import Call
 from .errors import ApiError
 
 
-def open_console(app, session_ref, console_ref, writer=True):
+def open_console(app, session_ref, console_ref, writer=True, live=True):
     """``(socket, protocol)``: a stream to console ``console_ref`` (its ref, which is
     its uuid) for the session ``session_ref``; with ``writer``, the client's bytes are
-    typed into the guest where its user may change the VM, otherwise it only reads.
+    typed into the guest where its user may change the VM, otherwise it only reads;
+    without ``live``, it gets the console's history, then EOF (Backend.open_console).
     The caller closes the socket. Raises ApiError only: SESSION_INVALID,
     HANDLE_INVALID [console, ref], or the backend's error where the guest has no such
     console now (VALUE_NOT_SUPPORTED)."""
@@ -34,6 +35,6 @@ def open_console(app, session_ref, console_ref, writer=True):
         except ApiError:
             writer = False
     try:
-        return app.backend.open_console(vm, protocol, writer), protocol
+        return app.backend.open_console(vm, protocol, writer, live), protocol
     except BackendError as e:
         raise ApiError.of(e) from None

@@ -169,7 +169,8 @@ class Backend(abc.ABC):
         it has one: VMConfig.platform_display). [] for a guest not running here."""
         return []
 
-    def open_console(self, uuid: str, protocol: str, writer: bool = True) -> socket.socket:
+    def open_console(self, uuid: str, protocol: str, writer: bool = True,
+                     live: bool = True) -> socket.socket:
         """A connected stream socket to console ``protocol`` of running guest ``uuid``,
         for the daemon's console proxy to pump to a client; the caller closes it.
 
@@ -179,12 +180,13 @@ class Backend(abc.ABC):
         console's writer: with ``writer`` it becomes the writer, and the previous one
         is told in its stream and only reads from then on; without, it only reads.
         Several clients may read one console; one that does not keep up is
-        disconnected, never allowed to hold up the guest or another client.
+        disconnected, never allowed to hold up the guest or another client. Without
+        ``live``, the history only, then EOF, and nothing typed (a dump).
         rfb: a fresh RFB connection to the guest's display (RFB itself handles
         several viewers). The socket reaches EOF when the guest stops.
 
         VALUE_NOT_SUPPORTED ["console", protocol, reason] when the guest has no such
-        console now."""
+        console now, or it has no history to dump (rfb without ``live``)."""
         raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
                            "the %s backend has no %s console" % (self.name, protocol))
 

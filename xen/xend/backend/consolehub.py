@@ -12,7 +12,8 @@ client that is the writer go to the guest (``send_input``); a new writer takes o
 and the previous one is told in its stream, then only reads; bytes from readers are
 dropped. Nothing a client does can hold up the guest, the console log or another
 client: output a client has not taken is buffered up to ``MAX_PENDING`` bytes, and a
-client that falls further behind is disconnected.
+client that falls further behind is disconnected. A client attached not ``live`` gets
+the history only, then EOF (a dump of what the console printed lately).
 """
 
 import logging
@@ -30,9 +31,10 @@ class _Client:
     """One attached client: the hub's end of its socket pair and the output it has yet
     to take."""
 
-    def __init__(self, sock, writer):
+    def __init__(self, sock, writer, live):
         self.sock = sock
         self.writer = writer
+        self.live = live     # False: the history only, then EOF
         self.pending = bytearray()
 
 
@@ -54,14 +56,15 @@ class ConsoleHub:
 
     # ------------------------------------------------------------ any thread
 
-    def attach(self, writer=True):
+    def attach(self, writer=True, live=True):
         """A new client: the caller's end of a connected socket pair (blocking), which
         gets the history, then live output; with ``writer`` its input goes to the guest.
-        Once the console has closed, the socket is at EOF at once."""
+        Without ``live`` it gets the history only, then EOF, and never writes. Once the
+        console has closed, the socket is at EOF at once."""
         mine, theirs = socket.socketpair()
         theirs.setblocking(False)
         try:
-            self.loop.call_soon_threadsafe(self._add, theirs, writer)
+            self.loop.call_soon_threadsafe(self._add, theirs, writer and live, live)
         except RuntimeError:    # the loop has stopped: the console is gone
             theirs.close()
         return mine
@@ -73,7 +76,8 @@ class ConsoleHub:
         self.history += data
         del self.history[:-self.history_bytes]
         for client in list(self.clients):
-            self._send(client, data)
+            if client.live:
+                self._send(client, data)
 
     def close(self):
         """The console has ended: every client gets what is still pending, then EOF."""
@@ -82,11 +86,11 @@ class ConsoleHub:
             self._flush(client)
             self._drop(client)
 
-    def _add(self, sock, writer):
+    def _add(self, sock, writer, live):
         if self.closed:
             sock.close()
             return
-        client = _Client(sock, writer)
+        client = _Client(sock, writer, live)
         if writer:
             for other in self.clients:
                 if other.writer:
@@ -95,6 +99,7 @@ class ConsoleHub:
         self.clients.append(client)
         self.loop.add_reader(sock, self._readable, client)
         self._send(client, bytes(self.history))
+        self._end_dump(client)
 
     def _send(self, client, data):
         """Queue ``data`` for ``client`` and send what its socket takes now."""
@@ -124,6 +129,12 @@ class ConsoleHub:
         self._flush(client)
         if client in self.clients and not client.pending:
             self.loop.remove_writer(client.sock)
+            self._end_dump(client)
+
+    def _end_dump(self, client):
+        """A client that is not live ends (EOF) once it has taken the history."""
+        if not client.live and client in self.clients and not client.pending:
+            self._drop(client)
 
     def _readable(self, client):
         try:

@@ -203,7 +203,7 @@ class SimBackend(Backend):
         """A simulated guest has a serial console and no display."""
         return ["vt100"] if uuid in self._domains else []
 
-    def open_console(self, uuid, protocol, writer=True):
+    def open_console(self, uuid, protocol, writer=True, live=True):
         """The guest's vt100 console (see the module's doc); it has no other."""
         if protocol != "vt100":
             raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
@@ -213,7 +213,7 @@ class SimBackend(Backend):
                 raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
                                    "VM %s is not running" % uuid)
             hub = self._console(uuid).hub
-        return hub.attach(writer)
+        return hub.attach(writer, live)
 
     def close(self):
         """End every console's clients' streams and the consoles' loop thread."""

@@ -12,7 +12,7 @@ What it refuses, with the status the caller sends before closing (``HttpError``)
     headers) longer than MAX_HEAD bytes or with more than MAX_HEADERS headers: 431;
   * a malformed request line or header, a bare CR or LF, a NUL, an obsolete folded
     header line: 400; a version other than HTTP/1.0 and HTTP/1.1: 505; a method other
-    than GET and POST: 501;
+    than GET, POST and CONNECT (the console proxy's): 501;
   * a body without one plain decimal Content-Length (chunked transfer coding is not
     supported: XML-RPC clients send a length), or a POST without one: 411; a body over
     the caller's limit: 413, judged on the header before any of the body is read;
@@ -56,8 +56,9 @@ _BARE_BREAK = re.compile(rb"\r[^\n]|(?<!\r)\n")
 
 REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-    404: "Not Found", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
-    414: "URI Too Long", 417: "Expectation Failed", 431: "Request Header Fields Too Large",
+    404: "Not Found", 408: "Request Timeout", 409: "Conflict", 411: "Length Required",
+    413: "Content Too Large", 414: "URI Too Long", 417: "Expectation Failed",
+    431: "Request Header Fields Too Large",
     501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
 
@@ -292,6 +293,15 @@ class Connection:
         """Send an error reply in plain text; the caller then closes the connection."""
         self.send(status, (message + "\n").encode("utf-8"), "text/plain", close=True)
 
+    def take_over(self, head):
+        """Send ``head`` (a reply's status line and headers that hands the connection
+        to another protocol) and return what the client sent beyond its request; the
+        caller then owns the socket."""
+        self._write(head, self.clock() + self.request_timeout)
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return rest
+
     def stream(self, request, status, content_type):
         """A ReplyStream answering ``request``."""
         return ReplyStream(self, request, status, content_type)
@@ -357,8 +367,8 @@ def _parse_head(head):
     method, target, version = match.groups()
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         raise HttpError(505 if _VERSION.fullmatch(version) else 400, "HTTP/1.1 only")
-    if method != b"POST" and method != b"GET":
-        raise HttpError(501, "only GET and POST are served")
+    if method not in (b"POST", b"GET", b"CONNECT"):
+        raise HttpError(501, "only GET, POST and CONNECT are served")
     fields = head[line_end + 2:] + b"\r\n" if line_end >= 0 else b""
     if fields.count(b"\r\n") > MAX_HEADERS:
         raise HttpError(431, "too many headers")

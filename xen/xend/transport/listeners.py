@@ -49,13 +49,13 @@ import sys
 import threading
 import urllib.parse
 
-from ..api import codec, vmlogs, xmlrepr
+from ..api import codec, consoles, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
 from ..api.limits import LogGate
 from ..api.sessions import Peer
 from ..util.files import unlink_if_exists
-from . import httpio, prometheus, tls
+from . import consoleproxy, httpio, prometheus, tls
 
 log = logging.getLogger("xend.server")
 
@@ -144,29 +144,99 @@ def _metrics(handler, conn, request, peer, query):
     return True
 
 
-# The HTTP status of each error a route's API call may raise (400 for any other).
-_ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404}
+# The HTTP status of each error a route's API call may raise (400 for any other);
+# VALUE_NOT_SUPPORTED: a console that is not there now (its guest has just stopped).
+_ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404,
+                 "VALUE_NOT_SUPPORTED": 409}
+
+
+def _refuse(conn, request, error, close=False):
+    """Answer the API error ``error`` with its status and the one-line ErrorDescription
+    (a session ref blanked)."""
+    conn.send(_ERROR_STATUS.get(error.code, 400),
+              (" ".join(loggable(error.description)) + "\n").encode("utf-8"),
+              "text/plain; charset=utf-8", close or not request.keep_alive)
+
+
+def _params(query):
+    """A function giving the first value of a query string's parameter (or a default)."""
+    params = urllib.parse.parse_qs(query, keep_blank_values=True)
+    return lambda name, default=None: params.get(name, [default])[0]
 
 
 def _vm_log(handler, conn, request, peer, query):
     """GET /vm-log?ref=VM&kind=qemu|console|daemon[&bytes=N]&session_id=SESSION: the
     last bytes of a VM's log, text/plain (api/vmlogs.py says which and for whom); an
     error is its status with the one-line ErrorDescription (a session ref blanked)."""
-    params = urllib.parse.parse_qs(query, keep_blank_values=True)
-
-    def param(name, default=None):
-        return params.get(name, [default])[0]
+    param = _params(query)
     try:
         body = vmlogs.vm_log(handler.server.app, param("session_id", ""), param("ref", ""),
                              param("kind", ""), param("bytes"))
     except ApiError as e:
-        conn.send(_ERROR_STATUS.get(e.code, 400),
-                  (" ".join(loggable(e.description)) + "\n").encode("utf-8"),
-                  "text/plain; charset=utf-8", not request.keep_alive)
+        _refuse(conn, request, e)
         return True
     peer.authenticated = True
     conn.send(200, body, "text/plain", not request.keep_alive)
     return True
+
+
+# mode -> (writer, live) of the console stream a console request asks for.
+_CONSOLE_MODES = {"write": (True, True), "read": (False, True), "dump": (False, False)}
+
+
+def _open_console(handler, conn, request, peer, query):
+    """The stream of the console that ``query`` asks for (ref, session_id, mode), or
+    None once the refusal is sent (the connection then ends)."""
+    param = _params(query)
+    mode = param("mode", "write")
+    if mode not in _CONSOLE_MODES:
+        conn.send_error(400, "mode must be write, read or dump, not %r" % mode[:40])
+        return None
+    try:
+        sock, _protocol = consoles.open_console(handler.server.app, param("session_id", ""),
+                                                param("ref", ""), *_CONSOLE_MODES[mode])
+    except ApiError as e:
+        _refuse(conn, request, e, close=True)
+        return None
+    peer.authenticated = True
+    handler.server.answered(handler.request, peer)   # no longer counted unauthenticated
+    return sock
+
+
+def _proxy(handler, conn, sock, head, framing):
+    """Hand the connection over with reply ``head`` and pump it to the console stream
+    ``sock`` (transport/consoleproxy.py) until either ends."""
+    try:
+        first = conn.take_over(head)
+        consoleproxy.pump(handler.request, sock, framing, first,
+                          handler.server.app.config["request_timeout"])
+    finally:
+        sock.close()
+    return False
+
+
+def _console(handler, conn, request, peer, query):
+    """CONNECT /console?ref=CONSOLE&session_id=SESSION[&mode=write|read|dump]: after
+    ``200 Connection established`` the connection is the console's byte stream."""
+    sock = _open_console(handler, conn, request, peer, query)
+    if sock is None:
+        return False
+    return _proxy(handler, conn, sock, b"HTTP/1.1 200 Connection established\r\n\r\n",
+                  consoleproxy.Raw())
+
+
+def _console_ws(handler, conn, request, peer, query):
+    """GET /console/ws?... with Upgrade: websocket: the console's stream in binary
+    WebSocket frames. A request that is not a WebSocket upgrade is answered 400."""
+    try:
+        head = consoleproxy.websocket_handshake(request)
+    except ValueError as e:
+        conn.send_error(400, str(e))
+        return False
+    sock = _open_console(handler, conn, request, peer, query)
+    if sock is None:
+        return False
+    return _proxy(handler, conn, sock, head, consoleproxy.WebSocket())
 
 
 def _call(handler, conn, request, peer, query):
@@ -205,6 +275,8 @@ ROUTES = {
     ("GET", "/xen-api.dtd"): _dtd,
     ("GET", "/metrics"): _metrics,
     ("GET", "/vm-log"): _vm_log,
+    ("CONNECT", "/console"): _console,
+    ("GET", "/console/ws"): _console_ws,
 }
 
 

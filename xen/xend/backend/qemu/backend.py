@@ -194,18 +194,22 @@ class QemuBackend(base.Backend):
             return self._consoles_of(self._processes.lookup(uuid))
         return self._loop.run(consoles())
 
-    def open_console(self, uuid, protocol, writer=True):
+    def open_console(self, uuid, protocol, writer=True, live=True):
         """vt100: a new client of the guest's console hub (consolehub.py), whose input
-        is written to the guest's serial port while it is the writer. rfb: a new client
-        of its VNC server (console.open_rfb)."""
+        is written to the guest's serial port while it is the writer (without ``live``:
+        its history, then EOF). rfb: a new client of its VNC server (console.open_rfb),
+        which keeps no history."""
         async def open_console():
             dom = self._processes.lookup(uuid)
             if protocol not in self._consoles_of(dom):
                 raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
                                    "VM %s has no %s console now" % (uuid, protocol))
             if protocol == "rfb":
+                if not live:
+                    raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                                       "an rfb console keeps no history to dump")
                 return await open_rfb(dom)
-            return dom.hub.attach(writer)
+            return dom.hub.attach(writer, live)
         return self._loop.run(open_console())
 
     def close(self):
