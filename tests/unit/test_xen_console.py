@@ -51,6 +51,8 @@ def test_a_client_gets_the_output_so_far_then_types_into_the_guest_unchanged(con
     with consoles.attach(VM, False) as first:
         os.write(master, b"boot: hello\r\n")
         assert read_until(first, b"hello\r\n") == b"boot: hello\r\n"
+    with consoles.attach(VM, True, live=False) as dump:     # the history, then EOF
+        assert read_until(dump, b"never") == b"boot: hello\r\n"
     # A client attaching later gets it from the history first. The pty is raw: a cooked
     # one would turn \r into \n on its way in and \n into \r\n on its way out, and take
     # ^C as a signal.

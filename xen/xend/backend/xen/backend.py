@@ -186,10 +186,10 @@ class XenBackend(base.Backend):
         """"vt100" while the guest runs with a console (see console.py); no display."""
         return ["vt100"] if self._domains.get(uuid) and self._consoles.has(uuid) else []
 
-    def open_console(self, uuid, protocol, writer=True):
+    def open_console(self, uuid, protocol, writer=True, live=True):
         """vt100: a new client of the guest's console hub, whose input the writer types
-        into the guest's pty."""
-        sock = self._consoles.attach(uuid, writer) if protocol in self.consoles(uuid) \
+        into the guest's pty (without ``live``: its history, then EOF)."""
+        sock = self._consoles.attach(uuid, writer, live) if protocol in self.consoles(uuid) \
             else None
         if sock is None:
             raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,

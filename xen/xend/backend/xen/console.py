@@ -179,11 +179,11 @@ class Consoles:
         """Whether guest ``uuid`` has a console."""
         return uuid in self._hubs
 
-    def attach(self, uuid, writer):
+    def attach(self, uuid, writer, live=True):
         """A new client of guest ``uuid``'s console (ConsoleHub.attach); None without one."""
         with self._lock:
             hub = self._hubs.get(uuid)
-            return hub.attach(writer) if hub is not None else None
+            return hub.attach(writer, live) if hub is not None else None
 
     def end(self, uuid):
         """Guest ``uuid`` has stopped: its pty is closed and its clients get EOF."""
