@@ -13,13 +13,15 @@ daemon. Each test first brings its VM into the state it needs, so it also runs a
 """
 
 import base64
+import socket
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 import XenAPI
 import xenhost
-from harness import make_user, memory, unique, wait_until
+from harness import console_query, http_upgrade, make_user, memory, read_until, unique, wait_until
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
@@ -186,6 +188,28 @@ def test_start_paused_then_unpause(api, host, vm_a):
     assert host.check("ls /sys/class/net/%s/brif" % xenhost.BRIDGE).split().count(
         "vif%d.0" % dom["domid"]) == 1
     assert api.VM.get_resident_on(vm_a) == api.host.get_all()[0]
+
+
+def test_console_shows_the_boot_from_history_and_answers_a_command(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    domid = the_domain(host, vm_a)["domid"]
+    consoles = api.VM.get_consoles(vm_a)
+    assert [api.console.get_protocol(c) for c in consoles] == ["vt100"]
+    # Through the console proxy on the daemon's TCP listener (the forwarded port).
+    url = urllib.parse.urlsplit(host.api_url)
+    session = host.session()
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        status, head, rest = http_upgrade(
+            sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
+            % console_query(consoles[0], session._session).encode())
+        assert status == 200, head
+        # What the guest printed at boot, from the hub's history.
+        ready = b"xend-test: ready domid=%d" % domid
+        got = rest if ready in rest else rest + read_until(sock, ready, timeout=60)
+        assert ready in got
+        # The guest's shell on its console answers; the sum shows that it ran.
+        sock.sendall(b"echo xend-sum-$((6*7))\n")
+        assert b"xend-sum-42" in read_until(sock, b"xend-sum-42", timeout=60)
 
 
 def backend_devices(host, kind, domid):

@@ -97,7 +97,7 @@ DOM0_PACKAGES = [
 ]
 # Python packages the daemon needs that Debian does not package: pure Python, installed
 # from PyPI into dom0's /usr/local at the versions this checkout's virtualenv has.
-DOM0_PIP = ["qemu.qmp"]
+DOM0_PIP = ["qemu.qmp", "wsproto", "h11"]
 
 # Kernel modules dom0 loads at boot, in this order (their dependencies come along).
 DOM0_MODULES = [
