@@ -216,11 +216,15 @@ def test_cpu_feature_sets_are_refused_not_ignored(field, name):
     assert e.value.code == "VALUE_NOT_SUPPORTED" and list(e.value.params[:2]) == [name, "XMM3,NX"]
 
 
-def test_a_display_is_refused_not_ignored():
+def test_an_hvm_display_is_refused_not_ignored():
+    """PV and PVH guests have no emulated display to give; an HVM guest would."""
+    def build(**fields):
+        return xl_config.build_config(spec(vm(**fields)), "n", device_model_ok=True)
+    build(platform_display="vnc")
     for display in ("", "none"):
-        xl_config.validate(vm(builder="hvm", boot_method="bios", platform_display=display))
+        build(builder="hvm", boot_method="bios", platform_display=display)
     with pytest.raises(BackendError) as e:
-        xl_config.validate(vm(builder="hvm", boot_method="bios", platform_display="vnc"))
+        build(builder="hvm", boot_method="bios", platform_display="vnc")
     assert e.value.code == "VALUE_NOT_SUPPORTED"
     assert list(e.value.params[:2]) == ["platform/display", "vnc"]
 

@@ -79,9 +79,6 @@ def validate(vm):
         raise BackendError("VALUE_NOT_SUPPORTED", "platform/clock_offset", "true",
                            "the spec's bool carries no amount to shift the clock by; "
                            "platform/localtime gives a clock in local time")
-    if vm.platform_display == "vnc":
-        raise BackendError("VALUE_NOT_SUPPORTED", "platform/display", "vnc",
-                           "the xen backend gives guests no display (platform/display none)")
     kind = domain_type(vm)
     method = vm.boot_method
     if kind in ("pv", "pvh") and method not in ("kernel_external", "grub",
@@ -184,6 +181,10 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         if kind == "pvh" and pvh_cpuid:
             lines.append(("cpuid", _quote(pvh_cpuid, "xen_pvh_cpuid")))
     else:
+        if vm.platform_display == "vnc":
+            raise BackendError("VALUE_NOT_SUPPORTED", "platform/display", "vnc",
+                               "the xen backend gives HVM guests no display: set "
+                               "platform/display none")
         boot = BIOS_BOOT.get(vm.bios_boot, "c")
         lines.append(("boot", _quote(boot, "bios/boot")))
         lines.append(("stdvga", "1" if vm.platform_std_VGA else "0"))
