@@ -112,6 +112,7 @@ def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
                                           device_model_ok=True))
     assert got["type"] == '"hvm"' and got["boot"] == '"d"' and got["stdvga"] == "1"
     assert got["serial"] == '"pty"' and "kernel" not in got
+    assert got["vnc"] == "0"        # libxl's default: a VNC server on a TCP port
     assert got["disk"] == '["format=qcow2,vdev=hda,access=ro,backendtype=qdisk,target=/i.qcow2"]'
     assert got["vif"] == '["mac=aa:00:00:00:00:02,model=e1000"]'
 
@@ -213,6 +214,19 @@ def test_cpu_feature_sets_are_refused_not_ignored(field, name):
     with pytest.raises(BackendError) as e:
         xl_config.validate(vm(**{field: ("XMM3", "NX")}))
     assert e.value.code == "VALUE_NOT_SUPPORTED" and list(e.value.params[:2]) == [name, "XMM3,NX"]
+
+
+def test_an_hvm_display_is_refused_not_ignored():
+    """PV and PVH guests have no emulated display to give; an HVM guest would."""
+    def build(**fields):
+        return xl_config.build_config(spec(vm(**fields)), "n", device_model_ok=True)
+    build(platform_display="vnc")
+    for display in ("", "none"):
+        build(builder="hvm", boot_method="bios", platform_display=display)
+    with pytest.raises(BackendError) as e:
+        build(builder="hvm", boot_method="bios", platform_display="vnc")
+    assert e.value.code == "VALUE_NOT_SUPPORTED"
+    assert list(e.value.params[:2]) == ["platform/display", "vnc"]
 
 
 def test_clock_offset_true_is_refused():

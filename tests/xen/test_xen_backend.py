@@ -13,13 +13,15 @@ daemon. Each test first brings its VM into the state it needs, so it also runs a
 """
 
 import base64
+import socket
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 import XenAPI
 import xenhost
-from harness import make_user, memory, unique, wait_until
+from harness import console_query, http_upgrade, make_user, memory, read_until, unique, wait_until
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
@@ -186,6 +188,42 @@ def test_start_paused_then_unpause(api, host, vm_a):
     assert host.check("ls /sys/class/net/%s/brif" % xenhost.BRIDGE).split().count(
         "vif%d.0" % dom["domid"]) == 1
     assert api.VM.get_resident_on(vm_a) == api.host.get_all()[0]
+
+
+def console_connect(host, session, vm):
+    """CONNECT to ``vm``'s console, its only one (vt100), through the console proxy on the
+    daemon's TCP listener (the forwarded port) for XenAPI ``session``: (the socket, what
+    came after the reply's head)."""
+    x = session.xenapi
+    consoles = x.VM.get_consoles(vm)
+    assert [x.console.get_protocol(c) for c in consoles] == ["vt100"]
+    url = urllib.parse.urlsplit(host.api_url)
+    sock = socket.create_connection((url.hostname, url.port))
+    status, head, rest = http_upgrade(
+        sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
+        % console_query(consoles[0], session._session).encode())
+    assert status == 200, head
+    return sock, rest
+
+
+def console_until(sock, got, expected):
+    """The console's bytes ``got`` so far, and more until ``expected`` is in them."""
+    return got if expected in got else got + read_until(sock, expected, timeout=60)
+
+
+def answers(sock):
+    """Whether the guest's shell on the console runs a command typed (the sum shows it)."""
+    sock.sendall(b"echo xend-sum-$((6*7))\n")
+    return b"xend-sum-42" in read_until(sock, b"xend-sum-42", timeout=60)
+
+
+def test_console_shows_the_boot_from_history_and_answers_a_command(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    ready = b"xend-test: ready domid=%d" % the_domain(host, vm_a)["domid"]
+    sock, got = console_connect(host, host.session(), vm_a)
+    with sock:
+        assert ready in console_until(sock, got, ready)     # from the hub's history
+        assert answers(sock)
 
 
 def backend_devices(host, kind, domid):
@@ -378,6 +416,12 @@ def test_guest_reboot_stays_running_in_a_new_domain(api, host, vm_io):
     assert "xend-test: rebooting" in console
     assert power(api, vm_io) == "Running"
     assert the_domain(host, vm_io)["domid"] == domids[1]
+    # One console across both domains: its history holds both boots, and the new
+    # domain's pty takes what is typed.
+    sock, got = console_connect(host, host.session(), vm_io)
+    with sock:
+        got = console_until(sock, got, b"ready domid=%d" % domids[1])
+        assert b"xend-test: rebooting" in got and answers(sock)
 
 
 # -- IO figures -------------------------------------------------------------------------
@@ -420,6 +464,10 @@ def test_reattach_after_kill9_leaves_handmade_domains_alone(api, host, vm_io):
         assert x.VM.get_power_state(vm_io) == "Running"
         assert the_domain(host, vm_io)["domid"] == before["domid"]
         assert vm_io in x.host.get_resident_VMs(x.host.get_all()[0])
+        # The new daemon reads the guest's console again.
+        sock, _ = console_connect(host, host.session(), vm_io)
+        with sock:
+            assert answers(sock)
         # The new daemon drives the domain it found again.
         x.VM.pause(vm_io)
         assert "p" in the_domain(host, vm_io)["state"]

@@ -97,7 +97,7 @@ DOM0_PACKAGES = [
 ]
 # Python packages the daemon needs that Debian does not package: pure Python, installed
 # from PyPI into dom0's /usr/local at the versions this checkout's virtualenv has.
-DOM0_PIP = ["qemu.qmp"]
+DOM0_PIP = ["qemu.qmp", "wsproto", "h11"]
 
 # Kernel modules dom0 loads at boot, in this order (their dependencies come along).
 DOM0_MODULES = [
@@ -175,7 +175,8 @@ while :; do sleep 3600 & wait $!; done
 #   anything else: stays up, idle.
 # Every boot first writes the tools version into xenstore, as a guest agent would
 # (attr/PVAddons/{Major,Minor,Micro}Version = 1, 0, 0, relative to its domain's path), and
-# then prints "xend-test: ready domid=N mode=M disk=xvda|none" on its console (hvc0).
+# then prints "xend-test: ready domid=N mode=M disk=xvda|none" on its console (hvc0),
+# where a shell then runs each line typed.
 # A clean shutdown request (control/shutdown = poweroff) makes the kernel run
 # /sbin/poweroff, which says "xend-test: powering off"; a reboot request makes it run
 # /sbin/reboot, which says "xend-test: reboot requested" (so does /init on ctrl-alt-del).
@@ -226,6 +227,8 @@ for m in $(echo "$mode" | tr , ' '); do
         pinger "$(arg xend.peer)" & ;;
     esac
 done
+# A shell reading the console: a line typed into it runs (the console tests type one).
+sh </dev/hvc0 >/dev/hvc0 2>&1 &
 # wait returns early when the INT trap fires; loop so init never exits.
 while :; do sleep 3600 & wait $!; done
 """

@@ -94,7 +94,8 @@ def make_backend(name, config):
                            console_history_bytes=config["console_history_bytes"])
     if name == "xen":
         from ..backend.xen import XenBackend
-        return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"])
+        return XenBackend(xl=config["xen_xl"], pvh_cpuid=config["xen_pvh_cpuid"],
+                          console_history_bytes=config["console_history_bytes"])
     raise ValueError("backend %r is not available" % name)
 
 

@@ -14,6 +14,7 @@ xl          running xl (and xenpm), the listing cache, and parsers of their outp
 config      the xl configuration built from a DomainSpec, start checks (pure)
 xenstore    reading xenstore (pyxs): device dirs, agent version, balloon target,
             and the @releaseDomain watch
+console     each guest's console: its pty, named in xenstore, read into a ConsoleHub
 counters    metrics: vCPU time and memory from xl, disk and NIC byte counters from
             blkback, qdisk and netback
 host        Xen's version, capabilities, CPUs and memory; the device model's path

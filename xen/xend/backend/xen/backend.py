@@ -4,7 +4,8 @@ Domains are built and driven with ``xl`` (xl.py; a generated configuration file
 per guest, in its state dir: config.py), made and unmade by domains.py, and
 watched for what guests do on their own by watch.py; devices are hot-plugged by
 hotplug.py, counters come from counters.py and host facts from host.py. A method
-here finds the domain and calls on those.
+here finds the domain and calls on those. Each guest's console (its pty) is read into
+a hub by console.py from its start to its stop.
 
 Only domains whose uuid belongs to a VM this daemon started are ever touched:
 every command names a domain by the domid the backend recorded for that VM.
@@ -21,7 +22,9 @@ from xen.xend.util import progress
 from .. import base
 from ..base import BackendError
 from ..common import create_private_file
+from ..consolehub import HISTORY_BYTES
 from . import config, counters, host, hotplug
+from .console import Consoles, find_tty
 from .domains import Domain, Domains
 from .watch import GuestWatch
 from .xenstore import Xenstore
@@ -36,18 +39,20 @@ class XenBackend(base.Backend):
 
     name = "xen"
 
-    def __init__(self, on_guest_event=None, xl="xl", pvh_cpuid="", xenstore=None):
+    def __init__(self, on_guest_event=None, xl="xl", pvh_cpuid="", xenstore=None,
+                 console_history_bytes=HISTORY_BYTES):
         super().__init__(on_guest_event)
         self._xl = Xl(shutil.which(xl) or xl)
         self.xenpm = shutil.which("xenpm") or os.path.join(os.path.dirname(self._xl.path),
                                                            "xenpm")
         self.pvh_cpuid = pvh_cpuid
         self.device_model = host.device_model()
-        self._domains = Domains(self._xl)
-        self._watch = GuestWatch(self._xl, self._domains,
-                                 lambda uuid, kind: self.on_guest_event(uuid, kind))
         self._xs = Xenstore(xenstore if xenstore is not None
                                       else connect_xenstore())
+        self._consoles = Consoles(console_history_bytes)
+        self._domains = Domains(self._xl, self._find_console, self._consoles.end)
+        self._watch = GuestWatch(self._xl, self._domains,
+                                 lambda uuid, kind: self.on_guest_event(uuid, kind))
         self.info = self._xl.info()
         log.info("xen backend: Xen %s, %s, device model %s", host.xen_version(self.info),
                  self._xl.path, self.device_model or "none (no HVM, no qcow2)")
@@ -146,9 +151,11 @@ class XenBackend(base.Backend):
         entry = self._xl.list(max_age=0).get(uuid)
         if entry is None:
             return None
-        self._domains.add(Domain(uuid, private.get("name") or entry["name"],
-                                 private.get("state_dir") or "", entry["domid"],
-                                 private.get("disks"), private.get("nics")))
+        dom = Domain(uuid, private.get("name") or entry["name"],
+                     private.get("state_dir") or "", entry["domid"],
+                     private.get("disks"), private.get("nics"), private.get("tty_node"))
+        self._domains.add(dom)
+        self._find_console(dom)
         state = power_state(entry)
         if state is None:
             # Shut down or crashed meanwhile: not running; the checker reports what the
@@ -167,12 +174,36 @@ class XenBackend(base.Backend):
         self._watch.start(self._xs)
 
     def close(self):
-        """Stop watching; the domains keep running."""
+        """Stop watching and end the consoles' streams; the domains keep running."""
         self._watch.close()
+        self._consoles.close()
 
     def validate(self, vm):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
         config.validate(vm)
+
+    def consoles(self, uuid):
+        """"vt100" while the guest runs with a console (see console.py); no display."""
+        return ["vt100"] if self._domains.get(uuid) and self._consoles.has(uuid) else []
+
+    def open_console(self, uuid, protocol, writer=True, live=True):
+        """vt100: a new client of the guest's console hub, whose input the writer types
+        into the guest's pty (without ``live``: its history, then EOF)."""
+        sock = self._consoles.attach(uuid, writer, live) if protocol in self.consoles(uuid) \
+            else None
+        if sock is None:
+            raise BackendError("VALUE_NOT_SUPPORTED", "console", protocol,
+                               "VM %s has no %s console now" % (uuid, protocol))
+        return sock
+
+    def _find_console(self, dom):
+        """Read the pty of ``dom``'s console from now on (see console.py); a domain
+        just made is still paused, so its first output is read too."""
+        tty = dom.tty_node and find_tty(self._xs, dom.domid, dom.tty_node)
+        if tty:
+            self._consoles.follow(dom.uuid, tty)
+        else:
+            self._consoles.end(dom.uuid)
 
     def set_memory_target(self, uuid, target):
         """Write the balloon target (KiB) to the domain's xenstore ``memory/target``."""

@@ -181,10 +181,17 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         if kind == "pvh" and pvh_cpuid:
             lines.append(("cpuid", _quote(pvh_cpuid, "xen_pvh_cpuid")))
     else:
+        if vm.platform_display == "vnc":
+            raise BackendError("VALUE_NOT_SUPPORTED", "platform/display", "vnc",
+                               "the xen backend gives HVM guests no display: set "
+                               "platform/display none")
         boot = BIOS_BOOT.get(vm.bios_boot, "c")
         lines.append(("boot", _quote(boot, "bios/boot")))
         lines.append(("stdvga", "1" if vm.platform_std_VGA else "0"))
         lines.append(("localtime", "1" if vm.platform_localtime else "0"))
+        # libxl gives an HVM guest a VNC server on 127.0.0.1:5900+domid unless told not
+        # to: a TCP port of a guest's screen, which no client of the daemon's should need.
+        lines.append(("vnc", "0"))
         if vm.platform_serial == "pty":
             lines.append(("serial", '"pty"'))
     disks = [_quote(disk_line(d, kind, qdisk_ok), "VBD") for d in spec.disks]

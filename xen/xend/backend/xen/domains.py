@@ -16,6 +16,7 @@ from xen.xend.util.files import unlink_if_exists
 
 from ..base import BackendError
 from ..common import running_guest
+from .console import tty_node
 from .xl import SAVE_TIMEOUT, power_state
 
 CONFIG_FILE = "xl.cfg"
@@ -25,13 +26,15 @@ POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown look
 class Domain:
     """What the backend knows of one guest's domain."""
 
-    def __init__(self, uuid, name, state_dir, domid, disks=None, nics=None):
+    def __init__(self, uuid, name, state_dir, domid, disks=None, nics=None, tty_node=None):
         self.uuid = uuid
         self.name = name
         self.state_dir = state_dir
         self.domid = domid
         self.disks = dict(disks or {})     # VBD uuid -> vdev
         self.nics = dict(nics or {})       # VIF uuid -> MAC
+        # The xenstore node naming the console's pty (console.tty_node; None: none).
+        self.tty_node = tty_node
         # Serialises the xl commands that change this domain.
         self.lock = threading.RLock()
         # Set while an operation of ours is taking the domain down: the checker
@@ -47,7 +50,7 @@ class Domain:
         """A domain, not yet created, for the guest of DomainSpec ``spec``."""
         return cls(spec.uuid, name, spec.state_dir, None,
                    {d.vbd: d.device for d in spec.disks},
-                   {n.vif: n.mac for n in spec.nics})
+                   {n.vif: n.mac for n in spec.nics}, tty_node(spec.vm))
 
     @property
     def config(self):
@@ -57,14 +60,21 @@ class Domain:
     def private(self):
         """The JSON-serialisable state reattach() needs to know the domain again."""
         return {"name": self.name, "state_dir": self.state_dir, "domid": self.domid,
-                "disks": dict(self.disks), "nics": dict(self.nics)}
+                "disks": dict(self.disks), "nics": dict(self.nics),
+                "tty_node": self.tty_node}
 
 
 class Domains:
-    """This daemon's domains by VM uuid, made and unmade with the Xl runner ``xl``."""
+    """This daemon's domains by VM uuid, made and unmade with the Xl runner ``xl``.
 
-    def __init__(self, xl):
+    ``on_created(dom)`` is called when ``dom`` has been created or restored, still
+    paused; ``on_ended(uuid)`` when VM ``uuid``'s guest has ended (not for the domain a
+    rebuild replaces: the guest goes on in the new one)."""
+
+    def __init__(self, xl, on_created, on_ended):
         self._xl = xl
+        self._on_created = on_created
+        self._on_ended = on_ended
         self._by_uuid = {}
         self._lock = threading.Lock()
 
@@ -92,8 +102,8 @@ class Domains:
             self._by_uuid[dom.uuid] = dom
 
     def create(self, dom, args):
-        """Run ``xl create``/``restore`` (``args``) for ``dom`` and record its domid; on
-        failure no domain of that uuid is left behind."""
+        """Run ``xl create -p``/``restore -p`` (``args``: the domain is made paused) for
+        ``dom`` and record its domid; on failure no domain of that uuid is left behind."""
         dom.expected = True
         try:
             self._xl.run(*args)
@@ -108,10 +118,12 @@ class Domains:
         dom.domid, dom.name = entry["domid"], entry["name"]
         dom.kept = False
         self.add(dom)
+        self._on_created(dom)
         dom.expected = False
 
-    def destroy(self, dom):
-        """``xl destroy`` the domain (tolerating one already gone) and forget it."""
+    def destroy(self, dom, ended=True):
+        """``xl destroy`` the domain (tolerating one already gone) and forget it
+        (``ended``: see forget)."""
         dom.expected = True
         if dom.uuid in self._xl.list(max_age=0):
             try:
@@ -120,12 +132,17 @@ class Domains:
                 if dom.uuid in self._xl.list(max_age=0):
                     dom.expected = False
                     raise
-        self.forget(dom)
+        self.forget(dom, ended)
 
     def rebuild(self, dom):
         """Destroy the domain and create it again, running, from its configuration."""
-        self.destroy(dom)
-        self.create(dom, ["create", dom.config])
+        self.destroy(dom, ended=False)
+        try:
+            self.create(dom, ["create", "-p", dom.config])
+        except BackendError:
+            self._on_ended(dom.uuid)
+            raise
+        self._xl.run("unpause", str(dom.domid))
 
     def save(self, dom, state_file):
         """``xl save`` the domain into ``state_file`` (xl destroys it once saved) and
@@ -140,12 +157,15 @@ class Domains:
                 raise
             self.forget(dom)
 
-    def forget(self, dom):
-        """Drop ``dom`` from the table (it is gone, or no longer ours to watch)."""
+    def forget(self, dom, ended=True):
+        """Drop ``dom`` from the table (it is gone, or no longer ours to watch); with
+        ``ended``, its guest has ended."""
         with self._lock:
             if self._by_uuid.get(dom.uuid) is dom:
                 del self._by_uuid[dom.uuid]
         self._xl.forget_listing()
+        if ended:
+            self._on_ended(dom.uuid)
 
     def ask_and_wait(self, dom, command, timeout, on_give_up):
         """Send a shutdown/reboot request (xl ``command``) and wait until the domain has
