@@ -8,6 +8,7 @@ import uuid
 import pytest
 from harness import CONSOLE_FD, files_by_name
 
+from xen.xend.api import datamodel
 from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu.argv import (
     assign_slots,
@@ -336,15 +337,14 @@ def test_auto_accel_is_kvm_only_where_the_qemu_user_may_open_it(monkeypatch, tmp
 
 
 def test_every_cpu_feature_has_a_qemu_flag_or_is_refused():
-    from xen.xend.api import datamodel
     from xen.xend.backend.qemu.argv import CPU_FEATURES, NO_CPUID_FLAG
     assert set(CPU_FEATURES) | NO_CPUID_FLAG == set(datamodel.cpu_feature.values)
     assert not set(CPU_FEATURES) & NO_CPUID_FLAG
 
 
 @pytest.mark.parametrize("fields,vnc", [
-    ({}, True),                                             # unset, a bios boot: vnc
-    ({"boot_method": "kernel_external", "kernel_kernel": "/k"}, False),   # unset: none
+    ({}, True),                                             # auto, a bios boot: vnc
+    ({"boot_method": "kernel_external", "kernel_kernel": "/k"}, False),   # auto: none
     ({"platform_display": "none"}, False),
     ({"boot_method": "kernel_external", "kernel_kernel": "/k", "platform_display": "vnc"},
      True),
@@ -353,3 +353,12 @@ def test_a_display_is_a_vnc_server_that_listens_nowhere(fields, vnc):
     args = argv(**fields)
     assert value(args, "-display") == "none"                # never a window on the host
     assert values(args, "-vnc") == (["none"] if vnc else [])
+
+
+def test_a_new_vm_follows_its_boot_for_its_display():
+    """The stored default is "auto" (an enum's first value), so the boot decides."""
+    default = datamodel.CLASSES["VM"].field("platform_display").default_value()
+    assert default == "auto"
+    kernel = {"boot_method": "kernel_external", "kernel_kernel": "/k"}
+    assert values(argv(platform_display=default, **kernel), "-vnc") == []
+    assert values(argv(platform_display=default), "-vnc") == ["none"]

@@ -166,9 +166,11 @@ task_status_type = Enum("task_status_type", [
     ("cancelled", "the task was cancelled"),
 ])
 
-# Beyond the draft: a guest's graphical console (unset: vnc for a bios boot, none for
-# a kernel of its own, as xm's HVM and PV guests had).
+# Beyond the draft: a guest's graphical console. "auto", the default (an enum's first
+# value), follows the boot: vnc for a bios boot, none for a kernel of its own, as xm's
+# HVM and PV guests had.
 display_type = Enum("display_type", [
+    ("auto", "vnc for a bios boot, none otherwise"),
     ("vnc", "an emulated display, reached as an rfb console through the daemon"),
     ("none", "no display: the serial console only"),
 ])
@@ -397,8 +399,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("platform/localtime", Bool, RW, "set RTC to local time"),
     Field("platform/clock_offset", Bool, RW, "timeshift applied to guest's clock"),
     Field("platform/enable_audio", Bool, RW, "emulate audio"),
-    Field("platform/display", display_type, RW, "the guest's graphical console; unset: vnc "
-          "for a bios boot, none otherwise", extension=True),
+    Field("platform/display", display_type, RW, "the guest's graphical console",
+          extension=True),
     Field("builder", String, RW, "domain builder to use"),
     Field("boot_method", boot_type, RW, "select how this machine should boot",
           default="bios"),

@@ -52,7 +52,7 @@ class VMConfig:
     platform_serial: str = ""
     platform_enable_audio: bool = False
     platform_clock_offset: bool = False
-    platform_display: str = ""
+    platform_display: str = "auto"
 
     def __post_init__(self):
         # A wire string where an Int or Bool belongs is a caller's bug, caught here

@@ -367,8 +367,10 @@ class HostFiles:
 
 
 def has_display(vm):
-    """Whether ``vm`` has a display (platform/display vnc; unset: for a bios boot)."""
-    return (vm.platform_display or ("vnc" if vm.boot_method == "bios" else "none")) == "vnc"
+    """Whether ``vm`` has a display: platform/display vnc, or auto and a bios boot."""
+    if vm.platform_display == "auto":
+        return vm.boot_method == "bios"
+    return vm.platform_display == "vnc"
 
 
 def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, audio_ok=True,

@@ -184,7 +184,7 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         if vm.platform_display == "vnc":
             raise BackendError("VALUE_NOT_SUPPORTED", "platform/display", "vnc",
                                "the xen backend gives HVM guests no display: set "
-                               "platform/display none")
+                               "platform/display auto or none")
         boot = BIOS_BOOT.get(vm.bios_boot, "c")
         lines.append(("boot", _quote(boot, "bios/boot")))
         lines.append(("stdvga", "1" if vm.platform_std_VGA else "0"))
