@@ -192,18 +192,18 @@ def test_start_paused_then_unpause(api, host, vm_a):
 
 def console_connect(host, session, vm):
     """CONNECT to ``vm``'s console, its only one (vt100), through the console proxy on the
-    daemon's TCP listener (the forwarded port) for XenAPI ``session``: (the socket, what
-    came after the reply's head)."""
+    daemon's TCP listener (the forwarded port) for XenAPI ``session``: (the socket, at
+    the stream's first byte, and the bytes read from it so far: none)."""
     x = session.xenapi
     consoles = x.VM.get_consoles(vm)
     assert [x.console.get_protocol(c) for c in consoles] == ["vt100"]
     url = urllib.parse.urlsplit(host.api_url)
     sock = socket.create_connection((url.hostname, url.port))
-    status, head, rest = http_upgrade(
+    status, head = http_upgrade(
         sock, b"CONNECT /console?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
         % console_query(consoles[0], session._session).encode())
     assert status == 200, head
-    return sock, rest
+    return sock, b""
 
 
 def console_until(sock, got, expected):
