@@ -77,6 +77,9 @@ install:
 	chmod 0644 "$(DESTDIR)$(PREFIX)/share/man/man8/xend.8.gz" "$(DESTDIR)$(PREFIX)/share/man/man1/xm.1.gz"
 	install -D -m 0644 tools/completion/xm.bash \
 	  "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/xm"
+	@# pip records the build tree it installed from: no part of a package.
+	find "$(if $(DESTDIR),$(DESTDIR),/)$(PREFIX)" -path '*/xend-*.dist-info/direct_url.json' -delete
+	@echo "installed; to run xend at boot: systemctl daemon-reload && systemctl enable --now xend"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

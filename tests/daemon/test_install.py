@@ -39,6 +39,8 @@ def destdir():
                         "PREFIX=/usr", "PYTHON=" + sys.executable], cwd=tree,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    with open(os.path.join(scratch, "make-install.out"), "w") as f:
+        f.write(r.stdout)
     yield dest
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -76,6 +78,18 @@ def test_every_file_is_in_place(destdir):
             assert f.read() == g.read()
     with open(os.path.join(destdir, "usr/share/bash-completion/completions/xm")) as f:
         assert "complete -F _xm xm" in f.read()
+
+
+def test_the_package_holds_no_build_path_and_says_how_to_enable_the_unit(destdir):
+    site = _site_packages(destdir)
+    # pip records where it installed from (direct_url.json): the build tree, not the
+    # package's business.
+    assert glob.glob(os.path.join(site, "*.dist-info", "direct_url.json")) == []
+    for path in glob.glob(os.path.join(site, "*.dist-info", "*")):
+        with open(path, "rb") as f:
+            assert os.path.dirname(destdir).encode() not in f.read(), path
+    with open(os.path.join(os.path.dirname(destdir), "make-install.out")) as f:
+        assert "systemctl enable --now xend" in f.read()
 
 
 def test_installing_keeps_the_installing_pythons_own_xend(destdir):
