@@ -6,6 +6,8 @@ import signal
 from harness import MIB, ROOT, STATE_WAIT, Daemon, wait_until
 from xmtools import table
 
+from xen.xm.output import vm_state
+
 
 def new_vm(xm, tmp_path, name, extra=""):
     """A Halted VM made with "xm new"; returns its UUID."""
@@ -277,3 +279,22 @@ def test_shutdown_and_reboot_return_at_once_without_w():
         assert sdk.VM.get_power_state(vms[1]) == "Running"
     finally:
         slow.cleanup(signal.SIGKILL)
+
+
+def test_list_state_tells_running_from_idle(xm, root, tmp_path):
+    """A started sim guest uses no CPU: xm shows it blocked, not running."""
+    new_vm(xm, tmp_path, "ls-idle")
+    xm("start", "ls-idle")
+    assert row(xm, "ls-idle")["State"] == "-b----"
+
+
+def test_state_letter_follows_the_cpu_share_of_the_last_sample():
+    """A guest's idle ticks (a small share) are blocked; a vCPU busy most of the time runs."""
+    def state(*shares):
+        return vm_state({"power_state": "Running",
+                         "VCPUs_utilisation": {str(i): s for i, s in enumerate(shares)}})
+    assert state() == "-b----"
+    assert state(0.0) == "-b----"
+    assert state(0.02, 0.01) == "-b----"
+    assert state(0.02, 0.97) == "r-----"
+    assert state(1.0) == "r-----"
