@@ -217,6 +217,49 @@ def test_long_operations_show_a_progress_bar_when_stdout_is_a_terminal(xm, root)
     assert set(root.task.get_all()) == before
 
 
+def drawn_bar(capsys, monkeypatch, label, steps, ok):
+    """The last line a progress bar of ``label`` draws (after its final carriage return)
+    for ``steps``, (seconds since the call, fraction, pending) each, then ``finish(ok)``;
+    and every frame drawn, in order."""
+    from xen.xm import client
+    clock = [0.0]
+    monkeypatch.setattr(client.time, "monotonic", lambda: clock[0])
+    bar = client._ProgressBar(label)
+    for seconds, fraction, pending in steps:
+        clock[0] = seconds
+        bar.update(fraction, pending)
+    bar.finish(ok)
+    frames = capsys.readouterr().out.split("\r")[1:]
+    return frames[-1], frames
+
+
+def test_the_bar_of_a_failure_never_reads_100(capsys, monkeypatch):
+    """A task ends at progress 1.0 whether or not it succeeded: the bar of a failure stays
+    where the pending task had got to, and says it failed."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.clean_shutdown",
+                             [(0, 0.05, True), (1, 0.4, True), (2, 1.0, False)], ok=False)
+    assert not any("100%" in frame for frame in frames), frames
+    assert " 40% " in last and last.endswith(" failed\n"), last
+
+
+def test_the_bar_reads_100_only_once_it_succeeded(capsys, monkeypatch):
+    """A pending task at 1.0 is not done yet: 99% until the task has succeeded."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.start",
+                             [(0, 0.5, True), (1, 1.0, True), (2, 1.0, False)], ok=True)
+    assert [f for f in frames if "100%" in f] == [last], frames
+    assert " 99% " in frames[1] and last.endswith(" done\n"), frames
+
+
+def test_the_bar_names_the_whole_method_and_counts_seconds_while_progress_stands_still(
+        capsys, monkeypatch):
+    """A guest's shutdown may wait a minute at the same fraction: the bar shows the
+    seconds passing, and the method's name is never cut."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.clean_shutdown",
+                             [(0, 0.05, True), (30, 0.05, True), (61, 0.05, True)], ok=True)
+    assert all(frame.startswith("VM.clean_shutdown [") for frame in frames), frames
+    assert [frame.split("%")[1].split()[0] for frame in frames[:3]] == ["0s", "30s", "61s"]
+
+
 def test_no_progress_bar_when_only_stderr_is_a_terminal(xm, root):
     """stdout piped (a script reading xm's output) and stderr on a terminal: no bar; a
     quick operation prints nothing at all, and clone's stdout is the UUID alone."""
