@@ -178,6 +178,16 @@ def test_invalid_value_when_memory_ordering_is_violated(r):
     assert d[0] == "INVALID_VALUE"
 
 
+def test_invalid_vcpus_names_the_allowed_range(r):
+    vm = new_vm(r)
+    for count in ("999", "0"):
+        assert r.fail("VM.set_VCPUs_max", vm, count) == [
+            "INVALID_VALUE", "VCPUs_max", "%s (must be 1..255)" % count]
+    assert r.fail("VM.create", {"name_label": unique("vm"), "VCPUs_max": "256"}) == [
+        "INVALID_VALUE", "VCPUs_max", "256 (must be 1..255)"]
+    assert r.ok("VM.get_VCPUs_max", vm) == "1"
+
+
 # -- VM states ------------------------------------------------------------------------------
 
 def test_vm_bad_power_state(r):

@@ -49,18 +49,26 @@ def user_api(daemon, api):
 
 
 def bad_paths(roots, outside_reason="not under"):
-    """(path, how the error shows it) for each kind of path the daemon must refuse. (No
-    ESC or NUL: XML 1.0 cannot carry them, and the wire refuses them before any field.)"""
+    """(path, the error's value parameter) for each kind of path the daemon must refuse.
+    (No ESC or NUL: XML 1.0 cannot carry them, and the wire refuses them before any
+    field.) A malformed path is shown cut, then its reason; a path outside the roots is
+    shown with the roots, cut as a whole (values._show)."""
     inside, outside = roots
-    return [("vmlinuz", "vmlinuz"),
-            ("./vmlinuz", "./vmlinuz"),
-            (inside + "/vm\nlinuz", ascii(inside + "/vm\nlinuz")),
-            (inside + "/vm\tlinuz", ascii(inside + "/vm\tlinuz")),
-            (inside + "/vm\u2028linuz", ascii(inside + "/vm\u2028linuz")),
-            (inside + "/../elsewhere/vmlinuz", inside + "/../elsewhere/vmlinuz"),
-            (outside + "/vmlinuz", "%s/vmlinuz (%s %s)" % (outside, outside_reason, inside)),
-            (inside + "/escape/vmlinuz", "%s/escape/vmlinuz (%s %s)"
-             % (inside, outside_reason, inside))]
+
+    def malformed(shown, reason):
+        return "%s (%s)" % (cut(shown), reason)
+
+    return [("vmlinuz", malformed("vmlinuz", "must be absolute")),
+            ("./vmlinuz", malformed("./vmlinuz", "must be absolute")),
+            (inside + "/vm\nlinuz", malformed(ascii(inside + "/vm\nlinuz"), "must be printable")),
+            (inside + "/vm\tlinuz", malformed(ascii(inside + "/vm\tlinuz"), "must be printable")),
+            (inside + "/vm\u2028linuz",
+             malformed(ascii(inside + "/vm\u2028linuz"), "must be printable")),
+            (inside + "/../elsewhere/vmlinuz",
+             malformed(inside + "/../elsewhere/vmlinuz", "must not have . or .. components")),
+            (outside + "/vmlinuz", cut("%s/vmlinuz (%s %s)" % (outside, outside_reason, inside))),
+            (inside + "/escape/vmlinuz", cut("%s/escape/vmlinuz (%s %s)"
+                                             % (inside, outside_reason, inside)))]
 
 
 def cut(text):
@@ -85,10 +93,10 @@ def test_vm_path_fields_refuse_bad_paths_on_create_and_set(user_api, roots, fiel
     for path, shown in bad_paths(roots, "not a regular file under"):
         before = sorted(api.VM.get_all())
         details = refused(api.VM.create, {"name_label": "bad", field: path})
-        assert details == ["INVALID_VALUE", field, cut(shown)], path
+        assert details == ["INVALID_VALUE", field, shown], path
         assert sorted(api.VM.get_all()) == before
         details = refused(setter, vm, path)
-        assert details == ["INVALID_VALUE", field, cut(shown)], path
+        assert details == ["INVALID_VALUE", field, shown], path
         assert getattr(api.VM, "get_" + field)(vm) == good
     setter(vm, "")        # "" means no file, and is always allowed
     assert getattr(api.VM, "get_" + field)(vm) == ""
@@ -103,7 +111,7 @@ def test_root_names_vm_paths_outside_path_roots_but_never_malformed_ones(api, ro
             setter(vm, path)
             assert getattr(api.VM, "get_" + field)(vm) == path
         else:
-            assert refused(setter, vm, path) == ["INVALID_VALUE", field, cut(shown)], path
+            assert refused(setter, vm, path) == ["INVALID_VALUE", field, shown], path
 
 
 def test_sr_create_and_clone_refuse_bad_locations(api, roots):

@@ -135,15 +135,21 @@ def test_check_path_accepts_and_normalises(value, expected):
     assert check_path(value, "kernel_kernel") == expected
 
 
-@pytest.mark.parametrize("value", [
-    "vmlinuz", "./vmlinuz", "~/vmlinuz", "/boot/../etc/shadow", "/boot/./vmlinuz",
-    "/boot/\nvmlinuz", "/boot/vm\x00linuz", "/boot/\x1b[2Jvm", "/boot/\u2028x", "/a" * 3000,
+@pytest.mark.parametrize("value,reason", [
+    ("vmlinuz", "must be absolute"), ("./vmlinuz", "must be absolute"),
+    ("~/vmlinuz", "must be absolute"),
+    ("/boot/../etc/shadow", "must not have . or .. components"),
+    ("/boot/./vmlinuz", "must not have . or .. components"),
+    ("/boot/\nvmlinuz", "must be printable"), ("/boot/vm\x00linuz", "must be printable"),
+    ("/boot/\x1b[2Jvm", "must be printable"), ("/boot/\u2028x", "must be printable"),
+    ("/a" * 3000, "longer than 4096 characters"),
 ])
-def test_check_path_refuses(value):
+def test_check_path_refuses(value, reason):
     with pytest.raises(ApiError) as e:
         check_path(value, "kernel_kernel")
     assert e.value.code == "INVALID_VALUE" and e.value.params[0] == "kernel_kernel"
     assert e.value.params[1].isprintable()
+    assert e.value.params[1].endswith(" (%s)" % reason)      # the reason, never cut off
 
 
 @pytest.mark.parametrize("value", [5, None, ["/boot/x"], b"/boot/x"])

@@ -22,9 +22,9 @@ CASES = [
     (["pause", "ghost"], "Error: there is no VM named 'ghost'"),
     (["suspend", "ghost"], "Error: there is no VM named 'ghost'"),
     (["sr-create", "bad-sr", "dir", "relative/dir"],
-     "Error: INVALID_VALUE: location cannot be relative/dir"),
+     "Error: INVALID_VALUE: location cannot be relative/dir (must be absolute)"),
     (["sr-create", "bad-sr", "dir", "/srv/a\nb"],
-     "Error: INVALID_VALUE: location cannot be '/srv/a\\nb'"),
+     "Error: INVALID_VALUE: location cannot be '/srv/a\\nb' (must be printable)"),
     (["sr-create", "bad-sr", "tape", "/srv/tape"],
      "Error: VALUE_NOT_SUPPORTED: type = tape is not supported: supported SR types: dir, file"),
     (["vdi-snapshot", "ghost"], "Error: there is no VDI named 'ghost'"),
@@ -49,6 +49,15 @@ def test_failures_are_one_line_exit_1_and_change_nothing(xm, root):
     assert [(args, line) for (args, _), line in zip(CASES, lines)] == CASES
     assert snapshot(root) == before
     assert root.VM.get_power_state(vm) == "Halted"
+
+
+def test_a_vcpus_count_out_of_range_names_the_range(xm, root, tmp_path):
+    cfg = tmp_path / "many.cfg"
+    cfg.write_text('name = "many"\nmemory = 64\nvcpus = 999\n')
+    before = snapshot(root)
+    assert xm.error_line("new", str(cfg)) == \
+        "Error: INVALID_VALUE: VCPUs_max cannot be 999 (must be 1..255)"
+    assert snapshot(root) == before
 
 
 def test_every_declared_error_reads_as_its_declared_sentence():

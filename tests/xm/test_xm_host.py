@@ -315,7 +315,8 @@ def test_default_socket(tmp_path):
 # -- bash completion -----------------------------------------------------------------------
 
 def test_bash_completion(xm, root, tmp_path):
-    """tools/completion/xm.bash completes commands, options and VM names from the daemon."""
+    """tools/completion/xm.bash completes commands, options and VM names from the daemon;
+    a name with a space is completed quoted, as one word, and matched as typed quoted."""
     root.VM.create({"name_label": "comp-one"})
     root.VM.create({"name_label": "comp two"})
     wrapper = tmp_path / "xm"
@@ -336,6 +337,11 @@ complete_line xm help vdi-
 complete_line xm log --kind c
 complete_line xm --socket "$XM_SOCKET" log --bytes 10 comp
 complete_line xm log --b
+complete_line xm --socket "$XM_SOCKET" start 'comp\\ t'
+complete_line xm --socket "$XM_SOCKET" start "'comp t"
+# What the shell reads back from a completed word: one argument.
+eval "set -- $(complete_line xm --socket "$XM_SOCKET" start comp | cut -d'|' -f1)"
+printf '%s|' "$#" "$@"; echo
 """
     env = dict(os.environ, PATH="%s:%s" % (tmp_path, os.environ["PATH"]), PYTHONPATH=ROOT,
                XM_SOCKET=xm.socket)
@@ -346,9 +352,10 @@ complete_line xm log --b
     options = set(out[1].strip("|").split("|"))
     assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--fingerprint",
                        "--wait"}
-    assert out[2] == "comp two|comp-one|"
+    assert out[2] == "comp\\ two|comp-one|"          # quoted: the shell reads one word
     assert out[3] == "vdi-list|vdi-create|vdi-snapshot|"
-    assert out[4:] == ["console|", "comp two|comp-one|", "--bytes|"]
+    assert out[4:] == ["console|", "comp\\ two|comp-one|", "--bytes|",
+                       "comp\\ two|", "comp\\ two|", "1|comp two|"]
 
 
 # -- HTTPS -----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import signal
 from harness import MIB, ROOT, STATE_WAIT, Daemon, wait_until
 from xmtools import table
 
+from xen.xm.output import vm_state
+
 
 def new_vm(xm, tmp_path, name, extra=""):
     """A Halted VM made with "xm new"; returns its UUID."""
@@ -215,6 +217,49 @@ def test_long_operations_show_a_progress_bar_when_stdout_is_a_terminal(xm, root)
     assert set(root.task.get_all()) == before
 
 
+def drawn_bar(capsys, monkeypatch, label, steps, ok):
+    """The last line a progress bar of ``label`` draws (after its final carriage return)
+    for ``steps``, (seconds since the call, fraction, pending) each, then ``finish(ok)``;
+    and every frame drawn, in order."""
+    from xen.xm import client
+    clock = [0.0]
+    monkeypatch.setattr(client.time, "monotonic", lambda: clock[0])
+    bar = client._ProgressBar(label)
+    for seconds, fraction, pending in steps:
+        clock[0] = seconds
+        bar.update(fraction, pending)
+    bar.finish(ok)
+    frames = capsys.readouterr().out.split("\r")[1:]
+    return frames[-1], frames
+
+
+def test_the_bar_of_a_failure_never_reads_100(capsys, monkeypatch):
+    """A task ends at progress 1.0 whether or not it succeeded: the bar of a failure stays
+    where the pending task had got to, and says it failed."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.clean_shutdown",
+                             [(0, 0.05, True), (1, 0.4, True), (2, 1.0, False)], ok=False)
+    assert not any("100%" in frame for frame in frames), frames
+    assert " 40% " in last and last.endswith(" failed\n"), last
+
+
+def test_the_bar_reads_100_only_once_it_succeeded(capsys, monkeypatch):
+    """A pending task at 1.0 is not done yet: 99% until the task has succeeded."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.start",
+                             [(0, 0.5, True), (1, 1.0, True), (2, 1.0, False)], ok=True)
+    assert [f for f in frames if "100%" in f] == [last], frames
+    assert " 99% " in frames[1] and last.endswith(" done\n"), frames
+
+
+def test_the_bar_names_the_whole_method_and_counts_seconds_while_progress_stands_still(
+        capsys, monkeypatch):
+    """A guest's shutdown may wait a minute at the same fraction: the bar shows the
+    seconds passing, and the method's name is never cut."""
+    last, frames = drawn_bar(capsys, monkeypatch, "VM.clean_shutdown",
+                             [(0, 0.05, True), (30, 0.05, True), (61, 0.05, True)], ok=True)
+    assert all(frame.startswith("VM.clean_shutdown [") for frame in frames), frames
+    assert [frame.split("%")[1].split()[0] for frame in frames[:3]] == ["0s", "30s", "61s"]
+
+
 def test_no_progress_bar_when_only_stderr_is_a_terminal(xm, root):
     """stdout piped (a script reading xm's output) and stderr on a terminal: no bar; a
     quick operation prints nothing at all, and clone's stdout is the UUID alone."""
@@ -277,3 +322,22 @@ def test_shutdown_and_reboot_return_at_once_without_w():
         assert sdk.VM.get_power_state(vms[1]) == "Running"
     finally:
         slow.cleanup(signal.SIGKILL)
+
+
+def test_list_state_tells_running_from_idle(xm, root, tmp_path):
+    """A started sim guest uses no CPU: xm shows it blocked, not running."""
+    new_vm(xm, tmp_path, "ls-idle")
+    xm("start", "ls-idle")
+    assert row(xm, "ls-idle")["State"] == "-b----"
+
+
+def test_state_letter_follows_the_cpu_share_of_the_last_sample():
+    """A guest's idle ticks (a small share) are blocked; a vCPU busy most of the time runs."""
+    def state(*shares):
+        return vm_state({"power_state": "Running",
+                         "VCPUs_utilisation": {str(i): s for i, s in enumerate(shares)}})
+    assert state() == "-b----"
+    assert state(0.0) == "-b----"
+    assert state(0.02, 0.01) == "-b----"
+    assert state(0.02, 0.97) == "r-----"
+    assert state(1.0) == "r-----"

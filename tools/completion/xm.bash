@@ -26,6 +26,21 @@ for record in json.load(sys.stdin):
     print(record.get("name_label", ""))' 2>/dev/null | sort -u
 }
 
+_xm_reply() {
+    # COMPREPLY: the names read from stdin, one a line, that complete $cur, each quoted
+    # so that the shell reads it back as one argument ("Local storage" -> Local\ storage).
+    # $cur is matched as typed with its quoting removed: 'Local s, "Local s or Local\ s.
+    local name typed="$cur"
+    case "$typed" in
+        \'*|\"*) typed="${typed:1}" ;;
+        *) typed="${typed//\\/}" ;;
+    esac
+    COMPREPLY=()
+    while IFS= read -r name; do
+        [[ -n "$name" && "$name" == "$typed"* ]] && COMPREPLY+=("$(printf '%q' "$name")")
+    done
+}
+
 _xm_commands() {
     xm help 2>/dev/null | awk '/^  [a-z][a-z-]* / { print $1 }'
 }
@@ -89,13 +104,13 @@ _xm() {
         list:*|vcpu-list:*|delete:0|start:0|pause:0|unpause:0|shutdown:0|reboot:0|\
         destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|console:0|vncviewer:0|\
         block-list:0|block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
-            COMPREPLY=($(compgen -W "$(_xm_names list)" -- "$cur")) ;;
+            _xm_reply < <(_xm_names list) ;;
         block-attach:1|vdi-snapshot:0)
-            COMPREPLY=($(compgen -W "$(_xm_names vdi-list)" -- "$cur")) ;;
+            _xm_reply < <(_xm_names vdi-list) ;;
         block-attach:3)
             COMPREPLY=($(compgen -W "w r" -- "$cur")) ;;
         vdi-create:0|vdi-list:0)
-            COMPREPLY=($(compgen -W "$(_xm_names sr-list)" -- "$cur")) ;;
+            _xm_reply < <(_xm_names sr-list) ;;
         sr-create:1)
             COMPREPLY=($(compgen -W "dir" -- "$cur")) ;;
         sr-create:2)

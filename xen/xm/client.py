@@ -392,26 +392,35 @@ def _read_head(sock):
 class _ProgressBar:
     """A task's progress for a person at a terminal: one line on stdout, redrawn in
     place, ended by a newline so that what follows (clone's UUID, an error) starts
-    a line of its own."""
+    a line of its own. The line names the whole method and counts the seconds since
+    the call, so that a wait the task reports no progress in is still seen to go on;
+    it reads 100% only once the task has succeeded (a task ends at 1.0 failed too)."""
 
     WIDTH = 30
 
     def __init__(self, label):
         self.label = label
+        self.started = time.monotonic()
+        self.fraction = 0.0     # the last fraction drawn
+
+    def _draw(self, fraction, end=""):
+        done = int(self.WIDTH * fraction)
+        sys.stdout.write("\r%s [%s%s] %3d%% %4ds%s" % (
+            self.label, "#" * done, "." * (self.WIDTH - done), int(fraction * 100),
+            time.monotonic() - self.started, end))
+        sys.stdout.flush()
 
     def update(self, fraction, pending):
-        """Redraw the bar at ``fraction`` (0.0 to 1.0)."""
-        fraction = min(max(fraction, 0.0), 1.0)
-        done = int(self.WIDTH * fraction)
-        sys.stdout.write("\r%-16s [%s%s] %3d%%" % (self.label[:16], "#" * done,
-                                                   "." * (self.WIDTH - done),
-                                                   int(fraction * 100)))
-        sys.stdout.flush()
+        """Redraw the bar of a pending task at ``fraction`` (0.0 to 1.0), short of 100%
+        until it has succeeded; ``finish`` draws the end."""
+        if pending:
+            self.fraction = min(max(fraction, 0.0), 0.99)
+            self._draw(self.fraction)
 
     def finish(self, ok):
-        """End the bar's line."""
-        sys.stdout.write("\n")
-        sys.stdout.flush()
+        """Draw the last bar, 100% on success and where it stood on a failure, and end
+        its line."""
+        self._draw(1.0 if ok else self.fraction, " done\n" if ok else " failed\n")
 
 
 class _ProgressLines:

@@ -14,7 +14,7 @@ MIB = 1024 * 1024
 
 # VM power state -> xm's six state flags (r)unning (b)locked (p)aused (s)hutdown
 # (c)rashed (d)ying. A Running VM shows "r" only while its vCPUs are busy, as in
-# xm, where an idle guest is "blocked". A Suspended VM has shut down to disk.
+# xm, where an idle guest is "blocked" (see vm_state). A Suspended VM has shut down to disk.
 # ShuttingDown is on its way out. Unknown has no xm letter.
 _STATE_FLAGS = {
     "Halted": "------",
@@ -120,11 +120,19 @@ def human_size(nbytes):
     return text + unit
 
 
+# xm's "r" says a vCPU is on a physical CPU at this instant. From the share of the
+# last sample period a vCPU spent on a CPU, "r" is the likelier answer only past one
+# half; an idle guest's timer ticks (a percent or two) leave it blocked.
+RUNNING_SHARE = 0.5
+
+
 def vm_state(record):
-    """A VM's state in xm's six-flag style."""
+    """A VM's state in xm's six-flag style: a Running VM is "r" while one of its vCPUs
+    was on a CPU for most of the last sample period, else blocked ("b")."""
     power = record.get("power_state", "Unknown")
     if power == "Running":
-        busy = any(float(u) > 0 for u in record.get("VCPUs_utilisation", {}).values())
+        busy = any(float(u) >= RUNNING_SHARE
+                   for u in record.get("VCPUs_utilisation", {}).values())
         return "r-----" if busy else "-b----"
     return _STATE_FLAGS.get(power, _STATE_FLAGS["Unknown"])
 

@@ -70,8 +70,9 @@ def check_path(value, field, roots=(), guest_file=False):
     components (a checked path says where it leads). With ``roots`` (config
     ``path_roots``), it must lie under one of them both as written and with the
     symbolic links that exist now resolved, so that a link inside a root cannot
-    lead out of it. Anything else is INVALID_VALUE [field, value]
-    (FIELD_TYPE_ERROR [field] for a non-string).
+    lead out of it. Anything else is INVALID_VALUE [field, value], the value ending
+    with the reason in parentheses ("(must be absolute)"); FIELD_TYPE_ERROR [field]
+    for a non-string.
 
     With ``guest_file`` (a file a user other than root points a guest at), the path
     must also be what util.guestfiles opens under ``roots``: reached from its root
@@ -87,12 +88,16 @@ def check_path(value, field, roots=(), guest_file=False):
         raise ApiError("FIELD_TYPE_ERROR", field)
     if value == "":
         return value
-    # Shown escaped when unprintable: the value goes into a log line too.
-    bad = ApiError("INVALID_VALUE", field, _show(value if value.isprintable() else ascii(value)))
-    if len(value) > MAX_PATH or not value.startswith("/") or not value.isprintable():
-        raise bad
-    if any(part in (".", "..") for part in value.split("/")):
-        raise bad
+    reason = ("longer than %d characters" % MAX_PATH if len(value) > MAX_PATH else
+              "must be printable" if not value.isprintable() else
+              "must be absolute" if not value.startswith("/") else
+              "must not have . or .. components"
+              if any(part in (".", "..") for part in value.split("/")) else None)
+    if reason:
+        # Shown escaped when unprintable (the value goes into a log line too), and cut
+        # before the reason so that the reason is always seen.
+        shown = _show(value if value.isprintable() else ascii(value))
+        raise ApiError("INVALID_VALUE", field, "%s (%s)" % (shown, reason))
     path = "/" + os.path.normpath(value).lstrip("/")   # POSIX keeps a leading "//"
     if roots and not any(_under(path, os.path.normpath(r)) and
                          _under(os.path.realpath(path), os.path.realpath(r)) and

@@ -12,6 +12,9 @@ from .base import ClassHandler, new_ref
 MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
                 "memory_static_max")
 
+# The most vCPUs a VM may have, as in Xen's xm.
+MAX_VCPUS = 255
+
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
 
@@ -114,8 +117,9 @@ class VMHandler(ClassHandler):
                                    % (new[hi], lo, new[lo]))
                 raise ApiError("INVALID_VALUE", lo, "%d (must not exceed %s = %d)"
                                % (new[lo], hi, new[hi]))
-        if not 1 <= new.get("VCPUs_max", 1) <= 255:
-            raise ApiError("INVALID_VALUE", "VCPUs_max", str(new.get("VCPUs_max")))
+        if not 1 <= new.get("VCPUs_max", 1) <= MAX_VCPUS:
+            raise ApiError("INVALID_VALUE", "VCPUs_max", "%s (must be 1..%d)"
+                           % (new.get("VCPUs_max"), MAX_VCPUS))
         self.app.domains.validate(new)
 
     def delete(self, call, vm):
