@@ -1,0 +1,27 @@
+"""What ``xend start`` says about a configuration it cannot run with, and what it
+reports from the one it runs with."""
+
+import os
+import stat
+
+
+def test_a_missing_qemu_binary_refuses_the_start(xend):
+    missing = os.path.join(xend.dir, "no-such-qemu")
+    xend.write_config(backend="qemu", qemu_binary=missing)
+    r = xend.xend("start")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "qemu_binary" in lines[0] and missing in lines[0], r.stderr
+    assert xend.xend("status").returncode == 3
+
+
+def test_software_version_reports_the_configured_qemu(xend):
+    fake = os.path.join(xend.dir, "qemu-of-the-config")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\necho 'QEMU emulator version 42.7.1'\n")
+    os.chmod(fake, stat.S_IRWXU)
+    xend.write_config(backend="qemu", qemu_binary=fake)
+    xend.start()
+    api = xend.sdk().xenapi
+    versions = api.host.get_software_version(api.host.get_all()[0])
+    assert versions["qemu"] == "42.7.1", versions
