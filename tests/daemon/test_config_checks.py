@@ -25,3 +25,12 @@ def test_software_version_reports_the_configured_qemu(xend):
     api = xend.sdk().xenapi
     versions = api.host.get_software_version(api.host.get_all()[0])
     assert versions["qemu"] == "42.7.1", versions
+
+
+def test_a_bad_log_level_names_the_file_the_key_and_the_choices(xend):
+    xend.write_config(log_level="verbose")
+    r = xend.xend("start")
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("xend: %s: log_level must be debug, info, warning or "
+                                "error, not 'verbose'" % xend.config), r.stderr
+    assert not os.path.exists(xend.state_dir)      # refused before anything started

@@ -47,13 +47,13 @@ def build_parser():
         s.add_argument("--listen", help="TCP ADDR:PORT ('none' turns it off)")
         s.add_argument("--tls-listen", dest="tls_listen",
                        help="HTTPS ADDR:PORT ('none', the default, turns it off)")
-        s.add_argument("--backend", choices=["auto", "xen", "qemu", "sim"],
+        s.add_argument("--backend", choices=configmod.BACKENDS,
                        help="hypervisor backend")
         s.add_argument("--log-file", dest="log_file",
                        help="log file (default: stderr in the foreground, "
                             "STATE_DIR/xend.log when detached)")
         s.add_argument("--log-level", dest="log_level",
-                       choices=["debug", "info", "warning", "error"])
+                       choices=configmod.LOG_LEVELS)
         s.add_argument("--pid-file", dest="pid_file", help="pid file of a detached daemon")
     return p
 

@@ -68,6 +68,10 @@ DEFAULTS = {
     "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
 }
 
+# The values of the keys that name one of a few choices (the command line offers the same).
+BACKENDS = ("auto", "xen", "qemu", "sim")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 # Checks beyond the type, for keys whose every value of the right type is not
 # sensible: each returns an error message, or None when the value is fine.
 _POSITIVE = "must be greater than 0"
@@ -85,6 +89,15 @@ def _networks(value):
     return None
 
 
+def _one_of(*choices):
+    """The rule of a key whose value must be one of ``choices``: the message lists them."""
+    def rule(value):
+        if value in choices:
+            return None
+        return "must be %s or %s, not %r" % (", ".join(choices[:-1]), choices[-1], value)
+    return rule
+
+
 def _roots(value):
     for item in value:
         if not isinstance(item, str) or not os.path.isabs(item) or not item.isprintable():
@@ -93,6 +106,10 @@ def _roots(value):
 
 
 _RULES = {
+    "backend": _one_of(*BACKENDS),
+    "accel": _one_of("auto", "kvm", "tcg"),
+    "auth": _one_of("password", "pam"),
+    "log_level": _one_of(*LOG_LEVELS),
     "allow": _networks,
     "tls_allow": _networks,
     "path_roots": _roots,
