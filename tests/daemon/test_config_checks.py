@@ -34,3 +34,17 @@ def test_a_bad_log_level_names_the_file_the_key_and_the_choices(xend):
     assert r.stderr.strip() == ("xend: %s: log_level must be debug, info, warning or "
                                 "error, not 'verbose'" % xend.config), r.stderr
     assert not os.path.exists(xend.state_dir)      # refused before anything started
+
+
+def test_shutdown_timeout_is_a_positive_number_of_seconds(xend):
+    xend.extra_config = "shutdown_timeout = -1\n"
+    xend.write_config()
+    r = xend.xend("start")
+    assert r.returncode == 1
+    assert r.stderr.strip() == ("xend: %s: shutdown_timeout must be greater than 0 (a number "
+                                "of seconds, such as 90 or 2.5), not -1" % xend.config), \
+        r.stderr
+    xend.extra_config = "shutdown_timeout = 90.5\n"
+    xend.write_config()
+    xend.start()
+    assert xend.xend("status").returncode == 0
