@@ -167,7 +167,8 @@ class ConfigError(Exception):
 def load(path=None, overrides=None):
     """The effective configuration: DEFAULTS, then the file at ``path``, then ``overrides``.
 
-    A missing file is fine only when ``path`` is the default location.
+    A missing file is fine only when ``path`` is the default location; ``config_file``
+    is then "" (see reloaded).
     """
     cfg = dict(DEFAULTS)
     path = path or os.environ.get("XEND_CONFIG") or DEFAULT_CONFIG_FILE
@@ -177,6 +178,7 @@ def load(path=None, overrides=None):
     except FileNotFoundError:
         if path != DEFAULT_CONFIG_FILE:
             raise ConfigError("config file %s not found" % path) from None
+        path = ""
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("%s: %s" % (path, e)) from None
     cfg.update(_checked({k: v for k, v in (overrides or {}).items() if v is not None},
@@ -184,6 +186,14 @@ def load(path=None, overrides=None):
     _check_tls_pair(cfg, path)
     cfg["config_file"] = path
     return cfg
+
+
+def reloaded(cfg):
+    """The line that says a reload applied ``cfg`` (load()'s result), and from where."""
+    if cfg.get("config_file"):
+        return "configuration reloaded from %s" % cfg["config_file"]
+    return ("configuration reloaded: no config file at %s, defaults and command-line "
+            "flags kept" % DEFAULT_CONFIG_FILE)
 
 
 def _check_tls_pair(cfg, where):
