@@ -94,7 +94,9 @@ def main(argv=None):
     try:
         return _run(args, cfg, load)
     except PermissionError as e:   # the state dir and pid file are root's
-        print("xend: %s" % e, file=sys.stderr)
+        where = " at %s" % e.filename if e.filename else ""
+        print("xend: cannot reach xend%s: permission denied (run as root)" % where,
+              file=sys.stderr)
         return STATUS_UNKNOWN if args.command == "status" else 1
 
 

@@ -181,6 +181,9 @@ def load(path=None, overrides=None):
         path = ""
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("%s: %s" % (path, e)) from None
+    except OSError as e:   # root's file read by another user, a directory, ...
+        raise ConfigError("cannot read config file %s: %s" % (path, e.strerror or e)) \
+            from None
     cfg.update(_checked({k: v for k, v in (overrides or {}).items() if v is not None},
                         "command line"))
     _check_tls_pair(cfg, path)
