@@ -1,8 +1,15 @@
-"""What ``xend start`` says about a configuration it cannot run with, and what it
-reports from the one it runs with."""
+"""What ``xend start`` says about a configuration it cannot run with, what it
+reports from the one it runs with, and the synopsis ``xend --help`` gives."""
 
 import os
+import re
 import stat
+import subprocess
+import sys
+
+from harness import ROOT
+
+from xen.xend.daemon.cli import COMMANDS
 
 
 def test_a_missing_qemu_binary_refuses_the_start(xend):
@@ -48,3 +55,19 @@ def test_shutdown_timeout_is_a_positive_number_of_seconds(xend):
     xend.write_config()
     xend.start()
     assert xend.xend("status").returncode == 0
+
+
+def _help(*command):
+    r = subprocess.run([sys.executable, "-m", "xen.xend", *command, "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_help_shows_every_command_flag_and_backend():
+    synopsis = _help()
+    for name in COMMANDS:
+        assert "xend %s " % name in synopsis, name
+        flags = set(re.findall(r"--[a-z][a-z-]*", _help(name))) - {"--help"}
+        assert flags and all(flag in synopsis for flag in flags), (name, flags)
+    assert "{auto,xen,qemu,sim}" in synopsis and "xend --version" in synopsis
