@@ -1,7 +1,9 @@
 """xend start (detached) / status / stop / restart, as an administrator runs them."""
 
+import contextlib
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -10,8 +12,11 @@ import sys
 import threading
 import time
 
+import pytest
 from daemontools import DetachedXend
 from harness import ROOT, STATE_WAIT, answers, wait_until
+
+from xen.xend.daemon import cli
 
 
 def _proc_status(pid):
@@ -111,6 +116,40 @@ def test_a_port_in_use_is_reported_not_silent(xend):
     assert xend.xend("status").returncode == 3
     assert not os.path.exists(xend.pid_file)
     assert "Address already in use" in xend.log_text()
+
+
+@contextlib.contextmanager
+def _as_nobody():
+    """This process as the user nobody for a while (effective ids only: the Python
+    under root's home stays runnable, which a child of nobody's could not exec)."""
+    nobody = pwd.getpwnam("nobody")
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the commands as nobody: needs root")
+def test_a_user_who_may_not_look_is_told_so_not_that_xend_is_stopped(xend, capsys):
+    xend.start()
+
+    def as_nobody(command):
+        with _as_nobody():
+            code = cli.main([command, "--config", xend.config])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    # The configuration is in root's 0700 directory.
+    assert as_nobody("status") == (
+        4, "", "xend: cannot read config file %s: Permission denied\n" % xend.config)
+    os.chmod(xend.dir, 0o755)         # readable now; the state dir and pid file are not
+    os.chmod(xend.config, 0o644)
+    denied = "xend: cannot reach xend at %s: permission denied (run as root)\n" % xend.pid_file
+    assert as_nobody("status") == (4, "", denied)
+    assert as_nobody("stop") == (1, "", denied)
+    assert xend.xend("status").returncode == 0
 
 
 def test_a_killed_daemon_leaves_a_pid_file_that_does_not_block(xend):

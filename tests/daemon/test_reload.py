@@ -8,7 +8,10 @@ import subprocess
 import sys
 import xmlrpc.client
 
+import pytest
 from harness import ROOT, STATE_WAIT, answers, free_port, wait_until
+
+from xen.xend.daemon.config import DEFAULT_CONFIG_FILE
 
 
 def _user_session(xend, port=None):
@@ -143,3 +146,22 @@ def test_a_foreground_daemon_notifies_systemd_and_is_found_by_the_commands(xend)
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+def test_a_reload_without_a_config_file_says_the_defaults_are_kept(xend):
+    if os.path.exists(DEFAULT_CONFIG_FILE):
+        pytest.skip("this host has a %s" % DEFAULT_CONFIG_FILE)
+    env = {k: v for k, v in os.environ.items() if k != "XEND_CONFIG"}
+
+    def run(command):   # the flags alone: the default file, which is missing
+        return subprocess.run([sys.executable, "-m", "xen.xend", command,
+                               "--state-dir", xend.state_dir, "--socket", xend.socket,
+                               "--listen", "127.0.0.1:%d" % xend.port, "--backend", "sim",
+                               "--pid-file", xend.pid_file], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert run("start").returncode == 0
+    r = run("reload")
+    said = ("configuration reloaded: no config file at %s, defaults and command-line flags "
+            "kept" % DEFAULT_CONFIG_FILE)
+    assert r.returncode == 0 and r.stdout.strip() == "xend: " + said, r.stdout + r.stderr
+    wait_until(lambda: said in xend.log_text(), STATE_WAIT, "the reload in the log")

@@ -36,6 +36,7 @@ class Clock:
     {"path_roots": ["/srv/images", "/"]},
     {"session_max_lifetime": 0, "max_sessions_per_user": 0, "login_lockout_failures": 0},
     {"login_concurrent_checks": 1},
+    {"session_max_lifetime": 1.5, "shutdown_timeout": 90.5},
 ])
 def test_config_accepts(values):
     assert config._checked(dict(values), "test") == values
@@ -54,7 +55,8 @@ def test_config_accepts(values):
     ({"loopback_is_one_client": 1}, "loopback_is_one_client must be a bool"),
     ({"login_lockout_failures": -1}, "must not be negative"),
     ({"login_concurrent_checks": 0}, "login_concurrent_checks must be greater than 0"),
-    ({"session_max_lifetime": 1.5}, "session_max_lifetime must be a int"),
+    ({"session_max_lifetime": -1}, "session_max_lifetime must be 0 or more"),
+    ({"max_connections": 1.5}, "max_connections must be an integer"),
     ({"console_history_bytes": 0}, "console_history_bytes must be greater than 0"),
 ])
 def test_config_refuses(values, message):

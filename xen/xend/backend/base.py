@@ -36,7 +36,15 @@ class BackendError(Exception):
     def __init__(self, code, *params):
         super().__init__(code, *params)
         self.code = code
-        self.params = [str(p) for p in params]
+        self.params = [_param(p) for p in params]
+
+
+def _param(value):
+    """A Failure parameter: a whole number of seconds reads 5, not 5.0, whether the
+    configuration said 5 or 5.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # Guest-initiated events a backend reports through its event callback.

@@ -65,16 +65,16 @@ def _index_plan():
 XEN_CAPABILITIES = "/proc/xen/capabilities"
 
 
-def choose_backend(name):
+def choose_backend(name, qemu_binary="qemu-system-x86_64"):
     """The backend name to use: ``auto`` picks xen in a Xen dom0, else qemu wherever
-    QEMU is installed, else sim."""
+    ``qemu_binary`` (the configured QEMU) is installed, else sim."""
     if name != "auto":
         return name
     if os.path.exists(XEN_CAPABILITIES):
         with open(XEN_CAPABILITIES) as f:
             if "control_d" in f.read():
                 return "xen"
-    return "qemu" if shutil.which("qemu-system-x86_64") else "sim"
+    return "qemu" if shutil.which(qemu_binary) else "sim"
 
 
 def make_backend(name, config):
@@ -130,7 +130,7 @@ class Xend:
                            max_age=config["task_max_age"],
                            max_finished=config["task_max_finished"])
         self.dispatcher = Dispatcher(self, methods.build(self.handlers))
-        self.backend_name = choose_backend(config["backend"])
+        self.backend_name = choose_backend(config["backend"], config["qemu_binary"])
         self.backend = make_backend(self.backend_name, config)
         self.domains = Domains(self, self.backend)
         self.sampler = Sampler(self, config["sampler_interval"])
@@ -210,7 +210,7 @@ class Xend:
     def software_version(self):
         extra = {"xend": VERSION, "backend": self.backend_name,
                  **self.backend.software_version()}
-        qemu = hostinfo.qemu_version()
+        qemu = hostinfo.qemu_version(self.config["qemu_binary"])   # the QEMU guests run on
         if qemu:
             extra["qemu"] = qemu
         return hostinfo.software_version(extra)

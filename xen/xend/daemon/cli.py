@@ -10,6 +10,7 @@ writes the log.
 import argparse
 import os
 import sys
+import textwrap
 
 from . import config as configmod
 from .app import VERSION
@@ -23,39 +24,63 @@ PATH_KEYS = ("state_dir", "socket", "pid_file", "log_file", "tls_cert", "tls_key
 
 
 def build_parser():
-    """The argument parser of the ``xend`` command."""
-    p = argparse.ArgumentParser(prog="xend", description="The Xen Management API daemon.")
+    """The argument parser of the ``xend`` command. Its help ends in the synopsis of
+    every command, made from the parsers themselves, so that ``xend --help`` shows
+    every flag and backend and never drifts from what is parsed."""
+    common = _common_options()
+    p = argparse.ArgumentParser(prog="xend", description="The Xen Management API daemon.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version="xend " + VERSION)
     sub = p.add_subparsers(dest="command", required=True)
     helps = {"start": "start the daemon (detached unless --foreground)",
              "stop": "stop the daemon gracefully; guests keep running",
-             "status": "tell whether the daemon runs (exit 0 running, 3 not running)",
+             "status": "tell whether the daemon runs (exit 0 running, 3 not running, "
+                       "1 dead with its pid file left, 4 cannot tell)",
              "restart": "stop the daemon if it runs, then start it detached",
              "reload": "re-read the configuration and rebuild the listeners"}
+    synopsis = []
     for name in COMMANDS:
-        s = sub.add_parser(name, help=helps[name], description=helps[name])
+        own = argparse.ArgumentParser(prog="xend " + name, add_help=False)
         if name == "start":
-            s.add_argument("--foreground", "-f", action="store_true",
-                           help="stay in the foreground (for systemd and terminals)")
+            own.add_argument("--foreground", "-f", action="store_true",
+                             help="stay in the foreground (for systemd and terminals)")
         if name in ("stop", "restart"):
-            s.add_argument("--timeout", type=float, default=90.0,
-                           help="seconds to wait for the daemon to exit (default 90)")
-        s.add_argument("--config", help="configuration file (default %s)"
-                       % configmod.DEFAULT_CONFIG_FILE)
-        s.add_argument("--state-dir", dest="state_dir", help="state directory")
-        s.add_argument("--socket", help="Unix socket path ('none' turns it off)")
-        s.add_argument("--listen", help="TCP ADDR:PORT ('none' turns it off)")
-        s.add_argument("--tls-listen", dest="tls_listen",
-                       help="HTTPS ADDR:PORT ('none', the default, turns it off)")
-        s.add_argument("--backend", choices=["auto", "xen", "qemu", "sim"],
-                       help="hypervisor backend")
-        s.add_argument("--log-file", dest="log_file",
-                       help="log file (default: stderr in the foreground, "
-                            "STATE_DIR/xend.log when detached)")
-        s.add_argument("--log-level", dest="log_level",
-                       choices=["debug", "info", "warning", "error"])
-        s.add_argument("--pid-file", dest="pid_file", help="pid file of a detached daemon")
+            own.add_argument("--timeout", type=float, default=90.0, metavar="SECONDS",
+                             help="seconds to wait for the daemon to exit (default 90)")
+        sub.add_parser(name, parents=[own, common], help=helps[name],
+                       description=helps[name])
+        synopsis.append(_usage(own) + " [OPTIONS]")
+    synopsis.append("xend --version")
+    p.epilog = "synopsis:\n%s\n\nOPTIONS, which every command takes:\n%s" % (
+        "\n".join("  " + line for line in synopsis),
+        textwrap.fill(_usage(common).removeprefix(common.prog + " "), 78,
+                      initial_indent="  ", subsequent_indent="  "))
     return p
+
+
+def _common_options():
+    """A parser of the options every command takes (a parent of each command's)."""
+    c = argparse.ArgumentParser(prog="OPTIONS", add_help=False)
+    c.add_argument("--config", metavar="FILE", help="configuration file (default %s)"
+                   % configmod.DEFAULT_CONFIG_FILE)
+    c.add_argument("--state-dir", dest="state_dir", metavar="DIR", help="state directory")
+    c.add_argument("--socket", metavar="PATH", help="Unix socket path ('none' turns it off)")
+    c.add_argument("--listen", metavar="ADDR:PORT", help="TCP ADDR:PORT ('none' turns it off)")
+    c.add_argument("--tls-listen", dest="tls_listen", metavar="ADDR:PORT",
+                   help="HTTPS ADDR:PORT ('none', the default, turns it off)")
+    c.add_argument("--backend", choices=configmod.BACKENDS, help="hypervisor backend")
+    c.add_argument("--log-file", dest="log_file", metavar="FILE",
+                   help="log file (default: stderr in the foreground, "
+                        "STATE_DIR/xend.log when detached)")
+    c.add_argument("--log-level", dest="log_level", choices=configmod.LOG_LEVELS)
+    c.add_argument("--pid-file", dest="pid_file", metavar="FILE",
+                   help="pid file of a detached daemon")
+    return c
+
+
+def _usage(parser):
+    """``parser``'s usage line, on one line, without "usage:"."""
+    return " ".join(parser.format_usage().split()[1:])
 
 
 def effective_config(args, cwd, detached):
@@ -94,7 +119,9 @@ def main(argv=None):
     try:
         return _run(args, cfg, load)
     except PermissionError as e:   # the state dir and pid file are root's
-        print("xend: %s" % e, file=sys.stderr)
+        where = " at %s" % e.filename if e.filename else ""
+        print("xend: cannot reach xend%s: permission denied (run as root)" % where,
+              file=sys.stderr)
         return STATUS_UNKNOWN if args.command == "status" else 1
 
 

@@ -32,16 +32,16 @@ DEFAULTS = {
     "log_level": "info",
     "pid_file": "/var/run/xend/xend.pid",
     "auth": "password",                    # password | pam
-    "session_idle_timeout": 86400,         # seconds
-    "session_max_lifetime": 604800,        # seconds a session lives at most; 0: no limit
+    "session_idle_timeout": 86400.0,         # seconds
+    "session_max_lifetime": 604800.0,        # seconds a session lives at most; 0: no limit
     "max_sessions_per_user": 500,          # beyond: the user's least recently used closes
     "login_failure_delay": 1.0,            # seconds before a first failed login is answered
     "login_failure_delay_max": 8.0,        # the delay doubles per failure up to this
     "login_lockout_failures": 10,          # failures that lock an address or user; 0: never
     "login_lockout_seconds": 300.0,        # how long a lockout lasts
     "login_concurrent_checks": 4,          # passwords checked at once (16 MiB each)
-    "shutdown_timeout": 60,                # seconds a clean shutdown/reboot may take
-    "restart_min_interval": 60,            # seconds between restarts actions/* may make
+    "shutdown_timeout": 60.0,                # seconds a clean shutdown/reboot may take
+    "restart_min_interval": 60.0,            # seconds between restarts actions/* may make
     "host_shutdown_command": "",           # argv run by host.shutdown, e.g. "systemctl poweroff"
     "host_reboot_command": "",
     "sampler_interval": 2.0,               # seconds between metric samples
@@ -68,10 +68,29 @@ DEFAULTS = {
     "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
 }
 
+# The values of the keys that name one of a few choices (the command line offers the same).
+BACKENDS = ("auto", "xen", "qemu", "sim")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 # Checks beyond the type, for keys whose every value of the right type is not
 # sensible: each returns an error message, or None when the value is fine.
 _POSITIVE = "must be greater than 0"
 _NOT_NEGATIVE = "must not be negative"
+# What the type check calls each type of value.
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "a bool",
+               list: "a list"}
+
+
+def _seconds(zero_ok=False):
+    """The rule of a key that is a number of seconds (a float; an integer is taken as
+    one): greater than 0, or also 0 where 0 means "none" or "no limit"."""
+    low = "0 or more" if zero_ok else "greater than 0"
+
+    def rule(value):
+        if value > 0 or (zero_ok and value == 0):
+            return None
+        return "must be %s (a number of seconds, such as 90 or 2.5), not %g" % (low, value)
+    return rule
 
 
 def _networks(value):
@@ -85,6 +104,15 @@ def _networks(value):
     return None
 
 
+def _one_of(*choices):
+    """The rule of a key whose value must be one of ``choices``: the message lists them."""
+    def rule(value):
+        if value in choices:
+            return None
+        return "must be %s or %s, not %r" % (", ".join(choices[:-1]), choices[-1], value)
+    return rule
+
+
 def _roots(value):
     for item in value:
         if not isinstance(item, str) or not os.path.isabs(item) or not item.isprintable():
@@ -93,6 +121,10 @@ def _roots(value):
 
 
 _RULES = {
+    "backend": _one_of(*BACKENDS),
+    "accel": _one_of("auto", "kvm", "tcg"),
+    "auth": _one_of("password", "pam"),
+    "log_level": _one_of(*LOG_LEVELS),
     "allow": _networks,
     "tls_allow": _networks,
     "path_roots": _roots,
@@ -100,27 +132,31 @@ _RULES = {
     "sr_overcommit_ratio": lambda v: None if v > 0 else _POSITIVE,
     "state_reserve_bytes": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
-    "request_timeout": lambda v: None if v > 0 else _POSITIVE,
-    "reattach_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "request_timeout": _seconds(),
+    "reattach_timeout": _seconds(),
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "console_history_bytes": lambda v: None if v > 0 else _POSITIVE,
     "qemu_user": lambda v: None if re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", v)
     else "must be a user name (lower-case letters, digits, _ and -)",
-    "restart_min_interval": lambda v: None if v >= 0 else _NOT_NEGATIVE,
-    "keepalive_timeout": lambda v: None if v > 0 else _POSITIVE,
+    "restart_min_interval": _seconds(zero_ok=True),
+    "keepalive_timeout": _seconds(),
     "max_connections": lambda v: None if v > 0 else _POSITIVE,
     "max_pending_tasks_per_user": lambda v: None if v > 0 else _POSITIVE,
     "max_connections_per_client": lambda v: None if v > 0 else _POSITIVE,
     "max_unauthenticated_connections": lambda v: None if v > 0 else _POSITIVE,
-    "first_byte_timeout": lambda v: None if v > 0 else _POSITIVE,
-    "session_idle_timeout": lambda v: None if v > 0 else _POSITIVE,
-    "session_max_lifetime": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "first_byte_timeout": _seconds(),
+    "session_idle_timeout": _seconds(),
+    "session_max_lifetime": _seconds(zero_ok=True),
     "max_sessions_per_user": lambda v: None if v >= 0 else _NOT_NEGATIVE,
-    "login_failure_delay": lambda v: None if v >= 0 else _NOT_NEGATIVE,
-    "login_failure_delay_max": lambda v: None if v >= 0 else _NOT_NEGATIVE,
+    "login_failure_delay": _seconds(zero_ok=True),
+    "login_failure_delay_max": _seconds(zero_ok=True),
     "login_lockout_failures": lambda v: None if v >= 0 else _NOT_NEGATIVE,
-    "login_lockout_seconds": lambda v: None if v > 0 else _POSITIVE,
+    "login_lockout_seconds": _seconds(),
     "login_concurrent_checks": lambda v: None if v > 0 else _POSITIVE,
+    "shutdown_timeout": _seconds(),
+    "sampler_interval": _seconds(),
+    "task_max_age": _seconds(),
+    "sim_op_seconds": _seconds(zero_ok=True),
 }
 
 
@@ -131,7 +167,8 @@ class ConfigError(Exception):
 def load(path=None, overrides=None):
     """The effective configuration: DEFAULTS, then the file at ``path``, then ``overrides``.
 
-    A missing file is fine only when ``path`` is the default location.
+    A missing file is fine only when ``path`` is the default location; ``config_file``
+    is then "" (see reloaded).
     """
     cfg = dict(DEFAULTS)
     path = path or os.environ.get("XEND_CONFIG") or DEFAULT_CONFIG_FILE
@@ -141,13 +178,25 @@ def load(path=None, overrides=None):
     except FileNotFoundError:
         if path != DEFAULT_CONFIG_FILE:
             raise ConfigError("config file %s not found" % path) from None
+        path = ""
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("%s: %s" % (path, e)) from None
+    except OSError as e:   # root's file read by another user, a directory, ...
+        raise ConfigError("cannot read config file %s: %s" % (path, e.strerror or e)) \
+            from None
     cfg.update(_checked({k: v for k, v in (overrides or {}).items() if v is not None},
                         "command line"))
     _check_tls_pair(cfg, path)
     cfg["config_file"] = path
     return cfg
+
+
+def reloaded(cfg):
+    """The line that says a reload applied ``cfg`` (load()'s result), and from where."""
+    if cfg.get("config_file"):
+        return "configuration reloaded from %s" % cfg["config_file"]
+    return ("configuration reloaded: no config file at %s, defaults and command-line "
+            "flags kept" % DEFAULT_CONFIG_FILE)
 
 
 def _check_tls_pair(cfg, where):
@@ -194,7 +243,7 @@ def _checked(values, where):
             value = float(value)
             values[key] = value
         if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise ConfigError("%s: %s must be a %s" % (where, key, want.__name__))
+            raise ConfigError("%s: %s must be %s" % (where, key, _TYPE_NAMES[want]))
         problem = _RULES[key](value) if key in _RULES else None
         if problem:
             raise ConfigError("%s: %s %s" % (where, key, problem))

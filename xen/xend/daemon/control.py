@@ -52,7 +52,7 @@ def reload_daemon(cfg, load, timeout=RELOAD_TIMEOUT):
         print("xend: not running", file=sys.stderr)
         return NOT_RUNNING
     try:
-        load()   # the daemon would refuse a broken file: say so here, where it is read
+        new = load()   # the daemon would refuse a broken file: say so here, where it is read
     except configmod.ConfigError as e:
         print("xend: reload refused: %s" % e, file=sys.stderr)
         return 1
@@ -65,7 +65,7 @@ def reload_daemon(cfg, load, timeout=RELOAD_TIMEOUT):
         if now != before and now.startswith("%d " % pid):
             outcome = now.split(" ", 2)[2].strip()
             if outcome == "ok":
-                print("xend: configuration reloaded")
+                print("xend: %s" % configmod.reloaded(new))
                 return 0
             print("xend: reload %s" % outcome, file=sys.stderr)
             return 1

@@ -73,10 +73,13 @@ def lock_holder(path):
     """The pid in the lock file at ``path`` while a process holds its lock, else None.
 
     A symlink (or FIFO) planted at ``path`` is no daemon's lock: it is not followed
-    (another file's lock and digits would be taken for a holder) nor waited on."""
+    (another file's lock and digits would be taken for a holder) nor waited on.
+    PermissionError where this user may not read it: nobody can tell then."""
     try:
         fd = open_own(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:   # missing, a link (ELOOP), or not ours to read
+    except PermissionError:
+        raise   # "not running" would be a guess: the caller says why it cannot tell
+    except OSError:   # missing, or a link (ELOOP)
         return None
     try:
         try:

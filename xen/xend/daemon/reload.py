@@ -66,7 +66,7 @@ def reload(app, servers, reload_config, serial):
             raise SystemExit("xend: %s" % listen_error(app.config, e2))
         _write_reload_status(app, serial, "failed: %s" % message)
         return servers
-    log.info("configuration reloaded from %s", new.get("config_file"))
+    log.info("%s", configmod.reloaded(new))
     _write_reload_status(app, serial, "ok")
     return servers
 

@@ -57,12 +57,18 @@ class QemuBackend(base.Backend):
                  reattach_timeout=5.0, console_log_bytes=1 << 20, state_reserve_bytes=0,
                  qemu_user="xend-qemu", console_history_bytes=HISTORY_BYTES):
         super().__init__(on_guest_event)
+        # Checked here, not at the first VM.start: a daemon that cannot run any guest
+        # should not come up looking healthy.
+        found = shutil.which(qemu_binary)
+        if found is None:
+            raise ValueError(f"qemu_binary = {qemu_binary!r}: no executable file by that "
+                             "name (a path, or a name looked up on PATH)")
         account = None
         if os.geteuid() == 0:
             accounts.prepare_kvm()
             account = accounts.ensure_user(qemu_user)
         self.accel = choose_accel(accel, account)
-        self.qemu_binary = shutil.which(qemu_binary) or qemu_binary
+        self.qemu_binary = found
         self._audio = None
         self._notifier = Notifier(lambda uuid, kind: self.on_guest_event(uuid, kind))
         # A process found again after a daemon restart has long been up: its monitor
