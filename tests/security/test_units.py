@@ -16,7 +16,7 @@ from xen.xend.api.sessions import Peer, Sessions, hash_password
 from xen.xend.api.values import check_path
 from xen.xend.daemon import config
 from xen.xend.state.store import Store
-from xen.xend.transport.listeners import Admission
+from xen.xend.transport.admission import Admission
 
 
 class Clock:

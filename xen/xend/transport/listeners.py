@@ -1,7 +1,8 @@
 """Listeners (spec §1.4.1): HTTP/1.1 over a Unix socket, TCP and TLS; XML-RPC at / and /RPC2.
 
-What each request is answered with is one table, ``ROUTES``: (method, path) to the
-function that answers it (XML-RPC, the DTD, /metrics, a VM's logs).
+What each request is answered with is one table, routes.py's ``ROUTES``: (method,
+path) to the function that answers it (XML-RPC, the DTD, /metrics, a VM's logs, the
+console proxy). Which connections are let in is admission.py's ``Admission``.
 
 Each listener is a threaded server (a thread per connection) whose requests are
 read by httpio, xend's own HTTP/1.1 reader; a listener is one entry in the list
@@ -37,7 +38,6 @@ Every byte from the network is treated as hostile (docs/security.md):
 import base64
 import errno
 import functools
-import ipaddress
 import logging
 import os
 import select
@@ -47,15 +47,13 @@ import stat
 import struct
 import sys
 import threading
-import urllib.parse
 
-from ..api import codec, consoles, vmlogs, xmlrepr
-from ..api.dispatch import loggable
-from ..api.errors import ApiError
 from ..api.limits import LogGate
 from ..api.sessions import Peer
 from ..util.files import unlink_if_exists
-from . import consoleproxy, httpio, prometheus, tls
+from . import httpio, tls
+from .admission import Admission
+from .routes import ROUTES
 
 log = logging.getLogger("xend.server")
 
@@ -125,330 +123,6 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
 # -- the routes: each answers one request, (handler, conn, request, peer, query) with
 # the ConnectionHandler and the target's query string, and returns False if the
 # connection cannot carry another request.
-
-def _dtd(handler, conn, request, peer, query):
-    """GET /xen-api.dtd: the DTD of to_XML's documents."""
-    conn.send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd",
-              not request.keep_alive)
-    return True
-
-
-def _metrics(handler, conn, request, peer, query):
-    """GET /metrics (transport/prometheus.py), for root or HTTP Basic credentials."""
-    if handler._may_scrape(request, peer):
-        conn.send(200, prometheus.render(handler.server.app).encode("utf-8"),
-                  "text/plain; version=0.0.4", not request.keep_alive)
-    else:
-        conn.send(401, b"", "text/plain", not request.keep_alive,
-                  extra=b'WWW-Authenticate: Basic realm="xend"\r\n')
-    return True
-
-
-# The HTTP status of each error a route's API call may raise (400 for any other);
-# VALUE_NOT_SUPPORTED: a console that is not there now (its guest has just stopped).
-_ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404,
-                 "VALUE_NOT_SUPPORTED": 409}
-
-
-def _refuse(conn, request, error, close=False):
-    """Answer the API error ``error`` with its status and the one-line ErrorDescription
-    (a session ref blanked)."""
-    conn.send(_ERROR_STATUS.get(error.code, 400),
-              (" ".join(loggable(error.description)) + "\n").encode("utf-8"),
-              "text/plain; charset=utf-8", close or not request.keep_alive)
-
-
-def _params(query):
-    """A function giving the first value of a query string's parameter (or a default)."""
-    params = urllib.parse.parse_qs(query, keep_blank_values=True)
-    return lambda name, default=None: params.get(name, [default])[0]
-
-
-def _vm_log(handler, conn, request, peer, query):
-    """GET /vm-log?ref=VM&kind=qemu|console|daemon[&bytes=N]&session_id=SESSION: the
-    last bytes of a VM's log, text/plain (api/vmlogs.py says which and for whom); an
-    error is its status with the one-line ErrorDescription (a session ref blanked)."""
-    param = _params(query)
-    try:
-        body = vmlogs.vm_log(handler.server.app, param("session_id", ""), param("ref", ""),
-                             param("kind", ""), param("bytes"))
-    except ApiError as e:
-        _refuse(conn, request, e)
-        return True
-    peer.authenticated = True
-    conn.send(200, body, "text/plain", not request.keep_alive)
-    return True
-
-
-# mode -> (writer, live) of the console stream a console request asks for.
-_CONSOLE_MODES = {"write": (True, True), "read": (False, True), "dump": (False, False)}
-
-
-def _open_console(handler, conn, request, peer, query):
-    """The stream of the console that ``query`` asks for (ref, session_id, mode), or
-    None once the refusal is sent (the connection then ends)."""
-    param = _params(query)
-    mode = param("mode", "write")
-    if mode not in _CONSOLE_MODES:
-        conn.send_error(400, "mode must be write, read or dump, not %r" % mode[:40])
-        return None
-    try:
-        sock, _protocol = consoles.open_console(handler.server.app, param("session_id", ""),
-                                                param("ref", ""), *_CONSOLE_MODES[mode])
-    except ApiError as e:
-        _refuse(conn, request, e, close=True)
-        return None
-    peer.authenticated = True
-    handler.server.answered(handler.request, peer)   # no longer counted unauthenticated
-    return sock
-
-
-def _proxy(handler, conn, sock, head, framing):
-    """Hand the connection over with reply ``head`` and pump it to the console stream
-    ``sock`` (transport/consoleproxy.py) until either ends."""
-    try:
-        first = conn.take_over(head)
-        consoleproxy.pump(handler.request, sock, framing, first,
-                          handler.server.app.config["request_timeout"])
-    finally:
-        sock.close()
-    return False
-
-
-def _console(handler, conn, request, peer, query):
-    """CONNECT /console?ref=CONSOLE&session_id=SESSION[&mode=write|read|dump]: after
-    ``200 Connection established`` the connection is the console's byte stream."""
-    sock = _open_console(handler, conn, request, peer, query)
-    if sock is None:
-        return False
-    return _proxy(handler, conn, sock, b"HTTP/1.1 200 Connection established\r\n\r\n",
-                  consoleproxy.Raw())
-
-
-def _console_ws(handler, conn, request, peer, query):
-    """GET /console/ws?... with Upgrade: websocket: the console's stream in binary
-    WebSocket frames. A request that is not a WebSocket upgrade is answered 400."""
-    try:
-        head = consoleproxy.websocket_handshake(request)
-    except ValueError as e:
-        conn.send_error(400, str(e))
-        return False
-    sock = _open_console(handler, conn, request, peer, query)
-    if sock is None:
-        return False
-    return _proxy(handler, conn, sock, head, consoleproxy.WebSocket())
-
-
-def _call(handler, conn, request, peer, query):
-    """POST / or /RPC2: answer an XML-RPC call: the call's Status struct, or a fault if
-    the body is not a call. A large reply is sent while it is being written."""
-    app = handler.server.app
-    try:
-        method, params = codec.decode_call(request.body)
-    except codec.WireError as e:
-        conn.send(200, codec.encode_fault(-32700, str(e)), "text/xml", not request.keep_alive)
-        return True
-    reply = app.dispatcher.dispatch(method, params, peer)
-    stream = conn.stream(request, 200, "text/xml")
-    try:
-        stream.finish(codec.encode_reply(reply, stream))
-    except codec.Abandon as e:   # records made as they are written: one failed (logged)
-        # Once part of the reply is out, only a reply cut short (no last chunk) tells the
-        # client it failed: a Failure cannot replace the Success it has begun to read.
-        if stream.started:
-            return False
-        conn.send(200, codec.encode_reply(e.reply), "text/xml", not request.keep_alive)
-    except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
-        log.exception("internal error: the reply to %s cannot be encoded", method[:200])
-        if stream.started:   # the client has part of a reply: end the connection
-            return False
-        conn.send(200, codec.encode_reply(codec.failure(
-            ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]])), "text/xml",
-                  not request.keep_alive)
-    return True
-
-
-# (method, path) -> the route that answers it; any other request is answered 404.
-ROUTES = {
-    ("POST", "/"): _call,
-    ("POST", "/RPC2"): _call,
-    ("GET", "/xen-api.dtd"): _dtd,
-    ("GET", "/metrics"): _metrics,
-    ("GET", "/vm-log"): _vm_log,
-    ("CONNECT", "/console"): _console,
-    ("GET", "/console/ws"): _console_ws,
-}
-
-
-class _Slot:
-    """One open connection, as its listener's admission counts it."""
-
-    __slots__ = ("client", "authenticated", "answering")
-
-    def __init__(self, client, authenticated):
-        self.client = client                  # what the per-client cap counts by; None: none
-        self.authenticated = authenticated
-        self.answering = False                # a request of it is being answered
-
-
-class Admission:
-    """Which connections one listener takes, and which it closes to make room.
-
-    A client must be in the allow-list; then three caps bound the connections open at
-    once: ``max_total`` in all, ``max_unauthenticated`` of them unauthenticated, and
-    ``max_per_client`` from one client. A client is its address, an IPv4 client of a
-    dual-stack socket its IPv4 address, and all of loopback (127.0.0.0/8, ::1) one
-    client when ``loopback_is_one_client``: a local user could otherwise open as many
-    connections as it has loopback addresses. Unix peers (client None) count against
-    the first two caps only.
-
-    A connection is unauthenticated until a call on it carried a valid session or made
-    a login (``answered``); root's on the Unix socket is authenticated at once. When a
-    cap is full, the oldest unauthenticated connection that is not being answered
-    (one of the same client's, if the client's cap is full) is closed to make room;
-    only if there is none is the new connection refused. A client with no credentials
-    can thus hold at most ``max_unauthenticated`` connections, each until the next
-    newcomer needs its slot, and never keeps out a client that logs in: the newcomer
-    sends its call at once, before a flood of others could make it the oldest.
-
-    Connections are known by their socket: ``enter`` in the accepting thread before a
-    byte is read, ``answering`` and ``answered`` around each request, ``leave`` when
-    the connection's thread ends.
-    """
-
-    def __init__(self, allow, max_total, max_per_client, max_unauthenticated,
-                 loopback_is_one_client):
-        self.networks = None if allow is None else \
-            [ipaddress.ip_network(n, strict=False) for n in allow]
-        self.max_total = max_total
-        self.max_per_client = max_per_client
-        self.max_unauthenticated = max_unauthenticated
-        self.loopback_is_one_client = loopback_is_one_client
-        self._slots = {}          # socket -> _Slot, oldest first
-        self._unauthenticated = 0
-        self._per_client = {}
-        self._lock = threading.Lock()
-
-    def allows(self, client):
-        """True if ``client`` (an address string, None for a Unix peer) may connect."""
-        if self.networks is None or client is None:
-            return True
-        address = _address(client)
-        return address is not None and any(address in n for n in self.networks)
-
-    def client_of(self, client):
-        """What ``client`` (an address string, None for a Unix peer) is counted as by
-        the per-client cap."""
-        address = None if client is None else _address(client)
-        if address is None:
-            return client
-        if self.loopback_is_one_client and address.is_loopback:
-            return "loopback"
-        return str(address)
-
-    def enter(self, sock, client, authenticated=False):
-        """Admit (and count) the connection ``sock`` from ``client``, closing another to
-        make room if need be: (True, None), (True, why one was closed) or
-        (False, why this one is refused)."""
-        if not self.allows(client):
-            return False, "not in the allow-list"
-        key = self.client_of(client)
-        closed = None
-        with self._lock:
-            while True:
-                full, same_client = self._full(key, authenticated)
-                if full is None:
-                    break
-                victim = next((s for s, slot in self._slots.items() if not slot.authenticated
-                               and not slot.answering and (not same_client
-                                                           or slot.client == key)), None)
-                if victim is None:
-                    return False, full
-                self._drop(victim)
-                try:   # beneath any TLS layer; its thread then reads EOF and ends
-                    socket.socket.shutdown(victim, socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                closed = full
-            self._slots[sock] = _Slot(key, authenticated)
-            self._unauthenticated += not authenticated
-            if key is not None:
-                self._per_client[key] = self._per_client.get(key, 0) + 1
-        return True, closed
-
-    def _full(self, key, authenticated):
-        """(the cap a new connection would break, whether room must come from its own
-        client), or (None, False) if none is full. Called with the lock held."""
-        if key is not None and self._per_client.get(key, 0) >= self.max_per_client:
-            return "too many connections from one client (%d)" % self.max_per_client, True
-        if len(self._slots) >= self.max_total:
-            return "too many connections (%d)" % self.max_total, False
-        if not authenticated and self._unauthenticated >= self.max_unauthenticated:
-            return "too many unauthenticated connections (%d)" % self.max_unauthenticated, \
-                False
-        return None, False
-
-    def authenticated(self, sock):
-        """Whether the connection ``sock`` is authenticated."""
-        slot = self._slots.get(sock)
-        return bool(slot and slot.authenticated)
-
-    def answering(self, sock):
-        """Mark ``sock`` as being answered (it will not be closed for room); False if
-        it has been closed for room already, and must not be answered."""
-        with self._lock:
-            slot = self._slots.get(sock)
-            if slot is None:
-                return False
-            slot.answering = True
-            return True
-
-    def answered(self, sock, authenticated):
-        """``sock``'s request was answered; ``authenticated`` if its connection now is
-        (it then no longer counts against the unauthenticated cap)."""
-        with self._lock:
-            slot = self._slots.get(sock)
-            if slot is None:
-                return
-            slot.answering = False
-            if authenticated and not slot.authenticated:
-                slot.authenticated = True
-                self._unauthenticated -= 1
-
-    def leave(self, sock):
-        """The connection ``sock`` has ended (a no-op if it was closed for room)."""
-        with self._lock:
-            self._drop(sock)
-
-    def _drop(self, sock):
-        slot = self._slots.pop(sock, None)
-        if slot is None:
-            return
-        self._unauthenticated -= not slot.authenticated
-        if slot.client is not None:
-            left = self._per_client.pop(slot.client) - 1
-            if left:
-                self._per_client[slot.client] = left
-
-    def sockets(self):
-        """The sockets of the open connections."""
-        with self._lock:
-            return list(self._slots)
-
-    @property
-    def open(self):
-        return len(self._slots)
-
-
-def _address(client):
-    """``client``'s address as an ip_address (an IPv4 client of a dual-stack IPv6
-    socket, shown as ::ffff:a.b.c.d, as its IPv4 one); None if it is not one."""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return None
-    return getattr(address, "ipv4_mapped", None) or address
-
 
 class _Guarded:
     """Admission control and quiet error handling for a threaded listener (a mix-in

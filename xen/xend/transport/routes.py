@@ -1,0 +1,169 @@
+"""What each request a listener reads is answered with: ``ROUTES``, (method, path) to a
+function ``(handler, conn, request, peer, query)``. XML-RPC calls go to dispatch; the
+DTD, the metrics, per-VM logs and the console proxy are paths of their own. A route
+returns whether the connection may carry another request (False: it was taken over or
+must close)."""
+
+import logging
+import urllib.parse
+
+from ..api import codec, consoles, vmlogs, xmlrepr
+from ..api.dispatch import loggable
+from ..api.errors import ApiError
+from . import consoleproxy, prometheus
+
+log = logging.getLogger("xend.server")
+
+
+def _dtd(handler, conn, request, peer, query):
+    """GET /xen-api.dtd: the DTD of to_XML's documents."""
+    conn.send(200, xmlrepr.dtd_text().encode("utf-8"), "application/xml-dtd",
+              not request.keep_alive)
+    return True
+
+
+def _metrics(handler, conn, request, peer, query):
+    """GET /metrics (transport/prometheus.py), for root or HTTP Basic credentials."""
+    if handler._may_scrape(request, peer):
+        conn.send(200, prometheus.render(handler.server.app).encode("utf-8"),
+                  "text/plain; version=0.0.4", not request.keep_alive)
+    else:
+        conn.send(401, b"", "text/plain", not request.keep_alive,
+                  extra=b'WWW-Authenticate: Basic realm="xend"\r\n')
+    return True
+
+
+# The HTTP status of each error a route's API call may raise (400 for any other);
+# VALUE_NOT_SUPPORTED: a console that is not there now (its guest has just stopped).
+_ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404,
+                 "VALUE_NOT_SUPPORTED": 409}
+
+
+def _refuse(conn, request, error, close=False):
+    """Answer the API error ``error`` with its status and the one-line ErrorDescription
+    (a session ref blanked)."""
+    conn.send(_ERROR_STATUS.get(error.code, 400),
+              (" ".join(loggable(error.description)) + "\n").encode("utf-8"),
+              "text/plain; charset=utf-8", close or not request.keep_alive)
+
+
+def _params(query):
+    """A function giving the first value of a query string's parameter (or a default)."""
+    params = urllib.parse.parse_qs(query, keep_blank_values=True)
+    return lambda name, default=None: params.get(name, [default])[0]
+
+
+def _vm_log(handler, conn, request, peer, query):
+    """GET /vm-log?ref=VM&kind=qemu|console|daemon[&bytes=N]&session_id=SESSION: the
+    last bytes of a VM's log, text/plain (api/vmlogs.py says which and for whom); an
+    error is its status with the one-line ErrorDescription (a session ref blanked)."""
+    param = _params(query)
+    try:
+        body = vmlogs.vm_log(handler.server.app, param("session_id", ""), param("ref", ""),
+                             param("kind", ""), param("bytes"))
+    except ApiError as e:
+        _refuse(conn, request, e)
+        return True
+    peer.authenticated = True
+    conn.send(200, body, "text/plain", not request.keep_alive)
+    return True
+
+
+# mode -> (writer, live) of the console stream a console request asks for.
+_CONSOLE_MODES = {"write": (True, True), "read": (False, True), "dump": (False, False)}
+
+
+def _open_console(handler, conn, request, peer, query):
+    """The stream of the console that ``query`` asks for (ref, session_id, mode), or
+    None once the refusal is sent (the connection then ends)."""
+    param = _params(query)
+    mode = param("mode", "write")
+    if mode not in _CONSOLE_MODES:
+        conn.send_error(400, "mode must be write, read or dump, not %r" % mode[:40])
+        return None
+    try:
+        sock, _protocol = consoles.open_console(handler.server.app, param("session_id", ""),
+                                                param("ref", ""), *_CONSOLE_MODES[mode])
+    except ApiError as e:
+        _refuse(conn, request, e, close=True)
+        return None
+    peer.authenticated = True
+    handler.server.answered(handler.request, peer)   # no longer counted unauthenticated
+    return sock
+
+
+def _proxy(handler, conn, sock, head, framing):
+    """Hand the connection over with reply ``head`` and pump it to the console stream
+    ``sock`` (transport/consoleproxy.py) until either ends."""
+    try:
+        first = conn.take_over(head)
+        consoleproxy.pump(handler.request, sock, framing, first,
+                          handler.server.app.config["request_timeout"])
+    finally:
+        sock.close()
+    return False
+
+
+def _console(handler, conn, request, peer, query):
+    """CONNECT /console?ref=CONSOLE&session_id=SESSION[&mode=write|read|dump]: after
+    ``200 Connection established`` the connection is the console's byte stream."""
+    sock = _open_console(handler, conn, request, peer, query)
+    if sock is None:
+        return False
+    return _proxy(handler, conn, sock, b"HTTP/1.1 200 Connection established\r\n\r\n",
+                  consoleproxy.Raw())
+
+
+def _console_ws(handler, conn, request, peer, query):
+    """GET /console/ws?... with Upgrade: websocket: the console's stream in binary
+    WebSocket frames. A request that is not a WebSocket upgrade is answered 400."""
+    try:
+        head = consoleproxy.websocket_handshake(request)
+    except ValueError as e:
+        conn.send_error(400, str(e))
+        return False
+    sock = _open_console(handler, conn, request, peer, query)
+    if sock is None:
+        return False
+    return _proxy(handler, conn, sock, head, consoleproxy.WebSocket())
+
+
+def _call(handler, conn, request, peer, query):
+    """POST / or /RPC2: answer an XML-RPC call: the call's Status struct, or a fault if
+    the body is not a call. A large reply is sent while it is being written."""
+    app = handler.server.app
+    try:
+        method, params = codec.decode_call(request.body)
+    except codec.WireError as e:
+        conn.send(200, codec.encode_fault(-32700, str(e)), "text/xml", not request.keep_alive)
+        return True
+    reply = app.dispatcher.dispatch(method, params, peer)
+    stream = conn.stream(request, 200, "text/xml")
+    try:
+        stream.finish(codec.encode_reply(reply, stream))
+    except codec.Abandon as e:   # records made as they are written: one failed (logged)
+        # Once part of the reply is out, only a reply cut short (no last chunk) tells the
+        # client it failed: a Failure cannot replace the Success it has begun to read.
+        if stream.started:
+            return False
+        conn.send(200, codec.encode_reply(e.reply), "text/xml", not request.keep_alive)
+    except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
+        log.exception("internal error: the reply to %s cannot be encoded", method[:200])
+        if stream.started:   # the client has part of a reply: end the connection
+            return False
+        conn.send(200, codec.encode_reply(codec.failure(
+            ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]])), "text/xml",
+                  not request.keep_alive)
+    return True
+
+
+# (method, path) -> the route that answers it; any other request is answered 404.
+ROUTES = {
+    ("POST", "/"): _call,
+    ("POST", "/RPC2"): _call,
+    ("GET", "/xen-api.dtd"): _dtd,
+    ("GET", "/metrics"): _metrics,
+    ("GET", "/vm-log"): _vm_log,
+    ("CONNECT", "/console"): _console,
+    ("GET", "/console/ws"): _console_ws,
+}
