@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from owners import sim_owner
 
-from xen.xend.state import domains
+from xen.xend.backend.base import GUEST_CRASH
 
 
 class FillableDisk:
@@ -80,6 +80,6 @@ def test_restart_after_a_crash_whose_state_cannot_be_stored_stops_the_guest(owne
         owner.store._db.full = True
     monkeypatch.setattr(owner, "_step_halt", halt_then_fill)
     with pytest.raises(sqlite3.OperationalError):
-        owner.guest_event("vm1", domains.GUEST_CRASH)
+        owner.guest_event("vm1", GUEST_CRASH)
     assert guest(owner) is None
     assert power_state(owner) == "Halted"

@@ -17,21 +17,18 @@ import threading
 import time
 import uuid
 
-from ..api import datamodel, lifecycle
+from ..api import lifecycle
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
-    GUEST_CRASH,
-    GUEST_DIED,
     GUEST_REBOOT,
     GUEST_SHUTDOWN,
-    GUEST_SUSPEND,
     BackendError,
 )
-from ..backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
-from ..host import netdev
 from ..util import progress
 from ..util.files import unlink_if_exists
+from .guestactions import GUEST_ACTION_FIELD, GuestActions
+from .guestspecs import GuestSpecs
 
 log = logging.getLogger("xend.domains")
 
@@ -39,40 +36,6 @@ log = logging.getLogger("xend.domains")
 # Operations that may overtake another one on the same VM: hard_shutdown ends a guest
 # that a clean shutdown or reboot is still waiting for (the table's ShuttingDown row).
 PREEMPTS = {"hard_shutdown": ("clean_shutdown", "clean_reboot")}
-
-# What the guest did -> the actions/* field that says what follows.
-GUEST_ACTION_FIELD = {
-    GUEST_SHUTDOWN: "actions_after_shutdown",
-    GUEST_REBOOT: "actions_after_reboot",
-    GUEST_SUSPEND: "actions_after_suspend",
-    GUEST_CRASH: "actions_after_crash",
-    GUEST_DIED: "actions_after_crash",
-}
-
-# (what the guest did, action) -> the steps that carry the action out, in order.
-# A guest shutdown has already ended the hypervisor process; a guest reboot has
-# already reset the machine in place (it is only logged); a crashed guest is stopped but alive (so
-# it can be dumped); a guest that died left nothing behind.
-GUEST_ACTIONS = {
-    (GUEST_SHUTDOWN, "destroy"): ("halt",),
-    (GUEST_SHUTDOWN, "restart"): ("halt", "start"),
-    (GUEST_REBOOT, "restart"): ("rebooted",),
-    (GUEST_REBOOT, "destroy"): ("kill", "halt"),
-    (GUEST_SUSPEND, "destroy"): ("kill", "halt"),
-    (GUEST_SUSPEND, "restart"): ("reset",),
-    (GUEST_CRASH, "destroy"): ("kill", "halt"),
-    (GUEST_CRASH, "coredump_and_destroy"): ("dump", "kill", "halt"),
-    (GUEST_CRASH, "restart"): ("kill", "halt", "start"),
-    (GUEST_CRASH, "coredump_and_restart"): ("dump", "kill", "halt", "start"),
-    (GUEST_CRASH, "preserve"): ("paused",),
-    (GUEST_CRASH, "rename_restart"): ("rename",),
-    (GUEST_DIED, "destroy"): ("halt",),
-    (GUEST_DIED, "coredump_and_destroy"): ("halt",),
-    (GUEST_DIED, "restart"): ("halt", "start"),
-    (GUEST_DIED, "coredump_and_restart"): ("halt", "start"),
-    (GUEST_DIED, "preserve"): ("halt",),
-    (GUEST_DIED, "rename_restart"): ("halt", "start"),
-}
 
 # §2.6.2: a clean shutdown or reboot asked through the API ends as the guest's own would,
 # with its actions/*. Only one action per call makes a difference: the one that does not
@@ -87,16 +50,8 @@ OP_EVENTS = {"start": "started", "resume": "resumed", "suspend": "suspended",
              "hard_shutdown": "stopped (hard shutdown)",
              "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)"}
 
-# What the guest did -> the word its log line uses for a guest stopped after it ("stopped"
-# otherwise).
-GUEST_STOP_EVENTS = {GUEST_CRASH: "crashed", GUEST_DIED: "crashed"}
 
-# The steps that bring a guest back, and what each becomes when it comes too soon after
-# the last restart (restart_min_interval): the crashed guest is kept, or stays Halted.
-RESTART_STEPS = {"start": None, "rename": "paused"}
-
-
-class Domains:
+class Domains(GuestSpecs, GuestActions):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -298,86 +253,6 @@ class Domains:
             self._starting.discard(vm)
             raise
 
-    # -- what the backend is given ------------------------------------------------
-
-    def spec(self, vm):
-        """What the backend needs to build ``vm``: the VM fields it acts on and its
-        devices, all from the store. VDI_IN_USE where one of its disks may not be
-        attached now."""
-        rec = self.store.get("VM", vm)
-        return DomainSpec(uuid=vm, vm=VMConfig.from_record(rec),
-                          disks=[self.disk_spec(vbd, self.store.get("VBD", vbd))
-                                 for vbd in self.store.referrers("VBD", "VM", vm)],
-                          nics=[self.nic_spec(vif, self.store.get("VIF", vif))
-                                for vif in self.store.referrers("VIF", "VM", vm)],
-                          state_dir=self.vm_dir(vm),
-                          host_path_roots=self.host_path_roots(rec))
-
-    def host_path_roots(self, rec):
-        """{API field: roots} for each host file of the VM record ``rec`` that a user
-        other than root named: the backend opens it only under those roots (roots as
-        they are now: a path_roots changed since the path was set applies to it)."""
-        named = rec.get(datamodel.ROOT_NAMED, ())
-        return {f.name: self.app.guest_file_roots() for f in datamodel.VM.fields
-                if f.host_path and rec.get(f.wire) and f.wire not in named}
-
-    def disk_spec(self, vbd, rec):
-        """The DiskSpec that attaches VBD ``vbd`` (record ``rec``) to its VM, which is
-        starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
-        elsewhere too (to a resident, suspended or starting VM, or twice to this one),
-        unless it is sharable or read-only and every one of those attachments is
-        read-only: SRs hold qcow2 and raw images, which only one guest at a time may
-        write."""
-        vdi = self.store.get("VDI", rec["VDI"]) or {}
-
-        def mode_of(vbd_rec):
-            return "RO" if vdi.get("read_only") else vbd_rec.get("mode", "RW")
-        shared = vdi.get("sharable") or vdi.get("read_only")
-        for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
-            orec = self.store.get("VBD", other)
-            if other == vbd or orec is None or (
-                    orec["VM"] != rec["VM"] and not self.holds_disks(self.store, orec["VM"])):
-                continue
-            if not shared or "RW" in (mode_of(rec), mode_of(orec)):
-                raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
-        private = self.store.private(rec["VDI"])
-        return DiskSpec(vbd=vbd, path=private.get("path", ""),
-                        format=private.get("format", "qcow2"), device=rec.get("device", ""),
-                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
-
-    def nic_spec(self, vif, rec):
-        """The NicSpec of VIF ``vif`` (record ``rec``): a port of its network's bridge,
-        which make_bridges makes exist."""
-        net = self.store.get("network", rec["network"])
-        return NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                       driver=rec.get("type", "paravirtualised"),
-                       bridge=netdev.network_bridge(rec["network"], net.get("NIC", ""),
-                                                    net.get("VLAN", "")))
-
-    def make_bridges(self, vifs):
-        """Make sure the bridges of the networks of ``vifs`` (VIF records) exist, where the
-        backend's NICs are bridge ports: the daemon's own is made if missing, a host
-        bridge must be there. VALUE_NOT_SUPPORTED [field, value, why] otherwise."""
-        if not self.backend.uses_bridges:
-            return
-        for network in dict.fromkeys(rec["network"] for rec in vifs):
-            net = self.store.get("network", network)
-            nic, vlan = net.get("NIC", ""), net.get("VLAN", "")
-            try:
-                netdev.prepare_network_bridge(network, nic, vlan)
-            except netdev.NetdevError as e:
-                field, value = (("network/NIC", nic) if nic and not vlan else
-                                ("network/VLAN", vlan) if nic else ("network", network))
-                raise ApiError("VALUE_NOT_SUPPORTED", field, value, str(e)) from None
-
-    def _vifs_of(self, vm):
-        return [self.store.get("VIF", vif) for vif in self.store.referrers("VIF", "VM", vm)]
-
-    def validate(self, record):
-        """BackendError for values of the VM record ``record`` (a VM being created or
-        changed) that the hypervisor cannot honour."""
-        self.backend.validate(VMConfig.from_record(record))
-
     # -- a resident guest, changed in place ----------------------------------------
 
     def set_memory_target(self, vm, target):
@@ -491,98 +366,6 @@ class Domains:
     def _discard_suspend(self, vm):
         unlink_if_exists(self.suspend_file(vm))
         return {}
-
-    # -- what the guest does on its own -------------------------------------
-
-    def guest_event(self, vm, kind):
-        """Apply actions/* after the guest shut down, rebooted, suspended, crashed or died."""
-        self._apply_actions(vm, kind, "guest " + kind)
-
-    def _apply_actions(self, vm, kind, cause, only_in=None):
-        """Carry out the VM's actions/* for ``kind`` (what the guest did); with
-        ``only_in``, only if the VM is still in that power state once held (an operation
-        that came first decides instead)."""
-        rec = self.store.get("VM", vm)
-        if rec is None:
-            return
-        action = rec.get(GUEST_ACTION_FIELD[kind], "destroy")
-        with self._claim(vm, cause, wait=True):
-            if only_in is not None and \
-                    (self.store.get("VM", vm) or {}).get("power_state") != only_in:
-                return
-            steps = self._rate_limited(vm, action,
-                                       GUEST_ACTIONS.get((kind, action), ("kill", "halt")))
-            log.debug("VM %s: %s; actions say %s: %s", vm, cause, action, ", ".join(steps))
-            why = "%s; %s %s" % (cause, GUEST_ACTION_FIELD[kind], action)
-            for step in steps:
-                try:
-                    getattr(self, "_step_" + step)(vm, kind, why)
-                except (ApiError, BackendError) as e:
-                    log.warning("VM %s: %s after guest %s failed: %s", vm, step, kind, e)
-                    break
-
-    def _rate_limited(self, vm, action, steps):
-        """``steps``, without a restart that would come within restart_min_interval of
-        the last one this VM (or the guest it was copied from) had."""
-        interval = self.app.config.get("restart_min_interval", 0)
-        last = self._restarted.get(vm)
-        if last is not None and time.monotonic() - last >= interval:
-            del self._restarted[vm]             # kept only while it can matter
-            last = None
-        if not interval or last is None or not any(step in RESTART_STEPS for step in steps):
-            return steps
-        log.warning("VM %s: restarted less than %s s ago and down again: not restarting "
-                    "it (actions %s; restart_min_interval)", vm, interval, action)
-        return tuple(RESTART_STEPS.get(step, step) for step in steps
-                     if RESTART_STEPS.get(step, step) is not None)
-
-    # Each step gets the VM, what the guest did and why the step runs (for the log line
-    # of a step that starts, stops or reboots the guest).
-
-    def _step_kill(self, vm, kind, why):
-        self.backend.hard_shutdown(vm)
-
-    def _step_halt(self, vm, kind, why):
-        # After an API clean_shutdown the VM is Halted already, and its stop logged.
-        stopped = self.store.get("VM", vm).get("power_state") != lifecycle.HALTED
-        self._set_state(vm, lifecycle.HALTED, {},
-                        stopped and "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
-
-    def _step_paused(self, vm, kind, why):
-        self._set_state(vm, lifecycle.PAUSED, None,
-                        "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
-
-    def _step_reset(self, vm, kind, why):
-        self.backend.hard_reboot(vm)
-        self._step_rebooted(vm, kind, why)
-
-    def _step_rebooted(self, vm, kind, why):
-        self._log_power(vm, "rebooted (%s)" % why)
-
-    def _step_dump(self, vm, kind, why):
-        path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
-        self.backend.dump_core(vm, path)
-        log.info("VM %s: core dumped to %s", vm, path)
-
-    def _step_start(self, vm, kind, why):
-        self._restarted[vm] = time.monotonic()
-        self._commit(vm, lifecycle.RUNNING, self._start(vm, False), made_guest=True,
-                     event="started (%s)" % why)
-
-    def _step_rename(self, vm, kind, why):
-        """Keep the crashed guest, renamed, and start a copy of it under the old name."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        rec = self.store.get("VM", vm)
-        self._log_power(vm, "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
-        # The kept guest still holds its disks: the copy runs on snapshots of them.
-        copy = self.app.handlers["VM"].copy_record(vm, rec.get("name_label", ""),
-                                                   snapshot_disks=True)
-        with self.store.transaction() as txn:
-            txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
-                                  "power_state": lifecycle.PAUSED})
-        self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
-        self._commit(copy, lifecycle.RUNNING, self._start(copy, False), made_guest=True,
-                     event="started (%s)" % why)
 
     # -- after a daemon restart -------------------------------------------------
 
