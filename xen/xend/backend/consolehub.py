@@ -17,6 +17,7 @@ the history only, then EOF (a dump of what the console printed lately).
 """
 
 import logging
+import os
 import socket
 
 log = logging.getLogger("xend.backend.console")
@@ -24,6 +25,7 @@ log = logging.getLogger("xend.backend.console")
 HISTORY_BYTES = 64 * 1024     # the default history kept per console
 MAX_PENDING = 1 << 20         # output a client may leave unread before it is cut off
 READ_SIZE = 4096              # input read from a client at a time
+INPUT_MAX = 64 * 1024         # typed input waiting for the guest to take it, at most
 TAKEOVER_NOTICE = b"\r\n[xend: another client took over this console]\r\n"
 
 
@@ -166,3 +168,43 @@ class ConsoleHub:
         except OSError:     # BlockingIOError: nothing left; or the client has gone
             pass
         client.sock.close()
+
+
+class TypedInput:
+    """What clients type into a guest, written to the guest's console descriptor ``fd``
+    (non-blocking: QEMU's serial socket, a Xen pty) as the guest takes it, on ``loop``.
+    Beyond INPUT_MAX bytes waiting, input is dropped, so that a client typing into a
+    guest that does not read holds nothing up."""
+
+    def __init__(self, loop, fd, name):
+        self.loop = loop
+        self.fd = fd
+        self.name = name
+        self._input = bytearray()
+
+    def send(self, data):
+        """Queue ``data`` for the guest and write what it takes now."""
+        room = INPUT_MAX - len(self._input)
+        if len(data) > room:
+            log.warning("console of %s: the guest does not read; %d bytes of input dropped",
+                        self.name, len(data) - room)
+        self._input += data[:room]
+        self._flush()
+
+    def _flush(self):
+        try:
+            del self._input[:os.write(self.fd, self._input)]
+        except BlockingIOError:
+            pass
+        except OSError as err:      # the guest has gone: so has its input
+            log.warning("console of %s: input lost: %s", self.name, err)
+            self._input.clear()
+        if self._input:
+            self.loop.add_writer(self.fd, self._flush)
+        else:
+            self.loop.remove_writer(self.fd)
+
+    def close(self):
+        """Drop what is still waiting; the descriptor stays the caller's."""
+        self._input.clear()
+        self.loop.remove_writer(self.fd)

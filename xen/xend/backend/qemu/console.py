@@ -19,13 +19,13 @@ import socket
 
 from xen.xend.util.files import open_own, spare_bytes, tighten
 
+from ..consolehub import TypedInput
 from .argv import CONSOLE_LOG
 from .qmp import open_unix
 
 log = logging.getLogger("xend.backend.qemu")
 
 READ_SIZE = 64 * 1024
-INPUT_MAX = 64 * 1024         # typed input waiting for the guest to take it, at most
 RESERVE_CHECK = 64 * 1024     # console.log bytes between looks at the file system's room
 
 
@@ -124,47 +124,26 @@ class Console:
         self.path = path
         self.subscribers = list(subscribers)
         self._task = None
-        self._sock = None
-        self._input = bytearray()
+        self._typed = None      # TypedInput on the socket while connected
 
     async def connect(self):
         """Connect to the socket and start reading; OSError if nobody listens there.
 
         QEMU accepts the connection from its main loop: one made before the guest runs
         is accepted before the guest's first byte."""
-        self._sock = await open_unix(self.path)
-        self._task = asyncio.ensure_future(self._read(self._sock))
+        sock = await open_unix(self.path)
+        self._typed = TypedInput(asyncio.get_running_loop(), sock.fileno(), self.name)
+        self._task = asyncio.ensure_future(self._read(sock))
 
     def subscribe(self, subscriber):
         """Hand ``subscriber`` every chunk from now on."""
         self.subscribers.append(subscriber)
 
     def send(self, data):
-        """Type ``data`` into the guest's serial port. QEMU takes it as the guest reads;
-        input beyond INPUT_MAX bytes waiting is dropped, so that a client typing into a
-        guest that does not read holds nothing up."""
-        if self._sock is None:
-            return
-        room = INPUT_MAX - len(self._input)
-        if len(data) > room:
-            log.warning("console of %s: the guest does not read; %d bytes of input dropped",
-                        self.name, len(data) - room)
-        self._input += data[:room]
-        self._send_input()
-
-    def _send_input(self):
-        loop = asyncio.get_running_loop()
-        try:
-            del self._input[:self._sock.send(self._input)]
-        except BlockingIOError:
-            pass
-        except OSError as err:      # the guest has gone: so has its input
-            log.warning("console of %s: input lost: %s", self.name, err)
-            self._input.clear()
-        if self._input:
-            loop.add_writer(self._sock, self._send_input)
-        else:
-            loop.remove_writer(self._sock)
+        """Type ``data`` into the guest's serial port (TypedInput: QEMU takes it as the
+        guest reads)."""
+        if self._typed is not None:
+            self._typed.send(data)
 
     async def finish(self, timeout):
         """Wait up to ``timeout`` seconds for QEMU to hang up (the guest has gone: what
@@ -196,8 +175,8 @@ class Console:
         except OSError as err:
             log.warning("console of %s: %s", self.name, err)
         finally:
-            self._sock = None
-            loop.remove_writer(sock)
+            self._typed.close()
+            self._typed = None
             sock.close()
 
     def _deliver(self, data):

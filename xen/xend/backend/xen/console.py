@@ -27,7 +27,7 @@ import time
 import tty
 
 from ..common import LoopThread
-from ..consolehub import ConsoleHub
+from ..consolehub import ConsoleHub, TypedInput
 from .config import domain_type
 
 log = logging.getLogger("xend.backend.xen")
@@ -39,7 +39,6 @@ TTY_POLL = 0.1
 PTY_PATH = re.compile(r"/dev/pts/[0-9]+")
 PTY_SLAVE_MAJORS = range(136, 144)      # Linux's UNIX98 pty slaves
 READ_SIZE = 64 * 1024
-INPUT_MAX = 64 * 1024       # typed input waiting for the guest to take it, at most
 
 
 def tty_node(vm):
@@ -95,7 +94,7 @@ class PtyConsole:
         self.loop = loop
         self.fd = fd
         self.hub = hub
-        self._input = bytearray()
+        self._typed = TypedInput(loop, fd, hub.name)
         loop.add_reader(fd, self._readable)
 
     def _readable(self):
@@ -111,35 +110,15 @@ class PtyConsole:
             self.close()
 
     def send(self, data):
-        """Type ``data`` into the guest; beyond INPUT_MAX bytes waiting, input is dropped,
-        so that a client typing into a guest that does not read holds nothing up."""
-        if self.fd is None:
-            return
-        room = INPUT_MAX - len(self._input)
-        if len(data) > room:
-            log.warning("console of %s: the guest does not read; %d bytes of input dropped",
-                        self.hub.name, len(data) - room)
-        self._input += data[:room]
-        self._send_input()
-
-    def _send_input(self):
-        try:
-            del self._input[:os.write(self.fd, self._input)]
-        except BlockingIOError:
-            pass
-        except OSError as err:
-            log.warning("console of %s: input lost: %s", self.hub.name, err)
-            self._input.clear()
-        if self._input:
-            self.loop.add_writer(self.fd, self._send_input)
-        else:
-            self.loop.remove_writer(self.fd)
+        """Type ``data`` into the guest (TypedInput)."""
+        if self.fd is not None:
+            self._typed.send(data)
 
     def close(self):
         """Stop reading and close the pty (the hub stays)."""
         if self.fd is not None:
             self.loop.remove_reader(self.fd)
-            self.loop.remove_writer(self.fd)
+            self._typed.close()
             os.close(self.fd)
             self.fd = None
 
