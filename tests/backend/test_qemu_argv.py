@@ -62,7 +62,8 @@ def test_identity_memory_cpus_and_fixed_devices():
     assert value(args, "-uuid") == VM
     assert value(args, "-name") == "guest=web,debug-threads=on"
     assert value(args, "-m") == "257"          # rounded up to whole MiB
-    assert value(args, "-smp") == "2"
+    assert value(args, "-smp") == "1,maxcpus=2,sockets=1,cores=2,threads=1"
+    assert "qemu64-x86_64-cpu,id=vcpu1,socket-id=0,core-id=1,thread-id=0" in devices(args)
     assert value(args, "-machine") == "pc,accel=tcg"
     assert "-S" in args
     assert "virtio-balloon-pci,id=balloon0,addr=03.0" in devices(args)
@@ -76,6 +77,14 @@ def test_defaults_one_vcpu_and_name_commas_are_escaped():
     assert value(args, "-smp") == "1"
     assert value(argv(), "-smp") == "1"     # absent: one vCPU
     assert value(args, "-name") == "guest=a,,b,debug-threads=on"
+
+
+def test_a_guest_starts_with_vcpus_at_startup_and_room_for_vcpus_max():
+    args = argv(VCPUs_max=4, VCPUs_at_startup=2)
+    assert value(args, "-smp") == "1,maxcpus=4,sockets=1,cores=4,threads=1"
+    # vCPU 0 is -smp's; each other one a -device with an id, so it can be unplugged.
+    assert [d for d in devices(args) if "x86_64-cpu" in str(d)] == [
+        "qemu64-x86_64-cpu,id=vcpu1,socket-id=0,core-id=1,thread-id=0"]
 
 
 def test_invalid_uuid_and_memory_are_refused():

@@ -17,6 +17,8 @@ prints ``xend-test: ready`` on the serial console and then:
 * reports its block and network devices on the console, as
   ``xend-test: devices: vda eth0:1500 ...`` (disks, then NICs with their
   MTU), once at ready and again whenever the set changes (hot-plug),
+* reports its online CPUs as ``xend-test: cpus: cpu0 cpu1 ...`` the same way,
+  taking a hot-plugged CPU online first (as udev would),
 * with ``xend.ip=ADDR/PREFIX`` on the kernel command line, gives eth0 that
   address and brings it up before saying ready,
 * obeys ``xend.test=MODE`` on the kernel command line, once ready:
@@ -107,12 +109,27 @@ devices() {
     for n in /sys/class/net/eth*; do [ -e "$n" ] && read m < "$n/mtu" && now="$now ${n##*/}:$m"; done
     echo "$now"
 }
+# The online CPUs; a hot-plugged one is taken online first, as udev would.
+cpus() {
+    now=""
+    for c in /sys/devices/system/cpu/cpu[0-9]*; do
+        o=1
+        [ -e "$c/online" ] && read o < "$c/online"
+        [ "$o" = 0 ] && echo 1 > "$c/online" 2>/dev/null && read o < "$c/online"
+        [ "$o" = 1 ] && now="$now ${c##*/}"
+    done
+    echo "$now"
+}
 last=$(devices)
 echo "xend-test: devices:$last"
+lastcpus=$(cpus)
+echo "xend-test: cpus:$lastcpus"
 ( while :; do
     sleep 0.5
     now=$(devices)
     [ "$now" != "$last" ] && echo "xend-test: devices:$now" && last="$now"
+    now=$(cpus)
+    [ "$now" != "$lastcpus" ] && echo "xend-test: cpus:$now" && lastcpus="$now"
   done ) &
 echo "xend-test: ready"
 case "$(arg test)" in

@@ -246,3 +246,39 @@ def test_clone_of_a_template_and_clone_starts(api):
     assert api.VM.get_power_state(clone) == "Running"
     assert api.VM.get_power_state(tmpl) == "Halted"
     api.VM.hard_shutdown(clone)
+
+
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+def test_vcpus_change_live_only_while_running(api, state):
+    vm = vm_in(api, state, lambda: new_vm(api, VCPUs_max="4"))
+    if state == "Running":
+        assert api.VM.set_VCPUs_number_live(vm, "2") == ""
+        assert api.VM.get_VCPUs_number(vm) == "2"
+        assert len(api.VM.get_VCPUs_utilisation(vm)) == 2
+        # Kept for the next boot: the guest starts as it was left.
+        assert api.VM.get_VCPUs_at_startup(vm) == "2"
+        api.VM.hard_reboot(vm)
+        assert api.VM.get_VCPUs_number(vm) == "2"
+    else:
+        d = failure(api.VM.set_VCPUs_number_live, vm, "2")
+        assert d == ["VM_BAD_POWER_STATE", vm, "Running", state]
+        assert api.VM.get_VCPUs_at_startup(vm) == "0"
+    if state != "Halted":
+        api.VM.hard_shutdown(vm)
+
+
+def test_vcpus_live_and_at_startup_stay_within_vcpus_max(api):
+    vm = vm_in(api, "Running", lambda: new_vm(api, VCPUs_max="2"))
+    for n in ("0", "3", "-1"):
+        d = failure(api.VM.set_VCPUs_number_live, vm, n)
+        assert d == ["INVALID_VALUE", "VCPUs_number", "%s (must be 1..2: VCPUs/max)" % n]
+    assert api.VM.get_VCPUs_number(vm) == "2"
+    api.VM.set_VCPUs_number_live(vm, "1")
+    d = failure(api.VM.set_VCPUs_at_startup, vm, "3")
+    assert d[:2] == ["INVALID_VALUE", "VCPUs_at_startup"] and "0..2" in d[2]
+    # VCPUs/max may not go below the vCPUs the VM starts with either.
+    api.VM.set_VCPUs_at_startup(vm, "2")
+    d = failure(api.VM.set_VCPUs_max, vm, "1")
+    assert d[:2] == ["INVALID_VALUE", "VCPUs_at_startup"]
+    assert api.VM.get_VCPUs_max(vm) == "2"
+    api.VM.hard_shutdown(vm)

@@ -33,16 +33,27 @@ def cmdline(pid):
         return [a.decode() for a in f.read().split(b"\0")[:-1]]
 
 
+def vcpu_threads(pid):
+    """The thread ids of the QEMU vCPU threads of ``pid`` (named "CPU n/TCG" or
+    "CPU n/KVM" thanks to -name debug-threads=on)."""
+    tids = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().startswith("CPU "):
+                    tids.append(int(tid))
+        except OSError:
+            continue
+    return sorted(tids)
+
+
 def vcpu_ticks(pid):
     """CPU time (clock ticks) of the QEMU vCPU threads of ``pid`` (named "CPU n/TCG" or
     "CPU n/KVM" thanks to -name debug-threads=on)."""
     total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
+    for tid in vcpu_threads(pid):
         try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if not f.read().startswith("CPU "):
-                    continue
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue

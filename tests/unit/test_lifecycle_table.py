@@ -31,6 +31,8 @@ EXPECTED = {
     ("Paused", "suspend"): (None, "Suspended"),
     ("Suspended", "resume"): (None, "Running"),
     ("Suspended", "resume_paused"): (None, "Paused"),
+    # Live changes
+    ("Running", "set_VCPUs_number_live"): (None, "Running"),
 }
 
 OPERATIONS = sorted({op for _, op in EXPECTED})

@@ -47,6 +47,11 @@ def test_a_pv_guest_with_a_disk_and_a_nic():
     }
 
 
+def test_a_guest_starts_with_vcpus_at_startup_of_vcpus_max():
+    got = settings(xl_config.build_config(spec(vm(VCPUs_max=4, VCPUs_at_startup=3)), "d"))
+    assert (got["vcpus"], got["maxvcpus"]) == ("3", "4")
+
+
 @pytest.mark.parametrize("disk,nic,field", [
     ({"device": "xvda,script=/tmp/x"}, {}, "VBD/device"),
     ({"device": "xvda,backend=0"}, {}, "VBD/device"),

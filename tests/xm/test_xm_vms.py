@@ -177,6 +177,19 @@ def test_vcpu_list(xm, root, tmp_path):
     assert json.loads(xm("vcpu-list", "--json", "cpus"))[0]["state"] == "-p-"
 
 
+def test_vcpu_set(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "hotcpu", 'vcpus = 1\nmaxvcpus = 3\n')
+    err = xm.fails("vcpu-set", "hotcpu", "2")
+    assert err.startswith("Error: VM_BAD_POWER_STATE: hotcpu is Halted; this needs Running")
+    xm("start", "hotcpu")
+    xm("vcpu-set", "hotcpu", "3")
+    assert root.VM.get_VCPUs_number(vm) == "3"
+    err = xm.fails("vcpu-set", "hotcpu", "4")
+    assert err.startswith("Error: INVALID_VALUE: VCPUs_number cannot be 4 (must be 1..3")
+    assert "is not a positive whole number" in xm.fails("vcpu-set", "hotcpu", "0")
+    xm("destroy", "hotcpu")
+
+
 def run_with_a_terminal(xm, args, terminal):
     """Run xm with ``terminal`` ("stdout" or "stderr") on a pty and the other stream on a
     pipe: (exit status, what the terminal showed, what the pipe got)."""

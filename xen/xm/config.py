@@ -259,7 +259,6 @@ _SIMPLE = {
     "serial": ("platform_serial", _text),
     "localtime": ("platform_localtime", _flag),
     "stdvga": ("platform_std_VGA", _flag),
-    "vcpus": ("VCPUs_max", _whole),
     "uuid": ("uuid", _text),
     "on_poweroff": ("actions_after_shutdown", _action("actions_after_shutdown")),
     "on_reboot": ("actions_after_reboot", _action("actions_after_reboot")),
@@ -267,7 +266,7 @@ _SIMPLE = {
 }
 
 # Settings with rules of their own, handled in from_settings.
-_SPECIAL = ("memory", "maxmem", "root", "extra", "boot", "disk", "vif")
+_SPECIAL = ("memory", "maxmem", "root", "extra", "boot", "disk", "vif", "vcpus", "maxvcpus")
 
 # boot = "dc": its first letter is the device to boot from.
 _BOOT_DEVICES = {"a": "floppy", "c": "HD", "d": "CDROM"}
@@ -290,6 +289,7 @@ def from_settings(settings, filename="<config>"):
     if not record.get("name_label"):
         raise ConfigError("%s: the VM needs a name: name = \"...\"" % filename)
     record.update(_memory(settings, filename))
+    record.update(_vcpus(settings, filename))
     record.update(_boot(settings, record, filename))
     config = VmConfig(record, warnings=warnings)
     for spec in _strings(settings.get("disk", []), "disk", filename):
@@ -315,6 +315,23 @@ def from_settings(settings, filename="<config>"):
         if devices.count(device) > 1:
             raise ConfigError("%s: two disks use the device %s" % (filename, device))
     return config
+
+
+def _vcpus(settings, filename):
+    """vcpus is what the VM starts with; maxvcpus (as xl's) the most it may be given
+    live, vcpus when absent."""
+    fields = {}
+    if "vcpus" in settings:
+        fields["VCPUs_max"] = _whole(filename, "vcpus", settings["vcpus"])
+    if "maxvcpus" in settings:
+        most = _whole(filename, "maxvcpus", settings["maxvcpus"])
+        if fields.get("VCPUs_max", 0) > most:
+            raise ConfigError("%s: vcpus = %d is more than maxvcpus = %d"
+                              % (filename, fields["VCPUs_max"], most))
+        if "VCPUs_max" in fields:
+            fields["VCPUs_at_startup"] = fields["VCPUs_max"]
+        fields["VCPUs_max"] = most
+    return fields
 
 
 def _strings(value, key, filename):

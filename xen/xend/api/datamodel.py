@@ -289,9 +289,9 @@ def name_fields():
                   "a notes field containing human-readable description")]
 
 
-def _vm_op(name, params, desc, result=None, lifecycle=None):
+def _vm_op(name, params, desc, result=None, lifecycle=None, **flags):
     return Message(name, [Param("vm", Ref("VM"), "the VM")] + params, result, desc,
-                   lifecycle=lifecycle or name)
+                   lifecycle=lifecycle or name, **flags)
 
 
 # --------------------------------------------------------------------------
@@ -412,6 +412,11 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
     Field("tools_version", Map(String, String), RO_RUN,
           "versions of installed paravirtualised drivers"),
+    # Live changes
+    Field("VCPUs/at_startup", Int, RW,
+          "number of VCPUs the VM starts (and resumes) with, at most VCPUs/max; 0: VCPUs/max. "
+          "VM.set_VCPUs_number_live sets it too, so the guest boots as it was left",
+          extension=True),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -430,6 +435,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
+    # Live changes
+    _vm_op("set_VCPUs_number_live", [Param("nvcpu", Int, "The number of VCPUs, 1..VCPUs/max")],
+           "Hot-plug or unplug vCPUs of the running VM until it has nvcpu (Running only); "
+           "VCPUs/at_startup becomes nvcpu.", extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -784,8 +793,9 @@ ERRORS = {e.code: e for e in (
           "running",
           "{vm} did not shut down within {timeout} seconds; it keeps running"),
     Error("DEVICE_DETACH_TIMEOUT", ("class", "ref", "timeout"),
-          "the guest did not release the `class` (VBD or VIF) `ref` within `timeout` "
-          "seconds; it keeps the device, and the record stays",
+          "the guest did not release the `class` (VBD or VIF; or vCPU, `ref` then being "
+          "the VM and the vCPU's number, VM/N) `ref` within `timeout` seconds; it keeps "
+          "the device, and the record stays",
           "the guest did not release {class} {ref} within {timeout} seconds; it keeps it"),
     Error("SR_FULL", ("requested", "maximum"),
           "the call needs `requested` bytes more than the SR has, and `maximum` are "

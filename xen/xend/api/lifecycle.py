@@ -54,6 +54,8 @@ TABLE = {
     (PAUSED, "suspend"): Transition(None, SUSPENDED),
     (SUSPENDED, "resume"): Transition(None, RUNNING),
     (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
+    # Live changes: a resident guest changed in place.
+    (RUNNING, "set_VCPUs_number_live"): Transition(None, RUNNING),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.

@@ -230,3 +230,14 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release the backend's own resources; guests keep running."""
+
+    # Live changes
+    def set_vcpus(self, uuid: str, n: int) -> None:
+        """Hot-plug or unplug vCPUs of the Running guest ``uuid`` until it has ``n``
+        (1..VCPUs/max it was started with: the daemon checked). Unplugging waits for the
+        guest to let go of each vCPU, at most ``unplug_timeout`` seconds:
+        DEVICE_DETACH_TIMEOUT [vCPU, UUID/N, timeout] otherwise, and the guest keeps
+        that vCPU (the ones released before stay released). The next start or resume
+        starts the guest with VCPUs/at_startup vCPUs, which the daemon sets to ``n``."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/number", n,
+                           "the %s backend cannot change a running guest's vCPUs" % self.name)

@@ -192,6 +192,11 @@ class SimBackend(Backend):
         with self._lock:
             self._devices.get(uuid, set()).discard(dev)
 
+    def set_vcpus(self, uuid, n):
+        """Nothing to plug: the daemon records the count."""
+        self._require(uuid)
+        self._work()
+
     def dump_core(self, uuid, path):
         self._require(uuid)
         create_private_file(path, "simulated core of %s\n" % uuid)

@@ -53,6 +53,9 @@ class VMConfig:
     platform_enable_audio: bool = False
     platform_clock_offset: bool = False
     platform_display: str = "auto"
+    # Live changes: the vCPUs a guest starts (or resumes) with, at most VCPUs_max (the
+    # API checks); 0 means VCPUs_max.
+    VCPUs_at_startup: int = 0
 
     def __post_init__(self):
         # A wire string where an Int or Bool belongs is a caller's bug, caught here

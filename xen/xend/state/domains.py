@@ -259,6 +259,21 @@ class Domains(GuestSpecs, GuestActions):
         """Move the resident guest ``vm``'s balloon to ``target`` bytes."""
         self.backend.set_memory_target(vm, target)
 
+    def set_VCPUs_number_live(self, vm, nvcpu):
+        """Hot-plug or unplug vCPUs of the running guest ``vm`` until it has ``nvcpu``,
+        which becomes VCPUs/at_startup: a resume needs the vCPUs the guest was saved
+        with, and a start gives the guest what it was last left with. INVALID_VALUE
+        [VCPUs_number, ...] outside 1..VCPUs/max."""
+        def work():
+            most = self.store.get("VM", vm).get("VCPUs_max", 1)
+            if not 1 <= nvcpu <= most:
+                raise ApiError("INVALID_VALUE", "VCPUs_number",
+                               "%d (must be 1..%d: VCPUs/max)" % (nvcpu, most))
+            self.backend.set_vcpus(vm, nvcpu)
+            with self.store.transaction() as txn:
+                txn.update("VM", vm, {"VCPUs_at_startup": nvcpu})
+        self.run(vm, "set_VCPUs_number_live", work)
+
     def snapshot_disk(self, vm, vbd, new_leaf):
         """Switch the resident guest ``vm``'s disk ``vbd`` to the new overlay ``new_leaf``."""
         self.backend.snapshot_disk(vm, vbd, new_leaf)

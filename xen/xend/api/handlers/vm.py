@@ -36,13 +36,15 @@ class VMHandler(ClassHandler):
         return self.app.sampler.vm(ref).get("memory_actual") or rec.get("memory_dynamic_max", 0)
 
     def _vcpus_number(self, ref, rec):
-        return rec.get("VCPUs_max", 1) if self._running(rec) else 0
+        if not self._running(rec):
+            return 0
+        return rec.get("VCPUs_at_startup") or rec.get("VCPUs_max", 1)
 
     def _vcpus_utilisation(self, ref, rec):
         if not self._running(rec):
             return {}
         return self.app.sampler.vm(ref).get("vcpus") or {
-            str(i): 0.0 for i in range(rec.get("VCPUs_max", 1))}
+            str(i): 0.0 for i in range(self._vcpus_number(ref, rec))}
 
     def _tools_version(self, ref, rec):
         # What a guest agent reports (backends without one report nothing).
@@ -120,6 +122,10 @@ class VMHandler(ClassHandler):
         if not 1 <= new.get("VCPUs_max", 1) <= MAX_VCPUS:
             raise ApiError("INVALID_VALUE", "VCPUs_max", "%s (must be 1..%d)"
                            % (new.get("VCPUs_max"), MAX_VCPUS))
+        if not 0 <= new.get("VCPUs_at_startup", 0) <= new.get("VCPUs_max", 1):
+            raise ApiError("INVALID_VALUE", "VCPUs_at_startup", "%s (must be 0..%d: "
+                           "VCPUs/max, 0 meaning VCPUs/max)"
+                           % (new["VCPUs_at_startup"], new.get("VCPUs_max", 1)))
         self.app.domains.validate(new)
 
     def delete(self, call, vm):

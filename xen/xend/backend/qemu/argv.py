@@ -41,6 +41,10 @@ CPU_FEATURES = {
     for feature in dict.fromkeys(facts.CPU_FEATURES.values()) if feature not in NO_CPUID_FLAG
 }
 
+# The CPU model of every guest, and of the vCPUs hot-plugged into it (QEMU's
+# "qemu64-x86_64-cpu" device, which -cpu's flags apply to as well).
+CPU_MODEL = "qemu64"
+
 # The cpu_feature names of the flags the qemu64 model turns on: QEMU 7.2's model
 # definition, as query-cpu-model-expansion reports it. A non-empty
 # VCPUs/features/can_use turns off those of them the VM may not use.
@@ -92,7 +96,27 @@ def _cpu_model(vm):
         flags += ["-" + qemu_flag for feature, qemu_flag in CPU_FEATURES.items()
                   if feature in QEMU64_FEATURES and feature not in allowed | off]
     # qemu64 is the baseline both TCG and KVM provide, so saved guests stay portable.
-    return ",".join(["qemu64"] + flags)
+    return ",".join([CPU_MODEL] + flags)
+
+
+def vcpu_id(index):
+    """The QEMU device id of the guest's vCPU ``index`` (1 and up: vCPU 0 is never
+    unplugged, so it is -smp's own)."""
+    return f"vcpu{index}"
+
+
+def _vcpus(vm):
+    """``-smp``: the guest may grow to VCPUs/max vCPUs (one socket of that many cores);
+    vCPU 0 is -smp's, the others to VCPUs/at_startup are ``-device``s with ids, since
+    QEMU can hot-unplug a CPU made by device_add or -device but not one -smp made."""
+    most = max(vm.VCPUs_max, 1)
+    if most == 1:
+        return ["-smp", "1"]
+    args = ["-smp", f"1,maxcpus={most},sockets=1,cores={most},threads=1"]
+    for index in range(1, vm.VCPUs_at_startup or most):
+        args += ["-device", f"{CPU_MODEL}-x86_64-cpu,id={vcpu_id(index)},"
+                 f"socket-id=0,core-id={index},thread-id=0"]
+    return args
 
 
 def _check_serial(vm):
@@ -390,7 +414,6 @@ def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, au
         vm_uuid = str(uuidlib.UUID(spec.uuid))
     except (ValueError, TypeError, AttributeError):
         raise BackendError("UUID_INVALID", "VM", spec.uuid)
-    vcpus = max(vm.VCPUs_max, 1)
     name = vm.name_label or vm_uuid
 
     argv = [
@@ -398,7 +421,7 @@ def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, au
         "-machine", f"{machine},accel={accel}",
         "-cpu", _cpu_model(vm),
         "-m", str(_memory_mib(vm)),
-        "-smp", str(vcpus),
+        *_vcpus(vm),
         "-uuid", vm_uuid,
         "-name", f"guest={_opt(name)},debug-threads=on",
         "-nodefaults", "-no-user-config",

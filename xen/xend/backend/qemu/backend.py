@@ -245,6 +245,13 @@ class QemuBackend(base.Backend):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
 
+    def set_vcpus(self, uuid, n):
+        """``device_add`` of the CPU type ``query-hotpluggable-cpus`` reports, or
+        ``device_del`` and wait until the guest ejected it (see Backend.set_vcpus);
+        no unplug without KVM (hotplug.set_vcpus)."""
+        self._on_guest(uuid, "Running", hotplug.set_vcpus, n, self.unplug_timeout,
+                       self.accel == "kvm")
+
     # ------------------------------------------------------------- extra API
 
     def power_state(self, uuid):

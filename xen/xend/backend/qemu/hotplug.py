@@ -1,5 +1,5 @@
-"""Devices of a running guest: hot-plug and unplug of disks and NICs, and a disk's
-switch to a snapshot overlay.
+"""Devices of a running guest: hot-plug and unplug of disks, NICs and vCPUs, and a
+disk's switch to a snapshot overlay.
 
 Disks and NICs sit at fixed PCI slots (argv.assign_slots). Hot-plug is
 ``blockdev-add`` + ``device_add`` (a disk) or ``getfd`` + ``netdev_add`` +
@@ -26,8 +26,13 @@ from .argv import (
     netdev_id,
     nic_device,
     overlay_node,
+    vcpu_id,
 )
+from .domain import POLL
 from .handover import closing, disk_tag, open_disk, open_writable, qemu_img
+
+# Where QEMU puts the devices given an id (device_add, -device): their QOM paths.
+PERIPHERAL = "/machine/peripheral/"
 
 
 async def attach_disk(dom, disk):
@@ -163,6 +168,50 @@ async def detach(dom, kind, ref, timeout):
         waiting = dom.unplugs.get(dev, [])
         if waiter in waiting:
             waiting.remove(waiter)
+
+
+async def set_vcpus(dom, n, timeout, can_unplug=True):
+    """Plug or unplug vCPUs until the guest has ``n`` (see QemuBackend.set_vcpus).
+    The places query-hotpluggable-cpus reports are one per core (argv._vcpus): free
+    ones are filled lowest first, taken ones emptied highest first, each unplug
+    waited for in turn (at most ``timeout`` seconds). Without ``can_unplug``, fewer
+    vCPUs than the guest has are refused before anything changes."""
+    places = sorted(await dom.qmp("query-hotpluggable-cpus"),
+                    key=lambda place: place["props"]["core-id"])
+    present = [place for place in places if "qom-path" in place]
+    if n < len(present) and not can_unplug:
+        raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/number", n,
+                           "QEMU 7.2 without KVM (TCG) corrupts its own memory once a vCPU "
+                           "is unplugged, so vCPUs are only added to a running guest here")
+    try:
+        for place in [p for p in places if "qom-path" not in p][:max(n - len(present), 0)]:
+            await dom.qmp("device_add", {"driver": place["type"],
+                                         "id": vcpu_id(place["props"]["core-id"]),
+                                         **place["props"]})
+        for place in reversed(present[n:]):
+            path, index = place["qom-path"], place["props"]["core-id"]
+            if not path.startswith(PERIPHERAL):
+                raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/number", n,
+                                   f"vCPU {index} of this QEMU cannot be unplugged: "
+                                   "it was started by an older xend (restart the VM)")
+            await dom.qmp("device_del", {"id": path[len(PERIPHERAL):]})
+            # Gone once its place is free again: a CPU's DEVICE_DELETED is not
+            # relied on, QEMU 7.2 sends none for one the guest ejects.
+            deadline = asyncio.get_running_loop().time() + timeout
+            while await _vcpu_present(dom, index):
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise BackendError("DEVICE_DETACH_TIMEOUT", "vCPU",
+                                       f"{dom.uuid}/{index}", timeout)
+                await asyncio.sleep(POLL)
+    finally:
+        # The sampler reads the CPU time of the vCPU threads there are now.
+        dom.vcpu_tids = sorted({cpu["thread-id"] for cpu in await dom.qmp("query-cpus-fast")})
+
+
+async def _vcpu_present(dom, index):
+    """Whether the guest has the vCPU of core ``index`` now."""
+    return any("qom-path" in place and place["props"]["core-id"] == index
+               for place in await dom.qmp("query-hotpluggable-cpus"))
 
 
 async def device_gone(dom, dev):

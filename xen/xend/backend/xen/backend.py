@@ -210,6 +210,12 @@ class XenBackend(base.Backend):
         dom = self._domains.running(uuid, "Running")
         self._xs.set_memory_target(dom.domid, int(target) // 1024)
 
+    def set_vcpus(self, uuid, n):
+        """``xl vcpu-set``: the guest's kernel takes the vCPUs online or offline."""
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            self._xl.run("vcpu-set", str(dom.domid), str(n))
+
     def dump_core(self, uuid, path):
         """``xl dump-core`` of the domain (a crashed one is kept for this)."""
         dom = self._domains.running(uuid, "Running")

@@ -152,15 +152,14 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         raise BackendError("VALUE_NOT_SUPPORTED", "memory/static_max", static_max,
                            "a Xen domain needs at least 16 MiB")
     dynamic_max = vm.memory_dynamic_max or static_max
-    vcpus = vm.VCPUs_max or 1
     lines = [
         ("name", _quote(name, "name_label")),
         ("uuid", _quote(spec.uuid, "uuid")),
         ("type", _quote(kind, "builder")),
         ("maxmem", str(-(-static_max // MIB))),
         ("memory", str(-(-min(dynamic_max, static_max) // MIB))),
-        ("vcpus", str(vcpus)),
-        ("maxvcpus", str(vcpus)),
+        ("vcpus", str(vm.VCPUs_at_startup or vm.VCPUs_max or 1)),
+        ("maxvcpus", str(vm.VCPUs_max or 1)),
         ("on_poweroff", '"preserve"'),
         ("on_reboot", '"preserve"'),
         ("on_crash", '"preserve"'),
