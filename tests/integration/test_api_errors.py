@@ -132,8 +132,8 @@ def test_field_unknown(r):
 
 def test_field_read_only_on_set(r):
     vm = new_vm(r)
-    assert r.fail("VM.set_memory_static_max", vm, "1") == ["FIELD_READ_ONLY",
-                                                          "memory_static_max"]
+    assert r.fail("VM.set_memory_static_min", vm, "1") == ["FIELD_READ_ONLY",
+                                                          "memory_static_min"]
     assert r.fail("VM.set_power_state", vm, "Running") == ["FIELD_READ_ONLY", "power_state"]
     assert r.fail("VM.set_uuid", vm, MISSING) == ["FIELD_READ_ONLY", "uuid"]
     assert r.ok("VM.get_power_state", vm) == "Halted"

@@ -282,3 +282,23 @@ def test_vcpus_live_and_at_startup_stay_within_vcpus_max(api):
     assert d[:2] == ["INVALID_VALUE", "VCPUs_at_startup"]
     assert api.VM.get_VCPUs_max(vm) == "2"
     api.VM.hard_shutdown(vm)
+
+
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+def test_memory_static_max_changes_only_while_halted(api, state):
+    mib = 2 ** 20
+    vm = vm_in(api, state, lambda: new_vm(api, memory_static_max=str(512 * mib),
+                                          memory_dynamic_max=str(256 * mib)))
+    if state == "Halted":
+        assert api.VM.set_memory_static_max(vm, str(1024 * mib)) == ""
+        assert api.VM.get_memory_static_max(vm) == str(1024 * mib)
+        # Below dynamic_max: refused naming the field and the bound it must keep.
+        d = failure(api.VM.set_memory_static_max, vm, str(128 * mib))
+        assert d == ["INVALID_VALUE", "memory_static_max",
+                     "%d (must be at least memory_dynamic_max = %d)" % (128 * mib, 256 * mib)]
+        assert api.VM.get_memory_static_max(vm) == str(1024 * mib)
+    else:
+        d = failure(api.VM.set_memory_static_max, vm, str(1024 * mib))
+        assert d == ["VM_BAD_POWER_STATE", vm, "Halted", state]
+        assert api.VM.get_memory_static_max(vm) == str(512 * mib)
+        api.VM.hard_shutdown(vm)

@@ -33,6 +33,7 @@ EXPECTED = {
     ("Suspended", "resume_paused"): (None, "Paused"),
     # Live changes
     ("Running", "set_VCPUs_number_live"): (None, "Running"),
+    ("Halted", "set_memory_static_max"): (None, "Halted"),
 }
 
 OPERATIONS = sorted({op for _, op in EXPECTED})

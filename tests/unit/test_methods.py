@@ -37,6 +37,17 @@ def table():
     return methods.build({n: FakeHandler(n) for n in datamodel.CLASSES})
 
 
+# Messages beyond the draft that write a read-only field the way the later Xen-API does
+# (VM.set_memory_static_max): declared, never generated, and extensions all.
+EXTENSION_WRITERS = {"%s.%s" % (c.name, m.name) for c in datamodel.CLASSES.values()
+                     for m in c.messages if m.extension}
+
+
+def generated_writer(table, name):
+    """Whether ``name`` is in the method table as a generated accessor (not a message)."""
+    return name in table and name not in EXTENSION_WRITERS
+
+
 def is_collection(typ):
     return typ.endswith(" Set") or typ.endswith(" Map")
 
@@ -78,7 +89,7 @@ def test_no_setter_or_collection_writer_for_read_only_fields(table, cls_name):
             continue
         w = wire(name)
         for verb in ("set_", "add_to_", "remove_from_"):
-            assert "%s.%s%s" % (cls_name, verb, w) not in table, (qual, name)
+            assert not generated_writer(table, "%s.%s%s" % (cls_name, verb, w)), (qual, name)
 
 
 @pytest.mark.parametrize("cls_name", SPEC_CLASSES)
@@ -199,7 +210,7 @@ def test_no_generated_rpcs_for_ro_fields_of_every_declared_field(table):
         assert "%s.get_%s" % (cls.name, f.wire) in table
         if f.qual in (RO_RUN, RO_INS):
             for verb in ("set_", "add_to_", "remove_from_"):
-                assert "%s.%s%s" % (cls.name, verb, f.wire) not in table
+                assert not generated_writer(table, "%s.%s%s" % (cls.name, verb, f.wire))
 
 
 def test_lifecycle_messages_a_handler_leaves_are_the_domain_owners():

@@ -190,6 +190,20 @@ def test_vcpu_set(xm, root, tmp_path):
     xm("destroy", "hotcpu")
 
 
+def test_mem_max(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "memmax", "maxmem = 128\n")
+    xm("mem-max", "memmax", "512")
+    assert int(root.VM.get_memory_static_max(vm)) == 512 * MIB
+    err = xm.fails("mem-max", "memmax", "32")                  # below dynamic_max (64)
+    assert err.startswith("Error: INVALID_VALUE: memory_static_max cannot be %d (must be at "
+                          "least memory_dynamic_max = %d)" % (32 * MIB, 64 * MIB))
+    xm("start", "memmax")
+    err = xm.fails("mem-max", "memmax", "256")
+    assert err.startswith("Error: VM_BAD_POWER_STATE: memmax is Running; this needs Halted")
+    assert int(root.VM.get_memory_static_max(vm)) == 512 * MIB
+    xm("destroy", "memmax")
+
+
 def run_with_a_terminal(xm, args, terminal):
     """Run xm with ``terminal`` ("stdout" or "stderr") on a pty and the other stream on a
     pipe: (exit status, what the terminal showed, what the pipe got)."""

@@ -439,6 +439,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("set_VCPUs_number_live", [Param("nvcpu", Int, "The number of VCPUs, 1..VCPUs/max")],
            "Hot-plug or unplug vCPUs of the running VM until it has nvcpu (Running only); "
            "VCPUs/at_startup becomes nvcpu.", extension=True),
+    _vm_op("set_memory_static_max", [Param("value", Int, "The new static maximum, in bytes")],
+           "Set memory/static_max, the most memory the VM boots with, for its next start "
+           "(Halted only); static_min <= dynamic_min <= dynamic_max <= static_max holds.",
+           extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [

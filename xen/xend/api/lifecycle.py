@@ -56,6 +56,7 @@ TABLE = {
     (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
     # Live changes: a resident guest changed in place.
     (RUNNING, "set_VCPUs_number_live"): Transition(None, RUNNING),
+    (HALTED, "set_memory_static_max"): Transition(None, HALTED),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.

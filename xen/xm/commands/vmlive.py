@@ -1,5 +1,6 @@
 """Live changes: a running VM's vCPUs, and what it gets at its next boot."""
 
+from ..output import MIB
 from . import arg, command, lifecycle_help, positive
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
@@ -17,3 +18,15 @@ to let go of each vCPU.
 def vcpu_set(client, opts):
     vm = client.resolve("VM", opts.vm)
     client.call("VM.set_VCPUs_number_live", vm, opts.n)
+
+
+@command("mem-max", "set the most memory a VM boots with", "VMs", args=[
+    VM_ARG, arg("mib", metavar="MiB", type=positive, help="the new maximum, in MiB"),
+], details="""\
+Sets memory/static_max (VM.set_memory_static_max) for the VM's next start. It
+must stay at least memory/dynamic_max (mem-set lowers that first).
+
+""" + lifecycle_help("set_memory_static_max"))
+def mem_max(client, opts):
+    vm = client.resolve("VM", opts.vm)
+    client.call("VM.set_memory_static_max", vm, opts.mib * MIB)

@@ -102,6 +102,13 @@ class VMHandler(ClassHandler):
 
     set_memory_dynamic_min = set_memory_dynamic_max
 
+    def set_memory_static_max(self, call, vm, value):
+        """memory/static_max (RO_INS on the wire otherwise) for the next start: held like
+        a lifecycle operation, so that no start overtakes it; validate keeps the memory
+        fields in order."""
+        self.app.domains.run(vm, "set_memory_static_max",
+                             lambda: self.set_field(call, "memory_static_max", vm, value))
+
     def validate(self, txn, ref, old, new):
         if new.get("is_a_template") and not (old or {}).get("is_a_template"):
             lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED))
