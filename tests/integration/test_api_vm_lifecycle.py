@@ -302,3 +302,34 @@ def test_memory_static_max_changes_only_while_halted(api, state):
         assert d == ["VM_BAD_POWER_STATE", vm, "Halted", state]
         assert api.VM.get_memory_static_max(vm) == str(512 * mib)
         api.VM.hard_shutdown(vm)
+
+
+@pytest.mark.parametrize("params, pair", [
+    ("weight=0", "weight=0 (weight must be 1..65535)"),
+    ("weight=70000", "weight=70000 (weight must be 1..65535)"),
+    ("cap=201", "cap=201 (cap must be 0..200: 0 for none, else percent of one CPU up to "
+                "VCPUs/max * 100)"),
+    ("cpumap2=0", "cpumap2=0 (vCPU 2: the VM has vCPUs 0..1 (VCPUs/max))"),
+    ("cpumap0=1-0", "cpumap0=1-0 (CPUs must be a list like 0-3,6 or all)"),
+    ("speed=9", "speed=9 (unknown key speed: weight, cap or cpumapN)"),
+    ("weight", "weight (must be key=value: weight, cap or cpumapN)"),
+])
+def test_vcpu_params_are_checked_when_set(api, params, pair):
+    vm = new_vm(api, VCPUs_max="2", VCPUs_params="weight=512")
+    assert failure(api.VM.set_VCPUs_params, vm, "cap=50 " + params) == [
+        "INVALID_VALUE", "VCPUs_params", pair]
+    assert api.VM.get_VCPUs_params(vm) == "weight=512"
+
+
+def test_vcpu_params_set_and_added_live(api):
+    vm = new_vm(api, VCPUs_max="2")
+    api.VM.set_VCPUs_params(vm, "weight=512;cap=150  cpumap1=0-1,3")
+    d = failure(api.VM.add_to_VCPUs_params_live, vm, "cap", "10")
+    assert d == ["VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
+    api.VM.start(vm, False)
+    # A key added live replaces its earlier value; the string is kept in one spelling.
+    api.VM.add_to_VCPUs_params_live(vm, "cap", "10")
+    assert api.VM.get_VCPUs_params(vm) == "weight=512 cap=10 cpumap1=0-1,3"
+    d = failure(api.VM.add_to_VCPUs_params_live, vm, "weight", "x")
+    assert d == ["INVALID_VALUE", "VCPUs_params", "weight=x (weight must be 1..65535)"]
+    api.VM.hard_shutdown(vm)

@@ -1,7 +1,8 @@
 """Live changes of a running tiny Linux guest through the API: vCPUs hot-plugged and
 unplugged (VM.set_VCPUs_number_live), seen from inside the guest, which reports its
 online CPUs on its console ("xend-test: cpus: cpu0 cpu1 ..."), and from the host (the
-QEMU process's vCPU threads), and kept over a suspend and resume."""
+QEMU process's vCPU threads), and kept over a suspend and resume; vCPU affinity
+(VCPUs/params) seen in the threads' Cpus_allowed_list."""
 
 import re
 
@@ -33,7 +34,18 @@ def wait_cpus(daemon, vm, count):
                % (expected, cpus_seen(daemon, vm)))
 
 
-def test_vcpus_plugged_and_unplugged_live(api, qemu_daemon, tiny_guest):
+def allowed_cpus(pid):
+    """{vCPU: the Cpus_allowed_list of its QEMU thread} ("CPU N/TCG" or "CPU N/KVM")."""
+    out = {}
+    for tid in vcpu_threads(pid):
+        with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
+            vcpu = int(f.read().split()[1].split("/")[0])
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            out[vcpu] = re.search(r"Cpus_allowed_list:\s*(\S+)", f.read()).group(1)
+    return out
+
+
+def test_vcpus_plugged_and_unplugged_live_and_pinned(api, qemu_daemon, tiny_guest):
     vm = new_tiny_vm(api, tiny_guest, VCPUs_max="3", VCPUs_at_startup="2")
     api.VM.start(vm, False)
     wait_ready(qemu_daemon, vm)
@@ -53,6 +65,16 @@ def test_vcpus_plugged_and_unplugged_live(api, qemu_daemon, tiny_guest):
     assert the_pid(vm) != pid and len(vcpu_threads(the_pid(vm))) == 3
     assert api.VM.get_VCPUs_number(vm) == "3"
     pid = the_pid(vm)
+
+    # vCPU 1 pinned to CPU 1: its thread may run there only, the others anywhere.
+    api.VM.set_VCPUs_params(vm, "cpumap1=1")
+    assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
+    d = failure(api.VM.set_VCPUs_params, vm, "cpumap1=7")
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "VCPUs/params", "cpumap1=7"]
+    d = failure(api.VM.add_to_VCPUs_params_live, vm, "weight", "512")
+    assert d[:3] == ["VALUE_NOT_SUPPORTED", "VCPUs/params", "weight=512"]
+    assert api.VM.get_VCPUs_params(vm) == "cpumap1=1"
+    assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
 
     if any(arg.endswith("accel=tcg") for arg in cmdline(pid)):
         # QEMU 7.2 under TCG corrupts its heap once a vCPU is unplugged (it aborts

@@ -34,6 +34,8 @@ EXPECTED = {
     # Live changes
     ("Running", "set_VCPUs_number_live"): (None, "Running"),
     ("Halted", "set_memory_static_max"): (None, "Halted"),
+    ("Running", "add_to_VCPUs_params_live"): (None, "Running"),
+    ("Paused", "add_to_VCPUs_params_live"): (None, "Paused"),
 }
 
 OPERATIONS = sorted({op for _, op in EXPECTED})

@@ -52,6 +52,13 @@ def test_a_guest_starts_with_vcpus_at_startup_of_vcpus_max():
     assert (got["vcpus"], got["maxvcpus"]) == ("3", "4")
 
 
+def test_vcpu_params_become_the_credit_schedulers_settings():
+    got = settings(xl_config.build_config(spec(vm(VCPUs_max=3, VCPUs_params=(
+        "weight=512 cap=150 cpumap1=0-1"))), "d"))
+    assert (got["cpu_weight"], got["cap"], got["cpus"]) == ("512", "150", '["all", "0-1"]')
+    assert "cpus" not in settings(xl_config.build_config(spec(vm()), "d"))
+
+
 @pytest.mark.parametrize("disk,nic,field", [
     ({"device": "xvda,script=/tmp/x"}, {}, "VBD/device"),
     ({"device": "xvda,backend=0"}, {}, "VBD/device"),

@@ -204,6 +204,28 @@ def test_mem_max(xm, root, tmp_path):
     xm("destroy", "memmax")
 
 
+def test_sched_credit_and_vcpu_pin(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "sched", "vcpus = 2\n")
+    assert table(xm("sched-credit", "-d", "sched")) == [
+        {"Name": "sched", "ID": vm, "Weight": "256", "Cap": "0"}]
+    xm("sched-credit", "-d", "sched", "-w", "512")
+    xm("sched-credit", "-d", "sched", "-c", "150")
+    assert table(xm("sched-credit", "-d", "sched"))[0]["Weight"] == "512"
+    err = xm.fails("sched-credit", "-d", "sched", "-c", "300")
+    assert err.startswith("Error: INVALID_VALUE: VCPUs_params cannot be cap=300 (cap must "
+                          "be 0..200")
+    xm("vcpu-pin", "sched", "1", "0")
+    xm("start", "sched")
+    xm("vcpu-pin", "sched", "0", "0-1")
+    assert root.VM.get_VCPUs_params(vm) == "weight=512 cap=150 cpumap0=0-1 cpumap1=0"
+    rows = json.loads(xm("vcpu-list", "--json", "sched"))
+    assert [(r["vcpu"], r["affinity"]) for r in rows] == [(0, "0-1"), (1, "0")]
+    assert table(xm("vcpu-list", "sched"))[1]["Affinity"] == "0"
+    xm("vcpu-pin", "sched", "all", "all")
+    assert root.VM.get_VCPUs_params(vm) == "weight=512 cap=150"
+    xm("destroy", "sched")
+
+
 def run_with_a_terminal(xm, args, terminal):
     """Run xm with ``terminal`` ("stdout" or "stderr") on a pty and the other stream on a
     pipe: (exit status, what the terminal showed, what the pipe got)."""

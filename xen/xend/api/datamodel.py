@@ -363,7 +363,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("memory/static_min", Int, RO_INS, "Statically-set (i.e. absolute) minimum",
           default=16 * 2 ** 20),
     Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
-    Field("VCPUs/params", String, RW, "string-encoded parameters passed to selected VCPU policy"),
+    Field("VCPUs/params", String, RW, "string-encoded parameters passed to selected VCPU policy",
+          on_set="applies the credit scheduler's weight, cap and vCPU affinity to a resident "
+          "guest (docs/api.md: Live changes)"),
     Field("VCPUs/max", Int, RW, "number of VCPUs the VM is started with", default=1,
           extension=True),
     Field("VCPUs/number", Int, RO_RUN, "Current number of VCPUs"),
@@ -443,6 +445,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
            "Set memory/static_max, the most memory the VM boots with, for its next start "
            "(Halted only); static_min <= dynamic_min <= dynamic_max <= static_max holds.",
            extension=True),
+    _vm_op("add_to_VCPUs_params_live", [Param("key", String, "weight, cap or cpumapN"),
+                                        Param("value", String, "its value")],
+           "Set one key of VCPUs/params and apply it to the resident guest at once "
+           "(Running or Paused).", extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [

@@ -57,6 +57,8 @@ TABLE = {
     # Live changes: a resident guest changed in place.
     (RUNNING, "set_VCPUs_number_live"): Transition(None, RUNNING),
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
+    (RUNNING, "add_to_VCPUs_params_live"): Transition(None, RUNNING),
+    (PAUSED, "add_to_VCPUs_params_live"): Transition(None, PAUSED),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.

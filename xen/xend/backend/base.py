@@ -27,7 +27,9 @@ import abc
 import socket
 from typing import Callable, Optional
 
+from . import vcpuparams
 from .spec import DiskSpec, DomainSpec, NicSpec, VMConfig
+from .vcpuparams import VcpuParams
 
 
 class BackendError(Exception):
@@ -241,3 +243,12 @@ class Backend(abc.ABC):
         starts the guest with VCPUs/at_startup vCPUs, which the daemon sets to ``n``."""
         raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/number", n,
                            "the %s backend cannot change a running guest's vCPUs" % self.name)
+
+    def set_vcpu_params(self, uuid: str, params: VcpuParams) -> None:
+        """Apply VCPUs/params (backend/vcpuparams.py, parsed and checked) to the resident
+        guest ``uuid``: its scheduling weight and cap, and each vCPU's affinity (a vCPU
+        not listed may run on every CPU). Start and resume apply VMConfig.VCPUs_params
+        the same way. VALUE_NOT_SUPPORTED ["VCPUs/params", pair, reason] for a setting
+        this host cannot apply, before anything changed."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/params", vcpuparams.format(params),
+                           "the %s backend applies no scheduling parameters" % self.name)

@@ -197,6 +197,10 @@ class SimBackend(Backend):
         self._require(uuid)
         self._work()
 
+    def set_vcpu_params(self, uuid, params):
+        """Nothing to schedule: the daemon records the string."""
+        self._require(uuid)
+
     def dump_core(self, uuid, path):
         self._require(uuid)
         create_private_file(path, "simulated core of %s\n" % uuid)

@@ -56,6 +56,7 @@ class VMConfig:
     # Live changes: the vCPUs a guest starts (or resumes) with, at most VCPUs_max (the
     # API checks); 0 means VCPUs_max.
     VCPUs_at_startup: int = 0
+    VCPUs_params: str = ""     # backend/vcpuparams.py's string, checked by the API
 
     def __post_init__(self):
         # A wire string where an Int or Bool belongs is a caller's bug, caught here

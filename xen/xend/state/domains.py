@@ -274,6 +274,10 @@ class Domains(GuestSpecs, GuestActions):
                 txn.update("VM", vm, {"VCPUs_at_startup": nvcpu})
         self.run(vm, "set_VCPUs_number_live", work)
 
+    def set_vcpu_params(self, vm, params):
+        """Apply VCPUs/params (a VcpuParams) to the resident guest ``vm``."""
+        self.backend.set_vcpu_params(vm, params)
+
     def snapshot_disk(self, vm, vbd, new_leaf):
         """Switch the resident guest ``vm``'s disk ``vbd`` to the new overlay ``new_leaf``."""
         self.backend.snapshot_disk(vm, vbd, new_leaf)

@@ -17,7 +17,7 @@ from ..output import (
     printable,
     vm_state,
 )
-from . import all_records, arg, command, lifecycle_help, positive
+from . import all_records, arg, command, lifecycle_help, positive, vmlive
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
 
@@ -297,21 +297,24 @@ def mem_set(client, opts):
     arg("vms", metavar="VM", nargs="*", help="only these VMs (names or UUIDs)"),
 ], details="""\
 One line per vCPU of each VM on the hypervisor: its number, its state (r
-running, b blocked/idle, p paused) and its current utilisation.""")
+running, b blocked/idle, p paused), its current utilisation and the host CPUs
+it may run on (vcpu-pin).""")
 def vcpu_list(client, opts):
     records = vm_records(client, opts.vms)
     ids = domain_ids(records)
     rows = []
     for ref, rec in records:
+        pins = vmlive.params_of(rec.get("VCPUs_params", ""))
         for vcpu, use in sorted(rec.get("VCPUs_utilisation", {}).items(),
                                 key=lambda item: int(item[0])):
             state = {"Paused": "-p-"}.get(rec.get("power_state"),
                                           "r--" if use > 0 else "-b-")
             rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": ids[ref],
-                         "vcpu": int(vcpu), "state": state, "utilisation": use})
+                         "vcpu": int(vcpu), "state": state, "utilisation": use,
+                         "affinity": pins.get("cpumap%s" % vcpu, "all")})
     if opts.json:
         print_json(rows)
         return
-    print_table(("Name", "ID", "VCPU", "State", "Util(%)"),
-                [(r["name"], r["id"], r["vcpu"], r["state"], "%.1f" % (100 * r["utilisation"]))
-                 for r in rows], right=(1, 2, 4))
+    print_table(("Name", "ID", "VCPU", "State", "Util(%)", "Affinity"),
+                [(r["name"], r["id"], r["vcpu"], r["state"], "%.1f" % (100 * r["utilisation"]),
+                  r["affinity"]) for r in rows], right=(1, 2, 4))

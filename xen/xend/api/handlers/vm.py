@@ -3,6 +3,7 @@ clone. The other lifecycle RPCs are the domain owner's own (methods.py binds the
 
 import functools
 
+from ...backend import vcpuparams
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
@@ -102,6 +103,37 @@ class VMHandler(ClassHandler):
 
     set_memory_dynamic_min = set_memory_dynamic_max
 
+    def set_VCPUs_params(self, call, wire, ref, value):
+        """Checked whole (the API's rules, then the backend's), applied to a resident
+        guest, and only then stored, in vcpuparams.format's one spelling: a refusal
+        leaves both as they were."""
+        self.may_write(call, ref)
+        rec = dict(self.store.get("VM", ref), VCPUs_params=value)
+        params = self._vcpu_params(rec)
+        self.app.domains.validate(rec)
+        if self._running(rec):
+            self.app.domains.set_vcpu_params(ref, params)
+        self.set_field(call, wire, ref, vcpuparams.format(params))
+
+    def add_to_VCPUs_params_live(self, call, vm, key, value):
+        """One key=value of VCPUs/params set and applied to the resident guest, held like
+        a lifecycle operation (a row of the table: Running or Paused)."""
+        def work():
+            rec = self.store.get("VM", vm)
+            # Written back whole: a later key replaces an earlier one.
+            text = "%s %s=%s" % (rec.get("VCPUs_params", ""), key, value)
+            self.set_VCPUs_params(call, "VCPUs_params", vm, text)
+        self.app.domains.run(vm, "add_to_VCPUs_params_live", work)
+
+    @staticmethod
+    def _vcpu_params(rec):
+        """The VcpuParams of VM record ``rec``; INVALID_VALUE [VCPUs_params, "PAIR
+        (reason)"] naming the first pair that is not allowed."""
+        try:
+            return vcpuparams.parse(rec.get("VCPUs_params", ""), rec.get("VCPUs_max", 1))
+        except vcpuparams.ParamsError as e:
+            raise ApiError("INVALID_VALUE", "VCPUs_params", str(e)) from None
+
     def set_memory_static_max(self, call, vm, value):
         """memory/static_max (RO_INS on the wire otherwise) for the next start: held like
         a lifecycle operation, so that no start overtakes it; validate keeps the memory
@@ -133,6 +165,7 @@ class VMHandler(ClassHandler):
             raise ApiError("INVALID_VALUE", "VCPUs_at_startup", "%s (must be 0..%d: "
                            "VCPUs/max, 0 meaning VCPUs/max)"
                            % (new["VCPUs_at_startup"], new.get("VCPUs_max", 1)))
+        self._vcpu_params(new)
         self.app.domains.validate(new)
 
     def delete(self, call, vm):

@@ -17,7 +17,7 @@ from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
-from . import counters, hotplug, power, suspend
+from . import counters, hotplug, power, scheduling, suspend
 from .argv import validate as validate_vm
 from .console import open_rfb
 from .events import Notifier
@@ -229,8 +229,14 @@ class QemuBackend(base.Backend):
         self._loop = None
 
     def validate(self, vm):
-        """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py)."""
+        """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py,
+        scheduling.py)."""
         validate_vm(vm, audio_ok=self._audio_ok(vm))
+        scheduling.validate(vm)
+
+    def set_vcpu_params(self, uuid, params):
+        """Each vCPU thread pinned as ``params`` says (scheduling.py)."""
+        self._on_guest(uuid, "Running", scheduling.apply, params)
 
     def dump_core(self, uuid, path):
         """Write the guest's memory as an ELF core file to ``path`` (absolute)."""

@@ -9,7 +9,9 @@ stopped so the daemon can take a core dump before acting on actions/after_crash.
 
 import asyncio
 
+from .. import vcpuparams
 from ..base import BackendError
+from . import scheduling
 
 _CTRL_ALT_DEL = {"keys": [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]}
 
@@ -21,6 +23,7 @@ async def start(processes, spec, paused, taps, audio_ok, report):
     report(0.6)   # spawned, monitor connected
     try:
         await _balloon_to_dynamic_max(dom, spec.vm)
+        await scheduling.apply(dom, vcpuparams.parse(spec.vm.VCPUs_params, spec.vm.VCPUs_max))
         if not paused:
             await dom.qmp("cont")
     except BaseException:

@@ -16,9 +16,10 @@ import os
 
 from xen.xend.util.files import open_own, unlink_if_exists
 
+from .. import vcpuparams
 from ..base import BackendError
 from ..common import create_private_file
-from . import counters
+from . import counters, scheduling
 from .domain import POLL
 
 INCOMING_TIMEOUT = 600.0  # reading a state file back in
@@ -115,6 +116,7 @@ async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
         await dom.qmp("getfd", {"fdname": "incoming"}, fd=state)
         await dom.qmp("migrate-incoming", {"uri": "fd:incoming"})
         await _wait_incoming(dom)
+        await scheduling.apply(dom, vcpuparams.parse(spec.vm.VCPUs_params, spec.vm.VCPUs_max))
         report(0.9)
         if not paused:
             await dom.qmp("cont")

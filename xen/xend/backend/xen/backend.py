@@ -19,7 +19,7 @@ import shutil
 
 from xen.xend.util import progress
 
-from .. import base
+from .. import base, vcpuparams
 from ..base import BackendError
 from ..common import create_private_file
 from ..consolehub import HISTORY_BYTES
@@ -215,6 +215,20 @@ class XenBackend(base.Backend):
         dom = self._domains.running(uuid, "Running")
         with dom.lock:
             self._xl.run("vcpu-set", str(dom.domid), str(n))
+
+    def set_vcpu_params(self, uuid, params):
+        """``xl sched-credit -d DOMID -w W -c C`` (the credit scheduler's defaults, 256 and
+        0, where unset), then ``xl vcpu-pin DOMID N CPUS`` for every vCPU ("all" where
+        not pinned)."""
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            self._xl.run("sched-credit", "-d", str(dom.domid),
+                         "-w", str(params.weight or vcpuparams.DEFAULT_WEIGHT),
+                         "-c", str(params.cap))
+            self._xl.run("vcpu-pin", str(dom.domid), "all", "all")
+            for vcpu, cpus in params.affinity:
+                self._xl.run("vcpu-pin", str(dom.domid), str(vcpu),
+                             vcpuparams.format_cpus(cpus))
 
     def dump_core(self, uuid, path):
         """``xl dump-core`` of the domain (a crashed one is kept for this)."""

@@ -14,6 +14,7 @@ reads its own on_* only once, at create).
 
 import re
 
+from .. import vcpuparams
 from ..base import BackendError
 from ..common import BIOS_BOOT, check_host_files, check_memory_fits
 from ..spec import DISK_DEVICE, IFNAME, MAC
@@ -27,6 +28,19 @@ BUILDERS = {"linux": "pv", "pv": "pv", "pvh": "pvh", "hvm": "hvm"}
 _PLAIN = re.compile(r'[^"\\\n\r\x00]*')
 # A name xl accepts for a domain (and we can show in `xl list`).
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _scheduling(vm):
+    """VCPUs/params as xl's cpu_weight, cap and cpus (a list, one entry per vCPU up to
+    the last one pinned; "all" for those not pinned)."""
+    params = vcpuparams.parse(vm.VCPUs_params, vm.VCPUs_max or 1)
+    lines = [("cpu_weight", str(params.weight))] if params.weight else []
+    lines += [("cap", str(params.cap))] if params.cap else []
+    if params.affinity:
+        last = params.affinity[-1][0]
+        lines.append(("cpus", "[%s]" % ", ".join(
+            '"%s"' % vcpuparams.format_cpus(params.pinned(vcpu)) for vcpu in range(last + 1))))
+    return lines
 
 
 def _quote(value, field):
@@ -160,6 +174,7 @@ def build_config(spec, name, qdisk_ok=False, device_model_ok=False, pvh_cpuid=""
         ("memory", str(-(-min(dynamic_max, static_max) // MIB))),
         ("vcpus", str(vm.VCPUs_at_startup or vm.VCPUs_max or 1)),
         ("maxvcpus", str(vm.VCPUs_max or 1)),
+        *_scheduling(vm),
         ("on_poweroff", '"preserve"'),
         ("on_reboot", '"preserve"'),
         ("on_crash", '"preserve"'),
