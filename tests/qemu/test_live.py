@@ -58,6 +58,10 @@ def test_vcpus_plugged_and_unplugged_live_and_pinned(api, qemu_daemon, tiny_gues
     assert len(vcpu_threads(pid)) == 3
     assert api.VM.get_VCPUs_number(vm) == api.VM.get_VCPUs_at_startup(vm) == "3"
 
+    # vCPU 1 pinned to CPU 1: its thread may run there only, the others anywhere.
+    api.VM.set_VCPUs_params(vm, "cpumap1=1")
+    assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
+
     # The saved state holds three vCPUs: the VM resumes with exactly those
     # (VCPUs/at_startup), and the guest goes on with them.
     api.VM.suspend(vm, False)
@@ -66,8 +70,7 @@ def test_vcpus_plugged_and_unplugged_live_and_pinned(api, qemu_daemon, tiny_gues
     assert api.VM.get_VCPUs_number(vm) == "3"
     pid = the_pid(vm)
 
-    # vCPU 1 pinned to CPU 1: its thread may run there only, the others anywhere.
-    api.VM.set_VCPUs_params(vm, "cpumap1=1")
+    # Pinned before the suspend, vCPU 1 is pinned in the resumed process too.
     assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
     d = failure(api.VM.set_VCPUs_params, vm, "cpumap1=7")
     assert d[:3] == ["VALUE_NOT_SUPPORTED", "VCPUs/params", "cpumap1=7"]

@@ -9,7 +9,6 @@ stopped so the daemon can take a core dump before acting on actions/after_crash.
 
 import asyncio
 
-from .. import vcpuparams
 from ..base import BackendError
 from . import scheduling
 
@@ -23,7 +22,7 @@ async def start(processes, spec, paused, taps, audio_ok, report):
     report(0.6)   # spawned, monitor connected
     try:
         await _balloon_to_dynamic_max(dom, spec.vm)
-        await scheduling.apply(dom, vcpuparams.parse(spec.vm.VCPUs_params, spec.vm.VCPUs_max))
+        await scheduling.apply_at_start(dom, spec.vm)
         if not paused:
             await dom.qmp("cont")
     except BaseException:

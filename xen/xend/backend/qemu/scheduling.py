@@ -23,6 +23,14 @@ def validate(vm):
             "controller for each guest's process")
 
 
+async def apply_at_start(dom, vm):
+    """VCPUs/params of VMConfig ``vm`` applied to its new guest ``dom`` (its threads may
+    run anywhere already unless some vCPU is pinned)."""
+    params = vcpuparams.parse(vm.VCPUs_params, vm.VCPUs_max)
+    if params.affinity:
+        await apply(dom, params)
+
+
 async def apply(dom, params):
     """Pin each vCPU thread of guest ``dom`` as ``params`` (VcpuParams) says.
     VALUE_NOT_SUPPORTED naming the pair when the host has no such CPU, before any

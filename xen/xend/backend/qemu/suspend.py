@@ -16,7 +16,6 @@ import os
 
 from xen.xend.util.files import open_own, unlink_if_exists
 
-from .. import vcpuparams
 from ..base import BackendError
 from ..common import create_private_file
 from . import counters, scheduling
@@ -116,7 +115,7 @@ async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
         await dom.qmp("getfd", {"fdname": "incoming"}, fd=state)
         await dom.qmp("migrate-incoming", {"uri": "fd:incoming"})
         await _wait_incoming(dom)
-        await scheduling.apply(dom, vcpuparams.parse(spec.vm.VCPUs_params, spec.vm.VCPUs_max))
+        await scheduling.apply_at_start(dom, spec.vm)
         report(0.9)
         if not paused:
             await dom.qmp("cont")
