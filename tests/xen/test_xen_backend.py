@@ -379,6 +379,42 @@ def test_hard_shutdown(api, host, vm_a):
     assert "vif%d." % domid not in host.check("ls /sys/class/net")
 
 
+# -- live changes ------------------------------------------------------------------------
+
+def test_vcpus_sched_credit_and_pinning_live(api, host, vm_a):
+    ensure(api, host, vm_a, "Halted")
+    api.VM.set_VCPUs_max(vm_a, "2")
+    api.VM.set_VCPUs_at_startup(vm_a, "1")
+    ensure(api, host, vm_a, "Running")
+    domid = the_domain(host, vm_a)["domid"]
+
+    def availability():
+        return host.check("xenstore-read /local/domain/%d/cpu/1/availability" % domid).strip()
+    # xl vcpu-set offers the guest its second vCPU (taking it online is the guest's
+    # part: the test guest has no udev to do it) and takes it back.
+    assert availability() == "offline"
+    api.VM.set_VCPUs_number_live(vm_a, "2")
+    assert availability() == "online"
+    assert api.VM.get_VCPUs_number(vm_a) == api.VM.get_VCPUs_at_startup(vm_a) == "2"
+    api.VM.set_VCPUs_number_live(vm_a, "1")
+    assert availability() == "offline"
+
+    # xl sched-credit (sched-credit2 under Xen's default credit2) and xl vcpu-pin, read
+    # back from xl.
+    sched = "xl sched-credit2" if "credit2" in host.check("xl info") else "xl sched-credit"
+    api.VM.set_VCPUs_params(vm_a, "weight=512 cap=50 cpumap0=0")
+    name, _, weight, cap = host.check("%s -d %d" % (sched, domid)).splitlines()[1].split()
+    assert (weight, cap) == ("512", "50")
+    vcpu0 = host.check("xl vcpu-list %d" % domid).splitlines()[1].split()
+    assert vcpu0[2] == "0" and vcpu0[6] == "0", vcpu0      # VCPU 0, hard affinity 0
+    api.VM.set_VCPUs_params(vm_a, "")
+    vcpu0 = host.check("xl vcpu-list %d" % domid).splitlines()[1].split()
+    assert vcpu0[6] == "all", vcpu0
+    assert host.check("%s -d %d" % (sched, domid)).splitlines()[1].split()[2:] == [
+        "256", "0"]
+    api.VM.hard_shutdown(vm_a)
+
+
 # -- what guests do on their own --------------------------------------------------------
 
 @pytest.fixture(scope="module")

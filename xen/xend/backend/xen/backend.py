@@ -217,12 +217,12 @@ class XenBackend(base.Backend):
             self._xl.run("vcpu-set", str(dom.domid), str(n))
 
     def set_vcpu_params(self, uuid, params):
-        """``xl sched-credit -d DOMID -w W -c C`` (the credit scheduler's defaults, 256 and
-        0, where unset), then ``xl vcpu-pin DOMID N CPUS`` for every vCPU ("all" where
-        not pinned)."""
+        """``xl sched-credit -d DOMID -w W -c C`` (``sched-credit2`` where Xen runs credit2,
+        as Xen 4.17 does by default; the defaults, 256 and 0, where unset), then ``xl
+        vcpu-pin DOMID N CPUS`` for every vCPU ("all" where not pinned)."""
         dom = self._domains.running(uuid, "Running")
         with dom.lock:
-            self._xl.run("sched-credit", "-d", str(dom.domid),
+            self._xl.run(host.credit_command(self.info), "-d", str(dom.domid),
                          "-w", str(params.weight or vcpuparams.DEFAULT_WEIGHT),
                          "-c", str(params.cap))
             self._xl.run("vcpu-pin", str(dom.domid), "all", "all")

@@ -26,6 +26,12 @@ def xen_version(info):
                         info.get("xen_extra", ""))
 
 
+def credit_command(info):
+    """The xl command that sets a domain's weight and cap under the scheduler Xen runs
+    (``xl info``'s xen_scheduler): sched-credit2 for credit2, else sched-credit."""
+    return "sched-credit2" if info.get("xen_scheduler") == "credit2" else "sched-credit"
+
+
 def hvm_capable(info):
     """Whether Xen can run HVM containers (PVH and HVM domains) on this processor."""
     return "hvm" in info.get("virt_caps", "").split()
