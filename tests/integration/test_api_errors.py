@@ -1,6 +1,8 @@
 """Every error code a client can provoke, with its parameters, over plain xmlrpc.client
 (the SDK retries SESSION_INVALID itself, so it would hide some of these)."""
 
+import os
+
 import pytest
 from harness import STATE_WAIT, serving, unique, wait_until
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
@@ -390,3 +392,28 @@ def test_other_operation_in_progress(slow):
     wait_until(lambda: slow.ok("task.get_record", task)["status"] != "pending", STATE_WAIT, "task")
     assert slow.ok("task.get_record", task)["status"] == "success"
     assert slow.ok("VM.get_power_state", vm) == "Running"
+
+
+def test_debugging_a_guest_root_only_parts_and_bad_arguments(user, r, daemon):
+    host = r.ok("host.get_all")[0]
+    vm = r.ok("VM.create", {"name_label": unique("dbg")})
+    r.ok("VM.start", vm, False)
+    # The hypervisor's log and a file on the host are root's; keys and triggers every user's.
+    assert user.fail("host.dmesg", host)[0] == "PERMISSION_DENIED"
+    assert user.fail("VM.dump_core", vm, "")[0] == "PERMISSION_DENIED"
+    assert not os.path.exists(os.path.join(daemon.state_dir, "dump"))
+    user.ok("VM.send_sysrq", vm, "h")
+    user.ok("VM.send_trigger", vm, "nmi", 0)
+    assert "sim: %s: sysrq h" % vm in r.ok("host.dmesg", host)
+    assert r.fail("VM.send_sysrq", vm, "hh") == [
+        "INVALID_VALUE", "key", "hh (must be one of 0123456789bcdefghijklmnopqrstuvwxyz)"]
+    assert r.fail("VM.send_sysrq", vm, "A")[:2] == ["INVALID_VALUE", "key"]
+    assert r.fail("VM.send_trigger", vm, "boom", 0) == [
+        "INVALID_VALUE", "trigger", "boom (must be one of nmi, reset, power, init)"]
+    assert r.fail("VM.send_trigger", vm, "nmi", 1) == ["INVALID_VALUE", "vcpu", "1 (must be 0..0)"]
+    assert r.fail("VM.dump_core", vm, "relative.core") == [
+        "INVALID_VALUE", "filename", "relative.core (must be absolute)"]
+    assert r.fail("VM.dump_core", vm, "/nonexistent-dir/x.core") == [
+        "INVALID_VALUE", "filename", "/nonexistent-dir/x.core (no such directory)"]
+    assert "trigger boom" not in r.ok("host.dmesg", host)
+    r.ok("VM.hard_shutdown", vm)

@@ -31,6 +31,11 @@ EXPECTED = {
     ("Paused", "suspend"): (None, "Suspended"),
     ("Suspended", "resume"): (None, "Running"),
     ("Suspended", "resume_paused"): (None, "Paused"),
+    # Debugging a guest keeps its power state.
+    ("Running", "dump_core"): (None, "Running"),
+    ("Paused", "dump_core"): (None, "Paused"),
+    ("Running", "send_sysrq"): (None, "Running"),
+    ("Running", "send_trigger"): (None, "Running"),
 }
 
 OPERATIONS = sorted({op for _, op in EXPECTED})

@@ -86,8 +86,20 @@ def test_network_new_attach_list_detach_del(xm, root):
     assert "not ip" in xm.fails("network-attach", "nic", "backnet", "ip=1.2.3.4")
     assert "bad MAC address" in xm.fails("network-attach", "nic", "backnet", "mac=1")
     assert "there is no network named 'nonet'" in xm.fails("network-attach", "nic", "nonet")
-    err = xm.fails("network-del", "backnet")
-    assert err.startswith("Error: OBJECT_IN_USE: network backnet is in use by VIF "), err
+    nets = {r["Name"]: r for r in table(xm("network-list"))}     # every network
+    assert nets["backnet"]["VIFs"] == "2" and nets["backnet"]["NIC"] == "eth3"
+    assert nets["backnet"]["Bridge"] == "eth3" and nets["backnet"]["UUID"] == net
+    records = {n["uuid"]: n for n in json.loads(xm("network-list", "--json"))}
+    assert set(records) == set(root.network.get_all())
+    assert records[net]["bridge"] == "eth3" and sorted(records[net]["VIFs"]) == sorted(
+        [first, second])
+    other = make_vm(root, "nic-too")
+    xm("network-attach", "nic-too", "backnet")
+    assert xm.error_line("network-del", "backnet") == (
+        "Error: network 'backnet' is in use by the VMs nic, nic-too; detach their "
+        "interfaces first (xm network-detach)")
+    assert net in root.network.get_all()
+    root.VM.destroy(other)
     xm("network-detach", "nic", "00:16:3e:0a:0b:0c")
     xm("network-detach", "nic", first)
     assert root.VM.get_VIFs(vm) == []

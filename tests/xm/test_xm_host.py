@@ -389,3 +389,12 @@ def test_https_with_the_daemons_own_certificate(tmp_path):
         assert "fingerprint" in err and len(err.splitlines()) == 1
     finally:
         daemon.cleanup()
+
+
+def test_user_list(xm, root):
+    ref = root.user.create({"short_name": "ulist", "fullname": "UserList"})
+    rows = {r["Name"]: r for r in table(xm("user-list"))}
+    assert rows["ulist"]["UUID"] == ref and xm("user-list").count("UserList") == 1
+    assert "root" in rows
+    users = json.loads(xm("user-list", "--json"))
+    assert {u["uuid"] for u in users} == set(root.user.get_all())

@@ -1,6 +1,7 @@
 """xm's VM commands against the real daemon: list, create/new, the lifecycle, settings."""
 
 import json
+import os
 import signal
 
 from harness import MIB, ROOT, STATE_WAIT, Daemon, wait_until
@@ -341,3 +342,65 @@ def test_state_letter_follows_the_cpu_share_of_the_last_sample():
     assert state(0.02, 0.01) == "-b----"
     assert state(0.02, 0.97) == "r-----"
     assert state(1.0) == "r-----"
+
+
+PAUSED_LINE = "Error: all-paused: VM_BAD_POWER_STATE: all-paused is Paused; this needs Running"
+
+
+def test_shutdown_and_reboot_of_every_vm_report_each_failure(xm, root, tmp_path):
+    # -a reaches every VM of the module's daemon: only this test's may fail.
+    for vm, rec in root.VM.get_all_records().items():
+        if rec["power_state"] == "Paused":
+            root.VM.hard_shutdown(vm)
+    up = [new_vm(xm, tmp_path, name) for name in ("all-1", "all-2")]
+    stuck = new_vm(xm, tmp_path, "all-paused")
+    halted = new_vm(xm, tmp_path, "all-halted")
+    for vm in up:
+        root.VM.start(vm, False)
+    root.VM.start(stuck, True)
+    p = xm.run("reboot", "-a", "-w")
+    assert p.returncode == 1 and p.stdout == ""
+    assert PAUSED_LINE in p.stderr.splitlines()
+    assert [root.VM.get_power_state(vm) for vm in up + [halted]] == [
+        "Running", "Running", "Halted"]
+    p = xm.run("shutdown", "-a", "-H", "-w")
+    assert p.returncode == 1 and p.stderr.splitlines().count(
+        PAUSED_LINE) == 1, p.stderr
+    assert [root.VM.get_power_state(vm) for vm in up] == ["Halted", "Halted"]
+    assert root.VM.get_power_state(stuck) == "Paused"      # the others went on
+    root.VM.unpause(stuck)
+    assert xm("shutdown", "-a", "-w") == ""                # none failed: status 0
+    assert root.VM.get_power_state(stuck) == "Halted"
+    root.VM.start(stuck, False)
+    xm("shutdown", "-R", "-w", "all-paused")               # -R: a reboot, as classic xm
+    assert root.VM.get_power_state(stuck) == "Running"
+    assert "give either a VM or -a" in xm.fails("shutdown", "-a", "all-paused")
+    assert "give either a VM or -a" in xm.fails("reboot")
+    assert "-H and -R cannot be used together" in xm.fails("shutdown", "-H", "-R", "all-paused")
+    root.VM.hard_shutdown(stuck)
+
+
+def test_sysrq_trigger_dump_core_and_dmesg(xm, root, daemon, tmp_path):
+    vm = new_vm(xm, tmp_path, "dbg")
+    root.VM.start(vm, False)
+    assert xm("sysrq", "dbg", "h") == ""
+    assert "sim: %s: sysrq h" % vm in xm("dmesg")
+    assert xm.error_line("sysrq", "dbg", "hh") == (
+        "Error: INVALID_VALUE: key cannot be hh (must be one of "
+        "0123456789bcdefghijklmnopqrstuvwxyz)")
+    assert xm("trigger", "dbg", "nmi") == ""
+    assert "sim: %s: trigger nmi vcpu 0" % vm in xm("dmesg")
+    assert xm.error_line("trigger", "dbg", "bang") == (
+        "Error: INVALID_VALUE: trigger cannot be bang (must be one of nmi, reset, power, init)")
+    assert xm("trigger", "dbg", "reset") == ""
+    assert root.VM.get_power_state(vm) == "Running"
+    path = xm("dump-core", "dbg").strip()
+    assert path.startswith(os.path.join(daemon.state_dir, "dump", "")) and os.path.isfile(path)
+    target = str(tmp_path / "dbg.core")
+    assert xm("dump-core", "-L", "dbg", target).strip() == target
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    assert root.VM.get_power_state(vm) == "Running"        # the guest keeps running
+    xm("dump-core", "-C", "dbg", target)
+    assert root.VM.get_power_state(vm) == "Halted"          # -C: crashed after the dump
+    assert xm.error_line("sysrq", "dbg", "h") == (
+        "Error: VM_BAD_POWER_STATE: dbg is Halted; this needs Running")

@@ -289,9 +289,9 @@ def name_fields():
                   "a notes field containing human-readable description")]
 
 
-def _vm_op(name, params, desc, result=None, lifecycle=None):
+def _vm_op(name, params, desc, result=None, lifecycle=None, **flags):
     return Message(name, [Param("vm", Ref("VM"), "the VM")] + params, result, desc,
-                   lifecycle=lifecycle or name)
+                   lifecycle=lifecycle or name, **flags)
 
 
 # --------------------------------------------------------------------------
@@ -430,6 +430,20 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
+    # Debugging a guest
+    _vm_op("dump_core", [Param("filename", String,
+                               "the host file to write (absolute); \"\" for a new file "
+                               "under the daemon's dump directory")],
+           "Write the guest's memory to an ELF core file (0600); the guest keeps running. "
+           "Returns the file's path.", result=String, root_only=True, extension=True),
+    _vm_op("send_sysrq", [Param("key", String, "one magic SysRq key: 0-9 or a-z")],
+           "Send the magic SysRq key to the guest's kernel (alt+sysrq+key).",
+           extension=True),
+    _vm_op("send_trigger", [Param("trigger", String, "nmi, reset, power or init"),
+                            Param("vcpu", Int, "the vCPU it is sent to (default 0)",
+                                  optional=True)],
+           "Send a hardware trigger to the guest: an NMI, a reset (a hard reboot), the "
+           "ACPI power button, or an INIT.", extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -449,6 +463,10 @@ HOST = Class("host", "a physical host", [
             "Shutdown the host (only when disabled and no VM runs).", root_only=True),
     Message("reboot", [Param("host", Ref("host"), "The Host to reboot")], None,
             "Reboot the host (only when disabled and no VM runs).", root_only=True),
+    # Debugging a guest
+    Message("dmesg", [Param("host", Ref("host"), "the host")], String,
+            "The hypervisor's log on the host, newest last, at most 64 KiB.",
+            root_only=True, extension=True),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
@@ -472,6 +490,9 @@ NETWORK = Class("network", "a virtual network", [
     Field("VLAN", String, RW, "VLAN tag to use to access this network", on_set=_REBRIDGE),
     Field("default_gateway", String, RW, "default gateway IP address"),
     Field("default_netmask", String, RW, "default netmask"),
+    # The other commands people type
+    Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
+          "(the NIC's, or the daemon's own)", extension=True),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [

@@ -54,6 +54,13 @@ TABLE = {
     (PAUSED, "suspend"): Transition(None, SUSPENDED),
     (SUSPENDED, "resume"): Transition(None, RUNNING),
     (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
+    # Debugging a guest: a core dump stops the vCPUs only while it writes; a SysRq key
+    # or trigger goes to a guest that runs (a reset trigger is a hard_reboot, the ACPI
+    # power button's outcome is the guest's own shutdown).
+    (RUNNING, "dump_core"): Transition(None, RUNNING),
+    (PAUSED, "dump_core"): Transition(None, PAUSED),
+    (RUNNING, "send_sysrq"): Transition(None, RUNNING),
+    (RUNNING, "send_trigger"): Transition(None, RUNNING),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.

@@ -54,6 +54,17 @@ GUEST_CRASH = "crash"
 GUEST_SUSPEND = "suspend"
 GUEST_DIED = "died"          # the hypervisor process vanished unexpectedly
 
+# The most of the hypervisor's log Backend.dmesg returns.
+DMESG_BYTES = 64 * 1024
+
+
+def newest(text, limit=DMESG_BYTES):
+    """The last ``limit`` bytes' worth of ``text``, cut at a line's start."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return cut[cut.find("\n") + 1:] if "\n" in cut else cut
+
 
 class Backend(abc.ABC):
     """One hypervisor. Methods block until the operation is complete on it."""
@@ -230,3 +241,25 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release the backend's own resources; guests keep running."""
+
+    # Debugging a guest
+
+    def dmesg(self) -> str:
+        """The hypervisor's log on the host, newest last, at most DMESG_BYTES (the
+        oldest lines are cut); docs/api.md says what each backend gives."""
+        return ""
+
+    def send_sysrq(self, uuid: str, key: str) -> None:
+        """Send the magic SysRq ``key`` (one of 0-9, a-z: checked by the caller) to the
+        running guest's kernel."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "key", key,
+                           "the %s backend cannot send SysRq keys" % self.name)
+
+    def send_trigger(self, uuid: str, trigger: str, vcpu: int) -> None:
+        """Send ``trigger`` (nmi, reset, power, init: checked by the caller) to vCPU
+        ``vcpu`` of the running guest. reset resets the machine as hard_reboot does;
+        power presses the ACPI power button and returns (the guest's shutdown, if it
+        heeds it, is a guest event). VALUE_NOT_SUPPORTED ["trigger", trigger, reason]
+        for one the hypervisor cannot send."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "trigger", trigger,
+                           "the %s backend cannot send triggers" % self.name)

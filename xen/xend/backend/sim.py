@@ -22,6 +22,7 @@ without a hypervisor. The hubs run on one loop thread of the backend's, made whe
 first needed.
 """
 
+import collections
 import json
 import os
 import re
@@ -30,11 +31,13 @@ import time
 
 from ..util import progress
 from ..util.files import open_own
-from .base import Backend, BackendError
+from .base import GUEST_SHUTDOWN, Backend, BackendError, newest
 from .common import LoopThread, boot_files, check_host_files, create_private_file
 from .consolehub import HISTORY_BYTES, ConsoleHub
 
 BANNER = b"xend simulated guest %s\r\n"
+SYSRQ_ANSWER = b"sysrq: %s\r\n"    # what the guest's console shows for a SysRq key
+LOG_LINES = 2000        # the simulated hypervisor's log (dmesg) keeps this many lines
 LINE_MAX = 4096         # a line typed is echoed up to this many bytes
 
 
@@ -76,6 +79,7 @@ class SimBackend(Backend):
         except (FileNotFoundError, ValueError):
             self._domains = {}
         self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
+        self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
 
     def _save(self):
         tmp = self._path + ".tmp"
@@ -198,6 +202,33 @@ class SimBackend(Backend):
 
     def reattach(self, uuid, private):
         return self._domains.get(uuid)
+
+    def dmesg(self):
+        """The simulated hypervisor's log: a line per SysRq key and trigger sent."""
+        with self._lock:
+            return newest("".join(self._log))
+
+    def send_sysrq(self, uuid, key):
+        """Logged, and answered on the guest's console as a kernel would."""
+        self._require(uuid)
+        with self._lock:
+            self._log.append("sim: %s: sysrq %s\n" % (uuid, key))
+            hub = self._console(uuid).hub
+            self._loop.loop.call_soon_threadsafe(hub.write, SYSRQ_ANSWER % key.encode())
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """Logged; a reset is hard_reboot's, and the power button powers the simulated
+        guest off as a guest that heeds it would (its shutdown a guest event)."""
+        self._require(uuid)
+        with self._lock:
+            self._log.append("sim: %s: trigger %s vcpu %d\n" % (uuid, trigger, vcpu))
+        if trigger == "reset":
+            self.hard_reboot(uuid)
+        elif trigger == "power":
+            self._set(uuid, None)
+            # From a thread of its own, as a guest's events come: the caller holds the VM.
+            threading.Thread(target=self.on_guest_event, args=(uuid, GUEST_SHUTDOWN),
+                             daemon=True).start()
 
     def consoles(self, uuid):
         """A simulated guest has a serial console and no display."""

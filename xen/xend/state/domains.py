@@ -359,6 +359,19 @@ class Domains(GuestSpecs, GuestActions):
         # failure leaves it Suspended, and resumable.
         self.run(vm, "resume", work, paused, committed=lambda: unlink_if_exists(path))
 
+    def dump_core(self, vm, path):
+        """Write the resident guest ``vm``'s memory to ``path``; it runs on after."""
+        self.run(vm, "dump_core", lambda: self.backend.dump_core(vm, path))
+
+    def send_sysrq(self, vm, key):
+        self.run(vm, "send_sysrq", lambda: self.backend.send_sysrq(vm, key))
+
+    def send_trigger(self, vm, trigger, vcpu):
+        """A reset is a hard reboot done by the trigger (its row, its log line); the
+        power button's outcome, if the guest heeds it, is the guest's own shutdown."""
+        op = "hard_reboot" if trigger == "reset" else "send_trigger"
+        self.run(vm, op, lambda: self.backend.send_trigger(vm, trigger, vcpu))
+
     @staticmethod
     def _stopped(_):
         return {}   # a stopped guest has no backend state to remember

@@ -3,7 +3,7 @@
 from .. import config, provision
 from ..client import XmError
 from ..output import decode, print_json, print_table
-from . import arg, command
+from . import all_records, arg, command
 from .vm import VM_ARG
 
 _MODES = {"w": "RW", "rw": "RW", "r": "RO", "ro": "RO"}
@@ -66,9 +66,17 @@ def block_detach(client, opts):
     client.call("VBD.delete", _find(client, vm, "VBD", opts.vbd, "device"))
 
 
-@command("network-list", "list a VM's network interfaces", "Devices", args=[VM_ARG],
-         json=True)
+@command("network-list", "list the networks, or a VM's network interfaces", "Devices",
+         args=[arg("vm", metavar="VM", nargs="?",
+                   help="the VM's name or UUID (default: every network)")],
+         json=True, details="""\
+Without a VM: each network's name, the host bridge its interfaces are ports of,
+how many interfaces (VIFs) it has, its NIC and UUID. With a VM: that VM's
+interfaces.""")
 def network_list(client, opts):
+    if opts.vm is None:
+        _networks(client, opts)
+        return
     vifs = _devices(client, client.resolve("VM", opts.vm), "VIF")
     if opts.json:
         print_json([rec for _, rec in vifs])
@@ -79,6 +87,16 @@ def network_list(client, opts):
                 [(rec.get("device", ""), rec.get("MAC", ""), names[rec["network"]],
                   rec.get("MTU", ""), rec.get("type", ""), ref) for ref, rec in vifs],
                 right=(3,))
+
+
+def _networks(client, opts):
+    networks = all_records(client, "network")
+    if opts.json:
+        print_json([rec for _, rec in networks])
+        return
+    print_table(("Name", "Bridge", "VIFs", "NIC", "UUID"),
+                [(rec.get("name_label", ""), rec.get("bridge", ""), len(rec.get("VIFs", [])),
+                  rec.get("NIC", "") or "-", ref) for ref, rec in networks], right=(2,))
 
 
 @command("network-attach", "give a VM a network interface", "Devices", args=[

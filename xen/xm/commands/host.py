@@ -49,6 +49,17 @@ def user_add(client, opts):
     print(client.call("user.create", {"short_name": opts.name, "fullname": opts.fullname}))
 
 
+@command("user-list", "list the users who may log in", GROUP, json=True)
+def user_list(client, opts):
+    users = sorted(all_records(client, "user"), key=lambda item: item[1].get("short_name", ""))
+    if opts.json:
+        print_json([rec for _, rec in users])
+        return
+    print_table(("Name", "UUID", "Full name"),
+                [(rec.get("short_name", ""), ref, rec.get("fullname", ""))
+                 for ref, rec in users])
+
+
 @command("passwd", "set a user's password", GROUP, args=[
     arg("user", metavar="USER", help="the user's short name or UUID"),
 ], details="""\

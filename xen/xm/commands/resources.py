@@ -3,7 +3,7 @@
 import re
 
 from .. import provision
-from ..client import XmError
+from ..client import Failure, XmError
 from ..output import human_size, print_json, print_table
 from . import all_records, arg, command
 
@@ -34,12 +34,20 @@ def network_new(client, opts):
 
 @command("network-del", "delete a network no VM uses", "Networks and storage", args=[
     arg("name", metavar="NAME", help="the network's name, NIC or UUID"),
-])
+], details="A network in use is not deleted: the VMs whose interfaces use it are named.")
 def network_del(client, opts):
     network = provision.find_network(client, opts.name)
     if network is None:
         raise XmError("there is no network named '%s'" % opts.name)
-    client.call("network.delete", network)
+    try:
+        client.call("network.delete", network)
+    except Failure as f:
+        if f.code != "OBJECT_IN_USE" or f.params[2:3] != ["VIF"]:
+            raise
+        vms = sorted({client.call("VM.get_name_label", client.call("VIF.get_VM", vif))
+                      for vif in f.params[3].split(",")})
+        raise XmError("network '%s' is in use by the VMs %s; detach their interfaces "
+                      "first (xm network-detach)" % (opts.name, ", ".join(vms)))
 
 
 @command("sr-list", "list storage repositories", "Networks and storage", json=True)

@@ -173,28 +173,73 @@ def _ask_guest(client, method, vm):
     client.call("Async." + method, vm)
 
 
-@command("shutdown", "ask a VM's guest to shut down", "VMs", args=[
-    VM_ARG, arg("-w", "--wait", action="store_true", help="wait until the VM is Halted"),
-], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_shutdown"))
-def shutdown(client, opts):
-    vm = client.resolve("VM", opts.vm)
-    if opts.wait:
+ALL_ARG = arg("-a", "--all", action="store_true",
+              help="every VM resident on the host (Running, Paused, ...), one after another")
+
+
+def _each_vm(client, opts, act):
+    """``act(vm)`` on the VM named, or with -a on each resident VM in turn: a VM that
+    fails is reported on a line of its own and the others go on; the exit status."""
+    if opts.all == bool(opts.vm):
+        raise XmError("give either a VM or -a")
+    if not opts.all:
+        act(client.resolve("VM", opts.vm))
+        return 0
+    failed = 0
+    for ref, rec in all_records(client, "VM"):
+        if not has_domain(rec) or rec.get("is_a_template"):
+            continue
+        name = rec.get("name_label", "") or ref
+        client.remember(ref, name)    # errors name the VM as the user knows it
+        try:
+            act(ref)
+        except Failure as f:
+            failed += 1
+            print("Error: %s: %s" % (printable(name), client.explain(f)), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _shutdown(client, vm, wait):
+    if wait:
         client.long_call("VM.clean_shutdown", vm)
         client.wait_for_power_state(vm, "Halted", SHUTDOWN_WAIT)
     else:
         _ask_guest(client, "VM.clean_shutdown", vm)
 
 
-@command("reboot", "ask a VM's guest to reboot", "VMs", args=[
-    VM_ARG, arg("-w", "--wait", action="store_true",
-                help="wait until the VM has rebooted (is Running again)"),
-], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_reboot"))
-def reboot(client, opts):
-    vm = client.resolve("VM", opts.vm)
-    if opts.wait:
+def _reboot(client, vm, wait):
+    if wait:
         client.long_call("VM.clean_reboot", vm)
     else:
         _ask_guest(client, "VM.clean_reboot", vm)
+
+
+@command("shutdown", "ask a VM's guest (or every guest) to shut down or reboot", "VMs", args=[
+    arg("vm", metavar="VM", nargs="?", help="the VM's name or UUID"), ALL_ARG,
+    arg("-w", "--wait", action="store_true",
+        help="wait until the VM is Halted (with -R: has rebooted)"),
+    arg("-H", "--halt", action="store_true", help="shut down (the default)"),
+    arg("-R", "--reboot", action="store_true", help="reboot instead, as \"xm reboot\""),
+], details="""Returns at once unless -w is given. With -a, each VM that fails is reported on
+a line of its own ("Error: NAME: why"), the others are still asked, and the
+exit status is 1 if any failed.
+
+""" + lifecycle_help("clean_shutdown", "clean_reboot"))
+def shutdown(client, opts):
+    if opts.halt and opts.reboot:
+        raise XmError("-H and -R cannot be used together")
+    act = _reboot if opts.reboot else _shutdown
+    return _each_vm(client, opts, lambda vm: act(client, vm, opts.wait))
+
+
+@command("reboot", "ask a VM's guest (or every guest) to reboot", "VMs", args=[
+    arg("vm", metavar="VM", nargs="?", help="the VM's name or UUID"), ALL_ARG,
+    arg("-w", "--wait", action="store_true",
+        help="wait until the VM has rebooted (is Running again)"),
+], details="Returns at once unless -w is given; -a as for \"xm shutdown\".\n\n"
+   + lifecycle_help("clean_reboot"))
+def reboot(client, opts):
+    return _each_vm(client, opts, lambda vm: _reboot(client, vm, opts.wait))
 
 
 @command("destroy", "stop a VM at once, without asking its guest", "VMs", args=[VM_ARG],

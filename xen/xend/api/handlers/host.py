@@ -29,6 +29,10 @@ class HostHandler(ClassHandler):
     def reboot(self, call, host):
         self._power(host, "reboot")
 
+    def dmesg(self, call, host):
+        """The hypervisor's log on this host (Backend.dmesg)."""
+        return self.app.backend.dmesg()
+
     def _power(self, host, operation):
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)

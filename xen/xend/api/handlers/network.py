@@ -37,6 +37,11 @@ def _ifname(field, value):
 
 class NetworkHandler(ClassHandler):
     cls_name = "network"
+    computed = {"bridge": "_bridge"}
+
+    @staticmethod
+    def _bridge(ref, rec):
+        return netdev.network_bridge(ref, rec.get("NIC", ""), rec.get("VLAN", ""))
 
     def set_NIC(self, call, wire, ref, value):
         self.set_field(call, wire, ref, value)

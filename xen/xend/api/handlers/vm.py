@@ -7,6 +7,7 @@ from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
+from .vmdebug import VMDebug
 
 # The memory fields, each at most the next (§2.6.1; docs/api.md).
 MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
@@ -18,7 +19,7 @@ MAX_VCPUS = 255
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
 
-class VMHandler(ClassHandler):
+class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
         "memory_actual": "_memory_actual",

@@ -17,7 +17,7 @@ from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
-from . import counters, hotplug, power, suspend
+from . import counters, debug, hotplug, power, suspend
 from .argv import validate as validate_vm
 from .console import open_rfb
 from .events import Notifier
@@ -244,6 +244,20 @@ class QemuBackend(base.Backend):
     def set_memory_target(self, uuid, target):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
+
+    def dmesg(self):
+        """The host kernel's KVM lines, then each running guest's qemu.log (debug.py)."""
+        async def dmesg():
+            return self._processes.running()
+        return debug.host_log(self._loop.run(dmesg()))
+
+    def send_sysrq(self, uuid, key):
+        """alt+sysrq+``key`` on the guest's keyboard (QMP ``send-key``)."""
+        self._on_guest(uuid, "Running", debug.send_sysrq, key)
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """QMP ``inject-nmi``, a reset as hard_reboot's, ``system_powerdown``; no INIT."""
+        self._on_guest(uuid, "Running", debug.send_trigger, trigger, vcpu)
 
     # ------------------------------------------------------------- extra API
 

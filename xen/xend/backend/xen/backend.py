@@ -216,6 +216,22 @@ class XenBackend(base.Backend):
         with dom.lock:
             self._xl.run("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
 
+    def dmesg(self):
+        """``xl dmesg``: Xen's console ring, the newest DMESG_BYTES of it."""
+        return base.newest(self._xl.run("dmesg"))
+
+    def send_sysrq(self, uuid, key):
+        """``xl sysrq`` (through xenstore's control/sysrq: the guest's kernel reads it)."""
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            self._xl.run("sysrq", str(dom.domid), key)
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """``xl trigger`` (HVM domains: Xen refuses a PV one, an INTERNAL_ERROR)."""
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            self._xl.run("trigger", str(dom.domid), trigger, str(vcpu))
+
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
         dom = self._domains.running(uuid, "Running")
