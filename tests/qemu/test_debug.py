@@ -46,6 +46,10 @@ def test_sysrq_nmi_dump_core_dmesg_reset_and_power_button(api, host, qemu_daemon
     assert TINY_MEMORY <= size < TINY_MEMORY + (16 << 20), size
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert api.VM.get_power_state(vm) == "Running"
+    api.VM.pause(vm)                  # a paused guest is dumped, and stays paused
+    assert api.VM.dump_core(vm, path) == path and os.path.getsize(path) == size
+    assert api.VM.get_power_state(vm) == "Paused"
+    api.VM.unpause(vm)
     # QEMU's host-side log: some text, headed by this guest, bounded.
     text = api.host.dmesg(host)
     assert "== VM %s (qemu pid %d): qemu.log ==" % (vm, qemu_pids(vm)[0]) in text

@@ -47,12 +47,15 @@ def _cases():
 
 
 def test_every_table_row_is_tried():
-    """The parametrisation below and test_guest.py / test_shutdown_timeout.py together
-    cover every row of the table (rows from states only reachable mid-operation included)."""
+    """The parametrisation below and test_guest.py / test_shutdown_timeout.py /
+    test_debug.py together cover every row of the table (rows from states only reachable
+    mid-operation included)."""
     tried = {(s, op) for s in LIFECYCLE_STATES for _, op, _ in OPERATIONS}
     elsewhere = {("Running", "clean_shutdown"), ("Running", "clean_reboot"),
                  ("ShuttingDown", "hard_shutdown"),   # test_shutdown_timeout.py
-                 ("Unknown", "hard_shutdown")}        # test_a_hung_qemu_is_unknown_...
+                 ("Unknown", "hard_shutdown"),        # test_a_hung_qemu_is_unknown_...
+                 ("Running", "dump_core"), ("Paused", "dump_core"),       # test_debug.py
+                 ("Running", "send_sysrq"), ("Running", "send_trigger")}
     assert set(lifecycle.TABLE) <= tried | elsewhere
 
 

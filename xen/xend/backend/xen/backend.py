@@ -227,10 +227,18 @@ class XenBackend(base.Backend):
             self._xl.run("sysrq", str(dom.domid), key)
 
     def send_trigger(self, uuid, trigger, vcpu):
-        """``xl trigger`` (HVM domains: Xen refuses a PV one, an INTERNAL_ERROR)."""
+        """A reset as hard_reboot's (a new domain, as the records expect after one);
+        the others ``xl trigger``, which Xen sends to HVM domains only:
+        VALUE_NOT_SUPPORTED with xl's reason where it refuses."""
+        if trigger == "reset":
+            return self.hard_reboot(uuid)
         dom = self._domains.running(uuid, "Running")
         with dom.lock:
-            self._xl.run("trigger", str(dom.domid), trigger, str(vcpu))
+            try:
+                self._xl.run("trigger", str(dom.domid), trigger, str(vcpu))
+            except BackendError as err:
+                raise BackendError("VALUE_NOT_SUPPORTED", "trigger", trigger,
+                                   err.params[0]) from None
 
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""
