@@ -37,6 +37,10 @@ log = logging.getLogger("xend.domains")
 # that a clean shutdown or reboot is still waiting for (the table's ShuttingDown row).
 PREEMPTS = {"hard_shutdown": ("clean_shutdown", "clean_reboot")}
 
+# How long an overtaken operation waits for the one that overtook it to store its outcome
+# (a hard_shutdown: QEMU's quit, then SIGKILL), before it answers by the state it finds.
+OVERTAKER_WAIT = 60.0
+
 # §2.6.2: a clean shutdown or reboot asked through the API ends as the guest's own would,
 # with its actions/*. Only one action per call makes a difference: the one that does not
 # leave the VM where the table's transition did (restart after a shutdown, destroy after
@@ -59,7 +63,8 @@ class Domains(GuestSpecs, GuestActions):
         self.store = app.store
         self.backend = backend
         self._busy = {}            # vm -> the operation holding it
-        self._preempted = set()    # VMs whose operation another one overtook
+        self._preempted = {}       # vm -> Event: its operation was overtaken; set once
+                                   # the overtaking one is done
         self._busy_lock = threading.Lock()
         self._restarted = {}       # vm -> monotonic time an actions/* restart started it
         self._starting = set()     # VMs being started: they hold their disks already
@@ -73,7 +78,9 @@ class Domains(GuestSpecs, GuestActions):
     def run(self, vm, op, work, start_paused=False, committed=None):
         """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None.
         ``committed()``, if given, runs once the final state is stored, still holding the
-        VM: what the operation may only discard once it can no longer be rolled back."""
+        VM: what the operation may only discard once it can no longer be rolled back.
+        Returns True, or False when another operation overtook this one (PREEMPTS) and
+        so decided where the VM ends (see _overtaken)."""
         table_op = lifecycle.table_op(op, start_paused)
         with self._claim(vm, table_op) as overtaking:
             # An overtaken operation leaves the state to the one that overtook it.
@@ -86,18 +93,39 @@ class Domains(GuestSpecs, GuestActions):
             progress.report(0.05)
             try:
                 private = work()
+            except (ApiError, BackendError):
+                if owns_state():
+                    self._set_state(vm, state)
+                    raise
+                # What went wrong is the overtaking operation's doing (QEMU killed under
+                # a clean shutdown): the answer is the outcome it leaves.
+                return self._overtaken(vm, t)
             except BaseException:
                 if owns_state():
                     self._set_state(vm, state)
                 raise
             progress.report(0.95)
-            if owns_state():
-                self._commit(vm, t.final, private,
-                             made_guest=t.final in lifecycle.LIVE_STATES
-                             and state not in lifecycle.LIVE_STATES,
-                             event=OP_EVENTS.get(op))
+            if not owns_state():
+                return self._overtaken(vm, t)
+            self._commit(vm, t.final, private,
+                         made_guest=t.final in lifecycle.LIVE_STATES
+                         and state not in lifecycle.LIVE_STATES,
+                         event=OP_EVENTS.get(op))
             if committed is not None:
                 committed()
+            return True
+
+    def _overtaken(self, vm, t):
+        """The answer of an operation on ``vm`` (Transition ``t``) that another overtook,
+        once that one is done: none (False, and the caller follows no actions/*) where the
+        VM ended where this operation would have left it (a clean shutdown overtaken by
+        a hard one: Halted either way), else VM_BAD_POWER_STATE [vm, t.final, the state
+        it is in] (a clean reboot overtaken by a hard shutdown: Halted, not Running)."""
+        self._preempted[vm].wait(OVERTAKER_WAIT)
+        state = (self.store.get("VM", vm) or {}).get("power_state", lifecycle.HALTED)
+        if state != t.final:
+            raise ApiError("VM_BAD_POWER_STATE", vm, t.final, state)
+        return False
 
     def run_held(self, vm, work):
         """Run ``work(power_state)``, a change that keeps the power state (a VBD or VIF
@@ -136,7 +164,7 @@ class Domains(GuestSpecs, GuestActions):
                     owned = True
                     break
                 if current in PREEMPTS.get(op, ()):
-                    self._preempted.add(vm)
+                    done = self._preempted.setdefault(vm, threading.Event())
                     break
                 if not wait:
                     raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
@@ -147,7 +175,9 @@ class Domains(GuestSpecs, GuestActions):
             if owned:
                 with self._busy_lock:
                     self._busy.pop(vm, None)
-                    self._preempted.discard(vm)
+                    self._preempted.pop(vm, None)
+            else:
+                done.set()       # the overtaken operation may answer now
 
     def _check_host_can_run(self, vm, rec):
         """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
@@ -316,9 +346,9 @@ class Domains(GuestSpecs, GuestActions):
 
     def clean_shutdown(self, vm):
         timeout = self.app.config.get("shutdown_timeout", 60)
-        self.run(vm, "clean_shutdown", lambda: self._stopped(
-            self.backend.clean_shutdown(vm, timeout)))
-        self._follow_actions(vm, "clean_shutdown")
+        if self.run(vm, "clean_shutdown", lambda: self._stopped(
+                self.backend.clean_shutdown(vm, timeout))):
+            self._follow_actions(vm, "clean_shutdown")
 
     def hard_shutdown(self, vm):
         state = self.store.get("VM", vm).get("power_state")
@@ -329,8 +359,8 @@ class Domains(GuestSpecs, GuestActions):
 
     def clean_reboot(self, vm):
         timeout = self.app.config.get("shutdown_timeout", 60)
-        self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout))
-        self._follow_actions(vm, "clean_reboot")
+        if self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout)):
+            self._follow_actions(vm, "clean_reboot")
 
     def _follow_actions(self, vm, op):
         """After ``op`` (API_ACTIONS) succeeded: apply the VM's action where it differs
