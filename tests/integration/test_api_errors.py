@@ -403,7 +403,7 @@ def test_debugging_a_guest_root_only_parts_and_bad_arguments(user, r, daemon):
     assert user.fail("VM.dump_core", vm, "")[0] == "PERMISSION_DENIED"
     assert not os.path.exists(os.path.join(daemon.state_dir, "dump"))
     user.ok("VM.send_sysrq", vm, "h")
-    user.ok("VM.send_trigger", vm, "nmi", 0)
+    user.ok("VM.send_trigger", vm, "nmi")                 # vcpu 0 unless given
     assert "sim: %s: sysrq h" % vm in r.ok("host.dmesg", host)
     assert r.fail("VM.send_sysrq", vm, "hh") == [
         "INVALID_VALUE", "key", "hh (must be one of 0123456789bcdefghijklmnopqrstuvwxyz)"]
