@@ -228,8 +228,8 @@ class XenBackend(base.Backend):
 
     def send_trigger(self, uuid, trigger, vcpu):
         """A reset as hard_reboot's (a new domain, as the records expect after one);
-        the others ``xl trigger``, which Xen sends to HVM domains only:
-        VALUE_NOT_SUPPORTED with xl's reason where it refuses."""
+        the others ``xl trigger``: VALUE_NOT_SUPPORTED with xl's reason where Xen
+        refuses one."""
         if trigger == "reset":
             return self.hard_reboot(uuid)
         dom = self._domains.running(uuid, "Running")
