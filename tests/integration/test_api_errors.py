@@ -400,6 +400,7 @@ def test_debugging_a_guest_root_only_parts_and_bad_arguments(user, r, daemon):
     r.ok("VM.start", vm, False)
     # The hypervisor's log and a file on the host are root's; keys and triggers every user's.
     assert user.fail("host.dmesg", host)[0] == "PERMISSION_DENIED"
+    assert user.fail("host.dmesg_clear", host)[0] == "PERMISSION_DENIED"
     assert user.fail("VM.dump_core", vm, "")[0] == "PERMISSION_DENIED"
     assert not os.path.exists(os.path.join(daemon.state_dir, "dump"))
     user.ok("VM.send_sysrq", vm, "h")

@@ -54,6 +54,8 @@ def test_sysrq_nmi_dump_core_dmesg_reset_and_power_button(api, host, qemu_daemon
     text = api.host.dmesg(host)
     assert "== VM %s (qemu pid %d): qemu.log ==" % (vm, qemu_pids(vm)[0]) in text
     assert len(text.encode()) <= 64 * 1024
+    heading = "== VM %s (qemu pid %d): qemu.log ==" % (vm, qemu_pids(vm)[0])
+    assert heading in api.host.dmesg_clear(host) and heading in api.host.dmesg(host)
     # A reset: the guest boots again, and the record stays Running.
     api.VM.send_trigger(vm, "reset", 0)
     assert api.VM.get_power_state(vm) == "Running"

@@ -352,6 +352,7 @@ def test_sysrq_trigger_dump_core_and_dmesg(api, host, vm_a):
     assert power(api, vm_a) == "Running"
     log = api.host.dmesg(api.host.get_all()[0])
     assert "(XEN)" in log and len(log.encode()) <= 64 * 1024
+    assert "(XEN)" in api.host.dmesg_clear(api.host.get_all()[0])     # xl dmesg -c
 
 
 def reboot(api, host, vm, operation):

@@ -467,6 +467,9 @@ HOST = Class("host", "a physical host", [
     Message("dmesg", [Param("host", Ref("host"), "the host")], String,
             "The hypervisor's log on the host, newest last, at most 64 KiB.",
             root_only=True, extension=True),
+    Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
+            "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
+            "is not returned again.", root_only=True, extension=True),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [

@@ -16,7 +16,7 @@ paths. Everything wrong is an ApiError (the transport makes an HTTP status of it
 
 import os
 
-from ..util.files import tail_of
+from ..util.files import open_own
 from .dispatch import Call
 from .errors import ApiError
 
@@ -42,7 +42,7 @@ def vm_log(app, session_ref, vm_ref, kind, nbytes=None):
     limit = _byte_count(nbytes)
     if kind != DAEMON:
         directory = app.domains.vm_dir(vm_ref)
-        return _tail(b"".join(tail_of(os.path.join(directory, name), limit)[0]
+        return _tail(b"".join(_tail_of(os.path.join(directory, name), limit)[0]
                               for name in KINDS[kind]), limit)
     if not call.is_root:
         raise ApiError("PERMISSION_DENIED", "only root may read the daemon's log")
@@ -50,7 +50,7 @@ def vm_log(app, session_ref, vm_ref, kind, nbytes=None):
     if not log_file:          # the daemon logs to stderr: it has no file to read back
         return b""
     needle = vm_ref.encode("utf-8")
-    text, cut = tail_of(log_file, DAEMON_TAIL)
+    text, cut = _tail_of(log_file, DAEMON_TAIL)
     # The first line of a cut tail may be a fragment: only whole lines are shown.
     lines = text.splitlines(keepends=True)[1 if cut else 0:]
     return _tail(b"".join(line for line in lines if needle in line), limit)
@@ -72,3 +72,15 @@ def _byte_count(nbytes):
 def _tail(data, limit):
     return data[-limit:] if len(data) > limit else data
 
+
+def _tail_of(path, limit):
+    """(the last ``limit`` bytes of the file ``path``, whether its start was cut off);
+    never through a symlink; (b"", False) if it is not there."""
+    try:
+        fd = open_own(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return b"", False
+    with open(fd, "rb") as f:
+        start = max(0, os.fstat(fd).st_size - limit)
+        f.seek(start)
+        return f.read(limit), start > 0

@@ -244,9 +244,10 @@ class Backend(abc.ABC):
 
     # Debugging a guest
 
-    def dmesg(self) -> str:
+    def dmesg(self, clear: bool = False) -> str:
         """The hypervisor's log on the host, newest last, at most DMESG_BYTES (the
-        oldest lines are cut); docs/api.md says what each backend gives."""
+        oldest lines are cut); docs/api.md says what each backend gives. With ``clear``,
+        what it returns (and what was cut) is not returned again."""
         return ""
 
     def send_sysrq(self, uuid: str, key: str) -> None:

@@ -203,10 +203,13 @@ class SimBackend(Backend):
     def reattach(self, uuid, private):
         return self._domains.get(uuid)
 
-    def dmesg(self):
+    def dmesg(self, clear=False):
         """The simulated hypervisor's log: a line per SysRq key and trigger sent."""
         with self._lock:
-            return newest("".join(self._log))
+            text = "".join(self._log)
+            if clear:
+                self._log.clear()
+        return newest(text)
 
     def send_sysrq(self, uuid, key):
         """Logged, and answered on the guest's console as a kernel would."""

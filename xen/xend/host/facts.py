@@ -322,10 +322,11 @@ def has_kvm(device: str = KVM_DEVICE, flags: Iterable[str] | None = None) -> boo
 KMSG = "/dev/kmsg"
 
 
-def kernel_log(pattern: str, device: str = KMSG) -> list[str]:
-    """The lines of the kernel's log buffer whose text matches ``pattern`` (a regular
-    expression, case-insensitive), oldest first, as "[SECONDS] TEXT"; [] where the
-    log cannot be read (no /dev/kmsg, or not allowed)."""
+def kernel_log(pattern: str, after: int = -1, device: str = KMSG) -> list[tuple[int, str]]:
+    """The records of the kernel's log buffer after sequence number ``after`` whose text
+    matches ``pattern`` (a regular expression, case-insensitive), oldest first, as
+    (sequence number, "[SECONDS] TEXT"); [] where the log cannot be read (no /dev/kmsg,
+    or not allowed)."""
     matching = re.compile(pattern, re.IGNORECASE)
     try:
         fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
@@ -343,8 +344,8 @@ def kernel_log(pattern: str, device: str = KMSG) -> list[str]:
             head, _, text = record.partition(";")
             fields = head.split(",")
             text = text.split("\n", 1)[0]
-            if len(fields) >= 3 and matching.search(text):
-                lines.append("[%12.6f] %s" % (int(fields[2]) / 1e6, text))
+            if len(fields) >= 3 and int(fields[1]) > after and matching.search(text):
+                lines.append((int(fields[1]), "[%12.6f] %s" % (int(fields[2]) / 1e6, text)))
     finally:
         os.close(fd)
     return lines

@@ -27,19 +27,6 @@ def open_own(path, flags, mode=0o600):
     return os.open(path, flags | _OWN, mode)
 
 
-def tail_of(path, limit):
-    """(the last ``limit`` bytes of the file ``path``, whether its start was cut off);
-    never through a symlink; (b"", False) if it is not there."""
-    try:
-        fd = open_own(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return b"", False
-    with open(fd, "rb") as f:
-        start = max(0, os.fstat(fd).st_size - limit)
-        f.seek(start)
-        return f.read(limit), start > 0
-
-
 def private_dir(path, mode=0o700):
     """Make the directory ``path`` (with ``mode``: 0700 unless given) if it is missing;
     one already there must be a directory owned by this process's uid and writable by

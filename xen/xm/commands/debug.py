@@ -7,13 +7,18 @@ from .vm import VM_ARG
 
 
 @command("dmesg", "show the hypervisor's log on the host (root only)",
-         "Host, users and events", details="""\
+         "Host, users and events", args=[
+             arg("-c", "--clear", action="store_true",
+                 help="clear the log once shown: the next dmesg starts after it"),
+         ], details="""\
 Xen: Xen's console ring (xl dmesg). QEMU: the host kernel's lines about KVM,
-then each running guest's QEMU log, headed by its VM and process. The newest
+then each running guest's QEMU log, headed by its VM and process (a clear
+moves xend's mark past them: the kernel's and QEMU's logs stay). The newest
 64 KiB; control characters are shown escaped.""")
 def dmesg(client, opts):
     host = client.call("host.get_all")[0]
-    print_escaped(client.call("host.dmesg", host).encode())
+    method = "host.dmesg_clear" if opts.clear else "host.dmesg"
+    print_escaped(client.call(method, host).encode())
 
 
 @command("dump-core", "write a VM's memory to a core file (root only)", "VMs", args=[

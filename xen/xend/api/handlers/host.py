@@ -33,6 +33,10 @@ class HostHandler(ClassHandler):
         """The hypervisor's log on this host (Backend.dmesg)."""
         return self.app.backend.dmesg()
 
+    def dmesg_clear(self, call, host):
+        """The hypervisor's log, cleared once read (Backend.dmesg)."""
+        return self.app.backend.dmesg(clear=True)
+
     def _power(self, host, operation):
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 
 from xen.xend.host import accounts, facts
 from xen.xend.util import progress
@@ -78,6 +79,8 @@ class QemuBackend(base.Backend):
                                     reattach_timeout, (console_log_bytes, state_reserve_bytes),
                                     console_history_bytes, account)
         self._loop = LoopThread("xend-qemu-qmp")
+        self._dmesg_mark = debug.DmesgMark()     # where a cleared dmesg resumes
+        self._dmesg_lock = threading.Lock()
         log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
                  account.name if account else "the daemon's user")
 
@@ -245,11 +248,17 @@ class QemuBackend(base.Backend):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
 
-    def dmesg(self):
-        """The host kernel's KVM lines, then each running guest's qemu.log (debug.py)."""
+    def dmesg(self, clear=False):
+        """The host kernel's KVM lines, then each running guest's qemu.log (debug.py);
+        ``clear`` moves the mark past them."""
         async def dmesg():
             return self._processes.running()
-        return debug.host_log(self._loop.run(dmesg()))
+        domains = self._loop.run(dmesg())
+        with self._dmesg_lock:
+            text, after = debug.host_log(domains, self._dmesg_mark)
+            if clear:
+                self._dmesg_mark = after
+        return text
 
     def send_sysrq(self, uuid, key):
         """alt+sysrq+``key`` on the guest's keyboard (QMP ``send-key``)."""

@@ -6,14 +6,16 @@ Triggers are QMP commands: ``inject-nmi`` (QEMU sends the NMI to every vCPU),
 ``system_reset``, ``system_powerdown``; QEMU cannot send an INIT.
 
 QEMU's host-side log (``dmesg``) is what the host's kernel says about KVM, then
-each running guest's ``qemu.log`` (QEMU's own warnings and errors), headed by
-the VM and its process.
+each running guest's ``qemu.log`` (QEMU's own warnings and errors, of its present
+process), headed by the VM and its process. Neither is QEMU's to empty: a clear
+moves a mark past what was read (``DmesgMark``), and later reads start there.
 """
 
+import dataclasses
 import os
 
 from xen.xend.host import facts
-from xen.xend.util.files import tail_of
+from xen.xend.util.files import open_own
 
 from ..base import DMESG_BYTES, BackendError, newest
 from . import power
@@ -40,13 +42,38 @@ async def send_trigger(dom, trigger, vcpu):
                            "QEMU cannot send an INIT to a vCPU")
 
 
-def host_log(domains):
-    """The kernel's KVM lines, then each guest's qemu.log (``domains``: the running
-    guests' Domains); the newest DMESG_BYTES of it."""
-    parts = ["== host kernel (kvm) ==\n"] + [line + "\n" for line in facts.kernel_log(r"kvm")]
+@dataclasses.dataclass
+class DmesgMark:
+    """Where a cleared host log resumes: the kernel log's last sequence number read, and
+    for each guest's process (VM uuid, pid) the offset in qemu.log read up to."""
+    kernel: int = -1
+    logs: dict = dataclasses.field(default_factory=dict)
+
+
+def host_log(domains, mark):
+    """(the kernel's KVM lines, then each guest's qemu.log, past ``mark``; the mark
+    past all of it). ``domains``: the running guests' Domains. The text is the newest
+    DMESG_BYTES."""
+    kernel = facts.kernel_log(r"kvm", after=mark.kernel)
+    after = DmesgMark(kernel[-1][0] if kernel else mark.kernel)
+    parts = ["== host kernel (kvm) ==\n"] + [line + "\n" for _, line in kernel]
     for dom in sorted(domains, key=lambda d: d.uuid):
-        data, _ = tail_of(os.path.join(dom.state_dir, QEMU_LOG), DMESG_BYTES)
-        text = data.decode(errors="replace")
+        start = mark.logs.get((dom.uuid, dom.pid), dom.log_start)
+        text, after.logs[(dom.uuid, dom.pid)] = _read_from(
+            os.path.join(dom.state_dir, QEMU_LOG), start)
         parts.append("== VM %s (qemu pid %d): %s ==\n" % (dom.uuid, dom.pid, QEMU_LOG))
         parts.append(text if not text or text.endswith("\n") else text + "\n")
-    return newest("".join(parts))
+    return newest("".join(parts)), after
+
+
+def _read_from(path, start):
+    """(the text of ``path`` from offset ``start``, at most its last DMESG_BYTES; the
+    offset of its end); ("", start) where there is no such file."""
+    try:
+        fd = open_own(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return "", start
+    with open(fd, "rb") as f:
+        end = os.fstat(fd).st_size
+        f.seek(max(start, end - DMESG_BYTES))
+        return f.read(end - f.tell()).decode(errors="replace"), end

@@ -216,9 +216,9 @@ class XenBackend(base.Backend):
         with dom.lock:
             self._xl.run("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
 
-    def dmesg(self):
-        """``xl dmesg``: Xen's console ring, the newest DMESG_BYTES of it."""
-        return base.newest(self._xl.run("dmesg"))
+    def dmesg(self, clear=False):
+        """``xl dmesg`` (``-c``: clear): Xen's console ring, the newest DMESG_BYTES."""
+        return base.newest(self._xl.run("dmesg", *(["-c"] if clear else [])))
 
     def send_sysrq(self, uuid, key):
         """``xl sysrq`` (through xenstore's control/sysrq: the guest's kernel reads it)."""
