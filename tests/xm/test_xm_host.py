@@ -11,7 +11,7 @@ import xmlrpc.server
 
 import pytest
 from harness import ROOT, STATE_WAIT, Daemon, free_port, scratch_dir, wait_until
-from xmtools import Xm, table
+from xmtools import Shell, Xm, table
 
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
@@ -389,3 +389,41 @@ def test_https_with_the_daemons_own_certificate(tmp_path):
         assert "fingerprint" in err and len(err.splitlines()) == 1
     finally:
         daemon.cleanup()
+
+
+def test_shell_runs_each_line(xm, root):
+    """Each line runs as its own command; errors are printed and the shell goes on."""
+    p = xm.run("shell", input=("user-add 'shell user'   # a comment\n"
+                               "\n"
+                               "bogus\n"
+                               "list --json\n"
+                               "list --no-such-option\n"
+                               "user-add 'unbalanced\n"
+                               "quit\n"
+                               "user-add never-run\n"))
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    errors = p.stderr.splitlines()
+    assert errors[0] == "Error: there is no command 'bogus' in the shell"
+    assert errors[1].startswith("xm list: error: unrecognized arguments: --no-such-option")
+    assert "quotation" in errors[2]
+    assert errors[-1] == "Error: 3 commands failed"
+    user = p.stdout.splitlines()[0]
+    assert root.user.get_short_name(user) == "shell user"
+    assert isinstance(json.loads("\n".join(p.stdout.splitlines()[1:])), list)
+    assert not root.user.get_by_short_name("never-run")
+
+
+def test_shell_at_a_terminal_prompts(daemon):
+    sh = Shell(daemon.socket)
+    try:
+        sh.xm("shell")
+        sh.expect("xm> ")
+        sh.child.sendline("shell")
+        sh.expect("Error: there is no command 'shell' in the shell")
+        sh.expect("xm> ")
+        sh.child.sendline("exit")
+        assert "Error: 1 command failed" in sh.expect_prompt()
+        assert sh.run("echo $?").strip() == "1"
+    finally:
+        sh.close()
