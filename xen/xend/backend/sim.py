@@ -11,6 +11,10 @@ refuses what QEMU refuses: at start, boot files QEMU could not be given
 (common.check_host_files), and an emulated (ioemu) disk, so the daemon's handling
 of a refused hot-plug can be tested without a hypervisor.
 
+A running guest's vCPUs each use SIM_LOAD of a CPU (metrics' cpu_seconds, counted
+in memory from its start), so that VM.VCPUs_CPU_time grows as a real guest's does
+while the guest stays idle (xm's "b").
+
 ``op_seconds`` makes every operation take that long, in ten steps that report
 progress and offer a safe point for cancellation: long operations to test
 tasks against, without a hypervisor.
@@ -36,6 +40,7 @@ from .consolehub import HISTORY_BYTES, ConsoleHub
 
 BANNER = b"xend simulated guest %s\r\n"
 LINE_MAX = 4096         # a line typed is echoed up to this many bytes
+SIM_LOAD = 0.01         # the share of a CPU each vCPU of a running guest uses
 
 
 class EchoGuest:
@@ -76,6 +81,7 @@ class SimBackend(Backend):
         except (FileNotFoundError, ValueError):
             self._domains = {}
         self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
+        self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
 
     def _save(self):
         tmp = self._path + ".tmp"
@@ -91,10 +97,33 @@ class SimBackend(Backend):
             if state is None:
                 self._domains.pop(uuid, None)
                 self._devices.pop(uuid, None)
+                self._cpu.pop(uuid, None)
                 self._end_console(uuid)
             else:
                 self._domains[uuid] = state
+                self._count_cpu(uuid, state == "Running")
             self._save()
+
+    def _count_cpu(self, uuid, running, vcpus=None):
+        """Count the guest's vCPU time while it runs, not while paused; called with the
+        lock held."""
+        count = self._cpu.setdefault(uuid, [1, 0.0, None])
+        if vcpus is not None:
+            count[:] = [vcpus, 0.0, None]        # a new guest
+        now = time.monotonic()
+        if count[2] is not None:
+            count[1] += now - count[2]
+        count[2] = now if running else None
+
+    def metrics(self, uuid):
+        """cpu_seconds per vCPU: SIM_LOAD of the time the guest ran."""
+        with self._lock:
+            count = self._cpu.get(uuid)
+            if count is None:
+                return {}
+            vcpus, before, since = count
+            ran = before + (time.monotonic() - since if since is not None else 0.0)
+        return {"cpu_seconds": [ran * SIM_LOAD] * vcpus}
 
     def _work(self):
         # Simulated work may stop between its steps; the state change after it may not.
@@ -111,6 +140,8 @@ class SimBackend(Backend):
     def start(self, spec, paused):
         # The boot files QEMU would be given, checked as QEMU's start checks them.
         check_host_files(spec, boot_files(spec.vm))
+        with self._lock:
+            self._count_cpu(spec.uuid, False, spec.vm.VCPUs_max)
         self._set(spec.uuid, "Paused" if paused else "Running")
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
@@ -197,7 +228,11 @@ class SimBackend(Backend):
         create_private_file(path, "simulated core of %s\n" % uuid)
 
     def reattach(self, uuid, private):
-        return self._domains.get(uuid)
+        state = self._domains.get(uuid)
+        if state is not None:
+            with self._lock:     # counted from now: the time before is not kept
+                self._count_cpu(uuid, state == "Running")
+        return state
 
     def consoles(self, uuid):
         """A simulated guest has a serial console and no display."""
