@@ -22,8 +22,9 @@ tasks against, without a hypervisor.
 Each guest has a vt100 console (``open_console``), served by a ConsoleHub as a real
 guest's is: the "guest" prints a short banner when it starts and answers each line
 typed with ``echo: LINE``, enough to test the console proxy and ``xm console``
-without a hypervisor. The hubs run on one loop thread of the backend's, made when
-first needed.
+without a hypervisor. The line ``crash`` crashes the guest, as a real one told
+to panic (sysrq c) does: it stops, and the backend reports GUEST_CRASH. The hubs
+run on one loop thread of the backend's, made when first needed.
 """
 
 import json
@@ -34,22 +35,24 @@ import time
 
 from ..util import progress
 from ..util.files import open_own
-from .base import Backend, BackendError
+from .base import GUEST_CRASH, Backend, BackendError
 from .common import LoopThread, boot_files, check_host_files, create_private_file
 from .consolehub import HISTORY_BYTES, ConsoleHub
 
 BANNER = b"xend simulated guest %s\r\n"
 LINE_MAX = 4096         # a line typed is echoed up to this many bytes
 SIM_LOAD = 0.01         # the share of a CPU each vCPU of a running guest uses
+CRASH_LINE = b"crash"   # typed on its console, it crashes the guest
 
 
 class EchoGuest:
     """The simulated guest behind a console: it echoes every line typed into it.
     Used on the backend's loop thread only."""
 
-    def __init__(self, loop, uuid, history_bytes):
+    def __init__(self, loop, uuid, history_bytes, crash):
         self.hub = ConsoleHub(loop, uuid, self.type, history_bytes)
         self.line = b""
+        self.crash = crash      # called when CRASH_LINE is typed
 
     def type(self, data):
         """Input from the console's writer: each complete line (ended by CR or LF) is
@@ -57,7 +60,9 @@ class EchoGuest:
         *lines, rest = re.split(rb"[\r\n]", self.line + data)
         self.line = rest[:LINE_MAX]
         for line in lines:
-            if line:
+            if line == CRASH_LINE:
+                self.crash()
+            elif line:
                 self.hub.write(b"echo: " + line[:LINE_MAX] + b"\r\n")
 
 
@@ -223,6 +228,14 @@ class SimBackend(Backend):
         with self._lock:
             self._devices.get(uuid, set()).discard(dev)
 
+    def _crash(self, uuid):
+        """The guest crashed: it stops where it is (kept, to be dumped or destroyed, as
+        a real crashed guest is) and the daemon hears of it. Off the consoles' loop, which
+        the daemon's answer to the event may need."""
+        if uuid in self._domains:
+            self._set(uuid, "Paused")
+            self.on_guest_event(uuid, GUEST_CRASH)
+
     def dump_core(self, uuid, path):
         self._require(uuid)
         create_private_file(path, "simulated core of %s\n" % uuid)
@@ -265,8 +278,10 @@ class SimBackend(Backend):
         if uuid not in self._consoles:
             if self._loop is None:
                 self._loop = LoopThread("xend-sim-consoles")
-            self._consoles[uuid] = EchoGuest(self._loop.loop, uuid,
-                                             self.console_history_bytes)
+            self._consoles[uuid] = EchoGuest(
+                self._loop.loop, uuid, self.console_history_bytes,
+                lambda: threading.Thread(target=self._crash, args=(uuid,), daemon=True,
+                                         name="xend-sim-crash").start())
         return self._consoles[uuid]
 
     def _end_console(self, uuid):

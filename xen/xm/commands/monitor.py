@@ -25,10 +25,10 @@ from .vm import DOMAIN0
 
 
 def seconds_since(stamp):
-    """Seconds from a start_time ("YYYYMMDDTHH:MM:SSZ", UTC) until now; None for ""."""
-    if not stamp:
-        return None
-    return max(time.time() - calendar.timegm(time.strptime(str(stamp), "%Y%m%dT%H:%M:%SZ")), 0)
+    """Seconds from a start_time (UTC, as the wire's dateTime reads) until now; None for
+    a time never set (the epoch, as the API sends it)."""
+    start = calendar.timegm(time.strptime(str(stamp).rstrip("Z"), "%Y%m%dT%H:%M:%S"))
+    return max(time.time() - start, 0) if start > 0 else None
 
 
 @command("domid", "print a VM's domain ID", "VMs", args=[
@@ -167,6 +167,8 @@ def top(client, opts):
 class _Plain:
     """Tables one after the other, as a script reads them."""
 
+    shown = False
+
     def __enter__(self):
         return self
 
@@ -174,13 +176,15 @@ class _Plain:
         return False
 
     def show(self, title, headers, rows):
+        if self.shown:
+            print()                 # a blank line between tables
+        self.shown = True
         print_table(headers, rows, right=range(1, len(headers)))
         sys.stdout.flush()
 
     def wait(self, seconds):
         """Sleep between refreshes; True: stop."""
         time.sleep(seconds)
-        print()
         return False
 
 
@@ -202,7 +206,8 @@ class _Screen(_Plain):
 
     def show(self, title, headers, rows):
         sys.stdout.write("\x1b[H\x1b[2J" + title + "\n\n")    # home, clear the screen
-        super().show(title, headers, rows)
+        print_table(headers, rows, right=range(1, len(headers)))
+        sys.stdout.flush()
 
     def wait(self, seconds):
         deadline = time.monotonic() + seconds
