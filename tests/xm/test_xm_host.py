@@ -15,6 +15,7 @@ from xmtools import Shell, Xm, table
 
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
+from xen.xm.commands import host as host_commands
 
 
 def test_info(xm, root):
@@ -25,11 +26,20 @@ def test_info(xm, root):
     assert pairs["uuid"] == host and pairs["host"] == root.host.get_name_label(host)
     assert pairs["nr_cpus"] == str(len(root.host_cpu.get_all()))
     assert pairs["software_version/xend"]
+    total, free = int(pairs["total_memory"]), int(pairs["free_memory"])
+    assert 0 < free <= total == int(root.host.get_memory_total(host)) // 2 ** 20
+    assert "xen_major" not in pairs             # a sim host runs no Xen
     hosts = json.loads(xm("info", "--json"))
     assert len(hosts) == 1 and hosts[0]["host"]["uuid"] == host
     assert len(hosts[0]["cpus"]) == len(root.host_cpu.get_all())
     numbers = [c["number"] for c in hosts[0]["cpus"]]
     assert numbers == sorted(numbers)
+
+
+def test_xen_version_as_classic_xm_info_shows_it():
+    assert host_commands.xen_version_pairs("4.17.3-pre") == [
+        ("xen_major", "4"), ("xen_minor", "17"), ("xen_extra", ".3-pre")]
+    assert host_commands.xen_version_pairs(None) == []
 
 
 def test_users_passwords_and_tcp_logins(xm, root, daemon):

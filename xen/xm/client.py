@@ -311,7 +311,9 @@ class Client:
 
     def resolve(self, cls, ident):
         """The ref of the ``cls`` object named ``ident``: a UUID, or a name that only
-        one object has (name_label; short_name for users)."""
+        one object has (name_label; short_name for users), or, for a VM, a domain ID
+        (VM.domid): all digits and no VM's name. In that order: a VM named "5" is found
+        by "5" before the VM whose domain ID is 5."""
         if looks_like_uuid(ident):
             try:
                 return self.call(cls + ".get_by_uuid", ident.lower())
@@ -320,6 +322,8 @@ class Client:
                     raise
         lookup = "get_by_short_name" if cls == "user" else "get_by_name_label"
         refs = self.call("%s.%s" % (cls, lookup), ident)
+        if not refs and cls == "VM" and ident.isdigit():
+            refs = self._by_domid(int(ident))
         if not refs:
             raise XmError("there is no %s named '%s'" % (cls, ident))
         if len(refs) > 1:
@@ -327,6 +331,12 @@ class Client:
                           % (len(refs), cls, ident, ", ".join(sorted(refs))))
         self.remember(refs[0], ident)
         return refs[0]
+
+    def _by_domid(self, domid):
+        """The VMs whose domain ID is ``domid``: one, or none (a VM that is not resident
+        has none: -1)."""
+        return [ref for ref, rec in self.call("VM.get_all_records").items()
+                if int(rec.get("domid", -1)) == domid]
 
     def remember(self, ref, label):
         """Show ``label`` instead of ``ref`` in error messages."""

@@ -412,6 +412,21 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
     Field("tools_version", Map(String, String), RO_RUN,
           "versions of installed paravirtualised drivers"),
+    # xm list
+    Field("domid", Int, RO_RUN,
+          "the guest's domain ID while it is resident, -1 otherwise: the hypervisor's own "
+          "(Xen), else a number the daemon gives each new guest (a start, resume or "
+          "reboot), never given twice while the daemon's state lives",
+          default=-1, extension=True),
+    Field("start_time", DateTime, RO_RUN,
+          "when the guest was last started, resumed or rebooted (the later API's "
+          "VM_metrics.start_time)", extension=True),
+    Field("VCPUs/CPU_time", Float, RO_RUN,
+          "seconds of CPU time the guest's vCPUs have used together (0 when it is not "
+          "resident)", extension=True),
+    Field("crashed", Bool, RO_RUN,
+          "true while the guest is kept as it was after a crash (actions/after_crash "
+          "preserve or rename_restart): xm shows it as c", extension=True),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -440,6 +455,15 @@ HOST = Class("host", "a physical host", [
     Field("host_CPUs", Set(Ref("host_cpu")), RO_RUN, "The physical CPUs on this host"),
     Field("enabled", Bool, RO_RUN, "false while the host refuses new VM starts",
           default=True, extension=True),
+    # xm list
+    Field("memory/total", Int, RO_RUN, "bytes of memory of the hypervisor (the later "
+          "API's host_metrics.memory_total)", extension=True),
+    Field("memory/free", Int, RO_RUN, "bytes of that memory no guest or the control "
+          "domain holds (host_metrics.memory_free)", extension=True),
+    Field("control_domain/memory", Int, RO_RUN, "bytes of memory of the machine the "
+          "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
+    Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
+          "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
