@@ -66,6 +66,31 @@ def test_block_attach_list_detach(xm, root, tmp_path):
     assert xm.fails("block-detach", "blk", "xvdb").strip() == "Error: blk has no disk xvdb"
 
 
+def test_block_attach_of_an_image_path_adopts_it(xm, root, tmp_path):
+    make_vm(root, "blkfile")
+    img = tmp_path / "data.img"
+    img.write_bytes(b"\0" * 8192)
+    vbd = xm("block-attach", "blkfile", "file:%s" % img, "xvdb", "w").strip()
+    vdi = root.VBD.get_VDI(vbd)
+    assert root.VDI.get_location(vdi) == str(img) and root.VBD.get_mode(vbd) == "RW"
+    assert root.SR.get_type(root.VDI.get_SR(vdi)) == "image"
+    # The same file again is the same VDI; a missing one is the server's sentence, and
+    # nothing it adopted on the way stays.
+    again = xm("block-attach", "blkfile", "tap:aio:%s" % img, "xvdc", "r").strip()
+    assert root.VBD.get_VDI(again) == vdi
+    vdis = set(root.VDI.get_all())
+    err = xm.fails("block-attach", "blkfile", "file:%s" % (tmp_path / "gone.img"), "xvdd", "w")
+    assert "INVALID_VALUE" in err and "gone.img" in err
+    assert set(root.VDI.get_all()) == vdis
+    # phy: is a block device, adopted only by root (into a block SR).
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "sdz").write_bytes(b"\0" * 512)
+    err = xm.fails("block-attach", "blkfile", "phy:%s" % (tmp_path / "dev" / "sdz"), "xvdd", "w")
+    assert "not a block device" in err
+    xm("block-detach", "blkfile", "xvdb")
+    assert img.exists() and vdi in root.VDI.get_all()
+
+
 def test_network_new_attach_list_detach_del(xm, root):
     vm = make_vm(root, "nic")
     net = xm("network-new", "backnet", "--nic", "eth3").strip()

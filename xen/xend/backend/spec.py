@@ -85,6 +85,8 @@ class DiskSpec:
     device: str           # guest device name, e.g. "hda", "xvda": DISK_DEVICE, or ""
     mode: str             # "RO" | "RW"
     driver: str           # "ioemu" | "paravirtualised"
+    # A CD-ROM drive holding the image (an ISO library's VDI), always read-only.
+    cdrom: bool = False
 
 
 @dataclasses.dataclass
