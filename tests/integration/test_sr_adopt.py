@@ -198,3 +198,64 @@ def test_a_snapshot_is_a_managed_copy_beside_the_original(api, tmp_path_factory)
             assert a.read() == b.read()
     api.VDI.destroy(snap)
     assert not os.path.exists(copy) and os.path.exists(qcow)
+
+
+def test_scan_adopts_new_images_and_forgets_vanished_ones(api, tmp_path_factory):
+    d = admin_dir(tmp_path_factory)
+    raw_image(os.path.join(d, "a.img"))
+    qcow2_image(os.path.join(d, "b.qcow2"))
+    raw_image(os.path.join(d, "notes.txt"))          # not an image name: left alone
+    raw_image(os.path.join(d, ".hidden.img"))
+    sr = introduce(api, d)
+    api.SR.scan(sr)
+
+    def located():
+        return {os.path.basename(api.VDI.get_location(v)): v for v in api.SR.get_VDIs(sr)}
+    first = located()
+    assert set(first) == {"a.img", "b.qcow2"}
+    api.SR.scan(sr)                                    # nothing new: the same VDIs
+    assert located() == first
+    raw_image(os.path.join(d, "c.raw"))
+    vm = new_vm(api)
+    new_vbd(api, vm, first["b.qcow2"])
+    os.unlink(os.path.join(d, "a.img"))
+    os.unlink(os.path.join(d, "b.qcow2"))
+    api.SR.scan(sr)
+    now = located()
+    # a.img is forgotten; b.qcow2 is a VM's disk and stays, missing file or not.
+    assert set(now) == {"b.qcow2", "c.raw"} and now["b.qcow2"] == first["b.qcow2"]
+    assert sorted(os.listdir(d)) == [".hidden.img", "c.raw", "notes.txt"]
+
+
+def test_an_iso_library_is_read_only(api, tmp_path_factory):
+    d = admin_dir(tmp_path_factory)
+    raw_image(os.path.join(d, "install.iso"), 2 * MIB, b"CD001")
+    raw_image(os.path.join(d, "disk.img"))             # not an ISO: not scanned
+    sr = introduce(api, d, "iso")
+    api.SR.scan(sr)
+    (vdi,) = api.SR.get_VDIs(sr)
+    assert api.VDI.get_location(vdi) == os.path.join(d, "install.iso")
+    assert api.VDI.get_read_only(vdi) is True
+    assert failure(api.VDI.set_read_only, vdi, False)[:2] == ["INVALID_VALUE", "read_only"]
+    assert failure(new_vdi, api, sr)[:3] == ["VALUE_NOT_SUPPORTED", "SR.type", "iso"]
+    assert failure(api.VDI.destroy, vdi)[0] == "OPERATION_NOT_ALLOWED"
+    assert failure(api.VDI.snapshot, vdi)[:3] == ["VALUE_NOT_SUPPORTED", "SR.type", "iso"]
+    assert failure(api.VDI.set_virtual_size, vdi, "8192")[:3] == ["VALUE_NOT_SUPPORTED",
+                                                                   "SR.type", "iso"]
+    vm = new_vm(api)
+    assert failure(new_vbd, api, vm, vdi)[:2] == ["INVALID_VALUE", "mode"]   # RW asked
+    new_vbd(api, vm, vdi, device="hdc", mode="RO")
+    api.VM.destroy(vm)
+    api.VDI.forget(vdi)
+    assert sorted(os.listdir(d)) == ["disk.img", "install.iso"]
+
+
+def test_block_srs_are_roots(daemon, api, user, tmp_path_factory):
+    d = admin_dir(tmp_path_factory)
+    sr = introduce(api, d, "block")
+    raw_image(os.path.join(d, "file.img"))
+    api.SR.scan(sr)                                    # no block devices there
+    assert api.SR.get_VDIs(sr) == []
+    err = failure(api.VDI.introduce, sr, os.path.join(d, "file.img"))
+    assert err[:2] == ["INVALID_VALUE", "location"] and "not a block device" in err[2]
+    assert failure(user.SR.scan, sr)[0] == "PERMISSION_DENIED"

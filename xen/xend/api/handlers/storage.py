@@ -177,7 +177,7 @@ class VDIHandler(VDIAdoption, ClassHandler):
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
         if old is not None:
             self._check_holders_agree(txn, ref, old, new)
-        if d.read_only and not new.get("read_only"):
+        if old is not None and d.read_only and not new.get("read_only"):
             raise ApiError("INVALID_VALUE", "read_only",
                            "false (the VDIs of a %s SR are read-only)" % sr_type)
         if sr and (old is not None or not d.adopts):
