@@ -1,6 +1,7 @@
-"""Existing images on QEMU: a raw image with a file system, adopted as a VDI (SR.introduce,
-VDI.introduce), is the very disk the guest mounts, and an ISO of an ISO library SR
-(SR.scan) attached as a VBD is a CD-ROM drive whose file system the guest reads.
+"""Existing images on QEMU: a raw image with a file system, named by an xm config's
+``file:`` disk line (adopted: SR.introduce, VDI.introduce), is the very disk the guest
+mounts, and an ISO of an ISO library SR (SR.scan) attached as a VBD is a CD-ROM drive
+whose file system the guest reads.
 
 One tiny guest (``xend.test=mount``: it mounts each disk and CD-ROM read-only and prints
 the first line of its ``xend-test.txt``) serves every check.
@@ -8,15 +9,19 @@ the first line of its ``xend-test.txt``) serves every check.
 
 import os
 import subprocess
+import sys
 
 import pytest
 from harness import (
     BOOT_WAIT,
+    MIB,
+    ROOT,
+    TINY_MEMORY,
     console,
     failure,
-    new_tiny_vm,
     new_vbd,
     requires_qemu,
+    tiny_args,
     unique,
     wait_until,
 )
@@ -61,15 +66,22 @@ def test_the_guest_reads_an_adopted_image_and_an_iso_cdrom(api, qemu_daemon, tin
     image = _ext4_image(os.path.join(images, "vm1.img"), disk_text, str(tmp_path))
     iso = _iso(os.path.join(isos, "tools.iso"), iso_text, str(tmp_path))
 
-    image_sr = api.SR.introduce("image", images, unique("images"))
-    vdi = api.VDI.introduce(image_sr, image)
+    name = unique("mount")
+    cfg = tmp_path / "vm.cfg"
+    cfg.write_text("name = '%s'\nmemory = %d\nkernel = '%s'\nramdisk = '%s'\n"
+                   "extra = '%s'\ndisk = ['file:%s,xvda,w']\n"
+                   % (name, TINY_MEMORY // MIB, tiny_guest["kernel"], tiny_guest["initrd"],
+                      tiny_args(tiny_guest, "mount"), image))
+    subprocess.run([sys.executable, "-m", "xen.xm", "--socket", qemu_daemon.socket, "new",
+                    str(cfg)], cwd=ROOT, check=True, capture_output=True)
+    (vm,) = api.VM.get_by_name_label(name)
+    vdi = api.VBD.get_VDI(api.VM.get_VBDs(vm)[0])
+    assert api.VDI.get_location(vdi) == image
+    assert api.SR.get_type(api.VDI.get_SR(vdi)) == "image"
     iso_sr = api.SR.introduce("iso", isos, unique("isos"))
     api.SR.scan(iso_sr)
     (iso_vdi,) = api.SR.get_VDIs(iso_sr)
     assert api.VDI.get_location(iso_vdi) == iso and api.VDI.get_read_only(iso_vdi)
-
-    vm = new_tiny_vm(api, tiny_guest, "mount")
-    new_vbd(api, vm, vdi, device="xvda")
     new_vbd(api, vm, iso_vdi, device="hdc", mode="RO")
     api.VM.start(vm, False)
     wait_until(lambda: MOUNTED in console(qemu_daemon, vm), BOOT_WAIT,
