@@ -57,7 +57,9 @@ class GuestSpecs:
         return DiskSpec(vbd=vbd, path=private.get("path", ""),
                         format=private.get("format", "qcow2"), device=rec.get("device", ""),
                         mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"),
-                        cdrom=srdrivers.driver(sr.get("type", "dir")).cdrom)
+                        cdrom=srdrivers.driver(sr.get("type", "dir")).cdrom,
+                        roots=(tuple(self.app.guest_file_roots())
+                               if private.get("user_adopted") else None))
 
     def nic_spec(self, vif, rec):
         """The NicSpec of VIF ``vif`` (record ``rec``): a port of its network's bridge,

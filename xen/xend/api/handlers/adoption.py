@@ -3,7 +3,9 @@ files the administrator already has (host/sradopt.py), mix-ins of the SR and VDI
 handlers (storage.py).
 
 An adopted VDI *is* its file: the record holds its path, ``adopted`` in its private
-data, and no call but VDI.delete (in an image SR) ever removes it. Who may adopt what
+data (and ``user_adopted`` where a user other than root adopted it: QEMU's descriptors
+are then opened under the roots at every start too), and no call but VDI.delete (in an
+image SR) ever removes it. Who may adopt what
 follows docs/security.md: root anything its path_roots allow; another user only
 regular files under the guest file roots, reached without symbolic links, with a
 qcow2 backing chain that stays under them too (or its guest would read any file the
@@ -126,7 +128,8 @@ class VDIAdoption:
                   "read_only": d.read_only, "sharable": False}
         with self.store.transaction() as txn:
             self.insert(txn, ref, stored, call=call,
-                        private={"path": path, "format": fmt, "adopted": True})
+                        private={"path": path, "format": fmt, "adopted": True,
+                                 "user_adopted": not call.is_root})
         return ref
 
     def _check_user_file(self, path):
