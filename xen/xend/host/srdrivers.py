@@ -410,9 +410,10 @@ SR_TYPES.update({d.type: d for d in ADOPTING_TYPES})
 
 
 def driver(sr_type):
-    """The SR type's driver; VALUE_NOT_SUPPORTED for a type xend does not have."""
+    """The SR type's driver; VALUE_NOT_SUPPORTED for a type xend does not have, naming
+    the types SR.create makes (SR.introduce names its own: sradopt.py)."""
     d = SR_TYPES.get(sr_type)
     if d is None:
-        raise ApiError("VALUE_NOT_SUPPORTED", "type", sr_type,
-                       "supported SR types: %s" % ", ".join(sorted(SR_TYPES)))
+        raise ApiError("VALUE_NOT_SUPPORTED", "type", sr_type, "supported SR types: %s" % (
+            ", ".join(sorted(t for t, x in SR_TYPES.items() if not x.adopts))))
     return d

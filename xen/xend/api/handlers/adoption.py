@@ -29,8 +29,8 @@ SECTOR = 512
 def adopting(sr_type, field="type"):
     """The driver of ``sr_type``; VALUE_NOT_SUPPORTED unless it is an SR of existing
     files."""
-    d = srdrivers.driver(sr_type)
-    if not d.adopts:
+    d = srdrivers.SR_TYPES.get(sr_type)
+    if d is None or not d.adopts:
         raise ApiError("VALUE_NOT_SUPPORTED", field, sr_type,
                        "only SRs of existing files (%s) adopt them" % ", ".join(
                            sorted(t for t, x in srdrivers.SR_TYPES.items() if x.adopts)))
