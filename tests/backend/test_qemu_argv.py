@@ -241,6 +241,19 @@ def test_ide_disks_fill_free_slots_around_the_cdrom():
     assert err.value.code == "VALUE_NOT_SUPPORTED"
 
 
+def test_an_iso_vdi_is_an_ide_cdrom_drive_whatever_its_driver():
+    cd = DiskSpec(vbd=str(uuid.uuid4()), path="/isos/x.iso", format="raw", device="xvdd",
+                  mode="RO", driver="paravirtualised", cdrom=True)
+    emu = disk("ioemu", device="hda")
+    args = argv(disks=[emu, cd])
+    devs = [d for d in devices(args) if isinstance(d, dict) and d.get("id", "").startswith("vbd")]
+    assert devs[1] == {"driver": "ide-cd", "drive": disk_node(cd.vbd), "id": "vbd-" + cd.vbd,
+                       "bus": "ide.0", "unit": 1}
+    node = [json.loads(b) for b in values(args, "-blockdev")][1]
+    assert (node["driver"], node["read-only"]) == ("raw", True)
+    assert "addr" not in devs[1]          # no PCI slot taken
+
+
 def test_read_only_ide_disk_is_not_supported():
     with pytest.raises(BackendError) as err:
         argv(disks=[disk("ioemu", mode="RO")])

@@ -23,7 +23,11 @@ prints ``xend-test: ready`` on the serial console and then:
   ``panic`` panics (sysrq c), ``reboot`` reboots (so it reboots on every
   boot), ``poweroff`` powers off, ``s3`` suspends to RAM, ``burn`` keeps
   one CPU busy, ``ping`` pings ``xend.peer=ADDR`` once a second for ever,
-  saying ``xend-test: ping ADDR ok`` at the first reply.
+  saying ``xend-test: ping ADDR ok`` at the first reply, ``mount`` loads the
+  STORAGE_MODULES, waits (at most 20 s) for a CD-ROM drive, mounts each
+  virtio disk and CD-ROM read-only and says ``xend-test: read DEV: TEXT`` with
+  the first line of its file ``xend-test.txt`` (or ``xend-test: mount DEV
+  failed``), then ``xend-test: mounted``.
 
 Usage: ``build.py`` prints the JSON ``{"kernel": PATH, "initrd": PATH,
 "cmdline": ARGS}``; ``build()`` returns the same dict. Needs root and apt.
@@ -61,6 +65,24 @@ MODULES = [
     "drivers/input/evdev.ko",
     "drivers/misc/pvpanic/pvpanic.ko",
     "drivers/misc/pvpanic/pvpanic-mmio.ko",
+]
+
+# Loaded only by ``xend.test=mount`` (booting every guest with them would cost each
+# boot their load time): ext4 (for ext2/3/4 images) and the IDE CD-ROM drive with its
+# ISO 9660 file system. Load order as above.
+STORAGE_MODULES = [
+    "crypto/crc32c_generic.ko",
+    "lib/crc16.ko",
+    "fs/mbcache.ko",
+    "fs/jbd2/jbd2.ko",
+    "fs/ext4/ext4.ko",
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/cdrom/cdrom.ko",
+    "drivers/scsi/sr_mod.ko",
+    "fs/isofs/isofs.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/ata_piix.ko",
 ]
 
 # Kernel arguments that make the guest boot quickly under TCG: no delay loop calibration,
@@ -122,6 +144,21 @@ case "$(arg test)" in
     s3) echo mem > /sys/power/state ;;
     burn) ( while :; do :; done ) & ;;
     write) ( while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; done ) & ;;
+    mount) for m in $(cat /etc/modules.storage); do insmod "/lib/modules/$m" 2>/dev/null; done
+           i=0
+           while [ ! -b /dev/sr0 ] && [ $i -lt 80 ]; do sleep 0.25; i=$((i+1)); done
+           for dev in /dev/vd? /dev/sr?; do
+               [ -b "$dev" ] || continue
+               name=${dev##*/}
+               mkdir -p "/mnt/$name"
+               if mount -o ro "$dev" "/mnt/$name" 2>/dev/null; then
+                   read -r text < "/mnt/$name/xend-test.txt"
+                   echo "xend-test: read $name: $text"
+               else
+                   echo "xend-test: mount $name failed"
+               fi
+           done
+           echo "xend-test: mounted" ;;
     ping) peer=$(arg peer)
           ( said=""
             while :; do
@@ -228,19 +265,22 @@ def _cpio(entries):
     return out.getvalue()
 
 
-def _initramfs(busybox, modules):
-    dirs = ["bin", "dev", "etc", "proc", "sys", "lib", "lib/modules"]
+def _initramfs(busybox, modules, storage):
+    """The initramfs: busybox, /init, the MODULES (listed in /etc/modules) and the
+    STORAGE_MODULES (in /etc/modules.storage), each [(path, bytes)]."""
+    dirs = ["bin", "dev", "etc", "proc", "sys", "lib", "lib/modules", "mnt"]
     entries = [(d, 0o40755, b"", (0, 0)) for d in dirs]
     # The kernel opens /dev/console for init before /init can mount devtmpfs.
     entries.append(("dev/console", 0o20600, b"", (5, 1)))
     entries.append(("bin/busybox", 0o100755, busybox, (0, 0)))
     entries.append(("bin/sh", 0o120777, b"busybox", (0, 0)))
     entries.append(("init", 0o100755, INIT.encode(), (0, 0)))
-    names = []
-    for path, data in modules:
-        names.append(os.path.basename(path))
-        entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
-    entries.append(("etc/modules", 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
+    for listing, mods in (("etc/modules", modules), ("etc/modules.storage", storage)):
+        names = []
+        for path, data in mods:
+            names.append(os.path.basename(path))
+            entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
+        entries.append((listing, 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
     return gzip.compress(_cpio(entries), compresslevel=6)
 
 
@@ -274,12 +314,14 @@ def build(cache_dir=None):
         except subprocess.CalledProcessError:
             _apt_update()
             debs = _download(wanted, tmp)
-        kfiles = _members(debs[kernel_pkg], lambda n: n.startswith("boot/vmlinuz-")
-                          or any(n.endswith("/kernel/" + m) for m in MODULES))
+        kfiles = _members(debs[kernel_pkg], lambda n: n.startswith("boot/vmlinuz-") or any(
+            n.endswith("/kernel/" + m) for m in MODULES + STORAGE_MODULES))
         vmlinuz = next(v for n, v in kfiles.items() if n.startswith("boot/vmlinuz-"))
-        modules = []
-        for m in MODULES:
-            modules.append(next((n, v) for n, v in kfiles.items() if n.endswith("/kernel/" + m)))
+
+        def found(names):
+            return [next((n, v) for n, v in kfiles.items() if n.endswith("/kernel/" + m))
+                    for m in names]
+        modules, storage = found(MODULES), found(STORAGE_MODULES)
         busybox = _members(debs[BUSYBOX], lambda n: n == "bin/busybox")["bin/busybox"]
 
         os.makedirs(cache_dir, exist_ok=True)
@@ -287,7 +329,7 @@ def build(cache_dir=None):
         with open(os.path.join(staging, "vmlinux"), "wb") as f:
             f.write(_vmlinux(vmlinuz))
         with open(os.path.join(staging, "initrd.gz"), "wb") as f:
-            f.write(_initramfs(busybox, modules))
+            f.write(_initramfs(busybox, modules, storage))
         # Publish atomically so a concurrent or interrupted build never leaves half a guest.
         try:
             os.rename(staging, target)

@@ -117,6 +117,18 @@ def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
     assert got["vif"] == '["mac=aa:00:00:00:00:02,model=e1000"]'
 
 
+def test_an_iso_vdi_is_a_cdrom_drive():
+    cd = DiskSpec(vbd="c", path="/isos/x.iso", format="raw", device="hdc", mode="RO",
+                  driver="paravirtualised", cdrom=True)
+    hvm = vm(builder="hvm", boot_method="bios")
+    got = settings(xl_config.build_config(spec(hvm, [cd]), "n", device_model_ok=True))
+    assert got["disk"] == '["format=raw,vdev=hdc,access=ro,devtype=cdrom,target=/isos/x.iso"]'
+    with pytest.raises(BackendError) as e:    # an HVM guest's CD-ROM drive is emulated IDE
+        xl_config.build_config(spec(hvm, [DiskSpec(**dict(vars(cd), device="xvdc"))]), "n",
+                               device_model_ok=True)
+    assert e.value.params[:2] == ["VBD/device", "xvdc"]
+
+
 def test_domain_names_are_safe_for_xl():
     assert xl_config.domain_name(VMConfig(name_label="a/b c;d"), UUID) == "a-b-c-d-0a1b2c3d"
     assert xl_config.domain_name(VMConfig(name_label=""), UUID) == UUID

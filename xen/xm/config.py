@@ -36,13 +36,15 @@ class ConfigError(XmError):
 
 @dataclasses.dataclass
 class Disk:
-    """A ``file:`` disk of the config: becomes a VDI named after the file, and a VBD."""
+    """A disk of the config: its existing image file (``file:``, ``tap:aio:``,
+    ``tap:qcow2:``) or block device (``phy:``), adopted as a VDI that is that file, and
+    a VBD. The server finds the image's format (raw or qcow2) itself."""
     path: str
     device: str
     mode: str            # vbd_mode: RW or RO
     driver: str          # driver_type
     write_shared: bool = False   # "w!" was asked for: attached like "w" (see MODES)
-    format: str = "raw"          # "qcow2" for tap:qcow2:, whose disk is smaller than its file
+    block: bool = False          # phy:, a block device
 
 
 @dataclasses.dataclass
@@ -367,6 +369,10 @@ def _boot(settings, record, filename):
     return out
 
 
+# The prefixes of a disk line's target: an image file, or a block device (phy:).
+DISK_KINDS = ("file", "phy", "tap", "tap2")
+
+
 def parse_disk(spec, filename="<config>"):
     """'file:/path/img,hda,w' -> a Disk; a ',hdc:cdrom,r' entry -> the image's path."""
     parts = [p.strip() for p in spec.split(",")]
@@ -374,14 +380,13 @@ def parse_disk(spec, filename="<config>"):
         raise ConfigError("%s: disk '%s' is not 'file:PATH,DEVICE,MODE'" % (filename, spec))
     target, device, mode = parts
     kind, _, path = target.partition(":")
-    image_format = "raw"
     if kind in ("tap", "tap2"):          # tap:aio:/path, tap:qcow2:/path: an image file too
-        subtype, _, path = path.partition(":")
-        if subtype == "qcow2":
-            image_format = "qcow2"
-    elif kind != "file":
-        raise ConfigError("%s: disk '%s': only file: images are supported, not %s:"
-                          % (filename, spec, kind))
+        _, _, path = path.partition(":")
+    elif kind not in DISK_KINDS:
+        raise ConfigError("%s: disk '%s': file:, phy:, tap:aio: and tap:qcow2: disks are "
+                          "supported, not %s:" % (filename, spec, kind))
+    if kind == "phy" and path and not path.startswith("/"):
+        path = "/dev/" + path            # classic xm: phy:sdb1 is /dev/sdb1
     if not path:
         raise ConfigError("%s: disk '%s' names no file" % (filename, spec))
     parsed = parse_device(device)
@@ -393,7 +398,7 @@ def parse_disk(spec, filename="<config>"):
     if cdrom:
         return path
     return Disk(path, device, MODES[mode], driver, write_shared=mode == "w!",
-                format=image_format)
+                block=kind == "phy")
 
 
 _DEVICE = re.compile(r"^(ioemu:)?([a-z]+[0-9]*[a-z]?[0-9]*)(:cdrom)?$")

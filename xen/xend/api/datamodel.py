@@ -532,6 +532,20 @@ SR = Class("SR", "a storage repository", [
                       Param("loc", String, "where the new storage repository will be located"),
                       Param("name", String, "The name of the new storage repository")],
             Ref("SR"), "Take an exact copy of the Storage Repository"),
+    # Existing images
+    Message("introduce", [Param("type", String, "image (raw and qcow2 images), iso (a "
+                                "read-only ISO library) or block (block devices; root only)"),
+                          Param("location", String, "the existing directory that holds them"),
+                          Param("name_label", String, "the new SR's name")],
+            Ref("SR"), "Adopt an existing directory as an SR; its files stay the "
+            "administrator's (users other than root: only under the path roots)",
+            extension=True),
+    Message("scan", [Param("sr", Ref("SR"), "the SR to scan")], None,
+            "Make VDIs for the SR's images that have none, and forget the VDIs whose file "
+            "is gone (never one a VM has attached)", extension=True),
+    Message("forget", [Param("sr", Ref("SR"), "the SR to forget")], None,
+            "Drop the records of the SR and its VDIs, leaving every file in place "
+            "(refused while a VBD refers to one of its VDIs)", root_only=True, extension=True),
 ], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
@@ -553,9 +567,23 @@ VDI = Class("VDI", "a virtual disk image", [
           "child disks (e.g. in the case of copy on write)"),
     Field("sharable", Bool, RW, "true if this disk may be shared"),
     Field("read_only", Bool, RW, "true if this disk may ONLY be mounted read-only"),
+    # Existing images
+    Field("location", String, RO_RUN, "the image file or block device the VDI is",
+          extension=True),
+    Field("managed", Bool, RO_RUN, "true if the daemon made the image (VDI.delete removes "
+          "it); false for an adopted one, whose file is the administrator's", extension=True),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
+    # Existing images
+    Message("introduce", [Param("sr", Ref("SR"), "an SR made by SR.introduce"),
+                          Param("location", String, "an existing image file or block device "
+                                "directly in the SR's directory")],
+            Ref("VDI"), "Adopt an existing image as a VDI that is that file (no copy)",
+            extension=True),
+    Message("forget", [Param("vdi", Ref("VDI"), "the VDI to forget")], None,
+            "Drop the VDI's record, leaving its file in place (refused while a VBD refers "
+            "to it)", extension=True),
 ])
 
 VBD = Class("VBD", "a virtual block device", [

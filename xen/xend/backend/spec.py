@@ -85,6 +85,11 @@ class DiskSpec:
     device: str           # guest device name, e.g. "hda", "xvda": DISK_DEVICE, or ""
     mode: str             # "RO" | "RW"
     driver: str           # "ioemu" | "paravirtualised"
+    # A CD-ROM drive holding the image (an ISO library's VDI), always read-only.
+    cdrom: bool = False
+    # For an image a user other than root adopted: the directories it and every file of
+    # its backing chain are opened under (util.guestfiles); None: opened unrestricted.
+    roots: tuple = None
 
 
 @dataclasses.dataclass

@@ -39,13 +39,16 @@ def block_list(client, opts):
 
 @command("block-attach", "give a VM a disk", "Devices", args=[
     VM_ARG,
-    arg("vdi", metavar="VDI", help="the virtual disk's name or UUID"),
+    arg("vdi", metavar="VDI", help="the virtual disk's name or UUID, or an existing image "
+        "as in a config file: file:/path, tap:aio:/path, tap:qcow2:/path, phy:/dev/..."),
     arg("device", metavar="DEVICE", help="as the guest sees it: xvdb, hdb, ioemu:hdb"),
     arg("mode", metavar="MODE", help="w (read-write) or r (read-only)"),
-], details="Prints the new VBD's UUID.")
+], details="""\
+An image named by its path is adopted as a VDI that is that file (in an image or
+block SR of its directory, introduced if there is none), as xm create does.
+Prints the new VBD's UUID.""")
 def block_attach(client, opts):
     vm = client.resolve("VM", opts.vm)
-    vdi = client.resolve("VDI", opts.vdi)
     parsed = config.parse_device(opts.device)
     if parsed is None or parsed[2]:
         raise XmError("%s is not a disk device name like xvdb, hdb or ioemu:hdb" % opts.device)
@@ -54,8 +57,18 @@ def block_attach(client, opts):
     device, driver, _ = parsed
     if any(rec.get("device") == device for _, rec in _devices(client, vm, "VBD")):
         raise XmError("%s already has a disk on %s" % (client.label(vm), device))
-    print(client.call("VBD.create", {"VM": vm, "VDI": vdi, "device": device,
-                                     "mode": _MODES[opts.mode.lower()], "driver": driver}))
+    undo = provision.Undo(client)
+    try:
+        if opts.vdi.split(":", 1)[0] in config.DISK_KINDS:
+            disk = config.parse_disk("%s,%s,%s" % (opts.vdi, device, opts.mode.lower()[:1]))
+            vdi = provision.adopt(client, undo, disk.path, disk.block)
+        else:
+            vdi = client.resolve("VDI", opts.vdi)
+        print(undo.create("VBD", {"VM": vm, "VDI": vdi, "device": device,
+                                  "mode": _MODES[opts.mode.lower()], "driver": driver}))
+    except BaseException:
+        undo.rollback()
+        raise
 
 
 @command("block-detach", "take a disk away from a VM (the VDI stays)", "Devices", args=[

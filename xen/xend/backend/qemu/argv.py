@@ -185,8 +185,9 @@ def device_id(kind, ref):
 
 
 def is_pci(disk):
-    """Whether ``disk`` is a PCI device (virtio) rather than an IDE one."""
-    return disk.driver == "paravirtualised"
+    """Whether ``disk`` is a PCI device (virtio) rather than an IDE one: a CD-ROM
+    drive is IDE whatever its driver, as on real machines and in Xen's HVM guests."""
+    return disk.driver == "paravirtualised" and not disk.cdrom
 
 
 def free_slot(slots):
@@ -258,7 +259,10 @@ def disk_args(disk, chain, slot=None, ide_slot=None):
     check_format(disk)
     blockdev = image_node(chain, readonly, node)
     dev_id = device_id("vbd", disk.vbd)
-    if disk.driver == "paravirtualised":
+    if disk.cdrom:
+        device = {"driver": "ide-cd", "drive": node, "id": dev_id,
+                  "bus": f"ide.{ide_slot[0]}", "unit": ide_slot[1]}
+    elif disk.driver == "paravirtualised":
         device = {"driver": "virtio-blk-pci", "drive": node, "id": dev_id, "addr": _addr(slot)}
     elif disk.driver == "ioemu":
         if readonly:
@@ -285,7 +289,7 @@ def _disks(disks, slots, cdrom_in_use, chains):
     taken |= {IDE_SLOTS[d.device] for d in disks if not is_pci(d) and d.device in IDE_SLOTS}
     for disk in disks:
         ide_slot = None
-        if disk.driver == "ioemu":
+        if not is_pci(disk):
             ide_slot = IDE_SLOTS.get(disk.device)
             if ide_slot is None:
                 free = [s for s in sorted(IDE_SLOTS.values()) if s not in taken]

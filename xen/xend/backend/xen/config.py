@@ -111,9 +111,13 @@ def disk_line(disk, kind, qdisk_ok):
                                "qcow2 images need the Xen device model (qemu-system-xen) "
                                "in dom0")
         parts.append("backendtype=qdisk")
-    if kind == "hvm" and disk.driver == "ioemu" and not disk.device.startswith("hd"):
+    if kind == "hvm" and (disk.driver == "ioemu" or disk.cdrom) \
+            and not disk.device.startswith("hd"):
         raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
-                           "an emulated (ioemu) disk of an HVM guest is named hda-hdd")
+                           "an emulated (ioemu) disk or CD-ROM of an HVM guest is named "
+                           "hda-hdd")
+    if disk.cdrom:   # an ISO library's image: a read-only CD-ROM drive
+        parts.append("devtype=cdrom")
     parts.append("target=" + disk.path)
     return ",".join(parts)
 
