@@ -1,0 +1,70 @@
+"""Disk images in and out of virtual disks: PUT /import_raw_vdi, GET /export_raw_vdi."""
+
+import os
+
+from ..client import XmError
+from . import arg, command
+
+FORMATS = ("raw", "qcow2")
+
+
+def _format(opts, path):
+    """The image format: --format, else the file's extension (.qcow2), else raw."""
+    return opts.format or ("qcow2" if path.endswith(".qcow2") else "raw")
+
+
+@command("vdi-import", "write a disk image into a virtual disk", "Networks and storage", args=[
+    arg("vdi", metavar="VDI", help="the disk's name or UUID"),
+    arg("file", metavar="FILE", help="the image file to send"),
+    arg("--format", choices=FORMATS,
+        help="the file's format (default: qcow2 for a .qcow2 file, else raw)"),
+], details="""The image replaces the disk's contents; a smaller image leaves the disk its
+size. The disk must be big enough and no running VM may use it. A failed or
+interrupted import leaves the disk as it was. Shows the progress as it sends.""")
+def vdi_import(client, opts):
+    vdi = client.resolve("VDI", opts.vdi)
+    try:
+        source = open(opts.file, "rb")
+    except OSError as e:
+        raise XmError("cannot read %s: %s" % (opts.file, e.strerror))
+    with source:
+        client.upload("/import_raw_vdi", source, os.fstat(source.fileno()).st_size,
+                      "vdi-import", vdi=vdi, format=_format(opts, opts.file))
+
+
+@command("vdi-export", "save a virtual disk as a disk image", "Networks and storage", args=[
+    arg("vdi", metavar="VDI", help="the disk's name or UUID"),
+    arg("file", metavar="FILE", help="the image file to write (must not exist)"),
+    arg("--format", choices=FORMATS,
+        help="the file's format (default: qcow2 for a .qcow2 file, else raw)"),
+], details="""A raw image is the disk's bytes, its unwritten parts left holes in FILE; a
+qcow2 image holds only the written parts. FILE is removed again if the export
+fails. Shows the progress as it receives.""")
+def vdi_export(client, opts):
+    vdi = client.resolve("VDI", opts.vdi)
+    try:
+        target = open(opts.file, "xb")
+    except OSError as e:
+        raise XmError("cannot write %s: %s" % (opts.file, e.strerror))
+    try:
+        with target:
+            client.download("/export_raw_vdi", _SparseFile(target), "vdi-export", vdi=vdi,
+                            format=_format(opts, opts.file))
+    except BaseException:
+        os.unlink(opts.file)
+        raise
+
+
+class _SparseFile:
+    """A file written in blocks, a block of zeros skipped (left a hole) and the file's
+    length set at the end, so that a raw export's holes stay holes."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, block):
+        if block.count(0) == len(block):
+            self.f.seek(len(block), os.SEEK_CUR)
+        else:
+            self.f.write(block)
+        self.f.truncate(self.f.tell())
