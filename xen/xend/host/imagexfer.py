@@ -8,11 +8,14 @@ ever opens the image, and then lets ``qemu-img check`` find tables that lie.
 """
 
 import json
+import logging
 import os
 import struct
 
 from ..api.errors import ApiError
 from .srdrivers import _qemu_img
+
+log = logging.getLogger("xend.transfer")
 
 FORMATS = ("raw", "qcow2")
 
@@ -21,6 +24,7 @@ _QCOW2_MAGIC = b"QFI\xfb"
 # crypt_method: the fields of every version's header (QEMU's docs/interop/qcow2.txt).
 _HEADER = struct.Struct(">4sIQIIQI")
 _INCOMPATIBLE = struct.Struct(">Q")   # version 3: incompatible features, at byte 72
+_HEADER_BYTES = {2: 72, 3: 104}       # each version's header, at the least
 _EXTERNAL_DATA_FILE = 1 << 2
 
 
@@ -33,24 +37,27 @@ def check_qcow2(path):
     [body, why] when it is not one (bad magic or version), names a backing file or an
     external data file, is encrypted, or its tables do not check out."""
     with open(path, "rb") as f:
-        head = f.read(_HEADER.size + 52)
+        head = f.read(_HEADER_BYTES[3])
     if len(head) < _HEADER.size:
         raise _not_qcow2("shorter than a qcow2 header")
     magic, version, backing_offset, _, _, _, crypt = _HEADER.unpack_from(head)
-    if magic != _QCOW2_MAGIC or version not in (2, 3):
+    if magic != _QCOW2_MAGIC or version not in _HEADER_BYTES:
         raise _not_qcow2("no qcow2 header")
+    if len(head) < _HEADER_BYTES[version]:
+        raise _not_qcow2("shorter than a qcow2 header")
     if backing_offset:
         raise _not_qcow2("it names a backing file")
     if crypt:
         raise _not_qcow2("it is encrypted")
-    if version == 3 and len(head) >= 80 and \
-            _INCOMPATIBLE.unpack_from(head, 72)[0] & _EXTERNAL_DATA_FILE:
+    if version == 3 and _INCOMPATIBLE.unpack_from(head, 72)[0] & _EXTERNAL_DATA_FILE:
         raise _not_qcow2("it names an external data file")
     try:
         info = json.loads(_qemu_img("info", "-f", "qcow2", "--output=json", path))
         _qemu_img("check", "-q", "-f", "qcow2", path, timeout=None)
     except ApiError as e:
-        raise _not_qcow2(e.description[-1][-200:]) from None
+        # qemu-img's message names the scratch file, a host path: it goes to the log.
+        log.info("a qcow2 image sent for import is refused: %s", e.description[-1][-300:])
+        raise _not_qcow2("qemu-img finds it damaged") from None
     if info.get("backing-filename") or info.get("format") != "qcow2":
         raise _not_qcow2("it names a backing file")
     return int(info["virtual-size"])

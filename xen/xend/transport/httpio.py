@@ -225,6 +225,7 @@ class Connection:
         if method == "PUT":   # a disk image: its route reads it (body_pieces), if at all
             body = None
             _content_length(headers)
+            _expectation(headers)
         elif method == "POST" or b"content-length" in headers or b"transfer-encoding" in headers:
             body = self._read_body(headers, deadline)
             if body is None:
@@ -257,10 +258,7 @@ class Connection:
 
     def _continue(self, headers, deadline):
         """Answer an ``Expect: 100-continue`` before the body is read."""
-        expect = headers.get(b"expect")
-        if expect is not None:
-            if [e.lower() for e in expect] != [b"100-continue"]:
-                raise HttpError(417, "only 100-continue is understood")
+        if _expectation(headers):
             self._write(b"HTTP/1.1 100 Continue\r\n\r\n", deadline)
 
     def body_length(self, request):
@@ -418,6 +416,14 @@ def _content_length(headers):
     if len(text) > 18:
         raise HttpError(413, "request body too large")
     return int(text)
+
+
+def _expectation(headers):
+    """Whether the client expects ``100 Continue``; 417 for any other expectation."""
+    expect = headers.get(b"expect")
+    if expect is not None and [e.lower() for e in expect] != [b"100-continue"]:
+        raise HttpError(417, "only 100-continue is understood")
+    return expect is not None
 
 
 def _parse_head(head):
