@@ -228,3 +228,16 @@ def test_a_vdi_in_use_is_refused(daemon, api, session, tmp_path):
         assert (status, body.split()) == (409, [b"VDI_IN_USE", vdi.encode(), b"import"])
     finally:
         api.VM.hard_shutdown(vm)
+
+
+def test_a_dir_vdi_with_a_backing_chain(daemon, api, session, tmp_path):
+    """Export reads through the chain; an import replaces the VDI's leaf, its snapshot
+    keeps the base it shares."""
+    vdi = new_vdi(api, size=SIZE)
+    first, second = image(tmp_path, "first.raw"), image(tmp_path, "second.raw")
+    assert put(daemon, session, vdi, first)[0] == 200
+    snap = api.VDI.snapshot(vdi)
+    assert export(daemon, session, vdi) == first.read_bytes()
+    assert put(daemon, session, vdi, second)[0] == 200
+    assert export(daemon, session, vdi) == second.read_bytes()
+    assert export(daemon, session, snap) == first.read_bytes()
