@@ -8,6 +8,7 @@ gave for each ref, so that errors can show names instead of UUIDs. Nothing
 here knows any xm command.
 """
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -240,40 +241,45 @@ class Client:
         conn.close()
         return conn
 
+    @contextlib.contextmanager
+    def _transfer(self, label):
+        """(a connection of its own, a progress display, a dict whose "ok" the block
+        sets once the transfer succeeded) for a disk image transfer; the display ends
+        as done or failed, and a failure of the connection is a ConnectError."""
+        conn = self._own_connection()
+        shown = _progress(label)
+        outcome = {"ok": False}
+        try:
+            yield conn, shown, outcome
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise ConnectError("cannot talk to xend at %s: %s"
+                               % (self.where, getattr(e, "strerror", None) or e))
+        finally:
+            shown.finish(outcome["ok"])
+            conn.close()
+
     def upload(self, path, source, length, label, **query):
         """PUT ``length`` bytes read from the file ``source`` to ``path`` with ``query``
         and the session, showing how much has gone as ``long_call`` shows a task's
         progress. Returns the body of a 200; a refusal is raised as its Failure, as
         ``get`` does. The server refuses before the body when it can: the body follows
         its ``100 Continue``, so a refused upload sends nothing."""
-        conn = self._own_connection()
-        shown = _progress(label)
         sent = 0
-        ok = False
-        try:
+        with self._transfer(label) as (conn, shown, outcome):
             conn.putrequest("PUT", self._target(path, query))
             conn.putheader("Content-Length", str(length))
             conn.putheader("Expect", "100-continue")
             conn.endheaders()
             status, headers, rest = _read_head(conn.sock)
             if status == 100:
-                while True:
-                    block = source.read(TRANSFER_BLOCK)
-                    if not block:
-                        break
+                while block := source.read(TRANSFER_BLOCK):
                     conn.sock.sendall(block)
                     sent += len(block)
                     shown.update(sent / max(length, 1), True)
                 status, headers, rest = _read_head(conn.sock, rest)
             body = _read_body(conn.sock, headers, rest)
-            ok = status == 200
-        except (OSError, ValueError, http.client.HTTPException) as e:
-            raise ConnectError("cannot talk to xend at %s: %s"
-                               % (self.where, getattr(e, "strerror", None) or e))
-        finally:
-            shown.finish(ok)
-            conn.close()
-        if ok:
+            outcome["ok"] = status == 200
+        if outcome["ok"]:
             return body
         raise self._refusal("PUT", path, status, body)
 
@@ -281,11 +287,8 @@ class Client:
         """GET ``path`` with ``query`` and the session into the file ``target`` in
         pieces, showing progress as ``upload`` does; returns the bytes written. A
         refusal is raised as its Failure; a reply cut short is a ConnectError."""
-        conn = self._own_connection()
-        shown = _progress(label)
         got = 0
-        ok = False
-        try:
+        with self._transfer(label) as (conn, shown, outcome):
             conn.request("GET", self._target(path, query))
             resp = conn.getresponse()
             if resp.status != 200:
@@ -298,13 +301,7 @@ class Client:
             if got != length:
                 raise ConnectError("xend at %s sent %d of the image's %d bytes"
                                    % (self.where, got, length))
-            ok = True
-        except (OSError, ValueError, http.client.HTTPException) as e:
-            raise ConnectError("cannot talk to xend at %s: %s"
-                               % (self.where, getattr(e, "strerror", None) or e))
-        finally:
-            shown.finish(ok)
-            conn.close()
+            outcome["ok"] = True
         return got
 
     def connect_stream(self, path, **query):

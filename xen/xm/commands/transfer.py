@@ -14,39 +14,42 @@ def _format(opts, path):
     return opts.format or ("qcow2" if path.endswith(".qcow2") else "raw")
 
 
-@command("vdi-import", "write a disk image into a virtual disk", "Networks and storage", args=[
-    arg("vdi", metavar="VDI", help="the disk's name or UUID"),
-    arg("file", metavar="FILE", help="the image file to send"),
-    arg("--format", choices=FORMATS,
-        help="the file's format (default: qcow2 for a .qcow2 file, else raw)"),
-], details="""The image replaces the disk's contents; a smaller image leaves the disk its
-size. The disk must be big enough and no running VM may use it. A failed or
-interrupted import leaves the disk as it was. Shows the progress as it sends.""")
+def _open(path, mode, verb):
+    """The file ``path`` opened with ``mode``; XmError saying it cannot ``verb`` it."""
+    try:
+        return open(path, mode)
+    except OSError as e:
+        raise XmError("cannot %s %s: %s" % (verb, path, e.strerror))
+
+
+def _args(file_help):
+    """The arguments both commands take: VDI FILE [--format]."""
+    return [arg("vdi", metavar="VDI", help="the disk's name or UUID"),
+            arg("file", metavar="FILE", help=file_help),
+            arg("--format", choices=FORMATS,
+                help="the file's format (default: qcow2 for a .qcow2 file, else raw)")]
+
+
+@command("vdi-import", "write a disk image into a virtual disk", "Networks and storage",
+         args=_args("the image file to send"), details="""\
+The image replaces the disk's contents; a smaller image leaves the disk its size.
+The disk must be big enough and no running VM may use it. A failed or interrupted
+import leaves the disk as it was. Shows the progress as it sends.""")
 def vdi_import(client, opts):
     vdi = client.resolve("VDI", opts.vdi)
-    try:
-        source = open(opts.file, "rb")
-    except OSError as e:
-        raise XmError("cannot read %s: %s" % (opts.file, e.strerror))
-    with source:
+    with _open(opts.file, "rb", "read") as source:
         client.upload("/import_raw_vdi", source, os.fstat(source.fileno()).st_size,
                       "vdi-import", vdi=vdi, format=_format(opts, opts.file))
 
 
-@command("vdi-export", "save a virtual disk as a disk image", "Networks and storage", args=[
-    arg("vdi", metavar="VDI", help="the disk's name or UUID"),
-    arg("file", metavar="FILE", help="the image file to write (must not exist)"),
-    arg("--format", choices=FORMATS,
-        help="the file's format (default: qcow2 for a .qcow2 file, else raw)"),
-], details="""A raw image is the disk's bytes, its unwritten parts left holes in FILE; a
-qcow2 image holds only the written parts. FILE is removed again if the export
-fails. Shows the progress as it receives.""")
+@command("vdi-export", "save a virtual disk as a disk image", "Networks and storage",
+         args=_args("the image file to write (must not exist)"), details="""\
+A raw image is the disk's bytes, its unwritten parts left holes in FILE; a qcow2
+image holds only the written parts. FILE is removed again if the export fails.
+Shows the progress as it receives.""")
 def vdi_export(client, opts):
     vdi = client.resolve("VDI", opts.vdi)
-    try:
-        target = open(opts.file, "xb")
-    except OSError as e:
-        raise XmError("cannot write %s: %s" % (opts.file, e.strerror))
+    target = _open(opts.file, "xb", "write")
     try:
         with target:
             client.download("/export_raw_vdi", SparseFile(target), "vdi-export", vdi=vdi,
