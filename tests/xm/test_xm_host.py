@@ -363,7 +363,7 @@ printf '%s|' "$#" "$@"; echo
     assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--fingerprint",
                        "--wait"}
     assert out[2] == "comp\\ two|comp-one|"          # quoted: the shell reads one word
-    assert out[3] == "vdi-list|vdi-create|vdi-snapshot|vdi-delete|vdi-resize|"
+    assert out[3] == "vdi-list|vdi-create|vdi-snapshot|vdi-delete|vdi-resize|vdi-import|vdi-export|"
     assert out[4:] == ["console|", "comp\\ two|comp-one|", "--bytes|",
                        "comp\\ two|", "comp\\ two|", "1|comp two|"]
 

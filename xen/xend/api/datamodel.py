@@ -340,6 +340,13 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
             "the finished call's complete Status struct once Progress is 100 "
             "(Async.Task.GetStatus)", extension=True),
+    # Disk image transfer
+    Message("create", [Param("label", String, "the task's name/label"),
+                       Param("description", String, "the task's name/description")],
+            Ref("task"),
+            "A pending task of the caller's, for an operation the caller starts on its own "
+            "(PUT /import_raw_vdi or GET /export_raw_vdi with task_id=): that operation "
+            "reports its progress and outcome on it", extension=True),
 ], creatable=False, asynchronous=False, stored=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
@@ -854,6 +861,12 @@ ERRORS = {e.code: e for e in (
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",
           "internal error in xend: {message}"),
+    # Disk image transfer
+    Error("VDI_TOO_SMALL", ("vdi", "minimum_size"),
+          "an image sent to PUT /import_raw_vdi holds `minimum_size` bytes (its virtual "
+          "size, or a raw body's length), more than the VDI `vdi` holds; grow the VDI "
+          "(VDI.set_virtual_size) to at least that first",
+          "VDI {vdi} is too small: the image holds {minimum_size} bytes"),
 )}
 
 

@@ -90,13 +90,14 @@ def full_is_sr_full(path, requested):
         raise
 
 
-def _qemu_img(*args, size=None, image=None):
+def _qemu_img(*args, size=None, image=None, timeout=120):
     """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
     error when qemu-img finds it too large for the format; ``image``: the file it
-    writes, for SR_FULL when its file system has no room left."""
+    writes, for SR_FULL when its file system has no room left; ``timeout``: seconds
+    (None for a copy of a whole image, bounded by its size, not by a clock)."""
     try:
         out = subprocess.run([shutil.which(QEMU_IMG) or QEMU_IMG] + list(args),
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", "dir",
                            "qemu-img is not installed") from None

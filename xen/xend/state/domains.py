@@ -285,6 +285,17 @@ class Domains(GuestSpecs, GuestActions):
             self._starting.discard(vm)
             raise
 
+    @contextlib.contextmanager
+    def unheld_disk(self, vdi, operation):
+        """A block in which no VM holds the VDI ``vdi`` and none can start with it (the
+        start's disk check waits): for replacing its image. VDI_IN_USE [vdi,
+        ``operation``] where a VM holds it now."""
+        with self._disks_lock:
+            for vbd in self.store.referrers("VBD", "VDI", vdi):
+                if self.holds_disks(self.store, self.store.get("VBD", vbd)["VM"]):
+                    raise ApiError("VDI_IN_USE", vdi, operation)
+            yield
+
     # -- a resident guest, changed in place ----------------------------------------
 
     def set_memory_target(self, vm, target):

@@ -32,7 +32,9 @@ Every byte from the network is treated as hostile (docs/security.md):
     Content-Length (411), and whatever it holds is answered with an XML-RPC
     reply, a fault, or an HTTP error; the request line and headers have limits
     of their own (httpio); an unexpected error is logged with its traceback and
-    never sent to the client.
+    never sent to the client. A PUT's body (a disk image) is the exception to
+    the size limit: its route reads it in bounded pieces once the request is
+    checked, each within ``request_timeout``, and never holds it whole.
 """
 
 import base64
