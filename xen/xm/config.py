@@ -308,8 +308,8 @@ def from_settings(settings, filename="<config>"):
         vif.record["device"] = "eth%d" % len(config.vifs)
         config.vifs.append(vif)
         if vif.ignored:
-            warnings.append("%s: vif '%s': %s not used by xm; ignored"
-                            % (filename, spec, ", ".join(vif.ignored)))
+            warnings.append("%s: vif '%s': ignored: %s"
+                            % (filename, spec, "; ".join(vif_ignored(vif.ignored))))
     devices = [d.device for d in config.disks]
     for device in devices:
         if devices.count(device) > 1:
@@ -445,6 +445,22 @@ def parse_vif(spec, filename="<config>"):
     if not bridge:
         raise ConfigError("%s: vif '%s': empty bridge" % (filename, spec))
     return Vif(bridge, record, ignored)
+
+
+# Classic vif keys xm knows but cannot honour, and why: the daemon runs no dom0
+# scripts and manages no guest addresses; its NICs are ports of their network's bridge.
+VIF_UNSUPPORTED = {
+    "ip": "the daemon neither assigns nor filters guests' addresses: set it in the guest",
+    "script": "the daemon runs no vif scripts: the NIC is a port of its network's bridge",
+    "rate": "the daemon does not limit a NIC's bandwidth",
+    "backend": "the NIC's back end is always this host",
+}
+
+
+def vif_ignored(keys):
+    """Why each of ``keys`` (a Vif's ignored keys) is not used: 'ip= (why)' phrases."""
+    return ["%s= (%s)" % (key, VIF_UNSUPPORTED.get(key, "not a vif key xm knows"))
+            for key in keys]
 
 
 # --------------------------------------------------------------------------
