@@ -15,6 +15,7 @@ from xen.xend.backend.qemu.argv import (
     build_argv,
     disk_node,
     free_slot,
+    nic_device,
     validate,
 )
 from xen.xend.backend.qemu.backend import choose_accel
@@ -267,6 +268,20 @@ def test_nics_are_taps_the_daemon_made():
     with pytest.raises(BackendError) as err:
         argv(nics=[emu])                   # no tap for it
     assert err.value.code == "INTERNAL_ERROR"
+
+
+def test_a_nic_model_is_the_device_qemu_gets():
+    nics = [nic(driver="ioemu", model="rtl8139"), nic(model="virtio", mtu=9000),
+            nic(driver="ioemu", model="e1000", mtu=9000)]
+    args = build(spec(nics=nics), tap_fds={n.vif: 7 + i for i, n in enumerate(nics)})
+    devs = [d for d in devices(args) if isinstance(d, dict)]
+    assert [(d["driver"], d.get("host_mtu")) for d in devs] == [
+        ("rtl8139", None), ("virtio-net-pci", 9000), ("e1000", None)]
+    assert all(d["netdev"] == "net-" + n.vif for d, n in zip(devs, nics))
+    with pytest.raises(BackendError) as err:
+        nic_device(nic(driver="ioemu", model="e1000,romfile=/etc/shadow"), 5)
+    assert err.value.params[:2] == ["VIF/model", "e1000,romfile=/etc/shadow"]
+    assert "e1000, e1000e" in err.value.params[2]
 
 
 def test_slots_are_kept_across_a_saved_state():

@@ -89,8 +89,11 @@ def test_network_new_attach_list_detach_del(xm, root):
     assert "takes one NETWORK" in xm.fails("network-attach", "nic", "backnet", "eth3")
     # The classic form: the network is named by its bridge (its NIC or name).
     classic = xm("network-attach", "nic", "bridge=eth3", "mac=00:16:3e:0a:0b:0d",
-                 "vifname=web").strip()
+                 "model=rtl8139", "vifname=web").strip()
     assert root.VIF.get_network(classic) == net and root.VIF.get_name(classic) == "web"
+    assert (root.VIF.get_model(classic), root.VIF.get_type(classic)) == ("rtl8139", "ioemu")
+    assert "model = pcnet is not supported: the sim backend gives" in xm.fails(
+        "network-attach", "nic", "backnet", "model=pcnet")
     assert root.VIF.get_device(classic) == "eth2"
     xm("network-detach", "nic", classic)
     err = xm.fails("network-attach", "nic", "bridge=nobr0")

@@ -440,6 +440,8 @@ def parse_vif(spec, filename="<config>"):
             record["type"] = _VIF_TYPES[value]
         elif key == "mtu":
             record["MTU"] = _whole(filename, "vif mtu", value)
+        elif key == "model":
+            record["model"] = value       # the server checks it against its backend's
         else:
             ignored.append(key)
     if not bridge:

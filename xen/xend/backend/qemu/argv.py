@@ -300,16 +300,25 @@ def _disks(disks, slots, cdrom_in_use, chains):
     return args
 
 
+# VIF/model -> the QEMU device of that NIC: the PCI NICs QEMU emulates, and virtio
+# (xl's name for it too). A VIF without a model gets its driver's default.
+NIC_MODELS = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+              "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "i82559er": "i82559er",
+              "virtio": "virtio-net-pci", "virtio-net-pci": "virtio-net-pci"}
+DEFAULT_NIC_MODELS = {"paravirtualised": "virtio-net-pci", "ioemu": "e1000"}
+
+
 def nic_device(nic, slot):
     """The device object of ``nic`` at PCI ``slot``, on netdev ``netdev_id(nic.vif)``."""
-    if nic.driver == "paravirtualised":
-        device = {"driver": "virtio-net-pci"}
-        if nic.mtu and int(nic.mtu) != 1500:
-            device["host_mtu"] = int(nic.mtu)
-    elif nic.driver == "ioemu":
-        device = {"driver": "e1000"}
-    else:
+    if nic.driver not in DEFAULT_NIC_MODELS:
         raise BackendError("INVALID_VALUE", "VIF/driver", nic.driver)
+    driver = NIC_MODELS.get(nic.model or DEFAULT_NIC_MODELS[nic.driver])
+    if driver is None:
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                           "QEMU gives the models " + ", ".join(sorted(NIC_MODELS)))
+    device = {"driver": driver}
+    if driver == "virtio-net-pci" and nic.mtu and int(nic.mtu) != 1500:
+        device["host_mtu"] = int(nic.mtu)
     device.update({"netdev": netdev_id(nic.vif), "mac": nic.mac,
                    "id": device_id("vif", nic.vif), "addr": _addr(slot)})
     return device
