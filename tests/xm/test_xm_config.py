@@ -340,6 +340,10 @@ def test_vif_and_disk_specs():
     assert (disk.path, disk.device, disk.mode, disk.driver) == ("/srv/a.img", "hda", "RO",
                                                                 "ioemu")
     assert config.parse_disk("file:/srv/cd.iso,hdc:cdrom,r") == "/srv/cd.iso"
+    # hda-hdd are IDE disks, emulated as in xm; other names are paravirtualised.
+    assert [config.parse_disk("file:/a,%s,w" % d).driver for d in ("hda", "hdd", "xvda",
+                                                                  "sda", "hde")] == [
+        "ioemu", "ioemu", "paravirtualised", "paravirtualised", "paravirtualised"]
     assert os.path.isabs(config.parse_disk("file:rel.img,xvda,w").path)
     assert config.parse_disk("tap:qcow2:/srv/q.qcow2,xvda,w").format == "qcow2"
     assert config.parse_disk("tap:aio:/srv/a.img,xvda,w").format == "raw"

@@ -409,7 +409,14 @@ def parse_device(text):
     m = _DEVICE.match(text)
     if m is None:
         return None
-    return m.group(2), "ioemu" if m.group(1) else "paravirtualised", bool(m.group(3))
+    emulated = bool(m.group(1)) or is_ide_name(m.group(2))
+    return m.group(2), "ioemu" if emulated else "paravirtualised", bool(m.group(3))
+
+
+def is_ide_name(device):
+    """Whether ``device`` (hda..hdd, a partition too) names one of the four IDE devices,
+    an emulated disk as in xm, not a paravirtualised one."""
+    return re.fullmatch(r"hd[a-d][0-9]*", device) is not None
 
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
