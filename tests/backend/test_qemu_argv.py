@@ -240,6 +240,27 @@ def test_ide_disks_fill_free_slots_around_the_cdrom():
     with pytest.raises(BackendError) as err:
         argv(disks=disks + [disk("ioemu", device="y")], bios_cdrom="/isos/x.iso")
     assert err.value.code == "VALUE_NOT_SUPPORTED"
+    with pytest.raises(BackendError) as err:            # hdc is the CD-ROM drive's place
+        argv(disks=[disk("ioemu", device="hdc")], bios_cdrom="/isos/x.iso")
+    assert err.value.params[:2] == ["VBD/device", "hdc"]
+
+
+def test_xen_console_and_disk_names_in_kernel_args_are_what_the_qemu_guest_sees():
+    # PCI slots in order: xvdb 05, xvda 06 (vdb: the guest names virtio disks by slot);
+    # hdb is the first IDE disk the guest finds (sda), hdd the second.
+    disks = [disk(device="xvdb"), disk(device="xvda"), disk("ioemu", device="hdd"),
+             disk("ioemu", device="hdb")]
+    args = argv(disks=disks, boot_method="kernel_external", kernel_kernel="/boot/k",
+                kernel_args="root=/dev/xvda1 ro console=hvc0 resume=/dev/xvdb "
+                            "xconsole=hvc0 console=hvc0,1")
+    assert value(args, "-append") == ("root=/dev/vdb1 ro console=ttyS0 resume=/dev/xvdb "
+                                      "xconsole=hvc0 console=hvc0,1")
+    for root, seen in (("/dev/hdb", "/dev/sda"), ("/dev/hdd2", "/dev/sdb2"),
+                       ("/dev/xvdz1", "/dev/xvdz1"),      # no such disk: left as it is
+                       ("LABEL=root", "LABEL=root")):
+        args = argv(disks=disks, boot_method="kernel_external", kernel_kernel="/boot/k",
+                    kernel_args="root=" + root)
+        assert value(args, "-append") == "root=" + seen
 
 
 def test_read_only_ide_disk_is_not_supported():
