@@ -16,7 +16,10 @@ prints ``xend-test: ready`` on the serial console and then:
 * reads a little of /dev/vda, if there is one, before saying ready,
 * reports its block and network devices on the console, as
   ``xend-test: devices: vda eth0:1500 ...`` (disks, then NICs with their
-  MTU), once at ready and again whenever the set changes (hot-plug),
+  MTU), once at ready and again whenever the set changes (hot-plug);
+  IDE disks (ata_piix, loaded once ready) are sdX,
+* reports the driver of each NIC at boot, as ``xend-test: nics: eth0:e1000``
+  (virtio_net, e1000, 8139cp),
 * with ``xend.ip=ADDR/PREFIX`` on the kernel command line, gives eth0 that
   address and brings it up before saying ready,
 * obeys ``xend.test=MODE`` on the kernel command line, once ready:
@@ -61,6 +64,27 @@ MODULES = [
     "drivers/input/evdev.ko",
     "drivers/misc/pvpanic/pvpanic.ko",
     "drivers/misc/pvpanic/pvpanic-mmio.ko",
+    # The NIC models (VIF/model) beside e1000 and virtio.
+    "drivers/net/mii.ko",
+    "drivers/net/ethernet/realtek/8139cp.ko",
+]
+
+# IDE disks (driver ioemu) as sdX: loaded once the guest is ready, so that probing the
+# IDE channels, which every guest has, adds nothing to any guest's boot; its disks are
+# reported (as a change of the devices) when found.
+LATE_MODULES = [
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/ata_piix.ko",
+    "crypto/crct10dif_common.ko",
+    "crypto/crct10dif_generic.ko",
+    "lib/crc-t10dif.ko",
+    "lib/crc64.ko",
+    "crypto/crc64_rocksoft_generic.ko",
+    "lib/crc64-rocksoft.ko",
+    "block/t10-pi.ko",
+    "drivers/scsi/sd_mod.ko",
 ]
 
 # Kernel arguments that make the guest boot quickly under TCG: no delay loop calibration,
@@ -109,12 +133,19 @@ devices() {
 }
 last=$(devices)
 echo "xend-test: devices:$last"
+# Which driver each NIC has: the model the guest sees.
+nics=""
+for n in /sys/class/net/eth*; do
+    [ -e "$n/device/driver" ] && d=$(readlink "$n/device/driver") && nics="$nics ${n##*/}:${d##*/}"
+done
+echo "xend-test: nics:$nics"
 ( while :; do
     sleep 0.5
     now=$(devices)
     [ "$now" != "$last" ] && echo "xend-test: devices:$now" && last="$now"
   done ) &
 echo "xend-test: ready"
+( for m in $(cat /etc/modules.late); do insmod "/lib/modules/$m" 2>/dev/null; done ) &
 case "$(arg test)" in
     panic) echo c > /proc/sysrq-trigger ;;
     reboot) reboot -f ;;
@@ -228,7 +259,7 @@ def _cpio(entries):
     return out.getvalue()
 
 
-def _initramfs(busybox, modules):
+def _initramfs(busybox, modules, late):
     dirs = ["bin", "dev", "etc", "proc", "sys", "lib", "lib/modules"]
     entries = [(d, 0o40755, b"", (0, 0)) for d in dirs]
     # The kernel opens /dev/console for init before /init can mount devtmpfs.
@@ -236,11 +267,12 @@ def _initramfs(busybox, modules):
     entries.append(("bin/busybox", 0o100755, busybox, (0, 0)))
     entries.append(("bin/sh", 0o120777, b"busybox", (0, 0)))
     entries.append(("init", 0o100755, INIT.encode(), (0, 0)))
-    names = []
-    for path, data in modules:
-        names.append(os.path.basename(path))
-        entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
-    entries.append(("etc/modules", 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
+    for listing, loaded in (("etc/modules", modules), ("etc/modules.late", late)):
+        names = []
+        for path, data in loaded:
+            names.append(os.path.basename(path))
+            entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
+        entries.append((listing, 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
     return gzip.compress(_cpio(entries), compresslevel=6)
 
 
@@ -275,11 +307,10 @@ def build(cache_dir=None):
             _apt_update()
             debs = _download(wanted, tmp)
         kfiles = _members(debs[kernel_pkg], lambda n: n.startswith("boot/vmlinuz-")
-                          or any(n.endswith("/kernel/" + m) for m in MODULES))
+                          or any(n.endswith("/kernel/" + m) for m in MODULES + LATE_MODULES))
         vmlinuz = next(v for n, v in kfiles.items() if n.startswith("boot/vmlinuz-"))
-        modules = []
-        for m in MODULES:
-            modules.append(next((n, v) for n, v in kfiles.items() if n.endswith("/kernel/" + m)))
+        modules, late = ([next((n, v) for n, v in kfiles.items() if n.endswith("/kernel/" + m))
+                          for m in listed] for listed in (MODULES, LATE_MODULES))
         busybox = _members(debs[BUSYBOX], lambda n: n == "bin/busybox")["bin/busybox"]
 
         os.makedirs(cache_dir, exist_ok=True)
@@ -287,7 +318,7 @@ def build(cache_dir=None):
         with open(os.path.join(staging, "vmlinux"), "wb") as f:
             f.write(_vmlinux(vmlinuz))
         with open(os.path.join(staging, "initrd.gz"), "wb") as f:
-            f.write(_initramfs(busybox, modules))
+            f.write(_initramfs(busybox, modules, late))
         # Publish atomically so a concurrent or interrupted build never leaves half a guest.
         try:
             os.rename(staging, target)
