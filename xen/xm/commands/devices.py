@@ -83,7 +83,7 @@ def network_list(client, opts):
 
 @command("network-attach", "give a VM a network interface", "Devices", args=[
     VM_ARG,
-    arg("args", metavar="[NETWORK] [KEY=VALUE]", nargs="*",
+    arg("args", metavar="NETWORK|KEY=VALUE", nargs="*",
         help="the network's name, NIC or UUID, or bridge=BRIDGE (default xenbr0); "
              "mac=00:16:3e:..., model=e1000, mtu=..., type=ioemu|netfront, vifname=..."),
 ], details="""\
