@@ -283,6 +283,7 @@ def setter_value(api, cls, f, current):
         ("VM", "user_version"): 42, ("VIF", "MTU"): "1400",
         ("VM", "is_a_template"): True,     # a template: still fine for setters
         ("VIF", "MAC"): random_mac(), ("VIF", "device"): "eth9", ("VBD", "device"): "xvdc",
+        ("VIF", "model"): "rtl8139",
         ("network", "NIC"): "eth7", ("network", "VLAN"): "100",
         ("network", "default_gateway"): "192.168.7.1",
         ("network", "default_netmask"): "255.255.0.0",

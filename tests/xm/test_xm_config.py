@@ -77,7 +77,7 @@ root = "/dev/xvda1 ro"
 extra = "console=hvc0"
 disk = [ 'file:%(img)s,xvda,w',
          'file:/srv/install.iso,hdc:cdrom,r', ]   # the CD-ROM is bios/cdrom
-vif = [ 'mac=00:16:3E:12:34:56,bridge=fullbr', '' ]
+vif = [ 'mac=00:16:3E:12:34:56,bridge=fullbr, model=e1000, ip=10.0.0.5', '' ]
 on_poweroff = 'destroy'; on_reboot = 'restart'
 on_crash = 'coredump-restart'
 vnc = 1
@@ -86,6 +86,7 @@ vnc = 1
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("Started VM full (")
     assert "vnc is not a setting xm knows" in p.stderr
+    assert "ignored: ip= (the daemon neither assigns nor filters" in p.stderr
     vm = root.VM.get_by_name_label("full")[0]
     rec = root.VM.get_record(vm)
     assert rec["VCPUs_max"] == "2" and rec["VCPUs_number"] == "2"
@@ -109,6 +110,8 @@ vnc = 1
     vifs = sorted((root.VIF.get_record(v) for v in rec["VIFs"]), key=lambda r: r["device"])
     assert [v["device"] for v in vifs] == ["eth0", "eth1"]
     assert vifs[0]["MAC"] == "00:16:3e:12:34:56"
+    assert (vifs[0]["model"], vifs[0]["type"]) == ("e1000", "ioemu")
+    assert (vifs[1]["model"], vifs[1]["type"]) == ("", "paravirtualised")
     assert len(vifs[1]["MAC"]) == 17 and vifs[1]["MAC"] != vifs[0]["MAC"]  # the server's
     net0 = root.network.get_record(vifs[0]["network"])
     assert (net0["name_label"], net0["NIC"]) == ("fullbr", "fullbr")
@@ -341,14 +344,18 @@ def test_parser_errors_name_the_line():
 
 def test_vif_and_disk_specs():
     vif = config.parse_vif("mac=00:16:3E:AA:BB:CC, bridge=br0, type=ioemu, vifname=v0, "
-                           "mtu=9000, script=vif-bridge")
+                           "mtu=9000, script=vif-bridge, model=rtl8139")
     assert vif.bridge == "br0" and vif.ignored == ["script"]
     assert vif.record == {"MAC": "00:16:3e:aa:bb:cc", "type": "ioemu", "name": "v0",
-                          "MTU": 9000}
+                          "MTU": 9000, "model": "rtl8139"}
     disk = config.parse_disk("tap:aio:/srv/a.img,ioemu:hda,r")
     assert (disk.path, disk.device, disk.mode, disk.driver) == ("/srv/a.img", "hda", "RO",
                                                                 "ioemu")
     assert config.parse_disk("file:/srv/cd.iso,hdc:cdrom,r") == "/srv/cd.iso"
+    # hda-hdd are IDE disks, emulated as in xm; other names are paravirtualised.
+    assert [config.parse_disk("file:/a,%s,w" % d).driver for d in ("hda", "hdd", "xvda",
+                                                                  "sda", "hde")] == [
+        "ioemu", "ioemu", "paravirtualised", "paravirtualised", "paravirtualised"]
     assert os.path.isabs(config.parse_disk("file:rel.img,xvda,w").path)
     assert config.parse_disk("tap:qcow2:/srv/q.qcow2,xvda,w").path == "/srv/q.qcow2"
     phy = config.parse_disk("phy:/dev/vg0/lv1,xvdb,w")

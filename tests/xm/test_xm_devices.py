@@ -160,8 +160,24 @@ def test_network_new_attach_list_detach_del(xm, root):
     assert rows[1]["MTU"] == "9000"
     vifs = json.loads(xm("network-list", "--json", "nic"))
     assert {v["uuid"]: v["MTU"] for v in vifs} == {first: 1500, second: 9000}
-    assert "not bridge" in xm.fails("network-attach", "nic", "backnet", "bridge=x")
-    assert "not ip" in xm.fails("network-attach", "nic", "backnet", "ip=1.2.3.4")
+    assert "not both" in xm.fails("network-attach", "nic", "backnet", "bridge=x")
+    assert "cannot honour ip= (" in xm.fails("network-attach", "nic", "backnet", "ip=1.2.3.4")
+    assert "script= (the daemon runs no vif scripts" in xm.fails(
+        "network-attach", "nic", "bridge=eth3", "script=vif-bridge")
+    assert "takes one NETWORK" in xm.fails("network-attach", "nic", "backnet", "eth3")
+    # The classic form: the network is named by its bridge (its NIC or name).
+    classic = xm("network-attach", "nic", "bridge=eth3", "mac=00:16:3e:0a:0b:0d",
+                 "model=rtl8139", "vifname=web").strip()
+    assert root.VIF.get_network(classic) == net and root.VIF.get_name(classic) == "web"
+    assert (root.VIF.get_model(classic), root.VIF.get_type(classic)) == ("rtl8139", "ioemu")
+    assert "model = pcnet is not supported: the sim backend gives" in xm.fails(
+        "network-attach", "nic", "backnet", "model=pcnet")
+    assert root.VIF.get_device(classic) == "eth2"
+    xm("network-detach", "nic", classic)
+    err = xm.fails("network-attach", "nic", "bridge=nobr0")
+    assert "no network has the bridge nobr0 (networks: " in err and "backnet" in err, err
+    assert "eth3" in err and "xm network-new nobr0" in err
+    assert root.network.get_by_name_label("nobr0") == []           # none was made
     assert "bad MAC address" in xm.fails("network-attach", "nic", "backnet", "mac=1")
     assert "there is no network named 'nonet'" in xm.fails("network-attach", "nic", "nonet")
     err = xm.fails("network-del", "backnet")

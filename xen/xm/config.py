@@ -310,8 +310,8 @@ def from_settings(settings, filename="<config>"):
         vif.record["device"] = "eth%d" % len(config.vifs)
         config.vifs.append(vif)
         if vif.ignored:
-            warnings.append("%s: vif '%s': %s not used by xm; ignored"
-                            % (filename, spec, ", ".join(vif.ignored)))
+            warnings.append("%s: vif '%s': ignored: %s"
+                            % (filename, spec, "; ".join(vif_ignored(vif.ignored))))
     devices = [d.device for d in config.disks]
     for device in devices:
         if devices.count(device) > 1:
@@ -414,7 +414,14 @@ def parse_device(text):
     m = _DEVICE.match(text)
     if m is None:
         return None
-    return m.group(2), "ioemu" if m.group(1) else "paravirtualised", bool(m.group(3))
+    emulated = bool(m.group(1)) or is_ide_name(m.group(2))
+    return m.group(2), "ioemu" if emulated else "paravirtualised", bool(m.group(3))
+
+
+def is_ide_name(device):
+    """Whether ``device`` (hda..hdd, a partition too) names one of the four IDE devices,
+    an emulated disk as in xm, not a paravirtualised one."""
+    return re.fullmatch(r"hd[a-d][0-9]*", device) is not None
 
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
@@ -445,11 +452,29 @@ def parse_vif(spec, filename="<config>"):
             record["type"] = _VIF_TYPES[value]
         elif key == "mtu":
             record["MTU"] = _whole(filename, "vif mtu", value)
+        elif key == "model":
+            record["model"] = value       # the server checks it against its backend's
         else:
             ignored.append(key)
     if not bridge:
         raise ConfigError("%s: vif '%s': empty bridge" % (filename, spec))
     return Vif(bridge, record, ignored)
+
+
+# Classic vif keys xm knows but cannot honour, and why: the daemon runs no dom0
+# scripts and manages no guest addresses; its NICs are ports of their network's bridge.
+VIF_UNSUPPORTED = {
+    "ip": "the daemon neither assigns nor filters guests' addresses: set it in the guest",
+    "script": "the daemon runs no vif scripts: the NIC is a port of its network's bridge",
+    "rate": "the daemon does not limit a NIC's bandwidth",
+    "backend": "the NIC's back end is always this host",
+}
+
+
+def vif_ignored(keys):
+    """Why each of ``keys`` (a Vif's ignored keys) is not used: 'ip= (why)' phrases."""
+    return ["%s= (%s)" % (key, VIF_UNSUPPORTED.get(key, "not a vif key xm knows"))
+            for key in keys]
 
 
 # --------------------------------------------------------------------------

@@ -520,6 +520,10 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("network_write_kbs", Float, RO_RUN, "Outgoing network bandwidth"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # Classic network syntax
+    Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
+          "the backend can give; empty: the backend's default for the VIF's type. A model "
+          "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
 ])
 
 SR = Class("SR", "a storage repository", [

@@ -234,3 +234,9 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release the backend's own resources; guests keep running."""
+
+    # Classic network syntax
+    def nic_models(self) -> tuple:
+        """The NIC models (VIF/model) this hypervisor can give a guest, sorted; a model
+        whose name starts with "virtio" is paravirtualised, the others emulated."""
+        return ()

@@ -102,6 +102,8 @@ class NicSpec:
     # The Linux bridge the NIC is a port of. Where Backend.uses_bridges, the domain owner
     # has made sure it exists (Domains.make_bridges) before start, resume or attach_nic.
     bridge: str = ""
+    # The NIC model (VIF/model), one of Backend.nic_models(); "": the default of ``driver``.
+    model: str = ""
 
 
 @dataclasses.dataclass

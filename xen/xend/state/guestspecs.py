@@ -66,7 +66,7 @@ class GuestSpecs:
         which make_bridges makes exist."""
         net = self.store.get("network", rec["network"])
         return NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                       driver=rec.get("type", "paravirtualised"),
+                       driver=rec.get("type", "paravirtualised"), model=rec.get("model", ""),
                        bridge=netdev.network_bridge(rec["network"], net.get("NIC", ""),
                                                     net.get("VLAN", "")))
 

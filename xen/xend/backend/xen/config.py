@@ -122,6 +122,10 @@ def disk_line(disk, kind, qdisk_ok):
     return ",".join(parts)
 
 
+# The NIC models (VIF/model) Xen's device model emulates for an HVM guest: xl's model=.
+NIC_MODELS = ("e1000", "ne2k_pci", "pcnet", "rtl8139")
+
+
 def nic_line(nic, kind):
     """One xl ``vif`` entry for a NicSpec."""
     parts = ["mac=" + _spec_value(nic.mac, MAC, "VIF/MAC")]
@@ -129,7 +133,16 @@ def nic_line(nic, kind):
         parts.append("bridge=" + _spec_value(nic.bridge, IFNAME, "network/NIC"))
     if nic.mtu and int(nic.mtu) != 1500:
         parts.append("mtu=%d" % int(nic.mtu))
-    if kind == "hvm":
+    if nic.model and kind != "hvm":
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                           "the NICs of a %s guest are paravirtualised (netfront); an "
+                           "emulated model needs builder hvm" % kind.upper())
+    if nic.model:
+        if nic.model not in NIC_MODELS:
+            raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                               "Xen's device model gives " + ", ".join(NIC_MODELS))
+        parts += ["type=ioemu", "model=" + nic.model]
+    elif kind == "hvm":
         parts.append("model=e1000" if nic.driver == "ioemu" else "type=vif")
     return ",".join(parts)
 
