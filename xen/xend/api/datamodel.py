@@ -412,6 +412,14 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
     Field("tools_version", Map(String, String), RO_RUN,
           "versions of installed paravirtualised drivers"),
+    # Autostart
+    Field("other_config", Map(String, String), RW,
+          "additional configuration; auto_poweron = \"true\" starts the VM when the "
+          "daemon starts after a host boot", extension=True),
+    Field("order", Int, RW, "the VM's place in the autostart sequence: lower first, ties "
+          "by name", extension=True),
+    Field("start_delay", Int, RW, "seconds the autostart sequence waits after starting "
+          "this VM before the next (0 or more)", extension=True),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),

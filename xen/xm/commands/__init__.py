@@ -79,4 +79,4 @@ def ask_password(prompt):
 
 
 # Importing the modules registers their commands, in the order "xm help" lists them.
-from . import devices, host, resources, vm  # noqa: E402,F401
+from . import boot, devices, host, resources, vm  # noqa: E402,F401

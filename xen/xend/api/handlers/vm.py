@@ -15,6 +15,9 @@ MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
 # The most vCPUs a VM may have, as in Xen's xm.
 MAX_VCPUS = 255
 
+# The longest wait after an autostarted VM (a day): a longer one is a typing error.
+MAX_START_DELAY = 86400
+
 # Fields a clone does not copy from its original.
 _NOT_CLONED = ("name_label", "power_state", "resident_on")
 
@@ -120,6 +123,9 @@ class VMHandler(ClassHandler):
         if not 1 <= new.get("VCPUs_max", 1) <= MAX_VCPUS:
             raise ApiError("INVALID_VALUE", "VCPUs_max", "%s (must be 1..%d)"
                            % (new.get("VCPUs_max"), MAX_VCPUS))
+        if not 0 <= new.get("start_delay", 0) <= MAX_START_DELAY:
+            raise ApiError("INVALID_VALUE", "start_delay", "%s (must be 0..%d seconds)"
+                           % (new.get("start_delay"), MAX_START_DELAY))
         self.app.domains.validate(new)
 
     def delete(self, call, vm):
