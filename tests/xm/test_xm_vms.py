@@ -352,3 +352,16 @@ def test_autostart_shows_and_sets(xm, root, tmp_path):
     xm("autostart", "auto-a", "off")
     assert xm("autostart", "auto-a") == "autostart off, order -3, delay 20s\n"
     assert "is not a whole number" in xm.fails("autostart", "auto-a", "--delay", "-1")
+
+
+def test_save_and_restore(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "saved-a")
+    xm("start", "saved-a")
+    path = str(tmp_path / "saved-a.save")
+    xm("save", "saved-a", path)
+    assert root.VM.get_power_state(vm) == "Halted"
+    assert xm("restore", "-p", path) == vm + "\n"
+    assert root.VM.get_power_state(vm) == "Paused"
+    assert "exists: a save never overwrites a file" in xm.error_line("save", "saved-a", path)
+    assert "must be an absolute path" in xm.error_line("restore", "saved-a.save")
+    root.VM.hard_shutdown(vm)

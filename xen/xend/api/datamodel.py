@@ -438,6 +438,17 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
+    # Save and restore to a named file
+    Message("save", [Param("vm", Ref("VM"), "the VM"),
+                     Param("filename", String, "the absolute path of the new file")], None,
+            "Save the guest's memory and the VM's record into a new file (0600; never an "
+            "existing one) and leave the VM Halted (Running or Paused only).",
+            lifecycle="save", root_only=True, extension=True),
+    Message("restore", [Param("filename", String, "the absolute path of a VM.save file"),
+                        Param("start_paused", Bool, "leave the VM Paused if true")], Ref("VM"),
+            "Run the VM saved in the file: the VM of its UUID if there is one (Halted), "
+            "else one made from the file's record, its disks found by VDI UUID or image "
+            "path; returns the VM.", root_only=True, extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -806,6 +817,16 @@ ERRORS = {e.code: e for e in (
           "the file system of the daemon's state directory had no room to record the "
           "change; nothing was changed (images a call made are removed again)",
           "the daemon's state directory is full; nothing was changed"),
+    # Save and restore to a named file
+    Error("VM_SAVE_FILE_INVALID", ("path", "reason"),
+          "VM.restore cannot use the file `path`: missing, not written by VM.save, "
+          "truncated, of another format version or backend, or a guest state the backend "
+          "cannot load; `reason` says which. Nothing was changed",
+          "{path} cannot be restored: {reason}; nothing was changed"),
+    Error("VDI_MISSING", ("vdi", "path"),
+          "VM.restore made no VM: the saved VM's disk, the VDI `vdi` with the image "
+          "`path`, is not on this host (no VDI of that UUID, nor one of that image)",
+          "the saved VM's disk {vdi} ({path}) is not on this host; nothing was changed"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",

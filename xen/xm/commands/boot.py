@@ -2,7 +2,7 @@
 
 import argparse
 
-from . import arg, command
+from . import arg, command, lifecycle_help
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
 
@@ -42,3 +42,26 @@ def autostart(client, opts):
         print("autostart %s, order %s, delay %ss" % (
             "on" if on else "off", client.call("VM.get_order", vm),
             client.call("VM.get_start_delay", vm)))
+
+
+@command("save", "save a running VM's memory to a file and halt it", "VMs", args=[
+    VM_ARG, arg("file", metavar="FILE", help="the new file, an absolute path on xend's host"),
+], details=lifecycle_help("save") + """
+
+Root only. The file (0600) holds the guest's memory and the VM's record and
+devices; an existing file is never overwritten. "xm restore FILE" runs it
+again, here or on another xend of this host with the same backend.""")
+def save(client, opts):
+    client.long_call("VM.save", client.resolve("VM", opts.vm), opts.file)
+
+
+@command("restore", "run a VM again from a file \"xm save\" wrote", "VMs", args=[
+    arg("file", metavar="FILE", help="the file, an absolute path on xend's host"),
+    arg("-p", "--paused", action="store_true", help="leave it Paused"),
+], details=lifecycle_help("restore", "restore_paused") + """
+
+Root only. The VM of the file's UUID if xend has it (Halted), else a VM made
+from the file's record: its disks must be on this host (the same VDI, or a VDI
+of the same image file). Prints the VM's UUID.""")
+def restore(client, opts):
+    print(client.long_call("VM.restore", opts.file, opts.paused))

@@ -2,7 +2,10 @@
 clone. The other lifecycle RPCs are the domain owner's own (methods.py binds them)."""
 
 import functools
+import os
 
+from ...state import savefile
+from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
@@ -175,3 +178,77 @@ class VMHandler(ClassHandler):
                 vdi_h.undo_snapshot(made)
             raise
         return new
+
+    # -- save and restore to a named file -------------------------------------------
+
+    def restore(self, call, filename, start_paused):
+        """Run the VM saved in ``filename``: the VM of the file's UUID if it exists (its
+        own devices; Halted only), else a VM made from the file's record, removed again
+        if its guest does not run. Nothing changes on a bad file (VM_SAVE_FILE_INVALID)
+        or a missing disk (VDI_MISSING)."""
+        path = check_save_path(filename)
+        try:
+            header, offset = savefile.read_header(path, self.app.backend_name)
+        except savefile.SaveFileError as e:
+            raise ApiError("VM_SAVE_FILE_INVALID", path, str(e)) from None
+        vm = header["vm"]["uuid"]
+        length = header["stream_bytes"]
+        if self.store.get("VM", vm) is not None:
+            self.app.domains.restore_guest(vm, path, offset, length, start_paused)
+            return vm
+        made_networks = self._make_saved(call, header)
+        try:
+            self.app.domains.restore_guest(vm, path, offset, length, start_paused)
+        except BaseException:
+            self.delete(call, vm)
+            with self.store.transaction() as txn:
+                for net in made_networks:
+                    txn.delete("network", net)
+            raise
+        return vm
+
+    def _make_saved(self, call, header):
+        """Make the Halted VM of a save file's ``header`` with its VBDs (their VDIs found
+        by UUID, else by image path) and VIFs (their networks found by UUID, else by
+        name, else made); the refs of the networks made."""
+        vdis = [self._saved_vdi(d) for d in header["vbds"]]
+        made = []
+        with self.store.transaction() as txn:
+            rec = dict(header["vm"]["record"], power_state=lifecycle.HALTED, resident_on="")
+            self.insert(txn, header["vm"]["uuid"], rec)
+            for disk, vdi in zip(header["vbds"], vdis):
+                self.app.handlers["VBD"].insert(txn, self._free_ref(txn, disk["ref"]), dict(
+                    disk["record"], VM=header["vm"]["uuid"], VDI=vdi))
+            for nic in header["vifs"]:
+                net = self._saved_network(txn, nic, made)
+                self.app.handlers["VIF"].insert(txn, self._free_ref(txn, nic["ref"]), dict(
+                    nic["record"], VM=header["vm"]["uuid"], network=net))
+        return made
+
+    def _saved_vdi(self, disk):
+        if self.store.get("VDI", disk["vdi"]) is not None:
+            return disk["vdi"]
+        wanted = os.path.realpath(disk["path"]) if disk["path"] else None
+        for vdi in self.store.refs("VDI"):
+            path = self.store.private(vdi).get("path")
+            if wanted and path and os.path.realpath(path) == wanted:
+                return vdi
+        raise ApiError("VDI_MISSING", disk["vdi"], disk["path"])
+
+    def _saved_network(self, txn, nic, made):
+        if txn.get("network", nic["network"]) is not None:
+            return nic["network"]
+        named = self.store.lookup("network", "name_label", nic["network_name"])
+        if named:
+            return sorted(named)[0]
+        net = new_ref()
+        handler = self.app.handlers["network"]
+        handler.insert(txn, net, handler.record_from_wire({"name_label": nic["network_name"]})[0])
+        made.append(net)
+        return net
+
+    @staticmethod
+    def _free_ref(txn, ref):
+        """``ref`` (a device's ref as saved, which the guest's state may name) unless
+        another object has it."""
+        return new_ref() if txn.exists(ref) else ref
