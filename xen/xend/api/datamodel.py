@@ -827,6 +827,12 @@ ERRORS = {e.code: e for e in (
           "VM.restore made no VM: the saved VM's disk, the VDI `vdi` with the image "
           "`path`, is not on this host (no VDI of that UUID, nor one of that image)",
           "the saved VM's disk {vdi} ({path}) is not on this host; nothing was changed"),
+    # A suspend the guest does not answer
+    Error("VM_FAILED_SUSPEND_ACK", ("vm",),
+          "the guest `vm` did not answer the hypervisor's suspend request (a kernel still "
+          "booting, a paused guest, one that cannot suspend): nothing was saved and it "
+          "stays as it was",
+          "{vm} did not answer the suspend request; it stays as it was"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",
