@@ -53,7 +53,7 @@ def test_every_table_row_is_tried():
     elsewhere = {("Running", "clean_shutdown"), ("Running", "clean_reboot"),
                  ("ShuttingDown", "hard_shutdown"),   # test_shutdown_timeout.py
                  ("Unknown", "hard_shutdown"),        # test_a_hung_qemu_is_unknown_...
-                 # test_save_restore.py here, and tests/integration's for Paused
+                 # test_saved_guests.py, and tests/integration/test_save_restore.py for Paused
                  ("Running", "save"), ("Paused", "save"),
                  ("Halted", "restore"), ("Halted", "restore_paused")}
     assert set(lifecycle.TABLE) <= tried | elsewhere

@@ -80,6 +80,8 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     api.VM.start(suspended, False)
     api.VM.suspend(suspended, False)
     pids = {vm: the_pid(vm) for vm in (running, paused, doomed)}
+    domids = {vm: int(api.VM.get_domid(vm)) for vm in (running, paused, doomed)}
+    assert len(set(domids.values())) == 3 and min(domids.values()) > 0
 
     d.kill9()
     for vm, pid in pids.items():
@@ -100,6 +102,11 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     assert qemu_pids(paused) == [pids[paused]]
     host = api.host.get_all()[0]
     assert set(api.host.get_resident_VMs(host)) == {running, paused}
+    # A guest found again keeps its domain ID; every new guest gets a new one, above all
+    # given before the restart.
+    assert {vm: int(api.VM.get_domid(vm)) for vm in (running, paused)} == \
+        {running: domids[running], paused: domids[paused]}
+    assert int(api.VM.get_domid(doomed)) == -1
 
     # The new daemon drives the guests it found again...
     api.VM.pause(running)
@@ -112,6 +119,9 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     assert api.VM.get_power_state(suspended) == "Running"
     assert not os.path.exists(suspend_file(d, suspended))
     api.VM.start(doomed, False)
+    api.VM.hard_reboot(paused)
+    new = [int(api.VM.get_domid(vm)) for vm in (suspended, doomed, paused)]
+    assert new == sorted(new) and new[0] > max(domids.values()), (domids, new)
     # ...and watches them: a kill is noticed as for its own children.
     os.kill(pids[running], signal.SIGKILL)
     wait_state(api, running, "Halted", EVENT_WAIT)

@@ -188,6 +188,7 @@ def test_start_paused_then_unpause(api, host, vm_a):
     assert power(api, vm_a) == "Paused"
     dom = the_domain(host, vm_a)
     assert "p" in dom["state"], dom
+    assert int(api.VM.get_domid(vm_a)) == dom["domid"]         # xl's domid
     api.VM.unpause(vm_a)
     assert power(api, vm_a) == "Running"
     assert "p" not in the_domain(host, vm_a)["state"]
@@ -462,6 +463,9 @@ def test_guest_reboot_stays_running_in_a_new_domain(api, host, vm_io):
     assert "xend-test: rebooting" in console
     assert power(api, vm_io) == "Running"
     assert the_domain(host, vm_io)["domid"] == domids[1]
+    # VM.domid follows the new domain, as the sampler sees it.
+    wait_until(lambda: int(api.VM.get_domid(vm_io)) == domids[1], 30,
+               "VM.domid to be the new domain's")
     # One console across both domains: its history holds both boots, and the new
     # domain's pty takes what is typed.
     sock, got = console_connect(host, host.session(), vm_io)

@@ -74,7 +74,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def start(self, spec: DomainSpec, paused: bool) -> dict:
-        """Build and start the guest; returns private state to persist (pid, sockets...)."""
+        """Build and start the guest; returns private state to persist (pid, sockets...).
+        Where the hypervisor numbers its guests, a ``"domid"`` entry (as in metrics())."""
 
     @abc.abstractmethod
     def pause(self, uuid: str) -> None:
@@ -226,9 +227,18 @@ class Backend(abc.ABC):
     def metrics(self, uuid: str) -> dict:
         """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional.
 
+        ``"domid"``: the hypervisor's own ID of the guest, where it has one (Xen): it is
+        the VM's domid (VM.domid); without it the daemon numbers its guests itself.
+
         ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
         what the guest received), cumulative across suspend/resume."""
         return {}
 
     def close(self) -> None:
         """Release the backend's own resources; guests keep running."""
+
+    # Classic network syntax
+    def nic_models(self) -> tuple:
+        """The NIC models (VIF/model) this hypervisor can give a guest, sorted; a model
+        whose name starts with "virtio" is paravirtualised, the others emulated."""
+        return ()

@@ -20,7 +20,8 @@ from . import savefile
 
 log = logging.getLogger("xend.domains")
 
-# The VM fields a save file leaves out: what the VM is now, not what it is.
+# The VM fields a save file leaves out: what the VM is now, not what it is (nor the
+# facts of its guest, domains.GUEST_KEYS).
 _NOT_SAVED = ("power_state", "resident_on")
 
 
@@ -39,7 +40,9 @@ class SavedGuests:
 
     def saved_header(self, vm):
         """The header of ``vm``'s save file: its record and devices, as stored now."""
-        rec = {k: v for k, v in self.store.get("VM", vm).items() if k not in _NOT_SAVED}
+        from .domains import GUEST_KEYS  # here: domains.py is made of this mix-in
+        rec = {k: v for k, v in self.store.get("VM", vm).items()
+               if k not in _NOT_SAVED + GUEST_KEYS}
         vbds = []
         for vbd in self.store.referrers("VBD", "VM", vm):
             vbd_rec = self.store.get("VBD", vbd)

@@ -5,6 +5,7 @@ import functools
 import os
 
 from ...state import savefile
+from ...state.domains import GUEST_KEYS
 from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
@@ -21,8 +22,9 @@ MAX_VCPUS = 255
 # The longest wait after an autostarted VM (a day): a longer one is a typing error.
 MAX_START_DELAY = 86400
 
-# Fields a clone does not copy from its original.
-_NOT_CLONED = ("name_label", "power_state", "resident_on")
+# Fields a clone does not copy from its original (nor the facts of its guest).
+_NOT_CLONED = ("name_label", "power_state", "resident_on") + GUEST_KEYS
+
 
 class VMHandler(ClassHandler):
     cls_name = "VM"
@@ -31,6 +33,10 @@ class VMHandler(ClassHandler):
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
         "tools_version": "_tools_version",
+        "domid": "_domid",
+        "start_time": "_start_time",
+        "VCPUs_CPU_time": "_cpu_time",
+        "crashed": "_crashed",
     }
 
     def _running(self, rec):
@@ -55,6 +61,24 @@ class VMHandler(ClassHandler):
         if not self._running(rec):
             return {}
         return self.app.sampler.vm(ref).get("tools_version", {})
+
+    # domid, start_time and crashed: the domain owner keeps them in the stored record
+    # (state/domains.py GUEST_KEYS); the sampler's figures, never a backend call.
+
+    def _domid(self, ref, rec):
+        if not self._running(rec):
+            return -1
+        # The hypervisor's own, as last sampled (a Xen guest's changes when it reboots).
+        return self.app.sampler.vm(ref).get("domid", rec.get("_domid", -1))
+
+    def _start_time(self, ref, rec):
+        return rec.get("_start_time", "")
+
+    def _cpu_time(self, ref, rec):
+        return self.app.sampler.vm(ref).get("cpu_time", 0.0) if self._running(rec) else 0.0
+
+    def _crashed(self, ref, rec):
+        return bool(rec.get("_crashed"))
 
     def record_from_wire(self, record):
         """The constructor's record, with omitted memory fields defaulted from the given
