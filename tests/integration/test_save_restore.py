@@ -1,6 +1,7 @@
 """VM.save and VM.restore to a file root names: the lifecycle, the file's rules, bad
 files changing nothing, and a restore in a second daemon with its own state."""
 
+import json
 import os
 import stat
 import struct
@@ -64,17 +65,19 @@ def test_root_only(daemon, root, saved):
     assert failure(user.VM.save, vm, path + "2")[0] == "PERMISSION_DENIED"
 
 
-def _rewritten(path, dest, change):
-    """Copy the save file ``path`` to ``dest`` with its header changed by ``change``."""
-    import json
+def _rewritten(path, dest, change, stream=None):
+    """Copy the save file ``path`` to ``dest`` with its header changed by ``change`` (and
+    its stream replaced by ``stream``, if given)."""
     with open(path, "rb") as f:
         data = f.read()
     magic, version, length = struct.unpack(">8sII", data[:16])
     header = json.loads(data[16:16 + length])
+    stream = data[16 + length:] if stream is None else stream
     change(header)
+    header["stream_bytes"] = len(stream)
     body = json.dumps(header).encode()
     with open(dest, "wb") as f:
-        f.write(struct.pack(">8sII", magic, version, len(body)) + body + data[16 + length:])
+        f.write(struct.pack(">8sII", magic, version, len(body)) + body + stream)
     return dest
 
 
@@ -130,7 +133,19 @@ def test_restore_in_a_second_daemon(root, tmp_path):
             root.network.get_name_label(net)
         # A disk this daemon does not have: no VM is made.
         vms = set(api.VM.get_all())
-        assert failure(api.VM.restore, disk_path, False)[:2] == ["VDI_MISSING", vdi]
+        assert failure(api.VM.restore, disk_path, False) == [
+            "VDI_MISSING", vdi, root.VDI.get_location(vdi)]
         assert set(api.VM.get_all()) == vms
+        # Once its directory is an SR of existing files here, the image is adopted; a
+        # guest state the backend cannot load leaves neither VM nor VDI nor network.
+        api.SR.introduce("image", os.path.dirname(root.VDI.get_location(vdi)), "theirs")
+        bad = _rewritten(disk_path, str(tmp_path / "bad-stream"), lambda h: None, b"{}")
+        records = {cls: set(getattr(api, cls).get_all()) for cls in ("VM", "VDI", "network")}
+        assert failure(api.VM.restore, bad, False) == [
+            "VM_SAVE_FILE_INVALID", bad, "the sim backend cannot load its guest state"]
+        assert {cls: set(getattr(api, cls).get_all()) for cls in records} == records
+        assert api.VM.restore(disk_path, False) == with_disk
+        adopted = api.VBD.get_VDI(api.VM.get_VBDs(with_disk)[0])
+        assert api.VDI.get_location(adopted) == root.VDI.get_location(vdi)
     finally:
         other.cleanup()

@@ -61,7 +61,8 @@ def save(client, opts):
 ], details=lifecycle_help("restore", "restore_paused") + """
 
 Root only. The VM of the file's UUID if xend has it (Halted), else a VM made
-from the file's record: its disks must be on this host (the same VDI, or a VDI
-of the same image file). Prints the VM's UUID.""")
+from the file's record: its disks must be on this host (the same VDI, a VDI of
+the same image file, or a file in the directory of an SR made with
+"xm sr-introduce", which is adopted). Prints the VM's UUID.""")
 def restore(client, opts):
     print(client.long_call("VM.restore", opts.file, opts.paused))

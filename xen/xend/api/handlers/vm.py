@@ -4,6 +4,7 @@ clone. The other lifecycle RPCs are the domain owner's own (methods.py binds the
 import functools
 import os
 
+from ...host import srdrivers
 from ...state import savefile
 from ...state.domains import GUEST_KEYS
 from ...state.saves import check_save_path
@@ -220,23 +221,26 @@ class VMHandler(ClassHandler):
         if self.store.get("VM", vm) is not None:
             self.app.domains.restore_guest(vm, path, offset, length, start_paused)
             return vm
-        made_networks = self._make_saved(call, header)
+        made = []       # (class, ref) of what the restore made besides the VM
         try:
+            self._make_saved(call, header, made)
             self.app.domains.restore_guest(vm, path, offset, length, start_paused)
         except BaseException:
-            self.delete(call, vm)
+            if self.store.get("VM", vm) is not None:
+                self.delete(call, vm)
             with self.store.transaction() as txn:
-                for net in made_networks:
-                    txn.delete("network", net)
+                for cls, ref in made:
+                    if txn.exists(ref):     # a network is made with the VM, or not at all
+                        txn.delete(cls, ref)
             raise
         return vm
 
-    def _make_saved(self, call, header):
+    def _make_saved(self, call, header, made):
         """Make the Halted VM of a save file's ``header`` with its VBDs (their VDIs found
-        by UUID, else by image path) and VIFs (their networks found by UUID, else by
-        name, else made); the refs of the networks made."""
-        vdis = [self._saved_vdi(d) for d in header["vbds"]]
-        made = []
+        by UUID, else by image path, else adopted from an SR of existing files in the
+        image's directory) and VIFs (their networks found by UUID, else by name, else
+        made); what it made besides the VM is added to ``made``."""
+        vdis = [self._saved_vdi(call, d, made) for d in header["vbds"]]
         with self.store.transaction() as txn:
             rec = dict(header["vm"]["record"], power_state=lifecycle.HALTED, resident_on="")
             self.insert(txn, header["vm"]["uuid"], rec)
@@ -247,15 +251,24 @@ class VMHandler(ClassHandler):
                 net = self._saved_network(txn, nic, made)
                 self.app.handlers["VIF"].insert(txn, self._free_ref(txn, nic["ref"]), dict(
                     nic["record"], VM=header["vm"]["uuid"], network=net))
-        return made
 
-    def _saved_vdi(self, disk):
+    def _saved_vdi(self, call, disk, made):
         if self.store.get("VDI", disk["vdi"]) is not None:
             return disk["vdi"]
         wanted = os.path.realpath(disk["path"]) if disk["path"] else None
+        if wanted is None:
+            raise ApiError("VDI_MISSING", disk["vdi"], disk["path"])
         for vdi in self.store.refs("VDI"):
             path = self.store.private(vdi).get("path")
-            if wanted and path and os.path.realpath(path) == wanted:
+            if path and os.path.realpath(path) == wanted:
+                return vdi
+        for sr, sr_rec in self.store.records("SR"):
+            d = srdrivers.SR_TYPES.get(sr_rec.get("type"))
+            if d is not None and d.adopts and os.path.isfile(wanted) and \
+                    srdrivers.same_place(os.path.dirname(wanted), sr_rec["location"]):
+                with self.app.sr_lock(sr):
+                    vdi = self.app.handlers["VDI"].adopt(call, sr, sr_rec, d, wanted)
+                made.append(("VDI", vdi))
                 return vdi
         raise ApiError("VDI_MISSING", disk["vdi"], disk["path"])
 
@@ -268,7 +281,7 @@ class VMHandler(ClassHandler):
         net = new_ref()
         handler = self.app.handlers["network"]
         handler.insert(txn, net, handler.record_from_wire({"name_label": nic["network_name"]})[0])
-        made.append(net)
+        made.append(("network", net))
         return net
 
     @staticmethod
