@@ -6,7 +6,14 @@ import os
 import signal
 
 import pytest
-from harness import EVENT_WAIT, Watcher, new_no_os_vm, qemu_pids, requires_qemu, wait_until
+from harness import (
+    EVENT_WAIT,
+    Watcher,
+    new_no_os_vm,
+    qemu_pids,
+    requires_qemu,
+    wait_until,
+)
 from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -145,3 +152,30 @@ def test_normal_stop_and_start_leave_guests_running(make_daemon):
     api.VM.hard_shutdown(running)
     api.VM.hard_shutdown(paused)
     assert qemu_pids(running) == qemu_pids(paused) == []
+
+
+def test_autostart_after_a_host_boot(make_daemon):
+    d = make_daemon()
+    api = d.api
+    auto = new_no_os_vm(api, other_config={"auto_poweron": "true"})
+    plain = new_no_os_vm(api)
+    api.VM.start(auto, False)
+    api.VM.start(plain, False)
+    old = the_pid(auto)
+
+    # A host boot: the daemon stops, its guests go, /run is empty again.
+    d.stop()
+    for vm in (auto, plain):
+        os.kill(the_pid(vm), signal.SIGKILL)
+        wait_until(lambda vm=vm: qemu_pids(vm) == [], 10, "the QEMU of %s to die" % vm)
+    marker = os.path.join(os.path.dirname(d.socket), "xend.booted")
+    os.unlink(marker)
+    d.start()
+    api = d.relogin()
+    wait_until(lambda: os.path.exists(marker), EVENT_WAIT, "the autostart sequence's end")
+    assert api.VM.get_power_state(auto) == "Running"
+    assert qemu_pids(auto) not in ([], [old])
+    assert_executes(the_pid(auto), 0)
+    assert api.VM.get_power_state(plain) == "Halted"
+    assert qemu_pids(plain) == []
+    api.VM.hard_shutdown(auto)

@@ -21,7 +21,16 @@ import urllib.request
 import pytest
 import XenAPI
 import xenhost
-from harness import console_query, http_upgrade, make_user, memory, read_until, unique, wait_until
+from harness import (
+    console_query,
+    failure,
+    http_upgrade,
+    make_user,
+    memory,
+    read_until,
+    unique,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
@@ -325,6 +334,43 @@ def test_suspend_and_resume(api, host, vm_a):
     time.sleep(5)
     assert ready_count(host, vm_a) == boots
     assert power(api, vm_a) == "Running"
+
+
+def test_save_and_restore_to_a_named_file(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    boots = ready_count(host, vm_a)
+    old = the_domain(host, vm_a)
+    path = "%s/%s.save" % (xenhost.DAEMON_STATE, unique("saved"))
+    api.VM.save(vm_a, path)
+    assert power(api, vm_a) == "Halted"
+    assert host.domain(vm_a) is None
+    assert host.run("stat -c %a " + path, check=True)[1].strip() == "600"
+    assert api.VM.restore(path, False) == vm_a
+    assert power(api, vm_a) == "Running"
+    new = the_domain(host, vm_a)
+    assert new["domid"] != old["domid"]
+    # Restored, not rebooted: it answers a clean shutdown without having booted again.
+    api.VM.clean_shutdown(vm_a)
+    assert power(api, vm_a) == "Halted"
+    console = host.guest_console(new["name"])
+    assert console.count("xend-test: ready") == boots
+    assert "xend-test: powering off" in console
+    host.run("rm -f " + path)
+
+
+def test_a_suspend_the_guest_does_not_answer(api, host):
+    """A paused guest cannot take up the suspend request: libxl gives up, the VM stays
+    as it was, and the error says the guest did not answer."""
+    vm = new_guest(api, disk=False)
+    api.VM.start(vm, True)
+    dom = the_domain(host, vm)
+    assert failure(api.VM.suspend, vm, False) == ["VM_FAILED_SUSPEND_ACK", vm]
+    assert power(api, vm) == "Paused"
+    assert the_domain(host, vm)["domid"] == dom["domid"]
+    api.VM.unpause(vm)
+    wait_ready(host, vm)
+    assert power(api, vm) == "Running"
+    api.VM.hard_shutdown(vm)
 
 
 def reboot(api, host, vm, operation):

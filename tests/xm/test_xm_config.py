@@ -181,7 +181,8 @@ def test_create_from_to_xml(xm, root, tmp_path):
                           "memory_dynamic_max": str(300 * MIB),
                           "memory_dynamic_min": str(200 * MIB),
                           "kernel_args": "quiet, splash (x)", "actions_after_crash": "restart",
-                          "VCPUs_features_force_on": ["PAE", "NX"]})
+                          "VCPUs_features_force_on": ["PAE", "NX"], "order": "3",
+                          "other_config": {"note": "a, (b)", "auto_poweron": "true"}})
     net = root.network.create({"name_label": "xml-net"})
     root.VIF.create({"VM": src, "network": net, "MAC": "00:16:3e:00:00:99"})
     text = root.VM.to_XML(src).replace(">xml-src<", ">xml-copy<")
@@ -192,7 +193,8 @@ def test_create_from_to_xml(xm, root, tmp_path):
     rec, orig = root.VM.get_record(copy), root.VM.get_record(src)
     assert rec["power_state"] == "Running" and rec["VIFs"] == []
     for field in ("memory_static_max", "memory_dynamic_max", "memory_dynamic_min",
-                  "kernel_args", "actions_after_crash", "boot_method"):
+                  "kernel_args", "actions_after_crash", "boot_method", "other_config",
+                  "order"):
         assert rec[field] == orig[field], field
     assert sorted(rec["VCPUs_features_force_on"]) == ["NX", "PAE"]
 

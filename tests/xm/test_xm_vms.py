@@ -433,3 +433,27 @@ def test_state_letter_follows_the_cpu_share_of_the_last_sample():
     assert state(0.02, 0.01) == "-b----"
     assert state(0.02, 0.97) == "r-----"
     assert state(1.0) == "r-----"
+
+
+def test_autostart_shows_and_sets(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "auto-a")
+    assert xm("autostart", "auto-a") == "autostart off, order 0, delay 0s\n"
+    assert xm("autostart", "auto-a", "on", "--order", "-3", "--delay", "20") == ""
+    assert root.VM.get_other_config(vm) == {"auto_poweron": "true"}
+    assert xm("autostart", "auto-a") == "autostart on, order -3, delay 20s\n"
+    xm("autostart", "auto-a", "off")
+    assert xm("autostart", "auto-a") == "autostart off, order -3, delay 20s\n"
+    assert "is not a whole number" in xm.fails("autostart", "auto-a", "--delay", "-1")
+
+
+def test_save_and_restore(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "saved-a")
+    xm("start", "saved-a")
+    path = str(tmp_path / "saved-a.save")
+    xm("save", "saved-a", path)
+    assert root.VM.get_power_state(vm) == "Halted"
+    assert xm("restore", "-p", path) == vm + "\n"
+    assert root.VM.get_power_state(vm) == "Paused"
+    assert "exists: a save never overwrites a file" in xm.error_line("save", "saved-a", path)
+    assert "must be an absolute path" in xm.error_line("restore", "saved-a.save")
+    root.VM.hard_shutdown(vm)

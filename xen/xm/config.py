@@ -542,5 +542,11 @@ def _xml_value(field, text, filename):
         return text
     if t is datamodel.String:
         return text
+    if isinstance(t, datamodel.Map) and t.key is t.value is datamodel.String:
+        try:
+            return xmltext.decode_map(text)
+        except ValueError:
+            raise ConfigError("%s: <%s> is not a map of strings: '%s'"
+                              % (filename, field.wire, text)) from None
     raise ConfigError("%s: <%s> (%s) cannot be read from XML by xm"
                       % (filename, field.wire, t.spec_name()))

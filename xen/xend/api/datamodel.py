@@ -434,6 +434,14 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("crashed", Bool, RO_RUN,
           "true while the guest is kept as it was after a crash (actions/after_crash "
           "preserve or rename_restart): xm shows it as c", extension=True),
+    # Autostart
+    Field("other_config", Map(String, String), RW,
+          "additional configuration; auto_poweron = \"true\" starts the VM when the "
+          "daemon starts after a host boot", extension=True),
+    Field("order", Int, RW, "the VM's place in the autostart sequence: lower first, ties "
+          "by name", extension=True),
+    Field("start_delay", Int, RW, "seconds the autostart sequence waits after starting "
+          "this VM before the next (0 or more)", extension=True),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -452,6 +460,17 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
+    # Save and restore to a named file
+    Message("save", [Param("vm", Ref("VM"), "the VM"),
+                     Param("filename", String, "the absolute path of the new file")], None,
+            "Save the guest's memory and the VM's record into a new file (0600; never an "
+            "existing one) and leave the VM Halted (Running or Paused only).",
+            lifecycle="save", root_only=True, extension=True),
+    Message("restore", [Param("filename", String, "the absolute path of a VM.save file"),
+                        Param("start_paused", Bool, "leave the VM Paused if true")], Ref("VM"),
+            "Run the VM saved in the file: the VM of its UUID if there is one (Halted), "
+            "else one made from the file's record, its disks found by VDI UUID or image "
+            "path; returns the VM.", root_only=True, extension=True),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -861,6 +880,22 @@ ERRORS = {e.code: e for e in (
           "the file system of the daemon's state directory had no room to record the "
           "change; nothing was changed (images a call made are removed again)",
           "the daemon's state directory is full; nothing was changed"),
+    # Save and restore to a named file
+    Error("VM_SAVE_FILE_INVALID", ("path", "reason"),
+          "VM.restore cannot use the file `path`: missing, not written by VM.save, "
+          "truncated, of another format version or backend, or a guest state the backend "
+          "cannot load; `reason` says which. Nothing was changed",
+          "{path} cannot be restored: {reason}; nothing was changed"),
+    Error("VDI_MISSING", ("vdi", "path"),
+          "VM.restore made no VM: the saved VM's disk, the VDI `vdi` with the image "
+          "`path`, is not on this host (no VDI of that UUID, nor one of that image)",
+          "the saved VM's disk {vdi} ({path}) is not on this host; nothing was changed"),
+    # A suspend the guest does not answer
+    Error("VM_FAILED_SUSPEND_ACK", ("vm",),
+          "the guest `vm` did not answer the hypervisor's suspend request (a kernel still "
+          "booting, a paused guest, one that cannot suspend): nothing was saved and it "
+          "stays as it was",
+          "{vm} did not answer the suspend request; it stays as it was"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",

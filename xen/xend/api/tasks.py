@@ -85,6 +85,7 @@ class Tasks:
         self._started = {}       # task ref -> monotonic start time
         self._unclaimed = set()  # tasks made by task.create that no operation drives yet
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)   # notified as each task finishes
         # Started last: a worker may use everything above as soon as it runs.
         self._workers = [threading.Thread(target=self._work, name="task-%d" % i, daemon=True)
                          for i in range(workers)]
@@ -210,6 +211,7 @@ class Tasks:
             self._pending[user] -= 1
             if not self._pending[user]:
                 del self._pending[user]     # kept only for users with tasks pending
+            self._ended.notify_all()
 
     def _update(self, ref, changes, only_from=None):
         """Apply ``changes`` to the task, if it still exists and, when ``only_from`` is
@@ -259,6 +261,12 @@ class Tasks:
         return {"Progress": 100 if done else min(int(rec["progress"] * 100), 99),
                 "ETA": xmlrpc.client.DateTime(eta.rstrip("Z")),
                 "Result": self._replies.get(ref, "") if done else ""}
+
+    def wait(self, ref, timeout):
+        """Wait up to ``timeout`` seconds for the task ``ref`` to finish; whether it has
+        (a ref that names no running task has). Its outcome is then its record's."""
+        with self._ended:
+            return self._ended.wait_for(lambda: ref not in self._trackers, timeout)
 
     def running(self):
         return [r for r in self._trackers]

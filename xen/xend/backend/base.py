@@ -103,7 +103,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def suspend(self, uuid: str, live: bool, state_file: str) -> None:
-        """Save the guest's state to ``state_file`` and destroy it."""
+        """Save the guest's state to ``state_file`` and destroy it. On failure the guest
+        stays as it was and no file is left; VM_FAILED_SUSPEND_ACK [uuid] where the
+        hypervisor asks the guest to suspend and it does not answer (Xen's PV guests)."""
 
     @abc.abstractmethod
     def resume(self, spec: DomainSpec, state_file: str, paused: bool) -> dict:

@@ -29,6 +29,7 @@ from ..util import progress
 from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
+from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
 
@@ -48,7 +49,8 @@ API_ACTIONS = {"clean_shutdown": (GUEST_SHUTDOWN, "restart", lifecycle.HALTED),
 OP_EVENTS = {"start": "started", "resume": "resumed", "suspend": "suspended",
              "clean_shutdown": "stopped (clean shutdown)",
              "hard_shutdown": "stopped (hard shutdown)",
-             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)"}
+             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)",
+             "save": "stopped (saved to a file)", "restore": "started (restored from a file)"}
 
 
 # Operations after which the guest is a new domain, as a Xen reboot makes one: it gets a
@@ -61,7 +63,7 @@ REBOOTS = ("clean_reboot", "hard_reboot")
 GUEST_KEYS = ("_domid", "_start_time", "_crashed")
 
 
-class Domains(GuestSpecs, GuestActions):
+class Domains(GuestSpecs, GuestActions, SavedGuests):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
