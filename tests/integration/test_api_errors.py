@@ -190,6 +190,23 @@ def test_invalid_vcpus_names_the_allowed_range(r):
     assert r.ok("VM.get_VCPUs_max", vm) == "1"
 
 
+def test_vif_model_is_one_the_backend_gives_and_sets_the_type(r):
+    vm, net = new_vm(r), r.ok("network.create", {"name_label": unique("net")})
+    vif = r.ok("VIF.create", {"VM": vm, "network": net, "model": "e1000"})
+    assert (r.ok("VIF.get_model", vif), r.ok("VIF.get_type", vif)) == ("e1000", "ioemu")
+    r.ok("VIF.set_model", vif, "virtio-net-pci")                 # a virtio model is PV
+    assert r.ok("VIF.get_type", vif) == "paravirtualised"
+    bad = r.fail("VIF.set_model", vif, "e1000,script=/bin/sh")
+    assert bad == ["VALUE_NOT_SUPPORTED", "model", "e1000,script=/bin/sh",
+                   "the sim backend gives the NIC models e1000, rtl8139, virtio-net-pci"]
+    assert r.ok("VIF.get_model", vif) == "virtio-net-pci"        # nothing was changed
+    assert r.fail("VIF.create", {"VM": vm, "network": net, "model": "tulip2"})[0] == \
+        "VALUE_NOT_SUPPORTED"
+    assert r.ok("VM.get_VIFs", vm) == [vif]
+    r.ok("VIF.set_model", vif, "")                               # the backend's default
+    assert r.ok("VIF.get_type", vif) == "paravirtualised"
+
+
 # -- VM states ------------------------------------------------------------------------------
 
 def test_vm_bad_power_state(r):

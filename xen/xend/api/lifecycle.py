@@ -8,8 +8,8 @@ table for every VM operation (through the domain owner's ``check``), the domain
 owner (state/domains.py) follows it to change states, and xm's help and the API
 reference print it.
 
-``start`` and ``resume`` take a start_paused flag; the table spells the two
-outcomes as separate operations (``start_paused``, ``resume_paused``) so each
+``start``, ``resume`` and ``restore`` take a start_paused flag; the table spells the two
+outcomes as separate operations (``start_paused``, ...) so each
 row has exactly one final state.
 
 Below the table are the rules for changes that keep the power state (a device
@@ -61,6 +61,11 @@ TABLE = {
     (PAUSED, "dump_core"): Transition(None, PAUSED),
     (RUNNING, "send_sysrq"): Transition(None, RUNNING),
     (RUNNING, "send_trigger"): Transition(None, RUNNING),
+    # Save and restore to a named file
+    (RUNNING, "save"): Transition(None, HALTED),
+    (PAUSED, "save"): Transition(None, HALTED),
+    (HALTED, "restore"): Transition(None, RUNNING),
+    (HALTED, "restore_paused"): Transition(None, PAUSED),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.
@@ -110,12 +115,13 @@ def holds_devices(state):
 TEMPLATE_OPS = frozenset(["clone", "delete"])
 
 # Operations that make a VM run, refused while the host is disabled.
-STARTING_OPS = frozenset(["start", "start_paused", "resume", "resume_paused"])
+STARTING_OPS = frozenset(["start", "start_paused", "resume", "resume_paused", "restore",
+                          "restore_paused"])
 
 
 def table_op(op, start_paused=False):
     """The table's name for an API operation and its start_paused flag."""
-    return op + "_paused" if start_paused and op in ("start", "resume") else op
+    return op + "_paused" if start_paused and op in ("start", "resume", "restore") else op
 
 
 def allowed_states(op):

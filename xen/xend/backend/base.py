@@ -85,7 +85,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def start(self, spec: DomainSpec, paused: bool) -> dict:
-        """Build and start the guest; returns private state to persist (pid, sockets...)."""
+        """Build and start the guest; returns private state to persist (pid, sockets...).
+        Where the hypervisor numbers its guests, a ``"domid"`` entry (as in metrics())."""
 
     @abc.abstractmethod
     def pause(self, uuid: str) -> None:
@@ -113,7 +114,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def suspend(self, uuid: str, live: bool, state_file: str) -> None:
-        """Save the guest's state to ``state_file`` and destroy it."""
+        """Save the guest's state to ``state_file`` and destroy it. On failure the guest
+        stays as it was and no file is left; VM_FAILED_SUSPEND_ACK [uuid] where the
+        hypervisor asks the guest to suspend and it does not answer (Xen's PV guests)."""
 
     @abc.abstractmethod
     def resume(self, spec: DomainSpec, state_file: str, paused: bool) -> dict:
@@ -235,6 +238,9 @@ class Backend(abc.ABC):
     def metrics(self, uuid: str) -> dict:
         """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional.
 
+        ``"domid"``: the hypervisor's own ID of the guest, where it has one (Xen): it is
+        the VM's domid (VM.domid); without it the daemon numbers its guests itself.
+
         ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
         what the guest received), cumulative across suspend/resume."""
         return {}
@@ -264,3 +270,9 @@ class Backend(abc.ABC):
         for one the hypervisor cannot send."""
         raise BackendError("VALUE_NOT_SUPPORTED", "trigger", trigger,
                            "the %s backend cannot send triggers" % self.name)
+
+    # Classic network syntax
+    def nic_models(self) -> tuple:
+        """The NIC models (VIF/model) this hypervisor can give a guest, sorted; a model
+        whose name starts with "virtio" is paravirtualised, the others emulated."""
+        return ()

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 
-from ..api import lifecycle
+from ..api import lifecycle, xmltime
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
@@ -29,6 +29,7 @@ from ..util import progress
 from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
+from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
 
@@ -52,10 +53,21 @@ API_ACTIONS = {"clean_shutdown": (GUEST_SHUTDOWN, "restart", lifecycle.HALTED),
 OP_EVENTS = {"start": "started", "resume": "resumed", "suspend": "suspended",
              "clean_shutdown": "stopped (clean shutdown)",
              "hard_shutdown": "stopped (hard shutdown)",
-             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)"}
+             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)",
+             "save": "stopped (saved to a file)", "restore": "started (restored from a file)"}
 
 
-class Domains(GuestSpecs, GuestActions):
+# Operations after which the guest is a new domain, as a Xen reboot makes one: it gets a
+# new domid and start_time (_set_state's ``fresh``).
+REBOOTS = ("clean_reboot", "hard_reboot")
+
+# The daemon's own facts of a VM's guest, kept in its stored record under names no wire
+# field has ("_"; VM.domid, start_time and crashed are read from them), so that they
+# survive a daemon restart with the record; a clone does not copy them.
+GUEST_KEYS = ("_domid", "_start_time", "_crashed")
+
+
+class Domains(GuestSpecs, GuestActions, SavedGuests):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -107,10 +119,9 @@ class Domains(GuestSpecs, GuestActions):
             progress.report(0.95)
             if not owns_state():
                 return self._overtaken(vm, t)
-            self._commit(vm, t.final, private,
-                         made_guest=t.final in lifecycle.LIVE_STATES
-                         and state not in lifecycle.LIVE_STATES,
-                         event=OP_EVENTS.get(op))
+            made_guest = t.final in lifecycle.LIVE_STATES and state not in lifecycle.LIVE_STATES
+            self._commit(vm, t.final, private, made_guest=made_guest,
+                         event=OP_EVENTS.get(op), fresh=made_guest or op in REBOOTS)
             if committed is not None:
                 committed()
             return True
@@ -188,14 +199,14 @@ class Domains(GuestSpecs, GuestActions):
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
                            "the host's CPUs lack these features")
 
-    def _commit(self, vm, state, private, made_guest, event=None):
-        """Store the state an operation ended in (``event``: see _set_state). With
+    def _commit(self, vm, state, private, made_guest, event=None, fresh=False):
+        """Store the state an operation ended in (``event``, ``fresh``: see _set_state). With
         ``made_guest`` (the operation made the guest: a start or resume), a store that
         cannot take it (a full disk) gets the guest hard-shut-down before the error goes
         on: the store keeps its old state, and a guest it does not know of would run
         unseen, to be started a second time."""
         try:
-            self._set_state(vm, state, private, event)
+            self._set_state(vm, state, private, event, fresh=fresh)
         except BaseException:
             if made_guest:
                 self._stop_unrecorded(vm)
@@ -209,11 +220,14 @@ class Domains(GuestSpecs, GuestActions):
             log.error("VM %s: its new state could not be stored, and stopping its guest "
                       "failed: %s", vm, e)
 
-    def _set_state(self, vm, state, private=None, event=None):
+    def _set_state(self, vm, state, private=None, event=None, fresh=False, crashed=False):
         """Store ``vm``'s power state, where it resides, the backend's private data (if
         given) and the console records of the guest it now has, in one transaction.
         ``event``: the guest started or stopped, and how (OP_EVENTS): logged once the
-        state is stored, so each transition is logged once and only if it happened."""
+        state is stored, so each transition is logged once and only if it happened.
+        ``fresh``: the guest is a new domain (started, resumed, rebooted): it gets a
+        domid and start_time. ``crashed``: it is kept as it crashed; the flag goes with
+        the next change of power state."""
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
@@ -223,9 +237,17 @@ class Domains(GuestSpecs, GuestActions):
                 rec = txn.get("VM", vm)
                 if rec is None:
                     return
+                changes = {}
                 # Unchanged (a guest found again as it was): no write, no event.
                 if (rec.get("power_state"), rec.get("resident_on")) != (state, resident):
-                    txn.update("VM", vm, {"power_state": state, "resident_on": resident})
+                    changes.update(power_state=state, resident_on=resident)
+                if crashed or (changes and rec.get("_crashed")):
+                    changes["_crashed"] = crashed
+                if fresh:
+                    changes.update(_domid=self._new_domid(txn, private),
+                                   _start_time=xmltime.stamp(time.time()))
+                if changes:
+                    txn.update("VM", vm, changes)
                 if private is not None:
                     txn.set_private("VM", vm, private)
                 self._sync_consoles(txn, vm, protocols)
@@ -233,6 +255,17 @@ class Domains(GuestSpecs, GuestActions):
             self._starting.discard(vm)    # its power state says whether it holds disks now
         if event:
             self._log_power(vm, event)
+
+    def _new_domid(self, txn, private):
+        """The domid of a new guest: the hypervisor's (``private``'s "domid", Xen's),
+        else one above the last the daemon gave, which the host's private data keeps
+        (so no domid is given twice while the daemon's state lives)."""
+        if (private or {}).get("domid") is not None:
+            return private["domid"]
+        host = self.app.host_ref
+        last = txn.private(host).get("last_domid", 0) + 1
+        txn.set_private("host", host, dict(txn.private(host), last_domid=last))
+        return last
 
     def _log_power(self, vm, event):
         """One INFO line in the fixed shape ``VM 'NAME' (UUID): EVENT[ (HOW)]`` that log
@@ -282,6 +315,17 @@ class Domains(GuestSpecs, GuestActions):
         except BaseException:
             self._starting.discard(vm)
             raise
+
+    @contextlib.contextmanager
+    def unheld_disk(self, vdi, operation):
+        """A block in which no VM holds the VDI ``vdi`` and none can start with it (the
+        start's disk check waits): for replacing its image. VDI_IN_USE [vdi,
+        ``operation``] where a VM holds it now."""
+        with self._disks_lock:
+            for vbd in self.store.referrers("VBD", "VDI", vdi):
+                if self.holds_disks(self.store, self.store.get("VBD", vbd)["VM"]):
+                    raise ApiError("VDI_IN_USE", vdi, operation)
+            yield
 
     # -- a resident guest, changed in place ----------------------------------------
 

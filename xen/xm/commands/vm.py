@@ -7,7 +7,7 @@ from ..client import Failure, XmError
 from ..output import (
     MIB,
     decode,
-    domain_ids,
+    domain_id,
     escape_line,
     has_domain,
     print_escaped,
@@ -19,7 +19,7 @@ from ..output import (
 )
 from . import all_records, arg, command, lifecycle_help, positive
 
-VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
+VM_ARG = arg("vm", metavar="VM", help="the VM's name, UUID or domain ID")
 
 # How long "shutdown -w" waits for Halted after the shutdown call has returned.
 SHUTDOWN_WAIT = 300
@@ -46,6 +46,44 @@ whose name or NIC is its bridge (made if absent; xenbr0 when none is given).
 If anything fails, nothing is left behind."""
 
 
+# Classic xm's name and ID of the host's own domain (dom0 on Xen; on QEMU the host
+# itself), which is no VM of the API.
+DOMAIN0 = "Domain-0"
+
+# ``xm list --state`` values: each VM's power state, and "crashed" for a guest kept
+# after a crash (whose power state is Paused; it is "crashed", not "paused").
+STATES = {"running": "Running", "paused": "Paused", "halted": "Halted",
+          "suspended": "Suspended", "shuttingdown": "ShuttingDown", "unknown": "Unknown",
+          "crashed": "crashed"}
+
+
+def state_of(record):
+    """The --state word of a VM record (a key of STATES)."""
+    if record.get("crashed"):
+        return "crashed"
+    return record.get("power_state", "Unknown").lower()
+
+
+def the_host(client):
+    """The host's decoded record (the daemon runs one host)."""
+    return all_records(client, "host")[0][1]
+
+
+def domain0_row(client):
+    """The list row of the host's own domain: its memory and CPUs, ID 0, running."""
+    host = the_host(client)
+    return (DOMAIN0, 0, host.get("control_domain_memory", 0) // MIB,
+            host.get("control_domain_VCPUs", 0), "r-----", "-")
+
+
+def vm_row(rec):
+    """The list row of one VM."""
+    memory = rec.get("memory_actual", 0) if has_domain(rec) else 0
+    return (rec.get("name_label", ""), domain_id(rec),
+            (memory or rec.get("memory_dynamic_max", 0)) // MIB,
+            rec.get("VCPUs_number", 0), vm_state(rec), "%.1f" % rec.get("VCPUs_CPU_time", 0.0))
+
+
 def vm_records(client, names):
     """[(ref, decoded record)] of the named VMs in the order given, or of all VMs by name."""
     if not names:
@@ -55,17 +93,22 @@ def vm_records(client, names):
 
 
 @command("list", "list VMs", "VMs", json=True, args=[
-    arg("vms", metavar="VM", nargs="*", help="only these VMs (names or UUIDs)"),
+    arg("vms", metavar="VM", nargs="*", help="only these VMs (names, UUIDs or IDs)"),
     arg("-l", "--long", action="store_true", help="print every field of each VM"),
+    arg("--state", type=str.lower, choices=sorted(STATES), metavar="STATE",
+        help="only VMs in this state: %s" % ", ".join(sorted(STATES))),
 ], details="""\
-Columns: Name; ID, a small number for each VM that exists on the hypervisor
-(Running, Paused, ShuttingDown, Unknown), "-" for Halted and Suspended VMs;
-Mem, in MiB (the current allocation, or dynamic_max when the VM is not
-running); VCPUs; State, as xm shows it (r running, b blocked/idle, p paused,
-s shut down or suspended, d dying/shutting down); Time(s), CPU time, which
-this API does not report ("-"). --json prints the full records.""")
+Columns: Name; ID, the domain ID of each VM that exists on the hypervisor
+(Running, Paused, ShuttingDown, Unknown; VM.domid), "-" for Halted and
+Suspended VMs; Mem, in MiB (the current allocation, or dynamic_max when the VM
+is not running); VCPUs; State, as xm shows it (r running, b blocked/idle, p
+paused, s shut down or suspended, c crashed and kept, d dying/shutting down);
+Time(s), the CPU seconds the VM's vCPUs used (VM.VCPUs_CPU_time). Without VMs
+named, the first row is Domain-0, the host's own domain (dom0 on Xen, the host
+itself on QEMU: its memory and CPUs). --json prints the full records.""")
 def list_vms(client, opts):
-    records = vm_records(client, opts.vms)
+    records = [(ref, rec) for ref, rec in vm_records(client, opts.vms)
+               if opts.state in (None, state_of(rec))]
     if opts.json:
         print_json([rec for _, rec in records])
         return
@@ -75,13 +118,9 @@ def list_vms(client, opts):
                 print()
             print_pairs(list(rec.items()))
         return
-    ids = domain_ids(records)
-    rows = []
-    for ref, rec in records:
-        memory = rec.get("memory_actual", 0) if has_domain(rec) else 0
-        rows.append((rec.get("name_label", ""), ids[ref],
-                     (memory or rec.get("memory_dynamic_max", 0)) // MIB,
-                     rec.get("VCPUs_number", 0), vm_state(rec), "-"))
+    rows = [vm_row(rec) for _, rec in records]
+    if not opts.vms and opts.state in (None, "running"):
+        rows.insert(0, domain0_row(client))
     print_table(("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"), rows, right=(1, 2, 3, 5))
 
 
@@ -345,14 +384,13 @@ One line per vCPU of each VM on the hypervisor: its number, its state (r
 running, b blocked/idle, p paused) and its current utilisation.""")
 def vcpu_list(client, opts):
     records = vm_records(client, opts.vms)
-    ids = domain_ids(records)
     rows = []
     for ref, rec in records:
         for vcpu, use in sorted(rec.get("VCPUs_utilisation", {}).items(),
                                 key=lambda item: int(item[0])):
             state = {"Paused": "-p-"}.get(rec.get("power_state"),
                                           "r--" if use > 0 else "-b-")
-            rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": ids[ref],
+            rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": domain_id(rec),
                          "vcpu": int(vcpu), "state": state, "utilisation": use})
     if opts.json:
         print_json(rows)

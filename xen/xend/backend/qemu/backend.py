@@ -19,6 +19,7 @@ from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
 from . import counters, debug, hotplug, power, suspend
+from .argv import NIC_MODELS
 from .argv import validate as validate_vm
 from .console import open_rfb
 from .events import Notifier
@@ -234,6 +235,10 @@ class QemuBackend(base.Backend):
     def validate(self, vm):
         """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py)."""
         validate_vm(vm, audio_ok=self._audio_ok(vm))
+
+    def nic_models(self):
+        """The models of argv.NIC_MODELS."""
+        return tuple(sorted(NIC_MODELS))
 
     def dump_core(self, uuid, path):
         """Write the guest's memory as an ELF core file to ``path`` (absolute)."""

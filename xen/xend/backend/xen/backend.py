@@ -182,6 +182,10 @@ class XenBackend(base.Backend):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
         config.validate(vm)
 
+    def nic_models(self):
+        """The models of config.NIC_MODELS, for HVM guests (PV ones take none)."""
+        return config.NIC_MODELS
+
     def consoles(self, uuid):
         """"vt100" while the guest runs with a console (see console.py); no display."""
         return ["vt100"] if self._domains.get(uuid) and self._consoles.has(uuid) else []
