@@ -272,9 +272,7 @@ class Client:
             conn.endheaders()
             status, headers, rest = _read_head(conn.sock)
             if status == 100:
-                while block := source.read(TRANSFER_BLOCK):
-                    conn.sock.sendall(block)
-                    sent += len(block)
+                for sent in _send_file(conn.sock, source, length):
                     shown.update(sent / max(length, 1), True)
                 status, headers, rest = _read_head(conn.sock, rest)
             body = _read_body(conn.sock, headers, rest)
@@ -555,3 +553,16 @@ def _decode_result(result):
     if result.startswith("<?xml") or result.startswith("<params>"):
         return xmlrpc.client.loads(result)[0][0]
     return result
+
+
+def _send_file(sock, source, length):
+    """Send ``length`` bytes of the file ``source`` on ``sock`` in pieces, yielding the
+    bytes sent so far after each. socket.sendfile has the kernel copy from the file to
+    a plain socket (no pass through xm); over TLS it reads and sends."""
+    sent = 0
+    while sent < length:
+        n = sock.sendfile(source, sent, min(TRANSFER_BLOCK, length - sent))
+        if not n:       # the file is shorter than it was
+            return
+        sent += n
+        yield sent

@@ -212,7 +212,7 @@ def _export_file(t):
         return os.open(t.path, os.O_RDONLY | os.O_CLOEXEC), t.size
     path = t.scratch("export")
     try:
-        imagexfer.convert(t.path, t.vdi_format, path, t.format)
+        imagexfer.convert(t.path, t.vdi_format, path, t.format, durable=False)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     finally:
         unlink_if_exists(path)   # the descriptor keeps it until the export ends
