@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PREFIX ?= /usr/local
 DESTDIR ?=
 # Debian packages the daemon and the real-VM tests use (installed only as root).
-DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio
+DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio xorriso e2fsprogs
 
 RUN_ARGS ?=
 

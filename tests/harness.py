@@ -753,6 +753,24 @@ def console_connect(daemon, query, over="unix", tls_port=None):
     return status, sock
 
 
+def crash_sim_guest(daemon, vm):
+    """Crash the Running sim guest ``vm`` of ``daemon``, as a real guest told to panic
+    crashes: type the sim guest's crash line on its console (backend/sim.py), and wait
+    until the daemon has followed the VM's actions_after_crash."""
+    session = daemon.sdk_unix()
+    api = session.xenapi
+    try:
+        (con,) = api.VM.get_consoles(vm)
+        status, sock = console_connect(daemon, console_query(con, session._session))
+        assert status == 200, status
+        with sock:
+            sock.sendall(b"crash\n")
+            wait_until(lambda: api.VM.get_power_state(vm) != "Running", STATE_WAIT,
+                       "the sim guest to crash")
+    finally:
+        api.session.logout()
+
+
 class WebSocketClient:
     """A client of GET /console/ws after its handshake: wsproto's frames on ``sock``."""
 

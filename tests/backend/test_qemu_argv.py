@@ -15,6 +15,7 @@ from xen.xend.backend.qemu.argv import (
     build_argv,
     disk_node,
     free_slot,
+    nic_device,
     validate,
 )
 from xen.xend.backend.qemu.backend import choose_accel
@@ -248,6 +249,40 @@ def test_ide_disks_fill_free_slots_around_the_cdrom():
     with pytest.raises(BackendError) as err:
         argv(disks=disks + [disk("ioemu", device="y")], bios_cdrom="/isos/x.iso")
     assert err.value.code == "VALUE_NOT_SUPPORTED"
+    with pytest.raises(BackendError) as err:            # hdc is the CD-ROM drive's place
+        argv(disks=[disk("ioemu", device="hdc")], bios_cdrom="/isos/x.iso")
+    assert err.value.params[:2] == ["VBD/device", "hdc"]
+
+
+def test_xen_console_and_disk_names_in_kernel_args_are_what_the_qemu_guest_sees():
+    # PCI slots in order: xvdb 05, xvda 06 (vdb: the guest names virtio disks by slot);
+    # hdb is the first IDE disk the guest finds (sda), hdd the second.
+    disks = [disk(device="xvdb"), disk(device="xvda"), disk("ioemu", device="hdd"),
+             disk("ioemu", device="hdb")]
+    args = argv(disks=disks, boot_method="kernel_external", kernel_kernel="/boot/k",
+                kernel_args="root=/dev/xvda1 ro console=hvc0 resume=/dev/xvdb "
+                            "xconsole=hvc0 console=hvc0,1")
+    assert value(args, "-append") == ("root=/dev/vdb1 ro console=ttyS0 resume=/dev/xvdb "
+                                      "xconsole=hvc0 console=hvc0,1")
+    for root, seen in (("/dev/hdb", "/dev/sda"), ("/dev/hdd2", "/dev/sdb2"),
+                       ("/dev/xvdz1", "/dev/xvdz1"),      # no such disk: left as it is
+                       ("LABEL=root", "LABEL=root")):
+        args = argv(disks=disks, boot_method="kernel_external", kernel_kernel="/boot/k",
+                    kernel_args="root=" + root)
+        assert value(args, "-append") == "root=" + seen
+
+
+def test_an_iso_vdi_is_an_ide_cdrom_drive_whatever_its_driver():
+    cd = DiskSpec(vbd=str(uuid.uuid4()), path="/isos/x.iso", format="raw", device="xvdd",
+                  mode="RO", driver="paravirtualised", cdrom=True)
+    emu = disk("ioemu", device="hda")
+    args = argv(disks=[emu, cd])
+    devs = [d for d in devices(args) if isinstance(d, dict) and d.get("id", "").startswith("vbd")]
+    assert devs[1] == {"driver": "ide-cd", "drive": disk_node(cd.vbd), "id": "vbd-" + cd.vbd,
+                       "bus": "ide.0", "unit": 1}
+    node = [json.loads(b) for b in values(args, "-blockdev")][1]
+    assert (node["driver"], node["read-only"]) == ("raw", True)
+    assert "addr" not in devs[1]          # no PCI slot taken
 
 
 def test_read_only_ide_disk_is_not_supported():
@@ -276,6 +311,20 @@ def test_nics_are_taps_the_daemon_made():
     with pytest.raises(BackendError) as err:
         argv(nics=[emu])                   # no tap for it
     assert err.value.code == "INTERNAL_ERROR"
+
+
+def test_a_nic_model_is_the_device_qemu_gets():
+    nics = [nic(driver="ioemu", model="rtl8139"), nic(model="virtio", mtu=9000),
+            nic(driver="ioemu", model="e1000", mtu=9000)]
+    args = build(spec(nics=nics), tap_fds={n.vif: 7 + i for i, n in enumerate(nics)})
+    devs = [d for d in devices(args) if isinstance(d, dict)]
+    assert [(d["driver"], d.get("host_mtu")) for d in devs] == [
+        ("rtl8139", None), ("virtio-net-pci", 9000), ("e1000", None)]
+    assert all(d["netdev"] == "net-" + n.vif for d, n in zip(devs, nics))
+    with pytest.raises(BackendError) as err:
+        nic_device(nic(driver="ioemu", model="e1000,romfile=/etc/shadow"), 5)
+    assert err.value.params[:2] == ["VIF/model", "e1000,romfile=/etc/shadow"]
+    assert "e1000, e1000e" in err.value.params[2]
 
 
 def test_slots_are_kept_across_a_saved_state():

@@ -16,16 +16,23 @@ prints ``xend-test: ready`` on the serial console and then:
 * reads a little of /dev/vda, if there is one, before saying ready,
 * reports its block and network devices on the console, as
   ``xend-test: devices: vda eth0:1500 ...`` (disks, then NICs with their
-  MTU), once at ready and again whenever the set changes (hot-plug),
+  MTU), once at ready and again whenever the set changes (hot-plug);
+  IDE disks (ata_piix, loaded once ready) are sdX,
 * reports its online CPUs as ``xend-test: cpus: cpu0 cpu1 ...`` the same way,
   taking a hot-plugged CPU online first (as udev would),
+* reports the driver of each NIC at boot, as ``xend-test: nics: eth0:e1000``
+  (virtio_net, e1000, 8139cp),
 * with ``xend.ip=ADDR/PREFIX`` on the kernel command line, gives eth0 that
   address and brings it up before saying ready,
 * obeys ``xend.test=MODE`` on the kernel command line, once ready:
   ``panic`` panics (sysrq c), ``reboot`` reboots (so it reboots on every
   boot), ``poweroff`` powers off, ``s3`` suspends to RAM, ``burn`` keeps
   one CPU busy, ``ping`` pings ``xend.peer=ADDR`` once a second for ever,
-  saying ``xend-test: ping ADDR ok`` at the first reply.
+  saying ``xend-test: ping ADDR ok`` at the first reply, ``mount`` loads the
+  LATE_MODULES and STORAGE_MODULES, waits (at most 20 s) for a CD-ROM drive, mounts
+  each virtio disk and CD-ROM read-only and says ``xend-test: read DEV: TEXT`` with
+  the first line of its file ``xend-test.txt`` (or ``xend-test: mount DEV
+  failed``), then ``xend-test: mounted``.
 
 Usage: ``build.py`` prints the JSON ``{"kernel": PATH, "initrd": PATH,
 "cmdline": ARGS}``; ``build()`` returns the same dict. Needs root and apt.
@@ -63,6 +70,41 @@ MODULES = [
     "drivers/input/evdev.ko",
     "drivers/misc/pvpanic/pvpanic.ko",
     "drivers/misc/pvpanic/pvpanic-mmio.ko",
+    # The NIC models (VIF/model) beside e1000 and virtio.
+    "drivers/net/mii.ko",
+    "drivers/net/ethernet/realtek/8139cp.ko",
+]
+
+# IDE disks (driver ioemu) as sdX: loaded once the guest is ready, so that probing the
+# IDE channels, which every guest has, adds nothing to any guest's boot; its disks are
+# reported (as a change of the devices) when found.
+LATE_MODULES = [
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/ata_piix.ko",
+    "crypto/crct10dif_common.ko",
+    "crypto/crct10dif_generic.ko",
+    "lib/crc-t10dif.ko",
+    "lib/crc64.ko",
+    "crypto/crc64_rocksoft_generic.ko",
+    "lib/crc64-rocksoft.ko",
+    "block/t10-pi.ko",
+    "drivers/scsi/sd_mod.ko",
+]
+
+# Loaded only by ``xend.test=mount``, after the LATE_MODULES (booting every guest with
+# them would cost each boot their load time): ext4 (for ext2/3/4 images) and the IDE
+# CD-ROM drive with its ISO 9660 file system. Load order as above.
+STORAGE_MODULES = [
+    "crypto/crc32c_generic.ko",
+    "lib/crc16.ko",
+    "fs/mbcache.ko",
+    "fs/jbd2/jbd2.ko",
+    "fs/ext4/ext4.ko",
+    "drivers/cdrom/cdrom.ko",
+    "drivers/scsi/sr_mod.ko",
+    "fs/isofs/isofs.ko",
 ]
 
 # Kernel arguments that make the guest boot quickly under TCG: no delay loop calibration,
@@ -124,6 +166,12 @@ last=$(devices)
 echo "xend-test: devices:$last"
 lastcpus=$(cpus)
 echo "xend-test: cpus:$lastcpus"
+# Which driver each NIC has: the model the guest sees.
+nics=""
+for n in /sys/class/net/eth*; do
+    [ -e "$n/device/driver" ] && d=$(readlink "$n/device/driver") && nics="$nics ${n##*/}:${d##*/}"
+done
+echo "xend-test: nics:$nics"
 ( while :; do
     sleep 0.5
     now=$(devices)
@@ -132,6 +180,7 @@ echo "xend-test: cpus:$lastcpus"
     [ "$now" != "$lastcpus" ] && echo "xend-test: cpus:$now" && lastcpus="$now"
   done ) &
 echo "xend-test: ready"
+( for m in $(cat /etc/modules.late); do insmod "/lib/modules/$m" 2>/dev/null; done ) &
 case "$(arg test)" in
     panic) echo c > /proc/sysrq-trigger ;;
     reboot) reboot -f ;;
@@ -139,6 +188,24 @@ case "$(arg test)" in
     s3) echo mem > /sys/power/state ;;
     burn) ( while :; do :; done ) & ;;
     write) ( while :; do dd if=/dev/zero of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null; done ) & ;;
+    mount) # A module the background loader has loaded already fails here, harmlessly.
+           for m in $(cat /etc/modules.late /etc/modules.storage); do
+               insmod "/lib/modules/$m" 2>/dev/null
+           done
+           i=0
+           while [ ! -b /dev/sr0 ] && [ $i -lt 80 ]; do sleep 0.25; i=$((i+1)); done
+           for dev in /dev/vd? /dev/sr?; do
+               [ -b "$dev" ] || continue
+               name=${dev##*/}
+               mkdir -p "/mnt/$name"
+               if mount -o ro "$dev" "/mnt/$name" 2>/dev/null; then
+                   read -r text < "/mnt/$name/xend-test.txt"
+                   echo "xend-test: read $name: $text"
+               else
+                   echo "xend-test: mount $name failed"
+               fi
+           done
+           echo "xend-test: mounted" ;;
     ping) peer=$(arg peer)
           ( said=""
             while :; do
@@ -245,19 +312,22 @@ def _cpio(entries):
     return out.getvalue()
 
 
-def _initramfs(busybox, modules):
-    dirs = ["bin", "dev", "etc", "proc", "sys", "lib", "lib/modules"]
+def _initramfs(busybox, listings):
+    """The initramfs: busybox, /init, and the kernel modules of ``listings``
+    ({"etc/modules": [(path, bytes)], ...}), each list named in its listing file."""
+    dirs = ["bin", "dev", "etc", "proc", "sys", "lib", "lib/modules", "mnt"]
     entries = [(d, 0o40755, b"", (0, 0)) for d in dirs]
     # The kernel opens /dev/console for init before /init can mount devtmpfs.
     entries.append(("dev/console", 0o20600, b"", (5, 1)))
     entries.append(("bin/busybox", 0o100755, busybox, (0, 0)))
     entries.append(("bin/sh", 0o120777, b"busybox", (0, 0)))
     entries.append(("init", 0o100755, INIT.encode(), (0, 0)))
-    names = []
-    for path, data in modules:
-        names.append(os.path.basename(path))
-        entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
-    entries.append(("etc/modules", 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
+    for listing, loaded in listings.items():
+        names = []
+        for path, data in loaded:
+            names.append(os.path.basename(path))
+            entries.append(("lib/modules/" + names[-1], 0o100644, data, (0, 0)))
+        entries.append((listing, 0o100644, ("\n".join(names) + "\n").encode(), (0, 0)))
     return gzip.compress(_cpio(entries), compresslevel=6)
 
 
@@ -291,12 +361,15 @@ def build(cache_dir=None):
         except subprocess.CalledProcessError:
             _apt_update()
             debs = _download(wanted, tmp)
+        lists = {"etc/modules": MODULES, "etc/modules.late": LATE_MODULES,
+                 "etc/modules.storage": STORAGE_MODULES}
+        wanted_modules = [m for names in lists.values() for m in names]
         kfiles = _members(debs[kernel_pkg], lambda n: n.startswith("boot/vmlinuz-")
-                          or any(n.endswith("/kernel/" + m) for m in MODULES))
+                          or any(n.endswith("/kernel/" + m) for m in wanted_modules))
         vmlinuz = next(v for n, v in kfiles.items() if n.startswith("boot/vmlinuz-"))
-        modules = []
-        for m in MODULES:
-            modules.append(next((n, v) for n, v in kfiles.items() if n.endswith("/kernel/" + m)))
+        listings = {listing: [next((n, v) for n, v in kfiles.items()
+                                   if n.endswith("/kernel/" + m)) for m in names]
+                    for listing, names in lists.items()}
         busybox = _members(debs[BUSYBOX], lambda n: n == "bin/busybox")["bin/busybox"]
 
         os.makedirs(cache_dir, exist_ok=True)
@@ -304,7 +377,7 @@ def build(cache_dir=None):
         with open(os.path.join(staging, "vmlinux"), "wb") as f:
             f.write(_vmlinux(vmlinuz))
         with open(os.path.join(staging, "initrd.gz"), "wb") as f:
-            f.write(_initramfs(busybox, modules))
+            f.write(_initramfs(busybox, listings))
         # Publish atomically so a concurrent or interrupted build never leaves half a guest.
         try:
             os.rename(staging, target)

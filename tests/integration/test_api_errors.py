@@ -1,6 +1,8 @@
 """Every error code a client can provoke, with its parameters, over plain xmlrpc.client
 (the SDK retries SESSION_INVALID itself, so it would hide some of these)."""
 
+import os
+
 import pytest
 from harness import STATE_WAIT, serving, unique, wait_until
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
@@ -186,6 +188,23 @@ def test_invalid_vcpus_names_the_allowed_range(r):
     assert r.fail("VM.create", {"name_label": unique("vm"), "VCPUs_max": "256"}) == [
         "INVALID_VALUE", "VCPUs_max", "256 (must be 1..255)"]
     assert r.ok("VM.get_VCPUs_max", vm) == "1"
+
+
+def test_vif_model_is_one_the_backend_gives_and_sets_the_type(r):
+    vm, net = new_vm(r), r.ok("network.create", {"name_label": unique("net")})
+    vif = r.ok("VIF.create", {"VM": vm, "network": net, "model": "e1000"})
+    assert (r.ok("VIF.get_model", vif), r.ok("VIF.get_type", vif)) == ("e1000", "ioemu")
+    r.ok("VIF.set_model", vif, "virtio-net-pci")                 # a virtio model is PV
+    assert r.ok("VIF.get_type", vif) == "paravirtualised"
+    bad = r.fail("VIF.set_model", vif, "e1000,script=/bin/sh")
+    assert bad == ["VALUE_NOT_SUPPORTED", "model", "e1000,script=/bin/sh",
+                   "the sim backend gives the NIC models e1000, rtl8139, virtio-net-pci"]
+    assert r.ok("VIF.get_model", vif) == "virtio-net-pci"        # nothing was changed
+    assert r.fail("VIF.create", {"VM": vm, "network": net, "model": "tulip2"})[0] == \
+        "VALUE_NOT_SUPPORTED"
+    assert r.ok("VM.get_VIFs", vm) == [vif]
+    r.ok("VIF.set_model", vif, "")                               # the backend's default
+    assert r.ok("VIF.get_type", vif) == "paravirtualised"
 
 
 # -- VM states ------------------------------------------------------------------------------
@@ -390,3 +409,29 @@ def test_other_operation_in_progress(slow):
     wait_until(lambda: slow.ok("task.get_record", task)["status"] != "pending", STATE_WAIT, "task")
     assert slow.ok("task.get_record", task)["status"] == "success"
     assert slow.ok("VM.get_power_state", vm) == "Running"
+
+
+def test_debugging_a_guest_root_only_parts_and_bad_arguments(user, r, daemon):
+    host = r.ok("host.get_all")[0]
+    vm = r.ok("VM.create", {"name_label": unique("dbg")})
+    r.ok("VM.start", vm, False)
+    # The hypervisor's log and a file on the host are root's; keys and triggers every user's.
+    assert user.fail("host.dmesg", host)[0] == "PERMISSION_DENIED"
+    assert user.fail("host.dmesg_clear", host)[0] == "PERMISSION_DENIED"
+    assert user.fail("VM.dump_core", vm, "")[0] == "PERMISSION_DENIED"
+    assert not os.path.exists(os.path.join(daemon.state_dir, "dump"))
+    user.ok("VM.send_sysrq", vm, "h")
+    user.ok("VM.send_trigger", vm, "nmi")                 # vcpu 0 unless given
+    assert "sim: %s: sysrq h" % vm in r.ok("host.dmesg", host)
+    assert r.fail("VM.send_sysrq", vm, "hh") == [
+        "INVALID_VALUE", "key", "hh (must be one of 0123456789bcdefghijklmnopqrstuvwxyz)"]
+    assert r.fail("VM.send_sysrq", vm, "A")[:2] == ["INVALID_VALUE", "key"]
+    assert r.fail("VM.send_trigger", vm, "boom", 0) == [
+        "INVALID_VALUE", "trigger", "boom (must be one of nmi, reset, power, init)"]
+    assert r.fail("VM.send_trigger", vm, "nmi", 1) == ["INVALID_VALUE", "vcpu", "1 (must be 0..0)"]
+    assert r.fail("VM.dump_core", vm, "relative.core") == [
+        "INVALID_VALUE", "filename", "relative.core (must be absolute)"]
+    assert r.fail("VM.dump_core", vm, "/nonexistent-dir/x.core") == [
+        "INVALID_VALUE", "filename", "/nonexistent-dir/x.core (no such directory)"]
+    assert "trigger boom" not in r.ok("host.dmesg", host)
+    r.ok("VM.hard_shutdown", vm)

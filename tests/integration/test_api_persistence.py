@@ -6,8 +6,10 @@ from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
 STORED = ["VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user"]
 
-# Fields measured at read time from outside the store (load, disk usage, versions).
-MEASURED = {"host_cpu": {"utilisation"}, "host": {"software_version"},
+# Fields measured at read time from outside the store (load, CPU time, free memory, disk
+# usage, versions).
+MEASURED = {"host_cpu": {"utilisation"}, "host": {"software_version", "memory_free"},
+            "VM": {"VCPUs_utilisation", "VCPUs_CPU_time"},
             "SR": {"physical_size", "physical_utilisation"}, "VDI": {"physical_utilisation"}}
 
 

@@ -8,6 +8,7 @@ from harness import (
     LIFECYCLE_OPERATIONS,
     LIFECYCLE_STATES,
     RESIDENT_STATES,
+    STATE_WAIT,
     failure,
     new_network,
     new_sr,
@@ -19,9 +20,11 @@ from harness import (
     unique,
     vm_dir,
     vm_in,
+    wait_until,
 )
 
 from xen.xend.api import lifecycle
+from xen.xend.api.types import NULL_REF
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +251,27 @@ def test_clone_of_a_template_and_clone_starts(api):
     api.VM.hard_shutdown(clone)
 
 
+DEBUG_OPERATIONS = [("dump_core", ("",)), ("send_sysrq", ("s",)),
+                    ("send_trigger", ("nmi", 0))]
+
+
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+@pytest.mark.parametrize("op, args", DEBUG_OPERATIONS, ids=[o[0] for o in DEBUG_OPERATIONS])
+def test_debugging_operations_keep_the_power_state(api, daemon, state, op, args):
+    vm = vm_in(api, state)
+    t = lifecycle.transition(state, op)
+    if t is None:
+        assert failure(getattr(api.VM, op), vm, *args) == [
+            "VM_BAD_POWER_STATE", vm, ",".join(lifecycle.allowed_states(op)), state]
+    else:
+        result = getattr(api.VM, op)(vm, *args)
+        if op == "dump_core":    # a new file in the dump directory, the daemon's only
+            assert os.path.dirname(result) == os.path.join(daemon.state_dir, "dump")
+            assert result.endswith("-%s.core" % api.VM.get_name_label(vm))
+            assert os.stat(result).st_mode & 0o777 == 0o600
+        assert api.VM.get_power_state(vm) == t.final == state
+
+
 @pytest.mark.parametrize("state", LIFECYCLE_STATES)
 def test_vcpus_change_live_only_while_running(api, state):
     vm = vm_in(api, state, lambda: new_vm(api, VCPUs_max="4"))
@@ -265,6 +289,19 @@ def test_vcpus_change_live_only_while_running(api, state):
         assert api.VM.get_VCPUs_at_startup(vm) == "0"
     if state != "Halted":
         api.VM.hard_shutdown(vm)
+
+
+def test_trigger_reset_reboots_and_power_shuts_down_through_the_vms_actions(api, daemon):
+    vm = vm_in(api, "Running")
+    api.VM.send_trigger(vm, "reset", 0)
+    assert api.VM.get_power_state(vm) == "Running"
+    assert "VM '%s' (%s): rebooted (hard reboot)" % (api.VM.get_name_label(vm), vm) \
+        in daemon.log_text()
+    api.VM.set_actions_after_shutdown(vm, "destroy")
+    api.VM.send_trigger(vm, "power", 0)
+    wait_until(lambda: api.VM.get_power_state(vm) == "Halted", STATE_WAIT,
+               "the guest to heed the power button")
+    assert api.VM.get_resident_on(vm) == NULL_REF
 
 
 def test_vcpus_live_and_at_startup_stay_within_vcpus_max(api):

@@ -50,6 +50,15 @@ def test_host_cpus_count_is_the_os_cpu_count(sim_api, sim_host):
     assert sorted(sim_api.host.get_record(sim_host)["host_CPUs"]) == sorted(cpus)
 
 
+def test_memory_total_and_free_and_the_control_domain(sim_api, sim_host):
+    rec = sim_api.host.get_record(sim_host)
+    total, free = int(rec["memory_total"]), int(rec["memory_free"])
+    assert 0 < free <= total
+    # On QEMU and sim hosts the control domain is the machine itself.
+    assert int(sim_api.host.get_control_domain_memory(sim_host)) == total
+    assert int(sim_api.host.get_control_domain_VCPUs(sim_host)) == os.cpu_count()
+
+
 def test_resident_vms_follow_vm_start_and_stop(sim_api, sim_host):
     api, host = sim_api, sim_host
     a, b = new_vm(api), new_vm(api)
@@ -70,6 +79,38 @@ def test_resident_vms_follow_vm_start_and_stop(sim_api, sim_host):
     api.VM.hard_shutdown(b)
     assert api.host.get_resident_VMs(host) == []
     assert api.VM.get_resident_on(b) == ""
+
+
+def test_a_guest_has_a_domid_start_time_and_cpu_time_while_resident(sim_api):
+    api = sim_api
+    vm = new_vm(api, VCPUs_max="2")
+    rec = api.VM.get_record(vm)
+    never = "19700101T00:00:00"           # an unset dateTime, as the wire sends it
+    assert (rec["domid"], str(rec["start_time"]), float(rec["VCPUs_CPU_time"])) == \
+        ("-1", never, 0.0)
+    api.VM.start(vm, False)
+    first, started = int(api.VM.get_domid(vm)), str(api.VM.get_start_time(vm))
+    assert first > 0 and started > never
+    # The sim's vCPUs use a little CPU: the sampler's figure grows, from its cache.
+    wait_until(lambda: float(api.VM.get_VCPUs_CPU_time(vm)) > 0, 10, "CPU time to grow")
+    api.VM.pause(vm)
+    assert int(api.VM.get_domid(vm)) == first
+    api.VM.unpause(vm)
+    api.VM.hard_reboot(vm)
+    second = int(api.VM.get_domid(vm))
+    assert second > first
+    other = new_vm(api)
+    api.VM.start(other, False)
+    assert int(api.VM.get_domid(other)) > second
+    api.VM.suspend(vm, False)
+    assert int(api.VM.get_domid(vm)) == -1
+    assert float(api.VM.get_VCPUs_CPU_time(vm)) == 0.0
+    api.VM.resume(vm, False)
+    assert int(api.VM.get_domid(vm)) > int(api.VM.get_domid(other))
+    api.VM.hard_shutdown(vm)
+    clone = api.VM.clone(vm, "a clone")   # the guest's facts stay with the original
+    assert str(api.VM.get_start_time(vm)) > never
+    assert str(api.VM.get_start_time(clone)) == never
 
 
 def test_disable_refuses_start_and_resume_running_vms_carry_on(sim_api, sim_host):

@@ -1,5 +1,5 @@
 """Live RO_run fields of VMs on the QEMU backend (sampler every 0.5 s): VCPUs/number,
-VCPUs/utilisation, memory/actual following the balloon, VBD IO bandwidth.
+VCPUs/utilisation and CPU_time, memory/actual following the balloon, VBD IO bandwidth.
 
 Guests are the tiny Linux guest of tests/guest/build.py (TCG); at most two boot at once.
 CPU figures are compared with each other (a burning guest against an idle one), memory
@@ -95,6 +95,15 @@ def test_a_burning_guest_shows_more_vcpu_utilisation_than_an_idle_one(qemu_daemo
     idle_mean = sum(reads[idle]) / len(reads[idle])
     burn_mean = sum(reads[burn]) / len(reads[burn])
     assert burn_mean > idle_mean + 0.2, {"idle": reads[idle], "burn": reads[burn]}
+    # VCPUs/CPU_time (xm list's Time(s)) grows while the guest burns, and more than the
+    # idle guest's over the same time.
+    before = {vm: float(api.VM.get_VCPUs_CPU_time(vm)) for vm in reads}
+    wait_until(lambda: float(api.VM.get_VCPUs_CPU_time(burn)) > before[burn] + 1.0, 30,
+               "the burning guest's CPU time to grow by a second")
+    grown = {vm: float(api.VM.get_VCPUs_CPU_time(vm)) - before[vm] for vm in reads}
+    assert grown[burn] > grown[idle], grown
+    api.VM.hard_shutdown(burn)
+    assert float(api.VM.get_VCPUs_CPU_time(burn)) == 0.0
 
 
 # -- memory/actual and the balloon -------------------------------------------------------------

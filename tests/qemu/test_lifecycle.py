@@ -47,12 +47,17 @@ def _cases():
 
 
 def test_every_table_row_is_tried():
-    """The parametrisation below and test_guest.py / test_shutdown_timeout.py together
+    """The parametrisation below and the tests named below together
     cover every row of the table (rows from states only reachable mid-operation included)."""
     tried = {(s, op) for s in LIFECYCLE_STATES for _, op, _ in OPERATIONS}
     elsewhere = {("Running", "clean_shutdown"), ("Running", "clean_reboot"),
                  ("ShuttingDown", "hard_shutdown"),   # test_shutdown_timeout.py
-                 ("Unknown", "hard_shutdown")}        # test_a_hung_qemu_is_unknown_...
+                 ("Unknown", "hard_shutdown"),        # test_a_hung_qemu_is_unknown_...
+                 ("Running", "dump_core"), ("Paused", "dump_core"),       # test_debug.py
+                 ("Running", "send_sysrq"), ("Running", "send_trigger"),
+                 # test_saved_guests.py, and tests/integration/test_save_restore.py for Paused
+                 ("Running", "save"), ("Paused", "save"),
+                 ("Halted", "restore"), ("Halted", "restore_paused")}
     assert set(lifecycle.TABLE) <= tried | elsewhere
 
 

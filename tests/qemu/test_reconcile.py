@@ -6,7 +6,14 @@ import os
 import signal
 
 import pytest
-from harness import EVENT_WAIT, Watcher, new_no_os_vm, qemu_pids, requires_qemu, wait_until
+from harness import (
+    EVENT_WAIT,
+    Watcher,
+    new_no_os_vm,
+    qemu_pids,
+    requires_qemu,
+    wait_until,
+)
 from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until, wait_state
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -73,6 +80,8 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     api.VM.start(suspended, False)
     api.VM.suspend(suspended, False)
     pids = {vm: the_pid(vm) for vm in (running, paused, doomed)}
+    domids = {vm: int(api.VM.get_domid(vm)) for vm in (running, paused, doomed)}
+    assert len(set(domids.values())) == 3 and min(domids.values()) > 0
 
     d.kill9()
     for vm, pid in pids.items():
@@ -93,6 +102,11 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     assert qemu_pids(paused) == [pids[paused]]
     host = api.host.get_all()[0]
     assert set(api.host.get_resident_VMs(host)) == {running, paused}
+    # A guest found again keeps its domain ID; every new guest gets a new one, above all
+    # given before the restart.
+    assert {vm: int(api.VM.get_domid(vm)) for vm in (running, paused)} == \
+        {running: domids[running], paused: domids[paused]}
+    assert int(api.VM.get_domid(doomed)) == -1
 
     # The new daemon drives the guests it found again...
     api.VM.pause(running)
@@ -105,6 +119,9 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     assert api.VM.get_power_state(suspended) == "Running"
     assert not os.path.exists(suspend_file(d, suspended))
     api.VM.start(doomed, False)
+    api.VM.hard_reboot(paused)
+    new = [int(api.VM.get_domid(vm)) for vm in (suspended, doomed, paused)]
+    assert new == sorted(new) and new[0] > max(domids.values()), (domids, new)
     # ...and watches them: a kill is noticed as for its own children.
     os.kill(pids[running], signal.SIGKILL)
     wait_state(api, running, "Halted", EVENT_WAIT)
@@ -135,3 +152,30 @@ def test_normal_stop_and_start_leave_guests_running(make_daemon):
     api.VM.hard_shutdown(running)
     api.VM.hard_shutdown(paused)
     assert qemu_pids(running) == qemu_pids(paused) == []
+
+
+def test_autostart_after_a_host_boot(make_daemon):
+    d = make_daemon()
+    api = d.api
+    auto = new_no_os_vm(api, other_config={"auto_poweron": "true"})
+    plain = new_no_os_vm(api)
+    api.VM.start(auto, False)
+    api.VM.start(plain, False)
+    old = the_pid(auto)
+
+    # A host boot: the daemon stops, its guests go, /run is empty again.
+    d.stop()
+    for vm in (auto, plain):
+        os.kill(the_pid(vm), signal.SIGKILL)
+        wait_until(lambda vm=vm: qemu_pids(vm) == [], 10, "the QEMU of %s to die" % vm)
+    marker = os.path.join(os.path.dirname(d.socket), "xend.booted")
+    os.unlink(marker)
+    d.start()
+    api = d.relogin()
+    wait_until(lambda: os.path.exists(marker), EVENT_WAIT, "the autostart sequence's end")
+    assert api.VM.get_power_state(auto) == "Running"
+    assert qemu_pids(auto) not in ([], [old])
+    assert_executes(the_pid(auto), 0)
+    assert api.VM.get_power_state(plain) == "Halted"
+    assert qemu_pids(plain) == []
+    api.VM.hard_shutdown(auto)

@@ -72,18 +72,26 @@ def test_clean_shutdown_shows_shutting_down_meanwhile(d):
     assert api.VM.get_power_state(vm) == "Running"
 
 
-def test_hard_shutdown_while_shutting_down(d):
+@pytest.mark.parametrize("call, error", [
+    ("clean_shutdown", None),                    # Halted, as it asked: success
+    ("clean_reboot", ("VM_BAD_POWER_STATE", "Running", "Halted")),
+])
+def test_hard_shutdown_while_shutting_down(d, call, error):
     api = d.api
-    vm = new_no_os_vm(api)
+    # actions/*: what would bring the VM back, were the overtaken call followed.
+    vm = new_no_os_vm(api, actions_after_shutdown="restart", actions_after_reboot="restart")
     api.VM.start(vm, False)
-    thread, outcome = call_in_thread(d, "clean_shutdown", vm)
+    thread, result = call_in_thread(d, call, vm)
     try:
         wait_until(lambda: api.VM.get_power_state(vm) == "ShuttingDown", TIMEOUT,
-                   "ShuttingDown while clean_shutdown waits")
+                   "ShuttingDown while %s waits" % call)
         api.VM.hard_shutdown(vm)
         assert api.VM.get_power_state(vm) == "Halted"
         assert qemu_pids(vm) == []
     finally:
         thread.join(30)
-    # The clean shutdown that was overtaken must not bring the VM back.
+    # The overtaken call answers the outcome the destroy left, never INTERNAL_ERROR...
+    expected = {"failure": [error[0], vm, *error[1:]]} if error else {"value": ""}
+    assert result == expected, result
+    # ...and must not bring the VM back.
     assert api.VM.get_power_state(vm) == "Halted"

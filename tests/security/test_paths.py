@@ -106,8 +106,12 @@ def test_vm_path_fields_refuse_bad_paths_on_create_and_set(user_api, roots, fiel
 def test_root_names_vm_paths_outside_path_roots_but_never_malformed_ones(api, roots, field):
     vm = api.VM.create({"name_label": "root-paths-" + field})
     setter = getattr(api.VM, "set_" + field)
+    inside, outside = roots
+    # Well-formed paths that are only outside the roots (the error text shows the roots
+    # cut at 80 characters, so it cannot tell them apart where the temporary dir is long).
+    outside_roots = (outside + "/vmlinuz", inside + "/escape/vmlinuz")
     for path, shown in bad_paths(roots):
-        if "(not under" in shown:
+        if path in outside_roots:
             setter(vm, path)
             assert getattr(api.VM, "get_" + field)(vm) == path
         else:

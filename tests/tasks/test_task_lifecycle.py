@@ -202,9 +202,24 @@ def test_destroy_of_a_finished_task_removes_it(daemon, root):
 
 
 def test_task_objects_are_made_by_the_daemon(daemon, root):
-    assert failure(root.task.create, {"name_label": "mine"})[0] == "OPERATION_NOT_ALLOWED"
+    # task.create takes a label and a description (the later API's), never a record.
+    assert failure(root.task.create, {"name_label": "mine"})[0] == \
+        "MESSAGE_PARAMETER_COUNT_MISMATCH"
     vm = _new_vm(root, "ro-fields")
     task = root.Async.VM.set_name_label(vm, "x")
     wait_task(root, task)
     assert failure(root.task.set_status, task, "pending")[0] == "FIELD_READ_ONLY"
     assert root.task.get_status_struct(task)["Progress"] == 100
+
+
+def test_a_created_task_waits_for_its_operation_and_can_be_cancelled(daemon, root):
+    """task.create: a pending task that nothing runs until an operation names it (an
+    HTTP disk transfer's task_id); cancelled unused, it ends cancelled."""
+    task = root.task.create("upload", "a disk image")
+    rec = root.task.get_record(task)
+    assert (rec["status"], rec["name_label"], rec["name_description"]) == \
+        ("pending", "upload", "a disk image")
+    assert task in root.task.get_all_tasks()
+    root.task.cancel(task)
+    assert root.task.get_record(task)["status"] == "cancelled"
+    root.task.destroy(task)

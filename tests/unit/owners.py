@@ -10,13 +10,15 @@ from xen.xend.state.store import Store
 
 def sim_owner(tmp_path, **vm_fields):
     """A Domains over a store in ``tmp_path`` holding host "h" and the Halted VM "vm1"
-    (with ``vm_fields``); close its store (``owner.store.close()``) when done."""
+    (with ``vm_fields``), made unless the store has them already (a daemon restart);
+    close its store (``owner.store.close()``) when done."""
     store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF", "console"],
                   reverse_fields=[("VBD", "VM"), ("VIF", "VM"), ("console", "VM")])
-    with store.transaction() as txn:
-        txn.create("host", "h", {"enabled": True})
-        txn.create("VM", "vm1", dict({"power_state": "Halted", "resident_on": ""},
-                                     **vm_fields))
+    if store.get("host", "h") is None:
+        with store.transaction() as txn:
+            txn.create("host", "h", {"enabled": True})
+            txn.create("VM", "vm1", dict({"power_state": "Halted", "resident_on": ""},
+                                         **vm_fields))
     app = types.SimpleNamespace(store=store, host_ref="h", config={},
                                 state_dir=str(tmp_path), host_features=set,
                                 sampler=types.SimpleNamespace(forget=lambda vm: None))

@@ -1,9 +1,13 @@
 """Opening guest files: unrestricted for root's paths, without links under roots."""
 
 import os
+import subprocess
 
 import pytest
 
+from xen.xend.backend.base import BackendError
+from xen.xend.backend.qemu.handover import open_disk
+from xen.xend.backend.spec import DiskSpec
 from xen.xend.util.guestfiles import PathRefused, open_guest_file
 
 
@@ -72,3 +76,33 @@ def test_block_devices_only_unrestricted_and_where_allowed(tree):
     with pytest.raises(PathRefused):
         open_guest_file(dev)
     os.close(open_guest_file(dev, block_ok=True))
+
+
+def test_an_image_a_user_adopted_is_opened_under_its_roots_chain_and_all(tree):
+    """QEMU's descriptors of such an image (backend/qemu/handover.open_disk): the image
+    and each backing file under the roots, without links; root's are unrestricted."""
+    root, secret = tree
+    base = str(root / "base.raw")
+    with open(base, "wb") as f:
+        f.truncate(1 << 20)
+    top = str(root / "top.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", top],
+                   check=True)
+
+    def disk(path, roots, fmt="qcow2"):
+        return DiskSpec(vbd="v", path=path, format=fmt, device="xvda", mode="RW",
+                        driver="paravirtualised", roots=roots)
+    opened = open_disk(disk(top, (str(root),)))
+    assert [len(fds) for fds, *_ in opened] == [2, 1]          # the top RW too, the base RO
+    for fds, *_ in opened:
+        for fd in fds:
+            os.close(fd)
+    # The file swapped for a link after it was adopted: refused, naming the VDI's path.
+    os.symlink(str(secret), str(root / "swapped.raw"))
+    with pytest.raises(BackendError) as e:
+        open_disk(disk(str(root / "swapped.raw"), (str(root),), "raw"))
+    assert e.value.code == "VALUE_NOT_SUPPORTED"
+    assert e.value.params[:2] == ["VDI", str(root / "swapped.raw")]
+    for fds, *_ in open_disk(disk(str(root / "swapped.raw"), None, "raw")):   # root's
+        for fd in fds:
+            os.close(fd)

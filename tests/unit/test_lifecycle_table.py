@@ -31,6 +31,15 @@ EXPECTED = {
     ("Paused", "suspend"): (None, "Suspended"),
     ("Suspended", "resume"): (None, "Running"),
     ("Suspended", "resume_paused"): (None, "Paused"),
+    # Debugging a guest keeps its power state.
+    ("Running", "dump_core"): (None, "Running"),
+    ("Paused", "dump_core"): (None, "Paused"),
+    ("Running", "send_sysrq"): (None, "Running"),
+    ("Running", "send_trigger"): (None, "Running"),
+    ("Running", "save"): (None, "Halted"),
+    ("Paused", "save"): (None, "Halted"),
+    ("Halted", "restore"): (None, "Running"),
+    ("Halted", "restore_paused"): (None, "Paused"),
     # Live changes
     ("Running", "set_VCPUs_number_live"): (None, "Running"),
     ("Halted", "set_memory_static_max"): (None, "Halted"),
@@ -83,6 +92,7 @@ def test_every_lifecycle_message_of_the_datamodel_is_in_the_table():
 @pytest.mark.parametrize("op, flag, expected", [
     ("start", False, "start"), ("start", True, "start_paused"),
     ("resume", False, "resume"), ("resume", True, "resume_paused"),
+    ("restore", True, "restore_paused"), ("save", True, "save"),
     ("suspend", True, "suspend"),     # suspend's flag is "live", not start_paused
     ("pause", True, "pause"), ("clone", False, "clone"),
 ])
@@ -107,7 +117,8 @@ def test_templates_may_only_be_cloned_and_deleted():
 
 
 def test_starting_operations():
-    assert lifecycle.STARTING_OPS == {"start", "start_paused", "resume", "resume_paused"}
+    assert lifecycle.STARTING_OPS == {"start", "start_paused", "resume", "resume_paused",
+                                      "restore", "restore_paused"}
 
 
 def test_describe_has_one_line_per_row():

@@ -129,6 +129,34 @@ def test_qcow2_needs_qdisk_and_hvm_maps_platform_fields():
     assert got["vif"] == '["mac=aa:00:00:00:00:02,model=e1000"]'
 
 
+def test_an_iso_vdi_is_a_cdrom_drive():
+    cd = DiskSpec(vbd="c", path="/isos/x.iso", format="raw", device="hdc", mode="RO",
+                  driver="paravirtualised", cdrom=True)
+    hvm = vm(builder="hvm", boot_method="bios")
+    got = settings(xl_config.build_config(spec(hvm, [cd]), "n", device_model_ok=True))
+    assert got["disk"] == '["format=raw,vdev=hdc,access=ro,devtype=cdrom,target=/isos/x.iso"]'
+    with pytest.raises(BackendError) as e:    # an HVM guest's CD-ROM drive is emulated IDE
+        xl_config.build_config(spec(hvm, [DiskSpec(**dict(vars(cd), device="xvdc"))]), "n",
+                               device_model_ok=True)
+    assert e.value.params[:2] == ["VBD/device", "xvdc"]
+
+
+def test_a_nic_model_is_an_emulated_nic_of_an_hvm_guest():
+    hvm = vm(builder="hvm", boot_method="bios")
+    nics = [NicSpec(vif="v", mac="aa:00:00:00:00:03", mtu=1500, driver="ioemu",
+                    model="rtl8139", bridge="xenbr0"),
+            NicSpec(vif="w", mac="aa:00:00:00:00:04", mtu=1500, driver="paravirtualised")]
+    got = settings(xl_config.build_config(spec(hvm, [], nics), "n", device_model_ok=True))
+    assert got["vif"] == ('["mac=aa:00:00:00:00:03,bridge=xenbr0,type=ioemu,model=rtl8139", '
+                          '"mac=aa:00:00:00:00:04,type=vif"]')
+    for guest, model, why in ((hvm, "virtio-net-pci", "device model gives e1000, "),
+                              (vm(), "e1000", "a PV guest are paravirtualised")):
+        nic = NicSpec(vif="v", mac="aa:00:00:00:00:03", mtu=1500, driver="ioemu", model=model)
+        with pytest.raises(BackendError) as e:
+            xl_config.build_config(spec(guest, [], [nic]), "n", device_model_ok=True)
+        assert e.value.params[:2] == ["VIF/model", model] and why in e.value.params[2]
+
+
 def test_domain_names_are_safe_for_xl():
     assert xl_config.domain_name(VMConfig(name_label="a/b c;d"), UUID) == "a-b-c-d-0a1b2c3d"
     assert xl_config.domain_name(VMConfig(name_label=""), UUID) == UUID

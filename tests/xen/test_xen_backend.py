@@ -21,7 +21,16 @@ import urllib.request
 import pytest
 import XenAPI
 import xenhost
-from harness import console_query, http_upgrade, make_user, memory, read_until, unique, wait_until
+from harness import (
+    console_query,
+    failure,
+    http_upgrade,
+    make_user,
+    memory,
+    read_until,
+    unique,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.xen, pytest.mark.qemu]
 
@@ -179,6 +188,7 @@ def test_start_paused_then_unpause(api, host, vm_a):
     assert power(api, vm_a) == "Paused"
     dom = the_domain(host, vm_a)
     assert "p" in dom["state"], dom
+    assert int(api.VM.get_domid(vm_a)) == dom["domid"]         # xl's domid
     api.VM.unpause(vm_a)
     assert power(api, vm_a) == "Running"
     assert "p" not in the_domain(host, vm_a)["state"]
@@ -326,6 +336,63 @@ def test_suspend_and_resume(api, host, vm_a):
     assert power(api, vm_a) == "Running"
 
 
+def test_sysrq_trigger_dump_core_and_dmesg(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    name = the_domain(host, vm_a)["name"]
+    api.VM.send_sysrq(vm_a, "h")      # through xenstore: the PV kernel prints the help
+    wait_until(lambda: "HELP" in host.guest_console(name), STATE_WAIT,
+               "the guest's SysRq help on its console", interval=1)
+    api.VM.send_trigger(vm_a, "nmi", "0")         # xl trigger; the guest runs on
+    assert power(api, vm_a) == "Running"
+    assert failure(api.VM.send_trigger, vm_a, "nmi", "1")[:2] == ["INVALID_VALUE", "vcpu"]
+    path = "/tmp/%s.core" % vm_a
+    assert api.VM.dump_core(vm_a, path) == path
+    _, out, _ = host.run("head -c 4 %s | od -An -c; stat -c %%a %s" % (path, path))
+    assert out.split() == ["177", "E", "L", "F", "600"], out
+    host.run("rm -f " + path)
+    assert power(api, vm_a) == "Running"
+    log = api.host.dmesg(api.host.get_all()[0])
+    assert "(XEN)" in log and len(log.encode()) <= 64 * 1024
+    assert "(XEN)" in api.host.dmesg_clear(api.host.get_all()[0])     # xl dmesg -c
+
+
+def test_save_and_restore_to_a_named_file(api, host, vm_a):
+    ensure(api, host, vm_a, "Running")
+    boots = ready_count(host, vm_a)
+    old = the_domain(host, vm_a)
+    path = "%s/%s.save" % (xenhost.DAEMON_STATE, unique("saved"))
+    api.VM.save(vm_a, path)
+    assert power(api, vm_a) == "Halted"
+    assert host.domain(vm_a) is None
+    assert host.run("stat -c %a " + path, check=True)[1].strip() == "600"
+    assert api.VM.restore(path, False) == vm_a
+    assert power(api, vm_a) == "Running"
+    new = the_domain(host, vm_a)
+    assert new["domid"] != old["domid"]
+    # Restored, not rebooted: it answers a clean shutdown without having booted again.
+    api.VM.clean_shutdown(vm_a)
+    assert power(api, vm_a) == "Halted"
+    console = host.guest_console(new["name"])
+    assert console.count("xend-test: ready") == boots
+    assert "xend-test: powering off" in console
+    host.run("rm -f " + path)
+
+
+def test_a_suspend_the_guest_does_not_answer(api, host):
+    """A paused guest cannot take up the suspend request: libxl gives up, the VM stays
+    as it was, and the error says the guest did not answer."""
+    vm = new_guest(api, disk=False)
+    api.VM.start(vm, True)
+    dom = the_domain(host, vm)
+    assert failure(api.VM.suspend, vm, False) == ["VM_FAILED_SUSPEND_ACK", vm]
+    assert power(api, vm) == "Paused"
+    assert the_domain(host, vm)["domid"] == dom["domid"]
+    api.VM.unpause(vm)
+    wait_ready(host, vm)
+    assert power(api, vm) == "Running"
+    api.VM.hard_shutdown(vm)
+
+
 def reboot(api, host, vm, operation):
     """``operation`` (VM.hard_reboot or VM.clean_reboot) on running ``vm``: it is
     Running when the call returns, in a new domain whose guest boots; the console."""
@@ -452,6 +519,9 @@ def test_guest_reboot_stays_running_in_a_new_domain(api, host, vm_io):
     assert "xend-test: rebooting" in console
     assert power(api, vm_io) == "Running"
     assert the_domain(host, vm_io)["domid"] == domids[1]
+    # VM.domid follows the new domain, as the sampler sees it.
+    wait_until(lambda: int(api.VM.get_domid(vm_io)) == domids[1], 30,
+               "VM.domid to be the new domain's")
     # One console across both domains: its history holds both boots, and the new
     # domain's pty takes what is typed.
     sock, got = console_connect(host, host.session(), vm_io)

@@ -11,10 +11,11 @@ import xmlrpc.server
 
 import pytest
 from harness import ROOT, STATE_WAIT, Daemon, free_port, scratch_dir, wait_until
-from xmtools import Xm, table
+from xmtools import Shell, Xm, table
 
 from xen.xm import commands, main
 from xen.xm.client import DEFAULT_SOCKET
+from xen.xm.commands import host as host_commands
 
 
 def test_info(xm, root):
@@ -25,11 +26,20 @@ def test_info(xm, root):
     assert pairs["uuid"] == host and pairs["host"] == root.host.get_name_label(host)
     assert pairs["nr_cpus"] == str(len(root.host_cpu.get_all()))
     assert pairs["software_version/xend"]
+    total, free = int(pairs["total_memory"]), int(pairs["free_memory"])
+    assert 0 < free <= total == int(root.host.get_memory_total(host)) // 2 ** 20
+    assert "xen_major" not in pairs             # a sim host runs no Xen
     hosts = json.loads(xm("info", "--json"))
     assert len(hosts) == 1 and hosts[0]["host"]["uuid"] == host
     assert len(hosts[0]["cpus"]) == len(root.host_cpu.get_all())
     numbers = [c["number"] for c in hosts[0]["cpus"]]
     assert numbers == sorted(numbers)
+
+
+def test_xen_version_as_classic_xm_info_shows_it():
+    assert host_commands.xen_version_pairs("4.17.3-pre") == [
+        ("xen_major", "4"), ("xen_minor", "17"), ("xen_extra", ".3-pre")]
+    assert host_commands.xen_version_pairs(None) == []
 
 
 def test_users_passwords_and_tcp_logins(xm, root, daemon):
@@ -353,7 +363,7 @@ printf '%s|' "$#" "$@"; echo
     assert options == {"--help", "--socket", "--uri", "--user", "--cacert", "--fingerprint",
                        "--wait"}
     assert out[2] == "comp\\ two|comp-one|"          # quoted: the shell reads one word
-    assert out[3] == "vdi-list|vdi-create|vdi-snapshot|"
+    assert out[3] == "vdi-list|vdi-create|vdi-snapshot|vdi-delete|vdi-resize|vdi-import|vdi-export|"
     assert out[4:] == ["console|", "comp\\ two|comp-one|", "--bytes|",
                        "comp\\ two|", "comp\\ two|", "1|comp two|"]
 
@@ -383,9 +393,57 @@ def test_https_with_the_daemons_own_certificate(tmp_path):
                        socket=False)
         assert p.returncode == 0, p.stderr
         assert pin in daemon.log_text()
-        wrong = "00" + pin[2:]
+        # Another first byte: "00" would be the pin itself for one certificate in 256.
+        wrong = ("01" if pin.startswith("00") else "00") + pin[2:]
         err = Xm("").fails("info", "--uri", url, "--fingerprint", wrong, env=env,
                            socket=False, code=2)
         assert "fingerprint" in err and len(err.splitlines()) == 1
     finally:
         daemon.cleanup()
+
+
+def test_user_list(xm, root):
+    ref = root.user.create({"short_name": "ulist", "fullname": "UserList"})
+    rows = {r["Name"]: r for r in table(xm("user-list"))}
+    assert rows["ulist"]["UUID"] == ref and xm("user-list").count("UserList") == 1
+    assert "root" in rows
+    users = json.loads(xm("user-list", "--json"))
+    assert {u["uuid"] for u in users} == set(root.user.get_all())
+
+
+def test_shell_runs_each_line(xm, root):
+    """Each line runs as its own command; errors are printed and the shell goes on."""
+    p = xm.run("shell", input=("user-add 'shell user'   # a comment\n"
+                               "\n"
+                               "bogus\n"
+                               "list --json\n"
+                               "list --no-such-option\n"
+                               "user-add 'unbalanced\n"
+                               "quit\n"
+                               "user-add never-run\n"))
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    errors = p.stderr.splitlines()
+    assert errors[0] == "Error: there is no command 'bogus' in the shell"
+    assert errors[1].startswith("xm list: error: unrecognized arguments: --no-such-option")
+    assert "quotation" in errors[2]
+    assert errors[-1] == "Error: 3 commands failed"
+    user = p.stdout.splitlines()[0]
+    assert root.user.get_short_name(user) == "shell user"
+    assert isinstance(json.loads("\n".join(p.stdout.splitlines()[1:])), list)
+    assert not root.user.get_by_short_name("never-run")
+
+
+def test_shell_at_a_terminal_prompts(daemon):
+    sh = Shell(daemon.socket)
+    try:
+        sh.xm("shell")
+        sh.expect("xm> ")
+        sh.child.sendline("shell")
+        sh.expect("Error: there is no command 'shell' in the shell")
+        sh.expect("xm> ")
+        sh.child.sendline("exit")
+        assert "Error: 1 command failed" in sh.expect_prompt()
+        assert sh.run("echo $?").strip() == "1"
+    finally:
+        sh.close()

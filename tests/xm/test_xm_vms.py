@@ -1,10 +1,12 @@
 """xm's VM commands against the real daemon: list, create/new, the lifecycle, settings."""
 
 import json
+import os
+import re
 import signal
 
-from harness import MIB, ROOT, STATE_WAIT, Daemon, wait_until
-from xmtools import table
+from harness import MIB, ROOT, STATE_WAIT, Daemon, crash_sim_guest, wait_until
+from xmtools import Shell, table
 
 from xen.xm.output import vm_state
 
@@ -44,6 +46,97 @@ def test_list_columns_ids_and_states(xm, root, tmp_path):
     assert rows["ls-b"]["State"] in ("r-----", "-b----")
     assert rows["ls-c"]["State"] == "--p---"
     assert {rows["ls-b"]["ID"], rows["ls-c"]["ID"]} == {"1", "2"}
+
+
+def test_list_shows_domain0_domids_cpu_time_and_filters_by_state(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "dom-run")
+    new_vm(xm, tmp_path, "dom-halted")
+    xm("start", "dom-run")
+    rows = table(xm("list"))
+    assert rows[0]["Name"] == "Domain-0" and rows[0]["ID"] == "0"
+    assert rows[0]["State"] == "r-----" and int(rows[0]["Mem"]) > 0
+    assert int(rows[0]["VCPUs"]) == len(root.host_cpu.get_all())
+    mine = {r["Name"]: r for r in rows}
+    assert mine["dom-run"]["ID"] == root.VM.get_domid(vm)
+    assert float(mine["dom-run"]["Time(s)"]) >= 0.0
+    assert mine["dom-halted"]["ID"] == "-" and mine["dom-halted"]["Time(s)"] == "0.0"
+    running = [r["Name"] for r in table(xm("list", "--state", "running"))]
+    assert running[0] == "Domain-0" and "dom-run" in running and "dom-halted" not in running
+    halted = [r["Name"] for r in table(xm("list", "--state", "Halted"))]
+    assert "dom-halted" in halted and "Domain-0" not in halted and "dom-run" not in halted
+    assert [r["Name"] for r in table(xm("list", "--state", "running", "dom-halted"))] == []
+    err = xm.fails("list", "--state", "asleep")
+    assert "invalid choice: 'asleep'" in err and "crashed" in err and "running" in err
+
+
+def test_a_crashed_guest_kept_shows_c(xm, root, tmp_path, daemon):
+    vm = new_vm(xm, tmp_path, "dom-crash", 'on_crash = "preserve"\n')
+    xm("start", "dom-crash")
+    crash_sim_guest(daemon, vm)
+    wait_until(lambda: root.VM.get_crashed(vm), STATE_WAIT, "the guest to be kept crashed")
+    assert root.VM.get_power_state(vm) == "Paused"
+    assert row(xm, "dom-crash")["State"] == "----c-"
+    assert "dom-crash" in [r["Name"] for r in table(xm("list", "--state", "crashed"))]
+    assert "dom-crash" not in [r["Name"] for r in table(xm("list", "--state", "paused"))]
+    xm("destroy", "dom-crash")
+    assert root.VM.get_crashed(vm) is False
+    assert row(xm, "dom-crash")["State"] == "------"
+
+
+def test_domid_domname_and_ids_wherever_a_vm_is_named(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "dom-ids")
+    xm("start", "dom-ids")
+    domid = root.VM.get_domid(vm)
+    assert xm("domid", "dom-ids").strip() == domid
+    assert xm("domname", domid).strip() == "dom-ids"
+    assert xm("domname", "0").strip() == "Domain-0"
+    assert xm("domid", "Domain-0").strip() == "0"
+    assert row(xm, domid)["Name"] == "dom-ids"          # an ID names the VM in xm
+    xm("pause", domid)
+    assert root.VM.get_power_state(vm) == "Paused"
+    # A name comes first: a VM named like another's ID is found by its name.
+    new_vm(xm, tmp_path, domid)
+    assert xm.fails("domid", domid).strip() == "Error: %s is Halted; it has no domain ID" % domid
+    assert xm.fails("domname", "99999").strip() == "Error: there is no VM named '99999'"
+
+
+def test_uptime_of_resident_vms(xm, root, tmp_path):
+    new_vm(xm, tmp_path, "up-run")
+    new_vm(xm, tmp_path, "up-halted")
+    xm("start", "up-run")
+    rows = {r["Name"]: r for r in table(xm("uptime"))}
+    assert "up-halted" not in rows
+    assert re.fullmatch(r"\d+:\d\d:\d\d", rows["up-run"]["Uptime"]), rows
+    named = table(xm("uptime", "up-run", "up-halted"))
+    assert [r["Uptime"] for r in named][1] == "-"
+
+
+def test_top_without_a_terminal_prints_samples_and_exits(xm, root, tmp_path):
+    new_vm(xm, tmp_path, "top-run")
+    xm("start", "top-run")
+    rows = table(xm("top"))
+    assert "top-run" in [r["NAME"] for r in rows]
+    assert set(rows[0]) >= {"CPU(sec)", "CPU(%)", "MEM(k)", "VCPUS", "NETRX(k/s)"}
+    samples = [json.loads(line) for line in
+               xm("top", "--json", "--iterations", "2", "--delay", "0.1").splitlines()]
+    assert len(samples) == 2 and "top-run" in [r["NAME"] for r in samples[1]]
+    assert "is not a number of seconds" in xm.fails("top", "--delay", "0")
+
+
+def test_top_at_a_terminal_quits_on_q_and_restores_the_terminal(daemon, root, tmp_path, xm):
+    new_vm(xm, tmp_path, "top-tty")
+    xm("start", "top-tty")
+    shell = Shell(daemon.socket)
+    try:
+        modes = shell.run("stty -a")
+        shell.xm("top", "--delay", "0.2")
+        shell.expect("top-tty")
+        shell.expect("xm top - ")       # it refreshes
+        shell.child.send("q")
+        shell.expect_prompt()
+        assert shell.run("stty -a") == modes
+    finally:
+        shell.close()
 
 
 def test_list_json_and_long(xm, root, tmp_path):
@@ -390,3 +483,90 @@ def test_state_letter_follows_the_cpu_share_of_the_last_sample():
     assert state(0.02, 0.01) == "-b----"
     assert state(0.02, 0.97) == "r-----"
     assert state(1.0) == "r-----"
+
+
+PAUSED_LINE = "Error: all-paused: VM_BAD_POWER_STATE: all-paused is Paused; this needs Running"
+
+
+def test_shutdown_and_reboot_of_every_vm_report_each_failure(xm, root, tmp_path):
+    # -a reaches every VM of the module's daemon: only this test's may fail.
+    for vm, rec in root.VM.get_all_records().items():
+        if rec["power_state"] == "Paused":
+            root.VM.hard_shutdown(vm)
+    up = [new_vm(xm, tmp_path, name) for name in ("all-1", "all-2")]
+    stuck = new_vm(xm, tmp_path, "all-paused")
+    halted = new_vm(xm, tmp_path, "all-halted")
+    for vm in up:
+        root.VM.start(vm, False)
+    root.VM.start(stuck, True)
+    p = xm.run("reboot", "-a", "-w")
+    assert p.returncode == 1 and p.stdout == ""
+    assert PAUSED_LINE in p.stderr.splitlines()
+    assert [root.VM.get_power_state(vm) for vm in up + [halted]] == [
+        "Running", "Running", "Halted"]
+    p = xm.run("shutdown", "-a", "-H", "-w")
+    assert p.returncode == 1 and p.stderr.splitlines().count(
+        PAUSED_LINE) == 1, p.stderr
+    assert [root.VM.get_power_state(vm) for vm in up] == ["Halted", "Halted"]
+    assert root.VM.get_power_state(stuck) == "Paused"      # the others went on
+    root.VM.unpause(stuck)
+    assert xm("shutdown", "-a", "-w") == ""                # none failed: status 0
+    assert root.VM.get_power_state(stuck) == "Halted"
+    root.VM.start(stuck, False)
+    xm("shutdown", "-R", "-w", "all-paused")               # -R: a reboot, as classic xm
+    assert root.VM.get_power_state(stuck) == "Running"
+    assert "give either a VM or -a" in xm.fails("shutdown", "-a", "all-paused")
+    assert "give either a VM or -a" in xm.fails("reboot")
+    assert "-H and -R cannot be used together" in xm.fails("shutdown", "-H", "-R", "all-paused")
+    root.VM.hard_shutdown(stuck)
+
+
+def test_sysrq_trigger_dump_core_and_dmesg(xm, root, daemon, tmp_path):
+    vm = new_vm(xm, tmp_path, "dbg")
+    root.VM.start(vm, False)
+    assert xm("sysrq", "dbg", "h") == ""
+    assert "sim: %s: sysrq h" % vm in xm("dmesg")
+    assert xm.error_line("sysrq", "dbg", "hh") == (
+        "Error: INVALID_VALUE: key cannot be hh (must be one of "
+        "0123456789bcdefghijklmnopqrstuvwxyz)")
+    assert xm("trigger", "dbg", "nmi") == ""
+    assert "sim: %s: trigger nmi vcpu 0" % vm in xm("dmesg", "--clear")
+    assert "sim: %s:" % vm not in xm("dmesg")                # cleared once shown
+    assert xm.error_line("trigger", "dbg", "bang") == (
+        "Error: INVALID_VALUE: trigger cannot be bang (must be one of nmi, reset, power, init)")
+    assert xm("trigger", "dbg", "reset") == ""
+    assert root.VM.get_power_state(vm) == "Running"
+    path = xm("dump-core", "dbg").strip()
+    assert path.startswith(os.path.join(daemon.state_dir, "dump", "")) and os.path.isfile(path)
+    target = str(tmp_path / "dbg.core")
+    assert xm("dump-core", "-L", "dbg", target).strip() == target
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    assert root.VM.get_power_state(vm) == "Running"        # the guest keeps running
+    xm("dump-core", "-C", "dbg", target)
+    assert root.VM.get_power_state(vm) == "Halted"          # -C: crashed after the dump
+    assert xm.error_line("sysrq", "dbg", "h") == (
+        "Error: VM_BAD_POWER_STATE: dbg is Halted; this needs Running")
+
+
+def test_autostart_shows_and_sets(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "auto-a")
+    assert xm("autostart", "auto-a") == "autostart off, order 0, delay 0s\n"
+    assert xm("autostart", "auto-a", "on", "--order", "-3", "--delay", "20") == ""
+    assert root.VM.get_other_config(vm) == {"auto_poweron": "true"}
+    assert xm("autostart", "auto-a") == "autostart on, order -3, delay 20s\n"
+    xm("autostart", "auto-a", "off")
+    assert xm("autostart", "auto-a") == "autostart off, order -3, delay 20s\n"
+    assert "is not a whole number" in xm.fails("autostart", "auto-a", "--delay", "-1")
+
+
+def test_save_and_restore(xm, root, tmp_path):
+    vm = new_vm(xm, tmp_path, "saved-a")
+    xm("start", "saved-a")
+    path = str(tmp_path / "saved-a.save")
+    xm("save", "saved-a", path)
+    assert root.VM.get_power_state(vm) == "Halted"
+    assert xm("restore", "-p", path) == vm + "\n"
+    assert root.VM.get_power_state(vm) == "Paused"
+    assert "exists: a save never overwrites a file" in xm.error_line("save", "saved-a", path)
+    assert "must be an absolute path" in xm.error_line("restore", "saved-a.save")
+    root.VM.hard_shutdown(vm)

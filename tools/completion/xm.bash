@@ -105,15 +105,19 @@ _xm() {
         destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|console:0|vncviewer:0|\
         block-list:0|block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
             _xm_reply < <(_xm_names list) ;;
-        block-attach:1|vdi-snapshot:0)
+        block-attach:1|vdi-snapshot:0|vdi-delete:0|vdi-resize:0|vdi-import:0|vdi-export:0)
             _xm_reply < <(_xm_names vdi-list) ;;
+        vdi-import:1|vdi-export:1)
+            compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
         block-attach:3)
             COMPREPLY=($(compgen -W "w r" -- "$cur")) ;;
-        vdi-create:0|vdi-list:0)
+        vdi-create:0|vdi-list:0|sr-scan:0|sr-delete:0)
             _xm_reply < <(_xm_names sr-list) ;;
         sr-create:1)
-            COMPREPLY=($(compgen -W "dir" -- "$cur")) ;;
-        sr-create:2)
+            COMPREPLY=($(compgen -W "dir file" -- "$cur")) ;;
+        sr-introduce:1)
+            COMPREPLY=($(compgen -W "image iso block" -- "$cur")) ;;
+        sr-create:2|sr-introduce:2)
             compopt -o filenames; COMPREPLY=($(compgen -d -- "$cur")) ;;
     esac
 }

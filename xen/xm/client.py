@@ -8,6 +8,7 @@ gave for each ref, so that errors can show names instead of UUIDs. Nothing
 here knows any xm command.
 """
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -195,7 +196,7 @@ class Client:
         a terminal, else plain lines on stderr once it has taken PLAIN_AFTER seconds
         (see ``_ProgressLines``). Returns the call's value, or raises its Failure."""
         task = self.call("Async." + method, *args)
-        shown = _ProgressBar(method) if sys.stdout.isatty() else _ProgressLines(method)
+        shown = _progress(method)
         rec = None
         try:
             while True:
@@ -218,10 +219,9 @@ class Client:
         """GET ``path`` of xend's plain HTTP routes with ``query`` and the session
         (``session_id``), on the connection the calls use; the body of a 200, as bytes.
         A refusal's one-line reason (CODE PARAM...) is raised as its Failure."""
-        target = "%s?%s" % (path, urllib.parse.urlencode(dict(query, session_id=self._session)))
         try:
             conn = self._transport.make_connection(self._host)
-            conn.request("GET", target)
+            conn.request("GET", self._target(path, query))
             resp = conn.getresponse()
             body = resp.read()
         except (OSError, http.client.HTTPException) as e:
@@ -231,18 +231,88 @@ class Client:
             return body
         raise self._refusal("GET", path, resp.status, body)
 
+    def _target(self, path, query):
+        return "%s?%s" % (path, urllib.parse.urlencode(dict(query, session_id=self._session)))
+
+    def _own_connection(self):
+        """A new connection made as the calls' are (Unix socket, or the URI with its
+        TLS trust), for a request that outlasts a call's."""
+        conn = self._transport.make_connection(self._host)
+        conn.close()
+        return conn
+
+    @contextlib.contextmanager
+    def _transfer(self, label):
+        """(a connection of its own, a progress display, a dict whose "ok" the block
+        sets once the transfer succeeded) for a disk image transfer; the display ends
+        as done or failed, and a failure of the connection is a ConnectError."""
+        conn = self._own_connection()
+        shown = _progress(label)
+        outcome = {"ok": False}
+        try:
+            yield conn, shown, outcome
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise ConnectError("cannot talk to xend at %s: %s"
+                               % (self.where, getattr(e, "strerror", None) or e))
+        finally:
+            shown.finish(outcome["ok"])
+            conn.close()
+
+    def upload(self, path, source, length, label, **query):
+        """PUT ``length`` bytes read from the file ``source`` to ``path`` with ``query``
+        and the session, showing how much has gone as ``long_call`` shows a task's
+        progress. Returns the body of a 200; a refusal is raised as its Failure, as
+        ``get`` does. The server refuses before the body when it can: the body follows
+        its ``100 Continue``, so a refused upload sends nothing."""
+        sent = 0
+        with self._transfer(label) as (conn, shown, outcome):
+            conn.putrequest("PUT", self._target(path, query))
+            conn.putheader("Content-Length", str(length))
+            conn.putheader("Expect", "100-continue")
+            conn.endheaders()
+            status, headers, rest = _read_head(conn.sock)
+            if status == 100:
+                for sent in _send_file(conn.sock, source, length):
+                    shown.update(sent / max(length, 1), True)
+                status, headers, rest = _read_head(conn.sock, rest)
+            body = _read_body(conn.sock, headers, rest)
+            outcome["ok"] = status == 200
+        if outcome["ok"]:
+            return body
+        raise self._refusal("PUT", path, status, body)
+
+    def download(self, path, target, label, **query):
+        """GET ``path`` with ``query`` and the session into the file ``target`` in
+        pieces, showing progress as ``upload`` does; returns the bytes written. A
+        refusal is raised as its Failure; a reply cut short is a ConnectError."""
+        got = 0
+        with self._transfer(label) as (conn, shown, outcome):
+            conn.request("GET", self._target(path, query))
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise self._refusal("GET", path, resp.status, resp.read(HEAD_MAX))
+            length = int(resp.getheader("Content-Length") or 0)
+            while block := resp.read(TRANSFER_BLOCK):
+                target.write(block)
+                got += len(block)
+                shown.update(got / max(length, 1), True)
+            if got != length:
+                raise ConnectError("xend at %s sent %d of the image's %d bytes"
+                                   % (self.where, got, length))
+            outcome["ok"] = True
+        return got
+
     def connect_stream(self, path, **query):
         """CONNECT ``path`` with ``query`` and the session on a new connection, made as
         the calls' are (Unix socket, or the URI with its TLS trust): after a 200 the
         connection is a raw byte stream both ways. Returns ``(socket, first)``: the
         socket, and the stream's first bytes, read along with the reply's head. A
         refusal is raised as its Failure, as ``get`` does."""
-        target = "%s?%s" % (path, urllib.parse.urlencode(dict(query, session_id=self._session)))
+        target = self._target(path, query)
         try:
             # A connection of its own (the calls' one closes and reopens on their next
             # call): once the stream starts it can carry no other request.
-            conn = self._transport.make_connection(self._host)
-            conn.close()
+            conn = self._own_connection()
             conn.connect()
             sock, conn.sock = conn.sock, None
         except (FileNotFoundError, ConnectionRefusedError):
@@ -256,18 +326,13 @@ class Client:
             status, headers, rest = _read_head(sock)
             if status == 200:
                 return sock, rest
-            length = int(headers.get("content-length") or 0)
-            while len(rest) < min(length, HEAD_MAX):
-                chunk = sock.recv(HEAD_MAX)
-                if not chunk:
-                    break
-                rest += chunk
+            body = _read_body(sock, headers, rest)
         except (OSError, ValueError, http.client.HTTPException) as e:
             sock.close()
             raise ConnectError("cannot talk to xend at %s: %s"
                                % (self.where, getattr(e, "strerror", None) or e))
         sock.close()
-        raise self._refusal("CONNECT", path, status, rest[:length])
+        raise self._refusal("CONNECT", path, status, body)
 
     def _refusal(self, method, path, status, body):
         """The Failure of a plain HTTP route's refusal, whose body is its one-line
@@ -311,7 +376,9 @@ class Client:
 
     def resolve(self, cls, ident):
         """The ref of the ``cls`` object named ``ident``: a UUID, or a name that only
-        one object has (name_label; short_name for users)."""
+        one object has (name_label; short_name for users), or, for a VM, a domain ID
+        (VM.domid): all digits and no VM's name. In that order: a VM named "5" is found
+        by "5" before the VM whose domain ID is 5."""
         if looks_like_uuid(ident):
             try:
                 return self.call(cls + ".get_by_uuid", ident.lower())
@@ -320,6 +387,8 @@ class Client:
                     raise
         lookup = "get_by_short_name" if cls == "user" else "get_by_name_label"
         refs = self.call("%s.%s" % (cls, lookup), ident)
+        if not refs and cls == "VM" and ident.isdigit():
+            refs = self._by_domid(int(ident))
         if not refs:
             raise XmError("there is no %s named '%s'" % (cls, ident))
         if len(refs) > 1:
@@ -327,6 +396,12 @@ class Client:
                           % (len(refs), cls, ident, ", ".join(sorted(refs))))
         self.remember(refs[0], ident)
         return refs[0]
+
+    def _by_domid(self, domid):
+        """The VMs whose domain ID is ``domid``: one, or none (a VM that is not resident
+        has none: -1)."""
+        return [ref for ref, rec in self.call("VM.get_all_records").items()
+                if int(rec.get("domid", -1)) == domid]
 
     def remember(self, ref, label):
         """Show ``label`` instead of ``ref`` in error messages."""
@@ -368,12 +443,13 @@ class Client:
 
 
 HEAD_MAX = 65536    # bytes: the most of a reply's head (or refusal) xm reads
+TRANSFER_BLOCK = 1024 * 1024   # bytes of a disk image sent or written at a time
 
 
-def _read_head(sock):
-    """``(status, headers, rest)`` of the HTTP reply on ``sock``: ``rest`` holds the
-    bytes read past the head (the start of its body or stream)."""
-    data = b""
+def _read_head(sock, data=b""):
+    """``(status, headers, rest)`` of the HTTP reply on ``sock`` (``data``: its first
+    bytes, already read): ``rest`` holds the bytes read past the head (the start of its
+    body or stream)."""
     while b"\r\n\r\n" not in data:
         if len(data) > HEAD_MAX:
             raise http.client.HTTPException("the reply's head is too long")
@@ -387,6 +463,23 @@ def _read_head(sock):
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         raise http.client.HTTPException("not an HTTP reply: %r" % status_line[:80])
     return int(parts[1]), http.client.parse_headers(io.BytesIO(fields + b"\r\n\r\n")), rest
+
+
+def _progress(label):
+    """How an operation's progress is shown: a bar on a terminal, else plain lines."""
+    return _ProgressBar(label) if sys.stdout.isatty() else _ProgressLines(label)
+
+
+def _read_body(sock, headers, rest):
+    """The body (at most HEAD_MAX bytes: a short reply or refusal) of a reply whose
+    head gave ``headers`` and whose first body bytes are ``rest``."""
+    length = min(int(headers.get("content-length") or 0), HEAD_MAX)
+    while len(rest) < length:
+        chunk = sock.recv(HEAD_MAX)
+        if not chunk:
+            break
+        rest += chunk
+    return rest[:length]
 
 
 class _ProgressBar:
@@ -460,3 +553,16 @@ def _decode_result(result):
     if result.startswith("<?xml") or result.startswith("<params>"):
         return xmlrpc.client.loads(result)[0][0]
     return result
+
+
+def _send_file(sock, source, length):
+    """Send ``length`` bytes of the file ``source`` on ``sock`` in pieces, yielding the
+    bytes sent so far after each. socket.sendfile has the kernel copy from the file to
+    a plain socket (no pass through xm); over TLS it reads and sends."""
+    sent = 0
+    while sent < length:
+        n = sock.sendfile(source, sent, min(TRANSFER_BLOCK, length - sent))
+        if not n:       # the file is shorter than it was
+            return
+        sent += n
+        yield sent

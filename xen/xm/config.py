@@ -36,13 +36,15 @@ class ConfigError(XmError):
 
 @dataclasses.dataclass
 class Disk:
-    """A ``file:`` disk of the config: becomes a VDI named after the file, and a VBD."""
+    """A disk of the config: its existing image file (``file:``, ``tap:aio:``,
+    ``tap:qcow2:``) or block device (``phy:``), adopted as a VDI that is that file, and
+    a VBD. The server finds the image's format (raw or qcow2) itself."""
     path: str
     device: str
     mode: str            # vbd_mode: RW or RO
     driver: str          # driver_type
     write_shared: bool = False   # "w!" was asked for: attached like "w" (see MODES)
-    format: str = "raw"          # "qcow2" for tap:qcow2:, whose disk is smaller than its file
+    block: bool = False          # phy:, a block device
 
 
 @dataclasses.dataclass
@@ -308,8 +310,8 @@ def from_settings(settings, filename="<config>"):
         vif.record["device"] = "eth%d" % len(config.vifs)
         config.vifs.append(vif)
         if vif.ignored:
-            warnings.append("%s: vif '%s': %s not used by xm; ignored"
-                            % (filename, spec, ", ".join(vif.ignored)))
+            warnings.append("%s: vif '%s': ignored: %s"
+                            % (filename, spec, "; ".join(vif_ignored(vif.ignored))))
     devices = [d.device for d in config.disks]
     for device in devices:
         if devices.count(device) > 1:
@@ -384,6 +386,10 @@ def _boot(settings, record, filename):
     return out
 
 
+# The prefixes of a disk line's target: an image file, or a block device (phy:).
+DISK_KINDS = ("file", "phy", "tap", "tap2")
+
+
 def parse_disk(spec, filename="<config>"):
     """'file:/path/img,hda,w' -> a Disk; a ',hdc:cdrom,r' entry -> the image's path."""
     parts = [p.strip() for p in spec.split(",")]
@@ -391,14 +397,13 @@ def parse_disk(spec, filename="<config>"):
         raise ConfigError("%s: disk '%s' is not 'file:PATH,DEVICE,MODE'" % (filename, spec))
     target, device, mode = parts
     kind, _, path = target.partition(":")
-    image_format = "raw"
     if kind in ("tap", "tap2"):          # tap:aio:/path, tap:qcow2:/path: an image file too
-        subtype, _, path = path.partition(":")
-        if subtype == "qcow2":
-            image_format = "qcow2"
-    elif kind != "file":
-        raise ConfigError("%s: disk '%s': only file: images are supported, not %s:"
-                          % (filename, spec, kind))
+        _, _, path = path.partition(":")
+    elif kind not in DISK_KINDS:
+        raise ConfigError("%s: disk '%s': file:, phy:, tap:aio: and tap:qcow2: disks are "
+                          "supported, not %s:" % (filename, spec, kind))
+    if kind == "phy" and path and not path.startswith("/"):
+        path = "/dev/" + path            # classic xm: phy:sdb1 is /dev/sdb1
     if not path:
         raise ConfigError("%s: disk '%s' names no file" % (filename, spec))
     parsed = parse_device(device)
@@ -410,7 +415,7 @@ def parse_disk(spec, filename="<config>"):
     if cdrom:
         return path
     return Disk(path, device, MODES[mode], driver, write_shared=mode == "w!",
-                format=image_format)
+                block=kind == "phy")
 
 
 _DEVICE = re.compile(r"^(ioemu:)?([a-z]+[0-9]*[a-z]?[0-9]*)(:cdrom)?$")
@@ -426,7 +431,14 @@ def parse_device(text):
     m = _DEVICE.match(text)
     if m is None:
         return None
-    return m.group(2), "ioemu" if m.group(1) else "paravirtualised", bool(m.group(3))
+    emulated = bool(m.group(1)) or is_ide_name(m.group(2))
+    return m.group(2), "ioemu" if emulated else "paravirtualised", bool(m.group(3))
+
+
+def is_ide_name(device):
+    """Whether ``device`` (hda..hdd, a partition too) names one of the four IDE devices,
+    an emulated disk as in xm, not a paravirtualised one."""
+    return re.fullmatch(r"hd[a-d][0-9]*", device) is not None
 
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
@@ -457,11 +469,29 @@ def parse_vif(spec, filename="<config>"):
             record["type"] = _VIF_TYPES[value]
         elif key == "mtu":
             record["MTU"] = _whole(filename, "vif mtu", value)
+        elif key == "model":
+            record["model"] = value       # the server checks it against its backend's
         else:
             ignored.append(key)
     if not bridge:
         raise ConfigError("%s: vif '%s': empty bridge" % (filename, spec))
     return Vif(bridge, record, ignored)
+
+
+# Classic vif keys xm knows but cannot honour, and why: the daemon runs no dom0
+# scripts and manages no guest addresses; its NICs are ports of their network's bridge.
+VIF_UNSUPPORTED = {
+    "ip": "the daemon neither assigns nor filters guests' addresses: set it in the guest",
+    "script": "the daemon runs no vif scripts: the NIC is a port of its network's bridge",
+    "rate": "the daemon does not limit a NIC's bandwidth",
+    "backend": "the NIC's back end is always this host",
+}
+
+
+def vif_ignored(keys):
+    """Why each of ``keys`` (a Vif's ignored keys) is not used: 'ip= (why)' phrases."""
+    return ["%s= (%s)" % (key, VIF_UNSUPPORTED.get(key, "not a vif key xm knows"))
+            for key in keys]
 
 
 # --------------------------------------------------------------------------
@@ -529,5 +559,11 @@ def _xml_value(field, text, filename):
         return text
     if t is datamodel.String:
         return text
+    if isinstance(t, datamodel.Map) and t.key is t.value is datamodel.String:
+        try:
+            return xmltext.decode_map(text)
+        except ValueError:
+            raise ConfigError("%s: <%s> is not a map of strings: '%s'"
+                              % (filename, field.wire, text)) from None
     raise ConfigError("%s: <%s> (%s) cannot be read from XML by xm"
                       % (filename, field.wire, t.spec_name()))

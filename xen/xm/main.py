@@ -143,13 +143,15 @@ def run(argv):
                     cacert=opts.cacert, fingerprint=opts.fingerprint)
     try:
         client.login(user, _password(opts.uri, user))
-        cmd.func(client, opts)
+        # A command that reports its own failures (one line per VM of "shutdown -a")
+        # returns the exit status.
+        status = cmd.func(client, opts)
     except Failure as f:
         print("Error: %s" % client.explain(f), file=sys.stderr)
         return EXIT_FAILED
     finally:
         client.logout()
-    return 0
+    return status or 0
 
 
 def main(argv=None):

@@ -128,7 +128,10 @@ RUNNING_SHARE = 0.5
 
 def vm_state(record):
     """A VM's state in xm's six-flag style: a Running VM is "r" while one of its vCPUs
-    was on a CPU for most of the last sample period, else blocked ("b")."""
+    was on a CPU for most of the last sample period, else blocked ("b"); a guest kept
+    after a crash is "c" (its power state is Paused)."""
+    if record.get("crashed"):
+        return "----c-"
     power = record.get("power_state", "Unknown")
     if power == "Running":
         busy = any(float(u) >= RUNNING_SHARE
@@ -142,13 +145,14 @@ def has_domain(record):
     return record.get("power_state") in ("Running", "Paused", "ShuttingDown", "Unknown")
 
 
-def domain_ids(records):
-    """Per-listing IDs: 1, 2, ... for VMs with a domain, in listing order; "-" for others."""
-    ids, n = {}, 0
-    for ref, rec in records:
-        if has_domain(rec):
-            n += 1
-            ids[ref] = n
-        else:
-            ids[ref] = "-"
-    return ids
+def domain_id(record):
+    """A VM's domain ID (VM.domid) while it exists on the hypervisor, else "-"."""
+    domid = record.get("domid", -1)
+    return domid if has_domain(record) and domid >= 0 else "-"
+
+
+def duration(seconds):
+    """Seconds as xm uptime shows them: "3:02:07", "1 day, 3:02:07", "2 days, 0:00:05"."""
+    days, rest = divmod(int(seconds), 86400)
+    clock = "%d:%02d:%02d" % (rest // 3600, rest // 60 % 60, rest % 60)
+    return "%d day%s, %s" % (days, "" if days == 1 else "s", clock) if days else clock

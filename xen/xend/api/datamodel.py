@@ -340,6 +340,13 @@ TASK = Class("task", "a longrunning asynchronous task", [
             "The task_status struct of §1.4.3: {Progress: 0-100, ETA, Result} where Result is "
             "the finished call's complete Status struct once Progress is 100 "
             "(Async.Task.GetStatus)", extension=True),
+    # Disk image transfer
+    Message("create", [Param("label", String, "the task's name/label"),
+                       Param("description", String, "the task's name/description")],
+            Ref("task"),
+            "A pending task of the caller's, for an operation the caller starts on its own "
+            "(PUT /import_raw_vdi or GET /export_raw_vdi with task_id=): that operation "
+            "reports its progress and outcome on it", extension=True),
 ], creatable=False, asynchronous=False, stored=False)
 
 VM = Class("VM", "a virtual machine (or 'guest')", [
@@ -414,6 +421,29 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("PCI_bus", String, RO_INS, "PCI bus path for pass-through devices"),
     Field("tools_version", Map(String, String), RO_RUN,
           "versions of installed paravirtualised drivers"),
+    # xm list
+    Field("domid", Int, RO_RUN,
+          "the guest's domain ID while it is resident, -1 otherwise: the hypervisor's own "
+          "(Xen), else a number the daemon gives each new guest (a start, resume or "
+          "reboot), never given twice while the daemon's state lives",
+          default=-1, extension=True),
+    Field("start_time", DateTime, RO_RUN,
+          "when the guest was last started, resumed or rebooted (the later API's "
+          "VM_metrics.start_time)", extension=True),
+    Field("VCPUs/CPU_time", Float, RO_RUN,
+          "seconds of CPU time the guest's vCPUs have used together (0 when it is not "
+          "resident)", extension=True),
+    Field("crashed", Bool, RO_RUN,
+          "true while the guest is kept as it was after a crash (actions/after_crash "
+          "preserve or rename_restart): xm shows it as c", extension=True),
+    # Autostart
+    Field("other_config", Map(String, String), RW,
+          "additional configuration; auto_poweron = \"true\" starts the VM when the "
+          "daemon starts after a host boot", extension=True),
+    Field("order", Int, RW, "the VM's place in the autostart sequence: lower first, ties "
+          "by name", extension=True),
+    Field("start_delay", Int, RW, "seconds the autostart sequence waits after starting "
+          "this VM before the next (0 or more)", extension=True),
     # Live changes
     Field("VCPUs/at_startup", Int, RW,
           "number of VCPUs the VM starts (and resumes) with, at most VCPUs/max; 0: VCPUs/max. "
@@ -437,6 +467,31 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
+    # Debugging a guest
+    _vm_op("dump_core", [Param("filename", String,
+                               "the host file to write (absolute); \"\" for a new file "
+                               "under the daemon's dump directory")],
+           "Write the guest's memory to an ELF core file (0600); the guest keeps running. "
+           "Returns the file's path.", result=String, root_only=True, extension=True),
+    _vm_op("send_sysrq", [Param("key", String, "one magic SysRq key: 0-9 or a-z")],
+           "Send the magic SysRq key to the guest's kernel (alt+sysrq+key).",
+           extension=True),
+    _vm_op("send_trigger", [Param("trigger", String, "nmi, reset, power or init"),
+                            Param("vcpu", Int, "the vCPU it is sent to (default 0)",
+                                  optional=True)],
+           "Send a hardware trigger to the guest: an NMI, a reset (a hard reboot), the "
+           "ACPI power button, or an INIT.", extension=True),
+    # Save and restore to a named file
+    Message("save", [Param("vm", Ref("VM"), "the VM"),
+                     Param("filename", String, "the absolute path of the new file")], None,
+            "Save the guest's memory and the VM's record into a new file (0600; never an "
+            "existing one) and leave the VM Halted (Running or Paused only).",
+            lifecycle="save", root_only=True, extension=True),
+    Message("restore", [Param("filename", String, "the absolute path of a VM.save file"),
+                        Param("start_paused", Bool, "leave the VM Paused if true")], Ref("VM"),
+            "Run the VM saved in the file: the VM of its UUID if there is one (Halted), "
+            "else one made from the file's record, its disks found by VDI UUID or image "
+            "path; returns the VM.", root_only=True, extension=True),
     # Live changes
     _vm_op("set_VCPUs_number_live", [Param("nvcpu", Int, "The number of VCPUs, 1..VCPUs/max")],
            "Hot-plug or unplug vCPUs of the running VM until it has nvcpu (Running only); "
@@ -459,6 +514,15 @@ HOST = Class("host", "a physical host", [
     Field("host_CPUs", Set(Ref("host_cpu")), RO_RUN, "The physical CPUs on this host"),
     Field("enabled", Bool, RO_RUN, "false while the host refuses new VM starts",
           default=True, extension=True),
+    # xm list
+    Field("memory/total", Int, RO_RUN, "bytes of memory of the hypervisor (the later "
+          "API's host_metrics.memory_total)", extension=True),
+    Field("memory/free", Int, RO_RUN, "bytes of that memory no guest or the control "
+          "domain holds (host_metrics.memory_free)", extension=True),
+    Field("control_domain/memory", Int, RO_RUN, "bytes of memory of the machine the "
+          "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
+    Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
+          "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -468,6 +532,13 @@ HOST = Class("host", "a physical host", [
             "Shutdown the host (only when disabled and no VM runs).", root_only=True),
     Message("reboot", [Param("host", Ref("host"), "The Host to reboot")], None,
             "Reboot the host (only when disabled and no VM runs).", root_only=True),
+    # Debugging a guest
+    Message("dmesg", [Param("host", Ref("host"), "the host")], String,
+            "The hypervisor's log on the host, newest last, at most 64 KiB.",
+            root_only=True, extension=True),
+    Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
+            "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
+            "is not returned again.", root_only=True, extension=True),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
@@ -491,6 +562,9 @@ NETWORK = Class("network", "a virtual network", [
     Field("VLAN", String, RW, "VLAN tag to use to access this network", on_set=_REBRIDGE),
     Field("default_gateway", String, RW, "default gateway IP address"),
     Field("default_netmask", String, RW, "default netmask"),
+    # The other commands people type
+    Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
+          "(the NIC's, or the daemon's own)", extension=True),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
@@ -508,6 +582,10 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("network_write_kbs", Float, RO_RUN, "Outgoing network bandwidth"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # Classic network syntax
+    Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
+          "the backend can give; empty: the backend's default for the VIF's type. A model "
+          "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
 ])
 
 SR = Class("SR", "a storage repository", [
@@ -527,6 +605,20 @@ SR = Class("SR", "a storage repository", [
                       Param("loc", String, "where the new storage repository will be located"),
                       Param("name", String, "The name of the new storage repository")],
             Ref("SR"), "Take an exact copy of the Storage Repository"),
+    # Existing images
+    Message("introduce", [Param("type", String, "image (raw and qcow2 images), iso (a "
+                                "read-only ISO library) or block (block devices; root only)"),
+                          Param("location", String, "the existing directory that holds them"),
+                          Param("name_label", String, "the new SR's name")],
+            Ref("SR"), "Adopt an existing directory as an SR; its files stay the "
+            "administrator's (users other than root: only under the path roots)",
+            extension=True),
+    Message("scan", [Param("sr", Ref("SR"), "the SR to scan")], None,
+            "Make VDIs for the SR's images that have none, and forget the VDIs whose file "
+            "is gone (never one a VM has attached)", extension=True),
+    Message("forget", [Param("sr", Ref("SR"), "the SR to forget")], None,
+            "Drop the records of the SR and its VDIs, leaving every file in place "
+            "(refused while a VBD refers to one of its VDIs)", root_only=True, extension=True),
 ], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
@@ -548,9 +640,23 @@ VDI = Class("VDI", "a virtual disk image", [
           "child disks (e.g. in the case of copy on write)"),
     Field("sharable", Bool, RW, "true if this disk may be shared"),
     Field("read_only", Bool, RW, "true if this disk may ONLY be mounted read-only"),
+    # Existing images
+    Field("location", String, RO_RUN, "the image file or block device the VDI is",
+          extension=True),
+    Field("managed", Bool, RO_RUN, "true if the daemon made the image (VDI.delete removes "
+          "it); false for an adopted one, whose file is the administrator's", extension=True),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
+    # Existing images
+    Message("introduce", [Param("sr", Ref("SR"), "an SR made by SR.introduce"),
+                          Param("location", String, "an existing image file or block device "
+                                "directly in the SR's directory")],
+            Ref("VDI"), "Adopt an existing image as a VDI that is that file (no copy)",
+            extension=True),
+    Message("forget", [Param("vdi", Ref("VDI"), "the VDI to forget")], None,
+            "Drop the VDI's record, leaving its file in place (refused while a VBD refers "
+            "to it)", extension=True),
 ])
 
 VBD = Class("VBD", "a virtual block device", [
@@ -818,10 +924,32 @@ ERRORS = {e.code: e for e in (
           "the file system of the daemon's state directory had no room to record the "
           "change; nothing was changed (images a call made are removed again)",
           "the daemon's state directory is full; nothing was changed"),
+    # Save and restore to a named file
+    Error("VM_SAVE_FILE_INVALID", ("path", "reason"),
+          "VM.restore cannot use the file `path`: missing, not written by VM.save, "
+          "truncated, of another format version or backend, or a guest state the backend "
+          "cannot load; `reason` says which. Nothing was changed",
+          "{path} cannot be restored: {reason}; nothing was changed"),
+    Error("VDI_MISSING", ("vdi", "path"),
+          "VM.restore made no VM: the saved VM's disk, the VDI `vdi` with the image "
+          "`path`, is not on this host (no VDI of that UUID, nor one of that image)",
+          "the saved VM's disk {vdi} ({path}) is not on this host; nothing was changed"),
+    # A suspend the guest does not answer
+    Error("VM_FAILED_SUSPEND_ACK", ("vm",),
+          "the guest `vm` did not answer the hypervisor's suspend request (a kernel still "
+          "booting, a paused guest, one that cannot suspend): nothing was saved and it "
+          "stays as it was",
+          "{vm} did not answer the suspend request; it stays as it was"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",
           "internal error in xend: {message}"),
+    # Disk image transfer
+    Error("VDI_TOO_SMALL", ("vdi", "minimum_size"),
+          "an image sent to PUT /import_raw_vdi holds `minimum_size` bytes (its virtual "
+          "size, or a raw body's length), more than the VDI `vdi` holds; grow the VDI "
+          "(VDI.set_virtual_size) to at least that first",
+          "VDI {vdi} is too small: the image holds {minimum_size} bytes"),
 )}
 
 

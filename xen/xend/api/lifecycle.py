@@ -8,8 +8,8 @@ table for every VM operation (through the domain owner's ``check``), the domain
 owner (state/domains.py) follows it to change states, and xm's help and the API
 reference print it.
 
-``start`` and ``resume`` take a start_paused flag; the table spells the two
-outcomes as separate operations (``start_paused``, ``resume_paused``) so each
+``start``, ``resume`` and ``restore`` take a start_paused flag; the table spells the two
+outcomes as separate operations (``start_paused``, ...) so each
 row has exactly one final state.
 
 Below the table are the rules for changes that keep the power state (a device
@@ -54,6 +54,18 @@ TABLE = {
     (PAUSED, "suspend"): Transition(None, SUSPENDED),
     (SUSPENDED, "resume"): Transition(None, RUNNING),
     (SUSPENDED, "resume_paused"): Transition(None, PAUSED),
+    # Debugging a guest: a core dump stops the vCPUs only while it writes; a SysRq key
+    # or trigger goes to a guest that runs (a reset trigger is a hard_reboot, the ACPI
+    # power button's outcome is the guest's own shutdown).
+    (RUNNING, "dump_core"): Transition(None, RUNNING),
+    (PAUSED, "dump_core"): Transition(None, PAUSED),
+    (RUNNING, "send_sysrq"): Transition(None, RUNNING),
+    (RUNNING, "send_trigger"): Transition(None, RUNNING),
+    # Save and restore to a named file
+    (RUNNING, "save"): Transition(None, HALTED),
+    (PAUSED, "save"): Transition(None, HALTED),
+    (HALTED, "restore"): Transition(None, RUNNING),
+    (HALTED, "restore_paused"): Transition(None, PAUSED),
     # Live changes: a resident guest changed in place.
     (RUNNING, "set_VCPUs_number_live"): Transition(None, RUNNING),
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
@@ -108,12 +120,13 @@ def holds_devices(state):
 TEMPLATE_OPS = frozenset(["clone", "delete"])
 
 # Operations that make a VM run, refused while the host is disabled.
-STARTING_OPS = frozenset(["start", "start_paused", "resume", "resume_paused"])
+STARTING_OPS = frozenset(["start", "start_paused", "resume", "resume_paused", "restore",
+                          "restore_paused"])
 
 
 def table_op(op, start_paused=False):
     """The table's name for an API operation and its start_paused flag."""
-    return op + "_paused" if start_paused and op in ("start", "resume") else op
+    return op + "_paused" if start_paused and op in ("start", "resume", "restore") else op
 
 
 def allowed_states(op):

@@ -83,7 +83,9 @@ class Tasks:
         self._user_of = {}       # task ref -> its user, while it runs or waits
         self._replies = {}       # task ref -> the finished call's Status struct
         self._started = {}       # task ref -> monotonic start time
+        self._unclaimed = set()  # tasks made by task.create that no operation drives yet
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)   # notified as each task finishes
         # Started last: a worker may use everything above as soon as it runs.
         self._workers = [threading.Thread(target=self._work, name="task-%d" % i, daemon=True)
                          for i in range(workers)]
@@ -94,25 +96,65 @@ class Tasks:
 
     def submit(self, call, method, args):
         """Queue ``method.impl(call, *args)``; returns the new task's ref."""
+        ref, tracker = self._new(call.user, "Async." + method.name)
+        self._queue.put(call.user, (ref, tracker, call, method, args))
+        return ref
+
+    def _new(self, user, label, description=""):
+        """A new pending task of ``user``'s, counted against the limits; (ref, its
+        tracker)."""
         with self._lock:
             if len(self._trackers) >= self.max_pending:
                 raise ApiError("TOO_MANY_PENDING_TASKS")
-            if self._pending[call.user] >= self.max_pending_per_user:
-                raise ApiError("TOO_MANY_PENDING_TASKS_OF_USER", call.user,
+            if self._pending[user] >= self.max_pending_per_user:
+                raise ApiError("TOO_MANY_PENDING_TASKS_OF_USER", user,
                                str(self.max_pending_per_user))
             ref = new_ref()
             tracker = progress.Tracker(lambda f, ref=ref: self._progress(ref, f))
             self._trackers[ref] = tracker
-            self._pending[call.user] += 1
-            self._user_of[ref] = call.user
+            self._pending[user] += 1
+            self._user_of[ref] = user
         now = xmltime.stamp(time.time())
         with self.store.transaction() as txn:
             txn.create("task", ref, {
-                "name_label": "Async." + method.name, "name_description": "",
+                "name_label": label, "name_description": description,
                 "status": PENDING, "progress": 0.0, "ETA": "", "created": now,
-                "finished": "", "result": "", "error_info": [], "user": call.user})
-        self._queue.put(call.user, (ref, tracker, call, method, args))
+                "finished": "", "result": "", "error_info": [], "user": user})
+        return ref, tracker
+
+    # -- tasks driven by the operation that names them ----------------------------
+
+    def create(self, call, label, description):
+        """task.create: a pending task of the caller's that no worker runs; the
+        operation that names it (an HTTP transfer) reports on it (``drive``)."""
+        ref, _ = self._new(call.user, label, description)
+        self._unclaimed.add(ref)
         return ref
+
+    def drive(self, call, label, ref=""):
+        """The task an operation run outside the workers reports on: the caller's task
+        ``ref`` from ``create``, not yet driven, or a new one labelled ``label``
+        (``ref`` empty). Returns (ref, tracker); the operation runs under the tracker
+        (progress.install) and ends with ``end``. HANDLE_INVALID [task, ref] for a ref
+        that is not such a task of the caller's."""
+        if not ref:
+            ref, tracker = self._new(call.user, label)
+        else:
+            with self._lock:
+                if ref not in self._unclaimed or self._user_of.get(ref) != call.user:
+                    raise ApiError("HANDLE_INVALID", "task", ref)
+                self._unclaimed.discard(ref)
+                tracker = self._trackers[ref]
+        self._started[ref] = time.monotonic()
+        tracker.begin()
+        return ref, tracker
+
+    def end(self, ref, error=None):
+        """End a driven task: success, or the ApiError ``error``'s failure."""
+        if error is None:
+            self._finish(ref, SUCCESS, success(""))
+        else:
+            self._finish(ref, FAILURE, failure(error.description))
 
     def _work(self):
         """A worker: run the queued tasks, the users' in turn, until the queue closes."""
@@ -169,6 +211,7 @@ class Tasks:
             self._pending[user] -= 1
             if not self._pending[user]:
                 del self._pending[user]     # kept only for users with tasks pending
+            self._ended.notify_all()
 
     def _update(self, ref, changes, only_from=None):
         """Apply ``changes`` to the task, if it still exists and, when ``only_from`` is
@@ -190,6 +233,12 @@ class Tasks:
         if not tracker.request_cancel():
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is in a stage that cannot be cancelled" % ref)
+        with self._lock:
+            unclaimed = ref in self._unclaimed
+            self._unclaimed.discard(ref)
+        if unclaimed:   # made by task.create and never used: nothing else will end it
+            self._finish(ref, CANCELLED, failure(["TASK_CANCELLED", ref]))
+            return
         # The worker may have finished since request_cancel: a finished task stays finished
         # (an unconditional write would leave it "cancelling" for ever).
         self._update(ref, {"status": CANCELLING}, only_from=(PENDING,))
@@ -212,6 +261,12 @@ class Tasks:
         return {"Progress": 100 if done else min(int(rec["progress"] * 100), 99),
                 "ETA": xmlrpc.client.DateTime(eta.rstrip("Z")),
                 "Result": self._replies.get(ref, "") if done else ""}
+
+    def wait(self, ref, timeout):
+        """Wait up to ``timeout`` seconds for the task ``ref`` to finish; whether it has
+        (a ref that names no running task has). Its outcome is then its record's."""
+        with self._ended:
+            return self._ended.wait_for(lambda: ref not in self._trackers, timeout)
 
     def running(self):
         return [r for r in self._trackers]

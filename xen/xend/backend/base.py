@@ -56,6 +56,17 @@ GUEST_CRASH = "crash"
 GUEST_SUSPEND = "suspend"
 GUEST_DIED = "died"          # the hypervisor process vanished unexpectedly
 
+# The most of the hypervisor's log Backend.dmesg returns.
+DMESG_BYTES = 64 * 1024
+
+
+def newest(text, limit=DMESG_BYTES):
+    """The last ``limit`` bytes' worth of ``text``, cut at a line's start."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return cut[cut.find("\n") + 1:] if "\n" in cut else cut
+
 
 class Backend(abc.ABC):
     """One hypervisor. Methods block until the operation is complete on it."""
@@ -76,7 +87,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def start(self, spec: DomainSpec, paused: bool) -> dict:
-        """Build and start the guest; returns private state to persist (pid, sockets...)."""
+        """Build and start the guest; returns private state to persist (pid, sockets...).
+        Where the hypervisor numbers its guests, a ``"domid"`` entry (as in metrics())."""
 
     @abc.abstractmethod
     def pause(self, uuid: str) -> None:
@@ -104,7 +116,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def suspend(self, uuid: str, live: bool, state_file: str) -> None:
-        """Save the guest's state to ``state_file`` and destroy it."""
+        """Save the guest's state to ``state_file`` and destroy it. On failure the guest
+        stays as it was and no file is left; VM_FAILED_SUSPEND_ACK [uuid] where the
+        hypervisor asks the guest to suspend and it does not answer (Xen's PV guests)."""
 
     @abc.abstractmethod
     def resume(self, spec: DomainSpec, state_file: str, paused: bool) -> dict:
@@ -226,12 +240,44 @@ class Backend(abc.ABC):
     def metrics(self, uuid: str) -> dict:
         """Counters for the sampler (cpu_seconds per vCPU, memory, disk/net bytes); optional.
 
+        ``"domid"``: the hypervisor's own ID of the guest, where it has one (Xen): it is
+        the VM's domid (VM.domid); without it the daemon numbers its guests itself.
+
         ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
         what the guest received), cumulative across suspend/resume."""
         return {}
 
     def close(self) -> None:
         """Release the backend's own resources; guests keep running."""
+
+    # Debugging a guest
+
+    def dmesg(self, clear: bool = False) -> str:
+        """The hypervisor's log on the host, newest last, at most DMESG_BYTES (the
+        oldest lines are cut); docs/api.md says what each backend gives. With ``clear``,
+        what it returns (and what was cut) is not returned again."""
+        return ""
+
+    def send_sysrq(self, uuid: str, key: str) -> None:
+        """Send the magic SysRq ``key`` (one of 0-9, a-z: checked by the caller) to the
+        running guest's kernel."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "key", key,
+                           "the %s backend cannot send SysRq keys" % self.name)
+
+    def send_trigger(self, uuid: str, trigger: str, vcpu: int) -> None:
+        """Send ``trigger`` (nmi, reset, power, init: checked by the caller) to vCPU
+        ``vcpu`` of the running guest. reset resets the machine as hard_reboot does;
+        power presses the ACPI power button and returns (the guest's shutdown, if it
+        heeds it, is a guest event). VALUE_NOT_SUPPORTED ["trigger", trigger, reason]
+        for one the hypervisor cannot send."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "trigger", trigger,
+                           "the %s backend cannot send triggers" % self.name)
+
+    # Classic network syntax
+    def nic_models(self) -> tuple:
+        """The NIC models (VIF/model) this hypervisor can give a guest, sorted; a model
+        whose name starts with "virtio" is paravirtualised, the others emulated."""
+        return ()
 
     # Live changes
     def set_vcpus(self, uuid: str, n: int) -> None:

@@ -11,6 +11,10 @@ refuses what QEMU refuses: at start, boot files QEMU could not be given
 (common.check_host_files), and an emulated (ioemu) disk, so the daemon's handling
 of a refused hot-plug can be tested without a hypervisor.
 
+A running guest's vCPUs each use SIM_LOAD of a CPU (metrics' cpu_seconds, counted
+in memory from its start), so that VM.VCPUs_CPU_time grows as a real guest's does
+while the guest stays idle (xm's "b").
+
 ``op_seconds`` makes every operation take that long, in ten steps that report
 progress and offer a safe point for cancellation: long operations to test
 tasks against, without a hypervisor.
@@ -18,10 +22,12 @@ tasks against, without a hypervisor.
 Each guest has a vt100 console (``open_console``), served by a ConsoleHub as a real
 guest's is: the "guest" prints a short banner when it starts and answers each line
 typed with ``echo: LINE``, enough to test the console proxy and ``xm console``
-without a hypervisor. The hubs run on one loop thread of the backend's, made when
-first needed.
+without a hypervisor. The line ``crash`` crashes the guest, as a real one told
+to panic (sysrq c) does: it stops, and the backend reports GUEST_CRASH. The hubs
+run on one loop thread of the backend's, made when first needed.
 """
 
+import collections
 import json
 import os
 import re
@@ -30,21 +36,26 @@ import time
 
 from ..util import progress
 from ..util.files import open_own
-from .base import Backend, BackendError
+from .base import GUEST_CRASH, GUEST_SHUTDOWN, Backend, BackendError, newest
 from .common import LoopThread, boot_files, check_host_files, create_private_file
 from .consolehub import HISTORY_BYTES, ConsoleHub
 
 BANNER = b"xend simulated guest %s\r\n"
+SYSRQ_ANSWER = b"sysrq: %s\r\n"    # what the guest's console shows for a SysRq key
+LOG_LINES = 2000        # the simulated hypervisor's log (dmesg) keeps this many lines
 LINE_MAX = 4096         # a line typed is echoed up to this many bytes
+SIM_LOAD = 0.01         # the share of a CPU each vCPU of a running guest uses
+CRASH_LINE = b"crash"   # typed on its console, it crashes the guest
 
 
 class EchoGuest:
     """The simulated guest behind a console: it echoes every line typed into it.
     Used on the backend's loop thread only."""
 
-    def __init__(self, loop, uuid, history_bytes):
+    def __init__(self, loop, uuid, history_bytes, crash):
         self.hub = ConsoleHub(loop, uuid, self.type, history_bytes)
         self.line = b""
+        self.crash = crash      # called when CRASH_LINE is typed
 
     def type(self, data):
         """Input from the console's writer: each complete line (ended by CR or LF) is
@@ -52,7 +63,9 @@ class EchoGuest:
         *lines, rest = re.split(rb"[\r\n]", self.line + data)
         self.line = rest[:LINE_MAX]
         for line in lines:
-            if line:
+            if line == CRASH_LINE:
+                self.crash()
+            elif line:
                 self.hub.write(b"echo: " + line[:LINE_MAX] + b"\r\n")
 
 
@@ -76,6 +89,8 @@ class SimBackend(Backend):
         except (FileNotFoundError, ValueError):
             self._domains = {}
         self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
+        self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
+        self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
 
     def _save(self):
         tmp = self._path + ".tmp"
@@ -91,10 +106,33 @@ class SimBackend(Backend):
             if state is None:
                 self._domains.pop(uuid, None)
                 self._devices.pop(uuid, None)
+                self._cpu.pop(uuid, None)
                 self._end_console(uuid)
             else:
                 self._domains[uuid] = state
+                self._count_cpu(uuid, state == "Running")
             self._save()
+
+    def _count_cpu(self, uuid, running, vcpus=None):
+        """Count the guest's vCPU time while it runs, not while paused; called with the
+        lock held."""
+        count = self._cpu.setdefault(uuid, [1, 0.0, None])
+        if vcpus is not None:
+            count[:] = [vcpus, 0.0, None]        # a new guest
+        now = time.monotonic()
+        if count[2] is not None:
+            count[1] += now - count[2]
+        count[2] = now if running else None
+
+    def metrics(self, uuid):
+        """cpu_seconds per vCPU: SIM_LOAD of the time the guest ran."""
+        with self._lock:
+            count = self._cpu.get(uuid)
+            if count is None:
+                return {}
+            vcpus, before, since = count
+            ran = before + (time.monotonic() - since if since is not None else 0.0)
+        return {"cpu_seconds": [ran * SIM_LOAD] * vcpus}
 
     def _work(self):
         # Simulated work may stop between its steps; the state change after it may not.
@@ -111,6 +149,8 @@ class SimBackend(Backend):
     def start(self, spec, paused):
         # The boot files QEMU would be given, checked as QEMU's start checks them.
         check_host_files(spec, boot_files(spec.vm))
+        with self._lock:
+            self._count_cpu(spec.uuid, False, spec.vm.VCPUs_max)
         self._set(spec.uuid, "Paused" if paused else "Running")
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
@@ -192,6 +232,14 @@ class SimBackend(Backend):
         with self._lock:
             self._devices.get(uuid, set()).discard(dev)
 
+    def _crash(self, uuid):
+        """The guest crashed: it stops where it is (kept, to be dumped or destroyed, as
+        a real crashed guest is) and the daemon hears of it. Off the consoles' loop, which
+        the daemon's answer to the event may need."""
+        if uuid in self._domains:
+            self._set(uuid, "Paused")
+            self.on_guest_event(uuid, GUEST_CRASH)
+
     def set_vcpus(self, uuid, n):
         """Nothing to plug: the daemon records the count."""
         self._require(uuid)
@@ -205,8 +253,46 @@ class SimBackend(Backend):
         self._require(uuid)
         create_private_file(path, "simulated core of %s\n" % uuid)
 
+    def nic_models(self):
+        """A few of QEMU's models, so that fast tests see VIF/model checked."""
+        return ("e1000", "rtl8139", "virtio-net-pci")
+
     def reattach(self, uuid, private):
-        return self._domains.get(uuid)
+        state = self._domains.get(uuid)
+        if state is not None:
+            with self._lock:     # counted from now: the time before is not kept
+                self._count_cpu(uuid, state == "Running")
+        return state
+
+    def dmesg(self, clear=False):
+        """The simulated hypervisor's log: a line per SysRq key and trigger sent."""
+        with self._lock:
+            text = "".join(self._log)
+            if clear:
+                self._log.clear()
+        return newest(text)
+
+    def send_sysrq(self, uuid, key):
+        """Logged, and answered on the guest's console as a kernel would."""
+        self._require(uuid)
+        with self._lock:
+            self._log.append("sim: %s: sysrq %s\n" % (uuid, key))
+            hub = self._console(uuid).hub
+            self._loop.loop.call_soon_threadsafe(hub.write, SYSRQ_ANSWER % key.encode())
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """Logged; a reset is hard_reboot's, and the power button powers the simulated
+        guest off as a guest that heeds it would (its shutdown a guest event)."""
+        self._require(uuid)
+        with self._lock:
+            self._log.append("sim: %s: trigger %s vcpu %d\n" % (uuid, trigger, vcpu))
+        if trigger == "reset":
+            self.hard_reboot(uuid)
+        elif trigger == "power":
+            self._set(uuid, None)
+            # From a thread of its own, as a guest's events come: the caller holds the VM.
+            threading.Thread(target=self.on_guest_event, args=(uuid, GUEST_SHUTDOWN),
+                             daemon=True).start()
 
     def consoles(self, uuid):
         """A simulated guest has a serial console and no display."""
@@ -239,8 +325,10 @@ class SimBackend(Backend):
         if uuid not in self._consoles:
             if self._loop is None:
                 self._loop = LoopThread("xend-sim-consoles")
-            self._consoles[uuid] = EchoGuest(self._loop.loop, uuid,
-                                             self.console_history_bytes)
+            self._consoles[uuid] = EchoGuest(
+                self._loop.loop, uuid, self.console_history_bytes,
+                lambda: threading.Thread(target=self._crash, args=(uuid,), daemon=True,
+                                         name="xend-sim-crash").start())
         return self._consoles[uuid]
 
     def _end_console(self, uuid):

@@ -89,6 +89,11 @@ class DiskSpec:
     device: str           # guest device name, e.g. "hda", "xvda": DISK_DEVICE, or ""
     mode: str             # "RO" | "RW"
     driver: str           # "ioemu" | "paravirtualised"
+    # A CD-ROM drive holding the image (an ISO library's VDI), always read-only.
+    cdrom: bool = False
+    # For an image a user other than root adopted: the directories it and every file of
+    # its backing chain are opened under (util.guestfiles); None: opened unrestricted.
+    roots: tuple = None
 
 
 @dataclasses.dataclass
@@ -101,6 +106,8 @@ class NicSpec:
     # The Linux bridge the NIC is a port of. Where Backend.uses_bridges, the domain owner
     # has made sure it exists (Domains.make_bridges) before start, resume or attach_nic.
     bridge: str = ""
+    # The NIC model (VIF/model), one of Backend.nic_models(); "": the default of ``driver``.
+    model: str = ""
 
 
 @dataclasses.dataclass

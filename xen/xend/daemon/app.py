@@ -224,8 +224,8 @@ class Xend:
     def guest_file_roots(self):
         """The directories under which a user other than root may point a guest at a
         host file (kernel/kernel, kernel/initrd, bios/cdrom): ``path_roots`` where it
-        is set, else the boot directory. (No SR type of this daemon holds ISO images:
-        SRs hold disk images, which reach guests through VDIs, never by path.)"""
+        is set, else the boot directory. The same roots bound the images such a user
+        adopts as VDIs (SR.introduce, VDI.introduce)."""
         return list(self.config["path_roots"]) or [self.boot_dir]
 
     def cpu_utilisation(self):

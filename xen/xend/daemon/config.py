@@ -191,6 +191,13 @@ def load(path=None, overrides=None):
     return cfg
 
 
+def run_dir(cfg):
+    """The daemon's run directory: the Unix socket's (by default /var/run/xend, on a
+    tmpfs that a host boot empties), or the pid file's when the socket is off."""
+    path = cfg["socket"] if cfg["socket"] not in ("", "none") else cfg["pid_file"]
+    return os.path.dirname(path)
+
+
 def reloaded(cfg):
     """The line that says a reload applied ``cfg`` (load()'s result), and from where."""
     if cfg.get("config_file"):

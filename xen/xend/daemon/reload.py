@@ -4,7 +4,8 @@ import logging
 import os
 import socket
 
-from ..transport.listeners import Servers, listeners_from_config, parse_listen
+from ..transport.listeners import Servers, listeners_from_config
+from ..util.addresses import parse_listen
 from ..util.files import open_own
 from . import config as configmod
 from .logs import setup_logging

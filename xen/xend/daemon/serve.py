@@ -12,6 +12,7 @@ import threading
 from ..transport.listeners import Servers, listeners_from_config
 from ..util.files import UnsafeDirectory, private_dir
 from .app import VERSION, Xend
+from .autostart import Autostart
 from .locks import LockBusy, LockFile, state_lock_path
 from .logs import setup_logging
 from .reload import listen_error, reload
@@ -162,6 +163,8 @@ def serve(cfg, reload_config=None, ready=None):
     log.info("xend %s serving", VERSION)   # only now: every listener is bound
     if ready:
         ready()
+    autostart = Autostart(app)
+    autostart.begin()      # in the background: the listeners are never kept waiting
     try:
         reloads = 0
         while signals.next() == signal.SIGHUP:
@@ -170,6 +173,7 @@ def serve(cfg, reload_config=None, ready=None):
     finally:
         log.info("stopping: closing listeners, finishing calls and tasks; guests keep running")
         sd_notify("STOPPING=1")
+        autostart.stop(cfg["shutdown_timeout"])
         servers.close()
         gate.close(cfg["shutdown_timeout"] + 5)
         app.close()

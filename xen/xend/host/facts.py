@@ -317,3 +317,35 @@ def has_kvm(device: str = KVM_DEVICE, flags: Iterable[str] | None = None) -> boo
         return False
     os.close(fd)
     return True
+
+
+KMSG = "/dev/kmsg"
+
+
+def kernel_log(pattern: str, after: int = -1, device: str = KMSG) -> list[tuple[int, str]]:
+    """The records of the kernel's log buffer after sequence number ``after`` whose text
+    matches ``pattern`` (a regular expression, case-insensitive), oldest first, as
+    (sequence number, "[SECONDS] TEXT"); [] where the log cannot be read (no /dev/kmsg,
+    or not allowed)."""
+    matching = re.compile(pattern, re.IGNORECASE)
+    try:
+        fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return []
+    lines = []
+    try:
+        while True:
+            try:
+                record = os.read(fd, 8192).decode(errors="replace")
+            except BlockingIOError:     # the end of the buffer
+                break
+            except BrokenPipeError:     # a record overwritten while reading: go on
+                continue
+            head, _, text = record.partition(";")
+            fields = head.split(",")
+            text = text.split("\n", 1)[0]
+            if len(fields) >= 3 and int(fields[1]) > after and matching.search(text):
+                lines.append((int(fields[1]), "[%12.6f] %s" % (int(fields[2]) / 1e6, text)))
+    finally:
+        os.close(fd)
+    return lines

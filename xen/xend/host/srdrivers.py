@@ -1,9 +1,11 @@
 """Storage repositories on real files: the SR types behind SR, VDI and snapshot RPCs.
 
 An SR type is a small class with the operations below; ``SR_TYPES`` names
-them. Both types are a directory with one image file per VDI, whose path the
-VDI's private data holds with its ``format``; what is common to them (the
-directory, its figures, deleting, copying for SR.clone) is ``ImageDirSR``.
+them. The types over files the administrator already has (image, iso, block)
+are in sradopt.py; the daemon's own two are a directory with one image file per
+VDI, whose path the VDI's private data holds with its ``format``; what is common
+to them (the directory, its figures, deleting, copying for SR.clone) is
+``ImageDirSR``.
 
 The default, ``dir``, is a directory of qcow2 images:
 
@@ -88,13 +90,14 @@ def full_is_sr_full(path, requested):
         raise
 
 
-def _qemu_img(*args, size=None, image=None):
+def _qemu_img(*args, size=None, image=None, timeout=120):
     """Run qemu-img; its stdout. ``size``: the image size asked for, in bytes, for the
     error when qemu-img finds it too large for the format; ``image``: the file it
-    writes, for SR_FULL when its file system has no room left."""
+    writes, for SR_FULL when its file system has no room left; ``timeout``: seconds
+    (None for a copy of a whole image, bounded by its size, not by a clock)."""
     try:
         out = subprocess.run([shutil.which(QEMU_IMG) or QEMU_IMG] + list(args),
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", "dir",
                            "qemu-img is not installed") from None
@@ -185,6 +188,8 @@ class ImageDirSR:
     leave free on the file system)."""
 
     type = format = None
+    adopts = False           # an SR over existing files (sradopt.py), whose files are not ours
+    read_only = cdrom = root_only = False
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
     max_size = MAX_VDI_BYTES  # bytes; the SR's file system may hold less (EFBIG)
 
@@ -399,11 +404,17 @@ class FileSR(ImageDirSR):
 
 SR_TYPES = {d.type: d for d in (DirSR(), FileSR())}
 
+# The types over existing files build on ImageDirSR above, hence imported here.
+from .sradopt import ADOPTING_TYPES  # noqa: E402
+
+SR_TYPES.update({d.type: d for d in ADOPTING_TYPES})
+
 
 def driver(sr_type):
-    """The SR type's driver; VALUE_NOT_SUPPORTED for a type xend does not have."""
+    """The SR type's driver; VALUE_NOT_SUPPORTED for a type xend does not have, naming
+    the types SR.create makes (SR.introduce names its own: sradopt.py)."""
     d = SR_TYPES.get(sr_type)
     if d is None:
-        raise ApiError("VALUE_NOT_SUPPORTED", "type", sr_type,
-                       "supported SR types: %s" % ", ".join(sorted(SR_TYPES)))
+        raise ApiError("VALUE_NOT_SUPPORTED", "type", sr_type, "supported SR types: %s" % (
+            ", ".join(sorted(t for t, x in SR_TYPES.items() if not x.adopts))))
     return d

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 
-from ..api import lifecycle
+from ..api import lifecycle, xmltime
 from ..api.errors import ApiError
 from ..api.types import NULL_REF
 from ..backend.base import (
@@ -29,6 +29,7 @@ from ..util import progress
 from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
+from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
 
@@ -36,6 +37,10 @@ log = logging.getLogger("xend.domains")
 # Operations that may overtake another one on the same VM: hard_shutdown ends a guest
 # that a clean shutdown or reboot is still waiting for (the table's ShuttingDown row).
 PREEMPTS = {"hard_shutdown": ("clean_shutdown", "clean_reboot")}
+
+# How long an overtaken operation waits for the one that overtook it to store its outcome
+# (a hard_shutdown: QEMU's quit, then SIGKILL), before it answers by the state it finds.
+OVERTAKER_WAIT = 60.0
 
 # §2.6.2: a clean shutdown or reboot asked through the API ends as the guest's own would,
 # with its actions/*. Only one action per call makes a difference: the one that does not
@@ -48,10 +53,21 @@ API_ACTIONS = {"clean_shutdown": (GUEST_SHUTDOWN, "restart", lifecycle.HALTED),
 OP_EVENTS = {"start": "started", "resume": "resumed", "suspend": "suspended",
              "clean_shutdown": "stopped (clean shutdown)",
              "hard_shutdown": "stopped (hard shutdown)",
-             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)"}
+             "clean_reboot": "rebooted (clean reboot)", "hard_reboot": "rebooted (hard reboot)",
+             "save": "stopped (saved to a file)", "restore": "started (restored from a file)"}
 
 
-class Domains(GuestSpecs, GuestActions):
+# Operations after which the guest is a new domain, as a Xen reboot makes one: it gets a
+# new domid and start_time (_set_state's ``fresh``).
+REBOOTS = ("clean_reboot", "hard_reboot")
+
+# The daemon's own facts of a VM's guest, kept in its stored record under names no wire
+# field has ("_"; VM.domid, start_time and crashed are read from them), so that they
+# survive a daemon restart with the record; a clone does not copy them.
+GUEST_KEYS = ("_domid", "_start_time", "_crashed")
+
+
+class Domains(GuestSpecs, GuestActions, SavedGuests):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -59,7 +75,8 @@ class Domains(GuestSpecs, GuestActions):
         self.store = app.store
         self.backend = backend
         self._busy = {}            # vm -> the operation holding it
-        self._preempted = set()    # VMs whose operation another one overtook
+        self._preempted = {}       # vm -> Event: its operation was overtaken; set once
+                                   # the overtaking one is done
         self._busy_lock = threading.Lock()
         self._restarted = {}       # vm -> monotonic time an actions/* restart started it
         self._starting = set()     # VMs being started: they hold their disks already
@@ -73,7 +90,9 @@ class Domains(GuestSpecs, GuestActions):
     def run(self, vm, op, work, start_paused=False, committed=None):
         """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None.
         ``committed()``, if given, runs once the final state is stored, still holding the
-        VM: what the operation may only discard once it can no longer be rolled back."""
+        VM: what the operation may only discard once it can no longer be rolled back.
+        Returns True, or False when another operation overtook this one (PREEMPTS) and
+        so decided where the VM ends (see _overtaken)."""
         table_op = lifecycle.table_op(op, start_paused)
         with self._claim(vm, table_op) as overtaking:
             # An overtaken operation leaves the state to the one that overtook it.
@@ -86,18 +105,38 @@ class Domains(GuestSpecs, GuestActions):
             progress.report(0.05)
             try:
                 private = work()
+            except (ApiError, BackendError):
+                if owns_state():
+                    self._set_state(vm, state)
+                    raise
+                # What went wrong is the overtaking operation's doing (QEMU killed under
+                # a clean shutdown): the answer is the outcome it leaves.
+                return self._overtaken(vm, t)
             except BaseException:
                 if owns_state():
                     self._set_state(vm, state)
                 raise
             progress.report(0.95)
-            if owns_state():
-                self._commit(vm, t.final, private,
-                             made_guest=t.final in lifecycle.LIVE_STATES
-                             and state not in lifecycle.LIVE_STATES,
-                             event=OP_EVENTS.get(op))
+            if not owns_state():
+                return self._overtaken(vm, t)
+            made_guest = t.final in lifecycle.LIVE_STATES and state not in lifecycle.LIVE_STATES
+            self._commit(vm, t.final, private, made_guest=made_guest,
+                         event=OP_EVENTS.get(op), fresh=made_guest or op in REBOOTS)
             if committed is not None:
                 committed()
+            return True
+
+    def _overtaken(self, vm, t):
+        """The answer of an operation on ``vm`` (Transition ``t``) that another overtook,
+        once that one is done: none (False, and the caller follows no actions/*) where the
+        VM ended where this operation would have left it (a clean shutdown overtaken by
+        a hard one: Halted either way), else VM_BAD_POWER_STATE [vm, t.final, the state
+        it is in] (a clean reboot overtaken by a hard shutdown: Halted, not Running)."""
+        self._preempted[vm].wait(OVERTAKER_WAIT)
+        state = (self.store.get("VM", vm) or {}).get("power_state", lifecycle.HALTED)
+        if state != t.final:
+            raise ApiError("VM_BAD_POWER_STATE", vm, t.final, state)
+        return False
 
     def run_held(self, vm, work):
         """Run ``work(power_state)``, a change that keeps the power state (a VBD or VIF
@@ -136,7 +175,7 @@ class Domains(GuestSpecs, GuestActions):
                     owned = True
                     break
                 if current in PREEMPTS.get(op, ()):
-                    self._preempted.add(vm)
+                    done = self._preempted.setdefault(vm, threading.Event())
                     break
                 if not wait:
                     raise ApiError("OTHER_OPERATION_IN_PROGRESS", "VM", vm)
@@ -147,7 +186,9 @@ class Domains(GuestSpecs, GuestActions):
             if owned:
                 with self._busy_lock:
                     self._busy.pop(vm, None)
-                    self._preempted.discard(vm)
+                    self._preempted.pop(vm, None)
+            else:
+                done.set()       # the overtaken operation may answer now
 
     def _check_host_can_run(self, vm, rec):
         """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
@@ -158,14 +199,14 @@ class Domains(GuestSpecs, GuestActions):
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
                            "the host's CPUs lack these features")
 
-    def _commit(self, vm, state, private, made_guest, event=None):
-        """Store the state an operation ended in (``event``: see _set_state). With
+    def _commit(self, vm, state, private, made_guest, event=None, fresh=False):
+        """Store the state an operation ended in (``event``, ``fresh``: see _set_state). With
         ``made_guest`` (the operation made the guest: a start or resume), a store that
         cannot take it (a full disk) gets the guest hard-shut-down before the error goes
         on: the store keeps its old state, and a guest it does not know of would run
         unseen, to be started a second time."""
         try:
-            self._set_state(vm, state, private, event)
+            self._set_state(vm, state, private, event, fresh=fresh)
         except BaseException:
             if made_guest:
                 self._stop_unrecorded(vm)
@@ -179,11 +220,14 @@ class Domains(GuestSpecs, GuestActions):
             log.error("VM %s: its new state could not be stored, and stopping its guest "
                       "failed: %s", vm, e)
 
-    def _set_state(self, vm, state, private=None, event=None):
+    def _set_state(self, vm, state, private=None, event=None, fresh=False, crashed=False):
         """Store ``vm``'s power state, where it resides, the backend's private data (if
         given) and the console records of the guest it now has, in one transaction.
         ``event``: the guest started or stopped, and how (OP_EVENTS): logged once the
-        state is stored, so each transition is logged once and only if it happened."""
+        state is stored, so each transition is logged once and only if it happened.
+        ``fresh``: the guest is a new domain (started, resumed, rebooted): it gets a
+        domid and start_time. ``crashed``: it is kept as it crashed; the flag goes with
+        the next change of power state."""
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
@@ -193,9 +237,17 @@ class Domains(GuestSpecs, GuestActions):
                 rec = txn.get("VM", vm)
                 if rec is None:
                     return
+                changes = {}
                 # Unchanged (a guest found again as it was): no write, no event.
                 if (rec.get("power_state"), rec.get("resident_on")) != (state, resident):
-                    txn.update("VM", vm, {"power_state": state, "resident_on": resident})
+                    changes.update(power_state=state, resident_on=resident)
+                if crashed or (changes and rec.get("_crashed")):
+                    changes["_crashed"] = crashed
+                if fresh:
+                    changes.update(_domid=self._new_domid(txn, private),
+                                   _start_time=xmltime.stamp(time.time()))
+                if changes:
+                    txn.update("VM", vm, changes)
                 if private is not None:
                     txn.set_private("VM", vm, private)
                 self._sync_consoles(txn, vm, protocols)
@@ -203,6 +255,17 @@ class Domains(GuestSpecs, GuestActions):
             self._starting.discard(vm)    # its power state says whether it holds disks now
         if event:
             self._log_power(vm, event)
+
+    def _new_domid(self, txn, private):
+        """The domid of a new guest: the hypervisor's (``private``'s "domid", Xen's),
+        else one above the last the daemon gave, which the host's private data keeps
+        (so no domid is given twice while the daemon's state lives)."""
+        if (private or {}).get("domid") is not None:
+            return private["domid"]
+        host = self.app.host_ref
+        last = txn.private(host).get("last_domid", 0) + 1
+        txn.set_private("host", host, dict(txn.private(host), last_domid=last))
+        return last
 
     def _log_power(self, vm, event):
         """One INFO line in the fixed shape ``VM 'NAME' (UUID): EVENT[ (HOW)]`` that log
@@ -252,6 +315,17 @@ class Domains(GuestSpecs, GuestActions):
         except BaseException:
             self._starting.discard(vm)
             raise
+
+    @contextlib.contextmanager
+    def unheld_disk(self, vdi, operation):
+        """A block in which no VM holds the VDI ``vdi`` and none can start with it (the
+        start's disk check waits): for replacing its image. VDI_IN_USE [vdi,
+        ``operation``] where a VM holds it now."""
+        with self._disks_lock:
+            for vbd in self.store.referrers("VBD", "VDI", vdi):
+                if self.holds_disks(self.store, self.store.get("VBD", vbd)["VM"]):
+                    raise ApiError("VDI_IN_USE", vdi, operation)
+            yield
 
     # -- a resident guest, changed in place ----------------------------------------
 
@@ -335,9 +409,9 @@ class Domains(GuestSpecs, GuestActions):
 
     def clean_shutdown(self, vm):
         timeout = self.app.config.get("shutdown_timeout", 60)
-        self.run(vm, "clean_shutdown", lambda: self._stopped(
-            self.backend.clean_shutdown(vm, timeout)))
-        self._follow_actions(vm, "clean_shutdown")
+        if self.run(vm, "clean_shutdown", lambda: self._stopped(
+                self.backend.clean_shutdown(vm, timeout))):
+            self._follow_actions(vm, "clean_shutdown")
 
     def hard_shutdown(self, vm):
         state = self.store.get("VM", vm).get("power_state")
@@ -348,8 +422,8 @@ class Domains(GuestSpecs, GuestActions):
 
     def clean_reboot(self, vm):
         timeout = self.app.config.get("shutdown_timeout", 60)
-        self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout))
-        self._follow_actions(vm, "clean_reboot")
+        if self.run(vm, "clean_reboot", lambda: self.backend.clean_reboot(vm, timeout)):
+            self._follow_actions(vm, "clean_reboot")
 
     def _follow_actions(self, vm, op):
         """After ``op`` (API_ACTIONS) succeeded: apply the VM's action where it differs
@@ -377,6 +451,19 @@ class Domains(GuestSpecs, GuestActions):
         # The saved state goes only once the VM is stored as resumed: until then a
         # failure leaves it Suspended, and resumable.
         self.run(vm, "resume", work, paused, committed=lambda: unlink_if_exists(path))
+
+    def dump_core(self, vm, path):
+        """Write the resident guest ``vm``'s memory to ``path``; it runs on after."""
+        self.run(vm, "dump_core", lambda: self.backend.dump_core(vm, path))
+
+    def send_sysrq(self, vm, key):
+        self.run(vm, "send_sysrq", lambda: self.backend.send_sysrq(vm, key))
+
+    def send_trigger(self, vm, trigger, vcpu):
+        """A reset is a hard reboot done by the trigger (its row, its log line); the
+        power button's outcome, if the guest heeds it, is the guest's own shutdown."""
+        op = "hard_reboot" if trigger == "reset" else "send_trigger"
+        self.run(vm, op, lambda: self.backend.send_trigger(vm, trigger, vcpu))
 
     @staticmethod
     def _stopped(_):

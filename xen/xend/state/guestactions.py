@@ -123,15 +123,19 @@ class GuestActions:
                         stopped and "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
 
     def _step_paused(self, vm, kind, why):
+        # Only a crashed guest is kept (preserve, or a rename_restart held back).
         self._set_state(vm, lifecycle.PAUSED, None,
-                        "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why))
+                        "%s (%s)" % (GUEST_STOP_EVENTS.get(kind, "stopped"), why),
+                        crashed=True)
 
     def _step_reset(self, vm, kind, why):
         self.backend.hard_reboot(vm)
         self._step_rebooted(vm, kind, why)
 
     def _step_rebooted(self, vm, kind, why):
-        self._log_power(vm, "rebooted (%s)" % why)
+        # The guest is a new domain, as after a reboot on Xen: a new domid and start_time.
+        self._set_state(vm, self.store.get("VM", vm).get("power_state"), None,
+                        "rebooted (%s)" % why, fresh=True)
 
     def _step_dump(self, vm, kind, why):
         path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
@@ -141,7 +145,7 @@ class GuestActions:
     def _step_start(self, vm, kind, why):
         self._restarted[vm] = time.monotonic()
         self._commit(vm, lifecycle.RUNNING, self._start(vm, False), made_guest=True,
-                     event="started (%s)" % why)
+                     event="started (%s)" % why, fresh=True)
 
     def _step_rename(self, vm, kind, why):
         """Keep the crashed guest, renamed, and start a copy of it under the old name."""
@@ -153,7 +157,7 @@ class GuestActions:
                                                    snapshot_disks=True)
         with self.store.transaction() as txn:
             txn.update("VM", vm, {"name_label": "%s-crashed-%s" % (rec.get("name_label"), stamp),
-                                  "power_state": lifecycle.PAUSED})
+                                  "power_state": lifecycle.PAUSED, "_crashed": True})
         self._restarted[copy] = time.monotonic()   # the copy inherits the crash's clock
         self._commit(copy, lifecycle.RUNNING, self._start(copy, False), made_guest=True,
-                     event="started (%s)" % why)
+                     event="started (%s)" % why, fresh=True)

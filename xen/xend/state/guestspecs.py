@@ -6,7 +6,7 @@ the backend, and never changes a guest (a mix-in of state/domains.py's Domains, 
 from ..api import datamodel
 from ..api.errors import ApiError
 from ..backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
-from ..host import netdev
+from ..host import netdev, srdrivers
 
 
 class GuestSpecs:
@@ -53,16 +53,20 @@ class GuestSpecs:
             if not shared or "RW" in (mode_of(rec), mode_of(orec)):
                 raise ApiError("VDI_IN_USE", rec["VDI"], "attach")
         private = self.store.private(rec["VDI"])
+        sr = self.store.get("SR", vdi.get("SR", "")) or {}
         return DiskSpec(vbd=vbd, path=private.get("path", ""),
                         format=private.get("format", "qcow2"), device=rec.get("device", ""),
-                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"))
+                        mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"),
+                        cdrom=srdrivers.driver(sr.get("type", "dir")).cdrom,
+                        roots=(tuple(self.app.guest_file_roots())
+                               if private.get("user_adopted") else None))
 
     def nic_spec(self, vif, rec):
         """The NicSpec of VIF ``vif`` (record ``rec``): a port of its network's bridge,
         which make_bridges makes exist."""
         net = self.store.get("network", rec["network"])
         return NicSpec(vif=vif, mac=rec.get("MAC", ""), mtu=rec.get("MTU", 1500),
-                       driver=rec.get("type", "paravirtualised"),
+                       driver=rec.get("type", "paravirtualised"), model=rec.get("model", ""),
                        bridge=netdev.network_bridge(rec["network"], net.get("NIC", ""),
                                                     net.get("VLAN", "")))
 

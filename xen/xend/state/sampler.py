@@ -29,6 +29,7 @@ class Sampler:
         self.interval = interval
         self._idle = None       # (monotonic time, backend's idle seconds per CPU)
         self.host_cpus = self._host_cpus()
+        self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
         self._vms = {}          # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
@@ -64,12 +65,14 @@ class Sampler:
                 for new, old in zip(idle, before)]
 
     def _host_memory(self):
-        """(total, free) bytes: the hypervisor's figure where the backend has one."""
-        return self.app.backend.host_memory() or facts.memory()
+        """(total, free) bytes: the hypervisor's figure where the backend has one, else
+        the daemon's machine's (own_memory, sampled just before)."""
+        return self.app.backend.host_memory() or self.own_memory
 
     def sample(self):
         """Take one sample of the host and every resident guest."""
         self.host_cpus = self._host_cpus()
+        self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
         for vm in list(self._raw):
@@ -95,7 +98,7 @@ class Sampler:
         cpu_new, cpu_old = raw.get("cpu_seconds", []), old.get("cpu_seconds", [])
         vcpus = {str(i): (min(max((c - (cpu_old[i] if i < len(cpu_old) else c)) / dt, 0.0), 1.0)
                           if dt > 0 else 0.0) for i, c in enumerate(cpu_new)}
-        return {
+        figures = {
             "memory_actual": raw.get("memory_actual") or raw.get("memory_rss", 0),
             "tools_version": raw.get("tools_version", {}),
             "vcpus": vcpus,
@@ -105,7 +108,11 @@ class Sampler:
             "vif": {vif: (_rate(c, old.get("vif", {}).get(vif, c), dt, "rx_bytes"),
                           _rate(c, old.get("vif", {}).get(vif, c), dt, "tx_bytes"))
                     for vif, c in raw.get("vif", {}).items()},
+            "cpu_time": float(sum(cpu_new)),      # VCPUs/CPU_time
         }
+        if "domid" in raw:      # the hypervisor's own ID of the guest (Xen)
+            figures["domid"] = raw["domid"]
+        return figures
 
     def forget(self, vm):
         """Drop ``vm``'s figures (it stopped or started afresh)."""

@@ -12,10 +12,12 @@ What it refuses, with the status the caller sends before closing (``HttpError``)
     headers) longer than MAX_HEAD bytes or with more than MAX_HEADERS headers: 431;
   * a malformed request line or header, a bare CR or LF, a NUL, an obsolete folded
     header line: 400; a version other than HTTP/1.0 and HTTP/1.1: 505; a method other
-    than GET, POST and CONNECT (the console proxy's): 501;
+    than GET, POST, PUT (disk images) and CONNECT (the console proxy's): 501;
   * a body without one plain decimal Content-Length (chunked transfer coding is not
-    supported: XML-RPC clients send a length), or a POST without one: 411; a body over
-    the caller's limit: 413, judged on the header before any of the body is read;
+    supported: XML-RPC clients send a length), or a POST or PUT without one: 411; a
+    body over the caller's limit: 413, judged on the header before any of the body is
+    read. A PUT's body (a disk image, of any size) is left unread for its route, which
+    reads it in bounded pieces (``body_pieces``) once it has checked the request;
   * an Expect other than 100-continue: 417.
 
 Time is bounded as a whole, not per read (a client sending a byte a second would
@@ -40,6 +42,7 @@ MAX_HEADERS = 100
 
 _RECV = 65536           # bytes asked of the socket per read
 _SEND = 262144          # bytes handed to the socket per write, each under the deadline
+_PIECE = 1048576         # bytes of a streamed request body read at a time
 _SMALL = 65536          # replies up to this size go out in one write, head and body together
 _TIMEVAL = struct.Struct("@ll")
 # Kernel timeouts are set a little short of a deadline, rounded down to this step, so
@@ -219,7 +222,11 @@ class Connection:
         method, target, version, headers = _parse_head(head)
         keep_alive = _keep_alive(version, headers.get(b"connection"))
         body = b""
-        if method == "POST" or b"content-length" in headers or b"transfer-encoding" in headers:
+        if method == "PUT":   # a disk image: its route reads it (body_pieces), if at all
+            body = None
+            _content_length(headers)
+            _expectation(headers)
+        elif method == "POST" or b"content-length" in headers or b"transfer-encoding" in headers:
             body = self._read_body(headers, deadline)
             if body is None:
                 return None
@@ -228,26 +235,15 @@ class Connection:
     def _read_body(self, headers, deadline):
         """The body of the request whose headers are ``headers``; None if the client
         closed before sending it whole."""
-        if b"transfer-encoding" in headers:
-            raise HttpError(411, "Content-Length required")
-        lengths = headers.get(b"content-length", ())
-        text = lengths[0] if len(set(lengths)) == 1 else b""
-        if not text.isdigit():   # bytes.isdigit: ASCII digits only; no sign, no "1_0"
-            raise HttpError(411, "Content-Length required")
-        # Compared as text first: a number of thousands of digits is refused unconverted.
-        if len(text) > 18 or int(text) > self.max_body:
+        length = _content_length(headers)
+        if length > self.max_body:
             raise HttpError(413, "request body too large")
-        length = int(text)
         buf = self._buf
         if len(buf) >= length:
             body = bytes(buf[:length])
             del buf[:length]
             return body
-        expect = headers.get(b"expect")
-        if expect is not None:
-            if [e.lower() for e in expect] != [b"100-continue"]:
-                raise HttpError(417, "only 100-continue is understood")
-            self._write(b"HTTP/1.1 100 Continue\r\n\r\n", deadline)
+        self._continue(headers, deadline)
         body = bytearray(length)
         have = len(buf)
         body[:have] = buf
@@ -259,6 +255,49 @@ class Connection:
                 return None
             have += got
         return body
+
+    def _continue(self, headers, deadline):
+        """Answer an ``Expect: 100-continue`` before the body is read."""
+        if _expectation(headers):
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n", deadline)
+
+    def body_length(self, request):
+        """The Content-Length of a request whose body was left unread (PUT)."""
+        return _content_length(request.headers)
+
+    def body_pieces(self, request):
+        """The body of a PUT ``request``, left unread by ``next_request``, as pieces of
+        at most _PIECE bytes, each a view of one buffer valid until the next is taken
+        (bounded memory whatever the body's size). A body is as long as it takes:
+        each piece must arrive within request_timeout of the one before. The pieces
+        stop early when the client closes, stalls or sends less."""
+        remaining = _content_length(request.headers)
+        try:
+            self._continue(request.headers, self.clock() + self.request_timeout)
+        except OSError:
+            return
+        buf = self._buf
+        if buf:
+            first = bytes(buf[:remaining])
+            del buf[:remaining]
+            remaining -= len(first)
+            yield first
+        piece = bytearray(_PIECE)
+        view = memoryview(piece)
+        # A plain socket fills the whole piece in one call (MSG_WAITALL: a tenth of the
+        # system calls and loop turns of reading what has arrived); TLS takes no flags.
+        flags = socket.MSG_WAITALL if self._kernel_timeouts else 0
+        while remaining > 0:
+            want = min(remaining, _PIECE)
+            try:
+                got = self._bounded(self.clock() + self.request_timeout, socket.SO_RCVTIMEO,
+                                    self.sock.recv_into, view[:want], want, flags)
+            except OSError:   # TimeoutError included: the client stalled
+                return
+            if not got:
+                return
+            remaining -= got
+            yield view[:got]
 
     # -- writing ---------------------------------------------------------------------
 
@@ -288,6 +327,19 @@ class Connection:
         else:   # a large body is not copied only to put the head before it
             self._write(head, deadline)
             self._write(body, deadline)
+
+    def send_pieces(self, status, content_type, length, pieces, close=False, extra=b""):
+        """Send a reply of ``length`` bytes made of ``pieces`` (an iterable of
+        bytes-like) as they come, each within request_timeout, however long the
+        whole takes. False if the pieces fell short of ``length`` (the connection must
+        then close: the client waits for bytes that will not come)."""
+        self._write(self._head(status, content_type, length, close, extra),
+                    self.clock() + self.request_timeout)
+        sent = 0
+        for piece in pieces:
+            self._write(piece, self.clock() + self.request_timeout)
+            sent += len(piece)
+        return sent == length
 
     def send_error(self, status, message):
         """Send an error reply in plain text; the caller then closes the connection."""
@@ -355,6 +407,29 @@ class ReplyStream:
         self._conn._write(b"0\r\n\r\n", self._deadline)
 
 
+def _content_length(headers):
+    """A body's one plain decimal Content-Length; 411 for none, chunked or several."""
+    if b"transfer-encoding" in headers:
+        raise HttpError(411, "Content-Length required")
+    lengths = headers.get(b"content-length", ())
+    text = lengths[0] if len(set(lengths)) == 1 else b""
+    # bytes.isdigit: ASCII digits only, no sign, no "1_0"; compared as text first, so
+    # that a number of thousands of digits is refused unconverted.
+    if not text.isdigit():
+        raise HttpError(411, "Content-Length required")
+    if len(text) > 18:
+        raise HttpError(413, "request body too large")
+    return int(text)
+
+
+def _expectation(headers):
+    """Whether the client expects ``100 Continue``; 417 for any other expectation."""
+    expect = headers.get(b"expect")
+    if expect is not None and [e.lower() for e in expect] != [b"100-continue"]:
+        raise HttpError(417, "only 100-continue is understood")
+    return expect is not None
+
+
 def _parse_head(head):
     """(method, target, version, headers) of a request head without its final CRLFs."""
     line_end = head.find(b"\r\n")
@@ -367,8 +442,8 @@ def _parse_head(head):
     method, target, version = match.groups()
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
         raise HttpError(505 if _VERSION.fullmatch(version) else 400, "HTTP/1.1 only")
-    if method not in (b"POST", b"GET", b"CONNECT"):
-        raise HttpError(501, "only GET, POST and CONNECT are served")
+    if method not in (b"POST", b"GET", b"CONNECT", b"PUT"):
+        raise HttpError(501, "only GET, POST, PUT and CONNECT are served")
     fields = head[line_end + 2:] + b"\r\n" if line_end >= 0 else b""
     if fields.count(b"\r\n") > MAX_HEADERS:
         raise HttpError(431, "too many headers")

@@ -32,7 +32,9 @@ Every byte from the network is treated as hostile (docs/security.md):
     Content-Length (411), and whatever it holds is answered with an XML-RPC
     reply, a fault, or an HTTP error; the request line and headers have limits
     of their own (httpio); an unexpected error is logged with its traceback and
-    never sent to the client.
+    never sent to the client. A PUT's body (a disk image) is the exception to
+    the size limit: its route reads it in bounded pieces once the request is
+    checked, each within ``request_timeout``, and never holds it whole.
 """
 
 import base64
@@ -50,6 +52,7 @@ import threading
 
 from ..api.limits import LogGate
 from ..api.sessions import Peer
+from ..util.addresses import parse_listen
 from ..util.files import unlink_if_exists
 from . import httpio, tls
 from .admission import Admission
@@ -385,16 +388,6 @@ def _remove_stale_socket(path):
     finally:
         probe.close()
     raise RuntimeError("another daemon is answering on %s" % path)
-
-
-def parse_listen(value):
-    """"ADDR:PORT" or "[v6]:PORT" -> (host, port); "none" -> None."""
-    if value in ("", "none"):
-        return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("listen address must be ADDR:PORT or none, not %r" % value)
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def listeners_from_config(app):

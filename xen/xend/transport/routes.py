@@ -7,7 +7,7 @@ must close)."""
 import logging
 import urllib.parse
 
-from ..api import codec, consoles, vmlogs, xmlrepr
+from ..api import codec, consoles, transfer, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
 from . import consoleproxy, prometheus
@@ -36,7 +36,9 @@ def _metrics(handler, conn, request, peer, query):
 # The HTTP status of each error a route's API call may raise (400 for any other);
 # VALUE_NOT_SUPPORTED: a console that is not there now (its guest has just stopped).
 _ERROR_STATUS = {"SESSION_INVALID": 401, "PERMISSION_DENIED": 403, "HANDLE_INVALID": 404,
-                 "VALUE_NOT_SUPPORTED": 409}
+                 "VALUE_NOT_SUPPORTED": 409, "VDI_IN_USE": 409, "OPERATION_NOT_ALLOWED": 409,
+                 "TASK_CANCELLED": 409, "VDI_TOO_SMALL": 413, "SR_FULL": 507,
+                 "INTERNAL_ERROR": 500}
 
 
 def _refuse(conn, request, error, close=False):
@@ -67,6 +69,57 @@ def _vm_log(handler, conn, request, peer, query):
     peer.authenticated = True
     conn.send(200, body, "text/plain", not request.keep_alive)
     return True
+
+
+def _task_header(job):
+    return b"Task-Id: %s\r\n" % job.task.encode("ascii")
+
+
+def _import_vdi(handler, conn, request, peer, query):
+    """PUT /import_raw_vdi?session_id=SESSION&vdi=VDI[&format=raw|qcow2][&task_id=TASK]:
+    the body (Content-Length bytes) becomes the VDI's image (api/transfer.py). Refused
+    before any of the body is read where the request is; 200 with the task's ref
+    (also its Task-Id header) once the VDI holds the image. A refusal closes the
+    connection: the body may be left unread."""
+    param = _params(query)
+    try:
+        job = transfer.open_import(handler.server.app, param("session_id", ""),
+                                   param("vdi", ""), param("format"), param("task_id", ""),
+                                   conn.body_length(request))
+    except ApiError as e:
+        _refuse(conn, request, e, close=True)
+        return False
+    peer.authenticated = True
+    try:
+        transfer.receive(job, conn.body_pieces(request), conn.body_length(request))
+    except ApiError as e:
+        _refuse(conn, request, e, close=True)
+        return False
+    conn.send(200, job.task.encode("ascii") + b"\n", "text/plain", not request.keep_alive,
+              extra=_task_header(job))
+    return True
+
+
+def _export_vdi(handler, conn, request, peer, query):
+    """GET /export_raw_vdi?session_id=SESSION&vdi=VDI[&format=raw|qcow2][&task_id=TASK]:
+    the VDI's image, application/octet-stream with a Content-Length, sent as it is
+    read (api/transfer.py); the task's ref in the Task-Id header."""
+    param = _params(query)
+    try:
+        job, length, pieces = transfer.open_export(handler.server.app, param("session_id", ""),
+                                              param("vdi", ""), param("format"),
+                                              param("task_id", ""))
+    except ApiError as e:
+        _refuse(conn, request, e)
+        return True
+    peer.authenticated = True
+    try:
+        return conn.send_pieces(200, "application/octet-stream", length, pieces,
+                                not request.keep_alive, extra=_task_header(job))
+    except OSError:   # the client went away (TimeoutError: it stopped reading)
+        return False
+    finally:
+        pieces.close()
 
 
 # mode -> (writer, live) of the console stream a console request asks for.
@@ -164,6 +217,8 @@ ROUTES = {
     ("GET", "/xen-api.dtd"): _dtd,
     ("GET", "/metrics"): _metrics,
     ("GET", "/vm-log"): _vm_log,
+    ("PUT", "/import_raw_vdi"): _import_vdi,
+    ("GET", "/export_raw_vdi"): _export_vdi,
     ("CONNECT", "/console"): _console,
     ("GET", "/console/ws"): _console_ws,
 }

@@ -15,6 +15,10 @@ import threading
 
 _local = threading.local()
 
+# The least gain worth passing on: each report that reaches a task updates its record
+# and sends an event, and a copy in 1 MiB steps would otherwise send one per MiB.
+STEP = 0.001
+
 
 class Cancelled(Exception):
     """Raised at a safe point after the operation's task was cancelled."""
@@ -32,8 +36,8 @@ class Tracker:
 
     def report(self, fraction):
         # Monotonic and short of 1.0: reaching 100% is the task manager's, at completion.
-        fraction = min(max(fraction, self.fraction), 0.99)
-        if fraction > self.fraction:
+        fraction = min(fraction, 0.99)
+        if fraction >= self.fraction + STEP:
             self.fraction = fraction
             self._on_progress(fraction)
 

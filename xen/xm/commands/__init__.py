@@ -79,4 +79,5 @@ def ask_password(prompt):
 
 
 # Importing the modules registers their commands, in the order "xm help" lists them.
-from . import devices, host, resources, vm, vmlive  # noqa: E402,F401
+from . import debug, devices, host, monitor, resources, shell, transfer, vm  # noqa: E402,F401, I001
+from . import boot, vmlive  # noqa: E402,F401  (after vm: their commands follow the lifecycle in "xm help")

@@ -3,7 +3,7 @@
 from .. import config, provision
 from ..client import XmError
 from ..output import decode, print_json, print_table
-from . import arg, command
+from . import all_records, arg, command
 from .vm import VM_ARG
 
 _MODES = {"w": "RW", "rw": "RW", "r": "RO", "ro": "RO"}
@@ -39,13 +39,16 @@ def block_list(client, opts):
 
 @command("block-attach", "give a VM a disk", "Devices", args=[
     VM_ARG,
-    arg("vdi", metavar="VDI", help="the virtual disk's name or UUID"),
+    arg("vdi", metavar="VDI", help="the virtual disk's name or UUID, or an existing image "
+        "as in a config file: file:/path, tap:aio:/path, tap:qcow2:/path, phy:/dev/..."),
     arg("device", metavar="DEVICE", help="as the guest sees it: xvdb, hdb, ioemu:hdb"),
     arg("mode", metavar="MODE", help="w (read-write) or r (read-only)"),
-], details="Prints the new VBD's UUID.")
+], details="""\
+An image named by its path is adopted as a VDI that is that file (in an image or
+block SR of its directory, introduced if there is none), as xm create does.
+Prints the new VBD's UUID.""")
 def block_attach(client, opts):
     vm = client.resolve("VM", opts.vm)
-    vdi = client.resolve("VDI", opts.vdi)
     parsed = config.parse_device(opts.device)
     if parsed is None or parsed[2]:
         raise XmError("%s is not a disk device name like xvdb, hdb or ioemu:hdb" % opts.device)
@@ -54,8 +57,18 @@ def block_attach(client, opts):
     device, driver, _ = parsed
     if any(rec.get("device") == device for _, rec in _devices(client, vm, "VBD")):
         raise XmError("%s already has a disk on %s" % (client.label(vm), device))
-    print(client.call("VBD.create", {"VM": vm, "VDI": vdi, "device": device,
-                                     "mode": _MODES[opts.mode.lower()], "driver": driver}))
+    undo = provision.Undo(client)
+    try:
+        if opts.vdi.split(":", 1)[0] in config.DISK_KINDS:
+            disk = config.parse_disk("%s,%s,%s" % (opts.vdi, device, opts.mode.lower()[:1]))
+            vdi = provision.adopt(client, undo, disk.path, disk.block)
+        else:
+            vdi = client.resolve("VDI", opts.vdi)
+        print(undo.create("VBD", {"VM": vm, "VDI": vdi, "device": device,
+                                  "mode": _MODES[opts.mode.lower()], "driver": driver}))
+    except BaseException:
+        undo.rollback()
+        raise
 
 
 @command("block-detach", "take a disk away from a VM (the VDI stays)", "Devices", args=[
@@ -66,9 +79,17 @@ def block_detach(client, opts):
     client.call("VBD.delete", _find(client, vm, "VBD", opts.vbd, "device"))
 
 
-@command("network-list", "list a VM's network interfaces", "Devices", args=[VM_ARG],
-         json=True)
+@command("network-list", "list the networks, or a VM's network interfaces", "Devices",
+         args=[arg("vm", metavar="VM", nargs="?",
+                   help="the VM's name or UUID (default: every network)")],
+         json=True, details="""\
+Without a VM: each network's name, the host bridge its interfaces are ports of,
+how many interfaces (VIFs) it has, its NIC and UUID. With a VM: that VM's
+interfaces.""")
 def network_list(client, opts):
+    if opts.vm is None:
+        _networks(client, opts)
+        return
     vifs = _devices(client, client.resolve("VM", opts.vm), "VIF")
     if opts.json:
         print_json([rec for _, rec in vifs])
@@ -81,30 +102,59 @@ def network_list(client, opts):
                 right=(3,))
 
 
+def _networks(client, opts):
+    networks = all_records(client, "network")
+    if opts.json:
+        print_json([rec for _, rec in networks])
+        return
+    print_table(("Name", "Bridge", "VIFs", "NIC", "UUID"),
+                [(rec.get("name_label", ""), rec.get("bridge", ""), len(rec.get("VIFs", [])),
+                  rec.get("NIC", "") or "-", ref) for ref, rec in networks], right=(2,))
+
+
 @command("network-attach", "give a VM a network interface", "Devices", args=[
     VM_ARG,
-    arg("network", metavar="NETWORK", help="the network's name, NIC or UUID"),
-    arg("settings", metavar="KEY=VALUE", nargs="*",
-        help="mac=00:16:3e:..., mtu=..., type=ioemu|netfront, vifname=..."),
+    arg("args", metavar="NETWORK|KEY=VALUE", nargs="*",
+        help="the network's name, NIC or UUID, or bridge=BRIDGE (default xenbr0); "
+             "mac=00:16:3e:..., model=e1000, mtu=..., type=ioemu|netfront, vifname=..."),
 ], details="""\
-The interface is the VM's next free ethN; without mac= the server gives it
-an unused address. Prints the new VIF's UUID.""")
+The classic form, xm network-attach VM bridge=xenbr0 mac=... model=e1000, names
+the network by its bridge: the network whose name or NIC is BRIDGE (an error
+listing the networks if none is). The interface is the VM's next free ethN;
+without mac= the server gives it an unused address. ip=, script=, rate= and
+backend= are refused: the daemon runs no vif scripts and sets no addresses.
+Prints the new VIF's UUID.""")
 def network_attach(client, opts):
     vm = client.resolve("VM", opts.vm)
-    network = provision.find_network(client, opts.network)
+    names = [a for a in opts.args if "=" not in a]
+    settings = [a for a in opts.args if "=" in a]
+    if len(names) > 1:
+        raise XmError("network-attach takes one NETWORK, not %s" % " ".join(names))
+    vif = config.parse_vif(",".join(settings), "network-attach")
+    if vif.ignored:
+        raise XmError("network-attach cannot honour %s" % "; ".join(
+            config.vif_ignored(vif.ignored)))
+    if names and any(s.startswith("bridge=") for s in settings):
+        raise XmError("give the network as NETWORK or as bridge=, not both")
+    network = provision.find_network(client, names[0] if names else vif.bridge)
     if network is None:
-        raise XmError("there is no network named '%s'" % opts.network)
-    vif = config.parse_vif(",".join(opts.settings), "network-attach")
-    unknown = list(vif.ignored)
-    if any(s.startswith("bridge=") for s in opts.settings):
-        unknown.append("bridge")     # the network is the NETWORK argument
-    if unknown:
-        raise XmError("network-attach takes mac=, mtu=, type= and vifname=, not %s"
-                      % ", ".join(unknown))
+        raise XmError(_no_network(client, names[0] if names else vif.bridge, bool(names)))
     taken = {rec.get("device") for _, rec in _devices(client, vm, "VIF")}
     vif.record["device"] = next("eth%d" % i for i in range(len(taken) + 1)
                                 if "eth%d" % i not in taken)
     print(client.call("VIF.create", provision.vif_record(vm, network, vif)))
+
+
+def _no_network(client, ident, by_name):
+    """Why no network is ``ident``, naming those there are: network-attach makes none
+    (making a network is a host-wide change, root's, never a side effect)."""
+    if by_name:
+        return "there is no network named '%s'" % ident
+    bridges = sorted({b for rec in client.call("network.get_all_records").values()
+                      for b in (rec.get("name_label"), rec.get("NIC")) if b})
+    return ("no network has the bridge %s (networks: %s); make one with "
+            "xm network-new %s [--nic %s]"
+            % (ident, ", ".join(bridges) or "none", ident, ident))
 
 
 @command("network-detach", "take a network interface away from a VM", "Devices", args=[

@@ -1,12 +1,13 @@
 """The host, users, tasks and events."""
 
 import os
+import re
 import sys
 
 from xen.xend.api import datamodel
 
 from ..client import Failure, XmError
-from ..output import decode, format_value, print_json, print_pairs, print_table
+from ..output import MIB, decode, format_value, print_json, print_pairs, print_table
 from . import all_records, arg, ask_password, command, positive
 
 GROUP = "Host, users and events"
@@ -15,7 +16,20 @@ GROUP = "Host, users and events"
 _CLASS_NAMES = {name.lower(): name for name in datamodel.CLASSES}
 
 
-@command("info", "show the host: its name, software versions and CPUs", GROUP, json=True)
+def xen_version_pairs(version):
+    """Xen's version ("4.17.3-pre") as classic xm info's xen_major, xen_minor and
+    xen_extra lines; none for a host without Xen."""
+    match = re.match(r"(\d+)\.(\d+)(.*)", version or "")
+    if not match:
+        return []
+    return list(zip(("xen_major", "xen_minor", "xen_extra"), match.groups()))
+
+
+@command("info", "show the host: its name, memory, software versions and CPUs", GROUP,
+         json=True, details="""\
+total_memory and free_memory are the hypervisor's, in MiB (Xen's on a Xen host,
+the machine's on QEMU); xen_major, xen_minor and xen_extra name Xen's version
+on a Xen host, software_version/qemu the QEMU guests run on.""")
 def info(client, opts):
     cpus = sorted((rec for _, rec in all_records(client, "host_cpu")),
                   key=lambda rec: rec.get("number", 0))
@@ -32,6 +46,9 @@ def info(client, opts):
                  ("enabled", host.get("enabled", True)),
                  ("resident_vms", len(host.get("resident_VMs", []))),
                  ("nr_cpus", len(cpus)),
+                 ("total_memory", host.get("memory_total", 0) // MIB),
+                 ("free_memory", host.get("memory_free", 0) // MIB),
+                 *xen_version_pairs(host.get("software_version", {}).get("xen")),
                  ("cpu_utilisation", ["%.1f%%" % (100 * c.get("utilisation", 0.0))
                                       for c in cpus])]
         if cpus:
@@ -47,6 +64,17 @@ def info(client, opts):
 ], details="Prints the new user's UUID. Set a password with \"xm passwd NAME\".")
 def user_add(client, opts):
     print(client.call("user.create", {"short_name": opts.name, "fullname": opts.fullname}))
+
+
+@command("user-list", "list the users who may log in", GROUP, json=True)
+def user_list(client, opts):
+    users = sorted(all_records(client, "user"), key=lambda item: item[1].get("short_name", ""))
+    if opts.json:
+        print_json([rec for _, rec in users])
+        return
+    print_table(("Name", "UUID", "Full name"),
+                [(rec.get("short_name", ""), ref, rec.get("fullname", ""))
+                 for ref, rec in users])
 
 
 @command("passwd", "set a user's password", GROUP, args=[

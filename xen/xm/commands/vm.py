@@ -7,7 +7,7 @@ from ..client import Failure, XmError
 from ..output import (
     MIB,
     decode,
-    domain_ids,
+    domain_id,
     escape_line,
     has_domain,
     print_escaped,
@@ -19,7 +19,7 @@ from ..output import (
 )
 from . import all_records, arg, command, lifecycle_help, positive, vmlive
 
-VM_ARG = arg("vm", metavar="VM", help="the VM's name or UUID")
+VM_ARG = arg("vm", metavar="VM", help="the VM's name, UUID or domain ID")
 
 # How long "shutdown -w" waits for Halted after the shutdown call has returned.
 SHUTDOWN_WAIT = 300
@@ -46,6 +46,44 @@ whose name or NIC is its bridge (made if absent; xenbr0 when none is given).
 If anything fails, nothing is left behind."""
 
 
+# Classic xm's name and ID of the host's own domain (dom0 on Xen; on QEMU the host
+# itself), which is no VM of the API.
+DOMAIN0 = "Domain-0"
+
+# ``xm list --state`` values: each VM's power state, and "crashed" for a guest kept
+# after a crash (whose power state is Paused; it is "crashed", not "paused").
+STATES = {"running": "Running", "paused": "Paused", "halted": "Halted",
+          "suspended": "Suspended", "shuttingdown": "ShuttingDown", "unknown": "Unknown",
+          "crashed": "crashed"}
+
+
+def state_of(record):
+    """The --state word of a VM record (a key of STATES)."""
+    if record.get("crashed"):
+        return "crashed"
+    return record.get("power_state", "Unknown").lower()
+
+
+def the_host(client):
+    """The host's decoded record (the daemon runs one host)."""
+    return all_records(client, "host")[0][1]
+
+
+def domain0_row(client):
+    """The list row of the host's own domain: its memory and CPUs, ID 0, running."""
+    host = the_host(client)
+    return (DOMAIN0, 0, host.get("control_domain_memory", 0) // MIB,
+            host.get("control_domain_VCPUs", 0), "r-----", "-")
+
+
+def vm_row(rec):
+    """The list row of one VM."""
+    memory = rec.get("memory_actual", 0) if has_domain(rec) else 0
+    return (rec.get("name_label", ""), domain_id(rec),
+            (memory or rec.get("memory_dynamic_max", 0)) // MIB,
+            rec.get("VCPUs_number", 0), vm_state(rec), "%.1f" % rec.get("VCPUs_CPU_time", 0.0))
+
+
 def vm_records(client, names):
     """[(ref, decoded record)] of the named VMs in the order given, or of all VMs by name."""
     if not names:
@@ -55,17 +93,22 @@ def vm_records(client, names):
 
 
 @command("list", "list VMs", "VMs", json=True, args=[
-    arg("vms", metavar="VM", nargs="*", help="only these VMs (names or UUIDs)"),
+    arg("vms", metavar="VM", nargs="*", help="only these VMs (names, UUIDs or IDs)"),
     arg("-l", "--long", action="store_true", help="print every field of each VM"),
+    arg("--state", type=str.lower, choices=sorted(STATES), metavar="STATE",
+        help="only VMs in this state: %s" % ", ".join(sorted(STATES))),
 ], details="""\
-Columns: Name; ID, a small number for each VM that exists on the hypervisor
-(Running, Paused, ShuttingDown, Unknown), "-" for Halted and Suspended VMs;
-Mem, in MiB (the current allocation, or dynamic_max when the VM is not
-running); VCPUs; State, as xm shows it (r running, b blocked/idle, p paused,
-s shut down or suspended, d dying/shutting down); Time(s), CPU time, which
-this API does not report ("-"). --json prints the full records.""")
+Columns: Name; ID, the domain ID of each VM that exists on the hypervisor
+(Running, Paused, ShuttingDown, Unknown; VM.domid), "-" for Halted and
+Suspended VMs; Mem, in MiB (the current allocation, or dynamic_max when the VM
+is not running); VCPUs; State, as xm shows it (r running, b blocked/idle, p
+paused, s shut down or suspended, c crashed and kept, d dying/shutting down);
+Time(s), the CPU seconds the VM's vCPUs used (VM.VCPUs_CPU_time). Without VMs
+named, the first row is Domain-0, the host's own domain (dom0 on Xen, the host
+itself on QEMU: its memory and CPUs). --json prints the full records.""")
 def list_vms(client, opts):
-    records = vm_records(client, opts.vms)
+    records = [(ref, rec) for ref, rec in vm_records(client, opts.vms)
+               if opts.state in (None, state_of(rec))]
     if opts.json:
         print_json([rec for _, rec in records])
         return
@@ -75,13 +118,9 @@ def list_vms(client, opts):
                 print()
             print_pairs(list(rec.items()))
         return
-    ids = domain_ids(records)
-    rows = []
-    for ref, rec in records:
-        memory = rec.get("memory_actual", 0) if has_domain(rec) else 0
-        rows.append((rec.get("name_label", ""), ids[ref],
-                     (memory or rec.get("memory_dynamic_max", 0)) // MIB,
-                     rec.get("VCPUs_number", 0), vm_state(rec), "-"))
+    rows = [vm_row(rec) for _, rec in records]
+    if not opts.vms and opts.state in (None, "running"):
+        rows.insert(0, domain0_row(client))
     print_table(("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"), rows, right=(1, 2, 3, 5))
 
 
@@ -173,28 +212,73 @@ def _ask_guest(client, method, vm):
     client.call("Async." + method, vm)
 
 
-@command("shutdown", "ask a VM's guest to shut down", "VMs", args=[
-    VM_ARG, arg("-w", "--wait", action="store_true", help="wait until the VM is Halted"),
-], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_shutdown"))
-def shutdown(client, opts):
-    vm = client.resolve("VM", opts.vm)
-    if opts.wait:
+ALL_ARG = arg("-a", "--all", action="store_true",
+              help="every VM resident on the host (Running, Paused, ...), one after another")
+
+
+def _each_vm(client, opts, act):
+    """``act(vm)`` on the VM named, or with -a on each resident VM in turn: a VM that
+    fails is reported on a line of its own and the others go on; the exit status."""
+    if opts.all == bool(opts.vm):
+        raise XmError("give either a VM or -a")
+    if not opts.all:
+        act(client.resolve("VM", opts.vm))
+        return 0
+    failed = 0
+    for ref, rec in all_records(client, "VM"):
+        if not has_domain(rec) or rec.get("is_a_template"):
+            continue
+        name = rec.get("name_label", "") or ref
+        client.remember(ref, name)    # errors name the VM as the user knows it
+        try:
+            act(ref)
+        except Failure as f:
+            failed += 1
+            print("Error: %s: %s" % (printable(name), client.explain(f)), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _shutdown(client, vm, wait):
+    if wait:
         client.long_call("VM.clean_shutdown", vm)
         client.wait_for_power_state(vm, "Halted", SHUTDOWN_WAIT)
     else:
         _ask_guest(client, "VM.clean_shutdown", vm)
 
 
-@command("reboot", "ask a VM's guest to reboot", "VMs", args=[
-    VM_ARG, arg("-w", "--wait", action="store_true",
-                help="wait until the VM has rebooted (is Running again)"),
-], details="Returns at once unless -w is given.\n\n" + lifecycle_help("clean_reboot"))
-def reboot(client, opts):
-    vm = client.resolve("VM", opts.vm)
-    if opts.wait:
+def _reboot(client, vm, wait):
+    if wait:
         client.long_call("VM.clean_reboot", vm)
     else:
         _ask_guest(client, "VM.clean_reboot", vm)
+
+
+@command("shutdown", "ask a VM's guest (or every guest) to shut down or reboot", "VMs", args=[
+    arg("vm", metavar="VM", nargs="?", help="the VM's name or UUID"), ALL_ARG,
+    arg("-w", "--wait", action="store_true",
+        help="wait until the VM is Halted (with -R: has rebooted)"),
+    arg("-H", "--halt", action="store_true", help="shut down (the default)"),
+    arg("-R", "--reboot", action="store_true", help="reboot instead, as \"xm reboot\""),
+], details="""Returns at once unless -w is given. With -a, each VM that fails is reported on
+a line of its own ("Error: NAME: why"), the others are still asked, and the
+exit status is 1 if any failed.
+
+""" + lifecycle_help("clean_shutdown", "clean_reboot"))
+def shutdown(client, opts):
+    if opts.halt and opts.reboot:
+        raise XmError("-H and -R cannot be used together")
+    act = _reboot if opts.reboot else _shutdown
+    return _each_vm(client, opts, lambda vm: act(client, vm, opts.wait))
+
+
+@command("reboot", "ask a VM's guest (or every guest) to reboot", "VMs", args=[
+    arg("vm", metavar="VM", nargs="?", help="the VM's name or UUID"), ALL_ARG,
+    arg("-w", "--wait", action="store_true",
+        help="wait until the VM has rebooted (is Running again)"),
+], details="Returns at once unless -w is given; -a as for \"xm shutdown\".\n\n"
+   + lifecycle_help("clean_reboot"))
+def reboot(client, opts):
+    return _each_vm(client, opts, lambda vm: _reboot(client, vm, opts.wait))
 
 
 @command("destroy", "stop a VM at once, without asking its guest", "VMs", args=[VM_ARG],
@@ -301,7 +385,6 @@ running, b blocked/idle, p paused), its current utilisation and the host CPUs
 it may run on (vcpu-pin).""")
 def vcpu_list(client, opts):
     records = vm_records(client, opts.vms)
-    ids = domain_ids(records)
     rows = []
     for ref, rec in records:
         pins = vmlive.params_of(rec.get("VCPUs_params", ""))
@@ -309,7 +392,7 @@ def vcpu_list(client, opts):
                                 key=lambda item: int(item[0])):
             state = {"Paused": "-p-"}.get(rec.get("power_state"),
                                           "r--" if use > 0 else "-b-")
-            rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": ids[ref],
+            rows.append({"name": rec.get("name_label", ""), "uuid": ref, "id": domain_id(rec),
                          "vcpu": int(vcpu), "state": state, "utilisation": use,
                          "affinity": pins.get("cpumap%s" % vcpu, "all")})
     if opts.json:

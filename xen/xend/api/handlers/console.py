@@ -6,12 +6,8 @@ has now (a reload may change them): the TLS listener when there is one, else the
 TCP listener, else a path on the Unix socket.
 """
 
-import socket
-
+from ...util.addresses import reachable_authority
 from .base import ClassHandler
-
-# Addresses a listener binds to listen on every interface: no client can connect to them.
-_WILDCARDS = ("0.0.0.0", "::")
 
 
 def console_url(config, ref):
@@ -21,19 +17,8 @@ def console_url(config, ref):
     path = "/console?ref=" + ref
     for key, scheme in (("tls_listen", "https"), ("listen", "http")):
         if config.get(key, "none") not in ("", "none"):
-            return "%s://%s%s" % (scheme, _authority(config[key]), path)
+            return "%s://%s%s" % (scheme, reachable_authority(config[key]), path)
     return path
-
-
-def _authority(listen):
-    """"HOST:PORT" a client can reach, from a configured "ADDR:PORT" or "[v6]:PORT" (an
-    empty ADDR is 127.0.0.1, as the listener reads it): a wildcard ADDR becomes the
-    host's name."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if host in _WILDCARDS:
-        host = socket.gethostname()
-    return "%s:%s" % ("[%s]" % host if ":" in host else host, port)
 
 
 class ConsoleHandler(ClassHandler):

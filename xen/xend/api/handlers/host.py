@@ -1,5 +1,6 @@
 """host (§2.7) and host_cpu (§2.8): the machine the daemon runs on."""
 
+import os
 import shlex
 import subprocess
 
@@ -10,10 +11,28 @@ from .base import ClassHandler
 
 class HostHandler(ClassHandler):
     cls_name = "host"
-    computed = {"software_version": "_software_version"}
+    computed = {"software_version": "_software_version",
+                "memory_total": "_memory_total", "memory_free": "_memory_free",
+                "control_domain_memory": "_control_domain_memory",
+                "control_domain_VCPUs": "_control_domain_vcpus"}
 
     def _software_version(self, ref, rec):
         return self.app.software_version()
+
+    # Memory as the sampler last saw it: the hypervisor's (Xen's), and the daemon's own
+    # machine's (dom0, or the whole host where the daemon runs on it).
+
+    def _memory_total(self, ref, rec):
+        return self.app.sampler.host_memory[0]
+
+    def _memory_free(self, ref, rec):
+        return self.app.sampler.host_memory[1]
+
+    def _control_domain_memory(self, ref, rec):
+        return self.app.sampler.own_memory[0]
+
+    def _control_domain_vcpus(self, ref, rec):
+        return os.cpu_count() or 1
 
     def disable(self, call, host):
         with self.store.transaction() as txn:
@@ -28,6 +47,14 @@ class HostHandler(ClassHandler):
 
     def reboot(self, call, host):
         self._power(host, "reboot")
+
+    def dmesg(self, call, host):
+        """The hypervisor's log on this host (Backend.dmesg)."""
+        return self.app.backend.dmesg()
+
+    def dmesg_clear(self, call, host):
+        """The hypervisor's log, cleared once read (Backend.dmesg)."""
+        return self.app.backend.dmesg(clear=True)
 
     def _power(self, host, operation):
         if self.store.get("host", host).get("enabled", True):

@@ -37,6 +37,11 @@ def _ifname(field, value):
 
 class NetworkHandler(ClassHandler):
     cls_name = "network"
+    computed = {"bridge": "_bridge"}
+
+    @staticmethod
+    def _bridge(ref, rec):
+        return netdev.network_bridge(ref, rec.get("NIC", ""), rec.get("VLAN", ""))
 
     def set_NIC(self, call, wire, ref, value):
         self.set_field(call, wire, ref, value)
@@ -114,6 +119,20 @@ class VIFHandler(DeviceHandler):
         if not 68 <= new.get("MTU", 1500) <= 65535:
             raise ApiError("INVALID_VALUE", "MTU", str(new.get("MTU")))
         _ifname("device", new.get("device", ""))
+        self._check_model(new)
+
+    def _check_model(self, new):
+        """A model is one the backend gives; it makes the VIF emulated (ioemu), or
+        paravirtualised for a virtio one, so that the type always says what the guest has."""
+        model = new.get("model", "")
+        if not model:
+            return
+        models = self.app.backend.nic_models()
+        if model not in models:
+            raise ApiError("VALUE_NOT_SUPPORTED", "model", model,
+                           "the %s backend gives the NIC models %s"
+                           % (self.app.backend.name, ", ".join(models) or "none"))
+        new["type"] = "paravirtualised" if model.startswith("virtio") else "ioemu"
 
     def _fresh_mac(self, txn):
         """A locally administered unicast MAC no VIF on this host has."""

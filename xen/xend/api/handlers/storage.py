@@ -15,6 +15,7 @@ from ...util import progress
 from ...util.files import fs_size, same_file_system
 from .. import lifecycle
 from ..errors import ApiError
+from .adoption import SRAdoption, VDIAdoption
 from .base import ClassHandler, new_ref
 from .devices import DeviceHandler
 
@@ -38,7 +39,7 @@ def capacity(sr_rec):
             or srdrivers.driver(sr_rec.get("type", "dir")).physical_size(sr_rec["location"]))
 
 
-class SRHandler(ClassHandler):
+class SRHandler(SRAdoption, ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
                 "physical_utilisation": "_physical_utilisation",
@@ -75,6 +76,9 @@ class SRHandler(ClassHandler):
     def create(self, call, record):
         self.may_write(call, None)
         stored, bound = self.record_from_wire(record)
+        if srdrivers.driver(stored.get("type") or "dir").adopts:
+            raise ApiError("VALUE_NOT_SUPPORTED", "type", stored["type"],
+                           "an SR of existing files is adopted with SR.introduce")
         ref = new_ref()
         return self.make(ref, stored, bound)
 
@@ -141,9 +145,10 @@ class SRHandler(ClassHandler):
         return new
 
 
-class VDIHandler(ClassHandler):
+class VDIHandler(VDIAdoption, ClassHandler):
     cls_name = "VDI"
-    computed = {"physical_utilisation": "_physical_utilisation"}
+    computed = {"physical_utilisation": "_physical_utilisation", "location": "_location",
+                "managed": "_managed"}
 
     def _physical_utilisation(self, ref, rec):
         return srdrivers.allocated(self.store.private(ref).get("path", ""))
@@ -159,7 +164,8 @@ class VDIHandler(ClassHandler):
         size = new.get("virtual_size", 0) * sector
         sr = (txn or self.store).get("SR", new.get("SR", ""))
         sr_type = sr.get("type", "dir") if sr else "dir"
-        limit = srdrivers.driver(sr_type).max_size
+        d = srdrivers.driver(sr_type)
+        limit = d.max_size
         if not 0 <= size <= limit:
             # virtual_size counts sectors: the bound too, with bytes for the reader.
             raise ApiError("INVALID_VALUE", "virtual_size",
@@ -171,7 +177,11 @@ class VDIHandler(ClassHandler):
                            "a VDI stays in its SR; use VDI.snapshot or SR.clone to copy it")
         if old is not None:
             self._check_holders_agree(txn, ref, old, new)
-        if sr:
+        if old is not None and d.read_only and not new.get("read_only"):
+            raise ApiError("INVALID_VALUE", "read_only",
+                           "false (the VDIs of a %s SR are read-only)" % sr_type)
+        if sr and (old is not None or not d.adopts):
+            # An adopted image's bytes are on disk already: only growing it promises more.
             # Checked again inside the transaction that commits the VDI, under the
             # store's write lock: two calls cannot both take the SR's last bytes.
             self.check_room(txn or self.store, new["SR"], sr,
@@ -264,6 +274,10 @@ class VDIHandler(ClassHandler):
         if rec is None:   # deleted meanwhile by another call
             raise ApiError("HANDLE_INVALID", "VDI", ref)
         sr, d = self._sr(rec)
+        if d.adopts and not d.deletes_images:
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "the files of a %s SR are not removed; VDI.forget drops the "
+                           "record" % d.type)
         with self.app.sr_lock(rec["SR"]):
             path = self.store.private(ref).get("path")
             dropped = d.chain(sr["location"], path) if path else set()
@@ -297,6 +311,9 @@ class VDIHandler(ClassHandler):
 
     def _snapshot_files(self, vdi, rec):
         sr, d = self._sr(rec)
+        if d.adopts and not d.deletes_images:
+            raise ApiError("VALUE_NOT_SUPPORTED", "SR.type", d.type,
+                           "the VDIs of a %s SR are not snapshotted" % d.type)
         # Refused before any file work; commit_snapshot checks again.
         self.check_room(self.store, rec["SR"], sr, vdi_bytes(rec))
         leaf = self.store.private(vdi)["path"]
@@ -320,7 +337,8 @@ class VDIHandler(ClassHandler):
         snap_rec = {k: v for k, v in rec.items() if k not in _NOT_SNAPSHOTTED}
         snap_rec["parent"] = vdi
         return {"ref": snap, "record": snap_rec, "vdi": vdi, "leaf": leaf, "frozen": frozen,
-                "private": {"path": snap_path, "format": d.format}}
+                "private": {"path": snap_path,
+                            "format": self.store.private(vdi).get("format", d.format)}}
 
     def commit_snapshot(self, txn, made):
         """Record a snapshot made by snapshot_files inside ``txn``."""

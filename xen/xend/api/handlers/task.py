@@ -28,6 +28,9 @@ class TaskHandler(ClassHandler):
         """The caller's tasks that are still executing."""
         return [t for t in self.app.tasks.running() if self.visible(call, t)]
 
+    def create(self, call, label, description):
+        return self.app.tasks.create(call, label, description)
+
     def cancel(self, call, task):
         self.require_visible(call, task)
         self.app.tasks.cancel(task)

@@ -2,12 +2,18 @@
 clone. The other lifecycle RPCs are the domain owner's own (methods.py binds them)."""
 
 import functools
+import os
 
 from ...backend import vcpuparams
+from ...host import srdrivers
+from ...state import savefile
+from ...state.domains import GUEST_KEYS
+from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
+from .vmdebug import VMDebug
 
 # The memory fields, each at most the next (§2.6.1; docs/api.md).
 MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
@@ -16,16 +22,24 @@ MEMORY_ORDER = ("memory_static_min", "memory_dynamic_min", "memory_dynamic_max",
 # The most vCPUs a VM may have, as in Xen's xm.
 MAX_VCPUS = 255
 
-# Fields a clone does not copy from its original.
-_NOT_CLONED = ("name_label", "power_state", "resident_on")
+# The longest wait after an autostarted VM (a day): a longer one is a typing error.
+MAX_START_DELAY = 86400
 
-class VMHandler(ClassHandler):
+# Fields a clone does not copy from its original (nor the facts of its guest).
+_NOT_CLONED = ("name_label", "power_state", "resident_on") + GUEST_KEYS
+
+
+class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
         "memory_actual": "_memory_actual",
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
         "tools_version": "_tools_version",
+        "domid": "_domid",
+        "start_time": "_start_time",
+        "VCPUs_CPU_time": "_cpu_time",
+        "crashed": "_crashed",
     }
 
     def _running(self, rec):
@@ -52,6 +66,24 @@ class VMHandler(ClassHandler):
         if not self._running(rec):
             return {}
         return self.app.sampler.vm(ref).get("tools_version", {})
+
+    # domid, start_time and crashed: the domain owner keeps them in the stored record
+    # (state/domains.py GUEST_KEYS); the sampler's figures, never a backend call.
+
+    def _domid(self, ref, rec):
+        if not self._running(rec):
+            return -1
+        # The hypervisor's own, as last sampled (a Xen guest's changes when it reboots).
+        return self.app.sampler.vm(ref).get("domid", rec.get("_domid", -1))
+
+    def _start_time(self, ref, rec):
+        return rec.get("_start_time", "")
+
+    def _cpu_time(self, ref, rec):
+        return self.app.sampler.vm(ref).get("cpu_time", 0.0) if self._running(rec) else 0.0
+
+    def _crashed(self, ref, rec):
+        return bool(rec.get("_crashed"))
 
     def record_from_wire(self, record):
         """The constructor's record, with omitted memory fields defaulted from the given
@@ -161,6 +193,9 @@ class VMHandler(ClassHandler):
         if not 1 <= new.get("VCPUs_max", 1) <= MAX_VCPUS:
             raise ApiError("INVALID_VALUE", "VCPUs_max", "%s (must be 1..%d)"
                            % (new.get("VCPUs_max"), MAX_VCPUS))
+        if not 0 <= new.get("start_delay", 0) <= MAX_START_DELAY:
+            raise ApiError("INVALID_VALUE", "start_delay", "%s (must be 0..%d seconds)"
+                           % (new.get("start_delay"), MAX_START_DELAY))
         if not 0 <= new.get("VCPUs_at_startup", 0) <= new.get("VCPUs_max", 1):
             raise ApiError("INVALID_VALUE", "VCPUs_at_startup", "%s (must be 0..%d: "
                            "VCPUs/max, 0 meaning VCPUs/max)"
@@ -215,3 +250,89 @@ class VMHandler(ClassHandler):
                 vdi_h.undo_snapshot(made)
             raise
         return new
+
+    # -- save and restore to a named file -------------------------------------------
+
+    def restore(self, call, filename, start_paused):
+        """Run the VM saved in ``filename``: the VM of the file's UUID if it exists (its
+        own devices; Halted only), else a VM made from the file's record, removed again
+        if its guest does not run. Nothing changes on a bad file (VM_SAVE_FILE_INVALID)
+        or a missing disk (VDI_MISSING)."""
+        path = check_save_path(filename)
+        try:
+            header, offset = savefile.read_header(path, self.app.backend_name)
+        except savefile.SaveFileError as e:
+            raise ApiError("VM_SAVE_FILE_INVALID", path, str(e)) from None
+        vm = header["vm"]["uuid"]
+        length = header["stream_bytes"]
+        if self.store.get("VM", vm) is not None:
+            self.app.domains.restore_guest(vm, path, offset, length, start_paused)
+            return vm
+        made = []       # (class, ref) of what the restore made besides the VM
+        try:
+            self._make_saved(call, header, made)
+            self.app.domains.restore_guest(vm, path, offset, length, start_paused)
+        except BaseException:
+            if self.store.get("VM", vm) is not None:
+                self.delete(call, vm)
+            with self.store.transaction() as txn:
+                for cls, ref in made:
+                    if txn.exists(ref):     # a network is made with the VM, or not at all
+                        txn.delete(cls, ref)
+            raise
+        return vm
+
+    def _make_saved(self, call, header, made):
+        """Make the Halted VM of a save file's ``header`` with its VBDs (their VDIs found
+        by UUID, else by image path, else adopted from an SR of existing files in the
+        image's directory) and VIFs (their networks found by UUID, else by name, else
+        made); what it made besides the VM is added to ``made``."""
+        vdis = [self._saved_vdi(call, d, made) for d in header["vbds"]]
+        with self.store.transaction() as txn:
+            rec = dict(header["vm"]["record"], power_state=lifecycle.HALTED, resident_on="")
+            self.insert(txn, header["vm"]["uuid"], rec)
+            for disk, vdi in zip(header["vbds"], vdis):
+                self.app.handlers["VBD"].insert(txn, self._free_ref(txn, disk["ref"]), dict(
+                    disk["record"], VM=header["vm"]["uuid"], VDI=vdi))
+            for nic in header["vifs"]:
+                net = self._saved_network(txn, nic, made)
+                self.app.handlers["VIF"].insert(txn, self._free_ref(txn, nic["ref"]), dict(
+                    nic["record"], VM=header["vm"]["uuid"], network=net))
+
+    def _saved_vdi(self, call, disk, made):
+        if self.store.get("VDI", disk["vdi"]) is not None:
+            return disk["vdi"]
+        wanted = os.path.realpath(disk["path"]) if disk["path"] else None
+        if wanted is None:
+            raise ApiError("VDI_MISSING", disk["vdi"], disk["path"])
+        for vdi in self.store.refs("VDI"):
+            path = self.store.private(vdi).get("path")
+            if path and os.path.realpath(path) == wanted:
+                return vdi
+        for sr, sr_rec in self.store.records("SR"):
+            d = srdrivers.SR_TYPES.get(sr_rec.get("type"))
+            if d is not None and d.adopts and os.path.isfile(wanted) and \
+                    srdrivers.same_place(os.path.dirname(wanted), sr_rec["location"]):
+                with self.app.sr_lock(sr):
+                    vdi = self.app.handlers["VDI"].adopt(call, sr, sr_rec, d, wanted)
+                made.append(("VDI", vdi))
+                return vdi
+        raise ApiError("VDI_MISSING", disk["vdi"], disk["path"])
+
+    def _saved_network(self, txn, nic, made):
+        if txn.get("network", nic["network"]) is not None:
+            return nic["network"]
+        named = self.store.lookup("network", "name_label", nic["network_name"])
+        if named:
+            return sorted(named)[0]
+        net = new_ref()
+        handler = self.app.handlers["network"]
+        handler.insert(txn, net, handler.record_from_wire({"name_label": nic["network_name"]})[0])
+        made.append(("network", net))
+        return net
+
+    @staticmethod
+    def _free_ref(txn, ref):
+        """``ref`` (a device's ref as saved, which the guest's state may name) unless
+        another object has it."""
+        return new_ref() if txn.exists(ref) else ref

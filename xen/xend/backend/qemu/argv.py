@@ -10,6 +10,7 @@ made here too, for hot-plug and for reading devices back after a restart.
 
 import dataclasses
 import json
+import re
 import uuid as uuidlib
 
 from ...host import facts
@@ -133,9 +134,9 @@ def _serial(vm, console_fd):
             "-serial", "chardev:serial0"]
 
 
-def _boot(vm, disks, boot):
+def _boot(vm, disks, boot, slots):
     """Boot arguments, and whether they include the emulated CD-ROM drive; ``boot`` is
-    HostFiles.boot, the names QEMU reaches the boot files by.
+    HostFiles.boot, the names QEMU reaches the boot files by; ``slots`` places the disks.
 
     kernel_internal and grub need a disk (a VBD): their boot loader lives on it.
     bios needs nothing: it may boot a CD-ROM, or idle with nothing to boot.
@@ -150,7 +151,8 @@ def _boot(vm, disks, boot):
         if vm.kernel_initrd:
             args += ["-initrd", boot["kernel/initrd"][0]]
         if vm.kernel_args:
-            args += ["-append", vm.kernel_args]
+            names = guest_disk_names(disks, slots, ide_slots(disks, False))
+            args += ["-append", guest_kernel_args(vm.kernel_args, names)]
     elif method == "bios":
         choice = vm.bios_boot
         if choice not in BIOS_BOOT:
@@ -209,8 +211,9 @@ def device_id(kind, ref):
 
 
 def is_pci(disk):
-    """Whether ``disk`` is a PCI device (virtio) rather than an IDE one."""
-    return disk.driver == "paravirtualised"
+    """Whether ``disk`` is a PCI device (virtio) rather than an IDE one: a CD-ROM
+    drive is IDE whatever its driver, as on real machines and in Xen's HVM guests."""
+    return disk.driver == "paravirtualised" and not disk.cdrom
 
 
 def free_slot(slots):
@@ -282,7 +285,10 @@ def disk_args(disk, chain, slot=None, ide_slot=None):
     check_format(disk)
     blockdev = image_node(chain, readonly, node)
     dev_id = device_id("vbd", disk.vbd)
-    if disk.driver == "paravirtualised":
+    if disk.cdrom:
+        device = {"driver": "ide-cd", "drive": node, "id": dev_id,
+                  "bus": f"ide.{ide_slot[0]}", "unit": ide_slot[1]}
+    elif disk.driver == "paravirtualised":
         device = {"driver": "virtio-blk-pci", "drive": node, "id": dev_id, "addr": _addr(slot)}
     elif disk.driver == "ioemu":
         if readonly:
@@ -303,37 +309,97 @@ def check_format(disk):
                            "only qcow2 and raw images are supported")
 
 
-def _disks(disks, slots, cdrom_in_use, chains):
-    args = []
+def ide_slots(disks, cdrom_in_use):
+    """{VBD uuid: (bus, unit)} of the IDE disks and CD-ROM drives: hda-hdd at their own
+    slot, other names at the next free one; bios/cdrom's drive, when in use, holds hdc's."""
     taken = {(1, 0)} if cdrom_in_use else set()
     taken |= {IDE_SLOTS[d.device] for d in disks if not is_pci(d) and d.device in IDE_SLOTS}
+    out = {}
     for disk in disks:
-        ide_slot = None
-        if disk.driver == "ioemu":
-            ide_slot = IDE_SLOTS.get(disk.device)
-            if ide_slot is None:
-                free = [s for s in sorted(IDE_SLOTS.values()) if s not in taken]
-                if not free:
-                    raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
-                                       "no free IDE slot (at most 4 emulated devices)")
-                ide_slot = free[0]
-                taken.add(ide_slot)
+        if is_pci(disk):
+            continue
+        ide_slot = IDE_SLOTS.get(disk.device)
+        if cdrom_in_use and ide_slot == (1, 0):
+            raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
+                               "hdc is the CD-ROM drive of bios/cdrom")
+        if ide_slot is None:
+            free = [s for s in sorted(IDE_SLOTS.values()) if s not in taken]
+            if not free:
+                raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
+                                   "no free IDE slot (at most 4 emulated devices)")
+            ide_slot = free[0]
+            taken.add(ide_slot)
+        out[disk.vbd] = ide_slot
+    return out
+
+
+def _disks(disks, slots, cdrom_in_use, chains):
+    args = []
+    ide = ide_slots(disks, cdrom_in_use)
+    for disk in disks:
         blockdev, device = disk_args(disk, chains[disk.vbd],
-                                     slots.get(device_id("vbd", disk.vbd)), ide_slot)
+                                     slots.get(device_id("vbd", disk.vbd)), ide.get(disk.vbd))
         args += ["-blockdev", json.dumps(blockdev), "-device", json.dumps(device)]
     return args
 
 
+def _disk_letters(index):
+    """Linux's letters for its ``index``-th disk: a..z, then aa, ab, ..."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters
+
+
+def guest_disk_names(disks, slots, ide):
+    """{VBD device: the name the guest's Linux gives that disk}: virtio disks are vda,
+    vdb, ... in PCI slot order (``slots``), IDE disks sda, sdb, ... in (bus, unit)
+    order (``ide``, as ide_slots): the order their drivers find them in."""
+    virtio = sorted((slots[device_id("vbd", d.vbd)], d.device) for d in disks if is_pci(d))
+    emulated = sorted((ide[d.vbd], d.device) for d in disks if not is_pci(d))
+    names = {}
+    for prefix, ordered in (("vd", virtio), ("sd", emulated)):
+        for index, (_, device) in enumerate(ordered):
+            if device:
+                names[device] = prefix + _disk_letters(index)
+    return names
+
+
+# A Xen guest's console is its PV console hvc0; a QEMU guest's is its first serial port.
+_XEN_CONSOLE = re.compile(r"(?<!\S)console=hvc0(?!\S)")
+_ROOT_DEVICE = re.compile(r"(?<!\S)root=/dev/((?:xvd|hd|sd|vd)[a-z]+)([0-9]*)(?!\S)")
+
+
+def guest_kernel_args(args, names):
+    """``kernel/args`` written for Xen, as a QEMU guest needs them: console=hvc0 becomes
+    console=ttyS0, and root=/dev/DEVICE[N] of one of the VM's disks the name the guest
+    gives that disk (``names``, as guest_disk_names), so a classic config boots as is."""
+    args = _XEN_CONSOLE.sub("console=ttyS0", args)
+    return _ROOT_DEVICE.sub(lambda m: "root=/dev/%s%s" % (names.get(m.group(1), m.group(1)),
+                                                         m.group(2)), args)
+
+
+# VIF/model -> the QEMU device of that NIC: the PCI NICs QEMU emulates, and virtio
+# (xl's name for it too). A VIF without a model gets its driver's default.
+NIC_MODELS = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+              "ne2k_pci": "ne2k_pci", "pcnet": "pcnet", "i82559er": "i82559er",
+              "virtio": "virtio-net-pci", "virtio-net-pci": "virtio-net-pci"}
+DEFAULT_NIC_MODELS = {"paravirtualised": "virtio-net-pci", "ioemu": "e1000"}
+
+
 def nic_device(nic, slot):
     """The device object of ``nic`` at PCI ``slot``, on netdev ``netdev_id(nic.vif)``."""
-    if nic.driver == "paravirtualised":
-        device = {"driver": "virtio-net-pci"}
-        if nic.mtu and int(nic.mtu) != 1500:
-            device["host_mtu"] = int(nic.mtu)
-    elif nic.driver == "ioemu":
-        device = {"driver": "e1000"}
-    else:
+    if nic.driver not in DEFAULT_NIC_MODELS:
         raise BackendError("INVALID_VALUE", "VIF/driver", nic.driver)
+    driver = NIC_MODELS.get(nic.model or DEFAULT_NIC_MODELS[nic.driver])
+    if driver is None:
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                           "QEMU gives the models " + ", ".join(sorted(NIC_MODELS)))
+    device = {"driver": driver}
+    if driver == "virtio-net-pci" and nic.mtu and int(nic.mtu) != 1500:
+        device["host_mtu"] = int(nic.mtu)
     device.update({"netdev": netdev_id(nic.vif), "mac": nic.mac,
                    "id": device_id("vif", nic.vif), "addr": _addr(slot)})
     return device
@@ -446,10 +512,10 @@ def build_argv(spec, qemu_binary, accel, files, machine="pc", incoming=False, au
     if vm.platform_enable_audio:
         argv += ["-audiodev", "none,id=audio0",
                  "-device", f"AC97,audiodev=audio0,addr={_addr(AUDIO_SLOT)}"]
-    boot, cdrom = _boot(vm, spec.disks, files.boot)
-    argv += boot
     if slots is None:
         slots = assign_slots(spec.disks, spec.nics)
+    boot, cdrom = _boot(vm, spec.disks, files.boot, slots)
+    argv += boot
     argv += _disks(spec.disks, slots, cdrom, files.disks)
     argv += _nics(spec.nics, slots, tap_fds or {})
     if incoming:

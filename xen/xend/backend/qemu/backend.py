@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 
 from xen.xend.host import accounts, facts
 from xen.xend.util import progress
@@ -17,7 +18,8 @@ from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
-from . import counters, hotplug, power, scheduling, suspend
+from . import counters, debug, hotplug, power, scheduling, suspend
+from .argv import NIC_MODELS
 from .argv import validate as validate_vm
 from .console import open_rfb
 from .events import Notifier
@@ -78,6 +80,8 @@ class QemuBackend(base.Backend):
                                     reattach_timeout, (console_log_bytes, state_reserve_bytes),
                                     console_history_bytes, account)
         self._loop = LoopThread("xend-qemu-qmp")
+        self._dmesg_mark = debug.DmesgMark()     # where a cleared dmesg resumes
+        self._dmesg_lock = threading.Lock()
         log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
                  account.name if account else "the daemon's user")
 
@@ -238,6 +242,10 @@ class QemuBackend(base.Backend):
         """Each vCPU thread pinned as ``params`` says (scheduling.py)."""
         self._on_guest(uuid, "Running", scheduling.apply, params)
 
+    def nic_models(self):
+        """The models of argv.NIC_MODELS."""
+        return tuple(sorted(NIC_MODELS))
+
     def dump_core(self, uuid, path):
         """Write the guest's memory as an ELF core file to ``path`` (absolute)."""
         self._on_guest(uuid, "Paused", suspend.dump_core, path)
@@ -250,6 +258,26 @@ class QemuBackend(base.Backend):
     def set_memory_target(self, uuid, target):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
+
+    def dmesg(self, clear=False):
+        """The host kernel's KVM lines, then each running guest's qemu.log (debug.py);
+        ``clear`` moves the mark past them."""
+        async def dmesg():
+            return self._processes.running()
+        domains = self._loop.run(dmesg())
+        with self._dmesg_lock:
+            text, after = debug.host_log(domains, self._dmesg_mark)
+            if clear:
+                self._dmesg_mark = after
+        return text
+
+    def send_sysrq(self, uuid, key):
+        """alt+sysrq+``key`` on the guest's keyboard (QMP ``send-key``)."""
+        self._on_guest(uuid, "Running", debug.send_sysrq, key)
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """QMP ``inject-nmi``, a reset as hard_reboot's, ``system_powerdown``; no INIT."""
+        self._on_guest(uuid, "Running", debug.send_trigger, trigger, vcpu)
 
     def set_vcpus(self, uuid, n):
         """``device_add`` of the CPU type ``query-hotpluggable-cpus`` reports, or

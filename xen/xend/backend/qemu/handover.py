@@ -111,12 +111,15 @@ def image_chain(path, fmt):
     return [(image["filename"], image["format"]) for image in info]
 
 
-def open_image(path, write):
-    """A descriptor of the disk image ``path``: an SR's file the daemon made, so opened
-    unrestricted (block devices too)."""
+def open_image(path, write, roots=None):
+    """A descriptor of the disk image ``path``: an SR's file, opened unrestricted (block
+    devices too), or, with ``roots`` (an image a user other than root adopted), only a
+    regular file under them reached without a link (VALUE_NOT_SUPPORTED otherwise)."""
     try:
-        return open_guest_file(path, None, write=write, block_ok=True)
+        return open_guest_file(path, roots, write=write, block_ok=roots is None)
     except PathRefused as err:
+        if roots is not None:
+            raise BackendError("VALUE_NOT_SUPPORTED", "VDI", path, err.reason) from None
         raise BackendError("INTERNAL_ERROR", f"cannot open disk image {err}") from None
 
 
@@ -135,20 +138,21 @@ def open_disk(disk):
     opened = []
     with closing([]) as on_failure:
         for depth, (path, fmt) in enumerate(chain):
-            fds = open_writable(path) if depth == 0 and disk.mode != "RO" else \
-                [open_image(path, False)]
+            fds = open_writable(path, disk.roots) if depth == 0 and disk.mode != "RO" \
+                else [open_image(path, False, disk.roots)]
             on_failure.append(fds)
             opened.append((fds, fmt, is_block(fds[0]), len(chain) - 1 - depth))
         on_failure.clear()      # all opened: the caller's now
     return opened
 
 
-def open_writable(path):
-    """Descriptors of the image ``path``, read-only and read-write: QEMU takes the one
-    whose access mode it opens with (a node made read-only later reopens)."""
-    fds = [open_image(path, False)]
+def open_writable(path, roots=None):
+    """Descriptors of the image ``path`` (under ``roots``, see open_image), read-only and
+    read-write: QEMU takes the one whose access mode it opens with (a node made
+    read-only later reopens)."""
+    fds = [open_image(path, False, roots)]
     with closing([fds]) as on_failure:
-        fds.append(open_image(path, True))
+        fds.append(open_image(path, True, roots))
         on_failure.clear()
     return fds
 

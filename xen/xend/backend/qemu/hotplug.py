@@ -37,6 +37,10 @@ PERIPHERAL = "/machine/peripheral/"
 
 async def attach_disk(dom, disk):
     """Plug virtio disk ``disk`` in at a free PCI slot (see QemuBackend.attach_disk)."""
+    if disk.cdrom:
+        raise BackendError("VALUE_NOT_SUPPORTED", "VDI", disk.path,
+                           "QEMU cannot hot-plug an IDE CD-ROM drive: attach the ISO "
+                           "while the VM is halted")
     if not is_pci(disk):
         raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", disk.driver,
                            "QEMU cannot hot-plug an emulated IDE disk: use the "

@@ -143,6 +143,10 @@ class Processes:
         """The Domain of VM ``uuid``, None if there is none."""
         return self._domains.get(uuid)
 
+    def running(self):
+        """The Domains of every guest this backend runs."""
+        return list(self._domains.values())
+
     def spawn(self, coro):
         """Run ``coro`` as a task of the backend (cancelled by ``close``)."""
         # Keep a reference: the loop holds tasks only weakly.

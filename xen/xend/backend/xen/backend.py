@@ -182,6 +182,10 @@ class XenBackend(base.Backend):
         """VALUE_NOT_SUPPORTED for builders and boot methods Xen cannot honour."""
         config.validate(vm)
 
+    def nic_models(self):
+        """The models of config.NIC_MODELS, for HVM guests (PV ones take none)."""
+        return config.NIC_MODELS
+
     def consoles(self, uuid):
         """"vt100" while the guest runs with a console (see console.py); no display."""
         return ["vt100"] if self._domains.get(uuid) and self._consoles.has(uuid) else []
@@ -235,6 +239,30 @@ class XenBackend(base.Backend):
         dom = self._domains.running(uuid, "Running")
         with dom.lock:
             self._xl.run("dump-core", str(dom.domid), path, timeout=SAVE_TIMEOUT)
+
+    def dmesg(self, clear=False):
+        """``xl dmesg`` (``-c``: clear): Xen's console ring, the newest DMESG_BYTES."""
+        return base.newest(self._xl.run("dmesg", *(["-c"] if clear else [])))
+
+    def send_sysrq(self, uuid, key):
+        """``xl sysrq`` (through xenstore's control/sysrq: the guest's kernel reads it)."""
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            self._xl.run("sysrq", str(dom.domid), key)
+
+    def send_trigger(self, uuid, trigger, vcpu):
+        """A reset as hard_reboot's (a new domain, as the records expect after one);
+        the others ``xl trigger``: VALUE_NOT_SUPPORTED with xl's reason where Xen
+        refuses one."""
+        if trigger == "reset":
+            return self.hard_reboot(uuid)
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            try:
+                self._xl.run("trigger", str(dom.domid), trigger, str(vcpu))
+            except BackendError as err:
+                raise BackendError("VALUE_NOT_SUPPORTED", "trigger", trigger,
+                                   err.params[0]) from None
 
     def attach_disk(self, uuid, disk):
         """``xl block-attach`` a VBD to the resident domain; returns the new private state."""

@@ -125,11 +125,19 @@ def disk_line(disk, kind, qdisk_ok):
                                "qcow2 images need the Xen device model (qemu-system-xen) "
                                "in dom0")
         parts.append("backendtype=qdisk")
-    if kind == "hvm" and disk.driver == "ioemu" and not disk.device.startswith("hd"):
+    if kind == "hvm" and (disk.driver == "ioemu" or disk.cdrom) \
+            and not disk.device.startswith("hd"):
         raise BackendError("VALUE_NOT_SUPPORTED", "VBD/device", disk.device,
-                           "an emulated (ioemu) disk of an HVM guest is named hda-hdd")
+                           "an emulated (ioemu) disk or CD-ROM of an HVM guest is named "
+                           "hda-hdd")
+    if disk.cdrom:   # an ISO library's image: a read-only CD-ROM drive
+        parts.append("devtype=cdrom")
     parts.append("target=" + disk.path)
     return ",".join(parts)
+
+
+# The NIC models (VIF/model) Xen's device model emulates for an HVM guest: xl's model=.
+NIC_MODELS = ("e1000", "ne2k_pci", "pcnet", "rtl8139")
 
 
 def nic_line(nic, kind):
@@ -139,7 +147,16 @@ def nic_line(nic, kind):
         parts.append("bridge=" + _spec_value(nic.bridge, IFNAME, "network/NIC"))
     if nic.mtu and int(nic.mtu) != 1500:
         parts.append("mtu=%d" % int(nic.mtu))
-    if kind == "hvm":
+    if nic.model and kind != "hvm":
+        raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                           "the NICs of a %s guest are paravirtualised (netfront); an "
+                           "emulated model needs builder hvm" % kind.upper())
+    if nic.model:
+        if nic.model not in NIC_MODELS:
+            raise BackendError("VALUE_NOT_SUPPORTED", "VIF/model", nic.model,
+                               "Xen's device model gives " + ", ".join(NIC_MODELS))
+        parts += ["type=ioemu", "model=" + nic.model]
+    elif kind == "hvm":
         parts.append("model=e1000" if nic.driver == "ioemu" else "type=vif")
     return ",".join(parts)
 

@@ -29,7 +29,7 @@ def metrics(xl, xenstore, dom):
 
     ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
     wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
-    "tools_version": {...}}``
+    "tools_version": {...}, "domid": Xen's domid of it}``
     """
     entry = xl.list(max_age=LIST_MAX_AGE).get(dom.uuid)
     if entry is None:
@@ -38,7 +38,8 @@ def metrics(xl, xenstore, dom):
             "memory_actual": entry["mem_mib"] * MIB,
             "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
             "vif": vif_counters(xenstore, dom.domid, dom.nics),
-            "tools_version": xenstore.tools_version(dom.domid)}
+            "tools_version": xenstore.tools_version(dom.domid),
+            "domid": entry["domid"]}
 
 
 def vbd_counters(xenstore, domid, disks):

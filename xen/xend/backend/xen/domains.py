@@ -22,6 +22,12 @@ from .xl import SAVE_TIMEOUT, power_state
 CONFIG_FILE = "xl.cfg"
 POLL_INTERVAL = 0.5         # how often an operation waiting for a shutdown looks
 
+# What xl says when the guest did not take up the suspend request: libxl's own words
+# when it gave up waiting for the guest's acknowledgement (a kernel still booting, or
+# one without a suspend handler) or for the suspend itself, and libxc's when the domain
+# was found not suspended (a paused guest). xl then resumes the domain, unchanged.
+UNANSWERED_SUSPEND = ("didn't acknowledge suspend", "did not suspend", " not suspended: ")
+
 
 class Domain:
     """What the backend knows of one guest's domain."""
@@ -146,14 +152,17 @@ class Domains:
 
     def save(self, dom, state_file):
         """``xl save`` the domain into ``state_file`` (xl destroys it once saved) and
-        forget it; on failure the domain stays and no state file is left."""
+        forget it; on failure the domain stays and no state file is left.
+        VM_FAILED_SUSPEND_ACK when the guest did not answer the suspend request."""
         dom.expected = True
         with dom.lock:
             try:
                 self._xl.run("save", str(dom.domid), state_file, timeout=SAVE_TIMEOUT)
-            except BackendError:
+            except BackendError as e:
                 dom.expected = False
                 unlink_if_exists(state_file)
+                if any(text in getattr(e, "stderr", "") for text in UNANSWERED_SUSPEND):
+                    raise BackendError("VM_FAILED_SUSPEND_ACK", dom.uuid) from None
                 raise
             self.forget(dom)
 

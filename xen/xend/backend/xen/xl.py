@@ -19,6 +19,16 @@ SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT, SHUTDOWN_SUSPEND, SHUTDOWN_CRASH, \
     SHUTDOWN_WATCHDOG, SHUTDOWN_SOFT_RESET = range(6)
 
 
+class XlFailed(BackendError):
+    """xl ended with an error: INTERNAL_ERROR with the end of what it said; ``.stderr``
+    holds all of it, for callers that tell one failure from another."""
+
+    def __init__(self, command, stderr):
+        tail = " ".join(stderr.strip().splitlines()[-3:])
+        super().__init__("INTERNAL_ERROR", "xl %s: %s" % (command, tail))
+        self.stderr = stderr
+
+
 class Xl:
     """The ``xl`` command at ``path``."""
 
@@ -37,8 +47,7 @@ class Xl:
         except OSError as e:
             raise BackendError("INTERNAL_ERROR", "xl: %s" % e) from None
         if done.returncode != 0:
-            tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise BackendError("INTERNAL_ERROR", "xl %s: %s" % (args[0], tail))
+            raise XlFailed(args[0], done.stderr or done.stdout)
         return done.stdout
 
     def list(self, max_age):
