@@ -284,7 +284,7 @@ def setter_value(api, cls, f, current):
         ("VM", "user_version"): 42, ("VIF", "MTU"): "1400",
         ("VM", "is_a_template"): True,     # a template: still fine for setters
         ("VIF", "MAC"): random_mac(), ("VIF", "device"): "eth9", ("VBD", "device"): "xvdc",
-        ("VIF", "model"): "rtl8139",
+        ("VIF", "model"): "rtl8139", ("VM", "VCPUs_params"): "weight=512 cap=50",
         ("network", "NIC"): "eth7", ("network", "VLAN"): "100",
         ("network", "default_gateway"): "192.168.7.1",
         ("network", "default_netmask"): "255.255.0.0",
@@ -359,8 +359,10 @@ def test_host_name_setters_restore(api, host):
 @pytest.mark.parametrize("cls", ALL)
 def test_no_setter_for_read_only_fields(api, cls):
     ref = object_of(api, cls)
+    # A message of its own may set one (VM.set_memory_static_max, while Halted).
+    messages = {m.name for m in cls_of(cls).messages}
     for f in cls_of(cls).fields:
-        if f.qual == datamodel.RW:
+        if f.qual == datamodel.RW or "set_" + f.wire in messages:
             continue
         d = failure(getattr(getattr(api, cls), "set_" + f.wire), ref, "x")
         assert d == ["FIELD_READ_ONLY", f.wire], f.wire

@@ -41,7 +41,8 @@ BASE = {"VM.builder": "hvm", "VM.platform_serial": "pty", "VM.bios_cdrom": "/srv
         "VM.kernel_args": "root=/dev/xvda", "VBD.device": "xvda", "VIF.device": "eth0",
         "VIF.MAC": "02:ff:00:00:00:01", "SR.location": "",
         "network.NIC": "xenbr0", "network.VLAN": "5", "network.default_gateway": "10.0.0.1",
-        "network.default_netmask": "255.255.255.0", "SR.type": "dir", "VIF.model": "e1000"}
+        "network.default_netmask": "255.255.255.0", "SR.type": "dir", "VIF.model": "e1000",
+        "VM.VCPUs_params": "weight=256 cpumap0=0"}
 
 # The fields read only where the VM boots a kernel of its own: such a VM boots one.
 KERNEL_FIELDS = ("kernel_kernel", "kernel_initrd", "kernel_args")
