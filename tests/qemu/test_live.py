@@ -2,21 +2,28 @@
 unplugged (VM.set_VCPUs_number_live), seen from inside the guest, which reports its
 online CPUs on its console ("xend-test: cpus: cpu0 cpu1 ..."), and from the host (the
 QEMU process's vCPU threads), and kept over a suspend and resume; vCPU affinity
-(VCPUs/params) seen in the threads' Cpus_allowed_list."""
+(VCPUs/params) seen in the threads' Cpus_allowed_list; weight and cap in the files of
+the guest's CPU cgroup."""
 
+import os
 import re
+import signal
 
 import pytest
 from harness import (
     BOOT_WAIT,
+    EVENT_WAIT,
     console,
     failure,
+    new_no_os_vm,
     new_tiny_vm,
     requires_qemu,
     wait_ready,
     wait_until,
 )
-from qemuapi import cmdline, the_pid, vcpu_threads
+from qemuapi import cmdline, the_pid, vcpu_threads, wait_state
+
+from xen.xend.host import cgroups
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
@@ -74,8 +81,6 @@ def test_vcpus_plugged_and_unplugged_live_and_pinned(api, qemu_daemon, tiny_gues
     assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
     d = failure(api.VM.set_VCPUs_params, vm, "cpumap1=7")
     assert d[:3] == ["VALUE_NOT_SUPPORTED", "VCPUs/params", "cpumap1=7"]
-    d = failure(api.VM.add_to_VCPUs_params_live, vm, "weight", "512")
-    assert d[:3] == ["VALUE_NOT_SUPPORTED", "VCPUs/params", "weight=512"]
     assert api.VM.get_VCPUs_params(vm) == "cpumap1=1"
     assert allowed_cpus(pid) == {0: "0-1", 1: "1", 2: "0-1"}
 
@@ -92,3 +97,54 @@ def test_vcpus_plugged_and_unplugged_live_and_pinned(api, qemu_daemon, tiny_gues
     wait_cpus(qemu_daemon, vm, 1)
     assert len(vcpu_threads(pid)) == 1
     assert api.VM.get_VCPUs_number(vm) == api.VM.get_VCPUs_at_startup(vm) == "1"
+
+
+def cgroup_of(hierarchy, vm):
+    """{file: value} of VM ``vm``'s CPU cgroup, the files ``hierarchy`` writes."""
+    out = {}
+    for name, _ in hierarchy.values(0, 0):
+        with open(os.path.join(hierarchy.path(vm), name)) as f:
+            out[name] = f.read().strip()
+    return out
+
+
+def test_weight_and_cap_in_the_guests_cpu_cgroup_from_start_to_stop(make_daemon):
+    hierarchy, why = cgroups.probe()    # the one the daemon picks on this host
+    if hierarchy is None:
+        pytest.skip(why)
+    d = make_daemon()
+    api = d.api
+    vm = new_no_os_vm(api, VCPUs_max="2", VCPUs_at_startup="2",
+                      VCPUs_params="weight=512 cap=150", actions_after_crash="destroy")
+    api.VM.start(vm, False)
+    assert hierarchy.pids(vm) == [the_pid(vm)]
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(512, 150))
+
+    # Live: a cap no longer listed is lifted, a key added is applied.
+    api.VM.set_VCPUs_params(vm, "weight=128")
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(128, 0))
+    api.VM.add_to_VCPUs_params_live(vm, "cap", "50")
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(128, 50))
+
+    # A suspend ends the process and its cgroup; the resumed one gets both again.
+    api.VM.suspend(vm, False)
+    assert not os.path.exists(hierarchy.path(vm))
+    api.VM.resume(vm, False)
+    assert hierarchy.pids(vm) == [the_pid(vm)]
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(128, 50))
+
+    # A restarted daemon finds the cgroup again by its name: a live change reaches it.
+    d.restart()
+    api = d.relogin()
+    api.VM.add_to_VCPUs_params_live(vm, "weight", "1024")
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(1024, 50))
+    assert hierarchy.pids(vm) == [the_pid(vm)]
+
+    # Gone with the guest: a destroy, and a QEMU killed from outside.
+    api.VM.hard_shutdown(vm)
+    assert not os.path.exists(hierarchy.path(vm))
+    api.VM.start(vm, True)
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(1024, 50))
+    os.kill(the_pid(vm), signal.SIGKILL)
+    wait_state(api, vm, "Halted", EVENT_WAIT)
+    assert not os.path.exists(hierarchy.path(vm))

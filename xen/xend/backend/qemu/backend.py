@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import threading
 
-from xen.xend.host import accounts, facts
+from xen.xend.host import accounts, cgroups, facts
 from xen.xend.util import progress
 
 from .. import base
@@ -51,13 +51,18 @@ class QemuBackend(base.Backend):
     A daemon running as root runs QEMU as ``qemu_user`` (made here when missing, and
     /dev/kvm opened to it as udev would), so that a guest that escapes into its QEMU
     holds no privilege; otherwise QEMU runs as the daemon's own user.
+
+    Each guest's QEMU runs in a CPU cgroup of its own where the host offers the cpu
+    controller to the daemon (``cgroups``: host.cgroups.probe by default; None for
+    none), which carries VCPUs/params' weight and cap (scheduling.py).
     """
 
     name = "qemu"
 
     def __init__(self, on_guest_event=None, accel="auto", qemu_binary="qemu-system-x86_64",
                  reattach_timeout=5.0, console_log_bytes=1 << 20, state_reserve_bytes=0,
-                 qemu_user="xend-qemu", console_history_bytes=HISTORY_BYTES):
+                 qemu_user="xend-qemu", console_history_bytes=HISTORY_BYTES,
+                 cpu_cgroups=cgroups.probe):
         super().__init__(on_guest_event)
         # Checked here, not at the first VM.start: a daemon that cannot run any guest
         # should not come up looking healthy.
@@ -72,18 +77,22 @@ class QemuBackend(base.Backend):
         self.accel = choose_accel(accel, account)
         self.qemu_binary = found
         self._audio = None
+        # Picked once: a hierarchy mounted later is not used until the daemon restarts.
+        self._cgroups, self._no_cgroups = cpu_cgroups()
         self._notifier = Notifier(lambda uuid, kind: self.on_guest_event(uuid, kind))
         # A process found again after a daemon restart has long been up: its monitor
         # greets at once unless QEMU is hung (or stopped), and the daemon's start waits
         # on each in turn (reattach_timeout).
         self._processes = Processes(self.qemu_binary, self.accel, self._notifier,
                                     reattach_timeout, (console_log_bytes, state_reserve_bytes),
-                                    console_history_bytes, account)
+                                    console_history_bytes, account, self._cgroups)
         self._loop = LoopThread("xend-qemu-qmp")
         self._dmesg_mark = debug.DmesgMark()     # where a cleared dmesg resumes
         self._dmesg_lock = threading.Lock()
-        log.info("qemu backend: %s, accel=%s, as %s", self.qemu_binary, self.accel,
-                 account.name if account else "the daemon's user")
+        log.info("qemu backend: %s, accel=%s, as %s, %s", self.qemu_binary, self.accel,
+                 account.name if account else "the daemon's user",
+                 "CPU cgroups (v%d) in %s" % (self._cgroups.version, self._cgroups.guests)
+                 if self._cgroups else "no weight or cap: " + self._no_cgroups)
 
     # ------------------------------------------------------------------ contract
 
@@ -236,11 +245,12 @@ class QemuBackend(base.Backend):
         """VALUE_NOT_SUPPORTED for VM fields this QEMU cannot honour (see argv.py,
         scheduling.py)."""
         validate_vm(vm, audio_ok=self._audio_ok(vm))
-        scheduling.validate(vm)
+        scheduling.validate(vm, self._cgroups, self._no_cgroups)
 
     def set_vcpu_params(self, uuid, params):
-        """Each vCPU thread pinned as ``params`` says (scheduling.py)."""
-        self._on_guest(uuid, "Running", scheduling.apply, params)
+        """The weight and cap in the guest's CPU cgroup, each vCPU thread pinned as
+        ``params`` says (scheduling.py)."""
+        self._on_guest(uuid, "Running", scheduling.apply, self._cgroups, params)
 
     def nic_models(self):
         """The models of argv.NIC_MODELS."""

@@ -22,7 +22,7 @@ async def start(processes, spec, paused, taps, audio_ok, report):
     report(0.6)   # spawned, monitor connected
     try:
         await _balloon_to_dynamic_max(dom, spec.vm)
-        await scheduling.apply_at_start(dom, spec.vm)
+        await scheduling.apply_at_start(dom, processes.cgroups, spec.vm)
         if not paused:
             await dom.qmp("cont")
     except BaseException:

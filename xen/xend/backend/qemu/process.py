@@ -120,12 +120,14 @@ class Processes:
     (the cap of each guest's console.log, the reserve it leaves free: ConsoleLog);
     ``history_bytes`` the recent output each console's hub keeps for its clients;
     ``account`` (host.accounts.Account) is who QEMU runs as, None for the daemon's own
-    user.
+    user; ``cgroups`` (host.cgroups.CpuCgroups) holds each process in a CPU cgroup
+    named by its VM's uuid from its start until it is gone, None where the host has none.
     """
 
     def __init__(self, qemu_binary, accel, notifier, reattach_timeout, console_log,
-                 history_bytes, account=None):
+                 history_bytes, account=None, cgroups=None):
         self.qemu_binary = qemu_binary
+        self.cgroups = cgroups
         self.account = account
         self.accel = accel
         self.notifier = notifier
@@ -200,6 +202,7 @@ class Processes:
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
+            self._join_cgroup(dom)
             # Before the guest runs (-S), so that none of its output is missed.
             await console.connect()
             await self._connect(dom, START_TIMEOUT)
@@ -210,6 +213,21 @@ class Processes:
             await self.kill(dom)
             raise
         return dom
+
+    def _join_cgroup(self, dom):
+        """Move the guest's process into its CPU cgroup (made if missing)."""
+        if self.cgroups is None:
+            return
+        try:
+            self.cgroups.add(dom.uuid, dom.pid)
+        except OSError as err:
+            raise BackendError("INTERNAL_ERROR", "cannot move QEMU of %s into its CPU "
+                               "cgroup: %s" % (dom.uuid, err)) from None
+
+    def _leave_cgroup(self, uuid):
+        """Remove the CPU cgroup of VM ``uuid``'s guest, whose process is gone."""
+        if self.cgroups is not None:
+            self.cgroups.remove(uuid)
 
     @staticmethod
     def _hand_over(spec, state_dir, handed):
@@ -260,6 +278,8 @@ class Processes:
             dom.popen.wait()
         if self._domains.get(dom.uuid) is dom:
             del self._domains[dom.uuid]
+            # Not when a new process of the VM took its place (and its cgroup) already.
+            self._leave_cgroup(dom.uuid)
         if dom.monitor is not None:
             try:
                 await dom.monitor.wait_hangup(HANGUP_WAIT)
@@ -333,6 +353,7 @@ class Processes:
         if dom is None:
             dom = await self._find(uuid, private)
             if dom is None:
+                self._leave_cgroup(uuid)    # the guest ended while the daemon was down
                 return None
         return await self.state_of(dom)
 
@@ -373,6 +394,10 @@ class Processes:
         dom.expect_exit = True  # until attached, an exit means "gone", not "died"
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
+        try:
+            self._join_cgroup(dom)      # found again by its name, the VM's uuid
+        except BackendError as err:
+            log.warning("%s", err.params[0])
         await self._reconnect_console(dom)
         try:
             await self._connect(dom, self.reattach_timeout)

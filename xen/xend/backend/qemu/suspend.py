@@ -115,7 +115,7 @@ async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
         await dom.qmp("getfd", {"fdname": "incoming"}, fd=state)
         await dom.qmp("migrate-incoming", {"uri": "fd:incoming"})
         await _wait_incoming(dom)
-        await scheduling.apply_at_start(dom, spec.vm)
+        await scheduling.apply_at_start(dom, processes.cgroups, spec.vm)
         report(0.9)
         if not paused:
             await dom.qmp("cont")
