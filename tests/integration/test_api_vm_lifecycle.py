@@ -10,6 +10,7 @@ from harness import (
     RESIDENT_STATES,
     STATE_WAIT,
     failure,
+    make_user,
     new_network,
     new_sr,
     new_vbd,
@@ -369,4 +370,27 @@ def test_vcpu_params_set_and_added_live(api):
     assert api.VM.get_VCPUs_params(vm) == "weight=512 cap=10 cpumap1=0-1,3"
     d = failure(api.VM.add_to_VCPUs_params_live, vm, "weight", "x")
     assert d == ["INVALID_VALUE", "VCPUs_params", "weight=x (weight must be 1..65535)"]
+    api.VM.hard_shutdown(vm)
+
+
+def test_only_root_sets_weight_and_cap_a_user_pins(api, daemon):
+    _, name, password = make_user(api)
+    user = daemon.sdk_tcp(name, password).xenapi
+    vm = new_vm(api, VCPUs_max="2", VCPUs_params="weight=512 cap=50")
+    api.VM.start(vm, False)
+    denied = ["PERMISSION_DENIED", "only root may set weight= and cap= of VCPUs/params "
+              "(they take CPU time from other VMs); cpumapN= is every user's"]
+    # Raised, lifted or lowered: refused before the guest or the record changes.
+    for params in ("weight=65535 cap=50", "weight=512", "weight=512 cap=10", ""):
+        assert failure(user.VM.set_VCPUs_params, vm, params) == denied
+    assert failure(user.VM.add_to_VCPUs_params_live, vm, "cap", "0") == denied
+    assert failure(user.VM.create, dict(api.VM.get_record(vm), name_label=unique("w"),
+                                        VCPUs_params="weight=2")) == denied
+    assert api.VM.get_VCPUs_params(vm) == "weight=512 cap=50"
+    # Pinning is every user's, and keeps root's weight and cap.
+    user.VM.add_to_VCPUs_params_live(vm, "cpumap1", "0")
+    user.VM.set_VCPUs_params(vm, "weight=512 cap=50 cpumap0=0")
+    assert api.VM.get_VCPUs_params(vm) == "weight=512 cap=50 cpumap0=0"
+    api.VM.set_VCPUs_params(vm, "weight=8")
+    assert api.VM.get_VCPUs_params(vm) == "weight=8"
     api.VM.hard_shutdown(vm)

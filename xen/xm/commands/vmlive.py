@@ -48,7 +48,8 @@ def mem_max(client, opts):
 ], details="""\
 Sets weight= and cap= in VCPUs/params, applied at once to a resident VM (the
 other keys stay). Without -w and -c, prints the current values (256 and 0 when
-unset).""")
+unset). Setting them is root's only: a higher weight or a lifted cap takes CPU
+time from other VMs; any user may pin vCPUs (vcpu-pin).""")
 def sched_credit(client, opts):
     vm = client.resolve("VM", opts.vm)
     params = _params(client, vm)

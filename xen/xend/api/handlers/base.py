@@ -101,6 +101,11 @@ class ClassHandler:
             raise ApiError("PERMISSION_DENIED", "only root may create, change or delete "
                            "%s objects" % self.cls.name)
 
+    def may_change(self, call, old, new):
+        """Raise PERMISSION_DENIED where ``call``'s user may not turn record ``old`` (None:
+        a new one) into ``new``: for values of a field that only root may give (``call``
+        None: the daemon itself, which may)."""
+
     # -- reads ---------------------------------------------------------------
 
     def read(self, ref, wire):
@@ -250,6 +255,7 @@ class ClassHandler:
                                % (self.cls.name, wire, self.cls.name, field.type.cls))
         new = dict(old)
         new.update(changes)
+        self.may_change(call, old, new)
         self.check_host_paths(old, new, call)
         self.validate(txn, ref, old, new)
         txn.update(self.cls.name, ref, new)
@@ -331,6 +337,7 @@ class ClassHandler:
     def insert(self, txn, ref, stored, bound=None, private=None, call=None):
         """Create ``ref`` inside ``txn``; ``bound`` Set fields re-point their members.
         ``call``: the API call whose user makes it (None: the daemon itself)."""
+        self.may_change(call, None, stored)
         self.check_host_paths(None, stored, call)
         self.validate(txn, ref, None, stored)
         txn.create(self.cls.name, ref, stored, private)

@@ -140,8 +140,10 @@ class VMHandler(VMDebug, ClassHandler):
         guest, and only then stored, in vcpuparams.format's one spelling: a refusal
         leaves both as they were."""
         self.may_write(call, ref)
-        rec = dict(self.store.get("VM", ref), VCPUs_params=value)
+        old = self.store.get("VM", ref)
+        rec = dict(old, VCPUs_params=value)
         params = self._vcpu_params(rec)
+        self.may_change(call, old, rec)     # before the guest is changed
         self.app.domains.validate(rec)
         if self._running(rec):
             self.app.domains.set_vcpu_params(ref, params)
@@ -156,6 +158,19 @@ class VMHandler(VMDebug, ClassHandler):
             text = "%s %s=%s" % (rec.get("VCPUs_params", ""), key, value)
             self.set_VCPUs_params(call, "VCPUs_params", vm, text)
         self.app.domains.run(vm, "add_to_VCPUs_params_live", work)
+
+    def may_change(self, call, old, new):
+        """weight= and cap= of VCPUs/params are root's: a user's higher weight or lifted
+        cap takes CPU time from every other VM's guests. Pinning (cpumapN=) is every
+        user's."""
+        if call is None or call.is_root:
+            return
+        params = self._vcpu_params(new)
+        before = self._vcpu_params(old) if old else vcpuparams.VcpuParams()
+        if (params.weight, params.cap) != (before.weight, before.cap):
+            raise ApiError("PERMISSION_DENIED", "only root may set weight= and cap= of "
+                           "VCPUs/params (they take CPU time from other VMs); cpumapN= is "
+                           "every user's")
 
     @staticmethod
     def _vcpu_params(rec):
