@@ -47,6 +47,7 @@ import XenAPI
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
+from xen.xend.host import cgroups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -556,7 +557,17 @@ def halt_all(daemon, timeout=30):
     killed = kill_qemus_under(daemon.state_dir)
     if killed:
         problems.append("QEMU processes left after hard_shutdown of every VM: %s" % killed)
+    if daemon.backend == "qemu":
+        left = cgroups_left(api.VM.get_all())
+        if left:
+            problems.append("CPU cgroups left after hard_shutdown of every VM: %s" % left)
     return problems
+
+
+def cgroups_left(vms):
+    """The VMs of ``vms`` (uuids) whose guest's CPU cgroup (host/cgroups.py) is there."""
+    hierarchy, _ = cgroups.probe()      # the one a daemon on this host picks
+    return [vm for vm in vms if hierarchy and os.path.exists(hierarchy.path(vm))]
 
 
 def _hard_shutdown(api, vm):

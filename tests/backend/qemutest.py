@@ -9,7 +9,7 @@ import uuid
 from harness import BOOT_WAIT, EVENT_WAIT, console_text, qemu_pids, wait_until
 
 from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
-from xen.xend.host import srdrivers
+from xen.xend.host import cgroups, srdrivers
 
 
 class Events:
@@ -82,9 +82,19 @@ class Vms:
         return NicSpec(**args)
 
     def cleanup(self):
-        """SIGKILL the QEMU of every spec made, and wait until each is gone."""
+        """SIGKILL the QEMU of every spec made, wait until each is gone, and remove its
+        CPU cgroup (as a daemon finding the guest gone would)."""
+        hierarchy, _ = cgroups.probe()
         for spec in self.specs:
             for pid in qemu_pids(spec.uuid):
                 os.kill(pid, signal.SIGKILL)
+                try:
+                    # A closed backend's child: reaped here, or as a zombie it keeps
+                    # its cgroup busy (cgroup v1).
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
             wait_until(lambda: not qemu_pids(spec.uuid), 10,
                        "the QEMU of %s to be gone" % spec.uuid)
+            if hierarchy is not None:
+                hierarchy.remove(spec.uuid)

@@ -13,6 +13,7 @@ import pytest
 from harness import (
     BOOT_WAIT,
     EVENT_WAIT,
+    cgroups_left,
     console,
     failure,
     new_no_os_vm,
@@ -148,3 +149,7 @@ def test_weight_and_cap_in_the_guests_cpu_cgroup_from_start_to_stop(make_daemon)
     os.kill(the_pid(vm), signal.SIGKILL)
     wait_state(api, vm, "Halted", EVENT_WAIT)
     assert not os.path.exists(hierarchy.path(vm))
+    # A start that fails once QEMU runs (no such host CPU to pin to) leaves none either.
+    api.VM.set_VCPUs_params(vm, "weight=1024 cap=50 cpumap0=%d" % os.cpu_count())
+    assert failure(api.VM.start, vm, False)[0] == "VALUE_NOT_SUPPORTED"
+    assert cgroups_left(api.VM.get_all()) == []

@@ -23,6 +23,15 @@ def write(path, text=""):
         f.write(text)
 
 
+def probe(tmp_path, mounts, own):
+    """cgroups.probe of a host with the mount table ``mounts`` and a daemon whose
+    /proc/self/cgroup says ``own``."""
+    write(os.path.join(tmp_path, "mounts"), mounts)
+    write(os.path.join(tmp_path, "self-cgroup"), own)
+    return cgroups.probe(os.path.join(tmp_path, "mounts"),
+                         os.path.join(tmp_path, "self-cgroup"))
+
+
 @pytest.mark.parametrize("weight, v2, v1", [
     (0, 100, 1024), (256, 100, 1024), (512, 200, 2048), (1, 1, 4), (2, 1, 8),
     (65535, 10000, 262140), (25600, 10000, 102400),
@@ -37,11 +46,8 @@ def test_v2_enables_cpu_down_to_a_leaf_only_subtree_and_writes_weight_and_cap(tm
     write(os.path.join(root, "cgroup.controllers"), "cpuset cpu io memory pids\n")
     write(os.path.join(root, "cgroup.subtree_control"), "memory\n")
     write(os.path.join(root, "cgroup.procs"), "1\n")
-    mounts = tmp_path / "mounts"
-    mounts.write_text("proc /proc proc rw 0 0\ncgroup2 %s cgroup2 rw,nosuid 0 0\n" % root)
-    own = tmp_path / "self-cgroup"
-    own.write_text("0::/\n")
-    found, why = cgroups.probe(str(mounts), str(own))
+    found, why = probe(tmp_path, "proc /proc proc rw 0 0\ncgroup2 %s cgroup2 rw,nosuid 0 0\n"
+                       % root, "0::/\n")
     assert why == "" and isinstance(found, cgroups.V2)
     guests = os.path.join(root, "xend")
     assert found.guests == guests
@@ -80,11 +86,8 @@ def test_v2_with_cpu_already_enabled_is_left_as_it_is(tmp_path):
 def test_v2_under_systemd_delegation_puts_guests_beside_the_daemon_subgroup(tmp_path):
     root = str(tmp_path)
     write(os.path.join(root, "cgroup.controllers"), "cpu\n")
-    mounts = tmp_path / "mounts"
-    mounts.write_text("cgroup2 %s cgroup2 rw 0 0\n" % root)
-    own = tmp_path / "self-cgroup"
-    own.write_text("0::/system.slice/xend.service/daemon\n")
-    found, _ = cgroups.probe(str(mounts), str(own))
+    found, _ = probe(tmp_path, "cgroup2 %s cgroup2 rw 0 0\n" % root,
+                     "0::/system.slice/xend.service/daemon\n")
     service = os.path.join(root, "system.slice", "xend.service")
     assert found.guests == os.path.join(service, "guests")
     for parent in (root, os.path.join(root, "system.slice"), service, found.guests):
@@ -95,13 +98,9 @@ def test_v1_when_v2_has_no_cpu_controller_shares_and_cfs_quota(tmp_path):
     unified, cpu = tmp_path / "unified", tmp_path / "cpu"
     write(os.path.join(unified, "cgroup.controllers"), "")    # cgroup2 without cpu
     write(os.path.join(cpu, "cpu.shares"), "1024\n")
-    mounts = tmp_path / "mounts"
-    mounts.write_text("cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpuacct 0 0\n"
-                      "cgroup %s cgroup rw,relatime,cpu 0 0\n"
-                      % (unified, tmp_path / "cpuacct", cpu))
-    own = tmp_path / "self-cgroup"
-    own.write_text("2:cpuacct:/\n1:cpu:/\n0::/\n")
-    found, why = cgroups.probe(str(mounts), str(own))
+    found, why = probe(tmp_path, "cgroup2 %s cgroup2 rw 0 0\ncgroup %s cgroup rw,cpuacct 0 0\n"
+                       "cgroup %s cgroup rw,relatime,cpu 0 0\n"
+                       % (unified, tmp_path / "cpuacct", cpu), "2:cpuacct:/\n1:cpu:/\n0::/\n")
     assert why == "" and isinstance(found, cgroups.V1)
     assert found.guests == os.path.join(cpu, "xend")
     assert not os.path.exists(os.path.join(unified, "xend"))
@@ -118,17 +117,14 @@ def test_v1_when_v2_has_no_cpu_controller_shares_and_cfs_quota(tmp_path):
 def test_no_cpu_controller_or_no_right_to_use_it_is_a_reason(tmp_path):
     unified = tmp_path / "unified"
     write(os.path.join(unified, "cgroup.controllers"), "io memory\n")
-    mounts = tmp_path / "mounts"
-    mounts.write_text("cgroup2 %s cgroup2 rw 0 0\n" % unified)
-    own = tmp_path / "self-cgroup"
-    own.write_text("0::/\n")
-    assert cgroups.probe(str(mounts), str(own)) == (
+    mounts = "cgroup2 %s cgroup2 rw 0 0\n" % unified
+    assert probe(tmp_path, mounts, "0::/\n") == (
         None, "the host mounts no cgroup hierarchy with the cpu controller")
 
     # A cpu controller whose subtree cannot be made (here a file is in the way).
     write(os.path.join(unified, "cgroup.controllers"), "cpu\n")
     write(os.path.join(unified, "xend"))
-    found, why = cgroups.probe(str(mounts), str(own))
+    found, why = probe(tmp_path, mounts, "0::/\n")
     assert found is None and why.startswith(
         "cannot make the guests' cgroup %s: " % os.path.join(unified, "xend"))
 

@@ -5,6 +5,8 @@ import signal
 import sys
 import time
 
+from xen.xend.util.files import read_text
+
 from . import config as configmod
 from .locks import find_daemon, wait_gone
 from .reload import reload_status_path
@@ -57,11 +59,11 @@ def reload_daemon(cfg, load, timeout=RELOAD_TIMEOUT):
         print("xend: reload refused: %s" % e, file=sys.stderr)
         return 1
     path = reload_status_path(cfg)
-    before = _read_text(path)
+    before = read_text(path)
     os.kill(pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = _read_text(path)
+        now = read_text(path)
         if now != before and now.startswith("%d " % pid):
             outcome = now.split(" ", 2)[2].strip()
             if outcome == "ok":
@@ -72,11 +74,3 @@ def reload_daemon(cfg, load, timeout=RELOAD_TIMEOUT):
         time.sleep(0.05)
     print("xend: no answer to the reload within %gs; see the log" % timeout, file=sys.stderr)
     return 1
-
-
-def _read_text(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""

@@ -21,6 +21,8 @@ A weight or cap of 0 is unset: the hierarchy's default (an even share, no limit)
 import logging
 import os
 
+from xen.xend.util.files import read_text
+
 log = logging.getLogger("xend.host.cgroups")
 
 PERIOD_US = 100000          # the CFS period a cap is a quota of: 1000 us per percent
@@ -37,14 +39,6 @@ def _clamp(value, low, high):
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 class CpuCgroups:
@@ -75,7 +69,7 @@ class CpuCgroups:
 
     def pids(self, name):
         """The processes in guest ``name``'s cgroup."""
-        return [int(p) for p in _read(os.path.join(self.path(name), self.procs)).split()]
+        return [int(p) for p in read_text(os.path.join(self.path(name), self.procs)).split()]
 
     def remove(self, name):
         """Remove guest ``name``'s cgroup once its process is gone; a missing one is
@@ -115,7 +109,7 @@ class V2(CpuCgroups):
         for part in [""] + os.path.relpath(self.guests, self.root).split(os.sep):
             parent = os.path.join(parent, part)
             control = os.path.join(parent, "cgroup.subtree_control")
-            if "cpu" not in _read(control).split():
+            if "cpu" not in read_text(control).split():
                 _write(control, "+cpu")
 
     @staticmethod
@@ -182,7 +176,7 @@ def probe(mounts_file="/proc/self/mounts", cgroup_file="/proc/self/cgroup"):
     mounts = _mounts(mounts_file)
     found = None
     for point, fstype, options in mounts:
-        if fstype == "cgroup2" and "cpu" in _read(
+        if fstype == "cgroup2" and "cpu" in read_text(
                 os.path.join(point, "cgroup.controllers")).split():
             found = V2(point, guests_dir(point, _own(cgroup_file, 2)))
             break

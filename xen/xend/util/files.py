@@ -21,6 +21,15 @@ def unlink_if_exists(path):
         pass
 
 
+def read_text(path):
+    """The text of the file ``path``; "" for one that is not there."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def open_own(path, flags, mode=0o600):
     """``os.open`` of a file of the daemon's: never through a symlink, never inherited
     by a child process; a file it creates gets ``mode`` (0600: root's alone)."""
