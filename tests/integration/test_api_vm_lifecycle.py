@@ -384,8 +384,8 @@ def test_only_root_sets_weight_and_cap_a_user_pins(api, daemon):
     for params in ("weight=65535 cap=50", "weight=512", "weight=512 cap=10", ""):
         assert failure(user.VM.set_VCPUs_params, vm, params) == denied
     assert failure(user.VM.add_to_VCPUs_params_live, vm, "cap", "0") == denied
-    assert failure(user.VM.create, dict(api.VM.get_record(vm), name_label=unique("w"),
-                                        VCPUs_params="weight=2")) == denied
+    assert failure(user.VM.create, {"name_label": unique("w"),
+                                    "VCPUs_params": "weight=2"}) == denied
     assert api.VM.get_VCPUs_params(vm) == "weight=512 cap=50"
     # Pinning is every user's, and keeps root's weight and cap.
     user.VM.add_to_VCPUs_params_live(vm, "cpumap1", "0")
