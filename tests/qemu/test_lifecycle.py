@@ -57,7 +57,12 @@ def test_every_table_row_is_tried():
                  ("Running", "send_sysrq"), ("Running", "send_trigger"),
                  # test_saved_guests.py, and tests/integration/test_save_restore.py for Paused
                  ("Running", "save"), ("Paused", "save"),
-                 ("Halted", "restore"), ("Halted", "restore_paused")}
+                 ("Halted", "restore"), ("Halted", "restore_paused"),
+                 # test_live.py; set_memory_static_max touches no guest
+                 # (tests/integration/test_api_vm_lifecycle.py)
+                 ("Running", "set_VCPUs_number_live"), ("Halted", "set_memory_static_max"),
+                 ("Running", "add_to_VCPUs_params_live"),
+                 ("Paused", "add_to_VCPUs_params_live")}
     assert set(lifecycle.TABLE) <= tried | elsewhere
 
 

@@ -6,6 +6,7 @@ datamodel's field types, so that JSON output has real numbers.
 """
 
 import json
+import re
 
 from xen.xend.api import datamodel
 from xen.xend.api.types import TypeMismatch
@@ -156,3 +157,8 @@ def duration(seconds):
     days, rest = divmod(int(seconds), 86400)
     clock = "%d:%02d:%02d" % (rest // 3600, rest // 60 % 60, rest % 60)
     return "%d day%s, %s" % (days, "" if days == 1 else "s", clock) if days else clock
+
+
+def vcpu_params(text):
+    """A VCPUs/params string as {key: value}, in order (the daemon checked it)."""
+    return dict(pair.partition("=")[::2] for pair in re.split(r"[\s;]+", text.strip()) if pair)

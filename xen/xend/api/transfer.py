@@ -28,7 +28,7 @@ import uuid
 
 from ..host import imagexfer, srdrivers
 from ..util import progress, sparse
-from ..util.files import unlink_if_exists
+from ..util.files import sync_path, unlink_if_exists
 from .dispatch import Call
 from .errors import ApiError
 
@@ -147,7 +147,6 @@ def _receive_file(t, pieces, length, made):
                 progress.report(_SEND_SHARE * received / max(length, 1))
                 progress.checkpoint()
             writer.finish()
-            os.fsync(fd)
         finally:
             os.close(fd)
     if received != length:
@@ -173,6 +172,9 @@ def _checked_image(t, made, received):
     progress.report(0.95)
     if virtual < t.size:
         imagexfer.resize(path, t.vdi_format, t.size)
+    # What the VDI will hold is on disk before the reply; a file only read on the way
+    # (the body before its conversion) needs not be.
+    sync_path(path)
     return path
 
 
@@ -186,6 +188,7 @@ def _replace(t, image):
         dropped = d.chain(sr["location"], t.path)
         with t.app.domains.unheld_disk(t.vdi, "import"):
             os.replace(image, t.path)
+            sync_path(os.path.dirname(t.path))    # the rename on disk before the reply
         d.collect(dropped, [t.app.store.private(v).get("path", "") for v in
                             t.app.store.referrers("VDI", "SR", t.record["SR"])])
 
@@ -212,7 +215,7 @@ def _export_file(t):
         return os.open(t.path, os.O_RDONLY | os.O_CLOEXEC), t.size
     path = t.scratch("export")
     try:
-        imagexfer.convert(t.path, t.vdi_format, path, t.format, durable=False)
+        imagexfer.convert(t.path, t.vdi_format, path, t.format)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     finally:
         unlink_if_exists(path)   # the descriptor keeps it until the export ends

@@ -63,14 +63,13 @@ def check_qcow2(path):
     return int(info["virtual-size"])
 
 
-def convert(src, src_format, dst, dst_format, durable=True):
+def convert(src, src_format, dst, dst_format):
     """Write the image ``src`` (read through its backing chain, which is the daemon's
     own) to the new file ``dst`` in ``dst_format``, leaving zeros unallocated (holes
-    in raw, no clusters in qcow2). ``durable``: flushed to disk before it returns
-    (``-t writeback``; convert's default cache mode, unsafe, never flushes), which a
-    scratch copy read once and dropped does without. Runs as long as the copy takes."""
-    _qemu_img("convert", "-q", "-U", "-t", "writeback" if durable else "unsafe",
-              "-f", src_format, "-O", dst_format, src, dst, image=dst, timeout=None)
+    in raw, no clusters in qcow2). Not flushed (qemu-img's default cache mode for
+    convert): the caller syncs what it keeps. Runs as long as the copy takes."""
+    _qemu_img("convert", "-q", "-U", "-f", src_format, "-O", dst_format, src, dst,
+              image=dst, timeout=None)
 
 
 def resize(path, fmt, size):

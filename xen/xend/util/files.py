@@ -30,6 +30,16 @@ def read_text(path):
         return ""
 
 
+def sync_path(path):
+    """Flush the file or directory ``path`` to disk (a directory: the names in it, such as
+    a rename just made)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def open_own(path, flags, mode=0o600):
     """``os.open`` of a file of the daemon's: never through a symlink, never inherited
     by a child process; a file it creates gets ``mode`` (0600: root's alone)."""

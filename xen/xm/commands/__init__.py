@@ -78,6 +78,7 @@ def ask_password(prompt):
         raise XmError("no password was given")
 
 
-# Importing the modules registers their commands, in the order "xm help" lists them.
-from . import debug, devices, host, monitor, resources, shell, transfer, vm  # noqa: E402,F401, I001
-from . import boot, vmlive  # noqa: E402,F401  (after vm: their commands follow the lifecycle in "xm help")
+# Importing the modules registers their commands, in the order "xm help" lists them
+# within each group: a VM's lifecycle first, then what changes or inspects it.
+from . import vm, vmlive, debug, monitor, boot  # noqa: E402,F401,I001
+from . import devices, resources, transfer, host, shell  # noqa: E402,F401,I001

@@ -15,9 +15,10 @@ from ..output import (
     print_pairs,
     print_table,
     printable,
+    vcpu_params,
     vm_state,
 )
-from . import all_records, arg, command, lifecycle_help, positive, vmlive
+from . import all_records, arg, command, lifecycle_help, positive
 
 VM_ARG = arg("vm", metavar="VM", help="the VM's name, UUID or domain ID")
 
@@ -387,7 +388,7 @@ def vcpu_list(client, opts):
     records = vm_records(client, opts.vms)
     rows = []
     for ref, rec in records:
-        pins = vmlive.params_of(rec.get("VCPUs_params", ""))
+        pins = vcpu_params(rec.get("VCPUs_params", ""))
         for vcpu, use in sorted(rec.get("VCPUs_utilisation", {}).items(),
                                 key=lambda item: int(item[0])):
             state = {"Paused": "-p-"}.get(rec.get("power_state"),

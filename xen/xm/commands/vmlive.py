@@ -1,10 +1,9 @@
 """Live changes: a running VM's vCPUs and scheduling (VCPUs/params), and what it gets
 at its next boot."""
 
-import re
 
 from ..client import XmError
-from ..output import MIB, print_table
+from ..output import MIB, print_table, vcpu_params
 from . import arg, command, lifecycle_help, positive
 
 # The credit scheduler's weight where VCPUs/params sets none (xend's backend/vcpuparams.py).
@@ -87,12 +86,7 @@ def vcpu_pin(client, opts):
 
 def _params(client, vm):
     """VCPUs/params of ``vm`` as {key: value}, in order."""
-    return params_of(client.call("VM.get_VCPUs_params", vm))
-
-
-def params_of(text):
-    """A VCPUs/params string as {key: value}, in order (the daemon checked it)."""
-    return dict(pair.partition("=")[::2] for pair in re.split(r"[\s;]+", text.strip()) if pair)
+    return vcpu_params(client.call("VM.get_VCPUs_params", vm))
 
 
 def _set_params(client, vm, params):
