@@ -146,6 +146,8 @@ def test_weight_and_cap_in_the_guests_cpu_cgroup_from_start_to_stop(make_daemon)
     assert not os.path.exists(hierarchy.path(vm))
     api.VM.start(vm, True)
     assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(1024, 50))
+    api.VM.add_to_VCPUs_params_live(vm, "cap", "25")     # a Paused guest takes it too
+    assert cgroup_of(hierarchy, vm) == dict(hierarchy.values(1024, 25))
     os.kill(the_pid(vm), signal.SIGKILL)
     wait_state(api, vm, "Halted", EVENT_WAIT)
     assert not os.path.exists(hierarchy.path(vm))
