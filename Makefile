@@ -39,11 +39,16 @@ run: $(VENV)/.stamp
 TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
               tests/metrics tests/backend tests/qemu tests/xen
 
+# The tests that boot no guest run on every core, each file's tests in order on one
+# worker (pytest-xdist, --dist loadfile); the guests' tiers run one test at a time.
+PARALLEL := -n auto --dist loadfile
+
 test: lint
-	$(PY) -m pytest -q $(TEST_TIERS)
+	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
+	$(PY) -m pytest -q -m qemu $(TEST_TIERS)
 
 test-fast: lint
-	$(PY) -m pytest -q -m "not qemu" $(TEST_TIERS)
+	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
 
 # ruff.toml holds the rules: pycodestyle, pyflakes and import order, lines of 100.
 lint: $(VENV)/.stamp

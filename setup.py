@@ -11,6 +11,6 @@ setup(
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff",
-                             "pexpect"]},
+                             "pexpect", "pytest-xdist"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )
