@@ -207,7 +207,15 @@ class Processes:
             await console.connect()
             await self._connect(dom, START_TIMEOUT)
         except OSError as err:
+            # A QEMU that refused its arguments exits at once, closing its end of the
+            # console: then its own words say why, not the refused connection.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(dom.exited.wait(), POLL * 10)
+            exited = dom.exited.is_set()
             await self.kill(dom)
+            if exited:
+                raise BackendError("INTERNAL_ERROR",
+                                   f"QEMU exited: {log_tail(dom.state_dir, dom.log_start)}")
             raise BackendError("INTERNAL_ERROR", f"no console socket from QEMU: {err}")
         except BaseException:
             await self.kill(dom)
