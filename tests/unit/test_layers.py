@@ -13,7 +13,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # The API's declarations: pure data and value rules, read by every layer but the backends.
-MODEL = ("xen.xend.api.datamodel", "xen.xend.api.types", "xen.xend.api.errors",
+MODEL = ("xen.xend.api.datamodel", "xen.xend.api.enums", "xen.xend.api.errortable",
+         "xen.xend.api.types", "xen.xend.api.errors",
          "xen.xend.api.lifecycle", "xen.xend.api.values", "xen.xend.api.xmltime",
          "xen.xend.api.xmltext")
 

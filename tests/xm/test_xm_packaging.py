@@ -12,9 +12,11 @@ def test_xm_imports_no_daemon_internals():
              "print(' '.join(sorted(m for m in sys.modules if m.startswith('xen.xend'))))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
-    # datamodel and lifecycle are data; types is what datamodel's declarations are made of;
-    # xmltext is the pure text rules of to_XML; errors the Failure the lifecycle's rules raise.
+    # datamodel (with its enums and errortable) and lifecycle are data; types is what
+    # datamodel's declarations are made of; xmltext is the pure text rules of to_XML;
+    # errors the Failure the lifecycle's rules raise.
     assert set(out) <= {"xen.xend", "xen.xend.api", "xen.xend.api.datamodel",
+                        "xen.xend.api.enums", "xen.xend.api.errortable",
                         "xen.xend.api.errors", "xen.xend.api.lifecycle", "xen.xend.api.types",
                         "xen.xend.api.xmltext"}
 

@@ -20,7 +20,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from xen.xend.api import datamodel, xmltext
-from xen.xend.api.types import TypeMismatch
+from xen.xend.api.types import Enum, TypeMismatch
 
 from .client import XmError
 from .output import MIB
@@ -535,7 +535,7 @@ def from_xml(text, filename="<config>"):
 def _xml_value(field, text, filename):
     """A field's value from its element text (spec §2.15: everything is text)."""
     t = field.type
-    if isinstance(t, datamodel.Set) and isinstance(t.item, datamodel.Enum):
+    if isinstance(t, datamodel.Set) and isinstance(t.item, Enum):
         items = xmltext.decode_set(text)
         bad = [i for i in items if i not in t.item.values]
         if bad:
@@ -552,7 +552,7 @@ def _xml_value(field, text, filename):
         if text not in ("true", "false"):
             raise ConfigError("%s: <%s> must be true or false" % (filename, field.wire))
         return text == "true"
-    if isinstance(t, datamodel.Enum):
+    if isinstance(t, Enum):
         if text not in t.values:
             raise ConfigError("%s: <%s> must be one of %s"
                               % (filename, field.wire, ", ".join(t.values)))

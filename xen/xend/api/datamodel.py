@@ -1,9 +1,11 @@
 """The Xen Management API, draft 0.2, as data: the one source of truth.
 
 Every class, field, enum, bound pair, extra message and error code of the spec
-is declared here once. The dispatch table, type checks, getters and setters,
-constructors, records, the DTD, to_XML and the API reference are all derived
-from these declarations; nothing about a class is written anywhere else.
+is declared here once (the enums in enums.py and the error codes in
+errortable.py, for length; this module re-exports them). The dispatch table,
+type checks, getters and setters, constructors, records, the DTD, to_XML and
+the API reference are all derived from these declarations; nothing about a
+class is written anywhere else.
 
 Reading guide:
   * ``Field(name, type, qual, desc)``: ``name`` as the spec prints it
@@ -28,165 +30,29 @@ Reading guide:
 import dataclasses
 from typing import Optional
 
-from .types import Bool, DateTime, Enum, Float, Int, Map, Ref, Set, String, Struct
+from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
+    ENUMS,
+    bios_boot_option,
+    boot_type,
+    console_protocol,
+    cpu_feature,
+    display_type,
+    driver_type,
+    on_crash_behaviour,
+    on_normal_exit,
+    task_status_type,
+    vbd_mode,
+    vdi_type,
+    vm_power_state,
+)
+from .errortable import ERRORS, Error  # noqa: F401  (the error codes, re-exported)
+from .types import Bool, DateTime, Float, Int, Map, Ref, Set, String, Struct
 
 API_VERSION = "0.2"
 
 RO_RUN = "RO_run"
 RO_INS = "RO_ins"
 RW = "RW"
-
-# --------------------------------------------------------------------------
-# Enumerations (§2.3.3), values spelled exactly as the spec.
-
-vm_power_state = Enum("vm_power_state", [
-    ("Halted", "Halted"),
-    ("Paused", "Paused"),
-    ("Running", "Running"),
-    ("Suspended", "Suspended"),
-    ("ShuttingDown", "Shutting Down"),
-    ("Unknown", "Some other unknown state"),
-])
-
-on_normal_exit = Enum("on_normal_exit", [
-    ("destroy", "destroy the VM state"),
-    ("restart", "restart the VM"),
-])
-
-on_crash_behaviour = Enum("on_crash_behaviour", [
-    ("destroy", "destroy the VM state"),
-    ("coredump_and_destroy", "record a coredump and then destroy the VM state"),
-    ("restart", "restart the VM"),
-    ("coredump_and_restart", "record a coredump and then restart the VM"),
-    ("preserve", "leave the crashed VM as-is"),
-    ("rename_restart", "rename the crashed VM and start a new copy"),
-])
-
-bios_boot_option = Enum("bios_boot_option", [
-    ("floppy", "boot from emulated floppy"),
-    ("HD", "boot from emulated HD"),
-    ("CDROM", "boot from emulated CDROM"),
-])
-
-boot_type = Enum("boot_type", [
-    ("bios", "boot an HVM guest using an emulated BIOS"),
-    ("grub", "boot from inside the machine using grub"),
-    ("kernel_external", "boot from an external kernel"),
-    ("kernel_internal", "boot from a kernel inside the guest filesystem"),
-])
-
-cpu_feature = Enum("cpu_feature", [
-    ("FPU", "Onboard FPU"),
-    ("VME", "Virtual Mode Extensions"),
-    ("DE", "Debugging Extensions"),
-    ("PSE", "Page Size Extensions"),
-    ("TSC", "Time Stamp Counter"),
-    ("MSR", "Model-Specific Registers, RDMSR, WRMSR"),
-    ("PAE", "Physical Address Extensions"),
-    ("MCE", "Machine Check Architecture"),
-    ("CX8", "CMPXCHG8 instruction"),
-    ("APIC", "Onboard APIC"),
-    ("SEP", "SYSENTER/SYSEXIT"),
-    ("MTRR", "Memory Type Range Registers"),
-    ("PGE", "Page Global Enable"),
-    ("MCA", "Machine Check Architecture"),
-    ("CMOV", "CMOV instruction (FCMOVCC and FCOMI too if FPU present)"),
-    ("PAT", "Page Attribute Table"),
-    ("PSE36", "36-bit PSEs"),
-    ("PN", "Processor serial number"),
-    ("CLFLSH", "Supports the CLFLUSH instruction"),
-    ("DTES", "Debug Trace Store"),
-    ("ACPI", "ACPI via MSR"),
-    ("MMX", "Multimedia Extensions"),
-    ("FXSR", "FXSAVE and FXRSTOR instructions (fast save and restore)"),
-    ("XMM", "Streaming SIMD Extensions"),
-    ("XMM2", "Streaming SIMD Extensions-2"),
-    ("SELFSNOOP", "CPU self snoop"),
-    ("HT", "Hyper-Threading"),
-    ("ACC", "Automatic clock control"),
-    ("IA64", "IA-64 processor"),
-    ("SYSCALL", "SYSCALL/SYSRET"),
-    ("MP", "MP Capable."),
-    ("NX", "Execute Disable"),
-    ("MMXEXT", "AMD MMX extensions"),
-    ("LM", "Long Mode (x86-64)"),
-    ("3DNOWEXT", "AMD 3DNow! extensions"),
-    ("3DNOW", "3DNow!"),
-    ("RECOVERY", "CPU in recovery mode"),
-    ("LONGRUN", "Longrun power control"),
-    ("LRTI", "LongRun table interface"),
-    ("CXMMX", "Cyrix MMX extensions"),
-    ("K6_MTRR", "AMD K6 nonstandard MTRRs"),
-    ("CYRIX_ARR", "Cyrix ARRs (= MTRRs)"),
-    ("CENTAUR_MCR", "Centaur MCRs (= MTRRs)"),
-    ("K8", "Opteron, Athlon64"),
-    ("K7", "Athlon"),
-    ("P3", "P3"),
-    ("P4", "P4"),
-    ("CONSTANT_TSC", "TSC ticks at a constant rate"),
-    ("FXSAVE_LEAK", "FXSAVE leaks FOP/FIP/FOP"),
-    ("XMM3", "Streaming SIMD Extensions-3"),
-    ("MWAIT", "Monitor/Mwait support"),
-    ("DSCPL", "CPL Qualified Debug Store"),
-    ("EST", "Enhanced SpeedStep"),
-    ("TM2", "Thermal Monitor 2"),
-    ("CID", "Context ID"),
-    ("CX16", "CMPXCHG16B"),
-    ("XTPR", "Send Task Priority Messages"),
-    ("XSTORE", "on-CPU RNG present (xstore insn)"),
-    ("XSTORE_EN", "on-CPU RNG enabled"),
-    ("XCRYPT", "on-CPU crypto (xcrypt insn)"),
-    ("XCRYPT_EN", "on-CPU crypto enabled"),
-    ("LAHF_LM", "LAHF/SAHF in long mode"),
-    ("CMP_LEGACY", "If yes HyperThreading not valid"),
-])
-
-vdi_type = Enum("vdi_type", [
-    ("system", "a disk that may be replaced on upgrade"),
-    ("user", "a disk that is always preserved on upgrade"),
-    ("ephemeral", "a disk that may be reformatted on upgrade"),
-])
-
-vbd_mode = Enum("vbd_mode", [
-    ("RO", "disk is mounted read-only"),
-    ("RW", "disk is mounted read-write"),
-])
-
-driver_type = Enum("driver_type", [
-    ("ioemu", "use hardware emulation"),
-    ("paravirtualised", "use paravirtualised driver"),
-])
-
-# Beyond the draft: the task states clients of the later Xen-API rely on.
-task_status_type = Enum("task_status_type", [
-    ("pending", "the task is running or waiting to run"),
-    ("success", "the task finished and its result is available"),
-    ("failure", "the task finished with an error, see error_info"),
-    ("cancelling", "cancellation was asked for and is in progress"),
-    ("cancelled", "the task was cancelled"),
-])
-
-# Beyond the draft: a guest's graphical console. "auto", the default (an enum's first
-# value), follows the boot: vnc for a bios boot, none for a kernel of its own, as xm's
-# HVM and PV guests had.
-display_type = Enum("display_type", [
-    ("auto", "vnc for a bios boot, none otherwise"),
-    ("vnc", "an emulated display, reached as an rfb console through the daemon"),
-    ("none", "no display: the serial console only"),
-])
-
-# Beyond the draft (Xen-API 1.0): how a client speaks to a console.
-console_protocol = Enum("console_protocol", [
-    ("vt100", "a text terminal: the guest's first serial port"),
-    ("rfb", "the Remote FrameBuffer protocol of VNC: the guest's display"),
-    ("rdp", "Microsoft's Remote Desktop Protocol"),
-])
-
-ENUMS = {e.name: e for e in (
-    vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
-    cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type,
-    console_protocol)}
-
 
 # --------------------------------------------------------------------------
 # Declarations.
@@ -763,194 +629,6 @@ def binding_of_ref(cls, wire):
 
 _BY_SET = {(b.set_class, b.set_field): b for b in BINDINGS}
 _BY_REF = {(b.ref_class, b.ref_field): b for b in BINDINGS}
-
-
-# --------------------------------------------------------------------------
-# Error codes. Every Failure the server sends is one of these; an entry declares
-# the code, its parameters in wire order, what it means (the API reference) and
-# the one line xm prints for it (a str.format of the parameter names). errors.py
-# checks the parameter count of every ApiError against it.
-
-@dataclasses.dataclass(frozen=True)
-class Error:
-    code: str
-    params: tuple        # the parameters' names, in the order they travel
-    doc: str             # what it means and what its parameters hold
-    sentence: str        # xm's one-line explanation, e.g. "{vm} is {actual}; ..."
-
-
-ERRORS = {e.code: e for e in (
-    Error("SESSION_AUTHENTICATION_FAILED", ("user", "msg"),
-          "login_with_password refused the user name `user`; `msg` says why (the same "
-          "\"Authentication failure\" for an unknown user and a wrong password, or a "
-          "lockout after too many failures, or too many logins at once)",
-          "cannot log in as {user}: {msg}"),
-    Error("SESSION_INVALID", ("handle",),
-          "the session ref `handle` names no live session: never issued, logged out, "
-          "expired, or revoked with its user; empty when the call gave no session",
-          "the session is no longer valid (expired or logged out)"),
-    Error("SESSION_NOT_REGISTERED", ("handle",),
-          "event.next was called by the session `handle`, which has no event.register "
-          "subscription",
-          "the session has not registered for events (event.register)"),
-    Error("HANDLE_INVALID", ("class", "handle"),
-          "`handle` is not a ref of an object of class `class`: no such object (or one "
-          "the caller may not see), an object of another class, or a null ref where one "
-          "is required",
-          "there is no {class} {handle}"),
-    Error("UUID_INVALID", ("class", "uuid"),
-          "get_by_uuid found no object of class `class` with UUID `uuid`",
-          "there is no {class} with UUID {uuid}"),
-    Error("MESSAGE_METHOD_UNKNOWN", ("method",),
-          "the server has no method `method` (nor an Async form of it, where the class "
-          "has none)",
-          "this server has no method {method}"),
-    Error("MESSAGE_PARAMETER_COUNT_MISMATCH", ("method", "expected", "received"),
-          "`method` was called with `received` parameters (the session included in "
-          "neither count) where it takes `expected`; for a method with optional trailing "
-          "parameters `expected` is the bound that was missed",
-          "{method} takes {expected} parameters, not {received}"),
-    Error("FIELD_TYPE_ERROR", ("field",),
-          "the value given for the parameter or field `field` has the wrong type (a "
-          "string for a bool, a constructor record that is not a struct, ...)",
-          "{field} has the wrong type"),
-    Error("FIELD_MISSING", ("field",),
-          "a constructor record lacks the required field `field`",
-          "{field} is required"),
-    Error("FIELD_UNKNOWN", ("field",),
-          "a constructor record names a field `field` the class does not have",
-          "there is no field {field}"),
-    Error("FIELD_READ_ONLY", ("field",),
-          "a write (set/add_to/remove_from/constructor) names the read-only field `field`",
-          "{field} is read-only"),
-    Error("INVALID_VALUE", ("field", "value"),
-          "`value` has the right type for `field` but is not one it may hold (out of "
-          "range, not an enum member, a malformed address or path, a name in use); "
-          "`value` may end with the reason in parentheses",
-          "{field} cannot be {value}"),
-    Error("VALUE_NOT_SUPPORTED", ("field", "value", "reason"),
-          "`field` = `value` is valid in the API but this host or backend cannot do it; "
-          "`reason` says why",
-          "{field} = {value} is not supported: {reason}"),
-    Error("VM_BAD_POWER_STATE", ("vm", "expected", "actual"),
-          "the VM `vm` is `actual`, and the operation needs one of the power states "
-          "`expected` (comma-separated)",
-          "{vm} is {actual}; this needs {expected}"),
-    Error("VM_IS_TEMPLATE", ("vm",),
-          "the VM `vm` is a template, which is never started: only clone and delete "
-          "apply to it",
-          "{vm} is a template; templates can only be cloned or deleted"),
-    Error("OPERATION_NOT_ALLOWED", ("reason",),
-          "the call is refused in the objects' present state; `reason` says why",
-          "{reason}"),
-    Error("OTHER_OPERATION_IN_PROGRESS", ("class", "object"),
-          "another lifecycle operation holds the `class` `object` (a VM) and this one "
-          "cannot wait for it or overtake it",
-          "another operation is in progress on {class} {object}"),
-    Error("OBJECT_IN_USE", ("class", "object", "holder_class", "holders"),
-          "deleting the `class` `object` would leave the `holder_class` objects "
-          "`holders` (comma-separated) pointing at a missing one",
-          "{class} {object} is in use by {holder_class} {holders}"),
-    Error("PERMISSION_DENIED", ("msg",),
-          "the session's user may not make this call (root-only methods, the host's "
-          "own objects, users); `msg` says which rule applies",
-          "permission denied: {msg}"),
-    Error("HOST_DISABLED", ("host",),
-          "the host is disabled and refuses new starts and resumes",
-          "host {host} is disabled and starts no VMs"),
-    Error("HOST_NOT_DISABLED", ("host",),
-          "host shutdown/reboot asked for while the host is enabled",
-          "host {host} must be disabled first (host-disable)"),
-    Error("HOST_HAS_RESIDENT_VMS", ("host", "vms"),
-          "host shutdown/reboot asked for while VMs are resident on it; `vms` lists them "
-          "(comma-separated)",
-          "host {host} still runs VMs: {vms}"),
-    Error("HOST_POWER_COMMAND_UNSET", ("host", "operation"),
-          "host shutdown/reboot asked for but no power command is configured; "
-          "`operation` is \"shutdown\" or \"reboot\"",
-          "host {host} has no {operation} command configured"),
-    Error("TASK_CANCELLED", ("task",),
-          "the asynchronous call of task `task` was cancelled (task.cancel) before it "
-          "finished; this is the task's error_info",
-          "the operation was cancelled (task {task})"),
-    Error("TOO_MANY_PENDING_TASKS", (),
-          "an Async call was refused because the configured number of pending tasks "
-          "(max_pending_tasks) is reached",
-          "the server is busy: too many operations are pending"),
-    Error("TOO_MANY_PENDING_TASKS_OF_USER", ("user", "limit"),
-          "an Async call was refused because `user` already has `limit` tasks pending "
-          "(max_pending_tasks_per_user): one user cannot fill the task queue for all",
-          "{user} has {limit} operations pending already"),
-    Error("EVENTS_LOST", (),
-          "the events the caller asked for are gone: its token or cursor is older than "
-          "the event log's oldest event, or from an earlier run of the daemon; re-read "
-          "the objects and start again from \"\"",
-          "events were lost; read the objects again and start over"),
-    Error("EVENT_SUBSCRIPTION_PARSE_FAILURE", ("subscription",),
-          "an event.register/unregister/from class `subscription` is not \"*\", a class "
-          "name or class/ref",
-          "{subscription} is not an event subscription (a class, class/ref or *)"),
-    Error("EVENT_FROM_TOKEN_PARSE_FAILURE", ("token",),
-          "the event.from `token` is not \"\" nor a token event.from returned",
-          "{token} is not an event token"),
-    Error("VDI_IN_USE", ("vdi", "operation"),
-          "`operation` (attach, resize, set_read_only, set_sharable) is refused because "
-          "VMs hold the VDI `vdi` in a way it contradicts: attached read-write elsewhere, "
-          "running with it, or sharing a disk that would stop being sharable",
-          "VDI {vdi} is in use; {operation} is refused"),
-    Error("VM_STATE_FILE_MISSING", ("path",),
-          "resume found no saved state at `path`; the VM stays Suspended",
-          "the saved state {path} is missing; the VM stays Suspended"),
-    Error("VM_STATE_FILE_CORRUPT", ("path",),
-          "resume could not read the saved state at `path`; the VM stays Suspended",
-          "the saved state {path} cannot be read; the VM stays Suspended"),
-    Error("VM_SHUTDOWN_TIMEOUT", ("vm", "timeout"),
-          "the guest `vm` did not shut down or reboot within `timeout` seconds; it keeps "
-          "running",
-          "{vm} did not shut down within {timeout} seconds; it keeps running"),
-    Error("DEVICE_DETACH_TIMEOUT", ("class", "ref", "timeout"),
-          "the guest did not release the `class` (VBD or VIF; or vCPU, `ref` then being "
-          "the VM and the vCPU's number, VM/N) `ref` within `timeout` seconds; it keeps "
-          "the device, and the record stays",
-          "the guest did not release {class} {ref} within {timeout} seconds; it keeps it"),
-    Error("SR_FULL", ("requested", "maximum"),
-          "the call needs `requested` bytes more than the SR has, and `maximum` are "
-          "left: a VDI.create, resize, snapshot or copy would take the bytes the SR's "
-          "VDIs promise (virtual_allocation) beyond its physical_size times "
-          "sr_overcommit_ratio, or a copy of written image data (a snapshot on a file "
-          "SR, SR.clone) needs more than its file system has free",
-          "the SR is full: {requested} bytes asked for, {maximum} available"),
-    Error("HOST_STATE_FULL", (),
-          "the file system of the daemon's state directory had no room to record the "
-          "change; nothing was changed (images a call made are removed again)",
-          "the daemon's state directory is full; nothing was changed"),
-    # Save and restore to a named file
-    Error("VM_SAVE_FILE_INVALID", ("path", "reason"),
-          "VM.restore cannot use the file `path`: missing, not written by VM.save, "
-          "truncated, of another format version or backend, or a guest state the backend "
-          "cannot load; `reason` says which. Nothing was changed",
-          "{path} cannot be restored: {reason}; nothing was changed"),
-    Error("VDI_MISSING", ("vdi", "path"),
-          "VM.restore made no VM: the saved VM's disk, the VDI `vdi` with the image "
-          "`path`, is not on this host (no VDI of that UUID, nor one of that image)",
-          "the saved VM's disk {vdi} ({path}) is not on this host; nothing was changed"),
-    # A suspend the guest does not answer
-    Error("VM_FAILED_SUSPEND_ACK", ("vm",),
-          "the guest `vm` did not answer the hypervisor's suspend request (a kernel still "
-          "booting, a paused guest, one that cannot suspend): nothing was saved and it "
-          "stays as it was",
-          "{vm} did not answer the suspend request; it stays as it was"),
-    Error("INTERNAL_ERROR", ("message",),
-          "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
-          "caller's; `message` names it, without a traceback (that goes to the log)",
-          "internal error in xend: {message}"),
-    # Disk image transfer
-    Error("VDI_TOO_SMALL", ("vdi", "minimum_size"),
-          "an image sent to PUT /import_raw_vdi holds `minimum_size` bytes (its virtual "
-          "size, or a raw body's length), more than the VDI `vdi` holds; grow the VDI "
-          "(VDI.set_virtual_size) to at least that first",
-          "VDI {vdi} is too small: the image holds {minimum_size} bytes"),
-)}
 
 
 def all_fields():
