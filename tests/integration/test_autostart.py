@@ -63,7 +63,9 @@ def test_boot_starts_in_order_restart_starts_nothing(daemon, api):
 
     daemon.restart()          # the marker stays: a daemon restart, no autostart
     api = daemon.relogin()
-    assert "a daemon restart, not a host boot" in daemon.log_text()
+    # The sequence runs once the daemon serves: its line may follow the login.
+    wait_until(lambda: "a daemon restart, not a host boot" in daemon.log_text(), 30,
+               "the autostart's word on a daemon restart")
     assert api.VM.get_power_state(first) == "Halted"
 
     api = boot(daemon)
