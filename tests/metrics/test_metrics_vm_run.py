@@ -11,6 +11,7 @@ import time
 
 import pytest
 from harness import (
+    EVENT_WAIT,
     MIB,
     failure,
     guest_builder,
@@ -199,7 +200,7 @@ def test_vcpus_utilisation_after_a_quick_restart_has_the_new_vcpus(make_daemon):
     api = d.api
     vm = new_no_os_vm(api, VCPUs_max="2", **memory(64 * MIB, 48 * MIB, 32 * MIB))
     api.VM.start(vm, False)
-    wait_until(lambda: int(api.VM.get_memory_actual(vm)) != 48 * MIB, 10,
+    wait_until(lambda: int(api.VM.get_memory_actual(vm)) != 48 * MIB, EVENT_WAIT,
                "the first sample of the VM", interval=0.02)
     assert sorted(api.VM.get_VCPUs_utilisation(vm)) == ["0", "1"]
     # Well inside one interval (~0.1 s of 3 s):
