@@ -163,8 +163,9 @@ class VMHandler(VMDebug, ClassHandler):
         """weight= and cap= of VCPUs/params are root's: a user's higher weight or lifted
         cap takes CPU time from every other VM's guests. Pinning (cpumapN=) is every
         user's."""
-        if call is None or call.is_root:
-            return
+        if call is None or call.is_root or (
+                old and new.get("VCPUs_params") == old.get("VCPUs_params")):
+            return      # no need to parse: validate checks the string itself
         params = self._vcpu_params(new)
         before = self._vcpu_params(old) if old else vcpuparams.VcpuParams()
         if (params.weight, params.cap) != (before.weight, before.cap):
