@@ -74,7 +74,8 @@ class Field:
     desc: str
     required: bool = False          # must be given to the constructor
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
-    extension: bool = False         # beyond the 0.2 draft
+    extension: bool = False         # in neither revision (the later Xen-API's, or the project's)
+    since: str = "0.2"              # the revision that first declares it: "0.2" or "1.0"
     indexed: bool = False           # the store keeps a value -> refs index of it
     lookup: bool = False            # <class>.get_by_<wire> finds objects by it (so indexed)
     # Names a file on the host that the hypervisor opens for the guest: checked whenever
@@ -116,6 +117,7 @@ class Message:
     lifecycle: Optional[str] = None   # VM lifecycle operation checked before the call
     root_only: bool = False
     extension: bool = False
+    since: str = "0.2"
 
 
 @dataclasses.dataclass
@@ -137,6 +139,7 @@ class Class:
     # runtime objects (sessions, tasks), which live in memory only.
     stored: bool = True
     extension: bool = False
+    since: str = "0.2"
 
     def field(self, wire):
         return self._fields_by_wire.get(wire)
