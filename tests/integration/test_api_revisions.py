@@ -2,7 +2,7 @@
 the two disagree (docs/api.md, "Two revisions"); every other name works in both.
 
 Through the SDK over the Unix socket: ``root`` speaks the draft (no version given),
-``v10`` logged in with version "1.0".
+``v10`` logged in with version "1.0" (tests/integration/conftest.py).
 """
 
 import pytest
@@ -10,13 +10,6 @@ import XenAPI
 from harness import MIB, Daemon, failure, make_user, new_vdi, new_vm, wait_until
 
 from xen.xend.api import datamodel
-
-
-@pytest.fixture(scope="module")
-def v10(daemon, root):
-    s = daemon.sdk_unix(version="1.0")
-    yield s.xenapi
-    s.xenapi.session.logout()
 
 
 def raw_call(api, method, *args):

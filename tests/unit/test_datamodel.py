@@ -409,7 +409,7 @@ def test_field_roles_are_declared_where_the_daemon_gives_them():
     assert wires("on_set") == {("VM", "is_a_template"), ("VM", "memory_dynamic_max"),
                                ("VM", "memory_dynamic_min"), ("network", "NIC"),
                                ("network", "VLAN"), ("VDI", "virtual_size"),
-                               ("VM", "VCPUs_params")}
+                               ("VM", "VCPUs_params"), ("PIF", "MAC"), ("PIF", "MTU")}
     lookups = wires("lookup")
     assert {("user", "short_name"), ("VM", "name_label"), ("task", "name_label")} <= lookups
     assert wires("indexed") == lookups | {("VIF", "MAC")}

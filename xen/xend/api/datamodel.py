@@ -483,6 +483,8 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: host's interfaces, storage and objects
+    Field("PIFs", Set(Ref("PIF")), RO_RUN, "physical network interfaces", since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -531,6 +533,9 @@ NETWORK = Class("network", "a virtual network", [
     # The other commands people type
     Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
           "(the NIC's, or the daemon's own)", extension=True),
+    # 1.0: host's interfaces, storage and objects
+    Field("PIFs", Set(Ref("PIF")), RO_RUN, "the host interface the network is connected "
+          "through (none for a private network)", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
@@ -682,6 +687,52 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
           "updated: the daemon's last sample"),
 ], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
 
+# 1.0: PIF, the host interface a network with a NIC is connected through (one per such
+# network: a view of its record, handlers/pif.py), and its figures.
+PIF = Class("PIF", "a physical network interface of the host: the network's NIC (a VLAN "
+            "on it is a PIF of its own network)", [
+    uuid_field(),
+    Field("device", String, RW, "machine-readable name of the interface (e.g. eth0): the "
+          "network's NIC", same_as=Renamed(("NIC",))),
+    Field("network", Ref("network"), RO_INS, "virtual network to which this pif is "
+          "connected"),
+    Field("host", Ref("host"), RO_INS, "physical machine to which this pif is connected"),
+    Field("MAC", String, RW, "ethernet MAC address of physical interface, as the host's "
+          "kernel reports it (\"\" while the host has no such interface)",
+          on_set="refused (VALUE_NOT_SUPPORTED): a physical interface's address is the "
+          "host's, not the toolstack's"),
+    Field("MTU", Int, RW, "MTU in octets, as the host's kernel reports it (0 while the "
+          "host has no such interface)", on_set="sets the interface's MTU on the host "
+          "(ip link), 68-65536"),
+    Field("VLAN", Int, RW, "VLAN tag for all traffic passing through this interface: the "
+          "network's VLAN, -1 for none", same_as=Renamed(
+              ("VLAN",), read=renames.vlan_to_tag, write=renames.tag_to_vlan)),
+    Field("metrics", Ref("PIF_metrics"), RO_RUN, "metrics associated with this PIF"),
+], messages=[
+    Message("create_VLAN", [Param("device", String, "the host interface the VLAN is on "
+                                  "(e.g. eth0)"),
+                            Param("network", Ref("network"), "the network to connect: one "
+                                  "without a NIC"),
+                            Param("host", Ref("host"), "the host (this one)"),
+                            Param("VLAN", Int, "the VLAN tag, 0 to 4094")],
+            Ref("PIF"), "Connect the network through VLAN VLAN on device: sets the "
+            "network's NIC and VLAN; returns the network's new PIF", root_only=True),
+    Message("destroy", [Param("self", Ref("PIF"), "the PIF to destroy")], None,
+            "Disconnect a VLAN PIF's network (its NIC and VLAN cleared); a PIF without a "
+            "VLAN is the host's own interface (PIF_IS_PHYSICAL)", root_only=True),
+], creatable=False, deletable=False, stored=False, owner="network", root_writes=True,
+   since="1.0")
+
+PIF_METRICS = Class("PIF_metrics", "the metrics associated with a PIF", [
+    uuid_field(),
+    Field("io/read_kbs", Float, RO_RUN, "Read bandwidth (KiB/s): what the host receives on "
+          "the interface, as the sampler last saw it"),
+    Field("io/write_kbs", Float, RO_RUN, "Write bandwidth (KiB/s): what the host sends "
+          "through it"),
+    Field("last_updated", DateTime, RO_RUN, "Time at which this information was last "
+          "updated: the daemon's last sample"),
+], creatable=False, deletable=False, stored=False, owner="PIF", since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -699,7 +750,9 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, CONSOLE, EVENT,
-                               VM_METRICS)}
+                               VM_METRICS,
+                               # 1.0: host's interfaces, storage and objects
+                               PIF, PIF_METRICS)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {

@@ -11,6 +11,7 @@ import calendar
 import time
 
 from .enums import cpu_feature
+from .errors import ApiError
 
 # VM.VCPUs_params: "weight=512 cap=50" (0.2) / {"weight": "512", "cap": "50"} (1.0).
 
@@ -68,3 +69,19 @@ def features_to_bitmap(features):
         bits |= 1 << _FEATURE_BITS[name]
     words = (len(_FEATURE_BITS) + 31) // 32
     return ":".join("%08x" % ((bits >> (32 * i)) & 0xFFFFFFFF) for i in range(words))
+
+
+# PIF.VLAN: the network's VLAN, a string ("" for none; the draft's) / an Int, -1 for none
+# (1.0's PIF).
+
+def vlan_to_tag(vlan):
+    return int(vlan) if vlan else -1
+
+
+def tag_to_vlan(tag, record=None):
+    """A PIF's VLAN tag as its network's VLAN: -1 is none; a tag is 0 to 4094."""
+    if tag == -1:
+        return {"VLAN": ""}
+    if not 0 <= tag <= 4094:
+        raise ApiError("VLAN_TAG_INVALID", str(tag))
+    return {"VLAN": str(tag)}

@@ -212,13 +212,38 @@ def open_tap(name, bridge, mtu, guest_mac=""):
     return fd
 
 
+def _sys_net(name, *path):
+    """The text of /sys/class/net/NAME/PATH, stripped; None where there is no such file
+    (no such interface)."""
+    try:
+        with open(os.path.join("/sys/class/net", name, *path)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def link_counters(name):
+    """Bytes through interface ``name`` as the host sees them: {"rx_bytes", "tx_bytes"};
+    None if it is gone."""
+    rx, tx = (_sys_net(name, "statistics", key) for key in ("rx_bytes", "tx_bytes"))
+    if rx is None or tx is None:
+        return None
+    return {"rx_bytes": int(rx), "tx_bytes": int(tx)}
+
+
 def tap_counters(name):
     """Bytes through tap ``name`` as the guest sees them: {"rx_bytes", "tx_bytes"}
     (what the host side transmits, the guest receives); None if it is gone."""
-    stats = os.path.join("/sys/class/net", name, "statistics")
-    try:
-        with open(os.path.join(stats, "tx_bytes")) as rx, \
-                open(os.path.join(stats, "rx_bytes")) as tx:
-            return {"rx_bytes": int(rx.read()), "tx_bytes": int(tx.read())}
-    except OSError:
-        return None
+    host = link_counters(name)
+    return host and {"rx_bytes": host["tx_bytes"], "tx_bytes": host["rx_bytes"]}
+
+
+def link_address(name):
+    """(MAC, MTU) of interface ``name``: ("", 0) where the host has no such interface."""
+    mac, mtu = _sys_net(name, "address"), _sys_net(name, "mtu")
+    return (mac or "", int(mtu) if mtu else 0)
+
+
+def set_mtu(name, mtu):
+    """Set interface ``name``'s MTU; NetdevError with ip's message if the kernel refuses."""
+    ip("link", "set", "dev", name, "mtu", str(mtu))

@@ -1,8 +1,9 @@
 """The sampler: live figures for RO_run fields, computed off the request path.
 
-Every ``interval`` seconds one thread reads the host's CPU load and, for each
-guest resident on the host, the backend's counters (vCPU seconds, memory,
-disk and network bytes), and turns counter deltas into rates. Reads of RO_run
+Every ``interval`` seconds one thread reads the host's CPU load, the byte
+counters of the host interfaces networks are connected through (their NICs),
+and, for each guest resident on the host, the backend's counters (vCPU seconds,
+memory, disk and network bytes), and turns counter deltas into rates. Reads of RO_run
 fields only look at the last sample: they never wait on QMP or on this thread.
 """
 
@@ -10,7 +11,7 @@ import logging
 import threading
 import time
 
-from ..host import facts
+from ..host import facts, netdev
 
 log = logging.getLogger("xend.metrics")
 
@@ -33,6 +34,8 @@ class Sampler:
         self.host_memory = self._host_memory()
         self._vms = {}          # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
+        self._nics = {}         # host interface -> (read, write) kB/s
+        self._nic_raw = {}      # host interface -> (monotonic time, byte counters)
         self.sampled_at = time.time()   # wall-clock time of the last sample
         self._stop = threading.Event()
         self._thread = None
@@ -76,6 +79,7 @@ class Sampler:
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
+        self._sample_nics()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
         for vm in list(self._raw):
             if vm not in resident:
@@ -94,6 +98,21 @@ class Sampler:
                 self._vms[vm] = self._derive(raw, before[1], now - before[0])
             else:
                 self._vms[vm] = self._derive(raw, raw, 0.0)
+
+    def _sample_nics(self):
+        """Rates of the networks' NICs (PIF_metrics): what the host receives on one is
+        read, what it sends is written."""
+        nics = {rec.get("NIC") for _, rec in self.app.store.records("network")} - {"", None}
+        raw_before, self._nic_raw, self._nics = self._nic_raw, {}, {}
+        for nic in nics:
+            counters = netdev.link_counters(nic)
+            if counters is None:
+                continue
+            now = time.monotonic()
+            then, old = raw_before.get(nic, (now, counters))
+            self._nic_raw[nic] = (now, counters)
+            self._nics[nic] = (_rate(counters, old, now - then, "rx_bytes"),
+                               _rate(counters, old, now - then, "tx_bytes"))
 
     @staticmethod
     def _derive(raw, old, dt):
@@ -128,3 +147,7 @@ class Sampler:
     def device_rates(self, vm, kind, device):
         """(incoming, outgoing) kB/s of one VBD or VIF of ``vm``."""
         return self._vms.get(vm, {}).get(kind, {}).get(device, (0.0, 0.0))
+
+    def nic_rates(self, nic):
+        """(read, write) kB/s of the host interface ``nic`` (0.0 before two samples)."""
+        return self._nics.get(nic, (0.0, 0.0))

@@ -267,7 +267,12 @@ class ClassHandler:
         old = self.store.get(self.cls.name, ref)
         if old is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
-        changes = unrename(field, value, old)
+        self.set_sources(call, ref, unrename(field, value, old))
+
+    def set_sources(self, call, ref, changes):
+        """A write of the stored fields ``changes`` (wire name -> value) of ``ref``, as a
+        renamed field makes it: a single one set by its own setter (on_set) is set that
+        way, with what that does."""
         if len(changes) == 1:
             (source, converted), = changes.items()
             if self.cls.field(source).on_set:

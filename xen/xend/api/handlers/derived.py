@@ -13,7 +13,7 @@ import hashlib
 import uuid as uuidlib
 
 from ..errors import ApiError
-from .base import ClassHandler
+from .base import ClassHandler, unrename
 
 # The UUID's version and variant bits: left as the owner's, so a ref looks like one.
 _KEEP = (0xF << 76) | (0x3 << 62)
@@ -78,6 +78,16 @@ class DerivedHandler(ClassHandler):
         if not self.exists(ref):
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         self.owner.require_visible(call, self.owner_ref(ref))
+
+    def set_renamed(self, call, wire, ref, value):
+        """set_<wire> of a field that is another name of the owner's: the owner's write,
+        with the owner's rules and effects."""
+        rec = self.stored_record(ref)
+        if rec is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+        self.may_write(call, ref)
+        self.owner.set_sources(call, self.owner_ref(ref),
+                               unrename(self.cls.field(wire, call.revision), value, rec))
 
     def get_by_uuid(self, call, uuid):
         owner = self.owner_ref(uuid)

@@ -14,7 +14,9 @@ class HostHandler(ClassHandler):
     computed = {"software_version": "_software_version",
                 "memory_total": "_memory_total", "memory_free": "_memory_free",
                 "control_domain_memory": "_control_domain_memory",
-                "control_domain_VCPUs": "_control_domain_vcpus"}
+                "control_domain_VCPUs": "_control_domain_vcpus",
+                # 1.0: host's interfaces, storage and objects
+                "PIFs": "_pifs"}
 
     def _software_version(self, ref, rec):
         return self.app.software_version()
@@ -33,6 +35,11 @@ class HostHandler(ClassHandler):
 
     def _control_domain_vcpus(self, ref, rec):
         return os.cpu_count() or 1
+
+    def _pifs(self, ref, rec):
+        pifs = self.app.handlers["PIF"]
+        return [p for net, nrec in self.store.records("network")
+                for p in pifs.of_network(net, nrec)]
 
     def disable(self, call, host):
         with self.store.transaction() as txn:

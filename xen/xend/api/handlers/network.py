@@ -37,17 +37,30 @@ def _ifname(field, value):
 
 class NetworkHandler(ClassHandler):
     cls_name = "network"
-    computed = {"bridge": "_bridge"}
+    computed = {"bridge": "_bridge", "PIFs": "_pifs"}
 
     @staticmethod
     def _bridge(ref, rec):
         return netdev.network_bridge(ref, rec.get("NIC", ""), rec.get("VLAN", ""))
 
+    def _pifs(self, ref, rec):
+        return self.app.handlers["PIF"].of_network(ref, rec)
+
     def set_NIC(self, call, wire, ref, value):
-        self.set_field(call, wire, ref, value)
-        self._remove_bridge(ref)     # made again, the new way, when next needed
+        self.set_uplink(call, ref, {wire: value})
 
     set_VLAN = set_NIC
+
+    def set_uplink(self, call, ref, changes, require=None):
+        """Change NIC and VLAN (``changes``) of network ``ref`` in one write, after
+        ``require(record)`` (if given) accepted the network's record in the same
+        transaction (PIF.create_VLAN and PIF.destroy)."""
+        self.may_write(call, ref)
+        with self.store.transaction() as txn:
+            if require is not None:
+                require(txn.get(self.cls.name, ref))
+            self.update(txn, ref, changes, call)
+        self._remove_bridge(ref)     # made again, the new way, when next needed
 
     def delete(self, call, ref):
         super().delete(call, ref)
@@ -75,8 +88,8 @@ class NetworkHandler(ClassHandler):
                                % (ref, ",".join(users)))
         _ifname("NIC", new.get("NIC", ""))
         vlan = new.get("VLAN", "")
-        if vlan and not (vlan.isdigit() and 1 <= int(vlan) <= 4094):
-            raise ApiError("INVALID_VALUE", "VLAN", "%s (must be 1-4094)" % vlan)
+        if vlan and not (vlan.isdigit() and 0 <= int(vlan) <= 4094):
+            raise ApiError("INVALID_VALUE", "VLAN", "%s (must be 0-4094)" % vlan)
         gateway = new.get("default_gateway", "")
         if gateway:
             try:

@@ -1,0 +1,157 @@
+"""The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
+PIF and PIF_metrics, through the SDK over the Unix socket, in a 1.0 session (``v10``)
+and a draft one (``root``).
+
+Host interfaces are real: a bridge of the test's own (MTU changes), and the
+loopback (traffic the sampler sees).
+"""
+
+import socket
+import subprocess
+import uuid
+
+import pytest
+import XenAPI
+from harness import failure, make_user, new_network, serving, wait_until
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    """The module's daemon, sampling every 0.2 s: rates appear after two samples."""
+    with serving(extra_config="sampler_interval = 0.2\n") as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def iface():
+    """An interface of the module's own on the host (root only): a bridge without ports,
+    which every kernel that runs guests has."""
+    name = "xtpif" + uuid.uuid4().hex[:8]
+    made = subprocess.run(["ip", "link", "add", name, "type", "bridge"], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot make a bridge: %s" % made.stderr.decode().strip())
+    yield name
+    subprocess.run(["ip", "link", "del", name], check=True)
+
+
+@pytest.fixture(scope="module")
+def alice(daemon, root):
+    """A 1.0 session of a user who is not root, over TCP."""
+    _, name, pw = make_user(root)
+    s = XenAPI.Session(daemon.url)
+    s.xenapi.login_with_password(name, pw, "1.0", "t")
+    yield s.xenapi
+    s.xenapi.session.logout()
+
+
+def sys_net(name, key):
+    with open("/sys/class/net/%s/%s" % (name, key)) as f:
+        return f.read().strip()
+
+
+# -- PIF ------------------------------------------------------------------------------------
+
+def test_a_network_with_a_nic_has_a_pif_and_a_private_one_none(root, v10, iface):
+    host = v10.host.get_all()[0]
+    private = new_network(v10)
+    net = new_network(v10, NIC=iface)
+    pif = v10.network.get_PIFs(net)[0]
+    assert v10.network.get_PIFs(private) == []
+    assert pif in v10.host.get_PIFs(host) and pif in v10.PIF.get_all()
+    assert v10.PIF.get_record(pif) == {
+        "uuid": pif, "device": iface, "network": net, "host": host,
+        "MAC": sys_net(iface, "address"), "MTU": sys_net(iface, "mtu"), "VLAN": "-1",
+        "metrics": v10.PIF.get_metrics(pif)}
+    # A draft session reads the same objects; its records of the draft's classes keep
+    # the draft's fields only.
+    assert root.PIF.get_device(pif) == iface
+    assert root.network.get_PIFs(net) == [pif]
+    assert "PIFs" not in root.network.get_record(net)
+    v10.network.set_NIC(net, "")
+    assert failure(v10.PIF.get_record, pif) == ["HANDLE_INVALID", "PIF", pif]
+    assert pif not in v10.host.get_PIFs(host)
+
+
+def test_create_VLAN_connects_a_network_and_destroy_disconnects_it(v10, iface):
+    host = v10.host.get_all()[0]
+    net = new_network(v10)
+    pif = v10.PIF.create_VLAN(iface, net, host, "12")
+    assert v10.network.get_record(net)["NIC"] == iface
+    assert v10.network.get_VLAN(net) == "12"
+    assert v10.PIF.get_VLAN(pif) == "12" and v10.network.get_PIFs(net) == [pif]
+    assert failure(v10.PIF.create_VLAN, iface, net, host, "13") == [
+        "NETWORK_ALREADY_CONNECTED", net, pif]
+    v10.PIF.destroy(pif)
+    assert v10.network.get_NIC(net) == "" and v10.network.get_VLAN(net) == ""
+    assert v10.PIF.get_all().count(pif) == 0
+
+
+@pytest.mark.parametrize("tag", ["-1", "4095", "70000"])
+def test_create_VLAN_refuses_a_tag_outside_0_to_4094(v10, iface, tag):
+    net = new_network(v10)
+    assert failure(v10.PIF.create_VLAN, iface, net, v10.host.get_all()[0], tag) == [
+        "VLAN_TAG_INVALID", tag]
+    assert v10.network.get_NIC(net) == ""
+
+
+def test_the_host_s_own_interface_is_not_destroyed(v10, iface):
+    pif = v10.network.get_PIFs(new_network(v10, NIC=iface))[0]
+    assert failure(v10.PIF.destroy, pif) == ["PIF_IS_PHYSICAL", pif]
+
+
+def test_device_and_VLAN_are_the_network_s(root, v10, iface):
+    net = new_network(v10, NIC="eth9")
+    pif = v10.network.get_PIFs(net)[0]
+    v10.PIF.set_device(pif, iface)
+    v10.PIF.set_VLAN(pif, "7")
+    assert v10.network.get_NIC(net) == iface and v10.network.get_VLAN(net) == "7"
+    assert failure(v10.PIF.set_VLAN, pif, "5000") == ["VLAN_TAG_INVALID", "5000"]
+    root.PIF.set_VLAN(pif, "-1")           # every session has PIF's own names
+    assert v10.network.get_VLAN(net) == ""
+    assert failure(v10.PIF.set_MAC, pif, "02:00:00:00:00:01")[:2] == [
+        "VALUE_NOT_SUPPORTED", "MAC"]
+
+
+def test_set_MTU_sets_the_interface_s_mtu(v10, iface):
+    pif = v10.network.get_PIFs(new_network(v10, NIC=iface))[0]
+    v10.PIF.set_MTU(pif, "1280")
+    assert sys_net(iface, "mtu") == "1280" and v10.PIF.get_MTU(pif) == "1280"
+    assert failure(v10.PIF.set_MTU, pif, "67")[:2] == ["INVALID_VALUE", "MTU"]
+    assert sys_net(iface, "mtu") == "1280"
+
+
+def test_only_root_changes_pifs(v10, alice, iface):
+    host = v10.host.get_all()[0]
+    net = new_network(v10)
+    vlan = v10.PIF.create_VLAN(iface, new_network(v10), host, "3")
+    physical = v10.network.get_PIFs(new_network(v10, NIC=iface))[0]
+    for call in ((alice.PIF.create_VLAN, iface, net, host, "4"), (alice.PIF.destroy, vlan),
+                 (alice.PIF.set_MTU, physical, "1400"), (alice.PIF.set_VLAN, vlan, "9"),
+                 (alice.PIF.set_device, physical, "eth3")):
+        assert failure(*call)[0] == "PERMISSION_DENIED"
+    assert alice.PIF.get_VLAN(vlan) == "3"             # every user reads them
+    assert v10.network.get_NIC(net) == ""
+
+
+# -- PIF_metrics ------------------------------------------------------------------------------
+
+def test_pif_metrics_are_the_interface_s_rates_as_sampled(v10):
+    pif = v10.network.get_PIFs(new_network(v10, NIC="lo"))[0]
+    metrics = v10.PIF.get_metrics(pif)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def traffic_seen():
+        # Traffic on the loopback at every poll, so that two samples find it.
+        for _ in range(16):
+            sender.sendto(b"x" * 8192, sink.getsockname())
+        rec = v10.PIF_metrics.get_record(metrics)
+        return rec if float(rec["io_read_kbs"]) > 0 and float(rec["io_write_kbs"]) > 0 else None
+    try:
+        rec = wait_until(traffic_seen, 30, "the sampler to see the loopback's traffic")
+    finally:
+        sender.close()
+        sink.close()
+    assert rec["uuid"] == metrics and isinstance(rec["last_updated"], XenAPI.xmlrpclib.DateTime)
+    assert metrics in v10.PIF_metrics.get_all()
