@@ -1,5 +1,5 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, through the SDK over the Unix socket, in a 1.0 session (``v10``)
+PIF and PIF_metrics, PBD, through the SDK over the Unix socket, in a 1.0 session (``v10``)
 and a draft one (``root``).
 
 Host interfaces are real: a bridge of the test's own (MTU changes), and the
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import XenAPI
-from harness import failure, make_user, new_network, serving, wait_until
+from harness import failure, make_user, new_network, new_sr, serving, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,30 @@ def test_pif_metrics_are_the_interface_s_rates_as_sampled(v10):
         sink.close()
     assert rec["uuid"] == metrics and isinstance(rec["last_updated"], XenAPI.xmlrpclib.DateTime)
     assert metrics in v10.PIF_metrics.get_all()
+
+
+# -- PBD ---------------------------------------------------------------------------------------
+
+def test_every_sr_has_one_pbd_on_this_host(root, v10):
+    host = v10.host.get_all()[0]
+    sr = new_sr(root, type="file")
+    pbd, = v10.SR.get_PBDs(sr)
+    assert v10.PBD.get_record(pbd) == {
+        "uuid": pbd, "host": host, "SR": sr, "currently_attached": True,
+        "device_config": {"location": v10.SR.get_location(sr), "format": "raw"}}
+    assert sorted(v10.host.get_PBDs(host)) == sorted(
+        p for s in v10.SR.get_all() for p in v10.SR.get_PBDs(s))
+    assert root.PBD.get_SR(pbd) == sr and "PBDs" not in root.SR.get_record(sr)
+    root.SR.destroy(sr)
+    assert pbd not in v10.PBD.get_all() and pbd not in v10.host.get_PBDs(host)
+    assert failure(v10.PBD.create, {"SR": sr})[0] == "MESSAGE_METHOD_UNKNOWN"
+
+
+def test_a_pbd_s_device_config_has_its_sr_type_s_keys(root, v10, tmp_path):
+    sr = root.SR.introduce("iso", str(tmp_path), "isos")
+    pbd, = v10.SR.get_PBDs(sr)
+    assert v10.PBD.get_device_config(pbd) == {
+        "location": str(tmp_path), "adopted": "true", "read_only": "true"}
+    assert v10.PBD.get_device_config(v10.SR.get_PBDs(new_sr(root))[0])["format"] == "qcow2"
+    root.SR.forget(sr)
+    assert pbd not in v10.PBD.get_all()

@@ -485,6 +485,7 @@ HOST = Class("host", "a physical host", [
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
     # 1.0: host's interfaces, storage and objects
     Field("PIFs", Set(Ref("PIF")), RO_RUN, "physical network interfaces", since="1.0"),
+    Field("PBDs", Set(Ref("PBD")), RO_RUN, "physical blockdevices", since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -571,6 +572,9 @@ SR = Class("SR", "a storage repository", [
     Field("type", String, RO_INS, "type of the storage repository", default="dir"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
+    # 1.0: host's interfaces, storage and objects
+    Field("PBDs", Set(Ref("PBD")), RO_RUN, "the PBD through which this host reaches the "
+          "SR", since="1.0"),
 ], messages=[
     Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
                       Param("loc", String, "where the new storage repository will be located"),
@@ -733,6 +737,20 @@ PIF_METRICS = Class("PIF_metrics", "the metrics associated with a PIF", [
           "updated: the daemon's last sample"),
 ], creatable=False, deletable=False, stored=False, owner="PIF", since="1.0")
 
+# 1.0: PBD, how this host reaches an SR (one per SR on this single host: a view of the
+# SR's record, handlers/pbd.py).
+PBD = Class("PBD", "the physical block device through which a host reaches an SR", [
+    uuid_field(),
+    Field("host", Ref("host"), RO_INS, "physical machine on which the pbd is available: "
+          "this host"),
+    Field("SR", Ref("SR"), RO_INS, "the storage repository that the pbd realises"),
+    Field("device_config", Map(String, String), RO_INS, "what the host's SR driver is "
+          "given: location (the SR's), and the SR type's own keys (format: the image "
+          "format; adopted, read_only: \"true\" where so)"),
+    Field("currently_attached", Bool, RO_RUN, "is the SR currently attached on this host? "
+          "(always: the daemon attaches every SR it has)"),
+], creatable=False, deletable=False, stored=False, owner="SR", since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -752,7 +770,7 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                USER, CONSOLE, EVENT,
                                VM_METRICS,
                                # 1.0: host's interfaces, storage and objects
-                               PIF, PIF_METRICS)}
+                               PIF, PIF_METRICS, PBD)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {

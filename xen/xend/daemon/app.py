@@ -28,6 +28,7 @@ from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
 from ..api.handlers.metrics import VMMetricsHandler
 from ..api.handlers.network import NetworkHandler, VIFHandler
+from ..api.handlers.pbd import PBDHandler
 from ..api.handlers.pif import PIFHandler, PIFMetricsHandler
 from ..api.handlers.session import SessionHandler
 from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
@@ -53,7 +54,7 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             ConsoleHandler, EventHandler, VMMetricsHandler,
             # 1.0: host's interfaces, storage and objects
-            PIFHandler, PIFMetricsHandler)
+            PIFHandler, PIFMetricsHandler, PBDHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")

@@ -193,6 +193,18 @@ class ImageDirSR:
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
     max_size = MAX_VDI_BYTES  # bytes; the SR's file system may hold less (EFBIG)
 
+    def device_config(self, location):
+        """What a PBD shows of an SR of this type at ``location`` (its device_config):
+        the location, and how the type keeps images there."""
+        config = {"location": location}
+        if self.format:
+            config["format"] = self.format
+        if self.adopts:    # the files are the administrator's (sradopt.py)
+            config["adopted"] = "true"
+        if self.read_only:
+            config["read_only"] = "true"
+        return config
+
     def attach(self, location):
         """Make the SR's directory (0700) if needed."""
         with full_is_sr_full(location, 0):

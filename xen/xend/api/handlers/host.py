@@ -16,7 +16,7 @@ class HostHandler(ClassHandler):
                 "control_domain_memory": "_control_domain_memory",
                 "control_domain_VCPUs": "_control_domain_vcpus",
                 # 1.0: host's interfaces, storage and objects
-                "PIFs": "_pifs"}
+                "PIFs": "_pifs", "PBDs": "_pbds"}
 
     def _software_version(self, ref, rec):
         return self.app.software_version()
@@ -40,6 +40,10 @@ class HostHandler(ClassHandler):
         pifs = self.app.handlers["PIF"]
         return [p for net, nrec in self.store.records("network")
                 for p in pifs.of_network(net, nrec)]
+
+    def _pbds(self, ref, rec):
+        pbds = self.app.handlers["PBD"]
+        return [p for sr in self.store.refs("SR") for p in pbds.of_sr(sr)]
 
     def disable(self, call, host):
         with self.store.transaction() as txn:

@@ -43,7 +43,12 @@ class SRHandler(SRAdoption, ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
                 "physical_utilisation": "_physical_utilisation",
-                "physical_size": "_physical_size"}
+                "physical_size": "_physical_size",
+                # 1.0: host's interfaces, storage and objects
+                "PBDs": "_pbds"}
+
+    def _pbds(self, ref, rec):
+        return self.app.handlers["PBD"].of_sr(ref)
 
     def _driver(self, rec):
         return srdrivers.driver(rec.get("type", "dir"))
