@@ -1,18 +1,29 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, PBD, through the SDK over the Unix socket, in a 1.0 session (``v10``)
+PIF and PIF_metrics, PBD, crashdump, through the SDK over the Unix socket, in a 1.0 session (``v10``)
 and a draft one (``root``).
 
 Host interfaces are real: a bridge of the test's own (MTU changes), and the
 loopback (traffic the sampler sees).
 """
 
+import os
 import socket
 import subprocess
 import uuid
 
 import pytest
 import XenAPI
-from harness import failure, make_user, new_network, new_sr, serving, wait_until
+from harness import (
+    crash_sim_guest,
+    failure,
+    make_user,
+    new_network,
+    new_sr,
+    new_vdi,
+    new_vm,
+    serving,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +193,52 @@ def test_a_pbd_s_device_config_has_its_sr_type_s_keys(root, v10, tmp_path):
     assert v10.PBD.get_device_config(v10.SR.get_PBDs(new_sr(root))[0])["format"] == "qcow2"
     root.SR.forget(sr)
     assert pbd not in v10.PBD.get_all()
+
+
+# -- crashdump ---------------------------------------------------------------------------------
+
+def crashed(daemon, api):
+    """A VM whose guest crashed once under coredump_and_destroy, and its one crashdump."""
+    vm = new_vm(api, actions_after_crash="coredump_and_destroy")
+    api.VM.start(vm, False)
+    crash_sim_guest(daemon, vm)
+    dumps = wait_until(lambda: api.VM.get_crash_dumps(vm), 30, "the crash dump")
+    assert len(dumps) == 1
+    return vm, dumps[0]
+
+
+def test_a_crash_with_coredump_keeps_the_core_in_a_vdi(daemon, root, v10, alice):
+    vm, dump = crashed(daemon, v10)
+    assert wait_until(lambda: v10.VM.get_power_state(vm) == "Halted", 30, "the halt")
+    vdi = v10.crashdump.get_VDI(dump)
+    assert v10.crashdump.get_record(dump) == {"uuid": dump, "VM": vm, "VDI": vdi}
+    record = v10.VDI.get_record(vdi)
+    assert record["type"] == "crashdump" and record["crash_dumps"] == [dump]
+    default_sr = v10.SR.get_by_name_label("Local storage")[0]
+    assert record["SR"] == default_sr and root.VM.get_crash_dumps(vm) == [dump]
+    assert os.path.getsize(record["location"]) > 0
+    assert failure(v10.VDI.destroy, vdi)[0] == "OBJECT_IN_USE"
+    assert failure(alice.crashdump.destroy, dump)[0] == "PERMISSION_DENIED"
+    v10.crashdump.destroy(dump)
+    assert failure(v10.VDI.get_record, vdi)[0] == "HANDLE_INVALID"
+    assert not os.path.exists(record["location"]) and v10.VM.get_crash_dumps(vm) == []
+
+
+def test_deleting_the_vm_drops_its_crashdumps_records_not_their_vdis(daemon, v10):
+    vm, dump = crashed(daemon, v10)
+    vdi = v10.crashdump.get_VDI(dump)
+    wait_until(lambda: v10.VM.get_power_state(vm) == "Halted", 30, "the halt")
+    v10.VM.destroy(vm)
+    assert dump not in v10.crashdump.get_all()
+    assert v10.VDI.get_crash_dumps(vdi) == [] and v10.VDI.get_type(vdi) == "crashdump"
+    v10.VDI.destroy(vdi)
+
+
+def test_root_makes_a_crashdump_of_an_existing_vdi(v10, alice):
+    vm, vdi = new_vm(v10), new_vdi(v10)
+    assert failure(alice.crashdump.create, {"VM": vm, "VDI": vdi})[0] == "PERMISSION_DENIED"
+    dump = v10.crashdump.create({"VM": vm, "VDI": vdi})
+    assert v10.VM.get_crash_dumps(vm) == [dump]
+    assert failure(v10.crashdump.create, {"VM": vm, "VDI": vdi})[0] == "OBJECT_IN_USE"
+    v10.crashdump.destroy(dump)
+    assert failure(v10.VDI.get_record, vdi)[0] == "HANDLE_INVALID"

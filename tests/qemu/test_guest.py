@@ -9,6 +9,7 @@ except in rename_restart, where the crashed one is already stopped when the copy
 """
 
 import os
+import subprocess
 
 import pytest
 from harness import (
@@ -137,13 +138,19 @@ def test_crash_coredump_and_destroy(api, qemu_daemon, tiny_guest):
     vm, _ = _crash(api, tiny_guest, "coredump_and_destroy")
     wait_state(api, vm, "Halted", EVENT_WAIT)
     assert qemu_pids(vm) == []
-    cores = [n for n in os.listdir(vm_dir(qemu_daemon, vm)) if n.startswith("core")]
-    assert len(cores) == 1, os.listdir(vm_dir(qemu_daemon, vm))
-    path = os.path.join(vm_dir(qemu_daemon, vm), cores[0])
-    with open(path, "rb") as f:
+    (dump,) = api.VM.get_crash_dumps(vm)                  # kept as a crashdump's VDI
+    vdi = api.crashdump.get_VDI(dump)
+    assert api.VDI.get_type(vdi) == "crashdump"
+    image = api.VDI.get_location(vdi)
+    assert os.stat(image).st_mode & 0o077 == 0
+    raw = os.path.join(vm_dir(qemu_daemon, vm), "core.raw")
+    subprocess.run(["qemu-img", "convert", "-O", "raw", image, raw], check=True)
+    with open(raw, "rb") as f:
         assert f.read(4) == b"\x7fELF"
-    assert os.path.getsize(path) >= 128 << 20             # all of the guest's memory
-    assert os.stat(path).st_mode & 0o077 == 0
+    assert os.path.getsize(raw) >= 128 << 20              # all of the guest's memory
+    os.unlink(raw)
+    api.crashdump.destroy(dump)
+    assert not os.path.exists(image)
 
 
 def test_crash_preserve(api, qemu_daemon, tiny_guest):
@@ -162,8 +169,7 @@ def test_crash_restart(api, qemu_daemon, tiny_guest, action):
     wait_until(lambda: qemu_pids(vm) not in ([], [pid]), EVENT_WAIT,
                "a new QEMU after the crash")
     wait_state(api, vm, "Running")
-    cores = [n for n in os.listdir(vm_dir(qemu_daemon, vm)) if n.startswith("core")]
-    assert len(cores) == (1 if action.startswith("coredump") else 0)
+    assert len(api.VM.get_crash_dumps(vm)) == (1 if action.startswith("coredump") else 0)
     wait_ready(qemu_daemon, vm, count=2)
     assert api.VM.get_power_state(vm) == "Running"
 

@@ -167,10 +167,15 @@ def test_vm_memory_defaults_respect_the_ordering():
 
 # -- enums -------------------------------------------------------------------------
 
+# Values Xen-API 1.0 added to the draft's enumerations, after the draft's own.
+ENUM_VALUES_OF_1_0 = {"vdi_type": ["crashdump"]}
+
+
 @pytest.mark.parametrize("name", sorted(SPEC_ENUMS))
 def test_enum_values_spelled_exactly(name):
     assert name in datamodel.ENUMS
-    assert list(datamodel.ENUMS[name].values) == SPEC_ENUMS[name]
+    assert list(datamodel.ENUMS[name].values) == (SPEC_ENUMS[name] +
+                                                  ENUM_VALUES_OF_1_0.get(name, []))
 
 
 def test_enum_descriptions_present():
@@ -197,6 +202,7 @@ def test_the_eight_bound_pairs_of_2_2():
     got = {}
     draft = [b for b in datamodel.BINDINGS
              if not datamodel.CLASSES[b.ref_class].extension
+             and datamodel.CLASSES[b.ref_class].since == "0.2"
              and not datamodel.CLASSES[b.set_class].field(b.set_field).extension]
     for b in draft:
         pair = frozenset(["%s.%s" % (b.ref_class, b.ref_field), "%s.%s" % (b.set_class,
@@ -285,7 +291,7 @@ def test_creatable_and_deletable_flags():
 def test_stored_classes():
     stored = {c.name for c in datamodel.CLASSES.values() if c.stored}
     # A running guest's consoles keep their refs and other_config across a restart.
-    assert stored == set(SPEC_CLASSES) - {"session", "task"} | {"console"}
+    assert stored == set(SPEC_CLASSES) - {"session", "task"} | {"console", "crashdump"}
 
 
 # -- error codes -----------------------------------------------------------------------

@@ -400,6 +400,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                           write=renames.map_to_pairs)),
     Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
           since="1.0"),
+    # 1.0: host's interfaces, storage and objects
+    Field("crash_dumps", Set(Ref("crashdump")), RO_RUN, "crash dumps associated with "
+          "this VM", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -627,6 +630,9 @@ VDI = Class("VDI", "a virtual disk image", [
           "a size between two is rounded up)", required=True, since="1.0", rev="1.0",
           same_as=Renamed(("virtual_size", "sector_size"), read=renames.sectors_to_bytes,
                           write=renames.bytes_to_sectors)),
+    # 1.0: host's interfaces, storage and objects
+    Field("crash_dumps", Set(Ref("crashdump")), RO_RUN, "list of crash dumps that refer "
+          "to this disk", since="1.0"),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
@@ -751,6 +757,14 @@ PBD = Class("PBD", "the physical block device through which a host reaches an SR
           "(always: the daemon attaches every SR it has)"),
 ], creatable=False, deletable=False, stored=False, owner="SR", since="1.0")
 
+# 1.0: crashdump, a crashed guest's memory kept in a VDI (handlers/crashdump.py).
+CRASHDUMP = Class("crashdump", "a VM's memory at a crash, kept in a VDI of type crashdump "
+                  "(made by the daemon when actions/after_crash says coredump_and_*)", [
+    uuid_field(),
+    Field("VM", Ref("VM"), RO_INS, "the virtual machine", required=True),
+    Field("VDI", Ref("VDI"), RO_INS, "the virtual disk", required=True),
+], root_writes=True, since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -770,7 +784,7 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                USER, CONSOLE, EVENT,
                                VM_METRICS,
                                # 1.0: host's interfaces, storage and objects
-                               PIF, PIF_METRICS, PBD)}
+                               PIF, PIF_METRICS, PBD, CRASHDUMP)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {
@@ -810,6 +824,9 @@ BINDINGS = [
     Binding("VM", "resident_on", "host", "resident_VMs", "refuse", "many-to-one"),
     Binding("host_cpu", "host", "host", "host_CPUs", "cascade", "many-to-one"),
     Binding("console", "VM", "VM", "consoles", "cascade", "one-to-many"),
+    # 1.0: host's interfaces, storage and objects
+    Binding("crashdump", "VM", "VM", "crash_dumps", "cascade", "one-to-many"),
+    Binding("crashdump", "VDI", "VDI", "crash_dumps", "refuse", "one-to-many"),
 ]
 
 

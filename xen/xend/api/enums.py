@@ -110,6 +110,8 @@ vdi_type = Enum("vdi_type", [
     ("system", "a disk that may be replaced on upgrade"),
     ("user", "a disk that is always preserved on upgrade"),
     ("ephemeral", "a disk that may be reformatted on upgrade"),
+    # 1.0: a crashed guest's memory (crashdump)
+    ("crashdump", "a disk that stores a VM's memory at a crash"),
 ])
 
 vbd_mode = Enum("vbd_mode", [

@@ -11,7 +11,6 @@ import calendar
 import time
 
 from .enums import cpu_feature
-from .errors import ApiError
 
 # VM.VCPUs_params: "weight=512 cap=50" (0.2) / {"weight": "512", "cap": "50"} (1.0).
 
@@ -80,6 +79,7 @@ def vlan_to_tag(vlan):
 
 def tag_to_vlan(tag, record=None):
     """A PIF's VLAN tag as its network's VLAN: -1 is none; a tag is 0 to 4094."""
+    from .errors import ApiError   # here: errors imports the datamodel, which imports us
     if tag == -1:
         return {"VLAN": ""}
     if not 0 <= tag <= 4094:

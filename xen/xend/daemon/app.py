@@ -23,6 +23,7 @@ from ..api import datamodel, methods
 from ..api.dispatch import Dispatcher
 from ..api.handlers.base import ClassHandler
 from ..api.handlers.console import ConsoleHandler
+from ..api.handlers.crashdump import CrashdumpHandler
 from ..api.handlers.derived import DerivedHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
@@ -54,7 +55,7 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             ConsoleHandler, EventHandler, VMMetricsHandler,
             # 1.0: host's interfaces, storage and objects
-            PIFHandler, PIFMetricsHandler, PBDHandler)
+            PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")

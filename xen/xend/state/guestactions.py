@@ -3,7 +3,6 @@ the actions/* fields (spec §2.6.2) as tables of steps, and the steps. A mix-in 
 state/domains.py's Domains, whose ``store``, ``backend`` and operations it uses."""
 
 import logging
-import os
 import time
 
 from ..api import lifecycle
@@ -138,9 +137,15 @@ class GuestActions:
                         "rebooted (%s)" % why, fresh=True)
 
     def _step_dump(self, vm, kind, why):
-        path = os.path.join(self._made_vm_dir(vm), "core.%d" % int(time.time()))
-        self.backend.dump_core(vm, path)
-        log.info("VM %s: core dumped to %s", vm, path)
+        # Kept as a crashdump: a VDI of its own (api/handlers/crashdump.py). A core that
+        # cannot be kept (no room) must not keep the crashed guest alive: the steps go on.
+        try:
+            dump = self.app.handlers["crashdump"].capture(
+                vm, lambda path: self.backend.dump_core(vm, path))
+        except (ApiError, BackendError, OSError) as e:
+            log.warning("VM %s: no crash dump kept: %s", vm, e)
+            return
+        log.info("VM %s: core dumped to crashdump %s", vm, dump)
 
     def _step_start(self, vm, kind, why):
         self._restarted[vm] = time.monotonic()

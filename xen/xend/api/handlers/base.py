@@ -436,14 +436,18 @@ class ClassHandler:
             for m in members:
                 self.app.handlers[b.ref_class].update(txn, m, {b.ref_field: ref})
 
-    def delete(self, call, ref):
-        """delete/destroy (§1.2), with the bound-field rules of the datamodel."""
+    def delete(self, call, ref, first=None):
+        """delete/destroy (§1.2), with the bound-field rules of the datamodel;
+        ``first(txn)``, if given, runs in the same transaction before (a crashdump's
+        record goes with its VDI)."""
         if not self.cls.deletable:
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "%s objects are the daemon's own and cannot be deleted"
                            % self.cls.name)
         self.may_write(call, ref)
         with self.store.transaction() as txn:
+            if first is not None:
+                first(txn)
             self.remove(call, txn, ref)
 
     def remove(self, call, txn, ref):

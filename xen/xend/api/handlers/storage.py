@@ -10,7 +10,7 @@ import os
 import shutil
 
 from ...backend.spec import DISK_DEVICE
-from ...host import srdrivers
+from ...host import imagexfer, srdrivers
 from ...util import progress
 from ...util.files import fs_size, same_file_system
 from .. import lifecycle
@@ -109,6 +109,15 @@ class SRHandler(SRAdoption, ClassHandler):
                 d.detach(stored["location"])
             raise
         return ref
+
+    def default_sr(self):
+        """The SR the daemon puts its own images in where none is named (a crashdump's):
+        the one it made at first start, while it exists; None otherwise."""
+        default = os.path.join(self.app.state_dir, "sr", "default")
+        for ref, rec in self.store.records("SR"):
+            if srdrivers.same_place(rec["location"], default):
+                return ref
+        return None
 
     def delete(self, call, ref):
         rec = self.store.get("SR", ref)
@@ -265,6 +274,35 @@ class VDIHandler(VDIAdoption, ClassHandler):
         with self.store.transaction() as txn:
             self.update(txn, ref, {"virtual_size": sectors})
 
+    def make_from_raw(self, ref, record, fill, then=None):
+        """Make the VDI ``ref`` (wire ``record``, without its size) from a raw file that
+        ``fill(path)`` writes: the file is the image (converted where the SR keeps
+        another format) and the VDI is as large as it. ``then(txn)`` runs in the
+        transaction that records the VDI (a crashdump's record)."""
+        stored, _ = self.record_from_wire(dict(record, virtual_size="0"))
+        sr, d = self._sr(stored)
+        if d.adopts:
+            raise ApiError("VALUE_NOT_SUPPORTED", "SR", stored["SR"],
+                           "the daemon makes images only in SRs of its own (dir, file)")
+        image = d.image_path(sr["location"], ref)
+        raw = image if d.format == "raw" else image + ".raw"
+        try:
+            fill(raw)
+            stored["virtual_size"] = -(-os.path.getsize(raw) // stored["sector_size"])
+            self.validate(None, ref, None, stored)
+            if raw != image:
+                imagexfer.convert(raw, "raw", image, d.format)
+            with self.store.transaction() as txn:
+                self.insert(txn, ref, stored, private={"path": image, "format": d.format})
+                if then is not None:
+                    then(txn)
+        except BaseException:
+            d.delete(image)
+            raise
+        finally:
+            if raw != image:
+                d.delete(raw)
+
     def live_users(self, ref):
         """(VM, VBD) pairs of running, paused or stopping VMs that use ``ref``."""
         out = []
@@ -274,7 +312,7 @@ class VDIHandler(VDIAdoption, ClassHandler):
                 out.append((vm, vbd))
         return out
 
-    def delete(self, call, ref):
+    def delete(self, call, ref, first=None):
         rec = self.store.get("VDI", ref)
         if rec is None:   # deleted meanwhile by another call
             raise ApiError("HANDLE_INVALID", "VDI", ref)
@@ -286,7 +324,7 @@ class VDIHandler(VDIAdoption, ClassHandler):
         with self.app.sr_lock(rec["SR"]):
             path = self.store.private(ref).get("path")
             dropped = d.chain(sr["location"], path) if path else set()
-            super().delete(call, ref)
+            super().delete(call, ref, first)
             if path:
                 d.delete(path)
             d.collect(dropped, [self.store.private(v).get("path", "") for v in
