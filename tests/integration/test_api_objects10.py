@@ -1,9 +1,9 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, PBD, crashdump, through the SDK over the Unix socket, in a 1.0 session (``v10``)
-and a draft one (``root``).
+PIF and PIF_metrics, PBD, crashdump, through the SDK over the Unix socket, in a 1.0
+session (``v10``) and a draft one (``root``).
 
-Host interfaces are real: a bridge of the test's own (MTU changes), and the
-loopback (traffic the sampler sees).
+Host interfaces are real: a bridge of the test's own (MTU changes), and the loopback
+(traffic the sampler sees).
 """
 
 import os

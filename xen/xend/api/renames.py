@@ -79,7 +79,7 @@ def vlan_to_tag(vlan):
 
 def tag_to_vlan(tag, record=None):
     """A PIF's VLAN tag as its network's VLAN: -1 is none; a tag is 0 to 4094."""
-    from .errors import ApiError   # here: errors imports the datamodel, which imports us
+    from .errors import ApiError  # here: errors imports the datamodel, which imports us
     if tag == -1:
         return {"VLAN": ""}
     if not 0 <= tag <= 4094:
