@@ -1,5 +1,5 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, PBD, crashdump, through the SDK over the Unix socket, in a 1.0
+PIF and PIF_metrics, PBD, crashdump, VTPM, through the SDK over the Unix socket, in a 1.0
 session (``v10``) and a draft one (``root``).
 
 Host interfaces are real: a bridge of the test's own (MTU changes), and the loopback
@@ -242,3 +242,14 @@ def test_root_makes_a_crashdump_of_an_existing_vdi(v10, alice):
     assert failure(v10.crashdump.create, {"VM": vm, "VDI": vdi})[0] == "OBJECT_IN_USE"
     v10.crashdump.destroy(dump)
     assert failure(v10.VDI.get_record, vdi)[0] == "HANDLE_INVALID"
+
+
+# -- VTPM --------------------------------------------------------------------------------------
+
+def test_a_vtpm_is_refused_naming_the_missing_tpm_backend(root, v10):
+    vm = new_vm(v10)
+    for api in (v10, root):
+        err = failure(api.VTPM.create, {"VM": vm, "backend": ""})
+        assert err[:3] == ["VALUE_NOT_SUPPORTED", "VTPM", vm] and "no TPM backend" in err[3]
+    assert failure(v10.VTPM.create, {"backend": vm}) == ["FIELD_MISSING", "VM"]
+    assert v10.VM.get_VTPMs(vm) == [] and v10.VTPM.get_all() == []

@@ -291,7 +291,7 @@ def test_creatable_and_deletable_flags():
 def test_stored_classes():
     stored = {c.name for c in datamodel.CLASSES.values() if c.stored}
     # A running guest's consoles keep their refs and other_config across a restart.
-    assert stored == set(SPEC_CLASSES) - {"session", "task"} | {"console", "crashdump"}
+    assert stored == set(SPEC_CLASSES) - {"session", "task"} | {"console", "crashdump", "VTPM"}
 
 
 # -- error codes -----------------------------------------------------------------------

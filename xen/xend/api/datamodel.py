@@ -403,6 +403,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     # 1.0: host's interfaces, storage and objects
     Field("crash_dumps", Set(Ref("crashdump")), RO_RUN, "crash dumps associated with "
           "this VM", since="1.0"),
+    Field("VTPMs", Set(Ref("VTPM")), RO_RUN, "virtual TPMs (none: the host has no TPM "
+          "backend)", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -765,6 +767,14 @@ CRASHDUMP = Class("crashdump", "a VM's memory at a crash, kept in a VDI of type 
     Field("VDI", Ref("VDI"), RO_INS, "the virtual disk", required=True),
 ], root_writes=True, since="1.0")
 
+# 1.0: VTPM, a VM's virtual TPM: declared, and refused (handlers/vtpm.py): this daemon
+# has no TPM backend.
+VTPM = Class("VTPM", "a virtual TPM device", [
+    uuid_field(),
+    Field("VM", Ref("VM"), RO_INS, "the virtual machine", required=True),
+    Field("backend", Ref("VM"), RO_INS, "the domain where the backend is located"),
+], since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -784,7 +794,7 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                USER, CONSOLE, EVENT,
                                VM_METRICS,
                                # 1.0: host's interfaces, storage and objects
-                               PIF, PIF_METRICS, PBD, CRASHDUMP)}
+                               PIF, PIF_METRICS, PBD, CRASHDUMP, VTPM)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {
@@ -827,6 +837,7 @@ BINDINGS = [
     # 1.0: host's interfaces, storage and objects
     Binding("crashdump", "VM", "VM", "crash_dumps", "cascade", "one-to-many"),
     Binding("crashdump", "VDI", "VDI", "crash_dumps", "refuse", "one-to-many"),
+    Binding("VTPM", "VM", "VM", "VTPMs", "cascade", "one-to-many"),
 ]
 
 

@@ -36,6 +36,7 @@ from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
 from ..api.handlers.task import TaskHandler
 from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
+from ..api.handlers.vtpm import VTPMHandler
 from ..api.objects import Objects
 from ..api.sessions import ROOT, Sessions
 from ..api.tasks import Tasks
@@ -55,7 +56,7 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             ConsoleHandler, EventHandler, VMMetricsHandler,
             # 1.0: host's interfaces, storage and objects
-            PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler)
+            PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler, VTPMHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
