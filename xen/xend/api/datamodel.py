@@ -42,6 +42,7 @@ from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     on_normal_exit,
     task_status_type,
     vbd_mode,
+    vbd_type,
     vdi_type,
     vm_power_state,
 )
@@ -161,6 +162,42 @@ def name_fields():
 def _vm_op(name, params, desc, result=None, lifecycle=None, **flags):
     return Message(name, [Param("vm", Ref("VM"), "the VM")] + params, result, desc,
                    lifecycle=lifecycle or name, **flags)
+
+
+def _device_fields(cls):
+    """The fields Xen-API 1.0 gives both kinds of VM device (VBD, VIF): whether and how
+    the device is attached to the resident guest, and its QoS settings."""
+    return [
+        Field("currently_attached", Bool, RO_RUN,
+              "true while the device is attached to the VM's resident guest (a VM.start "
+              "attaches every device; %s.unplug detaches one)" % cls, since="1.0"),
+        Field("status_code", Int, RO_RUN, "error/success code of the last attach-operation "
+              "(0: success)", since="1.0"),
+        Field("status_detail", String, RO_RUN, "what went wrong in the last "
+              "attach-operation (\"\" after a success)", since="1.0"),
+        Field("runtime_properties", Map(String, String), RO_RUN,
+              "the backend's live facts of the attached device (docs/vm-mapping.md); "
+              "empty while it is not attached", since="1.0"),
+        Field("qos/algorithm_type", String, RW, "QoS algorithm to use: \"\" (none) or one "
+              "of qos/supported_algorithms", since="1.0"),
+        Field("qos/algorithm_params", Map(String, String), RW,
+              "parameters for the chosen QoS algorithm", since="1.0"),
+        Field("qos/supported_algorithms", Set(String), RO_RUN,
+              "the QoS algorithms the backend can apply to this %s" % cls, since="1.0"),
+    ]
+
+
+def _device_messages(cls):
+    """VBD.plug/unplug and VIF.plug/unplug (Xen-API 1.0)."""
+    this = Param("self", Ref(cls), "the %s" % cls)
+    return [
+        Message("plug", [this], None, "Hot-plug the %s into its VM's resident guest (Running "
+                "or Paused), where it is not attached (currently_attached false)" % cls,
+                since="1.0"),
+        Message("unplug", [this], None, "Hot-unplug the %s from its VM's running guest, "
+                "keeping the record: the guest is without it until %s.plug or the VM's "
+                "next start" % (cls, cls), since="1.0"),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -455,6 +492,11 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
           "the backend can give; empty: the backend's default for the VIF's type. A model "
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
+    # 1.0: devices
+    *_device_fields("VIF"),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VIF"),
 ])
 
 SR = Class("SR", "a storage repository", [
@@ -537,6 +579,19 @@ VBD = Class("VBD", "a virtual block device", [
     Field("driver", driver_type, RW, "the style of driver", default="paravirtualised"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # 1.0: devices
+    Field("bootable", Bool, RW, "true if the guest boots from this VBD: it comes first in "
+          "the boot order", since="1.0"),
+    Field("type", vbd_type, RW, "how the VBD appears to the guest: a disk, or a CD-ROM "
+          "drive (a VDI of an iso SR is always in one)", default="Disk", since="1.0"),
+    *_device_fields("VBD"),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VBD"),
+    Message("media_change", [Param("vbd", Ref("VBD"), "the CD VBD"),
+                             Param("vdi", Ref("VDI"), "the new medium")], None,
+            "Put another medium (VDI) in a CD VBD's drive; live in a resident guest. A "
+            "disk is changed by deleting its VBD and making another", since="1.0"),
 ])
 
 USER = Class("user", "a user of the system", [

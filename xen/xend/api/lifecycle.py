@@ -92,6 +92,12 @@ STILL = {
     "edit_device": (HALTED,),
     # A template is never started (§2.6.1), so it could never be stopped either.
     "make_template": (HALTED,),
+    # 1.0: devices. An existing VBD or VIF is attached to a resident guest
+    # (VBD.plug, VIF.plug) or detached from a running one, its record kept.
+    "attach": (RUNNING, PAUSED),
+    "detach": (RUNNING,),
+    # A CD VBD's medium is changed in a halted VM's record, or live in the guest's drive.
+    "media_change": (HALTED, RUNNING, PAUSED),
 }
 
 

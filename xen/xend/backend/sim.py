@@ -89,6 +89,7 @@ class SimBackend(Backend):
         except (FileNotFoundError, ValueError):
             self._domains = {}
         self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
+        self._images = {}     # VBD uuid -> the image its guest was given
         self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
         self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
 
@@ -155,6 +156,7 @@ class SimBackend(Backend):
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
                 "vif-" + n.vif for n in spec.nics}
+            self._images.update((d.vbd, d.path) for d in spec.disks)
             hub = self._console(spec.uuid).hub
             self._loop.loop.call_soon_threadsafe(hub.write, BANNER % spec.uuid.encode())
         return {"sim": True}
@@ -204,6 +206,7 @@ class SimBackend(Backend):
             raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", "ioemu",
                                "the simulated guest, like QEMU, cannot hot-plug an IDE disk")
         self._plug(uuid, "vbd-" + disk.vbd)
+        self._images[disk.vbd] = disk.path
 
     def detach_disk(self, uuid, vbd):
         """Record the disk as unplugged."""
@@ -216,6 +219,26 @@ class SimBackend(Backend):
     def detach_nic(self, uuid, vif):
         """Record the NIC as unplugged."""
         self._unplug(uuid, "vif-" + vif)
+
+    def change_medium(self, uuid, disk):
+        """Record the CD-ROM drive's new image."""
+        self._require(uuid)
+        with self._lock:
+            if "vbd-" + disk.vbd not in self._devices.get(uuid, ()):
+                raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                                   "the guest has no CD-ROM drive of this VBD")
+            self._images[disk.vbd] = disk.path
+
+    def device_properties(self, uuid, kind, ref):
+        """The simulated device's name and, for a disk, its image."""
+        dev = "%s-%s" % (kind, ref)
+        with self._lock:
+            if dev not in self._devices.get(uuid, ()):
+                return {}
+            facts = {"backend-id": "0", "state": "4", "backend": "sim", "device": dev}
+            if kind == "vbd":
+                facts["image"] = self._images.get(ref, "")
+            return facts
 
     def _plug(self, uuid, dev):
         self._require(uuid)
