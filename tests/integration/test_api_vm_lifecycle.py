@@ -508,3 +508,46 @@ def test_media_change_swaps_a_cd_drives_vdi(api):
     assert failure(api.VBD.media_change, cd, second) == [
         "VM_BAD_POWER_STATE", vm, "Halted,Running,Paused", "Suspended"]
     api.VM.hard_shutdown(vm)
+
+
+# -- live memory and migration (Xen-API 1.0) -----------------------------------------------
+
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+def test_memory_live_setters_only_while_resident(api, state):
+    vm = vm_in(api, state)
+    for call in (api.VM.set_memory_dynamic_max_live, api.VM.set_memory_dynamic_min_live):
+        if state in RESIDENT_STATES:
+            call(vm, str(128 * 2 ** 20))
+        else:
+            assert failure(call, vm, str(128 * 2 ** 20)) == [
+                "VM_BAD_POWER_STATE", vm, "Running,Paused", state]
+    if state != "Halted":
+        api.VM.hard_shutdown(vm)
+
+
+def test_mem_set_as_xm_does_it_lowers_and_raises_both(api):
+    mib = 2 ** 20
+    vm = new_vm(api, memory_static_max=str(512 * mib), memory_dynamic_max=str(256 * mib),
+                memory_dynamic_min=str(256 * mib))
+    api.VM.start(vm, False)
+    for target in (64 * mib, 384 * mib):      # xm mem-set: max_live, then min_live
+        api.VM.set_memory_dynamic_max_live(vm, str(target))
+        api.VM.set_memory_dynamic_min_live(vm, str(target))
+        rec = api.VM.get_record(vm)
+        assert (rec["memory_dynamic_max"], rec["memory_dynamic_min"]) == (str(target),) * 2
+    # Beyond static_max: refused, nothing changed.
+    d = failure(api.VM.set_memory_dynamic_max_live, vm, str(1024 * mib))
+    assert d[:2] == ["INVALID_VALUE", "memory_dynamic_max"]
+    assert api.VM.get_memory_dynamic_max(vm) == str(384 * mib)
+    api.VM.hard_shutdown(vm)
+
+
+def test_migrate_is_refused_without_a_pool(api):
+    vm = new_vm(api)
+    assert failure(api.VM.migrate, vm, "other", True, {}) == [
+        "VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
+    api.VM.start(vm, False)
+    d = failure(api.VM.migrate, vm, "other", True, {})
+    assert d[0] == "OPERATION_NOT_ALLOWED" and d[1].startswith("no other host")
+    assert api.VM.get_power_state(vm) == "Running"
+    api.VM.hard_shutdown(vm)

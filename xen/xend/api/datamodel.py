@@ -410,6 +410,22 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                                         Param("value", String, "its value")],
            "Set one key of VCPUs/params and apply it to the resident guest at once "
            "(Running or Paused).", extension=True),
+    # 1.0: live memory
+    _vm_op("set_memory_dynamic_max_live", [Param("max", Int, "the new memory/dynamic_max, "
+                                                 "in bytes")],
+           "Set memory/dynamic_max and move the resident guest's balloon target to it at "
+           "once (Running or Paused); a memory/dynamic_min above it comes down with it.",
+           since="1.0"),
+    _vm_op("set_memory_dynamic_min_live", [Param("min", Int, "the new memory/dynamic_min, "
+                                                 "in bytes")],
+           "Set memory/dynamic_min (a memory/dynamic_max below it goes up with it) and move "
+           "the resident guest's balloon target to memory/dynamic_max at once (Running or "
+           "Paused).", since="1.0"),
+    _vm_op("migrate", [Param("dest", String, "the destination host"),
+                       Param("live", Bool, "migrate without stopping the guest"),
+                       Param("options", Map(String, String), "other parameters")],
+           "Move the VM to another host: refused (OPERATION_NOT_ALLOWED), as this host is "
+           "in no pool of hosts.", since="1.0"),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [

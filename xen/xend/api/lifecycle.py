@@ -71,6 +71,14 @@ TABLE = {
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
     (RUNNING, "add_to_VCPUs_params_live"): Transition(None, RUNNING),
     (PAUSED, "add_to_VCPUs_params_live"): Transition(None, PAUSED),
+    # 1.0: live memory. The balloon target of a resident guest, moved at once.
+    (RUNNING, "set_memory_dynamic_max_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_max_live"): Transition(None, PAUSED),
+    (RUNNING, "set_memory_dynamic_min_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_min_live"): Transition(None, PAUSED),
+    # Migration moves a resident guest to another host of a pool (refused: no pool).
+    (RUNNING, "migrate"): Transition(None, RUNNING),
+    (PAUSED, "migrate"): Transition(None, PAUSED),
 }
 
 # States in which the guest exists on the hypervisor, resident on the host.
