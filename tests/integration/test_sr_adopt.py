@@ -233,6 +233,7 @@ def test_an_iso_library_is_read_only(api, tmp_path_factory):
     raw_image(os.path.join(d, "install.iso"), 2 * MIB, b"CD001")
     raw_image(os.path.join(d, "disk.img"))             # not an ISO: not scanned
     sr = introduce(api, d, "iso")
+    assert api.SR.get_content_type(sr) == "iso"
     api.SR.scan(sr)
     (vdi,) = api.SR.get_VDIs(sr)
     assert api.VDI.get_location(vdi) == os.path.join(d, "install.iso")

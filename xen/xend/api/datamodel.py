@@ -487,6 +487,8 @@ NETWORK = Class("network", "a virtual network", [
     # The other commands people type
     Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
           "(the NIC's, or the daemon's own)", extension=True),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
@@ -527,6 +529,9 @@ SR = Class("SR", "a storage repository", [
     Field("type", String, RO_INS, "type of the storage repository", default="dir"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
+    # 1.0: storage and network records
+    Field("content_type", String, RO_INS, "the type of the SR's content: \"iso\" for an SR "
+          "of CD-ROM images (type iso), \"\" otherwise", since="1.0"),
 ], messages=[
     Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
                       Param("loc", String, "where the new storage repository will be located"),
@@ -546,6 +551,9 @@ SR = Class("SR", "a storage repository", [
     Message("forget", [Param("sr", Ref("SR"), "the SR to forget")], None,
             "Drop the records of the SR and its VDIs, leaving every file in place "
             "(refused while a VBD refers to one of its VDIs)", root_only=True, extension=True),
+    # 1.0: storage and network records
+    Message("get_supported_types", [], Set(String),
+            "The SR types this host can make (SR.create's, and SR.introduce's)", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
@@ -572,6 +580,8 @@ VDI = Class("VDI", "a virtual disk image", [
           extension=True),
     Field("managed", Bool, RO_RUN, "true if the daemon made the image (VDI.delete removes "
           "it); false for an adopted one, whose file is the administrator's", extension=True),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),

@@ -43,7 +43,7 @@ class SRHandler(SRAdoption, ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
                 "physical_utilisation": "_physical_utilisation",
-                "physical_size": "_physical_size"}
+                "physical_size": "_physical_size", "content_type": "_content_type"}
 
     def _driver(self, rec):
         return srdrivers.driver(rec.get("type", "dir"))
@@ -67,7 +67,18 @@ class SRHandler(SRAdoption, ClassHandler):
     def _physical_size(self, ref, rec):
         return capacity(rec)
 
+    def _content_type(self, ref, rec):
+        return "iso" if self._driver(rec).cdrom else ""
+
+    def get_supported_types(self, call):
+        return sorted(srdrivers.SR_TYPES)
+
     def validate(self, txn, ref, old, new):
+        content = new.get("content_type", "")
+        if content and content != self._content_type(ref, new):
+            raise ApiError("INVALID_VALUE", "content_type", "%s (an SR of type %s holds "
+                           "content_type \"%s\")" % (content, new.get("type") or "dir",
+                                                       self._content_type(ref, new)))
         if new.get("physical_size", 0) < 0:
             raise ApiError("INVALID_VALUE", "physical_size",
                            "%d (a capacity in bytes; 0 for the file system's size)"
