@@ -437,7 +437,7 @@ def test_a_cd_vbd_is_read_only_and_bootable_is_kept(api):
     assert (api.VBD.get_type(vbd), api.VBD.get_bootable(vbd)) == ("CD", True)
 
 
-def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api):
+def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api, daemon):
     vm, vbd, vif = _devices(api)
     for cls, ref in ((api.VBD, vbd), (api.VIF, vif)):
         assert failure(cls.plug, ref) == ["VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
@@ -463,9 +463,12 @@ def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api):
     api.VM.hard_shutdown(vm)
     api.VM.start(vm, True)
     assert api.VBD.get_currently_attached(vbd) and api.VIF.get_currently_attached(vif)
-    # Deleting an unplugged device of a running VM asks the guest nothing.
+    # Deleting an unplugged device of a running VM asks the guest nothing; a VM.save
+    # meanwhile is refused (the file's guest would lack a device its restore gives it).
     api.VM.unpause(vm)
     api.VIF.unplug(vif)
+    d = failure(api.VM.save, vm, os.path.join(vm_dir(daemon, vm), "unplugged.save"))
+    assert d[0] == "OPERATION_NOT_ALLOWED" and "unplugged" in d[1]
     api.VIF.destroy(vif)
     assert api.VM.get_VIFs(vm) == []
     api.VM.hard_shutdown(vm)
