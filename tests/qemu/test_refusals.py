@@ -4,13 +4,13 @@ decide (no QEMU process is left). No guest boots here.
 """
 
 import pytest
-from harness import MIB, failure, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
+from harness import MIB, failure, guests, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
 
 def _vm_names(api):
-    return {api.VM.get_name_label(vm) for vm in api.VM.get_all()}
+    return {api.VM.get_name_label(vm) for vm in guests(api)}
 
 
 def test_set_refuses_what_qemu_cannot_honour_and_the_vm_is_unchanged(api):

@@ -33,7 +33,7 @@ def spec_classes():
 
 
 def draft_fields(cls):
-    return [f for f in cls.fields if not f.extension]
+    return [f for f in cls.fields if not f.extension and f.since == "0.2"]
 
 
 def norm_type(t):

@@ -24,6 +24,7 @@ import xenhost
 from harness import (
     console_query,
     failure,
+    guest_records,
     http_upgrade,
     make_user,
     memory,
@@ -55,7 +56,7 @@ def api(host):
     yield session.xenapi
     # The reattach test restarts the daemon: clean up through a session of now.
     x = host.session().xenapi
-    for vm, rec in x.VM.get_all_records().items():
+    for vm, rec in guest_records(x).items():
         if rec["power_state"] != "Halted":
             try:
                 x.VM.hard_shutdown(vm)

@@ -318,6 +318,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           "number of VCPUs the VM starts (and resumes) with, at most VCPUs/max; 0: VCPUs/max. "
           "VM.set_VCPUs_number_live sets it too, so the guest boots as it was left",
           extension=True),
+    # 1.0: control domain
+    Field("is_control_domain", Bool, RO_RUN,
+          "true for the control domain, the machine the daemon runs in (Domain-0), whose "
+          "record the daemon keeps; false for every other VM", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),

@@ -226,6 +226,19 @@ def cpu_utilisation() -> list[float]:
     ]
 
 
+def cpu_seconds() -> float:
+    """Seconds of CPU time the machine's CPUs have been busy since it booted, together:
+    user, nice, system and interrupt time (not idle, I/O wait or time stolen by a
+    hypervisor; Linux counts guest time inside user and nice)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq"))
+
+
+def boot_time() -> float:
+    """When the machine booted, in seconds since the epoch."""
+    return psutil.boot_time()
+
+
 def host_facts() -> dict:
     """Return static and slowly changing facts about this host.
 

@@ -5,6 +5,7 @@ import shlex
 import subprocess
 
 from ...host import facts
+from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler
 
@@ -59,7 +60,9 @@ class HostHandler(ClassHandler):
     def _power(self, host, operation):
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)
-        resident = self.store.referrers("VM", "resident_on", host)
+        # The control domain goes down with the host: it is no guest to stop first.
+        resident = [vm for vm in self.store.referrers("VM", "resident_on", host)
+                    if vm != lifecycle.CONTROL_DOMAIN]
         if resident:
             raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
         command = self.app.config.get("host_%s_command" % operation, "")
