@@ -130,7 +130,10 @@ RUNNING_SHARE = 0.5
 def vm_state(record):
     """A VM's state in xm's six-flag style: a Running VM is "r" while one of its vCPUs
     was on a CPU for most of the last sample period, else blocked ("b"); a guest kept
-    after a crash is "c" (its power state is Paused)."""
+    after a crash is "c" (its power state is Paused). The control domain is "r", as
+    xm has always shown it: xm itself is on one of its CPUs as it asks."""
+    if record.get("is_control_domain"):
+        return "r-----"
     if record.get("crashed"):
         return "----c-"
     power = record.get("power_state", "Unknown")
