@@ -562,7 +562,8 @@ CONSOLE = Class("console", "a console of a running guest, reached through the da
 ], creatable=False, deletable=False, extension=True)
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
-    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
+    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
+                               "none: every class")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
     Message("unregister", [Param("classes", Set(String))], None,
             "Remove subscriptions made with register"),
@@ -579,10 +580,14 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, CONSOLE, EVENT)}
 
-# The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
+# Other spellings of methods, and the methods that answer them: the spec's own of two task
+# calls (§1.4.3), and the SDK's of event.from.
 ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
+    # 1.0: events. The SDK's spelling of event.from, which Python cannot write as
+    # x.event.from ("from" is a keyword).
+    "event_from": "event.from",
 }
 
 
