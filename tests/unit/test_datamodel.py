@@ -33,7 +33,8 @@ def spec_classes():
 
 
 def draft_fields(cls):
-    return [f for f in cls.fields if not f.extension]
+    """The fields draft 0.2 declares: neither extensions nor names 1.0 added."""
+    return [f for f in cls.fields if not f.extension and f.since == "0.2"]
 
 
 def norm_type(t):

@@ -171,6 +171,9 @@ SESSION = Class("session", "a session", [
     Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True),
     Field("originator", String, RO_RUN, "the client's name given at login", extension=True),
     Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True),
+    # 1.0: events, session, host facts
+    Field("this_host", Ref("host"), RO_RUN, "the host the session is connected to",
+          since="1.0"),
 ], messages=[
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
