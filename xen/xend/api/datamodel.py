@@ -395,6 +395,30 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: events, session, host facts
+    Field("API_version/major", Int, RO_RUN, "major version number of the API: 1",
+          since="1.0"),
+    Field("API_version/minor", Int, RO_RUN, "minor version number of the API: 0, whichever "
+          "revision the session speaks", since="1.0"),
+    Field("API_version/vendor", String, RO_RUN, "identification of vendor: xend",
+          since="1.0"),
+    Field("API_version/vendor_implementation", Map(String, String), RO_RUN,
+          "details of vendor implementation: the daemon's version and backend", since="1.0"),
+    Field("capabilities", Set(String), RO_RUN, "the guest types the hypervisor runs, in "
+          "Xen's spelling (hvm-3.0-x86_64, xen-3.0-x86_64, ...)", since="1.0"),
+    Field("cpu_configuration", Map(String, String), RO_RUN, "the CPU configuration of the "
+          "host: nr_cpus, nr_nodes, sockets_per_node, cores_per_socket, threads_per_core",
+          since="1.0"),
+    Field("sched_policy", String, RO_RUN, "the scheduler policy in force on the host",
+          since="1.0"),
+    Field("supported_bootloaders", Set(String), RO_RUN, "the bootloaders installed on the "
+          "host", since="1.0"),
+    Field("logging", Map(String, String), RW, "logging configuration", since="1.0"),
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
+    Field("suspend_image_sr", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
+          "created; null once that SR is deleted", since="1.0"),
+    Field("crash_dump_sr", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
+          "created; null once that SR is deleted", since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -411,6 +435,16 @@ HOST = Class("host", "a physical host", [
     Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
             "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
             "is not returned again.", root_only=True, extension=True),
+    # 1.0: events, session, host facts
+    Message("list_methods", [], Set(String),
+            "Every method name the session may call, sorted", since="1.0"),
+    Message("get_log", [Param("host", Ref("host"), "the host")], String,
+            "The daemon's own log, newest last, at most 64 KiB (whole lines); empty where "
+            "the daemon logs to stderr", root_only=True, extension=True),
+    Message("send_debug_keys", [Param("host", Ref("host"), "the host"),
+                                Param("keys", String, "the debug keys, e.g. \"q\"")],
+            None, "Inject the given string as debugging keys into Xen (xl debug-keys)",
+            root_only=True, since="1.0"),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
