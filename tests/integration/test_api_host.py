@@ -43,6 +43,20 @@ def test_one_host_cpu_per_cpu(api, host):
         assert isinstance(rec["features"], list)
 
 
+def test_host_cpu_facts_are_the_machines(api):
+    """Xen-API 1.0's vendor, speed, modelname, stepping and flags, from /proc/cpuinfo."""
+    cpus = {c.number: c for c in facts.read_cpus()}
+    for ref, rec in api.host_cpu.get_all_records().items():
+        cpu = cpus[int(rec["number"])]
+        assert (rec["vendor"], rec["modelname"], rec["stepping"]) == (
+            cpu.vendor, cpu.model_name, cpu.stepping)
+        assert rec["flags"] == " ".join(cpu.flags)
+        assert set(rec["features"]) == set(facts.features_from_flags(rec["flags"].split()))
+        # MHz as the daemon read it at start (a scaling CPU's figure moves since)
+        assert rec["speed"].isdigit() and (int(rec["speed"]) > 0) == (cpu.mhz > 0)
+        assert api.host_cpu.get_modelname(ref) == rec["modelname"]
+
+
 def test_host_cpu_features_are_spec_values(api):
     from xen.xend.api import datamodel
     allowed = set(datamodel.ENUMS["cpu_feature"].values)

@@ -454,6 +454,14 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
           required=True),
     Field("features", Set(cpu_feature), RO_INS, "the features supported by the CPU"),
     Field("utilisation", Float, RO_RUN, "the current CPU utilisation"),
+    # 1.0: events, session, host facts
+    Field("vendor", String, RO_RUN, "the vendor of the physical CPU (cpuinfo's vendor_id)",
+          since="1.0"),
+    Field("speed", Int, RO_RUN, "the speed of the physical CPU, in MHz", since="1.0"),
+    Field("modelname", String, RO_RUN, "the model name of the physical CPU", since="1.0"),
+    Field("stepping", String, RO_RUN, "the stepping of the physical CPU", since="1.0"),
+    Field("flags", String, RO_RUN, "the flags of the physical CPU, as cpuinfo prints them "
+          "(a decoded version of the features field)", since="1.0"),
 ], creatable=False, deletable=False)
 
 _REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "

@@ -154,5 +154,7 @@ class HostCpuHandler(ClassHandler):
 def cpu_records(host_ref, cpus=None):
     """The host_cpu records of this machine: of ``cpus`` (facts.CpuInfo, the
     backend's view of the physical CPUs) or else of /proc/cpuinfo."""
-    return [{"host": host_ref, "number": c.number, "features": c.features}
+    return [{"host": host_ref, "number": c.number, "features": c.features,
+             "vendor": c.vendor, "speed": round(c.mhz), "modelname": c.model_name,
+             "stepping": c.stepping, "flags": " ".join(c.flags)}
             for c in (cpus if cpus is not None else facts.read_cpus())]
