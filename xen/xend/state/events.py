@@ -163,15 +163,20 @@ class EventLog:
         if cursor + 1 < self._first:
             raise ApiError("EVENTS_LOST")
         start = cursor + 1 - self._first
-        return [self._public(ev) for ev in self._events[start:]
+        rev = call.revision
+        return [self._public(ev, rev) for ev in self._events[start:]
                 if sub.matches(ev["_cls"], ev["ref"]) and _may_see(call, ev)]
 
-    def _public(self, ev):
+    def _public(self, ev, rev):
+        """The event as a session of revision ``rev`` gets it. Its snapshot is the record
+        of the commit, in the draft's names; another revision's session gets the record
+        as it is now, in its own names (as does the other side of a bound pair)."""
         out = _wire({k: v for k, v in ev.items() if not k.startswith("_")})
-        if ev.get("_late_snapshot"):
+        if ev.get("_late_snapshot") or (rev != "0.2" and "snapshot" in ev):
             record = self.app.store.get(ev["_cls"], ev["ref"])
             if record is not None:
-                out["snapshot"] = self.app.handlers[ev["_cls"]].wire_record(ev["ref"], record)
+                out["snapshot"] = self.app.handlers[ev["_cls"]].wire_record(
+                    ev["ref"], record, rev)
         return out
 
     def wait_since(self, cursor, sub, call, timeout):
@@ -218,7 +223,8 @@ class EventLog:
                 if sub.matches(cls, ref):
                     out.append(_wire({"id": self.last_id(), "timestamp": now,
                                       "class": cls.lower(), "operation": "add", "ref": ref,
-                                      "obj_uuid": ref, "snapshot": h.wire_record(ref, rec)}))
+                                      "obj_uuid": ref,
+                                      "snapshot": h.wire_record(ref, rec, call.revision)}))
         return out
 
     # -- event.register / unregister / next ------------------------------------------

@@ -92,8 +92,9 @@ class HostHandler(ClassHandler):
         return sr if sr and self.store.get("SR", sr) is not None else NULL_REF
 
     def list_methods(self, call):
-        """Every method the caller's session may call: root's too for root."""
-        return sorted(name for name, m in self.app.dispatcher.table.items()
+        """Every method the caller's session may call (its revision's): root's too for
+        root."""
+        return sorted(name for name, m in self.app.dispatcher.tables[call.revision].items()
                       if call.is_root or not m.root_only)
 
     def get_log(self, call, host):
