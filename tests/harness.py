@@ -136,12 +136,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def sdk_unix(socket_path, user="root", password=""):
-    """A XenAPI SDK session over the Unix socket at ``socket_path``, logged in."""
+def sdk_unix(socket_path, user="root", password="", version=None):
+    """A XenAPI SDK session over the Unix socket at ``socket_path``, logged in (naming
+    the API ``version`` if one is given)."""
     # The SDK takes the socket's path from the URL's host part, "/" written as "_".
     s = XenAPI.Session("http://%s/" % socket_path.replace("/", "_"),
                        transport=XenAPI.UDSTransport())
-    s.xenapi.login_with_password(user, password)
+    s.xenapi.login_with_password(user, password, *((version, "xend-tests") if version else ()))
     return s
 
 
@@ -213,9 +214,9 @@ class Daemon:
 
     # -- clients -------------------------------------------------------------
 
-    def sdk_unix(self, user="root", password=""):
+    def sdk_unix(self, user="root", password="", version=None):
         """A logged-in XenAPI SDK session over the Unix socket."""
-        return sdk_unix(self.socket, user, password)
+        return sdk_unix(self.socket, user, password, version)
 
     def relogin(self):
         """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
@@ -226,7 +227,7 @@ class Daemon:
     def sdk_tcp(self, user, password):
         """A logged-in XenAPI SDK session over TCP."""
         s = XenAPI.Session(self.url)
-        s.xenapi.login_with_password(user, password, "1.0", "xend-tests")
+        s.xenapi.login_with_password(user, password, "0.2", "xend-tests")
         return s
 
     def raw_tcp(self):

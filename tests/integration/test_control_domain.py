@@ -28,11 +28,12 @@ def test_found_by_every_lookup(root):
     assert DOM0 not in guests(root)
 
 
-def test_record_is_the_host(root, host):
+def test_record_is_the_host(root, v10, host):
     rec = root.VM.get_record(DOM0)
     host_rec = root.host.get_record(host)
     assert rec["name_label"] == "Domain-0"
-    assert rec["is_control_domain"] is True
+    assert root.VM.get_is_control_domain(DOM0) is True
+    assert v10.VM.get_record(DOM0)["is_control_domain"] is True
     assert rec["power_state"] == "Running"
     assert rec["resident_on"] == host
     assert DOM0 in host_rec["resident_VMs"]

@@ -84,6 +84,11 @@ CONTROL_DOMAIN = "00000000-0000-0000-0000-000000000000"
 CONTROL_DOMAIN_NAME = "Domain-0"
 CONTROL_DOMAIN_WRITABLE = ("name_description", "other_config")
 
+
+def is_control_domain(record):
+    """Whether a VM record (wire or stored, any revision's) is the control domain's."""
+    return record.get("uuid") == CONTROL_DOMAIN
+
 # States in which the guest exists on the hypervisor, resident on the host.
 LIVE_STATES = (RUNNING, PAUSED, SHUTTING_DOWN, UNKNOWN)
 

@@ -36,6 +36,7 @@ class Sampler:
         self.host_memory = self._host_memory()
         self._vms = {CONTROL_DOMAIN: self._control_domain()}    # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
+        self.sampled_at = time.time()   # wall-clock time of the last sample
         self._stop = threading.Event()
         self._thread = None
 
@@ -76,6 +77,7 @@ class Sampler:
 
     def sample(self):
         """Take one sample of the host and every resident guest."""
+        self.sampled_at = time.time()
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()

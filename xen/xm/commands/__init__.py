@@ -64,7 +64,7 @@ def all_records(client, cls):
     domain's VM (Domain-0) first, as xm has always listed it."""
     records = client.call(cls + ".get_all_records")
     out = [(ref, decode(cls, rec)) for ref, rec in records.items()]
-    return sorted(out, key=lambda item: (not item[1].get("is_control_domain", False),
+    return sorted(out, key=lambda item: (not lifecycle.is_control_domain(item[1]),
                                          item[1].get("name_label", ""), item[0]))
 
 

@@ -2,6 +2,8 @@
 
 import sys
 
+from xen.xend.api import lifecycle
+
 from .. import config, console, provision, vnc
 from ..client import Failure, XmError
 from ..output import (
@@ -210,7 +212,7 @@ def _each_vm(client, opts, act):
         return 0
     failed = 0
     for ref, rec in all_records(client, "VM"):
-        if not has_domain(rec) or rec.get("is_a_template") or rec.get("is_control_domain"):
+        if not has_domain(rec) or rec.get("is_a_template") or lifecycle.is_control_domain(rec):
             continue        # -a: the guests, not the machine xm's daemon runs in
         name = rec.get("name_label", "") or ref
         client.remember(ref, name)    # errors name the VM as the user knows it

@@ -32,6 +32,7 @@ _NOT_CLONED = ("name_label", "power_state", "resident_on") + GUEST_KEYS
 class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
+        "metrics": "_metrics",
         "memory_actual": "_memory_actual",
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
@@ -85,7 +86,10 @@ class VMHandler(VMDebug, ClassHandler):
     def _crashed(self, ref, rec):
         return bool(rec.get("_crashed"))
 
-    def record_from_wire(self, record):
+    def _metrics(self, ref, rec):
+        return self.app.handlers["VM_metrics"].ref_of(ref)
+
+    def record_from_wire(self, record, rev="0.2"):
         """The constructor's record, with omitted memory fields defaulted from the given
         ones (docs/api.md, "VM lifecycle"): an omitted dynamic_max is static_max if given,
         else its default raised to any larger field given below it; an omitted static_max
@@ -93,7 +97,7 @@ class VMHandler(VMDebug, ClassHandler):
         enough to fit between the fields below and above it. Given fields out of order
         are refused naming one of them, so an error never names a field the caller did
         not send."""
-        stored, bound = super().record_from_wire(record)
+        stored, bound = super().record_from_wire(record, rev)
         given = {f: stored[f] for f in MEMORY_ORDER if f in record}
         for f, v in given.items():
             if v < 0:
