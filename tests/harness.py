@@ -44,6 +44,7 @@ import wsproto.connection
 import wsproto.events
 import XenAPI
 
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
@@ -135,12 +136,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def sdk_unix(socket_path, user="root", password=""):
-    """A XenAPI SDK session over the Unix socket at ``socket_path``, logged in."""
+def sdk_unix(socket_path, user="root", password="", version=None):
+    """A XenAPI SDK session over the Unix socket at ``socket_path``, logged in (naming
+    the API ``version`` if one is given)."""
     # The SDK takes the socket's path from the URL's host part, "/" written as "_".
     s = XenAPI.Session("http://%s/" % socket_path.replace("/", "_"),
                        transport=XenAPI.UDSTransport())
-    s.xenapi.login_with_password(user, password)
+    s.xenapi.login_with_password(user, password, *((version, "xend-tests") if version else ()))
     return s
 
 
@@ -212,9 +214,9 @@ class Daemon:
 
     # -- clients -------------------------------------------------------------
 
-    def sdk_unix(self, user="root", password=""):
+    def sdk_unix(self, user="root", password="", version=None):
         """A logged-in XenAPI SDK session over the Unix socket."""
-        return sdk_unix(self.socket, user, password)
+        return sdk_unix(self.socket, user, password, version)
 
     def relogin(self):
         """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
@@ -225,7 +227,7 @@ class Daemon:
     def sdk_tcp(self, user, password):
         """A logged-in XenAPI SDK session over TCP."""
         s = XenAPI.Session(self.url)
-        s.xenapi.login_with_password(user, password, "1.0", "xend-tests")
+        s.xenapi.login_with_password(user, password, "0.2", "xend-tests")
         return s
 
     def raw_tcp(self):
@@ -357,6 +359,22 @@ def memory(static_max, dynamic_max=None, dynamic_min=None, static_min=16 * MIB):
     dynamic_min = dynamic_max if dynamic_min is None else dynamic_min
     return {"memory_static_min": str(static_min), "memory_dynamic_min": str(dynamic_min),
             "memory_dynamic_max": str(dynamic_max), "memory_static_max": str(static_max)}
+
+
+def guests(api):
+    """The refs of the daemon's VMs but the control domain (Domain-0), which every
+    daemon has: the VMs tests make."""
+    return [vm for vm in api.VM.get_all() if vm != CONTROL_DOMAIN]
+
+
+def resident_guests(api, host):
+    """host.resident_VMs of ``host`` but the control domain (see guests)."""
+    return [vm for vm in api.host.get_resident_VMs(host) if vm != CONTROL_DOMAIN]
+
+
+def guest_records(api):
+    """{ref: record} of the daemon's VMs but the control domain (see guests)."""
+    return {vm: rec for vm, rec in api.VM.get_all_records().items() if vm != CONTROL_DOMAIN}
 
 
 def new_vm(api, **fields):
@@ -545,7 +563,7 @@ def halt_all(daemon, timeout=30):
     SIGKILL whatever QEMU of this daemon is left. Returns the problems met, [] if none."""
     api = daemon.api
     problems = []
-    for vm, rec in api.VM.get_all_records().items():
+    for vm, rec in guest_records(api).items():
         if rec["power_state"] == "Halted":
             continue
         try:
@@ -558,7 +576,7 @@ def halt_all(daemon, timeout=30):
     if killed:
         problems.append("QEMU processes left after hard_shutdown of every VM: %s" % killed)
     if daemon.backend == "qemu":
-        left = cgroups_left(api.VM.get_all())
+        left = cgroups_left(guests(api))
         if left:
             problems.append("CPU cgroups left after hard_shutdown of every VM: %s" % left)
     return problems
@@ -609,7 +627,7 @@ def forget_networks(daemon):
     """Delete every VM and network of ``daemon`` (its VMs are halted), so that the
     daemon removes the bridges it made for them."""
     api = daemon.api
-    for vm in api.VM.get_all():
+    for vm in guests(api):
         api.VM.destroy(vm)
     for net in api.network.get_all():
         api.network.destroy(net)

@@ -35,7 +35,7 @@ def stored_hash(daemon, user_ref):
 
 # -- login arity and types ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("extra", [(), ("1.0",), ("1.0", "test-suite")])
+@pytest.mark.parametrize("extra", [(), ("0.2",), ("0.2", "test-suite")])
 def test_login_takes_two_three_or_four_strings(daemon, alice, extra):
     t = tcp(daemon)
     reply = t.call(LOGIN, alice["name"], alice["pw"], *extra)
@@ -122,6 +122,21 @@ def test_sdk_over_tcp_as_a_user(daemon, alice):
     finally:
         s.xenapi.session.logout()
 
+
+def test_this_host_is_the_daemons_host(daemon, root, alice):
+    """Xen-API 1.0's first call: session.get_this_host(session, session)."""
+    host = root.host.get_all()[0]
+    s = daemon.sdk_tcp(alice["name"], alice["pw"])
+    try:
+        assert s.xenapi.session.get_this_host(s._session) == host
+    finally:
+        s.xenapi.session.logout()
+    t = tcp(daemon)
+    t.login(alice["name"], alice["pw"], "1.0")
+    assert t.ok("session.get_this_host", t.session) == host
+    assert t.ok("session.get_record", t.session)["this_host"] == host
+    assert t.fail("session.get_this_host", "no-such-session") == [
+        "HANDLE_INVALID", "session", "no-such-session"]
 
 # -- password secrecy -----------------------------------------------------------
 

@@ -254,7 +254,7 @@ def test_a_vdi_delete_removes_only_bases_of_its_own_chain(api):
     assert os.listdir(location) == [os.path.basename(stranger)]
 
 
-def test_vdi_other_config_and_sr_content_type_of_1_0(api):
+def test_vdi_other_config_and_sr_content_type_of_1_0(api, v10):
     sr = new_sr(api)
     assert api.SR.get_content_type(sr) == ""          # a dir SR: no special content
     assert api.SR.get_supported_types() == sorted(srdrivers.SR_TYPES)
@@ -265,5 +265,5 @@ def test_vdi_other_config_and_sr_content_type_of_1_0(api):
     api.VDI.add_to_other_config(vdi, "k", "v")
     api.VDI.remove_from_other_config(vdi, "origin")
     assert api.VDI.get_other_config(vdi) == {"k": "v"}
-    assert api.VDI.get_record(vdi)["other_config"] == {"k": "v"}
+    assert v10.VDI.get_record(vdi)["other_config"] == {"k": "v"}
 

@@ -406,11 +406,11 @@ def _devices(api):
     return vm, vbd, vif
 
 
-def test_device_fields_of_1_0_have_their_defaults(api):
+def test_device_fields_of_1_0_have_their_defaults(api, v10):
     _, vbd, vif = _devices(api)
-    rec = api.VBD.get_record(vbd)
+    rec = v10.VBD.get_record(vbd)
     assert (rec["bootable"], rec["type"], rec["mode"]) == (False, "Disk", "RW")
-    for rec in (rec, api.VIF.get_record(vif)):
+    for rec in (rec, v10.VIF.get_record(vif)):
         assert rec["currently_attached"] is False
         assert (rec["status_code"], rec["status_detail"]) == ("0", "")
         assert rec["runtime_properties"] == {}

@@ -229,7 +229,8 @@ def test_vbds_of_a_file_sr_reach_the_backends_as_raw(tmp_path):
     and QEMU opens a raw node."""
     x = Xend(dict(config.DEFAULTS, state_dir=str(tmp_path / "state"), backend="sim"))
     try:
-        call = types.SimpleNamespace(is_root=True, user="root", method="t", session=None)
+        call = types.SimpleNamespace(is_root=True, user="root", method="t", session=None,
+                                     revision="0.2")
         h = x.handlers
         sr = h["SR"].create(call, {"name_label": "f", "type": "file"})
         vdi = h["VDI"].create(call, {"name_label": "d", "SR": sr, "virtual_size": "2048"})

@@ -28,12 +28,14 @@ XEN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def spec_classes():
-    """The datamodel's classes that are not marked as beyond the draft."""
-    return {n: c for n, c in datamodel.CLASSES.items() if not getattr(c, "extension", False)}
+    """The datamodel's classes of the draft: neither beyond both revisions nor 1.0's."""
+    return {n: c for n, c in datamodel.CLASSES.items()
+            if not c.extension and c.since == "0.2"}
 
 
 def draft_fields(cls):
-    return [f for f in cls.fields if not f.extension and f.since == "0.2"]
+    """The draft's declarations of a class's fields."""
+    return [f for f in cls.fields_for("0.2") if not f.extension and f.since == "0.2"]
 
 
 def norm_type(t):
@@ -55,7 +57,8 @@ def test_class_keys_match_class_names():
 def test_extension_classes_are_marked_and_new():
     for name, cls in datamodel.CLASSES.items():
         if name not in SPEC_CLASSES:
-            assert getattr(cls, "extension", False), "%s: not in §2.1, not an extension" % name
+            assert cls.extension or cls.since == "1.0", \
+                "%s: not in §2.1, not an extension, not 1.0's" % name
 
 
 # -- fields ----------------------------------------------------------------------
@@ -63,7 +66,7 @@ def test_extension_classes_are_marked_and_new():
 @pytest.mark.parametrize("cls_name", [c for c in SPEC_CLASSES])
 def test_every_spec_field_present_with_qualifier_and_type(cls_name):
     cls = datamodel.CLASSES[cls_name]
-    by_name = {f.name: f for f in cls.fields}
+    by_name = {f.name: f for f in cls.fields_for("0.2")}
     for name, qual, typ in SPEC_FIELDS[cls_name]:
         assert name in by_name, "%s.%s missing" % (cls_name, name)
         f = by_name[name]
@@ -105,13 +108,29 @@ def test_wire_names_replace_slashes():
     for cls, f in datamodel.all_fields():
         assert f.wire == f.name.replace("/", "_")
         assert "/" not in f.wire
-        assert cls.field(f.wire) is f
+        assert cls.field(f.wire, f.rev or "0.2") is f
 
 
-def test_wire_names_unique_within_each_class():
+def test_wire_names_unique_within_each_class_and_revision():
     for cls in datamodel.CLASSES.values():
-        wires = [f.wire for f in cls.fields]
-        assert len(wires) == len(set(wires)), cls.name
+        for rev in datamodel.REVISIONS:
+            wires = [f.wire for f in cls.fields_for(rev)]
+            assert len(wires) == len(set(wires)), (cls.name, rev)
+
+
+def test_a_name_declared_for_one_revision_has_a_meaning_in_the_other():
+    """A field or message one revision declares differently: the other revision
+    declares it too (or, for a message, has a field whose getter it is)."""
+    for cls in datamodel.CLASSES.values():
+        for item in cls.fields + cls.messages:
+            if not item.rev:
+                continue
+            name = getattr(item, "wire", item.name)
+            for rev in datamodel.REVISIONS:
+                names = {f.wire for f in cls.fields_for(rev)} | {
+                    m.name for m in cls.messages_for(rev)} | {
+                    "get_" + f.wire for f in cls.fields_for(rev)}
+                assert name in names, (cls.name, name, rev)
 
 
 def test_every_object_class_has_a_uuid_field():
@@ -224,13 +243,13 @@ def test_delete_rules(ref_side, set_side, on_delete):
 @pytest.mark.parametrize("cls_name", SPEC_CLASSES)
 def test_additional_rpcs_of_the_spec_declared(cls_name):
     cls = datamodel.CLASSES[cls_name]
-    by_name = {m.name: m for m in cls.messages}
+    by_name = {m.name: m for m in cls.messages_for("0.2")}
     for name, params in SPEC_MESSAGES[cls_name].items():
         assert name in by_name, "%s.%s missing" % (cls_name, name)
         got = [p.name for p in by_name[name].params]
         assert got[:len(params)] == params, "%s.%s params %s" % (cls_name, name, got)
     for m in cls.messages:
-        assert m.extension or m.since != "0.2" or m.name in SPEC_MESSAGES[cls_name], \
+        assert m.extension or m.since == "1.0" or m.name in SPEC_MESSAGES[cls_name], \
             "%s.%s" % (cls_name, m.name)
 
 

@@ -14,6 +14,7 @@ from xen.xend.api.dispatch import Dispatcher
 from xen.xend.api.errors import ApiError
 from xen.xend.api.handlers.base import ClassHandler
 from xen.xend.api.methods import Method
+from xen.xend.api.objects import Objects
 from xen.xend.api.sessions import Peer
 from xen.xend.api.types import Int, Map, Set, String
 from xen.xend.state.store import Store
@@ -35,10 +36,12 @@ def handler(monkeypatch):
     app = types.SimpleNamespace(store=store, handlers={})
     h = ClassHandler(app, "thing")     # a plain class: the generic handler is all it needs
     app.handlers["thing"] = h
+    app.objects = Objects(store, app.handlers)
     return h
 
 
-CALL = types.SimpleNamespace(is_root=True, user="root", method="thing.x", session=None)
+CALL = types.SimpleNamespace(is_root=True, user="root", method="thing.x", session=None,
+                             revision="0.2")
 
 
 def test_create_fills_defaults_and_ro_run_fields(handler):
@@ -48,9 +51,14 @@ def test_create_fills_defaults_and_ro_run_fields(handler):
                    "serial": "7", "load": "0"}
 
 
-def test_create_refuses_ro_run_unknown_and_bad_fields(handler):
-    for record, code in [({"load": 1}, "FIELD_READ_ONLY"), ({"uuid": "x"}, "FIELD_READ_ONLY"),
-                         ({"nope": 1}, "FIELD_UNKNOWN"), ({"serial": "x"}, "FIELD_TYPE_ERROR"),
+def test_create_ignores_ro_run_fields_as_given_in_a_whole_record(handler):
+    ref = handler.create(CALL, {"name_label": "t", "load": 99, "uuid": "x"})
+    assert handler.get_record(CALL, ref)["load"] == "0"
+    assert handler.get_record(CALL, ref)["uuid"] == ref
+
+
+def test_create_refuses_unknown_and_bad_fields(handler):
+    for record, code in [({"nope": 1}, "FIELD_UNKNOWN"), ({"serial": "x"}, "FIELD_TYPE_ERROR"),
                          ({"tags": "a"}, "FIELD_TYPE_ERROR"), ([], "FIELD_TYPE_ERROR")]:
         with pytest.raises(ApiError) as e:
             handler.create(CALL, record)
@@ -107,7 +115,7 @@ def test_delete(handler):
 def _dispatcher(impl):
     app = types.SimpleNamespace(store=None, sessions=None)
     table = {"VM.boom": Method("VM.boom", "VM", [], None, impl, session=False)}
-    return Dispatcher(app, table)
+    return Dispatcher(app, {"0.2": table, "1.0": table})
 
 
 def test_an_unexpected_exception_is_internal_error_without_traceback(caplog):

@@ -17,7 +17,7 @@ from xen.xend.backend.spec import VMConfig
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BACKENDS = {"QEMU": "xen/xend/backend/qemu", "Xen": "xen/xend/backend/xen"}
 CONFIG = [f.name for f in dataclasses.fields(VMConfig)]
-VM_FIELDS = {f.wire: f for f in datamodel.CLASSES["VM"].fields}
+VM_FIELDS = {f.wire: f for f in datamodel.CLASSES["VM"].fields_for("0.2")}
 
 
 def _python_type(api_type):

@@ -1086,7 +1086,7 @@ class XenHost:
         """A XenAPI SDK session logged in as root over the forwarded port."""
         import XenAPI
         s = XenAPI.Session(self.api_url)
-        s.xenapi.login_with_password("root", ROOT_PASSWORD, "1.0", "xend-xen-tests")
+        s.xenapi.login_with_password("root", ROOT_PASSWORD, "0.2", "xend-xen-tests")
         return s
 
 

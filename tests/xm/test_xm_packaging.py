@@ -18,7 +18,7 @@ def test_xm_imports_no_daemon_internals():
     assert set(out) <= {"xen.xend", "xen.xend.api", "xen.xend.api.datamodel",
                         "xen.xend.api.enums", "xen.xend.api.errortable",
                         "xen.xend.api.errors", "xen.xend.api.lifecycle", "xen.xend.api.types",
-                        "xen.xend.api.xmltext"}
+                        "xen.xend.api.xmltext", "xen.xend.api.renames"}
 
 
 def test_an_install_ships_the_api_package_xm_imports():

@@ -25,11 +25,20 @@ Reading guide:
   * Beyond the draft (marked ``extension=True``): fields and messages the
     later Xen-API made standard and that real clients use. The draft's own
     declarations are never changed by them.
+  * Two revisions: the draft 0.2 and Xen-API 1.0 (Xen 3.1). ``since="1.0"``
+    marks the names 1.0 added. Where the revisions disagree about one name
+    (its type, arity or meaning), it is declared once per revision with
+    ``rev``, and a session sees its own revision's (REVISIONS; docs/api.md
+    lists every disagreement). A name 1.0 gave to a value the draft already
+    had is declared ``same_as`` that value (``Renamed``): one stored value
+    with two names. A class with an ``owner`` has one object per object of
+    that class, never stored: a view of the owner's record (VM_metrics).
 """
 
 import dataclasses
 from typing import Optional
 
+from . import renames
 from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     ENUMS,
     bios_boot_option,
@@ -50,6 +59,22 @@ from .errortable import ERRORS, Error  # noqa: F401  (the error codes, re-export
 from .types import Bool, DateTime, Float, Int, Map, Ref, Set, String, Struct
 
 API_VERSION = "0.2"
+
+# The revisions a session can speak; login's version picks one (revision_of).
+REVISIONS = ("0.2", "1.0")
+
+
+def revision_of(version, default="0.2"):
+    """The revision a session speaks, from login's ``version`` argument: "" is
+    ``default`` (config api_version_default), "0.2" and earlier the draft, "1.0" and any
+    later version 1.0. None for a version that is not dotted numbers."""
+    if version == "":
+        return default
+    try:
+        numbers = tuple(int(x) for x in version.split("."))
+    except ValueError:
+        return None
+    return "1.0" if numbers >= (1,) else "0.2"
 
 RO_RUN = "RO_run"
 RO_INS = "RO_ins"
@@ -77,6 +102,8 @@ class Field:
     default: object = _NO_DEFAULT   # constructor default; the type's empty value if unset
     extension: bool = False         # in neither revision (the later Xen-API's, or the project's)
     since: str = "0.2"              # the revision that first declares it: "0.2" or "1.0"
+    rev: Optional[str] = None       # only sessions of this revision see it (a disagreement)
+    same_as: Optional["Renamed"] = None   # another name of stored values (never stored)
     indexed: bool = False           # the store keeps a value -> refs index of it
     lookup: bool = False            # <class>.get_by_<wire> finds objects by it (so indexed)
     # Names a file on the host that the hypervisor opens for the guest: checked whenever
@@ -119,6 +146,24 @@ class Message:
     root_only: bool = False
     extension: bool = False
     since: str = "0.2"
+    rev: Optional[str] = None         # only sessions of this revision see it (a disagreement)
+
+
+@dataclasses.dataclass(frozen=True)
+class Renamed:
+    """How a field is another name of stored values: ``sources`` (wire names of the
+    class's fields, or of the owner's for a class with an owner) give the value through
+    ``read(*values)`` and take a written one through ``write(value, record) -> {source:
+    value}``; both default to the identity of a single source. The conversions live in
+    renames.py."""
+    sources: tuple
+    read: Optional[object] = None
+    write: Optional[object] = None
+
+
+def seen_in(item, rev):
+    """Whether a Field or Message is part of revision ``rev``."""
+    return item.rev is None or item.rev == rev
 
 
 @dataclasses.dataclass
@@ -141,12 +186,27 @@ class Class:
     stored: bool = True
     extension: bool = False
     since: str = "0.2"
+    # The class whose every object has exactly one of this class, a view of its record
+    # (handlers/derived.py): never stored, never made or deleted by clients.
+    owner: Optional[str] = None
 
-    def field(self, wire):
-        return self._fields_by_wire.get(wire)
+    def field(self, wire, rev="0.2"):
+        """The field ``wire`` as revision ``rev`` declares it, or None."""
+        return self._fields_by_wire[rev].get(wire)
+
+    def fields_for(self, rev):
+        """The fields a session of revision ``rev`` sees, in declaration order."""
+        return self._fields[rev]
+
+    def messages_for(self, rev):
+        return [m for m in self.messages if seen_in(m, rev)]
 
     def __post_init__(self):
-        self._fields_by_wire = {f.wire: f for f in self.fields}
+        if self.since != "0.2":     # every field of a class 1.0 added is 1.0's
+            for f in self.fields:
+                f.since = self.since
+        self._fields = {r: [f for f in self.fields if seen_in(f, r)] for r in REVISIONS}
+        self._fields_by_wire = {r: {f.wire: f for f in fs} for r, fs in self._fields.items()}
 
 
 def uuid_field():
@@ -205,9 +265,20 @@ def _device_messages(cls):
 
 SESSION = Class("session", "a session", [
     uuid_field(),
-    Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True),
+    Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True,
+          rev="0.2"),
     Field("originator", String, RO_RUN, "the client's name given at login", extension=True),
-    Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True),
+    Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True,
+          rev="0.2"),
+    # 1.0
+    Field("this_user", Ref("user"), RO_RUN, "the user who logged in", since="1.0",
+          rev="1.0"),
+    Field("last_active", Int, RO_RUN, "time of the session's last call, in seconds since "
+          "the epoch", since="1.0", rev="1.0",
+          same_as=Renamed(("last_active",), read=renames.stamp_to_seconds)),
+    # 1.0: events, session, host facts
+    Field("this_host", Ref("host"), RO_RUN, "the host the session is connected to",
+          since="1.0"),
 ], messages=[
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
@@ -226,7 +297,8 @@ TASK = Class("task", "a longrunning asynchronous task", [
           lookup=True),
     Field("name/description", String, RO_RUN, "a description of the task", extension=True),
     Field("status", task_status_type, RO_RUN, "current status", extension=True),
-    Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True),
+    Field("progress", Float, RO_RUN, "fraction complete, 0.0 to 1.0", extension=True,
+          rev="0.2"),
     Field("ETA", DateTime, RO_RUN, "estimated time of completion", extension=True),
     Field("created", DateTime, RO_RUN, "time the task was created", extension=True),
     Field("finished", DateTime, RO_RUN, "time the task finished", extension=True),
@@ -234,9 +306,14 @@ TASK = Class("task", "a longrunning asynchronous task", [
     Field("error_info", Set(String), RO_RUN, "the error code and parameters on failure",
           extension=True),
     Field("user", String, RO_RUN, "short name of the user who owns the task", extension=True),
+    # 1.0
+    Field("progress", Int, RO_RUN, "percentage complete, 0 to 100", since="1.0", rev="1.0",
+          same_as=Renamed(("progress",), read=renames.fraction_to_percent)),
 ], messages=[
+    # In 1.0 sessions task.get_status is the status field's getter.
     Message("get_status", [Param("task", Ref("task"), "The ID of the RPC call to poll")], String,
-            "Poll a running asynchronous RPC invocation and query its status (an XML string)"),
+            "Poll a running asynchronous RPC invocation and query its status (an XML string)",
+            rev="0.2"),
     Message("get_all_tasks", [], Set(Ref("task")),
             "List all asynchronous RPC calls currently executing"),
     Message("cancel", [Param("task", Ref("task"))], None, "Ask a running task to stop",
@@ -278,7 +355,7 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("VCPUs/policy", String, RW, "the name of the VCPU scheduling policy to be applied"),
     Field("VCPUs/params", String, RW, "string-encoded parameters passed to selected VCPU policy",
           on_set="applies the credit scheduler's weight, cap and vCPU affinity to a resident "
-          "guest (docs/api.md: Live changes)"),
+          "guest (docs/api.md: Live changes)", rev="0.2"),
     Field("VCPUs/max", Int, RW, "number of VCPUs the VM is started with", default=1,
           extension=True),
     Field("VCPUs/number", Int, RO_RUN, "Current number of VCPUs"),
@@ -355,12 +432,24 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           "number of VCPUs the VM starts (and resumes) with, at most VCPUs/max; 0: VCPUs/max. "
           "VM.set_VCPUs_number_live sets it too, so the guest boots as it was left",
           extension=True),
+    # 1.0: the core
+    Field("VCPUs/params", Map(String, String), RW,
+          "configuration parameters for the selected VCPU policy: weight, cap, cpumapN "
+          "(docs/api.md: Live changes)", since="1.0", rev="1.0",
+          same_as=Renamed(("VCPUs_params",), read=renames.pairs_to_map,
+                          write=renames.map_to_pairs)),
+    Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
+          since="1.0"),
+    # 1.0: control domain
+    Field("is_control_domain", Bool, RO_RUN,
+          "true for the control domain, the machine the daemon runs in (Domain-0), whose "
+          "record the daemon keeps; false for every other VM", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
     _vm_op("start", [Param("start_paused", Bool,
                            "Instantiate VM in paused state if set to true.")],
-           "Start the specified VM (Halted only)."),
+           "Start the specified VM (Halted only).", rev="0.2"),
     _vm_op("pause", [], "Pause the specified VM (Running only)."),
     _vm_op("unpause", [], "Resume the specified VM (Paused only)."),
     _vm_op("clean_shutdown", [], "Attempt to cleanly shutdown the specified VM."),
@@ -369,7 +458,7 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("hard_reboot", [], "Reset the VM without attempting a clean shutdown."),
     _vm_op("suspend", [Param("live", Bool, "If set to true, perform a live hibernate; "
                              "otherwise suspend the VM before commencing hibernate")],
-           "Suspend the specified VM to disk."),
+           "Suspend the specified VM to disk.", rev="0.2"),
     _vm_op("resume", [Param("start_paused", Bool,
                             "Unhibernate VM in paused state if set to true.")],
            "Awaken the specified VM and resume it."),
@@ -410,6 +499,15 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                                         Param("value", String, "its value")],
            "Set one key of VCPUs/params and apply it to the resident guest at once "
            "(Running or Paused).", extension=True),
+    # 1.0: where it disagrees with the draft
+    _vm_op("suspend", [], "Suspend the specified VM to disk (Running only).", since="1.0",
+           rev="1.0"),
+    _vm_op("start", [Param("start_paused", Bool,
+                           "Instantiate VM in paused state if set to true."),
+                     Param("force", Bool, "the later revisions' flag to skip pre-boot "
+                           "checks: accepted; this daemon has no check it would skip",
+                           optional=True)],
+           "Start the specified VM (Halted only).", since="1.0", rev="1.0"),
     # 1.0: live memory
     _vm_op("set_memory_dynamic_max_live", [Param("max", Int, "the new memory/dynamic_max, "
                                                  "in bytes")],
@@ -445,6 +543,30 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: events, session, host facts
+    Field("API_version/major", Int, RO_RUN, "major version number of the API: 1",
+          since="1.0"),
+    Field("API_version/minor", Int, RO_RUN, "minor version number of the API: 0, whichever "
+          "revision the session speaks", since="1.0"),
+    Field("API_version/vendor", String, RO_RUN, "identification of vendor: xend",
+          since="1.0"),
+    Field("API_version/vendor_implementation", Map(String, String), RO_RUN,
+          "details of vendor implementation: the daemon's version and backend", since="1.0"),
+    Field("capabilities", Set(String), RO_RUN, "the guest types the hypervisor runs, in "
+          "Xen's spelling (hvm-3.0-x86_64, xen-3.0-x86_64, ...)", since="1.0"),
+    Field("cpu_configuration", Map(String, String), RO_RUN, "the CPU configuration of the "
+          "host: nr_cpus, nr_nodes, sockets_per_node, cores_per_socket, threads_per_core",
+          since="1.0"),
+    Field("sched_policy", String, RO_RUN, "the scheduler policy in force on the host",
+          since="1.0"),
+    Field("supported_bootloaders", Set(String), RO_RUN, "the bootloaders installed on the "
+          "host", since="1.0"),
+    Field("logging", Map(String, String), RW, "logging configuration", since="1.0"),
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
+    Field("suspend_image_sr", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
+          "created; null once that SR is deleted", since="1.0"),
+    Field("crash_dump_sr", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
+          "created; null once that SR is deleted", since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -461,6 +583,16 @@ HOST = Class("host", "a physical host", [
     Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
             "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
             "is not returned again.", root_only=True, extension=True),
+    # 1.0: events, session, host facts
+    Message("list_methods", [], Set(String),
+            "Every method name the session may call, sorted", since="1.0"),
+    Message("get_log", [Param("host", Ref("host"), "the host")], String,
+            "The daemon's own log, newest last, at most 64 KiB (whole lines); empty where "
+            "the daemon logs to stderr", root_only=True, extension=True),
+    Message("send_debug_keys", [Param("host", Ref("host"), "the host"),
+                                Param("keys", String, "the debug keys, e.g. \"q\"")],
+            None, "Inject the given string as debugging keys into Xen (xl debug-keys)",
+            root_only=True, since="1.0"),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
@@ -468,8 +600,22 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
     Field("host", Ref("host"), RO_INS, "the host the CPU is in", required=True),
     Field("number", Int, RO_INS, "the number of the physical CPU within the host",
           required=True),
-    Field("features", Set(cpu_feature), RO_INS, "the features supported by the CPU"),
+    Field("features", Set(cpu_feature), RO_INS, "the features supported by the CPU",
+          rev="0.2"),
     Field("utilisation", Float, RO_RUN, "the current CPU utilisation"),
+    # 1.0
+    Field("features", String, RO_RUN, "the CPU's features as a bitmap: 32-bit words in "
+          "hexadecimal joined by \":\", bit N set for the cpu_feature enumeration's N-th "
+          "value", since="1.0", rev="1.0",
+          same_as=Renamed(("features",), read=renames.features_to_bitmap)),
+    # 1.0: events, session, host facts
+    Field("vendor", String, RO_RUN, "the vendor of the physical CPU (cpuinfo's vendor_id)",
+          since="1.0"),
+    Field("speed", Int, RO_RUN, "the speed of the physical CPU, in MHz", since="1.0"),
+    Field("modelname", String, RO_RUN, "the model name of the physical CPU", since="1.0"),
+    Field("stepping", String, RO_RUN, "the stepping of the physical CPU", since="1.0"),
+    Field("flags", String, RO_RUN, "the flags of the physical CPU, as cpuinfo prints them "
+          "(a decoded version of the features field)", since="1.0"),
 ], creatable=False, deletable=False)
 
 _REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "
@@ -564,7 +710,8 @@ VDI = Class("VDI", "a virtual disk image", [
     Field("virtual_size", Int, RW,
           "size of disk as presented to the guest (in multiples of sector_size field)",
           required=True,
-          on_set="grows the disk image (never shrinks it; not while a resident VM uses it)"),
+          on_set="grows the disk image (never shrinks it; not while a resident VM uses it)",
+          rev="0.2"),
     Field("physical_utilisation", Int, RO_RUN,
           "amount of physical space that the disk image is currently taking up on the storage "
           "repository (in bytes)"),
@@ -580,6 +727,12 @@ VDI = Class("VDI", "a virtual disk image", [
           extension=True),
     Field("managed", Bool, RO_RUN, "true if the daemon made the image (VDI.delete removes "
           "it); false for an adopted one, whose file is the administrator's", extension=True),
+    # 1.0
+    Field("virtual_size", Int, RW,
+          "size of disk as presented to the guest (in bytes; a whole number of sectors: "
+          "a size between two is rounded up)", required=True, since="1.0", rev="1.0",
+          same_as=Renamed(("virtual_size", "sector_size"), read=renames.sectors_to_bytes,
+                          write=renames.bytes_to_sectors)),
     # 1.0: storage and network records
     Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], messages=[
@@ -595,7 +748,6 @@ VDI = Class("VDI", "a virtual disk image", [
             "Drop the VDI's record, leaving its file in place (refused while a VBD refers "
             "to it)", extension=True),
 ])
-
 VBD = Class("VBD", "a virtual block device", [
     uuid_field(),
     Field("VM", Ref("VM"), RW, "the virtual machine", required=True),
@@ -642,8 +794,27 @@ CONSOLE = Class("console", "a console of a running guest, reached through the da
     Field("other_config", Map(String, String), RW, "additional configuration"),
 ], creatable=False, deletable=False, extension=True)
 
+# 1.0: a VM's figures, seen through its own object (handlers/derived.py).
+VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
+    uuid_field(),
+    Field("memory/actual", Int, RO_RUN, "Guest's actual memory (bytes)",
+          same_as=Renamed(("memory_actual",))),
+    Field("VCPUs/number", Int, RO_RUN, "Current number of VCPUs",
+          same_as=Renamed(("VCPUs_number",))),
+    Field("VCPUs/utilisation", Map(Int, Float), RO_RUN,
+          "Utilisation for all of guest's current VCPUs",
+          same_as=Renamed(("VCPUs_utilisation",))),
+    Field("VCPUs/params", Map(String, String), RO_RUN, "The live equivalent to "
+          "VM.VCPUs_params", same_as=Renamed(("VCPUs_params",), read=renames.pairs_to_map)),
+    Field("start_time", DateTime, RO_RUN, "Time at which this VM was last booted",
+          same_as=Renamed(("start_time",))),
+    Field("last_updated", DateTime, RO_RUN, "Time at which this information was last "
+          "updated: the daemon's last sample"),
+], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
-    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
+    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
+                               "none: every class")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
     Message("unregister", [Param("classes", Set(String))], None,
             "Remove subscriptions made with register"),
@@ -658,12 +829,17 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
    extension=True)
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
-                               USER, CONSOLE, EVENT)}
+                               USER, CONSOLE, EVENT,
+                               VM_METRICS)}
 
-# The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
+# Other spellings of methods, and the methods that answer them: the spec's own of two task
+# calls (§1.4.3), and the SDK's of event.from.
 ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
+    # 1.0: events. The SDK's spelling of event.from, which Python cannot write as
+    # x.event.from ("from" is a keyword).
+    "event_from": "event.from",
 }
 
 
@@ -713,6 +889,18 @@ def binding_of_ref(cls, wire):
 
 _BY_SET = {(b.set_class, b.set_field): b for b in BINDINGS}
 _BY_REF = {(b.ref_class, b.ref_field): b for b in BINDINGS}
+
+
+def in_record(cls, f, rev):
+    """Whether field ``f`` of ``cls`` is in the records of sessions of revision ``rev``: a
+    draft session's records hold the draft's names (and extensions), not those 1.0 added
+    to a draft class; a 1.0 session's hold every name it can read."""
+    return rev != "0.2" or f.since == "0.2" or cls.since != "0.2"
+
+
+def draft_fields(cls):
+    """The fields of ``cls`` the draft's to_XML and DTD hold: a draft session's record."""
+    return [f for f in cls.fields_for("0.2") if in_record(cls, f, "0.2")]
 
 
 def all_fields():

@@ -48,6 +48,11 @@ class Call:
     def is_root(self):
         return bool(self.session and self.session.is_root)
 
+    @property
+    def revision(self):
+        """The API revision the session speaks (datamodel.REVISIONS)."""
+        return self.session.revision if self.session else "0.2"
+
 
 def loggable(description):
     """An error description safe for the log: session refs are credentials, so any
@@ -67,31 +72,36 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 class Dispatcher:
-    """Answers calls from the method table built by methods.build()."""
+    """Answers calls from the method tables built by methods.build(), one per revision:
+    a call is resolved in the draft's table (every name but a few is in both), then in
+    its session's revision's."""
 
-    def __init__(self, app, table):
+    def __init__(self, app, tables):
         self.app = app
-        self.table = table
+        self.tables = tables
+        self.table = tables["0.2"]
         self._classes = {c.lower(): c for c in datamodel.CLASSES}
         self._aliases = {}
         self.stats = {}   # method -> [calls, failures, seconds], for GET /metrics
 
     # -- names ----------------------------------------------------------------
 
-    def resolve(self, name):
-        """The Method for a wire name or one of the spec's spellings, or None."""
-        m = self.table.get(name)
+    def resolve(self, name, rev="0.2"):
+        """The Method for a wire name or one of the spec's spellings, as revision ``rev``
+        declares it, or None."""
+        table = self.tables[rev]
+        m = table.get(name)
         if m is not None:
             return m
         if name in datamodel.ALIASES:
-            return self.table.get(datamodel.ALIASES[name])
+            return table.get(datamodel.ALIASES[name])
         if name in self._aliases:
-            return self.table.get(self._aliases[name])
+            return table.get(self._aliases[name])
         canonical = self._canonical(name)
-        if canonical is not None and canonical in self.table:
+        if canonical is not None and canonical in table:
             if len(self._aliases) < 10000:
                 self._aliases[name] = canonical
-            return self.table[canonical]
+            return table[canonical]
         return None
 
     def _canonical(self, name):
@@ -138,11 +148,14 @@ class Dispatcher:
         key = "(unknown)"
         try:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
-            method = self.resolve(name[len("Async."):] if asynchronous else name)
+            called = name[len("Async."):] if asynchronous else name
+            # Known in some revision? (Which one the session speaks is known once it is
+            # checked: a few names mean different things, and a few are only 1.0's.)
+            method = self.resolve(called) or self.resolve(called, "1.0")
             if method is not None:
                 key = ("Async." if asynchronous else "") + method.name
             if method is None or (asynchronous and not datamodel.CLASSES[method.cls].asynchronous):
-                raise self._unknown(name[len("Async."):] if asynchronous else name, name)
+                raise self._unknown(called, name)
             call = Call(self.app, method.name, peer=peer)
             args = list(params)
             if method.session:
@@ -150,6 +163,11 @@ class Dispatcher:
                     raise ApiError("SESSION_INVALID", "")
                 call.session = self.app.sessions.check(args.pop(0))
                 peer.authenticated = True
+                rev = call.session.revision
+                if rev != "0.2" or self.table.get(method.name) is not method:
+                    method = self.resolve(method.name, rev)
+                    if method is None:
+                        raise self._unknown(called, name)
             args = self.check_args(method, args)
             if method.root_only and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)
@@ -221,7 +239,7 @@ class Dispatcher:
             expected = low if len(args) < low else method.arity
             raise ApiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method.name,
                            expected, len(args))
-        return [check_value(p.type, a, p.name, self.app.store, allow_null=p.nullable)
+        return [check_value(p.type, a, p.name, self.app.objects, allow_null=p.nullable)
                 for p, a in zip(method.params, args)]
 
     def check_lifecycle(self, method, args):

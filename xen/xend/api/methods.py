@@ -46,8 +46,9 @@ def _this(cls):
     return Param("self", Ref(cls), "reference to the object")
 
 
-def build(handlers):
-    """All methods, keyed by wire name, for the given class handlers."""
+def build(handlers, rev="0.2"):
+    """All methods a session of revision ``rev`` may call, keyed by wire name, for the
+    given class handlers."""
     table = {}
 
     def add(m):
@@ -59,26 +60,32 @@ def build(handlers):
     for cls in datamodel.CLASSES.values():
         h = handlers[cls.name]
         n = cls.name
-        for msg in cls.messages:
+        for msg in cls.messages_for(rev):
             impl = _implementation(h, n, msg.name, msg.lifecycle)
             add(Method("%s.%s" % (n, msg.name), n, list(msg.params), msg.result, impl,
                        session=msg.session, lifecycle=msg.lifecycle, root_only=msg.root_only,
                        desc=msg.desc))
         if not cls.objects:
             continue
-        for f in cls.fields:
+        fields = cls.fields_for(rev)
+        for f in fields:
             add(Method("%s.get_%s" % (n, f.wire), n, [_this(n)], f.type,
                        _bind(h.get_field, f.wire),
                        desc="Get the %s field of the given %s." % (f.name, n)))
             if f.qual != datamodel.RW:
                 continue
-            if not is_collection(f.type):
-                setter = _implementation(h, n, "set_" + f.wire) if f.on_set else h.set_field
+            # Sets and Maps are set whole too (as in 1.0), but for the Set side of a bound
+            # pair, which is changed through its members.
+            if not datamodel.binding_of_set(n, f.wire):
+                setter = (h.set_renamed if f.same_as else
+                          _implementation(h, n, "set_" + f.wire) if f.on_set else h.set_field)
                 add(Method("%s.set_%s" % (n, f.wire), n,
                            [_this(n), Param(f.wire, f.type, nullable=not f.required)],
                            None, _bind(setter, f.wire),
                            desc="Set the %s field of the given %s." % (f.name, n)))
-            elif isinstance(f.type, Set):
+            if not is_collection(f.type):
+                continue
+            if isinstance(f.type, Set):
                 for verb, impl in (("add_to", h.add_to), ("remove_from", h.remove_from)):
                     add(Method("%s.%s_%s" % (n, verb, f.wire), n,
                                [_this(n), Param(f.wire, f.type.item)], None,
@@ -98,12 +105,13 @@ def build(handlers):
                            desc="Remove a key from the %s map of the given %s." % (f.name, n)))
 
         record = Struct("%s record" % n)
-        add(Method(n + ".create", n, [Param("args", record, "the new object's fields")],
-                   Ref(n), h.create, desc="Create a new %s." % n))
-        for verb in ("delete", "destroy"):
-            add(Method("%s.%s" % (n, verb), n, [_this(n)], None, h.delete,
-                       lifecycle="delete" if cls.lifecycle else None,
-                       desc="Delete the given %s." % n))
+        if not cls.owner:   # objects that come and go with their owner have neither
+            add(Method(n + ".create", n, [Param("args", record, "the new object's fields")],
+                       Ref(n), h.create, desc="Create a new %s." % n))
+            for verb in ("delete", "destroy"):
+                add(Method("%s.%s" % (n, verb), n, [_this(n)], None, h.delete,
+                           lifecycle="delete" if cls.lifecycle else None,
+                           desc="Delete the given %s." % n))
         add(Method(n + ".get_all", n, [], Set(Ref(n)), h.get_all,
                    desc="All %s objects." % n))
         if cls.list_rpc:
@@ -111,7 +119,7 @@ def build(handlers):
                        desc="Return a list of all the %s objects known to the system." % n))
         add(Method(n + ".get_by_uuid", n, [Param("uuid", String)], Ref(n), h.get_by_uuid,
                    desc="The %s with the given UUID." % n))
-        for f in cls.fields:
+        for f in fields:
             if f.lookup:
                 add(Method("%s.get_by_%s" % (n, f.wire), n, [Param("label", String)],
                            Set(Ref(n)), _bind(h.get_by_field, f.wire),

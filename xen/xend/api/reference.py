@@ -10,8 +10,9 @@ import sys
 from . import datamodel, lifecycle, xmlrepr
 
 
-def _methods_table():
-    """The method table without a running daemon: handlers stubbed to their names."""
+def _methods_table(rev="0.2"):
+    """Revision ``rev``'s method table without a running daemon: handlers stubbed to
+    their names."""
     from . import methods
 
     class Stub:
@@ -20,7 +21,7 @@ def _methods_table():
                 raise NotImplementedError(name)
             impl.__name__ = name
             return impl
-    return methods.build({c: Stub() for c in datamodel.CLASSES})
+    return methods.build({c: Stub() for c in datamodel.CLASSES}, rev)
 
 
 def _sig(m):
@@ -33,31 +34,58 @@ def _sig(m):
     return "%s %s(%s)" % (result, m.name, params)
 
 
+def _revision(item):
+    """Which revisions declare a class, field or message, as the reference shows it."""
+    if item.extension:
+        return "ext"
+    return item.since + (" only" if getattr(item, "rev", None) else "")
+
+
+def _rpcs(tables, cls):
+    """The signatures of ``cls``'s RPCs in every revision: one line where the revisions
+    agree, one per revision (marked) where they do not."""
+    lines = []
+    for name in sorted({m for t in tables.values() for m in t if t[m].cls == cls}):
+        sigs = {rev: _sig(t[name]) for rev, t in tables.items() if name in t}
+        if len(set(sigs.values())) == 1:
+            lines.append(next(iter(sigs.values())))
+        else:
+            lines += ["%s    (%s sessions)" % (sig, rev) for rev, sig in sigs.items()]
+    return lines
+
+
 def markdown():
     """The whole reference as Markdown."""
-    table = _methods_table()
-    out = ["# Xen Management API %s: reference" % datamodel.API_VERSION, "",
+    tables = {rev: _methods_table(rev) for rev in datamodel.REVISIONS}
+    out = ["# Xen Management API %s and Xen-API 1.0: reference" % datamodel.API_VERSION, "",
            "Generated from `xen/xend/api/datamodel.py` by `python -m xen.xend.api.reference`;"
-           " do not edit by hand. Fields and messages marked *extension* go beyond the draft.",
-           ""]
+           " do not edit by hand. The column *rev* says which revision declares a name: "
+           "`0.2` (the draft, kept by 1.0 unless marked), `1.0` (added by Xen-API 1.0), "
+           "`... only` (the revisions disagree; a session sees its own revision's, "
+           "docs/api.md \"Two revisions\"), `ext` (in neither: the later Xen-API's or this "
+           "daemon's). A field *same as* another is one stored value with two names.", ""]
     for cls in datamodel.CLASSES.values():
-        out += ["## Class: %s%s" % (cls.name, " (extension)" if cls.extension else ""), "",
-                cls.desc, ""]
+        out += ["## Class: %s (%s)" % (cls.name, _revision(cls)), "", cls.desc, ""]
+        if cls.owner:
+            out += ["One object per %s, which it belongs to; never made or deleted by "
+                    "clients." % cls.owner, ""]
         if cls.fields:
-            out += ["| qualifier | field (wire name) | type | description |",
-                    "|---|---|---|---|"]
+            out += ["| rev | qualifier | field (wire name) | type | description |",
+                    "|---|---|---|---|---|"]
             for f in cls.fields:
                 name = f.name if f.name == f.wire else "%s (`%s`)" % (f.name, f.wire)
                 extra = (" Required in create." if f.required else "") + \
                     (" A file on the host: root's any, other users' only under their roots "
                      "(path_roots, or STATE_DIR/boot)." if f.host_path else "") + \
                     (" Setting it %s." % f.on_set if f.on_set else "") + \
-                    (" *extension*" if f.extension else "")
-                out.append("| %s | %s | %s | %s.%s |" % (f.qual, name, f.type.spec_name(),
-                                                        f.desc.rstrip("."), extra))
+                    (" *Same as* %s." % ", ".join("%s.%s" % (cls.owner or cls.name, w)
+                                                  for w in f.same_as.sources)
+                     if f.same_as else "")
+                out.append("| %s | %s | %s | %s | %s.%s |" % (
+                    _revision(f), f.qual, name, f.type.spec_name(), f.desc.rstrip("."),
+                    extra))
             out.append("")
-        msgs = sorted(m for m in table if table[m].cls == cls.name)
-        out += ["RPCs:", "", "```"] + [_sig(table[m]) for m in msgs] + ["```", ""]
+        out += ["RPCs:", "", "```"] + _rpcs(tables, cls.name) + ["```", ""]
     out += ["## Enumerations", ""]
     for e in datamodel.ENUMS.values():
         out += ["### %s" % e.name, ""] + ["- `%s`: %s" % kv for kv in e.values.items()] + [""]

@@ -38,6 +38,7 @@ import threading
 import time
 import uuid
 
+from . import datamodel
 from .errors import ApiError
 from .limits import LoginThrottle
 
@@ -96,6 +97,7 @@ class Session:
     user: str
     last_active: float
     created: float
+    revision: str = "0.2"        # the API revision it speaks (datamodel.REVISIONS)
 
     @property
     def is_root(self):
@@ -152,8 +154,13 @@ class Sessions:
 
     # -- login / logout ------------------------------------------------------
 
-    def login(self, uname, pwd, originator, peer):
-        """Authenticate and open a session; returns its ref."""
+    def login(self, uname, pwd, originator, peer, version=""):
+        """Authenticate and open a session speaking the revision ``version`` picks
+        (datamodel.revision_of); returns its ref."""
+        revision = datamodel.revision_of(version, self.app.config["api_version_default"])
+        if revision is None:
+            raise ApiError("VALUE_NOT_SUPPORTED", "version", version[:80],
+                           "the API versions are dotted numbers: 0.2 or 1.0 (or later)")
         if peer.transport == "unix" and peer.uid == 0:
             user = ROOT
         else:
@@ -164,7 +171,7 @@ class Sessions:
         with self.app.store.transaction() as txn:
             txn.create("session", ref, {"this_user": user, "originator": originator})
         with self._lock:
-            self._live[ref] = Session(ref, user, now, now)
+            self._live[ref] = Session(ref, user, now, now, revision)
             evict = self._over_cap(user)
         for old in evict:
             log.info("session limit (%d) reached for %s: closed its least recently used "

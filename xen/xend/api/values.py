@@ -14,11 +14,12 @@ MAX_STRING = 1 << 20   # longest string accepted in any value, in characters
 MAX_PATH = 4096        # longest file path accepted (Linux's PATH_MAX)
 
 
-def check_value(t, value, name, store, allow_null=True):
+def check_value(t, value, name, objects, allow_null=True):
     """Convert ``value`` to type ``t``; raise the API error naming ``name`` if it does not fit.
 
     Refs must name an existing object of the right class (HANDLE_INVALID
-    [class, ref]); a null ref is refused unless ``allow_null``.
+    [class, ref]; ``objects``: objects.Objects); a null ref is refused unless
+    ``allow_null``.
     """
     try:
         out = t.from_wire(value)
@@ -28,19 +29,19 @@ def check_value(t, value, name, store, allow_null=True):
         raise ApiError("FIELD_TYPE_ERROR", name) from None
     _check_strings(out, name)
     if isinstance(t, Ref):
-        _check_ref(t, out, store, allow_null)
+        _check_ref(t, out, objects, allow_null)
     elif isinstance(t, Set) and isinstance(t.item, Ref):
         for r in out:
-            _check_ref(t.item, r, store, allow_null=False)
+            _check_ref(t.item, r, objects, allow_null=False)
     return out
 
 
-def _check_ref(t, ref, store, allow_null):
+def _check_ref(t, ref, objects, allow_null):
     if ref == NULL_REF:
         if not allow_null:
             raise ApiError("HANDLE_INVALID", t.cls, ref)
         return
-    if store.class_of(ref) != t.cls:
+    if not objects.is_a(ref, t.cls):
         raise ApiError("HANDLE_INVALID", t.cls, ref)
 
 

@@ -14,7 +14,7 @@ from .xmltext import encode_value
 def object_element(cls, ref, record):
     """The lxml element of one object."""
     el = etree.Element(cls.name)
-    for f in cls.fields:
+    for f in datamodel.draft_fields(cls):
         child = etree.SubElement(el, f.wire)
         child.text = ref if f.wire == "uuid" else encode_value(f.type, record[f.wire])
     return el
@@ -36,13 +36,13 @@ def dtd_text():
     classes = [c for c in datamodel.CLASSES.values() if c.fields]
     fields = {}
     for cls in classes:
-        for f in cls.fields:
+        for f in datamodel.draft_fields(cls):
             fields.setdefault(f.wire, []).append("%s.%s: %s" % (cls.name, f.name,
                                                                 f.type.spec_name()))
     lines = ["<!-- Xen Management API %s: to_XML document type, generated from the "
              "datamodel. -->" % datamodel.API_VERSION]
     for cls in classes:
-        children = [f.wire for f in cls.fields]
+        children = [f.wire for f in datamodel.draft_fields(cls)]
         if cls.name in fields:
             lines.append("<!ELEMENT %s (#PCDATA | %s)*>" % (cls.name, " | ".join(children)))
         else:

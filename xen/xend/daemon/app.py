@@ -19,18 +19,21 @@ import shutil
 import threading
 import uuid as uuidlib
 
-from ..api import datamodel, methods
+from ..api import datamodel, lifecycle, methods, xmltime
 from ..api.dispatch import Dispatcher
 from ..api.handlers.base import ClassHandler
 from ..api.handlers.console import ConsoleHandler
+from ..api.handlers.derived import DerivedHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
+from ..api.handlers.metrics import VMMetricsHandler
 from ..api.handlers.network import NetworkHandler, VIFHandler
 from ..api.handlers.session import SessionHandler
 from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
 from ..api.handlers.task import TaskHandler
 from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
+from ..api.objects import Objects
 from ..api.sessions import ROOT, Sessions
 from ..api.tasks import Tasks
 from ..host import facts as hostinfo
@@ -47,7 +50,7 @@ VERSION = "0.1.0"
 # The classes with behaviour of their own; every other class gets the generic handler.
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
-            ConsoleHandler, EventHandler)
+            ConsoleHandler, EventHandler, VMMetricsHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
@@ -112,16 +115,18 @@ class Xend:
         private_dir(self.boot_dir, 0o755)
         self._tighten_own_dirs()
         reverse, lookup, totals = _index_plan()
-        self.store = Store(os.path.join(self.state_dir, "xend.db"), list(datamodel.CLASSES),
+        self.store = Store(os.path.join(self.state_dir, "xend.db"),
+                           [c.name for c in datamodel.CLASSES.values() if not c.owner],
                            reverse_fields=reverse, lookup_fields=lookup, totals=totals,
                            volatile=[c.name for c in datamodel.CLASSES.values()
-                                     if not c.stored])
+                                     if not c.stored and not c.owner])
         self.sessions = Sessions(self, idle_timeout=config["session_idle_timeout"],
                                  failure_delay=config["login_failure_delay"],
                                  auth=config["auth"])
         own = {h.cls_name: h for h in HANDLERS}
-        self.handlers = {c: own[c](self) if c in own else ClassHandler(self, c)
-                         for c in datamodel.CLASSES}
+        self.handlers = {c: own[c](self) if c in own else
+                         (DerivedHandler if k.owner else ClassHandler)(self, c)
+                         for c, k in datamodel.CLASSES.items()}
         self.events = EventLog(self, capacity=config["event_log_size"],
                                max_bytes=config["event_log_bytes"])
         self.tasks = Tasks(self, workers=config["task_workers"],
@@ -129,7 +134,9 @@ class Xend:
                            max_pending_per_user=config["max_pending_tasks_per_user"],
                            max_age=config["task_max_age"],
                            max_finished=config["task_max_finished"])
-        self.dispatcher = Dispatcher(self, methods.build(self.handlers))
+        self.objects = Objects(self.store, self.handlers)
+        self.dispatcher = Dispatcher(self, {rev: methods.build(self.handlers, rev)
+                                            for rev in datamodel.REVISIONS})
         self.backend_name = choose_backend(config["backend"], config["qemu_binary"])
         self.backend = make_backend(self.backend_name, config)
         self.domains = Domains(self, self.backend)
@@ -137,6 +144,7 @@ class Xend:
         self._sr_locks = {}
         self._sr_locks_lock = threading.Lock()
         self.host_ref = self._ensure_host()
+        self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
         self.domains.reattach_all()
@@ -178,6 +186,27 @@ class Xend:
                     else:
                         txn.update("host_cpu", cpu, rec)
         return ref
+
+    def _ensure_control_domain(self):
+        """The control domain's VM (lifecycle.CONTROL_DOMAIN), made at the first start
+        and brought up to date at each: Running on this host, with the machine's memory,
+        CPUs and boot time. What clients may write of it (its description and
+        other_config) is kept."""
+        total, cpus = self.sampler.own_memory[0], os.cpu_count() or 1
+        facts = {"name_label": lifecycle.CONTROL_DOMAIN_NAME, "is_control_domain": True,
+                 "power_state": lifecycle.RUNNING, "resident_on": self.host_ref,
+                 "memory_static_max": total, "memory_dynamic_max": total,
+                 "memory_dynamic_min": total, "memory_static_min": total,
+                 "VCPUs_max": cpus, "VCPUs_at_startup": cpus,
+                 "_domid": 0, "_start_time": xmltime.stamp(hostinfo.boot_time())}
+        with self.store.transaction() as txn:
+            if txn.get("VM", lifecycle.CONTROL_DOMAIN) is None:
+                record = self.handlers["VM"].record_from_wire({})[0]
+                txn.create("VM", lifecycle.CONTROL_DOMAIN, dict(record, **facts))
+            elif any(txn.get("VM", lifecycle.CONTROL_DOMAIN).get(k) != v
+                     for k, v in facts.items()):
+                # Only on a change: an update moves it last in the host's resident_VMs.
+                txn.update("VM", lifecycle.CONTROL_DOMAIN, facts)
 
     def _ensure_root_user(self):
         if not self.store.lookup("user", "short_name", ROOT):

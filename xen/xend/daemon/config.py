@@ -10,6 +10,8 @@ import os
 import re
 import tomllib
 
+from ..api import datamodel
+
 DEFAULT_CONFIG_FILE = "/etc/xen/xend.toml"
 
 DEFAULTS = {
@@ -66,6 +68,7 @@ DEFAULTS = {
     "path_roots": [],                      # where SRs and users' VM files lie; docs/security.md
     "sr_overcommit_ratio": 1.0,            # an SR's VDIs may promise physical_size x this
     "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
+    "api_version_default": "0.2",          # the revision of a login that names none: 0.2 | 1.0
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -125,6 +128,7 @@ _RULES = {
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),
     "log_level": _one_of(*LOG_LEVELS),
+    "api_version_default": _one_of(*datamodel.REVISIONS),
     "allow": _networks,
     "tls_allow": _networks,
     "path_roots": _roots,

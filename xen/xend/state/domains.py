@@ -419,7 +419,9 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
         self.run(vm, "delete", remove,
                  committed=lambda: shutil.rmtree(self.vm_dir(vm), ignore_errors=True))
 
-    def start(self, vm, paused):
+    def start(self, vm, paused, force=False):
+        """Start ``vm``; ``force`` is the later revisions' flag to skip pre-boot checks,
+        of which the daemon has none to skip."""
         self.run(vm, "start", lambda: self._start(vm, paused), paused)
 
     def _start(self, vm, paused):
@@ -461,7 +463,8 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
     def hard_reboot(self, vm):
         self.run(vm, "hard_reboot", lambda: self.backend.hard_reboot(vm))
 
-    def suspend(self, vm, live):
+    def suspend(self, vm, live=False):
+        """Suspend ``vm`` to its suspend file (1.0's suspend has no ``live``)."""
         def work():
             self._made_vm_dir(vm)
             return self._stopped(self.backend.suspend(vm, live, self.suspend_file(vm)))
@@ -504,7 +507,9 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
     def reattach_all(self):
         """Find every guest the store says is running; reconcile the ones that are gone."""
         for vm, rec in self.store.records("VM"):
-            if rec.get("power_state") not in lifecycle.LIVE_STATES:
+            # The control domain is no guest of the backend's: the daemon runs in it.
+            if rec.get("power_state") not in lifecycle.LIVE_STATES or \
+                    vm == lifecycle.CONTROL_DOMAIN:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

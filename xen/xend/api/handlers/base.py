@@ -29,6 +29,35 @@ from ..types import NULL_REF, Map, Ref, Type
 from ..values import check_path, check_value
 
 
+def _computed_key(computed, f):
+    """A field's key in ``computed``: (wire name, revision) for a field one revision
+    declares differently, where the handler names one; else the wire name."""
+    return (f.wire, f.rev) if (f.wire, f.rev) in computed else f.wire
+
+
+def unrename(field, value, record):
+    """A value written through the renamed ``field`` as {source: value}, ``record``
+    being the stored record it goes into."""
+    how = field.same_as
+    return how.write(value, record) if how.write else {how.sources[0]: value}
+
+
+def _added(field, current, item):
+    """A Set or Map value with ``item`` (an element, or a key and value) added."""
+    if isinstance(field.type, Map):
+        new = dict(current)
+        new[item[0]] = item[1]
+        return new
+    return list(current) + ([item[0]] if item[0] not in current else [])
+
+
+def _removed(field, current, item):
+    """A Set or Map value without ``item`` (an element or a key)."""
+    if isinstance(field.type, Map):
+        return {k: v for k, v in current.items() if k != item}
+    return [x for x in current if x != item]
+
+
 def new_ref():
     """A fresh object reference (refs are UUIDs, DESIGN.md)."""
     return str(uuidlib.uuid4())
@@ -38,7 +67,9 @@ class ClassHandler:
     """Generic RPCs of one class; see the module docstring for the hooks."""
 
     cls_name = None
-    computed = {}            # wire name -> name of a method (ref, record) -> value
+    # wire name -> name of a method (ref, record) -> value; (wire, rev) for a field that
+    # one revision declares differently
+    computed = {}
     hides_objects = False    # True where visible() filters get_all
 
     def __init__(self, app, cls_name=None):
@@ -49,13 +80,21 @@ class ClassHandler:
         self.app = app
         self.store = app.store
         self.cls = datamodel.CLASSES[self.cls_name]
-        self._layout = [(f, self._source(f)) for f in self.cls.fields]
+        # Per revision: the fields a session sees, one step each, and the record's steps.
         # wire_record runs for every object of get_all_records and every event: one
         # precomputed step per field, with no conversion where the wire form is the value.
-        self._plan = [(f.wire, src, self._plan_arg(f, src),
-                       None if type(f.type).to_wire is Type.to_wire else f.type.to_wire)
-                      for f, src in self._layout]
-        self._steps = {step[0]: step for step in self._plan}
+        self._layouts = {}
+        self._steps = {}
+        self._plans = {}
+        for rev in datamodel.REVISIONS:
+            fields = self.cls.fields_for(rev)
+            self._layouts[rev] = [(f, self._source(f)) for f in fields]
+            self._steps[rev] = {f.wire: (f.wire, src, self._plan_arg(f, src),
+                                         None if type(f.type).to_wire is Type.to_wire
+                                         else f.type.to_wire)
+                                for f, src in self._layouts[rev]}
+            self._plans[rev] = [self._steps[rev][f.wire] for f in fields
+                                if datamodel.in_record(self.cls, f, rev)]
         self._host_paths = [f.wire for f in self.cls.fields if f.host_path]
 
     def _plan_arg(self, f, src):
@@ -65,15 +104,19 @@ class ClassHandler:
         if src == "bound":
             return datamodel.binding_of_set(self.cls.name, f.wire)
         if src == "computed":
-            return getattr(self, self.computed[f.wire])
+            return getattr(self, self.computed[_computed_key(self.computed, f)])
+        if src == "renamed":
+            return f.same_as
         return None
 
     def _source(self, f):
         if f.wire == "uuid":
             return "uuid"
+        if f.same_as is not None:
+            return "renamed"
         if datamodel.binding_of_set(self.cls.name, f.wire):
             return "bound"
-        if f.wire in self.computed:
+        if _computed_key(self.computed, f) in self.computed:
             return "computed"
         return "stored"
 
@@ -108,12 +151,16 @@ class ClassHandler:
 
     # -- reads ---------------------------------------------------------------
 
-    def read(self, ref, wire):
+    def stored_record(self, ref):
+        """The stored record of ``ref``, or None if there is no such object."""
+        return self.store.get(self.cls.name, ref)
+
+    def read(self, ref, wire, rev="0.2"):
         """The value of one field of ``ref``, as a Python value."""
-        rec = self.store.get(self.cls.name, ref)
+        rec = self.stored_record(ref)
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
-        return self._value(self._steps[wire], ref, rec)
+        return self._value(self._steps[rev][wire], ref, rec)
 
     def _value(self, step, ref, rec):
         """One field's Python value, by the step the plan made for it."""
@@ -124,23 +171,30 @@ class ClassHandler:
             return ref
         if src == "bound":
             return self.store.referrers(arg.ref_class, arg.ref_field, ref)
+        if src == "renamed":
+            values = [self.source_value(w, ref, rec) for w in arg.sources]
+            return arg.read(*values) if arg.read else values[0]
         return arg(ref, rec)
 
-    def wire_record(self, ref, rec=None):
+    def source_value(self, wire, ref, rec):
+        """The value of the draft's field ``wire``, which a renamed field reads."""
+        return self._value(self._steps["0.2"][wire], ref, rec)
+
+    def wire_record(self, ref, rec=None, rev="0.2"):
         """The whole record of ``ref`` (whose stored record is ``rec``, if the caller
-        holds it) in wire form."""
-        rec = rec if rec is not None else self.store.get(self.cls.name, ref)
+        holds it) in wire form, as a session of revision ``rev`` sees it."""
+        rec = rec if rec is not None else self.stored_record(ref)
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         out = {}
-        for step in self._plan:
+        for step in self._plans[rev]:
             v = self._value(step, ref, rec)
             out[step[0]] = step[3](v) if step[3] is not None else v
         return out
 
     def python_record(self, ref):
-        """The whole record of ``ref`` as Python values (for to_XML)."""
-        return {f.wire: self.read(ref, f.wire) for f in self.cls.fields}
+        """The draft's record of ``ref`` as Python values (for to_XML)."""
+        return {f.wire: self.read(ref, f.wire) for f in datamodel.draft_fields(self.cls)}
 
     def all_refs(self, call):
         refs = self.store.refs(self.cls.name)
@@ -163,7 +217,7 @@ class ClassHandler:
 
     def get_field(self, call, wire, ref):
         self.require_visible(call, ref)
-        return self.read(ref, wire)
+        return self.read(ref, wire, call.revision)
 
     def get_all(self, call):
         return self.all_refs(call)
@@ -182,7 +236,7 @@ class ClassHandler:
 
     def get_record(self, call, ref):
         self.require_visible(call, ref)
-        return self.wire_record(ref)
+        return self.wire_record(ref, rev=call.revision)
 
     def get_all_records(self, call):
         """(ref, record) pairs of every object the caller may see, each record built when
@@ -190,7 +244,9 @@ class ClassHandler:
         records reach the client before the last are built. Which objects, and their
         stored fields, are one snapshot taken now; bound and computed fields are read as
         each record is built (as for any record, a moment later than the snapshot)."""
-        return ((ref, self.wire_record(ref, rec)) for ref, rec in self.visible_records(call))
+        rev = call.revision
+        return ((ref, self.wire_record(ref, rec, rev))
+                for ref, rec in self.visible_records(call))
 
     def to_xml(self, call, ref):
         from .. import xmlrepr
@@ -204,10 +260,29 @@ class ClassHandler:
         with self.store.transaction() as txn:
             self.update(txn, ref, {wire: value}, call)
 
+    def set_renamed(self, call, wire, ref, value):
+        """set_<wire> of a renamed field: a write of its sources; a single source set by
+        its own setter (on_set) is set that way, with what that does."""
+        field = self.cls.field(wire, call.revision)
+        old = self.store.get(self.cls.name, ref)
+        if old is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+        changes = unrename(field, value, old)
+        if len(changes) == 1:
+            (source, converted), = changes.items()
+            if self.cls.field(source).on_set:
+                return getattr(self, "set_" + source)(call, source, ref, converted)
+        self.may_write(call, ref)
+        with self.store.transaction() as txn:
+            self.update(txn, ref, changes, call)
+
     def add_to(self, call, wire, ref, *item):
         """add_to_<wire>: a Set element (idempotent) or a Map pair (overwrites the key)."""
+        field = self.cls.field(wire, call.revision)
+        if field.same_as is not None:
+            return self.set_renamed(call, wire, ref, _added(field, self.read(
+                ref, wire, call.revision), item))
         self.may_write(call, ref)
-        field = self.cls.field(wire)
         with self.store.transaction() as txn:
             b = datamodel.binding_of_set(self.cls.name, wire)
             if b:
@@ -215,17 +290,15 @@ class ClassHandler:
                 self.app.handlers[b.ref_class].update(txn, item[0], {b.ref_field: ref})
                 return
             current = txn.get(self.cls.name, ref).get(wire, field.default_value())
-            if isinstance(field.type, Map):
-                new = dict(current)
-                new[item[0]] = item[1]
-            else:
-                new = list(current) + ([item[0]] if item[0] not in current else [])
-            self.update(txn, ref, {wire: new})
+            self.update(txn, ref, {wire: _added(field, current, item)})
 
     def remove_from(self, call, wire, ref, item):
         """remove_from_<wire>: absent elements and keys are ignored."""
+        field = self.cls.field(wire, call.revision)
+        if field.same_as is not None:
+            return self.set_renamed(call, wire, ref, _removed(field, self.read(
+                ref, wire, call.revision), item))
         self.may_write(call, ref)
-        field = self.cls.field(wire)
         with self.store.transaction() as txn:
             b = datamodel.binding_of_set(self.cls.name, wire)
             if b:
@@ -235,11 +308,7 @@ class ClassHandler:
                 self.app.handlers[b.ref_class].update(txn, item, {b.ref_field: NULL_REF})
                 return
             current = txn.get(self.cls.name, ref).get(wire, field.default_value())
-            if isinstance(field.type, Map):
-                new = {k: v for k, v in current.items() if k != item}
-            else:
-                new = [x for x in current if x != item]
-            self.update(txn, ref, {wire: new})
+            self.update(txn, ref, {wire: _removed(field, current, item)})
 
     def update(self, txn, ref, changes, call=None):
         """Apply ``changes`` (wire name -> Python value) to ``ref`` inside ``txn``;
@@ -294,38 +363,54 @@ class ClassHandler:
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "%s objects are made by the daemon, not by clients" % self.cls.name)
         self.may_write(call, None)
-        stored, bound = self.record_from_wire(record)
+        stored, bound = self.record_from_wire(record, call.revision)
         ref = new_ref()
         with self.store.transaction() as txn:
             self.insert(txn, ref, stored, bound, call=call)
         return ref
 
-    def record_from_wire(self, record):
-        """Check a constructor record; returns (stored fields, bound Set fields)."""
+    def record_from_wire(self, record, rev="0.2"):
+        """Check a constructor record, as a session of revision ``rev`` names its fields;
+        returns (stored fields, bound Set fields).
+
+        RO_run fields in it are ignored (clients pass a whole record they read back, as
+        xend accepted); a key the class does not have is FIELD_UNKNOWN. A value given
+        under both a draft name and its renamed one: the session's revision's name wins."""
         if not isinstance(record, dict):
             raise ApiError("FIELD_TYPE_ERROR", "record")
         for key in record:
-            field = self.cls.field(key)
-            if field is None:
+            if self.cls.field(key, rev) is None:
                 raise ApiError("FIELD_UNKNOWN", "%s" % key)
-            if field.qual == datamodel.RO_RUN:
-                raise ApiError("FIELD_READ_ONLY", key)
-        stored, bound = {}, {}
-        for f, src in self._layout:
+        stored, bound, renamed = {}, {}, []
+        for f, src in self._layouts[rev]:
             if f.qual == datamodel.RO_RUN:
                 if src == "stored":
                     stored[f.wire] = f.default_value()
                 continue
             if f.wire in record:
-                value = check_value(f.type, record[f.wire], f.wire, self.store,
+                value = check_value(f.type, record[f.wire], f.wire, self.app.objects,
                                     allow_null=not f.required)
             elif f.required:
                 raise ApiError("FIELD_MISSING", f.wire)
+            elif src == "renamed":
+                continue
             else:
                 value = f.default_value()
+            if src == "renamed":
+                renamed.append((f, value))
+                continue
             if src == "bound" and value and not self._members_settable(f.wire):
                 raise ApiError("FIELD_READ_ONLY", f.wire)
             (bound if src == "bound" else stored)[f.wire] = value
+        renamed = {w: v for f, value in renamed for w, v in unrename(f, value, stored).items()}
+        draft_given = {w: stored[w] for w in renamed if w in record and w in stored}
+        stored.update(renamed)
+        if rev == "0.2":
+            stored.update(draft_given)
+        for f in self.cls.fields_for("0.2"):
+            # A draft field only the other revision's name stands for, not given.
+            if f.wire not in stored and self._steps["0.2"][f.wire][1] == "stored":
+                stored[f.wire] = f.default_value()
         return stored, bound
 
     def _members_settable(self, wire):

@@ -111,7 +111,7 @@ class DeviceHandler(ClassHandler):
         """A device of a halted VM is a record; one of a Running or Paused VM is
         hot-plugged first and recorded once the guest has it."""
         self.may_write(call, None)
-        stored, bound = self.record_from_wire(record)
+        stored, bound = self.record_from_wire(record, call.revision)
         ref = new_ref()
         return self.app.domains.run_held(
             stored["VM"], lambda state: self._plug(ref, stored, bound, state))

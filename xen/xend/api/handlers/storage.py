@@ -86,7 +86,7 @@ class SRHandler(SRAdoption, ClassHandler):
 
     def create(self, call, record):
         self.may_write(call, None)
-        stored, bound = self.record_from_wire(record)
+        stored, bound = self.record_from_wire(record, call.revision)
         if srdrivers.driver(stored.get("type") or "dir").adopts:
             raise ApiError("VALUE_NOT_SUPPORTED", "type", stored["type"],
                            "an SR of existing files is adopted with SR.introduce")
@@ -240,7 +240,7 @@ class VDIHandler(VDIAdoption, ClassHandler):
             raise ApiError("VDI_IN_USE", ref, op)
 
     def create(self, call, record):
-        stored, bound = self.record_from_wire(record)
+        stored, bound = self.record_from_wire(record, call.revision)
         if stored.get("parent"):
             raise ApiError("INVALID_VALUE", "parent",
                            "%s (parents are made by VDI.snapshot)" % stored["parent"])

@@ -32,6 +32,7 @@ _NOT_CLONED = ("name_label", "power_state", "resident_on") + GUEST_KEYS
 class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
+        "metrics": "_metrics",
         "memory_actual": "_memory_actual",
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
@@ -85,7 +86,10 @@ class VMHandler(VMDebug, ClassHandler):
     def _crashed(self, ref, rec):
         return bool(rec.get("_crashed"))
 
-    def record_from_wire(self, record):
+    def _metrics(self, ref, rec):
+        return self.app.handlers["VM_metrics"].ref_of(ref)
+
+    def record_from_wire(self, record, rev="0.2"):
         """The constructor's record, with omitted memory fields defaulted from the given
         ones (docs/api.md, "VM lifecycle"): an omitted dynamic_max is static_max if given,
         else its default raised to any larger field given below it; an omitted static_max
@@ -93,7 +97,7 @@ class VMHandler(VMDebug, ClassHandler):
         enough to fit between the fields below and above it. Given fields out of order
         are refused naming one of them, so an error never names a field the caller did
         not send."""
-        stored, bound = super().record_from_wire(record)
+        stored, bound = super().record_from_wire(record, rev)
         given = {f: stored[f] for f in MEMORY_ORDER if f in record}
         for f, v in given.items():
             if v < 0:
@@ -162,7 +166,17 @@ class VMHandler(VMDebug, ClassHandler):
     def may_change(self, call, old, new):
         """weight= and cap= of VCPUs/params are root's: a user's higher weight or lifted
         cap takes CPU time from every other VM's guests. Pinning (cpumapN=) is every
-        user's."""
+        user's. Of the control domain's record only the fields
+        lifecycle.CONTROL_DOMAIN_WRITABLE may change, and only by root (it is the
+        host's own)."""
+        if old and old.get("is_control_domain"):
+            changed = sorted(k for k in new if new[k] != old.get(k))
+            fixed = [k for k in changed if k not in lifecycle.CONTROL_DOMAIN_WRITABLE]
+            if fixed:
+                lifecycle.require_guest(lifecycle.CONTROL_DOMAIN, "setting " + fixed[0])
+            if changed and call is not None and not call.is_root:
+                raise ApiError("PERMISSION_DENIED", "only root may change the control "
+                               "domain's %s" % changed[0])
         if call is None or call.is_root or (
                 old and new.get("VCPUs_params") == old.get("VCPUs_params")):
             return      # no need to parse: validate checks the string itself
