@@ -23,6 +23,14 @@ def root_tcp(daemon, root):
         pass
 
 
+@pytest.fixture(scope="module")
+def v10(daemon, root):
+    """The SDK as root over the Unix socket in a session of Xen-API 1.0."""
+    s = daemon.sdk_unix(version="1.0")
+    yield s.xenapi
+    s.xenapi.session.logout()
+
+
 @pytest.fixture(scope="module", params=["unix", "tcp"])
 def api(request, root, root_tcp):
     """The SDK as root over the Unix socket, then over TCP."""
@@ -68,12 +76,3 @@ def other_fs(tmp_path_factory):
     an SR there may promise more than the state directory's file system holds."""
     with tmpfs(str(tmp_path_factory.mktemp("fs")), 64 * MIB) as path:
         yield path
-
-
-@pytest.fixture(scope="module")
-def v10(daemon, root):
-    """The SDK as root over the Unix socket, logged in with version "1.0": a session of
-    Xen-API 1.0 (root, no version given, speaks the draft)."""
-    s = daemon.sdk_unix(version="1.0")
-    yield s.xenapi
-    s.xenapi.session.logout()

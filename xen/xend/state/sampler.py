@@ -3,7 +3,8 @@
 Every ``interval`` seconds one thread reads the host's CPU load, the byte
 counters of the host interfaces networks are connected through (their NICs),
 and, for each guest resident on the host, the backend's counters (vCPU seconds,
-memory, disk and network bytes), and turns counter deltas into rates. Reads of RO_run
+memory, disk and network bytes), and turns counter deltas into rates. The control
+domain's figures are the daemon's own machine's (its CPUs, memory, CPU time). Reads of RO_run
 fields only look at the last sample: they never wait on QMP or on this thread.
 """
 
@@ -11,6 +12,7 @@ import logging
 import threading
 import time
 
+from ..api.lifecycle import CONTROL_DOMAIN
 from ..host import facts, netdev
 
 log = logging.getLogger("xend.metrics")
@@ -29,10 +31,11 @@ class Sampler:
         self.app = app
         self.interval = interval
         self._idle = None       # (monotonic time, backend's idle seconds per CPU)
+        self.own_cpus = []      # the daemon's machine's CPUs (dom0's vCPUs on Xen)
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
-        self._vms = {}          # vm -> derived figures
+        self._vms = {CONTROL_DOMAIN: self._control_domain()}    # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
         self._nics = {}         # host interface -> (read, write) kB/s
         self._nic_raw = {}      # host interface -> (monotonic time, byte counters)
@@ -57,10 +60,12 @@ class Sampler:
 
     def _host_cpus(self):
         """Utilisation per host CPU: 1 - idle share since the last sample where the
-        backend counts the physical CPUs' idle time (Xen), else psutil's view."""
+        backend counts the physical CPUs' idle time (Xen), else psutil's view, which
+        is also own_cpus (read once: psutil measures since its previous reading)."""
+        self.own_cpus = facts.cpu_utilisation()
         idle = self.app.backend.host_cpu_idle()
         if idle is None:
-            return facts.cpu_utilisation()
+            return self.own_cpus
         now, (then, before) = time.monotonic(), self._idle or (None, None)
         self._idle = (now, idle)
         if then is None or now <= then or len(before) != len(idle):
@@ -80,7 +85,9 @@ class Sampler:
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
         self._sample_nics()
+        self._vms[CONTROL_DOMAIN] = self._control_domain()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
+        resident.discard(CONTROL_DOMAIN)     # no guest of the backend's
         for vm in list(self._raw):
             if vm not in resident:
                 self._raw.pop(vm, None)
@@ -113,6 +120,12 @@ class Sampler:
             self._nic_raw[nic] = (now, counters)
             self._nics[nic] = (_rate(counters, old, now - then, "rx_bytes"),
                                _rate(counters, old, now - then, "tx_bytes"))
+
+    def _control_domain(self):
+        """The control domain's figures: the machine the daemon runs in."""
+        return {"memory_actual": self.own_memory[0], "domid": 0,
+                "vcpus": {str(i): u for i, u in enumerate(self.own_cpus)},
+                "cpu_time": facts.cpu_seconds()}
 
     @staticmethod
     def _derive(raw, old, dt):
