@@ -1,6 +1,6 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, PBD, crashdump, VTPM, through the SDK over the Unix socket, in a 1.0
-session (``v10``) and a draft one (``root``).
+PIF and PIF_metrics, PBD, crashdump, VTPM, and the later API's pool, through the SDK
+over the Unix socket, in a 1.0 session (``v10``) and a draft one (``root``).
 
 Host interfaces are real: a bridge of the test's own (MTU changes), and the loopback
 (traffic the sampler sees).
@@ -253,3 +253,48 @@ def test_a_vtpm_is_refused_naming_the_missing_tpm_backend(root, v10):
         assert err[:3] == ["VALUE_NOT_SUPPORTED", "VTPM", vm] and "no TPM backend" in err[3]
     assert failure(v10.VTPM.create, {"backend": vm}) == ["FIELD_MISSING", "VM"]
     assert v10.VM.get_VTPMs(vm) == [] and v10.VTPM.get_all() == []
+
+
+# -- pool ----------------------------------------------------------------------------------------
+
+def test_the_one_pool_is_this_host_s(root, v10, alice):
+    host = v10.host.get_all()[0]
+    pool, = v10.pool.get_all()
+    assert root.pool.get_all() == [pool]
+    default = v10.SR.get_by_name_label("Local storage")[0]
+    assert v10.pool.get_record(pool) == {
+        "uuid": pool, "name_label": "", "name_description": "", "master": host,
+        "default_SR": default, "suspend_image_SR": "", "crash_dump_SR": "",
+        "other_config": {}}
+    v10.pool.set_name_label(pool, "the pool")
+    v10.pool.add_to_other_config(pool, "k", "v")
+    assert v10.pool.get_name_label(pool) == "the pool"
+    assert v10.host.get_name_label(host) != "the pool"          # a name of its own
+    assert v10.pool.get_other_config(pool) == {"k": "v"}
+    assert v10.host.get_other_config(host).get("k") is None
+    v10.pool.remove_from_other_config(pool, "k")
+    assert v10.pool.get_other_config(pool) == {}
+    for call in ((alice.pool.set_name_label, pool, "x"),
+                 (alice.pool.set_default_SR, pool, default),
+                 (alice.pool.add_to_other_config, pool, "a", "b")):
+        assert failure(*call)[0] == "PERMISSION_DENIED"
+
+
+def test_the_pool_s_srs_are_the_host_s_and_its_default_sr_takes_crash_dumps(
+        daemon, root, v10):
+    host = v10.host.get_all()[0]
+    pool, = v10.pool.get_all()
+    first, other = v10.SR.get_by_name_label("Local storage")[0], new_sr(root)
+    v10.pool.set_crash_dump_SR(pool, other)
+    assert v10.host.get_crash_dump_sr(host) == other
+    v10.host.set_suspend_image_sr(host, other)
+    assert v10.pool.get_suspend_image_SR(pool) == other
+    v10.pool.set_crash_dump_SR(pool, "")
+    v10.pool.set_default_SR(pool, other)
+    _, dump = crashed(daemon, v10)                 # no crash_dump_SR: the default SR
+    assert v10.VDI.get_SR(v10.crashdump.get_VDI(dump)) == other
+    v10.crashdump.destroy(dump)
+    assert failure(v10.pool.set_default_SR, pool, "deadbeef")[0] == "HANDLE_INVALID"
+    v10.pool.set_default_SR(pool, "")
+    assert v10.pool.get_default_SR(pool) == first
+    v10.host.set_suspend_image_sr(host, "")

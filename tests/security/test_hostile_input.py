@@ -225,6 +225,7 @@ def objects(rpc, session):
     # A PIF is a network's with a NIC (one the host lacks: no interface is changed).
     uplinked = make("network", {"name_label": "fuzz-uplink", "NIC": "fuzz0"})
     out["PIF"] = call(rpc, "network.get_PIFs", session, uplinked)["Value"][0]
+    out["pool"] = call(rpc, "pool.get_all", session)["Value"][0]
     # Consoles are made by the daemon: those of a running VM of their own.
     console_vm = make("VM", {"name_label": "fuzz-console-vm"})
     call(rpc, "VM.start", session, console_vm, False)

@@ -905,6 +905,25 @@ VTPM = Class("VTPM", "a virtual TPM device", [
     Field("backend", Ref("VM"), RO_INS, "the domain where the backend is located"),
 ], since="1.0")
 
+# Beyond 1.0 (the later Xen-API's pool): this one host as a pool of one, a view of the
+# host's record (handlers/pool.py).
+POOL = Class("pool", "a pool of hosts: this host alone, its master", [
+    uuid_field(),
+    Field("name_label", String, RW, "a name for the pool"),
+    Field("name_description", String, RW, "a description of the pool"),
+    Field("master", Ref("host"), RO_RUN, "the host that is the pool's master: this one"),
+    Field("default_SR", Ref("SR"), RW, "the SR the daemon puts its own VDIs in where none "
+          "is named (crash dumps without a crash_dump_SR); null: the SR it made at first "
+          "start"),
+    Field("suspend_image_SR", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
+          "created: the host's suspend_image_sr",
+          same_as=Renamed(("suspend_image_sr",))),
+    Field("crash_dump_SR", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
+          "created: the host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
+    Field("other_config", Map(String, String), RW, "additional configuration"),
+], creatable=False, deletable=False, stored=False, owner="host", root_writes=True,
+   extension=True)
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
                                "none: every class")],
@@ -925,7 +944,7 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                USER, CONSOLE, EVENT,
                                VM_METRICS,
                                # 1.0: host's interfaces, storage and objects
-                               PIF, PIF_METRICS, PBD, CRASHDUMP, VTPM)}
+                               PIF, PIF_METRICS, PBD, CRASHDUMP, VTPM, POOL)}
 
 # Other spellings of methods, and the methods that answer them: the spec's own of two task
 # calls (§1.4.3), and the SDK's of event.from.

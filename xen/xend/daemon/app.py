@@ -31,6 +31,7 @@ from ..api.handlers.metrics import VMMetricsHandler
 from ..api.handlers.network import NetworkHandler, VIFHandler
 from ..api.handlers.pbd import PBDHandler
 from ..api.handlers.pif import PIFHandler, PIFMetricsHandler
+from ..api.handlers.pool import PoolHandler
 from ..api.handlers.session import SessionHandler
 from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
 from ..api.handlers.task import TaskHandler
@@ -56,7 +57,8 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             ConsoleHandler, EventHandler, VMMetricsHandler,
             # 1.0: host's interfaces, storage and objects
-            PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler, VTPMHandler)
+            PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler, VTPMHandler,
+            PoolHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")

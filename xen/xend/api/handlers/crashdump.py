@@ -50,8 +50,8 @@ class CrashdumpHandler(ClassHandler):
 
     def _dump_sr(self):
         """The host's crash_dump_sr where it names an SR, else the default SR."""
-        named = (self.store.get("host", self.app.host_ref) or {}).get("crash_dump_sr")
-        if named and self.store.get("SR", named) is not None:
+        named = self.app.handlers["host"].read(self.app.host_ref, "crash_dump_sr")
+        if named:
             return named
         sr = self.app.handlers["SR"].default_sr()
         if sr is None:

@@ -123,7 +123,11 @@ class SRHandler(SRAdoption, ClassHandler):
 
     def default_sr(self):
         """The SR the daemon puts its own images in where none is named (a crashdump's):
-        the one it made at first start, while it exists; None otherwise."""
+        the pool's default_SR where root named one, else the one the daemon made at
+        first start, while they exist; None otherwise."""
+        named = self.app.handlers["pool"].default_sr_named()
+        if named is not None:
+            return named
         default = os.path.join(self.app.state_dir, "sr", "default")
         for ref, rec in self.store.records("SR"):
             if srdrivers.same_place(rec["location"], default):

@@ -1,0 +1,69 @@
+"""pool (the later Xen-API's, beyond 1.0): this host as a pool of one.
+
+Clients of the later API look for the one pool and its master before anything else.
+A host here is alone, so its pool is a view of the host's record (handlers/derived.py):
+the master is the host; suspend_image_SR and crash_dump_SR are the host's fields under
+the pool's names; the pool's own values (its name, description, default SR and
+other_config) are kept in the host's record under keys of their own, which no record of
+the host shows (keys starting with "_" are never on the wire).
+"""
+
+from ..errors import ApiError
+from ..types import NULL_REF
+from .base import _added, _removed
+from .derived import DerivedHandler
+
+# The pool's own fields -> their keys in the host's record.
+OWN_KEYS = {"name_label": "_pool_name_label", "name_description": "_pool_name_description",
+            "default_SR": "_pool_default_SR", "other_config": "_pool_other_config"}
+
+
+class PoolHandler(DerivedHandler):
+    cls_name = "pool"
+    computed = {"master": "_master", "name_label": "_name_label",
+                "name_description": "_name_description", "default_SR": "_default_sr",
+                "other_config": "_other_config"}
+
+    def _master(self, ref, rec):
+        return self.owner_ref(ref)
+
+    @staticmethod
+    def _name_label(ref, rec):
+        return rec.get(OWN_KEYS["name_label"], "")
+
+    @staticmethod
+    def _name_description(ref, rec):
+        return rec.get(OWN_KEYS["name_description"], "")
+
+    def _default_sr(self, ref, rec):
+        return self.app.handlers["SR"].default_sr() or NULL_REF
+
+    @staticmethod
+    def _other_config(ref, rec):
+        return dict(rec.get(OWN_KEYS["other_config"], {}))
+
+    def default_sr_named(self):
+        """The SR root named as the pool's default_SR, while it exists; None otherwise."""
+        sr = self.owner.stored_record(self.app.host_ref).get(OWN_KEYS["default_SR"])
+        return sr if sr and self.store.get("SR", sr) is not None else None
+
+    # -- writes: the pool's own values, in the host's record --------------------------
+
+    def set_field(self, call, wire, ref, value):
+        if self.stored_record(ref) is None:
+            raise ApiError("HANDLE_INVALID", self.cls.name, ref)
+        self.may_write(call, ref)
+        with self.store.transaction() as txn:
+            txn.update(self.cls.owner, self.owner_ref(ref), {OWN_KEYS[wire]: value})
+
+    def add_to(self, call, wire, ref, *item):
+        field = self.cls.field(wire)
+        if field.same_as is not None:
+            return super().add_to(call, wire, ref, *item)
+        self.set_field(call, wire, ref, _added(field, self.read(ref, wire), item))
+
+    def remove_from(self, call, wire, ref, item):
+        field = self.cls.field(wire)
+        if field.same_as is not None:
+            return super().remove_from(call, wire, ref, item)
+        self.set_field(call, wire, ref, _removed(field, self.read(ref, wire), item))
