@@ -1,6 +1,7 @@
 """The objects Xen-API 1.0 added beside the draft's (docs/api.md, "The host's objects"):
-PIF and PIF_metrics, PBD, crashdump, VTPM, and the later API's pool, through the SDK
-over the Unix socket, in a 1.0 session (``v10``) and a draft one (``root``).
+PIF and PIF_metrics, PBD, crashdump, VTPM, the later API's pool, and console's and VM's
+1.0 declarations, through the SDK over the Unix socket, in a 1.0 session (``v10``) and a
+draft one (``root``).
 
 Host interfaces are real: a bridge of the test's own (MTU changes), and the loopback
 (traffic the sampler sees).
@@ -298,3 +299,17 @@ def test_the_pool_s_srs_are_the_host_s_and_its_default_sr_takes_crash_dumps(
     v10.pool.set_default_SR(pool, "")
     assert v10.pool.get_default_SR(pool) == first
     v10.host.set_suspend_image_sr(host, "")
+
+
+# -- console and VM.suspend_VDI --------------------------------------------------------------------
+
+def test_consoles_as_1_0_declares_them_and_no_suspend_vdi(root, v10):
+    vm = new_vm(v10)
+    v10.VM.start(vm, False)
+    con = v10.VM.get_consoles(vm)[0]
+    assert set(v10.console.get_record(con)) == {"uuid", "protocol", "location", "VM",
+                                                "other_config"}
+    assert root.VM.get_record(vm)["consoles"] == [con]       # draft records keep them
+    v10.VM.suspend(vm)
+    assert v10.VM.get_suspend_VDI(vm) == "" and root.VM.get_suspend_VDI(vm) == ""
+    assert v10.VM.get_record(vm)["suspend_VDI"] == ""

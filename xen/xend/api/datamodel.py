@@ -378,6 +378,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           default="destroy"),
     Field("VIFs", Set(Ref("VIF")), RW, "virtual network interfaces"),
     Field("VBDs", Set(Ref("VBD")), RW, "virtual block devices"),
+    # In the draft's records too (draft clients of this daemon read it there), though
+    # 1.0 is the revision that declares it.
     Field("consoles", Set(Ref("console")), RO_RUN, "the consoles of the running guest",
           extension=True),
     Field("TPM/instance", Int, RO_INS, "included for TPM support"),
@@ -449,6 +451,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           "this VM", since="1.0"),
     Field("VTPMs", Set(Ref("VTPM")), RO_RUN, "virtual TPMs (none: the host has no TPM "
           "backend)", since="1.0"),
+    Field("suspend_VDI", Ref("VDI"), RO_RUN, "the VDI a suspend image is stored on: "
+          "always null, as the daemon keeps suspend images as files of its own (the VM's "
+          "directory)", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -800,8 +805,9 @@ USER = Class("user", "a user of the system", [
             root_only=True, extension=True),
 ])
 
-# Beyond the draft (Xen-API 1.0): made by the daemon while the VM's guest exists
-# (state/domains.py), one per protocol the backend offers; never by clients.
+# Xen-API 1.0 (every field as 1.0 declares it; the draft had no consoles): made by the
+# daemon while the VM's guest exists (state/domains.py), one per protocol the backend
+# offers; never by clients (1.0's console.create and destroy are not served).
 CONSOLE = Class("console", "a console of a running guest, reached through the daemon", [
     uuid_field(),
     Field("protocol", console_protocol, RO_RUN, "the protocol the console speaks"),
@@ -809,7 +815,7 @@ CONSOLE = Class("console", "a console of a running guest, reached through the da
           "the URL a client connects to, on one of the daemon's own listeners"),
     Field("VM", Ref("VM"), RO_RUN, "the VM whose console this is"),
     Field("other_config", Map(String, String), RW, "additional configuration"),
-], creatable=False, deletable=False, extension=True)
+], creatable=False, deletable=False, since="1.0")
 
 # 1.0: a VM's figures, seen through its own object (handlers/derived.py).
 VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [

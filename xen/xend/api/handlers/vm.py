@@ -12,6 +12,7 @@ from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
 from ..errors import ApiError
+from ..types import NULL_REF
 from .base import ClassHandler, new_ref
 from .vmdebug import VMDebug
 
@@ -33,6 +34,7 @@ class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
         "metrics": "_metrics",
+        "suspend_VDI": "_suspend_vdi",
         "memory_actual": "_memory_actual",
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
@@ -42,6 +44,11 @@ class VMHandler(VMDebug, ClassHandler):
         "VCPUs_CPU_time": "_cpu_time",
         "crashed": "_crashed",
     }
+
+    @staticmethod
+    def _suspend_vdi(ref, rec):
+        # Suspend images are the daemon's own files (Domains.suspend_file), never a VDI.
+        return NULL_REF
 
     def _running(self, rec):
         return rec.get("power_state") in lifecycle.LIVE_STATES
