@@ -192,7 +192,13 @@ def test_reading_xl_list_v_and_vcpu_list():
     hand = got["11111111-0000-4000-8000-000000000001"]
     assert hand["name"] == "made by hand" and xl.power_state(hand) == "Paused"
     assert xl.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
-    assert xl.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}
+    rows = xl.parse_vcpu_list(XL_VCPU_LIST)
+    assert {domid: [r.seconds for r in vcpus] for domid, vcpus in rows.items()} == {
+        0: [50.6, 35.1], 3: [2.4, 0.0]}
+    # VM_metrics' VCPUs_CPU and VCPUs_flags: an offline vCPU is on no CPU and not online.
+    assert [(r.cpu, r.flags) for r in rows[0]] == [(0, ("online", "running")),
+                                                   (1, ("online", "blocked"))]
+    assert [(r.cpu, r.flags) for r in rows[3]] == [(1, ("online", "blocked")), (-1, ())]
 
 
 # The shape of the Xen device model's (QEMU 7.2's) query-blockstats reply for a PV

@@ -680,6 +680,17 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
           same_as=Renamed(("start_time",))),
     Field("last_updated", DateTime, RO_RUN, "Time at which this information was last "
           "updated: the daemon's last sample"),
+    # 1.0: metrics
+    Field("VCPUs/CPU", Map(Int, Int), RO_RUN, "VCPU to PCPU map: each vCPU (0 to "
+          "VCPUs/max - 1) and the host CPU it runs or last ran on, -1 for a vCPU that is "
+          "not online, as last sampled; empty while the VM is not resident"),
+    Field("VCPUs/flags", Map(Int, Set(String)), RO_RUN, "CPU flags (blocked,online,"
+          "running): each vCPU's, as last sampled (docs/api.md); empty while the VM is "
+          "not resident"),
+    Field("state", Set(String), RO_RUN, "The state of the guest, as xm list shows it: "
+          "running or blocked (a Running VM: whether a vCPU was running), paused, crashed "
+          "(kept after a crash), dying (shutting down); empty while the VM is not "
+          "resident"),
 ], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[

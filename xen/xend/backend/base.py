@@ -244,7 +244,12 @@ class Backend(abc.ABC):
         the VM's domid (VM.domid); without it the daemon numbers its guests itself.
 
         ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
-        what the guest received), cumulative across suspend/resume."""
+        what the guest received), cumulative across suspend/resume.
+
+        ``"vcpu_cpu": {vCPU number: the physical CPU it runs or last ran on (-1: an
+        offline vCPU)}`` and ``"vcpu_flags": {vCPU number: ["online", "running" (on a
+        CPU now) or "blocked" (waiting for work)]}`` (a paused guest's vCPUs are
+        neither), for VM_metrics' VCPUs/CPU and VCPUs/flags."""
         return {}
 
     def close(self) -> None:

@@ -111,6 +111,9 @@ class Sampler:
                           _rate(c, old.get("vif", {}).get(vif, c), dt, "tx_bytes"))
                     for vif, c in raw.get("vif", {}).items()},
             "cpu_time": float(sum(cpu_new)),      # VCPUs/CPU_time
+            # VM_metrics' VCPUs/CPU and VCPUs/flags, as the backend last saw them
+            "vcpu_cpu": raw.get("vcpu_cpu", {}),
+            "vcpu_flags": raw.get("vcpu_flags", {}),
         }
         if "domid" in raw:      # the hypervisor's own ID of the guest (Xen)
             figures["domid"] = raw["domid"]

@@ -27,14 +27,18 @@ def metrics(xl, xenstore, dom):
     """Counters of the running Domain ``dom``, from the Xl runner ``xl``'s listings,
     blkback and netback (over the Xenstore ``xenstore``); {} once it is gone.
 
-    ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
+    ``{"cpu_seconds": [per vCPU], "vcpu_cpu": {vCPU: physical CPU},
+    "vcpu_flags": {vCPU: [flags]}, "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
     wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
     "tools_version": {...}, "domid": Xen's domid of it}``
     """
     entry = xl.list(max_age=LIST_MAX_AGE).get(dom.uuid)
     if entry is None:
         return {}
-    return {"cpu_seconds": xl.vcpu_times().get(entry["domid"], []),
+    vcpus = xl.vcpu_list().get(entry["domid"], [])
+    return {"cpu_seconds": [row.seconds for row in vcpus],
+            "vcpu_cpu": {i: row.cpu for i, row in enumerate(vcpus)},
+            "vcpu_flags": {i: list(row.flags) for i, row in enumerate(vcpus)},
             "memory_actual": entry["mem_mib"] * MIB,
             "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
             "vif": vif_counters(xenstore, dom.domid, dom.nics),
