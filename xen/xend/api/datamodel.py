@@ -400,6 +400,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                           write=renames.map_to_pairs)),
     Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
           since="1.0"),
+    # 1.0: metrics
+    Field("guest_metrics", Ref("VM_guest_metrics"), RO_RUN,
+          "metrics associated with the running guest", since="1.0"),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
@@ -483,6 +486,9 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: metrics
+    Field("metrics", Ref("host_metrics"), RO_RUN, "metrics associated with this host",
+          since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -552,6 +558,15 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
           "the backend can give; empty: the backend's default for the VIF's type. A model "
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
+    # 1.0: metrics
+    Field("metrics", Ref("VIF_metrics"), RO_RUN, "metrics associated with this VIF",
+          since="1.0"),
+    Field("io/read_kbs", Float, RO_RUN, "xend 3.1's name of VIF_metrics.io_read_kbs: "
+          "KiB/s the host read from the interface, what the guest sent",
+          extension=True, same_as=Renamed(("IO_bandwidth_outgoing_kbs",))),
+    Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VIF_metrics.io_write_kbs: "
+          "KiB/s the host wrote to the interface, what the guest received",
+          extension=True, same_as=Renamed(("IO_bandwidth_incoming_kbs",))),
 ])
 
 SR = Class("SR", "a storage repository", [
@@ -640,6 +655,15 @@ VBD = Class("VBD", "a virtual block device", [
     Field("driver", driver_type, RW, "the style of driver", default="paravirtualised"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # 1.0: metrics
+    Field("metrics", Ref("VBD_metrics"), RO_RUN, "metrics associated with this VBD",
+          since="1.0"),
+    Field("io/read_kbs", Float, RO_RUN, "xend 3.1's name of VBD_metrics.io_read_kbs: "
+          "KiB/s the guest read", extension=True,
+          same_as=Renamed(("IO_bandwidth_incoming_kbs",))),
+    Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VBD_metrics.io_write_kbs: "
+          "KiB/s the guest wrote", extension=True,
+          same_as=Renamed(("IO_bandwidth_outgoing_kbs",))),
 ])
 
 USER = Class("user", "a user of the system", [
@@ -693,6 +717,61 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
           "resident"),
 ], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
 
+# 1.0: metrics. What a guest agent reports, a host's memory and a device's I/O rates,
+# each seen through an object of its own (handlers/metrics.py).
+_GUEST_DATA = "what the guest agent reports (docs/api.md); empty without one"
+
+
+def _last_updated():
+    return Field("last_updated", DateTime, RO_RUN, "Time at which this information was "
+                 "last updated: the daemon's last sample")
+
+
+def _io_fields(read, write):
+    """A device's io/read_kbs and io/write_kbs, the owner's fields ``read`` and ``write``."""
+    return [Field("io/read_kbs", Float, RO_RUN, "Read bandwidth (KiB/s)",
+                  same_as=Renamed((read,))),
+            Field("io/write_kbs", Float, RO_RUN, "Write bandwidth (KiB/s)",
+                  same_as=Renamed((write,)))]
+
+
+VM_GUEST_METRICS = Class("VM_guest_metrics", "the metrics reported by the guest (as "
+                         "opposed to inferred from outside)", [
+    uuid_field(),
+    Field("os_version", Map(String, String), RO_RUN, "version of the OS: " + _GUEST_DATA),
+    Field("PV_drivers_version", Map(String, String), RO_RUN, "version of the PV drivers "
+          "(VM.tools_version)", same_as=Renamed(("tools_version",))),
+    Field("memory", Map(String, String), RO_RUN, "free/used/total memory: " + _GUEST_DATA),
+    Field("disks", Map(String, String), RO_RUN, "disk configuration/free space: "
+          + _GUEST_DATA),
+    Field("networks", Map(String, String), RO_RUN, "network configuration: " + _GUEST_DATA),
+    Field("other", Map(String, String), RO_RUN, "anything else: " + _GUEST_DATA),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
+
+HOST_METRICS = Class("host_metrics", "the metrics associated with a host", [
+    uuid_field(),
+    Field("memory/total", Int, RO_RUN, "Host's total memory (bytes)",
+          same_as=Renamed(("memory_total",))),
+    Field("memory/free", Int, RO_RUN, "Host's free memory (bytes)",
+          same_as=Renamed(("memory_free",))),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="host", since="1.0")
+
+# A VIF's "read" is xend 3.1's: what the host reads from the guest's interface (dom0's
+# vif receives), so what the guest sent; "write" what the guest received.
+VIF_METRICS = Class("VIF_metrics", "the metrics associated with a virtual network device", [
+    uuid_field(),
+    *_io_fields("IO_bandwidth_outgoing_kbs", "IO_bandwidth_incoming_kbs"),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VIF", since="1.0")
+
+VBD_METRICS = Class("VBD_metrics", "the metrics associated with a virtual block device", [
+    uuid_field(),
+    *_io_fields("IO_bandwidth_incoming_kbs", "IO_bandwidth_outgoing_kbs"),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VBD", since="1.0")
+
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
@@ -710,7 +789,9 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, CONSOLE, EVENT,
-                               VM_METRICS)}
+                               VM_METRICS,
+                               # 1.0: metrics
+                               VM_GUEST_METRICS, HOST_METRICS, VIF_METRICS, VBD_METRICS)}
 
 # The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
 ALIASES = {

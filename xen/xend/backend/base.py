@@ -249,7 +249,11 @@ class Backend(abc.ABC):
         ``"vcpu_cpu": {vCPU number: the physical CPU it runs or last ran on (-1: an
         offline vCPU)}`` and ``"vcpu_flags": {vCPU number: ["online", "running" (on a
         CPU now) or "blocked" (waiting for work)]}`` (a paused guest's vCPUs are
-        neither), for VM_metrics' VCPUs/CPU and VCPUs/flags."""
+        neither), for VM_metrics' VCPUs/CPU and VCPUs/flags.
+
+        ``"tools_version"`` and ``"guest": {"os_version", "memory", "disks", "networks",
+        "other": {str: str}}``: what a guest agent reports, where the hypervisor carries
+        its reports (VM.tools_version, VM_guest_metrics); absent without one."""
         return {}
 
     def close(self) -> None:

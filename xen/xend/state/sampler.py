@@ -114,6 +114,7 @@ class Sampler:
             # VM_metrics' VCPUs/CPU and VCPUs/flags, as the backend last saw them
             "vcpu_cpu": raw.get("vcpu_cpu", {}),
             "vcpu_flags": raw.get("vcpu_flags", {}),
+            "guest": raw.get("guest", {}),        # VM_guest_metrics: a guest agent's
         }
         if "domid" in raw:      # the hypervisor's own ID of the guest (Xen)
             figures["domid"] = raw["domid"]

@@ -30,7 +30,8 @@ def metrics(xl, xenstore, dom):
     ``{"cpu_seconds": [per vCPU], "vcpu_cpu": {vCPU: physical CPU},
     "vcpu_flags": {vCPU: [flags]}, "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
     wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
-    "tools_version": {...}, "domid": Xen's domid of it}``
+    "tools_version": {...}, "guest": {...} (Xenstore.guest_metrics), "domid": Xen's
+    domid of it}``
     """
     entry = xl.list(max_age=LIST_MAX_AGE).get(dom.uuid)
     if entry is None:
@@ -43,6 +44,7 @@ def metrics(xl, xenstore, dom):
             "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
             "vif": vif_counters(xenstore, dom.domid, dom.nics),
             "tools_version": xenstore.tools_version(dom.domid),
+            "guest": xenstore.guest_metrics(dom.domid),
             "domid": entry["domid"]}
 
 
