@@ -1,6 +1,8 @@
 """The metrics classes of Xen-API 1.0 (docs/api.md, "Objects that belong to another"):
-VM_metrics' per-vCPU figures and state, read through the SDK in a 1.0 session (``v10``)
-and a draft one (``root``), from a sim daemon that samples every 0.5 s.
+VM_metrics' per-vCPU figures and state; VM_guest_metrics, host_metrics, VIF_metrics and
+VBD_metrics as views of their owners; xend 3.1's io_read_kbs/io_write_kbs on VBD and VIF.
+Read through the SDK in a 1.0 session (``v10``) and a draft one (``root``), from a sim
+daemon that samples every 0.5 s.
 """
 
 import pytest
