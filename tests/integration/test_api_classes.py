@@ -112,7 +112,8 @@ MEASURED = {("SR", "physical_size")}
 
 RO_RUN_AFTER_CREATE = {
     "VM": {"power_state": "Halted", "resident_on": "", "memory_actual": "0",
-           "VCPUs_number": "0", "VCPUs_utilisation": {}, "tools_version": {}},
+           "VCPUs_number": "0", "VCPUs_utilisation": {}, "tools_version": {},
+           "is_control_domain": False},
     "VIF": {"network_read_kbs": 0.0, "network_write_kbs": 0.0,
             "IO_bandwidth_incoming_kbs": 0.0, "IO_bandwidth_outgoing_kbs": 0.0},
     "SR": {"virtual_allocation": "0", "physical_utilisation": "digits"},

@@ -239,6 +239,9 @@ SESSION = Class("session", "a session", [
     Field("last_active", Int, RO_RUN, "time of the session's last call, in seconds since "
           "the epoch", since="1.0", rev="1.0",
           same_as=Renamed(("last_active",), read=renames.stamp_to_seconds)),
+    # 1.0: events, session, host facts
+    Field("this_host", Ref("host"), RO_RUN, "the host the session is connected to",
+          since="1.0"),
 ], messages=[
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
@@ -400,6 +403,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                           write=renames.map_to_pairs)),
     Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
           since="1.0"),
+    # 1.0: control domain
+    Field("is_control_domain", Bool, RO_RUN,
+          "true for the control domain, the machine the daemon runs in (Domain-0), whose "
+          "record the daemon keeps; false for every other VM", since="1.0"),
     # 1.0: metrics
     Field("guest_metrics", Ref("VM_guest_metrics"), RO_RUN,
           "metrics associated with the running guest", since="1.0"),
@@ -486,6 +493,30 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: events, session, host facts
+    Field("API_version/major", Int, RO_RUN, "major version number of the API: 1",
+          since="1.0"),
+    Field("API_version/minor", Int, RO_RUN, "minor version number of the API: 0, whichever "
+          "revision the session speaks", since="1.0"),
+    Field("API_version/vendor", String, RO_RUN, "identification of vendor: xend",
+          since="1.0"),
+    Field("API_version/vendor_implementation", Map(String, String), RO_RUN,
+          "details of vendor implementation: the daemon's version and backend", since="1.0"),
+    Field("capabilities", Set(String), RO_RUN, "the guest types the hypervisor runs, in "
+          "Xen's spelling (hvm-3.0-x86_64, xen-3.0-x86_64, ...)", since="1.0"),
+    Field("cpu_configuration", Map(String, String), RO_RUN, "the CPU configuration of the "
+          "host: nr_cpus, nr_nodes, sockets_per_node, cores_per_socket, threads_per_core",
+          since="1.0"),
+    Field("sched_policy", String, RO_RUN, "the scheduler policy in force on the host",
+          since="1.0"),
+    Field("supported_bootloaders", Set(String), RO_RUN, "the bootloaders installed on the "
+          "host", since="1.0"),
+    Field("logging", Map(String, String), RW, "logging configuration", since="1.0"),
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
+    Field("suspend_image_sr", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
+          "created; null once that SR is deleted", since="1.0"),
+    Field("crash_dump_sr", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
+          "created; null once that SR is deleted", since="1.0"),
     # 1.0: metrics
     Field("metrics", Ref("host_metrics"), RO_RUN, "metrics associated with this host",
           since="1.0"),
@@ -505,6 +536,16 @@ HOST = Class("host", "a physical host", [
     Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
             "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
             "is not returned again.", root_only=True, extension=True),
+    # 1.0: events, session, host facts
+    Message("list_methods", [], Set(String),
+            "Every method name the session may call, sorted", since="1.0"),
+    Message("get_log", [Param("host", Ref("host"), "the host")], String,
+            "The daemon's own log, newest last, at most 64 KiB (whole lines); empty where "
+            "the daemon logs to stderr", root_only=True, extension=True),
+    Message("send_debug_keys", [Param("host", Ref("host"), "the host"),
+                                Param("keys", String, "the debug keys, e.g. \"q\"")],
+            None, "Inject the given string as debugging keys into Xen (xl debug-keys)",
+            root_only=True, since="1.0"),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
@@ -520,6 +561,14 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
           "hexadecimal joined by \":\", bit N set for the cpu_feature enumeration's N-th "
           "value", since="1.0", rev="1.0",
           same_as=Renamed(("features",), read=renames.features_to_bitmap)),
+    # 1.0: events, session, host facts
+    Field("vendor", String, RO_RUN, "the vendor of the physical CPU (cpuinfo's vendor_id)",
+          since="1.0"),
+    Field("speed", Int, RO_RUN, "the speed of the physical CPU, in MHz", since="1.0"),
+    Field("modelname", String, RO_RUN, "the model name of the physical CPU", since="1.0"),
+    Field("stepping", String, RO_RUN, "the stepping of the physical CPU", since="1.0"),
+    Field("flags", String, RO_RUN, "the flags of the physical CPU, as cpuinfo prints them "
+          "(a decoded version of the features field)", since="1.0"),
 ], creatable=False, deletable=False)
 
 _REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "
@@ -773,7 +822,8 @@ VBD_METRICS = Class("VBD_metrics", "the metrics associated with a virtual block 
 ], creatable=False, deletable=False, stored=False, owner="VBD", since="1.0")
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
-    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
+    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
+                               "none: every class")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
     Message("unregister", [Param("classes", Set(String))], None,
             "Remove subscriptions made with register"),
@@ -793,10 +843,14 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                # 1.0: metrics
                                VM_GUEST_METRICS, HOST_METRICS, VIF_METRICS, VBD_METRICS)}
 
-# The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
+# Other spellings of methods, and the methods that answer them: the spec's own of two task
+# calls (§1.4.3), and the SDK's of event.from.
 ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
+    # 1.0: events. The SDK's spelling of event.from, which Python cannot write as
+    # x.event.from ("from" is a keyword).
+    "event_from": "event.from",
 }
 
 

@@ -31,13 +31,21 @@ run on one loop thread of the backend's, made when first needed.
 import collections
 import json
 import os
+import platform
 import re
 import threading
 import time
 
 from ..util import progress
 from ..util.files import open_own
-from .base import GUEST_CRASH, GUEST_SHUTDOWN, Backend, BackendError, newest
+from .base import (
+    GUEST_CRASH,
+    GUEST_SHUTDOWN,
+    Backend,
+    BackendError,
+    hvm_capabilities,
+    newest,
+)
 from .common import LoopThread, boot_files, check_host_files, create_private_file
 from .consolehub import HISTORY_BYTES, ConsoleHub
 
@@ -286,6 +294,21 @@ class SimBackend(Backend):
             self._log.append("sim: %s: sysrq %s\n" % (uuid, key))
             hub = self._console(uuid).hub
             self._loop.loop.call_soon_threadsafe(hub.write, SYSRQ_ANSWER % key.encode())
+
+    # 1.0: host facts
+
+    def capabilities(self):
+        """HVM guests of the machine's architecture, as QEMU on it would run."""
+        return hvm_capabilities(platform.machine())
+
+    def sched_policy(self):
+        """credit: VCPUs/params' weight and cap, as QEMU carries them."""
+        return "credit"
+
+    def send_debug_keys(self, keys):
+        """Logged, as a hypervisor writes what a debug key asks for to its log."""
+        with self._lock:
+            self._log.append("sim: debug-keys %s\n" % keys)
 
     def send_trigger(self, uuid, trigger, vcpu):
         """Logged; a reset is hard_reboot's, and the power button powers the simulated

@@ -481,7 +481,9 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
     def reattach_all(self):
         """Find every guest the store says is running; reconcile the ones that are gone."""
         for vm, rec in self.store.records("VM"):
-            if rec.get("power_state") not in lifecycle.LIVE_STATES:
+            # The control domain is no guest of the backend's: the daemon runs in it.
+            if rec.get("power_state") not in lifecycle.LIVE_STATES or \
+                    vm == lifecycle.CONTROL_DOMAIN:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

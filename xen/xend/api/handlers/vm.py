@@ -162,7 +162,17 @@ class VMHandler(VMDebug, ClassHandler):
     def may_change(self, call, old, new):
         """weight= and cap= of VCPUs/params are root's: a user's higher weight or lifted
         cap takes CPU time from every other VM's guests. Pinning (cpumapN=) is every
-        user's."""
+        user's. Of the control domain's record only the fields
+        lifecycle.CONTROL_DOMAIN_WRITABLE may change, and only by root (it is the
+        host's own)."""
+        if old and old.get("is_control_domain"):
+            changed = sorted(k for k in new if new[k] != old.get(k))
+            fixed = [k for k in changed if k not in lifecycle.CONTROL_DOMAIN_WRITABLE]
+            if fixed:
+                lifecycle.require_guest(lifecycle.CONTROL_DOMAIN, "setting " + fixed[0])
+            if changed and call is not None and not call.is_root:
+                raise ApiError("PERMISSION_DENIED", "only root may change the control "
+                               "domain's %s" % changed[0])
         if call is None or call.is_root or (
                 old and new.get("VCPUs_params") == old.get("VCPUs_params")):
             return      # no need to parse: validate checks the string itself

@@ -269,6 +269,18 @@ class QemuBackend(base.Backend):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
 
+    # 1.0: host facts
+
+    def capabilities(self):
+        """HVM guests of the target of the QEMU binary (qemu-system-ARCH)."""
+        arch = os.path.basename(self.qemu_binary).rpartition("qemu-system-")[2]
+        return base.hvm_capabilities(arch or "x86_64")
+
+    def sched_policy(self):
+        """credit: each guest's CPU cgroup carries the credit scheduler's weight and cap
+        (scheduling.py), as Xen's credit scheduler does."""
+        return "credit"
+
     def dmesg(self, clear=False):
         """The host kernel's KVM lines, then each running guest's qemu.log (debug.py);
         ``clear`` moves the mark past them."""

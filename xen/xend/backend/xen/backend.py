@@ -312,3 +312,21 @@ class XenBackend(base.Backend):
     def software_version(self):
         """What the host runs, for host.software_version."""
         return {"xen": host.xen_version(self.info)}
+
+    # 1.0: host facts
+
+    def capabilities(self):
+        """``xl info``'s xen_caps."""
+        return self.info.get("xen_caps", "").split()
+
+    def sched_policy(self):
+        """``xl info``'s xen_scheduler (credit, credit2, ...)."""
+        return self.info.get("xen_scheduler", "")
+
+    def cpu_configuration(self):
+        """Xen's physical CPUs, as ``xl info`` counts them (see host.cpu_configuration)."""
+        return host.cpu_configuration(self.info)
+
+    def send_debug_keys(self, keys):
+        """``xl debug-keys``: Xen writes what each key asks for to its console ring."""
+        self._xl.run("debug-keys", keys)
