@@ -7,6 +7,7 @@ daemon that samples every 0.5 s.
 
 import pytest
 from harness import (
+    CONTROL_DOMAIN,
     STATE_WAIT,
     Daemon,
     crash_sim_guest,
@@ -92,6 +93,19 @@ def test_a_crashed_vm_kept_for_inspection_shows_crashed(root, v10, daemon):
     root.VM.start(vm, False)
     crash_sim_guest(daemon, vm)
     assert v10.VM_metrics.get_state(v10.VM.get_metrics(vm)) == ["crashed"]
+
+
+def test_the_control_domains_vcpus_are_the_machines_cpus(v10):
+    """On the sim (as on QEMU) the control domain is the machine the daemon runs in: its
+    CPU N is vCPU N, online, running or blocked as it was busy."""
+    metrics = v10.VM.get_metrics(CONTROL_DOMAIN)
+    rec = v10.VM_metrics.get_record(metrics)
+    cpus = int(v10.VM.get_VCPUs_max(CONTROL_DOMAIN))
+    assert rec["VCPUs_CPU"] == {str(i): str(i) for i in range(cpus)}
+    flags = rec["VCPUs_flags"]
+    assert all(f in (["online", "running"], ["online", "blocked"]) for f in flags.values())
+    busy = any("running" in f for f in flags.values())
+    assert rec["state"] == (["running"] if busy else ["blocked"])
 
 
 # -- every metrics class: a view of its owner ------------------------------------------------

@@ -233,6 +233,12 @@ class Backend(abc.ABC):
         not the whole host (a Xen dom0); None: psutil's view is right."""
         return None
 
+    def control_domain_vcpus(self) -> dict | None:
+        """``{"vcpu_cpu": ..., "vcpu_flags": ...}`` (as in metrics()) of the control
+        domain's vCPUs where the hypervisor schedules them on physical CPUs (Xen's dom0);
+        None: the daemon's machine's own CPUs are the control domain's vCPUs."""
+        return None
+
     def software_version(self) -> dict:
         """Extra host.software_version entries naming the hypervisor's version."""
         return {}

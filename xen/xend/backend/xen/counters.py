@@ -37,15 +37,20 @@ def metrics(xl, xenstore, dom):
     if entry is None:
         return {}
     vcpus = xl.vcpu_list().get(entry["domid"], [])
-    return {"cpu_seconds": [row.seconds for row in vcpus],
-            "vcpu_cpu": {i: row.cpu for i, row in enumerate(vcpus)},
-            "vcpu_flags": {i: list(row.flags) for i, row in enumerate(vcpus)},
+    return {"cpu_seconds": [row.seconds for row in vcpus], **vcpu_placement(vcpus),
             "memory_actual": entry["mem_mib"] * MIB,
             "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
             "vif": vif_counters(xenstore, dom.domid, dom.nics),
             "tools_version": xenstore.tools_version(dom.domid),
             "guest": xenstore.guest_metrics(dom.domid),
             "domid": entry["domid"]}
+
+
+def vcpu_placement(rows):
+    """``vcpu_cpu`` and ``vcpu_flags`` (Backend.metrics) of a domain's ``xl vcpu-list``
+    rows (xl.VcpuRow, by vCPU number)."""
+    return {"vcpu_cpu": {i: row.cpu for i, row in enumerate(rows)},
+            "vcpu_flags": {i: list(row.flags) for i, row in enumerate(rows)}}
 
 
 def vbd_counters(xenstore, domid, disks):
