@@ -51,6 +51,7 @@ from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     on_normal_exit,
     task_status_type,
     vbd_mode,
+    vbd_type,
     vdi_type,
     vm_power_state,
 )
@@ -221,6 +222,42 @@ def name_fields():
 def _vm_op(name, params, desc, result=None, lifecycle=None, **flags):
     return Message(name, [Param("vm", Ref("VM"), "the VM")] + params, result, desc,
                    lifecycle=lifecycle or name, **flags)
+
+
+def _device_fields(cls):
+    """The fields Xen-API 1.0 gives both kinds of VM device (VBD, VIF): whether and how
+    the device is attached to the resident guest, and its QoS settings."""
+    return [
+        Field("currently_attached", Bool, RO_RUN,
+              "true while the device is attached to the VM's resident guest (a VM.start "
+              "attaches every device; %s.unplug detaches one)" % cls, since="1.0"),
+        Field("status_code", Int, RO_RUN, "error/success code of the last attach-operation "
+              "(0: success)", since="1.0"),
+        Field("status_detail", String, RO_RUN, "what went wrong in the last "
+              "attach-operation (\"\" after a success)", since="1.0"),
+        Field("runtime_properties", Map(String, String), RO_RUN,
+              "the backend's live facts of the attached device (docs/vm-mapping.md); "
+              "empty while it is not attached", since="1.0"),
+        Field("qos/algorithm_type", String, RW, "QoS algorithm to use: \"\" (none) or one "
+              "of qos/supported_algorithms", since="1.0"),
+        Field("qos/algorithm_params", Map(String, String), RW,
+              "parameters for the chosen QoS algorithm", since="1.0"),
+        Field("qos/supported_algorithms", Set(String), RO_RUN,
+              "the QoS algorithms the backend can apply to this %s" % cls, since="1.0"),
+    ]
+
+
+def _device_messages(cls):
+    """VBD.plug/unplug and VIF.plug/unplug (Xen-API 1.0)."""
+    this = Param("self", Ref(cls), "the %s" % cls)
+    return [
+        Message("plug", [this], None, "Hot-plug the %s into its VM's resident guest (Running "
+                "or Paused), where it is not attached (currently_attached false)" % cls,
+                since="1.0"),
+        Message("unplug", [this], None, "Hot-unplug the %s from its VM's running guest, "
+                "keeping the record: the guest is without it until %s.plug or the VM's "
+                "next start" % (cls, cls), since="1.0"),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -474,6 +511,22 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                            "checks: accepted; this daemon has no check it would skip",
                            optional=True)],
            "Start the specified VM (Halted only).", since="1.0", rev="1.0"),
+    # 1.0: live memory
+    _vm_op("set_memory_dynamic_max_live", [Param("max", Int, "the new memory/dynamic_max, "
+                                                 "in bytes")],
+           "Set memory/dynamic_max and move the resident guest's balloon target to it at "
+           "once (Running or Paused); a memory/dynamic_min above it comes down with it.",
+           since="1.0"),
+    _vm_op("set_memory_dynamic_min_live", [Param("min", Int, "the new memory/dynamic_min, "
+                                                 "in bytes")],
+           "Set memory/dynamic_min (a memory/dynamic_max below it goes up with it) and move "
+           "the resident guest's balloon target to memory/dynamic_max at once (Running or "
+           "Paused).", since="1.0"),
+    _vm_op("migrate", [Param("dest", String, "the destination host"),
+                       Param("live", Bool, "migrate without stopping the guest"),
+                       Param("options", Map(String, String), "other parameters")],
+           "Move the VM to another host: refused (OPERATION_NOT_ALLOWED), as this host is "
+           "in no pool of hosts.", since="1.0"),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -586,6 +639,8 @@ NETWORK = Class("network", "a virtual network", [
     # The other commands people type
     Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
           "(the NIC's, or the daemon's own)", extension=True),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
@@ -607,6 +662,8 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
           "the backend can give; empty: the backend's default for the VIF's type. A model "
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
+    # 1.0: devices
+    *_device_fields("VIF"),
     # 1.0: metrics
     Field("metrics", Ref("VIF_metrics"), RO_RUN, "metrics associated with this VIF",
           since="1.0"),
@@ -616,6 +673,9 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VIF_metrics.io_write_kbs: "
           "KiB/s the host wrote to the interface, what the guest received",
           extension=True, same_as=Renamed(("IO_bandwidth_incoming_kbs",))),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VIF"),
 ])
 
 SR = Class("SR", "a storage repository", [
@@ -630,6 +690,9 @@ SR = Class("SR", "a storage repository", [
     Field("type", String, RO_INS, "type of the storage repository", default="dir"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
+    # 1.0: storage and network records
+    Field("content_type", String, RO_INS, "the type of the SR's content: \"iso\" for an SR "
+          "of CD-ROM images (type iso), \"\" otherwise", since="1.0"),
 ], messages=[
     Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
                       Param("loc", String, "where the new storage repository will be located"),
@@ -649,6 +712,9 @@ SR = Class("SR", "a storage repository", [
     Message("forget", [Param("sr", Ref("SR"), "the SR to forget")], None,
             "Drop the records of the SR and its VDIs, leaving every file in place "
             "(refused while a VBD refers to one of its VDIs)", root_only=True, extension=True),
+    # 1.0: storage and network records
+    Message("get_supported_types", [], Set(String),
+            "The SR types this host can make (SR.create's, and SR.introduce's)", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
@@ -682,6 +748,8 @@ VDI = Class("VDI", "a virtual disk image", [
           "a size between two is rounded up)", required=True, since="1.0", rev="1.0",
           same_as=Renamed(("virtual_size", "sector_size"), read=renames.sectors_to_bytes,
                           write=renames.bytes_to_sectors)),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
@@ -704,6 +772,12 @@ VBD = Class("VBD", "a virtual block device", [
     Field("driver", driver_type, RW, "the style of driver", default="paravirtualised"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # 1.0: devices
+    Field("bootable", Bool, RW, "true if the guest boots from this VBD: it comes first in "
+          "the boot order", since="1.0"),
+    Field("type", vbd_type, RW, "how the VBD appears to the guest: a disk, or a CD-ROM "
+          "drive (a VDI of an iso SR is always in one)", default="Disk", since="1.0"),
+    *_device_fields("VBD"),
     # 1.0: metrics
     Field("metrics", Ref("VBD_metrics"), RO_RUN, "metrics associated with this VBD",
           since="1.0"),
@@ -713,6 +787,13 @@ VBD = Class("VBD", "a virtual block device", [
     Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VBD_metrics.io_write_kbs: "
           "KiB/s the guest wrote", extension=True,
           same_as=Renamed(("IO_bandwidth_outgoing_kbs",))),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VBD"),
+    Message("media_change", [Param("vbd", Ref("VBD"), "the CD VBD"),
+                             Param("vdi", Ref("VDI"), "the new medium")], None,
+            "Put another medium (VDI) in a CD VBD's drive; live in a resident guest. A "
+            "disk is changed by deleting its VBD and making another", since="1.0"),
 ])
 
 USER = Class("user", "a user of the system", [

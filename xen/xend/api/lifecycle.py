@@ -75,6 +75,14 @@ TABLE = {
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
     (RUNNING, "add_to_VCPUs_params_live"): Transition(None, RUNNING),
     (PAUSED, "add_to_VCPUs_params_live"): Transition(None, PAUSED),
+    # 1.0: live memory. The balloon target of a resident guest, moved at once.
+    (RUNNING, "set_memory_dynamic_max_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_max_live"): Transition(None, PAUSED),
+    (RUNNING, "set_memory_dynamic_min_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_min_live"): Transition(None, PAUSED),
+    # Migration moves a resident guest to another host of a pool (refused: no pool).
+    (RUNNING, "migrate"): Transition(None, RUNNING),
+    (PAUSED, "migrate"): Transition(None, PAUSED),
 }
 
 # The control domain's VM: the machine the daemon runs in, under the UUID and name xend
@@ -108,6 +116,12 @@ STILL = {
     "edit_device": (HALTED,),
     # A template is never started (§2.6.1), so it could never be stopped either.
     "make_template": (HALTED,),
+    # 1.0: devices. An existing VBD or VIF is attached to a resident guest
+    # (VBD.plug, VIF.plug) or detached from a running one, its record kept.
+    "attach": (RUNNING, PAUSED),
+    "detach": (RUNNING,),
+    # A CD VBD's medium is changed in a halted VM's record, or live in the guest's drive.
+    "media_change": (HALTED, RUNNING, PAUSED),
 }
 
 

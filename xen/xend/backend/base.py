@@ -175,6 +175,24 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VIF", vif,
                            "the %s backend cannot hot-unplug network interfaces" % self.name)
 
+    # The QoS algorithms (VBD and VIF qos/algorithm_type) this backend applies to devices.
+    qos_algorithms: tuple = ()
+
+    def change_medium(self, uuid: str, disk: DiskSpec) -> None:
+        """Put the image of ``disk`` into the CD-ROM drive ``disk.vbd`` (``disk.cdrom``)
+        of the resident guest ``uuid``, in place of the one it holds: the guest sees a
+        medium change. All or nothing: on failure the drive holds the old medium."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                           "the %s backend cannot change a CD-ROM drive's medium in a "
+                           "resident guest" % self.name)
+
+    def device_properties(self, uuid: str, kind: str, ref: str) -> dict:
+        """The live facts ({str: str}) of the resident guest ``uuid``'s device ``ref``
+        ("vbd" or "vif" ``kind``), as VBD/VIF runtime_properties show them: what is
+        attached and how (docs/vm-mapping.md lists each backend's keys). Quick: read on
+        every record read of the device. Empty where the guest lacks the device."""
+        return {}
+
     def validate(self, vm: VMConfig) -> None:
         """Raise BackendError for VM field values this hypervisor cannot honour, so that
         they are refused when set, not when the VM starts."""

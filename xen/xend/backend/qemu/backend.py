@@ -196,6 +196,15 @@ class QemuBackend(base.Backend):
         """``device_del``, wait for DEVICE_DELETED, ``blockdev-del`` (see Backend)."""
         self._on_guest(uuid, "Running", hotplug.detach, "vbd", vbd, self.unplug_timeout)
 
+    def change_medium(self, uuid, disk):
+        """Swap the CD-ROM drive's medium through its tray (hotplug.change_medium)."""
+        self._on_guest(uuid, "Running", hotplug.change_medium, disk)
+
+    def device_properties(self, uuid, kind, ref):
+        """The device, its PCI slot, a disk's block node and cache mode, a NIC's tap
+        (hotplug.device_properties)."""
+        return self._on_guest(uuid, "Running", hotplug.device_properties, kind, ref)
+
     def attach_nic(self, uuid, nic):
         """Make the VIF's tap, pass it over QMP (``getfd``), ``netdev_add`` +
         ``device_add`` at a free PCI slot; each step undone if a later one fails."""

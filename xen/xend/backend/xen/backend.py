@@ -276,6 +276,12 @@ class XenBackend(base.Backend):
         hotplug.detach_disk(self._xl, self._xs, dom, vbd, self.unplug_timeout)
         return dom.private()
 
+    def device_properties(self, uuid, kind, ref):
+        """The device's xenstore backend path, handle, state and rings
+        (hotplug.device_properties)."""
+        dom = self._domains.running(uuid, "Running")
+        return hotplug.device_properties(self._xs, dom, kind, ref)
+
     def attach_nic(self, uuid, nic):
         """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
         dom = self._domains.running(uuid, "Running")
