@@ -27,7 +27,13 @@ from ..api.handlers.crashdump import CrashdumpHandler
 from ..api.handlers.derived import DerivedHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
-from ..api.handlers.metrics import VMMetricsHandler
+from ..api.handlers.metrics import (
+    HostMetricsHandler,
+    VBDMetricsHandler,
+    VIFMetricsHandler,
+    VMGuestMetricsHandler,
+    VMMetricsHandler,
+)
 from ..api.handlers.network import NetworkHandler, VIFHandler
 from ..api.handlers.pbd import PBDHandler
 from ..api.handlers.pif import PIFHandler, PIFMetricsHandler
@@ -56,6 +62,8 @@ VERSION = "0.1.0"
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
             ConsoleHandler, EventHandler, VMMetricsHandler,
+            # 1.0: metrics
+            VMGuestMetricsHandler, HostMetricsHandler, VIFMetricsHandler, VBDMetricsHandler,
             # 1.0: host's interfaces, storage and objects
             PIFHandler, PIFMetricsHandler, PBDHandler, CrashdumpHandler, VTPMHandler,
             PoolHandler)

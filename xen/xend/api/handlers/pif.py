@@ -11,9 +11,10 @@ interface, which the toolstack does not destroy.
 """
 
 from ...host import netdev
-from .. import renames, xmltime
+from .. import renames
 from ..errors import ApiError
 from .derived import DerivedHandler
+from .metrics import MetricsHandler
 
 # The MTUs Linux interfaces take: IPv4's minimum to the loopback's 64 KiB.
 MTU_RANGE = (68, 65536)
@@ -21,8 +22,7 @@ MTU_RANGE = (68, 65536)
 
 class PIFHandler(DerivedHandler):
     cls_name = "PIF"
-    computed = {"network": "_network", "host": "_host", "MAC": "_mac", "MTU": "_mtu",
-                "metrics": "_metrics"}
+    computed = {"network": "_network", "host": "_host", "MAC": "_mac", "MTU": "_mtu"}
 
     def has_object(self, owner_ref, owner_record):
         return bool(owner_record.get("NIC"))
@@ -40,9 +40,6 @@ class PIFHandler(DerivedHandler):
     @staticmethod
     def _mtu(ref, rec):
         return netdev.link_address(rec["NIC"])[1]
-
-    def _metrics(self, ref, rec):
-        return self.app.handlers["PIF_metrics"].ref_of(ref)
 
     def of_network(self, network, rec):
         """The PIFs of ``network`` (whose record is ``rec``): its one, if it has a NIC."""
@@ -90,16 +87,12 @@ class PIFHandler(DerivedHandler):
         self.owner.set_uplink(call, network, {"NIC": "", "VLAN": ""}, require=a_vlan)
 
 
-class PIFMetricsHandler(DerivedHandler):
+class PIFMetricsHandler(MetricsHandler):
     cls_name = "PIF_metrics"
-    computed = {"io_read_kbs": "_read_kbs", "io_write_kbs": "_write_kbs",
-                "last_updated": "_last_updated"}
+    computed = dict(MetricsHandler.computed, io_read_kbs="_read_kbs", io_write_kbs="_write_kbs")
 
     def _read_kbs(self, ref, rec):
         return self.app.sampler.nic_rates(rec["NIC"])[0]
 
     def _write_kbs(self, ref, rec):
         return self.app.sampler.nic_rates(rec["NIC"])[1]
-
-    def _last_updated(self, ref, rec):
-        return xmltime.stamp(self.app.sampler.sampled_at)
