@@ -202,6 +202,7 @@ ERRORS = {e.code: e for e in (
           "so it cannot be destroyed",
           "PIF {PIF} is a physical interface of the host and cannot be destroyed"),
     Error("VLAN_TAG_INVALID", ("VLAN",),
-          "the VLAN tag `VLAN` is not a whole number from 0 to 4095",
-          "{VLAN} is not a VLAN tag (0 to 4095)"),
+          "the VLAN tag `VLAN` is not a whole number from 0 to 4094 (4095 is reserved "
+          "by 802.1Q, and Linux refuses it)",
+          "{VLAN} is not a VLAN tag (0 to 4094)"),
 )}
