@@ -111,8 +111,15 @@ def _kernel_has_vlans(bridge):
     return made
 
 
-def test_a_vlan_network(api, host_bridge):
-    net = api.network.create({"name_label": unique("vlan"), "NIC": host_bridge, "VLAN": "42"})
+@pytest.mark.parametrize("through", ["network", "PIF.create_VLAN"])
+def test_a_vlan_network(api, host_bridge, through):
+    if through == "network":
+        net = api.network.create({"name_label": unique("vlan"), "NIC": host_bridge,
+                                  "VLAN": "42"})
+    else:   # Xen-API 1.0's way: the network connected through a VLAN PIF
+        net = api.network.create({"name_label": unique("vlan")})
+        pif = api.PIF.create_VLAN(host_bridge, net, api.host.get_all()[0], "42")
+        assert api.network.get_PIFs(net) == [pif]
     vm = new_no_os_vm(api)
     vif = _vif(api, vm, net)
     bridge, vlan = private_bridge(net), vlan_device(net)
@@ -129,6 +136,9 @@ def test_a_vlan_network(api, host_bridge):
     assert '"id":42' in out.replace(" ", "") and host_bridge in out
     api.VM.hard_shutdown(vm)
     api.VM.destroy(vm)
+    if through != "network":
+        api.PIF.destroy(pif)           # disconnected: the daemon's bridge and VLAN go
+        assert not link_exists(bridge) and not link_exists(vlan)
     api.network.destroy(net)
     assert not link_exists(bridge) and not link_exists(vlan)
 
