@@ -400,6 +400,41 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                           write=renames.map_to_pairs)),
     Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
           since="1.0"),
+    # 1.0: the VM's renamed fields (HVM/boot_policy before PV/bootloader: in a create
+    # giving both, a boot loader named wins over the "" policy)
+    Field("HVM/boot_policy", String, RW, "\"BIOS order\" for a VM that boots from its BIOS "
+          "(boot_method bios), \"\" otherwise; writing \"\" moves a bios VM to "
+          "kernel_external", since="1.0",
+          same_as=Renamed(("boot_method",), read=renames.method_to_policy,
+                          write=renames.policy_to_method)),
+    Field("HVM/boot_params", Map(String, String), RW, "{\"order\": LETTER}: the device the "
+          "BIOS boots (bios/boot): a floppy, c hard disk, d CD-ROM; of a longer order the "
+          "first", since="1.0",
+          same_as=Renamed(("bios_boot",), read=renames.device_to_params,
+                          write=renames.params_to_device)),
+    Field("PV/bootloader", String, RW, "\"pygrub\" for a VM that boots with its own boot "
+          "loader (boot_method grub), \"\" otherwise; writing \"\" moves a grub VM to "
+          "kernel_external", since="1.0",
+          same_as=Renamed(("boot_method",), read=renames.method_to_bootloader,
+                          write=renames.bootloader_to_method)),
+    Field("PV/kernel", String, RW, "path to the kernel (kernel/kernel)", since="1.0",
+          same_as=Renamed(("kernel_kernel",))),
+    Field("PV/ramdisk", String, RW, "path to the initrd (kernel/initrd)", since="1.0",
+          same_as=Renamed(("kernel_initrd",))),
+    Field("PV/args", String, RW, "kernel command-line arguments (kernel/args)", since="1.0",
+          same_as=Renamed(("kernel_args",))),
+    Field("PV/bootloader_args", String, RW, "arguments for the boot loader (grub/cmdline)",
+          since="1.0", same_as=Renamed(("grub_cmdline",))),
+    Field("platform", Map(String, String), RW, "the platform/* fields keyed as xend 3.1 "
+          "keyed them (docs/api.md, Two revisions): stdvga, serial, localtime, "
+          "rtc_timeoffset, soundhw, vnc, sdl, acpi, apic, pae; a key left out is its "
+          "default", since="1.0",
+          same_as=Renamed(renames.PLATFORM_SOURCES, read=renames.fields_to_platform,
+                          write=renames.platform_to_fields)),
+    Field("auto_power_on", Bool, RW, "true if the VM starts when the daemon starts after a "
+          "host boot (other_config:auto_poweron)", since="1.0",
+          same_as=Renamed(("other_config",), read=renames.config_to_autostart,
+                          write=renames.autostart_to_config)),
 ], messages=[
     _vm_op("clone", [Param("new_name", String, "The name of the cloned VM")],
            "Clones the specified VM, making a new VM (Halted only).", result=Ref("VM")),
