@@ -7,7 +7,7 @@ Through the SDK over the Unix socket: ``root`` speaks the draft (no version give
 """
 
 import pytest
-from harness import failure, make_user, new_vm
+from harness import failure, make_user, new_sr, new_vm
 
 # (1.0 name, draft name, a value) of the renamed fields stored as they are.
 IDENTITIES = [
@@ -187,3 +187,18 @@ def test_auto_power_on_is_other_configs_auto_poweron(root, either):
     assert get(either, vm, "auto_power_on") is False
     made = either.VM.create({"name_label": "c", "auto_power_on": True})
     assert root.VM.get_other_config(made) == {"auto_poweron": "true"}
+
+
+# -- SR.type ----------------------------------------------------------------------------------
+
+def test_a_dir_sr_is_local_in_1_0_as_xend_3_1_named_its_file_sr(root, v10):
+    made = v10.SR.create({"name_label": "local one", "type": "local"})
+    assert root.SR.get_type(made) == "dir"
+    assert v10.SR.get_type(made) == "local"
+    # As xm 3.1 finds its default SR: the records of type "local".
+    local = [ref for ref, rec in v10.SR.get_all_records().items() if rec["type"] == "local"]
+    assert made in local
+    assert all(root.SR.get_type(ref) == "dir" for ref in local)
+    assert v10.SR.get_type(new_sr(root)) == "local"
+    assert failure(root.SR.create, {"name_label": "x", "type": "local"})[:3] == [
+        "VALUE_NOT_SUPPORTED", "type", "local"]

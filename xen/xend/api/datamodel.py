@@ -598,9 +598,15 @@ SR = Class("SR", "a storage repository", [
     Field("physical_utilisation", Int, RO_RUN,
           "physical space currently utilised on this storage repository (in bytes)"),
     Field("physical_size", Int, RO_INS, "total physical size of the repository (in bytes)"),
-    Field("type", String, RO_INS, "type of the storage repository", default="dir"),
+    Field("type", String, RO_INS, "type of the storage repository", default="dir",
+          rev="0.2"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
+    # 1.0: the SR type
+    Field("type", String, RO_INS, "type of the storage repository: \"local\" for a dir SR "
+          "(xend 3.1's local file SR, where 1.0 clients look for their default SR)",
+          since="1.0", rev="1.0",
+          same_as=Renamed(("type",), read=renames.dir_to_local, write=renames.local_to_dir)),
 ], messages=[
     Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
                       Param("loc", String, "where the new storage repository will be located"),

@@ -43,6 +43,16 @@ def bytes_to_sectors(size, record):
     return {"virtual_size": -(-size // sector)}
 
 
+# SR.type: the daemon's "dir" (0.2) / xend 3.1's name for its local file SR, "local" (1.0).
+
+def dir_to_local(sr_type):
+    return "local" if sr_type == "dir" else sr_type
+
+
+def local_to_dir(sr_type, record):
+    return {"type": "dir" if sr_type == "local" else sr_type}
+
+
 # task.progress: a fraction 0.0-1.0 (the later API's) / a percentage 0-100 (1.0).
 
 def fraction_to_percent(fraction):
