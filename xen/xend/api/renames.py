@@ -10,8 +10,8 @@ the 1.0 spelling (``read``: the source values in, the value out) and back
 import calendar
 import time
 
+from . import errors  # a module: errors imports the datamodel, which imports this
 from .enums import cpu_feature
-from .errors import ApiError
 
 # VM.VCPUs_params: "weight=512 cap=50" (0.2) / {"weight": "512", "cap": "50"} (1.0).
 
@@ -100,7 +100,7 @@ def bootloader_to_method(name, record):
     if name == "":
         return {"boot_method": "kernel_external"} if record.get("boot_method") == "grub" else {}
     if name.rsplit("/", 1)[-1] != BOOTLOADER:
-        raise ApiError("VALUE_NOT_SUPPORTED", "PV_bootloader", name,
+        raise errors.ApiError("VALUE_NOT_SUPPORTED", "PV_bootloader", name,
                        "the boot loader is %s (or \"\" for none)" % BOOTLOADER)
     return {"boot_method": "grub"}
 
@@ -115,7 +115,7 @@ def policy_to_method(policy, record):
         return {"boot_method": "bios"}
     if policy == "":
         return {"boot_method": "kernel_external"} if record.get("boot_method") == "bios" else {}
-    raise ApiError("VALUE_NOT_SUPPORTED", "HVM_boot_policy", policy,
+    raise errors.ApiError("VALUE_NOT_SUPPORTED", "HVM_boot_policy", policy,
                    "the policies are \"%s\" and \"\" (no BIOS)" % BOOT_POLICY)
 
 
@@ -134,11 +134,11 @@ def params_to_device(params, record):
     {} is the default, the hard disk."""
     unknown = sorted(set(params) - {"order"})
     if unknown:
-        raise ApiError("INVALID_VALUE", "HVM_boot_params",
+        raise errors.ApiError("INVALID_VALUE", "HVM_boot_params",
                        "%s (the one key is order)" % unknown[0])
     order = params.get("order", "c") or "c"
     if order[0] not in _BOOT_DEVICES:
-        raise ApiError("VALUE_NOT_SUPPORTED", "HVM_boot_params", "order=" + order,
+        raise errors.ApiError("VALUE_NOT_SUPPORTED", "HVM_boot_params", "order=" + order,
                        "the boot devices are a (floppy), c (hard disk) and d (CD-ROM)")
     return {"bios_boot": _BOOT_DEVICES[order[0]]}
 
@@ -177,7 +177,7 @@ def _parse_flag(key, value):
         return True
     if value.lower() in ("0", "false", ""):
         return False
-    raise ApiError("INVALID_VALUE", "platform", "%s=%s (1 or 0)" % (key, value))
+    raise errors.ApiError("INVALID_VALUE", "platform", "%s=%s (1 or 0)" % (key, value))
 
 
 def platform_to_fields(platform, record):
@@ -185,19 +185,19 @@ def platform_to_fields(platform, record):
     xend 3.1 did not have, or a value no backend can give, is refused; nothing is set."""
     for key in platform:
         if key not in PLATFORM_KEYS:
-            raise ApiError("INVALID_VALUE", "platform", "%s (the keys are %s)"
+            raise errors.ApiError("INVALID_VALUE", "platform", "%s (the keys are %s)"
                            % (key, ", ".join(PLATFORM_KEYS)))
     for key in PLATFORM_ALWAYS + ("sdl",):
         if key in platform and _parse_flag(key, platform[key]) != (key != "sdl"):
-            raise ApiError("VALUE_NOT_SUPPORTED", "platform", "%s=%s" % (key, platform[key]),
+            raise errors.ApiError("VALUE_NOT_SUPPORTED", "platform", "%s=%s" % (key, platform[key]),
                            "every guest has ACPI, an APIC and PAE, and no SDL window")
     sound = platform.get("soundhw", "")
     if sound not in ("", SOUND_CARD):
-        raise ApiError("VALUE_NOT_SUPPORTED", "platform", "soundhw=" + sound,
+        raise errors.ApiError("VALUE_NOT_SUPPORTED", "platform", "soundhw=" + sound,
                        "the one sound card is %s" % SOUND_CARD)
     offset = platform.get("rtc_timeoffset", "0")
     if not offset.lstrip("-").isdigit():
-        raise ApiError("INVALID_VALUE", "platform", "rtc_timeoffset=%s (seconds)" % offset)
+        raise errors.ApiError("INVALID_VALUE", "platform", "rtc_timeoffset=%s (seconds)" % offset)
     display = "auto"
     if "vnc" in platform:
         display = "vnc" if _parse_flag("vnc", platform["vnc"]) else "none"
