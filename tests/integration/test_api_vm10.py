@@ -7,7 +7,7 @@ Through the SDK over the Unix socket: ``root`` speaks the draft (no version give
 """
 
 import pytest
-from harness import failure, make_user, new_sr, new_vm
+from harness import EVENT_WAIT, FINISHED, failure, make_user, new_sr, new_vm, wait_until
 
 # (1.0 name, draft name, a value) of the renamed fields stored as they are.
 IDENTITIES = [
@@ -202,3 +202,41 @@ def test_a_dir_sr_is_local_in_1_0_as_xend_3_1_named_its_file_sr(root, v10):
     assert v10.SR.get_type(new_sr(root)) == "local"
     assert failure(root.SR.create, {"name_label": "x", "type": "local"})[:3] == [
         "VALUE_NOT_SUPPORTED", "type", "local"]
+
+
+# -- task's 1.0 fields ------------------------------------------------------------------------
+
+def finished(api, task):
+    wait_until(lambda: api.task.get_status(task) in FINISHED, EVENT_WAIT, "the task's end")
+
+
+def test_a_task_names_its_result_type_and_session(daemon, root):
+    session = daemon.sdk_unix(version="1.0")
+    api = session.xenapi
+    vm = new_vm(api)
+    clone = api.Async.VM.clone(vm, "copy")
+    assert api.task.get_session(clone) == session._session
+    finished(api, clone)
+    record = api.task.get_record(clone)
+    assert (record["status"], record["type"], record["allowed_operations"]) == (
+        "success", "VM ref", [])
+    assert api.VM.get_name_label(record["result"]) == "copy"    # the ref itself, as xend
+    destroy = api.Async.VM.destroy(vm)
+    finished(api, destroy)
+    assert (api.task.get_type(destroy), api.task.get_result(destroy)) == ("", "")
+    session.xenapi.session.logout()
+    assert root.task.get_session(clone) == ""      # its session has ended
+
+
+def test_a_pending_task_may_be_cancelled_until_it_is(root, v10):
+    task = v10.task.create("transfer", "")         # pending until an upload names it
+    assert (v10.task.get_allowed_operations(task), v10.task.get_type(task)) == (["Cancel"], "")
+    v10.task.cancel(task)
+    assert v10.task.get_allowed_operations(task) == []
+    assert v10.task.get_status(task) == "cancelled"
+
+
+def test_a_draft_sessions_task_record_holds_the_drafts_names(root, v10):
+    task = root.task.create("t", "")
+    assert "session" in v10.task.get_record(task)
+    assert not {"session", "type", "allowed_operations"} & set(root.task.get_record(task))

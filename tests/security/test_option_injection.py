@@ -52,8 +52,10 @@ OPAQUE = ("-kernel", "-initrd", "-append", "-uuid")
 
 
 def string_fields():
+    """The writable String fields; not a 1.0 name of a draft field (same_as): what it
+    writes is the draft field's value, whose own case here covers it."""
     return [(cls, f.wire) for cls in CLASSES for f in datamodel.CLASSES[cls].fields
-            if f.type is types.String and f.qual != datamodel.RO_RUN]
+            if f.type is types.String and f.qual != datamodel.RO_RUN and f.same_as is None]
 
 
 @pytest.fixture(scope="module")

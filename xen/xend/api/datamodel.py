@@ -49,6 +49,7 @@ from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     driver_type,
     on_crash_behaviour,
     on_normal_exit,
+    task_allowed_operations,
     task_status_type,
     vbd_mode,
     vdi_type,
@@ -269,6 +270,15 @@ TASK = Class("task", "a longrunning asynchronous task", [
     # 1.0
     Field("progress", Int, RO_RUN, "percentage complete, 0 to 100", since="1.0", rev="1.0",
           same_as=Renamed(("progress",), read=renames.fraction_to_percent)),
+    # 1.0: task's own fields
+    Field("type", String, RO_RUN, "the type of the result once the task has succeeded "
+          "(\"VM ref\", ...); \"\" for a call with no result, and while the task is "
+          "pending or if it failed", since="1.0"),
+    Field("session", Ref("session"), RO_RUN, "the session that made the task; null once "
+          "that session has ended", since="1.0"),
+    Field("allowed_operations", Set(task_allowed_operations), RO_RUN,
+          "[Cancel] while the task may be cancelled (queued, or in a stage that stops when "
+          "asked); [] otherwise", since="1.0"),
 ], messages=[
     # In 1.0 sessions task.get_status is the status field's getter.
     Message("get_status", [Param("task", Ref("task"), "The ID of the RPC call to poll")], String,

@@ -147,7 +147,13 @@ console_protocol = Enum("console_protocol", [
     ("rdp", "Microsoft's Remote Desktop Protocol"),
 ])
 
+# 1.0: what may be done to a task
+task_allowed_operations = Enum("task_allowed_operations", [
+    ("Cancel", "the task may be cancelled (task.cancel)"),
+])
+
 ENUMS = {e.name: e for e in (
     vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
     cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type,
-    console_protocol)}
+    console_protocol,
+    task_allowed_operations)}
