@@ -44,6 +44,7 @@ import wsproto.connection
 import wsproto.events
 import XenAPI
 
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
@@ -360,6 +361,22 @@ def memory(static_max, dynamic_max=None, dynamic_min=None, static_min=16 * MIB):
             "memory_dynamic_max": str(dynamic_max), "memory_static_max": str(static_max)}
 
 
+def guests(api):
+    """The refs of the daemon's VMs but the control domain (Domain-0), which every
+    daemon has: the VMs tests make."""
+    return [vm for vm in api.VM.get_all() if vm != CONTROL_DOMAIN]
+
+
+def resident_guests(api, host):
+    """host.resident_VMs of ``host`` but the control domain (see guests)."""
+    return [vm for vm in api.host.get_resident_VMs(host) if vm != CONTROL_DOMAIN]
+
+
+def guest_records(api):
+    """{ref: record} of the daemon's VMs but the control domain (see guests)."""
+    return {vm: rec for vm, rec in api.VM.get_all_records().items() if vm != CONTROL_DOMAIN}
+
+
 def new_vm(api, **fields):
     """A VM with the daemon's defaults but a unique name."""
     return create(api.VM, {"name_label": unique("vm")}, fields)
@@ -546,7 +563,7 @@ def halt_all(daemon, timeout=30):
     SIGKILL whatever QEMU of this daemon is left. Returns the problems met, [] if none."""
     api = daemon.api
     problems = []
-    for vm, rec in api.VM.get_all_records().items():
+    for vm, rec in guest_records(api).items():
         if rec["power_state"] == "Halted":
             continue
         try:
@@ -559,7 +576,7 @@ def halt_all(daemon, timeout=30):
     if killed:
         problems.append("QEMU processes left after hard_shutdown of every VM: %s" % killed)
     if daemon.backend == "qemu":
-        left = cgroups_left(api.VM.get_all())
+        left = cgroups_left(guests(api))
         if left:
             problems.append("CPU cgroups left after hard_shutdown of every VM: %s" % left)
     return problems
@@ -610,7 +627,7 @@ def forget_networks(daemon):
     """Delete every VM and network of ``daemon`` (its VMs are halted), so that the
     daemon removes the bridges it made for them."""
     api = daemon.api
-    for vm in api.VM.get_all():
+    for vm in guests(api):
         api.VM.destroy(vm)
     for net in api.network.get_all():
         api.network.destroy(net)

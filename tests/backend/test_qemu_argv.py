@@ -1,5 +1,6 @@
 """The VM fields -> QEMU command line mapping (pure: no QEMU is started)."""
 
+import dataclasses
 import grp
 import json
 import os
@@ -283,6 +284,15 @@ def test_an_iso_vdi_is_an_ide_cdrom_drive_whatever_its_driver():
     node = [json.loads(b) for b in values(args, "-blockdev")][1]
     assert (node["driver"], node["read-only"]) == ("raw", True)
     assert "addr" not in devs[1]          # no PCI slot taken
+
+
+def test_a_bootable_vbd_comes_first_in_the_boot_order():
+    first, boot = disk(), dataclasses.replace(disk("ioemu", device="hdb"), bootable=True)
+    args = argv(disks=[first, boot], boot_method="bios")
+    devs = {d["id"]: d for d in devices(args) if isinstance(d, dict) and "id" in d}
+    assert devs["vbd-" + boot.vbd]["bootindex"] == 0
+    assert "bootindex" not in devs["vbd-" + first.vbd]
+    assert value(args, "-boot") == "order=c"     # what the firmware tries after it
 
 
 def test_read_only_ide_disk_is_not_supported():

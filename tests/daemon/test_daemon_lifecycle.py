@@ -14,7 +14,7 @@ import time
 
 import pytest
 from daemontools import DetachedXend
-from harness import ROOT, STATE_WAIT, answers, wait_until
+from harness import ROOT, STATE_WAIT, answers, guests, wait_until
 
 from xen.xend.daemon import cli
 
@@ -39,7 +39,7 @@ def test_start_detaches_and_answers_status_and_stop(xend):
     assert pid and "started (pid %d)" % pid in r.stdout
 
     # The start returned only once the daemon answers: no waiting here.
-    assert xend.sdk().xenapi.VM.get_all() == []
+    assert guests(xend.sdk().xenapi) == []
     assert answers(xend.port)
 
     # Detached: another session, not our child, umask 077, stdio on /dev/null,

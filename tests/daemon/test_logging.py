@@ -31,7 +31,7 @@ def run():
         vm = root.VM.create({"name_label": "logged", "memory_static_max": "268435456"})
         root.VM.start(vm, False)
         raw.VM.get_all(alice)
-        missing = raw.VM.get_record(alice, "00000000-0000-0000-0000-000000000000")
+        missing = raw.VM.get_record(alice, "11111111-1111-1111-1111-111111111111")
         # Client strings that try to start log lines of their own.
         raw.session.login_with_password("mallory\n" + FORGED, "x")
         raw.session.login_with_password("mallory\u2028" + FORGED, "x")

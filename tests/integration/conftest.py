@@ -23,6 +23,14 @@ def root_tcp(daemon, root):
         pass
 
 
+@pytest.fixture(scope="module")
+def v10(daemon, root):
+    """The SDK as root over the Unix socket in a session of Xen-API 1.0."""
+    s = daemon.sdk_unix(version="1.0")
+    yield s.xenapi
+    s.xenapi.session.logout()
+
+
 @pytest.fixture(scope="module", params=["unix", "tcp"])
 def api(request, root, root_tcp):
     """The SDK as root over the Unix socket, then over TCP."""

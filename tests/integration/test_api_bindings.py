@@ -85,6 +85,14 @@ def test_vm_constructor_with_vbds_and_vifs_takes_them_over(api):
 
 # -- VIF.network <-> network.VIFs --------------------------------------------------------------
 
+def test_network_other_config_of_1_0(api, v10):
+    net = new_network(api, other_config={"purpose": "tests"})
+    api.network.add_to_other_config(net, "k", "v")
+    assert api.network.get_other_config(net) == {"purpose": "tests", "k": "v"}
+    api.network.remove_from_other_config(net, "purpose")
+    assert v10.network.get_record(net)["other_config"] == {"k": "v"}
+
+
 def test_vif_network_both_sides(api):
     n1, n2 = new_network(api), new_network(api)
     vm = new_vm(api)

@@ -4,6 +4,8 @@ a restart and after kill -9; VM power states survive (the sim backend keeps its 
 from harness import make_user, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
+
 STORED = ["VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user"]
 
 # Fields measured at read time from outside the store (load, CPU time, free memory, disk
@@ -54,7 +56,7 @@ def check_world(api, daemon, w, before):
         assert api.VM.get_power_state(vm) == state
     host = api.host.get_all()[0]
     assert sorted(api.host.get_resident_VMs(host)) == sorted(
-        [w["states"]["Running"], w["states"]["Paused"]])
+        [w["states"]["Running"], w["states"]["Paused"], CONTROL_DOMAIN])
     # the guests still answer to the lifecycle
     api.VM.pause(w["states"]["Running"])
     api.VM.unpause(w["states"]["Paused"])

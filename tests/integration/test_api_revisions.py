@@ -12,13 +12,6 @@ from harness import MIB, Daemon, failure, make_user, new_vdi, new_vm, wait_until
 from xen.xend.api import datamodel
 
 
-@pytest.fixture(scope="module")
-def v10(daemon, root):
-    s = daemon.sdk_unix(version="1.0")
-    yield s.xenapi
-    s.xenapi.session.logout()
-
-
 def raw_call(api, method, *args):
     """``method`` through the SDK's own proxy, whatever its name (no attribute magic)."""
     return getattr(api, method)(*args)

@@ -123,6 +123,21 @@ def test_sdk_over_tcp_as_a_user(daemon, alice):
         s.xenapi.session.logout()
 
 
+def test_this_host_is_the_daemons_host(daemon, root, alice):
+    """Xen-API 1.0's first call: session.get_this_host(session, session)."""
+    host = root.host.get_all()[0]
+    s = daemon.sdk_tcp(alice["name"], alice["pw"])
+    try:
+        assert s.xenapi.session.get_this_host(s._session) == host
+    finally:
+        s.xenapi.session.logout()
+    t = tcp(daemon)
+    t.login(alice["name"], alice["pw"], "1.0")
+    assert t.ok("session.get_this_host", t.session) == host
+    assert t.ok("session.get_record", t.session)["this_host"] == host
+    assert t.fail("session.get_this_host", "no-such-session") == [
+        "HANDLE_INVALID", "session", "no-such-session"]
+
 # -- password secrecy -----------------------------------------------------------
 
 def test_password_hash_never_leaves_the_daemon(daemon, root, raw):

@@ -252,3 +252,18 @@ def test_a_vdi_delete_removes_only_bases_of_its_own_chain(api):
     api.VDI.delete(api.VDI.snapshot(v))
     api.VDI.delete(v)
     assert os.listdir(location) == [os.path.basename(stranger)]
+
+
+def test_vdi_other_config_and_sr_content_type_of_1_0(api, v10):
+    sr = new_sr(api)
+    assert api.SR.get_content_type(sr) == ""          # a dir SR: no special content
+    assert api.SR.get_supported_types() == sorted(srdrivers.SR_TYPES)
+    assert {"dir", "file", "iso"} <= set(api.SR.get_supported_types())
+    d = failure(lambda: new_sr(api, content_type="iso"))
+    assert d[:2] == ["INVALID_VALUE", "content_type"] and 'holds content_type ""' in d[2]
+    vdi = new_vdi(api, sr, other_config={"origin": "test"})
+    api.VDI.add_to_other_config(vdi, "k", "v")
+    api.VDI.remove_from_other_config(vdi, "origin")
+    assert api.VDI.get_other_config(vdi) == {"k": "v"}
+    assert v10.VDI.get_record(vdi)["other_config"] == {"k": "v"}
+

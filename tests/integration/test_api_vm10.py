@@ -200,6 +200,8 @@ def test_a_dir_sr_is_local_in_1_0_as_xend_3_1_named_its_file_sr(root, v10):
     assert made in local
     assert all(root.SR.get_type(ref) == "dir" for ref in local)
     assert v10.SR.get_type(new_sr(root)) == "local"
+    assert "local" in v10.SR.get_supported_types() and "dir" in root.SR.get_supported_types()
+    assert "dir" not in v10.SR.get_supported_types()
     assert failure(root.SR.create, {"name_label": "x", "type": "local"})[:3] == [
         "VALUE_NOT_SUPPORTED", "type", "local"]
 

@@ -394,3 +394,163 @@ def test_only_root_sets_weight_and_cap_a_user_pins(api, daemon):
     api.VM.set_VCPUs_params(vm, "weight=8")
     assert api.VM.get_VCPUs_params(vm) == "weight=8"
     api.VM.hard_shutdown(vm)
+
+
+# -- devices of Xen-API 1.0: plug, unplug, media_change ----------------------------------
+
+def _devices(api):
+    """A VM with a disk VBD and a VIF."""
+    vm = new_vm(api)
+    vbd = new_vbd(api, vm, new_vdi(api, new_sr(api)))
+    vif = new_vif(api, vm, new_network(api))
+    return vm, vbd, vif
+
+
+def test_device_fields_of_1_0_have_their_defaults(api, v10):
+    _, vbd, vif = _devices(api)
+    rec = v10.VBD.get_record(vbd)
+    assert (rec["bootable"], rec["type"], rec["mode"]) == (False, "Disk", "RW")
+    for rec in (rec, v10.VIF.get_record(vif)):
+        assert rec["currently_attached"] is False
+        assert (rec["status_code"], rec["status_detail"]) == ("0", "")
+        assert rec["runtime_properties"] == {}
+        assert rec["qos_algorithm_type"] == "" and rec["qos_algorithm_params"] == {}
+        assert rec["qos_supported_algorithms"] == []
+
+
+def test_qos_algorithm_is_one_the_backend_applies(api):
+    _, vbd, vif = _devices(api)
+    for cls, ref in ((api.VBD, vbd), (api.VIF, vif)):
+        cls.add_to_qos_algorithm_params(ref, "kbps", "1000")
+        assert cls.get_qos_algorithm_params(ref) == {"kbps": "1000"}
+        assert failure(cls.set_qos_algorithm_type, ref, "ratelimit") == [
+            "VALUE_NOT_SUPPORTED", "qos/algorithm_type", "ratelimit",
+            "the sim backend applies no QoS algorithm"]
+        assert cls.get_qos_algorithm_type(ref) == ""
+
+
+def test_a_cd_vbd_is_read_only_and_bootable_is_kept(api):
+    vm, vdi = new_vm(api), new_vdi(api, new_sr(api))
+    assert failure(lambda: new_vbd(api, vm, vdi, device="hdc", type="CD")) == [
+        "INVALID_VALUE", "mode", "RW (a CD drive is read-only: attach it RO)"]
+    vbd = new_vbd(api, vm, vdi, device="hdc", type="CD", mode="RO", bootable=True)
+    assert (api.VBD.get_type(vbd), api.VBD.get_bootable(vbd)) == ("CD", True)
+
+
+def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api, daemon):
+    vm, vbd, vif = _devices(api)
+    for cls, ref in ((api.VBD, vbd), (api.VIF, vif)):
+        assert failure(cls.plug, ref) == ["VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
+        assert failure(cls.unplug, ref) == ["VM_BAD_POWER_STATE", vm, "Running", "Halted"]
+    api.VM.start(vm, False)
+    for cls, ref, kind in ((api.VBD, vbd, "vbd"), (api.VIF, vif, "vif")):
+        assert cls.get_currently_attached(ref) is True
+        assert cls.get_runtime_properties(ref)["device"] == "%s-%s" % (kind, ref)
+        assert failure(cls.plug, ref)[0] == "OPERATION_NOT_ALLOWED"
+        cls.unplug(ref)
+        assert cls.get_currently_attached(ref) is False
+        assert cls.get_runtime_properties(ref) == {}
+        assert failure(cls.unplug, ref)[0] == "OPERATION_NOT_ALLOWED"
+    assert api.VM.get_VBDs(vm) == [vbd] and api.VM.get_VIFs(vm) == [vif]
+    # A suspended guest resumes as it was saved: without them.
+    api.VM.suspend(vm, False)
+    api.VM.resume(vm, False)
+    assert not api.VBD.get_currently_attached(vbd) and not api.VIF.get_currently_attached(vif)
+    api.VBD.plug(vbd)
+    assert api.VBD.get_currently_attached(vbd) is True
+    assert api.VBD.get_status_code(vbd) == "0"
+    # The next guest has every device.
+    api.VM.hard_shutdown(vm)
+    api.VM.start(vm, True)
+    assert api.VBD.get_currently_attached(vbd) and api.VIF.get_currently_attached(vif)
+    # Deleting an unplugged device of a running VM asks the guest nothing; a VM.save
+    # meanwhile is refused (the file's guest would lack a device its restore gives it).
+    api.VM.unpause(vm)
+    api.VIF.unplug(vif)
+    d = failure(api.VM.save, vm, os.path.join(vm_dir(daemon, vm), "unplugged.save"))
+    assert d[0] == "OPERATION_NOT_ALLOWED" and "unplugged" in d[1]
+    api.VIF.destroy(vif)
+    assert api.VM.get_VIFs(vm) == []
+    api.VM.hard_shutdown(vm)
+
+
+def test_a_failed_plug_says_why_in_status(api):
+    vm = new_vm(api)
+    vbd = new_vbd(api, vm, new_vdi(api, new_sr(api)))
+    api.VM.start(vm, False)
+    api.VBD.unplug(vbd)
+    api.VM.pause(vm)
+    api.VM.unpause(vm)
+    # Another running VM takes the disk meanwhile: the plug fails, and says so.
+    other = new_vm(api)
+    new_vbd(api, other, api.VBD.get_VDI(vbd))
+    api.VM.start(other, False)
+    assert failure(api.VBD.plug, vbd)[0] == "VDI_IN_USE"
+    assert api.VBD.get_status_code(vbd) == "1"
+    assert api.VBD.get_status_detail(vbd).startswith("VDI_IN_USE")
+    assert api.VBD.get_currently_attached(vbd) is False
+    for v in (vm, other):
+        api.VM.hard_shutdown(v)
+    assert api.VBD.get_status_code(vbd) == "0"
+
+
+def test_media_change_swaps_a_cd_drives_vdi(api):
+    sr = new_sr(api)
+    first, second = new_vdi(api, sr), new_vdi(api, sr)
+    vm = new_vm(api)
+    cd = new_vbd(api, vm, first, device="hdc", type="CD", mode="RO")
+    disk = new_vbd(api, vm, new_vdi(api, sr), device="xvda")
+    api.VBD.media_change(cd, second)            # halted: the record
+    assert api.VBD.get_VDI(cd) == second and api.VDI.get_VBDs(first) == []
+    api.VM.start(vm, False)
+    api.VBD.media_change(cd, first)             # resident: the guest's drive too
+    assert api.VBD.get_VDI(cd) == first and api.VDI.get_VBDs(second) == []
+    assert api.VBD.get_runtime_properties(cd)["image"] == api.VDI.get_location(first)
+    assert failure(api.VBD.media_change, disk, second)[0] == "OPERATION_NOT_ALLOWED"
+    api.VM.suspend(vm, False)
+    assert failure(api.VBD.media_change, cd, second) == [
+        "VM_BAD_POWER_STATE", vm, "Halted,Running,Paused", "Suspended"]
+    api.VM.hard_shutdown(vm)
+
+
+# -- live memory and migration (Xen-API 1.0) -----------------------------------------------
+
+@pytest.mark.parametrize("state", LIFECYCLE_STATES)
+def test_memory_live_setters_only_while_resident(api, state):
+    vm = vm_in(api, state)
+    for call in (api.VM.set_memory_dynamic_max_live, api.VM.set_memory_dynamic_min_live):
+        if state in RESIDENT_STATES:
+            call(vm, str(128 * 2 ** 20))
+        else:
+            assert failure(call, vm, str(128 * 2 ** 20)) == [
+                "VM_BAD_POWER_STATE", vm, "Running,Paused", state]
+    if state != "Halted":
+        api.VM.hard_shutdown(vm)
+
+
+def test_mem_set_as_xm_does_it_lowers_and_raises_both(api):
+    mib = 2 ** 20
+    vm = new_vm(api, memory_static_max=str(512 * mib), memory_dynamic_max=str(256 * mib),
+                memory_dynamic_min=str(256 * mib))
+    api.VM.start(vm, False)
+    for target in (64 * mib, 384 * mib):      # xm mem-set: max_live, then min_live
+        api.VM.set_memory_dynamic_max_live(vm, str(target))
+        api.VM.set_memory_dynamic_min_live(vm, str(target))
+        rec = api.VM.get_record(vm)
+        assert (rec["memory_dynamic_max"], rec["memory_dynamic_min"]) == (str(target),) * 2
+    # Beyond static_max: refused, nothing changed.
+    d = failure(api.VM.set_memory_dynamic_max_live, vm, str(1024 * mib))
+    assert d[:2] == ["INVALID_VALUE", "memory_dynamic_max"]
+    assert api.VM.get_memory_dynamic_max(vm) == str(384 * mib)
+    api.VM.hard_shutdown(vm)
+
+
+def test_migrate_is_refused_without_a_pool(api):
+    vm = new_vm(api)
+    assert failure(api.VM.migrate, vm, "other", True, {}) == [
+        "VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
+    api.VM.start(vm, False)
+    d = failure(api.VM.migrate, vm, "other", True, {})
+    assert d[0] == "OPERATION_NOT_ALLOWED" and d[1].startswith("no other host")
+    assert api.VM.get_power_state(vm) == "Running"
+    api.VM.hard_shutdown(vm)

@@ -233,6 +233,7 @@ def test_an_iso_library_is_read_only(api, tmp_path_factory):
     raw_image(os.path.join(d, "install.iso"), 2 * MIB, b"CD001")
     raw_image(os.path.join(d, "disk.img"))             # not an ISO: not scanned
     sr = introduce(api, d, "iso")
+    assert api.SR.get_content_type(sr) == "iso"
     api.SR.scan(sr)
     (vdi,) = api.SR.get_VDIs(sr)
     assert api.VDI.get_location(vdi) == os.path.join(d, "install.iso")
@@ -245,7 +246,8 @@ def test_an_iso_library_is_read_only(api, tmp_path_factory):
                                                                    "SR.type", "iso"]
     vm = new_vm(api)
     assert failure(new_vbd, api, vm, vdi)[:2] == ["INVALID_VALUE", "mode"]   # RW asked
-    new_vbd(api, vm, vdi, device="hdc", mode="RO")
+    vbd = new_vbd(api, vm, vdi, device="hdc", mode="RO", type="Disk")
+    assert api.VBD.get_type(vbd) == "CD"            # an ISO is always in a CD drive
     api.VM.destroy(vm)
     api.VDI.forget(vdi)
     assert sorted(os.listdir(d)) == ["disk.img", "install.iso"]

@@ -12,8 +12,10 @@ import uuid
 
 import pytest
 import XenAPI
-from harness import QEMU, failure, make_user, new_vm, wait_until
+from harness import QEMU, failure, make_user, new_vm, resident_guests, wait_until
 from metricshelp import SAMPLER_CONFIG
+
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 
 
 def test_name_label_defaults_to_the_hostname(sim_api, sim_host):
@@ -62,22 +64,22 @@ def test_memory_total_and_free_and_the_control_domain(sim_api, sim_host):
 def test_resident_vms_follow_vm_start_and_stop(sim_api, sim_host):
     api, host = sim_api, sim_host
     a, b = new_vm(api), new_vm(api)
-    assert api.host.get_resident_VMs(host) == []
+    assert resident_guests(api, host) == []
     api.VM.start(a, False)
-    assert api.host.get_resident_VMs(host) == [a]
+    assert resident_guests(api, host) == [a]
     assert api.VM.get_resident_on(a) == host
     api.VM.start(b, True)                       # Paused is resident too
-    assert sorted(api.host.get_resident_VMs(host)) == sorted([a, b])
+    assert sorted(resident_guests(api, host)) == sorted([a, b])
     api.VM.suspend(b, False)                    # a suspended VM is nowhere
-    assert api.host.get_resident_VMs(host) == [a]
+    assert resident_guests(api, host) == [a]
     assert api.VM.get_resident_on(b) == ""
     api.VM.clean_shutdown(a)
-    assert api.host.get_resident_VMs(host) == []
+    assert resident_guests(api, host) == []
     api.VM.resume(b, False)
-    assert api.host.get_resident_VMs(host) == [b]
-    assert api.host.get_record(host)["resident_VMs"] == [b]
+    assert resident_guests(api, host) == [b]
+    assert api.host.get_record(host)["resident_VMs"] == [CONTROL_DOMAIN, b]
     api.VM.hard_shutdown(b)
-    assert api.host.get_resident_VMs(host) == []
+    assert resident_guests(api, host) == []
     assert api.VM.get_resident_on(b) == ""
 
 
@@ -131,7 +133,7 @@ def test_disable_refuses_start_and_resume_running_vms_carry_on(sim_api, sim_host
     assert api.VM.get_power_state(suspended) == "Suspended"
     # The running VM carries on, and can still be paused and rebooted: it is no new VM.
     assert api.VM.get_power_state(running) == "Running"
-    assert api.host.get_resident_VMs(host) == [running]
+    assert resident_guests(api, host) == [running]
     api.VM.pause(running)
     api.VM.unpause(running)
     api.VM.hard_reboot(running)
@@ -141,7 +143,7 @@ def test_disable_refuses_start_and_resume_running_vms_carry_on(sim_api, sim_host
     assert api.host.get_enabled(host) is True
     api.VM.start(halted, False)
     api.VM.resume(suspended, False)
-    assert sorted(api.host.get_resident_VMs(host)) == sorted([running, suspended, halted])
+    assert sorted(resident_guests(api, host)) == sorted([running, suspended, halted])
 
 
 def test_async_start_on_a_disabled_host_fails_host_disabled(sim_api, sim_host):

@@ -65,3 +65,15 @@ def test_sysrq_nmi_dump_core_dmesg_reset_and_power_button(api, host, qemu_daemon
     api.VM.send_trigger(vm, "power", 0)
     wait_state(api, vm, "Halted", EVENT_WAIT)
     assert qemu_pids(vm) == []
+
+
+def test_host_facts_and_debug_keys_on_qemu(api, host, qemu_daemon):
+    """QEMU's host.capabilities are HVM guest types of qemu-system-x86_64; it has no
+    hypervisor debug keys."""
+    rec = api.host.get_record(host)
+    assert rec["capabilities"] == ["hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"]
+    assert rec["sched_policy"] == "credit"
+    assert rec["API_version_vendor_implementation"]["backend"] == "qemu"
+    assert int(rec["cpu_configuration"]["nr_cpus"]) == len(rec["host_CPUs"])
+    assert failure(api.host.send_debug_keys, host, "q") == [
+        "VALUE_NOT_SUPPORTED", "keys", "q", "the qemu backend has no hypervisor debug keys"]

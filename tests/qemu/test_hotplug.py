@@ -1,4 +1,5 @@
-"""VBDs and VIFs created and deleted on resident VMs: hot-plug and unplug through the API.
+"""VBDs and VIFs created and deleted on resident VMs, or unplugged and plugged again with
+their records kept: hot-plug and unplug through the API; and a CD drive's medium changed.
 
 A record exists exactly while the guest holds the device: the tiny guest's own report
 of its devices ("xend-test: devices: ..." on its console) and the files and taps its
@@ -37,9 +38,21 @@ def test_plug_survive_suspend_and_restart_then_unplug(make_daemon, tiny_guest):
     d = make_daemon(extra_config="shutdown_timeout = %d\n" % BOOT_WAIT)
     api = d.api
     vm = new_tiny_vm(api, tiny_guest)
+    # A CD drive (IDE: only at start) whose medium is changed in the running guest.
+    discs = [new_vdi(api), new_vdi(api)]
+    cd = new_vbd(api, vm, discs[0], device="hdc", mode="RO", type="CD")
     api.VM.start(vm, False)
     wait_ready(d, vm)
     wait_devices(d, vm, [])
+    facts = api.VBD.get_runtime_properties(cd)
+    assert facts["device"] == "vbd-" + cd and facts["read-only"] == "true"
+    assert facts["format"] == "qcow2" and facts["cache"] == "writeback"
+    assert _image(api, discs[0]) in open_files(the_pid(vm))
+    api.VBD.media_change(cd, discs[1])
+    assert api.VBD.get_VDI(cd) == discs[1]
+    files = open_files(the_pid(vm))
+    assert _image(api, discs[1]) in files and _image(api, discs[0]) not in files
+    assert api.VBD.get_runtime_properties(cd)["node-name"] != facts["node-name"]
 
     net = api.network.create({"name_label": unique("net")})
     vif = api.VIF.create({"VM": vm, "network": net, "device": "eth0", "MAC": "",
@@ -47,8 +60,24 @@ def test_plug_survive_suspend_and_restart_then_unplug(make_daemon, tiny_guest):
     vdi = new_vdi(api)
     vbd = new_vbd(api, vm, vdi)
     wait_devices(d, vm, ["vda", "eth0:1400"])
-    assert api.VM.get_VBDs(vm) == [vbd] and api.VM.get_VIFs(vm) == [vif]
+    assert sorted(api.VM.get_VBDs(vm)) == sorted([cd, vbd]) and api.VM.get_VIFs(vm) == [vif]
     assert _image(api, vdi) in open_files(the_pid(vm))
+    assert master(tap(vif)) == private_bridge(net)
+    assert api.VIF.get_runtime_properties(vif)["tap"] == tap(vif)
+
+    # Unplugged and plugged again, the records staying: the guest and QEMU follow.
+    api.VBD.unplug(vbd)
+    wait_devices(d, vm, ["eth0:1400"])
+    assert sorted(api.VM.get_VBDs(vm)) == sorted([cd, vbd])
+    assert not api.VBD.get_currently_attached(vbd)
+    assert _image(api, vdi) not in open_files(the_pid(vm))
+    api.VIF.unplug(vif)
+    wait_devices(d, vm, [])
+    assert not link_exists(tap(vif)) and api.VIF.get_runtime_properties(vif) == {}
+    api.VBD.plug(vbd)
+    api.VIF.plug(vif)
+    wait_devices(d, vm, ["vda", "eth0:1400"])
+    assert api.VBD.get_currently_attached(vbd) and api.VIF.get_currently_attached(vif)
     assert master(tap(vif)) == private_bridge(net)
 
     # Built again from the records, the guest keeps them: after a suspend and
@@ -63,7 +92,7 @@ def test_plug_survive_suspend_and_restart_then_unplug(make_daemon, tiny_guest):
 
     api.VBD.destroy(vbd)
     wait_devices(d, vm, ["eth0:1400"])
-    assert api.VM.get_VBDs(vm) == [] and api.VDI.get_VBDs(vdi) == []
+    assert api.VM.get_VBDs(vm) == [cd] and api.VDI.get_VBDs(vdi) == []
     assert _image(api, vdi) not in open_files(the_pid(vm))
     api.VIF.destroy(vif)
     wait_devices(d, vm, [])

@@ -4,13 +4,15 @@ decide (no QEMU process is left). No guest boots here.
 """
 
 import pytest
-from harness import MIB, failure, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
+from harness import MIB, failure, guests, memory, new_no_os_vm, qemu_pids, requires_qemu, unique
+
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
 
 def _vm_names(api):
-    return {api.VM.get_name_label(vm) for vm in api.VM.get_all()}
+    return {api.VM.get_name_label(vm) for vm in guests(api)}
 
 
 def test_set_refuses_what_qemu_cannot_honour_and_the_vm_is_unchanged(api):
@@ -65,3 +67,17 @@ def test_start_refuses_a_kernel_that_is_not_there(api):
     assert d == ["VALUE_NOT_SUPPORTED", "kernel/kernel", "/nonexistent/k2",
                  "no such file on the host"], d
     assert api.VM.get_power_state(vm) == "Halted"
+
+
+def test_the_control_domain_is_the_host_and_refuses_every_operation(api, host):
+    """On QEMU the control domain's VM is the machine itself: its figures are read, no
+    QEMU is asked, and an operation on it reaches no backend."""
+    rec = api.VM.get_record(CONTROL_DOMAIN)
+    assert (rec["name_label"], rec["power_state"], rec["domid"], rec["resident_on"]) == \
+        ("Domain-0", "Running", "0", host)
+    assert int(rec["memory_actual"]) == int(api.host.get_control_domain_memory(host)) > 0
+    assert float(rec["VCPUs_CPU_time"]) > 0.0
+    for op, args in (("hard_shutdown", ()), ("start", (False,)), ("clone", ("copy",))):
+        assert failure(getattr(api.VM, op), CONTROL_DOMAIN, *args)[0] == "OPERATION_NOT_ALLOWED"
+    assert api.VM.get_power_state(CONTROL_DOMAIN) == "Running"
+    assert qemu_pids(CONTROL_DOMAIN) == []

@@ -29,6 +29,7 @@ import XenAPI
 from harness import Daemon
 
 from xen.xend.api import datamodel
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 from xen.xend.api.types import Ref, Set
 
 KILLS = int(os.environ.get("XEND_CRASH_KILLS", "24"))
@@ -270,7 +271,7 @@ def check_guests(world, daemon, sentinel, cut_off_starts, orphans):
         guests = json.load(f)       # uuid -> "Running" | "Paused", replaced atomically
     halted = {rec["uuid"] for rec in world["VM"].values() if rec["power_state"] == "Halted"}
     live = {rec["uuid"]: rec["power_state"] for rec in world["VM"].values()
-            if rec["power_state"] in ("Running", "Paused")}
+            if rec["power_state"] in ("Running", "Paused") and rec["uuid"] != CONTROL_DOMAIN}
     disagree = {u: (guests.get(u), live.get(u)) for u in set(guests) | set(live)
                 if guests.get(u) != live.get(u)}
     orphans &= set(disagree)        # agreeing again: no longer an orphan

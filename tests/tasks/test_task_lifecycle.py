@@ -71,7 +71,7 @@ def test_async_start_of_a_running_vm_fails_at_once_without_a_task(daemon, root):
 
 
 @pytest.mark.parametrize("method, args, code", [
-    ("VM.start", ["00000000-0000-0000-0000-000000000000", False], "HANDLE_INVALID"),
+    ("VM.start", ["11111111-1111-1111-1111-111111111111", False], "HANDLE_INVALID"),
     ("VM.start", [], "MESSAGE_PARAMETER_COUNT_MISMATCH"),
     ("VM.set_name_label", ["__VM__", 42], "FIELD_TYPE_ERROR"),
     ("VM.set_user_version", ["__VM__", "99999999999999999999"], "INVALID_VALUE"),

@@ -43,7 +43,8 @@ class KilledBackend(WaitingBackend):
 
 
 def _owner(tmp_path, backend_class, **fields):
-    store = Store(None, ["VM", "host", "console"], reverse_fields=[("console", "VM")])
+    store = Store(None, ["VM", "host", "VBD", "VIF", "console"],
+                  reverse_fields=[("console", "VM"), ("VBD", "VM"), ("VIF", "VM")])
     with store.transaction() as txn:
         txn.create("VM", "vm1", dict({"power_state": "Running", "resident_on": "h"}, **fields))
     backend = backend_class(str(tmp_path))
@@ -80,7 +81,8 @@ def test_the_overtaken_call_answers_the_outcome(tmp_path, backend_class, call, a
 
 
 def test_hard_shutdown_overtaking_clean_shutdown_sets_halted_before_it_returns(tmp_path):
-    store = Store(None, ["VM", "host", "console"], reverse_fields=[("console", "VM")])
+    store = Store(None, ["VM", "host", "VBD", "VIF", "console"],
+                  reverse_fields=[("console", "VM"), ("VBD", "VM"), ("VIF", "VM")])
     with store.transaction() as txn:
         txn.create("VM", "vm1", {"power_state": "Running", "resident_on": "h"})
     backend = WaitingBackend(str(tmp_path))

@@ -211,3 +211,44 @@ def test_has_kvm_real_host_without_virt_flags():
         pytest.skip("this host has hardware virtualisation")
     # Holds even where /dev/kvm exists and opens (see notes/qemu.md).
     assert hostinfo.has_kvm() is False
+
+
+# -- host.cpu_configuration ------------------------------------------------------------------
+
+def _stanza(n, package, cores="2", siblings="4"):
+    return ("processor\t: %d\nstepping\t: 7\nphysical id\t: %d\nsiblings\t: %s\n"
+            "cpu cores\t: %s\n\n" % (n, package, siblings, cores))
+
+
+def test_cpu_configuration_of_two_hyperthreaded_packages():
+    text = "".join(_stanza(n, n // 4) for n in range(8))
+    cpus = hostinfo.read_cpus(text)
+    assert (cpus[5].socket, cpus[5].cores, cpus[5].siblings, cpus[5].stepping) == (1, 2, 4, "7")
+    assert hostinfo.cpu_configuration(cpus, 2) == {
+        "nr_cpus": "8", "nr_nodes": "2", "sockets_per_node": "1", "cores_per_socket": "2",
+        "threads_per_core": "2"}
+
+
+def test_cpu_configuration_without_topology_lines_counts_cores():
+    # ARM's cpuinfo names no packages, cores or siblings.
+    cpus = hostinfo.read_cpus("processor\t: 0\n\nprocessor\t: 1\n\nprocessor\t: 2\n")
+    assert hostinfo.cpu_configuration(cpus, 1) == {
+        "nr_cpus": "3", "nr_nodes": "1", "sockets_per_node": "1", "cores_per_socket": "3",
+        "threads_per_core": "1"}
+
+
+def test_numa_nodes(tmp_path):
+    assert hostinfo.numa_nodes(str(tmp_path / "absent")) == 1
+    for name in ("node0", "node1", "online", "nodeX", "power"):
+        (tmp_path / name).mkdir()
+    assert hostinfo.numa_nodes(str(tmp_path)) == 2
+
+
+def test_bootloaders_are_the_installed_ones(tmp_path, monkeypatch):
+    pygrub = tmp_path / "pygrub"
+    monkeypatch.setattr(hostinfo, "BOOTLOADERS", {"pygrub": (str(pygrub),)})
+    assert hostinfo.bootloaders() == []
+    pygrub.write_text("#!/bin/sh\n")
+    assert hostinfo.bootloaders() == []          # not executable
+    pygrub.chmod(0o755)
+    assert hostinfo.bootloaders() == ["pygrub"]

@@ -24,6 +24,7 @@ import xenhost
 from harness import (
     console_query,
     failure,
+    guest_records,
     http_upgrade,
     make_user,
     memory,
@@ -55,7 +56,7 @@ def api(host):
     yield session.xenapi
     # The reattach test restarts the daemon: clean up through a session of now.
     x = host.session().xenapi
-    for vm, rec in x.VM.get_all_records().items():
+    for vm, rec in guest_records(x).items():
         if rec["power_state"] != "Halted":
             try:
                 x.VM.hard_shutdown(vm)
@@ -297,14 +298,25 @@ def scrape_metrics(host, api):
 
 
 def test_host_cpus_are_xens_physical_cpus(api, host, vm_a):
-    """host_cpu counts Xen's physical CPUs (``xl info``), not dom0's vCPUs, and their
-    utilisation comes from Xen's idle counters (xenpm), not from dom0's /proc/stat; the
-    host's memory on GET /metrics is Xen's, not dom0's."""
+    """host_cpu counts Xen's physical CPUs (``xl info``), not dom0's vCPUs, at Xen's
+    speed, and their utilisation comes from Xen's idle counters (xenpm), not from dom0's
+    /proc/stat; the host's facts of Xen-API 1.0 are xl info's, and its debug keys reach
+    Xen; the host's memory on GET /metrics is Xen's, not dom0's."""
     ensure(api, host, vm_a, "Running")
     info = dict((k.strip(), v.strip()) for k, _, v in
                 (line.partition(":") for line in host.check("xl info").splitlines()))
     cpus = api.host_cpu.get_all_records()
     assert sorted(int(c["number"]) for c in cpus.values()) == list(range(int(info["nr_cpus"])))
+    assert {int(c["speed"]) for c in cpus.values()} == {round(float(info["cpu_mhz"]))}
+    # Xen-API 1.0's host facts are Xen's, and its debug keys reach Xen's console ring.
+    ref = api.host.get_all()[0]
+    rec = api.host.get_record(ref)
+    assert rec["capabilities"] == info["xen_caps"].split()
+    assert rec["sched_policy"] == info["xen_scheduler"]
+    assert rec["cpu_configuration"]["nr_cpus"] == info["nr_cpus"]
+    assert rec["cpu_configuration"]["threads_per_core"] == info["threads_per_core"]
+    api.host.send_debug_keys(ref, "q")
+    assert "'q' pressed" in api.host.dmesg(ref)
     idle = host.check("xenpm get-cpuidle-states")
     assert idle.count("idle time(ms)") == int(info["nr_cpus"]), idle
 

@@ -25,6 +25,8 @@ def test_info(xm, root):
     host = root.host.get_all()[0]
     assert pairs["uuid"] == host and pairs["host"] == root.host.get_name_label(host)
     assert pairs["nr_cpus"] == str(len(root.host_cpu.get_all()))
+    # The guests only: the control domain's VM is resident too.
+    assert pairs["resident_vms"] == str(len(root.host.get_resident_VMs(host)) - 1)
     assert pairs["software_version/xend"]
     total, free = int(pairs["total_memory"]), int(pairs["free_memory"])
     assert 0 < free <= total == int(root.host.get_memory_total(host)) // 2 ** 20

@@ -5,9 +5,10 @@ import os
 import re
 import signal
 
-from harness import MIB, ROOT, STATE_WAIT, Daemon, crash_sim_guest, wait_until
+from harness import MIB, ROOT, STATE_WAIT, Daemon, crash_sim_guest, guest_records, wait_until
 from xmtools import Shell, table
 
+from xen.xend.api.lifecycle import CONTROL_DOMAIN
 from xen.xm.output import vm_state
 
 
@@ -56,6 +57,10 @@ def test_list_shows_domain0_domids_cpu_time_and_filters_by_state(xm, root, tmp_p
     assert rows[0]["Name"] == "Domain-0" and rows[0]["ID"] == "0"
     assert rows[0]["State"] == "r-----" and int(rows[0]["Mem"]) > 0
     assert int(rows[0]["VCPUs"]) == len(root.host_cpu.get_all())
+    assert float(rows[0]["Time(s)"]) > 0.0      # the machine's busy CPU seconds, read
+    assert int(rows[0]["Mem"]) == int(root.VM.get_memory_actual(CONTROL_DOMAIN)) // MIB
+    (named,) = table(xm("list", "Domain-0"))     # the control domain's VM, by name
+    assert (named["Name"], named["ID"], named["State"]) == ("Domain-0", "0", "r-----")
     mine = {r["Name"]: r for r in rows}
     assert mine["dom-run"]["ID"] == root.VM.get_domid(vm)
     assert float(mine["dom-run"]["Time(s)"]) >= 0.0
@@ -106,6 +111,9 @@ def test_uptime_of_resident_vms(xm, root, tmp_path):
     xm("start", "up-run")
     rows = {r["Name"]: r for r in table(xm("uptime"))}
     assert "up-halted" not in rows
+    # The control domain's VM, up since the machine booted (perhaps days: spaces).
+    line = next(ln for ln in xm("uptime").splitlines() if ln.startswith("Domain-0 "))
+    assert re.fullmatch(r"Domain-0\s+0\s+(\d+ days?, )?\d+:\d\d:\d\d", line.strip()), line
     assert re.fullmatch(r"\d+:\d\d:\d\d", rows["up-run"]["Uptime"]), rows
     named = table(xm("uptime", "up-run", "up-halted"))
     assert [r["Uptime"] for r in named][1] == "-"
@@ -116,6 +124,8 @@ def test_top_without_a_terminal_prints_samples_and_exits(xm, root, tmp_path):
     xm("start", "top-run")
     rows = table(xm("top"))
     assert "top-run" in [r["NAME"] for r in rows]
+    assert (rows[0]["NAME"], rows[0]["ID"]) == ("Domain-0", "0")
+    assert int(rows[0]["VCPUS"]) == len(root.host_cpu.get_all())
     assert set(rows[0]) >= {"CPU(sec)", "CPU(%)", "MEM(k)", "VCPUS", "NETRX(k/s)"}
     samples = [json.loads(line) for line in
                xm("top", "--json", "--iterations", "2", "--delay", "0.1").splitlines()]
@@ -490,7 +500,7 @@ PAUSED_LINE = "Error: all-paused: VM_BAD_POWER_STATE: all-paused is Paused; this
 
 def test_shutdown_and_reboot_of_every_vm_report_each_failure(xm, root, tmp_path):
     # -a reaches every VM of the module's daemon: only this test's may fail.
-    for vm, rec in root.VM.get_all_records().items():
+    for vm, rec in guest_records(root).items():
         if rec["power_state"] == "Paused":
             root.VM.hard_shutdown(vm)
     up = [new_vm(xm, tmp_path, name) for name in ("all-1", "all-2")]

@@ -8,7 +8,7 @@ datamodel's field types, so that JSON output has real numbers.
 import json
 import re
 
-from xen.xend.api import datamodel
+from xen.xend.api import datamodel, lifecycle
 from xen.xend.api.types import TypeMismatch
 
 MIB = 1024 * 1024
@@ -130,7 +130,10 @@ RUNNING_SHARE = 0.5
 def vm_state(record):
     """A VM's state in xm's six-flag style: a Running VM is "r" while one of its vCPUs
     was on a CPU for most of the last sample period, else blocked ("b"); a guest kept
-    after a crash is "c" (its power state is Paused)."""
+    after a crash is "c" (its power state is Paused). The control domain is "r", as
+    xm has always shown it: xm itself is on one of its CPUs as it asks."""
+    if lifecycle.is_control_domain(record):
+        return "r-----"
     if record.get("crashed"):
         return "----c-"
     power = record.get("power_state", "Unknown")

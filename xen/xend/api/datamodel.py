@@ -52,6 +52,7 @@ from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     task_allowed_operations,
     task_status_type,
     vbd_mode,
+    vbd_type,
     vdi_type,
     vm_power_state,
 )
@@ -224,6 +225,42 @@ def _vm_op(name, params, desc, result=None, lifecycle=None, **flags):
                    lifecycle=lifecycle or name, **flags)
 
 
+def _device_fields(cls):
+    """The fields Xen-API 1.0 gives both kinds of VM device (VBD, VIF): whether and how
+    the device is attached to the resident guest, and its QoS settings."""
+    return [
+        Field("currently_attached", Bool, RO_RUN,
+              "true while the device is attached to the VM's resident guest (a VM.start "
+              "attaches every device; %s.unplug detaches one)" % cls, since="1.0"),
+        Field("status_code", Int, RO_RUN, "error/success code of the last attach-operation "
+              "(0: success)", since="1.0"),
+        Field("status_detail", String, RO_RUN, "what went wrong in the last "
+              "attach-operation (\"\" after a success)", since="1.0"),
+        Field("runtime_properties", Map(String, String), RO_RUN,
+              "the backend's live facts of the attached device (docs/vm-mapping.md); "
+              "empty while it is not attached", since="1.0"),
+        Field("qos/algorithm_type", String, RW, "QoS algorithm to use: \"\" (none) or one "
+              "of qos/supported_algorithms", since="1.0"),
+        Field("qos/algorithm_params", Map(String, String), RW,
+              "parameters for the chosen QoS algorithm", since="1.0"),
+        Field("qos/supported_algorithms", Set(String), RO_RUN,
+              "the QoS algorithms the backend can apply to this %s" % cls, since="1.0"),
+    ]
+
+
+def _device_messages(cls):
+    """VBD.plug/unplug and VIF.plug/unplug (Xen-API 1.0)."""
+    this = Param("self", Ref(cls), "the %s" % cls)
+    return [
+        Message("plug", [this], None, "Hot-plug the %s into its VM's resident guest (Running "
+                "or Paused), where it is not attached (currently_attached false)" % cls,
+                since="1.0"),
+        Message("unplug", [this], None, "Hot-unplug the %s from its VM's running guest, "
+                "keeping the record: the guest is without it until %s.plug or the VM's "
+                "next start" % (cls, cls), since="1.0"),
+    ]
+
+
 # --------------------------------------------------------------------------
 # Classes (§2.1, §2.4-§2.14).
 
@@ -240,6 +277,9 @@ SESSION = Class("session", "a session", [
     Field("last_active", Int, RO_RUN, "time of the session's last call, in seconds since "
           "the epoch", since="1.0", rev="1.0",
           same_as=Renamed(("last_active",), read=renames.stamp_to_seconds)),
+    # 1.0: events, session, host facts
+    Field("this_host", Ref("host"), RO_RUN, "the host the session is connected to",
+          since="1.0"),
 ], messages=[
     Message("login_with_password",
             [Param("uname", String, "Username for login."),
@@ -410,6 +450,10 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                           write=renames.map_to_pairs)),
     Field("metrics", Ref("VM_metrics"), RO_RUN, "metrics associated with this VM",
           since="1.0"),
+    # 1.0: control domain
+    Field("is_control_domain", Bool, RO_RUN,
+          "true for the control domain, the machine the daemon runs in (Domain-0), whose "
+          "record the daemon keeps; false for every other VM", since="1.0"),
     # 1.0: the VM's renamed fields (HVM/boot_policy before PV/bootloader: in a create
     # giving both, a boot loader named wins over the "" policy)
     Field("HVM/boot_policy", String, RW, "\"BIOS order\" for a VM that boots from its BIOS "
@@ -509,6 +553,22 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                            "checks: accepted; this daemon has no check it would skip",
                            optional=True)],
            "Start the specified VM (Halted only).", since="1.0", rev="1.0"),
+    # 1.0: live memory
+    _vm_op("set_memory_dynamic_max_live", [Param("max", Int, "the new memory/dynamic_max, "
+                                                 "in bytes")],
+           "Set memory/dynamic_max and move the resident guest's balloon target to it at "
+           "once (Running or Paused); a memory/dynamic_min above it comes down with it.",
+           since="1.0"),
+    _vm_op("set_memory_dynamic_min_live", [Param("min", Int, "the new memory/dynamic_min, "
+                                                 "in bytes")],
+           "Set memory/dynamic_min (a memory/dynamic_max below it goes up with it) and move "
+           "the resident guest's balloon target to memory/dynamic_max at once (Running or "
+           "Paused).", since="1.0"),
+    _vm_op("migrate", [Param("dest", String, "the destination host"),
+                       Param("live", Bool, "migrate without stopping the guest"),
+                       Param("options", Map(String, String), "other parameters")],
+           "Move the VM to another host: refused (OPERATION_NOT_ALLOWED), as this host is "
+           "in no pool of hosts.", since="1.0"),
 ], list_rpc=True, lifecycle=True)
 
 HOST = Class("host", "a physical host", [
@@ -528,6 +588,30 @@ HOST = Class("host", "a physical host", [
           "daemon runs in: dom0 on Xen, the host itself on QEMU", extension=True),
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
+    # 1.0: events, session, host facts
+    Field("API_version/major", Int, RO_RUN, "major version number of the API: 1",
+          since="1.0"),
+    Field("API_version/minor", Int, RO_RUN, "minor version number of the API: 0, whichever "
+          "revision the session speaks", since="1.0"),
+    Field("API_version/vendor", String, RO_RUN, "identification of vendor: xend",
+          since="1.0"),
+    Field("API_version/vendor_implementation", Map(String, String), RO_RUN,
+          "details of vendor implementation: the daemon's version and backend", since="1.0"),
+    Field("capabilities", Set(String), RO_RUN, "the guest types the hypervisor runs, in "
+          "Xen's spelling (hvm-3.0-x86_64, xen-3.0-x86_64, ...)", since="1.0"),
+    Field("cpu_configuration", Map(String, String), RO_RUN, "the CPU configuration of the "
+          "host: nr_cpus, nr_nodes, sockets_per_node, cores_per_socket, threads_per_core",
+          since="1.0"),
+    Field("sched_policy", String, RO_RUN, "the scheduler policy in force on the host",
+          since="1.0"),
+    Field("supported_bootloaders", Set(String), RO_RUN, "the bootloaders installed on the "
+          "host", since="1.0"),
+    Field("logging", Map(String, String), RW, "logging configuration", since="1.0"),
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
+    Field("suspend_image_sr", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
+          "created; null once that SR is deleted", since="1.0"),
+    Field("crash_dump_sr", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
+          "created; null once that SR is deleted", since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -544,6 +628,16 @@ HOST = Class("host", "a physical host", [
     Message("dmesg_clear", [Param("host", Ref("host"), "the host")], String,
             "The hypervisor's log on the host as host.dmesg, and clear it: what it returns "
             "is not returned again.", root_only=True, extension=True),
+    # 1.0: events, session, host facts
+    Message("list_methods", [], Set(String),
+            "Every method name the session may call, sorted", since="1.0"),
+    Message("get_log", [Param("host", Ref("host"), "the host")], String,
+            "The daemon's own log, newest last, at most 64 KiB (whole lines); empty where "
+            "the daemon logs to stderr", root_only=True, extension=True),
+    Message("send_debug_keys", [Param("host", Ref("host"), "the host"),
+                                Param("keys", String, "the debug keys, e.g. \"q\"")],
+            None, "Inject the given string as debugging keys into Xen (xl debug-keys)",
+            root_only=True, since="1.0"),
 ], creatable=False, deletable=False, list_rpc=True, root_writes=True)
 
 HOST_CPU = Class("host_cpu", "a physical CPU", [
@@ -559,6 +653,14 @@ HOST_CPU = Class("host_cpu", "a physical CPU", [
           "hexadecimal joined by \":\", bit N set for the cpu_feature enumeration's N-th "
           "value", since="1.0", rev="1.0",
           same_as=Renamed(("features",), read=renames.features_to_bitmap)),
+    # 1.0: events, session, host facts
+    Field("vendor", String, RO_RUN, "the vendor of the physical CPU (cpuinfo's vendor_id)",
+          since="1.0"),
+    Field("speed", Int, RO_RUN, "the speed of the physical CPU, in MHz", since="1.0"),
+    Field("modelname", String, RO_RUN, "the model name of the physical CPU", since="1.0"),
+    Field("stepping", String, RO_RUN, "the stepping of the physical CPU", since="1.0"),
+    Field("flags", String, RO_RUN, "the flags of the physical CPU, as cpuinfo prints them "
+          "(a decoded version of the features field)", since="1.0"),
 ], creatable=False, deletable=False)
 
 _REBRIDGE = ("removes the daemon's own bridge of the network, made again the new way when "
@@ -576,6 +678,8 @@ NETWORK = Class("network", "a virtual network", [
     # The other commands people type
     Field("bridge", String, RO_RUN, "the host bridge this network's VIFs are ports of "
           "(the NIC's, or the daemon's own)", extension=True),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VIF = Class("VIF", "a virtual network interface", [
@@ -597,6 +701,11 @@ VIF = Class("VIF", "a virtual network interface", [
     Field("model", String, RW, "the NIC model the guest sees (e1000, rtl8139, ...), one "
           "the backend can give; empty: the backend's default for the VIF's type. A model "
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
+    # 1.0: devices
+    *_device_fields("VIF"),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VIF"),
 ])
 
 SR = Class("SR", "a storage repository", [
@@ -612,6 +721,9 @@ SR = Class("SR", "a storage repository", [
           rev="0.2"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
+    # 1.0: storage and network records
+    Field("content_type", String, RO_INS, "the type of the SR's content: \"iso\" for an SR "
+          "of CD-ROM images (type iso), \"\" otherwise", since="1.0"),
     # 1.0: the SR type
     Field("type", String, RO_INS, "type of the storage repository: \"local\" for a dir SR "
           "(xend 3.1's local file SR, where 1.0 clients look for their default SR)",
@@ -636,6 +748,9 @@ SR = Class("SR", "a storage repository", [
     Message("forget", [Param("sr", Ref("SR"), "the SR to forget")], None,
             "Drop the records of the SR and its VDIs, leaving every file in place "
             "(refused while a VBD refers to one of its VDIs)", root_only=True, extension=True),
+    # 1.0: storage and network records
+    Message("get_supported_types", [], Set(String),
+            "The SR types this host can make (SR.create's, and SR.introduce's)", since="1.0"),
 ], list_rpc=True, root_writes=True)
 
 VDI = Class("VDI", "a virtual disk image", [
@@ -669,6 +784,8 @@ VDI = Class("VDI", "a virtual disk image", [
           "a size between two is rounded up)", required=True, since="1.0", rev="1.0",
           same_as=Renamed(("virtual_size", "sector_size"), read=renames.sectors_to_bytes,
                           write=renames.bytes_to_sectors)),
+    # 1.0: storage and network records
+    Field("other_config", Map(String, String), RW, "additional configuration", since="1.0"),
 ], messages=[
     Message("snapshot", [Param("vdi", Ref("VDI"), "The VDI to snapshot")], Ref("VDI"),
             "Take an exact copy of the VDI; the snapshot lives in the same SR as its parent"),
@@ -691,6 +808,19 @@ VBD = Class("VBD", "a virtual block device", [
     Field("driver", driver_type, RW, "the style of driver", default="paravirtualised"),
     Field("IO_bandwidth/incoming_kbs", Float, RO_RUN, "Read bandwidth (Kb/s)"),
     Field("IO_bandwidth/outgoing_kbs", Float, RO_RUN, "Write bandwidth (Kb/s)"),
+    # 1.0: devices
+    Field("bootable", Bool, RW, "true if the guest boots from this VBD: it comes first in "
+          "the boot order", since="1.0"),
+    Field("type", vbd_type, RW, "how the VBD appears to the guest: a disk, or a CD-ROM "
+          "drive (a VDI of an iso SR is always in one)", default="Disk", since="1.0"),
+    *_device_fields("VBD"),
+], messages=[
+    # 1.0: devices
+    *_device_messages("VBD"),
+    Message("media_change", [Param("vbd", Ref("VBD"), "the CD VBD"),
+                             Param("vdi", Ref("VDI"), "the new medium")], None,
+            "Put another medium (VDI) in a CD VBD's drive; live in a resident guest. A "
+            "disk is changed by deleting its VBD and making another", since="1.0"),
 ])
 
 USER = Class("user", "a user of the system", [
@@ -734,7 +864,8 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
 ], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
-    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref")],
+    Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
+                               "none: every class")],
             None, "Subscribe this session to events of the given classes (for event.next)"),
     Message("unregister", [Param("classes", Set(String))], None,
             "Remove subscriptions made with register"),
@@ -752,10 +883,14 @@ CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, 
                                USER, CONSOLE, EVENT,
                                VM_METRICS)}
 
-# The spec's own spellings of two task calls (§1.4.3), and the methods that answer them.
+# Other spellings of methods, and the methods that answer them: the spec's own of two task
+# calls (§1.4.3), and the SDK's of event.from.
 ALIASES = {
     "Async.Task.GetStatus": "task.get_status_struct",
     "Async.Task.GetAllTasks": "task.get_all_tasks",
+    # 1.0: events. The SDK's spelling of event.from, which Python cannot write as
+    # x.event.from ("from" is a keyword).
+    "event_from": "event.from",
 }
 
 

@@ -189,4 +189,19 @@ ERRORS = {e.code: e for e in (
           "size, or a raw body's length), more than the VDI `vdi` holds; grow the VDI "
           "(VDI.set_virtual_size) to at least that first",
           "VDI {vdi} is too small: the image holds {minimum_size} bytes"),
+    # 1.0: error codes of Xen-API 1.0
+    Error("VM_HVM_REQUIRED", ("vm",),
+          "the operation needs the VM `vm` to be an HVM guest (bios boot, emulated devices)",
+          "{vm} must be an HVM guest for this"),
+    Error("NETWORK_ALREADY_CONNECTED", ("network", "PIF"),
+          "a PIF was to be made on the network `network`, which the PIF `PIF` connects to "
+          "the host already",
+          "network {network} has a PIF already: {PIF}"),
+    Error("PIF_IS_PHYSICAL", ("PIF",),
+          "the PIF `PIF` is a device of the host itself (not a VLAN made through the API), "
+          "so it cannot be destroyed",
+          "PIF {PIF} is a physical interface of the host and cannot be destroyed"),
+    Error("VLAN_TAG_INVALID", ("VLAN",),
+          "the VLAN tag `VLAN` is not a whole number from 0 to 4095",
+          "{VLAN} is not a VLAN tag (0 to 4095)"),
 )}

@@ -17,6 +17,10 @@ plugged in, a record edited, a VM made a template): in which states each is
 allowed (``STILL``), checked by ``require_still``. Together with the table they
 are every rule on what may be done to a VM in which power state.
 
+The control domain (``CONTROL_DOMAIN``: the VM record of the machine the daemon runs
+in, Domain-0) has no row: it is always Running, and every operation and change above
+is refused for it with OPERATION_NOT_ALLOWED (``require_guest``).
+
 What a power state means for what VMs share is defined here too (``LIVE_STATES``:
 resident; ``HOLDING_STATES``, ``holds_devices``: holding disks and NICs), and the
 rules built on it stay with the shared thing: a VDI in use (resize, snapshot,
@@ -71,7 +75,27 @@ TABLE = {
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
     (RUNNING, "add_to_VCPUs_params_live"): Transition(None, RUNNING),
     (PAUSED, "add_to_VCPUs_params_live"): Transition(None, PAUSED),
+    # 1.0: live memory. The balloon target of a resident guest, moved at once.
+    (RUNNING, "set_memory_dynamic_max_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_max_live"): Transition(None, PAUSED),
+    (RUNNING, "set_memory_dynamic_min_live"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_dynamic_min_live"): Transition(None, PAUSED),
+    # Migration moves a resident guest to another host of a pool (refused: no pool).
+    (RUNNING, "migrate"): Transition(None, RUNNING),
+    (PAUSED, "migrate"): Transition(None, PAUSED),
 }
+
+# The control domain's VM: the machine the daemon runs in, under the UUID and name xend
+# gave Xen's domain 0 (docs/api.md, "The control domain"). Only these fields of its
+# record may be written; it has no row in TABLE or STILL.
+CONTROL_DOMAIN = "00000000-0000-0000-0000-000000000000"
+CONTROL_DOMAIN_NAME = "Domain-0"
+CONTROL_DOMAIN_WRITABLE = ("name_description", "other_config")
+
+
+def is_control_domain(record):
+    """Whether a VM record (wire or stored, any revision's) is the control domain's."""
+    return record.get("uuid") == CONTROL_DOMAIN
 
 # States in which the guest exists on the hypervisor, resident on the host.
 LIVE_STATES = (RUNNING, PAUSED, SHUTTING_DOWN, UNKNOWN)
@@ -92,12 +116,19 @@ STILL = {
     "edit_device": (HALTED,),
     # A template is never started (§2.6.1), so it could never be stopped either.
     "make_template": (HALTED,),
+    # 1.0: devices. An existing VBD or VIF is attached to a resident guest
+    # (VBD.plug, VIF.plug) or detached from a running one, its record kept.
+    "attach": (RUNNING, PAUSED),
+    "detach": (RUNNING,),
+    # A CD VBD's medium is changed in a halted VM's record, or live in the guest's drive.
+    "media_change": (HALTED, RUNNING, PAUSED),
 }
 
 
 def require_transition(vm, state, op):
     """The Transition ``op`` makes in ``state``; VM_BAD_POWER_STATE [vm, the states that
     allow it, state] when the table has no such row."""
+    require_guest(vm, op)
     t = transition(state, op)
     if t is None:
         raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(allowed_states(op)), state)
@@ -107,8 +138,19 @@ def require_transition(vm, state, op):
 def require_still(vm, change, state):
     """VM_BAD_POWER_STATE [vm, allowed states, state] unless ``change`` (a key of STILL)
     is allowed while ``vm`` is in ``state``."""
+    require_guest(vm, change)
     if state not in STILL[change]:
         raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(STILL[change]), state)
+
+
+def require_guest(vm, op):
+    """OPERATION_NOT_ALLOWED naming the control domain when ``vm`` is it: the machine
+    the daemon runs in is not started, stopped, copied, deleted or re-equipped
+    through the API."""
+    if vm == CONTROL_DOMAIN:
+        raise ApiError("OPERATION_NOT_ALLOWED", "VM %s is the control domain (%s, the "
+                       "machine the daemon runs in): %s is refused"
+                       % (vm, CONTROL_DOMAIN_NAME, op))
 
 
 def holds_devices(state):

@@ -56,6 +56,16 @@ def vm_log(app, session_ref, vm_ref, kind, nbytes=None):
     return _tail(b"".join(line for line in lines if needle in line), limit)
 
 
+def daemon_log(app, limit=DEFAULT_BYTES):
+    """The last ``limit`` bytes of the daemon's log file, whole lines only, for root's
+    host.get_log; b"" where the daemon logs to stderr."""
+    log_file = app.config.get("log_file")
+    if not log_file:
+        return b""
+    text, cut = _tail_of(log_file, limit)
+    return text.split(b"\n", 1)[1] if cut and b"\n" in text else text
+
+
 def _byte_count(nbytes):
     """``nbytes`` as an int from 1 to MAX_BYTES; INVALID_VALUE [bytes, value] if not."""
     if nbytes is None:

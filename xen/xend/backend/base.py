@@ -175,6 +175,24 @@ class Backend(abc.ABC):
         raise BackendError("VALUE_NOT_SUPPORTED", "VIF", vif,
                            "the %s backend cannot hot-unplug network interfaces" % self.name)
 
+    # The QoS algorithms (VBD and VIF qos/algorithm_type) this backend applies to devices.
+    qos_algorithms: tuple = ()
+
+    def change_medium(self, uuid: str, disk: DiskSpec) -> None:
+        """Put the image of ``disk`` into the CD-ROM drive ``disk.vbd`` (``disk.cdrom``)
+        of the resident guest ``uuid``, in place of the one it holds: the guest sees a
+        medium change. All or nothing: on failure the drive holds the old medium."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                           "the %s backend cannot change a CD-ROM drive's medium in a "
+                           "resident guest" % self.name)
+
+    def device_properties(self, uuid: str, kind: str, ref: str) -> dict:
+        """The live facts ({str: str}) of the resident guest ``uuid``'s device ``ref``
+        ("vbd" or "vif" ``kind``), as VBD/VIF runtime_properties show them: what is
+        attached and how (docs/vm-mapping.md lists each backend's keys). Quick: read on
+        every record read of the device. Empty where the guest lacks the device."""
+        return {}
+
     def validate(self, vm: VMConfig) -> None:
         """Raise BackendError for VM field values this hypervisor cannot honour, so that
         they are refused when set, not when the VM starts."""
@@ -298,3 +316,36 @@ class Backend(abc.ABC):
         this host cannot apply, before anything changed."""
         raise BackendError("VALUE_NOT_SUPPORTED", "VCPUs/params", vcpuparams.format(params),
                            "the %s backend applies no scheduling parameters" % self.name)
+
+    # 1.0: host facts
+    def capabilities(self) -> list:
+        """The guest types this hypervisor runs, in Xen's spelling ("xen-3.0-x86_64" for
+        PV, "hvm-3.0-x86_32p" for HVM), for host.capabilities."""
+        return []
+
+    def sched_policy(self) -> str:
+        """The scheduler that shares the host's CPUs among guests, for host.sched_policy
+        (the one whose weight and cap VCPUs/params sets)."""
+        return ""
+
+    def cpu_configuration(self) -> dict | None:
+        """host.cpu_configuration (hostinfo.cpu_configuration's keys) where the daemon's
+        own /proc/cpuinfo does not show the host's CPUs (a Xen dom0); None: it does."""
+        return None
+
+    def send_debug_keys(self, keys: str) -> None:
+        """Send ``keys`` (printable, checked by the caller) to the hypervisor as debug
+        keys: each makes it act or write its state to its log (Backend.dmesg)."""
+        raise BackendError("VALUE_NOT_SUPPORTED", "keys", keys,
+                           "the %s backend has no hypervisor debug keys" % self.name)
+
+
+# The HVM guest types an emulator of each architecture runs, in Xen's spelling: an x86_64
+# machine runs 32-bit guests too, with or without PAE.
+HVM_CAPABILITIES = {"x86_64": ["hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"],
+                    "i386": ["hvm-3.0-x86_32", "hvm-3.0-x86_32p"]}
+
+
+def hvm_capabilities(arch: str) -> list:
+    """host.capabilities of a hypervisor that runs HVM guests of ``arch``."""
+    return list(HVM_CAPABILITIES.get(arch, ["hvm-3.0-%s" % arch]))

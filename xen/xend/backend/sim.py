@@ -30,13 +30,21 @@ run on one loop thread of the backend's, made when first needed.
 import collections
 import json
 import os
+import platform
 import re
 import threading
 import time
 
 from ..util import progress
 from ..util.files import open_own
-from .base import GUEST_CRASH, GUEST_SHUTDOWN, Backend, BackendError, newest
+from .base import (
+    GUEST_CRASH,
+    GUEST_SHUTDOWN,
+    Backend,
+    BackendError,
+    hvm_capabilities,
+    newest,
+)
 from .common import LoopThread, boot_files, check_host_files, create_private_file
 from .consolehub import HISTORY_BYTES, ConsoleHub
 
@@ -88,24 +96,34 @@ class SimBackend(Backend):
                 self._domains = json.load(f)
         except (FileNotFoundError, ValueError):
             self._domains = {}
-        self._devices = {}    # uuid -> set of "vbd-UUID" / "vif-UUID"
+        # The guests' devices, kept on disk like the domains: a daemon that restarts
+        # finds its guests with the devices they had, as on a real hypervisor.
+        self._devices_path = os.path.join(state_dir, "sim-devices.json")
+        try:
+            with open(self._devices_path) as f:
+                saved = json.load(f)
+        except (FileNotFoundError, ValueError):
+            saved = {"devices": {}, "images": {}}
+        # uuid -> set of "vbd-UUID" / "vif-UUID"
+        self._devices = {u: set(d) for u, d in saved["devices"].items()}
+        self._images = saved["images"]   # VBD uuid -> the image its guest was given
         self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
         self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
 
     def _save(self):
-        tmp = self._path + ".tmp"
-        with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
-            json.dump(self._domains, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
+        """Write the domains and their devices (under the lock)."""
+        _write_json(self._path, self._domains)
+        _write_json(self._devices_path, {
+            "devices": {u: sorted(d) for u, d in self._devices.items()},
+            "images": self._images})
 
     def _set(self, uuid, state):
         self._work()
         with self._lock:
             if state is None:
                 self._domains.pop(uuid, None)
-                self._devices.pop(uuid, None)
+                for dev in self._devices.pop(uuid, ()):
+                    self._images.pop(dev[len("vbd-"):], None)
                 self._cpu.pop(uuid, None)
                 self._end_console(uuid)
             else:
@@ -155,6 +173,8 @@ class SimBackend(Backend):
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
                 "vif-" + n.vif for n in spec.nics}
+            self._images.update((d.vbd, d.path) for d in spec.disks)
+            self._save()
             hub = self._console(spec.uuid).hub
             self._loop.loop.call_soon_threadsafe(hub.write, BANNER % spec.uuid.encode())
         return {"sim": True}
@@ -203,7 +223,7 @@ class SimBackend(Backend):
         if disk.driver == "ioemu":
             raise BackendError("VALUE_NOT_SUPPORTED", "VBD/driver", "ioemu",
                                "the simulated guest, like QEMU, cannot hot-plug an IDE disk")
-        self._plug(uuid, "vbd-" + disk.vbd)
+        self._plug(uuid, "vbd-" + disk.vbd, disk.path)
 
     def detach_disk(self, uuid, vbd):
         """Record the disk as unplugged."""
@@ -217,7 +237,28 @@ class SimBackend(Backend):
         """Record the NIC as unplugged."""
         self._unplug(uuid, "vif-" + vif)
 
-    def _plug(self, uuid, dev):
+    def change_medium(self, uuid, disk):
+        """Record the CD-ROM drive's new image."""
+        self._require(uuid)
+        with self._lock:
+            if "vbd-" + disk.vbd not in self._devices.get(uuid, ()):
+                raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                                   "the guest has no CD-ROM drive of this VBD")
+            self._images[disk.vbd] = disk.path
+            self._save()
+
+    def device_properties(self, uuid, kind, ref):
+        """The simulated device's name and, for a disk, its image."""
+        dev = "%s-%s" % (kind, ref)
+        with self._lock:
+            if dev not in self._devices.get(uuid, ()):
+                return {}
+            facts = {"backend-id": "0", "state": "4", "backend": "sim", "device": dev}
+            if kind == "vbd":
+                facts["image"] = self._images.get(ref, "")
+            return facts
+
+    def _plug(self, uuid, dev, image=None):
         self._require(uuid)
         self._work()
         with self._lock:
@@ -225,12 +266,17 @@ class SimBackend(Backend):
             if dev in held:
                 raise BackendError("INTERNAL_ERROR", "sim: %s is attached already" % dev)
             held.add(dev)
+            if image is not None:
+                self._images[dev[len("vbd-"):]] = image
+            self._save()
 
     def _unplug(self, uuid, dev):
         self._require(uuid)
         self._work()
         with self._lock:
             self._devices.get(uuid, set()).discard(dev)
+            self._images.pop(dev[len("vbd-"):], None)
+            self._save()
 
     def _crash(self, uuid):
         """The guest crashed: it stops where it is (kept, to be dumped or destroyed, as
@@ -279,6 +325,21 @@ class SimBackend(Backend):
             self._log.append("sim: %s: sysrq %s\n" % (uuid, key))
             hub = self._console(uuid).hub
             self._loop.loop.call_soon_threadsafe(hub.write, SYSRQ_ANSWER % key.encode())
+
+    # 1.0: host facts
+
+    def capabilities(self):
+        """HVM guests of the machine's architecture, as QEMU on it would run."""
+        return hvm_capabilities(platform.machine())
+
+    def sched_policy(self):
+        """credit: VCPUs/params' weight and cap, as QEMU carries them."""
+        return "credit"
+
+    def send_debug_keys(self, keys):
+        """Logged, as a hypervisor writes what a debug key asks for to its log."""
+        with self._lock:
+            self._log.append("sim: debug-keys %s\n" % keys)
 
     def send_trigger(self, uuid, trigger, vcpu):
         """Logged; a reset is hard_reboot's, and the power button powers the simulated
@@ -336,3 +397,14 @@ class SimBackend(Backend):
         guest = self._consoles.pop(uuid, None)
         if guest is not None:
             self._loop.loop.call_soon_threadsafe(guest.hub.close)
+
+
+def _write_json(path, data):
+    """Replace ``path`` by ``data`` as JSON, whole or not at all."""
+    tmp = path + ".tmp"
+    with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+

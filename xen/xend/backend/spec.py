@@ -89,8 +89,11 @@ class DiskSpec:
     device: str           # guest device name, e.g. "hda", "xvda": DISK_DEVICE, or ""
     mode: str             # "RO" | "RW"
     driver: str           # "ioemu" | "paravirtualised"
-    # A CD-ROM drive holding the image (an ISO library's VDI), always read-only.
+    # A CD-ROM drive holding the image (an ISO library's VDI, or a VBD of type CD),
+    # always read-only.
     cdrom: bool = False
+    # The guest boots from it: first in the boot order (VBD/bootable).
+    bootable: bool = False
     # For an image a user other than root adopted: the directories it and every file of
     # its backing chain are opened under (util.guestfiles); None: opened unrestricted.
     roots: tuple = None

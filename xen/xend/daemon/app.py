@@ -19,7 +19,7 @@ import shutil
 import threading
 import uuid as uuidlib
 
-from ..api import datamodel, methods
+from ..api import datamodel, lifecycle, methods, xmltime
 from ..api.dispatch import Dispatcher
 from ..api.handlers.base import ClassHandler
 from ..api.handlers.console import ConsoleHandler
@@ -144,6 +144,7 @@ class Xend:
         self._sr_locks = {}
         self._sr_locks_lock = threading.Lock()
         self.host_ref = self._ensure_host()
+        self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
         self.domains.reattach_all()
@@ -185,6 +186,27 @@ class Xend:
                     else:
                         txn.update("host_cpu", cpu, rec)
         return ref
+
+    def _ensure_control_domain(self):
+        """The control domain's VM (lifecycle.CONTROL_DOMAIN), made at the first start
+        and brought up to date at each: Running on this host, with the machine's memory,
+        CPUs and boot time. What clients may write of it (its description and
+        other_config) is kept."""
+        total, cpus = self.sampler.own_memory[0], os.cpu_count() or 1
+        facts = {"name_label": lifecycle.CONTROL_DOMAIN_NAME, "is_control_domain": True,
+                 "power_state": lifecycle.RUNNING, "resident_on": self.host_ref,
+                 "memory_static_max": total, "memory_dynamic_max": total,
+                 "memory_dynamic_min": total, "memory_static_min": total,
+                 "VCPUs_max": cpus, "VCPUs_at_startup": cpus,
+                 "_domid": 0, "_start_time": xmltime.stamp(hostinfo.boot_time())}
+        with self.store.transaction() as txn:
+            if txn.get("VM", lifecycle.CONTROL_DOMAIN) is None:
+                record = self.handlers["VM"].record_from_wire({})[0]
+                txn.create("VM", lifecycle.CONTROL_DOMAIN, dict(record, **facts))
+            elif any(txn.get("VM", lifecycle.CONTROL_DOMAIN).get(k) != v
+                     for k, v in facts.items()):
+                # Only on a change: an update moves it last in the host's resident_VMs.
+                txn.update("VM", lifecycle.CONTROL_DOMAIN, facts)
 
     def _ensure_root_user(self):
         if not self.store.lookup("user", "short_name", ROOT):

@@ -38,10 +38,12 @@ def marker_path(cfg):
 
 def autostart_vms(store):
     """The refs of the VMs to autostart, in the order they start: other_config
-    auto_poweron = "true"; lower order first, then by name, then by UUID."""
+    auto_poweron = "true" (not the control domain's); lower order first, then by
+    name, then by UUID."""
     chosen = [(rec.get("order", 0), rec.get("name_label", ""), ref)
               for ref, rec in store.records("VM")
-              if rec.get("other_config", {}).get("auto_poweron") == "true"]
+              if rec.get("other_config", {}).get("auto_poweron") == "true"
+              and not rec.get("is_control_domain")]     # it runs already: no guest
     return [ref for _, _, ref in sorted(chosen)]
 
 

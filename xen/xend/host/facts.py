@@ -141,6 +141,10 @@ class CpuInfo:
     mhz: float = 0.0
     flags: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
+    stepping: str = ""
+    socket: int = 0          # "physical id": the package the CPU is in
+    cores: int = 0           # "cpu cores": cores in that package (0: not shown)
+    siblings: int = 0        # "siblings": logical CPUs in that package (0: not shown)
 
 
 def features_from_flags(flags: Iterable[str]) -> list[str]:
@@ -202,9 +206,54 @@ def read_cpus(cpuinfo_text: str | None = None) -> list[CpuInfo]:
                 mhz=_float(stanza.get("cpu MHz", "")),
                 flags=flags,
                 features=features_from_flags(flags),
+                stepping=stanza.get("stepping", ""),
+                socket=_int(stanza.get("physical id", ""), 0),
+                cores=_int(stanza.get("cpu cores", ""), 0),
+                siblings=_int(stanza.get("siblings", ""), 0),
             )
         )
     return cpus
+
+
+def _int(value: str, default: int) -> int:
+    return int(value) if value.isdigit() else default
+
+
+NODES_DIR = "/sys/devices/system/node"
+
+
+def numa_nodes(nodes_dir: str = NODES_DIR) -> int:
+    """How many NUMA nodes the machine has (1 where the kernel shows none)."""
+    try:
+        names = os.listdir(nodes_dir)
+    except OSError:
+        return 1
+    return max(1, sum(1 for n in names if re.fullmatch(r"node[0-9]+", n)))
+
+
+def cpu_configuration(cpus: list[CpuInfo], nodes: int) -> dict[str, str]:
+    """host.cpu_configuration of ``cpus`` (read_cpus) on ``nodes`` NUMA nodes, with the
+    keys of Xen's ``xl info``: nr_cpus, nr_nodes, sockets_per_node, cores_per_socket,
+    threads_per_core. Where cpuinfo shows no cores or siblings (ARM), each CPU counts as
+    a core of its socket."""
+    first = cpus[0] if cpus else CpuInfo(0)
+    sockets = len({c.socket for c in cpus}) or 1
+    cores = first.cores or max(1, len(cpus) // sockets)
+    threads = first.siblings // first.cores if first.cores and first.siblings else 1
+    return {"nr_cpus": str(len(cpus)), "nr_nodes": str(nodes),
+            "sockets_per_node": str(max(1, sockets // nodes)),
+            "cores_per_socket": str(cores), "threads_per_core": str(max(1, threads))}
+
+
+# Where pygrub, the one bootloader Xen runs on the host for a guest, is installed.
+BOOTLOADERS = {"pygrub": ("/usr/lib/xen/bin/pygrub", "/usr/libexec/xen/bin/pygrub",
+                          "/usr/bin/pygrub", "/usr/local/bin/pygrub")}
+
+
+def bootloaders() -> list[str]:
+    """The bootloaders of BOOTLOADERS installed on this machine (executable)."""
+    return sorted(name for name, paths in BOOTLOADERS.items()
+                  if any(os.access(p, os.X_OK) for p in paths))
 
 
 def memory() -> tuple[int, int]:
@@ -224,6 +273,19 @@ def cpu_utilisation() -> list[float]:
         min(max(percent / 100.0, 0.0), 1.0)
         for percent in psutil.cpu_percent(interval=None, percpu=True)
     ]
+
+
+def cpu_seconds() -> float:
+    """Seconds of CPU time the machine's CPUs have been busy since it booted, together:
+    user, nice, system and interrupt time (not idle, I/O wait or time stolen by a
+    hypervisor; Linux counts guest time inside user and nice)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, k, 0.0) for k in ("user", "nice", "system", "irq", "softirq"))
+
+
+def boot_time() -> float:
+    """When the machine booted, in seconds since the epoch."""
+    return psutil.boot_time()
 
 
 def host_facts() -> dict:

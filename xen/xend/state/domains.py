@@ -250,11 +250,22 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
                     txn.update("VM", vm, changes)
                 if private is not None:
                     txn.set_private("VM", vm, private)
+                if not lifecycle.holds_devices(state):
+                    self._forget_unplugged(txn, vm)
                 self._sync_consoles(txn, vm, protocols)
         finally:
             self._starting.discard(vm)    # its power state says whether it holds disks now
         if event:
             self._log_power(vm, event)
+
+    @staticmethod
+    def _forget_unplugged(txn, vm):
+        """Drop what the stopped ``vm``'s devices kept of its guest (devices.py): which
+        were unplugged and how their last attach went. Its next guest has them all."""
+        for cls in ("VBD", "VIF"):
+            for ref in txn.referrers(cls, "VM", vm):
+                if txn.private(ref):
+                    txn.set_private(cls, ref, {})
 
     def _new_domid(self, txn, private):
         """The domid of a new guest: the hypervisor's (``private``'s "domid", Xen's),
@@ -366,10 +377,25 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
         return self.backend.attach_nic(vm, spec)
 
     def unplug(self, vm, cls, ref):
-        """Take the VBD or VIF (``cls``) ``ref`` out of the running guest ``vm``; the
-        backend's new private state, or None."""
+        """Take the VBD or VIF (``cls``) ``ref`` out of the running guest ``vm``, unless
+        VBD.unplug or VIF.unplug did; the backend's new private state, or None."""
+        if self.store.private(ref).get("unplugged"):
+            return None
         detach = self.backend.detach_disk if cls == "VBD" else self.backend.detach_nic
         return detach(vm, ref)
+
+    def change_medium(self, vm, vbd, rec):
+        """Put the VDI of ``rec`` (VBD ``vbd``'s record to be) in the CD drive ``vbd`` of
+        the resident guest ``vm``."""
+        self.backend.change_medium(vm, self.disk_spec(vbd, rec))
+
+    def device_properties(self, vm, kind, ref):
+        """The backend's live facts ({str: str}) of the guest ``vm``'s device ``ref`` (kind
+        "vbd" or "vif"); empty where the backend has none (the guest just went)."""
+        try:
+            return self.backend.device_properties(vm, kind, ref)
+        except BackendError:
+            return {}
 
     # -- operations -------------------------------------------------------------
 
@@ -481,7 +507,9 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
     def reattach_all(self):
         """Find every guest the store says is running; reconcile the ones that are gone."""
         for vm, rec in self.store.records("VM"):
-            if rec.get("power_state") not in lifecycle.LIVE_STATES:
+            # The control domain is no guest of the backend's: the daemon runs in it.
+            if rec.get("power_state") not in lifecycle.LIVE_STATES or \
+                    vm == lifecycle.CONTROL_DOMAIN:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

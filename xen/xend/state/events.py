@@ -20,6 +20,7 @@ import time
 
 from ..api import datamodel, xmltime
 from ..api.errors import ApiError
+from ..api.types import DateTime, Int
 
 
 class Subscription:
@@ -170,7 +171,7 @@ class EventLog:
         """The event as a session of revision ``rev`` gets it. Its snapshot is the record
         of the commit, in the draft's names; another revision's session gets the record
         as it is now, in its own names (as does the other side of a bound pair)."""
-        out = {k: v for k, v in ev.items() if not k.startswith("_")}
+        out = _wire({k: v for k, v in ev.items() if not k.startswith("_")})
         if ev.get("_late_snapshot") or (rev != "0.2" and "snapshot" in ev):
             record = self.app.store.get(ev["_cls"], ev["ref"])
             if record is not None:
@@ -220,15 +221,18 @@ class EventLog:
             h = self.app.handlers[cls]
             for ref, rec in h.visible_records(call):
                 if sub.matches(cls, ref):
-                    out.append({"id": self.last_id(), "timestamp": now,
-                                "class": cls.lower(), "operation": "add", "ref": ref,
-                                "obj_uuid": ref,
-                                "snapshot": h.wire_record(ref, rec, call.revision)})
+                    out.append(_wire({"id": self.last_id(), "timestamp": now,
+                                      "class": cls.lower(), "operation": "add", "ref": ref,
+                                      "obj_uuid": ref,
+                                      "snapshot": h.wire_record(ref, rec, call.revision)}))
         return out
 
     # -- event.register / unregister / next ------------------------------------------
 
     def register(self, session, classes):
+        """Add ``classes`` to the session's subscription; none at all means every class
+        (Xen-API 1.0: "the empty list will register for all classes")."""
+        classes = list(classes) or ["*"]
         Subscription(classes)   # parse first: a malformed subscription registers nothing
         with self._cond:
             entry = self._registered.setdefault(session, [Subscription([]), self.last_id()])
@@ -293,6 +297,14 @@ def _bound_owners(changes):
             if before != after:
                 out += [(b.set_class, t) for t in (before, after) if t]
     return out
+
+
+def _wire(ev):
+    """A public event with its id and timestamp in their wire types: the id by the Int
+    rule (a decimal string), the timestamp an XML-RPC dateTime."""
+    ev["id"] = Int.to_wire(ev["id"])
+    ev["timestamp"] = DateTime.to_wire(ev["timestamp"])
+    return ev
 
 
 def _may_see(call, ev):

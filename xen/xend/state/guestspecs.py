@@ -19,11 +19,17 @@ class GuestSpecs:
         rec = self.store.get("VM", vm)
         return DomainSpec(uuid=vm, vm=VMConfig.from_record(rec),
                           disks=[self.disk_spec(vbd, self.store.get("VBD", vbd))
-                                 for vbd in self.store.referrers("VBD", "VM", vm)],
+                                 for vbd in self._plugged(vm, "VBD")],
                           nics=[self.nic_spec(vif, self.store.get("VIF", vif))
-                                for vif in self.store.referrers("VIF", "VM", vm)],
+                                for vif in self._plugged(vm, "VIF")],
                           state_dir=self.vm_dir(vm),
                           host_path_roots=self.host_path_roots(rec))
+
+    def _plugged(self, vm, cls):
+        """``vm``'s devices of ``cls`` but those VBD.unplug or VIF.unplug took out of its
+        guest: a suspended guest resumes, and a Xen guest reboots, without them."""
+        return [ref for ref in self.store.referrers(cls, "VM", vm)
+                if not self.store.private(ref).get("unplugged")]
 
     def host_path_roots(self, rec):
         """{API field: roots} for each host file of the VM record ``rec`` that a user
@@ -36,7 +42,8 @@ class GuestSpecs:
     def disk_spec(self, vbd, rec):
         """The DiskSpec that attaches VBD ``vbd`` (record ``rec``) to its VM, which is
         starting or resident. VDI_IN_USE [vdi, attach] where the VDI is attached
-        elsewhere too (to a resident, suspended or starting VM, or twice to this one),
+        elsewhere too (to a resident, suspended or starting VM, or twice to this one;
+        a VBD unplugged from its guest does not count),
         unless it is sharable or read-only and every one of those attachments is
         read-only: SRs hold qcow2 and raw images, which only one guest at a time may
         write."""
@@ -47,7 +54,7 @@ class GuestSpecs:
         shared = vdi.get("sharable") or vdi.get("read_only")
         for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
             orec = self.store.get("VBD", other)
-            if other == vbd or orec is None or (
+            if other == vbd or orec is None or self.store.private(other).get("unplugged") or (
                     orec["VM"] != rec["VM"] and not self.holds_disks(self.store, orec["VM"])):
                 continue
             if not shared or "RW" in (mode_of(rec), mode_of(orec)):
@@ -57,7 +64,9 @@ class GuestSpecs:
         return DiskSpec(vbd=vbd, path=private.get("path", ""),
                         format=private.get("format", "qcow2"), device=rec.get("device", ""),
                         mode=mode_of(rec), driver=rec.get("driver", "paravirtualised"),
-                        cdrom=srdrivers.driver(sr.get("type", "dir")).cdrom,
+                        cdrom=(rec.get("type") == "CD"
+                               or srdrivers.driver(sr.get("type", "dir")).cdrom),
+                        bootable=rec.get("bootable", False),
                         roots=(tuple(self.app.guest_file_roots())
                                if private.get("user_adopted") else None))
 

@@ -2,7 +2,8 @@
 
 Every ``interval`` seconds one thread reads the host's CPU load and, for each
 guest resident on the host, the backend's counters (vCPU seconds, memory,
-disk and network bytes), and turns counter deltas into rates. Reads of RO_run
+disk and network bytes), and turns counter deltas into rates. The control
+domain's figures are the daemon's own machine's (its CPUs, memory, CPU time). Reads of RO_run
 fields only look at the last sample: they never wait on QMP or on this thread.
 """
 
@@ -10,6 +11,7 @@ import logging
 import threading
 import time
 
+from ..api.lifecycle import CONTROL_DOMAIN
 from ..host import facts
 
 log = logging.getLogger("xend.metrics")
@@ -28,10 +30,11 @@ class Sampler:
         self.app = app
         self.interval = interval
         self._idle = None       # (monotonic time, backend's idle seconds per CPU)
+        self.own_cpus = []      # the daemon's machine's CPUs (dom0's vCPUs on Xen)
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
-        self._vms = {}          # vm -> derived figures
+        self._vms = {CONTROL_DOMAIN: self._control_domain()}    # vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
         self.sampled_at = time.time()   # wall-clock time of the last sample
         self._stop = threading.Event()
@@ -54,10 +57,12 @@ class Sampler:
 
     def _host_cpus(self):
         """Utilisation per host CPU: 1 - idle share since the last sample where the
-        backend counts the physical CPUs' idle time (Xen), else psutil's view."""
+        backend counts the physical CPUs' idle time (Xen), else psutil's view, which
+        is also own_cpus (read once: psutil measures since its previous reading)."""
+        self.own_cpus = facts.cpu_utilisation()
         idle = self.app.backend.host_cpu_idle()
         if idle is None:
-            return facts.cpu_utilisation()
+            return self.own_cpus
         now, (then, before) = time.monotonic(), self._idle or (None, None)
         self._idle = (now, idle)
         if then is None or now <= then or len(before) != len(idle):
@@ -76,7 +81,9 @@ class Sampler:
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
+        self._vms[CONTROL_DOMAIN] = self._control_domain()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
+        resident.discard(CONTROL_DOMAIN)     # no guest of the backend's
         for vm in list(self._raw):
             if vm not in resident:
                 self._raw.pop(vm, None)
@@ -94,6 +101,12 @@ class Sampler:
                 self._vms[vm] = self._derive(raw, before[1], now - before[0])
             else:
                 self._vms[vm] = self._derive(raw, raw, 0.0)
+
+    def _control_domain(self):
+        """The control domain's figures: the machine the daemon runs in."""
+        return {"memory_actual": self.own_memory[0], "domid": 0,
+                "vcpus": {str(i): u for i, u in enumerate(self.own_cpus)},
+                "cpu_time": facts.cpu_seconds()}
 
     @staticmethod
     def _derive(raw, old, dt):

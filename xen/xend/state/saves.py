@@ -64,6 +64,11 @@ class SavedGuests:
         path = check_save_path(filename)
 
         def work():
+            if any(self.store.private(ref).get("unplugged") for cls in ("VBD", "VIF")
+                   for ref in self.store.referrers(cls, "VM", vm)):
+                # The file's guest would lack a device that its VM's restore gives it.
+                raise ApiError("OPERATION_NOT_ALLOWED", "a device of VM %s is unplugged "
+                               "from its guest: plug it or delete it before VM.save" % vm)
             paused = self.store.get("VM", vm).get("power_state") == lifecycle.PAUSED
             header = self.saved_header(vm)
             try:

@@ -2,8 +2,11 @@
 
 Everything here is read from what the daemon already keeps (the sampler's
 last sample, the store, dispatch's call counters); producing it never asks
-a guest or the hypervisor anything.
+a guest or the hypervisor anything. The VM families are the guests': the control
+domain's VM, the machine itself, is left out of them.
 """
+
+from ..api.lifecycle import CONTROL_DOMAIN
 
 
 def _label(value):
@@ -48,6 +51,8 @@ def render(app):
                "1 for each VM, labelled with its power state (an info metric).")
     states = {}
     for vm, rec in store.records("VM"):
+        if vm == CONTROL_DOMAIN:     # the machine itself, no guest of the daemon's
+            continue
         state = rec.get("power_state", "Halted")
         states[state] = states.get(state, 0) + 1
         out.sample("xend_vm_power_state",
@@ -55,7 +60,8 @@ def render(app):
     for state, count in sorted(states.items()):
         out.sample("xend_vms", {"power_state": state}, count)
 
-    resident = store.referrers("VM", "resident_on", app.host_ref)
+    resident = [vm for vm in store.referrers("VM", "resident_on", app.host_ref)
+                if vm != CONTROL_DOMAIN]
     out.family("xend_vm_memory_actual_bytes", "gauge", "Memory of each running VM.")
     out.family("xend_vm_vcpu_utilisation", "gauge", "Fraction of a vCPU in use.")
     out.family("xend_vbd_kbs", "gauge", "Disk kB/s of each VBD of a running VM.")

@@ -60,10 +60,12 @@ def positive(text):
 
 
 def all_records(client, cls):
-    """[(ref, decoded record)] of every ``cls`` object, sorted by name."""
+    """[(ref, decoded record)] of every ``cls`` object, sorted by name; the control
+    domain's VM (Domain-0) first, as xm has always listed it."""
     records = client.call(cls + ".get_all_records")
     out = [(ref, decode(cls, rec)) for ref, rec in records.items()]
-    return sorted(out, key=lambda item: (item[1].get("name_label", ""), item[0]))
+    return sorted(out, key=lambda item: (not lifecycle.is_control_domain(item[1]),
+                                         item[1].get("name_label", ""), item[0]))
 
 
 def ask_password(prompt):

@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from xen.xend.api import datamodel
+from xen.xend.api import datamodel, lifecycle
 
 from ..client import Failure, XmError
 from ..output import MIB, decode, format_value, print_json, print_pairs, print_table
@@ -44,7 +44,9 @@ def info(client, opts):
             print()
         pairs = [("host", host.get("name_label", "")), ("uuid", host.get("uuid", "")),
                  ("enabled", host.get("enabled", True)),
-                 ("resident_vms", len(host.get("resident_VMs", []))),
+                 # The guests: not the control domain, which every host has.
+                 ("resident_vms", len(set(host.get("resident_VMs", []))
+                                      - {lifecycle.CONTROL_DOMAIN})),
                  ("nr_cpus", len(cpus)),
                  ("total_memory", host.get("memory_total", 0) // MIB),
                  ("free_memory", host.get("memory_free", 0) // MIB),

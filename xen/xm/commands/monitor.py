@@ -21,7 +21,6 @@ from ..output import (
     vm_state,
 )
 from . import all_records, arg, command, positive
-from .vm import DOMAIN0
 
 
 def seconds_since(stamp):
@@ -37,9 +36,6 @@ def seconds_since(stamp):
 The ID the VM's guest has on the hypervisor (VM.domid); an error for a VM that
 has no guest (Halted, Suspended). Domain-0, the host's own domain, is 0.""")
 def domid(client, opts):
-    if opts.vm == DOMAIN0:
-        print(0)
-        return
     vm = client.resolve("VM", opts.vm)
     rec = decode("VM", client.call("VM.get_record", vm))
     if domain_id(rec) == "-":
@@ -54,9 +50,6 @@ def domid(client, opts):
 0 is Domain-0, the host's own domain. An ID that is also a VM's name names
 that VM (a name comes first, as everywhere in xm).""")
 def domname(client, opts):
-    if opts.vm == "0":
-        print(DOMAIN0)
-        return
     vm = client.resolve("VM", opts.vm)
     print(printable(client.call("VM.get_name_label", vm)))
 

@@ -2,6 +2,8 @@
 
 import sys
 
+from xen.xend.api import lifecycle
+
 from .. import config, console, provision, vnc
 from ..client import Failure, XmError
 from ..output import (
@@ -47,10 +49,6 @@ whose name or NIC is its bridge (made if absent; xenbr0 when none is given).
 If anything fails, nothing is left behind."""
 
 
-# Classic xm's name and ID of the host's own domain (dom0 on Xen; on QEMU the host
-# itself), which is no VM of the API.
-DOMAIN0 = "Domain-0"
-
 # ``xm list --state`` values: each VM's power state, and "crashed" for a guest kept
 # after a crash (whose power state is Paused; it is "crashed", not "paused").
 STATES = {"running": "Running", "paused": "Paused", "halted": "Halted",
@@ -63,18 +61,6 @@ def state_of(record):
     if record.get("crashed"):
         return "crashed"
     return record.get("power_state", "Unknown").lower()
-
-
-def the_host(client):
-    """The host's decoded record (the daemon runs one host)."""
-    return all_records(client, "host")[0][1]
-
-
-def domain0_row(client):
-    """The list row of the host's own domain: its memory and CPUs, ID 0, running."""
-    host = the_host(client)
-    return (DOMAIN0, 0, host.get("control_domain_memory", 0) // MIB,
-            host.get("control_domain_VCPUs", 0), "r-----", "-")
 
 
 def vm_row(rec):
@@ -104,9 +90,10 @@ Columns: Name; ID, the domain ID of each VM that exists on the hypervisor
 Suspended VMs; Mem, in MiB (the current allocation, or dynamic_max when the VM
 is not running); VCPUs; State, as xm shows it (r running, b blocked/idle, p
 paused, s shut down or suspended, c crashed and kept, d dying/shutting down);
-Time(s), the CPU seconds the VM's vCPUs used (VM.VCPUs_CPU_time). Without VMs
-named, the first row is Domain-0, the host's own domain (dom0 on Xen, the host
-itself on QEMU: its memory and CPUs). --json prints the full records.""")
+Time(s), the CPU seconds the VM's vCPUs used (VM.VCPUs_CPU_time). The first
+row is Domain-0, the control domain: the machine the daemon runs in (dom0 on
+Xen, the host itself on QEMU: its memory and CPUs), a VM of the API whose
+operations are refused. --json prints the full records.""")
 def list_vms(client, opts):
     records = [(ref, rec) for ref, rec in vm_records(client, opts.vms)
                if opts.state in (None, state_of(rec))]
@@ -120,8 +107,6 @@ def list_vms(client, opts):
             print_pairs(list(rec.items()))
         return
     rows = [vm_row(rec) for _, rec in records]
-    if not opts.vms and opts.state in (None, "running"):
-        rows.insert(0, domain0_row(client))
     print_table(("Name", "ID", "Mem", "VCPUs", "State", "Time(s)"), rows, right=(1, 2, 3, 5))
 
 
@@ -227,8 +212,8 @@ def _each_vm(client, opts, act):
         return 0
     failed = 0
     for ref, rec in all_records(client, "VM"):
-        if not has_domain(rec) or rec.get("is_a_template"):
-            continue
+        if not has_domain(rec) or rec.get("is_a_template") or lifecycle.is_control_domain(rec):
+            continue        # -a: the guests, not the machine xm's daemon runs in
         name = rec.get("name_label", "") or ref
         client.remember(ref, name)    # errors name the VM as the user knows it
         try:

@@ -1,15 +1,111 @@
 """The devices of a VM (VBD, VIF): what creating and deleting one means, which is the
 same for both classes: on a halted VM a record; on a resident one a hot-plug into the
-guest (or out of it), with the record changed only once the guest has it."""
+guest (or out of it), with the record changed only once the guest has it.
 
+Xen-API 1.0 lets a device stay recorded while it is out of the guest (VBD.unplug,
+VIF.unplug) and go back in (plug). The daemon's own data about the device (the store's
+private data, never on the wire) says so: ``unplugged`` while the resident guest is
+without it, ``status`` the [code, detail] of its last failed attach. Both last as long
+as the guest: the domain owner drops them when the VM stops (Domains.forget_unplugged).
+"""
+
+from ...backend.base import BackendError
 from .. import lifecycle
 from ..errors import ApiError
 from .base import ClassHandler, new_ref
+
+# status_code of an attach (plug, or a hot-plug by create) that failed; 0 is success.
+ATTACH_FAILED = 1
 
 
 class DeviceHandler(ClassHandler):
     """A class of VM devices, plugged into and out of guests by the domain owner
     (Domains.plug, Domains.unplug)."""
+
+    kind = ""    # the backend's name of the class: "vbd" or "vif"
+    computed = {"currently_attached": "_currently_attached", "status_code": "_status_code",
+                "status_detail": "_status_detail",
+                "runtime_properties": "_runtime_properties",
+                "qos_supported_algorithms": "_qos_supported"}
+
+    def _currently_attached(self, ref, rec):
+        state = (self.store.get("VM", rec["VM"]) or {}).get("power_state")
+        return state in lifecycle.LIVE_STATES and not self.store.private(ref).get("unplugged")
+
+    def _status_code(self, ref, rec):
+        return self.store.private(ref).get("status", (0, ""))[0]
+
+    def _status_detail(self, ref, rec):
+        return self.store.private(ref).get("status", (0, ""))[1]
+
+    def _runtime_properties(self, ref, rec):
+        if not self._currently_attached(ref, rec):
+            return {}
+        return self.app.domains.device_properties(rec["VM"], self.kind, ref)
+
+    def _qos_supported(self, ref, rec):
+        return list(self.app.backend.qos_algorithms)
+
+    def check_qos(self, new):
+        """qos/algorithm_type is "" or one the backend can apply."""
+        algorithm = new.get("qos_algorithm_type", "")
+        supported = self.app.backend.qos_algorithms
+        if algorithm and algorithm not in supported:
+            raise ApiError("VALUE_NOT_SUPPORTED", "qos/algorithm_type", algorithm,
+                           "the %s backend applies %s" % (
+                               self.app.backend.name,
+                               "the QoS algorithms " + ", ".join(supported) if supported
+                               else "no QoS algorithm"))
+
+    def plug(self, call, ref):
+        """Attach the recorded, unattached device ``ref`` to its VM's resident guest."""
+        self.held(call, ref, "attach", self._attach)
+
+    def unplug(self, call, ref):
+        """Detach device ``ref`` from its VM's running guest; the record stays."""
+        self.held(call, ref, "detach", self._detach)
+
+    def held(self, call, ref, change, work):
+        """Run ``work(ref, record)`` on device ``ref`` while holding its VM, once
+        ``change`` (a key of lifecycle.STILL) is allowed in the VM's power state."""
+        self.require_visible(call, ref)
+        self.may_write(call, ref)
+
+        def checked(state):
+            rec = self.store.get(self.cls_name, ref)
+            if rec is None:      # deleted while we waited for the VM
+                raise ApiError("HANDLE_INVALID", self.cls_name, ref)
+            lifecycle.require_still(rec["VM"], change, state)
+            return work(ref, rec)
+        self.app.domains.run_held(self.store.get(self.cls_name, ref)["VM"], checked)
+
+    def _attach(self, ref, rec):
+        if not self.store.private(ref).get("unplugged"):
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "%s %s is attached to the guest already" % (self.cls_name, ref))
+        try:
+            private = self.app.domains.plug(rec["VM"], self.cls_name, ref, rec)
+        except (ApiError, BackendError) as e:
+            self._set_own(ref, rec["VM"], None, unplugged=True,
+                          status=(ATTACH_FAILED, str(ApiError.of(e))))
+            raise
+        self._set_own(ref, rec["VM"], private)
+
+    def _detach(self, ref, rec):
+        if self.store.private(ref).get("unplugged"):
+            raise ApiError("OPERATION_NOT_ALLOWED",
+                           "%s %s is not attached to the guest" % (self.cls_name, ref))
+        private = self.app.domains.unplug(rec["VM"], self.cls_name, ref)
+        self._set_own(ref, rec["VM"], private, unplugged=True)
+
+    def _set_own(self, ref, vm, private, **own):
+        """Store the daemon's own data of device ``ref`` (``own``) and, unless None, the
+        backend's new ``private`` state of its VM ``vm``."""
+        with self.store.transaction() as txn:
+            txn.set_private(self.cls_name, ref, own)
+            if private is not None:
+                txn.set_private("VM", vm, private)
+
 
     def create(self, call, record):
         """A device of a halted VM is a record; one of a Running or Paused VM is

@@ -1,12 +1,18 @@
 """host (§2.7) and host_cpu (§2.8): the machine the daemon runs on."""
 
 import os
+import re
 import shlex
 import subprocess
 
 from ...host import facts
+from .. import lifecycle, vmlogs
 from ..errors import ApiError
+from ..types import NULL_REF
 from .base import ClassHandler
+
+# Debug keys: printable ASCII, not starting with "-" (which xl would read as an option).
+_DEBUG_KEYS = re.compile(r"\A(?!-)[!-~]{1,64}\Z")
 
 
 class HostHandler(ClassHandler):
@@ -14,7 +20,16 @@ class HostHandler(ClassHandler):
     computed = {"software_version": "_software_version",
                 "memory_total": "_memory_total", "memory_free": "_memory_free",
                 "control_domain_memory": "_control_domain_memory",
-                "control_domain_VCPUs": "_control_domain_vcpus"}
+                "control_domain_VCPUs": "_control_domain_vcpus",
+                # 1.0: host facts
+                "API_version_major": "_api_major", "API_version_minor": "_api_minor",
+                "API_version_vendor": "_api_vendor",
+                "API_version_vendor_implementation": "_api_vendor_implementation",
+                "capabilities": "_capabilities", "cpu_configuration": "_cpu_configuration",
+                "sched_policy": "_sched_policy",
+                "supported_bootloaders": "_supported_bootloaders",
+                "suspend_image_sr": "_suspend_image_sr", "crash_dump_sr": "_crash_dump_sr"}
+    _cpus = None     # cpu_configuration, read once: the CPUs do not change while it runs
 
     def _software_version(self, ref, rec):
         return self.app.software_version()
@@ -33,6 +48,64 @@ class HostHandler(ClassHandler):
 
     def _control_domain_vcpus(self, ref, rec):
         return os.cpu_count() or 1
+
+    # 1.0: host facts. The API's version is Xen-API 1.0's, whichever revision a session
+    # speaks: a host answers every revision (docs/api.md, "The host").
+
+    def _api_major(self, ref, rec):
+        return 1
+
+    def _api_minor(self, ref, rec):
+        return 0
+
+    def _api_vendor(self, ref, rec):
+        return "xend"
+
+    def _api_vendor_implementation(self, ref, rec):
+        return {"xend": self.app.software_version()["xend"], "backend": self.app.backend_name}
+
+    def _capabilities(self, ref, rec):
+        return self.app.backend.capabilities()
+
+    def _cpu_configuration(self, ref, rec):
+        if self._cpus is None:
+            self._cpus = self.app.backend.cpu_configuration() or facts.cpu_configuration(
+                facts.read_cpus(), facts.numa_nodes())
+        return self._cpus
+
+    def _sched_policy(self, ref, rec):
+        return self.app.backend.sched_policy()
+
+    def _supported_bootloaders(self, ref, rec):
+        return facts.bootloaders()
+
+    # The SRs are stored refs that read as null once their SR is deleted: nothing stops an
+    # SR's delete for the host's sake.
+
+    def _suspend_image_sr(self, ref, rec):
+        return self._existing_sr(rec.get("suspend_image_sr", NULL_REF))
+
+    def _crash_dump_sr(self, ref, rec):
+        return self._existing_sr(rec.get("crash_dump_sr", NULL_REF))
+
+    def _existing_sr(self, sr):
+        return sr if sr and self.store.get("SR", sr) is not None else NULL_REF
+
+    def list_methods(self, call):
+        """Every method the caller's session may call (its revision's): root's too for
+        root."""
+        return sorted(name for name, m in self.app.dispatcher.tables[call.revision].items()
+                      if call.is_root or not m.root_only)
+
+    def get_log(self, call, host):
+        """The daemon's log file, its newest whole lines (vmlogs.daemon_log)."""
+        return vmlogs.daemon_log(self.app).decode("utf-8", "replace")
+
+    def send_debug_keys(self, call, host, keys):
+        """The keys checked, then handed to the hypervisor (Backend.send_debug_keys)."""
+        if not _DEBUG_KEYS.match(keys):
+            raise ApiError("INVALID_VALUE", "keys", keys)
+        self.app.backend.send_debug_keys(keys)
 
     def disable(self, call, host):
         with self.store.transaction() as txn:
@@ -59,7 +132,9 @@ class HostHandler(ClassHandler):
     def _power(self, host, operation):
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)
-        resident = self.store.referrers("VM", "resident_on", host)
+        # The control domain goes down with the host: it is no guest to stop first.
+        resident = [vm for vm in self.store.referrers("VM", "resident_on", host)
+                    if vm != lifecycle.CONTROL_DOMAIN]
         if resident:
             raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
         command = self.app.config.get("host_%s_command" % operation, "")
@@ -82,5 +157,7 @@ class HostCpuHandler(ClassHandler):
 def cpu_records(host_ref, cpus=None):
     """The host_cpu records of this machine: of ``cpus`` (facts.CpuInfo, the
     backend's view of the physical CPUs) or else of /proc/cpuinfo."""
-    return [{"host": host_ref, "number": c.number, "features": c.features}
+    return [{"host": host_ref, "number": c.number, "features": c.features,
+             "vendor": c.vendor, "speed": round(c.mhz), "modelname": c.model_name,
+             "stepping": c.stepping, "flags": " ".join(c.flags)}
             for c in (cpus if cpus is not None else facts.read_cpus())]

@@ -93,8 +93,10 @@ class NetworkHandler(ClassHandler):
 
 class VIFHandler(DeviceHandler):
     cls_name = "VIF"
+    kind = "vif"
     # The guest's view: what it receives is read/incoming, what it sends is write/outgoing.
-    computed = {"network_read_kbs": "_rx_kbs", "network_write_kbs": "_tx_kbs",
+    computed = {**DeviceHandler.computed,
+                "network_read_kbs": "_rx_kbs", "network_write_kbs": "_tx_kbs",
                 "IO_bandwidth_incoming_kbs": "_rx_kbs", "IO_bandwidth_outgoing_kbs": "_tx_kbs"}
 
     def _rx_kbs(self, ref, rec):
@@ -120,6 +122,7 @@ class VIFHandler(DeviceHandler):
             raise ApiError("INVALID_VALUE", "MTU", str(new.get("MTU")))
         _ifname("device", new.get("device", ""))
         self._check_model(new)
+        self.check_qos(new)
 
     def _check_model(self, new):
         """A model is one the backend gives; it makes the VIF emulated (ioemu), or

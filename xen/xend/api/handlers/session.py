@@ -8,7 +8,8 @@ from .base import ClassHandler
 class SessionHandler(ClassHandler):
     cls_name = "session"
     hides_objects = True
-    computed = {"last_active": "_last_active", ("this_user", "1.0"): "_this_user"}
+    computed = {"last_active": "_last_active", "this_host": "_this_host",
+                ("this_user", "1.0"): "_this_user"}
 
     def visible(self, call, ref):
         return call.is_root or ref == call.session.ref
@@ -18,6 +19,9 @@ class SessionHandler(ClassHandler):
 
     def _last_active(self, ref, rec):
         return xmltime.stamp(self.app.sessions.last_active(ref))
+
+    def _this_host(self, ref, rec):
+        return self.app.host_ref   # one host: the daemon's own
 
     def _this_user(self, ref, rec):
         """1.0's this_user: the user object of the session's user."""

@@ -43,7 +43,7 @@ class SRHandler(SRAdoption, ClassHandler):
     cls_name = "SR"
     computed = {"virtual_allocation": "_virtual_allocation",
                 "physical_utilisation": "_physical_utilisation",
-                "physical_size": "_physical_size"}
+                "physical_size": "_physical_size", "content_type": "_content_type"}
 
     def _driver(self, rec):
         return srdrivers.driver(rec.get("type", "dir"))
@@ -67,7 +67,20 @@ class SRHandler(SRAdoption, ClassHandler):
     def _physical_size(self, ref, rec):
         return capacity(rec)
 
+    def _content_type(self, ref, rec):
+        return "iso" if self._driver(rec).cdrom else ""
+
+    def get_supported_types(self, call):
+        """The SR types, named as the session's revision names them (SR.type)."""
+        name = self.cls.field("type", call.revision).same_as
+        return sorted(name.read(t) if name else t for t in srdrivers.SR_TYPES)
+
     def validate(self, txn, ref, old, new):
+        content = new.get("content_type", "")
+        if content and content != self._content_type(ref, new):
+            raise ApiError("INVALID_VALUE", "content_type", "%s (an SR of type %s holds "
+                           "content_type \"%s\")" % (content, new.get("type") or "dir",
+                                                       self._content_type(ref, new)))
         if new.get("physical_size", 0) < 0:
             raise ApiError("INVALID_VALUE", "physical_size",
                            "%d (a capacity in bytes; 0 for the file system's size)"
@@ -357,7 +370,9 @@ class VDIHandler(VDIAdoption, ClassHandler):
 
 class VBDHandler(DeviceHandler):
     cls_name = "VBD"
-    computed = {"IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
+    kind = "vbd"
+    computed = {**DeviceHandler.computed,
+                "IO_bandwidth_incoming_kbs": "_read_kbs", "IO_bandwidth_outgoing_kbs": "_write_kbs"}
 
     def _read_kbs(self, ref, rec):
         # The sampler forgets a guest when it stops, so a halted VM's disks read 0.
@@ -374,11 +389,40 @@ class VBDHandler(DeviceHandler):
                            "%s (a guest's disk name: xvd, hd, sd or vd, letters and an "
                            "optional partition number, such as xvda, hdb or sdb1)" % device)
         vdi = txn.get("VDI", new["VDI"])
+        self._check_type(txn, vdi, new)
+        self.check_qos(new)
         if vdi.get("read_only") and new.get("mode") == "RW":
             raise ApiError("INVALID_VALUE", "mode",
                            "RW (VDI %s is read-only: attach it RO)" % new["VDI"])
+        if new.get("type") == "CD" and new.get("mode") == "RW":
+            raise ApiError("INVALID_VALUE", "mode", "RW (a CD drive is read-only: attach "
+                           "it RO)")
         if old is not None and old != new:
             # An attached disk is changed by deleting its VBD and making another.
             for vm in {old["VM"], new["VM"]}:
                 lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
 
+    @staticmethod
+    def _check_type(view, vdi, new):
+        """A VDI of an SR of CD-ROM images (iso) is in a CD drive, so its VBD's type is
+        CD whatever the client said."""
+        sr = view.get("SR", vdi.get("SR", "")) or {}
+        if srdrivers.driver(sr.get("type", "dir")).cdrom:
+            new["type"] = "CD"
+
+    def media_change(self, call, vbd, vdi):
+        """Put VDI ``vdi`` in the CD drive of VBD ``vbd``: in a halted VM's record, or
+        live in its resident guest's drive (the record follows once the guest has it)."""
+        self.app.handlers["VDI"].require_visible(call, vdi)
+        self.held(call, vbd, "media_change",
+                  lambda ref, rec: self._media_change(ref, rec, vdi))
+
+    def _media_change(self, vbd, rec, vdi):
+        if rec.get("type") != "CD":
+            raise ApiError("OPERATION_NOT_ALLOWED", "VBD %s is a disk, not a CD drive: "
+                           "delete it and make another VBD for the new disk" % vbd)
+        if self._currently_attached(vbd, rec):
+            self.app.domains.change_medium(rec["VM"], vbd, dict(rec, VDI=vdi))
+        with self.store.transaction() as txn:
+            # Not update(): a resident VM's VBD is edited here, which validate refuses.
+            txn.update("VBD", vbd, {"VDI": vdi})

@@ -166,7 +166,17 @@ class VMHandler(VMDebug, ClassHandler):
     def may_change(self, call, old, new):
         """weight= and cap= of VCPUs/params are root's: a user's higher weight or lifted
         cap takes CPU time from every other VM's guests. Pinning (cpumapN=) is every
-        user's."""
+        user's. Of the control domain's record only the fields
+        lifecycle.CONTROL_DOMAIN_WRITABLE may change, and only by root (it is the
+        host's own)."""
+        if old and old.get("is_control_domain"):
+            changed = sorted(k for k in new if new[k] != old.get(k))
+            fixed = [k for k in changed if k not in lifecycle.CONTROL_DOMAIN_WRITABLE]
+            if fixed:
+                lifecycle.require_guest(lifecycle.CONTROL_DOMAIN, "setting " + fixed[0])
+            if changed and call is not None and not call.is_root:
+                raise ApiError("PERMISSION_DENIED", "only root may change the control "
+                               "domain's %s" % changed[0])
         if call is None or call.is_root or (
                 old and new.get("VCPUs_params") == old.get("VCPUs_params")):
             return      # no need to parse: validate checks the string itself
@@ -192,6 +202,43 @@ class VMHandler(VMDebug, ClassHandler):
         fields in order."""
         self.app.domains.run(vm, "set_memory_static_max",
                              lambda: self.set_field(call, "memory_static_max", vm, value))
+
+    def set_memory_dynamic_max_live(self, call, vm, value):
+        """memory/dynamic_max and the balloon target at once (xm 3.1's mem-set calls this
+        and then set_memory_dynamic_min_live with one figure): a dynamic_min above the
+        new value comes down with it, so that lowering memory is one call."""
+        self._memory_live(call, vm, "set_memory_dynamic_max_live", lambda rec: {
+            "memory_dynamic_max": value,
+            "memory_dynamic_min": min(rec["memory_dynamic_min"], value)})
+
+    def set_memory_dynamic_min_live(self, call, vm, value):
+        """memory/dynamic_min, a dynamic_max below it raised to it, and the balloon target
+        (dynamic_max) at once."""
+        self._memory_live(call, vm, "set_memory_dynamic_min_live", lambda rec: {
+            "memory_dynamic_min": value,
+            "memory_dynamic_max": max(rec["memory_dynamic_max"], value)})
+
+    def _memory_live(self, call, vm, op, changes_of):
+        """Lifecycle operation ``op``: the memory fields ``changes_of(record)`` checked, the
+        resident guest's balloon moved to the new dynamic_max, and only then stored, so a
+        refusal leaves both as they were."""
+        self.may_write(call, vm)
+
+        def work():
+            old = self.store.get("VM", vm)
+            changes = changes_of(old)
+            self.validate(self.store, vm, old, dict(old, **changes))
+            self.app.domains.set_memory_target(vm, changes["memory_dynamic_max"])
+            with self.store.transaction() as txn:
+                self.update(txn, vm, changes, call)
+        self.app.domains.run(vm, op, work)
+
+    @staticmethod
+    def migrate(call, vm, dest, live, options):
+        """No other host to go to: this host is in no pool. (Dispatch has refused a VM the
+        lifecycle table does not let migrate: one that is not resident.)"""
+        raise ApiError("OPERATION_NOT_ALLOWED", "no other host to migrate to: this host is "
+                       "in no pool, so %r is not one of its hosts" % dest)
 
     def validate(self, txn, ref, old, new):
         if new.get("is_a_template") and not (old or {}).get("is_a_template"):

@@ -195,6 +195,14 @@ def disk_node(vbd):
     return "vbd-" + vbd.replace("-", "")[:27]
 
 
+def medium_node(vbd, current):
+    """The block node name of the next medium of CD-ROM drive ``vbd``, whose medium is
+    now the node ``current``: the two names take turns, so the old node can be
+    deleted once the new one is in the drive."""
+    name = disk_node(vbd)
+    return "cdm-" + vbd.replace("-", "")[:27] if current == name else name
+
+
 def overlay_node(vbd, level):
     """The block node name of the snapshot overlay at ``level`` of VBD ``vbd``'s chain."""
     return f"snap{level}-" + vbd.replace("-", "")[:26 - len(str(level))]
@@ -299,6 +307,9 @@ def disk_args(disk, chain, slot=None, ide_slot=None):
                   "bus": f"ide.{ide_slot[0]}", "unit": ide_slot[1]}
     else:
         raise BackendError("INVALID_VALUE", "VBD/driver", disk.driver)
+    if disk.bootable:
+        # Before -boot's order: the firmware tries the devices with a bootindex first.
+        device["bootindex"] = 0
     return blockdev, device
 
 

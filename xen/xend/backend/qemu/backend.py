@@ -196,6 +196,15 @@ class QemuBackend(base.Backend):
         """``device_del``, wait for DEVICE_DELETED, ``blockdev-del`` (see Backend)."""
         self._on_guest(uuid, "Running", hotplug.detach, "vbd", vbd, self.unplug_timeout)
 
+    def change_medium(self, uuid, disk):
+        """Swap the CD-ROM drive's medium through its tray (hotplug.change_medium)."""
+        self._on_guest(uuid, "Running", hotplug.change_medium, disk)
+
+    def device_properties(self, uuid, kind, ref):
+        """The device, its PCI slot, a disk's block node and cache mode, a NIC's tap
+        (hotplug.device_properties)."""
+        return self._on_guest(uuid, "Running", hotplug.device_properties, kind, ref)
+
     def attach_nic(self, uuid, nic):
         """Make the VIF's tap, pass it over QMP (``getfd``), ``netdev_add`` +
         ``device_add`` at a free PCI slot; each step undone if a later one fails."""
@@ -268,6 +277,18 @@ class QemuBackend(base.Backend):
     def set_memory_target(self, uuid, target):
         """Ask the guest's balloon driver to use ``target`` bytes (memory/dynamic_max)."""
         self._on_guest(uuid, "Running", lambda dom: dom.qmp("balloon", {"value": int(target)}))
+
+    # 1.0: host facts
+
+    def capabilities(self):
+        """HVM guests of the target of the QEMU binary (qemu-system-ARCH)."""
+        arch = os.path.basename(self.qemu_binary).rpartition("qemu-system-")[2]
+        return base.hvm_capabilities(arch or "x86_64")
+
+    def sched_policy(self):
+        """credit: each guest's CPU cgroup carries the credit scheduler's weight and cap
+        (scheduling.py), as Xen's credit scheduler does."""
+        return "credit"
 
     def dmesg(self, clear=False):
         """The host kernel's KVM lines, then each running guest's qemu.log (debug.py);

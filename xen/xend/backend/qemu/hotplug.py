@@ -6,6 +6,8 @@ Disks and NICs sit at fixed PCI slots (argv.assign_slots). Hot-plug is
 ``device_add`` (a NIC), undone step by step if a later step fails. Unplug is
 ``device_del``; the guest answers, QEMU sends DEVICE_DELETED, and only then is
 the host's side freed: ``blockdev-del`` / ``netdev_del`` (which closes the tap).
+A CD-ROM drive's medium is changed through its tray: the new image is added as a
+node, the tray opened, the old medium taken out and the new one put in.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from .argv import (
     free_slot,
     image_node,
     is_pci,
+    medium_node,
     netdev_id,
     nic_device,
     overlay_node,
@@ -274,3 +277,83 @@ async def _drop_level(dom, vbd, level):
     fdset = (await disk_fdsets(dom, vbd))[1].get(level)
     if fdset is not None:
         await dom.qmp("remove-fd", {"fdset-id": fdset}, undo=True)
+
+
+async def change_medium(dom, disk):
+    """Put ``disk``'s image into the CD-ROM drive ``disk.vbd`` (see
+    QemuBackend.change_medium): the old medium's node and fd sets are given back once
+    the new one is in; on failure the drive keeps the old one."""
+    old = dom.disks.get(disk.vbd)
+    if old is None or not disk.cdrom:
+        raise BackendError("VALUE_NOT_SUPPORTED", "VBD", disk.vbd,
+                           "the guest has no CD-ROM drive of this VBD")
+    dev = device_id("vbd", disk.vbd)
+    _, old_fdsets = await disk_fdsets(dom, disk.vbd)
+    node = medium_node(disk.vbd, old)
+    try:
+        opened = open_disk(disk)
+        with closing([fds for fds, *_ in opened]):
+            chain = [(await add_fdset(dom, fds, disk_tag(disk.vbd, level)), fmt, block)
+                     for fds, fmt, block, level in opened]
+        await dom.qmp("blockdev-add", image_node(chain, True, node))
+    except BaseException:
+        await _remove_new_fdsets(dom, disk.vbd, old_fdsets)
+        raise
+    # The guest may hold the tray locked (a mounted CD): forced open, as an eject
+    # button held down does.
+    try:
+        await dom.qmp("blockdev-open-tray", {"id": dev, "force": True})
+        await dom.qmp("blockdev-remove-medium", {"id": dev})
+        try:
+            await dom.qmp("blockdev-insert-medium", {"id": dev, "node-name": node})
+        except BaseException:
+            await dom.qmp("blockdev-insert-medium", {"id": dev, "node-name": old}, undo=True)
+            raise
+    except BaseException:
+        await dom.qmp("blockdev-close-tray", {"id": dev}, undo=True)
+        await dom.qmp("blockdev-del", {"node-name": node}, undo=True)
+        await _remove_new_fdsets(dom, disk.vbd, old_fdsets)
+        raise
+    await dom.qmp("blockdev-close-tray", {"id": dev})
+    dom.disks[disk.vbd] = node
+    await dom.qmp("blockdev-del", {"node-name": old}, undo=True)
+    for fdset in old_fdsets.values():
+        await dom.qmp("remove-fd", {"fdset-id": fdset}, undo=True)
+
+
+async def _remove_new_fdsets(dom, vbd, old_fdsets):
+    """Give back VBD ``vbd``'s fd sets but those in ``old_fdsets`` ({level: id})."""
+    for fdset in (await disk_fdsets(dom, vbd))[1].values():
+        if fdset not in old_fdsets.values():
+            await dom.qmp("remove-fd", {"fdset-id": fdset}, undo=True)
+
+
+# QEMU's cache flags of a block node, as the cache mode names them.
+_CACHE_MODES = {(True, False, False): "writeback", (False, False, False): "writethrough",
+                (True, True, False): "none", (False, True, False): "directsync"}
+
+
+async def device_properties(dom, kind, ref):
+    """VBD or VIF ``ref``'s facts in guest ``dom`` (see Backend.device_properties):
+    its device and where QEMU has it; a disk's block node, image, format and cache
+    mode, a NIC's netdev, tap and MAC. Empty where the guest lacks it."""
+    dev = device_id(kind, ref)
+    facts = {"backend-id": "0", "state": "4", "backend": PERIPHERAL + dev, "device": dev}
+    if dev in dom.slots:
+        facts["pci-slot"] = "%02x" % dom.slots[dev]
+    if kind == "vif":
+        if ref not in dom.taps:
+            return {}
+        mac = await dom.qmp("qom-get", {"path": PERIPHERAL + dev, "property": "mac"})
+        return dict(facts, netdev=netdev_id(ref), tap=dom.taps[ref], mac=mac)
+    node = dom.disks.get(ref)
+    if node is None:
+        return {}
+    for info in await dom.qmp("query-named-block-nodes", {"flat": True}):
+        if info["node-name"] == node:
+            cache = info["cache"]
+            flags = (cache["writeback"], cache["direct"], cache["no-flush"])
+            return dict(facts, **{"node-name": node, "format": info["drv"],
+                                  "read-only": str(info["ro"]).lower(),
+                                  "cache": _CACHE_MODES.get(flags, "unsafe")})
+    return facts

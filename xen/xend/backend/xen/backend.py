@@ -276,6 +276,12 @@ class XenBackend(base.Backend):
         hotplug.detach_disk(self._xl, self._xs, dom, vbd, self.unplug_timeout)
         return dom.private()
 
+    def device_properties(self, uuid, kind, ref):
+        """The device's xenstore backend path, handle, state and rings
+        (hotplug.device_properties)."""
+        dom = self._domains.running(uuid, "Running")
+        return hotplug.device_properties(self._xs, dom, kind, ref)
+
     def attach_nic(self, uuid, nic):
         """``xl network-attach`` a VIF to the resident domain; returns the new private state."""
         dom = self._domains.running(uuid, "Running")
@@ -312,3 +318,21 @@ class XenBackend(base.Backend):
     def software_version(self):
         """What the host runs, for host.software_version."""
         return {"xen": host.xen_version(self.info)}
+
+    # 1.0: host facts
+
+    def capabilities(self):
+        """``xl info``'s xen_caps."""
+        return self.info.get("xen_caps", "").split()
+
+    def sched_policy(self):
+        """``xl info``'s xen_scheduler (credit, credit2, ...)."""
+        return self.info.get("xen_scheduler", "")
+
+    def cpu_configuration(self):
+        """Xen's physical CPUs, as ``xl info`` counts them (see host.cpu_configuration)."""
+        return host.cpu_configuration(self.info)
+
+    def send_debug_keys(self, keys):
+        """``xl debug-keys``: Xen writes what each key asks for to its console ring."""
+        self._xl.run("debug-keys", keys)

@@ -50,6 +50,20 @@ def cpus(info):
     return [dataclasses.replace(model, number=n, mhz=mhz) for n in range(count)]
 
 
+def cpu_configuration(info):
+    """host.cpu_configuration from ``xl info``: nr_cpus, nr_nodes, cores_per_socket and
+    threads_per_core as Xen counts them; sockets_per_node worked out from them."""
+    def count(key):
+        value = str(info.get(key, ""))
+        return int(value) if value.isdigit() and int(value) > 0 else 1
+    per_node = count("nr_cpus") // (count("nr_nodes") * count("cores_per_socket")
+                                    * count("threads_per_core"))
+    return {"nr_cpus": str(count("nr_cpus")), "nr_nodes": str(count("nr_nodes")),
+            "sockets_per_node": str(max(1, per_node)),
+            "cores_per_socket": str(count("cores_per_socket")),
+            "threads_per_core": str(count("threads_per_core"))}
+
+
 def cpu_idle_seconds(xenpm):
     """Idle seconds per physical CPU, by CPU number, from Xen's C-state statistics
     (``xenpm``: its path); None where xenpm reports none."""

@@ -51,6 +51,39 @@ def detach_nic(xl, xenstore, dom, vif, timeout):
             del dom.nics[vif]
 
 
+# Keys of a device's backend and frontend directories that describe it, as xend's
+# device listings showed them.
+_BACKEND_KEYS = (b"state", b"frontend", b"params", b"mode", b"type", b"dev", b"mac",
+                 b"bridge", b"script")
+_FRONTEND_KEYS = (b"event-channel", b"ring-ref", b"tx-ring-ref", b"rx-ring-ref")
+
+
+def device_properties(xenstore, dom, kind, ref):
+    """The xenstore facts of VBD or VIF ``ref`` (``kind`` "vbd" | "vif") of ``dom``:
+    its backend path and handle (devid), the backend's keys and the frontend's ring
+    and event channel; empty where the domain lacks the device."""
+    with dom.lock:
+        if kind == "vbd":
+            key, value, kinds = b"dev", dom.disks.get(ref), (b"vbd", b"qdisk")
+        else:
+            key, value, kinds = b"mac", dom.nics.get(ref), (b"vif",)
+    if value is None:
+        return {}
+    for backend_kind in kinds:
+        devid = xenstore.backend_values(backend_kind, dom.domid, key).get(value.lower())
+        if devid is None:
+            continue
+        path = xenstore.backend_devices(backend_kind, dom.domid)[devid]
+        facts = {"backend-id": "0", "backend": path.decode(), "handle": devid}
+        for name in _BACKEND_KEYS:
+            facts[name.decode()] = xenstore.read(path + b"/" + name)
+        frontend = (facts.get("frontend") or "").encode()
+        for name in _FRONTEND_KEYS:
+            facts[name.decode()] = frontend and xenstore.read(frontend + b"/" + name)
+        return {k: v for k, v in facts.items() if v}
+    return {}
+
+
 def _unplug(xl, cls, ref, command, timeout, still_there):
     """Run an xl detach; if it fails while the device is still there, the guest has
     not let go of it in time (libxl gives up after its own timeout)."""
