@@ -5,9 +5,13 @@ Through the SDK over the Unix socket: ``root`` speaks the draft (no version give
 ``v10`` logged in with version "1.0".
 """
 
+import http.client
+import xmlrpc.client
+
 import pytest
 import XenAPI
 from harness import MIB, Daemon, failure, make_user, new_vdi, new_vm, wait_until
+from xapi_helpers import ROOT_PASSWORD
 
 from xen.xend.api import datamodel
 
@@ -210,3 +214,30 @@ def test_events_give_a_1_0_session_its_own_names(root, v10):
     snaps = [e["snapshot"] for e in batch["events"] if e["ref"] == vm]
     assert snaps and snaps[-1]["VCPUs_params"] == {"weight": "600"}
     assert "metrics" in snaps[-1]
+
+
+# -- the wire: typed strings for 1.0 sessions ----------------------------------------------------
+
+def _post(daemon, method, *params):
+    """The raw methodResponse body of one call over TCP."""
+    conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=10)
+    try:
+        conn.request("POST", "/", xmlrpc.client.dumps(params, method), {"Content-Type":
+                                                                        "text/xml"})
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def test_replies_to_a_1_0_session_type_their_strings(daemon, root_tcp):
+    """libxen of Xen 3.0.4 reads a string only as <value><string>; the draft's replies
+    keep the shorter untyped form."""
+    login = _post(daemon, "session.login_with_password", "root", ROOT_PASSWORD, "1.0")
+    assert b"<value><string>Success</string></value>" in login
+    session = xmlrpc.client.loads(login)[0][0]["Value"]
+    reply = _post(daemon, "VM.get_all_records", session)
+    assert b"<string>" in reply and b"<value>Success</value>" not in reply
+    draft = _post(daemon, "session.login_with_password", "root", ROOT_PASSWORD, "0.2")
+    assert b"<string>" not in draft
+    draft_session = xmlrpc.client.loads(draft)[0][0]["Value"]
+    assert b"<string>" not in _post(daemon, "VM.get_all_records", draft_session)

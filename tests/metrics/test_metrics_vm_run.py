@@ -1,5 +1,6 @@
 """Live RO_run fields of VMs on the QEMU backend (sampler every 0.5 s): VCPUs/number,
-VCPUs/utilisation and CPU_time, memory/actual following the balloon, VBD IO bandwidth.
+VCPUs/utilisation and CPU_time, memory/actual following the balloon, VBD IO bandwidth,
+VM_metrics' VCPUs/CPU, VCPUs/flags and state.
 
 Guests are the tiny Linux guest of tests/guest/build.py (TCG); at most two boot at once.
 CPU figures are compared with each other (a burning guest against an idle one), memory
@@ -59,10 +60,18 @@ def test_vcpus_number_is_vcpus_max_while_running_and_0_when_not(qemu_api):
     actual = int(api.VM.get_memory_actual(vm))
     assert 0 < actual < 128 * MIB, actual
     assert abs(actual - _rss(vm)) < 16 * MIB, (actual, _rss(vm))
+    metrics = api.VM.get_metrics(vm)
+    _check_vcpus_of_a_running_guest(api, metrics)
     api.VM.pause(vm)
     assert int(api.VM.get_VCPUs_number(vm)) == 2
+    # QEMU parked the vCPUs: online, neither running nor blocked; the guest paused.
+    assert api.VM_metrics.get_state(metrics) == ["paused"]
+    wait_until(lambda: api.VM_metrics.get_VCPUs_flags(metrics) == {
+        "0": ["online"], "1": ["online"]}, 10, "a sample of the paused vCPUs")
+    assert sorted(api.VM_metrics.get_VCPUs_CPU(metrics)) == ["0", "1"]
     api.VM.unpause(vm)
     api.VM.suspend(vm, False)
+    assert api.VM_metrics.get_record(metrics)["state"] == []
     assert int(api.VM.get_VCPUs_number(vm)) == 0
     assert api.VM.get_VCPUs_utilisation(vm) == {}
     api.VM.resume(vm, False)
@@ -72,6 +81,20 @@ def test_vcpus_number_is_vcpus_max_while_running_and_0_when_not(qemu_api):
     assert int(api.VM.get_record(vm)["VCPUs_number"]) == 0
     assert api.VM.get_VCPUs_utilisation(vm) == {}
     assert int(api.VM.get_memory_actual(vm)) == 0
+
+
+def _check_vcpus_of_a_running_guest(api, metrics):
+    """VM_metrics of a sampled running guest of two vCPUs: each on a host CPU, online
+    and running or blocked; the guest running if one of them is, else blocked."""
+    rec = api.VM_metrics.get_record(metrics)
+    cpus = len(api.host.get_host_CPUs(api.host.get_all()[0]))
+    assert sorted(rec["VCPUs_CPU"]) == ["0", "1"]
+    assert all(0 <= int(c) < cpus for c in rec["VCPUs_CPU"].values()), rec["VCPUs_CPU"]
+    flags = rec["VCPUs_flags"]
+    assert sorted(flags) == ["0", "1"]
+    assert all(f in (["online", "running"], ["online", "blocked"]) for f in flags.values())
+    busy = any("running" in f for f in flags.values())
+    assert rec["state"] == (["running"] if busy else ["blocked"]), rec
 
 
 # -- VCPUs/utilisation -------------------------------------------------------------------------
@@ -96,6 +119,12 @@ def test_a_burning_guest_shows_more_vcpu_utilisation_than_an_idle_one(qemu_daemo
     idle_mean = sum(reads[idle]) / len(reads[idle])
     burn_mean = sum(reads[burn]) / len(reads[burn])
     assert burn_mean > idle_mean + 0.2, {"idle": reads[idle], "burn": reads[burn]}
+    # VM_metrics.state as xm list shows it: the burning guest's vCPU thread is found on a
+    # CPU ("r"), the idle guest's asleep in its halt ("b").
+    for vm, state in ((burn, "running"), (idle, "blocked")):
+        metrics = api.VM.get_metrics(vm)
+        wait_until(lambda: api.VM_metrics.get_state(metrics) == [state], 10,
+                   "the %s guest's state" % state)
     # VCPUs/CPU_time (xm list's Time(s)) grows while the guest burns, and more than the
     # idle guest's over the same time.
     before = {vm: float(api.VM.get_VCPUs_CPU_time(vm)) for vm in reads}
@@ -160,12 +189,17 @@ def test_a_guest_reading_its_disk_shows_incoming_kbs(qemu_daemon, qemu_api, tiny
     api.VM.start(vm, False)
     seen = []
 
+    metrics = api.VBD.get_metrics(vbd)
+
     def read_seen():
-        seen.append((float(api.VBD.get_IO_bandwidth_incoming_kbs(vbd)),
-                     float(api.VBD.get_IO_bandwidth_outgoing_kbs(vbd))))
-        return seen[-1][0] > 0.0
-    wait_until(read_seen, 60, "VBD incoming_kbs > 0 while the guest reads its disk",
-               interval=0.05)
+        # The same figure under 1.0's names: VBD_metrics' io_read_kbs, xend 3.1's on the VBD.
+        rec, shown = api.VBD.get_record(vbd), api.VBD_metrics.get_record(metrics)
+        seen.append((float(rec["IO_bandwidth_incoming_kbs"]),
+                     float(rec["IO_bandwidth_outgoing_kbs"])))
+        return seen[-1][0] > 0.0 and rec["io_read_kbs"] == shown["io_read_kbs"] == \
+            rec["IO_bandwidth_incoming_kbs"]
+    wait_until(read_seen, 60, "VBD incoming_kbs > 0 while the guest reads its disk, under "
+               "each of its names", interval=0.05)
     wait_ready(qemu_daemon, vm)
     assert all(rd >= 0.0 and wr >= 0.0 for rd, wr in seen), seen
     # Once the reads are over, the rate falls back to 0 within a few samples.

@@ -7,6 +7,7 @@ from xen.xend.backend.base import BackendError
 from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
 from xen.xend.backend.xen import config as xl_config
 from xen.xend.backend.xen import counters, xl
+from xen.xend.backend.xen.xenstore import Xenstore
 
 UUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 MIB = 2 ** 20
@@ -192,7 +193,13 @@ def test_reading_xl_list_v_and_vcpu_list():
     hand = got["11111111-0000-4000-8000-000000000001"]
     assert hand["name"] == "made by hand" and xl.power_state(hand) == "Paused"
     assert xl.power_state(got["00000000-0000-0000-0000-000000000000"]) == "Running"
-    assert xl.parse_vcpu_list(XL_VCPU_LIST) == {0: [50.6, 35.1], 3: [2.4, 0.0]}
+    rows = xl.parse_vcpu_list(XL_VCPU_LIST)
+    assert {domid: [r.seconds for r in vcpus] for domid, vcpus in rows.items()} == {
+        0: [50.6, 35.1], 3: [2.4, 0.0]}
+    # VM_metrics' VCPUs_CPU and VCPUs_flags: an offline vCPU is on no CPU and not online.
+    assert [(r.cpu, r.flags) for r in rows[0]] == [(0, ("online", "running")),
+                                                   (1, ("online", "blocked"))]
+    assert [(r.cpu, r.flags) for r in rows[3]] == [(1, ("online", "blocked")), (-1, ())]
 
 
 # The shape of the Xen device model's (QEMU 7.2's) query-blockstats reply for a PV
@@ -274,3 +281,38 @@ def test_clock_offset_true_is_refused():
     with pytest.raises(BackendError) as e:
         xl_config.validate(vm(platform_clock_offset=True))
     assert list(e.value.params[:2]) == ["platform/clock_offset", "true"]
+
+
+class FakeXenstoreClient:
+    """pyxs's read and list over a dict of nodes."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+
+    def read(self, path):
+        return self.nodes[path]
+
+    def list(self, path):
+        prefix = path + b"/"
+        children = {p[len(prefix):].split(b"/")[0] for p in self.nodes if p.startswith(prefix)}
+        if not children:
+            raise KeyError(path)
+        return sorted(children)
+
+
+def test_what_a_guest_agent_writes_is_the_guests_metrics():
+    agent = {b"/local/domain/5/data/os_name": b"Debian GNU/Linux 12",
+             b"/local/domain/5/data/os_majorver": b"12",
+             b"/local/domain/5/data/meminfo_total": b"1015436",
+             b"/local/domain/5/data/meminfo_free": b"800000",
+             b"/local/domain/5/attr/eth0/ip": b"10.0.0.5",
+             b"/local/domain/5/attr/eth1/ip": b"192.168.1.9",
+             b"/local/domain/5/attr/PVAddons/MajorVersion": b"7"}
+    store = Xenstore(FakeXenstoreClient(agent))
+    assert store.guest_metrics(5) == {
+        "os_version": {"name": "Debian GNU/Linux 12", "major": "12"},
+        "memory": {"total": "1015436", "free": "800000"},
+        "networks": {"0/ip": "10.0.0.5", "1/ip": "192.168.1.9"}}
+    assert store.tools_version(5) == {"major": "7"}
+    # No agent: nothing written, every map empty.
+    assert store.guest_metrics(6) == {"os_version": {}, "memory": {}, "networks": {}}

@@ -449,3 +449,23 @@ def test_shell_at_a_terminal_prompts(daemon):
         assert sh.run("echo $?").strip() == "1"
     finally:
         sh.close()
+
+
+def test_xm_works_against_a_daemon_that_gives_1_0_to_version_less_logins(tmp_path):
+    """xm names the draft at login, so a host set for Xen 3.x's clients serves it alike."""
+    d = Daemon(extra_config='api_version_default = "1.0"\n').start()
+    try:
+        xm = Xm(d.socket)
+        cfg = tmp_path / "vm.cfg"
+        cfg.write_text('name = "both"\nmemory = 64\nvcpus = 2\n')
+        xm("new", str(cfg))
+        xm("sched-credit", "-d", "both", "-w", "512")
+        assert table(xm("sched-credit", "-d", "both"))[0]["Weight"] == "512"
+        xm("start", "both")
+        rows = table(xm("list"))
+        assert [r["Name"] for r in rows][:1] == ["Domain-0"]
+        assert {r["Name"]: r["VCPUs"] for r in rows}["both"] == "2"
+        xm("destroy", "both")
+        xm("delete", "both")
+    finally:
+        d.cleanup()

@@ -242,8 +242,9 @@ def _decode_xml(body):
     return reader.method, tuple(reader.values)
 
 
-def encode_reply(value, sink=None):
-    """Serialise one reply value (the Status struct) as a methodResponse, as bytes.
+def encode_reply(value, sink=None, typed=False):
+    """Serialise one reply value (the Status struct) as a methodResponse, as bytes; with
+    ``typed``, its strings in ``<string>`` elements (for clients of Xen-API 1.0).
 
     With a ``sink``, a large reply is handed over in pieces as it is written:
     ``sink(piece)`` for each but the last, which is returned; the pieces joined are
@@ -251,11 +252,12 @@ def encode_reply(value, sink=None):
     handler's bug: None, an int beyond 32 bits), and ``Abandon`` where a ``Members``
     struct gave up, possibly after some pieces went to the sink."""
     if sink is not None:
-        return _well_formed(marshal.response(value, lambda piece: sink(_well_formed(piece))))
+        return _well_formed(marshal.response(value, lambda piece: sink(_well_formed(piece)),
+                                             typed))
     pieces = []
     # In pieces even here: checking and joining a few hundred kilobytes at a time is
     # faster than one pass over tens of megabytes.
-    last = marshal.response(value, lambda piece: pieces.append(_well_formed(piece)))
+    last = marshal.response(value, lambda piece: pieces.append(_well_formed(piece)), typed)
     pieces.append(_well_formed(last))
     return b"".join(pieces)
 

@@ -454,6 +454,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     Field("is_control_domain", Bool, RO_RUN,
           "true for the control domain, the machine the daemon runs in (Domain-0), whose "
           "record the daemon keeps; false for every other VM", since="1.0"),
+    # 1.0: metrics
+    Field("guest_metrics", Ref("VM_guest_metrics"), RO_RUN,
+          "metrics associated with the running guest", since="1.0"),
     # 1.0: the VM's renamed fields (HVM/boot_policy before PV/bootloader: in a create
     # giving both, a boot loader named wins over the "" policy)
     Field("HVM/boot_policy", String, RW, "\"BIOS order\" for a VM that boots from its BIOS "
@@ -612,6 +615,9 @@ HOST = Class("host", "a physical host", [
           "created; null once that SR is deleted", since="1.0"),
     Field("crash_dump_sr", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
           "created; null once that SR is deleted", since="1.0"),
+    # 1.0: metrics
+    Field("metrics", Ref("host_metrics"), RO_RUN, "metrics associated with this host",
+          since="1.0"),
 ], messages=[
     Message("disable", [Param("host", Ref("host"), "The Host to disable")], None,
             "Puts the host into a state in which no new VMs can be started.", root_only=True),
@@ -703,6 +709,15 @@ VIF = Class("VIF", "a virtual network interface", [
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
     # 1.0: devices
     *_device_fields("VIF"),
+    # 1.0: metrics
+    Field("metrics", Ref("VIF_metrics"), RO_RUN, "metrics associated with this VIF",
+          since="1.0"),
+    Field("io/read_kbs", Float, RO_RUN, "xend 3.1's name of VIF_metrics.io_read_kbs: "
+          "KiB/s the host read from the interface, what the guest sent",
+          extension=True, same_as=Renamed(("IO_bandwidth_outgoing_kbs",))),
+    Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VIF_metrics.io_write_kbs: "
+          "KiB/s the host wrote to the interface, what the guest received",
+          extension=True, same_as=Renamed(("IO_bandwidth_incoming_kbs",))),
 ], messages=[
     # 1.0: devices
     *_device_messages("VIF"),
@@ -814,6 +829,15 @@ VBD = Class("VBD", "a virtual block device", [
     Field("type", vbd_type, RW, "how the VBD appears to the guest: a disk, or a CD-ROM "
           "drive (a VDI of an iso SR is always in one)", default="Disk", since="1.0"),
     *_device_fields("VBD"),
+    # 1.0: metrics
+    Field("metrics", Ref("VBD_metrics"), RO_RUN, "metrics associated with this VBD",
+          since="1.0"),
+    Field("io/read_kbs", Float, RO_RUN, "xend 3.1's name of VBD_metrics.io_read_kbs: "
+          "KiB/s the guest read", extension=True,
+          same_as=Renamed(("IO_bandwidth_incoming_kbs",))),
+    Field("io/write_kbs", Float, RO_RUN, "xend 3.1's name of VBD_metrics.io_write_kbs: "
+          "KiB/s the guest wrote", extension=True,
+          same_as=Renamed(("IO_bandwidth_outgoing_kbs",))),
 ], messages=[
     # 1.0: devices
     *_device_messages("VBD"),
@@ -861,7 +885,73 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
           same_as=Renamed(("start_time",))),
     Field("last_updated", DateTime, RO_RUN, "Time at which this information was last "
           "updated: the daemon's last sample"),
+    # 1.0: metrics
+    Field("VCPUs/CPU", Map(Int, Int), RO_RUN, "VCPU to PCPU map: each vCPU (0 to "
+          "VCPUs/max - 1) and the host CPU it runs or last ran on, -1 for a vCPU that is "
+          "not online, as last sampled; empty while the VM is not resident"),
+    Field("VCPUs/flags", Map(Int, Set(String)), RO_RUN, "CPU flags (blocked,online,"
+          "running): each vCPU's, as last sampled (docs/api.md); empty while the VM is "
+          "not resident"),
+    Field("state", Set(String), RO_RUN, "The state of the guest, as xm list shows it: "
+          "running or blocked (a Running VM: whether a vCPU was running), paused, crashed "
+          "(kept after a crash), dying (shutting down); empty while the VM is not "
+          "resident"),
 ], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
+
+# 1.0: metrics. What a guest agent reports, a host's memory and a device's I/O rates,
+# each seen through an object of its own (handlers/metrics.py).
+_GUEST_DATA = "what the guest agent reports (docs/api.md); empty without one"
+
+
+def _last_updated():
+    return Field("last_updated", DateTime, RO_RUN, "Time at which this information was "
+                 "last updated: the daemon's last sample")
+
+
+def _io_fields(read, write):
+    """A device's io/read_kbs and io/write_kbs, the owner's fields ``read`` and ``write``."""
+    return [Field("io/read_kbs", Float, RO_RUN, "Read bandwidth (KiB/s)",
+                  same_as=Renamed((read,))),
+            Field("io/write_kbs", Float, RO_RUN, "Write bandwidth (KiB/s)",
+                  same_as=Renamed((write,)))]
+
+
+VM_GUEST_METRICS = Class("VM_guest_metrics", "the metrics reported by the guest (as "
+                         "opposed to inferred from outside)", [
+    uuid_field(),
+    Field("os_version", Map(String, String), RO_RUN, "version of the OS: " + _GUEST_DATA),
+    Field("PV_drivers_version", Map(String, String), RO_RUN, "version of the PV drivers "
+          "(VM.tools_version)", same_as=Renamed(("tools_version",))),
+    Field("memory", Map(String, String), RO_RUN, "free/used/total memory: " + _GUEST_DATA),
+    Field("disks", Map(String, String), RO_RUN, "disk configuration/free space: "
+          + _GUEST_DATA),
+    Field("networks", Map(String, String), RO_RUN, "network configuration: " + _GUEST_DATA),
+    Field("other", Map(String, String), RO_RUN, "anything else: " + _GUEST_DATA),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VM", since="1.0")
+
+HOST_METRICS = Class("host_metrics", "the metrics associated with a host", [
+    uuid_field(),
+    Field("memory/total", Int, RO_RUN, "Host's total memory (bytes)",
+          same_as=Renamed(("memory_total",))),
+    Field("memory/free", Int, RO_RUN, "Host's free memory (bytes)",
+          same_as=Renamed(("memory_free",))),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="host", since="1.0")
+
+# A VIF's "read" is xend 3.1's: what the host reads from the guest's interface (dom0's
+# vif receives), so what the guest sent; "write" what the guest received.
+VIF_METRICS = Class("VIF_metrics", "the metrics associated with a virtual network device", [
+    uuid_field(),
+    *_io_fields("IO_bandwidth_outgoing_kbs", "IO_bandwidth_incoming_kbs"),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VIF", since="1.0")
+
+VBD_METRICS = Class("VBD_metrics", "the metrics associated with a virtual block device", [
+    uuid_field(),
+    *_io_fields("IO_bandwidth_incoming_kbs", "IO_bandwidth_outgoing_kbs"),
+    _last_updated(),
+], creatable=False, deletable=False, stored=False, owner="VBD", since="1.0")
 
 EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messages=[
     Message("register", [Param("classes", Set(String), "class names, \"*\", or class/ref; "
@@ -881,7 +971,9 @@ EVENT = Class("event", "changes to objects, as in the later Xen-API", [], messag
 
 CLASSES = {c.name: c for c in (SESSION, TASK, VM, HOST, HOST_CPU, NETWORK, VIF, SR, VDI, VBD,
                                USER, CONSOLE, EVENT,
-                               VM_METRICS)}
+                               VM_METRICS,
+                               # 1.0: metrics
+                               VM_GUEST_METRICS, HOST_METRICS, VIF_METRICS, VBD_METRICS)}
 
 # Other spellings of methods, and the methods that answer them: the spec's own of two task
 # calls (§1.4.3), and the SDK's of event.from.

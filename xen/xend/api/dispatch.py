@@ -163,7 +163,7 @@ class Dispatcher:
                     raise ApiError("SESSION_INVALID", "")
                 call.session = self.app.sessions.check(args.pop(0))
                 peer.authenticated = True
-                rev = call.session.revision
+                rev = peer.revision = call.session.revision
                 if rev != "0.2" or self.table.get(method.name) is not method:
                     method = self.resolve(method.name, rev)
                     if method is None:

@@ -7,11 +7,12 @@ a fraction of the time: get_all_records of 10,000 VMs is millions of values.
 The output is the same XML-RPC; the test-suite decodes it with xmlrpc.client.
 
 The XML is as small as XML-RPC allows, since every element costs a client's
-parser a call into Python: strings are untyped ``<value>``s, there is no
-whitespace between elements. A large reply is written in pieces of about
-PIECE_BYTES, handed to a sink as they are made, so that the listener sends the
-first records while the last are still being written, and the client parses
-while the server writes.
+parser a call into Python: strings are untyped ``<value>``s (unless the reply is
+``typed``: ``<value><string>``, for clients that accept no other, such as the C
+bindings of Xen 3.0.4), there is no whitespace between elements. A large reply is
+written in pieces of about PIECE_BYTES, handed to a sink as they are made, so
+that the listener sends the first records while the last are still being
+written, and the client parses while the server writes.
 
 A struct may also be given as ``Members``, pairs made as they are written (a
 generator): the first pieces leave before the last members exist. What makes
@@ -86,11 +87,13 @@ class _Pieces(list):
     about PIECE_BYTES as it grows, each handed to the sink at once. The list object
     stays the same throughout (writers hold its ``append``)."""
 
-    __slots__ = ("sink", "done", "size")
+    __slots__ = ("sink", "done", "size", "string", "member_string")
 
-    def __init__(self, sink):
+    def __init__(self, sink, typed=False):
         super().__init__()
         self.sink = sink
+        # A string's <value>, and a struct member's whole end with one, to format.
+        self.string, self.member_string = _TYPED if typed else _UNTYPED
         self.done = []     # text joined already, not yet handed over
         self.size = 0      # its characters
 
@@ -116,16 +119,21 @@ def _encode(text):
     return text.encode("utf-8", "replace")
 
 
+# A <value> without a type is a string (XML-RPC spec); it is the commonest value, and
+# the shorter form halves the elements a client must parse.
+_UNTYPED = ("<value>%s</value>", "%s<value>%s</value></member>")
+_TYPED = ("<value><string>%s</string></value>", "%s<value><string>%s</string></value></member>")
+
+
 def _value(v, out):
     """Append the <value> of ``v`` to ``out``."""
     append = out.append
+    string = out.string
     t = type(v)
     if t is str:
-        # A <value> without a type is a string (XML-RPC spec); it is the commonest value,
-        # and the shorter form halves the elements a client must parse.
         if "&" in v or "<" in v or ">" in v:
             v = _escape(v)
-        append("<value>%s</value>" % v)
+        append(string % v)
     elif t is dict or t is Members:
         append("<value><struct>")
         members = _MEMBERS
@@ -136,7 +144,7 @@ def _value(v, out):
             if t is str:
                 if "&" in x or "<" in x or ">" in x:
                     x = _escape(x)
-                append("%s<value>%s</value></member>" % (member, x))
+                append(out.member_string % (member, x))
             elif t is bool:
                 append(member + (_TRUE if x else _FALSE))
             elif not x and t in _EMPTY:
@@ -153,7 +161,7 @@ def _value(v, out):
             if type(x) is str:
                 if "&" in x or "<" in x or ">" in x:
                     x = _escape(x)
-                append("<value>%s</value>" % x)
+                append(string % x)
             else:
                 _value(x, out)
         append("</data></array></value>")
@@ -172,12 +180,13 @@ def _value(v, out):
         raise TypeError("cannot marshal %s" % t.__name__)
 
 
-def response(value, sink=None):
-    """A methodResponse holding ``value``, as UTF-8 bytes.
+def response(value, sink=None, typed=False):
+    """A methodResponse holding ``value``, as UTF-8 bytes; ``typed``: its strings in
+    ``<string>`` elements.
 
     With a ``sink``, pieces of the reply are handed to ``sink(piece)`` as they are
     written, and what is returned is the rest."""
-    out = _Pieces(sink)
+    out = _Pieces(sink, typed)
     out.append(_HEAD)
     _value(value, out)
     out.append(_TAIL)

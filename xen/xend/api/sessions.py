@@ -85,6 +85,10 @@ class Peer:
     # once for root on the Unix socket): the listener then stops counting the
     # connection as an unauthenticated one, which may be closed to make room.
     authenticated: bool = dataclasses.field(default=False, compare=False)
+    # The API revision of the session of the call last answered (a login: of the session
+    # it made): replies to 1.0 sessions carry typed strings, as some of 1.0's clients
+    # (libxen of Xen 3.0.4) read no other.
+    revision: str = dataclasses.field(default="0.2", compare=False)
 
     def gone(self):
         """Whether the client has hung up (False where that cannot be told)."""
@@ -185,6 +189,7 @@ class Sessions:
             self.logout(ref)
             raise ApiError("SESSION_AUTHENTICATION_FAILED", uname, "Authentication failure")
         peer.authenticated = True
+        peer.revision = revision
         log.debug("session opened for %s from %s", user, peer.transport)
         return ref
 

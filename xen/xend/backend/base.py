@@ -251,6 +251,12 @@ class Backend(abc.ABC):
         not the whole host (a Xen dom0); None: psutil's view is right."""
         return None
 
+    def control_domain_vcpus(self) -> dict | None:
+        """``{"vcpu_cpu": ..., "vcpu_flags": ...}`` (as in metrics()) of the control
+        domain's vCPUs where the hypervisor schedules them on physical CPUs (Xen's dom0);
+        None: the daemon's machine's own CPUs are the control domain's vCPUs."""
+        return None
+
     def software_version(self) -> dict:
         """Extra host.software_version entries naming the hypervisor's version."""
         return {}
@@ -262,7 +268,16 @@ class Backend(abc.ABC):
         the VM's domid (VM.domid); without it the daemon numbers its guests itself.
 
         ``"vif": {vif: {"rx_bytes", "tx_bytes"}}`` counts from the guest's side (rx is
-        what the guest received), cumulative across suspend/resume."""
+        what the guest received), cumulative across suspend/resume.
+
+        ``"vcpu_cpu": {vCPU number: the physical CPU it runs or last ran on (-1: an
+        offline vCPU)}`` and ``"vcpu_flags": {vCPU number: ["online", "running" (on a
+        CPU now) or "blocked" (waiting for work)]}`` (a paused guest's vCPUs are
+        neither), for VM_metrics' VCPUs/CPU and VCPUs/flags.
+
+        ``"tools_version"`` and ``"guest": {"os_version", "memory", "disks", "networks",
+        "other": {str: str}}``: what a guest agent reports, where the hypervisor carries
+        its reports (VM.tools_version, VM_guest_metrics); absent without one."""
         return {}
 
     def close(self) -> None:

@@ -13,7 +13,8 @@ of a refused hot-plug can be tested without a hypervisor.
 
 A running guest's vCPUs each use SIM_LOAD of a CPU (metrics' cpu_seconds, counted
 in memory from its start), so that VM.VCPUs_CPU_time grows as a real guest's does
-while the guest stays idle (xm's "b").
+while the guest stays idle (xm's "b"): its vCPUs are online and blocked (none while
+it is paused), vCPU N on host CPU N modulo the host's CPUs.
 
 ``op_seconds`` makes every operation take that long, in ten steps that report
 progress and offer a safe point for cancellation: long operations to test
@@ -143,14 +144,18 @@ class SimBackend(Backend):
         count[2] = now if running else None
 
     def metrics(self, uuid):
-        """cpu_seconds per vCPU: SIM_LOAD of the time the guest ran."""
+        """cpu_seconds per vCPU: SIM_LOAD of the time the guest ran; each vCPU idle
+        (blocked) while the guest runs, on host CPU (its number modulo the host's)."""
         with self._lock:
             count = self._cpu.get(uuid)
             if count is None:
                 return {}
             vcpus, before, since = count
             ran = before + (time.monotonic() - since if since is not None else 0.0)
-        return {"cpu_seconds": [ran * SIM_LOAD] * vcpus}
+        flags = ["online", "blocked"] if since is not None else ["online"]
+        return {"cpu_seconds": [ran * SIM_LOAD] * vcpus,
+                "vcpu_cpu": {i: i % (os.cpu_count() or 1) for i in range(vcpus)},
+                "vcpu_flags": {i: flags for i in range(vcpus)}}
 
     def _work(self):
         # Simulated work may stop between its steps; the state change after it may not.
@@ -168,7 +173,7 @@ class SimBackend(Backend):
         # The boot files QEMU would be given, checked as QEMU's start checks them.
         check_host_files(spec, boot_files(spec.vm))
         with self._lock:
-            self._count_cpu(spec.uuid, False, spec.vm.VCPUs_max)
+            self._count_cpu(spec.uuid, False, spec.vm.VCPUs_at_startup or spec.vm.VCPUs_max)
         self._set(spec.uuid, "Paused" if paused else "Running")
         with self._lock:
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
@@ -287,9 +292,11 @@ class SimBackend(Backend):
             self.on_guest_event(uuid, GUEST_CRASH)
 
     def set_vcpus(self, uuid, n):
-        """Nothing to plug: the daemon records the count."""
+        """Nothing to plug: the guest has ``n`` vCPUs from now on (metrics)."""
         self._require(uuid)
         self._work()
+        with self._lock:
+            self._cpu[uuid][0] = n
 
     def set_vcpu_params(self, uuid, params):
         """Nothing to schedule: the daemon records the string."""

@@ -26,7 +26,13 @@ from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.derived import DerivedHandler
 from ..api.handlers.event import EventHandler
 from ..api.handlers.host import HostCpuHandler, HostHandler, cpu_records
-from ..api.handlers.metrics import VMMetricsHandler
+from ..api.handlers.metrics import (
+    HostMetricsHandler,
+    VBDMetricsHandler,
+    VIFMetricsHandler,
+    VMGuestMetricsHandler,
+    VMMetricsHandler,
+)
 from ..api.handlers.network import NetworkHandler, VIFHandler
 from ..api.handlers.session import SessionHandler
 from ..api.handlers.storage import SRHandler, VBDHandler, VDIHandler, vdi_bytes
@@ -50,7 +56,9 @@ VERSION = "0.1.0"
 # The classes with behaviour of their own; every other class gets the generic handler.
 HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
             NetworkHandler, VIFHandler, SRHandler, VDIHandler, VBDHandler, UserHandler,
-            ConsoleHandler, EventHandler, VMMetricsHandler)
+            ConsoleHandler, EventHandler, VMMetricsHandler,
+            # 1.0: metrics
+            VMGuestMetricsHandler, HostMetricsHandler, VIFMetricsHandler, VBDMetricsHandler)
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")

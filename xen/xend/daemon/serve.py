@@ -159,7 +159,7 @@ def serve(cfg, reload_config=None, ready=None):
         app.close()
         state_lock.release()
         raise SystemExit("xend: %s" % listen_error(cfg, e))
-    _settle_heap()
+    settle_heap()
     log.info("xend %s serving", VERSION)   # only now: every listener is bound
     if ready:
         ready()
@@ -182,7 +182,7 @@ def serve(cfg, reload_config=None, ready=None):
         signals.close()
 
 
-def _settle_heap():
+def settle_heap():
     """Once the daemon is built (the store loaded): move every object alive now out of
     the cyclic collector's sight, and collect the young generation less often.
 

@@ -16,6 +16,10 @@ from ..host import facts
 
 log = logging.getLogger("xend.metrics")
 
+# A CPU of the daemon's machine busy for more than this share of a sample period is
+# "running" as a vCPU of the control domain (xm's rule for a guest's "r").
+BUSY_SHARE = 0.5
+
 
 def _rate(new, old, dt, key):
     """kB/s between two counter samples (0 after a counter reset)."""
@@ -106,7 +110,16 @@ class Sampler:
         """The control domain's figures: the machine the daemon runs in."""
         return {"memory_actual": self.own_memory[0], "domid": 0,
                 "vcpus": {str(i): u for i, u in enumerate(self.own_cpus)},
-                "cpu_time": facts.cpu_seconds()}
+                "cpu_time": facts.cpu_seconds(),
+                **(self.app.backend.control_domain_vcpus() or self._own_vcpus())}
+
+    def _own_vcpus(self):
+        """The machine's own CPUs as the control domain's vCPUs (QEMU: the host itself):
+        CPU N is vCPU N, running if it was busy for most of the last sample period (as
+        xm shows a guest "r"), else blocked."""
+        return {"vcpu_cpu": {i: i for i in range(len(self.own_cpus))},
+                "vcpu_flags": {i: ["online", "running" if u >= BUSY_SHARE else "blocked"]
+                               for i, u in enumerate(self.own_cpus)}}
 
     @staticmethod
     def _derive(raw, old, dt):
@@ -124,6 +137,10 @@ class Sampler:
                           _rate(c, old.get("vif", {}).get(vif, c), dt, "tx_bytes"))
                     for vif, c in raw.get("vif", {}).items()},
             "cpu_time": float(sum(cpu_new)),      # VCPUs/CPU_time
+            # VM_metrics' VCPUs/CPU and VCPUs/flags, as the backend last saw them
+            "vcpu_cpu": raw.get("vcpu_cpu", {}),
+            "vcpu_flags": raw.get("vcpu_flags", {}),
+            "guest": raw.get("guest", {}),        # VM_guest_metrics: a guest agent's
         }
         if "domid" in raw:      # the hypervisor's own ID of the guest (Xen)
             figures["domid"] = raw["domid"]

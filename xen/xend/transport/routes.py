@@ -193,13 +193,14 @@ def _call(handler, conn, request, peer, query):
     reply = app.dispatcher.dispatch(method, params, peer)
     stream = conn.stream(request, 200, "text/xml")
     try:
-        stream.finish(codec.encode_reply(reply, stream))
+        stream.finish(codec.encode_reply(reply, stream, peer.revision != "0.2"))
     except codec.Abandon as e:   # records made as they are written: one failed (logged)
         # Once part of the reply is out, only a reply cut short (no last chunk) tells the
         # client it failed: a Failure cannot replace the Success it has begun to read.
         if stream.started:
             return False
-        conn.send(200, codec.encode_reply(e.reply), "text/xml", not request.keep_alive)
+        conn.send(200, codec.encode_reply(e.reply, typed=peer.revision != "0.2"), "text/xml",
+                  not request.keep_alive)
     except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
         log.exception("internal error: the reply to %s cannot be encoded", method[:200])
         if stream.started:   # the client has part of a reply: end the connection

@@ -14,8 +14,9 @@ class with behaviour of its own subclasses it and overrides the hooks:
 
 How a field is kept follows from the datamodel alone: ``uuid`` is the ref;
 the Set side of a bound pair is the store's reverse index of its Ref side;
-fields named in ``computed`` are worked out on read; every other field is a
-stored value. Every write checks the class's ``host_path`` fields, as the
+fields named in ``computed`` are worked out on read; an RO_run Ref to a class
+this class owns (VM.metrics) names the owned object (handlers/derived.py); every
+other field is a stored value. Every write checks the class's ``host_path`` fields, as the
 writer may name them (check_host_paths); a field declared with ``on_set`` is
 set by the subclass's ``set_<wire>`` (methods.py), which does its effect around
 ``set_field``.
@@ -107,6 +108,8 @@ class ClassHandler:
             return getattr(self, self.computed[_computed_key(self.computed, f)])
         if src == "renamed":
             return f.same_as
+        if src == "owned":
+            return lambda ref, rec: self.app.handlers[f.type.cls].ref_of(ref)
         return None
 
     def _source(self, f):
@@ -118,7 +121,16 @@ class ClassHandler:
             return "bound"
         if _computed_key(self.computed, f) in self.computed:
             return "computed"
+        if self._owns(f):
+            return "owned"
         return "stored"
+
+    def _owns(self, f):
+        """Whether ``f`` names the object of a class this class owns: an RO_run Ref
+        to a class with this class as its owner (VM.metrics, host.metrics, ...)."""
+        target = datamodel.CLASSES.get(f.type.cls) if isinstance(f.type, Ref) else None
+        return f.qual == datamodel.RO_RUN and target is not None and \
+            target.owner == self.cls.name
 
     # -- hooks -------------------------------------------------------------
 

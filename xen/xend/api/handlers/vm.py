@@ -32,7 +32,6 @@ _NOT_CLONED = ("name_label", "power_state", "resident_on") + GUEST_KEYS
 class VMHandler(VMDebug, ClassHandler):
     cls_name = "VM"
     computed = {
-        "metrics": "_metrics",
         "memory_actual": "_memory_actual",
         "VCPUs_number": "_vcpus_number",
         "VCPUs_utilisation": "_vcpus_utilisation",
@@ -85,9 +84,6 @@ class VMHandler(VMDebug, ClassHandler):
 
     def _crashed(self, ref, rec):
         return bool(rec.get("_crashed"))
-
-    def _metrics(self, ref, rec):
-        return self.app.handlers["VM_metrics"].ref_of(ref)
 
     def record_from_wire(self, record, rev="0.2"):
         """The constructor's record, with omitted memory fields defaulted from the given

@@ -12,12 +12,29 @@ from ..base import BackendError
 from .argv import vbd_of_qdev
 
 
-def thread_cpu_seconds(pid, tid):
-    """CPU seconds thread ``tid`` of process ``pid`` has used (user + system)."""
+def thread_stat(pid, tid):
+    """(CPU seconds used (user + system), scheduler state letter, the host CPU it last
+    ran on) of thread ``tid`` of process ``pid``."""
     with open(f"/proc/{pid}/task/{tid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of the whole line.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # Counted from the whole line: the state is field 3, utime and stime 14 and 15,
+    # processor 39 (the split starts at field 3).
+    return ((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), fields[0],
+            int(fields[36]))
+
+
+def thread_cpu_seconds(pid, tid):
+    """CPU seconds thread ``tid`` of process ``pid`` has used (user + system)."""
+    return thread_stat(pid, tid)[0]
+
+
+def vcpu_flags(state, paused):
+    """A vCPU's flags as Xen gives them (VM_metrics.VCPUs_flags): every vCPU QEMU lists
+    is online; its thread on a CPU (R) is running; a thread asleep is blocked, unless
+    the guest is paused (then QEMU parked it: neither)."""
+    if paused:
+        return ["online"]
+    return ["online", "running" if state == "R" else "blocked"]
 
 
 def vcpu_seconds(dom):
@@ -31,18 +48,26 @@ def vcpu_seconds(dom):
     return total
 
 
-async def counters(dom):
-    """Cumulative CPU and disk counters, including those carried over a resume."""
-    carry_cpu = dom.carry.get("cpu_seconds", [])
-    cpus = sorted(await dom.qmp("query-cpus-fast"), key=lambda c: c["cpu-index"])
-    cpu_seconds = []
-    for cpu in cpus:
-        index = cpu["cpu-index"]
+async def vcpu_threads(dom):
+    """(vCPU index, thread_stat) of each vCPU QEMU lists, by index."""
+    out = []
+    for cpu in sorted(await dom.qmp("query-cpus-fast"), key=lambda c: c["cpu-index"]):
         try:
-            seconds = thread_cpu_seconds(dom.pid, cpu["thread-id"])
-        except OSError:
-            seconds = 0.0
-        cpu_seconds.append(seconds + (carry_cpu[index] if index < len(carry_cpu) else 0.0))
+            stat = thread_stat(dom.pid, cpu["thread-id"])
+        except OSError:     # the thread just went (an unplug)
+            stat = (0.0, "", -1)
+        out.append((cpu["cpu-index"], stat))
+    return out
+
+
+async def counters(dom, threads=None):
+    """Cumulative CPU and disk counters, including those carried over a resume;
+    ``threads``: vcpu_threads(dom), where the caller has read them already."""
+    if threads is None:
+        threads = await vcpu_threads(dom)
+    carry_cpu = dom.carry.get("cpu_seconds", [])
+    cpu_seconds = [seconds + (carry_cpu[index] if index < len(carry_cpu) else 0.0)
+                   for index, (seconds, _, _) in threads]
     carry_vbd = dom.carry.get("vbd", {})
     vbd = {}
     for entry in await dom.qmp("query-blockstats"):
@@ -66,7 +91,13 @@ async def counters(dom):
 async def metrics(dom):
     """``counters`` plus the process's resident memory and, once the guest's balloon
     driver has reported, the memory the guest holds (see QemuBackend.metrics)."""
-    result = await counters(dom)
+    threads = await vcpu_threads(dom)
+    result = await counters(dom, threads)
+    # Whether QEMU paused the vCPUs: their sleeping threads then say nothing of the
+    # guest (one more round trip per sample, for VCPUs/flags).
+    paused = (await dom.qmp("query-status"))["status"] != "running"
+    result["vcpu_cpu"] = {index: cpu for index, (_, _, cpu) in threads}
+    result["vcpu_flags"] = {index: vcpu_flags(state, paused) for index, (_, state, _) in threads}
     with open(f"/proc/{dom.pid}/statm") as f:
         result["memory_rss"] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     try:

@@ -302,6 +302,10 @@ class XenBackend(base.Backend):
             return {}
         return counters.metrics(self._xl, self._xs, dom)
 
+    def control_domain_vcpus(self):
+        """dom0's vCPUs from ``xl vcpu-list``: the physical CPU each is on, its flags."""
+        return counters.vcpu_placement(self._xl.vcpu_list().get(0, []))
+
     def host_cpus(self):
         """Xen's physical CPUs (see host.cpus)."""
         return host.cpus(self.info)

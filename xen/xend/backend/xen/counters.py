@@ -27,19 +27,30 @@ def metrics(xl, xenstore, dom):
     """Counters of the running Domain ``dom``, from the Xl runner ``xl``'s listings,
     blkback and netback (over the Xenstore ``xenstore``); {} once it is gone.
 
-    ``{"cpu_seconds": [per vCPU], "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
+    ``{"cpu_seconds": [per vCPU], "vcpu_cpu": {vCPU: physical CPU},
+    "vcpu_flags": {vCPU: [flags]}, "memory_actual": bytes, "vbd": {vbd: {rd_bytes,
     wr_bytes}}, "vif": {vif: {rx_bytes, tx_bytes}} (the guest's view),
-    "tools_version": {...}, "domid": Xen's domid of it}``
+    "tools_version": {...}, "guest": {...} (Xenstore.guest_metrics), "domid": Xen's
+    domid of it}``
     """
     entry = xl.list(max_age=LIST_MAX_AGE).get(dom.uuid)
     if entry is None:
         return {}
-    return {"cpu_seconds": xl.vcpu_times().get(entry["domid"], []),
+    vcpus = xl.vcpu_list().get(entry["domid"], [])
+    return {"cpu_seconds": [row.seconds for row in vcpus], **vcpu_placement(vcpus),
             "memory_actual": entry["mem_mib"] * MIB,
             "vbd": vbd_counters(xenstore, dom.domid, dom.disks),
             "vif": vif_counters(xenstore, dom.domid, dom.nics),
             "tools_version": xenstore.tools_version(dom.domid),
+            "guest": xenstore.guest_metrics(dom.domid),
             "domid": entry["domid"]}
+
+
+def vcpu_placement(rows):
+    """``vcpu_cpu`` and ``vcpu_flags`` (Backend.metrics) of a domain's ``xl vcpu-list``
+    rows (xl.VcpuRow, by vCPU number)."""
+    return {"vcpu_cpu": {i: row.cpu for i, row in enumerate(rows)},
+            "vcpu_flags": {i: list(row.flags) for i, row in enumerate(rows)}}
 
 
 def vbd_counters(xenstore, domid, disks):

@@ -7,10 +7,18 @@ of its own, so no C library or Xen Python binding is needed in dom0.
 """
 
 import logging
+import re
 
 from ..base import BackendError
 
 log = logging.getLogger("xend.backend.xen")
+
+# What a guest agent writes: (key in the API's map, xenstore node).
+_TOOLS_VERSION = (("major", b"MajorVersion"), ("minor", b"MinorVersion"),
+                  ("micro", b"MicroVersion"), ("build", b"BuildVersion"))
+_OS_VERSION = (("name", b"os_name"), ("uname", b"os_uname"), ("distro", b"os_distro"),
+               ("major", b"os_majorver"), ("minor", b"os_minorver"))
+_MEMORY = (("total", b"meminfo_total"), ("free", b"meminfo_free"))
 
 
 def connect():
@@ -61,14 +69,36 @@ class Xenstore:
 
     def tools_version(self, domid):
         """The guest agent's version from ``attr/PVAddons`` ({} without one)."""
-        base_path = b"/local/domain/%d/attr/PVAddons/" % domid
+        return self._nodes(domid, b"attr/PVAddons/", _TOOLS_VERSION)
+
+    def guest_metrics(self, domid):
+        """What a guest agent (XenServer's xe-guest-utilities convention) writes about
+        the guest, for VM_guest_metrics: {"os_version": {name, uname, distro, major,
+        minor}, "memory": {total, free} (KiB, as written), "networks": {"N/ip": address
+        of ethN}}; each {} without an agent."""
+        return {"os_version": self._nodes(domid, b"data/", _OS_VERSION),
+                "memory": self._nodes(domid, b"data/", _MEMORY),
+                "networks": self._networks(domid)}
+
+    def _nodes(self, domid, base, names):
+        """{key: text} of the nodes ``base + node`` of domain ``domid`` that exist, for
+        (key, node) in ``names``."""
+        path = b"/local/domain/%d/" % domid + base
         out = {}
-        for key, node in (("major", b"MajorVersion"), ("minor", b"MinorVersion"),
-                          ("micro", b"MicroVersion"), ("build", b"BuildVersion")):
-            value = self.read(base_path + node)
+        for key, node in names:
+            value = self.read(path + node)
             if value is not None:
                 out[key] = value
         return out
+
+    def _networks(self, domid):
+        try:
+            names = self.client.list(b"/local/domain/%d/attr" % domid)
+        except Exception:   # no attr directory: no agent
+            return {}
+        nics = [n.decode() for n in names if re.fullmatch(rb"eth\d+", n)]
+        ips = self._nodes(domid, b"attr/", [(n, n.encode() + b"/ip") for n in nics])
+        return {"%s/ip" % n[3:]: ip for n, ip in ips.items()}
 
     def watch_released(self, on_release, closed):
         """Call ``on_release()`` on every ``@releaseDomain`` watch event (xenstored fires

@@ -4,6 +4,7 @@
 a slightly stale one (the sampler); the parsers below are pure functions.
 """
 
+import dataclasses
 import subprocess
 import time
 
@@ -63,8 +64,8 @@ class Xl:
         """Make the next ``list`` ask xl again, whatever its ``max_age``."""
         self._listing = (0.0, {})
 
-    def vcpu_times(self):
-        """``xl vcpu-list``: {domid: [seconds per vCPU]}."""
+    def vcpu_list(self):
+        """``xl vcpu-list``: {domid: [VcpuRow per vCPU]} (parse_vcpu_list)."""
         return parse_vcpu_list(self.run("vcpu-list"))
 
     def info(self):
@@ -101,8 +102,19 @@ def parse_list_verbose(text):
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class VcpuRow:
+    """One vCPU of ``xl vcpu-list``: its CPU seconds, the physical CPU it is on (or
+    last ran on; -1 while it is offline) and Xen's flags of it (VM_metrics.VCPUs_flags:
+    "online", "running", "blocked")."""
+    seconds: float = 0.0
+    cpu: int = -1
+    flags: tuple = ()
+
+
 def parse_vcpu_list(text):
-    """vCPU times from ``xl vcpu-list``: {domid: [seconds per vCPU, by vCPU number]}."""
+    """``xl vcpu-list``: {domid: [VcpuRow, by vCPU number]}. xl's State column is
+    "r" (running) and "b" (blocked), or "p" for an offline vCPU, whose CPU is "-"."""
     out = {}
     for line in text.splitlines()[1:]:
         cols = line.split()
@@ -113,10 +125,13 @@ def parse_vcpu_list(text):
             seconds = float(cols[5])
         except ValueError:
             continue
-        times = out.setdefault(int(cols[1]), [])
+        online = cols[3].isdigit()
+        flags = (("online",) if online else ()) + tuple(
+            name for letter, name in (("r", "running"), ("b", "blocked")) if letter in cols[4])
+        rows = out.setdefault(int(cols[1]), [])
         vcpu = int(cols[2])
-        times.extend([0.0] * (vcpu + 1 - len(times)))
-        times[vcpu] = seconds
+        rows.extend([VcpuRow()] * (vcpu + 1 - len(rows)))
+        rows[vcpu] = VcpuRow(seconds, int(cols[3]) if online else -1, flags)
     return out
 
 
