@@ -57,8 +57,10 @@ FIXED_VALUES = {("SR", "content_type"), ("VBD", "qos_algorithm_type"),
 
 
 def string_fields():
+    """The writable String fields; not a 1.0 name of a draft field (same_as): what it
+    writes is the draft field's value, whose own case here covers it."""
     return [(cls, f.wire) for cls in CLASSES for f in datamodel.CLASSES[cls].fields_for("0.2")
-            if f.type is types.String and f.qual != datamodel.RO_RUN
+            if f.type is types.String and f.qual != datamodel.RO_RUN and f.same_as is None
             and (cls, f.wire) not in FIXED_VALUES]
 
 

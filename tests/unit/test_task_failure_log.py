@@ -12,7 +12,7 @@ from xen.xend.api.tasks import FAILURE, Tasks
 from xen.xend.backend.base import BackendError
 from xen.xend.state.store import Store
 
-CALL = types.SimpleNamespace(user="root", is_root=True)
+CALL = types.SimpleNamespace(user="root", is_root=True, session=types.SimpleNamespace(ref="s"))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from xen.xend.api.tasks import CANCELLED, CANCELLING, FINISHED, Tasks
 from xen.xend.state.store import Store
 from xen.xend.util import progress
 
-CALL = types.SimpleNamespace(user="root", is_root=True)
+CALL = types.SimpleNamespace(user="root", is_root=True, session=types.SimpleNamespace(ref="s"))
 
 
 @pytest.fixture
@@ -90,7 +90,8 @@ def test_a_late_progress_report_never_rewrites_a_finished_task(tasks, blocked):
 
 
 def _as(user):
-    return types.SimpleNamespace(user=user, is_root=user == "root")
+    return types.SimpleNamespace(user=user, is_root=user == "root",
+                                 session=types.SimpleNamespace(ref="s-" + user))
 
 
 def _recording(ran):

@@ -49,6 +49,7 @@ from .enums import (  # noqa: F401  (the datamodel's enumerations, re-exported)
     driver_type,
     on_crash_behaviour,
     on_normal_exit,
+    task_allowed_operations,
     task_status_type,
     vbd_mode,
     vbd_type,
@@ -309,6 +310,15 @@ TASK = Class("task", "a longrunning asynchronous task", [
     # 1.0
     Field("progress", Int, RO_RUN, "percentage complete, 0 to 100", since="1.0", rev="1.0",
           same_as=Renamed(("progress",), read=renames.fraction_to_percent)),
+    # 1.0: task's own fields
+    Field("type", String, RO_RUN, "the type of the result once the task has succeeded "
+          "(\"VM ref\", ...); \"\" for a call with no result, and while the task is "
+          "pending or if it failed", since="1.0"),
+    Field("session", Ref("session"), RO_RUN, "the session that made the task; null once "
+          "that session has ended", since="1.0"),
+    Field("allowed_operations", Set(task_allowed_operations), RO_RUN,
+          "[Cancel] while the task may be cancelled (queued, or in a stage that stops when "
+          "asked); [] otherwise", since="1.0"),
 ], messages=[
     # In 1.0 sessions task.get_status is the status field's getter.
     Message("get_status", [Param("task", Ref("task"), "The ID of the RPC call to poll")], String,
@@ -449,6 +459,41 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     # 1.0: metrics
     Field("guest_metrics", Ref("VM_guest_metrics"), RO_RUN,
           "metrics associated with the running guest", since="1.0"),
+    # 1.0: the VM's renamed fields (HVM/boot_policy before PV/bootloader: in a create
+    # giving both, a boot loader named wins over the "" policy)
+    Field("HVM/boot_policy", String, RW, "\"BIOS order\" for a VM that boots from its BIOS "
+          "(boot_method bios), \"\" otherwise; writing \"\" moves a bios VM to "
+          "kernel_external", since="1.0",
+          same_as=Renamed(("boot_method",), read=renames.method_to_policy,
+                          write=renames.policy_to_method)),
+    Field("HVM/boot_params", Map(String, String), RW, "{\"order\": LETTER}: the device the "
+          "BIOS boots (bios/boot): a floppy, c hard disk, d CD-ROM; of a longer order the "
+          "first", since="1.0",
+          same_as=Renamed(("bios_boot",), read=renames.device_to_params,
+                          write=renames.params_to_device)),
+    Field("PV/bootloader", String, RW, "\"pygrub\" for a VM that boots with its own boot "
+          "loader (boot_method grub), \"\" otherwise; writing \"\" moves a grub VM to "
+          "kernel_external", since="1.0",
+          same_as=Renamed(("boot_method",), read=renames.method_to_bootloader,
+                          write=renames.bootloader_to_method)),
+    Field("PV/kernel", String, RW, "path to the kernel (kernel/kernel)", since="1.0",
+          same_as=Renamed(("kernel_kernel",))),
+    Field("PV/ramdisk", String, RW, "path to the initrd (kernel/initrd)", since="1.0",
+          same_as=Renamed(("kernel_initrd",))),
+    Field("PV/args", String, RW, "kernel command-line arguments (kernel/args)", since="1.0",
+          same_as=Renamed(("kernel_args",))),
+    Field("PV/bootloader_args", String, RW, "arguments for the boot loader (grub/cmdline)",
+          since="1.0", same_as=Renamed(("grub_cmdline",))),
+    Field("platform", Map(String, String), RW, "the platform/* fields keyed as xend 3.1 "
+          "keyed them (docs/api.md, Two revisions): stdvga, serial, localtime, "
+          "rtc_timeoffset, soundhw, vnc, sdl, acpi, apic, pae; a key left out is its "
+          "default", since="1.0",
+          same_as=Renamed(renames.PLATFORM_SOURCES, read=renames.fields_to_platform,
+                          write=renames.platform_to_fields)),
+    Field("auto_power_on", Bool, RW, "true if the VM starts when the daemon starts after a "
+          "host boot (other_config:auto_poweron)", since="1.0",
+          same_as=Renamed(("other_config",), read=renames.config_to_autostart,
+                          write=renames.autostart_to_config)),
     # 1.0: host's interfaces, storage and objects
     Field("crash_dumps", Set(Ref("crashdump")), RO_RUN, "crash dumps associated with "
           "this VM", since="1.0"),
@@ -703,12 +748,18 @@ SR = Class("SR", "a storage repository", [
     Field("physical_utilisation", Int, RO_RUN,
           "physical space currently utilised on this storage repository (in bytes)"),
     Field("physical_size", Int, RO_INS, "total physical size of the repository (in bytes)"),
-    Field("type", String, RO_INS, "type of the storage repository", default="dir"),
+    Field("type", String, RO_INS, "type of the storage repository", default="dir",
+          rev="0.2"),
     Field("location", String, RO_INS,
           "a string that uniquely determines the location of the storage repository"),
     # 1.0: storage and network records
     Field("content_type", String, RO_INS, "the type of the SR's content: \"iso\" for an SR "
           "of CD-ROM images (type iso), \"\" otherwise", since="1.0"),
+    # 1.0: the SR type
+    Field("type", String, RO_INS, "type of the storage repository: \"local\" for a dir SR "
+          "(xend 3.1's local file SR, where 1.0 clients look for their default SR)",
+          since="1.0", rev="1.0",
+          same_as=Renamed(("type",), read=renames.dir_to_local, write=renames.local_to_dir)),
     # 1.0: host's interfaces, storage and objects
     Field("PBDs", Set(Ref("PBD")), RO_RUN, "the PBD through which this host reaches the "
           "SR", since="1.0"),

@@ -155,8 +155,14 @@ vbd_type = Enum("vbd_type", [
     ("Disk", "VBD will appear to guest as disk"),
 ])
 
+# 1.0: what may be done to a task
+task_allowed_operations = Enum("task_allowed_operations", [
+    ("Cancel", "the task may be cancelled (task.cancel)"),
+])
+
 ENUMS = {e.name: e for e in (
     vm_power_state, on_normal_exit, on_crash_behaviour, bios_boot_option, boot_type,
     cpu_feature, vdi_type, vbd_mode, driver_type, task_status_type, display_type,
     console_protocol,
-    vbd_type)}
+    vbd_type,
+    task_allowed_operations)}

@@ -96,13 +96,14 @@ class Tasks:
 
     def submit(self, call, method, args):
         """Queue ``method.impl(call, *args)``; returns the new task's ref."""
-        ref, tracker = self._new(call.user, "Async." + method.name)
+        ref, tracker = self._new(call, "Async." + method.name)
         self._queue.put(call.user, (ref, tracker, call, method, args))
         return ref
 
-    def _new(self, user, label, description=""):
-        """A new pending task of ``user``'s, counted against the limits; (ref, its
-        tracker)."""
+    def _new(self, call, label, description=""):
+        """A new pending task of ``call``'s user, made by its session and counted against
+        the limits; (ref, its tracker)."""
+        user = call.user
         with self._lock:
             if len(self._trackers) >= self.max_pending:
                 raise ApiError("TOO_MANY_PENDING_TASKS")
@@ -119,7 +120,8 @@ class Tasks:
             txn.create("task", ref, {
                 "name_label": label, "name_description": description,
                 "status": PENDING, "progress": 0.0, "ETA": "", "created": now,
-                "finished": "", "result": "", "error_info": [], "user": user})
+                "finished": "", "result": "", "error_info": [], "user": user,
+                "type": "", "session": call.session.ref})
         return ref, tracker
 
     # -- tasks driven by the operation that names them ----------------------------
@@ -127,7 +129,7 @@ class Tasks:
     def create(self, call, label, description):
         """task.create: a pending task of the caller's that no worker runs; the
         operation that names it (an HTTP transfer) reports on it (``drive``)."""
-        ref, _ = self._new(call.user, label, description)
+        ref, _ = self._new(call, label, description)
         self._unclaimed.add(ref)
         return ref
 
@@ -138,7 +140,7 @@ class Tasks:
         (progress.install) and ends with ``end``. HANDLE_INVALID [task, ref] for a ref
         that is not such a task of the caller's."""
         if not ref:
-            ref, tracker = self._new(call.user, label)
+            ref, tracker = self._new(call, label)
         else:
             with self._lock:
                 if ref not in self._unclaimed or self._user_of.get(ref) != call.user:
@@ -172,7 +174,8 @@ class Tasks:
             value = method.impl(call, *args)
             if method.result is not None:
                 value = method.result.to_wire(value)
-            self._finish(ref, SUCCESS, success(value))
+            self._finish(ref, SUCCESS, success(value),
+                         method.result.spec_name() if method.result is not None else "")
         except progress.Cancelled:
             self._finish(ref, CANCELLED, failure(["TASK_CANCELLED", ref]))
         except (ApiError, BackendError) as e:
@@ -195,7 +198,9 @@ class Tasks:
         self._update(ref, {"progress": round(fraction, 4), "ETA": xmltime.stamp(eta)},
                      only_from=(PENDING, CANCELLING))
 
-    def _finish(self, ref, status, reply):
+    def _finish(self, ref, status, reply, result_type=""):
+        """End the task with ``reply``; ``result_type``: the spec's name of the type of
+        a successful call's result (task.type), "" for none."""
         self._replies[ref] = reply
         result = ""
         if reply["Status"] == "Success":
@@ -203,7 +208,8 @@ class Tasks:
             result = v if isinstance(v, str) else xmlrpc.client.dumps((v,))
         now = xmltime.stamp(time.time())
         self._update(ref, {"status": status, "progress": 1.0, "ETA": now, "finished": now,
-                           "result": result, "error_info": reply.get("ErrorDescription", [])})
+                           "result": result, "error_info": reply.get("ErrorDescription", []),
+                           "type": result_type})
         with self._lock:
             self._trackers.pop(ref, None)
             self._started.pop(ref, None)
@@ -242,6 +248,12 @@ class Tasks:
         # The worker may have finished since request_cancel: a finished task stays finished
         # (an unconditional write would leave it "cancelling" for ever).
         self._update(ref, {"status": CANCELLING}, only_from=(PENDING,))
+
+    def cancellable(self, ref):
+        """Whether task.cancel of ``ref`` would be honoured now (task.allowed_operations):
+        a pending task, queued or in a stage that stops when asked, not yet asked."""
+        tracker = self._trackers.get(ref)
+        return bool(tracker and tracker.cancellable and not tracker.cancel_requested)
 
     def destroy(self, ref):
         """Forget a finished task."""

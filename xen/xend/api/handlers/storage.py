@@ -76,7 +76,9 @@ class SRHandler(SRAdoption, ClassHandler):
         return "iso" if self._driver(rec).cdrom else ""
 
     def get_supported_types(self, call):
-        return sorted(srdrivers.SR_TYPES)
+        """The SR types, named as the session's revision names them (SR.type)."""
+        name = self.cls.field("type", call.revision).same_as
+        return sorted(name.read(t) if name else t for t in srdrivers.SR_TYPES)
 
     def validate(self, txn, ref, old, new):
         content = new.get("content_type", "")

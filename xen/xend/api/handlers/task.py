@@ -1,12 +1,23 @@
 """task (§2.5, §1.4.3): asynchronous calls; a user sees only their own tasks, root sees all."""
 
 from .. import xmlrepr
+from ..types import NULL_REF
 from .base import ClassHandler
 
 
 class TaskHandler(ClassHandler):
     cls_name = "task"
     hides_objects = True
+    computed = {"session": "_session", "allowed_operations": "_allowed_operations"}
+
+    def _session(self, ref, rec):
+        # The ref is shown only to those who see the task: its user, and root, who may
+        # do all a user may (docs/security.md).
+        session = rec.get("session", NULL_REF)
+        return session if self.store.get("session", session) is not None else NULL_REF
+
+    def _allowed_operations(self, ref, rec):
+        return ["Cancel"] if self.app.tasks.cancellable(ref) else []
 
     def visible(self, call, ref):
         rec = self.store.get("task", ref)   # None for an instant while a task is made
