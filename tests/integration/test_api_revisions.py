@@ -10,7 +10,18 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
-from harness import MIB, Daemon, failure, make_user, new_vdi, new_vm, wait_until
+from harness import (
+    MIB,
+    Daemon,
+    failure,
+    make_user,
+    new_network,
+    new_vbd,
+    new_vdi,
+    new_vif,
+    new_vm,
+    wait_until,
+)
 from xapi_helpers import ROOT_PASSWORD
 
 from xen.xend.api import datamodel
@@ -125,15 +136,18 @@ def test_a_vdis_virtual_size_counts_sectors_in_the_draft_and_bytes_in_1_0(root, 
     assert v10.VDI.get_record(made)["virtual_size"] == str(8 * MIB + 512)
 
 
-def test_session_names_its_user_by_ref_and_its_time_in_seconds_in_1_0(daemon, root):
+def test_a_session_names_its_user_and_time_alike_in_both_revisions(daemon, root):
+    """1.0's document declares this_user a user ref and last_active an Int; its clients
+    (libxen reads a string and a dateTime) and xend 3.1 used the name and a dateTime."""
     _, name, pw = make_user(root)
     s = XenAPI.Session(daemon.url)
     s.xenapi.login_with_password(name, pw, "1.0", "t")
     alice = s.xenapi
     own = alice.session.get_all()[0]      # a user sees only their own session
-    assert alice.session.get_this_user(own) == root.user.get_by_short_name(name)[0]
-    assert int(alice.session.get_last_active(own)) > 1_600_000_000
-    assert root.session.get_this_user(own) == name         # the draft: the short name
+    record = alice.session.get_record(own)
+    assert record["this_user"] == alice.session.get_this_user(own) == name
+    assert isinstance(record["last_active"], xmlrpc.client.DateTime)
+    assert root.session.get_this_user(own) == name
     alice.session.logout()
 
 
@@ -187,7 +201,9 @@ def test_every_vm_has_one_vm_metrics_showing_its_figures(root, v10):
     assert rec["uuid"] == metrics != vm
     for wire in ("memory_actual", "VCPUs_number", "start_time"):
         assert rec[wire] == vm_rec[wire], wire
-    assert rec["VCPUs_params"] == {"weight": "400"}
+    # As it applies, every key spelled out (xm of Xen 3.x reads cpumapN of each vCPU).
+    cpus = ",".join(str(i) for i in range(len(root.host.get_host_CPUs(root.host.get_all()[0]))))
+    assert rec["VCPUs_params"] == {"weight": "400", "cap": "0", "cpumap0": cpus}
     assert rec["last_updated"]
     assert v10.VM_metrics.get_by_uuid(metrics) == metrics
     assert root.VM_metrics.get_VCPUs_number(metrics) == vm_rec["VCPUs_number"]
@@ -241,3 +257,14 @@ def test_replies_to_a_1_0_session_type_their_strings(daemon, root_tcp):
     assert b"<string>" not in draft
     draft_session = xmlrpc.client.loads(draft)[0][0]["Value"]
     assert b"<string>" not in _post(daemon, "VM.get_all_records", draft_session)
+
+
+def test_an_attached_devices_runtime_properties_name_its_handle(root, v10):
+    vm = new_vm(root)
+    vif = new_vif(root, vm, new_network(root), device="eth1")
+    vbd = new_vbd(root, vm, new_vdi(root), device="xvdb")
+    assert v10.VIF.get_runtime_properties(vif) == {}          # not attached: no facts
+    root.VM.start(vm, False)
+    assert v10.VIF.get_runtime_properties(vif)["handle"] == "1"
+    assert v10.VBD.get_runtime_properties(vbd)["handle"] == str(202 << 8 | 16)
+    root.VM.hard_shutdown(vm)

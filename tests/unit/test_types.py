@@ -3,6 +3,7 @@
 import pytest
 
 from xen.xend.api import datamodel
+from xen.xend.api.handlers.devices import device_number
 from xen.xend.api.types import (
     INT64_MAX,
     INT64_MIN,
@@ -200,3 +201,19 @@ def test_is_collection():
     assert is_collection(Set(String)) and is_collection(Map(String, String))
     for t in (String, Int, Bool, Float, Ref("VM"), datamodel.ENUMS["vbd_mode"]):
         assert not is_collection(t)
+
+
+def test_an_empty_struct_is_the_empty_set_and_a_struct_with_members_no_set():
+    """libxen of Xen 3.1 sends an empty string set as <struct/> (event.register)."""
+    assert Set(String).from_wire({}) == []
+    with pytest.raises(TypeMismatch):
+        Set(String).from_wire({"a": "b"})
+
+
+@pytest.mark.parametrize("device, number", [("eth0", 0), ("eth12", 12), ("xvda", 51712),
+                                            ("xvdb", 51728), ("hda", 768), ("hdb", 832),
+                                            ("hdc", 5632), ("hdd", 5696), ("sda", 2048),
+                                            ("sdb", 2064), ("vda", None), ("xvdaa", None),
+                                            ("eth", None), ("", None)])
+def test_a_devices_handle_is_the_number_the_guest_knows_it_by(device, number):
+    assert device_number(device) == number

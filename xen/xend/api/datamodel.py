@@ -266,17 +266,11 @@ def _device_messages(cls):
 
 SESSION = Class("session", "a session", [
     uuid_field(),
-    Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True,
-          rev="0.2"),
+    # 1.0's document declares this_user a user ref and last_active an Int; its clients
+    # (libxen, xm) and xend 3.1 used the name and a dateTime, as here.
+    Field("this_user", String, RO_RUN, "short name of the user who logged in", extension=True),
     Field("originator", String, RO_RUN, "the client's name given at login", extension=True),
-    Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True,
-          rev="0.2"),
-    # 1.0
-    Field("this_user", Ref("user"), RO_RUN, "the user who logged in", since="1.0",
-          rev="1.0"),
-    Field("last_active", Int, RO_RUN, "time of the session's last call, in seconds since "
-          "the epoch", since="1.0", rev="1.0",
-          same_as=Renamed(("last_active",), read=renames.stamp_to_seconds)),
+    Field("last_active", DateTime, RO_RUN, "time of the session's last call", extension=True),
     # 1.0: events, session, host facts
     Field("this_host", Ref("host"), RO_RUN, "the host the session is connected to",
           since="1.0"),
@@ -725,6 +719,9 @@ VIF = Class("VIF", "a virtual network interface", [
           "sets the type: ioemu, or paravirtualised for a virtio one", extension=True),
     # 1.0: devices
     *_device_fields("VIF"),
+    # Xen 3.x's xm network-attach
+    Field("other_config", Map(String, String), RW, "additional configuration (the later "
+          "API's; xm of Xen 3.1 sends it)", extension=True),
     # 1.0: metrics
     Field("metrics", Ref("VIF_metrics"), RO_RUN, "metrics associated with this VIF",
           since="1.0"),
@@ -903,7 +900,8 @@ VM_METRICS = Class("VM_metrics", "the metrics associated with a VM", [
           "Utilisation for all of guest's current VCPUs",
           same_as=Renamed(("VCPUs_utilisation",))),
     Field("VCPUs/params", Map(String, String), RO_RUN, "The live equivalent to "
-          "VM.VCPUs_params", same_as=Renamed(("VCPUs_params",), read=renames.pairs_to_map)),
+          "VM.VCPUs_params: the weight and cap that apply (256 and 0 where unset) and, for "
+          "every vCPU N, cpumapN: the host CPUs it may run on, listed (all where unpinned)"),
     Field("start_time", DateTime, RO_RUN, "Time at which this VM was last booted",
           same_as=Renamed(("start_time",))),
     Field("last_updated", DateTime, RO_RUN, "Time at which this information was last "

@@ -7,8 +7,6 @@ the 1.0 spelling (``read``: the source values in, the value out) and back
 (``write``: the value and the stored record in, ``{source: value}`` out).
 """
 
-import calendar
-import time
 
 from . import errors  # a module: errors imports the datamodel, which imports this
 from .enums import cpu_feature
@@ -57,14 +55,6 @@ def local_to_dir(sr_type, record):
 
 def fraction_to_percent(fraction):
     return int(fraction * 100)
-
-
-# session.last_active: an XML-RPC dateTime (the later API's) / seconds since the epoch (1.0).
-
-def stamp_to_seconds(stamp):
-    if not stamp:
-        return 0
-    return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H:%M:%SZ"))
 
 
 # host_cpu.features: a set of cpu_feature names (0.2) / a bitmap (1.0): 32-bit words in

@@ -204,6 +204,8 @@ class Set(Type):
         self.item = item
 
     def from_wire(self, v):
+        if isinstance(v, dict) and not v:
+            return []    # libxen of Xen 3.1 sends an empty set as an empty struct
         if not isinstance(v, (list, tuple)):
             raise TypeMismatch()
         out = []

@@ -39,9 +39,14 @@ class DeviceHandler(ClassHandler):
         return self.store.private(ref).get("status", (0, ""))[1]
 
     def _runtime_properties(self, ref, rec):
+        """The backend's live facts of the attached device, with its ``handle``: the
+        number the guest knows it by, which xm of Xen 3.x names a device with
+        (network-detach VM HANDLE)."""
         if not self._currently_attached(ref, rec):
             return {}
-        return self.app.domains.device_properties(rec["VM"], self.kind, ref)
+        props = self.app.domains.device_properties(rec["VM"], self.kind, ref)
+        handle = device_number(rec.get("device", ""))
+        return dict(props, handle=str(handle)) if handle is not None else props
 
     def _qos_supported(self, ref, rec):
         return list(self.app.backend.qos_algorithms)
@@ -165,3 +170,22 @@ class DeviceHandler(ClassHandler):
             self.remove(call, txn, ref)
             if private is not None:
                 txn.set_private("VM", vm, private)
+
+
+# Linux's block device majors by name prefix, and how many minors each disk spans.
+_DISK_MAJORS = (("xvd", 202, 16), ("sd", 8, 16), ("hd", 3, 64))
+
+
+def device_number(device):
+    """The number a guest knows a device by: a NIC's index (eth1: 1), a disk's Linux
+    device number (xvda: 51712, hdc: 5632); None for a name of neither form."""
+    if device.startswith("eth") and device[3:].isdigit():
+        return int(device[3:])
+    for prefix, major, minors in _DISK_MAJORS:
+        letter = device[len(prefix):]
+        if device.startswith(prefix) and len(letter) == 1 and "a" <= letter <= "z":
+            index = ord(letter) - ord("a")
+            if prefix == "hd" and index >= 2:    # hdc and hdd: the second IDE channel
+                return (22 << 8) | ((index - 2) * minors)
+            return (major << 8) | (index * minors)
+    return None

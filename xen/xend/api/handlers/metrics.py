@@ -5,6 +5,7 @@ backend call per read, and last_updated is the time of its last sample."""
 
 import functools
 
+from ...backend import vcpuparams
 from .. import lifecycle, xmltime
 from .derived import DerivedHandler
 
@@ -57,7 +58,19 @@ class VMGuestMetricsHandler(MetricsHandler):
 class VMMetricsHandler(MetricsHandler):
     cls_name = "VM_metrics"
     computed = dict(MetricsHandler.computed, VCPUs_CPU="_vcpus_cpu",
-                    VCPUs_flags="_vcpus_flags", state="_state")
+                    VCPUs_flags="_vcpus_flags", state="_state", VCPUs_params="_vcpus_params")
+
+    def _vcpus_params(self, ref, rec):
+        """VCPUs/params as it applies, every key spelled out: xm of Xen 3.x reads
+        cpumapN of every vCPU (vcpu-list)."""
+        params = vcpuparams.parse(rec.get("VCPUs_params", ""), rec.get("VCPUs_max", 1))
+        every_cpu = ",".join(str(c) for c in range(len(self.app.sampler.host_cpus)))
+        out = {"weight": str(params.weight or vcpuparams.DEFAULT_WEIGHT),
+               "cap": str(params.cap)}
+        for vcpu in range(rec.get("VCPUs_max", 1)):
+            pinned = params.pinned(vcpu)
+            out["cpumap%d" % vcpu] = ",".join(map(str, pinned)) if pinned else every_cpu
+        return out
 
     def _sampled(self, ref, rec, key, missing):
         """The sampler's per-vCPU figure ``key`` of a resident VM, for each vCPU up to

@@ -1,15 +1,13 @@
 """session (§2.4): login, logout; each caller sees only its own session (root sees all)."""
 
 from .. import xmltime
-from ..types import NULL_REF
 from .base import ClassHandler
 
 
 class SessionHandler(ClassHandler):
     cls_name = "session"
     hides_objects = True
-    computed = {"last_active": "_last_active", "this_host": "_this_host",
-                ("this_user", "1.0"): "_this_user"}
+    computed = {"last_active": "_last_active", "this_host": "_this_host"}
 
     def visible(self, call, ref):
         return call.is_root or ref == call.session.ref
@@ -22,11 +20,6 @@ class SessionHandler(ClassHandler):
 
     def _this_host(self, ref, rec):
         return self.app.host_ref   # one host: the daemon's own
-
-    def _this_user(self, ref, rec):
-        """1.0's this_user: the user object of the session's user."""
-        users = self.store.lookup("user", "short_name", rec.get("this_user", ""))
-        return users[0] if users else NULL_REF
 
     def login_with_password(self, call, uname, pwd, version="", originator=""):
         return self.app.sessions.login(uname, pwd, originator, call.peer, version)
