@@ -9,7 +9,9 @@ The output is the same XML-RPC; the test-suite decodes it with xmlrpc.client.
 The XML is as small as XML-RPC allows, since every element costs a client's
 parser a call into Python: strings are untyped ``<value>``s (unless the reply is
 ``typed``: ``<value><string>``, for clients that accept no other, such as the C
-bindings of Xen 3.0.4), there is no whitespace between elements. A large reply is
+bindings of Xen 3.0.4, and a line break opening each struct and array, as Python's
+xmlrpc.client writes them: those bindings take a struct with no child node at all
+for no struct), there is no whitespace between elements. A large reply is
 written in pieces of about PIECE_BYTES, handed to a sink as they are made, so
 that the listener sends the first records while the last are still being
 written, and the client parses while the server writes.
@@ -33,6 +35,8 @@ _FALSE = "<value><boolean>0</boolean></value></member>"
 _EMPTY = {list: "<value><array><data></data></array></value></member>",
           tuple: "<value><array><data></data></array></value></member>",
           dict: "<value><struct></struct></value></member>"}
+_EMPTY_TYPED = {t: v.replace("<struct>", "<struct>\n").replace("<data>", "<data>\n")
+                for t, v in _EMPTY.items()}
 
 # A struct member's opening up to its value, by member name: records repeat the same
 # few dozen names, so each is escaped and assembled once. Bounded, as member names
@@ -87,13 +91,18 @@ class _Pieces(list):
     about PIECE_BYTES as it grows, each handed to the sink at once. The list object
     stays the same throughout (writers hold its ``append``)."""
 
-    __slots__ = ("sink", "done", "size", "string", "member_string")
+    __slots__ = ("sink", "done", "size", "string", "member_string", "struct", "array",
+                 "empty")
 
     def __init__(self, sink, typed=False):
         super().__init__()
         self.sink = sink
         # A string's <value>, and a struct member's whole end with one, to format.
         self.string, self.member_string = _TYPED if typed else _UNTYPED
+        # Opening a struct and an array, and whole members of empty collections.
+        self.struct, self.array, self.empty = (
+            ("<value><struct>\n", "<value><array><data>\n", _EMPTY_TYPED) if typed else
+            ("<value><struct>", "<value><array><data>", _EMPTY))
         self.done = []     # text joined already, not yet handed over
         self.size = 0      # its characters
 
@@ -135,8 +144,9 @@ def _value(v, out):
             v = _escape(v)
         append(string % v)
     elif t is dict or t is Members:
-        append("<value><struct>")
+        append(out.struct)
         members = _MEMBERS
+        empty = out.empty
         for k, x in (v.items() if t is dict else v.pairs):
             member = members.get(k) or _member(k)
             t = type(x)
@@ -147,8 +157,8 @@ def _value(v, out):
                 append(out.member_string % (member, x))
             elif t is bool:
                 append(member + (_TRUE if x else _FALSE))
-            elif not x and t in _EMPTY:
-                append(member + _EMPTY[t])
+            elif not x and t in empty:
+                append(member + empty[t])
             else:
                 append(member)
                 _value(x, out)
@@ -156,7 +166,7 @@ def _value(v, out):
         append("</struct></value>")
         out.check()
     elif t is list or t is tuple:
-        append("<value><array><data>")
+        append(out.array)
         for x in v:
             if type(x) is str:
                 if "&" in x or "<" in x or ">" in x:
