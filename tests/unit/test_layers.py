@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = ("xen.xend.api.datamodel", "xen.xend.api.enums", "xen.xend.api.errortable",
          "xen.xend.api.types", "xen.xend.api.errors",
          "xen.xend.api.lifecycle", "xen.xend.api.values", "xen.xend.api.xmltime",
-         "xen.xend.api.xmltext", "xen.xend.api.renames")
+         "xen.xend.api.xmltext", "xen.xend.api.renames", "xen.xend.api.model")
 
 # Layer -> the module prefixes that make it up; the first that matches a module wins.
 LAYERS = {

@@ -18,7 +18,10 @@ def test_xm_imports_no_daemon_internals():
     assert set(out) <= {"xen.xend", "xen.xend.api", "xen.xend.api.datamodel",
                         "xen.xend.api.enums", "xen.xend.api.errortable",
                         "xen.xend.api.errors", "xen.xend.api.lifecycle", "xen.xend.api.types",
-                        "xen.xend.api.xmltext", "xen.xend.api.renames"}
+                        "xen.xend.api.xmltext", "xen.xend.api.renames", "xen.xend.api.model",
+                        "xen.xend.api.model.schema", "xen.xend.api.model.vm",
+                        "xen.xend.api.model.host", "xen.xend.api.model.network",
+                        "xen.xend.api.model.storage"}
 
 
 def test_an_install_ships_the_api_package_xm_imports():

@@ -20,7 +20,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from xen.xend.api import datamodel, xmltext
-from xen.xend.api.types import Enum, TypeMismatch
+from xen.xend.api.types import Bool, Enum, Int, Map, Ref, Set, String, TypeMismatch
 
 from .client import XmError
 from .output import MIB
@@ -520,7 +520,7 @@ def from_xml(text, filename="<config>"):
         text = child.text or ""
         if field.qual == datamodel.RO_RUN:
             continue
-        if isinstance(field.type, datamodel.Set) and isinstance(field.type.item, datamodel.Ref):
+        if isinstance(field.type, Set) and isinstance(field.type.item, Ref):
             if text.strip():
                 warnings.append("%s: <%s> names objects of the server the XML came from; "
                                 "not copied"
@@ -535,20 +535,20 @@ def from_xml(text, filename="<config>"):
 def _xml_value(field, text, filename):
     """A field's value from its element text (spec §2.15: everything is text)."""
     t = field.type
-    if isinstance(t, datamodel.Set) and isinstance(t.item, Enum):
+    if isinstance(t, Set) and isinstance(t.item, Enum):
         items = xmltext.decode_set(text)
         bad = [i for i in items if i not in t.item.values]
         if bad:
             raise ConfigError("%s: <%s>: %s not a %s"
                               % (filename, field.wire, ", ".join(bad), t.item.name))
         return items
-    if t is datamodel.Int:
+    if t is Int:
         try:
             return t.from_wire(text.strip())
         except TypeMismatch:
             raise ConfigError("%s: <%s> must be a whole number, not '%s'"
                               % (filename, field.wire, text)) from None
-    if t is datamodel.Bool:
+    if t is Bool:
         if text not in ("true", "false"):
             raise ConfigError("%s: <%s> must be true or false" % (filename, field.wire))
         return text == "true"
@@ -557,9 +557,9 @@ def _xml_value(field, text, filename):
             raise ConfigError("%s: <%s> must be one of %s"
                               % (filename, field.wire, ", ".join(t.values)))
         return text
-    if t is datamodel.String:
+    if t is String:
         return text
-    if isinstance(t, datamodel.Map) and t.key is t.value is datamodel.String:
+    if isinstance(t, Map) and t.key is t.value is String:
         try:
             return xmltext.decode_map(text)
         except ValueError:

@@ -9,7 +9,7 @@ import json
 import re
 
 from xen.xend.api import datamodel, lifecycle
-from xen.xend.api.types import TypeMismatch
+from xen.xend.api.types import Map, Set, TypeMismatch
 
 MIB = 1024 * 1024
 
@@ -29,9 +29,9 @@ _STATE_FLAGS = {
 def _decode_value(t, value):
     """``value`` read as its datamodel type reads it from the wire (types.py); a value
     that does not fit (a newer server's) is kept as it came. Map keys stay strings."""
-    if isinstance(t, datamodel.Set) and isinstance(value, list):
+    if isinstance(t, Set) and isinstance(value, list):
         return [_decode_value(t.item, v) for v in value]
-    if isinstance(t, datamodel.Map) and isinstance(value, dict):
+    if isinstance(t, Map) and isinstance(value, dict):
         return {k: _decode_value(t.value, v) for k, v in value.items()}
     if t is None:     # a field this xm does not know
         return value
