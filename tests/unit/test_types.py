@@ -217,3 +217,11 @@ def test_an_empty_struct_is_the_empty_set_and_a_struct_with_members_no_set():
                                             ("eth", None), ("", None)])
 def test_a_devices_handle_is_the_number_the_guest_knows_it_by(device, number):
     assert device_number(device) == number
+
+
+def test_an_enum_takes_the_other_spellings_it_declares_as_its_values():
+    """xm of Xen 3.1 sends a VBD's type as its create.dtd spells it."""
+    assert datamodel.vbd_type.from_wire("disk") == "Disk"
+    assert datamodel.vbd_type.from_wire("cdrom") == "CD"
+    with pytest.raises(TypeMismatch):
+        datamodel.vbd_type.from_wire("floppy")

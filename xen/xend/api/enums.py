@@ -153,7 +153,7 @@ console_protocol = Enum("console_protocol", [
 vbd_type = Enum("vbd_type", [
     ("CD", "VBD will appear to guest as CD"),
     ("Disk", "VBD will appear to guest as disk"),
-])
+], spellings=[("disk", "Disk"), ("cdrom", "CD")])   # xm of Xen 3.1's (its create.dtd)
 
 # 1.0: what may be done to a task
 task_allowed_operations = Enum("task_allowed_operations", [

@@ -88,7 +88,11 @@ def markdown():
         out += ["RPCs:", "", "```"] + _rpcs(tables, cls.name) + ["```", ""]
     out += ["## Enumerations", ""]
     for e in datamodel.ENUMS.values():
-        out += ["### %s" % e.name, ""] + ["- `%s`: %s" % kv for kv in e.values.items()] + [""]
+        out += ["### %s" % e.name, ""] + ["- `%s`: %s" % kv for kv in e.values.items()]
+        if e.spellings:
+            out.append("- also accepted: " + ", ".join("`%s` for `%s`" % kv
+                                                       for kv in e.spellings.items()))
+        out.append("")
     out += ["## Bound fields", "", "| Ref side | Set side | relationship | deleting the Set "
             "side's object |", "|---|---|---|---|"]
     for b in datamodel.BINDINGS:

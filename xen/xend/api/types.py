@@ -155,16 +155,20 @@ DateTime = _DateTime()
 
 
 class Enum(Type):
-    """An enumeration of §2.3.3; ``values`` maps each value to its description."""
+    """An enumeration of §2.3.3; ``values`` maps each value to its description, and
+    ``spellings`` other spellings clients send to the value they mean."""
 
-    def __init__(self, name, values):
+    def __init__(self, name, values, spellings=()):
         self.name = name
         self.values = dict(values)
+        self.spellings = dict(spellings)
 
     def from_wire(self, v):
         if not isinstance(v, str):
             raise TypeMismatch()
         if v not in self.values:
+            if v in self.spellings:
+                return self.spellings[v]
             raise TypeMismatch(bad_value=True, value=v)
         return v
 
