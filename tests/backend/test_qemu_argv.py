@@ -14,6 +14,7 @@ from xen.xend.backend.base import BackendError
 from xen.xend.backend.qemu.argv import (
     assign_slots,
     build_argv,
+    disk_args,
     disk_node,
     free_slot,
     nic_device,
@@ -430,3 +431,17 @@ def test_a_new_vm_follows_its_boot_for_its_display():
     kernel = {"boot_method": "kernel_external", "kernel_kernel": "/k"}
     assert values(argv(platform_display=default, **kernel), "-vnc") == []
     assert values(argv(platform_display=default), "-vnc") == ["none"]
+
+
+def test_bootable_vbds_each_take_their_own_place_in_the_boot_order():
+    """QEMU refuses two devices with one bootindex."""
+    one, two = (dataclasses.replace(disk(device=d), bootable=True) for d in ("xvda", "xvdb"))
+    args = argv(disks=[one, two], boot_method="bios")
+    devs = {d["id"]: d for d in devices(args) if isinstance(d, dict) and "id" in d}
+    assert [devs["vbd-" + d.vbd]["bootindex"] for d in (one, two)] == [0, 1]
+
+
+def test_a_hot_plugged_bootable_disk_takes_no_bootindex_until_the_next_start():
+    bootable = dataclasses.replace(disk(), bootable=True)
+    _, device = disk_args(bootable, [("/dev/fdset/1", "qcow2", False)], slot=5)
+    assert "bootindex" not in device

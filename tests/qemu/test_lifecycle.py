@@ -61,6 +61,7 @@ def test_every_table_row_is_tried():
                  # test_live.py; set_memory_static_max touches no guest
                  # (tests/integration/test_api_vm_lifecycle.py)
                  ("Running", "set_VCPUs_number_live"), ("Halted", "set_memory_static_max"),
+                 ("Running", "set_memory_static_max"), ("Paused", "set_memory_static_max"),
                  ("Running", "add_to_VCPUs_params_live"),
                  ("Paused", "add_to_VCPUs_params_live")}
     assert set(lifecycle.TABLE) <= tried | elsewhere

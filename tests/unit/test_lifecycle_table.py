@@ -43,6 +43,8 @@ EXPECTED = {
     # Live changes
     ("Running", "set_VCPUs_number_live"): (None, "Running"),
     ("Halted", "set_memory_static_max"): (None, "Halted"),
+    ("Running", "set_memory_static_max"): (None, "Running"),
+    ("Paused", "set_memory_static_max"): (None, "Paused"),
     ("Running", "add_to_VCPUs_params_live"): (None, "Running"),
     ("Paused", "add_to_VCPUs_params_live"): (None, "Paused"),
     # 1.0: live memory, and migration (refused by its handler until there are pools)

@@ -72,7 +72,11 @@ TABLE = {
     (HALTED, "restore_paused"): Transition(None, PAUSED),
     # Live changes: a resident guest changed in place.
     (RUNNING, "set_VCPUs_number_live"): Transition(None, RUNNING),
+    # static_max is for the next start (1.0's RW field; xm 3.1's mem-max): a resident
+    # guest keeps the memory it was started with.
     (HALTED, "set_memory_static_max"): Transition(None, HALTED),
+    (RUNNING, "set_memory_static_max"): Transition(None, RUNNING),
+    (PAUSED, "set_memory_static_max"): Transition(None, PAUSED),
     (RUNNING, "add_to_VCPUs_params_live"): Transition(None, RUNNING),
     (PAUSED, "add_to_VCPUs_params_live"): Transition(None, PAUSED),
     # 1.0: live memory. The balloon target of a resident guest, moved at once.

@@ -50,7 +50,9 @@ class GuestSpecs:
         vdi = self.store.get("VDI", rec["VDI"]) or {}
 
         def mode_of(vbd_rec):
-            return "RO" if vdi.get("read_only") else vbd_rec.get("mode", "RW")
+            # A CD drive reads its medium whatever its VBD's mode says.
+            return "RO" if vdi.get("read_only") or vbd_rec.get("type") == "CD" \
+                else vbd_rec.get("mode", "RW")
         shared = vdi.get("sharable") or vdi.get("read_only")
         for other in self.store.referrers("VBD", "VDI", rec["VDI"]):
             orec = self.store.get("VBD", other)

@@ -441,9 +441,6 @@ class VBDHandler(DeviceHandler):
         if vdi.get("read_only") and new.get("mode") == "RW":
             raise ApiError("INVALID_VALUE", "mode",
                            "RW (VDI %s is read-only: attach it RO)" % new["VDI"])
-        if new.get("type") == "CD" and new.get("mode") == "RW":
-            raise ApiError("INVALID_VALUE", "mode", "RW (a CD drive is read-only: attach "
-                           "it RO)")
         if old is not None and old != new:
             # An attached disk is changed by deleting its VBD and making another.
             for vm in {old["VM"], new["VM"]}:

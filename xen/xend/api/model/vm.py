@@ -241,7 +241,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
            "VCPUs/at_startup becomes nvcpu.", extension=True),
     _vm_op("set_memory_static_max", [Param("value", Int, "The new static maximum, in bytes")],
            "Set memory/static_max, the most memory the VM boots with, for its next start "
-           "(Halted only); static_min <= dynamic_min <= dynamic_max <= static_max holds.",
+           "(Halted, Running or Paused: a resident guest keeps the memory it started "
+           "with); static_min <= dynamic_min <= dynamic_max <= static_max holds.",
            extension=True),
     _vm_op("add_to_VCPUs_params_live", [Param("key", String, "weight, cap or cpumapN"),
                                         Param("value", String, "its value")],

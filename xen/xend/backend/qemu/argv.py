@@ -284,10 +284,12 @@ def _backing_node(chain):
     return node
 
 
-def disk_args(disk, chain, slot=None, ide_slot=None):
+def disk_args(disk, chain, slot=None, ide_slot=None, bootindex=None):
     """(blockdev, device) QMP/JSON objects of ``disk``, whose image chain is ``chain``
     (see image_node): a virtio disk at PCI ``slot``, or an IDE disk at ``ide_slot`` =
-    (bus, unit)."""
+    (bus, unit); first in the firmware's boot order at ``bootindex`` where given (a
+    bootable disk at start; a hot-plugged one takes its place at the next start, as
+    QEMU refuses a bootindex another device holds)."""
     node = disk_node(disk.vbd)
     readonly = disk.mode == "RO"
     check_format(disk)
@@ -307,9 +309,9 @@ def disk_args(disk, chain, slot=None, ide_slot=None):
                   "bus": f"ide.{ide_slot[0]}", "unit": ide_slot[1]}
     else:
         raise BackendError("INVALID_VALUE", "VBD/driver", disk.driver)
-    if disk.bootable:
+    if bootindex is not None:
         # Before -boot's order: the firmware tries the devices with a bootindex first.
-        device["bootindex"] = 0
+        device["bootindex"] = bootindex
     return blockdev, device
 
 
@@ -347,9 +349,11 @@ def ide_slots(disks, cdrom_in_use):
 def _disks(disks, slots, cdrom_in_use, chains):
     args = []
     ide = ide_slots(disks, cdrom_in_use)
+    bootable = [d.vbd for d in disks if d.bootable]     # in order, each its own index
     for disk in disks:
         blockdev, device = disk_args(disk, chains[disk.vbd],
-                                     slots.get(device_id("vbd", disk.vbd)), ide.get(disk.vbd))
+                                     slots.get(device_id("vbd", disk.vbd)), ide.get(disk.vbd),
+                                     bootable.index(disk.vbd) if disk.bootable else None)
         args += ["-blockdev", json.dumps(blockdev), "-device", json.dumps(device)]
     return args
 
