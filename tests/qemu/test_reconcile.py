@@ -12,6 +12,7 @@ from harness import (
     new_no_os_vm,
     qemu_pids,
     requires_qemu,
+    resident_guests,
     wait_until,
 )
 from qemuapi import assert_executes, suspend_file, the_pid, vcpu_ticks, vm_events_until, wait_state
@@ -101,7 +102,7 @@ def test_kill9_of_the_daemon_keeps_guests_and_reconciles_the_dead(make_daemon):
     assert qemu_pids(running) == [pids[running]]            # the same processes
     assert qemu_pids(paused) == [pids[paused]]
     host = api.host.get_all()[0]
-    assert set(api.host.get_resident_VMs(host)) == {running, paused}
+    assert set(resident_guests(api, host)) == {running, paused}
     # A guest found again keeps its domain ID; every new guest gets a new one, above all
     # given before the restart.
     assert {vm: int(api.VM.get_domid(vm)) for vm in (running, paused)} == \
