@@ -223,3 +223,13 @@ def test_a_created_task_waits_for_its_operation_and_can_be_cancelled(daemon, roo
     root.task.cancel(task)
     assert root.task.get_record(task)["status"] == "cancelled"
     root.task.destroy(task)
+
+
+def test_a_created_task_nothing_took_up_may_be_destroyed_pending(daemon, root):
+    """The later API's clients destroy the task they made for their own use, pending or
+    not (the SDK's export example does)."""
+    task = root.task.create("export", "mine")
+    assert root.task.get_status(task).startswith("<task>")     # pending, made
+    root.task.destroy(task)
+    assert task not in root.task.get_all()
+    assert failure(root.task.get_record, task)[0] == "HANDLE_INVALID"

@@ -256,7 +256,17 @@ class Tasks:
         return bool(tracker and tracker.cancellable and not tracker.cancel_requested)
 
     def destroy(self, ref):
-        """Forget a finished task."""
+        """Forget a finished task, or one made by task.create that no operation has taken
+        up (the later API lets a client destroy the task it made for its own use)."""
+        with self._lock:
+            if ref in self._unclaimed:
+                self._unclaimed.discard(ref)
+                self._trackers.pop(ref)
+                user = self._user_of.pop(ref)
+                self._pending[user] -= 1
+                if not self._pending[user]:
+                    del self._pending[user]
+                self._ended.notify_all()
         if ref in self._trackers:
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is still running; cancel it first" % ref)
