@@ -151,7 +151,11 @@ class Dispatcher:
             called = name[len("Async."):] if asynchronous else name
             # Known in some revision? (Which one the session speaks is known once it is
             # checked: a few names mean different things, and a few are only 1.0's.)
-            method = self.resolve(called) or self.resolve(called, "1.0")
+            found_in = "0.2"
+            method = self.resolve(called)
+            if method is None:
+                found_in = "1.0"
+                method = self.resolve(called, found_in)
             if method is not None:
                 key = ("Async." if asynchronous else "") + method.name
             if method is None or (asynchronous and not datamodel.CLASSES[method.cls].asynchronous):
@@ -164,7 +168,7 @@ class Dispatcher:
                 call.session = self.app.sessions.check(args.pop(0))
                 peer.authenticated = True
                 rev = peer.revision = call.session.revision
-                if rev != "0.2" or self.table.get(method.name) is not method:
+                if rev != found_in:
                     method = self.resolve(method.name, rev)
                     if method is None:
                         raise self._unknown(called, name)

@@ -238,10 +238,15 @@ def tap_counters(name):
     return host and {"rx_bytes": host["tx_bytes"], "tx_bytes": host["rx_bytes"]}
 
 
-def link_address(name):
-    """(MAC, MTU) of interface ``name``: ("", 0) where the host has no such interface."""
-    mac, mtu = _sys_net(name, "address"), _sys_net(name, "mtu")
-    return (mac or "", int(mtu) if mtu else 0)
+def link_mac(name):
+    """The MAC address of interface ``name``: "" where the host has no such interface."""
+    return _sys_net(name, "address") or ""
+
+
+def link_mtu(name):
+    """The MTU of interface ``name``: 0 where the host has no such interface."""
+    mtu = _sys_net(name, "mtu")
+    return int(mtu) if mtu else 0
 
 
 def set_mtu(name, mtu):

@@ -22,8 +22,6 @@ class HostHandler(ClassHandler):
                 "control_domain_memory": "_control_domain_memory",
                 "control_domain_VCPUs": "_control_domain_vcpus",
                 # 1.0: host facts
-                "API_version_major": "_api_major", "API_version_minor": "_api_minor",
-                "API_version_vendor": "_api_vendor",
                 "API_version_vendor_implementation": "_api_vendor_implementation",
                 "capabilities": "_capabilities", "cpu_configuration": "_cpu_configuration",
                 "sched_policy": "_sched_policy",
@@ -53,15 +51,6 @@ class HostHandler(ClassHandler):
 
     # 1.0: host facts. The API's version is Xen-API 1.0's, whichever revision a session
     # speaks: a host answers every revision (docs/api.md, "The host").
-
-    def _api_major(self, ref, rec):
-        return 1
-
-    def _api_minor(self, ref, rec):
-        return 0
-
-    def _api_vendor(self, ref, rec):
-        return "xend"
 
     def _api_vendor_implementation(self, ref, rec):
         return {"xend": self.app.software_version()["xend"], "backend": self.app.backend_name}

@@ -35,11 +35,11 @@ class PIFHandler(DerivedHandler):
 
     @staticmethod
     def _mac(ref, rec):
-        return netdev.link_address(rec["NIC"])[0]
+        return netdev.link_mac(rec["NIC"])
 
     @staticmethod
     def _mtu(ref, rec):
-        return netdev.link_address(rec["NIC"])[1]
+        return netdev.link_mtu(rec["NIC"])
 
     def of_network(self, network, rec):
         """The PIFs of ``network`` (whose record is ``rec``): its one, if it has a NIC."""

@@ -35,12 +35,13 @@ HOST = Class("host", "a physical host", [
     Field("control_domain/VCPUs", Int, RO_RUN, "CPUs of the machine the daemon runs in: "
           "dom0's vCPUs on Xen, the host's CPUs on QEMU", extension=True),
     # 1.0: events, session, host facts
+    # Constants: never stored, so a host's record reads them as these defaults.
     Field("API_version/major", Int, RO_RUN, "major version number of the API: 1",
-          since="1.0"),
+          default=1, since="1.0"),
     Field("API_version/minor", Int, RO_RUN, "minor version number of the API: 0, whichever "
-          "revision the session speaks", since="1.0"),
+          "revision the session speaks", default=0, since="1.0"),
     Field("API_version/vendor", String, RO_RUN, "identification of vendor: xend",
-          since="1.0"),
+          default="xend", since="1.0"),
     Field("API_version/vendor_implementation", Map(String, String), RO_RUN,
           "details of vendor implementation: the daemon's version and backend", since="1.0"),
     Field("capabilities", Set(String), RO_RUN, "the guest types the hypervisor runs, in "
