@@ -7,6 +7,8 @@ setup(
     version="0.1.0",
     description="A host daemon serving the Xen Management API (draft 0.2) with real VMs",
     packages=find_packages(include=["xen", "xen.*"]),
+    # The built web console (make ui), served by transport/webui.py.
+    package_data={"xen.xend": ["webui/static/*"]},
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],

@@ -1,8 +1,8 @@
 """What each request a listener reads is answered with: ``ROUTES``, (method, path) to a
 function ``(handler, conn, request, peer, query)``. XML-RPC calls go to dispatch; the
-DTD, the metrics, per-VM logs and the console proxy are paths of their own. A route
-returns whether the connection may carry another request (False: it was taken over or
-must close)."""
+DTD, the metrics, per-VM logs, the console proxy and the web console (transport/webui.py)
+are paths of their own. A route returns whether the connection may carry another request
+(False: it was taken over or must close)."""
 
 import logging
 import urllib.parse
@@ -10,7 +10,7 @@ import urllib.parse
 from ..api import codec, consoles, transfer, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
-from . import consoleproxy, prometheus
+from . import consoleproxy, prometheus, webui
 
 log = logging.getLogger("xend.server")
 
@@ -222,4 +222,5 @@ ROUTES = {
     ("GET", "/export_raw_vdi"): _export_vdi,
     ("CONNECT", "/console"): _console,
     ("GET", "/console/ws"): _console_ws,
+    **webui.ROUTES,
 }
