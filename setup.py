@@ -13,6 +13,6 @@ setup(
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff",
-                             "pexpect", "pytest-xdist"]},
+                             "pexpect", "pytest-xdist", "playwright"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )
