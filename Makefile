@@ -59,8 +59,8 @@ run: $(VENV)/.stamp ui
 	$(VENV)/bin/xend start --foreground $(RUN_ARGS)
 
 # Fast tiers first, the ones that boot real guests last.
-TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
-              tests/metrics tests/backend tests/qemu tests/xen
+TEST_TIERS := tests/unit tests/integration tests/browser tests/tasks tests/xm tests/daemon \
+              tests/security tests/metrics tests/backend tests/qemu tests/xen
 
 # The tests that boot no guest run on every core, each file's tests in order on one
 # worker (pytest-xdist, --dist loadfile); the guests' tiers run one test at a time.

@@ -1,0 +1,62 @@
+"""What the browser tests share: the headless Chromium they drive (Debian's, through
+Playwright's ``executable_path``; never a browser Playwright downloads), a page that
+records its console and its requests, logging in, and screenshots."""
+
+import dataclasses
+import os
+
+from harness import ROOT, STATE_WAIT
+from playwright.sync_api import expect
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless as root: no sandbox (Chromium refuses root with one), no GPU, and none of the
+# browser's own traffic, so that every request a test sees is the page's.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = os.path.join(ROOT, "build", "test-artifacts", "browser")
+ROOT_PASSWORD = "browser-root-password"
+# How long an expectation on the page may take to come true (a bound, not a timing).
+expect.set_options(timeout=STATE_WAIT * 1000)
+
+
+@dataclasses.dataclass
+class Tab:
+    """A page of its own browser context, with what it printed to its console and the
+    URLs it requested since it opened."""
+    page: object
+    console: list = dataclasses.field(default_factory=list)   # (type, text)
+    requests: list = dataclasses.field(default_factory=list)  # URLs
+    errors: list = dataclasses.field(default_factory=list)    # uncaught exceptions
+
+    def watch(self):
+        self.page.on("console", lambda m: self.console.append((m.type, m.text)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return self
+
+
+def open_tab(browser, daemon):
+    """A Tab in a fresh context (no state shared with other tests) at 1280x800, whose
+    relative URLs are the daemon's."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  base_url=daemon.url)
+    return Tab(context.new_page()).watch()
+
+
+def by_test(name):
+    return '[data-test="%s"]' % name
+
+
+def log_in(page, user="root", password=ROOT_PASSWORD):
+    """Open the page, log in, and wait for the logged-in shell."""
+    page.goto("/ui/")
+    page.fill(by_test("login-user"), user)
+    page.fill(by_test("login-password"), password)
+    page.click(by_test("login-submit"))
+    expect(page.locator(by_test("whoami"))).to_have_text(user)
+
+
+def screenshot(page, name):
+    """Save what the page shows as build/test-artifacts/browser/<name>.png."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, name + ".png"), full_page=True)
