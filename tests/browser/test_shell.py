@@ -89,3 +89,29 @@ def test_the_page_stays_on_its_origin_under_its_csp(tab, ui_daemon):
     harness.wait_until(lambda: tab.console, harness.STATE_WAIT, "the CSP's refusal")
     assert "Content Security Policy" in tab.console[0][1]
     assert page.evaluate("window.injected") is None
+
+
+def test_tasks_appear_live_and_root_cancels_one(tab, ui_daemon):
+    page = tab.page
+    log_in(page)
+    expect(page.locator(by_test("host-view"))).to_be_visible()
+    later = ui_daemon.sdk_unix(version="1.0").xenapi   # task.create is the later API's
+    task = later.task.create(harness.unique("job"), "made by another client")
+    row = page.locator('[data-test="task-row"][data-ref="%s"]' % task)
+    expect(row.locator(by_test("task-status"))).to_have_text("pending")
+    row.locator(by_test("task-cancel")).click()
+    expect(row.locator(by_test("task-status"))).to_have_text("cancelled")
+    assert later.task.get_status(task) == "cancelled"
+    expect(row.locator(by_test("task-cancel"))).to_have_count(0)
+
+
+def test_a_user_who_is_not_root_sees_no_root_controls_and_logs_out(tab, ui_daemon):
+    page = tab.page
+    _, name, password = harness.make_user(ui_daemon.api)
+    log_in(page, name, password)
+    expect(page.locator(by_test("host-enabled"))).to_have_text("Enabled")
+    expect(page.locator(by_test("host-disable"))).to_have_count(0)
+    expect(page.locator(by_test("nav-users"))).to_have_count(0)
+    page.click(by_test("logout"))
+    expect(page.locator(by_test("login-password"))).to_be_visible()
+    expect(page.locator(by_test("whoami"))).to_have_count(0)
