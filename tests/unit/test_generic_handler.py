@@ -41,7 +41,7 @@ def handler(monkeypatch):
 
 
 CALL = types.SimpleNamespace(is_root=True, user="root", method="thing.x", session=None,
-                             revision="0.2")
+                             revision="0.2", json=False)
 
 
 def test_create_fills_defaults_and_ro_run_fields(handler):

@@ -114,9 +114,9 @@ def test_the_records_are_made_as_they_are_written(app, monkeypatch):
     made = []
     original = VMHandler.wire_record
 
-    def counted(self, ref, rec=None, rev="0.2"):
+    def counted(self, ref, rec=None, rev="0.2", json=False):
         made.append(ref)
-        return original(self, ref, rec, rev)
+        return original(self, ref, rec, rev, json)
     monkeypatch.setattr(VMHandler, "wire_record", counted)
     reply = app.dispatcher.dispatch("VM.get_all_records", (app.test_session,), ROOT)
     assert made == []   # dispatch has built nothing yet
@@ -146,11 +146,11 @@ def fail_at(monkeypatch, n, error):
     original = VMHandler.wire_record
     made = []
 
-    def failing(self, ref, rec=None, rev="0.2"):
+    def failing(self, ref, rec=None, rev="0.2", json=False):
         made.append(ref)
         if len(made) == n + 1:
             raise error
-        return original(self, ref, rec, rev)
+        return original(self, ref, rec, rev, json)
     monkeypatch.setattr(VMHandler, "wire_record", failing)
 
 

@@ -7,7 +7,8 @@ count, each parameter's type and refs (against the store), that a root-only
 method is called by root, and for a VM lifecycle operation that the lifecycle
 table (lifecycle.py) allows it now, through the domain owner's ``check``; then
 calls the implementation, or for ``Async.`` hands it to the task manager, and
-puts its result in wire form. Every outcome is a Status struct; an unexpected
+puts its result in the wire form of the peer's protocol (XML-RPC's, or JSON-RPC's
+when the peer's ``json`` is set). Every outcome is a Status struct; an unexpected
 exception is logged with its traceback and answered INTERNAL_ERROR without one.
 
 A map handed back as (key, value) pairs rather than a dict (get_all_records)
@@ -52,6 +53,11 @@ class Call:
     def revision(self):
         """The API revision the session speaks (datamodel.REVISIONS)."""
         return self.session.revision if self.session else "0.2"
+
+    @property
+    def json(self):
+        """Whether the reply goes out over JSON-RPC: values in its wire form."""
+        return bool(self.peer and self.peer.json)
 
 
 def loggable(description):
@@ -183,9 +189,10 @@ class Dispatcher:
                 value = method.impl(call, *args)
                 if isinstance(method.result, Map) and type(value) is not dict:
                     value = Members(self._as_written(
-                        name, key, method.result.wire_pairs(value)))
+                        name, key, method.result.wire_pairs(value, peer.json)))
                 elif method.result is not None:
-                    value = method.result.to_wire(value)
+                    value = (method.result.to_json if peer.json
+                             else method.result.to_wire)(value)
             log.debug("%s by %s: Success", name[:200], call.user or "-")
             return success(value), key
         except Exception as e:

@@ -89,6 +89,9 @@ class Peer:
     # it made): replies to 1.0 sessions carry typed strings, as some of 1.0's clients
     # (libxen of Xen 3.0.4) read no other.
     revision: str = dataclasses.field(default="0.2", compare=False)
+    # Whether the call being answered came over JSON-RPC (set by its route for each
+    # request): dispatch then puts values in JSON-RPC's wire form (Type.to_json).
+    json: bool = dataclasses.field(default=False, compare=False)
 
     def gone(self):
         """Whether the client has hung up (False where that cannot be told)."""

@@ -1,14 +1,18 @@
 """The API's type algebra (spec §2.3) and the conversions it implies.
 
 Every field and parameter in the datamodel has one of these types. A type knows
-three things: how to check and normalise a value arriving on the wire
-(``from_wire``), how to present a stored value on the wire (``to_wire``), and
-its name as printed in the spec (``spec_name``). Nothing else in the server
-converts values by hand.
+four things: how to check and normalise a value arriving on the wire
+(``from_wire``, for XML-RPC and JSON-RPC alike), how to present a stored value on
+the wire (``to_wire`` for XML-RPC, ``to_json`` for JSON-RPC), and its name as
+printed in the spec (``spec_name``). Nothing else in the server converts values
+by hand.
 
-Wire rules (DESIGN.md): 64-bit Int travels as a decimal string (XML-RPC <int>
-is 32-bit) and either form is accepted on input; a null Ref is "" and
-"OpaqueRef:NULL" is accepted for it; enums are the spec's strings.
+Wire rules (DESIGN.md): 64-bit Int travels as a decimal string over XML-RPC
+(its <int> is 32-bit) and as a number over JSON-RPC, and either form is accepted
+on input; a DateTime is an XML-RPC dateTime, or an ISO 8601 string in JSON; a
+null Ref is "" and "OpaqueRef:NULL" is accepted for it; enums are the spec's
+strings. ``to_json`` is ``to_wire`` but for the types where the two differ: Int,
+DateTime, Float (JSON has no NaN or infinities) and the collections holding them.
 """
 
 import datetime
@@ -21,6 +25,7 @@ NULL_REF = ""
 NULL_REF_ALIASES = ("", "OpaqueRef:NULL")
 EPOCH = "19700101T00:00:00Z"
 _DECIMAL = re.compile(r"\A-?[0-9]{1,20}\Z")   # ASCII digits only: int() also takes "²"
+_STAMP = re.compile(r"[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
 
 class TypeMismatch(Exception):
@@ -41,6 +46,9 @@ class Type:
 
     def to_wire(self, v):
         return v
+
+    def to_json(self, v):
+        return self.to_wire(v)
 
     def default(self):
         raise NotImplementedError
@@ -82,6 +90,9 @@ class _Int(Type):
     def to_wire(self, v):
         return str(v)
 
+    def to_json(self, v):
+        return v
+
     def default(self):
         return 0
 
@@ -103,6 +114,11 @@ class _Float(Type):
 
     def to_wire(self, v):
         return float(v)
+
+    def to_json(self, v):
+        f = float(v)
+        # JSON has no literal for these: the strings the later Xen-API's JSON-RPC sends.
+        return f if f - f == 0.0 else "NaN" if f != f else "+Inf" if f > 0 else "-Inf"
 
     def default(self):
         return 0.0
@@ -139,6 +155,14 @@ class _DateTime(Type):
     def to_wire(self, v):
         # Unset times go out as the epoch: typed clients cannot parse "" as a DateTime.
         return xmlrpc.client.DateTime((v or EPOCH).rstrip("Z"))
+
+    def to_json(self, v):
+        # "YYYYMMDDTHH:MM:SSZ" (as stored) -> "YYYY-MM-DDTHH:MM:SSZ"; a value stored in
+        # another form goes as it is.
+        v = v or EPOCH
+        if _STAMP.match(v) is None:
+            return v
+        return "%s-%s-%s%s" % (v[:4], v[4:6], v[6:8], v[8:])
 
     def default(self):
         return ""
@@ -222,6 +246,9 @@ class Set(Type):
     def to_wire(self, v):
         return [self.item.to_wire(x) for x in v]
 
+    def to_json(self, v):
+        return [self.item.to_json(x) for x in v]
+
     def default(self):
         return []
 
@@ -252,12 +279,17 @@ class Map(Type):
         items = v.items() if type(v) is dict else v
         return {str(k): self.value.to_wire(x) for k, x in items}
 
-    def wire_pairs(self, pairs):
-        """The (key, value) pairs of a map in wire form, each made when it is asked for
-        (a map written to the wire as it is made); the same as to_wire's, in order."""
-        to_wire = self.value.to_wire
+    def to_json(self, v):
+        items = v.items() if type(v) is dict else v
+        return {str(k): self.value.to_json(x) for k, x in items}
+
+    def wire_pairs(self, pairs, json=False):
+        """The (key, value) pairs of a map in wire form (``json``: JSON-RPC's), each made
+        when it is asked for (a map written to the wire as it is made); the same as
+        to_wire's (to_json's), in order."""
+        convert = self.value.to_json if json else self.value.to_wire
         for k, x in pairs:
-            yield str(k), to_wire(x)
+            yield str(k), convert(x)
 
     def default(self):
         return {}

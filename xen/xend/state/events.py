@@ -163,20 +163,24 @@ class EventLog:
         if cursor + 1 < self._first:
             raise ApiError("EVENTS_LOST")
         start = cursor + 1 - self._first
-        rev = call.revision
-        return [self._public(ev, rev) for ev in self._events[start:]
+        rev, json = call.revision, call.json
+        return [self._public(ev, rev, json) for ev in self._events[start:]
                 if sub.matches(ev["_cls"], ev["ref"]) and _may_see(call, ev)]
 
-    def _public(self, ev, rev):
-        """The event as a session of revision ``rev`` gets it. Its snapshot is the record
-        of the commit, in the draft's names; another revision's session gets the record
-        as it is now, in its own names (as does the other side of a bound pair)."""
-        out = _wire({k: v for k, v in ev.items() if not k.startswith("_")})
-        if ev.get("_late_snapshot") or (rev != "0.2" and "snapshot" in ev):
+    def _public(self, ev, rev, json=False):
+        """The event as a session of revision ``rev`` gets it (``json``: in JSON-RPC's
+        wire form). Its snapshot is the record of the commit, in the draft's names and
+        XML-RPC's form; another revision's session, or a JSON-RPC client, gets the record
+        as it is now, in its own names and form (as does the other side of a bound
+        pair)."""
+        out = _wire({k: v for k, v in ev.items() if not k.startswith("_")}, json)
+        if ev.get("_late_snapshot") or ((rev != "0.2" or json) and "snapshot" in ev):
             record = self.app.store.get(ev["_cls"], ev["ref"])
             if record is not None:
                 out["snapshot"] = self.app.handlers[ev["_cls"]].wire_record(
-                    ev["ref"], record, rev)
+                    ev["ref"], record, rev, json)
+            elif json:   # deleted since: its "del" follows; no record in the other form
+                del out["snapshot"]
         return out
 
     def wait_since(self, cursor, sub, call, timeout):
@@ -224,7 +228,8 @@ class EventLog:
                     out.append(_wire({"id": self.last_id(), "timestamp": now,
                                       "class": cls.lower(), "operation": "add", "ref": ref,
                                       "obj_uuid": ref,
-                                      "snapshot": h.wire_record(ref, rec, call.revision)}))
+                                      "snapshot": h.wire_record(ref, rec, call.revision,
+                                                                call.json)}, call.json))
         return out
 
     # -- event.register / unregister / next ------------------------------------------
@@ -299,11 +304,13 @@ def _bound_owners(changes):
     return out
 
 
-def _wire(ev):
-    """A public event with its id and timestamp in their wire types: the id by the Int
-    rule (a decimal string), the timestamp an XML-RPC dateTime."""
-    ev["id"] = Int.to_wire(ev["id"])
-    ev["timestamp"] = DateTime.to_wire(ev["timestamp"])
+def _wire(ev, json=False):
+    """A public event with its id and timestamp in their wire types: over XML-RPC the
+    id by the Int rule (a decimal string), the timestamp a dateTime; over JSON-RPC
+    (``json``) a number and an ISO 8601 string."""
+    ev["id"] = Int.to_json(ev["id"]) if json else Int.to_wire(ev["id"])
+    ev["timestamp"] = DateTime.to_json(ev["timestamp"]) if json else \
+        DateTime.to_wire(ev["timestamp"])
     return ev
 
 

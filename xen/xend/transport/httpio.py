@@ -58,11 +58,11 @@ _FIELD = re.compile(rb"(%s):([^\x00\r\n]*)\r\n" % _TOKEN)   # greedy: linear tim
 _BARE_BREAK = re.compile(rb"\r[^\n]|(?<!\r)\n")
 
 REASONS = {
-    100: "Continue", 200: "OK",
-    302: "Found", 304: "Not Modified",
+    100: "Continue", 200: "OK", 204: "No Content", 302: "Found", 304: "Not Modified",
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 408: "Request Timeout", 409: "Conflict", 411: "Length Required",
-    413: "Content Too Large", 414: "URI Too Long", 417: "Expectation Failed",
+    413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    417: "Expectation Failed",
     431: "Request Header Fields Too Large",
     501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
 }
@@ -312,10 +312,11 @@ class Connection:
     def _head(self, status, content_type, length, close=False, extra=b""):
         """A reply's status line and headers; ``length`` None for a chunked body. No
         Server header: a client parses every header line, and a peer need not be told
-        what answers."""
+        what answers. A 204 has no body and so no length (RFC 9110 §8.6)."""
         return b"HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n%s%s%s\r\n" \
             % (status, REASONS[status].encode("ascii"), _CLOCK.date(),
-               content_type.encode("ascii"), b"Transfer-Encoding: chunked\r\n" if length is None
+               content_type.encode("ascii"), b"" if status == 204
+               else b"Transfer-Encoding: chunked\r\n" if length is None
                else b"Content-Length: %d\r\n" % length, extra,
                b"Connection: close\r\n" if close else b"")
 

@@ -1,13 +1,13 @@
 """What each request a listener reads is answered with: ``ROUTES``, (method, path) to a
-function ``(handler, conn, request, peer, query)``. XML-RPC calls go to dispatch; the
-DTD, the metrics, per-VM logs, the console proxy and the web console (transport/webui.py)
-are paths of their own. A route returns whether the connection may carry another request
-(False: it was taken over or must close)."""
+function ``(handler, conn, request, peer, query)``. XML-RPC and JSON-RPC calls go to
+dispatch; the DTD, the metrics, per-VM logs, the console proxy and the web console
+(transport/webui.py) are paths of their own. A route returns whether the connection may
+carry another request (False: it was taken over or must close)."""
 
 import logging
 import urllib.parse
 
-from ..api import codec, consoles, transfer, vmlogs, xmlrepr
+from ..api import codec, consoles, jsonrpc, transfer, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
 from . import consoleproxy, prometheus, webui
@@ -191,23 +191,63 @@ def _call(handler, conn, request, peer, query):
         conn.send(200, codec.encode_fault(-32700, str(e)), "text/xml", not request.keep_alive)
         return True
     reply = app.dispatcher.dispatch(method, params, peer)
-    stream = conn.stream(request, 200, "text/xml")
+    typed = peer.revision != "0.2"
+    return _reply(conn, request, method, reply,
+                  lambda reply, sink: codec.encode_reply(reply, sink, typed), "text/xml")
+
+
+def _jsonrpc(handler, conn, request, peer, query):
+    """POST /jsonrpc: answer a JSON-RPC call (api/jsonrpc.py) as an XML-RPC one, in the
+    envelope it came in; a JSON-RPC error if the body is not a call, 204 to a
+    notification, 415 to a body that is not declared JSON (a browser sends no other
+    type cross-origin without a preflight, which is never granted)."""
+    media_type = (request.header("content-type") or "").partition(";")[0].strip().lower()
+    if media_type != jsonrpc.CONTENT_TYPE:
+        conn.send(415, b"JSON-RPC requests are application/json\n", "text/plain",
+                  not request.keep_alive)
+        return True
     try:
-        stream.finish(codec.encode_reply(reply, stream, peer.revision != "0.2"))
+        call = jsonrpc.decode_request(request.body)
+    except jsonrpc.ProtocolError as e:
+        conn.send(200, jsonrpc.encode_error(e.code, str(e), e.envelope, e.id),
+                  jsonrpc.CONTENT_TYPE, not request.keep_alive)
+        return True
+    # Values go out in JSON-RPC's wire form for this request only: the connection may
+    # carry XML-RPC calls too.
+    peer.json = True
+    try:
+        reply = handler.server.app.dispatcher.dispatch(call.method, call.params, peer)
+        if call.notification:
+            conn.send(204, b"", jsonrpc.CONTENT_TYPE, not request.keep_alive)
+            return True
+        return _reply(conn, request, call.method, reply,
+                      lambda reply, sink: jsonrpc.encode_reply(reply, call.envelope,
+                                                               call.id, sink),
+                      jsonrpc.CONTENT_TYPE)
+    finally:
+        peer.json = False
+
+
+def _reply(conn, request, method, reply, encode, content_type):
+    """Send ``reply``, the Status struct answering ``method``, as ``encode(reply, sink)``
+    writes it: a large reply while it is being written. False if the connection must
+    end (a reply cut short)."""
+    stream = conn.stream(request, 200, content_type)
+    try:
+        stream.finish(encode(reply, stream))
     except codec.Abandon as e:   # records made as they are written: one failed (logged)
         # Once part of the reply is out, only a reply cut short (no last chunk) tells the
         # client it failed: a Failure cannot replace the Success it has begun to read.
         if stream.started:
             return False
-        conn.send(200, codec.encode_reply(e.reply, typed=peer.revision != "0.2"), "text/xml",
-                  not request.keep_alive)
+        conn.send(200, encode(e.reply, None), content_type, not request.keep_alive)
     except (TypeError, ValueError, OverflowError):   # a handler returned an unsendable value
         log.exception("internal error: the reply to %s cannot be encoded", method[:200])
         if stream.started:   # the client has part of a reply: end the connection
             return False
-        conn.send(200, codec.encode_reply(codec.failure(
-            ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]])), "text/xml",
-                  not request.keep_alive)
+        conn.send(200, encode(codec.failure(
+            ["INTERNAL_ERROR", "the reply to %s cannot be encoded" % method[:200]]), None),
+                  content_type, not request.keep_alive)
     return True
 
 
@@ -215,6 +255,7 @@ def _call(handler, conn, request, peer, query):
 ROUTES = {
     ("POST", "/"): _call,
     ("POST", "/RPC2"): _call,
+    ("POST", "/jsonrpc"): _jsonrpc,
     ("GET", "/xen-api.dtd"): _dtd,
     ("GET", "/metrics"): _metrics,
     ("GET", "/vm-log"): _vm_log,

@@ -64,6 +64,14 @@ def new_ref():
     return str(uuidlib.uuid4())
 
 
+def _conversion(t, name):
+    """Type ``t``'s conversion ``name`` (to_wire, to_json) for a record's plan; None
+    where it leaves the value as it is (the record then takes the value unconverted)."""
+    if name == "to_json" and type(t).to_json is Type.to_json:
+        name = "to_wire"   # derived from to_wire: the same conversion, or none
+    return None if getattr(type(t), name) is getattr(Type, name) else getattr(t, name)
+
+
 class ClassHandler:
     """Generic RPCs of one class; see the module docstring for the hooks."""
 
@@ -91,8 +99,8 @@ class ClassHandler:
             fields = self.cls.fields_for(rev)
             self._layouts[rev] = [(f, self._source(f)) for f in fields]
             self._steps[rev] = {f.wire: (f.wire, src, self._plan_arg(f, src),
-                                         None if type(f.type).to_wire is Type.to_wire
-                                         else f.type.to_wire)
+                                         _conversion(f.type, "to_wire"),
+                                         _conversion(f.type, "to_json"))
                                 for f, src in self._layouts[rev]}
             self._plans[rev] = [self._steps[rev][f.wire] for f in fields
                                 if datamodel.in_record(self.cls, f, rev)]
@@ -176,7 +184,7 @@ class ClassHandler:
 
     def _value(self, step, ref, rec):
         """One field's Python value, by the step the plan made for it."""
-        wire, src, arg, _ = step
+        wire, src, arg = step[:3]
         if src == "stored":
             return rec.get(wire, arg)
         if src == "uuid":
@@ -192,16 +200,19 @@ class ClassHandler:
         """The value of the draft's field ``wire``, which a renamed field reads."""
         return self._value(self._steps["0.2"][wire], ref, rec)
 
-    def wire_record(self, ref, rec=None, rev="0.2"):
+    def wire_record(self, ref, rec=None, rev="0.2", json=False):
         """The whole record of ``ref`` (whose stored record is ``rec``, if the caller
-        holds it) in wire form, as a session of revision ``rev`` sees it."""
+        holds it) in wire form (``json``: JSON-RPC's), as a session of revision ``rev``
+        sees it."""
         rec = rec if rec is not None else self.stored_record(ref)
         if rec is None:
             raise ApiError("HANDLE_INVALID", self.cls.name, ref)
         out = {}
+        form = 4 if json else 3
         for step in self._plans[rev]:
             v = self._value(step, ref, rec)
-            out[step[0]] = step[3](v) if step[3] is not None else v
+            convert = step[form]
+            out[step[0]] = convert(v) if convert is not None else v
         return out
 
     def python_record(self, ref):
@@ -248,7 +259,7 @@ class ClassHandler:
 
     def get_record(self, call, ref):
         self.require_visible(call, ref)
-        return self.wire_record(ref, rev=call.revision)
+        return self.wire_record(ref, rev=call.revision, json=call.json)
 
     def get_all_records(self, call):
         """(ref, record) pairs of every object the caller may see, each record built when
@@ -256,8 +267,8 @@ class ClassHandler:
         records reach the client before the last are built. Which objects, and their
         stored fields, are one snapshot taken now; bound and computed fields are read as
         each record is built (as for any record, a moment later than the snapshot)."""
-        rev = call.revision
-        return ((ref, self.wire_record(ref, rec, rev))
+        rev, json = call.revision, call.json
+        return ((ref, self.wire_record(ref, rec, rev, json))
                 for ref, rec in self.visible_records(call))
 
     def to_xml(self, call, ref):
