@@ -29,6 +29,12 @@ export function isRoot() {
   return Boolean(current && current.root);
 }
 
+// The session's ref, for the routes that take it in their query string (disk images
+// in and out); null when logged out.
+export function sessionRef() {
+  return current && current.ref;
+}
+
 // `fn` runs when the session ends: logged out, or found no longer valid.
 export function onLogout(fn) {
   onEnd.add(fn);
