@@ -6,8 +6,9 @@
 // for again every few seconds.
 import { may } from "../access.js";
 import { badge, bytes, fill, h, percent } from "../dom.js";
-import { every, subscribe } from "../events.js";
+import { every } from "../events.js";
 import { confirmButton, run } from "../forms.js";
+import { byName, follow } from "../records.js";
 import { api } from "../session.js";
 import * as tools from "./storagetools.js";
 
@@ -25,19 +26,20 @@ function usage(what, value, total, test) {
 }
 
 export function render(root) {
-  const srs = new Map();    // ref -> record
-  const vdis = new Map();
-  const vbds = new Map();
-  const vmNames = new Map();
   const sections = new Map();   // SR ref -> {el, head, body, tool}
   const list = h("div", { "data-test": "sr-list" });
   const messages = h("div", { class: "messages" });
   const transfers = tools.transferList();
-  const stores = { sr: srs, vdi: vdis, vbd: vbds };   // by event class
+  const draw = () => {
+    for (const ref of sections.keys()) if (!srs.has(ref)) sections.delete(ref);
+    fill(list, byName(srs).map(([ref, sr]) => drawSr(ref, sr)));
+  };
+  const followed = follow(["SR", "VDI", "VBD", "VM"], draw);
+  const { sr: srs, vdi: vdis, vbd: vbds, vm: vms } = followed.records;
 
   // The VM names using a VDI (through its VBDs).
   const users = (vdi) => [...vbds.values()].filter((vbd) => vbd.VDI === vdi)
-    .map((vbd) => vmNames.get(vbd.VM)).filter(Boolean).sort();
+    .map((vbd) => vms.get(vbd.VM)).filter(Boolean).map((vm) => vm.name_label).sort();
 
   const vdiRow = (ref, vdi, section) => {
     const show = (tool) => fill(section.tool, tool);
@@ -83,38 +85,15 @@ export function render(root) {
       usage("Allocated", sr.virtual_allocation, sr.physical_size, "sr-allocation"),
       may("SR.destroy") && confirmButton("Destroy SR", "sr-destroy",
         () => run(messages, () => api("SR.destroy", ref))));
-    fill(s.body, [...vdis].filter(([, vdi]) => vdi.SR === ref)
-      .sort(([, a], [, b]) => a.name_label.localeCompare(b.name_label))
+    fill(s.body, byName(vdis).filter(([, vdi]) => vdi.SR === ref)
       .map(([vref, vdi]) => vdiRow(vref, vdi, s)));
     return s.el;
-  };
-
-  // Events come in batches: the view is drawn once after each.
-  let pending = false;
-  const draw = () => {
-    if (pending) return;
-    pending = true;
-    queueMicrotask(() => {
-      pending = false;
-      for (const ref of sections.keys()) if (!srs.has(ref)) sections.delete(ref);
-      fill(list, [...srs].sort(([, a], [, b]) => a.name_label.localeCompare(b.name_label))
-        .map(([ref, sr]) => drawSr(ref, sr)));
-    });
-  };
-
-  const onEvent = (event) => {
-    // A VM matters here by its name only; the others' records are kept whole.
-    const [store, value] = event.class === "vm" ? [vmNames, (vm) => vm.name_label]
-      : [stores[event.class], (record) => record];
-    if (event.operation === "del") store.delete(event.ref);
-    else if (event.snapshot) store.set(event.ref, value(event.snapshot));
-    draw();
   };
 
   const refresh = async () => {
     const records = await api("SR.get_all_records");
     for (const [ref, sr] of Object.entries(records)) if (srs.has(ref)) srs.set(ref, sr);
-    draw();
+    followed.redraw();
   };
 
   fill(root,
@@ -122,10 +101,9 @@ export function render(root) {
     may("SR.create") && tools.newSrForm(messages),
     list,
     h("h2", {}, "Transfers"), transfers.el);
-  const stopEvents = subscribe(["SR", "VDI", "VBD", "VM"], onEvent);
   const stopRefresh = every(REFRESH_MS, refresh);
   return () => {
-    stopEvents();
+    followed.stop();
     stopRefresh();
     transfers.stop();
   };
