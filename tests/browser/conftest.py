@@ -11,10 +11,11 @@ from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="module")
-def ui_daemon():
+def ui_daemon(request):
     """A sim daemon (root logged in over the Unix socket as ``.api``) whose root has a
-    password, as a browser over TCP needs."""
-    with harness.serving() as d:
+    password, as a browser over TCP needs. A module may set ``DAEMON_CONFIG`` (lines of
+    xend.toml, e.g. a slow sim backend) for its daemon."""
+    with harness.serving(extra_config=getattr(request.module, "DAEMON_CONFIG", "")) as d:
         d.api.user.set_password(d.api.user.get_by_short_name("root")[0], ROOT_PASSWORD)
         yield d
 
