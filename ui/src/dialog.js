@@ -1,7 +1,8 @@
 // A modal dialog (the browser's <dialog>): a title, the caller's fields, a Cancel button
 // and one that confirms. onConfirm(say) runs the work and may report its steps through
-// say(text); a failure is shown in the dialog (code and sentence for an API failure),
-// which stays open, and a success closes it.
+// say(text); a failure is shown in the dialog (code and sentence for an API failure,
+// after its `during` if it says which step failed), which stays open, and a success
+// closes it.
 import { fill, h, problem } from "./dom.js";
 
 // openDialog({title, test, body, confirm, onConfirm}) -> the dialog element. Its
@@ -20,7 +21,8 @@ export function openDialog({ title, test, body, confirm, onConfirm }) {
       await onConfirm(say);
       dialog.close();
     } catch (e) {
-      fill(status, problem(e));
+      fill(status, e.during && h("p", { class: "note", "data-test": `${test}-during` },
+        e.during), problem(e));
       ok.disabled = false;
     }
   };
