@@ -228,3 +228,17 @@ def test_new_vm_from_a_template_booting_an_iso(tab, ui_daemon, tmp_path):
     [vbd] = record["VBDs"]
     assert (api.VBD.get_VDI(vbd), api.VBD.get_type(vbd), api.VBD.get_mode(vbd)) == (iso, "CD", "RO")
     assert record["VIFs"] == []
+
+
+def test_a_call_refused_before_any_task_shows_its_code_and_sentence(tab, ui_daemon):
+    # The lifecycle table allows a start when Halted; dispatch refuses it for a template
+    # before any task is made.
+    page, api = tab.page, ui_daemon.api
+    template = harness.new_vm(api, is_a_template=True)
+    refusal = harness.failure(api.VM.start, template, False)
+    log_in(page)
+    open_vm(page, template)
+    page.click(by_test("vm-op-start"))
+    expect(page.locator(by_test("error-code"))).to_have_text(refusal[0])
+    expect(page.locator(by_test("error-sentence"))).to_have_text(documented(refusal))
+    expect(page.locator(by_test("vm-task"))).to_have_count(0)

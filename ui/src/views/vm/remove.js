@@ -1,10 +1,12 @@
 // Delete lists exactly what it will delete before doing it: the VM (with its VBDs and
 // VIFs, which VM.destroy removes) and, each with a checkbox, the VDIs of its disks that
-// no other VM uses. VDIs another VM uses are listed as kept. Then VM.destroy and a
-// VDI.destroy per disk ticked, each step's failure shown in the dialog.
+// no other VM uses. VDIs another VM uses are listed as kept. Then Async.VM.destroy
+// (followed to its outcome) and a VDI.destroy per disk ticked, each step's failure
+// shown in the dialog.
 import { h } from "../../dom.js";
 import { openDialog } from "../../dialog.js";
 import { api } from "../../session.js";
+import { outcome } from "./task.js";
 
 // The VDIs of VM `vm`'s VBDs, as [vdi ref, vdi record, VBD record, whether another
 // VM has a VBD of it too].
@@ -39,11 +41,15 @@ export function askDelete(vm, record, objects, onDeleted) {
         items)],
     onConfirm: async (say) => {
       const vdis = boxes.filter(([box]) => box.checked).map(([, ref]) => ref);
-      for (const [ref, method, what] of [[vm, "VM.destroy", `the VM ${record.name_label}`],
-        ...vdis.map((v) => [v, "VDI.destroy", `disk ${objects.vdi.get(v).name_label}`])]) {
+      // The VM as the page's other operations, a task (Async.VM.destroy); then its disks.
+      const steps = [[vm, `the VM ${record.name_label}`,
+        async () => outcome(await api("Async.VM.destroy", vm))],
+      ...vdis.map((v) => [v, `disk ${objects.vdi.get(v).name_label}`,
+        () => api("VDI.destroy", v)])];
+      for (const [ref, what, run] of steps) {
         if (deleted.has(ref)) continue;
         say(`Deleting ${what}…`);
-        await api(method, ref);
+        await run();
         deleted.add(ref);
       }
       onDeleted();

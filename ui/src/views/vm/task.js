@@ -3,6 +3,7 @@
 // events report it, a Cancel button while it is pending, and on failure the API's error
 // code with its documented sentence.
 import { badge, fill, h, problem } from "../../dom.js";
+import { subscribe } from "../../events.js";
 import { ApiFailure } from "../../rpc.js";
 import { api } from "../../session.js";
 
@@ -32,6 +33,21 @@ export function taskLine(ref, label, onDone) {
     if (finished && onDone) onDone(task);
   };
   return { el, update };
+}
+
+// The outcome of task `ref`, followed through events (a new subscription starts with a
+// snapshot of every task, so none is missed): resolves with its record when it
+// succeeds, rejects with its failure as an ApiFailure when it fails or is cancelled.
+export function outcome(ref) {
+  return new Promise((resolve, reject) => {
+    const stop = subscribe(["task"], (event) => {
+      const task = event.snapshot;
+      if (event.ref !== ref || !task || !FINISHED.has(task.status)) return;
+      stop();
+      if (task.status === "success") resolve(task);
+      else reject(failure(task.error_info));
+    });
+  });
 }
 
 // A failed task's error_info ([code, params...]) as the ApiFailure a call would reject
