@@ -1,8 +1,10 @@
 // A VM's consoles (#/console/<vm ref>): the consoles its running guest offers, one at a
-// time on the page: the serial console (vt100) in a terminal, joined to the guest
-// through the console proxy's WebSocket (consoles/*.js). The user types into the guest where the daemon lets it (it may
+// time on the page: the serial console (vt100) in a terminal, the display (rfb) through
+// noVNC, each joined to the guest through the console proxy's WebSocket
+// (consoles/*.js). The user types into the guest where the daemon lets it (it may
 // change the VM) and has not asked to watch only; otherwise the page says it is
 // read-only. A connection's end is shown with a Reconnect button.
+import * as graphical from "../consoles/graphical.js";
 import * as serial from "../consoles/serial.js";
 import { badge, fill, h } from "../dom.js";
 import { subscribe } from "../events.js";
@@ -12,6 +14,7 @@ import { api, isRoot } from "../session.js";
 // Each console protocol: its name on the page and the module that shows it.
 const KINDS = {
   vt100: { label: "Serial console", module: serial },
+  rfb: { label: "Graphical console", module: graphical },
 };
 
 // Whether the daemon lets this user type into the VM's consoles (api/consoles.py): where
@@ -28,6 +31,7 @@ export function render(root, [vmRef]) {
   const status = h("span", { class: "console-status", "data-test": "console-status" });
   const reconnect = h("button", { "data-test": "console-reconnect", hidden: true,
     onclick: () => open(shown) }, "Reconnect");
+  const keys = h("span", { class: "console-keys" });
   const screen = h("div", { class: "console-screen", "data-test": "console-screen" });
   const watchOnly = h("input", { type: "checkbox", "data-test": "console-watch-only",
     onchange: () => open(shown) });
@@ -67,6 +71,7 @@ export function render(root, [vmRef]) {
     fill(mode, writable() ? "Interactive: what you type goes to the guest."
       : "Read-only: you may watch this console but not type into it.");
     mode.classList.toggle("read-only", !writable());
+    showKeys(protocol);
     ended = !ref;
     if (!ref) {
       showStatus(`No ${KINDS[protocol].label.toLowerCase()} now: the guest is not running.`);
@@ -82,6 +87,28 @@ export function render(root, [vmRef]) {
       },
     });
     connection = mine;
+  }
+
+  // The graphical console's keys the browser would keep for itself.
+  function showKeys(protocol) {
+    if (protocol !== "rfb") {
+      fill(keys);
+      return;
+    }
+    const off = !writable();
+    const menu = h("select", { "data-test": "console-send-keys", disabled: off,
+      "aria-label": "Send keys",
+      onchange: () => {
+        const combination = graphical.COMBINATIONS[Number(menu.value)];
+        if (combination && connection) connection.send(combination[1]);
+        menu.value = "";
+      } },
+    h("option", { value: "" }, "Send keys…"),
+    graphical.COMBINATIONS.map(([label], i) => h("option", { value: i }, label)));
+    fill(keys,
+      h("button", { "data-test": "console-ctrl-alt-del", disabled: off,
+        onclick: () => connection && connection.ctrlAltDel() }, "Ctrl-Alt-Del"),
+      menu);
   }
 
   function showTabs() {
@@ -117,7 +144,7 @@ export function render(root, [vmRef]) {
     tabs,
     mayType() && h("label", { class: "console-watch" }, watchOnly, " Watch only"),
     mode,
-    h("div", { class: "console-bar" }, status, reconnect),
+    h("div", { class: "console-bar" }, status, reconnect, keys),
     screen);
   const stopEvents = subscribe(["VM"], (event) => {
     if (event.ref !== vmRef) return;

@@ -1,0 +1,71 @@
+"""The consoles' page on a real QEMU guest: the tiny guest whose init is a shell on its
+serial port, with a display, one guest for the module's tests (booting is slow): its
+display in the graphical console, scaled to fit, with the keys a browser keeps for
+itself, and watched only (docs/ui.md)."""
+
+import pytest
+from browsertools import by_test, go, log_in, page_daemon, screenshot
+from harness import BOOT_WAIT, new_tiny_vm, requires_qemu, skip_without_qemu, tiny_args, wait_until
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+# The number of colours a canvas shows (its pixels read in the page).
+CANVAS_COLOURS = """c => {
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < data.length; i += 4) {
+    seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+  }
+  return seen.size;
+}"""
+
+
+@pytest.fixture(scope="module")
+def ui_daemon():
+    """A QEMU daemon on TCP whose root has a password (the module's own)."""
+    skip_without_qemu()
+    with page_daemon(backend="qemu", extra_config="shutdown_timeout = 5\n") as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def guest(ui_daemon, tiny_guest):
+    """The module's running tiny guest: a shell on its serial console, and a display."""
+    api = ui_daemon.api
+    vm = new_tiny_vm(api, tiny_guest, kernel_args=tiny_args(tiny_guest) + " rdinit=/bin/sh",
+                     platform_display="vnc")
+    api.VM.start(vm, False)
+    yield vm
+    api.VM.hard_shutdown(vm)
+
+
+def open_console(page, vm, protocol):
+    go(page, "#/console/" + vm)
+    page.click('[data-test="console-tab"][data-protocol="%s"]' % protocol)
+    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+
+
+def test_the_graphical_console_shows_the_guests_display(tab, guest):
+    page = tab.page
+    log_in(page)
+    open_console(page, guest, "rfb")
+    canvas = page.locator(by_test("console-screen")).locator("canvas")
+    wait_until(lambda: canvas.evaluate(CANVAS_COLOURS) > 1, BOOT_WAIT,
+               "a display that is not all one colour")
+    expect(page.locator(by_test("console-ctrl-alt-del"))).to_be_enabled()
+    expect(page.locator(by_test("console-send-keys"))).to_be_enabled()
+    assert "Ctrl-Alt-F2" in page.locator(by_test("console-send-keys")).inner_text()
+    # Scaled to fit: the display is drawn no wider than its box.
+    box = page.locator(by_test("console-screen")).bounding_box()
+    assert canvas.bounding_box()["width"] <= box["width"]
+    screenshot(page, "console-graphical")
+    # Watched only: the display is shown again, with no key to send.
+    page.check(by_test("console-watch-only"))
+    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+    expect(page.locator(by_test("console-mode"))).to_contain_text("Read-only")
+    expect(page.locator(by_test("console-ctrl-alt-del"))).to_be_disabled()
+    expect(page.locator(by_test("console-send-keys"))).to_be_disabled()
+    wait_until(lambda: canvas.evaluate(CANVAS_COLOURS) > 1, BOOT_WAIT,
+               "the display again, watched only")
+    assert tab.console == [] and tab.errors == []
