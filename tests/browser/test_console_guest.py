@@ -1,11 +1,22 @@
 """The consoles' page on a real QEMU guest: the tiny guest whose init is a shell on its
 serial port, with a display, one guest for the module's tests (booting is slow): its
-display in the graphical console, scaled to fit, with the keys a browser keeps for
-itself, and watched only (docs/ui.md)."""
+shell in the serial console's terminal answering what is typed, a user's console
+watched only that types nothing, and its display in the graphical console, scaled to
+fit, with the keys a browser keeps for itself (docs/ui.md). Each test's page is saved
+in build/test-artifacts/browser/."""
 
 import pytest
-from browsertools import by_test, go, log_in, page_daemon, screenshot
-from harness import BOOT_WAIT, new_tiny_vm, requires_qemu, skip_without_qemu, tiny_args, wait_until
+from browsertools import by_test, go, log_in, page_daemon, screenshot, terminal_rows
+from harness import (
+    BOOT_WAIT,
+    STATE_WAIT,
+    make_user,
+    new_tiny_vm,
+    requires_qemu,
+    skip_without_qemu,
+    tiny_args,
+    wait_until,
+)
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -44,6 +55,48 @@ def open_console(page, vm, protocol):
     go(page, "#/console/" + vm)
     page.click('[data-test="console-tab"][data-protocol="%s"]' % protocol)
     expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+
+
+def wait_for_row(page, predicate, what, timeout=STATE_WAIT):
+    wait_until(lambda: any(predicate(row) for row in terminal_rows(page)), timeout, what)
+
+
+def type_line(page, line):
+    page.locator(by_test("console-screen")).click()
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
+
+
+def test_the_serial_console_shows_the_guests_shell_and_runs_a_command(tab, guest):
+    page = tab.page
+    log_in(page)
+    open_console(page, guest, "vt100")
+    expect(page.locator(by_test("console-mode"))).to_contain_text("Interactive")
+    wait_for_row(page, lambda row: row.endswith("#"), "the shell's prompt", BOOT_WAIT)
+    type_line(page, "echo $((6*7))")
+    wait_for_row(page, lambda row: row == "42", "the shell's answer")
+    screenshot(page, "console-serial")
+    assert tab.console == [] and tab.errors == []
+
+
+def test_a_users_watched_console_types_nothing_into_the_guest(tab, ui_daemon, guest):
+    page = tab.page
+    _, name, password = make_user(ui_daemon.api)
+    log_in(page, name, password)
+    open_console(page, guest, "vt100")
+    page.check(by_test("console-watch-only"))
+    expect(page.locator(by_test("console-mode"))).to_contain_text("Read-only")
+    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+    assert tab.websockets[-1].endswith("mode=read")
+    type_line(page, "echo $((5*9))")
+    screenshot(page, "console-serial-read-only")
+    # The same user, interactive again: a line typed now is answered, the watched one never.
+    page.uncheck(by_test("console-watch-only"))
+    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+    assert tab.websockets[-1].endswith("mode=write")
+    type_line(page, "echo $((6*8))")
+    wait_for_row(page, lambda row: row == "48", "the shell's answer")
+    assert "45" not in terminal_rows(page)
 
 
 def test_the_graphical_console_shows_the_guests_display(tab, guest):
