@@ -7,7 +7,7 @@ import dataclasses
 import os
 from urllib.parse import parse_qs, urlsplit
 
-from harness import ROOT, STATE_WAIT, serving
+from harness import ROOT, STATE_WAIT, serving, wait_until
 from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,6 +86,25 @@ def terminal_rows(page):
     """The rows the console's terminal shows (xterm.js's rendered rows), as text."""
     return [row.rstrip() for row in
             page.locator('[data-test="console-screen"] .xterm-rows > div').all_inner_texts()]
+
+
+def wait_for_row(page, predicate, what, timeout=STATE_WAIT):
+    """Wait until a row of the console's terminal satisfies ``predicate``."""
+    wait_until(lambda: any(predicate(row) for row in terminal_rows(page)), timeout, what)
+
+
+def open_console(page, vm, protocol="vt100"):
+    """Move the logged-in page to VM ``vm``'s console of ``protocol``, connected."""
+    go(page, "#/console/" + vm)
+    page.click('[data-test="console-tab"][data-protocol="%s"]' % protocol)
+    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+
+
+def type_line(page, line):
+    """Type ``line`` and Enter into the console's screen."""
+    page.locator(by_test("console-screen")).click()
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
 
 
 def console_session(tab):

@@ -6,10 +6,18 @@ fit, with the keys a browser keeps for itself (docs/ui.md). Each test's page is 
 in build/test-artifacts/browser/."""
 
 import pytest
-from browsertools import by_test, go, log_in, page_daemon, screenshot, terminal_rows
+from browsertools import (
+    by_test,
+    log_in,
+    open_console,
+    page_daemon,
+    screenshot,
+    terminal_rows,
+    type_line,
+    wait_for_row,
+)
 from harness import (
     BOOT_WAIT,
-    STATE_WAIT,
     make_user,
     new_tiny_vm,
     requires_qemu,
@@ -49,22 +57,6 @@ def guest(ui_daemon, tiny_guest):
     api.VM.start(vm, False)
     yield vm
     api.VM.hard_shutdown(vm)
-
-
-def open_console(page, vm, protocol):
-    go(page, "#/console/" + vm)
-    page.click('[data-test="console-tab"][data-protocol="%s"]' % protocol)
-    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
-
-
-def wait_for_row(page, predicate, what, timeout=STATE_WAIT):
-    wait_until(lambda: any(predicate(row) for row in terminal_rows(page)), timeout, what)
-
-
-def type_line(page, line):
-    page.locator(by_test("console-screen")).click()
-    page.keyboard.type(line)
-    page.keyboard.press("Enter")
 
 
 def test_the_serial_console_shows_the_guests_shell_and_runs_a_command(tab, guest):

@@ -7,7 +7,15 @@ tests/browser/test_console_guest.py's."""
 
 import harness
 import pytest
-from browsertools import by_test, console_session, go, log_in, terminal_rows
+from browsertools import (
+    by_test,
+    console_session,
+    log_in,
+    open_console,
+    terminal_rows,
+    type_line,
+    wait_for_row,
+)
 from playwright.sync_api import expect
 
 
@@ -22,14 +30,9 @@ def running(ui_daemon):
         api.VM.hard_shutdown(vm)
 
 
-def wait_for_row(page, text):
-    harness.wait_until(lambda: text in terminal_rows(page), harness.STATE_WAIT,
-                       "a terminal row %r" % text)
-
-
-def open_console(page, vm):
-    go(page, "#/console/" + vm)
-    expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
+def shows(page, text):
+    """Wait until a row of the terminal is ``text``."""
+    wait_for_row(page, lambda row: row == text, "a terminal row %r" % text)
 
 
 def test_the_terminal_shows_the_guest_and_sends_what_is_typed(tab, ui_daemon, running):
@@ -39,16 +42,14 @@ def test_the_terminal_shows_the_guest_and_sends_what_is_typed(tab, ui_daemon, ru
     expect(page.locator('[data-test="console-tab"][data-protocol="vt100"]')).to_have_class(
         "tab active")
     expect(page.locator(by_test("console-mode"))).to_contain_text("Interactive")
-    wait_for_row(page, "xend simulated guest %s" % running)     # the guest's history
-    page.locator(by_test("console-screen")).click()
-    page.keyboard.type("typed in a browser")
-    page.keyboard.press("Enter")
-    wait_for_row(page, "echo: typed in a browser")
+    shows(page, "xend simulated guest %s" % running)     # the guest's history
+    type_line(page, "typed in a browser")
+    shows(page, "echo: typed in a browser")
     # The echo in 24-bit colour: the terminal colours it, and the CSP lets it.
     page.keyboard.press("Escape")
     page.keyboard.type("[38;2;200;30;30mcoloured")
     page.keyboard.press("Enter")
-    wait_for_row(page, "echo: coloured")
+    shows(page, "echo: coloured")
     coloured = page.locator(by_test("console-screen")).locator(".xterm-rows span",
                                                                has_text="coloured")
     assert coloured.evaluate("e => getComputedStyle(e).color") == "rgb(200, 30, 30)"
@@ -64,16 +65,12 @@ def test_a_watch_only_console_sends_nothing(tab, running):
     page.check(by_test("console-watch-only"))
     expect(page.locator(by_test("console-mode"))).to_contain_text("Read-only")
     expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
-    page.locator(by_test("console-screen")).click()
-    page.keyboard.type("from the watcher")
-    page.keyboard.press("Enter")
+    type_line(page, "from the watcher")
     # Typing again once interactive shows what a typed line would have done.
     page.uncheck(by_test("console-watch-only"))
     expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
-    page.locator(by_test("console-screen")).click()
-    page.keyboard.type("from the writer")
-    page.keyboard.press("Enter")
-    wait_for_row(page, "echo: from the writer")
+    type_line(page, "from the writer")
+    shows(page, "echo: from the writer")
     assert not any("from the watcher" in row for row in terminal_rows(page))
 
 
@@ -90,4 +87,4 @@ def test_the_end_is_shown_and_reconnect_works_once_the_guest_is_back(tab, ui_dae
     page.click(by_test("console-reconnect"))
     expect(page.locator(by_test("console-status"))).to_have_text("Connected.")
     expect(page.locator(by_test("console-reconnect"))).to_be_hidden()
-    wait_for_row(page, "xend simulated guest %s" % running)
+    shows(page, "xend simulated guest %s" % running)
