@@ -4,19 +4,16 @@ last page is kept as a screenshot (build/test-artifacts/browser/)."""
 
 import os
 
-import harness
 import pytest
-from browsertools import CHROMIUM, FLAGS, ROOT_PASSWORD, open_tab, screenshot
+from browsertools import CHROMIUM, FLAGS, open_tab, page_daemon, screenshot
 from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="module")
-def ui_daemon(request):
+def ui_daemon():
     """A sim daemon (root logged in over the Unix socket as ``.api``) whose root has a
-    password, as a browser over TCP needs. A module may set ``DAEMON_CONFIG`` (lines of
-    xend.toml, e.g. a slow sim backend) for its daemon."""
-    with harness.serving(extra_config=getattr(request.module, "DAEMON_CONFIG", "")) as d:
-        d.api.user.set_password(d.api.user.get_by_short_name("root")[0], ROOT_PASSWORD)
+    password, as a browser over TCP needs."""
+    with page_daemon() as d:
         yield d
 
 

@@ -4,12 +4,18 @@ backend is slowed (sim_op_seconds: ten steps, each reporting progress and offeri
 safe point to cancel at), so the task is still pending while the page acts on it."""
 
 import harness
-from browsertools import by_test, log_in, screenshot
+import pytest
+from browsertools import by_test, log_in, page_daemon, screenshot
 from playwright.sync_api import expect
 from vmpage import open_vm, task_line
 
-# Long enough that a start is never done before the page has cancelled it.
-DAEMON_CONFIG = "sim_op_seconds = 30\n"
+
+@pytest.fixture(scope="module")
+def ui_daemon():
+    """The module's daemon: each operation takes long enough that a start is never
+    done before the page has cancelled it."""
+    with page_daemon(extra_config="sim_op_seconds = 30\n") as d:
+        yield d
 
 
 def test_a_pending_start_shows_progress_and_is_cancelled_from_the_page(tab, ui_daemon):

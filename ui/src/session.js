@@ -25,6 +25,12 @@ export function user() {
   return current && current.user;
 }
 
+// The session's ref, for what cannot carry it in a JSON-RPC body (the console's
+// WebSocket, whose URL holds it); null when logged out.
+export function sessionRef() {
+  return current && current.ref;
+}
+
 export function isRoot() {
   return Boolean(current && current.root);
 }
