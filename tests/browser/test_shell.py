@@ -115,3 +115,19 @@ def test_a_user_who_is_not_root_sees_no_root_controls_and_logs_out(tab, ui_daemo
     page.click(by_test("logout"))
     expect(page.locator(by_test("login-password"))).to_be_visible()
     expect(page.locator(by_test("whoami"))).to_have_count(0)
+
+
+def test_moving_between_views_leaves_no_request_waiting(tab, ui_daemon):
+    """Each view subscribes to events anew; the long event.from of the view left must
+    end with it, or a browser's few connections to one origin fill with requests that
+    wait for events and the page stops answering."""
+    page, api = tab.page, ui_daemon.api
+    log_in(page)
+    for _ in range(8):
+        page.click(by_test("nav-host"))
+        expect(page.locator(by_test("host-view"))).to_be_visible()
+        page.click(by_test("nav-vms"))
+        expect(page.locator(by_test("vm-row")).first).to_be_visible()
+    vm = harness.new_vm(api, name_label=harness.unique("after"))
+    expect(page.locator('[data-test="vm-row"][data-ref="%s"]' % vm)).to_have_count(1)
+    api.VM.destroy(vm)
