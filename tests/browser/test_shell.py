@@ -131,3 +131,20 @@ def test_moving_between_views_leaves_no_request_waiting(tab, ui_daemon):
     vm = harness.new_vm(api, name_label=harness.unique("after"))
     expect(page.locator('[data-test="vm-row"][data-ref="%s"]' % vm)).to_have_count(1)
     api.VM.destroy(vm)
+
+
+def test_names_are_shown_as_text_never_as_markup(tab, ui_daemon):
+    page, api = tab.page, ui_daemon.api
+    name = '<img src=x onerror="window.pwned=1"><b>%s</b>' % harness.unique("x")
+    vm = harness.new_vm(api, name_label=name, name_description="<script>1</script>")
+    log_in(page)
+    page.click(by_test("nav-vms"))
+    row = page.locator('[data-test="vm-row"][data-ref="%s"]' % vm)
+    expect(row.locator(by_test("vm-name"))).to_have_text(name)
+    expect(row.locator("img")).to_have_count(0)
+    row.locator(by_test("vm-name")).click()
+    expect(page.locator("h1, h2").filter(has_text=name).first).to_be_visible()
+    assert page.locator("img, script:not([src])").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert tab.console == [] and tab.errors == []
+    api.VM.destroy(vm)
