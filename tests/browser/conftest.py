@@ -4,9 +4,8 @@ last page is kept as a screenshot (build/test-artifacts/browser/)."""
 
 import os
 
-import harness
 import pytest
-from browsertools import CHROMIUM, FLAGS, ROOT_PASSWORD, open_tab, screenshot
+from browsertools import CHROMIUM, FLAGS, open_tab, page_daemon, screenshot
 from playwright.sync_api import sync_playwright
 
 
@@ -14,8 +13,7 @@ from playwright.sync_api import sync_playwright
 def ui_daemon():
     """A sim daemon (root logged in over the Unix socket as ``.api``) whose root has a
     password, as a browser over TCP needs."""
-    with harness.serving() as d:
-        d.api.user.set_password(d.api.user.get_by_short_name("root")[0], ROOT_PASSWORD)
+    with page_daemon() as d:
         yield d
 
 

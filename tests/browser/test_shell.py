@@ -115,3 +115,36 @@ def test_a_user_who_is_not_root_sees_no_root_controls_and_logs_out(tab, ui_daemo
     page.click(by_test("logout"))
     expect(page.locator(by_test("login-password"))).to_be_visible()
     expect(page.locator(by_test("whoami"))).to_have_count(0)
+
+
+def test_moving_between_views_leaves_no_request_waiting(tab, ui_daemon):
+    """Each view subscribes to events anew; the long event.from of the view left must
+    end with it, or a browser's few connections to one origin fill with requests that
+    wait for events and the page stops answering."""
+    page, api = tab.page, ui_daemon.api
+    log_in(page)
+    for _ in range(8):
+        page.click(by_test("nav-host"))
+        expect(page.locator(by_test("host-view"))).to_be_visible()
+        page.click(by_test("nav-vms"))
+        expect(page.locator(by_test("vm-row")).first).to_be_visible()
+    vm = harness.new_vm(api, name_label=harness.unique("after"))
+    expect(page.locator('[data-test="vm-row"][data-ref="%s"]' % vm)).to_have_count(1)
+    api.VM.destroy(vm)
+
+
+def test_names_are_shown_as_text_never_as_markup(tab, ui_daemon):
+    page, api = tab.page, ui_daemon.api
+    name = '<img src=x onerror="window.pwned=1"><b>%s</b>' % harness.unique("x")
+    vm = harness.new_vm(api, name_label=name, name_description="<script>1</script>")
+    log_in(page)
+    page.click(by_test("nav-vms"))
+    row = page.locator('[data-test="vm-row"][data-ref="%s"]' % vm)
+    expect(row.locator(by_test("vm-name"))).to_have_text(name)
+    expect(row.locator("img")).to_have_count(0)
+    row.locator(by_test("vm-name")).click()
+    expect(page.locator("h1, h2").filter(has_text=name).first).to_be_visible()
+    assert page.locator("img, script:not([src])").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert tab.console == [] and tab.errors == []
+    api.VM.destroy(vm)

@@ -3,31 +3,43 @@
 // of every existing object: a view needs no first fetch of its own and cannot miss a
 // change between that fetch and its subscription. Callbacks take each event
 // {class, operation: add|mod|del, ref, snapshot} and must treat an "add" of a known
-// object as an update.
+// object as an update. A loop that is replaced has its waiting event.from aborted: a
+// browser opens only a few connections to one origin, and requests left waiting for
+// events would hold them all.
 import { ApiFailure } from "./rpc.js";
-import { api, onLogout } from "./session.js";
+import { apiUntil, onLogout } from "./session.js";
 
 const POLL_SECONDS = 30;   // how long one event.from waits for events
 const RETRY_MS = 2000;     // after a failure that is not the session's
 
 const subscriptions = new Set();
 let generation = 0;        // a loop of an older generation stops at its next answer
+let stopping = null;       // the AbortController of the running loop's requests
 
 export function subscribe(classes, callback) {
   const sub = { classes: new Set(classes.map((c) => c.toLowerCase())), callback };
   subscriptions.add(sub);
   restart();
-  return () => subscriptions.delete(sub);
+  return () => {
+    subscriptions.delete(sub);
+    if (!subscriptions.size) stop();
+  };
 }
 
 onLogout(() => {
   subscriptions.clear();
-  generation++;
+  stop();
 });
 
-function restart() {
+function stop() {
   generation++;
-  run(generation);
+  if (stopping) stopping.abort();
+  stopping = new AbortController();
+}
+
+function restart() {
+  stop();
+  run(generation, stopping.signal);
 }
 
 function wanted() {
@@ -36,12 +48,12 @@ function wanted() {
   return [...classes];
 }
 
-async function run(mine) {
+async function run(mine, signal) {
   const classes = wanted();
   let token = "";
   while (mine === generation && subscriptions.size) {
     try {
-      const batch = await api("event.from", classes, token, POLL_SECONDS);
+      const batch = await apiUntil(signal, "event.from", classes, token, POLL_SECONDS);
       if (mine !== generation) return;
       token = batch.token;
       for (const event of batch.events) deliver(event);

@@ -34,3 +34,9 @@ export function sentence(code, params = []) {
 export function rootOnly(method) {
   return rootOnlySet.has(method);
 }
+
+// The power states in which VM operation `op` is allowed, in the table's order (empty
+// for an operation the table does not name).
+export function statesAllowing(op) {
+  return facts.lifecycle.filter((row) => row.op === op).map((row) => row.state);
+}

@@ -1,6 +1,7 @@
-// Hash routes: #/host, #/vms, #/vm/<ref>, #/storage, #/networks, #/users, ... Each view
-// module exports render(root, args) returning a cleanup function, run when the page
-// moves to another route.
+// Hash routes: #/host, #/vms, #/vm/<ref>, #/storage, #/networks, #/users,
+// #/console/<vm ref>, ... Each view module exports render(root, args) returning a
+// cleanup function, run when the page moves to another route.
+import * as consoles from "./views/console.js";
 import * as host from "./views/host.js";
 import * as networks from "./views/networks.js";
 import * as storage from "./views/storage.js";
@@ -16,6 +17,7 @@ const ROUTES = [
   [/^#\/storage$/, storage, "storage"],
   [/^#\/networks$/, networks, "networks"],
   [/^#\/users$/, users, "users"],
+  [/^#\/console\/([^/]+)$/, consoles, "vms"],
 ];
 
 export const DEFAULT = "#/host";

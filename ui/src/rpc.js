@@ -15,7 +15,13 @@ export class ApiFailure extends Error {
 
 let nextId = 1;
 
-export async function call(method, ...params) {
+export function call(method, ...params) {
+  return callUntil(null, method, ...params);
+}
+
+// call(), given up (the fetch aborted, so its connection is free again) when `signal`
+// (an AbortSignal, or null) fires.
+export async function callUntil(signal, method, ...params) {
   // application/json: a type a page of another origin cannot send without a
   // preflight, which the daemon never grants.
   const response = await fetch("/jsonrpc", {
@@ -24,6 +30,7 @@ export async function call(method, ...params) {
     body: JSON.stringify({ jsonrpc: "2.0", method, params, id: nextId++ }),
     credentials: "omit",
     cache: "no-store",
+    signal,
   });
   if (!response.ok) throw new Error(`${method}: HTTP ${response.status}`);
   const reply = await response.json();

@@ -1,6 +1,6 @@
 // The one session of the page: kept in memory only (never a cookie or localStorage; a
 // reload logs out), sent as the first parameter of each call.
-import { ApiFailure, call } from "./rpc.js";
+import { ApiFailure, call, callUntil } from "./rpc.js";
 
 let current = null;   // {ref, user, root}
 const onEnd = new Set();
@@ -25,14 +25,14 @@ export function user() {
   return current && current.user;
 }
 
-export function isRoot() {
-  return Boolean(current && current.root);
-}
-
-// The session's ref, for the routes that take it in their query string (disk images
-// in and out); null when logged out.
+// The session's ref, for what cannot carry it in a JSON-RPC body (the console's
+// WebSocket and the disk image routes, whose URLs hold it); null when logged out.
 export function sessionRef() {
   return current && current.ref;
+}
+
+export function isRoot() {
+  return Boolean(current && current.root);
 }
 
 // `fn` runs when the session ends: logged out, or found no longer valid.
@@ -48,11 +48,16 @@ function end() {
 }
 
 // call() in the session. A session found invalid (expired, revoked) ends the page's.
-export async function api(method, ...params) {
+export function api(method, ...params) {
+  return apiUntil(null, method, ...params);
+}
+
+// api(), given up when `signal` fires (rpc.js callUntil).
+export async function apiUntil(signal, method, ...params) {
   if (!current) throw new ApiFailure("SESSION_INVALID", [""]);
   const ref = current.ref;
   try {
-    return await call(method, ref, ...params);
+    return await callUntil(signal, method, ref, ...params);
   } catch (e) {
     if (e instanceof ApiFailure && e.code === "SESSION_INVALID" && current && current.ref === ref) {
       end();

@@ -1,10 +1,12 @@
 // The VM list: name, power state, memory, vCPUs and CPU utilisation of every VM, the
 // templates in a list of their own. Rows are added, changed and removed as event.from
 // reports VMs made, changed and destroyed by any client; the utilisation, which raises
-// no events, is asked for again every few seconds (VM_metrics).
-import { badge, bytes, fill, h, percent } from "../dom.js";
+// no events, is asked for again every few seconds (VM_metrics). New VM opens the dialog
+// that makes one (views/vm/newvm.js).
+import { badge, bytes, fill, h, percent, problem } from "../dom.js";
 import { every, subscribe } from "../events.js";
 import { api } from "../session.js";
+import { askNewVM } from "./vm/newvm.js";
 
 const REFRESH_MS = 3000;
 
@@ -64,8 +66,12 @@ export function render(root) {
   const head = () => h("thead", {}, h("tr", {},
     ["Name", "Power state", "Memory", "vCPUs", "Description", "CPU"]
       .map((t) => h("th", {}, t))));
+  const messages = h("div", { class: "messages" });
+  const newVM = () => askNewVM().then(() => fill(messages), (e) => fill(messages, problem(e)));
   fill(root,
-    h("h1", {}, "VMs"),
+    h("div", { class: "title-bar" }, h("h1", {}, "VMs"),
+      h("button", { class: "primary", "data-test": "vm-new", onclick: newVM }, "New VM")),
+    messages,
     h("table", { class: "grid", "data-test": "vm-list" }, head(), vmBody),
     h("details", { class: "templates" },
       h("summary", {}, "Templates"),

@@ -30,10 +30,18 @@ FILES = {
 }
 
 # The page loads only its own scripts, styles and fonts and talks only to its own
-# origin; no inline script or style, no plugin, no form posted anywhere, no framing.
+# origin (the console's WebSocket included: 'self' covers ws: and wss: of the same host);
+# no inline script, no plugin, no form posted anywhere, no framing.
+# Inline styles are refused but for one need: the console's terminal (xterm.js's DOM
+# renderer) writes its cell metrics and colour theme into <style> elements it makes at
+# run time (their text follows the font's measured size, so no hash can name them, and
+# xterm.js sets no nonce), and colours a cell of 24-bit colour by its style attribute.
+# The page builds its DOM from data, never from HTML strings, so no markup (and no
+# style) of a guest or a client reaches it otherwise.
 CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
-       "style-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
+       "style-src 'self'; style-src-elem 'self' 'unsafe-inline'; "
+       "style-src-attr 'unsafe-inline'; font-src 'self'; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
 
 SECURITY_HEADERS = (b"Content-Security-Policy: " + CSP.encode("ascii") + b"\r\n"
                     b"X-Content-Type-Options: nosniff\r\n"
