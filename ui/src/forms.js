@@ -43,11 +43,13 @@ export function run(messages, fn) {
 }
 
 // A button that acts only once confirmed: the first click turns it into "Confirm <text>"
-// and a Cancel beside it.
+// and a Cancel beside it; confirming puts the button back as it runs the action, so
+// that the action is not run twice by a second click.
 export function confirmButton(text, test, action) {
   const wrap = h("span", { class: "confirm" });
   const ask = () => fill(wrap,
-    h("button", { class: "danger", "data-test": `${test}-confirm`, onclick: action },
+    h("button", { class: "danger", "data-test": `${test}-confirm`,
+      onclick: () => { idle(); action(); } },
       `Confirm ${text.toLowerCase()}`),
     h("button", { "data-test": `${test}-cancel`, onclick: idle }, "Cancel"));
   const idle = () => fill(wrap, h("button", { "data-test": test, onclick: ask }, text));

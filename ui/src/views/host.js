@@ -1,10 +1,12 @@
 // The host view: its state (enable and disable for root), software version, memory,
 // CPUs with live utilisation, and the task list (progress, cancel). The host's record
 // and the tasks follow events; utilisation and free memory, which raise none, are
-// asked for again every few seconds.
+// asked for again every few seconds. Its power buttons and logs are in views/host/.
 import { badge, bytes, fill, h, percent, problem } from "../dom.js";
 import { every, subscribe } from "../events.js";
 import { api, isRoot } from "../session.js";
+import { hostLogs } from "./host/logs.js";
+import { powerButtons } from "./host/power.js";
 
 const REFRESH_MS = 2000;
 
@@ -17,6 +19,7 @@ export function render(root) {
   const cpus = h("tbody", { "data-test": "cpus" });
   const tasks = h("tbody", { "data-test": "tasks" });
   const messages = h("div", { class: "messages" });
+  const power = h("span");
   const taskRows = new Map();   // task ref -> tr
   let host = null;
 
@@ -76,7 +79,7 @@ export function render(root) {
   fill(root,
     h("h1", {}, "Host"), messages,
     h("section", { "data-test": "host-view" },
-      h("h2", {}, "State"), h("p", {}, enabled, " ", buttons),
+      h("h2", {}, "State"), h("p", {}, enabled, " ", buttons, power),
       h("div", { class: "columns" },
         h("div", {}, h("h2", {}, "Memory"),
           h("table", { class: "facts" }, h("tbody", {},
@@ -98,6 +101,8 @@ export function render(root) {
   api("host.get_all").then(([ref]) => {
     if (closed) return;
     host = ref;
+    power.replaceWith(powerButtons(host, messages));
+    root.append(hostLogs(host) || "");
     stopEvents = subscribe(["host", "task"], onEvent);
     stopRefresh = every(REFRESH_MS, refresh);
   }, (e) => fill(messages, problem(e)));
