@@ -13,8 +13,9 @@ function target(path, vdi, format, task) {
   return `${path}?${query}`;
 }
 
-// A refusal's body is the API error's ErrorDescription on one line: "CODE param ...".
-function refusal(status, text) {
+// A refusal's body is the API error's ErrorDescription on one line: "CODE param ..."
+// (the daemon's routes of their own answer so: these and GET /vm-log).
+export function refusal(status, text) {
   const [code, ...params] = text.trim().split(" ");
   if (/^[A-Z][A-Z_]+$/.test(code)) return new ApiFailure(code, params);
   return new Error(`HTTP ${status}`);

@@ -2,16 +2,18 @@
 // disks, NICs and consoles, and buttons for the lifecycle operations, each run as an
 // Async.VM.<op> task shown with its progress, a Cancel button and its outcome. It all
 // follows events, so another client's change shows without a reload. The parts live in
-// views/vm/: record.js, devices.js, actions.js, task.js, and the dialogs clone and
-// delete ask with.
+// views/vm/: record.js, devices.js, actions.js, task.js, stats.js and logs.js, and the
+// dialogs clone and delete ask with.
 import { fill, h, problem } from "../dom.js";
 import { subscribe } from "../events.js";
 import { api } from "../session.js";
 import { actionBar } from "./vm/actions.js";
 import { askClone } from "./vm/clone.js";
 import { devicesView } from "./vm/devices.js";
+import { logsView } from "./vm/logs.js";
 import { recordView } from "./vm/record.js";
 import { askDelete } from "./vm/remove.js";
+import { statsView } from "./vm/stats.js";
 import { taskLine } from "./vm/task.js";
 
 // The classes whose records the page draws besides the VM's own.
@@ -97,7 +99,7 @@ export function render(root, [ref]) {
     if (closed) return;
     showRecord(first);
     fill(root, recordPart.header, messages, actions.el, taskList, recordPart.summary,
-      devices.el, recordPart.details);
+      devices.el, statsView(ref), logsView(ref), recordPart.details);
     stopEvents = subscribe(["vm", "task", ...DEVICE_CLASSES], onEvent);
   }, (e) => fill(root, h("h1", {}, "VM"), problem(e),
     h("p", {}, h("a", { href: "#/vms" }, "Back to the VMs"))));
