@@ -496,6 +496,14 @@ def vm_dir(daemon, vm):
     return os.path.join(daemon.state_dir, "vms", vm)
 
 
+def write_vm_file(daemon, vm, name, data):
+    """A file of the VM's directory, as its backend would write it (a log, for
+    GET /vm-log)."""
+    os.makedirs(vm_dir(daemon, vm), mode=0o700, exist_ok=True)
+    with open(os.path.join(vm_dir(daemon, vm), name), "wb") as f:
+        f.write(data)
+
+
 def console_text(directory, name="console.log"):
     """The serial console so far of the guest whose QEMU runs in ``directory`` (its
     console.log, appended across processes; ``name`` console.log.1 for the generation

@@ -7,7 +7,7 @@ import dataclasses
 import os
 from urllib.parse import parse_qs, urlsplit
 
-from harness import ROOT, STATE_WAIT, serving, wait_until
+from harness import ROOT, STATE_WAIT, serving, skip_without_qemu, wait_until
 from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,6 +54,15 @@ def page_daemon(**kwargs):
     browser over TCP needs."""
     with serving(**kwargs) as d:
         d.api.user.set_password(d.api.user.get_by_short_name("root")[0], ROOT_PASSWORD)
+        yield d
+
+
+@contextlib.contextmanager
+def qemu_page_daemon():
+    """``with qemu_page_daemon() as d``: a page_daemon on the QEMU backend, which stops
+    the guests left at its end within 5 s; the test is skipped where QEMU is absent."""
+    skip_without_qemu()
+    with page_daemon(backend="qemu", extra_config="shutdown_timeout = 5\n") as d:
         yield d
 
 

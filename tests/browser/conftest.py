@@ -5,15 +5,17 @@ last page is kept as a screenshot (build/test-artifacts/browser/)."""
 import os
 
 import pytest
-from browsertools import CHROMIUM, FLAGS, open_tab, page_daemon, screenshot
+from browsertools import CHROMIUM, FLAGS, open_tab, page_daemon, qemu_page_daemon, screenshot
 from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="module")
-def ui_daemon():
+def ui_daemon(request):
     """A sim daemon (root logged in over the Unix socket as ``.api``) whose root has a
-    password, as a browser over TCP needs."""
-    with page_daemon() as d:
+    password, as a browser over TCP needs; a QEMU daemon for a module whose ``BACKEND``
+    is "qemu" (browsertools.qemu_page_daemon)."""
+    qemu = getattr(request.module, "BACKEND", "sim") == "qemu"
+    with qemu_page_daemon() if qemu else page_daemon() as d:
         yield d
 
 

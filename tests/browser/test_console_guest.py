@@ -10,7 +10,6 @@ from browsertools import (
     by_test,
     log_in,
     open_console,
-    page_daemon,
     screenshot,
     terminal_rows,
     type_line,
@@ -21,13 +20,13 @@ from harness import (
     make_user,
     new_tiny_vm,
     requires_qemu,
-    skip_without_qemu,
     tiny_args,
     wait_until,
 )
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
+BACKEND = "qemu"   # the module's ui_daemon (conftest.py)
 
 # The number of colours a canvas shows (its pixels read in the page).
 # The display's pixels, read from a copy made for reading: reading noVNC's own canvas
@@ -45,14 +44,6 @@ CANVAS_COLOURS = """c => {
   }
   return seen.size;
 }"""
-
-
-@pytest.fixture(scope="module")
-def ui_daemon():
-    """A QEMU daemon on TCP whose root has a password (the module's own)."""
-    skip_without_qemu()
-    with page_daemon(backend="qemu", extra_config="shutdown_timeout = 5\n") as d:
-        yield d
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,9 @@
 navigation, so the session in its URL stays out of the history); the statistics'
 charts draw their lines on their canvases and their values are the SDK's figures."""
 
-import os
-
 import harness
 import pytest
-from browsertools import by_test, log_in, screenshot
+from browsertools import by_test, log_in, open_tab, screenshot
 from playwright.sync_api import expect
 from vmpage import open_vm
 
@@ -20,13 +18,6 @@ def api10(ui_daemon):
     return ui_daemon.sdk_unix(version="1.0").xenapi
 
 
-def write_vm_file(daemon, vm, name, data):
-    """A file of the VM's directory, as QEMU's backend would write it."""
-    os.makedirs(harness.vm_dir(daemon, vm), mode=0o700, exist_ok=True)
-    with open(os.path.join(harness.vm_dir(daemon, vm), name), "wb") as f:
-        f.write(data)
-
-
 @pytest.fixture(scope="module")
 def logged_vm(ui_daemon):
     """A VM started and stopped once (the daemon's lines), with a console log in two
@@ -35,9 +26,9 @@ def logged_vm(ui_daemon):
     vm = harness.new_vm(api)
     api.VM.start(vm, False)
     api.VM.hard_shutdown(vm)
-    write_vm_file(ui_daemon, vm, "console.log.1", b"boot 1\n")
-    write_vm_file(ui_daemon, vm, "console.log", b"boot 2\nlogin: ")
-    write_vm_file(ui_daemon, vm, "qemu.log", b"qemu-system-x86_64: warning\n")
+    harness.write_vm_file(ui_daemon, vm, "console.log.1", b"boot 1\n")
+    harness.write_vm_file(ui_daemon, vm, "console.log", b"boot 2\nlogin: ")
+    harness.write_vm_file(ui_daemon, vm, "qemu.log", b"qemu-system-x86_64: warning\n")
     return vm
 
 
@@ -59,7 +50,7 @@ def test_each_log_tab_shows_its_log_read_by_fetch(tab, ui_daemon, logged_vm):
     assert not asked.value.is_navigation_request()
     expect(text).to_have_text("qemu-system-x86_64: warning\n")
     # What the log gains shows after Refresh.
-    write_vm_file(ui_daemon, logged_vm, "qemu.log", b"qemu-system-x86_64: warning\nagain\n")
+    harness.write_vm_file(ui_daemon, logged_vm, "qemu.log", b"qemu-system-x86_64: warning\nagain\n")
     page.click(by_test("vm-log-refresh"))
     expect(text).to_have_text("qemu-system-x86_64: warning\nagain\n")
 
@@ -68,6 +59,21 @@ def test_each_log_tab_shows_its_log_read_by_fetch(tab, ui_daemon, logged_vm):
     expect(text).to_contain_text("(%s): stopped (hard shutdown)" % logged_vm)
     assert "session_id" not in page.url
     screenshot(page, "vm-logs")
+
+
+def test_a_user_who_is_not_root_reads_the_vms_logs_but_not_the_daemons(
+        browser, ui_daemon, logged_vm):
+    _, name, password = harness.make_user(ui_daemon.api)
+    other = open_tab(browser, ui_daemon)
+    try:
+        page = other.page
+        log_in(page, name, password)
+        open_vm(page, logged_vm)
+        expect(page.locator(by_test("vm-log-text"))).to_have_text("boot 1\nboot 2\nlogin: ")
+        expect(page.locator(by_test("vm-log-tab"))).to_have_count(2)
+        expect(log_tab(page, "daemon")).to_have_count(0)
+    finally:
+        other.page.context.close()
 
 
 @pytest.fixture(scope="module")

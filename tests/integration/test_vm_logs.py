@@ -1,11 +1,10 @@
 """A VM's logs: the daemon's log lines of its starts and stops (with its name), and
 GET /vm-log on the daemon's listeners."""
 
-import os
 import urllib.parse
 
 import pytest
-from harness import make_user, new_vm, unique, vm_dir
+from harness import make_user, new_vm, unique, write_vm_file
 from xapi_helpers import ROOT_PASSWORD
 
 from xen.xend.api import vmlogs
@@ -57,13 +56,6 @@ def vm_log(daemon, session, vm, kind, over="tcp", **more):
     query = urllib.parse.urlencode(dict({"ref": vm, "kind": kind, "session_id": session},
                                         **more))
     return daemon.http_get("/vm-log?" + query, over)
-
-
-def write_vm_file(daemon, vm, name, data):
-    """A file of the VM's directory, as its backend would write it."""
-    os.makedirs(vm_dir(daemon, vm), mode=0o700, exist_ok=True)
-    with open(os.path.join(vm_dir(daemon, vm), name), "wb") as f:
-        f.write(data)
 
 
 @pytest.fixture(scope="module")
