@@ -152,4 +152,6 @@ def test_statistics_charts_draw_the_sdks_figures(tab, ui_daemon, api10, busy_vm)
     for chart in ["cpu", "memory", "vif-eth0", "vbd-xvda"]:
         harness.wait_until(lambda: chart_drawn(page, chart), harness.STATE_WAIT,
                            "the %s chart to draw its line" % chart)
+    # Nothing refused by the page's CSP (the swatches' colours are style attributes).
+    assert tab.console == [] and tab.errors == []
     screenshot(page, "vm-statistics")
