@@ -35,3 +35,14 @@ export function openDialog({ title, test, body, confirm, onConfirm }) {
   dialog.showModal();
   return dialog;
 }
+
+// A labelled field of a dialog: the label's text above its input.
+export function field(label, input) {
+  return h("label", { class: "field" }, label, input);
+}
+
+// A <select> of [value, text] options.
+export function choice(test, options) {
+  return h("select", { "data-test": test },
+    options.map(([value, text]) => h("option", { value }, text)));
+}
