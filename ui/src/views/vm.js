@@ -2,8 +2,9 @@
 // disks, NICs and consoles, and buttons for the lifecycle operations, each run as an
 // Async.VM.<op> task shown with its progress, a Cancel button and its outcome. It all
 // follows events, so another client's change shows without a reload. The parts live in
-// views/vm/: record.js, devices.js, actions.js, task.js, and the dialogs clone, delete
-// and the other operations with arguments (operations.js) ask with.
+// views/vm/: record.js, devices.js, actions.js, task.js, and the dialogs clone, delete,
+// the other operations with arguments (operations.js) and the devices (equip.js) ask
+// with.
 import { fill, h, problem } from "../dom.js";
 import { subscribe } from "../events.js";
 import { api } from "../session.js";
@@ -11,6 +12,7 @@ import { actionBar } from "./vm/actions.js";
 import { askClone } from "./vm/clone.js";
 import { askOperation } from "./vm/operations.js";
 import { devicesView } from "./vm/devices.js";
+import { askAddDisk, askAddNic, askInsertCd, askRemoveDisk, askRemoveNic } from "./vm/equip.js";
 import { recordView } from "./vm/record.js";
 import { askDelete } from "./vm/remove.js";
 import { outcome, taskLine } from "./vm/task.js";
@@ -52,7 +54,13 @@ export function render(root, [ref]) {
     .then(done, (e) => e.task || fill(messages, problem(e)));
 
   const recordPart = recordView((field, value) => report(api(`VM.set_${field}`, ref, value)));
-  const devices = devicesView();
+  const devices = devicesView({
+    addDisk: () => report(askAddDisk(ref, objects)),
+    removeDisk: (vbd) => askRemoveDisk(vbd, objects),
+    insertCd: () => report(askInsertCd(ref, objects)),
+    addNic: () => askAddNic(ref, objects),
+    removeNic: (vif) => askRemoveNic(vif, objects),
+  });
   const asks = {
     clone: () => askClone(record, (name) => run(`Clone as ${name}`, "VM.clone", [name],
       (task) => fill(messages, h("p", { class: "note" },

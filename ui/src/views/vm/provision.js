@@ -20,20 +20,24 @@ export function boundsInOrder(bounds) {
   return [...changed.filter((b) => !shrinks(b)), ...changed.filter(shrinks).reverse()];
 }
 
+// api(method, ...params) as step `what` of a dialog: told through say(text), and its
+// failure's `during` saying which step failed.
+export async function stepOf(say, what, method, ...params) {
+  say(`${what}…`);
+  try {
+    return await api(method, ...params);
+  } catch (e) {
+    e.during = `${what} failed`;
+    throw e;
+  }
+}
+
 // makeVM(spec, say) -> the new VM's ref. spec: {template (ref or ""), name, memory
 // (bytes), vcpus, boot: {kind: "none" | "iso" | "kernel", iso, kernel, ramdisk, args},
 // disk: {sr, size (bytes)} or null, network (ref or "")}. say(text) tells each step.
 export async function makeVM(spec, say) {
   const made = [];   // [destroy method, ref], in the order made: the VM first
-  const step = async (what, method, ...params) => {
-    say(`${what}…`);
-    try {
-      return await api(method, ...params);
-    } catch (e) {
-      e.during = `${what} failed`;
-      throw e;
-    }
-  };
+  const step = (what, method, ...params) => stepOf(say, what, method, ...params);
   try {
     const vm = await (spec.template ? fromTemplate : fromScratch)(spec, step, made);
     if (spec.disk) {
