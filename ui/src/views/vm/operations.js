@@ -132,7 +132,8 @@ const DIALOGS = {
             + "is for its next start." : "")],
       calls: () => boundsInOrder(bounds.map(([key, method, el]) => [method,
         record[`memory_${key}`], integer(el.value, MIB)]))
-        .map(([method, , value]) => [`${method.slice(3)} ${bytes(value)}`, method, [vm, value]]),
+        .map(([method, , value]) => [`${method.slice(3)} ${typeof value === "number"
+          ? bytes(value) : value}`, method, [vm, value]]),
     };
   },
   settings: (vm, record) => {
