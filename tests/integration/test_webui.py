@@ -6,6 +6,8 @@ not built. The page itself in a browser: tests/browser."""
 import json
 
 import pytest
+import XenAPI
+from harness import make_user
 
 from xen.xend.api import datamodel, errortable, lifecycle
 from xen.xend.api.handlers import vmdebug
@@ -81,6 +83,14 @@ def test_model_json_is_the_datamodel(daemon, root):
     assert model["debug"] == {"sysrq_keys": list(vmdebug.SYSRQ_KEYS),
                               "triggers": list(vmdebug.TRIGGERS)}
     assert "nmi" in model["debug"]["triggers"] and "s" in model["debug"]["sysrq_keys"]
+    # And the writes of classes whose writes are root's, which others are refused.
+    assert {"SR.create", "SR.destroy", "network.create"} <= set(model["root_only"])
+    assert not {"SR.get_all", "VDI.create", "VM.create"} & set(model["root_only"])
+    _, name, password = make_user(root)
+    other = daemon.sdk_tcp(name, password).xenapi
+    with pytest.raises(XenAPI.Failure) as refused:
+        other.network.create({"name_label": "not root's"})
+    assert refused.value.details[0] == "PERMISSION_DENIED"
 
 
 @pytest.mark.parametrize("path", [
