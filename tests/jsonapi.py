@@ -116,7 +116,9 @@ class Proxy:
         return lambda *params: self(name, params)
 
     def close(self):
-        self._call.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class _Dispatcher:

@@ -215,6 +215,13 @@ class ClassHandler:
             out[step[0]] = convert(v) if convert is not None else v
         return out
 
+    def json_of_draft(self, record):
+        """A draft record in XML-RPC's wire form (an event's snapshot, made at its commit)
+        in JSON-RPC's: for an object deleted since, whose record cannot be made again."""
+        types = {f.wire: f.type for f in datamodel.draft_fields(self.cls)}
+        return {k: types[k].to_json(types[k].from_wire(v)) if k in types else v
+                for k, v in record.items()}
+
     def python_record(self, ref):
         """The draft's record of ``ref`` as Python values (for to_XML)."""
         return {f.wire: self.read(ref, f.wire) for f in datamodel.draft_fields(self.cls)}
