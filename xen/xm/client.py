@@ -1,4 +1,5 @@
-"""xm's side of the wire: XML-RPC to xend over its Unix socket or HTTP(S).
+"""xm's side of the wire: XML-RPC to xend over its Unix socket or HTTP(S), or JSON-RPC
+when the URI's path is /jsonrpc (``JsonRpcProxy``).
 
 ``Client`` holds one session and turns every reply into a value or an
 exception: ``Failure`` for an API error (the server's code and parameters),
@@ -12,6 +13,7 @@ import contextlib
 import hashlib
 import http.client
 import io
+import json
 import socket
 import ssl
 import sys
@@ -129,6 +131,64 @@ class _PinnedConnection(http.client.HTTPSConnection):
                                "given with --fingerprint")
 
 
+class JsonRpcProxy:
+    """Calls as xmlrpc.client's ServerProxy makes them, ``getattr(proxy, method)(*params)``
+    returning the reply's Status struct, over JSON-RPC: POST ``path`` on the connection
+    ``transport`` makes (the same TLS trust as XML-RPC's). Ints come back as numbers and
+    dateTimes as ISO 8601 strings, which xm reads as it reads XML-RPC's forms (from_wire).
+    What is not a JSON-RPC reply raises what xmlrpc.client raises for a bad XML-RPC one,
+    so that the Client's handling of both is one."""
+
+    _RETRIED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                ConnectionAbortedError)
+
+    def __init__(self, transport, host, path):
+        self._transport = transport
+        self._host = host
+        self._path = path
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return lambda *params: self._call(method, params)
+
+    def _post(self, body):
+        # A kept-alive connection the daemon closed while idle fails at once: one new
+        # connection, as xmlrpc.client's Transport does.
+        for attempt in (1, 2):
+            conn = self._transport.make_connection(self._host)
+            try:
+                conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                return resp, resp.read()
+            except self._RETRIED:
+                self._transport.close()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                self._transport.close()
+                raise
+
+    def _call(self, method, params):
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
+                           "id": 1}).encode("utf-8")
+        resp, data = self._post(body)
+        if resp.status != 200:
+            raise xmlrpc.client.ProtocolError(self._host + self._path, resp.status,
+                                              resp.reason, resp.msg)
+        try:
+            reply = json.loads(data)
+            error = reply.get("error")
+            if error is None:
+                return {"Status": "Success", "Value": reply["result"]}
+            if error["code"] == 1:   # an API failure: its code and params
+                return {"Status": "Failure",
+                        "ErrorDescription": [error["message"]] + list(error["data"])}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise xmlrpc.client.ResponseError("not a JSON-RPC reply") from None
+        raise xmlrpc.client.Fault(error.get("code"), error.get("message"))
+
+
 class Client:
     """One logged-in session with xend."""
 
@@ -157,7 +217,11 @@ class Client:
                                if parts.scheme == "https" else xmlrpc.client.Transport())
             self._host = parts.netloc
             try:
-                self._proxy = xmlrpc.client.ServerProxy(uri, transport=self._transport)
+                # The path picks the wire: /jsonrpc is JSON-RPC, any other XML-RPC.
+                self._proxy = (JsonRpcProxy(self._transport, self._host, parts.path)
+                               if parts.path.rstrip("/") == "/jsonrpc" and parts.scheme in (
+                                   "http", "https")
+                               else xmlrpc.client.ServerProxy(uri, transport=self._transport))
             except OSError:
                 raise XmError("the URI must be http://HOST:PORT/ or https://HOST:PORT/, not %s"
                               % uri)
@@ -364,7 +428,7 @@ class Client:
                                % (self.where, e.faultString))
         except (http.client.HTTPException, xmlrpc.client.ResponseError,
                 xml.parsers.expat.ExpatError) as e:
-            raise ConnectError("%s does not answer XML-RPC: %s" % (self.where, e))
+            raise ConnectError("%s does not answer the Xen API: %s" % (self.where, e))
         if not isinstance(reply, dict) or reply.get("Status") not in ("Success", "Failure"):
             raise ConnectError("%s answered %s without a Status: not the Xen API"
                                % (self.where, method))
