@@ -199,3 +199,15 @@ def test_calls_without_a_session_leave_a_connection_unauthenticated(make_daemon)
 def test_the_daemon_is_unharmed(daemon, session):
     assert Proxy(daemon)("VM.get_all", (session,))["Status"] == "Success"
     assert not unexpected_tracebacks(daemon.log_text())
+
+
+def test_a_cors_preflight_is_never_granted(daemon):
+    """What a page of another origin must ask before it may post JSON: refused, with no
+    Access-Control-Allow-* header (docs/security.md, CSRF)."""
+    response = secutil.exchange(daemon.port, b"OPTIONS /jsonrpc HTTP/1.1\r\nHost: x\r\n"
+                                b"Origin: http://elsewhere.example\r\n"
+                                b"Access-Control-Request-Method: POST\r\n"
+                                b"Access-Control-Request-Headers: content-type\r\n\r\n",
+                                limit=REFUSAL_LIMIT)
+    assert status_of(response) not in (200, 204)
+    assert b"access-control-allow" not in response.lower()
