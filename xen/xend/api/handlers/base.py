@@ -184,7 +184,7 @@ class ClassHandler:
 
     def _value(self, step, ref, rec):
         """One field's Python value, by the step the plan made for it."""
-        wire, src, arg = step[:3]
+        wire, src, arg, _, _ = step
         if src == "stored":
             return rec.get(wire, arg)
         if src == "uuid":
