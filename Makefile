@@ -8,11 +8,12 @@ PY     := $(VENV)/bin/python
 PREFIX ?= /usr/local
 DESTDIR ?=
 # Debian packages the daemon and the real-VM tests use (installed only as root).
-DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio xorriso e2fsprogs
+DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio xorriso e2fsprogs \
+          nodejs npm chromium
 
 RUN_ARGS ?=
 
-.PHONY: run test test-fast lint install clean bench debs
+.PHONY: run test test-fast lint install clean bench debs ui
 
 $(VENV)/.stamp: setup.py
 	@$(MAKE) --no-print-directory debs
@@ -21,9 +22,13 @@ $(VENV)/.stamp: setup.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Install missing Debian packages when we are root; otherwise say what is missing.
+# Install missing Debian packages when we are root; otherwise say what is missing. A
+# package another installed one provides counts as there (NodeSource's nodejs provides npm).
 debs:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; provided="$$(dpkg-query -W -f='$${db:Status-Status} $${Provides}\n' 2>/dev/null \
+	  | sed -n 's/^installed //p' | tr ',\n' '  ')"; \
+	for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo " $$provided " | grep -q " $$p " \
+	  || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
@@ -32,22 +37,40 @@ debs:
 	  else echo "not root: cannot install$$missing (tests needing them will skip)"; fi; \
 	fi
 
-run: $(VENV)/.stamp
+# The web console (docs/ui.md): ui/ built into the package's webui/static/. npm ci runs
+# when the lockfile is newer than what it last installed (npm writes
+# node_modules/.package-lock.json); the build when a source is newer than the built
+# index.html (written last, touched so that make sees it), so a second make does nothing.
+WEBUI := xen/xend/webui/static
+UI_SOURCES := ui/build.mjs ui/package.json $(shell find ui/src ui/static -type f 2>/dev/null)
+
+ui: $(WEBUI)/index.html
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	@$(MAKE) --no-print-directory debs
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEBUI)/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && node build.mjs
+	touch $@
+
+run: $(VENV)/.stamp ui
 	$(VENV)/bin/xend start --foreground $(RUN_ARGS)
 
 # Fast tiers first, the ones that boot real guests last.
-TEST_TIERS := tests/unit tests/integration tests/tasks tests/xm tests/daemon tests/security \
-              tests/metrics tests/backend tests/qemu tests/xen
+TEST_TIERS := tests/unit tests/integration tests/browser tests/tasks tests/xm tests/daemon \
+              tests/security tests/metrics tests/backend tests/qemu tests/xen
 
 # The tests that boot no guest run on every core, each file's tests in order on one
 # worker (pytest-xdist, --dist loadfile); the guests' tiers run one test at a time.
 PARALLEL := -n auto --dist loadfile
 
-test: lint
+test: lint ui
 	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
 	$(PY) -m pytest -q -m qemu $(TEST_TIERS)
 
-test-fast: lint
+test-fast: lint ui
 	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
 
 # ruff.toml holds the rules: pycodestyle, pyflakes and import order, lines of 100.
@@ -66,7 +89,7 @@ bench: $(VENV)/.stamp
 # build does); otherwise pip fetches setuptools and wheel into an isolated build.
 # --ignore-installed: a PYTHON that already has xend (the dev venv) keeps its own copy;
 # without it pip would uninstall that copy before writing the one under DESTDIR.
-install:
+install: ui
 	isolation=--no-build-isolation; $(PYTHON) -c 'import wheel' 2>/dev/null || isolation=; \
 	DEB_PYTHON_INSTALL_LAYOUT=deb_system $(PYTHON) -m pip install --quiet --no-deps \
 	  --ignore-installed $$isolation --no-warn-script-location --root="$(if $(DESTDIR),$(DESTDIR),/)" \
@@ -87,5 +110,5 @@ install:
 	@echo "installed; to run xend at boot: systemctl daemon-reload && systemctl enable --now xend"
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache $(WEBUI) ui/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,10 +7,12 @@ setup(
     version="0.1.0",
     description="A host daemon serving the Xen Management API (draft 0.2) with real VMs",
     packages=find_packages(include=["xen", "xen.*"]),
+    # The built web console (make ui), served by transport/webui.py.
+    package_data={"xen.xend": ["webui/static/*"]},
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff",
-                             "pexpect", "pytest-xdist"]},
+                             "pexpect", "pytest-xdist", "playwright"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

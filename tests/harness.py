@@ -236,12 +236,18 @@ class Daemon:
 
     def http_get(self, path, over="tcp"):
         """(status, Content-Type, body as bytes) of GET ``path`` over "tcp" or "unix"."""
+        status, headers, body = self.http_request("GET", path, over=over)
+        return status, headers.get("Content-Type"), body
+
+    def http_request(self, method, path, headers=None, over="tcp"):
+        """(status, headers as an http.client.HTTPMessage, body as bytes) of a request
+        with ``headers`` (a dict) over "tcp" or "unix"; ``path`` is sent as it is."""
         conn = (UnixHTTPConnection(self.socket) if over == "unix"
                 else http.client.HTTPConnection("127.0.0.1", self.port, timeout=10))
         try:
-            conn.request("GET", path)
+            conn.request(method, path, headers=headers or {})
             resp = conn.getresponse()
-            return resp.status, resp.getheader("Content-Type"), resp.read()
+            return resp.status, resp.headers, resp.read()
         finally:
             conn.close()
 

@@ -11,6 +11,8 @@ import sys
 import pytest
 from harness import ROOT, scratch_dir
 
+from xen.xend.transport import webui
+
 MAN_PAGES = ("tools/man/xend.8", "tools/man/xm.1")
 
 
@@ -57,6 +59,9 @@ def test_every_file_is_in_place(destdir):
                    "xen/xend/api/handlers/vm.py", "xen/xend/backend/sim.py",
                    "xen/xm/main.py", "xen/xm/commands/vm.py"):
         assert os.path.isfile(os.path.join(site, module)), module
+    # The built web console (make install builds it) is package data.
+    for name in webui.FILES:
+        assert os.path.isfile(os.path.join(site, "xen/xend/webui/static", name)), name
     for script in ("xend", "xm"):
         assert os.access(os.path.join(destdir, "usr", "bin", script), os.X_OK)
 

@@ -223,3 +223,27 @@ def test_websocket_refusals(daemon, session, running):
                                  % console_query(con, session).encode())
         assert (status, read_until(sock, b"never")) == \
             (400, b"a WebSocket upgrade is required (Upgrade: websocket)\n")
+
+
+def test_the_session_in_a_websockets_url_never_reaches_the_log(daemon, session, running):
+    """A browser's WebSocket can carry the session only in its URL: neither an accepted
+    stream, nor a refusal of another session, a mode or a missing upgrade, logs it or
+    echoes it (at log level debug)."""
+    vm, con = running
+    stale = session[:-8] + "00000000"   # shaped like a session, not one
+    status, _, client = console_websocket(daemon, console_query(con, session, "read"))
+    with client.sock:
+        assert status == 101
+        client.read_until(b"\r\n")
+    answers = [console_websocket(daemon, console_query(con, stale)),
+               console_websocket(daemon, console_query(con, session, "type"))]
+    assert [(status, body.split(b" ")[0]) for status, _, body in answers] == \
+        [(401, b"SESSION_INVALID"), (400, b"mode")]
+    with daemon_socket(daemon) as sock:
+        status, _ = http_upgrade(sock, b"GET /console/ws?%s HTTP/1.1\r\nHost: xend\r\n\r\n"
+                                 % console_query(con, session).encode())
+        assert status == 400
+    text = daemon.log_text()
+    for ref in (session, stale):
+        assert ref not in text
+        assert all(ref.encode() not in head.encode() + body for _, head, body in answers)

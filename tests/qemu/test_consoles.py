@@ -2,6 +2,8 @@
 through CONNECT /console and through the WebSocket; a guest's display is an RFB server
 through the same proxy."""
 
+import struct
+
 import pytest
 from harness import (
     BOOT_WAIT,
@@ -62,16 +64,20 @@ def test_the_guests_shell_answers_through_the_websocket(qemu_daemon, session, sh
         assert b"\r\n56\r\n" in client.read_until(b"\r\n56\r\n")
 
 
-def test_a_guests_display_is_an_rfb_server_through_connect(api, qemu_daemon, session):
+@pytest.mark.parametrize("mode", [None, "read"])
+def test_a_guests_display_is_an_rfb_server_through_connect(api, qemu_daemon, session, mode):
+    """Also watched only (mode=read): the proxy then drops the viewer's input
+    (transport/rfb.py), and the display still answers around what it dropped."""
     vm = new_no_os_vm(api)    # a bios boot: a display, SeaBIOS's text on it
     api.VM.start(vm, False)
     try:
-        status, sock = console_connect(qemu_daemon,
-                                       console_query(console_of(api, vm, "rfb"), session))
+        status, sock = console_connect(
+            qemu_daemon, console_query(console_of(api, vm, "rfb"), session, mode))
         with sock:
             assert status == 200
             width, height, depth = rfb_connect(sock)
             assert width > 0 and height > 0 and depth in (1, 2, 4)
+            sock.sendall(struct.pack(">BBHH", 5, 0, 10, 10))    # a pointer moved
             wait_until(lambda: len(rfb_colours(sock, width, height, depth)) > 1, BOOT_WAIT,
                        "a screen that is not all one colour")
     finally:

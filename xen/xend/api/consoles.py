@@ -14,9 +14,11 @@ from .errors import ApiError
 
 
 def open_console(app, session_ref, console_ref, writer=True, live=True):
-    """``(socket, protocol)``: a stream to console ``console_ref`` (its ref, which is
-    its uuid) for the session ``session_ref``; with ``writer``, the client's bytes are
-    typed into the guest where its user may change the VM, otherwise it only reads;
+    """``(socket, protocol, writer)``: a stream to console ``console_ref`` (its ref, which
+    is its uuid) for the session ``session_ref``; with ``writer``, the client's bytes are
+    typed into the guest where its user may change the VM, otherwise it only reads (the
+    ``writer`` returned says which: the caller keeps a reader of an "rfb" display from
+    sending input, which RFB cannot refuse per connection);
     without ``live``, it gets the console's history, then EOF (Backend.open_console).
     The caller closes the socket. Raises ApiError only: SESSION_INVALID,
     HANDLE_INVALID [console, ref], or the backend's error where the guest has no such
@@ -35,6 +37,6 @@ def open_console(app, session_ref, console_ref, writer=True, live=True):
         except ApiError:
             writer = False
     try:
-        return app.backend.open_console(vm, protocol, writer, live), protocol
+        return app.backend.open_console(vm, protocol, writer, live), protocol, writer
     except BackendError as e:
         raise ApiError.of(e) from None

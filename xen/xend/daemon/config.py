@@ -69,6 +69,7 @@ DEFAULTS = {
     "sr_overcommit_ratio": 1.0,            # an SR's VDIs may promise physical_size x this
     "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
     "api_version_default": "0.2",          # the revision of a login that names none: 0.2 | 1.0
+    "webui_dir": "",                       # the built web console; "" is the package's
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).

@@ -97,10 +97,11 @@ def websocket_handshake(request):
 class _Pump:
     """The two directions between ``client`` and ``console`` (see the module's doc)."""
 
-    def __init__(self, client, console, framing, linger):
+    def __init__(self, client, console, framing, linger, inbound):
         self.client = client
         self.console = console
         self.framing = framing
+        self.inbound = inbound        # what filters the client's bytes (None: nothing)
         self.linger = linger          # seconds the client has to take the rest at the end
         self.up = bytearray()         # for the console
         self.down = bytearray()       # for the client, framed
@@ -186,6 +187,13 @@ class _Pump:
 
     def _from_client(self, data):
         to_console, reply, ended = self.framing.receive(data)
+        if self.inbound is not None and to_console:
+            try:
+                to_console = self.inbound.feed(to_console)
+            except ValueError:   # bytes the filter cannot judge: forward none of them
+                self.client_done = self.console_done = True
+                self.up.clear()
+                return
         self.up += to_console
         self.down += reply
         self.client_done = self.client_done or ended
@@ -204,12 +212,14 @@ class _Pump:
             return None
 
 
-def pump(client, console, framing, first=b"", linger=30.0):
+def pump(client, console, framing, first=b"", linger=30.0, inbound=None):
     """Carry bytes between ``client`` (the connection, plain or TLS) and ``console``
     (the backend's stream) through ``framing`` until either side ends; ``first`` is
     what the client sent beyond its request. Once the console ends, the client has
-    ``linger`` seconds to take the rest. The caller closes both sockets."""
-    p = _Pump(client, console, framing, linger)
+    ``linger`` seconds to take the rest. ``inbound`` (an object with ``feed(bytes)``
+    returning the bytes to forward, ValueError to end the stream) filters what the
+    client sends. The caller closes both sockets."""
+    p = _Pump(client, console, framing, linger, inbound)
     try:
         p.run(first)
     finally:

@@ -58,8 +58,8 @@ _FIELD = re.compile(rb"(%s):([^\x00\r\n]*)\r\n" % _TOKEN)   # greedy: linear tim
 _BARE_BREAK = re.compile(rb"\r[^\n]|(?<!\r)\n")
 
 REASONS = {
-    100: "Continue", 200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden",
+    100: "Continue", 200: "OK", 204: "No Content", 302: "Found", 304: "Not Modified",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 408: "Request Timeout", 409: "Conflict", 411: "Length Required",
     413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
     417: "Expectation Failed",

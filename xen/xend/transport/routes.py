@@ -1,8 +1,8 @@
 """What each request a listener reads is answered with: ``ROUTES``, (method, path) to a
 function ``(handler, conn, request, peer, query)``. XML-RPC and JSON-RPC calls go to
-dispatch; the DTD, the metrics, per-VM logs and the console proxy are paths of their
-own. A route returns whether the connection may carry another request (False: it was
-taken over or must close)."""
+dispatch; the DTD, the metrics, per-VM logs, the console proxy and the web console
+(transport/webui.py) are paths of their own. A route returns whether the connection may
+carry another request (False: it was taken over or must close)."""
 
 import logging
 import urllib.parse
@@ -10,7 +10,7 @@ import urllib.parse
 from ..api import codec, consoles, jsonrpc, transfer, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
-from . import consoleproxy, prometheus
+from . import consoleproxy, prometheus, rfb, webui
 
 log = logging.getLogger("xend.server")
 
@@ -127,31 +127,34 @@ _CONSOLE_MODES = {"write": (True, True), "read": (False, True), "dump": (False, 
 
 
 def _open_console(handler, conn, request, peer, query):
-    """The stream of the console that ``query`` asks for (ref, session_id, mode), or
-    None once the refusal is sent (the connection then ends)."""
+    """(stream, filter) of the console that ``query`` asks for (ref, session_id, mode),
+    or None once the refusal is sent (the connection then ends). The filter passes what
+    the client may send: a reader's input to a display is removed (transport/rfb.py)."""
     param = _params(query)
     mode = param("mode", "write")
     if mode not in _CONSOLE_MODES:
         conn.send_error(400, "mode must be write, read or dump, not %r" % mode[:40])
         return None
     try:
-        sock, _protocol = consoles.open_console(handler.server.app, param("session_id", ""),
-                                                param("ref", ""), *_CONSOLE_MODES[mode])
+        sock, protocol, writer = consoles.open_console(
+            handler.server.app, param("session_id", ""), param("ref", ""),
+            *_CONSOLE_MODES[mode])
     except ApiError as e:
         _refuse(conn, request, e, close=True)
         return None
     peer.authenticated = True
     handler.server.answered(handler.request, peer)   # no longer counted unauthenticated
-    return sock
+    return sock, (rfb.ViewOnly() if protocol == "rfb" and not writer else None)
 
 
-def _proxy(handler, conn, sock, head, framing):
+def _proxy(handler, conn, opened, head, framing):
     """Hand the connection over with reply ``head`` and pump it to the console stream
-    ``sock`` (transport/consoleproxy.py) until either ends."""
+    ``opened`` holds (transport/consoleproxy.py) until either ends."""
+    sock, inbound = opened
     try:
         first = conn.take_over(head)
         consoleproxy.pump(handler.request, sock, framing, first,
-                          handler.server.app.config["request_timeout"])
+                          handler.server.app.config["request_timeout"], inbound)
     finally:
         sock.close()
     return False
@@ -160,10 +163,10 @@ def _proxy(handler, conn, sock, head, framing):
 def _console(handler, conn, request, peer, query):
     """CONNECT /console?ref=CONSOLE&session_id=SESSION[&mode=write|read|dump]: after
     ``200 Connection established`` the connection is the console's byte stream."""
-    sock = _open_console(handler, conn, request, peer, query)
-    if sock is None:
+    opened = _open_console(handler, conn, request, peer, query)
+    if opened is None:
         return False
-    return _proxy(handler, conn, sock, b"HTTP/1.1 200 Connection established\r\n\r\n",
+    return _proxy(handler, conn, opened, b"HTTP/1.1 200 Connection established\r\n\r\n",
                   consoleproxy.Raw())
 
 
@@ -175,10 +178,10 @@ def _console_ws(handler, conn, request, peer, query):
     except ValueError as e:
         conn.send_error(400, str(e))
         return False
-    sock = _open_console(handler, conn, request, peer, query)
-    if sock is None:
+    opened = _open_console(handler, conn, request, peer, query)
+    if opened is None:
         return False
-    return _proxy(handler, conn, sock, head, consoleproxy.WebSocket())
+    return _proxy(handler, conn, opened, head, consoleproxy.WebSocket())
 
 
 def _call(handler, conn, request, peer, query):
@@ -263,4 +266,5 @@ ROUTES = {
     ("GET", "/export_raw_vdi"): _export_vdi,
     ("CONNECT", "/console"): _console,
     ("GET", "/console/ws"): _console_ws,
+    **webui.ROUTES,
 }

@@ -1,0 +1,56 @@
+// The VM page's buttons for the lifecycle operations. When each is allowed is the
+// lifecycle table's (model.json, derived from api/lifecycle.py), never a list here: this
+// module only knows how each operation is called and what its button says. An
+// operation the table does not name gets no button; one only root may call is not
+// offered to other users; a disabled button's title says in which states it is allowed.
+import { h } from "../../dom.js";
+import { allowedIn, rootOnly, statesAllowing } from "../../model.js";
+import { isRoot } from "../../session.js";
+
+// [operation of the table, label, method, parameters after the VM]. The page speaks
+// Xen-API 1.0: VM.suspend takes no flag, VM.start and VM.resume take start_paused.
+const OPERATIONS = [
+  ["start", "Start", "VM.start", [false]],
+  ["start_paused", "Start paused", "VM.start", [true]],
+  ["pause", "Pause", "VM.pause", []],
+  ["unpause", "Unpause", "VM.unpause", []],
+  ["clean_shutdown", "Shut down", "VM.clean_shutdown", []],
+  ["hard_shutdown", "Force shutdown", "VM.hard_shutdown", []],
+  ["clean_reboot", "Reboot", "VM.clean_reboot", []],
+  ["hard_reboot", "Force reboot", "VM.hard_reboot", []],
+  ["suspend", "Suspend", "VM.suspend", []],
+  ["resume", "Resume", "VM.resume", [false]],
+  ["resume_paused", "Resume paused", "VM.resume", [true]],
+  ["clone", "Clone…", "VM.clone", null],
+  ["delete", "Delete…", "VM.destroy", null],
+];
+
+// Why an operation's button is disabled, e.g. "allowed only when Running or Paused".
+export function reason(op) {
+  return `allowed only when ${statesAllowing(op).join(" or ")}`;
+}
+
+// actionBar({run(label, method, params), clone(), remove()}) -> {el, update(power state)}.
+// Operations with parameters of their own (clone's name, what delete removes) call
+// clone() and remove(), which ask for them first; the others run(...) at once.
+export function actionBar(handlers) {
+  const buttons = [];   // [op, button]
+  for (const [op, label, method, params] of OPERATIONS) {
+    if (!statesAllowing(op).length || (rootOnly(method) && !isRoot())) continue;
+    const onclick = op === "clone" ? handlers.clone
+      : op === "delete" ? handlers.remove
+        : () => handlers.run(label, method, params);
+    buttons.push([op, h("button", { "data-test": `vm-op-${op}`, "data-op": op, onclick },
+      label)]);
+  }
+  const el = h("div", { class: "actions", "data-test": "vm-actions" },
+    buttons.map(([, button]) => button));
+  const update = (state) => {
+    for (const [op, button] of buttons) {
+      const allowed = allowedIn(state, op);
+      button.disabled = !allowed;
+      button.title = allowed ? "" : reason(op);
+    }
+  };
+  return { el, update };
+}
