@@ -77,7 +77,7 @@ test-fast: lint ui
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check xen tests bench setup.py
 
-bench: $(VENV)/.stamp
+bench: $(VENV)/.stamp ui
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 # What a distro package holds: the Python package with the xend and xm scripts (no

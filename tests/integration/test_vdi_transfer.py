@@ -240,3 +240,17 @@ def test_a_dir_vdi_with_a_backing_chain(daemon, api, session, tmp_path):
     assert put(daemon, session, vdi, second)[0] == 200
     assert export(daemon, session, vdi) == second.read_bytes()
     assert export(daemon, session, snap) == first.read_bytes()
+
+
+def test_an_export_is_an_attachment_named_after_the_vdi(daemon, api, session):
+    """A browser saves the export as the VDI's name and format; a name with characters a
+    header cannot hold keeps them in filename* and has them replaced in filename."""
+    vdi = new_vdi(api, size=SIZE, name_label='disk "one"/é')
+    status, resp, _ = transfer(daemon, "GET", "/export_raw_vdi", session_id=session,
+                               vdi=vdi, format="qcow2")
+    assert status == 200
+    assert resp.getheader("Content-Disposition") == (
+        "attachment; filename=\"disk _one___.qcow2\"; "
+        "filename*=UTF-8''disk%20%22one%22%2F%C3%A9.qcow2")
+    assert resp.getheader("Content-Type") == "application/octet-stream"
+    assert resp.getheader("X-Content-Type-Options") == "nosniff"

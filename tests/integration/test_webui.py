@@ -6,6 +6,8 @@ not built. The page itself in a browser: tests/browser."""
 import json
 
 import pytest
+import XenAPI
+from harness import make_user
 
 from xen.xend.api import errortable, lifecycle
 from xen.xend.transport import webui
@@ -72,6 +74,14 @@ def test_model_json_is_the_datamodel(daemon, root):
     # The methods the datamodel declares root-only (host.disable), no others.
     assert {"host.disable", "host.enable"} <= set(model["root_only"])
     assert "VM.get_all" not in model["root_only"]
+    # And the writes of classes whose writes are root's, which others are refused.
+    assert {"SR.create", "SR.destroy", "network.create"} <= set(model["root_only"])
+    assert not {"SR.get_all", "VDI.create", "VM.create"} & set(model["root_only"])
+    _, name, password = make_user(root)
+    other = daemon.sdk_tcp(name, password).xenapi
+    with pytest.raises(XenAPI.Failure) as refused:
+        other.network.create({"name_label": "not root's"})
+    assert refused.value.details[0] == "PERMISSION_DENIED"
 
 
 @pytest.mark.parametrize("path", [

@@ -26,7 +26,7 @@ export function user() {
 }
 
 // The session's ref, for what cannot carry it in a JSON-RPC body (the console's
-// WebSocket, whose URL holds it); null when logged out.
+// WebSocket and the disk image routes, whose URLs hold it); null when logged out.
 export function sessionRef() {
   return current && current.ref;
 }

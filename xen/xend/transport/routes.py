@@ -5,6 +5,7 @@ dispatch; the DTD, the metrics, per-VM logs, the console proxy and the web conso
 carry another request (False: it was taken over or must close)."""
 
 import logging
+import re
 import urllib.parse
 
 from ..api import codec, consoles, jsonrpc, transfer, vmlogs, xmlrepr
@@ -100,10 +101,22 @@ def _import_vdi(handler, conn, request, peer, query):
     return True
 
 
+def _attachment(job):
+    """The Content-Disposition of an export: an attachment named after the VDI and the
+    format (``disk one.qcow2``), so that a browser saves it under that name. ``filename``
+    keeps only characters that need no quoting in a header (others become ``_``);
+    ``filename*`` (RFC 6266) carries the name as it is, percent-encoded UTF-8."""
+    name = "%s.%s" % ((job.record.get("name_label") or job.vdi)[:200], job.format)
+    plain = re.sub(r"[^A-Za-z0-9 ._-]", "_", name)
+    return ("Content-Disposition: attachment; filename=\"%s\"; filename*=UTF-8''%s\r\n"
+            % (plain, urllib.parse.quote(name, safe=""))).encode("ascii")
+
+
 def _export_vdi(handler, conn, request, peer, query):
     """GET /export_raw_vdi?session_id=SESSION&vdi=VDI[&format=raw|qcow2][&task_id=TASK]:
     the VDI's image, application/octet-stream with a Content-Length, sent as it is
-    read (api/transfer.py); the task's ref in the Task-Id header."""
+    read (api/transfer.py); the task's ref in the Task-Id header, the VDI's name as
+    the attachment's file name, nosniff so that no browser takes it for a page."""
     param = _params(query)
     try:
         job, length, pieces = transfer.open_export(handler.server.app, param("session_id", ""),
@@ -115,7 +128,9 @@ def _export_vdi(handler, conn, request, peer, query):
     peer.authenticated = True
     try:
         return conn.send_pieces(200, "application/octet-stream", length, pieces,
-                                not request.keep_alive, extra=_task_header(job))
+                                not request.keep_alive,
+                                extra=_task_header(job) + _attachment(job)
+                                + b"X-Content-Type-Options: nosniff\r\n")
     except OSError:   # the client went away (TimeoutError: it stopped reading)
         return False
     finally:

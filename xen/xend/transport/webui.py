@@ -16,8 +16,9 @@ again at each load and is answered 304 while the build is unchanged.
 import hashlib
 import json
 import os
+import re
 
-from ..api import errortable, lifecycle
+from ..api import datamodel, errortable, lifecycle
 
 # The built files (ui/build.mjs writes them) and their Content-Types.
 FILES = {
@@ -96,15 +97,29 @@ def model(app):
     """The facts of the datamodel the page needs, as a JSON-able dict: ``lifecycle``
     (lifecycle.TABLE's rows), ``errors`` (each code's parameter names and the sentence
     xm prints, a str.format of them) and ``root_only`` (the methods only root may call,
-    in any revision)."""
+    in any revision: those declared so and the writes of classes whose writes are
+    root's)."""
     return {
         "lifecycle": [{"state": state, "op": op, "transient": t.transient, "final": t.final}
                       for (state, op), t in lifecycle.TABLE.items()],
         "errors": {code: {"params": list(e.params), "sentence": e.sentence}
                    for code, e in errortable.ERRORS.items()},
         "root_only": sorted({name for table in app.dispatcher.tables.values()
-                             for name, m in table.items() if m.root_only}),
+                             for name, m in table.items() if _root_only(name, m)}),
     }
+
+
+# The generated writes of a class (create, destroy, delete and the setters and set
+# members of api/methods.py), which a class whose writes are root's (the datamodel's
+# root_writes: SR, network, user ...) refuses to other users (handlers' may_write).
+_WRITE = re.compile(r"\.(create|destroy|delete|set_\w+|add_to_\w+|remove_from_\w+)$")
+
+
+def _root_only(name, method):
+    """Whether only root may call ``method``: declared so, or a write of a class whose
+    writes are root's."""
+    return method.root_only or bool(datamodel.CLASSES[method.cls].root_writes
+                                    and _WRITE.search(name))
 
 
 def model_json(handler, conn, request, peer, query):
