@@ -36,11 +36,6 @@ export function openDialog({ title, test, body, confirm, onConfirm }) {
   return dialog;
 }
 
-// A labelled field of a dialog: the label's text above its input.
-export function field(label, input) {
-  return h("label", { class: "field" }, label, input);
-}
-
 // A <select> of [value, text] options.
 export function choice(test, options) {
   return h("select", { "data-test": test },

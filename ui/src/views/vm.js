@@ -5,7 +5,7 @@
 // views/vm/: record.js, devices.js, actions.js, task.js, and the dialogs clone, delete,
 // the other operations with arguments (operations.js) and the devices (equip.js) ask
 // with.
-import { fill, h, problem } from "../dom.js";
+import { batched, fill, h, problem } from "../dom.js";
 import { subscribe } from "../events.js";
 import { api } from "../session.js";
 import { actionBar } from "./vm/actions.js";
@@ -74,15 +74,9 @@ export function render(root, [ref]) {
   });
 
   // Redraw the devices once per batch of events, not once per event.
-  let drawing = false;
-  const drawDevices = () => {
-    if (drawing) return;
-    drawing = true;
-    queueMicrotask(() => {
-      drawing = false;
-      if (!closed) devices.update(ref, objects);
-    });
-  };
+  const drawDevices = batched(() => {
+    if (!closed) devices.update(ref, objects);
+  });
 
   const showRecord = (next) => {
     record = next;

@@ -3,9 +3,9 @@
 // module only knows how each operation is called and what its button says. An
 // operation the table does not name gets no button; one only root may call is not
 // offered to other users; a disabled button's title says in which states it is allowed.
+import { may } from "../../access.js";
 import { h } from "../../dom.js";
-import { allowedIn, rootOnly, statesAllowing } from "../../model.js";
-import { isRoot } from "../../session.js";
+import { allowedIn, statesAllowing } from "../../model.js";
 
 // [operation of the table, label, method, parameters after the VM]. The page speaks
 // Xen-API 1.0: VM.suspend takes no flag, VM.start and VM.resume take start_paused.
@@ -47,7 +47,7 @@ export function reason(op) {
 export function actionBar(handlers) {
   const buttons = [];   // [op, button]
   for (const [op, label, method, params] of OPERATIONS) {
-    if (!statesAllowing(op).length || (rootOnly(method) && !isRoot())) continue;
+    if (!statesAllowing(op).length || !may(method)) continue;
     const onclick = params ? () => handlers.run(label, method, params)
       : () => handlers.ask(op);
     buttons.push([op, h("button", { "data-test": `vm-op-${op}`, "data-op": op, onclick },

@@ -6,8 +6,8 @@
 // CD drive always holds a medium, so ejecting removes the drive's VBD). Each step is
 // one API call; a step's failure shows in the dialog with its code and sentence, and
 // what the dialog made before it is removed again. The devices table follows events.
-import { bytes, h } from "../../dom.js";
-import { choice, field, named, openDialog } from "../../dialog.js";
+import { bytes, field, h } from "../../dom.js";
+import { choice, named, openDialog } from "../../dialog.js";
 import { api } from "../../session.js";
 import { MIB, stepOf as step } from "./provision.js";
 

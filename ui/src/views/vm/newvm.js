@@ -2,8 +2,8 @@
 // memory and vCPUs, how it boots (nothing yet, an ISO of an ISO SR as a CD, or a
 // kernel), a new disk in a chosen SR, a NIC on a chosen network. provision.js makes it;
 // a step's failure shows in the dialog with its code and sentence, and which step.
-import { h } from "../../dom.js";
-import { choice, field, named, openDialog } from "../../dialog.js";
+import { field, h } from "../../dom.js";
+import { choice, named, openDialog } from "../../dialog.js";
 import { api } from "../../session.js";
 import { makeVM, MIB } from "./provision.js";
 

@@ -6,8 +6,8 @@
 // its code and sentence, and the dialog stays open to correct it. The page checks no
 // value itself: what the API refuses comes back as its own error (a figure that is no
 // integer is sent as typed, and refused as FIELD_TYPE_ERROR).
-import { bytes, h } from "../../dom.js";
-import { choice, field, openDialog } from "../../dialog.js";
+import { bytes, field, h } from "../../dom.js";
+import { choice, openDialog } from "../../dialog.js";
 import { allowedIn, debugChoices, enumValues } from "../../model.js";
 import { boundsInOrder, MIB } from "./provision.js";
 
