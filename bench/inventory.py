@@ -14,6 +14,9 @@ reply's size, and the floor no server can beat: the SDK's own parse
 identical reply bytes, from memory. Each is the best of three runs, taken twice:
 in the daemon that created the inventory, and after its cold start, where the
 inventory is loaded at start (and frozen out of the garbage collector's sight).
+The same call over JSON-RPC (POST /jsonrpc on the Unix socket) with a plain client,
+http.client and json.loads, is measured beside it (the same figures, json.loads
+for the SDK's parse), with the ratio of the SDK's end to end time to JSON-RPC's.
 
 With --in-process, only get_all_records is measured, without a daemon or a
 client: an inventory of the same shape is made in this process, and the call is
@@ -28,6 +31,7 @@ the settings xend makes at start (gc.freeze() and a young threshold of 10,000).
 import argparse
 import gc
 import io
+import json
 import logging
 import os
 import shutil
@@ -44,7 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import XenAPI  # noqa: E402
 
-from tests.harness import Daemon, scratch_dir  # noqa: E402
+from tests.harness import Daemon, UnixHTTPConnection, scratch_dir  # noqa: E402
 
 
 def latency(fn, n=500):
@@ -108,6 +112,41 @@ def all_records(daemon, session, runs=3):
         keep("SDK parse CPU", time.process_time() - c0)
     assert parsed[0]["Value"].keys() == records.keys()
     best["bytes"] = len(body)
+    return best, len(records)
+
+
+def json_records(daemon, session, runs=3):
+    """VM.get_all_records over JSON-RPC with http.client and json.loads, best of ``runs``:
+    the figures of ``all_records`` (json.loads from memory in the SDK parse's place), and
+    the number of records."""
+    server = psutil.Process(daemon.proc.pid)
+    body = json.dumps({"jsonrpc": "2.0", "method": "VM.get_all_records", "params": [session],
+                       "id": 1}).encode()
+    best = {}
+
+    def keep(key, value):
+        best[key] = min(best.get(key, value), value)
+    conn = UnixHTTPConnection(daemon.socket, timeout=600)
+    try:
+        for _ in range(runs):
+            s0, c0, t0 = server.cpu_times(), time.process_time(), time.perf_counter()
+            conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            first = time.perf_counter() - t0
+            data = response.read()
+            records = json.loads(data)["result"]
+            t1, c1, s1 = time.perf_counter(), time.process_time(), server.cpu_times()
+            keep("end to end", t1 - t0)
+            keep("first byte", first)
+            keep("daemon CPU", s1.user + s1.system - s0.user - s0.system)
+            keep("client CPU", c1 - c0)
+    finally:
+        conn.close()
+    for _ in range(runs):
+        c0, t0 = time.process_time(), time.perf_counter()
+        json.loads(data)
+        keep("json.loads from memory", time.perf_counter() - t0)
+    best["bytes"] = len(data)
     return best, len(records)
 
 
@@ -246,15 +285,21 @@ def main():
         small = figures(x, x.VM.get_by_name_label("vm00050")[0])
         t_create, _ = timed(lambda: populate(d, 100, args.vms - 100, args.workers, net, vdis))
         big = figures(x, x.VM.get_by_name_label("vm00050")[0])
-        records, count = all_records(d, d.sdk_unix())
+        sdk = d.sdk_unix()
+        records, count = all_records(d, sdk)
         assert count == args.vms + 1        # and the control domain (Domain-0)
+        jsonrpc, count = json_records(d, sdk._session)
+        assert count == args.vms + 1
         rss = psutil.Process(d.proc.pid).memory_info().rss
         d.stop()
         t0 = time.perf_counter()
         d.start()
         t_cold = time.perf_counter() - t0
         rss_cold = psutil.Process(d.proc.pid).memory_info().rss
-        records_cold, count = all_records(d, d.sdk_unix())
+        sdk = d.sdk_unix()
+        records_cold, count = all_records(d, sdk)
+        assert count == args.vms + 1
+        jsonrpc_cold, count = json_records(d, sdk._session)
         assert count == args.vms + 1
 
         print("inventory: %d VMs, %d VBDs, %d VIFs" % (args.vms, 2 * args.vms, args.vms))
@@ -272,6 +317,15 @@ def main():
         print("  %-26s %11.0f%% %11.0f%%" % (
             "daemon CPU / end to end", 100 * records["daemon CPU"] / records["end to end"],
             100 * records_cold["daemon CPU"] / records_cold["end to end"]))
+        print("VM.get_all_records over JSON-RPC (http.client, json.loads; s), best of 3:")
+        for k in ("end to end", "first byte", "daemon CPU", "client CPU",
+                  "json.loads from memory"):
+            print("  %-26s %12.3f %12.3f" % (k, jsonrpc[k], jsonrpc_cold[k]))
+        print("  %-26s %12.1f %12.1f" % ("reply size (MB)", jsonrpc["bytes"] / 1e6,
+                                         jsonrpc_cold["bytes"] / 1e6))
+        print("  %-26s %11.2fx %11.2fx" % (
+            "SDK (XML-RPC) / JSON-RPC", records["end to end"] / jsonrpc["end to end"],
+            records_cold["end to end"] / jsonrpc_cold["end to end"]))
         print("%-28s %12s %12.3f" % ("cold start (s)", "", t_cold))
         print("%-28s %12s %12.1f" % ("RSS after load (MB)", "", rss / 2 ** 20))
         print("%-28s %12s %12.1f" % ("RSS after cold start (MB)", "", rss_cold / 2 ** 20))

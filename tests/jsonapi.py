@@ -5,7 +5,8 @@ a failure raised as ``XenAPI.Failure`` with the same ``details`` (ErrorDescripti
 a SESSION_INVALID answered by logging in again, as the SDK does. Values come back in
 JSON-RPC's form: Ints as numbers, DateTimes as ISO 8601 strings.
 
-``post`` and ``call`` are the raw exchanges, for tests of the wire itself.
+``Proxy`` makes raw calls (Status structs, as xmlrpc.client's ServerProxy does); ``post``
+and ``call`` are single exchanges, for tests of the wire itself.
 """
 
 import http.client
@@ -61,6 +62,65 @@ def call(daemon, method, *params, over="tcp", envelope="2.0"):
     return json.loads(body)
 
 
+def sendable(value):
+    """Whether JSON can carry ``value`` (not NaN, an infinity or XML-RPC's binary)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class Proxy:
+    """Raw calls, as xmlrpc.client's ServerProxy makes them: ``getattr(proxy,
+    "VM.get_all")(session)`` is the call's Status struct, its values in JSON-RPC's form;
+    on one kept-alive connection to ``daemon`` over "tcp" or "unix" (opened again if
+    the daemon closed it)."""
+
+    def __init__(self, daemon, over="tcp"):
+        self._daemon = daemon
+        self._over = over
+        self._conn = None
+        self._ids = itertools.count(1)
+
+    def _post(self, body):
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = connection(self._daemon, self._over)
+            try:
+                return exchange(self._conn, body)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self._conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+
+    def __call__(self, method, params):
+        """The Status struct of one call."""
+        id = next(self._ids)
+        status, _, body = self._post(request(method, params, id))
+        if status != 200:
+            raise XenAPI.Failure(["HTTP_%d" % status, body.decode("utf-8", "replace")])
+        reply = json.loads(body)
+        assert reply.get("jsonrpc") == "2.0" and reply.get("id") == id, reply
+        error = reply.get("error")
+        if error is None:
+            return {"Status": "Success", "Value": reply["result"]}
+        if error["code"] != 1:   # a protocol error: the request was not a call
+            raise XenAPI.Failure(["JSONRPC_%d" % error["code"], error["message"]])
+        return {"Status": "Failure", "ErrorDescription": [error["message"]] + error["data"]}
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *params: self(name, params)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 class _Dispatcher:
     """``xenapi.CLASS.MESSAGE(...)``: the dotted name gathered, then sent (the SDK's)."""
 
@@ -77,44 +137,14 @@ class _Dispatcher:
 
 
 class Session:
-    """The SDK's Session, speaking JSON-RPC to ``daemon`` over "tcp" or "unix" on one
-    kept-alive connection (opened again if the daemon closed it)."""
+    """The SDK's Session, speaking JSON-RPC to ``daemon`` over "tcp" or "unix" (a
+    ``Proxy``)."""
 
     def __init__(self, daemon, over="tcp"):
-        self._daemon = daemon
-        self._over = over
-        self._conn = None
-        self._ids = itertools.count(1)
+        self._call = Proxy(daemon, over)
         self._session = None
         self._login = None   # (method, params) of the last login, for a login again
         self.xenapi = _Dispatcher(self.xenapi_request, None)
-
-    def _post(self, body):
-        for attempt in (1, 2):
-            if self._conn is None:
-                self._conn = connection(self._daemon, self._over)
-            try:
-                return exchange(self._conn, body)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._conn.close()
-                self._conn = None
-                if attempt == 2:
-                    raise
-
-    def _call(self, method, params):
-        """The Status struct of one call, as the SDK's parser sees it."""
-        id = next(self._ids)
-        status, _, body = self._post(request(method, params, id))
-        if status != 200:
-            raise XenAPI.Failure(["HTTP_%d" % status, body.decode("utf-8", "replace")])
-        reply = json.loads(body)
-        assert reply.get("jsonrpc") == "2.0" and reply.get("id") == id, reply
-        error = reply.get("error")
-        if error is None:
-            return {"Status": "Success", "Value": reply["result"]}
-        if error["code"] != 1:   # a protocol error: the request was not a call
-            raise XenAPI.Failure(["JSONRPC_%d" % error["code"], error["message"]])
-        return {"Status": "Failure", "ErrorDescription": [error["message"]] + error["data"]}
 
     @staticmethod
     def _result(reply):
@@ -142,6 +172,4 @@ class Session:
         raise XenAPI.Failure(["SESSION_INVALID", "tried 3 times to get a valid session"])
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._call.close()

@@ -52,7 +52,7 @@ def test_buttons_follow_the_lifecycle_table_and_say_why_they_are_disabled(tab, u
     log_in(page)
     open_vm(page, vm)
     page.evaluate("window.notReloaded = true")
-    ops = page.locator(by_test("vm-actions") + " button")
+    ops = page.locator(by_test("vm-actions") + " button[data-op]")
     expect(page.locator(by_test("vm-op-start"))).to_be_enabled()
 
     def check(state):

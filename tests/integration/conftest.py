@@ -1,9 +1,11 @@
-"""Fixtures of the integration tests: clients of the module's daemon over both transports.
+"""Fixtures of the integration tests: clients of the module's daemon over the Unix socket
+and TCP, in XML-RPC and in JSON-RPC (``api`` is each in turn).
 
 The ``daemon``, ``fresh_daemon`` and ``root`` fixtures come from tests/conftest.py (one
 daemon per module, torn down with SIGKILL: see ``daemon_stop_signal`` there).
 """
 
+import jsonapi
 import pytest
 from harness import MIB, tmpfs
 from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
@@ -31,10 +33,45 @@ def v10(daemon, root):
     s.xenapi.session.logout()
 
 
-@pytest.fixture(scope="module", params=["unix", "tcp"])
-def api(request, root, root_tcp):
-    """The SDK as root over the Unix socket, then over TCP."""
-    return root if request.param == "unix" else root_tcp
+@pytest.fixture(scope="module")
+def root_json(daemon, root_tcp):
+    """The SDK's interface over JSON-RPC (tests/jsonapi.py), logged in as root over TCP
+    (root_tcp set its password): Ints come back as numbers, DateTimes as ISO 8601."""
+    s = jsonapi.Session(daemon)
+    s.xenapi.login_with_password("root", ROOT_PASSWORD, "0.2", "xend-tests")
+    yield s.xenapi
+    try:
+        s.xenapi.session.logout()
+    except Exception:
+        pass
+    s.close()
+
+
+# The clients ``api`` is each of, by name: the fixture giving it.
+TRANSPORTS = {"unix": "root", "tcp": "root_tcp", "jsonrpc": "root_json"}
+
+
+def pytest_generate_tests(metafunc):
+    """``api`` once per transport: every one of TRANSPORTS, or those a module names in its
+    API_TRANSPORTS (a module of field-by-field tests gains nothing from a second XML-RPC
+    transport, but a second codec is another wire)."""
+    if "api_transport" in metafunc.fixturenames:
+        metafunc.parametrize("api_transport", getattr(metafunc.module, "API_TRANSPORTS",
+                                                      tuple(TRANSPORTS)),
+                             indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def api_transport(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def api(request, api_transport):
+    """The SDK as root over the Unix socket, then over TCP, then its interface over
+    JSON-RPC (a test comparing Ints compares them as ints: the JSON-RPC form is a
+    number, XML-RPC's a decimal string)."""
+    return request.getfixturevalue(TRANSPORTS[api_transport])
 
 
 @pytest.fixture(scope="module")

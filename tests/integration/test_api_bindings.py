@@ -4,10 +4,8 @@ import pytest
 import XenAPI
 from harness import failure, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 # -- VBD.VM <-> VM.VBDs, VIF.VM <-> VM.VIFs (one-to-many) ------------------------------------

@@ -9,10 +9,8 @@ import os
 import pytest
 from harness import Watcher, failure, new_vm, wait_until
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 @pytest.fixture

@@ -4,16 +4,13 @@ import os
 import platform
 import socket
 
-import pytest
 import XenAPI
 from harness import failure, make_user, new_sr, new_vm
 
 from xen.xend.host import facts
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 def test_exactly_one_host_named_after_the_hostname(api):

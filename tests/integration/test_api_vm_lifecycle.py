@@ -23,14 +23,13 @@ from harness import (
     vm_in,
     wait_until,
 )
+from xapi_helpers import random_mac
 
 from xen.xend.api import lifecycle
 from xen.xend.api.types import NULL_REF
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 @pytest.mark.parametrize("state", LIFECYCLE_STATES)
@@ -82,14 +81,14 @@ def test_the_full_cycle_as_the_spec_draws_it(api, host):
 
 def test_runtime_fields_follow_the_power_state(api):
     vm = new_vm(api, memory_dynamic_max=str(2 ** 28), memory_dynamic_min=str(2 ** 27))
-    assert api.VM.get_memory_actual(vm) == "0"
-    assert api.VM.get_VCPUs_number(vm) == "0"
+    assert int(api.VM.get_memory_actual(vm)) == 0
+    assert int(api.VM.get_VCPUs_number(vm)) == 0
     api.VM.start(vm, False)
     assert int(api.VM.get_memory_actual(vm)) > 0
     assert int(api.VM.get_VCPUs_number(vm)) >= 1
     assert isinstance(api.VM.get_VCPUs_utilisation(vm), dict)
     api.VM.hard_shutdown(vm)
-    assert api.VM.get_memory_actual(vm) == "0"
+    assert int(api.VM.get_memory_actual(vm)) == 0
 
 
 def test_suspend_and_resume_paused_keep_residency_right(api, host):
@@ -184,7 +183,7 @@ def test_clone_has_its_own_vbds_on_snapshots_of_the_disks(api):
     vbds = [new_vbd(api, vm, d, device="xvd" + "ab"[i], mode="RW") for i, d in
             enumerate(disks)]
     net = new_network(api)
-    vif = new_vif(api, vm, net, MAC="00:16:3e:11:22:33", MTU=1400)
+    vif = new_vif(api, vm, net, MAC=random_mac(), MTU=1400)   # each transport's its own
     name = unique("clone")
     clone = api.VM.clone(vm, name)
     assert clone != vm
@@ -192,7 +191,7 @@ def test_clone_has_its_own_vbds_on_snapshots_of_the_disks(api):
     assert rec["name_label"] == name
     assert rec["power_state"] == "Halted" and rec["resident_on"] == ""
     assert rec["name_description"] == "the original"
-    assert rec["memory_static_max"] == str(2 ** 33)
+    assert int(rec["memory_static_max"]) == 2 ** 33
     # its own VBDs ...
     assert len(rec["VBDs"]) == 2 and not set(rec["VBDs"]) & set(vbds)
     assert sorted(orig["VBDs"]) == sorted(vbds)
@@ -206,13 +205,13 @@ def test_clone_has_its_own_vbds_on_snapshots_of_the_disks(api):
         assert api.VDI.get_parent(snap) == original_vdi
         assert snap in api.VDI.get_children(original_vdi)
         assert api.VDI.get_SR(snap) == sr
-        assert api.VDI.get_virtual_size(snap) == "4096"
+        assert int(api.VDI.get_virtual_size(snap)) == 4096
         assert api.VDI.get_name_description(snap) == "disk %d" % i
         assert api.VDI.get_VBDs(original_vdi) == [vbds[i]]
     # VIFs are copied onto the same network
     assert len(rec["VIFs"]) == 1 and rec["VIFs"][0] != vif
     assert api.VIF.get_network(rec["VIFs"][0]) == net
-    assert api.VIF.get_MTU(rec["VIFs"][0]) == "1400"
+    assert int(api.VIF.get_MTU(rec["VIFs"][0])) == 1400
     assert sorted(api.network.get_VIFs(net)) == sorted([vif, rec["VIFs"][0]])
 
 
@@ -278,16 +277,16 @@ def test_vcpus_change_live_only_while_running(api, state):
     vm = vm_in(api, state, lambda: new_vm(api, VCPUs_max="4"))
     if state == "Running":
         assert api.VM.set_VCPUs_number_live(vm, "2") == ""
-        assert api.VM.get_VCPUs_number(vm) == "2"
+        assert int(api.VM.get_VCPUs_number(vm)) == 2
         assert len(api.VM.get_VCPUs_utilisation(vm)) == 2
         # Kept for the next boot: the guest starts as it was left.
-        assert api.VM.get_VCPUs_at_startup(vm) == "2"
+        assert int(api.VM.get_VCPUs_at_startup(vm)) == 2
         api.VM.hard_reboot(vm)
-        assert api.VM.get_VCPUs_number(vm) == "2"
+        assert int(api.VM.get_VCPUs_number(vm)) == 2
     else:
         d = failure(api.VM.set_VCPUs_number_live, vm, "2")
         assert d == ["VM_BAD_POWER_STATE", vm, "Running", state]
-        assert api.VM.get_VCPUs_at_startup(vm) == "0"
+        assert int(api.VM.get_VCPUs_at_startup(vm)) == 0
     if state != "Halted":
         api.VM.hard_shutdown(vm)
 
@@ -310,7 +309,7 @@ def test_vcpus_live_and_at_startup_stay_within_vcpus_max(api):
     for n in ("0", "3", "-1"):
         d = failure(api.VM.set_VCPUs_number_live, vm, n)
         assert d == ["INVALID_VALUE", "VCPUs_number", "%s (must be 1..2: VCPUs/max)" % n]
-    assert api.VM.get_VCPUs_number(vm) == "2"
+    assert int(api.VM.get_VCPUs_number(vm)) == 2
     api.VM.set_VCPUs_number_live(vm, "1")
     d = failure(api.VM.set_VCPUs_at_startup, vm, "3")
     assert d[:2] == ["INVALID_VALUE", "VCPUs_at_startup"] and "0..2" in d[2]
@@ -318,7 +317,7 @@ def test_vcpus_live_and_at_startup_stay_within_vcpus_max(api):
     api.VM.set_VCPUs_at_startup(vm, "2")
     d = failure(api.VM.set_VCPUs_max, vm, "1")
     assert d[:2] == ["INVALID_VALUE", "VCPUs_at_startup"]
-    assert api.VM.get_VCPUs_max(vm) == "2"
+    assert int(api.VM.get_VCPUs_max(vm)) == 2
     api.VM.hard_shutdown(vm)
 
 
@@ -329,19 +328,19 @@ def test_memory_static_max_changes_for_the_next_start_while_halted_or_resident(a
                                           memory_dynamic_max=str(256 * mib)))
     if state in ("Halted", "Running", "Paused"):
         assert api.VM.set_memory_static_max(vm, str(1024 * mib)) == ""
-        assert api.VM.get_memory_static_max(vm) == str(1024 * mib)
+        assert int(api.VM.get_memory_static_max(vm)) == 1024 * mib
         # Below dynamic_max: refused naming the field and the bound it must keep.
         d = failure(api.VM.set_memory_static_max, vm, str(128 * mib))
         assert d == ["INVALID_VALUE", "memory_static_max",
                      "%d (must be at least memory_dynamic_max = %d)" % (128 * mib, 256 * mib)]
-        assert api.VM.get_memory_static_max(vm) == str(1024 * mib)
+        assert int(api.VM.get_memory_static_max(vm)) == 1024 * mib
         assert api.VM.get_power_state(vm) == state
         if state != "Halted":
             api.VM.hard_shutdown(vm)
     else:
         d = failure(api.VM.set_memory_static_max, vm, str(1024 * mib))
         assert d == ["VM_BAD_POWER_STATE", vm, "Halted,Running,Paused", state]
-        assert api.VM.get_memory_static_max(vm) == str(512 * mib)
+        assert int(api.VM.get_memory_static_max(vm)) == 512 * mib
         api.VM.hard_shutdown(vm)
 
 
@@ -465,7 +464,7 @@ def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api, daem
     assert not api.VBD.get_currently_attached(vbd) and not api.VIF.get_currently_attached(vif)
     api.VBD.plug(vbd)
     assert api.VBD.get_currently_attached(vbd) is True
-    assert api.VBD.get_status_code(vbd) == "0"
+    assert int(api.VBD.get_status_code(vbd)) == 0
     # The next guest has every device.
     api.VM.hard_shutdown(vm)
     api.VM.start(vm, True)
@@ -493,12 +492,12 @@ def test_a_failed_plug_says_why_in_status(api):
     new_vbd(api, other, api.VBD.get_VDI(vbd))
     api.VM.start(other, False)
     assert failure(api.VBD.plug, vbd)[0] == "VDI_IN_USE"
-    assert api.VBD.get_status_code(vbd) == "1"
+    assert int(api.VBD.get_status_code(vbd)) == 1
     assert api.VBD.get_status_detail(vbd).startswith("VDI_IN_USE")
     assert api.VBD.get_currently_attached(vbd) is False
     for v in (vm, other):
         api.VM.hard_shutdown(v)
-    assert api.VBD.get_status_code(vbd) == "0"
+    assert int(api.VBD.get_status_code(vbd)) == 0
 
 
 def test_media_change_swaps_a_cd_drives_vdi(api):
@@ -544,11 +543,11 @@ def test_mem_set_as_xm_does_it_lowers_and_raises_both(api):
         api.VM.set_memory_dynamic_max_live(vm, str(target))
         api.VM.set_memory_dynamic_min_live(vm, str(target))
         rec = api.VM.get_record(vm)
-        assert (rec["memory_dynamic_max"], rec["memory_dynamic_min"]) == (str(target),) * 2
+        assert (int(rec["memory_dynamic_max"]), int(rec["memory_dynamic_min"])) == (target,) * 2
     # Beyond static_max: refused, nothing changed.
     d = failure(api.VM.set_memory_dynamic_max_live, vm, str(1024 * mib))
     assert d[:2] == ["INVALID_VALUE", "memory_dynamic_max"]
-    assert api.VM.get_memory_dynamic_max(vm) == str(384 * mib)
+    assert int(api.VM.get_memory_dynamic_max(vm)) == 384 * mib
     api.VM.hard_shutdown(vm)
 
 

@@ -12,9 +12,8 @@ from harness import failure, make_user, new_vbd, new_vdi, new_vm, unique
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 @pytest.fixture(scope="module")

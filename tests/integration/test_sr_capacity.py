@@ -9,10 +9,8 @@ import os
 import pytest
 from harness import MIB, failure, make_user, new_sr, new_vbd, new_vdi, new_vm, tmpfs
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 def vdi_record(sr, size):
@@ -29,13 +27,13 @@ def test_create_and_resize_beyond_the_capacity_are_sr_full(api, sr_type):
     assert api.SR.get_VDIs(sr) == [a]
     assert sorted(os.listdir(api.SR.get_location(sr))) == files   # no image left behind
     b = new_vdi(api, sr, size=4 * MIB)                              # exactly full
-    assert api.SR.get_virtual_allocation(sr) == str(10 * MIB)
+    assert int(api.SR.get_virtual_allocation(sr)) == 10 * MIB
     assert failure(api.VDI.set_virtual_size, b, str((4 * MIB + 512) // 512)) == \
         ["SR_FULL", "512", "0"]
-    assert api.VDI.get_virtual_size(b) == str(4 * MIB // 512)
+    assert int(api.VDI.get_virtual_size(b)) == 4 * MIB // 512
     api.VDI.destroy(a)
     api.VDI.set_virtual_size(b, str(10 * MIB // 512))              # room again
-    assert api.SR.get_virtual_allocation(sr) == str(10 * MIB)
+    assert int(api.SR.get_virtual_allocation(sr)) == 10 * MIB
 
 
 def test_snapshots_and_clones_count_against_the_capacity(api):
@@ -75,7 +73,7 @@ def test_one_user_filling_an_sr_leaves_others_working(api, daemon):
     new_vdi(user, sr, size=8 * MIB)
     assert failure(user.VDI.create, vdi_record(sr, MIB))[0] == "SR_FULL"
     other = new_vdi(api, new_sr(api, physical_size=str(8 * MIB)), size=MIB)
-    assert api.VDI.get_virtual_size(other) == str(MIB // 512)
+    assert int(api.VDI.get_virtual_size(other)) == MIB // 512
 
 
 # -- the reserve on the state directory's file system ------------------------------------

@@ -21,9 +21,8 @@ from xen.xend.host import srdrivers
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 def file_sr(api, **fields):
@@ -70,7 +69,7 @@ def test_resize_grows_with_a_hole_and_refuses_to_shrink(api):
     assert os.stat(path).st_size == 32 * MIB and os.stat(path).st_blocks * 512 < MIB
     assert failure(api.VDI.set_virtual_size, vdi, "1024")[0] == "INVALID_VALUE"
     assert os.stat(path).st_size == 32 * MIB
-    assert api.VDI.get_virtual_size(vdi) == str(32 * MIB // 512)
+    assert int(api.VDI.get_virtual_size(vdi)) == 32 * MIB // 512
 
 
 def test_delete_removes_the_file_and_the_sr_its_directory(api):
@@ -160,7 +159,7 @@ def test_sr_clone_copies_every_image(api, daemon):
             assert f.read(9) == b"data of A"
     assert sorted(api.SR.get_VDIs(sr)) == sorted([a, b])
     api.VDI.set_virtual_size(copies["A"], str(16 * MIB // 512))   # the copy is its own
-    assert api.VDI.get_virtual_size(a) == str(8 * MIB // 512)
+    assert int(api.VDI.get_virtual_size(a)) == 8 * MIB // 512
 
 
 def test_too_large_a_vdi_is_refused_and_leaves_no_file(make_daemon, tmp_path):
@@ -185,7 +184,7 @@ def test_too_large_a_vdi_is_refused_and_leaves_no_file(make_daemon, tmp_path):
         assert images(api, sr) == [] and api.SR.get_VDIs(sr) == []
         vdi = new_vdi(api, sr, virtual_size="2048")
         assert failure(api.VDI.set_virtual_size, vdi, sectors)[0] == "VALUE_NOT_SUPPORTED"
-        assert api.VDI.get_virtual_size(vdi) == "2048"
+        assert int(api.VDI.get_virtual_size(vdi)) == 2048
         assert os.stat(path_of(api, vdi)).st_size == 2048 * 512
 
 

@@ -15,9 +15,8 @@ from xapi_helpers import ROOT_PASSWORD
 SIZE = 8 * MIB
 
 
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +97,7 @@ def test_raw_round_trip_through_a_qcow2_vdi(daemon, api, session, tmp_path):
     assert status == 200, body
     assert api.task.get_status(resp.getheader("Task-Id"))
     assert digest(export(daemon, session, vdi)) == digest(src.read_bytes())
-    assert api.VDI.get_virtual_size(vdi) == str(SIZE // 512)
+    assert int(api.VDI.get_virtual_size(vdi)) == SIZE // 512
 
 
 def test_raw_import_into_a_file_sr_keeps_holes(daemon, api, session, file_sr, tmp_path):

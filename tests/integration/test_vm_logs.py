@@ -9,10 +9,8 @@ from xapi_helpers import ROOT_PASSWORD
 
 from xen.xend.api import vmlogs
 
-
-@pytest.fixture(scope="module")
-def api(root):
-    return root
+# conftest's ``api``: the SDK over the Unix socket, and its interface over JSON-RPC.
+API_TRANSPORTS = ("unix", "jsonrpc")
 
 
 def power_lines(daemon, name, vm):

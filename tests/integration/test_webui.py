@@ -9,7 +9,8 @@ import pytest
 import XenAPI
 from harness import make_user
 
-from xen.xend.api import errortable, lifecycle
+from xen.xend.api import datamodel, errortable, lifecycle
+from xen.xend.api.handlers import vmdebug
 from xen.xend.transport import webui
 
 PAGE_FILES = ["/ui/", "/ui/index.html", "/ui/main.js", "/ui/main.css", "/ui/main.js.map",
@@ -74,6 +75,14 @@ def test_model_json_is_the_datamodel(daemon, root):
     # The methods the datamodel declares root-only (host.disable), no others.
     assert {"host.disable", "host.enable"} <= set(model["root_only"])
     assert "VM.get_all" not in model["root_only"]
+    assert {"VM.save", "VM.restore", "VM.dump_core"} <= set(model["root_only"])
+    # Every enumeration with its values in order (the VM page's actions/after_* choices).
+    assert model["enums"] == {name: list(e.values) for name, e in datamodel.ENUMS.items()}
+    assert model["enums"]["on_crash_behaviour"][:2] == ["destroy", "coredump_and_destroy"]
+    # The debugging operations' checked strings, as VM.send_sysrq and send_trigger take.
+    assert model["debug"] == {"sysrq_keys": list(vmdebug.SYSRQ_KEYS),
+                              "triggers": list(vmdebug.TRIGGERS)}
+    assert "nmi" in model["debug"]["triggers"] and "s" in model["debug"]["sysrq_keys"]
     # And the writes of classes whose writes are root's, which others are refused.
     assert {"SR.create", "SR.destroy", "network.create"} <= set(model["root_only"])
     assert not {"SR.get_all", "VDI.create", "VM.create"} & set(model["root_only"])

@@ -10,6 +10,8 @@ import XenAPI
 from harness import failure
 from lxml import etree
 
+from xen.xend.api.types import DateTime, Int, Map, Set
+
 ROOT_PASSWORD = "r00t-pw for tests"
 
 
@@ -17,6 +19,23 @@ def random_mac():
     """A locally administered unicast MAC, upper case (the daemon keeps MACs lower case)."""
     import random
     return ":".join(["02"] + ["%02X" % random.randrange(256) for _ in range(5)])
+
+
+def plain(t, v):
+    """A value of datamodel type ``t`` as read over XML-RPC or JSON-RPC, in one form for
+    comparisons that hold over both: an Int an int (XML-RPC sends a decimal string,
+    JSON-RPC a number), a DateTime "YYYYMMDDTHH:MM:SSZ" (an XML-RPC dateTime, or JSON-RPC's
+    ISO 8601 string), the items of sets and values of maps alike."""
+    if t is Int:
+        return int(v)
+    if t is DateTime:
+        text = v.value if isinstance(v, xmlrpc.client.DateTime) else v.replace("-", "")
+        return text if text.endswith("Z") else text + "Z"
+    if isinstance(t, Set):
+        return [plain(t.item, x) for x in v]
+    if isinstance(t, Map):
+        return {k: plain(t.value, x) for k, x in v.items()}
+    return v
 
 
 def code_of(fn, *args):

@@ -81,15 +81,15 @@ def user_session(app):
 
 def test_root_opens_the_console_as_writer(app, opened, running):
     vm, con = running
-    sock, protocol = consoles.open_console(app, app.test_session, con)
-    assert protocol == "vt100"
+    sock, protocol, writer = consoles.open_console(app, app.test_session, con)
+    assert protocol == "vt100" and writer
     assert opened == [(vm, "vt100", True)]
     assert sock.type == socket.SOCK_STREAM
 
 
 def test_a_reader_stays_a_reader(app, opened, running):
     vm, con = running
-    consoles.open_console(app, app.test_session, con, writer=False)
+    assert not consoles.open_console(app, app.test_session, con, writer=False)[2]
     assert opened == [(vm, "vt100", False)]
 
 
@@ -107,7 +107,7 @@ def test_a_user_who_may_not_change_the_vm_only_reads(app, opened, running, monke
         if not call.is_root:
             raise ApiError("PERMISSION_DENIED", "only root may change this VM")
     monkeypatch.setattr(app.handlers["VM"], "may_write", root_only)
-    consoles.open_console(app, session, con)
+    assert not consoles.open_console(app, session, con)[2]   # the proxy filters a reader
     assert opened == [(vm, "vt100", False)]
 
 

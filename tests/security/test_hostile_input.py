@@ -4,9 +4,10 @@ error, never INTERNAL_ERROR."""
 
 import xmlrpc.client
 
+import jsonapi
 import pytest
 import XenAPI
-from harness import serving
+from harness import serving, unique
 from secutil import body_of, exchange, post, status_of, unexpected_tracebacks
 
 from xen.xend.api import codec, datamodel, reference
@@ -22,9 +23,12 @@ def daemon():
         yield d
 
 
-@pytest.fixture(scope="module")
-def rpc(daemon):
-    """Plain xmlrpc.client over the Unix socket (the SDK's transport), with nil allowed."""
+@pytest.fixture(scope="module", params=["xmlrpc", "jsonrpc"])
+def rpc(request, daemon):
+    """Plain xmlrpc.client over the Unix socket (the SDK's transport), with nil allowed;
+    then raw JSON-RPC calls over it (the same Status structs)."""
+    if request.param == "jsonrpc":
+        return jsonapi.Proxy(daemon, over="unix")
     return xmlrpc.client.ServerProxy("http://%s/" % daemon.socket.replace("/", "_"),
                                      transport=XenAPI.UDSTransport(), allow_none=True)
 
@@ -185,8 +189,15 @@ def _huge():
     return "x" * (MAX_STRING + 1)
 
 
-def bad_values(t):
-    """(value, expected error code or None for "any structured answer") for type ``t``."""
+def bad_values(t, rpc):
+    """(value, expected error code or None for "any structured answer") for type ``t``,
+    those ``rpc`` can send (JSON has no NaN, infinities or binary)."""
+    if isinstance(rpc, jsonapi.Proxy):
+        return [(v, code) for v, code in _bad_values(t) if jsonapi.sendable(v)]
+    return _bad_values(t)
+
+
+def _bad_values(t):
     out = [({"a": [1, {"b": 2}]}, "FIELD_TYPE_ERROR"), ([[[[["deep"]]]]], "FIELD_TYPE_ERROR"),
            (xmlrpc.client.Binary(b"\x00bin"), "FIELD_TYPE_ERROR"),
            (None, "FIELD_TYPE_ERROR")]
@@ -217,7 +228,7 @@ def objects(rpc, session):
     out = {"SR": sr, "host": call(rpc, "host.get_all", session)["Value"][0],
            "network": make("network", {"name_label": "fuzz-net"}),
            "VM": make("VM", {"name_label": "fuzz-vm"}),
-           "user": make("user", {"short_name": "fuzzer", "fullname": "F"})}
+           "user": make("user", {"short_name": unique("fuzzer"), "fullname": "F"})}
     out["VDI"] = make("VDI", {"name_label": "fuzz-disk", "SR": sr, "virtual_size": "2048"})
     out["VBD"] = make("VBD", {"VM": out["VM"], "VDI": out["VDI"], "device": "xvda"})
     out["VIF"] = make("VIF", {"VM": out["VM"], "network": out["network"]})
@@ -245,7 +256,7 @@ def test_every_writer_refuses_every_bad_value_with_a_structured_error(rpc, sessi
                                                                        method):
     m = TABLE[method]
     for position in range(1, m.arity):   # every parameter after the object itself
-        for bad, code in bad_values(m.params[position].type):
+        for bad, code in bad_values(m.params[position].type, rpc):
             args = [objects[m.cls]] + [good_value(p.type, objects) for p in m.params[1:]]
             args[position] = bad
             reply = call(rpc, method, session, *args)
@@ -282,7 +293,7 @@ def test_every_constructor_field_refuses_bad_values(rpc, session, objects, cls):
     for field in datamodel.CLASSES[cls].fields:
         if field.qual == datamodel.RO_RUN:
             continue
-        for bad, code in bad_values(field.type):
+        for bad, code in bad_values(field.type, rpc):
             reply = call(rpc, cls + ".create", session, {field.wire: bad})
             if code is not None:
                 assert reply["Status"] == "Failure", (cls, field.wire, bad)

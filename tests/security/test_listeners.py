@@ -15,6 +15,8 @@ import pytest
 import XenAPI
 from harness import Daemon, free_port, serving, wait_until
 from secutil import (
+    REFUSAL_LIMIT,
+    attackers,
     body_of,
     connect,
     exchange,
@@ -23,7 +25,9 @@ from secutil import (
     read_until_closed,
     set_password,
     status_of,
+    still_open,
     tls_context_for,
+    trickle,
     wait_for_tls,
 )
 
@@ -31,11 +35,6 @@ from xen.xend.transport import tls
 
 CALL = xmlrpc.client.dumps(("x", "y"), "session.login_with_password").encode()
 PASSWORD = "listener-tests pw"
-# How long a refused connection may take to be answered and closed. A refusal is
-# immediate, but a machine loaded by a nested Xen host has been seen to take over 5 s
-# to run the accepting thread; an admitted connection would stay open for the whole
-# request_timeout (30 s), so 20 s still tells the two apart.
-REFUSAL_LIMIT = 20
 
 
 def answers(daemon, source="127.0.0.1"):
@@ -189,11 +188,6 @@ def test_loopback_addresses_share_one_per_client_cap(make_daemon, one_client):
             s.close()
 
 
-def attackers(port, sources):
-    """Idle connections, one from each of ``sources``, that send nothing."""
-    return [connect(port, source) for source in sources]
-
-
 @pytest.mark.parametrize("kind", ["tcp", "tls"])
 def test_unauthenticated_connections_cannot_keep_out_a_client_with_a_session(
         make_daemon, kind):
@@ -320,19 +314,6 @@ def test_a_request_with_lf_only_line_breaks_is_400(small):
 # -- slow clients ---------------------------------------------------------------------------
 
 
-def trickle(sock, data, gap, sent=None):
-    """Send ``data`` a byte at a time, ``gap`` seconds apart, until the server closes;
-    each byte sent is appended to ``sent`` (if given)."""
-    for i in range(len(data)):
-        try:
-            sock.sendall(data[i:i + 1])
-        except OSError:
-            return
-        if sent is not None:
-            sent.append(data[i:i + 1])
-        time.sleep(gap)
-
-
 def test_silent_new_connection_is_closed_after_request_timeout(small):
     """Closed, without a byte, long before the read gives up (when exactly: httpio's unit
     tests, on a clock of their own)."""
@@ -409,19 +390,6 @@ def test_slow_loris_does_not_starve_other_clients(make_daemon):
     finally:
         for s in lorises:
             s.close()
-
-
-def still_open(sock):
-    """Whether the server has neither closed ``sock`` nor sent anything on it (asked
-    without waiting)."""
-    sock.setblocking(False)
-    try:
-        sock.recv(1)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def test_client_that_never_reads_its_reply_is_dropped(make_daemon):

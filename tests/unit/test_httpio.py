@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from xen.xend.transport import httpio
+from xen.xend.transport import httpio, routes
 
 BODY = b"<methodCall><methodName>x</methodName></methodCall>"
 
@@ -426,3 +426,7 @@ def test_a_kernel_timeout_short_of_the_deadline_does_not_end_the_request():
             assert conn.next_request().body == BODY
         finally:
             later.join()
+
+
+def test_every_status_a_route_answers_an_api_error_with_has_its_reason():
+    assert set(routes._ERROR_STATUS.values()) | {400} <= set(httpio.REASONS)

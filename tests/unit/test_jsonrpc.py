@@ -155,6 +155,11 @@ def test_ints_are_numbers_and_times_iso_strings():
     assert Int.to_json(2 ** 62) == 2 ** 62 and Int.to_wire(2 ** 62) == str(2 ** 62)
     assert DateTime.to_json("20240131T23:59:01Z") == "2024-01-31T23:59:01Z"
     assert DateTime.to_json("") == "1970-01-01T00:00:00Z"   # unset: the epoch, as XML-RPC's
+    # A time a client sent as an XML-RPC dateTime is stored without its Z.
+    assert DateTime.to_json("20240131T23:59:01") == "2024-01-31T23:59:01Z"
+    # Read back, JSON-RPC's form is the same time's XML-RPC dateTime.
+    assert DateTime.from_wire("2024-01-31T23:59:01Z") == "20240131T23:59:01" == \
+        DateTime.from_wire(DateTime.to_wire("20240131T23:59:01Z"))
     assert String.to_json("x") == "x"
 
 

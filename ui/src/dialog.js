@@ -35,3 +35,17 @@ export function openDialog({ title, test, body, confirm, onConfirm }) {
   dialog.showModal();
   return dialog;
 }
+
+// A <select> of [value, text] options.
+export function choice(test, options) {
+  return h("select", { "data-test": test },
+    options.map(([value, text]) => h("option", { value }, text)));
+}
+
+// Records (a Map or {ref: record}) chosen by `keep`, as [ref, name_label] options in
+// name order.
+export function named(records, keep) {
+  const entries = records instanceof Map ? [...records] : Object.entries(records);
+  return entries.filter(([, r]) => keep(r)).map(([ref, r]) => [ref, r.name_label])
+    .sort(([, a], [, b]) => a.localeCompare(b));
+}

@@ -26,6 +26,25 @@ function append(el, children) {
   }
 }
 
+// A labelled input: the label's text above `input` (an element).
+export function field(label, input) {
+  return h("label", { class: "field" }, label, input);
+}
+
+// fn, run once after the events of one batch rather than once per event: a call
+// schedules it unless one is scheduled already.
+export function batched(fn) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => {
+      pending = false;
+      fn();
+    });
+  };
+}
+
 // Replace all of el's children.
 export function fill(el, ...children) {
   el.replaceChildren();

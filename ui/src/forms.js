@@ -1,11 +1,12 @@
 // Small forms the views share: labelled inputs, a form whose submit runs an API call
 // and shows its failure, and a button that asks before it acts.
 import "./admin.css";
-import { fill, h, problem } from "./dom.js";
+import { field, fill, h, problem } from "./dom.js";
 
-// A labelled input: field("Name", {name: "name", required: true}) -> label.
-export function field(label, attrs) {
-  return h("label", { class: "field" }, label, h("input", attrs));
+// A labelled input made from its attributes:
+// inputField("Name", {name: "name", required: true}) -> label.
+export function inputField(label, attrs) {
+  return field(label, h("input", attrs));
 }
 
 // A form that calls onSubmit(values) (its inputs' and selects' values by name) and

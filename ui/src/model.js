@@ -2,7 +2,8 @@
 // datamodel itself (lifecycle table, error sentences, root-only methods), so the page
 // never holds its own copy of those rules.
 
-let facts = { lifecycle: [], errors: {}, root_only: [] };
+let facts = { lifecycle: [], errors: {}, root_only: [], enums: {},
+  debug: { sysrq_keys: [], triggers: [] } };
 let allowed = new Set();
 let rootOnlySet = new Set();
 
@@ -39,4 +40,14 @@ export function rootOnly(method) {
 // for an operation the table does not name).
 export function statesAllowing(op) {
   return facts.lifecycle.filter((row) => row.op === op).map((row) => row.state);
+}
+
+// The values of the datamodel's enumeration `name` (e.g. "on_normal_exit"), in order.
+export function enumValues(name) {
+  return facts.enums[name] || [];
+}
+
+// What VM.send_sysrq and VM.send_trigger take: {sysrq_keys, triggers}.
+export function debugChoices() {
+  return facts.debug;
 }

@@ -2,19 +2,12 @@
 // classes at once (storage, networks, users): follow(classes, draw) keeps a Map
 // (ref -> record) per class and calls draw() once after each batch of events, not once
 // per event. Returns {records: {class (lower case): Map}, redraw, stop}.
+import { batched } from "./dom.js";
 import { subscribe } from "./events.js";
 
 export function follow(classes, draw) {
   const records = Object.fromEntries(classes.map((c) => [c.toLowerCase(), new Map()]));
-  let pending = false;
-  const redraw = () => {
-    if (pending) return;
-    pending = true;
-    queueMicrotask(() => {
-      pending = false;
-      draw();
-    });
-  };
+  const redraw = batched(draw);
   const stop = subscribe(classes, (event) => {
     const store = records[event.class];
     if (!store) return;

@@ -1,4 +1,5 @@
-"""xm's side of the wire: XML-RPC to xend over its Unix socket or HTTP(S).
+"""xm's side of the wire: XML-RPC to xend over its Unix socket or HTTP(S), or JSON-RPC
+when the URI's path is /jsonrpc (``JsonRpcProxy``).
 
 ``Client`` holds one session and turns every reply into a value or an
 exception: ``Failure`` for an API error (the server's code and parameters),
@@ -9,7 +10,6 @@ here knows any xm command.
 """
 
 import contextlib
-import hashlib
 import http.client
 import io
 import socket
@@ -24,6 +24,7 @@ import xmlrpc.client
 from xen.xend.api import datamodel
 
 from .output import printable
+from .transports import JsonRpcProxy, PinnedTransport, UnixTransport
 
 DEFAULT_SOCKET = "/var/run/xend/xen-api.sock"
 
@@ -43,36 +44,6 @@ class Failure(Exception):
         self.code = str(description[0])
         self.params = [str(p) for p in description[1:]]
         super().__init__(" ".join([self.code] + self.params))
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP/1.1 over a Unix socket; the host name only fills the Host header."""
-
-    def __init__(self, path):
-        super().__init__("localhost")
-        self.socket_path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class UnixTransport(xmlrpc.client.Transport):
-    """An xmlrpc.client transport that posts to a Unix socket, keeping the connection alive."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-
-    def make_connection(self, host):
-        if self._connection[1] is None:
-            self._connection = host, _UnixConnection(self.path)
-        return self._connection[1]
 
 
 def _wire_args(value):
@@ -95,38 +66,6 @@ def looks_like_uuid(text):
         return str(uuidlib.UUID(text)) == text.lower()
     except ValueError:
         return False
-
-
-class PinnedTransport(xmlrpc.client.SafeTransport):
-    """HTTPS that trusts exactly one certificate, named by its SHA-256 fingerprint."""
-
-    def __init__(self, fingerprint):
-        super().__init__()
-        self.fingerprint = fingerprint.replace(":", "").lower()
-
-    def make_connection(self, host):
-        if self._connection and host == self._connection[0]:
-            return self._connection[1]
-        chost, self._extra_headers, _ = self.get_host_info(host)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE    # the fingerprint check below replaces it
-        self._connection = host, _PinnedConnection(chost, self.fingerprint, context=context)
-        return self._connection[1]
-
-
-class _PinnedConnection(http.client.HTTPSConnection):
-    def __init__(self, host, fingerprint, **kw):
-        super().__init__(host, **kw)
-        self.fingerprint = fingerprint
-
-    def connect(self):
-        super().connect()
-        der = self.sock.getpeercert(binary_form=True)
-        if hashlib.sha256(der).hexdigest() != self.fingerprint:
-            self.close()
-            raise ssl.SSLError("the server's certificate does not have the fingerprint "
-                               "given with --fingerprint")
 
 
 class Client:
@@ -157,7 +96,11 @@ class Client:
                                if parts.scheme == "https" else xmlrpc.client.Transport())
             self._host = parts.netloc
             try:
-                self._proxy = xmlrpc.client.ServerProxy(uri, transport=self._transport)
+                # The path picks the wire: /jsonrpc is JSON-RPC, any other XML-RPC.
+                self._proxy = (JsonRpcProxy(self._transport, self._host, parts.path)
+                               if parts.path.rstrip("/") == "/jsonrpc" and parts.scheme in (
+                                   "http", "https")
+                               else xmlrpc.client.ServerProxy(uri, transport=self._transport))
             except OSError:
                 raise XmError("the URI must be http://HOST:PORT/ or https://HOST:PORT/, not %s"
                               % uri)
@@ -364,7 +307,7 @@ class Client:
                                % (self.where, e.faultString))
         except (http.client.HTTPException, xmlrpc.client.ResponseError,
                 xml.parsers.expat.ExpatError) as e:
-            raise ConnectError("%s does not answer XML-RPC: %s" % (self.where, e))
+            raise ConnectError("%s does not answer the Xen API: %s" % (self.where, e))
         if not isinstance(reply, dict) or reply.get("Status") not in ("Success", "Failure"):
             raise ConnectError("%s answered %s without a Status: not the Xen API"
                                % (self.where, method))

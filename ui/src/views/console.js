@@ -4,12 +4,12 @@
 // (consoles/*.js). The user types into the guest where the daemon lets it (it may
 // change the VM) and has not asked to watch only; otherwise the page says it is
 // read-only. A connection's end is shown with a Reconnect button.
+import { may } from "../access.js";
 import * as graphical from "../consoles/graphical.js";
 import * as serial from "../consoles/serial.js";
 import { badge, fill, h } from "../dom.js";
 import { subscribe } from "../events.js";
-import { rootOnly } from "../model.js";
-import { api, isRoot } from "../session.js";
+import { api } from "../session.js";
 
 // Each console protocol: its name on the page and the module that shows it.
 const KINDS = {
@@ -20,7 +20,7 @@ const KINDS = {
 // Whether the daemon lets this user type into the VM's consoles (api/consoles.py): where
 // it may change the VM, which is the right to start and stop it.
 function mayType() {
-  return isRoot() || !rootOnly("VM.start");
+  return may("VM.start");
 }
 
 export function render(root, [vmRef]) {

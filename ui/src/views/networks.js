@@ -6,7 +6,7 @@
 import { may } from "../access.js";
 import { fill, h } from "../dom.js";
 import { every } from "../events.js";
-import { actionForm, confirmButton, field, run } from "../forms.js";
+import { actionForm, confirmButton, inputField, run } from "../forms.js";
 import { byName, follow } from "../records.js";
 import { api } from "../session.js";
 
@@ -69,9 +69,9 @@ export function render(root) {
     may("network.create") && actionForm({ test: "network-create", submit: "New network",
       messages, onSubmit: ({ name, nic, vlan }) => api("network.create",
         { name_label: name, name_description: "", NIC: nic, VLAN: vlan }) },
-    field("Name", { name: "name", required: true, "data-test": "network-name-input" }),
-    field("NIC (empty: a private network)", { name: "nic", "data-test": "network-nic-input" }),
-    field("VLAN tag", { name: "vlan", "data-test": "network-vlan-input" })),
+    inputField("Name", { name: "name", required: true, "data-test": "network-name-input" }),
+    inputField("NIC (empty: a private network)", { name: "nic", "data-test": "network-nic-input" }),
+    inputField("VLAN tag", { name: "vlan", "data-test": "network-vlan-input" })),
     list);
   const stopRefresh = every(REFRESH_MS, refresh);
   return () => {

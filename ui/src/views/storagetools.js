@@ -3,7 +3,7 @@
 // the list of transfers with their progress and their tasks'.
 import { badge, fill, h, percent } from "../dom.js";
 import { subscribe } from "../events.js";
-import { actionForm, field, mib } from "../forms.js";
+import { actionForm, inputField, mib } from "../forms.js";
 import { api } from "../session.js";
 import { download, save, upload } from "../transfer.js";
 
@@ -56,9 +56,9 @@ export function newSrForm(messages) {
     onSubmit: ({ name, type, size }) => api("SR.create", {
       name_label: name, name_description: "", type,
       physical_size: size ? mib(size) : 0 }) },
-  field("Name", { name: "name", required: true, "data-test": "sr-name-input" }),
+  inputField("Name", { name: "name", required: true, "data-test": "sr-name-input" }),
   h("label", { class: "field" }, "Type", types),
-  field("Size (MiB, empty: the file system's)", { name: "size", type: "number", min: 1,
+  inputField("Size (MiB, empty: the file system's)", { name: "size", type: "number", min: 1,
     "data-test": "sr-size-input" }));
 }
 
@@ -76,8 +76,8 @@ export function newVdiForm(sr, messages, transfers) {
         other_config: {} });
       if (file) await sendImage(vdi, name, file, format, transfers);
     } },
-  field("Name", { name: "name", required: true, "data-test": "vdi-name-input" }),
-  field("Size (MiB)", { name: "size", type: "number", min: 1, step: "any",
+  inputField("Name", { name: "name", required: true, "data-test": "vdi-name-input" }),
+  inputField("Size (MiB)", { name: "size", type: "number", min: 1, step: "any",
     "data-test": "vdi-size-input" }),
   fileInput(), formatSelect());
 }
@@ -90,7 +90,7 @@ function sendImage(vdi, name, file, format, transfers) {
 export function resizeForm(vdi, record, messages) {
   return actionForm({ test: "vdi-resize-form", submit: `Resize ${record.name_label}`, messages,
     onSubmit: ({ size }) => api("VDI.set_virtual_size", vdi, mib(size)) },
-  field("New size (MiB; disks only grow)", { name: "size", type: "number", min: 1,
+  inputField("New size (MiB; disks only grow)", { name: "size", type: "number", min: 1,
     step: "any", required: true, value: Number(record.virtual_size) / 1048576,
     "data-test": "vdi-resize-size" }));
 }

@@ -3,14 +3,14 @@
 // user (name, full name, password), a user's password set, a user deleted after a
 // confirmation (which ends that user's sessions).
 import { fill, h } from "../dom.js";
-import { actionForm, confirmButton, field, run } from "../forms.js";
+import { actionForm, confirmButton, inputField, run } from "../forms.js";
 import { follow } from "../records.js";
 import { api, isRoot } from "../session.js";
 
 const ROOT = "root";
 
 function passwordField(test) {
-  return field("Password", { name: "password", type: "password", required: true,
+  return inputField("Password", { name: "password", type: "password", required: true,
     autocomplete: "new-password", "data-test": test });
 }
 
@@ -48,9 +48,9 @@ export function render(root) {
         const ref = await api("user.create", { short_name: name, fullname });
         await api("user.set_password", ref, password);
       } },
-    field("Name", { name: "name", required: true, autocomplete: "off",
+    inputField("Name", { name: "name", required: true, autocomplete: "off",
       "data-test": "user-name-input" }),
-    field("Full name", { name: "fullname", "data-test": "user-fullname-input" }),
+    inputField("Full name", { name: "fullname", "data-test": "user-fullname-input" }),
     passwordField("user-password-input")),
     h("table", { class: "grid", "data-test": "user-list" },
       h("thead", {}, h("tr", {}, ["User", "Full name", ""].map((t) => h("th", {}, t)))), body),

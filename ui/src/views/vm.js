@@ -2,19 +2,22 @@
 // disks, NICs and consoles, and buttons for the lifecycle operations, each run as an
 // Async.VM.<op> task shown with its progress, a Cancel button and its outcome. It all
 // follows events, so another client's change shows without a reload. The parts live in
-// views/vm/: record.js, devices.js, actions.js, task.js, stats.js and logs.js, and the
-// dialogs clone and delete ask with.
-import { fill, h, problem } from "../dom.js";
+// views/vm/: record.js, devices.js, actions.js, task.js, stats.js, logs.js, and the
+// dialogs clone, delete, the other operations with arguments (operations.js) and the
+// devices (equip.js) ask with.
+import { batched, fill, h, problem } from "../dom.js";
 import { subscribe } from "../events.js";
 import { api } from "../session.js";
 import { actionBar } from "./vm/actions.js";
 import { askClone } from "./vm/clone.js";
+import { askOperation } from "./vm/operations.js";
 import { devicesView } from "./vm/devices.js";
+import { askAddDisk, askAddNic, askInsertCd, askRemoveDisk, askRemoveNic } from "./vm/equip.js";
 import { logsView } from "./vm/logs.js";
 import { recordView } from "./vm/record.js";
 import { askDelete } from "./vm/remove.js";
 import { statsView } from "./vm/stats.js";
-import { taskLine } from "./vm/task.js";
+import { outcome, taskLine } from "./vm/task.js";
 
 // The classes whose records the page draws besides the VM's own.
 const DEVICE_CLASSES = ["vbd", "vdi", "vif", "network", "console"];
@@ -29,42 +32,53 @@ export function render(root, [ref]) {
 
   const report = (promise) => promise.then(() => fill(messages), (e) => fill(messages, problem(e)));
 
-  // Run `method` on the VM as a task and show it; done(task) runs once it has finished.
-  const run = async (label, method, params, done) => {
+  // Call Async.`method` with `args` and show its task; resolves with the task's record
+  // when it succeeds, rejects with the call's refusal or the task's failure (marked
+  // with the task's ref: its line shows it already).
+  const start = async (label, method, args) => {
     fill(messages);
-    try {
-      const task = await api(`Async.${method}`, ref, ...params);
-      const line = taskLine(task, label, done);
-      tasks.set(task, line);
-      taskList.prepend(line.el);
-      // Events may have reported the task before its ref was known here.
-      line.update(await api("task.get_record", task));
-    } catch (e) {
-      fill(messages, problem(e));
-    }
+    const task = await api(`Async.${method}`, ...args);
+    const line = taskLine(task, label);
+    tasks.set(task, line);
+    taskList.prepend(line.el);
+    const finished = outcome(task).catch((e) => {
+      e.task = task;
+      throw e;
+    });
+    // Events may have reported the task before its ref was known here.
+    line.update(await api("task.get_record", task));
+    return finished;
   };
 
+  // Run `method` on the VM as a task; done(task) runs once it has succeeded. A refusal
+  // shows above the buttons.
+  const run = (label, method, params, done) => start(label, method, [ref, ...params])
+    .then(done, (e) => e.task || fill(messages, problem(e)));
+
   const recordPart = recordView((field, value) => report(api(`VM.set_${field}`, ref, value)));
-  const devices = devicesView();
-  const actions = actionBar({
-    run: (label, method, params) => run(label, method, params),
+  const devices = devicesView({
+    addDisk: () => report(askAddDisk(ref, objects)),
+    removeDisk: (vbd) => askRemoveDisk(vbd, objects),
+    insertCd: () => report(askInsertCd(ref, objects)),
+    addNic: () => askAddNic(ref, objects),
+    removeNic: (vif) => askRemoveNic(vif, objects),
+  });
+  const asks = {
     clone: () => askClone(record, (name) => run(`Clone as ${name}`, "VM.clone", [name],
-      (task) => task.status === "success" && fill(messages, h("p", { class: "note" },
+      (task) => fill(messages, h("p", { class: "note" },
         "Cloned: ", h("a", { href: `#/vm/${encodeURIComponent(task.result)}`,
           "data-test": "vm-clone-link" }, name))))),
-    remove: () => askDelete(ref, record, objects, () => { location.hash = "#/vms"; }),
+    delete: () => askDelete(ref, record, objects, () => { location.hash = "#/vms"; }),
+  };
+  const actions = actionBar({
+    run: (label, method, params) => run(label, method, params),
+    ask: (op) => (asks[op] || ((o) => askOperation(o, ref, record, start)))(op),
   });
 
   // Redraw the devices once per batch of events, not once per event.
-  let drawing = false;
-  const drawDevices = () => {
-    if (drawing) return;
-    drawing = true;
-    queueMicrotask(() => {
-      drawing = false;
-      if (!closed) devices.update(ref, objects);
-    });
-  };
+  const drawDevices = batched(() => {
+    if (!closed) devices.update(ref, objects);
+  });
 
   const showRecord = (next) => {
     record = next;

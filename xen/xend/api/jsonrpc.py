@@ -175,13 +175,11 @@ def encode_reply(reply, envelope, id, sink=None):
     pieces as it is written (as codec.encode_reply's): ``sink(piece)`` for each but the
     last, which is returned. Raises TypeError or ValueError for a value JSON cannot
     carry (a handler's bug), and ``Abandon`` where a ``Members`` struct gave up."""
-    before, between, after = _envelope(envelope, id)
     if reply["Status"] != "Success":
         description = reply["ErrorDescription"]
-        error = {"code": API_FAILURE, "message": description[0], "data": description[1:]}
-        if envelope == "2.0":
-            return _encode('%s"error":%s%s' % (before, _dumps(error), after))
-        return _encode('%s"result":null,"error":%s%s' % (before, _dumps(error), after))
+        return _error_reply({"code": API_FAILURE, "message": description[0],
+                             "data": description[1:]}, envelope, id)
+    before, between, after = _envelope(envelope, id)
     out = _Pieces(sink)
     out.append('%s"result":' % before)
     value = reply["Value"]
@@ -195,11 +193,14 @@ def encode_reply(reply, envelope, id, sink=None):
 
 def encode_error(code, message, envelope="2.0", id=None):
     """The JSON-RPC error reply for a body that is not a request."""
+    return _error_reply({"code": code, "message": message}, envelope, id)
+
+
+def _error_reply(error, envelope, id):
+    """The reply carrying the error object ``error`` (1.0's with a null result)."""
     before, _, after = _envelope(envelope, id)
-    error = _dumps({"code": code, "message": message})
-    if envelope == "2.0":
-        return _encode('%s"error":%s%s' % (before, error, after))
-    return _encode('%s"result":null,"error":%s%s' % (before, error, after))
+    return _encode('%s%s"error":%s%s' % (before, "" if envelope == "2.0" else '"result":null,',
+                                         _dumps(error), after))
 
 
 class _Pieces(list):

@@ -25,7 +25,8 @@ NULL_REF = ""
 NULL_REF_ALIASES = ("", "OpaqueRef:NULL")
 EPOCH = "19700101T00:00:00Z"
 _DECIMAL = re.compile(r"\A-?[0-9]{1,20}\Z")   # ASCII digits only: int() also takes "²"
-_STAMP = re.compile(r"[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+_STAMP = re.compile(r"[0-9]{8}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?\Z")
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?\Z")
 
 
 class TypeMismatch(Exception):
@@ -150,6 +151,8 @@ class _DateTime(Type):
             return v.strftime("%Y%m%dT%H:%M:%SZ")
         if not isinstance(v, str):
             raise TypeMismatch()
+        if _ISO.match(v):   # JSON-RPC's form: read as the same time's XML-RPC dateTime
+            return v[:10].replace("-", "") + v[10:19]
         return v
 
     def to_wire(self, v):
@@ -157,12 +160,12 @@ class _DateTime(Type):
         return xmlrpc.client.DateTime((v or EPOCH).rstrip("Z"))
 
     def to_json(self, v):
-        # "YYYYMMDDTHH:MM:SSZ" (as stored) -> "YYYY-MM-DDTHH:MM:SSZ"; a value stored in
-        # another form goes as it is.
+        # "YYYYMMDDTHH:MM:SS[Z]" (as stored; a client's XML-RPC dateTime has no Z) ->
+        # "YYYY-MM-DDTHH:MM:SSZ"; a value stored in another form goes as it is.
         v = v or EPOCH
         if _STAMP.match(v) is None:
             return v
-        return "%s-%s-%s%s" % (v[:4], v[4:6], v[6:8], v[8:])
+        return "%s-%s-%s%sZ" % (v[:4], v[4:6], v[6:8], v[8:17])
 
     def default(self):
         return ""

@@ -179,8 +179,8 @@ class EventLog:
             if record is not None:
                 out["snapshot"] = self.app.handlers[ev["_cls"]].wire_record(
                     ev["ref"], record, rev, json)
-            elif json:   # deleted since: its "del" follows; no record in the other form
-                del out["snapshot"]
+            elif json and "snapshot" in ev:   # deleted since: the commit's record, as JSON
+                out["snapshot"] = self.app.handlers[ev["_cls"]].json_of_draft(ev["snapshot"])
         return out
 
     def wait_since(self, cursor, sub, call, timeout):

@@ -64,7 +64,8 @@ REASONS = {
     413: "Content Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
     417: "Expectation Failed",
     431: "Request Header Fields Too Large",
-    501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+    500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
 
 

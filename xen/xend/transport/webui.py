@@ -5,7 +5,8 @@ The page is built from ui/ (``make ui``) into the package's ``webui/static/``
 served: a request's path is looked up in the route table, never joined onto the disk,
 so no path a client sends reaches a file outside the build. ``GET /ui/model.json`` is
 not a file: it is what the page needs of the datamodel (the lifecycle table, each error
-code's sentence, the root-only methods), derived at run time so that the page and the
+code's sentence, the root-only methods, the enumerations, the debugging operations'
+keys and triggers), derived at run time so that the page and the
 daemon cannot disagree.
 
 Every answer here carries the page's security headers (``SECURITY_HEADERS``) and an
@@ -19,6 +20,7 @@ import os
 import re
 
 from ..api import datamodel, errortable, lifecycle
+from ..api.handlers import vmdebug
 
 # The built files (ui/build.mjs writes them) and their Content-Types.
 FILES = {
@@ -96,9 +98,11 @@ def route(name):
 def model(app):
     """The facts of the datamodel the page needs, as a JSON-able dict: ``lifecycle``
     (lifecycle.TABLE's rows), ``errors`` (each code's parameter names and the sentence
-    xm prints, a str.format of them) and ``root_only`` (the methods only root may call,
+    xm prints, a str.format of them), ``root_only`` (the methods only root may call,
     in any revision: those declared so and the writes of classes whose writes are
-    root's)."""
+    root's), ``enums`` (each enumeration's values, in the datamodel's order) and
+    ``debug`` (the SysRq keys and triggers VM.send_sysrq and VM.send_trigger take,
+    which are checked strings rather than enumerations)."""
     return {
         "lifecycle": [{"state": state, "op": op, "transient": t.transient, "final": t.final}
                       for (state, op), t in lifecycle.TABLE.items()],
@@ -106,6 +110,8 @@ def model(app):
                    for code, e in errortable.ERRORS.items()},
         "root_only": sorted({name for table in app.dispatcher.tables.values()
                              for name, m in table.items() if _root_only(name, m)}),
+        "enums": {name: list(e.values) for name, e in datamodel.ENUMS.items()},
+        "debug": {"sysrq_keys": list(vmdebug.SYSRQ_KEYS), "triggers": list(vmdebug.TRIGGERS)},
     }
 
 

@@ -24,9 +24,10 @@ from . import all_records, arg, command, positive
 
 
 def seconds_since(stamp):
-    """Seconds from a start_time (UTC, as the wire's dateTime reads) until now; None for
-    a time never set (the epoch, as the API sends it)."""
-    start = calendar.timegm(time.strptime(str(stamp).rstrip("Z"), "%Y%m%dT%H:%M:%S"))
+    """Seconds from a start_time (UTC, as the wire's dateTime reads, or JSON-RPC's ISO
+    8601) until now; None for a time never set (the epoch, as the API sends it)."""
+    start = calendar.timegm(time.strptime(str(stamp).replace("-", "").rstrip("Z"),
+                                          "%Y%m%dT%H:%M:%S"))
     return max(time.time() - start, 0) if start > 0 else None
 
 

@@ -2,28 +2,13 @@
 // memory and vCPUs, how it boots (nothing yet, an ISO of an ISO SR as a CD, or a
 // kernel), a new disk in a chosen SR, a NIC on a chosen network. provision.js makes it;
 // a step's failure shows in the dialog with its code and sentence, and which step.
-import { h } from "../../dom.js";
-import { openDialog } from "../../dialog.js";
+import { field, h } from "../../dom.js";
+import { choice, named, openDialog } from "../../dialog.js";
 import { api } from "../../session.js";
 import { makeVM, MIB } from "./provision.js";
 
 const DEFAULT_MEMORY_MIB = 256;
 const DEFAULT_DISK_MIB = 1024;
-
-function choice(test, options) {
-  return h("select", { "data-test": test },
-    options.map(([value, text]) => h("option", { value }, text)));
-}
-
-function field(label, input) {
-  return h("label", { class: "field" }, label, input);
-}
-
-// Records of `records` ({ref: record}) chosen by `keep`, as [ref, name] in name order.
-function named(records, keep) {
-  return Object.entries(records).filter(([, r]) => keep(r))
-    .map(([ref, r]) => [ref, r.name_label]).sort(([, a], [, b]) => a.localeCompare(b));
-}
 
 // askNewVM(): loads what the dialog offers (templates, SRs, ISOs, networks), then opens
 // it. Returns a promise that rejects if that loading fails.

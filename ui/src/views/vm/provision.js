@@ -8,11 +8,28 @@ import { api } from "../../session.js";
 
 export const MIB = 1024 * 1024;
 
-// The setters of a VM's memory (or vCPUs), lowest bound last when it grows and first
-// when it shrinks, so that static_min <= dynamic_min <= dynamic_max <= static_max (and
-// VCPUs_at_startup <= VCPUs_max) hold after each call.
-function boundsInOrder(grows, setters) {
-  return grows ? setters : [...setters].reverse();
+// Bounds [setter, old value, new value], highest first (each at most the one before it,
+// as static_min <= dynamic_min <= dynamic_max <= static_max, or VCPUs_at_startup <=
+// VCPUs_max), as the setters to call, in an order that keeps them in order after each
+// call: those that grow from the highest down, then those that shrink from the lowest up.
+// A bound left as it was is not set; one that is not a number is set with the growing
+// ones, for the API to refuse.
+export function boundsInOrder(bounds) {
+  const changed = bounds.filter(([, old, next]) => String(next) !== String(old));
+  const shrinks = ([, old, next]) => Number(next) < Number(old);
+  return [...changed.filter((b) => !shrinks(b)), ...changed.filter(shrinks).reverse()];
+}
+
+// api(method, ...params) as step `what` of a dialog: told through say(text), and its
+// failure's `during` saying which step failed.
+export async function stepOf(say, what, method, ...params) {
+  say(`${what}…`);
+  try {
+    return await api(method, ...params);
+  } catch (e) {
+    e.during = `${what} failed`;
+    throw e;
+  }
 }
 
 // makeVM(spec, say) -> the new VM's ref. spec: {template (ref or ""), name, memory
@@ -20,15 +37,7 @@ function boundsInOrder(grows, setters) {
 // disk: {sr, size (bytes)} or null, network (ref or "")}. say(text) tells each step.
 export async function makeVM(spec, say) {
   const made = [];   // [destroy method, ref], in the order made: the VM first
-  const step = async (what, method, ...params) => {
-    say(`${what}…`);
-    try {
-      return await api(method, ...params);
-    } catch (e) {
-      e.during = `${what} failed`;
-      throw e;
-    }
-  };
+  const step = (what, method, ...params) => stepOf(say, what, method, ...params);
   try {
     const vm = await (spec.template ? fromTemplate : fromScratch)(spec, step, made);
     if (spec.disk) {
@@ -87,12 +96,14 @@ async function fromTemplate(spec, step, made) {
   made.push(["VM.destroy", vm]);
   await step("Making the clone a VM", "VM.set_is_a_template", vm, false);
   const record = await step("Reading the clone", "VM.get_record", vm);
-  const memory = boundsInOrder(spec.memory >= Number(record.memory_static_max), [
-    "VM.set_memory_static_max", "VM.set_memory_dynamic_max", "VM.set_memory_dynamic_min"]);
-  for (const setter of memory) await step("Setting its memory", setter, vm, spec.memory);
-  const vcpus = boundsInOrder(spec.vcpus >= Number(record.VCPUs_max), [
-    "VM.set_VCPUs_max", "VM.set_VCPUs_at_startup"]);
-  for (const setter of vcpus) await step("Setting its vCPUs", setter, vm, spec.vcpus);
+  const bounds = boundsInOrder([
+    ["VM.set_memory_static_max", record.memory_static_max, spec.memory],
+    ["VM.set_memory_dynamic_max", record.memory_dynamic_max, spec.memory],
+    ["VM.set_memory_dynamic_min", record.memory_dynamic_min, spec.memory]]);
+  for (const [setter, , value] of bounds) await step("Setting its memory", setter, vm, value);
+  const vcpus = boundsInOrder([["VM.set_VCPUs_max", record.VCPUs_max, spec.vcpus],
+    ["VM.set_VCPUs_at_startup", record.VCPUs_at_startup, spec.vcpus]]);
+  for (const [setter, , value] of vcpus) await step("Setting its vCPUs", setter, vm, value);
   for (const [field, value] of Object.entries(bootFields(spec.boot))) {
     await step("Setting how it boots", `VM.set_${field}`, vm, value);
   }

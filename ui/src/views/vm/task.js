@@ -9,9 +9,8 @@ import { api } from "../../session.js";
 
 const FINISHED = new Set(["success", "failure", "cancelled"]);
 
-// taskLine(ref, label, onDone) -> {el, update(record)}; onDone(record) runs once, when
-// the task has finished.
-export function taskLine(ref, label, onDone) {
+// taskLine(ref, label) -> {el, update(record)}; outcome(ref) follows it to its end.
+export function taskLine(ref, label) {
   const el = h("div", { class: "task-line", "data-test": "vm-task", "data-ref": ref });
   const note = h("span", { class: "task-note" });
   let finished = false;
@@ -30,7 +29,6 @@ export function taskLine(ref, label, onDone) {
         onclick: cancel }, "Cancel"),
       note,
       task.status === "failure" && problem(failure(task.error_info)));
-    if (finished && onDone) onDone(task);
   };
   return { el, update };
 }

@@ -184,7 +184,7 @@ class ClassHandler:
 
     def _value(self, step, ref, rec):
         """One field's Python value, by the step the plan made for it."""
-        wire, src, arg = step[:3]
+        wire, src, arg, _, _ = step
         if src == "stored":
             return rec.get(wire, arg)
         if src == "uuid":
@@ -214,6 +214,13 @@ class ClassHandler:
             convert = step[form]
             out[step[0]] = convert(v) if convert is not None else v
         return out
+
+    def json_of_draft(self, record):
+        """A draft record in XML-RPC's wire form (an event's snapshot, made at its commit)
+        in JSON-RPC's: for an object deleted since, whose record cannot be made again."""
+        types = {f.wire: f.type for f in datamodel.draft_fields(self.cls)}
+        return {k: types[k].to_json(types[k].from_wire(v)) if k in types else v
+                for k, v in record.items()}
 
     def python_record(self, ref):
         """The draft's record of ``ref`` as Python values (for to_XML)."""
