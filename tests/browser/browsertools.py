@@ -26,13 +26,17 @@ class Tab:
     """A page of its own browser context, with what it printed to its console, the
     URLs it requested and the WebSockets it opened since it opened."""
     page: object
-    console: list = dataclasses.field(default_factory=list)   # (type, text)
+    # (type, text) of what the page printed, but Chromium's own advice at the verbose
+    # level (e.g. that an input could carry an autocomplete attribute), which comes and
+    # goes with the browser's heuristics and says nothing of the page's behaviour.
+    console: list = dataclasses.field(default_factory=list)
     requests: list = dataclasses.field(default_factory=list)  # URLs
     errors: list = dataclasses.field(default_factory=list)    # uncaught exceptions
     websockets: list = dataclasses.field(default_factory=list)  # URLs
 
     def watch(self):
-        self.page.on("console", lambda m: self.console.append((m.type, m.text)))
+        self.page.on("console", lambda m: m.type == "verbose" or
+                     self.console.append((m.type, m.text)))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("websocket", lambda ws: self.websockets.append(ws.url))
