@@ -7,9 +7,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PREFIX ?= /usr/local
 DESTDIR ?=
-# Debian packages the daemon and the real-VM tests use (installed only as root).
+# Debian packages the daemon and the real-VM tests use, and the PostgreSQL server the
+# store's tests start (installed only as root).
 DEBS   := python3-venv qemu-system-x86 qemu-utils iproute2 debootstrap cpio xorriso e2fsprogs \
-          nodejs npm chromium
+          nodejs npm chromium postgresql
 
 RUN_ARGS ?=
 
@@ -19,7 +20,7 @@ $(VENV)/.stamp: setup.py
 	@$(MAKE) --no-print-directory debs
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,postgres]'
 	touch $@
 
 # Install missing Debian packages when we are root; otherwise say what is missing. A

@@ -12,7 +12,9 @@ setup(
     python_requires=">=3.11",
     install_requires=["lxml", "psutil", "python-daemon", "qemu.qmp", "cryptography",
                       "wsproto"],
+    # postgres: the store on PostgreSQL (database = "postgresql://..." in the configuration).
     extras_require={"test": ["pytest", "xenapi", "hypothesis", "prometheus_client", "ruff",
-                             "pexpect", "pytest-xdist", "playwright"]},
+                             "pexpect", "pytest-xdist", "playwright"],
+                    "postgres": ["psycopg[binary]>=3.2"]},
     entry_points={"console_scripts": ["xend = xen.xend.daemon.cli:main", "xm = xen.xm.main:main"]},
 )

@@ -17,7 +17,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # tests/ itself, so that tests import the harness as ``harness``.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Daemon, Fleet, build_tiny_guest, halt_all, skip_without_qemu, skip_without_taps  # noqa: E402
+from harness import (  # noqa: E402
+    Daemon,
+    Fleet,
+    Postgres,
+    build_tiny_guest,
+    halt_all,
+    skip_without_postgres,
+    skip_without_qemu,
+    skip_without_taps,
+)
 
 
 @pytest.fixture
@@ -79,6 +88,17 @@ def root(daemon):
     s = daemon.sdk_unix()
     yield s.xenapi
     s.xenapi.session.logout()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the test session (harness.Postgres): each test takes a
+    database of its own from it (``new_database``, ``daemon_config``). Skips where
+    PostgreSQL is not installed."""
+    skip_without_postgres()
+    pg = Postgres()
+    yield pg
+    pg.cleanup()
 
 
 @pytest.fixture(scope="session")

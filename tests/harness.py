@@ -13,6 +13,8 @@ It holds:
 * ``Watcher``: a follower of ``event.from`` (event watchers);
 * object factories made through the API (``new_vm``, ``new_sr``, ``new_vdi``, ``new_vbd``,
   ``new_network``, ``new_vif``, ``make_user``, ...), one set with one set of defaults;
+* ``Postgres``: a PostgreSQL server of the tests' own (Debian's), for the store on
+  PostgreSQL, with a fresh database per test (``new_database``);
 * the lifecycle table as the API calls it, guests seen from the host (/proc, console
   logs), the tiny guest's builder, skips where QEMU or tap devices are missing, and an
   in-process listener for the connection handler.
@@ -24,6 +26,7 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 """
 
 import contextlib
+import glob
 import http.client
 import importlib.util
 import os
@@ -254,6 +257,90 @@ class Daemon:
     def log_text(self):
         with open(self.log) as f:
             return f.read()
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+# Debian's server binaries, the newest version installed.
+PG_BIN = max(glob.glob("/usr/lib/postgresql/*/bin"), default=None,
+             key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0)
+
+
+class Postgres:
+    """A PostgreSQL server of the tests' own: Debian's initdb and pg_ctl in a scratch
+    directory, run as ``nobody`` (the server refuses root), listening on a Unix socket in
+    that directory and on a loopback port. Local connections are trusted (``psql``);
+    TCP ones need a password: the role ``xend`` logs in with ``password``, as a daemon
+    given ``database_password_file`` does. ``skip_without_postgres()`` first."""
+
+    USER = "nobody"
+    ROLE = "xend"
+
+    def __init__(self):
+        self.dir = scratch_dir()
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.password = uuid.uuid4().hex
+        shutil.chown(self.dir, self.USER)
+        self._as_server([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "postgres",
+                         "-E", "UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"])
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            # fsync off: the tests kill daemons, never the server, and stop it cleanly.
+            f.write("listen_addresses = '127.0.0.1'\nport = %d\n"
+                    "unix_socket_directories = '%s'\nfsync = off\n" % (self.port, self.dir))
+        self.start()
+        self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.ROLE, self.password))
+
+    def _as_server(self, argv):
+        subprocess.run(argv, user=self.USER, cwd=self.dir, check=True, capture_output=True)
+
+    def start(self):
+        """Start the server; return once it accepts connections."""
+        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
+                         "-l", os.path.join(self.dir, "server.log"), "start"])
+
+    def stop(self):
+        """Stop the server (fast: every connection is cut at once)."""
+        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
+                         "-m", "fast", "stop"])
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def psql(self, sql, database="postgres"):
+        """What ``sql`` prints, run by the superuser (rows as lines, fields |-separated)."""
+        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p",
+                              str(self.port), "-U", "postgres", "-d", database, "-Atq",
+                              "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             check=True, capture_output=True, text=True)
+        return out.stdout
+
+    def new_database(self):
+        """The URI of a new, empty database owned by the role ``xend`` (no password)."""
+        name = "xend_" + uuid.uuid4().hex[:12]
+        self.psql("CREATE DATABASE %s OWNER %s" % (name, self.ROLE))
+        return "postgresql://%s@127.0.0.1:%d/%s" % (self.ROLE, self.port, name)
+
+    def daemon_config(self, directory):
+        """A daemon's configuration lines for a new database: ``database`` and a
+        ``database_password_file`` (mode 0600) written in ``directory``."""
+        path = os.path.join(directory, "database-password")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(self.password + "\n")
+        return 'database = "%s"\ndatabase_password_file = "%s"\n' % (self.new_database(),
+                                                                         path)
+
+
+def skip_without_postgres():
+    """Skip the test (or the fixture's users) where Debian's PostgreSQL server or
+    psycopg is not installed, or where it cannot be run as an unprivileged user."""
+    if PG_BIN is None:
+        pytest.skip("PostgreSQL (Debian's postgresql) is not installed")
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is not installed (the postgres extra)")
+    if os.geteuid() != 0:
+        pytest.skip("the tests' PostgreSQL server is started as nobody, which needs root")
 
 
 # -- waiting and failures ----------------------------------------------------------------

@@ -5,6 +5,7 @@ import types
 
 from xen.xend.backend.sim import SimBackend
 from xen.xend.state import domains
+from xen.xend.state.sqlite import SqliteEngine
 from xen.xend.state.store import Store
 
 
@@ -12,7 +13,7 @@ def sim_owner(tmp_path, **vm_fields):
     """A Domains over a store in ``tmp_path`` holding host "h" and the Halted VM "vm1"
     (with ``vm_fields``), made unless the store has them already (a daemon restart);
     close its store (``owner.store.close()``) when done."""
-    store = Store(str(tmp_path / "xend.db"), ["VM", "host", "VBD", "VIF", "console"],
+    store = Store(SqliteEngine(str(tmp_path / "xend.db")), ["VM", "host", "VBD", "VIF", "console"],
                   reverse_fields=[("VBD", "VM"), ("VIF", "VM"), ("console", "VM")])
     if store.get("host", "h") is None:
         with store.transaction() as txn:

@@ -31,7 +31,7 @@ class FillableDisk:
 @pytest.fixture
 def owner(tmp_path):
     owner = sim_owner(tmp_path, actions_after_crash="restart")
-    owner.store._db = FillableDisk(owner.store._db)
+    owner.store._engine._db = FillableDisk(owner.store._engine._db)
     yield owner
     owner.store.close()
 
@@ -45,12 +45,12 @@ def guest(owner):
 
 
 def test_start_whose_state_cannot_be_stored_stops_the_guest(owner):
-    owner.store._db.full = True
+    owner.store._engine._db.full = True
     with pytest.raises(sqlite3.OperationalError):
         owner.start("vm1", False)
     assert guest(owner) is None
     assert power_state(owner) == "Halted"
-    owner.store._db.full = False
+    owner.store._engine._db.full = False
     owner.start("vm1", False)
     assert (guest(owner), power_state(owner)) == ("Running", "Running")
 
@@ -58,13 +58,13 @@ def test_start_whose_state_cannot_be_stored_stops_the_guest(owner):
 def test_resume_whose_state_cannot_be_stored_stops_the_guest_and_keeps_it_resumable(owner):
     owner.start("vm1", False)
     owner.suspend("vm1", False)
-    owner.store._db.full = True
+    owner.store._engine._db.full = True
     with pytest.raises(sqlite3.OperationalError):
         owner.resume("vm1", False)
     assert guest(owner) is None
     assert power_state(owner) == "Suspended"
     assert os.path.exists(owner.suspend_file("vm1"))
-    owner.store._db.full = False
+    owner.store._engine._db.full = False
     owner.resume("vm1", False)
     assert (guest(owner), power_state(owner)) == ("Running", "Running")
     assert not os.path.exists(owner.suspend_file("vm1"))
@@ -77,7 +77,7 @@ def test_restart_after_a_crash_whose_state_cannot_be_stored_stops_the_guest(owne
     def halt_then_fill(vm, *args):
         """The crash's Halted is stored; the restart's Running is not."""
         halted(vm, *args)
-        owner.store._db.full = True
+        owner.store._engine._db.full = True
     monkeypatch.setattr(owner, "_step_halt", halt_then_fill)
     with pytest.raises(sqlite3.OperationalError):
         owner.guest_event("vm1", GUEST_CRASH)

@@ -1,11 +1,11 @@
-"""The object store (xen/xend/state/store.py) on a real SQLite file in a temporary directory."""
+"""The object store (xen/xend/state/store.py) on each engine: a real SQLite file in a
+temporary directory, and a database of the session's real PostgreSQL server."""
 
-import json
 import os
-import sqlite3
 import stat
 
 import pytest
+import stores
 
 from xen.xend.state.store import Store
 
@@ -14,14 +14,14 @@ REVERSE = [("VBD", "VM"), ("VBD", "VDI")]
 LOOKUP = [("VM", "name_label")]
 
 
-def open_store(path):
-    return Store(str(path), CLASSES, reverse_fields=REVERSE, lookup_fields=LOOKUP,
+def open_store(db):
+    return Store(db.engine(), CLASSES, reverse_fields=REVERSE, lookup_fields=LOOKUP,
                  volatile=["session"])
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "xend.db"
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    return stores.database(request, tmp_path)
 
 
 @pytest.fixture
@@ -34,15 +34,6 @@ def store(db):
 def reopen(store, db):
     store.close()
     return open_store(db)
-
-
-def rows(db):
-    con = sqlite3.connect(str(db))
-    try:
-        return {ref: (cls, json.loads(rec)) for ref, cls, rec in
-                con.execute("SELECT ref, class, record FROM objects")}
-    finally:
-        con.close()
 
 
 # -- persistence -----------------------------------------------------------------
@@ -85,7 +76,7 @@ def test_delete_persists_across_reopen(store, db):
     try:
         assert s2.get("VM", "vm1") is None
         assert s2.refs("VM") == ["vm2"]
-        assert "vm1" not in rows(db)
+        assert "vm1" not in db.rows()
     finally:
         s2.close()
 
@@ -94,7 +85,7 @@ def test_commit_reaches_disk_before_the_transaction_returns(store, db):
     with store.transaction() as t:
         t.create("VM", "vm1", {"name_label": "one"})
     # another connection sees it at once: the write is committed, not buffered
-    assert rows(db)["vm1"] == ("VM", {"name_label": "one"})
+    assert db.rows()["vm1"] == ("VM", {"name_label": "one"})
 
 
 def test_private_data_persists_and_is_kept_by_updates(store, db):
@@ -178,7 +169,7 @@ def test_totals_follow_create_update_delete_and_pending_changes(db):
     """VDI bytes summed per SR, as the daemon keeps them: right after each write, across
     a reopen, and as a transaction sees its own pending changes."""
     def open_with_totals():
-        return Store(str(db), ["VDI"], totals={("VDI", "SR"): lambda rec: rec["size"]})
+        return Store(db.engine(), ["VDI"], totals={("VDI", "SR"): lambda rec: rec["size"]})
     store = open_with_totals()
     with store.transaction() as t:
         t.create("VDI", "a", {"SR": "sr1", "size": 5})
@@ -223,7 +214,7 @@ def test_a_transaction_that_raises_commits_nothing(store, db):
     with store.transaction() as t:
         t.create("VM", "keep", {"name_label": "keep"})
         t.create("VBD", "kb", {"VM": "keep"})
-    before = rows(db)
+    before = db.rows()
 
     class Boom(Exception):
         pass
@@ -241,7 +232,7 @@ def test_a_transaction_that_raises_commits_nothing(store, db):
     assert store.referrers("VBD", "VM", "new") == []
     assert store.lookup("VM", "name_label", "changed") == []
     assert store.lookup("VM", "name_label", "keep") == ["keep"]
-    assert rows(db) == before
+    assert db.rows() == before
     s2 = reopen(store, db)
     try:
         assert s2.refs("VM") == ["keep"]
@@ -283,7 +274,7 @@ def test_create_then_delete_in_one_transaction_leaves_nothing(store, db):
         t.create("VM", "tmp", {})
         t.delete("VM", "tmp")
     assert store.get("VM", "tmp") is None
-    assert "tmp" not in rows(db)
+    assert "tmp" not in db.rows()
 
 
 # -- volatile classes and file mode ------------------------------------------------
@@ -293,8 +284,8 @@ def test_volatile_classes_are_not_persisted(store, db):
         t.create("session", "s1", {"this_user": "root"})
         t.create("VM", "vm1", {})
     assert store.get("session", "s1") == {"this_user": "root"}
-    assert "s1" not in rows(db)
-    assert "vm1" in rows(db)
+    assert "s1" not in db.rows()
+    assert "vm1" in db.rows()
     s2 = reopen(store, db)
     try:
         assert s2.get("session", "s1") is None
@@ -304,13 +295,16 @@ def test_volatile_classes_are_not_persisted(store, db):
         s2.close()
 
 
-def test_db_file_mode_is_0600(store, db):
+def test_db_file_mode_is_0600(tmp_path):
+    db = stores.SqliteDatabase(tmp_path)
+    store = open_store(db)
     with store.transaction() as t:
         t.create("VM", "vm1", {})
-    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    store.close()
+    assert stat.S_IMODE(os.stat(db.path).st_mode) == 0o600
     # the WAL and shared-memory files hold the same data (password hashes): same mode
     for suffix in ("-wal", "-shm"):
-        p = str(db) + suffix
+        p = db.path + suffix
         if os.path.exists(p):
             assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, suffix
 
@@ -318,13 +312,13 @@ def test_db_file_mode_is_0600(store, db):
 def test_db_file_mode_is_0600_whatever_the_umask(tmp_path):
     old = os.umask(0o000)
     try:
-        s = open_store(tmp_path / "open.db")
+        s = open_store(stores.SqliteDatabase(tmp_path))
         with s.transaction() as t:
             t.create("VM", "vm1", {})
     finally:
         os.umask(old)
     try:
-        assert stat.S_IMODE(os.stat(tmp_path / "open.db").st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(tmp_path / "xend.db").st_mode) == 0o600
     finally:
         s.close()
 
@@ -333,10 +327,7 @@ def test_unknown_classes_on_disk_are_skipped(store, db):
     with store.transaction() as t:
         t.create("VM", "vm1", {})
     store.close()
-    con = sqlite3.connect(str(db))
-    con.execute("INSERT INTO objects VALUES ('old1', 'Gone', '{}', '{}')")
-    con.commit()
-    con.close()
+    db.insert("old1", "Gone", {})
     s2 = open_store(db)
     try:
         assert s2.class_of("old1") is None

@@ -163,6 +163,12 @@ ERRORS = {e.code: e for e in (
           "the file system of the daemon's state directory had no room to record the "
           "change; nothing was changed (images a call made are removed again)",
           "the daemon's state directory is full; nothing was changed"),
+    Error("HOST_STATE_UNAVAILABLE", (),
+          "the daemon cannot reach the database its objects are kept in (the store on "
+          "PostgreSQL, configured by `database`), so it cannot record the change; "
+          "nothing was changed. Reads go on from the daemon's copy, and writes work "
+          "again once the database answers",
+          "the daemon's database cannot be reached; nothing was changed"),
     # Save and restore to a named file
     Error("VM_SAVE_FILE_INVALID", ("path", "reason"),
           "VM.restore cannot use the file `path`: missing, not written by VM.save, "

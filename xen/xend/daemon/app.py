@@ -51,8 +51,10 @@ from ..host import facts as hostinfo
 from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.sampler import Sampler
+from ..state.sqlite import SqliteEngine
 from ..state.store import Store
 from ..util.files import private_dir, same_file_system, tighten
+from . import config as configmod
 
 log = logging.getLogger("xend")
 
@@ -78,6 +80,20 @@ def _index_plan():
     reverse = [(b.ref_class, b.ref_field) for b in datamodel.BINDINGS]
     lookup = [(c.name, f.wire) for c, f in datamodel.all_fields() if f.indexed]
     return reverse, lookup, {("VDI", "SR"): vdi_bytes}
+
+
+def open_engine(config):
+    """The store's engine the configuration names: SQLite in the state directory when
+    ``database`` is "", else PostgreSQL at that URI (psycopg, the ``postgres`` extra)."""
+    if not config["database"]:
+        return SqliteEngine(os.path.join(config["state_dir"], "xend.db"))
+    password = configmod.database_password(config)
+    try:
+        from ..state.postgres import PostgresEngine
+    except ImportError as e:
+        raise configmod.ConfigError("database = %r needs psycopg 3 (pip install "
+                                    "'xend[postgres]'): %s" % (config["database"], e)) from None
+    return PostgresEngine(config["database"], password)
 
 
 # Lists "control_d" in Xen's control domain (dom0), where guests belong to Xen.
@@ -131,7 +147,7 @@ class Xend:
         private_dir(self.boot_dir, 0o755)
         self._tighten_own_dirs()
         reverse, lookup, totals = _index_plan()
-        self.store = Store(os.path.join(self.state_dir, "xend.db"),
+        self.store = Store(open_engine(config),
                            [c.name for c in datamodel.CLASSES.values() if not c.owner],
                            reverse_fields=reverse, lookup_fields=lookup, totals=totals,
                            volatile=[c.name for c in datamodel.CLASSES.values()

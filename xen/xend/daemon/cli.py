@@ -20,7 +20,8 @@ from .serve import sd_notify, serve
 
 COMMANDS = ("start", "stop", "status", "restart", "reload")
 # Keys naming files: made absolute, because a detached daemon works in "/".
-PATH_KEYS = ("state_dir", "socket", "pid_file", "log_file", "tls_cert", "tls_key")
+PATH_KEYS = ("state_dir", "socket", "pid_file", "log_file", "tls_cert", "tls_key",
+             "database_password_file")
 
 
 def build_parser():

@@ -8,7 +8,9 @@ an error at start, not a silent default.
 import ipaddress
 import os
 import re
+import stat
 import tomllib
+import urllib.parse
 
 from ..api import datamodel
 
@@ -70,6 +72,8 @@ DEFAULTS = {
     "state_reserve_bytes": 256 * 2 ** 20,  # kept free for xend on the state dir's file system
     "api_version_default": "0.2",          # the revision of a login that names none: 0.2 | 1.0
     "webui_dir": "",                       # the built web console; "" is the package's
+    "database": "",                        # "" SQLite in state_dir; or postgresql://...
+    "database_password_file": "",          # the PostgreSQL password, in a root-only file
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -124,7 +128,24 @@ def _roots(value):
     return None
 
 
+def _database(value):
+    if value == "":
+        return None
+    try:
+        uri = urllib.parse.urlsplit(value)
+        password = uri.password
+    except ValueError:   # a port that is not a number
+        password = uri = None
+    if uri is None or uri.scheme not in ("postgresql", "postgres"):
+        return 'must be "" (SQLite in state_dir) or a URI postgresql://USER@HOST:PORT/DBNAME'
+    if password is not None or "password" in urllib.parse.parse_qs(uri.query):
+        # Said without the URI: it would put the password in the log.
+        return "must not hold a password: put it in the file database_password_file names"
+    return None
+
+
 _RULES = {
+    "database": _database,
     "backend": _one_of(*BACKENDS),
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),
@@ -244,6 +265,30 @@ def check_tls_files(cfg):
     if problem:
         raise ConfigError("tls_cert = %r and tls_key = %r cannot be used: %s"
                           % (cfg["tls_cert"], cfg["tls_key"], problem))
+
+
+def database_password(cfg):
+    """The password in the file ``database_password_file`` names, or None when no file
+    is named. ConfigError (naming the file, never its content) when the file cannot be
+    read or anyone but its owner, the daemon's user, may read or write it."""
+    path = cfg["database_password_file"]
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError("database_password_file = %r is not a file" % path)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+                raise ConfigError("database_password_file = %r is readable by others (mode "
+                                  "%04o, owner uid %d): make it mode 0600 and the daemon "
+                                  "user's" % (path, stat.S_IMODE(st.st_mode), st.st_uid))
+            return f.read().decode().rstrip("\r\n")
+    except OSError as e:
+        raise ConfigError("database_password_file = %r cannot be read: %s"
+                          % (path, e.strerror or e)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("database_password_file = %r is not UTF-8 text" % path) from None
 
 
 def _checked(values, where):

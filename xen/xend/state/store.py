@@ -1,11 +1,20 @@
-"""The object store: every API object's record, in memory and in SQLite.
+"""The object store: every API object's record, in memory, made durable by an engine.
 
 Reads are served from memory without a lock: records are never changed in
 place, a write replaces the whole record, so a reader sees either the old or the
-new one. Writes go through a ``Transaction``; on commit the changed rows are
-written to SQLite in one transaction (WAL, synchronous=FULL) before memory is
-updated and before the caller replies, so a Success reply survives ``kill -9``.
-A commit the file system has no room for changes nothing and is HOST_STATE_FULL.
+new one. Writes go through a ``Transaction``; on commit the engine makes the
+changed rows durable (one database transaction) before memory is updated and
+before the caller replies, so a Success reply survives ``kill -9``. A commit the
+database has no room for changes nothing and is HOST_STATE_FULL; one the engine
+cannot reach its database for changes nothing and is HOST_STATE_UNAVAILABLE.
+
+The engine (``Engine`` below is the contract) is what the records persist in:
+``state/sqlite.py`` (one file in the state directory, the default) or
+``state/postgres.py`` (a database several daemons may share). An engine shared
+with other daemons hands the store the changes they committed: before each
+transaction (so that its checks never judge a stale copy) and as they come (its
+follower thread calls ``catch_up``); the store applies them and calls its
+listeners for them as for its own, all in one commit order.
 
 The store knows records, rows and indexes; it does not know what a field
 means. Two kinds of index are kept, both declared by the caller:
@@ -24,27 +33,61 @@ of referrers.
 Classes listed as volatile (sessions, tasks) live only in memory.
 """
 
-import errno
-import json
-import os
-import sqlite3
 import threading
 
-from ..api.errors import ApiError
-from ..util.files import open_own, tighten
 
-SCHEMA_VERSION = "1"
+class Engine:
+    """Where the store's records persist: the contract, and itself the engine of a
+    store kept in memory only (unit tests). The store calls every method but
+    ``load`` under its write lock.
+
+    A change is a tuple (op, cls, ref, record, private), op in add|mod|del; a
+    commit is a list of changes."""
+
+    def load(self):
+        """Every stored (cls, ref, record, private), once, when the store opens."""
+        return ()
+
+    def follow(self, store):
+        """Start handing ``store`` the commits other writers make, through
+        ``store.catch_up()``; called once the store is loaded."""
+
+    def stop_following(self):
+        """Stop what ``follow`` started (called without the store's lock)."""
+
+    def begin(self):
+        """A write transaction starts: the commits others made since the last
+        ones handed over, in commit order, for the store to apply before the
+        transaction's checks run. Writers are serialised from here to
+        ``commit`` or ``abort``."""
+        return ()
+
+    def poll(self):
+        """Like ``begin``, outside a write transaction (for ``catch_up``)."""
+        return ()
+
+    def commit(self, changes):
+        """Make ``changes`` durable (the persistent classes' only), in one database
+        transaction; raise ApiError (HOST_STATE_FULL, HOST_STATE_UNAVAILABLE)
+        with nothing written if that cannot be done."""
+
+    def abort(self):
+        """The write transaction ends with nothing to write."""
+
+    def close(self):
+        """Release the database; the engine is not used afterwards."""
 
 
 class Store:
-    """In-memory records backed by one SQLite file."""
+    """In-memory records made durable by an ``Engine``."""
 
-    def __init__(self, path, classes, reverse_fields=(), lookup_fields=(), volatile=(),
+    def __init__(self, engine, classes, reverse_fields=(), lookup_fields=(), volatile=(),
                  totals=None):
-        """``classes``: class names; ``reverse_fields``/``lookup_fields``: (class, wire)
-        pairs to index; ``totals``: {(class, Ref field): weight(record) -> number} to
-        sum per target; ``volatile``: classes never written to disk. ``path`` None keeps
-        everything in memory (unit tests)."""
+        """``engine``: an Engine (state/sqlite.py, state/postgres.py), or None to keep
+        everything in memory (unit tests); ``classes``: class names;
+        ``reverse_fields``/``lookup_fields``: (class, wire) pairs to index; ``totals``:
+        {(class, Ref field): weight(record) -> number} to sum per target; ``volatile``:
+        classes never written to the engine."""
         self._tables = {c: {} for c in classes}
         self._private = {}
         self._class_of = {}
@@ -54,41 +97,17 @@ class Store:
         self._volatile = frozenset(volatile)
         self._lock = threading.RLock()
         self._listeners = []
-        self._db = None
-        if path is not None:
-            self._open(path)
-
-    # -- persistence -----------------------------------------------------
-
-    def _open(self, path):
-        # The database holds password hashes: root's alone, never a planted symlink's target.
-        for own in (path, path + "-wal", path + "-shm"):
-            tighten(own, 0o600)
-        os.close(open_own(path, os.O_RDWR | os.O_CREAT))
-        old_umask = os.umask(0o077)   # for the WAL and shared-memory files SQLite makes
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        finally:
-            os.umask(old_umask)
-        db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        db.execute("CREATE TABLE IF NOT EXISTS objects (ref TEXT PRIMARY KEY, class TEXT NOT NULL,"
-                   " record TEXT NOT NULL, private TEXT NOT NULL)")
-        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        rows = db.execute("SELECT ref, class, record, private FROM objects")
-        for ref, cls, record, private in rows:
-            if cls not in self._tables:
-                continue   # a class this version no longer has; kept on disk untouched
-            self._apply(cls, ref, json.loads(record), json.loads(private))
+        self._engine = engine or Engine()
+        for cls, ref, record, private in self._engine.load():
+            if cls in self._tables:   # else a class this version no longer has: kept, unread
+                self._apply(cls, ref, record, private)
+        self._engine.follow(self)
 
     def close(self):
-        """Close the database; the store must not be used afterwards."""
+        """Close the engine; the store must not be used afterwards."""
+        self._engine.stop_following()   # outside the lock: the follower may wait for it
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._engine.close()
 
     # -- reads (no lock) -------------------------------------------------
 
@@ -143,26 +162,32 @@ class Store:
         add|mod|del (old record None for add)."""
         self._listeners.append(fn)
 
+    def catch_up(self):
+        """Apply the commits others made to the engine's database since the last
+        ones applied (the engine's follower calls this when told of some)."""
+        with self._lock:
+            self._publish_remote(self._engine.poll())
+
+    def _begin(self):
+        self._publish_remote(self._engine.begin())
+
+    def _publish_remote(self, commits):
+        for changes in commits:
+            changes = [c for c in changes if c[1] in self._tables]
+            if changes:
+                self._publish(changes)
+
     def _commit(self, changes):
-        rows = [(op, cls, ref, rec, priv) for op, cls, ref, rec, priv in changes
-                if cls not in self._volatile]
-        if rows and self._db is not None:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for op, cls, ref, rec, priv in rows:
-                    if op == "del":
-                        db.execute("DELETE FROM objects WHERE ref = ?", (ref,))
-                    else:
-                        db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                                   (ref, cls, json.dumps(rec), json.dumps(priv)))
-                db.execute("COMMIT")
-            except BaseException as e:
-                if db.in_transaction:   # SQLite may have rolled back already (a full disk)
-                    db.execute("ROLLBACK")
-                if _disk_full(e):
-                    raise ApiError("HOST_STATE_FULL") from None
-                raise
+        rows = [c for c in changes if c[1] not in self._volatile]
+        if rows:
+            self._begin()   # a no-op unless a nested transaction's commit ended ours
+            self._engine.commit(rows)
+        else:
+            self._engine.abort()
+        self._publish(changes)
+
+    def _publish(self, changes):
+        """Apply committed ``changes`` to memory and tell the listeners."""
         events = []
         for op, cls, ref, rec, priv in changes:
             events.append((op, cls, ref, rec, self._tables[cls].get(ref)))
@@ -218,13 +243,6 @@ class Store:
                             del index[old.get(f)]
 
 
-def _disk_full(e):
-    """Whether ``e`` says the database's file system had no room for the write."""
-    if isinstance(e, sqlite3.Error):
-        return getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 class Transaction:
     """Changes gathered under the store's write lock, applied all together or not at all.
 
@@ -238,6 +256,11 @@ class Transaction:
 
     def __enter__(self):
         self._store._lock.acquire()
+        try:
+            self._store._begin()
+        except BaseException:
+            self._store._lock.release()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -246,6 +269,8 @@ class Transaction:
                 self._store._commit([(self._pending[r][0], self._pending[r][1], r,
                                       self._pending[r][2], self._pending[r][3])
                                      for r in self._order])
+            else:
+                self._store._engine.abort()
         finally:
             self._store._lock.release()
         return False
