@@ -1,7 +1,19 @@
 """Objects are persistent (DESIGN.md): every object, field and bound link is the same after
-a restart and after kill -9; VM power states survive (the sim backend keeps its guests)."""
+a restart and after kill -9; VM power states survive (the sim backend keeps its guests).
+Each test runs on both of the store's engines: SQLite and a real PostgreSQL."""
 
-from harness import make_user, new_network, new_sr, new_vbd, new_vdi, new_vif, new_vm, unique
+import pytest
+from harness import (
+    Daemon,
+    make_user,
+    new_network,
+    new_sr,
+    new_vbd,
+    new_vdi,
+    new_vif,
+    new_vm,
+    unique,
+)
 from xapi_helpers import Raw, tcp_proxy, unix_proxy
 
 from xen.xend.api.lifecycle import CONTROL_DOMAIN
@@ -13,6 +25,18 @@ STORED = ["VM", "host", "host_cpu", "network", "VIF", "SR", "VDI", "VBD", "user"
 MEASURED = {"host_cpu": {"utilisation"}, "host": {"software_version", "memory_free"},
             "VM": {"VCPUs_utilisation", "VCPUs_CPU_time"},
             "SR": {"physical_size", "physical_utilisation"}, "VDI": {"physical_utilisation"}}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_daemon(request, tmp_path, daemon_stop_signal):
+    """A daemon of the test's own on each engine: SQLite in its state directory, or a
+    database of its own on the session's PostgreSQL server."""
+    config = ""
+    if request.param == "postgres":
+        config = request.getfixturevalue("postgres").daemon_config(str(tmp_path))
+    d = Daemon(extra_config=config).start()
+    yield d
+    d.cleanup(daemon_stop_signal)
 
 
 def snapshot(api):

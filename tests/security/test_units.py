@@ -37,6 +37,8 @@ class Clock:
     {"session_max_lifetime": 0, "max_sessions_per_user": 0, "login_lockout_failures": 0},
     {"login_concurrent_checks": 1},
     {"session_max_lifetime": 1.5, "shutdown_timeout": 90.5},
+    {"database": "postgresql://xend@db.example.net:5432/xend"},
+    {"database": "postgresql:///xend?host=/var/run/postgresql"},
 ])
 def test_config_accepts(values):
     assert config._checked(dict(values), "test") == values
@@ -58,11 +60,34 @@ def test_config_accepts(values):
     ({"session_max_lifetime": -1}, "session_max_lifetime must be 0 or more"),
     ({"max_connections": 1.5}, "max_connections must be an integer"),
     ({"console_history_bytes": 0}, "console_history_bytes must be greater than 0"),
+    ({"database": "mysql://xend@db/xend"}, "database must be \"\" (SQLite in state_dir) or"),
+    ({"database": "postgresql://xend:s3cret@db/xend"}, "database must not hold a password"),
+    ({"database": "postgresql://xend@db/xend?password=s3cret"}, "must not hold a password"),
 ])
 def test_config_refuses(values, message):
     with pytest.raises(config.ConfigError) as e:
         config._checked(values, "test")
     assert message in str(e.value)
+    assert "s3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_database_password_file_others_may_read_is_refused(tmp_path, mode):
+    path = tmp_path / "pw"
+    path.write_text("s3cret\n")
+    path.chmod(mode)
+    with pytest.raises(config.ConfigError) as e:
+        config.database_password({"database_password_file": str(path)})
+    assert str(path) in str(e.value) and "readable by others" in str(e.value)
+    assert "s3cret" not in str(e.value)
+
+
+def test_the_database_password_is_the_files_first_line(tmp_path):
+    path = tmp_path / "pw"
+    path.write_text("s3cret\n")
+    path.chmod(0o600)
+    assert config.database_password({"database_password_file": str(path)}) == "s3cret"
+    assert config.database_password({"database_password_file": ""}) is None
 
 
 def test_every_key_is_documented_in_the_example_config():

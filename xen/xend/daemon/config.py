@@ -268,14 +268,16 @@ def check_tls_files(cfg):
 
 
 def database_password(cfg):
-    """The password in the file ``database_password_file`` names, or None when no file
-    is named. ConfigError (naming the file, never its content) when the file cannot be
-    read or anyone but its owner, the daemon's user, may read or write it."""
+    """The password, the first line of the file ``database_password_file`` names, or
+    None when no file is named. ConfigError (naming the file, never its content) when
+    the file cannot be read or anyone but its owner, the daemon's user, may read or
+    write it."""
     path = cfg["database_password_file"]
     if not path:
         return None
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: a FIFO in its place is refused below, not waited on.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):
                 raise ConfigError("database_password_file = %r is not a file" % path)
@@ -283,7 +285,8 @@ def database_password(cfg):
                 raise ConfigError("database_password_file = %r is readable by others (mode "
                                   "%04o, owner uid %d): make it mode 0600 and the daemon "
                                   "user's" % (path, stat.S_IMODE(st.st_mode), st.st_uid))
-            return f.read().decode().rstrip("\r\n")
+            lines = f.read().decode().splitlines()
+            return lines[0] if lines else ""
     except OSError as e:
         raise ConfigError("database_password_file = %r cannot be read: %s"
                           % (path, e.strerror or e)) from None

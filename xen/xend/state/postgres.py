@@ -186,7 +186,7 @@ class PostgresEngine(Engine):
     def _mark_lost(self, e):
         if not self._broken.is_set():
             log.error("store: lost the PostgreSQL connection (%s); writes are refused "
-                      "until it is back", str(e).strip() or type(e).__name__)
+                      "until it is back", " ".join(str(e).split()) or type(e).__name__)
             self._broken.set()
 
     # -- the follower ---------------------------------------------------------------

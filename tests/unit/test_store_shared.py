@@ -1,0 +1,138 @@
+"""Stores of several daemons on one PostgreSQL database (xen/xend/state/postgres.py):
+each sees the others' writes, in one commit order; writers are serialised; a lost
+connection refuses writes and loses nothing."""
+
+import threading
+
+import pytest
+import stores
+from harness import STATE_WAIT, wait_until
+
+from xen.xend.api.errors import ApiError
+from xen.xend.state.store import Store
+
+CLASSES = ["VM", "session"]
+
+
+@pytest.fixture
+def db(postgres):
+    return stores.PostgresDatabase(postgres)
+
+
+@pytest.fixture
+def pair(db):
+    """Two stores on the database, as two daemons have, each with a listener that
+    records every change it is told of: (store, [(op, ref, record)])."""
+    out = []
+    for _ in range(2):
+        store = Store(db.engine(), CLASSES, lookup_fields=[("VM", "name_label")],
+                      volatile=["session"])
+        seen = []
+        store.add_listener(lambda events, seen=seen: seen.extend(
+            (op, ref, rec) for op, _, ref, rec, _ in events))
+        out.append((store, seen))
+    yield out
+    for store, _ in out:
+        store.close()
+
+
+def test_each_store_sees_the_others_writes_in_commit_order(pair):
+    (a, seen_a), (b, seen_b) = pair
+    for n in range(6):
+        writer = (a, b)[n % 2]
+        with writer.transaction() as t:
+            t.create("VM", "vm%d" % n, {"name_label": "n%d" % n})
+    with b.transaction() as t:
+        t.update("VM", "vm0", {"name_label": "renamed"})
+    with a.transaction() as t:
+        t.delete("VM", "vm1")
+    wait_until(lambda: len(seen_a) == len(seen_b) == 8, STATE_WAIT, "both stores told all")
+    assert seen_a == seen_b
+    assert [(op, ref) for op, ref, _ in seen_a] == (
+        [("add", "vm%d" % n) for n in range(6)] + [("mod", "vm0"), ("del", "vm1")])
+    for store in (a, b):
+        assert store.refs("VM") == ["vm0", "vm2", "vm3", "vm4", "vm5"]
+        assert store.get("VM", "vm0") == {"name_label": "renamed"}
+        assert store.lookup("VM", "name_label", "renamed") == ["vm0"]
+
+
+def test_a_transaction_judges_the_latest_commit_of_every_store(pair):
+    """A transaction's checks see what the other store committed just before, without
+    waiting for the follower: the check below would let a second "web" in otherwise."""
+    (a, _), (b, _) = pair
+    for attempt in range(20):
+        name = "web%d" % attempt
+        with a.transaction() as t:
+            t.create("VM", "a-" + name, {"name_label": name})
+        with b.transaction() as t:
+            taken = bool(b.lookup("VM", "name_label", name))
+            if not taken:
+                t.create("VM", "b-" + name, {"name_label": name})
+        assert taken, name
+
+
+def test_concurrent_writers_on_two_stores_lose_no_update(pair):
+    (a, seen_a), (b, seen_b) = pair
+    with a.transaction() as t:
+        t.create("VM", "counter", {"n": 0})
+
+    def bump(store):
+        for _ in range(100):
+            with store.transaction() as t:
+                t.update("VM", "counter", {"n": t.get("VM", "counter")["n"] + 1})
+    threads = [threading.Thread(target=bump, args=(s,)) for s in (a, b)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wait_until(lambda: len(seen_a) == len(seen_b) == 201, STATE_WAIT, "both stores told all")
+    assert a.get("VM", "counter") == b.get("VM", "counter") == {"n": 200}
+    # one commit order, told alike to both: the counter's every value, in turn
+    assert seen_a == seen_b
+    assert [rec["n"] for _, _, rec in seen_a] == list(range(201))
+
+
+def test_volatile_classes_stay_in_their_store(pair):
+    (a, _), (b, seen_b) = pair
+    with a.transaction() as t:
+        t.create("session", "s1", {})
+        t.create("VM", "vm1", {})
+    wait_until(lambda: b.get("VM", "vm1") is not None, STATE_WAIT, "vm1 in the other store")
+    assert b.get("session", "s1") is None and a.get("session", "s1") == {}
+
+
+def terminate_connections(postgres, db):
+    postgres.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                  "'%s' AND pid <> pg_backend_pid()" % db.name)
+
+
+def test_a_lost_connection_refuses_writes_then_catches_up(postgres, db, pair):
+    (a, seen_a), (b, _) = pair
+    with a.transaction() as t:
+        t.create("VM", "vm1", {"name_label": "before"})
+    wait_until(lambda: b.get("VM", "vm1"), STATE_WAIT, "vm1 in the other store")
+    terminate_connections(postgres, db)
+    with pytest.raises(ApiError) as e:
+        with a.transaction() as t:
+            t.update("VM", "vm1", {"name_label": "refused"})
+    assert e.value.args[0] == "HOST_STATE_UNAVAILABLE"
+    # nothing of it in memory, reads go on, and writes of memory-only classes too
+    assert a.get("VM", "vm1") == {"name_label": "before"}
+    with a.transaction() as t:
+        t.create("session", "s1", {})
+
+    def written(store, name):
+        try:
+            with store.transaction() as t:
+                t.update("VM", "vm1", {"name_label": name})
+            return True
+        except ApiError as e:
+            assert e.args[0] == "HOST_STATE_UNAVAILABLE"
+            return False
+    wait_until(lambda: written(b, "from b"), STATE_WAIT, "b to write again")
+    wait_until(lambda: a.get("VM", "vm1") == {"name_label": "from b"}, STATE_WAIT,
+               "a to catch up with b's write")
+    assert written(a, "from a")
+    assert db.rows()["vm1"] == ("VM", {"name_label": "from a"})
+    assert [rec["name_label"] for op, ref, rec in seen_a if ref == "vm1"] == [
+        "before", "from b", "from a"]
