@@ -165,7 +165,7 @@ ERRORS = {e.code: e for e in (
           "the daemon's state directory is full; nothing was changed"),
     Error("HOST_STATE_UNAVAILABLE", (),
           "the daemon cannot reach the database its objects are kept in (the store on "
-          "PostgreSQL, configured by `database`), so it cannot record the change; "
+          "PostgreSQL, the configuration's database key), so it cannot record the change; "
           "nothing was changed. Reads go on from the daemon's copy, and writes work "
           "again once the database answers",
           "the daemon's database cannot be reached; nothing was changed"),
