@@ -213,7 +213,9 @@ class PostgresEngine(Engine):
                                                                stop_after=1)]
                 if any(origin != self._origin for origin in woken):
                     self._store.catch_up()
-            except psycopg.OperationalError as e:
+            except Exception as e:   # the follower outlives any one failure
+                if not isinstance(e, psycopg.OperationalError):
+                    log.exception("store: following the database's change log failed")
                 if listener is not None:
                     listener.close()
                     listener = None
