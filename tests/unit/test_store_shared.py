@@ -136,3 +136,38 @@ def test_a_lost_connection_refuses_writes_then_catches_up(postgres, db, pair):
     assert db.rows()["vm1"] == ("VM", {"name_label": "from a"})
     assert [rec["name_label"] for op, ref, rec in seen_a if ref == "vm1"] == [
         "before", "from b", "from a"]
+
+
+def test_a_local_transaction_neither_waits_for_nor_judges_other_writers(pair):
+    """Sessions and tasks (volatile) are written in local transactions: one goes on while
+    the other store holds the writers' lock, and a stored class written in one after all
+    is still committed after every commit before it."""
+    (a, seen_a), (b, seen_b) = pair
+    with a.transaction() as t:             # the writers' lock held by a
+        t.create("VM", "first", {})
+        done = threading.Event()
+
+        def local_write():
+            with b.transaction(local=True) as lt:
+                lt.create("session", "s1", {})
+            done.set()
+        threading.Thread(target=local_write).start()
+        assert done.wait(STATE_WAIT)
+    with b.transaction(local=True) as t:
+        t.create("VM", "second", {})
+    wait_until(lambda: len(seen_a) == 2 and len(seen_b) == 3, STATE_WAIT, "both told")
+    assert [ref for _, ref, _ in seen_a] == ["first", "second"]
+    assert [ref for _, ref, _ in seen_b] == ["s1", "first", "second"]
+
+
+def test_nested_transactions_commit_in_order(pair):
+    (a, seen_a), (b, seen_b) = pair
+    with a.transaction() as outer:
+        with a.transaction() as inner:
+            inner.create("VM", "inner", {})
+        outer.create("VM", "outer", {})
+    with b.transaction() as t:
+        t.create("VM", "after", {})
+    wait_until(lambda: len(seen_a) == len(seen_b) == 3, STATE_WAIT, "both told")
+    assert seen_a == seen_b
+    assert [ref for _, ref, _ in seen_a] == ["inner", "outer", "after"]

@@ -175,7 +175,7 @@ class Sessions:
             user = uname
         ref = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
         now = self._wall_clock()
-        with self.app.store.transaction() as txn:
+        with self.app.store.transaction(local=True) as txn:
             txn.create("session", ref, {"this_user": user, "originator": originator})
         with self._lock:
             self._live[ref] = Session(ref, user, now, now, revision)
@@ -276,7 +276,7 @@ class Sessions:
         """Close the session ``ref`` (and drop its event registration, if any)."""
         with self._lock:
             self._live.pop(ref, None)
-        with self.app.store.transaction() as txn:
+        with self.app.store.transaction(local=True) as txn:
             if txn.exists(ref):
                 txn.delete("session", ref)
         events = getattr(self.app, "events", None)

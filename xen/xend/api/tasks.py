@@ -116,7 +116,7 @@ class Tasks:
             self._pending[user] += 1
             self._user_of[ref] = user
         now = xmltime.stamp(time.time())
-        with self.store.transaction() as txn:
+        with self.store.transaction(local=True) as txn:
             txn.create("task", ref, {
                 "name_label": label, "name_description": description,
                 "status": PENDING, "progress": 0.0, "ETA": "", "created": now,
@@ -223,7 +223,7 @@ class Tasks:
         """Apply ``changes`` to the task, if it still exists and, when ``only_from`` is
         given, its status is one of those: checked and written in one transaction, so
         a conditional change never lands on top of _finish's."""
-        with self.store.transaction() as txn:
+        with self.store.transaction(local=True) as txn:
             if not txn.exists(ref):
                 return
             if only_from is None or txn.get("task", ref).get("status") in only_from:
@@ -271,7 +271,7 @@ class Tasks:
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is still running; cancel it first" % ref)
         self._replies.pop(ref, None)
-        with self.store.transaction() as txn:
+        with self.store.transaction(local=True) as txn:
             if txn.exists(ref):
                 txn.delete("task", ref)
 

@@ -96,6 +96,7 @@ class Store:
         self._totals = {k: (weight, {}) for k, weight in (totals or {}).items()}
         self._volatile = frozenset(volatile)
         self._lock = threading.RLock()
+        self._depth = 0        # transactions open in the thread holding the lock (nested)
         self._listeners = []
         self._engine = engine or Engine()
         for cls, ref, record, private in self._engine.load():
@@ -152,9 +153,14 @@ class Store:
         """Hold off every writer (for a snapshot that must match one point in commit order)."""
         return self._lock
 
-    def transaction(self):
-        """A Transaction; use as ``with store.transaction() as t:``. Commits on exit."""
-        return Transaction(self)
+    def transaction(self, local=False):
+        """A Transaction; use as ``with store.transaction() as t:``. Commits on exit.
+
+        ``local``: the transaction writes volatile classes only (sessions, tasks) and
+        judges nothing but them, so it neither waits for other daemons' writers nor
+        catches up with their commits first (should it write a stored class after
+        all, the store catches up before that commit)."""
+        return Transaction(self, local)
 
     def add_listener(self, fn):
         """Call ``fn(changes)`` after every commit, in commit order, under the write lock.
@@ -180,10 +186,8 @@ class Store:
     def _commit(self, changes):
         rows = [c for c in changes if c[1] not in self._volatile]
         if rows:
-            self._begin()   # a no-op unless a nested transaction's commit ended ours
+            self._begin()   # a no-op unless local, or a nested transaction's commit ended ours
             self._engine.commit(rows)
-        else:
-            self._engine.abort()
         self._publish(changes)
 
     def _publish(self, changes):
@@ -249,30 +253,39 @@ class Transaction:
     Reads through the transaction see its own pending changes.
     """
 
-    def __init__(self, store):
+    def __init__(self, store, local):
         self._store = store
+        self._local = local
         self._pending = {}     # ref -> (op, cls, record, private); op None while unchanged
         self._order = []
 
     def __enter__(self):
-        self._store._lock.acquire()
+        store = self._store
+        store._lock.acquire()
+        store._depth += 1
         try:
-            self._store._begin()
+            if store._depth == 1 and not self._local:
+                store._begin()
         except BaseException:
-            self._store._lock.release()
+            store._depth -= 1
+            store._lock.release()
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        store = self._store
         try:
             if exc_type is None and self._order:
-                self._store._commit([(self._pending[r][0], self._pending[r][1], r,
-                                      self._pending[r][2], self._pending[r][3])
-                                     for r in self._order])
-            else:
-                self._store._engine.abort()
+                store._commit([(self._pending[r][0], self._pending[r][1], r,
+                                self._pending[r][2], self._pending[r][3])
+                               for r in self._order])
         finally:
-            self._store._lock.release()
+            try:
+                if store._depth == 1:
+                    store._engine.abort()   # ends what began if nothing was committed
+            finally:
+                store._depth -= 1
+                store._lock.release()
         return False
 
     def get(self, cls, ref):
