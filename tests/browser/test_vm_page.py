@@ -263,3 +263,31 @@ def test_a_template_offers_only_clone_and_delete(tab, ui_daemon):
     for op in ("clone", "delete"):
         expect(page.locator(by_test("vm-op-" + op))).to_be_enabled()
     api.VM.destroy(template)
+
+
+def test_new_vm_booting_a_kernel_starts(tab, ui_daemon, tmp_path):
+    page, api = tab.page, ui_daemon.api
+    kernel, ramdisk = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"\0" * 4096)
+    ramdisk.write_bytes(b"\0" * 4096)
+    log_in(page)
+    page.click(by_test("nav-vms"))
+    page.click(by_test("vm-new"))
+    dialog = page.locator(by_test("new-vm"))
+    name = harness.unique("kernel")
+    dialog.locator(by_test("new-name")).fill(name)
+    dialog.locator(by_test("new-boot")).select_option("kernel")
+    dialog.locator(by_test("new-kernel")).fill(str(kernel))
+    dialog.locator(by_test("new-ramdisk")).fill(str(ramdisk))
+    dialog.locator(by_test("new-args")).fill("console=ttyS0 quiet")
+    dialog.locator(by_test("new-disk-size")).fill("0")
+    dialog.locator(by_test("new-vm-confirm")).click()
+    expect(dialog).to_have_count(0)
+    [vm] = api.VM.get_by_name_label(name)
+    assert (api.VM.get_PV_kernel(vm), api.VM.get_PV_ramdisk(vm), api.VM.get_PV_args(vm)) == \
+        (str(kernel), str(ramdisk), "console=ttyS0 quiet")
+    open_vm(page, vm)
+    page.click(by_test("vm-op-start"))
+    expect(page.locator(by_test("vm-power"))).to_have_text("Running")
+    api.VM.hard_shutdown(vm)
+    api.VM.destroy(vm)
