@@ -231,14 +231,63 @@ def test_new_vm_from_a_template_booting_an_iso(tab, ui_daemon, tmp_path):
 
 
 def test_a_call_refused_before_any_task_shows_its_code_and_sentence(tab, ui_daemon):
-    # The lifecycle table allows a start when Halted; dispatch refuses it for a template
-    # before any task is made.
+    # The lifecycle table allows a start when Halted; dispatch refuses it on a disabled
+    # host before any task is made.
+    page, api = tab.page, ui_daemon.api
+    vm = harness.new_vm(api)
+    host = api.host.get_all()[0]
+    log_in(page)
+    open_vm(page, vm)
+    api.host.disable(host)
+    try:
+        refusal = harness.failure(api.VM.start, vm, False)
+        page.click(by_test("vm-op-start"))
+        expect(page.locator(by_test("error-code"))).to_have_text(refusal[0])
+        expect(page.locator(by_test("error-sentence"))).to_have_text(documented(refusal))
+        expect(page.locator(by_test("vm-task"))).to_have_count(0)
+    finally:
+        api.host.enable(host)
+    api.VM.destroy(vm)
+
+
+def test_a_template_offers_only_clone_and_delete(tab, ui_daemon):
     page, api = tab.page, ui_daemon.api
     template = harness.new_vm(api, is_a_template=True)
-    refusal = harness.failure(api.VM.start, template, False)
+    assert harness.failure(api.VM.start, template, False)[0] == "VM_IS_TEMPLATE"
     log_in(page)
     open_vm(page, template)
+    for op in ("start", "start_paused"):
+        expect(page.locator(by_test("vm-op-" + op))).to_be_disabled()
+        expect(page.locator(by_test("vm-op-" + op))).to_have_attribute(
+            "title", "a template is only cloned or deleted")
+    for op in ("clone", "delete"):
+        expect(page.locator(by_test("vm-op-" + op))).to_be_enabled()
+    api.VM.destroy(template)
+
+
+def test_new_vm_booting_a_kernel_starts(tab, ui_daemon, tmp_path):
+    page, api = tab.page, ui_daemon.api
+    kernel, ramdisk = tmp_path / "vmlinuz", tmp_path / "initrd.img"
+    kernel.write_bytes(b"\0" * 4096)
+    ramdisk.write_bytes(b"\0" * 4096)
+    log_in(page)
+    page.click(by_test("nav-vms"))
+    page.click(by_test("vm-new"))
+    dialog = page.locator(by_test("new-vm"))
+    name = harness.unique("kernel")
+    dialog.locator(by_test("new-name")).fill(name)
+    dialog.locator(by_test("new-boot")).select_option("kernel")
+    dialog.locator(by_test("new-kernel")).fill(str(kernel))
+    dialog.locator(by_test("new-ramdisk")).fill(str(ramdisk))
+    dialog.locator(by_test("new-args")).fill("console=ttyS0 quiet")
+    dialog.locator(by_test("new-disk-size")).fill("0")
+    dialog.locator(by_test("new-vm-confirm")).click()
+    expect(dialog).to_have_count(0)
+    [vm] = api.VM.get_by_name_label(name)
+    assert (api.VM.get_PV_kernel(vm), api.VM.get_PV_ramdisk(vm), api.VM.get_PV_args(vm)) == \
+        (str(kernel), str(ramdisk), "console=ttyS0 quiet")
+    open_vm(page, vm)
     page.click(by_test("vm-op-start"))
-    expect(page.locator(by_test("error-code"))).to_have_text(refusal[0])
-    expect(page.locator(by_test("error-sentence"))).to_have_text(documented(refusal))
-    expect(page.locator(by_test("vm-task"))).to_have_count(0)
+    expect(page.locator(by_test("vm-power"))).to_have_text("Running")
+    api.VM.hard_shutdown(vm)
+    api.VM.destroy(vm)

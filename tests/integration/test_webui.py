@@ -69,6 +69,7 @@ def test_model_json_is_the_datamodel(daemon, root):
     model = json.loads(body)
     rows = {(r["state"], r["op"]): (r["transient"], r["final"]) for r in model["lifecycle"]}
     assert rows == {k: (t.transient, t.final) for k, t in lifecycle.TABLE.items()}
+    assert model["template_ops"] == sorted(lifecycle.TEMPLATE_OPS)
     assert model["errors"] == {code: {"params": list(e.params), "sentence": e.sentence}
                                for code, e in errortable.ERRORS.items()}
     assert "SESSION_AUTHENTICATION_FAILED" in model["errors"]

@@ -36,6 +36,11 @@ export function rootOnly(method) {
   return rootOnlySet.has(method);
 }
 
+// Whether a template may undergo VM operation `op` (the others are VM_IS_TEMPLATE).
+export function templateMay(op) {
+  return facts.template_ops.includes(op);
+}
+
 // The power states in which VM operation `op` is allowed, in the table's order (empty
 // for an operation the table does not name).
 export function statesAllowing(op) {

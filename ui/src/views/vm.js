@@ -83,7 +83,7 @@ export function render(root, [ref]) {
   const showRecord = (next) => {
     record = next;
     recordPart.update(next);
-    actions.update(next.power_state);
+    actions.update(next);
   };
 
   const onEvent = (event) => {

@@ -97,7 +97,8 @@ def route(name):
 
 def model(app):
     """The facts of the datamodel the page needs, as a JSON-able dict: ``lifecycle``
-    (lifecycle.TABLE's rows), ``errors`` (each code's parameter names and the sentence
+    (lifecycle.TABLE's rows), ``template_ops`` (the operations a template may undergo:
+    every other is VM_IS_TEMPLATE), ``errors`` (each code's parameter names and the sentence
     xm prints, a str.format of them), ``root_only`` (the methods only root may call,
     in any revision: those declared so and the writes of classes whose writes are
     root's), ``enums`` (each enumeration's values, in the datamodel's order) and
@@ -106,6 +107,7 @@ def model(app):
     return {
         "lifecycle": [{"state": state, "op": op, "transient": t.transient, "final": t.final}
                       for (state, op), t in lifecycle.TABLE.items()],
+        "template_ops": sorted(lifecycle.TEMPLATE_OPS),
         "errors": {code: {"params": list(e.params), "sentence": e.sentence}
                    for code, e in errortable.ERRORS.items()},
         "root_only": sorted({name for table in app.dispatcher.tables.values()

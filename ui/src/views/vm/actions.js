@@ -5,7 +5,7 @@
 // offered to other users; a disabled button's title says in which states it is allowed.
 import { may } from "../../access.js";
 import { h } from "../../dom.js";
-import { allowedIn, statesAllowing } from "../../model.js";
+import { allowedIn, statesAllowing, templateMay } from "../../model.js";
 
 // [operation of the table, label, method, parameters after the VM]. The page speaks
 // Xen-API 1.0: VM.suspend takes no flag, VM.start and VM.resume take start_paused.
@@ -39,7 +39,7 @@ export function reason(op) {
   return `allowed only when ${statesAllowing(op).join(" or ")}`;
 }
 
-// actionBar({run(label, method, params), ask(op)}) -> {el, update(power state)}.
+// actionBar({run(label, method, params), ask(op)}) -> {el, update(VM record)}.
 // Operations with parameters of their own (clone's name, what delete removes, a file
 // name, a key...) call ask(op), which asks for them first; the others run(...) at once.
 // Settings… (ask("settings"): vCPUs, auto power on, actions/after_*) is no operation of
@@ -57,11 +57,13 @@ export function actionBar(handlers) {
     buttons.map(([, button]) => button),
     h("button", { "data-test": "vm-settings", onclick: () => handlers.ask("settings") },
       "Settings…"));
-  const update = (state) => {
+  // The VM's record decides: its power state, and whether it is a template.
+  const update = (record) => {
     for (const [op, button] of buttons) {
-      const allowed = allowedIn(state, op);
-      button.disabled = !allowed;
-      button.title = allowed ? "" : reason(op);
+      const refusal = record.is_a_template && !templateMay(op) ? "a template is only cloned or deleted"
+        : allowedIn(record.power_state, op) ? "" : reason(op);
+      button.disabled = Boolean(refusal);
+      button.title = refusal;
     }
   };
   return { el, update };
