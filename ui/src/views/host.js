@@ -2,9 +2,10 @@
 // CPUs with live utilisation, and the task list (progress, cancel). The host's record
 // and the tasks follow events; utilisation and free memory, which raise none, are
 // asked for again every few seconds. Its power buttons and logs are in views/host/.
+import { may } from "../access.js";
 import { badge, bytes, fill, h, percent, problem } from "../dom.js";
 import { every, subscribe } from "../events.js";
-import { api, isRoot } from "../session.js";
+import { api } from "../session.js";
 import { hostLogs } from "./host/logs.js";
 import { powerButtons } from "./host/power.js";
 
@@ -29,7 +30,7 @@ export function render(root) {
   const showHost = (record) => {
     const on = Boolean(record.enabled);
     fill(enabled, badge(on ? "Enabled" : "Disabled"));
-    fill(buttons, isRoot() && (on
+    fill(buttons, may(on ? "host.disable" : "host.enable") && (on
       ? h("button", { "data-test": "host-disable", onclick: () => act("host.disable", host) },
         "Disable")
       : h("button", { "data-test": "host-enable", onclick: () => act("host.enable", host) },
