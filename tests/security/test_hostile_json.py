@@ -10,7 +10,7 @@ import threading
 
 import pytest
 import secutil
-from harness import serving
+from harness import STATE_WAIT, serving, wait_until
 from jsonapi import Proxy, connection, exchange, request
 from secutil import (
     REFUSAL_LIMIT,
@@ -179,13 +179,29 @@ def test_calls_without_a_session_leave_a_connection_unauthenticated(make_daemon)
     d = make_daemon("max_connections = 6\nmax_unauthenticated_connections = 3\n")
     set_password(d, "root", PASSWORD)
     held = []
+
+    def sessionless_call(source):
+        """A connection from ``source`` whose call without a session was answered
+        SESSION_INVALID, or None where it was refused: the slots of unauthenticated
+        connections all still answering (the server clears that just after a reply
+        reaches its client), none idle to close for it."""
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=REFUSAL_LIMIT,
+                                          source_address=(source, 0))
+        try:
+            status, _, body = exchange(conn, request("VM.get_all", ["no-session"]))
+        except (http.client.HTTPException, OSError):
+            status = None
+        if status != 200:
+            conn.close()
+            return None
+        held.append(conn)
+        assert json.loads(body)["error"]["message"] == "SESSION_INVALID"
+        return conn
+
     try:
         for i in range(2, 10):
-            conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=REFUSAL_LIMIT,
-                                              source_address=("127.0.0.%d" % i, 0))
-            held.append(conn)
-            status, _, body = exchange(conn, request("VM.get_all", ["no-session"]))
-            assert json.loads(body)["error"]["message"] == "SESSION_INVALID"
+            wait_until(lambda: sessionless_call("127.0.0.%d" % i), STATE_WAIT,
+                       "a connection admitted")
         client = Proxy(d)
         session = client("session.login_with_password", ("root", PASSWORD))["Value"]
         assert client("VM.get_all", (session,))["Status"] == "Success"
