@@ -28,9 +28,9 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.qemu, requires_qemu]
 BACKEND = "qemu"   # the module's ui_daemon (conftest.py)
 
-# The number of colours a canvas shows (its pixels read in the page).
-# The display's pixels, read from a copy made for reading: reading noVNC's own canvas
-# again and again makes Chromium warn on the console, which the tests keep empty.
+# The number of colours a canvas shows, its pixels read in the page from a copy made for
+# reading: reading noVNC's own canvas again and again makes Chromium warn on the console,
+# which the tests keep empty.
 CANVAS_COLOURS = """c => {
   const copy = document.createElement("canvas");
   copy.width = c.width;
