@@ -41,9 +41,24 @@ class PostgresDatabase:
         self.uri = server.new_database()
         self.name = self.uri.rsplit("/", 1)[1]
 
-    def engine(self):
+    def engine(self, retention=300.0):
+        """An engine on the database whose log keeps each commit ``retention`` seconds."""
         from xen.xend.state.postgres import PostgresEngine
-        return PostgresEngine(self.uri, self.server.password)
+        return PostgresEngine(self.uri, self.server.password, retention)
+
+    def log(self):
+        """The change log's seqs, in order."""
+        return [int(seq) for seq in
+                self.server.psql("SELECT seq FROM change_log ORDER BY seq", self.name).split()]
+
+    def pruned(self):
+        """The last seq pruned from the log."""
+        return int(self.server.psql("SELECT value FROM meta WHERE key = 'pruned'", self.name))
+
+    def text(self):
+        """Everything the objects and the change log hold, as text."""
+        return self.server.psql("SELECT ref || class || record || private FROM objects "
+                                "UNION ALL SELECT changes FROM change_log", self.name)
 
     def rows(self):
         out = self.server.psql("SELECT ref, class, record FROM objects", self.name)

@@ -1,6 +1,7 @@
 """Stores of several daemons on one PostgreSQL database (xen/xend/state/postgres.py):
 each sees the others' writes, in one commit order; writers are serialised; a lost
-connection refuses writes and loses nothing."""
+connection refuses writes and loses nothing; the change log keeps only its retention
+window."""
 
 import threading
 
@@ -171,3 +172,61 @@ def test_nested_transactions_commit_in_order(pair):
     wait_until(lambda: len(seen_a) == len(seen_b) == 3, STATE_WAIT, "both told")
     assert seen_a == seen_b
     assert [ref for _, ref, _ in seen_a] == ["inner", "outer", "after"]
+
+
+# A retention window short enough for a test to see it pass.
+SHORT = 0.2
+
+
+def test_the_log_keeps_only_the_retention_window(db):
+    store = Store(db.engine(retention=SHORT), CLASSES)
+    try:
+        with store.transaction() as t:
+            t.create("VM", "vm", {"n": 0})
+        first = db.log()[0]
+        commits = [0]
+
+        def first_pruned():
+            commits[0] += 1
+            with store.transaction() as t:
+                t.update("VM", "vm", {"n": commits[0]})
+            return first not in db.log()
+        wait_until(first_pruned, STATE_WAIT, "the first commit pruned while writing")
+        kept = db.log()
+        assert kept and kept[0] > db.pruned() >= first   # what is left is the newest
+        # idle, the log empties: nothing of the commits is kept past the window
+        wait_until(lambda: db.log() == [], STATE_WAIT, "the idle log to empty")
+        assert db.pruned() >= kept[-1]
+        assert db.rows()["vm"] == ("VM", {"n": commits[0]})
+    finally:
+        store.close()
+    # a store opened on the pruned log starts where the objects are, and writes on
+    again = Store(db.engine(retention=SHORT), CLASSES)
+    try:
+        assert again.get("VM", "vm") == {"n": commits[0]}
+        with again.transaction() as t:
+            t.update("VM", "vm", {"n": -1})
+        assert db.rows()["vm"] == ("VM", {"n": -1})
+    finally:
+        again.close()
+
+
+def test_old_versions_of_a_record_leave_the_database(db):
+    """A user's password hashes, in its private data: once the window has passed only the
+    current one is anywhere in the database."""
+    store = Store(db.engine(retention=SHORT), ["user"])
+    try:
+        with store.transaction() as t:
+            t.create("user", "u1", {"name": "alice"}, {"hash": "old-hash-1"})
+        for private in ({"hash": "old-hash-2"}, {"hash": "new-hash"}):
+            with store.transaction() as t:
+                t.set_private("user", "u1", private)
+        with store.transaction() as t:
+            t.create("user", "u2", {"name": "bob"}, {"hash": "deleted-hash"})
+        with store.transaction() as t:
+            t.delete("user", "u2")
+        wait_until(lambda: "-hash" not in db.text().replace("new-hash", ""), STATE_WAIT,
+                   lambda: "old hashes to go, still: %s" % db.text())
+        assert "new-hash" in db.text() and store.private("u1") == {"hash": "new-hash"}
+    finally:
+        store.close()

@@ -93,7 +93,7 @@ def open_engine(config):
     except ImportError as e:
         raise configmod.ConfigError("database = %r needs psycopg 3 (pip install "
                                     "'xend[postgres]'): %s" % (config["database"], e)) from None
-    return PostgresEngine(config["database"], password)
+    return PostgresEngine(config["database"], password, config["database_log_retention"])
 
 
 # Lists "control_d" in Xen's control domain (dom0), where guests belong to Xen.

@@ -74,6 +74,7 @@ DEFAULTS = {
     "webui_dir": "",                       # the built web console; "" is the package's
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
+    "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -159,6 +160,7 @@ _RULES = {
     "state_reserve_bytes": lambda v: None if v >= 0 else _NOT_NEGATIVE,
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": _seconds(),
+    "database_log_retention": _seconds(),
     "reattach_timeout": _seconds(),
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "console_history_bytes": lambda v: None if v > 0 else _POSITIVE,

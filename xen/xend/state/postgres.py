@@ -3,9 +3,15 @@
 Tables (made at the first start):
 
   * ``objects``: each stored object's ref, class, record and private data (JSON text);
-  * ``change_log``: append-only, one row per commit: ``seq`` (a bigserial: the commit
-    order), the daemon that made it (``origin``) and what changed (JSON: the list of
-    (op, class, ref, record, private)).
+  * ``change_log``: one row per commit: ``seq`` (a bigserial: the commit order), the
+    daemon that made it (``origin``), what changed (JSON: the list of (op, class, ref,
+    record, private)) and when (``committed_at``);
+  * ``meta``: the schema's version, and ``pruned``: the last ``seq`` deleted from the log.
+
+The log is kept for ``retention`` seconds: each daemon's follower deletes the older
+entries now and then (a prefix of the log, in one statement with ``pruned``), so it
+neither grows without bound nor keeps old versions of records (password hashes) longer
+than that.
 
 Writers are serialised by the database: ``begin`` opens a transaction and takes a
 transaction-level advisory lock, then reads the log past the last ``seq`` this daemon
@@ -24,6 +30,7 @@ follower reconnects in the background and catches up from the log.
 import json
 import logging
 import threading
+import time
 import uuid
 
 import psycopg
@@ -44,6 +51,11 @@ RECONNECT_FIRST = 0.1
 LISTEN_TICK = 0.5
 # Seconds a writer waits for the lock another daemon holds before its write is refused.
 LOCK_WAIT = 60
+# Seconds the log keeps a commit (the configuration's database_log_retention), and how
+# many times per that time the follower prunes it: an entry goes at most a quarter of
+# the window after it is due.
+LOG_RETENTION = 300.0
+PRUNES_PER_WINDOW = 4
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -51,19 +63,39 @@ _SCHEMA = (
     # SQLite's rowid after an INSERT OR REPLACE).
     "CREATE TABLE IF NOT EXISTS objects (ref TEXT PRIMARY KEY, class TEXT NOT NULL,"
     " record TEXT NOT NULL, private TEXT NOT NULL, pos BIGSERIAL)",
+    # committed_at: clock_timestamp() (not now(), the transaction's start), taken under
+    # the writers' lock, so that it grows with seq.
     "CREATE TABLE IF NOT EXISTS change_log (seq BIGSERIAL PRIMARY KEY,"
-    " origin TEXT NOT NULL, changes TEXT NOT NULL)",
+    " origin TEXT NOT NULL, changes TEXT NOT NULL,"
+    " committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())",
+    "CREATE INDEX IF NOT EXISTS change_log_committed_at ON change_log (committed_at)",
     "INSERT INTO meta VALUES ('schema', '%s') ON CONFLICT DO NOTHING" % SCHEMA_VERSION,
+    "INSERT INTO meta VALUES ('pruned', '0') ON CONFLICT DO NOTHING",
 )
+
+# The log's entries older than the retention (seconds) deleted, a prefix in seq order, and
+# the last seq deleted kept in ``pruned``: one statement, so that a reader sees the log
+# and the point it was pruned to alike.
+_PRUNE = (
+    "WITH gone AS (DELETE FROM change_log WHERE seq <= (SELECT MAX(seq) FROM change_log"
+    " WHERE committed_at < clock_timestamp() - make_interval(secs => %s)) RETURNING seq)"
+    " UPDATE meta SET value = GREATEST(value::bigint, (SELECT MAX(seq) FROM gone))::text"
+    " WHERE key = 'pruned' AND EXISTS (SELECT 1 FROM gone)")
+# The last commit the objects hold: the log's last entry, or the last one pruned when
+# the log is empty.
+_LAST_SEQ = ("SELECT GREATEST(COALESCE(MAX(seq), 0), (SELECT value::bigint FROM meta"
+             " WHERE key = 'pruned')) FROM change_log")
 
 
 class PostgresEngine(Engine):
     """The records in the PostgreSQL database at ``uri`` (a libpq URI without a
-    password; ``password`` is given apart, never logged)."""
+    password; ``password`` is given apart, never logged); the log keeps each commit
+    ``retention`` seconds."""
 
-    def __init__(self, uri, password=None):
+    def __init__(self, uri, password=None, retention=LOG_RETENTION):
         self._uri = uri
         self._password = password
+        self._retention = retention
         self._origin = uuid.uuid4().hex       # this daemon, in the log and in NOTIFYs
         self._seq = 0                         # the last log entry applied to the store
         self._open = False                    # a write transaction holds the lock
@@ -91,8 +123,7 @@ class PostgresEngine(Engine):
                 self._conn.execute(statement)
             rows = self._conn.execute("SELECT ref, class, record, private FROM objects"
                                       " ORDER BY pos").fetchall()
-            self._seq = self._conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM change_log").fetchone()[0]
+            self._seq = self._conn.execute(_LAST_SEQ).fetchone()[0]
         return [(cls, ref, json.loads(record), json.loads(private))
                 for ref, cls, record, private in rows]
 
@@ -195,6 +226,7 @@ class PostgresEngine(Engine):
         """Wake on other daemons' NOTIFYs and hand their commits to the store; on a
         lost connection, reconnect (both connections) and catch up from the log."""
         listener, delay = None, RECONNECT_FIRST
+        next_prune = 0.0
         while not self._stop.is_set():
             try:
                 if listener is None:
@@ -213,6 +245,11 @@ class PostgresEngine(Engine):
                                                                stop_after=1)]
                 if any(origin != self._origin for origin in woken):
                     self._store.catch_up()
+                if time.monotonic() >= next_prune:
+                    # Off the write path: a commit waits for no delete, and old
+                    # entries go even while no daemon writes.
+                    listener.execute(_PRUNE, (self._retention,))
+                    next_prune = time.monotonic() + self._retention / PRUNES_PER_WINDOW
             except Exception as e:   # the follower outlives any one failure
                 if not isinstance(e, psycopg.OperationalError):
                     log.exception("store: following the database's change log failed")
