@@ -230,3 +230,56 @@ def test_old_versions_of_a_record_leave_the_database(db):
         assert "new-hash" in db.text() and store.private("u1") == {"hash": "new-hash"}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("how", ["follower", "write"])
+def test_a_store_behind_the_pruned_log_reloads(db, how):
+    """A store that heard nothing while the log was pruned past it (its follower
+    stopped) reloads every object when it next catches up (``follower``: its follower's
+    catch_up; ``write``: its next write transaction) and ends with exactly the other
+    store's records, its listeners told of each difference once."""
+    engines, stores, seen = [], [], []
+    for _ in range(2):
+        engines.append(db.engine(retention=SHORT))
+        stores.append(Store(engines[-1], CLASSES, volatile=["session"],
+                            lookup_fields=[("VM", "name_label")]))
+        seen.append([])
+        stores[-1].add_listener(lambda events, seen=seen[-1]: seen.extend(
+            (op, ref, rec) for op, _, ref, rec, _ in events))
+    a, b = stores
+    try:
+        with a.transaction() as t:
+            for ref in ("kept", "changed", "gone"):
+                t.create("VM", ref, {"name_label": ref})
+        wait_until(lambda: len(b.refs("VM")) == 3, STATE_WAIT, "b to follow a")
+        with b.transaction(local=True) as t:
+            t.create("session", "s1", {})
+        engines[1].stop_following()   # b hears of nothing more on its own
+        del seen[1][:]
+        for name in ("first", "second"):
+            with a.transaction() as t:
+                t.update("VM", "changed", {"name_label": name})
+        with a.transaction() as t:
+            t.delete("VM", "gone")
+            t.create("VM", "new", {"name_label": "new"})
+        last = db.log()[-1]
+        wait_until(lambda: db.pruned() >= last, STATE_WAIT, "a's commits pruned")
+        assert b.get("VM", "changed") == {"name_label": "changed"} and seen[1] == []
+        if how == "follower":
+            b.catch_up()
+        else:
+            with b.transaction() as t:
+                t.update("VM", "kept", {"name_label": "kept by b"})
+            wait_until(lambda: a.get("VM", "kept") == {"name_label": "kept by b"},
+                       STATE_WAIT, "a to follow b's write")
+        assert b.records("VM") == a.records("VM")
+        assert b.lookup("VM", "name_label", "second") == ["changed"]
+        assert b.lookup("VM", "name_label", "gone") == []
+        told = sorted((op, ref, rec) for op, ref, rec in seen[1] if ref != "kept")
+        assert told == [("add", "new", {"name_label": "new"}),
+                        ("del", "gone", {"name_label": "gone"}),
+                        ("mod", "changed", {"name_label": "second"})]
+        assert b.get("session", "s1") == {}   # memory-only classes are not reloaded
+    finally:
+        for store in stores:
+            store.close()

@@ -24,7 +24,9 @@ other daemons' followers, which read the log and hand the changes to their store
 A lost connection: ``begin`` and ``commit`` raise nothing but HOST_STATE_UNAVAILABLE
 for a write (the store's memory is left as it was: a commit whose COMMIT went
 unanswered is applied only once the log shows it), reads go on from memory, and the
-follower reconnects in the background and catches up from the log.
+follower reconnects in the background and catches up from the log. A daemon whose last
+applied ``seq`` is older than the pruned point (cut off longer than the window) would
+skip commits if it applied the log: it reloads every object instead (a ``Reload``).
 """
 
 import json
@@ -36,7 +38,7 @@ import uuid
 import psycopg
 
 from ..api.errors import ApiError
-from .store import Engine
+from .store import Engine, Reload
 
 log = logging.getLogger("xend")
 
@@ -85,6 +87,10 @@ _PRUNE = (
 # the log is empty.
 _LAST_SEQ = ("SELECT GREATEST(COALESCE(MAX(seq), 0), (SELECT value::bigint FROM meta"
              " WHERE key = 'pruned')) FROM change_log")
+# The point the log was pruned to, and the entries past a seq: one snapshot, so that
+# a reader knows whether the entries it gets follow on from its seq (one row at least).
+_READ_LOG = ("SELECT m.value::bigint, l.seq, l.changes FROM meta m LEFT JOIN change_log l"
+             " ON l.seq > %s WHERE m.key = 'pruned' ORDER BY l.seq")
 
 
 class PostgresEngine(Engine):
@@ -121,9 +127,14 @@ class PostgresEngine(Engine):
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             for statement in _SCHEMA:
                 self._conn.execute(statement)
-            rows = self._conn.execute("SELECT ref, class, record, private FROM objects"
-                                      " ORDER BY pos").fetchall()
-            self._seq = self._conn.execute(_LAST_SEQ).fetchone()[0]
+            return self._objects()
+
+    def _objects(self):
+        """Every object, and the log's position they match (in a transaction holding
+        the writers' lock, so that no commit comes between the two)."""
+        rows = self._conn.execute("SELECT ref, class, record, private FROM objects"
+                                  " ORDER BY pos").fetchall()
+        self._seq = self._conn.execute(_LAST_SEQ).fetchone()[0]
         return [(cls, ref, json.loads(record), json.loads(private))
                 for ref, cls, record, private in rows]
 
@@ -202,12 +213,28 @@ class PostgresEngine(Engine):
 
     def _read_log(self):
         """The commits past the last one applied, in commit order (this daemon's own
-        included: one whose COMMIT went unanswered shows here if it was made)."""
-        rows = self._conn.execute("SELECT seq, changes FROM change_log WHERE seq > %s"
-                                  " ORDER BY seq", (self._seq,)).fetchall()
+        included: one whose COMMIT went unanswered shows here if it was made); a Reload
+        if some of them were pruned from the log."""
+        rows = self._conn.execute(_READ_LOG, (self._seq,)).fetchall()
+        if rows[0][0] > self._seq:
+            return self._reload()
+        rows = [(seq, changes) for _, seq, changes in rows if seq is not None]
         if rows:
             self._seq = rows[-1][0]
         return [[tuple(change) for change in json.loads(changes)] for _, changes in rows]
+
+    def _reload(self):
+        """Every object, read again: the log no longer holds every commit since the
+        last one applied (the daemon was cut off longer than the retention window), and
+        applying what is left would skip the others."""
+        log.warning("store: the change log was pruned past the last commit this daemon "
+                    "applied (cut off longer than database_log_retention): reloading "
+                    "every object")
+        if self._open:   # begin's transaction holds the lock already
+            return Reload(self._objects())
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            return Reload(self._objects())
 
     def _lost(self, e):
         """The main connection failed: refuse writes until the follower has a new one."""

@@ -14,7 +14,10 @@ The engine (``Engine`` below is the contract) is what the records persist in:
 with other daemons hands the store the changes they committed: before each
 transaction (so that its checks never judge a stale copy) and as they come (its
 follower thread calls ``catch_up``); the store applies them and calls its
-listeners for them as for its own, all in one commit order.
+listeners for them as for its own, all in one commit order. An engine that no
+longer holds every commit since the last it handed over (its log was pruned past
+them) hands a ``Reload`` instead: the store replaces its stored classes' records
+with it and tells its listeners the difference, as one commit.
 
 The store knows records, rows and indexes; it does not know what a field
 means. Two kinds of index are kept, both declared by the caller:
@@ -58,8 +61,8 @@ class Engine:
     def begin(self):
         """A write transaction starts: the commits others made since the last
         ones handed over, in commit order, for the store to apply before the
-        transaction's checks run. Writers are serialised from here to
-        ``commit`` or ``abort``."""
+        transaction's checks run, or a ``Reload`` if some of those are lost.
+        Writers are serialised from here to ``commit`` or ``abort``."""
         return ()
 
     def poll(self):
@@ -76,6 +79,12 @@ class Engine:
 
     def close(self):
         """Release the database; the engine is not used afterwards."""
+
+
+class Reload(list):
+    """What ``Engine.begin`` or ``poll`` hands over in place of commits when it no longer
+    has every commit since the last ones it handed over: every stored (cls, ref, record,
+    private) as they are now, in ``load``'s form, read at one point in commit order."""
 
 
 class Store:
@@ -178,10 +187,27 @@ class Store:
         self._publish_remote(self._engine.begin())
 
     def _publish_remote(self, commits):
+        if isinstance(commits, Reload):
+            commits = [self._difference(commits)]
         for changes in commits:
             changes = [c for c in changes if c[1] in self._tables]
             if changes:
                 self._publish(changes)
+
+    def _difference(self, objects):
+        """The changes that turn the stored classes' records in memory into ``objects``
+        (a ``Reload``): a del for each object gone, an add or mod for each one new or
+        changed, so that listeners learn of every difference the lost commits made."""
+        now = {ref: (cls, rec, priv) for cls, ref, rec, priv in objects if cls in self._tables}
+        changes = [("del", cls, ref, rec, {}) for cls, table in self._tables.items()
+                   if cls not in self._volatile
+                   for ref, rec in table.items() if ref not in now]
+        for ref, (cls, rec, priv) in now.items():
+            if self._tables[cls].get(ref) is None:
+                changes.append(("add", cls, ref, rec, priv))
+            elif self._tables[cls][ref] != rec or self.private(ref) != priv:
+                changes.append(("mod", cls, ref, rec, priv))
+        return changes
 
     def _commit(self, changes):
         rows = [c for c in changes if c[1] not in self._volatile]
