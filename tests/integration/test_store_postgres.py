@@ -1,12 +1,15 @@
 """The daemon on the store's PostgreSQL engine (docs/pool.md, "The store on PostgreSQL"):
 the database stopped under it refuses writes with HOST_STATE_UNAVAILABLE while reads
 answer, and once it is back writes work and nothing acknowledged is lost; a password
-file others may read stops the start, and the password is never written anywhere."""
+file others may read stops the start, and the password is never written anywhere; a
+user's old password hashes leave the database once the change log's window has passed."""
 
+import json
 import os
+import re
 
 import pytest
-from harness import STATE_WAIT, failure, new_vm, wait_until
+from harness import STATE_WAIT, failure, make_user, new_vm, wait_until
 from XenAPI import Failure
 
 
@@ -64,3 +67,26 @@ def test_the_password_is_never_logged(postgres, make_daemon, config):
     new_vm(d.api)
     assert "store on PostgreSQL at postgresql://" in d.log_text()
     assert postgres.password not in d.log_text()
+
+
+def test_old_password_hashes_leave_the_database(postgres, make_daemon, config):
+    d = make_daemon(extra_config=config + "database_log_retention = 0.2\n")
+    name = re.search(r'database = "([^"]+)"', config).group(1).rsplit("/", 1)[1]
+    ref, _, _ = make_user(d.api)
+
+    def stored_hash():
+        return json.loads(postgres.psql("SELECT private FROM objects WHERE ref = '%s'"
+                                        % ref, name))["password"]
+
+    def everything():
+        return postgres.psql("SELECT record || private FROM objects UNION ALL "
+                             "SELECT changes FROM change_log", name)
+    hashes = [stored_hash()]
+    for password in ("second password", "third password"):
+        d.api.user.set_password(ref, password)
+        hashes.append(stored_hash())
+    *old, current = hashes
+    assert len(set(hashes)) == 3
+    wait_until(lambda: not any(h in everything() for h in old), STATE_WAIT,
+               "the old hashes to leave the database")
+    assert current in everything()

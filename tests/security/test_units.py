@@ -63,6 +63,7 @@ def test_config_accepts(values):
     ({"database": "mysql://xend@db/xend"}, "database must be \"\" (SQLite in state_dir) or"),
     ({"database": "postgresql://xend:s3cret@db/xend"}, "database must not hold a password"),
     ({"database": "postgresql://xend@db/xend?password=s3cret"}, "must not hold a password"),
+    ({"database_log_retention": 0}, "database_log_retention must be greater than 0"),
 ])
 def test_config_refuses(values, message):
     with pytest.raises(config.ConfigError) as e:
