@@ -70,6 +70,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS change_log (seq BIGSERIAL PRIMARY KEY,"
     " origin TEXT NOT NULL, changes TEXT NOT NULL,"
     " committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())",
+    # A log made before entries had a commit time gets one (its entries: the start's).
+    "ALTER TABLE change_log ADD COLUMN IF NOT EXISTS committed_at TIMESTAMPTZ NOT NULL"
+    " DEFAULT clock_timestamp()",
     "CREATE INDEX IF NOT EXISTS change_log_committed_at ON change_log (committed_at)",
     "INSERT INTO meta VALUES ('schema', '%s') ON CONFLICT DO NOTHING" % SCHEMA_VERSION,
     "INSERT INTO meta VALUES ('pruned', '0') ON CONFLICT DO NOTHING",
