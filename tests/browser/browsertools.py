@@ -21,6 +21,19 @@ ROOT_PASSWORD = "browser-root-password"
 expect.set_options(timeout=STATE_WAIT * 1000)
 
 
+# A JavaScript function giving a canvas's pixels (RGBA bytes), read from a copy made for
+# reading: reading a page's own canvas again and again makes Chromium warn on the
+# console, which the tests keep empty.
+CANVAS_PIXELS = """(canvas) => {
+  const copy = document.createElement("canvas");
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const context = copy.getContext("2d", { willReadFrequently: true });
+  context.drawImage(canvas, 0, 0);
+  return context.getImageData(0, 0, canvas.width, canvas.height).data;
+}"""
+
+
 @dataclasses.dataclass
 class Tab:
     """A page of its own browser context, with what it printed to its console, the

@@ -7,6 +7,7 @@ in build/test-artifacts/browser/."""
 
 import pytest
 from browsertools import (
+    CANVAS_PIXELS,
     by_test,
     log_in,
     open_console,
@@ -28,22 +29,15 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.qemu, requires_qemu]
 BACKEND = "qemu"   # the module's ui_daemon (conftest.py)
 
-# The number of colours a canvas shows, its pixels read in the page from a copy made for
-# reading: reading noVNC's own canvas again and again makes Chromium warn on the console,
-# which the tests keep empty.
+# The number of colours a canvas shows.
 CANVAS_COLOURS = """c => {
-  const copy = document.createElement("canvas");
-  copy.width = c.width;
-  copy.height = c.height;
-  const context = copy.getContext("2d", { willReadFrequently: true });
-  context.drawImage(c, 0, 0);
-  const data = context.getImageData(0, 0, c.width, c.height).data;
+  const data = (%s)(c);
   const seen = new Set();
   for (let i = 0; i < data.length; i += 4) {
     seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
   }
   return seen.size;
-}"""
+}""" % CANVAS_PIXELS
 
 
 @pytest.fixture(scope="module")

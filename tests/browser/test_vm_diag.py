@@ -5,7 +5,7 @@ charts draw their lines on their canvases and their values are the SDK's figures
 
 import harness
 import pytest
-from browsertools import by_test, log_in, open_tab, screenshot
+from browsertools import CANVAS_PIXELS, by_test, log_in, open_tab, screenshot
 from playwright.sync_api import expect
 from vmpage import open_vm
 
@@ -100,7 +100,7 @@ def chart_drawn(page, chart):
         const colours = [...box.querySelectorAll('.swatch')].map((swatch) =>
             getComputedStyle(swatch).backgroundColor.match(/\\d+/g).map(Number));
         const canvas = box.querySelector('canvas');
-        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const data = (%s)(canvas);
         for (let i = 0; i < data.length; i += 4) {
             if (data[i + 3] === 255 && colours.some(([r, g, b]) =>
                 data[i] === r && data[i + 1] === g && data[i + 2] === b)) {
@@ -108,7 +108,7 @@ def chart_drawn(page, chart):
             }
         }
         return false;
-    }""")
+    }""" % CANVAS_PIXELS)
 
 
 def shows(page, series, figure):

@@ -68,7 +68,7 @@ export function render(root, [ref]) {
       (task) => fill(messages, h("p", { class: "note" },
         "Cloned: ", h("a", { href: `#/vm/${encodeURIComponent(task.result)}`,
           "data-test": "vm-clone-link" }, name))))),
-    delete: () => askDelete(ref, record, objects, () => { location.hash = "#/vms"; }),
+    delete: () => report(askDelete(ref, record, () => { location.hash = "#/vms"; })),
   };
   const actions = actionBar({
     run: (label, method, params) => run(label, method, params),

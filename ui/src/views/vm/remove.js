@@ -2,26 +2,32 @@
 // VIFs, which VM.destroy removes) and, each with a checkbox, the VDIs of its disks that
 // no other VM uses. VDIs another VM uses are listed as kept. Then Async.VM.destroy
 // (followed to its outcome) and a VDI.destroy per disk ticked, each step's failure
-// shown in the dialog.
+// shown in the dialog. What it lists is read from the API when asked, not from the
+// page's copies, which events may not have filled yet.
 import { h } from "../../dom.js";
 import { openDialog } from "../../dialog.js";
 import { api } from "../../session.js";
 import { outcome } from "./task.js";
 
-// The VDIs of VM `vm`'s VBDs, as [vdi ref, vdi record, VBD record, whether another
-// VM has a VBD of it too].
-function disksOf(vm, objects) {
-  const vbds = [...objects.vbd.values()];
-  return vbds.filter((vbd) => vbd.VM === vm && objects.vdi.has(vbd.VDI)).map((vbd) => [
-    vbd.VDI, objects.vdi.get(vbd.VDI), vbd,
-    vbds.some((other) => other.VDI === vbd.VDI && other.VM !== vm)]);
+// The VDIs of VM `vm`'s VBDs (an empty drive has none), as [vdi ref, vdi record, VBD
+// record, whether another VM has a VBD of it too].
+async function disksOf(vm) {
+  const mine = await api("VM.get_VBDs", vm);
+  const vbds = (await Promise.all(mine.map((ref) => api("VBD.get_record", ref))))
+    .filter((vbd) => vbd.VDI && vbd.VDI !== "OpaqueRef:NULL");
+  const vdis = await Promise.all(vbds.map((vbd) => api("VDI.get_record", vbd.VDI)));
+  return vbds.map((vbd, i) => [vbd.VDI, vdis[i], vbd,
+    vdis[i].VBDs.some((other) => !mine.includes(other))]);
 }
 
-// askDelete(vm, record, objects, onDeleted): onDeleted runs once all is deleted.
-export function askDelete(vm, record, objects, onDeleted) {
+// askDelete(vm, record, onDeleted): onDeleted runs once all is deleted. Rejects if
+// what the VM holds cannot be read.
+export async function askDelete(vm, record, onDeleted) {
   const boxes = [];   // [checkbox, vdi ref]
   const deleted = new Set();   // what a try that failed half-way already deleted
-  const items = disksOf(vm, objects).map(([ref, vdi, vbd, shared]) => {
+  const disks = await disksOf(vm);
+  const names = new Map(disks.map(([ref, vdi]) => [ref, vdi.name_label]));
+  const items = disks.map(([ref, vdi, vbd, shared]) => {
     if (shared) {
       return h("li", { "data-test": "delete-kept", "data-ref": ref },
         `Kept: disk ${vdi.name_label} (${vbd.device}), used by another VM`);
@@ -44,7 +50,7 @@ export function askDelete(vm, record, objects, onDeleted) {
       // The VM as the page's other operations, a task (Async.VM.destroy); then its disks.
       const steps = [[vm, `the VM ${record.name_label}`,
         async () => outcome(await api("Async.VM.destroy", vm))],
-      ...vdis.map((v) => [v, `disk ${objects.vdi.get(v).name_label}`,
+      ...vdis.map((v) => [v, `disk ${names.get(v)}`,
         () => api("VDI.destroy", v)])];
       for (const [ref, what, run] of steps) {
         if (deleted.has(ref)) continue;
