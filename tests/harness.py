@@ -29,6 +29,7 @@ import contextlib
 import glob
 import http.client
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -257,6 +258,15 @@ class Daemon:
     def log_text(self):
         with open(self.log) as f:
             return f.read()
+
+    def sim_guests(self):
+        """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
+        report), read from its state file."""
+        try:
+            with open(os.path.join(self.state_dir, "sim-domains.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------

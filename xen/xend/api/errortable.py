@@ -97,6 +97,10 @@ ERRORS = {e.code: e for e in (
     Error("HOST_DISABLED", ("host",),
           "the host is disabled and refuses new starts and resumes",
           "host {host} is disabled and starts no VMs"),
+    Error("HOST_NOT_LIVE", ("host",),
+          "the host cannot renew its lease on the pool's database (docs/pool.md, \"Host "
+          "failure\"): it has stopped its guests and starts none until the lease is renewed",
+          "host {host} is not live in its pool and starts no VMs"),
     Error("HOST_NOT_DISABLED", ("host",),
           "host shutdown/reboot asked for while the host is enabled",
           "host {host} must be disabled first (host-disable)"),

@@ -75,6 +75,7 @@ DEFAULTS = {
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
+    "pool_lease_seconds": 30.0,            # PostgreSQL: a member is dead this long unrenewed
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -161,6 +162,9 @@ _RULES = {
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": _seconds(),
     "database_log_retention": _seconds(),
+    # At least three: renewed every third of it, a connection attempt takes up to 2 s.
+    "pool_lease_seconds": lambda v: None if v >= 3 else "must be 3 or more (seconds), "
+    "not %g" % v,
     "reattach_timeout": _seconds(),
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "console_history_bytes": lambda v: None if v > 0 else _POSITIVE,

@@ -1,0 +1,47 @@
+"""A member of a pool when it or another member fails (docs/pool.md, "Host failure"):
+a daemon that cannot renew its lease stops its own guests before the lease can expire,
+refuses starts meanwhile, and once the database is back stores them Halted without
+restarting them."""
+
+import re
+
+import pytest
+from harness import STATE_WAIT, failure, new_vm, wait_until
+
+LEASE = 3
+
+
+@pytest.fixture
+def config(postgres, tmp_path):
+    return postgres.daemon_config(str(tmp_path)) + "pool_lease_seconds = %d\n" % LEASE
+
+
+def test_a_host_cut_off_from_the_database_stops_its_guests(postgres, make_daemon, config):
+    d = make_daemon(extra_config=config)
+    api = d.api
+    host = api.host.get_all()[0]
+    assert api.host_metrics.get_live(api.host.get_metrics(host)) is True
+    vm, idle = new_vm(api, name_label="fenced"), new_vm(api, name_label="idle")
+    api.VM.start(vm, False)
+    assert vm in d.sim_guests()
+    postgres.stop()
+    try:
+        wait_until(lambda: vm not in d.sim_guests(), STATE_WAIT, "the guest to be stopped")
+        fence = re.search(r"fenced, (-?[\d.]+) s before the lease can expire", d.log_text())
+        assert fence and float(fence.group(1)) > 0
+        assert "VM %s: guest stopped: this host could not renew its lease" % vm \
+            in d.log_text()
+        assert failure(api.VM.start, idle, False) == ["HOST_NOT_LIVE", host]
+        wait_until(lambda: not api.host_metrics.get_live(api.host.get_metrics(host)),
+                   STATE_WAIT, "the host's lease to expire")
+    finally:
+        postgres.start()
+    wait_until(lambda: api.VM.get_power_state(vm) == "Halted", STATE_WAIT,
+               "the guest's record to be put right")
+    assert api.VM.get_resident_on(vm) == ""    # null, as the draft spells it
+    assert "renewed again after the fence" in d.log_text()
+    assert vm not in d.sim_guests()     # not restarted
+    wait_until(lambda: api.host_metrics.get_live(api.host.get_metrics(host)), STATE_WAIT,
+               "the host to be live again")
+    api.VM.start(idle, False)           # starts are back
+    assert api.VM.get_power_state(vm) == "Halted"
