@@ -14,7 +14,8 @@ def sim_owner(tmp_path, **vm_fields):
     (with ``vm_fields``), made unless the store has them already (a daemon restart);
     close its store (``owner.store.close()``) when done."""
     store = Store(SqliteEngine(str(tmp_path / "xend.db")), ["VM", "host", "VBD", "VIF", "console"],
-                  reverse_fields=[("VBD", "VM"), ("VIF", "VM"), ("console", "VM")])
+                  reverse_fields=[("VBD", "VM"), ("VIF", "VM"), ("console", "VM"),
+                                  ("VM", "resident_on")])
     if store.get("host", "h") is None:
         with store.transaction() as txn:
             txn.create("host", "h", {"enabled": True})

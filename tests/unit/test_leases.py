@@ -115,3 +115,14 @@ def test_a_host_that_cannot_renew_fences_while_its_lease_runs(postgres, db, open
     assert owner.rejoined.wait(STATE_WAIT), "no rejoin once the database is back"
     wait_until(lambda: not a.fenced, STATE_WAIT, "the fence to end")
     assert a.lease("host-a")["live"]
+
+
+def test_a_lease_found_expired_at_a_renewal_fences(db, open_leases):
+    """The daemon stood still past its lease (here: the row expired behind its back):
+    other members may run its guests, so it stops its own before anything else."""
+    a, owner = open_leases("host-a")
+    db.server.psql("UPDATE host_lease SET expires_at = clock_timestamp() - interval '1 s'",
+                   db.name)
+    assert owner.fenced.wait(STATE_WAIT), "no fence"
+    assert owner.rejoined.wait(STATE_WAIT), "no rejoin after the renewal"
+    wait_until(lambda: not a.fenced, STATE_WAIT, "the fence to end")

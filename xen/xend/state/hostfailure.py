@@ -34,11 +34,14 @@ class HostFailure:
 
     _takeover = None    # the thread of the running takeover, if one runs
 
-    def _own_guests(self):
-        """This host's resident guests (the control domain is no guest)."""
-        return [vm for vm in self.store.referrers("VM", "resident_on", self.app.host_ref)
+    def _guests_on(self, host):
+        """The guests the store says ``host`` runs (its control domain is no guest)."""
+        return [vm for vm in self.store.referrers("VM", "resident_on", host)
                 if not (self.store.get("VM", vm) or {}).get("is_control_domain")
                 and self.store.get("VM", vm).get("power_state") in lifecycle.LIVE_STATES]
+
+    def _own_guests(self):
+        return self._guests_on(self.app.host_ref)
 
     def fence(self):
         """Hard-stop every guest here, straight through the backend (no claim to wait
@@ -107,7 +110,7 @@ class HostFailure:
     def dead_seen(self, hosts):
         """Called with the members whose leases were seen expired: a takeover (on a
         thread of its own: it may start guests) where any of them still has guests."""
-        if not any(self.store.referrers("VM", "resident_on", h) for h in hosts):
+        if not any(self._guests_on(host) for host in hosts):
             return
         if self._takeover is not None and self._takeover.is_alive():
             return

@@ -27,7 +27,10 @@ other members' leases have expired: the members that are dead. Each renewal that
 one expired calls ``owner.dead_seen`` with them, which acts on ``expired()``'s answer.
 
 ``lapsed``: this host's own lease had expired when the daemon started (it was down
-longer than the lease): other members may have taken its guests over.
+longer than the lease): other members may have taken its guests over. A renewal that
+finds the lease expired later on (the daemon stood still, stopped or swapped out, for
+longer than the lease, so that the watchdog could not run either) fences at once, then
+rejoins as after any fence.
 """
 
 import logging
@@ -49,13 +52,16 @@ CONNECT_TIMEOUT = 2
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS host_lease (host TEXT PRIMARY KEY,"
            " expires_at TIMESTAMPTZ NOT NULL, memory_total BIGINT NOT NULL,"
            " memory_free BIGINT NOT NULL)")
-_RENEW = ("INSERT INTO host_lease VALUES (%s, clock_timestamp() + make_interval(secs => %s),"
-          " %s, %s) ON CONFLICT (host) DO UPDATE SET expires_at = EXCLUDED.expires_at,"
-          " memory_total = EXCLUDED.memory_total, memory_free = EXCLUDED.memory_free")
+# The renewal, and whether the lease had expired before it (the CTE reads the row as it
+# was: a lease renewed after it lapsed means another member may run this host's guests).
+_RENEW = ("WITH old AS (SELECT expires_at < clock_timestamp() AS lapsed FROM host_lease"
+          " WHERE host = %s) INSERT INTO host_lease VALUES (%s, clock_timestamp()"
+          " + make_interval(secs => %s), %s, %s) ON CONFLICT (host) DO UPDATE SET"
+          " expires_at = EXCLUDED.expires_at, memory_total = EXCLUDED.memory_total,"
+          " memory_free = EXCLUDED.memory_free RETURNING (SELECT lapsed FROM old)")
 # Every lease, with the seconds left of it on the database's clock (negative: expired).
 _READ = ("SELECT host, EXTRACT(EPOCH FROM expires_at - clock_timestamp())::float8,"
          " memory_total, memory_free FROM host_lease")
-_LAPSED = "SELECT expires_at < clock_timestamp() FROM host_lease WHERE host = %s"
 _EXPIRED = "SELECT host FROM host_lease WHERE expires_at < clock_timestamp() AND host <> %s"
 
 
@@ -74,15 +80,15 @@ class Leases:
         self._stop = threading.Event()
         self._renewed = threading.Event()     # wakes the watchdog: a renewal succeeded
         self._lock = threading.Lock()         # the connection is used by one thread at once
+        self._fencing = threading.Lock()      # the watchdog and the renewer may both fence
         self._conn = None
         self._seen = {}        # host -> (monotonic expiry, memory_total, memory_free)
         self._last_sent = time.monotonic()
         self.fenced = False    # guests stopped; set until the records are put right
         self._threads = []
+        self.lapsed = False
         with self._lock:
-            conn = self._connect()
-            conn.execute(_SCHEMA)
-            self.lapsed = bool((conn.execute(_LAPSED, (host,)).fetchone() or (False,))[0])
+            self._connect().execute(_SCHEMA)
         self._renew()          # a member is live from its start: the first renewal now
         if not self._seen:
             raise psycopg.OperationalError("the first renewal of the host's lease failed")
@@ -148,7 +154,8 @@ class Leases:
         with self._lock:
             try:
                 conn = self._connect()
-                conn.execute(_RENEW, (self.host, self.seconds, total, free))
+                lapsed, = conn.execute(_RENEW, (self.host, self.host, self.seconds, total,
+                                                free)).fetchone()
                 rows = conn.execute(_READ).fetchall()
             except psycopg.Error as e:
                 self._drop()
@@ -160,7 +167,13 @@ class Leases:
         self._last_sent = sent
         self._renewed.set()
         if not self._threads:
-            return   # the first renewal, at start: the owner acts once started
+            self.lapsed = bool(lapsed)   # at start: the owner acts on it before starting us
+            return
+        if lapsed and not self.fenced:
+            # Expired unfenced: the daemon stood still longer than the lease (stopped,
+            # swapped out); the watchdog could not run either.
+            self._fence("this host's lease expired before it renewed it (the daemon stood "
+                        "still for longer than pool_lease_seconds %s)" % self.seconds)
         try:   # the renewer outlives any one failure: retried at the next renewal
             if self.fenced:
                 self.fenced = not self._owner.rejoin()
@@ -176,6 +189,18 @@ class Leases:
             self._conn.close()
             self._conn = None
 
+    def _fence(self, why):
+        """Stop every guest here (the owner's fence), once until the next rejoin."""
+        with self._fencing:
+            if self.fenced:
+                return
+            self.fenced = True
+        log.error("lease: %s; stopping every guest here", why)
+        try:
+            self._owner.fence()
+        except Exception:
+            log.exception("lease: stopping the guests failed")
+
     def _watching(self):
         """Fence once no renewal has succeeded for the lease less the margin."""
         allowed = self.seconds * (1 - FENCE_MARGIN)
@@ -185,17 +210,10 @@ class Leases:
             if left > 0:
                 self._renewed.wait(left)
                 continue
-            if not self.fenced:
-                self.fenced = True
-                now = time.monotonic()
-                expiry = self._seen.get(self.host, (now,))[0]
-                log.error("lease: no renewal of this host's lease reached the database for "
-                          "%.1f s (pool_lease_seconds %s): fenced, %.1f s before the lease "
-                          "can expire and other members restart this host's guests; "
-                          "stopping every guest here", now - self._last_sent, self.seconds,
-                          expiry - now)
-                try:
-                    self._owner.fence()
-                except Exception:
-                    log.exception("lease: stopping the guests failed")
+            now = time.monotonic()
+            expiry = self._seen.get(self.host, (now,))[0]
+            self._fence("no renewal of this host's lease reached the database for %.1f s "
+                        "(pool_lease_seconds %s): fenced, %.1f s before the lease can "
+                        "expire and other members restart this host's guests"
+                        % (now - self._last_sent, self.seconds, expiry - now))
             self._renewed.wait()   # until a renewal succeeds (or the stop)
