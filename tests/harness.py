@@ -52,6 +52,7 @@ from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
 from xen.xend.host import cgroups
+from xen.xend.util import progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -387,6 +388,21 @@ def failure(fn, *args):
         assert all(isinstance(x, str) for x in e.details), e.details
         return e.details
     raise AssertionError("expected a Failure, got Success %r" % (value,))
+
+
+# -- an operation run as a task ------------------------------------------------------------
+
+@contextlib.contextmanager
+def as_task(on_progress=lambda fraction: None):
+    """Run what the block calls as an API task's worker runs it: its progress reports go
+    to ``on_progress`` and ``request_cancel()`` of the yielded tracker cancels it."""
+    tracker = progress.Tracker(on_progress)
+    tracker.begin()
+    progress.install(tracker)
+    try:
+        yield tracker
+    finally:
+        progress.install(None)
 
 
 # -- events ----------------------------------------------------------------------------

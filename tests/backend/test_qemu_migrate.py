@@ -1,0 +1,91 @@
+"""Live migration between two QemuBackends of this machine (separate guest state
+directories), over 127.0.0.1, with the tiny Linux guest running a counter in its shell.
+
+One guest boots for the whole module's story: a cancelled migration first (the guest
+runs on at the source, nothing is left at the target), then a completed one (the
+counter, the guest's uptime and its disk carry on at the target).
+"""
+
+import dataclasses
+import re
+
+import pytest
+from harness import READY, as_task, qemu_pids, requires_qemu, wait_until
+from qemutest import console, wait_console
+
+from xen.xend.util import progress
+
+pytestmark = [pytest.mark.qemu, requires_qemu]
+
+WAIT = 90   # seconds: an upper bound, never an expectation
+# Each tick: its number and the guest's uptime, every 0.1 s.
+COUNTER = ('i=0; while :; do i=$((i+1)); read u x < /proc/uptime; '
+           'echo "tick $i $u"; sleep 0.1; done &')
+TICK = re.compile(r"^tick (\d+) (\d+\.\d+)\r?$", re.M)
+TOKEN = "migrated-disk-7f3a"
+
+
+def type_line(backend, spec, line):
+    """Type ``line`` into the guest's shell (xend.test=shell) on its serial console."""
+    with backend.open_console(spec.uuid, "vt100") as sock:
+        sock.sendall(line.encode() + b"\n")
+
+
+def ticks(spec):
+    """The counter's complete lines so far on the console of ``spec``: [(n, uptime)]."""
+    text = console(spec)
+    text = text[:text.rfind("\n") + 1]      # not a line still being written
+    return [(int(n), float(u)) for n, u in TICK.findall(text)]
+
+
+def wait_ticks(spec, count):
+    wait_until(lambda: len(ticks(spec)) >= count, WAIT,
+               "%d ticks of the counter on the console of %s" % (count, spec.uuid))
+
+
+def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, linux_spec,
+                                                         tmp_path):
+    source, target = backend_factory(), backend_factory()
+    disk = vms.disk(source)
+    spec = linux_spec("shell", disks=[disk])
+    here = dataclasses.replace(spec, state_dir=str(tmp_path / "target"))
+    pid = source.start(spec, paused=False)["pid"]
+    wait_console(spec, READY)
+    # Written through to the image (the shell's line, then sync), before any migration.
+    type_line(source, spec, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER))
+    wait_ticks(spec, 5)
+
+    # Cancelled as soon as it reports progress: the guest runs on at the source.
+    incoming = target.migrate_receive(here, "127.0.0.1")
+    assert incoming["uri"].startswith("tcp:127.0.0.1:")
+    with as_task(lambda fraction: tracker.request_cancel()) as tracker, \
+            pytest.raises(progress.Cancelled):
+        source.migrate_send(spec.uuid, incoming["uri"], {})
+    assert target.migrate_finish(spec.uuid, False) is None
+    assert target.power_state(spec.uuid) is None
+    assert qemu_pids(spec.uuid) == [pid]
+    assert source.power_state(spec.uuid) == "Running"
+    counted = len(ticks(spec))
+    wait_ticks(spec, counted + 3)
+
+    # Completed: the same guest carries on at the target.
+    incoming = target.migrate_receive(here, "127.0.0.1")
+    figures = source.migrate_send(spec.uuid, incoming["uri"], {})
+    target.migrate_finish(spec.uuid, True)
+    assert source.power_state(spec.uuid) is None
+    assert target.power_state(spec.uuid) == "Running"
+    assert qemu_pids(spec.uuid) == [incoming["pid"]] != [pid]
+    assert figures["transferred_bytes"] > 0
+    assert figures["total_time_ms"] >= figures["downtime_ms"] > 0
+    before = ticks(spec)
+    wait_ticks(here, 3)
+    after = ticks(here)
+    # The counter goes on from where it was (no tick lost but perhaps the one being
+    # written at the switch); the guest's clock runs on: it did not boot again.
+    assert before[-1][0] < after[0][0] <= before[-1][0] + 2
+    assert after[0][1] >= before[-1][1]
+    assert READY not in console(here)
+    # The disk's contents, read from the image again (the guest's cache dropped).
+    type_line(target, here, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
+                            'echo "disk says $l"')
+    wait_console(here, "disk says %s" % TOKEN)
