@@ -623,6 +623,13 @@ def console(daemon, vm):
     return console_text(vm_dir(daemon, vm))
 
 
+def type_line(backend, vm, line):
+    """Type ``line`` on the serial console of ``backend``'s guest ``vm``: a command for
+    the tiny guest's shell (xend.test=shell)."""
+    with backend.open_console(vm, "vt100") as sock:
+        sock.sendall(line.encode() + b"\n")
+
+
 def wait_ready(daemon, vm, count=1, timeout=BOOT_WAIT):
     """Wait until the tiny guest said it is ready ``count`` times on its console."""
     wait_until(lambda: console(daemon, vm).count(READY) >= count, timeout,

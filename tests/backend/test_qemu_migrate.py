@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 import pytest
-from harness import READY, as_task, qemu_pids, requires_qemu, wait_until
+from harness import READY, as_task, qemu_pids, requires_qemu, type_line, wait_until
 from qemutest import console, wait_console
 
 from xen.xend.util import progress
@@ -23,12 +23,6 @@ COUNTER = ('i=0; while :; do i=$((i+1)); read u x < /proc/uptime; '
            'echo "tick $i $u"; sleep 0.1; done &')
 TICK = re.compile(r"^tick (\d+) (\d+\.\d+)\r?$", re.M)
 TOKEN = "migrated-disk-7f3a"
-
-
-def type_line(backend, spec, line):
-    """Type ``line`` into the guest's shell (xend.test=shell) on its serial console."""
-    with backend.open_console(spec.uuid, "vt100") as sock:
-        sock.sendall(line.encode() + b"\n")
 
 
 def ticks(spec):
@@ -52,7 +46,7 @@ def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, l
     pid = source.start(spec, paused=False)["pid"]
     wait_console(spec, READY)
     # Written through to the image (the shell's line, then sync), before any migration.
-    type_line(source, spec, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER))
+    type_line(source, spec.uuid, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER))
     wait_ticks(spec, 5)
 
     # Cancelled as soon as it reports progress: the guest runs on at the source.
@@ -86,6 +80,6 @@ def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, l
     assert after[0][1] >= before[-1][1]
     assert READY not in console(here)
     # The disk's contents, read from the image again (the guest's cache dropped).
-    type_line(target, here, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
+    type_line(target, here.uuid, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
                             'echo "disk says $l"')
     wait_console(here, "disk says %s" % TOKEN)

@@ -11,6 +11,7 @@ restarts a guest it stopped for the switch) and the target is killed.
 """
 
 import asyncio
+import logging
 
 from xen.xend.util import progress
 
@@ -18,6 +19,8 @@ from ..base import BackendError
 from . import scheduling
 from .domain import POLL
 from .suspend import wait_incoming
+
+log = logging.getLogger("xend.backend.qemu")
 
 # What the source asks of QEMU for a short pause at the switch: no bandwidth cap
 # (QEMU's default, 128 MiB/s, makes a guest that dirties memory faster than that
@@ -71,7 +74,9 @@ async def send(dom, uri, options, report, cancel_asked):
     """Migrate the running guest of ``dom`` to ``uri``; returns the figures of the
     completed migration, or None once a cancel (``cancel_asked()``) took effect. The
     source's QEMU is left stopped after a completed migration, running otherwise."""
-    if (await dom.qmp("query-status"))["status"] != "running":
+    status = (await dom.qmp("query-status"))["status"]
+    if status != "running":
+        log.info("QEMU of %s is %s: not migrated", dom.uuid, status)
         raise BackendError("VM_BAD_POWER_STATE", dom.uuid, "Running", "Paused")
     wanted = tuning(options)
     await dom.qmp("migrate-set-capabilities", {"capabilities": [
