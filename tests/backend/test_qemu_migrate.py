@@ -7,12 +7,15 @@ counter, the guest's uptime and its disk carry on at the target).
 """
 
 import dataclasses
+import json
 import re
+import subprocess
 
 import pytest
 from harness import READY, as_task, qemu_pids, requires_qemu, type_line, wait_until
 from qemutest import console, wait_console
 
+from xen.xend.backend.base import BackendError
 from xen.xend.util import progress
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
@@ -30,6 +33,13 @@ def ticks(spec):
     text = console(spec)
     text = text[:text.rfind("\n") + 1]      # not a line still being written
     return [(int(n), float(u)) for n, u in TICK.findall(text)]
+
+
+def disk_size(path):
+    """The virtual size of the image at ``path``."""
+    info = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], check=True,
+                          capture_output=True, text=True).stdout
+    return json.loads(info)["virtual-size"]
 
 
 def wait_ticks(spec, count):
@@ -83,3 +93,47 @@ def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, l
     type_line(target, here.uuid, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
                             'echo "disk says $l"')
     wait_console(here, "disk says %s" % TOKEN)
+
+
+def test_migration_with_storage_copy_moves_the_disk_into_the_targets_image(
+        backend_factory, vms, linux_spec, tmp_path):
+    source, target = backend_factory(), backend_factory()
+    disk = vms.disk(source)
+    spec = linux_spec("shell", disks=[disk])
+    # The target's own image, made empty by the caller, of the same virtual size.
+    theirs = dataclasses.replace(disk, path=vms.disk(target, name="target-disk").path)
+    here = dataclasses.replace(spec, state_dir=str(tmp_path / "target"), disks=[theirs])
+    source.start(spec, paused=False)
+    wait_console(spec, READY)
+    type_line(source, spec.uuid, "echo %s > /dev/vda; sync; echo written" % TOKEN)
+    wait_console(spec, "\nwritten")
+
+    incoming = target.migrate_receive(here, "127.0.0.1", storage="copy")
+    assert incoming["nbd"]["exports"] == [disk.vbd]
+    figures = source.migrate_send(spec.uuid, incoming["uri"],
+                                  {"storage": "copy", "nbd": incoming["nbd"]})
+    target.migrate_finish(spec.uuid, True)
+    assert target.power_state(spec.uuid) == "Running"
+    assert figures["transferred_bytes"] >= disk_size(disk.path)
+    # The host sees the token in the target's image, which the guest reads from now on.
+    raw = str(tmp_path / "target.raw")
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", theirs.path, raw], check=True)
+    with open(raw, "rb") as f:
+        assert f.read(len(TOKEN)) == TOKEN.encode()
+    type_line(target, here.uuid, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
+                                 'echo "disk says $l"')
+    wait_console(here, "disk says %s" % TOKEN)
+
+
+def test_unknown_storage_or_downtime_is_refused_before_anything_runs(backend, vms):
+    spec = vms.spec()
+    with pytest.raises(BackendError) as err:
+        backend.migrate_receive(spec, "127.0.0.1", storage="nfs")
+    assert err.value.params[:2] == ["storage", "nfs"]
+    assert qemu_pids(spec.uuid) == []
+    backend.start(spec, paused=False)
+    for options, field in (({"storage": "nfs"}, "storage"), ({"downtime_ms": 0}, "downtime_ms")):
+        with pytest.raises(BackendError) as err:
+            backend.migrate_send(spec.uuid, "tcp:127.0.0.1:1", options)
+        assert (err.value.code, err.value.params[0]) == ("VALUE_NOT_SUPPORTED", field)
+    assert backend.power_state(spec.uuid) == "Running"

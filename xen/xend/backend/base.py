@@ -133,10 +133,12 @@ class Backend(abc.ABC):
     # target's finishes. The caller (the pool) runs the three in that order and calls
     # migrate_finish(uuid, False) on the target whenever migrate_send raised.
 
-    def migrate_receive(self, spec: DomainSpec, address: str) -> dict:
+    def migrate_receive(self, spec: DomainSpec, address: str, storage: str = "shared") -> dict:
         """Prepare to receive the guest of ``spec``: build it without running it and
         listen on ``address`` (an IP of this host) for its state. Returns ``{"uri":
-        where the source sends to, ...}`` plus the private state start() would return."""
+        where the source sends to, ...}`` plus the private state start() would return.
+        With ``storage`` "copy" (see migrate_send) also ``"nbd"``: where the source
+        copies the disks to, for migrate_send's options."""
         raise BackendError("VM_MIGRATE_FAILED", spec.uuid,
                            "the %s backend cannot receive a guest" % self.name)
 
@@ -146,9 +148,10 @@ class Backend(abc.ABC):
         ended. Returns ``{"total_time_ms", "downtime_ms", "transferred_bytes"}``.
 
         ``options``: ``"storage"``: "shared" (the default: the target opens the same
-        images) or "copy" (the disks are copied into the target's images, which
-        migrate_receive's spec names and the caller created empty, of the same virtual
-        size); ``"downtime_ms"``: the longest pause the guest may see at the switch.
+        images) or "copy" (the writable disks are copied into the target's images,
+        which migrate_receive's spec names and the caller created empty, of the same
+        virtual size; ``"nbd"``: migrate_receive's); ``"downtime_ms"``: the longest
+        pause the guest may see at the switch.
         On failure VM_MIGRATE_FAILED [uuid, reason], on a cancel util.progress.Cancelled:
         either way the guest keeps running here."""
         raise BackendError("VM_MIGRATE_FAILED", uuid,

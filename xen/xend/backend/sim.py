@@ -229,7 +229,7 @@ class SimBackend(Backend):
     # Live migration: the guest travels as a small file in the target's directory,
     # whose path is the URI (so two sim backends of one machine migrate between them).
 
-    def migrate_receive(self, spec, address):
+    def migrate_receive(self, spec, address, storage="shared"):
         check_host_files(spec, boot_files(spec.vm))
         path = os.path.join(os.path.dirname(self._path), "incoming-%s" % spec.uuid)
         create_private_file(path, "")

@@ -167,19 +167,21 @@ class QemuBackend(base.Backend):
                                                  self._audio_ok(spec.vm),
                                                  progress.reporter()))
 
-    def migrate_receive(self, spec, address):
+    def migrate_receive(self, spec, address, storage="shared"):
         """Start QEMU for ``spec`` stopped, with ``-incoming defer``, and let it listen
         on ``address`` at a port it picks (migrate.py); returns its private state and
-        the ``uri``."""
+        the ``uri``, and with ``storage`` "copy" the ``nbd`` exports of its disks."""
+        migrate.check_storage(storage)
         self._check_can_start(spec)
         with open_taps(spec.nics) as taps:
-            return self._loop.run(migrate.receive(self._processes, spec, address, taps,
-                                                  self._audio_ok(spec.vm)))
+            return self._loop.run(migrate.receive(self._processes, spec, address, storage,
+                                                  taps, self._audio_ok(spec.vm)))
 
     def migrate_send(self, uuid, uri, options):
         """QMP ``migrate`` to ``uri``, followed by ``query-migrate`` until it ends, tuned
         for a short pause (migrate.tuning); ``migrate_cancel`` on a cancel. The guest's
         QEMU here is ended once the migration completed and no cancel came."""
+        migrate.check_storage(options.get("storage", "shared"))
         asked = migrate.cancel_asked()
         try:
             with progress.cancellable():
