@@ -33,7 +33,7 @@ prints ``xend-test: ready`` on the serial console and then:
   each virtio disk and CD-ROM read-only and says ``xend-test: read DEV: TEXT`` with
   the first line of its file ``xend-test.txt`` (or ``xend-test: mount DEV
   failed``), then ``xend-test: mounted``, ``shell`` runs a shell on the serial
-  console, which runs each line typed there (no prompt).
+  console, which runs each line typed there.
 
 Usage: ``build.py`` prints the JSON ``{"kernel": PATH, "initrd": PATH,
 "cmdline": ARGS}``; ``build()`` returns the same dict. Needs root and apt.
