@@ -26,7 +26,6 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 """
 
 import contextlib
-import glob
 import http.client
 import importlib.util
 import os
@@ -52,6 +51,7 @@ from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
 from xen.xend.host import cgroups
+from xen.xend.util import pgserver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -261,66 +261,24 @@ class Daemon:
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
-# Debian's server binaries, the newest version installed.
-PG_BIN = max(glob.glob("/usr/lib/postgresql/*/bin"), default=None,
-             key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0)
-
-
-class Postgres:
-    """A PostgreSQL server of the tests' own: Debian's initdb and pg_ctl in a scratch
-    directory, run as ``nobody`` (the server refuses root), listening on a Unix socket in
-    that directory and on a loopback port. Local connections are trusted (``psql``);
-    TCP ones need a password: the role ``xend`` logs in with ``password``, as a daemon
-    given ``database_password_file`` does. ``skip_without_postgres()`` first."""
-
-    USER = "nobody"
-    ROLE = "xend"
+class Postgres(pgserver.Server):
+    """A PostgreSQL server of the tests' own (``pgserver.Server``) in a scratch directory,
+    run as ``nobody``, on a free loopback port, with fsync off (the tests kill daemons,
+    never the server, and stop it cleanly). The role ``xend`` logs in with ``password``.
+    ``skip_without_postgres()`` first."""
 
     def __init__(self):
-        self.dir = scratch_dir()
-        self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
+        super().__init__(scratch_dir(), port=free_port())
         self.password = uuid.uuid4().hex
-        shutil.chown(self.dir, self.USER)
-        self._as_server([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "postgres",
-                         "-E", "UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"])
-        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            # fsync off: the tests kill daemons, never the server, and stop it cleanly.
-            f.write("listen_addresses = '127.0.0.1'\nport = %d\n"
-                    "unix_socket_directories = '%s'\nfsync = off\n" % (self.port, self.dir))
-        self.start()
-        self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.ROLE, self.password))
-
-    def _as_server(self, argv):
-        subprocess.run(argv, user=self.USER, cwd=self.dir, check=True, capture_output=True)
-
-    def start(self):
-        """Start the server; return once it accepts connections."""
-        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
-                         "-l", os.path.join(self.dir, "server.log"), "start"])
-
-    def stop(self):
-        """Stop the server (fast: every connection is cut at once)."""
-        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
-                         "-m", "fast", "stop"])
+        self.create(self.password, fsync=False)
 
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def psql(self, sql, database="postgres"):
-        """What ``sql`` prints, run by the superuser (rows as lines, fields |-separated)."""
-        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p",
-                              str(self.port), "-U", "postgres", "-d", database, "-Atq",
-                              "-v", "ON_ERROR_STOP=1", "-c", sql],
-                             check=True, capture_output=True, text=True)
-        return out.stdout
-
     def new_database(self):
         """The URI of a new, empty database owned by the role ``xend`` (no password)."""
-        name = "xend_" + uuid.uuid4().hex[:12]
-        self.psql("CREATE DATABASE %s OWNER %s" % (name, self.ROLE))
-        return "postgresql://%s@127.0.0.1:%d/%s" % (self.ROLE, self.port, name)
+        return self.create_database("xend_" + uuid.uuid4().hex[:12])
 
     def daemon_config(self, directory):
         """A daemon's configuration lines for a new database: ``database`` and a
@@ -335,7 +293,7 @@ class Postgres:
 def skip_without_postgres():
     """Skip the test (or the fixture's users) where Debian's PostgreSQL server or
     psycopg is not installed, or where it cannot be run as an unprivileged user."""
-    if PG_BIN is None:
+    if pgserver.PG_BIN is None:
         pytest.skip("PostgreSQL (Debian's postgresql) is not installed")
     if importlib.util.find_spec("psycopg") is None:
         pytest.skip("psycopg is not installed (the postgres extra)")
