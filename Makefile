@@ -76,7 +76,7 @@ test-fast: lint ui
 
 # ruff.toml holds the rules: pycodestyle, pyflakes and import order, lines of 100.
 lint: $(VENV)/.stamp
-	$(VENV)/bin/ruff check xen tests bench setup.py
+	$(VENV)/bin/ruff check xen tests bench setup.py tools/pool-up
 
 bench: $(VENV)/.stamp ui
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -64,18 +64,18 @@ def issue(cert, key, common_name, dns_names, addresses, issuer=None):
         with open(issuer[1], "rb") as f:
             signer = serialization.load_pem_private_key(f.read(), password=None)
     now = datetime.datetime.now(datetime.timezone.utc)
-    alt = x509.SubjectAlternativeName(
-        [x509.DNSName(n) for n in dns_names]
-        + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
-                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=3650))
-                   .add_extension(alt, critical=False)
-                   .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=0
-                                                        if issuer is None else None),
-                                  critical=True)
-                   .sign(signer, hashes.SHA256()))
+    names = ([x509.DNSName(n) for n in dns_names]
+             + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
+               .public_key(private.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=0
+                                                    if issuer is None else None),
+                              critical=True))
+    if names:       # a CA's own certificate names no host
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    certificate = builder.sign(signer, hashes.SHA256())
     fd = open_own(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(private.private_bytes(serialization.Encoding.PEM,
