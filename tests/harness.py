@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import uuid
 import xmlrpc.client
@@ -299,6 +300,95 @@ def skip_without_postgres():
         pytest.skip("psycopg is not installed (the postgres extra)")
     if os.geteuid() != 0:
         pytest.skip("the tests' PostgreSQL server is started as nobody, which needs root")
+
+
+# -- a pool of hosts ---------------------------------------------------------------------
+
+class Pool:
+    """A pool of ``count`` hosts made by tools/pool-up in a scratch directory (each host's
+    daemon in its network namespace, one PostgreSQL): ``up()`` then ``down()``. Host K
+    (from 1) is ``hosts[K - 1]``: its ``url`` (HTTPS) and ``tcp_url``. One pool at a time
+    per machine (the tool's bridge and namespaces have fixed names).
+    ``skip_without_pool()`` first."""
+
+    TOOL = os.path.join(ROOT, "tools", "pool-up")
+
+    def __init__(self, count=3, backend="sim"):
+        self.count = count
+        self.backend = backend
+        self.dir = scratch_dir()
+        self.hosts = []
+        self.ca = self.password = None
+
+    def tool(self, *args):
+        """Run tools/pool-up with ``args`` and this pool's --dir; the CompletedProcess."""
+        return subprocess.run([sys.executable, self.TOOL, *args, "--dir", self.dir],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    def up(self):
+        """Start the pool; RuntimeError with the tool's stderr if it fails. Reads the
+        lines the tool prints: the CA's file, then each host's URLs and password file."""
+        out = self.tool(str(self.count), "--backend", self.backend)
+        if out.returncode != 0:
+            raise RuntimeError("tools/pool-up failed: %s" % out.stderr)
+        for line in out.stdout.splitlines():
+            words = line.split()
+            if words[0] == "ca:":
+                self.ca = words[1]
+            elif words[0] == "host":
+                # host K: https://ADDR/ password-file PATH (http://ADDR:PORT/)
+                self.hosts.append({"url": words[2], "tcp_url": words[5].strip("()")})
+                with open(words[4]) as f:
+                    self.password = f.read().strip()
+        assert len(self.hosts) == self.count and self.ca, out.stdout
+        return self
+
+    def down(self):
+        """tools/pool-up --down: the CompletedProcess (the tool may run it twice)."""
+        return self.tool("--down")
+
+    def sdk(self, k, version="1.0"):
+        """A XenAPI SDK session of root on host ``k``, over its HTTPS URL from this
+        machine, the host's certificate verified against the pool CA."""
+        context = ssl.create_default_context(cafile=self.ca)
+        s = XenAPI.Session(self.hosts[k - 1]["url"],
+                           transport=xmlrpc.client.SafeTransport(context=context))
+        s.xenapi.login_with_password("root", self.password, version, "xend-tests")
+        return s
+
+    def host_dir(self, k):
+        return os.path.join(self.dir, "host%d" % k)
+
+    def daemon_pid(self, k):
+        with open(os.path.join(self.host_dir(k), "xend.pid")) as f:
+            return int(f.read().split()[0])
+
+    @staticmethod
+    def netns(k):
+        return "xend-pool%d" % k
+
+    def in_netns(self, k, argv):
+        """Run ``argv`` in host ``k``'s network namespace; the CompletedProcess (text)."""
+        return subprocess.run(["ip", "netns", "exec", self.netns(k), *argv],
+                              capture_output=True, text=True, timeout=60)
+
+    def database(self):
+        """The pool's PostgreSQL (a pgserver.Server, for its superuser's ``psql``), at the
+        address and port host 1's configuration names."""
+        with open(os.path.join(self.host_dir(1), "xend.toml"), "rb") as f:
+            uri = urllib.parse.urlsplit(tomllib.load(f)["database"])
+        return pgserver.Server(os.path.join(self.dir, "postgres"), address=uri.hostname,
+                               port=uri.port)
+
+
+def skip_without_pool():
+    """Skip where tools/pool-up cannot run: no PostgreSQL, not root, or no network
+    namespaces (``ip netns``)."""
+    skip_without_postgres()
+    probe = "xend-probe-%d" % os.getpid()
+    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
+        pytest.skip("network namespaces cannot be made here (ip netns add)")
+    subprocess.run(["ip", "netns", "del", probe], check=True)
 
 
 # -- waiting and failures ----------------------------------------------------------------
