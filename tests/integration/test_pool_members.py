@@ -1,9 +1,11 @@
 """Daemons sharing one PostgreSQL database (docs/pool.md, "Membership"): each is a host of
 its own, named by its ``pool-host`` file, with its own CPUs, control domain, local SR and
-guests; what one host changes reaches the others in commit order, and a restart keeps
-the host it was."""
+guests; they show one pool, whose master is the first host; what one host changes
+reaches the others in commit order, and a restart keeps the host it was."""
 
+import json
 import os
+import sqlite3
 import stat
 
 import pytest
@@ -68,6 +70,18 @@ def test_each_host_has_its_control_domain_resident_on_it(members):
     assert failure(members[0].api.VM.start, other, False)[0] == "OPERATION_NOT_ALLOWED"
 
 
+def test_the_pool_is_one_on_every_member_and_its_master_the_first_host(members):
+    pool, = members[0].api.pool.get_all()
+    for d in members:
+        assert d.api.pool.get_all() == [pool]
+        assert d.api.pool.get_master(pool) == own_host(members[0])
+    members[1].api.pool.set_name_label(pool, "the pool")     # written on another member
+    for d in members:
+        wait_until(lambda d=d: d.api.pool.get_name_label(pool) == "the pool", STATE_WAIT,
+                   "the pool's name on %s" % d.url)
+    assert members[0].api.host.get_name_label(own_host(members[0])) != "the pool"
+
+
 def test_each_host_has_its_own_local_sr_and_only_it_changes_its_files(members):
     a, b = members[0], members[1]
     srs = {}
@@ -124,3 +138,23 @@ def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     assert a.api.VM.get_resident_on(guest) == own_host(b)
     b.api.VM.hard_shutdown(guest)
     b.api.VM.destroy(guest)
+
+
+def test_a_single_hosts_store_from_before_the_pool_record_keeps_its_pool(fresh_daemon):
+    """A store written before the master was recorded (its host record without the
+    key) is a pool of one again, under the same ref, once the daemon restarts."""
+    api = fresh_daemon.relogin()
+    host, = api.host.get_all()
+    pool, = api.pool.get_all()
+    fresh_daemon.stop()
+    db = sqlite3.connect(os.path.join(fresh_daemon.state_dir, "xend.db"))
+    with db:
+        record = json.loads(db.execute("SELECT record FROM objects WHERE ref = ?",
+                                       (host,)).fetchone()[0])
+        del record["_pool_master"]
+        db.execute("UPDATE objects SET record = ? WHERE ref = ?", (json.dumps(record), host))
+    db.close()
+    api = fresh_daemon.start().relogin()
+    assert api.pool.get_all() == [pool]
+    assert api.pool.get_master(pool) == host
+    assert not os.path.exists(os.path.join(fresh_daemon.state_dir, "pool-host"))
