@@ -48,7 +48,7 @@ import wsproto.connection
 import wsproto.events
 import XenAPI
 
-from xen.xend.api.lifecycle import CONTROL_DOMAIN
+from xen.xend.api.lifecycle import CONTROL_DOMAIN, CONTROL_DOMAIN_NAME
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
@@ -527,20 +527,27 @@ def memory(static_max, dynamic_max=None, dynamic_min=None, static_min=16 * MIB):
             "memory_dynamic_max": str(dynamic_max), "memory_static_max": str(static_max)}
 
 
+def is_guest(vm, rec):
+    """Whether the VM ``vm`` (its record ``rec``, any revision's) is no control domain
+    (Domain-0, which every host has: CONTROL_DOMAIN on a single host and a pool's first,
+    named so on every other host of a pool, where its name cannot change)."""
+    return vm != CONTROL_DOMAIN and rec["name_label"] != CONTROL_DOMAIN_NAME
+
+
 def guests(api):
-    """The refs of the daemon's VMs but the control domain (Domain-0), which every
-    daemon has: the VMs tests make."""
-    return [vm for vm in api.VM.get_all() if vm != CONTROL_DOMAIN]
+    """The refs of the daemon's VMs but the control domains: the VMs tests make."""
+    return list(guest_records(api))
 
 
 def resident_guests(api, host):
-    """host.resident_VMs of ``host`` but the control domain (see guests)."""
-    return [vm for vm in api.host.get_resident_VMs(host) if vm != CONTROL_DOMAIN]
+    """host.resident_VMs of ``host`` but its control domain (see is_guest)."""
+    return [vm for vm in api.host.get_resident_VMs(host)
+            if is_guest(vm, {"name_label": api.VM.get_name_label(vm)})]
 
 
 def guest_records(api):
-    """{ref: record} of the daemon's VMs but the control domain (see guests)."""
-    return {vm: rec for vm, rec in api.VM.get_all_records().items() if vm != CONTROL_DOMAIN}
+    """{ref: record} of the daemon's VMs but the control domains (see is_guest)."""
+    return {vm: rec for vm, rec in api.VM.get_all_records().items() if is_guest(vm, rec)}
 
 
 def new_vm(api, **fields):

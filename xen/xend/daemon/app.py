@@ -21,7 +21,7 @@ import uuid as uuidlib
 
 from ..api import datamodel, lifecycle, methods, xmltime
 from ..api.dispatch import Dispatcher
-from ..api.handlers.base import ClassHandler
+from ..api.handlers.base import HOST_KEY, MASTER_KEY, ClassHandler
 from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.crashdump import CrashdumpHandler
 from ..api.handlers.derived import DerivedHandler
@@ -53,7 +53,7 @@ from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.sqlite import SqliteEngine
 from ..state.store import Store
-from ..util.files import private_dir, same_file_system, tighten
+from ..util.files import private_dir, read_text, same_file_system, tighten, write_private
 from . import config as configmod
 
 log = logging.getLogger("xend")
@@ -72,6 +72,11 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
+# The same for the control domains of a pool's hosts other than its first.
+_CONTROL_NAMESPACE = uuidlib.UUID("3c0e5a52-8b7d-4f0e-a6d1-2f9b7c4e1d08")
+
+# In the state directory of a daemon on a pool's database: its own host record's ref.
+POOL_HOST_FILE = "pool-host"
 
 
 def _index_plan():
@@ -177,7 +182,10 @@ class Xend:
         self.sampler = Sampler(self, config["sampler_interval"])
         self._sr_locks = {}
         self._sr_locks_lock = threading.Lock()
-        self.host_ref = self._ensure_host()
+        self.host_ref = self._own_host_ref()
+        self._ensure_host()
+        self.master_ref = self._ensure_master()
+        self.control_domain = self.control_domain_of(self.host_ref)
         self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
@@ -204,18 +212,31 @@ class Xend:
 
     # -- the host's own objects -----------------------------------------------
 
+    def _own_host_ref(self):
+        """This daemon's own host's ref. On SQLite the store's one host; on a pool's
+        database the one ``pool-host`` names (written once it is made), so that every
+        daemon on the database has its own; a new one where there is none yet."""
+        if not self.config["database"]:
+            hosts = self.store.refs("host")
+        else:
+            named = read_text(os.path.join(self.state_dir, POOL_HOST_FILE)).strip()
+            hosts = [named] if self.store.get("host", named) is not None else []
+        return hosts[0] if hosts else str(uuidlib.uuid4())
+
     def _ensure_host(self):
-        hosts = self.store.refs("host")
-        with self.store.transaction() as txn:
-            if hosts:
-                ref = hosts[0]
-            else:
-                ref = str(uuidlib.uuid4())
+        """This daemon's own host record, made at its first start on its store (the
+        first on a store is the pool's master), and its host_cpu records brought up to
+        date; ``pool-host`` names it on a pool's database."""
+        ref = self.host_ref
+        with self.store.transaction() as txn:     # caught up: another daemon's host seen
+            if txn.get("host", ref) is None:
                 txn.create("host", ref, {"name_label": hostinfo.host_facts()["hostname"],
-                                         "name_description": "", "enabled": True})
+                                         "name_description": "", "enabled": True,
+                                         **({MASTER_KEY: True} if not self.store.count("host")
+                                            else {})})
             wanted = {str(uuidlib.uuid5(_CPU_NAMESPACE, "%s/%d" % (ref, r["number"]))): r
                       for r in cpu_records(ref, self.backend.host_cpus())}
-            for cpu in self.store.refs("host_cpu"):
+            for cpu in self.store.referrers("host_cpu", "host", ref):
                 if cpu not in wanted:
                     txn.delete("host_cpu", cpu)
             for cpu, rec in wanted.items():
@@ -224,10 +245,38 @@ class Xend:
                         txn.create("host_cpu", cpu, rec)
                     else:
                         txn.update("host_cpu", cpu, rec)
-        return ref
+        path = os.path.join(self.state_dir, POOL_HOST_FILE)
+        if self.config["database"] and read_text(path).strip() != ref:
+            write_private(path, ref + "\n")
+
+    def _ensure_master(self):
+        """The pool's master's host ref. A store made before hosts recorded it has one
+        host (SQLite), or hosts sharing the first control domain: that one's host is the
+        master, marked so once."""
+        for ref, rec in self.store.records("host"):
+            if rec.get(MASTER_KEY):
+                return ref
+        first = self.store.get("VM", lifecycle.CONTROL_DOMAIN) or {}
+        master = first.get("resident_on") or self.host_ref
+        with self.store.transaction() as txn:
+            txn.update("host", master, {MASTER_KEY: True})
+        return master
+
+    def control_domain_of(self, host):
+        """The ref of ``host``'s control domain: the fixed lifecycle.CONTROL_DOMAIN on a
+        single host and on a pool's master, one derived from the host's ref on every
+        other host of the pool (the same at every start)."""
+        if host == self.master_ref:
+            return lifecycle.CONTROL_DOMAIN
+        return str(uuidlib.uuid5(_CONTROL_NAMESPACE, host))
+
+    def host_of(self, rec):
+        """The host a local SR or a network with a NIC (its record ``rec``) is on: the
+        one its record names, else (made before records named one) the master."""
+        return rec.get(HOST_KEY) or self.master_ref
 
     def _ensure_control_domain(self):
-        """The control domain's VM (lifecycle.CONTROL_DOMAIN), made at the first start
+        """This host's control domain's VM (``control_domain``), made at the first start
         and brought up to date at each: Running on this host, with the machine's memory,
         CPUs and boot time. What clients may write of it (its description and
         other_config) is kept."""
@@ -238,14 +287,14 @@ class Xend:
                  "memory_dynamic_min": total, "memory_static_min": total,
                  "VCPUs_max": cpus, "VCPUs_at_startup": cpus,
                  "_domid": 0, "_start_time": xmltime.stamp(hostinfo.boot_time())}
+        own = self.control_domain
         with self.store.transaction() as txn:
-            if txn.get("VM", lifecycle.CONTROL_DOMAIN) is None:
+            if txn.get("VM", own) is None:
                 record = self.handlers["VM"].record_from_wire({})[0]
-                txn.create("VM", lifecycle.CONTROL_DOMAIN, dict(record, **facts))
-            elif any(txn.get("VM", lifecycle.CONTROL_DOMAIN).get(k) != v
-                     for k, v in facts.items()):
+                txn.create("VM", own, dict(record, **facts))
+            elif any(txn.get("VM", own).get(k) != v for k, v in facts.items()):
                 # Only on a change: an update moves it last in the host's resident_VMs.
-                txn.update("VM", lifecycle.CONTROL_DOMAIN, facts)
+                txn.update("VM", own, facts)
 
     def _ensure_root_user(self):
         if not self.store.lookup("user", "short_name", ROOT):
@@ -254,7 +303,8 @@ class Xend:
                            {"short_name": ROOT, "fullname": "Administrator"})
 
     def _ensure_default_sr(self):
-        if not self.store.count("SR"):
+        """Each host's own local SR, made at its first start."""
+        if not any(self.host_of(rec) == self.host_ref for _, rec in self.store.records("SR")):
             self.handlers["SR"].make(str(uuidlib.uuid4()), {
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",

@@ -157,7 +157,7 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
         state = rec.get("power_state", lifecycle.HALTED)
         if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
             raise ApiError("VM_IS_TEMPLATE", vm)
-        t = lifecycle.require_transition(vm, state, table_op)
+        t = lifecycle.require_transition(vm, state, table_op, lifecycle.is_control_domain(rec))
         if table_op in lifecycle.STARTING_OPS:
             self._check_host_can_run(vm, rec)
         return t
@@ -509,11 +509,12 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
     # -- after a daemon restart -------------------------------------------------
 
     def reattach_all(self):
-        """Find every guest the store says is running; reconcile the ones that are gone."""
-        for vm, rec in self.store.records("VM"):
+        """Find every guest the store says is running on this host; reconcile the ones
+        that are gone. Other hosts' guests are theirs to find."""
+        for vm in self.store.referrers("VM", "resident_on", self.app.host_ref):
             # The control domain is no guest of the backend's: the daemon runs in it.
-            if rec.get("power_state") not in lifecycle.LIVE_STATES or \
-                    vm == lifecycle.CONTROL_DOMAIN:
+            if self.store.get("VM", vm).get("power_state") not in lifecycle.LIVE_STATES or \
+                    vm == self.app.control_domain:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

@@ -16,6 +16,21 @@ from .base import ClassHandler
 _DEBUG_KEYS = re.compile(r"\A(?!-)[!-~]{1,64}\Z")
 
 
+def _of_this_machine(wire):
+    """A computed host field (``wire``) that the daemon reads from its own machine.
+    Another host of the pool is another machine: its figure is what its record holds
+    (what that host's daemon writes there), the field's default until it writes one."""
+    def wrap(method):
+        @functools.wraps(method)
+        def read(self, ref, rec):
+            if ref != self.app.host_ref:
+                field = self.cls.field(wire) or self.cls.field(wire, "1.0")
+                return rec.get(wire, field.default_value())
+            return method(self, ref, rec)
+        return read
+    return wrap
+
+
 class HostHandler(ClassHandler):
     cls_name = "host"
     computed = {"software_version": "_software_version",
@@ -32,6 +47,7 @@ class HostHandler(ClassHandler):
                 "PIFs": "_pifs", "PBDs": "_pbds"}
     _cpus = None     # cpu_configuration, read once: the CPUs do not change while it runs
 
+    @_of_this_machine("software_version")
     def _software_version(self, ref, rec):
         return self.app.software_version()
 
@@ -47,30 +63,37 @@ class HostHandler(ClassHandler):
     _memory_total = functools.partialmethod(_memory, index=0, key="memory_total")
     _memory_free = functools.partialmethod(_memory, index=1, key="memory_free")
 
+    @_of_this_machine("control_domain_memory")
     def _control_domain_memory(self, ref, rec):
         return self.app.sampler.own_memory[0]
 
+    @_of_this_machine("control_domain_VCPUs")
     def _control_domain_vcpus(self, ref, rec):
         return os.cpu_count() or 1
 
     # 1.0: host facts. The API's version is Xen-API 1.0's, whichever revision a session
     # speaks: a host answers every revision (docs/api.md, "The host").
 
+    @_of_this_machine("API_version_vendor_implementation")
     def _api_vendor_implementation(self, ref, rec):
         return {"xend": self.app.software_version()["xend"], "backend": self.app.backend_name}
 
+    @_of_this_machine("capabilities")
     def _capabilities(self, ref, rec):
         return self.app.backend.capabilities()
 
+    @_of_this_machine("cpu_configuration")
     def _cpu_configuration(self, ref, rec):
         if self._cpus is None:
             self._cpus = self.app.backend.cpu_configuration() or facts.cpu_configuration(
                 facts.read_cpus(), facts.numa_nodes())
         return self._cpus
 
+    @_of_this_machine("sched_policy")
     def _sched_policy(self, ref, rec):
         return self.app.backend.sched_policy()
 
+    @_of_this_machine("supported_bootloaders")
     def _supported_bootloaders(self, ref, rec):
         return facts.bootloaders()
 
@@ -105,11 +128,12 @@ class HostHandler(ClassHandler):
     def _pifs(self, ref, rec):
         pifs = self.app.handlers["PIF"]
         return [p for net, nrec in self.store.records("network")
-                for p in pifs.of_network(net, nrec)]
+                if self.app.host_of(nrec) == ref for p in pifs.of_network(net, nrec)]
 
     def _pbds(self, ref, rec):
         pbds = self.app.handlers["PBD"]
-        return [p for sr in self.store.refs("SR") for p in pbds.of_sr(sr)]
+        return [p for sr, srec in self.store.records("SR")
+                if self.app.host_of(srec) == ref for p in pbds.of_sr(sr)]
 
     def disable(self, call, host):
         with self.store.transaction() as txn:
@@ -138,7 +162,7 @@ class HostHandler(ClassHandler):
             raise ApiError("HOST_NOT_DISABLED", host)
         # The control domain goes down with the host: it is no guest to stop first.
         resident = [vm for vm in self.store.referrers("VM", "resident_on", host)
-                    if vm != lifecycle.CONTROL_DOMAIN]
+                    if not lifecycle.is_control_domain(self.store.get("VM", vm))]
         if resident:
             raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
         command = self.app.config.get("host_%s_command" % operation, "")

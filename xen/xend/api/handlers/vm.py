@@ -177,7 +177,8 @@ class VMHandler(VMDebug, ClassHandler):
             changed = sorted(k for k in new if new[k] != old.get(k))
             fixed = [k for k in changed if k not in lifecycle.CONTROL_DOMAIN_WRITABLE]
             if fixed:
-                lifecycle.require_guest(lifecycle.CONTROL_DOMAIN, "setting " + fixed[0])
+                lifecycle.require_guest(self.app.control_domain_of(old["resident_on"]),
+                                        "setting " + fixed[0], True)
             if changed and call is not None and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "only root may change the control "
                                "domain's %s" % changed[0])
@@ -246,7 +247,8 @@ class VMHandler(VMDebug, ClassHandler):
 
     def validate(self, txn, ref, old, new):
         if new.get("is_a_template") and not (old or {}).get("is_a_template"):
-            lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED))
+            lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED),
+                                   lifecycle.is_control_domain(new))
         values = [new.get(f, 0) for f in MEMORY_ORDER]
         if values[0] < 0:
             raise ApiError("INVALID_VALUE", MEMORY_ORDER[0], str(values[0]))

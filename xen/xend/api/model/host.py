@@ -131,21 +131,23 @@ HOST_METRICS = Class("host_metrics", "the metrics associated with a host", [
 ], creatable=False, deletable=False, stored=False, owner="host", since="1.0")
 
 
-# Beyond 1.0 (the later Xen-API's pool): this one host as a pool of one, a view of the
-# host's record (handlers/pool.py).
-POOL = Class("pool", "a pool of hosts: this host alone, its master", [
+# Beyond 1.0 (the later Xen-API's pool): the hosts sharing one store, a view of its
+# master's host record (handlers/pool.py).
+POOL = Class("pool", "a pool of hosts: the hosts sharing one PostgreSQL database, or a "
+             "single host alone; one pool, whichever member is asked", [
     uuid_field(),
     Field("name_label", String, RW, "a name for the pool"),
     Field("name_description", String, RW, "a description of the pool"),
-    Field("master", Ref("host"), RO_RUN, "the host that is the pool's master: this one"),
+    Field("master", Ref("host"), RO_RUN, "the host that is the pool's master: the one "
+          "that made it (a single host: itself)"),
     Field("default_SR", Ref("SR"), RW, "the SR the daemon puts its own VDIs in where none "
           "is named (crash dumps without a crash_dump_SR); null: the SR it made at first "
           "start"),
     Field("suspend_image_SR", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
-          "created: the host's suspend_image_sr",
+          "created: the master host's suspend_image_sr",
           same_as=Renamed(("suspend_image_sr",))),
     Field("crash_dump_SR", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
-          "created: the host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
+          "created: the master host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
     Field("other_config", Map(String, String), RW, "additional configuration"),
 ], creatable=False, deletable=False, stored=False, owner="host", root_writes=True,
    extension=True)
