@@ -53,7 +53,6 @@ EXPECTED = {
     ("Running", "set_memory_dynamic_min_live"): (None, "Running"),
     ("Paused", "set_memory_dynamic_min_live"): (None, "Paused"),
     ("Running", "migrate"): (None, "Running"),
-    ("Paused", "migrate"): (None, "Paused"),
 }
 
 OPERATIONS = sorted({op for _, op in EXPECTED})

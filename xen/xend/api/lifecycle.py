@@ -86,9 +86,9 @@ TABLE = {
     (PAUSED, "set_memory_dynamic_max_live"): Transition(None, PAUSED),
     (RUNNING, "set_memory_dynamic_min_live"): Transition(None, RUNNING),
     (PAUSED, "set_memory_dynamic_min_live"): Transition(None, PAUSED),
-    # Migration moves a resident guest to another host of a pool (refused: no pool).
+    # Migration moves a running guest to another host of a pool (state/migration.py);
+    # the backends send only a running guest's memory live.
     (RUNNING, "migrate"): Transition(None, RUNNING),
-    (PAUSED, "migrate"): Transition(None, PAUSED),
 }
 
 # The control domain's VM: the machine the daemon runs in, under the UUID and name xend

@@ -143,6 +143,7 @@ class Xend:
     """Everything the daemon owns, built from a configuration dict (config.load)."""
 
     leases = None   # on PostgreSQL, this host's lease (state/leases.py) once it has one
+    pool_channel = None   # on PostgreSQL, calls to the other members (docs/pool.md)
 
     def __init__(self, config):
         self.config = config

@@ -30,6 +30,7 @@ from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
 from .hostfailure import HostFailure
+from .migration import MOVED, Migrations
 from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
@@ -68,7 +69,7 @@ REBOOTS = ("clean_reboot", "hard_reboot")
 GUEST_KEYS = ("_domid", "_start_time", "_crashed")
 
 
-class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
+class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -89,7 +90,8 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
     # -- the one way to run an operation ---------------------------------------
 
     def run(self, vm, op, work, start_paused=False, committed=None):
-        """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state or None.
+        """Run lifecycle operation ``op`` on ``vm``; ``work()`` returns private state, None,
+        or migration.MOVED (the guest went to another host, which stored its state).
         ``committed()``, if given, runs once the final state is stored, still holding the
         VM: what the operation may only discard once it can no longer be rolled back.
         Returns True, or False when another operation overtook this one (PREEMPTS) and
@@ -120,6 +122,8 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
             progress.report(0.95)
             if not owns_state():
                 return self._overtaken(vm, t)
+            if private is MOVED:     # the guest's new host stored where it is now
+                return True
             made_guest = t.final in lifecycle.LIVE_STATES and state not in lifecycle.LIVE_STATES
             self._commit(vm, t.final, private, made_guest=made_guest,
                          event=OP_EVENTS.get(op), fresh=made_guest or op in REBOOTS)

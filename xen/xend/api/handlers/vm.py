@@ -238,13 +238,6 @@ class VMHandler(VMDebug, ClassHandler):
                 self.update(txn, vm, changes, call)
         self.app.domains.run(vm, op, work)
 
-    @staticmethod
-    def migrate(call, vm, dest, live, options):
-        """No other host to go to: this host is in no pool. (Dispatch has refused a VM the
-        lifecycle table does not let migrate: one that is not resident.)"""
-        raise ApiError("OPERATION_NOT_ALLOWED", "no other host to migrate to: this host is "
-                       "in no pool, so %r is not one of its hosts" % dest)
-
     def validate(self, txn, ref, old, new):
         if new.get("is_a_template") and not (old or {}).get("is_a_template"):
             lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED),

@@ -274,8 +274,17 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("migrate", [Param("dest", String, "the destination host"),
                        Param("live", Bool, "migrate without stopping the guest"),
                        Param("options", Map(String, String), "other parameters")],
-           "Move the VM to another host: refused (OPERATION_NOT_ALLOWED), as this host is "
-           "in no pool of hosts.", since="1.0"),
+           "Move the resident VM to the host of the pool that `dest` names (its "
+           "name_label, uuid or address) as VM.pool_migrate does, live whatever `live` "
+           "says; refused (OPERATION_NOT_ALLOWED) on a host in no pool.", since="1.0"),
+    _vm_op("pool_migrate", [Param("host", Ref("host"), "the host of the pool to move to"),
+                            Param("options", Map(String, String),
+                                  "live: \"true\" (the default); storage: \"shared\" "
+                                  "(the default: the target opens the same images)")],
+           "Move the Running VM live to another host of its pool (the later API's "
+           "message): the guest runs on there, resident_on moves; on a cancel or a "
+           "failure it runs on where it was (VM_MIGRATE_FAILED says why).",
+           lifecycle="migrate", extension=True),
 ], list_rpc=True, lifecycle=True)
 
 
