@@ -53,6 +53,7 @@ from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
 from xen.xend.host import cgroups
+from xen.xend.transport import tls
 from xen.xend.util import pgserver, progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -299,6 +300,24 @@ class Postgres(pgserver.Server):
             f.write(self.password + "\n")
         return 'database = "%s"\ndatabase_password_file = "%s"\n' % (self.new_database(),
                                                                          path)
+
+
+def pool_member_configs(postgres, directory, count):
+    """The configurations of ``count`` members of one new database of ``postgres`` that
+    call one another over the pool channel: each a TLS listener on a free 127.0.0.1 port
+    with a certificate signed by a CA made in ``directory`` (its ``ca-cert.pem``, every
+    member's ``pool_ca_file``)."""
+    ca = (os.path.join(directory, "ca-cert.pem"), os.path.join(directory, "ca-key.pem"))
+    tls.issue(*ca, "xend pool CA", [], [])
+    database = postgres.daemon_config(directory)
+    configs = []
+    for k in range(count):
+        cert, key = (os.path.join(directory, "host%d-%s.pem" % (k, n)) for n in ("cert", "key"))
+        tls.issue(cert, key, "127.0.0.1", ["localhost"], ["127.0.0.1"], issuer=ca)
+        configs.append(database + 'tls_listen = "127.0.0.1:%d"\ntls_cert = "%s"\n'
+                       'tls_key = "%s"\npool_ca_file = "%s"\n' % (free_port(), cert, key,
+                                                                   ca[0]))
+    return configs
 
 
 def skip_without_postgres():

@@ -141,16 +141,26 @@ class Dispatcher:
 
         ``Async.X`` is checked exactly as ``X`` would be, then handed to the task
         manager, which answers with the new task's ref (§1.4.3)."""
+        return self._counted(name, params, peer, None)
+
+    def dispatch_as(self, name, params, session, peer):
+        """Answer a call another member of the pool forwarded (transport/poolchannel.py):
+        ``params`` without a session, made in ``session`` (its user and revision, as the
+        caller's session on that member had them); checked as any call is."""
+        return self._counted(name, params, peer, session)
+
+    def _counted(self, name, params, peer, session):
         started = time.monotonic()
-        reply, key = self._dispatch(name, params, peer)
+        reply, key = self._dispatch(name, params, peer, session)
         entry = self.stats.setdefault(key, [0, 0, 0.0])
         entry[0] += 1
         entry[1] += reply["Status"] != "Success"
         entry[2] += time.monotonic() - started
         return reply
 
-    def _dispatch(self, name, params, peer):
-        """(reply, the method's name for the call counters)."""
+    def _dispatch(self, name, params, peer, session=None):
+        """(reply, the method's name for the call counters); ``session``: the session
+        a forwarded call is made in (its params then hold none)."""
         key = "(unknown)"
         try:
             asynchronous = name.startswith("Async.") and name not in datamodel.ALIASES
@@ -169,9 +179,9 @@ class Dispatcher:
             call = Call(self.app, method.name, peer=peer)
             args = list(params)
             if method.session:
-                if not args:
+                if session is None and not args:
                     raise ApiError("SESSION_INVALID", "")
-                call.session = self.app.sessions.check(args.pop(0))
+                call.session = session or self.app.sessions.check(args.pop(0))
                 peer.authenticated = True
                 rev = peer.revision = call.session.revision
                 if rev != found_in:

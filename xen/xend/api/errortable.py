@@ -101,6 +101,11 @@ ERRORS = {e.code: e for e in (
           "the host cannot renew its lease on the pool's database (docs/pool.md, \"Host "
           "failure\"): it has stopped its guests and starts none until the lease is renewed",
           "host {host} is not live in its pool and starts no VMs"),
+    Error("HOST_OFFLINE", ("host",),
+          "the call needs another member of the pool, `host`, which could not be reached "
+          "over the pool channel (no address, not answering, or refusing this host; the "
+          "log says which) (docs/pool.md, \"Host-to-host calls\")",
+          "host {host} could not be contacted"),
     Error("HOST_NOT_DISABLED", ("host",),
           "host shutdown/reboot asked for while the host is enabled",
           "host {host} must be disabled first (host-disable)"),

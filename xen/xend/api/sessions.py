@@ -92,6 +92,9 @@ class Peer:
     # Whether the call being answered came over JSON-RPC (set by its route for each
     # request): dispatch then puts values in JSON-RPC's wire form (Type.to_json).
     json: bool = dataclasses.field(default=False, compare=False)
+    # Set for a call another member of the pool forwarded here (transport/poolchannel.py):
+    # it is carried out here, never forwarded again.
+    forwarded: bool = dataclasses.field(default=False, compare=False)
 
     def gone(self):
         """Whether the client has hung up (False where that cannot be told)."""

@@ -50,9 +50,12 @@ from ..api.tasks import Tasks
 from ..host import facts as hostinfo
 from ..state.domains import Domains
 from ..state.events import EventLog
+from ..state.migration import INTERNAL_OPS
 from ..state.sampler import Sampler
 from ..state.sqlite import SqliteEngine
 from ..state.store import Store
+from ..transport.poolchannel import PORT_KEY, PoolChannel
+from ..util.addresses import pool_endpoint
 from ..util.files import private_dir, read_text, same_file_system, tighten, write_private
 from . import config as configmod
 
@@ -143,7 +146,7 @@ class Xend:
     """Everything the daemon owns, built from a configuration dict (config.load)."""
 
     leases = None   # on PostgreSQL, this host's lease (state/leases.py) once it has one
-    pool_channel = None   # on PostgreSQL, calls to the other members (docs/pool.md)
+    pool_channel = None   # on PostgreSQL, transport/poolchannel.py's PoolChannel
 
     def __init__(self, config):
         self.config = config
@@ -155,7 +158,8 @@ class Xend:
         private_dir(self.boot_dir, 0o755)
         self._tighten_own_dirs()
         reverse, lookup, totals = _index_plan()
-        self.store = Store(open_engine(config),
+        engine = open_engine(config)
+        self.store = Store(engine,
                            [c.name for c in datamodel.CLASSES.values() if not c.owner],
                            reverse_fields=reverse, lookup_fields=lookup, totals=totals,
                            volatile=[c.name for c in datamodel.CLASSES.values()
@@ -191,6 +195,12 @@ class Xend:
         self._ensure_root_user()
         self._ensure_default_sr()
         self.leases = self._open_leases()
+        # Calls to and from the pool's other members; none on a host alone.
+        self.pool_channel = (None if engine.pool_secret is None else
+                             PoolChannel(self, engine.pool_secret, config["pool_ca_file"]))
+        if self.pool_channel is not None:
+            for op, name in INTERNAL_OPS.items():     # a migration's steps on its target
+                self.pool_channel.register(op, getattr(self.domains, name))
         if self.leases is not None and self.leases.lapsed:
             self.domains.lapsed_start()   # its guests may run elsewhere now
         self.domains.reattach_all()
@@ -229,12 +239,16 @@ class Xend:
         first on a store is the pool's master), and its host_cpu records brought up to
         date; ``pool-host`` names it on a pool's database."""
         ref = self.host_ref
+        address, port = pool_endpoint(self.config)
+        reach = {"address": address, PORT_KEY: port}
         with self.store.transaction() as txn:     # caught up: another daemon's host seen
             if txn.get("host", ref) is None:
                 txn.create("host", ref, {"name_label": hostinfo.host_facts()["hostname"],
-                                         "name_description": "", "enabled": True,
+                                         "name_description": "", "enabled": True, **reach,
                                          **({MASTER_KEY: True} if not self.store.count("host")
                                             else {})})
+            elif any(txn.get("host", ref).get(k) != v for k, v in reach.items()):
+                txn.update("host", ref, reach)
             wanted = {str(uuidlib.uuid5(_CPU_NAMESPACE, "%s/%d" % (ref, r["number"]))): r
                       for r in cpu_records(ref, self.backend.host_cpus())}
             for cpu in self.store.referrers("host_cpu", "host", ref):

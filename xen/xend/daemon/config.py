@@ -76,6 +76,8 @@ DEFAULTS = {
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
     "pool_lease_seconds": 30.0,            # PostgreSQL: a member is dead this long unrenewed
+    "pool_address": "",                    # where members reach this host's TLS listener
+    "pool_ca_file": "",                    # the CA members' certificates are checked against
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).

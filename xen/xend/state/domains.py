@@ -108,9 +108,10 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
             progress.report(0.05)
             try:
                 private = work()
-            except (ApiError, BackendError):
+            except (ApiError, BackendError) as e:
                 if owns_state():
-                    self._set_state(vm, state)
+                    if not getattr(e, "stored", False):   # else work() stored the outcome
+                        self._set_state(vm, state)
                     raise
                 # What went wrong is the overtaking operation's doing (QEMU killed under
                 # a clean shutdown): the answer is the outcome it leaves.

@@ -78,8 +78,11 @@ class Migrations:
             except BaseException:
                 self._abandon(vm, host)
                 raise
-            channel.internal(host, "migrate_finish", vm, True)
             self.app.sampler.forget(vm)
+            try:
+                channel.internal(host, "migrate_finish", vm, True)
+            except ApiError as e:
+                self._lost(vm, host, e)
             log.info("VM %s: migrated to host %s (%s)", vm, host,
                      ", ".join("%s %s" % kv for kv in sorted(figures.items())))
             return MOVED
@@ -123,6 +126,19 @@ class Migrations:
         if free is not None and free < need:
             raise ApiError("VM_MIGRATE_FAILED", vm, "host %s has %d bytes of memory free, "
                            "the guest needs %d" % (host, free, need))
+
+    def _lost(self, vm, host, error):
+        """The guest left this host but the target did not say it took over: unless its
+        record shows that the target did (only its answer was lost), the guest runs
+        nowhere now and is stored Halted; VM_MIGRATE_FAILED either way, its state
+        already stored (run() leaves it)."""
+        if self.store.get("VM", vm).get("resident_on") != host:
+            self._set_state(vm, lifecycle.HALTED, {}, "stopped (lost in its migration)")
+        failed = ApiError("VM_MIGRATE_FAILED", vm, "host %s did not take the guest over "
+                          "(%s); the VM is %s" % (host, error,
+                                                  self.store.get("VM", vm)["power_state"]))
+        failed.stored = True
+        raise failed from None
 
     def _abandon(self, vm, host):
         """After a failed or cancelled send: the target ends what it prepared (a target

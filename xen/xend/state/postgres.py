@@ -6,7 +6,9 @@ Tables (made at the first start):
   * ``change_log``: one row per commit: ``seq`` (a bigserial: the commit order), the
     daemon that made it (``origin``), what changed (JSON: the list of (op, class, ref,
     record, private)) and when (``committed_at``);
-  * ``meta``: the schema's version, and ``pruned``: the last ``seq`` deleted from the log.
+  * ``meta``: the schema's version, ``pruned``: the last ``seq`` deleted from the log,
+    and ``pool_secret``: the secret of the pool channel (transport/poolchannel.py),
+    random bytes the first daemon puts there; never in ``objects`` nor the log.
 
 The log is kept for ``retention`` seconds: each daemon's follower deletes the older
 entries now and then (a prefix of the log, in one statement with ``pruned``), so it
@@ -31,6 +33,7 @@ skip commits if it applied the log: it reloads every object instead (a ``Reload`
 
 import json
 import logging
+import secrets
 import threading
 import time
 import uuid
@@ -130,6 +133,10 @@ class PostgresEngine(Engine):
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._conn.execute("INSERT INTO meta VALUES ('pool_secret', %s)"
+                               " ON CONFLICT DO NOTHING", (secrets.token_hex(32),))
+            self.pool_secret = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'pool_secret'").fetchone()[0]
             return self._objects()
 
     def _objects(self):

@@ -47,6 +47,10 @@ class Engine:
     A change is a tuple (op, cls, ref, record, private), op in add|mod|del; a
     commit is a list of changes."""
 
+    # The pool's shared secret (transport/poolchannel.py), on an engine several hosts
+    # share, known once ``load`` ran; None where the host is alone.
+    pool_secret = None
+
     def load(self):
         """Every stored (cls, ref, record, private), once, when the store opens."""
         return ()

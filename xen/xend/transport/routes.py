@@ -4,6 +4,7 @@ dispatch; the DTD, the metrics, per-VM logs, the console proxy and the web conso
 (transport/webui.py) are paths of their own. A route returns whether the connection may
 carry another request (False: it was taken over or must close)."""
 
+import json
 import logging
 import re
 import urllib.parse
@@ -11,7 +12,7 @@ import urllib.parse
 from ..api import codec, consoles, jsonrpc, transfer, vmlogs, xmlrepr
 from ..api.dispatch import loggable
 from ..api.errors import ApiError
-from . import consoleproxy, prometheus, rfb, webui
+from . import consoleproxy, poolchannel, prometheus, rfb, webui
 
 log = logging.getLogger("xend.server")
 
@@ -246,6 +247,24 @@ def _jsonrpc(handler, conn, request, peer, query):
         peer.json = False
 
 
+def _pool(handler, conn, request, peer, query):
+    """POST /pool: a call from another member of the pool (transport/poolchannel.py), on
+    the TLS listener only and with the pool's secret; 404 on any other listener or on a
+    host alone, 403 without the secret."""
+    channel = handler.server.app.pool_channel
+    if handler.server.kind != "tls" or channel is None:
+        conn.send(404, b"not found\n", "text/plain", not request.keep_alive)
+        return True
+    if not channel.admits(request.header(poolchannel.SECRET_HEADER.lower())):
+        log.warning("pool: a call from %s without the pool's secret refused", peer.address)
+        conn.send(403, b"the pool's secret is required\n", "text/plain", True)
+        return False
+    peer.authenticated = True
+    conn.send(200, json.dumps(channel.answer(request.body)).encode("utf-8"),
+              poolchannel.CONTENT_TYPE, not request.keep_alive)
+    return True
+
+
 def _reply(conn, request, method, reply, encode, content_type):
     """Send ``reply``, the Status struct answering ``method``, as ``encode(reply, sink)``
     writes it: a large reply while it is being written. False if the connection must
@@ -274,6 +293,7 @@ ROUTES = {
     ("POST", "/"): _call,
     ("POST", "/RPC2"): _call,
     ("POST", "/jsonrpc"): _jsonrpc,
+    ("POST", poolchannel.PATH): _pool,
     ("GET", "/xen-api.dtd"): _dtd,
     ("GET", "/metrics"): _metrics,
     ("GET", "/vm-log"): _vm_log,

@@ -26,3 +26,16 @@ def reachable_authority(listen):
     if host in WILDCARDS:
         host = socket.gethostname()
     return "%s:%s" % ("[%s]" % host if ":" in host else host, port)
+
+
+def pool_endpoint(config):
+    """(address, port) where the other members of a pool reach this host's TLS
+    listener: ``pool_address`` where it is set, else the listener's own address when it
+    is a specific one; ("", 0) when there is none (no TLS listener, or a wildcard and no
+    ``pool_address``)."""
+    listen = parse_listen(config["tls_listen"])
+    if listen is None:
+        return "", 0
+    host, port = listen
+    address = config["pool_address"] or ("" if host in WILDCARDS else host)
+    return (address, port) if address else ("", 0)

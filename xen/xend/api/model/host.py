@@ -25,6 +25,9 @@ HOST = Class("host", "a physical host", [
     Field("host_CPUs", Set(Ref("host_cpu")), RO_RUN, "The physical CPUs on this host"),
     Field("enabled", Bool, RO_RUN, "false while the host refuses new VM starts",
           default=True, extension=True),
+    Field("address", String, RO_RUN, "the address the pool's other members reach the "
+          "host's TLS listener on (the later API's field; the configuration's "
+          "pool_address); \"\" when they cannot", extension=True),
     # xm list
     Field("memory/total", Int, RO_RUN, "bytes of memory of the hypervisor (the later "
           "API's host_metrics.memory_total)", extension=True),
