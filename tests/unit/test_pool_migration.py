@@ -131,13 +131,13 @@ def test_a_target_that_cannot_take_it_is_refused_before_anything_moves(pool):
 
 def test_a_disk_on_another_hosts_local_sr_is_refused(pool):
     with pool.store.transaction() as txn:
-        txn.create("SR", "sr1", {"shared": False, "_host": "h1"})
+        txn.create("SR", "sr1", {"type": "dir", "_host": "h1"})
         txn.create("VDI", "vdi1", {"SR": "sr1"})
         txn.create("VBD", "vbd1", {"VM": "vm1", "VDI": "vdi1"})
     d = failure(pool.owners["h1"].pool_migrate, "vm1", "h2", {})
     assert d[:2] == ["VM_MIGRATE_FAILED", "vm1"] and "sr1" in d[2]
     with pool.store.transaction() as txn:
-        txn.update("SR", "sr1", {"shared": True})
+        txn.update("SR", "sr1", {"type": "shared-dir"})
     pool.owners["h1"].pool_migrate("vm1", "h2", {})
     assert pool.store.get("VM", "vm1")["resident_on"] == "h2"
 

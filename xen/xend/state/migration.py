@@ -26,6 +26,7 @@ import logging
 from ..api import lifecycle
 from ..api.errors import ApiError
 from ..backend.base import BackendError
+from ..host.srdrivers import SR_TYPES
 
 log = logging.getLogger("xend.domains")
 
@@ -51,6 +52,11 @@ def migrate_options(options):
                            "%s (takes: %s)" % (value, ", ".join(OPTIONS.get(key, ()))
                                                or "no such option"))
     return {key: options.get(key, values[0]) for key, values in OPTIONS.items()}
+
+
+def _shared(sr_record):
+    """Whether every member reaches the SR (its type's SR.shared)."""
+    return getattr(SR_TYPES.get(sr_record.get("type")), "shared", False)
 
 
 class Migrations:
@@ -118,7 +124,7 @@ class Migrations:
             vdi = self.store.get("VBD", vbd).get("VDI")
             sr = (self.store.get("VDI", vdi) or {}).get("SR")
             rec = self.store.get("SR", sr) if sr else None
-            if rec and not rec.get("shared") and self.app.host_of(rec) != host:
+            if rec and not _shared(rec) and self.app.host_of(rec) != host:
                 raise ApiError("VM_MIGRATE_FAILED", vm, "host %s does not reach the SR "
                                "%s of its disk %s" % (host, sr, vdi))
         need = self.store.get("VM", vm).get("memory_static_max", 0)
