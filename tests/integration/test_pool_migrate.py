@@ -4,10 +4,13 @@ other's, events show resident_on moving, a cancel or a refusal leaves it running
 it was with nothing on the target."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 from harness import (
     FINISHED,
+    ROOT,
     STATE_WAIT,
     Fleet,
     Watcher,
@@ -111,3 +114,23 @@ def test_what_the_target_cannot_take_is_refused_with_the_reason(members, running
     assert failure(a.api.VM.pool_migrate, halted, b.host, {}) == [
         "VM_BAD_POWER_STATE", halted, "Running", "Halted"]
     assert resident(members, vm, a.host) and nothing_received(b)
+
+
+def xm(daemon, *args):
+    """The real xm on ``daemon``'s socket: (exit status, stdout, stderr)."""
+    p = subprocess.run([sys.executable, "-m", "xen.xm", "--socket", daemon.socket, *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_xm_migrate_moves_a_guest_to_the_host_it_names(members, running):
+    a, b = members
+    vm = running
+    name = a.api.VM.get_name_label(vm)
+    assert xm(a, "migrate", name, a.api.host.get_uuid(b.host), "--live")[0] == 0
+    wait_until(lambda: resident(members, vm, b.host), STATE_WAIT, "the move")
+    status, out, err = xm(b, "migrate", name, "no-such-host")
+    assert (status, out) == (1, "") and "no-such-host" in err and "Traceback" not in err
+    status, out, err = xm(b, "migrate", name, a.api.host.get_uuid(b.host))
+    assert status == 1 and "already runs" in err and "Traceback" not in err
+    assert resident(members, vm, b.host)

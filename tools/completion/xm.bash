@@ -83,6 +83,7 @@ _xm() {
             event-monitor) opts+=" --json --count" ;;
             start) opts+=" --paused --console" ;;
             resume) opts+=" --paused" ;;
+            migrate) opts+=" --live" ;;
             create) opts+=" --console" ;;
             console) opts+=" --read-only --dump" ;;
             vncviewer) opts+=" --vncviewer-autopass" ;;
@@ -102,8 +103,8 @@ _xm() {
         create:0|new:0)
             compopt -o filenames; COMPREPLY=($(compgen -f -- "$cur")) ;;
         list:*|vcpu-list:*|delete:0|start:0|pause:0|unpause:0|shutdown:0|reboot:0|\
-        destroy:0|suspend:0|resume:0|clone:0|rename:0|mem-set:0|log:0|console:0|vncviewer:0|\
-        block-list:0|block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
+        destroy:0|suspend:0|resume:0|migrate:0|clone:0|rename:0|mem-set:0|log:0|console:0|\
+        vncviewer:0|block-list:0|block-attach:0|block-detach:0|network-list:0|network-attach:0|network-detach:0)
             _xm_reply < <(_xm_names list) ;;
         block-attach:1|vdi-snapshot:0|vdi-delete:0|vdi-resize:0|vdi-import:0|vdi-export:0)
             _xm_reply < <(_xm_names vdi-list) ;;

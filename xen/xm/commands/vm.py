@@ -286,6 +286,24 @@ def resume(client, opts):
     client.long_call("VM.resume", client.resolve("VM", opts.vm), opts.paused)
 
 
+@command("migrate", "move a running VM live to another host of the pool", "VMs", args=[
+    VM_ARG, arg("host", metavar="HOST", help="the host's name, UUID or address"),
+    arg("-l", "--live", action="store_true",
+        help="accepted for classic xm: a migration here is always live"),
+], details=lifecycle_help("migrate"))
+def migrate(client, opts):
+    """VM.pool_migrate to the host named HOST, else to the one with HOST as address."""
+    vm = client.resolve("VM", opts.vm)
+    try:
+        host = client.resolve("host", opts.host)
+    except XmError:
+        host = next((ref for ref, rec in client.call("host.get_all_records").items()
+                     if rec.get("address") == opts.host), None)
+        if host is None:
+            raise
+    client.long_call("VM.pool_migrate", vm, host, {"live": "true"})
+
+
 # The logs "xm log" shows, in this order (GET /vm-log's kinds).
 LOG_KINDS = ("qemu", "console", "daemon")
 
