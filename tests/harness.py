@@ -320,6 +320,21 @@ def pool_member_configs(postgres, directory, count):
     return configs
 
 
+def start_members(fleet, postgres, directory, count, extra_config=""):
+    """``count`` sim daemons of ``fleet`` on one new database, calling one another over the
+    pool channel (``pool_member_configs``), each seeing every host; each daemon's ``ca``
+    is the pool CA's certificate, its ``host`` its own host's ref."""
+    daemons = [fleet.start(extra_config=c + extra_config)
+               for c in pool_member_configs(postgres, directory, count)]
+    for d in daemons:
+        d.ca = os.path.join(directory, "ca-cert.pem")
+        with open(os.path.join(d.state_dir, "pool-host")) as f:
+            d.host = f.read().strip()
+        wait_until(lambda d=d: len(d.api.host.get_all()) == count, STATE_WAIT,
+                   "every host to be seen from %s" % d.url)
+    return daemons
+
+
 def skip_without_postgres():
     """Skip the test (or the fixture's users) where Debian's PostgreSQL server or
     psycopg is not installed, or where it cannot be run as an unprivileged user."""

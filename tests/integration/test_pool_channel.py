@@ -5,13 +5,12 @@ one, or on the plain TCP listener is refused; the secret is in no record, log or
 
 import http.client
 import json
-import os
 import ssl
 import types
 
 import psycopg
 import pytest
-from harness import STATE_WAIT, Fleet, failure, pool_member_configs, wait_until
+from harness import Fleet, failure, start_members
 
 from xen.xend.api.errors import ApiError
 from xen.xend.transport.poolchannel import PORT_KEY, SECRET_HEADER, PoolChannel
@@ -20,16 +19,9 @@ from xen.xend.transport.poolchannel import PORT_KEY, SECRET_HEADER, PoolChannel
 @pytest.fixture(scope="module")
 def members(postgres, tmp_path_factory):
     """Two sim members, each with a TLS listener whose certificate the pool's CA signed."""
-    directory = str(tmp_path_factory.mktemp("channel"))
     fleet = Fleet()
     try:
-        daemons = [fleet.start(extra_config=c)
-                   for c in pool_member_configs(postgres, directory, 2)]
-        wait_until(lambda: len(daemons[0].api.host.get_all()) == 2, STATE_WAIT,
-                   "both hosts to be seen")
-        for d in daemons:
-            d.ca = os.path.join(directory, "ca-cert.pem")
-        yield daemons
+        yield start_members(fleet, postgres, str(tmp_path_factory.mktemp("channel")), 2)
     finally:
         fleet.retire()
 
@@ -44,11 +36,6 @@ def config_value(daemon, key):
 
 def tls_port(daemon):
     return int(config_value(daemon, "tls_listen").rpartition(":")[2])
-
-
-def own_host(daemon):
-    with open(os.path.join(daemon.state_dir, "pool-host")) as f:
-        return f.read().strip()
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +65,20 @@ def post(daemon, body, headers, tls=True):
 def channel_to(members, secret):
     """A PoolChannel as a member holding ``secret`` has one, knowing each member's
     address as the records say it."""
-    records = {own_host(d): members[0].api.host.get_record(own_host(d)) for d in members}
+    records = {d.host: members[0].api.host.get_record(d.host) for d in members}
     store = types.SimpleNamespace(get=lambda cls, ref: dict(
-        records[ref], **{PORT_KEY: tls_port(next(d for d in members if own_host(d) == ref))}))
+        records[ref], **{PORT_KEY: tls_port(next(d for d in members if d.host == ref))}))
     return PoolChannel(types.SimpleNamespace(store=store, host_ref=""), secret,
                        members[0].ca)
 
 
 def test_each_member_records_the_address_others_reach_it_on(members):
     for d in members:
-        assert members[0].api.host.get_record(own_host(d))["address"] == "127.0.0.1"
+        assert members[0].api.host.get_record(d.host)["address"] == "127.0.0.1"
 
 
 def test_an_internal_op_reaches_the_other_host(members, secret):
-    b = own_host(members[1])
+    b = members[1].host
     assert channel_to(members, secret).internal(b, "ping") == b
 
 
@@ -105,19 +92,19 @@ def test_an_unknown_internal_op_is_a_failure(members, secret):
                          ids=["none", "wrong", "empty"])
 def test_a_call_without_the_secret_is_refused(members, headers):
     status, body = post(members[1], {"internal": "ping"}, headers)
-    assert status == 403 and own_host(members[1]).encode() not in body
+    assert status == 403 and members[1].host.encode() not in body
 
 
 def test_a_wrong_secret_reaches_nothing_from_a_member(members, secret):
     wrong = channel_to(members, "1" * len(secret))
     with pytest.raises(ApiError) as e:
-        wrong.internal(own_host(members[1]), "ping")
-    assert e.value.description == ["HOST_OFFLINE", own_host(members[1])]
+        wrong.internal(members[1].host, "ping")
+    assert e.value.description == ["HOST_OFFLINE", members[1].host]
 
 
 def test_the_tcp_listener_has_no_pool_route(members, secret):
     status, body = post(members[1], {"internal": "ping"}, {SECRET_HEADER: secret}, tls=False)
-    assert status == 404 and own_host(members[1]).encode() not in body
+    assert status == 404 and members[1].host.encode() not in body
 
 
 def test_the_secret_is_in_no_record_log_or_error(members, secret):

@@ -24,7 +24,7 @@ import re
 import time
 
 from ..backend.base import BackendError
-from . import datamodel, lifecycle
+from . import datamodel, forwarding, lifecycle
 from .codec import Abandon, Members, failure, success
 from .errors import ApiError
 from .types import Map
@@ -193,6 +193,12 @@ class Dispatcher:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)
             if method.lifecycle:
                 self.check_lifecycle(method, args)
+            # A guest resident on another member is acted on there, once (never again
+            # from there): the call is bound to the pool channel instead.
+            host = None if peer.forwarded else forwarding.resident_host(self.app, method, args)
+            if host is not None:
+                method = dataclasses.replace(method, impl=forwarding.forwarded(
+                    self.app, host, method))
             if asynchronous:
                 value = self.app.tasks.submit(call, method, args)
             else:

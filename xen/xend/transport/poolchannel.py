@@ -139,5 +139,8 @@ class PoolChannel:
             raise ApiError("INVALID_VALUE", "revision", str(revision)[:40])
         session = Session("", str(call["user"]), 0.0, 0.0, revision)
         peer = Peer("pool", json=True, forwarded=True)
+        # The caller's member may have committed what the call names (a VIF made just
+        # before its plug) after this host last read the database.
+        self.app.store.catch_up()
         return self.app.dispatcher.dispatch_as(call["forward"], list(call["params"]),
                                                session, peer)

@@ -1,0 +1,61 @@
+"""Which calls another member of the pool carries out (docs/pool.md, "Host-to-host
+calls"): a call that acts on a guest is made by the daemon of the host the guest is
+resident on, since only that host's backend has the guest.
+
+The calls are derived from the datamodel, never listed by hand:
+
+* every VM lifecycle operation (a message with ``lifecycle``: its first parameter is
+  the VM) on a VM ``resident_on`` another member (pause, shutdowns, reboots, suspend,
+  live changes, debugging, save, migrate, ...; a halted VM is resident nowhere, so its
+  start, clone or delete runs where it is called);
+* on a device class (one with a ``VM`` field and messages whose names are changes
+  ``lifecycle.STILL`` governs in a guest: VBD and VIF), those messages (``VBD.plug``,
+  ``VBD.unplug``, ``VBD.media_change``, ``VIF.plug``, ``VIF.unplug``) and its
+  ``create``, ``delete`` and ``destroy`` (which plug into and out of a resident guest),
+  for a device of such a VM.
+
+``resident_host`` answers where; dispatch (api/dispatch.py) then binds the call to the
+pool channel's ``forward`` instead of its implementation, so that an ``Async.`` call's
+task stays on the host the client called and its worker forwards the sync call.
+"""
+
+from . import datamodel, lifecycle
+
+
+def _guest_changes(cls):
+    """The messages of class ``cls`` that change its VM's guest: those ``lifecycle.STILL``
+    governs, with create and delete, on a device class; none on any other class."""
+    changes = {m.name for m in cls.messages if m.name in lifecycle.STILL}
+    return changes | {"create", "delete", "destroy"} if changes and cls.field("VM") else set()
+
+
+# Class name -> the messages forwarded for a device of a guest resident elsewhere.
+_DEVICE_CHANGES = {name: _guest_changes(cls) for name, cls in datamodel.CLASSES.items()}
+
+
+def resident_host(app, method, args):
+    """The other member that must carry out the call ``method`` on ``args`` (checked
+    values), or None when it runs here (on a host alone, always)."""
+    if app.pool_channel is None or not args:
+        return None
+    if method.lifecycle and method.cls == "VM":
+        vm = args[0]
+    elif method.name.partition(".")[2] in _DEVICE_CHANGES.get(method.cls, ()):
+        record = args[0] if isinstance(args[0], dict) else app.store.get(method.cls, args[0])
+        vm = (record or {}).get("VM")
+    else:
+        return None
+    host = (app.store.get("VM", vm) or {}).get("resident_on") if vm else None
+    return host if host and host != app.host_ref else None
+
+
+def forwarded(app, host, method):
+    """An implementation of ``method`` that carries the call out on ``host`` as the
+    caller (its user and API revision), through the pool channel."""
+    def impl(call, *args):
+        value = app.pool_channel.forward(host, method, args, call.user, call.revision)
+        # What the other member committed is read here at once: the caller's next call
+        # on this host sees the change its Success announced.
+        app.store.catch_up()
+        return value
+    return impl
