@@ -16,7 +16,7 @@ from harness import (
     Watcher,
     failure,
     new_vm,
-    pool_member_configs,
+    start_members,
     wait_until,
 )
 
@@ -27,19 +27,14 @@ OP_SECONDS = 1.0
 
 @pytest.fixture(scope="module")
 def members(postgres, tmp_path_factory):
-    """Two sim members that reach each other over the pool channel."""
-    directory = str(tmp_path_factory.mktemp("migrate"))
+    """Two sim members that reach each other over the pool channel, each seeing the
+    other's lease (a target must be live)."""
     fleet = Fleet()
     try:
-        daemons = [fleet.start(extra_config=c + "sim_op_seconds = %s\n" % OP_SECONDS)
-                   for c in pool_member_configs(postgres, directory, 2)]
-        wait_until(lambda: len(daemons[0].api.host.get_all()) == 2, STATE_WAIT,
-                   "both hosts to be seen")
+        daemons = start_members(fleet, postgres, str(tmp_path_factory.mktemp("migrate")), 2,
+                                "sim_op_seconds = %s\n" % OP_SECONDS)
         for d in daemons:
-            with open(os.path.join(d.state_dir, "pool-host")) as f:
-                d.host = f.read().strip()
             d.v10 = d.sdk_unix(version="1.0").xenapi
-        for d in daemons:     # each sees the other's lease: a target must be live
             wait_until(lambda d=d: all(d.api.host_metrics.get_live(d.api.host.get_metrics(
                 o.host)) for o in daemons), STATE_WAIT, "the members' leases")
         yield daemons
@@ -86,6 +81,14 @@ def test_a_guest_moves_and_events_show_resident_on_moving(members, running):
     # Back with 1.0's VM.migrate, the host named by its uuid, on the guest's host now.
     b.v10.VM.migrate(vm, a.api.host.get_uuid(a.host), True, {})
     wait_until(lambda: resident(members, vm, a.host), STATE_WAIT, "the move back")
+
+
+def test_a_call_on_another_member_is_carried_out_by_the_guests_host(members, running):
+    a, b = members
+    vm = running
+    b.api.VM.pool_migrate(vm, b.host, {})     # forwarded to a, where the guest runs
+    wait_until(lambda: resident(members, vm, b.host), STATE_WAIT, "the move")
+    assert "VM %s: migrated to host %s" % (vm, b.host) in a.log_text()
 
 
 def test_a_cancelled_migration_leaves_the_guest_where_it_was(members, running):
