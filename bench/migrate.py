@@ -16,13 +16,22 @@ guest's kernel panicked under TCG (then the bench says so and ends that part). A
 has not converged after LIMIT seconds is cancelled and counted as such. The ratio is
 the baseline's median over xend's (above 1: xend's tuning is faster).
 
-Run: .venv/bin/python bench/migrate.py [RUNS]   (no asserts on time;
-BENCH_MIGRATE_RUNS also sets the runs of each kind, default 3)
+Through the API (``pool``): tools/pool-up's pool of two QEMU hosts (each daemon in its
+network namespace, over the bridge) migrates the same idle guest back and forth with
+VM.pool_migrate, called on the guest's host over its Unix socket: the call's total time
+as the client sees it (checks, the target's preparation and take-over over the pool
+channel, the records' move) beside the backend's own figures for the same migration
+(the source's log line: QEMU's total-time and downtime).
+
+Run: .venv/bin/python bench/migrate.py [RUNS] [backend|pool]   (no asserts on time;
+both parts without a second argument; BENCH_MIGRATE_RUNS also sets the runs of each
+kind, default 3; the pool part needs root, PostgreSQL and network namespaces)
 """
 
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -37,9 +46,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from tests.harness import (  # noqa: E402
     READY,
+    Pool,
     as_task,
     build_tiny_guest,
     console_text,
+    memory,
+    new_tiny_vm,
+    sdk_unix,
     tiny_args,
     type_line,
     wait_until,
@@ -49,6 +62,7 @@ from xen.xend.backend.spec import DomainSpec, VMConfig  # noqa: E402
 from xen.xend.util import progress  # noqa: E402
 
 RUNS = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_MIGRATE_RUNS", "3"))
+PARTS = sys.argv[2:3] or ["backend", "pool"]
 MEMORY = 256 << 20
 LIMIT = 60.0          # seconds a migration may take before it is cancelled
 BOOT_WAIT = 120.0
@@ -60,6 +74,8 @@ LOAD = ("mkdir -p /dirty; mount -t tmpfs tmpfs /dirty; n=32; ( while :; do "
 LOADED = "dirtied 32 MiB"     # the load's line on the console after each pass
 KINDS = [("xend", {}), ("QEMU defaults", {"tuned": False})]
 PANIC = "Kernel panic"
+# The source's log line of a migration through the API (state/migration.py).
+MIGRATED = re.compile(r"VM (\S+): migrated to host (\S+) \((.*)\)")
 
 
 def migrate(source, target, spec, options):
@@ -116,15 +132,63 @@ def report(load, results):
               % (load, t2 / t1, d2 / max(d1, 1)))
 
 
+def _backend_figures(log, vm, host):
+    """The backend's figures of the last migration of ``vm`` to ``host`` in ``log``."""
+    found = [m.group(3) for m in MIGRATED.finditer(log) if m.group(1, 2) == (vm, host)]
+    return {k: int(v) for k, v in (pair.split() for pair in found[-1].split(", "))}
+
+
+def through_the_api(guest):
+    """VM.pool_migrate between two QEMU hosts of tools/pool-up's pool, RUNS times each
+    way, the guest idle."""
+    pool = Pool(2, backend="qemu")
+    pool.up()
+    try:
+        apis = [sdk_unix(pool.socket(k)).xenapi for k in (1, 2)]
+        hosts = [pool.host_ref(k) for k in (1, 2)]
+        vm = new_tiny_vm(apis[0], guest, "shell", **memory(MEMORY))
+        apis[0].VM.start(vm, False)
+        wait_until(lambda: READY in console_text(os.path.join(pool.state_dir(1), "vms", vm)),
+                   BOOT_WAIT, "the guest's boot")
+        for api in apis:    # each host sees the other's lease: a target must be live
+            wait_until(lambda api=api: all(api.host_metrics.get_live(api.host.get_metrics(h))
+                                           for h in hosts), BOOT_WAIT, "the hosts' leases")
+        calls, backend = [], []
+        for run in range(2 * RUNS):
+            source, target = run % 2, 1 - run % 2
+            began = time.perf_counter()
+            apis[source].VM.pool_migrate(vm, hosts[target], {})
+            calls.append((time.perf_counter() - began) * 1000)
+            backend.append(_backend_figures(pool.log_text(source + 1), vm, hosts[target]))
+        apis[0].VM.hard_shutdown(vm)
+    finally:
+        pool.down()
+    print("pool     VM.pool_migrate  total %7.0f ms (min %.0f, max %.0f)  backend's total "
+          "%5.0f ms  downtime %4.0f ms  runs %d"
+          % (statistics.median(calls), min(calls), max(calls),
+             statistics.median(f["total_time_ms"] for f in backend),
+             statistics.median(f["downtime_ms"] for f in backend), len(calls)))
+
+
 def main():
+    work = tempfile.mkdtemp(prefix="xend-bench-migrate-")
+    try:
+        guest = build_tiny_guest(work)
+        if "backend" in PARTS:
+            between_backends(work, guest)
+        if "pool" in PARTS:
+            through_the_api(guest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def between_backends(work, guest):
     # Both backends run on this machine and name the guest's CPU cgroup by its VM: the
     # source's QEMU, ended, finds it busy with the target's and says so, each time.
     logging.getLogger("xend.host").setLevel(logging.ERROR)
     if shutil.which("virsh") is None:
         print("libvirt: not installed, no virsh migrate --live baseline; the baseline "
               "is QEMU's migration with its default parameters")
-    work = tempfile.mkdtemp(prefix="xend-bench-migrate-")
-    guest = build_tiny_guest(work)
     vm = VMConfig(name_label="bench-migrate", memory_static_max=MEMORY,
                   memory_dynamic_max=MEMORY, VCPUs_max=1, boot_method="kernel_external",
                   kernel_kernel=guest["kernel"], kernel_initrd=guest["initrd"],
@@ -163,7 +227,6 @@ def main():
         for backend, _ in sides:
             backend.hard_shutdown(spec.uuid)
             backend.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

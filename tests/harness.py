@@ -403,6 +403,23 @@ class Pool:
     def host_dir(self, k):
         return os.path.join(self.dir, "host%d" % k)
 
+    def state_dir(self, k):
+        """Host ``k``'s daemon's state directory (its guests' QEMU runs under vms/)."""
+        return os.path.join(self.host_dir(k), "state")
+
+    def socket(self, k):
+        """Host ``k``'s Unix socket, where root needs no password."""
+        return os.path.join(self.host_dir(k), "xen-api.sock")
+
+    def host_ref(self, k):
+        """Host ``k``'s own host ref (its ``pool-host`` file)."""
+        with open(os.path.join(self.state_dir(k), "pool-host")) as f:
+            return f.read().strip()
+
+    def log_text(self, k):
+        with open(os.path.join(self.host_dir(k), "xend.log")) as f:
+            return f.read()
+
     def daemon_pid(self, k):
         with open(os.path.join(self.host_dir(k), "xend.pid")) as f:
             return int(f.read().split()[0])

@@ -42,13 +42,11 @@ class Host:
     socket, its host ref, the directory its guests' QEMU runs in."""
 
     def __init__(self, pool, k):
-        directory = pool.host_dir(k)
-        self.socket = os.path.join(directory, "xen-api.sock")
+        self.socket = pool.socket(k)
         self.session = sdk_unix(self.socket)
         self.api = self.session.xenapi
-        self.state_dir = os.path.join(directory, "state")
-        with open(os.path.join(self.state_dir, "pool-host")) as f:
-            self.ref = f.read().strip()
+        self.state_dir = pool.state_dir(k)
+        self.ref = pool.host_ref(k)
 
     def console(self, vm):
         return console_text(os.path.join(self.state_dir, "vms", vm))
@@ -95,6 +93,8 @@ def test_a_running_guest_moves_and_goes_on(hosts):
     # Written through to the shared image (the shell's line, then sync) before the move.
     one.type_line(vm, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER), "\ntick 5 ")
 
+    wait_until(lambda: api.host_metrics.get_live(api.host.get_metrics(two.ref)), BOOT_WAIT,
+               "host 2's lease, seen by host 1")
     api.VM.pool_migrate(vm, two.ref, {})
     for h in hosts:
         wait_until(lambda h=h: h.api.VM.get_resident_on(vm) == two.ref, BOOT_WAIT,
