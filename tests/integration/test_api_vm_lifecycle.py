@@ -365,7 +365,7 @@ def test_vcpu_params_set_and_added_live(api):
     vm = new_vm(api, VCPUs_max="2")
     api.VM.set_VCPUs_params(vm, "weight=512;cap=150  cpumap1=0-1,3")
     d = failure(api.VM.add_to_VCPUs_params_live, vm, "cap", "10")
-    assert d == ["VM_BAD_POWER_STATE", vm, "Running", "Halted"]
+    assert d == ["VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
     api.VM.start(vm, False)
     # A key added live replaces its earlier value; the string is kept in one spelling.
     api.VM.add_to_VCPUs_params_live(vm, "cap", "10")
@@ -446,7 +446,7 @@ def test_a_cd_vbd_reads_its_medium_whatever_its_mode_and_bootable_is_kept(api):
 def test_unplug_and_plug_keep_the_record_and_last_as_long_as_the_guest(api, daemon):
     vm, vbd, vif = _devices(api)
     for cls, ref in ((api.VBD, vbd), (api.VIF, vif)):
-        assert failure(cls.plug, ref) == ["VM_BAD_POWER_STATE", vm, "Running", "Halted"]
+        assert failure(cls.plug, ref) == ["VM_BAD_POWER_STATE", vm, "Running,Paused", "Halted"]
         assert failure(cls.unplug, ref) == ["VM_BAD_POWER_STATE", vm, "Running", "Halted"]
     api.VM.start(vm, False)
     for cls, ref, kind in ((api.VBD, vbd, "vbd"), (api.VIF, vif, "vif")):

@@ -70,7 +70,7 @@ def test_every_table_row_is_tried():
                  ("Paused", "set_memory_dynamic_max_live"),
                  ("Running", "set_memory_dynamic_min_live"),
                  ("Paused", "set_memory_dynamic_min_live"),
-                 # between hosts of a pool: tests/pool/test_pool_migrate.py
+                 # between hosts of a pool: tests/pool/test_qemu_pool_migrate.py
                  ("Running", "migrate")}
     assert set(lifecycle.TABLE) <= tried | elsewhere
 
