@@ -320,18 +320,23 @@ def pool_member_configs(postgres, directory, count):
     return configs
 
 
-def start_members(fleet, postgres, directory, count, extra_config=""):
+def start_members(fleet, postgres, directory, count, extra_configs=()):
     """``count`` sim daemons of ``fleet`` on one new database, calling one another over the
-    pool channel (``pool_member_configs``), each seeing every host; each daemon's ``ca``
+    pool channel (``pool_member_configs``), each seeing every host; member K's
+    configuration ends with ``extra_configs[K]`` where there is one. Each daemon's ``ca``
     is the pool CA's certificate, its ``host`` its own host's ref."""
-    daemons = [fleet.start(extra_config=c + extra_config)
-               for c in pool_member_configs(postgres, directory, count)]
+    extras = list(extra_configs) + [""] * count
+    daemons = [fleet.start(extra_config=c + extras[k])
+               for k, c in enumerate(pool_member_configs(postgres, directory, count))]
     for d in daemons:
         d.ca = os.path.join(directory, "ca-cert.pem")
         with open(os.path.join(d.state_dir, "pool-host")) as f:
             d.host = f.read().strip()
-        wait_until(lambda d=d: len(d.api.host.get_all()) == count, STATE_WAIT,
-                   "every host to be seen from %s" % d.url)
+    for d in daemons:    # every lease read: each member sees every member live
+        v10 = d.sdk_unix(version="1.0").xenapi
+        wait_until(lambda v10=v10: [m["live"] for m in v10.host_metrics.get_all_records()
+                                    .values()] == [True] * count, STATE_WAIT,
+                   "every host to be seen live from %s" % d.url)
     return daemons
 
 

@@ -274,4 +274,7 @@ class Dispatcher:
         anything is done."""
         start_paused = len(args) > 1 and args[1] is True and method.lifecycle in (
             "start", "resume")
-        self.app.domains.check(args[0], lifecycle.table_op(method.lifecycle, start_paused))
+        # In a pool the call may be carried out by another member (placement,
+        # forwarding): this host's own fitness is checked where it runs, not here.
+        self.app.domains.check(args[0], lifecycle.table_op(method.lifecycle, start_paused),
+                               here=self.app.pool_channel is None)

@@ -101,6 +101,15 @@ ERRORS = {e.code: e for e in (
           "the host cannot renew its lease on the pool's database (docs/pool.md, \"Host "
           "failure\"): it has stopped its guests and starts none until the lease is renewed",
           "host {host} is not live in its pool and starts no VMs"),
+    Error("HOST_NOT_ENOUGH_FREE_MEMORY", ("needed", "available"),
+          "the host asked to run the VM has not the memory it needs: `needed` bytes (its "
+          "memory/static_max), `available` the bytes free there (its lease's figure) "
+          "(docs/pool.md, \"Placement\")",
+          "not enough free memory: {needed} bytes needed, {available} available"),
+    Error("VM_REQUIRES_SR", ("vm", "sr"),
+          "the VM has a disk in SR `sr`, which the host asked to run it does not reach "
+          "(a local SR is its own host's alone) (docs/pool.md, \"Placement\")",
+          "VM {vm} needs SR {sr}, which that host cannot reach"),
     Error("HOST_OFFLINE", ("host",),
           "the call needs another member of the pool, `host`, which could not be reached "
           "over the pool channel (no address, not answering, or refusing this host; the "

@@ -20,7 +20,7 @@ import threading
 import uuid as uuidlib
 
 from ..api import datamodel, lifecycle, methods, xmltime
-from ..api.dispatch import Dispatcher
+from ..api.dispatch import Call, Dispatcher
 from ..api.handlers.base import HOST_KEY, MASTER_KEY, ClassHandler
 from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.crashdump import CrashdumpHandler
@@ -45,7 +45,7 @@ from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
 from ..api.handlers.vtpm import VTPMHandler
 from ..api.objects import Objects
-from ..api.sessions import ROOT, Sessions
+from ..api.sessions import ROOT, Session, Sessions
 from ..api.tasks import Tasks
 from ..host import facts as hostinfo
 from ..state.domains import Domains
@@ -125,7 +125,8 @@ def make_backend(name, config):
         from ..backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
         return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"],
-                          console_history_bytes=config["console_history_bytes"])
+                          console_history_bytes=config["console_history_bytes"],
+                          host_memory_bytes=config["sim_host_memory"])
     if name == "qemu":
         from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
@@ -342,6 +343,12 @@ class Xend:
         has not expired."""
         return self.leases is None or bool((self.lease(host) or {}).get("live"))
 
+    def start_placed(self, vm):
+        """Start ``vm`` as root would with VM.start: on the member placement chooses
+        (a dead member's guests restarted, state/hostfailure.py)."""
+        root = Session("", ROOT, 0.0, 0.0, datamodel.REVISIONS[-1])
+        self.handlers["VM"].start(Call(self, "VM.start", session=root), vm, False)
+
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the
         state_reserve_bytes kept for the daemon's own database and log on the state
@@ -365,10 +372,10 @@ class Xend:
             extra["qemu"] = qemu
         return hostinfo.software_version(extra)
 
-    def host_features(self):
-        """The cpu_feature values every CPU of this host has."""
+    def host_features(self, host=None):
+        """The cpu_feature values every CPU of ``host`` (this host by default) has."""
         cpus = [self.store.get("host_cpu", c) for c in
-                self.store.referrers("host_cpu", "host", self.host_ref)]
+                self.store.referrers("host_cpu", "host", host or self.host_ref)]
         return set.intersection(*(set(c.get("features", [])) for c in cpus)) if cpus else set()
 
     def guest_file_roots(self):

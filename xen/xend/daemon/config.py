@@ -57,6 +57,7 @@ DEFAULTS = {
     "event_log_size": 20000,               # events kept for event.from / event.next
     "event_log_bytes": 64 * 2 ** 20,       # ... and the bytes of the records they carry
     "sim_op_seconds": 0.0,                 # sim backend: how long each operation takes
+    "sim_host_memory": 0,                  # sim backend: the host's bytes; 0 the machine's
     "max_request_bytes": 8 * 2 ** 20,      # largest request body accepted
     "request_timeout": 30.0,               # seconds to read one request's headers and body
     "keepalive_timeout": 300.0,            # seconds an idle keep-alive connection is kept
@@ -191,6 +192,7 @@ _RULES = {
     "sampler_interval": _seconds(),
     "task_max_age": _seconds(),
     "sim_op_seconds": _seconds(zero_ok=True),
+    "sim_host_memory": lambda v: None if v >= 0 else _NOT_NEGATIVE,
 }
 
 
