@@ -86,3 +86,13 @@ def test_a_dead_members_guest_restarts_on_a_survivor(make_daemon, config):
     assert b.sim_guests() == {}            # none of its stale guests runs
     wait_until(lambda: a.api.host_metrics.get_live(metrics_b), STATE_WAIT, "b live again")
     assert a.log_text().count("restarted on this host after its host died") == 1
+
+
+def test_ha_restart_priority_takes_three_values(root):
+    vm = new_vm(root)
+    assert root.VM.get_ha_restart_priority(vm) == ""
+    for value in ("restart", "best-effort", ""):
+        root.VM.set_ha_restart_priority(vm, value)
+        assert root.VM.get_ha_restart_priority(vm) == value
+    assert failure(root.VM.set_ha_restart_priority, vm, "always") == [
+        "INVALID_VALUE", "ha_restart_priority", "'always' (must be restart, best-effort or \"\")"]
