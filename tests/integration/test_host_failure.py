@@ -72,7 +72,7 @@ def test_a_dead_members_guest_restarts_on_a_survivor(make_daemon, config):
     assert a.api.host_metrics.get_live(metrics_b) is False
     assert a.api.VM.get_power_state(never) == "Halted"
     assert a.api.VM.get_resident_on(never) == ""
-    line = "(%s): restarted on this host after its host died" % restart
+    line = "(%s): restarted on host %s after its host died" % (restart, host_a)
     log = wait_until(lambda: line in a.log_text() and a.log_text(), STATE_WAIT,
                      "a to log the restart")
     assert log.count(line) == 1
@@ -85,7 +85,7 @@ def test_a_dead_members_guest_restarts_on_a_survivor(make_daemon, config):
     assert (api.VM.get_power_state(never), api.VM.get_resident_on(never)) == ("Halted", "")
     assert b.sim_guests() == {}            # none of its stale guests runs
     wait_until(lambda: a.api.host_metrics.get_live(metrics_b), STATE_WAIT, "b live again")
-    assert a.log_text().count("restarted on this host after its host died") == 1
+    assert a.log_text().count("restarted on host %s after its host died" % host_a) == 1
 
 
 def test_ha_restart_priority_takes_three_values(root):
