@@ -78,6 +78,12 @@ def test_an_unknown_internal_op_is_a_failure(pool_members, secret):
     assert json.loads(body)["ErrorDescription"][0] == "MESSAGE_METHOD_UNKNOWN"
 
 
+def test_a_malformed_call_is_a_failure(pool_members, secret):
+    for body in ([], {"internal": "ping", "args": 5}, {"forward": "VM.pause"}):
+        status, reply = post(pool_members[1], body, {SECRET_HEADER: secret})
+        assert status == 200 and json.loads(reply)["Status"] == "Failure"
+
+
 @pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "0" * 64}, {SECRET_HEADER: ""}],
                          ids=["none", "wrong", "empty"])
 def test_a_call_without_the_secret_is_refused(pool_members, headers):

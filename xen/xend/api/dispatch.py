@@ -212,11 +212,12 @@ class Dispatcher:
             log.debug("%s by %s: Success", name[:200], call.user or "-")
             return success(value), key
         except Exception as e:
-            return self._failure(name, e), key
+            return self.failure(name, e), key
 
-    def _failure(self, name, e):
+    def failure(self, name, e):
         """The failure reply for ``e``, raised while answering ``name``; logged. Called
-        in the ``except`` block that caught it."""
+        in the ``except`` block that caught it (here, and by the pool channel for an
+        internal operation)."""
         if isinstance(e, (ApiError, BackendError)):
             err = ApiError.of(e)
             log.info("%s: %s", name[:200], " ".join(loggable(err.description))[:500])
@@ -244,7 +245,7 @@ class Dispatcher:
                 yield pair
         except Exception as e:
             entry[1] += 1
-            raise Abandon(self._failure(name, e)) from None
+            raise Abandon(self.failure(name, e)) from None
 
     def _unknown(self, name, as_called):
         """FIELD_READ_ONLY for a write to an RO field, else MESSAGE_METHOD_UNKNOWN."""
