@@ -75,6 +75,8 @@ DEFAULTS = {
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
+    "pool_database": "",                   # the pool pool.join joins: postgresql://...
+    "pool_ca_file": "",                    # PEM CA that pool.join verifies the master with
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -147,6 +149,7 @@ def _database(value):
 
 _RULES = {
     "database": _database,
+    "pool_database": _database,
     "backend": _one_of(*BACKENDS),
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),
