@@ -9,7 +9,16 @@ import sqlite3
 import stat
 
 import pytest
-from harness import STATE_WAIT, Fleet, Watcher, failure, new_vdi, new_vm, wait_until
+from harness import (
+    STATE_WAIT,
+    Fleet,
+    Watcher,
+    failure,
+    new_vbd,
+    new_vdi,
+    new_vm,
+    wait_until,
+)
 
 from xen.xend.api.lifecycle import CONTROL_DOMAIN
 
@@ -138,6 +147,30 @@ def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     assert a.api.VM.get_resident_on(guest) == own_host(b)
     b.api.VM.hard_shutdown(guest)
     b.api.VM.destroy(guest)
+
+
+def test_after_a_boot_each_host_autostarts_the_vms_whose_disks_it_has(members):
+    """A VM with a disk on B's local SR is B's to autostart; one without disks is the
+    master's; neither is started by another host's boot."""
+    a, b = members[0], members[1]
+    auto = {"other_config": {"auto_poweron": "true"}}
+    on_b = new_vm(a.api, **auto)
+    b_sr = b.api.PBD.get_SR(b.api.host.get_PBDs(own_host(b))[0])
+    new_vbd(b.api, on_b, new_vdi(b.api, b_sr))
+    diskless = new_vm(b.api, **auto)
+    for d in (members[2], a, b):
+        d.stop()
+        os.unlink(os.path.join(os.path.dirname(d.socket), "xend.booted"))
+        d.start()
+        wait_until(lambda d=d: os.path.exists(os.path.join(os.path.dirname(d.socket),
+                                                           "xend.booted")),
+                   STATE_WAIT, "the autostart marker of %s" % d.url)
+        d.relogin()
+    assert a.api.VM.get_resident_on(diskless) == own_host(a)
+    wait_until(lambda: a.api.VM.get_resident_on(on_b) == own_host(b), STATE_WAIT,
+               "the VM with B's disk started on B")
+    for vm, d in ((on_b, b), (diskless, a)):
+        d.api.VM.hard_shutdown(vm)
 
 
 def test_a_single_hosts_store_from_before_the_pool_record_keeps_its_pool(fresh_daemon):
