@@ -91,6 +91,19 @@ def test_the_pool_is_one_on_every_member_and_its_master_the_first_host(members):
     assert members[0].api.host.get_name_label(own_host(members[0])) != "the pool"
 
 
+def test_what_acts_on_a_machine_is_refused_for_another_host(members):
+    a, b = members[0], members[1]
+    other = own_host(b)
+    a.api.host.disable(other)          # a record's change: any member writes it
+    for call in (a.api.host.reboot, a.api.host.shutdown, a.api.host.dmesg,
+                 a.api.host.dmesg_clear, a.api.host.get_log):
+        code, reason = failure(call, other)
+        assert code == "OPERATION_NOT_ALLOWED" and other in reason
+    assert failure(a.api.host.send_debug_keys, other, "q")[0] == "OPERATION_NOT_ALLOWED"
+    a.api.host.enable(other)
+    assert isinstance(b.api.host.dmesg(other), str)     # its own daemon answers
+
+
 def test_each_host_has_its_own_local_sr_and_only_it_changes_its_files(members):
     a, b = members[0], members[1]
     srs = {}
