@@ -147,6 +147,10 @@ def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     guest = new_vm(b.api)
     b.api.VM.start(guest, False)
     assert b.api.VM.get_resident_on(guest) == own_host(b)
+    wait_until(lambda: a.api.VM.get_power_state(guest) == "Running", STATE_WAIT,
+               "the guest running on A's view")
+    code, reason = failure(a.api.VM.hard_shutdown, guest)    # B's to stop
+    assert code == "OPERATION_NOT_ALLOWED" and own_host(b) in reason
     before = own_host(b)
     a.restart()
     b.restart()
