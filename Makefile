@@ -61,22 +61,23 @@ run: $(VENV)/.stamp ui
 
 # Fast tiers first, the ones that boot real guests last.
 TEST_TIERS := tests/unit tests/integration tests/browser tests/tasks tests/xm tests/daemon \
-              tests/security tests/metrics tests/backend tests/qemu tests/xen
+              tests/security tests/metrics tests/backend tests/qemu tests/xen tests/pool
 
 # The tests that boot no guest run on every core, each file's tests in order on one
-# worker (pytest-xdist, --dist loadfile); the guests' tiers run one test at a time.
+# worker (pytest-xdist, --dist loadfile); the guests' tiers and the pool tier (one pool
+# of hosts per machine: its bridge and namespaces have fixed names) one test at a time.
 PARALLEL := -n auto --dist loadfile
 
 test: lint ui
-	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
-	$(PY) -m pytest -q -m qemu $(TEST_TIERS)
+	$(PY) -m pytest -q $(PARALLEL) -m "not qemu and not pool" $(TEST_TIERS)
+	$(PY) -m pytest -q -m "qemu or pool" $(TEST_TIERS)
 
 test-fast: lint ui
-	$(PY) -m pytest -q $(PARALLEL) -m "not qemu" $(TEST_TIERS)
+	$(PY) -m pytest -q $(PARALLEL) -m "not qemu and not pool" $(TEST_TIERS)
 
 # ruff.toml holds the rules: pycodestyle, pyflakes and import order, lines of 100.
 lint: $(VENV)/.stamp
-	$(VENV)/bin/ruff check xen tests bench setup.py
+	$(VENV)/bin/ruff check xen tests bench setup.py tools/pool-up
 
 bench: $(VENV)/.stamp ui
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

@@ -26,9 +26,9 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 """
 
 import contextlib
-import glob
 import http.client
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -39,6 +39,7 @@ import struct
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import uuid
 import xmlrpc.client
@@ -53,6 +54,7 @@ from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
 from xen.xend.host import cgroups
+from xen.xend.util import pgserver, progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -279,69 +281,36 @@ class Daemon:
         with open(self.log) as f:
             return f.read()
 
+    def sim_guests(self):
+        """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
+        report), read from its state file."""
+        try:
+            with open(os.path.join(self.state_dir, "sim-domains.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
-# Debian's server binaries, the newest version installed.
-PG_BIN = max(glob.glob("/usr/lib/postgresql/*/bin"), default=None,
-             key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0)
-
-
-class Postgres:
-    """A PostgreSQL server of the tests' own: Debian's initdb and pg_ctl in a scratch
-    directory, run as ``nobody`` (the server refuses root), listening on a Unix socket in
-    that directory and on a loopback port. Local connections are trusted (``psql``);
-    TCP ones need a password: the role ``xend`` logs in with ``password``, as a daemon
-    given ``database_password_file`` does. ``skip_without_postgres()`` first."""
-
-    USER = "nobody"
-    ROLE = "xend"
+class Postgres(pgserver.Server):
+    """A PostgreSQL server of the tests' own (``pgserver.Server``) in a scratch directory,
+    run as ``nobody``, on a free loopback port, with fsync off (the tests kill daemons,
+    never the server, and stop it cleanly). The role ``xend`` logs in with ``password``.
+    ``skip_without_postgres()`` first."""
 
     def __init__(self):
-        self.dir = scratch_dir()
-        self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
+        super().__init__(scratch_dir(), port=free_port())
         self.password = uuid.uuid4().hex
-        shutil.chown(self.dir, self.USER)
-        self._as_server([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "postgres",
-                         "-E", "UTF8", "--auth-local=trust", "--auth-host=scram-sha-256"])
-        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            # fsync off: the tests kill daemons, never the server, and stop it cleanly.
-            f.write("listen_addresses = '127.0.0.1'\nport = %d\n"
-                    "unix_socket_directories = '%s'\nfsync = off\n" % (self.port, self.dir))
-        self.start()
-        self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.ROLE, self.password))
-
-    def _as_server(self, argv):
-        subprocess.run(argv, user=self.USER, cwd=self.dir, check=True, capture_output=True)
-
-    def start(self):
-        """Start the server; return once it accepts connections."""
-        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
-                         "-l", os.path.join(self.dir, "server.log"), "start"])
-
-    def stop(self):
-        """Stop the server (fast: every connection is cut at once)."""
-        self._as_server([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w",
-                         "-m", "fast", "stop"])
+        self.create(self.password, fsync=False)
 
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def psql(self, sql, database="postgres"):
-        """What ``sql`` prints, run by the superuser (rows as lines, fields |-separated)."""
-        out = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", self.dir, "-p",
-                              str(self.port), "-U", "postgres", "-d", database, "-Atq",
-                              "-v", "ON_ERROR_STOP=1", "-c", sql],
-                             check=True, capture_output=True, text=True)
-        return out.stdout
-
     def new_database(self):
         """The URI of a new, empty database owned by the role ``xend`` (no password)."""
-        name = "xend_" + uuid.uuid4().hex[:12]
-        self.psql("CREATE DATABASE %s OWNER %s" % (name, self.ROLE))
-        return "postgresql://%s@127.0.0.1:%d/%s" % (self.ROLE, self.port, name)
+        return self.create_database("xend_" + uuid.uuid4().hex[:12])
 
     def daemon_config(self, directory):
         """A daemon's configuration lines for a new database: ``database`` and a
@@ -356,12 +325,101 @@ class Postgres:
 def skip_without_postgres():
     """Skip the test (or the fixture's users) where Debian's PostgreSQL server or
     psycopg is not installed, or where it cannot be run as an unprivileged user."""
-    if PG_BIN is None:
+    if pgserver.PG_BIN is None:
         pytest.skip("PostgreSQL (Debian's postgresql) is not installed")
     if importlib.util.find_spec("psycopg") is None:
         pytest.skip("psycopg is not installed (the postgres extra)")
     if os.geteuid() != 0:
         pytest.skip("the tests' PostgreSQL server is started as nobody, which needs root")
+
+
+# -- a pool of hosts ---------------------------------------------------------------------
+
+class Pool:
+    """A pool of ``count`` hosts made by tools/pool-up in a scratch directory (each host's
+    daemon in its network namespace, one PostgreSQL): ``up()`` then ``down()``. Host K
+    (from 1) is ``hosts[K - 1]``: its ``url`` (HTTPS) and ``tcp_url``. One pool at a time
+    per machine (the tool's bridge and namespaces have fixed names).
+    ``skip_without_pool()`` first."""
+
+    TOOL = os.path.join(ROOT, "tools", "pool-up")
+
+    def __init__(self, count=3, backend="sim"):
+        self.count = count
+        self.backend = backend
+        self.dir = scratch_dir()
+        self.hosts = []
+        self.ca = self.password = None
+
+    def tool(self, *args):
+        """Run tools/pool-up with ``args`` and this pool's --dir; the CompletedProcess."""
+        return subprocess.run([sys.executable, self.TOOL, *args, "--dir", self.dir],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    def up(self):
+        """Start the pool; RuntimeError with the tool's stderr if it fails. Reads the
+        lines the tool prints: the CA's file, then each host's URLs and password file."""
+        out = self.tool(str(self.count), "--backend", self.backend)
+        if out.returncode != 0:
+            raise RuntimeError("tools/pool-up failed: %s" % out.stderr)
+        for line in out.stdout.splitlines():
+            words = line.split()
+            if words[0] == "ca:":
+                self.ca = words[1]
+            elif words[0] == "host":
+                # host K: https://ADDR/ password-file PATH (http://ADDR:PORT/)
+                self.hosts.append({"url": words[2], "tcp_url": words[5].strip("()")})
+                with open(words[4]) as f:
+                    self.password = f.read().strip()
+        assert len(self.hosts) == self.count and self.ca, out.stdout
+        return self
+
+    def down(self):
+        """tools/pool-up --down: the CompletedProcess (the tool may run it twice)."""
+        return self.tool("--down")
+
+    def sdk(self, k, version="1.0"):
+        """A XenAPI SDK session of root on host ``k``, over its HTTPS URL from this
+        machine, the host's certificate verified against the pool CA."""
+        context = ssl.create_default_context(cafile=self.ca)
+        s = XenAPI.Session(self.hosts[k - 1]["url"],
+                           transport=xmlrpc.client.SafeTransport(context=context))
+        s.xenapi.login_with_password("root", self.password, version, "xend-tests")
+        return s
+
+    def host_dir(self, k):
+        return os.path.join(self.dir, "host%d" % k)
+
+    def daemon_pid(self, k):
+        with open(os.path.join(self.host_dir(k), "xend.pid")) as f:
+            return int(f.read().split()[0])
+
+    @staticmethod
+    def netns(k):
+        return "xend-pool%d" % k
+
+    def in_netns(self, k, argv):
+        """Run ``argv`` in host ``k``'s network namespace; the CompletedProcess (text)."""
+        return subprocess.run(["ip", "netns", "exec", self.netns(k), *argv],
+                              capture_output=True, text=True, timeout=60)
+
+    def database(self):
+        """The pool's PostgreSQL (a pgserver.Server, for its superuser's ``psql``), at the
+        address and port host 1's configuration names."""
+        with open(os.path.join(self.host_dir(1), "xend.toml"), "rb") as f:
+            uri = urllib.parse.urlsplit(tomllib.load(f)["database"])
+        return pgserver.Server(os.path.join(self.dir, "postgres"), address=uri.hostname,
+                               port=uri.port)
+
+
+def skip_without_pool():
+    """Skip where tools/pool-up cannot run: no PostgreSQL, not root, or no network
+    namespaces (``ip netns``)."""
+    skip_without_postgres()
+    probe = "xend-probe-%d" % os.getpid()
+    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
+        pytest.skip("network namespaces cannot be made here (ip netns add)")
+    subprocess.run(["ip", "netns", "del", probe], check=True)
 
 
 # -- waiting and failures ----------------------------------------------------------------
@@ -408,6 +466,21 @@ def failure(fn, *args):
         assert all(isinstance(x, str) for x in e.details), e.details
         return e.details
     raise AssertionError("expected a Failure, got Success %r" % (value,))
+
+
+# -- an operation run as a task ------------------------------------------------------------
+
+@contextlib.contextmanager
+def as_task(on_progress=lambda fraction: None):
+    """Run what the block calls as an API task's worker runs it: its progress reports go
+    to ``on_progress`` and ``request_cancel()`` of the yielded tracker cancels it."""
+    tracker = progress.Tracker(on_progress)
+    tracker.begin()
+    progress.install(tracker)
+    try:
+        yield tracker
+    finally:
+        progress.install(None)
 
 
 # -- events ----------------------------------------------------------------------------
@@ -633,6 +706,13 @@ def console_text(directory, name="console.log"):
 def console(daemon, vm):
     """The serial console so far of ``daemon``'s guest ``vm``."""
     return console_text(vm_dir(daemon, vm))
+
+
+def type_line(backend, vm, line):
+    """Type ``line`` on the serial console of ``backend``'s guest ``vm``: a command for
+    the tiny guest's shell (xend.test=shell)."""
+    with backend.open_console(vm, "vt100") as sock:
+        sock.sendall(line.encode() + b"\n")
 
 
 def wait_ready(daemon, vm, count=1, timeout=BOOT_WAIT):

@@ -22,6 +22,7 @@ def sim_owner(tmp_path, **vm_fields):
             txn.create("VM", "vm1", dict({"power_state": "Halted", "resident_on": ""},
                                          **vm_fields))
     app = types.SimpleNamespace(store=store, host_ref="h", control_domain="dom0", config={},
+                                leases=None,
                                 state_dir=str(tmp_path), host_features=set,
                                 sampler=types.SimpleNamespace(forget=lambda vm: None))
     return domains.Domains(app, SimBackend(str(tmp_path)))

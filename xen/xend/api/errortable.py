@@ -97,6 +97,10 @@ ERRORS = {e.code: e for e in (
     Error("HOST_DISABLED", ("host",),
           "the host is disabled and refuses new starts and resumes",
           "host {host} is disabled and starts no VMs"),
+    Error("HOST_NOT_LIVE", ("host",),
+          "the host cannot renew its lease on the pool's database (docs/pool.md, \"Host "
+          "failure\"): it has stopped its guests and starts none until the lease is renewed",
+          "host {host} is not live in its pool and starts no VMs"),
     Error("HOST_NOT_DISABLED", ("host",),
           "host shutdown/reboot asked for while the host is enabled",
           "host {host} must be disabled first (host-disable)"),
@@ -185,6 +189,12 @@ ERRORS = {e.code: e for e in (
           "booting, a paused guest, one that cannot suspend): nothing was saved and it "
           "stays as it was",
           "{vm} did not answer the suspend request; it stays as it was"),
+    # A live migration between two hosts' backends
+    Error("VM_MIGRATE_FAILED", ("vm", "reason"),
+          "the live migration of the guest `vm` to another host failed or was refused; "
+          "`reason` says why (the hypervisor's words): the guest keeps running where it "
+          "ran and nothing of it is left on the other host",
+          "{vm} could not be migrated: {reason}; it keeps running where it was"),
     Error("INTERNAL_ERROR", ("message",),
           "a fault of the daemon or of a tool it runs (qemu-img, xl, ...), never the "
           "caller's; `message` names it, without a traceback (that goes to the log)",

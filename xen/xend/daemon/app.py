@@ -160,6 +160,8 @@ def make_backend(name, config):
 class Xend:
     """Everything the daemon owns, built from a configuration dict (config.load)."""
 
+    leases = None   # on PostgreSQL, this host's lease (state/leases.py) once it has one
+
     def __init__(self, config):
         config = member_config(config)
         self.config = config
@@ -207,9 +209,14 @@ class Xend:
         self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
+        self.leases = self._open_leases()
+        if self.leases is not None and self.leases.lapsed:
+            self.domains.lapsed_start()   # its guests may run elsewhere now
         self.domains.reattach_all()
         if config["database"]:
             self.store.add_listener(self._notice_ejection)
+        if self.leases is not None:
+            self.leases.start()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
                                        self.domains.recheck_unknown))
         log.info("xend %s: state loaded from %s, backend %s", VERSION, self.state_dir,
@@ -358,6 +365,27 @@ class Xend:
         self.restart_requested = True
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def _open_leases(self):
+        """This host's lease on the pool's database (PostgreSQL), renewed from now on;
+        None on SQLite, where the host is alone."""
+        if not self.config["database"]:
+            return None
+        # psycopg is there: the engine needs it too.
+        from ..state.leases import Leases
+        return Leases(self.config["database"], configmod.database_password(self.config),
+                      self.host_ref, self.config["pool_lease_seconds"],
+                      lambda: self.sampler.host_memory, self.domains)
+
+    def lease(self, host):
+        """Host ``host``'s lease as last read ({"live", "memory_total", "memory_free"}),
+        or None (no lease: on SQLite, or a member that never renewed one)."""
+        return None if self.leases is None else self.leases.lease(host)
+
+    def host_live(self, host):
+        """Whether ``host`` is alive: a host alone always is; a member while its lease
+        has not expired."""
+        return self.leases is None or bool((self.lease(host) or {}).get("live"))
+
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the
         state_reserve_bytes kept for the daemon's own database and log on the state
@@ -400,6 +428,8 @@ class Xend:
     def close(self):
         """Stop background work and close the store; guests keep running."""
         self.sampler.stop()
+        if self.leases is not None:
+            self.leases.stop()   # the lease runs out unless the daemon is back in time
         self.tasks.close()
         self.backend.close()
         self.store.close()

@@ -46,12 +46,12 @@ class AdoptedSR(ImageDirSR):
     deletes_images = False  # VDI.delete may remove the member (else: VDI.forget only)
     cdrom = False          # its VDIs are CD-ROM drives in guests
 
-    def attach(self, location):
+    def attach(self, location, config=None):
         if not os.path.isdir(location):
             raise ApiError("INVALID_VALUE", "location",
                            "%s (not an existing directory)" % location)
 
-    def detach(self, location):
+    def detach(self, location, config=None):
         """The directory is the administrator's: it stays, empty or not."""
 
     def create(self, location, vdi, size):

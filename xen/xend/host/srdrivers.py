@@ -7,6 +7,9 @@ VDI, whose path the VDI's private data holds with its ``format``; what is common
 to them (the directory, its figures, deleting, copying for SR.clone) is
 ``ImageDirSR``.
 
+``shared-dir`` and ``nfs`` are ``dir`` on storage every host of a pool reaches (SR.shared
+true): a directory the administrator shares, an NFS export the host mounts.
+
 The default, ``dir``, is a directory of qcow2 images:
 
   * a VDI is one qcow2 file, its *leaf*, sparse: no data is preallocated, and the
@@ -189,14 +192,30 @@ class ImageDirSR:
 
     type = format = None
     adopts = False           # an SR over existing files (sradopt.py), whose files are not ours
+    shared = False           # every host of a pool reaches it (SR.shared), not one host's
+    config_keys = ()         # the device_config keys SR.create must be given (nfs's)
     read_only = cdrom = root_only = False
     live_snapshots = False   # whether a VDI in use by a running guest can be snapshotted
     max_size = MAX_VDI_BYTES  # bytes; the SR's file system may hold less (EFBIG)
 
-    def device_config(self, location):
+    def check_config(self, config):
+        """The SR's device_config as SR.create was given it: INVALID_VALUE naming a key
+        the type does not take, FIELD_MISSING naming one it needs and was not given."""
+        for key in config:
+            if key not in self.config_keys:
+                raise ApiError("INVALID_VALUE", "device_config", "%s (an SR of type %s "
+                               "takes %s)" % (key, self.type, " and ".join(self.config_keys)
+                                              or "no device_config"))
+        for key in self.config_keys:
+            if not config.get(key):
+                raise ApiError("FIELD_MISSING", "device_config:" + key)
+        return dict(config)
+
+    def device_config(self, location, config=None):
         """What a PBD shows of an SR of this type at ``location`` (its device_config):
-        the location, and how the type keeps images there."""
-        config = {"location": location}
+        the location, the SR's own ``config`` (SR.create's device_config), and how
+        the type keeps images there."""
+        config = dict(config or {}, location=location)
         if self.format:
             config["format"] = self.format
         if self.adopts:    # the files are the administrator's (sradopt.py)
@@ -205,17 +224,20 @@ class ImageDirSR:
             config["read_only"] = "true"
         return config
 
-    def attach(self, location):
-        """Make the SR's directory (0700) if needed."""
+    def attach(self, location, config=None):
+        """Make the SR's directory (0700) if needed. ``config``: its device_config."""
         with full_is_sr_full(location, 0):
             os.makedirs(location, mode=0o700, exist_ok=True)
 
-    def detach(self, location):
-        """Remove the SR's directory if nothing is left in it."""
+    def detach(self, location, config=None):
+        """Remove the SR's directory if nothing is left in it (SR.delete)."""
         try:
             os.rmdir(location)
         except OSError:
             pass
+
+    def forget(self, location, config=None):
+        """What SR.forget leaves behind on the host: every file stays (nfs unmounts)."""
 
     def physical_size(self, location):
         return fs_size(location)
@@ -414,7 +436,63 @@ class FileSR(ImageDirSR):
                            e.strerror) from None
 
 
-SR_TYPES = {d.type: d for d in (DirSR(), FileSR())}
+class SharedDirSR(DirSR):
+    """type "shared-dir": a directory of qcow2 images that the administrator
+    guarantees every host of the pool reaches at the same path (a cluster file
+    system, an NFS mount of the machines'). Its location must be given: the daemon's
+    own state directory is no host's but its own."""
+
+    type = "shared-dir"
+    shared = True
+
+    def attach(self, location, config=None):
+        if not os.path.isdir(location):
+            raise ApiError("INVALID_VALUE", "location", "%s (an SR of type shared-dir is "
+                           "an existing directory every host reaches)" % location)
+
+    def detach(self, location, config=None):
+        """The directory is the administrator's, shared with other hosts: it stays."""
+
+
+class NfsSR(DirSR):
+    """type "nfs": qcow2 images on an NFS export (device_config ``server`` and
+    ``serverpath``), which the host mounts on the SR's location at attach and
+    unmounts at SR.delete and SR.forget. Needs the kernel's NFS client and
+    mount.nfs (Debian's nfs-common)."""
+
+    type = "nfs"
+    shared = True
+    config_keys = ("server", "serverpath")
+
+    @staticmethod
+    def export(config):
+        return "%s:%s" % (config["server"], config["serverpath"])
+
+    def attach(self, location, config=None):
+        super().attach(location)
+        if os.path.ismount(location):
+            return      # mounted by an earlier start of the daemon: it outlives one
+        out = subprocess.run(["mount", "-t", "nfs", "-o", "soft,timeo=100,retrans=2",
+                              "--", self.export(config), location],
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            super().detach(location)
+            raise ApiError("INVALID_VALUE", "device_config", "%s (mount: %s)" % (
+                self.export(config), out.stderr.strip()[-300:] or "failed"))
+
+    def detach(self, location, config=None):
+        self.forget(location, config)
+
+    def forget(self, location, config=None):
+        """Unmount the export (lazily: a file of it may still be open) and remove the
+        empty mount point; the images stay on the server."""
+        if os.path.ismount(location):
+            subprocess.run(["umount", "--lazy", "--", location], capture_output=True,
+                           timeout=120)
+        super().detach(location)
+
+
+SR_TYPES = {d.type: d for d in (DirSR(), FileSR(), SharedDirSR(), NfsSR())}
 
 # The types over existing files build on ImageDirSR above, hence imported here.
 from .sradopt import ADOPTING_TYPES  # noqa: E402

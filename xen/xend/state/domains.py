@@ -29,6 +29,7 @@ from ..util import progress
 from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
+from .hostfailure import HostFailure
 from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
@@ -67,7 +68,7 @@ REBOOTS = ("clean_reboot", "hard_reboot")
 GUEST_KEYS = ("_domid", "_start_time", "_crashed")
 
 
-class Domains(GuestSpecs, GuestActions, SavedGuests):
+class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -196,9 +197,12 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
                 done.set()       # the overtaken operation may answer now
 
     def _check_host_can_run(self, vm, rec):
-        """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
+        """HOST_DISABLED, HOST_NOT_LIVE (fenced: its lease is not renewed), or
+        VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
         if not self.store.get("host", self.app.host_ref).get("enabled", True):
             raise ApiError("HOST_DISABLED", self.app.host_ref)
+        if self.app.leases is not None and self.app.leases.fenced:
+            raise ApiError("HOST_NOT_LIVE", self.app.host_ref)
         missing = sorted(set(rec.get("VCPUs_features_required", [])) - self.app.host_features())
         if missing:
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),

@@ -1,4 +1,5 @@
-"""TLS for the HTTPS listener (spec §1.4.1): the server context and a first-start certificate.
+"""TLS for the HTTPS listener (spec §1.4.1): the server context and a first-start certificate
+(and certificates signed by a CA of the administrator's, ``issue``: tools/pool-up's).
 
 With no certificate configured, the daemon makes a self-signed one (EC P-256,
 ten years, the host's name and loopback addresses as subject alternative
@@ -36,27 +37,45 @@ def ensure_self_signed(state_dir):
     key = os.path.join(state_dir, KEY_NAME)
     if os.path.exists(cert) and os.path.exists(key):
         return cert, key
+    host = socket.gethostname()
+    issue(cert, key, host, [host, "localhost"], ["127.0.0.1", "::1"])
+    log.info("generated a self-signed certificate %s, SHA-256 fingerprint %s",
+             cert, fingerprint(cert))
+    return cert, key
+
+
+def issue(cert, key, common_name, dns_names, addresses, issuer=None):
+    """Write a new EC P-256 key (mode 0600) and its certificate for ten years, naming
+    ``dns_names`` and IP ``addresses`` as subject alternative names, to the paths
+    ``cert`` and ``key``. ``issuer``: the (certificate, key) paths of the CA that signs
+    it; without one it is self-signed and may sign others (a CA of its own)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     private = ec.generate_private_key(ec.SECP256R1())
-    host = socket.gethostname()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "xend")])
+    issuer_name, signer = name, private
+    if issuer is not None:
+        with open(issuer[0], "rb") as f:
+            issuer_name = x509.load_pem_x509_certificate(f.read()).subject
+        with open(issuer[1], "rb") as f:
+            signer = serialization.load_pem_private_key(f.read(), password=None)
     now = datetime.datetime.now(datetime.timezone.utc)
-    alt = x509.SubjectAlternativeName([
-        x509.DNSName(host), x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1"))])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(private.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=3650))
-                   .add_extension(alt, critical=False)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                   .sign(private, hashes.SHA256()))
+    names = ([x509.DNSName(n) for n in dns_names]
+             + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
+               .public_key(private.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=0
+                                                    if issuer is None else None),
+                              critical=True))
+    if names:       # a CA's own certificate names no host
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    certificate = builder.sign(signer, hashes.SHA256())
     fd = open_own(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(private.private_bytes(serialization.Encoding.PEM,
@@ -65,9 +84,6 @@ def ensure_self_signed(state_dir):
     fd = open_own(cert, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(certificate.public_bytes(serialization.Encoding.PEM))
-    log.info("generated a self-signed certificate %s, SHA-256 fingerprint %s",
-             cert, fingerprint(cert))
-    return cert, key
 
 
 def pair_problem(cert, key):

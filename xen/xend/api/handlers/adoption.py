@@ -83,11 +83,15 @@ class SRAdoption:
                     vdi_h.forget(call, vdi)
 
     def forget(self, call, sr):
+        rec = self.store.get("SR", sr)
         vdis = self.store.referrers("VDI", "SR", sr)
         with self.store.transaction() as txn:
             for vdi in vdis:
                 self.app.handlers["VDI"].remove(call, txn, vdi)
             self.remove(call, txn, sr)
+        # Once the records are gone: an nfs SR's export is unmounted.
+        srdrivers.driver(rec.get("type", "dir")).forget(rec["location"],
+                                                        rec.get("device_config"))
 
 
 class VDIAdoption:

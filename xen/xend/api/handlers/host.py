@@ -52,15 +52,16 @@ class HostHandler(ClassHandler):
         return self.app.software_version()
 
     # Memory as the sampler last saw it: the hypervisor's (Xen's), and the daemon's own
-    # machine's (dom0, or the whole host where the daemon runs on it).
+    # machine's (dom0, or the whole host where the daemon runs on it). Another member's:
+    # as its lease last said (0 without one).
 
-    @_of_this_machine("memory_total")
-    def _memory_total(self, ref, rec):
-        return self.app.sampler.host_memory[0]
+    def _memory(self, ref, rec, index, key):
+        if self.app.leases is None or ref == self.app.host_ref:
+            return self.app.sampler.host_memory[index]
+        return (self.app.lease(ref) or {}).get(key, 0)
 
-    @_of_this_machine("memory_free")
-    def _memory_free(self, ref, rec):
-        return self.app.sampler.host_memory[1]
+    _memory_total = functools.partialmethod(_memory, index=0, key="memory_total")
+    _memory_free = functools.partialmethod(_memory, index=1, key="memory_free")
 
     @_of_this_machine("control_domain_memory")
     def _control_domain_memory(self, ref, rec):

@@ -23,7 +23,8 @@ class PBDHandler(DerivedHandler):
 
     @staticmethod
     def _device_config(ref, rec):
-        return srdrivers.driver(rec.get("type", "dir")).device_config(rec.get("location", ""))
+        return srdrivers.driver(rec.get("type", "dir")).device_config(
+            rec.get("location", ""), rec.get("device_config"))
 
     @staticmethod
     def _attached(ref, rec):

@@ -44,6 +44,7 @@ class SRHandler(SRAdoption, ClassHandler):
     computed = {"virtual_allocation": "_virtual_allocation",
                 "physical_utilisation": "_physical_utilisation",
                 "physical_size": "_physical_size", "content_type": "_content_type",
+                "shared": "_shared",
                 # 1.0: host's interfaces, storage and objects
                 "PBDs": "_pbds"}
 
@@ -84,6 +85,9 @@ class SRHandler(SRAdoption, ClassHandler):
 
     def _physical_size(self, ref, rec):
         return capacity(rec)
+
+    def _shared(self, ref, rec):
+        return self._driver(rec).shared
 
     def _content_type(self, ref, rec):
         return "iso" if self._driver(rec).cdrom else ""
@@ -127,14 +131,15 @@ class SRHandler(SRAdoption, ClassHandler):
                     srdrivers.same_place(rec["location"], stored["location"]):
                 raise ApiError("INVALID_VALUE", "location",
                                "%s (used by SR %s)" % (stored["location"], other))
+        config = stored["device_config"] = d.check_config(stored.get("device_config") or {})
         existed = os.path.exists(stored["location"])
-        d.attach(stored["location"])
+        d.attach(stored["location"], config)
         try:
             with self.store.transaction() as txn:
                 self.insert(txn, ref, stored, bound)
         except BaseException:
             if not existed:
-                d.detach(stored["location"])
+                d.detach(stored["location"], config)
             raise
         return ref
 
@@ -156,7 +161,7 @@ class SRHandler(SRAdoption, ClassHandler):
         self.require_here(ref)
         rec = self.store.get("SR", ref)
         super().delete(call, ref)
-        self._driver(rec).detach(rec["location"])
+        self._driver(rec).detach(rec["location"], rec.get("device_config"))
 
     def _clone(self, sr, loc, name):
         """A new SR of the same type at ``loc`` with a copy of every VDI, backing

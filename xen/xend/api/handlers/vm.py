@@ -8,6 +8,7 @@ from ...backend import vcpuparams
 from ...host import srdrivers
 from ...state import savefile
 from ...state.domains import GUEST_KEYS
+from ...state.hostfailure import RESTART_RANKS
 from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
@@ -268,6 +269,9 @@ class VMHandler(VMDebug, ClassHandler):
         if not 0 <= new.get("start_delay", 0) <= MAX_START_DELAY:
             raise ApiError("INVALID_VALUE", "start_delay", "%s (must be 0..%d seconds)"
                            % (new.get("start_delay"), MAX_START_DELAY))
+        if new.get("ha_restart_priority", "") not in ("", *RESTART_RANKS):
+            raise ApiError("INVALID_VALUE", "ha_restart_priority", "%r (must be restart, "
+                           "best-effort or \"\")" % new["ha_restart_priority"])
         if not 0 <= new.get("VCPUs_at_startup", 0) <= new.get("VCPUs_max", 1):
             raise ApiError("INVALID_VALUE", "VCPUs_at_startup", "%s (must be 0..%d: "
                            "VCPUs/max, 0 meaning VCPUs/max)"

@@ -124,6 +124,9 @@ HOST_METRICS = Class("host_metrics", "the metrics associated with a host", [
           same_as=Renamed(("memory_total",))),
     Field("memory/free", Int, RO_RUN, "Host's free memory (bytes)",
           same_as=Renamed(("memory_free",))),
+    Field("live", Bool, RO_RUN, "true while the host is alive: always for a host alone; for "
+          "a member of a pool, while its lease on the pool's database has not expired (the "
+          "later API's)", extension=True),
     last_updated_field(),
 ], creatable=False, deletable=False, stored=False, owner="host", since="1.0")
 

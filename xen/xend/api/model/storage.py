@@ -45,6 +45,12 @@ SR = Class("SR", "a storage repository", [
     # 1.0: host's interfaces, storage and objects
     Field("PBDs", Set(Ref("PBD")), RO_RUN, "the PBD through which this host reaches the "
           "SR", since="1.0"),
+    Field("shared", Bool, RO_RUN, "true if every host of the pool reaches this SR (types "
+          "shared-dir and nfs); false for the types of one host's own storage",
+          since="1.0"),
+    Field("device_config", Map(String, String), RO_INS, "what SR.create gives the SR "
+          "type's driver: for type nfs, server (the NFS server) and serverpath (its "
+          "export); no other type takes any", extension=True),
 ], messages=[
     Message("clone", [Param("sr", Ref("SR"), "The Storage Repository to clone"),
                       Param("loc", String, "where the new storage repository will be located"),
@@ -170,7 +176,8 @@ PBD = Class("PBD", "the physical block device through which a host reaches an SR
     Field("SR", Ref("SR"), RO_INS, "the storage repository that the pbd realises"),
     Field("device_config", Map(String, String), RO_INS, "what the host's SR driver is "
           "given: location (the SR's), and the SR type's own keys (format: the image "
-          "format; adopted, read_only: \"true\" where so)"),
+          "format; adopted, read_only: \"true\" where so; server, serverpath: an nfs "
+          "SR's)"),
     Field("currently_attached", Bool, RO_RUN, "is the SR currently attached on this host? "
           "(always: the daemon attaches every SR it has)"),
 ], creatable=False, deletable=False, stored=False, owner="SR", since="1.0")
