@@ -28,7 +28,9 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 import contextlib
 import http.client
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -47,12 +49,12 @@ import wsproto.connection
 import wsproto.events
 import XenAPI
 
-from xen.xend.api.lifecycle import CONTROL_DOMAIN
+from xen.xend.api.lifecycle import CONTROL_DOMAIN, CONTROL_DOMAIN_NAME
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
 from xen.xend.host import cgroups
-from xen.xend.util import pgserver
+from xen.xend.util import pgserver, progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -228,6 +230,26 @@ class Daemon:
         self.api = self.sdk_unix().xenapi
         return self.api
 
+    def starts(self):
+        """How many times the daemon began serving (its log's "serving" lines)."""
+        return len(re.findall(r"xend \S+ serving", self.log_text()))
+
+    def serving_again(self, starts, timeout=30):
+        """Wait until the daemon, restarting in its own process (pool.join, an
+        ejection), serves for the time after ``starts`` (``starts()`` before) and lets
+        root log in; that login becomes ``.api``."""
+        def logged_in():
+            assert self.proc.poll() is None, "xend exited while restarting"
+            if self.starts() <= starts:
+                return False
+            try:
+                self.relogin()
+                return True
+            except (OSError, XenAPI.Failure):
+                return False
+        wait_until(logged_in, timeout, "xend to serve again on %s" % self.socket)
+        return self.api
+
     def sdk_tcp(self, user, password):
         """A logged-in XenAPI SDK session over TCP."""
         s = XenAPI.Session(self.url)
@@ -258,6 +280,15 @@ class Daemon:
     def log_text(self):
         with open(self.log) as f:
             return f.read()
+
+    def sim_guests(self):
+        """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
+        report), read from its state file."""
+        try:
+            with open(os.path.join(self.state_dir, "sim-domains.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -437,6 +468,21 @@ def failure(fn, *args):
     raise AssertionError("expected a Failure, got Success %r" % (value,))
 
 
+# -- an operation run as a task ------------------------------------------------------------
+
+@contextlib.contextmanager
+def as_task(on_progress=lambda fraction: None):
+    """Run what the block calls as an API task's worker runs it: its progress reports go
+    to ``on_progress`` and ``request_cancel()`` of the yielded tracker cancels it."""
+    tracker = progress.Tracker(on_progress)
+    tracker.begin()
+    progress.install(tracker)
+    try:
+        yield tracker
+    finally:
+        progress.install(None)
+
+
 # -- events ----------------------------------------------------------------------------
 
 # The statuses of a task that has finished.
@@ -502,20 +548,27 @@ def memory(static_max, dynamic_max=None, dynamic_min=None, static_min=16 * MIB):
             "memory_dynamic_max": str(dynamic_max), "memory_static_max": str(static_max)}
 
 
+def is_guest(vm, rec):
+    """Whether the VM ``vm`` (its record ``rec``, any revision's) is no control domain
+    (Domain-0, which every host has: CONTROL_DOMAIN on a single host and a pool's first,
+    named so on every other host of a pool, where its name cannot change)."""
+    return vm != CONTROL_DOMAIN and rec["name_label"] != CONTROL_DOMAIN_NAME
+
+
 def guests(api):
-    """The refs of the daemon's VMs but the control domain (Domain-0), which every
-    daemon has: the VMs tests make."""
-    return [vm for vm in api.VM.get_all() if vm != CONTROL_DOMAIN]
+    """The refs of the daemon's VMs but the control domains: the VMs tests make."""
+    return list(guest_records(api))
 
 
 def resident_guests(api, host):
-    """host.resident_VMs of ``host`` but the control domain (see guests)."""
-    return [vm for vm in api.host.get_resident_VMs(host) if vm != CONTROL_DOMAIN]
+    """host.resident_VMs of ``host`` but its control domain (see is_guest)."""
+    return [vm for vm in api.host.get_resident_VMs(host)
+            if is_guest(vm, {"name_label": api.VM.get_name_label(vm)})]
 
 
 def guest_records(api):
-    """{ref: record} of the daemon's VMs but the control domain (see guests)."""
-    return {vm: rec for vm, rec in api.VM.get_all_records().items() if vm != CONTROL_DOMAIN}
+    """{ref: record} of the daemon's VMs but the control domains (see is_guest)."""
+    return {vm: rec for vm, rec in api.VM.get_all_records().items() if is_guest(vm, rec)}
 
 
 def new_vm(api, **fields):
@@ -653,6 +706,13 @@ def console_text(directory, name="console.log"):
 def console(daemon, vm):
     """The serial console so far of ``daemon``'s guest ``vm``."""
     return console_text(vm_dir(daemon, vm))
+
+
+def type_line(backend, vm, line):
+    """Type ``line`` on the serial console of ``backend``'s guest ``vm``: a command for
+    the tiny guest's shell (xend.test=shell)."""
+    with backend.open_console(vm, "vt100") as sock:
+        sock.sendall(line.encode() + b"\n")
 
 
 def wait_ready(daemon, vm, count=1, timeout=BOOT_WAIT):

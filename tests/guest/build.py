@@ -32,7 +32,8 @@ prints ``xend-test: ready`` on the serial console and then:
   LATE_MODULES and STORAGE_MODULES, waits (at most 20 s) for a CD-ROM drive, mounts
   each virtio disk and CD-ROM read-only and says ``xend-test: read DEV: TEXT`` with
   the first line of its file ``xend-test.txt`` (or ``xend-test: mount DEV
-  failed``), then ``xend-test: mounted``.
+  failed``), then ``xend-test: mounted``, ``shell`` runs a shell on the serial
+  console, which runs each line typed there.
 
 Usage: ``build.py`` prints the JSON ``{"kernel": PATH, "initrd": PATH,
 "cmdline": ARGS}``; ``build()`` returns the same dict. Needs root and apt.
@@ -214,6 +215,8 @@ case "$(arg test)" in
                 fi
                 sleep 1
             done ) & ;;
+    # Its input from the console: a background job's would be /dev/null.
+    shell) ( while :; do sh < /dev/console; done ) & ;;
 esac
 # wait returns early when the INT trap fires; loop so init never exits.
 while :; do sleep 3600 & wait $!; done

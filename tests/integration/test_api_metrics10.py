@@ -223,3 +223,10 @@ def test_xend_3_1s_io_names_on_vbd_and_vif_are_their_io_bandwidth(root, v10):
         assert api.VBD.get_io_read_kbs(vbd) == 0.0 and api.VIF.get_io_write_kbs(vif) == 0.0
     # Read only, as the figures they name.
     assert failure(root.VBD.set_io_read_kbs, vbd, 1.0)[0] == "FIELD_READ_ONLY"
+
+
+def test_a_host_alone_is_live(v10):
+    """A host on its own (SQLite) has no lease: it is always live."""
+    metrics = v10.host.get_metrics(v10.host.get_all()[0])
+    assert v10.host_metrics.get_live(metrics) is True
+    assert v10.host_metrics.get_record(metrics)["live"] is True

@@ -64,6 +64,8 @@ def test_config_accepts(values):
     ({"database": "postgresql://xend:s3cret@db/xend"}, "database must not hold a password"),
     ({"database": "postgresql://xend@db/xend?password=s3cret"}, "must not hold a password"),
     ({"database_log_retention": 0}, "database_log_retention must be greater than 0"),
+    ({"pool_lease_seconds": 2}, "pool_lease_seconds must be 3 or more"),
+    ({"pool_lease_seconds": "30"}, "pool_lease_seconds must be a number"),
 ])
 def test_config_refuses(values, message):
     with pytest.raises(config.ConfigError) as e:

@@ -48,7 +48,7 @@ def _owner(tmp_path, backend_class, **fields):
     with store.transaction() as txn:
         txn.create("VM", "vm1", dict({"power_state": "Running", "resident_on": "h"}, **fields))
     backend = backend_class(str(tmp_path))
-    app = types.SimpleNamespace(store=store, host_ref="h", config={},
+    app = types.SimpleNamespace(store=store, host_ref="h", control_domain="dom0", config={},
                                 sampler=types.SimpleNamespace(forget=lambda vm: None))
     return store, backend, domains.Domains(app, backend)
 
@@ -86,7 +86,7 @@ def test_hard_shutdown_overtaking_clean_shutdown_sets_halted_before_it_returns(t
     with store.transaction() as txn:
         txn.create("VM", "vm1", {"power_state": "Running", "resident_on": "h"})
     backend = WaitingBackend(str(tmp_path))
-    app = types.SimpleNamespace(store=store, host_ref="h", config={},
+    app = types.SimpleNamespace(store=store, host_ref="h", control_domain="dom0", config={},
                                 sampler=types.SimpleNamespace(forget=lambda vm: None))
     owner = domains.Domains(app, backend)
     seen_after_clean = []

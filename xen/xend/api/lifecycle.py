@@ -17,9 +17,11 @@ plugged in, a record edited, a VM made a template): in which states each is
 allowed (``STILL``), checked by ``require_still``. Together with the table they
 are every rule on what may be done to a VM in which power state.
 
-The control domain (``CONTROL_DOMAIN``: the VM record of the machine the daemon runs
-in, Domain-0) has no row: it is always Running, and every operation and change above
-is refused for it with OPERATION_NOT_ALLOWED (``require_guest``).
+The control domain (the VM record of the machine a daemon runs in, Domain-0: on a single
+host and a pool's first host ``CONTROL_DOMAIN``, on every other host of a pool a ref of
+its own, each with ``is_control_domain`` set) has no row: it is always Running, and every
+operation and change above is refused for it with OPERATION_NOT_ALLOWED
+(``require_guest``; callers say ``control`` for a record ``is_control_domain`` names).
 
 What a power state means for what VMs share is defined here too (``LIVE_STATES``:
 resident; ``HOLDING_STATES``, ``holds_devices``: holding disks and NICs), and the
@@ -90,16 +92,18 @@ TABLE = {
 }
 
 # The control domain's VM: the machine the daemon runs in, under the UUID and name xend
-# gave Xen's domain 0 (docs/api.md, "The control domain"). Only these fields of its
-# record may be written; it has no row in TABLE or STILL.
+# gave Xen's domain 0 (docs/api.md, "The control domain"); the other hosts of a pool
+# have theirs under refs of their own (daemon/app.py). Only these fields of its record
+# may be written; it has no row in TABLE or STILL.
 CONTROL_DOMAIN = "00000000-0000-0000-0000-000000000000"
 CONTROL_DOMAIN_NAME = "Domain-0"
 CONTROL_DOMAIN_WRITABLE = ("name_description", "other_config")
 
 
 def is_control_domain(record):
-    """Whether a VM record (wire or stored, any revision's) is the control domain's."""
-    return record.get("uuid") == CONTROL_DOMAIN
+    """Whether a VM record (wire or stored, any revision's) is a control domain's, of
+    this host or of another in its pool."""
+    return record.get("is_control_domain") is True or record.get("uuid") == CONTROL_DOMAIN
 
 # States in which the guest exists on the hypervisor, resident on the host.
 LIVE_STATES = (RUNNING, PAUSED, SHUTTING_DOWN, UNKNOWN)
@@ -129,29 +133,30 @@ STILL = {
 }
 
 
-def require_transition(vm, state, op):
+def require_transition(vm, state, op, control=False):
     """The Transition ``op`` makes in ``state``; VM_BAD_POWER_STATE [vm, the states that
-    allow it, state] when the table has no such row."""
-    require_guest(vm, op)
+    allow it, state] when the table has no such row. ``control``: the VM's record is a
+    control domain's (is_control_domain)."""
+    require_guest(vm, op, control)
     t = transition(state, op)
     if t is None:
         raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(allowed_states(op)), state)
     return t
 
 
-def require_still(vm, change, state):
+def require_still(vm, change, state, control=False):
     """VM_BAD_POWER_STATE [vm, allowed states, state] unless ``change`` (a key of STILL)
-    is allowed while ``vm`` is in ``state``."""
-    require_guest(vm, change)
+    is allowed while ``vm`` is in ``state``; ``control`` as for require_transition."""
+    require_guest(vm, change, control)
     if state not in STILL[change]:
         raise ApiError("VM_BAD_POWER_STATE", vm, ",".join(STILL[change]), state)
 
 
-def require_guest(vm, op):
-    """OPERATION_NOT_ALLOWED naming the control domain when ``vm`` is it: the machine
-    the daemon runs in is not started, stopped, copied, deleted or re-equipped
-    through the API."""
-    if vm == CONTROL_DOMAIN:
+def require_guest(vm, op, control=False):
+    """OPERATION_NOT_ALLOWED naming the control domain when ``vm`` is one (``control``,
+    or the fixed CONTROL_DOMAIN): the machine a daemon runs in is not started,
+    stopped, copied, deleted or re-equipped through the API."""
+    if control or vm == CONTROL_DOMAIN:
         raise ApiError("OPERATION_NOT_ALLOWED", "VM %s is the control domain (%s, the "
                        "machine the daemon runs in): %s is refused"
                        % (vm, CONTROL_DOMAIN_NAME, op))

@@ -129,6 +129,42 @@ class Backend(abc.ABC):
         """After a daemon restart: find the guest again; return its power state, None if gone.
         Asked again, now and then, about a guest it called Unknown: the answer may change."""
 
+    # Live migration: the target host's backend receives, the source's sends, the
+    # target's finishes. The caller (the pool) runs the three in that order and calls
+    # migrate_finish(uuid, False) on the target whenever migrate_send raised.
+
+    def migrate_receive(self, spec: DomainSpec, address: str, storage: str = "shared") -> dict:
+        """Prepare to receive the guest of ``spec``: build it without running it and
+        listen on ``address`` (an IP of this host) for its state. Returns ``{"uri":
+        where the source sends to, ...}`` plus the private state start() would return.
+        With ``storage`` "copy" (see migrate_send) also ``"nbd"``: where the source
+        copies the disks to, for migrate_send's options."""
+        raise BackendError("VM_MIGRATE_FAILED", spec.uuid,
+                           "the %s backend cannot receive a guest" % self.name)
+
+    def migrate_send(self, uuid: str, uri: str, options: dict) -> dict:
+        """Send the Running guest ``uuid`` live to ``uri`` (migrate_receive's), reporting
+        progress (util/progress) and stopping at a cancel; on success the guest here is
+        ended. Returns ``{"total_time_ms", "downtime_ms", "transferred_bytes"}``.
+
+        ``options``: ``"storage"``: "shared" (the default: the target opens the same
+        images) or "copy" (the writable disks are copied into the target's images,
+        which migrate_receive's spec names and the caller created empty, of the same
+        virtual size; ``"nbd"``: migrate_receive's); ``"downtime_ms"``: the longest
+        pause the guest may see at the switch.
+        On failure VM_MIGRATE_FAILED [uuid, reason], on a cancel util.progress.Cancelled:
+        either way the guest keeps running here."""
+        raise BackendError("VM_MIGRATE_FAILED", uuid,
+                           "the %s backend cannot send a guest" % self.name)
+
+    def migrate_finish(self, uuid: str, ok: bool) -> dict | None:
+        """After migrate_send: with ``ok``, run the received guest and own it as a started
+        one (returns its private state, as start()); without, end what migrate_receive
+        built. VM_MIGRATE_FAILED if the guest's state did not arrive whole (the half-made
+        guest is ended)."""
+        raise BackendError("VM_MIGRATE_FAILED", uuid,
+                           "the %s backend cannot receive a guest" % self.name)
+
     def snapshot_disk(self, uuid: str, vbd: str, new_leaf: str) -> None:
         """Switch the running guest's disk ``vbd`` to a new overlay ``new_leaf`` (created
         by the hypervisor on top of the current image, which is frozen from then on)."""

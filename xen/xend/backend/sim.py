@@ -110,6 +110,8 @@ class SimBackend(Backend):
         self._images = saved["images"]   # VBD uuid -> the image its guest was given
         self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
         self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
+        # uuid -> (DomainSpec, the file its guest arrives in) of migrations received
+        self._incoming = {}
 
     def _save(self):
         """Write the domains and their devices (under the lock)."""
@@ -118,8 +120,9 @@ class SimBackend(Backend):
             "devices": {u: sorted(d) for u, d in self._devices.items()},
             "images": self._images})
 
-    def _set(self, uuid, state):
-        self._work()
+    def _set(self, uuid, state, work=True):
+        if work:
+            self._work()
         with self._lock:
             if state is None:
                 self._domains.pop(uuid, None)
@@ -222,6 +225,51 @@ class SimBackend(Backend):
         if saved.get("sim-domain") != spec.uuid:
             raise BackendError("VM_STATE_FILE_CORRUPT", state_file)
         return self.start(spec, paused)
+
+    # Live migration: the guest travels as a small file in the target's directory,
+    # whose path is the URI (so two sim backends of one machine migrate between them).
+
+    def migrate_receive(self, spec, address, storage="shared"):
+        check_host_files(spec, boot_files(spec.vm))
+        path = os.path.join(os.path.dirname(self._path), "incoming-%s" % spec.uuid)
+        create_private_file(path, "")
+        with self._lock:
+            self._incoming[spec.uuid] = (spec, path)
+        return {"sim": True, "uri": "sim:" + path}
+
+    def migrate_send(self, uuid, uri, options):
+        """The guest's state into the target's file after op_seconds of (cancellable)
+        work; the guest ends here."""
+        state = self._domains.get(uuid)
+        if state != "Running":
+            raise BackendError("VM_BAD_POWER_STATE", uuid, "Running", state or "Halted")
+        path = uri[len("sim:"):] if uri.startswith("sim:") else ""
+        if not os.path.isfile(path):
+            raise BackendError("VM_MIGRATE_FAILED", uuid, "nothing receives at %s" % uri)
+        began = time.monotonic()
+        self._work()            # a cancel here leaves the guest running
+        _write_json(path, {"sim-domain": uuid})
+        self._set(uuid, None, work=False)
+        return {"total_time_ms": int((time.monotonic() - began) * 1000), "downtime_ms": 0,
+                "transferred_bytes": os.path.getsize(path)}
+
+    def migrate_finish(self, uuid, ok):
+        with self._lock:
+            spec, path = self._incoming.pop(uuid, (None, None))
+        if spec is None:
+            if ok:
+                raise BackendError("VM_MIGRATE_FAILED", uuid, "no guest is being received here")
+            return None
+        try:
+            with open(path) as f:
+                arrived = f.read()
+        finally:
+            os.unlink(path)
+        if not ok:
+            return None
+        if not arrived or json.loads(arrived).get("sim-domain") != uuid:
+            raise BackendError("VM_MIGRATE_FAILED", uuid, "the guest's state did not arrive")
+        return self.start(spec, paused=False)
 
     def attach_disk(self, uuid, disk):
         """Record the disk as plugged; refuse an emulated one, as QEMU does."""

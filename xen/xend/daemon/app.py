@@ -16,12 +16,13 @@ the state owners reach one another through it too (``domains``, ``handlers``,
 import logging
 import os
 import shutil
+import signal
 import threading
 import uuid as uuidlib
 
 from ..api import datamodel, lifecycle, methods, xmltime
 from ..api.dispatch import Dispatcher
-from ..api.handlers.base import ClassHandler
+from ..api.handlers.base import HOST_KEY, MASTER_KEY, ClassHandler
 from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.crashdump import CrashdumpHandler
 from ..api.handlers.derived import DerivedHandler
@@ -53,7 +54,14 @@ from ..state.events import EventLog
 from ..state.sampler import Sampler
 from ..state.sqlite import SqliteEngine
 from ..state.store import Store
-from ..util.files import private_dir, same_file_system, tighten
+from ..util.files import (
+    private_dir,
+    read_text,
+    same_file_system,
+    tighten,
+    unlink_if_exists,
+    write_private,
+)
 from . import config as configmod
 
 log = logging.getLogger("xend")
@@ -72,6 +80,21 @@ HANDLERS = (SessionHandler, TaskHandler, VMHandler, HostHandler, HostCpuHandler,
 
 # A fixed namespace so that host_cpu refs are the same at every start on the same host.
 _CPU_NAMESPACE = uuidlib.UUID("6f1d2c1e-6a43-4bde-9b0e-8d8c0c3a7f21")
+# The same for the control domains of a pool's hosts other than its first.
+_CONTROL_NAMESPACE = uuidlib.UUID("3c0e5a52-8b7d-4f0e-a6d1-2f9b7c4e1d08")
+
+# In the state directory of a daemon on a pool's database: its own host record's ref.
+POOL_HOST_FILE = "pool-host"
+# In the state directory of a host that joined a pool: the pool's database (its URI),
+# which it uses in place of its configuration's ``database`` until it is ejected.
+POOL_MEMBER_FILE = "pool-member"
+
+
+def member_config(config):
+    """``config`` with ``database`` the pool's where the host joined one (pool.join
+    wrote POOL_MEMBER_FILE in its state directory)."""
+    uri = read_text(os.path.join(config["state_dir"], POOL_MEMBER_FILE)).strip()
+    return dict(config, database=uri) if uri else config
 
 
 def _index_plan():
@@ -137,9 +160,13 @@ def make_backend(name, config):
 class Xend:
     """Everything the daemon owns, built from a configuration dict (config.load)."""
 
+    leases = None   # on PostgreSQL, this host's lease (state/leases.py) once it has one
+
     def __init__(self, config):
+        config = member_config(config)
         self.config = config
         self.state_dir = config["state_dir"]
+        self.restart_requested = False     # serve() runs the daemon again once stopped
         private_dir(self.state_dir)
         # Where root puts kernels, initrds and ISO images for users' guests: readable by
         # all, writable by root only, so no user can plant a file or link in it.
@@ -175,11 +202,21 @@ class Xend:
         self.sampler = Sampler(self, config["sampler_interval"])
         self._sr_locks = {}
         self._sr_locks_lock = threading.Lock()
-        self.host_ref = self._ensure_host()
+        self.host_ref = self._own_host_ref()
+        self._ensure_host()
+        self.master_ref = self._ensure_master()
+        self.control_domain = self.control_domain_of(self.host_ref)
         self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
+        self.leases = self._open_leases()
+        if self.leases is not None and self.leases.lapsed:
+            self.domains.lapsed_start()   # its guests may run elsewhere now
         self.domains.reattach_all()
+        if config["database"]:
+            self.store.add_listener(self._notice_ejection)
+        if self.leases is not None:
+            self.leases.start()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
                                        self.domains.recheck_unknown))
         log.info("xend %s: state loaded from %s, backend %s", VERSION, self.state_dir,
@@ -197,18 +234,31 @@ class Xend:
 
     # -- the host's own objects -----------------------------------------------
 
+    def _own_host_ref(self):
+        """This daemon's own host's ref. On SQLite the store's one host; on a pool's
+        database the one ``pool-host`` names (written once it is made), so that every
+        daemon on the database has its own; a new one where there is none yet."""
+        if not self.config["database"]:
+            hosts = self.store.refs("host")
+        else:
+            named = read_text(os.path.join(self.state_dir, POOL_HOST_FILE)).strip()
+            hosts = [named] if self.store.get("host", named) is not None else []
+        return hosts[0] if hosts else str(uuidlib.uuid4())
+
     def _ensure_host(self):
-        hosts = self.store.refs("host")
-        with self.store.transaction() as txn:
-            if hosts:
-                ref = hosts[0]
-            else:
-                ref = str(uuidlib.uuid4())
+        """This daemon's own host record, made at its first start on its store (the
+        first on a store is the pool's master), and its host_cpu records brought up to
+        date; ``pool-host`` names it on a pool's database."""
+        ref = self.host_ref
+        with self.store.transaction() as txn:     # caught up: another daemon's host seen
+            if txn.get("host", ref) is None:
                 txn.create("host", ref, {"name_label": hostinfo.host_facts()["hostname"],
-                                         "name_description": "", "enabled": True})
+                                         "name_description": "", "enabled": True,
+                                         **({MASTER_KEY: True} if not self.store.count("host")
+                                            else {})})
             wanted = {str(uuidlib.uuid5(_CPU_NAMESPACE, "%s/%d" % (ref, r["number"]))): r
                       for r in cpu_records(ref, self.backend.host_cpus())}
-            for cpu in self.store.refs("host_cpu"):
+            for cpu in self.store.referrers("host_cpu", "host", ref):
                 if cpu not in wanted:
                     txn.delete("host_cpu", cpu)
             for cpu, rec in wanted.items():
@@ -217,10 +267,38 @@ class Xend:
                         txn.create("host_cpu", cpu, rec)
                     else:
                         txn.update("host_cpu", cpu, rec)
-        return ref
+        path = os.path.join(self.state_dir, POOL_HOST_FILE)
+        if self.config["database"] and read_text(path).strip() != ref:
+            write_private(path, ref + "\n")
+
+    def _ensure_master(self):
+        """The pool's master's host ref. A store made before hosts recorded it has one
+        host (SQLite), or hosts sharing the first control domain: that one's host is the
+        master, marked so once."""
+        for ref, rec in self.store.records("host"):
+            if rec.get(MASTER_KEY):
+                return ref
+        first = self.store.get("VM", lifecycle.CONTROL_DOMAIN) or {}
+        master = first.get("resident_on") or self.host_ref
+        with self.store.transaction() as txn:
+            txn.update("host", master, {MASTER_KEY: True})
+        return master
+
+    def control_domain_of(self, host):
+        """The ref of ``host``'s control domain: the fixed lifecycle.CONTROL_DOMAIN on a
+        single host and on a pool's master, one derived from the host's ref on every
+        other host of the pool (the same at every start)."""
+        if host == self.master_ref:
+            return lifecycle.CONTROL_DOMAIN
+        return str(uuidlib.uuid5(_CONTROL_NAMESPACE, host))
+
+    def host_of(self, rec):
+        """The host a local SR or a network with a NIC (its record ``rec``) is on: the
+        one its record names, else (made before records named one) the master."""
+        return rec.get(HOST_KEY) or self.master_ref
 
     def _ensure_control_domain(self):
-        """The control domain's VM (lifecycle.CONTROL_DOMAIN), made at the first start
+        """This host's control domain's VM (``control_domain``), made at the first start
         and brought up to date at each: Running on this host, with the machine's memory,
         CPUs and boot time. What clients may write of it (its description and
         other_config) is kept."""
@@ -231,14 +309,14 @@ class Xend:
                  "memory_dynamic_min": total, "memory_static_min": total,
                  "VCPUs_max": cpus, "VCPUs_at_startup": cpus,
                  "_domid": 0, "_start_time": xmltime.stamp(hostinfo.boot_time())}
+        own = self.control_domain
         with self.store.transaction() as txn:
-            if txn.get("VM", lifecycle.CONTROL_DOMAIN) is None:
+            if txn.get("VM", own) is None:
                 record = self.handlers["VM"].record_from_wire({})[0]
-                txn.create("VM", lifecycle.CONTROL_DOMAIN, dict(record, **facts))
-            elif any(txn.get("VM", lifecycle.CONTROL_DOMAIN).get(k) != v
-                     for k, v in facts.items()):
+                txn.create("VM", own, dict(record, **facts))
+            elif any(txn.get("VM", own).get(k) != v for k, v in facts.items()):
                 # Only on a change: an update moves it last in the host's resident_VMs.
-                txn.update("VM", lifecycle.CONTROL_DOMAIN, facts)
+                txn.update("VM", own, facts)
 
     def _ensure_root_user(self):
         if not self.store.lookup("user", "short_name", ROOT):
@@ -247,11 +325,66 @@ class Xend:
                            {"short_name": ROOT, "fullname": "Administrator"})
 
     def _ensure_default_sr(self):
-        if not self.store.count("SR"):
+        """Each host's own local SR, made at its first start."""
+        if not any(self.host_of(rec) == self.host_ref for _, rec in self.store.records("SR")):
             self.handlers["SR"].make(str(uuidlib.uuid4()), {
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
+
+    # -- pool membership (api/membership.py) --------------------------------------
+
+    def pool_engine(self):
+        """An engine on the pool's database the configuration names (pool_database),
+        for pool.join."""
+        return open_engine(dict(self.config, database=self.config["pool_database"]))
+
+    def become_member(self):
+        """After pool.join's commit: this host is the pool's from its next start on,
+        which comes at once (once the join's reply is out)."""
+        write_private(os.path.join(self.state_dir, POOL_HOST_FILE), self.host_ref + "\n")
+        write_private(os.path.join(self.state_dir, POOL_MEMBER_FILE),
+                      self.config["pool_database"] + "\n")
+        self.request_restart("joined the pool at %s" % self.config["pool_database"])
+
+    def _notice_ejection(self, changes):
+        """A store listener: this host's record deleted (pool.eject) makes the daemon
+        leave the pool and start again on a new SQLite store of its own (its image
+        files stay on disk)."""
+        if any(op == "del" and cls == "host" and ref == self.host_ref
+               for op, cls, ref, _, _ in changes):
+            for name in (POOL_MEMBER_FILE, POOL_HOST_FILE, "xend.db", "xend.db-wal",
+                         "xend.db-shm"):
+                unlink_if_exists(os.path.join(self.state_dir, name))
+            self.request_restart("ejected from the pool")
+
+    def request_restart(self, why):
+        """Stop as on SIGTERM (calls finish, their replies are written), then serve()
+        runs the daemon again in this process; guests keep running and are reattached."""
+        log.warning("restarting: %s", why)
+        self.restart_requested = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def _open_leases(self):
+        """This host's lease on the pool's database (PostgreSQL), renewed from now on;
+        None on SQLite, where the host is alone."""
+        if not self.config["database"]:
+            return None
+        # psycopg is there: the engine needs it too.
+        from ..state.leases import Leases
+        return Leases(self.config["database"], configmod.database_password(self.config),
+                      self.host_ref, self.config["pool_lease_seconds"],
+                      lambda: self.sampler.host_memory, self.domains)
+
+    def lease(self, host):
+        """Host ``host``'s lease as last read ({"live", "memory_total", "memory_free"}),
+        or None (no lease: on SQLite, or a member that never renewed one)."""
+        return None if self.leases is None else self.leases.lease(host)
+
+    def host_live(self, host):
+        """Whether ``host`` is alive: a host alone always is; a member while its lease
+        has not expired."""
+        return self.leases is None or bool((self.lease(host) or {}).get("live"))
 
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the
@@ -295,6 +428,8 @@ class Xend:
     def close(self):
         """Stop background work and close the store; guests keep running."""
         self.sampler.stop()
+        if self.leases is not None:
+            self.leases.stop()   # the lease runs out unless the daemon is back in time
         self.tasks.close()
         self.backend.close()
         self.store.close()

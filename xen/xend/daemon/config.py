@@ -75,6 +75,9 @@ DEFAULTS = {
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
+    "pool_database": "",                   # the pool pool.join joins: postgresql://...
+    "pool_ca_file": "",                    # PEM CA that pool.join verifies the master with
+    "pool_lease_seconds": 30.0,            # PostgreSQL: a member is dead this long unrenewed
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -147,6 +150,7 @@ def _database(value):
 
 _RULES = {
     "database": _database,
+    "pool_database": _database,
     "backend": _one_of(*BACKENDS),
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),
@@ -161,6 +165,9 @@ _RULES = {
     "event_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "request_timeout": _seconds(),
     "database_log_retention": _seconds(),
+    # At least three: renewed every third of it, a connection attempt takes up to 2 s.
+    "pool_lease_seconds": lambda v: None if v >= 3 else "must be 3 or more (seconds), "
+    "not %g" % v,
     "reattach_timeout": _seconds(),
     "console_log_bytes": lambda v: None if v > 0 else _POSITIVE,
     "console_history_bytes": lambda v: None if v > 0 else _POSITIVE,

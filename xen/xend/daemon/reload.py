@@ -6,7 +6,7 @@ import socket
 
 from ..transport.listeners import Servers, listeners_from_config
 from ..util.addresses import parse_listen
-from ..util.files import open_own
+from ..util.files import write_private
 from . import config as configmod
 from .logs import setup_logging
 
@@ -103,10 +103,7 @@ def reload_status_path(cfg):
 
 def _write_reload_status(app, serial, outcome):
     path = reload_status_path(app.config)
-    tmp = path + ".tmp"
     try:
-        with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
-            f.write("%d %d %s\n" % (os.getpid(), serial, outcome))
-        os.replace(tmp, path)
+        write_private(path, "%d %d %s\n" % (os.getpid(), serial, outcome))
     except OSError as e:   # only `xend reload` misses it: the daemon goes on
         log.warning("cannot record the reload's outcome in %s: %s", path, e)

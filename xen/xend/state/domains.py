@@ -29,6 +29,7 @@ from ..util import progress
 from ..util.files import unlink_if_exists
 from .guestactions import GUEST_ACTION_FIELD, GuestActions
 from .guestspecs import GuestSpecs
+from .hostfailure import HostFailure
 from .saves import SavedGuests
 
 log = logging.getLogger("xend.domains")
@@ -67,7 +68,7 @@ REBOOTS = ("clean_reboot", "hard_reboot")
 GUEST_KEYS = ("_domid", "_start_time", "_crashed")
 
 
-class Domains(GuestSpecs, GuestActions, SavedGuests):
+class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
     """Runs VM operations through the lifecycle table and a backend."""
 
     def __init__(self, app, backend):
@@ -156,7 +157,12 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
         state = rec.get("power_state", lifecycle.HALTED)
         if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
             raise ApiError("VM_IS_TEMPLATE", vm)
-        t = lifecycle.require_transition(vm, state, table_op)
+        t = lifecycle.require_transition(vm, state, table_op, lifecycle.is_control_domain(rec))
+        host = rec.get("resident_on")
+        if host and host != self.app.host_ref:
+            # Another host's backend holds the guest: this one would judge it gone.
+            raise ApiError("OPERATION_NOT_ALLOWED", "VM %s is resident on host %s of the "
+                           "pool: ask that host's daemon" % (vm, host))
         if table_op in lifecycle.STARTING_OPS:
             self._check_host_can_run(vm, rec)
         return t
@@ -191,9 +197,12 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
                 done.set()       # the overtaken operation may answer now
 
     def _check_host_can_run(self, vm, rec):
-        """HOST_DISABLED, or VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
+        """HOST_DISABLED, HOST_NOT_LIVE (fenced: its lease is not renewed), or
+        VALUE_NOT_SUPPORTED naming required CPU features it lacks."""
         if not self.store.get("host", self.app.host_ref).get("enabled", True):
             raise ApiError("HOST_DISABLED", self.app.host_ref)
+        if self.app.leases is not None and self.app.leases.fenced:
+            raise ApiError("HOST_NOT_LIVE", self.app.host_ref)
         missing = sorted(set(rec.get("VCPUs_features_required", [])) - self.app.host_features())
         if missing:
             raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
@@ -505,11 +514,12 @@ class Domains(GuestSpecs, GuestActions, SavedGuests):
     # -- after a daemon restart -------------------------------------------------
 
     def reattach_all(self):
-        """Find every guest the store says is running; reconcile the ones that are gone."""
-        for vm, rec in self.store.records("VM"):
+        """Find every guest the store says is running on this host; reconcile the ones
+        that are gone. Other hosts' guests are theirs to find."""
+        for vm in self.store.referrers("VM", "resident_on", self.app.host_ref):
             # The control domain is no guest of the backend's: the daemon runs in it.
-            if rec.get("power_state") not in lifecycle.LIVE_STATES or \
-                    vm == lifecycle.CONTROL_DOMAIN:
+            if self.store.get("VM", vm).get("power_state") not in lifecycle.LIVE_STATES or \
+                    vm == self.app.control_domain:
                 continue
             try:
                 state = self.backend.reattach(vm, self.store.private(vm))

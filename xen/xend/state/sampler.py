@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 
-from ..api.lifecycle import CONTROL_DOMAIN
 from ..host import facts, netdev
 
 log = logging.getLogger("xend.metrics")
@@ -39,7 +38,8 @@ class Sampler:
         self.host_cpus = self._host_cpus()
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
-        self._vms = {CONTROL_DOMAIN: self._control_domain()}    # vm -> derived figures
+        self._own = self._control_domain()     # the figures of the host's control domain
+        self._vms = {}          # guest vm -> derived figures
         self._raw = {}          # vm -> (monotonic time, raw counters)
         self._nics = {}         # host interface -> (read, write) kB/s
         self._nic_raw = {}      # host interface -> (monotonic time, byte counters)
@@ -89,9 +89,9 @@ class Sampler:
         self.own_memory = facts.memory()
         self.host_memory = self._host_memory()
         self._sample_nics()
-        self._vms[CONTROL_DOMAIN] = self._control_domain()
+        self._own = self._control_domain()
         resident = set(self.app.store.referrers("VM", "resident_on", self.app.host_ref))
-        resident.discard(CONTROL_DOMAIN)     # no guest of the backend's
+        resident.discard(self.app.control_domain)     # no guest of the backend's
         for vm in list(self._raw):
             if vm not in resident:
                 self._raw.pop(vm, None)
@@ -172,11 +172,13 @@ class Sampler:
 
     def vm(self, vm):
         """The last figures of ``vm`` ({} before its first sample)."""
+        if vm == self.app.control_domain:
+            return self._own
         return self._vms.get(vm, {})
 
     def device_rates(self, vm, kind, device):
         """(incoming, outgoing) kB/s of one VBD or VIF of ``vm``."""
-        return self._vms.get(vm, {}).get(kind, {}).get(device, (0.0, 0.0))
+        return self.vm(vm).get(kind, {}).get(device, (0.0, 0.0))
 
     def nic_rates(self, nic):
         """(read, write) kB/s of the host interface ``nic`` (0.0 before two samples)."""

@@ -6,7 +6,7 @@ a guest or the hypervisor anything. The VM families are the guests': the control
 domain's VM, the machine itself, is left out of them.
 """
 
-from ..api.lifecycle import CONTROL_DOMAIN
+from ..api.lifecycle import is_control_domain
 
 
 def _label(value):
@@ -51,7 +51,7 @@ def render(app):
                "1 for each VM, labelled with its power state (an info metric).")
     states = {}
     for vm, rec in store.records("VM"):
-        if vm == CONTROL_DOMAIN:     # the machine itself, no guest of the daemon's
+        if is_control_domain(rec):     # a machine itself, no guest of a daemon's
             continue
         state = rec.get("power_state", "Halted")
         states[state] = states.get(state, 0) + 1
@@ -61,7 +61,7 @@ def render(app):
         out.sample("xend_vms", {"power_state": state}, count)
 
     resident = [vm for vm in store.referrers("VM", "resident_on", app.host_ref)
-                if vm != CONTROL_DOMAIN]
+                if vm != app.control_domain]
     out.family("xend_vm_memory_actual_bytes", "gauge", "Memory of each running VM.")
     out.family("xend_vm_vcpu_utilisation", "gauge", "Fraction of a vCPU in use.")
     out.family("xend_vbd_kbs", "gauge", "Disk kB/s of each VBD of a running VM.")

@@ -46,6 +46,15 @@ def open_own(path, flags, mode=0o600):
     return os.open(path, flags | _OWN, mode)
 
 
+def write_private(path, text):
+    """Replace the file ``path`` with one of ``text``, mode 0600, all at once: a reader
+    sees the old text or the new, never a part."""
+    tmp = path + ".tmp"
+    with os.fdopen(open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def private_dir(path, mode=0o700):
     """Make the directory ``path`` (with ``mode``: 0700 unless given) if it is missing;
     one already there must be a directory owned by this process's uid and writable by

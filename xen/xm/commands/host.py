@@ -4,7 +4,7 @@ import os
 import re
 import sys
 
-from xen.xend.api import datamodel, lifecycle
+from xen.xend.api import datamodel
 
 from ..client import Failure, XmError
 from ..output import MIB, decode, format_value, print_json, print_pairs, print_table
@@ -44,9 +44,8 @@ def info(client, opts):
             print()
         pairs = [("host", host.get("name_label", "")), ("uuid", host.get("uuid", "")),
                  ("enabled", host.get("enabled", True)),
-                 # The guests: not the control domain, which every host has.
-                 ("resident_vms", len(set(host.get("resident_VMs", []))
-                                      - {lifecycle.CONTROL_DOMAIN})),
+                 # The guests: not the control domain, which every host has one of.
+                 ("resident_vms", max(len(set(host.get("resident_VMs", []))) - 1, 0)),
                  ("nr_cpus", len(cpus)),
                  ("total_memory", host.get("memory_total", 0) // MIB),
                  ("free_memory", host.get("memory_free", 0) // MIB),

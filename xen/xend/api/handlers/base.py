@@ -29,6 +29,12 @@ from ..errors import ApiError
 from ..types import NULL_REF, Map, Ref, Type
 from ..values import check_path, check_value
 
+# The key of the record of a local SR or a network naming the host it is on (its files,
+# its bridge and NIC are that host's alone), and the key of the host record of a pool's
+# master; keys starting with "_" are never on the wire.
+HOST_KEY = "_host"
+MASTER_KEY = "_pool_master"
+
 
 def _computed_key(computed, f):
     """A field's key in ``computed``: (wire name, revision) for a field one revision

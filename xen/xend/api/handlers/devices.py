@@ -80,9 +80,13 @@ class DeviceHandler(ClassHandler):
             rec = self.store.get(self.cls_name, ref)
             if rec is None:      # deleted while we waited for the VM
                 raise ApiError("HANDLE_INVALID", self.cls_name, ref)
-            lifecycle.require_still(rec["VM"], change, state)
+            lifecycle.require_still(rec["VM"], change, state, self._control(rec["VM"]))
             return work(ref, rec)
         self.app.domains.run_held(self.store.get(self.cls_name, ref)["VM"], checked)
+
+    def _control(self, vm):
+        """Whether ``vm`` is a control domain, whose devices are no API's to change."""
+        return lifecycle.is_control_domain(self.store.get("VM", vm) or {})
 
     def _attach(self, ref, rec):
         if not self.store.private(ref).get("unplugged"):
@@ -136,7 +140,7 @@ class DeviceHandler(ClassHandler):
         private state, if any) only once that succeeded; should the commit fail, the
         device is unplugged again."""
         vm = stored["VM"]
-        lifecycle.require_still(vm, "plug", state)
+        lifecycle.require_still(vm, "plug", state, self._control(vm))
         if state != lifecycle.HALTED:
             with self.store.transaction() as txn:
                 # Refuse before touching the guest; normalises ``stored`` (a VIF's MAC).
@@ -162,7 +166,7 @@ class DeviceHandler(ClassHandler):
         rec = self.store.get(self.cls_name, ref)
         if rec is None or rec["VM"] != vm:   # deleted or moved while we waited for the VM
             raise ApiError("HANDLE_INVALID", self.cls_name, ref)
-        lifecycle.require_still(vm, "unplug", state)
+        lifecycle.require_still(vm, "unplug", state, self._control(vm))
         private = None
         if state == lifecycle.RUNNING:
             private = self.app.domains.unplug(vm, self.cls_name, ref)

@@ -1,18 +1,34 @@
 """host (§2.7) and host_cpu (§2.8): the machine the daemon runs on."""
 
+import functools
 import os
 import re
 import shlex
 import subprocess
 
 from ...host import facts
-from .. import lifecycle, vmlogs
+from .. import vmlogs
 from ..errors import ApiError
 from ..types import NULL_REF
 from .base import ClassHandler
 
 # Debug keys: printable ASCII, not starting with "-" (which xl would read as an option).
 _DEBUG_KEYS = re.compile(r"\A(?!-)[!-~]{1,64}\Z")
+
+
+def _of_this_machine(wire):
+    """A computed host field (``wire``) that the daemon reads from its own machine.
+    Another host of the pool is another machine: its figure is what its record holds
+    (what that host's daemon writes there), the field's default until it writes one."""
+    def wrap(method):
+        @functools.wraps(method)
+        def read(self, ref, rec):
+            if ref != self.app.host_ref:
+                field = self.cls.field(wire) or self.cls.field(wire, "1.0")
+                return rec.get(wire, field.default_value())
+            return method(self, ref, rec)
+        return read
+    return wrap
 
 
 class HostHandler(ClassHandler):
@@ -31,42 +47,53 @@ class HostHandler(ClassHandler):
                 "PIFs": "_pifs", "PBDs": "_pbds"}
     _cpus = None     # cpu_configuration, read once: the CPUs do not change while it runs
 
+    @_of_this_machine("software_version")
     def _software_version(self, ref, rec):
         return self.app.software_version()
 
     # Memory as the sampler last saw it: the hypervisor's (Xen's), and the daemon's own
-    # machine's (dom0, or the whole host where the daemon runs on it).
+    # machine's (dom0, or the whole host where the daemon runs on it). Another member's:
+    # as its lease last said (0 without one).
 
-    def _memory_total(self, ref, rec):
-        return self.app.sampler.host_memory[0]
+    def _memory(self, ref, rec, index, key):
+        if self.app.leases is None or ref == self.app.host_ref:
+            return self.app.sampler.host_memory[index]
+        return (self.app.lease(ref) or {}).get(key, 0)
 
-    def _memory_free(self, ref, rec):
-        return self.app.sampler.host_memory[1]
+    _memory_total = functools.partialmethod(_memory, index=0, key="memory_total")
+    _memory_free = functools.partialmethod(_memory, index=1, key="memory_free")
 
+    @_of_this_machine("control_domain_memory")
     def _control_domain_memory(self, ref, rec):
         return self.app.sampler.own_memory[0]
 
+    @_of_this_machine("control_domain_VCPUs")
     def _control_domain_vcpus(self, ref, rec):
         return os.cpu_count() or 1
 
     # 1.0: host facts. The API's version is Xen-API 1.0's, whichever revision a session
     # speaks: a host answers every revision (docs/api.md, "The host").
 
+    @_of_this_machine("API_version_vendor_implementation")
     def _api_vendor_implementation(self, ref, rec):
         return {"xend": self.app.software_version()["xend"], "backend": self.app.backend_name}
 
+    @_of_this_machine("capabilities")
     def _capabilities(self, ref, rec):
         return self.app.backend.capabilities()
 
+    @_of_this_machine("cpu_configuration")
     def _cpu_configuration(self, ref, rec):
         if self._cpus is None:
             self._cpus = self.app.backend.cpu_configuration() or facts.cpu_configuration(
                 facts.read_cpus(), facts.numa_nodes())
         return self._cpus
 
+    @_of_this_machine("sched_policy")
     def _sched_policy(self, ref, rec):
         return self.app.backend.sched_policy()
 
+    @_of_this_machine("supported_bootloaders")
     def _supported_bootloaders(self, ref, rec):
         return facts.bootloaders()
 
@@ -88,12 +115,21 @@ class HostHandler(ClassHandler):
         return sorted(name for name, m in self.app.dispatcher.tables[call.revision].items()
                       if call.is_root or not m.root_only)
 
+    def _require_own(self, host):
+        """OPERATION_NOT_ALLOWED for another host of the pool: what acts on the machine
+        or reads it is done by that host's own daemon (until calls are forwarded)."""
+        if host != self.app.host_ref:
+            raise ApiError("OPERATION_NOT_ALLOWED", "host %s is another host of the pool: "
+                           "ask its own daemon" % host)
+
     def get_log(self, call, host):
         """The daemon's log file, its newest whole lines (vmlogs.daemon_log)."""
+        self._require_own(host)
         return vmlogs.daemon_log(self.app).decode("utf-8", "replace")
 
     def send_debug_keys(self, call, host, keys):
         """The keys checked, then handed to the hypervisor (Backend.send_debug_keys)."""
+        self._require_own(host)
         if not _DEBUG_KEYS.match(keys):
             raise ApiError("INVALID_VALUE", "keys", keys)
         self.app.backend.send_debug_keys(keys)
@@ -101,11 +137,12 @@ class HostHandler(ClassHandler):
     def _pifs(self, ref, rec):
         pifs = self.app.handlers["PIF"]
         return [p for net, nrec in self.store.records("network")
-                for p in pifs.of_network(net, nrec)]
+                if self.app.host_of(nrec) == ref for p in pifs.of_network(net, nrec)]
 
     def _pbds(self, ref, rec):
         pbds = self.app.handlers["PBD"]
-        return [p for sr in self.store.refs("SR") for p in pbds.of_sr(sr)]
+        return [p for sr, srec in self.store.records("SR")
+                if self.app.host_of(srec) == ref for p in pbds.of_sr(sr)]
 
     def disable(self, call, host):
         with self.store.transaction() as txn:
@@ -123,18 +160,21 @@ class HostHandler(ClassHandler):
 
     def dmesg(self, call, host):
         """The hypervisor's log on this host (Backend.dmesg)."""
+        self._require_own(host)
         return self.app.backend.dmesg()
 
     def dmesg_clear(self, call, host):
         """The hypervisor's log, cleared once read (Backend.dmesg)."""
+        self._require_own(host)
         return self.app.backend.dmesg(clear=True)
 
     def _power(self, host, operation):
+        self._require_own(host)
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)
         # The control domain goes down with the host: it is no guest to stop first.
         resident = [vm for vm in self.store.referrers("VM", "resident_on", host)
-                    if vm != lifecycle.CONTROL_DOMAIN]
+                    if vm != self.app.control_domain]
         if resident:
             raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
         command = self.app.config.get("host_%s_command" % operation, "")

@@ -26,6 +26,10 @@ class MetricsHandler(DerivedHandler):
 
 class HostMetricsHandler(MetricsHandler):
     cls_name = "host_metrics"
+    computed = dict(MetricsHandler.computed, live="_live")
+
+    def _live(self, ref, rec):
+        return self.app.host_live(self.owner_ref(ref))
 
 
 class VIFMetricsHandler(MetricsHandler):

@@ -24,7 +24,7 @@ from ...backend.spec import IFNAME, MAC
 from ...host import netdev
 from .. import lifecycle
 from ..errors import ApiError
-from .base import ClassHandler
+from .base import HOST_KEY, ClassHandler
 from .devices import DeviceHandler
 
 log = logging.getLogger("xend.network")
@@ -45,6 +45,11 @@ class NetworkHandler(ClassHandler):
 
     def _pifs(self, ref, rec):
         return self.app.handlers["PIF"].of_network(ref, rec)
+
+    def insert(self, txn, ref, stored, bound=None, private=None, call=None):
+        """A network made here has its NIC on this host (HOST_KEY: its PIF's host)."""
+        super().insert(txn, ref, dict(stored, **{HOST_KEY: self.app.host_ref}), bound,
+                       private, call)
 
     def set_NIC(self, call, wire, ref, value):
         self.set_uplink(call, ref, {wire: value})
@@ -122,7 +127,9 @@ class VIFHandler(DeviceHandler):
         if old is not None and old != new:
             # A plugged VIF is changed by deleting it and making another.
             for vm in {old["VM"], new["VM"]}:
-                lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
+                holder = txn.get("VM", vm)
+                lifecycle.require_still(vm, "edit_device", holder.get("power_state"),
+                                        lifecycle.is_control_domain(holder))
         mac = new.get("MAC", "").lower()
         if not mac:
             mac = self._fresh_mac(txn)

@@ -1,7 +1,8 @@
 """PBD (Xen-API 1.0): how this host reaches an SR.
 
-On a single host every SR the daemon has is attached here, so each SR has exactly one
-PBD: a view of the SR's record (handlers/derived.py), its device_config what the SR's
+Each SR is local to one host (the one that made it; in a pool, daemon/app.py's
+``host_of``) and attached there, so each SR has exactly one PBD: a view of the SR's
+record (handlers/derived.py) whose host is that one, its device_config what the SR's
 type driver says of it (srdrivers: the location and the type's keys).
 """
 
@@ -15,7 +16,7 @@ class PBDHandler(DerivedHandler):
                 "currently_attached": "_attached"}
 
     def _host(self, ref, rec):
-        return self.app.host_ref
+        return self.app.host_of(rec)
 
     def _sr(self, ref, rec):
         return self.owner_ref(ref)

@@ -31,7 +31,7 @@ class PIFHandler(DerivedHandler):
         return self.owner_ref(ref)
 
     def _host(self, ref, rec):
-        return self.app.host_ref
+        return self.app.host_of(rec)
 
     @staticmethod
     def _mac(ref, rec):

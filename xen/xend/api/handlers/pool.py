@@ -1,16 +1,19 @@
-"""pool (the later Xen-API's, beyond 1.0): this host as a pool of one.
+"""pool (the later Xen-API's, beyond 1.0): the hosts on one store, and its master.
 
 Clients of the later API look for the one pool and its master before anything else.
-A host here is alone, so its pool is a view of the host's record (handlers/derived.py):
-the master is the host; suspend_image_SR and crash_dump_SR are the host's fields under
-the pool's names; the pool's own values (its name, description, default SR and
-other_config) are kept in the host's record under keys of their own, which no record of
-the host shows (keys starting with "_" are never on the wire).
+The pool is a view of its master's host record (handlers/derived.py): the host that made
+the pool (the first on a pool's database; a single host itself, a pool of one), whose
+record carries MASTER_KEY, so every member shows the same one pool. suspend_image_SR
+and crash_dump_SR are the master's fields under the pool's names; the pool's own values
+(its name, description, default SR and other_config) are kept in the master's record
+under keys of their own, which no record of the host shows (keys starting with "_" are
+never on the wire).
 """
 
+from .. import membership
 from ..errors import ApiError
 from ..types import NULL_REF
-from .base import _added, _removed
+from .base import MASTER_KEY, _added, _removed
 from .derived import DerivedHandler
 
 # The pool's own fields -> their keys in the host's record.
@@ -23,6 +26,10 @@ class PoolHandler(DerivedHandler):
     computed = {"master": "_master", "name_label": "_name_label",
                 "name_description": "_name_description", "default_SR": "_default_sr",
                 "other_config": "_other_config"}
+
+    def has_object(self, owner_ref, owner_record):
+        """Only the master's host record has the pool."""
+        return bool(owner_record.get(MASTER_KEY))
 
     def _master(self, ref, rec):
         return self.owner_ref(ref)
@@ -44,8 +51,27 @@ class PoolHandler(DerivedHandler):
 
     def default_sr_named(self):
         """The SR root named as the pool's default_SR, while it exists; None otherwise."""
-        sr = self.owner.stored_record(self.app.host_ref).get(OWN_KEYS["default_SR"])
+        sr = self.owner.stored_record(self.app.master_ref).get(OWN_KEYS["default_SR"])
         return sr if sr and self.store.get("SR", sr) is not None else None
+
+    # -- membership (api/membership.py) ----------------------------------------------
+
+    def join(self, call, master_address, master_username, master_password):
+        """This standalone host into the master's pool; the daemon restarts on the
+        pool's database once the reply is out."""
+        app = self.app
+        if app.config["database"]:
+            raise ApiError("POOL_JOINING_HOST_MUST_BE_STANDALONE", app.host_ref)
+        for key in ("pool_database", "database_password_file"):
+            if not app.config[key]:
+                raise ApiError("POOL_JOINING_HOST_NOT_CONFIGURED", key)
+        pool = membership.master_pool(master_address, master_username, master_password,
+                                      app.config["pool_ca_file"])
+        membership.join(app, self, pool)
+        app.become_member()
+
+    def eject(self, call, host):
+        membership.eject(self.app, host)
 
     # -- writes: the pool's own values, in the host's record --------------------------
 

@@ -16,7 +16,7 @@ from ...util.files import fs_size, same_file_system
 from .. import lifecycle
 from ..errors import ApiError
 from .adoption import SRAdoption, VDIAdoption
-from .base import ClassHandler, new_ref
+from .base import HOST_KEY, ClassHandler, new_ref
 from .devices import DeviceHandler
 
 # VDI fields a snapshot does not copy from its parent.
@@ -50,6 +50,19 @@ class SRHandler(SRAdoption, ClassHandler):
 
     def _pbds(self, ref, rec):
         return self.app.handlers["PBD"].of_sr(ref)
+
+    def insert(self, txn, ref, stored, bound=None, private=None, call=None):
+        """An SR made here is local to this host (HOST_KEY): its files are here alone."""
+        super().insert(txn, ref, dict(stored, **{HOST_KEY: self.app.host_ref}), bound,
+                       private, call)
+
+    def require_here(self, sr):
+        """OPERATION_NOT_ALLOWED unless the files of ``sr`` are on this host: another
+        host's local SR is that host's to change."""
+        rec = self.store.get("SR", sr)
+        if rec is not None and self.app.host_of(rec) != self.app.host_ref:
+            raise ApiError("OPERATION_NOT_ALLOWED", "SR %s is local to host %s: its files "
+                           "are changed only there" % (sr, self.app.host_of(rec)))
 
     def _driver(self, rec):
         return srdrivers.driver(rec.get("type", "dir"))
@@ -112,8 +125,10 @@ class SRHandler(SRAdoption, ClassHandler):
             stored.get("location") or os.path.join(self.app.state_dir, "sr", ref), "location",
             self._roots())
         for other, rec in self.store.records("SR"):
-            # One directory under two names would be two SRs deleting each other's images.
-            if srdrivers.same_place(rec["location"], stored["location"]):
+            # One directory under two names would be two SRs deleting each other's images
+            # (another host's local SR is a directory of another machine).
+            if self.app.host_of(rec) == self.app.host_ref and \
+                    srdrivers.same_place(rec["location"], stored["location"]):
                 raise ApiError("INVALID_VALUE", "location",
                                "%s (used by SR %s)" % (stored["location"], other))
         config = stored["device_config"] = d.check_config(stored.get("device_config") or {})
@@ -137,11 +152,13 @@ class SRHandler(SRAdoption, ClassHandler):
             return named
         default = os.path.join(self.app.state_dir, "sr", "default")
         for ref, rec in self.store.records("SR"):
-            if srdrivers.same_place(rec["location"], default):
+            if self.app.host_of(rec) == self.app.host_ref and \
+                    srdrivers.same_place(rec["location"], default):
                 return ref
         return None
 
     def delete(self, call, ref):
+        self.require_here(ref)
         rec = self.store.get("SR", ref)
         super().delete(call, ref)
         self._driver(rec).detach(rec["location"], rec.get("device_config"))
@@ -190,6 +207,8 @@ class VDIHandler(VDIAdoption, ClassHandler):
         return srdrivers.allocated(self.store.private(ref).get("path", ""))
 
     def _sr(self, vdi_rec):
+        """The SR of a VDI and its driver, for work on its files (on this host only)."""
+        self.app.handlers["SR"].require_here(vdi_rec["SR"])
         sr = self.store.get("SR", vdi_rec["SR"])
         return sr, srdrivers.driver(sr.get("type", "dir"))
 
@@ -449,7 +468,9 @@ class VBDHandler(DeviceHandler):
         if old is not None and old != new:
             # An attached disk is changed by deleting its VBD and making another.
             for vm in {old["VM"], new["VM"]}:
-                lifecycle.require_still(vm, "edit_device", txn.get("VM", vm).get("power_state"))
+                holder = txn.get("VM", vm)
+                lifecycle.require_still(vm, "edit_device", holder.get("power_state"),
+                                        lifecycle.is_control_domain(holder))
 
     @staticmethod
     def _check_type(view, vdi, new):

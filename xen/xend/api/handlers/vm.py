@@ -8,6 +8,7 @@ from ...backend import vcpuparams
 from ...host import srdrivers
 from ...state import savefile
 from ...state.domains import GUEST_KEYS
+from ...state.hostfailure import RESTART_RANKS
 from ...state.saves import check_save_path
 from ...util import progress
 from .. import lifecycle
@@ -176,7 +177,8 @@ class VMHandler(VMDebug, ClassHandler):
             changed = sorted(k for k in new if new[k] != old.get(k))
             fixed = [k for k in changed if k not in lifecycle.CONTROL_DOMAIN_WRITABLE]
             if fixed:
-                lifecycle.require_guest(lifecycle.CONTROL_DOMAIN, "setting " + fixed[0])
+                lifecycle.require_guest(self.app.control_domain_of(old["resident_on"]),
+                                        "setting " + fixed[0], True)
             if changed and call is not None and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "only root may change the control "
                                "domain's %s" % changed[0])
@@ -245,7 +247,8 @@ class VMHandler(VMDebug, ClassHandler):
 
     def validate(self, txn, ref, old, new):
         if new.get("is_a_template") and not (old or {}).get("is_a_template"):
-            lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED))
+            lifecycle.require_still(ref, "make_template", new.get("power_state", lifecycle.HALTED),
+                                   lifecycle.is_control_domain(new))
         values = [new.get(f, 0) for f in MEMORY_ORDER]
         if values[0] < 0:
             raise ApiError("INVALID_VALUE", MEMORY_ORDER[0], str(values[0]))
@@ -266,6 +269,9 @@ class VMHandler(VMDebug, ClassHandler):
         if not 0 <= new.get("start_delay", 0) <= MAX_START_DELAY:
             raise ApiError("INVALID_VALUE", "start_delay", "%s (must be 0..%d seconds)"
                            % (new.get("start_delay"), MAX_START_DELAY))
+        if new.get("ha_restart_priority", "") not in ("", *RESTART_RANKS):
+            raise ApiError("INVALID_VALUE", "ha_restart_priority", "%r (must be restart, "
+                           "best-effort or \"\")" % new["ha_restart_priority"])
         if not 0 <= new.get("VCPUs_at_startup", 0) <= new.get("VCPUs_max", 1):
             raise ApiError("INVALID_VALUE", "VCPUs_at_startup", "%s (must be 0..%d: "
                            "VCPUs/max, 0 meaning VCPUs/max)"

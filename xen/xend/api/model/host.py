@@ -124,25 +124,42 @@ HOST_METRICS = Class("host_metrics", "the metrics associated with a host", [
           same_as=Renamed(("memory_total",))),
     Field("memory/free", Int, RO_RUN, "Host's free memory (bytes)",
           same_as=Renamed(("memory_free",))),
+    Field("live", Bool, RO_RUN, "true while the host is alive: always for a host alone; for "
+          "a member of a pool, while its lease on the pool's database has not expired (the "
+          "later API's)", extension=True),
     last_updated_field(),
 ], creatable=False, deletable=False, stored=False, owner="host", since="1.0")
 
 
-# Beyond 1.0 (the later Xen-API's pool): this one host as a pool of one, a view of the
-# host's record (handlers/pool.py).
-POOL = Class("pool", "a pool of hosts: this host alone, its master", [
+# Beyond 1.0 (the later Xen-API's pool): the hosts sharing one store, a view of its
+# master's host record (handlers/pool.py).
+POOL = Class("pool", "a pool of hosts: the hosts sharing one PostgreSQL database, or a "
+             "single host alone; one pool, whichever member is asked", [
     uuid_field(),
     Field("name_label", String, RW, "a name for the pool"),
     Field("name_description", String, RW, "a description of the pool"),
-    Field("master", Ref("host"), RO_RUN, "the host that is the pool's master: this one"),
+    Field("master", Ref("host"), RO_RUN, "the host that is the pool's master: the one "
+          "that made it (a single host: itself)"),
     Field("default_SR", Ref("SR"), RW, "the SR the daemon puts its own VDIs in where none "
           "is named (crash dumps without a crash_dump_SR); null: the SR it made at first "
           "start"),
     Field("suspend_image_SR", Ref("SR"), RW, "the SR in which VDIs for suspend images are "
-          "created: the host's suspend_image_sr",
+          "created: the master host's suspend_image_sr",
           same_as=Renamed(("suspend_image_sr",))),
     Field("crash_dump_SR", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
-          "created: the host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
+          "created: the master host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
     Field("other_config", Map(String, String), RW, "additional configuration"),
+], messages=[
+    Message("join", [Param("master_address", String, "the master's HTTPS address, "
+                           "HOST:PORT"),
+                     Param("master_username", String, "a user of the master: root"),
+                     Param("master_password", String, "that user's password")], None,
+            "Make this standalone host a member of the master's pool: its objects (but "
+            "its users and control domain) move into the pool's database (pool_database) "
+            "in one transaction, then the daemon restarts on it, its guests running.",
+            root_only=True),
+    Message("eject", [Param("host", Ref("host"), "the host to eject")], None,
+            "Take a host with no running guest out of the pool: its records leave the "
+            "database and its daemon restarts on a store of its own.", root_only=True),
 ], creatable=False, deletable=False, stored=False, owner="host", root_writes=True,
    extension=True)

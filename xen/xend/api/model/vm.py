@@ -127,6 +127,9 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
           "daemon starts after a host boot", extension=True),
     Field("order", Int, RW, "the VM's place in the autostart sequence: lower first, ties "
           "by name", extension=True),
+    Field("ha_restart_priority", String, RW, "what a surviving member of the pool does "
+          "when the VM's host dies: \"restart\" starts it (before the \"best-effort\" "
+          "ones, each in order), \"\" leaves it Halted (the later API's)", extension=True),
     Field("start_delay", Int, RW, "seconds the autostart sequence waits after starting "
           "this VM before the next (0 or more)", extension=True),
     # Live changes

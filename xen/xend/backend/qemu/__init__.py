@@ -10,6 +10,7 @@ events        QMP events -> guest events (GUEST_*), and the thread that reports 
 console       the serial console's reader: its bytes to subscribers, console.log capped
 power         start, clean/hard shutdown and reboot
 suspend       suspend and resume (migration streams in state files), core dumps
+migrate       live migration to another host: receive, send, finish
 hotplug       hot-plug and unplug of disks and NICs, a disk's snapshot overlay
 counters      metrics: vCPU time, memory, disk and NIC counters
 argv          the QEMU command line and device names built from a DomainSpec (pure)

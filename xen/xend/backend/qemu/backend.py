@@ -18,7 +18,7 @@ from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
-from . import counters, debug, hotplug, power, scheduling, suspend
+from . import counters, debug, hotplug, migrate, power, scheduling, suspend
 from .argv import NIC_MODELS
 from .argv import validate as validate_vm
 from .console import open_rfb
@@ -166,6 +166,46 @@ class QemuBackend(base.Backend):
                                                  taps,
                                                  self._audio_ok(spec.vm),
                                                  progress.reporter()))
+
+    def migrate_receive(self, spec, address, storage="shared"):
+        """Start QEMU for ``spec`` stopped, with ``-incoming defer``, and let it listen
+        on ``address`` at a port it picks (migrate.py); returns its private state and
+        the ``uri``, and with ``storage`` "copy" the ``nbd`` exports of its disks."""
+        migrate.check_storage(storage)
+        self._check_can_start(spec)
+        with open_taps(spec.nics) as taps:
+            return self._loop.run(migrate.receive(self._processes, spec, address, storage,
+                                                  taps, self._audio_ok(spec.vm)))
+
+    def migrate_send(self, uuid, uri, options):
+        """QMP ``migrate`` to ``uri``, followed by ``query-migrate`` until it ends, tuned
+        for a short pause (migrate.tuning); ``migrate_cancel`` on a cancel. The guest's
+        QEMU here is ended once the migration completed and no cancel came."""
+        migrate.check_storage(options.get("storage", "shared"))
+        asked = migrate.cancel_asked()
+        try:
+            with progress.cancellable():
+                figures = self._on_guest(uuid, "Running", migrate.send, uri, options,
+                                         progress.reporter(), asked)
+        except progress.Cancelled:
+            # Also when the cancel came as the migration completed: the guest stays.
+            self._on_guest(uuid, "Running", migrate.stay)
+            raise
+        self.hard_shutdown(uuid)
+        return figures
+
+    def migrate_finish(self, uuid, ok):
+        """``cont`` the received guest, or end its QEMU (migrate.finish)."""
+        async def finish():
+            dom = self._processes.lookup(uuid)
+            if dom is None or not dom.receiving:
+                # A guest that runs here (not received) is never touched.
+                if ok:
+                    raise BackendError("VM_MIGRATE_FAILED", uuid,
+                                       "no guest is being received here")
+                return None
+            return await migrate.finish(self._processes, dom, ok)
+        return self._loop.run(finish())
 
     def reattach(self, uuid, private):
         """Find the QEMU process described by ``private`` again.

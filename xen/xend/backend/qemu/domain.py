@@ -56,6 +56,7 @@ class Domain:
         self.balloon_driver = False   # the guest's balloon driver has reported (counters.py)
         self.reset_at = 0             # wall-clock second of the last machine reset
         self.log_start = 0            # qemu.log's size when this process was spawned
+        self.receiving = ""           # a live migration's target: its storage option
 
     def private(self):
         """The JSON-serialisable state reattach() needs (devices are read back from QMP)."""

@@ -114,7 +114,7 @@ async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
     try:
         await dom.qmp("getfd", {"fdname": "incoming"}, fd=state)
         await dom.qmp("migrate-incoming", {"uri": "fd:incoming"})
-        await _wait_incoming(dom)
+        await wait_incoming(dom)
         await scheduling.apply_at_start(dom, processes.cgroups, spec.vm)
         report(0.9)
         if not paused:
@@ -131,12 +131,14 @@ async def _resume(processes, spec, path, state, paused, taps, audio_ok, report):
     return dom.private()
 
 
-async def _wait_incoming(dom):
+async def wait_incoming(dom):
+    """Wait until QEMU has loaded the incoming migration stream (a state file's, or a
+    live migration's)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + INCOMING_TIMEOUT
     while (await dom.qmp("query-status"))["status"] == "inmigrate":
         if loop.time() > deadline:
-            raise BackendError("INTERNAL_ERROR", "loading the state file timed out")
+            raise BackendError("INTERNAL_ERROR", "loading the incoming state timed out")
         await asyncio.sleep(POLL)
 
 
