@@ -30,6 +30,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -228,6 +229,26 @@ class Daemon:
         """Log root in over the Unix socket again (e.g. after a restart): the new SDK proxy
         becomes ``.api`` and is returned."""
         self.api = self.sdk_unix().xenapi
+        return self.api
+
+    def starts(self):
+        """How many times the daemon began serving (its log's "serving" lines)."""
+        return len(re.findall(r"xend \S+ serving", self.log_text()))
+
+    def serving_again(self, starts, timeout=30):
+        """Wait until the daemon, restarting in its own process (pool.join, an
+        ejection), serves for the time after ``starts`` (``starts()`` before) and lets
+        root log in; that login becomes ``.api``."""
+        def logged_in():
+            assert self.proc.poll() is None, "xend exited while restarting"
+            if self.starts() <= starts:
+                return False
+            try:
+                self.relogin()
+                return True
+            except (OSError, XenAPI.Failure):
+                return False
+        wait_until(logged_in, timeout, "xend to serve again on %s" % self.socket)
         return self.api
 
     def sdk_tcp(self, user, password):

@@ -16,6 +16,7 @@ the state owners reach one another through it too (``domains``, ``handlers``,
 import logging
 import os
 import shutil
+import signal
 import threading
 import uuid as uuidlib
 
@@ -55,7 +56,14 @@ from ..state.sqlite import SqliteEngine
 from ..state.store import Store
 from ..transport.poolchannel import PORT_KEY, PoolChannel
 from ..util.addresses import pool_endpoint
-from ..util.files import private_dir, read_text, same_file_system, tighten, write_private
+from ..util.files import (
+    private_dir,
+    read_text,
+    same_file_system,
+    tighten,
+    unlink_if_exists,
+    write_private,
+)
 from . import config as configmod
 
 log = logging.getLogger("xend")
@@ -79,6 +87,16 @@ _CONTROL_NAMESPACE = uuidlib.UUID("3c0e5a52-8b7d-4f0e-a6d1-2f9b7c4e1d08")
 
 # In the state directory of a daemon on a pool's database: its own host record's ref.
 POOL_HOST_FILE = "pool-host"
+# In the state directory of a host that joined a pool: the pool's database (its URI),
+# which it uses in place of its configuration's ``database`` until it is ejected.
+POOL_MEMBER_FILE = "pool-member"
+
+
+def member_config(config):
+    """``config`` with ``database`` the pool's where the host joined one (pool.join
+    wrote POOL_MEMBER_FILE in its state directory)."""
+    uri = read_text(os.path.join(config["state_dir"], POOL_MEMBER_FILE)).strip()
+    return dict(config, database=uri) if uri else config
 
 
 def _index_plan():
@@ -149,8 +167,10 @@ class Xend:
     pool_channel = None   # on PostgreSQL, transport/poolchannel.py's PoolChannel
 
     def __init__(self, config):
+        config = member_config(config)
         self.config = config
         self.state_dir = config["state_dir"]
+        self.restart_requested = False     # serve() runs the daemon again once stopped
         private_dir(self.state_dir)
         # Where root puts kernels, initrds and ISO images for users' guests: readable by
         # all, writable by root only, so no user can plant a file or link in it.
@@ -201,6 +221,8 @@ class Xend:
         if self.leases is not None and self.leases.lapsed:
             self.domains.lapsed_start()   # its guests may run elsewhere now
         self.domains.reattach_all()
+        if config["database"]:
+            self.store.add_listener(self._notice_ejection)
         if self.leases is not None:
             self.leases.start()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
@@ -321,6 +343,39 @@ class Xend:
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
+
+    # -- pool membership (api/membership.py) --------------------------------------
+
+    def pool_engine(self):
+        """An engine on the pool's database the configuration names (pool_database),
+        for pool.join."""
+        return open_engine(dict(self.config, database=self.config["pool_database"]))
+
+    def become_member(self):
+        """After pool.join's commit: this host is the pool's from its next start on,
+        which comes at once (once the join's reply is out)."""
+        write_private(os.path.join(self.state_dir, POOL_HOST_FILE), self.host_ref + "\n")
+        write_private(os.path.join(self.state_dir, POOL_MEMBER_FILE),
+                      self.config["pool_database"] + "\n")
+        self.request_restart("joined the pool at %s" % self.config["pool_database"])
+
+    def _notice_ejection(self, changes):
+        """A store listener: this host's record deleted (pool.eject) makes the daemon
+        leave the pool and start again on a new SQLite store of its own (its image
+        files stay on disk)."""
+        if any(op == "del" and cls == "host" and ref == self.host_ref
+               for op, cls, ref, _, _ in changes):
+            for name in (POOL_MEMBER_FILE, POOL_HOST_FILE, "xend.db", "xend.db-wal",
+                         "xend.db-shm"):
+                unlink_if_exists(os.path.join(self.state_dir, name))
+            self.request_restart("ejected from the pool")
+
+    def request_restart(self, why):
+        """Stop as on SIGTERM (calls finish, their replies are written), then serve()
+        runs the daemon again in this process; guests keep running and are reattached."""
+        log.warning("restarting: %s", why)
+        self.restart_requested = True
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def _open_leases(self):
         """This host's lease on the pool's database (PostgreSQL), renewed from now on;

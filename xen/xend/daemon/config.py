@@ -76,9 +76,10 @@ DEFAULTS = {
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
+    "pool_database": "",                   # the pool pool.join joins: postgresql://...
+    "pool_ca_file": "",                    # PEM CA of the members' TLS certificates
     "pool_lease_seconds": 30.0,            # PostgreSQL: a member is dead this long unrenewed
     "pool_address": "",                    # where members reach this host's TLS listener
-    "pool_ca_file": "",                    # the CA members' certificates are checked against
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -151,6 +152,7 @@ def _database(value):
 
 _RULES = {
     "database": _database,
+    "pool_database": _database,
     "backend": _one_of(*BACKENDS),
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),

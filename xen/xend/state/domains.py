@@ -167,6 +167,11 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure):
         if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
             raise ApiError("VM_IS_TEMPLATE", vm)
         t = lifecycle.require_transition(vm, state, table_op, lifecycle.is_control_domain(rec))
+        host = rec.get("resident_on")
+        if here and host and host != self.app.host_ref:
+            # Another host's backend holds the guest: this one would judge it gone.
+            raise ApiError("OPERATION_NOT_ALLOWED", "VM %s is resident on host %s of the "
+                           "pool: ask that host's daemon" % (vm, host))
         if here and table_op in lifecycle.STARTING_OPS:
             self._check_host_can_run(vm, rec)
         return t
