@@ -282,6 +282,15 @@ class Daemon:
         with open(self.log) as f:
             return f.read()
 
+    def own_host(self):
+        """This daemon's host: the one its pool-host file names on a pool's database,
+        else its only one."""
+        try:
+            with open(os.path.join(self.state_dir, "pool-host")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return self.api.host.get_all()[0]
+
     def sim_guests(self):
         """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
         report), read from its state file."""
@@ -351,8 +360,7 @@ def start_members(fleet, postgres, directory, count, extra_configs=()):
                for k, c in enumerate(pool_member_configs(postgres, directory, count))]
     for d in daemons:
         d.ca = os.path.join(directory, "ca-cert.pem")
-        with open(os.path.join(d.state_dir, "pool-host")) as f:
-            d.host = f.read().strip()
+        d.host = d.own_host()
     for d in daemons:    # every lease read: each member sees every member live
         v10 = d.sdk_unix(version="1.0").xenapi
         wait_until(lambda v10=v10: [m["live"] for m in v10.host_metrics.get_all_records()
@@ -806,13 +814,15 @@ def kill_qemus_under(directory):
 # -- daemons with guests: no guest outlives its test -------------------------------------
 
 def halt_all(daemon, timeout=30):
-    """hard_shutdown every VM of the daemon that is not Halted, through ``daemon.api`` (a
-    guest event may hold a VM for a moment: that is retried until ``timeout``), then
-    SIGKILL whatever QEMU of this daemon is left. Returns the problems met, [] if none."""
+    """hard_shutdown every VM of the daemon that is not Halted and not another pool
+    member's guest, through ``daemon.api`` (a guest event may hold a VM for a moment: that
+    is retried until ``timeout``), then SIGKILL whatever QEMU of this daemon is left.
+    Returns the problems met, [] if none."""
     api = daemon.api
     problems = []
+    here = daemon.own_host()
     for vm, rec in guest_records(api).items():
-        if rec["power_state"] == "Halted":
+        if rec["power_state"] == "Halted" or rec["resident_on"] not in ("", here):
             continue
         try:
             wait_until(lambda vm=vm: _hard_shutdown(api, vm), timeout, "VM %s to halt" % vm)
