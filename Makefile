@@ -66,7 +66,11 @@ TEST_TIERS := tests/unit tests/integration tests/browser tests/tasks tests/xm te
 # The tests that boot no guest run on every core, each file's tests in order on one
 # worker (pytest-xdist, --dist loadfile); the guests' tiers and the pool tier (one pool
 # of hosts per machine: its bridge and namespaces have fixed names) one test at a time.
-PARALLEL := -n auto --dist loadfile
+# Two workers a core: most of those tests' time is spent waiting on the daemon (timeouts
+# under test, simulated operations of a set length, a browser), not on a CPU, so one
+# worker a core leaves the cores half idle.
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+PARALLEL := -n $(WORKERS) --dist loadfile
 
 test: lint ui
 	$(PY) -m pytest -q $(PARALLEL) -m "not qemu and not pool" $(TEST_TIERS)

@@ -59,7 +59,7 @@ def make_daemon(daemon_options):
 @pytest.fixture(scope="session")
 def daemon_stop_signal():
     """How ``daemon`` and ``fresh_daemon`` stop their daemon at teardown: SIGKILL, as
-    nothing is checked then, and a graceful stop waits ~0.5 s for each listener's poll
+    nothing is checked then, and a graceful stop waits ~0.5 s for the listeners' poll
     interval. The graceful stop is tested where it is the point (tests/daemon, the
     restarts of test_api_persistence.py and of the qemu tier); a tier's conftest may
     override this."""

@@ -30,6 +30,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -230,6 +231,26 @@ class Daemon:
         self.api = self.sdk_unix().xenapi
         return self.api
 
+    def starts(self):
+        """How many times the daemon began serving (its log's "serving" lines)."""
+        return len(re.findall(r"xend \S+ serving", self.log_text()))
+
+    def serving_again(self, starts, timeout=30):
+        """Wait until the daemon, restarting in its own process (pool.join, an
+        ejection), serves for the time after ``starts`` (``starts()`` before) and lets
+        root log in; that login becomes ``.api``."""
+        def logged_in():
+            assert self.proc.poll() is None, "xend exited while restarting"
+            if self.starts() <= starts:
+                return False
+            try:
+                self.relogin()
+                return True
+            except (OSError, XenAPI.Failure):
+                return False
+        wait_until(logged_in, timeout, "xend to serve again on %s" % self.socket)
+        return self.api
+
     def sdk_tcp(self, user, password):
         """A logged-in XenAPI SDK session over TCP."""
         s = XenAPI.Session(self.url)
@@ -260,6 +281,15 @@ class Daemon:
     def log_text(self):
         with open(self.log) as f:
             return f.read()
+
+    def own_host(self):
+        """This daemon's host: the one its pool-host file names on a pool's database,
+        else its only one."""
+        try:
+            with open(os.path.join(self.state_dir, "pool-host")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return self.api.host.get_all()[0]
 
     def sim_guests(self):
         """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
@@ -320,18 +350,22 @@ def pool_member_configs(postgres, directory, count):
     return configs
 
 
-def start_members(fleet, postgres, directory, count, extra_config=""):
+def start_members(fleet, postgres, directory, count, extra_configs=()):
     """``count`` sim daemons of ``fleet`` on one new database, calling one another over the
-    pool channel (``pool_member_configs``), each seeing every host; each daemon's ``ca``
+    pool channel (``pool_member_configs``), each seeing every host; member K's
+    configuration ends with ``extra_configs[K]`` where there is one. Each daemon's ``ca``
     is the pool CA's certificate, its ``host`` its own host's ref."""
-    daemons = [fleet.start(extra_config=c + extra_config)
-               for c in pool_member_configs(postgres, directory, count)]
+    extras = list(extra_configs) + [""] * count
+    daemons = [fleet.start(extra_config=c + extras[k])
+               for k, c in enumerate(pool_member_configs(postgres, directory, count))]
     for d in daemons:
         d.ca = os.path.join(directory, "ca-cert.pem")
-        with open(os.path.join(d.state_dir, "pool-host")) as f:
-            d.host = f.read().strip()
-        wait_until(lambda d=d: len(d.api.host.get_all()) == count, STATE_WAIT,
-                   "every host to be seen from %s" % d.url)
+        d.host = d.own_host()
+    for d in daemons:    # every lease read: each member sees every member live
+        v10 = d.sdk_unix(version="1.0").xenapi
+        wait_until(lambda v10=v10: [m["live"] for m in v10.host_metrics.get_all_records()
+                                    .values()] == [True] * count, STATE_WAIT,
+                   "every host to be seen live from %s" % d.url)
     return daemons
 
 
@@ -797,13 +831,15 @@ def kill_qemus_under(directory):
 # -- daemons with guests: no guest outlives its test -------------------------------------
 
 def halt_all(daemon, timeout=30):
-    """hard_shutdown every VM of the daemon that is not Halted, through ``daemon.api`` (a
-    guest event may hold a VM for a moment: that is retried until ``timeout``), then
-    SIGKILL whatever QEMU of this daemon is left. Returns the problems met, [] if none."""
+    """hard_shutdown every VM of the daemon that is not Halted and not another pool
+    member's guest, through ``daemon.api`` (a guest event may hold a VM for a moment: that
+    is retried until ``timeout``), then SIGKILL whatever QEMU of this daemon is left.
+    Returns the problems met, [] if none."""
     api = daemon.api
     problems = []
+    here = daemon.own_host()
     for vm, rec in guest_records(api).items():
-        if rec["power_state"] == "Halted":
+        if rec["power_state"] == "Halted" or rec["resident_on"] not in ("", here):
             continue
         try:
             wait_until(lambda vm=vm: _hard_shutdown(api, vm), timeout, "VM %s to halt" % vm)

@@ -225,8 +225,9 @@ def test_stop_cancels_a_running_task_cleanly():
         d.start()
         x = d.sdk().xenapi
         vm = x.VM.create({"name_label": "cancelled", "memory_static_max": "268435456"})
-        x.Async.VM.start(vm, False)
-        time.sleep(0.5)                       # the task is running
+        task = x.Async.VM.start(vm, False)
+        wait_until(lambda: float(x.task.get_progress(task)) > 0, STATE_WAIT,
+                   "the start to be under way")
         assert d.xend("stop").returncode == 0
         assert "stopped" in d.log_text()
         assert "Traceback" not in d.log_text()

@@ -3,11 +3,12 @@ and TCP, in XML-RPC and in JSON-RPC (``api`` is each in turn).
 
 The ``daemon``, ``fresh_daemon`` and ``root`` fixtures come from tests/conftest.py (one
 daemon per module, torn down with SIGKILL: see ``daemon_stop_signal`` there).
+``pool_members``: the members of one pool of the module's own.
 """
 
 import jsonapi
 import pytest
-from harness import MIB, tmpfs
+from harness import MIB, Fleet, start_members, tmpfs
 from xapi_helpers import ROOT_PASSWORD, Raw, fetch_dtd_text, parse_dtd, raw_unix_root, tcp_proxy
 
 
@@ -113,3 +114,17 @@ def other_fs(tmp_path_factory):
     an SR there may promise more than the state directory's file system holds."""
     with tmpfs(str(tmp_path_factory.mktemp("fs")), 64 * MIB) as path:
         yield path
+
+
+@pytest.fixture(scope="module")
+def pool_members(request, postgres, tmp_path_factory):
+    """Sim members of one pool, calling one another over the pool channel
+    (harness.start_members): the module's ``MEMBERS`` of them (2 if it sets none),
+    member K's configuration ending with the module's ``MEMBER_CONFIGS[K]``."""
+    fleet = Fleet()
+    try:
+        yield start_members(fleet, postgres, str(tmp_path_factory.mktemp("pool")),
+                            getattr(request.module, "MEMBERS", 2),
+                            getattr(request.module, "MEMBER_CONFIGS", ()))
+    finally:
+        fleet.retire()

@@ -287,6 +287,7 @@ def setter_value(api, cls, f, current):
         ("VM", "is_a_template"): True,     # a template: still fine for setters
         ("VIF", "MAC"): random_mac(), ("VIF", "device"): "eth9", ("VBD", "device"): "xvdc",
         ("VIF", "model"): "rtl8139", ("VM", "VCPUs_params"): "weight=512 cap=50",
+        ("VM", "ha_restart_priority"): "best-effort",
         ("network", "NIC"): "eth7", ("network", "VLAN"): "100",
         ("network", "default_gateway"): "192.168.7.1",
         ("network", "default_netmask"): "255.255.0.0",

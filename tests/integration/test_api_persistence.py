@@ -33,7 +33,9 @@ def fresh_daemon(request, tmp_path, daemon_stop_signal):
     database of its own on the session's PostgreSQL server."""
     config = ""
     if request.param == "postgres":
-        config = request.getfixturevalue("postgres").daemon_config(str(tmp_path))
+        # A member of a pool places its guests by free memory: room for the 1 TiB ones.
+        config = request.getfixturevalue("postgres").daemon_config(str(tmp_path)) + \
+            "sim_host_memory = %d\n" % 2 ** 42
     d = Daemon(extra_config=config).start()
     yield d
     d.cleanup(daemon_stop_signal)

@@ -1,54 +1,42 @@
-"""Calls forwarded between members (docs/pool.md, "Host-to-host calls"): a call on a
+"""Calls forwarded between pool_members (docs/pool.md, "Host-to-host calls"): a call on a
 guest resident on another member, made on any member, is carried out by the guest's
-host, as the caller, and answers as it would there."""
+host, as the caller, and answers as it would there. Two members, A and B
+(the pool_members fixture)."""
 
-import pytest
 from harness import (
     STATE_WAIT,
-    Fleet,
     failure,
     make_user,
     new_network,
     new_vif,
     new_vm,
-    start_members,
     wait_until,
 )
 
 
-@pytest.fixture(scope="module")
-def members(postgres, tmp_path_factory):
-    """Two sim members, A and B, on one database."""
-    fleet = Fleet()
-    try:
-        yield start_members(fleet, postgres, str(tmp_path_factory.mktemp("forward")), 2)
-    finally:
-        fleet.retire()
-
-
-def running_on(members, k, api=None):
+def running_on(pool_members, k, api=None):
     """A new VM started on member ``k`` (through ``api``, root's there by default),
     once every member sees it resident there."""
-    api = api or members[k].api
+    api = api or pool_members[k].api
     vm = new_vm(api)
-    api.VM.start(vm, False)
-    for d in members:
-        wait_until(lambda d=d: d.api.VM.get_resident_on(vm) == members[k].host,
+    api.VM.start_on(vm, pool_members[k].host, False, False)
+    for d in pool_members:
+        wait_until(lambda d=d: d.api.VM.get_resident_on(vm) == pool_members[k].host,
                    STATE_WAIT, "%s to see the VM started" % d.url)
     return vm
 
 
-def test_lifecycle_calls_on_a_guest_of_b_made_on_a_change_b_s_guest(members):
-    a, b = members
-    mine = running_on(members, 0)           # each member has guests of its own
-    vm = running_on(members, 1)
+def test_lifecycle_calls_on_a_guest_of_b_made_on_a_change_b_s_guest(pool_members):
+    a, b = pool_members
+    mine = running_on(pool_members, 0)           # each member has guests of its own
+    vm = running_on(pool_members, 1)
     for call, state in (("pause", "Paused"), ("unpause", "Running"),
                         ("clean_shutdown", "Halted")):
         getattr(a.api.VM, call)(vm)
         assert a.api.VM.get_power_state(vm) == state
         assert b.sim_guests().get(vm, "Halted") == state
         assert vm not in a.sim_guests()
-    b.api.VM.start(vm, False)
+    b.api.VM.start_on(vm, b.host, False, False)
     wait_until(lambda: a.api.VM.get_power_state(vm) == "Running", STATE_WAIT,
                "A to see the VM started again")
     a.api.VM.hard_shutdown(vm)
@@ -56,9 +44,9 @@ def test_lifecycle_calls_on_a_guest_of_b_made_on_a_change_b_s_guest(members):
     assert a.sim_guests()[mine] == "Running" and mine not in b.sim_guests()
 
 
-def test_devices_of_a_guest_of_b_are_plugged_on_b(members):
-    a, b = members
-    vm = running_on(members, 1)
+def test_devices_of_a_guest_of_b_are_plugged_on_b(pool_members):
+    a, b = pool_members
+    vm = running_on(pool_members, 1)
     vif = new_vif(a.api, vm, new_network(a.api))    # made on a resident guest: plugged
     assert b.api.VIF.get_currently_attached(vif) is True
     a.api.VIF.unplug(vif)
@@ -67,20 +55,20 @@ def test_devices_of_a_guest_of_b_are_plugged_on_b(members):
     assert b.api.VIF.get_currently_attached(vif) is True
 
 
-def test_a_forwarded_failure_comes_back_as_the_same_failure(members):
-    a, b = members
-    vm = running_on(members, 1)
+def test_a_forwarded_failure_comes_back_as_the_same_failure(pool_members):
+    a, b = pool_members
+    vm = running_on(pool_members, 1)
     there = failure(b.api.VM.send_sysrq, vm, "!")
     assert there[0] == "INVALID_VALUE"
     assert failure(a.api.VM.send_sysrq, vm, "!") == there
 
 
-def test_the_call_is_made_as_its_caller(members):
-    a, b = members
+def test_the_call_is_made_as_its_caller(pool_members):
+    a, b = pool_members
     _, name, password = make_user(a.api)
     user_a = a.sdk_tcp(name, password).xenapi
     user_b = b.sdk_tcp(name, password).xenapi
-    vm = running_on(members, 1, user_b)
+    vm = running_on(pool_members, 1, user_b)
     # weight= is root's: the user is refused on B, and on A exactly as on B.
     denied = failure(user_b.VM.add_to_VCPUs_params_live, vm, "weight", "512")
     assert denied[0] == "PERMISSION_DENIED"
@@ -90,9 +78,9 @@ def test_the_call_is_made_as_its_caller(members):
     assert "weight=512" in b.api.VM.get_VCPUs_params(vm)
 
 
-def test_an_async_call_is_a_task_on_the_called_host(members):
-    a, b = members
-    vm = running_on(members, 1)
+def test_an_async_call_is_a_task_on_the_called_host(pool_members):
+    a, b = pool_members
+    vm = running_on(pool_members, 1)
     api = a.sdk_unix(version="1.0").xenapi     # task.get_status is the status in 1.0
     task = api.Async.VM.pause(vm)
     assert task in api.task.get_all() and task not in b.api.task.get_all()

@@ -1,4 +1,4 @@
-"""The pool channel (docs/pool.md, "Host-to-host calls"): two members on one database
+"""The pool channel (docs/pool.md, "Host-to-host calls"): two pool_members on one database
 reach each other's ``POST /pool`` over TLS, checked against the pool's CA, with the
 pool's secret from the database's meta table; a call without the secret, with a wrong
 one, or on the plain TCP listener is refused; the secret is in no record, log or error."""
@@ -10,20 +10,10 @@ import types
 
 import psycopg
 import pytest
-from harness import Fleet, failure, start_members
+from harness import failure
 
 from xen.xend.api.errors import ApiError
 from xen.xend.transport.poolchannel import PORT_KEY, SECRET_HEADER, PoolChannel
-
-
-@pytest.fixture(scope="module")
-def members(postgres, tmp_path_factory):
-    """Two sim members, each with a TLS listener whose certificate the pool's CA signed."""
-    fleet = Fleet()
-    try:
-        yield start_members(fleet, postgres, str(tmp_path_factory.mktemp("channel")), 2)
-    finally:
-        fleet.retire()
 
 
 def config_value(daemon, key):
@@ -39,8 +29,8 @@ def tls_port(daemon):
 
 
 @pytest.fixture(scope="module")
-def secret(members, postgres):
-    with psycopg.connect(config_value(members[0], "database"),
+def secret(pool_members, postgres):
+    with psycopg.connect(config_value(pool_members[0], "database"),
                          password=postgres.password) as conn:
         return conn.execute("SELECT value FROM meta WHERE key = 'pool_secret'").fetchone()[0]
 
@@ -62,55 +52,61 @@ def post(daemon, body, headers, tls=True):
         conn.close()
 
 
-def channel_to(members, secret):
+def channel_to(pool_members, secret):
     """A PoolChannel as a member holding ``secret`` has one, knowing each member's
     address as the records say it."""
-    records = {d.host: members[0].api.host.get_record(d.host) for d in members}
+    records = {d.host: pool_members[0].api.host.get_record(d.host) for d in pool_members}
     store = types.SimpleNamespace(get=lambda cls, ref: dict(
-        records[ref], **{PORT_KEY: tls_port(next(d for d in members if d.host == ref))}))
+        records[ref], **{PORT_KEY: tls_port(next(d for d in pool_members if d.host == ref))}))
     return PoolChannel(types.SimpleNamespace(store=store, host_ref=""), secret,
-                       members[0].ca)
+                       pool_members[0].ca)
 
 
-def test_each_member_records_the_address_others_reach_it_on(members):
-    for d in members:
-        assert members[0].api.host.get_record(d.host)["address"] == "127.0.0.1"
+def test_each_member_records_the_address_others_reach_it_on(pool_members):
+    for d in pool_members:
+        assert pool_members[0].api.host.get_record(d.host)["address"] == "127.0.0.1"
 
 
-def test_an_internal_op_reaches_the_other_host(members, secret):
-    b = members[1].host
-    assert channel_to(members, secret).internal(b, "ping") == b
+def test_an_internal_op_reaches_the_other_host(pool_members, secret):
+    b = pool_members[1].host
+    assert channel_to(pool_members, secret).internal(b, "ping") == b
 
 
-def test_an_unknown_internal_op_is_a_failure(members, secret):
-    status, body = post(members[1], {"internal": "no such op"}, {SECRET_HEADER: secret})
+def test_an_unknown_internal_op_is_a_failure(pool_members, secret):
+    status, body = post(pool_members[1], {"internal": "no such op"}, {SECRET_HEADER: secret})
     assert status == 200
     assert json.loads(body)["ErrorDescription"][0] == "MESSAGE_METHOD_UNKNOWN"
 
 
+def test_a_malformed_call_is_a_failure(pool_members, secret):
+    for body in ([], {"internal": "ping", "args": 5}, {"forward": "VM.pause"}):
+        status, reply = post(pool_members[1], body, {SECRET_HEADER: secret})
+        assert status == 200 and json.loads(reply)["Status"] == "Failure"
+
+
 @pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "0" * 64}, {SECRET_HEADER: ""}],
                          ids=["none", "wrong", "empty"])
-def test_a_call_without_the_secret_is_refused(members, headers):
-    status, body = post(members[1], {"internal": "ping"}, headers)
-    assert status == 403 and members[1].host.encode() not in body
+def test_a_call_without_the_secret_is_refused(pool_members, headers):
+    status, body = post(pool_members[1], {"internal": "ping"}, headers)
+    assert status == 403 and pool_members[1].host.encode() not in body
 
 
-def test_a_wrong_secret_reaches_nothing_from_a_member(members, secret):
-    wrong = channel_to(members, "1" * len(secret))
+def test_a_wrong_secret_reaches_nothing_from_a_member(pool_members, secret):
+    wrong = channel_to(pool_members, "1" * len(secret))
     with pytest.raises(ApiError) as e:
-        wrong.internal(members[1].host, "ping")
-    assert e.value.description == ["HOST_OFFLINE", members[1].host]
+        wrong.internal(pool_members[1].host, "ping")
+    assert e.value.description == ["HOST_OFFLINE", pool_members[1].host]
 
 
-def test_the_tcp_listener_has_no_pool_route(members, secret):
-    status, body = post(members[1], {"internal": "ping"}, {SECRET_HEADER: secret}, tls=False)
-    assert status == 404 and members[1].host.encode() not in body
+def test_the_tcp_listener_has_no_pool_route(pool_members, secret):
+    status, body = post(pool_members[1], {"internal": "ping"}, {SECRET_HEADER: secret}, tls=False)
+    assert status == 404 and pool_members[1].host.encode() not in body
 
 
-def test_the_secret_is_in_no_record_log_or_error(members, secret):
-    post(members[0], {"internal": "ping"}, {SECRET_HEADER: secret[:-1]})
-    post(members[0], {"internal": "nothing"}, {SECRET_HEADER: secret})
-    for d in members:
+def test_the_secret_is_in_no_record_log_or_error(pool_members, secret):
+    post(pool_members[0], {"internal": "ping"}, {SECRET_HEADER: secret[:-1]})
+    post(pool_members[0], {"internal": "nothing"}, {SECRET_HEADER: secret})
+    for d in pool_members:
         for version in ("0.2", "1.0"):
             api = d.sdk_unix(version=version).xenapi
             for cls in ("host", "pool", "VM", "SR"):

@@ -9,7 +9,16 @@ import sqlite3
 import stat
 
 import pytest
-from harness import STATE_WAIT, Fleet, Watcher, failure, new_vdi, new_vm, wait_until
+from harness import (
+    STATE_WAIT,
+    Fleet,
+    Watcher,
+    failure,
+    new_vbd,
+    new_vdi,
+    new_vm,
+    wait_until,
+)
 
 from xen.xend.api.lifecycle import CONTROL_DOMAIN
 
@@ -31,8 +40,7 @@ def members(postgres, tmp_path_factory):
 
 
 def own_host(daemon):
-    with open(os.path.join(daemon.state_dir, "pool-host")) as f:
-        return f.read().strip()
+    return daemon.own_host()
 
 
 def control_domains(daemon):
@@ -82,6 +90,19 @@ def test_the_pool_is_one_on_every_member_and_its_master_the_first_host(members):
     assert members[0].api.host.get_name_label(own_host(members[0])) != "the pool"
 
 
+def test_what_acts_on_a_machine_is_refused_for_another_host(members):
+    a, b = members[0], members[1]
+    other = own_host(b)
+    a.api.host.disable(other)          # a record's change: any member writes it
+    for call in (a.api.host.reboot, a.api.host.shutdown, a.api.host.dmesg,
+                 a.api.host.dmesg_clear, a.api.host.get_log):
+        code, reason = failure(call, other)
+        assert code == "OPERATION_NOT_ALLOWED" and other in reason
+    assert failure(a.api.host.send_debug_keys, other, "q")[0] == "OPERATION_NOT_ALLOWED"
+    a.api.host.enable(other)
+    assert isinstance(b.api.host.dmesg(other), str)     # its own daemon answers
+
+
 def test_each_host_has_its_own_local_sr_and_only_it_changes_its_files(members):
     a, b = members[0], members[1]
     srs = {}
@@ -125,6 +146,10 @@ def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     guest = new_vm(b.api)
     b.api.VM.start(guest, False)
     assert b.api.VM.get_resident_on(guest) == own_host(b)
+    wait_until(lambda: a.api.VM.get_power_state(guest) == "Running", STATE_WAIT,
+               "the guest running on A's view")
+    # B's to stop, and these members have no TLS listener to call one another on
+    assert failure(a.api.VM.hard_shutdown, guest) == ["HOST_OFFLINE", own_host(b)]
     before = own_host(b)
     a.restart()
     b.restart()
@@ -138,6 +163,30 @@ def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     assert a.api.VM.get_resident_on(guest) == own_host(b)
     b.api.VM.hard_shutdown(guest)
     b.api.VM.destroy(guest)
+
+
+def test_after_a_boot_each_host_autostarts_the_vms_whose_disks_it_has(members):
+    """A VM with a disk on B's local SR is B's to autostart; one without disks is the
+    master's; neither is started by another host's boot."""
+    a, b = members[0], members[1]
+    auto = {"other_config": {"auto_poweron": "true"}}
+    on_b = new_vm(a.api, **auto)
+    b_sr = b.api.PBD.get_SR(b.api.host.get_PBDs(own_host(b))[0])
+    new_vbd(b.api, on_b, new_vdi(b.api, b_sr))
+    diskless = new_vm(b.api, **auto)
+    for d in (members[2], a, b):
+        d.stop()
+        os.unlink(os.path.join(os.path.dirname(d.socket), "xend.booted"))
+        d.start()
+        wait_until(lambda d=d: os.path.exists(os.path.join(os.path.dirname(d.socket),
+                                                           "xend.booted")),
+                   STATE_WAIT, "the autostart marker of %s" % d.url)
+        d.relogin()
+    assert a.api.VM.get_resident_on(diskless) == own_host(a)
+    wait_until(lambda: a.api.VM.get_resident_on(on_b) == own_host(b), STATE_WAIT,
+               "the VM with B's disk started on B")
+    for vm, d in ((on_b, b), (diskless, a)):
+        d.api.VM.hard_shutdown(vm)
 
 
 def test_a_single_hosts_store_from_before_the_pool_record_keeps_its_pool(fresh_daemon):

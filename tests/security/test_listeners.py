@@ -316,8 +316,11 @@ def test_a_request_with_lf_only_line_breaks_is_400(small):
 
 def test_silent_new_connection_is_closed_after_request_timeout(small):
     """Closed, without a byte, long before the read gives up (when exactly: httpio's unit
-    tests, on a clock of their own)."""
-    with connect(small.port) as s:
+    tests, on a clock of their own). Root's connection on the Unix socket is authenticated
+    at once, so no first-byte gate stands before request_timeout (on TCP that gate closes
+    a silent connection first: test_a_connection_that_sends_nothing_is_closed_after_...)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(small.socket)
         data = read_until_closed(s, limit=30)
     assert data == b""
 

@@ -53,7 +53,7 @@ OPAQUE = ("-kernel", "-initrd", "-append", "-uuid")
 
 # String fields that hold only a few fixed values (refused otherwise) and reach no backend.
 FIXED_VALUES = {("SR", "content_type"), ("VBD", "qos_algorithm_type"),
-                ("VIF", "qos_algorithm_type")}
+                ("VIF", "qos_algorithm_type"), ("VM", "ha_restart_priority")}
 
 
 def string_fields():

@@ -113,7 +113,7 @@ def test_delete(handler):
 # -- dispatch's last resort ------------------------------------------------------------
 
 def _dispatcher(impl):
-    app = types.SimpleNamespace(store=None, sessions=None)
+    app = types.SimpleNamespace(store=None, sessions=None, pool_channel=None)   # alone
     table = {"VM.boom": Method("VM.boom", "VM", [], None, impl, session=False)}
     return Dispatcher(app, {"0.2": table, "1.0": table})
 

@@ -238,8 +238,11 @@ def test_lifecycle_messages_a_handler_leaves_are_the_domain_owners():
 
 
 def test_the_vm_handler_leaves_power_operations_to_the_domain_owner():
+    """Only a start is the VM handler's first: in a pool it chooses the host (placement),
+    then leaves the start to that host's domain owner."""
     from xen.xend.api.handlers.vm import VMHandler
     from xen.xend.state.domains import Domains
-    for op in ("start", "pause", "unpause", "clean_shutdown", "clean_reboot",
+    for op in ("pause", "unpause", "clean_shutdown", "clean_reboot",
                "hard_shutdown", "hard_reboot", "suspend", "resume"):
         assert not hasattr(VMHandler, op) and hasattr(Domains, op), op
+    assert hasattr(VMHandler, "start") and hasattr(Domains, "start")

@@ -20,6 +20,8 @@ GUESTS = {"web": ("restart", 2), "db": ("restart", 1), "batch": ("best-effort", 
 def owner(tmp_path):
     owner = sim_owner(tmp_path)
     owner.app.leases = types.SimpleNamespace(expired=lambda: [DEAD], fenced=False)
+    # Placement (a daemon's start_placed) chooses this host: the only live one here.
+    owner.app.start_placed = lambda vm: owner.start(vm, False)
     with owner.store.transaction() as txn:
         txn.create("host", DEAD, {"enabled": True})
         txn.create("VM", "dom0-of-dead", {"power_state": "Running", "resident_on": DEAD,

@@ -26,7 +26,8 @@ CASES = [
     (["sr-create", "bad-sr", "dir", "/srv/a\nb"],
      "Error: INVALID_VALUE: location cannot be '/srv/a\\nb' (must be printable)"),
     (["sr-create", "bad-sr", "tape", "/srv/tape"],
-     "Error: VALUE_NOT_SUPPORTED: type = tape is not supported: supported SR types: dir, file"),
+     "Error: VALUE_NOT_SUPPORTED: type = tape is not supported: "
+     "supported SR types: dir, file, nfs, shared-dir"),
     (["vdi-snapshot", "ghost"], "Error: there is no VDI named 'ghost'"),
     (["vcpu-list", "ghost"], "Error: there is no VM named 'ghost'"),
     (["vcpu-list", "--json", "ghost"], "Error: there is no VM named 'ghost'"),

@@ -141,6 +141,10 @@ class Client:
         task = self.call("Async." + method, *args)
         shown = _progress(method)
         rec = None
+        # Asked again soon, then less often: many operations end within milliseconds
+        # (a pause, a start on a quick backend); a long one needs no more than ten
+        # looks a second.
+        delay = 0.005
         try:
             while True:
                 rec = self.call("task.get_record", task)
@@ -148,7 +152,8 @@ class Client:
                 shown.update(float(rec["progress"]), pending)
                 if not pending:
                     break
-                time.sleep(0.1)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
         finally:
             shown.finish(rec is not None and rec["status"] == "success")
         try:

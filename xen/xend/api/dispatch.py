@@ -212,11 +212,12 @@ class Dispatcher:
             log.debug("%s by %s: Success", name[:200], call.user or "-")
             return success(value), key
         except Exception as e:
-            return self._failure(name, e), key
+            return self.failure(name, e), key
 
-    def _failure(self, name, e):
+    def failure(self, name, e):
         """The failure reply for ``e``, raised while answering ``name``; logged. Called
-        in the ``except`` block that caught it."""
+        in the ``except`` block that caught it (here, and by the pool channel for an
+        internal operation)."""
         if isinstance(e, (ApiError, BackendError)):
             err = ApiError.of(e)
             log.info("%s: %s", name[:200], " ".join(loggable(err.description))[:500])
@@ -244,7 +245,7 @@ class Dispatcher:
                 yield pair
         except Exception as e:
             entry[1] += 1
-            raise Abandon(self._failure(name, e)) from None
+            raise Abandon(self.failure(name, e)) from None
 
     def _unknown(self, name, as_called):
         """FIELD_READ_ONLY for a write to an RO field, else MESSAGE_METHOD_UNKNOWN."""
@@ -274,4 +275,7 @@ class Dispatcher:
         anything is done."""
         start_paused = len(args) > 1 and args[1] is True and method.lifecycle in (
             "start", "resume")
-        self.app.domains.check(args[0], lifecycle.table_op(method.lifecycle, start_paused))
+        # In a pool the call may be carried out by another member (placement,
+        # forwarding): this host's own fitness is checked where it runs, not here.
+        self.app.domains.check(args[0], lifecycle.table_op(method.lifecycle, start_paused),
+                               here=self.app.pool_channel is None)

@@ -101,6 +101,15 @@ ERRORS = {e.code: e for e in (
           "the host cannot renew its lease on the pool's database (docs/pool.md, \"Host "
           "failure\"): it has stopped its guests and starts none until the lease is renewed",
           "host {host} is not live in its pool and starts no VMs"),
+    Error("HOST_NOT_ENOUGH_FREE_MEMORY", ("needed", "available"),
+          "the host asked to run the VM has not the memory it needs: `needed` bytes (its "
+          "memory/static_max), `available` the bytes free there (its lease's figure) "
+          "(docs/pool.md, \"Placement\")",
+          "not enough free memory: {needed} bytes needed, {available} available"),
+    Error("VM_REQUIRES_SR", ("vm", "sr"),
+          "the VM has a disk in SR `sr`, which the host asked to run it does not reach "
+          "(a local SR is its own host's alone) (docs/pool.md, \"Placement\")",
+          "VM {vm} needs SR {sr}, which that host cannot reach"),
     Error("HOST_OFFLINE", ("host",),
           "the call needs another member of the pool, `host`, which could not be reached "
           "over the pool channel (no address, not answering, or refusing this host; the "
@@ -226,4 +235,33 @@ ERRORS = {e.code: e for e in (
           "the VLAN tag `VLAN` is not a whole number from 0 to 4094 (4095 is reserved "
           "by 802.1Q, and Linux refuses it)",
           "{VLAN} is not a VLAN tag (0 to 4094)"),
+    # pool.join (the later API's codes; docs/pool.md, "Membership")
+    Error("POOL_JOINING_HOST_MUST_BE_STANDALONE", ("host",),
+          "the host `host` is a member of a pool already (its store is a pool's "
+          "database): only a standalone host joins a pool",
+          "host {host} is in a pool already; only a standalone host joins one"),
+    Error("POOL_JOINING_HOST_NOT_CONFIGURED", ("key",),
+          "the joining host's configuration does not name `key` (pool_database, the "
+          "pool's database, and database_password_file, its password, are set by the "
+          "administrator before a join)",
+          "set {key} in this host's configuration before it joins a pool"),
+    Error("POOL_JOINING_HOST_CANNOT_CONTACT_MASTER", ("address", "reason"),
+          "the master at `address` could not be reached over HTTPS, or did not answer "
+          "as a pool's master; `reason` says why",
+          "cannot reach the pool's master at {address}: {reason}"),
+    Error("POOL_JOINING_HOST_AUTHENTICATION_FAILED", ("user", "reason"),
+          "the master refused the login of `user`, or that user is not root there; "
+          "`reason` says which",
+          "the pool's master refused {user}: {reason}"),
+    Error("POOL_JOINING_HOST_WRONG_DATABASE", ("pool",),
+          "the database pool_database names does not hold the pool `pool`, the master's",
+          "pool_database is not the database of pool {pool}"),
+    Error("POOL_JOINING_HOST_NAME_CLASH", ("name",),
+          "a host of the pool has the joining host's name_label `name` already; nothing "
+          "was moved",
+          "a host of the pool is named {name} already"),
+    Error("POOL_JOINING_HOST_UUID_CLASH", ("class", "uuid"),
+          "the pool's database has an object with the UUID `uuid` of the joining host's "
+          "`class` already; nothing was moved",
+          "the pool has {class} {uuid} already"),
 )}

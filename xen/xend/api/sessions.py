@@ -69,7 +69,12 @@ def check_password(password, stored):
     return hmac.compare_digest(got.hex(), digest)
 
 
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+# What the password of a user with none is checked against, so that the timing of a
+# failed login does not tell who exists: a check of it costs what a real one does, and
+# its salt and digest never matter (such a login fails whatever the check says), so it
+# is written out rather than hashed at every start of the daemon.
+_DUMMY_HASH = "scrypt$%d$%d$%d$%s$%s" % (_SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"],
+                                         "00" * 16, "00" * 32)
 
 
 @dataclasses.dataclass

@@ -84,9 +84,12 @@ class SimBackend(Backend):
     uses_bridges = False  # nor do they need a bridge for a NIC
 
     def __init__(self, state_dir, on_guest_event=None, op_seconds=0.0,
-                 console_history_bytes=HISTORY_BYTES):
+                 console_history_bytes=HISTORY_BYTES, host_memory_bytes=0):
         super().__init__(on_guest_event)
         self.op_seconds = op_seconds
+        # The simulated host's memory (0: the machine's, as psutil sees it), so that
+        # hosts of one machine can differ for placement.
+        self.host_memory_bytes = host_memory_bytes
         self.console_history_bytes = console_history_bytes
         self._loop = None     # LoopThread of the consoles, made when the first is
         self._consoles = {}   # uuid -> EchoGuest, of guests that run
@@ -104,10 +107,11 @@ class SimBackend(Backend):
             with open(self._devices_path) as f:
                 saved = json.load(f)
         except (FileNotFoundError, ValueError):
-            saved = {"devices": {}, "images": {}}
+            saved = {"devices": {}, "images": {}, "memory": {}}
         # uuid -> set of "vbd-UUID" / "vif-UUID"
         self._devices = {u: set(d) for u, d in saved["devices"].items()}
         self._images = saved["images"]   # VBD uuid -> the image its guest was given
+        self._memory = saved.get("memory", {})   # uuid -> the bytes its guest was given
         self._log = collections.deque(maxlen=LOG_LINES)   # dmesg: what guests were sent
         self._cpu = {}        # uuid -> [vCPUs, seconds run before, monotonic run since]
         # uuid -> (DomainSpec, the file its guest arrives in) of migrations received
@@ -118,7 +122,7 @@ class SimBackend(Backend):
         _write_json(self._path, self._domains)
         _write_json(self._devices_path, {
             "devices": {u: sorted(d) for u, d in self._devices.items()},
-            "images": self._images})
+            "images": self._images, "memory": self._memory})
 
     def _set(self, uuid, state, work=True):
         if work:
@@ -129,6 +133,7 @@ class SimBackend(Backend):
                 for dev in self._devices.pop(uuid, ()):
                     self._images.pop(dev[len("vbd-"):], None)
                 self._cpu.pop(uuid, None)
+                self._memory.pop(uuid, None)
                 self._end_console(uuid)
             else:
                 self._domains[uuid] = state
@@ -145,6 +150,15 @@ class SimBackend(Backend):
         if count[2] is not None:
             count[1] += now - count[2]
         count[2] = now if running else None
+
+    def host_memory(self):
+        """(total, free) of the simulated host's memory where it has a size: free is
+        what its guests were not given."""
+        if not self.host_memory_bytes:
+            return None
+        with self._lock:
+            given = sum(self._memory.values())
+        return self.host_memory_bytes, max(0, self.host_memory_bytes - given)
 
     def metrics(self, uuid):
         """cpu_seconds per vCPU: SIM_LOAD of the time the guest ran; each vCPU idle
@@ -182,6 +196,7 @@ class SimBackend(Backend):
             self._devices[spec.uuid] = {"vbd-" + d.vbd for d in spec.disks} | {
                 "vif-" + n.vif for n in spec.nics}
             self._images.update((d.vbd, d.path) for d in spec.disks)
+            self._memory[spec.uuid] = spec.vm.memory_static_max
             self._save()
             hub = self._console(spec.uuid).hub
             self._loop.loop.call_soon_threadsafe(hub.write, BANNER % spec.uuid.encode())

@@ -16,11 +16,12 @@ the state owners reach one another through it too (``domains``, ``handlers``,
 import logging
 import os
 import shutil
+import signal
 import threading
 import uuid as uuidlib
 
 from ..api import datamodel, lifecycle, methods, xmltime
-from ..api.dispatch import Dispatcher
+from ..api.dispatch import Call, Dispatcher
 from ..api.handlers.base import HOST_KEY, MASTER_KEY, ClassHandler
 from ..api.handlers.console import ConsoleHandler
 from ..api.handlers.crashdump import CrashdumpHandler
@@ -45,7 +46,7 @@ from ..api.handlers.user import UserHandler
 from ..api.handlers.vm import VMHandler
 from ..api.handlers.vtpm import VTPMHandler
 from ..api.objects import Objects
-from ..api.sessions import ROOT, Sessions
+from ..api.sessions import ROOT, Session, Sessions
 from ..api.tasks import Tasks
 from ..host import facts as hostinfo
 from ..state.domains import Domains
@@ -56,7 +57,14 @@ from ..state.sqlite import SqliteEngine
 from ..state.store import Store
 from ..transport.poolchannel import PORT_KEY, PoolChannel
 from ..util.addresses import pool_endpoint
-from ..util.files import private_dir, read_text, same_file_system, tighten, write_private
+from ..util.files import (
+    private_dir,
+    read_text,
+    same_file_system,
+    tighten,
+    unlink_if_exists,
+    write_private,
+)
 from . import config as configmod
 
 log = logging.getLogger("xend")
@@ -80,6 +88,16 @@ _CONTROL_NAMESPACE = uuidlib.UUID("3c0e5a52-8b7d-4f0e-a6d1-2f9b7c4e1d08")
 
 # In the state directory of a daemon on a pool's database: its own host record's ref.
 POOL_HOST_FILE = "pool-host"
+# In the state directory of a host that joined a pool: the pool's database (its URI),
+# which it uses in place of its configuration's ``database`` until it is ejected.
+POOL_MEMBER_FILE = "pool-member"
+
+
+def member_config(config):
+    """``config`` with ``database`` the pool's where the host joined one (pool.join
+    wrote POOL_MEMBER_FILE in its state directory)."""
+    uri = read_text(os.path.join(config["state_dir"], POOL_MEMBER_FILE)).strip()
+    return dict(config, database=uri) if uri else config
 
 
 def _index_plan():
@@ -126,7 +144,8 @@ def make_backend(name, config):
         from ..backend.sim import SimBackend
         log.warning("using the simulated backend: guests are not real")
         return SimBackend(config["state_dir"], op_seconds=config["sim_op_seconds"],
-                          console_history_bytes=config["console_history_bytes"])
+                          console_history_bytes=config["console_history_bytes"],
+                          host_memory_bytes=config["sim_host_memory"])
     if name == "qemu":
         from ..backend.qemu import QemuBackend
         return QemuBackend(accel=config["accel"], qemu_binary=config["qemu_binary"],
@@ -149,8 +168,10 @@ class Xend:
     pool_channel = None   # on PostgreSQL, transport/poolchannel.py's PoolChannel
 
     def __init__(self, config):
+        config = member_config(config)
         self.config = config
         self.state_dir = config["state_dir"]
+        self.restart_requested = False     # serve() runs the daemon again once stopped
         private_dir(self.state_dir)
         # Where root puts kernels, initrds and ISO images for users' guests: readable by
         # all, writable by root only, so no user can plant a file or link in it.
@@ -204,6 +225,8 @@ class Xend:
         if self.leases is not None and self.leases.lapsed:
             self.domains.lapsed_start()   # its guests may run elsewhere now
         self.domains.reattach_all()
+        if config["database"]:
+            self.store.add_listener(self._notice_ejection)
         if self.leases is not None:
             self.leases.start()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,
@@ -325,6 +348,39 @@ class Xend:
                 "the state directory", "type": "dir",
                 "location": os.path.join(self.state_dir, "sr", "default")})
 
+    # -- pool membership (api/membership.py) --------------------------------------
+
+    def pool_engine(self):
+        """An engine on the pool's database the configuration names (pool_database),
+        for pool.join."""
+        return open_engine(dict(self.config, database=self.config["pool_database"]))
+
+    def become_member(self):
+        """After pool.join's commit: this host is the pool's from its next start on,
+        which comes at once (once the join's reply is out)."""
+        write_private(os.path.join(self.state_dir, POOL_HOST_FILE), self.host_ref + "\n")
+        write_private(os.path.join(self.state_dir, POOL_MEMBER_FILE),
+                      self.config["pool_database"] + "\n")
+        self.request_restart("joined the pool at %s" % self.config["pool_database"])
+
+    def _notice_ejection(self, changes):
+        """A store listener: this host's record deleted (pool.eject) makes the daemon
+        leave the pool and start again on a new SQLite store of its own (its image
+        files stay on disk)."""
+        if any(op == "del" and cls == "host" and ref == self.host_ref
+               for op, cls, ref, _, _ in changes):
+            for name in (POOL_MEMBER_FILE, POOL_HOST_FILE, "xend.db", "xend.db-wal",
+                         "xend.db-shm"):
+                unlink_if_exists(os.path.join(self.state_dir, name))
+            self.request_restart("ejected from the pool")
+
+    def request_restart(self, why):
+        """Stop as on SIGTERM (calls finish, their replies are written), then serve()
+        runs the daemon again in this process; guests keep running and are reattached."""
+        log.warning("restarting: %s", why)
+        self.restart_requested = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
     def _open_leases(self):
         """This host's lease on the pool's database (PostgreSQL), renewed from now on;
         None on SQLite, where the host is alone."""
@@ -345,6 +401,12 @@ class Xend:
         """Whether ``host`` is alive: a host alone always is; a member while its lease
         has not expired."""
         return self.leases is None or bool((self.lease(host) or {}).get("live"))
+
+    def start_placed(self, vm):
+        """Start ``vm`` as root would with VM.start: on the member placement chooses
+        (a dead member's guests restarted, state/hostfailure.py)."""
+        root = Session("", ROOT, 0.0, 0.0, datamodel.REVISIONS[-1])
+        self.handlers["VM"].start(Call(self, "VM.start", session=root), vm, False)
 
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the
@@ -369,10 +431,10 @@ class Xend:
             extra["qemu"] = qemu
         return hostinfo.software_version(extra)
 
-    def host_features(self):
-        """The cpu_feature values every CPU of this host has."""
+    def host_features(self, host=None):
+        """The cpu_feature values every CPU of ``host`` (this host by default) has."""
         cpus = [self.store.get("host_cpu", c) for c in
-                self.store.referrers("host_cpu", "host", self.host_ref)]
+                self.store.referrers("host_cpu", "host", host or self.host_ref)]
         return set.intersection(*(set(c.get("features", [])) for c in cpus)) if cpus else set()
 
     def guest_file_roots(self):

@@ -36,14 +36,30 @@ def marker_path(cfg):
     return os.path.join(run_dir(cfg), MARKER)
 
 
-def autostart_vms(store):
-    """The refs of the VMs to autostart, in the order they start: other_config
-    auto_poweron = "true" (not the control domain's); lower order first, then by
-    name, then by UUID."""
+def home_host(app, vm):
+    """The host that autostarts ``vm`` in a pool: the one the SR of its first disk (by
+    VBD device) is local to, which alone has its image; the master for a VM without
+    disks. A single host is every VM's."""
+    store = app.store
+    vbds = sorted((store.get("VBD", v).get("device", ""), v)
+                  for v in store.referrers("VBD", "VM", vm))
+    for _, vbd in vbds:
+        vdi = store.get("VDI", store.get("VBD", vbd).get("VDI", ""))
+        sr = store.get("SR", vdi.get("SR", "")) if vdi else None
+        if sr is not None:
+            return app.host_of(sr)
+    return app.master_ref
+
+
+def autostart_vms(app):
+    """The refs of the VMs this host autostarts, in the order they start: other_config
+    auto_poweron = "true" (not a control domain's), this host their home_host; lower
+    order first, then by name, then by UUID."""
     chosen = [(rec.get("order", 0), rec.get("name_label", ""), ref)
-              for ref, rec in store.records("VM")
+              for ref, rec in app.store.records("VM")
               if rec.get("other_config", {}).get("auto_poweron") == "true"
-              and not rec.get("is_control_domain")]     # it runs already: no guest
+              and not rec.get("is_control_domain")      # it runs already: no guest
+              and home_host(app, ref) == app.host_ref]
     return [ref for _, _, ref in sorted(chosen)]
 
 
@@ -74,7 +90,7 @@ class Autostart:
             self._thread.join(timeout)
 
     def _run(self):
-        vms = autostart_vms(self.app.store)
+        vms = autostart_vms(self.app)
         log.info("autostart after a host boot: %d VM(s) to start", len(vms))
         for vm in vms:
             if self._stop.is_set():

@@ -57,6 +57,7 @@ DEFAULTS = {
     "event_log_size": 20000,               # events kept for event.from / event.next
     "event_log_bytes": 64 * 2 ** 20,       # ... and the bytes of the records they carry
     "sim_op_seconds": 0.0,                 # sim backend: how long each operation takes
+    "sim_host_memory": 0,                  # sim backend: the host's bytes; 0 the machine's
     "max_request_bytes": 8 * 2 ** 20,      # largest request body accepted
     "request_timeout": 30.0,               # seconds to read one request's headers and body
     "keepalive_timeout": 300.0,            # seconds an idle keep-alive connection is kept
@@ -75,9 +76,10 @@ DEFAULTS = {
     "database": "",                        # "" SQLite in state_dir; or postgresql://...
     "database_password_file": "",          # the PostgreSQL password, in a root-only file
     "database_log_retention": 300.0,       # seconds PostgreSQL's change log keeps a commit
+    "pool_database": "",                   # the pool pool.join joins: postgresql://...
+    "pool_ca_file": "",                    # PEM CA of the members' TLS certificates
     "pool_lease_seconds": 30.0,            # PostgreSQL: a member is dead this long unrenewed
     "pool_address": "",                    # where members reach this host's TLS listener
-    "pool_ca_file": "",                    # the CA members' certificates are checked against
 }
 
 # The values of the keys that name one of a few choices (the command line offers the same).
@@ -150,6 +152,7 @@ def _database(value):
 
 _RULES = {
     "database": _database,
+    "pool_database": _database,
     "backend": _one_of(*BACKENDS),
     "accel": _one_of("auto", "kvm", "tcg"),
     "auth": _one_of("password", "pam"),
@@ -191,6 +194,7 @@ _RULES = {
     "sampler_interval": _seconds(),
     "task_max_age": _seconds(),
     "sim_op_seconds": _seconds(zero_ok=True),
+    "sim_host_memory": lambda v: None if v >= 0 else _NOT_NEGATIVE,
 }
 
 

@@ -7,6 +7,7 @@ import queue
 import select
 import signal
 import socket
+import sys
 import threading
 
 from ..transport.listeners import Servers, listeners_from_config
@@ -180,6 +181,10 @@ def serve(cfg, reload_config=None, ready=None):
         log.info("stopped")
         state_lock.release()
         signals.close()
+    if app.restart_requested:
+        # pool.join or eject: the same command again in this process (its pid, which a
+        # supervisor watches, kept), now on the store the state directory names.
+        os.execv(sys.executable, [sys.executable, "-m", "xen.xend"] + sys.argv[1:])
 
 
 def settle_heap():

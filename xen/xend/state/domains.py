@@ -69,6 +69,15 @@ REBOOTS = ("clean_reboot", "hard_reboot")
 GUEST_KEYS = ("_domid", "_start_time", "_crashed")
 
 
+def require_features(rec, features):
+    """VALUE_NOT_SUPPORTED naming the CPU features VM record ``rec`` requires that are
+    not in ``features`` (a host's), if any."""
+    missing = sorted(set(rec.get("VCPUs_features_required", [])) - features)
+    if missing:
+        raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
+                       "the host's CPUs lack these features")
+
+
 class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
     """Runs VM operations through the lifecycle table and a backend."""
 
@@ -153,17 +162,22 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
         with self._claim(vm, "device change"):
             return work(self.store.get("VM", vm).get("power_state", lifecycle.HALTED))
 
-    def check(self, vm, table_op):
+    def check(self, vm, table_op, here=True):
         """The Transition ``table_op`` would make, or the error that forbids it:
-        VM_IS_TEMPLATE, VM_BAD_POWER_STATE, HOST_DISABLED, unmet required features.
-        Dispatch calls it before a call (so Async calls fail at once), run() again
-        under the VM's claim."""
+        VM_IS_TEMPLATE, VM_BAD_POWER_STATE, and with ``here`` (the operation runs on
+        this host) HOST_DISABLED, unmet required features. Dispatch calls it before a
+        call (so Async calls fail at once), run() again under the VM's claim."""
         rec = self.store.get("VM", vm)
         state = rec.get("power_state", lifecycle.HALTED)
         if rec.get("is_a_template") and table_op not in lifecycle.TEMPLATE_OPS:
             raise ApiError("VM_IS_TEMPLATE", vm)
         t = lifecycle.require_transition(vm, state, table_op, lifecycle.is_control_domain(rec))
-        if table_op in lifecycle.STARTING_OPS:
+        host = rec.get("resident_on")
+        if here and host and host != self.app.host_ref:
+            # Another host's backend holds the guest: this one would judge it gone.
+            raise ApiError("OPERATION_NOT_ALLOWED", "VM %s is resident on host %s of the "
+                           "pool: ask that host's daemon" % (vm, host))
+        if here and table_op in lifecycle.STARTING_OPS:
             self._check_host_can_run(vm, rec)
         return t
 
@@ -203,10 +217,7 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
             raise ApiError("HOST_DISABLED", self.app.host_ref)
         if self.app.leases is not None and self.app.leases.fenced:
             raise ApiError("HOST_NOT_LIVE", self.app.host_ref)
-        missing = sorted(set(rec.get("VCPUs_features_required", [])) - self.app.host_features())
-        if missing:
-            raise ApiError("VALUE_NOT_SUPPORTED", "VCPUs/features/required", ",".join(missing),
-                           "the host's CPUs lack these features")
+        require_features(rec, self.app.host_features())
 
     def _commit(self, vm, state, private, made_guest, event=None, fresh=False):
         """Store the state an operation ended in (``event``, ``fresh``: see _set_state). With

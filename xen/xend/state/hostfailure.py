@@ -141,9 +141,10 @@ class HostFailure:
         self._restart(vm for vm, _ in halted)
 
     def _restart(self, vms):
-        """Start, here, each of ``vms`` whose ha_restart_priority asks for it: "restart"
-        ones first, then "best-effort", each in ``order`` (lower first). One that cannot
-        start (no room, a disk it cannot reach) is left Halted, and logged."""
+        """Start each of ``vms`` whose ha_restart_priority asks for it, on the member
+        placement chooses (api/placement.py): "restart" ones first, then "best-effort",
+        each in ``order`` (lower first). One that no member can start (no room, a disk
+        none reaches) is left Halted, and logged."""
         ranked = []
         for vm in vms:
             rec = self.store.get("VM", vm)
@@ -152,9 +153,9 @@ class HostFailure:
                 ranked.append((rank, rec.get("order", 0), rec.get("name_label", ""), vm))
         for _, _, name, vm in sorted(ranked):
             try:
-                self.start(vm, False)
-                log.info("VM '%s' (%s): restarted on this host after its host died",
-                         name, vm)
+                self.app.start_placed(vm)
+                log.info("VM '%s' (%s): restarted on host %s after its host died",
+                         name, vm, self.store.get("VM", vm).get("resident_on"))
             except (ApiError, BackendError) as e:
                 log.warning("VM '%s' (%s): not restarted after its host died; left "
                             "Halted: %s", name, vm, e)

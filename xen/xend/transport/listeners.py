@@ -423,7 +423,13 @@ class Servers:
     def close(self):
         """Stop accepting, close every listening socket, and end the open connections
         once their replies are written (see end_connections)."""
+        # Each serve_forever sees its shutdown request at its next poll (every 0.5 s):
+        # asked all at once, a stop waits for one poll, not for one per listener.
+        stoppers = [threading.Thread(target=listener.shutdown) for listener in self.listeners]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
         for listener in self.listeners:
-            listener.shutdown()
             listener.server_close()
             listener.end_connections()

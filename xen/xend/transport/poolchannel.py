@@ -119,18 +119,22 @@ class PoolChannel:
         """The Status struct answering a call's ``body`` (bytes) from another member."""
         try:
             call = json.loads(body)
+            if not isinstance(call, dict):
+                raise TypeError("not a JSON object")
             if "forward" in call:
                 return self._forwarded(call)
-            op = self._ops.get(call.get("internal"))
-            if op is None:
-                raise ApiError("MESSAGE_METHOD_UNKNOWN", str(call.get("internal"))[:200])
-            return {"Status": "Success", "Value": op(*call.get("args", []))}
-        except ApiError as e:
-            return {"Status": "Failure", "ErrorDescription": e.description}
         except (ValueError, TypeError, AttributeError, KeyError) as e:
             log.warning("pool: a malformed call from another member: %s", e)
             return {"Status": "Failure", "ErrorDescription":
                     ["INTERNAL_ERROR", "malformed pool call: %s" % type(e).__name__]}
+        name = "pool internal %s" % str(call.get("internal"))[:200]
+        try:
+            op = self._ops.get(call.get("internal"))
+            if op is None:
+                raise ApiError("MESSAGE_METHOD_UNKNOWN", name)
+            return {"Status": "Success", "Value": op(*call.get("args", []))}
+        except Exception as e:    # an ApiError, a BackendError, or a bug (logged whole)
+            return self.app.dispatcher.failure(name, e)
 
     def _forwarded(self, call):
         """Dispatch a forwarded API call as its caller on the other member made it."""

@@ -7,7 +7,7 @@ import shlex
 import subprocess
 
 from ...host import facts
-from .. import lifecycle, vmlogs
+from .. import vmlogs
 from ..errors import ApiError
 from ..types import NULL_REF
 from .base import ClassHandler
@@ -115,12 +115,21 @@ class HostHandler(ClassHandler):
         return sorted(name for name, m in self.app.dispatcher.tables[call.revision].items()
                       if call.is_root or not m.root_only)
 
+    def _require_own(self, host):
+        """OPERATION_NOT_ALLOWED for another host of the pool: what acts on the machine
+        or reads it is done by that host's own daemon (until calls are forwarded)."""
+        if host != self.app.host_ref:
+            raise ApiError("OPERATION_NOT_ALLOWED", "host %s is another host of the pool: "
+                           "ask its own daemon" % host)
+
     def get_log(self, call, host):
         """The daemon's log file, its newest whole lines (vmlogs.daemon_log)."""
+        self._require_own(host)
         return vmlogs.daemon_log(self.app).decode("utf-8", "replace")
 
     def send_debug_keys(self, call, host, keys):
         """The keys checked, then handed to the hypervisor (Backend.send_debug_keys)."""
+        self._require_own(host)
         if not _DEBUG_KEYS.match(keys):
             raise ApiError("INVALID_VALUE", "keys", keys)
         self.app.backend.send_debug_keys(keys)
@@ -151,18 +160,21 @@ class HostHandler(ClassHandler):
 
     def dmesg(self, call, host):
         """The hypervisor's log on this host (Backend.dmesg)."""
+        self._require_own(host)
         return self.app.backend.dmesg()
 
     def dmesg_clear(self, call, host):
         """The hypervisor's log, cleared once read (Backend.dmesg)."""
+        self._require_own(host)
         return self.app.backend.dmesg(clear=True)
 
     def _power(self, host, operation):
+        self._require_own(host)
         if self.store.get("host", host).get("enabled", True):
             raise ApiError("HOST_NOT_DISABLED", host)
         # The control domain goes down with the host: it is no guest to stop first.
         resident = [vm for vm in self.store.referrers("VM", "resident_on", host)
-                    if not lifecycle.is_control_domain(self.store.get("VM", vm))]
+                    if vm != self.app.control_domain]
         if resident:
             raise ApiError("HOST_HAS_RESIDENT_VMS", host, ",".join(resident))
         command = self.app.config.get("host_%s_command" % operation, "")

@@ -10,6 +10,7 @@ under keys of their own, which no record of the host shows (keys starting with "
 never on the wire).
 """
 
+from .. import membership
 from ..errors import ApiError
 from ..types import NULL_REF
 from .base import MASTER_KEY, _added, _removed
@@ -52,6 +53,25 @@ class PoolHandler(DerivedHandler):
         """The SR root named as the pool's default_SR, while it exists; None otherwise."""
         sr = self.owner.stored_record(self.app.master_ref).get(OWN_KEYS["default_SR"])
         return sr if sr and self.store.get("SR", sr) is not None else None
+
+    # -- membership (api/membership.py) ----------------------------------------------
+
+    def join(self, call, master_address, master_username, master_password):
+        """This standalone host into the master's pool; the daemon restarts on the
+        pool's database once the reply is out."""
+        app = self.app
+        if app.config["database"]:
+            raise ApiError("POOL_JOINING_HOST_MUST_BE_STANDALONE", app.host_ref)
+        for key in ("pool_database", "database_password_file"):
+            if not app.config[key]:
+                raise ApiError("POOL_JOINING_HOST_NOT_CONFIGURED", key)
+        pool = membership.master_pool(master_address, master_username, master_password,
+                                      app.config["pool_ca_file"])
+        membership.join(app, self, pool)
+        app.become_member()
+
+    def eject(self, call, host):
+        membership.eject(self.app, host)
 
     # -- writes: the pool's own values, in the host's record --------------------------
 

@@ -11,7 +11,7 @@ from ...state.domains import GUEST_KEYS
 from ...state.hostfailure import RESTART_RANKS
 from ...state.saves import check_save_path
 from ...util import progress
-from .. import lifecycle
+from .. import forwarding, lifecycle, placement
 from ..errors import ApiError
 from ..types import NULL_REF
 from .base import ClassHandler, new_ref
@@ -276,6 +276,34 @@ class VMHandler(VMDebug, ClassHandler):
         """delete/destroy, through the domain owner: it holds the VM meanwhile and
         removes the VM's directory after its records."""
         self.app.domains.delete(vm, functools.partial(super().delete, call, vm))
+
+    # -- starts: where a VM runs (api/placement.py) ---------------------------------
+
+    def start(self, call, vm, paused, force=False):
+        """Start ``vm``: on a host alone here; in a pool on the member placement
+        chooses (docs/pool.md, "Placement")."""
+        if self.app.pool_channel is None:
+            self.app.domains.start(vm, paused, force)
+            return
+        self.app.store.catch_up()   # the disks and hosts as the pool has them now
+        self._start_on(call, vm, placement.choose(self.app, vm), paused, force)
+
+    def start_on(self, call, vm, host, paused, force):
+        """Start ``vm`` on ``host`` (on a host alone, the host itself)."""
+        self.app.store.catch_up()
+        self._start_on(call, vm, host, paused, force)
+
+    def _start_on(self, call, vm, host, paused, force):
+        """Start ``vm`` on ``host``, checked by placement in a pool; another member's
+        start is carried out there (VM.start_on forwarded), this host's by the domain
+        owner."""
+        if self.app.pool_channel is not None:
+            placement.check(self.app, vm, host)
+        if host == self.app.host_ref:
+            self.app.domains.start(vm, paused, force)
+            return
+        method = self.app.dispatcher.resolve("VM.start_on", call.revision)
+        forwarding.forwarded(self.app, host, method)(call, vm, host, paused, force)
 
     def clone(self, call, vm, new_name):
         """A Halted copy whose disks are snapshots of the original's (sharable and

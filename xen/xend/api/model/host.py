@@ -152,5 +152,17 @@ POOL = Class("pool", "a pool of hosts: the hosts sharing one PostgreSQL database
     Field("crash_dump_SR", Ref("SR"), RW, "the SR in which VDIs for crash dumps are "
           "created: the master host's crash_dump_sr", same_as=Renamed(("crash_dump_sr",))),
     Field("other_config", Map(String, String), RW, "additional configuration"),
+], messages=[
+    Message("join", [Param("master_address", String, "the master's HTTPS address, "
+                           "HOST:PORT"),
+                     Param("master_username", String, "a user of the master: root"),
+                     Param("master_password", String, "that user's password")], None,
+            "Make this standalone host a member of the master's pool: its objects (but "
+            "its users and control domain) move into the pool's database (pool_database) "
+            "in one transaction, then the daemon restarts on it, its guests running.",
+            root_only=True),
+    Message("eject", [Param("host", Ref("host"), "the host to eject")], None,
+            "Take a host with no running guest out of the pool: its records leave the "
+            "database and its daemon restarts on a store of its own.", root_only=True),
 ], creatable=False, deletable=False, stored=False, owner="host", root_writes=True,
    extension=True)

@@ -260,6 +260,14 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                            "checks: accepted; this daemon has no check it would skip",
                            optional=True)],
            "Start the specified VM (Halted only).", since="1.0", rev="1.0"),
+    _vm_op("start_on", [Param("host", Ref("host"), "the host to start it on"),
+                        Param("start_paused", Bool,
+                              "Instantiate VM in paused state if set to true."),
+                        Param("force", Bool, "the later revisions' flag to skip pre-boot "
+                              "checks: accepted; this daemon has no check it would skip")],
+           "Start the specified VM (Halted only) on the given host of the pool, which must "
+           "be live, enabled, reach the SRs of its disks and have the memory "
+           "(docs/pool.md, \"Placement\").", lifecycle="start", extension=True),
     # 1.0: live memory
     _vm_op("set_memory_dynamic_max_live", [Param("max", Int, "the new memory/dynamic_max, "
                                                  "in bytes")],
