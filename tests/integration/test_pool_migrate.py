@@ -32,7 +32,7 @@ def members(postgres, tmp_path_factory):
     fleet = Fleet()
     try:
         daemons = start_members(fleet, postgres, str(tmp_path_factory.mktemp("migrate")), 2,
-                                "sim_op_seconds = %s\n" % OP_SECONDS)
+                                ["sim_op_seconds = %s\n" % OP_SECONDS] * 2)
         for d in daemons:
             d.v10 = d.sdk_unix(version="1.0").xenapi
             wait_until(lambda d=d: all(d.api.host_metrics.get_live(d.api.host.get_metrics(
