@@ -2,6 +2,7 @@
 backend's guest events, the guests' consoles and the specs of a test's VMs."""
 
 import os
+import re
 import signal
 import threading
 import uuid
@@ -37,6 +38,26 @@ class Events:
 def console(spec):
     """The guest's serial console so far."""
     return console_text(spec.state_dir)
+
+
+# The tiny guest's counter, typed into its shell: each tick its number and the guest's
+# uptime, every 0.1 s (a guest that migrates carries on counting).
+COUNTER = ('i=0; while :; do i=$((i+1)); read u x < /proc/uptime; '
+           'echo "tick $i $u"; sleep 0.1; done &')
+TICK = re.compile(r"^tick (\d+) (\d+\.\d+)\r?$", re.M)
+
+
+def ticks(spec):
+    """The counter's complete lines so far on the console of ``spec``: [(n, uptime)]."""
+    text = console(spec)
+    text = text[:text.rfind("\n") + 1]      # not a line still being written
+    return [(int(n), float(u)) for n, u in TICK.findall(text)]
+
+
+def wait_ticks(spec, count, timeout=BOOT_WAIT):
+    """Wait until the counter on the console of ``spec`` has ticked ``count`` times."""
+    wait_until(lambda: len(ticks(spec)) >= count, timeout,
+               "%d ticks of the counter on the console of %s" % (count, spec.uuid))
 
 
 def wait_console(spec, text, count=1, timeout=BOOT_WAIT):

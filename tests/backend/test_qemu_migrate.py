@@ -8,31 +8,18 @@ counter, the guest's uptime and its disk carry on at the target).
 
 import dataclasses
 import json
-import re
 import subprocess
 
 import pytest
-from harness import READY, as_task, qemu_pids, requires_qemu, type_line, wait_until
-from qemutest import console, wait_console
+from harness import READY, as_task, qemu_pids, requires_qemu, type_line
+from qemutest import COUNTER, console, ticks, wait_console, wait_ticks
 
 from xen.xend.backend.base import BackendError
 from xen.xend.util import progress
 
 pytestmark = [pytest.mark.qemu, requires_qemu]
 
-WAIT = 90   # seconds: an upper bound, never an expectation
-# Each tick: its number and the guest's uptime, every 0.1 s.
-COUNTER = ('i=0; while :; do i=$((i+1)); read u x < /proc/uptime; '
-           'echo "tick $i $u"; sleep 0.1; done &')
-TICK = re.compile(r"^tick (\d+) (\d+\.\d+)\r?$", re.M)
 TOKEN = "migrated-disk-7f3a"
-
-
-def ticks(spec):
-    """The counter's complete lines so far on the console of ``spec``: [(n, uptime)]."""
-    text = console(spec)
-    text = text[:text.rfind("\n") + 1]      # not a line still being written
-    return [(int(n), float(u)) for n, u in TICK.findall(text)]
 
 
 def disk_size(path):
@@ -40,11 +27,6 @@ def disk_size(path):
     info = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], check=True,
                           capture_output=True, text=True).stdout
     return json.loads(info)["virtual-size"]
-
-
-def wait_ticks(spec, count):
-    wait_until(lambda: len(ticks(spec)) >= count, WAIT,
-               "%d ticks of the counter on the console of %s" % (count, spec.uuid))
 
 
 def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, linux_spec,

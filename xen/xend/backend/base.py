@@ -133,12 +133,14 @@ class Backend(abc.ABC):
     # target's finishes. The caller (the pool) runs the three in that order and calls
     # migrate_finish(uuid, False) on the target whenever migrate_send raised.
 
-    def migrate_receive(self, spec: DomainSpec, address: str, storage: str = "shared") -> dict:
+    def migrate_receive(self, spec: DomainSpec, address: str, storage: str = "shared",
+                        tls: dict | None = None) -> dict:
         """Prepare to receive the guest of ``spec``: build it without running it and
         listen on ``address`` (an IP of this host) for its state. Returns ``{"uri":
         where the source sends to, ...}`` plus the private state start() would return.
         With ``storage`` "copy" (see migrate_send) also ``"nbd"``: where the source
-        copies the disks to, for migrate_send's options."""
+        copies the disks to, for migrate_send's options. ``tls``: see migrate_send;
+        given to both ends or to neither."""
         raise BackendError("VM_MIGRATE_FAILED", spec.uuid,
                            "the %s backend cannot receive a guest" % self.name)
 
@@ -151,7 +153,10 @@ class Backend(abc.ABC):
         images) or "copy" (the writable disks are copied into the target's images,
         which migrate_receive's spec names and the caller created empty, of the same
         virtual size; ``"nbd"``: migrate_receive's); ``"downtime_ms"``: the longest
-        pause the guest may see at the switch.
+        pause the guest may see at the switch; ``"tls"``: {"cert", "key", "ca"}, paths of
+        this host's PEM certificate and key and of the CA that signed both hosts': the
+        guest's state and disks travel over TLS, each end checking the other's
+        certificate (None or absent: plain TCP).
         On failure VM_MIGRATE_FAILED [uuid, reason], on a cancel util.progress.Cancelled:
         either way the guest keeps running here."""
         raise BackendError("VM_MIGRATE_FAILED", uuid,

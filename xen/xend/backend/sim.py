@@ -242,9 +242,10 @@ class SimBackend(Backend):
         return self.start(spec, paused)
 
     # Live migration: the guest travels as a small file in the target's directory,
-    # whose path is the URI (so two sim backends of one machine migrate between them).
+    # whose path is the URI (so two sim backends of one machine migrate between them);
+    # a file of the host's own needs no TLS, so options["tls"] and ``tls`` change nothing.
 
-    def migrate_receive(self, spec, address, storage="shared"):
+    def migrate_receive(self, spec, address, storage="shared", tls=None):
         check_host_files(spec, boot_files(spec.vm))
         path = os.path.join(os.path.dirname(self._path), "incoming-%s" % spec.uuid)
         create_private_file(path, "")

@@ -18,7 +18,7 @@ from .. import base
 from ..base import BackendError
 from ..common import LoopThread, boot_files, check_host_files, check_memory_fits
 from ..consolehub import HISTORY_BYTES
-from . import counters, debug, hotplug, migrate, power, scheduling, suspend
+from . import counters, debug, hotplug, migrate, power, scheduling, suspend, tlscreds
 from .argv import NIC_MODELS
 from .argv import validate as validate_vm
 from .console import open_rfb
@@ -167,26 +167,30 @@ class QemuBackend(base.Backend):
                                                  self._audio_ok(spec.vm),
                                                  progress.reporter()))
 
-    def migrate_receive(self, spec, address, storage="shared"):
+    def migrate_receive(self, spec, address, storage="shared", tls=None):
         """Start QEMU for ``spec`` stopped, with ``-incoming defer``, and let it listen
-        on ``address`` at a port it picks (migrate.py); returns its private state and
-        the ``uri``, and with ``storage`` "copy" the ``nbd`` exports of its disks."""
+        on ``address`` at a port it picks (migrate.py), over TLS with ``tls``
+        (tlscreds.py); returns its private state and the ``uri``, and with ``storage``
+        "copy" the ``nbd`` exports of its disks."""
         migrate.check_storage(storage)
+        tlscreds.check(tls)
         self._check_can_start(spec)
         with open_taps(spec.nics) as taps:
             return self._loop.run(migrate.receive(self._processes, spec, address, storage,
-                                                  taps, self._audio_ok(spec.vm)))
+                                                  taps, self._audio_ok(spec.vm), tls))
 
     def migrate_send(self, uuid, uri, options):
         """QMP ``migrate`` to ``uri``, followed by ``query-migrate`` until it ends, tuned
         for a short pause (migrate.tuning); ``migrate_cancel`` on a cancel. The guest's
         QEMU here is ended once the migration completed and no cancel came."""
         migrate.check_storage(options.get("storage", "shared"))
+        tlscreds.check(options.get("tls"))
         asked = migrate.cancel_asked()
         try:
             with progress.cancellable():
                 figures = self._on_guest(uuid, "Running", migrate.send, uri, options,
-                                         progress.reporter(), asked)
+                                         progress.reporter(), asked,
+                                         self._processes.account)
         except progress.Cancelled:
             # Also when the cancel came as the migration completed: the guest stays.
             self._on_guest(uuid, "Running", migrate.stay)

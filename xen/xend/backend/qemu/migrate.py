@@ -17,6 +17,12 @@ full, copy-mode write-blocking: once a job is ready, every guest write reaches b
 images before it completes), waits until every job is ready, migrates the memory, and
 then ends the jobs (``block-job-cancel`` of a ready job: the images in sync, no
 pivot). The target stops its NBD server before its guest runs.
+
+With ``tls`` (the host's certificate, key and the pool's CA: tlscreds.py) both
+streams are TLS: the memory (``migrate-set-parameters`` ``tls-creds`` on both sides,
+and ``tls-hostname``, the target's address, on the source) and the disks' NBD
+(``nbd-server-start`` and the source's NBD node with the same credentials). Without,
+both are plain TCP.
 """
 
 import asyncio
@@ -27,7 +33,7 @@ import socket
 from xen.xend.util import progress
 
 from ..base import BackendError
-from . import scheduling
+from . import scheduling, tlscreds
 from .domain import POLL
 from .suspend import wait_incoming
 
@@ -71,16 +77,25 @@ def tcp_uri(address, port):
     return "tcp:%s:%d" % ("[%s]" % address if ":" in address else address, port)
 
 
-async def receive(processes, spec, address, storage, taps, audio_ok):
-    """Launch the target QEMU for ``spec`` and listen on ``address``; returns the
-    guest's private state with the ``uri`` to send to, and with ``storage`` "copy" the
-    ``nbd`` exports of its disks. No process is left on failure."""
+def uri_host(uri):
+    """The address of QEMU's tcp: URI ``uri`` (tcp_uri's)."""
+    return uri[len("tcp:"):].rsplit(":", 1)[0].strip("[]")
+
+
+async def receive(processes, spec, address, storage, taps, audio_ok, tls=None):
+    """Launch the target QEMU for ``spec`` and listen on ``address`` (over TLS with
+    ``tls``); returns the guest's private state with the ``uri`` to send to, and with
+    ``storage`` "copy" the ``nbd`` exports of its disks. No process is left on
+    failure."""
     dom = await processes.launch(spec, taps, audio_ok, incoming=True)
     extra = {}
     try:
         await scheduling.apply_at_start(dom, processes.cgroups, spec.vm)
+        if tls is not None:
+            await tlscreds.add(dom, tls, "server", processes.account)
+            await dom.qmp("migrate-set-parameters", {"tls-creds": tlscreds.CREDS})
         if storage == "copy":
-            extra["nbd"] = await _export_disks(dom, spec, address)
+            extra["nbd"] = await _export_disks(dom, spec, address, tls is not None)
         await dom.qmp("migrate-incoming", {"uri": tcp_uri(address, 0)})
         # Port 0: QEMU binds a free one, and tells which.
         info = await dom.qmp("query-migrate")
@@ -95,9 +110,10 @@ async def receive(processes, spec, address, storage, taps, audio_ok):
     return dict(dom.private(), uri=tcp_uri(address, port), **extra)
 
 
-async def _export_disks(dom, spec, address):
-    """Serve the target's writable disks over NBD on ``address``; returns {"host",
-    "port", "exports": [VBD uuid, each its export's name]}."""
+async def _export_disks(dom, spec, address, secure):
+    """Serve the target's writable disks over NBD on ``address`` (over TLS where
+    ``secure``); returns {"host", "port", "exports": [VBD uuid, each its export's
+    name]}."""
     # The daemon binds the socket and hands it over, as it does every socket QEMU serves.
     server = socket.create_server((address, 0), family=socket.AF_INET6 if ":" in address
                                   else socket.AF_INET)
@@ -105,7 +121,10 @@ async def _export_disks(dom, spec, address):
     await dom.qmp("getfd", {"fdname": "nbd"}, fd=os.dup(server.fileno()))
     server.close()
     # nbd-server-start takes the legacy SocketAddress: its fields under "data".
-    await dom.qmp("nbd-server-start", {"addr": {"type": "fd", "data": {"str": "nbd"}}})
+    start = {"addr": {"type": "fd", "data": {"str": "nbd"}}}
+    if secure:
+        start["tls-creds"] = tlscreds.CREDS
+    await dom.qmp("nbd-server-start", start)
     exports = [d.vbd for d in spec.disks if d.mode == "RW" and not d.cdrom]
     for vbd in exports:
         await dom.qmp("block-export-add", {"type": "nbd", "id": "export-" + vbd,
@@ -114,37 +133,44 @@ async def _export_disks(dom, spec, address):
     return {"host": address, "port": port, "exports": exports}
 
 
-async def send(dom, uri, options, report, cancel_asked):
-    """Migrate the running guest of ``dom`` to ``uri``; returns the figures of the
-    completed migration, or None once a cancel (``cancel_asked()``) took effect. The
-    source's QEMU is left stopped after a completed migration, running otherwise."""
+async def send(dom, uri, options, report, cancel_asked, account=None):
+    """Migrate the running guest of ``dom`` to ``uri`` (over TLS with ``options``'
+    "tls", QEMU running as ``account``); returns the figures of the completed
+    migration, or None once a cancel (``cancel_asked()``) took effect. The source's
+    QEMU is left stopped after a completed migration, running otherwise."""
     status = (await dom.qmp("query-status"))["status"]
     if status != "running":
         log.info("QEMU of %s is %s: not migrated", dom.uuid, status)
         raise BackendError("VM_BAD_POWER_STATE", dom.uuid, "Running", "Paused")
     wanted = tuning(options)
     nbd = options.get("nbd") if options.get("storage") == "copy" else None
+    tls = options.get("tls")
     await dom.qmp("migrate-set-capabilities", {"capabilities": [
         {"capability": name, "state": on} for name, on in wanted["capabilities"].items()]})
     await dom.qmp("migrate-set-parameters", wanted["parameters"])
     jobs = []
     try:
+        if tls is not None:
+            await tlscreds.add(dom, tls, "client", account)
+            await dom.qmp("migrate-set-parameters", {"tls-creds": tlscreds.CREDS,
+                                                     "tls-hostname": uri_host(uri)})
+        info = None         # unless the memory goes: a cancel while the disks copy
         if nbd is not None:
-            jobs = await _mirror(dom, nbd)
-            if not await _mirrored(dom, jobs, report, cancel_asked):
-                await _end_mirrors(dom, jobs, force=True)
-                return None
-        await dom.qmp("migrate", {"uri": uri})
-        info = await _follow(dom, report, cancel_asked)
+            jobs = await _mirror(dom, nbd, tls is not None)
+        if nbd is None or await _mirrored(dom, jobs, report, cancel_asked):
+            await dom.qmp("migrate", {"uri": uri})
+            info = await _follow(dom, report, cancel_asked)
     except BackendError as err:
         await _end_mirrors(dom, jobs, force=True)
         await stay(dom)
+        await tlscreds.drop(dom)
         if err.code == "VM_MIGRATE_FAILED":
             raise
         raise BackendError("VM_MIGRATE_FAILED", dom.uuid, err.params[-1]) from None
     # Completed or not, the jobs end here: in sync (the guest stopped for the switch),
     # or abandoned with the migration.
     copied = await _end_mirrors(dom, jobs, force=info is None)
+    await tlscreds.drop(dom)
     if info is None:
         await stay(dom)
         return None
@@ -157,16 +183,19 @@ def _nbd_node(vbd):
     return "nbd-" + vbd.replace("-", "")[:27]
 
 
-async def _mirror(dom, nbd):
-    """Start a mirror job of each disk the target exports into its export; their ids."""
+async def _mirror(dom, nbd, secure):
+    """Start a mirror job of each disk the target exports into its export (over TLS
+    where ``secure``); their ids."""
     jobs = []
     for vbd in nbd["exports"]:
         if vbd not in dom.disks:
             raise BackendError("VM_MIGRATE_FAILED", dom.uuid,
                                "the target has a disk %s the guest does not have" % vbd)
-        await dom.qmp("blockdev-add", {
-            "driver": "nbd", "node-name": _nbd_node(vbd), "export": vbd,
-            "server": {"type": "inet", "host": nbd["host"], "port": str(nbd["port"])}})
+        node = {"driver": "nbd", "node-name": _nbd_node(vbd), "export": vbd,
+                "server": {"type": "inet", "host": nbd["host"], "port": str(nbd["port"])}}
+        if secure:      # QEMU checks that the certificate names nbd["host"]
+            node["tls-creds"] = tlscreds.CREDS
+        await dom.qmp("blockdev-add", node)
         jobs.append(vbd)
         await dom.qmp("blockdev-mirror", {
             "job-id": "mirror-" + vbd, "device": dom.disks[vbd], "target": _nbd_node(vbd),
@@ -269,6 +298,7 @@ async def finish(processes, dom, ok):
                                "the target's incoming migration is %s" % status)
         if storage == "copy":      # the disks' exports end before the guest runs
             await dom.qmp("nbd-server-stop")
+        await tlscreds.drop(dom)
         await dom.qmp("cont")
     except BackendError as err:
         # QEMU exits when the stream it loads breaks off: its monitor is gone then.
