@@ -100,6 +100,26 @@ def test_the_guest_moves_and_its_record_follows(pool):
     assert pool.guests("h1") == ["vm1"]
 
 
+def test_hosts_with_tls_material_hand_their_own_to_their_backends(pool, monkeypatch):
+    handed = []
+    for host, owner in pool.owners.items():
+        owner.app.config = {"tls_cert": host + ".pem", "tls_key": host + "-key.pem",
+                            "pool_ca_file": "ca.pem"}
+    target, source = pool.owners["h2"].backend, pool.owners["h1"].backend
+    receive, send = target.migrate_receive, source.migrate_send
+    monkeypatch.setattr(target, "migrate_receive", lambda spec, address, storage, tls: (
+        handed.append(("receive", tls)), receive(spec, address, storage, tls))[1])
+    monkeypatch.setattr(source, "migrate_send", lambda vm, uri, options: (
+        handed.append(("send", options["tls"])), send(vm, uri, options))[1])
+    pool.owners["h1"].pool_migrate("vm1", "h2", {})
+    assert handed == [("receive", {"cert": "h2.pem", "key": "h2-key.pem", "ca": "ca.pem"}),
+                      ("send", {"cert": "h1.pem", "key": "h1-key.pem", "ca": "ca.pem"})]
+    assert pool.store.get("VM", "vm1")["resident_on"] == "h2"
+    # A host without all three (its own self-signed certificate, say) migrates in clear.
+    assert migration.migration_tls({"tls_cert": "", "tls_key": "", "pool_ca_file": "ca.pem"}) \
+        is None
+
+
 def test_a_cancel_leaves_the_guest_on_the_source(pool):
     with as_task(lambda fraction: threading.Thread(target=tracker.request_cancel).start()) \
             as tracker, pytest.raises(progress.Cancelled):

@@ -19,6 +19,10 @@ it) holds the VM as any lifecycle operation does and:
 Whatever fails or is cancelled before step 4 leaves the guest running here and makes
 the target end what it prepared (``migrate_finish`` with False); the Failure is
 VM_MIGRATE_FAILED with the reason (a cancel ends the task as cancelled).
+
+Where the hosts have TLS material (``tls_cert``, ``tls_key`` signed by the pool's CA,
+``pool_ca_file``) the guest travels over TLS: each host hands its backend its own
+(``migration_tls``), the target to receive, the source to send.
 """
 
 import logging
@@ -54,6 +58,14 @@ def migrate_options(options):
     return {key: options.get(key, values[0]) for key, values in OPTIONS.items()}
 
 
+def migration_tls(config):
+    """This host's TLS material for its guests' migration streams, the backends'
+    ``tls`` ({"cert", "key", "ca"}), or None where it has none (plain TCP then)."""
+    tls = {"cert": config.get("tls_cert"), "key": config.get("tls_key"),
+           "ca": config.get("pool_ca_file")}
+    return tls if all(tls.values()) else None
+
+
 def _shared(sr_record):
     """Whether every member reaches the SR (its type's SR.shared)."""
     return getattr(SR_TYPES.get(sr_record.get("type")), "shared", False)
@@ -80,7 +92,8 @@ class Migrations:
                 raise ApiError("VM_MIGRATE_FAILED", vm, "the target could not prepare "
                                "to receive it: %s" % e) from None
             try:
-                figures = self.backend.migrate_send(vm, reply["uri"], options)
+                figures = self.backend.migrate_send(
+                    vm, reply["uri"], dict(options, tls=migration_tls(self.app.config)))
             except BaseException:
                 self._abandon(vm, host)
                 raise
@@ -163,7 +176,8 @@ class Migrations:
         spec = self.spec(vm)
         self.make_bridges(self._vifs_of(vm))
         self._made_vm_dir(vm)
-        reply = self.backend.migrate_receive(spec, self._receive_address(), storage)
+        reply = self.backend.migrate_receive(spec, self._receive_address(), storage,
+                                             tls=migration_tls(self.app.config))
         return {"uri": reply["uri"]}
 
     def _receive_address(self):
