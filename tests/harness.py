@@ -53,6 +53,7 @@ from xen.xend.api.lifecycle import CONTROL_DOMAIN, CONTROL_DOMAIN_NAME
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
+from xen.xend.daemon.fencewatch import FenceWatch
 from xen.xend.host import cgroups
 from xen.xend.transport import tls
 from xen.xend.util import pgserver, progress
@@ -215,9 +216,18 @@ class Daemon:
         return self.start()
 
     def cleanup(self, sig=signal.SIGTERM):
-        """Stop the daemon with ``sig`` and remove its files."""
+        """Stop the daemon with ``sig``, kill the fence watchdog a member killed with -9
+        leaves behind, and remove its files."""
         self.stop(sig)
+        pid = self.fence_watch().running()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fence_watch(self):
+        """The daemon's side of the fence watchdog of its state dir (``.running()``:
+        its pid, or None)."""
+        return FenceWatch(self.state_dir, "")
 
     # -- clients -------------------------------------------------------------
 

@@ -96,3 +96,19 @@ def test_ha_restart_priority_takes_three_values(root):
         assert root.VM.get_ha_restart_priority(vm) == value
     assert failure(root.VM.set_ha_restart_priority, vm, "always") == [
         "INVALID_VALUE", "ha_restart_priority", "'always' (must be restart, best-effort or \"\")"]
+
+
+def test_a_member_stopped_on_purpose_stops_its_fence_watchdog(make_daemon, config):
+    d = make_daemon(extra_config=config)
+    watchdog = d.fence_watch().running()
+    assert watchdog is not None
+    vm = new_vm(d.api, name_label="kept")
+    d.api.VM.start(vm, False)
+    d.stop()              # as `xend stop` does: SIGTERM
+    assert d.fence_watch().running() is None
+    assert "fencewatch: stopped by the daemon" in d.log_text()
+    assert vm in d.sim_guests()     # the guest runs on: nothing fenced it
+
+
+def test_a_host_alone_has_no_fence_watchdog(make_daemon):
+    assert make_daemon().fence_watch().running() is None
