@@ -22,7 +22,8 @@ database reached again) makes it watch again.
 makes it exit without fencing. A daemon on SQLite, which has no lease, has no watchdog
 and stops one left from before.
 
-Run: ``python -m xen.xend.daemon.fencewatch STATE_DIR SENT LEASE [LOG_FILE]``.
+Run: ``python -m xen.xend.daemon.fencewatch STATE_DIR FD SENT LEASE [LOG_FILE]``, FD the
+FIFO opened for reading and writing (the daemon hands it over).
 """
 
 import errno
@@ -97,13 +98,21 @@ class FenceWatch:
                 raise FileNotFoundError(self.fifo)
         except FileNotFoundError:
             os.mkfifo(self.fifo, 0o600)
-        argv = [sys.executable, "-m", MODULE, self.state_dir, repr(sent), repr(lease)]
+        # The FIFO opened here and handed over, read and write: it has its reader before
+        # the first pet, and never reads as closed while no daemon has it open.
+        fifo = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
+        argv = [sys.executable, "-m", MODULE, self.state_dir, str(fifo), repr(sent),
+                repr(lease)]
         if self.log_file:
             argv.append(self.log_file)
-        # Its own session: neither the daemon's death nor its terminal's signals reach it.
-        self._child = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, start_new_session=True,
-                                       close_fds=True)
+        try:
+            # Its own session: neither the daemon's death nor its terminal's signals
+            # reach it.
+            self._child = subprocess.Popen(argv, cwd="/", stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, pass_fds=[fifo],
+                                           start_new_session=True)
+        finally:
+            os.close(fifo)
         write_private(self.pid_file, "%d %d\n" % (self._child.pid,
                                                    proc_starttime(self._child.pid)))
         log.info("fence watchdog: started (pid %d)", self._child.pid)
@@ -179,10 +188,9 @@ def kill_guests(state_dir):
     return killed
 
 
-def watch(state_dir, sent, lease):
-    """Read pets from the FIFO until ``stop``; fence once a pet is overdue."""
-    # Read and write: the FIFO never reads as closed while no daemon has it open.
-    fd = os.open(os.path.join(state_dir, FIFO), os.O_RDWR | os.O_NONBLOCK)
+def watch(state_dir, fd, sent, lease):
+    """Read pets from the FIFO (open on ``fd``) until ``stop``; fence once a pet is
+    overdue."""
     fenced = False
     pending = b""
     while True:
@@ -214,8 +222,8 @@ def watch(state_dir, sent, lease):
 
 
 def main(argv):
-    state_dir, sent, lease = argv[0], float(argv[1]), float(argv[2])
-    handler = (logging.FileHandler(argv[3]) if len(argv) > 3 else logging.StreamHandler())
+    state_dir, fd, sent, lease = argv[0], int(argv[1]), float(argv[2]), float(argv[3])
+    handler = (logging.FileHandler(argv[4]) if len(argv) > 4 else logging.StreamHandler())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
                                            "%(message)s"))
     log.addHandler(handler)
@@ -224,7 +232,7 @@ def main(argv):
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     log.info("watching (pid %d): fences when no pet comes for %.1f s", os.getpid(),
              lease * (1 - WATCHDOG_MARGIN))
-    watch(state_dir, sent, lease)
+    watch(state_dir, fd, sent, lease)
 
 
 if __name__ == "__main__":
