@@ -28,8 +28,10 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 import contextlib
 import http.client
 import importlib.util
+import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -89,11 +91,28 @@ def skip_without_taps():
 
 # -- ports, directories, sockets ---------------------------------------------------------
 
+# The ports tests give daemons lie below the kernel's ephemeral range (32768 up), so that
+# no outgoing connection takes one between the test choosing it and the daemon binding
+# it, in a block of their own for each pytest-xdist worker, so that two workers never
+# choose the same one; each run starts at a random place in its block.
+PORT_BASE, PORT_BLOCK = 20000, 1000
+_next_port = itertools.count(random.randrange(PORT_BLOCK))
+
+
 def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nobody listens on right now, this worker's to use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw10")   # gw10: no xdist
+    base = PORT_BASE + int(worker[2:]) % 12 * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = base + next(_next_port) % PORT_BLOCK
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d..%d" % (base, base + PORT_BLOCK - 1))
 
 
 def scratch_dir():
