@@ -55,6 +55,7 @@ from xen.xend.api.lifecycle import CONTROL_DOMAIN, CONTROL_DOMAIN_NAME
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
+from xen.xend.daemon.fencewatch import FenceWatch
 from xen.xend.host import cgroups
 from xen.xend.transport import tls
 from xen.xend.util import pgserver, progress
@@ -234,9 +235,18 @@ class Daemon:
         return self.start()
 
     def cleanup(self, sig=signal.SIGTERM):
-        """Stop the daemon with ``sig`` and remove its files."""
+        """Stop the daemon with ``sig``, kill the fence watchdog a member killed with -9
+        leaves behind, and remove its files."""
         self.stop(sig)
+        pid = self.fence_watch().running()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fence_watch(self):
+        """The daemon's side of the fence watchdog of its state dir (``.running()``:
+        its pid, or None)."""
+        return FenceWatch(self.state_dir, "")
 
     # -- clients -------------------------------------------------------------
 
@@ -410,9 +420,10 @@ class Pool:
 
     TOOL = os.path.join(ROOT, "tools", "pool-up")
 
-    def __init__(self, count=3, backend="sim"):
+    def __init__(self, count=3, backend="sim", lease=None):
         self.count = count
         self.backend = backend
+        self.lease = lease      # the hosts' pool_lease_seconds (None: the default)
         self.dir = scratch_dir()
         self.hosts = []
         self.ca = self.password = None
@@ -425,7 +436,8 @@ class Pool:
     def up(self):
         """Start the pool; RuntimeError with the tool's stderr if it fails. Reads the
         lines the tool prints: the CA's file, then each host's URLs and password file."""
-        out = self.tool(str(self.count), "--backend", self.backend)
+        out = self.tool(str(self.count), "--backend", self.backend,
+                        *(() if self.lease is None else ("--lease", str(self.lease))))
         if out.returncode != 0:
             raise RuntimeError("tools/pool-up failed: %s" % out.stderr)
         for line in out.stdout.splitlines():
@@ -480,6 +492,24 @@ class Pool:
     @staticmethod
     def netns(k):
         return "xend-pool%d" % k
+
+    def kill_host(self, k):
+        """SIGKILL every process of host ``k``'s namespace (its daemon, fence watchdog
+        and guests' QEMUs: the machine lost), and wait until they are gone."""
+        pids = [int(p) for p in subprocess.run(["ip", "netns", "pids", self.netns(k)],
+                                               capture_output=True, text=True,
+                                               check=True).stdout.split()]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not any(os.path.exists("/proc/%d" % p) for p in pids),
+                   STATE_WAIT, "host %d's processes to be gone" % k)
+
+    def restart_host(self, k):
+        """tools/pool-up --restart K: host ``k``'s daemon started again."""
+        out = self.tool("--restart", str(k))
+        if out.returncode != 0:
+            raise RuntimeError("tools/pool-up --restart failed: %s" % out.stderr)
 
     def in_netns(self, k, argv):
         """Run ``argv`` in host ``k``'s network namespace; the CompletedProcess (text)."""
