@@ -1,7 +1,8 @@
 """VM.pool_migrate of a real QEMU guest between two hosts of tools/pool-up's pool (each
-daemon in its network namespace, the guest's disk in a shared-dir SR): the tiny Linux
-guest's shell counter goes on at the target without restarting, its uptime continues,
-and what it wrote to its disk before is read after. One pool and one guest for the
+daemon in its network namespace, the guest's disk in a shared-dir SR, its state sent
+over TLS since the members have certificates of the pool's CA): the tiny Linux guest's
+shell counter goes on at the target without restarting, its uptime continues, and what
+it wrote to its disk before is read after. One pool and one guest for the
 module (the cancel's API path is tests/integration/test_pool_migrate.py's, QEMU's
 tests/backend/test_qemu_migrate.py's)."""
 
@@ -47,6 +48,7 @@ class Host:
         self.api = self.session.xenapi
         self.state_dir = pool.state_dir(k)
         self.ref = pool.host_ref(k)
+        self.log_text = lambda: pool.log_text(k)
 
     def console(self, vm):
         return console_text(os.path.join(self.state_dir, "vms", vm))
@@ -100,6 +102,8 @@ def test_a_running_guest_moves_and_goes_on(hosts):
         wait_until(lambda h=h: h.api.VM.get_resident_on(vm) == two.ref, BOOT_WAIT,
                    "every host to see the guest on host 2")
     assert two.api.VM.get_power_state(vm) == "Running"
+    # The members have their certificates from the pool's CA: the guest went over TLS.
+    assert "migrated to host %s over TLS" % two.ref in one.log_text()
     before = ticks(one.console(vm))
     wait_until(lambda: len(ticks(two.console(vm))) >= 3, BOOT_WAIT, "the counter on host 2")
     after = ticks(two.console(vm))

@@ -91,9 +91,9 @@ class Migrations:
             except ApiError as e:
                 raise ApiError("VM_MIGRATE_FAILED", vm, "the target could not prepare "
                                "to receive it: %s" % e) from None
+            tls = migration_tls(self.app.config)
             try:
-                figures = self.backend.migrate_send(
-                    vm, reply["uri"], dict(options, tls=migration_tls(self.app.config)))
+                figures = self.backend.migrate_send(vm, reply["uri"], dict(options, tls=tls))
             except BaseException:
                 self._abandon(vm, host)
                 raise
@@ -102,7 +102,8 @@ class Migrations:
                 channel.internal(host, "migrate_finish", vm, True)
             except ApiError as e:
                 self._lost(vm, host, e)
-            log.info("VM %s: migrated to host %s (%s)", vm, host,
+            log.info("VM %s: migrated to host %s %s (%s)", vm, host,
+                     "over TLS" if tls else "in clear",
                      ", ".join("%s %s" % kv for kv in sorted(figures.items())))
             return MOVED
         self.run(vm, "migrate", work)
