@@ -12,16 +12,20 @@ parameters (a 128 MiB/s cap, a 300 ms downtime limit, no auto-converge:
 ``migrate_send(options={"tuned": False})``), driven by the same code. Runs alternate
 between the two on the idle guest so that load from elsewhere weighs on both alike; on
 the dirtying guest xend's come first, as a migration with QEMU's defaults may leave the
-guest's kernel panicked under TCG (then the bench says so and ends that part). A migration that
+guest's kernel panicked under TCG (then the bench says so and ends that part). xend's
+tuning over TLS (both backends with a certificate of a CA the bench makes, as a pool's
+members have) runs beside them, for what the encryption costs. A migration that
 has not converged after LIMIT seconds is cancelled and counted as such. The ratio is
-the baseline's median over xend's (above 1: xend's tuning is faster).
+the baseline's median over xend's (above 1: xend's tuning is faster), and TLS's over
+xend's in clear (above 1: what TLS adds).
 
 Through the API (``pool``): tools/pool-up's pool of two QEMU hosts (each daemon in its
 network namespace, over the bridge) migrates the same idle guest back and forth with
 VM.pool_migrate, called on the guest's host over its Unix socket: the call's total time
 as the client sees it (checks, the target's preparation and take-over over the pool
 channel, the records' move) beside the backend's own figures for the same migration
-(the source's log line: QEMU's total-time and downtime).
+(the source's log line: QEMU's total-time and downtime). The pool's members have
+certificates of its CA, so these migrations are over TLS.
 
 Run: .venv/bin/python bench/migrate.py [RUNS] [backend|pool]   (no asserts on time;
 both parts without a second argument; BENCH_MIGRATE_RUNS also sets the runs of each
@@ -50,7 +54,9 @@ from tests.harness import (  # noqa: E402
     as_task,
     build_tiny_guest,
     console_text,
+    make_ca,
     memory,
+    migration_tls,
     new_tiny_vm,
     sdk_unix,
     tiny_args,
@@ -73,15 +79,16 @@ LOAD = ("mkdir -p /dirty; mount -t tmpfs tmpfs /dirty; n=32; ( while :; do "
         "done ) &")
 LOADED = "dirtied 32 MiB"     # the load's line on the console after each pass
 KINDS = [("xend", {}), ("QEMU defaults", {"tuned": False})]
+TLS = "xend over TLS"         # xend's tuning, the stream encrypted (its options: run time)
 PANIC = "Kernel panic"
 # The source's log line of a migration through the API (state/migration.py).
-MIGRATED = re.compile(r"VM (\S+): migrated to host (\S+) \((.*)\)")
+MIGRATED = re.compile(r"VM (\S+): migrated to host (\S+) (?:over TLS|in clear) \((.*)\)")
 
 
 def migrate(source, target, spec, options):
     """Migrate ``spec``'s guest from ``source`` to ``target`` (whose guest directory
     ``spec`` names); its figures, or None when it did not converge within LIMIT."""
-    incoming = target.migrate_receive(spec, "127.0.0.1")
+    incoming = target.migrate_receive(spec, "127.0.0.1", tls=options.get("tls"))
     with as_task() as tracker:
         timer = threading.Timer(LIMIT, tracker.request_cancel)
         timer.start()
@@ -96,13 +103,13 @@ def migrate(source, target, spec, options):
     return figures
 
 
-def _order(load):
+def _order(load, kinds):
     """The (kind, options) of each run of ``load``: alternating on an idle guest; on a
-    dirtying one xend's runs first, since QEMU's defaults may wreck the guest (see
-    docs/performance.md)."""
+    dirtying one each kind's in turn, QEMU's defaults last, since they may wreck the
+    guest (see docs/performance.md)."""
     if load == "idle":
-        return [kind for _ in range(RUNS) for kind in KINDS]
-    return [kind for kind in KINDS for _ in range(RUNS)]
+        return [kind for _ in range(RUNS) for kind in kinds]
+    return [kind for kind in kinds for _ in range(RUNS)]
 
 
 def _passes(spec):
@@ -113,7 +120,7 @@ def _passes(spec):
 
 def report(load, results):
     medians = {}
-    for name, _ in KINDS:
+    for name in results:
         done = [f for f in results[name] if f is not None]
         failed = len(results[name]) - len(done)
         if not done:
@@ -126,10 +133,11 @@ def report(load, results):
         print("%-8s %-14s total %7.0f ms  downtime %5.0f ms  sent %6.0f MiB  runs %d%s"
               % (load, name, total, down, sent, len(done),
                  ", %d not converged in %d s" % (failed, LIMIT) if failed else ""))
-    if len(medians) == 2:
-        (t1, d1), (t2, d2) = medians["xend"], medians["QEMU defaults"]
-        print("%-8s ratio (defaults / xend): total %.2f  downtime %.2f"
-              % (load, t2 / t1, d2 / max(d1, 1)))
+    for other, label in (("QEMU defaults", "defaults"), (TLS, "TLS")):
+        if "xend" in medians and other in medians:
+            (t1, d1), (t2, d2) = medians["xend"], medians[other]
+            print("%-8s ratio (%s / xend): total %.2f  downtime %.2f"
+                  % (load, label, t2 / t1, d2 / max(d1, 1)))
 
 
 def _backend_figures(log, vm, host):
@@ -196,6 +204,8 @@ def between_backends(work, guest):
     spec = DomainSpec(uuid=str(uuid.uuid4()), vm=vm, state_dir=os.path.join(work, "a"))
     sides = [(QemuBackend(), spec),
              (QemuBackend(), dataclasses.replace(spec, state_dir=os.path.join(work, "b")))]
+    ca = make_ca(work)
+    kinds = [KINDS[0], (TLS, {"tls": migration_tls(work, "host", ca)}), KINDS[1]]
     print("accel %s, guest %d MiB, %d runs of each kind, LIMIT %d s"
           % (sides[0][0].accel, MEMORY >> 20, RUNS, LIMIT))
     try:
@@ -207,9 +217,9 @@ def between_backends(work, guest):
                 type_line(backend, here.uuid, LOAD)
                 wait_until(lambda: LOADED in console_text(here.state_dir), BOOT_WAIT,
                            "the load's first pass")
-            results = {name: [] for name, _ in KINDS}
+            results = {name: [] for name, _ in kinds}
             began, passes = time.monotonic(), _passes(spec)
-            for name, options in _order(load):
+            for name, options in _order(load, kinds):
                 (source, _), (target, there) = sides
                 figures = migrate(source, target, there, options)
                 if figures is not None:

@@ -361,6 +361,22 @@ class Postgres(pgserver.Server):
                                                                          path)
 
 
+def make_ca(directory, name="xend pool CA"):
+    """A CA of its own (a pool's) in ``directory``: its (certificate, key) paths."""
+    ca = (os.path.join(directory, name.replace(" ", "-") + "-cert.pem"),
+          os.path.join(directory, name.replace(" ", "-") + "-key.pem"))
+    tls.issue(*ca, name, [], [])
+    return ca
+
+
+def migration_tls(directory, name, ca, address="127.0.0.1"):
+    """A backend's migration ``tls`` option: a certificate for ``address`` signed by
+    ``ca`` (make_ca's), its key and the CA, made in ``directory``."""
+    cert, key = (os.path.join(directory, "%s-%s.pem" % (name, n)) for n in ("cert", "key"))
+    tls.issue(cert, key, name, [], [address], issuer=ca)
+    return {"cert": cert, "key": key, "ca": ca[0]}
+
+
 def pool_member_configs(postgres, directory, count):
     """The configurations of ``count`` members of one new database of ``postgres`` that
     call one another over the pool channel: each a TLS listener on a free 127.0.0.1 port

@@ -7,7 +7,7 @@ import signal
 import threading
 import uuid
 
-from harness import BOOT_WAIT, EVENT_WAIT, console_text, qemu_pids, wait_until
+from harness import BOOT_WAIT, EVENT_WAIT, READY, console_text, qemu_pids, type_line, wait_until
 
 from xen.xend.backend.spec import DiskSpec, DomainSpec, NicSpec, VMConfig
 from xen.xend.host import cgroups, srdrivers
@@ -58,6 +58,17 @@ def wait_ticks(spec, count, timeout=BOOT_WAIT):
     """Wait until the counter on the console of ``spec`` has ticked ``count`` times."""
     wait_until(lambda: len(ticks(spec)) >= count, timeout,
                "%d ticks of the counter on the console of %s" % (count, spec.uuid))
+
+
+def start_counting(backend, spec, token):
+    """Start the tiny guest of ``spec`` (mode shell) on ``backend``, write ``token`` at
+    the start of its disk (written through to the image: the shell's line, then sync)
+    and have it count (COUNTER) until it has ticked 5 times; its QEMU's pid."""
+    pid = backend.start(spec, paused=False)["pid"]
+    wait_console(spec, READY)
+    type_line(backend, spec.uuid, "echo %s > /dev/vda; sync; %s" % (token, COUNTER))
+    wait_ticks(spec, 5)
+    return pid
 
 
 def wait_console(spec, text, count=1, timeout=BOOT_WAIT):

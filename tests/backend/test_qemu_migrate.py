@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 from harness import READY, as_task, qemu_pids, requires_qemu, type_line
-from qemutest import COUNTER, console, ticks, wait_console, wait_ticks
+from qemutest import console, start_counting, ticks, wait_console, wait_ticks
 
 from xen.xend.backend.base import BackendError
 from xen.xend.util import progress
@@ -35,11 +35,7 @@ def test_cancelled_then_live_migration_carries_the_guest(backend_factory, vms, l
     disk = vms.disk(source)
     spec = linux_spec("shell", disks=[disk])
     here = dataclasses.replace(spec, state_dir=str(tmp_path / "target"))
-    pid = source.start(spec, paused=False)["pid"]
-    wait_console(spec, READY)
-    # Written through to the image (the shell's line, then sync), before any migration.
-    type_line(source, spec.uuid, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER))
-    wait_ticks(spec, 5)
+    pid = start_counting(source, spec, TOKEN)
 
     # Cancelled as soon as it reports progress: the guest runs on at the source.
     incoming = target.migrate_receive(here, "127.0.0.1")
