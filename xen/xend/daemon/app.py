@@ -49,6 +49,7 @@ from ..api.objects import Objects
 from ..api.sessions import ROOT, Session, Sessions
 from ..api.tasks import Tasks
 from ..host import facts as hostinfo
+from ..state import srreach
 from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.migration import INTERNAL_OPS
@@ -215,6 +216,7 @@ class Xend:
         self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
+        srreach.attach_shared(self)      # the pool's shared SRs, reached from here too
         self.leases = self._open_leases()
         # Calls to and from the pool's other members; none on a host alone.
         self.pool_channel = (None if engine.pool_secret is None else
@@ -342,7 +344,8 @@ class Xend:
 
     def _ensure_default_sr(self):
         """Each host's own local SR, made at its first start."""
-        if not any(self.host_of(rec) == self.host_ref for _, rec in self.store.records("SR")):
+        if not any(srreach.local_host(self, rec) == self.host_ref
+                   for _, rec in self.store.records("SR")):
             self.handlers["SR"].make(str(uuidlib.uuid4()), {
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",

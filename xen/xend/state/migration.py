@@ -26,7 +26,7 @@ import logging
 from ..api import lifecycle
 from ..api.errors import ApiError
 from ..backend.base import BackendError
-from ..host.srdrivers import SR_TYPES
+from . import srreach
 
 log = logging.getLogger("xend.domains")
 
@@ -52,11 +52,6 @@ def migrate_options(options):
                            "%s (takes: %s)" % (value, ", ".join(OPTIONS.get(key, ()))
                                                or "no such option"))
     return {key: options.get(key, values[0]) for key, values in OPTIONS.items()}
-
-
-def _shared(sr_record):
-    """Whether every member reaches the SR (its type's SR.shared)."""
-    return getattr(SR_TYPES.get(sr_record.get("type")), "shared", False)
 
 
 class Migrations:
@@ -120,12 +115,10 @@ class Migrations:
             raise ApiError("HOST_NOT_LIVE", host)
         if not target.get("enabled", True):
             raise ApiError("HOST_DISABLED", host)
-        for vbd in self.store.referrers("VBD", "VM", vm):
-            vdi = self.store.get("VBD", vbd).get("VDI")
-            sr = (self.store.get("VDI", vdi) or {}).get("SR")
-            rec = self.store.get("SR", sr) if sr else None
-            if rec and not _shared(rec) and self.app.host_of(rec) != host:
-                raise ApiError("VM_MIGRATE_FAILED", vm, "host %s does not reach the SR "
+        unreached = srreach.unreached_disks(self.app, vm, host)
+        if unreached:
+            vdi, sr = unreached[0]
+            raise ApiError("VM_MIGRATE_FAILED", vm, "host %s does not reach the SR "
                                "%s of its disk %s" % (host, sr, vdi))
         need = self.store.get("VM", vm).get("memory_static_max", 0)
         free = (self.app.lease(host) or {}).get("memory_free")
