@@ -408,8 +408,13 @@ class Xend:
     def start_placed(self, vm):
         """Start ``vm`` as root would with VM.start: on the member placement chooses
         (a dead member's guests restarted, state/hostfailure.py)."""
+        self.handlers["VM"].start(self.root_call("VM.start"), vm, False)
+
+    def root_call(self, method):
+        """A Call of ``method`` made by the daemon itself, as root: its own work on
+        objects (a migration's VDIs made and destroyed, a guest restarted)."""
         root = Session("", ROOT, 0.0, 0.0, datamodel.REVISIONS[-1])
-        self.handlers["VM"].start(Call(self, "VM.start", session=root), vm, False)
+        return Call(self, method, session=root)
 
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the

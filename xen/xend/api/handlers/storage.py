@@ -298,6 +298,10 @@ class VDIHandler(VDIAdoption, ClassHandler):
         if stored.get("parent"):
             raise ApiError("INVALID_VALUE", "parent",
                            "%s (parents are made by VDI.snapshot)" % stored["parent"])
+        return self.make(stored, bound)
+
+    def make(self, stored, bound=None):
+        """Make a new empty VDI of the stored record ``stored`` and its image; its ref."""
         ref = new_ref()
         sr, d = self._sr(stored)
         self.validate(None, ref, None, stored)
@@ -309,6 +313,11 @@ class VDIHandler(VDIAdoption, ClassHandler):
             d.delete(path)
             raise
         return ref
+
+    def make_like(self, vdi, sr):
+        """A new empty VDI in ``sr`` with the record of ``vdi`` (its size, name, type...)
+        but no parent: where a migration copies ``vdi``'s image to. Its ref."""
+        return self.make(dict(self.store.get("VDI", vdi), SR=sr, parent=""))
 
     def set_virtual_size(self, call, wire, ref, sectors):
         """Grow the image, then record the new size."""

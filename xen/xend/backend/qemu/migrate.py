@@ -96,8 +96,9 @@ async def receive(processes, spec, address, storage, taps, audio_ok):
 
 
 async def _export_disks(dom, spec, address):
-    """Serve the target's writable disks over NBD on ``address``; returns {"host",
-    "port", "exports": [VBD uuid, each its export's name]}."""
+    """Serve the target's writable disks to be copied (DiskSpec.copied) over NBD on
+    ``address``; returns {"host", "port", "exports": [VBD uuid, each its export's
+    name]}."""
     # The daemon binds the socket and hands it over, as it does every socket QEMU serves.
     server = socket.create_server((address, 0), family=socket.AF_INET6 if ":" in address
                                   else socket.AF_INET)
@@ -106,7 +107,7 @@ async def _export_disks(dom, spec, address):
     server.close()
     # nbd-server-start takes the legacy SocketAddress: its fields under "data".
     await dom.qmp("nbd-server-start", {"addr": {"type": "fd", "data": {"str": "nbd"}}})
-    exports = [d.vbd for d in spec.disks if d.mode == "RW" and not d.cdrom]
+    exports = [d.vbd for d in spec.disks if d.mode == "RW" and not d.cdrom and d.copied]
     for vbd in exports:
         await dom.qmp("block-export-add", {"type": "nbd", "id": "export-" + vbd,
                                            "node-name": dom.disks[vbd], "name": vbd,
