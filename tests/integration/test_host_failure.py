@@ -5,6 +5,7 @@ restarting them; a member killed is seen dead once its lease expires, and a surv
 restarts its guests marked to restart, once; back, it finds them where the survivor put
 them."""
 
+import os
 import re
 
 import pytest
@@ -96,3 +97,34 @@ def test_ha_restart_priority_takes_three_values(root):
         assert root.VM.get_ha_restart_priority(vm) == value
     assert failure(root.VM.set_ha_restart_priority, vm, "always") == [
         "INVALID_VALUE", "ha_restart_priority", "'always' (must be restart, best-effort or \"\")"]
+
+
+def watchdogs(d):
+    """The pids of every fence watchdog process of the daemon's state dir."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"xen.xend.daemon.fencewatch" in args and d.state_dir.encode() in args:
+            found.append(int(entry))
+    return found
+
+
+def test_a_member_stopped_on_purpose_stops_its_fence_watchdog(make_daemon, config):
+    d = make_daemon(extra_config=config)
+    watchdog = d.fence_watch().running()
+    assert watchdogs(d) == [watchdog]
+    vm = new_vm(d.api, name_label="kept")
+    d.api.VM.start(vm, False)
+    d.stop()              # as `xend stop` does: SIGTERM
+    assert d.fence_watch().running() is None
+    wait_until(lambda: not watchdogs(d), STATE_WAIT, "the watchdog to exit")
+    assert "fencewatch: stopped by the daemon" in d.log_text()
+    assert vm in d.sim_guests()     # the guest runs on: nothing fenced it
+
+
+def test_a_host_alone_has_no_fence_watchdog(make_daemon):
+    assert make_daemon().fence_watch().running() is None
