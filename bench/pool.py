@@ -1,5 +1,5 @@
-"""A pool of hosts: what a forwarded call costs, and how soon a write on one host is an
-event on another.
+"""A pool of hosts: what a forwarded call costs, how soon a write on one host is an
+event on another, and how soon a dead host's guests run elsewhere.
 
 tools/pool-up's pool of three sim hosts (each daemon in its network namespace, one
 PostgreSQL on the bridge, the pool channel over the bridge), the clients root on this
@@ -13,10 +13,18 @@ its timeout: see docs/performance.md):
   host 1 writes a VM's name_description RUNS times, one at a time; each latency is from
   just before the write's call to the moment host 3's event.from returns the event
   carrying that value (p50, p99). It includes the write's commit, PostgreSQL's NOTIFY,
-  host 3's follower and its event log.
+  host 3's follower and its event log;
+* failover: two guests marked ha_restart_priority "restart" run on host 3; every
+  process of host 3's namespace is killed (the host lost), and the time is taken from
+  just before the kill to the moment host 1 sees both Running on another host. It
+  follows the lease: it expires on the database's clock a lease after host 3's last
+  renewal (which came up to a third of a lease before the kill), a survivor sees it at
+  its next renewal (up to a third of a lease later), then restarts the guests.
+  FAILOVERS runs (host 3 restarted with tools/pool-up --restart between), median.
 
 Run: .venv/bin/python bench/pool.py [RUNS]   (no asserts on time; needs root,
-PostgreSQL and network namespaces; BENCH_POOL_RUNS also sets RUNS, default 200)
+PostgreSQL and network namespaces; BENCH_POOL_RUNS also sets RUNS, default 200;
+BENCH_POOL_FAILOVERS the failover's runs, default 5; the pool's lease is LEASE, 3 s)
 """
 
 import os
@@ -39,6 +47,8 @@ from tests.harness import (  # noqa: E402
 )
 
 RUNS = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_POOL_RUNS", "200"))
+FAILOVERS = int(os.environ.get("BENCH_POOL_FAILOVERS", "5"))
+LEASE = 3
 
 
 def api(pool, k):
@@ -106,8 +116,32 @@ def event_latency(pool, vm):
                              latencies[-1], len(latencies)))
 
 
+def failover(pool):
+    one, three = api(pool, 1), pool.host_ref(3)
+    vms = [new_vm(one, ha_restart_priority="restart") for _ in range(2)]
+    times = []
+    for _ in range(FAILOVERS):
+        wait_until(lambda: one.host_metrics.get_live(one.host.get_metrics(three)),
+                   STATE_WAIT, "host 3 to be live")
+        for vm in vms:
+            one.VM.start_on(vm, three, False, False)
+        began = time.perf_counter()
+        pool.kill_host(3)
+        wait_until(lambda: all(one.VM.get_power_state(vm) == "Running"
+                               and one.VM.get_resident_on(vm) not in ("", three)
+                               for vm in vms),
+                   LEASE * 2 + STATE_WAIT, "the guests to run elsewhere", interval=0.01)
+        times.append(time.perf_counter() - began)
+        for vm in vms:
+            one.VM.hard_shutdown(vm)
+        pool.restart_host(3)
+    print("failover, a host's death to its 2 guests running elsewhere: median %.2f s  "
+          "min %.2f s  max %.2f s  (%d runs, pool_lease_seconds %d)"
+          % (statistics.median(times), min(times), max(times), len(times), LEASE))
+
+
 def main():
-    pool = Pool(3, backend="sim")
+    pool = Pool(3, backend="sim", options=["--lease", str(LEASE)])
     pool.up()
     try:
         one, two = api(pool, 1), api(pool, 2)
@@ -118,6 +152,7 @@ def main():
         forwarding(pool, vm)
         event_latency(pool, vm)
         one.VM.hard_shutdown(vm)
+        failover(pool)
     finally:
         pool.down()
 

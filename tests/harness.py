@@ -28,8 +28,10 @@ a client or an administrator would: through the official XenAPI SDK, or from the
 import contextlib
 import http.client
 import importlib.util
+import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -53,6 +55,7 @@ from xen.xend.api.lifecycle import CONTROL_DOMAIN, CONTROL_DOMAIN_NAME
 from xen.xend.api.sessions import Peer
 from xen.xend.backend.common import boot_files
 from xen.xend.backend.qemu.argv import HostFiles
+from xen.xend.daemon.fencewatch import FenceWatch
 from xen.xend.host import cgroups
 from xen.xend.transport import tls
 from xen.xend.util import pgserver, progress
@@ -88,11 +91,28 @@ def skip_without_taps():
 
 # -- ports, directories, sockets ---------------------------------------------------------
 
+# The ports tests give daemons lie below the kernel's ephemeral range (32768 up), so that
+# no outgoing connection takes one between the test choosing it and the daemon binding
+# it, in a block of their own for each pytest-xdist worker, so that two workers never
+# choose the same one; each run starts at a random place in its block.
+PORT_BASE, PORT_BLOCK = 20000, 1000
+_next_port = itertools.count(random.randrange(PORT_BLOCK))
+
+
 def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nobody listens on right now, this worker's to use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw10")   # gw10: no xdist
+    base = PORT_BASE + int(worker[2:]) % 12 * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = base + next(_next_port) % PORT_BLOCK
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d..%d" % (base, base + PORT_BLOCK - 1))
 
 
 def scratch_dir():
@@ -215,9 +235,18 @@ class Daemon:
         return self.start()
 
     def cleanup(self, sig=signal.SIGTERM):
-        """Stop the daemon with ``sig`` and remove its files."""
+        """Stop the daemon with ``sig``, kill the fence watchdog a member killed with -9
+        leaves behind, and remove its files."""
         self.stop(sig)
+        pid = self.fence_watch().running()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fence_watch(self):
+        """The daemon's side of the fence watchdog of its state dir (``.running()``:
+        its pid, or None)."""
+        return FenceWatch(self.state_dir, "")
 
     # -- clients -------------------------------------------------------------
 
@@ -292,13 +321,18 @@ class Daemon:
             return self.api.host.get_all()[0]
 
     def sim_guests(self):
-        """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
-        report), read from its state file."""
-        try:
-            with open(os.path.join(self.state_dir, "sim-domains.json")) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return {}
+        """{VM uuid: state} of the guests the sim backend runs."""
+        return sim_guests(self.state_dir)
+
+
+def sim_guests(state_dir):
+    """{VM uuid: state} of the guests a sim backend runs (what a hypervisor would
+    report), read from its state file in ``state_dir``."""
+    try:
+        with open(os.path.join(state_dir, "sim-domains.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -391,9 +425,10 @@ class Pool:
 
     TOOL = os.path.join(ROOT, "tools", "pool-up")
 
-    def __init__(self, count=3, backend="sim"):
+    def __init__(self, count=3, backend="sim", options=()):
         self.count = count
         self.backend = backend
+        self.options = list(options)     # more of the tool's: ["--lease", "3", ...]
         self.dir = scratch_dir()
         self.hosts = []
         self.ca = self.password = None
@@ -406,7 +441,7 @@ class Pool:
     def up(self):
         """Start the pool; RuntimeError with the tool's stderr if it fails. Reads the
         lines the tool prints: the CA's file, then each host's URLs and password file."""
-        out = self.tool(str(self.count), "--backend", self.backend)
+        out = self.tool(str(self.count), "--backend", self.backend, *self.options)
         if out.returncode != 0:
             raise RuntimeError("tools/pool-up failed: %s" % out.stderr)
         for line in out.stdout.splitlines():
@@ -445,6 +480,10 @@ class Pool:
         """Host ``k``'s Unix socket, where root needs no password."""
         return os.path.join(self.host_dir(k), "xen-api.sock")
 
+    def sim_guests(self, k):
+        """{VM uuid: state} of the guests host ``k``'s sim backend runs."""
+        return sim_guests(self.state_dir(k))
+
     def host_ref(self, k):
         """Host ``k``'s own host ref (its ``pool-host`` file)."""
         with open(os.path.join(self.state_dir(k), "pool-host")) as f:
@@ -461,6 +500,24 @@ class Pool:
     @staticmethod
     def netns(k):
         return "xend-pool%d" % k
+
+    def kill_host(self, k):
+        """SIGKILL every process of host ``k``'s namespace (its daemon, fence watchdog
+        and guests' QEMUs: the machine lost), and wait until they are gone."""
+        pids = [int(p) for p in subprocess.run(["ip", "netns", "pids", self.netns(k)],
+                                               capture_output=True, text=True,
+                                               check=True).stdout.split()]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not any(os.path.exists("/proc/%d" % p) for p in pids),
+                   STATE_WAIT, "host %d's processes to be gone" % k)
+
+    def restart_host(self, k):
+        """tools/pool-up --restart K: host ``k``'s daemon started again."""
+        out = self.tool("--restart", str(k))
+        if out.returncode != 0:
+            raise RuntimeError("tools/pool-up --restart failed: %s" % out.stderr)
 
     def in_netns(self, k, argv):
         """Run ``argv`` in host ``k``'s network namespace; the CompletedProcess (text)."""

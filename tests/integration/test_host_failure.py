@@ -5,6 +5,7 @@ restarting them; a member killed is seen dead once its lease expires, and a surv
 restarts its guests marked to restart, once; back, it finds them where the survivor put
 them."""
 
+import os
 import re
 
 import pytest
@@ -29,10 +30,12 @@ def test_a_host_cut_off_from_the_database_stops_its_guests(postgres, make_daemon
     postgres.stop()
     try:
         wait_until(lambda: vm not in d.sim_guests(), STATE_WAIT, "the guest to be stopped")
-        fence = re.search(r"fenced, (-?[\d.]+) s before the lease can expire", d.log_text())
+        # The stop is logged once the backend has stopped the guest.
+        stopped = "VM %s: guest stopped: this host could not renew its lease" % vm
+        log = wait_until(lambda: stopped in d.log_text() and d.log_text(), STATE_WAIT,
+                         "the stop to be logged")
+        fence = re.search(r"fenced, (-?[\d.]+) s before the lease can expire", log)
         assert fence and float(fence.group(1)) > 0
-        assert "VM %s: guest stopped: this host could not renew its lease" % vm \
-            in d.log_text()
         assert failure(api.VM.start, idle, False) == ["HOST_NOT_LIVE", host]
         wait_until(lambda: not api.host_metrics.get_live(api.host.get_metrics(host)),
                    STATE_WAIT, "the host's lease to expire")
@@ -96,3 +99,34 @@ def test_ha_restart_priority_takes_three_values(root):
         assert root.VM.get_ha_restart_priority(vm) == value
     assert failure(root.VM.set_ha_restart_priority, vm, "always") == [
         "INVALID_VALUE", "ha_restart_priority", "'always' (must be restart, best-effort or \"\")"]
+
+
+def watchdogs(d):
+    """The pids of every fence watchdog process of the daemon's state dir."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"xen.xend.daemon.fencewatch" in args and d.state_dir.encode() in args:
+            found.append(int(entry))
+    return found
+
+
+def test_a_member_stopped_on_purpose_stops_its_fence_watchdog(make_daemon, config):
+    d = make_daemon(extra_config=config)
+    watchdog = d.fence_watch().running()
+    assert watchdogs(d) == [watchdog]
+    vm = new_vm(d.api, name_label="kept")
+    d.api.VM.start(vm, False)
+    d.stop()              # as `xend stop` does: SIGTERM
+    assert d.fence_watch().running() is None
+    wait_until(lambda: not watchdogs(d), STATE_WAIT, "the watchdog to exit")
+    assert "fencewatch: stopped by the daemon" in d.log_text()
+    assert vm in d.sim_guests()     # the guest runs on: nothing fenced it
+
+
+def test_a_host_alone_has_no_fence_watchdog(make_daemon):
+    assert make_daemon().fence_watch().running() is None

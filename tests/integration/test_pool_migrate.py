@@ -47,7 +47,7 @@ def running(members):
     """A guest started on the first member, seen by both."""
     a, b = members
     vm = new_vm(a.api)
-    a.api.VM.start(vm, False)
+    a.api.VM.start_on(vm, a.host, False, False)   # there, whatever placement would choose
     wait_until(lambda: b.api.VM.get_resident_on(vm) == a.host, STATE_WAIT,
                "the second member to see the guest")
     yield vm

@@ -89,7 +89,7 @@ def test_a_running_guest_moves_and_goes_on(hosts):
     sr = api.SR.create({"name_label": "shared", "type": "shared-dir", "location": shared})
     vm = new_tiny_vm(api, guest, "shell")
     new_vbd(api, vm, new_vdi(api, sr))
-    api.VM.start(vm, False)
+    api.VM.start_on(vm, one.ref, False, False)   # on host 1, whatever placement would choose
     wait_until(lambda: "/ # " in one.console(vm), BOOT_WAIT, "the guest's shell")
     # Written through to the shared image (the shell's line, then sync) before the move.
     one.type_line(vm, "echo %s > /dev/vda; sync; %s" % (TOKEN, COUNTER), "\ntick 5 ")

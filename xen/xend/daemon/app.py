@@ -67,6 +67,7 @@ from ..util.files import (
     write_private,
 )
 from . import config as configmod
+from .fencewatch import FenceWatch
 
 log = logging.getLogger("xend")
 
@@ -218,6 +219,8 @@ class Xend:
         self._ensure_default_sr()
         srreach.attach_shared(self)      # the pool's shared SRs, reached from here too
         self.leases = self._open_leases()
+        self.fence_watch = FenceWatch(self.state_dir, config["log_file"])
+        self._watch_fence()
         # Calls to and from the pool's other members; none on a host alone.
         self.pool_channel = (None if engine.pool_secret is None else
                              PoolChannel(self, engine.pool_secret, config["pool_ca_file"]))
@@ -395,6 +398,16 @@ class Xend:
                       self.host_ref, self.config["pool_lease_seconds"],
                       lambda: self.sampler.host_memory, self.domains)
 
+    def _watch_fence(self):
+        """A member's fence watchdog (daemon/fencewatch.py) adopted or started, and
+        petted at each renewal of the lease; on SQLite, one left from before stopped."""
+        if self.leases is None:
+            self.fence_watch.stop()
+            return
+        lease = self.leases.seconds
+        self.fence_watch.ensure(self.leases.last_sent, lease)
+        self.leases.on_renewed = lambda sent: self.fence_watch.pet(sent, lease)
+
     def lease(self, host):
         """Host ``host``'s lease as last read ({"live", "memory_total", "memory_free"}),
         or None (no lease: on SQLite, or a member that never renewed one)."""
@@ -460,6 +473,7 @@ class Xend:
         self.sampler.stop()
         if self.leases is not None:
             self.leases.stop()   # the lease runs out unless the daemon is back in time
+            self.fence_watch.stop()   # stopped on purpose: its guests are not fenced
         self.tasks.close()
         self.backend.close()
         self.store.close()

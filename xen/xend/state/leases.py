@@ -26,6 +26,10 @@ owner (state/hostfailure.py).
 other members' leases have expired: the members that are dead. Each renewal that reads
 one expired calls ``owner.dead_seen`` with them, which acts on ``expired()``'s answer.
 
+``on_renewed(sent)``, when set, is called after each successful renewal with the
+monotonic time it was sent (the daemon pets its fence watchdog, daemon/fencewatch.py,
+the process that fences the host should the daemon itself die).
+
 ``lapsed``: this host's own lease had expired when the daemon started (it was down
 longer than the lease): other members may have taken its guests over. A renewal that
 finds the lease expired later on (the daemon stood still, stopped or swapped out, for
@@ -84,6 +88,7 @@ class Leases:
         self._conn = None
         self._seen = {}        # host -> (monotonic expiry, memory_total, memory_free)
         self._last_sent = time.monotonic()
+        self.on_renewed = None
         self.fenced = False    # guests stopped; set until the records are put right
         self._threads = []
         self.lapsed = False
@@ -118,6 +123,11 @@ class Leases:
                 self._conn.close()
 
     # -- what other modules read ------------------------------------------------------
+
+    @property
+    def last_sent(self):
+        """The monotonic time the last successful renewal was sent."""
+        return self._last_sent
 
     def lease(self, host):
         """{"live", "memory_total", "memory_free"} of ``host``'s lease as last read, or
@@ -166,6 +176,11 @@ class Leases:
                       for host, left, mem_total, mem_free in rows}
         self._last_sent = sent
         self._renewed.set()
+        if self.on_renewed is not None:
+            try:
+                self.on_renewed(sent)
+            except OSError as e:
+                log.error("lease: petting the fence watchdog failed: %s", e)
         if not self._threads:
             self.lapsed = bool(lapsed)   # at start: the owner acts on it before starting us
             return

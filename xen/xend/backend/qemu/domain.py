@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 
+from ...util.files import write_private
 from ..base import BackendError
 from .argv import QMP_SOCKET
 from .qmp import CommandFailed, MonitorGone
@@ -19,12 +20,31 @@ log = logging.getLogger("xend.backend.qemu")
 
 QMP_TIMEOUT = 30.0        # any one QMP command (a stopped or hung QEMU never answers)
 POLL = 0.02               # the period of every poll of QEMU's progress (QMP, monitor socket)
+# In a guest's state directory: its QEMU's pid and start time, for the pool's fence
+# watchdog (daemon/fencewatch.py), which must find the process without the daemon.
+PID_FILE = "qemu.pid"
 
 
 def proc_starttime(pid):
     """The start time of ``pid`` in clock ticks since boot (/proc/PID/stat field 22)."""
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def record_process(state_dir, pid):
+    """Write ``PID_FILE`` for the QEMU ``pid`` of the guest whose directory is
+    ``state_dir`` (the start time tells a reused pid apart)."""
+    write_private(os.path.join(state_dir, PID_FILE), "%d %d\n" % (pid, proc_starttime(pid)))
+
+
+def recorded_process(state_dir):
+    """(pid, start time) from ``state_dir``'s ``PID_FILE``, or None (none, or unreadable)."""
+    try:
+        with open(os.path.join(state_dir, PID_FILE)) as f:
+            pid, starttime = f.read().split()
+        return int(pid), int(starttime)
+    except (OSError, ValueError):
+        return None
 
 
 class Domain:

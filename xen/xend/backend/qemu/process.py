@@ -49,7 +49,7 @@ from .argv import (
     vbd_of_qdev,
 )
 from .console import Console, ConsoleLog
-from .domain import POLL, Domain, proc_starttime
+from .domain import POLL, Domain, proc_starttime, record_process
 from .handover import Handover, disk_tag, listen_unix, open_boot_files, open_disk
 from .qmp import Monitor, MonitorGone
 
@@ -202,6 +202,7 @@ class Processes:
         self._domains[spec.uuid] = dom
         self._watch(dom, os.pidfd_open(popen.pid))
         try:
+            record_process(state_dir, dom.pid)
             self._join_cgroup(dom)
             # Before the guest runs (-S), so that none of its output is missed.
             await console.connect()
@@ -403,7 +404,10 @@ class Processes:
         self._domains[uuid] = dom
         self._watch(dom, pidfd)
         try:
+            record_process(dom.state_dir, pid)   # one an older xend started has none
             self._join_cgroup(dom)      # found again by its name, the VM's uuid
+        except OSError as err:
+            log.warning("QEMU of %s: cannot record its pid: %s", uuid, err)
         except BackendError as err:
             log.warning("%s", err.params[0])
         await self._reconnect_console(dom)
