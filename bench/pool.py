@@ -141,7 +141,7 @@ def failover(pool):
 
 
 def main():
-    pool = Pool(3, backend="sim", lease=LEASE)
+    pool = Pool(3, backend="sim", options=["--lease", str(LEASE)])
     pool.up()
     try:
         one, two = api(pool, 1), api(pool, 2)

@@ -321,13 +321,18 @@ class Daemon:
             return self.api.host.get_all()[0]
 
     def sim_guests(self):
-        """{VM uuid: state} of the guests the sim backend runs (what a hypervisor would
-        report), read from its state file."""
-        try:
-            with open(os.path.join(self.state_dir, "sim-domains.json")) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return {}
+        """{VM uuid: state} of the guests the sim backend runs."""
+        return sim_guests(self.state_dir)
+
+
+def sim_guests(state_dir):
+    """{VM uuid: state} of the guests a sim backend runs (what a hypervisor would
+    report), read from its state file in ``state_dir``."""
+    try:
+        with open(os.path.join(state_dir, "sim-domains.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -436,10 +441,10 @@ class Pool:
 
     TOOL = os.path.join(ROOT, "tools", "pool-up")
 
-    def __init__(self, count=3, backend="sim", lease=None):
+    def __init__(self, count=3, backend="sim", options=()):
         self.count = count
         self.backend = backend
-        self.lease = lease      # the hosts' pool_lease_seconds (None: the default)
+        self.options = list(options)     # more of the tool's: ["--lease", "3", ...]
         self.dir = scratch_dir()
         self.hosts = []
         self.ca = self.password = None
@@ -452,8 +457,7 @@ class Pool:
     def up(self):
         """Start the pool; RuntimeError with the tool's stderr if it fails. Reads the
         lines the tool prints: the CA's file, then each host's URLs and password file."""
-        out = self.tool(str(self.count), "--backend", self.backend,
-                        *(() if self.lease is None else ("--lease", str(self.lease))))
+        out = self.tool(str(self.count), "--backend", self.backend, *self.options)
         if out.returncode != 0:
             raise RuntimeError("tools/pool-up failed: %s" % out.stderr)
         for line in out.stdout.splitlines():
@@ -491,6 +495,10 @@ class Pool:
     def socket(self, k):
         """Host ``k``'s Unix socket, where root needs no password."""
         return os.path.join(self.host_dir(k), "xen-api.sock")
+
+    def sim_guests(self, k):
+        """{VM uuid: state} of the guests host ``k``'s sim backend runs."""
+        return sim_guests(self.state_dir(k))
 
     def host_ref(self, k):
         """Host ``k``'s own host ref (its ``pool-host`` file)."""

@@ -30,10 +30,12 @@ def test_a_host_cut_off_from_the_database_stops_its_guests(postgres, make_daemon
     postgres.stop()
     try:
         wait_until(lambda: vm not in d.sim_guests(), STATE_WAIT, "the guest to be stopped")
-        fence = re.search(r"fenced, (-?[\d.]+) s before the lease can expire", d.log_text())
+        # The stop is logged once the backend has stopped the guest.
+        stopped = "VM %s: guest stopped: this host could not renew its lease" % vm
+        log = wait_until(lambda: stopped in d.log_text() and d.log_text(), STATE_WAIT,
+                         "the stop to be logged")
+        fence = re.search(r"fenced, (-?[\d.]+) s before the lease can expire", log)
         assert fence and float(fence.group(1)) > 0
-        assert "VM %s: guest stopped: this host could not renew its lease" % vm \
-            in d.log_text()
         assert failure(api.VM.start, idle, False) == ["HOST_NOT_LIVE", host]
         wait_until(lambda: not api.host_metrics.get_live(api.host.get_metrics(host)),
                    STATE_WAIT, "the host's lease to expire")

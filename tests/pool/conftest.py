@@ -3,8 +3,8 @@ for a test module (each host's daemon in its network namespace on the bridge, on
 PostgreSQL), taken down with ``tools/pool-up --down`` at the module's end.
 
 Every test here is marked ``pool`` (pytestmark): the tier runs in ``make test``'s serial
-phase and never in ``make test-fast``. Until each daemon on a shared database is a host
-of its own, the hosts share one host record: no test counts hosts.
+phase and never in ``make test-fast``. Host 1 made the pool; hosts 2 and 3 joined it
+with pool.join (tools/pool-up).
 """
 
 import pytest

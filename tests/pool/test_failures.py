@@ -33,7 +33,7 @@ LEASE = 3
 @pytest.fixture(scope="module")
 def pool():
     skip_without_pool()
-    p = Pool(3, backend="qemu", lease=LEASE)
+    p = Pool(3, backend="qemu", options=["--lease", str(LEASE)])
     try:
         yield p.up()
     finally:

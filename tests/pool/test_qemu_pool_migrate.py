@@ -2,8 +2,9 @@
 daemon in its network namespace, the guest's disk in a shared-dir SR, its state sent
 over TLS since the members have certificates of the pool's CA): the tiny Linux guest's
 shell counter goes on at the target without restarting, its uptime continues, and what
-it wrote to its disk before is read after. One pool and one guest for the
-module (the cancel's API path is tests/integration/test_pool_migrate.py's, QEMU's
+it wrote to its disk before is read after; with storage "copy" a guest's disk on host
+1's own SR moves into a copy on host 2's. One pool for the module, one guest each test
+(the cancel's API path is tests/integration/test_pool_migrate.py's, QEMU's
 tests/backend/test_qemu_migrate.py's)."""
 
 import os
@@ -113,6 +114,34 @@ def test_a_running_guest_moves_and_goes_on(hosts):
     assert after[0][1] >= before[-1][1]
     assert READY not in two.console(vm)
     # The disk's contents, read from the image again (the guest's cache dropped).
+    two.type_line(vm, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
+                      'echo "disk says $l"', "disk says %s" % TOKEN)
+    two.api.VM.hard_shutdown(vm)
+
+
+def test_a_guest_moves_with_a_copy_of_its_local_disk(hosts):
+    """storage "copy": the disk on host 1's own SR is copied into a VDI host 2 makes on
+    its own; what the guest wrote before is read after, from the copy's image."""
+    one, two = hosts
+    api = one.api
+    local = next(api.PBD.get_SR(p) for p in api.host.get_PBDs(one.ref)
+                 if not api.SR.get_shared(api.PBD.get_SR(p)))
+    vm = new_tiny_vm(api, build_tiny_guest(scratch_dir()), "shell")
+    vbd = new_vbd(api, vm, new_vdi(api, local))
+    old = api.VBD.get_VDI(vbd)
+    api.VM.start(vm, False)
+    wait_until(lambda: "/ # " in one.console(vm), BOOT_WAIT, "the guest's shell")
+    one.type_line(vm, "echo %s > /dev/vda; sync; echo written" % TOKEN, "\nwritten")
+    wait_until(lambda: api.host_metrics.get_live(api.host.get_metrics(two.ref)), BOOT_WAIT,
+               "host 2's lease, seen by host 1")
+    api.VM.pool_migrate(vm, two.ref, {"storage": "copy"})
+    wait_until(lambda: two.api.VM.get_resident_on(vm) == two.ref, BOOT_WAIT,
+               "host 2 to see the guest on it")
+    new = two.api.VBD.get_VDI(vbd)
+    assert new != old and old not in two.api.VDI.get_all()
+    assert not os.path.exists(os.path.join(one.state_dir, "sr", "default", old + ".qcow2"))
+    with open(os.path.join(two.state_dir, "sr", "default", new + ".qcow2"), "rb") as f:
+        assert TOKEN.encode() in f.read()
     two.type_line(vm, 'echo 3 > /proc/sys/vm/drop_caches; read -r l < /dev/vda; '
                       'echo "disk says $l"', "disk says %s" % TOKEN)
     two.api.VM.hard_shutdown(vm)

@@ -162,6 +162,34 @@ def test_a_disk_on_another_hosts_local_sr_is_refused(pool):
     assert pool.store.get("VM", "vm1")["resident_on"] == "h2"
 
 
+@pytest.mark.parametrize("vdi, vbd, sr_host, why", [
+    ({}, {"mode": "RO"}, "h1", "read-only"),
+    ({"read_only": True}, {}, "h1", "read-only"),
+    ({}, {"type": "CD"}, "h1", "read-only"),
+    ({}, {}, "h3", "not this host's"),
+])
+def test_a_disk_that_cannot_be_copied_is_refused_naming_why(pool, vdi, vbd, sr_host, why):
+    with pool.store.transaction() as txn:
+        txn.create("SR", "sr1", {"type": "dir", "_host": sr_host})
+        txn.create("VDI", "vdi1", dict(vdi, SR="sr1"))
+        txn.create("VBD", "vbd1", dict(vbd, VM="vm1", VDI="vdi1"))
+    d = failure(pool.owners["h1"].pool_migrate, "vm1", "h2", {"storage": "copy"})
+    assert d[:2] == ["VM_MIGRATE_FAILED", "vm1"] and "vdi1" in d[2] and why in d[2]
+    stays_on_h1(pool)
+
+
+def test_a_disk_another_vm_has_too_is_not_copied(pool):
+    with pool.store.transaction() as txn:
+        txn.create("VM", "vm2", {"power_state": "Halted", "resident_on": ""})
+        txn.create("SR", "sr1", {"type": "dir", "_host": "h1"})
+        txn.create("VDI", "vdi1", {"SR": "sr1", "sharable": True})
+        for vbd, vm in (("vbd1", "vm1"), ("vbd2", "vm2")):
+            txn.create("VBD", vbd, {"VM": vm, "VDI": "vdi1"})
+    d = failure(pool.owners["h1"].pool_migrate, "vm1", "h2", {"storage": "copy"})
+    assert d[:2] == ["VM_MIGRATE_FAILED", "vm1"] and "another VM" in d[2]
+    stays_on_h1(pool)
+
+
 def test_a_target_that_fails_to_prepare_leaves_the_guest_running(pool):
     pool.refused = ApiError("INTERNAL_ERROR", "no answer")
     d = failure(pool.owners["h1"].pool_migrate, "vm1", "h2", {})

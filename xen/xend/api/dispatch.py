@@ -188,6 +188,8 @@ class Dispatcher:
                     method = self.resolve(method.name, rev)
                     if method is None:
                         raise self._unknown(called, name)
+            if forwarding.may_forward(self.app, method):
+                self.app.store.catch_up()
             args = self.check_args(method, args)
             if method.root_only and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)

@@ -33,6 +33,17 @@ def _guest_changes(cls):
 _DEVICE_CHANGES = {name: _guest_changes(cls) for name, cls in datamodel.CLASSES.items()}
 
 
+def may_forward(app, method):
+    """Whether ``method`` may be carried out by another member: then the member called
+    reads the database's latest commits before checking it (the VM's power state and
+    ``resident_on``, its handles), since the client may have just changed the guest
+    through another member."""
+    if app.pool_channel is None:
+        return False
+    return bool(method.lifecycle and method.cls == "VM"
+                or method.name.partition(".")[2] in _DEVICE_CHANGES.get(method.cls, ()))
+
+
 def resident_host(app, method, args):
     """The other member that must carry out the call ``method`` on ``args`` (checked
     values), or None when it runs here (on a host alone, always)."""

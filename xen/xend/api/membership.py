@@ -13,6 +13,7 @@ restart) in one write of that database. The daemon then restarts on the database
 import ssl
 import xmlrpc.client
 
+from ..state import srreach
 from ..state.store import Reload
 from . import datamodel
 from .errors import ApiError
@@ -126,8 +127,8 @@ def eject(app, host):
                                     txn.referrers("host_cpu", "host", host)]
         gone += [("console", c) for c in txn.referrers("console", "VM", control)]
         for sr, rec in store.records("SR"):
-            if app.host_of(rec) != host:
-                continue
+            if srreach.local_host(app, rec) != host:
+                continue     # another host's, or shared: the pool keeps it
             for vdi in txn.referrers("VDI", "SR", sr):
                 gone += [("VBD", vbd) for vbd in txn.referrers("VBD", "VDI", vdi)]
                 gone.append(("VDI", vdi))

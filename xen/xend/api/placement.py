@@ -10,7 +10,7 @@ On a host alone (no pool) the host itself is the only one, checked as before by 
 domain owner.
 """
 
-from ..host import srdrivers
+from ..state import srreach
 from ..state.domains import require_features
 from .errors import ApiError
 
@@ -24,24 +24,6 @@ def free_memory(app, host):
     return app.sampler.host_memory[1] if host == app.host_ref else 0
 
 
-def _srs(app, vm):
-    """The SRs of ``vm``'s disks (an empty CD drive has none)."""
-    srs = set()
-    for vbd in app.store.referrers("VBD", "VM", vm):
-        vdi = app.store.get("VBD", vbd).get("VDI")
-        sr = (app.store.get("VDI", vdi) or {}).get("SR") if vdi else None
-        if sr:
-            srs.add(sr)
-    return srs
-
-
-def reaches(app, host, sr):
-    """Whether ``host`` reaches SR ``sr``: a shared SR every member, a local one its own
-    host only."""
-    rec = app.store.get("SR", sr) or {}
-    return srdrivers.driver(rec.get("type", "dir")).shared or app.host_of(rec) == host
-
-
 def check(app, vm, host):
     """Raise why ``host`` may not run ``vm`` now: HOST_NOT_LIVE, HOST_OFFLINE (another
     member with no ``address``: the pool channel cannot reach it), HOST_DISABLED,
@@ -53,9 +35,9 @@ def check(app, vm, host):
         raise ApiError("HOST_OFFLINE", host)
     if not rec.get("enabled", True):
         raise ApiError("HOST_DISABLED", host)
-    for sr in sorted(_srs(app, vm)):
-        if not reaches(app, host, sr):
-            raise ApiError("VM_REQUIRES_SR", vm, sr)
+    unreached = srreach.unreached_disks(app, vm, host)
+    if unreached:
+        raise ApiError("VM_REQUIRES_SR", vm, unreached[0][1])
     rec = app.store.get("VM", vm)
     require_features(rec, app.host_features(host))
     needed, free = rec.get("memory_static_max", 0), free_memory(app, host)

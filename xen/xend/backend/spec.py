@@ -97,6 +97,9 @@ class DiskSpec:
     # For an image a user other than root adopted: the directories it and every file of
     # its backing chain are opened under (util.guestfiles); None: opened unrestricted.
     roots: tuple = None
+    # On a migration's target with storage "copy": whether the source copies its disk
+    # into this image (a writable one), or both open the same image (on shared storage).
+    copied: bool = True
 
 
 @dataclasses.dataclass

@@ -49,6 +49,7 @@ from ..api.objects import Objects
 from ..api.sessions import ROOT, Session, Sessions
 from ..api.tasks import Tasks
 from ..host import facts as hostinfo
+from ..state import srreach
 from ..state.domains import Domains
 from ..state.events import EventLog
 from ..state.migration import INTERNAL_OPS
@@ -216,6 +217,7 @@ class Xend:
         self._ensure_control_domain()
         self._ensure_root_user()
         self._ensure_default_sr()
+        srreach.attach_shared(self)      # the pool's shared SRs, reached from here too
         self.leases = self._open_leases()
         self.fence_watch = FenceWatch(self.state_dir, config["log_file"])
         self._watch_fence()
@@ -345,7 +347,8 @@ class Xend:
 
     def _ensure_default_sr(self):
         """Each host's own local SR, made at its first start."""
-        if not any(self.host_of(rec) == self.host_ref for _, rec in self.store.records("SR")):
+        if not any(srreach.local_host(self, rec) == self.host_ref
+                   for _, rec in self.store.records("SR")):
             self.handlers["SR"].make(str(uuidlib.uuid4()), {
                 "name_label": "Local storage", "name_description": "qcow2 images in "
                 "the state directory", "type": "dir",
@@ -418,8 +421,13 @@ class Xend:
     def start_placed(self, vm):
         """Start ``vm`` as root would with VM.start: on the member placement chooses
         (a dead member's guests restarted, state/hostfailure.py)."""
+        self.handlers["VM"].start(self.root_call("VM.start"), vm, False)
+
+    def root_call(self, method):
+        """A Call of ``method`` made by the daemon itself, as root: its own work on
+        objects (a migration's VDIs made and destroyed, a guest restarted)."""
         root = Session("", ROOT, 0.0, 0.0, datamodel.REVISIONS[-1])
-        self.handlers["VM"].start(Call(self, "VM.start", session=root), vm, False)
+        return Call(self, method, session=root)
 
     def reserve_for(self, path):
         """The bytes guest disks must leave free on ``path``'s file system: the

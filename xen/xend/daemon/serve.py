@@ -184,7 +184,24 @@ def serve(cfg, reload_config=None, ready=None):
     if app.restart_requested:
         # pool.join or eject: the same command again in this process (its pid, which a
         # supervisor watches, kept), now on the store the state directory names.
+        standard_streams_open()
         os.execv(sys.executable, [sys.executable, "-m", "xen.xend"] + sys.argv[1:])
+
+
+def standard_streams_open():
+    """Make descriptors 0-2 outlive the exec, /dev/null where one is closed. A detached
+    daemon's are /dev/null opened by python-daemon, which may leave them close-on-exec
+    (it opens /dev/null into the lowest free descriptor, 0, then dup2s 0 onto itself),
+    and a Python started without them has no sys.stdin: the command run again could not
+    detach."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:             # closed
+            os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
 
 
 def settle_heap():

@@ -88,6 +88,8 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
         self._busy = {}            # vm -> the operation holding it
         self._preempted = {}       # vm -> Event: its operation was overtaken; set once
                                    # the overtaking one is done
+        self._copies = {}          # vm -> {VDI: its copy here}, while a migration copies
+                                   # its disks to this host (state/migration.py)
         self._busy_lock = threading.Lock()
         self._restarted = {}       # vm -> monotonic time an actions/* restart started it
         self._starting = set()     # VMs being started: they hold their disks already
@@ -240,14 +242,16 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
             log.error("VM %s: its new state could not be stored, and stopping its guest "
                       "failed: %s", vm, e)
 
-    def _set_state(self, vm, state, private=None, event=None, fresh=False, crashed=False):
+    def _set_state(self, vm, state, private=None, event=None, fresh=False, crashed=False,
+                   also=None):
         """Store ``vm``'s power state, where it resides, the backend's private data (if
         given) and the console records of the guest it now has, in one transaction.
         ``event``: the guest started or stopped, and how (OP_EVENTS): logged once the
         state is stored, so each transition is logged once and only if it happened.
         ``fresh``: the guest is a new domain (started, resumed, rebooted): it gets a
         domid and start_time. ``crashed``: it is kept as it crashed; the flag goes with
-        the next change of power state."""
+        the next change of power state. ``also(txn)``: more of the same change, in its
+        transaction (a migrated guest's disks moving with it)."""
         resident = self.app.host_ref if state in lifecycle.LIVE_STATES else NULL_REF
         if not resident or private is not None:
             self.app.sampler.forget(vm)   # a stopped or new guest has no figures yet
@@ -268,6 +272,8 @@ class Domains(GuestSpecs, GuestActions, SavedGuests, HostFailure, Migrations):
                                    _start_time=xmltime.stamp(time.time()))
                 if changes:
                     txn.update("VM", vm, changes)
+                if also is not None:
+                    also(txn)
                 if private is not None:
                     txn.set_private("VM", vm, private)
                 if not lifecycle.holds_devices(state):

@@ -23,14 +23,23 @@ VM_MIGRATE_FAILED with the reason (a cancel ends the task as cancelled).
 Where the hosts have TLS material (``tls_cert``, ``tls_key`` signed by the pool's CA,
 ``pool_ca_file``) the guest travels over TLS: each host hands its backend its own
 (``migration_tls``), the target to receive, the source to send.
+
+With ``options["storage"]`` "copy" the disks local to this host that the target does
+not reach travel too: in step 2 the target makes an empty VDI of each (the same
+record, in its default local SR or ``options["sr"]``) and builds the guest on them,
+the backend copies the images in step 3, and in step 4 the guest's VBDs move to the
+copies in the transaction that moves resident_on. The source then destroys the old
+VDIs (their files with them); a failure or a cancel destroys the copies instead. A
+disk on a shared SR stays where it is.
 """
 
+import dataclasses
 import logging
 
 from ..api import lifecycle
 from ..api.errors import ApiError
 from ..backend.base import BackendError
-from ..host.srdrivers import SR_TYPES
+from . import srreach
 
 log = logging.getLogger("xend.domains")
 
@@ -39,8 +48,9 @@ log = logging.getLogger("xend.domains")
 INTERNAL_OPS = {"migrate_receive": "receive_migration",
                 "migrate_finish": "finish_migration"}
 
-# VM.pool_migrate's options and the values each takes, the default first.
-OPTIONS = {"live": ("true",), "storage": ("shared",)}
+# VM.pool_migrate's options and the values each takes, the default first (None: any
+# string, by default ""; "sr": the SR to copy disks into).
+OPTIONS = {"live": ("true",), "storage": ("shared", "copy"), "sr": None}
 
 # Returned by an operation's work when another host stored its outcome (run()).
 MOVED = object()
@@ -51,11 +61,12 @@ def migrate_options(options):
     key or value VM.pool_migrate does not take."""
     options = dict(options or {})
     for key, value in options.items():
-        if value not in OPTIONS.get(key, (value,)) or key not in OPTIONS:
+        if key not in OPTIONS or value not in (OPTIONS[key] or (value,)):
             raise ApiError("INVALID_VALUE", "options:" + key,
-                           "%s (takes: %s)" % (value, ", ".join(OPTIONS.get(key, ()))
+                           "%s (takes: %s)" % (value, ", ".join(OPTIONS.get(key) or ())
                                                or "no such option"))
-    return {key: options.get(key, values[0]) for key, values in OPTIONS.items()}
+    return {key: options.get(key, values[0] if values else "")
+            for key, values in OPTIONS.items()}
 
 
 def migration_tls(config):
@@ -64,11 +75,6 @@ def migration_tls(config):
     tls = {"cert": config.get("tls_cert"), "key": config.get("tls_key"),
            "ca": config.get("pool_ca_file")}
     return tls if all(tls.values()) else None
-
-
-def _shared(sr_record):
-    """Whether every member reaches the SR (its type's SR.shared)."""
-    return getattr(SR_TYPES.get(sr_record.get("type")), "shared", False)
 
 
 class Migrations:
@@ -85,15 +91,20 @@ class Migrations:
                            "host is in no pool, so %s is not one of its hosts" % host)
 
         def work():
-            self._check_target(vm, host)
+            copies = self._check_target(vm, host, options["storage"])
+            # Nothing to copy: both hosts open the same images, as with "shared".
+            storage = "copy" if copies else "shared"
             try:
-                reply = channel.internal(host, "migrate_receive", vm, options["storage"])
+                reply = channel.internal(host, "migrate_receive", vm, storage, copies,
+                                         options["sr"])
             except ApiError as e:
                 raise ApiError("VM_MIGRATE_FAILED", vm, "the target could not prepare "
                                "to receive it: %s" % e) from None
             tls = migration_tls(self.app.config)
             try:
-                figures = self.backend.migrate_send(vm, reply["uri"], dict(options, tls=tls))
+                figures = self.backend.migrate_send(
+                    vm, reply["uri"], dict(options, storage=storage, nbd=reply.get("nbd"),
+                                           tls=tls))
             except BaseException:
                 self._abandon(vm, host)
                 raise
@@ -105,6 +116,7 @@ class Migrations:
             log.info("VM %s: migrated to host %s %s (%s)", vm, host,
                      "over TLS" if tls else "in clear",
                      ", ".join("%s %s" % kv for kv in sorted(figures.items())))
+            self._destroy_vdis(copies, "copied to host %s" % host)
             return MOVED
         self.run(vm, "migrate", work)
 
@@ -124,9 +136,10 @@ class Migrations:
                 return ref
         raise ApiError("UUID_INVALID", "host", dest)
 
-    def _check_target(self, vm, host):
+    def _check_target(self, vm, host, storage):
         """VM_MIGRATE_FAILED unless ``host`` can take ``vm`` now; HOST_NOT_LIVE and
-        HOST_DISABLED as a start on it would be refused."""
+        HOST_DISABLED as a start on it would be refused. Returns the VDIs to copy to
+        it (``storage`` "copy": those of its disks ``host`` does not reach)."""
         if host == self.app.host_ref:
             raise ApiError("VM_MIGRATE_FAILED", vm, "it already runs on host %s" % host)
         target = self.store.get("host", host)
@@ -134,18 +147,43 @@ class Migrations:
             raise ApiError("HOST_NOT_LIVE", host)
         if not target.get("enabled", True):
             raise ApiError("HOST_DISABLED", host)
-        for vbd in self.store.referrers("VBD", "VM", vm):
-            vdi = self.store.get("VBD", vbd).get("VDI")
-            sr = (self.store.get("VDI", vdi) or {}).get("SR")
-            rec = self.store.get("SR", sr) if sr else None
-            if rec and not _shared(rec) and self.app.host_of(rec) != host:
+        copies = []
+        for vdi, sr in srreach.unreached_disks(self.app, vm, host):
+            why = self._not_copied(vm, vdi, sr) if storage == "copy" else \
+                "the option storage \"copy\" copies a disk to it"
+            if why:
                 raise ApiError("VM_MIGRATE_FAILED", vm, "host %s does not reach the SR "
-                               "%s of its disk %s" % (host, sr, vdi))
+                               "%s of its disk %s (%s)" % (host, sr, vdi, why))
+            copies.append(vdi)
         need = self.store.get("VM", vm).get("memory_static_max", 0)
         free = (self.app.lease(host) or {}).get("memory_free")
         if free is not None and free < need:
             raise ApiError("VM_MIGRATE_FAILED", vm, "host %s has %d bytes of memory free, "
                            "the guest needs %d" % (host, free, need))
+        return copies
+
+    def _not_copied(self, vm, vdi, sr):
+        """Why the VDI ``vdi`` (in SR ``sr``) of ``vm`` cannot be copied with it, or "":
+        only a writable disk of this host's own, of this VM alone, is."""
+        if srreach.local_host(self.app, self.store.get("SR", sr)) != self.app.host_ref:
+            return "its SR is not this host's"
+        vbds = [self.store.get("VBD", v) for v in self.store.referrers("VBD", "VDI", vdi)]
+        if any(v["VM"] != vm for v in vbds):
+            return "another VM has the disk too"
+        if self.store.get("VDI", vdi).get("read_only") or any(
+                v.get("mode", "RW") != "RW" or v.get("type") == "CD" for v in vbds):
+            return "a read-only disk is not copied"
+        return ""
+
+    def _destroy_vdis(self, vdis, why):
+        """Destroy the VDIs ``vdis`` and their images, as root; one that cannot be is
+        logged (the migration that made them spare is done)."""
+        for vdi in vdis:
+            try:
+                self.app.handlers["VDI"].delete(self.app.root_call("VDI.destroy"), vdi)
+                log.info("VDI %s: destroyed (%s)", vdi, why)
+            except (ApiError, OSError) as e:
+                log.error("VDI %s could not be destroyed (%s): %s", vdi, why, e)
 
     def _lost(self, vm, host, error):
         """The guest left this host but the target did not say it took over: unless its
@@ -171,15 +209,53 @@ class Migrations:
 
     # -- the target (internal operations, never on the API) --------------------------
 
-    def receive_migration(self, vm, storage):
-        """Build ``vm``'s guest here, not running, ready to receive its state; returns
-        {"uri": where the source sends it}."""
-        spec = self.spec(vm)
-        self.make_bridges(self._vifs_of(vm))
-        self._made_vm_dir(vm)
-        reply = self.backend.migrate_receive(spec, self._receive_address(), storage,
-                                             tls=migration_tls(self.app.config))
-        return {"uri": reply["uri"]}
+    def receive_migration(self, vm, storage, copies=(), sr=""):
+        """Build ``vm``'s guest here, not running, ready to receive its state, on empty
+        copies (in ``sr``, else the default SR) of the VDIs ``copies``; returns {"uri":
+        where the source sends it, "nbd": where it copies the disks to}."""
+        made = self._make_copies(vm, copies, sr)
+        try:
+            spec = self._copy_spec(self.spec(vm), made)
+            self.make_bridges(self._vifs_of(vm))
+            self._made_vm_dir(vm)
+            reply = self.backend.migrate_receive(spec, self._receive_address(), storage,
+                                                     tls=migration_tls(self.app.config))
+        except BaseException:
+            self._destroy_vdis(made.values(), "its migration here failed")
+            raise
+        self._copies[vm] = made
+        return {"uri": reply["uri"], "nbd": reply.get("nbd")}
+
+    def _make_copies(self, vm, vdis, sr):
+        """{VDI: an empty VDI like it in ``sr`` (default: this host's default SR)};
+        VM_MIGRATE_FAILED where ``sr`` is no SR this host may make them in, and
+        whatever made them fail (SR_FULL), none left made."""
+        if not vdis:
+            return {}
+        sr = sr or self.app.handlers["SR"].default_sr()
+        if not sr or not srreach.reaches(self.app, self.app.host_ref, sr):
+            raise ApiError("VM_MIGRATE_FAILED", vm, "SR %r is none this host reaches to "
+                           "copy its disks into" % sr)
+        made = {}
+        try:
+            for vdi in vdis:
+                made[vdi] = self.app.handlers["VDI"].make_like(vdi, sr)
+        except BaseException:
+            self._destroy_vdis(made.values(), "its migration here failed")
+            raise
+        return made
+
+    def _copy_spec(self, spec, made):
+        """``spec`` with each disk whose VDI is in ``made`` on its copy's image, copied;
+        the other disks opened where they are."""
+        disks = []
+        for d in spec.disks:
+            copy = made.get(self.store.get("VBD", d.vbd)["VDI"])
+            private = self.store.private(copy) if copy else None
+            disks.append(dataclasses.replace(d, path=private["path"],
+                                             format=private["format"]) if copy else
+                         dataclasses.replace(d, copied=False))
+        return dataclasses.replace(spec, disks=disks)
 
     def _receive_address(self):
         """Where this host receives guests: its address in the pool (host.address),
@@ -190,8 +266,21 @@ class Migrations:
     def finish_migration(self, vm, ok):
         """Run the received guest of ``vm`` and store it as this host's (``ok``), or end
         it. VM_MIGRATE_FAILED where its state did not arrive whole."""
-        private = self.backend.migrate_finish(vm, ok)
-        if ok:
-            # Its domid and start_time stay: the guest goes on, it is not a new one.
-            self._set_state(vm, lifecycle.RUNNING, private, "started (migrated here)")
+        made = self._copies.pop(vm, {})
+        try:
+            private = self.backend.migrate_finish(vm, ok)
+        except BaseException:
+            self._destroy_vdis(made.values(), "its migration here failed")
+            raise
+        if not ok:
+            self._destroy_vdis(made.values(), "its migration here was abandoned")
+            return {}
+
+        def disks_moved(txn):
+            for vbd in txn.referrers("VBD", "VM", vm):
+                if txn.get("VBD", vbd).get("VDI") in made:
+                    txn.update("VBD", vbd, {"VDI": made[txn.get("VBD", vbd)["VDI"]]})
+        # Its domid and start_time stay: the guest goes on, it is not a new one.
+        self._set_state(vm, lifecycle.RUNNING, private, "started (migrated here)",
+                        also=disks_moved)
         return {}

@@ -359,7 +359,11 @@ def _readable(sock, timeout):
 def _hung_up(sock):
     """Whether the client closed its end: EOF is all the kernel holds for us. Bytes of
     a next request (or, on TLS, of a record) mean it is still there. Peeks at the raw
-    socket, beneath any TLS layer, and never blocks."""
+    socket, beneath any TLS layer, and never blocks: on a socket with a timeout (a TLS
+    connection's, set for its handshake) Python's recv first waits for a byte for that
+    long whatever its flags say, so only a socket with something to read is peeked."""
+    if not _readable(sock, 0):
+        return False
     try:
         return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except (BlockingIOError, InterruptedError):

@@ -140,9 +140,7 @@ class HostHandler(ClassHandler):
                 if self.app.host_of(nrec) == ref for p in pifs.of_network(net, nrec)]
 
     def _pbds(self, ref, rec):
-        pbds = self.app.handlers["PBD"]
-        return [p for sr, srec in self.store.records("SR")
-                if self.app.host_of(srec) == ref for p in pbds.of_sr(sr)]
+        return self.app.handlers["PBD"].of_host(ref)
 
     def disable(self, call, host):
         with self.store.transaction() as txn:

@@ -11,6 +11,7 @@ import shutil
 
 from ...backend.spec import DISK_DEVICE
 from ...host import imagexfer, srdrivers
+from ...state import srreach
 from ...util import progress
 from ...util.files import fs_size, same_file_system
 from .. import lifecycle
@@ -52,17 +53,24 @@ class SRHandler(SRAdoption, ClassHandler):
         return self.app.handlers["PBD"].of_sr(ref)
 
     def insert(self, txn, ref, stored, bound=None, private=None, call=None):
-        """An SR made here is local to this host (HOST_KEY): its files are here alone."""
-        super().insert(txn, ref, dict(stored, **{HOST_KEY: self.app.host_ref}), bound,
-                       private, call)
+        """A local SR made here is local to this host (HOST_KEY): its files are here
+        alone. A shared one is every member's (state/srreach.py): it names no host."""
+        if not srreach.is_shared(stored):
+            stored = dict(stored, **{HOST_KEY: self.app.host_ref})
+        super().insert(txn, ref, stored, bound, private, call)
 
     def require_here(self, sr):
         """OPERATION_NOT_ALLOWED unless the files of ``sr`` are on this host: another
-        host's local SR is that host's to change."""
+        host's local SR is that host's to change (a shared SR's are every member's)."""
         rec = self.store.get("SR", sr)
-        if rec is not None and self.app.host_of(rec) != self.app.host_ref:
+        host = srreach.local_host(self.app, rec) if rec is not None else None
+        if host not in (None, self.app.host_ref):
             raise ApiError("OPERATION_NOT_ALLOWED", "SR %s is local to host %s: its files "
-                           "are changed only there" % (sr, self.app.host_of(rec)))
+                           "are changed only there" % (sr, host))
+
+    def _here(self, rec):
+        """Whether this host reaches the SR of record ``rec`` (its own or a shared one)."""
+        return srreach.local_host(self.app, rec) in (None, self.app.host_ref)
 
     def _driver(self, rec):
         return srdrivers.driver(rec.get("type", "dir"))
@@ -127,7 +135,7 @@ class SRHandler(SRAdoption, ClassHandler):
         for other, rec in self.store.records("SR"):
             # One directory under two names would be two SRs deleting each other's images
             # (another host's local SR is a directory of another machine).
-            if self.app.host_of(rec) == self.app.host_ref and \
+            if self._here(rec) and \
                     srdrivers.same_place(rec["location"], stored["location"]):
                 raise ApiError("INVALID_VALUE", "location",
                                "%s (used by SR %s)" % (stored["location"], other))
@@ -137,6 +145,8 @@ class SRHandler(SRAdoption, ClassHandler):
         try:
             with self.store.transaction() as txn:
                 self.insert(txn, ref, stored, bound)
+                if d.shared:
+                    srreach.note_attached(self.app, txn, ref)
         except BaseException:
             if not existed:
                 d.detach(stored["location"], config)
@@ -152,7 +162,7 @@ class SRHandler(SRAdoption, ClassHandler):
             return named
         default = os.path.join(self.app.state_dir, "sr", "default")
         for ref, rec in self.store.records("SR"):
-            if self.app.host_of(rec) == self.app.host_ref and \
+            if srreach.local_host(self.app, rec) == self.app.host_ref and \
                     srdrivers.same_place(rec["location"], default):
                 return ref
         return None
@@ -288,6 +298,10 @@ class VDIHandler(VDIAdoption, ClassHandler):
         if stored.get("parent"):
             raise ApiError("INVALID_VALUE", "parent",
                            "%s (parents are made by VDI.snapshot)" % stored["parent"])
+        return self.make(stored, bound)
+
+    def make(self, stored, bound=None):
+        """Make a new empty VDI of the stored record ``stored`` and its image; its ref."""
         ref = new_ref()
         sr, d = self._sr(stored)
         self.validate(None, ref, None, stored)
@@ -299,6 +313,11 @@ class VDIHandler(VDIAdoption, ClassHandler):
             d.delete(path)
             raise
         return ref
+
+    def make_like(self, vdi, sr):
+        """A new empty VDI in ``sr`` with the record of ``vdi`` (its size, name, type...)
+        but no parent: where a migration copies ``vdi``'s image to. Its ref."""
+        return self.make(dict(self.store.get("VDI", vdi), SR=sr, parent=""))
 
     def set_virtual_size(self, call, wire, ref, sectors):
         """Grow the image, then record the new size."""

@@ -43,8 +43,9 @@ SR = Class("SR", "a storage repository", [
           since="1.0", rev="1.0",
           same_as=Renamed(("type",), read=renames.dir_to_local, write=renames.local_to_dir)),
     # 1.0: host's interfaces, storage and objects
-    Field("PBDs", Set(Ref("PBD")), RO_RUN, "the PBD through which this host reaches the "
-          "SR", since="1.0"),
+    Field("PBDs", Set(Ref("PBD")), RO_RUN, "the PBDs through which hosts reach the SR: "
+          "its host's for a local SR, one per host of the pool for a shared one",
+          since="1.0"),
     Field("shared", Bool, RO_RUN, "true if every host of the pool reaches this SR (types "
           "shared-dir and nfs); false for the types of one host's own storage",
           since="1.0"),
@@ -167,17 +168,18 @@ VBD_METRICS = Class("VBD_metrics", "the metrics associated with a virtual block 
 ], creatable=False, deletable=False, stored=False, owner="VBD", since="1.0")
 
 
-# 1.0: PBD, how this host reaches an SR (one per SR on this single host: a view of the
+# 1.0: PBD, how a host reaches an SR (one per SR and host reaching it: a view of the
 # SR's record, handlers/pbd.py).
 PBD = Class("PBD", "the physical block device through which a host reaches an SR", [
     uuid_field(),
     Field("host", Ref("host"), RO_INS, "physical machine on which the pbd is available: "
-          "this host"),
+          "the host a local SR is local to, or one host of the pool for a shared SR"),
     Field("SR", Ref("SR"), RO_INS, "the storage repository that the pbd realises"),
     Field("device_config", Map(String, String), RO_INS, "what the host's SR driver is "
           "given: location (the SR's), and the SR type's own keys (format: the image "
           "format; adopted, read_only: \"true\" where so; server, serverpath: an nfs "
           "SR's)"),
     Field("currently_attached", Bool, RO_RUN, "is the SR currently attached on this host? "
-          "(always: the daemon attaches every SR it has)"),
+          "(a local SR always; a shared SR once that host's daemon has attached it: at "
+          "its start, or when it made the SR)"),
 ], creatable=False, deletable=False, stored=False, owner="SR", since="1.0")

@@ -288,7 +288,11 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
     _vm_op("pool_migrate", [Param("host", Ref("host"), "the host of the pool to move to"),
                             Param("options", Map(String, String),
                                   "live: \"true\" (the default); storage: \"shared\" "
-                                  "(the default: the target opens the same images)")],
+                                  "(the default: the target opens the same images) or "
+                                  "\"copy\" (disks on this host's local SRs are copied "
+                                  "into new VDIs on the target, the old ones destroyed); "
+                                  "sr: the SR the copies are made in (default: the "
+                                  "target's default SR)")],
            "Move the Running VM live to another host of its pool (the later API's "
            "message): the guest runs on there, resident_on moves; on a cancel or a "
            "failure it runs on where it was (VM_MIGRATE_FAILED says why).",

@@ -111,9 +111,9 @@ async def receive(processes, spec, address, storage, taps, audio_ok, tls=None):
 
 
 async def _export_disks(dom, spec, address, secure):
-    """Serve the target's writable disks over NBD on ``address`` (over TLS where
-    ``secure``); returns {"host", "port", "exports": [VBD uuid, each its export's
-    name]}."""
+    """Serve the target's writable disks to be copied (DiskSpec.copied) over NBD on
+    ``address`` (over TLS where ``secure``); returns {"host", "port", "exports": [VBD
+    uuid, each its export's name]}."""
     # The daemon binds the socket and hands it over, as it does every socket QEMU serves.
     server = socket.create_server((address, 0), family=socket.AF_INET6 if ":" in address
                                   else socket.AF_INET)
@@ -125,7 +125,7 @@ async def _export_disks(dom, spec, address, secure):
     if secure:
         start["tls-creds"] = tlscreds.CREDS
     await dom.qmp("nbd-server-start", start)
-    exports = [d.vbd for d in spec.disks if d.mode == "RW" and not d.cdrom]
+    exports = [d.vbd for d in spec.disks if d.mode == "RW" and not d.cdrom and d.copied]
     for vbd in exports:
         await dom.qmp("block-export-add", {"type": "nbd", "id": "export-" + vbd,
                                            "node-name": dom.disks[vbd], "name": vbd,
