@@ -140,6 +140,19 @@ def test_a_vm_made_on_one_host_is_seen_on_the_others_in_commit_order(members):
     b.api.VM.destroy(vm)
 
 
+def test_an_object_made_through_one_host_is_named_at_once_through_another(members):
+    # The second member's copy may not have the first's commit yet when the call
+    # arrives: it reads the pool's latest commits before refusing a handle.
+    a, b = members[0], members[1]
+    for k in range(30):
+        vm = new_vm(a.api, name_label="made")
+        b.api.VM.set_name_label(vm, "named %d" % k)
+        # Reads answer from each member's copy, which the rename reaches a moment later.
+        wait_until(lambda vm=vm, k=k: a.api.VM.get_name_label(vm) == "named %d" % k,
+                   STATE_WAIT, "the rename to reach the first member")
+        a.api.VM.destroy(vm)
+
+
 def test_a_restart_keeps_the_host_and_leaves_other_hosts_guests_alone(members):
     a, b = members[0], members[1]
     hosts = sorted(a.api.host.get_all())

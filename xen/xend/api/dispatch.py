@@ -190,7 +190,15 @@ class Dispatcher:
                         raise self._unknown(called, name)
             if forwarding.may_forward(self.app, method):
                 self.app.store.catch_up()
-            args = self.check_args(method, args)
+            try:
+                args = self.check_args(method, args)
+            except ApiError as e:
+                # An object made through another member of the pool a moment ago may not
+                # be in this one's copy yet: read the latest commits, then judge again.
+                if e.code != "HANDLE_INVALID":
+                    raise
+                self.app.store.catch_up()
+                args = self.check_args(method, args)
             if method.root_only and not call.is_root:
                 raise ApiError("PERMISSION_DENIED", "%s is for root only" % method.name)
             if method.lifecycle:
