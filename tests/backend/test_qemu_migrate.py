@@ -103,14 +103,15 @@ def test_migration_with_storage_copy_moves_the_disk_into_the_targets_image(
     wait_console(here, "disk says %s" % TOKEN)
 
 
-def test_unknown_storage_or_downtime_is_refused_before_anything_runs(backend, vms):
+def test_unknown_storage_downtime_or_bandwidth_is_refused_before_anything_runs(backend, vms):
     spec = vms.spec()
     with pytest.raises(BackendError) as err:
         backend.migrate_receive(spec, "127.0.0.1", storage="nfs")
     assert err.value.params[:2] == ["storage", "nfs"]
     assert qemu_pids(spec.uuid) == []
     backend.start(spec, paused=False)
-    for options, field in (({"storage": "nfs"}, "storage"), ({"downtime_ms": 0}, "downtime_ms")):
+    for options, field in (({"storage": "nfs"}, "storage"), ({"downtime_ms": 0}, "downtime_ms"),
+                           ({"max_bandwidth": -1}, "max_bandwidth")):
         with pytest.raises(BackendError) as err:
             backend.migrate_send(spec.uuid, "tcp:127.0.0.1:1", options)
         assert (err.value.code, err.value.params[0]) == ("VALUE_NOT_SUPPORTED", field)

@@ -144,6 +144,9 @@ def test_a_target_that_cannot_take_it_is_refused_before_anything_moves(pool):
         txn.update("host", "h2", {"enabled": True})
     assert failure(source.pool_migrate, "vm1", "h2", {"storage": "nowhere"})[:2] == [
         "INVALID_VALUE", "options:storage"]
+    for bandwidth in ("0", "-1", "1.5", "fast"):
+        assert failure(source.pool_migrate, "vm1", "h2", {"bandwidth": bandwidth})[:2] == [
+            "INVALID_VALUE", "options:bandwidth"]
     assert failure(source.migrate, "vm1", "nohost", True, {}) == [
         "UUID_INVALID", "host", "nohost"]
     stays_on_h1(pool)

@@ -153,10 +153,11 @@ class Backend(abc.ABC):
         images) or "copy" (the writable disks are copied into the target's images,
         which migrate_receive's spec names and the caller created empty, of the same
         virtual size; ``"nbd"``: migrate_receive's); ``"downtime_ms"``: the longest
-        pause the guest may see at the switch; ``"tls"``: {"cert", "key", "ca"}, paths of
-        this host's PEM certificate and key and of the CA that signed both hosts': the
-        guest's state and disks travel over TLS, each end checking the other's
-        certificate (None or absent: plain TCP).
+        pause the guest may see at the switch; ``"max_bandwidth"``: the most bytes per
+        second the guest's memory is sent at (None or absent: no cap); ``"tls"``:
+        {"cert", "key", "ca"}, paths of this host's PEM certificate and key and of the
+        CA that signed both hosts': the guest's state and disks travel over TLS, each
+        end checking the other's certificate (None or absent: plain TCP).
         On failure VM_MIGRATE_FAILED [uuid, reason], on a cancel util.progress.Cancelled:
         either way the guest keeps running here."""
         raise BackendError("VM_MIGRATE_FAILED", uuid,

@@ -50,7 +50,7 @@ INTERNAL_OPS = {"migrate_receive": "receive_migration",
 
 # VM.pool_migrate's options and the values each takes, the default first (None: any
 # string, by default ""; "sr": the SR to copy disks into).
-OPTIONS = {"live": ("true",), "storage": ("shared", "copy"), "sr": None}
+OPTIONS = {"live": ("true",), "storage": ("shared", "copy"), "sr": None, "bandwidth": None}
 
 # Returned by an operation's work when another host stored its outcome (run()).
 MOVED = object()
@@ -65,6 +65,10 @@ def migrate_options(options):
             raise ApiError("INVALID_VALUE", "options:" + key,
                            "%s (takes: %s)" % (value, ", ".join(OPTIONS.get(key) or ())
                                                or "no such option"))
+    bandwidth = options.get("bandwidth", "")
+    if bandwidth and not (bandwidth.isdigit() and 0 < int(bandwidth) < 1 << 30):
+        raise ApiError("INVALID_VALUE", "options:bandwidth", "%s (takes: a whole number of "
+                       "MiB/s above 0)" % bandwidth)
     return {key: options.get(key, values[0] if values else "")
             for key, values in OPTIONS.items()}
 
@@ -104,7 +108,8 @@ class Migrations:
             try:
                 figures = self.backend.migrate_send(
                     vm, reply["uri"], dict(options, storage=storage, nbd=reply.get("nbd"),
-                                           tls=tls))
+                                           tls=tls, max_bandwidth=int(
+                                               options["bandwidth"] or 0) << 20 or None))
             except BaseException:
                 self._abandon(vm, host)
                 raise

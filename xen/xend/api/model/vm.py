@@ -292,7 +292,8 @@ VM = Class("VM", "a virtual machine (or 'guest')", [
                                   "\"copy\" (disks on this host's local SRs are copied "
                                   "into new VDIs on the target, the old ones destroyed); "
                                   "sr: the SR the copies are made in (default: the "
-                                  "target's default SR)")],
+                                  "target's default SR); bandwidth: the most MiB/s the "
+                                  "guest's memory is sent at (default: no cap)")],
            "Move the Running VM live to another host of its pool (the later API's "
            "message): the guest runs on there, resident_on moves; on a cancel or a "
            "failure it runs on where it was (VM_MIGRATE_FAILED says why).",

@@ -55,10 +55,11 @@ def tuning(options):
     if options.get("tuned", True) is False:
         return QEMU_DEFAULTS
     downtime = options.get("downtime_ms", DOWNTIME_MS)
-    if not isinstance(downtime, int) or isinstance(downtime, bool) or downtime <= 0:
-        raise BackendError("VALUE_NOT_SUPPORTED", "downtime_ms", downtime,
-                           "a whole number of milliseconds above 0")
-    return {"parameters": {"downtime-limit": downtime, "max-bandwidth": UNCAPPED},
+    cap = options.get("max_bandwidth") or UNCAPPED
+    for key, value in (("downtime_ms", downtime), ("max_bandwidth", cap)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise BackendError("VALUE_NOT_SUPPORTED", key, value, "a whole number above 0")
+    return {"parameters": {"downtime-limit": downtime, "max-bandwidth": cap},
             "capabilities": {"auto-converge": True}}
 
 
