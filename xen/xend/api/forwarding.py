@@ -33,29 +33,31 @@ def _guest_changes(cls):
 _DEVICE_CHANGES = {name: _guest_changes(cls) for name, cls in datamodel.CLASSES.items()}
 
 
+def _acts_on_guest(method):
+    """Whether ``method`` acts on a guest: a VM lifecycle operation, or a change of one
+    of its devices (the module's docstring)."""
+    return bool(method.lifecycle and method.cls == "VM"
+                or method.name.partition(".")[2] in _DEVICE_CHANGES.get(method.cls, ()))
+
+
 def may_forward(app, method):
     """Whether ``method`` may be carried out by another member: then the member called
     reads the database's latest commits before checking it (the VM's power state and
     ``resident_on``, its handles), since the client may have just changed the guest
     through another member."""
-    if app.pool_channel is None:
-        return False
-    return bool(method.lifecycle and method.cls == "VM"
-                or method.name.partition(".")[2] in _DEVICE_CHANGES.get(method.cls, ()))
+    return app.pool_channel is not None and _acts_on_guest(method)
 
 
 def resident_host(app, method, args):
     """The other member that must carry out the call ``method`` on ``args`` (checked
     values), or None when it runs here (on a host alone, always)."""
-    if app.pool_channel is None or not args:
+    if not args or not may_forward(app, method):
         return None
-    if method.lifecycle and method.cls == "VM":
+    if method.cls == "VM":
         vm = args[0]
-    elif method.name.partition(".")[2] in _DEVICE_CHANGES.get(method.cls, ()):
+    else:
         record = args[0] if isinstance(args[0], dict) else app.store.get(method.cls, args[0])
         vm = (record or {}).get("VM")
-    else:
-        return None
     host = (app.store.get("VM", vm) or {}).get("resident_on") if vm else None
     return host if host and host != app.host_ref else None
 

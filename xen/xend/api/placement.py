@@ -16,12 +16,8 @@ from .errors import ApiError
 
 
 def free_memory(app, host):
-    """Bytes free on ``host``: its lease's figure, as of its last renewal (this host's
-    own sample where it has no lease yet)."""
-    lease = app.lease(host)
-    if lease is not None:
-        return lease["memory_free"]
-    return app.sampler.host_memory[1] if host == app.host_ref else 0
+    """Bytes free on ``host`` (app.host_memory: this host's sample, another's lease)."""
+    return app.host_memory(host)[1]
 
 
 def check(app, vm, host):

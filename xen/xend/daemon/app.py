@@ -413,6 +413,14 @@ class Xend:
         or None (no lease: on SQLite, or a member that never renewed one)."""
         return None if self.leases is None else self.leases.lease(host)
 
+    def host_memory(self, host):
+        """(total, free) bytes of ``host``'s memory: this host's as the sampler last saw
+        them, another member's as its lease last said ((0, 0) without one)."""
+        if host == self.host_ref or self.leases is None:
+            return self.sampler.host_memory
+        lease = self.lease(host) or {}
+        return lease.get("memory_total", 0), lease.get("memory_free", 0)
+
     def host_live(self, host):
         """Whether ``host`` is alive: a host alone always is; a member while its lease
         has not expired."""

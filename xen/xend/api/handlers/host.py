@@ -55,13 +55,11 @@ class HostHandler(ClassHandler):
     # machine's (dom0, or the whole host where the daemon runs on it). Another member's:
     # as its lease last said (0 without one).
 
-    def _memory(self, ref, rec, index, key):
-        if self.app.leases is None or ref == self.app.host_ref:
-            return self.app.sampler.host_memory[index]
-        return (self.app.lease(ref) or {}).get(key, 0)
+    def _memory_total(self, ref, rec):
+        return self.app.host_memory(ref)[0]
 
-    _memory_total = functools.partialmethod(_memory, index=0, key="memory_total")
-    _memory_free = functools.partialmethod(_memory, index=1, key="memory_free")
+    def _memory_free(self, ref, rec):
+        return self.app.host_memory(ref)[1]
 
     @_of_this_machine("control_domain_memory")
     def _control_domain_memory(self, ref, rec):
@@ -117,7 +115,7 @@ class HostHandler(ClassHandler):
 
     def _require_own(self, host):
         """OPERATION_NOT_ALLOWED for another host of the pool: what acts on the machine
-        or reads it is done by that host's own daemon (until calls are forwarded)."""
+        or reads it is done by that host's own daemon (such calls are not forwarded)."""
         if host != self.app.host_ref:
             raise ApiError("OPERATION_NOT_ALLOWED", "host %s is another host of the pool: "
                            "ask its own daemon" % host)
