@@ -36,8 +36,8 @@ import subprocess
 import sys
 import time
 
-from ..backend.qemu.domain import proc_starttime, recorded_process
-from ..util.files import read_text, unlink_if_exists, write_private
+from ..backend.qemu.domain import proc_starttime, record_process, recorded_process
+from ..util.files import unlink_if_exists
 
 log = logging.getLogger("xend.fencewatch")
 
@@ -76,10 +76,10 @@ class FenceWatch:
 
     def running(self):
         """The pid of this state directory's watchdog, or None."""
-        try:
-            pid, starttime = (int(v) for v in read_text(self.pid_file).split())
-        except ValueError:
+        recorded = recorded_process(self.state_dir, PID_FILE)
+        if recorded is None:
             return None
+        pid, starttime = recorded
         return pid if _alive_as_recorded(pid, starttime, MODULE.encode()) else None
 
     def ensure(self, sent, lease):
@@ -113,8 +113,7 @@ class FenceWatch:
                                            start_new_session=True)
         finally:
             os.close(fifo)
-        write_private(self.pid_file, "%d %d\n" % (self._child.pid,
-                                                   proc_starttime(self._child.pid)))
+        record_process(self.state_dir, self._child.pid, PID_FILE)
         log.info("fence watchdog: started (pid %d)", self._child.pid)
 
     def _send(self, line):

@@ -31,16 +31,17 @@ def proc_starttime(pid):
         return int(f.read().rsplit(")", 1)[1].split()[19])
 
 
-def record_process(state_dir, pid):
-    """Write ``PID_FILE`` for the QEMU ``pid`` of the guest whose directory is
-    ``state_dir`` (the start time tells a reused pid apart)."""
-    write_private(os.path.join(state_dir, PID_FILE), "%d %d\n" % (pid, proc_starttime(pid)))
+def record_process(state_dir, pid, name=PID_FILE):
+    """Write ``name`` (by default ``PID_FILE``, for the QEMU ``pid`` of the guest whose
+    directory is ``state_dir``): the pid and its start time, which tells a reused pid
+    apart."""
+    write_private(os.path.join(state_dir, name), "%d %d\n" % (pid, proc_starttime(pid)))
 
 
-def recorded_process(state_dir):
-    """(pid, start time) from ``state_dir``'s ``PID_FILE``, or None (none, or unreadable)."""
+def recorded_process(state_dir, name=PID_FILE):
+    """(pid, start time) from ``state_dir``'s ``name``, or None (none, or unreadable)."""
     try:
-        with open(os.path.join(state_dir, PID_FILE)) as f:
+        with open(os.path.join(state_dir, name)) as f:
             pid, starttime = f.read().split()
         return int(pid), int(starttime)
     except (OSError, ValueError):
