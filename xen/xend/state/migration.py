@@ -89,10 +89,7 @@ class Migrations:
     def pool_migrate(self, vm, host, options):
         """Move the running ``vm`` live to ``host`` (module docstring)."""
         options = migrate_options(options)
-        channel = self.app.pool_channel
-        if channel is None:
-            raise ApiError("OPERATION_NOT_ALLOWED", "no other host to migrate to: this "
-                           "host is in no pool, so %s is not one of its hosts" % host)
+        channel = self._channel(host)
 
         def work():
             copies = self._check_target(vm, host, options["storage"])
@@ -130,12 +127,18 @@ class Migrations:
         live: the backends move only a running guest's memory)."""
         return self.pool_migrate(vm, self._host_named(dest), options)
 
+    def _channel(self, host):
+        """The pool channel to reach ``host`` by; OPERATION_NOT_ALLOWED on a host alone,
+        which has no other host to migrate to."""
+        if self.app.pool_channel is None:
+            raise ApiError("OPERATION_NOT_ALLOWED", "no other host to migrate to: this "
+                           "host is in no pool, so %r is not one of its hosts" % host)
+        return self.app.pool_channel
+
     def _host_named(self, dest):
         """The member whose ref, uuid, name_label or address is ``dest``, else
         OPERATION_NOT_ALLOWED (on a single host: no other host) or UUID_INVALID."""
-        if self.app.pool_channel is None:
-            raise ApiError("OPERATION_NOT_ALLOWED", "no other host to migrate to: this "
-                           "host is in no pool, so %r is not one of its hosts" % dest)
+        self._channel(dest)
         for ref, rec in self.store.records("host"):
             if dest in (ref, rec.get("uuid"), rec.get("name_label"), rec.get("address")):
                 return ref
@@ -224,7 +227,7 @@ class Migrations:
             self.make_bridges(self._vifs_of(vm))
             self._made_vm_dir(vm)
             reply = self.backend.migrate_receive(spec, self._receive_address(), storage,
-                                                     tls=migration_tls(self.app.config))
+                                                 tls=migration_tls(self.app.config))
         except BaseException:
             self._destroy_vdis(made.values(), "its migration here failed")
             raise
