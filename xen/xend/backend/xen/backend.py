@@ -23,7 +23,7 @@ from .. import base, vcpuparams
 from ..base import BackendError
 from ..common import create_private_file
 from ..consolehub import HISTORY_BYTES
-from . import config, counters, host, hotplug
+from . import config, counters, host, hotplug, migrate
 from .console import Consoles, find_tty
 from .domains import Domain, Domains
 from .watch import GuestWatch
@@ -51,6 +51,8 @@ class XenBackend(base.Backend):
                                       else connect_xenstore())
         self._consoles = Consoles(console_history_bytes)
         self._domains = Domains(self._xl, self._find_console, self._consoles.end)
+        # VM uuid -> (DomainSpec, migrate.Incoming) of the guests being received here
+        self._incoming = {}
         self._watch = GuestWatch(self._xl, self._domains,
                                  lambda uuid, kind: self.on_guest_event(uuid, kind))
         self.info = self._xl.info()
@@ -63,20 +65,25 @@ class XenBackend(base.Backend):
         """``xl create`` the guest paused, then unpause it unless ``paused``."""
         config.check_can_start(spec, self.info)
         taken = {e["name"] for e in self._xl.list(max_age=0).values()}
-        name = config.domain_name(spec.vm, spec.uuid, taken)
-        text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
-                                      device_model_ok=bool(self.device_model),
-                                      pvh_cpuid=self.pvh_cpuid,
-                                      hvm_capable=host.hvm_capable(self.info))
-        dom = Domain.of_spec(spec, name)
-        os.makedirs(dom.state_dir, mode=0o700, exist_ok=True)
-        create_private_file(dom.config, text)
+        dom = self._configured(spec, config.domain_name(spec.vm, spec.uuid, taken))
         with dom.lock:
             self._domains.create(dom, ["create", "-p", dom.config])
             progress.report(0.8)
             if not paused:
                 self._xl.run("unpause", str(dom.domid))
         return dom.private()
+
+    def _configured(self, spec, name):
+        """A Domain for ``spec`` called ``name``, its xl configuration written in its
+        state dir (``xl create`` reads it; so does every rebuild)."""
+        text = config.build_config(spec, name, qdisk_ok=bool(self.device_model),
+                                   device_model_ok=bool(self.device_model),
+                                   pvh_cpuid=self.pvh_cpuid,
+                                   hvm_capable=host.hvm_capable(self.info))
+        dom = Domain.of_spec(spec, name)
+        os.makedirs(dom.state_dir, mode=0o700, exist_ok=True)
+        create_private_file(dom.config, text)
+        return dom
 
     def pause(self, uuid):
         """``xl pause``."""
@@ -142,6 +149,53 @@ class XenBackend(base.Backend):
                 raise BackendError("VM_STATE_FILE_CORRUPT", state_file) from None
             if not paused:
                 self._xl.run("unpause", str(dom.domid))
+        return dom.private()
+
+    # Live migration with xl migrate (migrate.py).
+
+    def migrate_receive(self, spec, address, storage="shared", tls=None):
+        """Start the receiving relay for ``spec``'s guest on ``address`` (its xl
+        migrate-receive builds the domain from what the source's xl sends)."""
+        migrate.check_storage(spec.uuid, storage)
+        config.check_can_start(spec, self.info)
+        # Refused now what could not be configured later, once the guest runs here.
+        taken = {e["name"] for e in self._xl.list(max_age=0).values()}
+        self._configured(spec, config.domain_name(spec.vm, spec.uuid, taken))
+        incoming = migrate.receive(self._xl, spec.uuid, spec.state_dir, address, tls)
+        self._incoming[spec.uuid] = (spec, incoming)
+        return {"uri": incoming.uri}
+
+    def migrate_send(self, uuid, uri, options):
+        """``xl migrate`` the domain to ``uri`` (migrate.send): the domain is ours to take
+        down meanwhile, so the checker leaves its suspension alone; once it is the
+        target's, xl has destroyed it here."""
+        migrate.check_storage(uuid, options.get("storage", "shared"))
+        dom = self._domains.running(uuid, "Running")
+        with dom.lock:
+            dom.expected = True
+            try:
+                figures = migrate.send(self._xl, dom, uri, options)
+            except BaseException:
+                dom.expected = False
+                self._watch.wake()
+                raise
+            self._domains.forget(dom)
+        return figures
+
+    def migrate_finish(self, uuid, ok):
+        """Own the domain the target's xl made (``ok``), with its configuration written
+        for rebuilds, or destroy it (migrate.finish)."""
+        spec, incoming = self._incoming.pop(uuid, (None, None))
+        if incoming is None:
+            if ok:
+                raise BackendError("VM_MIGRATE_FAILED", uuid, "no guest is being received here")
+            return None
+        entry = migrate.finish(self._xl, uuid, incoming, ok)
+        if entry is None:
+            return None
+        dom = self._configured(spec, entry["name"])
+        with dom.lock:
+            self._domains.adopt(dom, entry)
         return dom.private()
 
     def reattach(self, uuid, private):

@@ -121,6 +121,11 @@ class Domains:
             if leftover is not None:
                 self._xl.run("destroy", str(leftover["domid"]))
             raise
+        self.adopt(dom, entry)
+
+    def adopt(self, dom, entry):
+        """Record ``dom`` as the domain of ``xl list``'s ``entry`` (one just created,
+        restored or received) and call ``on_created``."""
         dom.domid, dom.name = entry["domid"], entry["name"]
         dom.kept = False
         self.add(dom)
