@@ -91,17 +91,44 @@ def test_a_call_on_another_member_is_carried_out_by_the_guests_host(members, run
     assert "VM %s: migrated to host %s" % (vm, b.host) in a.log_text()
 
 
-def test_a_cancelled_migration_leaves_the_guest_where_it_was(members, running):
+@pytest.mark.parametrize("caller", [0, 1], ids=["on-its-host", "on-the-target"])
+def test_a_cancelled_migration_leaves_the_guest_where_it_was(members, running, caller):
+    """Called on the target, the task runs as a task of the guest's host (RemoteTask):
+    its progress shows on the caller's task, and the caller's cancel reaches it."""
     a, b = members
     vm = running
-    task = a.api.Async.VM.pool_migrate(vm, b.host, {})
+    api, v10 = members[caller].api, members[caller].v10
+    task = api.Async.VM.pool_migrate(vm, b.host, {})
     # Beyond the 0.05 reported before the work: inside the send, where a cancel acts.
-    wait_until(lambda: a.api.task.get_progress(task) > 0.05, STATE_WAIT, "the send")
-    a.api.task.cancel(task)
-    wait_until(lambda: a.v10.task.get_status(task) in FINISHED, STATE_WAIT, "its end")
-    assert a.api.task.get_record(task)["status"] == "cancelled"
+    wait_until(lambda: api.task.get_progress(task) > 0.05, STATE_WAIT, "the send")
+    api.task.cancel(task)
+    wait_until(lambda: v10.task.get_status(task) in FINISHED, STATE_WAIT, "its end")
+    assert api.task.get_record(task)["status"] == "cancelled"
     assert resident(members, vm, a.host)
     assert nothing_received(b)
+
+
+def own_tasks(daemon):
+    return {t for t, rec in daemon.api.task.get_all_records().items()
+            if rec["name_label"] == "Async.VM.pool_migrate"}
+
+
+def test_an_async_call_on_another_member_ends_as_its_task_there_ended(members, running):
+    a, b = members
+    vm = running
+    before = own_tasks(a)
+    task = b.api.Async.VM.pool_migrate(vm, b.host, {})     # a's task runs it
+    wait_until(lambda: b.v10.task.get_status(task) in FINISHED, STATE_WAIT, "its end")
+    assert b.api.task.get_record(task)["status"] == "success"
+    assert resident(members, vm, b.host)
+    # The task that ran it on a is gone with it.
+    assert own_tasks(a) == before
+    # A failure there is this task's failure: the guest is on b already.
+    task = a.api.Async.VM.pool_migrate(vm, b.host, {})
+    wait_until(lambda: a.v10.task.get_status(task) in FINISHED, STATE_WAIT, "its end")
+    rec = a.api.task.get_record(task)
+    assert rec["status"] == "failure"
+    assert rec["error_info"][0] == "VM_MIGRATE_FAILED"
 
 
 def test_what_the_target_cannot_take_is_refused_with_the_reason(members, running):

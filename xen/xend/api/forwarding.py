@@ -19,7 +19,12 @@ pool channel's ``forward`` instead of its implementation, so that an ``Async.`` 
 task stays on the host the client called and its worker forwards the sync call.
 """
 
+import time
+import xmlrpc.client
+
+from ..util import progress
 from . import datamodel, lifecycle
+from .errors import ApiError
 
 
 def _guest_changes(cls):
@@ -64,11 +69,70 @@ def resident_host(app, method, args):
 
 def forwarded(app, host, method):
     """An implementation of ``method`` that carries the call out on ``host`` as the
-    caller (its user and API revision), through the pool channel."""
+    caller (its user and API revision), through the pool channel; run by a task's
+    worker (an ``Async.`` call), as a task of ``host``'s that this one mirrors
+    (``RemoteTask``)."""
     def impl(call, *args):
-        value = app.pool_channel.forward(host, method, args, call.user, call.revision)
+        tracker = progress.current()
+        if tracker is None:
+            value = app.pool_channel.forward(host, method, args, call.user, call.revision)
+        else:
+            value = RemoteTask(app, host, call).run(method, args, tracker)
         # What the other member committed is read here at once: the caller's next call
         # on this host sees the change its Success announced.
         app.store.catch_up()
         return value
     return impl
+
+
+class RemoteTask:
+    """An ``Async.`` call carried out on another member as a task of its own there:
+    the task here follows its progress and ends as it ends, and a cancel asked here is
+    asked of it (its answer is the cancel's: the member running the operation alone
+    knows whether it can stop now). Both tasks are the caller's."""
+
+    # How often the other member's task is asked how far it is.
+    POLL = 0.25
+
+    def __init__(self, app, host, call):
+        self.app, self.host, self.call = app, host, call
+
+    def _call(self, name, *args, asynchronous=False, revision=None):
+        revision = revision or self.call.revision
+        method = self.app.dispatcher.resolve(name, revision)
+        return self.app.pool_channel.forward(self.host, method, list(args), self.call.user,
+                                             revision, asynchronous)
+
+    def _task(self, name, ref):
+        # In 1.0's words, whatever the caller speaks: its task record says whether a
+        # cancel would be honoured now (allowed_operations).
+        return self._call("task." + name, ref, revision="1.0")
+
+    def run(self, method, args, tracker):
+        """Start ``method`` on ``args`` as a task on the other member and follow it
+        under ``tracker`` (this task's); its value, or its failure (Cancelled when it
+        was cancelled)."""
+        ref = self._call(method.name, *args, asynchronous=True)
+        tracker.elsewhere(lambda: self._task("cancel", ref))
+        try:
+            while True:
+                rec = self._task("get_record", ref)
+                if rec["status"] not in ("pending", "cancelling"):
+                    break
+                tracker.mirror(float(rec["progress"]), "Cancel" in rec["allowed_operations"])
+                time.sleep(self.POLL)
+        finally:
+            tracker.elsewhere(None)
+        try:
+            self._task("destroy", ref)
+        except ApiError:
+            pass        # collected there in time, as any task
+        if rec["status"] == "cancelled":
+            raise progress.Cancelled()
+        if rec["status"] != "success":
+            raise ApiError(*rec["error_info"])
+        if method.result is None:
+            return None
+        result = rec["result"]
+        return method.result.from_wire(xmlrpc.client.loads(result)[0][0]
+                                       if result.startswith("<params>") else result)

@@ -236,7 +236,18 @@ class Tasks:
         tracker = self._trackers.get(ref)
         if tracker is None:
             raise ApiError("OPERATION_NOT_ALLOWED", "task %s has already finished" % ref)
-        if not tracker.request_cancel():
+        elsewhere = tracker.cancel_elsewhere
+        if elsewhere is not None:
+            # Run by another member's task: its answer is this cancel's.
+            try:
+                elsewhere()
+            except ApiError as e:
+                if e.description[0] != "OPERATION_NOT_ALLOWED":
+                    raise
+                raise ApiError("OPERATION_NOT_ALLOWED", "task %s is in a stage that cannot "
+                               "be cancelled" % ref) from None
+            tracker.cancel_requested = True
+        elif not tracker.request_cancel():
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is in a stage that cannot be cancelled" % ref)
         with self._lock:

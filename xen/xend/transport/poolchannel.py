@@ -62,13 +62,16 @@ class PoolChannel:
 
     # -- calling another member ----------------------------------------------------------
 
-    def forward(self, host, method, params, user, revision):
+    def forward(self, host, method, params, user, revision, asynchronous=False):
         """Carry out the API call ``method`` (a methods.Method) with the checked
         ``params`` on ``host`` as ``user`` speaking ``revision``; its value (as the
-        method's impl returns it), or the ApiError it failed with."""
+        method's impl returns it), or the ApiError it failed with. ``asynchronous``:
+        as ``Async.`` there; the ref of its task there."""
         wire = [p.type.to_json(a) for p, a in zip(method.params, params)]
-        value = self._post(host, {"forward": method.name, "params": wire, "user": user,
-                                  "revision": revision})
+        value = self._post(host, {"forward": ("Async." if asynchronous else "") + method.name,
+                                  "params": wire, "user": user, "revision": revision})
+        if asynchronous:
+            return value
         return None if method.result is None else method.result.from_wire(value)
 
     def internal(self, host, op, *args):

@@ -32,6 +32,9 @@ class Tracker:
         self.fraction = 0.0
         self.cancel_requested = False
         self.cancellable = True          # while queued; begin() ends that
+        # Set while the operation runs on another host (api/forwarding.RemoteTask): a
+        # cancel is asked there, by calling it.
+        self.cancel_elsewhere = None
         self._lock = threading.Lock()
 
     def report(self, fraction):
@@ -48,6 +51,20 @@ class Tracker:
                 return False
             self.cancel_requested = True
             return True
+
+    def elsewhere(self, cancel):
+        """The operation runs on another host from now on, where ``cancel()`` asks
+        for its cancel (None: no longer)."""
+        with self._lock:
+            self.cancel_elsewhere = cancel
+            self.cancellable = False
+
+    def mirror(self, fraction, cancellable):
+        """The operation run elsewhere is ``fraction`` done and may be cancelled now
+        (``cancellable``), as its own task there says."""
+        self.report(fraction)
+        with self._lock:
+            self.cancellable = cancellable and self.cancel_elsewhere is not None
 
     def begin(self):
         """The operation starts: Cancelled if it was cancelled while queued."""
