@@ -101,6 +101,7 @@ def test_a_cancelled_migration_leaves_the_guest_where_it_was(members, running, c
     task = api.Async.VM.pool_migrate(vm, b.host, {})
     # Beyond the 0.05 reported before the work: inside the send, where a cancel acts.
     wait_until(lambda: api.task.get_progress(task) > 0.05, STATE_WAIT, "the send")
+    assert api.task.get_progress(task) < 0.95       # the send is under way, not done
     api.task.cancel(task)
     wait_until(lambda: v10.task.get_status(task) in FINISHED, STATE_WAIT, "its end")
     assert api.task.get_record(task)["status"] == "cancelled"

@@ -119,7 +119,8 @@ class RemoteTask:
                 rec = self._task("get_record", ref)
                 if rec["status"] not in ("pending", "cancelling"):
                     break
-                tracker.mirror(float(rec["progress"]), "Cancel" in rec["allowed_operations"])
+                # 1.0 counts progress in percent.
+                tracker.mirror(rec["progress"] / 100.0, "Cancel" in rec["allowed_operations"])
                 time.sleep(self.POLL)
         finally:
             tracker.elsewhere(None)
