@@ -115,6 +115,9 @@ class Migrations:
                 channel.internal(host, "migrate_finish", vm, True)
             except ApiError as e:
                 self._lost(vm, host, e)
+            # The target stored where the guest runs before it answered: read it here
+            # too, so that this Success's caller finds it on this host at once.
+            self.store.catch_up()
             log.info("VM %s: migrated to host %s %s (%s)", vm, host,
                      "over TLS" if tls else "in clear",
                      ", ".join("%s %s" % kv for kv in sorted(figures.items())))
