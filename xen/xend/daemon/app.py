@@ -232,6 +232,7 @@ class Xend:
         self.domains.reattach_all()
         if config["database"]:
             self.store.add_listener(self._notice_ejection)
+            srreach.SharedSRFollower(self)
         if self.leases is not None:
             self.leases.start()
         self.sampler.start(extra_work=(self.sessions.expire_idle, self.tasks.collect,

@@ -9,10 +9,15 @@ pool reaches it at once, an ejected one no more.
 Whether a host has a shared SR attached (its directory there, an nfs export mounted) is
 known only on that host: each daemon attaches every shared SR at its start and when it
 makes one, and keeps the list of those attached in its own host record (private
-``ATTACHED_KEY``), which the others read.
+``ATTACHED_KEY``), which the others read. A member of a pool also attaches a shared SR
+as soon as another member makes one, and lets go of one (unmounts it) as soon as
+another deletes or forgets it (``SharedSRFollower``).
 """
 
 import logging
+import os
+import queue
+import threading
 
 from ..host import srdrivers
 
@@ -90,3 +95,32 @@ def note_attached(app, txn, sr):
     """In ``txn``: the shared SR ``sr`` is attached on this host now (it made it)."""
     done = (txn.get("host", app.host_ref) or {}).get(ATTACHED_KEY, [])
     txn.update("host", app.host_ref, {ATTACHED_KEY: sorted(set(done) | {sr})})
+
+
+class SharedSRFollower:
+    """Keeps this member's shared SRs in step with the pool's: each shared SR another
+    member makes is attached here, and each one deleted or forgotten is let go of
+    (``forget``: an nfs export is unmounted, the files stay), on a thread of its own
+    (the store's listeners run under its write lock: no mount may wait there)."""
+
+    def __init__(self, app):
+        self.app = app
+        self._work = queue.Queue()
+        app.store.add_listener(self._on_commit)
+        threading.Thread(target=self._loop, name="xend-shared-srs", daemon=True).start()
+
+    def _on_commit(self, events):
+        for op, cls, _ref, rec, old in events:
+            if cls == "SR" and op in ("add", "del") and is_shared(rec if op == "add" else old):
+                self._work.put((op, old))
+
+    def _loop(self):
+        while True:
+            op, old = self._work.get()
+            try:
+                if op == "del" and os.path.exists(old["location"]):
+                    srdrivers.driver(old["type"]).forget(old["location"],
+                                                         old.get("device_config"))
+                attach_shared(self.app)
+            except Exception:   # any cause: the next change tries again
+                log.exception("shared SRs: could not follow the pool's")
