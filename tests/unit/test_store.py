@@ -269,6 +269,19 @@ def test_listeners_see_committed_changes_only(store):
     assert seen[1][0][4] == {"name_label": "b"}   # a delete carries the record it removed
 
 
+def test_a_failing_listener_neither_undoes_the_commit_nor_silences_the_others(store):
+    seen = []
+
+    def broken(events):
+        raise FileNotFoundError("a directory of another host")
+    store.add_listener(broken)
+    store.add_listener(seen.append)
+    with store.transaction() as t:
+        t.create("VM", "vm1", {"name_label": "a"})
+    assert store.get("VM", "vm1") == {"name_label": "a"}
+    assert [[(op, r) for op, _, r, _, _ in batch] for batch in seen] == [[("add", "vm1")]]
+
+
 def test_create_then_delete_in_one_transaction_leaves_nothing(store, db):
     with store.transaction() as t:
         t.create("VM", "tmp", {})

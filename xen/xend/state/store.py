@@ -36,7 +36,10 @@ of referrers.
 Classes listed as volatile (sessions, tasks) live only in memory.
 """
 
+import logging
 import threading
+
+log = logging.getLogger("xend.store")
 
 
 class Engine:
@@ -230,7 +233,11 @@ class Store:
             else:
                 self._apply(cls, ref, rec, priv)
         for fn in self._listeners:
-            fn(events)
+            try:
+                fn(events)
+            except Exception:   # a listener's bug: the commit stands, the others hear it
+                log.exception("store: a listener failed on a commit of %d change(s)",
+                              len(events))
 
     def _apply(self, cls, ref, record, private):
         old = self._tables[cls].get(ref)

@@ -88,11 +88,18 @@ class SRHandler(SRAdoption, ClassHandler):
     def _virtual_allocation(self, ref, rec):
         return self.store.total("VDI", "SR", ref)
 
+    def _files_here(self, rec):
+        """Whether the SR's files can be read on this host: its own SR, or a shared one
+        it has attached (another member's SR, or an export not mounted yet, has no
+        directory here to measure)."""
+        return self._here(rec) and os.path.isdir(rec["location"])
+
     def _physical_utilisation(self, ref, rec):
-        return self._driver(rec).physical_utilisation(rec["location"])
+        return self._driver(rec).physical_utilisation(rec["location"]) \
+            if self._files_here(rec) else 0
 
     def _physical_size(self, ref, rec):
-        return capacity(rec)
+        return capacity(rec) if self._files_here(rec) else rec.get("physical_size") or 0
 
     def _shared(self, ref, rec):
         return self._driver(rec).shared
