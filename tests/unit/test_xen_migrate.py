@@ -4,8 +4,8 @@ xl_migrate.c's protocol) through the real relays on this host: a migration arriv
 is handed over, a cancel before the switch leaves the guest at the source, and a failed
 migration's leftover domain at the target is destroyed."""
 
+import os
 import socket
-import sys
 import threading
 import types
 
@@ -21,68 +21,8 @@ MIB = 1024 * 1024
 SIZE = 4 * MIB          # the bytes the fake xl sends for the guest
 ENTRY = {"domid": 7, "name": "guest", "mem_mib": 4, "state": "-b----", "reason": None}
 
-# xl as tools/xl/xl_migrate.c has it: FAKE_XL_SIZE random bytes stand for the guest, told
-# to the receiver by a first line; each side notes in FAKE_XL_MARKS what it saw.
-FAKE_XL = r'''#!%s
-import hashlib, os, subprocess, sys
-BANNER = b"xl migration receiver ready, send binary domain data.\n"
-READY = b"domain received, ready to unpause\0"
-GO = b"domain is yours, you are cleared to unpause\0"
-REPORT = b"my copy unpause results are as follows\0"
-
-def mark(name, text=""):
-    with open(os.path.join(os.environ["FAKE_XL_MARKS"], name), "w") as f:
-        f.write(text)
-
-def put(f, data):
-    f.write(data)
-    f.flush()
-
-def end(child, rc, said):
-    print(said, file=sys.stderr, flush=True)
-    try:
-        child.stdin.close()
-    except OSError:
-        pass
-    mark("relay-rc", str(child.wait()))
-    mark("migrate-rc", str(rc))
-    return rc
-
-def migrate(rune):
-    child = subprocess.Popen(["sh", "-c", rune], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    data = os.urandom(int(os.environ["FAKE_XL_SIZE"]))
-    mark("sent-sha256", hashlib.sha256(data).hexdigest())
-    try:
-        if child.stdout.read(len(BANNER)) != BANNER:
-            raise OSError("no banner")
-        put(child.stdin, b"%%d\n" %% len(data) + data)
-        if child.stdout.read(len(READY)) != READY:
-            raise OSError("no ready message")
-    except OSError:
-        return end(child, 1, "Migration failed, resuming at sender.")
-    mark("got-ready")
-    print("migration sender: Target has acknowledged transfer.", file=sys.stderr, flush=True)
-    put(child.stdin, GO)
-    if child.stdout.read(len(REPORT)) != REPORT or child.stdout.read(1) != b"\0":
-        return end(child, 1, "Migration failed, failed to suspend at sender.")
-    return end(child, 0, "Migration successful.")
-
-def receive():
-    out, inp = sys.stdout.buffer, sys.stdin.buffer
-    put(out, BANNER)
-    line = inp.readline()
-    data = inp.read(int(line)) if line.strip() else b""
-    if not line or len(data) < int(line):
-        return mark("receiver-eof") or 1
-    mark("received-sha256", hashlib.sha256(data).hexdigest())
-    put(out, READY)
-    if inp.read(len(GO)) != GO:
-        return mark("receiver-eof") or 1
-    put(out, REPORT + b"\0")
-    return 0
-
-sys.exit(migrate(sys.argv[-1]) if sys.argv[1] == "migrate" else receive())
-''' % sys.executable
+# xl as tools/xl/xl_migrate.c has it (fake_xl.py says what it does).
+FAKE_XL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_xl.py")
 
 
 class FakeXl:
@@ -106,9 +46,7 @@ class FakeXl:
 @pytest.fixture
 def hosts(tmp_path, monkeypatch):
     """(source, target) FakeXl, both running the fake xl; its marks in tmp_path."""
-    xl = tmp_path / "xl"
-    xl.write_text(FAKE_XL)
-    xl.chmod(0o755)
+    xl = FAKE_XL
     (tmp_path / "target").mkdir()
     monkeypatch.setenv("FAKE_XL_MARKS", str(tmp_path))
     monkeypatch.setenv("FAKE_XL_SIZE", str(SIZE))

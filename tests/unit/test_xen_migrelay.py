@@ -21,67 +21,8 @@ RELAY = [sys.executable, migrelay.__file__]
 TOKEN = "one-time-token"
 MIB = 1024 * 1024
 
-# xl as tools/xl/xl_migrate.c has it; FAKE_XL_SIZE random bytes stand for the guest, told
-# to the receiver by a first line; FAKE_XL_MARKS is where each side notes what it saw.
-FAKE_XL = r'''#!%s
-import hashlib, os, subprocess, sys
-BANNER = b"xl migration receiver ready, send binary domain data.\n"
-READY = b"domain received, ready to unpause\0"
-GO = b"domain is yours, you are cleared to unpause\0"
-REPORT = b"my copy unpause results are as follows\0"
-
-def mark(name, text=""):
-    with open(os.path.join(os.environ["FAKE_XL_MARKS"], name), "w") as f:
-        f.write(text)
-
-def put(f, data):
-    f.write(data)
-    f.flush()
-
-def end(child, rc, said):
-    print(said, file=sys.stderr, flush=True)   # the stderr xl shares with the relay
-    try:
-        child.stdin.close()
-    except OSError:
-        pass
-    mark("relay-rc", str(child.wait()))
-    return rc
-
-def migrate(rune):
-    child = subprocess.Popen(["sh", "-c", rune], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    data = os.urandom(int(os.environ["FAKE_XL_SIZE"]))
-    mark("sent-sha256", hashlib.sha256(data).hexdigest())
-    try:
-        if child.stdout.read(len(BANNER)) != BANNER:
-            raise OSError("no banner")
-        put(child.stdin, b"%%d\n" %% len(data) + data)
-        if child.stdout.read(len(READY)) != READY:
-            raise OSError("no ready message")
-    except OSError:
-        return end(child, 1, "Migration failed, resuming at sender.")
-    mark("got-ready")
-    print("migration sender: Target has acknowledged transfer.", file=sys.stderr, flush=True)
-    put(child.stdin, GO)
-    if child.stdout.read(len(REPORT)) != REPORT or child.stdout.read(1) != b"\0":
-        return end(child, 1, "Migration failed, failed to suspend at sender.")
-    return end(child, 0, "Migration successful.")
-
-def receive():
-    out, inp = sys.stdout.buffer, sys.stdin.buffer
-    put(out, BANNER)
-    line = inp.readline()
-    data = inp.read(int(line)) if line.strip() else b""
-    if not line or len(data) < int(line):
-        return mark("receiver-eof") or 1
-    mark("received-sha256", hashlib.sha256(data).hexdigest())
-    put(out, READY)
-    if inp.read(len(GO)) != GO:
-        return mark("receiver-eof") or 1
-    put(out, REPORT + b"\0")
-    return 0
-
-sys.exit(migrate(sys.argv[-1]) if sys.argv[1] == "migrate" else receive())
-''' % sys.executable
+# xl as tools/xl/xl_migrate.c has it (fake_xl.py says what it does).
+FAKE_XL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_xl.py")
 
 
 class Rig:
@@ -89,8 +30,6 @@ class Rig:
 
     def __init__(self, tmp):
         self.tmp, self.started = tmp, []
-        (tmp / "xl").write_text(FAKE_XL)
-        (tmp / "xl").chmod(0o755)
 
     def _start(self, argv, log, **kw):
         with open(self.tmp / log, "wb") as f:
@@ -104,7 +43,7 @@ class Rig:
     def receiver(self, tls=None):
         """The receiving relay running the fake xl migrate-receive: (process, port)."""
         proc = self._start(RELAY + ["receive"] + tls_args(tls) + [
-            "127.0.0.1", "--", str(self.tmp / "xl"), "migrate-receive", "-e"],
+            "127.0.0.1", "--", FAKE_XL, "migrate-receive", "-e"],
             "receiver.log", stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env())
         proc.stdin.write(TOKEN.encode() + b"\n")
         proc.stdin.close()
@@ -117,7 +56,7 @@ class Rig:
         rune = RELAY + ["send"] + tls_args(tls) + ["127.0.0.1", str(port)] + (
             ["--max-bandwidth", str(limit)] if limit else [])
         return self._start(
-            [str(self.tmp / "xl"), "migrate", "-s", "", "-e", "7", shlex.join(rune)],
+            [FAKE_XL, "migrate", "-s", "", "-e", "7", shlex.join(rune)],
             "sender.log", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             env=self._env(FAKE_XL_SIZE=str(size), **{migrelay.TOKEN_ENV: token}))
 
