@@ -73,21 +73,48 @@ def xen_daemon(xen_host):
         xen_host.kill_daemon()
 
 
+@pytest.fixture(scope="module")
+def xen_pool(xen_host):
+    """Two more nested Xen hosts whose daemons are members of one pool on a PostgreSQL
+    database (tests/xen/xenpool.py); for the module that uses it (6 GB more while it
+    runs). ``xen_host`` first: where it could not boot, neither could these."""
+    import harness
+    import xenpool
+    harness.skip_without_postgres()
+    if xenhost.mem_available() < 2 * MIN_MEMORY:
+        pytest.skip("two more nested Xen hosts need 8 GB of free memory")
+    pool = xenpool.XenPool(xenhost.build(), harness.scratch_dir())
+    try:
+        pool.up()
+    except BaseException:
+        pool.close()
+        raise
+    yield pool
+    pool.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
         return
-    host = item.funcargs.get("xen_host") or item.funcargs.get("xen_daemon")
-    if host is None or host.proc is None:
-        return
-    report.sections.append(("nested host: serial console (end)", host.console_tail(4000)))
+    pool = item.funcargs.get("xen_pool")
+    hosts = pool.hosts if pool is not None else \
+        [item.funcargs.get("xen_host") or item.funcargs.get("xen_daemon")]
+    for k, host in enumerate(hosts):
+        if host is not None and host.proc is not None:
+            _host_sections(report, host, "nested host %d" % (k + 1) if pool else "nested host")
+
+
+def _host_sections(report, host, title):
+    """The end of ``host``'s console, xl's and the guests' logs, and the daemon's log."""
+    report.sections.append((title + ": serial console (end)", host.console_tail(4000)))
     try:
         rc, out, _ = host.run("xl list; tail -n 30 /var/log/xen/xl-*.log "
                               "/var/log/xen/console/guest-*.log 2>/dev/null", timeout=30)
-        report.sections.append(("nested host: xl list, xl and guest logs", out[-6000:]))
+        report.sections.append((title + ": xl list, xl and guest logs", out[-6000:]))
         if host.daemon_pid is not None:
-            report.sections.append(("nested host: xend log (end)", host.daemon_log_tail()))
+            report.sections.append((title + ": xend log (end)", host.daemon_log_tail()))
     except (OSError, ValueError, xenhost.XenHostError) as e:
-        report.sections.append(("nested host", "cannot reach dom0: %r" % (e,)))
+        report.sections.append((title, "cannot reach dom0: %r" % (e,)))

@@ -92,18 +92,25 @@ DOM0_PACKAGES = [
     "xen-utils-%s" % XEN, "xenstore-utils", "kmod", "iproute2", "procps", "busybox", "python3",
     "python3-lxml", "python3-psutil", "python3-daemon", "python3-pyxs", "python3-cffi-backend",
     "python3-cryptography", "qemu-utils",
+    # The pool's store (a member of a pool of Xen hosts): psycopg's C library.
+    "libpq5",
+    # NFS: the client (mount.nfs) for "nfs" SRs, and the kernel server's tools, with
+    # which one host of a pool exports a directory to the others (xenpool.py).
+    "nfs-kernel-server",
     # Xen's device model: the qdisk backend (qcow2 disks for PV guests) and HVM guests.
     "qemu-system-xen",
 ]
 # Python packages the daemon needs that Debian does not package: pure Python, installed
 # from PyPI into dom0's /usr/local at the versions this checkout's virtualenv has.
-DOM0_PIP = ["qemu.qmp", "wsproto", "h11"]
+DOM0_PIP = ["qemu.qmp", "wsproto", "h11",
+            # Debian's python3-psycopg (3.1) is older than the daemon needs.
+            "psycopg", "typing_extensions"]
 
 # Kernel modules dom0 loads at boot, in this order (their dependencies come along).
 DOM0_MODULES = [
     "xenfs", "xen-privcmd", "xen-evtchn", "xen-gntdev", "xen-gntalloc", "xen-blkback",
     "xen-netback", "virtio_pci", "virtio_net", "9pnet_virtio", "9p", "bridge", "tun", "loop",
-    "nbd",
+    "nbd", "nfsv4", "nfsd",
 ]
 # The test guest's modules; the guest insmods them in dependency order.
 GUEST_MODULES = ["xen-blkfront", "xen-netfront", "xenfs"]
@@ -130,6 +137,8 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
+# /tmp off the root file system, which holds the whole image (a core dump there fills it).
+mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /run/lock /var/log
 # Without these the hotplug scripts' locking loops forever and devices time out.
 ln -sfn /proc/self/fd /dev/fd
@@ -172,6 +181,9 @@ while :; do sleep 3600 & wait $!; done
 #   panic     crashes the kernel (sysrq c);
 #   write     writes to /dev/xvda (from 1 MiB on) forever;
 #   net       gives eth0 the address xend.ip= (a /24) and pings xend.peer= forever;
+#   count     counts, twice a second, into its xenstore data/counter, with its uptime in
+#             data/uptime (a migrated guest goes on counting; a new boot starts at 1),
+#             and, with a disk, "xend-count N" into the first sector of /dev/xvda;
 #   anything else: stays up, idle.
 # Every boot first writes the tools version into xenstore, as a guest agent would
 # (attr/PVAddons/{Major,Minor,Micro}Version = 1, 0, 0, relative to its domain's path), and
@@ -199,6 +211,15 @@ writer() {
 pinger() {
     while :; do ping -q -s 1000 -i 0.2 "$1" >/dev/null 2>&1; sleep 1; done
 }
+counter() {
+    i=0
+    while :; do
+        i=$((i+1))
+        xenstore-write data/counter $i data/uptime "$(cut -d' ' -f1 /proc/uptime)"
+        [ -b /dev/xvda ] && echo "xend-count $i" | dd of=/dev/xvda conv=fsync 2>/dev/null
+        sleep 0.5
+    done
+}
 mode=$(arg xend.test)
 # blkfront finds its disks asynchronously: give xvda a moment to appear, if it has one.
 if xenstore-list device/vbd >/dev/null 2>&1; then
@@ -225,6 +246,7 @@ for m in $(echo "$mode" | tr , ' '); do
         ip addr add "$(arg xend.ip)/24" dev eth0
         ip link set eth0 up
         pinger "$(arg xend.peer)" & ;;
+    count) counter & ;;
     esac
 done
 # A shell reading the console: a line typed into it runs (the console tests type one).
@@ -344,12 +366,14 @@ def _installed_version(root, pkg):
 
 
 def _modinfo(data):
-    """{key: value} of a kernel module's .modinfo strings ("name", "depends")."""
+    """{key: value} of a kernel module's .modinfo strings ("name", "depends"): the last
+    of each key, since other strings of the module may look alike (nfs.ko prints
+    "name=%02x:...")."""
     info = {}
     for key in (b"name", b"depends"):
-        m = re.search(rb"(?:^|\0)" + key + rb"=([^\0]*)\0", data)
-        if m:
-            info[key.decode()] = m.group(1).decode()
+        found = re.findall(rb"(?:^|\0)" + key + rb"=([^\0]*)\0", data)
+        if found:
+            info[key.decode()] = found[-1].decode()
     return info
 
 
@@ -730,6 +754,10 @@ PYCACHE = "/var/cache/xend-pyc"
 # Files of the guests tests make by hand with xl (outside the daemon's state).
 HAND_MADE = "/var/lib/xend-tests"
 ROOT_PASSWORD = "xend-xen-tier"
+# The wire between the hosts of a pool of nested hosts (XenHost's ``link``), and where
+# their shared directory is mounted.
+LINK_NET = "10.231.1"
+SHARED_IN_DOM0 = "/mnt/shared"
 
 
 def free_port():
@@ -762,8 +790,13 @@ class XenHost:
     """
 
     def __init__(self, image, repo=REPO, memory_mb=3072, cpus=2, workdir=None, cpu=CPU,
-                 xen_args=XEN_ARGS):
+                 xen_args=XEN_ARGS, link=None, shared_dir=None):
         self.image = image
+        # A second NIC (dom0's eth1) on a wire to other hosts: (QEMU's "listen" or
+        # "connect", the loopback port of the wire, this host's number on it).
+        self.link = link
+        # A host directory shared read-write with other hosts (SHARED_IN_DOM0).
+        self.shared_dir = shared_dir
         self.cpu = cpu
         self.xen_args = xen_args
         self.repo = repo
@@ -778,6 +811,7 @@ class XenHost:
         self.daemon_pid = None
         self.daemon_config = None
         self.boot_seconds = None
+        self._launched = None      # when launch() started QEMU
 
     # -- life -------------------------------------------------------------------------------
 
@@ -810,7 +844,31 @@ class XenHost:
                        % self.repo,
             "-virtfs", "local,path=%s,mount_tag=xendctl,security_model=none,readonly=on" % ctl,
             "-netdev", "user,id=n0," + fwd, "-device", "virtio-net-pci,netdev=n0",
-        ]
+        ] + self._link_argv() + ([
+            "-virtfs", "local,path=%s,mount_tag=xendshared,security_model=none"
+                       % self.shared_dir] if self.shared_dir else [])
+
+    def _link_argv(self):
+        """QEMU's arguments of the wire to other hosts: a socket netdev (one end listens
+        on the loopback port, the other connects), its MAC made of the host's number."""
+        if self.link is None:
+            return []
+        mode, port, number = self.link
+        return ["-netdev", "socket,id=n1,%s=127.0.0.1:%d" % (mode, port),
+                "-device", "virtio-net-pci,netdev=n1,mac=52:54:00:23:10:%02x" % number]
+
+    @property
+    def link_address(self):
+        """dom0's address on the wire (LINK_NET.number), None without one."""
+        return "%s.%d" % (LINK_NET, self.link[2]) if self.link else None
+
+    def bring_up_link(self):
+        """Give dom0's eth1 its address on the wire and mount the shared directory."""
+        if self.link:
+            self.check("ip addr add %s/24 dev eth1 && ip link set eth1 up" % self.link_address)
+        if self.shared_dir:
+            self.check("mkdir -p %s && mount -t 9p -o trans=virtio,version=9p2000.L,"
+                       "msize=262144 xendshared %s" % (SHARED_IN_DOM0, SHARED_IN_DOM0))
 
     def boot(self):
         """Start QEMU and wait until dom0's agent answers and ``xl`` works; ``self``.
@@ -818,6 +876,11 @@ class XenHost:
         A boot whose console keeps growing gets more time; one that stays silent fails
         (bootwatch.BootWatch has the rule). A failure kills QEMU and carries the end of
         the console, read before the work dir goes."""
+        return self.launch().wait_booted()
+
+    def launch(self):
+        """Start QEMU; ``self``. (QEMU is killed when the thread that launched it ends:
+        launch hosts booted side by side from one thread, then wait for each.)"""
         ctl = os.path.join(self.workdir, "ctl")
         os.makedirs(ctl, mode=0o700, exist_ok=True)
         with open(os.path.join(ctl, "agent.py"), "w") as f:
@@ -836,6 +899,12 @@ class XenHost:
             time.sleep(1)
             if self.proc.poll() is None or "forwarding" not in self._qemu_log():
                 break
+        self._launched = t0
+        return self
+
+    def wait_booted(self):
+        """Wait until the launched host's dom0 answers and ``xl`` works; ``self``."""
+        t0 = self._launched
         watch = BootWatch(t0)
         while True:
             if self.proc.poll() is not None:
