@@ -9,11 +9,11 @@ port is on the loopback, where every user of the host could reach it.
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 from . import console
 from .client import ConnectError, Failure
@@ -45,8 +45,11 @@ def show(client, vm):
     command = viewer(port)
     if command is None:
         print("127.0.0.1:%d" % port, flush=True)
+        # Not signal.pause(): the kernel may hand ctrl-C's SIGINT to a forwarding thread,
+        # and pause() in this one would never return; Python runs the handler here at
+        # the next wake-up instead.
         while True:
-            signal.pause()
+            time.sleep(0.5)
     subprocess.run(command)
 
 
