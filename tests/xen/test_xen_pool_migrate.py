@@ -93,7 +93,8 @@ def goes_on(host, vm, before):
 def only_on(hosts, k, vm):
     """The guest of ``vm`` has a domain on host ``k`` (0-based) alone, running."""
     where = [h.domain(vm) for h in hosts]
-    assert where[k] is not None and where[k]["state"].strip("-") in ("r", "b"), where
+    # Running: r (on a CPU), b (blocked) or neither (runnable, waiting for a CPU).
+    assert where[k] is not None and not set(where[k]["state"]) & set("pscd"), where
     assert all(d is None for i, d in enumerate(where) if i != k), where
 
 
