@@ -283,6 +283,17 @@ def _well_formed(data):
     return data
 
 
+def result_text(value):
+    """A call's value as task.result holds it: a string as it is, anything else as its
+    XML-RPC <params> document (``result_value`` reads it back)."""
+    return value if isinstance(value, str) else xmlrpc.client.dumps((value,))
+
+
+def result_value(text):
+    """The wire value task.result's ``text`` holds (``result_text``'s inverse)."""
+    return xmlrpc.client.loads(text)[0][0] if text.startswith("<params>") else text
+
+
 def success(value):
     """The reply struct of a successful call (void sends "")."""
     return {"Status": "Success", "Value": "" if value is None else value}

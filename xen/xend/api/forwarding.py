@@ -20,10 +20,10 @@ task stays on the host the client called and its worker forwards the sync call.
 """
 
 import time
-import xmlrpc.client
 
 from ..util import progress
 from . import datamodel, lifecycle
+from .codec import result_value
 from .errors import ApiError
 
 
@@ -108,12 +108,22 @@ class RemoteTask:
         # cancel would be honoured now (allowed_operations).
         return self._call("task." + name, ref, revision="1.0")
 
+    def _cancel(self, ref):
+        """Ask the other member's task ``ref`` to stop; whether it accepted."""
+        try:
+            self._task("cancel", ref)
+        except ApiError as e:
+            if e.description[0] != "OPERATION_NOT_ALLOWED":
+                raise
+            return False
+        return True
+
     def run(self, method, args, tracker):
         """Start ``method`` on ``args`` as a task on the other member and follow it
         under ``tracker`` (this task's); its value, or its failure (Cancelled when it
         was cancelled)."""
         ref = self._call(method.name, *args, asynchronous=True)
-        tracker.elsewhere(lambda: self._task("cancel", ref))
+        tracker.elsewhere(lambda: self._cancel(ref))
         try:
             while True:
                 rec = self._task("get_record", ref)
@@ -132,8 +142,5 @@ class RemoteTask:
             raise progress.Cancelled()
         if rec["status"] != "success":
             raise ApiError(*rec["error_info"])
-        if method.result is None:
-            return None
-        result = rec["result"]
-        return method.result.from_wire(xmlrpc.client.loads(result)[0][0]
-                                       if result.startswith("<params>") else result)
+        return None if method.result is None else \
+            method.result.from_wire(result_value(rec["result"]))

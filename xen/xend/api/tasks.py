@@ -18,7 +18,7 @@ import xmlrpc.client
 from ..backend.base import BackendError
 from ..util import progress
 from . import xmltime
-from .codec import failure, success
+from .codec import failure, result_text, success
 from .dispatch import loggable
 from .errors import ApiError
 from .handlers.base import new_ref
@@ -204,8 +204,7 @@ class Tasks:
         self._replies[ref] = reply
         result = ""
         if reply["Status"] == "Success":
-            v = reply["Value"]
-            result = v if isinstance(v, str) else xmlrpc.client.dumps((v,))
+            result = result_text(reply["Value"])
         now = xmltime.stamp(time.time())
         self._update(ref, {"status": status, "progress": 1.0, "ETA": now, "finished": now,
                            "result": result, "error_info": reply.get("ErrorDescription", []),
@@ -236,18 +235,7 @@ class Tasks:
         tracker = self._trackers.get(ref)
         if tracker is None:
             raise ApiError("OPERATION_NOT_ALLOWED", "task %s has already finished" % ref)
-        elsewhere = tracker.cancel_elsewhere
-        if elsewhere is not None:
-            # Run by another member's task: its answer is this cancel's.
-            try:
-                elsewhere()
-            except ApiError as e:
-                if e.description[0] != "OPERATION_NOT_ALLOWED":
-                    raise
-                raise ApiError("OPERATION_NOT_ALLOWED", "task %s is in a stage that cannot "
-                               "be cancelled" % ref) from None
-            tracker.cancel_requested = True
-        elif not tracker.request_cancel():
+        if not tracker.request_cancel():
             raise ApiError("OPERATION_NOT_ALLOWED",
                            "task %s is in a stage that cannot be cancelled" % ref)
         with self._lock:

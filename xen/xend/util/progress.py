@@ -33,7 +33,7 @@ class Tracker:
         self.cancel_requested = False
         self.cancellable = True          # while queued; begin() ends that
         # Set while the operation runs on another host (api/forwarding.RemoteTask): a
-        # cancel is asked there, by calling it.
+        # cancel is asked there by calling it, which answers whether it was accepted.
         self.cancel_elsewhere = None
         self._lock = threading.Lock()
 
@@ -45,9 +45,13 @@ class Tracker:
             self._on_progress(fraction)
 
     def request_cancel(self):
-        """True if the cancel will be honoured (queued, or in a cancellable region)."""
+        """True if the cancel will be honoured (queued, or in a cancellable region; run
+        on another host: if that host's task accepted it)."""
+        elsewhere = self.cancel_elsewhere
+        if elsewhere is not None and not elsewhere():   # a call: never under the lock
+            return False
         with self._lock:
-            if not self.cancellable:
+            if not self.cancellable and elsewhere is None:
                 return False
             self.cancel_requested = True
             return True
